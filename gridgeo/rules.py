@@ -1,0 +1,206 @@
+"""Rule profiles (urban, rural, township) and rules files.
+
+A :class:`Rules` object holds every bound, target, threshold and weight the pipeline uses. The built-in
+profiles follow the source policy documents (DESIGN §1): urban base grids (网格) of 300–500 households
+and small grids (小网格 / 居民小组) of 100–150; rural villages grouped at about 50 households.
+
+Rules files are TOML. Keys are the field names of :class:`Rules`; a file may start from a profile
+with ``profile = "rural"``. Unknown keys, wrong types and impossible bounds are errors.
+
+Examples
+--------
+>>> r = get_rules("urban")
+>>> (r.grid_min, r.grid_max, r.grid_target)
+(300, 500, 400)
+>>> get_rules("rural").grid_target
+50
+>>> get_rules("urban", grid_max=450).grid_max
+450
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._errors import RulesError
+
+__all__ = ["Rules", "PROFILES", "get_rules", "load_rules", "rules_for_kind"]
+
+ARTERIAL_CLASSES = ("motorway", "trunk", "primary", "secondary")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Every setting of the partition, with the urban profile's values as defaults.
+
+    Households bounds are inclusive. Lengths in metres, areas in square metres.
+    """
+
+    profile: str = "urban"
+    # base grids (网格)
+    grid_min: int = 300
+    grid_max: int = 500
+    grid_target: int = 400
+    # small grids (小网格 / 居民小组)
+    subgrid_min: int = 100
+    subgrid_max: int = 150
+    subgrid_target: int = 125
+    # households estimated from footprints
+    dwelling_m2: float = 90.0
+    residential_share: float = 1.0
+    # block cleaning (街巷定界)
+    sliver_area_m2: float = 300.0
+    sliver_width_m: float = 8.0
+    # streets that are expensive to cross
+    arterial_classes: tuple[str, ...] = ARTERIAL_CLASSES
+    arterial_weight: float = 10.0
+    minor_weight: float = 1.0
+    street_snap_m: float = 3.0
+    # dedicated grids (专属网格)
+    dedicated_min_households: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    def replace(self, **changes: Any) -> "Rules":
+        """Return a copy with some settings changed (validated)."""
+        return _build(dataclasses.asdict(self) | changes, source="replace()")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settings as a plain dict (for the plan metadata)."""
+        d = dataclasses.asdict(self)
+        d.pop("extra")
+        d["arterial_classes"] = list(d["arterial_classes"])
+        return d
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Rules) if f.name != "extra"}
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "urban": {},
+    # township seat (乡镇政府所在地) follows the urban rule
+    "township": {"profile": "township"},
+    # rural villages (村): villager groups (村民小组), divided at about 50 households
+    "rural": {
+        "profile": "rural",
+        "grid_min": 30,
+        "grid_max": 80,
+        "grid_target": 50,
+        "subgrid_min": 10,
+        "subgrid_max": 40,
+        "subgrid_target": 25,
+    },
+}
+
+
+def _check(r: Rules) -> None:
+    problems = []
+    for name in ("grid", "subgrid"):
+        lo, hi, t = (getattr(r, f"{name}_{k}") for k in ("min", "max", "target"))
+        if not (0 < lo <= t <= hi):
+            problems.append(f"{name}_min <= {name}_target <= {name}_max with {name}_min > 0 (got {lo}, {t}, {hi})")
+    if r.subgrid_max > r.grid_max:
+        problems.append(f"subgrid_max ({r.subgrid_max}) must not exceed grid_max ({r.grid_max})")
+    for name in ("dwelling_m2", "sliver_width_m", "arterial_weight", "minor_weight"):
+        if not getattr(r, name) > 0:
+            problems.append(f"{name} must be > 0 (got {getattr(r, name)!r})")
+    for name in ("sliver_area_m2", "street_snap_m", "dedicated_min_households"):
+        if getattr(r, name) < 0:
+            problems.append(f"{name} must be >= 0 (got {getattr(r, name)!r})")
+    if not 0 < r.residential_share <= 1:
+        problems.append(f"residential_share must be in (0, 1] (got {r.residential_share!r})")
+    if problems:
+        msg = "impossible rules: " + "; ".join(problems) + "; fix the rules file or option"
+        raise RulesError(msg)
+
+
+def _build(values: dict[str, Any], *, source: str) -> Rules:
+    values = dict(values)
+    values.pop("extra", None)
+    unknown = sorted(set(values) - set(_FIELDS))
+    if unknown:
+        msg = (
+            f"unknown rules key(s) {unknown} in {source}; valid keys: {sorted(_FIELDS)}"
+        )
+        raise RulesError(msg)
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        ftype = _FIELDS[key].type
+        try:
+            if ftype == "int":
+                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                    raise TypeError
+                clean[key] = int(value)
+            elif ftype == "float":
+                if isinstance(value, bool):
+                    raise TypeError
+                clean[key] = float(value)
+            elif ftype == "str":
+                if not isinstance(value, str):
+                    raise TypeError
+                clean[key] = value
+            else:  # tuple[str, ...]
+                if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                    raise TypeError
+                clean[key] = tuple(value)
+        except (TypeError, ValueError):
+            msg = f"rules key {key!r} in {source} must be {ftype}, got {value!r}"
+            raise RulesError(msg) from None
+    return Rules(**clean)
+
+
+def get_rules(profile: str = "urban", **overrides: Any) -> Rules:
+    """Return a built-in profile (``urban``, ``township`` or ``rural``), optionally with overrides."""
+    if profile not in PROFILES:
+        msg = f"unknown rules profile {profile!r}; choose one of {sorted(PROFILES)} or give a .toml file"
+        raise RulesError(msg)
+    return _build(PROFILES[profile] | overrides, source=f"profile {profile!r}")
+
+
+def load_rules(source: str | Path | Rules | None = None) -> Rules:
+    """Load rules from a profile name, a TOML file path, or pass a :class:`Rules` through.
+
+    A TOML file may name ``profile = "rural"`` to start from that profile.
+    """
+    if source is None:
+        return get_rules("urban")
+    if isinstance(source, Rules):
+        return source
+    text = str(source)
+    if text in PROFILES:
+        return get_rules(text)
+    path = Path(text)
+    if not path.suffix.lower() == ".toml":
+        msg = f"rules {text!r} is neither a profile {sorted(PROFILES)} nor a .toml file"
+        raise RulesError(msg)
+    if not path.exists():
+        msg = f"rules file not found: {text}; give an existing .toml file or a profile {sorted(PROFILES)}"
+        raise RulesError(msg)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"rules file {text} is not valid TOML: {exc}"
+        raise RulesError(msg) from None
+    data = data.get("rules", data) if isinstance(data.get("rules"), dict) else data
+    profile = data.pop("profile", "urban")
+    if profile not in PROFILES:
+        msg = f"unknown profile {profile!r} in {text}; choose one of {sorted(PROFILES)}"
+        raise RulesError(msg)
+    return _build(PROFILES[profile] | data, source=str(path))
+
+
+def rules_for_kind(base: Rules, kind: str) -> Rules:
+    """The rules for a community of ``kind`` (urban, township, rural).
+
+    A custom rules object is kept for urban and township communities; rural villages use the rural
+    profile unless ``base`` already is a rural profile.
+    """
+    if kind == "rural" and base.profile != "rural":
+        return get_rules("rural", dwelling_m2=base.dwelling_m2, residential_share=base.residential_share,
+                         sliver_area_m2=base.sliver_area_m2, sliver_width_m=base.sliver_width_m)
+    return base

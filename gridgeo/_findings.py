@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 __all__ = ["FINDING_COLUMNS", "SEVERITIES", "make_findings", "concat_findings"]
@@ -39,7 +40,10 @@ def make_findings(records: Iterable[Mapping[str, Any]], crs: Any = None) -> gpd.
     df["measure"] = pd.to_numeric(df["measure"], errors="coerce").astype(float)
     for col in ("type", "severity", "layer", "community_code", "feature_id", "message"):
         df[col] = df[col].astype(object).where(df[col].notna(), None)
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(df["geometry"].tolist(), crs=crs), crs=crs)
+    geoms = np.empty(len(rows), dtype=object)
+    geoms[:] = [r.get("geometry") for r in rows]
+    df = df.drop(columns="geometry")
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(gpd.array.from_shapely(geoms), index=df.index, crs=crs), crs=crs)
 
 
 def concat_findings(parts: Iterable[gpd.GeoDataFrame], crs: Any = None) -> gpd.GeoDataFrame:

@@ -1,0 +1,192 @@
+"""The command line: parses, calls one public function, writes. Bad input → one line, exit code 2.
+
+    gridgeo --version
+    gridgeo info PATH
+    gridgeo blocks    --communities C --streets S --buildings B --out plan.gpkg
+    gridgeo partition --communities C --streets S --buildings B --out plan.gpkg [--rules urban|rural|FILE.toml]
+    gridgeo report PLAN
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._errors import GridgeoError, InputError
+
+LAYER_OPTIONS = ("communities", "streets", "buildings", "villager_groups", "enterprises")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("inputs")
+    for name in LAYER_OPTIONS:
+        flag = name.replace("_", "-")
+        g.add_argument(f"--{flag}", dest=name, metavar="PATH", help=f"{name.replace('_', ' ')} layer file")
+        g.add_argument(f"--{flag}-layer", dest=f"{name}_layer", metavar="NAME", help=f"layer name inside the {flag} file")
+    g.add_argument("--sample", action="store_true", help="use the bundled sample town for every layer not given")
+    g.add_argument("--config", metavar="TOML", help="TOML file naming layer paths, layers, CRS, datums and column mappings")
+    g.add_argument("--columns", action="append", default=[], metavar="LAYER.NAME=COLUMN",
+                   help="map a canonical column to the file's column, e.g. communities.code=CUN_DM (repeatable)")
+    g.add_argument("--datum", action="append", default=[], metavar="LAYER=gcj02|bd09",
+                   help="the layer was digitised in GCJ-02 (AMap, Tencent) or BD-09 (Baidu); converted to WGS-84")
+    g.add_argument("--encoding", action="append", default=[], metavar="LAYER=ENCODING",
+                   help="text encoding of a layer's attributes, e.g. buildings=gbk")
+    g.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
+    g.add_argument("--metric-crs", help="metric CRS to compute in (default: the CGCS2000 3° Gauss-Krüger zone)")
+    g.add_argument("--rules", default=None, help="rules profile (urban, rural, township) or a .toml rules file")
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, metavar="PLAN.gpkg", help="plan GeoPackage to write")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gridgeo", description="Divide communities (社区) into governance grids (网格化管理).")
+    parser.add_argument("--version", action="version", version=f"gridgeo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("info", help="summarise any input file or plan: layers, counts, CRS, households, findings")
+    p.add_argument("path")
+
+    p = sub.add_parser("blocks", help="street-bounded blocks (街巷定界) with households, as a plan")
+    _add_input_options(p)
+    _add_output_options(p)
+
+    p = sub.add_parser("partition", help="base grids (网格) and small grids (小网格), as a plan")
+    _add_input_options(p)
+    _add_output_options(p)
+    p.add_argument("--workers", type=int, default=1, help="processes for the per-community partition (default 1)")
+    p.add_argument("--previous", metavar="OLD_PLAN.gpkg", help="earlier plan whose grid codes are kept where unchanged (动态调整)")
+
+    p = sub.add_parser("report", help="print the quality figures of a plan")
+    p.add_argument("plan")
+    return parser
+
+
+def _pairs(values: list[str], *, option: str, sep: str = "=") -> list[tuple[str, str]]:
+    out = []
+    for v in values:
+        if sep not in v:
+            msg = f"--{option} {v!r} must look like LAYER{sep}VALUE"
+            raise InputError(msg)
+        k, _, val = v.partition(sep)
+        out.append((k.strip(), val.strip()))
+    return out
+
+
+def _sources(args: argparse.Namespace) -> dict[str, Any]:
+    from .io import LayerSource, load_config
+
+    sources: dict[str, LayerSource] = load_config(args.config) if args.config else {}
+    if args.sample:
+        from .datasets import get_path
+
+        sample = get_path("sample_town")
+        for name in LAYER_OPTIONS:
+            if getattr(args, name) is None and name not in sources:
+                sources[name] = LayerSource(sample, layer=name)
+    for name in LAYER_OPTIONS:
+        path = getattr(args, name)
+        if path is not None:
+            sources[name] = LayerSource(path, layer=getattr(args, f"{name}_layer"))
+    for key, col in _pairs(args.columns, option="columns"):
+        layer, dot, canon = key.partition(".")
+        if not dot or layer not in LAYER_OPTIONS:
+            msg = f"--columns {key}={col}: name the layer, e.g. communities.code=CUN_DM (layers: {list(LAYER_OPTIONS)})"
+            raise InputError(msg)
+        if layer not in sources:
+            msg = f"--columns {key}={col}: layer {layer!r} is not given; add --{layer.replace('_', '-')} PATH"
+            raise InputError(msg)
+        sources[layer].columns[canon] = col
+    for option, attr in (("datum", "datum"), ("encoding", "encoding")):
+        for layer, value in _pairs(getattr(args, option), option=option):
+            if layer not in sources:
+                msg = f"--{option} {layer}={value}: layer {layer!r} is not given (layers given: {sorted(sources)})"
+                raise InputError(msg)
+            if option == "datum" and value.lower() not in ("gcj02", "bd09", "wgs84"):
+                msg = f"--datum {layer}={value}: datum must be gcj02, bd09 or wgs84"
+                raise InputError(msg)
+            setattr(sources[layer], attr, value.lower() if option == "datum" else value)
+    if "communities" not in sources:
+        msg = "no communities given; pass --communities FILE, --config FILE.toml or --sample"
+        raise InputError(msg)
+    return sources
+
+
+def _check_out(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        msg = f"{out} exists; pass --force to overwrite it"
+        raise InputError(msg)
+    if out.suffix.lower() != ".gpkg":
+        msg = f"--out {out} must end in .gpkg (a GeoPackage plan)"
+        raise InputError(msg)
+    if not out.parent.exists():
+        msg = f"--out folder {out.parent} does not exist; create it first"
+        raise InputError(msg)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .info import describe
+
+    print(describe(args.path))
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace, stage: str) -> int:
+    from .pipeline import build_plan
+    from .plan import Plan
+
+    _check_out(args)
+    previous = Plan.read(args.previous) if getattr(args, "previous", None) else None
+    if getattr(args, "workers", 1) < 1:
+        msg = f"--workers {args.workers} must be at least 1"
+        raise InputError(msg)
+    plan = build_plan(
+        _sources(args), stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
+        workers=getattr(args, "workers", 1), previous=previous,
+    )
+    plan.write(args.out, force=args.force)
+    from .info import plan_summary
+
+    print(plan_summary(plan, path=args.out))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .info import quality_report
+    from .plan import Plan
+
+    print(quality_report(Plan.read(args.plan)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``gridgeo`` and ``python -m gridgeo``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "info":
+            return _cmd_info(args)
+        if args.command in ("blocks", "partition"):
+            return _cmd_build(args, args.command)
+        if args.command == "report":
+            return _cmd_report(args)
+    except (GridgeoError, FileExistsError) as exc:
+        print(f"gridgeo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("gridgeo: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+    return 2

@@ -1,0 +1,91 @@
+"""Plain-text summaries of input files and plans (``gridgeo info``, ``gridgeo report``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyogrio
+
+from ._errors import InputError
+from .plan import METADATA_TABLE, Plan
+
+__all__ = ["describe", "plan_summary", "quality_report"]
+
+
+def describe(path: str | Path) -> str:
+    """Summarise any GDAL-readable file, GeoParquet, CSV or plan: layers, counts, CRS, households, findings."""
+    p = Path(path)
+    if not p.exists():
+        msg = f"file not found: {path}; check the path"
+        raise InputError(msg)
+    if p.suffix.lower() in (".parquet", ".geoparquet", ".csv"):
+        from .io import read_layer
+
+        gdf = read_layer(p, name=p.stem, crs=None) if p.suffix.lower() != ".csv" else read_layer(p, name=p.stem)
+        return _layer_line(p.name, gdf)
+    try:
+        layers = pyogrio.list_layers(p)
+    except Exception as exc:  # noqa: BLE001
+        msg = f"cannot read {path}: {exc}; give a GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV"
+        raise InputError(msg) from None
+    names = [str(n) for n in layers[:, 0]]
+    if METADATA_TABLE in names:
+        return plan_summary(Plan.read(p), path=p)
+    lines = [f"{p}: {len(names)} layer(s)"]
+    for name in names:
+        gdf = pyogrio.read_dataframe(p, layer=name)
+        lines.append(_layer_line(name, gdf))
+    return "\n".join(lines)
+
+
+def _layer_line(name: str, gdf: Any) -> str:
+    crs = getattr(gdf, "crs", None)
+    geom = ", ".join(sorted(gdf.geom_type.dropna().unique())) if hasattr(gdf, "geom_type") else "no geometry"
+    text = f"  {name}: {len(gdf):,} features ({geom or 'empty'}); CRS {crs.to_string() if crs else 'none'}"
+    if "households" in gdf.columns:
+        hh = pd.to_numeric(gdf["households"], errors="coerce")
+        text += f"; households {int(hh.sum()):,}"
+        if hh.isna().any():
+            text += f" ({int(hh.isna().sum())} missing)"
+    cols = [c for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series()).name and c != "geometry"]
+    return text + f"\n    columns: {cols}"
+
+
+def plan_summary(plan: Plan, *, path: str | Path | None = None) -> str:
+    """Layers, counts, households and findings of a plan, plus its quality table when partitioned."""
+    meta = plan.metadata
+    lines = [f"gridgeo plan{' ' + str(path) if path else ''} (gridgeo {meta.get('gridgeo_version', '?')}, stage {meta.get('stage', '?')}, computed in {meta.get('metric_crs', '?')})"]
+    for name, gdf in plan.layers.items():
+        crs = gdf.crs.to_string() if gdf.crs else "none"
+        extra = ""
+        if "households" in gdf.columns and name in ("communities", "blocks", "grids", "subgrids", "buildings"):
+            extra = f", {int(gdf['households'].sum()):,} households"
+        lines.append(f"  {name:<12} {len(gdf):>7,} features{extra} ({crs})")
+    counts = meta.get("counts", {})
+    if counts.get("households_estimated"):
+        lines.append(f"  households estimated from footprint × floors: {counts['households_estimated']:,}")
+    if counts.get("buildings_outside_communities"):
+        lines.append(f"  buildings outside every community (kept, reported): {counts['buildings_outside_communities']:,}")
+    if "findings" in plan.layers and len(plan.layers["findings"]):
+        f = plan.layers["findings"]
+        tab = f.groupby(["severity", "type"]).size().rename("count").reset_index()
+        lines.append("  findings:")
+        lines.extend(f"    {r.severity:<8} {r.type:<34} {r.count:>6,}" for r in tab.itertuples())
+    else:
+        lines.append("  findings: none")
+    if "quality" in meta:
+        lines.append(quality_report(plan))
+    return "\n".join(lines)
+
+
+def quality_report(plan: Plan) -> str:
+    """The quality figures (DESIGN §5) stored in the plan metadata, as a table."""
+    q = plan.metadata.get("quality")
+    if q is None:
+        msg = "this plan has no quality figures (stage blocks); run `gridgeo partition` to make grids"
+        raise InputError(msg)
+    from .partition.metrics import format_quality
+
+    return format_quality(q)

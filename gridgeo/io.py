@@ -1,0 +1,584 @@
+"""Reading inputs: any OGR format, GeoParquet or CSV; column mapping; normalisation per layer.
+
+Every layer goes through :func:`read_layer` (file → GeoDataFrame with a CRS) and then the layer's
+normaliser (canonical columns, geometry type check, repairs recorded as findings). Problems a user must
+fix raise :class:`~gridgeo.InputError` with a one-line message; problems gridgeo can mend are findings.
+
+Canonical columns per layer are in ``docs/architecture.md``; map other names with ``columns``
+(``{"code": "CUN_DM"}``) or a ``[layer.columns]`` table in a TOML config file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._errors import InputError
+from ._findings import concat_findings, make_findings
+from .crs import ensure_crs
+
+__all__ = [
+    "LAYER_KINDS",
+    "LayerSource",
+    "Inputs",
+    "read_layer",
+    "read_inputs",
+    "load_config",
+    "normalise_communities",
+    "normalise_streets",
+    "normalise_buildings",
+    "normalise_points",
+    "fingerprint",
+]
+
+#: layers gridgeo reads, with their accepted geometry families and canonical columns
+LAYER_KINDS: dict[str, dict[str, Any]] = {
+    "communities": {"geom": {"Polygon", "MultiPolygon"}, "required": ["code"], "optional": ["name", "kind"]},
+    "streets": {"geom": {"LineString", "MultiLineString"}, "required": [], "optional": ["name", "highway"]},
+    "buildings": {
+        "geom": {"Polygon", "MultiPolygon", "Point", "MultiPoint"},
+        "required": [],
+        "optional": ["building_id", "households", "floors", "name", "use"],
+    },
+    "villager_groups": {"geom": {"Polygon", "MultiPolygon"}, "required": [], "optional": ["name", "community_code"]},
+    "enterprises": {
+        "geom": {"Point", "MultiPoint", "Polygon", "MultiPolygon"},
+        "required": [],
+        "optional": ["name", "category", "employees"],
+    },
+}
+
+COMMUNITY_KINDS = ("urban", "rural", "township")
+_CODE_RE = re.compile(r"^\d{12}$")
+_LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
+_LAT_NAMES = ("lat", "latitude", "y", "纬度")
+_WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
+
+
+@dataclass
+class LayerSource:
+    """Where and how to read one input layer."""
+
+    path: str | Path
+    layer: str | None = None
+    crs: Any = None
+    datum: str | None = None  # "gcj02" or "bd09" when digitised from AMap/Tencent or Baidu
+    encoding: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # canonical name -> column in the file
+
+
+@dataclass
+class Inputs:
+    """Normalised input layers (in their source CRS) and the findings made while reading them."""
+
+    communities: gpd.GeoDataFrame
+    streets: gpd.GeoDataFrame | None
+    buildings: gpd.GeoDataFrame | None
+    villager_groups: gpd.GeoDataFrame | None = None
+    enterprises: gpd.GeoDataFrame | None = None
+    findings: gpd.GeoDataFrame | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def fingerprint(path: str | Path) -> str:
+    """SHA-256 of a file (of every sidecar for a Shapefile), for the plan metadata."""
+    p = Path(path)
+    h = hashlib.sha256()
+    files = sorted(p.parent.glob(p.stem + ".*")) if p.suffix.lower() == ".shp" else [p]
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _list_layers(path: Path) -> list[str]:
+    import pyogrio
+
+    try:
+        return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except Exception:  # noqa: BLE001 - any GDAL failure means "cannot list"
+        return []
+
+
+def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.GeoDataFrame:
+    try:
+        df = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError:
+        df = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False, na_values=[""])
+    lower = {c.lower(): c for c in df.columns}
+    lon = next((lower[n] for n in _LON_NAMES if n in lower), None)
+    lat = next((lower[n] for n in _LAT_NAMES if n in lower), None)
+    wkt = next((lower[n] for n in _WKT_NAMES if n in lower), None)
+    if lon and lat:
+        x = pd.to_numeric(df[lon], errors="coerce")
+        y = pd.to_numeric(df[lat], errors="coerce")
+        bad = x.isna() | y.isna()
+        if bad.any():
+            msg = f"{name}: {int(bad.sum())} row(s) of {path} have non-numeric {lon}/{lat} (first at row {int(np.flatnonzero(bad)[0]) + 2}); fix or remove them"
+            raise InputError(msg)
+        geom = gpd.points_from_xy(x, y)
+        df = df.drop(columns=[lon, lat])
+        default_crs = 4326
+    elif wkt:
+        try:
+            geom = shapely.from_wkt(df[wkt].to_numpy(dtype=object), on_invalid="raise")
+        except shapely.errors.GEOSException as exc:
+            msg = f"{name}: column {wkt!r} of {path} holds malformed WKT ({exc}); fix the file"
+            raise InputError(msg) from None
+        df = df.drop(columns=[wkt])
+        default_crs = None
+    else:
+        msg = (
+            f"{name}: CSV {path} has no coordinate columns; give lon/lat columns (one of {list(_LON_NAMES)} and "
+            f"{list(_LAT_NAMES)}) or a WKT column (one of {list(_WKT_NAMES)}); columns found: {list(df.columns)}"
+        )
+        raise InputError(msg)
+    # every CSV column stays text (codes keep leading zeros); households and floors are parsed later
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom), crs=crs if crs is not None else default_crs)
+
+
+def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None) -> gpd.GeoDataFrame:
+    kwargs: dict[str, Any] = {"engine": "pyogrio"}
+    if layer is not None:
+        kwargs["layer"] = layer
+    is_shp = path.suffix.lower() == ".shp"
+    if encoding:
+        kwargs["encoding"] = encoding
+    elif is_shp and not path.with_suffix(".cpg").exists() and not path.with_suffix(".CPG").exists():
+        # Chinese Shapefiles without .cpg are usually GBK/GB18030; try UTF-8 first, then GB18030
+        try:
+            return _check_decoded(gpd.read_file(path, encoding="utf-8", **kwargs), path)
+        except (UnicodeDecodeError, _MojibakeError):
+            kwargs["encoding"] = "gb18030"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Measured \\(M\\) geometry.*")
+        return gpd.read_file(path, **kwargs)
+
+
+class _MojibakeError(ValueError):
+    pass
+
+
+def _check_decoded(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    for col in gdf.columns:
+        if gdf[col].dtype == object and gdf[col].map(lambda v: isinstance(v, str) and "\ufffd" in v).any():
+            raise _MojibakeError(str(path))
+    return gdf
+
+
+def read_layer(
+    path: str | Path,
+    *,
+    name: str,
+    layer: str | None = None,
+    crs: Any = None,
+    encoding: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Read one layer from any OGR format, GeoParquet or CSV, with a CRS.
+
+    Parameters
+    ----------
+    path
+        File to read (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet, CSV …).
+    name
+        What the layer is (``communities``, ``streets`` …), used in messages.
+    layer
+        Layer inside a multi-layer file (GeoPackage); required when the file has several.
+    crs
+        CRS to assume when the file defines none.
+    encoding
+        Text encoding of attribute values (Shapefile without ``.cpg`` defaults to UTF-8, then GB18030).
+
+    Examples
+    --------
+    >>> read_layer("no/such/file.gpkg", name="streets")
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: streets: file not found: no/such/file.gpkg; check the path
+    """
+    p = Path(path)
+    if not p.exists():
+        hint = ""
+        if p.parent.exists() and p.parent != Path("."):
+            near = sorted(q.name for q in p.parent.iterdir() if q.suffix.lower() in _SUFFIXES)[:10]
+            if near:
+                hint = f" (files there: {near})"
+        msg = f"{name}: file not found: {path}; check the path{hint}"
+        raise InputError(msg)
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".geoparquet"):
+        try:
+            gdf = gpd.read_parquet(p)
+        except Exception as exc:  # noqa: BLE001
+            msg = f"{name}: cannot read {path} as GeoParquet ({exc}); give a GeoParquet file with a geometry column"
+            raise InputError(msg) from None
+        if crs is not None and gdf.crs is None:
+            gdf = gdf.set_crs(crs)
+    elif suffix in (".csv", ".txt"):
+        gdf = _read_csv(p, name=name, crs=crs, encoding=encoding)
+    else:
+        layers = _list_layers(p)
+        if not layers and not p.is_dir():
+            msg = f"{name}: cannot read {path}: not a format GDAL recognises; use GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV"
+            raise InputError(msg)
+        if layer is not None and layer not in layers:
+            msg = f"{name}: layer {layer!r} not found in {path}; layers there: {layers}"
+            raise InputError(msg)
+        if layer is None and len(layers) > 1:
+            if name in layers:
+                layer = name
+            else:
+                msg = f"{name}: {path} has several layers {layers}; choose one with --{name.replace('_', '-')}-layer"
+                raise InputError(msg)
+        gdf = _read_ogr(p, layer=layer, name=name, encoding=encoding)
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
+        msg = f"{name}: {path} has no geometry column; give a spatial layer"
+        raise InputError(msg)
+    if len(gdf) == 0:
+        msg = f"{name}: layer {layer or p.name!r} in {path} is empty; give a layer with features"
+        raise InputError(msg)
+    return ensure_crs(gdf, name=name, crs=crs)
+
+
+_SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", ".gml", ".kml", ".tab", ".gdb"}
+
+
+# --------------------------------------------------------------------------------------- normalising
+
+
+def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None) -> gpd.GeoDataFrame:
+    spec = LAYER_KINDS[name]
+    known = set(spec["required"]) | set(spec["optional"])
+    columns = dict(columns or {})
+    unknown = sorted(set(columns) - known)
+    if unknown:
+        msg = f"{name}: cannot map unknown column(s) {unknown}; mappable columns: {sorted(known)}"
+        raise InputError(msg)
+    missing_src = sorted(src for src in columns.values() if src not in gdf.columns)
+    if missing_src:
+        msg = f"{name}: column(s) {missing_src} not found; columns there: {[c for c in gdf.columns if c != gdf.geometry.name]}"
+        raise InputError(msg)
+    out = gdf.copy()
+    geom_name = out.geometry.name
+    rename = {src: canon for canon, src in columns.items()}
+    # a mapped column replaces any column that already has the canonical name
+    drop = [canon for canon, src in columns.items() if canon in out.columns and canon != src]
+    out = out.drop(columns=drop).rename(columns=rename)
+    if geom_name != "geometry":
+        out = out.rename_geometry("geometry") if "geometry" not in out.columns else out
+    # case-insensitive match of canonical names
+    lower = {c.lower(): c for c in out.columns}
+    for canon in known:
+        if canon not in out.columns and canon in lower:
+            out = out.rename(columns={lower[canon]: canon})
+    for req in spec["required"]:
+        if req not in out.columns:
+            msg = (
+                f"{name}: required column {req!r} not found; columns there: "
+                f"{[c for c in gdf.columns if c != gdf.geometry.name]}; map one with --columns {name}.{req}=YOUR_COLUMN"
+            )
+            raise InputError(msg)
+    return out
+
+
+def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Drop-free geometry checks: wrong types raise; null/empty raise; invalid ones are repaired."""
+    allowed = LAYER_KINDS[name]["geom"]
+    geoms = gdf.geometry.array
+    missing = shapely.is_missing(np.asarray(geoms)) | gdf.geometry.is_empty.to_numpy()
+    if missing.any():
+        idx = list(gdf.index[missing][:5])
+        msg = f"{name}: {int(missing.sum())} feature(s) have no geometry (rows {idx}); remove them or add geometry"
+        raise InputError(msg)
+    types = gdf.geom_type
+    wrong = ~types.isin(allowed)
+    if wrong.any():
+        found = sorted(types[wrong].unique())
+        msg = f"{name}: geometry type(s) {found} not accepted; {name} must be {sorted(allowed)}"
+        raise InputError(msg)
+    findings: list[dict] = []
+    invalid = ~gdf.geometry.is_valid.to_numpy()
+    if invalid.any():
+        reasons = shapely.is_valid_reason(np.asarray(geoms)[invalid])
+        fixed = shapely.make_valid(np.asarray(geoms)[invalid], method="structure", keep_collapsed=False)
+        fam = "Polygon" if "Polygon" in allowed else ("LineString" if "LineString" in allowed else "Point")
+        fixed = np.array([_keep_family(g, fam) for g in fixed], dtype=object)
+        gdf = gdf.copy()
+        new = np.asarray(gdf.geometry.array, dtype=object).copy()
+        new[invalid] = fixed
+        gdf = gdf.set_geometry(gpd.GeoSeries(new, index=gdf.index, crs=gdf.crs))
+        for i, reason, g in zip(np.flatnonzero(invalid), reasons, fixed, strict=True):
+            findings.append(
+                {
+                    "type": "invalid_geometry_repaired",
+                    "severity": "warning",
+                    "layer": name,
+                    "feature_id": str(gdf.index[i]),
+                    "message": f"{name} feature {gdf.index[i]!r} was invalid ({reason}); repaired with make_valid",
+                    "geometry": g,
+                }
+            )
+        empty_after = shapely.is_empty(fixed)
+        if empty_after.any():
+            msg = f"{name}: {int(empty_after.sum())} invalid feature(s) collapse to nothing when repaired; fix them in the source"
+            raise InputError(msg)
+    return gdf, findings
+
+
+def _keep_family(geom: Any, family: str) -> Any:
+    """From a make_valid result keep the parts of the wanted family (polygons of a polygon layer)."""
+    if geom.geom_type.endswith(family) or geom is None:
+        return geom
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type.endswith(family)]
+    if not parts:
+        return shapely.Polygon() if family == "Polygon" else geom
+    return shapely.union_all(parts) if len(parts) > 1 else parts[0]
+
+
+def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Canonical communities: ``code`` (12-digit str), ``name``, ``kind``; checked and repaired.
+
+    >>> from shapely import box
+    >>> g = gpd.GeoDataFrame({"code": [420103001001]}, geometry=[box(0, 0, 1, 1)], crs=4547)
+    >>> out, _ = normalise_communities(g)
+    >>> out[["code", "name", "kind"]].to_dict("records")
+    [{'code': '420103001001', 'name': '420103001001', 'kind': 'urban'}]
+    """
+    out = _map_columns(gdf, name="communities", columns=columns)
+    out, findings = _check_geometry(out, name="communities")
+    code = out["code"].map(_code_text)
+    bad = ~code.map(lambda c: bool(c) and bool(_CODE_RE.match(c)))
+    if bad.any():
+        examples = list(out["code"][bad].astype(str).head(5))
+        msg = (
+            f"communities: {int(bad.sum())} malformed community code(s) {examples}; each code must be the "
+            "12-digit statistical code (统计用区划代码), e.g. 420103002001"
+        )
+        raise InputError(msg)
+    dup = code[code.duplicated(keep=False)]
+    if len(dup):
+        msg = f"communities: duplicate community code(s) {sorted(set(dup))[:5]}; every community needs its own code (merge the parts into one MultiPolygon if they are one community)"
+        raise InputError(msg)
+    out["code"] = code
+    out["name"] = out["name"].astype(object).where(out["name"].notna(), out["code"]) if "name" in out else out["code"]
+    out["name"] = out["name"].astype(str)
+    if "kind" in out:
+        kind = out["kind"].astype(object).where(out["kind"].notna(), "urban").astype(str).str.strip().str.lower()
+        wrong = ~kind.isin(COMMUNITY_KINDS)
+        if wrong.any():
+            msg = f"communities: unknown kind(s) {sorted(kind[wrong].unique())}; use one of {list(COMMUNITY_KINDS)}"
+            raise InputError(msg)
+        out["kind"] = kind
+    else:
+        out["kind"] = "urban"
+    return out, findings
+
+
+def _code_text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()
+
+
+def check_community_overlaps(communities: gpd.GeoDataFrame, metric: Any, *, tolerance_m2: float = 1.0) -> None:
+    """Raise when community polygons overlap each other by more than ``tolerance_m2``."""
+    geoms = communities.geometry.to_crs(metric).to_numpy()
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if len(left) == 0:
+        return
+    areas = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    over = areas > tolerance_m2
+    if over.any():
+        codes = communities["code"].to_numpy()
+        pairs = [f"{codes[a]}/{codes[b]} ({ar:.0f} m²)" for a, b, ar in zip(left[over], right[over], areas[over], strict=True)][:5]
+        msg = f"communities overlap each other: {pairs}; a community boundary must not overlap another (不交叉重叠): fix the community layer"
+        raise InputError(msg)
+
+
+def normalise_streets(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Canonical streets: ``name``, ``highway`` (None when absent)."""
+    out = _map_columns(gdf, name="streets", columns=columns)
+    out, findings = _check_geometry(out, name="streets")
+    for col in ("name", "highway"):
+        if col not in out:
+            out[col] = None
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out[["name", "highway", "geometry"]], findings
+
+
+def normalise_buildings(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Canonical buildings: ``building_id`` (unique str), ``households`` (raw), ``floors``, ``name``, ``use``.
+
+    Households are not estimated here (see :mod:`gridgeo.households`). A missing ``building_id`` is made
+    from the geometry, so it does not depend on row order.
+    """
+    out = _map_columns(gdf, name="buildings", columns=columns)
+    out, findings = _check_geometry(out, name="buildings")
+    if "building_id" in out:
+        bid = out["building_id"].map(_code_text)
+        if (bid == "").any() or bid.duplicated().any():
+            dups = sorted(set(bid[bid.duplicated(keep=False)]))[:5]
+            msg = f"buildings: building_id must be unique and non-empty (duplicates {dups}); fix the column or drop it to let gridgeo make ids"
+            raise InputError(msg)
+        out["building_id"] = bid
+    else:
+        out["building_id"] = _geometry_ids(out.geometry, prefix="b")
+    for col in ("households", "floors"):
+        if col not in out:
+            out[col] = np.nan
+    for col in ("name", "use"):
+        if col not in out:
+            out[col] = None
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    front = ["building_id", "households", "floors", "name", "use"]
+    rest = [c for c in out.columns if c not in front and c != "geometry"]
+    return out[front + rest + ["geometry"]], findings
+
+
+def normalise_points(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Canonical optional layers (``villager_groups``, ``enterprises``)."""
+    out = _map_columns(gdf, name=name, columns=columns)
+    out, findings = _check_geometry(out, name=name)
+    for col in LAYER_KINDS[name]["optional"]:
+        if col not in out:
+            out[col] = None
+    return out, findings
+
+
+def _geometry_ids(geoms: gpd.GeoSeries, *, prefix: str) -> pd.Series:
+    """Ids from normalised, rounded WKB: the same building gets the same id whatever the row order."""
+    rounded = shapely.normalize(shapely.set_precision(geoms.to_crs(4326).array if geoms.crs else geoms.array, 1e-7))
+    wkb = shapely.to_wkb(rounded)
+    ids = pd.Series([prefix + hashlib.sha1(w).hexdigest()[:12] for w in wkb], index=geoms.index)
+    # identical geometries: number the copies (they are indistinguishable, so order does not matter)
+    return ids + ids.groupby(ids).cumcount().map(lambda n: "" if n == 0 else f"-{n}")
+
+
+# ------------------------------------------------------------------------------------------- config
+
+
+def load_config(path: str | Path) -> dict[str, LayerSource]:
+    """Read layer sources from a TOML config file.
+
+    Each layer is a table with ``path`` (relative to the config file), optional ``layer``, ``crs``,
+    ``datum``, ``encoding`` and a ``columns`` table mapping canonical names to the file's columns::
+
+        [communities]
+        path = "communities.shp"
+        columns = { code = "CUN_DM", name = "CUN_MC" }
+    """
+    p = Path(path)
+    if not p.exists():
+        msg = f"config file not found: {path}; check the path"
+        raise InputError(msg)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"config file {path} is not valid TOML: {exc}"
+        raise InputError(msg) from None
+    sources: dict[str, LayerSource] = {}
+    allowed = {"path", "layer", "crs", "datum", "encoding", "columns"}
+    for key, table in data.items():
+        if key in ("rules",):
+            continue
+        if key not in LAYER_KINDS:
+            msg = f"config {path}: unknown section [{key}]; valid sections: {sorted(LAYER_KINDS)} and [rules]"
+            raise InputError(msg)
+        extra = sorted(set(table) - allowed)
+        if extra:
+            msg = f"config {path}: unknown key(s) {extra} in [{key}]; valid keys: {sorted(allowed)}"
+            raise InputError(msg)
+        if "path" not in table:
+            msg = f"config {path}: section [{key}] needs a path"
+            raise InputError(msg)
+        lp = Path(table["path"])
+        sources[key] = LayerSource(
+            path=lp if lp.is_absolute() else p.parent / lp,
+            layer=table.get("layer"),
+            crs=table.get("crs"),
+            datum=table.get("datum"),
+            encoding=table.get("encoding"),
+            columns=dict(table.get("columns", {})),
+        )
+    return sources
+
+
+_NORMALISERS = {
+    "communities": normalise_communities,
+    "streets": normalise_streets,
+    "buildings": normalise_buildings,
+}
+
+
+def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None) -> Inputs:
+    """Read and normalise every given layer; ``communities`` is required.
+
+    ``crs`` is the CRS assumed for layers that define none. Layers flagged with a ``datum`` (GCJ-02 or
+    BD-09) are converted to WGS-84.
+    """
+    if "communities" not in sources:
+        msg = "no communities layer given; pass --communities FILE (community polygons with a 12-digit code)"
+        raise InputError(msg)
+    layers: dict[str, gpd.GeoDataFrame | None] = {}
+    findings: list[dict] = []
+    prints: dict[str, str] = {}
+    for name in ("communities", "streets", "buildings", "villager_groups", "enterprises"):
+        src = sources.get(name)
+        if src is None:
+            layers[name] = None
+            continue
+        gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs or crs, encoding=src.encoding)
+        if src.datum:
+            gdf = _convert_datum(gdf, src.datum, name=name)
+        norm = _NORMALISERS.get(name)
+        gdf, f = norm(gdf, columns=src.columns) if norm else normalise_points(gdf, name=name, columns=src.columns)
+        layers[name] = gdf
+        findings.extend(f)
+        prints[name] = fingerprint(src.path)
+    crs0 = layers["communities"].crs
+    fnd = make_findings(findings, crs=None)
+    if len(fnd):
+        # findings geometries came in each layer's CRS; reproject per layer to the communities' CRS
+        parts = []
+        for name, grp in fnd.groupby("layer", sort=False):
+            parts.append(grp.set_crs(layers[name].crs, allow_override=True).to_crs(crs0))
+        fnd = concat_findings(parts, crs=crs0)
+    else:
+        fnd = make_findings([], crs=crs0)
+    return Inputs(
+        communities=layers["communities"],
+        streets=layers["streets"],
+        buildings=layers["buildings"],
+        villager_groups=layers["villager_groups"],
+        enterprises=layers["enterprises"],
+        findings=fnd,
+        fingerprints=prints,
+    )
+
+
+def _convert_datum(gdf: gpd.GeoDataFrame, datum: str, *, name: str) -> gpd.GeoDataFrame:
+    from . import crs as _crs
+
+    if not hasattr(_crs, "convert_datum"):  # pragma: no cover - during development
+        msg = f"{name}: datum conversion is not available in this build"
+        raise InputError(msg)
+    return _crs.convert_datum(gdf, src=datum, dst="wgs84")

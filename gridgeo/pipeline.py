@@ -1,0 +1,242 @@
+"""The pipeline (DESIGN §2): inputs → normalise → blocks → (partition → codes → validate) → plan.
+
+:func:`prepare` reads and normalises the inputs and builds blocks; :func:`build_plan` runs a stage
+(``blocks`` or ``partition``) and returns a :class:`~gridgeo.plan.Plan`. Everything is computed in
+the metric CRS and stored in EPSG:4490 by :meth:`Plan.write`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from ._findings import concat_findings, make_findings
+from .blocks import assign_buildings, block_totals, build_blocks
+from .crs import metric_crs, to_metric
+from .households import assign_households
+from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
+from .plan import Plan
+from .rules import Rules, load_rules
+
+__all__ = ["Prepared", "prepare", "build_plan"]
+
+
+@dataclass
+class Prepared:
+    """Inputs in the metric CRS with households, blocks and building-to-block assignment."""
+
+    communities: gpd.GeoDataFrame
+    streets: gpd.GeoDataFrame | None
+    buildings: gpd.GeoDataFrame
+    blocks: gpd.GeoDataFrame
+    villager_groups: gpd.GeoDataFrame | None
+    enterprises: gpd.GeoDataFrame | None
+    findings: gpd.GeoDataFrame
+    metric: Any
+    rules: Rules
+    fingerprints: dict[str, str]
+    timings: dict[str, float]
+
+
+def _shift_findings(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
+    from . import crs as _crs
+
+    check = getattr(_crs, "layer_shift_warnings", None)
+    if check is None:
+        return []
+    return [
+        {"type": "layer_shift_suspected", "severity": "warning", "layer": None, "message": text}
+        for text in check(layers)
+    ]
+
+
+def prepare(
+    inputs: Inputs | dict[str, LayerSource],
+    *,
+    rules: Rules | str | None = None,
+    crs: Any = None,
+    metric: Any = None,
+) -> Prepared:
+    """Read (if given sources), project, estimate households, build blocks and assign buildings."""
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    rules = load_rules(rules)
+    if not isinstance(inputs, Inputs):
+        inputs = read_inputs(inputs, crs=crs)
+    timings["read_s"] = time.perf_counter() - t0
+    m = metric_crs(inputs.communities, override=metric)
+    communities = to_metric(inputs.communities, m)
+    check_community_overlaps(communities, m)
+    streets = to_metric(inputs.streets, m) if inputs.streets is not None else None
+    if inputs.buildings is not None:
+        buildings = to_metric(inputs.buildings, m)
+    else:
+        buildings = gpd.GeoDataFrame(
+            {"building_id": pd.Series(dtype=object), "households": pd.Series(dtype="int64"), "floors": pd.Series(dtype=float),
+             "name": pd.Series(dtype=object), "use": pd.Series(dtype=object)},
+            geometry=gpd.GeoSeries([], crs=m),
+        )
+    villager_groups = to_metric(inputs.villager_groups, m) if inputs.villager_groups is not None else None
+    enterprises = to_metric(inputs.enterprises, m) if inputs.enterprises is not None else None
+    present = {k: v for k, v in {"communities": inputs.communities, "streets": inputs.streets, "buildings": inputs.buildings,
+                                 "enterprises": inputs.enterprises}.items() if v is not None}
+    findings = [inputs.findings.to_crs(m) if inputs.findings is not None and len(inputs.findings) else None,
+                make_findings(_shift_findings(present), crs=m)]
+
+    t = time.perf_counter()
+    buildings, f = assign_households(buildings, metric=m, rules=rules)
+    findings.append(f)
+    blocks = build_blocks(communities, streets, rules=rules)
+    buildings = assign_buildings(buildings, blocks)
+    blocks = block_totals(blocks, buildings)
+    timings["blocks_s"] = time.perf_counter() - t
+    outside = buildings["block_id"].isna().to_numpy()
+    if outside.any():
+        reps = buildings.geometry.representative_point()
+        findings.append(make_findings(
+            [
+                {"type": "building_outside_communities", "severity": "warning", "layer": "buildings",
+                 "feature_id": str(bid), "measure": float(h),
+                 "message": f"building {bid} ({h} households) lies outside every community; kept, not in any grid",
+                 "geometry": g}
+                for bid, h, g in zip(buildings["building_id"][outside], buildings["households"][outside], reps[outside], strict=True)
+            ],
+            crs=m,
+        ))
+    return Prepared(
+        communities=communities, streets=streets, buildings=buildings, blocks=blocks,
+        villager_groups=villager_groups, enterprises=enterprises,
+        findings=concat_findings(findings, crs=m), metric=m, rules=rules,
+        fingerprints=inputs.fingerprints, timings=timings,
+    )
+
+
+def _metadata(prep: Prepared, stage: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    b = prep.buildings
+    meta = {
+        "gridgeo_version": __version__,
+        "stage": stage,
+        "metric_crs": prep.metric.to_string(),
+        "rules": prep.rules.to_dict(),
+        "input_fingerprints": prep.fingerprints,
+        "counts": {
+            "communities": int(len(prep.communities)),
+            "blocks": int(len(prep.blocks)),
+            "buildings": int(len(b)),
+            "households": int(b["households"].sum()),
+            "households_estimated": int(b.loc[b["households_source"] == "estimated", "households"].sum()),
+            "buildings_outside_communities": int(b["block_id"].isna().sum()),
+            "findings": int(len(prep.findings)),
+        },
+        "timings_s": {k: round(v, 3) for k, v in prep.timings.items()},
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def build_plan(
+    inputs: Inputs | dict[str, LayerSource],
+    *,
+    stage: str = "partition",
+    rules: Rules | str | None = None,
+    crs: Any = None,
+    metric: Any = None,
+    workers: int = 1,
+    previous: Plan | None = None,
+    scheme: Any = None,
+) -> Plan:
+    """Run the pipeline up to ``stage`` (``blocks`` or ``partition``) and return the plan.
+
+    Parameters
+    ----------
+    inputs
+        Normalised :class:`~gridgeo.io.Inputs` or layer sources to read.
+    stage
+        ``blocks``: communities, blocks, buildings and findings. ``partition``: also grids and small
+        grids with codes and quality metrics.
+    rules
+        A profile name, TOML path or :class:`~gridgeo.rules.Rules`.
+    crs
+        CRS assumed for input layers that define none.
+    metric
+        Override of the automatic metric CRS.
+    workers
+        Processes for the per-community partition.
+    previous
+        An earlier plan whose grid codes are kept where grids are unchanged (动态调整).
+    """
+    if stage not in ("blocks", "partition"):
+        msg = f"unknown stage {stage!r}; choose 'blocks' or 'partition'"
+        raise ValueError(msg)
+    prep = prepare(inputs, rules=rules, crs=crs, metric=metric)
+    if stage == "blocks":
+        layers = {"communities": prep.communities, "blocks": prep.blocks, "buildings": prep.buildings,
+                  "findings": prep.findings}
+        return Plan(layers, _metadata(prep, "blocks"))
+    return _partition_plan(prep, workers=workers, previous=previous, scheme=scheme)
+
+
+def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, scheme: Any) -> Plan:
+    from .partition import partition
+
+    t = time.perf_counter()
+    result = partition(
+        prep.communities, prep.blocks, prep.buildings, streets=prep.streets, rules=prep.rules,
+        villager_groups=prep.villager_groups, workers=workers,
+    )
+    prep.timings["partition_s"] = time.perf_counter() - t
+    grids, subgrids, buildings = result.grids, result.subgrids, result.buildings
+    findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
+    extra: dict[str, Any] = {}
+    try:
+        from . import codes as _codes
+    except ImportError:  # pragma: no cover - codes module not built yet
+        _codes = None
+    if _codes is not None and hasattr(_codes, "assign_codes"):
+        t = time.perf_counter()
+        prev = None
+        if previous is not None:
+            prev = {k: previous.layers[k].to_crs(prep.metric) for k in ("grids", "subgrids", "buildings") if k in previous.layers}
+            prev["metadata"] = previous.metadata
+        kwargs = {"previous": prev} if prev is not None else {}
+        if scheme is not None:
+            kwargs["scheme"] = scheme
+        coded = _codes.assign_codes(grids, subgrids, buildings, **kwargs)
+        grids, subgrids, buildings = coded[0], coded[1], coded[2]
+        if len(coded) > 3 and coded[3] is not None:
+            extra["retired_codes"] = coded[3].to_dict("records") if hasattr(coded[3], "to_dict") else coded[3]
+        prep.timings["codes_s"] = time.perf_counter() - t
+    from .partition.metrics import quality
+
+    t = time.perf_counter()
+    q = quality(prep.communities, grids, buildings, streets=prep.streets, subgrids=subgrids, rules=prep.rules)
+    prep.timings["metrics_s"] = time.perf_counter() - t
+    extra["quality"] = _plain(q)
+    layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": grids, "subgrids": subgrids,
+              "buildings": buildings, "findings": findings}
+    meta = _metadata(prep, "partition", extra)
+    meta["counts"]["grids"] = int(len(grids))
+    meta["counts"]["subgrids"] = int(len(subgrids))
+    meta["counts"]["findings"] = int(len(findings))
+    return Plan(layers, meta)
+
+
+def _plain(v: Any) -> Any:
+    """Make a nested structure JSON-friendly (numpy scalars, DataFrames)."""
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, pd.DataFrame):
+        return _plain(v.to_dict("records"))
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v

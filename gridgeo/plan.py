@@ -1,0 +1,199 @@
+"""The plan: one GeoPackage holding every layer of a run, its findings and its metadata.
+
+Layers are stored in CGCS2000 geographic coordinates (EPSG:4490). Reprojecting can make a thin sliver
+invalid, so polygon layers are checked (and mended) after the final reprojection. Metadata (gridgeo
+version, rules, input fingerprints, metrics …) is a non-spatial table ``gridgeo_metadata`` of
+``key``/``value`` rows, values as JSON. Writes are atomic: a temporary file in the target folder is
+renamed over the target only when complete; an existing file is never replaced without ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from ._errors import InputError, PlanExistsError
+from .crs import STORAGE_CRS
+
+__all__ = ["Plan", "LAYER_ORDER", "METADATA_TABLE", "write_gpkg_atomic"]
+
+#: order of layers in a plan file
+LAYER_ORDER = ("communities", "blocks", "grids", "subgrids", "dedicated", "buildings", "streets", "findings")
+METADATA_TABLE = "gridgeo_metadata"
+
+
+@dataclass
+class Plan:
+    """Layers of a run (GeoDataFrames by name) and its metadata (JSON-serialisable dict).
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> import tempfile, os
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(114.2, 30.5, 114.3, 30.6)], crs=4490)
+    >>> p = Plan({"communities": c}, {"note": "demo"})
+    >>> path = os.path.join(tempfile.mkdtemp(), "plan.gpkg")
+    >>> p.write(path)
+    >>> back = Plan.read(path)
+    >>> back.metadata["note"], list(back.layers)
+    ('demo', ['communities'])
+    """
+
+    layers: dict[str, gpd.GeoDataFrame]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> gpd.GeoDataFrame:
+        if name not in self.layers:
+            msg = f"plan has no layer {name!r}; layers: {list(self.layers)}"
+            raise KeyError(msg)
+        return self.layers[name]
+
+    def write(self, path: str | Path, *, force: bool = False) -> None:
+        """Write every layer (reprojected to EPSG:4490) and the metadata to one GeoPackage, atomically."""
+        stored = {name: to_storage(gdf) for name, gdf in self.layers.items()}
+        write_gpkg_atomic(path, stored, metadata=self.metadata, force=force)
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Plan":
+        """Read a plan written by :meth:`write`."""
+        p = Path(path)
+        if not p.exists():
+            msg = f"plan file not found: {path}; run `gridgeo partition ... --out {path}` first"
+            raise InputError(msg)
+        try:
+            names = [str(n) for n in pyogrio.list_layers(p)[:, 0]]
+        except Exception as exc:  # noqa: BLE001
+            msg = f"cannot read plan {path}: {exc}; give a GeoPackage written by gridgeo"
+            raise InputError(msg) from None
+        if METADATA_TABLE not in names:
+            msg = f"{path} is not a gridgeo plan (no {METADATA_TABLE} table; layers: {names}); use `gridgeo info` for other files"
+            raise InputError(msg)
+        meta_df = pyogrio.read_dataframe(p, layer=METADATA_TABLE)
+        metadata = {k: json.loads(v) for k, v in zip(meta_df["key"], meta_df["value"], strict=True)}
+        dtypes = metadata.get("_dtypes", {})
+        layers = {}
+        for name in metadata.get("_layers", [n for n in names if n != METADATA_TABLE]):
+            gdf = pyogrio.read_dataframe(p, layer=name)
+            layers[name] = _restore_dtypes(gdf, dtypes.get(name, {}))
+        metadata.pop("_dtypes", None)
+        metadata.pop("_layers", None)
+        return cls(layers, metadata)
+
+
+def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject to EPSG:4490 and mend polygons that the reprojection made invalid."""
+    out = gdf if gdf.crs is None or gdf.crs == STORAGE_CRS else gdf.to_crs(STORAGE_CRS)
+    geoms = out.geometry.to_numpy()
+    bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    if bad.any():
+        fixed = geoms.copy()
+        fixed[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+        out = out.set_geometry(gpd.GeoSeries(fixed, index=out.index, crs=out.crs))
+    return out
+
+
+def _dtype_names(gdf: gpd.GeoDataFrame) -> dict[str, str]:
+    return {c: str(t) for c, t in gdf.dtypes.items() if c != gdf.geometry.name}
+
+
+def _restore_dtypes(gdf: gpd.GeoDataFrame, dtypes: dict[str, str]) -> gpd.GeoDataFrame:
+    for col, t in dtypes.items():
+        if col not in gdf.columns:
+            continue
+        if t == "object":
+            s = gdf[col].astype(object)
+            gdf[col] = s.where(s.notna(), None)
+        elif t in ("str", "string"):
+            gdf[col] = gdf[col].astype(t)
+        elif t.startswith(("int", "float", "bool")):
+            gdf[col] = gdf[col].astype(t)
+    return gdf
+
+
+def write_gpkg_atomic(
+    path: str | Path, layers: dict[str, gpd.GeoDataFrame], *, metadata: dict[str, Any] | None = None, force: bool = False
+) -> None:
+    """Write layers (and a metadata table) to a temporary GeoPackage, then rename it over ``path``."""
+    p = Path(path)
+    if p.suffix.lower() != ".gpkg":
+        msg = f"output {path} must be a GeoPackage ending in .gpkg"
+        raise InputError(msg)
+    if p.exists() and not force:
+        msg = f"{path} exists; pass --force (force=True) to overwrite it"
+        raise PlanExistsError(msg)
+    if not p.parent.exists():
+        msg = f"output folder {p.parent} does not exist; create it first"
+        raise InputError(msg)
+    ordered = sorted(layers, key=lambda n: (LAYER_ORDER.index(n) if n in LAYER_ORDER else len(LAYER_ORDER), n))
+    meta = dict(metadata or {})
+    meta["_layers"] = ordered
+    meta["_dtypes"] = {n: _dtype_names(layers[n]) for n in ordered}
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}-", suffix=".gpkg", dir=p.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        for name in ordered:
+            gdf = layers[name]
+            gdf = _object_columns_as_text(gdf)
+            geom_types = gdf.geom_type.dropna().unique()
+            kwargs: dict[str, Any] = {}
+            if len(gdf) == 0 or len(geom_types) != 1:
+                kwargs["geometry_type"] = _promote(geom_types)
+            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=os.path.exists(tmp), **kwargs)
+        meta_df = pd.DataFrame(
+            {"key": list(meta), "value": [json.dumps(v, ensure_ascii=False, sort_keys=True, default=_json_default) for v in meta.values()]}
+        )
+        pyogrio.write_dataframe(meta_df, tmp, layer=METADATA_TABLE, driver="GPKG", append=os.path.exists(tmp))
+        os.replace(tmp, p)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _object_columns_as_text(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Lists/dicts in object columns become JSON text (GeoPackage has no such type)."""
+    out = gdf
+    for col in gdf.columns:
+        if col == gdf.geometry.name or gdf[col].dtype != object:
+            continue
+        if gdf[col].map(lambda v: isinstance(v, (list, dict, tuple))).any():
+            out = out.copy() if out is gdf else out
+            out[col] = gdf[col].map(lambda v: json.dumps(v, ensure_ascii=False) if isinstance(v, (list, dict, tuple)) else v)
+    return out
+
+
+def _promote(types: np.ndarray) -> str:
+    t = set(types)
+    if not t:
+        return "Unknown"
+    if t <= {"Polygon", "MultiPolygon"}:
+        return "MultiPolygon" if "MultiPolygon" in t else "Polygon"
+    if t <= {"LineString", "MultiLineString"}:
+        return "MultiLineString" if "MultiLineString" in t else "LineString"
+    if t <= {"Point", "MultiPoint"}:
+        return "MultiPoint" if "MultiPoint" in t else "Point"
+    return "Unknown"
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, Path):
+        return str(v)
+    msg = f"metadata value {v!r} is not JSON-serialisable"
+    raise TypeError(msg)

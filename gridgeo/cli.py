@@ -67,6 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(p)
     p.add_argument("--workers", type=int, default=1, help="processes for the per-community partition (default 1)")
     p.add_argument("--previous", metavar="OLD_PLAN.gpkg", help="earlier plan whose grid codes are kept where unchanged (动态调整)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="with --previous: re-divide whole communities (codes still carried where grids match)")
+
+    p = sub.add_parser("diff", help="grids unchanged, reshaped, split, merged, new and retired between two plans")
+    p.add_argument("old", metavar="OLD_PLAN.gpkg")
+    p.add_argument("new", metavar="NEW_PLAN.gpkg")
+    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write the changed grids as a layer for review")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    p.add_argument("--all", action="store_true", help="also list unchanged grids in the table")
 
     p = sub.add_parser("report", help="print the quality figures of a plan")
     p.add_argument("plan")
@@ -154,13 +163,66 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
         raise InputError(msg)
     plan = build_plan(
         _sources(args), stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
-        workers=getattr(args, "workers", 1), previous=previous,
+        workers=getattr(args, "workers", 1), previous=previous, from_scratch=getattr(args, "from_scratch", False),
     )
     plan.write(args.out, force=args.force)
     from .info import plan_summary
 
     print(plan_summary(plan, path=args.out))
     return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from .codes import diff_plans, summarize_diff
+    from .plan import Plan
+
+    old, new = Plan.read(args.old), Plan.read(args.new)
+    for label, plan, path in (("OLD", old, args.old), ("NEW", new, args.new)):
+        if "grids" not in plan.layers:
+            msg = f"{label} plan {path} has no grids layer; give plans written by `gridgeo partition`"
+            raise InputError(msg)
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() not in (".gpkg", ".geojson"):
+            msg = f"--out {out} must end in .gpkg or .geojson"
+            raise InputError(msg)
+        if out.exists() and not args.force:
+            msg = f"{out} exists; pass --force to overwrite it"
+            raise InputError(msg)
+    diff = diff_plans(old["grids"], new["grids"], old_buildings=old.layers.get("buildings"),
+                      new_buildings=new.layers.get("buildings"))
+    summary = summarize_diff(diff)
+    print(f"grid changes {args.old} -> {args.new}")
+    print(summary.to_string(index=False))
+    changed = diff if args.all else diff[diff["status"] != "unchanged"]
+    if len(changed):
+        cols = [c for c in ("community_code", "status", "grid_code", "old_codes", "new_codes", "households_before", "households_after") if c in changed.columns]
+        print()
+        print(changed[cols].to_string(index=False))
+    if args.out:
+        _write_layer_atomic(diff, Path(args.out), layer="grid_diff", force=args.force)
+        print(f"wrote {len(diff)} rows to {args.out}")
+    return 0
+
+
+def _write_layer_atomic(gdf: Any, out: Path, *, layer: str, force: bool) -> None:
+    from .plan import to_storage, write_gpkg_atomic
+
+    if out.suffix.lower() == ".gpkg":
+        write_gpkg_atomic(out, {layer: to_storage(gdf)}, force=force)
+        return
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".geojson", dir=out.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        to_storage(gdf).to_file(tmp, driver="GeoJSON", engine="pyogrio")
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -182,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_build(args, args.command)
         if args.command == "report":
             return _cmd_report(args)
+        if args.command == "diff":
+            return _cmd_diff(args)
     except (GridgeoError, FileExistsError) as exc:
         print(f"gridgeo: error: {exc}", file=sys.stderr)
         return 2

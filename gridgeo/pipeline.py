@@ -18,6 +18,7 @@ import pandas as pd
 from . import __version__
 from ._findings import concat_findings, make_findings
 from .blocks import assign_buildings, block_totals, build_blocks
+from .codes import CodeScheme, assign_codes, code_metadata
 from .crs import metric_crs, to_metric
 from .households import assign_households
 from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
@@ -149,6 +150,7 @@ def build_plan(
     metric: Any = None,
     workers: int = 1,
     previous: Plan | None = None,
+    from_scratch: bool = False,
     scheme: Any = None,
 ) -> Plan:
     """Run the pipeline up to ``stage`` (``blocks`` or ``partition``) and return the plan.
@@ -170,6 +172,8 @@ def build_plan(
         Processes for the per-community partition.
     previous
         An earlier plan whose grid codes are kept where grids are unchanged (动态调整).
+    from_scratch
+        With ``previous``: re-divide every community instead of keeping the unchanged grids.
     """
     if stage not in ("blocks", "partition"):
         msg = f"unknown stage {stage!r}; choose 'blocks' or 'partition'"
@@ -194,24 +198,13 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, sche
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
     extra: dict[str, Any] = {}
-    try:
-        from . import codes as _codes
-    except ImportError:  # pragma: no cover - codes module not built yet
-        _codes = None
-    if _codes is not None and hasattr(_codes, "assign_codes"):
-        t = time.perf_counter()
-        prev = None
-        if previous is not None:
-            prev = {k: previous.layers[k].to_crs(prep.metric) for k in ("grids", "subgrids", "buildings") if k in previous.layers}
-            prev["metadata"] = previous.metadata
-        kwargs = {"previous": prev} if prev is not None else {}
-        if scheme is not None:
-            kwargs["scheme"] = scheme
-        coded = _codes.assign_codes(grids, subgrids, buildings, **kwargs)
-        grids, subgrids, buildings = coded[0], coded[1], coded[2]
-        if len(coded) > 3 and coded[3] is not None:
-            extra["retired_codes"] = coded[3].to_dict("records") if hasattr(coded[3], "to_dict") else coded[3]
-        prep.timings["codes_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    scheme = scheme if scheme is not None else _scheme_of(previous)
+    coded = assign_codes(grids, subgrids, buildings, scheme=scheme, previous=previous,
+                         retired_in=f"gridgeo {__version__}")
+    grids, subgrids, buildings = coded.grids, coded.subgrids, coded.buildings
+    extra.update(code_metadata(scheme, coded.retired))
+    prep.timings["codes_s"] = time.perf_counter() - t
     from .partition.metrics import quality
 
     t = time.perf_counter()
@@ -225,6 +218,13 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, sche
     meta["counts"]["subgrids"] = int(len(subgrids))
     meta["counts"]["findings"] = int(len(findings))
     return Plan(layers, meta)
+
+
+def _scheme_of(previous: Plan | None) -> CodeScheme:
+    """The code scheme of a previous plan (so its codes can be carried), else the default."""
+    if previous is not None and "code_scheme" in previous.metadata:
+        return CodeScheme.from_dict(previous.metadata["code_scheme"])
+    return CodeScheme()
 
 
 def _plain(v: Any) -> Any:

@@ -31,12 +31,14 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
         flag = name.replace("_", "-")
         g.add_argument(f"--{flag}", dest=name, metavar="PATH", help=f"{name.replace('_', ' ')} layer file")
         g.add_argument(f"--{flag}-layer", dest=f"{name}_layer", metavar="NAME", help=f"layer name inside the {flag} file")
+        g.add_argument(f"--{flag}-datum", dest=f"{name}_datum", choices=("wgs84", "gcj02", "bd09"),
+                       help=f"the {flag} layer was digitised in GCJ-02 (AMap, Tencent) or BD-09 (Baidu); converted to WGS-84")
     g.add_argument("--sample", action="store_true", help="use the bundled sample town for every layer not given")
     g.add_argument("--config", metavar="TOML", help="TOML file naming layer paths, layers, CRS, datums and column mappings")
     g.add_argument("--columns", action="append", default=[], metavar="LAYER.NAME=COLUMN",
                    help="map a canonical column to the file's column, e.g. communities.code=CUN_DM (repeatable)")
-    g.add_argument("--datum", action="append", default=[], metavar="LAYER=gcj02|bd09",
-                   help="the layer was digitised in GCJ-02 (AMap, Tencent) or BD-09 (Baidu); converted to WGS-84")
+    g.add_argument("--no-shift-check", action="store_true",
+                   help="skip the check for layers shifted 100–700 m against each other (GCJ-02/BD-09)")
     g.add_argument("--encoding", action="append", default=[], metavar="LAYER=ENCODING",
                    help="text encoding of a layer's attributes, e.g. buildings=gbk")
     g.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
@@ -117,15 +119,18 @@ def _sources(args: argparse.Namespace) -> dict[str, Any]:
             msg = f"--columns {key}={col}: layer {layer!r} is not given; add --{layer.replace('_', '-')} PATH"
             raise InputError(msg)
         sources[layer].columns[canon] = col
-    for option, attr in (("datum", "datum"), ("encoding", "encoding")):
-        for layer, value in _pairs(getattr(args, option), option=option):
-            if layer not in sources:
-                msg = f"--{option} {layer}={value}: layer {layer!r} is not given (layers given: {sorted(sources)})"
+    for layer, value in _pairs(args.encoding, option="encoding"):
+        if layer not in sources:
+            msg = f"--encoding {layer}={value}: layer {layer!r} is not given (layers given: {sorted(sources)})"
+            raise InputError(msg)
+        sources[layer].encoding = value
+    for name in LAYER_OPTIONS:
+        datum = getattr(args, f"{name}_datum")
+        if datum is not None:
+            if name not in sources:
+                msg = f"--{name.replace('_', '-')}-datum {datum}: no {name} layer is given"
                 raise InputError(msg)
-            if option == "datum" and value.lower() not in ("gcj02", "bd09", "wgs84"):
-                msg = f"--datum {layer}={value}: datum must be gcj02, bd09 or wgs84"
-                raise InputError(msg)
-            setattr(sources[layer], attr, value.lower() if option == "datum" else value)
+            sources[name].datum = datum
     if "communities" not in sources:
         msg = "no communities given; pass --communities FILE, --config FILE.toml or --sample"
         raise InputError(msg)
@@ -163,7 +168,7 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
         raise InputError(msg)
     plan = build_plan(
         _sources(args), stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
-        workers=getattr(args, "workers", 1), previous=previous, from_scratch=getattr(args, "from_scratch", False),
+        workers=getattr(args, "workers", 1), previous=previous, shift_check=not args.no_shift_check, from_scratch=getattr(args, "from_scratch", False),
     )
     plan.write(args.out, force=args.force)
     from .info import plan_summary

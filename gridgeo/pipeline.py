@@ -63,6 +63,7 @@ def prepare(
     rules: Rules | str | None = None,
     crs: Any = None,
     metric: Any = None,
+    shift_check: bool = True,
 ) -> Prepared:
     """Read (if given sources), project, estimate households, build blocks and assign buildings."""
     t0 = time.perf_counter()
@@ -88,7 +89,7 @@ def prepare(
     present = {k: v for k, v in {"communities": inputs.communities, "streets": inputs.streets, "buildings": inputs.buildings,
                                  "enterprises": inputs.enterprises}.items() if v is not None}
     findings = [inputs.findings.to_crs(m) if inputs.findings is not None and len(inputs.findings) else None,
-                make_findings(_shift_findings(present), crs=m)]
+                make_findings(_shift_findings(present) if shift_check else [], crs=m)]
 
     t = time.perf_counter()
     buildings, f = assign_households(buildings, metric=m, rules=rules)
@@ -152,6 +153,7 @@ def build_plan(
     previous: Plan | None = None,
     from_scratch: bool = False,
     scheme: Any = None,
+    shift_check: bool = True,
 ) -> Plan:
     """Run the pipeline up to ``stage`` (``blocks`` or ``partition``) and return the plan.
 
@@ -174,11 +176,13 @@ def build_plan(
         An earlier plan whose grid codes are kept where grids are unchanged (动态调整).
     from_scratch
         With ``previous``: re-divide every community instead of keeping the unchanged grids.
+    shift_check
+        Warn (as findings) when a layer looks shifted by a GCJ-02/BD-09 offset against the others.
     """
     if stage not in ("blocks", "partition"):
         msg = f"unknown stage {stage!r}; choose 'blocks' or 'partition'"
         raise ValueError(msg)
-    prep = prepare(inputs, rules=rules, crs=crs, metric=metric)
+    prep = prepare(inputs, rules=rules, crs=crs, metric=metric, shift_check=shift_check)
     if stage == "blocks":
         layers = {"communities": prep.communities, "blocks": prep.blocks, "buildings": prep.buildings,
                   "findings": prep.findings}

@@ -23,9 +23,14 @@ from .rules import Rules, get_rules
 __all__ = ["build_blocks", "assign_buildings", "order_key"]
 
 
+def _crs_name(crs) -> str | None:
+    """A CRS as one short line (a pyproj CRS repr spans many lines)."""
+    return None if crs is None else crs.to_string()
+
+
 def _require_metric(gdf: gpd.GeoDataFrame, *, func: str, name: str) -> None:
     if gdf.crs is None or not gdf.crs.is_projected:
-        found = None if gdf.crs is None else gdf.crs.to_string()
+        found = _crs_name(gdf.crs)
         msg = (
             f"{func}: {name} must be in a metric (projected) CRS, found {found!r}; "
             "reproject with gdf.to_crs(gridgeo.crs.metric_crs(gdf))"
@@ -83,7 +88,7 @@ def build_blocks(
     rules = rules or get_rules()
     _require_metric(communities, func="build_blocks", name="communities")
     if streets is not None and streets.crs != communities.crs:
-        msg = f"build_blocks: streets CRS {streets.crs!r} differs from communities CRS {communities.crs!r}; reproject streets with to_crs()"
+        msg = f"build_blocks: streets CRS {_crs_name(streets.crs)!r} differs from communities CRS {_crs_name(communities.crs)!r}; reproject streets with to_crs()"
         raise InputError(msg)
     cgeoms = communities.geometry.to_numpy()
     codes = communities["code"].to_numpy()
@@ -199,13 +204,13 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     """
     _require_metric(blocks, func="assign_buildings", name="blocks")
     if buildings.crs != blocks.crs:
-        msg = f"assign_buildings: buildings CRS {buildings.crs!r} differs from blocks CRS {blocks.crs!r}; reproject with to_crs()"
+        msg = f"assign_buildings: buildings CRS {_crs_name(buildings.crs)!r} differs from blocks CRS {_crs_name(blocks.crs)!r}; reproject with to_crs()"
         raise InputError(msg)
     bgeoms = buildings.geometry.to_numpy()
     kgeoms = blocks.geometry.to_numpy()
     tree = shapely.STRtree(kgeoms)
     bi, ki = tree.query(bgeoms, predicate="intersects")
-    is_area = shapely.get_type_id(bgeoms[bi]) >= 3  # polygons
+    is_area = np.isin(shapely.get_type_id(bgeoms[bi]), (3, 6))  # Polygon, MultiPolygon (points count 1 each)
     measure = np.where(
         is_area,
         shapely.area(shapely.intersection(bgeoms[bi], kgeoms[ki])),

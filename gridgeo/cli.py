@@ -22,7 +22,7 @@ LAYER_OPTIONS = ("communities", "streets", "buildings", "villager_groups", "ente
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse's own convention)
-        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+        self.exit(2, f"gridgeo: error: {message}; see `{self.prog} --help`\n")
 
 
 def _add_input_options(p: argparse.ArgumentParser) -> None:
@@ -173,7 +173,7 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     plan.write(args.out, force=args.force)
     from .info import plan_summary
 
-    print(plan_summary(plan, path=args.out))
+    print(plan_summary(Plan.read(args.out), path=args.out))
     return 0
 
 
@@ -253,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_diff(args)
     except (GridgeoError, FileExistsError) as exc:
         print(f"gridgeo: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # permissions, disk full, a folder where a file should be
+        print(f"gridgeo: error: cannot read or write {exc.filename or ''}: {exc.strerror or exc}; check the path and permissions", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # pragma: no cover
         print("gridgeo: interrupted", file=sys.stderr)

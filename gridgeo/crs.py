@@ -25,6 +25,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike
 from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
 
 from ._errors import InputError
 
@@ -84,7 +85,11 @@ def metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, override: Any = None) 
     32631
     """
     if override is not None:
-        crs = CRS.from_user_input(override)
+        try:
+            crs = CRS.from_user_input(override)
+        except CRSError:
+            msg = f"metric_crs: --metric-crs {override!r} is not a CRS pyproj knows; give a projected one such as EPSG:4547"
+            raise InputError(msg) from None
         if not crs.is_projected:
             msg = f"metric_crs: override {crs.to_string()!r} is not a projected CRS; give a metric one such as EPSG:4545"
             raise InputError(msg)

@@ -7,7 +7,9 @@ Every building leaves with an integer ``households`` and ``households_source``:
   ``rules.dwelling_m2``, rounded; non-residential buildings (``use`` set and not residential) get 0;
 - ``missing``: nothing usable (a point without households, or a footprint without floors): 0 households.
 
-Null, negative or non-numeric values are findings, never silently replaced.
+Null, negative or non-numeric values are findings, never silently replaced: ``households_invalid``
+(negative, non-numeric), ``households_fractional`` (rounded), ``households_missing`` (counted as 0) and
+``households_null`` (info: a null in a column that has values elsewhere, estimated instead).
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ import pandas as pd
 from ._findings import make_findings
 from .rules import Rules, get_rules
 
-__all__ = ["assign_households", "RESIDENTIAL_USES"]
+__all__ = ["assign_households", "NON_RESIDENTIAL_USES"]
 
-#: ``use`` values counted as residential (others estimate 0 households)
-RESIDENTIAL_USES = frozenset({"residential", "house", "apartments", "residence", "住宅", "居住", "民居", "detached", "dormitory"})
+#: ``use`` values that estimate 0 households (OSM building classes and common Chinese terms); any other
+#: value, such as OSM's ``yes`` or ``住宅楼``, counts as residential
+NON_RESIDENTIAL_USES = frozenset({
+    "school", "hospital", "clinic", "market", "government", "office", "industrial", "commercial", "retail",
+    "warehouse", "factory", "public", "civic", "church", "temple", "kindergarten", "university", "college",
+    "train_station", "transportation", "parking", "garage", "garages", "hotel", "supermarket", "service",
+    "学校", "医院", "卫生院", "诊所", "市场", "政府", "机关", "办公", "工业", "厂房", "商业", "商场", "仓库", "幼儿园", "酒店",
+})
 
 
 def assign_households(
@@ -50,13 +58,15 @@ def assign_households(
     >>> out[["households", "households_source"]].values.tolist()
     [[12, 'given'], [30, 'estimated'], [3, 'estimated']]
     >>> list(f["type"])
-    ['households_invalid']
+    ['households_invalid', 'households_null']
     """
     rules = rules or get_rules()
     out = buildings.copy()
     raw = out["households"] if "households" in out else pd.Series(np.nan, index=out.index)
     num = pd.to_numeric(raw, errors="coerce")
+    num = num.where(np.isfinite(num))  # "inf" is not a number of households
     present = raw.notna() & (raw.astype(str).str.strip() != "")
+    column_used = bool(present.any())  # a column of nothing but nulls is no column at all
     non_numeric = present & num.isna()
     negative = num < 0
     fractional = num.notna() & ~negative & (num != np.floor(num.fillna(0)))
@@ -65,9 +75,9 @@ def assign_households(
     floors = pd.to_numeric(out["floors"], errors="coerce") if "floors" in out else pd.Series(np.nan, index=out.index)
     floors = floors.where(floors > 0)
     area = out.geometry.to_crs(metric).area.to_numpy()
-    use = out["use"] if "use" in out else pd.Series(None, index=out.index)
-    use_text = use.astype(object).where(use.notna(), None).map(lambda u: None if u is None else str(u).strip().lower())
-    residential = use_text.map(lambda u: u is None or u in RESIDENTIAL_USES).to_numpy(dtype=bool)
+    # a plain list: Series.map would turn None into NaN under pandas' string dtype, and NaN is "not residential"
+    uses = out["use"].tolist() if "use" in out else [None] * len(out)
+    residential = np.array([_is_residential(u) for u in uses], dtype=bool)
     estimate = np.rint(area * floors.fillna(0).to_numpy() * rules.residential_share / rules.dwelling_m2)
     estimate = np.where(residential, estimate, 0)
     can_estimate = (floors.notna().to_numpy() & (area > 0)) | ~residential
@@ -80,17 +90,18 @@ def assign_households(
     records = []
     ids = out["building_id"] if "building_id" in out else pd.Series(out.index.astype(str), index=out.index)
     reps = out.geometry.representative_point()
-    for mask, ftype, text in (
-        (non_numeric | negative, "households_invalid", "households value {v!r} is not a number ≥ 0"),
-        (fractional, "households_fractional", "households value {v!r} is not a whole number; rounded"),
-        (~present & (source == "missing") & residential, "households_missing", "no households and no floors: counted as 0"),
+    for mask, ftype, severity, text in (
+        (non_numeric | negative, "households_invalid", "warning", "households value {v!r} is not a number ≥ 0"),
+        (fractional, "households_fractional", "warning", "households value {v!r} is not a whole number; rounded"),
+        (~present & (source == "missing") & residential, "households_missing", "warning", "no households and no floors: counted as 0"),
+        (~present & (source == "estimated") & column_used, "households_null", "info", "no households value"),
     ):
         for i in np.flatnonzero(np.asarray(mask)):
             how = {"given": "kept", "estimated": f"estimated {households[i]} from footprint × floors", "missing": "counted as 0"}[source[i]]
             records.append(
                 {
                     "type": ftype,
-                    "severity": "warning",
+                    "severity": severity,
                     "layer": "buildings",
                     "feature_id": str(ids.iloc[i]),
                     "measure": float(households[i]),
@@ -99,3 +110,11 @@ def assign_households(
                 }
             )
     return out, make_findings(records, crs=out.crs)
+
+
+def _is_residential(use: Any) -> bool:
+    """Residential unless the use is one of NON_RESIDENTIAL_USES (no use given counts as residential)."""
+    if use is None or (not isinstance(use, str) and pd.isna(use)):
+        return True
+    text = str(use).strip().lower()
+    return text not in NON_RESIDENTIAL_USES

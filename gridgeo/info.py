@@ -20,11 +20,22 @@ def describe(path: str | Path) -> str:
     if not p.exists():
         msg = f"file not found: {path}; check the path"
         raise InputError(msg)
-    if p.suffix.lower() in (".parquet", ".geoparquet", ".csv"):
-        from .io import read_layer
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".geoparquet", ".csv", ".txt"):
+        # read without read_layer's checks: a summary shows a missing CRS or an empty layer, it does not refuse them
+        from .io import _read_csv
 
-        gdf = read_layer(p, name=p.stem, crs=None) if p.suffix.lower() != ".csv" else read_layer(p, name=p.stem)
-        return _layer_line(p.name, gdf)
+        if suffix in (".csv", ".txt"):
+            gdf = _read_csv(p, name=p.stem, crs=None, encoding=None)
+        else:
+            import geopandas as gpd
+
+            try:
+                gdf = gpd.read_parquet(p)
+            except Exception as exc:  # noqa: BLE001
+                msg = f"cannot read {path} as GeoParquet ({exc}); give a GeoParquet file with a geometry column"
+                raise InputError(msg) from None
+        return f"{p}: 1 layer(s)\n" + _layer_line(p.stem, gdf)
     try:
         layers = pyogrio.list_layers(p)
     except Exception as exc:  # noqa: BLE001

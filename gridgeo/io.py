@@ -175,7 +175,7 @@ class _MojibakeError(ValueError):
 
 def _check_decoded(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     for col in gdf.columns:
-        if gdf[col].dtype == object and gdf[col].map(lambda v: isinstance(v, str) and "\ufffd" in v).any():
+        if col != gdf.geometry.name and pd.api.types.is_string_dtype(gdf[col].dtype) and gdf[col].map(lambda v: isinstance(v, str) and "\ufffd" in v).any():
             raise _MojibakeError(str(path))
     return gdf
 
@@ -187,6 +187,7 @@ def read_layer(
     layer: str | None = None,
     crs: Any = None,
     encoding: str | None = None,
+    default_crs: Any = None,
 ) -> gpd.GeoDataFrame:
     """Read one layer from any OGR format, GeoParquet or CSV, with a CRS.
 
@@ -199,7 +200,10 @@ def read_layer(
     layer
         Layer inside a multi-layer file (GeoPackage); required when the file has several.
     crs
-        CRS to assume when the file defines none.
+        CRS of this layer: assumed when the file defines none, an error when the file defines another.
+    default_crs
+        CRS to assume when the file defines none and ``crs`` is not given; never a conflict (the
+        ``--crs`` option shared by every layer).
     encoding
         Text encoding of attribute values (Shapefile without ``.cpg`` defaults to UTF-8, then GB18030).
 
@@ -210,6 +214,9 @@ def read_layer(
     ...
     gridgeo._errors.InputError: streets: file not found: no/such/file.gpkg; check the path
     """
+    _check_options(name=name, crs=crs, encoding=encoding)
+    if default_crs is not None:
+        _check_options(name=name, crs=default_crs, encoding=None)
     p = Path(path)
     if not p.exists():
         hint = ""
@@ -220,6 +227,7 @@ def read_layer(
         msg = f"{name}: file not found: {path}; check the path{hint}"
         raise InputError(msg)
     suffix = p.suffix.lower()
+    layers: list[str] = []
     if suffix in (".parquet", ".geoparquet"):
         try:
             gdf = gpd.read_parquet(p)
@@ -229,7 +237,7 @@ def read_layer(
         if crs is not None and gdf.crs is None:
             gdf = gdf.set_crs(crs)
     elif suffix in (".csv", ".txt"):
-        gdf = _read_csv(p, name=name, crs=crs, encoding=encoding)
+        gdf = _read_csv(p, name=name, crs=crs if crs is not None else default_crs, encoding=encoding)
     else:
         layers = _list_layers(p)
         if not layers and not p.is_dir():
@@ -249,9 +257,33 @@ def read_layer(
         msg = f"{name}: {path} has no geometry column; give a spatial layer"
         raise InputError(msg)
     if len(gdf) == 0:
-        msg = f"{name}: layer {layer or p.name!r} in {path} is empty; give a layer with features"
+        shown = layer or (layers[0] if len(layers) == 1 else p.name)
+        msg = f"{name}: layer {shown!r} in {path} is empty; give a layer with features"
         raise InputError(msg)
+    if gdf.crs is None and crs is None and default_crs is not None:
+        gdf = gdf.set_crs(default_crs)
     return ensure_crs(gdf, name=name, crs=crs)
+
+
+def _check_options(*, name: str, crs: Any, encoding: str | None) -> None:
+    """Refuse an unknown CRS or text encoding with a one-line message (not a pyproj/codecs traceback)."""
+    if crs is not None:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(crs)
+        except CRSError:
+            msg = f"{name}: unknown CRS {crs!r}; give one pyproj knows, e.g. --crs EPSG:4490"
+            raise InputError(msg) from None
+    if encoding:
+        import codecs
+
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            msg = f"{name}: unknown text encoding {encoding!r}; give a codec name such as gbk, gb18030 or utf-8"
+            raise InputError(msg) from None
 
 
 _SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", ".gml", ".kml", ".tab", ".gdb"}
@@ -268,6 +300,9 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     if unknown:
         msg = f"{name}: cannot map unknown column(s) {unknown}; mappable columns: {sorted(known)}"
         raise InputError(msg)
+    # a mapped source column matches case-insensitively when the exact name is absent (DBF names are upper case)
+    lower_src = {str(c).lower(): c for c in gdf.columns}
+    columns = {canon: src if src in gdf.columns else lower_src.get(str(src).lower(), src) for canon, src in columns.items()}
     missing_src = sorted(src for src in columns.values() if src not in gdf.columns)
     if missing_src:
         msg = f"{name}: column(s) {missing_src} not found; columns there: {[c for c in gdf.columns if c != gdf.geometry.name]}"
@@ -492,8 +527,8 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
         raise InputError(msg)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"config file {path} is not valid TOML: {exc}"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"config file {path} is not valid TOML: {exc}; TOML files are UTF-8 text"
         raise InputError(msg) from None
     sources: dict[str, LayerSource] = {}
     allowed = {"path", "layer", "crs", "datum", "encoding", "columns"}
@@ -510,6 +545,10 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
         if "path" not in table:
             msg = f"config {path}: section [{key}] needs a path"
             raise InputError(msg)
+        columns = table.get("columns", {})
+        if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
+            msg = f"config {path}: [{key}] columns must be a table of names, e.g. columns = {{ code = \"CUN_DM\" }}"
+            raise InputError(msg)
         lp = Path(table["path"])
         sources[key] = LayerSource(
             path=lp if lp.is_absolute() else p.parent / lp,
@@ -517,7 +556,7 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
             crs=table.get("crs"),
             datum=table.get("datum"),
             encoding=table.get("encoding"),
-            columns=dict(table.get("columns", {})),
+            columns=dict(columns),
         )
     return sources
 
@@ -546,7 +585,8 @@ def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None) -> Inputs:
         if src is None:
             layers[name] = None
             continue
-        gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs or crs, encoding=src.encoding)
+        # the shared crs only fills in for layers that define none; a layer's own crs must agree with its file
+        gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
         if src.datum:
             gdf = _convert_datum(gdf, src.datum, name=name)
         norm = _NORMALISERS.get(name)

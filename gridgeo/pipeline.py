@@ -97,6 +97,11 @@ def prepare(
     blocks = build_blocks(communities, streets, rules=rules)
     buildings = assign_buildings(buildings, blocks)
     blocks = block_totals(blocks, buildings)
+    # household findings were made before buildings knew their community
+    if len(f):
+        com = dict(zip(buildings["building_id"], buildings["community_code"], strict=True))
+        f["community_code"] = f["feature_id"].map(com).astype(object)
+        f["community_code"] = f["community_code"].where(f["community_code"].notna(), None)
     timings["blocks_s"] = time.perf_counter() - t
     outside = buildings["block_id"].isna().to_numpy()
     if outside.any():

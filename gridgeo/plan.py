@@ -115,7 +115,7 @@ def _restore_dtypes(gdf: gpd.GeoDataFrame, dtypes: dict[str, str]) -> gpd.GeoDat
             gdf[col] = s.where(s.notna(), None)
         elif t in ("str", "string"):
             gdf[col] = gdf[col].astype(t)
-        elif t.startswith(("int", "float", "bool")):
+        elif t.lower().startswith(("int", "uint", "float", "bool")):  # also pandas' nullable Int64, boolean
             gdf[col] = gdf[col].astype(t)
     return gdf
 
@@ -127,6 +127,9 @@ def write_gpkg_atomic(
     p = Path(path)
     if p.suffix.lower() != ".gpkg":
         msg = f"output {path} must be a GeoPackage ending in .gpkg"
+        raise InputError(msg)
+    if p.is_dir():
+        msg = f"output {path} is a folder; give the path of a .gpkg file"
         raise InputError(msg)
     if p.exists() and not force:
         msg = f"{path} exists; pass --force (force=True) to overwrite it"

@@ -133,11 +133,11 @@ def _build(values: dict[str, Any], *, source: str) -> Rules:
         ftype = _FIELDS[key].type
         try:
             if ftype == "int":
-                if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                if isinstance(value, (bool, str)) or (isinstance(value, float) and not value.is_integer()):
                     raise TypeError
                 clean[key] = int(value)
             elif ftype == "float":
-                if isinstance(value, bool):
+                if isinstance(value, (bool, str)):
                     raise TypeError
                 clean[key] = float(value)
             elif ftype == "str":
@@ -183,8 +183,8 @@ def load_rules(source: str | Path | Rules | None = None) -> Rules:
         raise RulesError(msg)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        msg = f"rules file {text} is not valid TOML: {exc}"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"rules file {text} is not valid TOML: {exc}; TOML files are UTF-8 text"
         raise RulesError(msg) from None
     data = data.get("rules", data) if isinstance(data.get("rules"), dict) else data
     profile = data.pop("profile", "urban")

@@ -1,0 +1,381 @@
+"""The command line (gridgeo.cli): --version, info, blocks end to end, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import gridgeo
+from conftest import CODE_A, CODE_B
+from gridgeo.cli import main
+from gridgeo.plan import Plan
+
+CONSOLE_SCRIPT = Path(sys.executable).parent / "gridgeo"
+
+
+def _blocks_args(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
+    return ["blocks", "--communities", str(files["communities"]), "--streets", str(files["streets"]),
+            "--buildings", str(files["buildings"]), "--out", str(out), *extra]
+
+
+def _run(argv: list[str]) -> int:
+    """``main(argv)``'s exit code, whether returned or raised by argparse (usage errors, --version)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def _one_line_error(capsys, rc: int, *fragments: str) -> str:
+    captured = capsys.readouterr()
+    assert rc == 2
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    # "gridgeo: error: ..." (argparse's usage errors say "gridgeo blocks: error: ...")
+    assert re.match(r"gridgeo( [a-z]+)?: error: ", lines[0]), lines[0]
+    assert "Traceback" not in captured.err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+# --------------------------------------------------------------------------------------- version
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"gridgeo {gridgeo.__version__}"
+
+
+def test_version_python_m():
+    r = subprocess.run([sys.executable, "-m", "gridgeo", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"gridgeo {gridgeo.__version__}"
+
+
+def test_version_console_script():
+    if not CONSOLE_SCRIPT.exists():
+        pytest.skip(f"console script {CONSOLE_SCRIPT} not installed (pip install -e .)")
+    r = subprocess.run([str(CONSOLE_SCRIPT), "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"gridgeo {gridgeo.__version__}"
+
+
+def test_no_command_is_a_one_line_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert err.startswith("gridgeo: error: ") and "see `gridgeo --help`" in err
+
+
+def test_missing_required_option_is_one_line(capsys, tiny_files):
+    with pytest.raises(SystemExit) as exc:
+        main(["blocks", "--communities", str(tiny_files["communities"])])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1
+    assert "error: the following arguments are required: --out" in err
+
+
+# ------------------------------------------------------------------------------------------ info
+
+
+def test_info_on_an_input_file(capsys, tiny_files):
+    assert main(["info", str(tiny_files["buildings"])]) == 0
+    out = capsys.readouterr().out
+    assert "1 layer(s)" in out
+    assert "buildings: 6 features (Point, Polygon); CRS EPSG:4490; households 173 (2 missing)" in out
+    assert "columns: ['building_id', 'households', 'floors', 'name', 'use']" in out
+
+
+def test_info_on_a_multi_layer_geopackage(capsys, tmp_path, communities_4490, streets_4490):
+    path = tmp_path / "town.gpkg"
+    communities_4490.to_file(path, layer="shequ")
+    streets_4490.to_file(path, layer="jiedao")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 layer(s)" in out
+    assert "shequ: 2 features (Polygon); CRS EPSG:4490" in out
+    assert "jiedao: 4 features (LineString); CRS EPSG:4490" in out
+
+
+def test_info_on_csv_without_crs(capsys, tmp_path):
+    path = tmp_path / "communities.csv"
+    path.write_text('code,wkt\n420103001001,"POLYGON ((0 0, 1 0, 1 1, 0 0))"\n', encoding="utf-8")
+    assert main(["info", str(path)]) == 0
+    assert "communities: 1 features (Polygon); CRS none" in capsys.readouterr().out
+
+
+def test_info_on_geoparquet(capsys, tmp_path, streets_4547):
+    path = tmp_path / "streets.parquet"
+    streets_4547.to_parquet(path)
+    assert main(["info", str(path)]) == 0
+    assert "streets: 4 features (LineString); CRS EPSG:4547" in capsys.readouterr().out
+
+
+def test_info_on_a_plan(capsys, tiny_files, tmp_path):
+    out = tmp_path / "plan.gpkg"
+    assert main(_blocks_args(tiny_files, out)) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"gridgeo plan {out} (gridgeo {gridgeo.__version__}, stage blocks, computed in EPSG:4547)")
+    assert "blocks             6 features, 261 households (EPSG:4490)" in text
+    assert "buildings outside every community (kept, reported): 1" in text
+    assert "building_outside_communities" in text
+
+
+def test_info_missing_file(capsys, tmp_path):
+    rc = _run(["info", str(tmp_path / "nope.gpkg")])
+    _one_line_error(capsys, rc, "file not found", "nope.gpkg")
+
+
+def test_info_not_a_gis_file(capsys, tmp_path):
+    path = tmp_path / "junk.gpkg"
+    path.write_text("junk", encoding="utf-8")
+    _one_line_error(capsys, _run(["info", str(path)]), "cannot read", "junk.gpkg")
+
+
+# -------------------------------------------------------------------------------- blocks end to end
+
+
+def test_blocks_end_to_end(capsys, tiny_files, tmp_path):
+    out = tmp_path / "plan.gpkg"
+    assert main(_blocks_args(tiny_files, out)) == 0
+    printed = capsys.readouterr().out
+    assert "stage blocks" in printed and "blocks             6 features" in printed
+    plan = Plan.read(out)
+    assert list(plan.layers) == ["communities", "blocks", "buildings", "findings"]
+    for gdf in plan.layers.values():
+        assert gdf.crs.to_epsg() == 4490
+
+    communities = plan["communities"]
+    assert communities["code"].tolist() == [CODE_A, CODE_B]
+    assert communities["name"].tolist() == ["民族街社区", "花楼水塔社区"]
+
+    blocks = plan["blocks"]
+    assert blocks["block_id"].tolist() == [f"{CODE_A}-B000{i}" for i in range(1, 5)] + [f"{CODE_B}-B0001", f"{CODE_B}-B0002"]
+    # b1 120 given; b2 900 m² × 6 floors / 90 = 60; b3 40; b5 across the street, 1,000 m² × 3 / 90 = 33 in A-SE; b4 8 in B-S
+    assert blocks["households"].tolist() == [120, 60, 40, 33, 0, 8]
+    assert blocks["buildings"].tolist() == [1, 1, 1, 1, 0, 1]
+    assert blocks.to_crs(4547).area.round().tolist() == [40000.0] * 4 + [80000.0] * 2
+
+    buildings = plan["buildings"].set_index("building_id")
+    assert buildings["block_id"].to_dict() == {
+        "b1": f"{CODE_A}-B0001", "b2": f"{CODE_A}-B0002", "b3": f"{CODE_A}-B0003",
+        "b4": f"{CODE_B}-B0002", "b5": f"{CODE_A}-B0004", "b6": None,
+    }
+    assert buildings["households_source"].to_dict() == {
+        "b1": "given", "b2": "estimated", "b3": "given", "b4": "given", "b5": "estimated", "b6": "given",
+    }
+    assert buildings.loc["b6", "community_code"] is None
+
+    findings = plan["findings"]
+    assert sorted(findings["type"]) == ["building_outside_communities", "households_null", "households_null"]
+    outside = findings[findings["type"] == "building_outside_communities"].iloc[0]
+    assert outside["feature_id"] == "b6" and outside["measure"] == 5.0
+
+    meta = plan.metadata
+    assert meta["stage"] == "blocks"
+    assert meta["gridgeo_version"] == gridgeo.__version__
+    assert meta["metric_crs"] == "EPSG:4547"
+    assert meta["rules"]["profile"] == "urban"
+    assert set(meta["input_fingerprints"]) == {"communities", "streets", "buildings"}
+    assert meta["counts"]["blocks"] == 6
+    assert meta["counts"]["households"] == 266
+    assert meta["counts"]["buildings_outside_communities"] == 1
+
+
+def test_blocks_without_streets_or_buildings(capsys, tiny_files, tmp_path):
+    out = tmp_path / "plan.gpkg"
+    assert main(["blocks", "--communities", str(tiny_files["communities"]), "--out", str(out)]) == 0
+    plan = Plan.read(out)
+    assert plan["blocks"]["block_id"].tolist() == [f"{CODE_A}-B0001", f"{CODE_B}-B0001"]
+    assert len(plan["buildings"]) == 0
+
+
+def test_blocks_with_column_mapping_crs_and_rules(capsys, tmp_path, communities_4547, streets_4547):
+    # communities as a CSV with WKT, no CRS, a differently named code column
+    c = tmp_path / "shequ.csv"
+    pd.DataFrame({"DM": communities_4547["code"], "MC": communities_4547["name"], "wkt": communities_4547.geometry.to_wkt()}).to_csv(c, index=False)
+    s = tmp_path / "streets.parquet"
+    streets_4547.to_parquet(s)
+    rules = tmp_path / "rules.toml"
+    rules.write_text("sliver_area_m2 = 100\n", encoding="utf-8")
+    out = tmp_path / "plan.gpkg"
+    rc = main(["blocks", "--communities", str(c), "--streets", str(s), "--crs", "EPSG:4547",
+               "--columns", "communities.code=DM", "--columns", "communities.name=MC", "--rules", str(rules), "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    plan = Plan.read(out)
+    assert plan["communities"]["code"].tolist() == [CODE_A, CODE_B]
+    assert plan["communities"]["name"].tolist() == ["民族街社区", "花楼水塔社区"]
+    assert len(plan["blocks"]) == 6
+    assert plan.metadata["rules"]["sliver_area_m2"] == 100.0
+
+
+def test_blocks_with_config_file(capsys, tmp_path, communities_4490, streets_4490):
+    communities_4490.rename(columns={"code": "CUN_DM"}).to_file(tmp_path / "town.gpkg", layer="shequ")
+    streets_4490.to_file(tmp_path / "town.gpkg", layer="jiedao")
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text(
+        '[communities]\npath = "town.gpkg"\nlayer = "shequ"\ncolumns = { code = "CUN_DM" }\n'
+        '[streets]\npath = "town.gpkg"\nlayer = "jiedao"\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "plan.gpkg"
+    assert main(["blocks", "--config", str(cfg), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert len(Plan.read(out)["blocks"]) == 6
+
+
+def test_blocks_with_gcj02_buildings(capsys, tiny_files, tmp_path, buildings_4547):
+    from gridgeo.crs import convert_datum
+
+    amap = tmp_path / "amap_buildings.gpkg"
+    convert_datum(buildings_4547.to_crs(4326), src="wgs84", dst="gcj02").to_file(amap)
+    out = tmp_path / "plan.gpkg"
+    args = ["blocks", "--communities", str(tiny_files["communities"]), "--streets", str(tiny_files["streets"]),
+            "--buildings", str(amap), "--out", str(out)]
+    assert main([*args, "--buildings-datum", "gcj02"]) == 0, capsys.readouterr().err
+    got = Plan.read(out)["buildings"].set_index("building_id")["block_id"]
+    assert got.to_dict() == {"b1": f"{CODE_A}-B0001", "b2": f"{CODE_A}-B0002", "b3": f"{CODE_A}-B0003",
+                             "b4": f"{CODE_B}-B0002", "b5": f"{CODE_A}-B0004", "b6": None}
+
+
+def test_repaired_geometry_is_a_finding_in_the_plan(capsys, tmp_path, communities_4547):
+    from shapely import Polygon
+
+    from conftest import at
+
+    c = communities_4547.copy()
+    c.loc[1, "geometry"] = Polygon([at(400, 0), at(800, 400), at(800, 0), at(400, 400), at(400, 0)])  # bow-tie
+    c.to_crs(4490).to_file(tmp_path / "c.gpkg")
+    out = tmp_path / "plan.gpkg"
+    assert main(["blocks", "--communities", str(tmp_path / "c.gpkg"), "--out", str(out)]) == 0, capsys.readouterr().err
+    plan = Plan.read(out)
+    f = plan["findings"]
+    assert f["type"].tolist() == ["invalid_geometry_repaired"]
+    assert f["layer"].tolist() == ["communities"]
+    assert plan["communities"].geometry.is_valid.all()
+    assert "invalid_geometry_repaired" in capsys.readouterr().out
+
+
+def test_blocks_force_overwrites(capsys, tiny_files, tmp_path):
+    out = tmp_path / "plan.gpkg"
+    assert main(_blocks_args(tiny_files, out)) == 0
+    before = out.stat().st_mtime_ns
+    capsys.readouterr()
+    _one_line_error(capsys, main(_blocks_args(tiny_files, out)), "exists; pass --force to overwrite it")
+    assert out.stat().st_mtime_ns == before
+    assert main(_blocks_args(tiny_files, out, "--force")) == 0
+    assert len(Plan.read(out)["blocks"]) == 6
+
+
+def test_blocks_gridgeo_console_script_end_to_end(tiny_files, tmp_path):
+    if not CONSOLE_SCRIPT.exists():
+        pytest.skip(f"console script {CONSOLE_SCRIPT} not installed (pip install -e .)")
+    out = tmp_path / "plan.gpkg"
+    r = subprocess.run([str(CONSOLE_SCRIPT), *_blocks_args(tiny_files, out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "stage blocks" in r.stdout
+    assert len(Plan.read(out)["blocks"]) == 6
+
+
+# ------------------------------------------------------------------------------------- bad input
+
+
+def test_missing_input_file(capsys, tiny_files, tmp_path):
+    rc = _run(["blocks", "--communities", str(tmp_path / "nope.gpkg"), "--out", str(tmp_path / "plan.gpkg")])
+    _one_line_error(capsys, rc, "communities: file not found", "nope.gpkg")
+    assert not (tmp_path / "plan.gpkg").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        ("communities", "must look like LAYER=VALUE"),
+        ("code=DM", "name the layer, e.g. communities.code=CUN_DM"),
+        ("roads.name=MC", "name the layer"),
+        ("streets.name=MC", "layer 'streets' is not given; add --streets PATH"),
+        ("communities.code=DM", "column(s) ['DM'] not found; columns there: ['code', 'name', 'kind']"),
+        ("communities.cod=code", "cannot map unknown column(s) ['cod']"),
+    ],
+)
+def test_bad_columns_option(capsys, tiny_files, tmp_path, option, fragment):
+    rc = _run(["blocks", "--communities", str(tiny_files["communities"]), "--columns", option, "--out", str(tmp_path / "p.gpkg")])
+    _one_line_error(capsys, rc, fragment)
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (["--communities-datum", "wgs99"], "argument --communities-datum: invalid choice: 'wgs99'"),
+        (["--buildings-datum", "gcj02"], "--buildings-datum gcj02: no buildings layer is given"),
+    ],
+)
+def test_bad_datum(capsys, tiny_files, tmp_path, option, fragment):
+    rc = _run(["blocks", "--communities", str(tiny_files["communities"]), *option, "--out", str(tmp_path / "p.gpkg")])
+    _one_line_error(capsys, rc, fragment)
+
+
+def test_bad_out(capsys, tiny_files, tmp_path):
+    base = ["blocks", "--communities", str(tiny_files["communities"]), "--out"]
+    _one_line_error(capsys, _run([*base, str(tmp_path / "plan.shp")]), "must end in .gpkg")
+    _one_line_error(capsys, _run([*base, str(tmp_path / "no" / "plan.gpkg")]), "does not exist; create it first")
+    (tmp_path / "dir.gpkg").mkdir()
+    _one_line_error(capsys, _run([*base, str(tmp_path / "dir.gpkg"), "--force"]), "is a folder")
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--crs", "EPSG:99999"], "unknown CRS 'EPSG:99999'"),
+        (["--encoding", "communities=nonsense"], "unknown text encoding 'nonsense'"),
+        (["--rules", "suburban"], "rules 'suburban' is neither a profile"),
+        (["--metric-crs", "EPSG:4326"], "is not a projected CRS"),
+    ],
+)
+def test_bad_options(capsys, tiny_files, tmp_path, extra, fragment):
+    rc = _run(["blocks", "--communities", str(tiny_files["communities"]), *extra, "--out", str(tmp_path / "p.gpkg")])
+    _one_line_error(capsys, rc, fragment)
+
+
+def test_unknown_metric_crs(capsys, tiny_files, tmp_path):
+    rc = _run(["blocks", "--communities", str(tiny_files["communities"]), "--metric-crs", "foo", "--out", str(tmp_path / "p.gpkg")])
+    _one_line_error(capsys, rc, "--metric-crs", "foo")
+
+
+def test_shared_crs_fills_in_only_where_missing(capsys, tmp_path, communities_4547, streets_4490):
+    c = tmp_path / "c.csv"
+    pd.DataFrame({"code": communities_4547["code"], "wkt": communities_4547.geometry.to_wkt()}).to_csv(c, index=False)
+    streets_4490.to_file(tmp_path / "s.gpkg")
+    out = tmp_path / "plan.gpkg"
+    rc = main(["blocks", "--communities", str(c), "--streets", str(tmp_path / "s.gpkg"), "--crs", "EPSG:4547", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert len(Plan.read(out)["blocks"]) == 6
+
+
+def test_overlapping_communities(capsys, tmp_path, communities_4547):
+    c = communities_4547.copy()
+    c.loc[1, "geometry"] = c.geometry.iloc[0]
+    c.to_crs(4490).to_file(tmp_path / "c.gpkg")
+    rc = _run(["blocks", "--communities", str(tmp_path / "c.gpkg"), "--out", str(tmp_path / "p.gpkg")])
+    _one_line_error(capsys, rc, "communities overlap each other", f"{CODE_A}/{CODE_B}")
+
+
+def test_bad_input_through_subprocess_has_no_traceback(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "gridgeo", "blocks", "--communities", str(tmp_path / "nope.gpkg"), "--out", str(tmp_path / "p.gpkg")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [f"gridgeo: error: communities: file not found: {tmp_path / 'nope.gpkg'}; check the path"]
+    assert r.stdout == ""

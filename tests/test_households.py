@@ -1,0 +1,235 @@
+"""Households per building (gridgeo.households): given, estimated, missing; findings for bad values."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import Point
+
+from conftest import METRIC_EPSG, rect
+from gridgeo.households import NON_RESIDENTIAL_USES, assign_households
+from gridgeo.rules import get_rules
+
+
+def _buildings(households, floors=None, use=None, geoms=None, crs=METRIC_EPSG):
+    n = len(households)
+    geoms = geoms or [rect(0, 0, 30, 30)] * n  # 900 m² footprints
+    return gpd.GeoDataFrame(
+        {
+            "building_id": [f"b{i}" for i in range(n)],
+            "households": pd.Series(households, dtype=object),
+            "floors": pd.Series(floors if floors is not None else [None] * n, dtype=object),
+            "use": pd.Series(use if use is not None else [None] * n, dtype=object),
+        },
+        geometry=geoms,
+        crs=crs,
+    )
+
+
+def test_given_households():
+    out, f = assign_households(_buildings([12, 0, 300.0, "45"]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [12, 0, 300, 45]
+    assert out["households"].dtype == np.int64
+    assert out["households_source"].tolist() == ["given"] * 4
+    assert len(f) == 0
+
+
+def test_given_beats_floors_and_use():
+    out, _ = assign_households(_buildings([7], floors=[20], use=["office"]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [7]
+    assert out["households_source"].tolist() == ["given"]
+
+
+def test_estimated_from_footprint_and_floors():
+    b = _buildings([None, None, None], floors=[6, "3", 2.5])
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    # 900 m² × floors ÷ 90 m²
+    assert out["households"].tolist() == [60, 30, 25]
+    assert out["households_source"].tolist() == ["estimated"] * 3
+    assert len(f) == 0  # no households column in use: estimating is the plan, not a problem
+
+
+def test_estimate_rounds_to_nearest():
+    b = _buildings([None], floors=[1], geoms=[rect(0, 0, 10, 14)])  # 140 m² / 90 = 1.56
+    assert assign_households(b, metric=METRIC_EPSG)[0]["households"].tolist() == [2]
+
+
+def test_dwelling_size_rule():
+    b = _buildings([None], floors=[6])
+    out, _ = assign_households(b, metric=METRIC_EPSG, rules=get_rules(dwelling_m2=60))
+    assert out["households"].tolist() == [90]  # 900 × 6 / 60
+
+
+def test_residential_share_rule():
+    b = _buildings([None], floors=[6])
+    out, _ = assign_households(b, metric=METRIC_EPSG, rules=get_rules(residential_share=0.5))
+    assert out["households"].tolist() == [30]  # 900 × 6 × 0.5 / 90
+
+
+def test_residential_share_does_not_touch_given_values():
+    out, _ = assign_households(_buildings([80]), metric=METRIC_EPSG, rules=get_rules(residential_share=0.5))
+    assert out["households"].tolist() == [80]
+
+
+def test_area_measured_in_the_metric_crs():
+    b = _buildings([None], floors=[6]).to_crs(4490)
+    out, _ = assign_households(b, metric=METRIC_EPSG)
+    assert out["households"].tolist() == [60]
+    assert out.crs.to_epsg() == 4490  # the layer keeps its own CRS
+
+
+@pytest.mark.parametrize("use", ["school", "office", "商业", "Hospital"])
+def test_non_residential_use_estimates_zero(use):
+    out, f = assign_households(_buildings([None, None], floors=[6, None], use=[use, use]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [0, 0]
+    assert out["households_source"].tolist() == ["estimated", "estimated"]
+    assert len(f) == 0
+
+
+@pytest.mark.parametrize("use", ["residential", "Residential ", "住宅", "住宅楼", "apartments", "dormitory", "yes"])
+def test_residential_uses(use):
+    assert use.strip().lower() not in NON_RESIDENTIAL_USES
+    out, _ = assign_households(_buildings([None], floors=[6], use=[use]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [60]
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_no_use_counts_as_residential_beside_other_uses(dtype):
+    # a use column with some values and some nulls, as read from a file (pandas' string dtype)
+    b = _buildings([None] * 4, floors=[6] * 4).assign(use=pd.Series([None, "school", "", "住宅"], dtype=dtype))
+    out, _ = assign_households(b, metric=METRIC_EPSG)
+    assert out["households"].tolist() == [60, 0, 60, 60]
+
+
+def test_read_from_file_with_mixed_use(tmp_path):
+    from gridgeo.io import normalise_buildings, read_layer
+
+    path = tmp_path / "b.gpkg"
+    _buildings([None, None, 5], floors=[6, 6, None], use=[None, "office", None]).to_file(path)
+    b, _ = normalise_buildings(read_layer(path, name="buildings"))
+    out, _ = assign_households(b, metric=METRIC_EPSG)
+    assert out["households"].tolist() == [60, 0, 5]
+    assert out["households_source"].tolist() == ["estimated", "estimated", "given"]
+
+
+def test_missing_sources():
+    b = _buildings([None, None, None], floors=[None, 0, -2], geoms=[rect(0, 0, 30, 30)] * 3)
+    b = pd.concat([b, _buildings([None], geoms=[Point(526_000, 3_385_000)]).assign(building_id="p")], ignore_index=True)
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    assert out["households"].tolist() == [0, 0, 0, 0]
+    assert out["households_source"].tolist() == ["missing"] * 4
+    assert f["type"].tolist() == ["households_missing"] * 4
+    assert f["feature_id"].tolist() == ["b0", "b1", "b2", "p"]
+    assert (f["severity"] == "warning").all()
+    assert f["message"].str.contains("no households and no floors: counted as 0").all()
+    assert f.crs.to_epsg() == METRIC_EPSG
+    # the finding sits on the building
+    assert f.geometry.iloc[0].within(b.geometry.iloc[0])
+
+
+def test_point_with_floors_is_missing():
+    out, f = assign_households(_buildings([None], floors=[6], geoms=[Point(526_000, 3_385_000)]), metric=METRIC_EPSG)
+    assert out["households_source"].tolist() == ["missing"]
+    assert f["type"].tolist() == ["households_missing"]
+
+
+def test_null_in_a_used_column_is_a_finding():
+    out, f = assign_households(_buildings([40, None, ""], floors=[None, 6, 2]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [40, 60, 20]
+    assert out["households_source"].tolist() == ["given", "estimated", "estimated"]
+    assert f["type"].tolist() == ["households_null", "households_null"]
+    assert f["feature_id"].tolist() == ["b1", "b2"]
+    assert (f["severity"] == "info").all()
+    assert f["message"].iloc[0] == "building b1: no households value; estimated 60 from footprint × floors"
+
+
+def test_null_without_floors_is_missing_finding():
+    out, f = assign_households(_buildings([40, None]), metric=METRIC_EPSG)
+    assert out["households_source"].tolist() == ["given", "missing"]
+    assert f["type"].tolist() == ["households_missing"]
+    assert f["feature_id"].tolist() == ["b1"]
+
+
+@pytest.mark.parametrize("bad", [-5, "-5", "abc", "十二", "12户", "inf"])
+def test_invalid_values_are_findings(bad):
+    out, f = assign_households(_buildings([bad, 10]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [0, 10]
+    assert out["households_source"].tolist() == ["missing", "given"]
+    assert f["type"].tolist() == ["households_invalid"]
+    assert f["feature_id"].tolist() == ["b0"]
+    assert f["message"].iloc[0] == f"building b0: households value {bad!r} is not a number ≥ 0; counted as 0"
+    assert f["measure"].tolist() == [0.0]
+
+
+def test_invalid_value_with_floors_is_estimated():
+    out, f = assign_households(_buildings([-3], floors=[6]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [60]
+    assert out["households_source"].tolist() == ["estimated"]
+    assert f["type"].tolist() == ["households_invalid"]
+    assert f["message"].iloc[0].endswith("; estimated 60 from footprint × floors")
+
+
+def test_fractional_values_rounded_and_recorded():
+    out, f = assign_households(_buildings([12.4, "7.6"]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [12, 8]
+    assert out["households_source"].tolist() == ["given", "given"]
+    assert f["type"].tolist() == ["households_fractional"] * 2
+    assert "rounded; kept" in f["message"].iloc[0]
+
+
+def test_no_households_or_floors_columns():
+    b = gpd.GeoDataFrame({"building_id": ["a"]}, geometry=[rect(0, 0, 30, 30)], crs=METRIC_EPSG)
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    assert out["households"].tolist() == [0]
+    assert out["households_source"].tolist() == ["missing"]
+    assert f["type"].tolist() == ["households_missing"]
+
+
+def test_input_not_modified():
+    b = _buildings([None, "x"], floors=[6, None])
+    before = b.copy()
+    assign_households(b, metric=METRIC_EPSG)
+    pd.testing.assert_frame_equal(pd.DataFrame(b), pd.DataFrame(before))
+    assert "households_source" not in b.columns
+
+
+def test_empty_layer():
+    b = gpd.GeoDataFrame(
+        {"building_id": pd.Series(dtype=object), "households": pd.Series(dtype=object), "floors": pd.Series(dtype=float)},
+        geometry=gpd.GeoSeries([], crs=METRIC_EPSG),
+    )
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    assert len(out) == 0 and len(f) == 0
+    assert "households_source" in out.columns
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(-5, 500), st.floats(-5, 500, allow_nan=False), st.sampled_from(["", "x", "3"])),
+            st.one_of(st.none(), st.floats(0, 40, allow_nan=False)),
+            st.sampled_from([None, "residential", "school"]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_every_building_gets_a_count_and_a_source(rows):
+    b = _buildings([r[0] for r in rows], floors=[r[1] for r in rows], use=[r[2] for r in rows])
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    assert (out["households"] >= 0).all()
+    assert out["households"].dtype == np.int64
+    assert set(out["households_source"]) <= {"given", "estimated", "missing"}
+    # a building with a usable given value keeps it
+    for (h, _, _), got, src in zip(rows, out["households"], out["households_source"], strict=True):
+        value = pd.to_numeric(pd.Series([h], dtype=object), errors="coerce").iloc[0]
+        if pd.notna(value) and value >= 0:
+            assert src == "given" and got == round(value)
+        else:
+            assert src != "given"
+    assert set(f["type"]) <= {"households_invalid", "households_fractional", "households_missing", "households_null"}

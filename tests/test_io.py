@@ -1,0 +1,714 @@
+"""Reading inputs (gridgeo.io): formats, encodings, column mapping, errors, repairs, config files."""
+
+from __future__ import annotations
+
+import os
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+from shapely import MultiPoint, Point, Polygon
+
+from conftest import CODE_A, CODE_B, METRIC_EPSG, at, rect
+from gridgeo import InputError
+from gridgeo.io import (
+    Inputs,
+    LayerSource,
+    check_community_overlaps,
+    fingerprint,
+    load_config,
+    normalise_buildings,
+    normalise_communities,
+    normalise_points,
+    normalise_streets,
+    read_inputs,
+    read_layer,
+)
+
+# ------------------------------------------------------------------------------------------ formats
+
+
+def test_geopackage_with_layer_name(tmp_path, communities_4490, streets_4490):
+    path = tmp_path / "town.gpkg"
+    communities_4490.to_file(path, layer="shequ", driver="GPKG")
+    streets_4490.to_file(path, layer="jiedao", driver="GPKG")
+    got = read_layer(path, name="communities", layer="shequ")
+    assert got.crs.to_epsg() == 4490
+    assert list(got["code"]) == [CODE_A, CODE_B]
+    assert list(got["name"]) == ["民族街社区", "花楼水塔社区"]
+    got = read_layer(path, name="streets", layer="jiedao")
+    assert len(got) == 4
+    assert set(got.geom_type) == {"LineString"}
+
+
+def test_geopackage_several_layers_needs_a_choice(tmp_path, communities_4490, streets_4490):
+    path = tmp_path / "town.gpkg"
+    communities_4490.to_file(path, layer="shequ", driver="GPKG")
+    streets_4490.to_file(path, layer="jiedao", driver="GPKG")
+    with pytest.raises(InputError, match=r"communities: .*town\.gpkg has several layers \['shequ', 'jiedao'\]; choose one with --communities-layer"):
+        read_layer(path, name="communities")
+    with pytest.raises(InputError, match=r"villager_groups: .* choose one with --villager-groups-layer"):
+        read_layer(path, name="villager_groups")
+
+
+def test_geopackage_layer_named_like_the_input_is_chosen(tmp_path, communities_4490, streets_4490):
+    path = tmp_path / "town.gpkg"
+    communities_4490.to_file(path, layer="communities", driver="GPKG")
+    streets_4490.to_file(path, layer="streets", driver="GPKG")
+    assert set(read_layer(path, name="streets").geom_type) == {"LineString"}
+    assert list(read_layer(path, name="communities")["code"]) == [CODE_A, CODE_B]
+
+
+def test_missing_layer_lists_layers(tmp_path, communities_4490, streets_4490):
+    path = tmp_path / "town.gpkg"
+    communities_4490.to_file(path, layer="shequ", driver="GPKG")
+    streets_4490.to_file(path, layer="jiedao", driver="GPKG")
+    with pytest.raises(InputError, match=r"streets: layer 'roads' not found in .*town\.gpkg; layers there: \['shequ', 'jiedao'\]"):
+        read_layer(path, name="streets", layer="roads")
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk"])
+@pytest.mark.parametrize("keep_cpg", [True, False])
+def test_shapefile_chinese_encoding(tmp_path, communities_4490, encoding, keep_cpg):
+    path = tmp_path / "shequ.shp"
+    communities_4490.to_file(path, encoding=encoding)
+    cpg = path.with_suffix(".cpg")
+    assert cpg.exists()
+    if not keep_cpg:
+        cpg.unlink()
+    # the DBF really holds GBK bytes, not UTF-8
+    assert "民族街社区".encode("gbk") in path.with_suffix(".dbf").read_bytes()
+    got = read_layer(path, name="communities")
+    assert list(got["name"]) == ["民族街社区", "花楼水塔社区"]
+    assert list(got["code"]) == [CODE_A, CODE_B]
+    assert got.crs.to_epsg() == 4490
+
+
+def test_shapefile_utf8_without_cpg(tmp_path, communities_4490):
+    path = tmp_path / "shequ.shp"
+    communities_4490.to_file(path, encoding="utf-8")
+    path.with_suffix(".cpg").unlink(missing_ok=True)
+    assert list(read_layer(path, name="communities")["name"]) == ["民族街社区", "花楼水塔社区"]
+
+
+def test_shapefile_explicit_encoding(tmp_path, communities_4490):
+    path = tmp_path / "shequ.shp"
+    communities_4490.to_file(path, encoding="gb18030")
+    path.with_suffix(".cpg").unlink()
+    assert list(read_layer(path, name="communities", encoding="gbk")["name"]) == ["民族街社区", "花楼水塔社区"]
+
+
+def test_shapefile_with_layer_name(tmp_path, communities_4490):
+    path = tmp_path / "shequ.shp"
+    communities_4490.to_file(path)
+    assert len(read_layer(path, name="communities", layer="shequ")) == 2
+    with pytest.raises(InputError, match=r"layer 'other' not found in .*shequ\.shp; layers there: \['shequ'\]"):
+        read_layer(path, name="communities", layer="other")
+
+
+@pytest.mark.parametrize(("suffix", "driver"), [(".geojson", "GeoJSON"), (".fgb", "FlatGeobuf")])
+def test_ogr_single_layer_formats(tmp_path, streets_4490, suffix, driver):
+    path = tmp_path / f"streets{suffix}"
+    streets_4490.to_file(path, driver=driver)
+    got = read_layer(path, name="streets")
+    assert got.crs.to_epsg() == 4490
+    # FlatGeobuf stores features in spatial-index order: compare by name
+    got = got.set_index("name").loc[streets_4490["name"]]
+    assert got.index.tolist() == ["江汉路", "中山大道", "小巷", "城外路"]
+    assert got.geometry.geom_equals_exact(streets_4490.set_index("name").geometry, tolerance=1e-9).all()
+
+
+def test_geoparquet(tmp_path, buildings_4547):
+    path = tmp_path / "buildings.parquet"
+    buildings_4547.to_parquet(path)
+    got = read_layer(path, name="buildings")
+    assert got.crs.to_epsg() == METRIC_EPSG
+    assert_geodataframe_equal(got, buildings_4547)
+
+
+def test_geoparquet_without_crs(tmp_path, buildings_4547):
+    path = tmp_path / "buildings.parquet"
+    buildings_4547.set_crs(None, allow_override=True).to_parquet(path)
+    with pytest.raises(InputError, match=r"layer 'buildings' has no CRS; give one with --crs"):
+        read_layer(path, name="buildings")
+    assert read_layer(path, name="buildings", crs="EPSG:4547").crs.to_epsg() == 4547
+
+
+def test_not_geoparquet(tmp_path):
+    path = tmp_path / "table.parquet"
+    pd.DataFrame({"a": [1, 2]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"buildings: cannot read .*table\.parquet as GeoParquet"):
+        read_layer(path, name="buildings")
+
+
+def test_csv_lon_lat(tmp_path):
+    path = tmp_path / "buildings.csv"
+    path.write_text("building_id,Lon,LAT,households,name\n001,114.27,30.59,12,一号楼\n002,114.28,30.60,,二号楼\n", encoding="utf-8")
+    got = read_layer(path, name="buildings")
+    assert got.crs.to_epsg() == 4326  # lon/lat columns default to WGS-84
+    assert list(got.geometry.x) == [114.27, 114.28]
+    assert list(got.geometry.y) == [30.59, 30.60]
+    # every column stays text: ids keep their leading zeros
+    assert list(got["building_id"]) == ["001", "002"]
+    assert got["households"].iloc[0] == "12"
+    assert pd.isna(got["households"].iloc[1])
+    assert list(got["name"]) == ["一号楼", "二号楼"]
+    assert "Lon" not in got.columns and "LAT" not in got.columns
+
+
+def test_csv_lon_lat_with_crs(tmp_path):
+    path = tmp_path / "buildings.csv"
+    path.write_text("lng,lat\n114.27,30.59\n", encoding="utf-8")
+    assert read_layer(path, name="buildings", crs="EPSG:4490").crs.to_epsg() == 4490
+
+
+def test_csv_gbk_encoded(tmp_path):
+    path = tmp_path / "buildings.csv"
+    path.write_bytes("经度,纬度,name\n114.27,30.59,一号楼\n".encode("gbk"))
+    got = read_layer(path, name="buildings")
+    assert list(got["name"]) == ["一号楼"]
+    assert got.geometry.iloc[0].equals(Point(114.27, 30.59))
+
+
+def test_csv_non_numeric_coordinates(tmp_path):
+    path = tmp_path / "buildings.csv"
+    path.write_text("lon,lat\n114.27,30.59\nabc,30.6\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"buildings: 1 row\(s\) of .*buildings\.csv have non-numeric lon/lat \(first at row 3\)"):
+        read_layer(path, name="buildings")
+
+
+def test_csv_wkt(tmp_path, communities_4547):
+    path = tmp_path / "communities.csv"
+    df = pd.DataFrame({"code": communities_4547["code"], "name": communities_4547["name"], "WKT": communities_4547.geometry.to_wkt()})
+    df.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"layer 'communities' has no CRS; give one with --crs"):
+        read_layer(path, name="communities")
+    got = read_layer(path, name="communities", crs=METRIC_EPSG)
+    assert got.crs.to_epsg() == METRIC_EPSG
+    assert list(got["code"]) == [CODE_A, CODE_B]
+    assert got.geometry.geom_equals(communities_4547.geometry).all()
+    assert "WKT" not in got.columns
+
+
+def test_csv_malformed_wkt(tmp_path):
+    path = tmp_path / "communities.csv"
+    path.write_text('code,wkt\n420103001001,"POLYGON ((0 0, 1 0"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"communities: column 'wkt' of .* holds malformed WKT"):
+        read_layer(path, name="communities", crs=4547)
+
+
+def test_csv_without_coordinates(tmp_path):
+    path = tmp_path / "roster.csv"
+    path.write_text("name,phone\n张三,13800000000\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"buildings: CSV .*roster\.csv has no coordinate columns; give lon/lat .* columns found: \['name', 'phone'\]"):
+        read_layer(path, name="buildings")
+
+
+# ------------------------------------------------------------------------------------ file errors
+
+
+def test_unknown_crs_option(tmp_path, communities_4490):
+    path = tmp_path / "c.gpkg"
+    communities_4490.to_file(path)
+    with pytest.raises(InputError, match=r"^communities: unknown CRS 'EPSG:99999'; give one pyproj knows, e\.g\. --crs EPSG:4490$"):
+        read_layer(path, name="communities", crs="EPSG:99999")
+
+
+def test_unknown_encoding_option(tmp_path, communities_4490):
+    path = tmp_path / "c.shp"
+    communities_4490.to_file(path)
+    with pytest.raises(InputError, match=r"^communities: unknown text encoding 'nonsense'; give a codec name such as gbk"):
+        read_layer(path, name="communities", encoding="nonsense")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"streets: file not found: .*nope\.gpkg; check the path"):
+        read_layer(tmp_path / "nope.gpkg", name="streets")
+
+
+def test_missing_file_lists_files_nearby(tmp_path, streets_4490):
+    streets_4490.to_file(tmp_path / "roads.gpkg", driver="GPKG")
+    with pytest.raises(InputError, match=r"file not found: .*street\.gpkg; check the path \(files there: \['roads\.gpkg'\]\)"):
+        read_layer(tmp_path / "street.gpkg", name="streets")
+
+
+def test_not_a_gis_file(tmp_path):
+    path = tmp_path / "notes.gpkg"
+    path.write_text("hello", encoding="utf-8")
+    with pytest.raises(InputError, match=r"streets: cannot read .*notes\.gpkg: not a format GDAL recognises"):
+        read_layer(path, name="streets")
+
+
+def test_empty_layer(tmp_path):
+    path = tmp_path / "empty.gpkg"
+    empty = gpd.GeoDataFrame({"code": pd.Series(dtype=str)}, geometry=gpd.GeoSeries([], crs=4490))
+    pyogrio.write_dataframe(empty, path, layer="communities", geometry_type="Polygon")
+    with pytest.raises(InputError, match=r"communities: layer 'communities' in .*empty\.gpkg is empty; give a layer with features"):
+        read_layer(path, name="communities")
+
+
+def test_non_spatial_table(tmp_path):
+    path = tmp_path / "table.gpkg"
+    pyogrio.write_dataframe(pd.DataFrame({"code": [CODE_A]}), path, layer="codes")
+    with pytest.raises(InputError, match=r"communities: .*table\.gpkg has no geometry column; give a spatial layer"):
+        read_layer(path, name="communities")
+
+
+def test_no_crs_and_crs_option(tmp_path, communities_4547):
+    path = tmp_path / "shequ.shp"
+    communities_4547.to_file(path)
+    path.with_suffix(".prj").unlink()
+    with pytest.raises(InputError, match=r"layer 'communities' has no CRS; give one with --crs \(e\.g\. --crs EPSG:4490\)"):
+        read_layer(path, name="communities")
+    got = read_layer(path, name="communities", crs="EPSG:4547")
+    assert got.crs.to_epsg() == 4547
+    assert got.geometry.geom_equals(communities_4547.geometry).all()
+
+
+def test_conflicting_crs(tmp_path, communities_4490):
+    path = tmp_path / "shequ.gpkg"
+    communities_4490.to_file(path)
+    with pytest.raises(InputError, match=r"layer 'communities' has CRS 'EPSG:4490' but --crs 'EPSG:4547' was given; drop --crs"):
+        read_layer(path, name="communities", crs=4547)
+    # the same CRS given again is fine
+    assert read_layer(path, name="communities", crs="EPSG:4490").crs.to_epsg() == 4490
+
+
+# -------------------------------------------------------------------------------- column mapping
+
+
+def test_missing_required_column_lists_columns(communities_4547):
+    g = communities_4547.rename(columns={"code": "DM"})
+    with pytest.raises(
+        InputError,
+        match=r"communities: required column 'code' not found; columns there: \['DM', 'name', 'kind'\]; map one with --columns communities\.code=YOUR_COLUMN",
+    ):
+        normalise_communities(g)
+
+
+def test_column_mapping(communities_4547):
+    g = communities_4547.rename(columns={"code": "DM", "name": "MC"})
+    out, findings = normalise_communities(g, columns={"code": "DM", "name": "MC"})
+    assert list(out["code"]) == [CODE_A, CODE_B]
+    assert list(out["name"]) == ["民族街社区", "花楼水塔社区"]
+    assert "DM" not in out.columns and "MC" not in out.columns
+    assert findings == []
+    assert list(g.columns) == ["DM", "MC", "kind", "geometry"]  # input untouched
+
+
+def test_column_mapping_replaces_a_column_with_the_canonical_name(communities_4547):
+    g = communities_4547.assign(DM=["420103002001", "420103002002"])
+    out, _ = normalise_communities(g, columns={"code": "DM"})
+    assert list(out["code"]) == ["420103002001", "420103002002"]
+    assert list(out.columns).count("code") == 1
+
+
+def test_column_mapping_to_missing_column(communities_4547):
+    with pytest.raises(InputError, match=r"communities: column\(s\) \['CUN_DM'\] not found; columns there: \['code', 'name', 'kind'\]"):
+        normalise_communities(communities_4547, columns={"code": "CUN_DM"})
+
+
+def test_column_mapping_of_unknown_canonical_name(communities_4547):
+    with pytest.raises(InputError, match=r"communities: cannot map unknown column\(s\) \['cod'\]; mappable columns: \['code', 'kind', 'name'\]"):
+        normalise_communities(communities_4547, columns={"cod": "code"})
+
+
+def test_canonical_names_are_case_insensitive(communities_4547, buildings_4547):
+    g = communities_4547.rename(columns={"code": "CODE", "name": "Name", "kind": "KIND"})
+    out, _ = normalise_communities(g)
+    assert list(out["code"]) == [CODE_A, CODE_B]
+    assert list(out["name"]) == ["民族街社区", "花楼水塔社区"]
+    b = buildings_4547.rename(columns={"households": "HOUSEHOLDS", "floors": "Floors"})
+    out, _ = normalise_buildings(b)
+    assert out["households"].tolist()[:1] == [120]
+    assert out["floors"].tolist()[1] == 6.0
+
+
+def test_column_mapping_source_is_case_insensitive(communities_4547):
+    # Shapefile columns are often upper case while users type them in lower case
+    g = communities_4547.rename(columns={"code": "CUN_DM"})
+    out, _ = normalise_communities(g, columns={"code": "cun_dm"})
+    assert list(out["code"]) == [CODE_A, CODE_B]
+
+
+def test_geometry_column_renamed(tmp_path, communities_4490):
+    g = communities_4490.rename_geometry("geom")
+    out, _ = normalise_communities(g)
+    assert out.geometry.name == "geometry"
+
+
+# -------------------------------------------------------------------------------- communities
+
+
+def test_community_defaults():
+    g = gpd.GeoDataFrame({"code": [420103001001.0]}, geometry=[rect(0, 0, 10, 10)], crs=METRIC_EPSG)
+    out, _ = normalise_communities(g)
+    assert out["code"].tolist() == ["420103001001"]  # float codes from a DBF become text
+    assert out["name"].tolist() == ["420103001001"]
+    assert out["kind"].tolist() == ["urban"]
+
+
+def test_community_kind(communities_4547):
+    out, _ = normalise_communities(communities_4547.assign(kind=[" Rural", None]))
+    assert out["kind"].tolist() == ["rural", "urban"]
+    with pytest.raises(InputError, match=r"communities: unknown kind\(s\) \['city'\]; use one of \['urban', 'rural', 'township'\]"):
+        normalise_communities(communities_4547.assign(kind=["city", "urban"]))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["42010300100", "4201030010011", "42010300100A", "420103-01001", "", None],
+    ids=["11-digits", "13-digits", "letter", "dash", "empty", "null"],
+)
+def test_malformed_community_codes(communities_4547, bad):
+    g = communities_4547.assign(code=pd.Series([CODE_A, bad], dtype=object))
+    with pytest.raises(InputError, match=r"communities: 1 malformed community code\(s\) .*12-digit statistical code \(统计用区划代码\), e\.g\. 420103002001"):
+        normalise_communities(g)
+
+
+def test_malformed_code_is_named(communities_4547):
+    g = communities_4547.assign(code=["42010300100", "abc"])
+    with pytest.raises(InputError, match=r"2 malformed community code\(s\) \['42010300100', 'abc'\]"):
+        normalise_communities(g)
+
+
+def test_duplicate_community_codes(communities_4547):
+    g = communities_4547.assign(code=[CODE_A, CODE_A])
+    with pytest.raises(InputError, match=rf"communities: duplicate community code\(s\) \['{CODE_A}'\]; every community needs its own code"):
+        normalise_communities(g)
+
+
+def test_duplicate_codes_differing_in_whitespace(communities_4547):
+    g = communities_4547.assign(code=[CODE_A, f" {CODE_A} "])
+    with pytest.raises(InputError, match=r"duplicate community code"):
+        normalise_communities(g)
+
+
+def test_wrong_geometry_type(communities_4547):
+    g = communities_4547.set_geometry(communities_4547.geometry.centroid)
+    with pytest.raises(InputError, match=r"communities: geometry type\(s\) \['Point'\] not accepted; communities must be \['MultiPolygon', 'Polygon'\]"):
+        normalise_communities(g)
+
+
+def test_streets_wrong_geometry_type(communities_4547):
+    with pytest.raises(InputError, match=r"streets: geometry type\(s\) \['Polygon'\] not accepted; streets must be \['LineString', 'MultiLineString'\]"):
+        normalise_streets(communities_4547)
+
+
+@pytest.mark.parametrize("empty", [None, Polygon()], ids=["null", "empty"])
+def test_null_geometry(communities_4547, empty):
+    g = communities_4547.copy()
+    g.loc[1, "geometry"] = empty
+    with pytest.raises(InputError, match=r"communities: 1 feature\(s\) have no geometry \(rows \[1\]\); remove them or add geometry"):
+        normalise_communities(g)
+
+
+def test_null_geometry_read_from_geojson(tmp_path):
+    path = tmp_path / "streets.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "features": ['
+        '{"type": "Feature", "properties": {"name": "a"}, "geometry": {"type": "LineString", "coordinates": [[114.2, 30.5], [114.3, 30.5]]}},'
+        '{"type": "Feature", "properties": {"name": "b"}, "geometry": null}]}',
+        encoding="utf-8",
+    )
+    g = read_layer(path, name="streets")
+    with pytest.raises(InputError, match=r"streets: 1 feature\(s\) have no geometry"):
+        normalise_streets(g)
+
+
+def test_invalid_geometry_repaired_and_recorded(communities_4547):
+    bowtie = Polygon([at(0, 0), at(100, 100), at(100, 0), at(0, 100), at(0, 0)])
+    assert not bowtie.is_valid
+    g = gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[bowtie], crs=METRIC_EPSG)
+    out, findings = normalise_communities(g)
+    fixed = out.geometry.iloc[0]
+    assert fixed.is_valid
+    assert fixed.geom_type in ("Polygon", "MultiPolygon")
+    assert fixed.area == pytest.approx(5000.0)  # two triangles of 2,500 m²
+    assert len(findings) == 1
+    f = findings[0]
+    assert f["type"] == "invalid_geometry_repaired"
+    assert f["severity"] == "warning"
+    assert f["layer"] == "communities"
+    assert "Self-intersection" in f["message"] and "make_valid" in f["message"]
+    assert f["geometry"].equals(fixed)
+    assert not g.geometry.iloc[0].is_valid  # input untouched
+
+
+def test_invalid_street_collapsing_to_nothing():
+    g = gpd.GeoDataFrame(geometry=[shapely.LineString([at(0, 0), at(0, 0)])], crs=METRIC_EPSG)
+    with pytest.raises(InputError, match=r"streets: 1 invalid feature\(s\) collapse to nothing when repaired; fix them in the source"):
+        normalise_streets(g)
+
+
+def test_repair_findings_reach_read_inputs(tmp_path, communities_4490):
+    bowtie = Polygon([(114.2, 30.5), (114.21, 30.51), (114.21, 30.5), (114.2, 30.51), (114.2, 30.5)])
+    g = gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[bowtie], crs=4490)
+    path = tmp_path / "c.gpkg"
+    g.to_file(path)
+    inputs = read_inputs({"communities": LayerSource(path)})
+    assert isinstance(inputs, Inputs)
+    assert list(inputs.findings["type"]) == ["invalid_geometry_repaired"]
+    assert inputs.findings.crs.to_epsg() == 4490
+    assert inputs.communities.geometry.is_valid.all()
+
+
+# ----------------------------------------------------------------------------------- overlaps
+
+
+def test_check_community_overlaps(communities_4547):
+    check_community_overlaps(communities_4547, METRIC_EPSG)  # touching is fine
+    over = communities_4547.copy()
+    over.loc[1, "geometry"] = rect(390, 0, 800, 400)  # 10 m × 400 m overlap
+    with pytest.raises(InputError, match=rf"communities overlap each other: \['{CODE_A}/{CODE_B} \(4000 m²\)'\]; .*不交叉重叠"):
+        check_community_overlaps(over, METRIC_EPSG)
+
+
+def test_check_community_overlaps_in_geographic_input(communities_4490):
+    over = communities_4490.copy()
+    over.loc[1, "geometry"] = over.geometry.iloc[0]
+    with pytest.raises(InputError, match=r"communities overlap each other: .*160000 m²"):
+        check_community_overlaps(over, METRIC_EPSG)
+
+
+def test_tiny_overlap_tolerated(communities_4547):
+    over = communities_4547.copy()
+    over.loc[1, "geometry"] = rect(399.999, 0, 800, 400)  # 0.4 m² under the 1 m² tolerance
+    check_community_overlaps(over, METRIC_EPSG)
+
+
+# ------------------------------------------------------------------------------ streets, buildings
+
+
+def test_normalise_streets(streets_4547):
+    out, findings = normalise_streets(streets_4547.drop(columns="highway"))
+    assert list(out.columns) == ["name", "highway", "geometry"]
+    assert out["highway"].tolist() == [None] * 4
+    assert findings == []
+
+
+def test_normalise_streets_accepts_multilines():
+    g = gpd.GeoDataFrame(geometry=[shapely.MultiLineString([[at(0, 0), at(0, 10)], [at(5, 0), at(5, 10)]])], crs=METRIC_EPSG)
+    out, _ = normalise_streets(g)
+    assert out["name"].tolist() == [None]
+
+
+def test_normalise_buildings(buildings_4547):
+    out, findings = normalise_buildings(buildings_4547)
+    assert list(out.columns[:5]) == ["building_id", "households", "floors", "name", "use"]
+    assert out["building_id"].tolist() == ["b1", "b2", "b3", "b4", "b5", "b6"]
+    assert findings == []
+
+
+def test_building_ids_made_from_geometry_do_not_depend_on_row_order(buildings_4547):
+    g = buildings_4547.drop(columns="building_id")
+    ids = normalise_buildings(g)[0]["building_id"]
+    shuffled = g.sample(frac=1, random_state=3)
+    ids_shuffled = normalise_buildings(shuffled)[0]["building_id"]
+    assert ids.is_unique
+    assert dict(zip(ids.index, ids)) == dict(zip(ids_shuffled.index, ids_shuffled))
+
+
+def test_identical_buildings_get_distinct_ids():
+    g = gpd.GeoDataFrame(geometry=[rect(0, 0, 10, 10)] * 3, crs=METRIC_EPSG)
+    ids = normalise_buildings(g)[0]["building_id"]
+    assert ids.is_unique
+    assert ids.iloc[1] == ids.iloc[0] + "-1"
+
+
+@pytest.mark.parametrize("bad", [["a", "a"], ["a", ""], ["a", None]], ids=["dup", "empty", "null"])
+def test_bad_building_ids(bad):
+    g = gpd.GeoDataFrame({"building_id": pd.Series(bad, dtype=object)}, geometry=[rect(0, 0, 1, 1), rect(2, 0, 3, 1)], crs=METRIC_EPSG)
+    with pytest.raises(InputError, match=r"buildings: building_id must be unique and non-empty"):
+        normalise_buildings(g)
+
+
+def test_buildings_accept_points_and_multipoints():
+    g = gpd.GeoDataFrame(geometry=[Point(at(0, 0)), MultiPoint([at(0, 0), at(1, 1)])], crs=METRIC_EPSG)
+    out, _ = normalise_buildings(g)
+    assert len(out) == 2
+
+
+def test_buildings_reject_lines(streets_4547):
+    with pytest.raises(InputError, match=r"buildings: geometry type\(s\) \['LineString'\] not accepted"):
+        normalise_buildings(streets_4547)
+
+
+def test_normalise_points_enterprises():
+    g = gpd.GeoDataFrame({"NAME": ["医院"]}, geometry=[Point(at(0, 0))], crs=METRIC_EPSG)
+    out, _ = normalise_points(g, name="enterprises")
+    assert out["name"].tolist() == ["医院"]
+    assert out["category"].tolist() == [None]
+
+
+# ------------------------------------------------------------------------------------ read_inputs
+
+
+def test_read_inputs(tiny_files):
+    inputs = read_inputs({name: LayerSource(p) for name, p in tiny_files.items()})
+    assert list(inputs.communities["code"]) == [CODE_A, CODE_B]
+    assert len(inputs.streets) == 4
+    assert list(inputs.buildings["building_id"]) == ["b1", "b2", "b3", "b4", "b5", "b6"]
+    assert inputs.villager_groups is None and inputs.enterprises is None
+    assert len(inputs.findings) == 0
+    assert set(inputs.fingerprints) == {"communities", "streets", "buildings"}
+    assert inputs.fingerprints["streets"] == fingerprint(tiny_files["streets"])
+
+
+def test_read_inputs_requires_communities(tiny_files):
+    with pytest.raises(InputError, match=r"no communities layer given; pass --communities FILE"):
+        read_inputs({"streets": LayerSource(tiny_files["streets"])})
+
+
+def test_read_inputs_column_mapping_and_default_crs(tmp_path, communities_4547):
+    path = tmp_path / "shequ.shp"
+    communities_4547.rename(columns={"code": "CUN_DM"}).to_file(path)
+    path.with_suffix(".prj").unlink()
+    with pytest.raises(InputError, match=r"has no CRS"):
+        read_inputs({"communities": LayerSource(path, columns={"code": "CUN_DM"})})
+    inputs = read_inputs({"communities": LayerSource(path, columns={"code": "CUN_DM"})}, crs="EPSG:4547")
+    assert list(inputs.communities["code"]) == [CODE_A, CODE_B]
+    assert inputs.communities.crs.to_epsg() == 4547
+
+
+def test_fingerprint_covers_shapefile_sidecars(tmp_path, communities_4547):
+    path = tmp_path / "shequ.shp"
+    communities_4547.to_file(path)
+    before = fingerprint(path)
+    assert before == fingerprint(path)
+    communities_4547.assign(name=["甲", "乙"]).to_file(path)  # only the .dbf changes
+    assert fingerprint(path) != before
+
+
+# ------------------------------------------------------------------------------------------ config
+
+
+def test_load_config(tmp_path):
+    (tmp_path / "sub").mkdir()
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text(
+        """
+[rules]
+grid_max = 450
+
+[communities]
+path = "sub/shequ.shp"
+encoding = "gbk"
+crs = "EPSG:4490"
+columns = { code = "CUN_DM", name = "CUN_MC" }
+
+[buildings]
+path = "/abs/buildings.gpkg"
+layer = "fw"
+datum = "gcj02"
+""",
+        encoding="utf-8",
+    )
+    sources = load_config(cfg)
+    assert set(sources) == {"communities", "buildings"}
+    c = sources["communities"]
+    assert c.path == tmp_path / "sub" / "shequ.shp"  # relative to the config file
+    assert (c.encoding, c.crs, c.layer) == ("gbk", "EPSG:4490", None)
+    assert c.columns == {"code": "CUN_DM", "name": "CUN_MC"}
+    b = sources["buildings"]
+    assert str(b.path) == os.path.normpath("/abs/buildings.gpkg")
+    assert (b.layer, b.datum, b.columns) == ("fw", "gcj02", {})
+
+
+def test_load_config_reads_layers(tmp_path, communities_4547):
+    communities_4547.rename(columns={"code": "DM"}).to_file(tmp_path / "shequ.gpkg")
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text('[communities]\npath = "shequ.gpkg"\ncolumns = { code = "DM" }\n', encoding="utf-8")
+    inputs = read_inputs(load_config(cfg))
+    assert list(inputs.communities["code"]) == [CODE_A, CODE_B]
+
+
+def test_load_config_unknown_section(tmp_path):
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text('[roads]\npath = "x.gpkg"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"config .*gridgeo\.toml: unknown section \[roads\]; valid sections: \['buildings', 'communities', .*'streets', 'villager_groups'\] and \[rules\]"):
+        load_config(cfg)
+
+
+def test_load_config_unknown_key(tmp_path):
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text('[streets]\npath = "x.gpkg"\nfile = "y"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"config .*: unknown key\(s\) \['file'\] in \[streets\]; valid keys: \['columns', 'crs', 'datum', 'encoding', 'layer', 'path'\]"):
+        load_config(cfg)
+
+
+def test_load_config_section_without_path(tmp_path):
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text('[streets]\nlayer = "roads"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"config .*: section \[streets\] needs a path"):
+        load_config(cfg)
+
+
+def test_load_config_top_level_key(tmp_path):
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text('path = "x.gpkg"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"config .*: unknown section \[path\]"):
+        load_config(cfg)
+
+
+def test_load_config_missing_and_invalid(tmp_path):
+    with pytest.raises(InputError, match=r"config file not found: .*nope\.toml; check the path"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[communities\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"config file .*bad\.toml is not valid TOML"):
+        load_config(bad)
+
+
+def test_load_config_columns_must_be_a_table(tmp_path):
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text('[communities]\npath = "x.gpkg"\ncolumns = "CUN_DM"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"config .*: \[communities\] columns must be a table"):
+        load_config(cfg)
+
+
+def test_read_inputs_converts_a_gcj02_layer(tmp_path, communities_4490, buildings_4547):
+    from gridgeo.crs import convert_datum
+
+    wgs = buildings_4547.to_crs(4326)
+    amap = convert_datum(wgs, src="wgs84", dst="gcj02")  # as digitised on AMap tiles
+    shift = amap.to_crs(METRIC_EPSG).centroid.distance(buildings_4547.centroid, align=True)
+    assert (shift > 100).all() and (shift < 700).all()
+    communities_4490.to_file(tmp_path / "c.gpkg")
+    amap.to_file(tmp_path / "b.gpkg")
+    inputs = read_inputs({"communities": LayerSource(tmp_path / "c.gpkg"), "buildings": LayerSource(tmp_path / "b.gpkg", datum="gcj02")})
+    back = inputs.buildings.to_crs(METRIC_EPSG)
+    assert back.centroid.distance(buildings_4547.centroid, align=True).max() < 0.01
+    assert back.geometry.geom_equals_exact(buildings_4547.geometry, tolerance=0.01).all()
+
+
+def test_shared_crs_only_fills_in_for_layers_without_one(tmp_path, communities_4547, streets_4490):
+    # communities as WKT without a CRS, streets in a GeoPackage with their own CRS: --crs EPSG:4547
+    # is meant for the communities and must not clash with the streets' EPSG:4490
+    c = tmp_path / "c.csv"
+    pd.DataFrame({"code": communities_4547["code"], "wkt": communities_4547.geometry.to_wkt()}).to_csv(c, index=False)
+    streets_4490.to_file(tmp_path / "s.gpkg")
+    inputs = read_inputs({"communities": LayerSource(c), "streets": LayerSource(tmp_path / "s.gpkg")}, crs="EPSG:4547")
+    assert inputs.communities.crs.to_epsg() == 4547
+    assert inputs.streets.crs.to_epsg() == 4490
+    # a layer's own crs (from a config file) must agree with its file
+    with pytest.raises(InputError, match=r"layer 'streets' has CRS 'EPSG:4490' but --crs 'EPSG:4547' was given"):
+        read_inputs({"communities": LayerSource(c), "streets": LayerSource(tmp_path / "s.gpkg", crs="EPSG:4547")}, crs="EPSG:4547")
+
+
+def test_default_crs_for_csv_lon_lat(tmp_path):
+    path = tmp_path / "b.csv"
+    path.write_text("lon,lat\n114.27,30.59\n", encoding="utf-8")
+    assert read_layer(path, name="buildings", default_crs="EPSG:4490").crs.to_epsg() == 4490
+    with pytest.raises(InputError, match=r"buildings: unknown CRS 'nonsense'"):
+        read_layer(path, name="buildings", default_crs="nonsense")
+
+
+def test_load_config_not_utf8(tmp_path):
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_bytes('[communities]\npath = "社区.shp"\n'.encode("gbk"))
+    with pytest.raises(InputError, match=r"config file .*gridgeo\.toml is not valid TOML: .*; TOML files are UTF-8 text"):
+        load_config(cfg)

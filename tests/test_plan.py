@@ -1,0 +1,300 @@
+"""The plan file (gridgeo.plan): round trip, metadata, atomic writes, storage CRS, read errors."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+from shapely import Point, box
+
+from conftest import CODE_A, CODE_B, METRIC_EPSG, rect
+from gridgeo import InputError
+from gridgeo._errors import PlanExistsError
+from gridgeo._findings import make_findings
+from gridgeo.plan import LAYER_ORDER, METADATA_TABLE, Plan, to_storage, write_gpkg_atomic
+
+
+def _layers() -> dict[str, gpd.GeoDataFrame]:
+    communities = gpd.GeoDataFrame(
+        {
+            "code": pd.Series([CODE_A, CODE_B], dtype=object),
+            "name": pd.Series(["民族街社区", "花楼水塔社区"], dtype=object),
+            "kind": pd.Series(["urban", "rural"], dtype=object),
+        },
+        geometry=[box(114.20, 30.50, 114.21, 30.51), box(114.21, 30.50, 114.22, 30.51)],
+        crs=4490,
+    )
+    blocks = gpd.GeoDataFrame(
+        {
+            "block_id": pd.Series([f"{CODE_A}-B0001", f"{CODE_B}-B0001"], dtype=object),
+            "community_code": pd.Series([CODE_A, CODE_B], dtype=object),
+            "households": np.array([420, 0], dtype="int64"),
+            "buildings": np.array([3, 0], dtype="int64"),
+            "area_m2": [1_000_000.5, 2.25],
+            "score": pd.Series([np.nan, 0.5], dtype="float64"),
+        },
+        geometry=[box(114.20, 30.50, 114.21, 30.51), shapely.MultiPolygon([box(114.21, 30.50, 114.215, 30.51), box(114.216, 30.50, 114.22, 30.51)])],
+        crs=4490,
+    )
+    buildings = gpd.GeoDataFrame(
+        {
+            "building_id": pd.Series(["b1", "b2", "b3"], dtype=object),
+            "households": np.array([120, 0, 300], dtype="int64"),
+            "households_source": pd.Series(["given", "missing", "estimated"], dtype=object),
+            "floors": [np.nan, 3.0, 18.0],
+            "name": pd.Series(["1号楼", None, "学校"], dtype=object),
+            "community_code": pd.Series([CODE_A, None, CODE_A], dtype=object),
+            "block_id": pd.Series([f"{CODE_A}-B0001", None, f"{CODE_A}-B0001"], dtype=object),
+            "dedicated": [True, False, False],
+        },
+        geometry=[box(114.201, 30.501, 114.202, 30.502), Point(114.3, 30.6), box(114.203, 30.501, 114.204, 30.502)],
+        crs=4490,
+    )
+    return {"communities": communities, "blocks": blocks, "buildings": buildings, "findings": make_findings([], crs=4490)}
+
+
+def _findings() -> gpd.GeoDataFrame:
+    return make_findings(
+        [
+            {"type": "households_invalid", "severity": "warning", "layer": "buildings", "feature_id": "b2",
+             "measure": 0.0, "message": "建筑 b2: households 'x' is not a number", "geometry": Point(114.3, 30.6)},
+            {"type": "layer_shift_suspected", "severity": "info", "message": "no place"},
+        ],
+        crs=4490,
+    )
+
+
+def test_round_trip_identical(tmp_path):
+    layers = _layers()
+    plan = Plan(layers, {"stage": "blocks"})
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    back = Plan.read(path)
+    assert list(back.layers) == ["communities", "blocks", "buildings", "findings"]
+    for name, gdf in layers.items():
+        assert_geodataframe_equal(back[name], gdf, check_less_precise=False)
+    # None stays None in object columns (not NaN, not "None")
+    assert back["buildings"]["name"].tolist() == ["1号楼", None, "学校"]
+    assert back["buildings"]["block_id"].iloc[1] is None
+    assert back["blocks"]["households"].dtype == np.int64
+    assert back["buildings"]["dedicated"].dtype == bool
+
+
+def test_round_trip_findings_with_and_without_geometry(tmp_path):
+    f = _findings()
+    Plan({"findings": f}).write(tmp_path / "plan.gpkg")
+    back = Plan.read(tmp_path / "plan.gpkg")["findings"]
+    assert back["geometry"].iloc[1] is None or back.geometry.iloc[1].is_empty
+    # a finding without a place comes back without one; compare everything else exactly
+    assert_geodataframe_equal(back.iloc[:1], f.iloc[:1])
+    pd.testing.assert_frame_equal(pd.DataFrame(back.drop(columns="geometry")), pd.DataFrame(f.drop(columns="geometry")))
+
+
+def test_round_trip_default_dtypes(tmp_path):
+    # pandas' default string dtype and plain lists, as a user would build them
+    g = gpd.GeoDataFrame({"code": [CODE_A, CODE_B], "name": ["甲", None], "n": [1, 2], "x": [0.5, None]},
+                         geometry=[box(114.2, 30.5, 114.21, 30.51), box(114.21, 30.5, 114.22, 30.51)], crs=4490)
+    Plan({"communities": g}).write(tmp_path / "plan.gpkg")
+    assert_geodataframe_equal(Plan.read(tmp_path / "plan.gpkg")["communities"], g)
+
+
+def test_round_trip_nullable_dtypes(tmp_path):
+    g = gpd.GeoDataFrame(
+        {"households": pd.Series([1, None], dtype="Int64"), "ok": pd.Series([True, None], dtype="boolean")},
+        geometry=[box(114.2, 30.5, 114.21, 30.51), box(114.21, 30.5, 114.22, 30.51)],
+        crs=4490,
+    )
+    Plan({"grids": g}).write(tmp_path / "plan.gpkg")
+    assert_geodataframe_equal(Plan.read(tmp_path / "plan.gpkg")["grids"], g)
+
+
+def test_empty_layers_round_trip(tmp_path):
+    empty_blocks = _layers()["blocks"].iloc[:0]
+    layers = {"blocks": empty_blocks, "findings": make_findings([], crs=4490)}
+    Plan(layers).write(tmp_path / "plan.gpkg")
+    back = Plan.read(tmp_path / "plan.gpkg")
+    for name, gdf in layers.items():
+        assert len(back[name]) == 0
+        assert_geodataframe_equal(back[name], gdf)
+
+
+def test_layer_order_in_file(tmp_path):
+    layers = _layers()
+    shuffled = {k: layers[k] for k in ("findings", "buildings", "communities", "blocks")}
+    shuffled["extra_layer"] = layers["communities"]
+    Plan(shuffled).write(tmp_path / "plan.gpkg")
+    names = [str(n) for n in pyogrio.list_layers(tmp_path / "plan.gpkg")[:, 0]]
+    assert names == ["communities", "blocks", "buildings", "findings", "extra_layer", METADATA_TABLE]
+    assert list(Plan.read(tmp_path / "plan.gpkg").layers) == ["communities", "blocks", "buildings", "findings", "extra_layer"]
+    assert LAYER_ORDER.index("communities") < LAYER_ORDER.index("findings")
+
+
+def test_metadata_round_trip(tmp_path):
+    meta = {
+        "gridgeo_version": "0.1.0",
+        "rules": {"grid_min": 300, "arterial_classes": ["primary", "trunk"], "dwelling_m2": 90.0},
+        "counts": {"households": np.int64(12345), "share": np.float64(0.25)},
+        "input_fingerprints": {"communities": "ab" * 32},
+        "note": "网格化管理",
+        "nothing": None,
+        "flag": True,
+        "array": np.array([1, 2, 3]),
+    }
+    Plan(_layers(), meta).write(tmp_path / "plan.gpkg")
+    back = Plan.read(tmp_path / "plan.gpkg").metadata
+    assert back == {**meta, "counts": {"households": 12345, "share": 0.25}, "array": [1, 2, 3]}
+    assert "_layers" not in back and "_dtypes" not in back
+    # stored as a non-spatial key/value table of JSON text
+    table = pyogrio.read_dataframe(tmp_path / "plan.gpkg", layer=METADATA_TABLE)
+    assert set(table.columns) == {"key", "value"}
+    assert json.loads(table.set_index("key").loc["note", "value"]) == "网格化管理"
+
+
+def test_metadata_not_serialisable(tmp_path):
+    with pytest.raises(TypeError, match=r"metadata value .* is not JSON-serialisable"):
+        Plan(_layers(), {"bad": object()}).write(tmp_path / "plan.gpkg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_storage_crs_is_4490(tmp_path):
+    metric = gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[rect(0, 0, 400, 400)], crs=METRIC_EPSG)
+    Plan({"communities": metric}).write(tmp_path / "plan.gpkg")
+    assert pyogrio.read_info(tmp_path / "plan.gpkg", layer="communities")["crs"] == "EPSG:4490"
+    back = Plan.read(tmp_path / "plan.gpkg")["communities"]
+    assert back.crs.to_epsg() == 4490
+    # the same place: area within a square metre after the round trip
+    assert back.to_crs(METRIC_EPSG).area.iloc[0] == pytest.approx(160_000.0, abs=1.0)
+    assert metric.crs.to_epsg() == METRIC_EPSG  # input untouched
+
+
+def _valid_until_reprojected() -> shapely.Polygon:
+    """A triangle with a hole 1 mm from its 2.8 km diagonal: valid in metres, but the straight diagonal
+    between reprojected vertices no longer runs where the projected line ran, and crosses the hole."""
+    x0, y0, side = 640_000.0, 3_385_000.0, 2_000.0
+    ex, ey = x0 + side / 2, y0 + side / 2
+    hole = [(ex + 50, ey - 10), (ex + 1e-3, ey - 1e-3), (ex + 30, ey - 50)]
+    return shapely.Polygon([(x0, y0), (x0 + side, y0), (x0 + side, y0 + side)], [hole])
+
+
+def test_to_storage_mends_what_reprojection_breaks():
+    g = gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[_valid_until_reprojected()], crs=METRIC_EPSG)
+    assert g.geometry.is_valid.all()
+    assert not g.to_crs(4490).geometry.is_valid.any()  # the trap is real
+    out = to_storage(g)
+    assert out.crs.to_epsg() == 4490
+    assert out.geometry.is_valid.all()
+    assert out.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    assert g.geometry.is_valid.all()  # input untouched
+
+
+def test_stored_plan_is_valid_after_reprojection(tmp_path):
+    g = gpd.GeoDataFrame({"block_id": ["x"]}, geometry=[_valid_until_reprojected()], crs=METRIC_EPSG)
+    Plan({"blocks": g}).write(tmp_path / "plan.gpkg")
+    assert Plan.read(tmp_path / "plan.gpkg")["blocks"].geometry.is_valid.all()
+
+
+def test_to_storage_mends_invalid_input():
+    bowtie = shapely.Polygon([(526_000, 3_385_000), (526_100, 3_385_100), (526_100, 3_385_000), (526_000, 3_385_100)])
+    out = to_storage(gpd.GeoDataFrame(geometry=[bowtie, None], crs=METRIC_EPSG))
+    assert out.geometry.iloc[0].is_valid
+    assert out.geometry.iloc[1] is None
+
+
+def test_existing_file_refused_without_force(tmp_path):
+    path = tmp_path / "plan.gpkg"
+    Plan(_layers(), {"version": 1}).write(path)
+    with pytest.raises(PlanExistsError, match=r"plan\.gpkg exists; pass --force \(force=True\) to overwrite it"):
+        Plan(_layers(), {"version": 2}).write(path)
+    assert Plan.read(path).metadata["version"] == 1
+    Plan(_layers(), {"version": 2}).write(path, force=True)
+    assert Plan.read(path).metadata["version"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.gpkg"]
+
+
+def test_plan_exists_error_is_file_exists_error(tmp_path):
+    path = tmp_path / "plan.gpkg"
+    path.write_bytes(b"")
+    with pytest.raises(FileExistsError):
+        Plan(_layers()).write(path)
+
+
+def test_failure_mid_write_keeps_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "plan.gpkg"
+    Plan(_layers(), {"version": 1}).write(path)
+    before = path.read_bytes()
+    real = pyogrio.write_dataframe
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(kwargs.get("layer"))
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        Plan(_layers(), {"version": 2}).write(path, force=True)
+    assert calls == ["communities", "blocks"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.gpkg"]
+    assert path.read_bytes() == before
+    monkeypatch.undo()
+    assert Plan.read(path).metadata["version"] == 1
+
+
+def test_failure_on_new_file_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pyogrio, "write_dataframe", broken)
+    with pytest.raises(OSError):
+        Plan(_layers()).write(tmp_path / "plan.gpkg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_errors(tmp_path):
+    with pytest.raises(InputError, match=r"output .*plan\.shp must be a GeoPackage ending in \.gpkg"):
+        Plan(_layers()).write(tmp_path / "plan.shp")
+    with pytest.raises(InputError, match=r"output folder .*missing does not exist; create it first"):
+        Plan(_layers()).write(tmp_path / "missing" / "plan.gpkg")
+    (tmp_path / "folder.gpkg").mkdir()
+    with pytest.raises(InputError, match=r"output .*folder\.gpkg is a folder; give the path of a \.gpkg file"):
+        Plan(_layers()).write(tmp_path / "folder.gpkg", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.gpkg"]
+
+
+def test_write_gpkg_atomic_list_values_as_json(tmp_path):
+    g = _layers()["communities"].assign(tags=pd.Series([["a", "b"], None], dtype=object))
+    write_gpkg_atomic(tmp_path / "x.gpkg", {"communities": g})
+    back = pyogrio.read_dataframe(tmp_path / "x.gpkg", layer="communities")
+    assert json.loads(back["tags"].iloc[0]) == ["a", "b"]
+    assert "tags" in g and isinstance(g["tags"].iloc[0], list)  # input untouched
+
+
+def test_read_missing_file(tmp_path):
+    with pytest.raises(InputError, match=r"plan file not found: .*nope\.gpkg; run `gridgeo partition \.\.\. --out .*nope\.gpkg` first"):
+        Plan.read(tmp_path / "nope.gpkg")
+
+
+def test_read_not_a_plan(tmp_path):
+    path = tmp_path / "communities.gpkg"
+    _layers()["communities"].to_file(path, layer="shequ")
+    with pytest.raises(InputError, match=r"communities\.gpkg is not a gridgeo plan \(no gridgeo_metadata table; layers: \['shequ'\]\); use `gridgeo info`"):
+        Plan.read(path)
+
+
+def test_read_not_a_geopackage(tmp_path):
+    path = tmp_path / "plan.gpkg"
+    path.write_text("not a database", encoding="utf-8")
+    with pytest.raises(InputError, match=r"cannot read plan .*plan\.gpkg: .*; give a GeoPackage written by gridgeo"):
+        Plan.read(path)
+
+
+def test_getitem_unknown_layer():
+    with pytest.raises(KeyError, match=r"plan has no layer 'grids'; layers: \['communities'"):
+        Plan(_layers())["grids"]

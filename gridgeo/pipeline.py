@@ -192,21 +192,29 @@ def build_plan(
         layers = {"communities": prep.communities, "blocks": prep.blocks, "buildings": prep.buildings,
                   "findings": prep.findings}
         return Plan(layers, _metadata(prep, "blocks"))
-    return _partition_plan(prep, workers=workers, previous=previous, scheme=scheme)
+    return _partition_plan(prep, workers=workers, previous=previous, from_scratch=from_scratch, scheme=scheme)
 
 
-def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, scheme: Any) -> Plan:
+def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from_scratch: bool, scheme: Any) -> Plan:
     from .partition import partition
 
     t = time.perf_counter()
-    result = partition(
-        prep.communities, prep.blocks, prep.buildings, streets=prep.streets, rules=prep.rules,
-        villager_groups=prep.villager_groups, workers=workers,
-    )
+    extra: dict[str, Any] = {}
+    if previous is not None and not from_scratch and "grids" in previous.layers:
+        from .adjust import adjust
+
+        result, extra["adjustment"] = adjust(
+            prep.communities, prep.blocks, prep.buildings, previous, streets=prep.streets, rules=prep.rules,
+            villager_groups=prep.villager_groups, workers=workers,
+        )
+    else:
+        result = partition(
+            prep.communities, prep.blocks, prep.buildings, streets=prep.streets, rules=prep.rules,
+            villager_groups=prep.villager_groups, workers=workers,
+        )
     prep.timings["partition_s"] = time.perf_counter() - t
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
-    extra: dict[str, Any] = {}
     t = time.perf_counter()
     scheme = scheme if scheme is not None else _scheme_of(previous)
     coded = assign_codes(grids, subgrids, buildings, scheme=scheme, previous=previous,

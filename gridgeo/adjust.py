@@ -1,0 +1,264 @@
+"""Dynamic adjustment (动态调整): re-divide only where the city changed, keep the other grids as they were.
+
+Given a previous plan and the prepared new inputs, :func:`adjust` keeps every previous grid that is
+still valid as it stands and re-partitions only the rest of each community:
+
+A previous grid is **kept** (geometry, small grids and building assignment unchanged) when
+
+- its community still exists and the grid lies inside it (less than ``1 m²`` outside);
+- the buildings whose representative point lies in it are the same buildings (same ``building_id``)
+  with the same households as in the previous plan;
+- no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids).
+
+Everything else of the community (grids that changed, and area no previous grid covers, such as a
+community that grew) is **freed**. Connected freed areas are partitioned afresh by
+:func:`gridgeo.partition.partition`. A freed area whose households cannot be divided within the
+bounds (fewer than ``grid_min``, or between two feasible counts such as 500 < H < 600) absorbs its
+kept neighbours, one at a time (the one sharing the longest boundary first), until it can. Codes are
+then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._findings import concat_findings, make_findings
+from .partition import PartitionResult, partition
+from .rules import Rules, rules_for_kind
+
+__all__ = ["adjust", "feasible"]
+
+_TOL_M2 = 1.0
+
+
+def feasible(households: int, lo: int, hi: int) -> bool:
+    """Whether ``households`` can be divided into some number of grids within ``[lo, hi]``.
+
+    >>> feasible(550, 300, 500), feasible(650, 300, 500), feasible(250, 300, 500), feasible(0, 300, 500)
+    (False, True, False, True)
+    """
+    if households == 0:
+        return True
+    k_min = math.ceil(households / hi)
+    return k_min * lo <= households
+
+
+def adjust(
+    communities: gpd.GeoDataFrame,
+    blocks: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    previous: Any,
+    *,
+    streets: gpd.GeoDataFrame | None = None,
+    rules: Rules,
+    villager_groups: gpd.GeoDataFrame | None = None,
+    workers: int = 1,
+) -> tuple[PartitionResult, dict[str, Any]]:
+    """Partition with a previous plan: keep unchanged grids, re-divide the rest.
+
+    All layers in the same metric CRS; ``previous`` is a :class:`gridgeo.plan.Plan`. Returns the
+    partition result (kept grids carry ``grid_id`` ``"K<old code>"``) and a summary dict.
+    """
+    crs = communities.crs
+    pg = previous["grids"].to_crs(crs)
+    psub = previous.layers.get("subgrids")
+    psub = psub.to_crs(crs) if psub is not None else None
+    pb = previous.layers.get("buildings")
+    codes = communities["code"].to_numpy()
+    cgeom = dict(zip(codes, communities.geometry.to_numpy(), strict=True))
+
+    pg = pg[pg["community_code"].isin(set(codes))].reset_index(drop=True)
+    keep = _kept_grids(pg, pb, buildings, cgeom)
+    kept = pg[keep].reset_index(drop=True)
+
+    # previous grid code of each new building inside a kept grid
+    bgeoms = buildings.geometry.to_numpy()
+    reps = shapely.point_on_surface(bgeoms)
+    tree = shapely.STRtree(kept.geometry.to_numpy())
+    bi, ki = tree.query(reps, predicate="within")
+    in_kept = np.full(len(buildings), -1)
+    in_kept[bi] = ki
+
+    parts: list[PartitionResult] = []
+    summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
+    regions = _free_regions(communities, kept, buildings, in_kept, rules)
+    summary["regions_repartitioned"] = len(regions)
+    # grids absorbed into a region are no longer kept
+    absorbed = set()
+    for r in regions:
+        absorbed |= r["absorbed"]
+    if absorbed:
+        still = ~kept["grid_code"].isin(absorbed).to_numpy()
+        summary["grids_kept"] -= len(absorbed)
+        summary["grids_freed"] += len(absorbed)
+        kept_idx_map = np.full(len(kept), -1)
+        kept_idx_map[still] = np.arange(int(still.sum()))
+        in_kept = np.where(in_kept >= 0, kept_idx_map[np.maximum(in_kept, 0)], -1)
+        kept = kept[still].reset_index(drop=True)
+    for k, region in enumerate(regions):
+        parts.append(_partition_region(region, k, communities, blocks, buildings, in_kept, streets, rules,
+                                       villager_groups, workers))
+    return _combine(kept, psub, pb, buildings, in_kept, parts, crs), summary
+
+
+def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame,
+                cgeom: dict[str, Any]) -> np.ndarray:
+    n = len(pg)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    geoms = pg.geometry.to_numpy()
+    comm = np.array([cgeom[c] for c in pg["community_code"]], dtype=object)
+    outside = shapely.area(shapely.difference(geoms, comm)) > _TOL_M2
+    keep = ~outside
+    # buildings now in each grid, by representative point
+    reps = shapely.point_on_surface(buildings.geometry.to_numpy())
+    tree = shapely.STRtree(geoms)
+    bi, gi = tree.query(reps, predicate="within")
+    now = pd.DataFrame({"grid": gi, "building_id": buildings["building_id"].to_numpy()[bi],
+                        "households": buildings["households"].to_numpy()[bi]})
+    if pb is None or "grid_code" not in pb:
+        return np.zeros(n, dtype=bool)
+    code_idx = {c: i for i, c in enumerate(pg["grid_code"])}
+    before = pd.DataFrame({"grid": pb["grid_code"].map(code_idx), "building_id": pb["building_id"].astype(str),
+                           "households": pb["households"]}).dropna(subset=["grid"])
+    before["grid"] = before["grid"].astype(int)
+    sig_now = now.assign(building_id=now["building_id"].astype(str)).sort_values(["grid", "building_id"])
+    sig_before = before.sort_values(["grid", "building_id"])
+    a = sig_now.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)
+    b = sig_before.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)
+    same = np.array([a.get(i, ()) == b.get(i, ()) for i in range(n)])
+    keep &= same
+    # footprints straddling two grids free both
+    bgeoms = buildings.geometry.to_numpy()
+    poly = shapely.get_type_id(bgeoms) >= 3
+    if poly.any():
+        pi = np.flatnonzero(poly)
+        qi, qg = tree.query(bgeoms[pi], predicate="intersects")
+        area = shapely.area(shapely.intersection(bgeoms[pi][qi], geoms[qg]))
+        hit = pd.DataFrame({"b": qi, "g": qg})[area > _TOL_M2]
+        multi = hit.groupby("b")["g"].transform("size") > 1
+        keep[np.unique(hit.loc[multi, "g"].to_numpy())] = False
+    return keep
+
+
+def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
+                  in_kept: np.ndarray, rules: Rules) -> list[dict[str, Any]]:
+    """Connected areas of each community not covered by kept grids, grown until divisible."""
+    regions = []
+    hh = buildings["households"].to_numpy()
+    reps = shapely.point_on_surface(buildings.geometry.to_numpy())
+    for code, cg, kind in zip(communities["code"], communities.geometry, communities["kind"], strict=True):
+        r = rules_for_kind(rules, kind)
+        mine = kept[kept["community_code"] == code]
+        mine_b = (buildings["community_code"] == code).to_numpy()
+        covered = shapely.coverage_union_all(mine.geometry.to_numpy()) if len(mine) else shapely.Polygon()
+        free = shapely.difference(cg, covered)
+        pieces = [p for p in shapely.get_parts(free) if not shapely.is_empty(shapely.buffer(p, -0.05))]
+        absorbed_all: set[str] = set()
+        # join pieces that touch each other through a kept grid only later; start from the raw pieces
+        while pieces:
+            piece = pieces.pop(0)
+            absorbed: set[str] = set()
+            while True:
+                # the piece is free area plus absorbed grids: every building whose point it covers counts
+                h = int(hh[mine_b][shapely.covers(piece, reps[mine_b])].sum())
+                if feasible(h, r.grid_min, r.grid_max):
+                    break
+                cand = mine[~mine["grid_code"].isin(absorbed | absorbed_all)]
+                if len(cand) == 0:
+                    break
+                shared = shapely.length(shapely.intersection(shapely.boundary(piece), cand.geometry.boundary.to_numpy()))
+                if shared.max() <= 0:
+                    break
+                j = int(np.lexsort((cand["grid_code"].to_numpy(), -shared))[0])
+                absorbed.add(cand["grid_code"].iloc[j])
+                piece = shapely.coverage_union(piece, cand.geometry.iloc[j])
+                # pieces now touching the grown piece merge into it
+                touching = [p for p in pieces if shapely.length(shapely.intersection(shapely.boundary(p), shapely.boundary(piece))) > 0]
+                for p in touching:
+                    pieces.remove(p)
+                    piece = shapely.coverage_union(piece, p)
+            absorbed_all |= absorbed
+            regions.append({"code": code, "kind": kind, "geometry": piece, "absorbed": absorbed})
+    return regions
+
+
+def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
+                      buildings: gpd.GeoDataFrame, in_kept: np.ndarray, streets: gpd.GeoDataFrame | None, rules: Rules,
+                      villager_groups: gpd.GeoDataFrame | None, workers: int) -> PartitionResult:
+    crs = communities.crs
+    code, geom = region["code"], region["geometry"]
+    row = communities[communities["code"] == code].iloc[0]
+    comm = gpd.GeoDataFrame({"code": [code], "name": [row.get("name", code)], "kind": [region["kind"]]},
+                            geometry=[geom], crs=crs)
+    mine = blocks[blocks["community_code"] == code]
+    clipped = shapely.intersection(mine.geometry.to_numpy(), geom)
+    rows = []
+    for bid, g in zip(mine["block_id"], clipped, strict=True):
+        for n, part in enumerate(p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6) and p.area > 1e-3):
+            rows.append({"block_id": bid if n == 0 else f"{bid}-p{n}", "community_code": code, "geometry": part})
+    rb = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else gpd.GeoDataFrame(
+        {"block_id": [f"{code}-R{k}"], "community_code": [code]}, geometry=[geom], crs=crs)
+    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept < 0)
+    rbuild = buildings[b_in].drop(columns=["block_id"])
+    from .blocks import assign_buildings, block_totals
+
+    rbuild = assign_buildings(rbuild, rb.assign(area_m2=rb.geometry.area))
+    rbuild["community_code"] = rbuild["community_code"].where(rbuild["community_code"].notna(), None)
+    rb = block_totals(rb.assign(area_m2=rb.geometry.area), rbuild)
+    res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1)
+    suffix = f"R{k}"
+    res.grids["grid_id"] = suffix + "-" + res.grids["grid_id"].astype(str)
+    res.subgrids["grid_id"] = suffix + "-" + res.subgrids["grid_id"].astype(str)
+    res.subgrids["subgrid_id"] = suffix + "-" + res.subgrids["subgrid_id"].astype(str)
+    for col in ("grid_id", "subgrid_id"):
+        res.buildings[col] = res.buildings[col].map(lambda v: None if v is None or pd.isna(v) else f"{suffix}-{v}").astype(object)
+    return res
+
+
+def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoDataFrame | None,
+             buildings: gpd.GeoDataFrame, in_kept: np.ndarray, parts: list[PartitionResult], crs: Any) -> PartitionResult:
+    from .partition import GRID_COLUMNS, SUBGRID_COLUMNS
+
+    kg = kept.copy()
+    kg["grid_id"] = "K" + kg["grid_code"].astype(str)
+    kg["kind"] = kg["kind"] if "kind" in kg else "base"
+    kg["flags"] = kg["flags"] if "flags" in kg else ""
+    grids = [kg[[c for c in GRID_COLUMNS if c in kg.columns] + ["geometry"]]]
+    subs = []
+    if psub is not None and len(kept):
+        ks = psub[psub["grid_code"].isin(set(kept["grid_code"]))].copy()
+        ks["grid_id"] = "K" + ks["grid_code"].astype(str)
+        ks["subgrid_id"] = "K" + ks["subgrid_code"].astype(str)
+        subs.append(ks[[c for c in SUBGRID_COLUMNS if c in ks.columns] + ["geometry"]])
+    out_b = buildings.copy()
+    gid = np.full(len(out_b), None, dtype=object)
+    sid = np.full(len(out_b), None, dtype=object)
+    if pb is not None and len(kept):
+        prev_sub = dict(zip(pb["building_id"].astype(str), pb.get("subgrid_code", pd.Series(None, index=pb.index)), strict=True))
+        codes = kept["grid_code"].to_numpy()
+        for i in np.flatnonzero(in_kept >= 0):
+            gid[i] = "K" + str(codes[in_kept[i]])
+            s = prev_sub.get(str(out_b["building_id"].iat[i]))
+            sid[i] = None if s is None or (isinstance(s, float) and np.isnan(s)) else "K" + str(s)
+    # buildings handled by re-partitioned regions
+    for res in parts:
+        rb = res.buildings.set_index("building_id")
+        idx = out_b["building_id"].isin(rb.index).to_numpy()
+        gid[idx] = rb.loc[out_b["building_id"][idx], "grid_id"].to_numpy()
+        sid[idx] = rb.loc[out_b["building_id"][idx], "subgrid_id"].to_numpy()
+        grids.append(res.grids)
+        subs.append(res.subgrids)
+    out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
+    out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
+    g = gpd.GeoDataFrame(pd.concat(grids, ignore_index=True), geometry="geometry", crs=crs)
+    s = gpd.GeoDataFrame(pd.concat(subs, ignore_index=True), geometry="geometry", crs=crs) if subs else gpd.GeoDataFrame(
+        {c: [] for c in SUBGRID_COLUMNS}, geometry=[], crs=crs)
+    findings = concat_findings([r.findings for r in parts], crs=crs) if parts else make_findings([], crs=crs)
+    return PartitionResult(grids=g, subgrids=s, buildings=out_b, findings=findings)

@@ -1,0 +1,745 @@
+"""Tests of gridgeo.validate: every finding type on crafted layers, a hand-drawn-style layer, repair
+round trips, writing, and a property test that clean tilings validate clean."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely import LineString, MultiPolygon, Point, Polygon, box
+
+from gridgeo._errors import InputError, PlanExistsError
+from gridgeo.rules import get_rules
+from gridgeo.validate import (
+    COVERAGE_TYPES,
+    FINDING_TYPES,
+    has_errors,
+    read_findings,
+    repair_grids,
+    summarize,
+    validate_grids,
+    worst_offenders,
+    write_findings,
+    write_repair,
+)
+
+# a metric CRS (CGCS2000 GK zone, CM 114°E) and an origin near Wuhan, so crafted layers are in metres
+CRS_M = 4547
+X0, Y0 = 500_000.0, 3_380_000.0
+C1, C2 = "420102001001", "420102001002"
+
+
+def b(x0, y0, x1, y1):
+    """A box in local metres from the origin."""
+    return box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+
+def pt(x, y):
+    return Point(X0 + x, Y0 + y)
+
+
+def layer(geoms, crs=CRS_M, **cols):
+    return gpd.GeoDataFrame(dict(cols), geometry=list(geoms), crs=crs)
+
+
+def comms(*geoms_codes):
+    codes = [c for _, c in geoms_codes]
+    return layer([g for g, _ in geoms_codes], code=codes, name=codes, kind=["urban"] * len(codes))
+
+
+def grid_layer(geoms, codes=None, community=C1):
+    n = len(geoms)
+    codes = codes or [f"{community}{i + 1:03d}" for i in range(n)]
+    return layer(geoms, grid_code=codes, community_code=[community] * n)
+
+
+ONE = comms((b(0, 0, 200, 100), C1))
+TWO = comms((b(0, 0, 200, 100), C1), (b(200, 0, 400, 100), C2))
+
+
+def types(f):
+    return sorted(f["type"])
+
+
+def only(f, t):
+    sub = f[f["type"] == t]
+    return sub.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# clean
+
+
+def test_clean_layer_has_no_findings():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    assert len(validate_grids(grids, communities=ONE)) == 0
+
+
+def test_clean_after_reprojection_to_storage_crs():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 150, 100), b(150, 0, 200, 100)])
+    f = validate_grids(grids.to_crs(4490), communities=ONE.to_crs(4490))
+    assert len(f) == 0
+    assert f.crs.to_epsg() == 4490
+
+
+def test_t_junction_is_not_a_near_coincident_edge():
+    # the right grid's edge has no vertex where the two left grids meet: harmless
+    grids = grid_layer([b(0, 0, 100, 50), b(0, 50, 100, 100), b(100, 0, 200, 100)])
+    assert len(validate_grids(grids, communities=ONE)) == 0
+
+
+def test_community_hole_is_not_a_gap():
+    holed = Polygon(b(0, 0, 200, 100).exterior.coords, [b(20, 20, 40, 40).exterior.coords])
+    community = comms((holed, C1))
+    grids = grid_layer([shapely.intersection(b(0, 0, 100, 100), holed), b(100, 0, 200, 100)])
+    assert len(validate_grids(grids, communities=community)) == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# geometry
+
+
+def test_empty_and_missing_geometry():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100), None, Polygon()])
+    f = validate_grids(grids, communities=ONE)
+    assert types(f) == ["empty_geometry", "empty_geometry"]
+    assert set(f["feature_id"]) == {f"{C1}003", f"{C1}004"}
+
+
+def test_non_polygon():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100), LineString([pt(0, 0), pt(10, 10)])])
+    f = validate_grids(grids, communities=ONE)
+    assert types(f) == ["non_polygon"]
+    assert "LineString" in f.loc[0, "message"]
+
+
+def test_invalid_geometry_reason_and_location():
+    bowtie = Polygon([(X0 + 100, Y0), (X0 + 200, Y0 + 100), (X0 + 200, Y0), (X0 + 100, Y0 + 100)])
+    grids = grid_layer([b(0, 0, 100, 100), bowtie])
+    f = validate_grids(grids, communities=ONE)
+    inv = only(f, "invalid_geometry")
+    assert len(inv) == 1
+    assert "Self-intersection" in inv.loc[0, "message"]
+    assert inv.geometry[0].distance(pt(150, 50)) < 1e-6
+    # the made-valid bowtie leaves two triangular gaps, found as such
+    assert only(f, "gap")["measure"].sum() == pytest.approx(5000.0)
+
+
+def test_multipart_grid():
+    mp = MultiPolygon([b(100, 0, 150, 100), b(160, 0, 200, 100)])
+    grids = grid_layer([b(0, 0, 100, 100), mp, b(150, 0, 160, 100)])
+    f = validate_grids(grids, communities=ONE)
+    mpf = only(f, "multipart_grid")
+    assert len(mpf) == 1 and mpf.loc[0, "measure"] == 2
+    assert mpf.geometry[0].area == pytest.approx(4000.0)  # all parts but the largest
+    assert only(f, "overlap").empty
+
+
+# --------------------------------------------------------------------------------------------------
+# codes and attributes
+
+
+def test_missing_code_value_and_column():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)], codes=[f"{C1}001", None])
+    f = validate_grids(grids, communities=ONE)
+    assert types(f) == ["missing_code"]
+    assert f.loc[0, "feature_id"] == "#1"
+    f2 = validate_grids(grids.drop(columns="grid_code"), communities=ONE)
+    assert types(f2) == ["missing_code"] and f2.loc[0, "feature_id"] is None
+
+
+def test_duplicate_code():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)], codes=[f"{C1}001"] * 2)
+    f = validate_grids(grids, communities=ONE)
+    assert types(f) == ["duplicate_code"]
+    assert f.loc[0, "measure"] == 2 and f.geometry[0].area == pytest.approx(20_000)
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [(f"{C1}0A1", "malformed_code"), (f"{C1}01", "malformed_code"), (f"{C2}001", "code_prefix_mismatch")],
+)
+def test_malformed_and_prefix(code, kind):
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)], codes=[f"{C1}001", code])
+    f = validate_grids(grids, communities=ONE)
+    assert types(f) == [kind]
+    assert f.loc[0, "feature_id"] == code
+
+
+def test_codes_stored_as_numbers_are_read_as_text():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    grids["grid_code"] = grids["grid_code"].astype("int64")
+    grids["community_code"] = grids["community_code"].astype("int64")
+    assert len(validate_grids(grids, communities=ONE)) == 0
+
+
+def test_missing_community_inferred_by_overlap():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100), b(200, 0, 400, 100)])
+    grids["grid_code"] = [f"{C1}001", f"{C1}002", f"{C2}001"]
+    grids.loc[2, "community_code"] = None
+    f = validate_grids(grids, communities=TWO)
+    assert types(f) == ["missing_community"]
+    assert f.loc[0, "community_code"] == C2 and "lies in community" in f.loc[0, "message"]
+    # without the column: one layer-level finding, all communities inferred, nothing else
+    f2 = validate_grids(grids.drop(columns="community_code"), communities=TWO)
+    assert types(f2) == ["missing_community"] and f2.loc[0, "feature_id"] is None
+
+
+def test_unknown_community_and_mismatch():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100), b(200, 0, 400, 100)])
+    grids["grid_code"] = [f"{C1}001", f"{C1}002", f"{C2}001"]
+    grids["community_code"] = [C1, "420102999999", C1]
+    f = validate_grids(grids, communities=TWO)
+    assert types(f) == ["community_mismatch", "unknown_community"]
+    mm = only(f, "community_mismatch")
+    assert mm.loc[0, "community_code"] == C2 and mm.loc[0, "measure"] == pytest.approx(20_000)
+
+
+# --------------------------------------------------------------------------------------------------
+# coverage
+
+
+def test_overlap_area_and_piece():
+    grids = grid_layer([b(0, 0, 110, 100), b(100, 0, 200, 100)])
+    f = validate_grids(grids, communities=ONE)
+    assert types(f) == ["overlap"]
+    assert f.loc[0, "measure"] == pytest.approx(1000.0)
+    assert f.loc[0, "feature_id"] == f"{C1}001,{C1}002"
+    assert f.geometry[0].equals(b(100, 0, 110, 100))
+
+
+def test_nested_grid_overlap():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100), b(20, 20, 40, 40)])
+    f = validate_grids(grids, communities=ONE)
+    assert types(f) == ["overlap"] and f.loc[0, "measure"] == pytest.approx(400.0)
+
+
+def test_gap_area_and_location():
+    grids = grid_layer([b(0, 0, 100, 100), b(120, 0, 200, 100), b(40, 40, 60, 60)])
+    grids = grids.set_geometry([b(0, 0, 100, 100).difference(b(40, 40, 60, 60)), b(120, 0, 200, 100), b(40, 40, 60, 50)])
+    f = validate_grids(grids, communities=ONE)
+    gaps = only(f, "gap")
+    assert sorted(gaps["measure"].round(6)) == [200.0, 2000.0]
+    centroids = sorted((round(g.centroid.x - X0), round(g.centroid.y - Y0)) for g in gaps.geometry)
+    assert centroids == [(50, 55), (110, 50)]
+    assert set(gaps["feature_id"]) == {C1}
+    assert types(f) == ["gap", "gap"]
+
+
+def test_gap_without_communities_is_an_enclosed_hole_warning():
+    ring = b(0, 0, 300, 300).difference(b(100, 100, 200, 200))
+    grids = grid_layer([shapely.intersection(ring, b(0, 0, 150, 300)), shapely.intersection(ring, b(150, 0, 300, 300))])
+    f = validate_grids(grids)
+    gap = only(f, "gap")
+    assert len(gap) == 1 and gap.loc[0, "severity"] == "warning" and gap.loc[0, "measure"] == pytest.approx(10_000)
+    assert "check_skipped" in set(f["type"])
+    assert not has_errors(f)
+
+
+def test_outside_community():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 130)])
+    f = validate_grids(grids, communities=ONE)
+    assert types(f) == ["outside_community"]
+    assert f.loc[0, "measure"] == pytest.approx(3000.0)
+    assert f.geometry[0].equals(MultiPolygon([b(100, 100, 200, 130)]))
+
+
+def test_crosses_communities():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 230, 100)])
+    other = grid_layer([b(200, 0, 400, 100)], community=C2)
+    f = validate_grids(pd.concat([grids, other], ignore_index=True), communities=TWO)
+    assert types(f) == ["crosses_communities", "overlap"]
+    cr = only(f, "crosses_communities")
+    assert cr.loc[0, "feature_id"] == f"{C1}002" and cr.loc[0, "measure"] == pytest.approx(3000.0)
+    assert C2 in cr.loc[0, "message"]
+
+
+def test_near_coincident_edges_sliver_gap():
+    grids = grid_layer([b(0, 0, 99.7, 100), b(100, 0, 200, 100)])
+    f = validate_grids(grids, communities=ONE, gap_width_m=1.0)
+    assert types(f) == ["gap", "near_coincident_edges", "near_coincident_edges"]
+    nce = only(f, "near_coincident_edges")
+    assert nce["measure"].to_numpy() == pytest.approx([100.0, 100.0], abs=0.05)
+    assert "sliver" in only(f, "gap").loc[0, "message"]
+    # a wide gap is a gap, not a near-coincident edge
+    wide = grid_layer([b(0, 0, 95, 100), b(100, 0, 200, 100)])
+    assert types(validate_grids(wide, communities=ONE, gap_width_m=1.0)) == ["gap"]
+
+
+def test_noise_below_tolerance_is_not_a_finding():
+    grids = grid_layer([b(0, 0, 100 + 1e-5, 100), b(100, 0, 200, 100)])
+    assert len(validate_grids(grids, communities=ONE)) == 0
+    assert "overlap" in types(validate_grids(grids, communities=ONE, tolerance_m2=0, tolerance_m=0))
+
+
+# --------------------------------------------------------------------------------------------------
+# buildings and households
+
+
+def buildings_layer(geoms, households=None):
+    cols = {"building_id": [f"B{i}" for i in range(len(geoms))]}
+    if households is not None:
+        cols["households"] = households
+    return layer(geoms, **cols)
+
+
+def test_buildings_unassigned_two_grids_cut():
+    grids = grid_layer([b(0, 0, 110, 100), b(100, 0, 180, 100)])  # overlap 100–110, gap 180–200
+    blds = buildings_layer([
+        b(10, 10, 20, 20),  # fine
+        b(185, 10, 195, 20),  # in the gap: unassigned
+        b(102, 10, 108, 20),  # in the overlap: in two grids
+        b(170, 50, 190, 60),  # half in grid 2, half in the gap: cut? no, one grid only
+        b(50, 10, 60, 20),
+    ])
+    f = validate_grids(grids, communities=ONE, buildings=blds)
+    assert only(f, "building_unassigned")["feature_id"].tolist() == ["B1"]
+    two = only(f, "building_in_two_grids")
+    assert two["feature_id"].tolist() == ["B2"] and two.loc[0, "measure"] == pytest.approx(60.0)
+    assert only(f, "building_cut").empty
+
+    grids2 = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    cut = buildings_layer([b(90, 10, 120, 20), b(99, 30, 120, 40), Point(X0 + 5, Y0 + 5)])
+    f2 = validate_grids(grids2, communities=ONE, buildings=cut)
+    c = only(f2, "building_cut")
+    assert c["feature_id"].tolist() == ["B0"]  # B1 has under 5% in the left grid
+    assert c.loc[0, "measure"] == pytest.approx(100.0)  # the part outside its main grid
+    assert c.geometry[0].equals(b(90, 10, 120, 20))
+
+
+def test_point_buildings():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 180, 100)])
+    blds = buildings_layer([pt(10, 10), pt(190, 10)])
+    f = validate_grids(grids, communities=ONE, buildings=blds)
+    u = only(f, "building_unassigned")
+    assert u["feature_id"].tolist() == ["B1"] and u.loc[0, "measure"] == 0
+
+
+def test_households_out_of_bounds():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    blds = buildings_layer([b(10, 10, 20, 20), b(30, 10, 40, 20), b(110, 10, 120, 20)], households=[200, 150, 250])
+    f = validate_grids(grids, communities=ONE, buildings=blds)
+    h = only(f, "households_out_of_bounds")
+    assert h["feature_id"].tolist() == [f"{C1}002"] and h.loc[0, "measure"] == 250
+    assert h.loc[0, "severity"] == "warning"
+    # a single building above the ceiling is exempt (info)
+    blds2 = buildings_layer([b(10, 10, 20, 20), b(110, 10, 120, 20)], households=[400, 700])
+    h2 = only(validate_grids(grids, communities=ONE, buildings=blds2), "households_out_of_bounds")
+    assert h2["severity"].tolist() == ["info"]
+    # a community whose total cannot be divided within the bounds: info
+    blds3 = buildings_layer([b(10, 10, 20, 20), b(110, 10, 120, 20)], households=[100, 150])
+    h3 = only(validate_grids(grids, communities=ONE, buildings=blds3), "households_out_of_bounds")
+    assert h3["severity"].tolist() == ["info", "info"]
+    # rural community: rural bounds (30–80)
+    rural = ONE.assign(kind="rural")
+    blds4 = buildings_layer([b(10, 10, 20, 20), b(110, 10, 120, 20)], households=[50, 60])
+    assert validate_grids(grids, communities=rural, buildings=blds4).empty
+    # dedicated grids are exempt; custom rules are used
+    dedicated = grids.assign(kind=["base", "dedicated"])
+    assert only(validate_grids(dedicated, communities=ONE, buildings=blds), "households_out_of_bounds").empty
+    assert validate_grids(grids, communities=ONE, buildings=blds, rules=get_rules("urban", grid_min=200)).empty
+
+
+def test_households_column_missing_is_skipped():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    f = validate_grids(grids, communities=ONE, buildings=buildings_layer([b(10, 10, 20, 20)]))
+    assert types(f) == ["check_skipped"] and f.loc[0, "severity"] == "info"
+
+
+# --------------------------------------------------------------------------------------------------
+# small grids
+
+
+def test_subgrids_nesting_parent_codes():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    g1, g2 = f"{C1}001", f"{C1}002"
+    subs = layer(
+        [b(0, 0, 50, 100), b(50, 0, 100, 100), b(100, 0, 160, 100), b(160, 0, 200, 100)],
+        subgrid_code=[f"{g1}01", f"{g1}02", f"{g2}01", f"{g2}02"],
+        grid_code=[g1, g1, g2, g2],
+    )
+    assert validate_grids(grids, communities=ONE, subgrids=subs).empty
+    bad = subs.copy()
+    bad = bad.set_geometry([b(0, 0, 50, 100), b(50, 0, 130, 100), b(130, 0, 160, 100), b(160, 0, 200, 100)])
+    bad["grid_code"] = [g1, g1, g1, g2]
+    f = validate_grids(grids, communities=ONE, subgrids=bad)
+    nn = only(f, "subgrid_not_nested")
+    assert nn["feature_id"].tolist() == [f"{g1}02"] and nn.loc[0, "measure"] == pytest.approx(3000.0)
+    wp = only(f, "subgrid_wrong_parent")
+    assert wp["feature_id"].tolist() == [f"{g2}01"]
+    assert "code_prefix_mismatch" not in set(f["type"])  # codes are checked against the grid they lie in
+    assert set(f["layer"]) == {"subgrids"}
+
+
+def test_subgrid_households_and_overlap():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    g1 = f"{C1}001"
+    subs = layer([b(0, 0, 60, 100), b(50, 0, 100, 100)], subgrid_code=[f"{g1}01", f"{g1}02"], grid_code=[g1, g1])
+    blds = buildings_layer([b(10, 10, 20, 20), b(80, 10, 90, 20), b(110, 10, 120, 20)], households=[120, 190, 400])
+    f = validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds)
+    assert only(f, "overlap")["feature_id"].tolist() == [f"{g1}01,{g1}02"]
+    h = only(f, "households_out_of_bounds")
+    assert h["feature_id"].tolist() == [f"{g1}02"] and h.loc[0, "layer"] == "subgrids"
+
+
+# --------------------------------------------------------------------------------------------------
+# streets
+
+
+def test_low_street_share():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    on = layer([LineString([pt(100, -5), pt(100, 105)])], name=["路"])
+    assert validate_grids(grids, communities=ONE, streets=on).empty
+    off = layer([LineString([pt(100, -5), pt(100, 40)])], name=["路"])
+    f = validate_grids(grids, communities=ONE, streets=off)
+    assert types(f) == ["low_street_share", "low_street_share"]
+    # inner boundary: x=100 less 3 m at each community edge (94 m); on the street: y 3–43
+    assert f["measure"].to_numpy() == pytest.approx([40 / 94, 40 / 94], abs=0.07)  # boundary cut in 6 m pieces
+    assert set(f["severity"]) == {"warning"} and not has_errors(f)
+    assert f.geometry[0].length == pytest.approx(54, abs=6)  # the boundary off the streets
+
+
+# --------------------------------------------------------------------------------------------------
+# a hand-drawn-style layer derived from a clean tiling
+
+
+def voronoi_plan(n_side=2, per=12, seed=1, size=600.0):
+    """Communities on a grid of squares, each tiled by a Voronoi diagram; community polygons are the
+    union of their grids so every grid vertex on the edge is a community vertex too."""
+    rng = np.random.default_rng(seed)
+    comm_rows, grid_rows = [], []
+    k = 0
+    for i in range(n_side):
+        for j in range(n_side):
+            k += 1
+            code = f"420102{k:03d}001"
+            sq = b(i * size, j * size, (i + 1) * size, (j + 1) * size)
+            x0, y0, x1, y1 = sq.bounds
+            pts = shapely.multipoints(np.column_stack([rng.uniform(x0, x1, per), rng.uniform(y0, y1, per)]))
+            cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=sq)), sq)
+            cells = sorted(cells, key=lambda g: (-round(g.centroid.y, 3), round(g.centroid.x, 3)))
+            comm_rows.append({"code": code, "name": code, "kind": "urban", "geometry": shapely.coverage_union_all(cells)})
+            for s, g in enumerate(cells, 1):
+                grid_rows.append({"grid_code": f"{code}{s:03d}", "community_code": code, "geometry": g})
+    return gpd.GeoDataFrame(comm_rows, crs=CRS_M), gpd.GeoDataFrame(grid_rows, crs=CRS_M)
+
+
+def jitter(geom, amp):
+    """Move every vertex by a deterministic function of its position: shared vertices move alike."""
+    def f(xy):
+        dx = amp * np.sin(xy[:, 0] * 0.37 + xy[:, 1] * 0.91)
+        dy = amp * np.cos(xy[:, 0] * 0.53 - xy[:, 1] * 0.29)
+        return xy + np.column_stack([dx, dy])
+    return shapely.transform(geom, f)
+
+
+@pytest.fixture(scope="module")
+def plan():
+    communities, grids = voronoi_plan()
+    # hand drawn: consistently jittered vertices (in the stored CRS, about 0.3 m)
+    communities = communities.to_crs(4490)
+    grids = grids.to_crs(4490)
+    communities = communities.set_geometry(jitter(communities.geometry.to_numpy(), 3e-6))
+    grids = grids.set_geometry(jitter(grids.geometry.to_numpy(), 3e-6))
+    blds = grids.geometry.to_crs(CRS_M).representative_point().buffer(4, cap_style="square")
+    buildings = gpd.GeoDataFrame({"building_id": [f"B{i}" for i in range(len(blds))], "households": 400},
+                                 geometry=blds.to_numpy(), crs=CRS_M).to_crs(4490)
+    return communities, grids, buildings
+
+
+def interior_grids(gm, cm):
+    """Positions of grids more than 30 m from their community's boundary (metric layers)."""
+    edge = cm.set_index("code").geometry.boundary
+    return [i for i, row in gm.iterrows() if row.geometry.distance(edge[row.community_code]) > 30]
+
+
+def test_jittered_tiling_is_clean(plan):
+    communities, grids, buildings = plan
+    f = validate_grids(grids, communities=communities, buildings=buildings)
+    assert f.empty, f[["type", "feature_id", "measure"]]
+
+
+def inject(communities, grids):
+    """Delete one grid (gap), enlarge one by 10% (overlaps), duplicate one (overlap + duplicate code)
+    and push one vertex of a grid 0.4 m off its shared edges (slivers), far apart from each other.
+    Returns the layer (EPSG:4490), the defect regions (metric) and the codes involved."""
+    gm = grids.to_crs(CRS_M).reset_index(drop=True)
+    cm = communities.to_crs(CRS_M)
+    inner = interior_grids(gm, cm)
+    deleted = inner[0]
+    taken = gm.geometry[deleted].buffer(5)
+    enlarged = next(i for i in inner if not gm.geometry[i].buffer(40).intersects(taken))
+    big = shapely.affinity.scale(gm.geometry[enlarged], 1.1, 1.1, origin="centroid")
+    taken = taken.union(big.buffer(5))
+    duplicated = next(i for i in range(len(gm)) if not gm.geometry[i].buffer(5).intersects(taken))
+    taken = taken.union(gm.geometry[duplicated].buffer(5))
+    nudged = next(i for i in inner if not gm.geometry[i].buffer(5).intersects(taken))
+    regions = {"deleted": gm.geometry[deleted], "enlarged": big, "duplicated": gm.geometry[duplicated]}
+    out = gm.copy()
+    out.loc[enlarged, "geometry"] = big
+    ring = np.asarray(gm.geometry[nudged].exterior.coords)
+    ring[0] += 0.4  # one vertex of one grid only (shared with two neighbours)
+    ring[-1] = ring[0]
+    out.loc[nudged, "geometry"] = Polygon(ring)
+    regions["nudged"] = Point(ring[0]).buffer(gm.geometry[nudged].length / 2)
+    out = pd.concat([out, out.iloc[[duplicated]]], ignore_index=True).drop(index=deleted).reset_index(drop=True)
+    codes = gm["grid_code"]
+    return out.to_crs(4490), regions, {"deleted": codes[deleted], "enlarged": codes[enlarged],
+                                       "duplicated": codes[duplicated], "nudged": codes[nudged]}
+
+
+def test_hand_drawn_defects_all_found_nothing_else(plan):
+    communities, grids, buildings = plan
+    bad, regions, codes = inject(communities, grids)
+    f = validate_grids(bad, communities=communities, buildings=buildings)
+    fm = f.to_crs(CRS_M)
+    # deleted: one gap of its area, at its place, and its building unassigned
+    gap = fm[(fm["type"] == "gap") & fm.geometry.within(regions["deleted"].buffer(1))]
+    assert len(gap) == 1
+    assert gap["measure"].iloc[0] == pytest.approx(regions["deleted"].area, rel=1e-5)
+    # (the region was reprojected without densifying: its edges differ by a fraction of a millimetre)
+    assert gap.geometry.iloc[0].symmetric_difference(regions["deleted"]).area < 0.5
+    assert len(fm[fm["type"] == "building_unassigned"]) == 1
+    # enlarged: overlaps with each of its neighbours, nothing outside its region
+    ov = fm[fm["type"] == "overlap"]
+    enl = ov[ov["feature_id"].str.contains(codes["enlarged"])]
+    assert len(enl) >= 3
+    assert all(regions["enlarged"].buffer(0.01).contains(g) for g in enl.geometry)
+    # duplicated: a full-area overlap and a duplicate code
+    dup = ov[ov["feature_id"] == f"{codes['duplicated']},{codes['duplicated']}"]
+    assert len(dup) == 1 and dup["measure"].iloc[0] == pytest.approx(regions["duplicated"].area, rel=1e-3)
+    assert fm[fm["type"] == "duplicate_code"]["feature_id"].tolist() == [codes["duplicated"]]
+    assert len(fm[fm["type"] == "building_in_two_grids"]) == 1
+    # nudged: near-coincident edges of it and its two neighbours, and sliver gaps / overlaps
+    near = fm[fm["type"] == "near_coincident_edges"]
+    nudged = near[near["feature_id"].str.contains(codes["nudged"])]
+    assert len(nudged) == 3
+    # (the enlarged grid's edges may also cross a neighbour's at a shallow angle: a wedge sliver)
+    assert near.drop(index=nudged.index)["feature_id"].str.startswith(codes["enlarged"]).all()
+    slivers = fm[fm["type"].isin(["gap", "overlap"]) & fm.geometry.within(regions["nudged"])]
+    assert len(slivers) >= 1 and (slivers["message"].str.contains("sliver")).all()
+    # nothing else: every finding lies in the region of an injected defect
+    allowed = shapely.union_all(list(regions.values())).buffer(1)
+    stray = fm[~fm.geometry.within(allowed)]
+    assert stray.empty, stray[["type", "feature_id", "measure"]]
+    # (the duplicate's twin counts no households: its building is counted in the first)
+    assert set(fm["type"]) <= {"gap", "overlap", "duplicate_code", "near_coincident_edges", "building_unassigned",
+                               "building_in_two_grids", "households_out_of_bounds"}
+    hh = fm[fm["type"] == "households_out_of_bounds"]
+    assert hh["feature_id"].tolist() == [codes["duplicated"]] and hh["measure"].tolist() == [0]
+
+
+def test_repair_round_trip(plan):
+    communities, grids, buildings = plan
+    bad, _, codes = inject(communities, grids)
+    fixed, log = repair_grids(bad, communities=communities)
+    assert len(fixed) == len(bad) and fixed.crs == bad.crs
+    assert fixed["grid_code"].tolist() == bad["grid_code"].tolist()
+    f = validate_grids(fixed, communities=communities, buildings=buildings)
+    assert not (set(f["type"]) & COVERAGE_TYPES), f[["type", "feature_id", "measure"]]
+    assert f[f["type"].str.startswith("building")].empty
+    # one of the two duplicates is left empty (kept and logged); nothing else is dropped
+    emptied = log[log["action"] == "emptied"]
+    assert emptied["grid_code"].tolist() == [codes["duplicated"]]
+    assert (fixed.geometry.is_empty.sum()) == 1
+    assert {"gap_filled", "overlap_given"} <= set(log["action"])
+    # the gap went to the deleted grid's neighbours
+    filled = log[log["action"] == "gap_filled"]["area_m2"].sum()
+    assert filled == pytest.approx(grids.to_crs(CRS_M).set_index("grid_code").area[codes["deleted"]], rel=0.01)
+
+
+def test_repair_clips_and_carves_nested():
+    grids = pd.concat([
+        grid_layer([b(0, 0, 100, 120), b(100, 0, 230, 100), b(20, 20, 40, 40)]),
+        grid_layer([b(200, 0, 400, 100)], community=C2),
+    ], ignore_index=True)
+    grids.loc[2, "grid_code"] = f"{C1}003"
+    fixed, log = repair_grids(grids, communities=TWO)
+    assert validate_grids(fixed, communities=TWO).empty
+    areas = fixed.area.round(6).tolist()
+    assert areas == [10_000 - 400, 10_000, 400, 20_000]  # nested grid carved out; clipped
+    assert set(log[log["action"] == "clipped"]["grid_code"]) == {f"{C1}001", f"{C1}002"}
+
+
+def test_repair_keeps_unusable_and_outside_grids():
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 190, 100), None, b(500, 500, 510, 510)])
+    fixed, log = repair_grids(grids, communities=ONE)
+    assert len(fixed) == 4
+    assert fixed.geometry[3].equals(b(500, 500, 510, 510))
+    assert set(log["action"]) >= {"unusable_geometry", "outside_community", "gap_filled"}
+    f = validate_grids(fixed, communities=ONE)
+    assert set(f["type"]) == {"empty_geometry", "outside_community"}  # outside every community: left to a person
+
+
+def test_repair_does_not_modify_input():
+    grids = grid_layer([b(0, 0, 110, 100), b(100, 0, 190, 100)])
+    before = grids.copy()
+    repair_grids(grids, communities=ONE)
+    validate_grids(grids, communities=ONE)
+    pd.testing.assert_frame_equal(grids, before)
+
+
+def test_repair_sliver_snaps_to_lower_code_line():
+    # a wiggly hand-drawn shared edge: the left grid's line is kept, the right grid snaps to it
+    left = Polygon([pt(0, 0), pt(100.3, 0), pt(99.8, 50), pt(100.2, 100), pt(0, 100)])
+    right = Polygon([pt(100, 0), pt(200, 0), pt(200, 100), pt(100, 100)])
+    grids = grid_layer([left, right])
+    fixed, _ = repair_grids(grids, communities=ONE)
+    assert validate_grids(fixed, communities=ONE).empty
+    assert fixed.geometry[0].symmetric_difference(left).area < 1e-6
+
+
+# --------------------------------------------------------------------------------------------------
+# property: random clean tilings validate clean, and repairing random damage gives a clean coverage
+
+
+@st.composite
+def tilings(draw):
+    n = draw(st.integers(3, 25))
+    xs = draw(st.lists(st.floats(0.5, 199.5), min_size=n, max_size=n))
+    ys = draw(st.lists(st.floats(0.5, 99.5), min_size=n, max_size=n))
+    pts = shapely.multipoints([pt(x, y) for x, y in zip(xs, ys)])
+    sq = b(0, 0, 200, 100)
+    cells = [c for c in shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=sq)), sq)
+             if not c.is_empty]
+    return grid_layer(cells)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tilings())
+def test_random_tiling_validates_clean(grids):
+    assert validate_grids(grids, communities=ONE).empty
+    assert validate_grids(grids.to_crs(4490), communities=ONE.to_crs(4490)).empty
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tilings(), st.floats(-3, 3), st.floats(-3, 3), st.floats(0.9, 1.2), st.integers(0, 100))
+def test_repair_of_random_damage_is_clean(grids, dx, dy, scale, pick):
+    i = pick % len(grids)
+    damaged = grids.copy()
+    g = shapely.affinity.scale(shapely.affinity.translate(grids.geometry[i], dx, dy), scale, scale)
+    damaged.loc[i, "geometry"] = g
+    fixed, log = repair_grids(damaged, communities=ONE)
+    assert len(fixed) == len(grids)
+    f = validate_grids(fixed, communities=ONE)
+    # a grid moved wholly out of its community is left for a person; nothing else may remain
+    left_alone = set(log[log["action"] == "outside_community"]["grid_code"])
+    cov = f[f["type"].isin(COVERAGE_TYPES)]
+    assert all(set(fid.split(",")) & left_alone for fid in cov["feature_id"]), cov[["type", "feature_id", "measure"]]
+
+
+# --------------------------------------------------------------------------------------------------
+# summary and writing
+
+
+def test_summarize_and_worst_offenders():
+    grids = grid_layer([b(0, 0, 110, 100), b(100, 0, 180, 100), b(20, 20, 40, 40)])
+    f = validate_grids(grids, communities=ONE)
+    s = summarize(f)
+    assert s["type"].tolist() == ["overlap", "gap"]
+    assert s.loc[0, "count"] == 2 and s.loc[0, "measure_total"] == pytest.approx(1400)
+    assert s.loc[0, "worst"].startswith(f"{C1}001,{C1}002 (1000 m2)")
+    w = worst_offenders(f)
+    assert w.loc[0, "feature_id"] == f"{C1}001" and w.loc[0, "errors"] == 2
+
+
+def test_finding_types_documented():
+    import gridgeo.validate as v
+
+    for t in FINDING_TYPES:
+        assert f"``{t}``" in v.__doc__
+
+
+@pytest.mark.parametrize("ext", [".gpkg", ".geojson", ".json"])
+def test_write_and_read_findings(tmp_path, ext):
+    grids = grid_layer([b(0, 0, 110, 100), b(100, 0, 190, 100), b(190, 0, 200, 100)], codes=[f"{C1}001", f"{C1}002", f"{C1}002"])
+    grids.loc[2, "geometry"] = LineString([pt(190, 0), pt(200, 0)])
+    f = validate_grids(grids, communities=ONE, streets=layer([LineString([pt(0, 50), pt(5, 50)])]))
+    geom_types = set(f.geometry.geom_type.dropna())
+    assert {"LineString", "MultiPolygon"} <= geom_types or {"MultiLineString", "MultiPolygon"} <= geom_types
+    path = tmp_path / f"out{ext}"
+    write_findings(f, path)
+    back = read_findings(path)
+    assert sorted(back["type"]) == sorted(f["type"])
+    assert back["measure"].sum() == pytest.approx(f["measure"].sum(), rel=1e-6)
+    with pytest.raises(PlanExistsError, match="exists; pass force=True"):
+        write_findings(f, path)
+    write_findings(f.iloc[:1], path, force=True)
+    assert len(read_findings(path)) == 1
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
+    if ext == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["crs"] and data["findings"][0]["wkt"]
+
+
+def test_write_findings_bad_extension(tmp_path):
+    with pytest.raises(InputError, match=r"\.gpkg"):
+        write_findings(validate_grids(grid_layer([b(0, 0, 200, 100)]), communities=ONE), tmp_path / "x.shp")
+
+
+def test_write_repair(tmp_path):
+    import pyogrio
+
+    grids = grid_layer([b(0, 0, 110, 100), b(100, 0, 190, 100)])
+    fixed, log = repair_grids(grids, communities=ONE)
+    path = write_repair(fixed, log, tmp_path / "fixed.gpkg")
+    assert [n for n, _ in pyogrio.list_layers(path)] == ["grids", "repair_log"]
+    assert len(pyogrio.read_dataframe(path, layer="repair_log")) == len(log)
+    with pytest.raises(PlanExistsError):
+        write_repair(fixed, log, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# errors
+
+
+def test_errors():
+    grids = grid_layer([b(0, 0, 200, 100)])
+    with pytest.raises(InputError, match="validate_grids: grids has no CRS; set one"):
+        validate_grids(grids.set_crs(None, allow_override=True))
+    with pytest.raises(InputError, match="must be a GeoDataFrame, got DataFrame"):
+        validate_grids(pd.DataFrame(grids))
+    with pytest.raises(InputError, match="no features"):
+        validate_grids(grids.iloc[:0])
+    with pytest.raises(InputError, match="communities layer has no 'code' column"):
+        validate_grids(grids, communities=ONE.drop(columns="code"))
+    with pytest.raises(InputError, match="gap_width_m must be a number >= 0"):
+        validate_grids(grids, gap_width_m=-1)
+    with pytest.raises(InputError, match="communities are required to repair"):
+        repair_grids(grids, communities=None)
+    # the workaround for a missing CRS works
+    assert validate_grids(grids.set_crs(None, allow_override=True).set_crs(CRS_M), communities=ONE).empty
+
+
+# --------------------------------------------------------------------------------------------------
+# cross-check against independent implementations (benchmarks/crosscheck_coverage.py)
+
+
+def _crosscheck():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "crosscheck_coverage.py"
+    spec = importlib.util.spec_from_file_location("crosscheck_coverage", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_crosscheck_geos_faces_agrees():
+    cc = _crosscheck()
+    assert cc.main(["--method", "faces", "--communities-n", "4", "--grids-per-community", "30"]) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("glob").glob("/usr/share/postgresql/*/extension/postgis.control"),
+                    reason="PostgreSQL/PostGIS not installed (apt-get install -y postgresql postgis)")
+def test_crosscheck_postgis_agrees():
+    cc = _crosscheck()
+    assert cc.main(["--method", "postgis", "--communities-n", "4", "--grids-per-community", "30"]) == 0

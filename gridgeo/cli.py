@@ -5,6 +5,8 @@
     gridgeo blocks    --communities C --streets S --buildings B --out plan.gpkg
     gridgeo partition --communities C --streets S --buildings B --out plan.gpkg [--rules urban|rural|FILE.toml]
     gridgeo report PLAN
+    gridgeo validate GRIDS [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
+    gridgeo diff OLD NEW [--out diff.gpkg]
 """
 
 from __future__ import annotations
@@ -78,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write the changed grids as a layer for review")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--all", action="store_true", help="also list unchanged grids in the table")
+
+    p = sub.add_parser("validate", help="check any grid layer or plan: coverage (无缝覆盖, 不交叉重叠, 不跨社区), buildings, codes")
+    p.add_argument("grids", metavar="GRIDS", help="a gridgeo plan (.gpkg) or any grid layer file")
+    p.add_argument("--grids-layer", metavar="NAME", help="layer inside GRIDS (default: 'grids' in a plan)")
+    for name in ("communities", "buildings", "streets", "subgrids"):
+        p.add_argument(f"--{name}", metavar="PATH", help=f"{name} layer (default: the plan's own, when GRIDS is a plan)")
+    p.add_argument("--code-column", default="grid_code", help="column holding grid codes (default grid_code)")
+    p.add_argument("--community-column", default="community_code", help="column holding community codes (default community_code)")
+    p.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
+    p.add_argument("--rules", default=None, help="rules profile or .toml file for the household bounds")
+    p.add_argument("--gap-width", type=float, default=1.0, metavar="M", help="near-coincident edge tolerance in metres (default 1)")
+    p.add_argument("--report", metavar="OUT", help="write the findings to .gpkg, .geojson or .json")
+    p.add_argument("--repair", metavar="FIXED.gpkg", help="write a repaired grid layer and its change log")
+    p.add_argument("--force", action="store_true", help="overwrite existing --report/--repair files")
 
     p = sub.add_parser("report", help="print the quality figures of a plan")
     p.add_argument("plan")
@@ -230,6 +246,71 @@ def _write_layer_atomic(gdf: Any, out: Path, *, layer: str, force: bool) -> None
             os.unlink(tmp)
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import pyogrio
+
+    from .io import read_layer
+    from .plan import METADATA_TABLE, Plan
+    from .rules import load_rules
+    from .validate import has_errors, repair_grids, summarize, validate_grids, worst_offenders, write_findings, write_repair
+
+    path = Path(args.grids)
+    layers: dict[str, Any] = {}
+    is_plan = False
+    if path.suffix.lower() == ".gpkg" and path.exists():
+        try:
+            is_plan = METADATA_TABLE in {str(n) for n in pyogrio.list_layers(path)[:, 0]}
+        except Exception:  # noqa: BLE001 - read_layer below gives the one-line error
+            is_plan = False
+    if is_plan and args.grids_layer in (None, "grids"):
+        plan = Plan.read(path)
+        if "grids" not in plan.layers:
+            msg = f"plan {path} has no grids layer (stage {plan.metadata.get('stage')!r}); run `gridgeo partition` first"
+            raise InputError(msg)
+        layers = {k: plan.layers[k] for k in ("grids", "communities", "buildings", "subgrids") if k in plan.layers}
+    else:
+        layers["grids"] = read_layer(path, name="grids", layer=args.grids_layer, crs=args.crs)
+    for name in ("communities", "buildings", "streets", "subgrids"):
+        given = getattr(args, name)
+        if given:
+            layers[name] = read_layer(given, name=name, crs=args.crs)
+    for option in ("report", "repair"):
+        target = getattr(args, option)
+        if target and Path(target).exists() and not args.force:
+            msg = f"--{option} {target} exists; pass --force to overwrite it"
+            raise InputError(msg)
+    if args.repair and "communities" not in layers:
+        msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
+        raise InputError(msg)
+    kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width}
+    findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
+                              streets=layers.get("streets"), subgrids=layers.get("subgrids"), rules=load_rules(args.rules),
+                              **kwargs)
+    n = len(layers["grids"])
+    if len(findings) == 0:
+        print(f"{path}: {n:,} grids, clean: no findings")
+    else:
+        print(f"{path}: {n:,} grids, {len(findings):,} findings")
+        print(summarize(findings).to_string(index=False))
+        worst = worst_offenders(findings, n=10)
+        if len(worst):
+            print("\nworst offenders:")
+            print(worst.to_string(index=False))
+    if args.report:
+        write_findings(findings, args.report, force=args.force)
+        print(f"findings written to {args.report}")
+    if args.repair:
+        fixed, log = repair_grids(layers["grids"], communities=layers["communities"], code_column=args.code_column,
+                                  community_column=args.community_column, gap_width_m=args.gap_width)
+        write_repair(fixed, log, args.repair, force=args.force)
+        from .validate import COVERAGE_TYPES
+
+        after = validate_grids(fixed, communities=layers["communities"], **kwargs)
+        left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
+        print(f"repaired layer written to {args.repair}: {len(log):,} changes logged, {left} coverage findings left")
+    return 1 if has_errors(findings) else 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .info import quality_report
     from .plan import Plan
@@ -251,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_report(args)
         if args.command == "diff":
             return _cmd_diff(args)
+        if args.command == "validate":
+            return _cmd_validate(args)
     except (GridgeoError, FileExistsError) as exc:
         print(f"gridgeo: error: {exc}", file=sys.stderr)
         return 2

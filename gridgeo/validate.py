@@ -46,6 +46,7 @@ type                            severity  measure       meaning
 ``near_coincident_edges``       error     m             grid edges within ``gap_width_m`` of a neighbour's edge
                                                         without matching it: slivers and hairline gaps
 ``building_unassigned``         error     m²            a building in no grid (footprint area; 0 for points)
+``building_outside_communities`` warning m²            a building outside every community (with communities given)
 ``building_in_two_grids``       error     m²            a building in the overlap of two grids
 ``building_cut``                error     m²            a footprint split by a grid boundary (area outside its
                                                         main grid)
@@ -137,6 +138,7 @@ FINDING_TYPES: dict[str, tuple[str, str, str]] = {
     "crosses_communities": ("error", "m2", "grid area inside another community"),
     "near_coincident_edges": ("error", "m", "edges almost but not exactly matching a neighbour"),
     "building_unassigned": ("error", "m2", "building in no grid"),
+    "building_outside_communities": ("warning", "m2", "building outside every community, so in no grid"),
     "building_in_two_grids": ("error", "m2", "building in two grids"),
     "building_cut": ("error", "m2", "building split by a grid boundary"),
     "households_out_of_bounds": ("warning", "households", "households outside the bounds"),
@@ -1095,7 +1097,25 @@ def validate_grids(
     if streets is not None:
         _street_share(layer, comm_pos, comm_code, comms, streets, crs, rules.street_snap_m, street_share_min, records, tol)
 
+    if comms is not None:
+        _outside_communities(records, comms.geoms)
     return _finish(records, crs, grids.crs)
+
+
+def _outside_communities(records: list[dict], community_geoms: np.ndarray) -> None:
+    """A building in no grid because it lies outside every community is a warning, not a coverage error."""
+    idx = [i for i, r in enumerate(records) if r["type"] == "building_unassigned" and r.get("geometry") is not None]
+    if not idx:
+        return
+    where = np.array([records[i]["geometry"] for i in idx], dtype=object)
+    tree = shapely.STRtree(community_geoms)
+    hit = np.zeros(len(idx), dtype=bool)
+    hit[np.unique(tree.query(where, predicate="intersects")[0])] = True
+    for i, inside in zip(idx, hit, strict=True):
+        if not inside:
+            records[i]["type"] = "building_outside_communities"
+            records[i]["severity"] = "warning"
+            records[i]["message"] = f"building {records[i]['feature_id']} lies outside every community (in no grid by design)"
 
 
 def _buildings_check_quiet(layer: _Layer, buildings: gpd.GeoDataFrame, crs: CRS, share_min: float) -> np.ndarray:

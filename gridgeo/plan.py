@@ -59,8 +59,13 @@ class Plan:
         return self.layers[name]
 
     def write(self, path: str | Path, *, force: bool = False) -> None:
-        """Write every layer (reprojected to EPSG:4490) and the metadata to one GeoPackage, atomically."""
-        stored = {name: to_storage(gdf) for name, gdf in self.layers.items()}
+        """Write every layer (reprojected to EPSG:4490) and the metadata to one GeoPackage, atomically.
+
+        Before reprojecting, polygons of the tiling layers get the vertices their neighbours have on
+        their edges (T-junctions), so shared edges stay identical in the stored coordinates.
+        """
+        layers = share_vertices(self.layers)
+        stored = {name: to_storage(gdf) for name, gdf in layers.items()}
         write_gpkg_atomic(path, stored, metadata=self.metadata, force=force)
 
     @classmethod
@@ -88,6 +93,47 @@ class Plan:
         metadata.pop("_dtypes", None)
         metadata.pop("_layers", None)
         return cls(layers, metadata)
+
+
+#: polygon layers that tile space together (their edges must stay shared after reprojection)
+TILING_LAYERS = ("communities", "blocks", "grids", "subgrids", "dedicated")
+
+
+def share_vertices(layers: dict[str, gpd.GeoDataFrame], *, tolerance_m: float = 1e-7) -> dict[str, gpd.GeoDataFrame]:
+    """Insert into every tiling polygon the vertices its own layer has on its edges (T-junctions).
+
+    A straight edge in metres is not straight in degrees: where one grid has a vertex in the middle of
+    its neighbour's edge (a T-junction), reprojecting both would open a hairline gap or overlap.
+    With the vertex in both, both reproject it identically. Each layer is treated on its own (its
+    vertices come from one noding); only layers in a projected CRS change.
+
+    >>> from shapely import box
+    >>> g = gpd.GeoDataFrame({"grid_code": ["a", "b", "c"]},
+    ...                      geometry=[box(0, 0, 10, 10), box(10, 0, 20, 5), box(10, 5, 20, 10)], crs=4547)
+    >>> len(share_vertices({"grids": g})["grids"].geometry.iloc[0].exterior.coords)
+    6
+    """
+    out = dict(layers)
+    for name in TILING_LAYERS:
+        gdf = layers.get(name)
+        if gdf is None or len(gdf) == 0 or gdf.crs is None or not gdf.crs.is_projected:
+            continue
+        geoms = gdf.geometry.to_numpy()
+        coords = np.unique(shapely.get_coordinates(geoms), axis=0)
+        tree = shapely.STRtree(shapely.points(coords))
+        gi, pi = tree.query(shapely.boundary(geoms), predicate="dwithin", distance=tolerance_m)
+        if len(gi) == 0:
+            continue
+        order = np.argsort(gi, kind="stable")
+        gi, pi = gi[order], pi[order]
+        starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
+        ends = np.r_[starts[1:], len(gi)]
+        idx = gi[starts]
+        refs = np.array([shapely.multipoints(coords[pi[a:b]]) for a, b in zip(starts, ends, strict=True)], dtype=object)
+        snapped = geoms.copy()
+        snapped[idx] = shapely.snap(geoms[idx], refs, tolerance_m)
+        out[name] = gdf.set_geometry(gpd.GeoSeries(snapped, index=gdf.index, crs=gdf.crs))
+    return out
 
 
 def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -1,0 +1,313 @@
+"""The partition engine's public entry point: :func:`partition` over every community.
+
+Checks the inputs once (metric CRS, columns, values), cuts them into one *job* per community (its
+blocks, buildings, nearby streets and villager groups, as plain arrays), runs the jobs
+(:func:`~.community.partition_community`; in parallel processes with ``workers > 1``, the result is
+the same) and assembles the layers. Everything stays in the input CRS, which must be metric.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .._errors import InputError
+from .._findings import make_findings
+from ..rules import Rules, load_rules, rules_for_kind
+from .community import partition_community
+
+__all__ = ["PartitionResult", "partition", "GRID_COLUMNS", "SUBGRID_COLUMNS"]
+
+GRID_COLUMNS = ["grid_id", "community_code", "kind", "households", "buildings", "area_m2", "flags"]
+SUBGRID_COLUMNS = ["subgrid_id", "grid_id", "community_code", "households", "buildings", "area_m2", "flags"]
+KINDS = ("urban", "rural", "township")
+_FUNC = "partition"
+
+
+@dataclass
+class PartitionResult:
+    """Base grids, small grids, buildings with their grid, and findings (all in the input CRS)."""
+
+    grids: gpd.GeoDataFrame
+    subgrids: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    findings: gpd.GeoDataFrame
+
+
+def partition(
+    communities: gpd.GeoDataFrame,
+    blocks: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    streets: gpd.GeoDataFrame | None = None,
+    rules: Rules | str | None = None,
+    villager_groups: gpd.GeoDataFrame | None = None,
+    workers: int = 1,
+) -> PartitionResult:
+    """Divide every community into base grids and small grids.
+
+    Parameters
+    ----------
+    communities
+        ``code``, ``name``, ``kind`` (``urban``/``rural``/``township``), polygons; metric CRS.
+    blocks
+        ``block_id``, ``community_code``, polygons tiling each community (street-bounded blocks).
+    buildings
+        ``building_id``, ``households``, ``community_code`` (None outside every community),
+        ``block_id``, footprints or points.
+    streets
+        ``highway`` and lines: edges along ``rules.arterial_classes`` are expensive to cross. Without
+        streets, block boundaries count as minor streets.
+    rules
+        Bounds and weights (:class:`~gridgeo.rules.Rules`, a profile name or a TOML path); rural
+        communities use :func:`~gridgeo.rules.rules_for_kind`.
+    villager_groups
+        Rural villager groups (村民小组): polygons (``community_code`` optional). In a rural community
+        each group is a grid by default; a group over ``grid_max`` households is divided.
+    workers
+        Processes for the communities (1: in this process).
+
+    Returns
+    -------
+    PartitionResult
+        ``grids`` (``grid_id`` = ``<community code>-G<seq>``, ``community_code``, ``kind`` = base,
+        ``households``, ``buildings``, ``area_m2``, ``flags``), ``subgrids`` (``subgrid_id`` =
+        ``<grid_id>-<seq>``, ``grid_id``, ...), ``buildings`` (input plus ``grid_id`` and
+        ``subgrid_id``; None outside every community) and ``findings``.
+
+    Examples
+    --------
+    Two blocks of 350 and 300 households, one building each: one grid per block.
+
+    >>> from shapely import box, Point
+    >>> crs = "EPSG:4547"
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["x"], "kind": ["urban"]},
+    ...                      geometry=[box(0, 0, 200, 100)], crs=crs)
+    >>> k = gpd.GeoDataFrame({"block_id": ["420103001001-B0001", "420103001001-B0002"],
+    ...                       "community_code": ["420103001001"] * 2},
+    ...                      geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=crs)
+    >>> b = gpd.GeoDataFrame({"building_id": ["a", "b"], "households": [350, 300],
+    ...                       "community_code": ["420103001001"] * 2,
+    ...                       "block_id": ["420103001001-B0001", "420103001001-B0002"]},
+    ...                      geometry=[Point(50, 50), Point(150, 50)], crs=crs)
+    >>> r = partition(c, k, b)
+    >>> r.grids[["grid_id", "households", "area_m2"]].values.tolist()
+    [['420103001001-G001', 350, 10000.0], ['420103001001-G002', 300, 10000.0]]
+    >>> r.buildings["grid_id"].tolist()
+    ['420103001001-G001', '420103001001-G002']
+    """
+    rules = load_rules(rules)
+    crs = _check_inputs(communities, blocks, buildings, streets, villager_groups, workers)
+    jobs = _jobs(communities, blocks, buildings, streets, villager_groups, rules)
+    if workers > 1 and len(jobs) > 1:
+        # largest communities first, so that no process is left with a big one at the end
+        order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i]["bld_pos"]))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            done = list(pool.map(partition_community, [jobs[i] for i in order], chunksize=1))
+        results = [None] * len(jobs)
+        for i, res in zip(order, done):
+            results[i] = res
+    else:
+        results = [partition_community(j) for j in jobs]
+    return _assemble(results, buildings, communities, crs)
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+
+def _check_inputs(communities, blocks, buildings, streets, villager_groups, workers) -> Any:
+    layers = {"communities": communities, "blocks": blocks, "buildings": buildings}
+    if streets is not None:
+        layers["streets"] = streets
+    if villager_groups is not None:
+        layers["villager_groups"] = villager_groups
+    for name, gdf in layers.items():
+        if not isinstance(gdf, gpd.GeoDataFrame):
+            msg = f"{_FUNC}: {name} must be a GeoDataFrame, got {type(gdf).__name__}; read it with gridgeo.io.read_layer()"
+            raise InputError(msg)
+    crs = communities.crs
+    if crs is None or not crs.is_projected:
+        found = None if crs is None else crs.to_string()
+        msg = (f"{_FUNC}: communities must be in a metric (projected) CRS, found {found!r}; "
+               "reproject every layer with gdf.to_crs(gridgeo.crs.metric_crs(communities))")
+        raise InputError(msg)
+    for name, gdf in layers.items():
+        if gdf.crs != crs:
+            found = None if gdf.crs is None else gdf.crs.to_string()
+            msg = (f"{_FUNC}: {name} CRS {found!r} differs from the communities' {crs.to_string()!r}; "
+                   f"reproject with {name}.to_crs(communities.crs)")
+            raise InputError(msg)
+    required = {
+        "communities": ["code"],
+        "blocks": ["block_id", "community_code"],
+        "buildings": ["building_id", "households", "community_code", "block_id"],
+    }
+    problems = []
+    for name, cols in required.items():
+        missing = [c for c in cols if c not in layers[name].columns]
+        if missing:
+            problems.append(f"{name} lacks column(s) {missing}")
+    if problems:
+        msg = f"{_FUNC}: " + "; ".join(problems) + "; build blocks with gridgeo.blocks.build_blocks and assign buildings with assign_buildings"
+        raise InputError(msg)
+    if "kind" in communities.columns:
+        bad = sorted(set(communities["kind"].dropna().astype(str)) - set(KINDS))
+        if bad:
+            msg = f"{_FUNC}: communities kind {bad[0]!r} is not one of {list(KINDS)}; fix the kind column"
+            raise InputError(msg)
+    if communities["code"].duplicated().any():
+        dup = communities["code"][communities["code"].duplicated()].iloc[0]
+        msg = f"{_FUNC}: community code {dup!r} appears more than once; codes must be unique"
+        raise InputError(msg)
+    if buildings["building_id"].duplicated().any():
+        dup = buildings["building_id"][buildings["building_id"].duplicated()].iloc[0]
+        msg = f"{_FUNC}: building_id {dup!r} appears more than once; building ids must be unique"
+        raise InputError(msg)
+    hh = pd.to_numeric(buildings["households"], errors="coerce")
+    if hh.isna().any() or (hh < 0).any():
+        bad = buildings["households"][hh.isna() | (hh < 0)].iloc[0]
+        msg = f"{_FUNC}: buildings households must be integers >= 0, found {bad!r}; run gridgeo.households.assign_households first"
+        raise InputError(msg)
+    if not isinstance(workers, int) or workers < 1:
+        msg = f"{_FUNC}: workers must be an integer >= 1, got {workers!r}"
+        raise InputError(msg)
+    return crs
+
+
+# ------------------------------------------------------------------------------------------ jobs
+
+
+def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules):
+    comm = communities.sort_values("code", kind="stable")
+    codes = comm["code"].astype(str).to_numpy()
+    cgeoms = comm.geometry.to_numpy()
+    kinds = comm["kind"].fillna("urban").astype(str).to_numpy() if "kind" in comm.columns else np.full(len(comm), "urban")
+
+    blk = blocks.assign(_code=blocks["community_code"].astype(object).where(blocks["community_code"].notna(), None))
+    blk = blk.sort_values("block_id", kind="stable")
+    blk_groups = {c: g for c, g in blk.groupby("_code", sort=False)}
+
+    bld_code = buildings["community_code"].astype(object).where(buildings["community_code"].notna(), None)
+    bld = pd.DataFrame({
+        "pos": np.arange(len(buildings)),
+        "building_id": buildings["building_id"].astype(str).to_numpy(),
+        "code": bld_code.to_numpy(),
+        "block_id": buildings["block_id"].astype(object).where(buildings["block_id"].notna(), None).to_numpy(),
+        "households": pd.to_numeric(buildings["households"]).round().astype(np.int64).to_numpy(),
+    })
+    bld = bld.sort_values("building_id", kind="stable")
+    bgeoms = buildings.geometry.to_numpy()
+    bld_groups = {c: g for c, g in bld.groupby("code", sort=False)}
+
+    street_geoms = street_art = None
+    street_tree = None
+    if streets is not None and len(streets):
+        sg = streets.geometry.to_numpy()
+        ok = ~(shapely.is_empty(sg) | shapely.is_missing(sg))
+        street_geoms = sg[ok]
+        hw = streets["highway"].astype(object).to_numpy()[ok] if "highway" in streets.columns else np.full(ok.sum(), None)
+        street_art = np.array([_is_arterial(v, rules.arterial_classes) for v in hw], dtype=bool)
+        street_tree = shapely.STRtree(street_geoms)
+    vg_geoms = vg_codes = None
+    vg_tree = None
+    if villager_groups is not None and len(villager_groups):
+        vg = villager_groups[~(villager_groups.geometry.is_empty | villager_groups.geometry.isna())]
+        vg_geoms = vg.geometry.to_numpy()
+        vg_codes = vg["community_code"].astype(object).to_numpy() if "community_code" in vg.columns else np.full(len(vg), None)
+        vg_names = vg["name"].astype(object).to_numpy() if "name" in vg.columns else np.full(len(vg), None)
+        vg_tree = shapely.STRtree(vg_geoms)
+
+    jobs = []
+    for code, geom, kind in zip(codes, cgeoms, kinds):
+        r = rules_for_kind(rules, kind)
+        kb = blk_groups.get(code)
+        kb_ids = kb["block_id"].astype(str).to_numpy() if kb is not None else np.zeros(0, dtype=object)
+        kb_geoms = kb.geometry.to_numpy() if kb is not None else np.zeros(0, dtype=object)
+        bb = bld_groups.get(code)
+        if bb is None:
+            bb = bld.iloc[0:0]
+        job: dict[str, Any] = {
+            "code": code,
+            "kind": kind,
+            "geometry": geom,
+            "rules": r,
+            "block_ids": kb_ids,
+            "block_geoms": kb_geoms,
+            "bld_pos": bb["pos"].to_numpy(),
+            "bld_ids": bb["building_id"].to_numpy(),
+            "bld_block": bb["block_id"].to_numpy(),
+            "bld_geoms": bgeoms[bb["pos"].to_numpy()],
+            "bld_households": bb["households"].to_numpy(),
+            "streets": None,
+            "arterial": None,
+            "groups": None,
+        }
+        if street_tree is not None:
+            hit = street_tree.query(geom, predicate="dwithin", distance=max(r.street_snap_m, 0.0) + 1.0)
+            hit = np.sort(hit)
+            job["streets"] = street_geoms[hit]
+            job["arterial"] = street_art[hit]
+        if vg_tree is not None and kind == "rural":
+            hit = np.sort(vg_tree.query(geom, predicate="intersects"))
+            mine = [i for i in hit if vg_codes[i] in (None, code) or (isinstance(vg_codes[i], float) and np.isnan(vg_codes[i]))]
+            if mine:
+                job["groups"] = (vg_geoms[mine], vg_names[mine])
+        jobs.append(job)
+    return jobs
+
+
+def _is_arterial(value: Any, classes: tuple[str, ...]) -> bool:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    text = str(value)
+    # OSM may list several classes ("['primary', 'secondary']"); link roads are not arterials
+    return any(c == text or f"'{c}'" in text for c in classes)
+
+
+# ------------------------------------------------------------------------------------------ per community
+
+
+# ------------------------------------------------------------------------------------------ assemble
+
+
+def _assemble(results: list[dict[str, Any]], buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
+              crs: Any) -> PartitionResult:
+    grid_rows = [r for res in results for r in res["grids"]]
+    sub_rows = [r for res in results for r in res["subgrids"]]
+    grids = _frame(grid_rows, GRID_COLUMNS, crs)
+    subgrids = _frame(sub_rows, SUBGRID_COLUMNS, crs)
+    bgrid = np.full(len(buildings), None, dtype=object)
+    bsub = np.full(len(buildings), None, dtype=object)
+    for res in results:
+        bgrid[res["bld_pos"]] = res["bld_grid"]
+        bsub[res["bld_pos"]] = res["bld_sub"]
+    out = buildings.copy()
+    out["grid_id"] = pd.Series(bgrid, index=out.index, dtype=object)
+    out["subgrid_id"] = pd.Series(bsub, index=out.index, dtype=object)
+    records = [f for res in results for f in res["findings"]]
+    # buildings given a community that is not in the communities layer: in no grid, reported
+    known = set(communities["code"].astype(str))
+    codes = buildings["community_code"]
+    stray = codes.notna() & ~codes.astype(str).isin(known)
+    for code, n in codes[stray].astype(str).value_counts().sort_index().items():
+        records.append({"type": "building_unknown_community", "severity": "warning", "layer": "buildings",
+                        "community_code": code, "feature_id": None, "measure": float(n),
+                        "message": f"{n} building(s) name community {code!r}, which is not in the communities layer: "
+                                   "in no grid; fix their community_code or add the community",
+                        "geometry": None})
+    findings = make_findings(records, crs=crs)
+    return PartitionResult(grids=grids, subgrids=subgrids, buildings=out, findings=findings)
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str], crs: Any) -> gpd.GeoDataFrame:
+    df = pd.DataFrame(rows, columns=[*columns, "geometry"])
+    for c in ("households", "buildings"):
+        df[c] = df[c].astype(np.int64)
+    df["area_m2"] = df["area_m2"].astype(float).round(3)
+    return gpd.GeoDataFrame(df[columns], geometry=gpd.GeoSeries(df["geometry"].tolist(), crs=crs), crs=crs)

@@ -1,0 +1,852 @@
+"""Quality of a grid plan (DESIGN §5), recomputed from the buildings.
+
+Nothing is read from the plan's own ``households`` or ``buildings`` columns: every building is placed
+in the grid holding the largest part of its footprint (a point building: the grid containing it), and
+the figures are computed from those counts. The same figures are computed for base grids (网格) inside
+communities and for small grids (小网格 / 居民小组) inside their parent base grid; a "container" below is
+the community for a base grid and the parent grid for a small grid.
+
+Figures (per level)
+-------------------
+in-range share
+    ``in_range / eligible``: eligible grids are the base grids of containers whose households *H* can
+    be divided at all, i.e. some integer *k* has ``k*min <= H <= k*max`` (not so when ``H < min`` or,
+    with 300–500, when ``500 < H < 600``). A grid made of a single building whose households exceed
+    the ceiling is an *exemption*: counted apart, in neither numerator nor denominator. *H* is the
+    households of the container's base grids (dedicated grids, ``kind == "dedicated"``, excluded).
+balance
+    coefficient of variation (population standard deviation ÷ mean) of households per base grid, and
+    the mean of ``|households - target|``. Where communities of different profiles mix (urban target
+    400, rural 50), the CV is taken of households ÷ the grid's own target, which is the plain CV when
+    all grids share one target.
+contiguity
+    grids with more than one polygon part; a grid whose parts each lie in a different part of a
+    multi-part container is *excused* (counted apart).
+compactness
+    median Polsby–Popper ``4πA/P²`` (a square: π/4 ≈ 0.785; a circle: 1).
+street alignment
+    share of grid-boundary length, container boundaries excluded, lying within ``rules.street_snap_m``
+    of a street (boundaries are cut into pieces of at most ``segment_m``; a piece is aligned when its
+    midpoint is that close to a street). Shared edges count once from each side, which leaves the
+    share unchanged.
+coverage
+    per container: gap area (container not covered by its grids), overlap area (sum over pairs of the
+    container's grids of their common area) and the area of its grids lying outside it; max and total
+    in m². Buildings *lost* (inside some container, yet in no grid) and *doubled* (at least
+    ``building_share`` of the footprint in each of two or more grids; a point: inside two grids).
+nesting (small grids)
+    small grids with more than ``tolerance_m2`` of area outside their parent grid.
+
+Everything is measured in a metric CRS: the communities' own when it is projected in metres, else
+:func:`gridgeo.crs.metric_crs`; other layers are reprojected to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from .._errors import InputError
+from ..crs import metric_crs
+from ..rules import Rules, load_rules, rules_for_kind
+
+__all__ = ["quality", "quality_by_community", "format_quality", "quality_rows"]
+
+_EDGE_EPS_M = 0.01  # a grid edge closer than this to its container's boundary is on that boundary
+_FUNC = "quality"
+
+
+# ------------------------------------------------------------------------------------------ public API
+
+
+def quality(
+    communities: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    streets: gpd.GeoDataFrame | None = None,
+    subgrids: gpd.GeoDataFrame | None = None,
+    rules: Rules | str | None = None,
+    tolerance_m2: float = 1.0,
+    building_share: float = 0.01,
+    segment_m: float = 1.0,
+) -> dict[str, Any]:
+    """The DESIGN §5 quality figures of a plan, recomputed from the buildings.
+
+    Parameters
+    ----------
+    communities
+        ``code`` (or ``community_code``), optional ``kind`` (``urban``/``rural``/``township``: rural
+        villages are measured against the rural bounds), polygons.
+    grids
+        Base and dedicated grids: an id (``grid_code`` or ``grid_id``; else the row position),
+        ``community_code`` (else the community holding the grid's largest part) and optional ``kind``
+        (``base``/``dedicated``; default ``base``).
+    buildings
+        ``households`` (missing values count 0), footprints or points.
+    streets
+        Street centre lines; without them the street-aligned share is None.
+    subgrids
+        Small grids: an id (``subgrid_code`` or ``subgrid_id``) and the parent grid's id under the
+        same column name as in ``grids``. Without them the ``small`` section is None.
+    rules
+        Bounds and targets (``grid_min``/``grid_max``/``grid_target``, ``subgrid_*``) and
+        ``street_snap_m``; a profile name, TOML path or :class:`~gridgeo.rules.Rules`; default urban.
+    tolerance_m2
+        Gap, overlap and spill areas above this count as a problem (DESIGN goal: under 1 m²).
+    building_share
+        Share of a footprint that must lie in a grid for the building to count in it.
+    segment_m
+        Length of the boundary pieces tested for street alignment.
+
+    Returns
+    -------
+    dict
+        JSON-friendly: ``crs``, ``counts``, ``base`` and ``small`` (same keys; ``small`` is None
+        without small grids). See :func:`quality_rows` for every key with its label and unit.
+
+    Examples
+    --------
+    Two 20 × 10 m grids, 350 and 450 households:
+
+    >>> from shapely import box, Point
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 40, 10)], crs=4547)
+    >>> g = gpd.GeoDataFrame({"grid_id": ["a", "b"], "community_code": ["420103001001"] * 2},
+    ...                      geometry=[box(0, 0, 20, 10), box(20, 0, 40, 10)], crs=4547)
+    >>> b = gpd.GeoDataFrame({"households": [350, 450]}, geometry=[Point(5, 5), Point(25, 5)], crs=4547)
+    >>> q = quality(c, g, b)
+    >>> q["base"]["in_range_share"], q["base"]["households_cv"], q["base"]["median_polsby_popper"]
+    (1.0, 0.125, 0.6981)
+    >>> q["base"]["gap_m2_max"], q["base"]["buildings_lost"], q["small"] is None
+    (0.0, 0, True)
+    """
+    m = _measure(communities, grids, buildings, streets=streets, subgrids=subgrids, rules=rules,
+                 tolerance_m2=tolerance_m2, building_share=building_share, segment_m=segment_m)
+    return m.summary()
+
+
+def quality_by_community(
+    communities: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    streets: gpd.GeoDataFrame | None = None,
+    subgrids: gpd.GeoDataFrame | None = None,
+    rules: Rules | str | None = None,
+    tolerance_m2: float = 1.0,
+    building_share: float = 0.01,
+    segment_m: float = 1.0,
+) -> pd.DataFrame:
+    """The quality figures per community: one row per community, indexed by ``community_code``.
+
+    Same arguments and definitions as :func:`quality`. Columns: ``kind``, ``households`` (base
+    grids), ``feasible``, ``k_min``/``k_max`` (feasible grid counts), ``grids``, ``dedicated_grids``,
+    ``in_range``, ``eligible``, ``exemptions``, ``households_cv``, ``mean_abs_deviation``,
+    ``multipart``, ``multipart_excused``, ``median_polsby_popper``, ``street_aligned_share``,
+    ``gap_m2``, ``overlap_m2``, ``outside_m2``, ``buildings_lost``, ``buildings_doubled``, and the
+    small-grid figures prefixed ``small_`` (gap, overlap and spill summed over the parent grids).
+
+    Examples
+    --------
+    >>> from shapely import box, Point
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 40, 10)], crs=4547)
+    >>> g = gpd.GeoDataFrame({"grid_id": ["a"], "community_code": ["420103001001"]},
+    ...                      geometry=[box(0, 0, 30, 10)], crs=4547)
+    >>> b = gpd.GeoDataFrame({"households": [320]}, geometry=[Point(5, 5)], crs=4547)
+    >>> quality_by_community(c, g, b)[["grids", "in_range", "gap_m2"]].to_dict("records")
+    [{'grids': 1, 'in_range': 1, 'gap_m2': 100.0}]
+    """
+    m = _measure(communities, grids, buildings, streets=streets, subgrids=subgrids, rules=rules,
+                 tolerance_m2=tolerance_m2, building_share=building_share, segment_m=segment_m)
+    return m.by_community()
+
+
+#: (key, label, unit/format) of the rows of :func:`format_quality`, base and small grids side by side
+_ROWS: list[tuple[str, str, str]] = [
+    ("grids", "grids", "int"),
+    ("in_range_share", "in range (share of eligible grids)", "pct"),
+    ("in_range", "  in range / eligible", "ratio"),
+    ("exemptions", "  exemptions (one building over the ceiling)", "int"),
+    ("grids_in_infeasible", "  grids where no count fits (communities | parents)", "infeasible"),
+    ("below_min", "  eligible grids below / above the bounds", "below_above"),
+    ("households_range", "households per grid, min–max", "range"),
+    ("households_cv", "balance: households CV", "f3"),
+    ("mean_abs_deviation", "balance: mean |households − target|", "f1"),
+    ("multipart", "multi-part grids (excused)", "multipart"),
+    ("median_polsby_popper", "compactness: median Polsby–Popper", "f3"),
+    ("street_aligned_share", "street-aligned boundary", "aligned"),
+    ("gap_m2_max", "gap per community | parent grid, max / total (m²)", "gap"),
+    ("overlap_m2_max", "overlap per community | parent grid, max / total (m²)", "overlap"),
+    ("outside_m2_total", "outside community | parent: grids / total m²", "outside"),
+    ("buildings_lost", "buildings lost / doubled", "lost"),
+]
+
+
+def quality_rows(q: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The table of :func:`format_quality` as ``(label, base grids, small grids)`` text rows.
+
+    >>> quality_rows({"crs": "EPSG:4547", "counts": {}, "base": None, "small": None})[0]
+    ('grids', 'n/a', 'n/a')
+    """
+    rows = []
+    for key, label, kind in _ROWS:
+        rows.append((label, _fmt(q.get("base"), key, kind), _fmt(q.get("small"), key, kind)))
+    return rows
+
+
+def format_quality(q: dict[str, Any]) -> str:
+    """A readable table of :func:`quality` figures for the command line.
+
+    Examples
+    --------
+    >>> from shapely import box, Point
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 40, 10)], crs=4547)
+    >>> g = gpd.GeoDataFrame({"grid_id": ["a", "b"], "community_code": ["420103001001"] * 2},
+    ...                      geometry=[box(0, 0, 20, 10), box(20, 0, 40, 10)], crs=4547)
+    >>> b = gpd.GeoDataFrame({"households": [350, 450]}, geometry=[Point(5, 5), Point(25, 5)], crs=4547)
+    >>> text = format_quality(quality(c, g, b))
+    >>> text.splitlines()[1].split()
+    ['base', 'grids', '300–500', 'small', 'grids']
+    >>> text.splitlines()[3].split()[-2:]
+    ['100.0%', 'n/a']
+    """
+    counts = q.get("counts", {})
+    head = (
+        f"Quality recomputed from the buildings: {counts.get('communities', 0):,} communities, "
+        f"{counts.get('buildings', 0):,} buildings, {counts.get('households', 0):,} households (CRS {q.get('crs')})"
+    )
+    base, small = q.get("base") or {}, q.get("small") or {}
+    bounds_b = f"base grids {base.get('min', '?')}–{base.get('max', '?')}" if base else "base grids"
+    bounds_s = f"small grids {small.get('min', '?')}–{small.get('max', '?')}" if small else "small grids"
+    rows = quality_rows(q)
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(bounds_b), *(len(r[1]) for r in rows))
+    w2 = max(len(bounds_s), *(len(r[2]) for r in rows))
+    lines = [head, f"{'':<{w0}}  {bounds_b:>{w1}}  {bounds_s:>{w2}}"]
+    lines += [f"{a:<{w0}}  {b:>{w1}}  {c:>{w2}}" for a, b, c in rows]
+    notes = []
+    if base and base.get("stored_households_mismatch"):
+        notes.append(f"{base['stored_households_mismatch']} grid(s) store a households count that differs from their buildings")
+    if counts.get("buildings_outside_communities"):
+        notes.append(f"{counts['buildings_outside_communities']} building(s) lie outside every community")
+    if counts.get("invalid_geometries"):
+        notes.append(f"{counts['invalid_geometries']} invalid grid geometries were repaired before measuring")
+    lines += [f"note: {n}" for n in notes]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ formatting
+
+
+def _fmt(level: dict[str, Any] | None, key: str, kind: str) -> str:
+    if not level:
+        return "n/a"
+    v = level.get(key)
+    if kind == "int":
+        return f"{v:,}" if v is not None else "n/a"
+    if kind == "pct":
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+    if kind == "ratio":
+        return f"{level['in_range']:,} / {level['eligible']:,}"
+    if kind == "infeasible":
+        return f"{level['grids_in_infeasible']:,} ({level['infeasible_containers']:,})"
+    if kind == "below_above":
+        return f"{level['below_min']:,} / {level['above_max']:,}"
+    if kind == "range":
+        return "n/a" if v is None else f"{v[0]:,}–{v[1]:,}"
+    if kind == "f3":
+        return "n/a" if v is None else f"{v:.3f}"
+    if kind == "f1":
+        return "n/a" if v is None else f"{v:.1f}"
+    if kind == "multipart":
+        return f"{level['multipart']:,} ({level['multipart_excused']:,})"
+    if kind == "aligned":
+        s = level["street_aligned_share"]
+        km = level["internal_boundary_m"] / 1000.0
+        return "n/a (no streets)" if s is None else f"{100 * s:.1f}% of {km:,.1f} km"
+    if kind == "gap":
+        return f"{level['gap_m2_max']:,.2f} / {level['gap_m2_total']:,.2f}"
+    if kind == "overlap":
+        return f"{level['overlap_m2_max']:,.2f} / {level['overlap_m2_total']:,.2f}"
+    if kind == "outside":
+        return f"{level['outside_count']:,} / {level['outside_m2_total']:,.2f}"
+    if kind == "lost":
+        return f"{level['buildings_lost']:,} / {level['buildings_doubled']:,}"
+    return str(v)  # pragma: no cover - every kind is listed above
+
+
+def _num(v: Any, nd: int | None = None) -> Any:
+    """A JSON-friendly number (None for NaN)."""
+    if v is None:
+        return None
+    if isinstance(v, (np.integer, int)) and not isinstance(v, bool):
+        return int(v)
+    v = float(v)
+    if not math.isfinite(v):
+        return None
+    return round(v, nd) if nd is not None else v
+
+
+# --------------------------------------------------------------------------------------- preparation
+
+
+def _is_metric(crs: CRS | None) -> bool:
+    if crs is None or not crs.is_projected:
+        return False
+    return all((a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info)
+
+
+def _first_column(gdf: gpd.GeoDataFrame, names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if n in gdf.columns), None)
+
+
+def _check_layer(gdf: Any, name: str, *, optional: bool = False) -> None:
+    if gdf is None and optional:
+        return
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        msg = f"{_FUNC}: {name} must be a GeoDataFrame, got {type(gdf).__name__}; read it with geopandas.read_file()"
+        raise InputError(msg)
+    if gdf.crs is None:
+        msg = (
+            f"{_FUNC}: layer {name!r} has no CRS, expected one (plans are stored in EPSG:4490); "
+            f"set it with {name}.set_crs(...)"
+        )
+        raise InputError(msg)
+
+
+def _geoms(gdf: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
+    g = gdf.geometry if gdf.crs == crs else gdf.geometry.to_crs(crs)
+    return np.asarray(g.to_numpy(), dtype=object)
+
+
+def _valid(geoms: np.ndarray) -> tuple[np.ndarray, int]:
+    """Polygonal geometries repaired where invalid; None becomes empty."""
+    geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        # keep the polygonal part only (make_valid may add lines along collapsed edges)
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    return geoms, int(bad.sum())
+
+
+# ------------------------------------------------------------------------------------------ internals
+
+
+@dataclass
+class _Level:
+    """Per-zone and per-container figures of one level (base grids in communities, small grids in grids)."""
+
+    zones: pd.DataFrame  # one row per zone
+    containers: pd.DataFrame  # one row per container
+    lost: int
+    doubled: int
+    lo_default: int
+    hi_default: int
+    target_default: int
+    have_streets: bool
+
+
+def _assign_buildings(
+    bgeom: np.ndarray, barea: np.ndarray, zgeom: np.ndarray, zrank: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zone of each building (largest overlap; -1 when none) and how many zones hold it meaningfully.
+
+    A footprint counts in a zone holding at least ``share`` of its area; a point counts in a zone whose
+    interior contains it and is assigned to a zone whose boundary it lies on when no interior holds it.
+    """
+    nb = len(bgeom)
+    assigned = np.full(nb, -1, dtype=np.int64)
+    n_in = np.zeros(nb, dtype=np.int64)
+    if nb == 0 or len(zgeom) == 0:
+        return assigned, n_in
+    tree = shapely.STRtree(zgeom)
+    bi, zi = tree.query(bgeom, predicate="intersects")
+    if len(bi) == 0:
+        return assigned, n_in
+    is_area = barea[bi] > 0
+    inter = np.zeros(len(bi))
+    inter[is_area] = shapely.area(shapely.intersection(bgeom[bi[is_area]], zgeom[zi[is_area]]))
+    meaningful = np.zeros(len(bi), dtype=bool)
+    meaningful[is_area] = inter[is_area] >= share * barea[bi[is_area]]
+    pt = ~is_area
+    if pt.any():
+        meaningful[pt] = shapely.within(bgeom[bi[pt]], zgeom[zi[pt]])
+    n_in = np.bincount(bi[meaningful], minlength=nb)
+    # best zone: meaningful first, then largest overlap, then the lowest-ranked zone id
+    score = np.where(is_area, inter, meaningful.astype(float))
+    ok = meaningful | pt
+    bi, zi, score = bi[ok], zi[ok], score[ok]
+    order = np.lexsort((zrank[zi], -score, bi))
+    first = np.unique(bi[order], return_index=True)[1]
+    assigned[bi[order][first]] = zi[order][first]
+    return assigned, n_in
+
+
+def _locate(points: np.ndarray, polys: np.ndarray) -> np.ndarray:
+    """Index of the polygon each point lies in (-1 when none; the lowest index on shared boundaries)."""
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or len(polys) == 0:
+        return out
+    pi, ci = shapely.STRtree(polys).query(points, predicate="intersects")
+    order = np.lexsort((ci, pi))
+    first = np.unique(pi[order], return_index=True)[1]
+    out[pi[order][first]] = ci[order][first]
+    return out
+
+
+def _largest_overlap(geoms: np.ndarray, polys: np.ndarray) -> np.ndarray:
+    """Index of the polygon holding the largest part of each geometry (-1 when none)."""
+    out = np.full(len(geoms), -1, dtype=np.int64)
+    if len(geoms) == 0 or len(polys) == 0:
+        return out
+    gi, ci = shapely.STRtree(polys).query(geoms, predicate="intersects")
+    a = shapely.area(shapely.intersection(geoms[gi], polys[ci]))
+    keep = a > 0
+    gi, ci, a = gi[keep], ci[keep], a[keep]
+    order = np.lexsort((ci, -a, gi))
+    first = np.unique(gi[order], return_index=True)[1]
+    out[gi[order][first]] = ci[order][first]
+    return out
+
+
+def _parts_count(zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Polygon parts per zone and the number of distinct container parts those parts lie in."""
+    nz = len(zgeom)
+    parts, pidx = shapely.get_parts(zgeom, return_index=True)
+    keep = np.isin(shapely.get_type_id(parts), (3,)) & (shapely.area(parts) > 0)
+    parts, pidx = parts[keep], pidx[keep]
+    nparts = np.bincount(pidx, minlength=nz)
+    distinct = np.zeros(nz, dtype=np.int64)
+    if len(parts) and len(cgeom):
+        cparts, cidx = shapely.get_parts(cgeom, return_index=True)
+        where = _locate(shapely.point_on_surface(parts), cparts)
+        own = where >= 0
+        own[own] = cidx[where[own]] == zcont[pidx[own]]
+        pairs = pd.DataFrame({"z": pidx[own], "cp": where[own]}).drop_duplicates()
+        distinct = np.bincount(pairs["z"].to_numpy(), minlength=nz)
+    return nparts, distinct
+
+
+def _alignment(
+    zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray, street_tree: shapely.STRtree | None,
+    snap_m: float, segment_m: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Internal boundary length of each zone and the part of it within ``snap_m`` of a street."""
+    nz = len(zgeom)
+    if nz == 0:
+        return np.zeros(0), np.zeros(0)
+    band = shapely.buffer(shapely.boundary(cgeom), _EDGE_EPS_M) if len(cgeom) else np.array([], dtype=object)
+    zband = np.full(nz, shapely.Polygon(), dtype=object)
+    has = zcont >= 0
+    zband[has] = band[zcont[has]]
+    inner = shapely.difference(shapely.boundary(zgeom), zband)
+    internal = shapely.length(inner)
+    aligned = np.zeros(nz)
+    if street_tree is None:
+        return internal, np.full(nz, np.nan)
+    lines, lidx = shapely.get_parts(inner, return_index=True)
+    is_line = np.isin(shapely.get_type_id(lines), (1, 2))
+    lines, lidx = lines[is_line], lidx[is_line]
+    if len(lines) == 0:
+        return internal, aligned
+    coords, cidx = shapely.get_coordinates(shapely.segmentize(lines, segment_m), return_index=True)
+    same = cidx[1:] == cidx[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    owner = lidx[cidx[:-1][same]]
+    seg_len = np.hypot(*(b - a).T)
+    mid = shapely.points((a + b) / 2.0)
+    hit = np.zeros(len(mid), dtype=bool)
+    hit[np.unique(street_tree.query(mid, predicate="dwithin", distance=snap_m)[0])] = True
+    aligned = np.bincount(owner[hit], weights=seg_len[hit], minlength=nz)
+    # segment lengths add up to the piece lengths; rescale away rounding so aligned <= internal
+    total = np.bincount(owner, weights=seg_len, minlength=nz)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aligned = np.where(total > 0, aligned * internal / total, 0.0)
+    return internal, aligned
+
+
+def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """Union of the geometries of each key 0..n-1 (empty where none); keys < 0 are ignored."""
+    out = np.full(n, shapely.Polygon(), dtype=object)
+    ok = keys >= 0
+    if not ok.any():
+        return out
+    order = np.argsort(keys[ok], kind="stable")
+    k, g = keys[ok][order], geoms[ok][order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    # one union per container (shapely has no grouped union); each call is vectorised inside GEOS
+    for key, grp in zip(k[starts], np.split(g, starts[1:]), strict=True):
+        out[key] = grp[0] if len(grp) == 1 else shapely.union_all(grp)
+    return out
+
+
+def _measure_level(
+    *,
+    zgeom: np.ndarray,
+    zid: np.ndarray,
+    zcont: np.ndarray,
+    zbase: np.ndarray,
+    zstored: np.ndarray | None,
+    cgeom: np.ndarray,
+    cid: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    target: np.ndarray,
+    bgeom: np.ndarray,
+    barea: np.ndarray,
+    bpoint: np.ndarray,
+    bhh: np.ndarray,
+    street_tree: shapely.STRtree | None,
+    snap_m: float,
+    tolerance_m2: float,
+    building_share: float,
+    segment_m: float,
+    defaults: tuple[int, int, int],
+) -> _Level:
+    nz, nc = len(zgeom), len(cgeom)
+    zrank = pd.Series(zid.astype(str)).rank(method="dense").to_numpy().astype(np.int64)
+    assigned, n_in = _assign_buildings(bgeom, barea, zgeom, zrank, building_share)
+    # which container each building belongs to: by its representative point
+    bcont = _locate(bpoint, cgeom)
+    expected = bcont >= 0
+    lost = expected & (assigned < 0)
+    doubled = n_in >= 2
+    got = assigned >= 0
+    bcont_or_zone = bcont.copy()
+    fill = (bcont < 0) & got
+    bcont_or_zone[fill] = zcont[assigned[fill]]
+    hh = np.bincount(assigned[got], weights=bhh[got], minlength=nz).round().astype(np.int64)
+    nbuild = np.bincount(assigned[got], minlength=nz)
+
+    zlo = np.where(zcont >= 0, lo[np.maximum(zcont, 0)], defaults[0]) if nc else np.full(nz, defaults[0])
+    zhi = np.where(zcont >= 0, hi[np.maximum(zcont, 0)], defaults[1]) if nc else np.full(nz, defaults[1])
+    ztarget = np.where(zcont >= 0, target[np.maximum(zcont, 0)], defaults[2]) if nc else np.full(nz, defaults[2])
+
+    # containers: households of their base zones and whether some grid count fits the bounds
+    in_c = zbase & (zcont >= 0)
+    H = np.bincount(zcont[in_c], weights=hh[in_c], minlength=nc).round().astype(np.int64)
+    with np.errstate(divide="ignore"):
+        k_min = np.ceil(H / hi).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
+        k_max = np.floor(H / lo).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
+    feasible = (H >= lo) & (np.maximum(k_min, 1) <= k_max)
+    zfeasible = np.where(zcont >= 0, feasible[np.maximum(zcont, 0)] if nc else False, False)
+
+    exempt = zbase & (hh > zhi) & (nbuild == 1)
+    eligible = zbase & zfeasible & ~exempt
+    in_range = eligible & (hh >= zlo) & (hh <= zhi)
+
+    nparts, distinct = _parts_count(zgeom, zcont, cgeom)
+    multipart = (nparts > 1) & (nparts > distinct)
+    excused = (nparts > 1) & ~multipart
+
+    area = shapely.area(zgeom)
+    perim = shapely.length(zgeom)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
+
+    internal, aligned = _alignment(zgeom, zcont, cgeom, street_tree, snap_m, segment_m)
+
+    # coverage: gap, overlap (pairs of zones of the same container), spill outside the container
+    zc_geom = np.full(nz, shapely.Polygon(), dtype=object)
+    has = zcont >= 0
+    zc_geom[has] = cgeom[zcont[has]]
+    outside = shapely.area(shapely.difference(zgeom, zc_geom))
+    unions = _union_by(zgeom, zcont, nc)
+    gap = shapely.area(shapely.difference(cgeom, unions)) if nc else np.zeros(0)
+    overlap_c = np.zeros(nc)
+    if nz > 1:
+        i, j = shapely.STRtree(zgeom).query(zgeom, predicate="intersects")
+        keep = (i < j) & (zcont[i] == zcont[j]) & (zcont[i] >= 0)
+        i, j = i[keep], j[keep]
+        if len(i):
+            ov = shapely.area(shapely.intersection(zgeom[i], zgeom[j]))
+            overlap_c = np.bincount(zcont[i], weights=ov, minlength=nc)
+    outside_c = np.bincount(zcont[has], weights=outside[has], minlength=nc)
+
+    lost_c = np.bincount(bcont[lost], minlength=nc) if nc else np.zeros(0, dtype=np.int64)
+    dc = bcont_or_zone[doubled]
+    doubled_c = np.bincount(dc[dc >= 0], minlength=nc) if nc else np.zeros(0, dtype=np.int64)
+
+    zones = pd.DataFrame({
+        "zone_id": zid, "container": zcont, "base": zbase, "households": hh, "buildings": nbuild,
+        "lo": zlo, "hi": zhi, "target": ztarget, "eligible": eligible, "in_range": in_range,
+        "exempt": exempt, "parts": nparts, "multipart": multipart, "excused": excused,
+        "area_m2": area, "polsby_popper": pp, "internal_m": internal, "aligned_m": aligned,
+        "outside_m2": outside,
+    })
+    if zstored is not None:
+        zones["stored_households"] = zstored
+    containers = pd.DataFrame({
+        "container_id": cid, "households": H, "feasible": feasible,
+        "k_min": np.where(feasible, np.maximum(k_min, 1), -1), "k_max": np.where(feasible, k_max, -1),
+        "gap_m2": gap, "overlap_m2": overlap_c, "outside_m2": outside_c,
+        "buildings_lost": lost_c, "buildings_doubled": doubled_c,
+    })
+    return _Level(zones=zones, containers=containers, lost=int(lost.sum()), doubled=int(doubled.sum()),
+                  lo_default=defaults[0], hi_default=defaults[1], target_default=defaults[2],
+                  have_streets=street_tree is not None)
+
+
+def _level_summary(lv: _Level, tolerance_m2: float) -> dict[str, Any]:
+    z, c = lv.zones, lv.containers
+    base = z[z["base"]]
+    hh = base["households"].to_numpy(dtype=float)
+    elig = z[z["eligible"]]
+    rel = hh / base["target"].to_numpy(dtype=float)  # households relative to each grid's own target
+    cv = float(np.std(rel) / np.mean(rel)) if len(rel) and np.mean(rel) > 0 else None
+    mad = float(np.mean(np.abs(hh - base["target"].to_numpy()))) if len(hh) else None
+    infeasible = ~c["feasible"].to_numpy()
+    infeasible_ids = set(np.flatnonzero(infeasible).tolist())
+    internal = float(z["internal_m"].sum())
+    aligned = float(z["aligned_m"].sum()) if lv.have_streets else None
+    stored_mismatch = None
+    if "stored_households" in z:
+        s = pd.to_numeric(z["stored_households"], errors="coerce")
+        stored_mismatch = int((s.notna() & (s.round() != z["households"])).sum())
+    return {
+        "min": lv.lo_default,
+        "max": lv.hi_default,
+        "target": lv.target_default,
+        "grids": int(z["base"].sum()),
+        "dedicated_grids": int((~z["base"]).sum()),
+        "in_range": int(z["in_range"].sum()),
+        "eligible": int(z["eligible"].sum()),
+        "in_range_share": _num(z["in_range"].sum() / len(elig), 4) if len(elig) else None,
+        "exemptions": int(z["exempt"].sum()),
+        "below_min": int((elig["households"] < elig["lo"]).sum()),
+        "above_max": int((elig["households"] > elig["hi"]).sum()),
+        "infeasible_containers": int(infeasible.sum()),
+        "grids_in_infeasible": int((z["base"] & z["container"].isin(infeasible_ids)).sum()),
+        "households_range": [int(hh.min()), int(hh.max())] if len(hh) else None,
+        "households_cv": _num(cv, 4),
+        "mean_abs_deviation": _num(mad, 2),
+        "multipart": int(z["multipart"].sum()),
+        "multipart_excused": int(z["excused"].sum()),
+        "median_polsby_popper": _num(np.nanmedian(z["polsby_popper"]) if z["polsby_popper"].notna().any() else None, 4),
+        "street_aligned_share": _num(aligned / internal, 4) if aligned is not None and internal > 0 else None,
+        "internal_boundary_m": _num(internal, 1),
+        "gap_m2_max": _num(c["gap_m2"].max() if len(c) else 0.0, 3),
+        "gap_m2_total": _num(c["gap_m2"].sum(), 3),
+        "containers_with_gap": int((c["gap_m2"] > tolerance_m2).sum()),
+        "overlap_m2_max": _num(c["overlap_m2"].max() if len(c) else 0.0, 3),
+        "overlap_m2_total": _num(c["overlap_m2"].sum(), 3),
+        "containers_with_overlap": int((c["overlap_m2"] > tolerance_m2).sum()),
+        "outside_count": int((z["outside_m2"] > tolerance_m2).sum()),
+        "outside_m2_total": _num(z["outside_m2"].sum(), 3),
+        "buildings_lost": lv.lost,
+        "buildings_doubled": lv.doubled,
+        "stored_households_mismatch": stored_mismatch,
+    }
+
+
+@dataclass
+class _Measured:
+    crs: CRS
+    counts: dict[str, int]
+    communities: pd.DataFrame  # code, kind
+    base: _Level
+    small: _Level | None
+    parent_community: np.ndarray  # community index of each small-grid container (grid)
+    tolerance_m2: float
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "crs": self.crs.to_string(),
+            "counts": self.counts,
+            "base": _level_summary(self.base, self.tolerance_m2),
+            "small": _level_summary(self.small, self.tolerance_m2) if self.small is not None else None,
+        }
+
+    def by_community(self) -> pd.DataFrame:
+        out = self.communities.copy()
+        out = out.join(_per_container(self.base, self.base.containers).set_index(out.index))
+        if self.small is not None:
+            z = self.small.zones.copy()
+            z["container"] = np.where(z["container"] >= 0, self.parent_community[np.maximum(z["container"], 0)], -1)
+            cs = self.small.containers.copy()
+            cs["community"] = self.parent_community
+            cs = cs[cs["community"] >= 0]
+            agg = cs.groupby("community")[["gap_m2", "overlap_m2", "outside_m2", "buildings_lost", "buildings_doubled"]].sum()
+            lv = _Level(zones=z, containers=agg.reindex(range(len(out)), fill_value=0).reset_index(drop=True),
+                        lost=self.small.lost, doubled=self.small.doubled, lo_default=self.small.lo_default,
+                        hi_default=self.small.hi_default, target_default=self.small.target_default,
+                        have_streets=self.small.have_streets)
+            small = _per_container(lv, lv.containers)
+            small = small.drop(columns=["dedicated_grids"])
+            small.columns = [f"small_{c}" for c in small.columns]
+            out = out.join(small.set_index(out.index))
+        return out.set_index("community_code")
+
+
+def _per_container(lv: _Level, cont: pd.DataFrame) -> pd.DataFrame:
+    z = lv.zones
+    n = len(cont)
+    zc = z[z["container"] >= 0]
+    base = zc[zc["base"]]
+    g = base.groupby("container")
+    dev = (base["households"] - base["target"]).abs().groupby(base["container"]).mean()
+    mean = g["households"].mean()
+    std = g["households"].std(ddof=0)
+    aligned = zc.groupby("container")["aligned_m"].sum()
+    internal = zc.groupby("container")["internal_m"].sum()
+    idx = pd.RangeIndex(n)
+    out = pd.DataFrame(index=idx)
+    if "households" in cont:
+        out["households"] = cont["households"].to_numpy()
+        out["feasible"] = cont["feasible"].to_numpy()
+        out["k_min"] = cont["k_min"].to_numpy()
+        out["k_max"] = cont["k_max"].to_numpy()
+    out["grids"] = g.size().reindex(idx, fill_value=0).astype(int)
+    out["dedicated_grids"] = zc[~zc["base"]].groupby("container").size().reindex(idx, fill_value=0).astype(int)
+    for col in ("in_range", "eligible"):
+        out[col] = zc.groupby("container")[col].sum().reindex(idx, fill_value=0).astype(int)
+    out["exemptions"] = zc.groupby("container")["exempt"].sum().reindex(idx, fill_value=0).astype(int)
+    out["households_cv"] = (std / mean.where(mean > 0)).reindex(idx).round(4)
+    out["mean_abs_deviation"] = dev.reindex(idx).round(2)
+    out["multipart"] = zc.groupby("container")["multipart"].sum().reindex(idx, fill_value=0).astype(int)
+    out["multipart_excused"] = zc.groupby("container")["excused"].sum().reindex(idx, fill_value=0).astype(int)
+    out["median_polsby_popper"] = zc.groupby("container")["polsby_popper"].median().reindex(idx).round(4)
+    share = (aligned / internal.where(internal > 0)).reindex(idx)
+    out["street_aligned_share"] = share.round(4) if lv.have_streets else np.nan
+    for col in ("gap_m2", "overlap_m2", "outside_m2"):
+        out[col] = cont[col].to_numpy().round(3)
+    for col in ("buildings_lost", "buildings_doubled"):
+        out[col] = cont[col].to_numpy().astype(int)
+    return out
+
+
+def _measure(
+    communities: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    streets: gpd.GeoDataFrame | None,
+    subgrids: gpd.GeoDataFrame | None,
+    rules: Rules | str | None,
+    tolerance_m2: float,
+    building_share: float,
+    segment_m: float,
+) -> _Measured:
+    _check_layer(communities, "communities")
+    _check_layer(grids, "grids")
+    _check_layer(buildings, "buildings")
+    _check_layer(streets, "streets", optional=True)
+    _check_layer(subgrids, "subgrids", optional=True)
+    if not 0 < building_share <= 0.5:
+        msg = f"{_FUNC}: building_share must be in (0, 0.5], got {building_share!r}; the default is 0.01"
+        raise InputError(msg)
+    if not segment_m > 0:
+        msg = f"{_FUNC}: segment_m must be > 0, got {segment_m!r}; the default is 1.0"
+        raise InputError(msg)
+    rules = load_rules(rules)
+    crs = communities.crs if _is_metric(communities.crs) else metric_crs(communities)
+
+    ccode_col = _first_column(communities, ("code", "community_code"))
+    if ccode_col is None:
+        msg = f"{_FUNC}: communities need a 'code' column (12-digit community code); found {list(communities.columns)}"
+        raise InputError(msg)
+    if "households" not in buildings.columns:
+        msg = (
+            f"{_FUNC}: buildings need a 'households' column; found {list(buildings.columns)}; "
+            "estimate it first with gridgeo.households.assign_households"
+        )
+        raise InputError(msg)
+    ccode = communities[ccode_col].astype(str).to_numpy()
+    ckind = (communities["kind"].fillna("urban").astype(str).to_numpy() if "kind" in communities
+             else np.full(len(communities), "urban", dtype=object))
+    cgeom, bad_c = _valid(_geoms(communities, crs))
+
+    # bounds per community (rural villages measured against the rural profile)
+    kinds = {k: rules_for_kind(rules, k) for k in set(ckind.tolist())}
+    lo = np.array([kinds[k].grid_min for k in ckind], dtype=np.int64)
+    hi = np.array([kinds[k].grid_max for k in ckind], dtype=np.int64)
+    tg = np.array([kinds[k].grid_target for k in ckind], dtype=np.int64)
+
+    bgeom = _geoms(buildings, crs)
+    bgeom = np.where(shapely.is_missing(bgeom), shapely.Point(), bgeom)
+    bhh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    barea = shapely.area(bgeom)
+    bpoint = shapely.point_on_surface(bgeom)
+
+    street_tree = None
+    if streets is not None and len(streets):
+        sg = _geoms(streets, crs)
+        sg = sg[~(shapely.is_missing(sg) | shapely.is_empty(sg))]
+        street_tree = shapely.STRtree(sg) if len(sg) else None
+    # street_tree stays None without streets: alignment is then reported as None
+
+    # ---- base grids in communities
+    gid_col = _first_column(grids, ("grid_code", "grid_id"))
+    zgeom, bad_g = _valid(_geoms(grids, crs))
+    zid = grids[gid_col].astype(str).to_numpy() if gid_col else np.arange(len(grids)).astype(str)
+    code_index = {c: i for i, c in enumerate(ccode)}
+    if "community_code" in grids.columns:
+        zcont = np.array([code_index.get(str(c), -1) for c in grids["community_code"]], dtype=np.int64)
+    else:
+        zcont = _largest_overlap(zgeom, cgeom)
+    zkind = grids["kind"].fillna("base").astype(str).to_numpy() if "kind" in grids else np.full(len(grids), "base")
+    zbase = zkind != "dedicated"
+    stored = grids["households"].to_numpy() if "households" in grids else None
+    common = dict(bgeom=bgeom, barea=barea, bpoint=bpoint, bhh=bhh, street_tree=street_tree,
+                  snap_m=rules.street_snap_m, tolerance_m2=tolerance_m2, building_share=building_share,
+                  segment_m=segment_m)
+    base = _measure_level(zgeom=zgeom, zid=zid, zcont=zcont, zbase=zbase, zstored=stored, cgeom=cgeom, cid=ccode,
+                          lo=lo, hi=hi, target=tg, defaults=(rules.grid_min, rules.grid_max, rules.grid_target),
+                          **common)
+
+    # ---- small grids in their parent grids
+    small = None
+    parent_comm = np.zeros(0, dtype=np.int64)
+    bad_s = 0
+    if subgrids is not None:
+        # the parent: by an id column both layers have, else the grid holding the largest part
+        parent_col = next((c for c in ("grid_code", "grid_id") if c in subgrids.columns and c in grids.columns), None)
+        sid_col = _first_column(subgrids, ("subgrid_code", "subgrid_id"))
+        sgeom, bad_s = _valid(_geoms(subgrids, crs))
+        if parent_col is None:
+            spar = _largest_overlap(sgeom, zgeom)
+        else:
+            gidx = {str(g): i for i, g in enumerate(grids[parent_col])}
+            spar = np.array([gidx.get(str(p), -1) for p in subgrids[parent_col]], dtype=np.int64)
+        # containers: base grids, and dedicated grids that were divided
+        divided = np.zeros(len(zgeom), dtype=bool)
+        divided[spar[spar >= 0]] = True
+        is_cont = zbase | divided
+        cont_index = np.full(len(zgeom), -1, dtype=np.int64)
+        cont_index[is_cont] = np.arange(is_cont.sum())
+        scont = np.where(spar >= 0, cont_index[np.maximum(spar, 0)], -1)
+        pc = zcont[is_cont]
+        pkinds = np.where(pc >= 0, ckind[np.maximum(pc, 0)] if len(ckind) else "urban", "urban")
+        slo = np.array([kinds.get(k, rules).subgrid_min for k in pkinds], dtype=np.int64)
+        shi = np.array([kinds.get(k, rules).subgrid_max for k in pkinds], dtype=np.int64)
+        stg = np.array([kinds.get(k, rules).subgrid_target for k in pkinds], dtype=np.int64)
+        sid = subgrids[sid_col].astype(str).to_numpy() if sid_col else np.arange(len(subgrids)).astype(str)
+        sstored = subgrids["households"].to_numpy() if "households" in subgrids else None
+        small = _measure_level(zgeom=sgeom, zid=sid, zcont=scont, zbase=np.ones(len(sgeom), dtype=bool),
+                               zstored=sstored, cgeom=zgeom[is_cont], cid=zid[is_cont], lo=slo, hi=shi, target=stg,
+                               defaults=(rules.subgrid_min, rules.subgrid_max, rules.subgrid_target), **common)
+        parent_comm = zcont[is_cont]
+
+    inside = _locate(bpoint, cgeom) >= 0
+    counts = {
+        "communities": len(communities),
+        "grids": len(grids),
+        "base_grids": int(zbase.sum()),
+        "dedicated_grids": int((~zbase).sum()),
+        "small_grids": len(subgrids) if subgrids is not None else 0,
+        "buildings": len(buildings),
+        "households": int(round(bhh.sum())),
+        "buildings_outside_communities": int((~inside).sum()),
+        "invalid_geometries": int(bad_c + bad_g + bad_s),
+    }
+    comm = pd.DataFrame({"community_code": ccode, "kind": ckind})
+    return _Measured(crs=crs, counts=counts, communities=comm, base=base, small=small,
+                     parent_community=parent_comm, tolerance_m2=tolerance_m2)

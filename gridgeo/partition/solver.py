@@ -1,0 +1,829 @@
+"""The graph partitioner: contiguous parts within household bounds, compact, along streets.
+
+:func:`partition_graph` divides a :class:`~gridgeo.partition.graph.Graph` into parts of ``lo..hi``
+households (both inclusive) near ``target``:
+
+1. **Regions.** Each connected component is cut along arterials (edges mostly along
+   ``rules.arterial_classes``) into regions; a region that cannot be divided on its own (too few
+   households, or no count fits) joins a neighbouring region, and so does one whose division fails
+   when the two together succeed. Grids cross an arterial only when the bounds need it.
+2. **Count.** A region of ``H`` households gets ``k`` parts, ``k`` in ``[ceil(H/hi), floor(H/lo)]``
+   nearest ``H/target`` (:func:`choose_count`), the next counts when that one cannot be divided;
+   when no count fits (``H < lo``, or ``hi < H < 2·lo``) the parts minimise the violation instead.
+3. **Recursive bisection along spanning trees** (the idea of GerryChain's ``recursive_tree_part``):
+   draw spanning trees of the region (minimum spanning trees of randomly perturbed edge weights; an
+   edge along an arterial weighs ``rules.arterial_weight``, so trees cross arterials rarely). Removing
+   one tree edge splits the region into two connected sides; a cut is *acceptable* when each side's
+   households can themselves be divided into its share of parts within the bounds
+   (``k1·lo <= h1 <= k1·hi`` and the same for the other side), so the bounds hold by construction.
+   Among the acceptable cuts of several trees the best by the objective below wins (each cut's
+   length, arterial and no-street parts come from one pass over the tree's lowest common
+   ancestors); the sides are divided recursively, backtracking to the next best cut when a side
+   cannot be divided.
+4. **Exact search on small regions** (:mod:`.exact`): a region of at most :data:`EXACT_MAX_NODES`
+   units (units without households merged into a neighbour) is divided optimally by dynamic
+   programming over the sets of units still to cover.
+5. **Local search.** Boundary units move to a neighbouring part when that keeps both parts within
+   the bounds (or reduces the violation) and connected, and lowers the objective.
+
+Objective (lower is better), summed over parts: ``P²/(4πA)`` (the inverse of Polsby–Popper:
+compactness), plus arterial length *inside* parts (crossing an arterial), plus boundary length along
+no street (a cut between buildings), both per typical part side ``sqrt(A/k)``, plus
+``((h - target)/target)²`` (balance) and, with ``Weights.floor_margin``, a penalty for parts just over
+the floor.
+
+Units heavier than ``hi`` (one building over the ceiling) are parts of their own. Components too
+small for a part of their own join an adjacent part (or, with ``merge_isolated``, the nearest part).
+Everything is deterministic for a given ``seed`` and node order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components, depth_first_order, minimum_spanning_tree
+
+from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
+from .graph import Graph, contract, subgraph
+
+__all__ = ["Bounds", "Weights", "Outcome", "choose_count", "partition_graph", "EXACT_MAX_NODES"]
+
+#: regions with at most this many units (units without households merged) are divided exactly
+EXACT_MAX_NODES = 16
+#: connected sets the exact search may enumerate before it gives up (then spanning-tree bisection)
+EXACT_BUDGET = 10000
+
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Household bounds (inclusive) and target of a part."""
+
+    lo: int
+    hi: int
+    target: int
+
+    def violation(self, h: float, k: int = 1) -> float:
+        """How far ``h`` households are from fitting ``k`` parts (0 when they fit)."""
+        return max(0.0, k * self.lo - h, h - k * self.hi)
+
+    def fits(self, h: float) -> bool:
+        """Whether some count of parts fits ``h`` households (``h = 0`` fits)."""
+        if h <= 0:
+            return True
+        return -(-h // self.hi) <= h // self.lo
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the objective, of spanning-tree edges, and search effort."""
+
+    compact: float = 1.0
+    cross: float = 1.0
+    cut: float = 1.0
+    balance: float = 2.0
+    #: households above the floor a part should keep when it can (0: none); a part within this margin
+    #: of the floor pays up to ``balance`` more (base grids just over 300 rarely divide into small grids)
+    floor_margin: float = 0.0
+    arterial_tree: float = 10.0
+    minor_tree: float = 1.0
+    trees: int = 6
+    tries: int = 3
+    sweeps: int = 12
+
+
+@dataclass
+class Outcome:
+    """Parts of a graph: ``labels[node]`` in ``0..n_parts-1`` and notes on exceptions.
+
+    ``notes`` are tuples ``(type, part, measure)`` with type one of ``heavy_unit`` (a unit over the
+    ceiling, its own part), ``below_min`` (a component under the floor, its own part),
+    ``no_feasible_count`` (a component no count of parts fits), ``attached`` (a small component joined
+    to an adjacent part), ``isolated`` (a small component with no neighbour, its own part),
+    ``merged_isolated`` (a small component joined to the nearest part: the part is in pieces),
+    ``out_of_bounds`` (a part outside the bounds for any other reason).
+    """
+
+    labels: np.ndarray
+    n_parts: int
+    notes: list[tuple[str, int, float]] = field(default_factory=list)
+
+
+def choose_count(households: int, lo: int, hi: int, target: int) -> tuple[int, bool]:
+    """The number of parts for ``households``, and whether it fits the bounds.
+
+    ``k`` in ``[ceil(H/hi), floor(H/lo)]`` nearest ``H/target`` (ties: average nearer the target,
+    then fewer parts); when that range is empty, the count with the least violation (ties: more
+    parts, keeping under the ceiling).
+
+    >>> choose_count(1250, 300, 500, 400), choose_count(1000, 300, 500, 400)
+    ((3, True), (3, True))
+    >>> choose_count(250, 300, 500, 400), choose_count(530, 300, 500, 400), choose_count(570, 300, 500, 400)
+    ((1, False), (1, False), (2, False))
+    >>> choose_count(0, 300, 500, 400)
+    (1, False)
+    """
+    H = int(households)
+    if H <= hi:
+        return 1, H >= lo
+    kmin, kmax = -(-H // hi), H // lo
+    if kmin <= kmax:
+        k = min(range(kmin, kmax + 1), key=lambda k: (abs(k - H / target), abs(H / k - target), k))
+        return k, True
+    b = Bounds(lo, hi, target)
+    ks = [k for k in (kmax, kmin) if k >= 1]
+    k = min(ks, key=lambda k: (b.violation(H, k), -k))
+    return k, False
+
+
+def partition_graph(
+    g: Graph,
+    bounds: Bounds,
+    *,
+    seed: int = 0,
+    weights: Weights | None = None,
+    merge_isolated: bool = False,
+) -> Outcome:
+    """Divide ``g`` into contiguous parts within ``bounds``; see the module docstring.
+
+    Parameters
+    ----------
+    g
+        The unit graph.
+    bounds
+        Household bounds and target of a part.
+    seed
+        Seed of the spanning-tree randomness.
+    weights
+        Objective and tree weights.
+    merge_isolated
+        Join components too small for a part of their own to the nearest part even when not
+        adjacent (multi-part communities); otherwise they become parts of their own.
+
+    Examples
+    --------
+    A path of six units of 100 households, bounds 150–250:
+
+    >>> from gridgeo.partition.graph import Graph
+    >>> n = 6
+    >>> g = Graph(h=np.full(n, 100), area=np.ones(n), perim=np.full(n, 4.0), x=np.arange(n, dtype=float),
+    ...           y=np.zeros(n), a=np.arange(n - 1), b=np.arange(1, n), length=np.ones(n - 1),
+    ...           art=np.zeros(n - 1), nostreet=np.zeros(n - 1))
+    >>> out = partition_graph(g, Bounds(150, 250, 200))
+    >>> out.n_parts, sorted(np.bincount(out.labels, weights=g.h).tolist())
+    (3, [200.0, 200.0, 200.0])
+    """
+    return _Solver(g, bounds, weights or Weights(), seed).run(merge_isolated=merge_isolated)
+
+
+# --------------------------------------------------------------------------------------------- solver
+
+
+class _Solver:
+    def __init__(self, g: Graph, bounds: Bounds, w: Weights, seed: int) -> None:
+        self.g = g
+        self.bounds = bounds
+        self.w = w
+        self.rng = np.random.default_rng(seed)
+        n = g.n
+        a, b = g.a, g.b
+        rows = np.concatenate([a, b])
+        cols = np.concatenate([b, a])
+        eids = np.concatenate([np.arange(g.m), np.arange(g.m)])
+        order = np.lexsort((cols, rows))
+        self.indptr = np.searchsorted(rows[order], np.arange(n + 1))
+        self.nbr = cols[order]
+        self.eid = eids[order]
+        # base tree weights: arterial edges heavy, cuts between buildings (no street) light
+        with np.errstate(invalid="ignore", divide="ignore"):
+            art_share = np.where(g.length > 0, g.art / g.length, 0.0)
+            ns_share = np.where(g.length > 0, g.nostreet / g.length, 0.0)
+        self.tree_w = (w.minor_tree * (1 - art_share) + w.arterial_tree * art_share) * (1.0 - 0.6 * ns_share)
+        self.edge_w = np.column_stack([g.length, g.art, g.nostreet])
+        self.node_tags = np.random.default_rng(seed ^ 0x5EED).integers(1, 2**63, size=n, dtype=np.int64).astype(np.uint64)
+        self.calls = 0
+        self.budget = 0
+        self.lref = 1.0
+        self.aborted = False
+
+    # ------------------------------------------------------------------ driver
+    def run(self, *, merge_isolated: bool) -> Outcome:
+        g, bnd = self.g, self.bounds
+        n = g.n
+        labels = np.full(n, -1, dtype=np.int64)
+        notes: list[tuple[str, int, float]] = []
+        if n == 0:
+            return Outcome(labels, 0, notes)
+        parts: list[np.ndarray] = []
+        frozen: set[int] = set()
+        heavy = np.flatnonzero(g.h > bnd.hi)
+        for u in heavy:
+            notes.append(("heavy_unit", len(parts), float(g.h[u])))
+            frozen.add(len(parts))
+            parts.append(np.array([u]))
+        rest = np.setdiff1d(np.arange(n), heavy)
+        comps = self._regions(rest)
+        Hc = [int(g.h[c].sum()) for c in comps]
+        big = [i for i, H in enumerate(Hc) if H >= bnd.lo]
+        if not big and not len(heavy) and comps:
+            big = [max(range(len(comps)), key=lambda i: (Hc[i], -int(comps[i].min())))]
+        total_k = sum(choose_count(Hc[i], bnd.lo, bnd.hi, bnd.target)[0] for i in big)
+        self.lref = math.sqrt(max(float(g.area.sum()), 1e-9) / max(total_k + len(heavy), 1))
+        solved = self._solve_regions([comps[i] for i in big])
+        for c, split in solved:
+            H = int(g.h[c].sum())
+            ok = choose_count(H, bnd.lo, bnd.hi, bnd.target)[1]
+            first = len(parts)
+            parts.extend(split)
+            if H < bnd.lo:
+                notes.append(("below_min", first, float(H)))
+            elif not ok:
+                for p in range(first, len(parts)):
+                    notes.append(("no_feasible_count", p, float(H)))
+        for p, nodes in enumerate(parts):
+            labels[nodes] = p
+        # small components: join an adjacent part (one with room first), else nearest or their own
+        for i, c in enumerate(comps):
+            if i in big:
+                continue
+            H = Hc[i]
+            adj = self._adjacent_parts(c, labels)
+            if adj:
+                ph = {p: int(g.h[labels == p].sum()) for p in adj}
+                room = [p for p in adj if ph[p] + H <= bnd.hi and p not in frozen]
+                pool = room or [p for p in adj if p not in frozen] or adj
+                best = min(pool, key=lambda p: (abs(ph[p] + H - bnd.target), p))
+                labels[c] = best
+                notes.append(("attached", best, float(H)))
+            elif merge_isolated and len(parts):
+                cx, cy = g.x[c].mean(), g.y[c].mean()
+                px = np.array([g.x[labels == p].mean() for p in range(len(parts))])
+                py = np.array([g.y[labels == p].mean() for p in range(len(parts))])
+                ph = np.array([g.h[labels == p].sum() for p in range(len(parts))])
+                d = np.hypot(px - cx, py - cy)
+                fits = (ph + H) <= bnd.hi
+                best = int(np.lexsort((np.arange(len(parts)), d, ~fits))[0])
+                labels[c] = best
+                frozen.add(best)
+                notes.append(("merged_isolated", best, float(H)))
+            else:
+                p = len(parts)
+                parts.append(c)
+                labels[c] = p
+                frozen.add(p)
+                notes.append(("isolated", p, float(H)))
+        nparts = int(labels.max()) + 1
+        labels = self._improve(labels, nparts, frozen)
+        # what is still out of bounds without another reason
+        explained = {p for t, p, _ in notes if t in ("heavy_unit", "below_min", "no_feasible_count", "isolated")}
+        hp = np.bincount(labels, weights=g.h, minlength=nparts)
+        for p in range(nparts):
+            if p not in explained and bnd.violation(hp[p]) > 0:
+                notes.append(("out_of_bounds", p, float(hp[p])))
+        return Outcome(labels, nparts, notes)
+
+    def _solve_regions(self, regions: list[np.ndarray]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
+        """Divide each region; a region that cannot be divided within the bounds joins a neighbouring
+        region (across the arterial between them) when the two together can be."""
+        g = self.g
+        todo = [np.sort(c) for c in regions]
+        done: list[tuple[np.ndarray, list[np.ndarray]] | None] = []
+        failed: list[int] = []
+        for c in todo:
+            split, strict = self._solve_component(c)
+            done.append((c, split))
+            if not strict:
+                failed.append(len(done) - 1)
+        owner = np.full(g.n, -1, dtype=np.int64)
+        for i, (c, _) in enumerate(done):
+            owner[c] = i
+        for i in failed:
+            if done[i] is None:
+                continue
+            c = done[i][0]
+            nbr = np.unique(owner[self.nbr[np.concatenate([np.arange(self.indptr[u], self.indptr[u + 1]) for u in c])]])
+            nbr = [int(j) for j in nbr if j >= 0 and j != i and done[j] is not None]
+            # the neighbour sharing the longest boundary, with a lighter search
+            for j in sorted(nbr, key=lambda j: (-self._contact(c, done[j][0]), j))[:3]:
+                merged = np.union1d(c, done[j][0])
+                split, strict = self._solve_component(merged, light=True)
+                if strict:
+                    done[i], done[j] = (merged, split), None
+                    owner[merged] = i
+                    break
+        return [d for d in done if d is not None]
+
+    def _contact(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Length of boundary shared by two sets of nodes."""
+        g = self.g
+        ina = np.zeros(g.n, bool)
+        inb = np.zeros(g.n, bool)
+        ina[a] = True
+        inb[b] = True
+        between = (ina[g.a] & inb[g.b]) | (inb[g.a] & ina[g.b])
+        return float(g.length[between].sum())
+
+    def _solve_component(self, c: np.ndarray, *, light: bool = False) -> tuple[list[np.ndarray], bool]:
+        """Parts of one connected component, and whether all are within the bounds by construction.
+
+        The count nearest ``H / target`` is tried first, then the next feasible counts; when none
+        works, the parts with the least violation (``light``: one count, a smaller search, and no
+        fallback: the caller keeps what it had).
+        """
+        bnd = self.bounds
+        H = int(self.g.h[c].sum())
+        k, ok = choose_count(H, bnd.lo, bnd.hi, bnd.target)
+        k = min(k, len(c))
+        if ok:
+            ks = range(max(1, -(-H // bnd.hi)), min(H // bnd.lo, len(c)) + 1)
+            order = sorted(ks, key=lambda x: (x != k, abs(x - H / bnd.target), x))[: 2 if light else 3]
+            for kk in order:
+                self.calls, self.budget = 0, (12 + 4 * kk) if kk == k else (4 + 2 * kk)
+                split = self._split(c, kk)
+                if split is not None:
+                    return split, True
+        if light:
+            return [c], False
+        exact = self._exact_region(c, 0, strict=False)
+        if exact is not None:
+            return exact, False
+        return self._split_relaxed(c, k), False
+
+    def _regions(self, nodes: np.ndarray) -> list[np.ndarray]:
+        """Connected components of ``nodes``, cut further along arterials where each side can divide alone.
+
+        Edges mostly along an arterial are barriers: the components without them are regions; a
+        region that cannot be divided within the bounds on its own (too few households, or no count
+        fits) joins the neighbouring region across the barrier that suits it best, until every region
+        can be divided (or has no neighbour left). So grids cross an arterial only when needed.
+        """
+        g, bnd = self.g, self.bounds
+        if not len(nodes):
+            return []
+        barrier = g.art >= 0.5 * g.length
+        if not barrier.any():
+            return self._components(nodes)
+        sub = subgraph(g, nodes)
+        sub_barrier = barrier[(np.isin(g.a, nodes)) & (np.isin(g.b, nodes))]
+        keep = ~sub_barrier
+        mat = coo_matrix((np.ones(int(keep.sum())), (sub.a[keep], sub.b[keep])), shape=(sub.n, sub.n))
+        nr, region = connected_components(mat, directed=False)
+        H = np.bincount(region, weights=sub.h, minlength=nr).astype(np.int64).tolist()
+        first = [int(x) for x in np.unique(region, return_index=True)[1]]
+        parent = list(range(nr))
+
+        def find(r: int) -> int:
+            while parent[r] != r:
+                parent[r] = parent[parent[r]]
+                r = parent[r]
+            return r
+
+        ra, rb, L = region[sub.a[sub_barrier]], region[sub.b[sub_barrier]], sub.length[sub_barrier]
+
+        def good(h: int) -> bool:
+            return h >= bnd.lo and bnd.fits(h)
+
+        while True:
+            roots = sorted({find(r) for r in range(nr)}, key=lambda r: (H[r], first[r]))
+            contact: dict[tuple[int, int], float] = {}
+            for a, b, l in zip(ra.tolist(), rb.tolist(), L.tolist()):
+                x, y = find(a), find(b)
+                if x != y:
+                    contact[(x, y)] = contact.get((x, y), 0.0) + l
+                    contact[(y, x)] = contact.get((y, x), 0.0) + l
+            merged = False
+            for r in roots:
+                if good(H[r]):
+                    continue
+                nbrs = [q for (x, q) in contact if x == r]
+                if not nbrs:
+                    continue
+                q = min(nbrs, key=lambda q: (not good(H[r] + H[q]), -contact[(r, q)], first[q]))
+                parent[r] = q
+                H[q] += H[r]
+                first[q] = min(first[q], first[r])
+                merged = True
+                break
+            if not merged:
+                break
+        lab = np.array([find(int(r)) for r in region])
+        comps = [nodes[lab == r] for r in np.unique(lab)]
+        # a region may be in pieces when its barrier-free parts were joined through another region
+        out = []
+        for c in comps:
+            out.extend(self._components(c))
+        out.sort(key=lambda c: int(c.min()))
+        return out
+
+    def _components(self, nodes: np.ndarray) -> list[np.ndarray]:
+        if not len(nodes):
+            return []
+        sub = subgraph(self.g, nodes)
+        mat = coo_matrix((np.ones(sub.m), (sub.a, sub.b)), shape=(sub.n, sub.n))
+        nc, lab = connected_components(mat, directed=False)
+        comps = [nodes[lab == i] for i in range(nc)]
+        comps.sort(key=lambda c: int(c.min()))
+        return comps
+
+    def _adjacent_parts(self, nodes: np.ndarray, labels: np.ndarray) -> list[int]:
+        out = set()
+        for u in nodes:
+            for v in self.nbr[self.indptr[u]:self.indptr[u + 1]]:
+                if labels[v] >= 0:
+                    out.add(int(labels[v]))
+        return sorted(out)
+
+    # ------------------------------------------------------------------ exact
+    def _exact_region(self, nodes: np.ndarray, k: int, *, strict: bool) -> list[np.ndarray] | None:
+        """Optimal parts of a small region (``k`` parts when strict; any count, violations
+        penalised, when not); None when the region is too large, over budget, or (strict) infeasible."""
+        sub = subgraph(self.g, nodes)
+        lab = zero_contraction(sub)
+        cg = contract(sub, lab)
+        if cg.n > EXACT_MAX_NODES:
+            return None
+        members = [nodes[lab == j] for j in range(cg.n)]
+        dp = ExactDP(cg, self.bounds, self.w, self.lref, EXACT_BUDGET)
+        full = (1 << cg.n) - 1
+        self.aborted = False
+        try:
+            if strict:
+                if dp.best(full, k, True) == math.inf:
+                    return None
+                parts = dp.solution(full, k, True)
+            else:
+                dp.best(full, 0, False)
+                parts = dp.solution(full, 0, False)
+        except (ExactAbort, RecursionError):
+            if not strict:
+                self.aborted = True
+                return None
+            # the optimum is out of reach: a feasible division, cheapest sets first
+            dp.count = 0
+            try:
+                parts = dp.first(full, k)
+            except (ExactAbort, RecursionError):
+                self.aborted = True
+                return None
+            if parts is None:
+                return None
+        return [np.sort(np.concatenate([members[j] for j in bits(S)])) for S in parts]
+
+    def _small_enough(self, nodes: np.ndarray) -> bool:
+        """Whether a region may go to the exact search (cheap upper bound on merged size)."""
+        return int((self.g.h[nodes] > 0).sum()) <= EXACT_MAX_NODES
+
+    # ------------------------------------------------------------------ bisection
+    def _split(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
+        if k == 1:
+            return [nodes]
+        if len(nodes) < k or self.calls > self.budget:
+            return None
+        self.calls += 1
+        if self._small_enough(nodes):
+            exact = self._exact_region(nodes, k, strict=True)
+            if exact is not None:
+                return exact
+            # exact search over budget (None is also "infeasible"): fall through only when large
+            if int((self.g.h[nodes] > 0).sum()) <= EXACT_MAX_NODES // 2:
+                return None
+        cands = self._candidates(nodes, k, strict=True)
+        for _, _, side, k1 in cands[: self.w.tries]:
+            other = np.setdiff1d(nodes, side, assume_unique=True)
+            left = self._split(side, k1)
+            if left is None:
+                continue
+            right = self._split(other, k - k1)
+            if right is None:
+                continue
+            return left + right
+        return None
+
+    def _split_relaxed(self, nodes: np.ndarray, k: int) -> list[np.ndarray]:
+        if k == 1 or len(nodes) < 2:
+            return [nodes]
+        self.calls, self.budget = 0, 4 + 2 * k
+        if self.bounds.violation(self.g.h[nodes].sum(), k) == 0:
+            strict = self._split(nodes, k)
+            if strict is not None:
+                return strict
+        if self._small_enough(nodes):
+            exact = self._exact_region(nodes, 0, strict=False)
+            if exact is not None:
+                return exact
+        cands = self._candidates(nodes, k, strict=False)
+        if not cands:
+            return [nodes]
+        _, _, side, k1 = cands[0]
+        other = np.setdiff1d(nodes, side, assume_unique=True)
+        return self._split_relaxed(side, k1) + self._split_relaxed(other, k - k1)
+
+    def _candidates(self, nodes: np.ndarray, k: int, *, strict: bool) -> list[tuple[float, float, np.ndarray, int]]:
+        """Cuts of spanning trees of ``nodes`` into (side, k1), best first: (violation, score, side, k1)."""
+        g, bnd, w = self.g, self.bounds, self.w
+        nl = len(nodes)
+        loc = np.full(g.n, -1, dtype=np.int64)
+        loc[nodes] = np.arange(nl)
+        la, lb = loc[g.a], loc[g.b]
+        inside = (la >= 0) & (lb >= 0)
+        eidx = np.flatnonzero(inside)
+        ea, eb = la[eidx], lb[eidx]
+        h = g.h[nodes].astype(float)
+        area = g.area[nodes]
+        # perimeter of each unit not shared with the region: the region's outline
+        inner_len = np.bincount(ea, weights=g.length[eidx], minlength=nl) + np.bincount(eb, weights=g.length[eidx], minlength=nl)
+        ext = g.perim[nodes] - inner_len
+        H, A, E = h.sum(), area.sum(), ext.sum()
+        t = min(max(H / k, bnd.lo), bnd.hi)
+        W = self.edge_w[eidx]
+        deg_w = np.zeros((nl, 3))
+        np.add.at(deg_w, ea, W)
+        np.add.at(deg_w, eb, W)
+        # a random 64-bit tag per node: the xor over a side identifies the side (and so the bisection)
+        tags = self.node_tags[nodes]
+        total_tag = np.bitwise_xor.reduce(tags) if nl else np.uint64(0)
+        best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] = {}
+        trees: list[np.ndarray] = []
+        ks = np.arange(1, k)
+        for ti in range(w.trees):
+            wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
+            tree = _spanning_tree(nl, ea, eb, wt)
+            if tree is None:  # not connected: cannot happen for a component; give up
+                return []
+            pre, pred = tree
+            trees.append(pre)
+            tin = np.empty(nl, dtype=np.int64)
+            tin[pre] = np.arange(nl)
+            size, depth = _sizes_depths(pre, pred)
+            lca = _lca(ea, eb, pred, depth, pre[0])
+            lca_w = np.zeros((nl, 3))
+            np.add.at(lca_w, lca, W)
+            # subtree sums by prefix sums over the preorder
+            cols = np.column_stack([h, area, ext, deg_w, lca_w])[pre]
+            cs = np.vstack([np.zeros(cols.shape[1]), np.cumsum(cols, axis=0)])
+            px = np.concatenate([[np.uint64(0)], np.bitwise_xor.accumulate(tags[pre])])
+            v = pre[1:]
+            lo_i, hi_i = tin[v], tin[v] + size[v]
+            sub = cs[hi_i] - cs[lo_i]
+            side_tag = px[hi_i] ^ px[lo_i]
+            h1, a1, e1 = sub[:, 0], sub[:, 1], sub[:, 2]
+            cut = sub[:, 3:6] - 2 * sub[:, 6:9]  # (length, art, nostreet) of the cut
+            h2, a2 = H - h1, A - a1
+            p1 = e1 + cut[:, 0]
+            p2 = (E - e1) + cut[:, 0]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                comp = p1**2 / (4 * np.pi * np.maximum(a1, 1e-9)) + p2**2 / (4 * np.pi * np.maximum(a2, 1e-9))
+            base = w.compact * comp + (w.cut * cut[:, 2] - w.cross * cut[:, 1]) / self.lref
+            n1 = size[v]
+            for k1 in ks:
+                k2 = k - k1
+                ok_n = (n1 >= k1) & (nl - n1 >= k2)
+                viol = (np.maximum(0, np.maximum(k1 * bnd.lo - h1, h1 - k1 * bnd.hi))
+                        + np.maximum(0, np.maximum(k2 * bnd.lo - h2, h2 - k2 * bnd.hi)))
+                d1 = (h1 / k1 - t) / bnd.target
+                d2 = (h2 / k2 - t) / bnd.target
+                score = base + w.balance * (k1 * (d1**2 + floor_penalty(h1 / k1, bnd.lo, w.floor_margin))
+                                            + k2 * (d2**2 + floor_penalty(h2 / k2, bnd.lo, w.floor_margin)))
+                good = ok_n & (viol == 0) if strict else ok_n
+                idx = np.flatnonzero(good)
+                if not len(idx):
+                    continue
+                for j in idx[np.lexsort((score[idx], viol[idx]))[: w.tries + 1]]:
+                    # the same bisection seen from the other side is the same candidate
+                    tag = int(side_tag[j])
+                    other = int(side_tag[j] ^ total_tag)
+                    key = (tag, int(k1)) if tag <= other else (other, int(k2))
+                    cand = (float(viol[j]), float(score[j]), ti, int(lo_i[j]), int(hi_i[j]), int(k1))
+                    if key not in best or cand[:2] < best[key][:2]:
+                        best[key] = cand
+        ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[1][5], kv[0]))
+        cands = []
+        for _key, (viol, score, ti, lo, hi, k1) in ranked[: w.tries + 1]:
+            cands.append((viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1))
+        return cands
+
+    # ------------------------------------------------------------------ local search
+    def _improve(self, labels: np.ndarray, nparts: int, frozen: set[int]) -> np.ndarray:
+        g, bnd, w = self.g, self.bounds, self.w
+        if nparts < 2 or g.m == 0:
+            return labels
+        adj: list[list[tuple[int, float, float, float]]] = [[] for _ in range(g.n)]
+        for e, (a, b) in enumerate(zip(g.a.tolist(), g.b.tolist())):
+            L, art, ns = float(g.length[e]), float(g.art[e]), float(g.nostreet[e])
+            adj[a].append((b, L, art, ns))
+            adj[b].append((a, L, art, ns))
+        hs = g.h.astype(float).tolist()
+        areas = g.area.tolist()
+        perims = g.perim.tolist()
+        lab = labels.tolist()
+        ph = np.bincount(labels, weights=g.h, minlength=nparts).tolist()
+        pa = np.bincount(labels, weights=g.area, minlength=nparts).tolist()
+        pp = np.bincount(labels, weights=g.perim, minlength=nparts)
+        same = labels[g.a] == labels[g.b]
+        pp -= 2 * np.bincount(labels[g.a][same], weights=g.length[same], minlength=nparts)
+        pp = pp.tolist()
+        size = np.bincount(labels, minlength=nparts).tolist()
+        lo, hi, target = bnd.lo, bnd.hi, float(bnd.target)
+        lref = self.lref
+        k4pi = 4 * math.pi
+
+        def comp(P: float, A: float) -> float:
+            return P * P / (k4pi * A) if A > 0 else 0.0
+
+        def viol(x: float) -> float:
+            return max(0.0, lo - x, x - hi)
+
+        margin = w.floor_margin
+
+        def bal(x: float) -> float:
+            d = (x - target) / target
+            if margin > 0 and x < lo + margin:
+                m = min(1.0, (lo + margin - x) / margin)
+                return d * d + m * m
+            return d * d
+
+        def connected_without(u: int, part: int) -> bool:
+            start = None
+            need = size[part] - 1
+            for v, *_ in adj[u]:
+                if lab[v] == part:
+                    start = v
+                    break
+            if start is None:
+                return need == 0
+            seen = {start, u}
+            stack = [start]
+            count = 1
+            while stack:
+                x = stack.pop()
+                for y, *_ in adj[x]:
+                    if y not in seen and lab[y] == part:
+                        seen.add(y)
+                        stack.append(y)
+                        count += 1
+            return count == need
+
+        for _sweep in range(w.sweeps):
+            moved = 0
+            for u in range(g.n):
+                A = lab[u]
+                if A in frozen or size[A] <= 1:
+                    continue
+                by_part: dict[int, list[float]] = {}
+                for v, L, art, ns in adj[u]:
+                    p = lab[v]
+                    s = by_part.get(p)
+                    if s is None:
+                        by_part[p] = [L, art, ns, 1]
+                    else:
+                        s[0] += L
+                        s[1] += art
+                        s[2] += ns
+                        s[3] += 1
+                if len(by_part) < 2 and A in by_part:
+                    continue
+                if A not in by_part:
+                    by_part[A] = [0.0, 0.0, 0.0, 0]
+                LA, artA, nsA, nA = by_part[A]
+                hu, au, pu = hs[u], areas[u], perims[u]
+                hA, hA2 = ph[A], ph[A] - hu
+                base_A = comp(pp[A], pa[A])
+                newPA = pp[A] - pu + 2 * LA
+                newAA = pa[A] - au
+                options = []
+                for B, (LB, artB, nsB, _nB) in by_part.items():
+                    if B == A or B in frozen:
+                        continue
+                    hB, hB2 = ph[B], ph[B] + hu
+                    dv = viol(hA2) + viol(hB2) - viol(hA) - viol(hB)
+                    if dv > 0:
+                        continue
+                    newPB = pp[B] + pu - 2 * LB
+                    d = (w.compact * (comp(newPA, newAA) + comp(newPB, pa[B] + au) - base_A - comp(pp[B], pa[B]))
+                         + (w.cross * (artB - artA) + w.cut * (nsA - nsB)) / lref
+                         + w.balance * (bal(hA2) + bal(hB2) - bal(hA) - bal(hB)))
+                    if dv < 0 or d < -1e-9:
+                        options.append((dv, d, B, newPB))
+                if not options:
+                    continue
+                options.sort()
+                chosen = None
+                connected = None
+                for dv, d, B, newPB in options:
+                    if connected is None:
+                        connected = nA < 2 or connected_without(u, A)
+                    if not connected:
+                        break
+                    chosen = (B, newPB)
+                    break
+                if chosen is None:
+                    continue
+                B, newPB = chosen
+                lab[u] = B
+                ph[A] -= hu
+                ph[B] += hu
+                pa[A] = newAA
+                pa[B] += au
+                pp[A] = newPA
+                pp[B] = newPB
+                size[A] -= 1
+                size[B] += 1
+                moved += 1
+            if not moved:
+                break
+        return np.asarray(lab, dtype=np.int64)
+
+
+def _spanning_tree(n: int, ea: np.ndarray, eb: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Minimum spanning tree of a connected graph: (DFS preorder from node 0, parent), None if disconnected."""
+    if n == 1:
+        return np.zeros(1, dtype=np.int64), np.full(1, -1, dtype=np.int64)
+    if len(ea) > 3000:
+        mat = csr_matrix((w, (ea, eb)), shape=(n, n))
+        tree = minimum_spanning_tree(mat)
+        tree = tree + tree.T
+        pre, pred = depth_first_order(tree, 0, directed=False, return_predecessors=True)
+        if len(pre) < n:
+            return None
+        return pre.astype(np.int64), pred.astype(np.int64)
+    order = np.argsort(w, kind="stable")
+    A = ea[order].tolist()
+    B = eb[order].tolist()
+    parent = list(range(n))
+    nbrs: list[list[int]] = [[] for _ in range(n)]
+    joined = 0
+    for a, b in zip(A, B):
+        ra = a
+        while parent[ra] != ra:
+            parent[ra] = parent[parent[ra]]
+            ra = parent[ra]
+        rb = b
+        while parent[rb] != rb:
+            parent[rb] = parent[parent[rb]]
+            rb = parent[rb]
+        if ra == rb:
+            continue
+        parent[ra] = rb
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+        joined += 1
+        if joined == n - 1:
+            break
+    if joined < n - 1:
+        return None
+    pre = []
+    par = [-1] * n
+    seen = [False] * n
+    stack = [0]
+    seen[0] = True
+    while stack:
+        v = stack.pop()
+        pre.append(v)
+        for u in reversed(nbrs[v]):
+            if not seen[u]:
+                seen[u] = True
+                par[u] = v
+                stack.append(u)
+    return np.asarray(pre, dtype=np.int64), np.asarray(par, dtype=np.int64)
+
+
+def _sizes_depths(pre: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Subtree sizes and depths of a tree given its DFS preorder and predecessors."""
+    n = len(pre)
+    order = pre.tolist()
+    par = pred.tolist()
+    size = [1] * n
+    for v in reversed(order[1:]):
+        size[par[v]] += size[v]
+    depth = [0] * n
+    for v in order[1:]:
+        depth[v] = depth[par[v]] + 1
+    return np.asarray(size, dtype=np.int64), np.asarray(depth, dtype=np.int64)
+
+
+def _lca(a: np.ndarray, b: np.ndarray, pred: np.ndarray, depth: np.ndarray, root: int) -> np.ndarray:
+    """Lowest common ancestors of node pairs (vectorised binary lifting)."""
+    if not len(a):
+        return np.zeros(0, dtype=np.int64)
+    parent = np.where(pred < 0, root, pred).astype(np.int64)
+    levels = max(1, int(depth.max()).bit_length())
+    up = [parent]
+    for _ in range(1, levels):
+        up.append(up[-1][up[-1]])
+    a = a.copy()
+    b = b.copy()
+    swap = depth[a] < depth[b]
+    a[swap], b[swap] = b[swap], a[swap].copy()
+    diff = depth[a] - depth[b]
+    for j in range(levels):
+        bit = ((diff >> j) & 1).astype(bool)
+        a[bit] = up[j][a[bit]]
+    for j in range(levels - 1, -1, -1):
+        na, nb = up[j][a], up[j][b]
+        move = na != nb
+        a[move] = na[move]
+        b[move] = nb[move]
+    return np.where(a == b, a, parent[a])

@@ -1,0 +1,441 @@
+"""Fine cells: the smallest units of the partition, tiling a community exactly.
+
+A community's street blocks are the natural units of a grid (街巷定界). A block that must be divided
+(more households than a grid or small grid holds) is divided *between* its buildings, never through
+one: every building gets a cell made of its footprint plus the part of the block nearer to its
+representative point than to any other building's (a Voronoi cell clipped to the block).
+
+All boundaries (community, blocks, Voronoi edges, footprints) are noded together into one planar
+arrangement with snap-rounding at :data:`GRID_SIZE_M`, and every cell is the union of arrangement
+faces. Cells, base grids and small grids are unions of those faces, so any of them tile the
+community without gap or overlap, exactly.
+
+A cell is one building site (buildings sharing a representative point form one site) of a divided
+block, or a whole block that holds at most one site. Every cell is one connected polygon: stray
+pieces (a Voronoi region cut in two by another footprint, a part of a multi-part block without
+buildings) are handed to the neighbour sharing the longest boundary with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+__all__ = ["GRID_SIZE_M", "Cells", "build_cells"]
+
+#: precision of the planar arrangement, metres: far below anything a map shows, far above float noise
+GRID_SIZE_M = 1e-6
+#: building sites closer than this (metres) are one site
+_SITE_PRECISION_DECIMALS = 3
+
+
+@dataclass
+class Cells:
+    """Fine cells of one community.
+
+    Attributes
+    ----------
+    geoms
+        One polygon per cell; together they tile the community.
+    block
+        Index of the cell's block (into the blocks given to :func:`build_cells`).
+    households, buildings
+        Households and number of buildings whose site lies in the cell.
+    area, perimeter
+        Area (m²) and boundary length (m) of each cell.
+    building_cell
+        For every building given, the index of its cell.
+    divided
+        Per block: whether it was divided into building cells.
+    """
+
+    geoms: np.ndarray
+    block: np.ndarray
+    households: np.ndarray
+    buildings: np.ndarray
+    area: np.ndarray
+    perimeter: np.ndarray
+    building_cell: np.ndarray
+    divided: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+
+def build_cells(
+    community: shapely.Geometry,
+    blocks: np.ndarray,
+    buildings: np.ndarray,
+    building_block: np.ndarray,
+    households: np.ndarray,
+    *,
+    divide: np.ndarray | None = None,
+) -> Cells:
+    """Cells of one community: whole blocks, and building cells inside divided blocks.
+
+    Parameters
+    ----------
+    community
+        The community polygon.
+    blocks
+        Block polygons that tile the community (in a deterministic order, e.g. by ``block_id``).
+    buildings
+        Building footprints or points (deterministic order, e.g. by ``building_id``).
+    building_block
+        Index into ``blocks`` of each building's block, -1 when unknown (then located by position).
+    households
+        Households of each building.
+    divide
+        Per block: divide it into building cells (default: every block with two or more sites).
+
+    Examples
+    --------
+    >>> from shapely import box, Point
+    >>> blocks = np.array([box(0, 0, 100, 100), box(100, 0, 200, 100)])
+    >>> b = np.array([Point(20, 50), Point(80, 50), Point(150, 50)])
+    >>> c = build_cells(box(0, 0, 200, 100), blocks, b, np.array([0, 0, 1]), np.array([10, 20, 30]))
+    >>> c.households.tolist(), c.block.tolist(), np.round(c.area).tolist()
+    ([10, 20, 30], [0, 0, 1], [5000.0, 5000.0, 10000.0])
+    >>> c.building_cell.tolist()
+    [0, 1, 2]
+    """
+    blocks = np.asarray(blocks, dtype=object)
+    buildings = np.asarray(buildings, dtype=object)
+    households = np.asarray(households, dtype=np.int64)
+    nb = len(blocks)
+    block_tree = shapely.STRtree(blocks)
+
+    # ---- building sites: a point inside the building (and inside its block)
+    bblock = np.asarray(building_block, dtype=np.int64).copy()
+    sites = _site_points(buildings)
+    missing = shapely.is_empty(sites) | shapely.is_missing(sites)
+    if missing.any():  # a building without geometry: at its block's (or the community's) inner point
+        idx = np.flatnonzero(missing)
+        known = bblock[idx] >= 0
+        sites[idx[known]] = shapely.point_on_surface(blocks[bblock[idx[known]]])
+        sites[idx[~known]] = shapely.point_on_surface(community)
+    unknown = np.flatnonzero(bblock < 0)
+    if len(unknown):
+        bblock[unknown] = _locate(sites[unknown], blocks, block_tree)
+    outside = ~shapely.contains_xy(blocks[bblock], shapely.get_x(sites), shapely.get_y(sites))
+    if outside.any():
+        idx = np.flatnonzero(outside)
+        inner = shapely.intersection(buildings[idx], blocks[bblock[idx]])
+        pts = shapely.point_on_surface(inner)
+        bad = shapely.is_empty(pts)
+        ok = np.flatnonzero(~bad)
+        bad[ok] = ~shapely.contains_xy(blocks[bblock[idx[ok]]], shapely.get_x(pts[ok]), shapely.get_y(pts[ok]))
+        if bad.any():  # a point outside its block: the nearest point inside the block
+            near = shapely.points(shapely.get_coordinates(shapely.shortest_line(sites[idx[bad]], blocks[bblock[idx[bad]]]))[1::2])
+            inward = shapely.point_on_surface(shapely.intersection(shapely.buffer(near, 1.0), blocks[bblock[idx[bad]]]))
+            fallback = shapely.point_on_surface(blocks[bblock[idx[bad]]])
+            pts[bad] = np.where(shapely.is_empty(inward), fallback, inward)
+        sites[idx] = pts
+    sx = np.round(shapely.get_x(sites), _SITE_PRECISION_DECIMALS)
+    sy = np.round(shapely.get_y(sites), _SITE_PRECISION_DECIMALS)
+    # unique sites per block, ordered by (block, x, y)
+    if len(buildings):
+        keys = np.rec.fromarrays([bblock, sx, sy], names="b,x,y")
+        uniq, site_of = np.unique(keys, return_inverse=True)
+        site_block = uniq["b"].astype(np.int64)
+        site_xy = np.column_stack([uniq["x"], uniq["y"]])
+    else:
+        site_of = np.zeros(0, dtype=np.int64)
+        site_block = np.zeros(0, dtype=np.int64)
+        site_xy = np.zeros((0, 2))
+    site_of = np.asarray(site_of).ravel()
+    nsites = np.bincount(site_block, minlength=nb)
+    if divide is None:
+        divide = nsites >= 2
+    divide = np.asarray(divide, dtype=bool) & (nsites >= 2)
+
+    # ---- Voronoi cells of the sites of every divided block, clipped to the block
+    lines = [shapely.boundary(np.atleast_1d(community)), shapely.boundary(blocks)]
+    div_idx = np.flatnonzero(divide)
+    vor_cells = np.zeros(0, dtype=object)
+    vor_site = np.zeros(0, dtype=np.int64)
+    if len(div_idx):
+        in_div = divide[site_block]
+        sel = np.flatnonzero(in_div)  # sites of divided blocks, ordered by block
+        mps = shapely.multipoints(site_xy[sel], indices=np.searchsorted(div_idx, site_block[sel]))
+        colls = shapely.voronoi_polygons(mps, extend_to=blocks[div_idx], ordered=True)
+        parts, owner = shapely.get_parts(colls, return_index=True)
+        counts = np.bincount(owner, minlength=len(div_idx))
+        expected = nsites[div_idx]
+        ok_blocks = counts == expected
+        if not ok_blocks.all():  # degenerate Voronoi (should not happen with distinct sites): fall back per site
+            parts, owner = _voronoi_fallback(parts, owner, ok_blocks, site_xy, site_block, div_idx, blocks)
+        vor_site = sel  # parts are in the order of ``sel`` (block order, then site order)
+        clipped = shapely.intersection(parts, blocks[site_block[sel]])
+        keep = ~shapely.is_empty(clipped)
+        vor_cells, vor_site = clipped[keep], vor_site[keep]
+        lines.append(shapely.boundary(shapely.get_parts(vor_cells)))
+    # footprints of buildings in divided blocks: a building is never cut
+    fp_idx = np.flatnonzero((shapely.get_type_id(buildings) >= 3) & divide[bblock]) if len(buildings) else np.zeros(0, int)
+    fp = np.zeros(0, dtype=object)
+    fp_b = np.zeros(0, dtype=np.int64)
+    if len(fp_idx):
+        fp = shapely.intersection(buildings[fp_idx], blocks[bblock[fp_idx]])
+        good = shapely.area(fp) > 0
+        fp, fp_b = fp[good], fp_idx[good]
+        if len(fp):
+            lines.append(shapely.boundary(shapely.get_parts(fp)))
+
+    faces = _arrangement(np.concatenate(lines))
+    reps = shapely.point_on_surface(faces)
+    rx, ry = shapely.get_x(reps), shapely.get_y(reps)
+    inside = shapely.contains_xy(community, rx, ry)
+    faces, reps = faces[inside], reps[inside]
+
+    # ---- label faces: block, then site (footprint first, then Voronoi region)
+    face_block = _locate(reps, blocks, block_tree)
+    # cell slots: one per undivided block, one per site of a divided block
+    slot_block = np.where(divide, -1, np.arange(nb))
+    undiv = np.flatnonzero(~divide)
+    slot_of_block = np.full(nb, -1)
+    slot_of_block[undiv] = np.arange(len(undiv))
+    div_sites = np.flatnonzero(divide[site_block])
+    slot_of_site = np.full(len(site_block), -1)
+    slot_of_site[div_sites] = len(undiv) + np.arange(len(div_sites))
+    slot_block = np.concatenate([undiv, site_block[div_sites]])
+    label = slot_of_block[face_block]
+    in_div_face = divide[face_block]
+    if in_div_face.any():
+        fi = np.flatnonzero(in_div_face)
+        lab = np.full(len(fi), -1)
+        if len(vor_cells):
+            a, c = shapely.STRtree(vor_cells).query(reps[fi], predicate="within")
+            same = site_block[vor_site[c]] == face_block[fi[a]]
+            a, c = a[same], c[same]
+            sel = _first_per(a, vor_site[c])
+            lab[a[sel]] = slot_of_site[vor_site[c[sel]]]
+        if len(fp):
+            a, c = shapely.STRtree(fp).query(reps[fi], predicate="within")
+            same = bblock[fp_b[c]] == face_block[fi[a]]
+            a, c = a[same], c[same]
+            # several footprints (overlapping buildings): the lowest building index wins
+            sel = _first_per(a, fp_b[c])
+            lab[a[sel]] = slot_of_site[site_of[fp_b[c[sel]]]]
+        label[fi] = lab
+
+    nslots = len(slot_block)
+    site_pt = None
+    if len(site_block):
+        site_pt = shapely.points(site_xy)
+    anchor = np.empty(nslots, dtype=object)  # a point each slot's main piece must hold
+    anchor[:len(undiv)] = None
+    if len(div_sites):
+        anchor[len(undiv):] = site_pt[div_sites]
+    geoms, label = _union_cells(faces, label, nslots, anchor, slot_block, face_block)
+
+    present = np.flatnonzero(~shapely.is_empty(geoms))
+    # cells in block order (sites in their order within a block)
+    present = present[np.argsort(slot_block[present], kind="stable")]
+    cell_geoms = geoms[present]
+    cell_block = slot_block[present]
+    renum = np.full(nslots, -1)
+    renum[present] = np.arange(len(present))
+
+    # ---- buildings to cells: the cell holding the building's site (same block preferred)
+    bcell = np.full(len(buildings), -1, dtype=np.int64)
+    if len(buildings):
+        direct = np.where(divide[bblock], renum[slot_of_site[site_of]], renum[slot_of_block[bblock]])
+        bcell = direct.astype(np.int64)
+        # a site's own cell may have vanished (a sliver) or lost the site: locate by position
+        need = bcell < 0
+        if len(cell_geoms):
+            ok = ~need
+            ok[ok] = shapely.contains_xy(cell_geoms[bcell[ok]], shapely.get_x(sites[ok]), shapely.get_y(sites[ok]))
+            need = ~ok
+            if need.any():
+                idx = np.flatnonzero(need)
+                bcell[idx] = _locate(sites[idx], cell_geoms, shapely.STRtree(cell_geoms), prefer=cell_block, prefer_key=bblock[idx])
+    hh = np.bincount(bcell, weights=households, minlength=len(cell_geoms)).round().astype(np.int64) if len(buildings) else np.zeros(len(cell_geoms), dtype=np.int64)
+    nbld = np.bincount(bcell, minlength=len(cell_geoms)).astype(np.int64) if len(buildings) else np.zeros(len(cell_geoms), dtype=np.int64)
+    return Cells(
+        geoms=cell_geoms,
+        block=cell_block.astype(np.int64),
+        households=hh,
+        buildings=nbld,
+        area=shapely.area(cell_geoms),
+        perimeter=shapely.length(cell_geoms),
+        building_cell=bcell,
+        divided=divide,
+    )
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _site_points(geoms: np.ndarray) -> np.ndarray:
+    """A point inside each geometry (empty where the geometry is missing or empty)."""
+    pts = np.asarray(shapely.point_on_surface(geoms), dtype=object)
+    missing = shapely.is_missing(pts)
+    pts[missing] = shapely.Point()
+    return pts
+
+
+def _locate(
+    points: np.ndarray,
+    polys: np.ndarray,
+    tree: shapely.STRtree,
+    *,
+    prefer: np.ndarray | None = None,
+    prefer_key: np.ndarray | None = None,
+) -> np.ndarray:
+    """Index of the polygon holding each point (the lowest index on ties), else the nearest one.
+
+    With ``prefer``/``prefer_key``: a polygon whose ``prefer`` value equals the point's key wins.
+    """
+    out = np.full(len(points), -1, dtype=np.int64)
+    if len(points) == 0 or len(polys) == 0:
+        return out
+    p, q = tree.query(points, predicate="within")
+    rank = (prefer[q] != prefer_key[p]).astype(np.int64) if prefer is not None else np.zeros(len(p), np.int64)
+    sel = _first_per(p, rank, q)
+    out[p[sel]] = q[sel]
+    miss = np.flatnonzero(out < 0)
+    if len(miss):
+        a, b = tree.query_nearest(points[miss], all_matches=True)
+        rank = (prefer[b] != prefer_key[miss[a]]).astype(np.int64) if prefer is not None else np.zeros(len(a), np.int64)
+        sel = _first_per(a, rank, b)
+        out[miss[a[sel]]] = b[sel]
+    return out
+
+
+def _first_per(group: np.ndarray, *keys: np.ndarray) -> np.ndarray:
+    """Positions of the first row of each ``group`` when rows are sorted by ``keys`` (ascending)."""
+    if not len(group):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((*keys[::-1], group))
+    g = group[order]
+    first = np.r_[True, g[1:] != g[:-1]]
+    return order[first]
+
+
+def _arrangement(lines: np.ndarray) -> np.ndarray:
+    """Faces of the planar arrangement of ``lines`` (noded with snap-rounding)."""
+    lines = lines[~(shapely.is_empty(lines) | shapely.is_missing(lines))]
+    noded = shapely.union_all(lines, grid_size=GRID_SIZE_M)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    faces = np.asarray(faces, dtype=object)
+    return faces[shapely.area(faces) > 0]
+
+
+def _voronoi_fallback(parts, owner, ok_blocks, site_xy, site_block, div_idx, blocks):
+    """Voronoi cells one block at a time when the vectorised call merged sites (degenerate input)."""
+    out_parts, out_owner = [], []
+    for j, b in enumerate(div_idx):
+        if ok_blocks[j]:
+            out_parts.append(parts[owner == j])
+            out_owner.append(np.full(int((owner == j).sum()), j))
+            continue
+        xy = site_xy[site_block == b]
+        cells = np.empty(len(xy), dtype=object)
+        # nearest-site cells by pairwise bisector half-planes (few sites: the degenerate case is tiny)
+        env = shapely.envelope(blocks[b]).buffer(1.0)
+        for i in range(len(xy)):
+            cell = env
+            for jj in range(len(xy)):
+                if jj == i:
+                    continue
+                cell = shapely.intersection(cell, _half_plane(xy[i], xy[jj], env))
+            cells[i] = cell
+        out_parts.append(cells)
+        out_owner.append(np.full(len(xy), j))
+    return np.concatenate(out_parts), np.concatenate(out_owner)
+
+
+def _half_plane(p: np.ndarray, q: np.ndarray, env: shapely.Geometry) -> shapely.Geometry:
+    """The half of ``env`` nearer to ``p`` than to ``q``."""
+    x0, y0, x1, y1 = env.bounds
+    big = 4 * max(x1 - x0, y1 - y0, 1.0)
+    mid = (p + q) / 2
+    d = q - p
+    if not np.any(d):
+        return env
+    d = d / np.hypot(*d)
+    perp = np.array([-d[1], d[0]])
+    a, b = mid + perp * big, mid - perp * big
+    return shapely.Polygon([a, b, b - d * big, a - d * big])
+
+
+def _union_cells(
+    faces: np.ndarray,
+    label: np.ndarray,
+    nslots: int,
+    anchor: np.ndarray,
+    slot_block: np.ndarray,
+    face_block: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Union faces per slot, repairing unlabelled faces and stray pieces so every cell is one piece."""
+    for _ in range(20):
+        geoms = _union_by(faces, label, nslots)
+        multi = np.flatnonzero(shapely.get_num_geometries(geoms) > 1)
+        orphans = label < 0
+        if not len(multi) and not orphans.any():
+            return geoms, label
+        # stray pieces of multi-part cells become orphans (keep the piece with the anchor, else the largest)
+        if len(multi):
+            fidx = np.flatnonzero(np.isin(label, multi))
+            for s in multi:
+                pieces = shapely.get_parts(geoms[s])
+                keep = None
+                if anchor[s] is not None:
+                    hit = np.flatnonzero(shapely.intersects(pieces, anchor[s]))
+                    if len(hit):
+                        keep = hit[0]
+                if keep is None:
+                    keep = int(np.argmax(shapely.area(pieces)))
+                main = pieces[keep]
+                mine = fidx[label[fidx] == s]
+                pts = shapely.point_on_surface(faces[mine])
+                stray = mine[~shapely.contains_xy(main, shapely.get_x(pts), shapely.get_y(pts))]
+                label[stray] = -1
+        orphans = np.flatnonzero(label < 0)
+        # hand orphans to the labelled neighbour face with the longest shared boundary (same block first)
+        tree = shapely.STRtree(faces)
+        for _round in range(len(orphans) + 1):
+            orphans = np.flatnonzero(label < 0)
+            if not len(orphans):
+                break
+            a, b = tree.query(faces[orphans], predicate="intersects")
+            a = orphans[a]
+            ok = (a != b) & (label[b] >= 0)
+            a, b = a[ok], b[ok]
+            if not len(a):
+                break
+            shared = shapely.length(shapely.intersection(shapely.boundary(faces[a]), shapely.boundary(faces[b])))
+            same = face_block[a] == face_block[b]
+            pos = shared > 0
+            a, b, shared, same = a[pos], b[pos], shared[pos], same[pos]
+            if not len(a):
+                break
+            sel = _first_per(a, ~same, -shared, b)
+            label[a[sel]] = label[b[sel]]
+        # orphans with no labelled neighbour at all (isolated faces): their own nearest slot by position
+        rest = np.flatnonzero(label < 0)
+        if len(rest):
+            blk = face_block[rest]
+            cand = np.array([np.flatnonzero(slot_block == bb)[0] if (slot_block == bb).any() else 0 for bb in blk])
+            label[rest] = cand
+    return _union_by(faces, label, nslots), label
+
+
+def _union_by(faces: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
+    """Coverage union of ``faces`` grouped by ``label`` (0..n-1); empty polygons for empty groups."""
+    out = np.full(n, shapely.Polygon(), dtype=object)
+    ok = label >= 0
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return out
+    order = idx[np.argsort(label[idx], kind="stable")]
+    lab = label[order]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    for s, e in zip(starts, ends):
+        g = order[s:e]
+        out[lab[s]] = faces[g[0]] if len(g) == 1 else shapely.coverage_union_all(faces[g])
+    return out

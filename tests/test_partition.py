@@ -500,7 +500,31 @@ def test_bounds_met_when_a_division_exists(seed, pairs_x, ny):
     assert in_range(r.subgrids["households"], 100, 150) >= 0.95
     # whatever is out of bounds is flagged
     bad = r.subgrids[~r.subgrids["households"].between(100, 150)]
-    assert bad["flags"].str.contains("subgrid_out_of_bounds").all()
+    assert bad["flags"].str.contains("subgrid_out_of_bounds|subgrid_no_feasible_division").all()
+
+
+def test_towers_that_admit_no_small_grid_division_are_flagged_and_excused():
+    """Four towers of 116, 100, 100 and 92 households (408) in one block: any 3 groups leave two towers
+    together (≥ 192 > 150), any 4 leave the 92 alone (< 100). The plan says so, and the quality figures
+    excuse those small grids instead of counting them against the plan."""
+    from gridgeo.partition.metrics import quality
+
+    d = boxes_community(1, 1, [[[116, 100, 100, 92]]])
+    r = run(d)
+    check_invariants(d, r)
+    assert len(r.grids) == 1 and r.grids["households"].iloc[0] == 408
+    f = r.findings[r.findings["type"] == "subgrid_no_feasible_division"]
+    assert len(f) >= 1 and "admit no division into 100–150" in f["message"].iloc[0]
+    assert not (r.findings["type"] == "subgrid_out_of_bounds").any()
+    q = quality(d["communities"], r.grids, r.buildings, subgrids=r.subgrids, streets=d["streets"])
+    assert q["small"]["infeasible_containers"] == 1
+    assert q["small"]["eligible"] == 0 and q["small"]["grids_in_infeasible"] == len(r.subgrids)
+
+    # one more small building (8 households) makes 92 + 8 = 100 possible: no excuse any more
+    d2 = boxes_community(1, 1, [[[116, 100, 100, 92, 8]]])
+    r2 = run(d2)
+    q2 = quality(d2["communities"], r2.grids, r2.buildings, subgrids=r2.subgrids, streets=d2["streets"])
+    assert q2["small"]["infeasible_containers"] == 0 and q2["small"]["eligible"] == len(r2.subgrids)
 
 
 # ------------------------------------------------------------------------------------------ real data (slow)

@@ -32,6 +32,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..blocks import order_key
+from .feasibility import packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import SmallGridBadness, reshape_for_small_grids
@@ -108,13 +109,28 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, r.grid_max, code)
+    bcell = cells.building_cell
+    divisible: dict[int, bool] = {}  # parent grid -> its buildings admit small grids within the bounds
     for t, q, _measure in small_notes:
         ftype = _SMALL_FINDING.get(t)
-        if ftype is not None:
-            findings.append(_finding(ftype, "info" if ftype == "subgrid_below_min" else "warning", "subgrids", code,
-                                     small_ids[q], float(small_h[q]),
-                                     f"small grid {small_ids[q]} has {small_h[q]} households (bounds "
-                                     f"{r.subgrid_min}–{r.subgrid_max}): {ftype.replace('_', ' ')}", small_geoms[q]))
+        if ftype is None:
+            continue
+        reason = ftype.replace("_", " ")
+        if ftype == "subgrid_out_of_bounds":
+            p = int(small_grid[q])
+            if p not in divisible:
+                mine = grid_of_cell[bcell] == p if len(bcell) else np.zeros(0, dtype=bool)
+                divisible[p] = packable(np.asarray(hh, dtype=float)[mine], r.subgrid_min, r.subgrid_max)
+            if divisible[p]:
+                reason = "no contiguous division within the bounds was found"
+            else:
+                ftype = "subgrid_no_feasible_division"
+                reason = (f"the households of the buildings of grid {grid_ids[p]} admit no division into "
+                          f"{r.subgrid_min}–{r.subgrid_max}")
+        findings.append(_finding(ftype, "info" if ftype == "subgrid_below_min" else "warning", "subgrids", code,
+                                 small_ids[q], float(small_h[q]),
+                                 f"small grid {small_ids[q]} has {small_h[q]} households (bounds "
+                                 f"{r.subgrid_min}–{r.subgrid_max}): {reason}", small_geoms[q]))
     flags: dict[str, list[str]] = defaultdict(list)
     for f in findings:
         if f["feature_id"] is not None:
@@ -131,7 +147,6 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                     "households": int(small_h[q]), "buildings": int(small_nb[q]),
                     "area_m2": float(shapely.area(small_geoms[q])), "flags": flag(small_ids[q]),
                     "geometry": small_geoms[q]} for q in small_order]
-    bcell = cells.building_cell
     return {
         "grids": grid_records,
         "subgrids": sub_records,

@@ -10,8 +10,10 @@ Figures (per level)
 -------------------
 in-range share
     ``in_range / eligible``: eligible grids are the base grids of containers whose households *H* can
-    be divided at all, i.e. some integer *k* has ``k*min <= H <= k*max`` (not so when ``H < min`` or,
-    with 300–500, when ``500 < H < 600``). A grid made of a single building whose households exceed
+    be divided at all: some integer *k* has ``k*min <= H <= k*max`` (not so when ``H < min`` or,
+    with 300–500, when ``500 < H < 600``), and the sizes of its buildings admit *k* groups within the
+    bounds (proved infeasible by a small integer programme, contiguity ignored: five towers of 78–96
+    households cannot make small grids of 100–150). A grid made of a single building whose households exceed
     the ceiling is an *exemption*: counted apart, in neither numerator nor denominator. *H* is the
     households of the container's base grids (dedicated grids, ``kind == "dedicated"``, excluded).
 balance
@@ -56,6 +58,7 @@ from pyproj import CRS
 from .._errors import InputError
 from ..crs import metric_crs
 from ..rules import Rules, load_rules, rules_for_kind
+from .feasibility import packable
 
 __all__ = ["quality", "quality_by_community", "format_quality", "quality_rows"]
 
@@ -174,7 +177,7 @@ _ROWS: list[tuple[str, str, str]] = [
     ("in_range_share", "in range (share of eligible grids)", "pct"),
     ("in_range", "  in range / eligible", "ratio"),
     ("exemptions", "  exemptions (one building over the ceiling)", "int"),
-    ("grids_in_infeasible", "  grids where no count fits (communities | parents)", "infeasible"),
+    ("grids_in_infeasible", "  grids where no division fits (communities | parents)", "infeasible"),
     ("below_min", "  eligible grids below / above the bounds", "below_above"),
     ("households_range", "households per grid, min–max", "range"),
     ("households_cv", "balance: households CV", "f3"),
@@ -488,6 +491,19 @@ def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _packable_containers(bcont: np.ndarray, bhh: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                         candidates: np.ndarray) -> np.ndarray:
+    """Per container: :func:`~gridgeo.partition.feasibility.packable` on the households of its buildings (only ``candidates``)."""
+    out = np.ones(len(lo), dtype=bool)
+    order = np.argsort(bcont, kind="stable")
+    bcont, bhh = bcont[order], bhh[order]
+    starts = np.searchsorted(bcont, np.arange(len(lo)), side="left")
+    ends = np.searchsorted(bcont, np.arange(len(lo)), side="right")
+    for c in np.flatnonzero(candidates):
+        out[c] = packable(bhh[starts[c]:ends[c]], float(lo[c]), float(hi[c]))
+    return out
+
+
 def _measure_level(
     *,
     zgeom: np.ndarray,
@@ -537,6 +553,12 @@ def _measure_level(
         k_min = np.ceil(H / hi).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
         k_max = np.floor(H / lo).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
     feasible = (H >= lo) & (np.maximum(k_min, 1) <= k_max)
+    if nc:
+        # a count may fit while the buildings' sizes still admit no division (towers of 80–99
+        # households cannot make groups of 100–150): such containers are infeasible as well
+        bz = assigned[got]
+        keep_b = zbase[bz] & (zcont[bz] >= 0)
+        feasible &= _packable_containers(zcont[bz][keep_b], bhh[got][keep_b], lo, hi, feasible)
     zfeasible = np.where(zcont >= 0, feasible[np.maximum(zcont, 0)] if nc else False, False)
 
     exempt = zbase & (hh > zhi) & (nbuild == 1)

@@ -1,0 +1,58 @@
+"""Whether households can be divided into grids within bounds at all (gridgeo.partition.feasibility)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridgeo.partition.feasibility import packable
+
+
+def brute_force(h: list[int], lo: int, hi: int) -> bool:
+    """Every assignment of buildings to groups (small cases only), buildings over ``hi`` left out."""
+    h = [x for x in h if 0 < x <= hi]
+    if not h:
+        return True
+    total = sum(h)
+    for k in range(max(1, -(-total // hi)), total // lo + 1):
+        for labels in itertools.product(range(k), repeat=len(h)):
+            sums = np.bincount(labels, weights=h, minlength=k)
+            if ((sums >= lo) & (sums <= hi)).all():
+                return True
+    return False
+
+
+def test_towers_of_eighty_to_ninety_nine_households():
+    assert not packable(np.array([96, 93, 93, 87, 78]), 100, 150)
+    assert not packable(np.array([116, 100, 100, 92]), 100, 150)
+    assert packable(np.array([120, 112, 112, 92, 6, 4, 4]), 100, 150)  # 92 + 6 + 4 + 4 = 106
+
+
+def test_under_the_floor_and_empty():
+    assert not packable(np.array([40, 30]), 100, 150)
+    assert packable(np.array([], dtype=float), 100, 150)
+    assert packable(np.array([528]), 100, 150)  # a building over the ceiling is its own grid
+
+
+def test_count_gap_between_bounds():
+    # 520 households in buildings of 10: 1 grid is too many (>500), 2 too few (<600)
+    assert not packable(np.full(52, 10), 300, 500)
+    assert packable(np.full(60, 10), 300, 500)
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=st.lists(st.integers(11, 160), min_size=1, max_size=6))
+def test_agrees_with_brute_force_on_whole_buildings(h):
+    # buildings over lo/10 are assigned whole, so with all of them over 10 the programme is exact
+    assert packable(np.array(h), 100, 150) == brute_force(h, 100, 150)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.lists(st.integers(1, 160), min_size=1, max_size=7))
+def test_a_refusal_is_a_proof(h):
+    # with small buildings pooled the answer may be optimistic, never pessimistic
+    if not packable(np.array(h), 100, 150):
+        assert not brute_force(h, 100, 150)

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(p)
     p.add_argument("--workers", type=int, default=1, help="processes for the per-community partition (default 1)")
     p.add_argument("--previous", metavar="OLD_PLAN.gpkg", help="earlier plan whose grid codes are kept where unchanged (动态调整)")
+    p.add_argument("--code-scheme", metavar="TOML",
+                   help="grid code scheme: a TOML file with prefix, community_digits, grid_digits, subgrid_digits, "
+                        "building_digits, dedicated_start (default 12+3+2 digits; with --previous, the old plan's)")
     p.add_argument("--from-scratch", action="store_true",
                    help="with --previous: re-divide whole communities (codes still carried where grids match)")
 
@@ -184,13 +187,31 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
         raise InputError(msg)
     plan = build_plan(
         _sources(args), stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
-        workers=getattr(args, "workers", 1), previous=previous, shift_check=not args.no_shift_check, from_scratch=getattr(args, "from_scratch", False),
+        workers=getattr(args, "workers", 1), previous=previous, scheme=_code_scheme(args), shift_check=not args.no_shift_check, from_scratch=getattr(args, "from_scratch", False),
     )
     plan.write(args.out, force=args.force)
     from .info import plan_summary
 
     print(plan_summary(Plan.read(args.out), path=args.out))
     return 0
+
+
+def _code_scheme(args: argparse.Namespace) -> Any:
+    """The --code-scheme TOML as a dict (None when not given)."""
+    path = getattr(args, "code_scheme", None)
+    if not path:
+        return None
+    import tomllib
+
+    if not Path(path).is_file():
+        msg = f"--code-scheme {path}: file not found; give a TOML file such as: prefix = \"\"  grid_digits = 3"
+        raise InputError(msg)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"--code-scheme {path} is not valid TOML: {exc}; TOML files are UTF-8 text"
+        raise InputError(msg) from None
+    return data.get("codes", data) if isinstance(data.get("codes"), dict) else data
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
@@ -251,11 +272,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     from .io import read_layer
     from .plan import METADATA_TABLE, Plan
-    from .rules import load_rules
+    from .rules import Rules, load_rules
     from .validate import has_errors, repair_grids, summarize, validate_grids, worst_offenders, write_findings, write_repair
 
     path = Path(args.grids)
     layers: dict[str, Any] = {}
+    plan_rules, plan_scheme = None, None
     is_plan = False
     if path.suffix.lower() == ".gpkg" and path.exists():
         try:
@@ -268,6 +290,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             msg = f"plan {path} has no grids layer (stage {plan.metadata.get('stage')!r}); run `gridgeo partition` first"
             raise InputError(msg)
         layers = {k: plan.layers[k] for k in ("grids", "communities", "buildings", "subgrids") if k in plan.layers}
+        # the plan's own rules and code scheme, unless --rules is given
+        plan_rules = Rules.from_dict(plan.metadata["rules"], source=f"plan {path}") if "rules" in plan.metadata else None
+        plan_scheme = plan.metadata.get("code_scheme")
     else:
         layers["grids"] = read_layer(path, name="grids", layer=args.grids_layer, crs=args.crs)
     for name in ("communities", "buildings", "streets", "subgrids"):
@@ -284,8 +309,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         raise InputError(msg)
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width}
     findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
-                              streets=layers.get("streets"), subgrids=layers.get("subgrids"), rules=load_rules(args.rules),
-                              **kwargs)
+                              streets=layers.get("streets"), subgrids=layers.get("subgrids"),
+                              rules=load_rules(args.rules) if args.rules or plan_rules is None else plan_rules,
+                              scheme=plan_scheme, **kwargs)
     n = len(layers["grids"])
     if len(findings) == 0:
         print(f"{path}: {n:,} grids, clean: no findings")

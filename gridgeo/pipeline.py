@@ -7,6 +7,7 @@ the metric CRS and stored in EPSG:4490 by :meth:`Plan.write`.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from ._errors import InputError
 from ._findings import concat_findings, make_findings
 from .blocks import assign_buildings, block_totals, build_blocks
 from .codes import CodeScheme, assign_codes, code_metadata
@@ -23,7 +25,7 @@ from .crs import metric_crs, to_metric
 from .households import assign_households
 from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
 from .plan import Plan
-from .rules import Rules, load_rules
+from .rules import Rules, load_rules, rules_for_kind
 
 __all__ = ["Prepared", "prepare", "build_plan"]
 
@@ -198,6 +200,8 @@ def build_plan(
 def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from_scratch: bool, scheme: Any) -> Plan:
     from .partition import partition
 
+    scheme = CodeScheme.from_dict(scheme) if scheme is not None else _scheme_of(previous)
+    _precheck_scheme(prep, scheme)
     t = time.perf_counter()
     extra: dict[str, Any] = {}
     if previous is not None and not from_scratch and "grids" in previous.layers:
@@ -216,7 +220,6 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
     t = time.perf_counter()
-    scheme = scheme if scheme is not None else _scheme_of(previous)
     coded = assign_codes(grids, subgrids, buildings, scheme=scheme, previous=previous,
                          retired_in=f"gridgeo {__version__}")
     grids, subgrids, buildings = coded.grids, coded.subgrids, coded.buildings
@@ -235,6 +238,25 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     meta["counts"]["subgrids"] = int(len(subgrids))
     meta["counts"]["findings"] = int(len(findings))
     return Plan(layers, meta)
+
+
+def _precheck_scheme(prep: Prepared, scheme: CodeScheme) -> None:
+    """Fail before any partition work when the scheme cannot code these communities: community codes
+    of another width, or more base grids needed (households ÷ the grid ceiling, a lower bound) than
+    the scheme's grid sequence holds."""
+    codes = prep.communities["code"].astype(str)
+    bad = codes[codes.str.len() != scheme.community_digits]
+    if len(bad):
+        msg = (f"code scheme: community code {bad.iloc[0]!r} has {len(bad.iloc[0])} digits but the scheme's "
+               f"community_digits is {scheme.community_digits}; fix the codes or set community_digits")
+        raise InputError(msg)
+    hh = prep.buildings.groupby("community_code")["households"].sum()
+    kinds = prep.communities["kind"] if "kind" in prep.communities else pd.Series("urban", index=codes.index)
+    need = {}
+    for code, kind in zip(codes, kinds, strict=True):
+        cap = rules_for_kind(prep.rules, kind if isinstance(kind, str) else "urban").grid_max
+        need[code] = math.ceil(float(hh.get(code, 0)) / cap)
+    scheme.check_capacity(need)
 
 
 def _scheme_of(previous: Plan | None) -> CodeScheme:

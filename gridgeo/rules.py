@@ -71,6 +71,15 @@ class Rules:
         """Return a copy with some settings changed (validated)."""
         return _build(dataclasses.asdict(self) | changes, source="replace()")
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, source: str = "a dict") -> "Rules":
+        """Rules from :meth:`to_dict` output (e.g. a plan's metadata), validated like a rules file.
+
+        >>> Rules.from_dict(get_rules("rural").to_dict()) == get_rules("rural")
+        True
+        """
+        return _build(values, source=source)
+
     def to_dict(self) -> dict[str, Any]:
         """Settings as a plain dict (for the plan metadata)."""
         d = dataclasses.asdict(self)

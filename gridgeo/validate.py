@@ -103,6 +103,7 @@ from shapely import Point, Polygon
 from ._errors import InputError, PlanExistsError
 from ._findings import FINDING_COLUMNS, make_findings
 from ._repair import repair_grids, write_repair
+from .codes import CodeScheme
 from .crs import metric_crs
 from .rules import Rules, load_rules, rules_for_kind
 
@@ -525,31 +526,39 @@ def _inside_area(geoms: np.ndarray, containers: np.ndarray) -> np.ndarray:
     return area
 
 
-def _code_problem(code: str, prefix: str | None, suffix_digits: int) -> tuple[str, str] | None:
-    """Simple local check of a code against its parent's code: (finding type, reason) or None.
+def _code_problem(code: str, parent: str | None, suffix_digits: int, scheme: CodeScheme) -> tuple[str, str] | None:
+    """Check a code against its parent's code (``scheme.prefix`` + community code for a grid, the grid
+    code for a small grid): (finding type, reason) or None. Without a parent code only the characters
+    and the length the scheme gives a code of this depth are checked.
 
-    >>> _code_problem("420102001001001", "420102001001", 3) is None
+    >>> s = CodeScheme()
+    >>> _code_problem("420102001001001", "420102001001", 3, s) is None
     True
-    >>> _code_problem("42010200100100A", "420102001001", 3)[0]
+    >>> _code_problem("42010200100100A", "420102001001", 3, s)[0]
     'malformed_code'
-    >>> _code_problem("420102001002001", "420102001001", 3)[0]
+    >>> _code_problem("420102001002001", "420102001001", 3, s)[0]
     'code_prefix_mismatch'
+    >>> _code_problem("10420102001001001", "10420102001001", 3, CodeScheme(prefix="10")) is None
+    True
     """
     if not code.isdigit() or not code.isascii():
         return "malformed_code", "has characters other than digits"
-    if prefix is not None and prefix.isdigit():
-        want = len(prefix) + suffix_digits
+    if parent is not None and parent.isdigit():
+        want = len(parent) + suffix_digits
         if len(code) != want:
-            return "malformed_code", f"has {len(code)} digits, expected {want} ({len(prefix)}-digit parent code + {suffix_digits})"
-        if not code.startswith(prefix):
-            return "code_prefix_mismatch", f"does not start with its parent code {prefix}"
-    elif prefix is None and len(code) not in (12 + suffix_digits, 12 + 3 + suffix_digits):
-        return "malformed_code", f"has {len(code)} digits, expected {12 + suffix_digits}"
+            return "malformed_code", f"has {len(code)} digits, expected {want} ({len(parent)}-digit parent code + {suffix_digits})"
+        if not code.startswith(parent):
+            return "code_prefix_mismatch", f"does not start with its parent code {parent}"
+    elif parent is None:
+        lengths = {scheme.grid_length: "grid", scheme.subgrid_length: "small grid"}
+        if len(code) not in lengths:
+            want = " or ".join(f"{n} ({what})" for n, what in lengths.items())
+            return "malformed_code", f"has {len(code)} digits, expected {want}"
     return None
 
 
 def _code_findings(layer: _Layer, parents: np.ndarray, communities: np.ndarray, records: list, *,
-                   code_column: str, column_present: bool, suffix_digits: int) -> None:
+                   code_column: str, column_present: bool, suffix_digits: int, scheme: CodeScheme) -> None:
     name = layer.name
     if not column_present:
         records.append(_rec("missing_code", name, None, None,
@@ -563,7 +572,7 @@ def _code_findings(layer: _Layer, parents: np.ndarray, communities: np.ndarray, 
                                     message=f"{name} feature {layer.ids[i]} has no {code_column}"))
             continue
         counts.setdefault(c, []).append(i)
-        problem = _code_problem(c, parents[i], suffix_digits)
+        problem = _code_problem(c, parents[i], suffix_digits, scheme)
         if problem:
             records.append(_rec(problem[0], name, c, communities[i],
                                 geometry=shapely.point_on_surface(layer.geoms[i]) if layer.usable[i] else None,
@@ -965,6 +974,7 @@ def validate_grids(
     tolerance_m2: float = 0.01,
     tolerance_m: float = 0.01,
     building_share_min: float = 0.05,
+    scheme: CodeScheme | dict[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
     """Check a grid layer for coverage, geometry, code, building, households and street problems.
 
@@ -1000,6 +1010,9 @@ def validate_grids(
     building_share_min
         Least share of a footprint that counts as being in a grid (for ``building_cut`` and
         assignment).
+    scheme
+        The :class:`~gridgeo.codes.CodeScheme` the codes follow (a plan stores its own under
+        ``code_scheme``); default: 12-digit community code + 3-digit grid + 2-digit small grid.
 
     Returns
     -------
@@ -1034,6 +1047,7 @@ def validate_grids(
                f"got {street_share_min!r} and {building_share_min!r}")
         raise InputError(msg)
     rules = load_rules(rules)
+    scheme = scheme if isinstance(scheme, CodeScheme) else CodeScheme.from_dict(scheme) if scheme else CodeScheme()
     crs = _choose_metric(grids)
     tol2, tol = float(tolerance_m2), float(tolerance_m)
     records: list[dict] = []
@@ -1055,8 +1069,9 @@ def validate_grids(
             r["severity"] = "warning"
             r["community_code"] = None
             r["message"] += "; grids clipped to them overlap there too: fix the communities layer"
-    _code_findings(layer, comm_code, comm_code, records, code_column=code_column,
-                   column_present=code_column in grids.columns, suffix_digits=3)
+    grid_parents = np.array([None if c is None else scheme.prefix + c for c in comm_code], dtype=object)
+    _code_findings(layer, grid_parents, comm_code, records, code_column=code_column,
+                   column_present=code_column in grids.columns, suffix_digits=scheme.grid_digits, scheme=scheme)
     pieces, ov_l, ov_r = _overlaps(layer, comm_code, records, tol2, tol, gap_width_m)
     _gaps(layer, comms, records, tol2, tol, gap_width_m, pieces)
     if comms is not None:
@@ -1076,7 +1091,8 @@ def validate_grids(
         # codes are checked against the grid a small grid lies in (its declared grid when it lies in none)
         parent_codes = np.array([layer.codes[p] if p >= 0 else sub_declared[i] for i, p in enumerate(parent)], dtype=object)
         _code_findings(sub_layer, parent_codes, sub_comm, records, code_column="subgrid_code",
-                       column_present="subgrid_code" in subgrids.columns, suffix_digits=2)
+                       column_present="subgrid_code" in subgrids.columns, suffix_digits=scheme.subgrid_digits,
+                       scheme=scheme)
         _overlaps(sub_layer, sub_comm, records, tol2, tol, gap_width_m)
 
     if buildings is not None:

@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-scratch", action="store_true",
                    help="with --previous: re-divide whole communities (codes still carried where grids match)")
 
-    p = sub.add_parser("diff", help="grids unchanged, reshaped, split, merged, new and retired between two plans")
+    p = sub.add_parser("diff", help="grids unchanged, recounted, reshaped, split, merged, new and retired between two plans")
     p.add_argument("old", metavar="OLD_PLAN.gpkg")
     p.add_argument("new", metavar="NEW_PLAN.gpkg")
     p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write the changed grids as a layer for review")

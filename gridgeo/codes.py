@@ -104,7 +104,7 @@ HOUSEHOLDS_THRESHOLD = 0.8
 #: columns of the retired-codes table
 RETIRED_COLUMNS = ["code", "level", "community_code", "retired_in"]
 #: statuses of :func:`diff_plans`, in report order
-DIFF_STATUSES = ("unchanged", "reshaped", "split", "merged", "new", "retired")
+DIFF_STATUSES = ("unchanged", "recounted", "reshaped", "split", "merged", "new", "retired")
 
 _KINDS = ("base", "dedicated")
 _FORMAT_FIELDS = ("community_digits", "grid_digits", "subgrid_digits", "building_digits", "prefix", "dedicated_start")
@@ -1288,8 +1288,10 @@ def diff_plans(
     the two (so a piece split off, or a grid absorbed, is linked; a sliver from a moved boundary is
     not). Status of a new grid:
 
-    - ``unchanged``: its code was in the old plan and the symmetric difference with that grid is at
-      most ``tolerance_m2``;
+    - ``unchanged``: its code was in the old plan, the symmetric difference with that grid is at
+      most ``tolerance_m2`` and its households are the same (or unknown on either side);
+    - ``recounted``: as unchanged, but its households changed (a building added, demolished or
+      recounted inside the same outline);
     - ``reshaped``: its code was in the old plan, geometry changed (``old_codes`` shows any other old
       grid it absorbed);
     - ``merged``: a new code linked to two or more old grids;
@@ -1381,8 +1383,13 @@ def diff_plans(
         src = sources.get(i, [])
         if code in opos:
             o = opos[code]
-            status = "unchanged" if symdiff[i] <= tolerance_m2 else "reshaped"
             before, area_before = oh[o], oa[o]
+            if symdiff[i] > tolerance_m2:
+                status = "reshaped"
+            elif not (np.isnan(before) or np.isnan(nh[i])) and round(float(before)) != round(float(nh[i])):
+                status = "recounted"
+            else:
+                status = "unchanged"
             olds = sorted(set(src) | {o})
         else:
             olds = sorted(src)
@@ -1425,26 +1432,28 @@ def diff_plans(
 def summarize_diff(diff: pd.DataFrame) -> pd.DataFrame:
     """Per community: rows of each status, grids and households before and after.
 
-    ``grids_before`` = unchanged + reshaped + retired, ``grids_after`` = all rows but retired;
+    ``grids_before`` = unchanged + recounted + reshaped + retired, ``grids_after`` = all rows but
+    retired;
     households likewise from the rows that stand for exactly one old or one new grid.
 
-    >>> d = pd.DataFrame({"community_code": ["420103001001"] * 3, "status": ["unchanged", "new", "retired"],
+    >>> d = pd.DataFrame({"community_code": ["420103001001"] * 3, "status": ["recounted", "new", "retired"],
     ...     "households_before": [400, pd.NA, 300], "households_after": [410, 290, pd.NA]})
     >>> summarize_diff(d).iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
-    {'community_code': '420103001001', 'unchanged': 1, 'reshaped': 0, 'split': 0, 'merged': 0, 'new': 1,
-     'retired': 1, 'grids_before': 2, 'grids_after': 2, 'households_before': 700, 'households_after': 700}
+    {'community_code': '420103001001', 'unchanged': 0, 'recounted': 1, 'reshaped': 0, 'split': 0, 'merged': 0,
+     'new': 1, 'retired': 1, 'grids_before': 2, 'grids_after': 2, 'households_before': 700,
+     'households_after': 700}
     """
     cols = ["community_code", *DIFF_STATUSES, "grids_before", "grids_after", "households_before", "households_after"]
     if len(diff) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "community_code" else "int64") for c in cols})
     counts = pd.crosstab(diff["community_code"], diff["status"]).reindex(columns=list(DIFF_STATUSES), fill_value=0)
-    old_rows = diff["status"].isin(["unchanged", "reshaped", "retired"])
+    old_rows = diff["status"].isin(["unchanged", "recounted", "reshaped", "retired"])
     new_rows = diff["status"] != "retired"
     hb = pd.to_numeric(diff["households_before"].where(old_rows), errors="coerce").groupby(diff["community_code"]).sum()
     ha = pd.to_numeric(diff["households_after"].where(new_rows), errors="coerce").groupby(diff["community_code"]).sum()
     out = counts.copy()
-    out["grids_before"] = counts[["unchanged", "reshaped", "retired"]].sum(axis=1)
-    out["grids_after"] = counts[["unchanged", "reshaped", "split", "merged", "new"]].sum(axis=1)
+    out["grids_before"] = counts[["unchanged", "recounted", "reshaped", "retired"]].sum(axis=1)
+    out["grids_after"] = counts[["unchanged", "recounted", "reshaped", "split", "merged", "new"]].sum(axis=1)
     out["households_before"] = hb.reindex(out.index).fillna(0).round().astype("int64")
     out["households_after"] = ha.reindex(out.index).fillna(0).round().astype("int64")
     out = out.reset_index()

@@ -83,6 +83,11 @@ def _assert_diff_exact(old: Plan, new: Plan) -> pd.DataFrame:
     ng = new["grids"].to_crs(METRIC).set_index("grid_code").geometry
     truly_changed = {c for c in og.index if c not in ng.index or shapely.symmetric_difference(og[c], ng[c]).area > 1.0}
     truly_changed |= {c for c in ng.index if c not in og.index}
+    oh = old["grids"].set_index("grid_code")["households"]
+    nh = new["grids"].set_index("grid_code")["households"]
+    recounted = {c for c in ng.index if c in og.index and c not in truly_changed and oh[c] != nh[c]}
+    truly_changed |= recounted
+    assert set(d.loc[d["status"] == "recounted", "grid_code"]) == recounted
     reported = set()
     for row in d[d["status"] != "unchanged"].itertuples():
         for col in ("grid_code", "old_codes", "new_codes"):

@@ -552,7 +552,7 @@ def test_diff_reports_exactly_the_changed_grids():
 
     summary = summarize_diff(d)
     assert summary.to_dict("records") == [{
-        "community_code": C1, "unchanged": 6, "reshaped": 2, "split": 2, "merged": 0, "new": 0, "retired": 1,
+        "community_code": C1, "unchanged": 6, "recounted": 0, "reshaped": 2, "split": 2, "merged": 0, "new": 0, "retired": 1,
         "grids_before": 9, "grids_after": 10, "households_before": 800, "households_after": 800,
     }]
 
@@ -578,6 +578,18 @@ def test_diff_detects_merge_and_new_and_identical_plans():
     ]
     assert d.set_index("grid_code").loc[f"{C1}010", "households_before"] == 200
     assert pd.isna(d.set_index("grid_code").loc[f"{C1}011", "households_before"])
+
+
+def test_diff_households_changed_inside_the_same_outline_is_recounted():
+    v1 = assign_codes(tiling3()).grids.assign(households=100)
+    v2 = v1.copy()
+    v2.loc[v2["grid_code"] == f"{C1}004", "households"] = 130  # a new building inside grid 004
+    d = diff_plans(v1, v2).set_index("grid_code")
+    assert d.loc[f"{C1}004", "status"] == "recounted"
+    assert d.loc[f"{C1}004", ["households_before", "households_after"]].tolist() == [100, 130]
+    assert (d.drop(index=f"{C1}004")["status"] == "unchanged").all()
+    s = summarize_diff(d.reset_index()).iloc[0]
+    assert (s["recounted"], s["unchanged"], s["households_before"], s["households_after"]) == (1, 8, 900, 930)
 
 
 def test_diff_in_geographic_crs_and_per_community():

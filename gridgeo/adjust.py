@@ -87,7 +87,7 @@ def adjust(
 
     parts: list[PartitionResult] = []
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
-    regions = _free_regions(communities, kept, buildings, in_kept, rules)
+    regions = _free_regions(communities, kept, buildings, rules)
     summary["regions_repartitioned"] = len(regions)
     # grids absorbed into a region are no longer kept
     absorbed = set()
@@ -148,7 +148,7 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
 
 
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                  in_kept: np.ndarray, rules: Rules) -> list[dict[str, Any]]:
+                  rules: Rules) -> list[dict[str, Any]]:
     """Connected areas of each community not covered by kept grids, grown until divisible."""
     regions = []
     hh = buildings["households"].to_numpy()

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _synthetic_grids import damage, synthetic_plan  # noqa: E402
@@ -24,12 +26,13 @@ from gridgeo.validate import COVERAGE_TYPES, repair_grids, summarize, validate_g
 
 
 def best_of(repeat: int, func):
+    """(best, median) seconds of ``repeat`` runs and the last result."""
     times, result = [], None
     for _ in range(repeat):
         t = time.perf_counter()
         result = func()
         times.append(time.perf_counter() - t)
-    return min(times), result
+    return min(times), float(np.median(times)), result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,14 +52,14 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for label, layer in (("clean plan", grids), ("hand-drawn copy", bad)):
-        s, f = best_of(args.repeat, lambda layer=layer: validate_grids(layer, communities=comms))
+        s, _, f = best_of(args.repeat, lambda layer=layer: validate_grids(layer, communities=comms))
         rows.append((f"validate {label}: grids + communities", s, len(f)))
-        s, f = best_of(args.repeat, lambda layer=layer: validate_grids(layer, communities=comms,
+        s, _, f = best_of(args.repeat, lambda layer=layer: validate_grids(layer, communities=comms,
                                                                         buildings=buildings, streets=streets))
         rows.append((f"validate {label}: + buildings + streets", s, len(f)))
         if label == "hand-drawn copy":
             print(summarize(f).to_string(index=False))
-    s, (fixed, log) = best_of(1, lambda: repair_grids(bad, communities=comms))
+    s, _, (fixed, log) = best_of(1, lambda: repair_grids(bad, communities=comms))
     rows.append(("repair hand-drawn copy", s, len(log)))
     after = validate_grids(fixed, communities=comms)
     left = after[after["type"].isin(COVERAGE_TYPES)]

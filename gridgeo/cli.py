@@ -48,6 +48,16 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--rules", default=None, help="rules profile (urban, rural, township) or a .toml rules file")
 
 
+def _cpus() -> int:
+    """CPUs this process may run on."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="PLAN.gpkg", help="plan GeoPackage to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
@@ -69,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("partition", help="base grids (网格) and small grids (小网格), as a plan")
     _add_input_options(p)
     _add_output_options(p)
-    p.add_argument("--workers", type=int, default=1, help="processes for the per-community partition (default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help=f"processes for the per-community partition (default: the CPUs available, {_cpus()}; "
+                        "1 runs in this process; the plan is the same whatever the count)")
     p.add_argument("--previous", metavar="OLD_PLAN.gpkg", help="earlier plan whose grid codes are kept where unchanged (动态调整)")
     p.add_argument("--code-scheme", metavar="TOML",
                    help="grid code scheme: a TOML file with prefix, community_digits, grid_digits, subgrid_digits, "
@@ -182,12 +194,14 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
 
     _check_out(args)
     previous = Plan.read(args.previous) if getattr(args, "previous", None) else None
-    if getattr(args, "workers", 1) < 1:
-        msg = f"--workers {args.workers} must be at least 1"
+    workers = getattr(args, "workers", None)
+    workers = _cpus() if workers is None else workers
+    if workers < 1:
+        msg = f"--workers {workers} must be at least 1"
         raise InputError(msg)
     plan = build_plan(
         _sources(args), stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
-        workers=getattr(args, "workers", 1), previous=previous, scheme=_code_scheme(args), shift_check=not args.no_shift_check, from_scratch=getattr(args, "from_scratch", False),
+        workers=workers, previous=previous, scheme=_code_scheme(args), shift_check=not args.no_shift_check, from_scratch=getattr(args, "from_scratch", False),
     )
     plan.write(args.out, force=args.force)
     from .info import plan_summary

@@ -638,7 +638,8 @@ def _structure(
     target = KDTree(_vertices_every(dst_m[shapely.STRtree(dst_m).query(reach, predicate="intersects")], _SHIFT_MAX_POINTS))
 
     def distances(p: np.ndarray) -> np.ndarray:
-        return np.minimum(target.query(p, distance_upper_bound=_SHIFT_CAP_M)[0], _SHIFT_CAP_M)
+        # one query for a reading and its jittered copies, on every core (the answer does not depend on it)
+        return np.minimum(target.query(p, distance_upper_bound=_SHIFT_CAP_M, workers=-1)[0], _SHIFT_CAP_M)
 
     out = {}
     for key, (a, b) in conversions.items():
@@ -652,8 +653,8 @@ def _structure(
         p = p[shapely.contains_xy(core, p[:, 0], p[:, 1])]
         if len(p) < _SHIFT_MIN_SAMPLES:
             continue
-        background = np.concatenate([distances(p + d) for d in jitters])
-        out[key] = (_ks(distances(p), background), offset, len(p))
+        d = distances(np.concatenate([p, *(p + j for j in jitters)])).reshape(len(jitters) + 1, len(p))
+        out[key] = (_ks(d[0], d[1:].ravel()), offset, len(p))
     return out
 
 

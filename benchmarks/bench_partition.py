@@ -315,6 +315,14 @@ END = "end to end s (read, households, blocks + method)"
 RATIO = "  ÷ k-means: blocks + method | end to end"
 
 
+def _inside_blocks_m(grids: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> float:
+    """Length (m, each edge once) of grid boundary that does not follow a block edge: where a block
+    over the ceiling is divided between grids, between its buildings."""
+    edges = shapely.union_all(shapely.boundary(grids.to_crs(blocks.crs).geometry.to_numpy()))
+    block_edges = shapely.union_all(shapely.boundary(blocks.geometry.to_numpy()))
+    return float(shapely.length(shapely.difference(edges, shapely.buffer(block_edges, 0.05))))
+
+
 def figures(ds: Dataset, run: Run, blocks_s: float) -> dict[str, str]:
     """The table column of one (dataset, method)."""
     from gridgeo.partition.metrics import quality
@@ -353,6 +361,11 @@ def figures(ds: Dataset, run: Run, blocks_s: float) -> dict[str, str]:
     col["multi-part grids"] = _cell(b["multipart"], "int")
     col["median Polsby–Popper"] = _cell(b["median_polsby_popper"], ".3f")
     col["street-aligned boundary"] = _cell(b["street_aligned_share"], "pct")
+    inside = _inside_blocks_m(run.grids, prep.blocks)
+    internal = b.get("internal_boundary_m") or 0.0  # shared edges counted from both sides
+    if b["street_aligned_share"] is not None:
+        col["  boundary off streets, km (each edge once)"] = f"{(1 - b['street_aligned_share']) * internal / 2000:.1f}"
+    col["  boundary through divided blocks, km"] = f"{inside / 1000:.1f}"
     col["gap m² per community, max"] = _cell(b["gap_m2_max"], ".2f")
     col["overlap m² per community, max"] = _cell(b["overlap_m2_max"], ".2f")
     col["buildings lost / doubled"] = f"{b['buildings_lost']:,} / {b['buildings_doubled']:,}"

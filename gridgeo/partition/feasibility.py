@@ -45,7 +45,7 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) 
     k_lo, k_hi = max(1, math.ceil(total / hi)), math.floor(total / lo)
     for k in range(k_lo, k_hi + 1):
         nb = len(big)
-        if nb == 0:
+        if nb == 0 or _greedy_fits(big, pool, k, lo, hi):
             return True
         nvar = nb * k + k  # x[i, g] row-major, then the pool share s[g]
         rows, lbs, ubs = [], [], []
@@ -75,3 +75,23 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) 
         if res.status != 2:  # 2: proven infeasible; anything else (solved, time limit) counts as fit
             return True
     return False
+
+
+def _greedy_fits(big: np.ndarray, pool: float, k: int, lo: float, hi: float) -> bool:
+    """A quick sufficient test: big buildings (sorted, largest first) each to the lightest of ``k``
+    groups, then the pool tops every group up to ``lo`` and spreads what is left under ``hi``.
+
+    >>> _greedy_fits(np.array([120.0, 112.0, 112.0, 92.0]), 14.0, 4, 100, 150)
+    True
+    >>> _greedy_fits(np.array([96.0, 93.0, 93.0, 87.0, 78.0]), 0.0, 4, 100, 150)
+    False
+    """
+    sums = np.zeros(k)
+    for x in big:
+        sums[int(np.argmin(sums))] += x
+    if sums.max() > hi:
+        return False
+    need = float(np.maximum(lo - sums, 0).sum())
+    room = float((hi - sums).sum())
+    return need <= pool <= room
+

@@ -59,7 +59,7 @@ LAYER_KINDS: dict[str, dict[str, Any]] = {
 }
 
 COMMUNITY_KINDS = ("urban", "rural", "township")
-_CODE_RE = re.compile(r"^\d{12}$")
+_CODE_RE = re.compile(r"^[0-9]{12}$")  # ASCII digits: \d would take full-width ４２０…
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
@@ -401,7 +401,7 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
         examples = list(out["code"][bad].astype(str).head(5))
         msg = (
             f"communities: {int(bad.sum())} malformed community code(s) {examples}; each code must be the "
-            "12-digit statistical code (统计用区划代码), e.g. 420103002001"
+            "12-digit statistical code (统计用区划代码) in ASCII digits, e.g. 420103002001"
         )
         raise InputError(msg)
     dup = code[code.duplicated(keep=False)]

@@ -200,7 +200,16 @@ def build_plan(
 def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from_scratch: bool, scheme: Any) -> Plan:
     from .partition import partition
 
-    scheme = CodeScheme.from_dict(scheme) if scheme is not None else _scheme_of(previous)
+    if scheme is not None:
+        scheme = CodeScheme.from_dict(scheme)
+        old = _scheme_of(previous) if previous is not None and "code_scheme" in previous.metadata else None
+        if old is not None and not scheme.same_format(old):
+            msg = (f"code scheme: the previous plan was coded with {old.to_dict()} but the scheme given "
+                   f"(--code-scheme) is {scheme.to_dict()}; omit --code-scheme to keep the previous plan's codes, "
+                   "or re-divide without --previous to code every grid afresh")
+            raise InputError(msg)
+    else:
+        scheme = _scheme_of(previous)
     _precheck_scheme(prep, scheme)
     t = time.perf_counter()
     extra: dict[str, Any] = {}
@@ -242,20 +251,26 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
 
 def _precheck_scheme(prep: Prepared, scheme: CodeScheme) -> None:
     """Fail before any partition work when the scheme cannot code these communities: community codes
-    of another width, or more base grids needed (households ÷ the grid ceiling, a lower bound) than
-    the scheme's grid sequence holds."""
+    of another width, or more base grids needed than the scheme's grid sequence holds. The count is a
+    lower bound: one grid per building over the ceiling, plus the other households ÷ the ceiling
+    (rounded down: a community that no count fits may keep one grid over the ceiling), at least one."""
     codes = prep.communities["code"].astype(str)
     bad = codes[codes.str.len() != scheme.community_digits]
     if len(bad):
         msg = (f"code scheme: community code {bad.iloc[0]!r} has {len(bad.iloc[0])} digits but the scheme's "
-               f"community_digits is {scheme.community_digits}; fix the codes or set community_digits")
+               f"community_digits is {scheme.community_digits}; community codes are 12-digit statistical codes, so set "
+               "community_digits = 12 (or leave it out)")
         raise InputError(msg)
-    hh = prep.buildings.groupby("community_code")["households"].sum()
     kinds = prep.communities["kind"] if "kind" in prep.communities else pd.Series("urban", index=codes.index)
+    bld = prep.buildings
+    households = pd.to_numeric(bld["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    by_code = pd.Series(households).groupby(bld["community_code"].to_numpy()).indices
     need = {}
     for code, kind in zip(codes, kinds, strict=True):
         cap = rules_for_kind(prep.rules, kind if isinstance(kind, str) else "urban").grid_max
-        need[code] = math.ceil(float(hh.get(code, 0)) / cap)
+        h = households[by_code.get(code, [])]
+        heavy = h > cap
+        need[code] = max(1, int(heavy.sum()) + math.floor(float(h[~heavy].sum()) / cap))
     scheme.check_capacity(need)
 
 

@@ -526,23 +526,26 @@ def _inside_area(geoms: np.ndarray, containers: np.ndarray) -> np.ndarray:
     return area
 
 
-def _code_problem(code: str, parent: str | None, suffix_digits: int, scheme: CodeScheme) -> tuple[str, str] | None:
+def _code_problem(code: str, parent: str | None, level: str, scheme: CodeScheme) -> tuple[str, str] | None:
     """Check a code against its parent's code (``scheme.prefix`` + community code for a grid, the grid
     code for a small grid): (finding type, reason) or None. Without a parent code only the characters
     and the length the scheme gives a code of this depth are checked.
 
     >>> s = CodeScheme()
-    >>> _code_problem("420102001001001", "420102001001", 3, s) is None
+    >>> _code_problem("420102001001001", "420102001001", "grid", s) is None
     True
-    >>> _code_problem("42010200100100A", "420102001001", 3, s)[0]
+    >>> _code_problem("42010200100100A", "420102001001", "grid", s)[0]
     'malformed_code'
-    >>> _code_problem("420102001002001", "420102001001", 3, s)[0]
+    >>> _code_problem("420102001002001", "420102001001", "grid", s)[0]
     'code_prefix_mismatch'
-    >>> _code_problem("10420102001001001", "10420102001001", 3, CodeScheme(prefix="10")) is None
+    >>> _code_problem("10420102001001001", "10420102001001", "grid", CodeScheme(prefix="10")) is None
     True
+    >>> _code_problem("42010200100100101", None, "grid", s)[1]  # a small grid's length in the grid layer
+    'has 17 digits, expected 15 (a grid code of the code scheme)'
     """
     if not code.isdigit() or not code.isascii():
         return "malformed_code", "has characters other than digits"
+    suffix_digits = scheme.grid_digits if level == "grid" else scheme.subgrid_digits
     if parent is not None and parent.isdigit():
         want = len(parent) + suffix_digits
         if len(code) != want:
@@ -550,15 +553,15 @@ def _code_problem(code: str, parent: str | None, suffix_digits: int, scheme: Cod
         if not code.startswith(parent):
             return "code_prefix_mismatch", f"does not start with its parent code {parent}"
     elif parent is None:
-        lengths = {scheme.grid_length: "grid", scheme.subgrid_length: "small grid"}
-        if len(code) not in lengths:
-            want = " or ".join(f"{n} ({what})" for n, what in lengths.items())
-            return "malformed_code", f"has {len(code)} digits, expected {want}"
+        want = scheme.length(level)
+        if len(code) != want:
+            what = "grid" if level == "grid" else "small grid"
+            return "malformed_code", f"has {len(code)} digits, expected {want} (a {what} code of the code scheme)"
     return None
 
 
 def _code_findings(layer: _Layer, parents: np.ndarray, communities: np.ndarray, records: list, *,
-                   code_column: str, column_present: bool, suffix_digits: int, scheme: CodeScheme) -> None:
+                   code_column: str, column_present: bool, level: str, scheme: CodeScheme) -> None:
     name = layer.name
     if not column_present:
         records.append(_rec("missing_code", name, None, None,
@@ -572,7 +575,7 @@ def _code_findings(layer: _Layer, parents: np.ndarray, communities: np.ndarray, 
                                     message=f"{name} feature {layer.ids[i]} has no {code_column}"))
             continue
         counts.setdefault(c, []).append(i)
-        problem = _code_problem(c, parents[i], suffix_digits, scheme)
+        problem = _code_problem(c, parents[i], level, scheme)
         if problem:
             records.append(_rec(problem[0], name, c, communities[i],
                                 geometry=shapely.point_on_surface(layer.geoms[i]) if layer.usable[i] else None,
@@ -1071,7 +1074,7 @@ def validate_grids(
             r["message"] += "; grids clipped to them overlap there too: fix the communities layer"
     grid_parents = np.array([None if c is None else scheme.prefix + c for c in comm_code], dtype=object)
     _code_findings(layer, grid_parents, comm_code, records, code_column=code_column,
-                   column_present=code_column in grids.columns, suffix_digits=scheme.grid_digits, scheme=scheme)
+                   column_present=code_column in grids.columns, level="grid", scheme=scheme)
     pieces, ov_l, ov_r = _overlaps(layer, comm_code, records, tol2, tol, gap_width_m)
     _gaps(layer, comms, records, tol2, tol, gap_width_m, pieces)
     if comms is not None:
@@ -1091,7 +1094,7 @@ def validate_grids(
         # codes are checked against the grid a small grid lies in (its declared grid when it lies in none)
         parent_codes = np.array([layer.codes[p] if p >= 0 else sub_declared[i] for i, p in enumerate(parent)], dtype=object)
         _code_findings(sub_layer, parent_codes, sub_comm, records, code_column="subgrid_code",
-                       column_present="subgrid_code" in subgrids.columns, suffix_digits=scheme.subgrid_digits,
+                       column_present="subgrid_code" in subgrids.columns, level="subgrid",
                        scheme=scheme)
         _overlaps(sub_layer, sub_comm, records, tol2, tol, gap_width_m)
 

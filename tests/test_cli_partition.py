@@ -89,3 +89,43 @@ def test_bad_code_scheme_is_one_line(capsys, tmp_path, text, fragment):
 def test_missing_code_scheme_file(capsys, tmp_path):
     rc = main(["partition", "--sample", "--code-scheme", str(tmp_path / "none.toml"), "--out", str(tmp_path / "p.gpkg")])
     _one_line_error(capsys, rc, "file not found")
+
+
+def test_code_scheme_unlike_the_previous_plans_fails_before_partitioning(capsys, prefixed_plan, tmp_path, monkeypatch):
+    import gridgeo.adjust
+    import gridgeo.partition
+
+    def not_called(*_a, **_k):
+        raise AssertionError("partitioned before checking the code scheme")
+
+    monkeypatch.setattr(gridgeo.adjust, "adjust", not_called)
+    monkeypatch.setattr(gridgeo.partition, "partition", not_called)
+    scheme = tmp_path / "plain.toml"
+    scheme.write_text('[codes]\nprefix = ""\n', encoding="utf-8")
+    out = tmp_path / "p.gpkg"
+    rc = main(["partition", "--sample", "--no-shift-check", "--previous", str(prefixed_plan),
+               "--code-scheme", str(scheme), "--out", str(out)])
+    _one_line_error(capsys, rc, "previous plan was coded with", "omit --code-scheme")
+    assert not out.exists()
+
+
+def test_scheme_capacity_counts_a_tower_over_the_ceiling_as_one_grid():
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    from shapely import box
+
+    from gridgeo.codes import CodeScheme
+    from gridgeo.pipeline import _precheck_scheme
+    from gridgeo.rules import load_rules
+
+    comms = gpd.GeoDataFrame({"code": ["420103001001"], "kind": ["urban"]}, geometry=[box(0, 0, 100, 100)], crs=4547)
+    tower = gpd.GeoDataFrame({"community_code": ["420103001001"], "households": [4600]},
+                             geometry=[box(10, 10, 20, 20)], crs=4547)
+    prep = SimpleNamespace(communities=comms, buildings=tower, rules=load_rules("urban"))
+    scheme = CodeScheme(grid_digits=1, dedicated_start=9)
+    _precheck_scheme(prep, scheme)  # one exempt grid: fits a scheme of 8 grids
+    many = gpd.GeoDataFrame({"community_code": ["420103001001"] * 10, "households": [450] * 10},
+                            geometry=[box(i * 10, 0, i * 10 + 5, 5) for i in range(10)], crs=4547)
+    with pytest.raises(Exception, match="code scheme too small"):
+        _precheck_scheme(SimpleNamespace(communities=comms, buildings=many, rules=load_rules("urban")), scheme)

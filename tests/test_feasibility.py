@@ -56,3 +56,16 @@ def test_a_refusal_is_a_proof(h):
     # with small buildings pooled the answer may be optimistic, never pessimistic
     if not packable(np.array(h), 100, 150):
         assert not brute_force(h, 100, 150)
+
+
+def test_quick_witness_for_every_count_comes_before_any_programme(monkeypatch):
+    # 800 buildings: the greedy witness fails at the fewest grids but holds at a few more; the answer
+    # must come from it, without building a programme of 800 x 120 binaries
+    import scipy.optimize
+
+    def no_milp(*_a, **_k):
+        raise AssertionError("integer programme built although a greedy witness exists")
+
+    monkeypatch.setattr(scipy.optimize, "milp", no_milp)
+    h = np.random.default_rng(2).integers(31, 121, 800).astype(float)
+    assert packable(h, 300, 500)

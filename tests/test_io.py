@@ -360,12 +360,12 @@ def test_community_kind(communities_4547):
 
 @pytest.mark.parametrize(
     "bad",
-    ["42010300100", "4201030010011", "42010300100A", "420103-01001", "", None],
-    ids=["11-digits", "13-digits", "letter", "dash", "empty", "null"],
+    ["42010300100", "4201030010011", "42010300100A", "420103-01001", "", None, "４２０１０３００１００２"],
+    ids=["11-digits", "13-digits", "letter", "dash", "empty", "null", "full-width-digits"],
 )
 def test_malformed_community_codes(communities_4547, bad):
     g = communities_4547.assign(code=pd.Series([CODE_A, bad], dtype=object))
-    with pytest.raises(InputError, match=r"communities: 1 malformed community code\(s\) .*12-digit statistical code \(统计用区划代码\), e\.g\. 420103002001"):
+    with pytest.raises(InputError, match=r"communities: 1 malformed community code\(s\) .*12-digit statistical code \(统计用区划代码\) in ASCII digits, e\.g\. 420103002001"):
         normalise_communities(g)
 
 

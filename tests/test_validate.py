@@ -332,11 +332,17 @@ def test_point_buildings():
 
 def test_households_out_of_bounds():
     grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
-    blds = buildings_layer([b(10, 10, 20, 20), b(30, 10, 40, 20), b(110, 10, 120, 20)], households=[200, 150, 250])
+    # 450 | 250 households: a division within 300–500 exists ({200, 100} and {150, 250}): a warning
+    blds = buildings_layer([b(10, 10, 20, 20), b(30, 10, 40, 20), b(50, 10, 60, 20), b(110, 10, 120, 20)],
+                           households=[200, 100, 150, 250])
     f = validate_grids(grids, communities=ONE, buildings=blds)
     h = only(f, "households_out_of_bounds")
     assert h["feature_id"].tolist() == [f"{C1}002"] and h.loc[0, "measure"] == 250
     assert h.loc[0, "severity"] == "warning"
+    # 350 | 250 of buildings 200, 150, 250: no two groups of 300–500 exist whatever the grids: info
+    blds1 = buildings_layer([b(10, 10, 20, 20), b(30, 10, 40, 20), b(110, 10, 120, 20)], households=[200, 150, 250])
+    h1 = only(validate_grids(grids, communities=ONE, buildings=blds1), "households_out_of_bounds")
+    assert h1["severity"].tolist() == ["info"] and "admit no division into 300–500" in h1.loc[0, "message"]
     # a single building above the ceiling is exempt (info)
     blds2 = buildings_layer([b(10, 10, 20, 20), b(110, 10, 120, 20)], households=[400, 700])
     h2 = only(validate_grids(grids, communities=ONE, buildings=blds2), "households_out_of_bounds")
@@ -395,6 +401,25 @@ def test_subgrid_households_and_overlap():
     assert only(f, "overlap")["feature_id"].tolist() == [f"{g1}01,{g1}02"]
     h = only(f, "households_out_of_bounds")
     assert h["feature_id"].tolist() == [f"{g1}02"] and h.loc[0, "layer"] == "subgrids"
+
+
+def test_small_grids_out_of_bounds_where_no_division_exists_are_info():
+    # towers of 96, 93, 93 and 87 households: every single one is under 100 and every pair over 150
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    g1, g2 = f"{C1}001", f"{C1}002"
+    subs = layer([b(0, 0, 50, 100), b(50, 0, 100, 100), b(100, 0, 150, 100), b(150, 0, 200, 100)],
+                 subgrid_code=[f"{g1}01", f"{g1}02", f"{g2}01", f"{g2}02"], grid_code=[g1, g1, g2, g2])
+    blds = buildings_layer([b(10, 10, 20, 20), b(30, 10, 40, 20), b(60, 10, 70, 20), b(80, 10, 90, 20),
+                            b(110, 10, 120, 20), b(155, 10, 160, 20), b(165, 10, 170, 20), b(180, 10, 190, 20)],
+                           households=[96, 93, 93, 87, 90, 60, 50, 100])
+    h = only(validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds), "households_out_of_bounds")
+    by_id = h.set_index("feature_id")
+    # grid 1: 189 | 180, and no division into 100–150 exists: info, saying why
+    assert by_id.loc[f"{g1}01", "severity"] == "info" and by_id.loc[f"{g1}02", "severity"] == "info"
+    assert f"the buildings of grid {g1} admit no division into 100–150" in by_id.loc[f"{g1}01", "message"]
+    # grid 2: 90 | 210, but {90, 60} and {50, 100} fit: warnings
+    assert set(by_id.index) == {f"{g1}01", f"{g1}02", f"{g2}01", f"{g2}02"}
+    assert by_id.loc[f"{g2}01", "severity"] == "warning" and by_id.loc[f"{g2}02", "severity"] == "warning"
 
 
 # --------------------------------------------------------------------------------------------------

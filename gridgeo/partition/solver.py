@@ -577,28 +577,38 @@ class _Solver:
             with np.errstate(divide="ignore", invalid="ignore"):
                 comp = p1**2 / (4 * np.pi * np.maximum(a1, 1e-9)) + p2**2 / (4 * np.pi * np.maximum(a2, 1e-9))
             base = w.compact * comp + (w.cut * cut[:, 2] - w.cross * cut[:, 1]) / self.lref
+            # every count k1 of parts on the cut-off side at once: rows k1 = 1..k-1, columns the cuts
             n1 = size[v]
-            for k1 in ks:
+            K1 = ks[:, None]
+            K2 = k - K1
+            ok_n = (n1 >= K1) & (nl - n1 >= K2)
+            viol = (np.maximum(0, np.maximum(K1 * bnd.lo - h1, h1 - K1 * bnd.hi))
+                    + np.maximum(0, np.maximum(K2 * bnd.lo - h2, h2 - K2 * bnd.hi)))
+            good = ok_n & (viol == 0) if strict else ok_n
+            row, j_all = np.nonzero(good)  # row-major: k1 ascending, then cut index
+            if not len(row):
+                continue
+            k1s, k2s = ks[row], k - ks[row]
+            g1, g2 = h1[j_all] / k1s, h2[j_all] / k2s
+            d1 = (g1 - t) / bnd.target
+            d2 = (g2 - t) / bnd.target
+            score = base[j_all] + w.balance * (k1s * (d1**2 + floor_penalty(g1, bnd.lo, w.floor_margin))
+                                               + k2s * (d2**2 + floor_penalty(g2, bnd.lo, w.floor_margin)))
+            vg = viol[row, j_all]
+            # the best tries + 1 cuts of each k1 (by violation, then score; ties by cut index)
+            order = np.lexsort((j_all, score, vg, row))
+            starts = np.searchsorted(row[order], row[order], side="left")
+            keep = order[(np.arange(len(order)) - starts) < w.tries + 1]
+            for q in keep.tolist():
+                j, k1 = int(j_all[q]), int(k1s[q])
                 k2 = k - k1
-                ok_n = (n1 >= k1) & (nl - n1 >= k2)
-                viol = (np.maximum(0, np.maximum(k1 * bnd.lo - h1, h1 - k1 * bnd.hi))
-                        + np.maximum(0, np.maximum(k2 * bnd.lo - h2, h2 - k2 * bnd.hi)))
-                d1 = (h1 / k1 - t) / bnd.target
-                d2 = (h2 / k2 - t) / bnd.target
-                score = base + w.balance * (k1 * (d1**2 + floor_penalty(h1 / k1, bnd.lo, w.floor_margin))
-                                            + k2 * (d2**2 + floor_penalty(h2 / k2, bnd.lo, w.floor_margin)))
-                good = ok_n & (viol == 0) if strict else ok_n
-                idx = np.flatnonzero(good)
-                if not len(idx):
-                    continue
-                for j in idx[np.lexsort((score[idx], viol[idx]))[: w.tries + 1]]:
-                    # the same bisection seen from the other side is the same candidate
-                    tag = int(side_tag[j])
-                    other = int(side_tag[j] ^ total_tag)
-                    key = (tag, int(k1)) if tag <= other else (other, int(k2))
-                    cand = (float(viol[j]), float(score[j]), ti, int(lo_i[j]), int(hi_i[j]), int(k1))
-                    if key not in best or cand[:2] < best[key][:2]:
-                        best[key] = cand
+                # the same bisection seen from the other side is the same candidate
+                tag = int(side_tag[j])
+                other = int(side_tag[j] ^ total_tag)
+                key = (tag, k1) if tag <= other else (other, k2)
+                cand = (float(vg[q]), float(score[q]), ti, int(lo_i[j]), int(hi_i[j]), k1)
+                if key not in best or cand[:2] < best[key][:2]:
+                    best[key] = cand
         ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[1][5], kv[0]))
         cands = []
         for _key, (viol, score, ti, lo, hi, k1) in ranked[: w.tries + 1]:

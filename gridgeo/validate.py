@@ -871,8 +871,12 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
     ok = assigned >= 0
     totals = np.bincount(assigned[ok], weights=households[ok], minlength=n)
     nbuild = np.bincount(assigned[ok], minlength=n)
-    bld_container = np.full(len(assigned), None, dtype=object)
-    bld_container[ok] = container[assigned[ok]]
+    # the buildings of each container, those of exempt (dedicated) grids left out as the quality figures do
+    pooled = ok.copy()
+    pooled[ok] &= ~exempt[assigned[ok]]
+    where = np.flatnonzero(pooled)
+    keys = pd.Series(container[assigned[where]], dtype=object)
+    members = {k: where[v] for k, v in keys.groupby(keys, sort=False).indices.items()}
     divisible: dict[Any, bool] = {}
     for i in np.flatnonzero(layer.usable & ~exempt):
         r = rules_for_kind(rules, comm_kind[i])
@@ -884,8 +888,7 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
         c = container[i]
         if c is not None and not (isinstance(c, float) and np.isnan(c)):
             if c not in divisible:
-                mine = households[bld_container == c]
-                divisible[c] = packable(mine, lo, hi)
+                divisible[c] = packable(households[members.get(c, [])], lo, hi)
             if not divisible[c]:
                 what = f"grid {container_ids[c]}" if small and container_ids is not None else f"community {c}"
                 sev, note = "info", f"; the buildings of {what} admit no division into {lo}–{hi}"

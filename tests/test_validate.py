@@ -403,6 +403,17 @@ def test_subgrid_households_and_overlap():
     assert h["feature_id"].tolist() == [f"{g1}02"] and h.loc[0, "layer"] == "subgrids"
 
 
+def test_buildings_of_dedicated_grids_do_not_count_in_the_divisibility_proof():
+    # base buildings 270 | 300, 45 divide as {270, 45}, {300}: grid 1 (270) is a warning, even though
+    # with the dedicated grid's 240 added no division into 300–500 would exist
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 150, 100), b(150, 0, 200, 100)]).assign(
+        kind=["base", "base", "dedicated"])
+    blds = buildings_layer([b(10, 10, 20, 20), b(110, 10, 120, 20), b(130, 10, 140, 20), b(160, 10, 170, 20)],
+                           households=[270, 300, 45, 240])
+    h = only(validate_grids(grids, communities=ONE, buildings=blds), "households_out_of_bounds")
+    assert h["feature_id"].tolist() == [f"{C1}001"] and h["severity"].tolist() == ["warning"]
+
+
 def test_small_grids_out_of_bounds_where_no_division_exists_are_info():
     # towers of 96, 93, 93 and 87 households: every single one is under 100 and every pair over 150
     grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])

@@ -54,10 +54,13 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) 
     if not ks:  # no count of grids fits the total (e.g. 520 households, 300–500)
         return False
     nb = len(big)
-    # the quick witness for every count before any programme: the programme is the slow part
-    if nb == 0 or any(_greedy_fits(big, pool, k, lo, hi) for k in ks):
+    if nb == 0:
         return True
     deadline = time.monotonic() + time_limit_s
+    # the quick witness for every count before any programme: the programme is the slow part
+    for k in ks:
+        if _greedy_fits(big, pool, k, lo, hi) or time.monotonic() > deadline:
+            return True
     for k in ks:
         left = deadline - time.monotonic()
         if left <= 0 or nb * k > _MAX_BINARIES:

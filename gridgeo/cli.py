@@ -291,6 +291,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     path = Path(args.grids)
     layers: dict[str, Any] = {}
+    stored_crs = None  # a plan's storage CRS, for what is written back
     plan_rules, plan_scheme = None, None
     is_plan = False
     if path.suffix.lower() == ".gpkg" and path.exists():
@@ -304,6 +305,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             msg = f"plan {path} has no grids layer (stage {plan.metadata.get('stage')!r}); run `gridgeo partition` first"
             raise InputError(msg)
         layers = {k: plan.layers[k] for k in ("grids", "communities", "buildings", "subgrids") if k in plan.layers}
+        if plan.metadata.get("metric_crs"):
+            # a plan was computed in its metric CRS, where its edges are straight; its stored vertices
+            # are exact projections of that geometry, so it is checked back there (taking a 6 km edge
+            # as straight in degrees instead would bend it by centimetres against its neighbours)
+            stored_crs = layers["grids"].crs
+            layers = {k: v.to_crs(plan.metadata["metric_crs"]) for k, v in layers.items()}
         # the plan's own rules and code scheme, unless --rules is given
         plan_rules = Rules.from_dict(plan.metadata["rules"], source=f"plan {path}") if "rules" in plan.metadata else None
         plan_scheme = plan.metadata.get("code_scheme")
@@ -326,6 +333,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                               streets=layers.get("streets"), subgrids=layers.get("subgrids"),
                               rules=load_rules(args.rules) if args.rules or plan_rules is None else plan_rules,
                               scheme=plan_scheme, **kwargs)
+    if stored_crs is not None:
+        findings = findings.to_crs(stored_crs)
     n = len(layers["grids"])
     if len(findings) == 0:
         print(f"{path}: {n:,} grids, clean: no findings")
@@ -342,10 +351,13 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.repair:
         fixed, log = repair_grids(layers["grids"], communities=layers["communities"], code_column=args.code_column,
                                   community_column=args.community_column, gap_width_m=args.gap_width)
-        write_repair(fixed, log, args.repair, force=args.force)
         from .validate import COVERAGE_TYPES
 
         after = validate_grids(fixed, communities=layers["communities"], **kwargs)
+        if stored_crs is not None:
+            fixed = fixed.to_crs(stored_crs)
+            log = log.to_crs(stored_crs) if getattr(log, "crs", None) is not None else log
+        write_repair(fixed, log, args.repair, force=args.force)
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
         print(f"repaired layer written to {args.repair}: {len(log):,} changes logged, {left} coverage findings left")
     return 1 if has_errors(findings) else 0

@@ -887,8 +887,9 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
         sev, note = "warning", ""
         c = container[i]
         if c is not None and not (isinstance(c, float) and np.isnan(c)):
-            if c not in divisible:
-                divisible[c] = packable(households[members.get(c, [])], lo, hi)
+            if c not in divisible:  # a container has one grid at least: under the floor, none fits
+                mine = households[members.get(c, [])]
+                divisible[c] = float(np.nansum(mine)) >= lo and packable(mine, lo, hi)
             if not divisible[c]:
                 what = f"grid {container_ids[c]}" if small and container_ids is not None else f"community {c}"
                 sev, note = "info", f"; the buildings of {what} admit no division into {lo}–{hi}"

@@ -298,3 +298,31 @@ def test_read_not_a_geopackage(tmp_path):
 def test_getitem_unknown_layer():
     with pytest.raises(KeyError, match=r"plan has no layer 'grids'; layers: \['communities'"):
         Plan(_layers())["grids"]
+
+
+def test_stored_plan_validates_clean_along_long_community_edges(tmp_path, capsys):
+    # a community with a 6 km straight edge, and grids whose vertices lie along that edge up to a
+    # micrometre off it (the partition nodes on a 1 µm grid). Stored in degrees and taken as straight
+    # there, the edge would bend centimetres away from the grids; `gridgeo validate` checks a plan in
+    # the metric CRS it was computed in, where it is clean
+    from gridgeo.cli import main
+    from gridgeo.validate import validate_grids
+
+    x0, y0, w, h = 536_000.0, 3_380_000.0, 6_000.0, 900.0
+    community = shapely.Polygon([(x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h)])
+    xs = [x0, x0 + 1_234.5678, x0 + 3_001.2345, x0 + 4_777.7777, x0 + w]
+    off = 7e-7
+    grids = [shapely.Polygon([(a, y0 + (off if i else 0)), (b, y0 + (off if i < 3 else 0)), (b, y0 + h), (a, y0 + h)])
+             for i, (a, b) in enumerate(zip(xs[:-1], xs[1:]))]
+    comms = gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[community], crs=METRIC_EPSG)
+    g = gpd.GeoDataFrame({"grid_code": [f"{CODE_A}{i + 1:03d}" for i in range(4)], "community_code": CODE_A},
+                         geometry=grids, crs=METRIC_EPSG)
+    assert validate_grids(g, communities=comms).empty  # clean in metres
+    path = tmp_path / "plan.gpkg"
+    Plan({"communities": comms, "grids": g}, {"stage": "partition", "metric_crs": f"EPSG:{METRIC_EPSG}"}).write(path)
+    back = Plan.read(path)
+    # read as straight in degrees, the long edge opens a sliver against the grids: the trap is real
+    assert "gap" in set(validate_grids(back["grids"], communities=back["communities"])["type"])
+    capsys.readouterr()
+    assert main(["validate", str(path)]) == 0
+    assert "clean: no findings" in capsys.readouterr().out

@@ -351,6 +351,9 @@ def test_households_out_of_bounds():
     blds3 = buildings_layer([b(10, 10, 20, 20), b(110, 10, 120, 20)], households=[100, 150])
     h3 = only(validate_grids(grids, communities=ONE, buildings=blds3), "households_out_of_bounds")
     assert h3["severity"].tolist() == ["info", "info"]
+    # a community with no households (a park, a campus) has one grid of 0 all the same: info
+    h0 = only(validate_grids(grids, communities=ONE, buildings=blds3.iloc[:0]), "households_out_of_bounds")
+    assert h0["severity"].tolist() == ["info", "info"]
     # rural community: rural bounds (30–80)
     rural = ONE.assign(kind="rural")
     blds4 = buildings_layer([b(10, 10, 20, 20), b(110, 10, 120, 20)], households=[50, 60])

@@ -303,8 +303,8 @@ def test_getitem_unknown_layer():
 def test_stored_plan_validates_clean_along_long_community_edges(tmp_path, capsys):
     # a community with a 6 km straight edge, and grids whose vertices lie along that edge up to a
     # micrometre off it (the partition nodes on a 1 µm grid). Stored in degrees and taken as straight
-    # there, the edge would bend centimetres away from the grids; `gridgeo validate` checks a plan in
-    # the metric CRS it was computed in, where it is clean
+    # there, the bare edge would bend decimetres away from the grids; stored in 50 m pieces it does
+    # not, and `gridgeo validate` checks a plan in the metric CRS it was computed in anyway
     from gridgeo.cli import main
     from gridgeo.validate import validate_grids
 
@@ -321,8 +321,31 @@ def test_stored_plan_validates_clean_along_long_community_edges(tmp_path, capsys
     path = tmp_path / "plan.gpkg"
     Plan({"communities": comms, "grids": g}, {"stage": "partition", "metric_crs": f"EPSG:{METRIC_EPSG}"}).write(path)
     back = Plan.read(path)
-    # read as straight in degrees, the long edge opens a sliver against the grids: the trap is real
-    assert "gap" in set(validate_grids(back["grids"], communities=back["communities"])["type"])
+    # stored edges are cut into pieces of at most 50 m: straight in degrees or in metres, they meet
+    assert validate_grids(back["grids"], communities=back["communities"]).empty
     capsys.readouterr()
     assert main(["validate", str(path)]) == 0
     assert "clean: no findings" in capsys.readouterr().out
+
+
+def test_densify_keeps_an_exact_coverage_and_every_vertex():
+    from gridgeo.plan import densify
+
+    rng = np.random.default_rng(7)
+    pts = shapely.multipoints(rng.uniform(0, 2_000, (60, 2)) + [536_000, 3_380_000])
+    frame = shapely.box(536_000, 3_380_000, 538_000, 3_382_000)
+    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=frame)), frame)
+    holed = shapely.difference(cells[0], shapely.buffer(shapely.point_on_surface(cells[0]), 5.0))
+    two = shapely.MultiPolygon([cells[1], shapely.box(540_000, 3_380_000, 540_300, 3_380_010)])
+    geoms = np.array([holed, two, *cells[2:]], dtype=object)
+    g = gpd.GeoDataFrame({"grid_code": [str(i) for i in range(len(geoms))]}, geometry=geoms, crs=METRIC_EPSG)
+    d = densify({"grids": g})["grids"].geometry.to_numpy()
+    assert shapely.coverage_is_valid(shapely.get_parts(np.r_[d[2:], shapely.get_geometry(d[1], 0), d[0]]))
+    assert list(shapely.get_type_id(d)) == list(shapely.get_type_id(geoms))
+    np.testing.assert_allclose(shapely.area(d), shapely.area(geoms), rtol=1e-12)
+    assert shapely.get_num_interior_rings(d[0]) == 1
+    for before, after in zip(geoms, d):
+        old = {tuple(c) for c in shapely.get_coordinates(before)}
+        assert old <= {tuple(c) for c in shapely.get_coordinates(after)}
+        segs = np.diff(shapely.get_coordinates(shapely.get_exterior_ring(shapely.get_geometry(after, 0))), axis=0)
+        assert np.hypot(*segs.T).max() <= 50.0 + 1e-9

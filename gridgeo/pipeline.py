@@ -8,6 +8,7 @@ the metric CRS and stored in EPSG:4490 by :meth:`Plan.write`.
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -232,6 +233,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     coded = assign_codes(grids, subgrids, buildings, scheme=scheme, previous=previous,
                          retired_in=f"gridgeo {__version__}")
     grids, subgrids, buildings = coded.grids, coded.subgrids, coded.buildings
+    findings = _findings_with_codes(findings, grids, subgrids)
     extra.update(code_metadata(scheme, coded.retired))
     prep.timings["codes_s"] = time.perf_counter() - t
     from .partition.metrics import quality
@@ -247,6 +249,34 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     meta["counts"]["subgrids"] = int(len(subgrids))
     meta["counts"]["findings"] = int(len(findings))
     return Plan(layers, meta)
+
+
+def _findings_with_codes(findings: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,
+                         subgrids: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Findings naming grids and small grids by their codes (the partition names them by provisional
+    ids such as ``420103001001-G005-04``, which the layers keep as ``grid_id`` / ``subgrid_id``).
+
+    >>> import geopandas as gpd
+    >>> f = make_findings([{"type": "subgrid_out_of_bounds", "severity": "warning", "layer": "subgrids",
+    ...     "feature_id": "C-G005-04", "message": "small grid C-G005-04 of grid C-G005 has 87 households"}], crs=4547)
+    >>> g = gpd.GeoDataFrame({"grid_id": ["C-G005"], "grid_code": ["C005"]}, geometry=[None], crs=4547)
+    >>> s = gpd.GeoDataFrame({"subgrid_id": ["C-G005-04"], "subgrid_code": ["C00504"]}, geometry=[None], crs=4547)
+    >>> _findings_with_codes(f, g, s)[["feature_id", "message"]].values.tolist()
+    [['C00504', 'small grid C00504 of grid C005 has 87 households']]
+    """
+    ids: dict[str, str] = {}
+    for layer, id_col, code_col in ((grids, "grid_id", "grid_code"), (subgrids, "subgrid_id", "subgrid_code")):
+        if layer is not None and id_col in layer and code_col in layer:
+            ids.update({str(i): str(c) for i, c in zip(layer[id_col], layer[code_col], strict=True)
+                        if isinstance(i, str) and isinstance(c, str)})
+    if not ids or not len(findings):
+        return findings
+    # longest first, so that a grid id never replaces the start of one of its small grids' ids
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(ids, key=len, reverse=True)))
+    out = findings.copy()
+    out["feature_id"] = [ids.get(v, v) if isinstance(v, str) else v for v in out["feature_id"]]
+    out["message"] = [pattern.sub(lambda m: ids[m.group(0)], v) if isinstance(v, str) else v for v in out["message"]]
+    return out
 
 
 def _precheck_scheme(prep: Prepared, scheme: CodeScheme) -> None:

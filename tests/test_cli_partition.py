@@ -129,3 +129,13 @@ def test_scheme_capacity_counts_a_tower_over_the_ceiling_as_one_grid():
                             geometry=[box(i * 10, 0, i * 10 + 5, 5) for i in range(10)], crs=4547)
     with pytest.raises(Exception, match="code scheme too small"):
         _precheck_scheme(SimpleNamespace(communities=comms, buildings=many, rules=load_rules("urban")), scheme)
+
+
+def test_plan_findings_name_grids_by_their_codes(prefixed_plan):
+    plan = Plan.read(prefixed_plan)
+    f = plan.layers["findings"]
+    codes = set(plan.layers["grids"]["grid_code"]) | set(plan.layers["subgrids"]["subgrid_code"])
+    on_grids = f[f["layer"].isin(["grids", "subgrids"]) & f["feature_id"].notna()]
+    assert len(on_grids), "the sample plan has findings on grids (divided blocks, small grids out of bounds)"
+    assert set(on_grids["feature_id"]) <= codes
+    assert not on_grids["message"].str.contains(r"-G\d{3}").any()  # no provisional id left in the text

@@ -320,6 +320,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         given = getattr(args, name)
         if given:
             layers[name] = read_layer(given, name=name, crs=args.crs)
+            if stored_crs is not None:  # taken into the plan's metric CRS as the partition took its inputs
+                layers[name] = layers[name].to_crs(layers["grids"].crs)
     for option in ("report", "repair"):
         target = getattr(args, option)
         if target and Path(target).exists() and not args.force:
@@ -354,8 +356,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         from .validate import COVERAGE_TYPES
 
         after = validate_grids(fixed, communities=layers["communities"], **kwargs)
-        if stored_crs is not None:
-            fixed = fixed.to_crs(stored_crs)
+        if stored_crs is not None:  # stored as a plan stores its grids (shared vertices, 50 m pieces)
+            from .plan import densify, share_vertices, to_storage
+
+            fixed = to_storage(densify(share_vertices({"grids": fixed}))["grids"])
             log = log.to_crs(stored_crs) if getattr(log, "crs", None) is not None else log
         write_repair(fixed, log, args.repair, force=args.force)
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())

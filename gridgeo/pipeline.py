@@ -272,10 +272,13 @@ def _findings_with_codes(findings: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,
     if not ids or not len(findings):
         return findings
     # longest first, so that a grid id never replaces the start of one of its small grids' ids
-    pattern = re.compile("|".join(re.escape(k) for k in sorted(ids, key=len, reverse=True)))
+    # (an id followed by more of an id, e.g. a small grid without a code, is left whole)
+    pattern = re.compile("(?:" + "|".join(re.escape(k) for k in sorted(ids, key=len, reverse=True)) + r")(?![-\w])")
     out = findings.copy()
-    out["feature_id"] = [ids.get(v, v) if isinstance(v, str) else v for v in out["feature_id"]]
-    out["message"] = [pattern.sub(lambda m: ids[m.group(0)], v) if isinstance(v, str) else v for v in out["message"]]
+    out["feature_id"] = pd.Series([ids.get(v, v) if isinstance(v, str) else v for v in out["feature_id"]],
+                                  index=out.index, dtype=object)
+    out["message"] = pd.Series([pattern.sub(lambda m: ids[m.group(0)], v) if isinstance(v, str) else v
+                                for v in out["message"]], index=out.index, dtype=object)
     return out
 
 

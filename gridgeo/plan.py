@@ -163,7 +163,7 @@ def densify(layers: dict[str, gpd.GeoDataFrame], *, max_m: float = STRAIGHT_SEGM
             continue
         step = max_m / float(gdf.crs.axis_info[0].unit_conversion_factor or 1.0)
         geoms = gdf.geometry.to_numpy()
-        todo = np.flatnonzero(shapely.get_type_id(geoms) >= 3) if len(geoms) else np.zeros(0, dtype=int)
+        todo = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))  # polygons, multipolygons
         todo = todo[~shapely.is_empty(geoms[todo])]
         if not len(todo):
             continue
@@ -185,7 +185,9 @@ def _densify_polygons(geoms: np.ndarray, step: float) -> np.ndarray:
     a = coords[:-1][~last[:-1]]
     b = coords[1:][~last[:-1]]
     seg_ring = ring_of[:-1][~last[:-1]]
-    n = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / step)).astype(np.int64)
+    # pieces per segment; the slack keeps a piece of exactly ``step`` (come back from degrees a hair
+    # longer) in one piece, so writing a plan again adds no vertices
+    n = np.maximum(1, np.ceil(np.hypot(*(b - a).T) / step - 1e-6)).astype(np.int64)
     # the lower end (x, then y) of each segment: both directions compute from it
     a_low = (a[:, 0] < b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] <= b[:, 1]))
     p = np.where(a_low[:, None], a, b)

@@ -139,3 +139,18 @@ def test_plan_findings_name_grids_by_their_codes(prefixed_plan):
     assert len(on_grids), "the sample plan has findings on grids (divided blocks, small grids out of bounds)"
     assert set(on_grids["feature_id"]) <= codes
     assert not on_grids["message"].str.contains(r"-G\d{3}").any()  # no provisional id left in the text
+
+
+def test_findings_keep_an_id_that_has_no_code_whole():
+    import geopandas as gpd
+
+    from gridgeo._findings import make_findings
+    from gridgeo.pipeline import _findings_with_codes
+
+    f = make_findings([{"type": "t", "severity": "info", "layer": "subgrids", "feature_id": "C-G100-01",
+                        "message": "C-G100-01 lies in C-G100; C-G1000 is next"},
+                       {"type": "t", "severity": "info", "layer": "grids", "feature_id": None, "message": "none"}], crs=4547)
+    g = gpd.GeoDataFrame({"grid_id": ["C-G100", "C-G1000"], "grid_code": ["X100", "X1000"]}, geometry=[None, None], crs=4547)
+    out = _findings_with_codes(f, g, None)
+    assert out["message"].tolist() == ["C-G100-01 lies in X100; X1000 is next", "none"]
+    assert out["feature_id"].tolist() == ["C-G100-01", None] and out["feature_id"].dtype == object

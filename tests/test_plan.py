@@ -326,6 +326,11 @@ def test_stored_plan_validates_clean_along_long_community_edges(tmp_path, capsys
     capsys.readouterr()
     assert main(["validate", str(path)]) == 0
     assert "clean: no findings" in capsys.readouterr().out
+    # the same community given as a file of its own (4 vertices, in degrees) is taken into the plan's
+    # metric CRS as the partition took it, vertex by vertex
+    comms.to_crs(4490).to_file(tmp_path / "communities.gpkg")
+    assert main(["validate", str(path), "--communities", str(tmp_path / "communities.gpkg")]) == 0
+    assert "clean: no findings" in capsys.readouterr().out
 
 
 def test_densify_keeps_an_exact_coverage_and_every_vertex():
@@ -349,3 +354,25 @@ def test_densify_keeps_an_exact_coverage_and_every_vertex():
         assert old <= {tuple(c) for c in shapely.get_coordinates(after)}
         segs = np.diff(shapely.get_coordinates(shapely.get_exterior_ring(shapely.get_geometry(after, 0))), axis=0)
         assert np.hypot(*segs.T).max() <= 50.0 + 1e-9
+
+
+def test_writing_a_plan_again_adds_no_vertices(tmp_path):
+    # pieces of exactly 50 m come back from degrees a hair longer: they must not be cut again
+    boxes = [shapely.box(536_000 + 100 * i, 3_380_000 + 100 * j, 536_100 + 100 * i, 3_380_100 + 100 * j)
+             for i in range(4) for j in range(4)]
+    g = gpd.GeoDataFrame({"grid_code": [str(i) for i in range(16)]}, geometry=boxes, crs=METRIC_EPSG)
+    counts = []
+    for k in range(3):
+        Plan({"grids": g}).write(tmp_path / f"p{k}.gpkg")
+        g = Plan.read(tmp_path / f"p{k}.gpkg")["grids"].to_crs(METRIC_EPSG)
+        counts.append(int(shapely.get_num_coordinates(g.geometry.to_numpy()).sum()))
+    assert counts[0] == 16 * 9 and counts == [counts[0]] * 3
+
+
+def test_densify_leaves_other_geometry_types_alone():
+    from gridgeo.plan import densify
+
+    odd = shapely.GeometryCollection([shapely.box(0, 0, 100, 100)])
+    g = gpd.GeoDataFrame({"grid_code": ["a", "b", "c"]}, geometry=[shapely.box(0, 0, 120, 10), odd, None], crs=METRIC_EPSG)
+    d = densify({"grids": g})["grids"].geometry
+    assert shapely.get_num_coordinates(d.iloc[0]) == 9 and d.iloc[1].equals(odd) and d.iloc[2] is None

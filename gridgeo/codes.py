@@ -653,6 +653,21 @@ def _retired_frame(value: Any, scheme: CodeScheme, fn: str) -> pd.DataFrame:
     return df[RETIRED_COLUMNS].drop_duplicates("code", keep="first").reset_index(drop=True)
 
 
+def conflicting_scheme(scheme: CodeScheme, metadata: Mapping[str, Any]) -> CodeScheme | None:
+    """The scheme a previous plan was coded with (its ``metadata``), when ``scheme`` builds codes of
+    another shape; None when they agree or the plan records no scheme.
+
+    >>> conflicting_scheme(CodeScheme(prefix="10"), {"code_scheme": CodeScheme().to_dict()}).prefix
+    ''
+    >>> conflicting_scheme(CodeScheme(), {}) is None
+    True
+    """
+    if "code_scheme" not in metadata:
+        return None
+    old = CodeScheme.from_dict(metadata["code_scheme"])
+    return None if scheme.same_format(old) else old
+
+
 def _previous(previous: Any, scheme: CodeScheme, fn: str) -> _Previous:
     if isinstance(previous, gpd.GeoDataFrame):
         layers: Mapping[str, Any] = {"grids": previous}
@@ -668,14 +683,13 @@ def _previous(previous: Any, scheme: CodeScheme, fn: str) -> _Previous:
             f"or a grids GeoDataFrame, got {type(previous).__name__}"
         )
         raise InputError(msg)
-    if "code_scheme" in metadata:
-        old = CodeScheme.from_dict(metadata["code_scheme"])
-        if not scheme.same_format(old):
-            msg = (
-                f"{fn}: the previous plan was coded with {old.to_dict()} but the scheme given is {scheme.to_dict()}; "
-                "pass scheme=CodeScheme.from_dict(previous metadata['code_scheme']) or re-code from scratch (no previous plan)"
-            )
-            raise InputError(msg)
+    old = conflicting_scheme(scheme, metadata)
+    if old is not None:
+        msg = (
+            f"{fn}: the previous plan was coded with {old.to_dict()} but the scheme given is {scheme.to_dict()}; "
+            "pass scheme=CodeScheme.from_dict(previous metadata['code_scheme']) or re-code from scratch (no previous plan)"
+        )
+        raise InputError(msg)
     retired = layers.get("retired")
     if retired is None:
         retired = layers.get("retired_codes")

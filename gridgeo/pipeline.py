@@ -21,7 +21,7 @@ from . import __version__
 from ._errors import InputError
 from ._findings import concat_findings, make_findings
 from .blocks import assign_buildings, block_totals, build_blocks
-from .codes import CodeScheme, assign_codes, code_metadata
+from .codes import CodeScheme, assign_codes, code_metadata, conflicting_scheme
 from .crs import metric_crs, to_metric
 from .households import assign_households
 from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
@@ -203,8 +203,8 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
 
     if scheme is not None:
         scheme = CodeScheme.from_dict(scheme)
-        old = _scheme_of(previous) if previous is not None and "code_scheme" in previous.metadata else None
-        if old is not None and not scheme.same_format(old):
+        old = conflicting_scheme(scheme, previous.metadata) if previous is not None else None
+        if old is not None:
             msg = (f"code scheme: the previous plan was coded with {old.to_dict()} but the scheme given "
                    f"(--code-scheme) is {scheme.to_dict()}; omit --code-scheme to keep the previous plan's codes, "
                    "or re-divide without --previous to code every grid afresh")

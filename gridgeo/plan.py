@@ -106,6 +106,14 @@ class Plan:
 TILING_LAYERS = ("communities", "blocks", "grids", "subgrids", "dedicated")
 
 
+def _projected_tiling(layers: dict[str, gpd.GeoDataFrame]):
+    """(name, layer) of the non-empty tiling layers in a projected CRS: the ones reprojecting can bend."""
+    for name in TILING_LAYERS:
+        gdf = layers.get(name)
+        if gdf is not None and len(gdf) and gdf.crs is not None and gdf.crs.is_projected:
+            yield name, gdf
+
+
 def share_vertices(layers: dict[str, gpd.GeoDataFrame], *, tolerance_m: float = 1e-7) -> dict[str, gpd.GeoDataFrame]:
     """Insert into every tiling polygon the vertices its own layer has on its edges (T-junctions).
 
@@ -121,10 +129,7 @@ def share_vertices(layers: dict[str, gpd.GeoDataFrame], *, tolerance_m: float = 
     6
     """
     out = dict(layers)
-    for name in TILING_LAYERS:
-        gdf = layers.get(name)
-        if gdf is None or len(gdf) == 0 or gdf.crs is None or not gdf.crs.is_projected:
-            continue
+    for name, gdf in _projected_tiling(layers):
         geoms = gdf.geometry.to_numpy()
         coords = np.unique(shapely.get_coordinates(geoms), axis=0)
         tree = shapely.STRtree(shapely.points(coords))
@@ -157,10 +162,7 @@ def densify(layers: dict[str, gpd.GeoDataFrame], *, max_m: float = STRAIGHT_SEGM
     (9, True)
     """
     out = dict(layers)
-    for name in TILING_LAYERS:
-        gdf = layers.get(name)
-        if gdf is None or len(gdf) == 0 or gdf.crs is None or not gdf.crs.is_projected:
-            continue
+    for name, gdf in _projected_tiling(layers):
         step = max_m / float(gdf.crs.axis_info[0].unit_conversion_factor or 1.0)
         geoms = gdf.geometry.to_numpy()
         todo = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))  # polygons, multipolygons

@@ -191,7 +191,9 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     """Give each building the block (and community) holding its largest part.
 
     Buildings outside every block keep ``block_id`` and ``community_code`` None (they are reported,
-    never dropped). Ties go to the lower ``block_id``.
+    never dropped). Ties go to the lower ``block_id``. With a ``unit_id`` column (footprint units,
+    :func:`gridgeo.footprints.footprint_units`), every building of a unit gets the block holding the
+    largest part of the whole unit, so a unit is never divided between blocks.
 
     Examples
     --------
@@ -218,7 +220,18 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     )
     block_ids = blocks["block_id"].to_numpy()
     df = pd.DataFrame({"b": bi, "k": ki, "m": measure, "id": block_ids[ki]})
-    df = df[df["m"] > 0].sort_values(["b", "m", "id"], ascending=[True, False, True]).drop_duplicates("b")
+    df = df[df["m"] > 0]
+    if "unit_id" in buildings.columns and len(df):
+        # whole units: sum each unit's parts per block, then every member takes the unit's best block
+        unit = buildings["unit_id"].astype(str).to_numpy()
+        df["u"] = unit[df["b"].to_numpy()]
+        per_unit = df.groupby(["u", "k", "id"], as_index=False)["m"].sum()
+        best = per_unit.sort_values(["u", "m", "id"], ascending=[True, False, True]).drop_duplicates("u")
+        k_of_unit = dict(zip(best["u"], best["k"], strict=True))
+        located = np.unique(df["b"].to_numpy())
+        df = pd.DataFrame({"b": located, "k": [k_of_unit[u] for u in unit[located]]})
+    else:
+        df = df.sort_values(["b", "m", "id"], ascending=[True, False, True]).drop_duplicates("b")
     out = buildings.copy()
     bid = np.full(len(out), None, dtype=object)
     com = np.full(len(out), None, dtype=object)

@@ -23,6 +23,7 @@ from ._findings import concat_findings, make_findings
 from .blocks import assign_buildings, block_totals, build_blocks
 from .codes import CodeScheme, assign_codes, code_metadata, conflicting_scheme
 from .crs import metric_crs, to_metric
+from .footprints import bend_blocks, footprint_units
 from .households import assign_households
 from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
 from .plan import Plan
@@ -97,14 +98,20 @@ def prepare(
     t = time.perf_counter()
     buildings, f = assign_households(buildings, metric=m, rules=rules)
     findings.append(f)
+    # overlapping and duplicated footprints: one indivisible unit each (楼栋完整), blocks go around them
+    units, f_units = footprint_units(buildings, rules=rules)
+    buildings = buildings.assign(unit_id=units)
     blocks = build_blocks(communities, streets, rules=rules)
+    blocks, f_bend = bend_blocks(blocks, buildings, units)
+    findings += [f_units, f_bend]
     buildings = assign_buildings(buildings, blocks)
     blocks = block_totals(blocks, buildings)
-    # household findings were made before buildings knew their community
-    if len(f):
-        com = dict(zip(buildings["building_id"], buildings["community_code"], strict=True))
-        f["community_code"] = f["feature_id"].map(com).astype(object)
-        f["community_code"] = f["community_code"].where(f["community_code"].notna(), None)
+    # household and footprint findings were made before buildings knew their community
+    com = dict(zip(buildings["building_id"], buildings["community_code"], strict=True))
+    for found in (f, f_units):
+        if len(found):
+            found["community_code"] = found["feature_id"].map(com).astype(object)
+            found["community_code"] = found["community_code"].where(found["community_code"].notna(), None)
     timings["blocks_s"] = time.perf_counter() - t
     outside = buildings["block_id"].isna().to_numpy()
     if outside.any():

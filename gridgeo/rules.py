@@ -60,6 +60,8 @@ class Rules:
     arterial_weight: float = 10.0
     minor_weight: float = 1.0
     street_snap_m: float = 3.0
+    # footprints overlapping by at least this share of the smaller one are one indivisible unit (楼栋完整)
+    footprint_overlap_share: float = 0.01
     # dedicated grids (专属网格)
     dedicated_min_households: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -121,6 +123,8 @@ def _check(r: Rules) -> None:
     for name in ("sliver_area_m2", "street_snap_m", "dedicated_min_households"):
         if getattr(r, name) < 0:
             problems.append(f"{name} must be >= 0 (got {getattr(r, name)!r})")
+    if not 0 < r.footprint_overlap_share <= 1:
+        problems.append(f"footprint_overlap_share must be in (0, 1] (got {r.footprint_overlap_share!r})")
     if not 0 < r.residential_share <= 1:
         problems.append(f"residential_share must be in (0, 1] (got {r.residential_share!r})")
     if problems:

@@ -32,6 +32,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..blocks import order_key
+from ..footprints import unit_groups
 from .feasibility import packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .solver import Bounds, Outcome, Weights, partition_graph
@@ -71,7 +72,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                                  "part too small for a grid joins the nearest grid", community))
     block_geoms, block_ids, bblock, zone_of_block = _blocks(job, findings)
     hh = job["bld_households"]
-    cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh)
+    unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else None
+    cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
     g = cell_graph(cells.geoms, households=cells.households, block=cells.block,
                    streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
     weights = Weights(arterial_tree=r.arterial_weight, minor_tree=r.minor_weight)

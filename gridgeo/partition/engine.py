@@ -200,6 +200,8 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
         "code": bld_code.to_numpy(),
         "block_id": buildings["block_id"].astype(object).where(buildings["block_id"].notna(), None).to_numpy(),
         "households": pd.to_numeric(buildings["households"]).round().astype(np.int64).to_numpy(),
+        # footprint units (overlapping footprints, gridgeo.footprints): never divided between grids
+        "unit": (buildings["unit_id"] if "unit_id" in buildings.columns else buildings["building_id"]).astype(str).to_numpy(),
     })
     bld = bld.sort_values("building_id", kind="stable")
     bgeoms = buildings.geometry.to_numpy()
@@ -244,6 +246,7 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
             "bld_block": bb["block_id"].to_numpy(),
             "bld_geoms": bgeoms[bb["pos"].to_numpy()],
             "bld_households": bb["households"].to_numpy(),
+            "bld_unit": bb["unit"].to_numpy(),
             "streets": None,
             "arterial": None,
             "groups": None,

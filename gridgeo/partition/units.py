@@ -72,6 +72,7 @@ def build_cells(
     households: np.ndarray,
     *,
     divide: np.ndarray | None = None,
+    unit: np.ndarray | None = None,
 ) -> Cells:
     """Cells of one community: whole blocks, and building cells inside divided blocks.
 
@@ -89,6 +90,10 @@ def build_cells(
         Households of each building.
     divide
         Per block: divide it into building cells (default: every block with two or more sites).
+    unit
+        Footprint unit of each building (integer labels; overlapping footprints, see
+        :func:`gridgeo.footprints.footprint_units`): the buildings of a unit share one site, the one of
+        its largest footprint, so a unit is one cell and never divided.
 
     Examples
     --------
@@ -133,6 +138,8 @@ def build_cells(
             fallback = shapely.point_on_surface(blocks[bblock[idx[bad]]])
             pts[bad] = np.where(shapely.is_empty(inward), fallback, inward)
         sites[idx] = pts
+    if unit is not None and len(buildings):
+        sites, bblock = _unit_sites(np.asarray(unit, dtype=np.int64), buildings, sites, bblock)
     sx = np.round(shapely.get_x(sites), _SITE_PRECISION_DECIMALS)
     sy = np.round(shapely.get_y(sites), _SITE_PRECISION_DECIMALS)
     # unique sites per block, ordered by (block, x, y)
@@ -267,6 +274,19 @@ def build_cells(
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+
+def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray,
+                bblock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every building of a unit takes the site and block of the unit's largest footprint (first on ties)."""
+    area = shapely.area(buildings)
+    area = np.where(np.isnan(area), 0.0, area)
+    order = np.lexsort((np.arange(len(unit)), -area, unit))
+    first = np.r_[True, unit[order][1:] != unit[order][:-1]]
+    leader = np.empty(int(unit.max()) + 1, dtype=np.int64)
+    leader[unit[order][first]] = order[first]
+    lead = leader[unit]
+    return sites[lead], bblock[lead]
 
 
 def _site_points(geoms: np.ndarray) -> np.ndarray:

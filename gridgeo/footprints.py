@@ -1,0 +1,267 @@
+"""Footprint units (楼栋完整): overlapping and duplicated building footprints are one indivisible unit.
+
+Real footprint layers overlap all the time: the same outline twice (two sources, tile-clipped copies),
+``building:part`` pieces drawn on top of their building, one building cut into pieces by height band,
+outlines from two sources drawn over each other a metre apart. gridgeo keeps every feature (nothing is
+dropped) but never divides such a group between grids or small grids: :func:`footprint_units` gives
+each building the id of its unit, and every overlap is a finding with both ids.
+
+Two polygonal footprints are in one unit when they overlap by at least ``rules.footprint_overlap_share``
+of the smaller one's area (exact duplicates always); a point building (an address or entrance point
+mixed into the layer) joins the unit of the footprint it lies in. Units are the connected components of
+those pairs; a unit's id is the smallest ``building_id`` in it, so the result does not depend on row order.
+
+:func:`bend_blocks` then moves every footprint unit that straddles blocks of one community (a street
+drawn through an arcade, a covered lane) wholly into the block that holds most of it, so blocks, and
+the grids made of them, go around buildings. Only a community boundary still cuts a building (a finding).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ._findings import make_findings
+from .rules import Rules, get_rules
+
+__all__ = ["footprint_units", "bend_blocks", "unit_groups"]
+
+_POLYGONAL = (3, 6)  # Polygon, MultiPolygon
+#: overlaps below this area (m²) are numeric noise between footprints that only touch
+_NOISE_M2 = 1e-6
+
+
+def footprint_units(
+    buildings: gpd.GeoDataFrame, *, rules: Rules | None = None
+) -> tuple[pd.Series, gpd.GeoDataFrame]:
+    """Group overlapping and duplicated footprints into indivisible units.
+
+    Parameters
+    ----------
+    buildings
+        ``building_id`` (unique) and footprints or points, in a metric CRS.
+    rules
+        Supplies ``footprint_overlap_share``: the least overlap, as a share of the smaller footprint,
+        that makes two footprints one unit.
+
+    Returns
+    -------
+    (Series, GeoDataFrame)
+        The unit id of each building (aligned to ``buildings.index``; the smallest ``building_id`` of
+        its unit) and findings: ``building_duplicate`` (warning: the same outline twice; both are kept
+        and both households count) and ``buildings_overlap`` (info: kept whole together), with both ids.
+
+    Examples
+    --------
+    >>> from shapely import box, Point
+    >>> b = gpd.GeoDataFrame({"building_id": ["a", "b", "c", "d", "e"]},
+    ...     geometry=[box(0, 0, 10, 10), box(0, 0, 10, 10), box(8, 0, 18, 10), box(30, 0, 40, 10), Point(35, 5)],
+    ...     crs=4547)
+    >>> units, found = footprint_units(b)
+    >>> units.tolist()
+    ['a', 'a', 'a', 'd', 'd']
+    >>> found[["type", "feature_id"]].values.tolist()
+    [['building_duplicate', 'a'], ['buildings_overlap', 'a'], ['buildings_overlap', 'b']]
+    """
+    rules = rules or get_rules()
+    ids = buildings["building_id"].astype(str).to_numpy()
+    geoms = buildings.geometry.to_numpy()
+    n = len(geoms)
+    empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    poly = np.isin(shapely.get_type_id(geoms), _POLYGONAL) & ~empty
+    valid = geoms.copy()
+    bad = poly & ~shapely.is_valid(geoms)
+    if bad.any():
+        valid[bad] = shapely.make_valid(geoms[bad])
+    pidx = np.flatnonzero(poly)
+    pairs_a: list[np.ndarray] = []
+    pairs_b: list[np.ndarray] = []
+    records: list[dict[str, Any]] = []
+    if len(pidx) > 1:
+        tree = shapely.STRtree(valid[pidx])
+        a, b = tree.query(valid[pidx], predicate="intersects")
+        keep = a < b
+        a, b = pidx[a[keep]], pidx[b[keep]]
+        inter = shapely.area(shapely.intersection(valid[a], valid[b]))
+        smaller = np.minimum(shapely.area(valid[a]), shapely.area(valid[b]))
+        share = np.divide(inter, smaller, out=np.zeros(len(a)), where=smaller > 0)
+        same = shapely.equals(valid[a], valid[b])
+        joined = same | ((inter > _NOISE_M2) & (share >= rules.footprint_overlap_share))
+        a, b, inter, same = a[joined], b[joined], inter[joined], same[joined]
+        pairs_a.append(a)
+        pairs_b.append(b)
+        where = shapely.point_on_surface(shapely.intersection(valid[a], valid[b]))
+        for i, j, area, dup, g in zip(a, b, inter, same, where, strict=True):
+            lo, hi = sorted((ids[i], ids[j]))
+            if dup:
+                records.append({"type": "building_duplicate", "severity": "warning", "layer": "buildings",
+                                "feature_id": lo, "measure": float(area),
+                                "message": f"buildings {lo} and {hi} have the same outline: kept as one unit in one "
+                                           "grid and both households counted; delete one if it is a copy",
+                                "geometry": g})
+            else:
+                records.append({"type": "buildings_overlap", "severity": "info", "layer": "buildings",
+                                "feature_id": lo, "measure": float(area),
+                                "message": f"buildings {lo} and {hi} overlap by {area:,.1f} m²: kept whole together "
+                                           "in one grid and one small grid",
+                                "geometry": g})
+    # points (address or entrance points in the buildings layer) join the footprint they lie in
+    pt = ~poly & ~empty
+    if pt.any() and len(pidx):
+        qidx = np.flatnonzero(pt)
+        tree = shapely.STRtree(valid[pidx])
+        a, b = tree.query(geoms[qidx], predicate="within")
+        if len(a):
+            first = pd.DataFrame({"p": qidx[a], "f": pidx[b], "id": ids[pidx[b]]}).sort_values(["p", "id"]).drop_duplicates("p")
+            pairs_a.append(first["p"].to_numpy())
+            pairs_b.append(first["f"].to_numpy())
+    label = np.arange(n)
+    if pairs_a and sum(len(p) for p in pairs_a):
+        pa, pb = np.concatenate(pairs_a), np.concatenate(pairs_b)
+        graph = coo_matrix((np.ones(len(pa)), (pa, pb)), shape=(n, n))
+        _, label = connected_components(graph, directed=False)
+    unit_id = pd.Series(ids, index=buildings.index).groupby(label).transform("min") if n else pd.Series(ids, dtype=object)
+    unit_id.index = buildings.index
+    findings = make_findings(records, crs=buildings.crs)
+    if len(findings):
+        findings = findings.sort_values(["type", "feature_id", "measure"], kind="stable").reset_index(drop=True)
+    return unit_id.astype(object), findings
+
+
+def unit_groups(units: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer label (0..k-1, in order of first appearance) of each building's unit id."""
+    if not len(units):
+        return np.zeros(0, dtype=np.int64), 0
+    _, first, inv = np.unique(np.asarray(units, dtype=str), return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inv.ravel()], len(first)
+
+
+def bend_blocks(
+    blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, units: pd.Series, *, min_area_m2: float = 0.01
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Move every footprint unit straddling blocks of one community wholly into the block holding most of it.
+
+    Blocks still tile each community (faces of one noded arrangement), but now go around buildings: a
+    unit is cut only by a community boundary (finding ``building_across_communities``).
+
+    Parameters
+    ----------
+    blocks
+        ``block_id``, ``community_code``, polygons tiling each community (metric CRS).
+    buildings
+        Footprints (points are ignored here), aligned with ``units``.
+    units
+        Unit id of each building (:func:`footprint_units`).
+    min_area_m2
+        A unit's piece in another block smaller than this is noise, left where it is.
+
+    Returns
+    -------
+    (GeoDataFrame, GeoDataFrame)
+        The blocks (same ids and order; geometry changed where a unit moved) and findings.
+
+    Examples
+    --------
+    A building drawn across the street between two blocks goes wholly into the block holding most of it.
+
+    >>> from shapely import box
+    >>> k = gpd.GeoDataFrame({"block_id": ["X-B0001", "X-B0002"], "community_code": ["X", "X"]},
+    ...                      geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=4547)
+    >>> b = gpd.GeoDataFrame({"building_id": ["a"]}, geometry=[box(90, 10, 120, 20)], crs=4547)
+    >>> out, _ = bend_blocks(k, b, pd.Series(["a"]))
+    >>> out.area.round(1).tolist()
+    [9900.0, 10100.0]
+    """
+    records: list[dict[str, Any]] = []
+    geoms = buildings.geometry.to_numpy()
+    poly = np.isin(shapely.get_type_id(geoms), _POLYGONAL) & ~shapely.is_empty(geoms)
+    if not poly.any() or not len(blocks):
+        return blocks, make_findings(records, crs=blocks.crs)
+    fp = geoms[poly]
+    bad = ~shapely.is_valid(fp)
+    if bad.any():
+        fp = fp.copy()
+        fp[bad] = shapely.make_valid(fp[bad])
+    uid = np.asarray(units, dtype=str)[poly]
+    ulab, nu = unit_groups(uid)
+    order = np.argsort(ulab, kind="stable")
+    starts = np.searchsorted(ulab[order], np.arange(nu + 1))
+    unit_geom = np.empty(nu, dtype=object)
+    for u in range(nu):
+        members = fp[order[starts[u]:starts[u + 1]]]
+        unit_geom[u] = members[0] if len(members) == 1 else shapely.union_all(members)
+    unit_name = np.empty(nu, dtype=object)
+    unit_name[ulab] = uid
+    kgeoms = blocks.geometry.to_numpy()
+    kids = blocks["block_id"].astype(str).to_numpy()
+    kcode = blocks["community_code"].astype(str).to_numpy()
+    tree = shapely.STRtree(kgeoms)
+    ui, ki = tree.query(unit_geom, predicate="intersects")
+    area = shapely.area(shapely.intersection(unit_geom[ui], kgeoms[ki]))
+    df = pd.DataFrame({"u": ui, "k": ki, "a": area, "id": kids[ki], "code": kcode[ki]})
+    df = df[df["a"] >= min_area_m2]
+    # within each community: the unit's block is the one holding most of it
+    per = df.groupby(["u", "code"])["k"].transform("size")
+    straddle = df[per > 1]
+    communities_of = df.groupby("u")["code"].nunique()
+    for u in np.sort(communities_of.index[communities_of > 1].to_numpy()):
+        codes = sorted(df.loc[df["u"] == u, "code"].unique())
+        g = unit_geom[u]
+        records.append({"type": "building_across_communities", "severity": "warning", "layer": "buildings",
+                        "community_code": codes[0], "feature_id": str(unit_name[u]), "measure": float(shapely.area(g)),
+                        "message": f"building {unit_name[u]} straddles communities {', '.join(codes)}: the community "
+                                   "boundary cuts it, and each part is in a grid of its own community; fix the "
+                                   "community boundary if the building belongs to one of them",
+                        "geometry": shapely.point_on_surface(g)})
+    if not len(straddle):
+        return blocks, make_findings(records, crs=blocks.crs)
+    best = (straddle.sort_values(["u", "code", "a", "id"], ascending=[True, True, False, True])
+            .drop_duplicates(["u", "code"]))
+    moved_units = best["u"].to_numpy()
+    target = best["k"].to_numpy()
+    touched = np.unique(straddle["k"].to_numpy())
+    # one arrangement of the touched blocks and the straddling footprints: faces keep exact coverage
+    lines = np.concatenate([shapely.boundary(kgeoms[touched]), shapely.boundary(unit_geom[np.unique(moved_units)])])
+    noded = shapely.union_all(shapely.get_parts(lines))
+    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))), dtype=object)
+    faces = faces[shapely.area(faces) > 0]
+    reps = shapely.point_on_surface(faces)
+    sub = kgeoms[touched]
+    fa, fb = shapely.STRtree(sub).query(reps, predicate="within")
+    face_block = np.full(len(faces), -1)
+    face_block[fa] = touched[fb]
+    inside = face_block >= 0
+    faces, reps, face_block = faces[inside], reps[inside], face_block[inside]
+    label = face_block.copy()
+    ua = shapely.STRtree(unit_geom[moved_units]).query(reps, predicate="within")
+    for f, j in zip(*ua, strict=True):
+        if kcode[target[j]] == kcode[face_block[f]]:
+            label[f] = target[j]
+    new = kgeoms.copy()
+    for k in touched:
+        mine = faces[label == k]
+        new[k] = shapely.coverage_union_all(mine) if len(mine) else shapely.Polygon()
+    out = blocks.copy()
+    out[out.geometry.name] = gpd.GeoSeries(new, index=out.index, crs=blocks.crs)
+    if "area_m2" in out.columns:
+        out["area_m2"] = out.geometry.area.round(3)
+    # a block wholly under a building drawn mostly in its neighbour is gone: the neighbour holds it now
+    out = out[~shapely.is_empty(new)]
+    for u, k in zip(moved_units, target, strict=True):
+        pieces = straddle[(straddle["u"] == u) & (straddle["code"] == kcode[k])]
+        others = pieces.loc[pieces["k"] != k, "id"].tolist()
+        records.append({"type": "building_across_blocks", "severity": "info", "layer": "buildings",
+                        "community_code": kcode[k], "feature_id": str(unit_name[u]),
+                        "measure": float(pieces.loc[pieces["k"] != k, "a"].sum()),
+                        "message": f"building {unit_name[u]} straddles blocks {', '.join(sorted([kids[k], *others]))} "
+                                   f"(a street drawn through it): block {kids[k]} goes around it whole",
+                        "geometry": shapely.point_on_surface(unit_geom[u])})
+    return out, make_findings(records, crs=blocks.crs)

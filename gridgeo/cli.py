@@ -207,6 +207,11 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     from .info import plan_summary
 
     print(plan_summary(Plan.read(args.out), path=args.out))
+    errors = plan.metadata.get("validation", {}).get("error", 0)
+    if errors:
+        print(f"gridgeo: the plan fails its own validation with {errors:,} error(s); it is kept in {args.out} for "
+              "inspection (findings layer) — please report this as a gridgeo bug", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -287,13 +292,23 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .io import read_layer
     from .plan import METADATA_TABLE, Plan
     from .rules import Rules, load_rules
-    from .validate import has_errors, repair_grids, summarize, validate_grids, worst_offenders, write_findings, write_repair
+    from .validate import (
+        has_errors,
+        repair_grids,
+        summarize,
+        validate_grids,
+        validate_plan,
+        worst_offenders,
+        write_findings,
+        write_repair,
+    )
 
     path = Path(args.grids)
     layers: dict[str, Any] = {}
     stored_crs = None  # a plan's storage CRS, for what is written back
     plan_rules, plan_scheme = None, None
     is_plan = False
+    plan = None
     if path.suffix.lower() == ".gpkg" and path.exists():
         try:
             is_plan = METADATA_TABLE in {str(n) for n in pyogrio.list_layers(path)[:, 0]}
@@ -316,10 +331,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         plan_scheme = plan.metadata.get("code_scheme")
     else:
         layers["grids"] = read_layer(path, name="grids", layer=args.grids_layer, crs=args.crs)
+    given_layers: dict[str, Any] = {}
     for name in ("communities", "buildings", "streets", "subgrids"):
         given = getattr(args, name)
         if given:
-            layers[name] = read_layer(given, name=name, crs=args.crs)
+            layers[name] = given_layers[name] = read_layer(given, name=name, crs=args.crs)
             if stored_crs is not None:  # taken into the plan's metric CRS as the partition took its inputs
                 layers[name] = layers[name].to_crs(layers["grids"].crs)
     for option in ("report", "repair"):
@@ -331,12 +347,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
         raise InputError(msg)
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width}
-    findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
-                              streets=layers.get("streets"), subgrids=layers.get("subgrids"),
-                              rules=load_rules(args.rules) if args.rules or plan_rules is None else plan_rules,
-                              scheme=plan_scheme, **kwargs)
-    if stored_crs is not None:
-        findings = findings.to_crs(stored_crs)
+    if plan is not None:  # one implementation with the check `gridgeo partition` runs before writing
+        findings = validate_plan(plan, **given_layers,
+                                 rules=load_rules(args.rules) if args.rules else None, **kwargs)
+    else:
+        findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
+                                  streets=layers.get("streets"), subgrids=layers.get("subgrids"),
+                                  rules=load_rules(args.rules) if args.rules or plan_rules is None else plan_rules,
+                                  scheme=plan_scheme, **kwargs)
     n = len(layers["grids"])
     if len(findings) == 0:
         print(f"{path}: {n:,} grids, clean: no findings")

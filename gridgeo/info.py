@@ -86,6 +86,13 @@ def plan_summary(plan: Plan, *, path: str | Path | None = None) -> str:
         lines.extend(f"    {r.severity:<8} {r.type:<34} {r.count:>6,}" for r in tab.itertuples())
     else:
         lines.append("  findings: none")
+    if "validation" in meta:
+        v = meta["validation"]
+        line = (f"  gridgeo validate (run before writing): {v.get('error', 0):,} errors, {v.get('warning', 0):,} warnings, "
+                f"{v.get('info', 0):,} info")
+        if v.get("error_types"):
+            line += " (errors: " + ", ".join(f"{t} {n:,}" for t, n in v["error_types"].items()) + ")"
+        lines.append(line)
     if "quality" in meta:
         lines.append(quality_report(plan))
     return "\n".join(lines)

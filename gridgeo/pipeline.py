@@ -29,7 +29,7 @@ from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
 from .plan import Plan
 from .rules import Rules, load_rules, rules_for_kind
 
-__all__ = ["Prepared", "prepare", "build_plan"]
+__all__ = ["Prepared", "prepare", "build_plan", "self_check"]
 
 
 @dataclass
@@ -254,7 +254,32 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     meta = _metadata(prep, "partition", extra)
     meta["counts"]["grids"] = int(len(grids))
     meta["counts"]["subgrids"] = int(len(subgrids))
-    meta["counts"]["findings"] = int(len(findings))
+    plan = Plan(layers, meta)
+    t = time.perf_counter()
+    plan = self_check(plan)
+    meta["timings_s"]["validate_s"] = round(time.perf_counter() - t, 3)
+    meta["counts"]["findings"] = int(len(plan.layers["findings"]))
+    return plan
+
+
+def self_check(plan: Plan) -> Plan:
+    """The plan with what ``gridgeo validate PLAN`` finds in it as stored (one implementation).
+
+    Counts per severity and the error types go to ``metadata["validation"]``; error findings are added
+    to the ``findings`` layer (a plan gridgeo writes should have none: each one is a defect to report).
+    """
+    from .validate import severity_counts, validate_plan
+
+    found = validate_plan(plan.stored())
+    errors = found[found["severity"] == "error"]
+    meta = dict(plan.metadata)
+    meta["validation"] = {**severity_counts(found),
+                          "error_types": {str(k): int(v) for k, v in errors["type"].value_counts().sort_index().items()}}
+    layers = dict(plan.layers)
+    if len(errors):
+        crs = layers["findings"].crs
+        layers["findings"] = concat_findings([layers["findings"], errors.assign(
+            message="gridgeo validate: " + errors["message"].astype(str))], crs=crs)
     return Plan(layers, meta)
 
 

@@ -71,9 +71,16 @@ class Plan:
         then where it was for a reader that takes the stored edges as straight in degrees (a 6 km edge
         would otherwise bend decimetres away from the grids along it, which have more vertices).
         """
+        write_gpkg_atomic(path, self.stored().layers, metadata=self.metadata, force=force)
+
+    def stored(self) -> "Plan":
+        """The plan exactly as :meth:`write` stores it (EPSG:4490, shared vertices, 50 m edge pieces,
+        polygons valid in degrees and in the CRS they were computed in, one part as ``Polygon``).
+
+        ``gridgeo partition`` validates this before writing, so that what is checked is what is stored.
+        """
         layers = densify(share_vertices(self.layers))
-        stored = {name: to_storage(gdf) for name, gdf in layers.items()}
-        write_gpkg_atomic(path, stored, metadata=self.metadata, force=force)
+        return Plan({name: to_storage(gdf) for name, gdf in layers.items()}, dict(self.metadata))
 
     @classmethod
     def read(cls, path: str | Path) -> "Plan":
@@ -215,14 +222,52 @@ def _densify_polygons(geoms: np.ndarray, step: float) -> np.ndarray:
 
 
 def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Reproject to EPSG:4490 and mend polygons that the reprojection made invalid."""
-    out = gdf if gdf.crs is None or gdf.crs == STORAGE_CRS else gdf.to_crs(STORAGE_CRS)
-    geoms = out.geometry.to_numpy()
+    """Reproject to EPSG:4490 and mend polygons that the reprojection made invalid.
+
+    A polygon computed in a projected CRS must stay valid there too (``gridgeo validate`` checks a plan
+    back in the CRS it was computed in): one that is valid in degrees but not when projected back is
+    mended there and stored again. Single-part multipolygons are stored as polygons, so a layer's
+    geometry type does not depend on how a polygon was made.
+
+    >>> from shapely import box, MultiPolygon
+    >>> g = gpd.GeoDataFrame(geometry=[MultiPolygon([box(0, 0, 10, 10)])], crs=4547)
+    >>> to_storage(g).geom_type.tolist(), to_storage(g).crs.to_epsg()
+    (['Polygon'], 4490)
+    """
+    source = gdf.crs
+    out = gdf if source is None or source == STORAGE_CRS else gdf.to_crs(STORAGE_CRS)
+    geoms = _mend(out.geometry.to_numpy())
+    if source is not None and source != STORAGE_CRS and source.is_projected:
+        for _ in range(3):
+            poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+            if not poly.any():
+                break
+            back = gpd.GeoSeries(geoms[poly], crs=STORAGE_CRS).to_crs(source).to_numpy()
+            bad = ~shapely.is_valid(back)
+            if not bad.any():
+                break
+            idx = np.flatnonzero(poly)[bad]
+            mended = gpd.GeoSeries(_mend(back[bad]), crs=source).to_crs(STORAGE_CRS).to_numpy()
+            geoms = geoms.copy()
+            geoms[idx] = _mend(mended)
+    if geoms is not out.geometry.values:
+        out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
+    return out
+
+
+def _mend(geoms: np.ndarray) -> np.ndarray:
+    """Invalid geometries made valid (polygons stay polygons); single-part multipolygons as polygons."""
+    geoms = np.asarray(geoms, dtype=object)
     bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    one = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+    if not bad.any() and not one.any():
+        return geoms
+    out = geoms.copy()
     if bad.any():
-        fixed = geoms.copy()
-        fixed[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
-        out = out.set_geometry(gpd.GeoSeries(fixed, index=out.index, crs=out.crs))
+        out[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    one = (shapely.get_type_id(out) == 6) & (shapely.get_num_geometries(out) == 1)
+    if one.any():
+        out[one] = shapely.get_geometry(out[one], 0)
     return out
 
 

@@ -112,9 +112,11 @@ __all__ = [
     "FINDING_TYPES",
     "COVERAGE_TYPES",
     "validate_grids",
+    "validate_plan",
     "summarize",
     "worst_offenders",
     "has_errors",
+    "severity_counts",
     "write_findings",
     "read_findings",
     "repair_grids",
@@ -1137,6 +1139,72 @@ def validate_grids(
     if comms is not None:
         _outside_communities(records, comms.geoms)
     return _finish(records, crs, grids.crs)
+
+
+def validate_plan(
+    plan: Any,
+    *,
+    communities: gpd.GeoDataFrame | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    streets: gpd.GeoDataFrame | None = None,
+    subgrids: gpd.GeoDataFrame | None = None,
+    rules: Rules | str | None = None,
+    **options: Any,
+) -> gpd.GeoDataFrame:
+    """Check a gridgeo plan as ``gridgeo validate PLAN`` does (and as ``gridgeo partition`` does before writing).
+
+    The plan's grids, small grids, communities and buildings are checked in the metric CRS the plan was
+    computed in (its stored edges are exact projections of edges straight there), with the plan's own
+    rules and code scheme.
+
+    Parameters
+    ----------
+    plan
+        A :class:`gridgeo.plan.Plan` with a ``grids`` layer (in any CRS: as stored or as computed).
+    communities, buildings, streets, subgrids
+        Layers to check instead of (communities, buildings, subgrids) or beside (streets) the plan's
+        own; taken into the plan's metric CRS.
+    rules
+        Rules instead of the plan's own.
+    options
+        Further keywords of :func:`validate_grids` (``gap_width_m``, ``code_column``, ...).
+
+    Returns
+    -------
+    GeoDataFrame
+        Findings, in the CRS of the plan's grids layer.
+    """
+    if "grids" not in plan.layers:
+        msg = f"validate_plan: the plan has no grids layer (stage {plan.metadata.get('stage')!r}); run `gridgeo partition` first"
+        raise InputError(msg)
+    layers = {k: plan.layers[k] for k in ("grids", "communities", "buildings", "subgrids") if k in plan.layers}
+    for name, given in (("communities", communities), ("buildings", buildings), ("streets", streets),
+                        ("subgrids", subgrids)):
+        if given is not None:
+            layers[name] = given
+    stored_crs = layers["grids"].crs
+    metric = plan.metadata.get("metric_crs")
+    if metric:
+        # taking a 6 km edge as straight in degrees would bend it by centimetres against its neighbours
+        layers = {k: (v.to_crs(metric) if v.crs is not None else v) for k, v in layers.items()}
+    if rules is None and "rules" in plan.metadata:
+        rules = Rules.from_dict(plan.metadata["rules"], source="the plan's metadata")
+    findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
+                              streets=layers.get("streets"), subgrids=layers.get("subgrids"), rules=rules,
+                              scheme=plan.metadata.get("code_scheme"), **options)
+    if stored_crs is not None and findings.crs is not None and findings.crs != stored_crs:
+        findings = findings.to_crs(stored_crs)
+    return findings
+
+
+def severity_counts(findings: gpd.GeoDataFrame | pd.DataFrame) -> dict[str, int]:
+    """Findings per severity, every severity present as a key.
+
+    >>> severity_counts(make_findings([{"type": "gap", "severity": "error"}]))
+    {'error': 1, 'warning': 0, 'info': 0}
+    """
+    counts = findings["severity"].value_counts() if len(findings) else pd.Series(dtype=int)
+    return {s: int(counts.get(s, 0)) for s in ("error", "warning", "info")}
 
 
 def _outside_communities(records: list[dict], community_geoms: np.ndarray) -> None:

@@ -167,7 +167,9 @@ def test_blocks_end_to_end(capsys, tiny_files, tmp_path):
     # b1 120 given; b2 900 m² × 6 floors / 90 = 60; b3 40; b5 across the street, 1,000 m² × 3 / 90 = 33 in A-SE; b4 8 in B-S
     assert blocks["households"].tolist() == [120, 60, 40, 33, 0, 8]
     assert blocks["buildings"].tolist() == [1, 1, 1, 1, 0, 1]
-    assert blocks.to_crs(4547).area.round().tolist() == [40000.0] * 4 + [80000.0] * 2
+    # b5, drawn across the street, goes wholly into A-SE: blocks go around buildings (楼栋完整)
+    assert blocks.to_crs(4547).area.round().tolist() == [40000.0, 40000.0, 39600.0, 40400.0] + [80000.0] * 2
+    assert (plan["findings"]["type"] == "building_across_blocks").sum() == 1
 
     buildings = plan["buildings"].set_index("building_id")
     assert buildings["block_id"].to_dict() == {
@@ -180,7 +182,8 @@ def test_blocks_end_to_end(capsys, tiny_files, tmp_path):
     assert buildings.loc["b6", "community_code"] is None
 
     findings = plan["findings"]
-    assert sorted(findings["type"]) == ["building_outside_communities", "households_null", "households_null"]
+    assert sorted(findings["type"]) == ["building_across_blocks", "building_outside_communities", "households_null",
+                                        "households_null"]
     outside = findings[findings["type"] == "building_outside_communities"].iloc[0]
     assert outside["feature_id"] == "b6" and outside["measure"] == 5.0
 

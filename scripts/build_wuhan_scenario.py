@@ -20,7 +20,16 @@ builder version is reused unless ``--force`` is given.
 
 Usage::
 
-    .venv/bin/python scripts/build_wuhan_scenario.py [--out out/wuhan_scenario] [--seed 420103] [--district 420103] [--force]
+    .venv/bin/python scripts/build_wuhan_scenario.py [--out out/wuhan_scenario] [--seed 420103] [--district 420103] [--footprints clean|messy] [--force]
+
+``--footprints messy`` writes ``<out>/wuhan_scenario_messy.gpkg`` beside the clean file: the same
+communities and block household targets, with the SYNTHETIC buildings drawn as real footprint data
+looks (DESIGN §7): smaller, denser buildings, towers of 200–400 households, about 3% exact duplicate
+outlines and 2% second-source outlines offset 1–3 m (0 households on the copy: households are counted
+once, on the original, so the total stays the register's), 3% ``building:part`` pieces on top of their
+building (0 households) and 2% buildings cut into two overlapping height-band pieces (households split
+between them). Columns ``mess`` and ``mess_of`` say which feature is which; the metadata records
+``footprints = messy`` (the clean file is unchanged and has no such key).
 
 ``--district`` builds the same kind of scenario on another central district of Wuhan (江岸区 420102,
 硚口区 420104, 汉阳区 420105, 武昌区 420106, 青山区 420107, 洪山区 420111): data the engine was not tuned
@@ -98,6 +107,29 @@ BUILDING_TYPES = (
     ("low-rise", (2, 5), (14, 24), (9, 13), 2.5, None),
     ("walk-up", (5, 8), (24, 40), (10, 12), 10.0, None),
     ("high-rise", (25, 37), (22, 28), (16, 20), 22.0, 4),
+)
+
+#: ``--footprints messy`` (DESIGN §7): the same blocks and household targets drawn as real footprint data
+#: looks: smaller buildings closer together (more of them), a share of high-rise blocks built as towers of
+#: 200–400 households (ten flats a floor), then copies, parts and pieces that overlap (MESSY_SHARES).
+MESSY_TYPES = (
+    ("low-rise", (2, 5), (9, 16), (7, 10), 1.5, None),
+    ("walk-up", (5, 8), (16, 26), (9, 11), 5.0, None),
+    ("high-rise", (25, 37), (20, 26), (15, 18), 16.0, 4),
+    ("tower", (20, 40), (30, 38), (22, 26), 20.0, 10),
+)
+MESSY_TOWER_SHARE = 0.25  # high-rise blocks whose buildings are towers of 200–400 households
+MESSY_TOWER_MAX = 400
+#: shares of the placed buildings that get each kind of mess (disjoint sets of buildings)
+MESSY_SHARES = {"duplicate": 0.03, "building:part": 0.03, "height_band": 0.02, "second_source": 0.02}
+MESSY_FILE_NAME = "wuhan_scenario_messy.gpkg"
+FOOTPRINTS = ("clean", "messy")
+MESSY_NOTE = (
+    "; --footprints messy: SYNTHETIC footprints drawn as real data looks (DESIGN §7): denser, smaller "
+    "buildings, towers of 200–400 households, about 3% exact duplicate outlines and 2% second-source outlines "
+    "offset 1–3 m (households 0 on the copy: counted once, on the original), 3% building:part pieces on top "
+    "of their building (0 households), 2% buildings cut into two overlapping height-band pieces (households "
+    "split between them); column mess says which, mess_of names the original"
 )
 
 STREET_NAMES = ["民族", "花楼", "水塔", "民权", "满春", "民意", "新华", "万松", "唐家墩", "北湖", "前进", "常青", "汉兴"]
@@ -252,7 +284,8 @@ def _orientation(geoms: np.ndarray) -> np.ndarray:
 
 
 def _place_buildings(
-    blocks: np.ndarray, target: np.ndarray, kind: np.ndarray, streets: np.ndarray, rng: np.random.Generator
+    blocks: np.ndarray, target: np.ndarray, kind: np.ndarray, streets: np.ndarray, rng: np.random.Generator,
+    types: tuple = BUILDING_TYPES, cap: int = MAX_BUILDING_HOUSEHOLDS,
 ) -> pd.DataFrame:
     """Rectangular footprints on a lattice turned to each block, inset from its edges; SYNTHETIC households.
 
@@ -266,7 +299,7 @@ def _place_buildings(
     inset = shapely.buffer(blocks, -3.0, quad_segs=2)
     rows: list[pd.DataFrame] = []
     for b in np.flatnonzero(target >= 1):
-        name, (f0, f1), (l0, l1), (w0, w1), gap, flats = BUILDING_TYPES[kind[b]]
+        name, (f0, f1), (l0, l1), (w0, w1), gap, flats = types[kind[b]]
         length, width = rng.uniform(l0, l1), rng.uniform(w0, w1)
         per_floor = flats if flats else length * width / DWELLING_M2
         mean_hh = per_floor * (f0 + f1) / 2
@@ -298,7 +331,7 @@ def _place_buildings(
             continue
         rects = rects[np.sort(rng.permutation(len(rects))[:n_want])]
         floors = rng.integers(f0, f1 + 1, len(rects))
-        hh = np.clip(np.round(per_floor * floors), 1, MAX_BUILDING_HOUSEHOLDS).astype(int)
+        hh = np.clip(np.round(per_floor * floors), 1, cap).astype(int)
         rows.append(pd.DataFrame({"block": b, "households": hh, "floors": floors.astype(float), "type": name,
                                   "geometry": rects}))
     # a few non-residential buildings (0 households) in blocks without households
@@ -315,6 +348,90 @@ def _place_buildings(
         "type": rng.choice(["school", "office", "market", "clinic"], inside.sum()), "geometry": rects[inside],
     }))
     return pd.concat(rows, ignore_index=True)
+
+
+def _messy_buildings(blocks: np.ndarray, target: np.ndarray, kind: np.ndarray, streets: np.ndarray,
+                     seed: int) -> pd.DataFrame:
+    """The blocks' buildings as real footprint data looks (``--footprints messy``); SYNTHETIC.
+
+    Drawn from a random stream of its own, so the clean scenario's draws (and its communities and codes)
+    are the same with either option. Placement as :func:`_place_buildings` with :data:`MESSY_TYPES`,
+    then, on disjoint random sets of the placed buildings (:data:`MESSY_SHARES`):
+
+    - ``height_band``: the building becomes a podium (the whole footprint, 2–4 floors) and an upper piece
+      (the footprint shrunk to 55–80% about its centre, the other floors) that overlaps it; the
+      households are split between them by floor area;
+    - ``duplicate``: a copy of the outline, 0 households (the households are counted once, on the original);
+    - ``building:part``: a piece shrunk to 40–70% on top of the building, 0 households, use ``building:part``;
+    - ``second_source``: the outline from a second source, shifted 1–3 m towards the nearest other building
+      (so it overlaps the original and, where the gap is narrower, that neighbour), 0 households.
+
+    Columns ``mess`` (None or the kind above) and ``of`` (row of the original, -1 for originals) say which.
+    """
+    rng = np.random.default_rng([seed, 0x6D657373])  # "mess"
+    kind = kind.copy()
+    high = np.flatnonzero(kind == 2)
+    kind[high[rng.random(len(high)) < MESSY_TOWER_SHARE]] = 3
+    bld = _place_buildings(blocks, target, kind, streets, rng, types=MESSY_TYPES, cap=MESSY_TOWER_MAX)
+    bld["use"] = np.where(bld["households"] > 0, "residential", bld["type"]).astype(object)
+    bld["mess"] = None
+    bld["of"] = -1
+    n0 = len(bld)
+    geoms = bld["geometry"].to_numpy()
+    want = {k: int(round(v * n0)) for k, v in MESSY_SHARES.items()}
+    order = rng.permutation(n0)
+    taken = np.zeros(n0, dtype=bool)
+
+    def pick(k: str, ok: np.ndarray) -> np.ndarray:
+        cand = order[ok[order] & ~taken[order]][: want[k]]
+        taken[cand] = True
+        return np.sort(cand)
+
+    floors = bld["floors"].to_numpy()
+    hh = bld["households"].to_numpy()
+    band = pick("height_band", (hh > 0) & (floors >= 6))
+    dup = pick("duplicate", np.ones(n0, dtype=bool))
+    part = pick("building:part", np.ones(n0, dtype=bool))
+    second = pick("second_source", np.ones(n0, dtype=bool))
+
+    cent = shapely.centroid(geoms)
+    new_rows: list[pd.DataFrame] = []
+
+    def shrink(idx: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        f = rng.uniform(lo, hi, len(idx))
+        xy, ring = shapely.get_coordinates(geoms[idx], return_index=True)
+        c = shapely.get_coordinates(cent[idx])[ring]
+        return shapely.polygons((c + (xy - c) * f[ring, None]).reshape(-1, 5, 2))
+
+    # height bands: the original row becomes the podium, a new row the upper floors
+    podium = rng.integers(2, 5, len(band)).astype(float)
+    upper_geom = shrink(band, 0.55, 0.80)
+    area = shapely.area(geoms[band])
+    upper_floors = floors[band] - podium
+    share = area * podium / (area * podium + shapely.area(upper_geom) * upper_floors)
+    podium_hh = np.round(hh[band] * share).astype(int)
+    new_rows.append(bld.iloc[band].assign(households=hh[band] - podium_hh, floors=upper_floors, geometry=upper_geom,
+                                          mess="height_band", of=band))
+    bld.loc[band, "households"] = podium_hh
+    bld.loc[band, "floors"] = podium
+    bld.loc[band, "mess"] = "height_band"
+    # exact duplicates
+    new_rows.append(bld.iloc[dup].assign(households=0, mess="duplicate", of=dup))
+    # building parts on top of their building
+    new_rows.append(bld.iloc[part].assign(households=0, use="building:part", geometry=shrink(part, 0.4, 0.7),
+                                          mess="building:part", of=part))
+    # a second source's outline, shifted 1-3 m towards the nearest other building
+    tree = shapely.STRtree(geoms)
+    qi, near = tree.query_nearest(geoms[second], exclusive=True, all_matches=False, max_distance=30.0)
+    direction = rng.uniform(0, 2 * math.pi, len(second))
+    d = shapely.get_coordinates(cent[near]) - shapely.get_coordinates(cent[second[qi]])
+    direction[qi] = np.arctan2(d[:, 1], d[:, 0])
+    dist = rng.uniform(1.0, 3.0, len(second))
+    dx, dy = dist * np.cos(direction), dist * np.sin(direction)
+    xy, ring = shapely.get_coordinates(geoms[second], return_index=True)
+    moved = shapely.polygons((xy + np.c_[dx, dy][ring]).reshape(-1, 5, 2))
+    new_rows.append(bld.iloc[second].assign(households=0, geometry=moved, mess="second_source", of=second))
+    return pd.concat([bld, *new_rows], ignore_index=True)
 
 
 # --------------------------------------------------------------------------------------- communities
@@ -472,7 +589,8 @@ def _codes(communities: np.ndarray, households: np.ndarray, rng: np.random.Gener
 # ---------------------------------------------------------------------------------------------- build
 
 
-def _generate(seed: int, code: str = DISTRICT_CODE) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
+def _generate(seed: int, code: str = DISTRICT_CODE,
+              footprints: str = "clean") -> tuple[dict[str, gpd.GeoDataFrame], dict[str, Any]]:
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     outline, streets = _read_sources(code)
@@ -481,6 +599,9 @@ def _generate(seed: int, code: str = DISTRICT_CODE) -> tuple[dict[str, gpd.GeoDa
     bld = _place_buildings(blocks, target, kind, streets.geometry.to_numpy(), rng)
     block_hh = np.bincount(bld["block"].to_numpy(), weights=bld["households"].to_numpy(), minlength=len(blocks))
     label = _communities(blocks, block_hh, outline, streets)
+    if footprints == "messy":  # the same blocks, targets and communities; the buildings drawn messy
+        bld = _messy_buildings(blocks, target, kind, streets.geometry.to_numpy(), seed)
+        block_hh = np.bincount(bld["block"].to_numpy(), weights=bld["households"].to_numpy(), minlength=len(blocks))
     n_comm = label.max() + 1
     geoms = np.empty(n_comm, dtype=object)
     for k in range(n_comm):  # one union per community: the blocks form an exact coverage
@@ -492,18 +613,26 @@ def _generate(seed: int, code: str = DISTRICT_CODE) -> tuple[dict[str, gpd.GeoDa
     ).sort_values("code", ignore_index=True)
     communities = communities[["code", "name", "kind", "street_code", "street_name", "households", "synthetic", "geometry"]]
 
+    if footprints == "messy":
+        bld["row"] = np.arange(len(bld))
     bld = bld.sort_values(["block", "households"], kind="stable", ignore_index=True)
     buildings = gpd.GeoDataFrame(
         {
             "building_id": [f"WH{i + 1:06d}" for i in range(len(bld))],
             "households": bld["households"].astype("int64"),
             "floors": bld["floors"],
-            "use": np.where(bld["households"] > 0, "residential", bld["type"]),
+            "use": bld["use"] if "use" in bld else np.where(bld["households"] > 0, "residential", bld["type"]),
             "building_type": bld["type"],
             "synthetic": True,
         },
         geometry=gpd.GeoSeries(bld["geometry"].to_numpy(), crs=METRIC_EPSG),
     )
+    if footprints == "messy":
+        id_of_row = pd.Series(buildings["building_id"].to_numpy(), index=bld["row"].to_numpy())
+        of = bld["of"].to_numpy()
+        buildings.insert(buildings.columns.get_loc("synthetic"), "mess", bld["mess"].to_numpy())
+        buildings.insert(buildings.columns.get_loc("synthetic"), "mess_of",
+                         np.where(of >= 0, id_of_row.reindex(of).to_numpy(), None))
     streets = streets.assign(source="OpenStreetMap contributors (ODbL)")
     big = block_hh > 500
     parts = shapely.get_num_geometries(communities.geometry.to_numpy())
@@ -537,8 +666,24 @@ def _generate(seed: int, code: str = DISTRICT_CODE) -> tuple[dict[str, gpd.GeoDa
         },
         "build_seconds": round(time.perf_counter() - t0, 2),
     }
+    if footprints == "messy":  # only then: the clean file stays as it was
+        mess = buildings["mess"].fillna("none")
+        summary["note"] = SYNTHETIC_NOTE + MESSY_NOTE
+        summary["footprints"] = "messy"
+        summary["mess"] = {k: int(v) for k, v in mess.value_counts().sort_index().items()}
+        summary["buildings_placed"] = int(buildings["mess_of"].isna().sum())
+        summary["buildings_over_150_households"] = int((buildings["households"] > 150).sum())
+        summary["overlap_pairs_over_1m2"] = _overlap_pairs(buildings.geometry.to_numpy())
+        summary["build_seconds"] = round(time.perf_counter() - t0, 2)
     layers = {"communities": communities, "streets": streets, "buildings": buildings}
     return layers, summary
+
+
+def _overlap_pairs(geoms: np.ndarray, min_m2: float = 1.0) -> int:
+    """Pairs of footprints overlapping by more than ``min_m2``."""
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = i < j
+    return int((shapely.area(shapely.intersection(geoms[i[keep]], geoms[j[keep]])) > min_m2).sum())
 
 
 def _write(path: Path, layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any]) -> None:
@@ -572,34 +717,48 @@ def load(path: str | Path) -> Scenario:
 
 
 def build(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force: bool = False,
-          district: str = DISTRICT_CODE) -> Scenario:
+          district: str = DISTRICT_CODE, footprints: str = "clean") -> Scenario:
     """Build the Wuhan scenario into ``out_dir`` (reusing an identical earlier build) and load it.
 
-    ``district`` is a Wuhan district code of :data:`DISTRICTS` (default 江汉区 420103).
+    ``district`` is a Wuhan district code of :data:`DISTRICTS` (default 江汉区 420103). ``footprints``
+    is ``"clean"`` (default: ``wuhan_scenario.gpkg``) or ``"messy"`` (``wuhan_scenario_messy.gpkg`` beside
+    it: the same communities, the buildings drawn as real footprint data looks; see :func:`_messy_buildings`).
 
     Raises :class:`ScenarioUnavailable` when the real inputs are missing (see :func:`missing_reason`).
     """
     if district not in DISTRICTS:
         msg = f"unknown district {district!r}; choose one of {', '.join(f'{c} ({n})' for c, n in DISTRICTS.items())}"
         raise ScenarioUnavailable(msg)
+    if footprints not in FOOTPRINTS:
+        msg = f"unknown footprints {footprints!r}; choose one of {', '.join(FOOTPRINTS)}"
+        raise ValueError(msg)
     reason = missing_reason()
     if reason:
         raise ScenarioUnavailable(reason)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / FILE_NAME
+    messy = footprints == "messy"
+    path = out / (MESSY_FILE_NAME if messy else FILE_NAME)
     if path.exists() and not force:
         old = _read_summary(path)
         if (old and old.get("seed") == seed and old.get("builder_version") == BUILDER_VERSION
-                and old.get("district", "").endswith(district)):
+                and old.get("district", "").endswith(district) and old.get("footprints", "clean") == footprints):
             return load(path)
-    layers, summary = _generate(seed, district)
+    layers, summary = _generate(seed, district, footprints)
     _write(path, layers, summary)
-    (out / "README.txt").write_text(
-        f"Wuhan scenario for gridgeo (seed {seed}).\n{SYNTHETIC_NOTE}.\n"
-        f"Rebuild: python scripts/build_wuhan_scenario.py --out {out} --seed {seed} --district {district} --force\n",
-        encoding="utf-8",
-    )
+    if messy:
+        (out / "README_messy.txt").write_text(
+            f"Wuhan scenario for gridgeo (seed {seed}, --footprints messy).\n{summary['note']}.\n"
+            f"Rebuild: python scripts/build_wuhan_scenario.py --out {out} --seed {seed} --district {district} "
+            f"--footprints messy --force\n",
+            encoding="utf-8",
+        )
+    else:
+        (out / "README.txt").write_text(
+            f"Wuhan scenario for gridgeo (seed {seed}).\n{SYNTHETIC_NOTE}.\n"
+            f"Rebuild: python scripts/build_wuhan_scenario.py --out {out} --seed {seed} --district {district} --force\n",
+            encoding="utf-8",
+        )
     return load(path)
 
 
@@ -609,11 +768,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
     ap.add_argument("--district", default=DISTRICT_CODE, choices=sorted(DISTRICTS),
                     help="Wuhan district code (default: %(default)s, 江汉区; the others are data gridgeo was not tuned on)")
+    ap.add_argument("--footprints", default="clean", choices=FOOTPRINTS,
+                    help="clean (default) or messy: footprints as real data looks (duplicates, parts, overlapping "
+                         "pieces, towers of 200–400 households), written to wuhan_scenario_messy.gpkg")
     ap.add_argument("--force", action="store_true", help="rebuild even when a build with this seed exists")
     args = ap.parse_args(argv)
     t = time.perf_counter()
     try:
-        sc = build(args.out, seed=args.seed, force=args.force, district=args.district)
+        sc = build(args.out, seed=args.seed, force=args.force, district=args.district, footprints=args.footprints)
     except ScenarioUnavailable as exc:
         print(f"build_wuhan_scenario: cannot build: {exc}", file=sys.stderr)
         return 2
@@ -626,6 +788,10 @@ def main(argv: list[str] | None = None) -> int:
           f"households (median {s['community_households_median']:,})")
     print(f"  {s['buildings']:,} SYNTHETIC buildings, {s['households']:,} SYNTHETIC households "
           f"(at most {s['building_households_max']} per building)")
+    if s.get("footprints") == "messy":
+        print(f"  messy footprints: {s['mess']} on {s['buildings_placed']:,} placed buildings; "
+              f"{s['overlap_pairs_over_1m2']:,} overlapping pairs over 1 m²; "
+              f"{s['buildings_over_150_households']} buildings over 150 households")
     return 0
 
 

@@ -169,3 +169,129 @@ def test_builder_without_real_data_exits_with_a_message(tmp_path):
     assert res.returncode == 2
     assert "cannot build: real data not found" in res.stderr and "GRIDGEO_SHARED_DATA" in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------------- --footprints messy (DESIGN §7)
+
+#: content hash of the default 江汉区 scenario (seed 420103) as built before --footprints existed; it holds
+#: only with the GEOS and PROJ it was recorded with (other versions may node the streets differently)
+CLEAN_CONTENT_SHA256 = "b9bb905e0c7d838369625e05870b6619aa6d02aba460705b82a888c574f70263"
+CLEAN_RECORDED_WITH = {"geos": "3.14.1", "proj": "9.5.1"}
+
+
+def _content_hash(path) -> str:
+    """SHA-256 of a scenario file's layers (attributes and WKB) and metadata without build_seconds."""
+    import hashlib
+    import json
+
+    import pandas as pd
+    import pyogrio
+
+    h = hashlib.sha256()
+    for name in ("communities", "streets", "buildings"):
+        gdf = pyogrio.read_dataframe(path, layer=name)
+        h.update(name.encode())
+        h.update(pd.util.hash_pandas_object(gdf.drop(columns="geometry").astype(str), index=True).to_numpy().tobytes())
+        for w in shapely.to_wkb(gdf.geometry.to_numpy()):
+            h.update(w)
+    meta = pyogrio.read_dataframe(path, layer="scenario_metadata")
+    summary = {k: json.loads(v) for k, v in zip(meta["key"], meta["value"], strict=True) if k != "build_seconds"}
+    h.update(json.dumps(summary, sort_keys=True, ensure_ascii=False).encode())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def messy(scenario):
+    # built beside the clean file: both coexist
+    return _builder().build(scenario.path.parent, footprints="messy")
+
+
+@slow
+def test_default_output_is_unchanged_by_the_messy_option(scenario, messy):
+    import pyproj
+
+    assert scenario.path.name == "wuhan_scenario.gpkg" and messy.path.name == "wuhan_scenario_messy.gpkg"
+    assert scenario.path.exists() and messy.path.parent == scenario.path.parent
+    assert "footprints" not in scenario.summary and "mess" not in scenario.buildings.columns
+    assert messy.summary["footprints"] == "messy"
+    if {"geos": shapely.geos_version_string, "proj": pyproj.proj_version_str} == CLEAN_RECORDED_WITH:
+        assert _content_hash(scenario.path) == CLEAN_CONTENT_SHA256
+    # rebuilding the clean file after the messy one (same folder) reuses it unchanged
+    again = _builder().build(scenario.path.parent)
+    assert _content_hash(again.path) == _content_hash(scenario.path)
+
+
+@slow
+def test_messy_footprints_hold_the_promised_mess(scenario, messy):
+    b, clean = messy.buildings, scenario.buildings
+    assert b["building_id"].is_unique
+    ids = b.set_index("building_id")
+    original = b["mess_of"].isna().to_numpy()
+    placed = int(original.sum())
+    assert placed == messy.summary["buildings_placed"]
+    assert placed > 1.4 * len(clean)  # denser: more, smaller buildings in the same blocks
+    small = ~b["building_type"].isin(["high-rise", "tower"]) & original
+    small_clean = ~clean["building_type"].isin(["high-rise"])
+    assert b.geometry[small].area.median() < 0.7 * clean.geometry[small_clean].area.median()
+    geoms = b.geometry.to_numpy()
+
+    def copies(kind):
+        rows = b[(b["mess"] == kind) & b["mess_of"].notna()]
+        return rows, ids.loc[rows["mess_of"]].geometry.to_numpy()
+
+    shares = {}
+    dup, of = copies("duplicate")
+    assert shapely.equals_exact(dup.geometry.to_numpy(), of, tolerance=0).all()
+    assert (dup["households"] == 0).all()
+    shares["duplicate"] = len(dup) / placed
+    part, of = copies("building:part")
+    assert shapely.within(part.geometry.to_numpy(), of).all()
+    assert (part["households"] == 0).all() and (part["use"] == "building:part").all()
+    shares["building:part"] = len(part) / placed
+    upper, of = copies("height_band")
+    assert shapely.within(upper.geometry.to_numpy(), of).all()  # the upper piece overlaps its podium
+    podium = ids.loc[upper["mess_of"]]
+    assert (podium["mess"] == "height_band").all()
+    assert ((upper["households"].to_numpy() + podium["households"].to_numpy()) > 0).all()
+    shares["height_band"] = len(upper) / placed
+    second, of = copies("second_source")
+    shift = shapely.distance(shapely.centroid(second.geometry.to_numpy()), shapely.centroid(of))
+    assert ((shift >= 1.0 - 1e-6) & (shift <= 3.0 + 1e-6)).all()
+    assert (shapely.area(shapely.intersection(second.geometry.to_numpy(), of)) > 1.0).all()
+    assert (second["households"] == 0).all()
+    shares["second_source"] = len(second) / placed
+    for kind, want in {"duplicate": 0.03, "building:part": 0.03, "height_band": 0.02, "second_source": 0.02}.items():
+        assert abs(shares[kind] - want) < 0.005, shares
+    # overlapping pairs: at least one per copy, part and piece
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = i < j
+    overlaps = int((shapely.area(shapely.intersection(geoms[i[keep]], geoms[j[keep]])) > 1.0).sum())
+    assert overlaps == messy.summary["overlap_pairs_over_1m2"] >= len(dup) + len(part) + len(upper) + len(second)
+    # towers of 200-400 households, above the small-grid ceiling
+    towers = b["households"].between(200, 400)
+    assert towers.sum() >= 20 and b["households"].max() <= 400
+    # households comparable to the clean scenario; the communities are the clean ones
+    assert abs(b["households"].sum() / clean["households"].sum() - 1) < 0.05
+    c, cc = messy.communities, scenario.communities
+    assert (c["code"].to_numpy() == cc["code"].to_numpy()).all()
+    assert shapely.equals_exact(c.geometry.to_numpy(), cc.geometry.to_numpy(), tolerance=0).all()
+    bi, ci = shapely.STRtree(c.geometry.to_numpy()).query(b.geometry.representative_point().to_numpy(), predicate="within")
+    assert len(np.unique(bi)) == len(b)
+    per = np.bincount(ci, weights=b["households"].to_numpy()[bi], minlength=len(c))
+    assert (per == c["households"].to_numpy()).all()
+    assert per.min() >= 1_500 and per.max() <= 9_000
+
+
+@slow
+def test_messy_footprints_on_another_district(tmp_path):
+    builder = _builder()
+    reason = builder.missing_reason()
+    if reason:
+        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    sc = builder.build(tmp_path, district="420104", footprints="messy")
+    assert sc.path.name == "wuhan_scenario_messy.gpkg" and not (tmp_path / "wuhan_scenario.gpkg").exists()
+    assert sc.summary["district"] == "硚口区 420104" and sc.summary["footprints"] == "messy"
+    assert all(re.fullmatch(r"420104\d{6}", x) for x in sc.communities["code"])
+    assert set(sc.buildings["mess"].dropna()) == {"duplicate", "building:part", "height_band", "second_source"}
+    assert (sc.buildings["households"] > 150).sum() >= 10
+    assert "--footprints messy" in (tmp_path / "README_messy.txt").read_text(encoding="utf-8")

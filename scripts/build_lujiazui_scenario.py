@@ -82,7 +82,7 @@ import build_wuhan_scenario as _wuhan  # noqa: E402 - shared helpers: adjacency,
 __all__ = ["Scenario", "ScenarioUnavailable", "build", "load", "content_hash", "missing_reason", "SHARED_DATA",
            "DEFAULT_SEED", "RESIDENTIAL_MODES"]
 
-BUILDER_VERSION = "1"
+BUILDER_VERSION = "2"
 DEFAULT_SEED = 310115
 DEFAULT_OUT = Path("out") / "lujiazui_scenario"
 FILE_NAMES = {"seeded": "lujiazui_scenario.gpkg", "real": "lujiazui_scenario_real.gpkg"}
@@ -376,6 +376,17 @@ def _communities(blocks: np.ndarray, supers: np.ndarray, households: np.ndarray)
         label = split_large(label)
         if len(np.unique(label)) == before:
             break
+    # a split that could not converge (a building over the ceiling) may leave empty pieces: merge them
+    while True:
+        h = pd.Series(households).groupby(label).sum()
+        a, b = label[adj["i"].to_numpy()], label[adj["j"].to_numpy()]
+        pairs = pd.DataFrame({"a": np.r_[a, b], "b": np.r_[b, a], "shared": np.r_[adj["shared_m"], adj["shared_m"]]})
+        pairs = pairs[(pairs["a"] != pairs["b"]) & pairs["a"].isin(h.index[h == 0])]
+        if pairs.empty:
+            break
+        best = pairs.groupby(["a", "b"], as_index=False)["shared"].sum().sort_values(
+            ["shared", "a", "b"], ascending=[False, True, True]).iloc[0]
+        label[label == best["a"]] = int(best["b"])
     _, label = np.unique(label, return_inverse=True)
     return label
 

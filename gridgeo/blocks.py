@@ -208,30 +208,33 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     if buildings.crs != blocks.crs:
         msg = f"assign_buildings: buildings CRS {_crs_name(buildings.crs)!r} differs from blocks CRS {_crs_name(blocks.crs)!r}; reproject with to_crs()"
         raise InputError(msg)
+    from .footprints import BUILDING_SHARE_MIN, assign_to_zones
+
     bgeoms = buildings.geometry.to_numpy()
+    bad = np.isin(shapely.get_type_id(bgeoms), (3, 6)) & ~shapely.is_valid(bgeoms)
+    if bad.any():
+        bgeoms = bgeoms.copy()
+        bgeoms[bad] = shapely.make_valid(bgeoms[bad])
     kgeoms = blocks.geometry.to_numpy()
-    tree = shapely.STRtree(kgeoms)
-    bi, ki = tree.query(bgeoms, predicate="intersects")
-    is_area = np.isin(shapely.get_type_id(bgeoms[bi]), (3, 6))  # Polygon, MultiPolygon (points count 1 each)
-    measure = np.where(
-        is_area,
-        shapely.area(shapely.intersection(bgeoms[bi], kgeoms[ki])),
-        1.0,
-    )
     block_ids = blocks["block_id"].to_numpy()
-    df = pd.DataFrame({"b": bi, "k": ki, "m": measure, "id": block_ids[ki]})
-    df = df[df["m"] > 0]
-    if "unit_id" in buildings.columns and len(df):
-        # whole units: sum each unit's parts per block, then every member takes the unit's best block
+    rank = pd.Series(block_ids.astype(str)).rank(method="dense").to_numpy()
+    # gridgeo's one building-to-zone assignment: a building less than BUILDING_SHARE_MIN in every block is outside
+    a = assign_to_zones(bgeoms, kgeoms, rank=rank)
+    zone = a.zone
+    if "unit_id" in buildings.columns and len(a.pairs[0]):
+        # whole units: each unit's parts summed per block, then every member takes the unit's best block
+        bi, ki, share = a.pairs
+        area = shapely.area(bgeoms)
+        weight = np.where(area > 0, area, 1.0)  # a point weighs as 1 m²
         unit = buildings["unit_id"].astype(str).to_numpy()
-        df["u"] = unit[df["b"].to_numpy()]
-        per_unit = df.groupby(["u", "k", "id"], as_index=False)["m"].sum()
-        best = per_unit.sort_values(["u", "m", "id"], ascending=[True, False, True]).drop_duplicates("u")
-        k_of_unit = dict(zip(best["u"], best["k"], strict=True))
-        located = np.unique(df["b"].to_numpy())
-        df = pd.DataFrame({"b": located, "k": [k_of_unit[u] for u in unit[located]]})
-    else:
-        df = df.sort_values(["b", "m", "id"], ascending=[True, False, True]).drop_duplicates("b")
+        total = pd.Series(weight).groupby(unit).sum()
+        per = pd.DataFrame({"u": unit[bi], "k": ki, "m": share * weight[bi], "r": rank[ki]}).groupby(["u", "k", "r"], as_index=False)["m"].sum()
+        per = per[per["m"] >= BUILDING_SHARE_MIN * total.reindex(per["u"]).to_numpy()]
+        best = per.sort_values(["u", "m", "r"], ascending=[True, False, True]).drop_duplicates("u")
+        k_of_unit = pd.Series(best["k"].to_numpy(), index=best["u"].to_numpy())
+        zone = k_of_unit.reindex(unit).fillna(-1).to_numpy().astype(np.int64)
+    located = np.flatnonzero(zone >= 0)
+    df = pd.DataFrame({"b": located, "k": zone[located]})
     out = buildings.copy()
     bid = np.full(len(out), None, dtype=object)
     com = np.full(len(out), None, dtype=object)

@@ -18,6 +18,7 @@ the grids made of them, go around buildings. Only a community boundary still cut
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -30,7 +31,11 @@ from scipy.sparse.csgraph import connected_components
 from ._findings import make_findings
 from .rules import Rules, get_rules
 
-__all__ = ["footprint_units", "bend_blocks", "unit_groups"]
+__all__ = ["footprint_units", "bend_blocks", "unit_groups", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN"]
+
+#: least share of a footprint that counts as lying in a zone (block, grid, small grid, community): the
+#: one threshold of the building-to-zone assignment for the partition, ``validate`` and the quality report
+BUILDING_SHARE_MIN = 0.05
 
 _POLYGONAL = (3, 6)  # Polygon, MultiPolygon
 #: overlaps below this area (m²) are numeric noise between footprints that only touch
@@ -265,3 +270,104 @@ def bend_blocks(
                                    f"(a street drawn through it): block {kids[k]} goes around it whole",
                         "geometry": shapely.point_on_surface(unit_geom[u])})
     return out, make_findings(records, crs=blocks.crs)
+
+
+@dataclass
+class ZoneAssignment:
+    """Where each building lies among zones (blocks, grids, small grids or communities).
+
+    Attributes
+    ----------
+    zone
+        Index of the zone each building counts in (-1: none): the zone holding the largest share of a
+        footprint, among those holding at least ``share_min`` of it (ties: the lower ``rank``); a point
+        in the zone whose interior holds it, else the lowest-ranked zone whose boundary it lies on.
+    n_zones
+        How many zones hold at least ``share_min`` of the footprint (a point: 1 when located).
+    max_share
+        The largest share of the footprint in one zone (a point: 1 when located).
+    pairs
+        ``(building, zone, share)`` arrays of every intersecting pair with a positive share.
+    """
+
+    zone: np.ndarray
+    n_zones: np.ndarray
+    max_share: np.ndarray
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def assign_to_zones(
+    buildings: np.ndarray, zones: np.ndarray, *, share_min: float = BUILDING_SHARE_MIN, rank: np.ndarray | None = None
+) -> ZoneAssignment:
+    """The one building-to-zone assignment of gridgeo (partition, ``validate``, quality figures).
+
+    Parameters
+    ----------
+    buildings
+        Footprints or points (valid, same metric CRS as ``zones``); missing or empty ones lie nowhere.
+    zones
+        Polygons (blocks, grids, small grids, communities); missing or empty ones hold nothing.
+    share_min
+        Least share of a footprint that counts as lying in a zone.
+    rank
+        Tie-break order of the zones (default: their position).
+
+    Examples
+    --------
+    >>> from shapely import box, Point
+    >>> zones = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10)])
+    >>> b = np.array([box(8, 0, 18, 1), box(9.8, 0, 19.8, 1), Point(10, 5), box(30, 0, 31, 1)])
+    >>> a = assign_to_zones(b, zones)
+    >>> a.zone.tolist(), a.n_zones.tolist(), a.max_share.round(2).tolist()
+    ([1, 1, 0, -1], [2, 1, 1, 0], [0.8, 0.98, 1.0, 0.0])
+    """
+    buildings = np.asarray(buildings, dtype=object)
+    zones = np.asarray(zones, dtype=object)
+    nb = len(buildings)
+    zone = np.full(nb, -1, dtype=np.int64)
+    n_zones = np.zeros(nb, dtype=np.int64)
+    max_share = np.zeros(nb)
+    empty = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    usable = ~(shapely.is_missing(zones) | shapely.is_empty(zones)) if len(zones) else np.zeros(0, dtype=bool)
+    if nb == 0 or not usable.any():
+        return ZoneAssignment(zone, n_zones, max_share, empty)
+    rank = np.arange(len(zones)) if rank is None else np.asarray(rank)
+    zidx = np.flatnonzero(usable)
+    tree = shapely.STRtree(zones[zidx])
+    bi, zi = tree.query(buildings, predicate="intersects")
+    zi = zidx[zi]
+    area = shapely.area(buildings)
+    is_area = np.isin(shapely.get_type_id(buildings[bi]), _POLYGONAL) & (area[bi] > 0)
+    share = np.zeros(len(bi))
+    if is_area.any():
+        pb, pz = bi[is_area], zi[is_area]
+        whole = shapely.contains_properly(zones[pz], buildings[pb])
+        s = np.ones(len(pb))
+        part = ~whole
+        if part.any():
+            s[part] = shapely.area(shapely.intersection(buildings[pb[part]], zones[pz[part]])) / area[pb[part]]
+        share[is_area] = s
+    pt = ~is_area
+    edge_only = np.zeros(len(bi), dtype=bool)
+    if pt.any():
+        inside = shapely.contains(zones[zi[pt]], buildings[bi[pt]])
+        # a point on a boundary only: the lowest-ranked zone it touches holds it
+        share[pt] = 1.0
+        on_edge = np.flatnonzero(pt)[~inside]
+        edge_only[on_edge] = True
+        if len(on_edge):
+            held = np.zeros(nb, dtype=bool)
+            held[bi[np.flatnonzero(pt)[inside]]] = True
+            share[on_edge[held[bi[on_edge]]]] = 0.0
+    keep = share > 0
+    bi, zi, share, edge_only = bi[keep], zi[keep], share[keep], edge_only[keep]
+    meaningful = share >= share_min
+    # a point counts in every zone whose interior holds it, or once on the boundary of several
+    n_zones = np.bincount(bi[meaningful & ~edge_only], minlength=nb).astype(np.int64)
+    n_zones[np.unique(bi[edge_only])] = 1
+    np.maximum.at(max_share, bi, np.where(edge_only, 1.0, share))
+    sel = np.flatnonzero(meaningful)
+    order = sel[np.lexsort((rank[zi[sel]], -share[sel], bi[sel]))]
+    first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]] if len(order) else order
+    zone[bi[first]] = zi[first]
+    return ZoneAssignment(zone, n_zones, max_share, (bi, zi, share))

@@ -31,6 +31,11 @@ NON_RESIDENTIAL_USES = frozenset({
     "school", "hospital", "clinic", "market", "government", "office", "industrial", "commercial", "retail",
     "warehouse", "factory", "public", "civic", "church", "temple", "kindergarten", "university", "college",
     "train_station", "transportation", "parking", "garage", "garages", "hotel", "supermarket", "service",
+    "bank", "restaurant", "cafe", "fast_food", "attraction", "museum", "embassy", "theatre", "cinema", "library",
+    "police", "fire_station", "townhall", "courthouse", "post_office", "stadium", "sports_centre", "hospital_ward",
+    "mall", "department_store", "shop", "shops", "bus_station", "station", "mosque", "cathedral", "chapel",
+    "shrine", "monument", "exhibition_centre", "conference_centre", "power", "substation", "construction", "roof",
+    "银行", "餐厅", "博物馆", "剧院", "图书馆", "派出所", "写字楼", "商务楼宇",
     "学校", "医院", "卫生院", "诊所", "市场", "政府", "机关", "办公", "工业", "厂房", "商业", "商场", "仓库", "幼儿园", "酒店",
 })
 

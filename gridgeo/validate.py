@@ -50,6 +50,8 @@ type                            severity  measure       meaning
 ``building_in_two_grids``       error     m²            a building in the overlap of two grids
 ``building_cut``                error     m²            a footprint split by a grid boundary (area outside its
                                                         main grid)
+``building_across_communities`` warning m²            a footprint split only by a community boundary (one
+                                                        grid in each community): a finding on input
 ``households_out_of_bounds``    warning   households    households outside the rule's bounds (info when the
                                                         grid is a single building, or when the buildings of
                                                         its community (small grids: of its parent grid)
@@ -106,6 +108,7 @@ from ._findings import FINDING_COLUMNS, make_findings
 from ._repair import repair_grids, write_repair
 from .codes import CodeScheme
 from .crs import metric_crs
+from .footprints import BUILDING_SHARE_MIN, ZoneAssignment, assign_to_zones
 from .rules import Rules, load_rules, rules_for_kind
 
 __all__ = [
@@ -145,6 +148,7 @@ FINDING_TYPES: dict[str, tuple[str, str, str]] = {
     "building_outside_communities": ("warning", "m2", "building outside every community, so in no grid"),
     "building_in_two_grids": ("error", "m2", "building in two grids"),
     "building_cut": ("error", "m2", "building split by a grid boundary"),
+    "building_across_communities": ("warning", "m2", "building split by a community boundary"),
     "households_out_of_bounds": ("warning", "households", "households outside the bounds"),
     "subgrid_not_nested": ("error", "m2", "small grid not inside exactly one grid"),
     "subgrid_wrong_parent": ("error", "", "small grid's grid_code is not the grid it lies in"),
@@ -764,66 +768,47 @@ def _near_coincident(grids: _Layer, comm_pos: np.ndarray, comm_code: np.ndarray,
 # buildings, households, small grids, streets
 
 
-def _building_shares(bgeoms: np.ndarray, is_point: np.ndarray, targets: np.ndarray, usable: np.ndarray):
-    """(building, target, share of footprint) for every intersecting pair."""
-    tidx = np.flatnonzero(usable)
-    tree = shapely.STRtree(targets[tidx])
-    shapely.prepare(targets[tidx])
-    bi, ti = tree.query(bgeoms, predicate="intersects")
-    ti = tidx[ti]
-    share = np.ones(len(bi))
-    poly = ~is_point[bi]
-    if poly.any():
-        pb, pt = bi[poly], ti[poly]
-        inside = shapely.contains_properly(targets[pt], bgeoms[pb])
-        s = np.ones(len(pb))
-        cut = ~inside
-        if cut.any():
-            barea = shapely.area(bgeoms[pb[cut]])
-            s[cut] = np.divide(shapely.area(shapely.intersection(bgeoms[pb[cut]], targets[pt[cut]])), barea,
-                               out=np.zeros(cut.sum()), where=barea > 0)
-        share[poly] = s
-    pts = is_point[bi]
-    if pts.any():
-        share[pts] = shapely.contains(targets[ti[pts]], bgeoms[bi[pts]]).astype(float)
-    return bi, ti, share
+def _metric_buildings(buildings: gpd.GeoDataFrame, crs: CRS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Buildings in the metric CRS: (geometries as given, valid geometries, missing mask)."""
+    bgeoms = _metric_geoms(buildings, crs)
+    missing = shapely.is_missing(bgeoms) | shapely.is_empty(bgeoms)
+    bgeoms = np.where(missing, Point(), bgeoms)
+    valid = bgeoms.copy()
+    bad = np.isin(shapely.get_type_id(bgeoms), _POLYGONAL) & ~shapely.is_valid(bgeoms)
+    if bad.any():
+        valid[bad] = _fix(bgeoms[bad])
+    return bgeoms, valid, missing
+
+
+def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float) -> ZoneAssignment:
+    """gridgeo's one building-to-zone assignment (:func:`gridgeo.footprints.assign_to_zones`) on a
+    prepared layer; ties go to the lower code."""
+    zones = np.where(layer.usable, layer.geoms, Polygon())
+    rank = pd.Series(layer.ids.astype(str)).rank(method="dense").to_numpy()
+    return assign_to_zones(bgeoms, zones, share_min=share_min, rank=rank)
 
 
 def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDataFrame, crs: CRS,
                      overlap_pieces: np.ndarray, overlap_l: np.ndarray, overlap_r: np.ndarray,
                      records: list, share_min: float) -> np.ndarray:
     """Building findings; returns the grid position each building counts in (-1 when none)."""
-    bgeoms = _metric_geoms(buildings, crs)
+    bgeoms, bgeoms_valid, missing = _metric_buildings(buildings, crs)
     nb = len(bgeoms)
-    missing = shapely.is_missing(bgeoms) | shapely.is_empty(bgeoms)
-    bgeoms = np.where(missing, Point(), bgeoms)
-    bgeoms_valid = bgeoms.copy()
-    poly_mask = np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
-    bad = poly_mask & ~shapely.is_valid(bgeoms)
-    if bad.any():
-        bgeoms_valid[bad] = _fix(bgeoms[bad])
-    is_point = ~poly_mask
+    is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     bids = (np.array([_as_code(v) or f"#{i}" for v, i in zip(buildings["building_id"], buildings.index)], dtype=object)
             if "building_id" in buildings.columns else np.array([f"#{i}" for i in buildings.index], dtype=object))
-    bi, ti, share = _building_shares(bgeoms_valid, is_point, grids.geoms, grids.usable)
+    asg = _assign(bgeoms_valid, grids, share_min)
     area = shapely.area(bgeoms_valid)
-    df = pd.DataFrame({"b": bi, "g": ti, "share": share, "code": grids.ids[ti]})
-    df = df[df["share"] > 0]
-    meaningful = df[df["share"] >= share_min]
-    n_meaningful = np.bincount(meaningful["b"], minlength=nb)
-    max_share = np.zeros(nb)
-    np.maximum.at(max_share, df["b"].to_numpy(), df["share"].to_numpy())
-    # assignment: largest share, ties broken by code
-    best = df.sort_values(["b", "share", "code"], ascending=[True, False, True]).drop_duplicates("b")
-    assigned = np.full(nb, -1, dtype=int)
-    ok = best["share"].to_numpy() >= np.where(is_point[best["b"].to_numpy()], 1.0, share_min)
-    assigned[best["b"].to_numpy()[ok]] = best["g"].to_numpy()[ok]
-    unassigned = ~missing & (n_meaningful == 0) & (assigned < 0)
-    cut = ~missing & ~is_point & (n_meaningful >= 2) & (max_share < 1 - share_min)
-    cut_rows = meaningful[cut[meaningful["b"].to_numpy()]]
+    assigned, max_share = asg.zone, asg.max_share
+    unassigned = ~missing & (assigned < 0)
+    cut = ~missing & ~is_point & (asg.n_zones >= 2) & (max_share < 1 - share_min)
+    bi, ti, share = asg.pairs
+    sel = cut[bi] & (share >= share_min)
     grids_of: dict[int, list[str]] = {}
-    for b, code in zip(cut_rows["b"].to_numpy(), cut_rows["code"].to_numpy()):
-        grids_of.setdefault(int(b), []).append(code)
+    comms_of: dict[int, list[Any]] = {}
+    for b, g in zip(bi[sel], ti[sel]):
+        grids_of.setdefault(int(b), []).append(grids.ids[g])
+        comms_of.setdefault(int(b), []).append(comm_code[g])
 
     # buildings in an overlap of grids
     in_two: dict[int, tuple[float, list[str]]] = {}
@@ -854,6 +839,13 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
         if cut[b]:
             a = float(area[b] * (1 - max_share[b]))
             codes = sorted(grids_of.get(b, []))
+            comms = comms_of.get(b, [])
+            if None not in comms and len(set(comms)) == len(comms):
+                # one grid in each community: the community boundary itself cuts it (a finding on input)
+                records.append(_rec("building_across_communities", "buildings", bids[b], comm, measure=a, geometry=where,
+                                    message=f"building {bids[b]} straddles communities {', '.join(sorted(set(comms)))}: "
+                                            f"the community boundary cuts it ({_fmt_area(a)} outside grid {grids.ids[g]})"))
+                continue
             records.append(_rec("building_cut", "buildings", bids[b], comm, measure=a, geometry=where,
                                 message=f"building {bids[b]} is cut by the boundary of grids {', '.join(codes)}: "
                                         f"{_fmt_area(a)} lies outside grid {grids.ids[g]}"))
@@ -993,7 +985,7 @@ def validate_grids(
     street_share_min: float = 0.5,
     tolerance_m2: float = 0.01,
     tolerance_m: float = 0.01,
-    building_share_min: float = 0.05,
+    building_share_min: float = BUILDING_SHARE_MIN,
     scheme: CodeScheme | dict[str, Any] | None = None,
 ) -> gpd.GeoDataFrame:
     """Check a grid layer for coverage, geometry, code, building, households and street problems.
@@ -1137,7 +1129,7 @@ def validate_grids(
         _street_share(layer, comm_pos, comm_code, comms, streets, crs, rules.street_snap_m, street_share_min, records, tol)
 
     if comms is not None:
-        _outside_communities(records, comms.geoms)
+        _outside_communities(records, comms.geoms, building_share_min)
     return _finish(records, crs, grids.crs)
 
 
@@ -1207,37 +1199,27 @@ def severity_counts(findings: gpd.GeoDataFrame | pd.DataFrame) -> dict[str, int]
     return {s: int(counts.get(s, 0)) for s in ("error", "warning", "info")}
 
 
-def _outside_communities(records: list[dict], community_geoms: np.ndarray) -> None:
-    """A building in no grid because it lies outside every community is a warning, not a coverage error."""
+def _outside_communities(records: list[dict], community_geoms: np.ndarray, share_min: float) -> None:
+    """A building in no grid because it lies outside every community (less than ``share_min`` of it in
+    any, by the one building-to-zone assignment) is a warning, not a coverage error."""
     idx = [i for i, r in enumerate(records) if r["type"] == "building_unassigned" and r.get("geometry") is not None]
     if not idx:
         return
     where = np.array([records[i]["geometry"] for i in idx], dtype=object)
-    tree = shapely.STRtree(community_geoms)
-    hit = np.zeros(len(idx), dtype=bool)
-    hit[np.unique(tree.query(where, predicate="intersects")[0])] = True
-    for i, inside in zip(idx, hit, strict=True):
-        if not inside:
+    bad = np.isin(shapely.get_type_id(where), _POLYGONAL) & ~shapely.is_valid(where)
+    if bad.any():
+        where[bad] = _fix(where[bad])
+    inside = assign_to_zones(where, community_geoms, share_min=share_min).zone >= 0
+    for i, held in zip(idx, inside, strict=True):
+        if not held:
             records[i]["type"] = "building_outside_communities"
             records[i]["severity"] = "warning"
             records[i]["message"] = f"building {records[i]['feature_id']} lies outside every community (in no grid by design)"
 
 
 def _buildings_check_quiet(layer: _Layer, buildings: gpd.GeoDataFrame, crs: CRS, share_min: float) -> np.ndarray:
-    """Buildings assigned to features of ``layer`` (largest share) without findings."""
-    bgeoms = _metric_geoms(buildings, crs)
-    bgeoms = np.where(shapely.is_missing(bgeoms), Point(), bgeoms)
-    poly = np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
-    bad = poly & ~shapely.is_valid(bgeoms)
-    if bad.any():
-        bgeoms[bad] = _fix(bgeoms[bad])
-    bi, ti, share = _building_shares(bgeoms, ~poly, layer.geoms, layer.usable)
-    df = pd.DataFrame({"b": bi, "g": ti, "share": share, "code": layer.ids[ti]})
-    best = df.sort_values(["b", "share", "code"], ascending=[True, False, True]).drop_duplicates("b")
-    assigned = np.full(len(bgeoms), -1, dtype=int)
-    ok = best["share"].to_numpy() >= share_min
-    assigned[best["b"].to_numpy()[ok]] = best["g"].to_numpy()[ok]
-    return assigned
+    """Buildings assigned to features of ``layer`` (the one assignment), without findings."""
+    return _assign(_metric_buildings(buildings, crs)[1], layer, share_min).zone
 
 
 def _finish(records: list[dict], metric: CRS, out_crs: Any) -> gpd.GeoDataFrame:

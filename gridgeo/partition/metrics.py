@@ -58,6 +58,7 @@ from pyproj import CRS
 from .._errors import InputError
 from ..crs import metric_crs
 from ..rules import Rules, load_rules, rules_for_kind
+from ..footprints import BUILDING_SHARE_MIN, assign_to_zones
 from .feasibility import packable
 
 __all__ = ["quality", "quality_by_community", "format_quality", "quality_rows"]
@@ -78,7 +79,7 @@ def quality(
     subgrids: gpd.GeoDataFrame | None = None,
     rules: Rules | str | None = None,
     tolerance_m2: float = 1.0,
-    building_share: float = 0.01,
+    building_share: float = BUILDING_SHARE_MIN,
     segment_m: float = 1.0,
 ) -> dict[str, Any]:
     """The DESIGN §5 quality figures of a plan, recomputed from the buildings.
@@ -144,7 +145,7 @@ def quality_by_community(
     subgrids: gpd.GeoDataFrame | None = None,
     rules: Rules | str | None = None,
     tolerance_m2: float = 1.0,
-    building_share: float = 0.01,
+    building_share: float = BUILDING_SHARE_MIN,
     segment_m: float = 1.0,
 ) -> pd.DataFrame:
     """The quality figures per community: one row per community, indexed by ``community_code``.
@@ -360,37 +361,10 @@ class _Level:
 def _assign_buildings(
     bgeom: np.ndarray, barea: np.ndarray, zgeom: np.ndarray, zrank: np.ndarray, share: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Zone of each building (largest overlap; -1 when none) and how many zones hold it meaningfully.
-
-    A footprint counts in a zone holding at least ``share`` of its area; a point counts in a zone whose
-    interior contains it and is assigned to a zone whose boundary it lies on when no interior holds it.
-    """
-    nb = len(bgeom)
-    assigned = np.full(nb, -1, dtype=np.int64)
-    n_in = np.zeros(nb, dtype=np.int64)
-    if nb == 0 or len(zgeom) == 0:
-        return assigned, n_in
-    tree = shapely.STRtree(zgeom)
-    bi, zi = tree.query(bgeom, predicate="intersects")
-    if len(bi) == 0:
-        return assigned, n_in
-    is_area = barea[bi] > 0
-    inter = np.zeros(len(bi))
-    inter[is_area] = shapely.area(shapely.intersection(bgeom[bi[is_area]], zgeom[zi[is_area]]))
-    meaningful = np.zeros(len(bi), dtype=bool)
-    meaningful[is_area] = inter[is_area] >= share * barea[bi[is_area]]
-    pt = ~is_area
-    if pt.any():
-        meaningful[pt] = shapely.within(bgeom[bi[pt]], zgeom[zi[pt]])
-    n_in = np.bincount(bi[meaningful], minlength=nb)
-    # best zone: meaningful first, then largest overlap, then the lowest-ranked zone id
-    score = np.where(is_area, inter, meaningful.astype(float))
-    ok = meaningful | pt
-    bi, zi, score = bi[ok], zi[ok], score[ok]
-    order = np.lexsort((zrank[zi], -score, bi))
-    first = np.unique(bi[order], return_index=True)[1]
-    assigned[bi[order][first]] = zi[order][first]
-    return assigned, n_in
+    """Zone of each building and how many zones hold it meaningfully: gridgeo's one building-to-zone
+    assignment (:func:`gridgeo.footprints.assign_to_zones`), shared with the partition and ``validate``."""
+    a = assign_to_zones(bgeom, zgeom, share_min=share, rank=zrank)
+    return a.zone, a.n_zones
 
 
 def _locate(points: np.ndarray, polys: np.ndarray) -> np.ndarray:
@@ -763,7 +737,7 @@ def _measure(
     _check_layer(streets, "streets", optional=True)
     _check_layer(subgrids, "subgrids", optional=True)
     if not 0 < building_share <= 0.5:
-        msg = f"{_FUNC}: building_share must be in (0, 0.5], got {building_share!r}; the default is 0.01"
+        msg = f"{_FUNC}: building_share must be in (0, 0.5], got {building_share!r}; the default is {BUILDING_SHARE_MIN}"
         raise InputError(msg)
     if not segment_m > 0:
         msg = f"{_FUNC}: segment_m must be > 0, got {segment_m!r}; the default is 1.0"

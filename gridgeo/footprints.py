@@ -280,7 +280,8 @@ class ZoneAssignment:
     ----------
     zone
         Index of the zone each building counts in (-1: none): the zone holding the largest share of a
-        footprint, among those holding at least ``share_min`` of it (ties: the lower ``rank``); a point
+        footprint, among those holding at least ``share_min`` of it (ties: the lower ``rank``), or
+        among all when only the zones together hold ``share_min`` of it; a point
         in the zone whose interior holds it, else the lowest-ranked zone whose boundary it lies on.
     n_zones
         How many zones hold at least ``share_min`` of the footprint (a point: 1 when located).
@@ -370,4 +371,13 @@ def assign_to_zones(
     order = sel[np.lexsort((rank[zi[sel]], -share[sel], bi[sel]))]
     first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]] if len(order) else order
     zone[bi[first]] = zi[first]
+    # a footprint mostly outside every zone, with at least share_min inside them all together, but in
+    # pieces each under share_min: it lies in the zones, so it goes to the one holding most of it
+    total = np.bincount(bi, weights=share, minlength=nb)
+    rest = (zone < 0) & (total >= share_min)
+    if rest.any():
+        sel = np.flatnonzero(rest[bi])
+        order = sel[np.lexsort((rank[zi[sel]], -share[sel], bi[sel]))]
+        first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]]
+        zone[bi[first]] = zi[first]
     return ZoneAssignment(zone, n_zones, max_share, (bi, zi, share))

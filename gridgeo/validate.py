@@ -108,7 +108,7 @@ from ._findings import FINDING_COLUMNS, make_findings
 from ._repair import repair_grids, write_repair
 from .codes import CodeScheme
 from .crs import metric_crs
-from .footprints import BUILDING_SHARE_MIN, ZoneAssignment, assign_to_zones
+from .footprints import BUILDING_SHARE_MIN, ZoneAssignment, assign_to_zones, unit_groups
 from .rules import Rules, load_rules, rules_for_kind
 
 __all__ = [
@@ -853,18 +853,20 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
 
 
 def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarray, assigned: np.ndarray,
-                      households: np.ndarray, rules: Rules, records: list, *, exempt: np.ndarray, small: bool,
-                      container: np.ndarray, container_ids: Sequence[str] | None = None) -> None:
+                      households: np.ndarray, units: np.ndarray, rules: Rules, records: list, *, exempt: np.ndarray,
+                      small: bool, container: np.ndarray) -> None:
     """Households per feature against the rule's bounds. A feature out of bounds is a warning, or
-    info when it cannot be helped: a single building over the ceiling (never split), or a container
-    (the community for grids, the parent grid for small grids) whose buildings admit no division
-    within the bounds at all (proved by :func:`~gridgeo.partition.feasibility.packable`)."""
+    info when it cannot be helped: a single building or footprint unit over the ceiling (never split),
+    or a community whose footprint units admit no division within the bounds at all (proved by
+    :func:`~gridgeo.partition.feasibility.packable`)."""
     from .partition.feasibility import packable
+    from .partition.metrics import unit_households
 
     n = len(layer.geoms)
     ok = assigned >= 0
     totals = np.bincount(assigned[ok], weights=households[ok], minlength=n)
-    nbuild = np.bincount(assigned[ok], minlength=n)
+    zu = np.unique(np.column_stack([assigned[ok], units[ok]]), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
+    nunits = np.bincount(zu[:, 0], minlength=n) if len(zu) else np.zeros(n, dtype=np.int64)
     # the buildings of each container, those of exempt (dedicated) grids left out as the quality figures do
     pooled = ok.copy()
     pooled[ok] &= ~exempt[assigned[ok]]
@@ -882,13 +884,13 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
         c = container[i]
         if c is not None and not (isinstance(c, float) and np.isnan(c)):
             if c not in divisible:  # a container has one grid at least: under the floor, none fits
-                mine = households[members.get(c, [])]
+                idx = members.get(c, np.zeros(0, dtype=np.int64))
+                mine = unit_households(np.zeros(len(idx), dtype=np.int64), units[idx], households[idx])[1]
                 divisible[c] = float(np.nansum(mine)) >= lo and packable(mine, lo, hi)
             if not divisible[c]:
-                what = f"grid {container_ids[c]}" if small and container_ids is not None else f"community {c}"
-                sev, note = "info", f"; the buildings of {what} admit no division into {lo}–{hi}"
-        if h > hi and nbuild[i] == 1:
-            sev, note = "info", "; a single building, which is never split (exempt)"
+                sev, note = "info", f"; the buildings of community {c} admit no division into {lo}–{hi}"
+        if h > hi and nunits[i] == 1:
+            sev, note = "info", "; a single building or footprint unit, which is never split (exempt)"
         word = "small grid" if small else "grid"
         records.append(_rec("households_out_of_bounds", layer.name, layer.ids[i], comm_code[i], measure=float(h),
                             geometry=shapely.point_on_surface(layer.geoms[i]), severity=sev,
@@ -1113,15 +1115,18 @@ def validate_grids(
             hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
                       else np.zeros(len(grids), dtype=bool))
-            _households_check(layer, comm_code, comm_kind, assigned, hh, rules, records, exempt=exempt, small=False,
+            units = (unit_groups(buildings["unit_id"].astype(str).to_numpy())[0] if "unit_id" in buildings.columns
+                     else np.arange(len(buildings)))
+            _households_check(layer, comm_code, comm_kind, assigned, hh, units, rules, records, exempt=exempt, small=False,
                               container=np.asarray(comm_code, dtype=object))
             if sub_layer is not None:
                 sub_assigned = _buildings_check_quiet(sub_layer, buildings, crs, building_share_min)
                 sub_kind = np.array([comm_kind[p] if p >= 0 else "urban" for p in parent], dtype=object)
-                _households_check(sub_layer, sub_comm, sub_kind, sub_assigned, hh, rules, records,
+                # honest small grids (as the quality figures): excused only when the units of the whole
+                # community admit no small grids, whatever base grids were drawn
+                _households_check(sub_layer, sub_comm, sub_kind, sub_assigned, hh, units, rules, records,
                                   exempt=np.zeros(len(subgrids), dtype=bool), small=True,
-                                  container=np.array([p if p >= 0 else None for p in parent], dtype=object),
-                                  container_ids=layer.ids)
+                                  container=np.asarray(sub_comm, dtype=object))
         else:
             records.append(_rec("check_skipped", "buildings", None, None,
                                 message="buildings have no 'households' column: households per grid not checked"))

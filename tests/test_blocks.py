@@ -397,7 +397,7 @@ def test_property_blocks_tile_and_buildings_assigned_once(seed, n, jitter, dual)
     b = _buildings_in(size, seed)
     out = assign_buildings(b, blocks)
     assert len(out) == len(b)
-    # a building counts in a block when at least BUILDING_SHARE_MIN of it lies there (one rule with validate)
+    # a building counts in the blocks when at least BUILDING_SHARE_MIN of it lies in them (one rule with validate)
     inside = b.geometry.intersection(c.geometry.iloc[0]).area >= BUILDING_SHARE_MIN * b.geometry.area
     assert out["block_id"].notna().tolist() == inside.tolist()
     # each assigned building is in the block holding its largest part

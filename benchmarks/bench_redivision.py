@@ -141,6 +141,13 @@ def change_one_community(inputs, previous, *, community: str | None = None):
         bid = sorted(given["building_id"].astype(str))[0]
         sel = bld["building_id"].astype(str) == bid
         bld.loc[sel, "households"] = pd.to_numeric(bld.loc[sel, "households"]) + 7
+    else:  # households all estimated (Lujiazui): one building's count is now given, 7 above the estimate
+        est = prev_b[(prev_b["community_code"] == community) & (pd.to_numeric(prev_b["households"]) > 0)]
+        if len(est):
+            bid = sorted(est["building_id"].astype(str))[0]
+            h = int(est.loc[est["building_id"].astype(str) == bid, "households"].iloc[0])
+            bld["households"] = pd.to_numeric(bld["households"], errors="coerce").astype(object)
+            bld.loc[bld["building_id"].astype(str) == bid, "households"] = h + 7
     bld = gpd.GeoDataFrame(pd.concat([bld, new], ignore_index=True), geometry=bld.geometry.name, crs=bld.crs)
     changed = Inputs(communities=inputs.communities, streets=inputs.streets, buildings=bld,
                      villager_groups=inputs.villager_groups, enterprises=inputs.enterprises,

@@ -443,10 +443,10 @@ def messy_towns(draw) -> dict:
         y = float(rng.uniform(10, HEIGHT - 30))
         if abs(y - sy) > 20:
             add(rng.integers(10, 40), rect(sx - 4, y, sx + 8, y + 10))
-    # towers: 150-300 and 500-650 households, on free ground between the lattice cells
+    # towers: 150-300 and 500-650 households, on the ground between lattice cells (a chain piece may reach them)
     for i in range(towers + big_towers):
-        x = 20 + step * (i * 3 % 20) + 17.5
-        y = 20 + step * (i % 6) + 17.5
+        x = 29 + step * (i * 3 % 20)
+        y = 29 + step * (i % 6)
         if abs(x - WIDTH) < 12 or x > 2 * WIDTH - 12:
             x -= step
         hh = rng.integers(151, 300) if i < towers else rng.integers(501, 650)

@@ -77,13 +77,8 @@ def adjust(
     keep = _kept_grids(pg, pb, buildings, cgeom)
     kept = pg[keep].reset_index(drop=True)
 
-    # previous grid code of each new building inside a kept grid
-    bgeoms = buildings.geometry.to_numpy()
-    reps = shapely.point_on_surface(bgeoms)
-    tree = shapely.STRtree(kept.geometry.to_numpy())
-    bi, ki = tree.query(reps, predicate="within")
-    in_kept = np.full(len(buildings), -1)
-    in_kept[bi] = ki
+    # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
+    in_kept = _grid_of(buildings, kept.geometry.to_numpy())
 
     parts: list[PartitionResult] = []
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
@@ -116,10 +111,11 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     comm = np.array([cgeom[c] for c in pg["community_code"]], dtype=object)
     outside = shapely.area(shapely.difference(geoms, comm)) > _TOL_M2
     keep = ~outside
-    # buildings now in each grid, by representative point
-    reps = shapely.point_on_surface(buildings.geometry.to_numpy())
+    # buildings now in each grid, as the partition and validate place them
+    gi_all = _grid_of(buildings, geoms)
+    bi = np.flatnonzero(gi_all >= 0)
+    gi = gi_all[bi]
     tree = shapely.STRtree(geoms)
-    bi, gi = tree.query(reps, predicate="within")
     now = pd.DataFrame({"grid": gi, "building_id": buildings["building_id"].to_numpy()[bi],
                         "households": buildings["households"].to_numpy()[bi]})
     if pb is None or "grid_code" not in pb:
@@ -141,10 +137,23 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         pi = np.flatnonzero(poly)
         qi, qg = tree.query(bgeoms[pi], predicate="intersects")
         area = shapely.area(shapely.intersection(bgeoms[pi][qi], geoms[qg]))
-        hit = pd.DataFrame({"b": qi, "g": qg})[area > _TOL_M2]
-        multi = hit.groupby("b")["g"].transform("size") > 1
+        hit = pd.DataFrame({"b": qi, "g": qg, "c": pg["community_code"].to_numpy()[qg]})[area > _TOL_M2]
+        # a footprint cut by a community boundary (one grid on each side) is the boundary's, not a change
+        multi = hit.groupby(["b", "c"])["g"].transform("size") > 1
         keep[np.unique(hit.loc[multi, "g"].to_numpy())] = False
     return keep
+
+
+def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray) -> np.ndarray:
+    """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`."""
+    from .footprints import assign_to_zones
+
+    geoms = buildings.geometry.to_numpy()
+    bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    return assign_to_zones(geoms, grids).zone
 
 
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,

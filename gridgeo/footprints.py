@@ -135,7 +135,8 @@ def footprint_units(
     unit_id.index = buildings.index
     findings = make_findings(records, crs=buildings.crs)
     if len(findings):
-        findings = findings.sort_values(["type", "feature_id", "measure"], kind="stable").reset_index(drop=True)
+        # the message names both ids: a total order whatever the input row order
+        findings = findings.sort_values(["type", "feature_id", "message", "measure"], kind="stable").reset_index(drop=True)
     return unit_id.astype(object), findings
 
 
@@ -150,7 +151,8 @@ def unit_groups(units: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def bend_blocks(
-    blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, units: pd.Series, *, min_area_m2: float = 0.01
+    blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, units: pd.Series, *, min_area_m2: float = 0.01,
+    cause: str = "a street drawn through it",
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Move every footprint unit straddling blocks of one community wholly into the block holding most of it.
 
@@ -167,6 +169,8 @@ def bend_blocks(
         Unit id of each building (:func:`footprint_units`).
     min_area_m2
         A unit's piece in another block smaller than this is noise, left where it is.
+    cause
+        What crosses the building, for the findings' messages.
 
     Returns
     -------
@@ -267,7 +271,7 @@ def bend_blocks(
                         "community_code": kcode[k], "feature_id": str(unit_name[u]),
                         "measure": float(pieces.loc[pieces["k"] != k, "a"].sum()),
                         "message": f"building {unit_name[u]} straddles blocks {', '.join(sorted([kids[k], *others]))} "
-                                   f"(a street drawn through it): block {kids[k]} goes around it whole",
+                                   f"({cause}): block {kids[k]} goes around it whole",
                         "geometry": shapely.point_on_surface(unit_geom[u])})
     return out, make_findings(records, crs=blocks.crs)
 

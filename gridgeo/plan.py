@@ -109,6 +109,9 @@ class Plan:
         return cls(layers, metadata)
 
 
+#: a polygon part under this share of its feature's area is a degenerate left-over, not land
+_NIL_AREA_SHARE = 1e-9
+
 #: polygon layers that tile space together (their edges must stay shared after reprojection)
 TILING_LAYERS = ("communities", "blocks", "grids", "subgrids", "dedicated")
 
@@ -256,15 +259,25 @@ def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _mend(geoms: np.ndarray) -> np.ndarray:
-    """Invalid geometries made valid (polygons stay polygons); single-part multipolygons as polygons."""
+    """Invalid geometries made valid (polygons stay polygons); parts of no area (a degenerate triangle
+    left by an overlay) dropped; single-part multipolygons as polygons."""
     geoms = np.asarray(geoms, dtype=object)
     bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
-    one = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
-    if not bad.any() and not one.any():
+    multi = shapely.get_type_id(geoms) == 6
+    if not bad.any() and not multi.any():
         return geoms
     out = geoms.copy()
     if bad.any():
         out[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    multi = np.flatnonzero(shapely.get_type_id(out) == 6)
+    if len(multi):
+        parts, idx = shapely.get_parts(out[multi], return_index=True)
+        whole = shapely.area(out[multi])
+        nil = shapely.area(parts) <= _NIL_AREA_SHARE * whole[idx]
+        if nil.any():
+            for k in np.unique(idx[nil]):
+                kept = parts[(idx == k) & ~nil]
+                out[multi[k]] = shapely.multipolygons(kept) if len(kept) else out[multi[k]]
     one = (shapely.get_type_id(out) == 6) & (shapely.get_num_geometries(out) == 1)
     if one.any():
         out[one] = shapely.get_geometry(out[one], 0)

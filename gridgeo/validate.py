@@ -865,7 +865,8 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
     n = len(layer.geoms)
     ok = assigned >= 0
     totals = np.bincount(assigned[ok], weights=households[ok], minlength=n)
-    zu = np.unique(np.column_stack([assigned[ok], units[ok]]), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
+    lived = ok & (households > 0)  # units with households: an empty address point beside a tower is no second unit
+    zu = np.unique(np.column_stack([assigned[lived], units[lived]]), axis=0) if lived.any() else np.zeros((0, 2), np.int64)
     nunits = np.bincount(zu[:, 0], minlength=n) if len(zu) else np.zeros(n, dtype=np.int64)
     # the buildings of each container, those of exempt (dedicated) grids left out as the quality figures do
     pooled = ok.copy()

@@ -208,9 +208,6 @@ def test_unit_ids_do_not_depend_on_row_order(seed):
         assert uid == min(members)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="gridgeo bug: findings of one building with two overlaps of equal area are "
-                   "ordered by input row order (sort keys type, feature_id, measure tie; docs/architecture.md: "
-                   "never depend on input row order)")
 def test_findings_order_does_not_depend_on_row_order():
     # "a" overlaps the duplicates "b" and "c" by the same area: two findings with equal type, feature_id, measure
     geoms = [rect(0, 0, 10, 10), rect(8, 0, 18, 10), rect(8, 0, 18, 10)]

@@ -88,7 +88,8 @@ def test_grid_one_building_over_but_with_others_is_not_exempt():
 def test_feasible_grid_count(households, feasible):
     comms = communities((A, box(0, 0, 10, 10)))
     g = grids(("a1", A, box(0, 0, 10, 10)))
-    b = buildings((households, Point(5, 5)), (0, Point(6, 6)))  # two buildings: never an exemption
+    # two buildings with households (two footprint units): never an exemption
+    b = buildings((households - households // 2, Point(5, 5)), (households // 2, Point(6, 6)))
     by = quality_by_community(comms, g, b)
     assert bool(by.loc[A, "feasible"]) is feasible
     q = quality(comms, g, b)["base"]

@@ -136,12 +136,6 @@ def lujiazui(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "gridgeo bug: adjust._kept_grids finds a grid's buildings by representative point, not by "
-    "footprints.assign_to_zones as the previous plan did; on Lujiazui, footprints whose representative "
-    "point lies outside every grid (outside every community) but >= 5% inside one make unchanged grids "
-    "of other communities look changed, and freeing them cascades by absorption (6-8 of 59 grids of "
-    "other communities not kept)"))
 def test_lujiazui_other_communities_keep_every_grid(lujiazui):
     r, _ = lujiazui
     assert r.total > 0
@@ -159,11 +153,6 @@ def test_lujiazui_redivided_plan_valid_and_validates(lujiazui):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "gridgeo bug: a stored polygon keeps a zero-area second part (Lujiazui: block 310101001004-B0060 "
-    "already in memory; grid 310101001001006 and its small grid after Plan.stored()), so a single-part "
-    "polygon is stored as MultiPolygon and the whole layer's type becomes MultiPolygon in the fresh plan "
-    "but Polygon in the re-divided one (plan.to_storage: single-part multipolygons are stored as polygons)"))
 def test_lujiazui_no_zero_area_parts_and_types_as_fresh(lujiazui):
     r, plans = lujiazui
     for version, plan in plans.items():

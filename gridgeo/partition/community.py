@@ -33,6 +33,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..blocks import order_key
 from ..footprints import unit_groups
+from .enclosures import enclosure_count, foreign_holes, open_enclosures
 from .feasibility import packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .solver import Bounds, Outcome, Weights, partition_graph
@@ -47,6 +48,8 @@ CROSSING_REPORT_M = 10.0
 MEDIAN_WIDTH_M = 25.0
 #: base grids keep this share of the small-grid target above their floor when they can
 FLOOR_MARGIN_SHARE = 0.15
+#: further spanning-tree seeds tried for a base grid whose small grids miss their bounds
+SMALL_GRID_RETRIES = 4
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",
@@ -81,8 +84,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     sub_bounds = Bounds(r.subgrid_min, r.subgrid_max, r.subgrid_target)
 
     # ---- base grids, then small grids inside each
-    out, grid_of_cell = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart)
-    small_of_cell, small_notes = _small_grids(g, grid_of_cell, out.n_parts, sub_bounds, weights, code)
+    out, grid_of_cell = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
+                                    community)
+    small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code)
 
     # ---- geometry and ids
     n_grids = out.n_parts
@@ -111,6 +115,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, r.grid_max, code)
+    findings += _shape_findings(grid_geoms, grid_ids, [community] * n_grids, "grids", code)
+    findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code)
     bcell = cells.building_cell
     divisible: dict[int, bool] = {}  # parent grid -> its buildings admit small grids within the bounds
     for t, q, _measure in small_notes:
@@ -181,14 +187,37 @@ def _blocks(job: dict[str, Any], findings: list[dict[str, Any]]):
             # the units of the village: street blocks cut by the villager groups
             block_geoms, zone_of_block, piece_block = zone_pieces(zones, block_geoms)
             block_ids = np.array([f"{block_ids[b]}-Z{z + 1:03d}" for b, z in zip(piece_block, zone_of_block)], dtype=object)
+            # group lines are soft: they bend around buildings (楼栋完整), as blocks do around streets
+            block_geoms, keep = _bend_pieces(job, block_geoms, block_ids, findings)
+            block_ids, zone_of_block = block_ids[keep], zone_of_block[keep]
             bblock = np.full(len(bblock), -1, dtype=np.int64)  # located again, by position
     return block_geoms, block_ids, bblock, zone_of_block
 
 
+def _bend_pieces(job: dict[str, Any], geoms: np.ndarray, ids: np.ndarray,
+                 findings: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces (blocks cut by villager groups) bent around the footprint units they cut; returns the
+    pieces left and the positions they had."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from ..footprints import bend_blocks
+
+    pieces = gpd.GeoDataFrame({"block_id": ids, "community_code": job["code"]}, geometry=list(geoms))
+    blds = gpd.GeoDataFrame({"building_id": job["bld_ids"]}, geometry=list(job["bld_geoms"]))
+    units = pd.Series(job["bld_unit"] if job.get("bld_unit") is not None else job["bld_ids"])
+    bent, found = bend_blocks(pieces, blds, units, cause="a villager-group line drawn through it")
+    for rec in found.to_dict("records"):
+        if rec["type"] == "building_across_blocks":
+            rec["message"] = rec["message"].replace("straddles blocks", "straddles villager groups in blocks")
+            findings.append(rec)
+    return bent.geometry.to_numpy(), bent.index.to_numpy()
+
+
 def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
-                code: str, multipart: bool) -> tuple[Outcome, np.ndarray]:
+                code: str, multipart: bool, community: Any) -> tuple[Outcome, np.ndarray]:
     """Base grids over base units; returns the solver outcome (over units) and each cell's grid."""
-    unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi)
+    unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds)
     ug = contract(g, unit_of_cell, n_units)
     order = np.argsort(unit_of_cell, kind="stable")
     starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
@@ -204,18 +233,37 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
     frozen = {p for t, p, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
     out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, SmallGridBadness(g, sub_bounds),
-                                         grid_bounds, frozen=frozen)
+                                         grid_bounds, frozen=frozen, weights=base_w)
+    # no grid wrapped around another: re-divided over the same units (whole blocks stay whole)
+    if enclosure_count(cells.geoms, out.labels[unit_of_cell], out.n_parts, community).any():
+        unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
+        out.labels, _ = open_enclosures(ug, unit_geoms, out.labels, out.n_parts, community, grid_bounds,
+                                        weights=base_w, seed=seed_for(code, 31),
+                                        frozen={p for t, p, _ in out.notes if t in ("isolated", "merged_isolated")})
     return out, out.labels[unit_of_cell]
 
 
-def base_units(cells: Cells, g: Graph, grid_max: int) -> tuple[np.ndarray, int]:
+def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None) -> tuple[np.ndarray, int]:
     """Units of the base grids: a block of at most ``grid_max`` households whole (each connected piece
-    of it), a larger block as its building cells. Numbered in order of their first cell."""
+    of it), a larger block as its building cells. Numbered in order of their first cell.
+
+    With ``sub_bounds``, a block whose buildings admit no small grids within those bounds on their own
+    (a tower of 220 and 74 households of walk-ups beside it: the 74 can make no small grid) is also
+    taken as its building cells, so that the base grids can share it with a neighbouring block."""
     n = len(cells)
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
-    bh = np.bincount(cells.block, weights=cells.households, minlength=int(cells.block.max()) + 1)
-    whole = bh[cells.block] <= grid_max
+    nblocks = int(cells.block.max()) + 1
+    bh = np.bincount(cells.block, weights=cells.households, minlength=nblocks)
+    whole_block = bh <= grid_max
+    if sub_bounds is not None:
+        order = np.argsort(cells.block, kind="stable")
+        starts = np.searchsorted(cells.block[order], np.arange(nblocks + 1))
+        for b in np.flatnonzero(whole_block & (bh >= sub_bounds.lo)):
+            mine = cells.households[order[starts[b]:starts[b + 1]]]
+            if len(mine) > 1 and not packable(mine, sub_bounds.lo, sub_bounds.hi, time_limit_s=0.2):
+                whole_block[b] = False
+    whole = whole_block[cells.block]
     same = (cells.block[g.a] == cells.block[g.b]) & whole[g.a]
     mat = coo_matrix((np.ones(int(same.sum())), (g.a[same], g.b[same])), shape=(n, n))
     _, lab = connected_components(mat, directed=False)
@@ -225,8 +273,8 @@ def base_units(cells: Cells, g: Graph, grid_max: int) -> tuple[np.ndarray, int]:
     return rank[inv.ravel()], len(first)
 
 
-def _small_grids(g: Graph, grid_of_cell: np.ndarray, n_grids: int, bounds: Bounds, weights: Weights,
-                 code: str) -> tuple[np.ndarray, list[tuple[str, int, float]]]:
+def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids: int, bounds: Bounds,
+                 weights: Weights, code: str) -> tuple[np.ndarray, list[tuple[str, int, float]]]:
     """Small grids inside each base grid: labels over all cells, notes with those labels."""
     labels = np.full(len(grid_of_cell), -1, dtype=np.int64)
     notes: list[tuple[str, int, float]] = []
@@ -235,11 +283,59 @@ def _small_grids(g: Graph, grid_of_cell: np.ndarray, n_grids: int, bounds: Bound
         nodes = np.flatnonzero(grid_of_cell == p)
         if not len(nodes):
             continue
-        out = partition_graph(subgraph(g, nodes), bounds, seed=seed_for(code, p + 1), weights=weights)
+        sub = subgraph(g, nodes)
+        out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights)
+        # a division with small grids out of bounds: other spanning-tree seeds, the fewest misses kept
+        misses = _small_misses(out, sub.h, bounds)
+        for retry in range(1, SMALL_GRID_RETRIES + 1):
+            if misses == (0, 0):
+                break
+            alt = partition_graph(sub, bounds, seed=seed_for(code, (p + 1) + 100_003 * retry), weights=weights)
+            alt_misses = _small_misses(alt, sub.h, bounds)
+            if alt_misses < misses:
+                out, misses = alt, alt_misses
+        if out.n_parts > 1:  # no small grid wrapped around another inside its grid
+            frozen = {q for t, q, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
+            parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]
+            out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
+                                            weights=weights, seed=seed_for(code, p + 1), frozen=frozen)
         labels[nodes] = base + out.labels
         notes.extend((t, base + q, m) for t, q, m in out.notes)
         base += out.n_parts
     return labels, notes
+
+
+#: a grid less compact than this (Polsby–Popper 4πA/P²) is reported
+COMPACTNESS_REPORT = 0.25
+
+
+def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str) -> list[dict[str, Any]]:
+    """A grid wrapped around another (a hole its container does not have) and a grid under
+    :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding."""
+    found = []
+    word = "grid" if layer == "grids" else "small grid"
+    pp = 4 * np.pi * shapely.area(geoms) / np.maximum(shapely.length(geoms), 1e-9) ** 2
+    for q in range(len(geoms)):
+        holes = foreign_holes(geoms[q], containers[q])
+        if holes:
+            found.append(_finding("grid_encloses_grid", "warning", layer, code, ids[q], float(len(holes)),
+                                  f"{word} {ids[q]} is wrapped around {len(holes)} hole(s) held by other grids: no "
+                                  "division within the bounds without it was found; redraw by hand if needed",
+                                  shapely.point_on_surface(holes[0])))
+        if pp[q] < COMPACTNESS_REPORT:
+            found.append(_finding("grid_not_compact", "info", layer, code, ids[q], round(float(pp[q]), 3),
+                                  f"{word} {ids[q]} has Polsby–Popper {pp[q]:.2f} (under {COMPACTNESS_REPORT}): a long "
+                                  "or ragged shape, the division found within the bounds along these blocks",
+                                  shapely.point_on_surface(geoms[q])))
+    return found
+
+
+def _small_misses(out: Outcome, h: np.ndarray, bounds: Bounds) -> tuple[int, int]:
+    """(parts out of bounds, households they miss by), parts of one unit over the ceiling aside."""
+    hp = np.bincount(out.labels, weights=h, minlength=out.n_parts)
+    heavy = {p for t, p, _ in out.notes if t == "heavy_unit"}
+    miss = [max(bounds.lo - x, x - bounds.hi, 0) for p, x in enumerate(hp) if p not in heavy]
+    return sum(1 for m in miss if m > 0), int(round(sum(miss)))
 
 
 # ------------------------------------------------------------------------------------------ findings

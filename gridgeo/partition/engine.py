@@ -201,7 +201,7 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
         "block_id": buildings["block_id"].astype(object).where(buildings["block_id"].notna(), None).to_numpy(),
         "households": pd.to_numeric(buildings["households"]).round().astype(np.int64).to_numpy(),
         # footprint units (overlapping footprints, gridgeo.footprints): never divided between grids
-        "unit": (buildings["unit_id"] if "unit_id" in buildings.columns else buildings["building_id"]).astype(str).to_numpy(),
+        "unit": _units(buildings, rules),
     })
     bld = bld.sort_values("building_id", kind="stable")
     bgeoms = buildings.geometry.to_numpy()
@@ -263,6 +263,15 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
                 job["groups"] = (vg_geoms[mine], vg_names[mine])
         jobs.append(job)
     return jobs
+
+
+def _units(buildings: gpd.GeoDataFrame, rules: Rules) -> np.ndarray:
+    """Footprint unit of each building: the ``unit_id`` column, else found here (overlapping footprints)."""
+    if "unit_id" in buildings.columns:
+        return buildings["unit_id"].astype(str).to_numpy()
+    from ..footprints import footprint_units
+
+    return footprint_units(buildings, rules=rules)[0].astype(str).to_numpy()
 
 
 def _is_arterial(value: Any, classes: tuple[str, ...]) -> bool:

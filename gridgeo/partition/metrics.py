@@ -569,7 +569,8 @@ def _measure_level(
     hh = np.bincount(assigned[got], weights=bhh[got], minlength=nz).round().astype(np.int64)
     nbuild = np.bincount(assigned[got], minlength=nz)
     # footprint units (overlapping footprints, one indivisible whole) per zone
-    zu = np.unique(np.column_stack([assigned[got], bunit[got]]), axis=0) if got.any() else np.zeros((0, 2), np.int64)
+    lived = got & (bhh > 0)  # units with households: an empty address point beside a tower is no second unit
+    zu = np.unique(np.column_stack([assigned[lived], bunit[lived]]), axis=0) if lived.any() else np.zeros((0, 2), np.int64)
     nunits = np.bincount(zu[:, 0], minlength=nz) if len(zu) else np.zeros(nz, dtype=np.int64)
 
     zlo = np.where(zcont >= 0, lo[np.maximum(zcont, 0)], defaults[0]) if nc else np.full(nz, defaults[0])
@@ -827,6 +828,9 @@ def _measure(
 
     # bounds per community (rural villages measured against the rural profile)
     kinds = {k: rules_for_kind(rules, k) for k in set(ckind.tolist())}
+    # the bounds the report's headings name: those of the communities' one profile, when they share one
+    profiles = {(r.grid_min, r.grid_max, r.subgrid_min, r.subgrid_max) for r in kinds.values()}
+    dr = next(iter(kinds.values())) if len(profiles) == 1 else rules
     lo = np.array([kinds[k].grid_min for k in ckind], dtype=np.int64)
     hi = np.array([kinds[k].grid_max for k in ckind], dtype=np.int64)
     tg = np.array([kinds[k].grid_target for k in ckind], dtype=np.int64)
@@ -862,7 +866,7 @@ def _measure(
                   snap_m=rules.street_snap_m, tolerance_m2=tolerance_m2, building_share=building_share,
                   segment_m=segment_m)
     base = _measure_level(zgeom=zgeom, zid=zid, zcont=zcont, zbase=zbase, zstored=stored, cgeom=cgeom, cid=ccode,
-                          lo=lo, hi=hi, target=tg, defaults=(rules.grid_min, rules.grid_max, rules.grid_target),
+                          lo=lo, hi=hi, target=tg, defaults=(dr.grid_min, dr.grid_max, dr.grid_target),
                           **common)
 
     # ---- small grids in their parent grids
@@ -901,7 +905,7 @@ def _measure(
         sfeas = np.where(scomm >= 0, comm_small_ok[np.maximum(scomm, 0)] if len(comm_small_ok) else False, False)
         small = _measure_level(zgeom=sgeom, zid=sid, zcont=scont, zbase=np.ones(len(sgeom), dtype=bool),
                                zstored=sstored, cgeom=zgeom[is_cont], cid=zid[is_cont], lo=slo, hi=shi, target=stg,
-                               defaults=(rules.subgrid_min, rules.subgrid_max, rules.subgrid_target),
+                               defaults=(dr.subgrid_min, dr.subgrid_max, dr.subgrid_target),
                                zfeasible_given=sfeas, **common)
         small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
 

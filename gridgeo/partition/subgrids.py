@@ -26,8 +26,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .feasibility import packable
 from .graph import Graph
-from .solver import Bounds
+from .solver import Bounds, Weights
 
 __all__ = ["SmallGridBadness", "reshape_for_small_grids"]
 
@@ -105,10 +106,10 @@ class SmallGridBadness:
         hl = [h[v] for v in live]
         H = sum(hl)
         if len(live) > self.max_exact:
-            # many cells: small buildings divide finely; only the total can stand in the way
-            if self.bounds.fits(H) and H >= lo:
+            # many cells: contiguity aside, the sizes can still stand in the way (a packing proof)
+            if self.bounds.fits(H) and H >= lo and packable(np.asarray(hl, dtype=float), lo, hi, time_limit_s=0.2):
                 return (0, 0.0)
-            return (1, round(max(0.0, lo - H) / lo, 6))
+            return (1, round(max(0.0, lo - H) / lo, 6) if H < lo else 0.01)
         steps = [0]
         memo: dict[int, Badness] = {}
         budget = self.budget
@@ -180,13 +181,17 @@ def reshape_for_small_grids(
     frozen: set[int] | None = None,
     rounds: int = 6,
     swaps: bool = True,
+    recombine_seeds: int = 4,
+    weights: Weights | None = None,
 ) -> np.ndarray:
     """Move base units between neighbouring base grids while that lowers the small-grid badness.
 
     A move keeps both grids within ``bounds`` (or does not worsen a grid already outside) and
     connected. Among improving moves of a grid the one lowering (count, shortfall) most wins; when no
-    single move helps, exchanges of two boundary units (``swaps``) are tried. Deterministic: grids and
-    units are visited in index order.
+    single move helps, exchanges of two boundary units (``swaps``) are tried, and then
+    recombinations: the grid and a neighbour merged and divided afresh in two by the solver
+    (``recombine_seeds`` spanning-tree seeds, GerryChain's ReCom step), kept when that lowers the
+    badness of the pair. Deterministic: grids and units are visited in index order.
     """
     frozen = frozen or set()
     labels = np.asarray(labels, dtype=np.int64).copy()
@@ -260,6 +265,40 @@ def reshape_for_small_grids(
                         best = (after, u, v, B, b_a, b_b)
         return best
 
+    def _best_recombination(A: int):
+        """The best fresh division in two of ``A`` merged with one of its neighbours."""
+        from .graph import subgraph
+        from .solver import partition_graph
+
+        best = None
+        neighbours = sorted({int(labels[v]) for u in members[A] for v, _ in adj[u]} - {A} - frozen)
+        for B in neighbours:
+            nodes = np.array(sorted(members[A] | members[B]), dtype=np.int64)
+            total = ph[A] + ph[B]
+            if not (2 * lo <= total <= 2 * hi):
+                continue
+            before = add(bad[A], bad[B])
+            sub = subgraph(ug, nodes)
+            for seed in range(recombine_seeds):
+                out = partition_graph(sub, bounds, seed=7919 * (A + 1) + 104729 * (B + 1) + seed, weights=weights)
+                if out.n_parts != 2:
+                    continue
+                parts = [nodes[out.labels == k] for k in range(2)]
+                hp = [sum(hs[u] for u in part) for part in parts]
+                if any(viol(x) > 0 for x in hp):
+                    continue
+                ba, bb = badness(cells(set(parts[0].tolist()))), badness(cells(set(parts[1].tolist())))
+                after = add(ba, bb)
+                if after < before and (best is None or after < best[0]):
+                    # the part holding A's lowest unit keeps A's label (stable, deterministic)
+                    first = min(members[A])
+                    if first in set(parts[1].tolist()):
+                        parts, ba, bb = parts[::-1], bb, ba
+                    best = (after, B, parts[0].tolist(), parts[1].tolist(), ba, bb)
+                    if after == (0, 0.0):
+                        return best
+        return best
+
     for _ in range(rounds):
         improved = False
         for A in range(nparts):
@@ -292,6 +331,17 @@ def reshape_for_small_grids(
                 after = add(b_src, b_dst)
                 if after < before and (best is None or after < best[0]):
                     best = (after, u, src, dst, b_src, b_dst)
+            if best is None and recombine_seeds > 0:
+                rec = _best_recombination(A)
+                if rec is not None:
+                    _, B, part_a, part_b, b_a, b_b = rec
+                    for p, part in ((A, part_a), (B, part_b)):
+                        members[p] = set(part)
+                        ph[p] = sum(hs[u] for u in part)
+                        labels[list(part)] = p
+                    bad[A], bad[B] = b_a, b_b
+                    improved = True
+                    continue
             if best is None and swaps:
                 best = _best_swap(A)
                 if best is not None:

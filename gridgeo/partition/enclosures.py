@@ -1,0 +1,154 @@
+"""No grid wrapped around another: open the holes that a division left inside a grid.
+
+Contiguous parts can still enclose one another: a grid shaped like a ring around a smaller grid, whose
+only neighbour it then is. No district office draws that (a grid with a hole); unless the community
+itself has a hole there, :func:`open_enclosures` merges the enclosing grid with the grids inside its
+hole and divides them afresh with the solver (several spanning-tree seeds), keeping the first division
+into as many parts, within the bounds, in which no part has such a hole. Where none is found the
+division is kept as it was and the caller reports it.
+
+Examples
+--------
+A 3 × 3 block of cells, the centre one a grid of its own inside a ring of eight:
+
+>>> from shapely import box
+>>> from .graph import cell_graph
+>>> geoms = np.array([box(x, y, x + 1, y + 1) for y in range(3) for x in range(3)], dtype=object)
+>>> h = np.array([50, 50, 50, 50, 200, 50, 50, 50, 50])
+>>> g = cell_graph(geoms, households=h, block=np.zeros(9, dtype=np.int64))
+>>> labels = np.array([0, 0, 0, 0, 1, 0, 0, 0, 0])
+>>> fixed, left = open_enclosures(g, geoms, labels, 2, box(0, 0, 3, 3), Bounds(150, 450, 300), seed=1)
+>>> left, int(enclosure_count(geoms, fixed, 2, box(0, 0, 3, 3)).sum())
+(0, 0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from .graph import Graph, subgraph
+from .solver import Bounds, Weights, partition_graph
+
+__all__ = ["open_enclosures", "enclosure_count", "foreign_holes"]
+
+#: spanning-tree seeds tried for each enclosing grid
+TRIES = 8
+
+
+def _union(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    out = np.empty(n, dtype=object)
+    for p in range(n):
+        members = geoms[labels == p]
+        out[p] = (shapely.Polygon() if not len(members) else members[0] if len(members) == 1
+                  else shapely.coverage_union_all(members))
+    return out
+
+
+def foreign_holes(part: shapely.Geometry, container: shapely.Geometry) -> list[shapely.Geometry]:
+    """Interior rings of ``part`` (as polygons) that are not holes of ``container``."""
+    out = []
+    for poly in shapely.get_parts(part):
+        for ring in poly.interiors:
+            hole = shapely.Polygon(ring)
+            if shapely.area(shapely.intersection(hole, container)) > 0.5 * shapely.area(hole):
+                out.append(hole)
+    return out
+
+
+def _misses(households, bounds: Bounds) -> tuple[int, float]:
+    """(parts out of bounds, households they miss by in all): a re-division must not be worse."""
+    miss = [max(bounds.lo - x, x - bounds.hi, 0.0) for x in households]
+    return sum(1 for m in miss if m > 0), round(float(sum(miss)), 6)
+
+
+def enclosure_count(geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry) -> np.ndarray:
+    """Holes of each part (union of its cells) that are not holes of ``container``."""
+    parts = _union(geoms, labels, n)
+    return np.array([len(foreign_holes(p, container)) for p in parts], dtype=np.int64)
+
+
+def open_enclosures(
+    g: Graph,
+    geoms: np.ndarray,
+    labels: np.ndarray,
+    n: int,
+    container: shapely.Geometry,
+    bounds: Bounds,
+    *,
+    weights: Weights | None = None,
+    seed: int = 0,
+    frozen: set[int] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Labels with every enclosing part re-divided together with the parts it encloses, where possible.
+
+    Parameters
+    ----------
+    g
+        The cell graph (households ``g.h``).
+    geoms
+        Cell polygons (they tile ``container``).
+    labels
+        Part of each cell, ``0..n-1``.
+    container
+        The community (or the parent grid, for small grids): its own holes are not enclosures.
+    bounds
+        Household bounds a re-divided part must keep (a part already outside them may stay so).
+    frozen
+        Enclosing parts never re-divided (an isolated piece); a tower over the ceiling inside a ring is
+        re-divided with the ring (the solver gives it a part of its own again).
+
+    Returns
+    -------
+    (ndarray, int)
+        New labels (same part numbers) and the number of parts still enclosing another.
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    frozen = frozen or set()
+    parts = _union(geoms, labels, n)
+    left = 0
+    for p in range(n):
+        holes = foreign_holes(parts[p], container)
+        if not holes:
+            continue
+        inside = sorted({q for q in range(n) if q != p and not shapely.is_empty(parts[q])
+                         and any(shapely.within(shapely.point_on_surface(parts[q]), h) for h in holes)})
+        if not inside or p in frozen:
+            left += 1
+            continue
+        # the ring and what it encloses; failing that, with one of the ring's outer neighbours as well
+        # (a tower grid inside a ring stays a part of its own: the ring must give cells to a neighbour)
+        touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
+        outer = [int(r) for r in np.unique(touching) if r != p and r not in inside and r not in frozen]
+        groups = [[p, *inside]] + [[p, *inside, r] for r in outer]
+        if not any(_redivide(g, geoms, labels, parts, group, container, bounds, weights, seed) for group in groups):
+            left += 1
+    return labels, left
+
+
+def _redivide(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, group: list[int],
+              container: shapely.Geometry, bounds: Bounds, weights: Weights | None, seed: int) -> bool:
+    """Divide the cells of ``group`` afresh into as many parts, none worse within the bounds and none
+    with a foreign hole; on success ``labels`` and ``parts`` are updated in place."""
+    nodes = np.flatnonzero(np.isin(labels, group))
+    sub = subgraph(g, nodes)
+    before = _misses([float(g.h[labels == q].sum()) for q in group], bounds)
+    for t in range(TRIES):
+        out = partition_graph(sub, bounds, seed=seed + 7919 * (group[0] + 1) + 104729 * t + 31 * len(group),
+                              weights=weights)
+        if out.n_parts != len(group):
+            continue
+        if _misses(np.bincount(out.labels, weights=sub.h, minlength=out.n_parts), bounds) > before:
+            continue
+        new_geoms = _union(geoms[nodes], out.labels, out.n_parts)
+        if any(foreign_holes(q, container) for q in new_geoms):
+            continue
+        # the part holding the first cell keeps the enclosing grid's number; the rest in group order
+        first = [int(out.labels[0])] + [k for k in dict.fromkeys(out.labels.tolist()) if k != int(out.labels[0])]
+        relabel = np.empty(out.n_parts, dtype=np.int64)
+        relabel[first] = group
+        labels[nodes] = relabel[out.labels]
+        for k, q in zip(first, group, strict=True):
+            parts[q] = new_geoms[k]
+        return True
+    return False

@@ -23,7 +23,7 @@ import pandas as pd
 from ._findings import make_findings
 from .rules import Rules, get_rules
 
-__all__ = ["assign_households", "NON_RESIDENTIAL_USES"]
+__all__ = ["assign_households", "households_of", "NON_RESIDENTIAL_USES"]
 
 #: ``use`` values that estimate 0 households (OSM building classes and common Chinese terms); any other
 #: value, such as OSM's ``yes`` or ``住宅楼``, counts as residential
@@ -123,3 +123,21 @@ def _is_residential(use: Any) -> bool:
         return True
     text = str(use).strip().lower()
     return text not in NON_RESIDENTIAL_USES
+
+
+def households_of(buildings: gpd.GeoDataFrame, *, metric: Any, rules: Rules | None = None) -> np.ndarray:
+    """Households of each building as gridgeo counts them everywhere (partition, ``validate``, report).
+
+    A layer gridgeo normalised (with ``households_source``) is taken as it is; any other layer is
+    estimated as the partition estimates it (:func:`assign_households`: nulls from footprint × floors,
+    non-residential uses 0), so that a figure never depends on which command computed it.
+
+    >>> from shapely import box
+    >>> b = gpd.GeoDataFrame({"households": [12, None], "floors": [None, 6]},
+    ...                      geometry=[box(0, 0, 10, 10), box(0, 0, 30, 15)], crs=4547)
+    >>> households_of(b, metric=4547).tolist()
+    [12.0, 30.0]
+    """
+    if "households_source" in buildings.columns:
+        return pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    return assign_households(buildings, metric=metric, rules=rules)[0]["households"].to_numpy(dtype=float)

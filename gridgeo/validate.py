@@ -109,6 +109,7 @@ from ._repair import repair_grids, write_repair
 from .codes import CodeScheme
 from .crs import metric_crs
 from .footprints import BUILDING_SHARE_MIN, ZoneAssignment, assign_to_zones, unit_groups
+from .households import households_of
 from .rules import Rules, load_rules, rules_for_kind
 
 __all__ = [
@@ -1112,8 +1113,9 @@ def validate_grids(
 
     if buildings is not None:
         assigned = _buildings_check(layer, comm_code, buildings, crs, pieces, ov_l, ov_r, records, building_share_min)
-        if "households" in buildings.columns:
-            hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
+        if "households" in buildings.columns or "floors" in buildings.columns:
+            # nulls estimated as the partition estimates them (one implementation of households)
+            hh = households_of(buildings, metric=crs, rules=rules)
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
                       else np.zeros(len(grids), dtype=bool))
             units = (unit_groups(buildings["unit_id"].astype(str).to_numpy())[0] if "unit_id" in buildings.columns
@@ -1130,7 +1132,7 @@ def validate_grids(
                                   container=np.asarray(sub_comm, dtype=object))
         else:
             records.append(_rec("check_skipped", "buildings", None, None,
-                                message="buildings have no 'households' column: households per grid not checked"))
+                                message="buildings have no 'households' or 'floors' column: households per grid not checked"))
     if streets is not None:
         _street_share(layer, comm_pos, comm_code, comms, streets, crs, rules.street_snap_m, street_share_min, records, tol)
 

@@ -446,7 +446,7 @@ def test_error_buildings_without_households():
     comms = communities((A, box(0, 0, 10, 10)))
     g = grids(("a1", A, box(0, 0, 10, 10)))
     b = gpd.GeoDataFrame(geometry=[Point(5, 5)], crs=CRS)
-    with pytest.raises(InputError, match="buildings need a 'households' column.*assign_households"):
+    with pytest.raises(InputError, match=r"buildings need a 'households' \(or 'floors'\) column.*assign_households"):
         quality(comms, g, b)
 
 
@@ -518,3 +518,20 @@ def test_cv_relative_to_each_profile_target():
     rel = np.array([0.875, 1.125, 1.0])
     assert q["households_cv"] == round(float(rel.std() / rel.mean()), 4)
     assert q["mean_abs_deviation"] == round((50 + 50 + 0) / 3, 2)
+
+
+def test_null_households_are_estimated_as_the_partition_estimates_them():
+    # one measure, one implementation: a raw layer's null households count as the partition counts them
+    from gridgeo.households import assign_households
+    from gridgeo.validate import validate_grids
+
+    comms = communities((A, box(0, 0, 100, 50)))
+    g = grids(("a1", A, box(0, 0, 100, 50)))
+    raw = gpd.GeoDataFrame({"households": [120.0, None], "floors": [None, 6.0]},
+                           geometry=[box(10, 10, 20, 20), box(40, 10, 70, 25)], crs=CRS)  # 450 m² × 6 / 90 = 30
+    estimated = int(assign_households(raw, metric=CRS)[0]["households"].sum())
+    assert estimated == 150
+    assert quality(comms, g, raw)["base"]["households_range"] == [150, 150]
+    f = validate_grids(g.rename(columns={"grid_id": "grid_code"}), communities=comms, buildings=raw)
+    hh = f[f["type"] == "households_out_of_bounds"]
+    assert hh["measure"].tolist() == [150.0]

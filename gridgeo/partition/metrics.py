@@ -59,6 +59,7 @@ from .._errors import InputError
 from ..crs import metric_crs
 from ..rules import Rules, load_rules, rules_for_kind
 from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_groups
+from ..households import households_of
 from .feasibility import packable
 
 __all__ = ["quality", "quality_by_community", "format_quality", "quality_rows"]
@@ -815,10 +816,10 @@ def _measure(
     if ccode_col is None:
         msg = f"{_FUNC}: communities need a 'code' column (12-digit community code); found {list(communities.columns)}"
         raise InputError(msg)
-    if "households" not in buildings.columns:
+    if "households" not in buildings.columns and "floors" not in buildings.columns:
         msg = (
-            f"{_FUNC}: buildings need a 'households' column; found {list(buildings.columns)}; "
-            "estimate it first with gridgeo.households.assign_households"
+            f"{_FUNC}: buildings need a 'households' (or 'floors') column; found {list(buildings.columns)}; "
+            "estimate households with gridgeo.households.assign_households"
         )
         raise InputError(msg)
     ccode = communities[ccode_col].astype(str).to_numpy()
@@ -837,7 +838,7 @@ def _measure(
 
     bgeom = _geoms(buildings, crs)
     bgeom = np.where(shapely.is_missing(bgeom), shapely.Point(), bgeom)
-    bhh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy(dtype=float)
+    bhh = households_of(buildings, metric=crs, rules=rules)  # nulls estimated as the partition estimates them
     barea = shapely.area(bgeom)
     bpoint = shapely.point_on_surface(bgeom)
 

@@ -934,39 +934,22 @@ def _subgrid_nesting(subs: _Layer, declared_parent: np.ndarray, grids: _Layer, g
 
 def _street_share(grids: _Layer, comm_pos: np.ndarray, comm_code: np.ndarray, comms: _Communities | None,
                   streets: gpd.GeoDataFrame, crs: CRS, snap_m: float, share_min: float, records: list, tol: float) -> None:
-    """Share of each grid's boundary within ``snap_m`` of a street, the community boundary excluded.
+    """Share of each grid's boundary within ``snap_m`` of a street, the community boundary excluded:
+    gridgeo's one street-alignment measure (:func:`gridgeo.partition.metrics.street_alignment`), the
+    figure the quality report sums."""
+    from .partition.metrics import street_alignment
 
-    The boundaries are cut into pieces of at most ``2·snap_m``, each on a street or not by its midpoint
-    (an STRtree ``dwithin`` query: no buffers, no unions), so the share is exact to about one piece
-    at each end of a street.
-    """
     sgeoms = _metric_geoms(streets, crs)
     sgeoms = sgeoms[~(shapely.is_missing(sgeoms) | shapely.is_empty(sgeoms))]
-    sparts = shapely.get_parts(_lines(shapely.get_parts(sgeoms)) if len(sgeoms) else shapely.MultiLineString())
-    stree = shapely.STRtree(sparts)
-    usable = np.flatnonzero(grids.usable)
-    parts, owner = shapely.get_parts(shapely.boundary(grids.geoms[usable]), return_index=True)
-    pieces, pidx = _pieces_indexed(parts, max(2 * snap_m, 1.0))
-    owner = usable[owner[pidx]]
-    mids = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
-    length = shapely.length(pieces)
-    inner = np.ones(len(pieces), dtype=bool)
-    if comms is not None:
-        cparts = shapely.get_parts(shapely.boundary(comms.geoms))
-        ctree = shapely.STRtree(_pieces_indexed(cparts[shapely.get_type_id(cparts) == 1], 50.0)[0])
-        mi, _ = ctree.query(mids, predicate="dwithin", distance=snap_m)
-        inner[mi] = False
-    on = np.zeros(len(pieces), dtype=bool)
-    si, _ = stree.query(mids, predicate="dwithin", distance=snap_m)
-    on[si] = True
-    n = len(grids.geoms)
-    total = np.bincount(owner[inner], weights=length[inner], minlength=n)
-    on_len = np.bincount(owner[inner & on], weights=length[inner & on], minlength=n)
+    stree = shapely.STRtree(sgeoms)
+    zgeoms = np.where(grids.usable, grids.geoms, Polygon())
+    cgeoms = comms.geoms if comms is not None else np.zeros(0, dtype=object)
+    zcont = np.asarray(comm_pos, dtype=np.int64) if comms is not None else np.full(len(zgeoms), -1, dtype=np.int64)
+    total, on_len, off = street_alignment(zgeoms, zcont, cgeoms, stree, snap_m, off_lines=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > tol, on_len / total, np.nan)
+        share = np.where(grids.usable & (total > tol), on_len / total, np.nan)
     for g in np.flatnonzero(share < share_min):
-        off = shapely.line_merge(shapely.multilinestrings(pieces[(owner == g) & inner & ~on]))
-        records.append(_rec("low_street_share", grids.name, grids.ids[g], comm_code[g], measure=float(share[g]), geometry=off,
+        records.append(_rec("low_street_share", grids.name, grids.ids[g], comm_code[g], measure=float(share[g]), geometry=off[g],
                             message=f"only {share[g]:.0%} of grid {grids.ids[g]}'s boundary (community boundary excluded) "
                                     f"lies within {snap_m:g} m of a street; at least {share_min:.0%} expected"))
 

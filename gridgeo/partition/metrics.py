@@ -62,7 +62,7 @@ from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_groups
 from ..households import households_of
 from .feasibility import packable
 
-__all__ = ["quality", "quality_by_community", "format_quality", "quality_rows"]
+__all__ = ["quality", "quality_by_community", "format_quality", "quality_rows", "street_alignment", "unit_households"]
 
 _EDGE_EPS_M = 0.01  # a grid edge closer than this to its container's boundary is on that boundary
 _FUNC = "quality"
@@ -417,14 +417,28 @@ def _parts_count(zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray) -> tup
     return nparts, distinct
 
 
-def _alignment(
+def street_alignment(
     zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray, street_tree: shapely.STRtree | None,
-    snap_m: float, segment_m: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Internal boundary length of each zone and the part of it within ``snap_m`` of a street."""
+    snap_m: float, segment_m: float = 1.0, *, off_lines: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Internal boundary length of each zone and the part of it within ``snap_m`` of a street: the one
+    street-alignment measure of gridgeo (quality report, ``validate``'s ``low_street_share``).
+
+    The zone boundary, less its container's boundary (within 1 cm), is cut into pieces of at most
+    ``segment_m``; a piece is aligned when its midpoint lies within ``snap_m`` of a street. With
+    ``off_lines``, also each zone's boundary off the streets (MultiLineString, empty when none).
+
+    >>> from shapely import box, LineString
+    >>> z = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10)])
+    >>> tree = shapely.STRtree([LineString([(10, -5), (10, 4)])])
+    >>> internal, aligned = street_alignment(z, np.array([0, 0]), np.array([box(0, 0, 20, 10)]), tree, 1.0)
+    >>> internal.round(1).tolist(), aligned.round(1).tolist()
+    ([10.0, 10.0], [5.0, 5.0])
+    """
     nz = len(zgeom)
+    empty = np.full(nz, shapely.MultiLineString(), dtype=object)
     if nz == 0:
-        return np.zeros(0), np.zeros(0)
+        return (np.zeros(0), np.zeros(0), empty) if off_lines else (np.zeros(0), np.zeros(0))
     band = shapely.buffer(shapely.boundary(cgeom), _EDGE_EPS_M) if len(cgeom) else np.array([], dtype=object)
     zband = np.full(nz, shapely.Polygon(), dtype=object)
     has = zcont >= 0
@@ -433,12 +447,12 @@ def _alignment(
     internal = shapely.length(inner)
     aligned = np.zeros(nz)
     if street_tree is None:
-        return internal, np.full(nz, np.nan)
+        return (internal, np.full(nz, np.nan), empty) if off_lines else (internal, np.full(nz, np.nan))
     lines, lidx = shapely.get_parts(inner, return_index=True)
     is_line = np.isin(shapely.get_type_id(lines), (1, 2))
     lines, lidx = lines[is_line], lidx[is_line]
     if len(lines) == 0:
-        return internal, aligned
+        return (internal, aligned, empty) if off_lines else (internal, aligned)
     coords, cidx = shapely.get_coordinates(shapely.segmentize(lines, segment_m), return_index=True)
     same = cidx[1:] == cidx[:-1]
     a, b = coords[:-1][same], coords[1:][same]
@@ -452,7 +466,18 @@ def _alignment(
     total = np.bincount(owner, weights=seg_len, minlength=nz)
     with np.errstate(invalid="ignore", divide="ignore"):
         aligned = np.where(total > 0, aligned * internal / total, 0.0)
-    return internal, aligned
+    if not off_lines:
+        return internal, aligned
+    off = empty.copy()
+    miss = ~hit
+    if miss.any():
+        segs = shapely.linestrings(np.stack([a[miss], b[miss]], axis=1))
+        order = np.argsort(owner[miss], kind="stable")
+        own = owner[miss][order]
+        starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
+        for k, e in zip(starts, np.r_[starts[1:], len(own)], strict=True):
+            off[own[k]] = shapely.line_merge(shapely.multilinestrings(segs[order][k:e]))
+    return internal, aligned, off
 
 
 def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
@@ -609,7 +634,7 @@ def _measure_level(
     with np.errstate(invalid="ignore", divide="ignore"):
         pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
 
-    internal, aligned = _alignment(zgeom, zcont, cgeom, street_tree, snap_m, segment_m)
+    internal, aligned = street_alignment(zgeom, zcont, cgeom, street_tree, snap_m, segment_m)
 
     # coverage: gap, overlap (pairs of zones of the same container), spill outside the container
     zc_geom = np.full(nz, shapely.Polygon(), dtype=object)

@@ -5,7 +5,7 @@
     gridgeo blocks    --communities C --streets S --buildings B --out plan.gpkg
     gridgeo partition --communities C --streets S --buildings B --out plan.gpkg [--rules urban|rural|FILE.toml]
     gridgeo report PLAN
-    gridgeo validate GRIDS [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
+    gridgeo validate GRIDS|COMMUNITIES [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
     gridgeo diff OLD NEW [--out diff.gpkg]
 """
 
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="also list unchanged grids in the table")
 
     p = sub.add_parser("validate", help="check any grid layer or plan: coverage (无缝覆盖, 不交叉重叠, 不跨社区), buildings, codes")
-    p.add_argument("grids", metavar="GRIDS", help="a gridgeo plan (.gpkg) or any grid layer file")
+    p.add_argument("grids", metavar="GRIDS", help="a gridgeo plan (.gpkg), any grid layer file, or a community layer (a 'code' column, no grid code: checked and repaired for overlaps and gaps between communities)")
     p.add_argument("--grids-layer", metavar="NAME", help="layer inside GRIDS (default: 'grids' in a plan)")
     for name in ("communities", "buildings", "streets", "subgrids"):
         p.add_argument(f"--{name}", metavar="PATH", help=f"{name} layer (default: the plan's own, when GRIDS is a plan)")
@@ -258,11 +258,11 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     from ._progress import Progress
 
     sources = _sources(args)
-    _check_out(args, _input_paths(args, sources))
     if stage == "partition" and "buildings" not in sources:
         msg = ("partition needs --buildings FILE (footprints or points with households or floors): without them every "
                "grid would hold 0 households; give it, or run `gridgeo blocks` for blocks only")
         raise InputError(msg)
+    _check_out(args, _input_paths(args, sources))
     previous = Plan.read(args.previous) if getattr(args, "previous", None) else None
     workers = getattr(args, "workers", None)
     workers = _cpus() if workers is None else workers
@@ -401,6 +401,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         plan_scheme = plan.metadata.get("code_scheme")
     else:
         layers["grids"] = read_layer(path, name="grids", layer=args.grids_layer, crs=args.crs)
+        if _is_community_layer(layers["grids"], args):
+            return _validate_communities(layers["grids"], args)
     for name in ("communities", "buildings", "streets", "subgrids"):
         given = getattr(args, name)
         if given:
@@ -411,7 +413,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.repair and "communities" not in layers:
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
         raise InputError(msg)
-    kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width}
+    kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
+              "width_tolerance_m": args.width_tolerance}
     findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
                               streets=layers.get("streets"), subgrids=layers.get("subgrids"),
                               rules=load_rules(args.rules) if args.rules or plan_rules is None else plan_rules,
@@ -445,6 +448,41 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         write_repair(fixed, log, args.repair, force=args.force)
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
         print(f"repaired layer written to {args.repair}: {len(log):,} changes logged, {left} coverage findings left")
+    return 1 if has_errors(findings) else 0
+
+
+def _is_community_layer(gdf: Any, args: argparse.Namespace) -> bool:
+    """A layer of communities (a 12-digit ``code``, no grid code column) given to validate alone."""
+    return ("code" in gdf.columns and args.code_column not in gdf.columns and not args.communities
+            and not args.subgrids)
+
+
+def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
+    """``gridgeo validate COMMUNITIES [--repair FIXED.gpkg]``: overlaps and gaps between communities."""
+    from .boundaries import repair_communities, validate_communities
+    from .rules import load_rules
+    from .validate import has_errors, summarize, write_findings, write_repair
+
+    tolerance = args.boundary_tolerance if args.boundary_tolerance is not None else load_rules(args.rules).boundary_tolerance_m
+    if tolerance < 0:
+        msg = f"--boundary-tolerance {tolerance:g} must be >= 0 (metres)"
+        raise InputError(msg)
+    findings = validate_communities(communities, tolerance_m=tolerance)
+    n = len(communities)
+    if len(findings) == 0:
+        print(f"{args.grids}: {n:,} communities, clean: no overlap, no gap narrower than {tolerance:g} m between them")
+    else:
+        print(f"{args.grids}: {n:,} communities, {len(findings):,} findings (overlaps and gaps between communities)")
+        print(summarize(findings).to_string(index=False))
+    if args.report:
+        write_findings(findings, args.report, force=args.force)
+        print(f"findings written to {args.report}")
+    if args.repair:
+        fixed, log = repair_communities(communities, tolerance_m=tolerance)
+        after = validate_communities(fixed, tolerance_m=tolerance)
+        write_repair(fixed, log, args.repair, force=args.force, layer="communities")
+        print(f"repaired community layer written to {args.repair} (layer 'communities'): {len(log):,} changes logged, "
+              f"{len(after)} findings left")
     return 1 if has_errors(findings) else 0
 
 

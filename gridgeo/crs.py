@@ -638,8 +638,9 @@ def _structure(
     target = KDTree(_vertices_every(dst_m[shapely.STRtree(dst_m).query(reach, predicate="intersects")], _SHIFT_MAX_POINTS))
 
     def distances(p: np.ndarray) -> np.ndarray:
-        # one query for a reading and its jittered copies, on every core (the answer does not depend on it)
-        return np.minimum(target.query(p, distance_upper_bound=_SHIFT_CAP_M, workers=-1)[0], _SHIFT_CAP_M)
+        # one query for a reading and its jittered copies, in this thread (worker threads in C++ outlive a
+        # Ctrl-C and crash the interpreter at exit)
+        return np.minimum(target.query(p, distance_upper_bound=_SHIFT_CAP_M, workers=1)[0], _SHIFT_CAP_M)
 
     out = {}
     for key, (a, b) in conversions.items():

@@ -328,8 +328,9 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | No
     what = "longitude beyond ±180" if (x0 < -180 or x1 > 180) else "latitude beyond ±90"
     found = f"coordinates out of range for {gdf.crs.to_string()} (x {x0:.6g}…{x1:.6g}, y {y0:.6g}…{y1:.6g}: {what})"
     if max(abs(x0), abs(x1), abs(y0), abs(y1)) > 1000:
-        cause = ("these are projected coordinates (metres) labelled as degrees: give the layer's real CRS, "
-                 f"e.g. --crs EPSG:4547 (CGCS2000 3° Gauss-Krüger, CM 114°E), or fix the .prj of {path or 'the file'}")
+        cause = ("these are projected coordinates (metres) labelled as degrees: give the layer's real CRS, e.g. "
+                 "--crs EPSG:4547 for CGCS2000 3° Gauss-Krüger at 114°E (EPSG:4534–4554 for 75°E–135°E), "
+                 f"or fix the CRS stored in {path or 'the file'}")
     elif -90 <= x0 and x1 <= 90 and -180 <= y0 and y1 <= 180:
         cause = ("longitude and latitude look swapped: put longitude (x, 经度) first, "
                  "e.g. rename the CSV columns lon/lat")

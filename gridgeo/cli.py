@@ -270,13 +270,18 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
         msg = f"--workers {workers} must be at least 1"
         raise InputError(msg)
     progress = Progress(6 if stage == "partition" else 4, quiet=args.quiet)
+
+    def step(name: str) -> None:
+        _raise_if_interrupted()
+        progress(name)
+
     try:
         plan = build_plan(
             sources, stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
             workers=workers, previous=previous, scheme=_code_scheme(args), shift_check=not args.no_shift_check,
-            from_scratch=getattr(args, "from_scratch", False), allow_outside=args.allow_outside, progress=progress,
+            from_scratch=getattr(args, "from_scratch", False), allow_outside=args.allow_outside, progress=step,
         )
-        progress(f"writing {args.out}")
+        step(f"writing {args.out}")
         plan.write(args.out, force=args.force)
     finally:
         progress.close()
@@ -494,28 +499,40 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+_INTERRUPTED = {"flag": False}
+
+
 def _interrupt_in_main_process_only() -> Any:
     """Make Ctrl-C stop the command in this process and end worker processes silently.
 
     Worker processes forked by the partition inherit this handler: they exit at once with code 130
     (no traceback each), while this process raises KeyboardInterrupt, which unwinds through the pool
     (its shutdown finds the workers gone) and the atomic writer (no partial file) to :func:`main`.
-    Returns the previous handler.
+    The interrupt is also remembered, so that one raised where Python ignores exceptions (a ``__del__``
+    or a callback, "Exception ignored in ...") still stops the command at the next step
+    (:func:`_raise_if_interrupted`). Returns the previous handler.
     """
     import os
     import signal
 
     main_pid = os.getpid()
+    _INTERRUPTED["flag"] = False
 
     def handler(signum: int, frame: Any) -> None:
         if os.getpid() != main_pid:
             os._exit(130)
+        _INTERRUPTED["flag"] = True
         raise KeyboardInterrupt
 
     try:
         return signal.signal(signal.SIGINT, handler)
     except ValueError:  # not the main thread (an embedding application): leave Python's default
         return None
+
+
+def _raise_if_interrupted() -> None:
+    if _INTERRUPTED["flag"]:
+        raise KeyboardInterrupt
 
 
 def _quiet_stdout() -> None:
@@ -541,6 +558,25 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = _interrupt_in_main_process_only()
     try:
+        return _dispatch(parser, args)
+    except BaseException as exc:
+        # Ctrl-C: KeyboardInterrupt here, or whatever it broke on its way (a process pool whose workers
+        # ended first reports BrokenProcessPool)
+        if not (isinstance(exc, KeyboardInterrupt) or _INTERRUPTED["flag"]) or isinstance(exc, SystemExit):
+            raise
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while leaving changes nothing
+        previous = None
+        lead = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
+        print(f"{lead}gridgeo: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the command; bad input and file problems become one line on stderr and exit code 2."""
+    try:
         if args.command == "info":
             return _cmd_info(args)
         if args.command in ("blocks", "partition"):
@@ -551,9 +587,6 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_diff(args)
         if args.command == "validate":
             return _cmd_validate(args)
-    except KeyboardInterrupt:
-        print("\ngridgeo: interrupted; nothing was written", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         _quiet_stdout()
         return 141
@@ -569,9 +602,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # permissions, disk full, a folder where a file should be
         print(f"gridgeo: error: cannot read or write {exc.filename or ''}: {exc.strerror or exc}; check the path and permissions", file=sys.stderr)
         return 2
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -462,3 +462,94 @@ def test_cli_progress_lines_and_quiet(capsys, tmp_path, tiny_files):
     assert steps == ["reading inputs", "checking inputs", "building blocks", f"writing {out}"]
     assert main(["blocks", "--communities", str(tiny_files["communities"]), "--out", str(out), "--force", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# ------------------------------------------------------------------- random corruptions (property)
+
+from contextlib import redirect_stderr, redirect_stdout  # noqa: E402
+
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from shapely.ops import substring  # noqa: E402
+
+CORRUPTIONS = ("overlap_sliver", "gap_sliver", "short_streets", "swapped_axes", "z", "duplicate_rows")
+#: what a run on each corruption must record when it succeeds
+EXPECTED_FINDING = {"overlap_sliver": "community_overlap_resolved", "gap_sliver": "community_gap_filled",
+                    "short_streets": "street_ends_snapped", "z": "z_dropped"}
+
+
+@pytest.fixture(scope="module")
+def sample_metric(sample_layers) -> dict:
+    """The sample town in its metric CRS, the pairs of touching communities, and the clean households."""
+    layers = {k: v.to_crs(4547) for k, v in sample_layers.items()}
+    geoms = layers["communities"].geometry.to_numpy()
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="touches")
+    pairs = [(int(a), int(b)) for a, b in zip(left, right) if a < b and shapely.length(shapely.intersection(geoms[a], geoms[b])) > 50]
+    return {"layers": layers, "pairs": pairs}
+
+
+def _corrupt(layers: dict, pairs: list, kind: str, size_m: float, pick: int, seed: int, folder: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(seed)
+    c, s, b = (layers[k].copy() for k in ("communities", "streets", "buildings"))
+    a, n = pairs[pick % len(pairs)]
+    if kind == "overlap_sliver":  # community a reaches size_m into its neighbour
+        ga, gn = c.geometry.iloc[a], c.geometry.iloc[n]
+        c.loc[c.index[a], "geometry"] = ga.union(shapely.buffer(ga, size_m, join_style="mitre").intersection(gn))
+    elif kind == "gap_sliver":  # community a pulls back size_m from its neighbour
+        ga, gn = c.geometry.iloc[a], c.geometry.iloc[n]
+        c.loc[c.index[a], "geometry"] = ga.difference(shapely.buffer(gn, size_m, join_style="mitre"))
+    elif kind == "short_streets":  # a third of the streets stop size_m short at both ends
+        chosen = rng.random(len(s)) < 1 / 3
+        s["geometry"] = [substring(g, size_m, g.length - size_m) if (pick_ and g.geom_type == "LineString" and g.length > 4 * size_m) else g
+                         for g, pick_ in zip(s.geometry, chosen)]
+    elif kind == "z":
+        b["geometry"] = shapely.force_3d(b.geometry.to_numpy(), 3.0 * (1 + pick % 10))
+    elif kind == "duplicate_rows":
+        layer = ("communities", "streets", "buildings")[pick % 3]
+        frame = {"communities": c, "streets": s, "buildings": b}[layer]
+        dup = pd.concat([frame, frame.iloc[[int(rng.integers(len(frame)))]]])
+        c, s, b = (dup if layer == name else f for name, f in (("communities", c), ("streets", s), ("buildings", b)))
+    paths = {}
+    for name, gdf in (("communities", c), ("streets", s), ("buildings", b)):
+        paths[name] = folder / f"{name}.gpkg"
+        gdf.to_crs(4490).to_file(paths[name])
+    if kind == "swapped_axes":  # buildings as a CSV of points with lon and lat swapped
+        pts = b.to_crs(4490).geometry.representative_point()
+        paths["buildings"] = folder / "buildings.csv"
+        pd.DataFrame({"lon": pts.y, "lat": pts.x, "households": b["households"]}).to_csv(paths["buildings"], index=False)
+    return paths
+
+
+@settings(max_examples=3, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kind=st.sampled_from(CORRUPTIONS), size_m=st.floats(0.1, 1.8), pick=st.integers(0, 60), seed=st.integers(0, 2**16))
+@example(kind="overlap_sliver", size_m=0.5, pick=0, seed=0)
+@example(kind="gap_sliver", size_m=0.6, pick=1, seed=0)
+@example(kind="short_streets", size_m=0.5, pick=0, seed=1)
+@example(kind="swapped_axes", size_m=0.1, pick=0, seed=0)
+@example(kind="z", size_m=0.1, pick=2, seed=0)
+@example(kind="duplicate_rows", size_m=0.1, pick=1, seed=3)
+def test_random_corruptions_give_findings_or_one_line(tmp_path_factory, sample_metric, kind, size_m, pick, seed):
+    folder = tmp_path_factory.mktemp("corrupt")
+    paths = _corrupt(sample_metric["layers"], sample_metric["pairs"], kind, size_m, pick, seed, folder)
+    out = folder / "plan.gpkg"
+    err, std = io.StringIO(), io.StringIO()
+    with redirect_stderr(err), redirect_stdout(std):
+        rc = _run(["partition", "--communities", str(paths["communities"]), "--streets", str(paths["streets"]),
+                   "--buildings", str(paths["buildings"]), "--out", str(out), "-q", "--workers", "1", "--no-shift-check"])
+    err = err.getvalue()
+    assert rc in (0, 2), err
+    assert "Traceback" not in err
+    if rc == 2:
+        lines = _errors(err)
+        assert len(lines) == 1 and lines[0].startswith("gridgeo: error: "), err
+        assert not out.exists()
+        return
+    plan = Plan.read(out)
+    buildings, grids = plan["buildings"], plan["grids"]
+    inside = buildings["block_id"].notna()
+    assert inside.mean() > 0.5 and not buildings.geometry.is_empty.any()  # never a hollow plan
+    assert grids["households"].sum() == buildings.loc[inside, "households"].sum() > 20_000
+    assert set(grids["community_code"]) == set(plan["communities"]["code"])
+    if kind in EXPECTED_FINDING:
+        assert EXPECTED_FINDING[kind] in set(plan["findings"]["type"]), kind

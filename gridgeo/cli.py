@@ -606,6 +606,30 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     return 2
 
 
+def run() -> None:
+    """The ``gridgeo`` console script and ``python -m gridgeo``: :func:`main`, then exit.
+
+    After Ctrl-C the process leaves at once (``os._exit``): a process pool interrupted inside its own
+    shutdown can keep a lock that its manager thread then waits on forever, and the interpreter would
+    wait for that thread at exit. Nothing is left to write by then (the plan writer has removed its
+    temporary file); worker processes still running are terminated first.
+    """
+    code = main()
+    if _INTERRUPTED["flag"]:
+        import multiprocessing
+        import os
+
+        for child in multiprocessing.active_children():
+            child.terminate()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    raise SystemExit(code)
+
+
 def _one_line(exc: BaseException) -> str:
     """An error message on one line (a message from a library may span several)."""
     return " ".join(str(exc).split())

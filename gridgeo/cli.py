@@ -269,7 +269,8 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     if workers < 1:
         msg = f"--workers {workers} must be at least 1"
         raise InputError(msg)
-    progress = Progress(6 if stage == "partition" else 4, quiet=args.quiet)
+    # steps: reading each layer, checking, blocks, (dividing, coding,) writing
+    progress = Progress(len(sources) + (5 if stage == "partition" else 3), quiet=args.quiet)
 
     def step(name: str) -> None:
         _raise_if_interrupted()

@@ -645,11 +645,12 @@ _NORMALISERS = {
 }
 
 
-def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None) -> Inputs:
+def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None, progress: Any = None) -> Inputs:
     """Read and normalise every given layer; ``communities`` is required.
 
     ``crs`` is the CRS assumed for layers that define none. Layers flagged with a ``datum`` (GCJ-02 or
-    BD-09) are converted to WGS-84.
+    BD-09) are converted to WGS-84. ``progress``, when given, is called with ``"reading LAYER"`` before
+    each layer is read.
     """
     if "communities" not in sources:
         msg = "no communities layer given; pass --communities FILE (community polygons with a 12-digit code)"
@@ -662,6 +663,8 @@ def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None) -> Inputs:
         if src is None:
             layers[name] = None
             continue
+        if progress is not None:
+            progress(f"reading {name}")
         # the shared crs only fills in for layers that define none; a layer's own crs must agree with its file
         gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
         if src.datum:

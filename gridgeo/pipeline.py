@@ -143,8 +143,7 @@ def prepare(
     timings: dict[str, float] = {}
     rules = load_rules(rules)
     if not isinstance(inputs, Inputs):
-        _step(progress, "reading inputs")
-        inputs = read_inputs(inputs, crs=crs)
+        inputs = read_inputs(inputs, crs=crs, progress=progress)
     timings["read_s"] = time.perf_counter() - t0
     _step(progress, "checking inputs")
     m = metric_crs(inputs.communities, override=metric)

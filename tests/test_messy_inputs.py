@@ -366,7 +366,7 @@ def test_closed_pipe_ends_quietly(tmp_path, tiny_files):
         assert r.returncode == 141 and r.stderr == "", r.stderr
 
 
-@pytest.mark.parametrize(("workers", "wait_for"), [("1", "checking inputs"), ("2", "dividing")])
+@pytest.mark.parametrize(("workers", "wait_for"), [("1", "reading buildings"), ("1", "checking inputs"), ("2", "dividing")])
 def test_ctrl_c_exits_130_and_writes_nothing(tmp_path, workers, wait_for):
     out = tmp_path / "plan.gpkg"
     p = subprocess.Popen([sys.executable, "-m", "gridgeo", "partition", "--sample", "--workers", workers, "--out", str(out)],
@@ -459,7 +459,7 @@ def test_cli_progress_lines_and_quiet(capsys, tmp_path, tiny_files):
     out = tmp_path / "plan.gpkg"
     assert main(["blocks", "--communities", str(tiny_files["communities"]), "--out", str(out)]) == 0
     steps = [LOG_LINE.sub("", ln) for ln in capsys.readouterr().err.splitlines()]
-    assert steps == ["reading inputs", "checking inputs", "building blocks", f"writing {out}"]
+    assert steps == ["reading communities", "checking inputs", "building blocks", f"writing {out}"]
     assert main(["blocks", "--communities", str(tiny_files["communities"]), "--out", str(out), "--force", "--quiet"]) == 0
     assert capsys.readouterr().err == ""
 

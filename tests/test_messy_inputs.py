@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from shapely import LineString, Point, Polygon, box
+from shapely import Polygon, box
 
 from conftest import CODE_A, CODE_B, METRIC_EPSG, line, rect
 from gridgeo._progress import LOG_LINE, Progress

@@ -249,6 +249,14 @@ def validate_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 
     between communities (warnings; the pipeline resolves those narrower than the tolerance).
 
     ``communities`` may be in any CRS; findings come back in it.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
+    ...                      geometry=[box(0, 0, 110, 100), box(100, 0, 300, 100)], crs=4547)
+    >>> validate_communities(c)[["type", "severity", "feature_id", "measure"]].values.tolist()
+    [['overlap', 'error', '420103001001,420103001002', 1000.0]]
     """
     from .crs import metric_crs
 
@@ -273,7 +281,17 @@ def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.
     neighbour sharing the longest boundary (the grid repair of :mod:`gridgeo._repair`, with the
     communities as the features and their union, narrow gaps closed, as the one region they tile).
 
-    Returns the repaired communities (same rows, columns and CRS) and the change log.
+    Returns the repaired communities (same rows, columns and CRS) and the change log (the columns of
+    :data:`gridgeo._repair.LOG_COLUMNS`, ``grid_code`` holding the community code).
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
+    ...                      geometry=[box(0, 0, 110, 100), box(100.5, 0, 300, 100)], crs=4547)
+    >>> fixed, log = repair_communities(c)
+    >>> fixed.area.round(3).tolist(), len(validate_communities(fixed))
+    ([11000.0, 19000.0], 0)
     """
     from ._repair import repair_grids
     from .crs import metric_crs

@@ -59,8 +59,8 @@ def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0)
     communities
         Communities with a ``code`` column, in a metric (projected) CRS.
     tolerance_m
-        Gaps narrower than this are found; overlaps of every width are, with ``narrow`` telling which
-        are narrower.
+        Gaps narrower than this are found, and wider holes enclosed by two communities or more;
+        overlaps of every width are; ``narrow`` tells which pieces are narrower than the tolerance.
 
     Returns
     -------
@@ -112,7 +112,10 @@ def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0)
     closed = shapely.buffer(shapely.buffer(union, half, join_style="mitre"), -half, join_style="mitre")
     gaps = shapely.get_parts(shapely.difference(closed, union))
     gaps = gaps[shapely.get_type_id(gaps) == shapely.GeometryType.POLYGON]
-    for g in gaps:
+    # holes left after the closing are wider gaps; reported (never resolved) when between communities
+    rings = [ring for part in shapely.get_parts(closed) if part.geom_type == "Polygon" for ring in part.interiors]
+    holes = shapely.polygons(np.array(rings, dtype=object)) if rings else np.array([], dtype=object)
+    for g in np.concatenate([gaps, holes]):
         near = tree.query(g, predicate="dwithin", distance=_TOUCH_M)
         if len(near) < 2:
             continue
@@ -158,7 +161,8 @@ def resolve_slivers(
     (GeoDataFrame, GeoDataFrame)
         The communities with the slivers resolved, and one finding per sliver
         (``community_overlap_resolved`` / ``community_gap_filled``, severity warning, ``measure`` the
-        area in m², geometry the piece).
+        area in m², geometry the piece); wider holes enclosed by communities are left as they are,
+        each a ``community_gap`` warning.
 
     Raises
     ------
@@ -185,9 +189,17 @@ def resolve_slivers(
                f"{', '.join(shown)}{more}; a community must not overlap another (不交叉重叠): repair the community "
                f"layer with `{REPAIR_COMMAND}` (or raise boundary_tolerance_m in a --rules file)")
         raise InputError(msg)
+    wide_gaps = [
+        {"type": "community_gap", "severity": "warning", "layer": "communities", "community_code": r.owner,
+         "feature_id": r.codes, "measure": float(r.area_m2), "geometry": r.geometry,
+         "message": (f"{_fmt(r.area_m2)} enclosed by communities {r.codes.replace(',', ', ')} at "
+                     f"{_place(r.geometry, communities.crs)} is in none of them (wider than the {tolerance_m:g} m "
+                     f"boundary tolerance, so left as it is); if it belongs to one, repair with `{REPAIR_COMMAND}`")}
+        for r in slivers[(slivers["kind"] == "gap") & ~slivers["narrow"]].itertuples()
+    ]
     todo = slivers[slivers["narrow"]]
     if len(todo) == 0:
-        return communities, make_findings([], crs=communities.crs)
+        return communities, make_findings(wide_gaps, crs=communities.crs)
     codes = communities["code"].astype(str).to_numpy()
     pos = {c: i for i, c in enumerate(codes)}
     geoms = np.asarray(communities.geometry.to_numpy(), dtype=object).copy()
@@ -221,7 +233,7 @@ def resolve_slivers(
     out = out.set_geometry(gpd.GeoSeries(geoms, index=communities.index, crs=communities.crs))
     if out.geometry.name != communities.geometry.name:
         out = out.rename_geometry(communities.geometry.name)
-    return out, make_findings(records, crs=communities.crs)
+    return out, make_findings(records + wide_gaps, crs=communities.crs)
 
 
 def _fmt(a: float) -> str:
@@ -270,6 +282,8 @@ def validate_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 
                             "feature_id": r.codes, "community_code": r.owner, "measure": float(r.area_m2), "geometry": r.geometry,
                             "message": f"communities {r.codes.replace(',', ' and ')} overlap by {_fmt(r.area_m2)} ({note})"})
         else:
+            if not r.narrow:
+                note = f"wider than {tolerance_m:g} m: left as it is by --repair; if it belongs to a community, draw it in"
             records.append({"type": "gap", "severity": "warning", "layer": "communities", "feature_id": r.codes,
                             "community_code": r.owner, "measure": float(r.area_m2), "geometry": r.geometry,
                             "message": f"{_fmt(r.area_m2)} between communities {r.codes.replace(',', ', ')} is in none ({note})"})

@@ -553,3 +553,16 @@ def test_random_corruptions_give_findings_or_one_line(tmp_path_factory, sample_m
     assert set(grids["community_code"]) == set(plan["communities"]["code"])
     if kind in EXPECTED_FINDING:
         assert EXPECTED_FINDING[kind] in set(plan["findings"]["type"]), kind
+
+
+def test_wider_hole_between_communities_is_a_warning_not_resolved(communities_4547):
+    c = communities_4547.copy()  # a 20 × 20 m hole astride the shared edge: in neither community
+    hole = rect(390, 190, 410, 210)
+    c["geometry"] = c.geometry.difference(hole)
+    fixed, findings = resolve_slivers(c)
+    assert findings["type"].tolist() == ["community_gap"] and findings["severity"].tolist() == ["warning"]
+    assert findings["measure"].iloc[0] == pytest.approx(400.0)
+    assert fixed.geometry.geom_equals(c.geometry).all()
+    lake = communities_4547.copy()  # a lake inside one community is that community's own hole: no finding
+    lake.loc[0, "geometry"] = lake.geometry.iloc[0].difference(rect(100, 100, 150, 150))
+    assert len(resolve_slivers(lake)[1]) == 0

@@ -52,14 +52,12 @@ class Prepared:
 
 
 def _shift_findings(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
-    from . import crs as _crs
+    """A warning per layer that looks shifted (GCJ-02/BD-09) against the others, naming that layer."""
+    from .crs import shift_advice
 
-    check = getattr(_crs, "layer_shift_warnings", None)
-    if check is None:
-        return []
     return [
-        {"type": "layer_shift_suspected", "severity": "warning", "layer": None, "message": text}
-        for text in check(layers)
+        {"type": "layer_shift_suspected", "severity": "warning", "layer": layer, "message": text}
+        for layer, text in shift_advice(layers)
     ]
 
 

@@ -286,6 +286,8 @@ def test_shift_advice_is_printed_on_the_console(capsys, tmp_path, sample_layers)
     assert main(["blocks", "--sample", "--buildings", str(gcj), "--out", str(out), "-q"]) == 0
     err = capsys.readouterr().err
     assert "gridgeo: warning: layer 'buildings' looks shifted" in err and "--buildings-datum gcj02" in err
+    f = Plan.read(out)["findings"]
+    assert f.loc[f["type"] == "layer_shift_suspected", "layer"].tolist() == ["buildings"]  # the finding names the layer
 
 
 # ------------------------------------------------------------------------------------- CLI hygiene

@@ -1,5 +1,7 @@
 """Messy real inputs (issue 13): every case gives a plan with findings or one line and exit code 2.
 
+(The boundary functions themselves are tested in test_boundaries.py.)
+
 Each error case asserts the exit code, the one-line message and that no output was written (or, with
 ``--force`` over an existing file, that it was not overwritten).
 """
@@ -25,7 +27,6 @@ from shapely import Polygon, box
 from conftest import CODE_A, CODE_B, METRIC_EPSG, line, rect
 from gridgeo._progress import LOG_LINE, Progress
 from gridgeo.blocks import build_blocks
-from gridgeo.boundaries import repair_communities, resolve_slivers, validate_communities
 from gridgeo.cli import main
 from gridgeo.crs import convert_datum, detect_shift
 from gridgeo.datasets import get_path
@@ -144,19 +145,6 @@ def test_validate_and_repair_a_community_layer(capsys, tmp_path, communities_454
     assert repaired.geometry.area.sum() == pytest.approx(320_000, rel=1e-6)
     plan = tmp_path / "plan.gpkg"
     assert main(["blocks", "--communities", str(fixed), "--communities-layer", "communities", "--out", str(plan), "-q"]) == 0
-
-
-def test_community_functions_leave_their_input_alone(communities_4547):
-    c = communities_4547.copy()
-    c.loc[1, "geometry"] = rect(400.5, 0, 800, 400)
-    before = c.geometry.copy()
-    fixed, findings = resolve_slivers(c)
-    assert c.geometry.geom_equals(before).all()
-    assert findings["type"].tolist() == ["community_gap_filled"] and findings["community_code"].tolist() == [CODE_B]
-    assert fixed.geometry.area.sum() == pytest.approx(320_000.0)
-    assert validate_communities(c)["type"].tolist() == ["gap"]
-    repaired, log = repair_communities(c)
-    assert repaired.geometry.area.sum() == pytest.approx(320_000.0) and len(log)
 
 
 # ------------------------------------------------------------------------------------ street noding
@@ -555,16 +543,3 @@ def test_random_corruptions_give_findings_or_one_line(tmp_path_factory, sample_m
     assert set(grids["community_code"]) == set(plan["communities"]["code"])
     if kind in EXPECTED_FINDING:
         assert EXPECTED_FINDING[kind] in set(plan["findings"]["type"]), kind
-
-
-def test_wider_hole_between_communities_is_a_warning_not_resolved(communities_4547):
-    c = communities_4547.copy()  # a 20 × 20 m hole astride the shared edge: in neither community
-    hole = rect(390, 190, 410, 210)
-    c["geometry"] = c.geometry.difference(hole)
-    fixed, findings = resolve_slivers(c)
-    assert findings["type"].tolist() == ["community_gap"] and findings["severity"].tolist() == ["warning"]
-    assert findings["measure"].iloc[0] == pytest.approx(400.0)
-    assert fixed.geometry.geom_equals(c.geometry).all()
-    lake = communities_4547.copy()  # a lake inside one community is that community's own hole: no finding
-    lake.loc[0, "geometry"] = lake.geometry.iloc[0].difference(rect(100, 100, 150, 150))
-    assert len(resolve_slivers(lake)[1]) == 0

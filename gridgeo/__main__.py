@@ -1,3 +1,3 @@
-from gridgeo.cli import main
+from gridgeo.cli import run
 
-raise SystemExit(main())
+run()

@@ -5,7 +5,7 @@
     gridgeo blocks    --communities C --streets S --buildings B --out plan.gpkg
     gridgeo partition --communities C --streets S --buildings B --out plan.gpkg [--rules urban|rural|FILE.toml]
     gridgeo report PLAN
-    gridgeo validate GRIDS [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
+    gridgeo validate GRIDS|COMMUNITIES [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
     gridgeo diff OLD NEW [--out diff.gpkg]
 """
 
@@ -46,6 +46,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
     g.add_argument("--metric-crs", help="metric CRS to compute in (default: the CGCS2000 3° Gauss-Krüger zone)")
     g.add_argument("--rules", default=None, help="rules profile (urban, rural, township) or a .toml rules file")
+    g.add_argument("--allow-outside", action="store_true",
+                   help="keep going when more than half of a layer lies outside every community (kept as findings)")
 
 
 def _cpus() -> int:
@@ -60,7 +62,8 @@ def _cpus() -> int:
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="PLAN.gpkg", help="plan GeoPackage to write")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file (never an input)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress display (errors and the summary are still shown)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="also list unchanged grids in the table")
 
     p = sub.add_parser("validate", help="check any grid layer or plan: coverage (无缝覆盖, 不交叉重叠, 不跨社区), buildings, codes")
-    p.add_argument("grids", metavar="GRIDS", help="a gridgeo plan (.gpkg) or any grid layer file")
+    p.add_argument("grids", metavar="GRIDS", help="a gridgeo plan (.gpkg), any grid layer file, or a community layer (a 'code' column, no grid code: checked and repaired for overlaps and gaps between communities)")
     p.add_argument("--grids-layer", metavar="NAME", help="layer inside GRIDS (default: 'grids' in a plan)")
     for name in ("communities", "buildings", "streets", "subgrids"):
         p.add_argument(f"--{name}", metavar="PATH", help=f"{name} layer (default: the plan's own, when GRIDS is a plan)")
@@ -106,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
     p.add_argument("--rules", default=None, help="rules profile or .toml file for the household bounds")
     p.add_argument("--gap-width", type=float, default=1.0, metavar="M", help="near-coincident edge tolerance in metres (default 1)")
+    p.add_argument("--width-tolerance", type=float, default=None, metavar="M",
+                   help="gaps, overlaps and outside pieces narrower than this are info, not errors "
+                        "(default: the rules' width_tolerance_m, 0.1 m)")
+    p.add_argument("--boundary-tolerance", type=float, default=None, metavar="M",
+                   help="for a community layer: gaps between communities narrower than this are found and repaired "
+                        "(default: the rules' boundary_tolerance_m, 2 m)")
     p.add_argument("--report", metavar="OUT", help="write the findings to .gpkg, .geojson or .json")
     p.add_argument("--repair", metavar="FIXED.gpkg", help="write a repaired grid layer and its change log")
     p.add_argument("--force", action="store_true", help="overwrite existing --report/--repair files")
@@ -168,17 +177,71 @@ def _sources(args: argparse.Namespace) -> dict[str, Any]:
     return sources
 
 
-def _check_out(args: argparse.Namespace) -> None:
-    out = Path(args.out)
+def _check_out(args: argparse.Namespace, inputs: list[Any] | None = None, *, option: str = "out",
+               suffixes: tuple[str, ...] = (".gpkg",)) -> None:
+    """Refuse an output path before any work: an input file (even with --force), an existing file
+    without --force, a wrong suffix, a missing or read-only folder."""
+    out = Path(getattr(args, option))
+    flag = f"--{option}"
+    for given in inputs or []:
+        if given is not None and _same_file(out, Path(given)):
+            msg = f"{flag} {out} is also an input file; write the result to another path (an input is never overwritten, not even with --force)"
+            raise InputError(msg)
+    if out.suffix.lower() not in suffixes:
+        what = " (a GeoPackage plan)" if option == "out" and suffixes == (".gpkg",) else ""
+        msg = f"{flag} {out} must end in {' or '.join(suffixes)}{what}"
+        raise InputError(msg)
     if out.exists() and not args.force:
         msg = f"{out} exists; pass --force to overwrite it"
         raise InputError(msg)
-    if out.suffix.lower() != ".gpkg":
-        msg = f"--out {out} must end in .gpkg (a GeoPackage plan)"
+    if out.is_dir():
+        msg = f"{flag} {out} is a folder; give the path of a file"
         raise InputError(msg)
     if not out.parent.exists():
-        msg = f"--out folder {out.parent} does not exist; create it first"
+        msg = f"{flag} folder {out.parent} does not exist; create it first"
         raise InputError(msg)
+    if not _writable(out.parent):
+        msg = f"{flag} folder {out.parent} is not writable; choose another folder or fix its permissions"
+        raise InputError(msg)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (a Shapefile also by its sidecars' stem)."""
+    try:
+        if a.exists() and b.exists() and a.samefile(b):
+            return True
+    except OSError:
+        pass
+    ra, rb = a.resolve(), b.resolve()
+    return ra == rb or (rb.suffix.lower() == ".shp" and ra.with_suffix("") == rb.with_suffix("")
+                        and ra.suffix.lower() in (".shp", ".dbf", ".shx", ".prj", ".cpg"))
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried, as permissions alone do not tell for root)."""
+    import os
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".gridgeo-write-test-", dir=folder)
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(tmp)
+    return True
+
+
+def _input_paths(args: argparse.Namespace, sources: dict[str, Any] | None = None) -> list[Any]:
+    """Every file a command reads: layer sources, config, rules, code scheme, previous plan."""
+    paths = [src.path for src in (sources or {}).values()]
+    for attr in ("config", "previous", "code_scheme", "grids", "communities", "buildings", "streets", "subgrids", "old", "new"):
+        value = getattr(args, attr, None)
+        if isinstance(value, str):
+            paths.append(value)
+    rules = getattr(args, "rules", None)
+    if isinstance(rules, str) and rules.lower().endswith(".toml"):
+        paths.append(rules)
+    return paths
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -192,20 +255,43 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     from .pipeline import build_plan
     from .plan import Plan
 
-    _check_out(args)
+    from ._progress import Progress
+
+    sources = _sources(args)
+    if stage == "partition" and "buildings" not in sources:
+        msg = ("partition needs --buildings FILE (footprints or points with households or floors): without them every "
+               "grid would hold 0 households; give it, or run `gridgeo blocks` for blocks only")
+        raise InputError(msg)
+    _check_out(args, _input_paths(args, sources))
     previous = Plan.read(args.previous) if getattr(args, "previous", None) else None
     workers = getattr(args, "workers", None)
     workers = _cpus() if workers is None else workers
     if workers < 1:
         msg = f"--workers {workers} must be at least 1"
         raise InputError(msg)
-    plan = build_plan(
-        _sources(args), stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
-        workers=workers, previous=previous, scheme=_code_scheme(args), shift_check=not args.no_shift_check, from_scratch=getattr(args, "from_scratch", False),
-    )
-    plan.write(args.out, force=args.force)
+    # steps: reading each layer, checking, blocks, (dividing, coding,) writing
+    progress = Progress(len(sources) + (5 if stage == "partition" else 3), quiet=args.quiet)
+
+    def step(name: str) -> None:
+        _raise_if_interrupted()
+        progress(name)
+
+    try:
+        plan = build_plan(
+            sources, stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
+            workers=workers, previous=previous, scheme=_code_scheme(args), shift_check=not args.no_shift_check,
+            from_scratch=getattr(args, "from_scratch", False), allow_outside=args.allow_outside, progress=step,
+        )
+        step(f"writing {args.out}")
+        plan.write(args.out, force=args.force)
+    finally:
+        progress.close()
     from .info import plan_summary
 
+    findings = plan.layers.get("findings")
+    if findings is not None and len(findings):
+        for text in findings.loc[findings["type"] == "layer_shift_suspected", "message"]:
+            print(f"gridgeo: warning: {text}", file=sys.stderr)
     print(plan_summary(Plan.read(args.out), path=args.out))
     errors = plan.metadata.get("validation", {}).get("error", 0)
     if errors:
@@ -237,6 +323,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     from .codes import diff_plans, summarize_diff
     from .plan import Plan
 
+    if args.out:
+        _check_out(args, _input_paths(args), suffixes=(".gpkg", ".geojson"))
     old, new = Plan.read(args.old), Plan.read(args.new)
     for label, plan, path in (("OLD", old, args.old), ("NEW", new, args.new)):
         if "grids" not in plan.layers:
@@ -303,6 +391,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         write_repair,
     )
 
+    for option, suffixes in (("report", (".gpkg", ".geojson", ".json")), ("repair", (".gpkg",))):
+        if getattr(args, option):
+            _check_out(args, _input_paths(args), option=option, suffixes=suffixes)
     path = Path(args.grids)
     layers: dict[str, Any] = {}
     stored_crs = None  # a plan's storage CRS, for what is written back
@@ -331,6 +422,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         plan_scheme = plan.metadata.get("code_scheme")
     else:
         layers["grids"] = read_layer(path, name="grids", layer=args.grids_layer, crs=args.crs)
+        if _is_community_layer(layers["grids"], args):
+            return _validate_communities(layers["grids"], args)
     given_layers: dict[str, Any] = {}
     for name in ("communities", "buildings", "streets", "subgrids"):
         given = getattr(args, name)
@@ -338,15 +431,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             layers[name] = given_layers[name] = read_layer(given, name=name, crs=args.crs)
             if stored_crs is not None:  # taken into the plan's metric CRS as the partition took its inputs
                 layers[name] = layers[name].to_crs(layers["grids"].crs)
-    for option in ("report", "repair"):
-        target = getattr(args, option)
-        if target and Path(target).exists() and not args.force:
-            msg = f"--{option} {target} exists; pass --force to overwrite it"
-            raise InputError(msg)
+
     if args.repair and "communities" not in layers:
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
         raise InputError(msg)
-    kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width}
+    kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
+              "width_tolerance_m": args.width_tolerance}
     if plan is not None:  # one implementation with the check `gridgeo partition` runs before writing
         findings = validate_plan(plan, **given_layers,
                                  rules=load_rules(args.rules) if args.rules else None, **kwargs)
@@ -385,6 +475,41 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if has_errors(findings) else 0
 
 
+def _is_community_layer(gdf: Any, args: argparse.Namespace) -> bool:
+    """A layer of communities (a 12-digit ``code``, no grid code column) given to validate alone."""
+    return ("code" in gdf.columns and args.code_column not in gdf.columns and not args.communities
+            and not args.subgrids)
+
+
+def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
+    """``gridgeo validate COMMUNITIES [--repair FIXED.gpkg]``: overlaps and gaps between communities."""
+    from .boundaries import repair_communities, validate_communities
+    from .rules import load_rules
+    from .validate import has_errors, summarize, write_findings, write_repair
+
+    tolerance = args.boundary_tolerance if args.boundary_tolerance is not None else load_rules(args.rules).boundary_tolerance_m
+    if tolerance < 0:
+        msg = f"--boundary-tolerance {tolerance:g} must be >= 0 (metres)"
+        raise InputError(msg)
+    findings = validate_communities(communities, tolerance_m=tolerance)
+    n = len(communities)
+    if len(findings) == 0:
+        print(f"{args.grids}: {n:,} communities, clean: no overlap, no gap narrower than {tolerance:g} m between them")
+    else:
+        print(f"{args.grids}: {n:,} communities, {len(findings):,} findings (overlaps and gaps between communities)")
+        print(summarize(findings).to_string(index=False))
+    if args.report:
+        write_findings(findings, args.report, force=args.force)
+        print(f"findings written to {args.report}")
+    if args.repair:
+        fixed, log = repair_communities(communities, tolerance_m=tolerance)
+        after = validate_communities(fixed, tolerance_m=tolerance)
+        write_repair(fixed, log, args.repair, force=args.force, layer="communities")
+        print(f"repaired community layer written to {args.repair} (layer 'communities'): {len(log):,} changes logged, "
+              f"{len(after)} findings left")
+    return 1 if has_errors(findings) else 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .info import quality_report
     from .plan import Plan
@@ -393,10 +518,83 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+_INTERRUPTED = {"flag": False}
+
+
+def _interrupt_in_main_process_only() -> Any:
+    """Make Ctrl-C stop the command in this process and end worker processes silently.
+
+    Worker processes forked by the partition inherit this handler: they exit at once with code 130
+    (no traceback each), while this process raises KeyboardInterrupt, which unwinds through the pool
+    (its shutdown finds the workers gone) and the atomic writer (no partial file) to :func:`main`.
+    The interrupt is also remembered, so that one raised where Python ignores exceptions (a ``__del__``
+    or a callback, "Exception ignored in ...") still stops the command at the next step
+    (:func:`_raise_if_interrupted`). Returns the previous handler.
+    """
+    import os
+    import signal
+
+    main_pid = os.getpid()
+    _INTERRUPTED["flag"] = False
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != main_pid:
+            os._exit(130)
+        _INTERRUPTED["flag"] = True
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (an embedding application): leave Python's default
+        return None
+
+
+def _raise_if_interrupted() -> None:
+    if _INTERRUPTED["flag"]:
+        raise KeyboardInterrupt
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``gridgeo report plan.gpkg | head``): send what is left to /dev/null."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a descriptor (tests)
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``gridgeo`` and ``python -m gridgeo``; returns the exit code."""
+    """Entry point of ``gridgeo`` and ``python -m gridgeo``; returns the exit code.
+
+    0: done (validate: clean); 1: validate found errors; 2: bad input, one line on stderr;
+    130: interrupted (Ctrl-C), nothing written; 141: the reader of stdout went away (a closed pipe).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    import signal
+
+    previous = _interrupt_in_main_process_only()
+    try:
+        return _dispatch(parser, args)
+    except BaseException as exc:
+        # Ctrl-C: KeyboardInterrupt here, or whatever it broke on its way (a process pool whose workers
+        # ended first reports BrokenProcessPool)
+        if not (isinstance(exc, KeyboardInterrupt) or _INTERRUPTED["flag"]) or isinstance(exc, SystemExit):
+            raise
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while leaving changes nothing
+        previous = None
+        lead = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
+        print(f"{lead}gridgeo: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the command; bad input and file problems become one line on stderr and exit code 2."""
     try:
         if args.command == "info":
             return _cmd_info(args)
@@ -408,14 +606,49 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_diff(args)
         if args.command == "validate":
             return _cmd_validate(args)
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141
     except (GridgeoError, FileExistsError) as exc:
-        print(f"gridgeo: error: {exc}", file=sys.stderr)
+        print(f"gridgeo: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except UnicodeError as exc:  # text in a file that is not in the encoding assumed or given
+        reason = getattr(exc, "reason", str(exc))
+        encoding = getattr(exc, "encoding", "?")
+        print(f"gridgeo: error: cannot decode text as {encoding!r} ({reason}); give the file's encoding, "
+              "e.g. --encoding communities=gbk", file=sys.stderr)
         return 2
     except OSError as exc:  # permissions, disk full, a folder where a file should be
         print(f"gridgeo: error: cannot read or write {exc.filename or ''}: {exc.strerror or exc}; check the path and permissions", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print("gridgeo: interrupted", file=sys.stderr)
-        return 130
     parser.error(f"unknown command {args.command!r}")
     return 2
+
+
+def run() -> None:
+    """The ``gridgeo`` console script and ``python -m gridgeo``: :func:`main`, then exit.
+
+    After Ctrl-C the process leaves at once (``os._exit``): a process pool interrupted inside its own
+    shutdown can keep a lock that its manager thread then waits on forever, and the interpreter would
+    wait for that thread at exit. Nothing is left to write by then (the plan writer has removed its
+    temporary file); worker processes still running are terminated first.
+    """
+    code = main()
+    if _INTERRUPTED["flag"]:
+        import multiprocessing
+        import os
+
+        for child in multiprocessing.active_children():
+            child.terminate()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    raise SystemExit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error message on one line (a message from a library may span several)."""
+    return " ".join(str(exc).split())

@@ -47,6 +47,7 @@ __all__ = [
     "convert_datum",
     "detect_shift",
     "layer_shift_warnings",
+    "shift_advice",
 ]
 
 #: CRS of stored plans: CGCS2000 geographic
@@ -638,8 +639,9 @@ def _structure(
     target = KDTree(_vertices_every(dst_m[shapely.STRtree(dst_m).query(reach, predicate="intersects")], _SHIFT_MAX_POINTS))
 
     def distances(p: np.ndarray) -> np.ndarray:
-        # one query for a reading and its jittered copies, on every core (the answer does not depend on it)
-        return np.minimum(target.query(p, distance_upper_bound=_SHIFT_CAP_M, workers=-1)[0], _SHIFT_CAP_M)
+        # one query for a reading and its jittered copies, in this thread (worker threads in C++ outlive a
+        # Ctrl-C and crash the interpreter at exit)
+        return np.minimum(target.query(p, distance_upper_bound=_SHIFT_CAP_M, workers=1)[0], _SHIFT_CAP_M)
 
     out = {}
     for key, (a, b) in conversions.items():
@@ -754,10 +756,20 @@ def layer_shift_warnings(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed:
     >>> layer_shift_warnings({})
     []
     """
+    return [message for _, message in shift_advice(layers, seed=seed)]
+
+
+def shift_advice(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed: int = 0) -> list[tuple[str, str]]:
+    """``(layer, message)`` per shifted layer: :func:`layer_shift_warnings` with the layer each names.
+
+    >>> shift_advice({})
+    []
+    """
     groups: dict[tuple[str, str, str], list[DatumShift]] = {}
     for s in detect_shift(layers, seed=seed):
         groups.setdefault((s.layer, s.datum, s.against_datum), []).append(s)
     return [
-        _shift_message(layer, [s.against for s in shifts], datum, against_datum, float(np.mean([s.offset_m for s in shifts])))
+        (layer, _shift_message(layer, [s.against for s in shifts], datum, against_datum,
+                               float(np.mean([s.offset_m for s in shifts]))))
         for (layer, datum, against_datum), shifts in groups.items()
     ]

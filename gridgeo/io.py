@@ -39,7 +39,20 @@ __all__ = [
     "normalise_buildings",
     "normalise_points",
     "fingerprint",
+    "SHAPEFILE_FIELD_NAMES",
+    "check_coordinates",
 ]
+
+#: gridgeo's own column names as a Shapefile (DBF, at most 10 characters) stores them, and the name each
+#: is read back as. One table for every reader (and, later, every Shapefile exporter): GDAL cuts a long
+#: name to 10 characters and numbers a clash (``households_source`` after ``households``).
+SHAPEFILE_FIELD_NAMES: dict[str, str] = {
+    "community_": "community_code",
+    "subgrid_co": "subgrid_code",
+    "building_i": "building_id",
+    "househol_1": "households_source",
+    "dedicated_": "dedicated_grid",
+}
 
 #: layers gridgeo reads, with their accepted geometry families and canonical columns
 LAYER_KINDS: dict[str, dict[str, Any]] = {
@@ -117,8 +130,15 @@ def _list_layers(path: Path) -> list[str]:
 def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.GeoDataFrame:
     try:
         df = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
-    except UnicodeDecodeError:
-        df = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False, na_values=[""])
+    except UnicodeDecodeError as exc:
+        if encoding:
+            msg = f"{name}: cannot decode {path} as {encoding!r} ({exc.reason}); give its encoding, e.g. --encoding {name}=gbk"
+            raise InputError(msg) from None
+        try:
+            df = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False, na_values=[""])
+        except UnicodeDecodeError:
+            msg = f"{name}: {path} is neither UTF-8 nor GB18030 text; give its encoding with --encoding {name}=ENCODING"
+            raise InputError(msg) from None
     lower = {c.lower(): c for c in df.columns}
     lon = next((lower[n] for n in _LON_NAMES if n in lower), None)
     lat = next((lower[n] for n in _LAT_NAMES if n in lower), None)
@@ -164,9 +184,20 @@ def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None)
             return _check_decoded(gpd.read_file(path, encoding="utf-8", **kwargs), path)
         except (UnicodeDecodeError, _MojibakeError):
             kwargs["encoding"] = "gb18030"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Measured \\(M\\) geometry.*")
-        return gpd.read_file(path, **kwargs)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*Measured \\(M\\) geometry.*")
+            return gpd.read_file(path, **kwargs)
+    except UnicodeError as exc:
+        msg = (f"{name}: cannot decode the text of {path} as {kwargs.get('encoding', 'utf-8')!r} ({exc.reason}); "
+               f"give its encoding, e.g. --encoding {name}=gbk (Chinese Shapefiles without .cpg are usually GBK/GB18030)")
+        raise InputError(msg) from None
+
+
+def _shapefile_names(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Read gridgeo's own columns back under their full names (:data:`SHAPEFILE_FIELD_NAMES`)."""
+    rename = {cut: full for cut, full in SHAPEFILE_FIELD_NAMES.items() if cut in gdf.columns and full not in gdf.columns}
+    return gdf.rename(columns=rename) if rename else gdf
 
 
 class _MojibakeError(ValueError):
@@ -253,6 +284,8 @@ def read_layer(
                 msg = f"{name}: {path} has several layers {layers}; choose one with --{name.replace('_', '-')}-layer"
                 raise InputError(msg)
         gdf = _read_ogr(p, layer=layer, name=name, encoding=encoding)
+        if suffix in (".shp", ".dbf", ".zip") or p.is_dir():
+            gdf = _shapefile_names(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
         msg = f"{name}: {path} has no geometry column; give a spatial layer"
         raise InputError(msg)
@@ -262,7 +295,49 @@ def read_layer(
         raise InputError(msg)
     if gdf.crs is None and crs is None and default_crs is not None:
         gdf = gdf.set_crs(default_crs)
-    return ensure_crs(gdf, name=name, crs=crs)
+    gdf = ensure_crs(gdf, name=name, crs=crs)
+    check_coordinates(gdf, name=name, path=path)
+    return gdf
+
+
+def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | None = None) -> None:
+    """Refuse geographic coordinates out of range, naming the likely cause (before any reprojection).
+
+    Longitudes must lie in [-180, 180] and latitudes in [-90, 90]. Values of thousands or millions
+    are projected coordinates (metres) labelled as degrees; a latitude above 90 with a longitude that
+    would be a valid latitude is a layer with lon and lat swapped.
+
+    >>> from shapely import Point
+    >>> check_coordinates(gpd.GeoDataFrame(geometry=[Point(30.59, 114.27)], crs=4490), name="buildings")
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: buildings: coordinates out of range for EPSG:4490 (x 30.59…30.59, y 114.27…114.27: latitude beyond ±90); longitude and latitude look swapped: put longitude (x, 经度) first, e.g. rename the CSV columns lon/lat
+    """
+    if gdf.crs is None or not gdf.crs.is_geographic or len(gdf) == 0:
+        return
+    geoms = gdf.geometry.to_numpy()
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    if len(geoms) == 0:
+        return
+    x0, y0, x1, y1 = shapely.total_bounds(geoms)
+    if not all(np.isfinite([x0, y0, x1, y1])):
+        msg = f"{name}: coordinates are not finite numbers (NaN or infinity){f' in {path}' if path else ''}; fix the geometries"
+        raise InputError(msg)
+    if -180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90:
+        return
+    what = "longitude beyond ±180" if (x0 < -180 or x1 > 180) else "latitude beyond ±90"
+    found = f"coordinates out of range for {gdf.crs.to_string()} (x {x0:.6g}…{x1:.6g}, y {y0:.6g}…{y1:.6g}: {what})"
+    if max(abs(x0), abs(x1), abs(y0), abs(y1)) > 1000:
+        cause = ("these are projected coordinates (metres) labelled as degrees: give the layer's real CRS, e.g. "
+                 "--crs EPSG:4547 for CGCS2000 3° Gauss-Krüger at 114°E (EPSG:4534–4554 for 75°E–135°E), "
+                 f"or fix the CRS stored in {path or 'the file'}")
+    elif -90 <= x0 and x1 <= 90 and -180 <= y0 and y1 <= 180:
+        cause = ("longitude and latitude look swapped: put longitude (x, 经度) first, "
+                 "e.g. rename the CSV columns lon/lat")
+    else:
+        cause = "check the layer's CRS (--crs) and its coordinates"
+    msg = f"{name}: {found}; {cause}"
+    raise InputError(msg)
 
 
 def _check_options(*, name: str, crs: Any, encoding: str | None) -> None:
@@ -333,6 +408,14 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
 def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Drop-free geometry checks: wrong types raise; null/empty raise; invalid ones are repaired."""
     allowed = LAYER_KINDS[name]["geom"]
+    findings: list[dict] = []
+    has_z = shapely.has_z(np.asarray(gdf.geometry.array, dtype=object))
+    if has_z.any():
+        # gridgeo works in 2D; Z beside 2D layers breaks overlay (GEOSException), so it is dropped
+        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(np.asarray(gdf.geometry.array, dtype=object)),
+                                             index=gdf.index, crs=gdf.crs))
+        findings.append({"type": "z_dropped", "severity": "info", "layer": name, "measure": float(has_z.sum()),
+                         "message": f"{name}: Z coordinates of {int(has_z.sum())} feature(s) dropped; gridgeo works in 2D"})
     geoms = gdf.geometry.array
     missing = shapely.is_missing(np.asarray(geoms)) | gdf.geometry.is_empty.to_numpy()
     if missing.any():
@@ -345,7 +428,6 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
         found = sorted(types[wrong].unique())
         msg = f"{name}: geometry type(s) {found} not accepted; {name} must be {sorted(allowed)}"
         raise InputError(msg)
-    findings: list[dict] = []
     invalid = ~gdf.geometry.is_valid.to_numpy()
     if invalid.any():
         reasons = shapely.is_valid_reason(np.asarray(geoms)[invalid])
@@ -431,22 +513,17 @@ def _code_text(v: Any) -> str:
     return str(v).strip()
 
 
-def check_community_overlaps(communities: gpd.GeoDataFrame, metric: Any, *, tolerance_m2: float = 1.0) -> None:
-    """Raise when community polygons overlap each other by more than ``tolerance_m2``."""
-    geoms = communities.geometry.to_crs(metric).to_numpy()
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep], right[keep]
-    if len(left) == 0:
-        return
-    areas = shapely.area(shapely.intersection(geoms[left], geoms[right]))
-    over = areas > tolerance_m2
-    if over.any():
-        codes = communities["code"].to_numpy()
-        pairs = [f"{codes[a]}/{codes[b]} ({ar:.0f} m²)" for a, b, ar in zip(left[over], right[over], areas[over], strict=True)][:5]
-        msg = f"communities overlap each other: {pairs}; a community boundary must not overlap another (不交叉重叠): fix the community layer"
-        raise InputError(msg)
+def check_community_overlaps(
+    communities: gpd.GeoDataFrame, metric: Any, *, tolerance_m: float = 2.0
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Resolve overlaps and gaps between communities narrower than ``tolerance_m``; raise on wider overlaps.
+
+    Returns the communities in ``metric`` with the slivers given to the neighbour sharing the longest
+    boundary, and a finding per sliver (see :func:`gridgeo.boundaries.resolve_slivers`).
+    """
+    from .boundaries import resolve_slivers
+
+    return resolve_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
 
 
 def normalise_streets(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
@@ -568,11 +645,12 @@ _NORMALISERS = {
 }
 
 
-def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None) -> Inputs:
+def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None, progress: Any = None) -> Inputs:
     """Read and normalise every given layer; ``communities`` is required.
 
     ``crs`` is the CRS assumed for layers that define none. Layers flagged with a ``datum`` (GCJ-02 or
-    BD-09) are converted to WGS-84.
+    BD-09) are converted to WGS-84. ``progress``, when given, is called with ``"reading LAYER"`` before
+    each layer is read.
     """
     if "communities" not in sources:
         msg = "no communities layer given; pass --communities FILE (community polygons with a 12-digit code)"
@@ -585,6 +663,8 @@ def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None) -> Inputs:
         if src is None:
             layers[name] = None
             continue
+        if progress is not None:
+            progress(f"reading {name}")
         # the shared crs only fills in for layers that define none; a layer's own crs must agree with its file
         gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
         if src.datum:

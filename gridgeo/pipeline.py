@@ -13,9 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from collections.abc import Callable
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import __version__
 from ._errors import InputError
@@ -50,15 +53,72 @@ class Prepared:
 
 
 def _shift_findings(layers: dict[str, gpd.GeoDataFrame]) -> list[dict]:
-    from . import crs as _crs
+    """A warning per layer that looks shifted (GCJ-02/BD-09) against the others, naming that layer."""
+    from .crs import shift_advice
 
-    check = getattr(_crs, "layer_shift_warnings", None)
-    if check is None:
-        return []
     return [
-        {"type": "layer_shift_suspected", "severity": "warning", "layer": None, "message": text}
-        for text in check(layers)
+        {"type": "layer_shift_suspected", "severity": "warning", "layer": layer, "message": text}
+        for layer, text in shift_advice(layers)
     ]
+
+
+def _step(progress: Callable[[str], None] | None, name: str) -> None:
+    if progress is not None:
+        progress(name)
+
+
+#: features of a layer that may lie outside every community before the run stops (DESIGN §7: a wrong
+#: CRS or datum puts a whole layer outside; a few buildings over the edge are normal)
+OUTSIDE_SHARE_MAX = 0.5
+_OUTSIDE_CHECKED = ("buildings", "enterprises")
+
+
+def check_outside(inputs: Inputs, *, allow_outside: bool = False) -> None:
+    """Refuse a layer with more than half of its features outside every community, naming the cause.
+
+    A GCJ-02 or BD-09 offset explains it when converting one layer brings most features inside: the
+    message then names that layer's ``--LAYER-datum`` option; otherwise the layer's CRS is suspect
+    (``--crs``). ``allow_outside`` skips the check (the features stay findings).
+    """
+    if allow_outside:
+        return
+    comm = inputs.communities.to_crs(4326)
+    tree = shapely.STRtree(np.asarray(comm.geometry.to_numpy(), dtype=object))
+    for name in _OUTSIDE_CHECKED:
+        layer = getattr(inputs, name)
+        if layer is None or len(layer) == 0:
+            continue
+        pts = shapely.point_on_surface(np.asarray(layer.to_crs(4326).geometry.to_numpy(), dtype=object))
+        inside = np.zeros(len(pts), dtype=bool)
+        inside[np.unique(tree.query(pts, predicate="within")[0])] = True
+        share = 1.0 - inside.mean()
+        if share <= OUTSIDE_SHARE_MAX:
+            continue
+        fix = _outside_fix(name, pts, comm, tree)
+        msg = (f"{name}: {share:.0%} of {len(pts):,} features lie outside every community; {fix}; "
+               "or pass --allow-outside to keep them as findings")
+        raise InputError(msg)
+
+
+def _outside_fix(name: str, pts: np.ndarray, comm: gpd.GeoDataFrame, tree: shapely.STRtree) -> str:
+    """The option that brings most of a layer's points inside the communities, as advice."""
+    from .crs import convert_geometries
+
+    best = None
+    for layer, src, dst in ((name, "gcj02", "wgs84"), (name, "bd09", "wgs84"), ("communities", "wgs84", "gcj02"),
+                            ("communities", "wgs84", "bd09")):
+        # a shifted communities layer is tested by moving the points the other way
+        moved = convert_geometries(pts, src=src, dst=dst)
+        share = np.isin(np.arange(len(pts)), tree.query(moved, predicate="within")[0]).mean()
+        if share > 0.5 and (best is None or share > best[0]):
+            best = (share, layer, src if layer == name else dst)
+    if best is not None:
+        share, layer, datum = best
+        label = {"gcj02": "GCJ-02 (AMap/Tencent)", "bd09": "BD-09 (Baidu)"}[datum]
+        return (f"read as {label}, {share:.0%} of them are inside: the {layer} layer looks digitised on {label} tiles; "
+                f"pass --{layer.replace('_', '-')}-datum {datum}")
+    return ("the layers do not line up: check the CRS of each layer (a file without .prj or with a wrong one: "
+            "--crs EPSG:4490 for CGCS2000 degrees, EPSG:45xx for Gauss-Krüger metres) and that both cover the same place")
 
 
 def prepare(
@@ -68,17 +128,26 @@ def prepare(
     crs: Any = None,
     metric: Any = None,
     shift_check: bool = True,
+    allow_outside: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Prepared:
-    """Read (if given sources), project, estimate households, build blocks and assign buildings."""
+    """Read (if given sources), project, estimate households, build blocks and assign buildings.
+
+    Before any other work: coordinates in range (when read), a layer mostly outside every community
+    refused unless ``allow_outside`` (:func:`check_outside`), overlaps and gaps between communities
+    narrower than ``rules.boundary_tolerance_m`` resolved with findings (wider overlaps an error).
+    ``progress`` is called with the name of each long step as it starts.
+    """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     rules = load_rules(rules)
     if not isinstance(inputs, Inputs):
-        inputs = read_inputs(inputs, crs=crs)
+        inputs = read_inputs(inputs, crs=crs, progress=progress)
     timings["read_s"] = time.perf_counter() - t0
+    _step(progress, "checking inputs")
     m = metric_crs(inputs.communities, override=metric)
-    communities = to_metric(inputs.communities, m)
-    check_community_overlaps(communities, m)
+    check_outside(inputs, allow_outside=allow_outside)
+    communities, boundary_findings = check_community_overlaps(inputs.communities, m, tolerance_m=rules.boundary_tolerance_m)
     streets = to_metric(inputs.streets, m) if inputs.streets is not None else None
     if inputs.buildings is not None:
         buildings = to_metric(inputs.buildings, m)
@@ -93,8 +162,9 @@ def prepare(
     present = {k: v for k, v in {"communities": inputs.communities, "streets": inputs.streets, "buildings": inputs.buildings,
                                  "enterprises": inputs.enterprises}.items() if v is not None}
     findings = [inputs.findings.to_crs(m) if inputs.findings is not None and len(inputs.findings) else None,
-                make_findings(_shift_findings(present) if shift_check else [], crs=m)]
+                make_findings(_shift_findings(present) if shift_check else [], crs=m), boundary_findings]
 
+    _step(progress, "building blocks")
     t = time.perf_counter()
     buildings, f = assign_households(buildings, metric=m, rules=rules)
     findings.append(f)
@@ -102,8 +172,14 @@ def prepare(
     units, f_units = footprint_units(buildings, rules=rules)
     buildings = buildings.assign(unit_id=units)
     blocks = build_blocks(communities, streets, rules=rules)
+    snapped = int(blocks.attrs.get("street_ends_snapped", 0))
     blocks, f_bend = bend_blocks(blocks, buildings, units)
     findings += [f_units, f_bend]
+    if snapped:
+        findings.append(make_findings([{
+            "type": "street_ends_snapped", "severity": "info", "layer": "streets", "measure": float(snapped),
+            "message": (f"{snapped} street end(s) within {rules.street_snap_m:g} m of another street or a community "
+                        "boundary were extended to meet it before the blocks were drawn (street_snap_m)")}], crs=m))
     buildings = assign_buildings(buildings, blocks)
     blocks = block_totals(blocks, buildings)
     # household and footprint findings were made before buildings knew their community
@@ -169,6 +245,8 @@ def build_plan(
     from_scratch: bool = False,
     scheme: Any = None,
     shift_check: bool = True,
+    allow_outside: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Plan:
     """Run the pipeline up to ``stage`` (``blocks`` or ``partition``) and return the plan.
 
@@ -193,19 +271,32 @@ def build_plan(
         With ``previous``: re-divide every community instead of keeping the unchanged grids.
     shift_check
         Warn (as findings) when a layer looks shifted by a GCJ-02/BD-09 offset against the others.
+    allow_outside
+        Keep going when more than half of a layer lies outside every community (see :func:`check_outside`).
+    progress
+        Called with the name of each long step as it starts (the CLI shows them).
     """
     if stage not in ("blocks", "partition"):
         msg = f"unknown stage {stage!r}; choose 'blocks' or 'partition'"
         raise ValueError(msg)
-    prep = prepare(inputs, rules=rules, crs=crs, metric=metric, shift_check=shift_check)
+    if stage == "partition":
+        given = inputs.buildings is not None if isinstance(inputs, Inputs) else "buildings" in inputs
+        if not given:
+            msg = ("partition needs buildings: households are counted from them, and without them every grid would "
+                   "hold 0 households; pass --buildings FILE (footprints or points with households or floors)")
+            raise InputError(msg)
+    prep = prepare(inputs, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
+                   progress=progress)
     if stage == "blocks":
         layers = {"communities": prep.communities, "blocks": prep.blocks, "buildings": prep.buildings,
                   "findings": prep.findings}
         return Plan(layers, _metadata(prep, "blocks"))
-    return _partition_plan(prep, workers=workers, previous=previous, from_scratch=from_scratch, scheme=scheme)
+    return _partition_plan(prep, workers=workers, previous=previous, from_scratch=from_scratch, scheme=scheme,
+                           progress=progress)
 
 
-def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from_scratch: bool, scheme: Any) -> Plan:
+def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from_scratch: bool, scheme: Any,
+                    progress: Callable[[str], None] | None = None) -> Plan:
     from .partition import partition
 
     if scheme is not None:
@@ -219,6 +310,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     else:
         scheme = _scheme_of(previous)
     _precheck_scheme(prep, scheme)
+    _step(progress, f"dividing {len(prep.communities)} communities")
     t = time.perf_counter()
     extra: dict[str, Any] = {}
     if previous is not None and not from_scratch and "grids" in previous.layers:
@@ -236,6 +328,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     prep.timings["partition_s"] = time.perf_counter() - t
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
+    _step(progress, "coding and measuring grids")
     t = time.perf_counter()
     coded = assign_codes(grids, subgrids, buildings, scheme=scheme, previous=previous,
                          retired_in=f"gridgeo {__version__}")

@@ -62,6 +62,12 @@ class Rules:
     street_snap_m: float = 3.0
     # footprints overlapping by at least this share of the smaller one are one indivisible unit (楼栋完整)
     footprint_overlap_share: float = 0.01
+    # messy boundary data (村级界线): overlaps and gaps between communities narrower than this are
+    # given to the neighbour sharing the longest boundary before partitioning (findings record them)
+    boundary_tolerance_m: float = 2.0
+    # validation: gap, overlap and outside pieces narrower than this are info, not errors (a layer
+    # reprojected between degrees and metres leaves centimetre slivers along long edges)
+    width_tolerance_m: float = 0.1
     # dedicated grids (专属网格)
     dedicated_min_households: int = 0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -120,7 +126,7 @@ def _check(r: Rules) -> None:
     for name in ("dwelling_m2", "sliver_width_m", "arterial_weight", "minor_weight"):
         if not getattr(r, name) > 0:
             problems.append(f"{name} must be > 0 (got {getattr(r, name)!r})")
-    for name in ("sliver_area_m2", "street_snap_m", "dedicated_min_households"):
+    for name in ("sliver_area_m2", "street_snap_m", "dedicated_min_households", "boundary_tolerance_m", "width_tolerance_m"):
         if getattr(r, name) < 0:
             problems.append(f"{name} must be >= 0 (got {getattr(r, name)!r})")
     if not 0 < r.footprint_overlap_share <= 1:
@@ -215,5 +221,7 @@ def rules_for_kind(base: Rules, kind: str) -> Rules:
     """
     if kind == "rural" and base.profile != "rural":
         return get_rules("rural", dwelling_m2=base.dwelling_m2, residential_share=base.residential_share,
-                         sliver_area_m2=base.sliver_area_m2, sliver_width_m=base.sliver_width_m)
+                         sliver_area_m2=base.sliver_area_m2, sliver_width_m=base.sliver_width_m,
+                         street_snap_m=base.street_snap_m, boundary_tolerance_m=base.boundary_tolerance_m,
+                         width_tolerance_m=base.width_tolerance_m)
     return base

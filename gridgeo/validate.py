@@ -66,7 +66,10 @@ type                            severity  measure       meaning
 ==============================  ========  ============  =====================================================
 
 
-The coverage types (:data:`COVERAGE_TYPES`) are what :func:`repair_grids` mends.
+Overlap, gap, outside and crossing pieces narrower than ``width_tolerance_m`` everywhere (default the
+rules' 0.1 m) are ``info``: a grid layer validates clean against the community layer it came from
+whatever CRS either is stored in. The coverage types (:data:`COVERAGE_TYPES`) are what
+:func:`repair_grids` mends.
 
 Examples
 --------
@@ -655,6 +658,29 @@ def _gaps(grids: _Layer, comms: _Communities | None, records: list, tol2: float,
                                 message=f"{_fmt_area(a)} of community {comms.codes[c]} is in no grid{_width_note(p, gap_width_m)}"))
 
 
+#: coverage findings whose pieces narrower than the width tolerance are info
+_WIDTH_TYPES = frozenset({"overlap", "gap", "outside_community", "crosses_communities"})
+
+
+def _narrow_is_info(records: list[dict], start: int, width_m: float) -> None:
+    """Make coverage findings (from ``start`` on) whose every piece is narrower than ``width_m`` info.
+
+    A piece is narrower when an inward buffer of half the width leaves nothing of it. A finding with
+    one wider piece stays as it is (an error, with all its pieces).
+    """
+    if width_m <= 0:
+        return
+    for r in records[start:]:
+        if r["type"] not in _WIDTH_TYPES or r["severity"] == "info" or r.get("geometry") is None:
+            continue
+        parts = shapely.get_parts(_polygonal(np.array([r["geometry"]], dtype=object)))
+        if len(parts) == 0:
+            continue
+        if shapely.is_empty(shapely.buffer(parts, -width_m / 2.0, quad_segs=2)).all():
+            r["severity"] = "info"
+            r["message"] += f"; narrower than the {width_m:g} m width tolerance: not an error"
+
+
 def _sorted_geoms(geoms: np.ndarray) -> np.ndarray:
     """Geometries in a stable order (by representative point, then area)."""
     if len(geoms) == 0:
@@ -974,6 +1000,7 @@ def validate_grids(
     tolerance_m: float = 0.01,
     building_share_min: float = BUILDING_SHARE_MIN,
     scheme: CodeScheme | dict[str, Any] | None = None,
+    width_tolerance_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Check a grid layer for coverage, geometry, code, building, households and street problems.
 
@@ -1012,6 +1039,11 @@ def validate_grids(
     scheme
         The :class:`~gridgeo.codes.CodeScheme` the codes follow (a plan stores its own under
         ``code_scheme``); default: 12-digit community code + 3-digit grid + 2-digit small grid.
+    width_tolerance_m
+        Overlap, gap, outside and crossing pieces narrower than this everywhere (no inscribed circle of
+        this diameter) are ``info``, not errors: the centimetre slivers left along long edges when one
+        layer's edges are straight in degrees and the other's in metres. Default: the rules'
+        ``width_tolerance_m`` (0.1 m); 0 keeps every piece an error.
 
     Returns
     -------
@@ -1037,7 +1069,10 @@ def validate_grids(
     for name, layer in (("communities", communities), ("buildings", buildings), ("streets", streets), ("subgrids", subgrids)):
         if layer is not None:
             _check_layer(layer, name=name, func=func)
-    for name, value in (("gap_width_m", gap_width_m), ("tolerance_m2", tolerance_m2), ("tolerance_m", tolerance_m)):
+    rules = load_rules(rules)
+    width_tolerance_m = rules.width_tolerance_m if width_tolerance_m is None else width_tolerance_m
+    for name, value in (("gap_width_m", gap_width_m), ("tolerance_m2", tolerance_m2), ("tolerance_m", tolerance_m),
+                        ("width_tolerance_m", width_tolerance_m)):
         if not (isinstance(value, (int, float)) and value >= 0):
             msg = f"{func}: {name} must be a number >= 0, got {value!r}"
             raise InputError(msg)
@@ -1045,7 +1080,6 @@ def validate_grids(
         msg = (f"{func}: street_share_min must be in [0, 1] and building_share_min in [0, 0.5), "
                f"got {street_share_min!r} and {building_share_min!r}")
         raise InputError(msg)
-    rules = load_rules(rules)
     scheme = scheme if isinstance(scheme, CodeScheme) else CodeScheme.from_dict(scheme) if scheme else CodeScheme()
     crs = _choose_metric(grids)
     tol2, tol = float(tolerance_m2), float(tolerance_m)
@@ -1060,6 +1094,7 @@ def validate_grids(
                                               community_column=community_column, column_present=present, tolerance_m2=tol2)
     comm_kind = np.array([comms.kinds[p] if (comms is not None and p >= 0) else "urban" for p in comm_pos], dtype=object)
 
+    coverage_start = len(records)
     if comms is not None:
         # communities that overlap each other make their grids overlap too: say so, as a warning
         start = len(records)
@@ -1078,6 +1113,7 @@ def validate_grids(
     else:
         records.append(_rec("check_skipped", "grids", None, None,
                             message="no communities layer: gaps at community edges, outside_community and crosses_communities not checked"))
+    _narrow_is_info(records, coverage_start, float(width_tolerance_m))
     _near_coincident(layer, comm_pos, comm_code, comms, records, tol, gap_width_m)
 
     sub_layer = None

@@ -12,6 +12,7 @@ import pytest
 
 import gridgeo
 from conftest import CODE_A, CODE_B
+from gridgeo._progress import LOG_LINE
 from gridgeo.cli import main
 from gridgeo.plan import Plan
 
@@ -31,10 +32,15 @@ def _run(argv: list[str]) -> int:
         return exc.code
 
 
+def _error_lines(err: str) -> list[str]:
+    """stderr without the progress log lines (``gridgeo:   0.1 s  reading inputs``)."""
+    return [line for line in err.splitlines() if not LOG_LINE.match(line)]
+
+
 def _one_line_error(capsys, rc: int, *fragments: str) -> str:
     captured = capsys.readouterr()
     assert rc == 2
-    lines = captured.err.splitlines()
+    lines = _error_lines(captured.err)
     assert len(lines) == 1, captured.err
     # "gridgeo: error: ..." (argparse's usage errors say "gridgeo blocks: error: ...")
     assert re.match(r"gridgeo( [a-z]+)?: error: ", lines[0]), lines[0]
@@ -380,5 +386,5 @@ def test_bad_input_through_subprocess_has_no_traceback(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert r.returncode == 2
-    assert r.stderr.splitlines() == [f"gridgeo: error: communities: file not found: {tmp_path / 'nope.gpkg'}; check the path"]
+    assert _error_lines(r.stderr) == [f"gridgeo: error: communities: file not found: {tmp_path / 'nope.gpkg'}; check the path"]
     assert r.stdout == ""

@@ -7,12 +7,13 @@ import re
 
 import pytest
 
+from gridgeo._progress import LOG_LINE
 from gridgeo.cli import main
 from gridgeo.plan import Plan
 
 
 def _one_line_error(capsys, rc: int, *fragments: str) -> None:
-    err = capsys.readouterr().err
+    err = "\n".join(line for line in capsys.readouterr().err.splitlines() if not LOG_LINE.match(line))
     assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert re.match(r"gridgeo( [a-z]+)?: error: ", err)
     for f in fragments:

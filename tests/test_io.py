@@ -460,24 +460,32 @@ def test_repair_findings_reach_read_inputs(tmp_path, communities_4490):
 
 
 def test_check_community_overlaps(communities_4547):
-    check_community_overlaps(communities_4547, METRIC_EPSG)  # touching is fine
+    fixed, findings = check_community_overlaps(communities_4547, METRIC_EPSG)  # touching is fine
+    assert len(findings) == 0 and fixed.geometry.geom_equals(communities_4547.geometry).all()
     over = communities_4547.copy()
-    over.loc[1, "geometry"] = rect(390, 0, 800, 400)  # 10 m × 400 m overlap
-    with pytest.raises(InputError, match=rf"communities overlap each other: \['{CODE_A}/{CODE_B} \(4000 m²\)'\]; .*不交叉重叠"):
+    over.loc[1, "geometry"] = rect(390, 0, 800, 400)  # 10 m × 400 m overlap: wider than the 2 m tolerance
+    with pytest.raises(InputError, match=rf"communities overlap each other by more than the 2 m boundary tolerance: "
+                                         rf"{CODE_A}/{CODE_B} \(4,000 m² at 114\.\d+°E 30\.\d+°N\); .*不交叉重叠.*"
+                                         r"`gridgeo validate COMMUNITIES --repair FIXED\.gpkg`"):
         check_community_overlaps(over, METRIC_EPSG)
 
 
 def test_check_community_overlaps_in_geographic_input(communities_4490):
     over = communities_4490.copy()
     over.loc[1, "geometry"] = over.geometry.iloc[0]
-    with pytest.raises(InputError, match=r"communities overlap each other: .*160000 m²"):
+    with pytest.raises(InputError, match=r"communities overlap each other by more .*160,000 m²"):
         check_community_overlaps(over, METRIC_EPSG)
 
 
-def test_tiny_overlap_tolerated(communities_4547):
+def test_narrow_overlap_resolved_with_a_finding(communities_4547):
     over = communities_4547.copy()
-    over.loc[1, "geometry"] = rect(399.999, 0, 800, 400)  # 0.4 m² under the 1 m² tolerance
-    check_community_overlaps(over, METRIC_EPSG)
+    over.loc[1, "geometry"] = rect(399.5, 0, 800, 400)  # 0.5 m × 400 m overlap, under the 2 m tolerance
+    fixed, findings = check_community_overlaps(over, METRIC_EPSG)
+    assert findings["type"].tolist() == ["community_overlap_resolved"]
+    assert findings["measure"].tolist() == [200.0]
+    assert fixed.geometry.area.sum() == pytest.approx(320_000.0)  # no overlap left
+    assert fixed.geometry.iloc[0].intersection(fixed.geometry.iloc[1]).area < 1e-6
+    assert over.geometry.iloc[1].area == pytest.approx(400.5 * 400)  # input not modified
 
 
 # ------------------------------------------------------------------------------ streets, buildings

@@ -1,0 +1,323 @@
+"""Messy community boundaries (村级界线): slivers of overlap and hairline gaps between neighbours.
+
+Official community layers come with overlaps and gaps where neighbours meet, metres wide at most, and
+are still the official boundaries (DESIGN §7). :func:`boundary_slivers` finds them;
+:func:`resolve_slivers` gives each one narrower than a tolerance (``rules.boundary_tolerance_m``,
+default 2 m) to the neighbour sharing the longest boundary with it and records a finding with its area
+and place; wider overlaps are an error naming the command that repairs the layer
+(:func:`repair_communities`, ``gridgeo validate COMMUNITIES --repair FIXED.gpkg``), which reuses the
+grid repair of :mod:`gridgeo._repair` with the whole layer as one region.
+
+Ties go as in :mod:`gridgeo._repair`: an overlap to the lower code, a gap to the higher (so along a
+badly matched shared edge the lower-coded community's line is kept). A piece is *narrower than* a tolerance when an inward buffer of half the tolerance leaves nothing of it
+(it has no inscribed circle of that diameter). Gaps are the parts of the layer's outline closed by a
+morphological closing of that width which touch two communities or more; a notch in one community's own
+outline, a lake hole inside one community and a wide space between communities are left alone.
+Everything is measured in the metric CRS.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from ._errors import InputError
+from ._findings import make_findings
+
+__all__ = ["boundary_slivers", "resolve_slivers", "validate_communities", "repair_communities", "REPAIR_COMMAND"]
+
+#: the command that repairs a community layer, named in error messages
+REPAIR_COMMAND = "gridgeo validate COMMUNITIES --repair FIXED.gpkg"
+
+_NOISE_M2 = 1e-4  # pieces smaller than this are numeric dust: resolved, not reported
+_TOUCH_M = 1e-3  # boundary within this distance counts as shared
+
+
+def _narrow(pieces: np.ndarray, width_m: float) -> np.ndarray:
+    """Whether each polygon has no inscribed circle of diameter ``width_m``."""
+    if len(pieces) == 0:
+        return np.zeros(0, dtype=bool)
+    return shapely.is_empty(shapely.buffer(pieces, -width_m / 2.0, quad_segs=2, join_style="mitre"))
+
+
+def _shared(piece: Any, others: np.ndarray) -> np.ndarray:
+    """Length of ``piece``'s boundary lying on each of ``others``' boundaries (within 1 mm)."""
+    ring = shapely.boundary(piece)
+    return shapely.length(shapely.intersection(ring, shapely.buffer(shapely.boundary(others), _TOUCH_M, quad_segs=1)))
+
+
+def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) -> gpd.GeoDataFrame:
+    """Overlaps between communities and gaps narrower than ``tolerance_m`` between them.
+
+    Parameters
+    ----------
+    communities
+        Communities with a ``code`` column, in a metric (projected) CRS.
+    tolerance_m
+        Gaps narrower than this are found, and wider holes enclosed by two communities or more;
+        overlaps of every width are; ``narrow`` tells which pieces are narrower than the tolerance.
+
+    Returns
+    -------
+    GeoDataFrame
+        One polygon per row: ``kind`` (``overlap`` or ``gap``), ``codes`` (the communities it touches,
+        comma-separated), ``owner`` (the code of the community sharing the longest boundary with it),
+        ``area_m2``, ``narrow`` (bool), geometry; in a stable order.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
+    ...                      geometry=[box(0, 0, 100, 100), box(100.5, 0, 300, 100)], crs=4547)
+    >>> s = boundary_slivers(c)
+    >>> s[["kind", "codes", "owner", "area_m2", "narrow"]].values.tolist()
+    [['gap', '420103001001,420103001002', '420103001002', 50.0, True]]
+    """
+    if communities.crs is None or not CRS.from_user_input(communities.crs).is_projected:
+        msg = "boundary_slivers: communities must be in a metric CRS; reproject with gridgeo.crs.metric_crs"
+        raise InputError(msg)
+    geoms = np.asarray(communities.geometry.to_numpy(), dtype=object)
+    geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+    codes = communities["code"].astype(str).to_numpy()
+    rows: list[dict] = []
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if len(left):
+        meet = shapely.relate_pattern(geoms[left], geoms[right], "T********")
+        left, right = left[meet], right[meet]
+        pieces = shapely.intersection(geoms[left], geoms[right])
+        parts, idx = shapely.get_parts(pieces, return_index=True)
+        poly = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+        parts, idx = parts[poly], idx[poly]
+        for p, i in zip(parts, idx, strict=True):
+            a, b = left[i], right[i]
+            # the part of the overlap's boundary on b's boundary borders what stays of a, and back
+            on_b, on_a = _shared(p, np.array([geoms[b], geoms[a]], dtype=object))
+            owner = a if (on_b, codes[b]) > (on_a, codes[a]) else b
+            rows.append({"kind": "overlap", "codes": ",".join(sorted([codes[a], codes[b]])), "owner": codes[owner],
+                         "geometry": p})
+    union = shapely.union_all(geoms)
+    half = tolerance_m / 2.0
+    closed = shapely.buffer(shapely.buffer(union, half, join_style="mitre"), -half, join_style="mitre")
+    gaps = shapely.get_parts(shapely.difference(closed, union))
+    gaps = gaps[shapely.get_type_id(gaps) == shapely.GeometryType.POLYGON]
+    # holes left after the closing are wider gaps; reported (never resolved) when between communities
+    rings = [ring for part in shapely.get_parts(closed) if part.geom_type == "Polygon" for ring in part.interiors]
+    holes = shapely.polygons(np.array(rings, dtype=object)) if rings else np.array([], dtype=object)
+    for g in np.concatenate([gaps, holes]):
+        near = tree.query(g, predicate="dwithin", distance=_TOUCH_M)
+        if len(near) < 2:
+            continue
+        shared = _shared(g, geoms[near])
+        touching = shared > _TOUCH_M
+        if touching.sum() < 2:
+            continue
+        near, shared = near[touching], shared[touching]
+        best = max(range(len(near)), key=lambda k: (shared[k], codes[near[k]]))
+        rows.append({"kind": "gap", "codes": ",".join(sorted(codes[near])), "owner": codes[near[best]], "geometry": g})
+    out = gpd.GeoDataFrame(pd.DataFrame(rows, columns=["kind", "codes", "owner", "geometry"]), geometry="geometry",
+                           crs=communities.crs)
+    out = out[out.geometry.area >= _NOISE_M2]
+    out["area_m2"] = out.geometry.area.round(3)
+    out["narrow"] = _narrow(out.geometry.to_numpy(), tolerance_m)
+    pts = shapely.point_on_surface(out.geometry.to_numpy())
+    order = np.lexsort((shapely.get_x(pts), -shapely.get_y(pts), out["codes"].to_numpy(), out["kind"].to_numpy()))
+    return out.iloc[order][["kind", "codes", "owner", "area_m2", "narrow", "geometry"]].reset_index(drop=True)
+
+
+def _place(geom: Any, crs: Any) -> str:
+    """Where a piece is, as longitude/latitude text."""
+    pt = shapely.point_on_surface(geom)
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform(pt.x, pt.y)
+    return f"{lon:.5f}°E {lat:.5f}°N"
+
+
+def resolve_slivers(
+    communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Give every overlap and gap narrower than ``tolerance_m`` to the neighbour sharing the longest
+    boundary with it; refuse wider overlaps.
+
+    Parameters
+    ----------
+    communities
+        Communities with a ``code`` column in a metric CRS (not modified).
+    tolerance_m
+        Width below which an overlap or gap is a sliver of digitising (``rules.boundary_tolerance_m``).
+
+    Returns
+    -------
+    (GeoDataFrame, GeoDataFrame)
+        The communities with the slivers resolved, and one finding per sliver
+        (``community_overlap_resolved`` / ``community_gap_filled``, severity warning, ``measure`` the
+        area in m², geometry the piece); wider holes enclosed by communities are left as they are,
+        each a ``community_gap`` warning.
+
+    Raises
+    ------
+    InputError
+        When communities overlap by a piece wider than ``tolerance_m``, listing the pieces and naming
+        the command that repairs the layer.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
+    ...                      geometry=[box(0, 0, 100.5, 100), box(100, 0, 300, 100)], crs=4547)
+    >>> fixed, f = resolve_slivers(c)
+    >>> fixed.area.round(3).tolist(), f["type"].tolist(), f["measure"].tolist()
+    ([10050.0, 19950.0], ['community_overlap_resolved'], [50.0])
+    """
+    slivers = boundary_slivers(communities, tolerance_m=tolerance_m)
+    wide = slivers[(slivers["kind"] == "overlap") & ~slivers["narrow"] & (slivers["area_m2"] >= 1.0)]
+    if len(wide):
+        shown = [f"{r.codes.replace(',', '/')} ({r.area_m2:,.0f} m² at {_place(r.geometry, communities.crs)})"
+                 for r in wide.head(5).itertuples()]
+        more = f" and {len(wide) - 5} more" if len(wide) > 5 else ""
+        msg = (f"communities overlap each other by more than the {tolerance_m:g} m boundary tolerance: "
+               f"{', '.join(shown)}{more}; a community must not overlap another (不交叉重叠): repair the community "
+               f"layer with `{REPAIR_COMMAND}` (or raise boundary_tolerance_m in a --rules file)")
+        raise InputError(msg)
+    wide_gaps = [
+        {"type": "community_gap", "severity": "warning", "layer": "communities", "community_code": r.owner,
+         "feature_id": r.codes, "measure": float(r.area_m2), "geometry": r.geometry,
+         "message": (f"{_fmt(r.area_m2)} enclosed by communities {r.codes.replace(',', ', ')} at "
+                     f"{_place(r.geometry, communities.crs)} is in none of them (wider than the {tolerance_m:g} m "
+                     f"boundary tolerance, so left as it is); if it belongs to one, repair with `{REPAIR_COMMAND}`")}
+        for r in slivers[(slivers["kind"] == "gap") & ~slivers["narrow"]].itertuples()
+    ]
+    todo = slivers[slivers["narrow"]]
+    if len(todo) == 0:
+        return communities, make_findings(wide_gaps, crs=communities.crs)
+    codes = communities["code"].astype(str).to_numpy()
+    pos = {c: i for i, c in enumerate(codes)}
+    geoms = np.asarray(communities.geometry.to_numpy(), dtype=object).copy()
+    gains: dict[int, list] = {}
+    losses: dict[int, list] = {}
+    records = []
+    for r in todo.itertuples():
+        owner = pos[r.owner]
+        if r.kind == "overlap":
+            for c in r.codes.split(","):
+                if c != r.owner:
+                    losses.setdefault(pos[c], []).append(r.geometry)
+            what, typ = f"overlap of communities {r.codes.replace(',', ' and ')}", "community_overlap_resolved"
+        else:
+            gains.setdefault(owner, []).append(r.geometry)
+            what, typ = f"gap between communities {r.codes.replace(',', ', ')}", "community_gap_filled"
+        width = 2 * r.area_m2 / max(float(shapely.length(r.geometry)), 1e-12)
+        records.append({"type": typ, "severity": "warning", "layer": "communities", "community_code": r.owner,
+                        "feature_id": r.codes, "measure": float(r.area_m2), "geometry": r.geometry,
+                        "message": (f"{_fmt(r.area_m2)} {what} (≈{width:.2g} m wide, under the {tolerance_m:g} m "
+                                    f"boundary tolerance) at {_place(r.geometry, communities.crs)} given to {r.owner}, "
+                                    "which shares the longest boundary with it")})
+    for i, pieces in losses.items():
+        geoms[i] = shapely.difference(geoms[i], shapely.union_all(pieces))
+    for i, pieces in gains.items():
+        geoms[i] = shapely.union_all([geoms[i], *pieces])
+    changed = sorted(set(losses) | set(gains))
+    fixed = shapely.make_valid(geoms[changed], method="structure", keep_collapsed=False)
+    geoms[changed] = [_polygons(g) for g in fixed]
+    out = communities.copy()
+    out = out.set_geometry(gpd.GeoSeries(geoms, index=communities.index, crs=communities.crs))
+    if out.geometry.name != communities.geometry.name:
+        out = out.rename_geometry(communities.geometry.name)
+    return out, make_findings(records + wide_gaps, crs=communities.crs)
+
+
+def _fmt(a: float) -> str:
+    return f"{a:,.1f} m²" if a >= 1 else f"{a:.3f} m²"
+
+
+def _polygons(geom: Any) -> Any:
+    """The polygons of a geometry (lines and points a union may leave are dropped)."""
+    parts = shapely.get_parts(geom)
+    parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
+    return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
+
+
+def _region(communities: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
+    """The communities' union with the narrow gaps between them closed: one region to repair in."""
+    metric = communities.crs
+    slivers = boundary_slivers(communities, tolerance_m=tolerance_m)
+    gaps = slivers[(slivers["kind"] == "gap") & slivers["narrow"]].geometry.to_numpy()
+    region = shapely.union_all([shapely.union_all(communities.geometry.to_numpy()), *gaps])
+    return gpd.GeoDataFrame({"code": ["region"]}, geometry=[region], crs=metric)
+
+
+def validate_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) -> gpd.GeoDataFrame:
+    """Findings for a community layer: overlaps (errors) and gaps narrower than ``tolerance_m``
+    between communities (warnings; the pipeline resolves those narrower than the tolerance).
+
+    ``communities`` may be in any CRS; findings come back in it.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
+    ...                      geometry=[box(0, 0, 110, 100), box(100, 0, 300, 100)], crs=4547)
+    >>> validate_communities(c)[["type", "severity", "feature_id", "measure"]].values.tolist()
+    [['overlap', 'error', '420103001001,420103001002', 1000.0]]
+    """
+    from .crs import metric_crs
+
+    m = communities.crs if CRS.from_user_input(communities.crs).is_projected else metric_crs(communities)
+    slivers = boundary_slivers(communities.to_crs(m), tolerance_m=tolerance_m)
+    records = []
+    for r in slivers.itertuples():
+        note = f"narrower than {tolerance_m:g} m: resolved by partition, or mend it with --repair" if r.narrow else "repair with --repair"
+        if r.kind == "overlap":
+            records.append({"type": "overlap", "severity": "warning" if r.narrow else "error", "layer": "communities",
+                            "feature_id": r.codes, "community_code": r.owner, "measure": float(r.area_m2), "geometry": r.geometry,
+                            "message": f"communities {r.codes.replace(',', ' and ')} overlap by {_fmt(r.area_m2)} ({note})"})
+        else:
+            if not r.narrow:
+                note = f"wider than {tolerance_m:g} m: left as it is by --repair; if it belongs to a community, draw it in"
+            records.append({"type": "gap", "severity": "warning", "layer": "communities", "feature_id": r.codes,
+                            "community_code": r.owner, "measure": float(r.area_m2), "geometry": r.geometry,
+                            "message": f"{_fmt(r.area_m2)} between communities {r.codes.replace(',', ', ')} is in none ({note})"})
+    return make_findings(records, crs=m).to_crs(communities.crs)
+
+
+def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Mend a community layer: every overlap and every gap narrower than ``tolerance_m`` given to the
+    neighbour sharing the longest boundary (the grid repair of :mod:`gridgeo._repair`, with the
+    communities as the features and their union, narrow gaps closed, as the one region they tile).
+
+    Returns the repaired communities (same rows, columns and CRS) and the change log (the columns of
+    :data:`gridgeo._repair.LOG_COLUMNS`, ``grid_code`` holding the community code).
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
+    ...                      geometry=[box(0, 0, 110, 100), box(100.5, 0, 300, 100)], crs=4547)
+    >>> fixed, log = repair_communities(c)
+    >>> fixed.area.round(3).tolist(), len(validate_communities(fixed))
+    ([11000.0, 19000.0], 0)
+    """
+    from ._repair import repair_grids
+    from .crs import metric_crs
+
+    if "code" not in communities.columns:
+        msg = f"repair_communities: the community layer has no 'code' column; columns are {list(communities.columns)}"
+        raise InputError(msg)
+    m = communities.crs if CRS.from_user_input(communities.crs).is_projected else metric_crs(communities)
+    region = _region(communities.to_crs(m), tolerance_m).to_crs(communities.crs)
+    layer = communities.assign(__region="region")
+    fixed, log = repair_grids(layer, communities=region, code_column="code", community_column="__region",
+                              gap_width_m=tolerance_m)
+    fixed = fixed.drop(columns="__region")
+    log = log.drop(columns="community_code").rename(columns={"grid_code": "code"})
+    return fixed, log

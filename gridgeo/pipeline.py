@@ -295,6 +295,18 @@ def build_plan(
                            progress=progress)
 
 
+def _community_progress(progress: Callable[[str], None] | None) -> Callable[[int, int], None] | None:
+    """A per-community callback for :func:`~gridgeo.partition.partition` that reports every 10% done."""
+    if progress is None:
+        return None
+
+    def report(done: int, total: int) -> None:
+        if done == total or (10 * done) // total != (10 * (done - 1)) // total:
+            progress(f"divided {done:,} of {total:,} communities")
+
+    return report
+
+
 def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from_scratch: bool, scheme: Any,
                     progress: Callable[[str], None] | None = None) -> Plan:
     from .partition import partition
@@ -323,7 +335,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     else:
         result = partition(
             prep.communities, prep.blocks, prep.buildings, streets=prep.streets, rules=prep.rules,
-            villager_groups=prep.villager_groups, workers=workers,
+            villager_groups=prep.villager_groups, workers=workers, progress=_community_progress(progress),
         )
     prep.timings["partition_s"] = time.perf_counter() - t
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings

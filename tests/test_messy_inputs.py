@@ -454,6 +454,17 @@ def test_cli_progress_lines_and_quiet(capsys, tmp_path, tiny_files):
     assert capsys.readouterr().err == ""
 
 
+def test_partition_reports_communities_as_they_are_divided(capsys, tmp_path, tiny_files):
+    out = tmp_path / "plan.gpkg"
+    args = ["partition", "--out", str(out), "--workers", "1"]
+    for name in ("communities", "streets", "buildings"):
+        args += [f"--{name}", str(tiny_files[name])]
+    assert main(args) == 0
+    steps = [LOG_LINE.sub("", ln) for ln in capsys.readouterr().err.splitlines() if LOG_LINE.match(ln)]
+    i = steps.index("dividing 2 communities")
+    assert steps[i + 1:i + 3] == ["divided 1 of 2 communities", "divided 2 of 2 communities"]
+
+
 # ------------------------------------------------------------------- random corruptions (property)
 
 from contextlib import redirect_stderr, redirect_stdout  # noqa: E402

@@ -8,6 +8,7 @@ the same) and assembles the layers. Everything stays in the input CRS, which mus
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,7 @@ def partition(
     rules: Rules | str | None = None,
     villager_groups: gpd.GeoDataFrame | None = None,
     workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PartitionResult:
     """Divide every community into base grids and small grids.
 
@@ -72,6 +74,8 @@ def partition(
         each group is a grid by default; a group over ``grid_max`` households is divided.
     workers
         Processes for the communities (1: in this process).
+    progress
+        Called as ``progress(done, total)`` each time a community is finished.
 
     Returns
     -------
@@ -109,12 +113,20 @@ def partition(
         # largest communities first, so that no process is left with a big one at the end
         order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i]["bld_pos"]))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(partition_community, [jobs[i] for i in order], chunksize=1))
+            done = []
+            for res in pool.map(partition_community, [jobs[i] for i in order], chunksize=1):
+                done.append(res)
+                if progress is not None:
+                    progress(len(done), len(jobs))
         results = [None] * len(jobs)
         for i, res in zip(order, done):
             results[i] = res
     else:
-        results = [partition_community(j) for j in jobs]
+        results = []
+        for j in jobs:
+            results.append(partition_community(j))
+            if progress is not None:
+                progress(len(results), len(jobs))
     return _assemble(results, buildings, communities, crs)
 
 

@@ -261,7 +261,7 @@ def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None 
         starts = np.searchsorted(cells.block[order], np.arange(nblocks + 1))
         for b in np.flatnonzero(whole_block & (bh >= sub_bounds.lo)):
             mine = cells.households[order[starts[b]:starts[b + 1]]]
-            if len(mine) > 1 and not packable(mine, sub_bounds.lo, sub_bounds.hi, time_limit_s=0.2):
+            if len(mine) > 1 and not packable(mine, sub_bounds.lo, sub_bounds.hi, node_limit=200):
                 whole_block[b] = False
     whole = whole_block[cells.block]
     same = (cells.block[g.a] == cells.block[g.b]) & whole[g.a]

@@ -17,16 +17,22 @@ __all__ = ["packable"]
 _MAX_BINARIES = 20_000
 
 
-def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) -> bool:
+#: branch-and-bound nodes each integer programme may use: the answer depends on the data only, never on
+#: the machine's speed or load (the partition, ``validate`` and the report must agree on every machine)
+NODE_LIMIT = 2_000
+
+
+def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 30.0, node_limit: int = NODE_LIMIT) -> bool:
     """Whether buildings of households ``h`` can be grouped into grids of ``lo``–``hi`` households.
 
     Contiguity is ignored and a building over ``hi`` is left out (it is its own, exempt, grid), so a
     False answer is a proof that no plan meets the bounds, while True may still be unreachable for
     contiguity reasons. Buildings of at most ``lo / 10`` households are pooled and may be shared out
     in any amounts (a relaxation that keeps the proof valid); the larger ones are assigned whole, by a
-    small mixed-integer programme (HiGHS through :func:`scipy.optimize.milp`). When the solver runs
-    out of time (``time_limit_s`` for the whole call) or the programme would be too large, the answer
-    is True: a container is never excused without a proof.
+    small mixed-integer programme (HiGHS through :func:`scipy.optimize.milp`). When a programme reaches
+    ``node_limit`` branch-and-bound nodes without a proof, or would be too large, the answer is True: a
+    container is never excused without a proof. The node limit, not the clock, bounds the work, so the
+    answer is the same on every machine; ``time_limit_s`` is only a guard for the whole call.
 
     >>> packable(np.array([96, 93, 93, 87, 78]), 100, 150)
     False
@@ -59,7 +65,7 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) 
     deadline = time.monotonic() + time_limit_s
     # the quick witness for every count before any programme: the programme is the slow part
     for k in ks:
-        if _greedy_fits(big, pool, k, lo, hi) or time.monotonic() > deadline:
+        if _greedy_fits(big, pool, k, lo, hi):
             return True
     for k in ks:
         left = deadline - time.monotonic()
@@ -90,7 +96,7 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 2.0) 
         upper = np.r_[np.ones(nb * k), np.full(k, pool)]
         res = milp(np.zeros(nvar), constraints=LinearConstraint(a, lbs, ubs),
                    integrality=integrality, bounds=Bounds(np.zeros(nvar), upper),
-                   options={"time_limit": left})
+                   options={"time_limit": left, "node_limit": node_limit})
         if res.status != 2:  # 2: proven infeasible; anything else (solved, time limit) counts as fit
             return True
     return False

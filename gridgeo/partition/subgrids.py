@@ -107,7 +107,7 @@ class SmallGridBadness:
         H = sum(hl)
         if len(live) > self.max_exact:
             # many cells: contiguity aside, the sizes can still stand in the way (a packing proof)
-            if self.bounds.fits(H) and H >= lo and packable(np.asarray(hl, dtype=float), lo, hi, time_limit_s=0.2):
+            if self.bounds.fits(H) and H >= lo and packable(np.asarray(hl, dtype=float), lo, hi, node_limit=200):
                 return (0, 0.0)
             return (1, round(max(0.0, lo - H) / lo, 6) if H < lo else 0.01)
         steps = [0]

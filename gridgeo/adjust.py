@@ -78,7 +78,7 @@ def adjust(
     kept = pg[keep].reset_index(drop=True)
 
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
-    in_kept = _grid_of(buildings, kept.geometry.to_numpy())
+    in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb)
 
     parts: list[PartitionResult] = []
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
@@ -112,7 +112,7 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     outside = shapely.area(shapely.difference(geoms, comm)) > _TOL_M2
     keep = ~outside
     # buildings now in each grid, as the partition and validate place them
-    gi_all = _grid_of(buildings, geoms)
+    gi_all = _grid_of(buildings, geoms, pg["grid_code"].to_numpy(), pb)
     bi = np.flatnonzero(gi_all >= 0)
     gi = gi_all[bi]
     tree = shapely.STRtree(geoms)
@@ -144,8 +144,9 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     return keep
 
 
-def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray) -> np.ndarray:
-    """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`."""
+def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, pb: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`;
+    ties (a point on the edge between two grids) go to the grid the previous plan stored it in."""
     from .footprints import assign_to_zones
 
     geoms = buildings.geometry.to_numpy()
@@ -153,7 +154,12 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray) -> np.ndarray:
     if bad.any():
         geoms = geoms.copy()
         geoms[bad] = shapely.make_valid(geoms[bad])
-    return assign_to_zones(geoms, grids).zone
+    prefer = None
+    if pb is not None and "grid_code" in pb.columns:
+        before = dict(zip(pb["building_id"].astype(str), pb["grid_code"], strict=True))
+        pos = {str(c): i for i, c in enumerate(codes)}
+        prefer = np.array([pos.get(str(before.get(b)), -1) for b in buildings["building_id"].astype(str)], dtype=np.int64)
+    return assign_to_zones(geoms, grids, prefer=prefer).zone
 
 
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,

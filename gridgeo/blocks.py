@@ -294,17 +294,24 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     a = assign_to_zones(bgeoms, kgeoms, rank=rank)
     zone = a.zone
     if "unit_id" in buildings.columns and len(a.pairs[0]):
-        # whole units: each unit's parts summed per block, then every member takes the unit's best block
+        # whole units, within each community: a member's community is that of its own block; the unit's
+        # members in one community take the block of that community holding most of them (a community
+        # boundary cuts a unit, as it cuts a building: each side stays in its own community)
         bi, ki, share = a.pairs
         area = shapely.area(bgeoms)
         weight = np.where(area > 0, area, 1.0)  # a point weighs as 1 m²
+        kcode = blocks["community_code"].astype(str).to_numpy()
+        own = np.where(zone >= 0, kcode[np.maximum(zone, 0)], "")
         unit = buildings["unit_id"].astype(str).to_numpy()
-        total = pd.Series(weight).groupby(unit).sum()
-        per = pd.DataFrame({"u": unit[bi], "k": ki, "m": share * weight[bi], "r": rank[ki]}).groupby(["u", "k", "r"], as_index=False)["m"].sum()
+        key = np.char.add(np.char.add(unit.astype(str), "\x1f"), own.astype(str))
+        same = kcode[ki] == own[bi]
+        bi, ki, share = bi[same], ki[same], share[same]
+        total = pd.Series(weight).groupby(key).sum()
+        per = pd.DataFrame({"u": key[bi], "k": ki, "m": share * weight[bi], "r": rank[ki]}).groupby(["u", "k", "r"], as_index=False)["m"].sum()
         per = per[per["m"] >= BUILDING_SHARE_MIN * total.reindex(per["u"]).to_numpy()]
         best = per.sort_values(["u", "m", "r"], ascending=[True, False, True]).drop_duplicates("u")
         k_of_unit = pd.Series(best["k"].to_numpy(), index=best["u"].to_numpy())
-        zone = k_of_unit.reindex(unit).fillna(-1).to_numpy().astype(np.int64)
+        zone = np.where(zone >= 0, k_of_unit.reindex(key).fillna(-1).to_numpy(), -1).astype(np.int64)
     located = np.flatnonzero(zone >= 0)
     df = pd.DataFrame({"b": located, "k": zone[located]})
     out = buildings.copy()

@@ -33,6 +33,9 @@ from .rules import Rules, get_rules
 
 __all__ = ["footprint_units", "bend_blocks", "unit_groups", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN"]
 
+#: a point building this close (m) to a zone's edge is on the edge
+EDGE_M = 1e-3
+
 #: least share of a footprint that counts as lying in a zone (block, grid, small grid, community): the
 #: one threshold of the building-to-zone assignment for the partition, ``validate`` and the quality report
 BUILDING_SHARE_MIN = 0.05
@@ -302,7 +305,8 @@ class ZoneAssignment:
 
 
 def assign_to_zones(
-    buildings: np.ndarray, zones: np.ndarray, *, share_min: float = BUILDING_SHARE_MIN, rank: np.ndarray | None = None
+    buildings: np.ndarray, zones: np.ndarray, *, share_min: float = BUILDING_SHARE_MIN, rank: np.ndarray | None = None,
+    prefer: np.ndarray | None = None,
 ) -> ZoneAssignment:
     """The one building-to-zone assignment of gridgeo (partition, ``validate``, quality figures).
 
@@ -316,6 +320,10 @@ def assign_to_zones(
         Least share of a footprint that counts as lying in a zone.
     rank
         Tie-break order of the zones (default: their position).
+    prefer
+        Per building, the index of the zone it was placed in before (-1: none), e.g. a plan's stored
+        ``grid_code``: it wins ties (a point on the edge between two grids, a footprint split in equal
+        shares), so a building does not change zone when a plan is stored and read again.
 
     Examples
     --------
@@ -339,10 +347,16 @@ def assign_to_zones(
     rank = np.arange(len(zones)) if rank is None else np.asarray(rank)
     zidx = np.flatnonzero(usable)
     tree = shapely.STRtree(zones[zidx])
-    bi, zi = tree.query(buildings, predicate="intersects")
-    zi = zidx[zi]
     area = shapely.area(buildings)
-    is_area = np.isin(shapely.get_type_id(buildings[bi]), _POLYGONAL) & (area[bi] > 0)
+    footprint = np.isin(shapely.get_type_id(buildings), _POLYGONAL) & (area > 0)
+    fidx, pidx = np.flatnonzero(footprint), np.flatnonzero(~footprint)
+    fb, fz = tree.query(buildings[fidx], predicate="intersects")
+    # a point within EDGE_M of a zone's edge is on that edge (a plan stored in degrees and read back
+    # moves its edges by nanometres): then ties, and the preferred zone, decide
+    qb, qz = tree.query(buildings[pidx], predicate="dwithin", distance=EDGE_M)
+    bi = np.concatenate([fidx[fb], pidx[qb]])
+    zi = zidx[np.concatenate([fz, qz])]
+    is_area = np.r_[np.ones(len(fb), dtype=bool), np.zeros(len(qb), dtype=bool)]
     share = np.zeros(len(bi))
     if is_area.any():
         pb, pz = bi[is_area], zi[is_area]
@@ -356,6 +370,7 @@ def assign_to_zones(
     edge_only = np.zeros(len(bi), dtype=bool)
     if pt.any():
         inside = shapely.contains(zones[zi[pt]], buildings[bi[pt]])
+        inside &= shapely.distance(shapely.boundary(zones[zi[pt]]), buildings[bi[pt]]) > EDGE_M
         # a point on a boundary only: the lowest-ranked zone it touches holds it
         share[pt] = 1.0
         on_edge = np.flatnonzero(pt)[~inside]
@@ -371,8 +386,11 @@ def assign_to_zones(
     n_zones = np.bincount(bi[meaningful & ~edge_only], minlength=nb).astype(np.int64)
     n_zones[np.unique(bi[edge_only])] = 1
     np.maximum.at(max_share, bi, np.where(edge_only, 1.0, share))
+    # shares equal up to float noise (a plan stored in degrees and read back) tie; the preferred zone wins
+    key = -np.round(share, 9)
+    other = np.zeros(len(bi), dtype=np.int64) if prefer is None else (np.asarray(prefer)[bi] != zi).astype(np.int64)
     sel = np.flatnonzero(meaningful)
-    order = sel[np.lexsort((rank[zi[sel]], -share[sel], bi[sel]))]
+    order = sel[np.lexsort((rank[zi[sel]], other[sel], key[sel], bi[sel]))]
     first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]] if len(order) else order
     zone[bi[first]] = zi[first]
     # a footprint mostly outside every zone, with at least share_min inside them all together, but in
@@ -381,7 +399,7 @@ def assign_to_zones(
     rest = (zone < 0) & (total >= share_min)
     if rest.any():
         sel = np.flatnonzero(rest[bi])
-        order = sel[np.lexsort((rank[zi[sel]], -share[sel], bi[sel]))]
+        order = sel[np.lexsort((rank[zi[sel]], other[sel], key[sel], bi[sel]))]
         first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]]
         zone[bi[first]] = zi[first]
     return ZoneAssignment(zone, n_zones, max_share, (bi, zi, share))

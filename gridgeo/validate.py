@@ -807,12 +807,17 @@ def _metric_buildings(buildings: gpd.GeoDataFrame, crs: CRS) -> tuple[np.ndarray
     return bgeoms, valid, missing
 
 
-def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float) -> ZoneAssignment:
+def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float, stored: Any = None) -> ZoneAssignment:
     """gridgeo's one building-to-zone assignment (:func:`gridgeo.footprints.assign_to_zones`) on a
-    prepared layer; ties go to the lower code."""
+    prepared layer; ties go to the code the building carries (``stored``: a plan's ``grid_code`` or
+    ``subgrid_code``), then to the lower code."""
     zones = np.where(layer.usable, layer.geoms, Polygon())
     rank = pd.Series(layer.ids.astype(str)).rank(method="dense").to_numpy()
-    return assign_to_zones(bgeoms, zones, share_min=share_min, rank=rank)
+    prefer = None
+    if stored is not None:
+        pos = {c: i for i, c in enumerate(layer.ids) if c is not None}
+        prefer = np.array([pos.get(_as_code(v), -1) for v in stored], dtype=np.int64)
+    return assign_to_zones(bgeoms, zones, share_min=share_min, rank=rank, prefer=prefer)
 
 
 def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDataFrame, crs: CRS,
@@ -824,7 +829,7 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     bids = (np.array([_as_code(v) or f"#{i}" for v, i in zip(buildings["building_id"], buildings.index)], dtype=object)
             if "building_id" in buildings.columns else np.array([f"#{i}" for i in buildings.index], dtype=object))
-    asg = _assign(bgeoms_valid, grids, share_min)
+    asg = _assign(bgeoms_valid, grids, share_min, buildings.get("grid_code"))
     area = shapely.area(bgeoms_valid)
     assigned, max_share = asg.zone, asg.max_share
     unassigned = ~missing & (assigned < 0)
@@ -1246,7 +1251,7 @@ def _outside_communities(records: list[dict], community_geoms: np.ndarray, share
 
 def _buildings_check_quiet(layer: _Layer, buildings: gpd.GeoDataFrame, crs: CRS, share_min: float) -> np.ndarray:
     """Buildings assigned to features of ``layer`` (the one assignment), without findings."""
-    return _assign(_metric_buildings(buildings, crs)[1], layer, share_min).zone
+    return _assign(_metric_buildings(buildings, crs)[1], layer, share_min, buildings.get("subgrid_code")).zone
 
 
 def _finish(records: list[dict], metric: CRS, out_crs: Any) -> gpd.GeoDataFrame:

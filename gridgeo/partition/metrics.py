@@ -364,11 +364,13 @@ class _Level:
 
 
 def _assign_buildings(
-    bgeom: np.ndarray, barea: np.ndarray, zgeom: np.ndarray, zrank: np.ndarray, share: float
+    bgeom: np.ndarray, barea: np.ndarray, zgeom: np.ndarray, zrank: np.ndarray, share: float,
+    prefer: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Zone of each building and how many zones hold it meaningfully: gridgeo's one building-to-zone
-    assignment (:func:`gridgeo.footprints.assign_to_zones`), shared with the partition and ``validate``."""
-    a = assign_to_zones(bgeom, zgeom, share_min=share, rank=zrank)
+    assignment (:func:`gridgeo.footprints.assign_to_zones`), shared with the partition and ``validate``;
+    ties go to the zone the building is stored in (``prefer``)."""
+    a = assign_to_zones(bgeom, zgeom, share_min=share, rank=zrank, prefer=prefer)
     return a.zone, a.n_zones
 
 
@@ -579,10 +581,15 @@ def _measure_level(
     segment_m: float,
     defaults: tuple[int, int, int],
     zfeasible_given: np.ndarray | None = None,
+    bstored: np.ndarray | None = None,
 ) -> _Level:
     nz, nc = len(zgeom), len(cgeom)
     zrank = pd.Series(zid.astype(str)).rank(method="dense").to_numpy().astype(np.int64)
-    assigned, n_in = _assign_buildings(bgeom, barea, zgeom, zrank, building_share)
+    prefer = None
+    if bstored is not None:
+        pos = {str(z): i for i, z in enumerate(zid)}
+        prefer = np.array([pos.get(str(v), -1) if isinstance(v, str) else -1 for v in bstored], dtype=np.int64)
+    assigned, n_in = _assign_buildings(bgeom, barea, zgeom, zrank, building_share, prefer)
     # which container each building belongs to: by its representative point
     bcont = _locate(bpoint, cgeom)
     expected = bcont >= 0
@@ -893,6 +900,7 @@ def _measure(
                   segment_m=segment_m)
     base = _measure_level(zgeom=zgeom, zid=zid, zcont=zcont, zbase=zbase, zstored=stored, cgeom=cgeom, cid=ccode,
                           lo=lo, hi=hi, target=tg, defaults=(dr.grid_min, dr.grid_max, dr.grid_target),
+                          bstored=buildings[gid_col].to_numpy() if gid_col and gid_col in buildings.columns else None,
                           **common)
 
     # ---- small grids in their parent grids
@@ -932,7 +940,9 @@ def _measure(
         small = _measure_level(zgeom=sgeom, zid=sid, zcont=scont, zbase=np.ones(len(sgeom), dtype=bool),
                                zstored=sstored, cgeom=zgeom[is_cont], cid=zid[is_cont], lo=slo, hi=shi, target=stg,
                                defaults=(dr.subgrid_min, dr.subgrid_max, dr.subgrid_target),
-                               zfeasible_given=sfeas, **common)
+                               zfeasible_given=sfeas,
+                               bstored=buildings[sid_col].to_numpy() if sid_col and sid_col in buildings.columns else None,
+                               **common)
         small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
 
     inside = _locate(bpoint, cgeom) >= 0

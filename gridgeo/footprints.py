@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 from ._findings import make_findings
 from .rules import Rules, get_rules
 
-__all__ = ["footprint_units", "bend_blocks", "unit_groups", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN"]
+__all__ = ["footprint_units", "split_multipart", "bend_blocks", "unit_groups", "unit_labels", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN"]
 
 #: a point building this close (m) to a zone's edge is on the edge
 EDGE_M = 1e-3
@@ -41,6 +41,8 @@ EDGE_M = 1e-3
 BUILDING_SHARE_MIN = 0.05
 
 _POLYGONAL = (3, 6)  # Polygon, MultiPolygon
+#: a footprint unit of this many buildings or more is reported (``footprint_unit_large``)
+LARGE_UNIT_BUILDINGS = 10
 #: overlaps below this area (m²) are numeric noise between footprints that only touch
 _NOISE_M2 = 1e-6
 
@@ -105,7 +107,7 @@ def footprint_units(
         pairs_a.append(a)
         pairs_b.append(b)
         where = shapely.point_on_surface(shapely.intersection(valid[a], valid[b]))
-        for i, j, area, dup, g in zip(a, b, inter, same, where, strict=True):
+        for i, j, area, dup, g in zip(a, b, np.round(inter, 6), same, where, strict=True):
             lo, hi = sorted((ids[i], ids[j]))
             if dup:
                 records.append({"type": "building_duplicate", "severity": "warning", "layer": "buildings",
@@ -136,11 +138,95 @@ def footprint_units(
         _, label = connected_components(graph, directed=False)
     unit_id = pd.Series(ids, index=buildings.index).groupby(label).transform("min") if n else pd.Series(ids, dtype=object)
     unit_id.index = buildings.index
+    # a chain of many footprints (terraced houses each drawn into its neighbour) is one indivisible unit:
+    # say so, so that a sloppy outline layer does not silently make one grid of a whole street
+    size = unit_id.map(unit_id.value_counts())
+    for uid in sorted(set(unit_id[size.to_numpy() >= LARGE_UNIT_BUILDINGS])):
+        members = np.flatnonzero(unit_id.to_numpy() == uid)
+        hh = pd.to_numeric(buildings["households"], errors="coerce").iloc[members].sum() if "households" in buildings else np.nan
+        records.append({"type": "footprint_unit_large", "severity": "warning", "layer": "buildings",
+                        "feature_id": str(uid), "measure": float(len(members)),
+                        "message": f"{len(members)} overlapping footprints ({hh:.0f} households) form one indivisible unit "
+                                   f"{uid}: never divided between grids; if they are separate buildings drawn into each "
+                                   "other, fix their outlines or raise footprint_overlap_share",
+                        "geometry": shapely.point_on_surface(shapely.union_all(geoms[members]))})
     findings = make_findings(records, crs=buildings.crs)
     if len(findings):
         # the message names both ids: a total order whatever the input row order
         findings = findings.sort_values(["type", "feature_id", "message", "measure"], kind="stable").reset_index(drop=True)
     return unit_id.astype(object), findings
+
+
+def split_multipart(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Buildings whose footprint is several separate polygons, split into one row per separate piece.
+
+    A multi-part footprint whose parts do not touch (two wings drawn as one feature, a building and its
+    garage 40 m away) cannot lie in one contiguous grid. Each separate piece (parts that touch stay
+    together) becomes a building of its own, ``building_id`` ``<id>#<n>`` numbered west to east, its
+    households the building's shared out by footprint area (largest remainders; the total is kept),
+    with a ``building_multipart_split`` finding. Nothing is dropped.
+
+    >>> from shapely import box, MultiPolygon
+    >>> b = gpd.GeoDataFrame({"building_id": ["a", "b"], "households": [10, 7]},
+    ...     geometry=[MultiPolygon([box(0, 0, 10, 10), box(100, 0, 130, 10)]), box(0, 20, 5, 25)], crs=4547)
+    >>> out, found = split_multipart(b)
+    >>> out[["building_id", "households"]].values.tolist(), list(found["type"])
+    ([['a#1', 3], ['a#2', 7], ['b', 7]], ['building_multipart_split'])
+    """
+    geoms = buildings.geometry.to_numpy()
+    multi = np.flatnonzero((shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) > 1))
+    if not len(multi):
+        return buildings, make_findings([], crs=buildings.crs)
+    rows, records = [], []
+    keep = np.ones(len(buildings), dtype=bool)
+    hh_col = "households" in buildings.columns
+    for i in multi:
+        parts = np.asarray(shapely.get_parts(geoms[i]), dtype=object)
+        a, b = shapely.STRtree(parts).query(parts, predicate="intersects")
+        n_parts = len(parts)
+        _, lab = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n_parts, n_parts)), directed=False)
+        if lab.max() == 0:
+            continue
+        pieces = [shapely.union_all(parts[lab == k]) for k in range(lab.max() + 1)]
+        pieces = [pieces[k] for k in np.argsort([shapely.bounds(p)[0] for p in pieces], kind="stable")]
+        area = np.array([shapely.area(p) for p in pieces])
+        keep[i] = False
+        row = buildings.iloc[i]
+        bid = str(row["building_id"])
+        total = row["households"] if hh_col else None
+        shares = [None] * len(pieces)
+        if hh_col and pd.notna(total):
+            exact = float(total) * area / area.sum()
+            base = np.floor(exact).astype(np.int64)
+            base[np.argsort(-(exact - base), kind="stable")[: int(round(float(total))) - int(base.sum())]] += 1
+            shares = base.tolist()
+        for k, (piece, h) in enumerate(zip(pieces, shares, strict=True)):
+            new = row.copy()
+            new["building_id"] = f"{bid}#{k + 1}"
+            if hh_col:
+                new["households"] = h if h is not None else total
+            new[buildings.geometry.name] = piece
+            rows.append((i + (k + 1) / (len(pieces) + 1), new))
+        records.append({"type": "building_multipart_split", "severity": "info", "layer": "buildings",
+                        "feature_id": bid, "measure": float(len(pieces)),
+                        "message": f"building {bid} is {len(pieces)} separate pieces: kept as buildings "
+                                   f"{bid}#1–#{len(pieces)}, households shared out by footprint area",
+                        "geometry": shapely.point_on_surface(pieces[0])})
+    if not rows:
+        return buildings, make_findings([], crs=buildings.crs)
+    extra = gpd.GeoDataFrame([r for _, r in rows], columns=buildings.columns, geometry=buildings.geometry.name,
+                             crs=buildings.crs)
+    # the pieces take the place of their building: row order kept
+    order = np.argsort(np.r_[np.flatnonzero(keep).astype(float), [p for p, _ in rows]], kind="stable")
+    out = pd.concat([buildings[keep], extra], ignore_index=True).iloc[order].reset_index(drop=True)
+    out = gpd.GeoDataFrame(out, geometry=buildings.geometry.name, crs=buildings.crs)
+    for col in buildings.columns:
+        if col != buildings.geometry.name and buildings[col].dtype != object:
+            try:
+                out[col] = out[col].astype(buildings[col].dtype)
+            except (TypeError, ValueError):
+                pass
+    return out, make_findings(records, crs=buildings.crs)
 
 
 def unit_groups(units: np.ndarray) -> tuple[np.ndarray, int]:
@@ -151,6 +237,22 @@ def unit_groups(units: np.ndarray) -> tuple[np.ndarray, int]:
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
     return rank[inv.ravel()], len(first)
+
+
+def unit_labels(buildings: gpd.GeoDataFrame, *, rules: Rules | None = None) -> np.ndarray:
+    """Integer footprint-unit label of each building: from its ``unit_id`` column, else found here by
+    :func:`footprint_units` (as the partition finds them), so that every measure counts units alike.
+
+    >>> from shapely import box
+    >>> b = gpd.GeoDataFrame(geometry=[box(0, 0, 10, 10), box(0, 0, 10, 10), box(20, 0, 30, 10)], crs=4547)
+    >>> unit_labels(b).tolist()
+    [0, 0, 1]
+    """
+    if "unit_id" in buildings.columns:
+        return unit_groups(buildings["unit_id"].astype(str).to_numpy())[0]
+    pos = gpd.GeoDataFrame({"building_id": [f"{i:09d}" for i in range(len(buildings))]},
+                           geometry=buildings.geometry.to_numpy(), crs=buildings.crs)
+    return unit_groups(footprint_units(pos, rules=rules)[0].astype(str).to_numpy())[0]
 
 
 def bend_blocks(
@@ -267,15 +369,21 @@ def bend_blocks(
         out["area_m2"] = out.geometry.area.round(3)
     # a block wholly under a building drawn mostly in its neighbour is gone: the neighbour holds it now
     out = out[~shapely.is_empty(new)]
-    for u, k in zip(moved_units, target, strict=True):
-        pieces = straddle[(straddle["u"] == u) & (straddle["code"] == kcode[k])]
-        others = pieces.loc[pieces["k"] != k, "id"].tolist()
+    # every unit's other blocks and the area moved, in one grouping (no filter per unit)
+    moved = straddle.merge(best[["u", "code", "k"]].rename(columns={"k": "target"}), on=["u", "code"])
+    moved = moved[moved["k"] != moved["target"]].sort_values(["u", "code", "id"])
+    others = moved.groupby(["u", "code"])["id"].agg(list)
+    shifted = moved.groupby(["u", "code"])["a"].sum()
+    reps = shapely.point_on_surface(unit_geom[moved_units])
+    for (u, k), where in zip(zip(moved_units, target, strict=True), reps, strict=True):
+        key = (u, kcode[k])
+        rest = others.get(key, [])
         records.append({"type": "building_across_blocks", "severity": "info", "layer": "buildings",
                         "community_code": kcode[k], "feature_id": str(unit_name[u]),
-                        "measure": float(pieces.loc[pieces["k"] != k, "a"].sum()),
-                        "message": f"building {unit_name[u]} straddles blocks {', '.join(sorted([kids[k], *others]))} "
+                        "measure": float(shifted.get(key, 0.0)),
+                        "message": f"building {unit_name[u]} straddles blocks {', '.join(sorted([kids[k], *rest]))} "
                                    f"({cause}): block {kids[k]} goes around it whole",
-                        "geometry": shapely.point_on_surface(unit_geom[u])})
+                        "geometry": where})
     return out, make_findings(records, crs=blocks.crs)
 
 

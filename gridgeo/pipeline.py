@@ -26,7 +26,7 @@ from ._findings import concat_findings, make_findings
 from .blocks import assign_buildings, block_totals, build_blocks
 from .codes import CodeScheme, assign_codes, code_metadata, conflicting_scheme
 from .crs import metric_crs, to_metric
-from .footprints import bend_blocks, footprint_units
+from .footprints import bend_blocks, footprint_units, split_multipart
 from .households import assign_households
 from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
 from .plan import Plan
@@ -168,7 +168,10 @@ def prepare(
     t = time.perf_counter()
     buildings, f = assign_households(buildings, metric=m, rules=rules)
     findings.append(f)
-    # overlapping and duplicated footprints: one indivisible unit each (楼栋完整), blocks go around them
+    # a footprint of separate pieces: one building per piece; then overlapping and duplicated
+    # footprints: one indivisible unit each (楼栋完整), and blocks go around them
+    buildings, f_split = split_multipart(buildings)
+    findings.append(f_split)
     units, f_units = footprint_units(buildings, rules=rules)
     buildings = buildings.assign(unit_id=units)
     blocks = build_blocks(communities, streets, rules=rules)
@@ -184,7 +187,7 @@ def prepare(
     blocks = block_totals(blocks, buildings)
     # household and footprint findings were made before buildings knew their community
     com = dict(zip(buildings["building_id"], buildings["community_code"], strict=True))
-    for found in (f, f_units):
+    for found in (f, f_units, f_split):
         if len(found):
             found["community_code"] = found["feature_id"].map(com).astype(object)
             found["community_code"] = found["community_code"].where(found["community_code"].notna(), None)

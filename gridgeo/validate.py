@@ -111,7 +111,7 @@ from ._findings import FINDING_COLUMNS, make_findings
 from ._repair import repair_grids, write_repair
 from .codes import CodeScheme
 from .crs import metric_crs
-from .footprints import BUILDING_SHARE_MIN, ZoneAssignment, assign_to_zones, unit_groups
+from .footprints import BUILDING_SHARE_MIN, ZoneAssignment, assign_to_zones, unit_labels
 from .households import households_of
 from .rules import Rules, load_rules, rules_for_kind
 
@@ -891,7 +891,7 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
     info when it cannot be helped: a single building or footprint unit over the ceiling (never split),
     or a community whose footprint units admit no division within the bounds at all (proved by
     :func:`~gridgeo.partition.feasibility.packable`)."""
-    from .partition.feasibility import packable
+    from .partition.feasibility import divisible as is_divisible
     from .partition.metrics import unit_households
 
     n = len(layer.geoms)
@@ -919,7 +919,7 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
             if c not in divisible:  # a container has one grid at least: under the floor, none fits
                 idx = members.get(c, np.zeros(0, dtype=np.int64))
                 mine = unit_households(np.zeros(len(idx), dtype=np.int64), units[idx], households[idx])[1]
-                divisible[c] = float(np.nansum(mine)) >= lo and packable(mine, lo, hi)
+                divisible[c] = is_divisible(mine, lo, hi)
             if not divisible[c]:
                 sev, note = "info", f"; the buildings of community {c} admit no division into {lo}–{hi}"
         if h > hi and nunits[i] == 1:
@@ -1142,8 +1142,7 @@ def validate_grids(
             hh = households_of(buildings, metric=crs, rules=rules)
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
                       else np.zeros(len(grids), dtype=bool))
-            units = (unit_groups(buildings["unit_id"].astype(str).to_numpy())[0] if "unit_id" in buildings.columns
-                     else np.arange(len(buildings)))
+            units = unit_labels(buildings, rules=rules)  # found as the partition finds them when the layer has none
             _households_check(layer, comm_code, comm_kind, assigned, hh, units, rules, records, exempt=exempt, small=False,
                               container=np.asarray(comm_code, dtype=object))
             if sub_layer is not None:

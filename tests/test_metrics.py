@@ -210,9 +210,10 @@ def test_street_aligned_share_excludes_community_boundary():
     )
     b = buildings((400, Point(10, 10)), (400, Point(60, 10)))
     q = quality(comms, g, b, streets=s)["base"]
-    assert q["internal_boundary_m"] == 100.0  # the 50 m edge, seen from both sides
-    # within 3 m of the first street: y from 0 to 30 + √(3² − 1²) (round the street's end)
-    exact = (30 + math.sqrt(8)) / 50
+    # the 50 m edge, seen from both sides, less 3 m (the snap distance) at each end on the community's edge
+    assert q["internal_boundary_m"] == pytest.approx(88.0, abs=0.01)
+    # within 3 m of the first street: y from 3 to 30 + √(3² − 1²) (round the street's end)
+    exact = (30 + math.sqrt(8) - 3) / 44
     assert q["street_aligned_share"] == pytest.approx(exact, abs=0.01)
     fine = quality(comms, g, b, streets=s, segment_m=0.01)["base"]
     assert fine["street_aligned_share"] == pytest.approx(exact, abs=1e-3)

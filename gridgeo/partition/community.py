@@ -34,7 +34,7 @@ from scipy.sparse.csgraph import connected_components
 from ..blocks import order_key
 from ..footprints import unit_groups
 from .enclosures import enclosure_count, foreign_holes, open_enclosures
-from .feasibility import packable
+from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import SmallGridBadness, reshape_for_small_grids
@@ -118,22 +118,24 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _shape_findings(grid_geoms, grid_ids, [community] * n_grids, "grids", code)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code)
     bcell = cells.building_cell
-    divisible: dict[int, bool] = {}  # parent grid -> its buildings admit small grids within the bounds
+    # honest small grids (as validate and the report): excused only when the footprint units of the
+    # whole community admit no small grids, whatever base grids were drawn
+    unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else np.arange(len(hh))
+    units_hh = np.bincount(unit, weights=np.asarray(hh, dtype=float)) if len(hh) else np.zeros(0)
+    small_possible: bool | None = None
     for t, q, _measure in small_notes:
         ftype = _SMALL_FINDING.get(t)
         if ftype is None:
             continue
         reason = ftype.replace("_", " ")
         if ftype == "subgrid_out_of_bounds":
-            p = int(small_grid[q])
-            if p not in divisible:
-                mine = grid_of_cell[bcell] == p if len(bcell) else np.zeros(0, dtype=bool)
-                divisible[p] = packable(np.asarray(hh, dtype=float)[mine], r.subgrid_min, r.subgrid_max)
-            if divisible[p]:
+            if small_possible is None:
+                small_possible = divisible(units_hh, r.subgrid_min, r.subgrid_max)
+            if small_possible:
                 reason = "no contiguous division within the bounds was found"
             else:
                 ftype = "subgrid_no_feasible_division"
-                reason = (f"the households of the buildings of grid {grid_ids[p]} admit no division into "
+                reason = (f"the households of the buildings of community {code} admit no division into "
                           f"{r.subgrid_min}–{r.subgrid_max}")
         findings.append(_finding(ftype, "info" if ftype == "subgrid_below_min" else "warning", "subgrids", code,
                                  small_ids[q], float(small_h[q]),
@@ -325,7 +327,7 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
         if pp[q] < COMPACTNESS_REPORT:
             found.append(_finding("grid_not_compact", "info", layer, code, ids[q], round(float(pp[q]), 3),
                                   f"{word} {ids[q]} has Polsby–Popper {pp[q]:.2f} (under {COMPACTNESS_REPORT}): a long "
-                                  "or ragged shape, the division found within the bounds along these blocks",
+                                  "or ragged shape; check it on the map (no more compact division was searched for)",
                                   shapely.point_on_surface(geoms[q])))
     return found
 

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["packable"]
+__all__ = ["packable", "divisible"]
 
 #: above this many building-to-grid variables no proof is attempted (the answer is True, unproven)
 _MAX_BINARIES = 20_000
@@ -120,3 +120,17 @@ def _greedy_fits(big: np.ndarray, pool: float, k: int, lo: float, hi: float) -> 
     room = float((hi - sums).sum())
     return need <= pool <= room
 
+
+
+def divisible(unit_households: np.ndarray, lo: float, hi: float) -> bool:
+    """Whether footprint units of these households admit any division into groups of ``lo``–``hi``
+    (contiguity aside; units over ``hi`` are groups of their own, exempt): the one test of "no division
+    fits" used by the partition's findings, ``validate`` and the quality report.
+
+    >>> divisible(np.array([96, 93, 93, 87]), 100, 150), divisible(np.array([60, 50]), 100, 150)
+    (False, True)
+    >>> divisible(np.array([40]), 100, 150)  # under the floor: no division fits
+    False
+    """
+    h = np.asarray(unit_households, dtype=float)
+    return float(np.nansum(h)) >= lo and packable(h, lo, hi)

@@ -58,9 +58,9 @@ from pyproj import CRS
 from .._errors import InputError
 from ..crs import metric_crs
 from ..rules import Rules, load_rules, rules_for_kind
-from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_groups
+from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_labels
 from ..households import households_of
-from .feasibility import packable
+from .feasibility import divisible, packable
 
 __all__ = ["quality", "quality_by_community", "format_quality", "quality_rows", "street_alignment", "unit_households"]
 
@@ -426,22 +426,24 @@ def street_alignment(
     """Internal boundary length of each zone and the part of it within ``snap_m`` of a street: the one
     street-alignment measure of gridgeo (quality report, ``validate``'s ``low_street_share``).
 
-    The zone boundary, less its container's boundary (within 1 cm), is cut into pieces of at most
-    ``segment_m``; a piece is aligned when its midpoint lies within ``snap_m`` of a street. With
-    ``off_lines``, also each zone's boundary off the streets (MultiLineString, empty when none).
+    The zone boundary, less what lies within ``snap_m`` of its container's boundary (the community's
+    own edge, however it was stored and reprojected), is cut into pieces of at most ``segment_m``; a
+    piece is aligned when its midpoint lies within ``snap_m`` of a street. With ``off_lines``, also
+    each zone's boundary off the streets (MultiLineString, empty when none).
 
     >>> from shapely import box, LineString
     >>> z = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10)])
     >>> tree = shapely.STRtree([LineString([(10, -5), (10, 4)])])
     >>> internal, aligned = street_alignment(z, np.array([0, 0]), np.array([box(0, 0, 20, 10)]), tree, 1.0)
     >>> internal.round(1).tolist(), aligned.round(1).tolist()
-    ([10.0, 10.0], [5.0, 5.0])
+    ([8.0, 8.0], [4.0, 4.0])
     """
     nz = len(zgeom)
     empty = np.full(nz, shapely.MultiLineString(), dtype=object)
     if nz == 0:
         return (np.zeros(0), np.zeros(0), empty) if off_lines else (np.zeros(0), np.zeros(0))
-    band = shapely.buffer(shapely.boundary(cgeom), _EDGE_EPS_M) if len(cgeom) else np.array([], dtype=object)
+    band = (shapely.buffer(shapely.boundary(cgeom), max(snap_m, _EDGE_EPS_M), quad_segs=2) if len(cgeom)
+            else np.array([], dtype=object))
     zband = np.full(nz, shapely.Polygon(), dtype=object)
     has = zcont >= 0
     zband[has] = band[zcont[has]]
@@ -511,19 +513,16 @@ def unit_households(container: np.ndarray, unit: np.ndarray, households: np.ndar
 
 
 def _unexcused_holes(zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray) -> np.ndarray:
-    """Interior rings of each zone that are not holes of its container (a grid wrapped around another)."""
+    """Holes of each zone that its container does not have (a grid wrapped around another), counted by
+    :func:`~gridgeo.partition.enclosures.foreign_holes`, as the partition's findings count them."""
+    from .enclosures import foreign_holes
+
     parts, idx = shapely.get_parts(zgeom, return_index=True)
-    n = np.bincount(idx, weights=shapely.get_num_interior_rings(parts), minlength=len(zgeom)).astype(np.int64)
+    has = np.bincount(idx, weights=shapely.get_num_interior_rings(parts), minlength=len(zgeom)) > 0
     out = np.zeros(len(zgeom), dtype=np.int64)
-    for z in np.flatnonzero(n > 0):
-        cont = cgeom[zcont[z]] if zcont[z] >= 0 else None
-        holes = [shapely.Polygon(r) for p in shapely.get_parts(zgeom[z]) for r in p.interiors]
-        if cont is None:
-            out[z] = len(holes)
-            continue
-        # a hole of the zone that the container does not cover more than half of is the container's own
-        own = [shapely.area(shapely.intersection(h, cont)) > 0.5 * shapely.area(h) for h in holes]
-        out[z] = int(sum(own))
+    for z in np.flatnonzero(has):
+        container = cgeom[zcont[z]] if zcont[z] >= 0 else shapely.Polygon()
+        out[z] = len(foreign_holes(zgeom[z], container))
     return out
 
 
@@ -538,10 +537,10 @@ def _community_small_feasible(base: "_Level", bunit: np.ndarray, bhh: np.ndarray
     cont_u, hh_u = unit_households(zcont[assigned[keep]], bunit[keep], bhh[keep])
     lo = np.array([kinds.get(k, rules).subgrid_min for k in ckind], dtype=np.int64) if nc else np.zeros(0, np.int64)
     hi = np.array([kinds.get(k, rules).subgrid_max for k in ckind], dtype=np.int64) if nc else np.zeros(0, np.int64)
-    H = np.bincount(cont_u, weights=hh_u, minlength=nc) if nc else np.zeros(0)
-    cand = H >= lo
-    out = _packable_containers(cont_u, hh_u, lo, hi, cand)
-    return out & cand
+    order = np.argsort(cont_u, kind="stable")
+    cont_u, hh_u = cont_u[order], hh_u[order]
+    starts = np.searchsorted(cont_u, np.arange(nc + 1))
+    return np.array([divisible(hh_u[starts[c]:starts[c + 1]], float(lo[c]), float(hi[c])) for c in range(nc)], dtype=bool)
 
 
 def _packable_containers(bcont: np.ndarray, bhh: np.ndarray, lo: np.ndarray, hi: np.ndarray,
@@ -571,7 +570,6 @@ def _measure_level(
     target: np.ndarray,
     bgeom: np.ndarray,
     barea: np.ndarray,
-    bpoint: np.ndarray,
     bhh: np.ndarray,
     bunit: np.ndarray,
     street_tree: shapely.STRtree | None,
@@ -590,8 +588,8 @@ def _measure_level(
         pos = {str(z): i for i, z in enumerate(zid)}
         prefer = np.array([pos.get(str(v), -1) if isinstance(v, str) else -1 for v in bstored], dtype=np.int64)
     assigned, n_in = _assign_buildings(bgeom, barea, zgeom, zrank, building_share, prefer)
-    # which container each building belongs to: by its representative point
-    bcont = _locate(bpoint, cgeom)
+    # which container each building belongs to: the one building-to-zone assignment
+    bcont = assign_to_zones(bgeom, cgeom, share_min=building_share).zone if len(cgeom) else np.full(len(bgeom), -1)
     expected = bcont >= 0
     lost = expected & (assigned < 0)
     doubled = n_in >= 2
@@ -872,7 +870,6 @@ def _measure(
     bgeom = np.where(shapely.is_missing(bgeom), shapely.Point(), bgeom)
     bhh = households_of(buildings, metric=crs, rules=rules)  # nulls estimated as the partition estimates them
     barea = shapely.area(bgeom)
-    bpoint = shapely.point_on_surface(bgeom)
 
     street_tree = None
     if streets is not None and len(streets):
@@ -893,9 +890,8 @@ def _measure(
     zkind = grids["kind"].fillna("base").astype(str).to_numpy() if "kind" in grids else np.full(len(grids), "base")
     zbase = zkind != "dedicated"
     stored = grids["households"].to_numpy() if "households" in grids else None
-    bunit = (unit_groups(buildings["unit_id"].astype(str).to_numpy())[0] if "unit_id" in buildings.columns
-             else np.arange(len(buildings)))
-    common = dict(bgeom=bgeom, barea=barea, bpoint=bpoint, bhh=bhh, bunit=bunit, street_tree=street_tree,
+    bunit = unit_labels(buildings, rules=rules)  # found as the partition finds them when the layer has none
+    common = dict(bgeom=bgeom, barea=barea, bhh=bhh, bunit=bunit, street_tree=street_tree,
                   snap_m=rules.street_snap_m, tolerance_m2=tolerance_m2, building_share=building_share,
                   segment_m=segment_m)
     base = _measure_level(zgeom=zgeom, zid=zid, zcont=zcont, zbase=zbase, zstored=stored, cgeom=cgeom, cid=ccode,
@@ -945,7 +941,7 @@ def _measure(
                                **common)
         small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
 
-    inside = _locate(bpoint, cgeom) >= 0
+    inside = (assign_to_zones(bgeom, cgeom, share_min=building_share).zone >= 0) if len(cgeom) else np.zeros(len(bgeom), bool)
     counts = {
         "communities": len(communities),
         "grids": len(grids),

@@ -269,8 +269,8 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     if workers < 1:
         msg = f"--workers {workers} must be at least 1"
         raise InputError(msg)
-    # steps: reading each layer, checking, blocks, (dividing, coding,) writing
-    progress = Progress(len(sources) + (5 if stage == "partition" else 3), quiet=args.quiet)
+    # steps: reading each layer, checking, blocks, (dividing, up to 10 lines of communities divided, coding,) writing
+    progress = Progress(len(sources) + (15 if stage == "partition" else 3), quiet=args.quiet)
 
     def step(name: str) -> None:
         _raise_if_interrupted()

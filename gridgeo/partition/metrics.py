@@ -230,8 +230,11 @@ def format_quality(q: dict[str, Any]) -> str:
         f"{counts.get('buildings', 0):,} buildings, {counts.get('households', 0):,} households (CRS {q.get('crs')})"
     )
     base, small = q.get("base") or {}, q.get("small") or {}
-    bounds_b = f"base grids {base.get('min', '?')}–{base.get('max', '?')}" if base else "base grids"
-    bounds_s = f"small grids {small.get('min', '?')}–{small.get('max', '?')}" if small else "small grids"
+    mixed = bool(base.get("mixed_profiles"))  # urban and rural communities: each measured by its own bounds
+    bounds_b = ("base grids (bounds by profile)" if mixed else f"base grids {base.get('min', '?')}–{base.get('max', '?')}"
+                ) if base else "base grids"
+    bounds_s = ("small grids (by profile)" if mixed else f"small grids {small.get('min', '?')}–{small.get('max', '?')}"
+                ) if small else "small grids"
     rows = quality_rows(q)
     w0 = max(len(r[0]) for r in rows)
     w1 = max(len(bounds_b), *(len(r[1]) for r in rows))
@@ -361,6 +364,7 @@ class _Level:
     have_streets: bool
     assigned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # zone of each building
     communities_infeasible: int | None = None  # small grids: communities whose units admit no small grids
+    mixed_profiles: bool = False  # communities of profiles with other bounds (urban and rural) measured together
 
 
 def _assign_buildings(
@@ -701,6 +705,7 @@ def _level_summary(lv: _Level, tolerance_m2: float) -> dict[str, Any]:
         s = pd.to_numeric(z["stored_households"], errors="coerce")
         stored_mismatch = int((s.notna() & (s.round() != z["households"])).sum())
     return {
+        "mixed_profiles": bool(lv.mixed_profiles),
         "min": lv.lo_default,
         "max": lv.hi_default,
         "target": lv.target_default,
@@ -862,6 +867,7 @@ def _measure(
     # the bounds the report's headings name: those of the communities' one profile, when they share one
     profiles = {(r.grid_min, r.grid_max, r.subgrid_min, r.subgrid_max) for r in kinds.values()}
     dr = next(iter(kinds.values())) if len(profiles) == 1 else rules
+    mixed = len(profiles) > 1
     lo = np.array([kinds[k].grid_min for k in ckind], dtype=np.int64)
     hi = np.array([kinds[k].grid_max for k in ckind], dtype=np.int64)
     tg = np.array([kinds[k].grid_target for k in ckind], dtype=np.int64)
@@ -898,6 +904,7 @@ def _measure(
                           lo=lo, hi=hi, target=tg, defaults=(dr.grid_min, dr.grid_max, dr.grid_target),
                           bstored=buildings[gid_col].to_numpy() if gid_col and gid_col in buildings.columns else None,
                           **common)
+    base.mixed_profiles = mixed
 
     # ---- small grids in their parent grids
     small = None
@@ -940,6 +947,7 @@ def _measure(
                                bstored=buildings[sid_col].to_numpy() if sid_col and sid_col in buildings.columns else None,
                                **common)
         small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
+        small.mixed_profiles = mixed
 
     inside = (assign_to_zones(bgeom, cgeom, share_min=building_share).zone >= 0) if len(cgeom) else np.zeros(len(bgeom), bool)
     counts = {

@@ -362,13 +362,18 @@ def test_ctrl_c_exits_130_and_writes_nothing(tmp_path, workers, wait_for):
     p = subprocess.Popen([sys.executable, "-m", "gridgeo", "partition", "--sample", "--workers", workers, "--out", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     seen = []
-    for ln in p.stderr:  # the plain progress lines say where the run is
-        seen.append(ln)
-        if wait_for in ln:
-            break
-    time.sleep(0.2)
-    os.killpg(p.pid, signal.SIGINT)  # as Ctrl-C: the whole process group
-    rest_out, rest_err = p.communicate(timeout=120)
+    try:
+        for ln in p.stderr:  # the plain progress lines say where the run is
+            seen.append(ln)
+            if wait_for in ln:
+                break
+        time.sleep(0.2)
+        os.killpg(p.pid, signal.SIGINT)  # as Ctrl-C: the whole process group
+        rest_out, rest_err = p.communicate(timeout=120)
+    finally:  # a run that hangs is a failure, never a process left behind
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
     err = "".join(seen) + rest_err
     assert p.returncode == 130, err
     assert "gridgeo: interrupted; nothing was written" in err

@@ -362,7 +362,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         repair_grids,
         summarize,
         validate_grids,
-        validate_plan,
         worst_offenders,
         write_findings,
         write_repair,
@@ -415,8 +414,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
               "width_tolerance_m": args.width_tolerance}
     if plan is not None:  # one implementation with the check `gridgeo partition` runs before writing
-        findings = validate_plan(plan, **given_layers,
-                                 rules=load_rules(args.rules) if args.rules else None, **kwargs)
+        findings = plan.validate(**given_layers, rules=load_rules(args.rules) if args.rules else None, **kwargs)
     else:
         findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
                                   streets=layers.get("streets"), subgrids=layers.get("subgrids"),

@@ -170,7 +170,7 @@ class Plan:
         ``gridgeo partition`` validates this before writing, so that what is checked is what is stored.
         """
         layers = densify(share_vertices(self.layers))
-        return Plan({name: to_storage(gdf) for name, gdf in layers.items()}, dict(self.metadata))
+        return Plan({name: _geometry_last(to_storage(gdf)) for name, gdf in layers.items()}, dict(self.metadata))
 
     @classmethod
     def read(cls, path: str | Path) -> "Plan":
@@ -197,6 +197,14 @@ class Plan:
         metadata.pop("_dtypes", None)
         metadata.pop("_layers", None)
         return cls(layers, metadata)
+
+
+def _geometry_last(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The columns in the order a GeoPackage gives them back: the geometry last."""
+    name = gdf.geometry.name
+    if gdf.columns[-1] == name:
+        return gdf
+    return gdf[[c for c in gdf.columns if c != name] + [name]]
 
 
 def stored_quality(plan: Plan) -> dict[str, Any]:

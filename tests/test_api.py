@@ -258,3 +258,38 @@ def test_diff_of_plans_and_paths(api_plan, cli_plan_path):
         gridgeo.diff(Plan({}, {}), api_plan)
     with pytest.raises(InputError, match=r"new_plan=<int>: give a Plan"):
         gridgeo.diff(api_plan, 3)
+
+
+# ------------------------------------------------------------------ the Wuhan scenario (real streets)
+
+
+@pytest.mark.slow
+def test_api_and_cli_give_the_same_plan_on_the_wuhan_scenario(tmp_path):
+    """Real 江汉区 streets, synthetic communities and households (scripts/build_wuhan_scenario.py): the
+    CLI reads the file, the API is given its layers as GeoDataFrames."""
+    import importlib.util
+    import sys
+
+    from conftest import REPO
+
+    name = "build_wuhan_scenario"  # shared with test_wuhan_scenario (a dataclass needs its module registered)
+    builder = sys.modules.get(name)
+    if builder is None:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        builder = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(builder)
+    reason = builder.missing_reason()
+    if reason:
+        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    scenario = builder.build(tmp_path)
+    names = ("communities", "streets", "buildings")
+    out = tmp_path / "cli.gpkg"
+    args = ["partition", "--quiet", "--workers", "2", "--out", str(out)]
+    for layer in names:
+        args += [f"--{layer}", str(scenario.path), f"--{layer}-layer", layer]
+    assert main(args) == 0
+    frames = {layer: gpd.read_file(scenario.path, layer=layer) for layer in names}
+    plan = gridgeo.divide(**frames, workers=2)
+    cli = gridgeo.read_plan(out)
+    assert plan_hashes(plan) == plan_hashes(cli)
+    assert len(plan.grids) > 100

@@ -5,20 +5,8 @@ does what the command of the same purpose does, through the same code: ``divide`
 plan ``gridgeo partition`` writes, ``Plan.validate()`` finds what ``gridgeo validate PLAN`` finds.
 Bad arguments raise :class:`~gridgeo.InputError` with one line naming the argument, the value and the fix.
 
-Examples
---------
->>> import geopandas as gpd
->>> from shapely import box, Point
->>> import gridgeo
->>> communities = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东湖社区"]},
-...                                geometry=[box(114.30, 30.55, 114.302, 30.552)], crs=4490)
->>> buildings = gpd.GeoDataFrame({"households": [200, 200, 200, 200]}, crs=4490,
-...     geometry=[Point(114.3005, 30.5505), Point(114.3015, 30.5505), Point(114.3005, 30.5515), Point(114.3015, 30.5515)])
->>> plan = gridgeo.divide(communities, buildings=buildings)
->>> plan.grids[["grid_code", "households"]].sort_values("grid_code").values.tolist()
-[['420103001001001', 400], ['420103001001002', 400]]
->>> plan.grids.crs.to_epsg(), int((plan.validate()["severity"] == "error").sum())
-(4490, 0)
+``gridgeo.validate`` is this module's :func:`validate` when called, and the module :mod:`gridgeo.validate`
+of the checks otherwise.
 """
 
 from __future__ import annotations
@@ -102,6 +90,21 @@ def divide(
     ------
     InputError
         A bad argument or input layer, with one line naming it and the fix.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box, Point
+    >>> import gridgeo
+    >>> communities = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东湖社区"]},
+    ...                                geometry=[box(114.30, 30.55, 114.302, 30.552)], crs=4490)
+    >>> buildings = gpd.GeoDataFrame({"households": [200, 200, 200, 200]}, crs=4490,
+    ...     geometry=[Point(114.3005, 30.5505), Point(114.3015, 30.5505), Point(114.3005, 30.5515), Point(114.3015, 30.5515)])
+    >>> plan = gridgeo.divide(communities, buildings=buildings)
+    >>> plan.grids[["grid_code", "households"]].sort_values("grid_code").values.tolist()
+    [['420103001001001', 400], ['420103001001002', 400]]
+    >>> plan.grids.crs.to_epsg(), int((plan.validate()["severity"] == "error").sum())
+    (4490, 0)
     """
     from .pipeline import build_plan
 

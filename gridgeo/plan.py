@@ -124,7 +124,16 @@ class Plan:
         return validate_plan(self, **options)
 
     def to_file(self, path: str | Path, *, force: bool = False) -> None:
-        """Write the plan to one GeoPackage (:meth:`write`; atomic, never over a file without ``force``)."""
+        """Write the plan to one GeoPackage (:meth:`write`; atomic, never over a file without ``force``).
+
+        >>> import os, tempfile
+        >>> from shapely import box
+        >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(114.2, 30.5, 114.3, 30.6)], crs=4490)
+        >>> path = os.path.join(tempfile.mkdtemp(), "plan.gpkg")
+        >>> Plan({"communities": c}, {"stage": "blocks"}).to_file(path)
+        >>> Plan.read(path).communities["code"].tolist()
+        ['420103001001']
+        """
         self.write(path, force=force)
 
     def explore(self, **kwargs: Any) -> Any:

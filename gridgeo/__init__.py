@@ -1,6 +1,18 @@
-"""gridgeo: divide Chinese communities (社区) into governance grids (网格化管理) and publish them."""
+"""gridgeo: divide Chinese communities (社区) into governance grids (网格化管理) and publish them.
+
+The face (imported on first use, so that ``import gridgeo`` stays light):
+
+- :func:`divide` → a :class:`Plan` (layers as GeoDataFrames, ``quality()``, ``validate()``,
+  ``to_file()``, ``explore()``); :func:`read_plan`;
+- :func:`validate` and :func:`repair` for any grid layer, :func:`diff` between two plans;
+- the errors :class:`InputError` (bad input, a ``ValueError``) and :class:`RulesError`.
+
+``gridgeo.validate`` is both the function and the module of the checks
+(``gridgeo.validate.validate_grids`` ...): calling the module calls :func:`gridgeo.api.validate`.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from ._errors import GridgeoError, InputError, RulesError
 
@@ -9,4 +21,33 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-__all__ = ["GridgeoError", "InputError", "RulesError", "__version__"]
+if TYPE_CHECKING:
+    from . import validate
+    from .api import diff, divide, read_plan, repair
+    from .plan import Plan
+
+__all__ = ["GridgeoError", "InputError", "Plan", "RulesError", "__version__", "diff", "divide", "read_plan",
+           "repair", "validate"]
+
+_API = {"divide", "read_plan", "repair", "diff"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    if name == "Plan":
+        from .plan import Plan
+
+        return Plan
+    if name == "validate":  # the module, callable as gridgeo.api.validate
+        import importlib
+
+        return importlib.import_module(".validate", __name__)
+    msg = f"module 'gridgeo' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -136,45 +136,32 @@ def _pairs(values: list[str], *, option: str, sep: str = "=") -> list[tuple[str,
 
 
 def _sources(args: argparse.Namespace) -> dict[str, Any]:
-    from .io import LayerSource, load_config
+    """The layer sources named by the options, assembled by :func:`gridgeo.io.layer_sources` (as
+    :func:`gridgeo.divide` assembles its arguments)."""
+    from .io import LayerSource, layer_sources, load_config
 
-    sources: dict[str, LayerSource] = load_config(args.config) if args.config else {}
+    given: dict[str, Any] = load_config(args.config) if args.config else {}
     if args.sample:
         from .datasets import get_path
 
         sample = get_path("sample_town")
         for name in LAYER_OPTIONS:
-            if getattr(args, name) is None and name not in sources:
-                sources[name] = LayerSource(sample, layer=name)
+            if getattr(args, name) is None and name not in given:
+                given[name] = LayerSource(sample, layer=name)
     for name in LAYER_OPTIONS:
         path = getattr(args, name)
         if path is not None:
-            sources[name] = LayerSource(path, layer=getattr(args, f"{name}_layer"))
+            given[name] = LayerSource(path, layer=getattr(args, f"{name}_layer"))
+    columns: dict[str, dict[str, str]] = {}
     for key, col in _pairs(args.columns, option="columns"):
         layer, dot, canon = key.partition(".")
-        if not dot or layer not in LAYER_OPTIONS:
+        if not dot:
             msg = f"--columns {key}={col}: name the layer, e.g. communities.code=CUN_DM (layers: {list(LAYER_OPTIONS)})"
             raise InputError(msg)
-        if layer not in sources:
-            msg = f"--columns {key}={col}: layer {layer!r} is not given; add --{layer.replace('_', '-')} PATH"
-            raise InputError(msg)
-        sources[layer].columns[canon] = col
-    for layer, value in _pairs(args.encoding, option="encoding"):
-        if layer not in sources:
-            msg = f"--encoding {layer}={value}: layer {layer!r} is not given (layers given: {sorted(sources)})"
-            raise InputError(msg)
-        sources[layer].encoding = value
-    for name in LAYER_OPTIONS:
-        datum = getattr(args, f"{name}_datum")
-        if datum is not None:
-            if name not in sources:
-                msg = f"--{name.replace('_', '-')}-datum {datum}: no {name} layer is given"
-                raise InputError(msg)
-            sources[name].datum = datum
-    if "communities" not in sources:
-        msg = "no communities given; pass --communities FILE, --config FILE.toml or --sample"
-        raise InputError(msg)
-    return sources
+        columns.setdefault(layer, {})[canon] = col
+    datums = {name: getattr(args, f"{name}_datum") for name in LAYER_OPTIONS if getattr(args, f"{name}_datum") is not None}
+    return layer_sources(given, columns=columns, encodings=dict(_pairs(args.encoding, option="encoding")),
+                         datums=datums, cli=True)
 
 
 def _check_out(args: argparse.Namespace, inputs: list[Any] | None = None, *, option: str = "out",
@@ -303,20 +290,10 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
 
 def _code_scheme(args: argparse.Namespace) -> Any:
     """The --code-scheme TOML as a dict (None when not given)."""
-    path = getattr(args, "code_scheme", None)
-    if not path:
-        return None
-    import tomllib
+    from .io import load_code_scheme
 
-    if not Path(path).is_file():
-        msg = f"--code-scheme {path}: file not found; give a TOML file such as: prefix = \"\"  grid_digits = 3"
-        raise InputError(msg)
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        msg = f"--code-scheme {path} is not valid TOML: {exc}; TOML files are UTF-8 text"
-        raise InputError(msg) from None
-    return data.get("codes", data) if isinstance(data.get("codes"), dict) else data
+    path = getattr(args, "code_scheme", None)
+    return load_code_scheme(path, option="--code-scheme") if path else None
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
@@ -385,7 +362,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         repair_grids,
         summarize,
         validate_grids,
-        validate_plan,
         worst_offenders,
         write_findings,
         write_repair,
@@ -438,8 +414,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
               "width_tolerance_m": args.width_tolerance}
     if plan is not None:  # one implementation with the check `gridgeo partition` runs before writing
-        findings = validate_plan(plan, **given_layers,
-                                 rules=load_rules(args.rules) if args.rules else None, **kwargs)
+        findings = plan.validate(**given_layers, rules=load_rules(args.rules) if args.rules else None, **kwargs)
     else:
         findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
                                   streets=layers.get("streets"), subgrids=layers.get("subgrids"),

@@ -100,10 +100,7 @@ def plan_summary(plan: Plan, *, path: str | Path | None = None) -> str:
 
 def quality_report(plan: Plan) -> str:
     """The quality figures (DESIGN §5) stored in the plan metadata, as a table."""
-    q = plan.metadata.get("quality")
-    if q is None:
-        msg = "this plan has no quality figures (stage blocks); run `gridgeo partition` to make grids"
-        raise InputError(msg)
     from .partition.metrics import format_quality
+    from .plan import stored_quality
 
-    return format_quality(q)
+    return format_quality(stored_quality(plan))

@@ -11,6 +11,7 @@ Canonical columns per layer are in ``docs/architecture.md``; map other names wit
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tomllib
 import warnings
@@ -39,8 +40,14 @@ __all__ = [
     "normalise_buildings",
     "normalise_points",
     "fingerprint",
+    "frame_fingerprint",
+    "frame_layer",
     "SHAPEFILE_FIELD_NAMES",
     "check_coordinates",
+    "INPUT_LAYERS",
+    "as_source",
+    "layer_sources",
+    "load_code_scheme",
 ]
 
 #: gridgeo's own column names as a Shapefile (DBF, at most 10 characters) stores them, and the name each
@@ -80,14 +87,19 @@ _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
 
 @dataclass
 class LayerSource:
-    """Where and how to read one input layer."""
+    """Where and how to read one input layer: a file, or a GeoDataFrame already in memory (``frame``).
 
-    path: str | Path
+    >>> LayerSource("roads.gpkg", layer="roads", columns={"name": "MC"}).columns
+    {'name': 'MC'}
+    """
+
+    path: str | Path | None
     layer: str | None = None
     crs: Any = None
     datum: str | None = None  # "gcj02" or "bd09" when digitised from AMap/Tencent or Baidu
     encoding: str | None = None
     columns: dict[str, str] = field(default_factory=dict)  # canonical name -> column in the file
+    frame: gpd.GeoDataFrame | None = None  # the layer itself (then ``path`` is None)
 
 
 @dataclass
@@ -116,6 +128,52 @@ def fingerprint(path: str | Path) -> str:
             h.update(f.name.encode())
             h.update(f.read_bytes())
     return h.hexdigest()
+
+
+def frame_fingerprint(gdf: gpd.GeoDataFrame) -> str:
+    """SHA-256 of a layer given in memory (geometry as WKB, then the attributes as text).
+
+    >>> from shapely import box
+    >>> g = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 1, 1)], crs=4490)
+    >>> frame_fingerprint(g) == frame_fingerprint(g.copy()), len(frame_fingerprint(g))
+    (True, 64)
+    """
+    h = hashlib.sha256()
+    for wkb in shapely.to_wkb(np.asarray(gdf.geometry.array, dtype=object)):
+        h.update(wkb or b"")
+    attributes = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    h.update(attributes.astype(str).to_csv(index=False).encode())
+    return h.hexdigest()
+
+
+def frame_layer(gdf: Any, *, name: str, crs: Any = None, default_crs: Any = None) -> gpd.GeoDataFrame:
+    """A layer given as a GeoDataFrame, checked as :func:`read_layer` checks a file (a copy, with a CRS).
+
+    >>> from shapely import box
+    >>> frame_layer(gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)]), name="communities")
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: communities: the GeoDataFrame has no CRS; set it with gdf.set_crs("EPSG:4490") or pass crs="EPSG:4490"
+    """
+    _check_options(name=name, crs=crs, encoding=None)
+    if default_crs is not None:
+        _check_options(name=name, crs=default_crs, encoding=None)
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf._geometry_column_name not in gdf.columns:
+        msg = f"{name}: a {type(gdf).__name__} without an active geometry column; give a GeoDataFrame (gpd.GeoDataFrame(df, geometry=..., crs=...))"
+        raise InputError(msg)
+    if len(gdf) == 0:
+        msg = f"{name}: the GeoDataFrame is empty; give a layer with features"
+        raise InputError(msg)
+    out = gdf.copy()
+    if out.crs is None:
+        given = crs if crs is not None else default_crs
+        if given is None:
+            msg = f'{name}: the GeoDataFrame has no CRS; set it with gdf.set_crs("EPSG:4490") or pass crs="EPSG:4490"'
+            raise InputError(msg)
+        out = out.set_crs(given)
+    out = ensure_crs(out, name=name, crs=crs)
+    check_coordinates(out, name=name)
+    return out
 
 
 def _list_layers(path: Path) -> list[str]:
@@ -638,6 +696,143 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
     return sources
 
 
+#: the input layers, in the order they are read
+INPUT_LAYERS = ("communities", "streets", "buildings", "villager_groups", "enterprises")
+
+
+def as_source(value: Any, *, name: str) -> LayerSource:
+    """One input layer as a :class:`LayerSource`: a path, a ``(path, layer)`` pair, a GeoDataFrame or a
+    :class:`LayerSource` (copied, so that column mappings added later never reach the caller's).
+
+    >>> as_source(("town.gpkg", "streets"), name="streets").layer
+    'streets'
+    >>> as_source(42, name="streets")
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: streets=42: give a GeoDataFrame, a file path or a (path, layer) pair
+    """
+    if isinstance(value, LayerSource):
+        from dataclasses import replace
+
+        return replace(value, columns=dict(value.columns))
+    if isinstance(value, gpd.GeoDataFrame):
+        return LayerSource(None, frame=value)
+    if isinstance(value, (str, os.PathLike)):
+        return LayerSource(value)
+    if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (str, os.PathLike))
+            and isinstance(value[1], (str, type(None)))):
+        return LayerSource(value[0], layer=value[1])
+    if isinstance(value, gpd.GeoSeries):
+        msg = f"{name}: a GeoSeries; give a GeoDataFrame (series.to_frame()) with the layer's columns"
+    elif isinstance(value, pd.DataFrame):
+        msg = (f"{name}: a DataFrame without geometry; give a GeoDataFrame "
+               "(gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.lon, df.lat), crs=4326)) or a file path")
+    else:
+        shown = repr(value) if len(repr(value)) <= 60 else f"<{type(value).__name__}>"
+        msg = f"{name}={shown}: give a GeoDataFrame, a file path or a (path, layer) pair"
+    raise InputError(msg)
+
+
+def _give(layer: str, cli: bool) -> str:
+    return f"add --{layer.replace('_', '-')} PATH" if cli else f"pass {layer}= (a GeoDataFrame or a path)"
+
+
+def layer_sources(
+    layers: dict[str, Any],
+    *,
+    columns: dict[str, dict[str, str]] | None = None,
+    encodings: dict[str, str] | None = None,
+    datums: dict[str, str] | None = None,
+    cli: bool = False,
+) -> dict[str, LayerSource]:
+    """The layer sources of a run, as ``gridgeo partition`` and :func:`gridgeo.divide` both assemble them.
+
+    Parameters
+    ----------
+    layers
+        Layer name (:data:`INPUT_LAYERS`) → path, ``(path, layer)``, GeoDataFrame or
+        :class:`LayerSource`; ``None`` values are left out.
+    columns
+        Layer → {canonical column: column in the data}, e.g. ``{"communities": {"code": "CUN_DM"}}``.
+    encodings, datums
+        Layer → text encoding, and layer → ``gcj02``/``bd09`` (a layer digitised on Chinese web maps).
+    cli
+        Word messages with the command line's options (``--columns``) rather than Python's arguments.
+
+    Returns
+    -------
+    dict
+        Layer name → :class:`LayerSource` (new objects: the caller's are never changed).
+
+    Examples
+    --------
+    >>> s = layer_sources({"communities": "c.shp"}, columns={"communities": {"code": "CUN_DM"}})
+    >>> s["communities"].columns
+    {'code': 'CUN_DM'}
+    >>> layer_sources({"communities": "c.shp"}, columns={"streets": {"name": "MC"}})
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: columns={'streets': {'name': 'MC'}}: layer 'streets' is not given; pass streets= (a GeoDataFrame or a path)
+    """
+    sources = {name: as_source(value, name=name) for name, value in layers.items() if value is not None}
+    if not isinstance(columns, (dict, type(None))):
+        msg = f"columns={columns!r}: give a dict of layer → {{canonical name: column}}, e.g. {{'communities': {{'code': 'CUN_DM'}}}}"
+        raise InputError(msg)
+    for layer, mapping in (columns or {}).items():
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            msg = (f"columns={{{layer!r}: {mapping!r}}}: map canonical names to the data's columns, "
+                   f"e.g. columns={{'communities': {{'code': 'CUN_DM'}}}}")
+            raise InputError(msg)
+        for canon, col in mapping.items():
+            shown = f"--columns {layer}.{canon}={col}" if cli else f"columns={{{layer!r}: {{{canon!r}: {col!r}}}}}"
+            if layer not in INPUT_LAYERS:
+                fix = "name the layer, e.g. communities.code=CUN_DM" if cli else "name the layer, e.g. columns={'communities': {'code': 'CUN_DM'}}"
+                msg = f"{shown}: {fix} (layers: {list(INPUT_LAYERS)})"
+                raise InputError(msg)
+            if layer not in sources:
+                msg = f"{shown}: layer {layer!r} is not given; {_give(layer, cli)}"
+                raise InputError(msg)
+            sources[layer].columns[canon] = col
+    for layer, value in (encodings or {}).items():
+        if layer not in sources:
+            shown = f"--encoding {layer}={value}" if cli else f"encodings={{{layer!r}: {value!r}}}"
+            msg = f"{shown}: layer {layer!r} is not given (layers given: {sorted(sources)})"
+            raise InputError(msg)
+        sources[layer].encoding = value
+    for layer, datum in (datums or {}).items():
+        if layer not in sources:
+            shown = f"--{layer.replace('_', '-')}-datum {datum}" if cli else f"datums={{{layer!r}: {datum!r}}}"
+            msg = f"{shown}: no {layer} layer is given"
+            raise InputError(msg)
+        sources[layer].datum = datum
+    if "communities" not in sources:
+        fix = "pass --communities FILE, --config FILE.toml or --sample" if cli else "pass communities= (a GeoDataFrame or a path)"
+        msg = f"no communities given; {fix}"
+        raise InputError(msg)
+    return sources
+
+
+def load_code_scheme(path: str | Path, *, option: str = "code_scheme") -> dict[str, Any]:
+    """A grid code scheme from a TOML file (its ``[codes]`` table, or the whole file), as a dict.
+
+    ``option`` names the argument in messages (``--code-scheme`` on the command line).
+
+    >>> load_code_scheme("no/such.toml")
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: code_scheme no/such.toml: file not found; give a TOML file such as: prefix = ""  grid_digits = 3
+    """
+    if not Path(path).is_file():
+        msg = f"{option} {path}: file not found; give a TOML file such as: prefix = \"\"  grid_digits = 3"
+        raise InputError(msg)
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{option} {path} is not valid TOML: {exc}; TOML files are UTF-8 text"
+        raise InputError(msg) from None
+    return data.get("codes", data) if isinstance(data.get("codes"), dict) else data
+
+
 _NORMALISERS = {
     "communities": normalise_communities,
     "streets": normalise_streets,
@@ -666,14 +861,17 @@ def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None, progress: A
         if progress is not None:
             progress(f"reading {name}")
         # the shared crs only fills in for layers that define none; a layer's own crs must agree with its file
-        gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
+        if src.frame is not None:
+            gdf = frame_layer(src.frame, name=name, crs=src.crs, default_crs=crs)
+        else:
+            gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
         if src.datum:
             gdf = _convert_datum(gdf, src.datum, name=name)
         norm = _NORMALISERS.get(name)
         gdf, f = norm(gdf, columns=src.columns) if norm else normalise_points(gdf, name=name, columns=src.columns)
         layers[name] = gdf
         findings.extend(f)
-        prints[name] = fingerprint(src.path)
+        prints[name] = frame_fingerprint(src.frame) if src.frame is not None else fingerprint(src.path)
     crs0 = layers["communities"].crs
     fnd = make_findings(findings, crs=None)
     if len(fnd):

@@ -62,6 +62,105 @@ class Plan:
             raise KeyError(msg)
         return self.layers[name]
 
+    # ------------------------------------------------------------------ the layers, by name
+
+    @property
+    def communities(self) -> gpd.GeoDataFrame:
+        """The communities (社区 / 村) the plan divides: ``code``, ``name``, ``kind``."""
+        return self["communities"]
+
+    @property
+    def blocks(self) -> gpd.GeoDataFrame:
+        """Street-bounded blocks (街巷定界) with their households."""
+        return self["blocks"]
+
+    @property
+    def grids(self) -> gpd.GeoDataFrame:
+        """Base grids (网格): ``grid_code``, ``community_code``, ``households``, ``buildings``, ``flags``."""
+        return self["grids"]
+
+    @property
+    def subgrids(self) -> gpd.GeoDataFrame:
+        """Small grids (小网格 / 居民小组) nested in the base grids: ``subgrid_code``, ``grid_code``, ..."""
+        return self["subgrids"]
+
+    @property
+    def buildings(self) -> gpd.GeoDataFrame:
+        """Buildings (楼栋) with households, footprint unit, block, grid and small-grid codes."""
+        return self["buildings"]
+
+    @property
+    def findings(self) -> gpd.GeoDataFrame:
+        """Every rule problem the run met (``type``, ``severity``, ``feature_id``, ``message``, a place)."""
+        return self["findings"]
+
+    # ------------------------------------------------------------------ figures and checks
+
+    def quality(self) -> pd.DataFrame:
+        """The quality table of ``gridgeo report`` (DESIGN §5) as a DataFrame, one row per figure.
+
+        The figures are those stored when the plan was made (``metadata["quality"]``), recomputed
+        from the buildings; columns ``base grids`` and ``small grids`` hold them as the report shows them.
+
+        >>> Plan({}, {"quality": {"base": None, "small": None}}).quality().loc["grids"].tolist()
+        ['n/a', 'n/a']
+        """
+        from .partition.metrics import quality_rows
+
+        rows = quality_rows(stored_quality(self))
+        frame = pd.DataFrame(rows, columns=["figure", "base grids", "small grids"])
+        frame["figure"] = frame["figure"].str.strip()
+        return frame.set_index("figure")
+
+    def validate(self, **options: Any) -> gpd.GeoDataFrame:
+        """Findings of ``gridgeo validate PLAN``: :func:`gridgeo.validate.validate_plan` on this plan.
+
+        The plan is checked in the metric CRS it was computed in, with its own rules and code scheme.
+        ``options`` are those of :func:`~gridgeo.validate.validate_plan` (``rules``, ``communities``,
+        ``buildings``, ``streets``, ``subgrids``, ``gap_width_m``, ``width_tolerance_m`` ...).
+        """
+        from .validate import validate_plan
+
+        return validate_plan(self, **options)
+
+    def to_file(self, path: str | Path, *, force: bool = False) -> None:
+        """Write the plan to one GeoPackage (:meth:`write`; atomic, never over a file without ``force``).
+
+        >>> import os, tempfile
+        >>> from shapely import box
+        >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(114.2, 30.5, 114.3, 30.6)], crs=4490)
+        >>> path = os.path.join(tempfile.mkdtemp(), "plan.gpkg")
+        >>> Plan({"communities": c}, {"stage": "blocks"}).to_file(path)
+        >>> Plan.read(path).communities["code"].tolist()
+        ['420103001001']
+        """
+        self.write(path, force=force)
+
+    def explore(self, **kwargs: Any) -> Any:
+        """An interactive folium map of the grids, with the small grids as a second layer.
+
+        Keywords go to :meth:`geopandas.GeoDataFrame.explore` for the grids (defaults: coloured by
+        ``households``, a tooltip with the code and counts); pass ``tiles=None`` for a blank background
+        (the sample town's streets are synthetic). Needs matplotlib and mapclassify
+        (``pip install 'gridgeo[notebook]'``).
+
+        Returns
+        -------
+        folium.Map
+        """
+        from ._explore import explore_plan
+
+        return explore_plan(self, **kwargs)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{name} {len(gdf):,}" for name, gdf in self.layers.items())
+        return f"<gridgeo Plan (stage {self.metadata.get('stage', '?')}): {counts or 'no layers'}>"
+
+    def _repr_html_(self) -> str:
+        from ._explore import plan_html
+
+        return plan_html(self)
+
     def write(self, path: str | Path, *, force: bool = False) -> None:
         """Write every layer (reprojected to EPSG:4490) and the metadata to one GeoPackage, atomically.
 
@@ -80,7 +179,7 @@ class Plan:
         ``gridgeo partition`` validates this before writing, so that what is checked is what is stored.
         """
         layers = densify(share_vertices(self.layers))
-        return Plan({name: to_storage(gdf) for name, gdf in layers.items()}, dict(self.metadata))
+        return Plan({name: _geometry_last(to_storage(gdf)) for name, gdf in layers.items()}, dict(self.metadata))
 
     @classmethod
     def read(cls, path: str | Path) -> "Plan":
@@ -107,6 +206,23 @@ class Plan:
         metadata.pop("_dtypes", None)
         metadata.pop("_layers", None)
         return cls(layers, metadata)
+
+
+def _geometry_last(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The columns in the order a GeoPackage gives them back: the geometry last."""
+    name = gdf.geometry.name
+    if gdf.columns[-1] == name:
+        return gdf
+    return gdf[[c for c in gdf.columns if c != name] + [name]]
+
+
+def stored_quality(plan: Plan) -> dict[str, Any]:
+    """The quality figures stored in a partitioned plan's metadata; an error for a plan without grids."""
+    q = plan.metadata.get("quality")
+    if q is None:
+        msg = "this plan has no quality figures (stage blocks); run `gridgeo partition` to make grids"
+        raise InputError(msg)
+    return q
 
 
 #: a polygon part under this share of its feature's area is a degenerate left-over, not land

@@ -1477,3 +1477,18 @@ def read_findings(path: str | os.PathLike) -> gpd.GeoDataFrame:
         return make_findings(out.to_dict("records"), crs=frames[0].crs if frames else None)
     gdf = gpd.read_file(path, engine="pyogrio")
     return make_findings(gdf.to_dict("records"), crs=gdf.crs)
+
+
+class _CallableModule(type(os)):
+    """This module, callable: ``gridgeo.validate(grids, ...)`` is :func:`gridgeo.api.validate`, while
+    ``gridgeo.validate.validate_grids`` and ``import gridgeo.validate`` keep working."""
+
+    def __call__(self, grids: Any, **kwargs: Any) -> gpd.GeoDataFrame:
+        from .api import validate
+
+        return validate(grids, **kwargs)
+
+
+import sys as _sys  # noqa: E402 - the module's class is set once everything in it is defined
+
+_sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,311 @@
+"""The Python face of gridgeo: :func:`divide`, :func:`read_plan`, :func:`validate`, :func:`repair`, :func:`diff`.
+
+Every function takes GeoDataFrames or paths (a path, or a ``(path, layer)`` pair for a GeoPackage) and
+does what the command of the same purpose does, through the same code: ``divide`` builds exactly the
+plan ``gridgeo partition`` writes, ``Plan.validate()`` finds what ``gridgeo validate PLAN`` finds.
+Bad arguments raise :class:`~gridgeo.InputError` with one line naming the argument, the value and the fix.
+
+``gridgeo.validate`` is this module's :func:`validate` when called, and the module :mod:`gridgeo.validate`
+of the checks otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from ._errors import InputError
+from .io import as_source, frame_layer, layer_sources, load_code_scheme, read_layer
+from .plan import METADATA_TABLE, Plan
+from .rules import Rules
+
+__all__ = ["divide", "read_plan", "validate", "repair", "diff"]
+
+PathLike = str | os.PathLike
+
+
+def divide(
+    communities: Any,
+    streets: Any = None,
+    buildings: Any = None,
+    *,
+    villager_groups: Any = None,
+    enterprises: Any = None,
+    rules: Rules | str | Path = "urban",
+    previous: Plan | PathLike | None = None,
+    workers: int = 1,
+    columns: dict[str, dict[str, str]] | None = None,
+    crs: Any = None,
+    from_scratch: bool = False,
+    code_scheme: dict[str, Any] | PathLike | None = None,
+    allow_outside: bool = False,
+) -> Plan:
+    """Divide communities into base grids (网格) and small grids (小网格): ``gridgeo partition`` in Python.
+
+    Parameters
+    ----------
+    communities
+        Community (社区) and village (村) polygons with a 12-digit ``code`` (统计用区划代码), optionally
+        ``name`` and ``kind`` (``urban``/``rural``/``township``). Each layer argument is a GeoDataFrame, a
+        file path, a ``(path, layer)`` pair or a :class:`gridgeo.io.LayerSource` (which also takes a
+        ``datum`` for layers digitised on GCJ-02/BD-09 web maps, and an ``encoding``).
+    streets
+        Street centre lines (``name``, ``highway``); grid boundaries follow them (街巷定界).
+    buildings
+        Footprints or points with ``households`` (or ``floors`` to estimate them). Required.
+    villager_groups
+        Villager groups (村民小组) of rural villages: the grids follow them.
+    enterprises
+        Enterprises and institutions (points or polygons).
+    rules
+        A rules profile (``urban``, ``rural``, ``township``), a TOML rules file or a
+        :class:`~gridgeo.rules.Rules`.
+    previous
+        An earlier plan (a :class:`Plan` or its file): unchanged grids keep their shape and code (动态调整).
+    workers
+        Processes for the per-community partition; the plan is the same whatever the count.
+    columns
+        Canonical column → the data's column, per layer, e.g. ``{"communities": {"code": "CUN_DM"}}``.
+    crs
+        The CRS of layers that define none, e.g. ``"EPSG:4490"``.
+    from_scratch
+        With ``previous``: re-divide whole communities (codes still carried where grids match).
+    code_scheme
+        The grid code scheme: a dict (``prefix``, ``grid_digits`` ...) or a TOML file; default
+        12 + 3 + 2 digits, or the previous plan's.
+    allow_outside
+        Keep going when more than half of a layer lies outside every community (kept as findings).
+
+    Returns
+    -------
+    Plan
+        The plan exactly as :meth:`Plan.to_file` stores it (EPSG:4490): equal to
+        ``read_plan(path)`` after ``plan.to_file(path)``.
+
+    Raises
+    ------
+    InputError
+        A bad argument or input layer, with one line naming it and the fix.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box, Point
+    >>> import gridgeo
+    >>> communities = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东湖社区"]},
+    ...                                geometry=[box(114.30, 30.55, 114.302, 30.552)], crs=4490)
+    >>> buildings = gpd.GeoDataFrame({"households": [200, 200, 200, 200]}, crs=4490,
+    ...     geometry=[Point(114.3005, 30.5505), Point(114.3015, 30.5505), Point(114.3005, 30.5515), Point(114.3015, 30.5515)])
+    >>> plan = gridgeo.divide(communities, buildings=buildings)
+    >>> plan.grids[["grid_code", "households"]].sort_values("grid_code").values.tolist()
+    [['420103001001001', 400], ['420103001001002', 400]]
+    >>> plan.grids.crs.to_epsg(), int((plan.validate()["severity"] == "error").sum())
+    (4490, 0)
+    """
+    from .pipeline import build_plan
+
+    if communities is None:
+        msg = "divide: communities=None; pass the community polygons (a GeoDataFrame or a path) with a 12-digit code"
+        raise InputError(msg)
+    if buildings is None:
+        msg = ("divide: buildings=None; pass the buildings (footprints or points with households or floors): "
+               "without them every grid would hold 0 households")
+        raise InputError(msg)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        msg = f"divide: workers={workers!r} must be a whole number of processes, at least 1"
+        raise InputError(msg)
+    sources = layer_sources({"communities": communities, "streets": streets, "buildings": buildings,
+                             "villager_groups": villager_groups, "enterprises": enterprises}, columns=columns)
+    if isinstance(code_scheme, (str, os.PathLike)):
+        code_scheme = load_code_scheme(code_scheme, option="code_scheme")
+    elif code_scheme is not None and not isinstance(code_scheme, dict) and not hasattr(code_scheme, "to_dict"):
+        msg = f"divide: code_scheme={code_scheme!r}; give a dict such as {{'prefix': '', 'grid_digits': 3}} or a TOML file"
+        raise InputError(msg)
+    plan = build_plan(sources, stage="partition", rules=rules, crs=crs, workers=workers,
+                      previous=_plan(previous, "previous") if previous is not None else None,
+                      from_scratch=from_scratch, scheme=code_scheme, allow_outside=allow_outside)
+    return plan.stored()
+
+
+def read_plan(path: PathLike) -> Plan:
+    """Read a plan written by :meth:`Plan.to_file` or ``gridgeo partition``.
+
+    >>> read_plan("no/such/plan.gpkg")
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: plan file not found: no/such/plan.gpkg; run `gridgeo partition ... --out no/such/plan.gpkg` first
+    """
+    return Plan.read(path)
+
+
+def _plan(value: Any, name: str) -> Plan:
+    """A plan given as a :class:`Plan` or as the path of its file."""
+    if isinstance(value, Plan):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return Plan.read(value)
+    msg = f"{name}=<{type(value).__name__}>: give a Plan (gridgeo.divide, gridgeo.read_plan) or the path of a plan file"
+    raise InputError(msg)
+
+
+def _layer(value: Any, name: str, *, crs: Any = None) -> gpd.GeoDataFrame | None:
+    """A layer given as a GeoDataFrame, a path or a ``(path, layer)`` pair, read and checked (not normalised)."""
+    if value is None:
+        return None
+    src = as_source(value, name=name)
+    if src.frame is not None:
+        return frame_layer(src.frame, name=name, default_crs=crs)
+    return read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
+
+
+def _is_plan_file(value: Any) -> bool:
+    if not isinstance(value, (str, os.PathLike)) or Path(value).suffix.lower() != ".gpkg" or not Path(value).is_file():
+        return False
+    import pyogrio
+
+    try:
+        return METADATA_TABLE in {str(n) for n in pyogrio.list_layers(value)[:, 0]}
+    except Exception:  # noqa: BLE001 - not a readable GeoPackage: read_layer gives the one-line error
+        return False
+
+
+def validate(
+    grids: Any,
+    *,
+    communities: Any = None,
+    buildings: Any = None,
+    streets: Any = None,
+    subgrids: Any = None,
+    rules: Rules | str | Path | None = None,
+    crs: Any = None,
+    **options: Any,
+) -> gpd.GeoDataFrame:
+    """Check any grid layer (a plan's or one drawn by hand): ``gridgeo validate`` in Python.
+
+    Parameters
+    ----------
+    grids
+        A grid layer (GeoDataFrame, path or ``(path, layer)``), or a :class:`Plan` or plan file: a plan
+        is checked as ``gridgeo validate PLAN`` checks it (:meth:`Plan.validate`: its own layers, rules
+        and code scheme, in the CRS it was computed in).
+    communities, buildings, streets, subgrids
+        Layers to check against (GeoDataFrames or paths); for a plan, instead of its own.
+    rules
+        Rules profile, TOML file or :class:`~gridgeo.rules.Rules` (default: urban; a plan's own).
+    crs
+        The CRS of layers that define none.
+    options
+        Further keywords of :func:`gridgeo.validate.validate_grids` (``code_column``,
+        ``community_column``, ``gap_width_m``, ``width_tolerance_m`` ...).
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per finding (``type``, ``severity``, ``layer``, ``feature_id``, ``measure``, ``message``,
+        a place), in the grids' CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[box(0, 0, 200, 100)], crs=4547)
+    >>> grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"],
+    ...                           "community_code": ["420102001001"] * 2},
+    ...                          geometry=[box(0, 0, 110, 100), box(100, 0, 190, 100)], crs=4547)
+    >>> validate(grids, communities=comm)["type"].tolist()
+    ['overlap', 'gap']
+    """
+    from .validate import validate_grids, validate_plan
+
+    layers = {name: _layer(value, name, crs=crs) for name, value in
+              (("communities", communities), ("buildings", buildings), ("streets", streets), ("subgrids", subgrids))}
+    if isinstance(grids, Plan) or _is_plan_file(grids):
+        given = {k: v for k, v in layers.items() if v is not None}
+        return validate_plan(_plan(grids, "grids"), rules=rules, **given, **options)
+    layer = _layer(grids, "grids", crs=crs)
+    return validate_grids(layer, rules=rules, **layers, **options)
+
+
+def repair(
+    grids: Any,
+    *,
+    communities: Any,
+    crs: Any = None,
+    **options: Any,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Mend a grid layer's coverage (gaps, overlaps, grids across communities): ``gridgeo validate --repair``.
+
+    Parameters
+    ----------
+    grids
+        A grid layer: GeoDataFrame, path or ``(path, layer)``.
+    communities
+        The communities the grids tile (a ``code`` column), as a GeoDataFrame or a path.
+    crs
+        The CRS of layers that define none.
+    options
+        Further keywords of :func:`gridgeo.validate.repair_grids` (``code_column``,
+        ``community_column``, ``gap_width_m`` ...).
+
+    Returns
+    -------
+    (GeoDataFrame, DataFrame)
+        The repaired layer (same rows and columns) and the change log, one row per change.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[box(0, 0, 20, 10)], crs=4547)
+    >>> grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"]},
+    ...                          geometry=[box(0, 0, 12, 10), box(11, 0, 19, 10)], crs=4547)
+    >>> fixed, log = repair(grids, communities=comm)
+    >>> len(validate(fixed, communities=comm)), sorted(set(log["action"]))
+    (0, ['community_set', 'gap_filled', 'overlap_given'])
+    """
+    from .validate import repair_grids
+
+    if communities is None:
+        msg = "repair: communities=None; pass the communities the grids tile (to clip grids and find gaps)"
+        raise InputError(msg)
+    return repair_grids(_layer(grids, "grids", crs=crs), communities=_layer(communities, "communities", crs=crs),
+                        **options)
+
+
+def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -> gpd.GeoDataFrame:
+    """What changed between two plans' grids: ``gridgeo diff OLD NEW``.
+
+    Parameters
+    ----------
+    old_plan, new_plan
+        Plans (:class:`Plan` or plan files) with grids.
+    options
+        Further keywords of :func:`gridgeo.codes.diff_plans` (``tolerance_m2``, ``link_share``).
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per new grid and per retired old code: ``status`` (``unchanged``, ``recounted``,
+        ``reshaped``, ``split``, ``merged``, ``new``, ``retired``), codes, households before and after.
+
+    Examples
+    --------
+    >>> diff("no/such/old.gpkg", "no/such/new.gpkg")
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: plan file not found: no/such/old.gpkg; run `gridgeo partition ... --out no/such/old.gpkg` first
+    """
+    from .codes import diff_plans
+
+    old, new = _plan(old_plan, "old_plan"), _plan(new_plan, "new_plan")
+    for label, plan, given in (("old_plan", old, old_plan), ("new_plan", new, new_plan)):
+        if "grids" not in plan.layers:
+            shown = given if isinstance(given, (str, os.PathLike)) else "(a Plan)"
+            msg = f"diff: {label} {shown} has no grids layer; give plans written by `gridgeo partition` or gridgeo.divide"
+            raise InputError(msg)
+    return diff_plans(old["grids"], new["grids"], old_buildings=old.layers.get("buildings"),
+                      new_buildings=new.layers.get("buildings"), **options)

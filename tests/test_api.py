@@ -1,0 +1,295 @@
+"""The Python face (gridgeo.api): divide, read_plan, validate, repair, diff, and the Plan's methods.
+
+The sample town is divided once per module through the API and once through the CLI; the two stored
+plans must be equal layer by layer (hashes of every attribute and geometry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+from shapely import Point, box
+
+import gridgeo
+from gridgeo import InputError, Plan
+from gridgeo.cli import main
+from gridgeo.datasets import get_path, sample_town_layers
+
+SAMPLE = get_path("sample_town")
+C1, C2 = "420102001001", "420102001002"
+
+
+def layer_hash(gdf: gpd.GeoDataFrame) -> str:
+    """SHA-256 of a layer: its columns and dtypes, every attribute value, every geometry as WKB."""
+    h = hashlib.sha256()
+    h.update(repr([(c, str(t)) for c, t in gdf.dtypes.items()]).encode())
+    h.update(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).to_json(orient="split", index=False).encode())
+    for wkb in shapely.to_wkb(gdf.geometry.to_numpy()):
+        h.update(wkb or b"-")
+    h.update(str(gdf.crs).encode())
+    return h.hexdigest()
+
+
+def plan_hashes(plan: Plan) -> dict[str, str]:
+    return {name: layer_hash(gdf) for name, gdf in plan.layers.items()}
+
+
+def comparable_metadata(plan: Plan) -> dict:
+    return {k: v for k, v in plan.metadata.items() if k != "timings_s"}
+
+
+def sample_paths() -> dict[str, tuple]:
+    """Every layer of the sample town as (path, layer): what `gridgeo partition --sample` reads."""
+    return {name: (SAMPLE, name) for name in sample_town_layers()}
+
+
+@pytest.fixture(scope="module")
+def api_plan() -> Plan:
+    layers = sample_paths()
+    return gridgeo.divide(layers.pop("communities"), **layers)
+
+
+@pytest.fixture(scope="module")
+def cli_plan_path(tmp_path_factory):
+    out = tmp_path_factory.mktemp("api_cli") / "cli.gpkg"
+    assert main(["partition", "--sample", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+# --------------------------------------------------------------------------------------------- divide
+
+
+def test_divide_returns_a_stored_plan_with_every_layer(api_plan):
+    assert isinstance(api_plan, Plan)
+    for name in ("communities", "blocks", "grids", "subgrids", "buildings", "findings"):
+        layer = getattr(api_plan, name)
+        assert isinstance(layer, gpd.GeoDataFrame)
+        assert layer.crs.to_epsg() == 4490, name  # one CRS convention: as stored
+    assert api_plan.grids["households"].sum() == api_plan.buildings["households"].sum()
+    assert api_plan.metadata["validation"]["error"] == 0
+
+
+def test_api_and_cli_give_the_same_plan(api_plan, cli_plan_path, tmp_path):
+    cli_plan = gridgeo.read_plan(cli_plan_path)
+    path = tmp_path / "api.gpkg"
+    api_plan.to_file(path)
+    from_api = gridgeo.read_plan(path)
+    assert "villager_groups" in from_api.metadata["input_fingerprints"]  # every sample layer was given
+    assert plan_hashes(from_api) == plan_hashes(cli_plan)
+    assert comparable_metadata(from_api) == comparable_metadata(cli_plan)
+
+
+def test_divide_equals_read_plan_after_to_file(api_plan, tmp_path):
+    path = tmp_path / "plan.gpkg"
+    api_plan.to_file(path)
+    back = gridgeo.read_plan(path)
+    assert list(back.layers) == list(api_plan.layers)
+    assert plan_hashes(back) == plan_hashes(api_plan)
+    assert back.metadata == api_plan.metadata
+    with pytest.raises(FileExistsError, match="exists; pass --force"):
+        api_plan.to_file(path)
+    api_plan.to_file(path, force=True)
+
+
+def test_divide_on_geodataframes_equals_divide_on_paths(api_plan):
+    frames = {name: gpd.read_file(SAMPLE, layer=name) for name in sample_town_layers()}
+    before = {name: gdf.copy() for name, gdf in frames.items()}
+    plan = gridgeo.divide(frames.pop("communities"), **frames)
+    assert plan_hashes(plan) == plan_hashes(api_plan)
+    assert set(plan.metadata["input_fingerprints"]) == set(api_plan.metadata["input_fingerprints"])
+    frames["communities"] = plan.communities  # (only to loop below; the input frames are unchanged:)
+    for name in ("streets", "buildings", "villager_groups", "enterprises"):
+        pd.testing.assert_frame_equal(frames[name], before[name])
+
+
+# ------------------------------------------------------------------------------ a tiny town, inline
+
+
+@pytest.fixture
+def tiny():
+    """One community 200 × 100 m near Wuhan (EPSG:4547) and four buildings of 200 households."""
+    x0, y0 = 526_000.0, 3_385_000.0
+    comm = gpd.GeoDataFrame({"CUN_DM": [C1], "name": ["<script>alert(1)</script>"]},
+                            geometry=[box(x0, y0, x0 + 200, y0 + 100)], crs=4547)
+    blds = gpd.GeoDataFrame({"households": [200] * 4}, crs=4547,
+                            geometry=[Point(x0 + x, y0 + y) for x in (50, 150) for y in (25, 75)])
+    return comm, blds
+
+
+def test_divide_maps_columns_and_never_changes_its_inputs(tiny):
+    comm, blds = tiny
+    before = comm.copy()
+    plan = gridgeo.divide(comm, buildings=blds, columns={"communities": {"code": "CUN_DM"}})
+    pd.testing.assert_frame_equal(comm, before)
+    assert sorted(plan.grids["households"]) == [400, 400]
+    assert (plan.grids["community_code"] == C1).all()
+
+
+def test_repr_html_escapes_community_names(tiny):
+    comm, blds = tiny
+    plan = gridgeo.divide(comm, buildings=blds, columns={"communities": {"code": "CUN_DM"}})
+    text = plan._repr_html_()
+    assert "<script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "grids" in text and "0 errors" in text and "in range" in text
+    assert "grids 2" in repr(plan)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"communities": None}, r"divide: communities=None; pass the community polygons"),
+    ({"buildings": None}, r"divide: buildings=None; pass the buildings"),
+    ({"workers": 0}, r"divide: workers=0 must be a whole number of processes, at least 1"),
+    ({"streets": 42}, r"streets=42: give a GeoDataFrame, a file path or a \(path, layer\) pair"),
+    ({"streets": pd.DataFrame({"a": [1]})}, r"streets: a DataFrame without geometry; give a GeoDataFrame"),
+    ({"columns": {"streets": {"name": "MC"}}},
+     r"columns=\{'streets': \{'name': 'MC'\}\}: layer 'streets' is not given; pass streets="),
+    ({"columns": {"roads": {"name": "MC"}}}, r"name the layer, e.g. columns=\{'communities'"),
+    ({"columns": {"communities": {"code": "NOPE"}}}, r"communities: column\(s\) \['NOPE'\] not found"),
+    ({"rules": "suburban"}, r"suburban"),
+    ({"code_scheme": "no/such.toml"}, r"code_scheme no/such.toml: file not found"),
+    ({"previous": "no/such/plan.gpkg"}, r"plan file not found: no/such/plan.gpkg"),
+    ({"buildings": "no/such/buildings.gpkg"}, r"buildings: file not found: no/such/buildings.gpkg; check the path"),
+])
+def test_divide_bad_arguments_are_one_line_input_errors(tiny, kwargs, match):
+    comm, blds = tiny
+    args = {"communities": comm, "buildings": blds, "columns": {"communities": {"code": "CUN_DM"}}} | kwargs
+    with pytest.raises(InputError, match=match) as info:
+        gridgeo.divide(args.pop("communities"), **args)
+    assert "\n" not in str(info.value)
+
+
+def test_divide_without_a_crs_names_the_fix(tiny):
+    comm, blds = tiny
+    bare = comm.set_crs(None, allow_override=True)
+    with pytest.raises(InputError, match=r'communities: the GeoDataFrame has no CRS; set it with gdf.set_crs'):
+        gridgeo.divide(bare, buildings=blds, columns={"communities": {"code": "CUN_DM"}})
+    # the workaround the message names
+    plan = gridgeo.divide(bare, buildings=blds, columns={"communities": {"code": "CUN_DM"}}, crs="EPSG:4547")
+    assert len(plan.grids) == 2
+
+
+# ------------------------------------------------------------------------------- the plan's methods
+
+
+def test_plan_validate_equals_gridgeo_validate_plan(cli_plan_path, tmp_path, capsys):
+    report = tmp_path / "findings.gpkg"
+    assert main(["validate", str(cli_plan_path), "--report", str(report)]) == 0
+    capsys.readouterr()
+    from gridgeo.validate import read_findings
+
+    cli = read_findings(report)
+    api = gridgeo.read_plan(cli_plan_path).validate()
+    key = ["type", "severity", "feature_id"]
+    assert len(api) == len(cli) > 0
+    assert api[key].astype(str).values.tolist() == cli[key].astype(str).values.tolist()
+    # the top-level function on a plan file, and on the plan, finds the same
+    assert gridgeo.validate(cli_plan_path)[key].astype(str).values.tolist() == api[key].astype(str).values.tolist()
+
+
+def test_quality_is_the_report_table(api_plan):
+    from gridgeo.partition.metrics import quality_rows
+
+    q = api_plan.quality()
+    assert list(q.columns) == ["base grids", "small grids"]
+    assert q.loc["grids", "base grids"] == str(len(api_plan.grids))
+    assert q.values.tolist() == [[b, s] for _, b, s in quality_rows(api_plan.metadata["quality"])]
+
+
+def test_quality_of_a_blocks_plan_is_an_error():
+    with pytest.raises(InputError, match=r"no quality figures \(stage blocks\); run `gridgeo partition`"):
+        Plan({}, {"stage": "blocks"}).quality()
+
+
+def test_explore_draws_grids_and_small_grids(api_plan):
+    folium = pytest.importorskip("folium")
+    pytest.importorskip("mapclassify")
+    m = api_plan.explore(tiles=None)
+    assert isinstance(m, folium.Map)
+    text = m.get_root().render()
+    assert "small grids" in text and "grids (" in text
+
+
+# ------------------------------------------------------------------ validate, repair and diff of layers
+
+
+def _hand_drawn():
+    comm = gpd.GeoDataFrame({"code": [C1, C2]}, geometry=[box(0, 0, 200, 100), box(200, 0, 400, 100)], crs=4547)
+    grids = gpd.GeoDataFrame(
+        {"grid_code": [C1 + "001", C1 + "002", C2 + "001"], "community_code": [C1, C1, C2]},
+        geometry=[box(0, 0, 110, 100), box(100, 0, 190, 100), box(200, 0, 400, 100)], crs=4547)
+    return comm, grids
+
+
+def test_validate_and_repair_on_frames_and_paths(tmp_path):
+    comm, grids = _hand_drawn()
+    comm.to_file(tmp_path / "c.gpkg", layer="communities")
+    grids.to_file(tmp_path / "g.gpkg", layer="grids")
+    on_frames = gridgeo.validate(grids, communities=comm)
+    on_paths = gridgeo.validate(tmp_path / "g.gpkg", communities=(tmp_path / "c.gpkg", "communities"))
+    assert on_frames["type"].tolist() == on_paths["type"].tolist() == ["overlap", "gap"]
+    fixed, log = gridgeo.repair(tmp_path / "g.gpkg", communities=comm)
+    assert len(gridgeo.validate(fixed, communities=comm)) == 0
+    assert {"overlap_given", "gap_filled"} <= set(log["action"])
+    assert list(fixed.columns) == list(grids.columns)
+
+
+def test_repair_needs_communities():
+    _, grids = _hand_drawn()
+    with pytest.raises(InputError, match=r"repair: communities=None; pass the communities"):
+        gridgeo.repair(grids, communities=None)
+
+
+def test_validate_is_also_the_module():
+    import gridgeo.validate as module
+
+    assert callable(gridgeo.validate) and module is gridgeo.validate
+    assert hasattr(gridgeo.validate, "validate_grids") and "Finding types" in module.__doc__
+
+
+def test_diff_of_plans_and_paths(api_plan, cli_plan_path):
+    same = gridgeo.diff(api_plan, cli_plan_path)
+    assert set(same["status"]) == {"unchanged"}
+    assert len(same) == len(api_plan.grids)
+    with pytest.raises(InputError, match=r"diff: old_plan \(a Plan\) has no grids layer"):
+        gridgeo.diff(Plan({}, {}), api_plan)
+    with pytest.raises(InputError, match=r"new_plan=<int>: give a Plan"):
+        gridgeo.diff(api_plan, 3)
+
+
+# ------------------------------------------------------------------ the Wuhan scenario (real streets)
+
+
+@pytest.mark.slow
+def test_api_and_cli_give_the_same_plan_on_the_wuhan_scenario(tmp_path):
+    """Real 江汉区 streets, synthetic communities and households (scripts/build_wuhan_scenario.py): the
+    CLI reads the file, the API is given its layers as GeoDataFrames."""
+    import importlib.util
+    import sys
+
+    from conftest import REPO
+
+    name = "build_wuhan_scenario"  # shared with test_wuhan_scenario (a dataclass needs its module registered)
+    builder = sys.modules.get(name)
+    if builder is None:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        builder = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(builder)
+    reason = builder.missing_reason()
+    if reason:
+        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    scenario = builder.build(tmp_path)
+    names = ("communities", "streets", "buildings")
+    out = tmp_path / "cli.gpkg"
+    args = ["partition", "--quiet", "--workers", "2", "--out", str(out)]
+    for layer in names:
+        args += [f"--{layer}", str(scenario.path), f"--{layer}-layer", layer]
+    assert main(args) == 0
+    frames = {layer: gpd.read_file(scenario.path, layer=layer) for layer in names}
+    plan = gridgeo.divide(**frames, workers=2)
+    cli = gridgeo.read_plan(out)
+    assert plan_hashes(plan) == plan_hashes(cli)
+    assert len(plan.grids) > 100

@@ -65,7 +65,6 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +74,10 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the file format and helpers the scenario builders share (one implementation)
+from build_wuhan_scenario import Scenario, _read_summary, _write  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import build_wuhan_scenario as _wuhan  # noqa: E402 - shared helpers: adjacency, tree split, merge
@@ -144,20 +147,6 @@ STREET_NAMES = {PUDONG: ["陆家嘴", "潍坊新村", "塘桥"], HUANGPU: ["外�
 
 class ScenarioUnavailable(FileNotFoundError):
     """The real input (``../shared/data/shanghai_lujiazui_osm.gpkg``) is not available."""
-
-
-@dataclass
-class Scenario:
-    """The built scenario: layers in the metric CRS and a summary (households left to gridgeo)."""
-
-    path: Path
-    communities: gpd.GeoDataFrame
-    streets: gpd.GeoDataFrame
-    buildings: gpd.GeoDataFrame
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def layers(self) -> dict[str, gpd.GeoDataFrame]:
-        return {"communities": self.communities, "streets": self.streets, "buildings": self.buildings}
 
 
 def missing_reason() -> str | None:
@@ -535,30 +524,6 @@ def _generate(seed: int, mode: str) -> tuple[dict[str, gpd.GeoDataFrame], dict[s
     return layers | {"_stored": stored}, summary
 
 
-def _write(path: Path, stored: dict[str, gpd.GeoDataFrame], summary: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.stem}-{os.getpid()}.gpkg")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        for name, gdf in stored.items():
-            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=tmp.exists(),
-                                    geometry_type="Unknown" if name == "buildings" else None)
-        meta = pd.DataFrame({"key": list(summary), "value": [json.dumps(v, ensure_ascii=False) for v in summary.values()]})
-        pyogrio.write_dataframe(meta, tmp, layer=METADATA_TABLE, driver="GPKG", append=True)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _read_summary(path: Path) -> dict[str, Any] | None:
-    try:
-        meta = pyogrio.read_dataframe(path, layer=METADATA_TABLE)
-    except Exception:  # noqa: BLE001 - a broken or foreign file is rebuilt
-        return None
-    return {k: json.loads(v) for k, v in zip(meta["key"], meta["value"], strict=True)}
-
-
 def content_hash(path: str | Path) -> str:
     """SHA-256 of a scenario file's content: every layer's attributes and WKB geometry, and the metadata
     without ``build_seconds`` (GeoPackage bytes carry write timestamps; this does not)."""
@@ -605,7 +570,7 @@ def build(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force:
                 and old.get("residential") == residential):
             return load(path)
     layers, summary = _generate(seed, residential)
-    _write(path, layers["_stored"], summary)
+    _write(path, layers["_stored"], summary, geometry_types={"buildings": "Unknown"})
     (out / "README.txt").write_text(
         f"Lujiazui scenario for gridgeo (seed {seed}, --residential {residential}).\n{NOTE[residential]}.\n"
         f"Rebuild: python scripts/build_lujiazui_scenario.py --out {out} --seed {seed} --residential {residential} --force\n",

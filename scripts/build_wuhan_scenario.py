@@ -686,13 +686,17 @@ def _overlap_pairs(geoms: np.ndarray, min_m2: float = 1.0) -> int:
     return int((shapely.area(shapely.intersection(geoms[i[keep]], geoms[j[keep]])) > min_m2).sum())
 
 
-def _write(path: Path, layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any]) -> None:
+def _write(path: Path, layers: dict[str, gpd.GeoDataFrame], summary: dict[str, Any],
+           geometry_types: dict[str, str] | None = None) -> None:
+    """Write the layers (in EPSG:4490) and the summary table to ``path`` atomically (shared by the
+    scenario builders; ``geometry_types`` per layer, e.g. ``{"buildings": "Unknown"}`` for mixed types)."""
     tmp = path.with_name(f".{path.stem}-{os.getpid()}.gpkg")
     if tmp.exists():
         tmp.unlink()
     try:
         for name, gdf in layers.items():
-            pyogrio.write_dataframe(gdf.to_crs(STORAGE_EPSG), tmp, layer=name, driver="GPKG", append=tmp.exists())
+            pyogrio.write_dataframe(gdf.to_crs(STORAGE_EPSG), tmp, layer=name, driver="GPKG", append=tmp.exists(),
+                                    geometry_type=(geometry_types or {}).get(name))
         meta = pd.DataFrame({"key": list(summary), "value": [json.dumps(v, ensure_ascii=False) for v in summary.values()]})
         pyogrio.write_dataframe(meta, tmp, layer=METADATA_TABLE, driver="GPKG", append=True)
         os.replace(tmp, path)

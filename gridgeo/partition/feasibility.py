@@ -19,7 +19,7 @@ _MAX_BINARIES = 20_000
 
 #: branch-and-bound nodes each integer programme may use: the answer depends on the data only, never on
 #: the machine's speed or load (the partition, ``validate`` and the report must agree on every machine)
-NODE_LIMIT = 2_000
+NODE_LIMIT = 200
 
 
 def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 30.0, node_limit: int = NODE_LIMIT) -> bool:

@@ -619,9 +619,10 @@ def _measure_level(
         k_min = np.ceil(H / hi).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
         k_max = np.floor(H / lo).astype(np.int64) if nc else np.zeros(0, dtype=np.int64)
     feasible = (H >= lo) & (np.maximum(k_min, 1) <= k_max)
-    if nc:
+    if nc and zfeasible_given is None:
         # a count may fit while the buildings' sizes still admit no division (towers of 80–99
         # households cannot make groups of 100–150): such containers are infeasible as well
+        # (small grids are judged by their community instead: zfeasible_given)
         bz = assigned[got]
         keep_b = zbase[bz] & (zcont[bz] >= 0)
         cont_u, hh_u = unit_households(zcont[bz][keep_b], bunit[got][keep_b], bhh[got][keep_b])

@@ -139,3 +139,14 @@ def shared_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20240601)
+
+
+# Property-based tests: in CI (CI=true) hypothesis draws the same examples on every run, so a submission
+# is judged on a fixed set; locally each run draws new ones (and keeps failing examples in its database).
+import os as _os  # noqa: E402
+
+from hypothesis import settings as _settings  # noqa: E402
+
+_settings.register_profile("ci", derandomize=True, database=None)
+if _os.environ.get("CI"):
+    _settings.load_profile("ci")

@@ -539,8 +539,11 @@ def test_no_grid_or_small_grid_has_an_unreported_hole(town):
     for layer, code in (("grids", "grid_code"), ("subgrids", "subgrid_code")):
         g = plan[layer].to_crs(CRS)
         parts, idx = shapely.get_parts(g.geometry.to_numpy(), return_index=True)
-        holed = set(g[code].to_numpy()[np.unique(idx[shapely.get_num_interior_rings(parts) > 0])])
-        assert holed <= reported, f"{layer} with unreported holes: {sorted(holed - reported)}"
+        rows = np.unique(idx[shapely.get_num_interior_rings(parts) > 0])
+        # a small grid inside a grid wrapped around another has its parent's hole: the parent's finding
+        unreported = [c for c, parent in zip(g[code].to_numpy()[rows], g["grid_code"].to_numpy()[rows], strict=True)
+                      if c not in reported and parent not in reported]
+        assert not unreported, f"{layer} with unreported holes: {unreported}"
 
 
 # ------------------------------------------------------------------------------------------ review cases

@@ -93,8 +93,8 @@ def footprint_units(
     pairs_a: list[np.ndarray] = []
     pairs_b: list[np.ndarray] = []
     records: list[dict[str, Any]] = []
+    tree = shapely.STRtree(valid[pidx])
     if len(pidx) > 1:
-        tree = shapely.STRtree(valid[pidx])
         a, b = tree.query(valid[pidx], predicate="intersects")
         keep = a < b
         a, b = pidx[a[keep]], pidx[b[keep]]
@@ -125,7 +125,6 @@ def footprint_units(
     pt = ~poly & ~empty
     if pt.any() and len(pidx):
         qidx = np.flatnonzero(pt)
-        tree = shapely.STRtree(valid[pidx])
         a, b = tree.query(geoms[qidx], predicate="within")
         if len(a):
             first = pd.DataFrame({"p": qidx[a], "f": pidx[b], "id": ids[pidx[b]]}).sort_values(["p", "id"]).drop_duplicates("p")

@@ -369,9 +369,7 @@ def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             mended = gpd.GeoSeries(_mend(back[bad]), crs=source).to_crs(STORAGE_CRS).to_numpy()
             geoms = geoms.copy()
             geoms[idx] = _mend(mended)
-    if geoms is not out.geometry.values:
-        out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
-    return out
+    return out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
 
 
 def _mend(geoms: np.ndarray) -> np.ndarray:

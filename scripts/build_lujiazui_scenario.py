@@ -330,25 +330,10 @@ def _communities(blocks: np.ndarray, supers: np.ndarray, households: np.ndarray)
         lost = np.flatnonzero(label < 0)
         label[lost] = shapely.STRtree(supers).query_nearest(blocks[lost], all_matches=False)[1]
     adj = _adjacency(blocks)
-    cent = shapely.get_coordinates(shapely.point_on_surface(blocks))
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(blocks)))
-    for i, j, sh in adj.itertuples(index=False):
-        graph.add_edge(int(i), int(j), dist=float(np.hypot(*(cent[i] - cent[j]))), shared=float(sh))
+    graph = _wuhan._block_graph(blocks, adj)
 
     def split_large(label: np.ndarray) -> np.ndarray:
-        out = label.copy()
-        nxt = out.max() + 1
-        for lab in np.unique(label):
-            members = np.flatnonzero(label == lab)
-            h = households[members].sum()
-            if h <= COMMUNITY_MAX:
-                continue
-            parts = max(math.ceil(h / COMMUNITY_MAX), round(h / COMMUNITY_TARGET))
-            for grp in _wuhan._tree_split(members.tolist(), graph, households, parts)[1:]:
-                out[grp] = nxt
-                nxt += 1
-        return out
+        return _wuhan._split_large(label, graph, households)
 
     # a face split in two by nothing but touching corners is two communities (no multipart community)
     for lab in np.unique(label):

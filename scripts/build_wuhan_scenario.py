@@ -447,6 +447,33 @@ def _adjacency(blocks: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"i": i[ok], "j": j[ok], "shared_m": shared[ok]})
 
 
+def _block_graph(blocks: np.ndarray, adj: pd.DataFrame) -> nx.Graph:
+    """Blocks as a graph: an edge per adjacent pair, with the distance between their inner points and the
+    shared boundary length (shared by the scenario builders)."""
+    cent = shapely.get_coordinates(shapely.point_on_surface(blocks))
+    graph = nx.Graph()
+    graph.add_nodes_from(range(len(blocks)))
+    for i, j, sh in adj.itertuples(index=False):
+        graph.add_edge(int(i), int(j), dist=float(np.hypot(*(cent[i] - cent[j]))), shared=float(sh))
+    return graph
+
+
+def _split_large(label: np.ndarray, graph: nx.Graph, households: np.ndarray) -> np.ndarray:
+    """Communities over COMMUNITY_MAX households split by spanning-tree cuts into parts of about the target."""
+    out = label.copy()
+    nxt = out.max() + 1
+    for lab in np.unique(label):
+        members = np.flatnonzero(label == lab)
+        h = households[members].sum()
+        if h <= COMMUNITY_MAX:
+            continue
+        parts = max(math.ceil(h / COMMUNITY_MAX), round(h / COMMUNITY_TARGET))
+        for grp in _tree_split(members.tolist(), graph, households, parts)[1:]:
+            out[grp] = nxt
+            nxt += 1
+    return out
+
+
 def _tree_split(nodes: list[int], graph: nx.Graph, weight: np.ndarray, parts: int) -> list[list[int]]:
     """Split connected ``nodes`` into ``parts`` connected groups of about equal weight (spanning-tree cuts)."""
     if parts <= 1 or len(nodes) <= 1:
@@ -496,25 +523,10 @@ def _communities(blocks: np.ndarray, households: np.ndarray, outline: shapely.Ge
         lost = np.flatnonzero(label < 0)
         label[lost] = shapely.STRtree(supers).query_nearest(blocks[lost], all_matches=False)[1]
     adj = _adjacency(blocks)
-    cent = shapely.get_coordinates(shapely.point_on_surface(blocks))
-    graph = nx.Graph()
-    graph.add_nodes_from(range(len(blocks)))
-    for i, j, sh in adj.itertuples(index=False):
-        graph.add_edge(int(i), int(j), dist=float(np.hypot(*(cent[i] - cent[j]))), shared=float(sh))
+    graph = _block_graph(blocks, adj)
 
     def split_large(label: np.ndarray) -> np.ndarray:
-        out = label.copy()
-        nxt = out.max() + 1
-        for lab in np.unique(label):
-            members = np.flatnonzero(label == lab)
-            h = households[members].sum()
-            if h <= COMMUNITY_MAX:
-                continue
-            parts = max(math.ceil(h / COMMUNITY_MAX), round(h / COMMUNITY_TARGET))
-            for grp in _tree_split(members.tolist(), graph, households, parts)[1:]:
-                out[grp] = nxt
-                nxt += 1
-        return out
+        return _split_large(label, graph, households)
 
     label = split_large(label)
     for _ in range(5):

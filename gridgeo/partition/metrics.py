@@ -584,6 +584,7 @@ def _measure_level(
     defaults: tuple[int, int, int],
     zfeasible_given: np.ndarray | None = None,
     bstored: np.ndarray | None = None,
+    bcont: np.ndarray | None = None,
 ) -> _Level:
     nz, nc = len(zgeom), len(cgeom)
     zrank = pd.Series(zid.astype(str)).rank(method="dense").to_numpy().astype(np.int64)
@@ -593,7 +594,8 @@ def _measure_level(
         prefer = np.array([pos.get(str(v), -1) if isinstance(v, str) else -1 for v in bstored], dtype=np.int64)
     assigned, n_in = _assign_buildings(bgeom, barea, zgeom, zrank, building_share, prefer)
     # which container each building belongs to: the one building-to-zone assignment
-    bcont = assign_to_zones(bgeom, cgeom, share_min=building_share).zone if len(cgeom) else np.full(len(bgeom), -1)
+    if bcont is None:
+        bcont = assign_to_zones(bgeom, cgeom, share_min=building_share).zone if len(cgeom) else np.full(len(bgeom), -1)
     expected = bcont >= 0
     lost = expected & (assigned < 0)
     doubled = n_in >= 2
@@ -901,7 +903,10 @@ def _measure(
     common = dict(bgeom=bgeom, barea=barea, bhh=bhh, bunit=bunit, street_tree=street_tree,
                   snap_m=rules.street_snap_m, tolerance_m2=tolerance_m2, building_share=building_share,
                   segment_m=segment_m)
+    # each building's community, by the one assignment: for the base level and the counts alike
+    bcomm = assign_to_zones(bgeom, cgeom, share_min=building_share).zone if len(cgeom) else np.full(len(bgeom), -1)
     base = _measure_level(zgeom=zgeom, zid=zid, zcont=zcont, zbase=zbase, zstored=stored, cgeom=cgeom, cid=ccode,
+                          bcont=bcomm,
                           lo=lo, hi=hi, target=tg, defaults=(dr.grid_min, dr.grid_max, dr.grid_target),
                           bstored=buildings[gid_col].to_numpy() if gid_col and gid_col in buildings.columns else None,
                           **common)
@@ -950,7 +955,7 @@ def _measure(
         small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
         small.mixed_profiles = mixed
 
-    inside = (assign_to_zones(bgeom, cgeom, share_min=building_share).zone >= 0) if len(cgeom) else np.zeros(len(bgeom), bool)
+    inside = bcomm >= 0
     counts = {
         "communities": len(communities),
         "grids": len(grids),

@@ -56,7 +56,8 @@ def api_plan() -> Plan:
 @pytest.fixture(scope="module")
 def cli_plan_path(tmp_path_factory):
     out = tmp_path_factory.mktemp("api_cli") / "cli.gpkg"
-    assert main(["partition", "--sample", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    # the CLI's default workers (the CPUs available) against divide's default (1): the plan is the same
+    assert main(["partition", "--sample", "--quiet", "--out", str(out)]) == 0
     return out
 
 
@@ -175,19 +176,31 @@ def test_divide_without_a_crs_names_the_fix(tiny):
 # ------------------------------------------------------------------------------- the plan's methods
 
 
-def test_plan_validate_equals_gridgeo_validate_plan(cli_plan_path, tmp_path, capsys):
-    report = tmp_path / "findings.gpkg"
-    assert main(["validate", str(cli_plan_path), "--report", str(report)]) == 0
+def assert_validate_equal(path, plan: Plan, tmp_path, capsys) -> None:
+    """`gridgeo validate PATH --report x.json` writes byte for byte what ``plan.validate()`` (and
+    ``gridgeo.validate(PATH)``) written by the same writer gives: every column, every place."""
+    from gridgeo.validate import write_findings
+
+    report = tmp_path / "cli_findings.json"
+    code = main(["validate", str(path), "--report", str(report)])
     capsys.readouterr()
+    api = plan.validate()
+    assert code == (1 if (api["severity"] == "error").any() else 0)
+    write_findings(api, tmp_path / "api_findings.json")
+    write_findings(gridgeo.validate(path), tmp_path / "api_path_findings.json")
+    cli_text = report.read_text(encoding="utf-8")
+    assert (tmp_path / "api_findings.json").read_text(encoding="utf-8") == cli_text
+    assert (tmp_path / "api_path_findings.json").read_text(encoding="utf-8") == cli_text
+
+
+def test_plan_validate_equals_gridgeo_validate_plan(api_plan, cli_plan_path, tmp_path, capsys):
     from gridgeo.validate import read_findings
 
-    cli = read_findings(report)
-    api = gridgeo.read_plan(cli_plan_path).validate()
-    key = ["type", "severity", "feature_id"]
-    assert len(api) == len(cli) > 0
-    assert api[key].astype(str).values.tolist() == cli[key].astype(str).values.tolist()
-    # the top-level function on a plan file, and on the plan, finds the same
-    assert gridgeo.validate(cli_plan_path)[key].astype(str).values.tolist() == api[key].astype(str).values.tolist()
+    assert_validate_equal(cli_plan_path, gridgeo.read_plan(cli_plan_path), tmp_path, capsys)
+    (tmp_path / "in_memory").mkdir()
+    assert_validate_equal(cli_plan_path, api_plan, tmp_path / "in_memory", capsys)  # divide's plan, not read back
+    found = read_findings(tmp_path / "cli_findings.json")
+    assert len(found) > 0  # the sample town has findings to compare (info and warnings)
 
 
 def test_quality_is_the_report_table(api_plan):
@@ -263,10 +276,7 @@ def test_diff_of_plans_and_paths(api_plan, cli_plan_path):
 # ------------------------------------------------------------------ the Wuhan scenario (real streets)
 
 
-@pytest.mark.slow
-def test_api_and_cli_give_the_same_plan_on_the_wuhan_scenario(tmp_path):
-    """Real 江汉区 streets, synthetic communities and households (scripts/build_wuhan_scenario.py): the
-    CLI reads the file, the API is given its layers as GeoDataFrames."""
+def _wuhan_builder():
     import importlib.util
     import sys
 
@@ -278,18 +288,54 @@ def test_api_and_cli_give_the_same_plan_on_the_wuhan_scenario(tmp_path):
         spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
         builder = sys.modules[name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(builder)
+    return builder
+
+
+#: communities of the small Wuhan scenario: a few neighbours, to keep the test fast
+WUHAN_COMMUNITIES = 4
+
+
+@pytest.fixture(scope="module")
+def small_wuhan(tmp_path_factory):
+    """A few neighbouring communities of the Wuhan scenario (real 江汉区 streets, synthetic communities and
+    households), with their buildings and the streets inside them, in one GeoPackage."""
+    builder = _wuhan_builder()
     reason = builder.missing_reason()
     if reason:
         pytest.skip(f"Wuhan scenario unavailable: {reason}")
-    scenario = builder.build(tmp_path)
+    scenario = builder.build(tmp_path_factory.mktemp("wuhan_scenario"))
+    comm = scenario.communities.sort_values("code").reset_index(drop=True)
+    first = comm.geometry.iloc[0]
+    near = comm.geometry.distance(first).sort_values(kind="stable").index[:WUHAN_COMMUNITIES]
+    comm = comm.loc[sorted(near)].reset_index(drop=True)
+    area = shapely.union_all(comm.geometry.to_numpy())
+    b = scenario.buildings
+    buildings = b[shapely.within(b.geometry.to_numpy(), area)].reset_index(drop=True)
+    streets = scenario.streets.clip(area).explode(ignore_index=True)  # the line pieces inside
+    streets = streets[(streets.geom_type == "LineString") & (streets.geometry.length > 1.0)].reset_index(drop=True)
+    path = tmp_path_factory.mktemp("small_wuhan") / "small_wuhan.gpkg"
+    for name, gdf in (("communities", comm), ("streets", streets), ("buildings", buildings)):
+        gdf.to_file(path, layer=name, engine="pyogrio")
+    return path
+
+
+@pytest.mark.slow
+def test_api_and_cli_give_the_same_plan_and_findings_on_the_wuhan_scenario(small_wuhan, tmp_path, capsys):
+    """The CLI reads the file, the API is given its layers as GeoDataFrames; `gridgeo validate PLAN`
+    writes exactly the findings ``plan.validate()`` gives."""
     names = ("communities", "streets", "buildings")
     out = tmp_path / "cli.gpkg"
     args = ["partition", "--quiet", "--workers", "2", "--out", str(out)]
     for layer in names:
-        args += [f"--{layer}", str(scenario.path), f"--{layer}-layer", layer]
+        args += [f"--{layer}", str(small_wuhan), f"--{layer}-layer", layer]
     assert main(args) == 0
-    frames = {layer: gpd.read_file(scenario.path, layer=layer) for layer in names}
-    plan = gridgeo.divide(**frames, workers=2)
+    frames = {layer: gpd.read_file(small_wuhan, layer=layer) for layer in names}
+    plan = gridgeo.divide(**frames)
     cli = gridgeo.read_plan(out)
     assert plan_hashes(plan) == plan_hashes(cli)
-    assert len(plan.grids) > 100
+    # the same metadata, but for the inputs' fingerprints (of the file, of the frames)
+    meta, cli_meta = comparable_metadata(plan), comparable_metadata(cli)
+    assert set(meta.pop("input_fingerprints")) == set(cli_meta.pop("input_fingerprints"))
+    assert meta == cli_meta
+    assert len(plan.grids) >= 2 * WUHAN_COMMUNITIES and len(plan.subgrids) > len(plan.grids)
+    assert_validate_equal(out, plan, tmp_path, capsys)

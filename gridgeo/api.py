@@ -19,11 +19,11 @@ import geopandas as gpd
 import pandas as pd
 
 from ._errors import InputError
-from .io import as_source, frame_layer, layer_sources, load_code_scheme, read_layer
+from .io import LayerSource, as_source, frame_layer, layer_sources, load_code_scheme, read_layer
 from .plan import METADATA_TABLE, Plan
 from .rules import Rules
 
-__all__ = ["divide", "read_plan", "validate", "repair", "diff"]
+__all__ = ["divide", "read_plan", "read_grids", "validate", "repair", "diff"]
 
 PathLike = str | os.PathLike
 
@@ -162,15 +162,53 @@ def _layer(value: Any, name: str, *, crs: Any = None) -> gpd.GeoDataFrame | None
     return read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
 
 
-def _is_plan_file(value: Any) -> bool:
+def _plan_file(value: Any) -> Path | None:
+    """The path of a plan file given as a path, or as ``(path, "grids")`` / a source of its grids layer."""
+    layer = None
+    if isinstance(value, LayerSource):
+        value, layer = value.path, value.layer
+    elif isinstance(value, tuple) and len(value) == 2:
+        value, layer = value
+    if layer not in (None, "grids"):
+        return None
     if not isinstance(value, (str, os.PathLike)) or Path(value).suffix.lower() != ".gpkg" or not Path(value).is_file():
-        return False
+        return None
     import pyogrio
 
     try:
-        return METADATA_TABLE in {str(n) for n in pyogrio.list_layers(value)[:, 0]}
+        return Path(value) if METADATA_TABLE in {str(n) for n in pyogrio.list_layers(value)[:, 0]} else None
     except Exception:  # noqa: BLE001 - not a readable GeoPackage: read_layer gives the one-line error
-        return False
+        return None
+
+
+def read_grids(grids: Any, *, crs: Any = None) -> Plan | gpd.GeoDataFrame:
+    """What ``gridgeo validate GRIDS`` checks: a :class:`Plan` (given, or a plan file whose ``grids``
+    layer is meant) or a grid layer (GeoDataFrame, path, ``(path, layer)`` or
+    :class:`~gridgeo.io.LayerSource`), read and checked.
+
+    Raises
+    ------
+    InputError
+        A plan without grids (stage blocks), or an unreadable layer.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> g = gpd.GeoDataFrame({"grid_code": ["420102001001001"]}, geometry=[box(0, 0, 1, 1)], crs=4547)
+    >>> type(read_grids(g)).__name__
+    'GeoDataFrame'
+    """
+    if isinstance(grids, Plan):
+        return grids
+    path = _plan_file(grids)
+    if path is None:
+        return _layer(grids, "grids", crs=crs)
+    plan = Plan.read(path)
+    if "grids" not in plan.layers:
+        msg = f"plan {path} has no grids layer (stage {plan.metadata.get('stage')!r}); run `gridgeo partition` first"
+        raise InputError(msg)
+    return plan
 
 
 def validate(
@@ -221,19 +259,19 @@ def validate(
     """
     from .validate import validate_grids, validate_plan
 
+    target = read_grids(grids, crs=crs)
     layers = {name: _layer(value, name, crs=crs) for name, value in
               (("communities", communities), ("buildings", buildings), ("streets", streets), ("subgrids", subgrids))}
-    if isinstance(grids, Plan) or _is_plan_file(grids):
+    if isinstance(target, Plan):
         given = {k: v for k, v in layers.items() if v is not None}
-        return validate_plan(_plan(grids, "grids"), rules=rules, **given, **options)
-    layer = _layer(grids, "grids", crs=crs)
-    return validate_grids(layer, rules=rules, **layers, **options)
+        return validate_plan(target, rules=rules, **given, **options)
+    return validate_grids(target, rules=rules, **layers, **options)
 
 
 def repair(
     grids: Any,
     *,
-    communities: Any,
+    communities: Any = None,
     crs: Any = None,
     **options: Any,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
@@ -242,9 +280,12 @@ def repair(
     Parameters
     ----------
     grids
-        A grid layer: GeoDataFrame, path or ``(path, layer)``.
+        A grid layer: GeoDataFrame, path or ``(path, layer)``; or a :class:`Plan` or plan file, whose
+        grids are repaired as ``gridgeo validate PLAN --repair`` does (:func:`gridgeo.validate.repair_plan`:
+        in the CRS the plan was computed in, returned as a plan stores its grids).
     communities
-        The communities the grids tile (a ``code`` column), as a GeoDataFrame or a path.
+        The communities the grids tile (a ``code`` column), as a GeoDataFrame or a path (for a plan,
+        instead of its own).
     crs
         The CRS of layers that define none.
     options
@@ -267,13 +308,15 @@ def repair(
     >>> len(validate(fixed, communities=comm)), sorted(set(log["action"]))
     (0, ['community_set', 'gap_filled', 'overlap_given'])
     """
-    from .validate import repair_grids
+    from .validate import repair_grids, repair_plan
 
+    target = read_grids(grids, crs=crs)
+    if isinstance(target, Plan):
+        return repair_plan(target, communities=_layer(communities, "communities", crs=crs), **options)
     if communities is None:
         msg = "repair: communities=None; pass the communities the grids tile (to clip grids and find gaps)"
         raise InputError(msg)
-    return repair_grids(_layer(grids, "grids", crs=crs), communities=_layer(communities, "communities", crs=crs),
-                        **options)
+    return repair_grids(target, communities=_layer(communities, "communities", crs=crs), **options)
 
 
 def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -> gpd.GeoDataFrame:

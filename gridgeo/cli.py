@@ -297,7 +297,8 @@ def _code_scheme(args: argparse.Namespace) -> Any:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from .codes import diff_plans, summarize_diff
+    from . import api
+    from .codes import summarize_diff
     from .plan import Plan
 
     if args.out:
@@ -307,16 +308,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         if "grids" not in plan.layers:
             msg = f"{label} plan {path} has no grids layer; give plans written by `gridgeo partition`"
             raise InputError(msg)
-    if args.out:
-        out = Path(args.out)
-        if out.suffix.lower() not in (".gpkg", ".geojson"):
-            msg = f"--out {out} must end in .gpkg or .geojson"
-            raise InputError(msg)
-        if out.exists() and not args.force:
-            msg = f"{out} exists; pass --force to overwrite it"
-            raise InputError(msg)
-    diff = diff_plans(old["grids"], new["grids"], old_buildings=old.layers.get("buildings"),
-                      new_buildings=new.layers.get("buildings"))
+    diff = api.diff(old, new)
     summary = summarize_diff(diff)
     print(f"grid changes {args.old} -> {args.new}")
     print(summary.to_string(index=False))
@@ -352,75 +344,29 @@ def _write_layer_atomic(gdf: Any, out: Path, *, layer: str, force: bool) -> None
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    import pyogrio
-
-    from .io import read_layer
-    from .plan import METADATA_TABLE, Plan
-    from .rules import Rules, load_rules
-    from .validate import (
-        has_errors,
-        repair_grids,
-        summarize,
-        validate_grids,
-        worst_offenders,
-        write_findings,
-        write_repair,
-    )
+    from . import api
+    from .io import LayerSource
+    from .plan import Plan
+    from .validate import COVERAGE_TYPES, has_errors, summarize, worst_offenders, write_findings, write_repair
 
     for option, suffixes in (("report", (".gpkg", ".geojson", ".json")), ("repair", (".gpkg",))):
         if getattr(args, option):
             _check_out(args, _input_paths(args), option=option, suffixes=suffixes)
     path = Path(args.grids)
-    layers: dict[str, Any] = {}
-    stored_crs = None  # a plan's storage CRS, for what is written back
-    plan_rules, plan_scheme = None, None
-    is_plan = False
-    plan = None
-    if path.suffix.lower() == ".gpkg" and path.exists():
-        try:
-            is_plan = METADATA_TABLE in {str(n) for n in pyogrio.list_layers(path)[:, 0]}
-        except Exception:  # noqa: BLE001 - read_layer below gives the one-line error
-            is_plan = False
-    if is_plan and args.grids_layer in (None, "grids"):
-        plan = Plan.read(path)
-        if "grids" not in plan.layers:
-            msg = f"plan {path} has no grids layer (stage {plan.metadata.get('stage')!r}); run `gridgeo partition` first"
-            raise InputError(msg)
-        layers = {k: plan.layers[k] for k in ("grids", "communities", "buildings", "subgrids") if k in plan.layers}
-        if plan.metadata.get("metric_crs"):
-            # a plan was computed in its metric CRS, where its edges are straight; its stored vertices
-            # are exact projections of that geometry, so it is checked back there (taking a 6 km edge
-            # as straight in degrees instead would bend it by centimetres against its neighbours)
-            stored_crs = layers["grids"].crs
-            layers = {k: v.to_crs(plan.metadata["metric_crs"]) for k, v in layers.items()}
-        # the plan's own rules and code scheme, unless --rules is given
-        plan_rules = Rules.from_dict(plan.metadata["rules"], source=f"plan {path}") if "rules" in plan.metadata else None
-        plan_scheme = plan.metadata.get("code_scheme")
-    else:
-        layers["grids"] = read_layer(path, name="grids", layer=args.grids_layer, crs=args.crs)
-        if _is_community_layer(layers["grids"], args):
-            return _validate_communities(layers["grids"], args)
-    given_layers: dict[str, Any] = {}
-    for name in ("communities", "buildings", "streets", "subgrids"):
-        given = getattr(args, name)
-        if given:
-            layers[name] = given_layers[name] = read_layer(given, name=name, crs=args.crs)
-            if stored_crs is not None:  # taken into the plan's metric CRS as the partition took its inputs
-                layers[name] = layers[name].to_crs(layers["grids"].crs)
-
-    if args.repair and "communities" not in layers:
+    # a plan (checked with its own layers, rules and code scheme, in the CRS it was computed in) or a layer
+    target = api.read_grids(LayerSource(path, layer=args.grids_layer, crs=args.crs))
+    is_plan = isinstance(target, Plan)
+    if not is_plan and _is_community_layer(target, args):
+        return _validate_communities(target, args)
+    given = {name: LayerSource(getattr(args, name), crs=args.crs)
+             for name in ("communities", "buildings", "streets", "subgrids") if getattr(args, name)}
+    if args.repair and "communities" not in given and not (is_plan and "communities" in target.layers):
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
         raise InputError(msg)
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
               "width_tolerance_m": args.width_tolerance}
-    if plan is not None:  # one implementation with the check `gridgeo partition` runs before writing
-        findings = plan.validate(**given_layers, rules=load_rules(args.rules) if args.rules else None, **kwargs)
-    else:
-        findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
-                                  streets=layers.get("streets"), subgrids=layers.get("subgrids"),
-                                  rules=load_rules(args.rules) if args.rules or plan_rules is None else plan_rules,
-                                  scheme=plan_scheme, **kwargs)
-    n = len(layers["grids"])
+    findings = api.validate(target, **given, rules=args.rules, **kwargs)
+    n = len(target.grids if is_plan else target)
     if len(findings) == 0:
         print(f"{path}: {n:,} grids, clean: no findings")
     else:
@@ -434,16 +380,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         write_findings(findings, args.report, force=args.force)
         print(f"findings written to {args.report}")
     if args.repair:
-        fixed, log = repair_grids(layers["grids"], communities=layers["communities"], code_column=args.code_column,
-                                  community_column=args.community_column, gap_width_m=args.gap_width)
-        from .validate import COVERAGE_TYPES
-
-        after = validate_grids(fixed, communities=layers["communities"], **kwargs)
-        if stored_crs is not None:  # stored as a plan stores its grids (shared vertices, 50 m pieces)
-            from .plan import densify, share_vertices, to_storage
-
-            fixed = to_storage(densify(share_vertices({"grids": fixed}))["grids"])
-            log = log.to_crs(stored_crs) if getattr(log, "crs", None) is not None else log
+        communities = given.get("communities")
+        fixed, log = api.repair(target, communities=communities, code_column=args.code_column,
+                                community_column=args.community_column, gap_width_m=args.gap_width)
+        # what is left, checked as the repaired layer is written (a plan's: back in its metric CRS)
+        if is_plan:
+            own = {k: target.layers[k] for k in ("communities",) if k in target.layers}
+            fixed_plan = Plan({"grids": fixed, **own}, {"metric_crs": target.metadata.get("metric_crs")})
+            after = api.validate(fixed_plan, communities=communities, **kwargs)
+        else:
+            after = api.validate(fixed, communities=communities, **kwargs)
         write_repair(fixed, log, args.repair, force=args.force)
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
         print(f"repaired layer written to {args.repair}: {len(log):,} changes logged, {left} coverage findings left")

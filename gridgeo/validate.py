@@ -120,6 +120,7 @@ __all__ = [
     "COVERAGE_TYPES",
     "validate_grids",
     "validate_plan",
+    "repair_plan",
     "summarize",
     "worst_offenders",
     "has_errors",
@@ -1218,6 +1219,49 @@ def validate_plan(
     if stored_crs is not None and findings.crs is not None and findings.crs != stored_crs:
         findings = findings.to_crs(stored_crs)
     return findings
+
+
+def repair_plan(
+    plan: Any,
+    *,
+    communities: gpd.GeoDataFrame | None = None,
+    **options: Any,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Repair a plan's grids as ``gridgeo validate PLAN --repair`` does.
+
+    The grids are repaired in the metric CRS the plan was computed in (as :func:`validate_plan` checks
+    them) against the plan's communities (or ``communities``), then stored as a plan stores its grids
+    (shared vertices, 50 m edge pieces, EPSG:4490); the change log is in that CRS too.
+
+    Parameters
+    ----------
+    plan
+        A :class:`gridgeo.plan.Plan` with a ``grids`` layer.
+    communities
+        Communities instead of the plan's own.
+    options
+        Further keywords of :func:`repair_grids` (``code_column``, ``gap_width_m`` ...).
+    """
+    if "grids" not in plan.layers:
+        msg = f"repair_plan: the plan has no grids layer (stage {plan.metadata.get('stage')!r}); run `gridgeo partition` first"
+        raise InputError(msg)
+    grids = plan.layers["grids"]
+    if communities is None:
+        communities = plan.layers.get("communities")
+    if communities is None:
+        msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
+        raise InputError(msg)
+    stored_crs = grids.crs
+    metric = plan.metadata.get("metric_crs")
+    if metric:
+        grids, communities = grids.to_crs(metric), communities.to_crs(metric)
+    fixed, log = repair_grids(grids, communities=communities, **options)
+    if metric:  # stored as a plan stores its grids (shared vertices, 50 m pieces)
+        from .plan import densify, share_vertices, to_storage
+
+        fixed = to_storage(densify(share_vertices({"grids": fixed}))["grids"])
+        log = log.to_crs(stored_crs) if getattr(log, "crs", None) is not None else log
+    return fixed, log
 
 
 def severity_counts(findings: gpd.GeoDataFrame | pd.DataFrame) -> dict[str, int]:

@@ -250,6 +250,19 @@ def test_validate_and_repair_on_frames_and_paths(tmp_path):
     assert list(fixed.columns) == list(grids.columns)
 
 
+def test_repair_of_a_plan_is_what_validate_repair_writes(cli_plan_path, tmp_path, capsys):
+    """``gridgeo.repair(plan)`` repairs in the plan's metric CRS against its own communities and gives the
+    grids as the plan stores them: what `gridgeo validate PLAN --repair` writes."""
+    out = tmp_path / "fixed.gpkg"
+    assert main(["validate", str(cli_plan_path), "--repair", str(out)]) == 0
+    assert "0 coverage findings left" in capsys.readouterr().out
+    fixed, log = gridgeo.repair(cli_plan_path)
+    assert fixed.crs.to_epsg() == 4490 and len(fixed) == len(gridgeo.read_plan(cli_plan_path).grids)
+    written = gpd.read_file(out, layer="grids")
+    assert shapely.equals(written.geometry.to_numpy(), fixed.geometry.to_numpy()).all()  # (written as multi)
+    assert written["grid_code"].tolist() == fixed["grid_code"].tolist()
+
+
 def test_repair_needs_communities():
     _, grids = _hand_drawn()
     with pytest.raises(InputError, match=r"repair: communities=None; pass the communities"):

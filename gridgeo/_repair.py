@@ -224,8 +224,18 @@ def repair_grids(
      {'grid_code': '420102001001002', 'action': 'overlap_given', 'area_m2': 10.0},
      {'grid_code': '420102001001002', 'action': 'gap_filled', 'area_m2': 10.0}]
     """
-    from .validate import (_as_code, _assign_communities, _check_layer, _choose_metric, _fix, _metric_geoms,
-                           _polygonal, _prepare_communities, _prepare_polygons, _units_m)
+    from .validate import (
+        _as_code,
+        _assign_communities,
+        _check_layer,
+        _choose_metric,
+        _fix,
+        _metric_geoms,
+        _polygonal,
+        _prepare_communities,
+        _prepare_polygons,
+        _units_m,
+    )
 
     func = "repair_grids"
     _check_layer(grids, name="grids", func=func)

@@ -239,10 +239,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(args: argparse.Namespace, stage: str) -> int:
+    from ._progress import Progress
     from .pipeline import build_plan
     from .plan import Plan
-
-    from ._progress import Progress
 
     sources = _sources(args)
     if stage == "partition" and "buildings" not in sources:

@@ -94,7 +94,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -826,7 +826,6 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
                      records: list, share_min: float) -> np.ndarray:
     """Building findings; returns the grid position each building counts in (-1 when none)."""
     bgeoms, bgeoms_valid, missing = _metric_buildings(buildings, crs)
-    nb = len(bgeoms)
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     bids = (np.array([_as_code(v) or f"#{i}" for v, i in zip(buildings["building_id"], buildings.index)], dtype=object)
             if "building_id" in buildings.columns else np.array([f"#{i}" for i in buildings.index], dtype=object))

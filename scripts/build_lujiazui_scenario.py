@@ -60,7 +60,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import re
 import sys
@@ -247,8 +246,8 @@ def _building_attributes(src: gpd.GeoDataFrame, metric: gpd.GeoSeries, landuse: 
     pi, li = shapely.STRtree(lu_geoms).query(pts, predicate="within")
     at_landuse = np.full(n, None, dtype=object)
     # the smallest landuse polygon holding the point says most
-    for p, l in sorted(zip(pi, li, strict=True), key=lambda t: (t[0], -shapely.area(lu_geoms[t[1]]))):
-        at_landuse[p] = LANDUSE_USE[lu_kind[l]]
+    for p, k in sorted(zip(pi, li, strict=True), key=lambda t: (t[0], -shapely.area(lu_geoms[t[1]]))):
+        at_landuse[p] = LANDUSE_USE[lu_kind[k]]
     east = shapely.within(pts, pudong)
     untagged = [i for i in range(n) if use[i] is None]
     for i in untagged:

@@ -251,12 +251,12 @@ def major_streets() -> list[Street]:
 def attach_ends(streets: list[Street], network: list[LineString], tolerance: float = 25.0) -> list[Street]:
     """Move each street end that stops short of (or overshoots) another line onto that line."""
     out = []
-    for i, st in enumerate(streets):
+    for _i, st in enumerate(streets):
         coords = np.asarray(st.geom.coords).copy()
         for end in (0, -1):
             p = Point(coords[end])
             best = None
-            for j, other in enumerate(network):
+            for _j, other in enumerate(network):
                 if other is st.geom or other.equals(st.geom):
                     continue
                 d = other.distance(p)
@@ -570,7 +570,7 @@ def village_plan(village: Polygon, streets: list[Street]):
     net = [main]
     roads: list[Street] = []
     hamlets.sort(key=lambda h: main.distance(h.centre))
-    for k, h in enumerate(hamlets):
+    for _k, h in enumerate(hamlets):
         base = rng.choice([0.0, math.pi / 2]) + math.radians(rng.uniform(-25, 25))
         h.angle = base
         half = rng.uniform(70, 120)
@@ -864,7 +864,7 @@ def p_slabs(site: Site, name: str, target: int | None = None, floors=(6, 11)) ->
     low = floors[1] <= 5
     gw, gd = rng.uniform(7, 12), rng.uniform(10, 14) if low else rng.uniform(15, 21)
     cand = np.array([], dtype=object)
-    for units in range(units, 1, -1):  # shorter slabs when the long ones do not fit
+    for units in range(units, 1, -1):  # noqa: B020 - shorter slabs when the long ones do not fit (from the one asked)
         for mult in (1.0, 1.25, 1.55, 1.9):
             cand = grid_candidates(site, units * unit_w, d, gw * mult, gd * mult)
             if target is None or len(cand) * base * units * 2 <= target * 1.25:

@@ -6,8 +6,8 @@ street lattices); households are synthetic everywhere. The Wuhan scenario runs i
 
 from __future__ import annotations
 
-import numpy as np
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 import shapely

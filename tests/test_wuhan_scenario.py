@@ -17,9 +17,8 @@ import numpy as np
 import pytest
 import shapely
 
-from gridgeo.partition.feasibility import packable
-
 from conftest import REPO
+from gridgeo.partition.feasibility import packable
 
 slow = pytest.mark.slow
 

@@ -57,9 +57,9 @@ from pyproj import CRS
 
 from .._errors import InputError
 from ..crs import metric_crs
-from ..rules import Rules, load_rules, rules_for_kind
 from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_labels
 from ..households import households_of
+from ..rules import Rules, load_rules, rules_for_kind
 from .feasibility import divisible, packable
 
 __all__ = ["quality", "quality_by_community", "format_quality", "quality_rows", "street_alignment", "unit_households"]

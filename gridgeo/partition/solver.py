@@ -389,11 +389,11 @@ class _Solver:
         while True:
             roots = sorted({find(r) for r in range(nr)}, key=lambda r: (H[r], first[r]))
             contact: dict[tuple[int, int], float] = {}
-            for a, b, l in zip(ra.tolist(), rb.tolist(), L.tolist()):
+            for a, b, length in zip(ra.tolist(), rb.tolist(), L.tolist()):
                 x, y = find(a), find(b)
                 if x != y:
-                    contact[(x, y)] = contact.get((x, y), 0.0) + l
-                    contact[(y, x)] = contact.get((y, x), 0.0) + l
+                    contact[(x, y)] = contact.get((x, y), 0.0) + length
+                    contact[(y, x)] = contact.get((y, x), 0.0) + length
             merged = False
             for r in roots:
                 if good(H[r]):
@@ -722,7 +722,7 @@ class _Solver:
                 options.sort()
                 chosen = None
                 connected = None
-                for dv, d, B, newPB in options:
+                for _dv, _d, B, newPB in options:
                     if connected is None:
                         connected = nA < 2 or connected_without(u, A)
                     if not connected:

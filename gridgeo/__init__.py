@@ -8,7 +8,8 @@ The face (imported on first use, so that ``import gridgeo`` stays light):
 - the errors :class:`InputError` (bad input, a ``ValueError``) and :class:`RulesError`.
 
 ``gridgeo.validate`` is both the function and the module of the checks
-(``gridgeo.validate.validate_grids`` ...): calling the module calls :func:`gridgeo.api.validate`.
+(``gridgeo.validate.validate_grids`` ...): calling the module calls :func:`gridgeo.api.validate`;
+``gridgeo.diff`` likewise is :func:`gridgeo.api.diff` and the module :mod:`gridgeo.diff`.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -22,14 +23,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:
-    from . import validate
-    from .api import diff, divide, read_plan, repair
+    from . import diff, validate
+    from .api import divide, read_plan, repair
     from .plan import Plan
 
 __all__ = ["GridgeoError", "InputError", "Plan", "RulesError", "__version__", "diff", "divide", "read_plan",
            "repair", "validate"]
 
-_API = {"divide", "read_plan", "repair", "diff"}
+_API = {"divide", "read_plan", "repair"}
+_CALLABLE_MODULES = {"validate", "diff"}  # modules callable as the API function of their name
 
 
 def __getattr__(name: str) -> Any:
@@ -41,10 +43,10 @@ def __getattr__(name: str) -> Any:
         from .plan import Plan
 
         return Plan
-    if name == "validate":  # the module, callable as gridgeo.api.validate
+    if name in _CALLABLE_MODULES:  # the module, callable as gridgeo.api.<name>
         import importlib
 
-        return importlib.import_module(".validate", __name__)
+        return importlib.import_module(f".{name}", __name__)
     msg = f"module 'gridgeo' has no attribute {name!r}"
     raise AttributeError(msg)
 

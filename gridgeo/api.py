@@ -327,7 +327,7 @@ def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -
     old_plan, new_plan
         Plans (:class:`Plan` or plan files) with grids.
     options
-        Further keywords of :func:`gridgeo.codes.diff_plans` (``tolerance_m2``, ``link_share``).
+        Further keywords of :func:`gridgeo.diff.diff_plans` (``tolerance_m2``, ``link_share``).
 
     Returns
     -------
@@ -342,7 +342,7 @@ def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -
     ...
     gridgeo._errors.InputError: plan file not found: no/such/old.gpkg; run `gridgeo partition ... --out no/such/old.gpkg` first
     """
-    from .codes import diff_plans
+    from .diff import diff_plans
 
     old, new = _plan(old_plan, "old_plan"), _plan(new_plan, "new_plan")
     for label, plan, given in (("old_plan", old, old_plan), ("new_plan", new, new_plan)):

@@ -297,7 +297,7 @@ def _code_scheme(args: argparse.Namespace) -> Any:
 
 def _cmd_diff(args: argparse.Namespace) -> int:
     from . import api
-    from .codes import summarize_diff
+    from .diff import summarize_diff
     from .plan import Plan
 
     if args.out:

@@ -276,6 +276,16 @@ def test_validate_is_also_the_module():
     assert hasattr(gridgeo.validate, "validate_grids") and "Finding types" in module.__doc__
 
 
+def test_diff_is_also_the_module():
+    import gridgeo.codes
+    import gridgeo.diff as module
+
+    assert callable(gridgeo.diff) and module is gridgeo.diff
+    assert gridgeo.codes.diff_plans is module.diff_plans  # still importable where it was
+    with pytest.raises(InputError, match=r"plan file not found: no/such/old.gpkg"):
+        gridgeo.diff("no/such/old.gpkg", "no/such/new.gpkg")
+
+
 def test_diff_of_plans_and_paths(api_plan, cli_plan_path):
     same = gridgeo.diff(api_plan, cli_plan_path)
     assert set(same["status"]) == {"unchanged"}

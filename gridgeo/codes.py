@@ -806,8 +806,169 @@ def assign_codes(
         )
         raise InputError(msg)
     retired_in = retired_in if retired_in is not None else _dt.date.today().isoformat()
+    lk = _links(grids, subgrids, buildings, scheme, fn)  # before any geometry work
+    prev = _previous(previous, scheme, fn) if previous is not None else None
 
-    # ---- validate and link, before any geometry work
+    # ---- metric geometry
+    sources = [grids] + ([prev.grids] if prev is not None and prev.grids is not None else [])
+    nonempty = [s for s in sources if len(s) and not s.geometry.is_empty.all()]
+    crs = metric_crs(nonempty[0]) if nonempty else grids.crs
+    g_geom = _metric_geoms(grids, crs)
+    g_group = np.array([f"{c}|{k}" for c, k in zip(lk.comm, lk.kind, strict=True)], dtype=object)
+    g_order = _sort_positions(g_geom, scheme.grid_band_m, g_group)
+    b_ids = buildings["building_id"].to_numpy(dtype=object) if buildings is not None and "building_id" in buildings else None
+    s_geom = _metric_geoms(subgrids, crs) if subgrids is not None else None
+    b_sub = None
+    if buildings is not None and subgrids is not None:
+        b_sub = _building_subgrids(buildings, lk.b_grid, lk.s_parent, lk.s_key, lk.s_link, s_geom, crs, fn)
+    pb = prev.buildings if prev is not None else None  # previous buildings
+    if pb is not None and len(pb) and "building_id" in pb.columns:
+        _unique_key(pb["building_id"].to_numpy(dtype=object), fn, "previous buildings['building_id']")
+    members = _Members(buildings, b_ids, pb)
+
+    # ---- grid codes: kept where a previous grid of the same community and kind matches, then numbered on
+    def grid_range(code: str) -> str:  # a code's community and range (base or dedicated)
+        seq = int(code[-scheme.grid_digits:])
+        return f"{scheme.community_of(code)}|{'dedicated' if seq >= scheme.dedicated_first else 'base'}"
+
+    old_g_codes = np.zeros(0, dtype=object)
+    match = None
+    if prev is not None and prev.grids is not None and len(prev.grids):
+        og = prev.grids
+        o_comm = og["community_code"].to_numpy(dtype=object) if "community_code" in og.columns else None
+        old_g_codes = _old_codes(og, "grid_code", fn, "grids", scheme, "grid", community_codes=o_comm)
+        match = _Old(_metric_geoms(og, crs), np.array([grid_range(c) for c in old_g_codes], dtype=object), old_g_codes,
+                     *members.frames(lk.b_grid, old_g_codes, "grid_code"))
+
+    def grid_capacity(seqs: np.ndarray, groups: pd.Series, start: np.ndarray) -> None:
+        limit = np.where(groups.str.endswith("|dedicated"), 10**scheme.grid_digits - 1, scheme.base_capacity)
+        over = seqs > limit
+        if over.any():
+            j = int(np.argmax(over))
+            g, kind = groups.iloc[j].split("|")
+            msg = (
+                f"code scheme too small: community {g} has {kind} numbers up to {int(start[j])} used or retired and needs "
+                f"{int((groups == groups.iloc[j]).sum())} more, past {int(limit[j])} (grid_digits={scheme.grid_digits}, "
+                f"dedicated_start={scheme.dedicated_first}); widen grid_digits (re-codes every grid) or re-code from scratch"
+            )
+            raise InputError(msg)
+
+    grid_codes = _code_level(
+        g_order, g_group, np.array([scheme.prefix + c for c in lk.comm], dtype=object), digits=scheme.grid_digits,
+        geoms=g_geom, old=match, used=[*old_g_codes, *_retired(prev, "grid")], group_of=grid_range,
+        check=grid_capacity, floor=lambda g: scheme.dedicated_first - 1 if g.endswith("|dedicated") else 0,
+        thresholds=(match_threshold, households_threshold),
+    )
+    out_g = grids.copy()
+    _put(out_g, "grid_code", grid_codes, 0)
+    if "kind" not in out_g.columns:
+        out_g["kind"] = lk.kind
+
+    # ---- small-grid codes: the same, inside each grid
+    out_s = None
+    sub_codes = None
+    old_s_codes = np.zeros(0, dtype=object)
+    if subgrids is not None:
+        parent_codes = grid_codes[lk.s_parent]
+        match = None
+        if prev is not None and prev.subgrids is not None and len(prev.subgrids):
+            os_ = prev.subgrids
+            opar = os_["grid_code"].to_numpy(dtype=object) if "grid_code" in os_.columns else None
+            old_s_codes = _old_codes(os_, "subgrid_code", fn, "subgrids", scheme, "subgrid", parent_codes=opar)
+            match = _Old(_metric_geoms(os_, crs), np.array([scheme.grid_of(c) for c in old_s_codes], dtype=object),
+                         old_s_codes, *members.frames(b_sub, old_s_codes, "subgrid_code"))
+        sub_codes = _code_level(
+            _sort_positions(s_geom, scheme.subgrid_band_m, parent_codes), parent_codes, parent_codes,
+            digits=scheme.subgrid_digits, geoms=s_geom, old=match, used=[*old_s_codes, *_retired(prev, "subgrid")],
+            group_of=scheme.grid_of, thresholds=(match_threshold, households_threshold),
+            check=lambda seqs, par, _: _check_appended(seqs, par, scheme.subgrid_capacity, "small-grid", "subgrid_digits",
+                                                       scheme.subgrid_digits),
+        )
+        out_s = subgrids.copy()
+        _put(out_s, "subgrid_code", sub_codes, 0)
+        _put(out_s, "grid_code", parent_codes, 1)
+        if "community_code" not in out_s.columns:
+            _put(out_s, "community_code", lk.comm[lk.s_parent], 2)
+
+    # ---- building codes: kept while the building (by id) stays in a grid of the same code, then numbered on
+    out_b = None
+    new_b_codes = np.zeros(0, dtype=object)
+    old_b_codes = np.zeros(0, dtype=object)
+    if pb is not None and len(pb) and "building_code" in pb.columns:
+        valid = pb["building_code"].notna().to_numpy()
+        old_b_codes = pb["building_code"].to_numpy(dtype=object)[valid]
+        _bad_previous(old_b_codes, fn, "buildings", scheme, "building")
+    if buildings is not None:
+        inside = lk.b_grid >= 0
+        b_gcode = np.full(len(buildings), None, dtype=object)
+        b_gcode[inside] = grid_codes[lk.b_grid[inside]]
+        keep: dict[Any, str] = {}
+        if len(old_b_codes) and "building_id" in pb.columns and b_ids is not None:
+            keep = dict(zip(pb["building_id"].to_numpy(dtype=object)[pb["building_code"].notna().to_numpy()], old_b_codes,
+                            strict=True))
+
+        def carry_buildings(codes: np.ndarray) -> None:
+            for i in np.flatnonzero(inside) if keep else ():
+                c = keep.get(b_ids[i])
+                if c is not None and scheme.grid_of(c) == b_gcode[i]:
+                    codes[i] = c
+
+        def building_order(codes: np.ndarray) -> np.ndarray:  # the buildings left, in numbering order
+            idx = np.flatnonzero(inside & pd.isna(codes))
+            if not len(idx):
+                return idx
+            bg = _metric_geoms(buildings.iloc[idx], crs)
+            return idx[_sort_positions(bg, scheme.building_band_m, b_gcode[idx], None if b_ids is None else b_ids[idx])]
+
+        b_codes = _code_level(
+            building_order, b_gcode, b_gcode, digits=scheme.building_digits, carry=carry_buildings,
+            used=[*(old_b_codes if len(old_b_codes) else ()), *_retired(prev, "building")], group_of=scheme.grid_of,
+            check=lambda seqs, par, _: _check_appended(seqs, par, scheme.building_capacity, "building", "building_digits",
+                                                       scheme.building_digits),
+        )
+        out_b = buildings.copy()
+        out_b["grid_code"] = b_gcode
+        b_scode = np.full(len(buildings), None, dtype=object)
+        if b_sub is not None:
+            has = b_sub >= 0
+            b_scode[has] = sub_codes[b_sub[has]]
+        out_b["subgrid_code"] = b_scode
+        out_b["building_code"] = b_codes
+        new_b_codes = b_codes[pd.notna(b_codes)]
+
+    # ---- retired codes
+    retired = prev.retired if prev is not None else _empty_retired()
+    gone: list[tuple[str, str]] = []
+    if prev is not None:
+        gone += [(c, "grid") for c in sorted(set(old_g_codes) - set(grid_codes))]
+        gone += [(c, "subgrid") for c in sorted(set(old_s_codes) - set(sub_codes if sub_codes is not None else []))]
+        gone += [(c, "building") for c in sorted(set(old_b_codes) - set(new_b_codes))]
+    if gone:
+        add = pd.DataFrame(
+            {"code": [c for c, _ in gone], "level": [lv for _, lv in gone],
+             "community_code": [scheme.community_of(c) for c, _ in gone], "retired_in": retired_in}
+        )
+        retired = pd.concat([retired, add], ignore_index=True) if len(retired) else add
+        retired = retired.drop_duplicates("code", keep="first").reset_index(drop=True)
+    retired = retired[RETIRED_COLUMNS].astype(object)
+    return CodedPlan(out_g, out_s, out_b, retired)
+
+
+class _Links(NamedTuple):
+    """The grids' community codes and kinds, and how small grids and buildings link to the grids."""
+
+    comm: np.ndarray  # community code of each grid
+    kind: np.ndarray  # base or dedicated
+    key: np.ndarray  # each grid's id (grid_id, else grid_code, else its position)
+    s_parent: np.ndarray | None  # each small grid's grid (position)
+    s_key: np.ndarray | None  # each small grid's id
+    s_link: str | None  # the small grids' id column
+    b_grid: np.ndarray | None  # each building's grid (position; -1: none)
+
+
+def _links(grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame | None,
+           scheme: CodeScheme, fn: str) -> _Links:
+    """Check the layers and link small grids and buildings to their grids; check the scheme's capacity."""
     _require_crs(grids, fn, "grids")
     g_comm = _community_column(grids, fn, "grids", scheme)
     if "kind" in grids.columns:
@@ -849,198 +1010,96 @@ def assign_codes(
     n_sub = {} if s_parent is None else pd.Series(g_key[s_parent]).value_counts().to_dict()
     n_bld = {} if b_grid is None else pd.Series(g_key[b_grid[b_grid >= 0]], dtype=object).value_counts().to_dict()
     scheme.check_capacity(n_base, n_ded, n_sub, n_bld)
+    return _Links(g_comm, g_kind, g_key, s_parent, s_key, s_link, b_grid)
 
-    prev = _previous(previous, scheme, fn) if previous is not None else None
 
-    # ---- metric geometry
-    sources = [grids] + ([prev.grids] if prev is not None and prev.grids is not None else [])
-    nonempty = [s for s in sources if len(s) and not s.geometry.is_empty.all()]
-    crs = metric_crs(nonempty[0]) if nonempty else grids.crs
-    g_geom = _metric_geoms(grids, crs)
-    g_order = _sort_positions(g_geom, scheme.grid_band_m, [f"{c}|{k}" for c, k in zip(g_comm, g_kind, strict=True)])
-    g_rank = np.empty(len(grids), dtype=int)
-    g_rank[g_order] = np.arange(len(grids))
+class _Old(NamedTuple):
+    """A previous plan's features of one level, to match new ones against."""
 
-    b_ids = buildings["building_id"].to_numpy(dtype=object) if buildings is not None and "building_id" in buildings else None
-    b_sub = None
-    s_geom = None
-    if subgrids is not None:
-        s_geom = _metric_geoms(subgrids, crs)
-    if buildings is not None and subgrids is not None:
-        b_sub = _building_subgrids(buildings, b_grid, s_parent, s_key, s_link, s_geom, crs, fn)
+    geoms: np.ndarray  # metric
+    groups: np.ndarray  # a feature matches only one of the same group (community and range; parent grid)
+    codes: np.ndarray
+    new_members: pd.DataFrame | None  # buildings of the new and the old features, for the households IoU
+    old_members: pd.DataFrame | None
 
-    # ---- grid codes
-    grid_codes = np.full(len(grids), None, dtype=object)
-    hw_grid: dict[str, int] = {}
-    old_g_codes = np.zeros(0, dtype=object)
-    pb = None  # previous buildings
-    if prev is not None:
-        pb = prev.buildings
-        if pb is not None and len(pb) and "building_id" in pb.columns:
-            _unique_key(pb["building_id"].to_numpy(dtype=object), fn, "previous buildings['building_id']")
-    if prev is not None and prev.grids is not None and len(prev.grids):
-        og = prev.grids
-        if "grid_code" not in og.columns:
-            msg = f"{fn}: previous grids have no 'grid_code' column; give the grids layer of a coded plan"
-            raise InputError(msg)
-        old_g_codes = og["grid_code"].to_numpy(dtype=object)
-        o_comm = og["community_code"].to_numpy(dtype=object) if "community_code" in og.columns else None
-        _bad_previous(old_g_codes, fn, "grids", scheme, "grid", community_codes=o_comm)
-        o_comm = np.array([scheme.community_of(c) for c in old_g_codes], dtype=object)
-        o_seq = _seq(old_g_codes, scheme.grid_digits)
-        o_kind = np.where(o_seq >= scheme.dedicated_first, "dedicated", "base").astype(object)
-        o_geom = _metric_geoms(og, crs)
-        new_m = old_m = None
-        if buildings is not None and b_ids is not None and pb is not None and {"building_id", "grid_code"} <= set(pb.columns):
-            new_m = _members(b_ids, b_grid, _weights(buildings))
-            opos = {c: i for i, c in enumerate(old_g_codes)}
-            old_m = _members(pb["building_id"].to_numpy(dtype=object),
-                             np.array([opos.get(c, -1) for c in pb["grid_code"]], dtype=int), _weights(pb))
-        m = _match(g_geom, np.array([f"{c}|{k}" for c, k in zip(g_comm, g_kind, strict=True)], dtype=object), g_rank,
-                   o_geom, np.array([f"{c}|{k}" for c, k in zip(o_comm, o_kind, strict=True)], dtype=object),
-                   old_g_codes, new_m, old_m, match_threshold, households_threshold)
-        grid_codes[m.new] = old_g_codes[m.old]
-        hw_grid = _high_water([f"{c}|{k}" for c, k in zip(o_comm, o_kind, strict=True)], o_seq)
-    if prev is not None:
-        rg = prev.retired[prev.retired["level"] == "grid"]["code"].tolist()
-        if rg:
-            rs = _seq(rg, scheme.grid_digits)
-            rk = np.where(rs >= scheme.dedicated_first, "dedicated", "base")
-            for key, v in _high_water([f"{scheme.community_of(c)}|{k}" for c, k in zip(rg, rk, strict=True)], rs).items():
-                hw_grid[key] = max(hw_grid.get(key, 0), v)
-    todo = [i for i in g_order if grid_codes[i] is None]
+
+class _Members:
+    """The buildings of new and previous features (for the households IoU), when both plans have them."""
+
+    def __init__(self, buildings: gpd.GeoDataFrame | None, ids: np.ndarray | None, previous: gpd.GeoDataFrame | None):
+        self.buildings, self.ids, self.previous = buildings, ids, previous
+
+    def frames(self, positions: np.ndarray | None, old_codes: np.ndarray, column: str) -> tuple[Any, Any]:
+        """(new, old) members: ``positions`` is each building's feature; ``column`` its old feature's code."""
+        pb = self.previous
+        if positions is None or self.ids is None or pb is None or not {"building_id", column} <= set(pb.columns):
+            return None, None
+        opos = {c: i for i, c in enumerate(old_codes)}
+        return (_members(self.ids, positions, _weights(self.buildings)),
+                _members(pb["building_id"].to_numpy(dtype=object),
+                         np.array([opos.get(c, -1) for c in pb[column]], dtype=int), _weights(pb)))
+
+
+def _old_codes(layer: gpd.GeoDataFrame, column: str, fn: str, what: str, scheme: CodeScheme, level: str,
+               **kw: Any) -> np.ndarray:
+    """A previous layer's codes, checked against the scheme."""
+    if column not in layer.columns:
+        msg = f"{fn}: previous {what} have no {column!r} column; give the {what} layer of a coded plan"
+        raise InputError(msg)
+    codes = layer[column].to_numpy(dtype=object)
+    _bad_previous(codes, fn, what, scheme, level, **kw)
+    return codes
+
+
+def _retired(prev: _Previous | None, level: str) -> list[str]:
+    """The codes of ``level`` retired by earlier plans (never reused)."""
+    if prev is None:
+        return []
+    return prev.retired[prev.retired["level"] == level]["code"].tolist()
+
+
+def _code_level(
+    order: np.ndarray | Any,
+    groups: np.ndarray,
+    stems: np.ndarray,
+    *,
+    digits: int,
+    used: Sequence[str],
+    group_of: Any,
+    check: Any,
+    geoms: np.ndarray | None = None,
+    old: _Old | None = None,
+    thresholds: tuple[float, float] = (MATCH_THRESHOLD, HOUSEHOLDS_THRESHOLD),
+    carry: Any = None,
+    floor: Any = None,
+) -> np.ndarray:
+    """The codes of one level (grids, small grids or buildings), as the module docstring describes.
+
+    1. carry: a feature matching a previous one (``old``, by area and households IoU within the same
+       group) keeps its code; or ``carry(codes)`` fills the codes kept by another rule;
+    2. continue numbering: the others, in numbering ``order`` (positions, or a function of the codes
+       so far giving them), get the next numbers of their group (``groups``) after the highest number
+       used or retired there (``used`` codes, grouped by ``group_of``; at least ``floor(group)``);
+    3. check capacity: ``check(numbers, groups, starts)`` raises when a number does not fit;
+    4. append: code = stem + number on ``digits`` digits.
+    """
+    codes = np.full(len(groups), None, dtype=object)
+    if old is not None:
+        rank = np.empty(len(order), dtype=int)
+        rank[order] = np.arange(len(order))
+        m = _match(geoms, groups, rank, old.geoms, old.groups, old.codes, old.new_members, old.old_members, *thresholds)
+        codes[m.new] = old.codes[m.old]
+    if carry is not None:
+        carry(codes)
+    high = _high_water([group_of(c) for c in used], _seq(used, digits))
+    todo = [i for i in (order(codes) if callable(order) else order) if codes[i] is None]
     if todo:
-        groups = pd.Series([f"{g_comm[i]}|{g_kind[i]}" for i in todo])
-        start = np.array([hw_grid.get(g, 0 if g.endswith("|base") else scheme.dedicated_first - 1) for g in groups])
-        start = np.where(groups.str.endswith("|dedicated"), np.maximum(start, scheme.dedicated_first - 1), start)
-        seqs = start + groups.groupby(groups, sort=False).cumcount().to_numpy() + 1
-        limit = np.where(groups.str.endswith("|dedicated"), 10**scheme.grid_digits - 1, scheme.base_capacity)
-        over = seqs > limit
-        if over.any():
-            j = int(np.argmax(over))
-            g, kind = groups.iloc[j].split("|")
-            msg = (
-                f"code scheme too small: community {g} has {kind} numbers up to {int(start[j])} used or retired and needs "
-                f"{int((groups == groups.iloc[j]).sum())} more, past {int(limit[j])} (grid_digits={scheme.grid_digits}, "
-                f"dedicated_start={scheme.dedicated_first}); widen grid_digits (re-codes every grid) or re-code from scratch"
-            )
-            raise InputError(msg)
-        grid_codes[todo] = _compose([scheme.prefix + g_comm[i] for i in todo], seqs, scheme.grid_digits)
-
-    out_g = grids.copy()
-    _put(out_g, "grid_code", grid_codes, 0)
-    if "kind" not in out_g.columns:
-        out_g["kind"] = g_kind
-
-    # ---- small-grid codes
-    out_s = None
-    sub_codes = None
-    old_s_codes = np.zeros(0, dtype=object)
-    if subgrids is not None:
-        parent_codes = grid_codes[s_parent]
-        sub_codes = np.full(len(subgrids), None, dtype=object)
-        s_order = _sort_positions(s_geom, scheme.subgrid_band_m, parent_codes)
-        s_rank = np.empty(len(subgrids), dtype=int)
-        s_rank[s_order] = np.arange(len(subgrids))
-        hw_sub: dict[str, int] = {}
-        if prev is not None and prev.subgrids is not None and len(prev.subgrids):
-            os_ = prev.subgrids
-            if "subgrid_code" not in os_.columns:
-                msg = f"{fn}: previous subgrids have no 'subgrid_code' column; give the subgrids layer of a coded plan"
-                raise InputError(msg)
-            old_s_codes = os_["subgrid_code"].to_numpy(dtype=object)
-            opar = os_["grid_code"].to_numpy(dtype=object) if "grid_code" in os_.columns else None
-            _bad_previous(old_s_codes, fn, "subgrids", scheme, "subgrid", parent_codes=opar)
-            o_parent = np.array([scheme.grid_of(c) for c in old_s_codes], dtype=object)
-            new_m = old_m = None
-            if b_sub is not None and b_ids is not None and pb is not None and {"building_id", "subgrid_code"} <= set(pb.columns):
-                new_m = _members(b_ids, b_sub, _weights(buildings))
-                opos = {c: i for i, c in enumerate(old_s_codes)}
-                old_m = _members(pb["building_id"].to_numpy(dtype=object),
-                                 np.array([opos.get(c, -1) for c in pb["subgrid_code"]], dtype=int), _weights(pb))
-            m = _match(s_geom, parent_codes, s_rank, _metric_geoms(os_, crs), o_parent, old_s_codes,
-                       new_m, old_m, match_threshold, households_threshold)
-            sub_codes[m.new] = old_s_codes[m.old]
-            hw_sub = _high_water(o_parent, _seq(old_s_codes, scheme.subgrid_digits))
-        if prev is not None:
-            rs_codes = prev.retired[prev.retired["level"] == "subgrid"]["code"].tolist()
-            for key, v in _high_water([scheme.grid_of(c) for c in rs_codes], _seq(rs_codes, scheme.subgrid_digits)).items():
-                hw_sub[key] = max(hw_sub.get(key, 0), v)
-        todo = [i for i in s_order if sub_codes[i] is None]
-        if todo:
-            par = pd.Series([parent_codes[i] for i in todo])
-            seqs = np.array([hw_sub.get(p, 0) for p in par]) + par.groupby(par, sort=False).cumcount().to_numpy() + 1
-            _check_appended(seqs, par, scheme.subgrid_capacity, "small-grid", "subgrid_digits", scheme.subgrid_digits)
-            sub_codes[todo] = _compose(par.tolist(), seqs, scheme.subgrid_digits)
-        out_s = subgrids.copy()
-        _put(out_s, "subgrid_code", sub_codes, 0)
-        _put(out_s, "grid_code", parent_codes, 1)
-        if "community_code" not in out_s.columns:
-            _put(out_s, "community_code", g_comm[s_parent], 2)
-
-    # ---- building codes
-    out_b = None
-    new_b_codes = np.zeros(0, dtype=object)
-    old_b_codes = np.zeros(0, dtype=object)
-    if prev is not None and pb is not None and len(pb) and "building_code" in pb.columns:
-        valid = pb["building_code"].notna().to_numpy()
-        old_b_codes = pb["building_code"].to_numpy(dtype=object)[valid]
-        _bad_previous(old_b_codes, fn, "buildings", scheme, "building")
-    if buildings is not None:
-        inside = b_grid >= 0
-        b_gcode = np.full(len(buildings), None, dtype=object)
-        b_gcode[inside] = grid_codes[b_grid[inside]]
-        b_codes = np.full(len(buildings), None, dtype=object)
-        hw_b: dict[str, int] = {}
-        if len(old_b_codes):
-            valid = pb["building_code"].notna().to_numpy()
-            old_ids = pb["building_id"].to_numpy(dtype=object)[valid] if "building_id" in pb.columns else None
-            if old_ids is not None and b_ids is not None:
-                keep = dict(zip(old_ids, old_b_codes, strict=True))
-                for i in np.flatnonzero(inside):
-                    c = keep.get(b_ids[i])
-                    if c is not None and scheme.grid_of(c) == b_gcode[i]:
-                        b_codes[i] = c
-            hw_b = _high_water([scheme.grid_of(c) for c in old_b_codes], _seq(old_b_codes, scheme.building_digits))
-        if prev is not None:
-            rb = prev.retired[prev.retired["level"] == "building"]["code"].tolist()
-            for key, v in _high_water([scheme.grid_of(c) for c in rb], _seq(rb, scheme.building_digits)).items():
-                hw_b[key] = max(hw_b.get(key, 0), v)
-        todo_mask = inside & pd.isna(b_codes)
-        if todo_mask.any():
-            idx = np.flatnonzero(todo_mask)
-            bg = _metric_geoms(buildings.iloc[idx], crs)
-            order = idx[_sort_positions(bg, scheme.building_band_m, b_gcode[idx], None if b_ids is None else b_ids[idx])]
-            par = pd.Series([b_gcode[i] for i in order])
-            seqs = np.array([hw_b.get(p, 0) for p in par]) + par.groupby(par, sort=False).cumcount().to_numpy() + 1
-            _check_appended(seqs, par, scheme.building_capacity, "building", "building_digits", scheme.building_digits)
-            b_codes[order] = _compose(par.tolist(), seqs, scheme.building_digits)
-        out_b = buildings.copy()
-        out_b["grid_code"] = b_gcode
-        b_scode = np.full(len(buildings), None, dtype=object)
-        if b_sub is not None:
-            has = b_sub >= 0
-            b_scode[has] = sub_codes[b_sub[has]]
-        out_b["subgrid_code"] = b_scode
-        out_b["building_code"] = b_codes
-        new_b_codes = b_codes[pd.notna(b_codes)]
-
-    # ---- retired codes
-    retired = prev.retired if prev is not None else _empty_retired()
-    gone: list[tuple[str, str]] = []
-    if prev is not None:
-        gone += [(c, "grid") for c in sorted(set(old_g_codes) - set(grid_codes))]
-        gone += [(c, "subgrid") for c in sorted(set(old_s_codes) - set(sub_codes if sub_codes is not None else []))]
-        gone += [(c, "building") for c in sorted(set(old_b_codes) - set(new_b_codes))]
-    if gone:
-        add = pd.DataFrame(
-            {"code": [c for c, _ in gone], "level": [lv for _, lv in gone],
-             "community_code": [scheme.community_of(c) for c, _ in gone], "retired_in": retired_in}
-        )
-        retired = pd.concat([retired, add], ignore_index=True) if len(retired) else add
-        retired = retired.drop_duplicates("code", keep="first").reset_index(drop=True)
-    retired = retired[RETIRED_COLUMNS].astype(object)
-    return CodedPlan(out_g, out_s, out_b, retired)
+        grp = pd.Series([groups[i] for i in todo])
+        start = np.array([max(high.get(g, 0), floor(g) if floor is not None else 0) for g in grp])
+        seqs = start + grp.groupby(grp, sort=False).cumcount().to_numpy() + 1
+        check(seqs, grp, start)
+        codes[todo] = _compose([stems[i] for i in todo], seqs, digits)
+    return codes
 
 
 def _scheme(scheme: Any) -> CodeScheme:

@@ -43,7 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _synthetic_grids import damage, synthetic_plan  # noqa: E402
 
-from gridgeo.validate import _choose_metric, _metric_geoms, validate_grids  # noqa: E402
+from gridgeo.validate import validate_grids  # noqa: E402
+from gridgeo.validate.layers import _choose_metric, _metric_geoms  # noqa: E402
 
 TOL_M2, TOL_M = 0.01, 0.01
 

@@ -6,9 +6,9 @@ are still the official boundaries (DESIGN §7). :func:`boundary_slivers` finds t
 default 2 m) to the neighbour sharing the longest boundary with it and records a finding with its area
 and place; wider overlaps are an error naming the command that repairs the layer
 (:func:`repair_communities`, ``gridgeo validate COMMUNITIES --repair FIXED.gpkg``), which reuses the
-grid repair of :mod:`gridgeo._repair` with the whole layer as one region.
+grid repair of :mod:`gridgeo.validate.repair` with the whole layer as one region.
 
-Ties go as in :mod:`gridgeo._repair`: an overlap to the lower code, a gap to the higher (so along a
+Ties go as in :mod:`gridgeo.validate.repair`: an overlap to the lower code, a gap to the higher (so along a
 badly matched shared edge the lower-coded community's line is kept). A piece is *narrower than* a tolerance when an inward buffer of half the tolerance leaves nothing of it
 (it has no inscribed circle of that diameter). Gaps are the parts of the layer's outline closed by a
 morphological closing of that width which touch two communities or more; a notch in one community's own
@@ -292,11 +292,11 @@ def validate_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 
 
 def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Mend a community layer: every overlap and every gap narrower than ``tolerance_m`` given to the
-    neighbour sharing the longest boundary (the grid repair of :mod:`gridgeo._repair`, with the
+    neighbour sharing the longest boundary (the grid repair of :mod:`gridgeo.validate.repair`, with the
     communities as the features and their union, narrow gaps closed, as the one region they tile).
 
     Returns the repaired communities (same rows, columns and CRS) and the change log (the columns of
-    :data:`gridgeo._repair.LOG_COLUMNS`, ``grid_code`` holding the community code).
+    :data:`gridgeo.validate.repair.LOG_COLUMNS`, ``grid_code`` holding the community code).
 
     Examples
     --------
@@ -307,8 +307,8 @@ def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.
     >>> fixed.area.round(3).tolist(), len(validate_communities(fixed))
     ([11000.0, 19000.0], 0)
     """
-    from ._repair import repair_grids
     from .crs import metric_crs
+    from .validate.repair import repair_grids
 
     if "code" not in communities.columns:
         msg = f"repair_communities: the community layer has no 'code' column; columns are {list(communities.columns)}"

@@ -11,10 +11,13 @@ Canonical columns per layer are in ``docs/architecture.md``; map other names wit
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import tempfile
 import tomllib
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +26,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
-from ._errors import InputError
-from ._findings import concat_findings, make_findings
+from ._errors import InputError, PlanExistsError
+from ._findings import FINDING_COLUMNS, concat_findings, make_findings
 from .crs import ensure_crs
 
 __all__ = [
     "LAYER_KINDS",
+    "write_findings",
+    "read_findings",
+    "write_repair",
     "LayerSource",
     "Inputs",
     "read_layer",
@@ -900,3 +907,140 @@ def _convert_datum(gdf: gpd.GeoDataFrame, datum: str, *, name: str) -> gpd.GeoDa
         msg = f"{name}: datum conversion is not available in this build"
         raise InputError(msg)
     return _crs.convert_datum(gdf, src=datum, dst="wgs84")
+
+
+# --------------------------------------------------------------------------------------------------
+# writing findings and repaired layers (atomically)
+
+
+_FINDING_FORMATS = (".gpkg", ".geojson", ".json")
+
+
+def _check_target(path: str | os.PathLike, *, force: bool, func: str, formats: Iterable[str]) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in formats:
+        msg = f"{func}: cannot write {str(path)!r}; give a path ending in one of {list(formats)}"
+        raise InputError(msg)
+    if path.exists() and not force:
+        msg = f"{func}: {str(path)!r} exists; pass force=True (--force) to overwrite it"
+        raise PlanExistsError(msg)
+    if not path.parent.exists():
+        msg = f"{func}: folder {str(path.parent)!r} does not exist; create it first"
+        raise InputError(msg)
+    return path
+
+
+def _atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # GDAL drivers refuse to write into an existing empty file
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+_GPKG_LAYERS = {"findings": ("Polygon", "MultiPolygon"), "findings_lines": ("LineString", "MultiLineString"),
+                "findings_points": ("Point", "MultiPoint")}
+
+
+def write_findings(findings: gpd.GeoDataFrame, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write findings for QGIS or other tools: ``.gpkg``, ``.geojson`` or ``.json``; atomically.
+
+    A GeoPackage holds layer ``findings`` (polygons, and findings without a place) plus
+    ``findings_lines`` and ``findings_points`` when there are such findings, one geometry type per
+    layer so every GIS opens them; :func:`read_findings` reads them back as one table. GeoJSON holds
+    all in one file; ``.json`` is plain attributes with the geometry as WKT and the CRS.
+
+    Raises
+    ------
+    PlanExistsError
+        When ``path`` exists and ``force`` is false.
+    InputError
+        For an unknown extension or a missing folder.
+    """
+    func = "write_findings"
+    path = _check_target(path, force=force, func=func, formats=_FINDING_FORMATS)
+    ext = path.suffix.lower()
+    table = findings[[*FINDING_COLUMNS, findings.geometry.name]].copy()
+    if ext == ".json":
+        def write(tmp: str) -> None:
+            geoms = table.geometry.to_numpy()
+            recs = []
+            for row, g in zip(table[FINDING_COLUMNS].itertuples(index=False), geoms):
+                d = {k: (None if (isinstance(v, float) and np.isnan(v)) else v) for k, v in zip(FINDING_COLUMNS, row)}
+                d["wkt"] = None if (g is None or shapely.is_empty(g)) else shapely.to_wkt(g, rounding_precision=-1)
+                recs.append(d)
+            crs = table.crs.to_string() if table.crs is not None else None
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump({"crs": crs, "count": len(recs), "findings": recs}, fh, ensure_ascii=False, indent=1)
+        _atomic(path, write)
+    elif ext == ".geojson":
+        def write(tmp: str) -> None:
+            out = table.to_crs(4326) if (table.crs is not None and not CRS.from_user_input(table.crs).equals(CRS.from_epsg(4326))) else table
+            out.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+        _atomic(path, write)
+    else:
+        def write(tmp: str) -> None:
+            gtype = table.geometry.geom_type.fillna("")
+            written = False
+            for name, types in _GPKG_LAYERS.items():
+                mask = gtype.isin(types)
+                if name == "findings":
+                    mask |= gtype == ""
+                    mask |= table.geometry.is_empty.fillna(True)
+                part = table[mask].copy()
+                if name != "findings" and len(part) == 0:
+                    continue
+                part.loc[part.geometry.is_empty.fillna(False), part.geometry.name] = None
+                part.to_file(tmp, layer=name, driver="GPKG", engine="pyogrio", promote_to_multi=True,
+                             geometry_type="Multi" + types[0] if len(part) else "MultiPolygon",
+                             **({"append": True} if written else {}))
+                written = True
+        _atomic(path, write)
+    return path
+
+
+def read_findings(path: str | os.PathLike) -> gpd.GeoDataFrame:
+    """Read findings written by :func:`write_findings` back into one table."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if not path.exists():
+        msg = f"read_findings: {str(path)!r} does not exist"
+        raise InputError(msg)
+    if ext == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        recs = [{**{k: r.get(k) for k in FINDING_COLUMNS}, "geometry": shapely.from_wkt(r["wkt"]) if r.get("wkt") else None}
+                for r in data["findings"]]
+        return make_findings(recs, crs=data.get("crs"))
+    if ext == ".gpkg":
+        import pyogrio
+
+        names = [n for n, _ in pyogrio.list_layers(path) if n in _GPKG_LAYERS]
+        frames = [gpd.read_file(path, layer=n, engine="pyogrio") for n in names]
+        out = pd.concat(frames, ignore_index=True) if frames else gpd.GeoDataFrame(columns=[*FINDING_COLUMNS, "geometry"])
+        return make_findings(out.to_dict("records"), crs=frames[0].crs if frames else None)
+    gdf = gpd.read_file(path, engine="pyogrio")
+    return make_findings(gdf.to_dict("records"), crs=gdf.crs)
+
+
+def write_repair(repaired: gpd.GeoDataFrame, log: pd.DataFrame, path: str | os.PathLike, *, force: bool = False,
+                 layer: str = "grids") -> os.PathLike:
+    """Write repaired grids (layer ``grids``) and the log (table ``repair_log``) to one GeoPackage, atomically.
+
+    Raises :class:`~gridgeo._errors.PlanExistsError` when ``path`` exists and ``force`` is false.
+    """
+    import pyogrio
+
+    from .validate.repair import LOG_COLUMNS
+
+    path = _check_target(path, force=force, func="write_repair", formats=(".gpkg",))
+
+    def write(tmp: str) -> None:
+        repaired.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", promote_to_multi=True)
+        pyogrio.write_dataframe(pd.DataFrame(log, columns=LOG_COLUMNS), tmp, layer="repair_log", driver="GPKG", append=True)
+
+    _atomic(path, write)
+    return path

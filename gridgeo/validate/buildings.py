@@ -1,0 +1,182 @@
+"""Building checks (in no grid, in two, cut by a boundary, outside every community) and households per grid
+against the rules' bounds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from shapely import Point, Polygon
+
+from ..footprints import ZoneAssignment, assign_to_zones
+from ..rules import Rules, rules_for_kind
+from .layers import (
+    _POLYGONAL,
+    _as_code,
+    _fix,
+    _fmt_area,
+    _Layer,
+    _metric_geoms,
+    _rec,
+)
+
+
+def _metric_buildings(buildings: gpd.GeoDataFrame, crs: CRS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Buildings in the metric CRS: (geometries as given, valid geometries, missing mask)."""
+    bgeoms = _metric_geoms(buildings, crs)
+    missing = shapely.is_missing(bgeoms) | shapely.is_empty(bgeoms)
+    bgeoms = np.where(missing, Point(), bgeoms)
+    valid = bgeoms.copy()
+    bad = np.isin(shapely.get_type_id(bgeoms), _POLYGONAL) & ~shapely.is_valid(bgeoms)
+    if bad.any():
+        valid[bad] = _fix(bgeoms[bad])
+    return bgeoms, valid, missing
+
+
+def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float, stored: Any = None) -> ZoneAssignment:
+    """gridgeo's one building-to-zone assignment (:func:`gridgeo.footprints.assign_to_zones`) on a
+    prepared layer; ties go to the code the building carries (``stored``: a plan's ``grid_code`` or
+    ``subgrid_code``), then to the lower code."""
+    zones = np.where(layer.usable, layer.geoms, Polygon())
+    rank = pd.Series(layer.ids.astype(str)).rank(method="dense").to_numpy()
+    prefer = None
+    if stored is not None:
+        pos = {c: i for i, c in enumerate(layer.ids) if c is not None}
+        prefer = np.array([pos.get(_as_code(v), -1) for v in stored], dtype=np.int64)
+    return assign_to_zones(bgeoms, zones, share_min=share_min, rank=rank, prefer=prefer)
+
+
+def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDataFrame, crs: CRS,
+                     overlap_pieces: np.ndarray, overlap_l: np.ndarray, overlap_r: np.ndarray,
+                     records: list, share_min: float) -> np.ndarray:
+    """Building findings; returns the grid position each building counts in (-1 when none)."""
+    bgeoms, bgeoms_valid, missing = _metric_buildings(buildings, crs)
+    is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
+    bids = (np.array([_as_code(v) or f"#{i}" for v, i in zip(buildings["building_id"], buildings.index)], dtype=object)
+            if "building_id" in buildings.columns else np.array([f"#{i}" for i in buildings.index], dtype=object))
+    asg = _assign(bgeoms_valid, grids, share_min, buildings.get("grid_code"))
+    area = shapely.area(bgeoms_valid)
+    assigned, max_share = asg.zone, asg.max_share
+    unassigned = ~missing & (assigned < 0)
+    cut = ~missing & ~is_point & (asg.n_zones >= 2) & (max_share < 1 - share_min)
+    bi, ti, share = asg.pairs
+    sel = cut[bi] & (share >= share_min)
+    grids_of: dict[int, list[str]] = {}
+    comms_of: dict[int, list[Any]] = {}
+    for b, g in zip(bi[sel], ti[sel]):
+        grids_of.setdefault(int(b), []).append(grids.ids[g])
+        comms_of.setdefault(int(b), []).append(comm_code[g])
+
+    # buildings in an overlap of grids
+    in_two: dict[int, tuple[float, list[str]]] = {}
+    if len(overlap_pieces):
+        tree = shapely.STRtree(overlap_pieces)
+        b2, o2 = tree.query(bgeoms_valid, predicate="intersects")
+        poly2 = ~is_point[b2]
+        inter = np.where(poly2, shapely.area(shapely.intersection(bgeoms_valid[b2], overlap_pieces[o2])), 0.0)
+        for b, o, a, is_poly in zip(b2, o2, inter, poly2):
+            if is_poly and (area[b] <= 0 or a / area[b] < share_min):
+                continue
+            codes = sorted({grids.ids[overlap_l[o]], grids.ids[overlap_r[o]]})
+            prev = in_two.get(b, (0.0, []))
+            in_two[b] = (prev[0] + a, sorted(set(prev[1]) | set(codes)))
+    for b in sorted(set(np.flatnonzero(unassigned | cut).tolist()) | set(in_two)):
+        where = bgeoms[b]
+        if unassigned[b]:
+            a = float(area[b])
+            records.append(_rec("building_unassigned", "buildings", bids[b], None, measure=a, geometry=where,
+                                message=f"building {bids[b]} is in no grid"))
+            continue
+        g = assigned[b]
+        comm = comm_code[g] if g >= 0 else None
+        if b in in_two:
+            a, codes = in_two[b]
+            records.append(_rec("building_in_two_grids", "buildings", bids[b], comm, measure=float(a), geometry=where,
+                                message=f"building {bids[b]} lies in the overlap of grids {', '.join(codes)}"))
+        if cut[b]:
+            a = float(area[b] * (1 - max_share[b]))
+            codes = sorted(grids_of.get(b, []))
+            comms = comms_of.get(b, [])
+            if None not in comms and len(set(comms)) == len(comms):
+                # one grid in each community: the community boundary itself cuts it (a finding on input)
+                records.append(_rec("building_across_communities", "buildings", bids[b], comm, measure=a, geometry=where,
+                                    message=f"building {bids[b]} straddles communities {', '.join(sorted(set(comms)))}: "
+                                            f"the community boundary cuts it ({_fmt_area(a)} outside grid {grids.ids[g]})"))
+                continue
+            records.append(_rec("building_cut", "buildings", bids[b], comm, measure=a, geometry=where,
+                                message=f"building {bids[b]} is cut by the boundary of grids {', '.join(codes)}: "
+                                        f"{_fmt_area(a)} lies outside grid {grids.ids[g]}"))
+    return assigned
+
+
+def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarray, assigned: np.ndarray,
+                      households: np.ndarray, units: np.ndarray, rules: Rules, records: list, *, exempt: np.ndarray,
+                      small: bool, container: np.ndarray) -> None:
+    """Households per feature against the rule's bounds. A feature out of bounds is a warning, or
+    info when it cannot be helped: a single building or footprint unit over the ceiling (never split),
+    or a community whose footprint units admit no division within the bounds at all (proved by
+    :func:`~gridgeo.partition.feasibility.packable`)."""
+    from ..partition.feasibility import divisible as is_divisible
+    from ..partition.metrics import unit_households
+
+    n = len(layer.geoms)
+    ok = assigned >= 0
+    totals = np.bincount(assigned[ok], weights=households[ok], minlength=n)
+    lived = ok & (households > 0)  # units with households: an empty address point beside a tower is no second unit
+    zu = np.unique(np.column_stack([assigned[lived], units[lived]]), axis=0) if lived.any() else np.zeros((0, 2), np.int64)
+    nunits = np.bincount(zu[:, 0], minlength=n) if len(zu) else np.zeros(n, dtype=np.int64)
+    # the buildings of each container, those of exempt (dedicated) grids left out as the quality figures do
+    pooled = ok.copy()
+    pooled[ok] &= ~exempt[assigned[ok]]
+    where = np.flatnonzero(pooled)
+    keys = pd.Series(container[assigned[where]], dtype=object)
+    members = {k: where[v] for k, v in keys.groupby(keys, sort=False).indices.items()}
+    divisible: dict[Any, bool] = {}
+    for i in np.flatnonzero(layer.usable & ~exempt):
+        r = rules_for_kind(rules, comm_kind[i])
+        lo, hi = (r.subgrid_min, r.subgrid_max) if small else (r.grid_min, r.grid_max)
+        h = totals[i]
+        if lo <= h <= hi:
+            continue
+        sev, note = "warning", ""
+        c = container[i]
+        if c is not None and not (isinstance(c, float) and np.isnan(c)):
+            if c not in divisible:  # a container has one grid at least: under the floor, none fits
+                idx = members.get(c, np.zeros(0, dtype=np.int64))
+                mine = unit_households(np.zeros(len(idx), dtype=np.int64), units[idx], households[idx])[1]
+                divisible[c] = is_divisible(mine, lo, hi)
+            if not divisible[c]:
+                sev, note = "info", f"; the buildings of community {c} admit no division into {lo}–{hi}"
+        if h > hi and nunits[i] == 1:
+            sev, note = "info", "; a single building or footprint unit, which is never split (exempt)"
+        word = "small grid" if small else "grid"
+        records.append(_rec("households_out_of_bounds", layer.name, layer.ids[i], comm_code[i], measure=float(h),
+                            geometry=shapely.point_on_surface(layer.geoms[i]), severity=sev,
+                            message=f"{word} {layer.ids[i]} has {h:.0f} households, outside {lo}–{hi}{note}"))
+
+
+def _outside_communities(records: list[dict], community_geoms: np.ndarray, share_min: float) -> None:
+    """A building in no grid because it lies outside every community (less than ``share_min`` of it in
+    any, by the one building-to-zone assignment) is a warning, not a coverage error."""
+    idx = [i for i, r in enumerate(records) if r["type"] == "building_unassigned" and r.get("geometry") is not None]
+    if not idx:
+        return
+    where = np.array([records[i]["geometry"] for i in idx], dtype=object)
+    bad = np.isin(shapely.get_type_id(where), _POLYGONAL) & ~shapely.is_valid(where)
+    if bad.any():
+        where[bad] = _fix(where[bad])
+    inside = assign_to_zones(where, community_geoms, share_min=share_min).zone >= 0
+    for i, held in zip(idx, inside, strict=True):
+        if not held:
+            records[i]["type"] = "building_outside_communities"
+            records[i]["severity"] = "warning"
+            records[i]["message"] = f"building {records[i]['feature_id']} lies outside every community (in no grid by design)"
+
+
+def _buildings_check_quiet(layer: _Layer, buildings: gpd.GeoDataFrame, crs: CRS, share_min: float) -> np.ndarray:
+    """Buildings assigned to features of ``layer`` (the one assignment), without findings."""
+    return _assign(_metric_buildings(buildings, crs)[1], layer, share_min, buildings.get("subgrid_code")).zone

@@ -1,0 +1,47 @@
+"""Small grids (小网格) nested in exactly one base grid, the one their code names."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from .layers import (
+    _fmt_area,
+    _Layer,
+    _rec,
+    _regroup,
+    _significant_parts,
+)
+
+
+def _subgrid_nesting(subs: _Layer, declared_parent: np.ndarray, grids: _Layer, grid_comm: np.ndarray,
+                     records: list, tol2: float, tol: float) -> np.ndarray:
+    """Each small grid in exactly one base grid; returns the main parent position per small grid."""
+    n = len(subs.geoms)
+    parent = np.full(n, -1, dtype=int)
+    gidx = np.flatnonzero(grids.usable)
+    tree = shapely.STRtree(grids.geoms[gidx])
+    sidx = np.flatnonzero(subs.usable)
+    si, gi = tree.query(subs.geoms[sidx], predicate="intersects")
+    si, gi = sidx[si], gidx[gi]
+    pieces = shapely.intersection(subs.geoms[si], grids.geoms[gi])
+    parts, pidx = _significant_parts(pieces, tol2, tol)
+    pos, _, areas = _regroup(parts, pidx)
+    sig_s, sig_g = si[pos], gi[pos]
+    for s in sidx:
+        mine = sig_s == s
+        sub_area = float(shapely.area(subs.geoms[s]))
+        gs, ars = sig_g[mine], areas[mine]
+        where = subs.geoms[s]
+        if len(gs):
+            parent[s] = gs[int(np.argmax(ars))]
+        comm = grid_comm[parent[s]] if parent[s] >= 0 else None
+        if len(gs) != 1:
+            outside = sub_area - (float(ars.max()) if len(ars) else 0.0)
+            names = ", ".join(sorted(grids.ids[g] for g in gs)) if len(gs) else "none"
+            records.append(_rec("subgrid_not_nested", subs.name, subs.ids[s], comm, measure=outside, geometry=where,
+                                message=f"small grid {subs.ids[s]} lies in {len(gs)} grids ({names}); {_fmt_area(outside)} is outside its main grid"))
+        elif declared_parent[s] is not None and declared_parent[s] != grids.codes[gs[0]]:
+            records.append(_rec("subgrid_wrong_parent", subs.name, subs.ids[s], comm, geometry=where,
+                                message=f"small grid {subs.ids[s]} names grid {declared_parent[s]} but lies in grid {grids.ids[gs[0]]}"))
+    return parent

@@ -21,6 +21,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ._errors import InputError
+from .crs import require_layers
 from .rules import Rules, get_rules
 
 __all__ = ["build_blocks", "assign_buildings", "order_key", "snap_street_ends"]
@@ -29,16 +30,6 @@ __all__ = ["build_blocks", "assign_buildings", "order_key", "snap_street_ends"]
 def _crs_name(crs) -> str | None:
     """A CRS as one short line (a pyproj CRS repr spans many lines)."""
     return None if crs is None else crs.to_string()
-
-
-def _require_metric(gdf: gpd.GeoDataFrame, *, func: str, name: str) -> None:
-    if gdf.crs is None or not gdf.crs.is_projected:
-        found = _crs_name(gdf.crs)
-        msg = (
-            f"{func}: {name} must be in a metric (projected) CRS, found {found!r}; "
-            "reproject with gdf.to_crs(gridgeo.crs.metric_crs(gdf))"
-        )
-        raise InputError(msg)
 
 
 def order_key(geoms: np.ndarray, *, band_m: float = 1.0) -> np.ndarray:
@@ -89,7 +80,7 @@ def build_blocks(
     [['420103001001-B0001', 10000.0], ['420103001001-B0002', 10000.0]]
     """
     rules = rules or get_rules()
-    _require_metric(communities, func="build_blocks", name="communities")
+    require_layers("build_blocks", {"communities": communities}, metric=True)
     if streets is not None and streets.crs != communities.crs:
         msg = f"build_blocks: streets CRS {_crs_name(streets.crs)!r} differs from communities CRS {_crs_name(communities.crs)!r}; reproject streets with to_crs()"
         raise InputError(msg)
@@ -276,7 +267,7 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     >>> assign_buildings(b, blocks)["block_id"].tolist()
     ['X-B0002', None]
     """
-    _require_metric(blocks, func="assign_buildings", name="blocks")
+    require_layers("assign_buildings", {"blocks": blocks}, metric=True)
     if buildings.crs != blocks.crs:
         msg = f"assign_buildings: buildings CRS {_crs_name(buildings.crs)!r} differs from blocks CRS {_crs_name(blocks.crs)!r}; reproject with to_crs()"
         raise InputError(msg)

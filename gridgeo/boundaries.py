@@ -24,10 +24,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import Transformer
 
 from ._errors import InputError
 from ._findings import make_findings
+from .crs import require_layers
 
 __all__ = ["boundary_slivers", "resolve_slivers", "validate_communities", "repair_communities", "REPAIR_COMMAND"]
 
@@ -78,9 +79,7 @@ def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0)
     >>> s[["kind", "codes", "owner", "area_m2", "narrow"]].values.tolist()
     [['gap', '420103001001,420103001002', '420103001002', 50.0, True]]
     """
-    if communities.crs is None or not CRS.from_user_input(communities.crs).is_projected:
-        msg = "boundary_slivers: communities must be in a metric CRS; reproject with gridgeo.crs.metric_crs"
-        raise InputError(msg)
+    require_layers("boundary_slivers", {"communities": communities}, metric=True)
     geoms = np.asarray(communities.geometry.to_numpy(), dtype=object)
     geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
     bad = ~shapely.is_valid(geoms)
@@ -270,9 +269,9 @@ def validate_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 
     >>> validate_communities(c)[["type", "severity", "feature_id", "measure"]].values.tolist()
     [['overlap', 'error', '420103001001,420103001002', 1000.0]]
     """
-    from .crs import metric_crs
+    from .crs import is_metric, metric_crs
 
-    m = communities.crs if CRS.from_user_input(communities.crs).is_projected else metric_crs(communities)
+    m = communities.crs if is_metric(communities.crs) else metric_crs(communities)
     slivers = boundary_slivers(communities.to_crs(m), tolerance_m=tolerance_m)
     records = []
     for r in slivers.itertuples():
@@ -307,13 +306,13 @@ def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.
     >>> fixed.area.round(3).tolist(), len(validate_communities(fixed))
     ([11000.0, 19000.0], 0)
     """
-    from .crs import metric_crs
+    from .crs import is_metric, metric_crs
     from .validate.repair import repair_grids
 
     if "code" not in communities.columns:
         msg = f"repair_communities: the community layer has no 'code' column; columns are {list(communities.columns)}"
         raise InputError(msg)
-    m = communities.crs if CRS.from_user_input(communities.crs).is_projected else metric_crs(communities)
+    m = communities.crs if is_metric(communities.crs) else metric_crs(communities)
     region = _region(communities.to_crs(m), tolerance_m).to_crs(communities.crs)
     layer = communities.assign(__region="region")
     fixed, log = repair_grids(layer, communities=region, code_column="code", community_column="__region",

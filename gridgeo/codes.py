@@ -77,7 +77,7 @@ import pandas as pd
 import shapely
 
 from ._errors import InputError
-from .crs import metric_crs
+from .crs import metric_crs, require_layers
 
 __all__ = [
     "CodeScheme",
@@ -415,7 +415,7 @@ def spatial_order(
     >>> spatial_order(cells).tolist()  # cells 0, 1 are the southern row
     [2, 3, 0, 1]
     """
-    _require_crs(gdf, "spatial_order", "gdf")
+    require_layers("spatial_order", {"gdf": gdf}, series=True)
     if len(gdf) == 0:
         return pd.Series([], index=gdf.index, dtype=int, name="order")
     geoms = _metric_geoms(gdf, metric_crs(gdf))
@@ -448,15 +448,6 @@ def _column_or_values(gdf: Any, spec: Any, name: str) -> np.ndarray | None:
 
 # --------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _require_crs(gdf: Any, fn: str, name: str) -> None:
-    if not isinstance(gdf, gpd.GeoDataFrame | gpd.GeoSeries):
-        msg = f"{fn}: {name} must be a GeoDataFrame, got {type(gdf).__name__}"
-        raise InputError(msg)
-    if gdf.crs is None:
-        msg = f"{fn}: {name} has no CRS; set it with {name}.set_crs(...) (plans are stored in EPSG:4490)"
-        raise InputError(msg)
 
 
 def _metric_geoms(gdf: gpd.GeoDataFrame | gpd.GeoSeries, crs: Any) -> np.ndarray:
@@ -691,12 +682,8 @@ def _previous(previous: Any, scheme: CodeScheme, fn: str) -> _Previous:
         retired = layers.get("retired_codes")
     if retired is None:
         retired = metadata.get("retired_codes")
-    out = {}
-    for name in ("grids", "subgrids", "buildings"):
-        layer = layers.get(name)
-        if layer is not None:
-            _require_crs(layer, fn, f"previous {name}")
-        out[name] = layer
+    out = {name: layers.get(name) for name in ("grids", "subgrids", "buildings")}
+    require_layers(fn, {f"previous {name}": layer for name, layer in out.items()}, series=True)
     return _Previous(out["grids"], out["subgrids"], out["buildings"], _retired_frame(retired, scheme, fn), dict(metadata))
 
 
@@ -969,7 +956,7 @@ class _Links(NamedTuple):
 def _links(grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame | None,
            scheme: CodeScheme, fn: str) -> _Links:
     """Check the layers and link small grids and buildings to their grids; check the scheme's capacity."""
-    _require_crs(grids, fn, "grids")
+    require_layers(fn, {"grids": grids, "subgrids": subgrids, "buildings": buildings}, series=True)
     g_comm = _community_column(grids, fn, "grids", scheme)
     if "kind" in grids.columns:
         g_kind = grids["kind"].to_numpy(dtype=object)
@@ -990,7 +977,6 @@ def _links(grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFrame | None, buildings
 
     s_parent = s_key = s_link = None
     if subgrids is not None:
-        _require_crs(subgrids, fn, "subgrids")
         s_parent = _parent_positions(subgrids, link, key_pos, fn, "subgrids", allow_missing=False)
         s_link = "subgrid_id" if "subgrid_id" in subgrids.columns else (
             "subgrid_code" if "subgrid_code" in subgrids.columns else None
@@ -1000,7 +986,6 @@ def _links(grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFrame | None, buildings
             _unique_key(s_key, fn, f"subgrids[{s_link!r}]")
     b_grid = None
     if buildings is not None:
-        _require_crs(buildings, fn, "buildings")
         b_grid = _parent_positions(buildings, link, key_pos, fn, "buildings", allow_missing=True)
         if "building_id" in buildings.columns:
             _unique_key(buildings["building_id"].to_numpy(dtype=object), fn, "buildings['building_id']")

@@ -14,7 +14,7 @@ between them, vectorised, with the inverses solved iteratively; :func:`layer_shi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import combinations
@@ -37,6 +37,8 @@ __all__ = [
     "is_in_china",
     "to_metric",
     "ensure_crs",
+    "is_metric",
+    "require_layers",
     "wgs84_to_gcj02",
     "gcj02_to_wgs84",
     "wgs84_to_bd09",
@@ -91,7 +93,7 @@ def metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, override: Any = None) 
         except CRSError:
             msg = f"metric_crs: --metric-crs {override!r} is not a CRS pyproj knows; give a projected one such as EPSG:4547"
             raise InputError(msg) from None
-        if not crs.is_projected:
+        if not is_metric(crs):
             msg = f"metric_crs: override {crs.to_string()!r} is not a projected CRS; give a metric one such as EPSG:4545"
             raise InputError(msg)
         return crs
@@ -113,6 +115,56 @@ def metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, override: Any = None) 
         return CRS.from_epsg(4534 + (cm - 75) // 3)
     zone = int((lon + 180) // 6) + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def is_metric(crs: Any) -> bool:
+    """Whether ``crs`` is projected with every axis in metres: where gridgeo measures areas and lengths.
+
+    >>> is_metric("EPSG:4547"), is_metric("EPSG:4490"), is_metric(None)
+    (True, False, False)
+    """
+    if crs is None:
+        return False
+    crs = CRS.from_user_input(crs)
+    return crs.is_projected and all((a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info)
+
+
+def require_layers(func: str, layers: Mapping[str, Any], *, metric: bool = False, series: bool = False,
+                   required: Iterable[str] = ()) -> None:
+    """Check input layers before any work: every problem found, raised as one :class:`InputError`.
+
+    Each layer must be a GeoDataFrame (or a GeoSeries with ``series``) with a CRS, in a metric CRS
+    (:func:`is_metric`) with ``metric``. ``None`` is a layer not given, skipped unless its name is
+    ``required``.
+
+    >>> from shapely import Point
+    >>> ok = gpd.GeoDataFrame(geometry=[Point(0, 0)], crs=4547)
+    >>> require_layers("f", {"grids": ok, "streets": None}, metric=True)
+    >>> require_layers("f", {"grids": gpd.GeoDataFrame(geometry=[Point(0, 0)]), "buildings": [1]})
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: f: 2 problems: grids has no CRS; set one with grids.set_crs(...) (plans are stored in EPSG:4490) or give --crs; buildings must be a GeoDataFrame, got list; read it with gridgeo.io.read_layer or geopandas.read_file
+    """
+    kinds = (gpd.GeoDataFrame, gpd.GeoSeries) if series else gpd.GeoDataFrame
+    problems = []
+    for name, gdf in layers.items():
+        if gdf is None and name not in required:
+            continue
+        if not isinstance(gdf, kinds):
+            what = "a GeoDataFrame or GeoSeries" if series else "a GeoDataFrame"
+            problems.append(f"{name} must be {what}, got {type(gdf).__name__}; "
+                            "read it with gridgeo.io.read_layer or geopandas.read_file")
+        elif metric and not is_metric(gdf.crs):
+            found = None if gdf.crs is None else gdf.crs.to_string()
+            problems.append(f"{name} must be in a metric (projected) CRS, found {found!r}; "
+                            "reproject with gdf.to_crs(gridgeo.crs.metric_crs(gdf))")
+        elif gdf.crs is None:
+            problems.append(f"{name} has no CRS; set one with {name.rpartition(' ')[2]}.set_crs(...) "
+                            "(plans are stored in EPSG:4490) or give --crs")
+    if len(problems) == 1:
+        raise InputError(f"{func}: {problems[0]}")
+    if problems:
+        raise InputError(f"{func}: {len(problems)} problems: {'; '.join(problems)}")
 
 
 def ensure_crs(gdf: gpd.GeoDataFrame, *, name: str, crs: Any = None) -> gpd.GeoDataFrame:

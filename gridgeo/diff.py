@@ -15,8 +15,8 @@ import pandas as pd
 import shapely
 
 from ._errors import InputError
-from .codes import CodeScheme, _metric_geoms, _overlaps, _require_crs, _scheme, _unique_key
-from .crs import metric_crs
+from .codes import CodeScheme, _metric_geoms, _overlaps, _scheme, _unique_key
+from .crs import metric_crs, require_layers
 
 __all__ = ["DIFF_STATUSES", "diff_plans", "summarize_diff"]
 
@@ -106,8 +106,8 @@ def diff_plans(
     """
     fn = "diff_plans"
     scheme = _scheme(scheme)
+    require_layers(fn, {"old_grids": old_grids, "new_grids": new_grids}, series=True)
     for name, g in (("old_grids", old_grids), ("new_grids", new_grids)):
-        _require_crs(g, fn, name)
         if "grid_code" not in g.columns:
             msg = f"{fn}: {name} has no 'grid_code' column; give the grids layer of a coded plan"
             raise InputError(msg)

@@ -437,7 +437,7 @@ def test_format_quality_rows_and_labels():
 def test_error_layer_without_crs():
     comms = communities((A, box(0, 0, 10, 10)))
     g = grids(("a1", A, box(0, 0, 10, 10))).set_crs(None, allow_override=True)
-    with pytest.raises(InputError, match=r"quality: layer 'grids' has no CRS.*set_crs"):
+    with pytest.raises(InputError, match=r"quality: grids has no CRS; set one with grids.set_crs"):
         quality(comms, g, buildings((1, Point(5, 5))))
     # the fix the message names works
     quality(comms, g.set_crs(CRS), buildings((1, Point(5, 5))))

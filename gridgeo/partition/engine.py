@@ -20,6 +20,7 @@ import shapely
 
 from .._errors import InputError
 from .._findings import make_findings
+from ..crs import require_layers
 from ..rules import Rules, load_rules, rules_for_kind
 from .community import partition_community
 
@@ -139,16 +140,9 @@ def _check_inputs(communities, blocks, buildings, streets, villager_groups, work
         layers["streets"] = streets
     if villager_groups is not None:
         layers["villager_groups"] = villager_groups
-    for name, gdf in layers.items():
-        if not isinstance(gdf, gpd.GeoDataFrame):
-            msg = f"{_FUNC}: {name} must be a GeoDataFrame, got {type(gdf).__name__}; read it with gridgeo.io.read_layer()"
-            raise InputError(msg)
+    require_layers(_FUNC, layers, required=layers)
+    require_layers(_FUNC, {"communities": communities}, metric=True)
     crs = communities.crs
-    if crs is None or not crs.is_projected:
-        found = None if crs is None else crs.to_string()
-        msg = (f"{_FUNC}: communities must be in a metric (projected) CRS, found {found!r}; "
-               "reproject every layer with gdf.to_crs(gridgeo.crs.metric_crs(communities))")
-        raise InputError(msg)
     for name, gdf in layers.items():
         if gdf.crs != crs:
             found = None if gdf.crs is None else gdf.crs.to_string()

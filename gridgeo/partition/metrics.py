@@ -56,7 +56,7 @@ import shapely
 from pyproj import CRS
 
 from .._errors import InputError
-from ..crs import metric_crs
+from ..crs import is_metric, metric_crs, require_layers
 from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_labels
 from ..households import households_of
 from ..rules import Rules, load_rules, rules_for_kind
@@ -307,28 +307,8 @@ def _num(v: Any, nd: int | None = None) -> Any:
 # --------------------------------------------------------------------------------------- preparation
 
 
-def _is_metric(crs: CRS | None) -> bool:
-    if crs is None or not crs.is_projected:
-        return False
-    return all((a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info)
-
-
 def _first_column(gdf: gpd.GeoDataFrame, names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n in gdf.columns), None)
-
-
-def _check_layer(gdf: Any, name: str, *, optional: bool = False) -> None:
-    if gdf is None and optional:
-        return
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        msg = f"{_FUNC}: {name} must be a GeoDataFrame, got {type(gdf).__name__}; read it with geopandas.read_file()"
-        raise InputError(msg)
-    if gdf.crs is None:
-        msg = (
-            f"{_FUNC}: layer {name!r} has no CRS, expected one (plans are stored in EPSG:4490); "
-            f"set it with {name}.set_crs(...)"
-        )
-        raise InputError(msg)
 
 
 def _geoms(gdf: gpd.GeoDataFrame, crs: CRS) -> np.ndarray:
@@ -836,11 +816,8 @@ def _measure(
     building_share: float,
     segment_m: float,
 ) -> _Measured:
-    _check_layer(communities, "communities")
-    _check_layer(grids, "grids")
-    _check_layer(buildings, "buildings")
-    _check_layer(streets, "streets", optional=True)
-    _check_layer(subgrids, "subgrids", optional=True)
+    require_layers(_FUNC, {"communities": communities, "grids": grids, "buildings": buildings, "streets": streets,
+                           "subgrids": subgrids}, required=("communities", "grids", "buildings"))
     if not 0 < building_share <= 0.5:
         msg = f"{_FUNC}: building_share must be in (0, 0.5], got {building_share!r}; the default is {BUILDING_SHARE_MIN}"
         raise InputError(msg)
@@ -848,7 +825,7 @@ def _measure(
         msg = f"{_FUNC}: segment_m must be > 0, got {segment_m!r}; the default is 1.0"
         raise InputError(msg)
     rules = load_rules(rules)
-    crs = communities.crs if _is_metric(communities.crs) else metric_crs(communities)
+    crs = communities.crs if is_metric(communities.crs) else metric_crs(communities)
 
     ccode_col = _first_column(communities, ("code", "community_code"))
     if ccode_col is None:

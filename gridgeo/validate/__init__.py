@@ -98,6 +98,7 @@ import pandas as pd
 
 from .._errors import InputError
 from ..codes import CodeScheme
+from ..crs import require_layers
 from ..footprints import BUILDING_SHARE_MIN, unit_labels
 from ..households import households_of
 from ..io import read_findings, write_findings, write_repair
@@ -110,7 +111,6 @@ from .layers import (
     FINDING_TYPES,
     _as_code,
     _assign_communities,
-    _check_layer,
     _choose_metric,
     _finish,
     _prepare_communities,
@@ -217,13 +217,11 @@ def validate_grids(
      {'type': 'check_skipped', 'feature_id': None}]
     """
     func = "validate_grids"
-    _check_layer(grids, name="grids", func=func)
+    require_layers(func, {"grids": grids, "communities": communities, "buildings": buildings, "streets": streets,
+                          "subgrids": subgrids})
     if len(grids) == 0:
         msg = f"{func}: the grid layer has no features; check the file and --layer"
         raise InputError(msg)
-    for name, layer in (("communities", communities), ("buildings", buildings), ("streets", streets), ("subgrids", subgrids)):
-        if layer is not None:
-            _check_layer(layer, name=name, func=func)
     rules = load_rules(rules)
     width_tolerance_m = rules.width_tolerance_m if width_tolerance_m is None else width_tolerance_m
     for name, value in (("gap_width_m", gap_width_m), ("tolerance_m2", tolerance_m2), ("tolerance_m", tolerance_m),

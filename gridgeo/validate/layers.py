@@ -16,7 +16,7 @@ from shapely import Point, Polygon
 
 from .._errors import InputError
 from .._findings import make_findings
-from ..crs import metric_crs
+from ..crs import is_metric, metric_crs
 
 #: every finding type: (default severity, unit of ``measure``, short meaning); order = report order
 FINDING_TYPES: dict[str, tuple[str, str, str]] = {
@@ -186,24 +186,8 @@ def _as_code(value: Any) -> str | None:
     return text or None
 
 
-def _is_metric(crs: CRS) -> bool:
-    if not crs.is_projected:
-        return False
-    unit = (crs.axis_info[0].unit_name or "").lower() if crs.axis_info else ""
-    return unit in ("metre", "meter", "m")
-
-
 def _choose_metric(grids: gpd.GeoDataFrame) -> CRS:
-    return grids.crs if _is_metric(CRS.from_user_input(grids.crs)) else metric_crs(grids)
-
-
-def _check_layer(gdf: Any, *, name: str, func: str) -> None:
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        msg = f"{func}: {name} must be a GeoDataFrame, got {type(gdf).__name__}; read it with gridgeo.io.read_layer or geopandas.read_file"
-        raise InputError(msg)
-    if gdf.crs is None:
-        msg = f"{func}: {name} has no CRS; set one with gdf.set_crs(...) (e.g. EPSG:4490) or give --crs"
-        raise InputError(msg)
+    return grids.crs if is_metric(grids.crs) else metric_crs(grids)
 
 
 #: longest segment (metres) kept straight when reprojecting: a segment straight in the stored CRS

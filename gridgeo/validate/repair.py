@@ -34,10 +34,10 @@ from pyproj import CRS, Transformer
 from shapely import Polygon
 
 from .._errors import InputError
+from ..crs import require_layers
 from .layers import (
     _as_code,
     _assign_communities,
-    _check_layer,
     _choose_metric,
     _fix,
     _metric_geoms,
@@ -234,11 +234,11 @@ def repair_grids(
      {'grid_code': '420102001001002', 'action': 'gap_filled', 'area_m2': 10.0}]
     """
     func = "repair_grids"
-    _check_layer(grids, name="grids", func=func)
+    require_layers(func, {"grids": grids})
     if communities is None:
         msg = f"{func}: communities are required to repair (gaps and clipping are per community); give --communities"
         raise InputError(msg)
-    _check_layer(communities, name="communities", func=func)
+    require_layers(func, {"communities": communities})
     if len(grids) == 0:
         msg = f"{func}: the grid layer has no features; nothing to repair"
         raise InputError(msg)

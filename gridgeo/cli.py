@@ -328,18 +328,9 @@ def _write_layer_atomic(gdf: Any, out: Path, *, layer: str, force: bool) -> None
     if out.suffix.lower() == ".gpkg":
         write_gpkg_atomic(out, {layer: to_storage(gdf)}, force=force)
         return
-    import os
-    import tempfile
+    from .io import atomic_write
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".geojson", dir=out.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        to_storage(gdf).to_file(tmp, driver="GeoJSON", engine="pyogrio")
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(out, lambda tmp: to_storage(gdf).to_file(tmp, driver="GeoJSON", engine="pyogrio"))
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ._findings import make_findings
+from ._geometry import union_by
 from .rules import Rules, get_rules
 
 __all__ = ["footprint_units", "split_multipart", "bend_blocks", "unit_groups", "unit_labels", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN"]
@@ -305,12 +306,7 @@ def bend_blocks(
         fp[bad] = shapely.make_valid(fp[bad])
     uid = np.asarray(units, dtype=str)[poly]
     ulab, nu = unit_groups(uid)
-    order = np.argsort(ulab, kind="stable")
-    starts = np.searchsorted(ulab[order], np.arange(nu + 1))
-    unit_geom = np.empty(nu, dtype=object)
-    for u in range(nu):
-        members = fp[order[starts[u]:starts[u + 1]]]
-        unit_geom[u] = members[0] if len(members) == 1 else shapely.union_all(members)
+    unit_geom = union_by(fp, ulab, nu)
     unit_name = np.empty(nu, dtype=object)
     unit_name[ulab] = uid
     kgeoms = blocks.geometry.to_numpy()

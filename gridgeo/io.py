@@ -17,7 +17,7 @@ import re
 import tempfile
 import tomllib
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ __all__ = [
     "write_findings",
     "read_findings",
     "write_repair",
+    "atomic_write",
     "LayerSource",
     "Inputs",
     "read_layer",
@@ -930,7 +931,9 @@ def _check_target(path: str | os.PathLike, *, force: bool, func: str, formats: I
     return path
 
 
-def _atomic(path: Path, write) -> None:
+def atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Write a file atomically: ``write(tmp)`` writes a temporary file beside ``path`` (removed if it
+    fails, even on Ctrl-C), which is then renamed over ``path``. Every file gridgeo writes goes this way."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     os.unlink(tmp)  # GDAL drivers refuse to write into an existing empty file
@@ -976,12 +979,12 @@ def write_findings(findings: gpd.GeoDataFrame, path: str | os.PathLike, *, force
             crs = table.crs.to_string() if table.crs is not None else None
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump({"crs": crs, "count": len(recs), "findings": recs}, fh, ensure_ascii=False, indent=1)
-        _atomic(path, write)
+        atomic_write(path, write)
     elif ext == ".geojson":
         def write(tmp: str) -> None:
             out = table.to_crs(4326) if (table.crs is not None and not CRS.from_user_input(table.crs).equals(CRS.from_epsg(4326))) else table
             out.to_file(tmp, driver="GeoJSON", engine="pyogrio")
-        _atomic(path, write)
+        atomic_write(path, write)
     else:
         def write(tmp: str) -> None:
             gtype = table.geometry.geom_type.fillna("")
@@ -999,7 +1002,7 @@ def write_findings(findings: gpd.GeoDataFrame, path: str | os.PathLike, *, force
                              geometry_type="Multi" + types[0] if len(part) else "MultiPolygon",
                              **({"append": True} if written else {}))
                 written = True
-        _atomic(path, write)
+        atomic_write(path, write)
     return path
 
 
@@ -1042,5 +1045,5 @@ def write_repair(repaired: gpd.GeoDataFrame, log: pd.DataFrame, path: str | os.P
         repaired.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", promote_to_multi=True)
         pyogrio.write_dataframe(pd.DataFrame(log, columns=LOG_COLUMNS), tmp, layer="repair_log", driver="GPKG", append=True)
 
-    _atomic(path, write)
+    atomic_write(path, write)
     return path

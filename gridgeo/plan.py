@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import shapely
 
 from ._errors import InputError, PlanExistsError
 from .crs import STORAGE_CRS
+from .io import atomic_write
 
 #: longest edge piece (metres) of a stored tiling polygon: straight in metres, a 50 m piece bends well
 #: under 0.1 mm away from straight in degrees
@@ -437,10 +437,8 @@ def write_gpkg_atomic(
     meta = dict(metadata or {})
     meta["_layers"] = ordered
     meta["_dtypes"] = {n: _dtype_names(layers[n]) for n in ordered}
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}-", suffix=".gpkg", dir=p.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
+
+    def write(tmp: str) -> None:
         for name in ordered:
             gdf = layers[name]
             gdf = _object_columns_as_text(gdf)
@@ -453,11 +451,8 @@ def write_gpkg_atomic(
             {"key": list(meta), "value": [json.dumps(v, ensure_ascii=False, sort_keys=True, default=_json_default) for v in meta.values()]}
         )
         pyogrio.write_dataframe(meta_df, tmp, layer=METADATA_TABLE, driver="GPKG", append=os.path.exists(tmp))
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(p, write)
 
 
 def _object_columns_as_text(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -31,6 +31,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .._geometry import union_by
 from ..blocks import order_key
 from ..footprints import unit_groups
 from .enclosures import enclosure_count, foreign_holes, open_enclosures
@@ -419,21 +420,9 @@ def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, grid_max: int
 
 def union_groups(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     """Coverage union of ``geoms`` grouped by ``labels`` (0..n-1), normalised; single parts as Polygon."""
-    out = np.empty(n, dtype=object)
-    order = np.argsort(labels, kind="stable")
-    lab = labels[order]
-    starts = np.searchsorted(lab, np.arange(n))
-    ends = np.searchsorted(lab, np.arange(n), side="right")
-    for p in range(n):
-        members = geoms[order[starts[p]:ends[p]]]
-        if len(members) == 0:
-            out[p] = shapely.Polygon()
-        elif len(members) == 1:
-            out[p] = members[0]
-        else:
-            out[p] = shapely.coverage_union_all(members)
-        if shapely.get_type_id(out[p]) == 6 and shapely.get_num_geometries(out[p]) == 1:
-            out[p] = shapely.get_geometry(out[p], 0)
+    out = union_by(geoms, labels, n, coverage=True)
+    one = (shapely.get_type_id(out) == 6) & (shapely.get_num_geometries(out) == 1)
+    out[one] = shapely.get_geometry(out[one], 0)
     return shapely.normalize(out)
 
 

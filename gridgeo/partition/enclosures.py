@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from .._geometry import union_by
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
@@ -37,12 +38,7 @@ TRIES = 8
 
 
 def _union(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    out = np.empty(n, dtype=object)
-    for p in range(n):
-        members = geoms[labels == p]
-        out[p] = (shapely.Polygon() if not len(members) else members[0] if len(members) == 1
-                  else shapely.coverage_union_all(members))
-    return out
+    return union_by(geoms, labels, n, coverage=True)
 
 
 def foreign_holes(part: shapely.Geometry, container: shapely.Geometry) -> list[shapely.Geometry]:

@@ -56,6 +56,7 @@ import shapely
 from pyproj import CRS
 
 from .._errors import InputError
+from .._geometry import union_by
 from ..crs import is_metric, metric_crs, require_layers
 from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_labels
 from ..households import households_of
@@ -470,17 +471,7 @@ def street_alignment(
 
 def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
     """Union of the geometries of each key 0..n-1 (empty where none); keys < 0 are ignored."""
-    out = np.full(n, shapely.Polygon(), dtype=object)
-    ok = keys >= 0
-    if not ok.any():
-        return out
-    order = np.argsort(keys[ok], kind="stable")
-    k, g = keys[ok][order], geoms[ok][order]
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    # one union per container (shapely has no grouped union); each call is vectorised inside GEOS
-    for key, grp in zip(k[starts], np.split(g, starts[1:]), strict=True):
-        out[key] = grp[0] if len(grp) == 1 else shapely.union_all(grp)
-    return out
+    return union_by(geoms, keys, n)
 
 
 def unit_households(container: np.ndarray, unit: np.ndarray, households: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ import shapely
 
 from .graph import Graph, subgraph
 from .solver import Bounds, Outcome, Weights, partition_graph
-from .units import _arrangement, _union_by
+from .units import _arrangement, _union_by, spread_labels
 
 __all__ = ["villager_zones", "zone_pieces", "zone_partition"]
 
@@ -72,26 +72,7 @@ def villager_zones(
                          "message": f"{area:.0f} m² of {code} is in no villager group; it joins the neighbouring group",
                          "geometry": shapely.union_all(faces[gap])})
     # uncovered faces join the labelled neighbour sharing the longest boundary, repeatedly
-    tree = shapely.STRtree(faces)
-    for _ in range(len(faces) + 1):
-        todo = np.flatnonzero(label < 0)
-        if not len(todo):
-            break
-        a, b = tree.query(faces[todo], predicate="intersects")
-        a = todo[a]
-        ok = (label[b] >= 0) & (a != b)
-        a, b = a[ok], b[ok]
-        if not len(a):
-            break
-        shared = shapely.length(shapely.intersection(shapely.boundary(faces[a]), shapely.boundary(faces[b])))
-        pos = shared > 0
-        a, b, shared = a[pos], b[pos], shared[pos]
-        if not len(a):
-            break
-        order = np.lexsort((b, -shared, a))
-        a, b = a[order], b[order]
-        first = np.r_[True, a[1:] != a[:-1]]
-        label[a[first]] = label[b[first]]
+    spread_labels(faces, label)
     n = len(clipped)
     rest = np.flatnonzero(label < 0)
     zones_extra = []

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from .._geometry import union_by
+
 __all__ = ["GRID_SIZE_M", "Cells", "build_cells"]
 
 #: precision of the planar arrangement, metres: far below anything a map shows, far above float noise
@@ -335,6 +337,32 @@ def _first_per(group: np.ndarray, *keys: np.ndarray) -> np.ndarray:
     return order[first]
 
 
+def spread_labels(faces: np.ndarray, label: np.ndarray, *, group: np.ndarray | None = None) -> None:
+    """Give each face without a label (-1) the label of the labelled neighbour face sharing the longest
+    boundary with it (with ``group``, a neighbour of the same group first; ties to the lower position),
+    repeatedly, so that faces reached only through unlabelled ones are labelled too. In place; faces
+    touching no labelled face along a boundary stay -1."""
+    tree = shapely.STRtree(faces)
+    for _round in range(int((label < 0).sum()) + 1):
+        todo = np.flatnonzero(label < 0)
+        if not len(todo):
+            break
+        a, b = tree.query(faces[todo], predicate="intersects")
+        a = todo[a]
+        ok = (a != b) & (label[b] >= 0)
+        a, b = a[ok], b[ok]
+        if not len(a):
+            break
+        shared = shapely.length(shapely.intersection(shapely.boundary(faces[a]), shapely.boundary(faces[b])))
+        pos = shared > 0
+        a, b, shared = a[pos], b[pos], shared[pos]
+        if not len(a):
+            break
+        keys = (-shared, b) if group is None else (group[a] != group[b], -shared, b)
+        sel = _first_per(a, *keys)
+        label[a[sel]] = label[b[sel]]
+
+
 def _arrangement(lines: np.ndarray) -> np.ndarray:
     """Faces of the planar arrangement of ``lines`` (noded with snap-rounding)."""
     lines = lines[~(shapely.is_empty(lines) | shapely.is_missing(lines))]
@@ -414,27 +442,8 @@ def _union_cells(
                 pts = shapely.point_on_surface(faces[mine])
                 stray = mine[~shapely.contains_xy(main, shapely.get_x(pts), shapely.get_y(pts))]
                 label[stray] = -1
-        orphans = np.flatnonzero(label < 0)
         # hand orphans to the labelled neighbour face with the longest shared boundary (same block first)
-        tree = shapely.STRtree(faces)
-        for _round in range(len(orphans) + 1):
-            orphans = np.flatnonzero(label < 0)
-            if not len(orphans):
-                break
-            a, b = tree.query(faces[orphans], predicate="intersects")
-            a = orphans[a]
-            ok = (a != b) & (label[b] >= 0)
-            a, b = a[ok], b[ok]
-            if not len(a):
-                break
-            shared = shapely.length(shapely.intersection(shapely.boundary(faces[a]), shapely.boundary(faces[b])))
-            same = face_block[a] == face_block[b]
-            pos = shared > 0
-            a, b, shared, same = a[pos], b[pos], shared[pos], same[pos]
-            if not len(a):
-                break
-            sel = _first_per(a, ~same, -shared, b)
-            label[a[sel]] = label[b[sel]]
+        spread_labels(faces, label, group=face_block)
         # orphans with no labelled neighbour at all (isolated faces): their own nearest slot by position
         rest = np.flatnonzero(label < 0)
         if len(rest):
@@ -446,16 +455,6 @@ def _union_cells(
 
 def _union_by(faces: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:
     """Coverage union of ``faces`` grouped by ``label`` (0..n-1); empty polygons for empty groups."""
-    out = np.full(n, shapely.Polygon(), dtype=object)
-    ok = label >= 0
-    idx = np.flatnonzero(ok)
-    if not len(idx):
-        return out
-    order = idx[np.argsort(label[idx], kind="stable")]
-    lab = label[order]
-    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    for s, e in zip(starts, ends):
-        g = order[s:e]
-        out[lab[s]] = faces[g[0]] if len(g) == 1 else shapely.coverage_union_all(faces[g])
-    return out
+    return union_by(faces, label, n, coverage=True)
+
+

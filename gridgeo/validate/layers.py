@@ -17,6 +17,7 @@ from shapely import Point, Polygon
 from .._errors import InputError
 from .._findings import make_findings
 from ..crs import is_metric, metric_crs
+from ..plan import STRAIGHT_SEGMENT_M
 
 #: every finding type: (default severity, unit of ``measure``, short meaning); order = report order
 FINDING_TYPES: dict[str, tuple[str, str, str]] = {
@@ -192,7 +193,7 @@ def _choose_metric(grids: gpd.GeoDataFrame) -> CRS:
 
 #: longest segment (metres) kept straight when reprojecting: a segment straight in the stored CRS
 #: (e.g. degrees) bends in the metric one; at 50 m the bend is well under 0.1 mm
-_DENSIFY_M = 50.0
+_DENSIFY_M = STRAIGHT_SEGMENT_M
 
 
 def _units_m(crs: CRS) -> float:

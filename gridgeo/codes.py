@@ -886,33 +886,10 @@ def assign_codes(
         old_b_codes = pb["building_code"].to_numpy(dtype=object)[valid]
         _bad_previous(old_b_codes, fn, "buildings", scheme, "building")
     if buildings is not None:
-        inside = lk.b_grid >= 0
-        b_gcode = np.full(len(buildings), None, dtype=object)
-        b_gcode[inside] = grid_codes[lk.b_grid[inside]]
-        keep: dict[Any, str] = {}
-        if len(old_b_codes) and "building_id" in pb.columns and b_ids is not None:
-            keep = dict(zip(pb["building_id"].to_numpy(dtype=object)[pb["building_code"].notna().to_numpy()], old_b_codes,
-                            strict=True))
-
-        def carry_buildings(codes: np.ndarray) -> None:
-            for i in np.flatnonzero(inside) if keep else ():
-                c = keep.get(b_ids[i])
-                if c is not None and scheme.grid_of(c) == b_gcode[i]:
-                    codes[i] = c
-
-        def building_order(codes: np.ndarray) -> np.ndarray:  # the buildings left, in numbering order
-            idx = np.flatnonzero(inside & pd.isna(codes))
-            if not len(idx):
-                return idx
-            bg = _metric_geoms(buildings.iloc[idx], crs)
-            return idx[_sort_positions(bg, scheme.building_band_m, b_gcode[idx], None if b_ids is None else b_ids[idx])]
-
-        b_codes = _code_level(
-            building_order, b_gcode, b_gcode, digits=scheme.building_digits, carry=carry_buildings,
-            used=[*(old_b_codes if len(old_b_codes) else ()), *_retired(prev, "building")], group_of=scheme.grid_of,
-            check=lambda seqs, par, _: _check_appended(seqs, par, scheme.building_capacity, "building", "building_digits",
-                                                       scheme.building_digits),
-        )
+        old_ids = (pb["building_id"].to_numpy(dtype=object)[pb["building_code"].notna().to_numpy()]
+                   if len(old_b_codes) and "building_id" in pb.columns else None)
+        b_gcode, b_codes = _building_codes(buildings, lk.b_grid, grid_codes, b_ids, old_ids, old_b_codes,
+                                           _retired(prev, "building"), scheme, crs)
         out_b = buildings.copy()
         out_b["grid_code"] = b_gcode
         b_scode = np.full(len(buildings), None, dtype=object)
@@ -925,20 +902,61 @@ def assign_codes(
 
     # ---- retired codes
     retired = prev.retired if prev is not None else _empty_retired()
-    gone: list[tuple[str, str]] = []
     if prev is not None:
-        gone += [(c, "grid") for c in sorted(set(old_g_codes) - set(grid_codes))]
-        gone += [(c, "subgrid") for c in sorted(set(old_s_codes) - set(sub_codes if sub_codes is not None else []))]
-        gone += [(c, "building") for c in sorted(set(old_b_codes) - set(new_b_codes))]
-    if gone:
-        add = pd.DataFrame(
-            {"code": [c for c, _ in gone], "level": [lv for _, lv in gone],
-             "community_code": [scheme.community_of(c) for c, _ in gone], "retired_in": retired_in}
-        )
-        retired = pd.concat([retired, add], ignore_index=True) if len(retired) else add
-        retired = retired.drop_duplicates("code", keep="first").reset_index(drop=True)
+        retired = _retire(retired, {"grid": (old_g_codes, grid_codes), "subgrid": (old_s_codes, sub_codes),
+                                    "building": (old_b_codes, new_b_codes)}, retired_in, scheme)
     retired = retired[RETIRED_COLUMNS].astype(object)
     return CodedPlan(out_g, out_s, out_b, retired)
+
+
+def _building_codes(buildings: gpd.GeoDataFrame, b_grid: np.ndarray, grid_codes: np.ndarray, b_ids: np.ndarray | None,
+                    old_ids: np.ndarray | None, old_codes: np.ndarray, retired: list[str], scheme: CodeScheme,
+                    crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(grid code, building code) of each building: a previous code kept while the building (by id) stays in
+    a grid of the same code, the others numbered on in their grid."""
+    inside = b_grid >= 0
+    b_gcode = np.full(len(buildings), None, dtype=object)
+    b_gcode[inside] = grid_codes[b_grid[inside]]
+    keep: dict[Any, str] = {}
+    if old_ids is not None and b_ids is not None:
+        keep = dict(zip(old_ids, old_codes, strict=True))
+
+    def carry(codes: np.ndarray) -> None:
+        for i in np.flatnonzero(inside) if keep else ():
+            c = keep.get(b_ids[i])
+            if c is not None and scheme.grid_of(c) == b_gcode[i]:
+                codes[i] = c
+
+    def order(codes: np.ndarray) -> np.ndarray:  # the buildings left, in numbering order
+        idx = np.flatnonzero(inside & pd.isna(codes))
+        if not len(idx):
+            return idx
+        bg = _metric_geoms(buildings.iloc[idx], crs)
+        return idx[_sort_positions(bg, scheme.building_band_m, b_gcode[idx], None if b_ids is None else b_ids[idx])]
+
+    b_codes = _code_level(
+        order, b_gcode, b_gcode, digits=scheme.building_digits, carry=carry,
+        used=[*(old_codes if len(old_codes) else ()), *retired], group_of=scheme.grid_of,
+        check=lambda seqs, par, _: _check_appended(seqs, par, scheme.building_capacity, "building", "building_digits",
+                                                   scheme.building_digits),
+    )
+    return b_gcode, b_codes
+
+
+def _retire(retired: pd.DataFrame, levels: dict[str, tuple[Any, Any]], retired_in: str,
+            scheme: CodeScheme) -> pd.DataFrame:
+    """The retired table with every previous code absent from the new plan added (``levels``: level ->
+    (previous codes, new codes))."""
+    gone = [(c, level) for level, (old, new) in levels.items()
+            for c in sorted(set(old) - set(new if new is not None else []))]
+    if not gone:
+        return retired
+    add = pd.DataFrame(
+        {"code": [c for c, _ in gone], "level": [lv for _, lv in gone],
+         "community_code": [scheme.community_of(c) for c, _ in gone], "retired_in": retired_in}
+    )
+    retired = pd.concat([retired, add], ignore_index=True) if len(retired) else add
+    return retired.drop_duplicates("code", keep="first").reset_index(drop=True)
 
 
 class _Links(NamedTuple):

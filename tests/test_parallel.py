@@ -7,14 +7,13 @@ import os
 import pickle
 
 import pytest
+from test_api import plan_hashes
 
 import gridgeo
 from gridgeo.cli import main
 from gridgeo.datasets import get_path, sample_town_layers
 from gridgeo.parallel import Checkpoint, Failed, available_cpus, run_jobs
 from gridgeo.plan import Plan
-
-from test_api import plan_hashes
 
 SAMPLE = get_path("sample_town")
 

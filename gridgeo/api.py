@@ -43,6 +43,7 @@ def divide(
     from_scratch: bool = False,
     code_scheme: dict[str, Any] | PathLike | None = None,
     allow_outside: bool = False,
+    scheduler: Any = None,
 ) -> Plan:
     """Divide communities into base grids (网格) and small grids (小网格): ``gridgeo partition`` in Python.
 
@@ -79,6 +80,10 @@ def divide(
         12 + 3 + 2 digits, or the previous plan's.
     allow_outside
         Keep going when more than half of a layer lies outside every community (kept as findings).
+    scheduler
+        A Dask distributed scheduler address (``"tcp://host:8786"``) or a ``distributed.Client``: the
+        communities are divided on that cluster's workers instead of ``workers`` local processes. The plan
+        is the same.
 
     Returns
     -------
@@ -127,7 +132,8 @@ def divide(
         raise InputError(msg)
     plan = build_plan(sources, stage="partition", rules=rules, crs=crs, workers=workers,
                       previous=_plan(previous, "previous") if previous is not None else None,
-                      from_scratch=from_scratch, scheme=code_scheme, allow_outside=allow_outside)
+                      from_scratch=from_scratch, scheme=code_scheme, allow_outside=allow_outside,
+                      scheduler=scheduler)
     return plan.stored()
 
 

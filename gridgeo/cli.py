@@ -51,13 +51,10 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cpus() -> int:
-    """CPUs this process may run on."""
-    import os
+    """CPUs this process may run on (container quotas included)."""
+    from .parallel import available_cpus
 
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    return available_cpus()
 
 
 def _add_output_options(p: argparse.ArgumentParser) -> None:
@@ -91,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "building_digits, dedicated_start (default 12+3+2 digits; with --previous, the old plan's)")
     p.add_argument("--from-scratch", action="store_true",
                    help="with --previous: re-divide whole communities (codes still carried where grids match)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="divide the communities on an existing Dask distributed cluster (e.g. tcp://10.0.0.5:8786) "
+                        "instead of local processes; the plan is the same")
+    p.add_argument("--resume", action="store_true",
+                   help="take the communities an interrupted run of the same command already divided (kept beside "
+                        "--out until the plan is written) instead of dividing them again")
 
     p = sub.add_parser("diff", help="grids unchanged, recounted, reshaped, split, merged, new and retired between two plans")
     p.add_argument("old", metavar="OLD_PLAN.gpkg")
@@ -262,16 +265,21 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
         _raise_if_interrupted()
         progress(name)
 
+    checkpoint = _checkpoint(args) if stage == "partition" else None
     try:
         plan = build_plan(
             sources, stage=stage, rules=args.rules, crs=args.crs, metric=args.metric_crs,
             workers=workers, previous=previous, scheme=_code_scheme(args), shift_check=not args.no_shift_check,
             from_scratch=getattr(args, "from_scratch", False), allow_outside=args.allow_outside, progress=step,
+            scheduler=getattr(args, "scheduler", None), checkpoint=checkpoint,
         )
         step(f"writing {args.out}")
         plan.write(args.out, force=args.force)
     finally:
         progress.close()
+    if checkpoint is not None:
+        checkpoint.remove()
+        _RESUME["checkpoint"] = None
     from .info import plan_summary
 
     findings = plan.layers.get("findings")
@@ -279,12 +287,36 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
         for text in findings.loc[findings["type"] == "layer_shift_suspected", "message"]:
             print(f"gridgeo: warning: {text}", file=sys.stderr)
     print(plan_summary(Plan.read(args.out), path=args.out))
+    failed = findings["community_code"][findings["type"] == "community_failed"] if findings is not None else []
+    if len(failed):
+        shown = ", ".join(map(str, list(failed)[:5])) + (" …" if len(failed) > 5 else "")
+        print(f"gridgeo: {len(failed):,} communit{'y' if len(failed) == 1 else 'ies'} could not be divided ({shown}); "
+              f"the others are in {args.out}, the errors in its findings (community_failed)", file=sys.stderr)
+        return 1
     errors = plan.metadata.get("validation", {}).get("error", 0)
     if errors:
         print(f"gridgeo: the plan fails its own validation with {errors:,} error(s); it is kept in {args.out} for "
               "inspection (findings layer) — please report this as a gridgeo bug", file=sys.stderr)
         return 1
     return 0
+
+
+_RESUME: dict[str, Any] = {"checkpoint": None}
+
+
+def _checkpoint(args: argparse.Namespace) -> Any:
+    """Where finished communities are kept until the plan is written (beside --out), for ``--resume``."""
+    from .parallel import Checkpoint
+
+    out = Path(args.out)
+    cp = Checkpoint(out.parent / f".{out.name}.communities")
+    if not args.resume:
+        cp.remove()  # a fresh run: results of an earlier interrupted one are not taken
+    elif not len(cp):
+        print(f"gridgeo: --resume: no communities kept from an earlier run in {cp.folder}; dividing all of them",
+              file=sys.stderr)
+    _RESUME["checkpoint"] = cp
+    return cp
 
 
 def _code_scheme(args: argparse.Namespace) -> Any:
@@ -497,7 +529,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while leaving changes nothing
         previous = None
         lead = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
-        print(f"{lead}gridgeo: interrupted; nothing was written", file=sys.stderr)
+        cp = _RESUME["checkpoint"]
+        kept = len(cp) if cp is not None else 0
+        more = (f"; {kept:,} communities already divided are kept: run the same command with --resume to go on"
+                if kept else "")
+        print(f"{lead}gridgeo: interrupted; nothing was written{more}", file=sys.stderr)
         return 130
     finally:
         if previous is not None:

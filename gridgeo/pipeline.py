@@ -249,6 +249,8 @@ def build_plan(
     shift_check: bool = True,
     allow_outside: bool = False,
     progress: Callable[[str], None] | None = None,
+    scheduler: Any = None,
+    checkpoint: Any = None,
 ) -> Plan:
     """Run the pipeline up to ``stage`` (``blocks`` or ``partition``) and return the plan.
 
@@ -277,6 +279,11 @@ def build_plan(
         Keep going when more than half of a layer lies outside every community (see :func:`check_outside`).
     progress
         Called with the name of each long step as it starts (the CLI shows them).
+    scheduler
+        A Dask distributed scheduler address or ``distributed.Client`` to divide the communities on
+        (see :mod:`gridgeo.parallel`); the plan is the same.
+    checkpoint
+        A :class:`gridgeo.parallel.Checkpoint` keeping finished communities for a resumed run.
     """
     if stage not in ("blocks", "partition"):
         msg = f"unknown stage {stage!r}; choose 'blocks' or 'partition'"
@@ -294,7 +301,7 @@ def build_plan(
                   "findings": prep.findings}
         return Plan(layers, _metadata(prep, "blocks"))
     return _partition_plan(prep, workers=workers, previous=previous, from_scratch=from_scratch, scheme=scheme,
-                           progress=progress)
+                           progress=progress, scheduler=scheduler, checkpoint=checkpoint)
 
 
 def _community_progress(progress: Callable[[str], None] | None) -> Callable[[int, int], None] | None:
@@ -310,7 +317,8 @@ def _community_progress(progress: Callable[[str], None] | None) -> Callable[[int
 
 
 def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from_scratch: bool, scheme: Any,
-                    progress: Callable[[str], None] | None = None) -> Plan:
+                    progress: Callable[[str], None] | None = None, scheduler: Any = None,
+                    checkpoint: Any = None) -> Plan:
     from .partition import partition
 
     if scheme is not None:
@@ -338,6 +346,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
         result = partition(
             prep.communities, prep.blocks, prep.buildings, streets=prep.streets, rules=prep.rules,
             villager_groups=prep.villager_groups, workers=workers, progress=_community_progress(progress),
+            scheduler=scheduler, checkpoint=checkpoint,
         )
     prep.timings["partition_s"] = time.perf_counter() - t
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings

@@ -9,7 +9,6 @@ the same) and assembles the layers. Everything stays in the input CRS, which mus
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ import shapely
 from .._errors import InputError
 from .._findings import make_findings
 from ..crs import require_layers
+from ..parallel import Checkpoint, Failed, run_jobs
 from ..rules import Rules, load_rules, rules_for_kind
 from .community import partition_community
 
@@ -52,6 +52,8 @@ def partition(
     villager_groups: gpd.GeoDataFrame | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    scheduler: Any = None,
+    checkpoint: Checkpoint | None = None,
 ) -> PartitionResult:
     """Divide every community into base grids and small grids.
 
@@ -77,6 +79,15 @@ def partition(
         Processes for the communities (1: in this process).
     progress
         Called as ``progress(done, total)`` each time a community is finished.
+    scheduler
+        A Dask distributed scheduler address or ``distributed.Client``: the communities run on its
+        workers instead (:func:`gridgeo.parallel.run_jobs`); the plan is the same.
+    checkpoint
+        A :class:`gridgeo.parallel.Checkpoint`: finished communities are kept there and taken from there
+        by a later run with the same inputs (``--resume``).
+
+    A community whose computation raises gets no grids and a ``community_failed`` finding (an error,
+    with the exception); the other communities are divided as usual.
 
     Returns
     -------
@@ -110,24 +121,11 @@ def partition(
     rules = load_rules(rules)
     crs = _check_inputs(communities, blocks, buildings, streets, villager_groups, workers)
     jobs = _jobs(communities, blocks, buildings, streets, villager_groups, rules)
-    if workers > 1 and len(jobs) > 1:
-        # largest communities first, so that no process is left with a big one at the end
-        order = sorted(range(len(jobs)), key=lambda i: -len(jobs[i]["bld_pos"]))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            done = []
-            for res in pool.map(partition_community, [jobs[i] for i in order], chunksize=1):
-                done.append(res)
-                if progress is not None:
-                    progress(len(done), len(jobs))
-        results = [None] * len(jobs)
-        for i, res in zip(order, done):
-            results[i] = res
-    else:
-        results = []
-        for j in jobs:
-            results.append(partition_community(j))
-            if progress is not None:
-                progress(len(results), len(jobs))
+    # largest communities first, so that no worker is left with a big one at the end
+    order = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i]["bld_pos"]), i))
+    results = run_jobs(partition_community, jobs, keys=[j["code"] for j in jobs], workers=workers,
+                       scheduler=scheduler, progress=progress, checkpoint=checkpoint, order=order)
+    results = [_failed_result(job, res) if isinstance(res, Failed) else res for job, res in zip(jobs, results)]
     return _assemble(results, buildings, communities, crs)
 
 
@@ -292,6 +290,21 @@ def _is_arterial(value: Any, classes: tuple[str, ...]) -> bool:
 
 
 # ------------------------------------------------------------------------------------------ assemble
+
+
+def _failed_result(job: dict[str, Any], failed: Failed) -> dict[str, Any]:
+    """A community whose computation raised: no grids, its buildings in none, one error finding."""
+    n = len(job["bld_pos"])
+    finding = {
+        "type": "community_failed", "severity": "error", "layer": "communities", "community_code": job["code"],
+        "feature_id": job["code"], "measure": float(n),
+        "message": (f"community {job['code']}: dividing it failed ({failed.error}); it has no grids in this plan "
+                    "(the other communities were divided). Check its inputs, or report this with the inputs "
+                    "to the gridgeo developers"),
+        "geometry": job["geometry"],
+    }
+    return {"grids": [], "subgrids": [], "bld_pos": job["bld_pos"], "bld_grid": np.full(n, None, dtype=object),
+            "bld_sub": np.full(n, None, dtype=object), "findings": [finding]}
 
 
 def _assemble(results: list[dict[str, Any]], buildings: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,

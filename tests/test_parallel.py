@@ -1,0 +1,224 @@
+"""Running communities in processes or on a Dask cluster, failures as findings, and resuming (issue 12)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+
+import pytest
+from test_api import plan_hashes
+
+import gridgeo
+from gridgeo.cli import main
+from gridgeo.datasets import get_path, sample_town_layers
+from gridgeo.parallel import Checkpoint, Failed, available_cpus, run_jobs
+from gridgeo.plan import Plan
+
+SAMPLE = get_path("sample_town")
+
+
+def _square(x):
+    if x < 0:
+        raise ArithmeticError(f"negative {x}\nsecond line")
+    return x * x
+
+
+def _die(x):
+    os._exit(3)  # a worker process that dies (killed, out of memory)
+
+
+# -------------------------------------------------------------------------------------------- run_jobs
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_results_in_job_order_and_failures_in_place(workers):
+    jobs = [3, -1, 2, 5, -7]
+    out = run_jobs(_square, jobs, keys=list("abcde"), workers=workers, order=[3, 0, 4, 2, 1])
+    assert out[0] == 9 and out[2] == 4 and out[3] == 25
+    assert out[1] == Failed(key="b", error="ArithmeticError: negative -1")
+    assert isinstance(out[4], Failed) and out[4].key == "e" and "negative -7" in out[4].details
+
+
+def test_a_dead_worker_process_fails_its_job_not_the_run():
+    out = run_jobs(_die, [1, 2], keys=["x", "y"], workers=2)
+    assert all(isinstance(r, Failed) for r in out)
+    assert {r.key for r in out} == {"x", "y"}
+
+
+def test_progress_counts_every_job_once():
+    seen = []
+    run_jobs(_square, [1, 2, 3], workers=1, progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_bad_order_and_keys_are_refused():
+    with pytest.raises(ValueError, match="permutation"):
+        run_jobs(_square, [1, 2], order=[0, 0])
+    with pytest.raises(ValueError, match="one key per job"):
+        run_jobs(_square, [1, 2], keys=["a"])
+    with pytest.raises(gridgeo.InputError, match="at least 1"):
+        run_jobs(_square, [1, 2], workers=0)
+
+
+def test_checkpoint_skips_finished_jobs_and_recomputes_changed_ones(tmp_path):
+    cp = Checkpoint(tmp_path / "parts")
+    calls = []
+
+    def counting(x):
+        calls.append(x)
+        return _square(x)
+
+    assert run_jobs(counting, [1, 2, -3], keys=["a", "b", "c"], checkpoint=cp)[:2] == [1, 4]
+    assert len(cp) == 2  # the failed job is not kept: a resumed run tries it again
+    calls.clear()
+    out = run_jobs(counting, [1, 5, -3], keys=["a", "b", "c"], checkpoint=cp)
+    assert out[:2] == [1, 25] and isinstance(out[2], Failed)
+    assert calls == [5, -3]  # "a" came from the checkpoint; "b" changed its input
+
+
+def test_checkpoint_ignores_a_broken_file(tmp_path):
+    cp = Checkpoint(tmp_path)
+    cp.put("a", 1, "kept")
+    path = next(tmp_path.glob("a-*.pkl"))
+    path.write_bytes(b"not a pickle")
+    assert cp.get("a", 1) is None
+    path.write_bytes(pickle.dumps("again"))
+    assert cp.get("a", 1) == "again"
+
+
+@pytest.mark.parametrize(("files", "affinity", "expected"), [
+    ({"cpu.max": "200000 100000\n"}, 8, 2),          # cgroup v2: 2 CPUs of quota
+    ({"cpu.max": "150000 100000\n"}, 8, 2),          # 1.5 CPUs: 2 processes
+    ({"cpu.max": "max 100000\n"}, 8, 8),             # no quota
+    ({"cpu/cpu.cfs_quota_us": "300000", "cpu/cpu.cfs_period_us": "100000"}, 8, 3),  # cgroup v1
+    ({"cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}, 8, 8),
+    ({"cpu.max": "800000 100000\n"}, 2, 2),          # quota above the CPUs this process may use
+    ({}, 4, 4),
+])
+def test_available_cpus_honours_container_quotas(tmp_path, monkeypatch, files, affinity, expected):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(affinity)))
+    assert available_cpus(tmp_path) == expected
+
+
+# ------------------------------------------------------------------------------------ on the sample town
+
+
+@pytest.fixture(scope="module")
+def single_process_plan(tmp_path_factory):
+    out = tmp_path_factory.mktemp("par") / "one.gpkg"
+    assert main(["partition", "--sample", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    return Plan.read(out)
+
+
+def test_two_processes_give_the_single_process_plan(single_process_plan, tmp_path):
+    out = tmp_path / "two.gpkg"
+    assert main(["partition", "--sample", "--workers", "2", "--quiet", "--out", str(out)]) == 0
+    assert plan_hashes(Plan.read(out)) == plan_hashes(single_process_plan)
+
+
+def test_a_dask_local_cluster_gives_the_single_process_plan(single_process_plan, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="dask.distributed not installed (pip install -e '.[test]')")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=logging.ERROR) as cluster:
+        out = tmp_path / "dask.gpkg"
+        rc = main(["partition", "--sample", "--scheduler", cluster.scheduler_address, "--quiet", "--out", str(out)])
+        assert rc == 0
+        assert plan_hashes(Plan.read(out)) == plan_hashes(single_process_plan)
+        with distributed.Client(cluster) as client:  # the API takes a client too
+            layers = {name: (SAMPLE, name) for name in sample_town_layers()}
+            plan = gridgeo.divide(layers.pop("communities"), **layers, scheduler=client)
+            assert plan_hashes(plan) == plan_hashes(single_process_plan)
+
+
+def test_an_unreachable_scheduler_is_one_line(capsys, tmp_path):
+    pytest.importorskip("distributed")
+    rc = main(["partition", "--sample", "--scheduler", "tcp://127.0.0.1:9", "--quiet", "--out", str(tmp_path / "p.gpkg")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "cannot reach the Dask scheduler" in err[0], err
+    assert not (tmp_path / "p.gpkg").exists()
+
+
+def _failing_for(code):
+    from gridgeo.partition import community
+
+    real = community.partition_community
+
+    def patched(job):
+        if job["code"] == code:
+            raise RuntimeError(f"boom in {code}")
+        return real(job)
+
+    return patched
+
+
+def test_a_failing_community_becomes_a_finding_and_the_rest_is_divided(monkeypatch, single_process_plan, tmp_path,
+                                                                       capsys):
+    from gridgeo.partition import engine
+
+    grids = single_process_plan.layers["grids"]
+    bad = sorted(grids["community_code"].unique())[1]
+    monkeypatch.setattr(engine, "partition_community", _failing_for(bad))
+    out = tmp_path / "failed.gpkg"
+    rc = main(["partition", "--sample", "--workers", "1", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and f"could not be divided ({bad})" in err, err
+    plan = Plan.read(out)
+    f = plan.layers["findings"]
+    failed = f[f["type"] == "community_failed"]
+    assert failed["community_code"].tolist() == [bad] and "RuntimeError: boom in" in failed["message"].iloc[0]
+    assert (failed["severity"] == "error").all()
+    got = plan.layers["grids"]
+    assert bad not in set(got["community_code"])
+    others = grids[grids["community_code"] != bad]
+    assert sorted(got["grid_code"]) == sorted(others["grid_code"])  # every other community as before
+    b = plan.layers["buildings"]
+    assert b.loc[b["community_code"] == bad, "grid_code"].isna().all()
+
+
+def test_an_interrupted_run_resumes_without_redoing_finished_communities(monkeypatch, single_process_plan, tmp_path,
+                                                                         capsys):
+    from gridgeo.partition import community, engine
+
+    real = community.partition_community
+    codes = sorted(single_process_plan.layers["communities"]["code"])
+    calls: list[str] = []
+
+    def interrupt_after_three(job):
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        calls.append(job["code"])
+        return real(job)
+
+    monkeypatch.setattr(engine, "partition_community", interrupt_after_three)
+    out = tmp_path / "resumed.gpkg"
+    args = ["partition", "--sample", "--workers", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert "3 communities already divided are kept" in err and "--resume" in err, err
+    assert not out.exists()
+
+    first = list(calls)
+    calls.clear()
+    monkeypatch.setattr(engine, "partition_community", lambda job: (calls.append(job["code"]), real(job))[1])
+    assert main([*args, "--resume"]) == 0
+    assert sorted(first + calls) == codes  # each community divided once over the two runs
+    assert plan_hashes(Plan.read(out)) == plan_hashes(single_process_plan)
+    assert not (tmp_path / f".{out.name}.communities").exists()  # removed once the plan is written
+
+
+def test_without_resume_an_earlier_runs_communities_are_not_taken(monkeypatch, tmp_path):
+    out = tmp_path / "p.gpkg"
+    folder = tmp_path / f".{out.name}.communities"
+    folder.mkdir()
+    (folder / "stale.pkl").write_bytes(b"x")
+    from gridgeo.partition import community, engine
+
+    calls = []
+    real = community.partition_community
+    monkeypatch.setattr(engine, "partition_community", lambda job: (calls.append(1), real(job))[1])
+    assert main(["partition", "--sample", "--workers", "1", "--quiet", "--out", str(out)]) == 0
+    assert len(calls) == 9 and not folder.exists()  # all nine communities of the sample town divided

@@ -46,7 +46,7 @@ from .io import SHAPEFILE_FIELD_NAMES
 from .plan import Plan
 
 __all__ = ["EXPORT_LAYERS", "FORMATS", "COORDS", "load_schema", "schema_fields", "export_layer", "export",
-           "shapefile_name"]
+           "export_postgis", "shapefile_name"]
 
 #: layers an export may hold, in this order
 EXPORT_LAYERS = ("communities", "grids", "subgrids", "buildings")
@@ -418,3 +418,36 @@ def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
     else:
         os.replace(tmp, out)
     return [out / n for n in names if not n.endswith((".dbf", ".shx", ".prj", ".cpg"))]
+
+
+def export_postgis(
+    plan: Plan | str | os.PathLike,
+    url: str,
+    *,
+    schema: str = "grid",
+    layers: list[str] | tuple[str, ...] | str | None = None,
+    replace: bool = False,
+) -> dict[str, int]:
+    """Load a plan into PostgreSQL/PostGIS: ``gridgeo export PLAN --to postgresql://...``.
+
+    One table per layer (the schema's fields, ``geom`` in EPSG:4490, a primary key on the code, a
+    GIST index), and ``gridgeo_metadata`` with the plan's metadata, all in one transaction; with
+    ``replace`` a previous export in ``schema`` is swapped for the new one atomically. Needs psycopg 3
+    (``pip install 'gridgeo[postgis]'``). ``url`` may name a unix socket folder:
+    ``postgresql:///db?host=/var/run/postgresql``.
+
+    Returns
+    -------
+    dict
+        Rows written per layer.
+    """
+    from ._postgis import check_url, write_postgis
+    from .api import _plan
+
+    check_url(url)
+    plan = _plan(plan, "plan")
+    names = _layer_names(plan, layers)
+    frames = {name: export_layer(plan, name, coords="cgcs2000") for name in names}
+    keys = load_schema()["x-primary-key"]
+    return write_postgis(frames, url, schema=schema, keys={n: keys[n] for n in names},
+                         fields={n: schema_fields(n) for n in names}, metadata=plan.metadata, replace=replace)

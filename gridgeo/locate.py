@@ -509,7 +509,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             table = pa.Table.from_batches([batch])
             table = table.drop([c for c in answer.columns if c in cols])
             for col in answer.columns:
-                table = table.append_column(col, pa.array(answer[col].to_numpy(dtype=object), type=pa.string()))
+                table = table.append_column(col, _arrow_text(answer[col]))
             counts["rows"] += len(answer)
             counts["located"] += int(answer["grid_code"].notna().sum())
             bad = answer["reason"].notna() & ~answer["reason"].astype(str).str.contains("grid")
@@ -529,6 +529,17 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         if os.path.exists(tmp):
             os.unlink(tmp)
     return counts
+
+
+def _arrow_text(column: pd.Series) -> Any:
+    """A categorical answer column as an Arrow string array (nulls kept)."""
+    import pyarrow as pa
+
+    cat = column.array
+    codes = np.asarray(cat.codes, dtype=np.int32)
+    indices = pa.array(codes, mask=codes < 0, type=pa.int32())
+    dictionary = pa.array(np.asarray(cat.categories, dtype=object), type=pa.string())
+    return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
 
 
 def _batches(src: Path, chunk_rows: int):

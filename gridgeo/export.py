@@ -451,3 +451,16 @@ def export_postgis(
     keys = load_schema()["x-primary-key"]
     return write_postgis(frames, url, schema=schema, keys={n: keys[n] for n in names},
                          fields={n: schema_fields(n) for n in names}, metadata=plan.metadata, replace=replace)
+
+
+class _CallableModule(type(os)):
+    """This module, callable: ``gridgeo.export(plan, out, ...)`` is :func:`export` (the package attribute
+    is this module once ``gridgeo.export`` has been imported), while ``gridgeo.export.load_schema`` works."""
+
+    def __call__(self, plan: Any, out: Any, **kwargs: Any) -> list[Path]:
+        return export(plan, out, **kwargs)
+
+
+import sys as _sys  # noqa: E402 - the module's class is set once everything in it is defined
+
+_sys.modules[__name__].__class__ = _CallableModule

@@ -572,3 +572,16 @@ def _batches(src: Path, chunk_rows: int):
             pending, rows = [], 0
     if pending:
         yield from pa.Table.from_batches(pending).combine_chunks().to_batches(max_chunksize=chunk_rows)
+
+
+class _CallableModule(type(os)):
+    """This module, callable: ``gridgeo.locate(points, plan, ...)`` is :func:`locate` (the package
+    attribute is this module once ``gridgeo.locate`` has been imported)."""
+
+    def __call__(self, points: Any, plan: Any, **kwargs: Any) -> pd.DataFrame:
+        return locate(points, plan, **kwargs)
+
+
+import sys as _sys  # noqa: E402 - the module's class is set once everything in it is defined
+
+_sys.modules[__name__].__class__ = _CallableModule

@@ -54,7 +54,7 @@ _CELL_EPS = 1e-9  # degrees (0.1 mm) added around each lookup cell: rounding nev
 class _ZoneIndex:
     """Polygons sorted by code, with a cell table: :meth:`lookup` → the smallest covering index or -1."""
 
-    def __init__(self, geoms: np.ndarray, *, cells_per_zone: int = 256, max_cells: int = 4_000_000) -> None:
+    def __init__(self, geoms: np.ndarray, *, cells_per_zone: int = 128, max_cells: int = 4_000_000) -> None:
         self.geoms = np.asarray(geoms, dtype=object)
         shapely.prepare(self.geoms)
         n = len(self.geoms)
@@ -148,7 +148,7 @@ class Locator:
             sub = plan.layers["subgrids"].to_crs(4490).sort_values("subgrid_code", kind="stable")
             self.subgrid_code = sub["subgrid_code"].astype(str).to_numpy(dtype=object)
             self.subgrid_parent = sub["grid_code"].astype(str).to_numpy(dtype=object)
-            self.subgrids = _ZoneIndex(sub.geometry.to_numpy())
+            self.subgrids = _ZoneIndex(sub.geometry.to_numpy(), cells_per_zone=64)  # 3-4 per grid: as fine already
         self.communities = None
         self.community_names: dict[str, Any] = {}
         if "communities" in plan.layers and len(plan.layers["communities"]):

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["GridgeoError", "InputError", "Plan", "RulesError", "__version__", "diff", "divide", "read_plan",
            "repair", "validate", "export", "export_postgis", "locate", "Locator"]
 
-_API = {"divide", "read_plan", "repair", "diff", "export", "export_postgis", "locate", "Locator"}
+_API = {"divide", "read_plan", "repair", "diff", "export_postgis", "Locator"}
 
 
 def __getattr__(name: str) -> Any:
@@ -42,10 +42,10 @@ def __getattr__(name: str) -> Any:
         from .plan import Plan
 
         return Plan
-    if name == "validate":  # the module, callable as gridgeo.api.validate
+    if name in ("validate", "export", "locate"):  # the modules, callable as gridgeo.api.validate/export/locate
         import importlib
 
-        return importlib.import_module(".validate", __name__)
+        return importlib.import_module(f".{name}", __name__)
     msg = f"module 'gridgeo' has no attribute {name!r}"
     raise AttributeError(msg)
 

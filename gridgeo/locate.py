@@ -442,8 +442,9 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
     Returns
     -------
     DataFrame
-        The input's columns, then :data:`RESULT_COLUMNS` (and the roster's): one row per input row, same
-        order and index; ``reason`` says why a row has no grid.
+        The input's columns, then :data:`RESULT_COLUMNS` (and the roster's) as categorical text columns
+        (each code stored once; missing is NaN): one row per input row, same order and index;
+        ``reason`` says why a row has no grid.
 
     Examples
     --------
@@ -453,8 +454,11 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
     ...                           "community_code": ["420103001001"] * 2, "kind": ["base"] * 2},
     ...                          geometry=[box(114.301, 30.55, 114.302, 30.551), box(114.30, 30.55, 114.301, 30.551)], crs=4490)
     >>> pts = pd.DataFrame({"lon": [114.3005, 114.301, 114.5, "abc"], "lat": [30.5505, 30.5505, 30.5, 30.5]})
-    >>> locate(pts, Plan({"grids": grids}))[["grid_code", "reason"]].values.tolist()
-    [['420103001001001', None], ['420103001001001', None], [None, 'outside every grid'], [None, 'non-numeric coordinate']]
+    >>> answer = locate(pts, Plan({"grids": grids}))
+    >>> answer["grid_code"].tolist()  # on the shared edge x = 114.301: the smaller code
+    ['420103001001001', '420103001001001', nan, nan]
+    >>> answer["reason"].tolist()
+    [nan, nan, 'outside every grid', 'non-numeric coordinate']
     """
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
     if isinstance(plan, Locator) and roster is not None:

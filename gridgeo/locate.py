@@ -523,9 +523,14 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                 writer = (pq.ParquetWriter(tmp, table.schema) if dst.suffix.lower() == ".parquet"
                           else pacsv.CSVWriter(tmp, table.schema))
             writer.write_table(table)
-        if writer is not None:
-            writer.close()
-            writer = None
+        if writer is None:  # no rows: the header (input columns and the answer's) all the same
+            names = _header(src) + [c for c in (*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason")]
+            empty = pa.table({n: pa.array([], type=pa.string()) for n in dict.fromkeys(names)})
+            writer = (pq.ParquetWriter(tmp, empty.schema) if dst.suffix.lower() == ".parquet"
+                      else pacsv.CSVWriter(tmp, empty.schema))
+            writer.write_table(empty)
+        writer.close()
+        writer = None
         os.replace(tmp, dst)
     finally:
         if writer is not None:
@@ -546,6 +551,21 @@ def _arrow_text(column: pd.Series) -> Any:
     return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
 
 
+def _header(src: Path) -> list[str]:
+    """Column names of a points file (CSV header or Parquet schema)."""
+    import pyarrow.parquet as pq
+
+    if src.suffix.lower() in (".parquet", ".geoparquet"):
+        return list(pq.read_schema(src).names)
+    with open(src, "rb") as f:
+        head = f.readline()
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = head.decode("gb18030")
+    return [c.strip().strip('"') for c in text.rstrip("\r\n").split(",") if c.strip()]
+
+
 def _batches(src: Path, chunk_rows: int):
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -558,10 +578,12 @@ def _batches(src: Path, chunk_rows: int):
         head = f.readline()
     encoding = "utf8"
     try:
-        header = head.decode("utf-8-sig")
+        head.decode("utf-8-sig")
     except UnicodeDecodeError:
-        header, encoding = head.decode("gb18030"), "gb18030"
-    names = [c.strip().strip('"') for c in header.rstrip("\r\n").split(",")]
+        encoding = "gb18030"
+    names = _header(src)
+    if not names:
+        return
     reader = pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=64 << 20, encoding=encoding,
                                                                    column_names=names, skip_rows=1),
                             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},

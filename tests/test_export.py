@@ -314,3 +314,11 @@ def test_cli_export_and_its_errors(plan_path, tmp_path, capsys):
     assert "give --out PATH" in capsys.readouterr().err
     assert main(["export", str(plan_path), "--to", "mysql://x/y"]) == 2
     assert "not a PostgreSQL URL" in capsys.readouterr().err
+
+
+def test_csv_without_geometry_and_in_gbk(plan, tmp_path):
+    out = tmp_path / "communities.csv"
+    gridgeo.export(plan, out, layers="communities", csv_geometry="none", encoding="gbk")
+    text = out.read_bytes().decode("gbk")
+    assert text.splitlines()[0] == ",".join(n for n, _ in schema_fields("communities"))
+    assert plan.communities["name"].iloc[0] in text and "POLYGON" not in text

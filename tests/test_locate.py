@@ -218,3 +218,18 @@ def test_locator_is_reusable_and_parquet_output_keeps_types(plan, tmp_path):
     locate_file(src, loc, tmp_path / "o.parquet")
     schema = pq.read_schema(tmp_path / "o.parquet")
     assert str(schema.field("lon").type) == "double" and str(schema.field("grid_code").type) == "string"
+
+
+def test_locate_file_gbk_csv_and_a_header_only_file(tmp_path):
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_bytes("事件,经度,纬度\n火警,114.3015,30.5505\n".encode("gbk"))
+    counts = locate_file(src, plan, tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert counts["located"] == 1 and back["事件"].tolist() == ["火警"] and back["grid_code"].tolist() == [f"{C}002"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,lon,lat\n", encoding="utf-8")
+    assert locate_file(empty, plan, tmp_path / "empty_out.csv")["rows"] == 0
+    header = (tmp_path / "empty_out.csv").read_text(encoding="utf-8").strip()
+    assert header.replace('"', "").split(",") == ["id", "lon", "lat", "grid_code", "subgrid_code", "dedicated_grid_code",
+                                                   "community_code", "community_name", "reason"]

@@ -27,11 +27,7 @@ more than 0.1 % in area or in the number of overlapping pairs / gap pieces.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +36,9 @@ import numpy as np
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _postgres import Cluster  # noqa: E402 - the throwaway PostgreSQL cluster shared with the tests
 from _synthetic_grids import damage, synthetic_plan  # noqa: E402
 
 from gridgeo.validate import validate_grids  # noqa: E402
@@ -65,50 +63,6 @@ def gridgeo_figures(grids, comms, metric):
 
 # --------------------------------------------------------------------------------------------------
 # PostGIS
-
-
-class Cluster:
-    """A throwaway PostgreSQL cluster on a unix socket in a temporary folder."""
-
-    def __init__(self) -> None:
-        self.bindir = self._bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="gridgeo-pg-"))
-        self.data = self.root / "data"
-        self.user = "postgres" if os.geteuid() == 0 else None
-        if self.user:
-            shutil.chown(self.root, self.user)
-        self._run([str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "gridgeo", "--no-sync"])
-        self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-l", str(self.root / "log"),
-                   "-o", f"-k {self.root} -c listen_addresses='' -c fsync=off", "start"])
-        self.psql("CREATE EXTENSION postgis;")
-
-    @staticmethod
-    def _bindir() -> Path:
-        for d in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-            if (d / "initdb").exists():
-                return d
-        found = shutil.which("initdb")
-        if found:
-            return Path(found).resolve().parent
-        raise RuntimeError("PostgreSQL is not installed (apt-get install -y postgresql postgis)")
-
-    def _run(self, cmd: list[str], stdin: str | None = None) -> str:
-        if self.user:
-            cmd = ["runuser", "-u", self.user, "--", *cmd]
-        res = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=str(self.root))
-        if res.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {res.stderr.strip()[-2000:]}")
-        return res.stdout
-
-    def psql(self, sql: str) -> str:
-        return self._run(["psql", "-h", str(self.root), "-U", "gridgeo", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-                          "-At", "-F", "\t", "-q"], stdin=sql)
-
-    def stop(self) -> None:
-        try:
-            self._run([str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"])
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _copy_rows(table: str, ids, geoms) -> str:

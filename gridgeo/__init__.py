@@ -5,6 +5,7 @@ The face (imported on first use, so that ``import gridgeo`` stays light):
 - :func:`divide` → a :class:`Plan` (layers as GeoDataFrames, ``quality()``, ``validate()``,
   ``to_file()``, ``explore()``); :func:`read_plan`;
 - :func:`validate` and :func:`repair` for any grid layer, :func:`diff` between two plans;
+- :func:`export` (files in one schema), :func:`export_postgis`, :func:`locate` (points → grid, worker);
 - the errors :class:`InputError` (bad input, a ``ValueError``) and :class:`RulesError`.
 
 ``gridgeo.validate`` is both the function and the module of the checks
@@ -23,15 +24,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:
-    from . import diff, validate
-    from .api import divide, read_plan, repair
+    from . import diff, export, locate, validate
+    from .api import Locator, divide, export_postgis, read_plan, repair
     from .plan import Plan
 
 __all__ = ["GridgeoError", "InputError", "Plan", "RulesError", "__version__", "diff", "divide", "read_plan",
-           "repair", "validate"]
+           "repair", "validate", "export", "export_postgis", "locate", "Locator"]
 
-_API = {"divide", "read_plan", "repair"}
-_CALLABLE_MODULES = {"validate", "diff"}  # modules callable as the API function of their name
+_API = {"divide", "read_plan", "repair", "export_postgis", "Locator"}
+_CALLABLE_MODULES = {"validate", "diff", "export", "locate"}  # modules callable as the API function of their name
 
 
 def __getattr__(name: str) -> Any:

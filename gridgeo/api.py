@@ -23,7 +23,8 @@ from .io import LayerSource, as_source, frame_layer, layer_sources, load_code_sc
 from .plan import METADATA_TABLE, Plan
 from .rules import Rules
 
-__all__ = ["divide", "read_plan", "read_grids", "validate", "repair", "diff"]
+__all__ = ["divide", "read_plan", "read_grids", "validate", "repair", "diff", "export", "export_postgis", "locate",
+           "Locator"]
 
 PathLike = str | os.PathLike
 
@@ -358,3 +359,8 @@ def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -
             raise InputError(msg)
     return diff_plans(old["grids"], new["grids"], old_buildings=old.layers.get("buildings"),
                       new_buildings=new.layers.get("buildings"), **options)
+
+
+# exports for other systems and point look-up (their own modules; the face names them here)
+from .export import export, export_postgis  # noqa: E402
+from .locate import Locator, locate  # noqa: E402

@@ -7,6 +7,8 @@
     gridgeo report PLAN
     gridgeo validate GRIDS|COMMUNITIES [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
     gridgeo diff OLD NEW [--out diff.gpkg]
+    gridgeo export PLAN --format geojson|gpkg|shp|parquet|fgb|csv|kml --out PATH | --to postgresql://...
+    gridgeo locate PLAN POINTS.csv --out OUT.csv [--coords gcj02] [--roster staff.csv]
 """
 
 from __future__ import annotations
@@ -124,6 +126,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="print the quality figures of a plan")
     p.add_argument("plan")
+
+    p = sub.add_parser("export", help="write a plan for other systems: geojson, gpkg, shp, parquet, fgb, csv, kml, or PostGIS (one schema)")
+    p.add_argument("plan", metavar="PLAN.gpkg")
+    p.add_argument("--format", choices=("geojson", "gpkg", "shp", "parquet", "fgb", "csv", "kml"),
+                   help="file format (default: from the suffix of --out)")
+    p.add_argument("--out", metavar="PATH", help="a file (gpkg, kml, or one layer), else a folder of <layer>.<suffix> files")
+    p.add_argument("--to", metavar="postgresql://user@host/db",
+                   help="load into PostgreSQL/PostGIS instead (also postgresql:///db?host=/socket/dir)")
+    p.add_argument("--schema", default="grid", help="with --to: the database schema to write (default grid)")
+    p.add_argument("--replace", action="store_true", help="with --to: replace the tables of a previous export, atomically")
+    p.add_argument("--layers", default=None, metavar="grids,subgrids,buildings,communities",
+                   help="layers to write (default: every one the plan has)")
+    p.add_argument("--coords", default="wgs84", choices=("wgs84", "cgcs2000", "gcj02", "bd09"),
+                   help="coordinates: WGS-84 (default), CGCS2000, GCJ-02 (AMap/Tencent) or BD-09 (Baidu)")
+    p.add_argument("--precision", type=int, default=None, metavar="N",
+                   help="decimals of degrees (default 7 for geojson/csv/kml, all for the others)")
+    p.add_argument("--encoding", default="utf-8", choices=("utf-8", "gbk"), help="text encoding of shp and csv (default utf-8)")
+    p.add_argument("--csv-geometry", default="wkt", choices=("wkt", "none"), help="csv: a WKT column, or no geometry")
+    p.add_argument("--force", action="store_true", help="replace an existing --out (never the plan)")
+
+    p = sub.add_parser("locate", help="the grid, small grid, community (and worker) of each point of a CSV or Parquet file")
+    p.add_argument("plan", metavar="PLAN.gpkg")
+    p.add_argument("points", metavar="POINTS.csv|POINTS.parquet")
+    p.add_argument("--out", required=True, metavar="OUT.csv|OUT.parquet", help="the points with their answer, same rows in the same order")
+    p.add_argument("--lon-col", default=None, help="longitude column (default: lon, lng, longitude, x or 经度)")
+    p.add_argument("--lat-col", default=None, help="latitude column (default: lat, latitude, y or 纬度)")
+    p.add_argument("--coords", default="wgs84", choices=("wgs84", "cgcs2000", "gcj02", "bd09"),
+                   help="datum of the points: wgs84 (GPS, also CGCS2000), gcj02 (AMap/Tencent), bd09 (Baidu)")
+    p.add_argument("--roster", metavar="STAFF.csv", help="staff CSV (name, phone, grid_code or community_code, role): adds worker and phone")
+    p.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows read and answered at a time (default 1,000,000)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     return parser
 
 
@@ -540,6 +573,43 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGINT, previous)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .api import read_plan
+    from .export import export, export_postgis
+
+    if (args.to is None) == (args.out is None):
+        msg = "export: give --out PATH (a file format) or --to postgresql://... (PostGIS), one of them"
+        raise InputError(msg)
+    if args.to is not None:
+        plan = read_plan(args.plan)
+        counts = export_postgis(plan, args.to, schema=args.schema, layers=args.layers, replace=args.replace)
+        shown = ", ".join(f"{name} {n:,}" for name, n in counts.items())
+        print(f"wrote {shown} to schema {args.schema!r}")
+        return 0
+    if Path(args.out).exists() and _same_file(Path(args.out), Path(args.plan)):
+        msg = f"--out {args.out} is the plan itself; write the export to another path (an input is never overwritten)"
+        raise InputError(msg)
+    written = export(args.plan, args.out, format=args.format, layers=args.layers, coords=args.coords,
+                     precision=args.precision, encoding=args.encoding, csv_geometry=args.csv_geometry, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_locate(args: argparse.Namespace) -> int:
+    from .locate import locate_file
+
+    for given in (args.plan, args.points, args.roster):
+        if given is not None and _same_file(Path(args.out), Path(given)):
+            msg = f"--out {args.out} is also an input file; write the answer to another path"
+            raise InputError(msg)
+    counts = locate_file(args.points, args.plan, args.out, lon_col=args.lon_col, lat_col=args.lat_col,
+                         coords=args.coords, roster=args.roster, chunk_rows=args.chunk_rows, force=args.force)
+    print(f"{counts['rows']:,} points: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
+          f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}")
+    return 0
+
+
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run the command; bad input and file problems become one line on stderr and exit code 2."""
     try:
@@ -553,6 +623,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return _cmd_diff(args)
         if args.command == "validate":
             return _cmd_validate(args)
+        if args.command in ("export", "locate"):
+            return _cmd_export(args) if args.command == "export" else _cmd_locate(args)
     except BrokenPipeError:
         _quiet_stdout()
         return 141

@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: gridgeo's own column names as a Shapefile (DBF, at most 10 characters) stores them, and the name each
-#: is read back as. One table for every reader (and, later, every Shapefile exporter): GDAL cuts a long
+#: is read back as. One table for every reader and for the Shapefile export (:mod:`gridgeo.export`): GDAL cuts a long
 #: name to 10 characters and numbers a clash (``households_source`` after ``households``).
 SHAPEFILE_FIELD_NAMES: dict[str, str] = {
     "community_": "community_code",
@@ -67,6 +67,7 @@ SHAPEFILE_FIELD_NAMES: dict[str, str] = {
     "building_i": "building_id",
     "househol_1": "households_source",
     "dedicated_": "dedicated_grid",
+    "building_c": "building_code",
 }
 
 #: layers gridgeo reads, with their accepted geometry families and canonical columns

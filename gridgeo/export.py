@@ -1,0 +1,457 @@
+"""Exports of a plan for other systems: one schema in every format, and PostGIS.
+
+Event dispatch, public security and 12345 hotline systems import the grid polygons and codes. Every
+export writes the layers of :data:`EXPORT_LAYERS` with exactly the fields of the one schema
+(``gridgeo/schema/plan.schema.json``, documented in ``docs/schema.md``), whatever the format:
+
+========  ===========  ==================================================================
+format    files        notes
+========  ===========  ==================================================================
+gpkg      one file     every layer in one GeoPackage
+kml       one file     one folder per layer (GDAL's LIBKML driver, KML if absent)
+geojson   per layer    RFC 7946: lon/lat, counter-clockwise exteriors, 7 decimals by default
+shp       per layer    UTF-8 with ``.cpg`` (GBK on request); names of more than 10 characters
+                       through :data:`gridgeo.io.SHAPEFILE_FIELD_NAMES`
+parquet   per layer    GeoParquet (WKB geometry, CRS in the metadata)
+fgb       per layer    FlatGeobuf, with its spatial index
+csv       per layer    a ``WKT`` column last (``csv_geometry="none"``: no geometry)
+========  ===========  ==================================================================
+
+Multi-layer formats write one file at ``out``. Single-layer formats write a folder ``out`` holding
+``<layer>.<suffix>`` per layer, or, when one layer is asked for and ``out`` ends in the format's
+suffix, that one file. Writes are atomic: everything is written into a temporary folder beside
+``out`` and renamed into place when complete; an existing ``out`` is replaced only with
+``force=True``; a plan file is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from ._errors import InputError
+from .io import SHAPEFILE_FIELD_NAMES
+from .plan import Plan
+
+__all__ = ["EXPORT_LAYERS", "FORMATS", "COORDS", "load_schema", "schema_fields", "export_layer", "export",
+           "export_postgis", "shapefile_name"]
+
+#: layers an export may hold, in this order
+EXPORT_LAYERS = ("communities", "grids", "subgrids", "buildings")
+
+#: coordinate systems of an export: CGCS2000 (the plan's own), WGS-84, and the shifted GCJ-02 (AMap,
+#: Tencent) and BD-09 (Baidu) for systems built on those maps (labelled EPSG:4326: they have no code)
+COORDS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+
+
+@dataclass(frozen=True)
+class _Format:
+    suffix: str
+    driver: str | None  # GDAL driver (None: written by gridgeo itself)
+    multi_layer: bool
+    text: bool  # coordinates written as decimal text: default precision applies
+
+
+FORMATS: dict[str, _Format] = {
+    "gpkg": _Format(".gpkg", "GPKG", True, False),
+    "kml": _Format(".kml", "LIBKML", True, True),
+    "geojson": _Format(".geojson", "GeoJSON", False, True),
+    "shp": _Format(".shp", "ESRI Shapefile", False, False),
+    "parquet": _Format(".parquet", None, False, False),
+    "fgb": _Format(".fgb", "FlatGeobuf", False, False),
+    "csv": _Format(".csv", None, False, True),
+}
+
+#: decimals of degrees written by the text formats unless asked otherwise (about 1 cm)
+DEFAULT_TEXT_PRECISION = 7
+_ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"}
+_SUFFIX_FORMAT = {f.suffix: name for name, f in FORMATS.items()} | {".json": "geojson", ".geoparquet": "parquet"}
+
+
+# ----------------------------------------------------------------------------------------------- schema
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema of the exported layers (``gridgeo/schema/plan.schema.json``).
+
+    >>> sorted(load_schema()["$defs"]["grids"]["properties"])[:3]
+    ['area_m2', 'buildings', 'community_code']
+    """
+    text = resources.files("gridgeo").joinpath("schema/plan.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _json_type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        return _json_type(defs[prop["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in prop:
+        return next(_json_type(p, defs) for p in prop["anyOf"] if p.get("type") != "null")
+    kind = prop["type"]
+    return next(k for k in kind if k != "null") if isinstance(kind, list) else kind
+
+
+def schema_fields(layer: str) -> list[tuple[str, str]]:
+    """The fields of an exported layer, in order, with their JSON type (string, integer, number).
+
+    >>> schema_fields("subgrids")[:2]
+    [('subgrid_code', 'string'), ('grid_code', 'string')]
+    """
+    schema = load_schema()
+    if layer not in schema["x-layers"]:
+        msg = f"layer {layer!r} is not exported; layers: {list(schema['x-layers'])}"
+        raise InputError(msg)
+    defs = schema["$defs"]
+    return [(name, _json_type(prop, defs)) for name, prop in defs[layer]["properties"].items()]
+
+
+def shapefile_name(field: str) -> str:
+    """The DBF name (at most 10 characters) of a field, from :data:`gridgeo.io.SHAPEFILE_FIELD_NAMES`.
+
+    >>> shapefile_name("community_code"), shapefile_name("households")
+    ('community_', 'households')
+    """
+    if len(field) <= 10:
+        return field
+    for short, full in SHAPEFILE_FIELD_NAMES.items():
+        if full == field:
+            return short
+    msg = f"field {field!r} has no Shapefile name; add it to gridgeo.io.SHAPEFILE_FIELD_NAMES"
+    raise KeyError(msg)
+
+
+# ----------------------------------------------------------------------------------------------- layers
+
+
+def _source_column(layer: str, field: str) -> str:
+    return "code" if layer == "communities" and field == "community_code" else field
+
+
+def export_layer(plan: Plan, layer: str, *, coords: str = "wgs84", precision: int | None = None) -> gpd.GeoDataFrame:
+    """One layer of a plan with exactly the schema's fields, in the coordinates asked for.
+
+    Rows are sorted by the layer's key (its code); polygon exteriors are counter-clockwise and holes
+    clockwise (RFC 7946). A field the plan lacks (say ``building_code`` in a plan that numbers no
+    buildings) is written empty.
+
+    Parameters
+    ----------
+    plan
+        A :class:`~gridgeo.Plan`.
+    layer
+        One of :data:`EXPORT_LAYERS`.
+    coords
+        One of :data:`COORDS`.
+    precision
+        Decimals of degrees kept (``shapely.set_precision``, which keeps polygons valid); ``None``: all.
+    """
+    coords = _check_choice(coords, COORDS, "coords")
+    if layer not in plan.layers:
+        msg = f"export: the plan has no {layer!r} layer (it has {sorted(plan.layers)}); leave it out of --layers"
+        raise InputError(msg)
+    src = plan.layers[layer]
+    out = pd.DataFrame(index=src.index)
+    for field, kind in schema_fields(layer):
+        col = _source_column(layer, field)
+        values = src[col] if col in src.columns else pd.Series([None] * len(src), index=src.index)
+        out[field] = _typed(values, kind)
+    key = load_schema()["x-primary-key"][layer]
+    gdf = gpd.GeoDataFrame(out, geometry=src.geometry.to_numpy(), crs=src.crs)
+    gdf = gdf.sort_values(key, kind="stable").reset_index(drop=True)
+    gdf = _to_coords(gdf, coords)
+    geoms = gdf.geometry.to_numpy()
+    if precision is not None:
+        geoms = shapely.set_precision(geoms, 10.0 ** -precision)
+    gdf = gdf.set_geometry(shapely.orient_polygons(geoms, exterior_cw=False), crs=gdf.crs)
+    return gdf
+
+
+def _typed(values: pd.Series, kind: str) -> pd.Series:
+    if kind == "integer":
+        return pd.to_numeric(values, errors="coerce").astype("Int64")
+    if kind == "number":
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    return values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+
+
+def _to_coords(gdf: gpd.GeoDataFrame, coords: str) -> gpd.GeoDataFrame:
+    from .crs import convert_datum
+
+    if coords == "cgcs2000":
+        return gdf.to_crs(4490)
+    wgs = gdf.to_crs(4326)
+    if coords == "wgs84":
+        return wgs
+    return convert_datum(wgs, src="wgs84", dst=coords)
+
+
+def _check_choice(value: Any, choices: tuple[str, ...], option: str) -> str:
+    v = str(value).lower() if value is not None else value
+    if v not in choices:
+        msg = f"export: {option}={value!r} is not one of {list(choices)}"
+        raise InputError(msg)
+    return v
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def export(
+    plan: Plan | str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    format: str | None = None,  # noqa: A002 - the option's name
+    layers: list[str] | tuple[str, ...] | str | None = None,
+    coords: str = "wgs84",
+    precision: int | None = None,
+    encoding: str = "utf-8",
+    csv_geometry: str = "wkt",
+    force: bool = False,
+) -> list[Path]:
+    """Write a plan's layers in one format for other systems: ``gridgeo export`` in Python.
+
+    Parameters
+    ----------
+    plan
+        A :class:`~gridgeo.Plan` or the path of a plan file.
+    out
+        A file for gpkg and kml; a folder for the single-layer formats (``<layer>.<suffix>`` inside),
+        or that one file when one layer is asked for and ``out`` ends in the format's suffix.
+    format
+        One of :data:`FORMATS`; default: from the suffix of ``out``.
+    layers
+        Layers to write (a list or ``"grids,subgrids"``); default: every layer of
+        :data:`EXPORT_LAYERS` the plan has.
+    coords
+        ``wgs84`` (default), ``cgcs2000``, ``gcj02`` (AMap, Tencent) or ``bd09`` (Baidu).
+    precision
+        Decimals of degrees; default: 7 for GeoJSON, CSV and KML, every digit for the binary formats.
+    encoding
+        Text encoding of Shapefile and CSV: ``utf-8`` (default) or ``gbk``; the other formats are UTF-8.
+    csv_geometry
+        ``wkt`` (a ``WKT`` column) or ``none``.
+    force
+        Replace an existing ``out`` (never the plan file itself).
+
+    Returns
+    -------
+    list of Path
+        The files written (a Shapefile by its ``.shp``).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from shapely import box
+    >>> import gridgeo
+    >>> comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东湖社区"], "kind": ["urban"]},
+    ...                         geometry=[box(114.30, 30.55, 114.301, 30.551)], crs=4490)
+    >>> folder = tempfile.mkdtemp()
+    >>> [p.name for p in export(Plan({"communities": comm}), os.path.join(folder, "out"), format="geojson")]
+    ['communities.geojson']
+    """
+    from .api import _plan
+
+    plan_path = Path(plan) if isinstance(plan, (str, os.PathLike)) else None
+    plan = _plan(plan, "plan")
+    out = Path(out)
+    fmt_name = _format_name(format, out)
+    fmt = FORMATS[fmt_name]
+    names = _layer_names(plan, layers)
+    coords = _check_choice(coords, COORDS, "coords")
+    enc = _ENCODINGS.get(str(encoding).lower())
+    if enc is None:
+        msg = f"export: encoding={encoding!r} is not one of ['utf-8', 'gbk', 'gb18030']"
+        raise InputError(msg)
+    if enc != "UTF-8" and fmt_name not in ("shp", "csv"):
+        msg = f"export: encoding={encoding!r} applies to shp and csv only; {fmt_name} is always UTF-8"
+        raise InputError(msg)
+    csv_geometry = _check_choice(csv_geometry, ("wkt", "none"), "csv_geometry")
+    if precision is not None and (isinstance(precision, bool) or not isinstance(precision, int) or not 0 <= precision <= 15):
+        msg = f"export: precision={precision!r} must be a whole number of decimals from 0 to 15 (7 ≈ 1 cm)"
+        raise InputError(msg)
+    if precision is None and fmt.text:
+        precision = DEFAULT_TEXT_PRECISION
+    one_file = fmt.multi_layer or (len(names) == 1 and out.suffix.lower() == fmt.suffix)
+    if fmt.multi_layer and out.suffix.lower() != fmt.suffix:
+        msg = f"export: --out {out} must end in {fmt.suffix} for format {fmt_name} (one file holding every layer)"
+        raise InputError(msg)
+    _check_target(out, plan_path, force=force)
+
+    frames = {name: export_layer(plan, name, coords=coords, precision=precision) for name in names}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # a folder export gets the permissions of a folder made by mkdir
+    try:
+        written = []
+        for name, gdf in frames.items():
+            target = tmp / (out.name if fmt.multi_layer or one_file else f"{name}{fmt.suffix}")
+            _write(gdf, target, fmt_name, layer=name, encoding=enc, csv_geometry=csv_geometry,
+                   precision=precision, coords=coords)
+            written.append(target)
+        final = _commit(tmp, out, one_file=one_file, force=force)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final if not fmt.multi_layer else [out]
+
+
+def _format_name(format: str | None, out: Path) -> str:  # noqa: A002
+    if format is None:
+        guess = _SUFFIX_FORMAT.get(out.suffix.lower())
+        if guess is None:
+            msg = f"export: cannot tell the format from --out {out}; give --format one of {list(FORMATS)}"
+            raise InputError(msg)
+        return guess
+    name = str(format).lower()
+    if name not in FORMATS:
+        msg = f"export: format={format!r} is not one of {list(FORMATS)}"
+        raise InputError(msg)
+    return name
+
+
+def _layer_names(plan: Plan, layers: Any) -> list[str]:
+    if layers is None:
+        names = [n for n in EXPORT_LAYERS if n in plan.layers]
+        if not names:
+            msg = f"export: the plan has none of the layers {list(EXPORT_LAYERS)}; give a plan from `gridgeo partition`"
+            raise InputError(msg)
+        return names
+    if isinstance(layers, str):
+        layers = [v.strip() for v in layers.split(",") if v.strip()]
+    names = list(dict.fromkeys(layers))
+    for n in names:
+        if n not in EXPORT_LAYERS:
+            hint = " (dedicated grids are in grids, kind=dedicated)" if n in ("dedicated", "units") else ""
+            msg = f"export: layer {n!r} is not exported{hint}; choose from {list(EXPORT_LAYERS)}"
+            raise InputError(msg)
+        if n not in plan.layers:
+            msg = f"export: the plan has no {n!r} layer (it has {sorted(plan.layers)}); leave it out of --layers"
+            raise InputError(msg)
+    if not names:
+        msg = f"export: layers={layers!r} names no layer; choose from {list(EXPORT_LAYERS)}"
+        raise InputError(msg)
+    return [n for n in EXPORT_LAYERS if n in names]
+
+
+def _check_target(out: Path, plan_path: Path | None, *, force: bool) -> None:
+    if plan_path is not None:
+        plan_abs, out_abs = plan_path.resolve(), out.resolve()
+        if plan_abs == out_abs or out_abs in plan_abs.parents:
+            msg = f"export: --out {out} would overwrite the plan {plan_path}; write the export to another path"
+            raise InputError(msg)
+    if (out.exists() or out.is_symlink()) and not force:
+        msg = f"{out} exists; pass --force (force=True) to replace it"
+        raise InputError(msg)
+    if not out.parent.exists():
+        msg = f"export: folder {out.parent} does not exist; create it first"
+        raise InputError(msg)
+
+
+def _write(gdf: gpd.GeoDataFrame, target: Path, fmt: str, *, layer: str, encoding: str, csv_geometry: str,
+           precision: int | None, coords: str) -> None:
+    import pyogrio
+
+    if fmt == "parquet":
+        gdf.to_parquet(target, index=False)
+        return
+    if fmt == "csv":
+        frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+        if csv_geometry == "wkt":
+            frame["WKT"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1 if precision is None else precision,
+                                          trim=True)
+        frame.to_csv(target, index=False, encoding=encoding.lower())
+        return
+    options: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {}
+    driver = FORMATS[fmt].driver
+    if fmt == "geojson":
+        options = {"RFC7946": "YES", "WRITE_NAME": "NO"}
+        if precision is not None:
+            options["COORDINATE_PRECISION"] = precision
+        if coords == "cgcs2000":  # RFC 7946 is lon/lat WGS-84; CGCS2000 agrees with it within centimetres
+            gdf = gdf.set_crs(4326, allow_override=True)
+    elif fmt == "shp":
+        gdf = gdf.rename(columns={c: shapefile_name(c) for c in gdf.columns if c != gdf.geometry.name})
+        kwargs["encoding"] = encoding
+    elif fmt == "fgb":
+        options = {"SPATIAL_INDEX": "YES"}
+    elif fmt == "kml":
+        driver = "LIBKML" if "LIBKML" in pyogrio.list_drivers(write=True) else "KML"
+        kwargs["append"] = target.exists()
+    pyogrio.write_dataframe(gdf, target, layer=layer, driver=driver, layer_options=options or None, **kwargs)
+
+
+def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
+    """Move what was written in ``tmp`` to ``out``: one file (with its sidecars) or the folder."""
+    if one_file:
+        files = sorted(tmp.iterdir())
+        if out.is_dir():
+            if not force:
+                msg = f"{out} exists; pass --force to replace it"
+                raise InputError(msg)
+            shutil.rmtree(out)
+        for f in files:  # a Shapefile's sidecars: the .shp last, so a reader never sees it without its .dbf
+            if f.suffix.lower() != ".shp":
+                os.replace(f, out.with_suffix(f.suffix) if f.stem == out.stem else out.parent / f.name)
+        for f in files:
+            if f.suffix.lower() == ".shp":
+                os.replace(f, out)
+        return [out]
+    names = sorted(p.name for p in tmp.iterdir())
+    if out.exists() or out.is_symlink():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
+        os.replace(out, old / "previous") if out.is_dir() else os.replace(out, old / out.name)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)
+    return [out / n for n in names if not n.endswith((".dbf", ".shx", ".prj", ".cpg"))]
+
+
+def export_postgis(
+    plan: Plan | str | os.PathLike,
+    url: str,
+    *,
+    schema: str = "grid",
+    layers: list[str] | tuple[str, ...] | str | None = None,
+    replace: bool = False,
+) -> dict[str, int]:
+    """Load a plan into PostgreSQL/PostGIS: ``gridgeo export PLAN --to postgresql://...``.
+
+    One table per layer (the schema's fields, ``geom`` in EPSG:4490, a primary key on the code, a
+    GIST index), and ``gridgeo_metadata`` with the plan's metadata, all in one transaction; with
+    ``replace`` a previous export in ``schema`` is swapped for the new one atomically. Needs psycopg 3
+    (``pip install 'gridgeo[postgis]'``). ``url`` may name a unix socket folder:
+    ``postgresql:///db?host=/var/run/postgresql``.
+
+    Returns
+    -------
+    dict
+        Rows written per layer.
+    """
+    from ._postgis import check_url, write_postgis
+    from .api import _plan
+
+    check_url(url)
+    plan = _plan(plan, "plan")
+    names = _layer_names(plan, layers)
+    frames = {name: export_layer(plan, name, coords="cgcs2000") for name in names}
+    keys = load_schema()["x-primary-key"]
+    return write_postgis(frames, url, schema=schema, keys={n: keys[n] for n in names},
+                         fields={n: schema_fields(n) for n in names}, metadata=plan.metadata, replace=replace)
+
+
+from ._callable import make_callable  # noqa: E402 - the module is made callable once everything in it is defined
+
+make_callable(__name__)

@@ -1,0 +1,605 @@
+"""Point-to-grid look-up: route each event (a GPS point) to its grid, small grid, community and worker.
+
+:func:`locate` answers for points in memory, :func:`locate_file` streams a CSV or Parquet file of any
+size in chunks; both go through one :class:`Locator` built once per plan.
+
+How a point is answered (the rules are the same in every entry point):
+
+- **covering**: a point belongs to a grid when the grid's closed polygon covers it (interior or
+  boundary), as ``geopandas.sjoin(predicate="intersects")`` decides;
+- **shared edges**: a point on an edge or corner shared by several grids gets the grid with the
+  **smallest code** among them, and the small grid with the smallest code among that grid's small
+  grids covering it; deterministic whatever the order of the plan's rows;
+- **outside**: a point in no grid gets no codes and a ``reason`` (``outside every grid``, or
+  ``in community <code> but in no grid``);
+- **bad rows** (missing, non-numeric or out-of-range coordinates) get a ``reason`` and no codes; no
+  row is dropped: the answer has one row per input row, in the input order.
+
+Speed: each layer is indexed once in a uniform lookup table of cells over its extent. A cell lying
+wholly inside one grid (``shapely.contains_properly`` on the prepared polygon) answers its points
+directly; the points of the other cells are tested only against the grids touching their cell, one
+vectorised ``shapely.intersects_xy`` call per grid on its prepared polygon (candidates from a
+``shapely.STRtree`` query of the cells). ``benchmarks/bench_locate.py`` measures it against
+``geopandas.sjoin``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._errors import InputError
+from .plan import Plan
+
+__all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
+
+#: columns added to each point, in this order (``worker``, ``phone``, ``worker_role`` only with a roster)
+RESULT_COLUMNS = ("grid_code", "subgrid_code", "dedicated_grid_code", "community_code", "community_name", "reason")
+ROSTER_COLUMNS = ("worker", "phone", "worker_role")
+_LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
+_LAT_NAMES = ("lat", "latitude", "y", "纬度")
+#: who takes an event, by role: at grid level the grid worker first, at community level the grid leader
+_ROLE_RANK_GRID = {"网格员": 0, "grid worker": 0, "网格长": 1, "grid leader": 1}
+_ROLE_RANK_COMMUNITY = {"网格长": 0, "grid leader": 0, "网格员": 1, "grid worker": 1}
+_DATUMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
+_CELL_EPS = 1e-9  # degrees (0.1 mm) added around each lookup cell: rounding never moves a point out of its cell
+
+
+class _ZoneIndex:
+    """Polygons sorted by code, with a cell table: :meth:`lookup` → the smallest covering index or -1."""
+
+    def __init__(self, geoms: np.ndarray, *, cells_per_zone: int = 128, max_cells: int = 4_000_000) -> None:
+        self.geoms = np.asarray(geoms, dtype=object)
+        shapely.prepare(self.geoms)
+        n = len(self.geoms)
+        self.bounds = shapely.total_bounds(self.geoms) if n else np.array([0.0, 0.0, 0.0, 0.0])
+        x0, y0, x1, y1 = self.bounds
+        w, h = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+        cells = int(min(max_cells, max(64, n * cells_per_zone)))
+        step = float(np.sqrt(w * h / cells))
+        self.nx, self.ny = max(1, int(np.ceil(w / step))), max(1, int(np.ceil(h / step)))
+        self.dx, self.dy = w / self.nx, h / self.ny
+        ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
+        ix, iy = ix.ravel(), iy.ravel()
+        boxes = shapely.box(x0 + ix * self.dx - _CELL_EPS, y0 + iy * self.dy - _CELL_EPS,
+                            x0 + (ix + 1) * self.dx + _CELL_EPS, y0 + (iy + 1) * self.dy + _CELL_EPS)
+        ncell = self.nx * self.ny
+        self.owner = np.full(ncell, -1, dtype=np.int64)
+        if n == 0:
+            self.start = np.zeros(ncell + 1, dtype=np.int64)
+            self.cand = np.zeros(0, dtype=np.int64)
+            return
+        tree = shapely.STRtree(self.geoms)
+        ci, gi = tree.query(boxes, predicate="intersects")
+        pure = shapely.contains_properly(self.geoms[gi], boxes[ci])
+        self.owner[ci[pure]] = gi[pure]
+        keep = self.owner[ci] < 0
+        ci, gi = ci[keep], gi[keep]
+        order = np.lexsort((gi, ci))
+        ci, self.cand = ci[order], gi[order]
+        self.start = np.searchsorted(ci, np.arange(ncell + 1))
+
+    def lookup(self, x: np.ndarray, y: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Index (in code order) of the polygon with the smallest code covering each point; -1 for none."""
+        out = np.full(len(x), -1, dtype=np.int64)
+        x0, y0, x1, y1 = self.bounds
+        ok = valid & (x >= x0 - _CELL_EPS) & (x <= x1 + _CELL_EPS) & (y >= y0 - _CELL_EPS) & (y <= y1 + _CELL_EPS)
+        idx = np.flatnonzero(ok)
+        if len(idx) == 0:
+            return out
+        cx = np.clip(((x[idx] - x0) / self.dx).astype(np.int64), 0, self.nx - 1)
+        cy = np.clip(((y[idx] - y0) / self.dy).astype(np.int64), 0, self.ny - 1)
+        cell = cy * self.nx + cx
+        owner = self.owner[cell]
+        out[idx] = owner
+        rest = owner < 0
+        pts, cell = idx[rest], cell[rest]
+        counts = self.start[cell + 1] - self.start[cell]
+        if counts.sum() == 0:
+            return out
+        rep = np.repeat(pts, counts)
+        offsets = np.repeat(self.start[cell] - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        cand = self.cand[offsets]
+        order = np.argsort(cand, kind="stable")
+        rep, cand = rep[order], cand[order]
+        bounds = np.flatnonzero(np.diff(cand)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(cand)], strict=True):
+            g = cand[lo]
+            sel = rep[lo:hi]
+            sel = sel[out[sel] < 0]  # ascending codes: a point keeps the first (smallest) grid covering it
+            if len(sel):
+                hit = shapely.intersects_xy(self.geoms[g], x[sel], y[sel])
+                out[sel[hit]] = g
+        return out
+
+
+class Locator:
+    """A plan's grids, small grids and communities indexed for point look-up (build once, use often).
+
+    Parameters
+    ----------
+    plan
+        A :class:`~gridgeo.Plan` (or its file) with ``grids``; ``subgrids`` and ``communities`` are used
+        when present.
+    roster
+        Staff (a DataFrame or CSV path, see :func:`read_roster`): each point also gets its worker.
+    """
+
+    def __init__(self, plan: Plan | str | os.PathLike, *, roster: Any = None) -> None:
+        from .api import _plan
+
+        plan = _plan(plan, "plan")
+        if "grids" not in plan.layers or len(plan.layers["grids"]) == 0:
+            msg = "locate: the plan has no grids; give a plan written by `gridgeo partition` or gridgeo.divide"
+            raise InputError(msg)
+        grids = plan.layers["grids"].to_crs(4490).sort_values("grid_code", kind="stable")
+        self.grid_code = grids["grid_code"].astype(str).to_numpy(dtype=object)
+        self.grid_community = _text(grids, "community_code")
+        kind = _text(grids, "kind")
+        self.grids = _ZoneIndex(grids.geometry.to_numpy())
+        self.subgrids = None
+        if "subgrids" in plan.layers and len(plan.layers["subgrids"]):
+            sub = plan.layers["subgrids"].to_crs(4490).sort_values("subgrid_code", kind="stable")
+            self.subgrid_code = sub["subgrid_code"].astype(str).to_numpy(dtype=object)
+            self.subgrid_parent = sub["grid_code"].astype(str).to_numpy(dtype=object)
+            self.subgrids = _ZoneIndex(sub.geometry.to_numpy(), cells_per_zone=64)  # 3-4 per grid: as fine already
+        self.communities = None
+        self.community_names: dict[str, Any] = {}
+        if "communities" in plan.layers and len(plan.layers["communities"]):
+            comm = plan.layers["communities"].to_crs(4490).sort_values("code", kind="stable")
+            self.community_code = comm["code"].astype(str).to_numpy(dtype=object)
+            self.community_names = dict(zip(self.community_code, _text(comm, "name"), strict=True))
+            self.communities = _ZoneIndex(comm.geometry.to_numpy(), cells_per_zone=16)
+        self.subgrid_code = self.subgrid_code if self.subgrids is not None else np.zeros(0, dtype=object)
+        grid_pos = {code: i for i, code in enumerate(self.grid_code)}
+        self.subgrid_parent_index = (np.array([grid_pos.get(c, -1) for c in self.subgrid_parent], dtype=np.int64)
+                                     if self.subgrids is not None else np.zeros(0, dtype=np.int64))
+        self.grid_dedicated_index = np.where(kind == "dedicated", np.arange(len(self.grid_code)), -1)
+        known = list(self.community_code) if self.communities is not None else []
+        extra = sorted({c for c in self.grid_community if c is not None} - set(known))
+        self.all_communities = np.array(known + extra, dtype=object)
+        comm_pos = {code: i for i, code in enumerate(self.all_communities)}
+        self.grid_community_index = np.array([comm_pos.get(c, -1) for c in self.grid_community], dtype=np.int64)
+        names = [self.community_names.get(c) for c in self.all_communities]
+        self.all_community_names = np.array(sorted({n for n in names if n is not None}), dtype=object)
+        name_pos = {n: i for i, n in enumerate(self.all_community_names)}
+        self.all_community_name_index = np.array([name_pos.get(n, -1) if n is not None else -1 for n in names], dtype=np.int64)
+        self.reasons = np.array(["outside every grid", *_BAD_REASONS]
+                                + [f"in community {c} but in no grid" for c in (known or [])], dtype=object)
+        self.roster = None
+        if roster is not None:
+            self.roster, self.roster_index = _grid_workers(read_roster(roster), self.grid_code, self.grid_community)
+
+    def locate_xy(self, lon: Any, lat: Any, *, coords: str = "wgs84") -> pd.DataFrame:
+        """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each."""
+        x, y, reason = _coordinates(lon, lat)
+        return self._answer(x, y, reason, coords=coords)
+
+    def _answer(self, x: np.ndarray, y: np.ndarray, reason: np.ndarray, *, coords: str) -> pd.DataFrame:
+        """Answer columns as categoricals (codes stored once per grid): fast to build, small, exact text."""
+        coords = _datum(coords)
+        valid = reason < 0
+        if coords in ("gcj02", "bd09") and valid.any():
+            from .crs import bd09_to_wgs84, gcj02_to_wgs84
+
+            convert = gcj02_to_wgs84 if coords == "gcj02" else bd09_to_wgs84
+            x, y = x.copy(), y.copy()
+            x[valid], y[valid] = convert(x[valid], y[valid])
+        g = self.grids.lookup(x, y, valid)
+        found = g >= 0
+        gi = np.maximum(g, 0)
+        s = np.full(len(x), -1, dtype=np.int64)
+        if self.subgrids is not None and found.any():
+            s = self.subgrids.lookup(x, y, found)
+            has = s >= 0
+            wrong = np.flatnonzero(has & (self.subgrid_parent_index[np.maximum(s, 0)] != g))
+            for i in wrong:  # on an edge between grids: the small grid must be one of the chosen grid's
+                own = np.flatnonzero(self.subgrid_parent_index == g[i])
+                hit = own[shapely.intersects_xy(self.subgrids.geoms[own], x[i], y[i])]
+                s[i] = hit.min() if len(hit) else -1
+        reason = reason.copy()
+        outside = valid & ~found
+        reason[outside] = 0
+        if outside.any() and self.communities is not None:
+            c = self.communities.lookup(x, y, outside)
+            reason[c >= 0] = len(_BAD_REASONS) + 1 + c[c >= 0]
+        comm = np.where(found, self.grid_community_index[gi], -1)
+        out = pd.DataFrame({
+            "grid_code": _categorical(g, self.grid_code),
+            "subgrid_code": _categorical(s, self.subgrid_code),
+            "dedicated_grid_code": _categorical(np.where(found, self.grid_dedicated_index[gi], -1), self.grid_code),
+            "community_code": _categorical(comm, self.all_communities),
+            "community_name": _categorical(np.where(comm >= 0, self.all_community_name_index[np.maximum(comm, 0)], -1),
+                                           self.all_community_names),
+        })
+        if self.roster is not None:
+            person = np.where(found, self.roster_index[gi], -1)
+            for col in ROSTER_COLUMNS:
+                cats, codes = self.roster[col]
+                out[col] = _categorical(np.where(person >= 0, codes[np.maximum(person, 0)], -1), cats)
+        out["reason"] = _categorical(reason, self.reasons)
+        return out
+
+    def locate(self, points: Any, *, lon_col: str | None = None, lat_col: str | None = None,
+               coords: str = "wgs84") -> pd.DataFrame:
+        """The points given (see :func:`locate`) with the answer's columns added."""
+        frame, x, y, reason = _points(points, lon_col=lon_col, lat_col=lat_col)
+        answer = self._answer(x, y, reason, coords=coords)
+        answer.index = frame.index
+        clash = [c for c in answer.columns if c in frame.columns]
+        return pd.concat([frame.drop(columns=clash), answer], axis=1)
+
+
+def _text(gdf: Any, col: str) -> np.ndarray:
+    if col not in gdf.columns:
+        return np.full(len(gdf), None, dtype=object)
+    s = gdf[col]
+    return s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+
+
+def _datum(coords: Any) -> str:
+    v = str(coords).lower()
+    if v not in _DATUMS:
+        msg = f"locate: coords={coords!r} is not one of {list(_DATUMS)} (the datum of the points: gcj02 from AMap/Tencent, bd09 from Baidu)"
+        raise InputError(msg)
+    return v
+
+
+#: why a row has no answer; index 0 is "outside every grid", then these, then "in community ... but in no grid"
+_BAD_REASONS = ("missing coordinate", "non-numeric coordinate",
+                "coordinate out of range (longitude -180..180, latitude -90..90)")
+
+
+def _categorical(index: np.ndarray, categories: np.ndarray) -> pd.Categorical:
+    """Values ``categories[index]`` (missing where ``index`` is -1), stored once each."""
+    return pd.Categorical.from_codes(np.asarray(index, dtype=np.int64), categories=pd.Index(categories, dtype=object),
+                                     validate=False)
+
+
+def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates as floats and a reason code per row (-1: usable; else 1 + index in _BAD_REASONS)."""
+    xs = []
+    missing = None
+    for values in (lon, lat):
+        arr = np.asarray(values)
+        if arr.dtype.kind in "fiu":
+            v = arr.astype(float)
+            miss = np.isnan(v)
+        else:
+            s = pd.Series(arr, dtype=object)
+            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+            miss = np.zeros(len(v), dtype=bool)
+            nan = np.flatnonzero(np.isnan(v))
+            if len(nan):  # only the rows that did not parse are looked at again
+                sub = s.iloc[nan]
+                miss[nan] = (sub.isna() | sub.map(lambda t: isinstance(t, str) and not t.strip())).to_numpy()
+        xs.append(v)
+        missing = miss if missing is None else (missing | miss)
+    x, y = xs
+    reason = np.full(len(x), -1, dtype=np.int64)
+    nan = np.isnan(x) | np.isnan(y)
+    reason[nan] = 2
+    reason[missing] = 1
+    bad = ~nan & ((np.abs(x) > 180) | (np.abs(y) > 90) | ~np.isfinite(x) | ~np.isfinite(y))
+    reason[bad] = 3
+    return x, y, reason
+
+
+def _column(columns: list[str], given: str | None, names: tuple[str, ...], what: str) -> str:
+    if given is not None:
+        if given not in columns:
+            msg = f"locate: {what} column {given!r} not found; columns: {columns}"
+            raise InputError(msg)
+        return given
+    lower = {str(c).lower(): c for c in columns}
+    found = next((lower[n] for n in names if n in lower), None)
+    if found is None:
+        msg = f"locate: no {what} column among {columns}; name it with --{what}-col (tried {list(names)})"
+        raise InputError(msg)
+    return found
+
+
+def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    import geopandas as gpd
+
+    if isinstance(points, (str, os.PathLike)):
+        points = _read_points(Path(points))
+    if isinstance(points, gpd.GeoDataFrame) and lon_col is None and lat_col is None:
+        if points.crs is None:
+            msg = 'locate: the points have no CRS; set it with gdf.set_crs("EPSG:4326")'
+            raise InputError(msg)
+        geo = points.geometry.to_crs(4490) if not points.crs.is_geographic else points.geometry
+        geoms = geo.to_numpy()
+        kinds = shapely.get_type_id(geoms)
+        if np.any((kinds != 0) & (kinds != -1) & ~shapely.is_empty(geoms)):
+            msg = "locate: the points layer holds geometries other than points; give points (events), e.g. gdf.representative_point()"
+            raise InputError(msg)
+        empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        x = np.full(len(geoms), np.nan)
+        y = np.full(len(geoms), np.nan)
+        x[~empty], y[~empty] = shapely.get_x(geoms[~empty]), shapely.get_y(geoms[~empty])
+        x, y, reason = _coordinates(x, y)
+        reason[empty] = 1
+        return pd.DataFrame(points.drop(columns=points.geometry.name)), x, y, reason
+    if not isinstance(points, pd.DataFrame):
+        msg = f"locate: points=<{type(points).__name__}>; give a DataFrame with lon/lat columns, a GeoDataFrame of points or a CSV/Parquet path"
+        raise InputError(msg)
+    cols = [str(c) for c in points.columns]
+    lon = _column(cols, lon_col, _LON_NAMES, "lon")
+    lat = _column(cols, lat_col, _LAT_NAMES, "lat")
+    x, y, reason = _coordinates(points[lon].to_numpy(), points[lat].to_numpy())
+    return points, x, y, reason
+
+
+def _read_points(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        msg = f"locate: points file not found: {path}; check the path"
+        raise InputError(msg)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".geoparquet"):
+        return pd.read_parquet(path)
+    if suffix in (".csv", ".txt"):
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="gb18030")
+    msg = f"locate: points file {path} must be .csv or .parquet (lon/lat columns)"
+    raise InputError(msg)
+
+
+# ----------------------------------------------------------------------------------------------- roster
+
+
+def read_roster(roster: Any) -> pd.DataFrame:
+    """Staff for event routing: ``name``, ``phone``, and ``grid_code`` or ``community_code`` (``role`` optional).
+
+    A CSV (UTF-8, or GB18030 when it is not UTF-8) or a DataFrame. Codes are read as text.
+
+    >>> read_roster(pd.DataFrame({"name": ["许涛"], "phone": ["139"]}))
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: roster: needs a grid_code or community_code column to tie each person to a grid; columns: ['name', 'phone']
+    """
+    if isinstance(roster, (str, os.PathLike)):
+        p = Path(roster)
+        if not p.exists():
+            msg = f"roster: file not found: {p}; give a CSV with name, phone and grid_code or community_code"
+            raise InputError(msg)
+        try:
+            df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        except UnicodeDecodeError:
+            df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="gb18030")
+    elif isinstance(roster, pd.DataFrame):
+        df = roster.astype(object).where(roster.notna(), "").astype(str)
+    else:
+        msg = f"roster=<{type(roster).__name__}>: give a CSV path or a DataFrame"
+        raise InputError(msg)
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    missing = [c for c in ("name", "phone") if c not in df.columns]
+    if missing:
+        msg = f"roster: missing column(s) {missing}; columns: {list(df.columns)}"
+        raise InputError(msg)
+    if "grid_code" not in df.columns and "community_code" not in df.columns:
+        msg = f"roster: needs a grid_code or community_code column to tie each person to a grid; columns: {list(df.columns)}"
+        raise InputError(msg)
+    for col in ("grid_code", "community_code", "role"):
+        if col not in df.columns:
+            df[col] = ""
+    return df[["name", "phone", "role", "grid_code", "community_code"]].apply(lambda s: s.str.strip())
+
+
+def _grid_workers(roster: pd.DataFrame, grid_code: np.ndarray,
+                  grid_community: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One contact per grid: a person of the grid (grid worker 网格员 first), else of its community (grid
+    leader 网格长 first); ties by name, then phone. Returns the people's columns and each grid's index (-1)."""
+    def pick(rows: pd.DataFrame, ranks: dict[str, int]) -> pd.DataFrame:
+        rows = rows.assign(_rank=rows["role"].str.lower().map(ranks).fillna(9))
+        return rows.sort_values(["_rank", "name", "phone"], kind="stable")
+
+    people = roster.reset_index(drop=True)
+    by_grid = pick(people[people["grid_code"] != ""], _ROLE_RANK_GRID).drop_duplicates("grid_code")
+    by_comm = pick(people[people["community_code"] != ""], _ROLE_RANK_COMMUNITY).drop_duplicates("community_code")
+    grid_person = dict(zip(by_grid["grid_code"], by_grid.index, strict=True))
+    comm_person = dict(zip(by_comm["community_code"], by_comm.index, strict=True))
+    index = np.array([grid_person.get(g, comm_person.get(c, -1)) for g, c in zip(grid_code, grid_community, strict=True)],
+                     dtype=np.int64)
+    columns = {"worker": people["name"], "phone": people["phone"], "worker_role": people["role"]}
+    # categories must be unique: map each person to the first row holding the same text
+    table: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for col, values in columns.items():
+        cats, codes = np.unique(values.to_numpy(dtype=str), return_inverse=True)
+        table[col] = (cats.astype(object), codes)
+    return table, index
+
+
+# ----------------------------------------------------------------------------------------------- face
+
+
+def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: str | None = None,
+           lat_col: str | None = None, coords: str = "wgs84", roster: Any = None) -> pd.DataFrame:
+    """The grid, small grid, dedicated grid, community (and worker) of each point: ``gridgeo locate``.
+
+    Parameters
+    ----------
+    points
+        A DataFrame with longitude/latitude columns (found by name: lon/lng/longitude/x/经度 and
+        lat/latitude/y/纬度, or given), a GeoDataFrame of points, or a CSV/Parquet path.
+    plan
+        A :class:`~gridgeo.Plan`, a plan file, or a :class:`Locator` built before (fastest for many calls).
+    lon_col, lat_col
+        The coordinate columns, when not found by name.
+    coords
+        Datum of the points: ``wgs84`` (also CGCS2000), ``gcj02`` (AMap, Tencent) or ``bd09`` (Baidu).
+    roster
+        Staff CSV or DataFrame (:func:`read_roster`): adds ``worker``, ``phone``, ``worker_role``.
+
+    Returns
+    -------
+    DataFrame
+        The input's columns, then :data:`RESULT_COLUMNS` (and the roster's) as categorical text columns
+        (each code stored once; missing is NaN): one row per input row, same order and index;
+        ``reason`` says why a row has no grid.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> grids = gpd.GeoDataFrame({"grid_code": ["420103001001002", "420103001001001"],
+    ...                           "community_code": ["420103001001"] * 2, "kind": ["base"] * 2},
+    ...                          geometry=[box(114.301, 30.55, 114.302, 30.551), box(114.30, 30.55, 114.301, 30.551)], crs=4490)
+    >>> pts = pd.DataFrame({"lon": [114.3005, 114.301, 114.5, "abc"], "lat": [30.5505, 30.5505, 30.5, 30.5]})
+    >>> answer = locate(pts, Plan({"grids": grids}))
+    >>> answer["grid_code"].tolist()  # on the shared edge x = 114.301: the smaller code
+    ['420103001001001', '420103001001001', nan, nan]
+    >>> answer["reason"].tolist()
+    [nan, nan, 'outside every grid', 'non-numeric coordinate']
+    """
+    locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
+    if isinstance(plan, Locator) and roster is not None:
+        msg = "locate: give the roster when building the Locator (Locator(plan, roster=...)), not with it"
+        raise InputError(msg)
+    return locator.locate(points, lon_col=lon_col, lat_col=lat_col, coords=coords)
+
+
+def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Locator, out: str | os.PathLike, *,
+                lon_col: str | None = None, lat_col: str | None = None, coords: str = "wgs84", roster: Any = None,
+                chunk_rows: int = 1_000_000, force: bool = False) -> dict[str, int]:
+    """Stream a CSV or Parquet file of points to ``out`` (.csv or .parquet) in chunks; atomic.
+
+    Every input column is kept as it was read (CSV: as text); the answer's columns follow. Returns
+    counts: ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates).
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    src, dst = Path(points), Path(out)
+    if not src.exists():
+        msg = f"locate: points file not found: {src}; check the path"
+        raise InputError(msg)
+    if dst.exists() and (dst.resolve() == src.resolve()):
+        msg = f"locate: --out {dst} is the points file; write the answer to another path"
+        raise InputError(msg)
+    if dst.exists() and not force:
+        msg = f"{dst} exists; pass --force to overwrite it"
+        raise InputError(msg)
+    if dst.suffix.lower() not in (".csv", ".parquet"):
+        msg = f"locate: --out {dst} must end in .csv or .parquet"
+        raise InputError(msg)
+    if src.suffix.lower() not in (".csv", ".txt", ".parquet", ".geoparquet"):
+        msg = f"locate: points file {src} must be .csv or .parquet (lon/lat columns)"
+        raise InputError(msg)
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        msg = f"locate: chunk_rows={chunk_rows!r} must be a whole number of rows, at least 1"
+        raise InputError(msg)
+    locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
+    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0}
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
+    os.close(fd)
+    writer = None
+    try:
+        for batch in _batches(src, chunk_rows):
+            cols = batch.schema.names
+            lon = _column(cols, lon_col, _LON_NAMES, "lon")
+            lat = _column(cols, lat_col, _LAT_NAMES, "lat")
+            answer = locator.locate_xy(batch.column(lon).to_numpy(zero_copy_only=False),
+                                       batch.column(lat).to_numpy(zero_copy_only=False), coords=coords)
+            table = pa.Table.from_batches([batch])
+            table = table.drop([c for c in answer.columns if c in cols])
+            for col in answer.columns:
+                table = table.append_column(col, _arrow_text(answer[col]))
+            counts["rows"] += len(answer)
+            counts["located"] += int(answer["grid_code"].notna().sum())
+            bad = answer["reason"].notna() & ~answer["reason"].astype(str).str.contains("grid")
+            counts["bad"] += int(bad.sum())
+            counts["outside"] += int((answer["grid_code"].isna() & ~bad).sum())
+            if writer is None:
+                writer = (pq.ParquetWriter(tmp, table.schema) if dst.suffix.lower() == ".parquet"
+                          else pacsv.CSVWriter(tmp, table.schema))
+            writer.write_table(table)
+        if writer is None:  # no rows: the header (input columns and the answer's) all the same
+            names = _header(src) + [c for c in (*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason")]
+            empty = pa.table({n: pa.array([], type=pa.string()) for n in dict.fromkeys(names)})
+            writer = (pq.ParquetWriter(tmp, empty.schema) if dst.suffix.lower() == ".parquet"
+                      else pacsv.CSVWriter(tmp, empty.schema))
+            writer.write_table(empty)
+        writer.close()
+        writer = None
+        os.replace(tmp, dst)
+    finally:
+        if writer is not None:
+            writer.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return counts
+
+
+def _arrow_text(column: pd.Series) -> Any:
+    """A categorical answer column as an Arrow string array (nulls kept)."""
+    import pyarrow as pa
+
+    cat = column.array
+    codes = np.asarray(cat.codes, dtype=np.int32)
+    indices = pa.array(codes, mask=codes < 0, type=pa.int32())
+    dictionary = pa.array(np.asarray(cat.categories, dtype=object), type=pa.string())
+    return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
+
+
+def _header(src: Path) -> list[str]:
+    """Column names of a points file (CSV header or Parquet schema)."""
+    import pyarrow.parquet as pq
+
+    if src.suffix.lower() in (".parquet", ".geoparquet"):
+        return list(pq.read_schema(src).names)
+    with open(src, "rb") as f:
+        head = f.readline()
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = head.decode("gb18030")
+    return [c.strip().strip('"') for c in text.rstrip("\r\n").split(",") if c.strip()]
+
+
+def _batches(src: Path, chunk_rows: int):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if src.suffix.lower() in (".parquet", ".geoparquet"):
+        yield from pq.ParquetFile(src).iter_batches(batch_size=chunk_rows)
+        return
+    with open(src, "rb") as f:
+        head = f.readline()
+    encoding = "utf8"
+    try:
+        head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        encoding = "gb18030"
+    names = _header(src)
+    if not names:
+        return
+    reader = pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=64 << 20, encoding=encoding,
+                                                                   column_names=names, skip_rows=1),
+                            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                                 strings_can_be_null=True))
+    pending: list[Any] = []
+    rows = 0
+    for batch in reader:
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows >= chunk_rows:
+            yield from pa.Table.from_batches(pending).combine_chunks().to_batches(max_chunksize=chunk_rows)
+            pending, rows = [], 0
+    if pending:
+        yield from pa.Table.from_batches(pending).combine_chunks().to_batches(max_chunksize=chunk_rows)
+
+
+from ._callable import make_callable  # noqa: E402 - the module is made callable once everything in it is defined
+
+make_callable(__name__)

@@ -1,0 +1,324 @@
+"""Exports (gridgeo.export, `gridgeo export`): one schema in every format, read back by GDAL's ogrinfo."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+
+import gridgeo
+from gridgeo import InputError
+from gridgeo.cli import main
+from gridgeo.crs import wgs84_to_gcj02
+from gridgeo.datasets import get_path, sample_town_layers
+from gridgeo.export import EXPORT_LAYERS, FORMATS, export_layer, load_schema, schema_fields, shapefile_name
+from gridgeo.io import SHAPEFILE_FIELD_NAMES, read_layer
+
+REPO = Path(__file__).resolve().parents[1]
+OGRINFO = shutil.which("ogrinfo")
+#: fields every KML Placemark has in GDAL's LIBKML reading, besides the schema's
+KML_STANDARD = {"id", "Name", "description", "timestamp", "begin", "end", "altitudeMode", "tessellate", "extrude",
+                "visibility", "drawOrder", "icon"}
+
+
+@pytest.fixture(scope="module")
+def plan_path(tmp_path_factory) -> Path:
+    sample = get_path("sample_town")
+    layers = {name: (sample, name) for name in sample_town_layers()}
+    plan = gridgeo.divide(layers.pop("communities"), **layers)
+    path = tmp_path_factory.mktemp("export_plan") / "plan.gpkg"
+    plan.to_file(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def plan(plan_path):
+    return gridgeo.read_plan(plan_path)
+
+
+def _files(fmt: str, out: Path) -> dict[str, tuple[Path, str]]:
+    """layer -> (file, layer name inside it) of an export."""
+    if FORMATS[fmt].multi_layer:
+        return {name: (out, name) for name in EXPORT_LAYERS}
+    return {name: (out / f"{name}{FORMATS[fmt].suffix}", None) for name in EXPORT_LAYERS}
+
+
+def _schema_names(fmt: str, layer: str) -> list[str]:
+    names = [name for name, _ in schema_fields(layer)]
+    if fmt == "shp":
+        names = [shapefile_name(n) for n in names]
+    if fmt == "csv":
+        names = [*names, "WKT"]
+    if fmt == "kml":  # KML's own <name> holds the field called name; GDAL reads it back as Name
+        names = ["Name" if n == "name" else n for n in names]
+    return names
+
+
+def _has_driver(name: str) -> bool:
+    if OGRINFO is None:
+        return False
+    formats = subprocess.run([OGRINFO, "--formats"], capture_output=True, text=True).stdout
+    return any(line.strip().startswith(f"{name} ") for line in formats.splitlines())
+
+
+@pytest.fixture(scope="module")
+def exports(plan_path, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("exports")
+    out = {}
+    for fmt, spec in FORMATS.items():
+        target = root / (f"plan{spec.suffix}" if spec.multi_layer else fmt)
+        written = gridgeo.export(plan_path, target, format=fmt)
+        assert written, fmt
+        out[fmt] = target
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- schema
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_every_export_has_exactly_the_schema_fields(fmt, exports, plan):
+    for layer, (path, inner) in _files(fmt, exports[fmt]).items():
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            meta = pq.read_metadata(path)
+            info = {"fields": [n for n in meta.schema.names if n != "geometry"], "features": meta.num_rows}
+            assert json.loads(meta.metadata[b"geo"])["primary_column"] == "geometry"
+        else:
+            info = pyogrio.read_info(path, layer=inner) if fmt != "csv" else None
+        fields = list(info["fields"]) if info is not None else list(open(path, encoding="utf-8").readline().strip().split(","))
+        expected = _schema_names(fmt, layer)
+        if fmt == "kml":
+            assert set(fields) - set(expected) <= KML_STANDARD, (layer, fields)
+            assert [f for f in fields if f not in KML_STANDARD] == [e for e in expected if e not in KML_STANDARD]
+        else:
+            assert fields == expected, (fmt, layer)
+        count = info["features"] if info is not None else sum(1 for _ in open(path, encoding="utf-8")) - 1
+        assert count == len(plan.layers[layer])
+
+
+def test_shapefile_names_come_from_the_one_table():
+    for layer in EXPORT_LAYERS:
+        for name, _ in schema_fields(layer):
+            short = shapefile_name(name)
+            assert len(short) <= 10
+            if short != name:
+                assert SHAPEFILE_FIELD_NAMES[short] == name
+
+
+def test_geojson_properties_validate_against_the_json_schema(exports):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = load_schema()
+    for layer in EXPORT_LAYERS:
+        data = json.loads((exports["geojson"] / f"{layer}.geojson").read_text(encoding="utf-8"))
+        validator = jsonschema.Draft202012Validator({**schema, "$ref": f"#/$defs/{layer}"})
+        for feature in data["features"]:
+            validator.validate(feature["properties"])
+    bad = {"grid_code": "1", "community_code": "4209", "kind": "base", "households": 1, "buildings": 1,
+           "area_m2": 1.0, "flags": ""}
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        jsonschema.Draft202012Validator({**schema, "$ref": "#/$defs/grids"}).validate(bad)
+
+
+def test_docs_schema_page_describes_every_field():
+    page = (REPO / "docs" / "schema.md").read_text(encoding="utf-8")
+    for layer in EXPORT_LAYERS:
+        assert f"`{layer}`" in page
+        for name, kind in schema_fields(layer):
+            assert re.search(rf"\| `{name}` \| {kind}", page), (layer, name)
+
+
+# ----------------------------------------------------------------------------------------------- real clients
+
+
+@pytest.mark.skipif(OGRINFO is None, reason="gdal-bin (ogrinfo) is not installed: apt-get install gdal-bin")
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_ogrinfo_reads_each_export(fmt, exports, plan):
+    if fmt == "parquet" and not _has_driver("Parquet"):
+        pytest.skip("this GDAL (Debian gdal-bin) has no (Geo)Parquet driver; the GeoParquet export is read with pyarrow and geopandas instead")
+    for layer, (path, _) in _files(fmt, exports[fmt]).items():
+        args = [OGRINFO, "-so", "-al", str(path)]
+        if fmt == "csv":
+            args[1:1] = ["-oo", "GEOM_POSSIBLE_NAMES=WKT", "-oo", "KEEP_GEOM_COLUMNS=NO"]
+        text = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+        blocks = {m.group(1): m.start() for m in re.finditer(r"Layer name: (\S+)", text)}
+        start = blocks[layer] if fmt in ("gpkg", "kml") else 0
+        block = text[start:]
+        count = int(re.search(r"Feature Count: (\d+)", block).group(1))
+        assert count == len(plan.layers[layer]), (fmt, layer)
+        fields = re.findall(r"^(\w+): (?:String|Integer|Integer64|Real|Date|DateTime)", block, flags=re.M)
+        fields = fields[: fields.index(_schema_names(fmt, layer)[-1]) + 1] if _schema_names(fmt, layer)[-1] in fields else fields
+        expected = [n for n in _schema_names(fmt, layer) if n != "WKT"]
+        assert [f for f in fields if f not in KML_STANDARD] == [e for e in expected if e not in KML_STANDARD], (fmt, layer)
+        x0, y0, x1, y1 = map(float, re.search(r"Extent: \(([-\d.]+), ([-\d.]+)\) - \(([-\d.]+), ([-\d.]+)\)", block).groups())
+        bounds = plan.layers[layer].to_crs(4326).total_bounds
+        assert np.allclose([x0, y0, x1, y1], bounds, atol=2e-6), (fmt, layer)
+
+
+# ----------------------------------------------------------------------------------------------- round trips
+
+
+def _read_back(fmt: str, path: Path, inner: str | None) -> gpd.GeoDataFrame:
+    if fmt == "csv":
+        return read_layer(path, name="grids", crs=4326)
+    if fmt == "parquet":
+        return gpd.read_parquet(path)
+    if fmt == "shp":
+        return read_layer(path, name="grids")
+    return gpd.read_file(path, layer=inner)
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg", "shp", "parquet", "fgb", "csv", "kml"])
+def test_round_trip_keeps_codes_households_and_geometry(fmt, exports, plan):
+    for layer in ("grids", "subgrids"):
+        path, inner = _files(fmt, exports[fmt])[layer]
+        back = _read_back(fmt, path, inner)
+        key = f"{layer[:-1]}_code" if layer == "subgrids" else "grid_code"
+        src = plan.layers[layer].to_crs(4326).sort_values(key).reset_index(drop=True)
+        back = back.sort_values(key).reset_index(drop=True)
+        assert back[key].astype(str).tolist() == src[key].tolist()
+        assert back["households"].astype(int).tolist() == src["households"].astype(int).tolist()
+        tol = 1.5e-7 if FORMATS[fmt].text else 1e-9
+        d = shapely.hausdorff_distance(back.geometry.to_numpy(), src.geometry.to_numpy())
+        assert d.max() < tol, (fmt, layer, d.max())
+
+
+def test_geojson_follows_rfc7946_orientation_and_precision(exports):
+    data = json.loads((exports["geojson"] / "grids.geojson").read_text(encoding="utf-8"))
+    for feature in data["features"]:
+        geom = feature["geometry"]
+        polys = [geom["coordinates"]] if geom["type"] == "Polygon" else geom["coordinates"]
+        for rings in polys:
+            assert shapely.LinearRing(rings[0]).is_ccw
+            for hole in rings[1:]:
+                assert not shapely.LinearRing(hole).is_ccw
+            for x, y in rings[0]:
+                assert round(x, 7) == x and round(y, 7) == y
+    assert "crs" not in data
+
+
+def test_precision_option_rounds_and_stays_valid(plan, tmp_path):
+    out = tmp_path / "grids.geojson"
+    gridgeo.export(plan, out, layers="grids", precision=4)
+    back = gpd.read_file(out)
+    xy = shapely.get_coordinates(back.geometry.to_numpy())
+    assert np.allclose(xy, np.round(xy, 4), atol=1e-12)
+    assert back.geometry.is_valid.all()
+
+
+def test_gcj02_and_bd09_exports_are_shifted_by_the_crs_transforms(plan, tmp_path):
+    wgs = export_layer(plan, "grids", coords="wgs84")
+    gcj = gpd.read_parquet(gridgeo.export(plan, tmp_path / "g.parquet", layers="grids", coords="gcj02")[0])
+    a = shapely.get_coordinates(wgs.geometry.to_numpy())
+    b = shapely.get_coordinates(gcj.geometry.to_numpy())
+    ex, ey = wgs84_to_gcj02(a[:, 0], a[:, 1])
+    assert np.allclose(b[:, 0], ex, atol=1e-12) and np.allclose(b[:, 1], ey, atol=1e-12)
+    metres = np.hypot((b[:, 0] - a[:, 0]) * 95_000, (b[:, 1] - a[:, 1]) * 111_000)
+    assert 100 < metres.min() and metres.max() < 1000
+    bd = gpd.read_parquet(gridgeo.export(plan, tmp_path / "b.parquet", layers="grids", coords="bd09")[0])
+    assert np.abs(shapely.get_coordinates(bd.geometry.to_numpy()) - b).max() > 1e-3
+
+
+def test_cgcs2000_export_is_the_plan_crs(plan, tmp_path):
+    out = gridgeo.export(plan, tmp_path / "g.fgb", layers="grids", coords="cgcs2000")[0]
+    assert gpd.read_file(out).crs.to_epsg() == 4490
+
+
+def test_shapefile_gbk_on_request(plan, tmp_path):
+    out = tmp_path / "communities.shp"
+    gridgeo.export(plan, out, layers="communities", encoding="gbk")
+    assert out.with_suffix(".cpg").read_text().strip().upper() == "GBK"
+    raw = out.with_suffix(".dbf").read_bytes()
+    name = plan.communities["name"].iloc[0]
+    assert name.encode("gbk") in raw and name.encode("utf-8") not in raw
+    back = read_layer(out, name="communities")
+    assert sorted(back["name"]) == sorted(plan.communities["name"])
+    assert sorted(back["community_code"]) == sorted(plan.communities["code"])
+
+
+def test_exported_grids_pass_validate(exports, plan):
+    grids = gpd.read_file(exports["gpkg"], layer="grids")
+    communities = gpd.read_file(exports["gpkg"], layer="communities").rename(columns={"community_code": "code"})
+    found = gridgeo.validate(grids, communities=communities)
+    assert int((found["severity"] == "error").sum()) == 0
+
+
+# ----------------------------------------------------------------------------------------------- files and errors
+
+
+def test_existing_output_needs_force_and_the_plan_is_never_overwritten(plan_path, tmp_path):
+    out = tmp_path / "g.gpkg"
+    gridgeo.export(plan_path, out, layers="grids")
+    with pytest.raises(InputError, match="exists; pass --force"):
+        gridgeo.export(plan_path, out, layers="grids")
+    gridgeo.export(plan_path, out, layers="grids,subgrids", force=True)
+    assert [str(n) for n in pyogrio.list_layers(out)[:, 0]] == ["grids", "subgrids"]
+    with pytest.raises(InputError, match="would overwrite the plan"):
+        gridgeo.export(plan_path, plan_path, force=True)
+    with pytest.raises(InputError, match="would overwrite the plan"):
+        gridgeo.export(plan_path, plan_path.parent, format="geojson", force=True)
+
+
+def test_a_failed_export_leaves_nothing(plan_path, tmp_path, monkeypatch):
+    import gridgeo.export as ex
+
+    real = ex._write
+    calls = []
+
+    def failing(gdf, target, fmt, **kw):
+        calls.append(target)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(gdf, target, fmt, **kw)
+
+    monkeypatch.setattr(ex, "_write", failing)
+    with pytest.raises(OSError, match="No space"):
+        gridgeo.export(plan_path, tmp_path / "out", format="geojson")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"format": "dxf"}, "format='dxf' is not one of"),
+    ({"format": "geojson", "layers": "blocks"}, "layer 'blocks' is not exported"),
+    ({"format": "geojson", "layers": "units"}, "dedicated grids are in grids"),
+    ({"format": "gpkg", "encoding": "gbk"}, "applies to shp and csv only"),
+    ({"format": "geojson", "coords": "utm"}, "coords='utm' is not one of"),
+    ({"format": "geojson", "precision": -1}, "precision=-1 must be"),
+])
+def test_bad_options_raise_one_line(plan, tmp_path, kwargs, match):
+    out = tmp_path / ("x.gpkg" if kwargs.get("format") == "gpkg" else "x")
+    with pytest.raises(InputError, match=match):
+        gridgeo.export(plan, out, **kwargs)
+
+
+def test_cli_export_and_its_errors(plan_path, tmp_path, capsys):
+    out = tmp_path / "kml" / "plan.kml"
+    out.parent.mkdir()
+    assert main(["export", str(plan_path), "--format", "kml", "--out", str(out), "--layers", "grids", "--coords", "gcj02"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert pyogrio.read_info(out, layer="grids")["features"] > 0
+    assert main(["export", str(plan_path), "--format", "kml", "--out", str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["export", str(plan_path), "--out", str(plan_path), "--force"]) == 2
+    assert "the plan itself" in capsys.readouterr().err
+    assert main(["export", str(plan_path)]) == 2
+    assert "give --out PATH" in capsys.readouterr().err
+    assert main(["export", str(plan_path), "--to", "mysql://x/y"]) == 2
+    assert "not a PostgreSQL URL" in capsys.readouterr().err
+
+
+def test_csv_without_geometry_and_in_gbk(plan, tmp_path):
+    out = tmp_path / "communities.csv"
+    gridgeo.export(plan, out, layers="communities", csv_geometry="none", encoding="gbk")
+    text = out.read_bytes().decode("gbk")
+    assert text.splitlines()[0] == ",".join(n for n, _ in schema_fields("communities"))
+    assert plan.communities["name"].iloc[0] in text and "POLYGON" not in text

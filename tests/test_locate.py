@@ -1,0 +1,235 @@
+"""Point-to-grid look-up (gridgeo.locate, `gridgeo locate`): same answers as sjoin, edges, reasons, roster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import shapely
+from shapely import box
+
+import gridgeo
+from gridgeo import InputError
+from gridgeo.cli import main
+from gridgeo.crs import wgs84_to_bd09, wgs84_to_gcj02
+from gridgeo.datasets import get_path, sample_town_layers
+from gridgeo.locate import Locator, locate_file
+from gridgeo.plan import Plan
+
+REPO = Path(__file__).resolve().parents[1]
+STAFF = REPO / "data" / "sample_town_staff.csv"
+C = "420103001001"
+
+
+@pytest.fixture(scope="module")
+def plan_path(tmp_path_factory) -> Path:
+    sample = get_path("sample_town")
+    layers = {name: (sample, name) for name in sample_town_layers()}
+    plan = gridgeo.divide(layers.pop("communities"), **layers)
+    path = tmp_path_factory.mktemp("locate_plan") / "plan.gpkg"
+    plan.to_file(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def plan(plan_path) -> Plan:
+    return gridgeo.read_plan(plan_path)
+
+
+def _values(s) -> list:
+    """A column as plain values, missing as None (categorical, object or string dtype alike)."""
+    return [None if pd.isna(v) else str(v) for v in s]
+
+
+def _random_points(plan: Plan, n: int, seed: int = 0) -> pd.DataFrame:
+    x0, y0, x1, y1 = plan.grids.total_bounds
+    rng = np.random.default_rng(seed)
+    pad = 0.002
+    return pd.DataFrame({"id": np.arange(n), "lon": rng.uniform(x0 - pad, x1 + pad, n), "lat": rng.uniform(y0 - pad, y1 + pad, n)})
+
+
+def _sjoin(points: pd.DataFrame, layer: gpd.GeoDataFrame, code: str) -> pd.Series:
+    pts = gpd.GeoDataFrame(points[["id"]], geometry=gpd.points_from_xy(points["lon"], points["lat"]), crs=4490)
+    joined = gpd.sjoin(pts, layer[[code, layer.geometry.name]], predicate="intersects", how="left")
+    # the smallest code among those covering a point (sjoin gives every one of them)
+    return joined[code].sort_values(na_position="last").groupby(level=0).first().reindex(points.index)
+
+
+def test_answers_equal_sjoin_for_every_layer(plan):
+    pts = _random_points(plan, 20_000)
+    got = gridgeo.locate(pts, plan)
+    assert len(got) == len(pts) and got.index.equals(pts.index) and got["id"].tolist() == pts["id"].tolist()
+    for layer, code in (("grids", "grid_code"), ("subgrids", "subgrid_code")):
+        want = _sjoin(pts, plan.layers[layer], code)
+        assert _values(got[code]) == _values(want)
+    want_comm = _sjoin(pts, plan.grids, "community_code")
+    assert _values(got["community_code"]) == _values(want_comm)
+    located = got["grid_code"].notna()
+    assert 0 < located.mean() < 1
+    assert (got.loc[~located, "reason"].astype(str).str.contains("grid")).all()
+    assert got.loc[located, "reason"].isna().all()
+    names = dict(zip(plan.communities["code"], plan.communities["name"], strict=True))
+    assert (got.loc[located, "community_name"].astype(str) == got.loc[located, "community_code"].astype(str).map(names)).all()
+
+
+def test_answer_does_not_depend_on_the_plan_row_order(plan):
+    pts = _random_points(plan, 5_000, seed=1)
+    shuffled = Plan({k: v.sample(frac=1.0, random_state=3) for k, v in plan.layers.items()}, plan.metadata)
+    a, b = gridgeo.locate(pts, plan), gridgeo.locate(pts, shuffled)
+    pd.testing.assert_frame_equal(a.astype(str), b.astype(str))
+
+
+def _two_grids() -> Plan:
+    """Two grids side by side sharing the edge x = 114.301, and their small grids (codes given in reverse)."""
+    grids = gpd.GeoDataFrame({"grid_code": [f"{C}002", f"{C}001"], "community_code": [C, C], "kind": ["dedicated", "base"]},
+                             geometry=[box(114.301, 30.55, 114.302, 30.551), box(114.300, 30.55, 114.301, 30.551)], crs=4490)
+    subgrids = gpd.GeoDataFrame({"subgrid_code": [f"{C}00201", f"{C}00102", f"{C}00101"],
+                                 "grid_code": [f"{C}002", f"{C}001", f"{C}001"], "community_code": [C] * 3},
+                                geometry=[box(114.301, 30.55, 114.302, 30.551), box(114.300, 30.5505, 114.301, 30.551),
+                                          box(114.300, 30.55, 114.301, 30.5505)], crs=4490)
+    communities = gpd.GeoDataFrame({"code": [C, "420103001002"], "name": ["东湖社区", "西湖社区"]},
+                                   geometry=[box(114.300, 30.55, 114.302, 30.551), box(114.310, 30.55, 114.311, 30.551)], crs=4490)
+    return Plan({"communities": communities, "grids": grids, "subgrids": subgrids})
+
+
+def test_points_on_shared_edges_get_the_smallest_code():
+    plan = _two_grids()
+    pts = pd.DataFrame({"lon": [114.301, 114.301, 114.3005, 114.3015, 114.300],
+                        "lat": [30.5502, 30.5505, 30.5505, 30.5505, 30.55]})
+    got = gridgeo.locate(pts, plan)
+    assert got["grid_code"].astype(str).tolist() == [f"{C}001"] * 3 + [f"{C}002", f"{C}001"]
+    # on the corner of 001's two small grids and 002: 001's smallest small grid covering it
+    assert got["subgrid_code"].astype(str).tolist() == [f"{C}00101", f"{C}00101", f"{C}00101", f"{C}00201", f"{C}00101"]
+    assert got["dedicated_grid_code"].astype(object).tolist()[3] == f"{C}002"
+    assert pd.isna(got["dedicated_grid_code"].iloc[0])
+
+
+def test_outside_and_bad_rows_get_a_reason_and_are_never_dropped():
+    plan = _two_grids()
+    pts = pd.DataFrame({"lon": ["114.3005", "abc", "", None, "200", "114.3105", "113.0", " 114.3015 "],
+                        "lat": ["30.5505", "30.55", "30.55", "30.55", "30.55", "30.5505", "30.0", "30.5505"],
+                        "note": list("abcdefgh")})
+    got = gridgeo.locate(pts, plan)
+    assert got["note"].tolist() == list("abcdefgh")
+    assert _values(got["reason"]) == [
+        None, "non-numeric coordinate", "missing coordinate", "missing coordinate",
+        "coordinate out of range (longitude -180..180, latitude -90..90)",
+        "in community 420103001002 but in no grid", "outside every grid", None]
+    assert got["grid_code"].notna().tolist() == [True, False, False, False, False, False, False, True]
+
+
+def test_gcj02_and_bd09_points_are_converted_first():
+    plan = _two_grids()
+    lon, lat = np.array([114.3005, 114.3015]), np.array([30.5505, 30.5505])
+    for datum, forward in (("gcj02", wgs84_to_gcj02), ("bd09", wgs84_to_bd09)):
+        x, y = forward(lon, lat)
+        shifted = gridgeo.locate(pd.DataFrame({"lon": x, "lat": y}), plan, coords=datum)
+        assert shifted["grid_code"].astype(str).tolist() == [f"{C}001", f"{C}002"]
+        as_wgs = gridgeo.locate(pd.DataFrame({"lon": x, "lat": y}), plan)
+        assert as_wgs["grid_code"].isna().all()  # 100-700 m off: outside these 100 m grids
+
+
+def test_geodataframe_points_and_their_errors():
+    plan = _two_grids()
+    pts = gpd.GeoDataFrame({"n": [1, 2]}, geometry=[shapely.Point(114.3015, 30.5505), None], crs=4490)
+    got = gridgeo.locate(pts, plan)
+    assert got["grid_code"].astype(object).tolist()[0] == f"{C}002"
+    assert got["reason"].astype(object).tolist()[1] == "missing coordinate"
+    with pytest.raises(InputError, match="other than points"):
+        gridgeo.locate(gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1)], crs=4490), plan)
+    with pytest.raises(InputError, match="no lon column"):
+        gridgeo.locate(pd.DataFrame({"a": [1]}), plan)
+    with pytest.raises(InputError, match="coords='utm'"):
+        gridgeo.locate(pd.DataFrame({"lon": [1.0], "lat": [1.0]}), plan, coords="utm")
+    with pytest.raises(InputError, match="no grids"):
+        gridgeo.locate(pd.DataFrame({"lon": [1.0], "lat": [1.0]}), Plan({"communities": plan.communities}))
+
+
+def test_roster_gives_each_point_its_worker(plan):
+    pts = _random_points(plan, 2_000, seed=2)
+    got = gridgeo.locate(pts, plan, roster=STAFF)
+    staff = pd.read_csv(STAFF, dtype=str)
+    leaders = staff[staff["role"] == "网格长"].sort_values(["name", "phone"]).drop_duplicates("community_code")
+    want = got["community_code"].astype(object).map(dict(zip(leaders["community_code"], leaders["name"], strict=True)))
+    located = got["grid_code"].notna()
+    assert got.loc[located, "worker"].astype(str).tolist() == want[located].tolist()
+    assert got.loc[~located, "worker"].isna().all()
+    assert set(got.loc[located, "worker_role"].astype(str)) == {"网格长"}
+    # a grid-level roster: the grid's own worker, and the grid worker before the leader
+    code = str(got.loc[located, "grid_code"].iloc[0])
+    roster = pd.DataFrame({"name": ["乙", "甲"], "phone": ["2", "1"], "role": ["网格长", "网格员"], "grid_code": [code, code]})
+    one = gridgeo.locate(pts[located.to_numpy()].head(50), plan, roster=roster)
+    mine = one["grid_code"].astype(str) == code
+    assert one.loc[mine, "worker"].astype(str).eq("甲").all() and one.loc[~mine, "worker"].isna().all()
+    with pytest.raises(InputError, match="needs a grid_code or community_code"):
+        gridgeo.locate(pts, plan, roster=pd.DataFrame({"name": ["a"], "phone": ["1"]}))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_locate_file_streams_in_chunks_with_the_same_answer(plan, tmp_path, suffix):
+    pts = _random_points(plan, 3_000, seed=4)
+    pts["lon"] = pts["lon"].astype(str)
+    pts.loc[5, "lon"] = "not a number"
+    pts["code"] = "007"  # text columns keep leading zeros
+    src = tmp_path / f"points{suffix}"
+    pts.to_csv(src, index=False) if suffix == ".csv" else pts.to_parquet(src, index=False)
+    out = tmp_path / f"answer{suffix}"
+    counts = locate_file(src, plan, out, chunk_rows=700)
+    back = pd.read_csv(out, dtype=str, keep_default_na=False, na_values=[""]) if suffix == ".csv" else pd.read_parquet(out)
+    assert len(back) == len(pts) == counts["rows"]
+    assert back["code"].tolist() == ["007"] * len(pts)
+    assert back["id"].astype(int).tolist() == pts["id"].tolist()
+    whole = gridgeo.locate(pts, plan)
+    assert _values(back["grid_code"]) == _values(whole["grid_code"])
+    assert back.loc[5, "reason"] == "non-numeric coordinate"
+    assert counts["bad"] == 1 and counts["located"] + counts["outside"] + counts["bad"] == len(pts)
+
+
+def test_cli_locate(plan_path, tmp_path, capsys):
+    src = tmp_path / "events.csv"
+    x, y = wgs84_to_gcj02(np.array([113.49, 0.0]), np.array([30.838, 0.0]))
+    pd.DataFrame({"事件": ["a", "b"], "经度": x, "纬度": y}).to_csv(src, index=False)
+    out = tmp_path / "routed.csv"
+    assert main(["locate", str(plan_path), str(src), "--out", str(out), "--coords", "gcj02", "--roster", str(STAFF)]) == 0
+    assert "2 points: 1 in a grid" in capsys.readouterr().out
+    back = pd.read_csv(out, dtype=str)
+    assert back["grid_code"].notna().tolist() == [True, False] and back["worker"].notna().tolist() == [True, False]
+    assert main(["locate", str(plan_path), str(src), "--out", str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["locate", str(plan_path), str(src), "--out", str(src), "--force"]) == 2
+    assert "also an input" in capsys.readouterr().err
+    assert main(["locate", str(plan_path), str(src), "--out", str(tmp_path / "x.csv"), "--lon-col", "nope"]) == 2
+    assert "lon column 'nope' not found" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_locator_is_reusable_and_parquet_output_keeps_types(plan, tmp_path):
+    loc = Locator(plan)
+    pts = _random_points(plan, 1_000, seed=5)
+    a = gridgeo.locate(pts, loc)
+    b = loc.locate(pts)
+    pd.testing.assert_frame_equal(a, b)
+    src = tmp_path / "p.parquet"
+    pts.to_parquet(src)
+    locate_file(src, loc, tmp_path / "o.parquet")
+    schema = pq.read_schema(tmp_path / "o.parquet")
+    assert str(schema.field("lon").type) == "double" and str(schema.field("grid_code").type) == "string"
+
+
+def test_locate_file_gbk_csv_and_a_header_only_file(tmp_path):
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_bytes("事件,经度,纬度\n火警,114.3015,30.5505\n".encode("gbk"))
+    counts = locate_file(src, plan, tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert counts["located"] == 1 and back["事件"].tolist() == ["火警"] and back["grid_code"].tolist() == [f"{C}002"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,lon,lat\n", encoding="utf-8")
+    assert locate_file(empty, plan, tmp_path / "empty_out.csv")["rows"] == 0
+    header = (tmp_path / "empty_out.csv").read_text(encoding="utf-8").strip()
+    assert header.replace('"', "").split(",") == ["id", "lon", "lat", "grid_code", "subgrid_code", "dedicated_grid_code",
+                                                   "community_code", "community_name", "reason"]

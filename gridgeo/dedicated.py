@@ -106,7 +106,7 @@ def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> t
     names = [_text(v) for v in (u["name"] if "name" in u else [None] * n)]
     given = [_text(v) for v in (u["category"] if "category" in u else [None] * n)]
     emp = pd.to_numeric(u["employees"], errors="coerce") if "employees" in u else pd.Series(np.nan, index=u.index)
-    emp = emp.astype(float).to_numpy()
+    emp = emp.astype(float).to_numpy().copy()
     area_given = (pd.to_numeric(u["site_area"], errors="coerce").astype(float).to_numpy() if "site_area" in u
                   else np.full(n, np.nan))
     poly = np.isin(shapely.get_type_id(geoms), (3, 6))
@@ -212,7 +212,8 @@ def decide(units: gpd.GeoDataFrame, rules: Any) -> pd.DataFrame:
             parent_of[max(ra, rb)] = min(ra, rb)
 
     names = units["name"].astype(str).to_numpy()
-    parents = units["parent"].to_numpy(dtype=object) if "parent" in units else np.full(n, None, dtype=object)
+    parents = (np.array([_text(v) for v in units["parent"]], dtype=object) if "parent" in units
+               else np.full(n, None, dtype=object))
     by_name: dict[str, list[int]] = {}
     for i in np.flatnonzero(own):
         by_name.setdefault(names[i], []).append(int(i))
@@ -252,7 +253,7 @@ def decide(units: gpd.GeoDataFrame, rules: Any) -> pd.DataFrame:
         tree = shapely.STRtree(g)
         a, b = tree.query(g, predicate="dwithin", distance=rules.dedicated_cluster_m)
         for x, y in zip(a, b, strict=True):
-            if x < y and cats[cand[x]] == cats[cand[y]] and units["community_code"].iat[cand[x]] is not None:
+            if x < y and cats[cand[x]] == cats[cand[y]]:
                 lunion(int(cand[x]), int(cand[y]))
     roots = np.array([lfind(int(i)) for i in cand], dtype=np.int64)
     for r in np.unique(roots):
@@ -541,3 +542,44 @@ def base_grids_only(previous: Any) -> Any:
     layers = dict(previous.layers)
     layers["grids"] = grids[grids["kind"].astype(str) != "dedicated"].reset_index(drop=True)
     return Plan(layers, dict(previous.metadata))
+
+
+def format_units(units: pd.DataFrame, grids: pd.DataFrame | None = None, *, max_grids: int = 30) -> str:
+    """The register as text (``gridgeo info`` and ``gridgeo report``): units and dedicated grids per
+    category, then units per grid (the grids with most units first, at most ``max_grids``).
+
+    >>> u = pd.DataFrame({"name": ["a", "b", "c"], "category": ["school", "school", "other"],
+    ...     "dedicated": [True, False, False], "grid_code": ["420103001001900", "420103001001001", None],
+    ...     "rule": ["category", "attached", "outside"]})
+    >>> print(format_units(u))  # doctest: +NORMALIZE_WHITESPACE
+    Units (enterprises and institutions, 专属网格 register): 3, in dedicated grids 1, in no grid 1
+    category             units  dedicated
+    other                    1          0
+    school                   2          1
+    units per grid (most first)
+    grid                 kind        units  categories
+    420103001001001      base            1  school 1
+    420103001001900      dedicated       1  school 1
+    """
+    c = unit_counts(units)
+    lines = [f"Units (enterprises and institutions, 专属网格 register): {c['units']:,}, in dedicated grids "
+             f"{c['dedicated_units']:,}, in no grid {c['in_no_grid']:,}",
+             f"{'category':<20} {'units':>5}  {'dedicated':>9}"]
+    lines += [f"{k:<20} {v['units']:>5}  {v['dedicated']:>9}" for k, v in c["per_category"].items()]
+    kind_of = {}
+    if grids is not None and "grid_code" in grids.columns and "kind" in grids.columns:
+        kind_of = dict(zip(grids["grid_code"].astype(str), grids["kind"].astype(str), strict=True))
+    u = units[units["grid_code"].notna()]
+    lines.append("units per grid (most first)")
+    lines.append(f"{'grid':<20} {'kind':<10} {'units':>5}  categories")
+    rows = []
+    for code, d in u.groupby(u["grid_code"].astype(str), sort=True):
+        cats = d["category"].value_counts()
+        cats = cats.sort_index().sort_values(ascending=False, kind="stable")
+        kind = kind_of.get(code, "dedicated" if bool(d["dedicated"].iloc[0]) else "base")
+        rows.append((-len(d), code, f"{code:<20} {kind:<10} {len(d):>5}  " + ", ".join(f"{k} {v}" for k, v in cats.items())))
+    rows.sort()
+    lines += [r[2] for r in rows[:max_grids]]
+    if len(rows) > max_grids:
+        lines.append(f"... and {len(rows) - max_grids:,} more grids with units (the plan's units layer lists every unit)")
+    return "\n".join(lines)

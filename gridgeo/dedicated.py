@@ -308,9 +308,79 @@ def _unit_blocks(geom: Any, blocks_geoms: np.ndarray, tree: shapely.STRtree) -> 
     return [int(min(hit))] if len(hit) else []
 
 
+def _parts_of(block_list: list[int], bgeoms: np.ndarray) -> list[list[int]]:
+    """The blocks of ``block_list`` grouped into connected pieces (sharing an edge), each sorted."""
+    if len(block_list) <= 1:
+        return [list(block_list)]
+    geom = shapely.coverage_union_all(bgeoms[block_list])
+    parts = shapely.get_parts(geom)
+    if len(parts) == 1:
+        return [sorted(block_list)]
+    # a block's interior point lies in the one piece holding the block (the largest overlap, to be safe)
+    where = np.array([int(np.argmax(shapely.area(shapely.intersection(parts, bgeoms[b])))) for b in block_list])
+    return [sorted(np.asarray(block_list)[where == k].tolist()) for k in range(len(parts)) if (where == k).any()]
+
+
+def _contiguous(rows: list[dict], bgeoms: np.ndarray, rec: list[dict], units: gpd.GeoDataFrame) -> list[dict]:
+    """A grid is one piece: a site or cluster whose blocks do not touch is one dedicated grid per piece."""
+    out = []
+    for r in rows:
+        parts = _parts_of(r["blocks"], bgeoms)
+        if len(parts) > 1:
+            rec.append({"type": "dedicated_site_disjoint", "severity": "info", "layer": "grids",
+                        "community_code": r["community_code"], "feature_id": units["unit_id"].iat[r["members"][0]],
+                        "measure": float(len(parts)),
+                        "message": f"the blocks of {r['name']} in community {r['community_code']} are {len(parts)} separate "
+                                   "pieces; one dedicated grid each (a grid is one piece of land)",
+                        "geometry": shapely.point_on_surface(bgeoms[r["blocks"][0]])})
+        out += [{**r, "blocks": p} for p in parts]
+    return out
+
+
+def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grid_min: dict[str, int],
+                     rec: list[dict]) -> list[dict]:
+    """Pieces of a community cut off by its dedicated grids and too small for an ordinary grid (fewer
+    households than ``grid_min``) join the dedicated grid sharing the longest boundary with them, so
+    that no ordinary grid is made of separate pieces. The piece with most households always stays."""
+    bgeoms = blocks.geometry.to_numpy()
+    bids = blocks["block_id"].astype(str).to_numpy()
+    bcomm = blocks["community_code"].astype(object).to_numpy()
+    hh_block = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).groupby(
+        buildings["block_id"].astype(object).to_numpy()).sum().to_dict()
+    taken = {b for r in rows for b in r["blocks"]}
+    for code in sorted({r["community_code"] for r in rows}):
+        free = [b for b in np.flatnonzero(np.array([str(c) == code for c in bcomm])) if b not in taken]
+        if len(free) < 2:
+            continue
+        pieces = _parts_of([int(b) for b in free], bgeoms)
+        if len(pieces) < 2:
+            continue
+        h = [sum(hh_block.get(bids[b], 0) for b in p) for p in pieces]
+        keep = max(range(len(pieces)), key=lambda k: (h[k], float(shapely.area(shapely.union_all(bgeoms[pieces[k]])))))
+        mine = [r for r in rows if r["community_code"] == code]
+        for k, piece in enumerate(pieces):
+            if k == keep or h[k] >= grid_min.get(code, 300):
+                continue
+            pg = shapely.coverage_union_all(bgeoms[piece]) if len(piece) > 1 else bgeoms[piece[0]]
+            shared = [float(shapely.length(shapely.intersection(shapely.boundary(pg), shapely.boundary(
+                shapely.coverage_union_all(bgeoms[r["blocks"]]))))) for r in mine]
+            if not shared or max(shared) <= 0:
+                continue
+            r = mine[int(np.argmax(shared))]
+            r["blocks"] = sorted(r["blocks"] + piece)
+            taken.update(piece)
+            rec.append({"type": "dedicated_absorbed_enclave", "severity": "info", "layer": "grids", "community_code": code,
+                        "feature_id": None, "measure": float(h[k]),
+                        "message": f"{len(piece)} block(s) of community {code} with {h[k]:.0f} households, cut off from the "
+                                   f"rest by dedicated grids and too small for a grid, joined the dedicated grid of {r['name']}",
+                        "geometry": shapely.point_on_surface(pg)})
+    return rows
+
+
 def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFrame,
-          buildings: gpd.GeoDataFrame) -> Carved:
-    """Dedicated grids as unions of whole street blocks, one per (group, community)."""
+          buildings: gpd.GeoDataFrame, grid_min: dict[str, int] | None = None) -> Carved:
+    """Dedicated grids as unions of whole street blocks, one per (group, community, connected piece).
+    ``grid_min``: the household floor of each community's ordinary grids (for the enclaves)."""
     crs = blocks.crs
     rec: list[dict] = []
     bgeoms = blocks.geometry.to_numpy()
@@ -331,8 +401,10 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
     claimed: dict[int, int] = {}
     blocks_of: dict[int, set[int]] = {g: set() for g in range(n_groups)}
     ugeoms = units.geometry.to_numpy()
+    unit_blocks: dict[int, list[int]] = {}
     for i in np.flatnonzero(group >= 0):
-        for b in _unit_blocks(ugeoms[i], bgeoms, tree):
+        unit_blocks[int(i)] = _unit_blocks(ugeoms[i], bgeoms, tree)
+        for b in unit_blocks[int(i)]:
             g = int(group[i])
             blocks_of[g].add(b)
             if b in claimed:
@@ -367,6 +439,8 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
         for code, bl in sorted(by_comm.items()):
             key_grid[(root, code)] = len(rows)
             rows.append({"community_code": code, "blocks": bl, "name": label, "members": members})
+    rows = _contiguous(rows, bgeoms, rec, units)
+    rows = _absorb_enclaves(rows, blocks, buildings, grid_min or {}, rec)
     # grid ids: per community, in the order of the first block id (stable), D001...
     rows.sort(key=lambda r: (r["community_code"], min(bids[b] for b in r["blocks"])))
     seq: dict[str, int] = {}
@@ -396,12 +470,12 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
     # each dedicated unit's grid: the grid of its community piece holding its point
     unit_grid = np.full(len(units), None, dtype=object)
     ucomm = units["community_code"].to_numpy(dtype=object)
-    gid_of = {(r["community_code"], m): r["grid_id"] for r in rows for m in r["members"]}
+    grid_of_block = {b: r["grid_id"] for r in rows for b in r["blocks"]}
     for i in np.flatnonzero(group >= 0):
-        gid = gid_of.get((ucomm[i], int(i)))
-        if gid is None:  # its point lies in another community piece of the site
-            gid = next((v for (c, m), v in gid_of.items() if m == i), None)
-        unit_grid[i] = gid
+        mine = [b for b in unit_blocks.get(int(i), []) if b in grid_of_block]
+        # the grid holding the unit's own block in its community, else any grid of its site
+        here = [b for b in mine if str(bcomm[b]) == str(ucomm[i])]
+        unit_grid[i] = grid_of_block[(here or mine)[0]] if (here or mine) else None
     units = units.assign(rule=decision["rule"].to_numpy())
     return Carved(grids=grids, block_grid=block_grid, unit_grid=unit_grid, units=units, findings=make_findings(rec, crs=crs))
 
@@ -485,7 +559,12 @@ def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, b
 
     units, f_norm = normalise_units(enterprises, communities)
     decision = decide(units, rules)
-    carved = carve(units, decision, blocks, buildings)
+    from .rules import rules_for_kind
+
+    kinds = communities["kind"] if "kind" in communities.columns else pd.Series("urban", index=communities.index)
+    grid_min = {str(c): rules_for_kind(rules, k if isinstance(k, str) else "urban").grid_min
+                for c, k in zip(communities["code"], kinds, strict=True)}
+    carved = carve(units, decision, blocks, buildings, grid_min)
     taken = set(carved.block_grid)
     free_blocks = blocks[~blocks["block_id"].astype(str).isin(taken)].copy()
     comm = communities.copy()

@@ -102,6 +102,7 @@ class Rules:
         d = dataclasses.asdict(self)
         d.pop("extra")
         d["arterial_classes"] = list(d["arterial_classes"])
+        d["dedicated_categories"] = list(d["dedicated_categories"])
         return d
 
 

@@ -155,6 +155,7 @@ class Scenario:
     streets: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    units: gpd.GeoDataFrame | None = None  # enterprises and institutions (专属网格 register), when built with them
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         return {"communities": self.communities, "streets": self.streets, "buildings": self.buildings}

@@ -30,6 +30,8 @@ type                            severity  measure       meaning
 ``malformed_code``              error     –             a code that is not all digits or has the wrong length
 ``code_prefix_mismatch``        error     –             a code that does not start with its community's code
                                                         (small grids: with their base grid's code)
+``code_wrong_range``            error     –             a grid whose ``kind`` is ``dedicated`` (专属网格) with a sequence
+                                                        under the scheme's ``dedicated_start``, or ``base`` at or above it
 ``missing_community``           error     –             a grid without a community code (inferred by overlap
                                                         when a communities layer is given)
 ``unknown_community``           error     –             a community code absent from the communities layer
@@ -140,6 +142,7 @@ FINDING_TYPES: dict[str, tuple[str, str, str]] = {
     "duplicate_code": ("error", "features", "code used more than once"),
     "malformed_code": ("error", "", "code not digits or wrong length"),
     "code_prefix_mismatch": ("error", "", "code prefix is not the community's code"),
+    "code_wrong_range": ("error", "", "grid code outside its kind's range (base or dedicated)"),
     "missing_community": ("error", "", "grid without a community code"),
     "unknown_community": ("error", "", "community code not in the communities layer"),
     "community_mismatch": ("error", "m2", "grid outside the community its code names"),
@@ -963,6 +966,21 @@ def _subgrid_nesting(subs: _Layer, declared_parent: np.ndarray, grids: _Layer, g
     return parent
 
 
+def _kind_range(layer: _Layer, kinds: np.ndarray, comm_code: np.ndarray, scheme: CodeScheme, records: list) -> None:
+    """Dedicated grids (专属网格) numbered from the scheme's ``dedicated_start``, base grids below it."""
+    first = scheme.dedicated_first
+    for i, (code, kind) in enumerate(zip(layer.codes, kinds, strict=True)):
+        if code is None or kind not in ("base", "dedicated") or not str(code)[-scheme.grid_digits:].isdigit():
+            continue
+        seq = int(str(code)[-scheme.grid_digits:])
+        if (kind == "dedicated") != (seq >= first):
+            want = f"{first} or above" if kind == "dedicated" else f"under {first}"
+            records.append(_rec("code_wrong_range", layer.name, layer.ids[i], comm_code[i],
+                                geometry=shapely.point_on_surface(layer.geoms[i]) if layer.usable[i] else None,
+                                message=f"{kind} grid {layer.ids[i]} has sequence {seq}; {kind} grids are numbered "
+                                        f"{want} (dedicated_start)"))
+
+
 def _street_share(grids: _Layer, comm_pos: np.ndarray, comm_code: np.ndarray, comms: _Communities | None,
                   streets: gpd.GeoDataFrame, crs: CRS, snap_m: float, share_min: float, records: list, tol: float) -> None:
     """Share of each grid's boundary within ``snap_m`` of a street, the community boundary excluded:
@@ -1111,6 +1129,8 @@ def validate_grids(
     grid_parents = np.array([None if c is None else scheme.prefix + c for c in comm_code], dtype=object)
     _code_findings(layer, grid_parents, comm_code, records, code_column=code_column,
                    column_present=code_column in grids.columns, level="grid", scheme=scheme)
+    if "kind" in grids.columns:
+        _kind_range(layer, grids["kind"].to_numpy(dtype=object), comm_code, scheme, records)
     pieces, ov_l, ov_r = _overlaps(layer, comm_code, records, tol2, tol, gap_width_m)
     _gaps(layer, comms, records, tol2, tol, gap_width_m, pieces)
     if comms is not None:

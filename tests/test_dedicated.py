@@ -390,3 +390,37 @@ def test_lujiazui_units_from_real_pois(tmp_path):
     assert set(attached["grid_code"]) <= set(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"])
     # the ordinary grids still meet the targets
     assert plan.metadata["quality"]["base"]["in_range_share"] >= 0.98
+
+
+def test_validate_checks_the_dedicated_range():
+    from gridgeo.validate import validate_grids
+
+    comm = _comm()
+    grids = gpd.GeoDataFrame({"grid_code": ["420103001001001", "420103001001002", "420103001001900"],
+                              "community_code": ["420103001001"] * 3, "kind": ["base", "dedicated", "dedicated"]},
+                             geometry=[box(X0, Y0, X0 + 500, Y0 + 1000), box(X0 + 500, Y0, X0 + 1000, Y0 + 500),
+                                       box(X0 + 500, Y0 + 500, X0 + 1000, Y0 + 1000)], crs=CRS)
+    f = validate_grids(grids, communities=comm)
+    bad = f[f["type"] == "code_wrong_range"]
+    assert bad["feature_id"].tolist() == ["420103001001002"] and (bad["severity"] == "error").all()
+    grids.loc[1, "grid_code"] = "420103001001901"
+    assert (validate_grids(grids, communities=comm)["type"] == "code_wrong_range").sum() == 0
+
+
+def test_row_order_does_not_change_the_plan():
+    comm, streets, buildings = _town()
+    units = _units([
+        {"name": "甲", "category": "enterprise", "employees": 150, "geometry": P(1050, 50)},
+        {"name": "乙", "category": "enterprise", "employees": 160, "geometry": P(1150, 50)},
+        {"name": "医院", "category": "hospital", "employees": 500, "geometry": P(150, 250)},
+        {"name": "小店", "category": "business_district", "employees": 3, "geometry": P(650, 350)},
+    ])
+    a = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    b = gridgeo.divide(comm, streets, buildings, enterprises=units.iloc[::-1].reset_index(drop=True))
+    ua = a.layers["units"].sort_values("unit_id").drop(columns="geometry").reset_index(drop=True)
+    ub = b.layers["units"].sort_values("unit_id").drop(columns="geometry").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ua, ub)
+    ga = a.grids.sort_values("grid_code").reset_index(drop=True)
+    gb = b.grids.sort_values("grid_code").reset_index(drop=True)
+    assert ga["grid_code"].tolist() == gb["grid_code"].tolist()
+    assert shapely.equals_exact(ga.geometry.to_numpy(), gb.geometry.to_numpy(), tolerance=1e-9).all()

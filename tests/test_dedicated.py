@@ -424,3 +424,34 @@ def test_row_order_does_not_change_the_plan():
     gb = b.grids.sort_values("grid_code").reset_index(drop=True)
     assert ga["grid_code"].tolist() == gb["grid_code"].tolist()
     assert shapely.equals_exact(ga.geometry.to_numpy(), gb.geometry.to_numpy(), tolerance=1e-9).all()
+
+
+def test_cli_enterprises_with_column_mapping(tmp_path, capsys):
+    from gridgeo.cli import main
+
+    comm, streets, buildings = _town()
+    src = tmp_path / "town.gpkg"
+    comm.to_file(src, layer="communities")
+    streets.to_file(src, layer="streets")
+    buildings.to_file(src, layer="buildings")
+    units = gpd.GeoDataFrame({"DWMC": ["第一中学", "小卖部"], "HYLB": ["学校", "商圈"], "RS": [120, 2]},
+                             geometry=[P(150, 250), P(650, 350)], crs=CRS)
+    upath = tmp_path / "units.gpkg"
+    units.to_file(upath, layer="units")
+    out = tmp_path / "plan.gpkg"
+    args = ["partition", "--communities", str(src), "--communities-layer", "communities", "--streets", str(src),
+            "--streets-layer", "streets", "--buildings", str(src), "--buildings-layer", "buildings",
+            "--enterprises", str(upath), "--columns", "enterprises.name=DWMC", "--columns", "enterprises.category=HYLB",
+            "--columns", "enterprises.employees=RS", "--workers", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    assert main(["validate", str(out)]) == 0
+    plan = gridgeo.read_plan(out)
+    u = plan.layers["units"].set_index("name")
+    assert bool(u.loc["第一中学", "dedicated"]) and u.loc["第一中学", "grid_code"].endswith("900")
+    assert not bool(u.loc["小卖部", "dedicated"]) and u.loc["小卖部", "rule"] == "attached"
+    capsys.readouterr()
+    # a mapping to a column the file lacks: one line, exit 2, nothing written
+    bad = tmp_path / "bad.gpkg"
+    assert main([*args[:-1], str(bad), "--columns", "enterprises.phone=DH"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "DH" in err[0] and not bad.exists()

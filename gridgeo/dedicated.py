@@ -285,6 +285,8 @@ class Carved:
     unit_grid: np.ndarray  # dedicated grid_id per unit (None: not in a dedicated grid yet)
     units: gpd.GeoDataFrame  # normalised units with ``rule``
     findings: gpd.GeoDataFrame
+    blocks: gpd.GeoDataFrame | None = None  # the blocks carved from (some cut around a unit's buildings)
+    buildings: gpd.GeoDataFrame | None = None  # the buildings with the block ids of ``blocks``
 
 
 def _unit_blocks(geom: Any, blocks_geoms: np.ndarray, tree: shapely.STRtree) -> list[int]:
@@ -308,11 +310,25 @@ def _unit_blocks(geom: Any, blocks_geoms: np.ndarray, tree: shapely.STRtree) -> 
     return [int(min(hit))] if len(hit) else []
 
 
+def _union(geoms: np.ndarray) -> Any:
+    """Union of block pieces (whole blocks and blocks cut around buildings, whose edges may differ by
+    the cells' snap-rounding, so not a strict coverage union)."""
+    from .partition.units import GRID_SIZE_M
+
+    return shapely.union_all(geoms, grid_size=GRID_SIZE_M) if len(geoms) > 1 else geoms[0]
+
+
+def _shared(a: Any, b: Any) -> float:
+    """Length of boundary ``a`` shares with ``b`` (within a centimetre: pieces cut around buildings are
+    snap-rounded, so their edges match their neighbours' only to about a micrometre)."""
+    return float(shapely.length(shapely.intersection(shapely.boundary(a), shapely.buffer(b, 0.01))))
+
+
 def _parts_of(block_list: list[int], bgeoms: np.ndarray) -> list[list[int]]:
     """The blocks of ``block_list`` grouped into connected pieces (sharing an edge), each sorted."""
     if len(block_list) <= 1:
         return [list(block_list)]
-    geom = shapely.coverage_union_all(bgeoms[block_list])
+    geom = _union(bgeoms[block_list])
     parts = shapely.get_parts(geom)
     if len(parts) == 1:
         return [sorted(block_list)]
@@ -361,9 +377,8 @@ def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.
         for k, piece in enumerate(pieces):
             if k == keep or h[k] >= grid_min.get(code, 300):
                 continue
-            pg = shapely.coverage_union_all(bgeoms[piece]) if len(piece) > 1 else bgeoms[piece[0]]
-            shared = [float(shapely.length(shapely.intersection(shapely.boundary(pg), shapely.boundary(
-                shapely.coverage_union_all(bgeoms[r["blocks"]]))))) for r in mine]
+            pg = _union(bgeoms[piece]) if len(piece) > 1 else bgeoms[piece[0]]
+            shared = [_shared(pg, _union(bgeoms[r["blocks"]])) for r in mine]
             if not shared or max(shared) <= 0:
                 continue
             r = mine[int(np.argmax(shared))]
@@ -377,12 +392,112 @@ def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.
     return rows
 
 
+def _site_buildings(ugeom: Any, idx: np.ndarray, bld: np.ndarray, hh: np.ndarray, site_m: float) -> np.ndarray | None:
+    """The buildings (positions, among ``idx``: those of one block) that are a unit's own: for a site
+    polygon, those it covers (by their inner point); for a point, the building it stands in or the
+    nearest within ``site_m``, and the buildings without households within ``site_m``. None: none found."""
+    if not len(idx) or site_m <= 0:
+        return None
+    if shapely.get_type_id(ugeom) in (3, 6):
+        mine = idx[shapely.intersects(ugeom, shapely.point_on_surface(bld[idx]))]
+        return mine if len(mine) else None
+    d = shapely.distance(bld[idx], ugeom)
+    k = int(np.argmin(d))
+    if d[k] > site_m:
+        return None
+    return np.unique(np.concatenate([[idx[k]], idx[(d <= site_m) & (hh[idx] == 0)]]))
+
+
+def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
+                  site_m: float, rec: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Blocks where a dedicated unit takes only the part around its own buildings: each is cut into the
+    unit's part (``<block_id>-D``, same position) and the rest (``<block_id>-R``, appended), between
+    buildings and never through one (:func:`gridgeo.partition.units.build_cells`). A block stays whole
+    when the rest would hold no households, when another dedicated unit takes it whole, or when either
+    part would be in pieces (finding ``dedicated_whole_block``)."""
+    from .partition.units import build_cells
+
+    if site_m <= 0 or not (group >= 0).any():
+        return blocks, buildings
+    bgeoms = blocks.geometry.to_numpy()
+    bids = blocks["block_id"].astype(str).to_numpy()
+    tree = shapely.STRtree(bgeoms)
+    bld = buildings.geometry.to_numpy()
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    pos_of = {b: i for i, b in enumerate(bids)}
+    bblock = np.array([pos_of.get(str(b), -1) if b is not None and not (isinstance(b, float) and np.isnan(b)) else -1
+                       for b in buildings["block_id"].astype(object)], dtype=np.int64)
+    in_block = pd.Series(np.arange(len(bld))).groupby(bblock).indices
+    unit_of = buildings["unit_id"].astype(str).to_numpy() if "unit_id" in buildings else np.arange(len(bld)).astype(str)
+    claims: dict[int, list[np.ndarray | None]] = {}
+    ugeoms = units.geometry.to_numpy()
+    for i in np.flatnonzero(group >= 0):
+        for b in _unit_blocks(ugeoms[i], bgeoms, tree):
+            idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
+            claims.setdefault(b, []).append(_site_buildings(ugeoms[i], idx, bld, hh, site_m))
+    new_geoms = bgeoms.copy()
+    new_ids = bids.copy()
+    extra: list[dict] = []
+    bid_out = buildings["block_id"].astype(object).to_numpy().copy()
+    for b in sorted(claims):
+        if any(c is None for c in claims[b]):
+            continue
+        idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
+        mine = np.unique(np.concatenate(claims[b]))
+        # whole footprint units (overlapping footprints are never divided)
+        mine = idx[np.isin(unit_of[idx], unit_of[mine])]
+        rest = idx[~np.isin(idx, mine)]
+        if not len(rest) or hh[rest].sum() == 0:
+            continue
+        local = {p: k for k, p in enumerate(idx)}
+        labels = pd.factorize(unit_of[idx])[0]
+        try:
+            cells = build_cells(bgeoms[b], np.array([bgeoms[b]], dtype=object), bld[idx], np.zeros(len(idx), np.int64),
+                                hh[idx].astype(np.int64), divide=np.array([True]), unit=labels)
+        except Exception:  # noqa: BLE001 - a block the cells cannot be built on stays whole
+            cells = None
+        ok = cells is not None
+        if ok:
+            mine_cells = np.unique(cells.building_cell[[local[p] for p in mine]])
+            other = np.setdiff1d(np.arange(len(cells.geoms)), mine_cells)
+            part = shapely.union_all(cells.geoms[mine_cells])
+            left = shapely.union_all(cells.geoms[other]) if len(other) else shapely.Polygon()
+            ok = (len(other) > 0 and shapely.get_type_id(part) == 3 and shapely.get_type_id(left) == 3
+                  and not np.isin(cells.building_cell[[local[p] for p in rest]], mine_cells).any())
+        if not ok:
+            rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "grids",
+                        "community_code": blocks["community_code"].iat[b], "feature_id": bids[b],
+                        "measure": float(hh[rest].sum()),
+                        "message": f"block {bids[b]} could not be cut around the buildings of its dedicated unit "
+                                   f"without leaving pieces; the whole block is taken with {hh[rest].sum():.0f} "
+                                   "households of other buildings", "geometry": shapely.point_on_surface(bgeoms[b])})
+            continue
+        new_geoms[b], new_ids[b] = part, f"{bids[b]}-D"
+        extra.append({"block_id": f"{bids[b]}-R", "community_code": blocks["community_code"].iat[b], "geometry": left})
+        bid_out[mine] = f"{bids[b]}-D"
+        bid_out[rest] = f"{bids[b]}-R"
+    if not extra:
+        return blocks, buildings
+    out = blocks.copy()
+    out["block_id"] = new_ids
+    out = out.set_geometry(gpd.GeoSeries(new_geoms, index=out.index, crs=blocks.crs))
+    add = gpd.GeoDataFrame(pd.DataFrame(extra), geometry="geometry", crs=blocks.crs)
+    out = gpd.GeoDataFrame(pd.concat([out, add], ignore_index=True), geometry="geometry", crs=blocks.crs)
+    if "area_m2" in out.columns:
+        out["area_m2"] = shapely.area(out.geometry.to_numpy())
+    b2 = buildings.copy()
+    b2["block_id"] = pd.Series(bid_out, index=b2.index, dtype=object)
+    return out, b2
+
+
 def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFrame,
-          buildings: gpd.GeoDataFrame, grid_min: dict[str, int] | None = None) -> Carved:
-    """Dedicated grids as unions of whole street blocks, one per (group, community, connected piece).
+          buildings: gpd.GeoDataFrame, grid_min: dict[str, int] | None = None, site_m: float = 0.0) -> Carved:
+    """Dedicated grids as unions of street blocks (or of the part of a block around a unit's buildings,
+    ``site_m`` > 0: :func:`_split_blocks`), one per (group, community, connected piece).
     ``grid_min``: the household floor of each community's ordinary grids (for the enclaves)."""
-    crs = blocks.crs
     rec: list[dict] = []
+    blocks, buildings = _split_blocks(units, decision["group"].to_numpy(), blocks, buildings, site_m, rec)
+    crs = blocks.crs
     bgeoms = blocks.geometry.to_numpy()
     bids = blocks["block_id"].astype(str).to_numpy()
     bcomm = blocks["community_code"].astype(object).to_numpy()
@@ -449,7 +564,7 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
         seq[r["community_code"]] = seq.get(r["community_code"], 0) + 1
         gid = f"{r['community_code']}-D{seq[r['community_code']]:03d}"
         r["grid_id"] = gid
-        geom = shapely.coverage_union_all(bgeoms[r["blocks"]]) if len(r["blocks"]) > 1 else bgeoms[r["blocks"][0]]
+        geom = _union(bgeoms[r["blocks"]]) if len(r["blocks"]) > 1 else bgeoms[r["blocks"][0]]
         ids = {bids[b] for b in r["blocks"]}
         for b in ids:
             block_grid[b] = gid
@@ -477,7 +592,8 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
         here = [b for b in mine if str(bcomm[b]) == str(ucomm[i])]
         unit_grid[i] = grid_of_block[(here or mine)[0]] if (here or mine) else None
     units = units.assign(rule=decision["rule"].to_numpy())
-    return Carved(grids=grids, block_grid=block_grid, unit_grid=unit_grid, units=units, findings=make_findings(rec, crs=crs))
+    return Carved(grids=grids, block_grid=block_grid, unit_grid=unit_grid, units=units, findings=make_findings(rec, crs=crs),
+                  blocks=blocks, buildings=buildings)
 
 
 # ------------------------------------------------------------------------------------------- register
@@ -564,7 +680,8 @@ def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, b
     kinds = communities["kind"] if "kind" in communities.columns else pd.Series("urban", index=communities.index)
     grid_min = {str(c): rules_for_kind(rules, k if isinstance(k, str) else "urban").grid_min
                 for c, k in zip(communities["code"], kinds, strict=True)}
-    carved = carve(units, decision, blocks, buildings, grid_min)
+    carved = carve(units, decision, blocks, buildings, grid_min, site_m=rules.dedicated_site_m)
+    blocks, buildings = carved.blocks, carved.buildings
     taken = set(carved.block_grid)
     free_blocks = blocks[~blocks["block_id"].astype(str).isin(taken)].copy()
     comm = communities.copy()
@@ -580,7 +697,7 @@ def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, b
             keep[k] = False
             continue
         # the community less its dedicated grids: the union of its other blocks (which tile it with them)
-        geoms[k] = shapely.coverage_union_all(rest)
+        geoms[k] = _union(rest)
     comm = comm.set_geometry(gpd.GeoSeries(geoms, index=comm.index, crs=comm.crs))[keep]
     b = buildings.copy()
     inside = b["block_id"].astype(object).isin(taken).to_numpy()
@@ -598,7 +715,9 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame) -> 
                              geometry="geometry", crs=result.grids.crs)
     out_b = result.buildings.copy()
     out_b["community_code"] = buildings["community_code"].to_numpy()
-    blk = out_b["block_id"].astype(object).to_numpy()
+    blk_cut = out_b["block_id"].astype(object).to_numpy()  # block ids as carved (a block cut in two: -D, -R)
+    out_b["block_id"] = buildings["block_id"].to_numpy()
+    blk = blk_cut
     gid = out_b["grid_id"].to_numpy(dtype=object).copy()
     sid = out_b["subgrid_id"].to_numpy(dtype=object).copy()
     bg = carving.carved.block_grid

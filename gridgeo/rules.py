@@ -79,6 +79,10 @@ class Rules:
     # small units of one category (or one parent) within this distance of each other are a cluster: one
     # dedicated grid when together they reach dedicated_min_employees or dedicated_min_site_area_m2
     dedicated_cluster_m: float = 150.0
+    # a unit takes the part of its street block around its own buildings (the building it stands in or
+    # nearest to, and the buildings without households, within this distance of a point unit, or the
+    # buildings a site polygon covers) when the rest of the block holds households; 0: whole blocks
+    dedicated_site_m: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -137,7 +141,7 @@ def _check(r: Rules) -> None:
         if not getattr(r, name) > 0:
             problems.append(f"{name} must be > 0 (got {getattr(r, name)!r})")
     for name in ("sliver_area_m2", "street_snap_m", "dedicated_min_households", "boundary_tolerance_m", "width_tolerance_m",
-                 "dedicated_min_employees", "dedicated_min_site_area_m2", "dedicated_cluster_m"):
+                 "dedicated_min_employees", "dedicated_min_site_area_m2", "dedicated_cluster_m", "dedicated_site_m"):
         if getattr(r, name) < 0:
             problems.append(f"{name} must be >= 0 (got {getattr(r, name)!r})")
     problems += _dedicated_problems(r.dedicated_categories)

@@ -455,3 +455,28 @@ def test_cli_enterprises_with_column_mapping(tmp_path, capsys):
     assert main([*args[:-1], str(bad), "--columns", "enterprises.phone=DH"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "DH" in err[0] and not bad.exists()
+
+
+def test_point_unit_takes_the_part_of_its_block_around_its_buildings(tmp_path):
+    comm, streets, buildings = _town()
+    # a school building (no households) beside the block's flats, in the block x 100-200, y 200-300
+    school = gpd.GeoDataFrame({"households": [0], "use": ["school"]},
+                              geometry=[box(X0 + 115, Y0 + 215, X0 + 135, Y0 + 285)], crs=CRS)
+    b = gpd.GeoDataFrame(pd.concat([buildings, school], ignore_index=True), geometry="geometry", crs=CRS)
+    units = _units([{"name": "中学", "category": "school", "employees": 80, "geometry": P(125, 250)}])
+    plan = gridgeo.divide(comm, streets, b, enterprises=units)
+    assert (plan.validate()["severity"] == "error").sum() == 0
+    ded = _ded(plan).to_crs(CRS)
+    assert len(ded) == 1 and int(ded["households"].iloc[0]) == 0
+    geom = ded.geometry.iloc[0]
+    block = box(X0 + 100, Y0 + 200, X0 + 200, Y0 + 300)
+    assert geom.covers(school.geometry.iloc[0]) and geom.area < 0.9 * block.area
+    assert block.buffer(1e-6).covers(geom)
+    # the flats of the block stay in an ordinary grid
+    bl = plan.buildings.to_crs(CRS)
+    flats = bl[bl.geometry.centroid.distance(P(150, 250)) < 1]
+    assert flats["grid_code"].isin(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"]).all()
+    # with dedicated_site_m = 0 the unit takes its whole block
+    whole = gridgeo.divide(comm, streets, b, enterprises=units, rules=get_rules(dedicated_site_m=0.0))
+    wd = _ded(whole).to_crs(CRS)
+    assert abs(wd.geometry.iloc[0].area - block.area) < 1 and int(wd["households"].iloc[0]) == 50

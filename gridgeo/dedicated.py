@@ -24,9 +24,9 @@ partition:
    - ``attached``: every other unit is attached to the ordinary grid it lies in (``in_dedicated_site``
      when that place is a dedicated grid after all, ``outside`` when it lies in no community).
 3. :func:`carve` — the geometry, **before** households are divided: a point unit takes the street
-   block it lies in (the whole block: a first version; the part of it around its buildings is not
-   cut out), a site polygon the blocks it covers at least half of (else the block holding most of
-   it). Units claiming one block share one grid. A grid lies in one community: a site spanning two is
+   block it lies in, a site polygon the blocks it covers at least half of (else the block holding
+   most of it); when the rest of such a block holds households, only the part around the unit's own
+   buildings (:func:`_split_blocks`, ``dedicated_site_m``). Units claiming one block share one grid. A grid lies in one community: a site spanning two is
    split at the boundary (finding ``dedicated_site_split``). The partition then divides only the
    blocks left, so the ordinary grids keep their 300–500 households and, together with the dedicated
    grids (``kind = dedicated``), still tile every community. Households inside a dedicated grid stay

@@ -48,7 +48,7 @@ import shapely
 from ._findings import make_findings
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "UNIT_COLUMNS", "Carved", "normalise_units", "decide", "carve",
-           "register", "unit_counts"]
+           "register", "unit_counts", "format_units", "Carving", "carve_inputs", "merge_result", "base_grids_only"]
 
 #: canonical unit categories
 CATEGORIES = ("government", "hospital", "school", "enterprise", "park", "business_district", "office_building",
@@ -70,7 +70,6 @@ CATEGORY_LABELS: dict[str, str] = {
 UNIT_COLUMNS = ["unit_id", "name", "category", "category_given", "employees", "site_area_m2", "parent", "leader",
                 "phone", "community_code", "grid_code", "dedicated", "rule"]
 
-_TEXT = ("name", "parent", "leader", "phone")
 
 
 def _text(v: Any) -> str | None:
@@ -536,7 +535,6 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
     bblock = buildings["block_id"].astype(object).to_numpy()
     rows = []
     block_grid: dict[str, str] = {}
-    key_grid: dict[tuple[int, str], int] = {}
     names = units["name"].astype(str).to_numpy()
     for root in sorted(merged):
         members = [i for i in np.flatnonzero(group >= 0) if find(int(group[i])) == root]
@@ -552,7 +550,6 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
                                    "split at the boundary into one dedicated grid per community",
                         "geometry": shapely.point_on_surface(ugeoms[members[0]])})
         for code, bl in sorted(by_comm.items()):
-            key_grid[(root, code)] = len(rows)
             rows.append({"community_code": code, "blocks": bl, "name": label, "members": members})
     rows = _contiguous(rows, bgeoms, rec, units)
     rows = _absorb_enclaves(rows, blocks, buildings, grid_min or {}, rec)

@@ -314,7 +314,20 @@ def _union(geoms: np.ndarray) -> Any:
     the cells' snap-rounding, so not a strict coverage union)."""
     from .partition.units import GRID_SIZE_M
 
-    return shapely.union_all(geoms, grid_size=GRID_SIZE_M) if len(geoms) > 1 else geoms[0]
+    if len(geoms) == 1:
+        return geoms[0]
+    if _on_grid(geoms):  # a community with a block cut around buildings: every block snapped (_split_blocks)
+        return shapely.union_all(geoms, grid_size=GRID_SIZE_M)
+    return shapely.coverage_union_all(geoms)  # street blocks as built: an exact coverage
+
+
+def _on_grid(geoms: np.ndarray) -> bool:
+    """Whether every coordinate is on the snap-rounding grid (as GEOS rounds: round(x / size) * size)."""
+    from .partition.units import GRID_SIZE_M
+
+    c = shapely.get_coordinates(np.asarray(geoms, dtype=object))
+    scale = 1.0 / GRID_SIZE_M
+    return bool(len(c)) and bool(np.array_equal(c, np.round(c * scale) / scale))
 
 
 def _shared(a: Any, b: Any) -> float:
@@ -477,6 +490,15 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
         bid_out[rest] = f"{bids[b]}-R"
     if not extra:
         return blocks, buildings
+    from .partition.units import GRID_SIZE_M
+
+    # the pieces of a cut block are snap-rounded (the cells' arrangement): every block of those
+    # communities is snapped to the same grid, so that they still tile their community exactly
+    cut = {str(e["community_code"]) for e in extra}
+    in_cut = np.array([str(c) in cut for c in blocks["community_code"]], dtype=bool)
+    new_geoms[in_cut] = shapely.set_precision(new_geoms[in_cut].astype(object), GRID_SIZE_M)
+    for e in extra:
+        e["geometry"] = shapely.set_precision(e["geometry"], GRID_SIZE_M)
     out = blocks.copy()
     out["block_id"] = new_ids
     out = out.set_geometry(gpd.GeoSeries(new_geoms, index=out.index, crs=blocks.crs))

@@ -355,7 +355,7 @@ def _contiguous(rows: list[dict], bgeoms: np.ndarray, rec: list[dict], units: gp
     for r in rows:
         parts = _parts_of(r["blocks"], bgeoms)
         if len(parts) > 1:
-            rec.append({"type": "dedicated_site_disjoint", "severity": "info", "layer": "grids",
+            rec.append({"type": "dedicated_site_disjoint", "severity": "info", "layer": "enterprises",
                         "community_code": r["community_code"], "feature_id": units["unit_id"].iat[r["members"][0]],
                         "measure": float(len(parts)),
                         "message": f"the blocks of {r['name']} in community {r['community_code']} are {len(parts)} separate "
@@ -396,7 +396,7 @@ def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.
             r = mine[int(np.argmax(shared))]
             r["blocks"] = sorted(r["blocks"] + piece)
             taken.update(piece)
-            rec.append({"type": "dedicated_absorbed_enclave", "severity": "info", "layer": "grids", "community_code": code,
+            rec.append({"type": "dedicated_absorbed_enclave", "severity": "info", "layer": "blocks", "community_code": code,
                         "feature_id": None, "measure": float(h[k]),
                         "message": f"{len(piece)} block(s) of community {code} with {h[k]:.0f} households, cut off from the "
                                    f"rest by dedicated grids and too small for a grid, joined the dedicated grid of {r['name']}",
@@ -477,7 +477,7 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
             ok = (len(other) > 0 and shapely.get_type_id(part) == 3 and shapely.get_type_id(left) == 3
                   and not np.isin(cells.building_cell[[local[p] for p in rest]], mine_cells).any())
         if not ok:
-            rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "grids",
+            rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "blocks",
                         "community_code": blocks["community_code"].iat[b], "feature_id": bids[b],
                         "measure": float(hh[rest].sum()),
                         "message": f"block {bids[b]} could not be cut around the buildings of its dedicated unit "
@@ -566,7 +566,7 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
                 by_comm.setdefault(str(bcomm[b]), []).append(b)
         label = "、".join(dict.fromkeys(names[m] for m in members))
         if len(by_comm) > 1:
-            rec.append({"type": "dedicated_site_split", "severity": "warning", "layer": "grids",
+            rec.append({"type": "dedicated_site_split", "severity": "warning", "layer": "enterprises",
                         "feature_id": units["unit_id"].iat[members[0]], "measure": float(len(by_comm)),
                         "message": f"the site of {label} spans {len(by_comm)} communities ({', '.join(sorted(by_comm))}); "
                                    "split at the boundary into one dedicated grid per community",

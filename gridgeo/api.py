@@ -62,7 +62,9 @@ def divide(
     villager_groups
         Villager groups (村民小组) of rural villages: the grids follow them.
     enterprises
-        Enterprises and institutions (points or polygons).
+        Enterprises and institutions (points or site polygons; ``name``, ``category``, ``employees``, ...):
+        dedicated grids (专属网格, ``kind = dedicated``) carved out before the division, and the plan's
+        ``units`` layer (see :mod:`gridgeo.dedicated`).
     rules
         A rules profile (``urban``, ``rural``, ``township``), a TOML rules file or a
         :class:`~gridgeo.rules.Rules`.

@@ -103,4 +103,9 @@ def quality_report(plan: Plan) -> str:
     from .partition.metrics import format_quality
     from .plan import stored_quality
 
-    return format_quality(stored_quality(plan))
+    text = format_quality(stored_quality(plan))
+    if "units" in plan.layers:
+        from .dedicated import format_units
+
+        text += "\n" + format_units(plan.layers["units"], plan.layers.get("grids"))
+    return text

@@ -83,7 +83,7 @@ LAYER_KINDS: dict[str, dict[str, Any]] = {
     "enterprises": {
         "geom": {"Point", "MultiPoint", "Polygon", "MultiPolygon"},
         "required": [],
-        "optional": ["name", "category", "employees"],
+        "optional": ["name", "category", "employees", "site_area", "parent", "leader", "phone"],
     },
 }
 

@@ -335,19 +335,33 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     _step(progress, f"dividing {len(prep.communities)} communities")
     t = time.perf_counter()
     extra: dict[str, Any] = {}
+    # dedicated grids (专属网格) are carved out of the blocks first; the partition divides the rest
+    carving = None
+    p_comm, p_blocks, p_buildings = prep.communities, prep.blocks, prep.buildings
+    if prep.enterprises is not None:
+        from .dedicated import carve_inputs
+
+        carving = carve_inputs(prep.enterprises, prep.communities, prep.blocks, prep.buildings, prep.rules)
+        p_comm, p_blocks, p_buildings = carving.communities, carving.blocks, carving.buildings
     if previous is not None and not from_scratch and "grids" in previous.layers:
         from .adjust import adjust
+        from .dedicated import base_grids_only
 
         result, extra["adjustment"] = adjust(
-            prep.communities, prep.blocks, prep.buildings, previous, streets=prep.streets, rules=prep.rules,
+            p_comm, p_blocks, p_buildings, base_grids_only(previous), streets=prep.streets, rules=prep.rules,
             villager_groups=prep.villager_groups, workers=workers,
         )
     else:
         result = partition(
-            prep.communities, prep.blocks, prep.buildings, streets=prep.streets, rules=prep.rules,
+            p_comm, p_blocks, p_buildings, streets=prep.streets, rules=prep.rules,
             villager_groups=prep.villager_groups, workers=workers, progress=_community_progress(progress),
             scheduler=scheduler, checkpoint=checkpoint,
         )
+    if carving is not None:
+        from .dedicated import merge_result
+
+        result = merge_result(result, carving, prep.buildings)
+        result.findings = concat_findings([carving.findings, result.findings], crs=prep.metric)
     prep.timings["partition_s"] = time.perf_counter() - t
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
@@ -367,6 +381,11 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     extra["quality"] = _plain(q)
     layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": grids, "subgrids": subgrids,
               "buildings": buildings, "findings": findings}
+    if carving is not None:
+        from .dedicated import register, unit_counts
+
+        layers["units"] = register(carving.carved, grids)
+        extra["units"] = unit_counts(layers["units"])
     meta = _metadata(prep, "partition", extra)
     meta["counts"]["grids"] = int(len(grids))
     meta["counts"]["subgrids"] = int(len(subgrids))

@@ -70,6 +70,19 @@ class Rules:
     width_tolerance_m: float = 0.1
     # dedicated grids (专属网格)
     dedicated_min_households: int = 0
+    # a unit (enterprise, institution) with this many employees or more is a dedicated grid of its own;
+    # so is a site polygon of this area or more (gridgeo.dedicated)
+    dedicated_min_employees: int = 300
+    dedicated_min_site_area_m2: float = 30000.0
+    # categories dedicated whatever their size from "category:employees" on (0: always)
+    dedicated_categories: tuple[str, ...] = ("government:100", "hospital:100", "school:50", "market:0", "park:0")
+    # small units of one category (or one parent) within this distance of each other are a cluster: one
+    # dedicated grid when together they reach dedicated_min_employees or dedicated_min_site_area_m2
+    dedicated_cluster_m: float = 150.0
+    # a unit takes the part of its street block around its own buildings (the building it stands in or
+    # nearest to, and the buildings without households, within this distance of a point unit, or the
+    # buildings a site polygon covers) when the rest of the block holds households; 0: whole blocks
+    dedicated_site_m: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +106,7 @@ class Rules:
         d = dataclasses.asdict(self)
         d.pop("extra")
         d["arterial_classes"] = list(d["arterial_classes"])
+        d["dedicated_categories"] = list(d["dedicated_categories"])
         return d
 
 
@@ -126,9 +140,11 @@ def _check(r: Rules) -> None:
     for name in ("dwelling_m2", "sliver_width_m", "arterial_weight", "minor_weight"):
         if not getattr(r, name) > 0:
             problems.append(f"{name} must be > 0 (got {getattr(r, name)!r})")
-    for name in ("sliver_area_m2", "street_snap_m", "dedicated_min_households", "boundary_tolerance_m", "width_tolerance_m"):
+    for name in ("sliver_area_m2", "street_snap_m", "dedicated_min_households", "boundary_tolerance_m", "width_tolerance_m",
+                 "dedicated_min_employees", "dedicated_min_site_area_m2", "dedicated_cluster_m", "dedicated_site_m"):
         if getattr(r, name) < 0:
             problems.append(f"{name} must be >= 0 (got {getattr(r, name)!r})")
+    problems += _dedicated_problems(r.dedicated_categories)
     if not 0 < r.footprint_overlap_share <= 1:
         problems.append(f"footprint_overlap_share must be in (0, 1] (got {r.footprint_overlap_share!r})")
     if not 0 < r.residential_share <= 1:
@@ -136,6 +152,33 @@ def _check(r: Rules) -> None:
     if problems:
         msg = "impossible rules: " + "; ".join(problems) + "; fix the rules file or option"
         raise RulesError(msg)
+
+
+def dedicated_categories(r: Rules) -> dict[str, int]:
+    """The rules' ``dedicated_categories`` as ``{category: least employees}``.
+
+    >>> dedicated_categories(get_rules("urban"))["hospital"]
+    100
+    """
+    out = {}
+    for item in r.dedicated_categories:
+        cat, _, n = item.partition(":")
+        out[cat.strip()] = int(n) if n.strip() else 0
+    return out
+
+
+def _dedicated_problems(items: tuple[str, ...]) -> list[str]:
+    from .dedicated import CATEGORIES
+
+    bad = []
+    for item in items:
+        cat, _, n = item.partition(":")
+        if cat.strip() not in CATEGORIES or (n.strip() and not n.strip().isdigit()):
+            bad.append(item)
+    if bad:
+        return [f"dedicated_categories entries must be 'category:employees' with a category of {list(CATEGORIES)} "
+                f"and a whole number (got {bad})"]
+    return []
 
 
 def _build(values: dict[str, Any], *, source: str) -> Rules:

@@ -36,7 +36,7 @@ museum, embassy, …) are mapped to one it knows (commercial, retail, public, �
 osm-mapped) so that they estimate 0 households; ``kind_detail`` keeps the OSM value.
 
 The result is one GeoPackage, ``<out>/lujiazui_scenario.gpkg`` (``lujiazui_scenario_real.gpkg`` with
-``--residential real``), with layers ``communities``, ``streets`` and ``buildings`` in EPSG:4490 and a
+``--residential real``), with layers ``communities``, ``streets``, ``buildings`` and ``units`` (enterprises and institutions from the POIs and office towers, SEEDED staff: see ``_units``) in EPSG:4490 and a
 table ``scenario_metadata`` (seed, counts, sources, the note). The same seed gives the same content
 (:func:`content_hash`). A file built with the same seed, option and builder version is reused unless
 ``--force`` is given. Metric CRS: EPSG:4550 (CGCS2000 3° Gauss-Krüger, CM 123°E): the area straddles
@@ -84,7 +84,7 @@ import build_wuhan_scenario as _wuhan  # noqa: E402 - shared helpers: adjacency,
 __all__ = ["Scenario", "ScenarioUnavailable", "build", "load", "content_hash", "missing_reason", "SHARED_DATA",
            "DEFAULT_SEED", "RESIDENTIAL_MODES"]
 
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"  # 3: a units layer (enterprises and institutions, from the POIs and office towers)
 DEFAULT_SEED = 310115
 DEFAULT_OUT = Path("out") / "lujiazui_scenario"
 FILE_NAMES = {"seeded": "lujiazui_scenario.gpkg", "real": "lujiazui_scenario_real.gpkg"}
@@ -401,6 +401,71 @@ def _codes(geoms: np.ndarray, households: np.ndarray, pudong: shapely.Geometry, 
     })
 
 
+# ---------------------------------------------------------------------------------------------- units
+
+#: POI kinds taken as units (enterprises and institutions, 专属网格 register): gridgeo category and a
+#: SEEDED range of employees (OSM has no staff counts)
+POI_UNITS = {
+    "hotel": ("enterprise", 60, 600), "hostel": ("enterprise", 5, 20), "bank": ("enterprise", 10, 120),
+    "school": ("school", 40, 160), "kindergarten": ("school", 15, 40), "hospital": ("hospital", 300, 1500),
+    "government": ("government", 30, 200), "police": ("government", 30, 200), "post_office": ("government", 10, 40),
+    "supermarket": ("business_district", 10, 60), "convenience": ("business_district", 3, 8),
+    "jewelry": ("business_district", 5, 30), "clothes": ("business_district", 5, 30), "shop": ("business_district", 5, 30),
+    "mall": ("business_district", 300, 900), "museum": ("other", 10, 60),
+}
+OFFICE_KINDS = ("office", "commercial", "tower")  # OSM kind_detail of office towers
+OFFICE_M2_PER_EMPLOYEE = 15.0  # office floor area per worker (gross floor area × 0.7 usable ÷ ~10 m²)
+MARKET_STREETS = ("南京东路",)  # shops within MARKET_STREET_M of these streets belong to that market street (parent)
+MARKET_STREET_M = 60.0
+
+
+def _units(pois: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, seed: int) -> gpd.GeoDataFrame:
+    """The ``units`` layer (enterprises and institutions, metric CRS): REAL places, SEEDED staff.
+
+    - every POI of a kind in :data:`POI_UNITS` (hotels, banks, schools, hospitals, police, post offices,
+      shops, museums): a point, ``category`` as mapped there, ``employees`` a seeded draw in its range;
+    - office towers: every building polygon OSM tags office/commercial/tower with a height of
+      :data:`TOWER_M` or more: the footprint as the site, ``employees`` = footprint × floors ÷
+      :data:`OFFICE_M2_PER_EMPLOYEE` (floors from the scenario's ``floors``); repeated tile copies of
+      one tower (one ``osm_id``) are one unit;
+    - shops within :data:`MARKET_STREET_M` of a market street (南京东路步行街) get it as ``parent``.
+
+    Uses its own random stream (``seed + 1``) so the other layers are the same as without it.
+    """
+    rng = np.random.default_rng(seed + 1)
+    p = pois[pois["kind"].isin(list(POI_UNITS))].sort_values(["kind", "osm_id", "tile"], kind="stable")
+    p = p.drop_duplicates("osm_id").reset_index(drop=True)
+    cats = [POI_UNITS[k][0] for k in p["kind"]]
+    emp = [int(rng.integers(POI_UNITS[k][1], POI_UNITS[k][2] + 1)) for k in p["kind"]]
+    pts = gpd.GeoSeries(p.geometry.to_numpy(), crs=SOURCE_EPSG).to_crs(METRIC_EPSG)
+    names = [n if isinstance(n, str) and n.strip() else (e if isinstance(e, str) and e.strip() else None)
+             for n, e in zip(p["name"], p["name_en"], strict=True)]
+    parent = np.full(len(p), None, dtype=object)
+    st = roads[roads["name"].isin(MARKET_STREETS)].to_crs(METRIC_EPSG)
+    if len(st):
+        for name in MARKET_STREETS:
+            line = shapely.union_all(st.geometry[st["name"] == name].to_numpy())
+            near = (shapely.distance(pts.to_numpy(), line) <= MARKET_STREET_M) & (np.array(cats) == "business_district")
+            parent[near] = f"{name}步行街"
+    poi_units = gpd.GeoDataFrame({"name": names, "category": cats, "employees": emp, "parent": parent,
+                                  "osm_kind": p["kind"].to_numpy(), "osm_id": p["osm_id"].astype(str).to_numpy(),
+                                  "source": "poi"}, geometry=pts.to_numpy(), crs=METRIC_EPSG)
+    b = buildings
+    h = pd.to_numeric(b["height"], errors="coerce").to_numpy() if "height" in b else np.full(len(b), np.nan)
+    geoms = b.geometry.to_numpy()
+    tower = (np.isin(b["kind_detail"].to_numpy(), OFFICE_KINDS) & (np.nan_to_num(h) >= TOWER_M)
+             & (shapely.area(geoms) > 0) & (b["kind"].to_numpy() == "building"))
+    t = b[tower].assign(_a=shapely.area(geoms[tower])).sort_values(["osm_id", "_a"], ascending=[True, False], kind="stable")
+    t = t.drop_duplicates("osm_id")
+    t_emp = np.round(t["_a"].to_numpy() * t["floors"].to_numpy(dtype=float) / OFFICE_M2_PER_EMPLOYEE).astype(int)
+    t_names = [n if isinstance(n, str) and n.strip() else f"写字楼 OSM {o}" for n, o in zip(t["name"], t["osm_id"], strict=True)]
+    towers = gpd.GeoDataFrame({"name": t_names, "category": "office_building", "employees": t_emp, "parent": None,
+                               "osm_kind": t["kind_detail"].to_numpy(), "osm_id": t["osm_id"].astype(str).to_numpy(),
+                               "source": "building"}, geometry=t.geometry.to_numpy(), crs=METRIC_EPSG)
+    out = pd.concat([poi_units, towers], ignore_index=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=METRIC_EPSG)
+
+
 # ---------------------------------------------------------------------------------------------- build
 
 
@@ -503,8 +568,15 @@ def _generate(seed: int, mode: str) -> tuple[dict[str, gpd.GeoDataFrame], dict[s
     }
     # stored as the source has it: the buildings' own coordinates (EPSG:4326 read as CGCS2000)
     stored_b = buildings.set_geometry(gpd.GeoSeries(src_b.geometry.to_numpy(), crs=STORAGE_EPSG))
-    layers = {"communities": communities, "streets": streets, "buildings": buildings}
-    stored = {"communities": communities.to_crs(STORAGE_EPSG), "streets": streets.to_crs(STORAGE_EPSG), "buildings": stored_b}
+    units = _units(_read("pois"), buildings, roads, seed)
+    summary["units"] = len(units)
+    summary["units_by_category"] = {k: int(v) for k, v in units["category"].value_counts().sort_index().items()}
+    summary["units_how"] = ("REAL places: OSM POIs (hotels, banks, schools, hospitals, police, shops, ...) and office "
+                            "towers (footprint as the site); SEEDED employees for POIs, footprint × floors ÷ "
+                            f"{OFFICE_M2_PER_EMPLOYEE:g} m² for towers")
+    layers = {"communities": communities, "streets": streets, "buildings": buildings, "units": units}
+    stored = {"communities": communities.to_crs(STORAGE_EPSG), "streets": streets.to_crs(STORAGE_EPSG), "buildings": stored_b,
+              "units": units.to_crs(STORAGE_EPSG)}
     return layers | {"_stored": stored}, summary
 
 
@@ -512,7 +584,10 @@ def content_hash(path: str | Path) -> str:
     """SHA-256 of a scenario file's content: every layer's attributes and WKB geometry, and the metadata
     without ``build_seconds`` (GeoPackage bytes carry write timestamps; this does not)."""
     h = hashlib.sha256()
-    for name in ("communities", "streets", "buildings"):
+    names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    for name in ("communities", "streets", "buildings", "units"):
+        if name not in names:
+            continue
         gdf = pyogrio.read_dataframe(path, layer=name)
         h.update(name.encode())
         h.update(pd.util.hash_pandas_object(gdf.drop(columns="geometry").astype(str), index=True).to_numpy().tobytes())
@@ -528,6 +603,8 @@ def load(path: str | Path) -> Scenario:
     """Read a built scenario file; layers reprojected to the metric CRS (EPSG:4550)."""
     p = Path(path)
     layers = {n: pyogrio.read_dataframe(p, layer=n).to_crs(METRIC_EPSG) for n in ("communities", "streets", "buildings")}
+    if "units" in [str(n) for n in pyogrio.list_layers(p)[:, 0]]:
+        layers["units"] = pyogrio.read_dataframe(p, layer="units").to_crs(METRIC_EPSG)
     return Scenario(path=p, summary=_read_summary(p) or {}, **layers)
 
 
@@ -554,7 +631,7 @@ def build(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force:
                 and old.get("residential") == residential):
             return load(path)
     layers, summary = _generate(seed, residential)
-    _write(path, layers["_stored"], summary, geometry_types={"buildings": "Unknown"})
+    _write(path, layers["_stored"], summary, geometry_types={"buildings": "Unknown", "units": "Unknown"})
     (out / "README.txt").write_text(
         f"Lujiazui scenario for gridgeo (seed {seed}, --residential {residential}).\n{NOTE[residential]}.\n"
         f"Rebuild: python scripts/build_lujiazui_scenario.py --out {out} --seed {seed} --residential {residential} --force\n",

@@ -63,7 +63,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-__all__ = ["Scenario", "ScenarioUnavailable", "build", "load", "missing_reason", "SHARED_DATA", "DEFAULT_SEED"]
+__all__ = ["Scenario", "ScenarioUnavailable", "build", "load", "missing_reason", "seeded_units", "SHARED_DATA", "DEFAULT_SEED"]
 
 BUILDER_VERSION = "3"
 DEFAULT_SEED = 420103
@@ -155,6 +155,7 @@ class Scenario:
     streets: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     summary: dict[str, Any] = field(default_factory=dict)
+    units: gpd.GeoDataFrame | None = None  # enterprises and institutions (专属网格 register), when built with them
 
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         return {"communities": self.communities, "streets": self.streets, "buildings": self.buildings}
@@ -725,6 +726,50 @@ def _read_summary(path: Path) -> dict[str, Any] | None:
     return {k: json.loads(v) for k, v in zip(meta["key"], meta["value"], strict=True)}
 
 
+#: SYNTHETIC units (enterprises and institutions, 专属网格 register) of :func:`seeded_units`: category,
+#: share of the units, employees range (uniform on a log scale)
+UNIT_MIX = (
+    ("business_district", 0.36, 3, 60), ("enterprise", 0.30, 5, 900), ("government", 0.08, 8, 200),
+    ("school", 0.08, 20, 160), ("hospital", 0.03, 5, 1500), ("office_building", 0.07, 80, 3000),
+    ("market", 0.04, 10, 120), ("park", 0.02, 10, 40), ("other", 0.02, 3, 50),
+)
+UNITS_PER_1000_HOUSEHOLDS = 2.0
+PARK_FIRMS = (3, 8)  # small firms placed within 150 m of each park, with the park as parent
+
+
+def seeded_units(scenario: Scenario, seed: int = DEFAULT_SEED) -> gpd.GeoDataFrame:
+    """SYNTHETIC units for a scenario (``--units``): about :data:`UNITS_PER_1000_HOUSEHOLDS` per 1,000
+    households, each at the representative point of a building drawn at random, with a category and
+    employees drawn from :data:`UNIT_MIX`; every park gets 3–8 small firms within 150 m (``parent`` = the
+    park). Its own random stream (``seed + 14``): the other layers are untouched. Metric CRS."""
+    rng = np.random.default_rng(seed + 14)
+    b = scenario.buildings.sort_values("building_id", kind="stable")
+    pts = shapely.point_on_surface(b.geometry.to_numpy())
+    n = max(1, int(round(float(pd.to_numeric(b["households"]).sum()) / 1000 * UNITS_PER_1000_HOUSEHOLDS)))
+    cats, shares = [m[0] for m in UNIT_MIX], np.array([m[1] for m in UNIT_MIX])
+    pick = rng.choice(len(UNIT_MIX), size=n, p=shares / shares.sum())
+    lo = np.array([UNIT_MIX[k][2] for k in pick], dtype=float)
+    hi = np.array([UNIT_MIX[k][3] for k in pick], dtype=float)
+    emp = np.round(np.exp(rng.uniform(np.log(lo), np.log(hi)))).astype(int)
+    where = rng.choice(len(pts), size=n, replace=False if n <= len(pts) else True)
+    names = [f"{cats[k]}-{i + 1:04d}" for i, k in enumerate(pick)]
+    rows = {"name": names, "category": [cats[k] for k in pick], "employees": emp.tolist(), "parent": [None] * n,
+            "geometry": list(pts[where])}
+    for i in np.flatnonzero(pick == cats.index("park")):
+        for j in range(int(rng.integers(PARK_FIRMS[0], PARK_FIRMS[1] + 1))):
+            a, r = rng.uniform(0, 2 * np.pi), rng.uniform(20, 150)
+            p = shapely.Point(pts[where[i]].x + r * np.cos(a), pts[where[i]].y + r * np.sin(a))
+            rows["name"].append(f"{names[i]}-firm{j + 1}")
+            rows["category"].append("enterprise")
+            rows["employees"].append(int(rng.integers(20, 120)))
+            rows["parent"].append(names[i])
+            rows["geometry"].append(p)
+    out = gpd.GeoDataFrame({k: v for k, v in rows.items() if k != "geometry"}, geometry=rows["geometry"],
+                           crs=scenario.buildings.crs)
+    out["synthetic"] = True
+    return out
+
+
 def load(path: str | Path) -> Scenario:
     """Read a built scenario file; layers reprojected to the metric CRS (EPSG:4547)."""
     p = Path(path)
@@ -788,6 +833,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="clean (default) or messy: footprints as real data looks (duplicates, parts, overlapping "
                          "pieces, towers of 200–400 households), written to wuhan_scenario_messy.gpkg")
     ap.add_argument("--force", action="store_true", help="rebuild even when a build with this seed exists")
+    ap.add_argument("--units", action="store_true",
+                    help="also write a SYNTHETIC, seeded units layer (enterprises and institutions) to units.gpkg "
+                         "beside the scenario (gridgeo partition --enterprises units.gpkg)")
     args = ap.parse_args(argv)
     t = time.perf_counter()
     try:
@@ -795,6 +843,13 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioUnavailable as exc:
         print(f"build_wuhan_scenario: cannot build: {exc}", file=sys.stderr)
         return 2
+    if args.units:
+        units = seeded_units(sc, args.seed)
+        upath = sc.path.with_name("units.gpkg")
+        tmp = upath.with_name(f".units-{os.getpid()}.gpkg")
+        pyogrio.write_dataframe(units.to_crs(STORAGE_EPSG), tmp, layer="units", driver="GPKG")
+        os.replace(tmp, upath)
+        print(f"{upath}: {len(units):,} SYNTHETIC units {units['category'].value_counts().sort_index().to_dict()}")
     s = sc.summary
     print(f"{sc.path}  ({time.perf_counter() - t:.1f} s)")
     print(f"  {s['note']}")

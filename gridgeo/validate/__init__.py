@@ -30,6 +30,8 @@ type                            severity  measure       meaning
 ``malformed_code``              error     –             a code that is not all digits or has the wrong length
 ``code_prefix_mismatch``        error     –             a code that does not start with its community's code
                                                         (small grids: with their base grid's code)
+``code_wrong_range``            error     –             a grid whose ``kind`` is ``dedicated`` (专属网格) with a sequence
+                                                        under the scheme's ``dedicated_start``, or ``base`` at or above it
 ``missing_community``           error     –             a grid without a community code (inferred by overlap
                                                         when a communities layer is given)
 ``unknown_community``           error     –             a community code absent from the communities layer
@@ -104,7 +106,7 @@ from ..households import households_of
 from ..io import read_findings, write_findings, write_repair
 from ..rules import Rules, load_rules
 from .buildings import _buildings_check, _buildings_check_quiet, _households_check, _outside_communities
-from .code_checks import _code_findings
+from .code_checks import _code_findings, _kind_range
 from .coverage import _gaps, _narrow_is_info, _near_coincident, _outside, _overlaps
 from .layers import (
     COVERAGE_TYPES,
@@ -259,6 +261,8 @@ def validate_grids(
     grid_parents = np.array([None if c is None else scheme.prefix + c for c in comm_code], dtype=object)
     _code_findings(layer, grid_parents, comm_code, records, code_column=code_column,
                    column_present=code_column in grids.columns, level="grid", scheme=scheme)
+    if "kind" in grids.columns:
+        _kind_range(layer, grids["kind"].to_numpy(dtype=object), comm_code, scheme, records)
     pieces, ov_l, ov_r = _overlaps(layer, comm_code, records, tol2, tol, gap_width_m)
     _gaps(layer, comms, records, tol2, tol, gap_width_m, pieces)
     if comms is not None:

@@ -72,3 +72,18 @@ def _code_findings(layer: _Layer, parents: np.ndarray, communities: np.ndarray, 
             records.append(_rec("duplicate_code", name, c, communities[rows[0]], measure=len(rows),
                                 geometry=shapely.union_all(geoms) if geoms else None,
                                 message=f"{code_column} {c!r} is used by {len(rows)} features"))
+
+
+def _kind_range(layer: _Layer, kinds: np.ndarray, comm_code: np.ndarray, scheme: CodeScheme, records: list) -> None:
+    """Dedicated grids (专属网格) numbered from the scheme's ``dedicated_start``, base grids below it."""
+    first = scheme.dedicated_first
+    for i, (code, kind) in enumerate(zip(layer.codes, kinds, strict=True)):
+        if code is None or kind not in ("base", "dedicated") or not str(code)[-scheme.grid_digits:].isdigit():
+            continue
+        seq = int(str(code)[-scheme.grid_digits:])
+        if (kind == "dedicated") != (seq >= first):
+            want = f"{first} or above" if kind == "dedicated" else f"under {first}"
+            records.append(_rec("code_wrong_range", layer.name, layer.ids[i], comm_code[i],
+                                geometry=shapely.point_on_surface(layer.geoms[i]) if layer.usable[i] else None,
+                                message=f"{kind} grid {layer.ids[i]} has sequence {seq}; {kind} grids are numbered "
+                                        f"{want} (dedicated_start)"))

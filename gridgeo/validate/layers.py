@@ -29,6 +29,7 @@ FINDING_TYPES: dict[str, tuple[str, str, str]] = {
     "duplicate_code": ("error", "features", "code used more than once"),
     "malformed_code": ("error", "", "code not digits or wrong length"),
     "code_prefix_mismatch": ("error", "", "code prefix is not the community's code"),
+    "code_wrong_range": ("error", "", "grid code outside its kind's range (base or dedicated)"),
     "missing_community": ("error", "", "grid without a community code"),
     "unknown_community": ("error", "", "community code not in the communities layer"),
     "community_mismatch": ("error", "m2", "grid outside the community its code names"),

@@ -1,0 +1,803 @@
+"""Dedicated grids (专属网格) and the register of enterprises and institutions (units) per grid.
+
+Government bodies, hospitals, schools, enterprises, industrial parks, business districts, office
+buildings and markets are managed as dedicated grids with their own leader; small scattered units stay
+in the ordinary (综合) grid they lie in. The pipeline calls this module between the blocks and the
+partition:
+
+1. :func:`normalise_units` — the ``enterprises`` layer (points or site polygons) with canonical
+   ``category`` (English, or the Chinese labels 党政机关, 医院, 学校, 企业, 园区, 商圈, 商务楼宇, 市场),
+   ``employees``, ``site_area_m2``, ``parent``, ``leader``, ``phone`` and its community. Unknown
+   categories (kept as ``other``), missing names and units outside every community are findings;
+   nothing is dropped.
+2. :func:`decide` — the rules (:class:`~gridgeo.rules.Rules`, documented in the README), in order:
+
+   - ``employees``: a unit with ``dedicated_min_employees`` or more is a dedicated grid of its own;
+   - ``site_area``: so is a site of ``dedicated_min_site_area_m2`` or more (``site_area``, else the
+     area of its polygon);
+   - ``category``: a unit of a category in ``dedicated_categories`` (``"hospital:100"``: hospitals from
+     100 employees; ``"market:0"``: every market) is one;
+   - ``parent``: a unit whose ``parent`` names a dedicated unit goes into that unit's grid;
+   - ``cluster``: the other units with the same ``parent``, or of the same category within
+     ``dedicated_cluster_m`` of each other (single linkage), are one dedicated grid when together they
+     reach either threshold;
+   - ``attached``: every other unit is attached to the ordinary grid it lies in (``in_dedicated_site``
+     when that place is a dedicated grid after all, ``outside`` when it lies in no community).
+3. :func:`carve` — the geometry, **before** households are divided: a point unit takes the street
+   block it lies in, a site polygon the blocks it covers at least half of (else the block holding
+   most of it); when the rest of such a block holds households, only the part around the unit's own
+   buildings (:func:`_split_blocks`, ``dedicated_site_m``). Units claiming one block share one grid.
+   A grid lies in one community: a site spanning two is split at the boundary (finding
+   ``dedicated_site_split``). The partition then divides only the blocks left, so the ordinary grids keep their 300–500 households and, together with the dedicated
+   grids (``kind = dedicated``), still tile every community. Households inside a dedicated grid stay
+   counted there and are reported (finding ``dedicated_households``).
+4. :func:`register` — the plan's ``units`` layer: every unit with the code of its grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._findings import make_findings
+
+__all__ = ["CATEGORIES", "CATEGORY_LABELS", "UNIT_COLUMNS", "Carved", "normalise_units", "decide", "carve",
+           "register", "unit_counts", "format_units", "Carving", "carve_inputs", "merge_result", "base_grids_only"]
+
+#: canonical unit categories
+CATEGORIES = ("government", "hospital", "school", "enterprise", "park", "business_district", "office_building",
+              "market", "other")
+
+#: labels accepted for each category (lower case; Chinese as in the policy documents, and common synonyms)
+CATEGORY_LABELS: dict[str, str] = {
+    **{c: c for c in CATEGORIES},
+    "党政机关": "government", "机关": "government", "政府": "government", "机关单位": "government", "事业单位": "government",
+    "医院": "hospital", "卫生院": "hospital", "学校": "school", "企业": "enterprise", "公司": "enterprise",
+    "园区": "park", "工业园": "park", "产业园": "park", "商圈": "business_district", "商务楼宇": "office_building",
+    "楼宇": "office_building", "写字楼": "office_building", "市场": "market", "其他": "other",
+    "business": "business_district", "business district": "business_district", "commercial": "business_district",
+    "office": "office_building", "office building": "office_building", "company": "enterprise", "firm": "enterprise",
+    "industrial_park": "park", "industrial park": "park", "gov": "government",
+}
+
+#: columns of the plan's ``units`` layer
+UNIT_COLUMNS = ["unit_id", "name", "category", "category_given", "employees", "site_area_m2", "parent", "leader",
+                "phone", "community_code", "grid_code", "dedicated", "rule"]
+
+
+
+def _text(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Canonical units in the communities' (metric) CRS, and findings.
+
+    ``units`` is the normalised ``enterprises`` layer (columns mapped by :mod:`gridgeo.io`). Returns a
+    frame with ``unit_id`` (stable: from the geometry and name, whatever the row order), ``name``,
+    ``category``, ``category_given``, ``employees`` (float, NaN when unknown), ``site_area_m2``,
+    ``parent``, ``leader``, ``phone``, ``community_code`` (None outside every community), sorted by
+    ``unit_id``.
+
+    >>> from shapely import box, Point
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 100, 100)], crs=4547)
+    >>> u = gpd.GeoDataFrame({"name": ["青石镇中学", None], "category": ["学校", "bakery"]},
+    ...                      geometry=[Point(10, 10), Point(500, 500)], crs=4547)
+    >>> out, found = normalise_units(u, c)
+    >>> sorted(out["category"]), sorted(found["type"])
+    (['other', 'school'], ['unit_missing_name', 'unit_outside_communities', 'unit_unknown_category'])
+    """
+    crs = communities.crs
+    u = units.to_crs(crs) if units.crs is not None and units.crs != crs else units.set_crs(crs, allow_override=True)
+    u = u.reset_index(drop=True)
+    n = len(u)
+    geoms = u.geometry.to_numpy()
+    rec: list[dict] = []
+    names = [_text(v) for v in (u["name"] if "name" in u else [None] * n)]
+    given = [_text(v) for v in (u["category"] if "category" in u else [None] * n)]
+    emp = pd.to_numeric(u["employees"], errors="coerce") if "employees" in u else pd.Series(np.nan, index=u.index)
+    emp = emp.astype(float).to_numpy().copy()
+    area_given = (pd.to_numeric(u["site_area"], errors="coerce").astype(float).to_numpy() if "site_area" in u
+                  else np.full(n, np.nan))
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    site_area = np.where(np.isfinite(area_given), area_given, np.where(poly, shapely.area(geoms), np.nan))
+    # ids: from the rounded geometry and the name, so the same unit gets the same id whatever the row order
+    key = [hashlib.sha1(shapely.to_wkb(shapely.set_precision(g, 0.01)) + (nm or "").encode()).hexdigest()[:10]
+           for g, nm in zip(geoms, names, strict=True)]
+    ids = pd.Series(["U" + k for k in key])
+    ids = (ids + ids.groupby(ids).cumcount().map(lambda k: "" if k == 0 else f"-{k}")).to_numpy()
+    reps = shapely.point_on_surface(geoms)
+    cats = []
+    for i in range(n):
+        g = given[i]
+        cat = CATEGORY_LABELS.get(g.lower()) if g is not None else None
+        if cat is None:
+            cat = "other"
+            what = (f"category {g!r} is not one of {list(CATEGORIES)} (or 党政机关, 医院, 学校, 企业, 园区, 商圈, 商务楼宇, 市场)"
+                    if g is not None else "has no category")
+            rec.append({"type": "unit_unknown_category", "severity": "warning", "layer": "enterprises",
+                        "feature_id": ids[i], "message": f"unit {names[i] or ids[i]}: {what}; kept as 'other' "
+                                                         "(map the column with --columns enterprises.category=COLUMN)",
+                        "geometry": reps[i]})
+        cats.append(cat)
+        if names[i] is None:
+            rec.append({"type": "unit_missing_name", "severity": "warning", "layer": "enterprises", "feature_id": ids[i],
+                        "message": f"unit {ids[i]} ({cat}) has no name; kept under its id "
+                                   "(map the column with --columns enterprises.name=COLUMN)", "geometry": reps[i]})
+        if np.isfinite(emp[i]) and emp[i] < 0:
+            rec.append({"type": "unit_bad_employees", "severity": "warning", "layer": "enterprises", "feature_id": ids[i],
+                        "measure": float(emp[i]),
+                        "message": f"unit {names[i] or ids[i]} has {emp[i]:g} employees; read as unknown",
+                        "geometry": reps[i]})
+            emp[i] = np.nan
+    # community: the one holding the unit's representative point (a site spanning two is split later)
+    comm = np.full(n, None, dtype=object)
+    cgeoms = communities.geometry.to_numpy()
+    ccodes = communities["code"].astype(str).to_numpy()
+    if n and len(cgeoms):
+        tree = shapely.STRtree(cgeoms)
+        ui, ci = tree.query(reps, predicate="intersects")
+        for a, b in sorted(zip(ui, ci, strict=True), key=lambda t: (t[0], ccodes[t[1]])):
+            if comm[a] is None:
+                comm[a] = ccodes[b]
+    for i in np.flatnonzero(pd.isna(comm)):
+        rec.append({"type": "unit_outside_communities", "severity": "warning", "layer": "enterprises", "feature_id": ids[i],
+                    "message": f"unit {names[i] or ids[i]} lies outside every community; kept in the register, in no grid",
+                    "geometry": reps[i]})
+    out = gpd.GeoDataFrame({
+        "unit_id": ids, "name": [nm if nm is not None else ids[i] for i, nm in enumerate(names)], "category": cats,
+        "category_given": given, "employees": emp, "site_area_m2": site_area,
+        **{c: [_text(v) for v in (u[c] if c in u else [None] * n)] for c in ("parent", "leader", "phone")},
+        "community_code": comm,
+    }, geometry=gpd.GeoSeries(geoms, crs=crs), crs=crs)
+    out = out.sort_values("unit_id", kind="stable").reset_index(drop=True)
+    return out, make_findings(rec, crs=crs)
+
+
+# ---------------------------------------------------------------------------------------------- rules
+
+
+def decide(units: gpd.GeoDataFrame, rules: Any) -> pd.DataFrame:
+    """Which units are dedicated grids, and by which rule (see the module docstring).
+
+    Returns a frame aligned with ``units``: ``group`` (an int per dedicated grid to be, -1 for units
+    not dedicated), ``rule``.
+
+    >>> from shapely import Point
+    >>> from gridgeo.rules import get_rules
+    >>> u = gpd.GeoDataFrame({"name": list("abcde"), "category": ["enterprise"] * 4 + ["hospital"],
+    ...     "employees": [400, 150, 180, 20, 120], "site_area_m2": [np.nan] * 5, "parent": [None] * 5,
+    ...     "community_code": ["420103001001"] * 5},
+    ...     geometry=[Point(0, 0), Point(1000, 0), Point(1100, 0), Point(3000, 0), Point(5000, 0)], crs=4547)
+    >>> decide(u, get_rules())["rule"].tolist()
+    ['employees', 'cluster', 'cluster', 'attached', 'category']
+    """
+    from .rules import dedicated_categories
+
+    n = len(units)
+    emp = np.nan_to_num(units["employees"].to_numpy(dtype=float), nan=0.0)
+    area = np.nan_to_num(units["site_area_m2"].to_numpy(dtype=float), nan=0.0)
+    cats = units["category"].to_numpy(dtype=object)
+    inside = units["community_code"].notna().to_numpy()
+    per_cat = dedicated_categories(rules)
+    rule = np.full(n, "attached", dtype=object)
+    rule[~inside] = "outside"
+    big_e = inside & (emp >= rules.dedicated_min_employees)
+    big_a = inside & ~big_e & (area >= rules.dedicated_min_site_area_m2) & (area > 0)
+    by_cat = inside & ~big_e & ~big_a & np.array([c in per_cat and e >= per_cat[c] for c, e in zip(cats, emp, strict=True)],
+                                                  dtype=bool)
+    rule[big_e], rule[big_a], rule[by_cat] = "employees", "site_area", "category"
+    own = big_e | big_a | by_cat
+    # union-find over units: a dedicated grid per root
+    parent_of = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent_of[i] != i:
+            parent_of[i] = parent_of[parent_of[i]]
+            i = parent_of[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent_of[max(ra, rb)] = min(ra, rb)
+
+    names = units["name"].astype(str).to_numpy()
+    parents = (np.array([_text(v) for v in units["parent"]], dtype=object) if "parent" in units
+               else np.full(n, None, dtype=object))
+    by_name: dict[str, list[int]] = {}
+    for i in np.flatnonzero(own):
+        by_name.setdefault(names[i], []).append(int(i))
+    small = inside & ~own
+    # parent: a small unit whose parent is a dedicated unit joins that unit's grid
+    for i in np.flatnonzero(small):
+        p = parents[i]
+        if p is not None and p in by_name:
+            union(int(i), by_name[p][0])
+            rule[i] = "parent"
+    small &= rule != "parent"
+    # clusters: same parent, or same category within dedicated_cluster_m (single linkage)
+    cand = np.flatnonzero(small)
+    link = np.arange(n)
+
+    def lfind(i: int) -> int:
+        while link[i] != i:
+            link[i] = link[link[i]]
+            i = link[i]
+        return i
+
+    def lunion(a: int, b: int) -> None:
+        ra, rb = lfind(a), lfind(b)
+        if ra != rb:
+            link[max(ra, rb)] = min(ra, rb)
+
+    first: dict[str, int] = {}
+    for i in cand:
+        p = parents[i]
+        if p is not None:
+            if p in first:
+                lunion(int(i), first[p])
+            else:
+                first[p] = int(i)
+    if len(cand) and rules.dedicated_cluster_m > 0:
+        g = units.geometry.to_numpy()[cand]
+        tree = shapely.STRtree(g)
+        a, b = tree.query(g, predicate="dwithin", distance=rules.dedicated_cluster_m)
+        for x, y in zip(a, b, strict=True):
+            if x < y and cats[cand[x]] == cats[cand[y]]:
+                lunion(int(cand[x]), int(cand[y]))
+    roots = np.array([lfind(int(i)) for i in cand], dtype=np.int64)
+    for r in np.unique(roots):
+        members = cand[roots == r]
+        if len(members) < 2:
+            continue
+        if emp[members].sum() >= rules.dedicated_min_employees or (
+                area[members].sum() >= rules.dedicated_min_site_area_m2 and area[members].sum() > 0):
+            for m in members:
+                union(int(m), int(members[0]))
+            rule[members] = "cluster"
+    dedicated = np.isin(rule, ("employees", "site_area", "category", "parent", "cluster"))
+    group = np.full(n, -1, dtype=np.int64)
+    roots = {}
+    for i in np.flatnonzero(dedicated):
+        group[i] = roots.setdefault(find(int(i)), len(roots))
+    return pd.DataFrame({"group": group, "rule": rule}, index=units.index)
+
+
+# ------------------------------------------------------------------------------------------- geometry
+
+
+@dataclass
+class Carved:
+    """Dedicated grids carved out of the blocks, and what the partition divides afterwards."""
+
+    grids: gpd.GeoDataFrame  # grid_id, community_code, kind, households, buildings, area_m2, flags, name
+    block_grid: dict[str, str]  # block_id -> dedicated grid_id
+    unit_grid: np.ndarray  # dedicated grid_id per unit (None: not in a dedicated grid yet)
+    units: gpd.GeoDataFrame  # normalised units with ``rule``
+    findings: gpd.GeoDataFrame
+    blocks: gpd.GeoDataFrame | None = None  # the blocks carved from (some cut around a unit's buildings)
+    buildings: gpd.GeoDataFrame | None = None  # the buildings with the block ids of ``blocks``
+
+
+def _unit_blocks(geom: Any, blocks_geoms: np.ndarray, tree: shapely.STRtree) -> list[int]:
+    """Blocks a unit takes: the block holding a point; for a site, the blocks it covers at least half
+    of, else the block holding most of it."""
+    if shapely.get_type_id(geom) in (3, 6):
+        hit = tree.query(geom, predicate="intersects")
+        if not len(hit):
+            return []
+        share = shapely.area(shapely.intersection(blocks_geoms[hit], geom))
+        barea = shapely.area(blocks_geoms[hit])
+        mostly = hit[share >= 0.5 * barea]
+        if len(mostly):
+            return sorted(int(h) for h in mostly)
+        return [int(hit[int(np.argmax(share))])]
+    pt = shapely.point_on_surface(geom)
+    hit = tree.query(pt, predicate="intersects")
+    if not len(hit):
+        near = tree.query_nearest(pt, max_distance=1.0)
+        hit = near
+    return [int(min(hit))] if len(hit) else []
+
+
+def _union(geoms: np.ndarray) -> Any:
+    """Union of block pieces (whole blocks and blocks cut around buildings, whose edges may differ by
+    the cells' snap-rounding, so not a strict coverage union)."""
+    from .partition.units import GRID_SIZE_M
+
+    if len(geoms) == 1:
+        return geoms[0]
+    if _on_grid(geoms):  # a community with a block cut around buildings: every block snapped (_split_blocks)
+        return shapely.union_all(geoms, grid_size=GRID_SIZE_M)
+    return shapely.coverage_union_all(geoms)  # street blocks as built: an exact coverage
+
+
+def _on_grid(geoms: np.ndarray) -> bool:
+    """Whether every coordinate is on the snap-rounding grid (as GEOS rounds: round(x / size) * size)."""
+    from .partition.units import GRID_SIZE_M
+
+    c = shapely.get_coordinates(np.asarray(geoms, dtype=object))
+    scale = 1.0 / GRID_SIZE_M
+    return bool(len(c)) and bool(np.array_equal(c, np.round(c * scale) / scale))
+
+
+def _shared(a: Any, b: Any) -> float:
+    """Length of boundary ``a`` shares with ``b`` (within a centimetre: pieces cut around buildings are
+    snap-rounded, so their edges match their neighbours' only to about a micrometre)."""
+    return float(shapely.length(shapely.intersection(shapely.boundary(a), shapely.buffer(b, 0.01))))
+
+
+def _parts_of(block_list: list[int], bgeoms: np.ndarray) -> list[list[int]]:
+    """The blocks of ``block_list`` grouped into connected pieces (sharing an edge), each sorted."""
+    if len(block_list) <= 1:
+        return [list(block_list)]
+    geom = _union(bgeoms[block_list])
+    parts = shapely.get_parts(geom)
+    if len(parts) == 1:
+        return [sorted(block_list)]
+    # a block's interior point lies in the one piece holding the block (the largest overlap, to be safe)
+    where = np.array([int(np.argmax(shapely.area(shapely.intersection(parts, bgeoms[b])))) for b in block_list])
+    return [sorted(np.asarray(block_list)[where == k].tolist()) for k in range(len(parts)) if (where == k).any()]
+
+
+def _contiguous(rows: list[dict], bgeoms: np.ndarray, rec: list[dict], units: gpd.GeoDataFrame) -> list[dict]:
+    """A grid is one piece: a site or cluster whose blocks do not touch is one dedicated grid per piece."""
+    out = []
+    for r in rows:
+        parts = _parts_of(r["blocks"], bgeoms)
+        if len(parts) > 1:
+            rec.append({"type": "dedicated_site_disjoint", "severity": "info", "layer": "enterprises",
+                        "community_code": r["community_code"], "feature_id": units["unit_id"].iat[r["members"][0]],
+                        "measure": float(len(parts)),
+                        "message": f"the blocks of {r['name']} in community {r['community_code']} are {len(parts)} separate "
+                                   "pieces; one dedicated grid each (a grid is one piece of land)",
+                        "geometry": shapely.point_on_surface(bgeoms[r["blocks"][0]])})
+        out += [{**r, "blocks": p} for p in parts]
+    return out
+
+
+def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, grid_min: dict[str, int],
+                     rec: list[dict]) -> list[dict]:
+    """Pieces of a community cut off by its dedicated grids and too small for an ordinary grid (fewer
+    households than ``grid_min``) join the dedicated grid sharing the longest boundary with them, so
+    that no ordinary grid is made of separate pieces. The piece with most households always stays."""
+    bgeoms = blocks.geometry.to_numpy()
+    bids = blocks["block_id"].astype(str).to_numpy()
+    bcomm = blocks["community_code"].astype(object).to_numpy()
+    hh_block = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).groupby(
+        buildings["block_id"].astype(object).to_numpy()).sum().to_dict()
+    taken = {b for r in rows for b in r["blocks"]}
+    for code in sorted({r["community_code"] for r in rows}):
+        free = [b for b in np.flatnonzero(np.array([str(c) == code for c in bcomm])) if b not in taken]
+        if len(free) < 2:
+            continue
+        pieces = _parts_of([int(b) for b in free], bgeoms)
+        if len(pieces) < 2:
+            continue
+        h = [sum(hh_block.get(bids[b], 0) for b in p) for p in pieces]
+        keep = max(range(len(pieces)), key=lambda k: (h[k], float(shapely.area(shapely.union_all(bgeoms[pieces[k]])))))
+        mine = [r for r in rows if r["community_code"] == code]
+        for k, piece in enumerate(pieces):
+            if k == keep or h[k] >= grid_min.get(code, 300):
+                continue
+            pg = _union(bgeoms[piece]) if len(piece) > 1 else bgeoms[piece[0]]
+            shared = [_shared(pg, _union(bgeoms[r["blocks"]])) for r in mine]
+            if not shared or max(shared) <= 0:
+                continue
+            r = mine[int(np.argmax(shared))]
+            r["blocks"] = sorted(r["blocks"] + piece)
+            taken.update(piece)
+            rec.append({"type": "dedicated_absorbed_enclave", "severity": "info", "layer": "blocks", "community_code": code,
+                        "feature_id": None, "measure": float(h[k]),
+                        "message": f"{len(piece)} block(s) of community {code} with {h[k]:.0f} households, cut off from the "
+                                   f"rest by dedicated grids and too small for a grid, joined the dedicated grid of {r['name']}",
+                        "geometry": shapely.point_on_surface(pg)})
+    return rows
+
+
+def _site_buildings(ugeom: Any, idx: np.ndarray, bld: np.ndarray, hh: np.ndarray, site_m: float) -> np.ndarray | None:
+    """The buildings (positions, among ``idx``: those of one block) that are a unit's own: for a site
+    polygon, those it covers (by their inner point); for a point, the building it stands in or the
+    nearest within ``site_m``, and the buildings without households within ``site_m``. None: none found."""
+    if not len(idx) or site_m <= 0:
+        return None
+    if shapely.get_type_id(ugeom) in (3, 6):
+        mine = idx[shapely.intersects(ugeom, shapely.point_on_surface(bld[idx]))]
+        return mine if len(mine) else None
+    d = shapely.distance(bld[idx], ugeom)
+    k = int(np.argmin(d))
+    if d[k] > site_m:
+        return None
+    return np.unique(np.concatenate([[idx[k]], idx[(d <= site_m) & (hh[idx] == 0)]]))
+
+
+def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
+                  site_m: float, rec: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Blocks where a dedicated unit takes only the part around its own buildings: each is cut into the
+    unit's part (``<block_id>-D``, same position) and the rest (``<block_id>-R``, appended), between
+    buildings and never through one (:func:`gridgeo.partition.units.build_cells`). A block stays whole
+    when the rest would hold no households, when another dedicated unit takes it whole, or when either
+    part would be in pieces (finding ``dedicated_whole_block``)."""
+    from .partition.units import build_cells
+
+    if site_m <= 0 or not (group >= 0).any():
+        return blocks, buildings
+    bgeoms = blocks.geometry.to_numpy()
+    bids = blocks["block_id"].astype(str).to_numpy()
+    tree = shapely.STRtree(bgeoms)
+    bld = buildings.geometry.to_numpy()
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    pos_of = {b: i for i, b in enumerate(bids)}
+    bblock = np.array([pos_of.get(str(b), -1) if b is not None and not (isinstance(b, float) and np.isnan(b)) else -1
+                       for b in buildings["block_id"].astype(object)], dtype=np.int64)
+    in_block = pd.Series(np.arange(len(bld))).groupby(bblock).indices
+    unit_of = buildings["unit_id"].astype(str).to_numpy() if "unit_id" in buildings else np.arange(len(bld)).astype(str)
+    claims: dict[int, list[np.ndarray | None]] = {}
+    ugeoms = units.geometry.to_numpy()
+    for i in np.flatnonzero(group >= 0):
+        for b in _unit_blocks(ugeoms[i], bgeoms, tree):
+            idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
+            claims.setdefault(b, []).append(_site_buildings(ugeoms[i], idx, bld, hh, site_m))
+    new_geoms = bgeoms.copy()
+    new_ids = bids.copy()
+    extra: list[dict] = []
+    bid_out = buildings["block_id"].astype(object).to_numpy().copy()
+    for b in sorted(claims):
+        if any(c is None for c in claims[b]):
+            continue
+        idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
+        mine = np.unique(np.concatenate(claims[b]))
+        # whole footprint units (overlapping footprints are never divided)
+        mine = idx[np.isin(unit_of[idx], unit_of[mine])]
+        rest = idx[~np.isin(idx, mine)]
+        if not len(rest) or hh[rest].sum() == 0:
+            continue
+        local = {p: k for k, p in enumerate(idx)}
+        labels = pd.factorize(unit_of[idx])[0]
+        try:
+            cells = build_cells(bgeoms[b], np.array([bgeoms[b]], dtype=object), bld[idx], np.zeros(len(idx), np.int64),
+                                hh[idx].astype(np.int64), divide=np.array([True]), unit=labels)
+        except Exception:  # noqa: BLE001 - a block the cells cannot be built on stays whole
+            cells = None
+        ok = cells is not None
+        if ok:
+            mine_cells = np.unique(cells.building_cell[[local[p] for p in mine]])
+            other = np.setdiff1d(np.arange(len(cells.geoms)), mine_cells)
+            part = shapely.union_all(cells.geoms[mine_cells])
+            left = shapely.union_all(cells.geoms[other]) if len(other) else shapely.Polygon()
+            ok = (len(other) > 0 and shapely.get_type_id(part) == 3 and shapely.get_type_id(left) == 3
+                  and not np.isin(cells.building_cell[[local[p] for p in rest]], mine_cells).any())
+        if not ok:
+            rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "blocks",
+                        "community_code": blocks["community_code"].iat[b], "feature_id": bids[b],
+                        "measure": float(hh[rest].sum()),
+                        "message": f"block {bids[b]} could not be cut around the buildings of its dedicated unit "
+                                   f"without leaving pieces; the whole block is taken with {hh[rest].sum():.0f} "
+                                   "households of other buildings", "geometry": shapely.point_on_surface(bgeoms[b])})
+            continue
+        new_geoms[b], new_ids[b] = part, f"{bids[b]}-D"
+        extra.append({"block_id": f"{bids[b]}-R", "community_code": blocks["community_code"].iat[b], "geometry": left})
+        bid_out[mine] = f"{bids[b]}-D"
+        bid_out[rest] = f"{bids[b]}-R"
+    if not extra:
+        return blocks, buildings
+    from .partition.units import GRID_SIZE_M
+
+    # the pieces of a cut block are snap-rounded (the cells' arrangement): every block of those
+    # communities is snapped to the same grid, so that they still tile their community exactly
+    cut = {str(e["community_code"]) for e in extra}
+    in_cut = np.array([str(c) in cut for c in blocks["community_code"]], dtype=bool)
+    new_geoms[in_cut] = shapely.set_precision(new_geoms[in_cut].astype(object), GRID_SIZE_M)
+    for e in extra:
+        e["geometry"] = shapely.set_precision(e["geometry"], GRID_SIZE_M)
+    out = blocks.copy()
+    out["block_id"] = new_ids
+    out = out.set_geometry(gpd.GeoSeries(new_geoms, index=out.index, crs=blocks.crs))
+    add = gpd.GeoDataFrame(pd.DataFrame(extra), geometry="geometry", crs=blocks.crs)
+    out = gpd.GeoDataFrame(pd.concat([out, add], ignore_index=True), geometry="geometry", crs=blocks.crs)
+    if "area_m2" in out.columns:
+        out["area_m2"] = shapely.area(out.geometry.to_numpy())
+    b2 = buildings.copy()
+    b2["block_id"] = pd.Series(bid_out, index=b2.index, dtype=object)
+    return out, b2
+
+
+def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFrame,
+          buildings: gpd.GeoDataFrame, grid_min: dict[str, int] | None = None, site_m: float = 0.0) -> Carved:
+    """Dedicated grids as unions of street blocks (or of the part of a block around a unit's buildings,
+    ``site_m`` > 0: :func:`_split_blocks`), one per (group, community, connected piece).
+    ``grid_min``: the household floor of each community's ordinary grids (for the enclaves)."""
+    rec: list[dict] = []
+    blocks, buildings = _split_blocks(units, decision["group"].to_numpy(), blocks, buildings, site_m, rec)
+    crs = blocks.crs
+    bgeoms = blocks.geometry.to_numpy()
+    bids = blocks["block_id"].astype(str).to_numpy()
+    bcomm = blocks["community_code"].astype(object).to_numpy()
+    tree = shapely.STRtree(bgeoms)
+    group = decision["group"].to_numpy()
+    n_groups = int(group.max()) + 1 if len(group) and group.max() >= 0 else 0
+    # blocks claimed by each group; groups claiming a common block are one grid
+    link = np.arange(n_groups)
+
+    def find(i: int) -> int:
+        while link[i] != i:
+            link[i] = link[link[i]]
+            i = link[i]
+        return i
+
+    claimed: dict[int, int] = {}
+    blocks_of: dict[int, set[int]] = {g: set() for g in range(n_groups)}
+    ugeoms = units.geometry.to_numpy()
+    unit_blocks: dict[int, list[int]] = {}
+    for i in np.flatnonzero(group >= 0):
+        unit_blocks[int(i)] = _unit_blocks(ugeoms[i], bgeoms, tree)
+        for b in unit_blocks[int(i)]:
+            g = int(group[i])
+            blocks_of[g].add(b)
+            if b in claimed:
+                ra, rb = find(g), find(claimed[b])
+                if ra != rb:
+                    link[max(ra, rb)] = min(ra, rb)
+            else:
+                claimed[b] = g
+    merged: dict[int, set[int]] = {}
+    for g in range(n_groups):
+        merged.setdefault(find(g), set()).update(blocks_of[g])
+    # one grid per (merged group, community)
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    bblock = buildings["block_id"].astype(object).to_numpy()
+    rows = []
+    block_grid: dict[str, str] = {}
+    names = units["name"].astype(str).to_numpy()
+    for root in sorted(merged):
+        members = [i for i in np.flatnonzero(group >= 0) if find(int(group[i])) == root]
+        by_comm: dict[str, list[int]] = {}
+        for b in sorted(merged[root]):
+            if bcomm[b] is not None and not (isinstance(bcomm[b], float) and np.isnan(bcomm[b])):
+                by_comm.setdefault(str(bcomm[b]), []).append(b)
+        label = "、".join(dict.fromkeys(names[m] for m in members))
+        if len(by_comm) > 1:
+            rec.append({"type": "dedicated_site_split", "severity": "warning", "layer": "enterprises",
+                        "feature_id": units["unit_id"].iat[members[0]], "measure": float(len(by_comm)),
+                        "message": f"the site of {label} spans {len(by_comm)} communities ({', '.join(sorted(by_comm))}); "
+                                   "split at the boundary into one dedicated grid per community",
+                        "geometry": shapely.point_on_surface(ugeoms[members[0]])})
+        for code, bl in sorted(by_comm.items()):
+            rows.append({"community_code": code, "blocks": bl, "name": label, "members": members})
+    rows = _contiguous(rows, bgeoms, rec, units)
+    rows = _absorb_enclaves(rows, blocks, buildings, grid_min or {}, rec)
+    # grid ids: per community, in the order of the first block id (stable), D001...
+    rows.sort(key=lambda r: (r["community_code"], min(bids[b] for b in r["blocks"])))
+    seq: dict[str, int] = {}
+    out = []
+    for r in rows:
+        seq[r["community_code"]] = seq.get(r["community_code"], 0) + 1
+        gid = f"{r['community_code']}-D{seq[r['community_code']]:03d}"
+        r["grid_id"] = gid
+        geom = _union(bgeoms[r["blocks"]]) if len(r["blocks"]) > 1 else bgeoms[r["blocks"][0]]
+        ids = {bids[b] for b in r["blocks"]}
+        for b in ids:
+            block_grid[b] = gid
+        inb = np.array([x in ids for x in bblock], dtype=bool)
+        h = int(round(hh[inb].sum()))
+        out.append({"grid_id": gid, "community_code": r["community_code"], "kind": "dedicated", "households": h,
+                    "buildings": int(inb.sum()), "area_m2": float(shapely.area(geom)), "flags": "",
+                    "name": r["name"], "geometry": geom})
+        if h:
+            rec.append({"type": "dedicated_households", "severity": "info", "layer": "grids", "feature_id": gid,
+                        "community_code": r["community_code"], "measure": float(h),
+                        "message": f"dedicated grid {gid} ({r['name']}) holds {h} households (dormitories, staff or "
+                                   "other housing in its blocks); they are counted in it, not in an ordinary grid",
+                        "geometry": shapely.point_on_surface(geom)})
+    grids = gpd.GeoDataFrame(pd.DataFrame(out, columns=["grid_id", "community_code", "kind", "households", "buildings",
+                                                        "area_m2", "flags", "name", "geometry"]),
+                             geometry="geometry", crs=crs)
+    # each dedicated unit's grid: the grid of its community piece holding its point
+    unit_grid = np.full(len(units), None, dtype=object)
+    ucomm = units["community_code"].to_numpy(dtype=object)
+    grid_of_block = {b: r["grid_id"] for r in rows for b in r["blocks"]}
+    for i in np.flatnonzero(group >= 0):
+        mine = [b for b in unit_blocks.get(int(i), []) if b in grid_of_block]
+        # the grid holding the unit's own block in its community, else any grid of its site
+        here = [b for b in mine if str(bcomm[b]) == str(ucomm[i])]
+        unit_grid[i] = grid_of_block[(here or mine)[0]] if (here or mine) else None
+    units = units.assign(rule=decision["rule"].to_numpy())
+    return Carved(grids=grids, block_grid=block_grid, unit_grid=unit_grid, units=units, findings=make_findings(rec, crs=crs),
+                  blocks=blocks, buildings=buildings)
+
+
+# ------------------------------------------------------------------------------------------- register
+
+
+def register(carved: Carved, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The ``units`` layer: every unit with its grid's code, dedicated yes/no and the rule that decided.
+
+    ``grids`` are the coded grids (``grid_id``, ``grid_code``, ``kind``) in the units' CRS. A unit not
+    in a dedicated grid of its own is attached to the grid holding its representative point (rule
+    ``in_dedicated_site`` when that grid is a dedicated one). Points of the units are their
+    representative points; site outlines live on in their dedicated grids.
+    """
+    u = carved.units
+    code_of = dict(zip(grids["grid_id"].astype(str), grids["grid_code"].astype(object), strict=True))
+    kind_of = dict(zip(grids["grid_id"].astype(str), grids["kind"].astype(str), strict=True))
+    reps = shapely.point_on_surface(u.geometry.to_numpy())
+    gid = carved.unit_grid.copy()
+    rule = u["rule"].to_numpy(dtype=object).copy()
+    todo = np.flatnonzero(pd.isna(gid) & u["community_code"].notna().to_numpy())
+    if len(todo) and len(grids):
+        gg = grids.geometry.to_numpy()
+        tree = shapely.STRtree(gg)
+        ui, gi = tree.query(reps[todo], predicate="intersects")
+        gids = grids["grid_id"].astype(str).to_numpy()
+        comm = grids["community_code"].astype(str).to_numpy()
+        for a, b in sorted(zip(ui, gi, strict=True), key=lambda t: (t[0], gids[t[1]])):
+            i = todo[a]
+            if pd.isna(gid[i]) and comm[b] == u["community_code"].iat[i]:
+                gid[i] = gids[b]
+        for i in todo:
+            if not pd.isna(gid[i]) and kind_of.get(gid[i]) == "dedicated":
+                rule[i] = "in_dedicated_site"
+    codes = [code_of.get(g) if not pd.isna(g) else None for g in gid]
+    dedicated = [bool(not pd.isna(g) and kind_of.get(g) == "dedicated") for g in gid]
+    out = gpd.GeoDataFrame({
+        "unit_id": u["unit_id"], "name": u["name"], "category": u["category"], "category_given": u["category_given"],
+        "employees": u["employees"], "site_area_m2": u["site_area_m2"].round(1), "parent": u["parent"],
+        "leader": u["leader"], "phone": u["phone"], "community_code": u["community_code"],
+        "grid_code": pd.Series(codes, index=u.index, dtype=object), "dedicated": dedicated, "rule": rule,
+    }, geometry=gpd.GeoSeries(reps, index=u.index, crs=u.crs), crs=u.crs)
+    return out
+
+
+def unit_counts(units: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Counts for the metadata and reports: per category (units, dedicated), and per grid.
+
+    >>> u = pd.DataFrame({"category": ["school", "school", "other"], "dedicated": [True, False, False],
+    ...                   "grid_code": ["A900", "A001", "A001"]})
+    >>> unit_counts(u)["per_category"]["school"]
+    {'units': 2, 'dedicated': 1}
+    """
+    per_cat = {}
+    for cat, d in units.groupby("category", sort=True):
+        per_cat[str(cat)] = {"units": int(len(d)), "dedicated": int(d["dedicated"].astype(bool).sum())}
+    per_grid = {str(k): int(v) for k, v in units["grid_code"].dropna().astype(str).value_counts().sort_index().items()}
+    return {"units": int(len(units)), "dedicated_units": int(units["dedicated"].astype(bool).sum()),
+            "in_no_grid": int(units["grid_code"].isna().sum()), "per_category": per_cat, "per_grid": per_grid}
+
+
+# ------------------------------------------------------------------------------------------- pipeline
+
+
+@dataclass
+class Carving:
+    """What :func:`carve_inputs` gives the partition, and what it needs back to merge the results."""
+
+    carved: Carved
+    communities: gpd.GeoDataFrame  # each community less its dedicated grids (communities wholly dedicated left out)
+    blocks: gpd.GeoDataFrame  # the blocks not in a dedicated grid
+    buildings: gpd.GeoDataFrame  # buildings in dedicated grids given no community, so that no grid takes them
+    findings: gpd.GeoDataFrame
+
+
+def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
+                 buildings: gpd.GeoDataFrame, rules: Any) -> Carving:
+    """Normalise the units, decide, carve the dedicated grids and cut them out of the partition's inputs."""
+    from ._findings import concat_findings
+
+    units, f_norm = normalise_units(enterprises, communities)
+    decision = decide(units, rules)
+    from .rules import rules_for_kind
+
+    kinds = communities["kind"] if "kind" in communities.columns else pd.Series("urban", index=communities.index)
+    grid_min = {str(c): rules_for_kind(rules, k if isinstance(k, str) else "urban").grid_min
+                for c, k in zip(communities["code"], kinds, strict=True)}
+    carved = carve(units, decision, blocks, buildings, grid_min, site_m=rules.dedicated_site_m)
+    blocks, buildings = carved.blocks, carved.buildings
+    taken = set(carved.block_grid)
+    free_blocks = blocks[~blocks["block_id"].astype(str).isin(taken)].copy()
+    comm = communities.copy()
+    geoms = comm.geometry.to_numpy().copy()
+    keep = np.ones(len(comm), dtype=bool)
+    ded = carved.grids
+    for k, code in enumerate(comm["code"].astype(str)):
+        mine = ded.geometry[ded["community_code"] == code].to_numpy()
+        if not len(mine):
+            continue
+        rest = free_blocks.geometry[free_blocks["community_code"] == code].to_numpy()
+        if not len(rest):
+            keep[k] = False
+            continue
+        # the community less its dedicated grids: the union of its other blocks (which tile it with them)
+        geoms[k] = _union(rest)
+    comm = comm.set_geometry(gpd.GeoSeries(geoms, index=comm.index, crs=comm.crs))[keep]
+    b = buildings.copy()
+    inside = b["block_id"].astype(object).isin(taken).to_numpy()
+    b["community_code"] = b["community_code"].astype(object).where(~inside, None)
+    return Carving(carved=carved, communities=comm, blocks=free_blocks, buildings=b,
+                   findings=concat_findings([f_norm, carved.findings], crs=communities.crs))
+
+
+def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame) -> Any:
+    """The partition's result with the dedicated grids added and every building back in its community."""
+    from .partition import GRID_COLUMNS, PartitionResult
+
+    ded = carving.carved.grids
+    grids = gpd.GeoDataFrame(pd.concat([result.grids, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
+                             geometry="geometry", crs=result.grids.crs)
+    out_b = result.buildings.copy()
+    out_b["community_code"] = buildings["community_code"].to_numpy()
+    blk_cut = out_b["block_id"].astype(object).to_numpy()  # block ids as carved (a block cut in two: -D, -R)
+    out_b["block_id"] = buildings["block_id"].to_numpy()
+    blk = blk_cut
+    gid = out_b["grid_id"].to_numpy(dtype=object).copy()
+    sid = out_b["subgrid_id"].to_numpy(dtype=object).copy()
+    bg = carving.carved.block_grid
+    for i, b in enumerate(blk):
+        if b in bg:
+            gid[i], sid[i] = bg[b], None
+    out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
+    out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
+    return PartitionResult(grids=grids, subgrids=result.subgrids, buildings=out_b, findings=result.findings)
+
+
+def base_grids_only(previous: Any) -> Any:
+    """A previous plan with its dedicated grids left out, for the re-division of the ordinary rest
+    (:func:`gridgeo.adjust.adjust`); dedicated grids keep their codes through :func:`gridgeo.codes.assign_codes`."""
+    from .plan import Plan
+
+    grids = previous["grids"]
+    if "kind" not in grids.columns:
+        return previous
+    layers = dict(previous.layers)
+    layers["grids"] = grids[grids["kind"].astype(str) != "dedicated"].reset_index(drop=True)
+    return Plan(layers, dict(previous.metadata))
+
+
+def format_units(units: pd.DataFrame, grids: pd.DataFrame | None = None, *, max_grids: int = 30) -> str:
+    """The register as text (``gridgeo info`` and ``gridgeo report``): units and dedicated grids per
+    category, then units per grid (the grids with most units first, at most ``max_grids``).
+
+    >>> u = pd.DataFrame({"name": ["a", "b", "c"], "category": ["school", "school", "other"],
+    ...     "dedicated": [True, False, False], "grid_code": ["420103001001900", "420103001001001", None],
+    ...     "rule": ["category", "attached", "outside"]})
+    >>> print(format_units(u))  # doctest: +NORMALIZE_WHITESPACE
+    Units (enterprises and institutions, 专属网格 register): 3, in dedicated grids 1, in no grid 1
+    category             units  dedicated
+    other                    1          0
+    school                   2          1
+    units per grid (most first)
+    grid                 kind        units  categories
+    420103001001001      base            1  school 1
+    420103001001900      dedicated       1  school 1
+    """
+    c = unit_counts(units)
+    lines = [f"Units (enterprises and institutions, 专属网格 register): {c['units']:,}, in dedicated grids "
+             f"{c['dedicated_units']:,}, in no grid {c['in_no_grid']:,}",
+             f"{'category':<20} {'units':>5}  {'dedicated':>9}"]
+    lines += [f"{k:<20} {v['units']:>5}  {v['dedicated']:>9}" for k, v in c["per_category"].items()]
+    kind_of = {}
+    if grids is not None and "grid_code" in grids.columns and "kind" in grids.columns:
+        kind_of = dict(zip(grids["grid_code"].astype(str), grids["kind"].astype(str), strict=True))
+    u = units[units["grid_code"].notna()]
+    lines.append("units per grid (most first)")
+    lines.append(f"{'grid':<20} {'kind':<10} {'units':>5}  categories")
+    rows = []
+    for code, d in u.groupby(u["grid_code"].astype(str), sort=True):
+        cats = d["category"].value_counts()
+        cats = cats.sort_index().sort_values(ascending=False, kind="stable")
+        kind = kind_of.get(code, "dedicated" if bool(d["dedicated"].iloc[0]) else "base")
+        rows.append((-len(d), code, f"{code:<20} {kind:<10} {len(d):>5}  " + ", ".join(f"{k} {v}" for k, v in cats.items())))
+    rows.sort()
+    lines += [r[2] for r in rows[:max_grids]]
+    if len(rows) > max_grids:
+        lines.append(f"... and {len(rows) - max_grids:,} more grids with units (the plan's units layer lists every unit)")
+    return "\n".join(lines)

@@ -1,0 +1,482 @@
+"""Dedicated grids (专属网格) and the units register (issue 14).
+
+The sample town is divided once per module with its enterprises layer; the rules, the spanning split,
+point-only units and re-division are checked on small synthetic towns built here.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely import LineString, Point, box
+
+import gridgeo
+from gridgeo._errors import RulesError
+from gridgeo.datasets import get_path, sample_town_layers
+from gridgeo.dedicated import decide, normalise_units
+from gridgeo.rules import get_rules, load_rules
+
+SAMPLE = get_path("sample_town")
+CRS = "EPSG:4547"  # CGCS2000 3-degree Gauss-Kruger CM 114E, metres
+X0, Y0 = 534000.0, 3383000.0
+
+
+# ------------------------------------------------------------------------------------------ sample town
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory):
+    layers = {name: (SAMPLE, name) for name in sample_town_layers()}
+    plan = gridgeo.divide(layers["communities"], layers["streets"], layers["buildings"],
+                          villager_groups=layers["villager_groups"], enterprises=layers["enterprises"])
+    path = tmp_path_factory.mktemp("town") / "town.gpkg"
+    plan.to_file(path)
+    return plan, path
+
+
+def _unit(plan, name):
+    u = plan.layers["units"]
+    row = u[u["name"] == name]
+    assert len(row) == 1, name
+    return row.iloc[0]
+
+
+def test_sample_town_dedicated_grids(town):
+    plan, _ = town
+    grids = plan.grids
+    ded = grids[grids["kind"] == "dedicated"]
+    dcodes = set(ded["grid_code"])
+    # school, hospital, market and industrial park: dedicated grids of their own, coded 900-999
+    for name in ("青石镇中学", "青石镇人民医院", "青石镇农贸市场", "青石工业园管理委员会"):
+        u = _unit(plan, name)
+        assert u["dedicated"] and u["grid_code"] in dcodes, name
+        assert 900 <= int(u["grid_code"][-3:]) <= 999
+    # the park's small firms: one clustered dedicated grid
+    firms = [_unit(plan, n) for n in ("楚天食品有限公司", "鑫源包装材料有限公司")]
+    assert {f["rule"] for f in firms} == {"cluster"} and len({f["grid_code"] for f in firms}) == 1
+    assert firms[0]["employees"] + firms[1]["employees"] >= get_rules().dedicated_min_employees
+    # small scattered units (residents' committees, a supermarket, a village clinic): ordinary grids
+    for name in ("阳光超市", "桃园村卫生室", "光明社区居民委员会", "青石镇阳光物流有限公司二分公司"):
+        u = _unit(plan, name)
+        assert not u["dedicated"] and u["rule"] == "attached", name
+        assert u["grid_code"] in set(grids.loc[grids["kind"] == "base", "grid_code"])
+    # base grids keep the low codes
+    assert grids.loc[grids["kind"] == "base", "grid_code"].str[-3:].astype(int).max() < 900
+
+
+def test_sample_town_register_and_validation(town):
+    plan, path = town
+    units = plan.layers["units"]
+    given = gpd.read_file(SAMPLE, layer="enterprises")
+    assert len(units) == len(given)  # nothing dropped
+    assert units["grid_code"].notna().all()
+    # each unit's grid holds its point
+    g = plan.grids.set_index("grid_code")
+    for code, pt in zip(units["grid_code"], units.geometry, strict=True):
+        assert g.geometry[code].buffer(1e-6).contains(pt)
+    found = gridgeo.validate(path)
+    assert (found["severity"] == "error").sum() == 0
+    q = plan.metadata["quality"]["base"]
+    assert q["in_range_share"] >= 0.98 and q["dedicated_grids"] == int((plan.grids["kind"] == "dedicated").sum())
+    # households living in dedicated grids are reported
+    f = plan.layers["findings"]
+    ded = plan.grids[plan.grids["kind"] == "dedicated"]
+    assert set(f.loc[f["type"] == "dedicated_households", "feature_id"]) == set(ded.loc[ded["households"] > 0, "grid_code"])
+    # the plan's buildings: every one in a grid, those of dedicated grids without a small grid
+    b = plan.buildings
+    inside = b["community_code"].notna()
+    assert b.loc[inside, "grid_code"].notna().all()
+    assert b.loc[b["grid_code"].isin(ded["grid_code"]), "subgrid_code"].isna().all()
+    meta = plan.metadata["units"]
+    assert meta["units"] == len(units) and meta["per_category"]["school"]["units"] == 5
+
+
+def test_report_and_info_show_units(town):
+    from gridgeo.cli import main
+
+    _, path = town
+    import contextlib
+    import io
+
+    for cmd in (["report", str(path)], ["info", str(path)]):
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(cmd) == 0
+        text = buf.getvalue()
+        assert "Units (enterprises and institutions" in text
+        assert "hospital" in text and "units per grid" in text
+
+
+# ------------------------------------------------------------------------------------------ synthetic
+
+
+def _units(rows, crs=CRS):
+    df = pd.DataFrame(rows)
+    geoms = df.pop("geometry")
+    for c in ("name", "category", "employees", "site_area", "parent"):
+        if c not in df:
+            df[c] = None
+    return gpd.GeoDataFrame(df, geometry=list(geoms), crs=crs)
+
+
+def _comm(n=1):
+    return gpd.GeoDataFrame({"code": [f"42010300100{i + 1}" for i in range(n)]},
+                            geometry=[box(X0 + 1000 * i, Y0, X0 + 1000 * (i + 1), Y0 + 1000) for i in range(n)], crs=CRS)
+
+
+def _decide(rows, rules=None):
+    units, _ = normalise_units(_units(rows), _comm())
+    d = decide(units, rules or get_rules())
+    return dict(zip(units["name"], d["rule"], strict=True)), dict(zip(units["name"], d["group"], strict=True))
+
+
+def P(dx, dy):  # noqa: N802
+    return Point(X0 + dx, Y0 + dy)
+
+
+def test_rule_employees_and_site_area():
+    rules, _ = _decide([
+        {"name": "big", "category": "enterprise", "employees": 300, "geometry": P(100, 100)},
+        {"name": "small", "category": "enterprise", "employees": 299, "geometry": P(900, 900)},
+        {"name": "site", "category": "enterprise", "employees": 10, "site_area": 40000, "geometry": P(500, 100)},
+        {"name": "outline", "category": "other", "geometry": box(X0 + 100, Y0 + 600, X0 + 300, Y0 + 800)},  # 4 ha
+    ])
+    assert rules == {"big": "employees", "small": "attached", "site": "site_area", "outline": "site_area"}
+    # thresholds come from the rules
+    r2, _ = _decide([{"name": "big", "category": "enterprise", "employees": 300, "geometry": P(100, 100)}],
+                    get_rules(dedicated_min_employees=301))
+    assert r2["big"] == "attached"
+
+
+def test_rule_category_thresholds():
+    rows = [
+        {"name": "hospital", "category": "医院", "employees": 150, "geometry": P(100, 100)},
+        {"name": "clinic", "category": "hospital", "employees": 4, "geometry": P(900, 100)},
+        {"name": "market", "category": "市场", "employees": 3, "geometry": P(500, 500)},
+        {"name": "kindergarten", "category": "学校", "employees": 30, "geometry": P(100, 900)},
+    ]
+    rules, _ = _decide(rows)
+    assert rules == {"hospital": "category", "clinic": "attached", "market": "category", "kindergarten": "attached"}
+    rules, _ = _decide(rows, get_rules(dedicated_categories=("school:0",)))
+    assert rules == {"hospital": "attached", "clinic": "attached", "market": "attached", "kindergarten": "category"}
+
+
+def test_rule_cluster_by_distance_and_parent():
+    rows = [
+        # three firms 100 m apart: 360 employees together
+        {"name": "a", "category": "enterprise", "employees": 120, "geometry": P(100, 100)},
+        {"name": "b", "category": "enterprise", "employees": 120, "geometry": P(200, 100)},
+        {"name": "c", "category": "enterprise", "employees": 120, "geometry": P(300, 100)},
+        # two shops close together but too small together
+        {"name": "s1", "category": "business_district", "employees": 20, "geometry": P(100, 800)},
+        {"name": "s2", "category": "business_district", "employees": 20, "geometry": P(150, 800)},
+        # firms in one office building far apart on the map (a parent ties them)
+        {"name": "t1", "category": "enterprise", "employees": 200, "parent": "大厦", "geometry": P(800, 800)},
+        {"name": "t2", "category": "enterprise", "employees": 200, "parent": "大厦", "geometry": P(800, 400)},
+        # a firm whose parent is a dedicated unit joins it
+        {"name": "park", "category": "park", "employees": 5, "geometry": P(600, 100)},
+        {"name": "p1", "category": "enterprise", "employees": 10, "parent": "park", "geometry": P(900, 100)},
+    ]
+    rules, group = _decide(rows)
+    assert [rules[k] for k in "abc"] == ["cluster"] * 3 and len({group[k] for k in "abc"}) == 1
+    assert rules["s1"] == rules["s2"] == "attached" and group["s1"] == -1
+    assert rules["t1"] == rules["t2"] == "cluster" and group["t1"] == group["t2"] != group["a"]
+    assert rules["park"] == "category" and rules["p1"] == "parent" and group["p1"] == group["park"]
+    # no clustering at distance 0 (parents still tie)
+    rules, _ = _decide(rows, get_rules(dedicated_cluster_m=0.0))
+    assert rules["a"] == "attached" and rules["t1"] == "cluster"
+
+
+def test_normalisation_findings_nothing_dropped():
+    units, found = normalise_units(_units([
+        {"name": "镇政府", "category": "党政机关", "employees": "160", "geometry": P(100, 100)},
+        {"name": None, "category": "商务楼宇", "employees": 20, "geometry": P(200, 100)},
+        {"name": "面包店", "category": "bakery", "employees": -3, "geometry": P(300, 100)},
+        {"name": "远方", "category": "园区", "employees": None, "geometry": P(5000, 5000)},
+    ]), _comm())
+    assert len(units) == 4
+    cats = dict(zip(units["category_given"], units["category"], strict=True))
+    assert cats == {"党政机关": "government", "商务楼宇": "office_building", "bakery": "other", "园区": "park"}
+    assert sorted(found["type"]) == ["unit_bad_employees", "unit_missing_name", "unit_outside_communities",
+                                     "unit_unknown_category"]
+    assert pd.isna(units.loc[units["name"] == "远方", "community_code"].iloc[0])
+    # the same units in another row order get the same ids
+    again, _ = normalise_units(_units([
+        {"name": "远方", "category": "园区", "employees": None, "geometry": P(5000, 5000)},
+        {"name": "镇政府", "category": "党政机关", "employees": "160", "geometry": P(100, 100)},
+    ]), _comm())
+    assert set(again["unit_id"]) <= set(units["unit_id"])
+
+
+def test_rules_file_keys(tmp_path):
+    p = tmp_path / "r.toml"
+    p.write_text('dedicated_min_employees = 200\ndedicated_categories = ["hospital:0", "school:20"]\n'
+                 'dedicated_cluster_m = 80.0\ndedicated_min_site_area_m2 = 10000.0\n', encoding="utf-8")
+    r = load_rules(str(p))
+    assert (r.dedicated_min_employees, r.dedicated_categories, r.dedicated_cluster_m) == (200, ("hospital:0", "school:20"), 80.0)
+    with pytest.raises(RulesError, match="dedicated_categories"):
+        get_rules(dedicated_categories=("bakery:3",))
+    with pytest.raises(RulesError, match="dedicated_cluster_m"):
+        get_rules(dedicated_cluster_m=-1.0)
+
+
+# a synthetic town: two communities 600 m x 400 m side by side, streets every 100 m; 12 buildings of 100
+# households per community (one per 200 m x 100 m strip of blocks)
+
+def _town():
+    comm = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"], "name": ["东", "西"]},
+                            geometry=[box(X0, Y0, X0 + 600, Y0 + 400), box(X0 + 600, Y0, X0 + 1200, Y0 + 400)], crs=CRS)
+    lines = [LineString([(X0 + x, Y0), (X0 + x, Y0 + 400)]) for x in range(100, 1200, 100) if x != 600]
+    lines += [LineString([(X0, Y0 + y), (X0 + 1200, Y0 + y)]) for y in (100, 200, 300)]
+    streets = gpd.GeoDataFrame({"highway": ["residential"] * len(lines)}, geometry=lines, crs=CRS)
+    pts, hh = [], []
+    for x in range(50, 1200, 100):
+        for y in (50, 150, 250, 350):
+            pts.append(shapely.box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10))
+            hh.append(50)
+    buildings = gpd.GeoDataFrame({"households": hh}, geometry=pts, crs=CRS)
+    return comm, streets, buildings
+
+
+def _ded(plan):
+    g = plan.grids
+    return g[g["kind"] == "dedicated"]
+
+
+def test_point_unit_takes_its_block():
+    comm, streets, buildings = _town()
+    units = _units([{"name": "医院", "category": "hospital", "employees": 500, "geometry": P(150, 250)}])
+    plan = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    ded = _ded(plan).to_crs(CRS)
+    assert len(ded) == 1
+    block = box(X0 + 100, Y0 + 200, X0 + 200, Y0 + 300)
+    geom = ded.geometry.iloc[0]
+    assert abs(geom.area - block.area) < 1 and geom.symmetric_difference(block).area < 1
+    assert int(ded["households"].iloc[0]) == 50 and ded["grid_code"].iloc[0] == "420103001001900"
+    assert (plan.validate()["severity"] == "error").sum() == 0
+    # the ordinary grids hold every other household of the community
+    base = plan.grids[(plan.grids["kind"] == "base") & (plan.grids["community_code"] == "420103001001")]
+    assert int(base["households"].sum()) == 24 * 50 - 50
+
+
+def test_site_spanning_two_communities_is_split():
+    comm, streets, buildings = _town()
+    site = box(X0 + 505, Y0 + 105, X0 + 695, Y0 + 195)  # most of a block on each side of the boundary x = 600
+    units = _units([{"name": "工业园", "category": "park", "employees": 40, "geometry": site}])
+    plan = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    ded = _ded(plan).to_crs(CRS)
+    assert sorted(ded["community_code"]) == ["420103001001", "420103001002"]
+    assert ded.geometry.union_all().symmetric_difference(box(X0 + 500, Y0 + 100, X0 + 700, Y0 + 200)).area < 1
+    f = plan.layers["findings"]
+    assert (f["type"] == "dedicated_site_split").sum() == 1
+    assert (plan.validate()["severity"] == "error").sum() == 0
+    u = plan.layers["units"]
+    assert bool(u["dedicated"].iloc[0]) and u["grid_code"].iloc[0] in set(ded["grid_code"])
+
+
+def test_cluster_takes_the_blocks_of_its_members_and_small_units_attach():
+    comm, streets, buildings = _town()
+    units = _units([
+        {"name": "甲", "category": "enterprise", "employees": 150, "geometry": P(1050, 50)},
+        {"name": "乙", "category": "enterprise", "employees": 160, "geometry": P(1150, 50)},
+        {"name": "小店", "category": "business_district", "employees": 3, "geometry": P(650, 350)},
+    ])
+    plan = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    ded = _ded(plan).to_crs(CRS)
+    assert len(ded) == 1 and abs(ded.geometry.iloc[0].area - 20000) < 1
+    u = plan.layers["units"].set_index("name")
+    assert u.loc["甲", "grid_code"] == u.loc["乙", "grid_code"] == ded["grid_code"].iloc[0]
+    assert u.loc["小店", "rule"] == "attached" and not u.loc["小店", "dedicated"]
+    assert u.loc["小店", "grid_code"] in set(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"])
+    assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_redivision_keeps_dedicated_codes(tmp_path):
+    comm, streets, buildings = _town()
+    units = _units([
+        {"name": "医院", "category": "hospital", "employees": 500, "geometry": P(150, 250)},
+        {"name": "学校", "category": "school", "employees": 80, "geometry": P(450, 50)},
+        {"name": "市场", "category": "market", "employees": 30, "geometry": P(950, 350)},
+    ])
+    first = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    path = tmp_path / "v1.gpkg"
+    first.to_file(path)
+    # the city changed: more households in a block of the east community, far from the dedicated grids
+    b2 = buildings.copy()
+    b2.loc[b2.geometry.centroid.x.between(X0 + 500, X0 + 600) & b2.geometry.centroid.y.between(Y0 + 100, Y0 + 200), "households"] = 90
+    for from_scratch in (False, True):
+        second = gridgeo.divide(comm, streets, b2, enterprises=units, previous=path, from_scratch=from_scratch)
+        assert (second.validate()["severity"] == "error").sum() == 0
+        d1 = _ded(first).set_index("grid_code").geometry.to_crs(CRS)
+        d2 = _ded(second).set_index("grid_code").geometry.to_crs(CRS)
+        assert sorted(d1.index) == sorted(d2.index)
+        for code in d1.index:
+            assert d1[code].symmetric_difference(d2[code]).area < 1
+        u1 = first.layers["units"].set_index("name")["grid_code"]
+        u2 = second.layers["units"].set_index("name")["grid_code"]
+        assert u1.to_dict() == u2.to_dict()
+    # a unit gone: its code is retired, the others keep theirs
+    third = gridgeo.divide(comm, streets, buildings, enterprises=units.iloc[[0, 2]], previous=path)
+    kept = set(_ded(third)["grid_code"])
+    assert kept == set(_ded(first)["grid_code"]) - {first.layers["units"].set_index("name").loc["学校", "grid_code"]}
+
+
+def test_without_units_no_units_layer():
+    comm, streets, buildings = _town()
+    plan = gridgeo.divide(comm, streets, buildings)
+    assert "units" not in plan.layers and (plan.grids["kind"] == "base").all()
+
+
+def test_api_columns_mapping():
+    comm, streets, buildings = _town()
+    units = gpd.GeoDataFrame({"DWMC": ["医院"], "LB": ["医院"], "RS": [500]}, geometry=[P(150, 250)], crs=CRS)
+    plan = gridgeo.divide(comm, streets, buildings, enterprises=units,
+                          columns={"enterprises": {"name": "DWMC", "category": "LB", "employees": "RS"}})
+    u = plan.layers["units"]
+    assert u["name"].tolist() == ["医院"] and u["category"].tolist() == ["hospital"] and bool(u["dedicated"].iloc[0])
+    assert np.isclose(u["employees"].iloc[0], 500)
+
+
+# ------------------------------------------------------------------------------------------ Lujiazui (real OSM)
+
+
+@pytest.mark.slow
+def test_lujiazui_units_from_real_pois(tmp_path):
+    """Office towers, hotels, banks, schools and the 南京东路 market street of the real Lujiazui data
+    become dedicated grids or are attached to ordinary grids by the rules; the plan validates."""
+    import importlib.util
+    import sys
+
+    from conftest import REPO
+
+    name = "build_lujiazui_scenario"
+    if name not in sys.modules:
+        sys.path.insert(0, str(REPO / "scripts"))
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    lj = sys.modules[name]
+    reason = lj.missing_reason()
+    if reason:
+        pytest.skip(f"Lujiazui scenario unavailable: {reason}")
+    sc = lj.build(tmp_path / "lj")
+    units = sc.units
+    assert units is not None and len(units) == sc.summary["units"] > 50
+    kinds = set(units["osm_kind"])
+    assert {"hotel", "bank", "school"} <= kinds and (units["category"] == "office_building").sum() >= 10
+    assert (units["parent"] == "南京东路步行街").sum() >= 1
+    plan = gridgeo.divide(sc.communities, sc.streets, sc.buildings, enterprises=units)
+    assert (plan.validate()["severity"] == "error").sum() == 0
+    reg = plan.layers["units"]
+    assert len(reg) == len(units)
+    rules = get_rules()
+    emp = reg["employees"].fillna(0)
+    # every tower is far over the threshold: a dedicated grid by employees
+    towers = reg[reg["category"] == "office_building"]
+    assert towers["dedicated"].all() and (towers["rule"] == "employees").all()
+    # every unit at or over the threshold, and every school from 50, is in a dedicated grid
+    inside = reg["community_code"].notna()
+    assert reg.loc[inside & (emp >= rules.dedicated_min_employees), "dedicated"].all()
+    assert reg.loc[inside & (reg["category"] == "school") & (emp >= 50), "dedicated"].all()
+    # banks and hotels: some clustered, and the small scattered ones attached to ordinary grids
+    hb = reg[reg["category"] == "enterprise"]
+    assert (hb["rule"] == "cluster").any() and (hb["rule"] == "attached").any()
+    attached = reg[reg["rule"] == "attached"]
+    assert (emp[attached.index] < rules.dedicated_min_employees).all() and not attached["dedicated"].any()
+    assert set(attached["grid_code"]) <= set(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"])
+    # the ordinary grids still meet the targets
+    assert plan.metadata["quality"]["base"]["in_range_share"] >= 0.98
+
+
+def test_validate_checks_the_dedicated_range():
+    from gridgeo.validate import validate_grids
+
+    comm = _comm()
+    grids = gpd.GeoDataFrame({"grid_code": ["420103001001001", "420103001001002", "420103001001900"],
+                              "community_code": ["420103001001"] * 3, "kind": ["base", "dedicated", "dedicated"]},
+                             geometry=[box(X0, Y0, X0 + 500, Y0 + 1000), box(X0 + 500, Y0, X0 + 1000, Y0 + 500),
+                                       box(X0 + 500, Y0 + 500, X0 + 1000, Y0 + 1000)], crs=CRS)
+    f = validate_grids(grids, communities=comm)
+    bad = f[f["type"] == "code_wrong_range"]
+    assert bad["feature_id"].tolist() == ["420103001001002"] and (bad["severity"] == "error").all()
+    grids.loc[1, "grid_code"] = "420103001001901"
+    assert (validate_grids(grids, communities=comm)["type"] == "code_wrong_range").sum() == 0
+
+
+def test_row_order_does_not_change_the_plan():
+    comm, streets, buildings = _town()
+    units = _units([
+        {"name": "甲", "category": "enterprise", "employees": 150, "geometry": P(1050, 50)},
+        {"name": "乙", "category": "enterprise", "employees": 160, "geometry": P(1150, 50)},
+        {"name": "医院", "category": "hospital", "employees": 500, "geometry": P(150, 250)},
+        {"name": "小店", "category": "business_district", "employees": 3, "geometry": P(650, 350)},
+    ])
+    a = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    b = gridgeo.divide(comm, streets, buildings, enterprises=units.iloc[::-1].reset_index(drop=True))
+    ua = a.layers["units"].sort_values("unit_id").drop(columns="geometry").reset_index(drop=True)
+    ub = b.layers["units"].sort_values("unit_id").drop(columns="geometry").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ua, ub)
+    ga = a.grids.sort_values("grid_code").reset_index(drop=True)
+    gb = b.grids.sort_values("grid_code").reset_index(drop=True)
+    assert ga["grid_code"].tolist() == gb["grid_code"].tolist()
+    assert shapely.equals_exact(ga.geometry.to_numpy(), gb.geometry.to_numpy(), tolerance=1e-9).all()
+
+
+def test_cli_enterprises_with_column_mapping(tmp_path, capsys):
+    from gridgeo.cli import main
+
+    comm, streets, buildings = _town()
+    src = tmp_path / "town.gpkg"
+    comm.to_file(src, layer="communities")
+    streets.to_file(src, layer="streets")
+    buildings.to_file(src, layer="buildings")
+    units = gpd.GeoDataFrame({"DWMC": ["第一中学", "小卖部"], "HYLB": ["学校", "商圈"], "RS": [120, 2]},
+                             geometry=[P(150, 250), P(650, 350)], crs=CRS)
+    upath = tmp_path / "units.gpkg"
+    units.to_file(upath, layer="units")
+    out = tmp_path / "plan.gpkg"
+    args = ["partition", "--communities", str(src), "--communities-layer", "communities", "--streets", str(src),
+            "--streets-layer", "streets", "--buildings", str(src), "--buildings-layer", "buildings",
+            "--enterprises", str(upath), "--columns", "enterprises.name=DWMC", "--columns", "enterprises.category=HYLB",
+            "--columns", "enterprises.employees=RS", "--workers", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    assert main(["validate", str(out)]) == 0
+    plan = gridgeo.read_plan(out)
+    u = plan.layers["units"].set_index("name")
+    assert bool(u.loc["第一中学", "dedicated"]) and u.loc["第一中学", "grid_code"].endswith("900")
+    assert not bool(u.loc["小卖部", "dedicated"]) and u.loc["小卖部", "rule"] == "attached"
+    capsys.readouterr()
+    # a mapping to a column the file lacks: one line, exit 2, nothing written
+    bad = tmp_path / "bad.gpkg"
+    assert main([*args[:-1], str(bad), "--columns", "enterprises.phone=DH"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "DH" in err[0] and not bad.exists()
+
+
+def test_point_unit_takes_the_part_of_its_block_around_its_buildings(tmp_path):
+    comm, streets, buildings = _town()
+    # a school building (no households) beside the block's flats, in the block x 100-200, y 200-300
+    school = gpd.GeoDataFrame({"households": [0], "use": ["school"]},
+                              geometry=[box(X0 + 115, Y0 + 215, X0 + 135, Y0 + 285)], crs=CRS)
+    b = gpd.GeoDataFrame(pd.concat([buildings, school], ignore_index=True), geometry="geometry", crs=CRS)
+    units = _units([{"name": "中学", "category": "school", "employees": 80, "geometry": P(125, 250)}])
+    plan = gridgeo.divide(comm, streets, b, enterprises=units)
+    assert (plan.validate()["severity"] == "error").sum() == 0
+    ded = _ded(plan).to_crs(CRS)
+    assert len(ded) == 1 and int(ded["households"].iloc[0]) == 0
+    geom = ded.geometry.iloc[0]
+    block = box(X0 + 100, Y0 + 200, X0 + 200, Y0 + 300)
+    assert geom.covers(school.geometry.iloc[0]) and geom.area < 0.9 * block.area
+    assert block.buffer(1e-6).covers(geom)
+    # the flats of the block stay in an ordinary grid
+    bl = plan.buildings.to_crs(CRS)
+    flats = bl[bl.geometry.centroid.distance(P(150, 250)) < 1]
+    assert flats["grid_code"].isin(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"]).all()
+    # with dedicated_site_m = 0 the unit takes its whole block
+    whole = gridgeo.divide(comm, streets, b, enterprises=units, rules=get_rules(dedicated_site_m=0.0))
+    wd = _ded(whole).to_crs(CRS)
+    assert abs(wd.geometry.iloc[0].area - block.area) < 1 and int(wd["households"].iloc[0]) == 50

@@ -28,8 +28,9 @@ partition:
    most of it); when the rest of such a block holds households, only the part around the unit's own
    buildings (:func:`_split_blocks`, ``dedicated_site_m``). Units claiming one block share one grid.
    A grid lies in one community: a site spanning two is split at the boundary (finding
-   ``dedicated_site_split``). The partition then divides only the blocks left, so the ordinary grids keep their 300–500 households and, together with the dedicated
-   grids (``kind = dedicated``), still tile every community. Households inside a dedicated grid stay
+   ``dedicated_site_split``). The partition then divides only the blocks left, so the ordinary grids
+   keep their 300–500 households and, together with the dedicated grids (``kind = dedicated``), still
+   tile every community. Households inside a dedicated grid stay
    counted there and are reported (finding ``dedicated_households``).
 4. :func:`register` — the plan's ``units`` layer: every unit with the code of its grid.
 """

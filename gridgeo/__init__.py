@@ -5,6 +5,7 @@ The face (imported on first use, so that ``import gridgeo`` stays light):
 - :func:`divide` → a :class:`Plan` (layers as GeoDataFrames, ``quality()``, ``validate()``,
   ``to_file()``, ``explore()``); :func:`read_plan`;
 - :func:`validate` and :func:`repair` for any grid layer, :func:`diff` between two plans;
+- :func:`rebalance` (an office's existing grids, fewest changes) and :func:`unify` (多网合一);
 - the errors :class:`InputError` (bad input, a ``ValueError``) and :class:`RulesError`.
 
 ``gridgeo.validate`` is both the function and the module of the checks
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 __all__ = ["GridgeoError", "InputError", "Plan", "RulesError", "__version__", "diff", "divide", "read_plan",
-           "repair", "validate"]
+           "repair", "validate", "rebalance", "unify"]
 
 _API = {"divide", "read_plan", "repair", "diff"}
 
@@ -41,6 +42,11 @@ def __getattr__(name: str) -> Any:
         from .plan import Plan
 
         return Plan
+    if name in ("rebalance", "unify"):  # the module, callable as gridgeo.rebalance.rebalance; and its unify
+        import importlib
+
+        mod = importlib.import_module(".rebalance", __name__)
+        return mod if name == "rebalance" else mod.unify
     if name == "validate":  # the module, callable as gridgeo.api.validate
         import importlib
 

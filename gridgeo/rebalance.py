@@ -409,9 +409,11 @@ def _judge(prep: Any, pieces: gpd.GeoDataFrame) -> tuple[np.ndarray, list[str]]:
 
 
 def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeScheme | None = None,
-                       workers: int = 1) -> tuple[Plan, pd.DataFrame]:
+                       workers: int = 1, zones: list[dict[str, Any]] | None = None,
+                       label: str = "rebalance", store: bool = True) -> tuple[Plan, pd.DataFrame]:
     """:func:`rebalance` on prepared inputs (:func:`gridgeo.pipeline.prepare`) and an office layer
-    from :func:`_office_layer`."""
+    from :func:`_office_layer`. ``zones`` (``key``, ``code``, ``kind``, ``geometry``: pieces of the
+    communities, e.g. cut by jurisdictions) bound the re-division: no re-divided area crosses a zone."""
     from .adjust import _free_regions
     from .validate import repair_grids
 
@@ -452,12 +454,15 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     kept = repaired[ok_main].copy()
     kept["key"] = ["K" + str(i).zfill(5) for i in range(len(kept))]
     kept["grid_code"] = kept["key"]  # _free_regions names absorbed grids by this column
-    regions = _free_regions(comm, kept[["grid_code", "community_code", "geometry"]], prep.buildings, prep.rules)
-    absorbed = set()
-    for r in regions:
-        absorbed |= set(r["absorbed"])
-    kept = kept[~kept["key"].isin(absorbed)]
-    kept, regions = _fold_empty_regions(kept, regions, prep.buildings)
+    if zones:
+        kept, regions, absorbed = _zoned_regions(prep, kept, zones)
+    else:
+        regions = _free_regions(comm, kept[["grid_code", "community_code", "geometry"]], prep.buildings, prep.rules)
+        absorbed = set()
+        for r in regions:
+            absorbed |= set(r["absorbed"])
+        kept = kept[~kept["key"].isin(absorbed)]
+        kept, regions = _fold_empty_regions(kept, regions, prep.buildings)
     jobs = [{"key": k, "code": c, "kind": _kind(comm, c), "geometry": g}
             for k, c, g in zip(kept["key"], kept["community_code"], kept.geometry, strict=True)]
     jobs += [{"key": f"F{i:05d}", "code": r["code"], "kind": r["kind"], "geometry": r["geometry"]}
@@ -470,21 +475,21 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
 
     z = assign_to_zones(prep.buildings.geometry.to_numpy(), prev_g.geometry.to_numpy()).zone
     prev_b = pd.DataFrame({"building_id": prep.buildings["building_id"].to_numpy(),
-                           "grid_code": np.where(z >= 0, prev_g["old_code"].to_numpy()[np.maximum(z, 0)], None)})
-    previous = {"grids": gpd.GeoDataFrame({"grid_code": prev_g["old_code"].to_numpy(),
+                           "grid_code": np.where(z >= 0, prev_g["old_code"].to_numpy()[np.maximum(z, 0)] if len(prev_g)
+                                                 else None, None)})
+    previous = None if not len(prev_g) else {"grids": gpd.GeoDataFrame({"grid_code": prev_g["old_code"].to_numpy(),
                                            "community_code": prev_g["community_code"].to_numpy(),
                                            "kind": "base"}, geometry=prev_g.geometry.to_numpy(), crs=prep.metric),
                 "buildings": gpd.GeoDataFrame(prev_b, geometry=prep.buildings.geometry.to_numpy(), crs=prep.metric)[
                     prev_b["grid_code"].notna().to_numpy()].reset_index(drop=True),
                 "metadata": {"code_scheme": scheme.to_dict()}}
-    # kept grids must keep their own code: give them grid_id = their old code's match by exact geometry
     extra = {"rebalance": {}}
     f_extra = make_findings(findings, crs=prep.metric)
     res_f = res.findings if res is not None else make_findings([], crs=prep.metric)
     plan_layers = {}
     t = time.perf_counter()
     plan = _finish(prep, grids, subs, buildings, concat_findings([res_f, f_extra], crs=prep.metric), scheme, previous,
-                   extra, plan_layers)
+                   extra, plan_layers, label=label)
     changes = change_table(office, repaired, plan, prep)
     summary = {
         "grids_before": int(len(office)),
@@ -511,7 +516,36 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     layers = dict(plan.layers)
     layers["changes"] = gpd.GeoDataFrame(changes, geometry=gpd.GeoSeries(geoms, crs=prep.metric), crs=prep.metric)
     _ = t
-    return Plan(layers, meta).stored(), changes
+    out = Plan(layers, meta)
+    return (out.stored() if store else out), changes
+
+
+def _zoned_regions(prep: Any, kept: gpd.GeoDataFrame, zones: list[dict[str, Any]]):
+    """:func:`gridgeo.adjust._free_regions` with each zone standing in for a community, so that a
+    re-divided area, and the kept grids it absorbs, stay inside one zone."""
+    from .adjust import _free_regions
+    from .footprints import assign_to_zones
+
+    keys = np.array([z["key"] for z in zones], dtype=object)
+    zg = np.array([z["geometry"] for z in zones], dtype=object)
+    real = {z["key"]: z["code"] for z in zones}
+    zc = gpd.GeoDataFrame({"code": keys, "kind": [z["kind"] for z in zones]}, geometry=gpd.GeoSeries(zg, crs=prep.metric),
+                          crs=prep.metric)
+    kz = assign_to_zones(shapely.point_on_surface(kept.geometry.to_numpy()), zg).zone
+    k2 = kept.assign(community_code=np.where(kz >= 0, keys[np.maximum(kz, 0)], None))
+    k2 = k2[kz >= 0]
+    bz = assign_to_zones(prep.buildings.geometry.to_numpy(), zg).zone
+    b2 = prep.buildings.assign(community_code=np.where(bz >= 0, keys[np.maximum(bz, 0)], None))
+    regions = _free_regions(zc, k2[["grid_code", "community_code", "geometry"]], b2, prep.rules)
+    absorbed = set()
+    for r in regions:
+        absorbed |= set(r["absorbed"])
+    k2 = k2[~k2["key"].isin(absorbed)]
+    k2, regions = _fold_empty_regions(k2, regions, b2)
+    for r in regions:
+        r["code"] = real[r["code"]]
+    k2 = k2.assign(community_code=k2["community_code"].map(real))
+    return k2, regions, absorbed
 
 
 def _trim_strays(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -844,7 +878,8 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
     known = shapely.union_all(shapely.boundary(cm.geometry.to_numpy()))
     if st is not None:
         known = shapely.union(known, shapely.union_all(st.to_crs(metric).geometry.to_numpy()))
-    shared = shared_boundaries(depts, tolerance_m=tolerance_m, exclude=known)
+    shared_all = shared_boundaries(depts, tolerance_m=tolerance_m)
+    shared = _away_from(shared_all, known, tolerance_m)
     jlines = [shapely.boundary(g) for jl in juris for g in jl.geometry.to_numpy()]
     extra = np.concatenate([shared, np.array(jlines, dtype=object)]) if jlines else shared
     lines = gpd.GeoDataFrame({"name": ["shared grid boundary"] * len(shared) + ["jurisdiction boundary"] * len(jlines),
@@ -901,24 +936,58 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         regions = [r for r in regions if not shapely.is_empty(r["geometry"])]
     regions.sort(key=lambda r: (r["code"], -r["geometry"].area))
     for i, r in enumerate(regions):
-        r["key"] = f"U{i:05d}"
-    res = _partition_regions(prep, regions, workers=workers)
-    grids, subs, bld = _assemble(prep, res, None)
-    plan = _finish(prep, grids, subs, bld, concat_findings([res.findings, bend_findings], crs=prep.metric), scheme, None,
-                   {"unify": {}}, label="unify")
+        r["key"] = f"Z{i:05d}"
+    # the consensus faces: each community cut by the lines most departments share and the jurisdiction
+    # lines; faces within the rules are kept as they are, the others re-divided (as rebalance does)
+    faces = consensus_faces(prep.communities, shared_all, jlines)
+    office = gpd.GeoDataFrame({"old_code": [f"(face {i + 1})" for i in range(len(faces))], "has_code": False,
+                               "was_valid": True}, geometry=gpd.GeoSeries(faces, crs=prep.metric), crs=prep.metric)
+    plan, _ = rebalance_prepared(prep, office, scheme=scheme, workers=workers, zones=regions if juris else None,
+                                 label="unify", store=False)
+    layers = {k: v for k, v in plan.layers.items() if k != "changes"}
+    layers["findings"] = concat_findings([layers["findings"], bend_findings], crs=prep.metric)
+    plan = Plan(layers, plan.metadata)
     cross = crosswalk(depts, names, plan, prep)
     meta = dict(plan.metadata)
     meta["unify"] = {"layers": names, "grids_per_layer": [int(len(d)) for d in depts],
-                     "grids_after": int(len(plan.layers["grids"])), "shared_boundary_m": round(float(sum(s.length for s in shared)), 1),
+                     "grids_after": int(len(plan.layers["grids"])), "shared_boundary_m": round(float(sum(s.length for s in shared_all)), 1),
+                     "shared_boundary_off_streets_m": round(float(sum(s.length for s in shared)), 1),
                      "jurisdiction_layers": len(juris), "regions": len(regions),
                      "seconds": round(time.perf_counter() - t0, 2)}
     out_layers = dict(plan.layers)
     out_layers["crosswalk"] = gpd.GeoDataFrame(cross.drop(columns=["geometry"]),
                                                geometry=gpd.GeoSeries(cross["geometry"].to_numpy(), crs=prep.metric),
                                                crs=prep.metric)
-    out_layers["shared_boundaries"] = gpd.GeoDataFrame({"length_m": [round(s.length, 1) for s in shared]},
-                                                       geometry=gpd.GeoSeries(shared, crs=prep.metric), crs=prep.metric)
+    out_layers["shared_boundaries"] = gpd.GeoDataFrame({"length_m": [round(s.length, 1) for s in shared_all]},
+                                                       geometry=gpd.GeoSeries(shared_all, crs=prep.metric), crs=prep.metric)
     return Plan(out_layers, meta).stored(), cross.drop(columns=["geometry"])
+
+
+def _away_from(lines: np.ndarray, known: Any, tolerance_m: float, piece_m: float = 10.0) -> np.ndarray:
+    """The parts of ``lines`` farther than ``tolerance_m`` from ``known`` lines (streets, community
+    boundaries), so that a shared line on a street is not drawn twice."""
+    if not len(lines):
+        return lines
+    near = shapely.buffer(known, tolerance_m)
+    out = [p for p in shapely.get_parts(shapely.difference(lines, near)) if p.length > tolerance_m]
+    return np.array(out, dtype=object)
+
+
+def consensus_faces(communities: gpd.GeoDataFrame, shared: np.ndarray, jlines: list[Any]) -> np.ndarray:
+    """The communities cut by the shared lines and jurisdiction lines (polygons tiling each community)."""
+    out = []
+    extra = shapely.union_all(np.concatenate([shared, np.array(jlines, dtype=object)])) if (len(shared) or jlines) else None
+    for cg in communities.geometry.to_numpy():
+        lines = [shapely.boundary(cg)]
+        if extra is not None:
+            inside = shapely.intersection(extra, cg)
+            if not shapely.is_empty(inside):
+                lines.append(inside)
+        noded = shapely.union_all(np.array(lines, dtype=object))
+        faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+        faces = [f for f in faces if f.area > _TOL_M2 and shapely.within(shapely.point_on_surface(f), cg)]
+        out.extend(faces if faces else [cg])
+    return np.array(out, dtype=object)
 
 
 def crosswalk(depts: list[gpd.GeoDataFrame], names: list[str], plan: Plan, prep: Any) -> pd.DataFrame:
@@ -970,3 +1039,16 @@ def crosswalk(depts: list[gpd.GeoDataFrame], names: list[str], plan: Plan, prep:
     return pd.DataFrame(rows, columns=CROSSWALK_COLUMNS + ["geometry"])
 
 
+
+
+class _CallableModule(type(math)):
+    """This module, callable: ``gridgeo.rebalance(grids, ...)`` is :func:`rebalance`, while
+    ``gridgeo.rebalance.unify`` and ``import gridgeo.rebalance`` keep working (as ``gridgeo.validate``)."""
+
+    def __call__(self, grids: Any, *args: Any, **kwargs: Any) -> tuple[Plan, pd.DataFrame]:
+        return rebalance(grids, *args, **kwargs)
+
+
+import sys as _sys  # noqa: E402 - the module's class is set once everything in it is defined
+
+_sys.modules[__name__].__class__ = _CallableModule

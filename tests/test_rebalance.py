@@ -147,10 +147,16 @@ def _check_rebalanced(plan, changes, office, pick, original):
     assert set(plan.subgrids["grid_code"]) == set(grids.index)
 
 
-def test_rebalance_sample_town_keeps_compliant_grids(sample_plan):
+@pytest.fixture(scope="module")
+def rebalanced(sample_plan):
     pick = _pick(sample_plan.grids)
     office = faulty_layer(sample_plan, pick)
-    plan, changes = rebalance(office, *INPUTS, code_column="WGBM")
+    plan, changes = gridgeo.rebalance(office, *INPUTS, code_column="WGBM")
+    return pick, office, plan, changes
+
+
+def test_rebalance_sample_town_keeps_compliant_grids(sample_plan, rebalanced):
+    pick, office, plan, changes = rebalanced
     _check_rebalanced(plan, changes, office, pick, sample_plan.grids)
     assert set(plan.layers) >= {"grids", "subgrids", "buildings", "changes", "findings", "communities", "blocks"}
     assert plan.metadata["rebalance"]["scheme_inferred"]
@@ -161,10 +167,8 @@ def test_rebalance_sample_town_keeps_compliant_grids(sample_plan):
         sample_plan.grids.to_crs(metric_crs(sample_plan.communities)), pick["grow"])
 
 
-def test_rebalance_is_deterministic_whatever_the_row_order(sample_plan):
-    pick = _pick(sample_plan.grids)
-    office = faulty_layer(sample_plan, pick)
-    a, ca = rebalance(office, *INPUTS, code_column="WGBM")
+def test_rebalance_is_deterministic_whatever_the_row_order(rebalanced):
+    _, office, a, ca = rebalanced
     b, cb = rebalance(office.iloc[::-1].reset_index(drop=True), *INPUTS, code_column="WGBM")
     pd.testing.assert_frame_equal(ca, cb)
     assert a.grids.sort_values("grid_code")["households"].tolist() == b.grids.sort_values("grid_code")["households"].tolist()
@@ -271,7 +275,11 @@ def test_unify_two_departments_with_a_jurisdiction(sample_plan, tmp_path):
         inside = shapely.intersection(geom, west)
         minor = inside if inside.area < geom.area / 2 else shapely.difference(geom, west)
         assert shapely.difference(minor, across).area < 1.0
-    assert plan.metadata["unify"]["shared_boundary_m"] > 0
+    # the unified grids follow the boundaries both departments share (here: the 城管 grids' boundaries)
+    shared = shapely.union_all(plan.layers["shared_boundaries"].to_crs(m).geometry.to_numpy())
+    assert shared.length > 0.5 * shapely.union_all(chengguan.boundary.to_numpy()).length
+    edges = shapely.union_all(ug.boundary.to_numpy())
+    assert shapely.intersection(shared, shapely.buffer(edges, 2)).length / shared.length > 0.8
     out = tmp_path / "unified.gpkg"
     plan.write(out)
     assert main(["validate", str(out)]) == 0

@@ -17,10 +17,9 @@ Both runs use today's full street map:
 Measured for each, against the office layer:
 
 - **compliant buildings in place**: of the buildings in office grids that ``rebalance`` judged
-  compliant, the share whose grid now is "the same grid": for rebalance, the grid carrying the old code
-  with its old geometry (symmetric difference under 1 m²); for the from-scratch plan (whose codes are
-  its own), a grid with area IoU ≥ 0.95 with the old one;
-- **old grids kept**: office grids kept exactly (same test as above);
+  compliant, the share whose grid now is "the same grid": a grid with area IoU ≥ 0.95 with the old one
+  (for rebalance it must also carry the old code; the from-scratch plan's codes are its own);
+- **compliant grids kept**, **old grids kept**: office grids with such a same grid;
 - **buildings keeping their grid**: the same share over all buildings in office grids;
 - **area moved**: area of office grids not in their same grid (ha);
 - seconds of each run (noisy: read the ratio).
@@ -144,8 +143,10 @@ def figures(office: gpd.GeoDataFrame, plan, compliant: set[str], *, by_code: boo
         pos = {c: i for i, c in enumerate(new["grid_code"])}
         for i, c in enumerate(office["WGBM"]):
             j = pos.get(c, -1)
-            if j >= 0 and shapely.area(shapely.symmetric_difference(og[i], ng[j])) < 1.0:
-                same[i] = j
+            if j >= 0:
+                inter = shapely.area(shapely.intersection(og[i], ng[j]))
+                if inter / (shapely.area(og[i]) + shapely.area(ng[j]) - inter) >= 0.95:
+                    same[i] = j
     else:
         oi, ni = shapely.STRtree(ng).query(og, predicate="intersects")
         inter = shapely.area(shapely.intersection(og[oi], ng[ni]))
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default=None, help="the Wuhan scenario GeoPackage (default: cached or built)")
+    ap.add_argument("--keep", metavar="DIR", help="write the office layer and both plans to DIR (for a look in QGIS)")
     args = ap.parse_args(argv)
     layers, path = scenario_layers(args.scenario)
     comm, streets, bld = layers["communities"], layers["streets"], layers["buildings"]
@@ -192,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     scratch = gridgeo.divide(comm, streets, bld)
     t_scr = time.perf_counter() - t
+    if args.keep:
+        keep = Path(args.keep)
+        keep.mkdir(parents=True, exist_ok=True)
+        office.to_file(keep / "office.gpkg", driver="GPKG")
+        plan.write(keep / "rebalanced.gpkg", force=True)
+        scratch.write(keep / "scratch.gpkg", force=True)
     compliant = set(changes.loc[changes["faults"] == "", "old_code"])
     summary = plan.metadata["rebalance"]
     a = figures(office, plan, compliant, by_code=True)

@@ -28,7 +28,8 @@ every compliant grid as it is, with its code:
 The change table has one row per office grid: ``kept`` (same code, same area and buildings),
 ``reshaped`` (same code; area or buildings moved, e.g. an overlap given away or a stray piece
 across a community boundary), ``split`` (its area now in several new grids), ``merged`` (with other
-grids into one), ``redrawn`` (one new grid, new code), with households and area moved.
+grids into one), ``redrawn`` (one new grid, new code), ``outside`` (in no community), with households
+and area moved.
 
 :func:`unify` takes two or more departmental layers (综治, 城管, 党建 ...) and draws one layer within the
 rules: boundary lines present (within ``tolerance_m``) in a majority of the layers are given to the
@@ -275,16 +276,19 @@ def _fold_crumbs(rows: list[dict[str, Any]], *, min_m2: float = _TOL_M2) -> list
     big = np.flatnonzero(~small)
     tree = shapely.STRtree(geoms[big])
     for i in np.flatnonzero(small):
-        cand = big[tree.query(geoms[i], predicate="intersects")]
+        cand = big[tree.query(geoms[i], predicate="dwithin", distance=0.01)]
         cand = cand[region[cand] == region[i]]
         if not len(cand):
+            if shapely.area(geoms[i]) < 0.01:  # numeric dust (validate's tolerance): no grid of its own
+                geoms[i] = None
             continue
         shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[cand])))
         j = cand[int(np.argmax(shared))]
         merged = _polygonal(shapely.union(geoms[j], geoms[i]))
         if shapely.get_num_geometries(merged) == 1:
             geoms[j] = merged
-            small[i] = True
+            geoms[i] = None
+        elif shapely.area(geoms[i]) < 0.01:
             geoms[i] = None
     out = []
     for r, g in zip(rows, geoms, strict=True):
@@ -323,6 +327,10 @@ def _assemble(prep: Any, res: Any, kept: gpd.GeoDataFrame | None) -> tuple[gpd.G
         grids = pd.concat([grids, gpd.GeoDataFrame(kept_rows, geometry="geometry", crs=crs)], ignore_index=True)
         subs["grid_id"] = subs["grid_id"].map(lambda v: rename.get(v, v))
         gid = np.array([rename.get(v, v) if v is not None else None for v in gid], dtype=object)
+    # dust the clip left (under validate's 0.01 m² and without households) makes no grid or small grid
+    subs = subs[~((subs.geometry.area < 0.01) & (subs["households"] == 0))]
+    if "region" in grids:
+        grids = grids[~((grids.geometry.area < 0.01) & (grids["households"] == 0))]
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     grids = gpd.GeoDataFrame(grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["region", "geometry"]],
@@ -424,6 +432,10 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     if len(pieces) == 0:
         msg = "grids: no grid overlaps any community; check that the grid layer and --communities cover the same place (CRS)"
         raise InputError(msg)
+    crossed = {}
+    for oc, cc in zip(pieces.loc[~pieces["main"] & (pieces["share"] >= _STRAY_SHARE), "old_code"],
+                      pieces.loc[~pieces["main"] & (pieces["share"] >= _STRAY_SHARE), "community_code"], strict=True):
+        crossed.setdefault(oc, []).append(cc)
     pieces = _trim_strays(pieces)
     repaired, log = repair_grids(pieces, communities=comm[["code", "geometry"]], code_column="piece_id")
     repaired["geometry"] = [_polygonal(g) for g in repaired.geometry.to_numpy()]
@@ -491,9 +503,11 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     plan = _finish(prep, grids, subs, buildings, concat_findings([res_f, f_extra], crs=prep.metric), scheme, previous,
                    extra, plan_layers, label=label)
     changes = change_table(office, repaired, plan, prep)
+    note = [f"crossed into community {', '.join(sorted(crossed[c]))}" if c in crossed else "" for c in changes["old_code"]]
+    changes["faults"] = ["; ".join(x for x in (f, n) if x) for f, n in zip(changes["faults"], note, strict=True)]
     summary = {
         "grids_before": int(len(office)),
-        "compliant_before": int(ok_main[repaired["main"].to_numpy()].sum()),
+        "compliant_before": int((changes["faults"] == "").sum()),
         "grids_kept": int((changes["status"] == "kept").sum()),
         "grids_reshaped": int((changes["status"] == "reshaped").sum()),
         "grids_split": int((changes["status"] == "split").sum()),
@@ -655,6 +669,8 @@ def change_table(office: gpd.GeoDataFrame, repaired: gpd.GeoDataFrame, plan: Pla
         if code in codes_now:
             moved_in = int(hh[(nb == code) & ~in_old].sum())
             status = "kept" if (sym < _TOL_M2 and h_moved == 0 and moved_in == 0) else "reshaped"
+        elif not len(mine):
+            status = "outside"  # in no community: nothing of it is in the plan
         elif len(succ) >= 2:
             status = "split"
         elif len(succ) == 1 and float(succ["share_n"].iloc[0]) < 0.9:

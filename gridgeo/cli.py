@@ -132,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code-scheme", metavar="TOML",
                    help="scheme of new codes (default: inferred from the office's codes, <prefix><community><sequence>)")
     p.add_argument("--workers", type=int, default=1, help="processes for the re-division (default 1)")
+    p.add_argument("--map", metavar="CHANGES.html", help="also write a before/after map of the changes (HTML)")
 
     p = sub.add_parser("unify", help="merge departmental grid layers into one (多网合一) with a crosswalk from every departmental grid")
     p.add_argument("layers", nargs="+", metavar="LAYER", help="two or more departmental grid layers (PATH or PATH:LAYERNAME)")
@@ -611,6 +612,8 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         msg = f"grid layer not found: {args.grids}; give the office's grid layer file"
         raise InputError(msg)
     _check_out(args, _input_paths(args, sources))
+    if args.map:
+        _check_out(args, _input_paths(args, sources), option="map", suffixes=(".html",))
     progress = Progress(len(sources) + 5, quiet=args.quiet)
     grids = (args.grids, args.grids_layer) if args.grids_layer else args.grids
     try:
@@ -619,9 +622,15 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
                                           progress=progress)
         progress(f"writing {args.out}")
         plan.write(args.out, force=args.force)
+        if args.map:
+            from .rebalance import change_map
+
+            change_map(plan, args.map)
     finally:
         progress.close()
     print(summarize_changes(changes, plan.metadata["rebalance"]))
+    if args.map:
+        print(f"before/after map: {args.map}")
     errors = plan.metadata.get("validation", {}).get("error", 0)
     print(f"plan: {args.out} ({len(plan.layers['grids']):,} grids, {len(plan.layers['subgrids']):,} small grids; "
           f"validation: {errors:,} error(s)); change table in layer 'changes'")

@@ -297,6 +297,30 @@ def _fold_crumbs(rows: list[dict[str, Any]], *, min_m2: float = _TOL_M2) -> list
     return out
 
 
+def _fold_dust_subgrids(subs: gpd.GeoDataFrame, *, max_m2: float = 1.0) -> gpd.GeoDataFrame:
+    """Small grids of dust (under ``max_m2``, no households; left by clipping blocks to a region) join
+    the sibling small grid sharing the longest boundary, or are dropped when none touches them."""
+    geoms = subs.geometry.to_numpy().copy()
+    dust = (shapely.area(geoms) < max_m2) & (subs["households"].to_numpy() == 0)
+    if not dust.any():
+        return subs
+    parent = subs["grid_id"].to_numpy()
+    drop = np.zeros(len(subs), dtype=bool)
+    for i in np.flatnonzero(dust):
+        sib = np.flatnonzero((parent == parent[i]) & ~dust & ~drop)
+        sib = sib[shapely.dwithin(geoms[sib], geoms[i], 0.01)] if len(sib) else sib
+        drop[i] = True
+        if not len(sib):
+            continue
+        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[sib])))
+        j = sib[int(np.argmax(shared))]
+        merged = _polygonal(shapely.union(geoms[j], geoms[i]))
+        if shapely.get_num_geometries(merged) == 1:
+            geoms[j] = merged
+    out = subs.set_geometry(gpd.GeoSeries(geoms, index=subs.index, crs=subs.crs))
+    return out[~drop]
+
+
 def _assemble(prep: Any, res: Any, kept: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Grids, small grids and buildings of the plan: a kept region's partition grids become the one kept
     grid (its exact geometry, id ``K<n>``), with the small grids the partition drew inside it."""
@@ -328,7 +352,7 @@ def _assemble(prep: Any, res: Any, kept: gpd.GeoDataFrame | None) -> tuple[gpd.G
         subs["grid_id"] = subs["grid_id"].map(lambda v: rename.get(v, v))
         gid = np.array([rename.get(v, v) if v is not None else None for v in gid], dtype=object)
     # dust the clip left (under validate's 0.01 m² and without households) makes no grid or small grid
-    subs = subs[~((subs.geometry.area < 0.01) & (subs["households"] == 0))]
+    subs = _fold_dust_subgrids(subs.reset_index(drop=True))
     if "region" in grids:
         grids = grids[~((grids.geometry.area < 0.01) & (grids["households"] == 0))]
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
@@ -1055,6 +1079,65 @@ def crosswalk(depts: list[gpd.GeoDataFrame], names: list[str], plan: Plan, prep:
     return pd.DataFrame(rows, columns=CROSSWALK_COLUMNS + ["geometry"])
 
 
+
+
+#: colours of the change statuses on the before/after map
+STATUS_COLOURS = {"kept": "#1a9850", "reshaped": "#91cf60", "split": "#d73027", "merged": "#fc8d59",
+                  "redrawn": "#fee08b", "outside": "#999999"}
+
+
+def change_map(plan: Plan, path: Any) -> Any:
+    """A before/after map of a rebalanced plan as one HTML file (folium): the office's grids coloured by
+    what became of them, and the new grids, as two layers to switch between. Only codes and statuses
+    are shown (no household data); every text is escaped. Written atomically; returns the path."""
+    import html
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import folium
+
+    if "changes" not in plan.layers:
+        msg = "change_map: the plan has no 'changes' layer; give a plan written by `gridgeo rebalance`"
+        raise InputError(msg)
+    path = Path(path)
+    before = plan.layers["changes"].to_crs(4326)
+    after = plan.layers["grids"].to_crs(4326)
+    minx, miny, maxx, maxy = after.total_bounds
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15, tiles=None)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    b = gpd.GeoDataFrame({"old code": [html.escape(str(v)) for v in before["old_code"]],
+                          "status": [html.escape(str(v)) for v in before["status"]],
+                          "new codes": [html.escape(str(v)) for v in before["new_codes"]]},
+                         geometry=before.geometry.to_numpy(), crs=4326)
+    b = b[~b.geometry.is_empty & b.geometry.notna()]
+    folium.GeoJson(b.to_json(), name="before: office grids (原网格)",
+                   style_function=lambda f: {"fillColor": STATUS_COLOURS.get(f["properties"]["status"], "#cccccc"),
+                                             "color": "#333333", "weight": 1, "fillOpacity": 0.6},
+                   tooltip=folium.GeoJsonTooltip(fields=["old code", "status", "new codes"])).add_to(fmap)
+    kept = set(before.loc[before["status"].isin(["kept", "reshaped"]), "old_code"])
+    a = gpd.GeoDataFrame({"grid code": [html.escape(str(v)) for v in after["grid_code"]],
+                          "kept": ["kept (保留)" if c in kept else "new (新)" for c in after["grid_code"]]},
+                         geometry=after.geometry.to_numpy(), crs=4326)
+    folium.GeoJson(a.to_json(), name="after: plan grids (调整后网格)", show=False,
+                   style_function=lambda f: {"fillColor": "#1a9850" if f["properties"]["kept"].startswith("kept") else "#4575b4",
+                                             "color": "#000000", "weight": 1.5, "fillOpacity": 0.4},
+                   tooltip=folium.GeoJsonTooltip(fields=["grid code", "kept"])).add_to(fmap)
+    legend = "".join(f'<span style="background:{c};padding:0 8px;margin-right:4px"></span>{k}<br>'
+                     for k, c in STATUS_COLOURS.items())
+    fmap.get_root().html.add_child(folium.Element(
+        f'<div style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;padding:6px;'
+        f'font:12px sans-serif">{legend}</div>'))
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    fd, tmp = tempfile.mkstemp(suffix=".html", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        fmap.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
 
 
 class _CallableModule(type(math)):

@@ -180,9 +180,13 @@ def test_rebalance_cli_writes_a_plan_that_validates(sample_plan, tmp_path, capsy
     path = tmp_path / "office.gpkg"
     office.to_crs(4490).to_file(path, driver="GPKG")
     out = tmp_path / "plan.gpkg"
-    assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--out", str(out), "-q"]) == 0
+    page = tmp_path / "changes.html"
+    assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--out", str(out), "-q",
+                 "--map", str(page)]) == 0
     text = capsys.readouterr().out
     assert "kept" in text and "split" in text and "0 error(s)" in text
+    html = page.read_text(encoding="utf-8")
+    assert pick["merge_a"] in html and "split" in html and "households" not in html
     assert main(["validate", str(out)]) == 0
     changes = gpd.read_file(out, layer="changes")
     assert sorted(changes["old_code"]) == sorted(office["WGBM"])
@@ -202,6 +206,22 @@ def test_rebalance_bad_input_is_one_line(sample_plan):
         rebalance(g, *INPUTS, code_column="WG")
     with pytest.raises(InputError, match="buildings"):
         rebalance(g, INPUTS[0], INPUTS[1], None)
+
+
+def test_change_map_escapes_codes(rebalanced, tmp_path):
+    from gridgeo.rebalance import change_map
+
+    _, _, plan, _ = rebalanced
+    layers = dict(plan.layers)
+    ch = layers["changes"].copy()
+    ch.loc[ch.index[0], "old_code"] = "<script>alert(1)</script>"
+    layers["changes"] = ch
+    out = change_map(gridgeo.Plan(layers, plan.metadata), tmp_path / "m.html")
+    text = out.read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in text, text[text.find("<script>alert") - 300:text.find("<script>alert") + 40]
+    assert "\\u0026lt;script\\u0026gt;" in text or "&lt;script&gt;" in text
+    with pytest.raises(InputError, match="no 'changes' layer"):
+        change_map(gridgeo.Plan({k: v for k, v in plan.layers.items() if k != "changes"}, plan.metadata), tmp_path / "x.html")
 
 
 def test_infer_scheme():

@@ -7,6 +7,8 @@
     gridgeo report PLAN
     gridgeo validate GRIDS|COMMUNITIES [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
     gridgeo diff OLD NEW [--out diff.gpkg]
+    gridgeo rebalance GRIDS --communities C --streets S --buildings B --out plan.gpkg [--code-column COL] [--map changes.html]
+    gridgeo unify LAYER1 LAYER2 ... --communities C --streets S --buildings B --out plan.gpkg [--jurisdiction J ...]
 """
 
 from __future__ import annotations

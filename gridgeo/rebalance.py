@@ -55,7 +55,6 @@ from ._errors import InputError
 from ._findings import concat_findings, make_findings
 from .codes import CodeScheme
 from .plan import Plan
-from .rules import rules_for_kind
 
 __all__ = ["rebalance", "unify", "infer_scheme", "CHANGE_COLUMNS", "CROSSWALK_COLUMNS"]
 
@@ -467,8 +466,6 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     valid_of = dict(zip(office["old_code"], office["was_valid"], strict=True))
     repaired["was_valid"] = repaired["old_code"].map(valid_of).astype(bool)
     ok, faults = _judge(prep, repaired)
-    stray_fault = pieces["share"].to_numpy() >= _STRAY_SHARE
-    # a grid whose stray pieces are numeric slivers (no households, under 1% of it) is only clipped
     ok_main = ok.copy()
     repaired["faults"] = faults
     repaired["compliant"] = ok_main
@@ -522,10 +519,8 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     extra = {"rebalance": {}}
     f_extra = make_findings(findings, crs=prep.metric)
     res_f = res.findings if res is not None else make_findings([], crs=prep.metric)
-    plan_layers = {}
-    t = time.perf_counter()
     plan = _finish(prep, grids, subs, buildings, concat_findings([res_f, f_extra], crs=prep.metric), scheme, previous,
-                   extra, plan_layers, label=label)
+                   extra, label=label)
     changes = change_table(office, repaired, plan, prep)
     note = [f"crossed into community {', '.join(sorted(crossed[c]))}" if c in crossed else "" for c in changes["old_code"]]
     changes["faults"] = ["; ".join(x for x in (f, n) if x) for f, n in zip(changes["faults"], note, strict=True)]
@@ -553,7 +548,6 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     geoms = office.set_index("old_code").geometry.reindex(changes["old_code"]).to_numpy()
     layers = dict(plan.layers)
     layers["changes"] = gpd.GeoDataFrame(changes, geometry=gpd.GeoSeries(geoms, crs=prep.metric), crs=prep.metric)
-    _ = t
     out = Plan(layers, meta)
     return (out.stored() if store else out), changes
 

@@ -298,7 +298,8 @@ def _fold_crumbs(rows: list[dict[str, Any]], *, min_m2: float = _TOL_M2) -> list
 
 def _fold_dust_subgrids(subs: gpd.GeoDataFrame, *, max_m2: float = 1.0) -> gpd.GeoDataFrame:
     """Small grids of dust (under ``max_m2``, no households; left by clipping blocks to a region) join
-    the sibling small grid sharing the longest boundary, or are dropped when none touches them."""
+    the sibling small grid sharing the longest boundary, or are dropped when none touches them (a
+    grid's only small grid is kept)."""
     geoms = subs.geometry.to_numpy().copy()
     dust = (shapely.area(geoms) < max_m2) & (subs["households"].to_numpy() == 0)
     if not dust.any():
@@ -307,8 +308,10 @@ def _fold_dust_subgrids(subs: gpd.GeoDataFrame, *, max_m2: float = 1.0) -> gpd.G
     drop = np.zeros(len(subs), dtype=bool)
     for i in np.flatnonzero(dust):
         sib = np.flatnonzero((parent == parent[i]) & ~dust & ~drop)
-        sib = sib[shapely.dwithin(geoms[sib], geoms[i], 0.01)] if len(sib) else sib
+        if not len(sib):
+            continue  # the only small grid of its grid: kept
         drop[i] = True
+        sib = sib[shapely.dwithin(geoms[sib], geoms[i], 0.01)]
         if not len(sib):
             continue
         shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[sib])))

@@ -296,6 +296,40 @@ def _fold_crumbs(rows: list[dict[str, Any]], *, min_m2: float = _TOL_M2) -> list
     return out
 
 
+def _fold_dust_grids(grids: gpd.GeoDataFrame, subs: gpd.GeoDataFrame, gid: np.ndarray, sid: np.ndarray,
+                     *, max_m2: float = 1.0):
+    """Grids of dust (under ``max_m2``, no households, not kept) join the neighbouring grid of their
+    community sharing the longest boundary (their small grids follow, as dust of that grid)."""
+    geoms = grids.geometry.to_numpy().copy()
+    ids = grids["grid_id"].astype(str).to_numpy()
+    dust = (shapely.area(geoms) < max_m2) & (grids["households"].to_numpy() == 0) & ~np.char.startswith(
+        ids.astype(str), "K-")
+    if not dust.any():
+        return grids, subs, gid, sid
+    comm = grids["community_code"].to_numpy()
+    rename: dict[str, str] = {}
+    for i in np.flatnonzero(dust):
+        cand = np.flatnonzero(~dust & (comm == comm[i]))
+        cand = cand[shapely.dwithin(geoms[cand], geoms[i], 0.01)] if len(cand) else cand
+        if len(cand):
+            shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[cand])))
+            j = cand[int(np.argmax(shared))]
+            merged = _polygonal(shapely.union(geoms[j], geoms[i]))
+            if shapely.get_num_geometries(merged) == 1:
+                geoms[j] = merged
+            rename[ids[i]] = ids[j]
+        else:
+            rename[ids[i]] = ""
+    grids = grids.set_geometry(gpd.GeoSeries(geoms, index=grids.index, crs=grids.crs))[~dust].reset_index(drop=True)
+    grids["area_m2"] = grids.geometry.area
+    subs = subs.copy()
+    subs["grid_id"] = subs["grid_id"].map(lambda v: rename.get(v, v))
+    subs = subs[subs["grid_id"] != ""].reset_index(drop=True)
+    gid = np.array([rename.get(v, v) if v is not None else None for v in gid], dtype=object)
+    gid = np.array([None if v == "" else v for v in gid], dtype=object)
+    return grids, subs, gid, sid
+
+
 def _fold_dust_subgrids(subs: gpd.GeoDataFrame, *, max_m2: float = 1.0) -> gpd.GeoDataFrame:
     """Small grids of dust (under ``max_m2``, no households; left by clipping blocks to a region) join
     the sibling small grid sharing the longest boundary, or are dropped when none touches them (a
@@ -353,10 +387,10 @@ def _assemble(prep: Any, res: Any, kept: gpd.GeoDataFrame | None) -> tuple[gpd.G
         grids = pd.concat([grids, gpd.GeoDataFrame(kept_rows, geometry="geometry", crs=crs)], ignore_index=True)
         subs["grid_id"] = subs["grid_id"].map(lambda v: rename.get(v, v))
         gid = np.array([rename.get(v, v) if v is not None else None for v in gid], dtype=object)
-    # dust the clip left (under validate's 0.01 m² and without households) makes no grid or small grid
+    # dust the clip left (under 1 m², without households) makes no grid or small grid of its own
+    grids, subs, gid, sid = _fold_dust_grids(grids.reset_index(drop=True), subs.reset_index(drop=True), gid, sid)
     subs = _fold_dust_subgrids(subs.reset_index(drop=True))
-    if "region" in grids:
-        grids = grids[~((grids.geometry.area < 0.01) & (grids["households"] == 0))]
+    sid = np.array([v if v is None or v in set(subs["subgrid_id"]) else None for v in sid], dtype=object)
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     grids = gpd.GeoDataFrame(grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["region", "geometry"]],

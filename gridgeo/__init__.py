@@ -6,6 +6,7 @@ The face (imported on first use, so that ``import gridgeo`` stays light):
   ``to_file()``, ``explore()``); :func:`read_plan`;
 - :func:`validate` and :func:`repair` for any grid layer, :func:`diff` between two plans;
 - :func:`export` (files in one schema), :func:`export_postgis`, :func:`locate` (points → grid, worker);
+- :func:`rebalance` (an office's existing grids, fewest changes) and :func:`unify` (多网合一);
 - the errors :class:`InputError` (bad input, a ``ValueError``) and :class:`RulesError`.
 
 ``gridgeo.validate`` is both the function and the module of the checks
@@ -24,15 +25,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:
-    from . import diff, export, locate, validate
-    from .api import Locator, divide, export_postgis, read_plan, repair
+    from . import diff, export, locate, rebalance, validate
+    from .api import Locator, divide, export_postgis, read_plan, repair, unify
     from .plan import Plan
 
 __all__ = ["GridgeoError", "InputError", "Plan", "RulesError", "__version__", "diff", "divide", "read_plan",
-           "repair", "validate", "export", "export_postgis", "locate", "Locator"]
+           "repair", "validate", "export", "export_postgis", "locate", "Locator", "rebalance", "unify"]
 
-_API = {"divide", "read_plan", "repair", "export_postgis", "Locator"}
-_CALLABLE_MODULES = {"validate", "diff", "export", "locate"}  # modules callable as the API function of their name
+_API = {"divide", "read_plan", "repair", "export_postgis", "Locator", "unify"}
+_CALLABLE_MODULES = {"validate", "diff", "export", "locate", "rebalance"}  # modules callable as the API function of their name
 
 
 def __getattr__(name: str) -> Any:

@@ -24,7 +24,7 @@ from .plan import METADATA_TABLE, Plan
 from .rules import Rules
 
 __all__ = ["divide", "read_plan", "read_grids", "validate", "repair", "diff", "export", "export_postgis", "locate",
-           "Locator"]
+           "Locator", "rebalance", "unify"]
 
 PathLike = str | os.PathLike
 
@@ -366,3 +366,4 @@ def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -
 # exports for other systems and point look-up (their own modules; the face names them here)
 from .export import export, export_postgis  # noqa: E402
 from .locate import Locator, locate  # noqa: E402
+from .rebalance import rebalance, unify  # noqa: E402

@@ -9,6 +9,8 @@
     gridgeo diff OLD NEW [--out diff.gpkg]
     gridgeo export PLAN --format geojson|gpkg|shp|parquet|fgb|csv|kml --out PATH | --to postgresql://...
     gridgeo locate PLAN POINTS.csv --out OUT.csv [--coords gcj02] [--roster staff.csv]
+    gridgeo rebalance GRIDS --communities C --streets S --buildings B --out plan.gpkg [--code-column COL] [--map changes.html]
+    gridgeo unify LAYER1 LAYER2 ... --communities C --streets S --buildings B --out plan.gpkg [--jurisdiction J ...]
 """
 
 from __future__ import annotations
@@ -157,6 +159,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", metavar="STAFF.csv", help="staff CSV (name, phone, grid_code or community_code, role): adds worker and phone")
     p.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows read and answered at a time (default 1,000,000)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    p = sub.add_parser("rebalance", help="rebalance an office's existing grid layer with the fewest changes: compliant grids kept with their codes")
+    p.add_argument("grids", metavar="GRIDS", help="the office's grid layer (any OGR format), with its codes")
+    p.add_argument("--grids-layer", metavar="NAME", help="layer inside GRIDS")
+    p.add_argument("--code-column", default=None, metavar="COL",
+                   help="column of GRIDS holding the grid codes (default: grid_code, code or WGBM, whichever exists)")
+    _add_input_options(p)
+    _add_output_options(p)
+    p.add_argument("--code-scheme", metavar="TOML",
+                   help="scheme of new codes (default: inferred from the office's codes, <prefix><community><sequence>)")
+    p.add_argument("--workers", type=int, default=1, help="processes for the re-division (default 1)")
+    p.add_argument("--map", metavar="CHANGES.html", help="also write a before/after map of the changes (HTML)")
+
+    p = sub.add_parser("unify", help="merge departmental grid layers into one (多网合一) with a crosswalk from every departmental grid")
+    p.add_argument("layers", nargs="+", metavar="LAYER", help="two or more departmental grid layers (PATH or PATH:LAYERNAME)")
+    p.add_argument("--code-column", action="append", default=[], metavar="COL",
+                   help="code column of the layers (once for all, or once per layer in order; default: grid_code, code or WGBM)")
+    p.add_argument("--jurisdiction", action="append", default=[], metavar="PATH",
+                   help="a jurisdiction layer (派出所辖区, street offices) no unified grid may cross (repeatable)")
+    p.add_argument("--tolerance", type=float, default=2.0, metavar="M",
+                   help="boundaries of different layers within this distance are one line (default 2 m)")
+    _add_input_options(p)
+    _add_output_options(p)
+    p.add_argument("--code-scheme", metavar="TOML", help="grid code scheme of the unified grids (default 12+3+2 digits)")
+    p.add_argument("--workers", type=int, default=1, help="processes for the partition (default 1)")
     return parser
 
 
@@ -608,6 +634,84 @@ def _cmd_locate(args: argparse.Namespace) -> int:
     print(f"{counts['rows']:,} points: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
           f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}")
     return 0
+def _layer_arg(value: str) -> Any:
+    """PATH or PATH:LAYER (a GeoPackage layer) as a layer argument."""
+    path, sep, layer = value.rpartition(":")
+    if sep and path and not Path(value).exists() and Path(path).exists():
+        return (path, layer)
+    return value
+
+
+def _cmd_rebalance(args: argparse.Namespace) -> int:
+    from ._progress import Progress
+    from .rebalance import rebalance_sources, summarize_changes
+
+    sources = _sources(args)
+    grids_path = Path(args.grids)
+    if not grids_path.exists():
+        msg = f"grid layer not found: {args.grids}; give the office's grid layer file"
+        raise InputError(msg)
+    _check_out(args, _input_paths(args, sources))
+    if args.map:
+        _check_out(args, _input_paths(args, sources), option="map", suffixes=(".html",))
+    progress = Progress(len(sources) + 5, quiet=args.quiet)
+    grids = (args.grids, args.grids_layer) if args.grids_layer else args.grids
+    try:
+        plan, changes = rebalance_sources(grids, sources, code_column=args.code_column, rules=args.rules, crs=args.crs,
+                                          metric=args.metric_crs, code_scheme=_code_scheme(args), workers=args.workers,
+                                          progress=progress)
+        progress(f"writing {args.out}")
+        plan.write(args.out, force=args.force)
+        if args.map:
+            from .rebalance import change_map
+
+            change_map(plan, args.map)
+    finally:
+        progress.close()
+    print(summarize_changes(changes, plan.metadata["rebalance"]))
+    if args.map:
+        print(f"before/after map: {args.map}")
+    errors = plan.metadata.get("validation", {}).get("error", 0)
+    print(f"plan: {args.out} ({len(plan.layers['grids']):,} grids, {len(plan.layers['subgrids']):,} small grids; "
+          f"validation: {errors:,} error(s)); change table in layer 'changes'")
+    return 1 if errors else 0
+
+
+def _cmd_unify(args: argparse.Namespace) -> int:
+    from .rebalance import unify
+
+    sources = _sources(args)
+    if len(args.layers) < 2:
+        msg = "unify needs two or more departmental grid layers; for one layer use `gridgeo rebalance`"
+        raise InputError(msg)
+    for v in args.layers + args.jurisdiction:
+        path = _layer_arg(v)
+        path = path[0] if isinstance(path, tuple) else path
+        if not Path(path).exists():
+            msg = f"layer not found: {v}; give a grid layer file (PATH or PATH:LAYERNAME)"
+            raise InputError(msg)
+    cols = args.code_column or [None]
+    if len(cols) == 1:
+        cols = cols * len(args.layers)
+    if len(cols) != len(args.layers):
+        msg = f"--code-column given {len(args.code_column)} times for {len(args.layers)} layers; give it once, or once per layer"
+        raise InputError(msg)
+    _check_out(args, _input_paths(args, sources) + [_layer_arg(v) if isinstance(_layer_arg(v), str) else _layer_arg(v)[0]
+                                                     for v in args.layers + args.jurisdiction])
+    plan, cross = unify([_layer_arg(v) for v in args.layers], sources["communities"] if "communities" in sources else None,
+                        sources.get("streets"), sources.get("buildings"),
+                        jurisdictions=[_layer_arg(v) for v in args.jurisdiction], code_columns=cols, rules=args.rules,
+                        crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=args.workers)
+    plan.write(args.out, force=args.force)
+    meta = plan.metadata["unify"]
+    errors = plan.metadata.get("validation", {}).get("error", 0)
+    for name, n in zip(meta["layers"], meta["grids_per_layer"]):
+        mine = cross[cross["layer"] == name]
+        print(f"{name}: {n:,} grids -> {mine['unified_code'].nunique():,} unified grids in the crosswalk")
+    print(f"unified: {meta['grids_after']:,} grids; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
+          f"layers followed as streets; {meta['jurisdiction_layers']} jurisdiction layer(s) kept whole")
+    print(f"plan: {args.out} (validation: {errors:,} error(s)); crosswalk in layer 'crosswalk'")
+    return 1 if errors else 0
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -625,6 +729,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return _cmd_validate(args)
         if args.command in ("export", "locate"):
             return _cmd_export(args) if args.command == "export" else _cmd_locate(args)
+        if args.command in ("rebalance", "unify"):
+            return _cmd_rebalance(args) if args.command == "rebalance" else _cmd_unify(args)
     except BrokenPipeError:
         _quiet_stdout()
         return 141

@@ -172,11 +172,15 @@ def test_a_failing_community_becomes_a_finding_and_the_rest_is_divided(monkeypat
     assert failed["community_code"].tolist() == [bad] and "RuntimeError: boom in" in failed["message"].iloc[0]
     assert (failed["severity"] == "error").all()
     got = plan.layers["grids"]
-    assert bad not in set(got["community_code"])
-    others = grids[grids["community_code"] != bad]
-    assert sorted(got["grid_code"]) == sorted(others["grid_code"])  # every other community as before
+    # its dedicated grids (专属网格) are carved before the partition and stay; it has no base grid
+    assert not ((got["community_code"] == bad) & (got["kind"] == "base")).any()
+    assert ((grids["community_code"] == bad) & (grids["kind"] == "base")).any()
+    kept = grids[(grids["community_code"] != bad) | (grids["kind"] == "dedicated")]
+    assert sorted(got["grid_code"]) == sorted(kept["grid_code"])  # every other grid as before
     b = plan.layers["buildings"]
-    assert b.loc[b["community_code"] == bad, "grid_code"].isna().all()
+    dedicated = set(got.loc[got["kind"] == "dedicated", "grid_code"])
+    theirs = b[(b["community_code"] == bad) & ~b["grid_code"].isin(dedicated)]
+    assert len(theirs) and theirs["grid_code"].isna().all()
 
 
 def test_an_interrupted_run_resumes_without_redoing_finished_communities(monkeypatch, single_process_plan, tmp_path,

@@ -1,0 +1,1177 @@
+"""Start from the grids a city already has: rebalance with the fewest changes, and unify departmental
+grids into one (多网合一).
+
+:func:`rebalance` takes any grid layer an office has (its own codes in a named column; overlaps, gaps,
+grids across communities, grids of 80 or 900 households) and returns a full gridgeo plan that keeps
+every compliant grid as it is, with its code:
+
+1. every office grid is cut at the community boundaries (a grid across two communities becomes one
+   piece per community; the largest piece keeps the grid's identity, the others are *strays*);
+2. overlaps and gaps are resolved exactly as ``gridgeo validate --repair`` does
+   (:func:`gridgeo.validate.repair_grids`);
+3. each piece is judged by ``gridgeo validate``'s own checks (:func:`gridgeo.validate.validate_grids`):
+   a piece is **compliant** when it is its grid's main piece, valid and of one part, within the
+   household bounds (or excused by validate: a single building over the ceiling, a community whose
+   buildings admit no division) and cuts no building (:func:`gridgeo.footprints.assign_to_zones`,
+   the one building-to-zone assignment);
+4. the area of the faulty pieces (and strays) is re-divided the way :mod:`gridgeo.adjust` re-divides a
+   changed plan (:func:`gridgeo.adjust._free_regions`): each connected faulty area of a community is
+   partitioned afresh, and one whose households cannot be divided within the bounds absorbs its
+   compliant neighbours one at a time (longest shared boundary first) until it can; so two faulty
+   neighbours are merged or split between them first, and a compliant grid changes only when a faulty
+   neighbour cannot be mended without it;
+5. compliant grids keep their geometry exactly and their code; they get small grids (小网格) by the
+   partition of their own area (one base grid: 300–500 households admit no other count); new grids
+   get new codes in the office's scheme (``<prefix><12-digit community code><sequence>`` inferred
+   from the codes, or given), numbered after the community's highest code.
+
+The change table has one row per office grid: ``kept`` (same code, same area and buildings),
+``reshaped`` (same code; area or buildings moved, e.g. an overlap given away or a stray piece
+across a community boundary), ``split`` (its area now in several new grids), ``merged`` (with other
+grids into one), ``redrawn`` (one new grid, new code), ``outside`` (in no community), with households
+and area moved.
+
+:func:`unify` takes two or more departmental layers (综治, 城管, 党建 ...) and draws one layer within the
+rules: boundary lines present (within ``tolerance_m``) in a majority of the layers are given to the
+block builder as street-like lines (a grid boundary then follows them as it follows a street), and
+jurisdiction layers (派出所辖区, street offices) are hard constraints: each community is divided
+separately inside each jurisdiction, so no unified grid crosses one. The crosswalk gives, for every
+departmental grid, the share of its area and of its households in each unified grid (households
+shares sum to 1 for every departmental grid with households).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._errors import InputError
+from ._findings import concat_findings, make_findings
+from .codes import CodeScheme
+from .plan import Plan
+
+__all__ = ["rebalance", "unify", "infer_scheme", "CHANGE_COLUMNS", "CROSSWALK_COLUMNS"]
+
+#: columns of the change table (layer ``changes`` of a rebalanced plan)
+CHANGE_COLUMNS = ["old_code", "community_code", "status", "new_codes", "households_before", "households_after",
+                  "households_moved", "area_m2_before", "area_m2_moved", "faults"]
+#: columns of the crosswalk (layer ``crosswalk`` of a unified plan)
+CROSSWALK_COLUMNS = ["layer", "department_code", "unified_code", "area_m2", "area_share", "households",
+                     "households_share"]
+
+_TOL_M2 = 1.0  # area changes below this are numeric noise
+_STRAY_SHARE = 0.01  # a piece in another community above this share of its grid (or with households) is a fault
+
+
+# ------------------------------------------------------------------------------------------ code scheme
+
+
+def infer_scheme(codes: Any, community_codes: Any, *, community_digits: int = 12) -> CodeScheme | None:
+    """The code scheme ``<prefix><community code><sequence>`` a set of grid codes follows, or None.
+
+    The community code must sit at the same position in at least half of the codes, after the same
+    digit prefix, and the codes must have one length.
+
+    >>> infer_scheme(["10420103001001003", "10420103001001012"], ["420103001001"] * 2).to_dict()["prefix"]
+    '10'
+    >>> infer_scheme(["4201030010010003"], ["420103001001"]).grid_digits
+    4
+    >>> infer_scheme(["A-1", "A-2"], ["420103001001"] * 2) is None
+    True
+    """
+    codes = [str(c) for c in codes]
+    comms = [str(c) for c in community_codes]
+    if not codes:
+        return None
+    found: dict[tuple[str, int], int] = {}
+    for code, comm in zip(codes, comms, strict=True):
+        if not code.isdigit() or len(comm) != community_digits:
+            continue
+        p = code.find(comm)
+        if p < 0:
+            continue
+        g = len(code) - p - community_digits
+        if 1 <= g <= 30:
+            found[(code[:p], g)] = found.get((code[:p], g), 0) + 1
+    if not found:
+        return None
+    (prefix, g), n = max(found.items(), key=lambda kv: (kv[1], kv[0]))
+    if 2 * n < len(codes):
+        return None
+    try:
+        return CodeScheme(prefix=prefix, grid_digits=g, community_digits=community_digits)
+    except InputError:
+        return None
+
+
+def _fits(code: str, community: str, scheme: CodeScheme) -> bool:
+    """Whether an office code is a base-grid code of ``community`` in ``scheme``."""
+    if not isinstance(code, str) or len(code) != scheme.grid_length or not code.isdigit():
+        return False
+    if not code.startswith(scheme.prefix) or scheme.community_of(code) != community:
+        return False
+    seq = int(code[-scheme.grid_digits:])
+    return 1 <= seq < scheme.dedicated_first
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def _prepared(sources: dict[str, Any], rules: Any, crs: Any, progress: Any = None):
+    from .pipeline import prepare
+
+    missing = [n for n in ("communities", "buildings") if n not in sources]
+    if missing:
+        msg = (f"{missing[0]} not given: rebalancing and unifying count households per grid inside communities; "
+               f"pass --{missing[0]} FILE (or {missing[0]}= in Python)")
+        raise InputError(msg)
+    return prepare(sources, rules=rules, crs=crs, progress=progress)
+
+
+def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, crs: Any = None) -> gpd.GeoDataFrame:
+    """An office grid layer in the metric CRS with ``old_code`` (str) and polygon geometry."""
+    from .api import _layer
+
+    gdf = _layer(grids, name, crs=crs)
+    if gdf is None or len(gdf) == 0:
+        msg = f"{name}: the grid layer has no features; give the office's grid layer (polygons with a code column)"
+        raise InputError(msg)
+    if code_column is None:
+        code_column = next((c for c in ("grid_code", "code", "WGBM", "wgbm", "网格编码", "编码") if c in gdf.columns), None)
+        if code_column is None:
+            cols = [c for c in gdf.columns if c != gdf.geometry.name]
+            msg = f"{name}: no grid code column found among {cols}; name it with --code-column COL (code_column= in Python)"
+            raise InputError(msg)
+    if code_column not in gdf.columns:
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        msg = f"{name}: code column {code_column!r} not found; columns are {cols}; pass --code-column with one of them"
+        raise InputError(msg)
+    codes = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip() for v in gdf[code_column]]
+    codes = [c if c else None for c in codes]
+    seen: dict[str, int] = {}
+    for c in codes:
+        if c is not None:
+            seen[c] = seen.get(c, 0) + 1
+    dup = sorted(c for c, n in seen.items() if n > 1)
+    if dup:
+        msg = (f"{name}: code {dup[0]!r} is used by {seen[dup[0]]} grids in column {code_column!r}; "
+               "give each grid its own code (or merge the duplicates) and run again")
+        raise InputError(msg)
+    # grids without a code are kept, under their row number (never dropped; they get new codes)
+    ids = [c if c is not None else f"(row {i + 1})" for i, c in enumerate(codes)]
+    geoms = gdf.to_crs(metric).geometry.to_numpy()
+    bad = ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
+    geoms = geoms.copy()
+    geoms[bad] = shapely.make_valid(geoms[bad])
+    out = gpd.GeoDataFrame({"old_code": ids, "has_code": [c is not None for c in codes], "was_valid": ~bad},
+                           geometry=gpd.GeoSeries(geoms, crs=metric), crs=metric)
+    return out.sort_values("old_code", kind="stable").reset_index(drop=True)
+
+
+def _polygonal(g: Any) -> Any:
+    parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6)]
+    if not parts:
+        return shapely.Polygon()
+    return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
+
+
+def _pieces(office: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Each office grid cut at the community boundaries: one row per (grid, community) piece."""
+    cg = communities.geometry.to_numpy()
+    ccode = communities["code"].astype(str).to_numpy()
+    og = office.geometry.to_numpy()
+    gi, ci = shapely.STRtree(cg).query(og, predicate="intersects")
+    inter = shapely.intersection(og[gi], cg[ci])
+    area = shapely.area(inter)
+    ok = area > _TOL_M2
+    rows = pd.DataFrame({"g": gi[ok], "c": ci[ok], "area": area[ok]})
+    rows["geometry"] = [_polygonal(x) for x in inter[ok]]
+    rows["old_code"] = office["old_code"].to_numpy()[rows["g"]]
+    rows["community_code"] = ccode[rows["c"]]
+    rows = rows.sort_values(["old_code", "area", "community_code"], ascending=[True, False, True], kind="stable")
+    rows["main"] = ~rows.duplicated("old_code")
+    total = rows.groupby("old_code")["area"].transform("sum")
+    rows["share"] = rows["area"] / total
+    rows["piece_id"] = np.where(rows["main"], rows["old_code"], rows["old_code"] + "@" + rows["community_code"])
+    out = gpd.GeoDataFrame(rows[["piece_id", "old_code", "community_code", "main", "share"]].reset_index(drop=True),
+                           geometry=gpd.GeoSeries(rows["geometry"].to_numpy(), crs=office.crs), crs=office.crs)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ re-division
+
+
+def _partition_regions(prep: Any, regions: list[dict[str, Any]], *, workers: int = 1):
+    """Partition each region (a polygon inside one community) on its own, in one call of the engine.
+
+    Each region becomes a stand-in community (code ``key``): the blocks clipped to it and the buildings
+    assigned to those pieces (:func:`gridgeo.blocks.assign_buildings`). Returns the partition result with
+    ``community_code`` and ids mapped back (``region`` column: the region's key).
+    """
+    from .blocks import assign_buildings, block_totals
+    from .partition import partition
+
+    crs = prep.metric
+    if not regions:
+        return None
+    keys = [r["key"] for r in regions]
+    real = {r["key"]: r["code"] for r in regions}
+    rgeoms = np.array([r["geometry"] for r in regions], dtype=object)
+    pc = gpd.GeoDataFrame({"code": keys, "name": keys, "kind": [r["kind"] for r in regions]},
+                          geometry=gpd.GeoSeries(rgeoms, crs=crs), crs=crs)
+    blocks = prep.blocks
+    bgeoms = blocks.geometry.to_numpy()
+    bcomm = blocks["community_code"].astype(str).to_numpy()
+    ri, bi = shapely.STRtree(bgeoms).query(rgeoms, predicate="intersects")
+    sel = bcomm[bi] == np.array([real[keys[i]] for i in ri], dtype=object)
+    ri, bi = ri[sel], bi[sel]
+    clipped = shapely.intersection(bgeoms[bi], rgeoms[ri])
+    rows = []
+    for r, b, g in zip(ri, bi, clipped, strict=True):
+        for n, part in enumerate(p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6) and p.area > 1e-3):
+            bid = f"{keys[r]}|{blocks['block_id'].iat[b]}" + ("" if n == 0 else f"-p{n}")
+            rows.append({"block_id": bid, "community_code": keys[r], "geometry": part})
+    rows = _fold_crumbs(rows)
+    covered = {row["community_code"] for row in rows}
+    for i, k in enumerate(keys):  # a region without any block piece is one block of its own
+        if k not in covered:
+            rows.append({"block_id": f"{k}|R", "community_code": k, "geometry": rgeoms[i]})
+    rb = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs)
+    rb = rb.assign(area_m2=rb.geometry.area)
+    inside = prep.buildings["community_code"].notna().to_numpy()
+    bld = prep.buildings[inside].drop(columns=["block_id", "community_code"])
+    bld = assign_buildings(bld, rb)
+    bld["community_code"] = bld["community_code"].where(bld["community_code"].notna(), None)
+    bld = bld[bld["block_id"].notna()]
+    rb = block_totals(rb, bld)
+    res = partition(pc, rb, bld, streets=prep.streets, rules=prep.rules, villager_groups=prep.villager_groups,
+                    workers=workers)
+    for layer in (res.grids, res.subgrids):
+        layer["region"] = layer["community_code"].astype(str)
+        layer["community_code"] = layer["region"].map(real)
+    res.buildings["region"] = res.buildings["community_code"]
+    res.buildings["community_code"] = res.buildings["region"].map(real)
+    if len(res.findings) and "community_code" in res.findings:
+        res.findings["community_code"] = res.findings["community_code"].map(lambda v: real.get(v, v))
+    return res
+
+
+def _fold_crumbs(rows: list[dict[str, Any]], *, min_m2: float = _TOL_M2) -> list[dict[str, Any]]:
+    """Block pieces under ``min_m2`` (crumbs a clip leaves along a region's edge) join the piece of the
+    same region sharing the longest boundary with them, so that no crumb becomes a grid of its own."""
+    if not rows:
+        return rows
+    geoms = np.array([r["geometry"] for r in rows], dtype=object)
+    region = np.array([r["community_code"] for r in rows], dtype=object)
+    small = shapely.area(geoms) < min_m2
+    if not small.any():
+        return rows
+    big = np.flatnonzero(~small)
+    tree = shapely.STRtree(geoms[big])
+    for i in np.flatnonzero(small):
+        cand = big[tree.query(geoms[i], predicate="dwithin", distance=0.01)]
+        cand = cand[region[cand] == region[i]]
+        if not len(cand):
+            if shapely.area(geoms[i]) < 0.01:  # numeric dust (validate's tolerance): no grid of its own
+                geoms[i] = None
+            continue
+        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[cand])))
+        j = cand[int(np.argmax(shared))]
+        merged = _polygonal(shapely.union(geoms[j], geoms[i]))
+        if shapely.get_num_geometries(merged) == 1:
+            geoms[j] = merged
+            geoms[i] = None
+        elif shapely.area(geoms[i]) < 0.01:
+            geoms[i] = None
+    out = []
+    for r, g in zip(rows, geoms, strict=True):
+        if g is not None:
+            out.append({**r, "geometry": g})
+    return out
+
+
+def _fold_dust_grids(grids: gpd.GeoDataFrame, subs: gpd.GeoDataFrame, gid: np.ndarray, sid: np.ndarray,
+                     *, max_m2: float = 1.0):
+    """Grids of dust (under ``max_m2``, no households, not kept) join the neighbouring grid of their
+    community sharing the longest boundary (their small grids follow, as dust of that grid)."""
+    geoms = grids.geometry.to_numpy().copy()
+    ids = grids["grid_id"].astype(str).to_numpy()
+    dust = (shapely.area(geoms) < max_m2) & (grids["households"].to_numpy() == 0) & ~np.char.startswith(
+        ids.astype(str), "K-")
+    if not dust.any():
+        return grids, subs, gid, sid
+    comm = grids["community_code"].to_numpy()
+    rename: dict[str, str] = {}
+    for i in np.flatnonzero(dust):
+        cand = np.flatnonzero(~dust & (comm == comm[i]))
+        cand = cand[shapely.dwithin(geoms[cand], geoms[i], 0.01)] if len(cand) else cand
+        if len(cand):
+            shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[cand])))
+            j = cand[int(np.argmax(shared))]
+            merged = _polygonal(shapely.union(geoms[j], geoms[i]))
+            if shapely.get_num_geometries(merged) == 1:
+                geoms[j] = merged
+            rename[ids[i]] = ids[j]
+        else:
+            rename[ids[i]] = ""
+    grids = grids.set_geometry(gpd.GeoSeries(geoms, index=grids.index, crs=grids.crs))[~dust].reset_index(drop=True)
+    grids["area_m2"] = grids.geometry.area
+    subs = subs.copy()
+    subs["grid_id"] = subs["grid_id"].map(lambda v: rename.get(v, v))
+    subs = subs[subs["grid_id"] != ""].reset_index(drop=True)
+    gid = np.array([rename.get(v, v) if v is not None else None for v in gid], dtype=object)
+    gid = np.array([None if v == "" else v for v in gid], dtype=object)
+    return grids, subs, gid, sid
+
+
+def _fold_dust_subgrids(subs: gpd.GeoDataFrame, *, max_m2: float = 1.0) -> gpd.GeoDataFrame:
+    """Small grids of dust (under ``max_m2``, no households; left by clipping blocks to a region) join
+    the sibling small grid sharing the longest boundary, or are dropped when none touches them (a
+    grid's only small grid is kept)."""
+    geoms = subs.geometry.to_numpy().copy()
+    dust = (shapely.area(geoms) < max_m2) & (subs["households"].to_numpy() == 0)
+    if not dust.any():
+        return subs
+    parent = subs["grid_id"].to_numpy()
+    drop = np.zeros(len(subs), dtype=bool)
+    for i in np.flatnonzero(dust):
+        sib = np.flatnonzero((parent == parent[i]) & ~dust & ~drop)
+        if not len(sib):
+            continue  # the only small grid of its grid: kept
+        drop[i] = True
+        sib = sib[shapely.dwithin(geoms[sib], geoms[i], 0.01)]
+        if not len(sib):
+            continue
+        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[sib])))
+        j = sib[int(np.argmax(shared))]
+        merged = _polygonal(shapely.union(geoms[j], geoms[i]))
+        if shapely.get_num_geometries(merged) == 1:
+            geoms[j] = merged
+    out = subs.set_geometry(gpd.GeoSeries(geoms, index=subs.index, crs=subs.crs))
+    return out[~drop]
+
+
+def _assemble(prep: Any, res: Any, kept: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Grids, small grids and buildings of the plan: a kept region's partition grids become the one kept
+    grid (its exact geometry, id ``K<n>``), with the small grids the partition drew inside it."""
+    from .partition import GRID_COLUMNS, SUBGRID_COLUMNS
+
+    crs = prep.metric
+    grids, subs = res.grids.copy(), res.subgrids.copy()
+    out_b = prep.buildings.copy()
+    rb = res.buildings.set_index("building_id")
+    idx = out_b["building_id"].isin(rb.index).to_numpy()
+    gid = np.full(len(out_b), None, dtype=object)
+    sid = np.full(len(out_b), None, dtype=object)
+    gid[idx] = rb.loc[out_b["building_id"][idx], "grid_id"].to_numpy()
+    sid[idx] = rb.loc[out_b["building_id"][idx], "subgrid_id"].to_numpy()
+    if kept is not None and len(kept):
+        rename = {}
+        kept_rows = []
+        for _, k in kept.iterrows():
+            mine = grids[grids["region"] == k["key"]]
+            new_id = f"K-{k['key']}"
+            for g in mine["grid_id"]:
+                rename[g] = new_id
+            kept_rows.append({"grid_id": new_id, "community_code": k["community_code"], "kind": "base",
+                              "households": int(mine["households"].sum()), "buildings": int(mine["buildings"].sum()),
+                              "area_m2": float(shapely.area(k.geometry)), "flags": "", "region": k["key"],
+                              "geometry": k.geometry})
+        grids = grids[~grids["grid_id"].isin(rename)]
+        grids = pd.concat([grids, gpd.GeoDataFrame(kept_rows, geometry="geometry", crs=crs)], ignore_index=True)
+        subs["grid_id"] = subs["grid_id"].map(lambda v: rename.get(v, v))
+        gid = np.array([rename.get(v, v) if v is not None else None for v in gid], dtype=object)
+    # dust the clip left (under 1 m², without households) makes no grid or small grid of its own
+    grids, subs, gid, sid = _fold_dust_grids(grids.reset_index(drop=True), subs.reset_index(drop=True), gid, sid)
+    subs = _fold_dust_subgrids(subs.reset_index(drop=True))
+    sid = np.array([v if v is None or v in set(subs["subgrid_id"]) else None for v in sid], dtype=object)
+    out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
+    out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
+    grids = gpd.GeoDataFrame(grids[[c for c in GRID_COLUMNS if c in grids.columns] + ["region", "geometry"]],
+                             geometry="geometry", crs=crs).sort_values("grid_id", kind="stable").reset_index(drop=True)
+    subs = gpd.GeoDataFrame(subs[[c for c in SUBGRID_COLUMNS if c in subs.columns] + ["geometry"]],
+                            geometry="geometry", crs=crs).sort_values("subgrid_id", kind="stable").reset_index(drop=True)
+    return grids, subs, out_b
+
+
+def _finish(prep: Any, grids: gpd.GeoDataFrame, subs: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
+            findings: gpd.GeoDataFrame, scheme: CodeScheme, previous: dict[str, Any] | None, extra: dict[str, Any],
+            extra_layers: dict[str, Any] | None = None, label: str = "rebalance") -> Plan:
+    """Codes, quality figures, metadata and the plan's own validation, as :func:`gridgeo.pipeline.build_plan` does."""
+    from . import __version__
+    from .codes import assign_codes, code_metadata
+    from .partition.metrics import quality
+    from .pipeline import _findings_with_codes, _metadata, _plain, self_check
+
+    t = time.perf_counter()
+    coded = assign_codes(grids.drop(columns=["region"], errors="ignore"), subs, buildings, scheme=scheme,
+                         previous=previous, retired_in=f"gridgeo {__version__} {label}")
+    grids, subs, buildings = coded.grids, coded.subgrids, coded.buildings
+    findings = _findings_with_codes(concat_findings([prep.findings, findings], crs=prep.metric), grids, subs)
+    extra.update(code_metadata(scheme, coded.retired))
+    prep.timings["codes_s"] = time.perf_counter() - t
+    q = quality(prep.communities, grids, buildings, streets=prep.streets, subgrids=subs, rules=prep.rules)
+    extra["quality"] = _plain(q)
+    layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": grids, "subgrids": subs,
+              "buildings": buildings, "findings": findings}
+    layers.update(extra_layers or {})
+    meta = _metadata(prep, "partition", _plain(extra))
+    meta["counts"]["grids"] = int(len(grids))
+    meta["counts"]["subgrids"] = int(len(subs))
+    plan = self_check(Plan(layers, meta))
+    meta = dict(plan.metadata)
+    meta["counts"]["findings"] = int(len(plan.layers["findings"]))
+    return Plan(plan.layers, meta)
+
+
+# ------------------------------------------------------------------------------------------ rebalance
+
+
+def _judge(prep: Any, pieces: gpd.GeoDataFrame) -> tuple[np.ndarray, list[str]]:
+    """Compliance of each repaired piece by validate's checks; returns (compliant, faults text)."""
+    from .footprints import BUILDING_SHARE_MIN, assign_to_zones
+    from .validate import validate_grids
+
+    n = len(pieces)
+    faults: list[list[str]] = [[] for _ in range(n)]
+    pos = {p: i for i, p in enumerate(pieces["piece_id"])}
+    b = prep.buildings
+    bl = b[[c for c in ("building_id", "households", "unit_id", "geometry") if c in b.columns]]
+    found = validate_grids(pieces[["piece_id", "community_code", "geometry"]], communities=prep.communities,
+                           buildings=bl, rules=prep.rules, code_column="piece_id", width_tolerance_m=0.1)
+    for t, sev, fid, meas in zip(found["type"], found["severity"], found["feature_id"], found["measure"], strict=True):
+        i = pos.get(fid)
+        if i is None:
+            continue
+        if t == "households_out_of_bounds" and sev != "info":
+            faults[i].append(f"{meas:.0f} households")
+        elif t in ("multipart_grid", "invalid_geometry", "empty_geometry", "non_polygon"):
+            faults[i].append(t)
+    # buildings cut by a piece boundary (the one building-to-zone assignment)
+    bg = b.geometry.to_numpy()
+    a = assign_to_zones(bg, pieces.geometry.to_numpy())
+    bi, zi, share = a.pairs
+    cut = (a.n_zones >= 2) & (a.max_share < 1 - BUILDING_SHARE_MIN) & np.isin(shapely.get_type_id(bg), (3, 6))
+    comm = pieces["community_code"].to_numpy()
+    sel = cut[bi] & (share >= BUILDING_SHARE_MIN)
+    pairs = pd.DataFrame({"b": bi[sel], "z": zi[sel], "c": comm[zi[sel]]})
+    same_comm = pairs.groupby(["b", "c"])["z"].transform("size") > 1  # a community boundary cut is not the grid's fault
+    for z in np.unique(pairs.loc[same_comm, "z"].to_numpy()):
+        faults[z].append("cuts a building")
+    main = pieces["main"].to_numpy()
+    for i in np.flatnonzero(~main):
+        faults[i].append("piece across a community boundary")
+    for i in np.flatnonzero(~pieces["was_valid"].to_numpy()):
+        faults[i].append("invalid geometry")
+    empty = shapely.is_empty(pieces.geometry.to_numpy()) | (shapely.area(pieces.geometry.to_numpy()) < _TOL_M2)
+    for i in np.flatnonzero(empty):
+        faults[i].append("no area left")
+    ok = np.array([not f for f in faults], dtype=bool)
+    return ok, ["; ".join(f) for f in faults]
+
+
+def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeScheme | None = None,
+                       workers: int = 1, zones: list[dict[str, Any]] | None = None,
+                       label: str = "rebalance", store: bool = True) -> tuple[Plan, pd.DataFrame]:
+    """:func:`rebalance` on prepared inputs (:func:`gridgeo.pipeline.prepare`) and an office layer
+    from :func:`_office_layer`. ``zones`` (``key``, ``code``, ``kind``, ``geometry``: pieces of the
+    communities, e.g. cut by jurisdictions) bound the re-division: no re-divided area crosses a zone."""
+    from .adjust import _free_regions
+    from .validate import repair_grids
+
+    t0 = time.perf_counter()
+    comm = prep.communities
+    pieces = _pieces(office, comm)
+    lost = set(office["old_code"]) - set(pieces["old_code"])
+    if len(pieces) == 0:
+        msg = "grids: no grid overlaps any community; check that the grid layer and --communities cover the same place (CRS)"
+        raise InputError(msg)
+    crossed = {}
+    for oc, cc in zip(pieces.loc[~pieces["main"] & (pieces["share"] >= _STRAY_SHARE), "old_code"],
+                      pieces.loc[~pieces["main"] & (pieces["share"] >= _STRAY_SHARE), "community_code"], strict=True):
+        crossed.setdefault(oc, []).append(cc)
+    pieces = _trim_strays(pieces)
+    repaired, log = repair_grids(pieces, communities=comm[["code", "geometry"]], code_column="piece_id")
+    repaired["geometry"] = [_polygonal(g) for g in repaired.geometry.to_numpy()]
+    repaired = repaired.set_geometry("geometry")
+    valid_of = dict(zip(office["old_code"], office["was_valid"], strict=True))
+    repaired["was_valid"] = repaired["old_code"].map(valid_of).astype(bool)
+    ok, faults = _judge(prep, repaired)
+    ok_main = ok.copy()
+    repaired["faults"] = faults
+    repaired["compliant"] = ok_main
+    # the scheme: given, else inferred from the codes of the office's main pieces
+    main = repaired[repaired["main"]]
+    has_code = dict(zip(office["old_code"], office["has_code"], strict=True))
+    coded_main = main[main["old_code"].map(has_code)]
+    inferred = infer_scheme(coded_main["old_code"], coded_main["community_code"])
+    findings: list[dict] = []
+    if scheme is None:
+        scheme = inferred if inferred is not None else CodeScheme()
+        if inferred is None and len(coded_main):
+            findings.append({"type": "office_codes_unrecognised", "severity": "warning", "layer": "grids",
+                             "message": ("the office's grid codes do not follow <prefix><12-digit community code>"
+                                         "<sequence>; every grid gets a code of the default scheme and the change "
+                                         "table maps the old codes to the new")})
+    usable = np.array([bool(has_code.get(c)) and _fits(c, cc, scheme) for c, cc in
+                       zip(repaired["old_code"], repaired["community_code"], strict=True)])
+    kept = repaired[ok_main].copy()
+    kept["key"] = ["K" + str(i).zfill(5) for i in range(len(kept))]
+    kept["grid_code"] = kept["key"]  # _free_regions names absorbed grids by this column
+    if zones:
+        kept, regions, absorbed = _zoned_regions(prep, kept, zones)
+    else:
+        regions = _free_regions(comm, kept[["grid_code", "community_code", "geometry"]], prep.buildings, prep.rules)
+        absorbed = set()
+        for r in regions:
+            absorbed |= set(r["absorbed"])
+        kept = kept[~kept["key"].isin(absorbed)]
+        kept, regions = _fold_empty_regions(kept, regions, prep.buildings)
+    jobs = [{"key": k, "code": c, "kind": _kind(comm, c), "geometry": g}
+            for k, c, g in zip(kept["key"], kept["community_code"], kept.geometry, strict=True)]
+    jobs += [{"key": f"F{i:05d}", "code": r["code"], "kind": r["kind"], "geometry": r["geometry"]}
+             for i, r in enumerate(regions)]
+    res = _partition_regions(prep, jobs, workers=workers)
+    grids, subs, buildings = _assemble(prep, res, kept)
+    # codes carried from the office's grids (those that fit the scheme), by geometry and buildings
+    prev_g = repaired[repaired["main"] & usable].copy()
+    from .footprints import assign_to_zones
+
+    z = assign_to_zones(prep.buildings.geometry.to_numpy(), prev_g.geometry.to_numpy()).zone
+    prev_b = pd.DataFrame({"building_id": prep.buildings["building_id"].to_numpy(),
+                           "grid_code": np.where(z >= 0, prev_g["old_code"].to_numpy()[np.maximum(z, 0)] if len(prev_g)
+                                                 else None, None)})
+    previous = None if not len(prev_g) else {"grids": gpd.GeoDataFrame({"grid_code": prev_g["old_code"].to_numpy(),
+                                           "community_code": prev_g["community_code"].to_numpy(),
+                                           "kind": "base"}, geometry=prev_g.geometry.to_numpy(), crs=prep.metric),
+                "buildings": gpd.GeoDataFrame(prev_b, geometry=prep.buildings.geometry.to_numpy(), crs=prep.metric)[
+                    prev_b["grid_code"].notna().to_numpy()].reset_index(drop=True),
+                "metadata": {"code_scheme": scheme.to_dict()}}
+    extra = {"rebalance": {}}
+    f_extra = make_findings(findings, crs=prep.metric)
+    res_f = res.findings if res is not None else make_findings([], crs=prep.metric)
+    plan = _finish(prep, grids, subs, buildings, concat_findings([res_f, f_extra], crs=prep.metric), scheme, previous,
+                   extra, label=label)
+    changes = change_table(office, repaired, plan, prep)
+    note = [f"crossed into community {', '.join(sorted(crossed[c]))}" if c in crossed else "" for c in changes["old_code"]]
+    changes["faults"] = ["; ".join(x for x in (f, n) if x) for f, n in zip(changes["faults"], note, strict=True)]
+    summary = {
+        "grids_before": int(len(office)),
+        "compliant_before": int((changes["faults"] == "").sum()),
+        "grids_kept": int((changes["status"] == "kept").sum()),
+        "grids_reshaped": int((changes["status"] == "reshaped").sum()),
+        "grids_split": int((changes["status"] == "split").sum()),
+        "grids_merged": int((changes["status"] == "merged").sum()),
+        "grids_redrawn": int((changes["status"] == "redrawn").sum()),
+        "grids_after": int(len(plan.layers["grids"])),
+        "compliant_absorbed": int(len(absorbed)),
+        "regions_redivided": int(len(regions)),
+        "households_moved": int(changes["households_moved"].sum()),
+        "area_m2_moved": round(float(changes["area_m2_moved"].sum()), 1),
+        "scheme_inferred": inferred is not None,
+        "grids_outside_communities": sorted(lost),
+        "repair_actions": {str(k): int(v) for k, v in log["action"].value_counts().sort_index().items()},
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    meta = dict(plan.metadata)
+    meta["rebalance"] = summary
+    meta["code_scheme"] = scheme.to_dict()
+    geoms = office.set_index("old_code").geometry.reindex(changes["old_code"]).to_numpy()
+    layers = dict(plan.layers)
+    layers["changes"] = gpd.GeoDataFrame(changes, geometry=gpd.GeoSeries(geoms, crs=prep.metric), crs=prep.metric)
+    out = Plan(layers, meta)
+    return (out.stored() if store else out), changes
+
+
+def _zoned_regions(prep: Any, kept: gpd.GeoDataFrame, zones: list[dict[str, Any]]):
+    """:func:`gridgeo.adjust._free_regions` with each zone standing in for a community, so that a
+    re-divided area, and the kept grids it absorbs, stay inside one zone."""
+    from .adjust import _free_regions
+    from .footprints import assign_to_zones
+
+    keys = np.array([z["key"] for z in zones], dtype=object)
+    zg = np.array([z["geometry"] for z in zones], dtype=object)
+    real = {z["key"]: z["code"] for z in zones}
+    zc = gpd.GeoDataFrame({"code": keys, "kind": [z["kind"] for z in zones]}, geometry=gpd.GeoSeries(zg, crs=prep.metric),
+                          crs=prep.metric)
+    kz = assign_to_zones(shapely.point_on_surface(kept.geometry.to_numpy()), zg).zone
+    k2 = kept.assign(community_code=np.where(kz >= 0, keys[np.maximum(kz, 0)], None))
+    k2 = k2[kz >= 0]
+    bz = assign_to_zones(prep.buildings.geometry.to_numpy(), zg).zone
+    b2 = prep.buildings.assign(community_code=np.where(bz >= 0, keys[np.maximum(bz, 0)], None))
+    regions = _free_regions(zc, k2[["grid_code", "community_code", "geometry"]], b2, prep.rules)
+    absorbed = set()
+    for r in regions:
+        absorbed |= set(r["absorbed"])
+    k2 = k2[~k2["key"].isin(absorbed)]
+    k2, regions = _fold_empty_regions(k2, regions, b2)
+    for r in regions:
+        r["code"] = real[r["code"]]
+    k2 = k2.assign(community_code=k2["community_code"].map(real))
+    return k2, regions, absorbed
+
+
+def _trim_strays(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A grid's piece in another community keeps only the area no grid of that community covers: the
+    intruder gives way to the community's own grids (it may still fill a gap)."""
+    geoms = pieces.geometry.to_numpy().copy()
+    main = pieces["main"].to_numpy()
+    comm = pieces["community_code"].to_numpy()
+    for i in np.flatnonzero(~main):
+        own = geoms[main & (comm == comm[i])]
+        if len(own):
+            geoms[i] = _polygonal(shapely.difference(geoms[i], shapely.union_all(own)))
+    out = pieces.set_geometry(gpd.GeoSeries(geoms, index=pieces.index, crs=pieces.crs))
+    keep = main | (shapely.area(geoms) > _TOL_M2)
+    return out[keep].reset_index(drop=True)
+
+
+def _fold_empty_regions(kept: gpd.GeoDataFrame, regions: list[dict[str, Any]],
+                        buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """A free area without households (a gap, a sliver, an emptied stray) joins the kept grid of its
+    community sharing the longest boundary with it, as ``validate --repair`` fills a gap."""
+    if not regions or not len(kept):
+        return kept, regions
+    kept = kept.copy()
+    geoms = kept.geometry.to_numpy().copy()
+    kcomm = kept["community_code"].to_numpy()
+    reps = shapely.point_on_surface(buildings.geometry.to_numpy())
+    hh = buildings["households"].to_numpy()
+    bcomm = buildings["community_code"].to_numpy()
+    out = []
+    for r in regions:
+        mine = bcomm == r["code"]
+        h = int(hh[mine][shapely.covers(r["geometry"], reps[mine])].sum()) if mine.any() else 0
+        cand = np.flatnonzero(kcomm == r["code"])
+        if h > 0 or not len(cand):
+            out.append(r)
+            continue
+        shared = shapely.length(shapely.intersection(shapely.boundary(r["geometry"]), shapely.boundary(geoms[cand])))
+        if shared.max() <= 0:
+            out.append(r)
+            continue
+        j = cand[int(np.lexsort((kept["key"].to_numpy()[cand], -shared))[0])]
+        merged = _polygonal(shapely.union(geoms[j], r["geometry"]))
+        if shapely.get_num_geometries(merged) != 1:
+            out.append(r)
+            continue
+        geoms[j] = merged
+    kept = kept.set_geometry(gpd.GeoSeries(geoms, index=kept.index, crs=kept.crs))
+    return kept, out
+
+
+def _kind(comm: gpd.GeoDataFrame, code: str) -> str:
+    row = comm.loc[comm["code"] == code]
+    kind = row["kind"].iloc[0] if "kind" in row and len(row) else "urban"
+    return kind if isinstance(kind, str) else "urban"
+
+
+def change_table(office: gpd.GeoDataFrame, repaired: gpd.GeoDataFrame, plan: Plan, prep: Any) -> pd.DataFrame:
+    """One row per office grid: what became of it in ``plan`` (see the module docstring)."""
+    from .footprints import assign_to_zones
+
+    crs = prep.metric
+    new = plan.layers["grids"]
+    new = new.to_crs(crs) if new.crs != crs else new
+    ng = new.geometry.to_numpy()
+    ncode = new["grid_code"].astype(str).to_numpy()
+    og = office.geometry.to_numpy()
+    ocode = office["old_code"].to_numpy()
+    b = plan.layers["buildings"]
+    hh = prep.buildings["households"].to_numpy()
+    bgeoms = prep.buildings.geometry.to_numpy()
+    ob = assign_to_zones(bgeoms, og).zone  # the office grid each building was in
+    new_of = dict(zip(b["building_id"].astype(str), b["grid_code"], strict=True))
+    nb = np.array([new_of.get(str(x)) for x in prep.buildings["building_id"]], dtype=object)
+    oi, ni = shapely.STRtree(ng).query(og, predicate="intersects")
+    inter = shapely.area(shapely.intersection(og[oi], ng[ni]))
+    ov = pd.DataFrame({"o": oi, "n": ni, "a": inter})
+    ov = ov[ov["a"] > _TOL_M2]
+    oarea = shapely.area(og)
+    ov["share_o"] = ov["a"] / oarea[ov["o"]]
+    # how much of each new grid comes from each old grid
+    narea = shapely.area(ng)
+    ov["share_n"] = ov["a"] / narea[ov["n"]]
+    labelled = [f if m or not f else f"in {c}: {f}" for f, m, c in
+                zip(repaired["faults"], repaired["main"], repaired["community_code"], strict=True)]
+    faults = pd.Series(labelled, index=repaired.index).groupby(repaired["old_code"]).agg(
+        lambda s: "; ".join(x for x in s if x))
+    comm_of = repaired[repaired["main"]].set_index("old_code")["community_code"]
+    rows = []
+    for i, code in enumerate(ocode):
+        mine = ov[ov["o"] == i]
+        in_old = ob == i
+        h_before = int(hh[in_old].sum())
+        codes_now = set(ncode)
+        succ = mine[(mine["share_o"] >= 0.05) | (mine["a"] >= 0.5 * mine["a"].max())]
+        if code in codes_now:
+            j = int(np.flatnonzero(ncode == code)[0])
+        elif len(mine):
+            j = int(mine.sort_values(["a", "n"], ascending=[False, True])["n"].iloc[0])
+        else:
+            j = -1
+        same = float(mine.loc[mine["n"] == j, "a"].sum()) if j >= 0 else 0.0
+        area_moved = max(0.0, float(oarea[i]) - same)
+        h_moved = int(hh[in_old & (nb != (ncode[j] if j >= 0 else None))].sum())
+        h_after = int(hh[nb == ncode[j]].sum()) if j >= 0 else 0
+        sym = float(shapely.area(shapely.symmetric_difference(og[i], ng[j]))) if j >= 0 else float(oarea[i])
+        if code in codes_now:
+            moved_in = int(hh[(nb == code) & ~in_old].sum())
+            status = "kept" if (sym < _TOL_M2 and h_moved == 0 and moved_in == 0) else "reshaped"
+        elif not len(mine):
+            status = "outside"  # in no community: nothing of it is in the plan
+        elif len(succ) >= 2:
+            status = "split"
+        elif len(succ) == 1 and float(succ["share_n"].iloc[0]) < 0.9:
+            status = "merged"
+        else:
+            status = "redrawn"
+        rows.append({"old_code": code, "community_code": comm_of.get(code), "status": status,
+                     "new_codes": ",".join(sorted(ncode[succ["n"].to_numpy()])) if len(succ) else "",
+                     "households_before": h_before, "households_after": h_after, "households_moved": h_moved,
+                     "area_m2_before": round(float(oarea[i]), 1), "area_m2_moved": round(area_moved, 1),
+                     "faults": faults.get(code, "")})
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+
+
+def summarize_changes(changes: pd.DataFrame, summary: dict[str, Any]) -> str:
+    """The change table as a few lines of text (the CLI prints it)."""
+    n = max(1, len(changes))
+    lines = [
+        f"office grids: {summary['grids_before']:,} ({summary['compliant_before']:,} compliant); "
+        f"plan grids: {summary['grids_after']:,}",
+        f"  kept {summary['grids_kept']:,} ({summary['grids_kept'] / n:.0%}), reshaped {summary['grids_reshaped']:,}, "
+        f"split {summary['grids_split']:,}, merged {summary['grids_merged']:,}, redrawn {summary['grids_redrawn']:,}",
+        f"  households moved {summary['households_moved']:,}; area moved {summary['area_m2_moved'] / 1e4:,.1f} ha; "
+        f"compliant grids absorbed to mend a neighbour: {summary['compliant_absorbed']:,}",
+    ]
+    for _, r in changes[changes["status"] != "kept"].head(15).iterrows():
+        arrow = f" -> {r['new_codes']}" if r["new_codes"] else ""
+        why = f" [{r['faults']}]" if r["faults"] else ""
+        lines.append(f"  {r['old_code']}: {r['status']}{arrow}, {r['households_moved']} households moved{why}")
+    more = int((changes["status"] != "kept").sum()) - 15
+    if more > 0:
+        lines.append(f"  ... and {more} more (layer 'changes' of the plan)")
+    return "\n".join(lines)
+
+
+def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any = None, *,
+              code_column: str | None = "grid_code", rules: Any = "urban", code_scheme: Any = None, crs: Any = None,
+              columns: dict[str, dict[str, str]] | None = None, workers: int = 1) -> tuple[Plan, pd.DataFrame]:
+    """Rebalance an office's grid layer with the fewest changes: ``gridgeo rebalance`` in Python.
+
+    Parameters
+    ----------
+    grids
+        The office's grid layer (GeoDataFrame, path or ``(path, layer)``): polygons with codes in
+        ``code_column``; overlaps, gaps, grids across communities and out-of-bounds grids allowed.
+    communities, streets, buildings
+        As for :func:`gridgeo.divide` (buildings required).
+    code_column
+        Column of ``grids`` holding its codes (None: the first of ``grid_code``, ``code``, ``WGBM``).
+    rules
+        Rules profile, TOML file or :class:`~gridgeo.rules.Rules`.
+    code_scheme
+        The scheme of new codes (dict, TOML path or :class:`~gridgeo.codes.CodeScheme`); default: the
+        scheme the office's codes follow (:func:`infer_scheme`), else gridgeo's default.
+    columns
+        Canonical column → the data's column, per layer (as for :func:`gridgeo.divide`).
+    workers
+        Processes for the partition of the regions.
+
+    Returns
+    -------
+    (Plan, DataFrame)
+        The plan (EPSG:4490: every layer of a ``gridgeo partition`` plan, plus ``changes``: the change
+        table with each office grid's geometry) and the change table (:data:`CHANGE_COLUMNS`); the
+        summary is in ``plan.metadata["rebalance"]``.
+
+    Raises
+    ------
+    InputError
+        A bad argument or layer (no code column, duplicate codes, no buildings ...), in one line.
+    """
+    from .io import layer_sources
+
+    sources = layer_sources({"communities": communities, "streets": streets, "buildings": buildings}, columns=columns)
+    return rebalance_sources(grids, sources, code_column=code_column, rules=rules, code_scheme=code_scheme, crs=crs,
+                             workers=workers)
+
+
+def _scheme_arg(code_scheme: Any) -> CodeScheme | None:
+    from .io import load_code_scheme
+
+    if code_scheme is None:
+        return None
+    if isinstance(code_scheme, str) or hasattr(code_scheme, "__fspath__"):
+        code_scheme = load_code_scheme(code_scheme, option="code_scheme")
+    return CodeScheme.from_dict(code_scheme)
+
+
+def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str | None = "grid_code", rules: Any = None,
+                      code_scheme: Any = None, crs: Any = None, metric: Any = None, workers: int = 1,
+                      progress: Any = None) -> tuple[Plan, pd.DataFrame]:
+    """:func:`rebalance` on layer sources (:func:`gridgeo.io.layer_sources`), as the CLI assembles them."""
+    from .pipeline import prepare
+
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        msg = f"rebalance: workers={workers!r} must be a whole number of processes, at least 1"
+        raise InputError(msg)
+    scheme = _scheme_arg(code_scheme)
+    for name in ("communities", "buildings"):
+        if name not in sources:
+            msg = (f"rebalance needs {name}: households are counted per grid inside communities; "
+                   f"pass --{name} FILE ({name}= in Python)")
+            raise InputError(msg)
+    prep = prepare(sources, rules=rules, crs=crs, metric=metric, progress=progress)
+    office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs)
+    if progress is not None:
+        progress("rebalancing the grids")
+    return rebalance_prepared(prep, office, scheme=scheme, workers=workers)
+
+
+# ------------------------------------------------------------------------------------------ unify
+
+
+def shared_boundaries(layers: list[gpd.GeoDataFrame], *, tolerance_m: float = 2.0, majority: float = 0.5,
+                      piece_m: float = 10.0, exclude: Any = None) -> np.ndarray:
+    """Grid boundary lines present (within ``tolerance_m``) in more than ``majority`` of the layers.
+
+    Boundaries are cut into pieces of ``piece_m``; a piece of one layer counts in every layer with a
+    boundary within ``tolerance_m`` of it. Pieces already within ``tolerance_m`` of ``exclude`` (streets,
+    community boundaries) or of a piece taken from an earlier layer are left out, so each shared line is
+    drawn once. All layers in one metric CRS.
+    """
+    n = len(layers)
+    bounds = [shapely.union_all(shapely.boundary(layer.geometry.to_numpy())) for layer in layers]
+    taken: list[Any] = []
+    need = math.floor(majority * n) + 1
+    ex = exclude
+    out = []
+    for i, line in enumerate(bounds):
+        if shapely.is_empty(line):
+            continue
+        segs = shapely.get_parts(shapely.line_merge(line) if shapely.get_type_id(line) == 5 else line)
+        pieces = []
+        for s in segs:
+            L = s.length
+            k = max(1, int(math.ceil(L / piece_m)))
+            for j in range(k):
+                pieces.append(shapely.ops.substring(s, L * j / k, L * (j + 1) / k))
+        pieces = np.array(pieces, dtype=object)
+        if not len(pieces):
+            continue
+        mids = shapely.line_interpolate_point(pieces, 0.5, normalized=True)
+        count = np.ones(len(pieces), dtype=int)
+        for j, other in enumerate(bounds):
+            if j != i and not shapely.is_empty(other):
+                count += shapely.dwithin(mids, other, tolerance_m).astype(int)
+        keep = count >= need
+        if ex is not None:
+            keep &= ~shapely.dwithin(mids, ex, tolerance_m)
+        if taken:
+            keep &= ~shapely.dwithin(mids, shapely.union_all(np.array(taken, dtype=object)), tolerance_m)
+        out.extend(pieces[keep].tolist())
+        taken.extend(pieces[keep].tolist())
+    if not out:
+        return np.zeros(0, dtype=object)
+    merged = shapely.line_merge(shapely.union_all(np.array(out, dtype=object)))
+    return np.array([p for p in shapely.get_parts(merged) if p.length > tolerance_m], dtype=object)
+
+
+def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: Any = None, *,
+          jurisdictions: list[Any] | None = None, code_columns: list[str | None] | None = None, names: list[str] | None = None,
+          rules: Any = "urban", code_scheme: Any = None, crs: Any = None, tolerance_m: float = 2.0,
+          workers: int = 1) -> tuple[Plan, pd.DataFrame]:
+    """Unify departmental grid layers into one (多网合一): ``gridgeo unify`` in Python.
+
+    Parameters
+    ----------
+    layers
+        Two or more departmental grid layers (GeoDataFrames or paths), each with codes.
+    communities, streets, buildings
+        As for :func:`gridgeo.divide` (buildings required).
+    jurisdictions
+        Polygon layers (派出所辖区, street offices) that no unified grid may cross.
+    code_columns
+        The code column of each layer (default: the first of ``grid_code``, ``code``, ``WGBM``).
+    names
+        A name per layer for the crosswalk (default: file stem or ``layer1`` …).
+    tolerance_m
+        Boundaries of different layers within this distance are the same line.
+
+    Returns
+    -------
+    (Plan, DataFrame)
+        The unified plan (EPSG:4490, plus ``crosswalk`` and ``shared_boundaries`` layers) and the
+        crosswalk (:data:`CROSSWALK_COLUMNS`).
+    """
+    from pathlib import Path
+
+    from .api import _layer
+    from .crs import metric_crs
+    from .io import layer_sources, load_code_scheme
+
+    if not isinstance(layers, (list, tuple)) or len(layers) < 2:
+        msg = "unify: give two or more departmental grid layers (e.g. the 综治, 城管 and 党建 grids); one layer is what `gridgeo rebalance` takes"
+        raise InputError(msg)
+    code_columns = list(code_columns) if code_columns is not None else [None] * len(layers)
+    if len(code_columns) != len(layers):
+        msg = f"unify: {len(code_columns)} code columns for {len(layers)} layers; give one per layer (or none)"
+        raise InputError(msg)
+    if names is None:
+        names = [Path(v).stem if isinstance(v, (str, Path)) else f"layer{i + 1}" for i, v in enumerate(layers)]
+        if len(set(names)) < len(names):
+            names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
+    t0 = time.perf_counter()
+    comm0 = _layer(communities, "communities", crs=crs)
+    if comm0 is None:
+        msg = "unify: communities=None; pass the community polygons with a 12-digit code"
+        raise InputError(msg)
+    metric = metric_crs(comm0)
+    depts = [_office_layer(v, f"layer {names[i]}", metric, code_columns[i], crs=crs) for i, v in enumerate(layers)]
+    juris = []
+    for j, v in enumerate(jurisdictions or []):
+        g = _layer(v, f"jurisdiction {j + 1}", crs=crs)
+        if g is None or len(g) == 0:
+            msg = f"unify: jurisdiction layer {j + 1} has no features; give polygons (派出所辖区, street offices)"
+            raise InputError(msg)
+        juris.append(g.to_crs(metric))
+    # lines a majority of departments share, and jurisdiction boundaries: street-like lines for the blocks
+    st = _layer(streets, "streets", crs=crs) if streets is not None else None
+    cm = comm0.to_crs(metric)
+    known = shapely.union_all(shapely.boundary(cm.geometry.to_numpy()))
+    if st is not None:
+        known = shapely.union(known, shapely.union_all(st.to_crs(metric).geometry.to_numpy()))
+    shared_all = shared_boundaries(depts, tolerance_m=tolerance_m)
+    shared = _away_from(shared_all, known, tolerance_m)
+    jlines = [shapely.boundary(g) for jl in juris for g in jl.geometry.to_numpy()]
+    extra = np.concatenate([shared, np.array(jlines, dtype=object)]) if jlines else shared
+    lines = gpd.GeoDataFrame({"name": ["shared grid boundary"] * len(shared) + ["jurisdiction boundary"] * len(jlines),
+                              "highway": ["secondary"] * len(extra)},
+                             geometry=gpd.GeoSeries(extra, crs=metric), crs=metric)
+    if st is not None:
+        st_m = st.to_crs(metric)
+        keep = [c for c in ("name", "highway") if c in st_m.columns]
+        all_streets = pd.concat([st_m[keep + ["geometry"]], lines], ignore_index=True)
+        all_streets = gpd.GeoDataFrame(all_streets, geometry="geometry", crs=metric)
+    else:
+        all_streets = lines
+    sources = layer_sources({"communities": communities, "streets": all_streets if len(all_streets) else None,
+                             "buildings": buildings})
+    prep = _prepared(sources, rules, crs)
+    if isinstance(code_scheme, str) or hasattr(code_scheme, "__fspath__"):
+        code_scheme = load_code_scheme(code_scheme, option="code_scheme")
+    scheme = CodeScheme.from_dict(code_scheme) if code_scheme is not None else CodeScheme()
+    # regions: each community cut by every jurisdiction layer, then bent around the buildings a
+    # jurisdiction line crosses (such a building stays whole, on the side holding most of it)
+    from .footprints import bend_blocks
+
+    regions = []
+    kinds = prep.communities["kind"] if "kind" in prep.communities else pd.Series("urban", index=prep.communities.index)
+    for code, cg, kind in zip(prep.communities["code"], prep.communities.geometry, kinds, strict=True):
+        parts = [cg]
+        for jl in juris:
+            jg = jl.geometry.to_numpy()
+            covered = shapely.union_all(jg)
+            new_parts = []
+            for p in parts:
+                for g in jg:
+                    x = _polygonal(shapely.intersection(p, g))
+                    if x.area > _TOL_M2:
+                        new_parts.append(x)
+                rest = _polygonal(shapely.difference(p, covered))
+                if rest.area > _TOL_M2:
+                    new_parts.append(rest)
+            parts = new_parts or parts
+        for p in parts:
+            for q in shapely.get_parts(p):
+                if q.area > _TOL_M2:
+                    regions.append({"code": code, "kind": kind if isinstance(kind, str) else "urban", "geometry": q})
+    bend_findings = make_findings([], crs=prep.metric)
+    if juris and regions:
+        rg = gpd.GeoDataFrame({"block_id": [f"R{i}" for i in range(len(regions))],
+                               "community_code": [r["code"] for r in regions]},
+                              geometry=gpd.GeoSeries([r["geometry"] for r in regions], crs=prep.metric), crs=prep.metric)
+        units = prep.buildings["unit_id"] if "unit_id" in prep.buildings else prep.buildings["building_id"]
+        bent, bend_findings = bend_blocks(rg, prep.buildings, units.reset_index(drop=True),
+                                          cause="a jurisdiction boundary drawn through it")
+        for r, g in zip(regions, bent.geometry.to_numpy(), strict=True):
+            r["geometry"] = _polygonal(g)
+        regions = [r for r in regions if not shapely.is_empty(r["geometry"])]
+    regions.sort(key=lambda r: (r["code"], -r["geometry"].area))
+    for i, r in enumerate(regions):
+        r["key"] = f"Z{i:05d}"
+    # the consensus faces: each community cut by the lines most departments share and the jurisdiction
+    # lines; faces within the rules are kept as they are, the others re-divided (as rebalance does)
+    faces = consensus_faces(prep.communities, shared_all, jlines)
+    office = gpd.GeoDataFrame({"old_code": [f"(face {i + 1})" for i in range(len(faces))], "has_code": False,
+                               "was_valid": True}, geometry=gpd.GeoSeries(faces, crs=prep.metric), crs=prep.metric)
+    plan, _ = rebalance_prepared(prep, office, scheme=scheme, workers=workers, zones=regions if juris else None,
+                                 label="unify", store=False)
+    layers = {k: v for k, v in plan.layers.items() if k != "changes"}
+    layers["findings"] = concat_findings([layers["findings"], bend_findings], crs=prep.metric)
+    plan = Plan(layers, plan.metadata)
+    cross = crosswalk(depts, names, plan, prep)
+    meta = dict(plan.metadata)
+    meta["unify"] = {"layers": names, "grids_per_layer": [int(len(d)) for d in depts],
+                     "grids_after": int(len(plan.layers["grids"])),
+                     "shared_boundary_m": round(float(sum(s.length for s in shared_all)), 1),
+                     "shared_boundary_off_streets_m": round(float(sum(s.length for s in shared)), 1),
+                     "jurisdiction_layers": len(juris), "regions": len(regions),
+                     "seconds": round(time.perf_counter() - t0, 2)}
+    out_layers = dict(plan.layers)
+    out_layers["crosswalk"] = gpd.GeoDataFrame(cross.drop(columns=["geometry"]),
+                                               geometry=gpd.GeoSeries(cross["geometry"].to_numpy(), crs=prep.metric),
+                                               crs=prep.metric)
+    out_layers["shared_boundaries"] = gpd.GeoDataFrame({"length_m": [round(s.length, 1) for s in shared_all]},
+                                                       geometry=gpd.GeoSeries(shared_all, crs=prep.metric), crs=prep.metric)
+    return Plan(out_layers, meta).stored(), cross.drop(columns=["geometry"])
+
+
+def _away_from(lines: np.ndarray, known: Any, tolerance_m: float, piece_m: float = 10.0) -> np.ndarray:
+    """The parts of ``lines`` farther than ``tolerance_m`` from ``known`` lines (streets, community
+    boundaries), so that a shared line on a street is not drawn twice."""
+    if not len(lines):
+        return lines
+    near = shapely.buffer(known, tolerance_m)
+    out = [p for p in shapely.get_parts(shapely.difference(lines, near)) if p.length > tolerance_m]
+    return np.array(out, dtype=object)
+
+
+def consensus_faces(communities: gpd.GeoDataFrame, shared: np.ndarray, jlines: list[Any]) -> np.ndarray:
+    """The communities cut by the shared lines and jurisdiction lines (polygons tiling each community)."""
+    out = []
+    extra = shapely.union_all(np.concatenate([shared, np.array(jlines, dtype=object)])) if (len(shared) or jlines) else None
+    for cg in communities.geometry.to_numpy():
+        lines = [shapely.boundary(cg)]
+        if extra is not None:
+            inside = shapely.intersection(extra, cg)
+            if not shapely.is_empty(inside):
+                lines.append(inside)
+        noded = shapely.union_all(np.array(lines, dtype=object))
+        faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+        faces = [f for f in faces if f.area > _TOL_M2 and shapely.within(shapely.point_on_surface(f), cg)]
+        out.extend(faces if faces else [cg])
+    return np.array(out, dtype=object)
+
+
+def crosswalk(depts: list[gpd.GeoDataFrame], names: list[str], plan: Plan, prep: Any) -> pd.DataFrame:
+    """Every departmental grid → the unified grids holding its area and households (with a ``geometry``
+    column: the piece of the departmental grid in the unified grid)."""
+    from .footprints import assign_to_zones
+
+    crs = prep.metric
+    new = plan.layers["grids"].to_crs(crs)
+    ng = new.geometry.to_numpy()
+    ncode = new["grid_code"].astype(str).to_numpy()
+    b = plan.layers["buildings"]
+    new_of = dict(zip(b["building_id"].astype(str), b["grid_code"], strict=True))
+    nb = np.array([new_of.get(str(x)) for x in prep.buildings["building_id"]], dtype=object)
+    hh = prep.buildings["households"].to_numpy().astype(float)
+    bgeoms = prep.buildings.geometry.to_numpy()
+    rows = []
+    for name, d in zip(names, depts, strict=True):
+        dg = d.geometry.to_numpy()
+        darea = shapely.area(dg)
+        z = assign_to_zones(bgeoms, dg).zone
+        di, ni = shapely.STRtree(ng).query(dg, predicate="intersects")
+        inter = shapely.intersection(dg[di], ng[ni])
+        a = shapely.area(inter)
+        piece = pd.DataFrame({"d": di, "n": ni, "a": a, "geometry": inter})
+        piece = piece[piece["a"] > _TOL_M2]
+        hpair = pd.DataFrame({"d": z, "u": nb, "h": hh})
+        hpair = hpair[hpair["d"] >= 0]
+        hsum = hpair.groupby(["d", "u"], dropna=False)["h"].sum()
+        htot = hpair.groupby("d")["h"].sum()
+        for i, code in enumerate(d["old_code"]):
+            mine = piece[piece["d"] == i]
+            units = {ncode[n]: (float(ar), g) for n, ar, g in zip(mine["n"], mine["a"], mine["geometry"], strict=True)}
+            hs = hsum.loc[i] if i in htot.index else pd.Series(dtype=float)
+            for u in hs.index:
+                key = u if isinstance(u, str) else None
+                if key not in units:
+                    units[key] = (0.0, None)
+            total_h = float(htot.get(i, 0.0))
+            for u in sorted(units, key=lambda v: (v is None, v or "")):
+                ar, g = units[u]
+                h = float(hs.get(u, 0.0)) if len(hs) else 0.0
+                if u is None:
+                    h = float(hs[[isinstance(x, float) or x is None for x in hs.index]].sum()) if len(hs) else 0.0
+                rows.append({"layer": name, "department_code": code, "unified_code": u, "area_m2": round(ar, 1),
+                             "area_share": round(ar / darea[i], 6) if darea[i] > 0 else np.nan,
+                             "households": int(round(h)),
+                             "households_share": (h / total_h) if total_h > 0 else np.nan, "geometry": g})
+    return pd.DataFrame(rows, columns=CROSSWALK_COLUMNS + ["geometry"])
+
+
+
+
+#: colours of the change statuses on the before/after map
+STATUS_COLOURS = {"kept": "#1a9850", "reshaped": "#91cf60", "split": "#d73027", "merged": "#fc8d59",
+                  "redrawn": "#fee08b", "outside": "#999999"}
+
+
+def change_map(plan: Plan, path: Any) -> Any:
+    """A before/after map of a rebalanced plan as one HTML file (folium): the office's grids coloured by
+    what became of them, and the new grids, as two layers to switch between. Only codes and statuses
+    are shown (no household data); every text is escaped. Written atomically; returns the path."""
+    import html
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import folium
+
+    if "changes" not in plan.layers:
+        msg = "change_map: the plan has no 'changes' layer; give a plan written by `gridgeo rebalance`"
+        raise InputError(msg)
+    path = Path(path)
+    before = plan.layers["changes"].to_crs(4326)
+    after = plan.layers["grids"].to_crs(4326)
+    minx, miny, maxx, maxy = after.total_bounds
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15, tiles=None)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    b = gpd.GeoDataFrame({"old code": [html.escape(str(v)) for v in before["old_code"]],
+                          "status": [html.escape(str(v)) for v in before["status"]],
+                          "new codes": [html.escape(str(v)) for v in before["new_codes"]]},
+                         geometry=before.geometry.to_numpy(), crs=4326)
+    b = b[~b.geometry.is_empty & b.geometry.notna()]
+    folium.GeoJson(b.to_json(), name="before: office grids (原网格)",
+                   style_function=lambda f: {"fillColor": STATUS_COLOURS.get(f["properties"]["status"], "#cccccc"),
+                                             "color": "#333333", "weight": 1, "fillOpacity": 0.6},
+                   tooltip=folium.GeoJsonTooltip(fields=["old code", "status", "new codes"])).add_to(fmap)
+    kept = set(before.loc[before["status"].isin(["kept", "reshaped"]), "old_code"])
+    a = gpd.GeoDataFrame({"grid code": [html.escape(str(v)) for v in after["grid_code"]],
+                          "kept": ["kept (保留)" if c in kept else "new (新)" for c in after["grid_code"]]},
+                         geometry=after.geometry.to_numpy(), crs=4326)
+    folium.GeoJson(a.to_json(), name="after: plan grids (调整后网格)", show=False,
+                   style_function=lambda f: {"fillColor": "#1a9850" if f["properties"]["kept"].startswith("kept") else "#4575b4",
+                                             "color": "#000000", "weight": 1.5, "fillOpacity": 0.4},
+                   tooltip=folium.GeoJsonTooltip(fields=["grid code", "kept"])).add_to(fmap)
+    legend = "".join(f'<span style="background:{c};padding:0 8px;margin-right:4px"></span>{k}<br>'
+                     for k, c in STATUS_COLOURS.items())
+    fmap.get_root().html.add_child(folium.Element(
+        f'<div style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;padding:6px;'
+        f'font:12px sans-serif">{legend}</div>'))
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    fd, tmp = tempfile.mkstemp(suffix=".html", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        fmap.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+from ._callable import make_callable  # noqa: E402 - the module is made callable once everything in it is defined
+
+make_callable(__name__)

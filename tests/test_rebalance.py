@@ -1,0 +1,372 @@
+"""Rebalancing an office's grid layer with the fewest changes, and unifying departmental grids (多网合一).
+
+Layers are built from the sample town's own plan (and, in the slow test, from a Wuhan scenario
+partition) with deliberate faults: two grids merged into one of about 900 households, a grid split
+into pieces of about 120, a grid stretched across a community boundary, a grid grown over its
+neighbours (overlaps) and one shrunk (gaps).
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import gridgeo
+from gridgeo import InputError
+from gridgeo.cli import main
+from gridgeo.crs import metric_crs
+from gridgeo.datasets import get_path
+from gridgeo.rebalance import infer_scheme, rebalance, unify
+
+SAMPLE = get_path("sample_town")
+INPUTS = tuple((SAMPLE, n) for n in ("communities", "streets", "buildings"))
+
+
+@pytest.fixture(scope="module")
+def sample_plan():
+    return gridgeo.divide(*INPUTS)
+
+
+def _touching(g: gpd.GeoDataFrame, a: str, b: str) -> float:
+    geoms = g.set_index("grid_code").geometry
+    return float(shapely.length(shapely.intersection(geoms[a].boundary, geoms[b].boundary)))
+
+
+def _pick(g: gpd.GeoDataFrame) -> dict[str, str]:
+    """Grids to damage, chosen from the plan (none of them neighbours of another chosen one)."""
+    g = g.to_crs(metric_crs(g)).sort_values("grid_code").reset_index(drop=True)
+    taken: set[str] = set()
+
+    def free(code: str) -> bool:
+        return all(_touching(g, code, t) == 0 and code != t for t in taken)
+
+    codes = g["grid_code"].tolist()
+    comm = dict(zip(g["grid_code"], g["community_code"]))
+    hh = dict(zip(g["grid_code"], g["households"]))
+    urban = [c for c in codes if hh[c] >= 300]
+    out = {}
+    # two neighbours of one community, merged: about 800-1000 households
+    merge = next((a, b) for a in urban for b in urban if a < b and comm[a] == comm[b] and _touching(g, a, b) > 30
+                 and hh[a] + hh[b] >= 750)
+    out["merge_a"], out["merge_b"] = merge
+    taken |= set(merge)
+    out["split"] = next(c for c in urban if c not in taken and free(c) and hh[c] >= 420)
+    taken.add(out["split"])
+    # a grid and the neighbour in another community it is stretched into
+    pair = max(((a, b) for a in urban for b in urban if comm[a] != comm[b] and a not in taken and b not in taken
+                and free(a) and free(b)), key=lambda p: (_touching(g, *p), p))
+    out["stretch"], out["stretched_into"] = pair
+    taken |= set(pair)
+    out["grow"] = next(c for c in urban if c not in taken and free(c))
+    taken.add(out["grow"])
+    out["shrink"] = next(c for c in urban if c not in taken and free(c))
+    taken.add(out["shrink"])
+    return out
+
+
+def faulty_layer(plan, pick: dict[str, str], parts: int = 4) -> gpd.GeoDataFrame:
+    """The plan's grids (column WGBM, metric CRS) with the faults of ``pick``."""
+    m = metric_crs(plan.communities)
+    g = plan.grids.to_crs(m)
+    b = plan.buildings.to_crs(m)
+    rows = dict(zip(g["grid_code"], g.geometry))
+    rows[pick["merge_a"]] = shapely.union(rows[pick["merge_a"]], rows.pop(pick["merge_b"]))
+    code = pick["split"]
+    poly = rows.pop(code)
+    mine = b[b["grid_code"] == code]
+    x, h = mine.geometry.centroid.x.to_numpy(), mine["households"].to_numpy()
+    o = np.argsort(x)
+    cum = np.cumsum(h[o]) / h.sum()
+    cuts = [x[o][np.searchsorted(cum, k / parts)] for k in range(1, parts)]
+    minx, miny, maxx, maxy = poly.bounds
+    edges = [minx - 1, *cuts, maxx + 1]
+    for k in range(parts):
+        rows[f"{code}{k + 1}"] = shapely.intersection(poly, shapely.box(edges[k], miny - 1, edges[k + 1], maxy + 1))
+    reach = shapely.intersection(rows[pick["stretched_into"]], shapely.buffer(rows[pick["stretch"]], 60))
+    rows[pick["stretch"]] = shapely.union(rows[pick["stretch"]], reach)
+    rows[pick["grow"]] = shapely.buffer(rows[pick["grow"]], 4, join_style="mitre")
+    rows[pick["shrink"]] = shapely.buffer(rows[pick["shrink"]], -4, join_style="mitre")
+    return gpd.GeoDataFrame({"WGBM": list(rows), "name": [f"网格{i}" for i in range(len(rows))]},
+                            geometry=list(rows.values()), crs=m)
+
+
+def _neighbours(g: gpd.GeoDataFrame, code: str) -> set[str]:
+    geoms = g.set_index("grid_code").geometry
+    return {c for c in geoms.index if c != code and shapely.intersects(geoms[c], shapely.buffer(geoms[code], 5))}
+
+
+def _check_rebalanced(plan, changes, office, pick, original):
+    m = metric_crs(plan.communities)
+    grids = plan.grids.to_crs(m).set_index("grid_code")
+    orig = original.to_crs(m).set_index("grid_code")
+    status = changes.set_index("old_code")["status"]
+    # 0 errors, as gridgeo validate finds them on the plan as stored
+    found = plan.validate()
+    assert (found["severity"] == "error").sum() == 0, found[found["severity"] == "error"]["message"].tolist()[:5]
+    assert plan.metadata["validation"]["error"] == 0
+    # every office grid has exactly one row
+    assert sorted(changes["old_code"]) == sorted(office["WGBM"])
+    # compliant grids away from the faults: kept exactly, with their codes
+    touched = {pick["merge_a"], pick["merge_b"], pick["split"], pick["stretch"], pick["stretched_into"], pick["grow"],
+               pick["shrink"]}
+    touched |= _neighbours(original.to_crs(m), pick["grow"]) | _neighbours(original.to_crs(m), pick["shrink"])
+    away = [c for c in orig.index if c not in touched]
+    # a compliant grid changes only when a faulty neighbour cannot be mended without it
+    absorbed = [c for c in away if status[c] != "kept"]
+    assert len(absorbed) <= plan.metadata["rebalance"]["compliant_absorbed"]
+    faulty = shapely.union_all(orig.geometry[[c for c in touched if c in orig.index]].to_numpy())
+    for c in absorbed:
+        assert shapely.dwithin(orig.geometry[c], faulty, 1.0), c
+        assert status[c] in ("merged", "split", "redrawn", "reshaped")
+    for c in away:
+        if c in absorbed:
+            continue
+        assert status[c] == "kept", (c, status[c])
+        assert c in grids.index
+        assert shapely.area(shapely.symmetric_difference(grids.geometry[c], orig.geometry[c])) < 1.0
+    # grids next to an overlap or a gap keep their code (reshaped by the repair at most)
+    for c in (touched - {pick["merge_b"], pick["split"], pick["merge_a"]}):
+        assert c in grids.index, c
+    # the merged grid of ~900 households is split, the pieces of ~120 merged, all within the bounds
+    assert status[pick["merge_a"]] == "split"
+    new_codes = changes.set_index("old_code").loc[pick["merge_a"], "new_codes"].split(",")
+    assert len(new_codes) >= 2 and pick["merge_a"] not in grids.index
+    assert all(300 <= grids.loc[c, "households"] <= 500 for c in new_codes)
+    pieces = [c for c in changes["old_code"] if c.startswith(pick["split"]) and c != pick["split"]]
+    assert len(pieces) == 4 and all(status[p] == "merged" for p in pieces)
+    before = changes.set_index("old_code").loc[pieces, "households_before"]
+    assert before.max() < 300
+    merged_into = {changes.set_index("old_code").loc[p, "new_codes"] for p in pieces}
+    assert len(merged_into) == 1
+    assert 300 <= grids.loc[merged_into.pop(), "households"] <= 500
+    # the stretched grid is back inside its own community
+    comm = plan.communities.to_crs(m).set_index("code").geometry
+    g = grids.loc[pick["stretch"]]
+    assert shapely.area(shapely.difference(g.geometry, comm[g["community_code"]])) < 1.0
+    # new codes follow the office's scheme and never reuse a kept code
+    kept = set(changes.loc[changes["status"].isin(["kept", "reshaped"]), "old_code"])
+    new = set(grids.index) - kept
+    assert new and all(len(c) == 15 and c[:12] in set(comm.index) for c in new)
+    assert not new & set(office["WGBM"]) - {pick["merge_b"]}
+    # small grids for every grid, kept ones included
+    assert set(plan.subgrids["grid_code"]) == set(grids.index)
+
+
+@pytest.fixture(scope="module")
+def rebalanced(sample_plan):
+    pick = _pick(sample_plan.grids)
+    office = faulty_layer(sample_plan, pick)
+    plan, changes = gridgeo.rebalance(office, *INPUTS, code_column="WGBM")
+    return pick, office, plan, changes
+
+
+def test_rebalance_sample_town_keeps_compliant_grids(sample_plan, rebalanced):
+    pick, office, plan, changes = rebalanced
+    _check_rebalanced(plan, changes, office, pick, sample_plan.grids)
+    # here every faulty grid can be mended without taking in a compliant one: all of them are kept
+    assert plan.metadata["rebalance"]["compliant_absorbed"] == 0
+    assert set(plan.layers) >= {"grids", "subgrids", "buildings", "changes", "findings", "communities", "blocks"}
+    assert plan.metadata["rebalance"]["scheme_inferred"]
+    # households moved are those of the faulty grids only
+    moved = changes.loc[changes["households_moved"] > 0, "old_code"]
+    assert set(moved) <= {pick["merge_a"], pick["stretch"], pick["stretched_into"], pick["grow"]} | set(
+        c for c in changes["old_code"] if c.startswith(pick["split"])) | _neighbours(
+        sample_plan.grids.to_crs(metric_crs(sample_plan.communities)), pick["grow"])
+
+
+def test_rebalance_is_deterministic_whatever_the_row_order(rebalanced):
+    _, office, a, ca = rebalanced
+    b, cb = rebalance(office.iloc[::-1].reset_index(drop=True), *INPUTS, code_column="WGBM")
+    pd.testing.assert_frame_equal(ca, cb)
+    assert a.grids.sort_values("grid_code")["households"].tolist() == b.grids.sort_values("grid_code")["households"].tolist()
+
+
+def test_rebalance_cli_writes_a_plan_that_validates(sample_plan, tmp_path, capsys):
+    pick = _pick(sample_plan.grids)
+    office = faulty_layer(sample_plan, pick)
+    path = tmp_path / "office.gpkg"
+    office.to_crs(4490).to_file(path, driver="GPKG")
+    out = tmp_path / "plan.gpkg"
+    page = tmp_path / "changes.html"
+    assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--out", str(out), "-q",
+                 "--map", str(page)]) == 0
+    text = capsys.readouterr().out
+    assert "kept" in text and "split" in text and "0 error(s)" in text
+    html = page.read_text(encoding="utf-8")
+    assert pick["merge_a"] in html and "split" in html and "households" not in html
+    assert main(["validate", str(out)]) == 0
+    changes = gpd.read_file(out, layer="changes")
+    assert sorted(changes["old_code"]) == sorted(office["WGBM"])
+    # a failed run writes nothing: a code column that does not exist
+    bad = tmp_path / "bad.gpkg"
+    assert main(["rebalance", str(path), "--sample", "--code-column", "NOPE", "--out", str(bad), "-q"]) == 2
+    assert "code column 'NOPE' not found" in capsys.readouterr().err
+    assert not bad.exists()
+
+
+def test_rebalance_bad_input_is_one_line(sample_plan):
+    g = sample_plan.grids[["grid_code", "geometry"]].copy()
+    dup = pd.concat([g, g.iloc[:1]], ignore_index=True)
+    with pytest.raises(InputError, match="is used by 2 grids"):
+        rebalance(dup, *INPUTS)
+    with pytest.raises(InputError, match="code column 'WG' not found"):
+        rebalance(g, *INPUTS, code_column="WG")
+    with pytest.raises(InputError, match="buildings"):
+        rebalance(g, INPUTS[0], INPUTS[1], None)
+
+
+def test_change_map_escapes_codes(rebalanced, tmp_path):
+    from gridgeo.rebalance import change_map
+
+    _, _, plan, _ = rebalanced
+    layers = dict(plan.layers)
+    ch = layers["changes"].copy()
+    ch.loc[ch.index[0], "old_code"] = "<script>alert(1)</script>"
+    layers["changes"] = ch
+    out = change_map(gridgeo.Plan(layers, plan.metadata), tmp_path / "m.html")
+    text = out.read_text(encoding="utf-8")
+    assert "<script>alert(1)</script>" not in text, text[text.find("<script>alert") - 300:text.find("<script>alert") + 40]
+    assert "\\u0026lt;script\\u0026gt;" in text or "&lt;script&gt;" in text
+    with pytest.raises(InputError, match="no 'changes' layer"):
+        change_map(gridgeo.Plan({k: v for k, v in plan.layers.items() if k != "changes"}, plan.metadata), tmp_path / "x.html")
+
+
+def test_infer_scheme():
+    comm = ["420103001001", "420103001002"]
+    s = infer_scheme(["99420103001001007", "99420103001002012"], comm)
+    assert (s.prefix, s.grid_digits) == ("99", 3)
+    assert infer_scheme(["420103001001-7", "x"], comm) is None
+    # the codes must mostly embed their own community
+    assert infer_scheme(["420103001009001", "420103001009002"], comm) is None
+
+
+# ------------------------------------------------------------------------------------------ unify
+
+
+def _pairs(g: gpd.GeoDataFrame, offset: int) -> gpd.GeoDataFrame:
+    """The grids merged in pairs with a neighbour of their community (offset: which neighbour)."""
+    geoms = g.set_index("grid_code").geometry
+    comm = dict(zip(g["grid_code"], g["community_code"]))
+    used: set[str] = set()
+    rows = []
+    for code in sorted(geoms.index):
+        if code in used:
+            continue
+        used.add(code)
+        nb = [c for c in sorted(geoms.index) if c not in used and comm[c] == comm[code] and _touching(g, code, c) > 20]
+        geom = geoms[code]
+        if nb:
+            other = nb[min(offset, len(nb) - 1)]
+            used.add(other)
+            geom = shapely.union(geom, geoms[other])
+        rows.append({"CODE": f"D{offset}{code[-6:]}", "geometry": geom})
+    return gpd.GeoDataFrame(rows, crs=g.crs)
+
+
+def test_unify_two_departments_with_a_jurisdiction(sample_plan, tmp_path):
+    m = metric_crs(sample_plan.communities)
+    g = sample_plan.grids.to_crs(m)
+    zongzhi = g[["grid_code", "geometry"]].rename(columns={"grid_code": "CODE"})
+    chengguan = _pairs(g, 0)
+    minx, miny, maxx, maxy = sample_plan.communities.to_crs(m).total_bounds
+    mid = (minx + maxx) / 2
+    west = shapely.box(minx - 10, miny - 10, mid, maxy + 10)
+    police = gpd.GeoDataFrame({"name": ["西派出所", "东派出所"]}, crs=m,
+                              geometry=[west, shapely.box(mid, miny - 10, maxx + 10, maxy + 10)])
+    plan, cross = unify([zongzhi, chengguan], *INPUTS, jurisdictions=[police], code_columns=["CODE", "CODE"],
+                        names=["综治", "城管"])
+    found = plan.validate()
+    assert (found["severity"] == "error").sum() == 0, found[found["severity"] == "error"]["message"].tolist()[:5]
+    # the crosswalk: every departmental grid, households shares summing to 100%
+    for name, layer in (("综治", zongzhi), ("城管", chengguan)):
+        mine = cross[cross["layer"] == name]
+        assert set(mine["department_code"]) == set(layer["CODE"])
+        sums = mine.groupby("department_code")["households_share"].sum()
+        assert np.allclose(sums.dropna(), 1.0)
+        area = mine.groupby("department_code")["area_share"].sum()
+        assert (area > 0.999).all() and (area < 1.001).all()
+        hh = mine.groupby("department_code")["households"].sum()
+        # the households of each departmental grid, counted by gridgeo's one building-to-zone assignment
+        from gridgeo.footprints import assign_to_zones
+
+        b = plan.buildings.to_crs(m)
+        z = assign_to_zones(b.geometry.to_numpy(), layer.geometry.to_numpy()).zone
+        want = pd.Series(b["households"].to_numpy()[z >= 0]).groupby(layer["CODE"].to_numpy()[z[z >= 0]]).sum()
+        assert hh.reindex(want.index).tolist() == want.tolist()
+    assert set(cross["unified_code"].dropna()) <= set(plan.grids["grid_code"])
+    # no unified grid crosses the jurisdiction line, but around a building drawn across it (kept whole)
+    ug = plan.grids.to_crs(m)
+    b = plan.buildings.to_crs(m)
+    across = shapely.union_all(b[b.intersects(west.boundary)].buffer(1).geometry.to_numpy())
+    for geom in ug.geometry:
+        inside = shapely.intersection(geom, west)
+        minor = inside if inside.area < geom.area / 2 else shapely.difference(geom, west)
+        assert shapely.difference(minor, across).area < 1.0
+    # the unified grids follow the boundaries both departments share (here: the 城管 grids' boundaries)
+    shared = shapely.union_all(plan.layers["shared_boundaries"].to_crs(m).geometry.to_numpy())
+    assert shared.length > 0.5 * shapely.union_all(chengguan.boundary.to_numpy()).length
+    edges = shapely.union_all(ug.boundary.to_numpy())
+    assert shapely.intersection(shared, shapely.buffer(edges, 2)).length / shared.length > 0.8
+    out = tmp_path / "unified.gpkg"
+    plan.write(out)
+    assert main(["validate", str(out)]) == 0
+
+
+def test_unify_cli_three_layers(sample_plan, tmp_path, capsys):
+    m = metric_crs(sample_plan.communities)
+    g = sample_plan.grids.to_crs(m)
+    paths = []
+    for i, layer in enumerate([g[["grid_code", "geometry"]].rename(columns={"grid_code": "CODE"}), _pairs(g, 0), _pairs(g, 1)]):
+        p = tmp_path / f"dept{i}.gpkg"
+        layer.to_crs(4490).to_file(p, driver="GPKG")
+        paths.append(str(p))
+    out = tmp_path / "unified.gpkg"
+    assert main(["unify", *paths, "--sample", "--code-column", "CODE", "--out", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "dept0:" in text and "unified:" in text
+    cross = gpd.read_file(out, layer="crosswalk")
+    assert set(cross["layer"]) == {"dept0", "dept1", "dept2"}
+    sums = cross.groupby(["layer", "department_code"])["households_share"].sum()
+    assert np.allclose(sums.dropna(), 1.0)
+    assert main(["validate", str(out)]) == 0
+    assert main(["unify", paths[0], "--sample", "--out", str(tmp_path / "one.gpkg")]) == 2
+
+
+# ------------------------------------------------------------------------------------------ Wuhan
+
+
+@pytest.mark.slow
+def test_rebalance_wuhan_scenario(tmp_path_factory):
+    import importlib.util
+    import sys
+
+    from conftest import REPO
+
+    name = "build_wuhan_scenario"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    builder = sys.modules[name]
+    reason = builder.missing_reason()
+    if reason:
+        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    sc = builder.build(tmp_path_factory.mktemp("wuhan_rebalance"))
+    # six neighbouring communities keep the test short
+    c = sc.communities.sort_values("code").reset_index(drop=True)
+    first = c.geometry.iloc[0]
+    order = np.argsort(c.geometry.distance(first).to_numpy(), kind="stable")[:6]
+    comm = c.iloc[np.sort(order)].reset_index(drop=True)
+    area = shapely.union_all(comm.geometry.to_numpy())
+    b = sc.buildings[sc.buildings.geometry.representative_point().within(area)].reset_index(drop=True)
+    s = sc.streets[sc.streets.intersects(area)].reset_index(drop=True)
+    start = gridgeo.divide(comm, s, b)
+    pick = _pick(start.grids)
+    office = faulty_layer(start, pick)
+    plan, changes = rebalance(office, comm, s, b, code_column="WGBM")
+    _check_rebalanced(plan, changes, office, pick, start.grids)
+    assert plan.metadata["rebalance"]["compliant_absorbed"] <= 1

@@ -5,6 +5,7 @@ The face (imported on first use, so that ``import gridgeo`` stays light):
 - :func:`divide` → a :class:`Plan` (layers as GeoDataFrames, ``quality()``, ``validate()``,
   ``to_file()``, ``explore()``); :func:`read_plan`;
 - :func:`validate` and :func:`repair` for any grid layer, :func:`diff` between two plans;
+- :func:`publish_map` (the public grid map site), :func:`write_signs` (notice boards), :func:`staffing`;
 - the errors :class:`InputError` (bad input, a ``ValueError``) and :class:`RulesError`.
 
 ``gridgeo.validate`` is both the function and the module of the checks
@@ -23,13 +24,13 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 if TYPE_CHECKING:
     from . import validate
-    from .api import diff, divide, read_plan, repair
+    from .api import diff, divide, publish_map, read_plan, repair, staffing, write_signs
     from .plan import Plan
 
 __all__ = ["GridgeoError", "InputError", "Plan", "RulesError", "__version__", "diff", "divide", "read_plan",
-           "repair", "validate"]
+           "repair", "validate", "publish_map", "write_signs", "staffing"]
 
-_API = {"divide", "read_plan", "repair", "diff"}
+_API = {"divide", "read_plan", "repair", "diff", "publish_map", "write_signs", "staffing"}
 
 
 def __getattr__(name: str) -> Any:

@@ -17,8 +17,10 @@ __all__ = ["PALETTE", "adjacency", "colour_grids", "roads_by_zone", "display_lay
 #: fill colours of base grids (ColorBrewer Set3/Pastel1, light enough for labels and streets on top)
 PALETTE = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5", "#d9d9d9", "#bc80bd")
 
-#: grids sharing less boundary than this (metres) are not neighbours (they meet at a point)
-SHARED_EDGE_MIN_M = 0.01
+#: grids sharing less boundary than this (metres) are not neighbours (they meet at a point) ...
+SHARED_EDGE_MIN_M = 0.5
+#: ... counting boundary within this distance as shared (a T-junction without a vertex, reprojection)
+SHARED_EDGE_TOLERANCE_M = 0.05
 
 
 def adjacency(zones: gpd.GeoDataFrame, key: str) -> nx.Graph:
@@ -33,7 +35,8 @@ def adjacency(zones: gpd.GeoDataFrame, key: str) -> nx.Graph:
     keep = left < right
     left, right = left[keep], right[keep]
     if len(left):
-        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), shapely.boundary(geoms[right])))
+        near = shapely.buffer(shapely.boundary(geoms[right]), SHARED_EDGE_TOLERANCE_M)
+        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), near))
         for i, j in zip(left[shared > SHARED_EDGE_MIN_M], right[shared > SHARED_EDGE_MIN_M]):
             graph.add_edge(codes[i], codes[j])
     return graph

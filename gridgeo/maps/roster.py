@@ -17,8 +17,9 @@ column                    Chinese header          meaning
 
 Every row names ``grid_code`` or ``community_code`` (or both, which must agree). A person with a
 community but no grid is **placed by gridgeo**, deterministically whatever the row order: per community
-and role, people sorted by (name, phone) each go to the grid (small grid for resident-group leaders) with
-fewest people of that role so far, ties broken by grid code. Such rows are marked ``placed="auto"``.
+and role (grid workers of every kind together), people sorted by (name, phone) each go to the grid (small
+grid for resident-group leaders) with fewest people of that role so far, then fewest grid staff of any role,
+then the smallest code. Such rows are marked ``placed="auto"``.
 Community workers (社区工作者) and supervisors (督导员, whose phone is the supervision phone of their
 community) stay at community level. Rows whose community or grid is not in the plan are kept as
 ``placed="unplaced"`` and listed by :func:`staffing`; malformed rows are an :class:`~gridgeo.InputError`.
@@ -233,28 +234,36 @@ def read_roster(roster: Any, plan: Any) -> Roster:
 
 
 def _place(staff: pd.DataFrame, grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFrame | None) -> pd.DataFrame:
-    """Give people with a community but no grid a grid (or small grid): fewest of their role first."""
+    """Give people with a community but no grid a grid (or small grid), one at a time in (name, phone) order:
+    the slot with fewest people of the same role group (grid workers of any kind count together), then
+    fewest grid staff of any role, then the smallest code."""
     staff = staff.copy()
     grids_of = {c: sorted(g["grid_code"].astype(str)) for c, g in grids.groupby("community_code")}
     subgrids_of: dict[str, list[tuple[str, str]]] = {}
     if subgrids is not None and len(subgrids):
         for c, g in subgrids.groupby("community_code"):
             subgrids_of[c] = sorted(zip(g["subgrid_code"].astype(str), g["grid_code"].astype(str)))
-    todo = staff[(staff["placed"] == "community") & (staff["role"].map(lambda r: ROLES[r][2]) != "community")]
-    for (community, role), people in todo.groupby(["community_code", "role"], sort=True):
-        level = ROLES[role][2]
-        slots = subgrids_of.get(community, []) if level == "subgrid" else [(g, g) for g in grids_of.get(community, [])]
+    group = staff["role"].map(lambda r: "workers" if r in _WORKER_ROLES else r)
+    level = staff["role"].map(lambda r: ROLES[r][2])
+    todo = staff[(staff["placed"] == "community") & (level != "community")]
+    for (community, role_group), people in todo.groupby([todo["community_code"], group[todo.index]], sort=True):
+        lvl = ROLES[people["role"].iloc[0]][2]
+        slots = subgrids_of.get(community, []) if lvl == "subgrid" else [(g, g) for g in grids_of.get(community, [])]
         if not slots:
             continue
-        key_col = "subgrid_code" if level == "subgrid" else "grid_code"
-        placed = staff[(staff["role"] == role) & (staff["community_code"] == community) & (staff["placed"] == "roster")]
-        load = {slot: int((placed[key_col] == slot).sum()) for slot, _ in slots}
+        key_col = "subgrid_code" if lvl == "subgrid" else "grid_code"
         parent = dict(slots)
+        fixed = staff[(staff["community_code"] == community) & (staff["placed"] == "roster")]
+        same = {slot: int(((fixed[key_col] == slot) & (group[fixed.index] == role_group)).sum()) for slot in parent}
+        any_staff = {slot: int(((fixed["grid_code"] == parent[slot]) & fixed["role"].isin(GRID_STAFF_ROLES)).sum()) for slot in parent}
         for idx in people.sort_values(["name", "phone", "line"]).index:
-            slot = min(load, key=lambda s: (load[s], s))
-            load[slot] += 1
+            slot = min(parent, key=lambda s: (same[s], any_staff[s], s))
+            same[slot] += 1
+            if staff.loc[idx, "role"] in GRID_STAFF_ROLES:
+                for s in parent:
+                    any_staff[s] += parent[s] == parent[slot]
             staff.loc[idx, "grid_code"] = parent[slot]
-            if level == "subgrid":
+            if lvl == "subgrid":
                 staff.loc[idx, "subgrid_code"] = slot
             staff.loc[idx, "placed"] = "auto"
     return staff

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
@@ -89,7 +90,7 @@ def _add_tiles(m: Any, tiles: str, token: str | None, t: dict[str, str]) -> None
         folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
     elif tiles == "tianditu":
         for layer, name in (("vec", "天地图"), ("cva", "天地图注记")):
-            folium.TileLayer(_TIANDITU.format(layer=layer, token=esc(token), s="{s}"), name=name, subdomains="01234567",
+            folium.TileLayer(_TIANDITU.format(layer=layer, token=quote(str(token), safe=""), s="{s}"), name=name, subdomains="01234567",
                              attr="&copy; 天地图 Tianditu", control=False, max_zoom=18).add_to(m)
     elif tiles == "amap":
         folium.TileLayer(_AMAP, name="高德地图", subdomains="1234", attr="&copy; 高德地图 AutoNavi", control=False,

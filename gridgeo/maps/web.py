@@ -45,9 +45,9 @@ _AMAP = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&
 _CSS = """
 <style>
 .leaflet-container { background: #f4f3ef; font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; }
-.gg-label { background: transparent; border: none; box-shadow: none; font-weight: 600; font-size: 11px;
+.leaflet-tooltip.gg-label { background: transparent; border: none; box-shadow: none; font-weight: 600; font-size: 11px;
   color: #222; text-shadow: 0 0 3px #fff, 0 0 3px #fff; padding: 0; }
-.gg-label:before { display: none; }
+.leaflet-tooltip.gg-label:before { display: none; }
 .gg-hide-labels .gg-label { display: none; }
 .gg-popup { font-size: 13px; line-height: 1.35; max-width: 340px; }
 .gg-popup h4 { margin: 0 0 4px 0; font-size: 15px; }
@@ -65,6 +65,8 @@ _CSS = """
 .gg-title { position: fixed; top: 10px; left: 50%; transform: translateX(-50%); z-index: 1000; background: rgba(255,255,255,.93);
   padding: 4px 12px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); font-size: 15px; font-weight: 600; }
 .gg-title a { font-weight: normal; font-size: 12px; margin-left: 10px; }
+.leaflet-container .leaflet-control-search .search-tooltip { left: auto; right: 0; float: none; width: 300px; max-height: 260px; }
+.leaflet-container .leaflet-control-search .search-tip { white-space: normal; }
 .gg-locate-icon:before { content: "\\25CE"; font-size: 18px; line-height: 30px; }
 </style>
 """
@@ -366,7 +368,7 @@ def grid_map(
     root.html.add_child(folium.Element(f'<div class="gg-title">{esc(title)}{link}</div>'))
 
     on_each = folium.JsCode("""function(feature, layer) {
-        layer.bindPopup(feature.properties.popup, {maxWidth: 360});
+        layer.bindPopup(feature.properties.popup, {maxWidth: 360, autoPanPaddingTopLeft: [60, 60], autoPanPaddingBottomRight: [20, 20]});
         layer.bindTooltip(feature.properties.label, {permanent: true, direction: 'center', className: 'gg-label'});
     }""")
     base = shown[~is_dedicated]

@@ -629,6 +629,9 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         raise InputError(msg)
     roster = read_roster(args.roster, plan) if args.roster else None
     streets = (args.streets, args.streets_layer) if args.streets else None
+    if streets is None and "streets" not in plan.layers:
+        print("note: the plan has no streets layer; pass --streets FILE to draw streets and name bounding roads",
+              file=sys.stderr)
     return plan, roster, streets
 
 

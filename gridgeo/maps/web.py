@@ -266,6 +266,18 @@ def _subset(plan: Any, communities: list[str] | None) -> dict[str, gpd.GeoDataFr
     return layers
 
 
+def _prepare(plan: Any, streets: Any) -> dict[str, Any]:
+    """What every page of a plan shares: the streets (in a metric CRS), each grid's bounding roads and
+    its colour (over the whole plan, so that the pages of a split site agree)."""
+    from ..crs import metric_crs
+
+    street_layer = plan_streets(plan, streets)
+    if street_layer is not None and len(street_layer) and street_layer.crs is not None and street_layer.crs.is_geographic:
+        street_layer = street_layer.to_crs(metric_crs(plan.grids))
+    return {"streets": street_layer, "roads": roads_by_zone(plan.grids, "grid_code", street_layer),
+            "colours": colour_grids(plan.grids).set_axis(plan.grids["grid_code"].astype(str).to_numpy())}
+
+
 def grid_map(
     plan: Any,
     *,
@@ -279,9 +291,11 @@ def grid_map(
     communities: list[str] | None = None,
     buildings: bool = True,
     simplify_m: float = 0.5,
+    digits: int = 6,
     asset_base: str | None = None,
     photo_src: Callable[[str], str] | None = None,
     index_link: str | None = None,
+    _prepared: dict[str, Any] | None = None,
 ) -> Any:
     """The public grid map (网格示意图) of a plan as a :class:`folium.Map`.
 
@@ -309,6 +323,8 @@ def grid_map(
         Draw the buildings layer (off by default in the layer control).
     simplify_m
         Coverage-preserving simplification tolerance in metres (0: none).
+    digits
+        Decimals kept in the page's coordinates (6: about 0.1 m).
     asset_base
         Load Leaflet from this relative folder (the bundled copies) instead of folium's CDNs.
     photo_src
@@ -328,14 +344,15 @@ def grid_map(
     if grids_all.empty:
         msg = "the plan has no base grids to map; run `gridgeo partition` first"
         raise InputError(msg)
-    street_layer = plan_streets(plan, streets)
+    shared = _prepared if _prepared is not None else _prepare(plan, streets)
+    street_layer = shared["streets"]
     community_names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
-    roads = roads_by_zone(grids_all, "grid_code", street_layer)
+    roads = shared["roads"]
     sup_by_community = staff.supervision_phones() if staff is not None else {}
     subgrids = layers.get("subgrids")
     n_sub = subgrids.groupby("grid_code").size().to_dict() if subgrids is not None and len(subgrids) else {}
 
-    colours = colour_grids(plan.grids).set_axis(plan.grids["grid_code"].astype(str).to_numpy())  # whole plan: pages agree
+    colours = shared["colours"]
     unstaffed: set[str] = set()
     if staff is not None:
         from .roster import grid_staff_table
@@ -353,7 +370,7 @@ def grid_map(
                         "search": esc(" ".join([code, name, *roads.get(code, [])])), "popup": popup,
                         "fill": palette_colour(int(colours[code])), "unstaffed": code in unstaffed,
                         "kind": esc(getattr(g, "kind", "base"))})
-    shown = gpd.GeoDataFrame(records, geometry=display_layer(grids_all, simplify_m=simplify_m, coverage=True, datum=datum).geometry.to_numpy(), crs=4326)
+    shown = gpd.GeoDataFrame(records, geometry=display_layer(grids_all, simplify_m=simplify_m, coverage=True, datum=datum, digits=digits).geometry.to_numpy(), crs=4326)
     is_dedicated = shown["kind"] == "dedicated"
     dedicated = layers.get("dedicated")
 
@@ -383,7 +400,7 @@ def grid_map(
     handles = {"grids": grid_layer.get_name()}
     has = {"streets": False}
     if subgrids is not None and len(subgrids):
-        sub = display_layer(subgrids.sort_values("subgrid_code"), simplify_m=simplify_m, coverage=True, datum=datum)
+        sub = display_layer(subgrids.sort_values("subgrid_code"), simplify_m=simplify_m, coverage=True, datum=datum, digits=digits)
         props = pd.DataFrame({"subgrid_code": sub["subgrid_code"].astype(str).map(esc)})
         if not public and "households" in sub.columns:
             props["households"] = sub["households"].astype(int)
@@ -396,7 +413,7 @@ def grid_map(
         has["subgrids"] = True
     ded_frames = []
     if dedicated is not None and len(dedicated):
-        d = display_layer(dedicated, simplify_m=simplify_m, coverage=False, datum=datum)
+        d = display_layer(dedicated, simplify_m=simplify_m, coverage=False, datum=datum, digits=digits)
         code_col = "grid_code" if "grid_code" in d.columns else d.columns[0]
         ded_frames.append(gpd.GeoDataFrame({"code": d[code_col].astype(str).map(esc),
                                             "name": d.get("name", pd.Series("", index=d.index)).astype(str).map(esc)},
@@ -415,7 +432,7 @@ def grid_map(
         extent = shown.to_crs(street_layer.crs).total_bounds if street_layer.crs is not None else None
         sl = street_layer.cx[extent[0]:extent[2], extent[1]:extent[3]] if extent is not None else street_layer
         if len(sl):
-            sl = display_layer(sl, simplify_m=simplify_m, coverage=False, datum=datum)
+            sl = display_layer(sl, simplify_m=simplify_m, coverage=False, datum=datum, digits=digits)
             names = sl["name"].astype(object).where(sl["name"].notna(), "") if "name" in sl.columns else pd.Series("", index=sl.index)
             st = gpd.GeoDataFrame({"name": names.astype(str).map(esc)}, geometry=sl.geometry.to_numpy(), crs=4326)
             street_group = folium.GeoJson(st, name=t["streets"], style_function=lambda f: {"color": "#8c8c8c", "weight": 2, "opacity": 0.9},
@@ -424,7 +441,7 @@ def grid_map(
             has["streets"] = True
     b = layers.get("buildings")
     if buildings and b is not None and len(b):
-        bd = display_layer(b, simplify_m=0, coverage=False, datum=datum)
+        bd = display_layer(b, simplify_m=0, coverage=False, datum=datum, digits=digits)
         if public:
             bprops = pd.DataFrame(index=bd.index)
         else:
@@ -517,6 +534,7 @@ def publish_map(
     pages: str = "auto",
     buildings: bool = True,
     simplify_m: float = 0.5,
+    digits: int = 6,
     force: bool = False,
 ) -> list[Path]:
     """Write the public grid map site (``gridgeo map``): ``out/index.html``, per-community pages, ``lib/``.
@@ -549,7 +567,8 @@ def publish_map(
         _copy_assets(tmp)
         options = {"roster": staff, "tiles": tiles, "tianditu_token": token, "public": public, "lang": lang, "streets": streets,
                    "supervision_phone": supervision_phone, "buildings": buildings, "simplify_m": simplify_m,
-                   "asset_base": "lib/", "photo_src": _photo_copier(tmp)}
+                   "digits": digits, "asset_base": "lib/", "photo_src": _photo_copier(tmp),
+                   "_prepared": _prepare(plan, streets)}
         written = []
         if split:
             codes = sorted(plan.grids["community_code"].astype(str).unique())

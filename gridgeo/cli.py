@@ -138,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pages", default="auto", choices=("auto", "single", "community"),
                    help="one page, or one page per community plus an index (auto: per community above 300 grids)")
     p.add_argument("--no-buildings", action="store_true", help="leave the buildings layer out")
+    p.add_argument("--overlay", action="append", default=[], metavar="NAME=PATH[:LAYER]",
+                   help="an extra point or polygon layer (enterprises, hazards, cameras ...), counted per grid in the "
+                        "popups, e.g. 企业=data/sample_town.gpkg:enterprises (repeatable)")
     p.add_argument("--simplify", type=float, default=0.5, metavar="M",
                    help="coverage-preserving simplification tolerance in metres (default 0.5; 0: none)")
     p.add_argument("--force", action="store_true", help="replace an existing site folder")
@@ -639,9 +642,14 @@ def _cmd_map(args: argparse.Namespace) -> int:
     from .maps import format_staffing, publish_map, staffing
 
     plan, roster, streets = _publish_inputs(args)
+    overlays = {}
+    for name, spec in _pairs(args.overlay, option="overlay"):
+        path, _, layer = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
+        overlays[name] = (path, layer or None)
     pages = publish_map(plan, args.out, roster=roster, tiles=args.tiles, tianditu_token=args.tianditu_token,
                         public=args.public, lang=args.lang, streets=streets, supervision_phone=args.supervision_phone,
-                        pages=args.pages, buildings=not args.no_buildings, simplify_m=args.simplify, force=args.force)
+                        pages=args.pages, buildings=not args.no_buildings, simplify_m=args.simplify, overlays=overlays,
+                        force=args.force)
     size = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
     print(f"grid map written to {pages[0]} ({len(pages)} page(s), {size / 1e6:.1f} MB with lib/)")
     if roster is not None:

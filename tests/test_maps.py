@@ -360,3 +360,30 @@ def test_staffing_face_reads_paths(tmp_path):
     table = gridgeo.staffing(path, town_roster())
     assert table["grids"].sum() == 6
     assert json.loads(table.to_json())  # plain values
+
+
+def test_overlays_are_layers_counted_per_grid(tmp_path, plan, capsys):
+    from conftest import METRIC_EPSG, at
+
+    points = gpd.GeoDataFrame({"name": ["<b>化工厂</b>", "医院", "学校"]},
+                              geometry=gpd.points_from_xy(*zip(at(50, 300), at(150, 100), at(700, 100))), crs=METRIC_EPSG)
+    m = grid_map(plan, tiles="none", overlays={"企业": points})
+    layers = _geojson_layers(m)
+    assert "企业 (3)" in layers
+    assert [f["properties"]["name"] for f in layers["企业 (3)"]["features"]] == ["&lt;b&gt;化工厂&lt;/b&gt;", "医院", "学校"]
+    grids = next(v for k, v in layers.items() if k.startswith("网格"))
+    popups = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in grids["features"]}
+    assert "<th>企业</th><td>2</td>" in popups[A1] and "<th>企业</th><td>1</td>" in popups[B1]
+    assert "<th>企业</th><td>0</td>" in popups[A2]
+    public = _geojson_layers(grid_map(plan, tiles="none", overlays={"企业": points}, public=True))["企业 (3)"]
+    assert {f["properties"]["name"] for f in public["features"]} == {""}
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    points.to_file(tmp_path / "poi.gpkg", layer="enterprises")
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none",
+                 "--overlay", f"企业={tmp_path / 'poi.gpkg'}:enterprises"]) == 0
+    assert "企业" in _html_file(tmp_path / "site" / "index.html")
+
+
+def _html_file(path) -> str:
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), path.read_text(encoding="utf-8"))

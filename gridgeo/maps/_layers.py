@@ -45,12 +45,13 @@ def adjacency(zones: gpd.GeoDataFrame, key: str) -> nx.Graph:
 def colour_grids(grids: gpd.GeoDataFrame, *, key: str = "grid_code") -> pd.Series:
     """A colour index per grid such that grids sharing an edge differ (greedy DSATUR colouring).
 
-    Deterministic whatever the row order: the graph's nodes are inserted in code order.
+    Deterministic whatever the row order: the graph's nodes are inserted in code order. DSATUR colours
+    the grid with most neighbours first (here "b": colour 0).
 
     >>> from shapely import box
     >>> g = gpd.GeoDataFrame({"grid_code": ["c", "a", "b"]}, geometry=[box(2, 0, 3, 1), box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4547)
     >>> colour_grids(g).tolist()
-    [0, 0, 1]
+    [1, 1, 0]
     """
     graph = adjacency(grids, key)
     ordered = nx.Graph()

@@ -163,6 +163,8 @@ def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, c
     length = _nice_length(x1 - x0)
     bx, by = x0 + (x1 - x0) * 0.04, y0 + (y1 - y0) * 0.04
     bar_h = (y1 - y0) * 0.008
+    ax.add_patch(Rectangle((bx - (x1 - x0) * 0.02, by - bar_h * 1.5), length + (x1 - x0) * 0.06, bar_h * 6,
+                           facecolor="white", alpha=0.85, edgecolor="none", zorder=8.5))
     for i in range(2):
         ax.add_patch(Rectangle((bx + i * length / 2, by), length / 2, bar_h, facecolor="black" if i == 0 else "white",
                                edgecolor="black", linewidth=0.8, zorder=9))

@@ -72,6 +72,35 @@ _CSS = """
 """
 
 
+_OVERLAY_COLOURS = ("#e31a1c", "#1f78b4", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928")
+
+
+def _read_overlay(name: Any, value: Any) -> gpd.GeoDataFrame:
+    """An overlay layer as a GeoDataFrame (a frame, a path or ``(path, layer)``)."""
+    if isinstance(value, gpd.GeoDataFrame):
+        frame = value
+    else:
+        from ..io import read_layer
+
+        path, layer = value if isinstance(value, tuple) else (value, None)
+        frame = read_layer(path, layer=layer, name=str(name))
+    if frame.crs is None:
+        msg = f"overlay {name!r} has no CRS; set one (e.g. gdf.set_crs(4490)) or give a file that defines it"
+        raise InputError(msg)
+    return frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+
+
+def _count_in_grids(features: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> dict[str, int]:
+    """Features per grid code: points where they fall, polygons and lines by their representative point."""
+    from ..crs import metric_crs
+
+    crs = metric_crs(grids)
+    pts = gpd.GeoDataFrame(geometry=features.to_crs(crs).geometry.representative_point(), crs=crs)
+    g = grids[["grid_code", grids.geometry.name]].to_crs(crs)
+    joined = gpd.sjoin(pts, g, how="inner", predicate="within")
+    return joined.groupby("grid_code").size().astype(int).to_dict()
+
+
 def _check_options(tiles: str, lang: str, tianditu_token: str | None) -> str | None:
     texts(lang)
     if tiles not in TILES:
@@ -127,8 +156,12 @@ def person_html(p: Any, *, lang: str, photo_src: Callable[[str], str] | None = N
 
 
 def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, roads: list[str], supervision: str,
-               subgrid_count: int | None, lang: str, public: bool, photo_src: Callable[[str], str] | None = None) -> str:
-    """The popup of one base grid: code, community, counts, bounding roads, staff, supervision phone."""
+               subgrid_count: int | None, lang: str, public: bool, photo_src: Callable[[str], str] | None = None,
+               counts: dict[str, int] | None = None) -> str:
+    """The popup of one base grid: code, community, counts, bounding roads, staff, supervision phone.
+
+    ``counts``: features of each overlay layer (enterprises, hazards ...) in the grid, by layer name.
+    """
     t = texts(lang)
     rows = [(t["community"], f"{esc(community_name)} ({esc(grid.community_code)})" if community_name else esc(grid.community_code))]
     if not public and "households" in grid._fields:
@@ -137,6 +170,8 @@ def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, ro
         rows.append((t["building_count"], esc(int(grid.buildings))))
     if subgrid_count is not None:
         rows.append((t["subgrid_count"], esc(subgrid_count)))
+    for name, n in (counts or {}).items():
+        rows.append((name, esc(n)))
     if roads:
         rows.append((t["roads"], esc("、".join(roads) if lang == "zh" else ", ".join(roads))))
     table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
@@ -295,6 +330,7 @@ def grid_map(
     asset_base: str | None = None,
     photo_src: Callable[[str], str] | None = None,
     index_link: str | None = None,
+    overlays: dict[str, Any] | None = None,
     _prepared: dict[str, Any] | None = None,
 ) -> Any:
     """The public grid map (网格示意图) of a plan as a :class:`folium.Map`.
@@ -331,6 +367,11 @@ def grid_map(
         Maps a local photo path to the ``src`` used in the page (default: inlined as a data URI).
     index_link
         A link back to an index page, shown beside the title.
+    overlays
+        Extra point or polygon layers by display name (enterprises, hazards, cameras, rental houses ...):
+        each a GeoDataFrame, a path or ``(path, layer)``; drawn as a layer, counted per grid in the popups
+        (a polygon counts in the grid holding its representative point). Public maps draw them without
+        attributes; otherwise a ``name`` column is shown on hover.
     """
     import folium
     from folium.plugins import LocateControl
@@ -359,13 +400,16 @@ def grid_map(
 
         table = grid_staff_table(plan, staff)
         unstaffed = set(table.loc[table["unstaffed"], "grid_code"])
+    overlay_frames = {str(name): _read_overlay(name, value) for name, value in (overlays or {}).items()}
+    overlay_counts = {name: _count_in_grids(o, grids_all) for name, o in overlay_frames.items()}
     records = []
     for g in grids_all.drop(columns=grids_all.geometry.name).itertuples(index=False):
         code = str(g.grid_code)
         name = community_names.get(str(g.community_code), "")
         popup = grid_popup(g, community_name=name, staff=staff.of_grid(code) if staff is not None else None,
                            roads=roads.get(code, []), supervision=sup_by_community.get(str(g.community_code)) or supervision_phone or "",
-                           subgrid_count=n_sub.get(code), lang=lang, public=public, photo_src=photo_src)
+                           subgrid_count=n_sub.get(code), lang=lang, public=public, photo_src=photo_src,
+                           counts={name: int(c.get(code, 0)) for name, c in overlay_counts.items()})
         records.append({"grid_code": esc(code), "label": esc(code[-3:] if len(code) > 6 else code),
                         "search": esc(" ".join([code, name, *roads.get(code, [])])), "popup": popup,
                         "fill": palette_colour(int(colours[code])), "unstaffed": code in unstaffed,
@@ -439,6 +483,18 @@ def grid_map(
                                           tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False)).add_to(m)
             handles["streets"] = street_group.get_name()
             has["streets"] = True
+    for k, (name, o) in enumerate(overlay_frames.items()):
+        x0, y0, x1, y1 = grids_all.to_crs(o.crs).total_bounds
+        ov = display_layer(o.cx[x0:x1, y0:y1], simplify_m=0, coverage=False, datum=datum, digits=digits)
+        label = ov["name"] if "name" in ov.columns and not public else pd.Series("", index=ov.index)
+        og = gpd.GeoDataFrame({"name": label.astype(object).where(label.notna(), "").astype(str).map(esc)},
+                              geometry=ov.geometry.to_numpy(), crs=4326)
+        colour = _OVERLAY_COLOURS[k % len(_OVERLAY_COLOURS)]
+        layer = folium.GeoJson(og, name=f"{esc(name)} ({len(og):,})", show=True,
+                               marker=folium.CircleMarker(radius=5, color=colour, fill=True, fill_opacity=0.9, weight=1),
+                               style_function=lambda f, c=colour: {"color": c, "weight": 1.5, "fillColor": c, "fillOpacity": 0.4},
+                               tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if not public else None).add_to(m)
+        handles[f"overlay{k}"] = layer.get_name()
     b = layers.get("buildings")
     if buildings and b is not None and len(b):
         bd = display_layer(b, simplify_m=0, coverage=False, datum=datum, digits=digits)
@@ -535,6 +591,7 @@ def publish_map(
     buildings: bool = True,
     simplify_m: float = 0.5,
     digits: int = 6,
+    overlays: dict[str, Any] | None = None,
     force: bool = False,
 ) -> list[Path]:
     """Write the public grid map site (``gridgeo map``): ``out/index.html``, per-community pages, ``lib/``.
@@ -560,6 +617,7 @@ def publish_map(
         msg = f"--out folder {out.parent} does not exist; create it first"
         raise InputError(msg)
     staff = _as_roster(roster, plan)
+    overlays = {str(n): _read_overlay(n, v) for n, v in (overlays or {}).items()}
     split = pages == "community" or (pages == "auto" and len(plan.grids) > SPLIT_GRIDS)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     tmp.chmod(0o755)
@@ -568,7 +626,7 @@ def publish_map(
         options = {"roster": staff, "tiles": tiles, "tianditu_token": token, "public": public, "lang": lang, "streets": streets,
                    "supervision_phone": supervision_phone, "buildings": buildings, "simplify_m": simplify_m,
                    "digits": digits, "asset_base": "lib/", "photo_src": _photo_copier(tmp),
-                   "_prepared": _prepare(plan, streets)}
+                   "overlays": overlays, "_prepared": _prepare(plan, streets)}
         written = []
         if split:
             codes = sorted(plan.grids["community_code"].astype(str).unique())

@@ -261,10 +261,10 @@ def test_publish_one_page_per_community(tmp_path, plan):
     assert [p.name for p in pages] == ["index.html", f"{CODE_A}.html", f"{CODE_B}.html"]
     index = re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), pages[0].read_text(encoding="utf-8"))
     assert f'href=\\"{CODE_A}.html\\"' in index and "民族街社区" in index
-    for page, codes in ((pages[1], [A1, A2, A3]), (pages[2], [B1, B2, B3])):
-        text = page.read_text(encoding="utf-8")
-        found = set(re.findall(r'"grid_code": "(\d{15})"', text))
-        assert found == set(codes)
+    for page, codes, others in ((pages[1], [A1, A2, A3], [B1]), (pages[2], [B1, B2, B3], [A3])):
+        text = _html_file(page)
+        assert set(re.findall(r"<h4>网格 (\d{15})</h4>", text)) == set(codes)  # popups: this community's grids
+        assert set(others) <= set(re.findall(r'"grid_code": "(\d{15})"', text))  # the neighbours around, as context
         assert 'href="index.html"' in text  # back to the index
 
 
@@ -387,3 +387,33 @@ def test_overlays_are_layers_counted_per_grid(tmp_path, plan, capsys):
 
 def _html_file(path) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), path.read_text(encoding="utf-8"))
+
+
+def test_map_shows_the_staffing_table(plan, roster):
+    html = _html(grid_map(plan, roster=roster, tiles="none"))
+    panel = html[html.index('<details class="gg-staffing">'):html.index("</details>")]
+    assert "<td>民族街社区</td><td>3</td><td>3/3</td>" in panel
+    assert "<td>花楼水塔社区</td><td>3</td><td>1/3</td><td>1/3–6</td><td>1/4</td><td class=gg-flag>2</td>" in panel
+    assert "<details class=\"gg-staffing\">" not in _html(grid_map(plan, tiles="none"))  # no roster, no table
+
+
+def test_a_dedicated_layer_is_drawn_apart(plan):
+    dedicated = plan.grids[plan.grids["grid_code"] == B2][["grid_code", "community_code", "geometry"]].assign(name="<i>医院</i>")
+    with_layer = type(plan)({**plan.layers, "dedicated": dedicated}, plan.metadata)
+    layers = _geojson_layers(grid_map(with_layer, tiles="none"))
+    assert layers["网格 (6)"] and [f["properties"]["name"] for f in layers["专属网格 (1)"]["features"]] == ["&lt;i&gt;医院&lt;/i&gt;"]
+
+
+def test_sign_with_a_photo(tmp_path, plan):
+    pypdf = pytest.importorskip("pypdf")
+    from PIL import Image
+
+    _font_or_skip()
+    Image.new("RGB", (60, 80), (30, 90, 200)).save(tmp_path / "li.jpg")
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"姓名,电话,职务,网格编码,职责,照片\n李四,138-1,网格员,{A2},巡查走访,li.jpg\n", encoding="utf-8")
+    written = gridgeo.write_signs(plan, tmp_path / "signs", grids=[A2], roster=staff)
+    reader = pypdf.PdfReader(written[0])
+    text = reader.pages[0].extract_text()
+    assert "李四" in text and "巡查走访" in text and "照片" not in text.replace("网格工作人员", "")  # the photo, no placeholder
+    assert len(reader.pages[0].images) == 1

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from .._errors import InputError
 from ._layers import PALETTE, colour_grids, display_layer, palette_colour, plan_streets, roads_by_zone
@@ -62,6 +63,11 @@ _CSS = """
 .gg-legend i { display: inline-block; width: 22px; height: 12px; margin-right: 6px; vertical-align: middle; border: 1px solid #444; }
 .gg-legend .gg-swatch { width: 7px; border-width: 1px 0 1px 1px; margin-right: 0; }
 .gg-legend .gg-swatch:last-of-type { border-right-width: 1px; margin-right: 6px; }
+.gg-staffing { margin-top: 4px; max-height: 40vh; overflow: auto; }
+.gg-staffing table { border-collapse: collapse; font-size: 11px; }
+.gg-staffing td, .gg-staffing th { border-bottom: 1px solid #ddd; padding: 1px 4px; text-align: right; white-space: nowrap; }
+.gg-staffing td:first-child { text-align: left; }
+.gg-staffing .gg-flag { color: #d7191c; font-weight: bold; }
 .gg-title { position: fixed; top: 10px; left: 50%; transform: translateX(-50%); z-index: 1000; background: rgba(255,255,255,.93);
   padding: 4px 12px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); font-size: 15px; font-weight: 600; }
 .gg-title a { font-weight: normal; font-size: 12px; margin-left: 10px; }
@@ -271,7 +277,19 @@ def _as_roster(roster: Any, plan: Any) -> Roster | None:
     return read_roster(roster, plan)
 
 
-def _legend(t: dict[str, str], *, has: dict[str, bool], roster: bool) -> str:
+def _staffing_panel(table: pd.DataFrame, t: dict[str, str]) -> str:
+    """The staffing table (配备) of the page's communities, folded under the legend."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in t["staffing_cols"].split("|"))
+    rows = "".join(
+        f"<tr><td>{esc(r.community or r.community_code)}</td><td>{r.grids}</td><td>{r.grid_workers}/{r.grid_workers_needed}</td>"
+        f"<td>{r.community_workers}/{esc(r.community_workers_needed)}</td><td>{r.group_leaders}/{r.group_leaders_needed}</td>"
+        f"<td{' class=gg-flag' if r.grids_unstaffed else ''}>{r.grids_unstaffed}</td></tr>"
+        for r in table.itertuples() if r.grids)
+    return (f'<details class="gg-staffing"><summary>{esc(t["staffing"])}</summary>'
+            f'<table><tr>{head}</tr>{rows}</table><small>{esc(t["staffing_rule"])}</small></details>')
+
+
+def _legend(t: dict[str, str], *, has: dict[str, bool], roster: bool, staffing: str = "") -> str:
     swatches = "".join(f'<i class="gg-swatch" style="background:{c}"></i>' for c in PALETTE[:4])
     items = [f"{swatches}{esc(t['grids'])}"]
     if has.get("subgrids"):
@@ -284,7 +302,23 @@ def _legend(t: dict[str, str], *, has: dict[str, bool], roster: bool) -> str:
         items.append(f'<i style="background:#bdbdbd"></i>{esc(t["buildings"])}')
     if roster:
         items.append(f'<i style="background:transparent;border:2px solid #d7191c"></i>{esc(t["unstaffed"])}')
-    return f'<div class="gg-legend"><b>{esc(t["legend"])}</b><br>' + "<br>".join(items) + "</div>"
+    return f'<div class="gg-legend"><b>{esc(t["legend"])}</b><br>' + "<br>".join(items) + staffing + "</div>"
+
+
+def _context_grids(plan: Any, shown: gpd.GeoDataFrame, communities: list[str], *, simplify_m: float, datum: str,
+                   digits: int) -> gpd.GeoDataFrame:
+    """Grids of other communities around a community's page (outlines only, not interactive)."""
+    from ..crs import metric_crs
+
+    crs = metric_crs(shown)
+    around = shapely.buffer(shapely.box(*shown.to_crs(crs).total_bounds), 150.0)
+    others = plan.grids[~plan.grids["community_code"].astype(str).isin(communities)]
+    others = others[others.to_crs(crs).intersects(around)]
+    if others.empty:
+        return others[[others.geometry.name]]
+    shown_others = display_layer(others.sort_values("grid_code"), simplify_m=simplify_m, coverage=True, datum=datum, digits=digits)
+    return gpd.GeoDataFrame({"grid_code": shown_others["grid_code"].astype(str).map(esc)},
+                            geometry=shown_others.geometry.to_numpy(), crs=4326)
 
 
 def _subset(plan: Any, communities: list[str] | None) -> dict[str, gpd.GeoDataFrame]:
@@ -432,6 +466,13 @@ def grid_map(
         layer.bindPopup(feature.properties.popup, {maxWidth: 360, autoPanPaddingTopLeft: [60, 60], autoPanPaddingBottomRight: [20, 20]});
         layer.bindTooltip(feature.properties.label, {permanent: true, direction: 'center', className: 'gg-label'});
     }""")
+    context_layer = None
+    if communities is not None:  # grids of the other communities around, drawn first (below)
+        context = _context_grids(plan, grids_all, communities, simplify_m=simplify_m, datum=datum, digits=digits)
+        if len(context):
+            context_layer = folium.GeoJson(context, name=t["context"], interactive=False,
+                                           style_function=lambda f: {"fillColor": "#ffffff", "fillOpacity": 0.35,
+                                                                     "color": "#999", "weight": 1}).add_to(m)
     base = shown[~is_dedicated]
     grid_layer = folium.GeoJson(
         base, name=f"{t['grids']} ({len(base):,})",
@@ -442,6 +483,8 @@ def grid_map(
         on_each_feature=on_each, smooth_factor=0.5,
     ).add_to(m)
     handles = {"grids": grid_layer.get_name()}
+    if context_layer is not None:
+        handles["context"] = context_layer.get_name()
     has = {"streets": False}
     if subgrids is not None and len(subgrids):
         sub = display_layer(subgrids.sort_values("subgrid_code"), simplify_m=simplify_m, coverage=True, datum=datum, digits=digits)
@@ -515,7 +558,15 @@ def grid_map(
     locate = LocateControl(strings={"title": t["locate"]}, icon="gg-locate-icon", position="topleft")
     locate.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    root.html.add_child(folium.Element(_legend(t, has=has, roster=staff is not None)))
+    panel = ""
+    if staff is not None:
+        from .roster import staffing
+
+        table = staffing(plan, staff)
+        if communities is not None:
+            table = table[table["community_code"].isin(communities)]
+        panel = _staffing_panel(table, t)
+    root.html.add_child(folium.Element(_legend(t, has=has, roster=staff is not None, staffing=panel)))
     m.add_child(_JS.element(_label_script(m.get_name(), handles, max_labels=100)))
     if asset_base is not None:
         _use_local_assets([m, search, locate], asset_base)

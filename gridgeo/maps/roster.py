@@ -224,8 +224,6 @@ def read_roster(roster: Any, plan: Any) -> Roster:
                 rec["community_code"], rec["placed"] = owner, "roster"
         elif rec.get("placed") != "unplaced":
             rec["placed"] = "community" if rec["community_code"] in communities else "unplaced"
-        if rec["duties"] == "":
-            rec["duties"] = ""  # the role's default duties are chosen at display time, in the page's language
         rows.append(rec)
     staff = pd.DataFrame(rows, columns=list(COLUMNS)) if rows else pd.DataFrame(columns=list(COLUMNS))
     staff = _place(staff, grids, subgrids)

@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="pdf", choices=("pdf", "png"), help="PDF (text searchable) or PNG, 300 dpi")
     p.add_argument("--paper", default="A4", choices=("A4", "A3"))
     p.add_argument("--unit", metavar="TEXT", help="responsible unit (default: the community's residents' committee)")
+    p.add_argument("--one-file", action="store_true", help="all signs as pages of one signs.pdf (much faster for --all)")
     p.add_argument("--force", action="store_true", help="replace existing sign files")
     return parser
 
@@ -663,7 +664,7 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     plan, roster, streets = _publish_inputs(args)
     written = write_signs(plan, args.out, grids=None if args.all else args.grid, roster=roster, streets=streets,
                           fmt=args.format, paper=args.paper, lang=args.lang, supervision_phone=args.supervision_phone,
-                          unit=args.unit, force=args.force)
+                          unit=args.unit, one_file=args.one_file, force=args.force)
     print(f"{len(written)} sign(s) written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
     return 0
 

@@ -417,3 +417,15 @@ def test_sign_with_a_photo(tmp_path, plan):
     text = reader.pages[0].extract_text()
     assert "李四" in text and "巡查走访" in text and "照片" not in text.replace("网格工作人员", "")  # the photo, no placeholder
     assert len(reader.pages[0].images) == 1
+
+
+def test_signs_in_one_pdf(tmp_path, plan, roster):
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    assert main(["sign", str(path), "--all", "--one-file", "--out", str(tmp_path / "signs")]) == 0
+    reader = pypdf.PdfReader(tmp_path / "signs" / "signs.pdf")
+    assert [next(c for c in GRID_BOXES if c in page.extract_text()) for page in reader.pages] == sorted(GRID_BOXES)
+    with pytest.raises(InputError, match="multi-page PDF"):
+        gridgeo.write_signs(plan, tmp_path / "png", fmt="png", one_file=True)

@@ -292,10 +292,13 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
 
 def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = None, roster: Any = None,
                 streets: Any = None, fmt: str = "pdf", paper: str = "A4", lang: str = "zh",
-                supervision_phone: str | None = None, unit: str | None = None, force: bool = False) -> list[Path]:
+                supervision_phone: str | None = None, unit: str | None = None, one_file: bool = False,
+                force: bool = False) -> list[Path]:
     """Write one notice board per grid (``gridgeo sign``): ``out/<grid_code>.pdf`` (or ``.png`` at 300 dpi).
 
-    ``grids`` None means every base grid (``--all``). Files are written into a temporary folder and
+    ``grids`` None means every base grid (``--all``). ``one_file`` (PDF only) writes every sign as a page
+    of ``out/signs.pdf`` instead: the CJK font is then subset and embedded once, not once per file
+    (subsetting the CJK font is most of the time a separate PDF takes). Files are written into a temporary folder and
     moved into ``out`` at the end (an existing file is replaced only with ``force``), so a failed run
     leaves no half-written sign.
     """
@@ -318,7 +321,10 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     if out.exists() and not out.is_dir():
         msg = f"--out {out} is a file; give a folder for the signs"
         raise InputError(msg)
-    targets = [out / f"{c}.{fmt}" for c in codes]
+    if one_file and fmt != "pdf":
+        msg = "one_file (--one-file) writes a multi-page PDF; use format 'pdf' or leave one_file off"
+        raise InputError(msg)
+    targets = [out / "signs.pdf"] if one_file else [out / f"{c}.{fmt}" for c in codes]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
         msg = f"{existing[0]} exists; pass --force (force=True) to replace it"
@@ -332,11 +338,21 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     out.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".signs-", dir=out))
     try:
-        for code, target in zip(codes, targets):
-            fig = sign_figure(plan, code, roster=staff, streets=street_layer, paper=paper, lang=lang,
-                              supervision_phone=supervision_phone, unit=unit)
-            with matplotlib.rc_context({"pdf.fonttype": 42}):
-                fig.savefig(tmp / target.name, dpi=DPI, format=fmt, metadata=None if fmt == "png" else {"Title": f"{code}"})
+        def figure(code: str) -> Any:
+            return sign_figure(plan, code, roster=staff, streets=street_layer, paper=paper, lang=lang,
+                               supervision_phone=supervision_phone, unit=unit)
+
+        if one_file:
+            from matplotlib.backends.backend_pdf import PdfPages
+
+            with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(tmp / targets[0].name) as pdf:
+                for code in codes:
+                    pdf.savefig(figure(code), dpi=DPI)
+        else:
+            for code, target in zip(codes, targets):
+                with matplotlib.rc_context({"pdf.fonttype": 42}):
+                    figure(code).savefig(tmp / target.name, dpi=DPI, format=fmt,
+                                         metadata=None if fmt == "png" else {"Title": f"{code}"})
         for target in targets:
             os.replace(tmp / target.name, target)
     finally:

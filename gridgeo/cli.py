@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--grid", action="append", metavar="CODE", help="the grid's code (repeatable)")
     which.add_argument("--all", action="store_true", help="one sign per base grid")
+    which.add_argument("--community", action="append", metavar="CODE",
+                       help="instead of signs: the printed grid map (网格示意图) of this community (repeatable)")
     _add_publish_options(p)
     p.add_argument("--out", required=True, metavar="DIR", help="folder for <grid_code>.pdf / .png")
     p.add_argument("--format", default="pdf", choices=("pdf", "png"), help="PDF (text searchable) or PNG, 300 dpi")
@@ -662,6 +664,13 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     from .maps import write_signs
 
     plan, roster, streets = _publish_inputs(args)
+    if args.community:
+        from .maps.sign import write_community_maps
+
+        written = write_community_maps(plan, args.out, communities=args.community, roster=roster, streets=streets,
+                                       fmt=args.format, paper=args.paper, lang=args.lang, force=args.force)
+        print(f"{len(written)} community map(s) written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
+        return 0
     written = write_signs(plan, args.out, grids=None if args.all else args.grid, roster=roster, streets=streets,
                           fmt=args.format, paper=args.paper, lang=args.lang, supervision_phone=args.supervision_phone,
                           unit=args.unit, one_file=args.one_file, force=args.force)

@@ -429,3 +429,25 @@ def test_signs_in_one_pdf(tmp_path, plan, roster):
     assert [next(c for c in GRID_BOXES if c in page.extract_text()) for page in reader.pages] == sorted(GRID_BOXES)
     with pytest.raises(InputError, match="multi-page PDF"):
         gridgeo.write_signs(plan, tmp_path / "png", fmt="png", one_file=True)
+
+
+def test_printed_community_map(tmp_path, plan, roster, capsys):
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    staff = tmp_path / "staff.csv"
+    town_roster().to_csv(staff, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["sign", str(path), "--community", CODE_B, "--roster", str(staff), "--paper", "A3",
+                     "--out", str(tmp_path / "maps")]) == 0
+    assert not [w for w in caught if "missing from" in str(w.message)]
+    page = pypdf.PdfReader(tmp_path / "maps" / f"{CODE_B}.pdf").pages[0]
+    assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx((841.89, 1190.55), abs=0.5)
+    text = page.extract_text()
+    for expected in ("花楼水塔社区", B1, B2, B3, "陈刚", "139-0000-0005", "未配备", "北", "中山大道"):
+        assert expected in text, expected
+    assert str(HOUSEHOLDS[B1]) not in text  # public by default
+    assert main(["sign", str(path), "--community", "420103009999", "--out", str(tmp_path / "maps2")]) == 2
+    assert "has no grids in the plan" in capsys.readouterr().err

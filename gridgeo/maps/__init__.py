@@ -3,6 +3,7 @@
 - :func:`grid_map` → a :class:`folium.Map` (``Plan.map()``); :func:`publish_map` → a site of pages
   (``gridgeo map PLAN --out site/``);
 - :func:`write_signs` / :func:`sign_figure` → grid notice boards (公示牌) as PDF or PNG (``gridgeo sign``);
+  ``sign.write_community_maps`` → the printed grid map of a community (``gridgeo sign --community``);
 - :func:`read_roster` and :func:`staffing`: the staff roster placed in the grids and the staffing table.
 
 Nothing else in gridgeo imports this package except the CLI and the Python face.

@@ -28,7 +28,8 @@ from ._layers import plan_streets, roads_by_zone
 from ._text import default_duties, role_label, texts
 from .roster import Roster, read_roster
 
-__all__ = ["PAPER_MM", "FontNotFoundError", "find_cjk_font", "sign_figure", "write_signs"]
+__all__ = ["PAPER_MM", "FontNotFoundError", "community_figure", "find_cjk_font", "sign_figure", "write_community_maps",
+           "write_signs"]
 
 PAPER_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
 FORMATS = ("pdf", "png")
@@ -98,8 +99,8 @@ def _nice_length(width_m: float) -> float:
 
 
 def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, crs: Any, t: dict[str, str]) -> None:
-    from matplotlib.patches import FancyArrow, Patch, Rectangle
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     grids = plan.grids.to_crs(crs)
     me = grids[grids["grid_code"].astype(str) == code]
@@ -155,11 +156,19 @@ def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, c
     ax.set_yticks([])
     ax.set_xlabel("")
     ax.set_ylabel("")
-    # north arrow (the metric CRS is a Gauss-Krüger zone: grid north within a degree or two of true north)
+    _north_and_scale(ax, (x0, y0, x1, y1), t)
+    ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
+
+
+def _north_and_scale(ax: Any, extent: tuple[float, float, float, float], t: dict[str, str]) -> None:
+    """A north arrow (the metric CRS is a Gauss-Krüger zone: grid north within a degree or two of true
+    north) and a scale bar in metres, on a white ground."""
+    from matplotlib.patches import FancyArrow, Rectangle
+
+    x0, y0, x1, y1 = extent
     ax.add_patch(FancyArrow(0.93, 0.84, 0, 0.08, width=0.012, head_width=0.035, head_length=0.03, color="black",
                             transform=ax.transAxes, zorder=9))
     ax.text(0.93, 0.80, t["north"], transform=ax.transAxes, ha="center", va="center", fontsize=11, weight="bold", zorder=9)
-    # scale bar
     length = _nice_length(x1 - x0)
     bx, by = x0 + (x1 - x0) * 0.04, y0 + (y1 - y0) * 0.04
     bar_h = (y1 - y0) * 0.008
@@ -171,7 +180,6 @@ def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, c
     label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
     ax.text(bx, by + bar_h * 2, "0", fontsize=7, ha="center", zorder=9)
     ax.text(bx + length, by + bar_h * 2, label, fontsize=7, ha="center", zorder=9)
-    ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
 
 
 def _label_streets(ax: Any, streets: gpd.GeoDataFrame, view: Any) -> None:
@@ -288,6 +296,149 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
             fig.text(cx + 0.088, cy - 0.058, f"{t['duties']}: {duties}", fontsize=fs(8), va="top", wrap=True, color="#333")
         fig.text(0.5, 0.035, f"{t['supervision']}: {supervision or '—'}", ha="center", fontsize=fs(13), weight="bold")
     return fig
+
+
+def community_figure(plan: Any, community_code: str, *, roster: Any = None, streets: Any = None, paper: str = "A4",
+                     lang: str = "zh", public: bool = True) -> Any:
+    """The printed grid map (网格示意图) of one community as a matplotlib Figure of the paper's size.
+
+    Its base grids coloured so that neighbours differ (as on the web map), code labels, small grids dashed,
+    streets, buildings, the community outline, north arrow, scale bar, legend; below, one line per grid
+    with its grid leaders and workers (name and phone) from the roster. ``public=False`` adds each
+    grid's households to its label.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from ._layers import colour_grids, palette_colour
+
+    t = texts(lang)
+    if paper not in PAPER_MM:
+        msg = f"paper {paper!r} is not supported; use one of {list(PAPER_MM)}"
+        raise InputError(msg)
+    codes = sorted(set(plan.grids["community_code"].astype(str)))
+    code = str(community_code)
+    if code not in codes:
+        msg = f"community {community_code!r} has no grids in the plan; use a community_code of its grids, e.g. {codes[0]!r}"
+        raise InputError(msg)
+    staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
+    family = find_cjk_font()
+    crs = _metric(plan)
+    street_layer = plan_streets(plan, streets)
+    colours = dict(zip(plan.grids["grid_code"].astype(str), colour_grids(plan.grids)))
+    grids = plan.grids[plan.grids["community_code"].astype(str) == code].to_crs(crs).sort_values("grid_code")
+    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
+    cname = names.get(code, code)
+    w_mm, h_mm = PAPER_MM[paper]
+    scale = w_mm / 210.0
+    with matplotlib_rc(family):
+        fig = Figure(figsize=(w_mm / 25.4, h_mm / 25.4), dpi=DPI)
+        fig.text(0.5, 0.965, f"{cname} {t['page_of']}", ha="center", va="center", fontsize=22 * scale, weight="bold")
+        fig.text(0.5, 0.94, f"{code} · {len(grids)} {t['grids']}", ha="center", va="center", fontsize=11 * scale)
+        ax = fig.add_axes((0.05, 0.33, 0.9, 0.59))
+        x0, y0, x1, y1 = grids.total_bounds
+        pad = max(x1 - x0, y1 - y0) * 0.04 + 20
+        x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+        box = ax.get_position()
+        aspect = (box.height * h_mm) / (box.width * w_mm)
+        if (y1 - y0) / (x1 - x0) < aspect:
+            cy, half = (y0 + y1) / 2, (x1 - x0) * aspect / 2
+            y0, y1 = cy - half, cy + half
+        else:
+            cx, half = (x0 + x1) / 2, (y1 - y0) / aspect / 2
+            x0, x1 = cx - half, cx + half
+        view = shapely.box(x0, y0, x1, y1)
+        grids.plot(ax=ax, color=[palette_colour(int(colours[c])) for c in grids["grid_code"].astype(str)], edgecolor="#333",
+                   linewidth=1.0, alpha=0.8, zorder=1)
+        handles = [Patch(facecolor=palette_colour(0), edgecolor="#333", label=t["grids"])]
+        subgrids = plan.layers.get("subgrids")
+        if subgrids is not None and len(subgrids):
+            sub = subgrids[subgrids["community_code"].astype(str) == code].to_crs(crs)
+            sub.boundary.plot(ax=ax, color="#333", linewidth=0.5, linestyle=(0, (3, 3)), zorder=2)
+            handles.append(Line2D([0], [0], color="#333", linewidth=0.5, linestyle=(0, (3, 3)), label=t["subgrids"]))
+        buildings = plan.layers.get("buildings")
+        if buildings is not None and len(buildings):
+            b = buildings.to_crs(crs)
+            b = b[b.intersects(view) & b.geom_type.isin(["Polygon", "MultiPolygon"])]
+            if len(b):
+                b.plot(ax=ax, facecolor="#9e9e9e", edgecolor="none", alpha=0.7, zorder=3)
+                handles.append(Patch(facecolor="#9e9e9e", label=t["buildings"]))
+        if street_layer is not None and len(street_layer):
+            s = street_layer.to_crs(crs)
+            s = s[s.intersects(view)]
+            if len(s):
+                s.plot(ax=ax, color="#6e6e6e", linewidth=1.0, zorder=4)
+                handles.append(Line2D([0], [0], color="#6e6e6e", linewidth=1.0, label=t["streets"]))
+                _label_streets(ax, s, view)
+        outline = plan.communities[plan.communities["code"].astype(str) == code].to_crs(crs)
+        outline.boundary.plot(ax=ax, color="#b30000", linewidth=2.2, zorder=6)
+        handles.append(Line2D([0], [0], color="#b30000", linewidth=2.2, label=t["communities"]))
+        for g in grids.itertuples():
+            p = g.geometry.representative_point()
+            label = str(g.grid_code)[-3:] + ("" if public else f"\n{int(g.households)}")
+            ax.text(p.x, p.y, label, ha="center", va="center", fontsize=8 * scale, weight="bold", zorder=10,
+                    bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        _north_and_scale(ax, (x0, y0, x1, y1), t)
+        ax.legend(handles=handles, loc="upper left", fontsize=7 * scale, framealpha=0.9)
+        lines = []
+        for g in grids.itertuples():
+            people = staff.of_grid(str(g.grid_code)) if staff is not None else None
+            who = []
+            if people is not None:
+                for p in people[people["role"].isin(("grid_leader", "grid_worker", "fulltime_grid_worker"))].itertuples():
+                    who.append(f"{role_label(p.role, lang)} {p.name} {p.phone}".strip())
+            lines.append(f"{g.grid_code}  " + ("；".join(who) if who else t["none"]))
+        per_col = 22
+        for i, text in enumerate(lines[: per_col * 2]):
+            fig.text(0.06 + (i // per_col) * 0.46, 0.31 - (i % per_col) * 0.0125, text, fontsize=6.5 * scale, va="top")
+        if len(lines) > per_col * 2:
+            fig.text(0.06, 0.31 - per_col * 0.0125, f"… +{len(lines) - per_col * 2}", fontsize=6.5 * scale, va="top")
+    return fig
+
+
+def matplotlib_rc(family: str) -> Any:
+    """matplotlib settings for gridgeo's print: the CJK font, TrueType in PDF (searchable text)."""
+    import matplotlib
+
+    return matplotlib.rc_context({"font.family": [family], "pdf.fonttype": 42, "ps.fonttype": 42, "axes.unicode_minus": False})
+
+
+def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list[str], roster: Any = None, streets: Any = None,
+                         fmt: str = "pdf", paper: str = "A4", lang: str = "zh", public: bool = True,
+                         force: bool = False) -> list[Path]:
+    """Write the printed grid map of each community: ``out/<community_code>.pdf`` (or ``.png``), atomically."""
+    if fmt not in FORMATS:
+        msg = f"format {fmt!r} is not supported; use one of {list(FORMATS)}"
+        raise InputError(msg)
+    out = Path(out)
+    targets = [out / f"{c}.{fmt}" for c in communities]
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        msg = f"{existing[0]} exists; pass --force (force=True) to replace it"
+        raise InputError(msg)
+    staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
+    street_layer = plan_streets(plan, streets)
+    figures = [community_figure(plan, c, roster=staff, streets=street_layer, paper=paper, lang=lang, public=public)
+               for c in communities]  # every error before anything is written
+    out.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".maps-", dir=out))
+    try:
+        for fig, target in zip(figures, targets):
+            with matplotlib_rc(find_cjk_font()):
+                fig.savefig(tmp / target.name, dpi=DPI, format=fmt)
+        for target in targets:
+            os.replace(tmp / target.name, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return targets
 
 
 def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = None, roster: Any = None,

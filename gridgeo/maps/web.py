@@ -34,9 +34,9 @@ TILES = ("osm", "tianditu", "amap", "none")
 SPLIT_GRIDS = 300
 VENDOR = Path(__file__).resolve().parent / "_vendor"
 #: the CDN assets of folium (and its Search and LocateControl plugins) → the bundled copies under lib/
-_LOCAL_JS = {"leaflet": "leaflet/leaflet.js", "Leaflet.Search.js": "leaflet-search/dist/leaflet-search.min.js",
+_LOCAL_JS = {"leaflet": "leaflet/leaflet.js", "Leaflet.Search.js": "leaflet-search/files/leaflet-search.min.js",
              "Control_locate_min_js": "leaflet-locatecontrol/L.Control.Locate.min.js"}
-_LOCAL_CSS = {"leaflet_css": "leaflet/leaflet.css", "Leaflet.Search.css": "leaflet-search/dist/leaflet-search.min.css",
+_LOCAL_CSS = {"leaflet_css": "leaflet/leaflet.css", "Leaflet.Search.css": "leaflet-search/files/leaflet-search.min.css",
               "Control_locate_min_css": "leaflet-locatecontrol/L.Control.Locate.min.css"}
 
 _TIANDITU = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"

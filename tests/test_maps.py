@@ -451,3 +451,14 @@ def test_printed_community_map(tmp_path, plan, roster, capsys):
     assert str(HOUSEHOLDS[B1]) not in text  # public by default
     assert main(["sign", str(path), "--community", "420103009999", "--out", str(tmp_path / "maps2")]) == 2
     assert "has no grids in the plan" in capsys.readouterr().err
+
+
+def test_a_sign_with_more_staff_than_cards_names_them_all(tmp_path, plan):
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    many = pd.DataFrame({"name": [f"员工{i:02d}" for i in range(10)], "phone": [f"135-{i:04d}" for i in range(10)],
+                         "role": "网格员", "grid_code": A3})
+    written = gridgeo.write_signs(plan, tmp_path, grids=[A3], roster=many)
+    text = pypdf.PdfReader(written[0]).pages[0].extract_text()
+    assert all(f"员工{i:02d}" in text and f"135-{i:04d}" in text for i in range(10))
+    assert re.search(r"\+\d+: 员工", text)  # the cards that did not fit, named on one line

@@ -282,11 +282,13 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         if not rows:
             fig.text(0.07, y, t["none"], fontsize=fs(11), va="top")
         col_w, card_h = 0.44, 0.085
+        shown = 0
         for i, p in enumerate(rows[:8]):
             cx = 0.07 + (i % 2) * col_w
             cy = y - (i // 2) * (card_h + 0.008)
             if cy - card_h < 0.06:
                 break
+            shown += 1
             pax = fig.add_axes((cx, cy - card_h, 0.075, card_h))
             _photo(pax, p.photo, t)
             fig.text(cx + 0.088, cy - 0.004, f"{p.name}", fontsize=fs(12), weight="bold", va="top")
@@ -294,6 +296,9 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
             fig.text(cx + 0.088, cy - 0.041, f"{t['phone']}: {p.phone or '—'}", fontsize=fs(9.5), va="top")
             duties = p.duties or default_duties(p.role, lang)
             fig.text(cx + 0.088, cy - 0.058, f"{t['duties']}: {duties}", fontsize=fs(8), va="top", wrap=True, color="#333")
+        if len(rows) > shown:  # no room for everyone: say how many more, with their names
+            rest = ("、" if lang == "zh" else ", ").join(f"{p.name} {p.phone}".strip() for p in rows[shown:])
+            fig.text(0.07, 0.075, f"+{len(rows) - shown}: {rest}", fontsize=fs(8), va="bottom", wrap=True)
         fig.text(0.5, 0.035, f"{t['supervision']}: {supervision or '—'}", ha="center", fontsize=fs(13), weight="bold")
     return fig
 

@@ -7,6 +7,7 @@ The face (imported on first use, so that ``import gridgeo`` stays light):
 - :func:`validate` and :func:`repair` for any grid layer, :func:`diff` between two plans;
 - :func:`export` (files in one schema), :func:`export_postgis`, :func:`locate` (points → grid, worker);
 - :func:`rebalance` (an office's existing grids, fewest changes) and :func:`unify` (多网合一);
+- :func:`publish_map` (the public grid map site), :func:`write_signs` (notice boards), :func:`staffing`;
 - the errors :class:`InputError` (bad input, a ``ValueError``) and :class:`RulesError`.
 
 ``gridgeo.validate`` is both the function and the module of the checks
@@ -26,13 +27,14 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 
 if TYPE_CHECKING:
     from . import diff, export, locate, rebalance, validate
-    from .api import Locator, divide, export_postgis, read_plan, repair, unify
+    from .api import Locator, divide, export_postgis, publish_map, read_plan, repair, staffing, unify, write_signs
     from .plan import Plan
 
 __all__ = ["GridgeoError", "InputError", "Plan", "RulesError", "__version__", "diff", "divide", "read_plan",
-           "repair", "validate", "export", "export_postgis", "locate", "Locator", "rebalance", "unify"]
+           "repair", "validate", "export", "export_postgis", "locate", "Locator", "rebalance", "unify",
+           "publish_map", "write_signs", "staffing"]
 
-_API = {"divide", "read_plan", "repair", "export_postgis", "Locator", "unify"}
+_API = {"divide", "read_plan", "repair", "export_postgis", "Locator", "unify", "publish_map", "write_signs", "staffing"}
 _CALLABLE_MODULES = {"validate", "diff", "export", "locate", "rebalance"}  # modules callable as the API function of their name
 
 

@@ -24,7 +24,7 @@ from .plan import METADATA_TABLE, Plan
 from .rules import Rules
 
 __all__ = ["divide", "read_plan", "read_grids", "validate", "repair", "diff", "export", "export_postgis", "locate",
-           "Locator", "rebalance", "unify"]
+           "Locator", "rebalance", "unify", "publish_map", "write_signs", "staffing"]
 
 PathLike = str | os.PathLike
 
@@ -363,7 +363,52 @@ def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -
                       new_buildings=new.layers.get("buildings"), **options)
 
 
-# exports for other systems and point look-up (their own modules; the face names them here)
+
+# ---------------------------------------------------------------- publishing (gridgeo.maps)
+
+
+def _grid_plan(plan: Plan | PathLike, func: str) -> Plan:
+    p = _plan(plan, "plan")
+    if "grids" not in p.layers:
+        msg = f"{func}: the plan has no grids layer; give a plan written by `gridgeo partition` or gridgeo.divide"
+        raise InputError(msg)
+    return p
+
+
+def publish_map(plan: Plan | PathLike, out: PathLike, **options: Any) -> list[Path]:
+    """Write the public grid map (网格示意图) site of a plan: ``gridgeo map PLAN --out OUT`` in Python.
+
+    ``options`` are those of :func:`gridgeo.maps.publish_map` (``roster``, ``tiles`` osm/tianditu/amap/none,
+    ``tianditu_token``, ``public``, ``lang`` zh/en, ``streets``, ``supervision_phone``, ``pages``,
+    ``buildings``, ``simplify_m``, ``force``). Returns the pages written, the index first.
+    :meth:`Plan.map` returns the same map as a :class:`folium.Map` for a notebook.
+    """
+    from .maps import publish_map as publish
+
+    return publish(_grid_plan(plan, "publish_map"), out, **options)
+
+
+def write_signs(plan: Plan | PathLike, out: PathLike, **options: Any) -> list[Path]:
+    """Write grid notice boards (公示牌): ``gridgeo sign PLAN --out OUT`` in Python.
+
+    ``options`` are those of :func:`gridgeo.maps.write_signs` (``grids`` (None: all), ``roster``,
+    ``streets``, ``fmt`` pdf/png, ``paper`` A4/A3, ``lang``, ``supervision_phone``, ``unit``, ``force``).
+    """
+    from .maps import write_signs as write
+
+    return write(_grid_plan(plan, "write_signs"), out, **options)
+
+
+def staffing(plan: Plan | PathLike, roster: Any = None) -> pd.DataFrame:
+    """The staffing table (配备) of a plan and a roster (a CSV path or DataFrame): :func:`gridgeo.maps.staffing`."""
+    from .maps import read_roster
+    from .maps import staffing as table
+
+    p = _grid_plan(plan, "staffing")
+    return table(p, read_roster(roster, p) if roster is not None else None)
+
+
+# exports for other systems, point look-up, rebalancing (their own modules; the face names them here)
 from .export import export, export_postgis  # noqa: E402
 from .locate import Locator, locate  # noqa: E402
 from .rebalance import rebalance, unify  # noqa: E402

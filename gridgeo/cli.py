@@ -11,6 +11,8 @@
     gridgeo locate PLAN POINTS.csv --out OUT.csv [--coords gcj02] [--roster staff.csv]
     gridgeo rebalance GRIDS --communities C --streets S --buildings B --out plan.gpkg [--code-column COL] [--map changes.html]
     gridgeo unify LAYER1 LAYER2 ... --communities C --streets S --buildings B --out plan.gpkg [--jurisdiction J ...]
+    gridgeo map PLAN --out site/ [--roster staff.csv] [--tiles osm|tianditu|amap|none] [--public] [--lang zh|en]
+    gridgeo sign PLAN (--grid CODE | --all) --roster staff.csv --out signs/ [--format pdf|png] [--paper A4|A3]
 """
 
 from __future__ import annotations
@@ -183,7 +185,53 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(p)
     p.add_argument("--code-scheme", metavar="TOML", help="grid code scheme of the unified grids (default 12+3+2 digits)")
     p.add_argument("--workers", type=int, default=1, help="processes for the partition (default 1)")
+    p.add_argument("--roster", metavar="STAFF.csv", help="also print the staffing table (配备) of this staff roster")
+
+    # publishing (gridgeo.maps): the public grid map and the notice boards
+    p = sub.add_parser("map", help="the public grid map (网格示意图) as a self-contained web site (folium/Leaflet)")
+    p.add_argument("plan")
+    _add_publish_options(p)
+    p.add_argument("--out", required=True, metavar="SITE_DIR", help="folder to write (index.html, per-community pages, lib/)")
+    p.add_argument("--tiles", default="osm", choices=("osm", "tianditu", "amap", "none"),
+                   help="background: OpenStreetMap (default), Tianditu (needs --tianditu-token), AMap (grids shifted "
+                        "to GCJ-02), none (offline)")
+    p.add_argument("--tianditu-token", metavar="KEY", help="Tianditu browser key (or GRIDGEO_TIANDITU_TOKEN)")
+    p.add_argument("--public", action="store_true", help="only what a public sign may show: no households, no building data")
+    p.add_argument("--pages", default="auto", choices=("auto", "single", "community"),
+                   help="one page, or one page per community plus an index (auto: per community above 300 grids)")
+    p.add_argument("--no-buildings", action="store_true", help="leave the buildings layer out")
+    p.add_argument("--overlay", action="append", default=[], metavar="NAME=PATH[:LAYER]",
+                   help="an extra point or polygon layer (enterprises, hazards, cameras ...), counted per grid in the "
+                        "popups, e.g. 企业=data/sample_town.gpkg:enterprises (repeatable)")
+    p.add_argument("--simplify", type=float, default=0.5, metavar="M",
+                   help="coverage-preserving simplification tolerance in metres (default 0.5; 0: none)")
+    p.add_argument("--force", action="store_true", help="replace an existing site folder")
+
+    p = sub.add_parser("sign", help="grid notice boards (公示牌) as PDF or PNG, one per grid")
+    p.add_argument("plan")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--grid", action="append", metavar="CODE", help="the grid's code (repeatable)")
+    which.add_argument("--all", action="store_true", help="one sign per base grid")
+    which.add_argument("--community", action="append", metavar="CODE",
+                       help="instead of signs: the printed grid map (网格示意图) of this community (repeatable)")
+    _add_publish_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for <grid_code>.pdf / .png")
+    p.add_argument("--format", default="pdf", choices=("pdf", "png"), help="PDF (text searchable) or PNG, 300 dpi")
+    p.add_argument("--paper", default="A4", choices=("A4", "A3"))
+    p.add_argument("--unit", metavar="TEXT", help="responsible unit (default: the community's residents' committee)")
+    p.add_argument("--one-file", action="store_true", help="all signs as pages of one signs.pdf (much faster for --all)")
+    p.add_argument("--force", action="store_true", help="replace existing sign files")
     return parser
+
+
+def _add_publish_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--roster", metavar="STAFF.csv", help="staff roster (name, phone, role, community_code or grid_code, "
+                                                          "duties, photo); see docs/publishing.md")
+    p.add_argument("--lang", default="zh", choices=("zh", "en"), help="language of the map or sign (default Chinese)")
+    p.add_argument("--streets", metavar="PATH", help="streets to draw and name (default: the plan's streets layer)")
+    p.add_argument("--streets-layer", metavar="NAME", help="layer name inside the --streets file")
+    p.add_argument("--supervision-phone", metavar="PHONE",
+                   help="supervision phone (监督电话) where the roster names no supervisor (督导员)")
 
 
 def _pairs(values: list[str], *, option: str, sep: str = "=") -> list[tuple[str, str]]:
@@ -516,7 +564,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .info import quality_report
     from .plan import Plan
 
-    print(quality_report(Plan.read(args.plan)))
+    plan = Plan.read(args.plan)
+    print(quality_report(plan))
+    if getattr(args, "roster", None):
+        from .maps import format_staffing, read_roster, staffing
+
+        print(format_staffing(staffing(plan, read_roster(args.roster, plan))))
     return 0
 
 
@@ -714,6 +767,63 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The plan, roster and streets named by a ``map`` or ``sign`` command."""
+    from .maps import read_roster
+    from .plan import Plan
+
+    if not Path(args.plan).exists():
+        msg = f"plan {args.plan} not found; give a plan GeoPackage written by `gridgeo partition`"
+        raise InputError(msg)
+    plan = Plan.read(args.plan)
+    if "grids" not in plan.layers:
+        msg = f"plan {args.plan} has no grids layer; run `gridgeo partition` first"
+        raise InputError(msg)
+    roster = read_roster(args.roster, plan) if args.roster else None
+    streets = (args.streets, args.streets_layer) if args.streets else None
+    if streets is None and "streets" not in plan.layers:
+        print("note: the plan has no streets layer; pass --streets FILE to draw streets and name bounding roads",
+              file=sys.stderr)
+    return plan, roster, streets
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    from .maps import format_staffing, publish_map, staffing
+
+    plan, roster, streets = _publish_inputs(args)
+    overlays = {}
+    for name, spec in _pairs(args.overlay, option="overlay"):
+        path, _, layer = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
+        overlays[name] = (path, layer or None)
+    pages = publish_map(plan, args.out, roster=roster, tiles=args.tiles, tianditu_token=args.tianditu_token,
+                        public=args.public, lang=args.lang, streets=streets, supervision_phone=args.supervision_phone,
+                        pages=args.pages, buildings=not args.no_buildings, simplify_m=args.simplify, overlays=overlays,
+                        force=args.force)
+    size = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
+    print(f"grid map written to {pages[0]} ({len(pages)} page(s), {size / 1e6:.1f} MB with lib/)")
+    if roster is not None:
+        print(format_staffing(staffing(plan, roster)))
+    return 0
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    from .maps import write_signs
+
+    plan, roster, streets = _publish_inputs(args)
+    if args.community:
+        from .maps.sign import write_community_maps
+
+        written = write_community_maps(plan, args.out, communities=args.community, roster=roster, streets=streets,
+                                       fmt=args.format, paper=args.paper, lang=args.lang, force=args.force)
+        print(f"{len(written)} community map(s) written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
+        return 0
+    written = write_signs(plan, args.out, grids=None if args.all else args.grid, roster=roster, streets=streets,
+                          fmt=args.format, paper=args.paper, lang=args.lang, supervision_phone=args.supervision_phone,
+                          unit=args.unit, one_file=args.one_file, force=args.force)
+    print(f"{len(written)} sign(s) written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
+    return 0
+
+
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """Run the command; bad input and file problems become one line on stderr and exit code 2."""
     try:
@@ -731,6 +841,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             return _cmd_export(args) if args.command == "export" else _cmd_locate(args)
         if args.command in ("rebalance", "unify"):
             return _cmd_rebalance(args) if args.command == "rebalance" else _cmd_unify(args)
+        if args.command in ("map", "sign"):
+            return _cmd_map(args) if args.command == "map" else _cmd_sign(args)
     except BrokenPipeError:
         _quiet_stdout()
         return 141

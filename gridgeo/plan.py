@@ -152,6 +152,16 @@ class Plan:
 
         return explore_plan(self, **kwargs)
 
+    def map(self, **options: Any) -> Any:
+        """The public grid map (网格示意图) as a :class:`folium.Map`: :func:`gridgeo.maps.grid_map`.
+
+        Options: ``roster``, ``tiles`` (osm/tianditu/amap/none), ``public``, ``lang``, ``streets``,
+        ``supervision_phone`` ...; :func:`gridgeo.publish_map` writes it as a site.
+        """
+        from .maps import grid_map
+
+        return grid_map(self, **options)
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{name} {len(gdf):,}" for name, gdf in self.layers.items())
         return f"<gridgeo Plan (stage {self.metadata.get('stage', '?')}): {counts or 'no layers'}>"

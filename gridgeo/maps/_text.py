@@ -1,0 +1,74 @@
+"""Words on public maps and signs, in Chinese (default) and English, and the escaping of user text."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from .._errors import InputError
+
+LANGS = ("zh", "en")
+
+_TEXT = {
+    "zh": {
+        "title": "网格示意图", "grids": "网格", "subgrids": "小网格", "dedicated": "专属网格", "streets": "道路",
+        "buildings": "楼栋", "communities": "社区", "code": "网格编码", "community": "所属社区", "households": "户数",
+        "building_count": "楼栋数", "staff": "网格工作人员", "supervision": "监督电话", "none": "未配备",
+        "search": "按网格编码、社区或道路搜索", "locate": "显示我的位置", "legend": "图例", "unstaffed": "无网格员的网格",
+        "index": "全部社区", "back": "← 返回全部社区", "auto": "（系统分配）", "sign": "网格公示牌", "roads": "四至道路",
+        "area": "面积", "unit": "责任单位", "duties": "职责", "phone": "电话", "north": "北", "photo": "照片",
+        "building": "楼栋", "subgrid_count": "小网格数", "page_of": "社区网格图", "grid_word": "网格",
+        "staffing": "人员配备", "staffing_rule": "标准：每网格1名网格员，每200–400户1名社区工作者，每小网格1名居民小组长",
+        "context": "周边网格",
+        "staffing_cols": "社区|网格|网格员|社区工作者|居民小组长|无人网格",
+    },
+    "en": {
+        "title": "Grid map", "grids": "grids", "subgrids": "small grids", "dedicated": "dedicated grids", "streets": "streets",
+        "buildings": "buildings", "communities": "communities", "code": "grid code", "community": "community",
+        "households": "households", "building_count": "buildings", "staff": "grid staff", "supervision": "supervision phone",
+        "none": "none assigned", "search": "search grid code, community or street", "locate": "show my location",
+        "legend": "legend", "unstaffed": "grid with no grid worker", "index": "all communities",
+        "back": "← all communities", "auto": " (placed by gridgeo)", "sign": "Grid notice board", "roads": "bounding roads",
+        "area": "area", "unit": "responsible unit", "duties": "duties", "phone": "phone", "north": "N", "photo": "photo",
+        "building": "building", "subgrid_count": "small grids", "page_of": "grid map", "grid_word": "grid",
+        "staffing": "staffing", "context": "neighbouring grids",
+        "staffing_rule": "seed rules: 1 grid worker per grid, community workers 1 per 200–400 households, "
+                         "1 resident-group leader per small grid",
+        "staffing_cols": "community|grids|grid workers|community workers|group leaders|unstaffed grids",
+    },
+}
+
+
+def texts(lang: str) -> dict[str, str]:
+    """The words of one language (``zh`` or ``en``)."""
+    if lang not in _TEXT:
+        msg = f"lang {lang!r} is not supported; use one of {list(LANGS)}"
+        raise InputError(msg)
+    return _TEXT[lang]
+
+
+def esc(value: Any) -> str:
+    """HTML-escaped text of any value (None → empty): every text from user data goes through here."""
+    if value is None:
+        return ""
+    try:
+        import math
+
+        if isinstance(value, float) and math.isnan(value):
+            return ""
+    except TypeError:
+        pass
+    return html.escape(str(value), quote=True)
+
+
+def role_label(role: str, lang: str) -> str:
+    from .roster import ROLES
+
+    zh, en = ROLES[role][0], ROLES[role][1]
+    return zh if lang == "zh" else en
+
+
+def default_duties(role: str, lang: str) -> str:
+    from .roster import ROLES
+
+    return ROLES[role][3] if lang == "zh" else ROLES[role][4]

@@ -1,0 +1,355 @@
+"""The staff roster (网格员名册): reading it, placing every person in a grid, and the staffing table.
+
+Roster format (CSV, UTF-8 or GBK; one person a row; English or Chinese headers):
+
+========================  ======================  ===========================================================
+column                    Chinese header          meaning
+========================  ======================  ===========================================================
+``name`` (required)       姓名                    the person's name, shown on maps and signs
+``phone``                 电话, 手机, 联系电话      shown as given
+``role``                  职务, 角色, 岗位          one of :data:`ROLES` (Chinese or English); default 网格员
+``community_code``        社区代码, 社区编码        12-digit community code (统计用区划代码)
+``grid_code``             网格编码, 网格代码        the base grid; its community is taken from the plan
+``subgrid_code``          小网格编码               for a resident-group leader (居民小组长) or building leader
+``duties``                职责                    shown on maps and signs (default: the role's usual duties)
+``photo``                 照片                    an image path (relative to the roster file) or an http(s) URL
+========================  ======================  ===========================================================
+
+Every row names ``grid_code`` or ``community_code`` (or both, which must agree). A person with a
+community but no grid is **placed by gridgeo**, deterministically whatever the row order: per community
+and role (grid workers of every kind together), people sorted by (name, phone) each go to the grid (small
+grid for resident-group leaders) with fewest people of that role so far, then fewest grid staff of any role,
+then the smallest code. Such rows are marked ``placed="auto"``.
+Community workers (社区工作者) and supervisors (督导员, whose phone is the supervision phone of their
+community) stay at community level. Rows whose community or grid is not in the plan are kept as
+``placed="unplaced"`` and listed by :func:`staffing`; malformed rows are an :class:`~gridgeo.InputError`.
+
+Staffing seed rules (:func:`staffing`): one grid worker per grid; community workers at one per 200–400
+households; one resident-group leader per small grid. Grids with no grid worker or leader are flagged.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from .._errors import InputError
+
+__all__ = ["ROLES", "Roster", "read_roster", "staffing", "grid_staff_table"]
+
+#: role key → (Chinese label, English label, level, default duties zh, default duties en)
+ROLES: dict[str, tuple[str, str, str, str, str]] = {
+    "grid_leader": ("网格长", "grid leader", "grid", "统筹网格工作，督促指导网格员", "leads the grid's work and its workers"),
+    "grid_worker": ("网格员", "grid worker", "grid", "信息采集、隐患排查、矛盾调解、服务群众",
+                    "collects information, finds hazards, mediates disputes, serves residents"),
+    "fulltime_grid_worker": ("专职网格员", "full-time grid worker", "grid", "信息采集、隐患排查、矛盾调解、服务群众",
+                             "collects information, finds hazards, mediates disputes, serves residents"),
+    "parttime_grid_worker": ("兼职网格员", "part-time grid worker", "grid", "协助网格员开展网格服务",
+                             "assists the grid workers"),
+    "building_leader": ("楼栋长", "building leader", "grid", "联系楼栋住户，上报情况", "keeps in touch with the building's households"),
+    "resident_group_leader": ("居民小组长", "resident-group leader", "subgrid", "联系小组住户，协助网格员",
+                              "keeps in touch with the group's households, assists the grid worker"),
+    "community_worker": ("社区工作者", "community worker", "community", "社区服务与管理", "community services"),
+    "supervisor": ("督导员", "supervisor", "community", "受理监督、投诉", "takes complaints and supervises the grids"),
+}
+_ROLE_ALIASES = {v[0]: k for k, v in ROLES.items()} | {v[1]: k for k, v in ROLES.items()} | {k: k for k in ROLES} | {
+    "小组长": "resident_group_leader", "居民组长": "resident_group_leader", "社工": "community_worker",
+    "监督员": "supervisor", "督导": "supervisor", "专属网格员": "fulltime_grid_worker",
+}
+#: roles that count as the grid's own staff (a grid with none of them is flagged)
+GRID_STAFF_ROLES = ("grid_leader", "grid_worker", "fulltime_grid_worker", "parttime_grid_worker")
+_WORKER_ROLES = ("grid_worker", "fulltime_grid_worker", "parttime_grid_worker")
+
+_HEADERS = {
+    "name": ("name", "姓名"),
+    "phone": ("phone", "电话", "手机", "联系电话", "手机号"),
+    "role": ("role", "职务", "角色", "岗位"),
+    "community_code": ("community_code", "社区代码", "社区编码"),
+    "grid_code": ("grid_code", "网格编码", "网格代码"),
+    "subgrid_code": ("subgrid_code", "小网格编码", "小网格代码"),
+    "duties": ("duties", "职责"),
+    "photo": ("photo", "照片"),
+}
+COLUMNS = ("name", "phone", "role", "community_code", "grid_code", "subgrid_code", "duties", "photo", "line", "placed")
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Staff placed in a plan: one row per person (``COLUMNS``), in a deterministic order."""
+
+    staff: pd.DataFrame
+    source: str = ""
+
+    def supervision_phones(self) -> dict[str, str]:
+        """Community code → the supervision phone (督导员 rows' phones, joined)."""
+        s = self.staff[(self.staff["role"] == "supervisor") & (self.staff["phone"] != "")]
+        return {c: "、".join(dict.fromkeys(g["phone"])) for c, g in s.groupby("community_code", sort=True)}
+
+    def of_grid(self, grid_code: str) -> pd.DataFrame:
+        """People placed in one base grid (leaders first, then workers, building and group leaders)."""
+        rows = self.staff[self.staff["grid_code"] == grid_code]
+        order = {k: i for i, k in enumerate(ROLES)}
+        return rows.assign(_o=rows["role"].map(order)).sort_values(["_o", "name", "phone"]).drop(columns="_o")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        msg = f"roster {str(path)!r} not found; give a CSV file with at least a name column"
+        raise InputError(msg)
+    if path.suffix.lower() not in (".csv", ".txt"):
+        msg = f"roster {str(path)!r} must be a CSV file (.csv); save the spreadsheet as CSV (UTF-8)"
+        raise InputError(msg)
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True)
+        except UnicodeDecodeError:
+            continue
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            msg = f"roster {str(path)!r} is not a readable CSV ({' '.join(str(exc).split())}); save it as CSV with a header row"
+            raise InputError(msg) from None
+    msg = f"roster {str(path)!r} is neither UTF-8 nor GBK text; save it as CSV (UTF-8)"
+    raise InputError(msg)
+
+
+def _canonical_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    rename: dict[str, str] = {}
+    for column in frame.columns:
+        key = str(column).strip()
+        for canon, names in _HEADERS.items():
+            if key.lower() in names:
+                if canon in rename.values():
+                    msg = f"roster {source}: two columns mean {canon!r} ({', '.join(names)}); keep one"
+                    raise InputError(msg)
+                rename[column] = canon
+    out = frame.rename(columns=rename)
+    if "name" not in out.columns:
+        msg = f"roster {source}: no name column (name or 姓名) among {list(frame.columns)}; add one"
+        raise InputError(msg)
+    for canon in _HEADERS:
+        if canon not in out.columns:
+            out[canon] = ""
+    out = out[list(_HEADERS)].astype(str).apply(lambda s: s.str.strip())
+    return out
+
+
+def _role_key(value: str, line: int, source: str) -> str:
+    if value == "":
+        return "grid_worker"
+    key = _ROLE_ALIASES.get(value) or _ROLE_ALIASES.get(value.lower().replace(" ", "_").replace("-", "_"))
+    if key is None:
+        choices = ", ".join(f"{v[0]} ({k})" for k, v in ROLES.items())
+        msg = f"roster {source} line {line}: unknown role {value!r}; use one of {choices}"
+        raise InputError(msg)
+    return key
+
+
+def _photo(value: str, line: int, base: Path, source: str) -> str:
+    if value == "" or value.lower().startswith(("http://", "https://")):
+        return value
+    path = (base / value).resolve()
+    if not path.is_file():
+        msg = f"roster {source} line {line}: photo {value!r} not found (looked for {path}); fix the path or leave the cell empty for a placeholder"
+        raise InputError(msg)
+    if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif", ".webp"):
+        msg = f"roster {source} line {line}: photo {value!r} is not a PNG, JPEG, GIF or WebP image; convert it"
+        raise InputError(msg)
+    return str(path)
+
+
+def read_roster(roster: Any, plan: Any) -> Roster:
+    """Read a staff roster and place every person in the plan's grids.
+
+    Parameters
+    ----------
+    roster
+        A CSV path or a DataFrame in the roster format (module docstring).
+    plan
+        The :class:`~gridgeo.Plan` whose grids the staff serve.
+
+    Returns
+    -------
+    Roster
+        ``staff`` with columns ``COLUMNS`` (``role`` as a key of :data:`ROLES`; ``placed`` is
+        ``roster`` when the row named its grid, ``auto`` when gridgeo chose it, ``community`` for
+        community-level roles, ``unplaced`` when its community or grid is not in the plan).
+
+    Raises
+    ------
+    InputError
+        A missing file, no name column, an empty name, a row with neither grid nor community, an unknown
+        role, a grid that is not in the row's community, a photo that is not there.
+    """
+    if isinstance(roster, pd.DataFrame):
+        source, base, frame = "(DataFrame)", Path.cwd(), roster.astype(str).replace({"nan": "", "None": ""})
+    else:
+        path = Path(os.fspath(roster))
+        source, base, frame = repr(str(path)), path.resolve().parent, _read_csv(path)
+    frame = _canonical_columns(frame, source)
+    frame["line"] = range(2, len(frame) + 2)  # the header is line 1
+    grids = plan.grids
+    grid_community = dict(zip(grids["grid_code"].astype(str), grids["community_code"].astype(str)))
+    subgrids = plan.layers.get("subgrids")
+    subgrid_parent = dict(zip(subgrids["subgrid_code"].astype(str), subgrids["grid_code"].astype(str))) if subgrids is not None else {}
+    communities = set(plan.communities["code"].astype(str)) | set(grid_community.values())
+    rows = []
+    for rec in frame.to_dict("records"):
+        line = rec["line"]
+        if rec["name"] == "":
+            msg = f"roster {source} line {line}: empty name; fill it in or delete the row"
+            raise InputError(msg)
+        rec["role"] = _role_key(rec["role"], line, source)
+        rec["photo"] = _photo(rec["photo"], line, base, source)
+        if rec["subgrid_code"] and not rec["grid_code"]:
+            rec["grid_code"] = subgrid_parent.get(rec["subgrid_code"], "")
+            if not rec["grid_code"] and not rec["community_code"]:
+                rec["placed"] = "unplaced"
+        if rec["grid_code"] == "" and rec["community_code"] == "" and rec.get("placed") != "unplaced":
+            msg = f"roster {source} line {line}: {rec['name']!r} has neither grid_code nor community_code; give one of them"
+            raise InputError(msg)
+        if rec["grid_code"]:
+            owner = grid_community.get(rec["grid_code"])
+            if owner is None:
+                rec["placed"] = "unplaced"
+            elif rec["community_code"] and rec["community_code"] != owner:
+                msg = (f"roster {source} line {line}: grid {rec['grid_code']} is in community {owner}, not "
+                       f"{rec['community_code']}; correct one of the two codes")
+                raise InputError(msg)
+            else:
+                rec["community_code"], rec["placed"] = owner, "roster"
+        elif rec.get("placed") != "unplaced":
+            rec["placed"] = "community" if rec["community_code"] in communities else "unplaced"
+        rows.append(rec)
+    staff = pd.DataFrame(rows, columns=list(COLUMNS)) if rows else pd.DataFrame(columns=list(COLUMNS))
+    staff = _place(staff, grids, subgrids)
+    staff = staff.sort_values(["community_code", "grid_code", "role", "name", "phone", "line"], kind="stable").reset_index(drop=True)
+    return Roster(staff=staff, source=source)
+
+
+def _place(staff: pd.DataFrame, grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """Give people with a community but no grid a grid (or small grid), one at a time in (name, phone) order:
+    the slot with fewest people of the same role group (grid workers of any kind count together), then
+    fewest grid staff of any role, then the smallest code."""
+    staff = staff.copy()
+    grids_of = {c: sorted(g["grid_code"].astype(str)) for c, g in grids.groupby("community_code")}
+    subgrids_of: dict[str, list[tuple[str, str]]] = {}
+    if subgrids is not None and len(subgrids):
+        for c, g in subgrids.groupby("community_code"):
+            subgrids_of[c] = sorted(zip(g["subgrid_code"].astype(str), g["grid_code"].astype(str)))
+    group = staff["role"].map(lambda r: "workers" if r in _WORKER_ROLES else r)
+    level = staff["role"].map(lambda r: ROLES[r][2])
+    todo = staff[(staff["placed"] == "community") & (level != "community")]
+    for (community, role_group), people in todo.groupby([todo["community_code"], group[todo.index]], sort=True):
+        lvl = ROLES[people["role"].iloc[0]][2]
+        slots = subgrids_of.get(community, []) if lvl == "subgrid" else [(g, g) for g in grids_of.get(community, [])]
+        if not slots:
+            continue
+        key_col = "subgrid_code" if lvl == "subgrid" else "grid_code"
+        parent = dict(slots)
+        fixed = staff[(staff["community_code"] == community) & (staff["placed"] == "roster")]
+        same = {slot: int(((fixed[key_col] == slot) & (group[fixed.index] == role_group)).sum()) for slot in parent}
+        any_staff = {slot: int(((fixed["grid_code"] == parent[slot]) & fixed["role"].isin(GRID_STAFF_ROLES)).sum()) for slot in parent}
+        for idx in people.sort_values(["name", "phone", "line"]).index:
+            slot = min(parent, key=lambda s: (same[s], any_staff[s], s))
+            same[slot] += 1
+            if staff.loc[idx, "role"] in GRID_STAFF_ROLES:
+                for s in parent:
+                    any_staff[s] += parent[s] == parent[slot]
+            staff.loc[idx, "grid_code"] = parent[slot]
+            if lvl == "subgrid":
+                staff.loc[idx, "subgrid_code"] = slot
+            staff.loc[idx, "placed"] = "auto"
+    return staff
+
+
+def grid_staff_table(plan: Any, roster: Roster | None) -> pd.DataFrame:
+    """One row per base grid: households, grid leaders, grid workers, building and group leaders, a flag.
+
+    ``unstaffed`` is True when no grid leader and no grid worker serves the grid.
+    """
+    grids = plan.grids.sort_values("grid_code")
+    staff = roster.staff if roster is not None else pd.DataFrame(columns=list(COLUMNS))
+    rows = []
+    for g in grids.itertuples():
+        mine = staff[staff["grid_code"] == g.grid_code]
+        names = {role: "、".join(mine.loc[mine["role"] == role, "name"]) for role in ROLES}
+        rows.append({
+            "grid_code": g.grid_code, "community_code": g.community_code,
+            "households": int(getattr(g, "households", 0) or 0),
+            "grid_leaders": names["grid_leader"],
+            "grid_workers": "、".join(x for x in (names[r] for r in _WORKER_ROLES) if x),
+            "building_leaders": int((mine["role"] == "building_leader").sum()),
+            "resident_group_leaders": int((mine["role"] == "resident_group_leader").sum()),
+            "unstaffed": not bool(mine["role"].isin(GRID_STAFF_ROLES).any()),
+        })
+    return pd.DataFrame(rows)
+
+
+def staffing(plan: Any, roster: Roster | None = None) -> pd.DataFrame:
+    """The staffing table (配备): per community, the staff the seed rules call for beside the roster's.
+
+    Seed rules: one grid worker per base grid; community workers at one per 200–400 households
+    (``ceil(H/400)`` to ``ceil(H/200)``); one resident-group leader per small grid. Columns end with
+    ``grids_unstaffed`` (the codes of grids with no grid leader or worker) and ``unplaced`` (roster rows
+    whose community or grid is not in the plan).
+    """
+    grids = plan.grids
+    subgrids = plan.layers.get("subgrids")
+    per_grid = grid_staff_table(plan, roster)
+    staff = roster.staff if roster is not None else pd.DataFrame(columns=list(COLUMNS))
+    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
+    rows = []
+    for code in sorted(set(grids["community_code"].astype(str)) | set(staff["community_code"][staff["community_code"] != ""])):
+        mine = staff[staff["community_code"] == code]
+        g = grids[grids["community_code"] == code]
+        households = int(g["households"].sum()) if "households" in g.columns else 0
+        n_small = int((subgrids["community_code"] == code).sum()) if subgrids is not None else 0
+        unstaffed = per_grid.loc[(per_grid["community_code"] == code) & per_grid["unstaffed"], "grid_code"].tolist()
+
+        def count(roles: tuple[str, ...], mine: pd.DataFrame = mine) -> int:
+            return int((mine["role"].isin(roles) & (mine["placed"] != "unplaced")).sum())
+
+        rows.append({
+            "community_code": code, "community": names.get(code, ""), "households": households,
+            "grids": len(g), "small_grids": n_small,
+            "grid_workers_needed": len(g), "grid_workers": count(_WORKER_ROLES),
+            "grid_leaders": count(("grid_leader",)),
+            "community_workers_needed": f"{math.ceil(households / 400)}–{math.ceil(households / 200)}" if households else "0",
+            "community_workers": count(("community_worker",)),
+            "group_leaders_needed": n_small, "group_leaders": count(("resident_group_leader",)),
+            "building_leaders": count(("building_leader",)),
+            "grids_unstaffed": len(unstaffed), "unstaffed_codes": " ".join(unstaffed),
+            "unplaced": int((mine["placed"] == "unplaced").sum()),
+        })
+    unplaced_nowhere = staff[(staff["placed"] == "unplaced") & (staff["community_code"] == "")]
+    if len(unplaced_nowhere):
+        rows.append({"community_code": "", "community": "(grid not in the plan)", "households": 0, "grids": 0,
+                     "small_grids": 0, "grid_workers_needed": 0, "grid_workers": 0, "grid_leaders": 0,
+                     "community_workers_needed": "0", "community_workers": 0, "group_leaders_needed": 0,
+                     "group_leaders": 0, "building_leaders": 0, "grids_unstaffed": 0, "unstaffed_codes": "",
+                     "unplaced": len(unplaced_nowhere)})
+    return pd.DataFrame(rows)
+
+
+def format_staffing(table: pd.DataFrame) -> str:
+    """The staffing table as text (``gridgeo report --roster``, ``gridgeo map``)."""
+    if table.empty:
+        return "staffing: no grids"
+    lines = ["staffing (配备; seed rules: 1 grid worker per grid, community workers 1 per 200–400 households, "
+             "1 resident-group leader per small grid)",
+             f"  {'community':<14} {'grids':>5} {'workers':>9} {'leaders':>7} {'comm. workers':>14} {'group leaders':>13} "
+             f"{'unstaffed':>9} {'unplaced':>8}"]
+    for r in table.itertuples():
+        lines.append(f"  {r.community_code or '-':<14} {r.grids:>5} {f'{r.grid_workers}/{r.grid_workers_needed}':>9} "
+                     f"{r.grid_leaders:>7} {f'{r.community_workers}/{r.community_workers_needed}':>14} "
+                     f"{f'{r.group_leaders}/{r.group_leaders_needed}':>13} {r.grids_unstaffed:>9} {r.unplaced:>8}")
+    flagged = [c for codes in table["unstaffed_codes"] for c in codes.split()]
+    if flagged:
+        shown = " ".join(flagged[:12]) + (f" and {len(flagged) - 12} more" if len(flagged) > 12 else "")
+        lines.append(f"  grids with no grid worker or leader (网格无人): {shown}")
+    return "\n".join(lines)

@@ -1,0 +1,515 @@
+"""Grid notice boards (网格公示牌) as PDF or PNG: the grid and its neighbours, its roads, its staff.
+
+One page per grid, A4 or A3 portrait, 300 dpi: a map of the grid and its neighbours (streets, buildings,
+code labels, north arrow, scale bar, legend), the grid code and community, the area and its bounding
+roads (四至道路), the responsible unit, each person's photo (a placeholder when none), name, role, phone
+and duties, and the supervision phone (监督电话). Chinese text is set in a CJK font found on the system
+(Noto Sans/Serif CJK from Debian's ``fonts-noto-cjk``, Source Han, WenQuanYi, or the font file named by
+``GRIDGEO_CJK_FONT``); PDF text is embedded as TrueType (``pdf.fonttype`` 42), so it can be searched
+and copied.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from .._errors import GridgeoError, InputError
+from ..crs import metric_crs
+from ._layers import plan_streets, roads_by_zone
+from ._text import default_duties, role_label, texts
+from .roster import Roster, read_roster
+
+__all__ = ["PAPER_MM", "FontNotFoundError", "community_figure", "find_cjk_font", "sign_figure", "write_community_maps",
+           "write_signs"]
+
+PAPER_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
+FORMATS = ("pdf", "png")
+DPI = 300
+_CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Serif SC", "Noto Sans SC",
+                 "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei", "PingFang SC")
+_CJK_FILES = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+              "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+_INSTALL = ("no CJK font found for Chinese text on signs; install one (Debian/Ubuntu: `sudo apt-get install fonts-noto-cjk`; "
+            "macOS and Windows have one) or set GRIDGEO_CJK_FONT to a .ttf/.otf/.ttc file")
+
+
+class FontNotFoundError(GridgeoError):
+    """No font with Chinese glyphs is installed (signs would print empty boxes)."""
+
+
+def find_cjk_font() -> str:
+    """The family name of an installed CJK font, registered with matplotlib; raises :class:`FontNotFoundError`.
+
+    Looks at ``GRIDGEO_CJK_FONT`` (a font file), matplotlib's fonts, the usual Debian paths, then ``fc-list``.
+    """
+    from matplotlib import font_manager as fm
+
+    candidates: list[str] = []
+    env = os.environ.get("GRIDGEO_CJK_FONT")
+    if env:
+        if not Path(env).is_file():
+            msg = f"GRIDGEO_CJK_FONT={env!r} is not a font file; give the path of a .ttf/.otf/.ttc with Chinese glyphs"
+            raise FontNotFoundError(msg)
+        candidates.append(env)
+    candidates += [p for p in _CJK_FILES if Path(p).is_file()]
+    if shutil.which("fc-list"):
+        try:
+            out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=20, check=False).stdout
+            candidates += sorted({line.split(":")[0].strip() for line in out.splitlines() if line.strip()})
+        except (OSError, subprocess.SubprocessError):
+            pass
+    for path in candidates:
+        try:
+            fm.fontManager.addfont(path)
+            name = fm.FontProperties(fname=path).get_name()
+        except (OSError, RuntimeError, ValueError):
+            continue
+        if env and path == env:
+            return name
+    known = {f.name for f in fm.fontManager.ttflist}
+    for family in _CJK_FAMILIES:
+        if family in known:
+            return family
+    raise FontNotFoundError(_INSTALL)
+
+
+def _metric(plan: Any) -> Any:
+    from pyproj import CRS
+
+    crs = plan.metadata.get("metric_crs")
+    try:
+        return CRS.from_user_input(crs) if crs else metric_crs(plan.grids)
+    except Exception:  # noqa: BLE001 - an unreadable CRS in the metadata: pick one again
+        return metric_crs(plan.grids)
+
+
+def _nice_length(width_m: float) -> float:
+    target = width_m / 4
+    steps = [10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000]
+    return max([s for s in steps if s <= target] or [steps[0]])
+
+
+def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, crs: Any, t: dict[str, str]) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    grids = plan.grids.to_crs(crs)
+    me = grids[grids["grid_code"].astype(str) == code]
+    geom = me.geometry.iloc[0]
+    x0, y0, x1, y1 = geom.bounds
+    pad = max(x1 - x0, y1 - y0) * 0.25 + 30
+    x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+    # square-ish view matching the axes' aspect
+    box = ax.get_position()
+    fig_w, fig_h = ax.figure.get_size_inches()
+    aspect = (box.height * fig_h) / (box.width * fig_w)
+    w, h = x1 - x0, y1 - y0
+    if h / w < aspect:
+        cy = (y0 + y1) / 2
+        y0, y1 = cy - w * aspect / 2, cy + w * aspect / 2
+    else:
+        cx = (x0 + x1) / 2
+        x0, x1 = cx - h / aspect / 2, cx + h / aspect / 2
+    view = shapely.box(x0, y0, x1, y1)
+    near = grids[grids.intersects(view)]
+    others = near[near["grid_code"].astype(str) != code]
+    others.plot(ax=ax, facecolor="#f0f0f0", edgecolor="#777", linewidth=0.8, zorder=1)
+    buildings = plan.layers.get("buildings")
+    if buildings is not None and len(buildings):
+        b = buildings.to_crs(crs)
+        b = b[b.intersects(view)]
+        if len(b) and b.geom_type.isin(["Polygon", "MultiPolygon"]).any():
+            b.plot(ax=ax, facecolor="#c8c8c8", edgecolor="#999", linewidth=0.2, zorder=2)
+    me.plot(ax=ax, facecolor="#fdd49e", edgecolor="#d7301f", linewidth=2.4, alpha=0.55, zorder=3)
+    me.boundary.plot(ax=ax, color="#d7301f", linewidth=2.4, zorder=5)
+    handles = [Patch(facecolor="#fdd49e", edgecolor="#d7301f", label=f"{t['grid_word']} {code}"),
+               Patch(facecolor="#f0f0f0", edgecolor="#777", label=t["grids"])]
+    if streets is not None and len(streets):
+        s = streets.to_crs(crs)
+        s = s[s.intersects(view)]
+        if len(s):
+            s.plot(ax=ax, color="#7f7f7f", linewidth=1.4, zorder=4)
+            handles.append(Line2D([0], [0], color="#7f7f7f", linewidth=1.4, label=t["streets"]))
+            _label_streets(ax, s, view)
+    if buildings is not None and len(buildings):
+        handles.append(Patch(facecolor="#c8c8c8", edgecolor="#999", label=t["buildings"]))
+    for g in others.itertuples():
+        p = g.geometry.intersection(view).representative_point()
+        if not p.is_empty:
+            ax.text(p.x, p.y, str(g.grid_code)[-3:], ha="center", va="center", fontsize=7, color="#555", zorder=6)
+    p = geom.representative_point()
+    ax.text(p.x, p.y, code, ha="center", va="center", fontsize=10, weight="bold", color="#7f0000", zorder=10,
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5})
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    _north_and_scale(ax, (x0, y0, x1, y1), t)
+    ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
+
+
+def _north_and_scale(ax: Any, extent: tuple[float, float, float, float], t: dict[str, str]) -> None:
+    """A north arrow (the metric CRS is a Gauss-Krüger zone: grid north within a degree or two of true
+    north) and a scale bar in metres, on a white ground."""
+    from matplotlib.patches import FancyArrow, Rectangle
+
+    x0, y0, x1, y1 = extent
+    ax.add_patch(FancyArrow(0.93, 0.84, 0, 0.08, width=0.012, head_width=0.035, head_length=0.03, color="black",
+                            transform=ax.transAxes, zorder=9))
+    ax.text(0.93, 0.80, t["north"], transform=ax.transAxes, ha="center", va="center", fontsize=11, weight="bold", zorder=9)
+    length = _nice_length(x1 - x0)
+    bx, by = x0 + (x1 - x0) * 0.04, y0 + (y1 - y0) * 0.04
+    bar_h = (y1 - y0) * 0.008
+    ax.add_patch(Rectangle((bx - (x1 - x0) * 0.02, by - bar_h * 1.5), length + (x1 - x0) * 0.06, bar_h * 6,
+                           facecolor="white", alpha=0.85, edgecolor="none", zorder=8.5))
+    for i in range(2):
+        ax.add_patch(Rectangle((bx + i * length / 2, by), length / 2, bar_h, facecolor="black" if i == 0 else "white",
+                               edgecolor="black", linewidth=0.8, zorder=9))
+    label = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    ax.text(bx, by + bar_h * 2, "0", fontsize=7, ha="center", zorder=9)
+    ax.text(bx + length, by + bar_h * 2, label, fontsize=7, ha="center", zorder=9)
+
+
+def _label_streets(ax: Any, streets: gpd.GeoDataFrame, view: Any) -> None:
+    if "name" not in streets.columns:
+        return
+    named = streets[streets["name"].notna() & (streets["name"].astype(str).str.strip() != "")]
+    inner = shapely.buffer(view, -(view.bounds[2] - view.bounds[0]) * 0.06)
+    for name, rows in named.groupby(named["name"].astype(str), sort=True):
+        line = shapely.intersection(shapely.union_all(np.asarray(rows.geometry.array, dtype=object)), inner)
+        if line.is_empty or line.length < (view.bounds[2] - view.bounds[0]) * 0.12:
+            continue
+        parts = list(getattr(line, "geoms", [line]))
+        part = max(parts, key=lambda g: g.length)
+        mid = part.interpolate(0.5, normalized=True)
+        a = part.interpolate(max(0.0, part.project(mid) - 5))
+        b = part.interpolate(min(part.length, part.project(mid) + 5))
+        angle = np.degrees(np.arctan2(b.y - a.y, b.x - a.x))
+        if angle > 90:
+            angle -= 180
+        elif angle < -90:
+            angle += 180
+        ax.text(mid.x, mid.y, name, rotation=angle, rotation_mode="anchor", ha="center", va="center", fontsize=7,
+                color="#333", zorder=8, bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 0.5})
+
+
+def _photo(ax: Any, path: str, t: dict[str, str]) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if path and not path.lower().startswith(("http://", "https://")):
+        import matplotlib.image as mpimg
+
+        ax.imshow(mpimg.imread(path))
+        ax.set_aspect("auto")
+        return
+    ax.set_facecolor("#e6e6e6")
+    ax.text(0.5, 0.5, t["photo"], ha="center", va="center", fontsize=9, color="#888", transform=ax.transAxes)
+
+
+def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any = None, paper: str = "A4",
+                lang: str = "zh", supervision_phone: str | None = None, unit: str | None = None) -> Any:
+    """The notice board (公示牌) of one grid as a matplotlib Figure of the paper's size.
+
+    Parameters mirror ``gridgeo sign``: ``roster`` (path, DataFrame or Roster), ``streets`` (default the
+    plan's streets layer), ``paper`` ``A4``/``A3``, ``lang`` ``zh``/``en``, ``supervision_phone`` for
+    communities whose roster has no supervisor (督导员), ``unit`` the responsible unit (default the
+    community's name and 居民委员会 / residents' committee).
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    t = texts(lang)
+    if paper not in PAPER_MM:
+        msg = f"paper {paper!r} is not supported; use one of {list(PAPER_MM)}"
+        raise InputError(msg)
+    codes = set(plan.grids["grid_code"].astype(str))
+    if str(grid_code) not in codes:
+        msg = f"grid {grid_code!r} is not in the plan; use a grid_code from its grids layer, e.g. {min(codes)!r}"
+        raise InputError(msg)
+    code = str(grid_code)
+    staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
+    family = find_cjk_font()
+    crs = _metric(plan)
+    street_layer = plan_streets(plan, streets)
+    grid = plan.grids[plan.grids["grid_code"].astype(str) == code]
+    community = str(grid["community_code"].iloc[0])
+    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
+    cname = names.get(community, community)
+    roads = roads_by_zone(grid, "grid_code", street_layer).get(code, [])
+    area_m2 = float(grid.to_crs(crs).geometry.area.iloc[0])
+    people = staff.of_grid(code) if staff is not None else None
+    if people is not None:
+        people = people[people["role"] != "building_leader"]
+    supervision = (staff.supervision_phones().get(community) if staff is not None else None) or supervision_phone or ""
+    unit = unit or (f"{cname}居民委员会" if lang == "zh" else f"{cname} residents' committee")
+
+    w_mm, h_mm = PAPER_MM[paper]
+    scale = w_mm / 210.0
+    fs = lambda size: size * scale  # noqa: E731 - type sizes grow with the paper
+    with matplotlib.rc_context({"font.family": [family], "pdf.fonttype": 42, "ps.fonttype": 42, "axes.unicode_minus": False}):
+        fig = Figure(figsize=(w_mm / 25.4, h_mm / 25.4), dpi=DPI)
+        fig.patch.set_facecolor("white")
+        fig.text(0.5, 0.965, f"{t['sign']}", ha="center", va="center", fontsize=fs(26), weight="bold", color="#b30000")
+        fig.text(0.5, 0.935, f"{cname} · {t['grid_word']} {code}", ha="center", va="center", fontsize=fs(15))
+        ax = fig.add_axes((0.06, 0.45, 0.88, 0.465))
+        _draw_map(ax, plan, code, street_layer, crs, t)
+        sep = "、" if lang == "zh" else ", "
+        area = f"{area_m2 / 1e6:.2f} km²" if area_m2 >= 1e5 else f"{area_m2:,.0f} m²"
+        facts = [(t["code"], code), (t["community"], f"{cname} ({community})"), (t["area"], area),
+                 (t["roads"], sep.join(roads) if roads else "—"), (t["unit"], unit)]
+        y = 0.425
+        for k, v in facts:
+            fig.text(0.07, y, f"{k}:", fontsize=fs(10.5), weight="bold", va="top")
+            fig.text(0.22, y, v, fontsize=fs(10.5), va="top", wrap=True)
+            y -= 0.022
+        y -= 0.006
+        fig.text(0.07, y, t["staff"], fontsize=fs(13), weight="bold", va="top", color="#b30000")
+        y -= 0.03
+        rows = list(people.itertuples()) if people is not None else []
+        if not rows:
+            fig.text(0.07, y, t["none"], fontsize=fs(11), va="top")
+        col_w, card_h = 0.44, 0.085
+        shown = 0
+        for i, p in enumerate(rows[:8]):
+            cx = 0.07 + (i % 2) * col_w
+            cy = y - (i // 2) * (card_h + 0.008)
+            if cy - card_h < 0.06:
+                break
+            shown += 1
+            pax = fig.add_axes((cx, cy - card_h, 0.075, card_h))
+            _photo(pax, p.photo, t)
+            fig.text(cx + 0.088, cy - 0.004, f"{p.name}", fontsize=fs(12), weight="bold", va="top")
+            fig.text(cx + 0.088, cy - 0.024, role_label(p.role, lang), fontsize=fs(9.5), va="top", color="#444")
+            fig.text(cx + 0.088, cy - 0.041, f"{t['phone']}: {p.phone or '—'}", fontsize=fs(9.5), va="top")
+            duties = p.duties or default_duties(p.role, lang)
+            fig.text(cx + 0.088, cy - 0.058, f"{t['duties']}: {duties}", fontsize=fs(8), va="top", wrap=True, color="#333")
+        if len(rows) > shown:  # no room for everyone: say how many more, with their names
+            rest = ("、" if lang == "zh" else ", ").join(f"{p.name} {p.phone}".strip() for p in rows[shown:])
+            fig.text(0.07, 0.075, f"+{len(rows) - shown}: {rest}", fontsize=fs(8), va="bottom", wrap=True)
+        fig.text(0.5, 0.035, f"{t['supervision']}: {supervision or '—'}", ha="center", fontsize=fs(13), weight="bold")
+    return fig
+
+
+def community_figure(plan: Any, community_code: str, *, roster: Any = None, streets: Any = None, paper: str = "A4",
+                     lang: str = "zh", public: bool = True) -> Any:
+    """The printed grid map (网格示意图) of one community as a matplotlib Figure of the paper's size.
+
+    Its base grids coloured so that neighbours differ (as on the web map), code labels, small grids dashed,
+    streets, buildings, the community outline, north arrow, scale bar, legend; below, one line per grid
+    with its grid leaders and workers (name and phone) from the roster. ``public=False`` adds each
+    grid's households to its label.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from ._layers import colour_grids, palette_colour
+
+    t = texts(lang)
+    if paper not in PAPER_MM:
+        msg = f"paper {paper!r} is not supported; use one of {list(PAPER_MM)}"
+        raise InputError(msg)
+    codes = sorted(set(plan.grids["community_code"].astype(str)))
+    code = str(community_code)
+    if code not in codes:
+        msg = f"community {community_code!r} has no grids in the plan; use a community_code of its grids, e.g. {codes[0]!r}"
+        raise InputError(msg)
+    staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
+    family = find_cjk_font()
+    crs = _metric(plan)
+    street_layer = plan_streets(plan, streets)
+    colours = dict(zip(plan.grids["grid_code"].astype(str), colour_grids(plan.grids)))
+    grids = plan.grids[plan.grids["community_code"].astype(str) == code].to_crs(crs).sort_values("grid_code")
+    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
+    cname = names.get(code, code)
+    w_mm, h_mm = PAPER_MM[paper]
+    scale = w_mm / 210.0
+    with matplotlib_rc(family):
+        fig = Figure(figsize=(w_mm / 25.4, h_mm / 25.4), dpi=DPI)
+        fig.text(0.5, 0.965, f"{cname} {t['page_of']}", ha="center", va="center", fontsize=22 * scale, weight="bold")
+        fig.text(0.5, 0.94, f"{code} · {len(grids)} {t['grids']}", ha="center", va="center", fontsize=11 * scale)
+        ax = fig.add_axes((0.05, 0.33, 0.9, 0.59))
+        x0, y0, x1, y1 = grids.total_bounds
+        pad = max(x1 - x0, y1 - y0) * 0.04 + 20
+        x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+        box = ax.get_position()
+        aspect = (box.height * h_mm) / (box.width * w_mm)
+        if (y1 - y0) / (x1 - x0) < aspect:
+            cy, half = (y0 + y1) / 2, (x1 - x0) * aspect / 2
+            y0, y1 = cy - half, cy + half
+        else:
+            cx, half = (x0 + x1) / 2, (y1 - y0) / aspect / 2
+            x0, x1 = cx - half, cx + half
+        view = shapely.box(x0, y0, x1, y1)
+        grids.plot(ax=ax, color=[palette_colour(int(colours[c])) for c in grids["grid_code"].astype(str)], edgecolor="#333",
+                   linewidth=1.0, alpha=0.8, zorder=1)
+        handles = [Patch(facecolor=palette_colour(0), edgecolor="#333", label=t["grids"])]
+        subgrids = plan.layers.get("subgrids")
+        if subgrids is not None and len(subgrids):
+            sub = subgrids[subgrids["community_code"].astype(str) == code].to_crs(crs)
+            sub.boundary.plot(ax=ax, color="#333", linewidth=0.5, linestyle=(0, (3, 3)), zorder=2)
+            handles.append(Line2D([0], [0], color="#333", linewidth=0.5, linestyle=(0, (3, 3)), label=t["subgrids"]))
+        buildings = plan.layers.get("buildings")
+        if buildings is not None and len(buildings):
+            b = buildings.to_crs(crs)
+            b = b[b.intersects(view) & b.geom_type.isin(["Polygon", "MultiPolygon"])]
+            if len(b):
+                b.plot(ax=ax, facecolor="#9e9e9e", edgecolor="none", alpha=0.7, zorder=3)
+                handles.append(Patch(facecolor="#9e9e9e", label=t["buildings"]))
+        if street_layer is not None and len(street_layer):
+            s = street_layer.to_crs(crs)
+            s = s[s.intersects(view)]
+            if len(s):
+                s.plot(ax=ax, color="#6e6e6e", linewidth=1.0, zorder=4)
+                handles.append(Line2D([0], [0], color="#6e6e6e", linewidth=1.0, label=t["streets"]))
+                _label_streets(ax, s, view)
+        outline = plan.communities[plan.communities["code"].astype(str) == code].to_crs(crs)
+        outline.boundary.plot(ax=ax, color="#b30000", linewidth=2.2, zorder=6)
+        handles.append(Line2D([0], [0], color="#b30000", linewidth=2.2, label=t["communities"]))
+        for g in grids.itertuples():
+            p = g.geometry.representative_point()
+            label = str(g.grid_code)[-3:] + ("" if public else f"\n{int(g.households)}")
+            ax.text(p.x, p.y, label, ha="center", va="center", fontsize=8 * scale, weight="bold", zorder=10,
+                    bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        _north_and_scale(ax, (x0, y0, x1, y1), t)
+        ax.legend(handles=handles, loc="upper left", fontsize=7 * scale, framealpha=0.9)
+        lines = []
+        for g in grids.itertuples():
+            people = staff.of_grid(str(g.grid_code)) if staff is not None else None
+            who = []
+            if people is not None:
+                for p in people[people["role"].isin(("grid_leader", "grid_worker", "fulltime_grid_worker"))].itertuples():
+                    who.append(f"{role_label(p.role, lang)} {p.name} {p.phone}".strip())
+            lines.append(f"{g.grid_code}  " + ("；".join(who) if who else t["none"]))
+        per_col = 22
+        for i, text in enumerate(lines[: per_col * 2]):
+            fig.text(0.06 + (i // per_col) * 0.46, 0.31 - (i % per_col) * 0.0125, text, fontsize=6.5 * scale, va="top")
+        if len(lines) > per_col * 2:
+            fig.text(0.06, 0.31 - per_col * 0.0125, f"… +{len(lines) - per_col * 2}", fontsize=6.5 * scale, va="top")
+    return fig
+
+
+def matplotlib_rc(family: str) -> Any:
+    """matplotlib settings for gridgeo's print: the CJK font, TrueType in PDF (searchable text)."""
+    import matplotlib
+
+    return matplotlib.rc_context({"font.family": [family], "pdf.fonttype": 42, "ps.fonttype": 42, "axes.unicode_minus": False})
+
+
+def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list[str], roster: Any = None, streets: Any = None,
+                         fmt: str = "pdf", paper: str = "A4", lang: str = "zh", public: bool = True,
+                         force: bool = False) -> list[Path]:
+    """Write the printed grid map of each community: ``out/<community_code>.pdf`` (or ``.png``), atomically."""
+    if fmt not in FORMATS:
+        msg = f"format {fmt!r} is not supported; use one of {list(FORMATS)}"
+        raise InputError(msg)
+    out = Path(out)
+    targets = [out / f"{c}.{fmt}" for c in communities]
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        msg = f"{existing[0]} exists; pass --force (force=True) to replace it"
+        raise InputError(msg)
+    staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
+    street_layer = plan_streets(plan, streets)
+    figures = [community_figure(plan, c, roster=staff, streets=street_layer, paper=paper, lang=lang, public=public)
+               for c in communities]  # every error before anything is written
+    out.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".maps-", dir=out))
+    try:
+        for fig, target in zip(figures, targets):
+            with matplotlib_rc(find_cjk_font()):
+                fig.savefig(tmp / target.name, dpi=DPI, format=fmt)
+        for target in targets:
+            os.replace(tmp / target.name, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return targets
+
+
+def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = None, roster: Any = None,
+                streets: Any = None, fmt: str = "pdf", paper: str = "A4", lang: str = "zh",
+                supervision_phone: str | None = None, unit: str | None = None, one_file: bool = False,
+                force: bool = False) -> list[Path]:
+    """Write one notice board per grid (``gridgeo sign``): ``out/<grid_code>.pdf`` (or ``.png`` at 300 dpi).
+
+    ``grids`` None means every base grid (``--all``). ``one_file`` (PDF only) writes every sign as a page
+    of ``out/signs.pdf`` instead: the CJK font is then subset and embedded once, not once per file
+    (subsetting the CJK font is most of the time a separate PDF takes). Files are written into a temporary folder and
+    moved into ``out`` at the end (an existing file is replaced only with ``force``), so a failed run
+    leaves no half-written sign.
+    """
+    import matplotlib
+
+    if fmt not in FORMATS:
+        msg = f"format {fmt!r} is not supported; use one of {list(FORMATS)}"
+        raise InputError(msg)
+    texts(lang)
+    if paper not in PAPER_MM:
+        msg = f"paper {paper!r} is not supported; use one of {list(PAPER_MM)}"
+        raise InputError(msg)
+    codes = sorted(plan.grids["grid_code"].astype(str)) if grids is None else [str(g) for g in grids]
+    known = set(plan.grids["grid_code"].astype(str))
+    missing = [c for c in codes if c not in known]
+    if missing:
+        msg = f"grid {missing[0]!r} is not in the plan; use a grid_code from its grids layer, e.g. {min(known)!r}"
+        raise InputError(msg)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out} is a file; give a folder for the signs"
+        raise InputError(msg)
+    if one_file and fmt != "pdf":
+        msg = "one_file (--one-file) writes a multi-page PDF; use format 'pdf' or leave one_file off"
+        raise InputError(msg)
+    targets = [out / "signs.pdf"] if one_file else [out / f"{c}.{fmt}" for c in codes]
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        msg = f"{existing[0]} exists; pass --force (force=True) to replace it"
+        raise InputError(msg)
+    if not out.parent.exists():
+        msg = f"--out folder {out.parent} does not exist; create it first"
+        raise InputError(msg)
+    staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
+    street_layer = plan_streets(plan, streets)
+    find_cjk_font()  # fail before any work
+    out.mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".signs-", dir=out))
+    try:
+        def figure(code: str) -> Any:
+            return sign_figure(plan, code, roster=staff, streets=street_layer, paper=paper, lang=lang,
+                               supervision_phone=supervision_phone, unit=unit)
+
+        if one_file:
+            from matplotlib.backends.backend_pdf import PdfPages
+
+            with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(tmp / targets[0].name) as pdf:
+                for code in codes:
+                    pdf.savefig(figure(code), dpi=DPI)
+        else:
+            for code, target in zip(codes, targets):
+                with matplotlib.rc_context({"pdf.fonttype": 42}):
+                    figure(code).savefig(tmp / target.name, dpi=DPI, format=fmt,
+                                         metadata=None if fmt == "png" else {"Title": f"{code}"})
+        for target in targets:
+            os.replace(tmp / target.name, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return targets

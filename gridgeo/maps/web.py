@@ -1,0 +1,703 @@
+"""The interactive public grid map (网格示意图): a folium/Leaflet page, or a site of pages, for a plan.
+
+:func:`grid_map` returns a :class:`folium.Map` (a notebook shows it inline); :func:`publish_map` writes
+a self-contained site (``gridgeo map PLAN --out site/``): ``index.html``, one page per community when
+the plan is large, and ``lib/`` with the Leaflet assets, so that the pages work with no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from .._errors import InputError
+from ._layers import PALETTE, colour_grids, display_layer, palette_colour, plan_streets, roads_by_zone
+from ._text import default_duties, esc, role_label, texts
+from .roster import Roster, read_roster
+
+__all__ = ["TILES", "grid_map", "publish_map", "SPLIT_GRIDS"]
+
+TILES = ("osm", "tianditu", "amap", "none")
+#: plans with more base grids than this are published as one page per community plus an index
+SPLIT_GRIDS = 300
+VENDOR = Path(__file__).resolve().parent / "_vendor"
+#: the CDN assets of folium (and its Search and LocateControl plugins) → the bundled copies under lib/
+_LOCAL_JS = {"leaflet": "leaflet/leaflet.js", "Leaflet.Search.js": "leaflet-search/files/leaflet-search.min.js",
+             "Control_locate_min_js": "leaflet-locatecontrol/L.Control.Locate.min.js"}
+_LOCAL_CSS = {"leaflet_css": "leaflet/leaflet.css", "Leaflet.Search.css": "leaflet-search/files/leaflet-search.min.css",
+              "Control_locate_min_css": "leaflet-locatecontrol/L.Control.Locate.min.css"}
+
+_TIANDITU = ("https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER={layer}"
+             "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={token}")
+_AMAP = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+
+_CSS = """
+<style>
+.leaflet-container { background: #f4f3ef; font-family: "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; }
+.leaflet-tooltip.gg-label { background: transparent; border: none; box-shadow: none; font-weight: 600; font-size: 11px;
+  color: #222; text-shadow: 0 0 3px #fff, 0 0 3px #fff; padding: 0; }
+.leaflet-tooltip.gg-label:before { display: none; }
+.gg-hide-labels .gg-label { display: none; }
+.gg-popup { font-size: 13px; line-height: 1.35; max-width: 340px; }
+.gg-popup h4 { margin: 0 0 4px 0; font-size: 15px; }
+.gg-popup h5 { margin: 8px 0 4px 0; font-size: 13px; }
+.gg-popup table { border-collapse: collapse; }
+.gg-popup th { text-align: left; padding-right: 8px; color: #555; font-weight: normal; white-space: nowrap; vertical-align: top; }
+.gg-person { display: flex; gap: 8px; align-items: flex-start; margin: 4px 0; }
+.gg-person img, .gg-photo-none { width: 44px; height: 56px; object-fit: cover; border: 1px solid #bbb; flex: none; }
+.gg-photo-none { background: #e4e4e4; color: #888; font-size: 10px; display: flex; align-items: center; justify-content: center; }
+.gg-legend { position: fixed; bottom: 28px; right: 10px; z-index: 1000; background: rgba(255,255,255,.93); padding: 8px 10px;
+  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); font-size: 12px; line-height: 1.6; }
+.gg-legend i { display: inline-block; width: 22px; height: 12px; margin-right: 6px; vertical-align: middle; border: 1px solid #444; }
+.gg-legend .gg-swatch { width: 7px; border-width: 1px 0 1px 1px; margin-right: 0; }
+.gg-legend .gg-swatch:last-of-type { border-right-width: 1px; margin-right: 6px; }
+.gg-staffing { margin-top: 4px; max-height: 40vh; overflow: auto; }
+.gg-staffing table { border-collapse: collapse; font-size: 11px; }
+.gg-staffing td, .gg-staffing th { border-bottom: 1px solid #ddd; padding: 1px 4px; text-align: right; white-space: nowrap; }
+.gg-staffing td:first-child { text-align: left; }
+.gg-staffing .gg-flag { color: #d7191c; font-weight: bold; }
+.gg-title { position: fixed; top: 10px; left: 50%; transform: translateX(-50%); z-index: 1000; background: rgba(255,255,255,.93);
+  padding: 4px 12px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); font-size: 15px; font-weight: 600; }
+.gg-title a { font-weight: normal; font-size: 12px; margin-left: 10px; }
+.leaflet-container .leaflet-control-search .search-tooltip { left: auto; right: 0; float: none; width: 300px; max-height: 260px; }
+.leaflet-container .leaflet-control-search .search-tip { white-space: normal; }
+.gg-locate-icon:before { content: "\\25CE"; font-size: 18px; line-height: 30px; }
+</style>
+"""
+
+
+_OVERLAY_COLOURS = ("#e31a1c", "#1f78b4", "#33a02c", "#ff7f00", "#6a3d9a", "#b15928")
+
+
+def _read_overlay(name: Any, value: Any) -> gpd.GeoDataFrame:
+    """An overlay layer as a GeoDataFrame (a frame, a path or ``(path, layer)``)."""
+    if isinstance(value, gpd.GeoDataFrame):
+        frame = value
+    else:
+        from ..io import read_layer
+
+        path, layer = value if isinstance(value, tuple) else (value, None)
+        frame = read_layer(path, layer=layer, name=str(name))
+    if frame.crs is None:
+        msg = f"overlay {name!r} has no CRS; set one (e.g. gdf.set_crs(4490)) or give a file that defines it"
+        raise InputError(msg)
+    return frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+
+
+def _count_in_grids(features: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> dict[str, int]:
+    """Features per grid code: points where they fall, polygons and lines by their representative point."""
+    from ..crs import metric_crs
+
+    crs = metric_crs(grids)
+    pts = gpd.GeoDataFrame(geometry=features.to_crs(crs).geometry.representative_point(), crs=crs)
+    g = grids[["grid_code", grids.geometry.name]].to_crs(crs)
+    joined = gpd.sjoin(pts, g, how="inner", predicate="within")
+    return joined.groupby("grid_code").size().astype(int).to_dict()
+
+
+def _check_options(tiles: str, lang: str, tianditu_token: str | None) -> str | None:
+    texts(lang)
+    if tiles not in TILES:
+        msg = f"tiles {tiles!r} is not supported; use one of {list(TILES)}"
+        raise InputError(msg)
+    token = tianditu_token or os.environ.get("GRIDGEO_TIANDITU_TOKEN")
+    if tiles == "tianditu" and not token:
+        msg = ("tiles 'tianditu' needs a Tianditu key: pass --tianditu-token KEY (or set GRIDGEO_TIANDITU_TOKEN); "
+               "get a free browser key at https://console.tianditu.gov.cn")
+        raise InputError(msg)
+    return token
+
+
+def _add_tiles(m: Any, tiles: str, token: str | None, t: dict[str, str]) -> None:
+    import folium
+
+    if tiles == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap", control=False).add_to(m)
+    elif tiles == "tianditu":
+        for layer, name in (("vec", "天地图"), ("cva", "天地图注记")):
+            folium.TileLayer(_TIANDITU.format(layer=layer, token=quote(str(token), safe=""), s="{s}"), name=name, subdomains="01234567",
+                             attr="&copy; 天地图 Tianditu", control=False, max_zoom=18).add_to(m)
+    elif tiles == "amap":
+        folium.TileLayer(_AMAP, name="高德地图", subdomains="1234", attr="&copy; 高德地图 AutoNavi", control=False,
+                         max_zoom=18).add_to(m)
+
+
+def _photo_data_uri(path: str) -> str:
+    """A local photo inlined as a data URI (for a map shown in a notebook)."""
+    data = Path(path).read_bytes()
+    mime = mimetypes.guess_type(path)[0] or "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _photo_src(photo: str, photo_src: Callable[[str], str] | None) -> str:
+    if not photo:
+        return ""
+    if photo.lower().startswith(("http://", "https://")):
+        return photo
+    return (photo_src or _photo_data_uri)(photo)
+
+
+def person_html(p: Any, *, lang: str, photo_src: Callable[[str], str] | None = None) -> str:
+    """One person of the roster as HTML: photo (or a placeholder), name, role, phone, duties; all escaped."""
+    t = texts(lang)
+    src = _photo_src(p.photo, photo_src)
+    photo = (f'<img src="{esc(src)}" alt="{esc(p.name)}">' if src else f'<div class="gg-photo-none">{esc(t["photo"])}</div>')
+    phone = f'<br><a href="tel:{esc(p.phone)}">{esc(p.phone)}</a>' if p.phone else ""
+    duties = p.duties or default_duties(p.role, lang)
+    auto = esc(t["auto"]) if p.placed == "auto" else ""
+    return (f'<div class="gg-person">{photo}<div><b class="gg-name">{esc(p.name)}</b> {esc(role_label(p.role, lang))}{auto}'
+            f'{phone}<br><span class="gg-duties">{esc(duties)}</span></div></div>')
+
+
+def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, roads: list[str], supervision: str,
+               subgrid_count: int | None, lang: str, public: bool, photo_src: Callable[[str], str] | None = None,
+               counts: dict[str, int] | None = None) -> str:
+    """The popup of one base grid: code, community, counts, bounding roads, staff, supervision phone.
+
+    ``counts``: features of each overlay layer (enterprises, hazards ...) in the grid, by layer name.
+    """
+    t = texts(lang)
+    rows = [(t["community"], f"{esc(community_name)} ({esc(grid.community_code)})" if community_name else esc(grid.community_code))]
+    if not public and "households" in grid._fields:
+        rows.append((t["households"], esc(int(grid.households))))
+    if "buildings" in grid._fields:
+        rows.append((t["building_count"], esc(int(grid.buildings))))
+    if subgrid_count is not None:
+        rows.append((t["subgrid_count"], esc(subgrid_count)))
+    for name, n in (counts or {}).items():
+        rows.append((name, esc(n)))
+    if roads:
+        rows.append((t["roads"], esc("、".join(roads) if lang == "zh" else ", ".join(roads))))
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    people = ""
+    if staff is not None:
+        shown = staff[staff["role"] != "building_leader"]
+        people = "".join(person_html(p, lang=lang, photo_src=photo_src) for p in shown.itertuples()) or f"<i>{esc(t['none'])}</i>"
+        n_building = int((staff["role"] == "building_leader").sum())
+        if n_building:
+            people += f"<div>{esc(role_label('building_leader', lang))}: {n_building}</div>"
+        people = f"<h5>{esc(t['staff'])}</h5>{people}"
+    sup = f"<p><b>{esc(t['supervision'])}</b>: {esc(supervision)}</p>" if supervision else ""
+    code_label = f"{t['grid_word']} {grid.grid_code}" if lang == "en" else f"网格 {grid.grid_code}"
+    return f'<div class="gg-popup"><h4>{esc(code_label)}</h4><table>{table}</table>{people}{sup}</div>'
+
+
+class _JS:
+    """Small pieces of page script (labels shown when few grids are in view, a handle for tests)."""
+
+    @staticmethod
+    def element(script: str) -> Any:
+        from branca.element import MacroElement
+        from jinja2 import Template
+
+        el = MacroElement()
+        el._template = Template("{% macro script(this, kwargs) %}" + script + "{% endmacro %}")
+        return el
+
+
+def _label_script(map_name: str, layers: dict[str, str], max_labels: int) -> str:
+    handles = ", ".join(f"{k}: {v}" for k, v in layers.items())
+    grid_layer = layers.get("grids") or layers.get("communities")
+    return f"""
+    window.gridgeo = {{map: {map_name}, layers: {{{handles}}}}};
+    (function() {{
+      var m = {map_name}, layer = {grid_layer};
+      function refresh() {{
+        var view = m.getBounds(), n = 0;
+        layer.eachLayer(function(l) {{ if (view.intersects(l.getBounds())) n += 1; }});
+        var c = m.getContainer().classList;
+        if (n > {max_labels}) c.add('gg-hide-labels'); else c.remove('gg-hide-labels');
+      }}
+      m.on('zoomend moveend', refresh);
+      refresh();
+    }})();
+    """
+
+
+def _search_class() -> Any:
+    """folium's Search, matching anywhere in the text (leaflet-search's ``initial: false``), the placeholder
+    as a JSON string, fitting the found grid and opening its popup."""
+    from folium.plugins import Search
+    from jinja2 import Template
+
+    class AnywhereSearch(Search):
+        _template = Template(_SEARCH_TEMPLATE)
+
+    return AnywhereSearch
+
+
+_SEARCH_TEMPLATE = """
+{% macro script(this, kwargs) %}
+    var {{this.layer.get_name()}}searchControl = new L.Control.Search({
+        layer: {{this.layer.get_name()}},
+        propertyName: '{{this.search_label}}',
+        collapsed: {{this.collapsed|tojson|safe}},
+        textPlaceholder: {{this.placeholder|tojson|safe}},
+        position: '{{this.position}}',
+        initial: false,
+        marker: false,
+        moveToLocation: function(latlng, title, map) {
+            map.fitBounds(latlng.layer.getBounds(), {maxZoom: 17});
+        }
+    });
+    {{this.layer.get_name()}}searchControl.on('search:locationfound', function(e) {
+        if (e.layer._popup) e.layer.openPopup();
+    });
+    {{this._parent.get_name()}}.addControl({{this.layer.get_name()}}searchControl);
+{% endmacro %}
+"""
+
+
+def _use_local_assets(elements: list[Any], asset_base: str) -> None:
+    """Point folium's CDN links at the bundled copies (``asset_base`` + path); drop unused CDN assets."""
+    for el in elements:
+        js = getattr(el, "default_js", None)
+        css = getattr(el, "default_css", None)
+        if js is not None:
+            el.default_js = [(n, asset_base + _LOCAL_JS[n]) for n, _ in js if n in _LOCAL_JS]
+        if css is not None:
+            el.default_css = [(n, asset_base + _LOCAL_CSS[n]) for n, _ in css if n in _LOCAL_CSS]
+
+
+def _as_roster(roster: Any, plan: Any) -> Roster | None:
+    if roster is None or isinstance(roster, Roster):
+        return roster
+    return read_roster(roster, plan)
+
+
+def _staffing_panel(table: pd.DataFrame, t: dict[str, str]) -> str:
+    """The staffing table (配备) of the page's communities, folded under the legend."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in t["staffing_cols"].split("|"))
+    rows = "".join(
+        f"<tr><td>{esc(r.community or r.community_code)}</td><td>{r.grids}</td><td>{r.grid_workers}/{r.grid_workers_needed}</td>"
+        f"<td>{r.community_workers}/{esc(r.community_workers_needed)}</td><td>{r.group_leaders}/{r.group_leaders_needed}</td>"
+        f"<td{' class=gg-flag' if r.grids_unstaffed else ''}>{r.grids_unstaffed}</td></tr>"
+        for r in table.itertuples() if r.grids)
+    return (f'<details class="gg-staffing"><summary>{esc(t["staffing"])}</summary>'
+            f'<table><tr>{head}</tr>{rows}</table><small>{esc(t["staffing_rule"])}</small></details>')
+
+
+def _legend(t: dict[str, str], *, has: dict[str, bool], roster: bool, staffing: str = "") -> str:
+    swatches = "".join(f'<i class="gg-swatch" style="background:{c}"></i>' for c in PALETTE[:4])
+    items = [f"{swatches}{esc(t['grids'])}"]
+    if has.get("subgrids"):
+        items.append(f'<i style="background:transparent;border:1px dashed #333"></i>{esc(t["subgrids"])}')
+    if has.get("dedicated"):
+        items.append(f'<i style="background:#c9a0dc"></i>{esc(t["dedicated"])}')
+    if has.get("streets"):
+        items.append(f'<i style="background:#999;height:3px;border:none"></i>{esc(t["streets"])}')
+    if has.get("buildings"):
+        items.append(f'<i style="background:#bdbdbd"></i>{esc(t["buildings"])}')
+    if roster:
+        items.append(f'<i style="background:transparent;border:2px solid #d7191c"></i>{esc(t["unstaffed"])}')
+    return f'<div class="gg-legend"><b>{esc(t["legend"])}</b><br>' + "<br>".join(items) + staffing + "</div>"
+
+
+def _context_grids(plan: Any, shown: gpd.GeoDataFrame, communities: list[str], *, simplify_m: float, datum: str,
+                   digits: int) -> gpd.GeoDataFrame:
+    """Grids of other communities around a community's page (outlines only, not interactive)."""
+    from ..crs import metric_crs
+
+    crs = metric_crs(shown)
+    around = shapely.buffer(shapely.box(*shown.to_crs(crs).total_bounds), 150.0)
+    others = plan.grids[~plan.grids["community_code"].astype(str).isin(communities)]
+    others = others[others.to_crs(crs).intersects(around)]
+    if others.empty:
+        return others[[others.geometry.name]]
+    shown_others = display_layer(others.sort_values("grid_code"), simplify_m=simplify_m, coverage=True, datum=datum, digits=digits)
+    return gpd.GeoDataFrame({"grid_code": shown_others["grid_code"].astype(str).map(esc)},
+                            geometry=shown_others.geometry.to_numpy(), crs=4326)
+
+
+def _subset(plan: Any, communities: list[str] | None) -> dict[str, gpd.GeoDataFrame]:
+    layers = {}
+    for name in ("communities", "grids", "subgrids", "dedicated", "buildings"):
+        gdf = plan.layers.get(name)
+        if gdf is None:
+            continue
+        if communities is not None:
+            col = "code" if name == "communities" else "community_code"
+            if col in gdf.columns:
+                gdf = gdf[gdf[col].astype(str).isin(communities)]
+        layers[name] = gdf
+    return layers
+
+
+def _prepare(plan: Any, streets: Any) -> dict[str, Any]:
+    """What every page of a plan shares: the streets (in a metric CRS), each grid's bounding roads and
+    its colour (over the whole plan, so that the pages of a split site agree)."""
+    from ..crs import metric_crs
+
+    street_layer = plan_streets(plan, streets)
+    if street_layer is not None and len(street_layer) and street_layer.crs is not None and street_layer.crs.is_geographic:
+        street_layer = street_layer.to_crs(metric_crs(plan.grids))
+    return {"streets": street_layer, "roads": roads_by_zone(plan.grids, "grid_code", street_layer),
+            "colours": colour_grids(plan.grids).set_axis(plan.grids["grid_code"].astype(str).to_numpy())}
+
+
+def grid_map(
+    plan: Any,
+    *,
+    roster: Any = None,
+    tiles: str = "osm",
+    tianditu_token: str | None = None,
+    public: bool = False,
+    lang: str = "zh",
+    streets: Any = None,
+    supervision_phone: str | None = None,
+    communities: list[str] | None = None,
+    buildings: bool = True,
+    simplify_m: float = 0.5,
+    digits: int = 6,
+    asset_base: str | None = None,
+    photo_src: Callable[[str], str] | None = None,
+    index_link: str | None = None,
+    overlays: dict[str, Any] | None = None,
+    _prepared: dict[str, Any] | None = None,
+) -> Any:
+    """The public grid map (网格示意图) of a plan as a :class:`folium.Map`.
+
+    Parameters
+    ----------
+    plan
+        A partitioned :class:`~gridgeo.Plan`.
+    roster
+        Staff (a CSV path, a DataFrame or a :class:`~gridgeo.maps.roster.Roster`); shown in the grids' popups.
+    tiles
+        ``osm`` (default), ``tianditu`` (needs ``tianditu_token``), ``amap`` (geometries shifted to
+        GCJ-02 to sit on AMap's streets) or ``none`` (no background; works offline).
+    public
+        Show only what a public sign may show: no household counts, no building attributes.
+    lang
+        ``zh`` (default) or ``en``.
+    streets
+        Streets to draw and name as bounding roads (a GeoDataFrame, a path or ``(path, layer)``); default
+        the plan's ``streets`` layer when it has one.
+    supervision_phone
+        The supervision phone (监督电话) for communities whose roster names no supervisor (督导员).
+    communities
+        Only these community codes (one page per community).
+    buildings
+        Draw the buildings layer (off by default in the layer control).
+    simplify_m
+        Coverage-preserving simplification tolerance in metres (0: none).
+    digits
+        Decimals kept in the page's coordinates (6: about 0.1 m).
+    asset_base
+        Load Leaflet from this relative folder (the bundled copies) instead of folium's CDNs.
+    photo_src
+        Maps a local photo path to the ``src`` used in the page (default: inlined as a data URI).
+    index_link
+        A link back to an index page, shown beside the title.
+    overlays
+        Extra point or polygon layers by display name (enterprises, hazards, cameras, rental houses ...):
+        each a GeoDataFrame, a path or ``(path, layer)``; drawn as a layer, counted per grid in the popups
+        (a polygon counts in the grid holding its representative point). Public maps draw them without
+        attributes; otherwise a ``name`` column is shown on hover.
+    """
+    import folium
+    from folium.plugins import LocateControl
+
+    token = _check_options(tiles, lang, tianditu_token)
+    t = texts(lang)
+    staff = _as_roster(roster, plan)
+    datum = "gcj02" if tiles == "amap" else "wgs84"
+    layers = _subset(plan, communities)
+    grids_all = layers["grids"].sort_values("grid_code")
+    if grids_all.empty:
+        msg = "the plan has no base grids to map; run `gridgeo partition` first"
+        raise InputError(msg)
+    shared = _prepared if _prepared is not None else _prepare(plan, streets)
+    street_layer = shared["streets"]
+    community_names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
+    roads = shared["roads"]
+    sup_by_community = staff.supervision_phones() if staff is not None else {}
+    subgrids = layers.get("subgrids")
+    n_sub = subgrids.groupby("grid_code").size().to_dict() if subgrids is not None and len(subgrids) else {}
+
+    colours = shared["colours"]
+    unstaffed: set[str] = set()
+    if staff is not None:
+        from .roster import grid_staff_table
+
+        table = grid_staff_table(plan, staff)
+        unstaffed = set(table.loc[table["unstaffed"], "grid_code"])
+    overlay_frames = {str(name): _read_overlay(name, value) for name, value in (overlays or {}).items()}
+    overlay_counts = {name: _count_in_grids(o, grids_all) for name, o in overlay_frames.items()}
+    records = []
+    for g in grids_all.drop(columns=grids_all.geometry.name).itertuples(index=False):
+        code = str(g.grid_code)
+        name = community_names.get(str(g.community_code), "")
+        popup = grid_popup(g, community_name=name, staff=staff.of_grid(code) if staff is not None else None,
+                           roads=roads.get(code, []), supervision=sup_by_community.get(str(g.community_code)) or supervision_phone or "",
+                           subgrid_count=n_sub.get(code), lang=lang, public=public, photo_src=photo_src,
+                           counts={name: int(c.get(code, 0)) for name, c in overlay_counts.items()})
+        records.append({"grid_code": esc(code), "label": esc(code[-3:] if len(code) > 6 else code),
+                        "search": esc(" ".join([code, name, *roads.get(code, [])])), "popup": popup,
+                        "fill": palette_colour(int(colours[code])), "unstaffed": code in unstaffed,
+                        "kind": esc(getattr(g, "kind", "base"))})
+    shown = gpd.GeoDataFrame(records, geometry=display_layer(grids_all, simplify_m=simplify_m, coverage=True, datum=datum, digits=digits).geometry.to_numpy(), crs=4326)
+    is_dedicated = shown["kind"] == "dedicated"
+    dedicated = layers.get("dedicated")
+
+    minx, miny, maxx, maxy = shown.total_bounds
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_snap=0.25)
+    _add_tiles(m, tiles, token, t)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    root = m.get_root()
+    title = f"{t['title']}" if communities is None or len(communities) != 1 else f"{community_names.get(communities[0], communities[0])} {t['page_of']}"
+    root.header.add_child(folium.Element(f"<title>{esc(title)}</title><meta charset='utf-8'>" + _CSS))
+    link = f'<a href="{esc(index_link)}">{esc(t["back"])}</a>' if index_link else ""
+    root.html.add_child(folium.Element(f'<div class="gg-title">{esc(title)}{link}</div>'))
+
+    on_each = folium.JsCode("""function(feature, layer) {
+        layer.bindPopup(feature.properties.popup, {maxWidth: 360, autoPanPaddingTopLeft: [60, 60], autoPanPaddingBottomRight: [20, 20]});
+        layer.bindTooltip(feature.properties.label, {permanent: true, direction: 'center', className: 'gg-label'});
+    }""")
+    context_layer = None
+    if communities is not None:  # grids of the other communities around, drawn first (below)
+        context = _context_grids(plan, grids_all, communities, simplify_m=simplify_m, datum=datum, digits=digits)
+        if len(context):
+            context_layer = folium.GeoJson(context, name=t["context"], interactive=False,
+                                           style_function=lambda f: {"fillColor": "#ffffff", "fillOpacity": 0.35,
+                                                                     "color": "#999", "weight": 1}).add_to(m)
+    base = shown[~is_dedicated]
+    grid_layer = folium.GeoJson(
+        base, name=f"{t['grids']} ({len(base):,})",
+        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.55,
+                                  "color": "#d7191c" if f["properties"]["unstaffed"] else "#333",
+                                  "weight": 3 if f["properties"]["unstaffed"] else 1.2},
+        highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.75},
+        on_each_feature=on_each, smooth_factor=0.5,
+    ).add_to(m)
+    handles = {"grids": grid_layer.get_name()}
+    if context_layer is not None:
+        handles["context"] = context_layer.get_name()
+    has = {"streets": False}
+    if subgrids is not None and len(subgrids):
+        sub = display_layer(subgrids.sort_values("subgrid_code"), simplify_m=simplify_m, coverage=True, datum=datum, digits=digits)
+        props = pd.DataFrame({"subgrid_code": sub["subgrid_code"].astype(str).map(esc)})
+        if not public and "households" in sub.columns:
+            props["households"] = sub["households"].astype(int)
+        sub_layer = folium.GeoJson(
+            gpd.GeoDataFrame(props, geometry=sub.geometry.to_numpy(), crs=4326), name=f"{t['subgrids']} ({len(sub):,})",
+            style_function=lambda f: {"fill": False, "color": "#333", "weight": 1, "dashArray": "4 4"},
+            tooltip=folium.GeoJsonTooltip(fields=list(props.columns), aliases=[t["code"], t["households"]][: len(props.columns)]),
+        ).add_to(m)
+        handles["subgrids"] = sub_layer.get_name()
+        has["subgrids"] = True
+    ded_frames = []
+    if dedicated is not None and len(dedicated):
+        d = display_layer(dedicated, simplify_m=simplify_m, coverage=False, datum=datum, digits=digits)
+        code_col = "grid_code" if "grid_code" in d.columns else d.columns[0]
+        ded_frames.append(gpd.GeoDataFrame({"code": d[code_col].astype(str).map(esc),
+                                            "name": d.get("name", pd.Series("", index=d.index)).astype(str).map(esc)},
+                                           geometry=d.geometry.to_numpy(), crs=4326))
+    if is_dedicated.any():
+        dg = shown[is_dedicated]
+        ded_frames.append(gpd.GeoDataFrame({"code": dg["grid_code"], "name": ""}, geometry=dg.geometry.to_numpy(), crs=4326))
+    if ded_frames:
+        ded = pd.concat(ded_frames, ignore_index=True)
+        ded_layer = folium.GeoJson(ded, name=f"{t['dedicated']} ({len(ded):,})",
+                                   style_function=lambda f: {"fillColor": "#c9a0dc", "fillOpacity": 0.6, "color": "#6a3d9a", "weight": 2},
+                                   tooltip=folium.GeoJsonTooltip(fields=["code", "name"], aliases=[t["code"], ""])).add_to(m)
+        handles["dedicated"] = ded_layer.get_name()
+        has["dedicated"] = True
+    if street_layer is not None and len(street_layer):
+        extent = shown.to_crs(street_layer.crs).total_bounds if street_layer.crs is not None else None
+        sl = street_layer.cx[extent[0]:extent[2], extent[1]:extent[3]] if extent is not None else street_layer
+        if len(sl):
+            sl = display_layer(sl, simplify_m=simplify_m, coverage=False, datum=datum, digits=digits)
+            names = sl["name"].astype(object).where(sl["name"].notna(), "") if "name" in sl.columns else pd.Series("", index=sl.index)
+            st = gpd.GeoDataFrame({"name": names.astype(str).map(esc)}, geometry=sl.geometry.to_numpy(), crs=4326)
+            street_group = folium.GeoJson(st, name=t["streets"], style_function=lambda f: {"color": "#8c8c8c", "weight": 2, "opacity": 0.9},
+                                          tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False)).add_to(m)
+            handles["streets"] = street_group.get_name()
+            has["streets"] = True
+    for k, (name, o) in enumerate(overlay_frames.items()):
+        x0, y0, x1, y1 = grids_all.to_crs(o.crs).total_bounds
+        ov = display_layer(o.cx[x0:x1, y0:y1], simplify_m=0, coverage=False, datum=datum, digits=digits)
+        label = ov["name"] if "name" in ov.columns and not public else pd.Series("", index=ov.index)
+        og = gpd.GeoDataFrame({"name": label.astype(object).where(label.notna(), "").astype(str).map(esc)},
+                              geometry=ov.geometry.to_numpy(), crs=4326)
+        colour = _OVERLAY_COLOURS[k % len(_OVERLAY_COLOURS)]
+        layer = folium.GeoJson(og, name=f"{esc(name)} ({len(og):,})", show=True,
+                               marker=folium.CircleMarker(radius=5, color=colour, fill=True, fill_opacity=0.9, weight=1),
+                               style_function=lambda f, c=colour: {"color": c, "weight": 1.5, "fillColor": c, "fillOpacity": 0.4},
+                               tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if not public else None).add_to(m)
+        handles[f"overlay{k}"] = layer.get_name()
+    b = layers.get("buildings")
+    if buildings and b is not None and len(b):
+        bd = display_layer(b, simplify_m=0, coverage=False, datum=datum, digits=digits)
+        if public:
+            bprops = pd.DataFrame(index=bd.index)
+        else:
+            bprops = pd.DataFrame({"building_id": bd["building_id"].astype(str).map(esc),
+                                   "households": pd.to_numeric(bd.get("households", 0), errors="coerce").fillna(0).astype(int)})
+        bl = folium.GeoJson(gpd.GeoDataFrame(bprops, geometry=bd.geometry.to_numpy(), crs=4326), name=t["buildings"], show=False,
+                            style_function=lambda f: {"color": "#666", "weight": 0.5, "fillColor": "#bdbdbd", "fillOpacity": 0.8},
+                            tooltip=None if public else folium.GeoJsonTooltip(fields=["building_id", "households"],
+                                                                               aliases=[t["building"], t["households"]])).add_to(m)
+        handles["buildings"] = bl.get_name()
+        has["buildings"] = True
+
+    search = _search_class()(grid_layer, search_label="search", placeholder=t["search"], collapsed=False, position="topright")
+    search.add_to(m)
+    locate = LocateControl(strings={"title": t["locate"]}, icon="gg-locate-icon", position="topleft")
+    locate.add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    panel = ""
+    if staff is not None:
+        from .roster import staffing
+
+        table = staffing(plan, staff)
+        if communities is not None:
+            table = table[table["community_code"].isin(communities)]
+        panel = _staffing_panel(table, t)
+    root.html.add_child(folium.Element(_legend(t, has=has, roster=staff is not None, staffing=panel)))
+    m.add_child(_JS.element(_label_script(m.get_name(), handles, max_labels=100)))
+    if asset_base is not None:
+        _use_local_assets([m, search, locate], asset_base)
+    return m
+
+
+def _index_map(plan: Any, pages: dict[str, str], *, tiles: str, token: str | None, lang: str, asset_base: str, simplify_m: float) -> Any:
+    """The index page of a split site: communities linked to their pages."""
+    import folium
+
+    t = texts(lang)
+    datum = "gcj02" if tiles == "amap" else "wgs84"
+    c = plan.communities.sort_values("code")
+    shown = display_layer(c, simplify_m=simplify_m, coverage=True, datum=datum)
+    colours = colour_grids(c, key="code")
+    names = c.get("name", c["code"]).astype(str)
+    counts = plan.grids.groupby("community_code").size()
+    records = []
+    for code, name in zip(c["code"].astype(str), names):
+        href = pages.get(code, "")
+        records.append({"code": esc(code), "label": esc(name), "search": esc(f"{code} {name}"),
+                        "popup": (f'<div class="gg-popup"><h4>{esc(name)}</h4>{esc(code)}<br>{esc(t["grids"])}: '
+                                  f'{int(counts.get(code, 0))}<br><a class="gg-page-link" href="{esc(href)}">{esc(t["page_of"])} →</a></div>')})
+    gdf = gpd.GeoDataFrame(records, geometry=shown.geometry.to_numpy(), crs=4326)
+    gdf["fill"] = [palette_colour(int(i)) for i in colours]
+    minx, miny, maxx, maxy = gdf.total_bounds
+    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
+    _add_tiles(m, tiles, token, t)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    root = m.get_root()
+    root.header.add_child(folium.Element(f"<title>{esc(t['title'])}</title><meta charset='utf-8'>" + _CSS))
+    root.html.add_child(folium.Element(f'<div class="gg-title">{esc(t["title"])} · {esc(t["index"])}</div>'))
+    on_each = folium.JsCode("""function(feature, layer) {
+        layer.bindPopup(feature.properties.popup);
+        layer.bindTooltip(feature.properties.label, {permanent: true, direction: 'center', className: 'gg-label'});
+    }""")
+    layer = folium.GeoJson(gdf, name=f"{t['communities']} ({len(gdf):,})", on_each_feature=on_each,
+                           style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.55, "color": "#333", "weight": 1.5}).add_to(m)
+    search = _search_class()(layer, search_label="search", placeholder=t["search"], collapsed=False, position="topright")
+    search.add_to(m)
+    m.add_child(_JS.element(_label_script(m.get_name(), {"communities": layer.get_name()}, max_labels=200)))
+    _use_local_assets([m, search], asset_base)
+    return m
+
+
+def _copy_assets(site: Path) -> None:
+    shutil.copytree(VENDOR, site / "lib", ignore=shutil.ignore_patterns("README.md"))
+
+
+def _photo_copier(site: Path) -> Callable[[str], str]:
+    def copy(path: str) -> str:
+        data = Path(path).read_bytes()
+        name = hashlib.sha256(data).hexdigest()[:16] + Path(path).suffix.lower()
+        (site / "photos").mkdir(exist_ok=True)
+        (site / "photos" / name).write_bytes(data)
+        return f"photos/{name}"
+
+    return copy
+
+
+def publish_map(
+    plan: Any,
+    out: str | os.PathLike,
+    *,
+    roster: Any = None,
+    tiles: str = "osm",
+    tianditu_token: str | None = None,
+    public: bool = False,
+    lang: str = "zh",
+    streets: Any = None,
+    supervision_phone: str | None = None,
+    pages: str = "auto",
+    buildings: bool = True,
+    simplify_m: float = 0.5,
+    digits: int = 6,
+    overlays: dict[str, Any] | None = None,
+    force: bool = False,
+) -> list[Path]:
+    """Write the public grid map site (``gridgeo map``): ``out/index.html``, per-community pages, ``lib/``.
+
+    ``pages``: ``single`` (one page), ``community`` (one page per community plus an index page) or
+    ``auto`` (per community when the plan has more than :data:`SPLIT_GRIDS` base grids). Photos named in
+    the roster are copied into ``out/photos/``. Written to a temporary folder first and then moved into
+    place, so a failed run leaves nothing behind; an existing ``out`` is replaced only with ``force``.
+    Other options are those of :func:`grid_map`. Returns the pages written (index first).
+    """
+    token = _check_options(tiles, lang, tianditu_token)
+    if pages not in ("auto", "single", "community"):
+        msg = f"pages {pages!r} is not supported; use 'auto', 'single' or 'community'"
+        raise InputError(msg)
+    out = Path(out)
+    if out.exists() and not force:
+        msg = f"{out} exists; pass --force (force=True) to replace it"
+        raise InputError(msg)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out} is a file; give a folder for the site"
+        raise InputError(msg)
+    if not out.parent.exists():
+        msg = f"--out folder {out.parent} does not exist; create it first"
+        raise InputError(msg)
+    staff = _as_roster(roster, plan)
+    overlays = {str(n): _read_overlay(n, v) for n, v in (overlays or {}).items()}
+    split = pages == "community" or (pages == "auto" and len(plan.grids) > SPLIT_GRIDS)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    tmp.chmod(0o755)
+    try:
+        _copy_assets(tmp)
+        options = {"roster": staff, "tiles": tiles, "tianditu_token": token, "public": public, "lang": lang, "streets": streets,
+                   "supervision_phone": supervision_phone, "buildings": buildings, "simplify_m": simplify_m,
+                   "digits": digits, "asset_base": "lib/", "photo_src": _photo_copier(tmp),
+                   "overlays": overlays, "_prepared": _prepare(plan, streets)}
+        written = []
+        if split:
+            codes = sorted(plan.grids["community_code"].astype(str).unique())
+            links = {code: f"{code}.html" for code in codes}
+            _index_map(plan, links, tiles=tiles, token=token, lang=lang, asset_base="lib/", simplify_m=simplify_m).save(str(tmp / "index.html"))
+            written.append("index.html")
+            for code in codes:
+                grid_map(plan, communities=[code], index_link="index.html", **options).save(str(tmp / links[code]))
+                written.append(links[code])
+        else:
+            grid_map(plan, **options).save(str(tmp / "index.html"))
+            written.append("index.html")
+        if out.exists():
+            old = out.with_name(f".{out.name}-old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [out / name for name in written]

@@ -1,0 +1,464 @@
+"""gridgeo.maps: colouring, roster and staffing, the web map (escaping, public mode, tiles, pages), signs."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from _maps_town import GRID_BOXES, HOUSEHOLDS, NEIGHBOURS, XSS, town_plan, town_roster
+
+import gridgeo
+from conftest import CODE_A, CODE_B
+from gridgeo import InputError
+from gridgeo.cli import main
+from gridgeo.crs import wgs84_to_gcj02
+from gridgeo.maps import grid_map, publish_map, read_roster, staffing
+from gridgeo.maps._layers import adjacency, colour_grids, display_layer, roads_by_zone
+
+A1, A2, A3 = f"{CODE_A}001", f"{CODE_A}002", f"{CODE_A}003"
+B1, B2, B3 = f"{CODE_B}001", f"{CODE_B}002", f"{CODE_B}003"
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return town_plan()
+
+
+@pytest.fixture(scope="module")
+def roster(plan):
+    return read_roster(town_roster(), plan)
+
+
+def _html(m) -> str:
+    """The page's HTML with the JSON escapes (\\u003c, \\u7f51 ...) of folium's embedded data decoded."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), m.get_root().render())
+
+
+def _geojson_layers(m) -> dict[str, dict]:
+    """The GeoJSON data of a folium map's layers, by layer name."""
+    import folium
+
+    return {child.layer_name: child.data for child in m._children.values() if isinstance(child, folium.GeoJson)}
+
+
+# ---------------------------------------------------------------- colouring and geometry
+
+
+def test_adjacency_is_shared_edges_only(plan):
+    graph = adjacency(plan.grids, "grid_code")
+    assert sorted(tuple(sorted(e)) for e in graph.edges) == sorted(tuple(sorted(e)) for e in NEIGHBOURS)
+
+
+def test_neighbours_get_different_colours_whatever_the_row_order(plan):
+    colours = dict(zip(plan.grids["grid_code"], colour_grids(plan.grids)))
+    assert all(colours[a] != colours[b] for a, b in NEIGHBOURS)
+    shuffled = plan.grids.sample(frac=1, random_state=3)
+    assert dict(zip(shuffled["grid_code"], colour_grids(shuffled))) == colours
+
+
+def test_neighbours_differ_on_a_random_coverage():
+    rng = np.random.default_rng(5)
+    pts = shapely.multipoints(rng.uniform(0, 1000, size=(80, 2)))
+    cells = shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=shapely.box(0, 0, 1000, 1000)))
+    cells = shapely.intersection(cells, shapely.box(0, 0, 1000, 1000))
+    g = gpd.GeoDataFrame({"grid_code": [f"{i:03d}" for i in range(len(cells))]}, geometry=cells, crs=4547)
+    colours = colour_grids(g)
+    graph = adjacency(g, "grid_code")
+    lookup = dict(zip(g["grid_code"], colours))
+    assert graph.number_of_edges() > 150
+    assert all(lookup[a] != lookup[b] for a, b in graph.edges)
+    assert colours.max() < 10  # the palette holds them
+
+
+def test_bounding_roads_are_the_named_streets_along_the_boundary(plan):
+    roads = roads_by_zone(plan.grids, "grid_code", plan.layers["streets"])
+    assert roads[A2] == sorted(["建设路", "解放路", "沿江大道"], key=lambda n: (-1, n)) or set(roads[A2]) == {"建设路", "解放路", "沿江大道"}
+    assert "胜利街" not in roads[A2]  # it crosses the grid, it does not bound it
+    assert set(roads[B2]) == set()  # only an unnamed street bounds it
+
+
+def test_coverage_simplification_keeps_neighbours_meeting(plan):
+    wobbly = plan.grids.copy()
+    shown = display_layer(wobbly, simplify_m=2.0, coverage=True)
+    geoms = np.asarray(shown.geometry.array)
+    union_area = shapely.area(shapely.union_all(geoms))
+    assert union_area == pytest.approx(shapely.area(geoms).sum(), rel=1e-9)  # no overlap
+    hull = shapely.area(shapely.union_all(np.asarray(plan.grids.to_crs(4326).geometry.array)))
+    assert union_area == pytest.approx(hull, rel=1e-4)  # no gap
+    coords = shapely.get_coordinates(geoms)
+    assert np.allclose(coords, np.round(coords, 6))
+
+
+def test_amap_tiles_shift_the_grids_to_gcj02(plan):
+    m = grid_map(plan, tiles="amap")
+    grids_layer = next(v for k, v in _geojson_layers(m).items() if k.startswith("网格"))
+    shown = np.array(grids_layer["features"][0]["geometry"]["coordinates"][0])
+    code = grids_layer["features"][0]["properties"]["grid_code"]
+    raw = shapely.get_coordinates(plan.grids.set_index("grid_code").to_crs(4326).geometry[code])
+    lon, lat = wgs84_to_gcj02(raw[:, 0], raw[:, 1])
+    expected = {(round(x, 6), round(y, 6)) for x, y in zip(lon, lat)}
+    assert {(round(x, 6), round(y, 6)) for x, y in shown} <= expected
+    offset = np.hypot(*(shown[0] - raw[0]))
+    assert 0.001 < offset < 0.01  # a few hundred metres, as GCJ-02 moves Wuhan
+    assert "autonavi" in _html(m)
+
+
+# ---------------------------------------------------------------- roster and staffing
+
+
+def test_roster_places_staff_deterministically(plan, roster):
+    s = roster.staff.set_index("name")
+    assert s.loc["王芳", "grid_code"] == A1 and s.loc["王芳", "placed"] == "roster"
+    assert {s.loc["李强", "grid_code"], s.loc["赵敏", "grid_code"]} == {A2, A3}  # the grids with nobody first
+    assert s.loc["陈刚", "grid_code"] == B1 and s.loc["陈刚", "placed"] == "auto"
+    assert s.loc["周红", "subgrid_code"] == f"{B1}01" and s.loc["周红", "grid_code"] == B1
+    assert s.loc["外区人", "placed"] == "unplaced"
+    assert s.loc["孙督导", "placed"] == "community"
+    shuffled = read_roster(town_roster().sample(frac=1, random_state=1), plan).staff
+    cols = ["name", "role", "grid_code", "subgrid_code", "placed"]
+    pd.testing.assert_frame_equal(shuffled[cols].sort_values("name").reset_index(drop=True),
+                                  roster.staff[cols].sort_values("name").reset_index(drop=True))
+
+
+def test_staffing_table_seed_rules_and_unstaffed_grids(plan, roster):
+    table = staffing(plan, roster).set_index("community_code")
+    a, b = table.loc[CODE_A], table.loc[CODE_B]
+    assert (a["grids"], a["grid_workers_needed"], a["grid_workers"], a["grid_leaders"]) == (3, 3, 3, 1)
+    hh_a = HOUSEHOLDS[A1] + HOUSEHOLDS[A2] + HOUSEHOLDS[A3]
+    assert a["community_workers_needed"] == f"{-(-hh_a // 400)}–{-(-hh_a // 200)}"
+    assert (a["small_grids"], a["group_leaders_needed"]) == (6, 6)
+    assert (b["grid_workers"], b["community_workers"], b["group_leaders"]) == (1, 1, 1)
+    assert b["grids_unstaffed"] == 2 and b["unstaffed_codes"].split() == [B2, B3]
+    assert table.loc["420103009999", "unplaced"] == 1
+
+
+def test_report_prints_the_staffing_table(tmp_path, capsys):
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    staff = tmp_path / "staff.csv"
+    town_roster().to_csv(staff, index=False)
+    assert main(["report", str(path), "--roster", str(staff)]) == 0
+    out = capsys.readouterr().out
+    assert "staffing" in out and f"{B2} {B3}" in out
+
+
+@pytest.mark.parametrize(("rows", "match"), [
+    ("phone,role\n1,网格员\n", "no name column"),
+    ("name,role,community_code\n,网格员,420103001001\n", "line 2: empty name"),
+    ("name,role,community_code\n张三,队长,420103001001\n", "line 2: unknown role '队长'"),
+    ("name,role\n张三,网格员\n", "neither grid_code nor community_code"),
+    ("name,community_code,grid_code\n张三,420103001002,420103001001001\n", "is in community 420103001001, not 420103001002"),
+    ("name,community_code,photo\n张三,420103001001,missing.jpg\n", "photo 'missing.jpg' not found"),
+])
+def test_roster_errors_are_one_line(tmp_path, plan, rows, match):
+    path = tmp_path / "staff.csv"
+    path.write_text(rows, encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(match)) as info:
+        read_roster(path, plan)
+    assert "\n" not in str(info.value)
+
+
+def test_roster_in_gbk_with_chinese_headers(tmp_path, plan):
+    path = tmp_path / "staff.csv"
+    path.write_bytes("姓名,电话,职务,网格编码\n张三,138,网格员,420103001002002\n".encode("gbk"))
+    staff = read_roster(path, plan).staff
+    assert staff[["name", "phone", "role", "grid_code", "community_code"]].values.tolist() == [
+        ["张三", "138", "grid_worker", B2, CODE_B]]
+
+
+def test_cli_roster_error_is_one_line_exit_2(tmp_path, capsys):
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    staff = tmp_path / "staff.csv"
+    staff.write_text("name,role,community_code\n张三,队长,420103001001\n", encoding="utf-8")
+    assert main(["map", str(path), "--roster", str(staff), "--out", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown role" in err
+    assert not (tmp_path / "site").exists()
+
+
+# ---------------------------------------------------------------- the web map
+
+
+def test_map_popups_hold_the_roster_and_escape_every_name(plan, roster):
+    html = _html(grid_map(plan, roster=roster, tiles="none", supervision_phone="12345"))
+    assert XSS not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 1
+    data = next(v for k, v in _geojson_layers(grid_map(plan, roster=roster, tiles="none")).items() if k.startswith("网格"))
+    popups = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in data["features"]}
+    assert "王芳" in popups[A1] and "139-0000-0001" in popups[A1] and "网格长" in popups[A1]
+    assert "027-8888-0000" in popups[A1]  # the supervisor's phone, community A
+    assert "12345" not in popups[A1]
+    assert "未配备" in popups[B2]  # nobody
+    assert str(HOUSEHOLDS[A1]) in popups[A1]
+    assert "建设路" in popups[A1]
+
+
+def test_public_map_shows_no_household_figures(plan, roster):
+    m = grid_map(plan, roster=roster, tiles="none", public=True)
+    html = _html(m)
+    layers = _geojson_layers(m)
+    for name, data in layers.items():
+        for f in data["features"]:
+            assert "households" not in f["properties"], name
+            assert "building_id" not in f["properties"], name
+    for value in HOUSEHOLDS.values():
+        assert f">{value}<" not in html
+    assert "户数" not in html
+    assert "王芳" in html  # staff names and phones are public
+    private = _html(grid_map(plan, roster=roster, tiles="none"))
+    assert f">{HOUSEHOLDS[A1]}<" in private and "户数" in private
+
+
+def test_map_layers_legend_search_locate_and_dedicated(plan):
+    m = grid_map(plan, tiles="none", lang="en")
+    names = list(_geojson_layers(m))
+    assert names[:2] == ["grids (6)", "small grids (10)"]
+    assert "streets" in names and "buildings" in names
+    html = _html(m)
+    assert "L.Control.Search" in html and "initial: false" in html and "L.control.locate" in html
+    assert "gg-legend" in html and "L.control.layers" in html
+    ded = grid_map(town_plan(dedicated=True), tiles="none", lang="en")
+    names = list(_geojson_layers(ded))
+    assert names[0] == "grids (5)" and "dedicated grids (1)" in names
+
+
+def test_tiles_options(plan):
+    assert "tile.openstreetmap.org" in _html(grid_map(plan))
+    assert "tileLayer" not in _html(grid_map(plan, tiles="none")).replace("L.tileLayer = ", "")
+    html = _html(grid_map(plan, tiles="tianditu", tianditu_token="abc<123>"))
+    assert "tianditu.gov.cn" in html and "tk=abc%3C123%3E" in html
+    with pytest.raises(InputError, match="needs a Tianditu key"):
+        grid_map(plan, tiles="tianditu")
+    with pytest.raises(InputError, match="tiles 'google' is not supported"):
+        grid_map(plan, tiles="google")
+    with pytest.raises(InputError, match="lang 'fr' is not supported"):
+        grid_map(plan, lang="fr")
+
+
+def test_publish_single_page_uses_bundled_assets(tmp_path, plan, roster):
+    pages = publish_map(plan, tmp_path / "site", roster=roster, tiles="none")
+    assert [p.name for p in pages] == ["index.html"]
+    html = pages[0].read_text(encoding="utf-8")
+    srcs = re.findall(r'<script src="([^"]+)"', html) + re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert srcs and all(s.startswith("lib/") for s in srcs)
+    assert all((tmp_path / "site" / s).is_file() for s in srcs)
+    assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
+    with pytest.raises(InputError, match="exists; pass --force"):
+        publish_map(plan, tmp_path / "site")
+    publish_map(plan, tmp_path / "site", force=True, lang="en")
+    assert "Grid map" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+
+
+def test_publish_one_page_per_community(tmp_path, plan):
+    pages = publish_map(plan, tmp_path / "site", tiles="none", pages="community")
+    assert [p.name for p in pages] == ["index.html", f"{CODE_A}.html", f"{CODE_B}.html"]
+    index = re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), pages[0].read_text(encoding="utf-8"))
+    assert f'href=\\"{CODE_A}.html\\"' in index and "民族街社区" in index
+    for page, codes, others in ((pages[1], [A1, A2, A3], [B1]), (pages[2], [B1, B2, B3], [A3])):
+        text = _html_file(page)
+        assert set(re.findall(r"<h4>网格 (\d{15})</h4>", text)) == set(codes)  # popups: this community's grids
+        assert set(others) <= set(re.findall(r'"grid_code": "(\d{15})"', text))  # the neighbours around, as context
+        assert 'href="index.html"' in text  # back to the index
+
+
+def test_photos_are_copied_into_the_site(tmp_path, plan):
+    from PIL import Image
+
+    Image.new("RGB", (30, 40), (200, 30, 30)).save(tmp_path / "wang.png")
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"name,phone,role,grid_code,photo\n王芳,139,网格长,{A1},wang.png\n", encoding="utf-8")
+    publish_map(plan, tmp_path / "site", roster=staff, tiles="none")
+    photos = list((tmp_path / "site" / "photos").iterdir())
+    assert len(photos) == 1 and f'src=\\"photos/{photos[0].name}\\"' in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+
+
+def test_cli_map_and_python_face_write_the_same_site(tmp_path, capsys):
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    staff = tmp_path / "staff.csv"
+    town_roster().to_csv(staff, index=False)
+    assert main(["map", str(path), "--roster", str(staff), "--out", str(tmp_path / "cli"), "--tiles", "none", "--public"]) == 0
+    assert "staffing" in capsys.readouterr().out
+    gridgeo.publish_map(path, tmp_path / "api", roster=staff, tiles="none", public=True)
+    assert (tmp_path / "cli" / "index.html").stat().st_size > 0
+    strip = lambda p: re.sub(r"(geo_json|map|layer_control|search|locate_control|tile_layer|macro_element)_[0-9a-f]{32}", "X",  # noqa: E731
+                             p.read_text(encoding="utf-8"))
+    assert strip(tmp_path / "cli" / "index.html") == strip(tmp_path / "api" / "index.html")
+    assert isinstance(gridgeo.read_plan(path).map(tiles="none"), __import__("folium").Map)
+
+
+# ---------------------------------------------------------------- signs
+
+
+def _font_or_skip():
+    from gridgeo.maps.sign import FontNotFoundError, find_cjk_font
+
+    try:
+        return find_cjk_font()
+    except FontNotFoundError as exc:
+        pytest.skip(f"no CJK font installed ({exc})")
+
+
+@pytest.mark.parametrize(("paper", "size_pt"), [("A4", (595.28, 841.89)), ("A3", (841.89, 1190.55))])
+def test_sign_pdf_text_page_size_and_no_missing_glyphs(tmp_path, plan, roster, paper, size_pt):
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = gridgeo.write_signs(plan, tmp_path, grids=[A1], roster=roster, paper=paper, supervision_phone="12345")
+    glyphs = [str(w.message) for w in caught if "missing from" in str(w.message) or "Glyph" in str(w.message)]
+    assert not glyphs
+    page = pypdf.PdfReader(written[0]).pages[0]
+    assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx(size_pt, abs=0.5)
+    text = page.extract_text()
+    for expected in (A1, "王芳", "139-0000-0001", "139-0000-0002", XSS, "网格公示牌", "民族街社区", "027-8888-0000", "建设路", "北"):
+        assert expected in text, expected
+
+
+def test_sign_png_at_300_dpi_in_english(tmp_path, plan, roster):
+    from PIL import Image
+
+    _font_or_skip()
+    written = gridgeo.write_signs(plan, tmp_path, grids=[B2], roster=roster, fmt="png", lang="en")
+    with Image.open(written[0]) as im:
+        assert im.size[0] == pytest.approx(210 / 25.4 * 300, abs=1) and im.size[1] == pytest.approx(297 / 25.4 * 300, abs=1)
+
+
+def test_cli_sign_all_and_errors(tmp_path, capsys):
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    out = tmp_path / "signs"
+    assert main(["sign", str(path), "--all", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{c}.pdf" for c in GRID_BOXES)
+    assert main(["sign", str(path), "--all", "--out", str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert main(["sign", str(path), "--grid", "123", "--out", str(out)]) == 2
+    assert "grid '123' is not in the plan" in capsys.readouterr().err
+
+
+def test_missing_font_is_one_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GRIDGEO_CJK_FONT", str(tmp_path / "none.ttf"))
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    assert main(["sign", str(path), "--all", "--out", str(tmp_path / "signs")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "GRIDGEO_CJK_FONT" in err
+    assert not list((tmp_path / "signs").glob("*.pdf")) if (tmp_path / "signs").exists() else True
+
+
+def test_staffing_face_reads_paths(tmp_path):
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    table = gridgeo.staffing(path, town_roster())
+    assert table["grids"].sum() == 6
+    assert json.loads(table.to_json())  # plain values
+
+
+def test_overlays_are_layers_counted_per_grid(tmp_path, plan, capsys):
+    from conftest import METRIC_EPSG, at
+
+    points = gpd.GeoDataFrame({"name": ["<b>化工厂</b>", "医院", "学校"]},
+                              geometry=gpd.points_from_xy(*zip(at(50, 300), at(150, 100), at(700, 100))), crs=METRIC_EPSG)
+    m = grid_map(plan, tiles="none", overlays={"企业": points})
+    layers = _geojson_layers(m)
+    assert "企业 (3)" in layers
+    assert [f["properties"]["name"] for f in layers["企业 (3)"]["features"]] == ["&lt;b&gt;化工厂&lt;/b&gt;", "医院", "学校"]
+    grids = next(v for k, v in layers.items() if k.startswith("网格"))
+    popups = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in grids["features"]}
+    assert "<th>企业</th><td>2</td>" in popups[A1] and "<th>企业</th><td>1</td>" in popups[B1]
+    assert "<th>企业</th><td>0</td>" in popups[A2]
+    public = _geojson_layers(grid_map(plan, tiles="none", overlays={"企业": points}, public=True))["企业 (3)"]
+    assert {f["properties"]["name"] for f in public["features"]} == {""}
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    points.to_file(tmp_path / "poi.gpkg", layer="enterprises")
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none",
+                 "--overlay", f"企业={tmp_path / 'poi.gpkg'}:enterprises"]) == 0
+    assert "企业" in _html_file(tmp_path / "site" / "index.html")
+
+
+def _html_file(path) -> str:
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), path.read_text(encoding="utf-8"))
+
+
+def test_map_shows_the_staffing_table(plan, roster):
+    html = _html(grid_map(plan, roster=roster, tiles="none"))
+    panel = html[html.index('<details class="gg-staffing">'):html.index("</details>")]
+    assert "<td>民族街社区</td><td>3</td><td>3/3</td>" in panel
+    assert "<td>花楼水塔社区</td><td>3</td><td>1/3</td><td>1/3–6</td><td>1/4</td><td class=gg-flag>2</td>" in panel
+    assert "<details class=\"gg-staffing\">" not in _html(grid_map(plan, tiles="none"))  # no roster, no table
+
+
+def test_a_dedicated_layer_is_drawn_apart(plan):
+    dedicated = plan.grids[plan.grids["grid_code"] == B2][["grid_code", "community_code", "geometry"]].assign(name="<i>医院</i>")
+    with_layer = type(plan)({**plan.layers, "dedicated": dedicated}, plan.metadata)
+    layers = _geojson_layers(grid_map(with_layer, tiles="none"))
+    assert layers["网格 (6)"] and [f["properties"]["name"] for f in layers["专属网格 (1)"]["features"]] == ["&lt;i&gt;医院&lt;/i&gt;"]
+
+
+def test_sign_with_a_photo(tmp_path, plan):
+    pypdf = pytest.importorskip("pypdf")
+    from PIL import Image
+
+    _font_or_skip()
+    Image.new("RGB", (60, 80), (30, 90, 200)).save(tmp_path / "li.jpg")
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"姓名,电话,职务,网格编码,职责,照片\n李四,138-1,网格员,{A2},巡查走访,li.jpg\n", encoding="utf-8")
+    written = gridgeo.write_signs(plan, tmp_path / "signs", grids=[A2], roster=staff)
+    reader = pypdf.PdfReader(written[0])
+    text = reader.pages[0].extract_text()
+    assert "李四" in text and "巡查走访" in text and "照片" not in text.replace("网格工作人员", "")  # the photo, no placeholder
+    assert len(reader.pages[0].images) == 1
+
+
+def test_signs_in_one_pdf(tmp_path, plan, roster):
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    assert main(["sign", str(path), "--all", "--one-file", "--out", str(tmp_path / "signs")]) == 0
+    reader = pypdf.PdfReader(tmp_path / "signs" / "signs.pdf")
+    assert [next(c for c in GRID_BOXES if c in page.extract_text()) for page in reader.pages] == sorted(GRID_BOXES)
+    with pytest.raises(InputError, match="multi-page PDF"):
+        gridgeo.write_signs(plan, tmp_path / "png", fmt="png", one_file=True)
+
+
+def test_printed_community_map(tmp_path, plan, roster, capsys):
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    staff = tmp_path / "staff.csv"
+    town_roster().to_csv(staff, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["sign", str(path), "--community", CODE_B, "--roster", str(staff), "--paper", "A3",
+                     "--out", str(tmp_path / "maps")]) == 0
+    assert not [w for w in caught if "missing from" in str(w.message)]
+    page = pypdf.PdfReader(tmp_path / "maps" / f"{CODE_B}.pdf").pages[0]
+    assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx((841.89, 1190.55), abs=0.5)
+    text = page.extract_text()
+    for expected in ("花楼水塔社区", B1, B2, B3, "陈刚", "139-0000-0005", "未配备", "北", "中山大道"):
+        assert expected in text, expected
+    assert str(HOUSEHOLDS[B1]) not in text  # public by default
+    assert main(["sign", str(path), "--community", "420103009999", "--out", str(tmp_path / "maps2")]) == 2
+    assert "has no grids in the plan" in capsys.readouterr().err
+
+
+def test_a_sign_with_more_staff_than_cards_names_them_all(tmp_path, plan):
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    many = pd.DataFrame({"name": [f"员工{i:02d}" for i in range(10)], "phone": [f"135-{i:04d}" for i in range(10)],
+                         "role": "网格员", "grid_code": A3})
+    written = gridgeo.write_signs(plan, tmp_path, grids=[A3], roster=many)
+    text = pypdf.PdfReader(written[0]).pages[0].extract_text()
+    assert all(f"员工{i:02d}" in text and f"135-{i:04d}" in text for i in range(10))
+    assert re.search(r"\+\d+: 员工", text)  # the cards that did not fit, named on one line

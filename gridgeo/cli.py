@@ -372,6 +372,10 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
         _raise_if_interrupted()
         progress(name)
 
+    if getattr(args, "resume", False) and previous is not None and not args.from_scratch:
+        msg = ("--resume with --previous: a re-division (动态调整) keeps no finished communities to resume from; "
+               "run it again without --resume (or with --from-scratch)")
+        raise InputError(msg)
     checkpoint = _checkpoint(args) if stage == "partition" else None
     try:
         plan = build_plan(

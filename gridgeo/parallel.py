@@ -313,6 +313,30 @@ def _run_pool(func, out: _Results, queue: list[int], workers: int, context: Any 
     return []
 
 
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+
+
+def _check_address(address: Any) -> None:
+    """A Dask scheduler address such as ``tcp://10.0.0.5:8786``, or a one-line InputError."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    hint = "give it as tcp://HOST:PORT (the address `dask scheduler` prints, port 8786 by default)"
+    if not isinstance(address, str) or not address.strip():
+        msg = f"--scheduler {address!r} is not a Dask scheduler address; {hint}"
+        raise InputError(msg)
+    try:
+        scheme, loc = parse_address(address.strip())
+        if scheme in ("tcp", "tls"):
+            parse_host_port(loc)
+    except ValueError as exc:
+        msg = f"--scheduler {address!r} is not a Dask scheduler address ({exc}); {hint}"
+        raise InputError(msg) from None
+    if scheme not in _SCHEMES:
+        msg = f"--scheduler {address!r}: {scheme}:// is not a Dask protocol (one of {', '.join(_SCHEMES)}); {hint}"
+        raise InputError(msg)
+
+
 def _run_dask(func, out: _Results, todo: list[int], scheduler: Any) -> None:
     try:
         from distributed import Client, as_completed
@@ -321,9 +345,10 @@ def _run_dask(func, out: _Results, todo: list[int], scheduler: Any) -> None:
         raise InputError(msg) from exc
     own = not isinstance(scheduler, Client)
     if own:
+        _check_address(scheduler)
         try:
             client = Client(scheduler, timeout="20s", set_as_default=False)
-        except OSError as exc:
+        except (OSError, TimeoutError) as exc:
             msg = (f"cannot reach the Dask scheduler at {scheduler!r} ({exc}); start one (`dask scheduler`) "
                    "or give its address as tcp://HOST:8786")
             raise InputError(msg) from exc

@@ -294,6 +294,10 @@ def build_plan(
             msg = ("partition needs buildings: households are counted from them, and without them every grid would "
                    "hold 0 households; pass --buildings FILE (footprints or points with households or floors)")
             raise InputError(msg)
+    if scheduler is not None and previous is not None and not from_scratch:
+        msg = ("--scheduler with --previous: a re-division (动态调整) re-divides only the changed areas, in this "
+               "process; drop --scheduler, or add --from-scratch to divide every community on the cluster")
+        raise InputError(msg)
     prep = prepare(inputs, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
                    progress=progress)
     if stage == "blocks":

@@ -389,7 +389,7 @@ def _mend(geoms: np.ndarray) -> np.ndarray:
     bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     multi = shapely.get_type_id(geoms) == 6
     if not bad.any() and not multi.any():
-        return geoms
+        return _without_nil_holes(geoms)
     out = geoms.copy()
     if bad.any():
         out[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
@@ -405,6 +405,38 @@ def _mend(geoms: np.ndarray) -> np.ndarray:
     one = (shapely.get_type_id(out) == 6) & (shapely.get_num_geometries(out) == 1)
     if one.any():
         out[one] = shapely.get_geometry(out[one], 0)
+    return _without_nil_holes(out)
+
+
+def _without_nil_holes(geoms: np.ndarray) -> np.ndarray:
+    """Holes of no area (a ring an overlay collapsed onto itself) filled: valid, but a reader that rounds
+    coordinates (GeoJSON's 7 decimals) turns them into spikes or drops them differently from their neighbour.
+
+    >>> from shapely import Polygon
+    >>> p = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], [[(2, 2), (3, 2), (3, 2.0000000001), (2, 2)],
+    ...                                                     [(5, 5), (6, 5), (6, 6), (5, 6)]])
+    >>> [len(g.interiors) for g in _without_nil_holes(np.array([p], dtype=object))]
+    [1]
+    """
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if not poly.any():
+        return geoms
+    parts, idx = shapely.get_parts(geoms[poly], return_index=True)
+    holed = shapely.get_num_interior_rings(parts) > 0
+    if not holed.any():
+        return geoms
+    out = geoms.copy()
+    changed = set()
+    for j in np.flatnonzero(holed):
+        p = parts[j]
+        rings = [r for r in p.interiors if shapely.area(shapely.Polygon(r)) > _NIL_AREA_SHARE * p.area]
+        if len(rings) < len(p.interiors):
+            parts[j] = shapely.Polygon(p.exterior, rings)
+            changed.add(int(idx[j]))
+    pos = np.flatnonzero(poly)
+    for k in sorted(changed):
+        mine = parts[idx == k]
+        out[pos[k]] = mine[0] if shapely.get_type_id(geoms[pos[k]]) == 3 else shapely.multipolygons(mine)
     return out
 
 

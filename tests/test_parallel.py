@@ -226,3 +226,26 @@ def test_without_resume_an_earlier_runs_communities_are_not_taken(monkeypatch, t
     monkeypatch.setattr(engine, "partition_community", lambda job: (calls.append(1), real(job))[1])
     assert main(["partition", "--sample", "--workers", "1", "--quiet", "--out", str(out)]) == 0
     assert len(calls) == 9 and not folder.exists()  # all nine communities of the sample town divided
+
+
+@pytest.mark.parametrize(("address", "fragment"), [
+    ("foo bar", "missing port number"),
+    ("http://127.0.0.1:9", "http:// is not a Dask protocol"),
+    ("tcp://host", "missing port number"),
+])
+def test_a_malformed_scheduler_address_is_one_line(capsys, tmp_path, address, fragment):
+    pytest.importorskip("distributed")
+    rc = main(["partition", "--sample", "--scheduler", address, "--quiet", "--out", str(tmp_path / "p.gpkg")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and fragment in err[0] and "tcp://HOST:PORT" in err[0], err
+
+
+def test_redivision_refuses_scheduler_and_resume_it_would_not_honour(single_process_plan, tmp_path, capsys):
+    prev = tmp_path / "prev.gpkg"
+    single_process_plan.write(prev)
+    base = ["partition", "--sample", "--quiet", "--previous", str(prev), "--out", str(tmp_path / "p.gpkg")]
+    assert main([*base, "--resume"]) == 2
+    assert "--resume with --previous" in capsys.readouterr().err
+    assert main([*base, "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert "--scheduler with --previous" in capsys.readouterr().err
+    assert not (tmp_path / "p.gpkg").exists()

@@ -378,8 +378,9 @@ def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.
     hh_block = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).groupby(
         buildings["block_id"].astype(object).to_numpy()).sum().to_dict()
     taken = {b for r in rows for b in r["blocks"]}
+    blocks_of = pd.Series(np.arange(len(bcomm))).groupby(pd.Series([str(c) for c in bcomm], dtype=object)).indices
     for code in sorted({r["community_code"] for r in rows}):
-        free = [b for b in np.flatnonzero(np.array([str(c) == code for c in bcomm])) if b not in taken]
+        free = [b for b in blocks_of.get(str(code), _NONE) if b not in taken]
         if len(free) < 2:
             continue
         pieces = _parts_of([int(b) for b in free], bgeoms)
@@ -513,6 +514,9 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     return out, b2
 
 
+_NONE = np.zeros(0, dtype=np.int64)
+
+
 def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFrame,
           buildings: gpd.GeoDataFrame, grid_min: dict[str, int] | None = None, site_m: float = 0.0) -> Carved:
     """Dedicated grids as unions of street blocks (or of the part of a block around a unit's buildings,
@@ -581,6 +585,8 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
     rows.sort(key=lambda r: (r["community_code"], min(bids[b] for b in r["blocks"])))
     seq: dict[str, int] = {}
     out = []
+    # buildings of each block, grouped once (not every building tested against every grid's blocks)
+    bld_of_block = pd.Series(np.arange(len(bblock))).groupby(pd.Series(bblock, dtype=object)).indices
     for r in rows:
         seq[r["community_code"]] = seq.get(r["community_code"], 0) + 1
         gid = f"{r['community_code']}-D{seq[r['community_code']]:03d}"
@@ -589,10 +595,10 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
         ids = {bids[b] for b in r["blocks"]}
         for b in ids:
             block_grid[b] = gid
-        inb = np.array([x in ids for x in bblock], dtype=bool)
+        inb = np.concatenate([bld_of_block.get(b, _NONE) for b in sorted(ids)]) if ids else _NONE
         h = int(round(hh[inb].sum()))
         out.append({"grid_id": gid, "community_code": r["community_code"], "kind": "dedicated", "households": h,
-                    "buildings": int(inb.sum()), "area_m2": float(shapely.area(geom)), "flags": "",
+                    "buildings": int(len(inb)), "area_m2": float(shapely.area(geom)), "flags": "",
                     "name": r["name"], "geometry": geom})
         if h:
             rec.append({"type": "dedicated_households", "severity": "info", "layer": "grids", "feature_id": gid,

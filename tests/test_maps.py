@@ -462,3 +462,17 @@ def test_a_sign_with_more_staff_than_cards_names_them_all(tmp_path, plan):
     text = pypdf.PdfReader(written[0]).pages[0].extract_text()
     assert all(f"员工{i:02d}" in text and f"135-{i:04d}" in text for i in range(10))
     assert re.search(r"\+\d+: 员工", text)  # the cards that did not fit, named on one line
+
+
+def test_popups_name_the_units_of_each_grid_escaped(plan):
+    grids = plan.grids.sort_values("grid_code")
+    a2, b2 = str(grids["grid_code"].iloc[1]), str(grids["grid_code"].iloc[-1])
+    units = gpd.GeoDataFrame({"unit_id": ["u1", "u2", "u3", "u4"], "name": ["<b>第一小学</b>", "便利店", None, "医院"],
+                              "grid_code": [a2, a2, a2, b2], "dedicated": [True, False, False, True]},
+                             geometry=shapely.points([(0, 0)] * 4), crs=plan.grids.crs)
+    m = grid_map(type(plan)({**plan.layers, "units": units}, plan.metadata), tiles="none")
+    popups = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in _geojson_layers(m)["网格 (6)"]["features"]}
+    assert "<th>专属单位</th><td>&lt;b&gt;第一小学&lt;/b&gt;</td>" in popups[a2]
+    assert "<th>辖区单位</th><td>u3、便利店</td>" in popups[a2]  # a unit without a name is shown by its id
+    assert "<th>专属单位</th><td>医院</td>" in popups[b2] and "辖区单位" not in popups[b2]
+    assert not any("专属单位" in p for c, p in popups.items() if c not in (a2, b2))

@@ -19,7 +19,7 @@ _TEXT = {
         "area": "面积", "unit": "责任单位", "duties": "职责", "phone": "电话", "north": "北", "photo": "照片",
         "building": "楼栋", "subgrid_count": "小网格数", "page_of": "社区网格图", "grid_word": "网格",
         "staffing": "人员配备", "staffing_rule": "标准：每网格1名网格员，每200–400户1名社区工作者，每小网格1名居民小组长",
-        "context": "周边网格",
+        "context": "周边网格", "units": "专属单位", "other_units": "辖区单位",
         "staffing_cols": "社区|网格|网格员|社区工作者|居民小组长|无人网格",
     },
     "en": {
@@ -31,7 +31,8 @@ _TEXT = {
         "back": "← all communities", "auto": " (placed by gridgeo)", "sign": "Grid notice board", "roads": "bounding roads",
         "area": "area", "unit": "responsible unit", "duties": "duties", "phone": "phone", "north": "N", "photo": "photo",
         "building": "building", "subgrid_count": "small grids", "page_of": "grid map", "grid_word": "grid",
-        "staffing": "staffing", "context": "neighbouring grids",
+        "staffing": "staffing", "context": "neighbouring grids", "units": "dedicated units",
+        "other_units": "other units",
         "staffing_rule": "seed rules: 1 grid worker per grid, community workers 1 per 200–400 households, "
                          "1 resident-group leader per small grid",
         "staffing_cols": "community|grids|grid workers|community workers|group leaders|unstaffed grids",

@@ -163,10 +163,12 @@ def person_html(p: Any, *, lang: str, photo_src: Callable[[str], str] | None = N
 
 def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, roads: list[str], supervision: str,
                subgrid_count: int | None, lang: str, public: bool, photo_src: Callable[[str], str] | None = None,
-               counts: dict[str, int] | None = None) -> str:
+               counts: dict[str, int] | None = None, units: tuple[list[str], list[str]] | None = None) -> str:
     """The popup of one base grid: code, community, counts, bounding roads, staff, supervision phone.
 
     ``counts``: features of each overlay layer (enterprises, hazards ...) in the grid, by layer name.
+    ``units``: names of the grid's dedicated units (专属单位) and of the other units in it (辖区单位), from
+    the plan's ``units`` register.
     """
     t = texts(lang)
     rows = [(t["community"], f"{esc(community_name)} ({esc(grid.community_code)})" if community_name else esc(grid.community_code))]
@@ -178,6 +180,12 @@ def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, ro
         rows.append((t["subgrid_count"], esc(subgrid_count)))
     for name, n in (counts or {}).items():
         rows.append((name, esc(n)))
+    sep = "、" if lang == "zh" else ", "
+    dedicated_units, other_units = units or ([], [])
+    if dedicated_units:
+        rows.append((t["units"], esc(sep.join(dedicated_units))))
+    if other_units:
+        rows.append((t["other_units"], esc(sep.join(other_units))))
     if roads:
         rows.append((t["roads"], esc("、".join(roads) if lang == "zh" else ", ".join(roads))))
     table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
@@ -192,6 +200,22 @@ def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, ro
     sup = f"<p><b>{esc(t['supervision'])}</b>: {esc(supervision)}</p>" if supervision else ""
     code_label = f"{t['grid_word']} {grid.grid_code}" if lang == "en" else f"网格 {grid.grid_code}"
     return f'<div class="gg-popup"><h4>{esc(code_label)}</h4><table>{table}</table>{people}{sup}</div>'
+
+
+def _units_by_grid(units: pd.DataFrame | None) -> dict[str, tuple[list[str], list[str]]]:
+    """Grid code -> (names of its dedicated units, names of its other units), each sorted; from the plan's
+    ``units`` register (a unit without a name is shown by its id)."""
+    if units is None or not len(units) or "grid_code" not in units.columns:
+        return {}
+    names = units["name"] if "name" in units.columns else pd.Series(None, index=units.index, dtype=object)
+    names = names.where(names.notna() & (names.astype(str).str.strip() != ""), units.get("unit_id", names)).astype(str)
+    dedicated = units["dedicated"].fillna(False).astype(bool) if "dedicated" in units.columns else pd.Series(False, index=units.index)
+    out: dict[str, tuple[list[str], list[str]]] = {}
+    for code, name, ded in sorted(zip(units["grid_code"].astype(object), names, dedicated), key=lambda r: (str(r[0]), r[1])):
+        if code is None or pd.isna(code):
+            continue
+        out.setdefault(str(code), ([], []))[0 if ded else 1].append(name)
+    return out
 
 
 class _JS:
@@ -436,6 +460,7 @@ def grid_map(
         unstaffed = set(table.loc[table["unstaffed"], "grid_code"])
     overlay_frames = {str(name): _read_overlay(name, value) for name, value in (overlays or {}).items()}
     overlay_counts = {name: _count_in_grids(o, grids_all) for name, o in overlay_frames.items()}
+    units_of = _units_by_grid(plan.layers.get("units"))
     records = []
     for g in grids_all.drop(columns=grids_all.geometry.name).itertuples(index=False):
         code = str(g.grid_code)
@@ -443,7 +468,8 @@ def grid_map(
         popup = grid_popup(g, community_name=name, staff=staff.of_grid(code) if staff is not None else None,
                            roads=roads.get(code, []), supervision=sup_by_community.get(str(g.community_code)) or supervision_phone or "",
                            subgrid_count=n_sub.get(code), lang=lang, public=public, photo_src=photo_src,
-                           counts={name: int(c.get(code, 0)) for name, c in overlay_counts.items()})
+                           counts={name: int(c.get(code, 0)) for name, c in overlay_counts.items()},
+                           units=units_of.get(code))
         records.append({"grid_code": esc(code), "label": esc(code[-3:] if len(code) > 6 else code),
                         "search": esc(" ".join([code, name, *roads.get(code, [])])), "popup": popup,
                         "fill": palette_colour(int(colours[code])), "unstaffed": code in unstaffed,

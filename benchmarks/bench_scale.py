@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                              "wall_s": round(fig["wall_s"], 1), "s_per_1k_buildings": round(1000 * fig["wall_s"] / nb, 3),
                              "main_peak_mb": round(fig["main_peak_mb"]), "worker_peak_mb": round(fig["worker_peak_mb"]),
                              "speedup_vs_first": round(base / fig["wall_s"], 2),
+                             "partition_s": round(float(fig["timings"].get("partition_s", 0.0)), 1),
+                             "validate_s": round(float(fig["timings"].get("validate_s", 0.0)), 1),
                              "untimed_s (reading, writing)": round(write_s, 1), "validate_errors": fig["errors"]})
                 print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     cols = list(rows[0]) if rows else []

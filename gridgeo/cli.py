@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="print the quality figures of a plan")
     p.add_argument("plan")
+    p.add_argument("--roster", metavar="STAFF.csv", help="also print the staffing table (配备) of this staff roster")
 
     p = sub.add_parser("export", help="write a plan for other systems: geojson, gpkg, shp, parquet, fgb, csv, kml, or PostGIS (one schema)")
     p.add_argument("plan", metavar="PLAN.gpkg")

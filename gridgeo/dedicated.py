@@ -733,11 +733,18 @@ def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, b
                    findings=concat_findings([f_norm, carved.findings], crs=communities.crs))
 
 
-def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame) -> Any:
-    """The partition's result with the dedicated grids added and every building back in its community."""
+def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
+                 communities: gpd.GeoDataFrame | None = None) -> Any:
+    """The partition's result with the dedicated grids added and every building back in its community.
+
+    With ``communities``, each dedicated grid is fitted to exactly what the ordinary grids leave of its
+    community (:func:`fit_dedicated`), so that the grids layer is an exact coverage.
+    """
     from .partition import GRID_COLUMNS, PartitionResult
 
     ded = carving.carved.grids
+    if communities is not None and len(ded):
+        ded = fit_dedicated(ded, result.grids, communities)
     grids = gpd.GeoDataFrame(pd.concat([result.grids, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
                              geometry="geometry", crs=result.grids.crs)
     out_b = result.buildings.copy()
@@ -754,6 +761,81 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame) -> 
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     return PartitionResult(grids=grids, subgrids=result.subgrids, buildings=out_b, findings=result.findings)
+
+
+def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Dedicated grids reshaped to fill exactly what the ordinary grids leave of their community.
+
+    Dedicated grids are unions of (snap-rounded) block pieces, the ordinary grids unions of the
+    partition's cells: their shared edges can differ by micrometres, a sliver overlap or gap that a
+    coverage check sees. Each connected part of what the ordinary grids leave of a community goes to
+    the dedicated grid covering it; a part several dedicated grids cover is cut between them, and the
+    slivers none covers join the piece sharing most boundary with them. The ordinary grids (and so
+    their small grids) are not touched, and the edges along them are theirs, vertex for vertex.
+
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["c"]}, geometry=[box(0, 0, 20, 10)], crs=4547)
+    >>> b = gpd.GeoDataFrame({"community_code": ["c"]}, geometry=[box(0, 0, 10, 10)], crs=4547)
+    >>> d = gpd.GeoDataFrame({"community_code": ["c"], "area_m2": [0.0]}, geometry=[box(9.999999, 0, 20, 10)], crs=4547)
+    >>> f = fit_dedicated(d, b, c)
+    >>> f.geometry.iloc[0].bounds, f["area_m2"].tolist()
+    ((10.0, 0.0, 20.0, 10.0), [100.0])
+    """
+    out = dedicated.copy()
+    geoms = out.geometry.to_numpy().copy()
+    comm_geom = dict(zip(communities["code"].astype(str), communities.geometry.to_numpy(), strict=True))
+    dcode = out["community_code"].astype(str).to_numpy()
+    bcode = base["community_code"].astype(str).to_numpy()
+    bgeoms = base.geometry.to_numpy()
+    for code in sorted(set(dcode)):
+        if code not in comm_geom:
+            continue
+        mine = np.flatnonzero(dcode == code)
+        theirs = bgeoms[bcode == code]
+        # the ordinary grids tile their part exactly: a coverage union keeps their vertices as they are
+        left = shapely.difference(comm_geom[code], _tiling_union(theirs)) if len(theirs) else comm_geom[code]
+        got: dict[int, list] = {int(k): [] for k in mine}
+        for part in shapely.get_parts(left):
+            over = shapely.area(shapely.intersection(part, geoms[mine]))
+            hits = mine[over > 1e-9 * max(float(shapely.area(part)), 1e-12)]
+            if len(hits) == 0:
+                continue  # a sliver away from every dedicated grid: left as it is
+            if len(hits) == 1:
+                got[int(hits[0])].append(part)
+                continue
+            pieces = {int(k): shapely.intersection(part, geoms[k]) for k in hits}
+            for k, piece in pieces.items():
+                got[k].append(piece)
+            rest = shapely.difference(part, shapely.union_all(list(pieces.values())))
+            for sliver in shapely.get_parts(rest):
+                if shapely.area(sliver) <= 0:
+                    continue
+                shared = {k: _shared(sliver, p) for k, p in pieces.items()}
+                got[max(sorted(shared), key=lambda k: shared[k])].append(sliver)
+        for k, parts in got.items():
+            if parts:
+                geoms[k] = _polygonal(shapely.union_all(parts))
+    out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
+    if "area_m2" in out.columns:
+        out["area_m2"] = shapely.area(geoms).round(3)
+    return out
+
+
+def _tiling_union(geoms: np.ndarray) -> Any:
+    """Union of polygons that should tile their part exactly: a coverage union (their vertices as they
+    are), else (grids kept from a previous plan, whose edges were reprojected) an overlay union."""
+    try:
+        return shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(geoms)
+
+
+def _polygonal(geom: Any) -> Any:
+    """The polygons of an overlay result (lines and points of a touching cut dropped)."""
+    if shapely.get_type_id(geom) in (3, 6):
+        return geom
+    polys = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) == 3]
+    return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
 
 
 def base_grids_only(previous: Any) -> Any:

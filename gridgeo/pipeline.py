@@ -364,7 +364,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     if carving is not None:
         from .dedicated import merge_result
 
-        result = merge_result(result, carving, prep.buildings)
+        result = merge_result(result, carving, prep.buildings, prep.communities)
         result.findings = concat_findings([carving.findings, result.findings], crs=prep.metric)
     prep.timings["partition_s"] = time.perf_counter() - t
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings

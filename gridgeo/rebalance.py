@@ -25,6 +25,12 @@ every compliant grid as it is, with its code:
    get new codes in the office's scheme (``<prefix><12-digit community code><sequence>`` inferred
    from the codes, or given), numbered after the community's highest code.
 
+Dedicated grids (专属网格) of the office layer (``kind`` ``dedicated``, else a code at or above the
+scheme's ``dedicated_start``) take steps 1–2 as the others; their main piece is then kept exactly with
+its code, exempt from the household bounds, cut out of the re-division (never absorbed) and added
+back as ``kind = dedicated`` without small grids, as :mod:`gridgeo.dedicated` makes them. An
+``enterprises`` layer is refused (InputError): dedicated grids are carved by ``gridgeo partition``.
+
 The change table has one row per office grid: ``kept`` (same code, same area and buildings),
 ``reshaped`` (same code; area or buildings moved, e.g. an overlap given away or a stray piece
 across a community boundary), ``split`` (its area now in several new grids), ``merged`` (with other

@@ -581,6 +581,7 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     usable = np.array([bool(has_code.get(c)) and _fits(c, cc, scheme, dedicated=bool(d)) for c, cc, d in
                        zip(repaired["old_code"], repaired["community_code"], ded_grid, strict=True)])
     ded = _dedicated_kept(repaired[ded_keep])
+    ded = _whole_buildings(ded, prep, repaired[ok_main & ~ded_grid].geometry.to_numpy(), comm)
     prep_all = prep
     prep, comm = _without_dedicated(prep, ded)
     kept = repaired[ok_main & ~ded_grid].copy()
@@ -664,6 +665,51 @@ def _dedicated_kept(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         geoms.append(max(parts, key=lambda p: (p.area, p.wkb)) if parts else g)
     out = pieces[["old_code", "community_code"]].reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=pieces.crs), crs=pieces.crs)
+
+
+def _whole_buildings(ded: gpd.GeoDataFrame, prep: Any, kept_geoms: np.ndarray,
+                     communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Dedicated grids that cut a building of their community (楼栋完整) take the whole footprint when
+    they hold most of it, and give it up otherwise (never into a compliant base grid kept, another
+    dedicated grid or another community); the neighbour it was cut with is re-divided anyway."""
+    from .footprints import BUILDING_SHARE_MIN
+
+    if not len(ded):
+        return ded
+    bg = prep.buildings.geometry.to_numpy()
+    poly = np.isin(shapely.get_type_id(bg), (3, 6))
+    bcomm = prep.buildings["community_code"].astype(object).to_numpy()
+    dg = ded.geometry.to_numpy().copy()
+    dcomm = ded["community_code"].astype(str).to_numpy()
+    cgeom = dict(zip(communities["code"].astype(str), communities.geometry.to_numpy(), strict=True))
+    kept_u = shapely.union_all(kept_geoms) if len(kept_geoms) else shapely.Polygon()
+    tree = shapely.STRtree(bg)
+    changed = False
+    for i in range(len(dg)):
+        cand = tree.query(shapely.boundary(dg[i]), predicate="intersects")
+        cand = np.sort(cand[poly[cand] & (bcomm[cand] == dcomm[i])])
+        if not len(cand):
+            continue
+        share = shapely.area(shapely.intersection(bg[cand], dg[i])) / np.maximum(shapely.area(bg[cand]), 1e-9)
+        take = cand[(share >= 0.5) & (share < 1 - BUILDING_SHARE_MIN)]
+        give = cand[(share < 0.5) & (share >= BUILDING_SHARE_MIN)]
+        if not len(take) and not len(give):
+            continue
+        others = shapely.union_all(np.delete(dg, i)) if len(dg) > 1 else shapely.Polygon()
+        g = dg[i]
+        if len(take):
+            add = shapely.intersection(shapely.union_all(bg[take]), cgeom.get(dcomm[i], shapely.Polygon()))
+            add = shapely.difference(shapely.difference(add, kept_u), others)
+            g = shapely.union(g, add)
+        if len(give):
+            g = shapely.difference(g, shapely.union_all(bg[give]))
+        parts = [p for p in shapely.get_parts(_polygonal(g)) if shapely.get_type_id(p) == 3]
+        if parts:
+            dg[i] = max(parts, key=lambda p: (p.area, p.wkb))
+            changed = True
+    if not changed:
+        return ded
+    return ded.set_geometry(gpd.GeoSeries(dg, index=ded.index, crs=ded.crs))
 
 
 def _without_dedicated(prep: Any, ded: gpd.GeoDataFrame) -> tuple[Any, gpd.GeoDataFrame]:

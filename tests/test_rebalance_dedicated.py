@@ -204,3 +204,50 @@ def test_change_map_permissions(partitioned, tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+def test_dedicated_grid_cutting_a_building_takes_or_gives_it_whole(partitioned):
+    """An office's dedicated grid drawn across buildings of its base neighbour: kept with its code, and the
+    cut buildings end up whole on one side (楼栋完整), so the plan validates with 0 errors."""
+    _, before = partitioned
+    m = metric_crs(before)
+    g = before.to_crs(m).set_index("grid_code")
+    bld = gpd.read_file(SAMPLE, layer="buildings").to_crs(m)
+    bld = bld[bld.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    ded = sorted(g.index[g["kind"] == "dedicated"])
+    chosen = None
+    for d in ded:
+        nb = g[(g["kind"] == "base") & (g["community_code"] == g.at[d, "community_code"])
+               & g.geometry.touches(g.at[d, "geometry"])]
+        for n in sorted(nb.index):
+            inside = bld[bld.geometry.within(g.at[n, "geometry"])]
+            if not len(inside):
+                continue
+            dist = inside.geometry.distance(g.at[d, "geometry"])
+            b = inside.geometry[dist.idxmin()]
+            reach = float(dist.min()) + 0.5 * float(np.sqrt(b.area))
+            if reach < 40:
+                chosen = (d, n, reach)
+                break
+        if chosen:
+            break
+    assert chosen is not None
+    d, n, reach = chosen
+    grow = shapely.intersection(g.at[d, "geometry"].buffer(reach, join_style="mitre"), g.at[n, "geometry"])
+    office = g.reset_index()[["grid_code", "kind", "geometry"]].copy()
+    geoms = office.geometry.to_numpy().copy()
+    i_d = int(np.flatnonzero(office["grid_code"] == d)[0])
+    i_n = int(np.flatnonzero(office["grid_code"] == n)[0])
+    geoms[i_d] = shapely.union(geoms[i_d], grow)
+    geoms[i_n] = shapely.difference(geoms[i_n], grow)
+    office = office.set_geometry(gpd.GeoSeries(geoms, crs=m))
+    cut = bld.geometry.intersects(geoms[i_d].boundary) & (bld.geometry.intersection(geoms[i_d]).area > 0.05 * bld.area) \
+        & (bld.geometry.intersection(geoms[i_d]).area < 0.95 * bld.area)
+    assert cut.any(), "the grown dedicated grid should cut a building"
+    plan, changes = rebalance(office, *INPUTS, workers=1)
+    assert plan.metadata["validation"]["error"] == 0, plan.metadata["validation"]
+    after = plan["grids"]
+    assert dict(zip(after["grid_code"], after["kind"]))[d] == "dedicated"
+    status = dict(zip(changes["old_code"], changes["status"]))
+    assert status[d] in ("kept", "reshaped")
+    assert (after["kind"] == "dedicated").sum() == len(ded)

@@ -26,8 +26,9 @@ every compliant grid as it is, with its code:
    from the codes, or given), numbered after the community's highest code.
 
 Dedicated grids (专属网格) of the office layer (``kind`` ``dedicated``, else a code at or above the
-scheme's ``dedicated_start``) take steps 1–2 as the others; their main piece is then kept exactly with
-its code, exempt from the household bounds, cut out of the re-division (never absorbed) and added
+scheme's ``dedicated_start``) take steps 1–2 as the others; their main piece is then kept with its code
+(exactly, but for a building it cuts: taken whole when it holds most of it, else given up), exempt from
+the household bounds, cut out of the re-division (never absorbed) and added
 back as ``kind = dedicated`` without small grids, as :mod:`gridgeo.dedicated` makes them. An
 ``enterprises`` layer is refused (InputError): dedicated grids are carved by ``gridgeo partition``.
 

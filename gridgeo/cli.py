@@ -700,11 +700,26 @@ def _layer_arg(value: str) -> Any:
     return value
 
 
+def _office_sources(args: argparse.Namespace, label: str) -> dict[str, Any]:
+    """The layer sources of ``rebalance``/``unify``: an enterprises layer given is refused (the office's
+    dedicated grids are kept instead); the sample town's own (``--sample``) is not read."""
+    from .rebalance import _no_enterprises
+
+    sources = _sources(args)
+    if args.enterprises is None and sources.get("enterprises") is not None and args.sample:
+        from .datasets import get_path
+
+        if Path(sources["enterprises"].path) == Path(get_path("sample_town")):
+            sources.pop("enterprises")
+    _no_enterprises(sources, label)
+    return sources
+
+
 def _cmd_rebalance(args: argparse.Namespace) -> int:
     from ._progress import Progress
     from .rebalance import rebalance_sources, summarize_changes
 
-    sources = _sources(args)
+    sources = _office_sources(args, "rebalance")
     grids_path = Path(args.grids)
     if not grids_path.exists():
         msg = f"grid layer not found: {args.grids}; give the office's grid layer file"
@@ -717,7 +732,8 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     try:
         plan, changes = rebalance_sources(grids, sources, code_column=args.code_column, rules=args.rules, crs=args.crs,
                                           metric=args.metric_crs, code_scheme=_code_scheme(args), workers=args.workers,
-                                          progress=progress)
+                                          progress=progress, allow_outside=args.allow_outside,
+                                          shift_check=not args.no_shift_check)
         progress(f"writing {args.out}")
         plan.write(args.out, force=args.force)
         if args.map:
@@ -738,7 +754,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
 def _cmd_unify(args: argparse.Namespace) -> int:
     from .rebalance import unify
 
-    sources = _sources(args)
+    sources = _office_sources(args, "unify")
     if len(args.layers) < 2:
         msg = "unify needs two or more departmental grid layers; for one layer use `gridgeo rebalance`"
         raise InputError(msg)
@@ -759,7 +775,9 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     plan, cross = unify([_layer_arg(v) for v in args.layers], sources["communities"] if "communities" in sources else None,
                         sources.get("streets"), sources.get("buildings"),
                         jurisdictions=[_layer_arg(v) for v in args.jurisdiction], code_columns=cols, rules=args.rules,
-                        crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=args.workers)
+                        crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=args.workers,
+                        villager_groups=sources.get("villager_groups"), metric_crs=args.metric_crs,
+                        allow_outside=args.allow_outside, shift_check=not args.no_shift_check)
     plan.write(args.out, force=args.force)
     meta = plan.metadata["unify"]
     errors = plan.metadata.get("validation", {}).get("error", 0)

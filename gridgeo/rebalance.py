@@ -25,6 +25,13 @@ every compliant grid as it is, with its code:
    get new codes in the office's scheme (``<prefix><12-digit community code><sequence>`` inferred
    from the codes, or given), numbered after the community's highest code.
 
+Dedicated grids (专属网格) of the office layer (``kind`` ``dedicated``, else a code at or above the
+scheme's ``dedicated_start``) take steps 1–2 as the others; their main piece is then kept with its code
+(exactly, but for a building it cuts: taken whole when it holds most of it, else given up), exempt from
+the household bounds, cut out of the re-division (never absorbed) and added
+back as ``kind = dedicated`` without small grids, as :mod:`gridgeo.dedicated` makes them. An
+``enterprises`` layer is refused (InputError): dedicated grids are carved by ``gridgeo partition``.
+
 The change table has one row per office grid: ``kept`` (same code, same area and buildings),
 ``reshaped`` (same code; area or buildings moved, e.g. an overlap given away or a stray piece
 across a community boundary), ``split`` (its area now in several new grids), ``merged`` (with other
@@ -110,20 +117,59 @@ def infer_scheme(codes: Any, community_codes: Any, *, community_digits: int = 12
         return None
 
 
-def _fits(code: str, community: str, scheme: CodeScheme) -> bool:
-    """Whether an office code is a base-grid code of ``community`` in ``scheme``."""
+def _fits(code: str, community: str, scheme: CodeScheme, *, dedicated: bool = False) -> bool:
+    """Whether an office code is a base-grid code (``dedicated``: a dedicated-grid code, 专属网格) of
+    ``community`` in ``scheme``."""
     if not isinstance(code, str) or len(code) != scheme.grid_length or not code.isdigit():
         return False
     if not code.startswith(scheme.prefix) or scheme.community_of(code) != community:
         return False
     seq = int(code[-scheme.grid_digits:])
+    if dedicated:
+        return scheme.dedicated_first <= seq < 10**scheme.grid_digits
     return 1 <= seq < scheme.dedicated_first
+
+
+#: values of an office layer's ``kind`` column naming a dedicated grid (专属网格)
+_DEDICATED_KINDS = ("dedicated", "专属", "专属网格")
+
+
+def _kind_given(value: Any) -> str | None:
+    """``dedicated``, ``base`` or None (no value) from an office layer's ``kind`` column."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value).strip().lower()
+    if not text:
+        return None
+    return "dedicated" if text in _DEDICATED_KINDS else "base"
+
+
+def _is_dedicated(code: str, kind_given: str | None, scheme: CodeScheme) -> bool:
+    """An office grid is a dedicated grid (专属网格) when its ``kind`` says so, else (no ``kind`` value)
+    when its code is in the scheme's dedicated range (sequence at or above ``dedicated_start``)."""
+    if kind_given is not None:
+        return kind_given == "dedicated"
+    if not isinstance(code, str) or len(code) != scheme.grid_length or not code.isdigit():
+        return False
+    if not code.startswith(scheme.prefix):
+        return False
+    return int(code[-scheme.grid_digits:]) >= scheme.dedicated_first
 
 
 # ------------------------------------------------------------------------------------------ inputs
 
 
-def _prepared(sources: dict[str, Any], rules: Any, crs: Any, progress: Any = None):
+def _no_enterprises(sources: dict[str, Any], label: str) -> None:
+    """rebalance and unify keep the office's dedicated grids; an enterprises layer is refused, not ignored."""
+    if sources.get("enterprises") is not None:
+        msg = (f"{label} keeps the dedicated grids (专属网格) of the office layer; --enterprises is not used here: "
+               "mark dedicated grids with kind=dedicated (or codes from the scheme's dedicated_start) in the grid "
+               "layer, or carve them afresh with `gridgeo partition --enterprises`")
+        raise InputError(msg)
+
+
+def _prepared(sources: dict[str, Any], rules: Any, crs: Any, progress: Any = None, *, metric: Any = None,
+              shift_check: bool = True, allow_outside: bool = False, label: str = "unify"):
     from .pipeline import prepare
 
     missing = [n for n in ("communities", "buildings") if n not in sources]
@@ -131,7 +177,9 @@ def _prepared(sources: dict[str, Any], rules: Any, crs: Any, progress: Any = Non
         msg = (f"{missing[0]} not given: rebalancing and unifying count households per grid inside communities; "
                f"pass --{missing[0]} FILE (or {missing[0]}= in Python)")
         raise InputError(msg)
-    return prepare(sources, rules=rules, crs=crs, progress=progress)
+    _no_enterprises(sources, label)
+    return prepare(sources, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
+                   progress=progress)
 
 
 def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, crs: Any = None) -> gpd.GeoDataFrame:
@@ -169,7 +217,9 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
     bad = ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
     geoms = geoms.copy()
     geoms[bad] = shapely.make_valid(geoms[bad])
-    out = gpd.GeoDataFrame({"old_code": ids, "has_code": [c is not None for c in codes], "was_valid": ~bad},
+    kinds = [_kind_given(v) for v in gdf["kind"]] if "kind" in gdf.columns else [None] * len(gdf)
+    out = gpd.GeoDataFrame({"old_code": ids, "has_code": [c is not None for c in codes], "was_valid": ~bad,
+                            "kind_given": pd.Series(kinds, dtype=object)},
                            geometry=gpd.GeoSeries(geoms, crs=metric), crs=metric)
     return out.sort_values("old_code", kind="stable").reset_index(drop=True)
 
@@ -433,8 +483,9 @@ def _finish(prep: Any, grids: gpd.GeoDataFrame, subs: gpd.GeoDataFrame, building
 # ------------------------------------------------------------------------------------------ rebalance
 
 
-def _judge(prep: Any, pieces: gpd.GeoDataFrame) -> tuple[np.ndarray, list[str]]:
-    """Compliance of each repaired piece by validate's checks; returns (compliant, faults text)."""
+def _judge(prep: Any, pieces: gpd.GeoDataFrame, dedicated: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """Compliance of each repaired piece by validate's checks; returns (compliant, faults text).
+    ``dedicated`` pieces (专属网格) are exempt from the household bounds, as validate exempts them."""
     from .footprints import BUILDING_SHARE_MIN, assign_to_zones
     from .validate import validate_grids
 
@@ -443,7 +494,10 @@ def _judge(prep: Any, pieces: gpd.GeoDataFrame) -> tuple[np.ndarray, list[str]]:
     pos = {p: i for i, p in enumerate(pieces["piece_id"])}
     b = prep.buildings
     bl = b[[c for c in ("building_id", "households", "unit_id", "geometry") if c in b.columns]]
-    found = validate_grids(pieces[["piece_id", "community_code", "geometry"]], communities=prep.communities,
+    dedicated = np.zeros(n, dtype=bool) if dedicated is None else np.asarray(dedicated, dtype=bool)
+    judged = pieces[["piece_id", "community_code", "geometry"]].assign(
+        kind=np.where(dedicated, "dedicated", "base"))
+    found = validate_grids(judged, communities=prep.communities,
                            buildings=bl, rules=prep.rules, code_column="piece_id", width_tolerance_m=0.1)
     for t, sev, fid, meas in zip(found["type"], found["severity"], found["feature_id"], found["measure"], strict=True):
         i = pos.get(fid)
@@ -502,10 +556,6 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     repaired = repaired.set_geometry("geometry")
     valid_of = dict(zip(office["old_code"], office["was_valid"], strict=True))
     repaired["was_valid"] = repaired["old_code"].map(valid_of).astype(bool)
-    ok, faults = _judge(prep, repaired)
-    ok_main = ok.copy()
-    repaired["faults"] = faults
-    repaired["compliant"] = ok_main
     # the scheme: given, else inferred from the codes of the office's main pieces
     main = repaired[repaired["main"]]
     has_code = dict(zip(office["old_code"], office["has_code"], strict=True))
@@ -519,9 +569,23 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
                              "message": ("the office's grid codes do not follow <prefix><12-digit community code>"
                                          "<sequence>; every grid gets a code of the default scheme and the change "
                                          "table maps the old codes to the new")})
-    usable = np.array([bool(has_code.get(c)) and _fits(c, cc, scheme) for c, cc in
-                       zip(repaired["old_code"], repaired["community_code"], strict=True)])
-    kept = repaired[ok_main].copy()
+    # dedicated grids (专属网格): kind=dedicated, else a code in the dedicated range; their main piece is
+    # kept as repaired (exempt from the household bounds, never absorbed); strays are re-divided
+    kind_of = dict(zip(office["old_code"], office["kind_given"], strict=True)) if "kind_given" in office else {}
+    ded_grid = np.array([_is_dedicated(c, kind_of.get(c), scheme) for c in repaired["old_code"]], dtype=bool)
+    ok, faults = _judge(prep, repaired, ded_grid)
+    ok_main = ok.copy()
+    repaired["faults"] = faults
+    repaired["compliant"] = ok_main
+    rgeoms = repaired.geometry.to_numpy()
+    ded_keep = ded_grid & repaired["main"].to_numpy() & ~shapely.is_empty(rgeoms) & (shapely.area(rgeoms) >= _TOL_M2)
+    usable = np.array([bool(has_code.get(c)) and _fits(c, cc, scheme, dedicated=bool(d)) for c, cc, d in
+                       zip(repaired["old_code"], repaired["community_code"], ded_grid, strict=True)])
+    ded = _dedicated_kept(repaired[ded_keep])
+    ded = _whole_buildings(ded, prep, repaired[ok_main & ~ded_grid].geometry.to_numpy(), comm)
+    prep_all = prep
+    prep, comm = _without_dedicated(prep, ded)
+    kept = repaired[ok_main & ~ded_grid].copy()
     kept["key"] = ["K" + str(i).zfill(5) for i in range(len(kept))]
     kept["grid_code"] = kept["key"]  # _free_regions names absorbed grids by this column
     if zones:
@@ -539,8 +603,11 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
              for i, r in enumerate(regions)]
     res = _partition_regions(prep, jobs, workers=workers)
     grids, subs, buildings = _assemble(prep, res, kept)
+    grids, buildings = _add_dedicated(grids, buildings, ded, prep_all)
+    prep = prep_all
     # codes carried from the office's grids (those that fit the scheme), by geometry and buildings
     prev_g = repaired[repaired["main"] & usable].copy()
+    prev_kind = np.where(ded_grid[(repaired["main"] & usable).to_numpy()], "dedicated", "base")
     from .footprints import assign_to_zones
 
     z = assign_to_zones(prep.buildings.geometry.to_numpy(), prev_g.geometry.to_numpy()).zone
@@ -549,7 +616,7 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
                                                  else None, None)})
     previous = None if not len(prev_g) else {"grids": gpd.GeoDataFrame({"grid_code": prev_g["old_code"].to_numpy(),
                                            "community_code": prev_g["community_code"].to_numpy(),
-                                           "kind": "base"}, geometry=prev_g.geometry.to_numpy(), crs=prep.metric),
+                                           "kind": prev_kind}, geometry=prev_g.geometry.to_numpy(), crs=prep.metric),
                 "buildings": gpd.GeoDataFrame(prev_b, geometry=prep.buildings.geometry.to_numpy(), crs=prep.metric)[
                     prev_b["grid_code"].notna().to_numpy()].reset_index(drop=True),
                 "metadata": {"code_scheme": scheme.to_dict()}}
@@ -571,6 +638,7 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
         "grids_redrawn": int((changes["status"] == "redrawn").sum()),
         "grids_after": int(len(plan.layers["grids"])),
         "compliant_absorbed": int(len(absorbed)),
+        "dedicated_kept": int(len(ded)),
         "regions_redivided": int(len(regions)),
         "households_moved": int(changes["households_moved"].sum()),
         "area_m2_moved": round(float(changes["area_m2_moved"].sum()), 1),
@@ -587,6 +655,117 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     layers["changes"] = gpd.GeoDataFrame(changes, geometry=gpd.GeoSeries(geoms, crs=prep.metric), crs=prep.metric)
     out = Plan(layers, meta)
     return (out.stored() if store else out), changes
+
+
+def _dedicated_kept(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The dedicated grids kept, one polygon each: a grid left in several parts keeps its largest (the
+    other parts become free area, re-divided with their neighbours)."""
+    geoms = []
+    for g in pieces.geometry.to_numpy():
+        parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) == 3]
+        geoms.append(max(parts, key=lambda p: (p.area, p.wkb)) if parts else g)
+    out = pieces[["old_code", "community_code"]].reset_index(drop=True)
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geoms, crs=pieces.crs), crs=pieces.crs)
+
+
+def _whole_buildings(ded: gpd.GeoDataFrame, prep: Any, kept_geoms: np.ndarray,
+                     communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Dedicated grids that cut a building of their community (楼栋完整) take the whole footprint when
+    they hold most of it, and give it up otherwise (never into a compliant base grid kept, another
+    dedicated grid or another community); the neighbour it was cut with is re-divided anyway."""
+    from .footprints import BUILDING_SHARE_MIN
+
+    if not len(ded):
+        return ded
+    bg = prep.buildings.geometry.to_numpy()
+    poly = np.isin(shapely.get_type_id(bg), (3, 6))
+    bcomm = prep.buildings["community_code"].astype(object).to_numpy()
+    dg = ded.geometry.to_numpy().copy()
+    dcomm = ded["community_code"].astype(str).to_numpy()
+    cgeom = dict(zip(communities["code"].astype(str), communities.geometry.to_numpy(), strict=True))
+    kept_u = shapely.union_all(kept_geoms) if len(kept_geoms) else shapely.Polygon()
+    tree = shapely.STRtree(bg)
+    changed = False
+    for i in range(len(dg)):
+        cand = tree.query(shapely.boundary(dg[i]), predicate="intersects")
+        cand = np.sort(cand[poly[cand] & (bcomm[cand] == dcomm[i])])
+        if not len(cand):
+            continue
+        share = shapely.area(shapely.intersection(bg[cand], dg[i])) / np.maximum(shapely.area(bg[cand]), 1e-9)
+        take = cand[(share >= 0.5) & (share < 1 - BUILDING_SHARE_MIN)]
+        give = cand[(share < 0.5) & (share >= BUILDING_SHARE_MIN)]
+        if not len(take) and not len(give):
+            continue
+        others = shapely.union_all(np.delete(dg, i)) if len(dg) > 1 else shapely.Polygon()
+        g = dg[i]
+        if len(take):
+            add = shapely.intersection(shapely.union_all(bg[take]), cgeom.get(dcomm[i], shapely.Polygon()))
+            add = shapely.difference(shapely.difference(add, kept_u), others)
+            g = shapely.union(g, add)
+        if len(give):
+            g = shapely.difference(g, shapely.union_all(bg[give]))
+        parts = [p for p in shapely.get_parts(_polygonal(g)) if shapely.get_type_id(p) == 3]
+        if parts:
+            dg[i] = max(parts, key=lambda p: (p.area, p.wkb))
+            changed = True
+    if not changed:
+        return ded
+    return ded.set_geometry(gpd.GeoSeries(dg, index=ded.index, crs=ded.crs))
+
+
+def _without_dedicated(prep: Any, ded: gpd.GeoDataFrame) -> tuple[Any, gpd.GeoDataFrame]:
+    """The prepared inputs with the dedicated grids cut out (as :func:`gridgeo.dedicated.carve_inputs`
+    does): each community less its dedicated grids, the buildings in them given no community (so no
+    re-divided grid takes them). Returns (prepared, communities)."""
+    import dataclasses
+
+    from .footprints import assign_to_zones
+
+    if not len(ded):
+        return prep, prep.communities
+    comm = prep.communities.copy()
+    geoms = comm.geometry.to_numpy().copy()
+    dcomm = ded["community_code"].astype(str).to_numpy()
+    dg = ded.geometry.to_numpy()
+    for k, code in enumerate(comm["code"].astype(str)):
+        mine = dg[dcomm == code]
+        if len(mine):
+            geoms[k] = _polygonal(shapely.difference(geoms[k], shapely.union_all(mine)))
+    comm = comm.set_geometry(gpd.GeoSeries(geoms, index=comm.index, crs=comm.crs))
+    b = prep.buildings.copy()
+    z = assign_to_zones(b.geometry.to_numpy(), dg).zone
+    b["community_code"] = b["community_code"].astype(object).where(z < 0, None)
+    return dataclasses.replace(prep, communities=comm, buildings=b), comm
+
+
+def _add_dedicated(grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, ded: gpd.GeoDataFrame,
+                   prep: Any) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The kept dedicated grids added to the plan's grids (``kind`` dedicated, no small grids, as the
+    partition makes them), with the buildings in them; every building back in its community."""
+    from .footprints import assign_to_zones
+
+    buildings = buildings.copy()
+    buildings["community_code"] = prep.buildings["community_code"].to_numpy()
+    if not len(ded):
+        return grids, buildings
+    dg = ded.geometry.to_numpy()
+    z = assign_to_zones(prep.buildings.geometry.to_numpy(), dg).zone
+    hh = prep.buildings["households"].to_numpy()
+    ids = [f"D-{i:05d}" for i in range(len(ded))]
+    rows = [{"grid_id": ids[i], "community_code": ded["community_code"].iat[i], "kind": "dedicated",
+             "households": int(hh[z == i].sum()), "buildings": int((z == i).sum()),
+             "area_m2": float(shapely.area(dg[i])), "flags": "", "region": "", "geometry": dg[i]}
+            for i in range(len(ded))]
+    gid = buildings["grid_id"].to_numpy(dtype=object).copy()
+    sid = buildings["subgrid_id"].to_numpy(dtype=object).copy()
+    inside = z >= 0
+    gid[inside] = np.array(ids, dtype=object)[z[inside]]
+    sid[inside] = None
+    buildings["grid_id"] = pd.Series(gid, index=buildings.index, dtype=object)
+    buildings["subgrid_id"] = pd.Series(sid, index=buildings.index, dtype=object)
+    added = gpd.GeoDataFrame(rows, geometry="geometry", crs=grids.crs)
+    grids = gpd.GeoDataFrame(pd.concat([grids, added[grids.columns]], ignore_index=True), geometry="geometry", crs=grids.crs)
+    return grids.sort_values("grid_id", kind="stable").reset_index(drop=True), buildings
 
 
 def _zoned_regions(prep: Any, kept: gpd.GeoDataFrame, zones: list[dict[str, Any]]):
@@ -763,7 +942,8 @@ def summarize_changes(changes: pd.DataFrame, summary: dict[str, Any]) -> str:
 
 def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any = None, *,
               code_column: str | None = "grid_code", rules: Any = "urban", code_scheme: Any = None, crs: Any = None,
-              columns: dict[str, dict[str, str]] | None = None, workers: int = 1) -> tuple[Plan, pd.DataFrame]:
+              columns: dict[str, dict[str, str]] | None = None, workers: int = 1, villager_groups: Any = None,
+              metric_crs: Any = None, allow_outside: bool = False, shift_check: bool = True) -> tuple[Plan, pd.DataFrame]:
     """Rebalance an office's grid layer with the fewest changes: ``gridgeo rebalance`` in Python.
 
     Parameters
@@ -784,6 +964,14 @@ def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any 
         Canonical column → the data's column, per layer (as for :func:`gridgeo.divide`).
     workers
         Processes for the partition of the regions.
+    villager_groups, metric_crs, allow_outside, shift_check
+        As for :func:`gridgeo.divide`: villager groups (村民小组) kept whole in rural communities, the
+        metric CRS to compute in, going on when a layer lies mostly outside every community, and the
+        check for layers shifted against each other (GCJ-02/BD-09).
+
+    Dedicated grids (专属网格) of ``grids`` (``kind`` ``dedicated``, or without a ``kind`` value a code at
+    or above the scheme's ``dedicated_start``) are kept with their codes, clipped to their community,
+    exempt from the household bounds and never merged into base grids.
 
     Returns
     -------
@@ -799,9 +987,10 @@ def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any 
     """
     from .io import layer_sources
 
-    sources = layer_sources({"communities": communities, "streets": streets, "buildings": buildings}, columns=columns)
+    sources = layer_sources({"communities": communities, "streets": streets, "buildings": buildings,
+                             "villager_groups": villager_groups}, columns=columns)
     return rebalance_sources(grids, sources, code_column=code_column, rules=rules, code_scheme=code_scheme, crs=crs,
-                             workers=workers)
+                             metric=metric_crs, workers=workers, allow_outside=allow_outside, shift_check=shift_check)
 
 
 def _scheme_arg(code_scheme: Any) -> CodeScheme | None:
@@ -816,7 +1005,8 @@ def _scheme_arg(code_scheme: Any) -> CodeScheme | None:
 
 def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str | None = "grid_code", rules: Any = None,
                       code_scheme: Any = None, crs: Any = None, metric: Any = None, workers: int = 1,
-                      progress: Any = None) -> tuple[Plan, pd.DataFrame]:
+                      progress: Any = None, allow_outside: bool = False,
+                      shift_check: bool = True) -> tuple[Plan, pd.DataFrame]:
     """:func:`rebalance` on layer sources (:func:`gridgeo.io.layer_sources`), as the CLI assembles them."""
     from .pipeline import prepare
 
@@ -829,7 +1019,9 @@ def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str |
             msg = (f"rebalance needs {name}: households are counted per grid inside communities; "
                    f"pass --{name} FILE ({name}= in Python)")
             raise InputError(msg)
-    prep = prepare(sources, rules=rules, crs=crs, metric=metric, progress=progress)
+    _no_enterprises(sources, "rebalance")
+    prep = prepare(sources, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
+                   progress=progress)
     office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs)
     if progress is not None:
         progress("rebalancing the grids")
@@ -888,7 +1080,8 @@ def shared_boundaries(layers: list[gpd.GeoDataFrame], *, tolerance_m: float = 2.
 def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: Any = None, *,
           jurisdictions: list[Any] | None = None, code_columns: list[str | None] | None = None, names: list[str] | None = None,
           rules: Any = "urban", code_scheme: Any = None, crs: Any = None, tolerance_m: float = 2.0,
-          workers: int = 1) -> tuple[Plan, pd.DataFrame]:
+          workers: int = 1, villager_groups: Any = None, metric_crs: Any = None, allow_outside: bool = False,
+          shift_check: bool = True, enterprises: Any = None) -> tuple[Plan, pd.DataFrame]:
     """Unify departmental grid layers into one (多网合一): ``gridgeo unify`` in Python.
 
     Parameters
@@ -905,6 +1098,11 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         A name per layer for the crosswalk (default: file stem or ``layer1`` …).
     tolerance_m
         Boundaries of different layers within this distance are the same line.
+    villager_groups, metric_crs, allow_outside, shift_check
+        As for :func:`gridgeo.divide`.
+    enterprises
+        Not used: given, it is refused (InputError); dedicated grids (专属网格) are carved by
+        ``gridgeo partition --enterprises``.
 
     Returns
     -------
@@ -915,7 +1113,7 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
     from pathlib import Path
 
     from .api import _layer
-    from .crs import metric_crs
+    from .crs import metric_crs as _metric_crs
     from .io import layer_sources, load_code_scheme
 
     if not isinstance(layers, (list, tuple)) or len(layers) < 2:
@@ -929,12 +1127,13 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         names = [Path(v).stem if isinstance(v, (str, Path)) else f"layer{i + 1}" for i, v in enumerate(layers)]
         if len(set(names)) < len(names):
             names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
+    _no_enterprises({"enterprises": enterprises}, "unify")
     t0 = time.perf_counter()
     comm0 = _layer(communities, "communities", crs=crs)
     if comm0 is None:
         msg = "unify: communities=None; pass the community polygons with a 12-digit code"
         raise InputError(msg)
-    metric = metric_crs(comm0)
+    metric = _metric_crs(comm0, override=metric_crs)
     depts = [_office_layer(v, f"layer {names[i]}", metric, code_columns[i], crs=crs) for i, v in enumerate(layers)]
     juris = []
     for j, v in enumerate(jurisdictions or []):
@@ -964,8 +1163,8 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
     else:
         all_streets = lines
     sources = layer_sources({"communities": communities, "streets": all_streets if len(all_streets) else None,
-                             "buildings": buildings})
-    prep = _prepared(sources, rules, crs)
+                             "buildings": buildings, "villager_groups": villager_groups})
+    prep = _prepared(sources, rules, crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside)
     if isinstance(code_scheme, str) or hasattr(code_scheme, "__fspath__"):
         code_scheme = load_code_scheme(code_scheme, option="code_scheme")
     scheme = CodeScheme.from_dict(code_scheme) if code_scheme is not None else CodeScheme()
@@ -1165,6 +1364,9 @@ def change_map(plan: Plan, path: Any) -> Any:
     os.close(fd)
     try:
         fmap.save(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: the map gets the permissions of a file made by open()
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -25,7 +25,7 @@ import shapely
 
 from ._errors import InputError
 
-_PG_TYPES = {"string": "text", "integer": "bigint", "number": "double precision"}
+_PG_TYPES = {"string": "text", "integer": "bigint", "number": "double precision", "boolean": "boolean"}
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

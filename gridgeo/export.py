@@ -48,7 +48,7 @@ __all__ = ["EXPORT_LAYERS", "FORMATS", "COORDS", "load_schema", "schema_fields",
            "export_postgis", "shapefile_name"]
 
 #: layers an export may hold, in this order
-EXPORT_LAYERS = ("communities", "grids", "subgrids", "buildings")
+EXPORT_LAYERS = ("communities", "grids", "subgrids", "buildings", "units")
 
 #: coordinate systems of an export: CGCS2000 (the plan's own), WGS-84, and the shifted GCJ-02 (AMap,
 #: Tencent) and BD-09 (Baidu) for systems built on those maps (labelled EPSG:4326: they have no code)
@@ -103,7 +103,7 @@ def _json_type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
 
 
 def schema_fields(layer: str) -> list[tuple[str, str]]:
-    """The fields of an exported layer, in order, with their JSON type (string, integer, number).
+    """The fields of an exported layer, in order, with their JSON type (string, integer, number, boolean).
 
     >>> schema_fields("subgrids")[:2]
     [('subgrid_code', 'string'), ('grid_code', 'string')]
@@ -182,7 +182,22 @@ def _typed(values: pd.Series, kind: str) -> pd.Series:
         return pd.to_numeric(values, errors="coerce").astype("Int64")
     if kind == "number":
         return pd.to_numeric(values, errors="coerce").astype("float64")
+    if kind == "boolean":
+        flags = values.map(_boolean)
+        return flags.astype(bool) if flags.notna().all() else flags.astype(object).where(flags.notna(), None)
     return values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+
+
+def _boolean(value: Any) -> bool | None:
+    """True/False from a bool, a 0/1 (GeoPackage, Shapefile) or its text ("true", "1"); None when empty."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("", "nan", "none", "null"):
+            return None
+        return v in ("true", "t", "1", "yes", "y")
+    return bool(value)
 
 
 def _to_coords(gdf: gpd.GeoDataFrame, coords: str) -> gpd.GeoDataFrame:
@@ -332,7 +347,7 @@ def _layer_names(plan: Plan, layers: Any) -> list[str]:
     names = list(dict.fromkeys(layers))
     for n in names:
         if n not in EXPORT_LAYERS:
-            hint = " (dedicated grids are in grids, kind=dedicated)" if n in ("dedicated", "units") else ""
+            hint = " (dedicated grids are in grids, kind=dedicated)" if n == "dedicated" else ""
             msg = f"export: layer {n!r} is not exported{hint}; choose from {list(EXPORT_LAYERS)}"
             raise InputError(msg)
         if n not in plan.layers:

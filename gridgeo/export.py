@@ -21,7 +21,10 @@ Multi-layer formats write one file at ``out``. Single-layer formats write a fold
 ``<layer>.<suffix>`` per layer, or, when one layer is asked for and ``out`` ends in the format's
 suffix, that one file. Writes are atomic: everything is written into a temporary folder beside
 ``out`` and renamed into place when complete; an existing ``out`` is replaced only with
-``force=True``; a plan file is never overwritten.
+``force=True``; a plan file is never overwritten. A folder export holds a marker file
+(:data:`EXPORT_MARKER`, listing its files); ``force`` replaces a folder only when it is empty or an
+earlier export (every entry listed in its marker, or, without a marker, named like an export's
+files), never a folder holding anything else.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from ._errors import InputError
 from .io import SHAPEFILE_FIELD_NAMES
 from .plan import Plan
 
-__all__ = ["EXPORT_LAYERS", "FORMATS", "COORDS", "load_schema", "schema_fields", "export_layer", "export",
+__all__ = ["EXPORT_LAYERS", "EXPORT_MARKER", "FORMATS", "COORDS", "load_schema", "schema_fields", "export_layer", "export",
            "export_postgis", "shapefile_name"]
 
 #: layers an export may hold, in this order
@@ -77,6 +80,9 @@ FORMATS: dict[str, _Format] = {
 DEFAULT_TEXT_PRECISION = 7
 _ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"}
 _SUFFIX_FORMAT = {f.suffix: name for name, f in FORMATS.items()} | {".json": "geojson", ".geoparquet": "parquet"}
+#: the file a folder export holds besides its layers: JSON listing the files of the export
+EXPORT_MARKER = ".gridgeo-export"
+_SIDECARS = (".dbf", ".shx", ".prj", ".cpg")
 
 
 # ----------------------------------------------------------------------------------------------- schema
@@ -368,8 +374,33 @@ def _check_target(out: Path, plan_path: Path | None, *, force: bool) -> None:
     if (out.exists() or out.is_symlink()) and not force:
         msg = f"{out} exists; pass --force (force=True) to replace it"
         raise InputError(msg)
+    if out.is_dir() and not out.is_symlink():
+        _check_replaceable(out)
     if not out.parent.exists():
         msg = f"export: folder {out.parent} does not exist; create it first"
+        raise InputError(msg)
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Refuse to replace a folder that is not empty and not an earlier export (``--out ~/data --force``)."""
+    entries = sorted(folder.iterdir())
+    if not entries:
+        return
+    listed: set[str] | None = None
+    marker = folder / EXPORT_MARKER
+    if marker.is_file():
+        try:
+            listed = set(json.loads(marker.read_text(encoding="utf-8"))["files"])
+        except (ValueError, KeyError, TypeError, OSError):
+            listed = None
+    ours = {f"{layer}{suffix}" for layer in EXPORT_LAYERS
+            for suffix in (*(f.suffix for f in FORMATS.values()), *_SIDECARS)}
+    foreign = [e.name for e in entries if e.name != EXPORT_MARKER
+               and (e.is_dir() or e.name not in (listed if listed is not None else ours))]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        msg = (f"export: --force replaces only an empty folder or an earlier export, and {folder} holds "
+               f"{foreign[0]!r}{more}; give --out a new or empty folder")
         raise InputError(msg)
 
 
@@ -411,10 +442,11 @@ def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
     """Move what was written in ``tmp`` to ``out``: one file (with its sidecars) or the folder."""
     if one_file:
         files = sorted(tmp.iterdir())
-        if out.is_dir():
+        if out.is_dir() and not out.is_symlink():
             if not force:
                 msg = f"{out} exists; pass --force to replace it"
                 raise InputError(msg)
+            _check_replaceable(out)
             shutil.rmtree(out)
         for f in files:  # a Shapefile's sidecars: the .shp last, so a reader never sees it without its .dbf
             if f.suffix.lower() != ".shp":
@@ -424,6 +456,9 @@ def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
                 os.replace(f, out)
         return [out]
     names = sorted(p.name for p in tmp.iterdir())
+    (tmp / EXPORT_MARKER).write_text(json.dumps({"gridgeo_export": 1, "files": names}, indent=1) + "\n", encoding="utf-8")
+    if out.is_dir() and not out.is_symlink():
+        _check_replaceable(out)
     if out.exists() or out.is_symlink():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
         os.replace(out, old / "previous") if out.is_dir() else os.replace(out, old / out.name)
@@ -431,7 +466,7 @@ def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, out)
-    return [out / n for n in names if not n.endswith((".dbf", ".shx", ".prj", ".cpg"))]
+    return [out / n for n in names if not n.endswith(_SIDECARS)]
 
 
 def export_postgis(

@@ -353,3 +353,39 @@ def test_units_layer_is_exported_with_its_grid_and_dedicated_flag(plan, tmp_path
     flags = back["dedicated"].map(lambda v: str(v).lower() in ("true", "1"))
     assert flags.tolist() == src["dedicated"].astype(bool).tolist()
     assert set(back.geometry.geom_type) == {"Point"}
+
+
+# ----------------------------------------------------------------------------------------------- --force
+
+
+def test_force_never_deletes_a_folder_that_is_not_an_export(plan_path, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "survey.xlsx").write_bytes(b"user data")
+    with pytest.raises(InputError, match=r"holds 'survey.xlsx'; give --out a new or empty folder"):
+        gridgeo.export(plan_path, data, format="geojson", force=True)
+    assert main(["export", str(plan_path), "--format", "geojson", "--out", str(data), "--force"]) == 2
+    assert "earlier export" in capsys.readouterr().err
+    assert sorted(p.name for p in data.iterdir()) == ["survey.xlsx"]
+    # a sub-folder is never ours either, even beside export files
+    (data / "survey.xlsx").unlink()
+    (data / "grids.geojson").write_text("{}")
+    (data / "photos").mkdir()
+    with pytest.raises(InputError, match="'photos'"):
+        gridgeo.export(plan_path, data, format="geojson", force=True)
+    assert (data / "photos").is_dir()
+
+
+def test_force_replaces_an_earlier_export_or_an_empty_folder(plan_path, tmp_path):
+    out = tmp_path / "shp"
+    out.mkdir()
+    gridgeo.export(plan_path, out, format="shp", layers="grids", force=True)  # empty folder
+    marker = json.loads((out / ".gridgeo-export").read_text(encoding="utf-8"))
+    assert "grids.shp" in marker["files"] and "grids.dbf" in marker["files"]
+    written = gridgeo.export(plan_path, out, format="shp", layers="communities,grids", force=True)
+    assert [p.name for p in written] == ["communities.shp", "grids.shp"]
+    assert not any(p.name.startswith(".out") or p.name.startswith(".shp") for p in tmp_path.iterdir())
+    # an export made before the marker existed: only export names inside
+    (out / ".gridgeo-export").unlink()
+    gridgeo.export(plan_path, out, format="geojson", layers="grids", force=True)
+    assert sorted(p.name for p in out.iterdir()) == [".gridgeo-export", "grids.geojson"]

@@ -232,8 +232,23 @@ class Locator:
         frame, x, y, reason = _points(points, lon_col=lon_col, lat_col=lat_col)
         answer = self._answer(x, y, reason, coords=coords)
         answer.index = frame.index
-        clash = [c for c in answer.columns if c in frame.columns]
-        return pd.concat([frame.drop(columns=clash), answer], axis=1)
+        keep = _kept_names([str(c) for c in frame.columns], list(answer.columns))
+        return pd.concat([frame.rename(columns=keep) if keep else frame, answer], axis=1)
+
+
+def _kept_names(columns: list[str], answer: list[str]) -> dict[str, str]:
+    """Input columns named like an answer column (``grid_code``, ``reason`` ...) are kept as ``<name>_input``.
+
+    >>> _kept_names(["id", "grid_code", "lon"], ["grid_code", "reason"])
+    {'grid_code': 'grid_code_input'}
+    """
+    keep = {c: f"{c}_input" for c in columns if c in answer}
+    taken = [v for v in keep.values() if v in columns or v in answer]
+    if taken:
+        msg = (f"locate: the points have both {taken[0][:-6]!r} and {taken[0]!r}, names of the answer's columns; "
+               "rename one of them")
+        raise InputError(msg)
+    return keep
 
 
 def _text(gdf: Any, col: str) -> np.ndarray:
@@ -446,7 +461,8 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
     Returns
     -------
     DataFrame
-        The input's columns, then :data:`RESULT_COLUMNS` (and the roster's) as categorical text columns
+        The input's columns (one named like an answer column kept as ``<name>_input``), then
+        :data:`RESULT_COLUMNS` (and the roster's) as categorical text columns
         (each code stored once; missing is NaN): one row per input row, same order and index;
         ``reason`` says why a row has no grid.
 
@@ -476,7 +492,9 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                 chunk_rows: int = 1_000_000, force: bool = False, encoding: str | None = None) -> dict[str, int]:
     """Stream a CSV or Parquet file of points to ``out`` (.csv or .parquet) in chunks; atomic.
 
-    Every input column is kept as it was read (CSV: as text); the answer's columns follow. A CSV is
+    Every input column is kept as it was read (CSV: as text); the answer's columns follow. An input
+    column named like one of the answer's (``grid_code``, ``reason``, ``worker`` ...) is kept as
+    ``<name>_input``. A CSV is
     read as UTF-8 when the whole file is UTF-8, else GB18030 (Excel's GBK), unless ``encoding`` says;
     the header is read with the csv module (quoted names may hold commas). A row with more or fewer
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
@@ -518,7 +536,9 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             answer = locator.locate_xy(batch.column(lon).to_numpy(zero_copy_only=False),
                                        batch.column(lat).to_numpy(zero_copy_only=False), coords=coords)
             table = pa.Table.from_batches([batch])
-            table = table.drop([c for c in answer.columns if c in cols])
+            keep = _kept_names(cols, list(answer.columns))
+            if keep:
+                table = table.rename_columns([keep.get(c, c) for c in cols])
             for col in answer.columns:
                 table = table.append_column(col, _arrow_text(answer[col]))
             counts["rows"] += len(answer)
@@ -531,7 +551,10 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                           else pacsv.CSVWriter(tmp, table.schema))
             writer.write_table(table)
         if writer is None:  # no rows: the header (input columns and the answer's) all the same
-            names = _header(src, _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None) + [c for c in (*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason")]
+            head = _header(src, _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None)
+            added = [*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason"]
+            keep = _kept_names(head, added)
+            names = [keep.get(c, c) for c in head] + added
             empty = pa.table({n: pa.array([], type=pa.string()) for n in dict.fromkeys(names)})
             writer = (pq.ParquetWriter(tmp, empty.schema) if dst.suffix.lower() == ".parquet"
                       else pacsv.CSVWriter(tmp, empty.schema))

@@ -275,3 +275,22 @@ def test_a_ragged_row_is_a_one_line_error_naming_its_line(tmp_path, bad, capsys)
     else:  # a row too short: its missing coordinate is the reason, the row is kept
         answer = gridgeo.locate(src, plan)
         assert _values(answer["reason"]) == [None, None, "missing coordinate", None]
+
+
+def test_input_columns_named_like_the_answer_are_kept_as_input(tmp_path):
+    plan = _two_grids()
+    pts = pd.DataFrame({"lon": [114.3015], "lat": [30.5505], "grid_code": ["G-7 (dispatcher's)"], "reason": ["fire"]})
+    answer = gridgeo.locate(pts, plan)
+    assert answer["grid_code_input"].tolist() == ["G-7 (dispatcher's)"] and answer["reason_input"].tolist() == ["fire"]
+    assert _values(answer["grid_code"]) == [f"{C}002"] and _values(answer["reason"]) == [None]
+    src = tmp_path / "events.csv"
+    pts.to_csv(src, index=False)
+    locate_file(src, plan, tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert list(back.columns[:4]) == ["lon", "lat", "grid_code_input", "reason_input"]
+    assert back["grid_code_input"].tolist() == ["G-7 (dispatcher's)"] and back["grid_code"].tolist() == [f"{C}002"]
+    (tmp_path / "head.csv").write_text("lon,lat,grid_code\n", encoding="utf-8")
+    locate_file(tmp_path / "head.csv", plan, tmp_path / "head_out.csv")
+    assert (tmp_path / "head_out.csv").read_text(encoding="utf-8").replace('"', "").startswith("lon,lat,grid_code_input,grid_code,")
+    with pytest.raises(InputError, match="both 'grid_code' and 'grid_code_input'"):
+        gridgeo.locate(pts.assign(grid_code_input="x"), plan)

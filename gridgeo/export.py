@@ -178,9 +178,25 @@ def export_layer(plan: Plan, layer: str, *, coords: str = "wgs84", precision: in
     gdf = _to_coords(gdf, coords)
     geoms = gdf.geometry.to_numpy()
     if precision is not None:
-        geoms = shapely.set_precision(geoms, 10.0 ** -precision)
+        geoms = _snapped(geoms, precision, layer)
     gdf = gdf.set_geometry(shapely.orient_polygons(geoms, exterior_cw=False), crs=gdf.crs)
     return gdf
+
+
+def _snapped(geoms: Any, precision: int, layer: str) -> Any:
+    """``shapely.set_precision`` to ``precision`` decimals; an error when a feature would vanish (a
+    building narrower than the grid size collapses to nothing), naming the count and a precision that
+    keeps every feature."""
+    snapped = shapely.set_precision(geoms, 10.0 ** -precision)
+    lost = int((shapely.is_empty(snapped) & ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)).sum())
+    if lost:
+        safe = next((p for p in range(precision + 1, 16)
+                     if not (shapely.is_empty(shapely.set_precision(geoms, 10.0 ** -p)) & ~shapely.is_empty(geoms)
+                             & ~shapely.is_missing(geoms)).any()), 15)
+        msg = (f"export: --precision {precision} empties {lost} of {len(geoms)} {layer} (features narrower than "
+               f"{10.0 ** -precision:g} degrees); use --precision {safe} or more")
+        raise InputError(msg)
+    return snapped
 
 
 def _typed(values: pd.Series, kind: str) -> pd.Series:

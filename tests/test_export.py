@@ -389,3 +389,14 @@ def test_force_replaces_an_earlier_export_or_an_empty_folder(plan_path, tmp_path
     (out / ".gridgeo-export").unlink()
     gridgeo.export(plan_path, out, format="geojson", layers="grids", force=True)
     assert sorted(p.name for p in out.iterdir()) == [".gridgeo-export", "grids.geojson"]
+
+
+def test_a_precision_that_would_empty_features_is_refused(plan, tmp_path, capsys):
+    out = tmp_path / "b.geojson"
+    with pytest.raises(InputError, match=r"--precision 3 empties \d+ of \d+ buildings .*use --precision (\d+) or more") as err:
+        gridgeo.export(plan, out, layers="buildings", precision=3)
+    assert not out.exists()
+    safe = int(re.search(r"use --precision (\d+)", str(err.value)).group(1))
+    gridgeo.export(plan, out, layers="buildings", precision=safe)
+    back = gpd.read_file(out)
+    assert len(back) == len(plan.layers["buildings"]) and not back.geometry.is_empty.any()

@@ -561,6 +561,9 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             writer.write_table(empty)
         writer.close()
         writer = None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: the answer gets the mode of a file made by open()
         os.replace(tmp, dst)
     finally:
         if writer is not None:

@@ -294,3 +294,20 @@ def test_input_columns_named_like_the_answer_are_kept_as_input(tmp_path):
     assert (tmp_path / "head_out.csv").read_text(encoding="utf-8").replace('"', "").startswith("lon,lat,grid_code_input,grid_code,")
     with pytest.raises(InputError, match="both 'grid_code' and 'grid_code_input'"):
         gridgeo.locate(pts.assign(grid_code_input="x"), plan)
+
+
+def test_locate_file_output_has_the_mode_of_an_ordinary_file(tmp_path):
+    import os
+    import stat
+
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_text("lon,lat\n114.3015,30.5505\n", encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        locate_file(src, plan, tmp_path / "out.csv")
+        locate_file(src, plan, tmp_path / "out.parquet")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "out.parquet").stat().st_mode) == 0o644

@@ -21,7 +21,10 @@ Multi-layer formats write one file at ``out``. Single-layer formats write a fold
 ``<layer>.<suffix>`` per layer, or, when one layer is asked for and ``out`` ends in the format's
 suffix, that one file. Writes are atomic: everything is written into a temporary folder beside
 ``out`` and renamed into place when complete; an existing ``out`` is replaced only with
-``force=True``; a plan file is never overwritten.
+``force=True``; a plan file is never overwritten. A folder export holds a marker file
+(:data:`EXPORT_MARKER`, listing its files); ``force`` replaces a folder only when it is empty or an
+earlier export (every entry listed in its marker, or, without a marker, named like an export's
+files), never a folder holding anything else.
 """
 
 from __future__ import annotations
@@ -44,11 +47,11 @@ from ._errors import InputError
 from .io import SHAPEFILE_FIELD_NAMES
 from .plan import Plan
 
-__all__ = ["EXPORT_LAYERS", "FORMATS", "COORDS", "load_schema", "schema_fields", "export_layer", "export",
+__all__ = ["EXPORT_LAYERS", "EXPORT_MARKER", "FORMATS", "COORDS", "load_schema", "schema_fields", "export_layer", "export",
            "export_postgis", "shapefile_name"]
 
 #: layers an export may hold, in this order
-EXPORT_LAYERS = ("communities", "grids", "subgrids", "buildings")
+EXPORT_LAYERS = ("communities", "grids", "subgrids", "buildings", "units")
 
 #: coordinate systems of an export: CGCS2000 (the plan's own), WGS-84, and the shifted GCJ-02 (AMap,
 #: Tencent) and BD-09 (Baidu) for systems built on those maps (labelled EPSG:4326: they have no code)
@@ -77,6 +80,9 @@ FORMATS: dict[str, _Format] = {
 DEFAULT_TEXT_PRECISION = 7
 _ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB18030"}
 _SUFFIX_FORMAT = {f.suffix: name for name, f in FORMATS.items()} | {".json": "geojson", ".geoparquet": "parquet"}
+#: the file a folder export holds besides its layers: JSON listing the files of the export
+EXPORT_MARKER = ".gridgeo-export"
+_SIDECARS = (".dbf", ".shx", ".prj", ".cpg")
 
 
 # ----------------------------------------------------------------------------------------------- schema
@@ -103,7 +109,7 @@ def _json_type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
 
 
 def schema_fields(layer: str) -> list[tuple[str, str]]:
-    """The fields of an exported layer, in order, with their JSON type (string, integer, number).
+    """The fields of an exported layer, in order, with their JSON type (string, integer, number, boolean).
 
     >>> schema_fields("subgrids")[:2]
     [('subgrid_code', 'string'), ('grid_code', 'string')]
@@ -172,9 +178,25 @@ def export_layer(plan: Plan, layer: str, *, coords: str = "wgs84", precision: in
     gdf = _to_coords(gdf, coords)
     geoms = gdf.geometry.to_numpy()
     if precision is not None:
-        geoms = shapely.set_precision(geoms, 10.0 ** -precision)
+        geoms = _snapped(geoms, precision, layer)
     gdf = gdf.set_geometry(shapely.orient_polygons(geoms, exterior_cw=False), crs=gdf.crs)
     return gdf
+
+
+def _snapped(geoms: Any, precision: int, layer: str) -> Any:
+    """``shapely.set_precision`` to ``precision`` decimals; an error when a feature would vanish (a
+    building narrower than the grid size collapses to nothing), naming the count and a precision that
+    keeps every feature."""
+    snapped = shapely.set_precision(geoms, 10.0 ** -precision)
+    lost = int((shapely.is_empty(snapped) & ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)).sum())
+    if lost:
+        safe = next((p for p in range(precision + 1, 16)
+                     if not (shapely.is_empty(shapely.set_precision(geoms, 10.0 ** -p)) & ~shapely.is_empty(geoms)
+                             & ~shapely.is_missing(geoms)).any()), 15)
+        msg = (f"export: --precision {precision} empties {lost} of {len(geoms)} {layer} (features narrower than "
+               f"{10.0 ** -precision:g} degrees); use --precision {safe} or more")
+        raise InputError(msg)
+    return snapped
 
 
 def _typed(values: pd.Series, kind: str) -> pd.Series:
@@ -182,7 +204,22 @@ def _typed(values: pd.Series, kind: str) -> pd.Series:
         return pd.to_numeric(values, errors="coerce").astype("Int64")
     if kind == "number":
         return pd.to_numeric(values, errors="coerce").astype("float64")
+    if kind == "boolean":
+        flags = values.map(_boolean)
+        return flags.astype(bool) if flags.notna().all() else flags.astype(object).where(flags.notna(), None)
     return values.astype(object).where(values.notna(), None).map(lambda v: v if v is None else str(v))
+
+
+def _boolean(value: Any) -> bool | None:
+    """True/False from a bool, a 0/1 (GeoPackage, Shapefile) or its text ("true", "1"); None when empty."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("", "nan", "none", "null"):
+            return None
+        return v in ("true", "t", "1", "yes", "y")
+    return bool(value)
 
 
 def _to_coords(gdf: gpd.GeoDataFrame, coords: str) -> gpd.GeoDataFrame:
@@ -332,7 +369,7 @@ def _layer_names(plan: Plan, layers: Any) -> list[str]:
     names = list(dict.fromkeys(layers))
     for n in names:
         if n not in EXPORT_LAYERS:
-            hint = " (dedicated grids are in grids, kind=dedicated)" if n in ("dedicated", "units") else ""
+            hint = " (dedicated grids are in grids, kind=dedicated)" if n == "dedicated" else ""
             msg = f"export: layer {n!r} is not exported{hint}; choose from {list(EXPORT_LAYERS)}"
             raise InputError(msg)
         if n not in plan.layers:
@@ -353,8 +390,33 @@ def _check_target(out: Path, plan_path: Path | None, *, force: bool) -> None:
     if (out.exists() or out.is_symlink()) and not force:
         msg = f"{out} exists; pass --force (force=True) to replace it"
         raise InputError(msg)
+    if out.is_dir() and not out.is_symlink():
+        _check_replaceable(out)
     if not out.parent.exists():
         msg = f"export: folder {out.parent} does not exist; create it first"
+        raise InputError(msg)
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Refuse to replace a folder that is not empty and not an earlier export (``--out ~/data --force``)."""
+    entries = sorted(folder.iterdir())
+    if not entries:
+        return
+    listed: set[str] | None = None
+    marker = folder / EXPORT_MARKER
+    if marker.is_file():
+        try:
+            listed = set(json.loads(marker.read_text(encoding="utf-8"))["files"])
+        except (ValueError, KeyError, TypeError, OSError):
+            listed = None
+    ours = {f"{layer}{suffix}" for layer in EXPORT_LAYERS
+            for suffix in (*(f.suffix for f in FORMATS.values()), *_SIDECARS)}
+    foreign = [e.name for e in entries if e.name != EXPORT_MARKER
+               and (e.is_dir() or e.name not in (listed if listed is not None else ours))]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        msg = (f"export: --force replaces only an empty folder or an earlier export, and {folder} holds "
+               f"{foreign[0]!r}{more}; give --out a new or empty folder")
         raise InputError(msg)
 
 
@@ -396,10 +458,11 @@ def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
     """Move what was written in ``tmp`` to ``out``: one file (with its sidecars) or the folder."""
     if one_file:
         files = sorted(tmp.iterdir())
-        if out.is_dir():
+        if out.is_dir() and not out.is_symlink():
             if not force:
                 msg = f"{out} exists; pass --force to replace it"
                 raise InputError(msg)
+            _check_replaceable(out)
             shutil.rmtree(out)
         for f in files:  # a Shapefile's sidecars: the .shp last, so a reader never sees it without its .dbf
             if f.suffix.lower() != ".shp":
@@ -409,6 +472,9 @@ def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
                 os.replace(f, out)
         return [out]
     names = sorted(p.name for p in tmp.iterdir())
+    (tmp / EXPORT_MARKER).write_text(json.dumps({"gridgeo_export": 1, "files": names}, indent=1) + "\n", encoding="utf-8")
+    if out.is_dir() and not out.is_symlink():
+        _check_replaceable(out)
     if out.exists() or out.is_symlink():
         old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
         os.replace(out, old / "previous") if out.is_dir() else os.replace(out, old / out.name)
@@ -416,7 +482,7 @@ def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, out)
-    return [out / n for n in names if not n.endswith((".dbf", ".shx", ".prj", ".cpg"))]
+    return [out / n for n in names if not n.endswith(_SIDECARS)]
 
 
 def export_postgis(

@@ -68,6 +68,8 @@ SHAPEFILE_FIELD_NAMES: dict[str, str] = {
     "househol_1": "households_source",
     "dedicated_": "dedicated_grid",
     "building_c": "building_code",
+    "category_g": "category_given",
+    "site_area_": "site_area_m2",
 }
 
 #: layers gridgeo reads, with their accepted geometry families and canonical columns

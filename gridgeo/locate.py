@@ -232,8 +232,23 @@ class Locator:
         frame, x, y, reason = _points(points, lon_col=lon_col, lat_col=lat_col)
         answer = self._answer(x, y, reason, coords=coords)
         answer.index = frame.index
-        clash = [c for c in answer.columns if c in frame.columns]
-        return pd.concat([frame.drop(columns=clash), answer], axis=1)
+        keep = _kept_names([str(c) for c in frame.columns], list(answer.columns))
+        return pd.concat([frame.rename(columns=keep) if keep else frame, answer], axis=1)
+
+
+def _kept_names(columns: list[str], answer: list[str]) -> dict[str, str]:
+    """Input columns named like an answer column (``grid_code``, ``reason`` ...) are kept as ``<name>_input``.
+
+    >>> _kept_names(["id", "grid_code", "lon"], ["grid_code", "reason"])
+    {'grid_code': 'grid_code_input'}
+    """
+    keep = {c: f"{c}_input" for c in columns if c in answer}
+    taken = [v for v in keep.values() if v in columns or v in answer]
+    if taken:
+        msg = (f"locate: the points have both {taken[0][:-6]!r} and {taken[0]!r}, names of the answer's columns; "
+               "rename one of them")
+        raise InputError(msg)
+    return keep
 
 
 def _text(gdf: Any, col: str) -> np.ndarray:
@@ -345,10 +360,14 @@ def _read_points(path: Path) -> pd.DataFrame:
     if suffix in (".parquet", ".geoparquet"):
         return pd.read_parquet(path)
     if suffix in (".csv", ".txt"):
+        enc = _csv_encoding(path)
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="gb18030")
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                               encoding="utf-8-sig" if enc == "utf8" else enc)
+        except pd.errors.ParserError as exc:
+            msg = (f"locate: {path.name}: {' '.join(str(exc).split())[:200]}; fix that row "
+                   "(quote a value holding a comma)")
+            raise InputError(msg) from None
     msg = f"locate: points file {path} must be .csv or .parquet (lon/lat columns)"
     raise InputError(msg)
 
@@ -442,7 +461,8 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
     Returns
     -------
     DataFrame
-        The input's columns, then :data:`RESULT_COLUMNS` (and the roster's) as categorical text columns
+        The input's columns (one named like an answer column kept as ``<name>_input``), then
+        :data:`RESULT_COLUMNS` (and the roster's) as categorical text columns
         (each code stored once; missing is NaN): one row per input row, same order and index;
         ``reason`` says why a row has no grid.
 
@@ -469,11 +489,16 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
 
 def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Locator, out: str | os.PathLike, *,
                 lon_col: str | None = None, lat_col: str | None = None, coords: str = "wgs84", roster: Any = None,
-                chunk_rows: int = 1_000_000, force: bool = False) -> dict[str, int]:
+                chunk_rows: int = 1_000_000, force: bool = False, encoding: str | None = None) -> dict[str, int]:
     """Stream a CSV or Parquet file of points to ``out`` (.csv or .parquet) in chunks; atomic.
 
-    Every input column is kept as it was read (CSV: as text); the answer's columns follow. Returns
-    counts: ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates).
+    Every input column is kept as it was read (CSV: as text); the answer's columns follow. An input
+    column named like one of the answer's (``grid_code``, ``reason``, ``worker`` ...) is kept as
+    ``<name>_input``. A CSV is
+    read as UTF-8 when the whole file is UTF-8, else GB18030 (Excel's GBK), unless ``encoding`` says;
+    the header is read with the csv module (quoted names may hold commas). A row with more or fewer
+    fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
+    ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates).
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -504,14 +529,16 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     os.close(fd)
     writer = None
     try:
-        for batch in _batches(src, chunk_rows):
+        for batch in _batches(src, chunk_rows, encoding):
             cols = batch.schema.names
             lon = _column(cols, lon_col, _LON_NAMES, "lon")
             lat = _column(cols, lat_col, _LAT_NAMES, "lat")
             answer = locator.locate_xy(batch.column(lon).to_numpy(zero_copy_only=False),
                                        batch.column(lat).to_numpy(zero_copy_only=False), coords=coords)
             table = pa.Table.from_batches([batch])
-            table = table.drop([c for c in answer.columns if c in cols])
+            keep = _kept_names(cols, list(answer.columns))
+            if keep:
+                table = table.rename_columns([keep.get(c, c) for c in cols])
             for col in answer.columns:
                 table = table.append_column(col, _arrow_text(answer[col]))
             counts["rows"] += len(answer)
@@ -524,13 +551,19 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                           else pacsv.CSVWriter(tmp, table.schema))
             writer.write_table(table)
         if writer is None:  # no rows: the header (input columns and the answer's) all the same
-            names = _header(src) + [c for c in (*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason")]
+            head = _header(src, _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None)
+            added = [*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason"]
+            keep = _kept_names(head, added)
+            names = [keep.get(c, c) for c in head] + added
             empty = pa.table({n: pa.array([], type=pa.string()) for n in dict.fromkeys(names)})
             writer = (pq.ParquetWriter(tmp, empty.schema) if dst.suffix.lower() == ".parquet"
                       else pacsv.CSVWriter(tmp, empty.schema))
             writer.write_table(empty)
         writer.close()
         writer = None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: the answer gets the mode of a file made by open()
         os.replace(tmp, dst)
     finally:
         if writer is not None:
@@ -551,22 +584,49 @@ def _arrow_text(column: pd.Series) -> Any:
     return pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
 
 
-def _header(src: Path) -> list[str]:
-    """Column names of a points file (CSV header or Parquet schema)."""
+def _header(src: Path, encoding: str | None = None) -> list[str]:
+    """Column names of a points file (CSV header, read by the csv module: quotes and commas in names, or
+    Parquet schema)."""
+    import csv
+
     import pyarrow.parquet as pq
 
     if src.suffix.lower() in (".parquet", ".geoparquet"):
         return list(pq.read_schema(src).names)
+    enc = encoding or _csv_encoding(src)
+    with open(src, encoding="utf-8-sig" if enc == "utf8" else enc, newline="", errors="replace") as f:
+        row = next(csv.reader(f), [])
+    return [c.strip() for c in row]
+
+
+#: bytes read at a time when telling a CSV's encoding
+_SNIFF_BLOCK = 16 << 20
+
+
+def _csv_encoding(src: Path, encoding: str | None = None) -> str:
+    """The encoding of a CSV: ``encoding`` when given, else UTF-8 when the whole file decodes as UTF-8,
+    else GB18030 (the superset of GBK that Excel on Chinese Windows writes)."""
+    import codecs
+
+    if encoding is not None:
+        try:
+            name = codecs.lookup(str(encoding)).name
+        except LookupError:
+            msg = f"locate: encoding={encoding!r} is unknown; give utf-8, gbk or gb18030"
+            raise InputError(msg) from None
+        return "utf8" if name == "utf-8" else name
+    decoder = codecs.getincrementaldecoder("utf-8")()
     with open(src, "rb") as f:
-        head = f.readline()
-    try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = head.decode("gb18030")
-    return [c.strip().strip('"') for c in text.rstrip("\r\n").split(",") if c.strip()]
+        try:
+            while block := f.read(_SNIFF_BLOCK):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf8"
 
 
-def _batches(src: Path, chunk_rows: int):
+def _batches(src: Path, chunk_rows: int, encoding: str | None = None):
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -574,30 +634,53 @@ def _batches(src: Path, chunk_rows: int):
     if src.suffix.lower() in (".parquet", ".geoparquet"):
         yield from pq.ParquetFile(src).iter_batches(batch_size=chunk_rows)
         return
-    with open(src, "rb") as f:
-        head = f.readline()
-    encoding = "utf8"
-    try:
-        head.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        encoding = "gb18030"
-    names = _header(src)
+    encoding = _csv_encoding(src, encoding)
+    names = _header(src, encoding)
     if not names:
         return
-    reader = pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=64 << 20, encoding=encoding,
-                                                                   column_names=names, skip_rows=1),
-                            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                                 strings_can_be_null=True))
+    bad: list[Any] = []
+
+    def ragged(row: Any) -> str:
+        bad.append(row)
+        return "error"
+
     pending: list[Any] = []
     rows = 0
-    for batch in reader:
-        pending.append(batch)
-        rows += batch.num_rows
-        if rows >= chunk_rows:
-            yield from pa.Table.from_batches(pending).combine_chunks().to_batches(max_chunksize=chunk_rows)
-            pending, rows = [], 0
+    try:
+        reader = pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=64 << 20, encoding=encoding,
+                                                                       column_names=names, skip_rows=1),
+                                parse_options=pacsv.ParseOptions(invalid_row_handler=ragged),
+                                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                                     strings_can_be_null=True))
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= chunk_rows:
+                yield from pa.Table.from_batches(pending).combine_chunks().to_batches(max_chunksize=chunk_rows)
+                pending, rows = [], 0
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if bad:
+            row = bad[0]
+            line = _line_of(src, row.text, encoding)
+            where = f"line {line}" if line else "a row"
+            msg = (f"locate: {where} of {src.name} has {row.actual_columns} fields but the header has "
+                   f"{row.expected_columns} ({row.text[:60]!r}); fix that row (quote a value holding a comma)")
+        elif "utf8" in str(exc).lower() or "utf-8" in str(exc).lower() or isinstance(exc, UnicodeDecodeError):
+            msg = f"locate: {src.name} is not valid {encoding}; give its encoding (encoding='gb18030' or 'utf-8')"
+        else:
+            msg = f"locate: cannot read {src.name} as CSV: {' '.join(str(exc).split())[:200]}"
+        raise InputError(msg) from None
     if pending:
         yield from pa.Table.from_batches(pending).combine_chunks().to_batches(max_chunksize=chunk_rows)
+
+
+def _line_of(src: Path, text: str, encoding: str) -> int | None:
+    """The first line number (1-based) of ``src`` whose text is ``text``, for messages."""
+    with open(src, encoding="utf-8-sig" if encoding == "utf8" else encoding, errors="replace", newline="") as f:
+        for number, line in enumerate(f, 1):
+            if line.rstrip("\r\n") == text:
+                return number
+    return None
 
 
 from ._callable import make_callable  # noqa: E402 - the module is made callable once everything in it is defined

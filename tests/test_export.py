@@ -188,7 +188,11 @@ def test_round_trip_keeps_codes_households_and_geometry(fmt, exports, plan):
         assert back[key].astype(str).tolist() == src[key].tolist()
         assert back["households"].astype(int).tolist() == src["households"].astype(int).tolist()
         tol = 1.5e-7 if FORMATS[fmt].text else 1e-9
-        d = shapely.hausdorff_distance(back.geometry.to_numpy(), src.geometry.to_numpy())
+        expected = src.geometry.to_numpy()
+        if FORMATS[fmt].text:  # 7 decimals: a sliver narrower than 1e-7 degrees (a gap of micrometres) closes
+            expected = shapely.set_precision(expected, 1e-7)
+            assert np.allclose(shapely.area(expected), shapely.area(src.geometry.to_numpy()), rtol=1e-6), (fmt, layer)
+        d = shapely.hausdorff_distance(back.geometry.to_numpy(), expected)
         assert d.max() < tol, (fmt, layer, d.max())
 
 
@@ -289,7 +293,7 @@ def test_a_failed_export_leaves_nothing(plan_path, tmp_path, monkeypatch):
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"format": "dxf"}, "format='dxf' is not one of"),
     ({"format": "geojson", "layers": "blocks"}, "layer 'blocks' is not exported"),
-    ({"format": "geojson", "layers": "units"}, "dedicated grids are in grids"),
+    ({"format": "geojson", "layers": "dedicated"}, "dedicated grids are in grids"),
     ({"format": "gpkg", "encoding": "gbk"}, "applies to shp and csv only"),
     ({"format": "geojson", "coords": "utm"}, "coords='utm' is not one of"),
     ({"format": "geojson", "precision": -1}, "precision=-1 must be"),
@@ -322,3 +326,77 @@ def test_csv_without_geometry_and_in_gbk(plan, tmp_path):
     text = out.read_bytes().decode("gbk")
     assert text.splitlines()[0] == ",".join(n for n, _ in schema_fields("communities"))
     assert plan.communities["name"].iloc[0] in text and "POLYGON" not in text
+
+
+# ----------------------------------------------------------------------------------------------- units (单位)
+
+
+@pytest.mark.parametrize("fmt", ["shp", "geojson", "csv"])
+def test_units_layer_is_exported_with_its_grid_and_dedicated_flag(plan, tmp_path, fmt):
+    units = plan.layers["units"]
+    assert len(units) > 0 and units["dedicated"].any() and not units["dedicated"].all()
+    out = tmp_path / f"units{FORMATS[fmt].suffix}"
+    gridgeo.export(plan, out, layers="units")
+    if fmt == "shp":
+        back = read_layer(out, name="units")
+        assert {"category_given", "site_area_m2"} <= set(back.columns)
+    elif fmt == "csv":
+        back = read_layer(out, name="units", crs=4326)
+    else:
+        back = gpd.read_file(out)
+    assert [c for c in back.columns if c != back.geometry.name][: len(schema_fields("units"))] == [
+        n for n, _ in schema_fields("units")]
+    src = units.sort_values("unit_id").reset_index(drop=True)
+    back = back.sort_values("unit_id").reset_index(drop=True)
+    assert back["unit_id"].tolist() == src["unit_id"].tolist()
+    assert back["grid_code"].fillna("").astype(str).tolist() == src["grid_code"].fillna("").astype(str).tolist()
+    flags = back["dedicated"].map(lambda v: str(v).lower() in ("true", "1"))
+    assert flags.tolist() == src["dedicated"].astype(bool).tolist()
+    assert set(back.geometry.geom_type) == {"Point"}
+
+
+# ----------------------------------------------------------------------------------------------- --force
+
+
+def test_force_never_deletes_a_folder_that_is_not_an_export(plan_path, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "survey.xlsx").write_bytes(b"user data")
+    with pytest.raises(InputError, match=r"holds 'survey.xlsx'; give --out a new or empty folder"):
+        gridgeo.export(plan_path, data, format="geojson", force=True)
+    assert main(["export", str(plan_path), "--format", "geojson", "--out", str(data), "--force"]) == 2
+    assert "earlier export" in capsys.readouterr().err
+    assert sorted(p.name for p in data.iterdir()) == ["survey.xlsx"]
+    # a sub-folder is never ours either, even beside export files
+    (data / "survey.xlsx").unlink()
+    (data / "grids.geojson").write_text("{}")
+    (data / "photos").mkdir()
+    with pytest.raises(InputError, match="'photos'"):
+        gridgeo.export(plan_path, data, format="geojson", force=True)
+    assert (data / "photos").is_dir()
+
+
+def test_force_replaces_an_earlier_export_or_an_empty_folder(plan_path, tmp_path):
+    out = tmp_path / "shp"
+    out.mkdir()
+    gridgeo.export(plan_path, out, format="shp", layers="grids", force=True)  # empty folder
+    marker = json.loads((out / ".gridgeo-export").read_text(encoding="utf-8"))
+    assert "grids.shp" in marker["files"] and "grids.dbf" in marker["files"]
+    written = gridgeo.export(plan_path, out, format="shp", layers="communities,grids", force=True)
+    assert [p.name for p in written] == ["communities.shp", "grids.shp"]
+    assert not any(p.name.startswith(".out") or p.name.startswith(".shp") for p in tmp_path.iterdir())
+    # an export made before the marker existed: only export names inside
+    (out / ".gridgeo-export").unlink()
+    gridgeo.export(plan_path, out, format="geojson", layers="grids", force=True)
+    assert sorted(p.name for p in out.iterdir()) == [".gridgeo-export", "grids.geojson"]
+
+
+def test_a_precision_that_would_empty_features_is_refused(plan, tmp_path, capsys):
+    out = tmp_path / "b.geojson"
+    with pytest.raises(InputError, match=r"--precision 3 empties \d+ of \d+ buildings .*use --precision (\d+) or more") as err:
+        gridgeo.export(plan, out, layers="buildings", precision=3)
+    assert not out.exists()
+    safe = int(re.search(r"use --precision (\d+)", str(err.value)).group(1))
+    gridgeo.export(plan, out, layers="buildings", precision=safe)
+    back = gpd.read_file(out)
+    assert len(back) == len(plan.layers["buildings"]) and not back.geometry.is_empty.any()

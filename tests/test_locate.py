@@ -233,3 +233,81 @@ def test_locate_file_gbk_csv_and_a_header_only_file(tmp_path):
     header = (tmp_path / "empty_out.csv").read_text(encoding="utf-8").strip()
     assert header.replace('"', "").split(",") == ["id", "lon", "lat", "grid_code", "subgrid_code", "dedicated_grid_code",
                                                    "community_code", "community_name", "reason"]
+
+
+def test_locate_file_ascii_header_with_a_gbk_body_deep_in_the_file(tmp_path):
+    """Excel on Chinese Windows: an ASCII header, GBK text first seen far below the first line."""
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    rows = ["id,lon,lat,note"] + [f"{i},114.3015,30.5505,ok" for i in range(5_000)] + ["5000,114.3015,30.5505,火警"]
+    src.write_bytes("\n".join(rows).encode("gbk") + b"\n")
+    counts = locate_file(src, plan, tmp_path / "out.csv", chunk_rows=1_000)
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert counts["rows"] == 5_001 and back["note"].iloc[-1] == "火警" and counts["located"] == 5_001
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_bytes("id,lon,lat,note\n1,114.3015,30.5505,火警\n".encode("gbk"))
+    with pytest.raises(InputError, match="is not valid utf8; give its encoding"):
+        locate_file(utf8, plan, tmp_path / "o2.csv", encoding="utf-8")
+    assert not (tmp_path / "o2.csv").exists()
+
+
+def test_locate_file_quoted_header_with_a_comma(tmp_path):
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_text('"a,b",lon,lat\n"x,y",114.3015,30.5505\n', encoding="utf-8")
+    locate_file(src, plan, tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert list(back.columns[:3]) == ["a,b", "lon", "lat"] and back["a,b"].tolist() == ["x,y"]
+    assert back["grid_code"].tolist() == [f"{C}002"]
+
+
+@pytest.mark.parametrize("bad", ["3,114.3015", "3,114.3015,30.5505,extra"])
+def test_a_ragged_row_is_a_one_line_error_naming_its_line(tmp_path, bad, capsys):
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_text(f"id,lon,lat\n1,114.3015,30.5505\n2,114.3015,30.5505\n{bad}\n4,114.3015,30.5505\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 4 of events.csv has \d fields but the header has 3"):
+        locate_file(src, plan, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    if bad.endswith("extra"):  # in memory (pandas): a row too long is an error naming its line too
+        with pytest.raises(InputError, match="line 4.*fix that row"):
+            gridgeo.locate(src, plan)
+    else:  # a row too short: its missing coordinate is the reason, the row is kept
+        answer = gridgeo.locate(src, plan)
+        assert _values(answer["reason"]) == [None, None, "missing coordinate", None]
+
+
+def test_input_columns_named_like_the_answer_are_kept_as_input(tmp_path):
+    plan = _two_grids()
+    pts = pd.DataFrame({"lon": [114.3015], "lat": [30.5505], "grid_code": ["G-7 (dispatcher's)"], "reason": ["fire"]})
+    answer = gridgeo.locate(pts, plan)
+    assert answer["grid_code_input"].tolist() == ["G-7 (dispatcher's)"] and answer["reason_input"].tolist() == ["fire"]
+    assert _values(answer["grid_code"]) == [f"{C}002"] and _values(answer["reason"]) == [None]
+    src = tmp_path / "events.csv"
+    pts.to_csv(src, index=False)
+    locate_file(src, plan, tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert list(back.columns[:4]) == ["lon", "lat", "grid_code_input", "reason_input"]
+    assert back["grid_code_input"].tolist() == ["G-7 (dispatcher's)"] and back["grid_code"].tolist() == [f"{C}002"]
+    (tmp_path / "head.csv").write_text("lon,lat,grid_code\n", encoding="utf-8")
+    locate_file(tmp_path / "head.csv", plan, tmp_path / "head_out.csv")
+    assert (tmp_path / "head_out.csv").read_text(encoding="utf-8").replace('"', "").startswith("lon,lat,grid_code_input,grid_code,")
+    with pytest.raises(InputError, match="both 'grid_code' and 'grid_code_input'"):
+        gridgeo.locate(pts.assign(grid_code_input="x"), plan)
+
+
+def test_locate_file_output_has_the_mode_of_an_ordinary_file(tmp_path):
+    import os
+    import stat
+
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_text("lon,lat\n114.3015,30.5505\n", encoding="utf-8")
+    old = os.umask(0o022)
+    try:
+        locate_file(src, plan, tmp_path / "out.csv")
+        locate_file(src, plan, tmp_path / "out.parquet")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "out.parquet").stat().st_mode) == 0o644

@@ -62,9 +62,9 @@ def _query(cluster, sql: str, params=()):
 
 
 def test_tables_keys_indexes_and_metadata(cluster, loaded, plan):
-    assert loaded == {name: len(plan.layers[name]) for name in ("communities", "grids", "subgrids", "buildings")}
+    assert loaded == {name: len(plan.layers[name]) for name in ("communities", "grids", "subgrids", "buildings", "units")}
     for layer, key in (("communities", "community_code"), ("grids", "grid_code"), ("subgrids", "subgrid_code"),
-                       ("buildings", "building_id")):
+                       ("buildings", "building_id"), ("units", "unit_id")):
         assert _query(cluster, f"SELECT count(*) FROM grid.{layer}")[0][0] == len(plan.layers[layer])
         pk = _query(cluster, """SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid
                                 AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass AND i.indisprimary""",
@@ -144,7 +144,7 @@ def test_existing_schema_needs_replace_and_replace_is_atomic(cluster, loaded, pl
     # the failed replace changed nothing: the old tables are all there, no staging schema is left
     assert _query(cluster, "SELECT count(*) FROM grid.subgrids")[0][0] == len(plan.subgrids)
     schemas = {s for (s,) in _query(cluster, "SELECT nspname FROM pg_namespace")}
-    assert "grid_gridgeo_new" not in schemas
+    assert not [s for s in schemas if s.startswith("gridgeo_stage_")]
     counts = gridgeo.export_postgis(plan, cluster.url(), schema="grid", layers="grids", replace=True)
     assert counts == {"grids": len(plan.grids)}
     tables = {t for (t,) in _query(cluster, "SELECT tablename FROM pg_tables WHERE schemaname = 'grid'")}
@@ -165,3 +165,49 @@ def test_cli_export_to_postgis(cluster, plan_path, plan, capsys):
     assert "cannot connect" in capsys.readouterr().err
     meta = dict(_query(cluster, "SELECT key, value FROM grid_cli.gridgeo_metadata"))
     assert json.loads(json.dumps(meta["stage"])) == "partition"
+
+
+def test_units_table_keeps_the_dedicated_flag(cluster, loaded, plan):
+    rows = dict(_query(cluster, "SELECT unit_id, dedicated FROM grid.units"))
+    units = plan.layers["units"]
+    assert rows == dict(zip(units["unit_id"], units["dedicated"].astype(bool), strict=True))
+    assert _query(cluster, "SELECT DISTINCT GeometryType(geom) FROM grid.units") == [("POINT",)]
+
+
+def test_replace_keeps_grants_and_other_objects_and_refuses_dependent_views(cluster, plan):
+    cluster.psql("CREATE ROLE dispatch; CREATE SCHEMA keep_me;")
+    gridgeo.export_postgis(plan, cluster.url(), schema="grid_acl", layers="grids")
+    cluster.psql("GRANT USAGE ON SCHEMA grid_acl TO dispatch; GRANT SELECT ON grid_acl.grids TO dispatch;"
+                 "CREATE TABLE grid_acl.notes (id int); CREATE TABLE keep_me.t (id int);")
+    gridgeo.export_postgis(plan, cluster.url(), schema="grid_acl", layers="grids,subgrids", replace=True)
+    assert _query(cluster, "SELECT has_table_privilege('dispatch', 'grid_acl.grids', 'SELECT')") == [(True,)]
+    assert _query(cluster, "SELECT has_schema_privilege('dispatch', 'grid_acl', 'USAGE')") == [(True,)]
+    tables = {t for (t,) in _query(cluster, "SELECT tablename FROM pg_tables WHERE schemaname = 'grid_acl'")}
+    assert tables == {"grids", "subgrids", "gridgeo_metadata", "notes"}
+    # a view elsewhere on the export: --replace refuses (no CASCADE), and the view and the tables stay
+    cluster.psql("CREATE VIEW keep_me.busy AS SELECT grid_code FROM grid_acl.grids;")
+    with pytest.raises(InputError, match=r"view keep_me.busy depends on grid_acl.grids; --replace drops nothing with CASCADE"):
+        gridgeo.export_postgis(plan, cluster.url(), schema="grid_acl", replace=True)
+    assert _query(cluster, "SELECT count(*) FROM keep_me.busy")[0][0] == len(plan.grids)
+    assert not [s for (s,) in _query(cluster, "SELECT nspname FROM pg_namespace") if s.startswith("gridgeo_stage_")]
+
+
+def test_a_long_schema_name_never_clashes_with_the_staging_schema(cluster, plan):
+    long = "g" * 63
+    gridgeo.export_postgis(plan, cluster.url(), schema=long, layers="communities")
+    cluster.psql(f"CREATE SCHEMA {long[:50]}_gridgeo_new; CREATE TABLE {long[:50]}_gridgeo_new.mine (id int);")
+    gridgeo.export_postgis(plan, cluster.url(), schema=long, layers="communities", replace=True)
+    assert _query(cluster, f"SELECT count(*) FROM {long}.communities")[0][0] == len(plan.communities)
+    assert _query(cluster, f"SELECT count(*) FROM {long[:50]}_gridgeo_new.mine") == [(0,)]
+
+
+def test_server_errors_are_one_line_and_the_password_is_hidden(cluster, plan):
+    cluster.psql("CREATE ROLE reader LOGIN PASSWORD 'hunter2';")
+    url = cluster.url().replace("user=gridgeo", "user=reader&password=hunter2")
+    with pytest.raises(InputError, match="PostgreSQL refused the load") as err:  # no CREATE on the database
+        gridgeo.export_postgis(plan, url, schema="grid_reader", layers="grids")
+    assert "permission denied" in str(err.value) and "hunter2" not in str(err.value) and "\n" not in str(err.value)
+    bad = f"postgresql://gridgeo:hunter2@{cluster.root}/nodb"
+    with pytest.raises(InputError, match="cannot connect") as err:
+        gridgeo.export_postgis(plan, bad.replace(str(cluster.root), "localhost:1"), layers="grids")
+    assert "hunter2" not in str(err.value) and "***" in str(err.value)

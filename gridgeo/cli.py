@@ -636,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     previous = _interrupt_in_main_process_only()
+    _RESUME["checkpoint"] = None  # set by a partition that keeps its finished communities
     try:
         return _dispatch(parser, args)
     except BaseException as exc:

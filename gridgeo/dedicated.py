@@ -813,8 +813,17 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
                 shared = {k: _shared(sliver, p) for k, p in pieces.items()}
                 got[max(sorted(shared), key=lambda k: shared[k])].append(sliver)
         for k, parts in got.items():
-            if parts:
-                geoms[k] = _polygonal(shapely.union_all(parts))
+            if not parts:
+                continue
+            fitted = _polygonal(shapely.union_all(parts))
+            if shapely.get_num_geometries(fitted) > 1:
+                # a dedicated grid is one piece of land: slivers of the community's edge that only touched it stay out
+                pieces = shapely.get_parts(fitted)
+                area = shapely.area(pieces)
+                keep = pieces[area >= 1e-6 * area.max()] if shapely.get_num_geometries(geoms[k]) > 1 \
+                    else pieces[[int(np.argmax(area))]]
+                fitted = keep[0] if len(keep) == 1 else shapely.multipolygons(keep)
+            geoms[k] = fitted
     out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
     if "area_m2" in out.columns:
         out["area_m2"] = shapely.area(geoms).round(3)

@@ -237,6 +237,7 @@ def stored_quality(plan: Plan) -> dict[str, Any]:
 
 #: a polygon part under this share of its feature's area is a degenerate left-over, not land
 _NIL_AREA_SHARE = 1e-9
+_SLIVER_SHARE = 1e-6
 
 #: polygon layers that tile space together (their edges must stay shared after reprojection)
 TILING_LAYERS = ("communities", "blocks", "grids", "subgrids", "dedicated")
@@ -397,7 +398,10 @@ def _mend(geoms: np.ndarray) -> np.ndarray:
     if len(multi):
         parts, idx = shapely.get_parts(out[multi], return_index=True)
         whole = shapely.area(out[multi])
-        nil = shapely.area(parts) <= _NIL_AREA_SHARE * whole[idx]
+        # parts of no area; and, where mending split an invalid polygon, slivers of it (a spike that a
+        # reprojection folded over itself) under a millionth of the whole
+        was_bad = bad[multi][idx]
+        nil = shapely.area(parts) <= np.where(was_bad, _SLIVER_SHARE, _NIL_AREA_SHARE) * whole[idx]
         if nil.any():
             for k in np.unique(idx[nil]):
                 kept = parts[(idx == k) & ~nil]

@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="datum of the points: wgs84 (GPS, also CGCS2000), gcj02 (AMap/Tencent), bd09 (Baidu)")
     p.add_argument("--roster", metavar="STAFF.csv", help="staff CSV (name, phone, grid_code or community_code, role): adds worker and phone")
     p.add_argument("--chunk-rows", type=int, default=1_000_000, help="rows read and answered at a time (default 1,000,000)")
+    p.add_argument("--encoding", default=None, metavar="ENCODING",
+                   help="text encoding of a CSV (default: UTF-8 when the whole file decodes as UTF-8, else GB18030)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p = sub.add_parser("rebalance", help="rebalance an office's existing grid layer with the fewest changes: compliant grids kept with their codes")
     p.add_argument("grids", metavar="GRIDS", help="the office's grid layer (any OGR format), with its codes")
@@ -689,7 +691,8 @@ def _cmd_locate(args: argparse.Namespace) -> int:
             msg = f"--out {args.out} is also an input file; write the answer to another path"
             raise InputError(msg)
     counts = locate_file(args.points, args.plan, args.out, lon_col=args.lon_col, lat_col=args.lat_col,
-                         coords=args.coords, roster=args.roster, chunk_rows=args.chunk_rows, force=args.force)
+                         coords=args.coords, roster=args.roster, chunk_rows=args.chunk_rows, force=args.force,
+                         encoding=args.encoding)
     print(f"{counts['rows']:,} points: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
           f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}")
     return 0

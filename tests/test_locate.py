@@ -205,6 +205,12 @@ def test_cli_locate(plan_path, tmp_path, capsys):
     assert main(["locate", str(plan_path), str(src), "--out", str(tmp_path / "x.csv"), "--lon-col", "nope"]) == 2
     assert "lon column 'nope' not found" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes("事件,经度,纬度\n火警,113.49,30.838\n".encode("gbk"))
+    assert main(["locate", str(plan_path), str(gbk), "--out", str(tmp_path / "g.csv"), "--encoding", "utf-8"]) == 2
+    assert "give its encoding" in capsys.readouterr().err  # told it is UTF-8: refused, not misread
+    assert main(["locate", str(plan_path), str(gbk), "--out", str(tmp_path / "g.csv"), "--encoding", "gbk"]) == 0
+    assert pd.read_csv(tmp_path / "g.csv", dtype=str)["事件"].tolist() == ["火警"]
 
 
 def test_locator_is_reusable_and_parquet_output_keeps_types(plan, tmp_path):

@@ -476,3 +476,14 @@ def test_popups_name_the_units_of_each_grid_escaped(plan):
     assert "<th>辖区单位</th><td>u3、便利店</td>" in popups[a2]  # a unit without a name is shown by its id
     assert "<th>专属单位</th><td>医院</td>" in popups[b2] and "辖区单位" not in popups[b2]
     assert not any("专属单位" in p for c, p in popups.items() if c not in (a2, b2))
+
+
+def test_dedicated_grids_of_the_grids_layer_are_named_by_their_units(plan):
+    grids = plan.grids.sort_values("grid_code")
+    b2 = str(grids["grid_code"].iloc[-1])
+    kinds = grids.assign(kind=np.where(grids["grid_code"] == b2, "dedicated", "base"))
+    units = gpd.GeoDataFrame({"unit_id": ["u1", "u2"], "name": ["<i>医院</i>", "药店"], "grid_code": [b2, b2],
+                              "dedicated": [True, False]}, geometry=shapely.points([(0, 0)] * 2), crs=plan.grids.crs)
+    m = grid_map(type(plan)({**plan.layers, "grids": kinds, "units": units}, plan.metadata), tiles="none")
+    ded = _geojson_layers(m)["专属网格 (1)"]["features"]
+    assert [f["properties"]["name"] for f in ded] == ["&lt;i&gt;医院&lt;/i&gt;"]  # its dedicated units, escaped

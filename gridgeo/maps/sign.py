@@ -149,6 +149,13 @@ def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, c
     p = geom.representative_point()
     ax.text(p.x, p.y, code, ha="center", va="center", fontsize=10, weight="bold", color="#7f0000", zorder=10,
             bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5})
+    _frame(ax, (x0, y0, x1, y1), t, handles, fontsize=7)
+
+
+def _frame(ax: Any, bounds: tuple[float, float, float, float], t: dict[str, str], handles: list, *,
+           fontsize: float) -> None:
+    """A map's frame: the extent, equal axes without ticks, north arrow, scale bar and legend."""
+    x0, y0, x1, y1 = bounds
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
@@ -156,8 +163,8 @@ def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, c
     ax.set_yticks([])
     ax.set_xlabel("")
     ax.set_ylabel("")
-    _north_and_scale(ax, (x0, y0, x1, y1), t)
-    ax.legend(handles=handles, loc="upper left", fontsize=7, framealpha=0.9)
+    _north_and_scale(ax, bounds, t)
+    ax.legend(handles=handles, loc="upper left", fontsize=fontsize, framealpha=0.9)
 
 
 def _north_and_scale(ax: Any, extent: tuple[float, float, float, float], t: dict[str, str]) -> None:
@@ -383,15 +390,7 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
             label = str(g.grid_code)[-3:] + ("" if public else f"\n{int(g.households)}")
             ax.text(p.x, p.y, label, ha="center", va="center", fontsize=8 * scale, weight="bold", zorder=10,
                     bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_xlabel("")
-        ax.set_ylabel("")
-        _north_and_scale(ax, (x0, y0, x1, y1), t)
-        ax.legend(handles=handles, loc="upper left", fontsize=7 * scale, framealpha=0.9)
+        _frame(ax, (x0, y0, x1, y1), t, handles, fontsize=7 * scale)
         lines = []
         for g in grids.itertuples():
             people = staff.of_grid(str(g.grid_code)) if staff is not None else None

@@ -533,7 +533,9 @@ def grid_map(
                                            geometry=d.geometry.to_numpy(), crs=4326))
     if is_dedicated.any():
         dg = shown[is_dedicated]
-        ded_frames.append(gpd.GeoDataFrame({"code": dg["grid_code"], "name": ""}, geometry=dg.geometry.to_numpy(), crs=4326))
+        sep = "、" if lang == "zh" else ", "
+        names = [esc(sep.join(units_of.get(str(c), ([], []))[0])) for c in dg["grid_code"]]  # its dedicated units
+        ded_frames.append(gpd.GeoDataFrame({"code": dg["grid_code"], "name": names}, geometry=dg.geometry.to_numpy(), crs=4326))
     if ded_frames:
         ded = pd.concat(ded_frames, ignore_index=True)
         ded_layer = folium.GeoJson(ded, name=f"{t['dedicated']} ({len(ded):,})",

@@ -47,6 +47,7 @@ import pandas as pd
 import shapely
 
 from ._findings import make_findings
+from ._geometry import union_by
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "UNIT_COLUMNS", "Carved", "normalise_units", "decide", "carve",
            "register", "unit_counts", "format_units", "Carving", "carve_inputs", "merge_result", "base_grids_only"]
@@ -737,16 +738,18 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
                  communities: gpd.GeoDataFrame | None = None) -> Any:
     """The partition's result with the dedicated grids added and every building back in its community.
 
-    With ``communities``, each dedicated grid is fitted to exactly what the ordinary grids leave of its
-    community (:func:`fit_dedicated`), so that the grids layer is an exact coverage.
+    With ``communities``, the grids of each community holding a dedicated grid (ordinary grids, their
+    small grids and the dedicated grids) are re-noded together in one planar arrangement
+    (:func:`fit_dedicated`), so that the grids layer is an exact coverage.
     """
     from .partition import GRID_COLUMNS, PartitionResult
 
     ded = carving.carved.grids
+    base, subgrids = result.grids, result.subgrids
     if communities is not None and len(ded):
-        ded = fit_dedicated(ded, result.grids, communities)
-    grids = gpd.GeoDataFrame(pd.concat([result.grids, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
-                             geometry="geometry", crs=result.grids.crs)
+        ded, base, subgrids = fit_dedicated(ded, base, communities, subgrids)
+    grids = gpd.GeoDataFrame(pd.concat([base, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
+                             geometry="geometry", crs=base.crs)
     out_b = result.buildings.copy()
     out_b["community_code"] = buildings["community_code"].to_numpy()
     blk_cut = out_b["block_id"].astype(object).to_numpy()  # block ids as carved (a block cut in two: -D, -R)
@@ -760,83 +763,142 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
             gid[i], sid[i] = bg[b], None
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
-    return PartitionResult(grids=grids, subgrids=result.subgrids, buildings=out_b, findings=result.findings)
+    return PartitionResult(grids=grids, subgrids=subgrids, buildings=out_b, findings=result.findings)
 
 
-def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Dedicated grids reshaped to fill exactly what the ordinary grids leave of their community.
+def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
+                  subgrids: gpd.GeoDataFrame | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """Dedicated grids, ordinary grids and small grids of each community holding a dedicated grid,
+    rebuilt from ONE planar arrangement, so that together they are an exact coverage.
 
-    Dedicated grids are unions of (snap-rounded) block pieces, the ordinary grids unions of the
-    partition's cells: their shared edges can differ by micrometres, a sliver overlap or gap that a
-    coverage check sees. Each connected part of what the ordinary grids leave of a community goes to
-    the dedicated grid covering it; a part several dedicated grids cover is cut between them, and the
-    slivers none covers join the piece sharing most boundary with them. The ordinary grids (and so
-    their small grids) are not touched, and the edges along them are theirs, vertex for vertex.
+    The ordinary grids are unions of the partition's cells, snap-rounded at
+    :data:`gridgeo.partition.units.GRID_SIZE_M`; the dedicated grids are unions of street blocks
+    (as built, or cut around a unit's buildings). Their shared edges, and their edges along the
+    community's boundary, differ by float noise: a sliver along an ordinary grid's edge, an overlap
+    of a square micrometre that an exact check (``shapely.coverage_is_valid``, PostGIS ``ST_Relate``)
+    sees, before or after the plan is stored in degrees. Here the boundaries of the small grids, the
+    ordinary grids, the dedicated grids and the community are noded together with snap-rounding at
+    ``GRID_SIZE_M`` (the partition's own precision: a sliver thinner than that collapses onto the edge
+    it runs along) and every grid is rebuilt as the union of the faces of that arrangement it holds:
+
+    - a face inside a small grid is that small grid's (and its ordinary grid's); inside an ordinary
+      grid without small grids, that grid's; else inside a dedicated grid, that one's;
+    - a face of the community in none (a gap of the inputs) joins the grid sharing the longest edge
+      with it; faces outside the community in none stay out;
+    - a dedicated grid is one piece of land: a piece of it cut off keeps only its largest part (all
+      parts of a dedicated grid that was several pieces to begin with).
+
+    Grids move by less than ``GRID_SIZE_M``; households, buildings and ids are unchanged, ``area_m2``
+    is measured again. Returns ``(dedicated, base, subgrids)``; communities without a dedicated grid
+    are left as they are.
 
     >>> from shapely import box
     >>> c = gpd.GeoDataFrame({"code": ["c"]}, geometry=[box(0, 0, 20, 10)], crs=4547)
-    >>> b = gpd.GeoDataFrame({"community_code": ["c"]}, geometry=[box(0, 0, 10, 10)], crs=4547)
-    >>> d = gpd.GeoDataFrame({"community_code": ["c"], "area_m2": [0.0]}, geometry=[box(9.999999, 0, 20, 10)], crs=4547)
-    >>> f = fit_dedicated(d, b, c)
-    >>> f.geometry.iloc[0].bounds, f["area_m2"].tolist()
-    ((10.0, 0.0, 20.0, 10.0), [100.0])
+    >>> b = gpd.GeoDataFrame({"grid_id": ["g"], "community_code": ["c"], "area_m2": [0.0]},
+    ...                      geometry=[box(0, 0, 10, 10)], crs=4547)
+    >>> d = gpd.GeoDataFrame({"community_code": ["c"], "area_m2": [0.0]}, geometry=[box(9.9999999, 0, 20, 10)], crs=4547)
+    >>> f, g, _ = fit_dedicated(d, b, c)
+    >>> f.geometry.iloc[0].bounds, f["area_m2"].tolist(), bool(shapely.coverage_is_valid([*f.geometry, *g.geometry]))
+    ((10.0, 0.0, 20.0, 10.0), [100.0], True)
     """
-    out = dedicated.copy()
-    geoms = out.geometry.to_numpy().copy()
+    from .partition.units import GRID_SIZE_M, spread_labels
+
+    ded_geoms = dedicated.geometry.to_numpy().copy()
+    base_geoms = base.geometry.to_numpy().copy()
+    has_sub = subgrids is not None and len(subgrids) > 0
+    sub_geoms = subgrids.geometry.to_numpy().copy() if has_sub else np.zeros(0, dtype=object)
     comm_geom = dict(zip(communities["code"].astype(str), communities.geometry.to_numpy(), strict=True))
-    dcode = out["community_code"].astype(str).to_numpy()
+    dcode = dedicated["community_code"].astype(str).to_numpy()
     bcode = base["community_code"].astype(str).to_numpy()
-    bgeoms = base.geometry.to_numpy()
+    bgid = base["grid_id"].astype(str).to_numpy() if "grid_id" in base.columns else np.arange(len(base)).astype(str)
+    s_of_grid = (pd.Series(np.arange(len(subgrids))).groupby(subgrids["grid_id"].astype(str).to_numpy()).indices
+                 if has_sub else {})
     for code in sorted(set(dcode)):
         if code not in comm_geom:
             continue
-        mine = np.flatnonzero(dcode == code)
-        theirs = bgeoms[bcode == code]
-        # the ordinary grids tile their part exactly: a coverage union keeps their vertices as they are
-        left = shapely.difference(comm_geom[code], _tiling_union(theirs)) if len(theirs) else comm_geom[code]
-        got: dict[int, list] = {int(k): [] for k in mine}
-        for part in shapely.get_parts(left):
-            over = shapely.area(shapely.intersection(part, geoms[mine]))
-            hits = mine[over > 1e-9 * max(float(shapely.area(part)), 1e-12)]
-            if len(hits) == 0:
-                continue  # a sliver away from every dedicated grid: left as it is
-            if len(hits) == 1:
-                got[int(hits[0])].append(part)
-                continue
-            pieces = {int(k): shapely.intersection(part, geoms[k]) for k in hits}
-            for k, piece in pieces.items():
-                got[k].append(piece)
-            rest = shapely.difference(part, shapely.union_all(list(pieces.values())))
-            for sliver in shapely.get_parts(rest):
-                if shapely.area(sliver) <= 0:
-                    continue
-                shared = {k: _shared(sliver, p) for k, p in pieces.items()}
-                got[max(sorted(shared), key=lambda k: shared[k])].append(sliver)
-        for k, parts in got.items():
-            if not parts:
-                continue
-            fitted = _polygonal(shapely.union_all(parts))
-            if shapely.get_num_geometries(fitted) > 1:
-                # a dedicated grid is one piece of land: slivers of the community's edge that only touched it stay out
-                pieces = shapely.get_parts(fitted)
-                area = shapely.area(pieces)
-                keep = pieces[area >= 1e-6 * area.max()] if shapely.get_num_geometries(geoms[k]) > 1 \
-                    else pieces[[int(np.argmax(area))]]
-                fitted = keep[0] if len(keep) == 1 else shapely.multipolygons(keep)
-            geoms[k] = fitted
-    out = out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
+        di = np.flatnonzero(dcode == code)
+        bi = np.flatnonzero(bcode == code)
+        si = (np.concatenate([s_of_grid[g] for g in bgid[bi] if g in s_of_grid]).astype(np.int64)
+              if len(bi) and any(g in s_of_grid for g in bgid[bi]) else np.zeros(0, dtype=np.int64))
+        bare = bi[[g not in s_of_grid for g in bgid[bi]]] if len(bi) else bi  # ordinary grids without small grids
+        # the pieces every face is sorted into, finest first: small grids, bare ordinary grids, dedicated grids
+        pieces = np.concatenate([sub_geoms[si], base_geoms[bare], ded_geoms[di]]).astype(object)
+        n_sub, n_bare = len(si), len(bare)
+        cgeom = comm_geom[code]
+        # the grids' edges only: the community's own outline runs up to a pixel off the ordinary grids'
+        # snap-rounded one, and would leave slivers along it
+        lines = shapely.get_parts(shapely.boundary(pieces))
+        noded = shapely.union_all(lines[~shapely.is_empty(lines)], grid_size=GRID_SIZE_M)
+        faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))), dtype=object)
+        faces = faces[shapely.area(faces) > 0]
+        label = _face_labels(faces, pieces, n_sub + n_bare)
+        # faces of the community in no grid (gaps of the inputs): to the neighbour sharing most edge with them
+        pts = shapely.point_on_surface(faces)
+        in_comm = shapely.contains_xy(cgeom, shapely.get_x(pts), shapely.get_y(pts))
+        if ((label < 0) & in_comm).any():
+            sel = np.flatnonzero((label >= 0) | in_comm)
+            lab = label[sel].copy()
+            spread_labels(faces[sel], lab)
+            label[sel] = lab
+        merged = union_by(faces, label, len(pieces), coverage=True)
+        # a dedicated grid is one piece of land (several only when it was several to begin with)
+        for k in range(n_sub + n_bare, len(pieces)):
+            g = merged[k]
+            if shapely.get_num_geometries(g) > 1 and shapely.get_num_geometries(pieces[k]) <= 1:
+                parts = shapely.get_parts(g)
+                merged[k] = parts[int(np.argmax(shapely.area(parts)))]
+            merged[k] = _one_polygon(merged[k])
+        sub_geoms[si] = [_one_polygon(g) for g in merged[:n_sub]]
+        base_geoms[bare] = [_one_polygon(g) for g in merged[n_sub:n_sub + n_bare]]
+        ded_geoms[di] = merged[n_sub + n_bare:]
+        # ordinary grids with small grids: the union of their small grids' faces
+        for g in bi:
+            mine = s_of_grid.get(bgid[g])
+            if mine is not None:
+                base_geoms[g] = _one_polygon(shapely.coverage_union_all(
+                    faces[np.isin(label, np.flatnonzero(np.isin(si, mine)))]))
+    return (_with_geoms(dedicated, ded_geoms), _with_geoms(base, base_geoms),
+            _with_geoms(subgrids, sub_geoms) if has_sub else subgrids)
+
+
+def _face_labels(faces: np.ndarray, pieces: np.ndarray, n_base: int) -> np.ndarray:
+    """The piece holding each face (by its inner point; -1 for none). The first ``n_base`` pieces are
+    ordinary (small) grids and come first; a face whose point two pieces of one kind hold (their
+    edges as given differ from the snap-rounded ones) goes to the one it overlaps most."""
+    label = np.full(len(faces), -1, dtype=np.int64)
+    if not len(faces) or not len(pieces):
+        return label
+    pts = shapely.point_on_surface(faces)
+    fi, pi = shapely.STRtree(pieces).query(pts, predicate="intersects")
+    if not len(fi):
+        return label
+    rank = (pi >= n_base).astype(np.int64)  # ordinary before dedicated
+    best = np.full(len(faces), 2, dtype=np.int64)
+    np.minimum.at(best, fi, rank)
+    keep = rank == best[fi]
+    fi, pi = fi[keep], pi[keep]
+    count = np.bincount(fi, minlength=len(faces))
+    one = count[fi] == 1
+    label[fi[one]] = pi[one]
+    for f in np.unique(fi[~one]):
+        cand = pi[fi == f]
+        label[f] = int(cand[int(np.argmax(shapely.area(shapely.intersection(pieces[cand], faces[f]))))])
+    return label
+
+
+def _one_polygon(geom: Any) -> Any:
+    """A single-part multipolygon as a polygon; anything else as it is."""
+    if shapely.get_type_id(geom) == 6 and shapely.get_num_geometries(geom) == 1:
+        return shapely.get_geometry(geom, 0)
+    return geom
+
+
+def _with_geoms(gdf: gpd.GeoDataFrame, geoms: np.ndarray) -> gpd.GeoDataFrame:
+    """``gdf`` with new geometries and ``area_m2`` measured again."""
+    out = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
     if "area_m2" in out.columns:
         out["area_m2"] = shapely.area(geoms).round(3)
     return out
-
-
-def _tiling_union(geoms: np.ndarray) -> Any:
-    """Union of polygons that should tile their part exactly: a coverage union (their vertices as they
-    are), else (grids kept from a previous plan, whose edges were reprojected) an overlay union."""
-    try:
-        return shapely.coverage_union_all(geoms)
-    except shapely.errors.GEOSException:
-        return shapely.union_all(geoms)
 
 
 def _polygonal(geom: Any) -> Any:

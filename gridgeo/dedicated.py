@@ -694,11 +694,13 @@ class Carving:
     blocks: gpd.GeoDataFrame  # the blocks not in a dedicated grid
     buildings: gpd.GeoDataFrame  # buildings in dedicated grids given no community, so that no grid takes them
     findings: gpd.GeoDataFrame
+    villager_groups: gpd.GeoDataFrame | None = None  # groups cut in pieces by dedicated grids: their main piece
 
 
 def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
-                 buildings: gpd.GeoDataFrame, rules: Any) -> Carving:
-    """Normalise the units, decide, carve the dedicated grids and cut them out of the partition's inputs."""
+                 buildings: gpd.GeoDataFrame, rules: Any, villager_groups: gpd.GeoDataFrame | None = None) -> Carving:
+    """Normalise the units, decide, carve the dedicated grids and cut them out of the partition's inputs
+    (communities, blocks, buildings, and ``villager_groups``: :func:`_groups_in_one_piece`)."""
     from ._findings import concat_findings
 
     units, f_norm = normalise_units(enterprises, communities)
@@ -730,8 +732,57 @@ def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, b
     b = buildings.copy()
     inside = b["block_id"].astype(object).isin(taken).to_numpy()
     b["community_code"] = b["community_code"].astype(object).where(~inside, None)
+    groups, f_groups = _groups_in_one_piece(villager_groups, ded, buildings)
     return Carving(carved=carved, communities=comm, blocks=free_blocks, buildings=b,
-                   findings=concat_findings([f_norm, carved.findings], crs=communities.crs))
+                   findings=concat_findings([f_norm, carved.findings, f_groups], crs=communities.crs),
+                   villager_groups=groups)
+
+
+def _groups_in_one_piece(groups: gpd.GeoDataFrame | None, dedicated: gpd.GeoDataFrame,
+                         buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame | None, gpd.GeoDataFrame]:
+    """Villager groups (村民小组) less the dedicated grids, each kept in one piece.
+
+    A village's grids follow its villager groups, one grid per group; a dedicated grid carved across a
+    group would leave that group's grid in separate pieces. The group keeps its piece with most
+    households (then the largest); the land of its other pieces joins the neighbouring group, or is a
+    grid of its own where no group borders it (finding ``villager_group_cut``, info).
+    """
+    if groups is None or not len(groups) or not len(dedicated):
+        return groups, make_findings([], crs=dedicated.crs)
+    geoms = groups.geometry.to_numpy()
+    dg = dedicated.geometry.to_numpy()
+    gi, di = shapely.STRtree(dg).query(geoms, predicate="intersects")
+    if not len(gi):
+        return groups, make_findings([], crs=dedicated.crs)
+    pts = shapely.point_on_surface(buildings.geometry.to_numpy())
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    ptree = shapely.STRtree(pts)
+    out = geoms.copy()
+    names = groups["name"].astype(str).to_numpy() if "name" in groups.columns else np.arange(len(groups)).astype(str)
+    rec = []
+    for g in np.unique(gi):
+        rest = _polygonal(shapely.difference(geoms[g], shapely.union_all(dg[di[gi == g]])))
+        parts = shapely.get_parts(rest)
+        parts = parts[shapely.area(parts) > 0]
+        if len(parts) <= 1:
+            continue
+        held = np.zeros(len(parts))
+        pi, bi = ptree.query(parts, predicate="contains")
+        np.add.at(held, pi, hh[bi])
+        keep = max(range(len(parts)), key=lambda k: (held[k], float(shapely.area(parts[k]))))
+        out[g] = parts[keep]
+        others = np.delete(np.arange(len(parts)), keep)
+        if (shapely.area(parts[others]) >= 1.0).sum() == 0:
+            continue  # slivers along the dedicated grid's edge only: nothing to report
+        others = others[shapely.area(parts[others]) >= 1.0]
+        rec.append({"type": "villager_group_cut", "severity": "info", "layer": "villager_groups",
+                    "community_code": groups["community_code"].iat[g] if "community_code" in groups.columns else None,
+                    "feature_id": names[g], "measure": float(held[others].sum()),
+                    "message": f"villager group {names[g]} is cut in {len(others) + 1} pieces by dedicated grids; its grid keeps "
+                               f"the piece with most households, the other pieces ({held[others].sum():.0f} households) "
+                               "join the neighbouring group", "geometry": shapely.union_all(parts[others])})
+    res = groups.set_geometry(gpd.GeoSeries(out, index=groups.index, crs=groups.crs))
+    return res, make_findings(rec, crs=dedicated.crs)
 
 
 def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,

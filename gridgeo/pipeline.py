@@ -341,24 +341,26 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     extra: dict[str, Any] = {}
     # dedicated grids (专属网格) are carved out of the blocks first; the partition divides the rest
     carving = None
-    p_comm, p_blocks, p_buildings = prep.communities, prep.blocks, prep.buildings
+    p_comm, p_blocks, p_buildings, p_groups = prep.communities, prep.blocks, prep.buildings, prep.villager_groups
     if prep.enterprises is not None:
         from .dedicated import carve_inputs
 
-        carving = carve_inputs(prep.enterprises, prep.communities, prep.blocks, prep.buildings, prep.rules)
+        carving = carve_inputs(prep.enterprises, prep.communities, prep.blocks, prep.buildings, prep.rules,
+                               villager_groups=prep.villager_groups)
         p_comm, p_blocks, p_buildings = carving.communities, carving.blocks, carving.buildings
+        p_groups = carving.villager_groups
     if previous is not None and not from_scratch and "grids" in previous.layers:
         from .adjust import adjust
         from .dedicated import base_grids_only
 
         result, extra["adjustment"] = adjust(
             p_comm, p_blocks, p_buildings, base_grids_only(previous), streets=prep.streets, rules=prep.rules,
-            villager_groups=prep.villager_groups, workers=workers,
+            villager_groups=p_groups, workers=workers,
         )
     else:
         result = partition(
             p_comm, p_blocks, p_buildings, streets=prep.streets, rules=prep.rules,
-            villager_groups=prep.villager_groups, workers=workers, progress=_community_progress(progress),
+            villager_groups=p_groups, workers=workers, progress=_community_progress(progress),
             scheduler=scheduler, checkpoint=checkpoint,
         )
     if carving is not None:

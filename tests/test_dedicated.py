@@ -94,6 +94,57 @@ def test_sample_town_register_and_validation(town):
     assert meta["units"] == len(units) and meta["per_category"]["school"]["units"] == 5
 
 
+def _assert_exact_coverage(plan):
+    """The grids layer (ordinary and dedicated grids) tiles each community with no overlap, exactly:
+    as stored (EPSG:4490) and as ``gridgeo validate`` reads it (back in the plan's metric CRS)."""
+    grids = plan.grids
+    assert grids.crs.to_epsg() == 4490
+    metric = grids.to_crs(plan.metadata["metric_crs"])
+    for label, layer in (("stored", grids), ("metric", metric)):
+        for code, d in layer.groupby("community_code"):
+            geoms = d.geometry.to_numpy()
+            assert shapely.is_valid(geoms).all(), (label, code)
+            assert bool(shapely.coverage_is_valid(geoms, gap_width=0)), (label, code, sorted(set(d["kind"])))
+            a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+            keep = a < b
+            shared = shapely.relate_pattern(geoms[a[keep]], geoms[b[keep]], "2********")
+            assert not shared.any(), (label, code)
+
+
+def test_sample_town_grids_are_an_exact_coverage(town):
+    plan, path = town
+    assert (plan.grids["kind"] == "dedicated").sum() >= 5
+    _assert_exact_coverage(plan)
+    _assert_exact_coverage(gridgeo.read_plan(path))
+    # small grids nest in their ordinary grid exactly, dedicated grids have none
+    sub = plan.subgrids.to_crs(plan.metadata["metric_crs"])
+    base = plan.grids.to_crs(plan.metadata["metric_crs"]).set_index("grid_code")
+    for code, d in sub.groupby("grid_code"):
+        assert base.loc[code, "kind"] == "base"
+        assert bool(shapely.coverage_is_valid(d.geometry.to_numpy(), gap_width=0))
+        u = shapely.coverage_union_all(d.geometry.to_numpy())
+        assert shapely.area(shapely.symmetric_difference(u, base.geometry[code])) < 1e-6 * base.geometry[code].area
+
+
+@pytest.mark.parametrize("seed", [3, 14, 2026])
+def test_random_units_keep_an_exact_coverage(seed):
+    """Units at random buildings of the sample town (random categories and sizes): whatever dedicated
+    grids they make, the grids layer stays an exact coverage and the plan validates."""
+    layers = {name: (SAMPLE, name) for name in sample_town_layers()}
+    b = gpd.read_file(SAMPLE, layer="buildings")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(b), size=24, replace=False)
+    cats = rng.choice(["school", "hospital", "market", "enterprise", "office_building", "government"], size=len(pick))
+    units = gpd.GeoDataFrame({"name": [f"u{seed}-{i}" for i in range(len(pick))], "category": cats,
+                              "employees": rng.integers(20, 900, size=len(pick))},
+                             geometry=shapely.point_on_surface(b.geometry.to_numpy()[pick]), crs=b.crs)
+    plan = gridgeo.divide(layers["communities"], layers["streets"], layers["buildings"],
+                          villager_groups=layers["villager_groups"], enterprises=units)
+    assert (plan.grids["kind"] == "dedicated").sum() >= 5
+    _assert_exact_coverage(plan)
+    assert (plan.validate()["severity"] == "error").sum() == 0
+
+
 def test_report_and_info_show_units(town):
     from gridgeo.cli import main
 

@@ -395,6 +395,40 @@ def test_api_columns_mapping():
 
 
 @pytest.mark.slow
+def test_wuhan_scenario_with_units(tmp_path):
+    """The Wuhan scenario (real 江汉区 streets, SYNTHETIC communities and households) with its seeded
+    units (``build_wuhan_scenario.py --units``): the grids layer is an exact coverage of every
+    community, the stored plan validates with 0 errors."""
+    import importlib.util
+    import sys
+
+    from conftest import REPO
+
+    name = "build_wuhan_scenario"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    wh = sys.modules[name]
+    reason = wh.missing_reason()
+    if reason:
+        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    sc = wh.build(tmp_path / "wuhan")
+    units = wh.seeded_units(sc)
+    assert len(units) > 400
+    plan = gridgeo.divide(sc.communities, sc.streets, sc.buildings, enterprises=units, workers=2)
+    grids = plan.grids
+    assert (grids["kind"] == "dedicated").sum() > 50
+    _assert_exact_coverage(plan)
+    path = tmp_path / "wuhan_units.gpkg"
+    plan.to_file(path)
+    found = gridgeo.validate(path)
+    assert (found["severity"] == "error").sum() == 0
+    assert len(plan.layers["units"]) == len(units)
+
+
+@pytest.mark.slow
 def test_lujiazui_units_from_real_pois(tmp_path):
     """Office towers, hotels, banks, schools and the 南京东路 market street of the real Lujiazui data
     become dedicated grids or are attached to ordinary grids by the rules; the plan validates."""

@@ -478,7 +478,8 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
             other = np.setdiff1d(np.arange(len(cells.geoms)), mine_cells)
             part = shapely.union_all(cells.geoms[mine_cells])
             left = shapely.union_all(cells.geoms[other]) if len(other) else shapely.Polygon()
-            ok = (len(other) > 0 and shapely.get_type_id(part) == 3 and shapely.get_type_id(left) == 3
+            # the units' parts may be several (units apart in one block: one piece each), the rest one
+            ok = (len(other) > 0 and shapely.get_type_id(part) in (3, 6) and shapely.get_type_id(left) == 3
                   and not np.isin(cells.building_cell[[local[p] for p in rest]], mine_cells).any())
         if not ok:
             rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "blocks",
@@ -488,9 +489,21 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
                                    f"without leaving pieces; the whole block is taken with {hh[rest].sum():.0f} "
                                    "households of other buildings", "geometry": shapely.point_on_surface(bgeoms[b])})
             continue
-        new_geoms[b], new_ids[b] = part, f"{bids[b]}-D"
+        pieces = shapely.get_parts(part)
+        if len(pieces) == 1:
+            new_geoms[b], new_ids[b] = part, f"{bids[b]}-D"
+            bid_out[mine] = f"{bids[b]}-D"
+        else:  # -D1, -D2, ... west to east, then south to north; each building with the piece of its cell
+            x0, y0 = shapely.bounds(pieces)[:, 0], shapely.bounds(pieces)[:, 1]
+            pieces = pieces[np.lexsort((y0, x0))]
+            cell_pt = shapely.point_on_surface(cells.geoms[cells.building_cell[[local[p] for p in mine]]])
+            which = np.array([int(np.flatnonzero(shapely.contains(pieces, q))[0]) for q in cell_pt])
+            new_geoms[b], new_ids[b] = pieces[0], f"{bids[b]}-D1"
+            for k in range(1, len(pieces)):
+                extra.append({"block_id": f"{bids[b]}-D{k + 1}", "community_code": blocks["community_code"].iat[b],
+                              "geometry": pieces[k]})
+            bid_out[mine] = np.array([f"{bids[b]}-D{k + 1}" for k in which], dtype=object)
         extra.append({"block_id": f"{bids[b]}-R", "community_code": blocks["community_code"].iat[b], "geometry": left})
-        bid_out[mine] = f"{bids[b]}-D"
         bid_out[rest] = f"{bids[b]}-R"
     if not extra:
         return blocks, buildings

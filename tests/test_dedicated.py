@@ -313,6 +313,29 @@ def test_point_unit_takes_its_block():
     assert int(base["households"].sum()) == 24 * 50 - 50
 
 
+def test_units_apart_in_one_block_take_a_piece_each():
+    """Two large units at opposite corners of one block of flats: each takes the part of the block around
+    its own building (two dedicated grids), the flats between stay in ordinary grids."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 600, Y0 + 200)], crs=CRS)
+    streets = gpd.GeoDataFrame({"highway": ["residential"]}, geometry=[LineString([(X0 + 300, Y0), (X0 + 300, Y0 + 200)])],
+                               crs=CRS)
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x in (50, 150, 250, 350, 450, 550) for y in (50, 150)]
+    buildings = gpd.GeoDataFrame({"households": [60] * len(fp)}, geometry=fp, crs=CRS)
+    units = _units([{"name": "甲", "category": "enterprise", "employees": 500, "geometry": P(50, 50)},
+                    {"name": "乙", "category": "enterprise", "employees": 500, "geometry": P(250, 150)}])
+    plan = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    ded = _ded(plan).to_crs(CRS)
+    assert len(ded) == 2 and set(ded["households"]) == {60}
+    for pt in (P(50, 50), P(250, 150)):
+        assert (ded.geometry.contains(pt)).sum() == 1
+    f = plan.layers["findings"]
+    assert (f["type"] == "dedicated_whole_block").sum() == 0
+    base = plan.grids[plan.grids["kind"] == "base"]
+    assert int(base["households"].sum()) == 12 * 60 - 2 * 60
+    _assert_exact_coverage(plan)
+    assert (plan.validate()["severity"] == "error").sum() == 0
+
+
 def test_site_spanning_two_communities_is_split():
     comm, streets, buildings = _town()
     site = box(X0 + 505, Y0 + 105, X0 + 695, Y0 + 195)  # most of a block on each side of the boundary x = 600

@@ -427,10 +427,11 @@ def _site_buildings(ugeom: Any, idx: np.ndarray, bld: np.ndarray, hh: np.ndarray
 def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
                   site_m: float, rec: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Blocks where a dedicated unit takes only the part around its own buildings: each is cut into the
-    unit's part (``<block_id>-D``, same position) and the rest (``<block_id>-R``, appended), between
-    buildings and never through one (:func:`gridgeo.partition.units.build_cells`). A block stays whole
-    when the rest would hold no households, when another dedicated unit takes it whole, or when either
-    part would be in pieces (finding ``dedicated_whole_block``)."""
+    unit's part (``<block_id>-D``, same position; units apart in the block: one piece each, ``-D1``,
+    ``-D2``, ...) and the rest (``<block_id>-R``, appended), between buildings and never through one
+    (:func:`gridgeo.partition.units.build_cells`). A block stays whole when the rest would hold no
+    households, when another dedicated unit takes it whole, or when the rest would be in pieces
+    (finding ``dedicated_whole_block``)."""
     from .partition.units import build_cells
 
     if site_m <= 0 or not (group >= 0).any():

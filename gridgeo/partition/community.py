@@ -37,6 +37,7 @@ from ..footprints import unit_groups
 from .enclosures import enclosure_count, foreign_holes, open_enclosures
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
+from .shapes import polish_compactness
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import SmallGridBadness, reshape_for_small_grids
 from .units import Cells, build_cells
@@ -51,6 +52,9 @@ MEDIAN_WIDTH_M = 25.0
 FLOOR_MARGIN_SHARE = 0.15
 #: further spanning-tree seeds tried for a base grid whose small grids miss their bounds
 SMALL_GRID_RETRIES = 4
+#: spanning-tree seeds of each recombination of a base grid with a neighbour, and rounds over the grids
+RECOMBINE_SEEDS = 3
+RECOMBINE_ROUNDS = 2
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",
@@ -243,7 +247,92 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
         out.labels, _ = open_enclosures(ug, unit_geoms, out.labels, out.n_parts, community, grid_bounds,
                                         weights=base_w, seed=seed_for(code, 31),
                                         frozen={p for t, p, _ in out.notes if t in ("isolated", "merged_isolated")})
+    # units without households go to the neighbouring grid that makes both more compact; then base
+    # grids whose small grids still miss their bounds are recombined, judged by the small grids drawn
+    unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units) if (ug.h == 0).any() else None
+    if unit_geoms is not None:
+        out.labels = polish_compactness(ug, unit_geoms, out.labels, out.n_parts, community)
+    before = out.labels
+    out.labels = _recombine_for_small_grids(ug, out.labels, out.n_parts, cells_of_unit, g, cells.geoms, grid_bounds,
+                                            sub_bounds, weights, base_w, code, community,
+                                            frozen={p for t, p, _ in out.notes if t != "attached"})
+    if unit_geoms is not None and (out.labels != before).any():
+        out.labels = polish_compactness(ug, unit_geoms, out.labels, out.n_parts, community)
     return out, out.labels[unit_of_cell]
+
+
+def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit: list[np.ndarray], g: Graph,
+                               geoms: np.ndarray, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
+                               base_w: Weights, code: str, community: Any, frozen: set[int]) -> np.ndarray:
+    """Each base grid whose small grids miss their bounds, merged with a neighbouring grid and divided
+    afresh in two (:data:`RECOMBINE_SEEDS` spanning-tree seeds, GerryChain's ReCom step), where both
+    new grids keep the base bounds, wrap around no other grid, and their small grids, divided as
+    :func:`small_division` divides them, miss fewer (then by fewer households). Unlike
+    :func:`~.subgrids.reshape_for_small_grids`, whose count is exact only on small grids of few
+    buildings, this judges by the division that will be drawn. Deterministic: grids in index order."""
+    labels = labels.copy()
+    cache: dict[tuple[int, tuple[int, ...]], tuple[int, int]] = {}
+
+    def misses(p: int, units: tuple[int, ...]) -> tuple[int, int]:
+        key = (p, units)
+        if key not in cache:
+            nodes = np.sort(np.concatenate([cells_of_unit[u] for u in units]))
+            cache[key] = small_division(g, geoms, nodes, p, sub_bounds, weights, code, enclosures=False)[1]
+        return cache[key]
+
+    def add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+        return (a[0] + b[0], a[1] + b[1])
+
+    members = [tuple(np.flatnonzero(labels == p).tolist()) for p in range(n_parts)]
+    if not all(members):
+        return labels
+    cur = [misses(p, members[p]) for p in range(n_parts)]
+    for _ in range(RECOMBINE_ROUNDS):
+        improved = False
+        for A in range(n_parts):
+            if cur[A] == (0, 0) or A in frozen:
+                continue
+            mine = labels == A
+            nbrs = sorted((set(labels[ug.b[mine[ug.a]]].tolist()) | set(labels[ug.a[mine[ug.b]]].tolist()))
+                          - {A} - frozen)
+            best = None
+            for B in nbrs:
+                units = np.array(sorted(members[A] + members[B]), dtype=np.int64)
+                total = float(ug.h[units].sum())
+                if not (2 * grid_bounds.lo <= total <= 2 * grid_bounds.hi):
+                    continue
+                before = add(cur[A], cur[B])
+                sub = subgraph(ug, units)
+                for t in range(RECOMBINE_SEEDS):
+                    split = partition_graph(sub, grid_bounds, seed=seed_for(code, 7919 * (A + 1) + 104729 * (B + 1) + t),
+                                            weights=base_w)
+                    if split.n_parts != 2:
+                        continue
+                    parts = [units[split.labels == k] for k in range(2)]
+                    if any(grid_bounds.violation(float(ug.h[q].sum())) > 0 for q in parts):
+                        continue
+                    if members[A][0] in set(parts[1].tolist()):  # the part with A's first unit stays A
+                        parts = parts[::-1]
+                    pa, pb = tuple(parts[0].tolist()), tuple(parts[1].tolist())
+                    ma, mb = misses(A, pa), misses(B, pb)
+                    after = add(ma, mb)
+                    if after >= before or (best is not None and after >= best[0]):
+                        continue
+                    shapes = [shapely.coverage_union_all(geoms[np.concatenate([cells_of_unit[u] for u in q])])
+                              for q in (pa, pb)]
+                    if any(foreign_holes(x, community) for x in shapes):
+                        continue
+                    best = (after, B, pa, pb, ma, mb)
+            if best is None:
+                continue
+            _, B, pa, pb, ma, mb = best
+            labels[list(pa)] = A
+            labels[list(pb)] = B
+            members[A], members[B], cur[A], cur[B] = pa, pb, ma, mb
+            improved = True
+        if not improved:
+            break
+    return labels
 
 
 def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None) -> tuple[np.ndarray, int]:
@@ -286,26 +375,36 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
         nodes = np.flatnonzero(grid_of_cell == p)
         if not len(nodes):
             continue
-        sub = subgraph(g, nodes)
-        out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights)
-        # a division with small grids out of bounds: other spanning-tree seeds, the fewest misses kept
-        misses = _small_misses(out, sub.h, bounds)
-        for retry in range(1, SMALL_GRID_RETRIES + 1):
-            if misses == (0, 0):
-                break
-            alt = partition_graph(sub, bounds, seed=seed_for(code, (p + 1) + 100_003 * retry), weights=weights)
-            alt_misses = _small_misses(alt, sub.h, bounds)
-            if alt_misses < misses:
-                out, misses = alt, alt_misses
-        if out.n_parts > 1:  # no small grid wrapped around another inside its grid
-            frozen = {q for t, q, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
-            parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]
-            out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
-                                            weights=weights, seed=seed_for(code, p + 1), frozen=frozen)
+        out, _ = small_division(g, geoms, nodes, p, bounds, weights, code)
         labels[nodes] = base + out.labels
         notes.extend((t, base + q, m) for t, q, m in out.notes)
         base += out.n_parts
     return labels, notes
+
+
+def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bounds: Bounds, weights: Weights,
+                   code: str, *, enclosures: bool = True) -> tuple[Outcome, tuple[int, int]]:
+    """The small grids of base grid ``p`` (its cells ``nodes``), labels over ``nodes``, and their misses
+    (:func:`_small_misses`)."""
+    sub = subgraph(g, nodes)
+    out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights)
+    # a division with small grids out of bounds: other spanning-tree seeds, the fewest misses kept
+    misses = _small_misses(out, sub.h, bounds)
+    for retry in range(1, SMALL_GRID_RETRIES + 1):
+        if misses == (0, 0):
+            break
+        alt = partition_graph(sub, bounds, seed=seed_for(code, (p + 1) + 100_003 * retry), weights=weights)
+        alt_misses = _small_misses(alt, sub.h, bounds)
+        if alt_misses < misses:
+            out, misses = alt, alt_misses
+    if enclosures and out.n_parts > 1:  # no small grid wrapped around another inside its grid
+        frozen = {q for t, q, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
+        parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]
+        out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
+                                        weights=weights, seed=seed_for(code, p + 1), frozen=frozen)
+        out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent)
+        misses = _small_misses(out, sub.h, bounds)
+    return out, misses
 
 
 #: a grid less compact than this (Polsby–Popper 4πA/P²) is reported
@@ -336,7 +435,8 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
 def _small_misses(out: Outcome, h: np.ndarray, bounds: Bounds) -> tuple[int, int]:
     """(parts out of bounds, households they miss by), parts of one unit over the ceiling aside."""
     hp = np.bincount(out.labels, weights=h, minlength=out.n_parts)
-    heavy = {p for t, p, _ in out.notes if t == "heavy_unit"}
+    # a building over the ceiling alone is exempt; with walk-ups attached to it, it is a miss (as counted)
+    heavy = {p for t, p, m in out.notes if t == "heavy_unit" and hp[p] == m}
     miss = [max(bounds.lo - x, x - bounds.hi, 0) for p, x in enumerate(hp) if p not in heavy]
     return sum(1 for m in miss if m > 0), int(round(sum(miss)))
 

@@ -53,7 +53,7 @@ FLOOR_MARGIN_SHARE = 0.15
 #: further spanning-tree seeds tried for a base grid whose small grids miss their bounds
 SMALL_GRID_RETRIES = 4
 #: spanning-tree seeds of each recombination of a base grid with a neighbour, and rounds over the grids
-RECOMBINE_SEEDS = 3
+RECOMBINE_SEEDS = 2
 RECOMBINE_ROUNDS = 2
 
 #: solver notes on small grids → finding types
@@ -89,9 +89,11 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     sub_bounds = Bounds(r.subgrid_min, r.subgrid_max, r.subgrid_target)
 
     # ---- base grids, then small grids inside each
+    memo: dict = {}  # small-grid divisions, shared by the base grids' recombination and the small grids
     out, grid_of_cell = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
-                                    community)
-    small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code)
+                                    community, memo)
+    small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
+                                              memo)
 
     # ---- geometry and ids
     n_grids = out.n_parts
@@ -222,7 +224,7 @@ def _bend_pieces(job: dict[str, Any], geoms: np.ndarray, ids: np.ndarray,
 
 
 def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
-                code: str, multipart: bool, community: Any) -> tuple[Outcome, np.ndarray]:
+                code: str, multipart: bool, community: Any, memo: dict | None = None) -> tuple[Outcome, np.ndarray]:
     """Base grids over base units; returns the solver outcome (over units) and each cell's grid."""
     unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds)
     ug = contract(g, unit_of_cell, n_units)
@@ -239,8 +241,9 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
     base_w = dataclasses.replace(weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
     frozen = {p for t, p, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
-    out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, SmallGridBadness(g, sub_bounds),
-                                         grid_bounds, frozen=frozen, weights=base_w)
+    small_bad = SmallGridBadness(g, sub_bounds)
+    out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, small_bad, grid_bounds, frozen=frozen,
+                                         weights=base_w)
     # no grid wrapped around another: re-divided over the same units (whole blocks stay whole)
     if enclosure_count(cells.geoms, out.labels[unit_of_cell], out.n_parts, community).any():
         unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
@@ -249,21 +252,40 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
                                         frozen={p for t, p, _ in out.notes if t in ("isolated", "merged_isolated")})
     # units without households go to the neighbouring grid that makes both more compact; then base
     # grids whose small grids still miss their bounds are recombined, judged by the small grids drawn
-    unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units) if (ug.h == 0).any() else None
-    if unit_geoms is not None:
-        out.labels = polish_compactness(ug, unit_geoms, out.labels, out.n_parts, community)
+    unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
+    noted = {p for t, p, _ in out.notes if t != "attached"}
+    hs = ug.h
+
+    def allow(u: int, a: int, b: int, members: list[set[int]]) -> bool:
+        # households move between grids within the base bounds, their small grids no worse
+        if a in noted or b in noted:
+            return False
+        ha, hb = float(hs[list(members[a])].sum()), float(hs[list(members[b])].sum())
+        if grid_bounds.violation(ha - hs[u]) > 0 or grid_bounds.violation(hb + hs[u]) > 0:
+            return False
+
+        def bad(units: set[int]) -> tuple[int, float]:
+            return small_bad(np.concatenate([cells_of_unit[x] for x in units]))
+
+        before = bad(members[a]), bad(members[b])
+        after = bad(members[a] - {u}), bad(members[b] | {u})
+        return (after[0][0] + after[1][0], after[0][1] + after[1][1]) <= (before[0][0] + before[1][0],
+                                                                          before[0][1] + before[1][1])
+
+    out.labels = polish_compactness(ug, unit_geoms, out.labels, out.n_parts, community, allow=allow)
     before = out.labels
     out.labels = _recombine_for_small_grids(ug, out.labels, out.n_parts, cells_of_unit, g, cells.geoms, grid_bounds,
                                             sub_bounds, weights, base_w, code, community,
-                                            frozen={p for t, p, _ in out.notes if t != "attached"})
-    if unit_geoms is not None and (out.labels != before).any():
-        out.labels = polish_compactness(ug, unit_geoms, out.labels, out.n_parts, community)
+                                            frozen=noted, memo=memo, badness=small_bad)
+    if (out.labels != before).any():
+        out.labels = polish_compactness(ug, unit_geoms, out.labels, out.n_parts, community, allow=allow)
     return out, out.labels[unit_of_cell]
 
 
 def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit: list[np.ndarray], g: Graph,
                                geoms: np.ndarray, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
-                               base_w: Weights, code: str, community: Any, frozen: set[int]) -> np.ndarray:
+                               base_w: Weights, code: str, community: Any, frozen: set[int],
+                               memo: dict | None = None, badness: SmallGridBadness | None = None) -> np.ndarray:
     """Each base grid whose small grids miss their bounds, merged with a neighbouring grid and divided
     afresh in two (:data:`RECOMBINE_SEEDS` spanning-tree seeds, GerryChain's ReCom step), where both
     new grids keep the base bounds, wrap around no other grid, and their small grids, divided as
@@ -273,11 +295,12 @@ def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cell
     labels = labels.copy()
     cache: dict[tuple[int, tuple[int, ...]], tuple[int, int]] = {}
 
-    def misses(p: int, units: tuple[int, ...]) -> tuple[int, int]:
-        key = (p, units)
+    def misses(p: int, units: tuple[int, ...], retries: int = SMALL_GRID_RETRIES) -> tuple[int, int]:
+        key = (p, units, retries)
         if key not in cache:
             nodes = np.sort(np.concatenate([cells_of_unit[u] for u in units]))
-            cache[key] = small_division(g, geoms, nodes, p, sub_bounds, weights, code, enclosures=False)[1]
+            cache[key] = small_division(g, geoms, nodes, p, sub_bounds, weights, code, enclosures=False, memo=memo,
+                                        retries=retries)[1]
         return cache[key]
 
     def add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
@@ -314,7 +337,16 @@ def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cell
                     if members[A][0] in set(parts[1].tolist()):  # the part with A's first unit stays A
                         parts = parts[::-1]
                     pa, pb = tuple(parts[0].tolist()), tuple(parts[1].tolist())
-                    ma, mb = misses(A, pa), misses(B, pb)
+                    if badness is not None:  # the count of the few-building grids is exact: a quick no
+                        ba = badness(np.concatenate([cells_of_unit[u] for u in pa]))
+                        bb = badness(np.concatenate([cells_of_unit[u] for u in pb]))
+                        if ba[0] + bb[0] > before[0]:
+                            continue
+                    # one spanning-tree seed per new grid: the retries of the final division only do better
+                    ma = misses(A, pa, 0)
+                    if ma >= before or (best is not None and ma >= best[0]):
+                        continue
+                    mb = misses(B, pb, 0)
                     after = add(ma, mb)
                     if after >= before or (best is not None and after >= best[0]):
                         continue
@@ -323,6 +355,10 @@ def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cell
                     if any(foreign_holes(x, community) for x in shapes):
                         continue
                     best = (after, B, pa, pb, ma, mb)
+                    if after == (0, 0):
+                        break
+                if best is not None and best[0] == (0, 0):
+                    break
             if best is None:
                 continue
             _, B, pa, pb, ma, mb = best
@@ -366,7 +402,7 @@ def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None 
 
 
 def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids: int, bounds: Bounds,
-                 weights: Weights, code: str) -> tuple[np.ndarray, list[tuple[str, int, float]]]:
+                 weights: Weights, code: str, memo: dict | None = None) -> tuple[np.ndarray, list[tuple[str, int, float]]]:
     """Small grids inside each base grid: labels over all cells, notes with those labels."""
     labels = np.full(len(grid_of_cell), -1, dtype=np.int64)
     notes: list[tuple[str, int, float]] = []
@@ -375,7 +411,7 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
         nodes = np.flatnonzero(grid_of_cell == p)
         if not len(nodes):
             continue
-        out, _ = small_division(g, geoms, nodes, p, bounds, weights, code)
+        out, _ = small_division(g, geoms, nodes, p, bounds, weights, code, memo=memo)
         labels[nodes] = base + out.labels
         notes.extend((t, base + q, m) for t, q, m in out.notes)
         base += out.n_parts
@@ -383,20 +419,29 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
 
 
 def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bounds: Bounds, weights: Weights,
-                   code: str, *, enclosures: bool = True) -> tuple[Outcome, tuple[int, int]]:
+                   code: str, *, enclosures: bool = True, memo: dict | None = None,
+                   retries: int = SMALL_GRID_RETRIES) -> tuple[Outcome, tuple[int, int]]:
     """The small grids of base grid ``p`` (its cells ``nodes``), labels over ``nodes``, and their misses
-    (:func:`_small_misses`)."""
+    (:func:`_small_misses`). ``memo`` keeps the solver's divisions (before enclosures are opened) for
+    another call with the same grid and cells."""
     sub = subgraph(g, nodes)
-    out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights)
-    # a division with small grids out of bounds: other spanning-tree seeds, the fewest misses kept
-    misses = _small_misses(out, sub.h, bounds)
-    for retry in range(1, SMALL_GRID_RETRIES + 1):
-        if misses == (0, 0):
-            break
-        alt = partition_graph(sub, bounds, seed=seed_for(code, (p + 1) + 100_003 * retry), weights=weights)
-        alt_misses = _small_misses(alt, sub.h, bounds)
-        if alt_misses < misses:
-            out, misses = alt, alt_misses
+    key = (p, retries, np.asarray(nodes, dtype=np.int64).tobytes())
+    if memo is not None and key in memo:
+        labels0, n0, notes0, misses = memo[key]
+        out = Outcome(labels0.copy(), n0, list(notes0))
+    else:
+        out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights)
+        # a division with small grids out of bounds: other spanning-tree seeds, the fewest misses kept
+        misses = _small_misses(out, sub.h, bounds)
+        for retry in range(1, retries + 1):
+            if misses == (0, 0):
+                break
+            alt = partition_graph(sub, bounds, seed=seed_for(code, (p + 1) + 100_003 * retry), weights=weights)
+            alt_misses = _small_misses(alt, sub.h, bounds)
+            if alt_misses < misses:
+                out, misses = alt, alt_misses
+        if memo is not None:
+            memo[key] = (out.labels.copy(), out.n_parts, list(out.notes), misses)
     if enclosures and out.n_parts > 1:  # no small grid wrapped around another inside its grid
         frozen = {q for t, q, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
         parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]

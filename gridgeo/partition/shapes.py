@@ -22,6 +22,7 @@ Two grids on a 4 × 1 strip, the households in the two end cells: the empty cell
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import shapely
@@ -36,12 +37,17 @@ MIN_GAIN = 1e-6
 
 
 def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry, *,
-                       rounds: int = 4) -> np.ndarray:
+                       rounds: int = 4, allow: Callable[[int, int, int, list[set[int]]], bool] | None = None
+                       ) -> np.ndarray:
     """Labels with cells of no households moved between neighbouring parts while that makes the two
     parts more compact; each part stays in as many pieces as before, and no part gains a hole its
-    container does not have."""
+    container does not have.
+
+    With ``allow``, cells with households move too where ``allow(cell, from_part, to_part, members)``
+    says so (``members``: the cells of each part before the move), e.g. both parts within their
+    bounds and their small grids no worse."""
     labels = np.asarray(labels, dtype=np.int64).copy()
-    if n < 2 or g.n == 0 or not (g.h == 0).any():
+    if n < 2 or g.n == 0 or (allow is None and not (g.h == 0).any()):
         return labels
     nbrs: list[dict[int, float]] = [{} for _ in range(g.n)]
     for a, b, L in zip(g.a.tolist(), g.b.tolist(), g.length.tolist()):
@@ -62,10 +68,10 @@ def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, 
     def cost(P: float, A: float) -> float:
         return P * P / (4 * math.pi * A) if A > 0 else math.inf
 
-    empty = np.flatnonzero(g.h == 0).tolist()
+    movable = np.flatnonzero(g.h == 0).tolist() if allow is None else list(range(g.n))
     for _ in range(rounds):
         moved = False
-        for c in empty:
+        for c in movable:
             A = int(labels[c])
             if len(members[A]) <= 1:
                 continue
@@ -90,6 +96,8 @@ def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, 
             if best is None:
                 continue
             _, B, pb, ab = best
+            if g.h[c] != 0 and not allow(c, A, B, members):
+                continue
             rest = members[A] - {c}
             if _pieces(rest, nbrs) > pieces[A]:
                 continue

@@ -190,12 +190,14 @@ def _short(h: float, lo: float) -> float:
 
 def _stuck(hl: list[int], nb: list[int], lo: int, hi: int, budget: int) -> int:
     """Groups of adjacent cells (bitmask adjacency ``nb``) none of which lies in any connected set of
-    ``lo..hi`` households: each group is in a small grid out of bounds whatever the division. A cell
-    whose search goes over ``budget`` steps counts as held (optimistic)."""
+    ``lo..hi`` households: each group is in a small grid out of bounds whatever the division. Only
+    cells of more than ``hi - lo`` households are searched (a lighter one can almost always be added
+    to some set under the floor without passing the ceiling); a cell whose search goes over
+    ``budget`` steps counts as held (optimistic)."""
     n = len(hl)
     stuck = []
     for v in range(n):
-        if hl[v] >= lo:
+        if hl[v] >= lo or hl[v] <= hi - lo:  # a cell of up to hi - lo households is rarely stuck: not searched
             continue
         steps = 0
         found = False

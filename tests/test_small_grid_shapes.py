@@ -112,3 +112,31 @@ def test_moving_cells_without_households_keeps_households_pieces_and_holes(case)
         assert shapely.get_num_geometries(shapely.coverage_union_all(geoms[new == p])) <= old_parts
     assert enclosure_count(geoms, new, n, container).sum() <= enclosure_count(geoms, out.labels, n, container).sum()
     assert _inverse_pp(geoms, new, n) <= _inverse_pp(geoms, out.labels, n) + 1e-9
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=lattices())
+def test_moving_cells_with_households_keeps_bounds(case):
+    # with a rule that lets households move where neither part goes further out of its bounds (as the
+    # small grids do), no part goes further out, and pieces, holes and compactness are no worse
+    nx, ny, h, seed = case
+    geoms = np.array([box(i * 10, j * 10, i * 10 + 10, j * 10 + 10) for j in range(ny) for i in range(nx)], dtype=object)
+    g = cell_graph(geoms, households=h, block=np.arange(nx * ny))
+    container = box(0, 0, 10 * nx, 10 * ny)
+    bounds = Bounds(80, 160, 120)
+    out = partition_graph(g, bounds, seed=seed)
+    n = out.n_parts
+
+    def allow(c, a, b, members):
+        ha, hb = h[list(members[a])].sum(), h[list(members[b])].sum()
+        return bounds.violation(ha - h[c]) <= bounds.violation(ha) and bounds.violation(hb + h[c]) <= bounds.violation(hb)
+
+    new = polish_compactness(g, geoms, out.labels, n, container, allow=allow)
+    before = np.bincount(out.labels, weights=h, minlength=n)
+    after = np.bincount(new, weights=h, minlength=n)
+    assert all(bounds.violation(y) <= bounds.violation(x) for x, y in zip(before, after, strict=True))
+    for p in range(n):
+        old_parts = shapely.get_num_geometries(shapely.coverage_union_all(geoms[out.labels == p]))
+        assert shapely.get_num_geometries(shapely.coverage_union_all(geoms[new == p])) <= old_parts
+    assert enclosure_count(geoms, new, n, container).sum() <= enclosure_count(geoms, out.labels, n, container).sum()
+    assert _inverse_pp(geoms, new, n) <= _inverse_pp(geoms, out.labels, n) + 1e-9

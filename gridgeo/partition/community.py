@@ -272,13 +272,29 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
         return (after[0][0] + after[1][0], after[0][1] + after[1][1]) <= (before[0][0] + before[1][0],
                                                                           before[0][1] + before[1][1])
 
-    out.labels = polish_compactness(ug, unit_geoms, out.labels, out.n_parts, community, allow=allow)
+    def misses(labels: np.ndarray) -> tuple[int, int]:
+        # small grids out of bounds in all, as the small grids will be drawn
+        total = [0, 0]
+        for p in range(out.n_parts):
+            nodes = np.flatnonzero(labels[unit_of_cell] == p)
+            if len(nodes):
+                m = small_division(g, cells.geoms, nodes, p, sub_bounds, weights, code, enclosures=False, memo=memo)[1]
+                total[0] += m[0]
+                total[1] += m[1]
+        return total[0], total[1]
+
+    def polish(labels: np.ndarray) -> np.ndarray:
+        # more compact where the small grids drawn in the grids miss no more than before
+        new = polish_compactness(ug, unit_geoms, labels, out.n_parts, community, allow=allow)
+        return new if (new == labels).all() or misses(new) <= misses(labels) else labels
+
+    out.labels = polish(out.labels)
     before = out.labels
     out.labels = _recombine_for_small_grids(ug, out.labels, out.n_parts, cells_of_unit, g, cells.geoms, grid_bounds,
                                             sub_bounds, weights, base_w, code, community,
                                             frozen=noted, memo=memo, badness=small_bad)
     if (out.labels != before).any():
-        out.labels = polish_compactness(ug, unit_geoms, out.labels, out.n_parts, community, allow=allow)
+        out.labels = polish(out.labels)
     return out, out.labels[unit_of_cell]
 
 
@@ -447,7 +463,15 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
         parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]
         out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
                                         weights=weights, seed=seed_for(code, p + 1), frozen=frozen)
-        out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent)
+        hs = sub.h
+
+        def allow(c: int, a: int, b: int, members: list[set[int]]) -> bool:
+            # households move between small grids only where neither goes further out of its bounds
+            ha, hb = float(hs[list(members[a])].sum()), float(hs[list(members[b])].sum())
+            return (bounds.violation(ha - hs[c]) <= bounds.violation(ha)
+                    and bounds.violation(hb + hs[c]) <= bounds.violation(hb))
+
+        out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent, allow=allow)
         misses = _small_misses(out, sub.h, bounds)
     return out, misses
 

@@ -95,3 +95,34 @@ def test_ring_with_an_empty_corridor_never_keeps_its_hole(case):
         mine = np.flatnonzero(fixed == p)
         assert len(mine) and _connected(g, mine)
         assert shapely.get_num_interior_rings(shapely.coverage_union_all(geoms[mine])) == 0
+
+
+def test_a_ring_shaped_block_around_another_is_opened_between_its_buildings():
+    # a compound: a ring-shaped block of 480 households (four buildings of 120, which make small grids on
+    # their own) around an inner block of 180 (150 + 30), beside a block of 400. Whole, the ring block could only wrap the inner block (480 +
+    # 180 is over 500); taken as its building cells, it is shared out and no grid has a hole
+    import geopandas as gpd
+
+    from gridgeo.partition import partition
+
+    crs = "EPSG:4547"
+    code = "420106018003"
+    inner = box(60, 60, 140, 140)
+    ring = box(0, 0, 200, 200).difference(inner)
+    right = box(200, 0, 400, 200)
+    comm = gpd.GeoDataFrame({"code": [code], "name": ["环社区"], "kind": ["urban"]}, geometry=[box(0, 0, 400, 200)], crs=crs)
+    blocks = gpd.GeoDataFrame({"block_id": [f"{code}-B{i:04d}" for i in (1, 2, 3)], "community_code": [code] * 3},
+                              geometry=[ring, inner, right], crs=crs)
+    sites = [((10, 10), 120, 1), ((170, 10), 120, 1), ((10, 170), 120, 1), ((170, 170), 120, 1),
+             ((80, 90), 150, 2), ((110, 90), 30, 2),
+             ((220, 20), 100, 3), ((320, 20), 100, 3), ((220, 150), 100, 3), ((320, 150), 100, 3)]
+    bld = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(len(sites))],
+                            "households": [h for _, h, _ in sites], "community_code": [code] * len(sites),
+                            "block_id": [f"{code}-B{b:04d}" for _, _, b in sites]},
+                           geometry=[box(x, y, x + 20, y + 20) for (x, y), _, _ in sites], crs=crs)
+    res = partition(comm, blocks, bld)
+    assert not (res.findings["type"] == "grid_encloses_grid").any()
+    geoms = res.grids.geometry.to_numpy()
+    assert shapely.get_num_interior_rings(shapely.get_parts(geoms)).sum() == 0
+    assert ((res.grids["households"] >= 300) & (res.grids["households"] <= 500)).all(), res.grids["households"].tolist()
+    assert int(res.grids["households"].sum()) == 1060

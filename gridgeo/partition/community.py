@@ -225,8 +225,44 @@ def _bend_pieces(job: dict[str, Any], geoms: np.ndarray, ids: np.ndarray,
 
 def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
                 code: str, multipart: bool, community: Any, memo: dict | None = None) -> tuple[Outcome, np.ndarray]:
-    """Base grids over base units; returns the solver outcome (over units) and each cell's grid."""
-    unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds)
+    """Base grids over base units; returns the solver outcome (over units) and each cell's grid.
+
+    A grid still wrapped around another at the end, where what wraps is a whole block shaped as a ring
+    (a compound around an inner block), is drawn again with such blocks as their building cells, so
+    that a ring can be opened between buildings; kept when it has fewer such grids and no more grids
+    out of bounds."""
+    args = (cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart, community, memo)
+    out, grid_of_cell = _base_grids_once(*args)
+    if zone_of_block is not None or not out.n_parts:
+        return out, grid_of_cell
+    holes = enclosure_count(cells.geoms, grid_of_cell, out.n_parts, community)
+    if not holes.any():
+        return out, grid_of_cell
+    rings = set()
+    for p in np.flatnonzero(holes):
+        for blk in np.unique(cells.block[grid_of_cell == p]).tolist():
+            mine = cells.block == blk
+            if mine.sum() > 1 and foreign_holes(shapely.coverage_union_all(cells.geoms[mine]), community):
+                rings.add(blk)
+    if not rings:
+        return out, grid_of_cell
+    alt, alt_of_cell = _base_grids_once(*args, split=rings)
+    alt_holes = enclosure_count(cells.geoms, alt_of_cell, alt.n_parts, community)
+
+    def outside(o: Outcome, of_cell: np.ndarray) -> int:
+        hp = np.bincount(of_cell, weights=cells.households, minlength=o.n_parts)
+        return int(sum(grid_bounds.violation(x) > 0 for x in hp))
+
+    if (alt_holes > 0).sum() < (holes > 0).sum() and outside(alt, alt_of_cell) <= outside(out, grid_of_cell):
+        return alt, alt_of_cell
+    return out, grid_of_cell
+
+
+def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
+                     code: str, multipart: bool, community: Any, memo: dict | None = None,
+                     split: set[int] | None = None) -> tuple[Outcome, np.ndarray]:
+    """One drawing of the base grids, with the blocks ``split`` taken as their building cells."""
+    unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds, split=split)
     ug = contract(g, unit_of_cell, n_units)
     order = np.argsort(unit_of_cell, kind="stable")
     starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
@@ -387,13 +423,15 @@ def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cell
     return labels
 
 
-def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None) -> tuple[np.ndarray, int]:
+def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None,
+               split: set[int] | None = None) -> tuple[np.ndarray, int]:
     """Units of the base grids: a block of at most ``grid_max`` households whole (each connected piece
     of it), a larger block as its building cells. Numbered in order of their first cell.
 
     With ``sub_bounds``, a block whose buildings admit no small grids within those bounds on their own
     (a tower of 220 and 74 households of walk-ups beside it: the 74 can make no small grid) is also
-    taken as its building cells, so that the base grids can share it with a neighbouring block."""
+    taken as its building cells, so that the base grids can share it with a neighbouring block. So are
+    the blocks ``split`` (indices)."""
     n = len(cells)
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
@@ -407,6 +445,8 @@ def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None 
             mine = cells.households[order[starts[b]:starts[b + 1]]]
             if len(mine) > 1 and not packable(mine, sub_bounds.lo, sub_bounds.hi, node_limit=200):
                 whole_block[b] = False
+    if split:
+        whole_block[sorted(split)] = False
     whole = whole_block[cells.block]
     same = (cells.block[g.a] == cells.block[g.b]) & whole[g.a]
     mat = coo_matrix((np.ones(int(same.sum())), (g.a[same], g.b[same])), shape=(n, n))

@@ -140,3 +140,16 @@ def test_moving_cells_with_households_keeps_bounds(case):
         assert shapely.get_num_geometries(shapely.coverage_union_all(geoms[new == p])) <= old_parts
     assert enclosure_count(geoms, new, n, container).sum() <= enclosure_count(geoms, out.labels, n, container).sum()
     assert _inverse_pp(geoms, new, n) <= _inverse_pp(geoms, out.labels, n) + 1e-9
+
+
+def test_reshape_brings_a_grid_within_the_base_bounds_before_its_small_grids():
+    # A = 120, 120, 50 (290: under the base floor) and B = 10, 95, 125, 125, 125 (480) on a row. Giving
+    # the 10 to A brings A to 300; it leaves B's 95 short of a small grid (one more small grid out of
+    # bounds), but a base grid within its bounds comes first
+    h = [120, 120, 50, 10, 95, 125, 125, 125]
+    g, _ = _strip(h)
+    bad = SmallGridBadness(g, SMALL)
+    labels = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    new = reshape_for_small_grids(g, labels, [np.array([i]) for i in range(8)], bad, BASE)
+    hp = np.bincount(new, weights=np.asarray(h, dtype=float))
+    assert ((hp >= 300) & (hp <= 500)).all(), hp.tolist()

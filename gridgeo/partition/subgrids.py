@@ -260,8 +260,9 @@ def reshape_for_small_grids(
     """Move base units between neighbouring base grids while that lowers the small-grid badness.
 
     A move keeps both grids within ``bounds`` (or does not worsen a grid already outside) and
-    connected. Among improving moves of a grid the one lowering (count, shortfall) most wins; when no
-    single move helps, exchanges of two boundary units (``swaps``) are tried, and then
+    connected; one that brings a grid nearer its bounds is taken first, whatever the badness. Among
+    improving moves of a grid the one lowering (count, shortfall) most wins; when no single move helps,
+    exchanges of two boundary units (``swaps``) are tried, and then
     recombinations: the grid and a neighbour merged and divided afresh in two by the solver
     (``recombine_seeds`` spanning-tree seeds, GerryChain's ReCom step), kept when that lowers the
     badness of the pair. Deterministic: grids and units are visited in index order.
@@ -350,7 +351,7 @@ def reshape_for_small_grids(
             total = ph[A] + ph[B]
             if not (2 * lo <= total <= 2 * hi):
                 continue
-            before = add(bad[A], bad[B])
+            before = (viol(ph[A]) + viol(ph[B]), add(bad[A], bad[B]))
             sub = subgraph(ug, nodes)
             for seed in range(recombine_seeds):
                 out = partition_graph(sub, bounds, seed=7919 * (A + 1) + 104729 * (B + 1) + seed, weights=weights)
@@ -361,21 +362,21 @@ def reshape_for_small_grids(
                 if any(viol(x) > 0 for x in hp):
                     continue
                 ba, bb = badness(cells(set(parts[0].tolist()))), badness(cells(set(parts[1].tolist())))
-                after = add(ba, bb)
+                after = (0.0, add(ba, bb))
                 if after < before and (best is None or after < best[0]):
                     # the part holding A's lowest unit keeps A's label (stable, deterministic)
                     first = min(members[A])
                     if first in set(parts[1].tolist()):
                         parts, ba, bb = parts[::-1], bb, ba
                     best = (after, B, parts[0].tolist(), parts[1].tolist(), ba, bb)
-                    if after == (0, 0.0):
+                    if after == (0.0, (0, 0.0)):
                         return best
         return best
 
     for _ in range(rounds):
         improved = False
         for A in range(nparts):
-            if bad[A][0] == 0 or A in frozen:
+            if (bad[A][0] == 0 and viol(ph[A]) == 0) or A in frozen:
                 continue
             best = None
             # moves out of A and into A, across every boundary of A
@@ -400,8 +401,9 @@ def reshape_for_small_grids(
                     continue
                 b_src = badness(cells(rest))
                 b_dst = badness(cells(members[dst] | {u}))
-                before = add(bad[src], bad[dst])
-                after = add(b_src, b_dst)
+                # a grid brought within the base bounds first, then fewer small grids out of theirs
+                before = (viol(ph[src]) + viol(ph[dst]), add(bad[src], bad[dst]))
+                after = (viol(new_src) + viol(new_dst), add(b_src, b_dst))
                 if after < before and (best is None or after < best[0]):
                     best = (after, u, src, dst, b_src, b_dst)
             if best is None and recombine_seeds > 0:
@@ -415,7 +417,7 @@ def reshape_for_small_grids(
                     bad[A], bad[B] = b_a, b_b
                     improved = True
                     continue
-            if best is None and swaps:
+            if best is None and swaps and bad[A][0] != 0:
                 best = _best_swap(A)
                 if best is not None:
                     _, u, v, B, b_a, b_b = best

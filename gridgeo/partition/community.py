@@ -37,6 +37,7 @@ from ..footprints import unit_groups
 from .enclosures import enclosure_count, foreign_holes, open_enclosures
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
+from .shapes import polish_compactness
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import SmallGridBadness, reshape_for_small_grids
 from .units import Cells, build_cells
@@ -51,6 +52,9 @@ MEDIAN_WIDTH_M = 25.0
 FLOOR_MARGIN_SHARE = 0.15
 #: further spanning-tree seeds tried for a base grid whose small grids miss their bounds
 SMALL_GRID_RETRIES = 4
+#: spanning-tree seeds of each recombination of a base grid with a neighbour, and rounds over the grids
+RECOMBINE_SEEDS = 2
+RECOMBINE_ROUNDS = 2
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",
@@ -85,9 +89,11 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     sub_bounds = Bounds(r.subgrid_min, r.subgrid_max, r.subgrid_target)
 
     # ---- base grids, then small grids inside each
+    memo: dict = {}  # small-grid divisions, shared by the base grids' recombination and the small grids
     out, grid_of_cell = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
-                                    community)
-    small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code)
+                                    community, memo)
+    small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
+                                              memo)
 
     # ---- geometry and ids
     n_grids = out.n_parts
@@ -218,9 +224,45 @@ def _bend_pieces(job: dict[str, Any], geoms: np.ndarray, ids: np.ndarray,
 
 
 def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
-                code: str, multipart: bool, community: Any) -> tuple[Outcome, np.ndarray]:
-    """Base grids over base units; returns the solver outcome (over units) and each cell's grid."""
-    unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds)
+                code: str, multipart: bool, community: Any, memo: dict | None = None) -> tuple[Outcome, np.ndarray]:
+    """Base grids over base units; returns the solver outcome (over units) and each cell's grid.
+
+    A grid still wrapped around another at the end, where what wraps is a whole block shaped as a ring
+    (a compound around an inner block), is drawn again with such blocks as their building cells, so
+    that a ring can be opened between buildings; kept when it has fewer such grids and no more grids
+    out of bounds."""
+    args = (cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart, community, memo)
+    out, grid_of_cell = _base_grids_once(*args)
+    if zone_of_block is not None or not out.n_parts:
+        return out, grid_of_cell
+    holes = enclosure_count(cells.geoms, grid_of_cell, out.n_parts, community)
+    if not holes.any():
+        return out, grid_of_cell
+    rings = set()
+    for p in np.flatnonzero(holes):
+        for blk in np.unique(cells.block[grid_of_cell == p]).tolist():
+            mine = cells.block == blk
+            if mine.sum() > 1 and foreign_holes(shapely.coverage_union_all(cells.geoms[mine]), community):
+                rings.add(blk)
+    if not rings:
+        return out, grid_of_cell
+    alt, alt_of_cell = _base_grids_once(*args, split=rings)
+    alt_holes = enclosure_count(cells.geoms, alt_of_cell, alt.n_parts, community)
+
+    def outside(o: Outcome, of_cell: np.ndarray) -> int:
+        hp = np.bincount(of_cell, weights=cells.households, minlength=o.n_parts)
+        return int(sum(grid_bounds.violation(x) > 0 for x in hp))
+
+    if (alt_holes > 0).sum() < (holes > 0).sum() and outside(alt, alt_of_cell) <= outside(out, grid_of_cell):
+        return alt, alt_of_cell
+    return out, grid_of_cell
+
+
+def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
+                     code: str, multipart: bool, community: Any, memo: dict | None = None,
+                     split: set[int] | None = None) -> tuple[Outcome, np.ndarray]:
+    """One drawing of the base grids, with the blocks ``split`` taken as their building cells."""
+    unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds, split=split)
     ug = contract(g, unit_of_cell, n_units)
     order = np.argsort(unit_of_cell, kind="stable")
     starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
@@ -235,24 +277,161 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
     base_w = dataclasses.replace(weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
     frozen = {p for t, p, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
-    out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, SmallGridBadness(g, sub_bounds),
-                                         grid_bounds, frozen=frozen, weights=base_w)
+    small_bad = SmallGridBadness(g, sub_bounds)
+    out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, small_bad, grid_bounds, frozen=frozen,
+                                         weights=base_w)
     # no grid wrapped around another: re-divided over the same units (whole blocks stay whole)
     if enclosure_count(cells.geoms, out.labels[unit_of_cell], out.n_parts, community).any():
         unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
         out.labels, _ = open_enclosures(ug, unit_geoms, out.labels, out.n_parts, community, grid_bounds,
                                         weights=base_w, seed=seed_for(code, 31),
                                         frozen={p for t, p, _ in out.notes if t in ("isolated", "merged_isolated")})
+    # units without households go to the neighbouring grid that makes both more compact; then base
+    # grids whose small grids still miss their bounds are recombined, judged by the small grids drawn
+    unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
+    noted = {p for t, p, _ in out.notes if t != "attached"}
+    hs = ug.h
+
+    def allow(u: int, a: int, b: int, members: list[set[int]]) -> bool:
+        # households move between grids within the base bounds, their small grids no worse
+        if a in noted or b in noted:
+            return False
+        ha, hb = float(hs[list(members[a])].sum()), float(hs[list(members[b])].sum())
+        if grid_bounds.violation(ha - hs[u]) > 0 or grid_bounds.violation(hb + hs[u]) > 0:
+            return False
+
+        def bad(units: set[int]) -> tuple[int, float]:
+            return small_bad(np.concatenate([cells_of_unit[x] for x in units]))
+
+        before = bad(members[a]), bad(members[b])
+        after = bad(members[a] - {u}), bad(members[b] | {u})
+        return (after[0][0] + after[1][0], after[0][1] + after[1][1]) <= (before[0][0] + before[1][0],
+                                                                          before[0][1] + before[1][1])
+
+    def misses(labels: np.ndarray) -> tuple[int, int]:
+        # small grids out of bounds in all, as the small grids will be drawn
+        total = [0, 0]
+        for p in range(out.n_parts):
+            nodes = np.flatnonzero(labels[unit_of_cell] == p)
+            if len(nodes):
+                m = small_division(g, cells.geoms, nodes, p, sub_bounds, weights, code, enclosures=False, memo=memo)[1]
+                total[0] += m[0]
+                total[1] += m[1]
+        return total[0], total[1]
+
+    def polish(labels: np.ndarray) -> np.ndarray:
+        # more compact where the small grids drawn in the grids miss no more than before
+        new = polish_compactness(ug, unit_geoms, labels, out.n_parts, community, allow=allow)
+        return new if (new == labels).all() or misses(new) <= misses(labels) else labels
+
+    out.labels = polish(out.labels)
+    before = out.labels
+    out.labels = _recombine_for_small_grids(ug, out.labels, out.n_parts, cells_of_unit, g, cells.geoms, grid_bounds,
+                                            sub_bounds, weights, base_w, code, community,
+                                            frozen=noted, memo=memo, badness=small_bad)
+    if (out.labels != before).any():
+        out.labels = polish(out.labels)
     return out, out.labels[unit_of_cell]
 
 
-def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None) -> tuple[np.ndarray, int]:
+def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit: list[np.ndarray], g: Graph,
+                               geoms: np.ndarray, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
+                               base_w: Weights, code: str, community: Any, frozen: set[int],
+                               memo: dict | None = None, badness: SmallGridBadness | None = None) -> np.ndarray:
+    """Each base grid whose small grids miss their bounds, merged with a neighbouring grid and divided
+    afresh in two (:data:`RECOMBINE_SEEDS` spanning-tree seeds, GerryChain's ReCom step), where both
+    new grids keep the base bounds, wrap around no other grid, and their small grids, divided as
+    :func:`small_division` divides them, miss fewer (then by fewer households). Unlike
+    :func:`~.subgrids.reshape_for_small_grids`, whose count is exact only on small grids of few
+    buildings, this judges by the division that will be drawn. Deterministic: grids in index order."""
+    labels = labels.copy()
+    cache: dict[tuple[int, tuple[int, ...]], tuple[int, int]] = {}
+
+    def misses(p: int, units: tuple[int, ...], retries: int = SMALL_GRID_RETRIES) -> tuple[int, int]:
+        key = (p, units, retries)
+        if key not in cache:
+            nodes = np.sort(np.concatenate([cells_of_unit[u] for u in units]))
+            cache[key] = small_division(g, geoms, nodes, p, sub_bounds, weights, code, enclosures=False, memo=memo,
+                                        retries=retries)[1]
+        return cache[key]
+
+    def add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+        return (a[0] + b[0], a[1] + b[1])
+
+    members = [tuple(np.flatnonzero(labels == p).tolist()) for p in range(n_parts)]
+    if not all(members):
+        return labels
+    cur = [misses(p, members[p]) for p in range(n_parts)]
+    for _ in range(RECOMBINE_ROUNDS):
+        improved = False
+        for A in range(n_parts):
+            if cur[A] == (0, 0) or A in frozen:
+                continue
+            mine = labels == A
+            nbrs = sorted((set(labels[ug.b[mine[ug.a]]].tolist()) | set(labels[ug.a[mine[ug.b]]].tolist()))
+                          - {A} - frozen)
+            best = None
+            for B in nbrs:
+                units = np.array(sorted(members[A] + members[B]), dtype=np.int64)
+                total = float(ug.h[units].sum())
+                if not (2 * grid_bounds.lo <= total <= 2 * grid_bounds.hi):
+                    continue
+                before = add(cur[A], cur[B])
+                sub = subgraph(ug, units)
+                for t in range(RECOMBINE_SEEDS):
+                    split = partition_graph(sub, grid_bounds, seed=seed_for(code, 7919 * (A + 1) + 104729 * (B + 1) + t),
+                                            weights=base_w)
+                    if split.n_parts != 2:
+                        continue
+                    parts = [units[split.labels == k] for k in range(2)]
+                    if any(grid_bounds.violation(float(ug.h[q].sum())) > 0 for q in parts):
+                        continue
+                    if members[A][0] in set(parts[1].tolist()):  # the part with A's first unit stays A
+                        parts = parts[::-1]
+                    pa, pb = tuple(parts[0].tolist()), tuple(parts[1].tolist())
+                    if badness is not None:  # the count of the few-building grids is exact: a quick no
+                        ba = badness(np.concatenate([cells_of_unit[u] for u in pa]))
+                        bb = badness(np.concatenate([cells_of_unit[u] for u in pb]))
+                        if ba[0] + bb[0] > before[0]:
+                            continue
+                    # one spanning-tree seed per new grid: the retries of the final division only do better
+                    ma = misses(A, pa, 0)
+                    if ma >= before or (best is not None and ma >= best[0]):
+                        continue
+                    mb = misses(B, pb, 0)
+                    after = add(ma, mb)
+                    if after >= before or (best is not None and after >= best[0]):
+                        continue
+                    shapes = [shapely.coverage_union_all(geoms[np.concatenate([cells_of_unit[u] for u in q])])
+                              for q in (pa, pb)]
+                    if any(foreign_holes(x, community) for x in shapes):
+                        continue
+                    best = (after, B, pa, pb, ma, mb)
+                    if after == (0, 0):
+                        break
+                if best is not None and best[0] == (0, 0):
+                    break
+            if best is None:
+                continue
+            _, B, pa, pb, ma, mb = best
+            labels[list(pa)] = A
+            labels[list(pb)] = B
+            members[A], members[B], cur[A], cur[B] = pa, pb, ma, mb
+            improved = True
+        if not improved:
+            break
+    return labels
+
+
+def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None,
+               split: set[int] | None = None) -> tuple[np.ndarray, int]:
     """Units of the base grids: a block of at most ``grid_max`` households whole (each connected piece
     of it), a larger block as its building cells. Numbered in order of their first cell.
 
     With ``sub_bounds``, a block whose buildings admit no small grids within those bounds on their own
     (a tower of 220 and 74 households of walk-ups beside it: the 74 can make no small grid) is also
-    taken as its building cells, so that the base grids can share it with a neighbouring block."""
+    taken as its building cells, so that the base grids can share it with a neighbouring block. So are
+    the blocks ``split`` (indices)."""
     n = len(cells)
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
@@ -266,6 +445,8 @@ def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None 
             mine = cells.households[order[starts[b]:starts[b + 1]]]
             if len(mine) > 1 and not packable(mine, sub_bounds.lo, sub_bounds.hi, node_limit=200):
                 whole_block[b] = False
+    if split:
+        whole_block[sorted(split)] = False
     whole = whole_block[cells.block]
     same = (cells.block[g.a] == cells.block[g.b]) & whole[g.a]
     mat = coo_matrix((np.ones(int(same.sum())), (g.a[same], g.b[same])), shape=(n, n))
@@ -277,7 +458,7 @@ def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None 
 
 
 def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids: int, bounds: Bounds,
-                 weights: Weights, code: str) -> tuple[np.ndarray, list[tuple[str, int, float]]]:
+                 weights: Weights, code: str, memo: dict | None = None) -> tuple[np.ndarray, list[tuple[str, int, float]]]:
     """Small grids inside each base grid: labels over all cells, notes with those labels."""
     labels = np.full(len(grid_of_cell), -1, dtype=np.int64)
     notes: list[tuple[str, int, float]] = []
@@ -286,26 +467,53 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
         nodes = np.flatnonzero(grid_of_cell == p)
         if not len(nodes):
             continue
-        sub = subgraph(g, nodes)
+        out, _ = small_division(g, geoms, nodes, p, bounds, weights, code, memo=memo)
+        labels[nodes] = base + out.labels
+        notes.extend((t, base + q, m) for t, q, m in out.notes)
+        base += out.n_parts
+    return labels, notes
+
+
+def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bounds: Bounds, weights: Weights,
+                   code: str, *, enclosures: bool = True, memo: dict | None = None,
+                   retries: int = SMALL_GRID_RETRIES) -> tuple[Outcome, tuple[int, int]]:
+    """The small grids of base grid ``p`` (its cells ``nodes``), labels over ``nodes``, and their misses
+    (:func:`_small_misses`). ``memo`` keeps the solver's divisions (before enclosures are opened) for
+    another call with the same grid and cells."""
+    sub = subgraph(g, nodes)
+    key = (p, retries, np.asarray(nodes, dtype=np.int64).tobytes())
+    if memo is not None and key in memo:
+        labels0, n0, notes0, misses = memo[key]
+        out = Outcome(labels0.copy(), n0, list(notes0))
+    else:
         out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights)
         # a division with small grids out of bounds: other spanning-tree seeds, the fewest misses kept
         misses = _small_misses(out, sub.h, bounds)
-        for retry in range(1, SMALL_GRID_RETRIES + 1):
+        for retry in range(1, retries + 1):
             if misses == (0, 0):
                 break
             alt = partition_graph(sub, bounds, seed=seed_for(code, (p + 1) + 100_003 * retry), weights=weights)
             alt_misses = _small_misses(alt, sub.h, bounds)
             if alt_misses < misses:
                 out, misses = alt, alt_misses
-        if out.n_parts > 1:  # no small grid wrapped around another inside its grid
-            frozen = {q for t, q, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
-            parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]
-            out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
-                                            weights=weights, seed=seed_for(code, p + 1), frozen=frozen)
-        labels[nodes] = base + out.labels
-        notes.extend((t, base + q, m) for t, q, m in out.notes)
-        base += out.n_parts
-    return labels, notes
+        if memo is not None:
+            memo[key] = (out.labels.copy(), out.n_parts, list(out.notes), misses)
+    if enclosures and out.n_parts > 1:  # no small grid wrapped around another inside its grid
+        frozen = {q for t, q, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
+        parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]
+        out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
+                                        weights=weights, seed=seed_for(code, p + 1), frozen=frozen)
+        hs = sub.h
+
+        def allow(c: int, a: int, b: int, members: list[set[int]]) -> bool:
+            # households move between small grids only where neither goes further out of its bounds
+            ha, hb = float(hs[list(members[a])].sum()), float(hs[list(members[b])].sum())
+            return (bounds.violation(ha - hs[c]) <= bounds.violation(ha)
+                    and bounds.violation(hb + hs[c]) <= bounds.violation(hb))
+
+        out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent, allow=allow)
+        misses = _small_misses(out, sub.h, bounds)
+    return out, misses
 
 
 #: a grid less compact than this (Polsby–Popper 4πA/P²) is reported
@@ -336,7 +544,8 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
 def _small_misses(out: Outcome, h: np.ndarray, bounds: Bounds) -> tuple[int, int]:
     """(parts out of bounds, households they miss by), parts of one unit over the ceiling aside."""
     hp = np.bincount(out.labels, weights=h, minlength=out.n_parts)
-    heavy = {p for t, p, _ in out.notes if t == "heavy_unit"}
+    # a building over the ceiling alone is exempt; with walk-ups attached to it, it is a miss (as counted)
+    heavy = {p for t, p, m in out.notes if t == "heavy_unit" and hp[p] == m}
     miss = [max(bounds.lo - x, x - bounds.hi, 0) for p, x in enumerate(hp) if p not in heavy]
     return sum(1 for m in miss if m > 0), int(round(sum(miss)))
 

@@ -109,15 +109,21 @@ def open_enclosures(
             continue
         inside = sorted({q for q in range(n) if q != p and not shapely.is_empty(parts[q])
                          and any(shapely.within(shapely.point_on_surface(parts[q]), h) for h in holes)})
-        if not inside or p in frozen:
+        if not inside:
             left += 1
+            continue
+        if p in frozen:
+            if not _cut_rings(g, geoms, labels, parts, p, n, container, bounds):
+                left += 1
             continue
         # the ring and what it encloses; failing that, with one of the ring's outer neighbours as well
         # (a tower grid inside a ring stays a part of its own: the ring must give cells to a neighbour)
         touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
         outer = [int(r) for r in np.unique(touching) if r != p and r not in inside and r not in frozen]
         groups = [[p, *inside]] + [[p, *inside, r] for r in outer]
-        if not any(_redivide(g, geoms, labels, parts, group, container, bounds, weights, seed) for group in groups):
+        if any(_redivide(g, geoms, labels, parts, group, container, bounds, weights, seed) for group in groups):
+            continue
+        if not _cut_rings(g, geoms, labels, parts, p, n, container, bounds):
             left += 1
     return labels, left
 
@@ -148,3 +154,108 @@ def _redivide(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray
             parts[q] = new_geoms[k]
         return True
     return False
+
+
+def _components(g: Graph, nodes: np.ndarray) -> int:
+    """Connected pieces of the cells ``nodes`` in ``g``."""
+    if len(nodes) == 0:
+        return 0
+    sub = subgraph(g, nodes)
+    seen = np.zeros(sub.n, dtype=bool)
+    nbrs: list[list[int]] = [[] for _ in range(sub.n)]
+    for a, b in zip(sub.a.tolist(), sub.b.tolist()):
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    count = 0
+    for s in range(sub.n):
+        if seen[s]:
+            continue
+        count += 1
+        seen[s] = True
+        stack = [s]
+        while stack:
+            x = stack.pop()
+            for y in nbrs[x]:
+                if not seen[y]:
+                    seen[y] = True
+                    stack.append(y)
+    return count
+
+
+def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int, n: int,
+               container: shapely.Geometry, bounds: Bounds) -> bool:
+    """Open each foreign hole of part ``p`` by a corridor of its cells given to a part inside the hole.
+
+    The corridor is the path across ``p`` from a cell beside a part in the hole to a cell beside a part
+    outside every hole of ``p`` (or on the container's outer edge) that moves the fewest households,
+    then the least area: across empty cells (courtyards, lanes, buildings without households) it moves
+    none, so no part changes its households. Kept only where both parts stay within their bounds (or no
+    further out), ``p`` in no more pieces than before and no part left with a foreign hole it did not
+    have; on success ``labels`` and ``parts`` are updated in place. Returns whether ``p`` is left
+    without foreign holes.
+    """
+    import heapq
+
+    nbrs: list[list[int]] = [[] for _ in range(g.n)]
+    for a, b in zip(g.a.tolist(), g.b.tolist()):
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    rim = shapely.union_all([shapely.get_exterior_ring(q) for q in shapely.get_parts(container)])
+    for _ in range(2 * len(foreign_holes(parts[p], container)) + 2):
+        holes = foreign_holes(parts[p], container)
+        if not holes:
+            return True
+        where = [shapely.point_on_surface(parts[q]) if q != p and not shapely.is_empty(parts[q]) else None
+                 for q in range(n)]
+        hole = holes[0]
+        inside = {q for q in range(n) if where[q] is not None and shapely.within(where[q], hole)}
+        enclosed = {q for q in range(n) if where[q] is not None and any(shapely.within(where[q], h) for h in holes)}
+        mine = np.flatnonzero(labels == p)
+        mine_set = set(mine.tolist())
+        edge = shapely.length(shapely.intersection(shapely.boundary(geoms[mine]), rim)) > 1e-6
+        on_rim = {int(c) for c, e in zip(mine, edge, strict=True) if e}
+        targets = {c for c in mine_set if c in on_rim or any(labels[y] != p and labels[y] not in enclosed for y in nbrs[c])}
+        sources = sorted(c for c in mine_set if any(labels[y] in inside for y in nbrs[c]))
+        if not inside or not targets or not sources:
+            return False
+        # Dijkstra over p's cells: cost (households moved, area moved), ties by cell index
+        dist: dict[int, tuple[float, float]] = {}
+        prev: dict[int, int] = {}
+        heap = [(float(g.h[c]), float(g.area[c]), c, -1) for c in sources]
+        heapq.heapify(heap)
+        end = -1
+        while heap:
+            hh, ar, c, frm = heapq.heappop(heap)
+            if c in dist:
+                continue
+            dist[c] = (hh, ar)
+            prev[c] = frm
+            if c in targets:
+                end = c
+                break
+            for y in nbrs[c]:
+                if y in mine_set and y not in dist:
+                    heapq.heappush(heap, (hh + float(g.h[y]), ar + float(g.area[y]), y, c))
+        if end < 0:
+            return False
+        path = [end]
+        while prev[path[-1]] >= 0:
+            path.append(prev[path[-1]])
+        path = np.array(path[::-1], dtype=np.int64)
+        q = min(int(labels[y]) for y in nbrs[int(path[0])] if labels[y] in inside)
+        moved = float(g.h[path].sum())
+        hp, hq = float(g.h[labels == p].sum()), float(g.h[labels == q].sum())
+        if (bounds.violation(hp - moved) > bounds.violation(hp) or bounds.violation(hq + moved) > bounds.violation(hq)):
+            return False
+        rest = np.setdiff1d(mine, path)
+        if len(rest) == 0 or _components(g, rest) > _components(g, mine):
+            return False
+        new_labels = labels.copy()
+        new_labels[path] = q
+        new_p = _union(geoms[rest], np.zeros(len(rest), dtype=np.int64), 1)[0]
+        new_q = _union(geoms[new_labels == q], np.zeros(int((new_labels == q).sum()), dtype=np.int64), 1)[0]
+        if len(foreign_holes(new_p, container)) >= len(holes) or foreign_holes(new_q, container):
+            return False
+        labels[:] = new_labels
+        parts[p], parts[q] = new_p, new_q
+    return not foreign_holes(parts[p], container)

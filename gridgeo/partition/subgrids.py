@@ -40,8 +40,11 @@ class SmallGridBadness:
 
     Exact: dynamic programming over the cells still to cover, each step enumerating the connected
     sets holding the lowest cell. Cells over the ceiling are small grids of their own (exempt);
-    regions of cells without households join the neighbour they share most boundary with. Over
-    ``budget`` steps the answer is a lower bound of 0 (optimistic).
+    regions of cells without households join the neighbour they share most boundary with. A small
+    grid under the floor counts by what it lacks or, when fewer, by what it holds (:func:`_short`).
+    Over ``max_exact`` cells or ``budget`` steps the answer is an estimate: a miss when the sizes admit
+    no division (a packing proof), else one per group of cells that no connected set within the
+    bounds can hold (:func:`_stuck`), else 0.
     """
 
     def __init__(self, g: Graph, bounds: Bounds, budget: int = 20_000, max_exact: int = 16) -> None:
@@ -105,11 +108,18 @@ class SmallGridBadness:
                     nb[yi] |= 1 << ai
         hl = [h[v] for v in live]
         H = sum(hl)
-        if len(live) > self.max_exact:
+
+        def estimate() -> Badness:
             # many cells: contiguity aside, the sizes can still stand in the way (a packing proof)
-            if self.bounds.fits(H) and H >= lo and packable(np.asarray(hl, dtype=float), lo, hi, node_limit=200):
-                return (0, 0.0)
-            return (1, round(max(0.0, lo - H) / lo, 6) if H < lo else 0.01)
+            if not (self.bounds.fits(H) and H >= lo and packable(np.asarray(hl, dtype=float), lo, hi, node_limit=200)):
+                return (1, round(_short(H, lo), 6) if H < lo else 0.01)
+            # and a cell that no connected set within the bounds can hold (a building of 87 households
+            # whose only neighbours hold 75 and 66) leaves a small grid out of bounds whatever the cut
+            stuck = _stuck(hl, nb, lo, hi, self.budget // 10)
+            return (stuck, 0.01 * stuck) if stuck else (0, 0.0)
+
+        if len(live) > self.max_exact:
+            return estimate()
         steps = [0]
         memo: dict[int, Badness] = {}
         budget = self.budget
@@ -153,10 +163,10 @@ class SmallGridBadness:
             cands.sort(key=lambda c: (c[1] < lo, abs(c[1] - target) if c[1] >= lo else -c[1]))
             for S, hS in cands:
                 short = hS < lo
-                if short and result[0] <= 1 and result[1] <= (lo - hS) / lo:
+                if short and result[0] <= 1 and result[1] <= _short(hS, lo):
                     continue
                 rest = best(mask & ~S)
-                cand = (rest[0] + 1, rest[1] + (lo - hS) / lo) if short else rest
+                cand = (rest[0] + 1, rest[1] + _short(hS, lo)) if short else rest
                 if cand < result:
                     result = cand
                     if result == (0, 0.0):
@@ -167,8 +177,71 @@ class SmallGridBadness:
         try:
             count, excess = best((1 << len(live)) - 1)
         except (_Stop, RecursionError):
-            return (0, 0.0)
+            return estimate()
         return (int(count), round(float(excess), 6))
+
+
+def _short(h: float, lo: float) -> float:
+    """How far a small grid of ``h < lo`` households is from being no miss, per floor: the households it
+    lacks or, when fewer, those it has (moved to other small grids, it is gone): 29 households of
+    walk-ups beside a tower count 0.29, so moving them away one building at a time is progress."""
+    return min(lo - h, h) / lo
+
+
+def _stuck(hl: list[int], nb: list[int], lo: int, hi: int, budget: int) -> int:
+    """Groups of adjacent cells (bitmask adjacency ``nb``) none of which lies in any connected set of
+    ``lo..hi`` households: each group is in a small grid out of bounds whatever the division. Only
+    cells of more than ``hi - lo`` households are searched (a lighter one can almost always be added
+    to some set under the floor without passing the ceiling); a cell whose search goes over
+    ``budget`` steps counts as held (optimistic)."""
+    n = len(hl)
+    stuck = []
+    for v in range(n):
+        if hl[v] >= lo or hl[v] <= hi - lo:  # a cell of up to hi - lo households is rarely stuck: not searched
+            continue
+        steps = 0
+        found = False
+        # depth-first over the connected sets holding v, each once (the lowest-first enumeration)
+        stack = [(1 << v, hl[v], nb[v], 0)]
+        while stack and not found:
+            S, hS, X, ban = stack.pop()
+            steps += 1
+            if steps > budget:
+                found = True
+                break
+            while X:
+                wb = X & -X
+                X ^= wb
+                w = wb.bit_length() - 1
+                hw = hS + hl[w]
+                if hw > hi:
+                    ban |= wb
+                    continue
+                if hw >= lo:
+                    found = True
+                    break
+                stack.append((S | wb, hw, (X | (nb[w] & ~S & ~ban)) & ~wb, ban))
+                ban |= wb
+        if not found:
+            stuck.append(v)
+    groups = 0
+    seen = 0
+    for v in stuck:
+        if seen >> v & 1:
+            continue
+        groups += 1
+        todo = [v]
+        seen |= 1 << v
+        mask = sum(1 << u for u in stuck)
+        while todo:
+            x = todo.pop()
+            nxt = nb[x] & mask & ~seen
+            seen |= nxt
+            while nxt:
+                b = nxt & -nxt
+                nxt ^= b
+                todo.append(b.bit_length() - 1)
+    return groups
 
 
 def reshape_for_small_grids(
@@ -187,8 +260,9 @@ def reshape_for_small_grids(
     """Move base units between neighbouring base grids while that lowers the small-grid badness.
 
     A move keeps both grids within ``bounds`` (or does not worsen a grid already outside) and
-    connected. Among improving moves of a grid the one lowering (count, shortfall) most wins; when no
-    single move helps, exchanges of two boundary units (``swaps``) are tried, and then
+    connected; one that brings a grid nearer its bounds is taken first, whatever the badness. Among
+    improving moves of a grid the one lowering (count, shortfall) most wins; when no single move helps,
+    exchanges of two boundary units (``swaps``) are tried, and then
     recombinations: the grid and a neighbour merged and divided afresh in two by the solver
     (``recombine_seeds`` spanning-tree seeds, GerryChain's ReCom step), kept when that lowers the
     badness of the pair. Deterministic: grids and units are visited in index order.
@@ -277,7 +351,7 @@ def reshape_for_small_grids(
             total = ph[A] + ph[B]
             if not (2 * lo <= total <= 2 * hi):
                 continue
-            before = add(bad[A], bad[B])
+            before = (viol(ph[A]) + viol(ph[B]), add(bad[A], bad[B]))
             sub = subgraph(ug, nodes)
             for seed in range(recombine_seeds):
                 out = partition_graph(sub, bounds, seed=7919 * (A + 1) + 104729 * (B + 1) + seed, weights=weights)
@@ -288,21 +362,21 @@ def reshape_for_small_grids(
                 if any(viol(x) > 0 for x in hp):
                     continue
                 ba, bb = badness(cells(set(parts[0].tolist()))), badness(cells(set(parts[1].tolist())))
-                after = add(ba, bb)
+                after = (0.0, add(ba, bb))
                 if after < before and (best is None or after < best[0]):
                     # the part holding A's lowest unit keeps A's label (stable, deterministic)
                     first = min(members[A])
                     if first in set(parts[1].tolist()):
                         parts, ba, bb = parts[::-1], bb, ba
                     best = (after, B, parts[0].tolist(), parts[1].tolist(), ba, bb)
-                    if after == (0, 0.0):
+                    if after == (0.0, (0, 0.0)):
                         return best
         return best
 
     for _ in range(rounds):
         improved = False
         for A in range(nparts):
-            if bad[A][0] == 0 or A in frozen:
+            if (bad[A][0] == 0 and viol(ph[A]) == 0) or A in frozen:
                 continue
             best = None
             # moves out of A and into A, across every boundary of A
@@ -327,8 +401,9 @@ def reshape_for_small_grids(
                     continue
                 b_src = badness(cells(rest))
                 b_dst = badness(cells(members[dst] | {u}))
-                before = add(bad[src], bad[dst])
-                after = add(b_src, b_dst)
+                # a grid brought within the base bounds first, then fewer small grids out of theirs
+                before = (viol(ph[src]) + viol(ph[dst]), add(bad[src], bad[dst]))
+                after = (viol(new_src) + viol(new_dst), add(b_src, b_dst))
                 if after < before and (best is None or after < best[0]):
                     best = (after, u, src, dst, b_src, b_dst)
             if best is None and recombine_seeds > 0:
@@ -342,7 +417,7 @@ def reshape_for_small_grids(
                     bad[A], bad[B] = b_a, b_b
                     improved = True
                     continue
-            if best is None and swaps:
+            if best is None and swaps and bad[A][0] != 0:
                 best = _best_swap(A)
                 if best is not None:
                     _, u, v, B, b_a, b_b = best

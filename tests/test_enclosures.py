@@ -1,0 +1,128 @@
+"""No grid wrapped around another: a ring the solver cannot re-divide away is cut open across empty cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely import box
+
+from gridgeo.partition.enclosures import enclosure_count, open_enclosures
+from gridgeo.partition.graph import cell_graph
+from gridgeo.partition.solver import Bounds
+
+SMALL = Bounds(100, 150, 125)
+
+
+def _grid(k: int, h: np.ndarray):
+    geoms = np.array([box(x * 10, y * 10, x * 10 + 10, y * 10 + 10) for y in range(k) for x in range(k)], dtype=object)
+    g = cell_graph(geoms, households=np.asarray(h, dtype=float), block=np.zeros(k * k, dtype=np.int64))
+    return g, geoms, box(0, 0, 10 * k, 10 * k)
+
+
+def _connected(g, nodes: np.ndarray) -> bool:
+    from gridgeo.partition.enclosures import _components
+
+    return _components(g, nodes) == 1
+
+
+def test_tower_inside_a_frozen_ring_is_opened_across_empty_cells():
+    # the parent of the Lujiazui case: a tower of 220 households (a small grid of its own, over the
+    # ceiling) in the middle, walk-ups of 198, 41 and 32 and courtyards around it; neither part may be
+    # re-divided (both frozen), yet the ring opens along the courtyards with no household moved
+    h = np.zeros(25)
+    h[12] = 220
+    h[[0, 4, 20]] = [198, 41, 32]
+    g, geoms, container = _grid(5, h)
+    labels = np.zeros(25, dtype=np.int64)
+    labels[12] = 1
+    assert enclosure_count(geoms, labels, 2, container).tolist() == [1, 0]
+    fixed, left = open_enclosures(g, geoms, labels, 2, container, SMALL, frozen={0, 1})
+    assert left == 0
+    assert enclosure_count(geoms, fixed, 2, container).sum() == 0
+    assert np.bincount(fixed, weights=h).tolist() == [271.0, 220.0]  # households stay where they were
+    assert all(_connected(g, np.flatnonzero(fixed == p)) for p in range(2))
+
+
+def test_forced_ring_is_left_and_counted():
+    # every cell of the ring holds households and any corridor would take the ring under its floor:
+    # the hole is forced, reported as left, and the labels are unchanged
+    h = np.full(9, 13.0)
+    h[4] = 220
+    g, geoms, container = _grid(3, h)
+    labels = np.zeros(9, dtype=np.int64)
+    labels[4] = 1
+    fixed, left = open_enclosures(g, geoms, labels, 2, container, SMALL, frozen={0, 1})
+    assert left == 1
+    assert fixed.tolist() == labels.tolist()
+
+
+@st.composite
+def rings(draw):
+    """A k × k block: an inner rectangle (one part) inside a ring (the other), households drawn with
+    many empty cells, and one straight run of empty cells from the inner rectangle to the edge."""
+    k = draw(st.integers(4, 8))
+    x0 = draw(st.integers(1, k - 3))
+    y0 = draw(st.integers(1, k - 3))
+    x1 = draw(st.integers(x0 + 1, k - 1))
+    y1 = draw(st.integers(y0 + 1, k - 1))
+    h = np.array(draw(st.lists(st.sampled_from([0, 0, 0, 5, 20, 60]), min_size=k * k, max_size=k * k)), dtype=float)
+    labels = np.zeros(k * k, dtype=np.int64)
+    for y in range(y0, y1):
+        labels[y * k + x0:y * k + x1] = 1
+    side = draw(st.sampled_from(["w", "e", "s", "n"]))
+    x = draw(st.integers(x0, x1 - 1))
+    y = draw(st.integers(y0, y1 - 1))
+    run = {"w": [y * k + i for i in range(x0)], "e": [y * k + i for i in range(x1, k)],
+           "s": [i * k + x for i in range(y0)], "n": [i * k + x for i in range(y1, k)]}[side]
+    h[run] = 0
+    return k, h, labels
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=rings())
+def test_ring_with_an_empty_corridor_never_keeps_its_hole(case):
+    k, h, labels = case
+    g, geoms, container = _grid(k, h)
+    assert enclosure_count(geoms, labels, 2, container)[0] == 1
+    # whatever the households (in bounds or not), the ring may not be re-divided: only a corridor helps
+    fixed, left = open_enclosures(g, geoms, labels, 2, container, Bounds(0, 10_000, 100), frozen={0, 1})
+    assert left == 0
+    assert enclosure_count(geoms, fixed, 2, container).sum() == 0
+    assert np.bincount(fixed, weights=h, minlength=2).tolist() == np.bincount(labels, weights=h, minlength=2).tolist()
+    for p in range(2):
+        mine = np.flatnonzero(fixed == p)
+        assert len(mine) and _connected(g, mine)
+        assert shapely.get_num_interior_rings(shapely.coverage_union_all(geoms[mine])) == 0
+
+
+def test_a_ring_shaped_block_around_another_is_opened_between_its_buildings():
+    # a compound: a ring-shaped block of 480 households (four buildings of 120, which make small grids on
+    # their own) around an inner block of 180 (150 + 30), beside a block of 400. Whole, the ring block could only wrap the inner block (480 +
+    # 180 is over 500); taken as its building cells, it is shared out and no grid has a hole
+    import geopandas as gpd
+
+    from gridgeo.partition import partition
+
+    crs = "EPSG:4547"
+    code = "420106018003"
+    inner = box(60, 60, 140, 140)
+    ring = box(0, 0, 200, 200).difference(inner)
+    right = box(200, 0, 400, 200)
+    comm = gpd.GeoDataFrame({"code": [code], "name": ["环社区"], "kind": ["urban"]}, geometry=[box(0, 0, 400, 200)], crs=crs)
+    blocks = gpd.GeoDataFrame({"block_id": [f"{code}-B{i:04d}" for i in (1, 2, 3)], "community_code": [code] * 3},
+                              geometry=[ring, inner, right], crs=crs)
+    sites = [((10, 10), 120, 1), ((170, 10), 120, 1), ((10, 170), 120, 1), ((170, 170), 120, 1),
+             ((80, 90), 150, 2), ((110, 90), 30, 2),
+             ((220, 20), 100, 3), ((320, 20), 100, 3), ((220, 150), 100, 3), ((320, 150), 100, 3)]
+    bld = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(len(sites))],
+                            "households": [h for _, h, _ in sites], "community_code": [code] * len(sites),
+                            "block_id": [f"{code}-B{b:04d}" for _, _, b in sites]},
+                           geometry=[box(x, y, x + 20, y + 20) for (x, y), _, _ in sites], crs=crs)
+    res = partition(comm, blocks, bld)
+    assert not (res.findings["type"] == "grid_encloses_grid").any()
+    geoms = res.grids.geometry.to_numpy()
+    assert shapely.get_num_interior_rings(shapely.get_parts(geoms)).sum() == 0
+    assert ((res.grids["households"] >= 300) & (res.grids["households"] <= 500)).all(), res.grids["households"].tolist()
+    assert int(res.grids["households"].sum()) == 1060

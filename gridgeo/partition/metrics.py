@@ -437,11 +437,41 @@ def street_alignment(
     aligned = np.zeros(nz)
     if street_tree is None:
         return (internal, np.full(nz, np.nan), empty) if off_lines else (internal, np.full(nz, np.nan))
+    if not off_lines:
+        aligned = np.zeros(nz)
+        for part in _chunks(internal, segment_m):
+            aligned[part] = _aligned_part(inner[part], internal[part], street_tree, snap_m, segment_m, False)[0]
+        return internal, aligned
+    off = empty.copy()
+    for part in _chunks(internal, segment_m):
+        aligned[part], off[part] = _aligned_part(inner[part], internal[part], street_tree, snap_m, segment_m, True)
+    return internal, aligned, off
+
+
+#: boundary pieces measured at once by :func:`street_alignment` (a city's grids have millions of 1 m pieces;
+#: a chunk of zones at a time keeps memory flat, each zone's figures are computed from its own pieces alone)
+_PIECES_PER_CHUNK = 250_000
+
+
+def _chunks(internal: np.ndarray, segment_m: float) -> list[np.ndarray]:
+    """Consecutive zone positions in groups of about :data:`_PIECES_PER_CHUNK` boundary pieces."""
+    pieces = np.ceil(np.nan_to_num(internal) / segment_m) + 1
+    group = (np.cumsum(pieces) // _PIECES_PER_CHUNK).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, dtype=np.int64)
+    return [np.arange(a, b) for a, b in zip(starts, np.r_[starts[1:], len(group)], strict=True)]
+
+
+def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.STRtree, snap_m: float,
+                  segment_m: float, off_lines: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Aligned length (and, with ``off_lines``, the boundary off the streets) of the zones of ``inner``."""
+    nz = len(inner)
+    aligned = np.zeros(nz)
+    off = np.full(nz, shapely.MultiLineString(), dtype=object) if off_lines else None
     lines, lidx = shapely.get_parts(inner, return_index=True)
     is_line = np.isin(shapely.get_type_id(lines), (1, 2))
     lines, lidx = lines[is_line], lidx[is_line]
     if len(lines) == 0:
-        return (internal, aligned, empty) if off_lines else (internal, aligned)
+        return aligned, off
     coords, cidx = shapely.get_coordinates(shapely.segmentize(lines, segment_m), return_index=True)
     same = cidx[1:] == cidx[:-1]
     a, b = coords[:-1][same], coords[1:][same]
@@ -450,14 +480,14 @@ def street_alignment(
     mid = shapely.points((a + b) / 2.0)
     hit = np.zeros(len(mid), dtype=bool)
     hit[np.unique(street_tree.query(mid, predicate="dwithin", distance=snap_m)[0])] = True
+    del mid
     aligned = np.bincount(owner[hit], weights=seg_len[hit], minlength=nz)
     # segment lengths add up to the piece lengths; rescale away rounding so aligned <= internal
     total = np.bincount(owner, weights=seg_len, minlength=nz)
     with np.errstate(invalid="ignore", divide="ignore"):
         aligned = np.where(total > 0, aligned * internal / total, 0.0)
     if not off_lines:
-        return internal, aligned
-    off = empty.copy()
+        return aligned, None
     miss = ~hit
     if miss.any():
         segs = shapely.linestrings(np.stack([a[miss], b[miss]], axis=1))
@@ -466,7 +496,7 @@ def street_alignment(
         starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
         for k, e in zip(starts, np.r_[starts[1:], len(own)], strict=True):
             off[own[k]] = shapely.line_merge(shapely.multilinestrings(segs[order][k:e]))
-    return internal, aligned, off
+    return aligned, off
 
 
 def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:

@@ -407,9 +407,11 @@ def self_check(plan: Plan) -> Plan:
     Counts per severity and the error types go to ``metadata["validation"]``; error findings are added
     to the ``findings`` layer (a plan gridgeo writes should have none: each one is a defect to report).
     """
+    from .plan import keep_stored
     from .validate import severity_counts, validate_plan
 
-    found = validate_plan(plan.stored())
+    stored = plan.stored()
+    found = validate_plan(stored)
     errors = found[found["severity"] == "error"]
     meta = dict(plan.metadata)
     meta["validation"] = {**severity_counts(found),
@@ -419,7 +421,10 @@ def self_check(plan: Plan) -> Plan:
         crs = layers["findings"].crs
         layers["findings"] = concat_findings([layers["findings"], errors.assign(
             message="gridgeo validate: " + errors["message"].astype(str))], crs=crs)
-    return Plan(layers, meta)
+    out = Plan(layers, meta)
+    if not len(errors):  # the layers checked are the layers to write: keep them for Plan.write
+        keep_stored(out, stored)
+    return out
 
 
 def _findings_with_codes(findings: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,

@@ -38,7 +38,10 @@ on. Households then scale with the district's area (the 江汉区 density) and p
 ``--metro`` builds every district of :data:`DISTRICTS` (the central districts the street file covers) the same
 way, each with the same seed, and writes them as one city to ``<out>/wuhan_metro.gpkg`` (the city-scale
 scenario of issue 12): building ids are prefixed with the district code (``420103-WH000001``), streets are
-each district's, clipped to it. Everything but the streets is SYNTHETIC, as for one district.
+each district's, clipped to it. Everything but the streets is SYNTHETIC, as for one district. Communities over
+twice ``COMMUNITY_MAX`` households are left out with their buildings (the outer districts have street blocks of
+many km² beyond the street network, which the builder cannot split: one would hold a million households); the
+summary names them (``communities_left_out``).
 
 From Python (tests, benchmarks)::
 
@@ -129,6 +132,7 @@ MESSY_TOWER_MAX = 400
 MESSY_SHARES = {"duplicate": 0.03, "building:part": 0.03, "height_band": 0.02, "second_source": 0.02}
 MESSY_FILE_NAME = "wuhan_scenario_messy.gpkg"
 METRO_FILE_NAME = "wuhan_metro.gpkg"
+METRO_COMMUNITY_MAX = 2 * COMMUNITY_MAX  # --metro leaves out communities over this (unsplittable huge blocks)
 FOOTPRINTS = ("clean", "messy")
 MESSY_NOTE = (
     "; --footprints messy: SYNTHETIC footprints drawn as real data looks (DESIGN §7): denser, smaller "
@@ -851,22 +855,39 @@ def build_metro(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, 
     t0 = time.perf_counter()
     parts: dict[str, list[gpd.GeoDataFrame]] = {"communities": [], "streets": [], "buildings": []}
     per_district = {}
+    dropped: dict[str, dict[str, Any]] = {}
     for code in sorted(DISTRICTS):
         layers, summary = _generate(seed, code, "clean")
+        # the outer districts have street blocks of many km² beyond the street network, which the district
+        # builder cannot split: a community of such a block holds up to a million households. They are left
+        # out of the city (and their buildings), named in the summary
+        c = layers["communities"]
+        big = (c["households"] > METRO_COMMUNITY_MAX).to_numpy()
+        if big.any():
+            b = layers["buildings"]
+            pts = shapely.point_on_surface(b.geometry.to_numpy())
+            inside = shapely.STRtree(c.geometry.to_numpy()[big]).query(pts, predicate="intersects")[0]
+            layers["buildings"] = b.drop(index=b.index[np.unique(inside)]).reset_index(drop=True)
+            layers["communities"] = c[~big].reset_index(drop=True)
+            dropped.update({k: {"households": int(h), "area_km2": round(float(a) / 1e6, 2)}
+                            for k, h, a in zip(c["code"][big], c["households"][big], c.geometry.area[big], strict=True)})
         b = layers["buildings"]
         layers["buildings"] = b.assign(building_id=code + "-" + b["building_id"].astype(str))
         layers["streets"] = layers["streets"].assign(district=code)
         for name, gdf in layers.items():
             parts[name].append(gdf)
-        per_district[code] = {k: summary[k] for k in ("district", "district_area_km2", "communities", "buildings", "households")}
+        per_district[code] = {"district": summary["district"], "district_area_km2": summary["district_area_km2"],
+                              "communities": len(layers["communities"]), "buildings": len(layers["buildings"]),
+                              "households": int(layers["buildings"]["households"].sum())}
         if progress is not None:
-            progress(f"{summary['district']}: {summary['communities']} communities, {summary['buildings']:,} buildings")
+            progress(f"{summary['district']}: {len(layers['communities'])} communities, {len(layers['buildings']):,} buildings")
     merged = {name: gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs) for name, frames in parts.items()}
     b, c = merged["buildings"], merged["communities"]
     summary = {
         "note": SYNTHETIC_NOTE, "seed": seed, "builder_version": BUILDER_VERSION, "metro": True,
         "district": "武汉市 metro: " + ", ".join(f"{DISTRICTS[k]} {k}" for k in sorted(DISTRICTS)),
         "metric_crs": f"EPSG:{METRIC_EPSG}", "districts": per_district,
+        "communities_left_out": dropped, "community_households_max": METRO_COMMUNITY_MAX,
         "communities": len(c), "streets": len(merged["streets"]), "buildings": len(b),
         "households": int(b["households"].sum()),
         "build_seconds": round(time.perf_counter() - t0, 2),

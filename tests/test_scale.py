@@ -74,3 +74,50 @@ def test_a_replaced_layer_is_stored_afresh(sample_plan, tmp_path):
     finally:
         sample_plan.layers["grids"] = grids
     assert len(Plan.read(tmp_path / "p.gpkg").layers["grids"]) == len(grids) - 1
+
+
+def _lattice_city(n: int):
+    """``n`` seeded lattice communities side by side (as benchmarks/bench_scale.py lays them out)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from gridgeo.partition.synthetic import street_lattice
+
+    parts = {"communities": [], "streets": [], "buildings": []}
+    for i in range(n):
+        d = street_lattice(seed=1200 + i)
+        for name in parts:
+            g = d[name].copy()
+            g.geometry = shapely.transform(g.geometry.to_numpy(), lambda xy, i=i: xy + [1000.0 * i, 0.0])
+            if name == "communities":
+                g = g.assign(code=f"420102{i + 1:06d}", name=f"合成{i + 1}")
+            if name == "buildings":
+                g = g.assign(building_id=f"c{i}-" + g["building_id"].astype(str))
+            parts[name].append(g)
+    return {k: gpd.GeoDataFrame(pd.concat(v, ignore_index=True), crs=v[0].crs) for k, v in parts.items()}
+
+
+def test_street_alignment_measured_per_community_gives_the_citys_quality_figures():
+    """The partition measures each community's street alignment in its own job; the quality figures
+    are those measured over the whole city at once."""
+    from gridgeo.partition.metrics import quality
+    from gridgeo.pipeline import _plain
+
+    city = _lattice_city(3)
+    plan = build_plan({k: LayerSource(None, frame=v) for k, v in city.items()}, stage="partition", workers=2)
+    layers = plan.layers
+    rules = plan.metadata["rules"]
+    from gridgeo.rules import Rules
+
+    whole = quality(layers["communities"], layers["grids"], layers["buildings"], streets=city["streets"].to_crs(layers["grids"].crs),
+                    subgrids=layers["subgrids"], rules=Rules.from_dict(rules))
+    assert whole["base"]["street_aligned_share"] > 0.3
+    assert plan.metadata["quality"] == _plain(whole)
+
+    from gridgeo.partition import partition
+
+    result = partition(layers["communities"], layers["blocks"], layers["buildings"].drop(columns=["grid_id", "subgrid_id"]),
+                       streets=city["streets"].to_crs(layers["grids"].crs), rules=Rules.from_dict(rules))
+    measured = result.street_alignment
+    assert measured is not None and len(measured["grids"]) == len(result.grids)
+    assert len(measured["subgrids"]) == len(result.subgrids) and measured["subgrids"]["aligned_m"].gt(0).any()

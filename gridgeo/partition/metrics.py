@@ -83,6 +83,7 @@ def quality(
     tolerance_m2: float = 1.0,
     building_share: float = BUILDING_SHARE_MIN,
     segment_m: float = 1.0,
+    alignment: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """The DESIGN §5 quality figures of a plan, recomputed from the buildings.
 
@@ -111,6 +112,11 @@ def quality(
         Share of a footprint that must lie in a grid for the building to count in it.
     segment_m
         Length of the boundary pieces tested for street alignment.
+    alignment
+        Street alignment already measured per community (the partition measures it in each community's
+        job, :func:`street_alignment` on the same grids, streets and ``segment_m`` = 1): ``{"grids":
+        (internal_m, aligned_m), "subgrids": (...)}``, arrays in the order of the layer's rows, NaN where
+        not measured (those are measured here).
 
     Returns
     -------
@@ -134,7 +140,7 @@ def quality(
     (0.0, 0, True)
     """
     m = _measure(communities, grids, buildings, streets=streets, subgrids=subgrids, rules=rules,
-                 tolerance_m2=tolerance_m2, building_share=building_share, segment_m=segment_m)
+                 tolerance_m2=tolerance_m2, building_share=building_share, segment_m=segment_m, alignment=alignment)
     return m.summary()
 
 
@@ -586,6 +592,7 @@ def _measure_level(
     zfeasible_given: np.ndarray | None = None,
     bstored: np.ndarray | None = None,
     bcont: np.ndarray | None = None,
+    zalign: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Level:
     nz, nc = len(zgeom), len(cgeom)
     zrank = pd.Series(zid.astype(str)).rank(method="dense").to_numpy().astype(np.int64)
@@ -647,7 +654,14 @@ def _measure_level(
     with np.errstate(invalid="ignore", divide="ignore"):
         pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
 
-    internal, aligned = street_alignment(zgeom, zcont, cgeom, street_tree, snap_m, segment_m)
+    if zalign is None or street_tree is None or len(zalign[0]) != nz:
+        internal, aligned = street_alignment(zgeom, zcont, cgeom, street_tree, snap_m, segment_m)
+    else:  # measured per community already (in the partition's workers); the zones without it here
+        internal = np.asarray(zalign[0], dtype=float).copy()
+        aligned = np.asarray(zalign[1], dtype=float).copy()
+        todo = np.flatnonzero(np.isnan(internal) | np.isnan(aligned))
+        if len(todo):
+            internal[todo], aligned[todo] = street_alignment(zgeom[todo], zcont[todo], cgeom, street_tree, snap_m, segment_m)
 
     # coverage: gap, overlap (pairs of zones of the same container), spill outside the container
     zc_geom = np.full(nz, shapely.Polygon(), dtype=object)
@@ -836,6 +850,7 @@ def _measure(
     tolerance_m2: float,
     building_share: float,
     segment_m: float,
+    alignment: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> _Measured:
     require_layers(_FUNC, {"communities": communities, "grids": grids, "buildings": buildings, "streets": streets,
                            "subgrids": subgrids}, required=("communities", "grids", "buildings"))
@@ -907,7 +922,7 @@ def _measure(
                           bcont=bcomm,
                           lo=lo, hi=hi, target=tg, defaults=(dr.grid_min, dr.grid_max, dr.grid_target),
                           bstored=buildings[gid_col].to_numpy() if gid_col and gid_col in buildings.columns else None,
-                          **common)
+                          zalign=(alignment or {}).get("grids") if segment_m == 1.0 else None, **common)
     base.mixed_profiles = mixed
 
     # ---- small grids in their parent grids
@@ -949,7 +964,7 @@ def _measure(
                                defaults=(dr.subgrid_min, dr.subgrid_max, dr.subgrid_target),
                                zfeasible_given=sfeas,
                                bstored=buildings[sid_col].to_numpy() if sid_col and sid_col in buildings.columns else None,
-                               **common)
+                               zalign=(alignment or {}).get("subgrids") if segment_m == 1.0 else None, **common)
         small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
         small.mixed_profiles = mixed
 

@@ -369,6 +369,9 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
         result = merge_result(result, carving, prep.buildings, prep.communities)
         result.findings = concat_findings([carving.findings, result.findings], crs=prep.metric)
     prep.timings["partition_s"] = time.perf_counter() - t
+    # street alignment measured in each community's job: valid for grids of the communities as partitioned
+    # (not when dedicated grids were carved out of them first, nor for a re-division)
+    measured = result.street_alignment if carving is None and "adjustment" not in extra else None
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
     _step(progress, "coding and measuring grids")
@@ -382,7 +385,8 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     from .partition.metrics import quality
 
     t = time.perf_counter()
-    q = quality(prep.communities, grids, buildings, streets=prep.streets, subgrids=subgrids, rules=prep.rules)
+    q = quality(prep.communities, grids, buildings, streets=prep.streets, subgrids=subgrids, rules=prep.rules,
+                alignment=_alignment_by_row(measured, grids, subgrids))
     prep.timings["metrics_s"] = time.perf_counter() - t
     extra["quality"] = _plain(q)
     layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": grids, "subgrids": subgrids,
@@ -409,9 +413,11 @@ def self_check(plan: Plan) -> Plan:
     Counts per severity and the error types go to ``metadata["validation"]``; error findings are added
     to the ``findings`` layer (a plan gridgeo writes should have none: each one is a defect to report).
     """
+    from .plan import keep_stored
     from .validate import severity_counts, validate_plan
 
-    found = validate_plan(plan.stored())
+    stored = plan.stored()
+    found = validate_plan(stored)
     errors = found[found["severity"] == "error"]
     meta = dict(plan.metadata)
     meta["validation"] = {**severity_counts(found),
@@ -421,7 +427,26 @@ def self_check(plan: Plan) -> Plan:
         crs = layers["findings"].crs
         layers["findings"] = concat_findings([layers["findings"], errors.assign(
             message="gridgeo validate: " + errors["message"].astype(str))], crs=crs)
-    return Plan(layers, meta)
+    out = Plan(layers, meta)
+    if not len(errors):  # the layers checked are the layers to write: keep them for Plan.write
+        keep_stored(out, stored)
+    return out
+
+
+def _alignment_by_row(measured: dict[str, pd.DataFrame] | None, grids: gpd.GeoDataFrame,
+                      subgrids: gpd.GeoDataFrame | None) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """The street alignment the partition measured per community, in the order of the coded layers' rows
+    (NaN for a grid it did not measure: :func:`~gridgeo.partition.metrics.quality` measures those)."""
+    if not measured:
+        return None
+    out = {}
+    for layer, gdf, id_col in (("grids", grids, "grid_id"), ("subgrids", subgrids, "subgrid_id")):
+        got = measured.get(layer)
+        if gdf is None or got is None or id_col not in gdf.columns or not got.index.is_unique:
+            continue
+        rows = got.reindex(gdf[id_col].astype(object).to_numpy())
+        out[layer] = (rows["internal_m"].to_numpy(dtype=float), rows["aligned_m"].to_numpy(dtype=float))
+    return out or None
 
 
 def _findings_with_codes(findings: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,

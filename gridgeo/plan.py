@@ -187,7 +187,12 @@ class Plan:
         polygons valid in degrees and in the CRS they were computed in, one part as ``Polygon``).
 
         ``gridgeo partition`` validates this before writing, so that what is checked is what is stored.
+        The stored layers are kept (:func:`keep_stored`), so that writing after the check does not compute
+        them again, as long as the layers are the same objects with the same columns and lengths.
         """
+        cached = getattr(self, "_stored", None)
+        if cached is not None and cached[0] == _layers_key(self.layers):
+            return Plan(dict(cached[1]), dict(self.metadata))
         layers = densify(share_vertices(self.layers))
         return Plan({name: _geometry_last(to_storage(gdf)) for name, gdf in layers.items()}, dict(self.metadata))
 
@@ -216,6 +221,20 @@ class Plan:
         metadata.pop("_dtypes", None)
         metadata.pop("_layers", None)
         return cls(layers, metadata)
+
+
+def _layers_key(layers: dict[str, gpd.GeoDataFrame]) -> tuple:
+    """What identifies a plan's layers for :func:`keep_stored`: each frame, its geometry array, columns, length."""
+    return tuple((name, id(gdf), id(gdf.geometry.array), tuple(gdf.columns), len(gdf)) for name, gdf in layers.items())
+
+
+def keep_stored(plan: Plan, stored: Plan) -> Plan:
+    """``plan`` remembering ``stored`` (its :meth:`Plan.stored` layers), which :meth:`Plan.write` then reuses.
+
+    A plan whose layers are then replaced (another frame, geometry, columns or length) stores them afresh.
+    """
+    object.__setattr__(plan, "_stored", (_layers_key(plan.layers), dict(stored.layers)))
+    return plan
 
 
 def _geometry_last(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -492,7 +511,9 @@ def write_gpkg_atomic(
             kwargs: dict[str, Any] = {}
             if len(gdf) == 0 or len(geom_types) != 1:
                 kwargs["geometry_type"] = _promote(geom_types)
-            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=os.path.exists(tmp), **kwargs)
+            # through Arrow: columns go to GDAL in batches, not feature by feature (a city's plan in seconds)
+            pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG", append=os.path.exists(tmp), use_arrow=True,
+                                    **kwargs)
         meta_df = pd.DataFrame(
             {"key": list(meta), "value": [json.dumps(v, ensure_ascii=False, sort_keys=True, default=_json_default) for v in meta.values()]}
         )

@@ -20,7 +20,7 @@ builder version is reused unless ``--force`` is given.
 
 Usage::
 
-    .venv/bin/python scripts/build_wuhan_scenario.py [--out out/wuhan_scenario] [--seed 420103] [--district 420103] [--footprints clean|messy] [--force]
+    .venv/bin/python scripts/build_wuhan_scenario.py [--out out/wuhan_scenario] [--seed 420103] [--district 420103] [--footprints clean|messy] [--metro] [--force]
 
 ``--footprints messy`` writes ``<out>/wuhan_scenario_messy.gpkg`` beside the clean file: the same
 communities and block household targets, with the SYNTHETIC buildings drawn as real footprint data
@@ -34,6 +34,14 @@ between them). Columns ``mess`` and ``mess_of`` say which feature is which; the 
 ``--district`` builds the same kind of scenario on another central district of Wuhan (江岸区 420102,
 硚口区 420104, 汉阳区 420105, 武昌区 420106, 青山区 420107, 洪山区 420111): data the engine was not tuned
 on. Households then scale with the district's area (the 江汉区 density) and peak at a point inside it.
+
+``--metro`` builds every district of :data:`DISTRICTS` (the central districts the street file covers) the same
+way, each with the same seed, and writes them as one city to ``<out>/wuhan_metro.gpkg`` (the city-scale
+scenario of issue 12): building ids are prefixed with the district code (``420103-WH000001``), streets are
+each district's, clipped to it. Everything but the streets is SYNTHETIC, as for one district. Communities over
+twice ``COMMUNITY_MAX`` households are left out with their buildings (the outer districts have street blocks of
+many km² beyond the street network, which the builder cannot split: one would hold a million households); the
+summary names them (``communities_left_out``).
 
 From Python (tests, benchmarks)::
 
@@ -63,7 +71,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-__all__ = ["Scenario", "ScenarioUnavailable", "build", "load", "missing_reason", "seeded_units", "SHARED_DATA", "DEFAULT_SEED"]
+__all__ = ["Scenario", "ScenarioUnavailable", "build", "build_metro", "load", "missing_reason", "seeded_units", "SHARED_DATA", "DEFAULT_SEED"]
 
 BUILDER_VERSION = "3"
 DEFAULT_SEED = 420103
@@ -123,6 +131,8 @@ MESSY_TOWER_MAX = 400
 #: shares of the placed buildings that get each kind of mess (disjoint sets of buildings)
 MESSY_SHARES = {"duplicate": 0.03, "building:part": 0.03, "height_band": 0.02, "second_source": 0.02}
 MESSY_FILE_NAME = "wuhan_scenario_messy.gpkg"
+METRO_FILE_NAME = "wuhan_metro.gpkg"
+METRO_COMMUNITY_MAX = 2 * COMMUNITY_MAX  # --metro leaves out communities over this (unsplittable huge blocks)
 FOOTPRINTS = ("clean", "messy")
 MESSY_NOTE = (
     "; --footprints messy: SYNTHETIC footprints drawn as real data looks (DESIGN §7): denser, smaller "
@@ -823,6 +833,74 @@ def build(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force:
     return load(path)
 
 
+def build_metro(out_dir: str | Path = DEFAULT_OUT, *, seed: int = DEFAULT_SEED, force: bool = False,
+                progress: Any = None) -> Path:
+    """Build every district of :data:`DISTRICTS` (clean footprints) into one city, ``<out_dir>/wuhan_metro.gpkg``.
+
+    Each district is generated as :func:`build` generates it (same seed), then the layers are put together:
+    community codes are already unique (under each district's code), building ids get the district code as a
+    prefix. A file already built with the same seed and builder version is reused unless ``force``. Returns
+    the path; the summary table has the per-district counts under ``districts``.
+    """
+    reason = missing_reason()
+    if reason:
+        raise ScenarioUnavailable(reason)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / METRO_FILE_NAME
+    if path.exists() and not force:
+        old = _read_summary(path)
+        if old and old.get("seed") == seed and old.get("builder_version") == BUILDER_VERSION and old.get("metro"):
+            return path
+    t0 = time.perf_counter()
+    parts: dict[str, list[gpd.GeoDataFrame]] = {"communities": [], "streets": [], "buildings": []}
+    per_district = {}
+    dropped: dict[str, dict[str, Any]] = {}
+    for code in sorted(DISTRICTS):
+        layers, summary = _generate(seed, code, "clean")
+        # the outer districts have street blocks of many km² beyond the street network, which the district
+        # builder cannot split: a community of such a block holds up to a million households. They are left
+        # out of the city (and their buildings), named in the summary
+        c = layers["communities"]
+        big = (c["households"] > METRO_COMMUNITY_MAX).to_numpy()
+        if big.any():
+            b = layers["buildings"]
+            pts = shapely.point_on_surface(b.geometry.to_numpy())
+            inside = shapely.STRtree(c.geometry.to_numpy()[big]).query(pts, predicate="intersects")[0]
+            layers["buildings"] = b.drop(index=b.index[np.unique(inside)]).reset_index(drop=True)
+            layers["communities"] = c[~big].reset_index(drop=True)
+            dropped.update({k: {"households": int(h), "area_km2": round(float(a) / 1e6, 2)}
+                            for k, h, a in zip(c["code"][big], c["households"][big], c.geometry.area[big], strict=True)})
+        b = layers["buildings"]
+        layers["buildings"] = b.assign(building_id=code + "-" + b["building_id"].astype(str))
+        layers["streets"] = layers["streets"].assign(district=code)
+        for name, gdf in layers.items():
+            parts[name].append(gdf)
+        per_district[code] = {"district": summary["district"], "district_area_km2": summary["district_area_km2"],
+                              "communities": len(layers["communities"]), "buildings": len(layers["buildings"]),
+                              "households": int(layers["buildings"]["households"].sum())}
+        if progress is not None:
+            progress(f"{summary['district']}: {len(layers['communities'])} communities, {len(layers['buildings']):,} buildings")
+    merged = {name: gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs) for name, frames in parts.items()}
+    b, c = merged["buildings"], merged["communities"]
+    summary = {
+        "note": SYNTHETIC_NOTE, "seed": seed, "builder_version": BUILDER_VERSION, "metro": True,
+        "district": "武汉市 metro: " + ", ".join(f"{DISTRICTS[k]} {k}" for k in sorted(DISTRICTS)),
+        "metric_crs": f"EPSG:{METRIC_EPSG}", "districts": per_district,
+        "communities_left_out": dropped, "community_households_max": METRO_COMMUNITY_MAX,
+        "communities": len(c), "streets": len(merged["streets"]), "buildings": len(b),
+        "households": int(b["households"].sum()),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }
+    _write(path, merged, summary)
+    (out / "README_metro.txt").write_text(
+        f"Wuhan metro scenario for gridgeo (seed {seed}, every district of {sorted(DISTRICTS)}).\n{SYNTHETIC_NOTE}.\n"
+        f"Rebuild: python scripts/build_wuhan_scenario.py --out {out} --seed {seed} --metro --force\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default: %(default)s; not committed)")
@@ -836,8 +914,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--units", action="store_true",
                     help="also write a SYNTHETIC, seeded units layer (enterprises and institutions) to units.gpkg "
                          "beside the scenario (gridgeo partition --enterprises units.gpkg)")
+    ap.add_argument("--metro", action="store_true",
+                    help="every district (%s) as one city in wuhan_metro.gpkg (the city-scale scenario)" % ", ".join(sorted(DISTRICTS)))
     args = ap.parse_args(argv)
     t = time.perf_counter()
+    if args.metro:
+        try:
+            path = build_metro(args.out, seed=args.seed, force=args.force, progress=lambda m: print(f"  {m}", flush=True))
+        except ScenarioUnavailable as exc:
+            print(f"build_wuhan_scenario: cannot build: {exc}", file=sys.stderr)
+            return 2
+        s = _read_summary(path) or {}
+        print(f"{path}  ({time.perf_counter() - t:.1f} s)")
+        print(f"  {s.get('note')}")
+        print(f"  {s.get('communities'):,} SYNTHETIC communities, {s.get('buildings'):,} SYNTHETIC buildings, "
+              f"{s.get('households'):,} SYNTHETIC households, {s.get('streets'):,} real street edges")
+        return 0
     try:
         sc = build(args.out, seed=args.seed, force=args.force, district=args.district, footprints=args.footprints)
     except ScenarioUnavailable as exc:

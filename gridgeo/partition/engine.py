@@ -40,6 +40,10 @@ class PartitionResult:
     subgrids: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     findings: gpd.GeoDataFrame
+    #: per community, measured in its job: internal boundary and street-aligned length (m) of each grid and
+    #: small grid (:func:`~.metrics.street_alignment`), by id: ``{"grids": DataFrame, "subgrids": DataFrame}``
+    #: indexed by ``grid_id`` / ``subgrid_id`` with columns ``internal_m``, ``aligned_m``; None without streets
+    street_alignment: dict[str, pd.DataFrame] | None = None
 
 
 def partition(
@@ -123,7 +127,7 @@ def partition(
     jobs = _jobs(communities, blocks, buildings, streets, villager_groups, rules)
     # largest communities first, so that no worker is left with a big one at the end
     order = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i]["bld_pos"]), i))
-    results = run_jobs(partition_community, jobs, keys=[j["code"] for j in jobs], workers=workers,
+    results = run_jobs(_community_job, jobs, keys=[j["code"] for j in jobs], workers=workers,
                        scheduler=scheduler, progress=progress, checkpoint=checkpoint, order=order)
     results = [_failed_result(job, res) if isinstance(res, Failed) else res for job, res in zip(jobs, results)]
     return _assemble(results, buildings, communities, crs)
@@ -289,6 +293,30 @@ def _is_arterial(value: Any, classes: tuple[str, ...]) -> bool:
 # ------------------------------------------------------------------------------------------ per community
 
 
+def _community_job(job: dict[str, Any]) -> dict[str, Any]:
+    """One community's job, run in a worker: its partition, and the quality figure that needs only its own
+    grids and streets, measured there rather than over the whole city in the main process: the internal
+    boundary and street-aligned length of each grid (in its community) and small grid (in its grid), by
+    :func:`~.metrics.street_alignment`, the one implementation the quality report uses."""
+    res = partition_community(job)
+    if job["streets"] is None or not len(job["streets"]) or not res["grids"]:
+        return res
+    from .metrics import street_alignment
+
+    tree = shapely.STRtree(job["streets"])
+    snap = job["rules"].street_snap_m
+    ggeom = np.array([g["geometry"] for g in res["grids"]], dtype=object)
+    internal, aligned = street_alignment(ggeom, np.zeros(len(ggeom), dtype=np.int64), np.array([job["geometry"]], dtype=object),
+                                         tree, snap)
+    res["grid_street"] = (internal, aligned)
+    if res["subgrids"]:
+        pos = {g["grid_id"]: i for i, g in enumerate(res["grids"])}
+        sgeom = np.array([s["geometry"] for s in res["subgrids"]], dtype=object)
+        parent = np.array([pos.get(s["grid_id"], -1) for s in res["subgrids"]], dtype=np.int64)
+        res["sub_street"] = street_alignment(sgeom, parent, ggeom, tree, snap)
+    return res
+
+
 # ------------------------------------------------------------------------------------------ assemble
 
 
@@ -333,7 +361,28 @@ def _assemble(results: list[dict[str, Any]], buildings: gpd.GeoDataFrame, commun
                                    "in no grid; fix their community_code or add the community",
                         "geometry": None})
     findings = make_findings(records, crs=crs)
-    return PartitionResult(grids=grids, subgrids=subgrids, buildings=out, findings=findings)
+    return PartitionResult(grids=grids, subgrids=subgrids, buildings=out, findings=findings,
+                           street_alignment=_street_alignment(results))
+
+
+def _street_alignment(results: list[dict[str, Any]]) -> dict[str, pd.DataFrame] | None:
+    """The per-community street-alignment figures of the jobs, by grid and small-grid id (None when some
+    community has none: without streets, failed, or taken from a checkpoint of another version)."""
+    out = {}
+    for layer, key, id_col in (("grids", "grid_street", "grid_id"), ("subgrids", "sub_street", "subgrid_id")):
+        ids, internal, aligned = [], [], []
+        for res in results:
+            if not res[layer]:
+                continue
+            if key not in res:
+                return None
+            ids += [r[id_col] for r in res[layer]]
+            internal.append(res[key][0])
+            aligned.append(res[key][1])
+        out[layer] = pd.DataFrame({"internal_m": np.concatenate(internal) if internal else np.zeros(0),
+                                   "aligned_m": np.concatenate(aligned) if aligned else np.zeros(0)},
+                                  index=pd.Index(ids, dtype=object))
+    return out
 
 
 def _frame(rows: list[dict[str, Any]], columns: list[str], crs: Any) -> gpd.GeoDataFrame:

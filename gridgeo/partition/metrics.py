@@ -83,6 +83,7 @@ def quality(
     tolerance_m2: float = 1.0,
     building_share: float = BUILDING_SHARE_MIN,
     segment_m: float = 1.0,
+    alignment: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """The DESIGN §5 quality figures of a plan, recomputed from the buildings.
 
@@ -111,6 +112,11 @@ def quality(
         Share of a footprint that must lie in a grid for the building to count in it.
     segment_m
         Length of the boundary pieces tested for street alignment.
+    alignment
+        Street alignment already measured per community (the partition measures it in each community's
+        job, :func:`street_alignment` on the same grids, streets and ``segment_m`` = 1): ``{"grids":
+        (internal_m, aligned_m), "subgrids": (...)}``, arrays in the order of the layer's rows, NaN where
+        not measured (those are measured here).
 
     Returns
     -------
@@ -134,7 +140,7 @@ def quality(
     (0.0, 0, True)
     """
     m = _measure(communities, grids, buildings, streets=streets, subgrids=subgrids, rules=rules,
-                 tolerance_m2=tolerance_m2, building_share=building_share, segment_m=segment_m)
+                 tolerance_m2=tolerance_m2, building_share=building_share, segment_m=segment_m, alignment=alignment)
     return m.summary()
 
 
@@ -437,11 +443,41 @@ def street_alignment(
     aligned = np.zeros(nz)
     if street_tree is None:
         return (internal, np.full(nz, np.nan), empty) if off_lines else (internal, np.full(nz, np.nan))
+    if not off_lines:
+        aligned = np.zeros(nz)
+        for part in _chunks(internal, segment_m):
+            aligned[part] = _aligned_part(inner[part], internal[part], street_tree, snap_m, segment_m, False)[0]
+        return internal, aligned
+    off = empty.copy()
+    for part in _chunks(internal, segment_m):
+        aligned[part], off[part] = _aligned_part(inner[part], internal[part], street_tree, snap_m, segment_m, True)
+    return internal, aligned, off
+
+
+#: boundary pieces measured at once by :func:`street_alignment` (a city's grids have millions of 1 m pieces;
+#: a chunk of zones at a time keeps memory flat, each zone's figures are computed from its own pieces alone)
+_PIECES_PER_CHUNK = 250_000
+
+
+def _chunks(internal: np.ndarray, segment_m: float) -> list[np.ndarray]:
+    """Consecutive zone positions in groups of about :data:`_PIECES_PER_CHUNK` boundary pieces."""
+    pieces = np.ceil(np.nan_to_num(internal) / segment_m) + 1
+    group = (np.cumsum(pieces) // _PIECES_PER_CHUNK).astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if len(group) else np.zeros(0, dtype=np.int64)
+    return [np.arange(a, b) for a, b in zip(starts, np.r_[starts[1:], len(group)], strict=True)]
+
+
+def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.STRtree, snap_m: float,
+                  segment_m: float, off_lines: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Aligned length (and, with ``off_lines``, the boundary off the streets) of the zones of ``inner``."""
+    nz = len(inner)
+    aligned = np.zeros(nz)
+    off = np.full(nz, shapely.MultiLineString(), dtype=object) if off_lines else None
     lines, lidx = shapely.get_parts(inner, return_index=True)
     is_line = np.isin(shapely.get_type_id(lines), (1, 2))
     lines, lidx = lines[is_line], lidx[is_line]
     if len(lines) == 0:
-        return (internal, aligned, empty) if off_lines else (internal, aligned)
+        return aligned, off
     coords, cidx = shapely.get_coordinates(shapely.segmentize(lines, segment_m), return_index=True)
     same = cidx[1:] == cidx[:-1]
     a, b = coords[:-1][same], coords[1:][same]
@@ -450,14 +486,14 @@ def street_alignment(
     mid = shapely.points((a + b) / 2.0)
     hit = np.zeros(len(mid), dtype=bool)
     hit[np.unique(street_tree.query(mid, predicate="dwithin", distance=snap_m)[0])] = True
+    del mid
     aligned = np.bincount(owner[hit], weights=seg_len[hit], minlength=nz)
     # segment lengths add up to the piece lengths; rescale away rounding so aligned <= internal
     total = np.bincount(owner, weights=seg_len, minlength=nz)
     with np.errstate(invalid="ignore", divide="ignore"):
         aligned = np.where(total > 0, aligned * internal / total, 0.0)
     if not off_lines:
-        return internal, aligned
-    off = empty.copy()
+        return aligned, None
     miss = ~hit
     if miss.any():
         segs = shapely.linestrings(np.stack([a[miss], b[miss]], axis=1))
@@ -466,7 +502,7 @@ def street_alignment(
         starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
         for k, e in zip(starts, np.r_[starts[1:], len(own)], strict=True):
             off[own[k]] = shapely.line_merge(shapely.multilinestrings(segs[order][k:e]))
-    return internal, aligned, off
+    return aligned, off
 
 
 def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
@@ -556,6 +592,7 @@ def _measure_level(
     zfeasible_given: np.ndarray | None = None,
     bstored: np.ndarray | None = None,
     bcont: np.ndarray | None = None,
+    zalign: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Level:
     nz, nc = len(zgeom), len(cgeom)
     zrank = pd.Series(zid.astype(str)).rank(method="dense").to_numpy().astype(np.int64)
@@ -617,7 +654,14 @@ def _measure_level(
     with np.errstate(invalid="ignore", divide="ignore"):
         pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
 
-    internal, aligned = street_alignment(zgeom, zcont, cgeom, street_tree, snap_m, segment_m)
+    if zalign is None or street_tree is None or len(zalign[0]) != nz:
+        internal, aligned = street_alignment(zgeom, zcont, cgeom, street_tree, snap_m, segment_m)
+    else:  # measured per community already (in the partition's workers); the zones without it here
+        internal = np.asarray(zalign[0], dtype=float).copy()
+        aligned = np.asarray(zalign[1], dtype=float).copy()
+        todo = np.flatnonzero(np.isnan(internal) | np.isnan(aligned))
+        if len(todo):
+            internal[todo], aligned[todo] = street_alignment(zgeom[todo], zcont[todo], cgeom, street_tree, snap_m, segment_m)
 
     # coverage: gap, overlap (pairs of zones of the same container), spill outside the container
     zc_geom = np.full(nz, shapely.Polygon(), dtype=object)
@@ -806,6 +850,7 @@ def _measure(
     tolerance_m2: float,
     building_share: float,
     segment_m: float,
+    alignment: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> _Measured:
     require_layers(_FUNC, {"communities": communities, "grids": grids, "buildings": buildings, "streets": streets,
                            "subgrids": subgrids}, required=("communities", "grids", "buildings"))
@@ -877,7 +922,7 @@ def _measure(
                           bcont=bcomm,
                           lo=lo, hi=hi, target=tg, defaults=(dr.grid_min, dr.grid_max, dr.grid_target),
                           bstored=buildings[gid_col].to_numpy() if gid_col and gid_col in buildings.columns else None,
-                          **common)
+                          zalign=(alignment or {}).get("grids") if segment_m == 1.0 else None, **common)
     base.mixed_profiles = mixed
 
     # ---- small grids in their parent grids
@@ -919,7 +964,7 @@ def _measure(
                                defaults=(dr.subgrid_min, dr.subgrid_max, dr.subgrid_target),
                                zfeasible_given=sfeas,
                                bstored=buildings[sid_col].to_numpy() if sid_col and sid_col in buildings.columns else None,
-                               **common)
+                               zalign=(alignment or {}).get("subgrids") if segment_m == 1.0 else None, **common)
         small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
         small.mixed_profiles = mixed
 

@@ -37,6 +37,7 @@ from ..footprints import unit_groups
 from .enclosures import enclosure_count, foreign_holes, open_enclosures
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
+from .refine import split_blocks_for_bounds
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import SmallGridBadness, reshape_for_small_grids
 from .units import Cells, build_cells
@@ -234,6 +235,14 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
     # base grids keep some households above the floor, where small grids divide more easily
     base_w = dataclasses.replace(weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
+    # grids still outside the bounds: divided again with their neighbours through opened blocks
+    out, unit_of_cell, n_split = split_blocks_for_bounds(g, unit_of_cell, n_units, out, grid_bounds, base_w,
+                                                         seed=seed_for(code, 17))
+    if n_split != n_units:
+        n_units, ug = n_split, contract(g, unit_of_cell, n_split)
+        order = np.argsort(unit_of_cell, kind="stable")
+        starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
+        cells_of_unit = [order[starts[u]:starts[u + 1]] for u in range(n_units)]
     frozen = {p for t, p, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
     out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, SmallGridBadness(g, sub_bounds),
                                          grid_bounds, frozen=frozen, weights=base_w)

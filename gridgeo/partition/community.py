@@ -412,14 +412,17 @@ def _crossing_findings(g: Graph, cells: Cells, block_geoms, grid_of_cell, grid_i
 
 
 def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, grid_max: int, code: str) -> list[dict]:
-    """Blocks over the ceiling, divided between grids along the gaps between their buildings."""
+    """Blocks divided between grids along the gaps between their buildings: over the ceiling, or (at
+    most the ceiling) where whole blocks left no division within the bounds."""
     bh = np.bincount(cells.block, weights=cells.households, minlength=len(block_ids))
     found = []
-    for bi in np.flatnonzero(bh > grid_max):
+    for bi in np.flatnonzero(bh > 0):
         n_in = len(np.unique(grid_of_cell[cells.block == bi]))
         if n_in > 1:
+            why = (f"over {grid_max}" if bh[bi] > grid_max else
+                   "at most a grid's ceiling, yet whole blocks left no division within the bounds around it")
             found.append(_finding("block_divided", "info", "blocks", code, str(block_ids[bi]), float(bh[bi]),
-                                  f"block {block_ids[bi]} has {int(bh[bi])} households, over {grid_max}: divided "
+                                  f"block {block_ids[bi]} has {int(bh[bi])} households, {why}: divided "
                                   f"between {n_in} grids along the gaps between its buildings", None))
     return found
 

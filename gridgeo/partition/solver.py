@@ -25,6 +25,11 @@ households (both inclusive) near ``target``:
    programming over the sets of units still to cover.
 5. **Local search.** Boundary units move to a neighbouring part when that keeps both parts within
    the bounds (or reduces the violation) and connected, and lowers the objective.
+6. **Repair** (``Weights.repair_rounds``; :func:`repair_parts`). A part still outside the bounds is
+   merged with one, two or three neighbouring parts (longest shared boundary first) and the union
+   divided again, by the exact search or spanning trees, into as many parts or fewer, all within the
+   bounds; the first group that succeeds is kept. Where the units themselves are too coarse (whole
+   street blocks), :mod:`.refine` does the same over opened blocks.
 
 Objective (lower is better), summed over parts: ``P²/(4πA)`` (the inverse of Polsby–Popper:
 compactness), plus arterial length *inside* parts (crossing an arterial), plus boundary length along

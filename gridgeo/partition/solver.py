@@ -356,6 +356,8 @@ class _Solver:
                 hp = np.bincount(out, weights=g.h, minlength=nparts)
                 if bnd.violation(hp[p]) == 0 or not (out == p).any():
                     continue
+                if hp[p] < bnd.lo and self._forced(out, p):
+                    continue
                 fixed = self._repair_part(out, p, hp, skip)
                 if fixed is not None:
                     out = fixed
@@ -363,6 +365,21 @@ class _Solver:
             if not changed:
                 break
         return out
+
+    def _forced(self, labels: np.ndarray, p: int) -> bool:
+        """Whether part ``p`` (under the floor) is under it in every division of the graph: its
+        heaviest unit ``u`` reaches, through units of at most ``hi - h[u]`` households (and units
+        without households), fewer than ``lo`` households in all (a tower of 230 households among
+        towers of 300 and more)."""
+        g, bnd = self.g, self.bounds
+        mine = np.flatnonzero(labels == p)
+        u = int(mine[np.argmax(g.h[mine])])
+        ok = g.h <= bnd.hi - g.h[u]
+        ok[u] = True
+        e = ok[g.a] & ok[g.b]
+        mat = coo_matrix((np.ones(int(e.sum())), (g.a[e], g.b[e])), shape=(g.n, g.n))
+        _, lab = connected_components(mat, directed=False)
+        return float(g.h[(lab == lab[u]) & ok].sum()) < bnd.lo
 
     def _repair_part(self, labels: np.ndarray, p: int, hp: np.ndarray, skip: set[int]) -> np.ndarray | None:
         g, bnd = self.g, self.bounds

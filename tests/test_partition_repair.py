@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from test_partition import boxes_community, check_invariants, run
 
 import gridgeo.partition.community as community_mod
 from gridgeo.partition.graph import Graph
 from gridgeo.partition.solver import Bounds, repair_parts
-from test_partition import boxes_community, check_invariants, run
 
 BOUNDS = Bounds(300, 500, 400)
 

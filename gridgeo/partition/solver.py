@@ -406,7 +406,7 @@ class _Solver:
         groups: list[tuple[int, ...]] = []
         seen: set[tuple[int, ...]] = set()
         level = [(p,)]
-        for size, cap in ((2, 8), (3, 10), (4, 10)):
+        for _size, cap in ((2, 8), (3, 10), (4, 10)):
             nxt = []
             for grp in level:
                 for r in around(grp):

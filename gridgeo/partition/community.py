@@ -37,6 +37,7 @@ from ..footprints import unit_groups
 from .enclosures import enclosure_count, foreign_holes, open_enclosures
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
+from .refine import split_blocks_for_bounds
 from .shapes import polish_compactness
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import SmallGridBadness, reshape_for_small_grids
@@ -276,6 +277,14 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
     # base grids keep some households above the floor, where small grids divide more easily
     base_w = dataclasses.replace(weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
+    # grids still outside the bounds: divided again with their neighbours through opened blocks
+    out, unit_of_cell, n_split = split_blocks_for_bounds(g, unit_of_cell, n_units, out, grid_bounds, base_w,
+                                                         seed=seed_for(code, 17))
+    if n_split != n_units:
+        n_units, ug = n_split, contract(g, unit_of_cell, n_split)
+        order = np.argsort(unit_of_cell, kind="stable")
+        starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
+        cells_of_unit = [order[starts[u]:starts[u + 1]] for u in range(n_units)]
     frozen = {p for t, p, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
     small_bad = SmallGridBadness(g, sub_bounds)
     out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, small_bad, grid_bounds, frozen=frozen,
@@ -612,14 +621,17 @@ def _crossing_findings(g: Graph, cells: Cells, block_geoms, grid_of_cell, grid_i
 
 
 def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, grid_max: int, code: str) -> list[dict]:
-    """Blocks over the ceiling, divided between grids along the gaps between their buildings."""
+    """Blocks divided between grids along the gaps between their buildings: over the ceiling, or (at
+    most the ceiling) where whole blocks left no division within the bounds."""
     bh = np.bincount(cells.block, weights=cells.households, minlength=len(block_ids))
     found = []
-    for bi in np.flatnonzero(bh > grid_max):
+    for bi in np.flatnonzero(bh > 0):
         n_in = len(np.unique(grid_of_cell[cells.block == bi]))
         if n_in > 1:
+            why = (f"over {grid_max}" if bh[bi] > grid_max else
+                   "at most a grid's ceiling, yet whole blocks left no division within the bounds around it")
             found.append(_finding("block_divided", "info", "blocks", code, str(block_ids[bi]), float(bh[bi]),
-                                  f"block {block_ids[bi]} has {int(bh[bi])} households, over {grid_max}: divided "
+                                  f"block {block_ids[bi]} has {int(bh[bi])} households, {why}: divided "
                                   f"between {n_in} grids along the gaps between its buildings", None))
     return found
 

@@ -25,6 +25,11 @@ households (both inclusive) near ``target``:
    programming over the sets of units still to cover.
 5. **Local search.** Boundary units move to a neighbouring part when that keeps both parts within
    the bounds (or reduces the violation) and connected, and lowers the objective.
+6. **Repair** (``Weights.repair_rounds``; :func:`repair_parts`). A part still outside the bounds is
+   merged with one, two or three neighbouring parts (longest shared boundary first) and the union
+   divided again, by the exact search or spanning trees, into as many parts or fewer, all within the
+   bounds; the first group that succeeds is kept. Where the units themselves are too coarse (whole
+   street blocks), :mod:`.refine` does the same over opened blocks.
 
 Objective (lower is better), summed over parts: ``P²/(4πA)`` (the inverse of Polsby–Popper:
 compactness), plus arterial length *inside* parts (crossing an arterial), plus boundary length along
@@ -49,7 +54,7 @@ from scipy.sparse.csgraph import connected_components, depth_first_order, minimu
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
 from .graph import Graph, contract, subgraph
 
-__all__ = ["Bounds", "Weights", "Outcome", "choose_count", "partition_graph", "EXACT_MAX_NODES"]
+__all__ = ["Bounds", "Weights", "Outcome", "choose_count", "partition_graph", "repair_parts", "EXACT_MAX_NODES"]
 
 #: regions with at most this many units (units without households merged) are divided exactly
 EXACT_MAX_NODES = 16
@@ -93,6 +98,9 @@ class Weights:
     trees: int = 6
     tries: int = 3
     sweeps: int = 12
+    #: rounds of repair: a part outside the bounds is merged with neighbouring parts and the union
+    #: divided again (0: none)
+    repair_rounds: int = 2
 
 
 @dataclass
@@ -177,6 +185,29 @@ def partition_graph(
     (3, [200.0, 200.0, 200.0])
     """
     return _Solver(g, bounds, weights or Weights(), seed).run(merge_isolated=merge_isolated)
+
+
+def repair_parts(g: Graph, labels: np.ndarray, n_parts: int, bounds: Bounds, *, skip: set[int] | None = None,
+                 seed: int = 0, weights: Weights | None = None) -> np.ndarray | None:
+    """Parts of ``labels`` outside ``bounds`` each divided again together with neighbouring parts
+    (the step :func:`partition_graph` ends with; see :meth:`_Solver._repair`). Parts in ``skip`` are
+    left alone. Returns new labels (same numbers; a number may be left unused when a group of parts
+    was divided into fewer), or None when no part could be brought within the bounds.
+
+    >>> from gridgeo.partition.graph import Graph
+    >>> g = Graph(h=np.array([100, 100, 100, 100, 100, 100]), area=np.ones(6), perim=np.full(6, 4.0),
+    ...           x=np.arange(6.0), y=np.zeros(6), a=np.arange(5), b=np.arange(1, 6), length=np.ones(5),
+    ...           art=np.zeros(5), nostreet=np.zeros(5))
+    >>> repair_parts(g, np.array([0, 1, 1, 1, 1, 1]), 2, Bounds(150, 350, 300)).tolist()  # 100 | 500
+    [0, 0, 0, 1, 1, 1]
+    """
+    if n_parts < 1 or g.n == 0:
+        return None
+    s = _Solver(g, bounds, weights or Weights(), seed)
+    s.lref = math.sqrt(max(float(g.area.sum()), 1e-9) / n_parts)
+    labels = np.asarray(labels, dtype=np.int64)
+    new = s._repair(labels, n_parts, set(skip or ()))
+    return None if new is labels else new
 
 
 # --------------------------------------------------------------------------------------------- solver
@@ -277,6 +308,8 @@ class _Solver:
                 notes.append(("isolated", p, float(H)))
         nparts = int(labels.max()) + 1
         labels = self._improve(labels, nparts, frozen)
+        if self.w.repair_rounds > 0:
+            labels, nparts, notes, frozen = self._repair_all(labels, nparts, notes, frozen)
         # what is still out of bounds without another reason
         explained = {p for t, p, _ in notes if t in ("heavy_unit", "below_min", "no_feasible_count", "isolated")}
         hp = np.bincount(labels, weights=g.h, minlength=nparts)
@@ -284,6 +317,126 @@ class _Solver:
             if p not in explained and bnd.violation(hp[p]) > 0:
                 notes.append(("out_of_bounds", p, float(hp[p])))
         return Outcome(labels, nparts, notes)
+
+    # ------------------------------------------------------------------ repair
+    def _repair_all(self, labels: np.ndarray, nparts: int, notes: list[tuple[str, int, float]],
+                    frozen: set[int]) -> tuple[np.ndarray, int, list[tuple[str, int, float]], set[int]]:
+        """Parts outside the bounds merged with neighbouring parts and divided again (:meth:`_repair`);
+        parts left empty are dropped (labels renumbered) and notes of parts now within the bounds too."""
+        g, bnd = self.g, self.bounds
+        skip = frozen | {p for t, p, _ in notes if t in ("heavy_unit", "below_min", "isolated")}
+        new = self._repair(labels, nparts, skip)
+        if new is labels:
+            return labels, nparts, notes, frozen
+        used = np.bincount(new, minlength=nparts) > 0
+        remap = np.cumsum(used) - 1
+        hp = np.bincount(new, weights=g.h, minlength=nparts)
+        keep = []
+        for t, p, m in notes:
+            if not used[p] or (t == "no_feasible_count" and bnd.violation(hp[p]) == 0):
+                continue
+            keep.append((t, int(remap[p]), m))
+        labels = remap[new].astype(np.int64)
+        nparts = int(used.sum())
+        labels = self._improve(labels, nparts, {int(remap[p]) for p in frozen})
+        return labels, nparts, keep, {int(remap[p]) for p in frozen}
+
+    def _repair(self, labels: np.ndarray, nparts: int, skip: set[int]) -> np.ndarray:
+        """Each part outside the bounds (not in ``skip``) with the neighbouring parts of a *group*
+        (the part and one, two or three parts around it) divided again into as many parts or fewer,
+        all within the bounds: the first group that succeeds, smallest groups first. Returns
+        ``labels`` itself when nothing changed, else new labels (a label may be left unused)."""
+        g, bnd = self.g, self.bounds
+        out = labels
+        for _round in range(self.w.repair_rounds):
+            hp = np.bincount(out, weights=g.h, minlength=nparts)
+            bad = [p for p in range(nparts) if p not in skip and bnd.violation(hp[p]) > 0]
+            changed = False
+            for p in bad:
+                hp = np.bincount(out, weights=g.h, minlength=nparts)
+                if bnd.violation(hp[p]) == 0 or not (out == p).any():
+                    continue
+                if hp[p] < bnd.lo and self._forced(out, p):
+                    continue
+                fixed = self._repair_part(out, p, hp, skip)
+                if fixed is not None:
+                    out = fixed
+                    changed = True
+            if not changed:
+                break
+        return out
+
+    def _forced(self, labels: np.ndarray, p: int) -> bool:
+        """Whether part ``p`` (under the floor) is under it in every division of the graph: its
+        heaviest unit ``u`` reaches, through units of at most ``hi - h[u]`` households (and units
+        without households), fewer than ``lo`` households in all (a tower of 230 households among
+        towers of 300 and more)."""
+        g, bnd = self.g, self.bounds
+        mine = np.flatnonzero(labels == p)
+        u = int(mine[np.argmax(g.h[mine])])
+        ok = g.h <= bnd.hi - g.h[u]
+        ok[u] = True
+        e = ok[g.a] & ok[g.b]
+        mat = coo_matrix((np.ones(int(e.sum())), (g.a[e], g.b[e])), shape=(g.n, g.n))
+        _, lab = connected_components(mat, directed=False)
+        return float(g.h[(lab == lab[u]) & ok].sum()) < bnd.lo
+
+    def _repair_part(self, labels: np.ndarray, p: int, hp: np.ndarray, skip: set[int]) -> np.ndarray | None:
+        g, bnd = self.g, self.bounds
+        la, lb = labels[g.a], labels[g.b]
+        cross = la != lb
+        contact: dict[int, dict[int, float]] = {}
+        for x, y, L in zip(la[cross].tolist(), lb[cross].tolist(), g.length[cross].tolist()):
+            if x in skip or y in skip:
+                continue
+            contact.setdefault(x, {})
+            contact.setdefault(y, {})
+            contact[x][y] = contact[x].get(y, 0.0) + L
+            contact[y][x] = contact[y].get(x, 0.0) + L
+
+        def around(parts: tuple[int, ...]) -> list[int]:
+            """Parts touching ``parts``, longest contact first."""
+            acc: dict[int, float] = {}
+            for q in parts:
+                for r, L in contact.get(q, {}).items():
+                    if r not in parts:
+                        acc[r] = acc.get(r, 0.0) + L
+            return sorted(acc, key=lambda r: (-acc[r], r))
+
+        groups: list[tuple[int, ...]] = []
+        seen: set[tuple[int, ...]] = set()
+        level = [(p,)]
+        for _size, cap in ((2, 8), (3, 10), (4, 10)):
+            nxt = []
+            for grp in level:
+                for r in around(grp):
+                    key = tuple(sorted((*grp, r)))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    nxt.append(key)
+            level = nxt[:cap]
+            groups.extend(level)
+        for grp in groups:
+            H = float(hp[list(grp)].sum())
+            ks = [k for k in range(len(grp), 0, -1) if k * bnd.lo <= H <= k * bnd.hi]
+            if not ks:
+                continue
+            nodes = np.flatnonzero(np.isin(labels, grp))
+            if len(self._components(nodes)) > 1:
+                continue
+            for k in ks:
+                if k > len(nodes):
+                    continue
+                self.calls, self.budget = 0, 12 + 4 * k
+                split = self._split(nodes, k)
+                if split is None or any(bnd.violation(float(self.g.h[s].sum())) > 0 for s in split):
+                    continue
+                new = labels.copy()
+                for lab, s in zip(sorted(grp), split):
+                    new[s] = lab
+                return new
+        return None
 
     def _solve_regions(self, regions: list[np.ndarray]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
         """Divide each region; a region that cannot be divided within the bounds joins a neighbouring

@@ -850,8 +850,9 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
       grid without small grids, that grid's; else inside a dedicated grid, that one's;
     - a face of the community in none (a gap of the inputs) joins the grid sharing the longest edge
       with it; faces outside the community in none stay out;
-    - a dedicated grid is one piece of land: a piece of it cut off keeps only its largest part (all
-      parts of a dedicated grid that was several pieces to begin with).
+    - a dedicated grid is one piece of land: it keeps its largest part (all parts of a dedicated grid
+      that was several pieces to begin with), and the faces of its other parts join the neighbour
+      sharing the longest edge with them (never left to no grid).
 
     Grids move by less than ``GRID_SIZE_M``; households, buildings and ids are unchanged, ``area_m2``
     is measured again. Returns ``(dedicated, base, subgrids)``; communities without a dedicated grid
@@ -906,12 +907,24 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
             spread_labels(faces[sel], lab)
             label[sel] = lab
         merged = union_by(faces, label, len(pieces), coverage=True)
-        # a dedicated grid is one piece of land (several only when it was several to begin with)
+        # a dedicated grid is one piece of land (several only when it was several to begin with): the
+        # faces of its smaller pieces go to the neighbour sharing most edge with them, never to no grid
+        cut_off = np.zeros(len(faces), dtype=bool)
         for k in range(n_sub + n_bare, len(pieces)):
             g = merged[k]
             if shapely.get_num_geometries(g) > 1 and shapely.get_num_geometries(pieces[k]) <= 1:
                 parts = shapely.get_parts(g)
-                merged[k] = parts[int(np.argmax(shapely.area(parts)))]
+                main = parts[int(np.argmax(shapely.area(parts)))]
+                mine = np.flatnonzero(label == k)
+                cut_off[mine[~shapely.contains_xy(main, shapely.get_x(pts[mine]), shapely.get_y(pts[mine]))]] = True
+        if cut_off.any():
+            label[cut_off] = -1
+            sel = np.flatnonzero((label >= 0) | in_comm | cut_off)
+            lab = label[sel].copy()
+            spread_labels(faces[sel], lab)
+            label[sel] = lab
+            merged = union_by(faces, label, len(pieces), coverage=True)
+        for k in range(n_sub + n_bare, len(pieces)):
             merged[k] = _one_polygon(merged[k])
         sub_geoms[si] = [_one_polygon(g) for g in merged[:n_sub]]
         base_geoms[bare] = [_one_polygon(g) for g in merged[n_sub:n_sub + n_bare]]

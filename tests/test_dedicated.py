@@ -590,3 +590,21 @@ def test_point_unit_takes_the_part_of_its_block_around_its_buildings(tmp_path):
     whole = gridgeo.divide(comm, streets, b, enterprises=units, rules=get_rules(dedicated_site_m=0.0))
     wd = _ded(whole).to_crs(CRS)
     assert abs(wd.geometry.iloc[0].area - block.area) < 1 and int(wd["households"].iloc[0]) == 50
+
+
+def test_fitting_never_leaves_a_cut_off_piece_of_a_dedicated_grid_to_no_grid():
+    """A dedicated grid the ordinary grids cut in two keeps its largest part; the other part goes to the
+    neighbour sharing most edge with it, so the grids still cover the whole community (no gap)."""
+    from gridgeo.dedicated import fit_dedicated
+
+    community = gpd.GeoDataFrame({"code": ["c"]}, geometry=[box(0, 0, 30, 10)], crs=4547)
+    ordinary = gpd.GeoDataFrame({"grid_id": ["g"], "community_code": ["c"], "area_m2": [0.0]},
+                                geometry=[shapely.union(box(0, 0, 10, 10), box(20, 0, 21, 10))], crs=4547)
+    dedicated = gpd.GeoDataFrame({"community_code": ["c"], "area_m2": [0.0]}, geometry=[box(10, 0, 30, 10)], crs=4547)
+    ded, base, _ = fit_dedicated(dedicated, ordinary, community)
+    assert shapely.get_num_geometries(ded.geometry.iloc[0]) == 1
+    assert ded.geometry.iloc[0].equals(box(10, 0, 20, 10))
+    grids = [*ded.geometry, *base.geometry]
+    assert shapely.coverage_is_valid(grids)
+    assert shapely.union_all(grids).symmetric_difference(community.geometry.iloc[0]).area == 0
+    assert base.geometry.iloc[0].area == pytest.approx(200.0)

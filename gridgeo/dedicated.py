@@ -918,11 +918,14 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
                 mine = np.flatnonzero(label == k)
                 cut_off[mine[~shapely.contains_xy(main, shapely.get_x(pts[mine]), shapely.get_y(pts[mine]))]] = True
         if cut_off.any():
+            was = label.copy()
             label[cut_off] = -1
             sel = np.flatnonzero((label >= 0) | in_comm | cut_off)
             lab = label[sel].copy()
             spread_labels(faces[sel], lab)
             label[sel] = lab
+            back = cut_off & (label < 0)  # no neighbour along an edge: stays with its grid, in several pieces
+            label[back] = was[back]
             merged = union_by(faces, label, len(pieces), coverage=True)
         for k in range(n_sub + n_bare, len(pieces)):
             merged[k] = _one_polygon(merged[k])

@@ -9,6 +9,7 @@ renamed over the target only when complete; an existing file is never replaced w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -188,10 +189,10 @@ class Plan:
 
         ``gridgeo partition`` validates this before writing, so that what is checked is what is stored.
         The stored layers are kept (:func:`keep_stored`), so that writing after the check does not compute
-        them again, as long as the layers are the same objects with the same columns and lengths.
+        them again, as long as the layers' content is unchanged (a digest of every layer).
         """
         cached = getattr(self, "_stored", None)
-        if cached is not None and cached[0] == _layers_key(self.layers):
+        if cached is not None and cached[0] is not None and cached[0] == _layers_key(self.layers):
             return Plan(dict(cached[1]), dict(self.metadata))
         layers = densify(share_vertices(self.layers))
         return Plan({name: _geometry_last(to_storage(gdf)) for name, gdf in layers.items()}, dict(self.metadata))
@@ -223,15 +224,29 @@ class Plan:
         return cls(layers, metadata)
 
 
-def _layers_key(layers: dict[str, gpd.GeoDataFrame]) -> tuple:
-    """What identifies a plan's layers for :func:`keep_stored`: each frame, its geometry array, columns, length."""
-    return tuple((name, id(gdf), id(gdf.geometry.array), tuple(gdf.columns), len(gdf)) for name, gdf in layers.items())
+def _layers_key(layers: dict[str, gpd.GeoDataFrame]) -> tuple | None:
+    """What identifies a plan's layers for :func:`keep_stored`: each layer's columns, length and a digest
+    of its content (attributes, index and geometry as WKB), so that a layer edited in place after the
+    check is stored afresh. ``None`` (never equal to a kept key) when an attribute cannot be hashed."""
+    key = []
+    for name, gdf in layers.items():
+        digest = hashlib.blake2b(digest_size=16)
+        try:
+            attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+            digest.update(pd.util.hash_pandas_object(attrs, index=True).to_numpy().tobytes())
+        except TypeError:  # unhashable cells (lists, dicts): no reuse
+            return None
+        for wkb in shapely.to_wkb(gdf.geometry.to_numpy()):
+            digest.update(b"\0" if wkb is None else wkb)
+        key.append((name, tuple(map(str, gdf.columns)), len(gdf), digest.hexdigest()))
+    return tuple(key)
 
 
 def keep_stored(plan: Plan, stored: Plan) -> Plan:
     """``plan`` remembering ``stored`` (its :meth:`Plan.stored` layers), which :meth:`Plan.write` then reuses.
 
-    A plan whose layers are then replaced (another frame, geometry, columns or length) stores them afresh.
+    A plan whose layers then change (replaced, or edited in place: attributes, geometry, columns or
+    length) stores them afresh.
     """
     object.__setattr__(plan, "_stored", (_layers_key(plan.layers), dict(stored.layers)))
     return plan

@@ -76,6 +76,24 @@ def test_a_replaced_layer_is_stored_afresh(sample_plan, tmp_path):
     assert len(Plan.read(tmp_path / "p.gpkg").layers["grids"]) == len(grids) - 1
 
 
+def test_a_layer_edited_in_place_is_stored_afresh(sample_plan, tmp_path):
+    """Editing a kept layer in place (same frame, same columns and length) does not reuse the stored layers."""
+    grids = sample_plan.layers["grids"]
+    name0, geom0 = grids["flags"].iat[0], grids.geometry.iat[0]
+    smaller = shapely.buffer(geom0, -1.0)
+    grids.loc[grids.index[0], "flags"] = "edited"
+    grids.loc[grids.index[0], "geometry"] = smaller
+    try:
+        sample_plan.write(tmp_path / "edited.gpkg")
+    finally:
+        grids.loc[grids.index[0], "flags"] = name0
+        grids.loc[grids.index[0], "geometry"] = geom0
+    back = Plan.read(tmp_path / "edited.gpkg").layers["grids"]
+    assert back["flags"].iat[0] == "edited"
+    metric = back.to_crs(sample_plan.metadata["metric_crs"]).geometry.iat[0]
+    assert abs(metric.area - smaller.area) < 1.0 < geom0.area - smaller.area
+
+
 def _lattice_city(n: int):
     """``n`` seeded lattice communities side by side (as benchmarks/bench_scale.py lays them out)."""
     import geopandas as gpd

@@ -299,11 +299,22 @@ def _community_job(job: dict[str, Any]) -> dict[str, Any]:
     boundary and street-aligned length of each grid (in its community) and small grid (in its grid), by
     :func:`~.metrics.street_alignment`, the one implementation the quality report uses."""
     res = partition_community(job)
-    if job["streets"] is None or not len(job["streets"]) or not res["grids"]:
+    if job["streets"] is None or not res["grids"]:
         return res
+    try:
+        _measure_alignment(job, res)
+    except Exception:  # noqa: BLE001 - the partition stands; the main process measures this community again
+        res.pop("grid_street", None)
+        res.pop("sub_street", None)
+    return res
+
+
+def _measure_alignment(job: dict[str, Any], res: dict[str, Any]) -> None:
+    """The street-alignment figures of one community's grids and small grids, into ``res`` (a community
+    without streets near it: nothing aligned, its internal boundary still measured)."""
     from .metrics import street_alignment
 
-    tree = shapely.STRtree(job["streets"])
+    tree = shapely.STRtree(np.asarray(job["streets"], dtype=object))
     snap = job["rules"].street_snap_m
     ggeom = np.array([g["geometry"] for g in res["grids"]], dtype=object)
     internal, aligned = street_alignment(ggeom, np.zeros(len(ggeom), dtype=np.int64), np.array([job["geometry"]], dtype=object),
@@ -314,7 +325,6 @@ def _community_job(job: dict[str, Any]) -> dict[str, Any]:
         sgeom = np.array([s["geometry"] for s in res["subgrids"]], dtype=object)
         parent = np.array([pos.get(s["grid_id"], -1) for s in res["subgrids"]], dtype=np.int64)
         res["sub_street"] = street_alignment(sgeom, parent, ggeom, tree, snap)
-    return res
 
 
 # ------------------------------------------------------------------------------------------ assemble

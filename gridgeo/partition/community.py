@@ -340,6 +340,7 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
                                             frozen=noted, memo=memo, badness=small_bad)
     if (out.labels != before).any():
         out.labels = polish(out.labels)
+    out.notes = current_notes(out.notes, out.labels, ug.h, out.n_parts, grid_bounds)
     return out, out.labels[unit_of_cell]
 
 
@@ -522,7 +523,37 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
 
         out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent, allow=allow)
         misses = _small_misses(out, sub.h, bounds)
+    out.notes = current_notes(out.notes, out.labels, sub.h, out.n_parts, bounds)
     return out, misses
+
+
+#: solver notes of a part outside its bounds: kept only while the part is outside them
+_BOUNDS_NOTES = ("out_of_bounds", "no_feasible_count", "below_min")
+#: notes that explain a part outside its bounds (no ``out_of_bounds`` added; as the solver's)
+_EXPLAINED = ("heavy_unit", "below_min", "no_feasible_count", "isolated", "group_below_min", "out_of_bounds")
+
+
+def current_notes(notes: list[tuple[str, int, float]], labels: np.ndarray, h: np.ndarray, n_parts: int,
+                  bounds: Bounds) -> list[tuple[str, int, float]]:
+    """Solver notes brought up to date after households moved between parts (reshaping, opened
+    rings, compactness polish, recombination): ``out_of_bounds``, ``no_feasible_count`` and
+    ``below_min`` of a part now within ``bounds`` dropped, the measure of ``out_of_bounds`` and
+    ``below_min`` the part's households now (that of ``no_feasible_count`` stays the households of
+    the whole component), and ``out_of_bounds`` for a part now outside them with no note saying why."""
+    hp = np.bincount(labels, weights=h, minlength=n_parts)
+    used = np.bincount(labels, minlength=n_parts) > 0
+    kept = []
+    for t, p, m in notes:
+        if t in _BOUNDS_NOTES:
+            if bounds.violation(hp[p]) == 0:
+                continue
+            if t != "no_feasible_count":
+                m = float(hp[p])
+        kept.append((t, p, m))
+    explained = {p for t, p, _ in kept if t in _EXPLAINED}
+    kept += [("out_of_bounds", p, float(hp[p])) for p in range(n_parts)
+             if used[p] and p not in explained and bounds.violation(hp[p]) > 0]
+    return kept
 
 
 #: a grid less compact than this (Polsby–Popper 4πA/P²) is reported

@@ -126,3 +126,32 @@ def test_a_ring_shaped_block_around_another_is_opened_between_its_buildings():
     assert shapely.get_num_interior_rings(shapely.get_parts(geoms)).sum() == 0
     assert ((res.grids["households"] >= 300) & (res.grids["households"] <= 500)).all(), res.grids["households"].tolist()
     assert int(res.grids["households"].sum()) == 1060
+
+
+def test_a_ring_block_opened_so_that_no_grid_wraps_another_says_so():
+    # a ring-shaped block of 480 households (four buildings of 120) around an inner block of 330, beside
+    # a block of 400: whole blocks make grids of 480 | 330 | 400, the ring wrapped around the inner grid;
+    # the ring is opened between its buildings and its finding says why
+    import geopandas as gpd
+
+    from gridgeo.partition import partition
+
+    crs, code = "EPSG:4547", "420106018003"
+    inner = box(60, 60, 140, 140)
+    comm = gpd.GeoDataFrame({"code": [code], "name": ["环社区"], "kind": ["urban"]}, geometry=[box(0, 0, 400, 200)], crs=crs)
+    blocks = gpd.GeoDataFrame({"block_id": [f"{code}-B{i:04d}" for i in (1, 2, 3)], "community_code": [code] * 3},
+                              geometry=[box(0, 0, 200, 200).difference(inner), inner, box(200, 0, 400, 200)], crs=crs)
+    sites = [((10, 10), 120, 1), ((170, 10), 120, 1), ((10, 170), 120, 1), ((170, 170), 120, 1),
+             ((70, 90), 120, 2), ((90, 90), 110, 2), ((110, 90), 100, 2),
+             ((220, 20), 100, 3), ((320, 20), 100, 3), ((220, 150), 100, 3), ((320, 150), 100, 3)]
+    bld = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(len(sites))],
+                            "households": [h for _, h, _ in sites], "community_code": [code] * len(sites),
+                            "block_id": [f"{code}-B{b:04d}" for _, _, b in sites]},
+                           geometry=[box(x, y, x + 15, y + 15) for (x, y), _, _ in sites], crs=crs)
+    res = partition(comm, blocks, bld)
+    assert shapely.get_num_interior_rings(shapely.get_parts(res.grids.geometry.to_numpy())).sum() == 0
+    assert ((res.grids["households"] >= 300) & (res.grids["households"] <= 500)).all()
+    found = res.findings[res.findings["type"] == "block_divided"]
+    assert found["feature_id"].tolist() == [f"{code}-B0001"]
+    assert "ring around another block" in found["message"].iloc[0]
+    assert "whole blocks left" not in found["message"].iloc[0]

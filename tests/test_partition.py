@@ -17,7 +17,6 @@ from shapely import LineString, Point, box
 
 from gridgeo import InputError
 from gridgeo.partition import GRID_COLUMNS, SUBGRID_COLUMNS, PartitionResult, partition
-from gridgeo.partition.feasibility import packable
 from gridgeo.partition.synthetic import prepare_lattice, street_lattice
 from gridgeo.rules import get_rules
 
@@ -147,25 +146,45 @@ def check_invariants(d: dict[str, gpd.GeoDataFrame], r: PartitionResult, *, sing
         assert np.all(own >= need * (1 - 1e-6) - 1e-6)
         own_s = shapely.area(shapely.intersection(fp[poly], s_geom.loc[inside["subgrid_id"][poly]].to_numpy()))
         assert np.all(own_s >= need * (1 - 1e-6) - 1e-6)
-    # no block of at most grid_max households is divided between grids, unless its buildings admit no
-    # small grids on their own (honest small grids: the base grids may then share it with a neighbour)
-    # or whole blocks left a grid around it outside the bounds (then a block_divided finding says so)
+    # no block is divided between grids unless the engine opened it into its building cells (over
+    # grid_max; buildings that make no small grids on their own; a ring around another block; whole
+    # blocks left no division within the bounds): then a block_divided finding names it and says why
     b = d["blocks"]
     reported = set(r.findings.loc[r.findings["type"] == "block_divided", "feature_id"])
-    hh = inside.groupby("block_id")["households"].sum()
-    small_ok = inside.groupby("block_id")["households"].apply(
-        lambda h: len(h) < 2 or h.sum() < rules.subgrid_min
-        or packable(h.to_numpy(dtype=float), rules.subgrid_min, rules.subgrid_max))
     for bid, geom in zip(b["block_id"], b.geometry):
-        if hh.get(bid, 0) <= rules.grid_max and small_ok.get(bid, True) and bid not in reported:
+        if bid not in reported:
             hits = grids.geometry.intersection(geom).area
-            assert (hits > 1.0).sum() == 1, f"block {bid} ({hh.get(bid, 0)} households) divided"
+            assert (hits > 1.0).sum() == 1, f"block {bid} divided, and no block_divided finding says why"
+    check_bounds_findings(r, {c: rules for c in d["communities"]["code"]})
     # ids and flags
     assert grids["grid_id"].is_unique and subs["subgrid_id"].is_unique
     assert grids["grid_id"].str.fullmatch(r"\d{12}-G\d{3}").all()
     assert subs["subgrid_id"].str.fullmatch(r"\d{12}-G\d{3}-\d{2}").all()
     assert (grids["kind"] == "base").all()
     assert grids["flags"].map(lambda s: isinstance(s, str)).all()
+
+
+#: findings on a grid (small grid) outside its bounds: the measure is its households
+GRID_BOUNDS_FINDINGS = ("grid_out_of_bounds", "no_feasible_count", "part_below_min", "community_below_min")
+SMALL_BOUNDS_FINDINGS = ("subgrid_out_of_bounds", "subgrid_no_feasible_count", "subgrid_no_feasible_division",
+                         "subgrid_below_min")
+
+
+def check_bounds_findings(r: PartitionResult, rules_of: dict) -> None:
+    """Findings of grids and small grids outside their bounds give the households of the grid in the
+    result, and no grid within its bounds has one (``rules_of``: the rules of each community)."""
+    f = r.findings
+    for layer, types, lo, hi in ((r.grids, GRID_BOUNDS_FINDINGS, "grid_min", "grid_max"),
+                                 (r.subgrids, SMALL_BOUNDS_FINDINGS, "subgrid_min", "subgrid_max")):
+        key = "grid_id" if layer is r.grids else "subgrid_id"
+        hh = dict(zip(layer[key], layer["households"]))
+        code = dict(zip(layer[key], layer["community_code"]))
+        for t, fid, m in zip(f["type"], f["feature_id"], f["measure"]):
+            if t not in types:
+                continue
+            rules = rules_of[code[fid]]
+            assert m == hh[fid], f"{t} on {fid}: measure {m}, households {hh[fid]}"
+            assert not getattr(rules, lo) <= hh[fid] <= getattr(rules, hi), f"{t} on {fid} within the bounds"
 
 
 def in_range(values: pd.Series, lo: int, hi: int) -> float:
@@ -268,6 +287,55 @@ def test_no_feasible_count_is_flagged():
     check_invariants(d, r)
     assert r.findings["type"].eq("no_feasible_count").any()
     assert r.grids["flags"].str.contains("no_feasible_count").all()
+
+
+def test_small_grid_within_its_bounds_has_no_bounds_finding():
+    # 190 households in two buildings: small grids of 100 and 90 (no count of 100–150 fits 190); the
+    # solver notes every part of such a component, but the small grid of 100 is within its bounds
+    d = boxes_community(1, 1, [[[100, 90]]])
+    r = run(d)
+    check_invariants(d, r)
+    f = r.findings[r.findings["type"] == "subgrid_no_feasible_count"]
+    assert len(f) == 1 and f["measure"].iloc[0] == 90
+    assert r.subgrids.set_index("subgrid_id").loc[f["feature_id"].iloc[0], "households"] == 90
+    assert sorted(r.subgrids["flags"].tolist()) == ["", "subgrid_no_feasible_count"]
+
+
+def test_grid_moved_out_of_its_bounds_after_the_solver_is_flagged(monkeypatch):
+    """Households moved after the solver drew the grids (here a stand-in for the reshaping moving a
+    block, compactness polish off): the findings follow the grids as they end up."""
+    import gridgeo.partition.community as community_mod
+
+    def move_second_block(ug, labels, *a, **k):
+        labels = labels.copy()
+        labels[1] = labels[2]
+        return labels
+
+    monkeypatch.setattr(community_mod, "reshape_for_small_grids", move_second_block)
+    monkeypatch.setattr(community_mod, "polish_compactness", lambda g, geoms, labels, *a, **k: labels)
+    d = boxes_community(4, 1, [[[100, 100]]] * 4)
+    r = run(d)
+    assert sorted(r.grids["households"].tolist()) == [200, 600]
+    f = r.findings[r.findings["type"] == "grid_out_of_bounds"]
+    assert sorted(f["measure"].tolist()) == [200, 600]
+    check_bounds_findings(r, {CODE: get_rules()})
+
+
+def test_notes_follow_the_households_now():
+    from gridgeo.partition.community import current_notes
+    from gridgeo.partition.solver import Bounds
+
+    b = Bounds(300, 500, 400)
+    h = np.array([250.0, 100.0, 400.0, 150.0])
+    labels = np.array([0, 0, 1, 2])  # parts of 350, 400 and 150 households
+    notes = [("out_of_bounds", 0, 250.0), ("out_of_bounds", 2, 100.0), ("heavy_unit", 1, 400.0),
+             ("no_feasible_count", 1, 800.0)]
+    assert current_notes(notes, labels, h, 3, b) == [("out_of_bounds", 2, 150.0), ("heavy_unit", 1, 400.0)]
+    # a part newly outside the bounds gets a note; one explained by another note does not
+    assert current_notes([], labels, h, 3, b) == [("out_of_bounds", 2, 150.0)]
+    assert current_notes([("isolated", 2, 150.0)], labels, h, 3, b) == [("isolated", 2, 150.0)]
+    # no_feasible_count keeps the households of its whole component
+    assert current_notes([("no_feasible_count", 2, 550.0)], labels, h, 3, b) == [("no_feasible_count", 2, 550.0)]
 
 
 def test_building_over_max_is_its_own_grid():
@@ -595,6 +663,10 @@ def test_sample_town():
     assert small["gap_m2_max"] < 1.0 and small["overlap_m2_max"] < 1.0
     assert (base["buildings_lost"], base["buildings_doubled"]) == (0, 0)
     assert base["median_polsby_popper"] >= 0.40 and small["median_polsby_popper"] >= 0.40
+    # findings of grids outside their bounds give the households the grids end up with
+    from gridgeo.rules import rules_for_kind
+
+    check_bounds_findings(res, {c: rules_for_kind(p.rules, k) for c, k in zip(p.communities["code"], p.communities["kind"])})
     # the village with villager groups: one grid per group unless a group is over the rural ceiling
     rural = p.communities[p.communities["kind"] == "rural"]["code"]
     assert res.grids["community_code"].isin(rural).any()

@@ -105,6 +105,38 @@ def test_block_opened_when_whole_blocks_leave_a_grid_under_the_floor():
     assert (bld["grid_id"] == tower_grid).sum() >= 2
     found = r.findings[r.findings["type"] == "block_divided"]
     assert len(found) == 1 and "B0002" in found["feature_id"].iloc[0]
+    assert "whole blocks left no division within the bounds" in found["message"].iloc[0]
+
+
+def test_block_opened_for_small_grids_says_so():
+    """Blocks of 300 (130, 130, 40), 160 (60, 100) and 240 (120, 120): the 60 of the middle block make
+    no small grid of 100–150 with its neighbour (160), so the block is opened and the 60 join the 40."""
+    d = boxes_community(3, 1, [[[130, 130, 40]], [[60, 100]], [[120, 120]]])
+    r = run(d)
+    check_invariants(d, r)
+    found = r.findings[r.findings["type"] == "block_divided"]
+    assert found["feature_id"].tolist() == ["420103001001-B0002"]
+    msg = found["message"].iloc[0]
+    assert "make no small grids of 100–150 on their own" in msg and "whole blocks left" not in msg
+
+
+def test_a_block_divided_without_being_opened_is_caught(monkeypatch):
+    """A block divided by a step that did not open it (here: its buildings made units of their own
+    behind the back of the record of opened blocks) gets no block_divided finding, so the check that
+    whole blocks stay whole fails on it."""
+    real = community_mod.base_units
+
+    def sloppy(cells, g, grid_max, sub_bounds=None, split=None, opened=None):
+        return real(cells, g, grid_max, sub_bounds, split=set(range(int(cells.block.max()) + 1)))
+
+    monkeypatch.setattr(community_mod, "base_units", sloppy)
+    d = tower_beside_block()
+    r = run(d)
+    divided = [(r.grids.geometry.intersection(geom).area > 1.0).sum() > 1 for geom in d["blocks"].geometry]
+    assert divided == [False, True]
+    assert (r.findings["type"] != "block_divided").all()
+    with pytest.raises(AssertionError, match="no block_divided finding"):
+        check_invariants(d, r)
 
 
 def test_without_opening_blocks_the_grid_stays_under_the_floor(monkeypatch):

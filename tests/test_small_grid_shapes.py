@@ -153,3 +153,20 @@ def test_reshape_brings_a_grid_within_the_base_bounds_before_its_small_grids():
     new = reshape_for_small_grids(g, labels, [np.array([i]) for i in range(8)], bad, BASE)
     hp = np.bincount(new, weights=np.asarray(h, dtype=float))
     assert ((hp >= 300) & (hp <= 500)).all(), hp.tolist()
+
+
+def test_polish_moves_no_cell_across_an_arterial():
+    # the module's strip: households in the end cells, but an arterial runs along the boundary between
+    # cells 2 and 3 (a barrier to the solver): cell 2 must not join grid 1 across it for compactness
+    geoms = np.array([box(x, 0, x + 1, 1) for x in range(4)], dtype=object)
+    g = cell_graph(geoms, households=np.array([10, 0, 0, 10]), block=np.zeros(4, dtype=np.int64))
+    assert polish_compactness(g, geoms, np.array([0, 0, 0, 1]), 2, box(0, 0, 4, 1)).tolist() == [0, 0, 1, 1]
+    art = np.where((g.a == 2) & (g.b == 3), g.length, 0.0)
+    g_art = Graph(**{**vars(g), "art": art})
+    assert polish_compactness(g_art, geoms, np.array([0, 0, 0, 1]), 2, box(0, 0, 4, 1)).tolist() == [0, 0, 0, 1]
+    # with households allowed to move too, the same
+    new = polish_compactness(g_art, geoms, np.array([0, 0, 0, 1]), 2, box(0, 0, 4, 1), allow=lambda *a: True)
+    assert new.tolist() == [0, 0, 0, 1]
+    # an arterial along less than half the edge is no barrier (the solver's rule)
+    g_half = Graph(**{**vars(g), "art": 0.4 * art})
+    assert polish_compactness(g_half, geoms, np.array([0, 0, 0, 1]), 2, box(0, 0, 4, 1)).tolist() == [0, 0, 1, 1]

@@ -18,7 +18,6 @@ import pytest
 import shapely
 
 from conftest import REPO
-from gridgeo.partition.feasibility import packable
 
 slow = pytest.mark.slow
 
@@ -133,20 +132,21 @@ def _assert_issue_3_targets(p) -> None:
     assert (small["buildings_lost"], small["buildings_doubled"]) == (0, 0), table
     # compactness
     assert base["median_polsby_popper"] >= 0.40 and small["median_polsby_popper"] >= 0.40, table
-    # no block of at most 500 households divided between grids, unless its buildings make no small grids
-    # of 100–150 on their own (then the base grids may share it with a neighbour: honest small grids)
-    hh = p.buildings.groupby("block_id")["households"].sum()
-    small_ok = p.buildings.groupby("block_id")["households"].apply(
-        lambda h: len(h) < 2 or h.sum() < 100 or packable(h.to_numpy(dtype=float), 100, 150))
-    keep = (p.blocks["block_id"].map(hh).fillna(0) <= 500) & p.blocks["block_id"].map(small_ok).fillna(True).astype(bool)
-    # or whole blocks left a grid around it outside 300–500 (then a block_divided finding names it)
+    _assert_blocks_whole_unless_opened(p, res)
+
+
+def _assert_blocks_whole_unless_opened(p, res) -> None:
+    """No block divided between grids unless the engine opened it into its building cells (over 500;
+    buildings that make no small grids of 100–150 on their own; a ring around another block; whole
+    blocks left a grid around it outside 300–500): then a block_divided finding names it."""
     reported = set(res.findings.loc[res.findings["type"] == "block_divided", "feature_id"])
-    keep &= ~p.blocks["block_id"].isin(reported)
+    keep = ~p.blocks["block_id"].isin(reported)
     whole = p.blocks[keep].geometry.to_numpy()
     grids = res.grids.geometry.to_numpy()
     bi, gi = shapely.STRtree(grids).query(whole, predicate="intersects")
     share = shapely.area(shapely.intersection(whole[bi], grids[gi]))
-    assert (np.bincount(bi[share > 1.0], minlength=len(whole)) == 1).all()
+    divided = np.flatnonzero(np.bincount(bi[share > 1.0], minlength=len(whole)) != 1)
+    assert not len(divided), f"blocks divided, no block_divided finding: {p.blocks[keep]['block_id'].iloc[divided].tolist()}"
 
 
 @slow
@@ -227,6 +227,22 @@ def test_default_output_is_unchanged_by_the_messy_option(scenario, messy):
     # rebuilding the clean file after the messy one (same folder) reuses it unchanged
     again = _builder().build(scenario.path.parent)
     assert _content_hash(again.path) == _content_hash(scenario.path)
+
+
+@slow
+def test_messy_partition_divides_only_opened_blocks_and_its_findings_give_households_now(messy):
+    # the messy footprints (towers, duplicates, pieces): every divided block is named with why it was
+    # opened, and findings of grids outside their bounds give the households the grids end up with
+    from test_partition import check_bounds_findings
+
+    from gridgeo.io import LayerSource
+    from gridgeo.partition import partition
+    from gridgeo.pipeline import prepare
+
+    p = prepare({n: LayerSource(messy.path, layer=n) for n in ("communities", "streets", "buildings")})
+    res = partition(p.communities, p.blocks, p.buildings, streets=p.streets, rules=p.rules)
+    _assert_blocks_whole_unless_opened(p, res)
+    check_bounds_findings(res, dict.fromkeys(p.communities["code"], p.rules))
 
 
 @slow

@@ -91,8 +91,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
 
     # ---- base grids, then small grids inside each
     memo: dict = {}  # small-grid divisions, shared by the base grids' recombination and the small grids
-    out, grid_of_cell = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
-                                    community, memo)
+    out, grid_of_cell, opened = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code,
+                                            multipart, community, memo)
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
 
@@ -122,7 +122,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
            "H": int(cells.households.sum())}
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
-    findings += _divided_block_findings(cells, block_ids, grid_of_cell, r.grid_max, code)
+    findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
     findings += _shape_findings(grid_geoms, grid_ids, [community] * n_grids, "grids", code)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code)
     bcell = cells.building_cell
@@ -225,20 +225,22 @@ def _bend_pieces(job: dict[str, Any], geoms: np.ndarray, ids: np.ndarray,
 
 
 def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
-                code: str, multipart: bool, community: Any, memo: dict | None = None) -> tuple[Outcome, np.ndarray]:
-    """Base grids over base units; returns the solver outcome (over units) and each cell's grid.
+                code: str, multipart: bool, community: Any, memo: dict | None = None
+                ) -> tuple[Outcome, np.ndarray, dict[int, str]]:
+    """Base grids over base units; returns the solver outcome (over units), each cell's grid and the
+    blocks opened into their building cells, with why (:data:`OPENED_WHY`; only these may end divided).
 
     A grid still wrapped around another at the end, where what wraps is a whole block shaped as a ring
     (a compound around an inner block), is drawn again with such blocks as their building cells, so
     that a ring can be opened between buildings; kept when it has fewer such grids and no more grids
     out of bounds."""
     args = (cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart, community, memo)
-    out, grid_of_cell = _base_grids_once(*args)
+    out, grid_of_cell, opened = _base_grids_once(*args)
     if zone_of_block is not None or not out.n_parts:
-        return out, grid_of_cell
+        return out, grid_of_cell, opened
     holes = enclosure_count(cells.geoms, grid_of_cell, out.n_parts, community)
     if not holes.any():
-        return out, grid_of_cell
+        return out, grid_of_cell, opened
     rings = set()
     for p in np.flatnonzero(holes):
         for blk in np.unique(cells.block[grid_of_cell == p]).tolist():
@@ -246,8 +248,8 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
             if mine.sum() > 1 and foreign_holes(shapely.coverage_union_all(cells.geoms[mine]), community):
                 rings.add(blk)
     if not rings:
-        return out, grid_of_cell
-    alt, alt_of_cell = _base_grids_once(*args, split=rings)
+        return out, grid_of_cell, opened
+    alt, alt_of_cell, alt_opened = _base_grids_once(*args, split=rings)
     alt_holes = enclosure_count(cells.geoms, alt_of_cell, alt.n_parts, community)
 
     def outside(o: Outcome, of_cell: np.ndarray) -> int:
@@ -255,15 +257,17 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
         return int(sum(grid_bounds.violation(x) > 0 for x in hp))
 
     if (alt_holes > 0).sum() < (holes > 0).sum() and outside(alt, alt_of_cell) <= outside(out, grid_of_cell):
-        return alt, alt_of_cell
-    return out, grid_of_cell
+        return alt, alt_of_cell, alt_opened
+    return out, grid_of_cell, opened
 
 
 def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
                      code: str, multipart: bool, community: Any, memo: dict | None = None,
-                     split: set[int] | None = None) -> tuple[Outcome, np.ndarray]:
-    """One drawing of the base grids, with the blocks ``split`` taken as their building cells."""
-    unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds, split=split)
+                     split: set[int] | None = None) -> tuple[Outcome, np.ndarray, dict[int, str]]:
+    """One drawing of the base grids, with the blocks ``split`` taken as their building cells; also
+    the blocks opened (:func:`base_units`, :func:`~.refine.split_blocks_for_bounds`) and why."""
+    opened: dict[int, str] = {}
+    unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds, split=split, opened=opened)
     ug = contract(g, unit_of_cell, n_units)
     order = np.argsort(unit_of_cell, kind="stable")
     starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
@@ -273,14 +277,20 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
 
         zone_of_unit = zone_of_block[cells.block[[c[0] for c in cells_of_unit]]]
         out = zone_partition(ug, zone_of_unit, grid_bounds, seed=seed_for(code), weights=weights)
-        return out, out.labels[unit_of_cell]
+        return out, out.labels[unit_of_cell], opened
     # base grids keep some households above the floor, where small grids divide more easily
     base_w = dataclasses.replace(weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
     # grids still outside the bounds: divided again with their neighbours through opened blocks
+    whole_units = unit_of_cell
     out, unit_of_cell, n_split = split_blocks_for_bounds(g, unit_of_cell, n_units, out, grid_bounds, base_w,
                                                          seed=seed_for(code, 17))
     if n_split != n_units:
+        # the blocks of the units opened: whole blocks left no division within the bounds around them
+        pairs = np.unique(np.stack([whole_units, unit_of_cell]), axis=1)
+        into = np.bincount(pairs[0], minlength=n_units)
+        for blk in np.unique(cells.block[into[whole_units] > 1]).tolist():
+            opened.setdefault(int(blk), "bounds")
         n_units, ug = n_split, contract(g, unit_of_cell, n_split)
         order = np.argsort(unit_of_cell, kind="stable")
         starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
@@ -340,7 +350,8 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
                                             frozen=noted, memo=memo, badness=small_bad)
     if (out.labels != before).any():
         out.labels = polish(out.labels)
-    return out, out.labels[unit_of_cell]
+    out.notes = current_notes(out.notes, out.labels, ug.h, out.n_parts, grid_bounds)
+    return out, out.labels[unit_of_cell], opened
 
 
 def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit: list[np.ndarray], g: Graph,
@@ -433,14 +444,16 @@ def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cell
 
 
 def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None,
-               split: set[int] | None = None) -> tuple[np.ndarray, int]:
+               split: set[int] | None = None, opened: dict[int, str] | None = None) -> tuple[np.ndarray, int]:
     """Units of the base grids: a block of at most ``grid_max`` households whole (each connected piece
     of it), a larger block as its building cells. Numbered in order of their first cell.
 
     With ``sub_bounds``, a block whose buildings admit no small grids within those bounds on their own
     (a tower of 220 and 74 households of walk-ups beside it: the 74 can make no small grid) is also
     taken as its building cells, so that the base grids can share it with a neighbouring block. So are
-    the blocks ``split`` (indices)."""
+    the blocks ``split`` (indices). ``opened``, when given, receives each block taken as its building
+    cells and why: ``over`` (over ``grid_max``), ``small`` (no small grids on their own), ``ring``
+    (``split``)."""
     n = len(cells)
     if n == 0:
         return np.zeros(0, dtype=np.int64), 0
@@ -454,8 +467,14 @@ def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None 
             mine = cells.households[order[starts[b]:starts[b + 1]]]
             if len(mine) > 1 and not packable(mine, sub_bounds.lo, sub_bounds.hi, node_limit=200):
                 whole_block[b] = False
+    if opened is not None:
+        for b in np.flatnonzero(~whole_block).tolist():
+            opened.setdefault(b, "over" if bh[b] > grid_max else "small")
     if split:
         whole_block[sorted(split)] = False
+        if opened is not None:
+            for b in sorted(split):
+                opened.setdefault(int(b), "ring")
     whole = whole_block[cells.block]
     same = (cells.block[g.a] == cells.block[g.b]) & whole[g.a]
     mat = coo_matrix((np.ones(int(same.sum())), (g.a[same], g.b[same])), shape=(n, n))
@@ -522,7 +541,37 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
 
         out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent, allow=allow)
         misses = _small_misses(out, sub.h, bounds)
+    out.notes = current_notes(out.notes, out.labels, sub.h, out.n_parts, bounds)
     return out, misses
+
+
+#: solver notes of a part outside its bounds: kept only while the part is outside them
+_BOUNDS_NOTES = ("out_of_bounds", "no_feasible_count", "below_min")
+#: notes that explain a part outside its bounds (no ``out_of_bounds`` added; as the solver's)
+_EXPLAINED = ("heavy_unit", "below_min", "no_feasible_count", "isolated", "group_below_min", "out_of_bounds")
+
+
+def current_notes(notes: list[tuple[str, int, float]], labels: np.ndarray, h: np.ndarray, n_parts: int,
+                  bounds: Bounds) -> list[tuple[str, int, float]]:
+    """Solver notes brought up to date after households moved between parts (reshaping, opened
+    rings, compactness polish, recombination): ``out_of_bounds``, ``no_feasible_count`` and
+    ``below_min`` of a part now within ``bounds`` dropped, the measure of ``out_of_bounds`` and
+    ``below_min`` the part's households now (that of ``no_feasible_count`` stays the households of
+    the whole component), and ``out_of_bounds`` for a part now outside them with no note saying why."""
+    hp = np.bincount(labels, weights=h, minlength=n_parts)
+    used = np.bincount(labels, minlength=n_parts) > 0
+    kept = []
+    for t, p, m in notes:
+        if t in _BOUNDS_NOTES:
+            if bounds.violation(hp[p]) == 0:
+                continue
+            if t != "no_feasible_count":
+                m = float(hp[p])
+        kept.append((t, p, m))
+    explained = {p for t, p, _ in kept if t in _EXPLAINED}
+    kept += [("out_of_bounds", p, float(hp[p])) for p in range(n_parts)
+             if used[p] and p not in explained and bounds.violation(hp[p]) > 0]
+    return kept
 
 
 #: a grid less compact than this (Polsby–Popper 4πA/P²) is reported
@@ -620,16 +669,28 @@ def _crossing_findings(g: Graph, cells: Cells, block_geoms, grid_of_cell, grid_i
             for p in np.flatnonzero(cross > CROSSING_REPORT_M)]
 
 
-def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, grid_max: int, code: str) -> list[dict]:
-    """Blocks divided between grids along the gaps between their buildings: over the ceiling, or (at
-    most the ceiling) where whole blocks left no division within the bounds."""
+#: why a block was opened into its building cells (:func:`base_units`, :func:`_base_grids_once`)
+OPENED_WHY = {
+    "over": "over {grid_max}",
+    "small": ("at most a grid's ceiling, but its buildings make no small grids of {subgrid_min}–{subgrid_max} on "
+              "their own, so the base grids share it with a neighbouring block"),
+    "ring": ("at most a grid's ceiling, but shaped as a ring around another block, so it was opened so that no "
+             "grid is wrapped around another"),
+    "bounds": "at most a grid's ceiling, yet whole blocks left no division within the bounds around it",
+}
+
+
+def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, opened: dict[int, str], r, code: str) -> list[dict]:
+    """Blocks opened into their building cells (``opened``: block → key of :data:`OPENED_WHY`) and
+    divided between grids along the gaps between their buildings, each with why it was opened. Any
+    other block is whole (every move keeps a block's cells together unless it was opened)."""
     bh = np.bincount(cells.block, weights=cells.households, minlength=len(block_ids))
     found = []
-    for bi in np.flatnonzero(bh > 0):
+    for bi in sorted(opened):
         n_in = len(np.unique(grid_of_cell[cells.block == bi]))
         if n_in > 1:
-            why = (f"over {grid_max}" if bh[bi] > grid_max else
-                   "at most a grid's ceiling, yet whole blocks left no division within the bounds around it")
+            why = OPENED_WHY[opened[bi]].format(grid_max=r.grid_max, subgrid_min=r.subgrid_min,
+                                                subgrid_max=r.subgrid_max)
             found.append(_finding("block_divided", "info", "blocks", code, str(block_ids[bi]), float(bh[bi]),
                                   f"block {block_ids[bi]} has {int(bh[bi])} households, {why}: divided "
                                   f"between {n_in} grids along the gaps between its buildings", None))

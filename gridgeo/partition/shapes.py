@@ -29,6 +29,7 @@ import shapely
 
 from .enclosures import foreign_holes
 from .graph import Graph
+from .solver import barrier_edges
 
 __all__ = ["polish_compactness"]
 
@@ -53,6 +54,12 @@ def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, 
     for a, b, L in zip(g.a.tolist(), g.b.tolist(), g.length.tolist()):
         nbrs[a][b] = nbrs[a].get(b, 0.0) + L
         nbrs[b][a] = nbrs[b].get(a, 0.0) + L
+    # the cells each cell may join the part of: across edges that are no barrier
+    open_nbrs: list[set[int]] = [set() for _ in range(g.n)]
+    for a, b, barrier in zip(g.a.tolist(), g.b.tolist(), barrier_edges(g).tolist()):
+        if not barrier:
+            open_nbrs[a].add(b)
+            open_nbrs[b].add(a)
     area = np.bincount(labels, weights=g.area, minlength=n).astype(float)
     inner = np.zeros(n)
     for a, b, L in zip(g.a.tolist(), g.b.tolist(), g.length.tolist()):
@@ -85,8 +92,9 @@ def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, 
             aa = area[A] - g.area[c]
             base = cost(perim[A], area[A])
             best = None
+            reachable = {int(labels[y]) for y in open_nbrs[c]}
             for B in sorted(shared):
-                if B == A:
+                if B == A or B not in reachable:
                     continue
                 pb = perim[B] + g.perim[c] - 2 * shared[B]
                 ab = area[B] + g.area[c]

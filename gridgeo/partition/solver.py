@@ -54,12 +54,20 @@ from scipy.sparse.csgraph import connected_components, depth_first_order, minimu
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
 from .graph import Graph, contract, subgraph
 
-__all__ = ["Bounds", "Weights", "Outcome", "choose_count", "partition_graph", "repair_parts", "EXACT_MAX_NODES"]
+__all__ = ["Bounds", "Weights", "Outcome", "choose_count", "partition_graph", "repair_parts", "EXACT_MAX_NODES",
+           "barrier_edges"]
 
 #: regions with at most this many units (units without households merged) are divided exactly
 EXACT_MAX_NODES = 16
 #: connected sets the exact search may enumerate before it gives up (then spanning-tree bisection)
 EXACT_BUDGET = 10000
+#: an edge with at least this share of its length along an arterial is a barrier (regions, moves)
+BARRIER_ARTERIAL_SHARE = 0.5
+
+
+def barrier_edges(g: Graph) -> np.ndarray:
+    """Edges mostly along an arterial (:data:`BARRIER_ARTERIAL_SHARE`): barriers between regions."""
+    return g.art >= BARRIER_ARTERIAL_SHARE * g.length
 
 
 
@@ -516,7 +524,7 @@ class _Solver:
         g, bnd = self.g, self.bounds
         if not len(nodes):
             return []
-        barrier = g.art >= 0.5 * g.length
+        barrier = barrier_edges(g)
         if not barrier.any():
             return self._components(nodes)
         sub = subgraph(g, nodes)

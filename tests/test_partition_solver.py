@@ -274,3 +274,30 @@ def test_cells_buildings_without_geometry():
     cells = build_cells(box(0, 0, 200, 100), blocks, geoms, np.array([0, 1, -1, 1]), np.array([5, 6, 7, 8]))
     assert cells.households.sum() == 26 and (cells.building_cell >= 0).all()
     assert cells.building_cell[1] == cells.building_cell[3] or cells.block[cells.building_cell[1]] == 1
+
+
+def test_regions_of_more_grids_than_the_strict_limit_are_only_cut_in_two(monkeypatch):
+    """A community of hundreds of grids (a synthetic district's unsplit superblock) is not bisected
+    strictly at every level of the relaxed division (hours); its pieces are still divided within the bounds."""
+    import gridgeo.partition.solver as solver
+
+    rng = np.random.default_rng(5)
+    h = rng.integers(60, 140, 20 * 20)
+    g = lattice_graph(h, 20, 20)  # about 100 grids
+    bounds = Bounds(300, 500, 400)
+    nodes = np.arange(g.n)
+    k = int(round(g.h.sum() / 400))
+    seen: list[int] = []
+    real = solver._Solver._split
+
+    def spy(self, nodes, k):
+        seen.append(k)
+        return real(self, nodes, k)
+
+    monkeypatch.setattr(solver._Solver, "_split", spy)
+    monkeypatch.setattr(solver, "STRICT_MAX_PARTS", 16)
+    capped = solver._Solver(g, bounds, Weights(), 1)._split_relaxed(nodes, k)
+    assert seen and max(seen) <= 16 < k
+    assert len(capped) == k and sorted(np.concatenate(capped).tolist()) == nodes.tolist()
+    hp = np.array([g.h[p].sum() for p in capped])
+    assert ((hp >= 300) & (hp <= 500)).mean() >= 0.9

@@ -63,6 +63,9 @@ EXACT_MAX_NODES = 16
 EXACT_BUDGET = 10000
 #: an edge with at least this share of its length along an arterial is a barrier (regions, moves)
 BARRIER_ARTERIAL_SHARE = 0.5
+#: regions of more grids than this are cut in two without a strict bisection first (:meth:`_Solver._split_relaxed`);
+#: a community of 64 grids holds about 25,000 households, several times the largest real 社区
+STRICT_MAX_PARTS = 64
 
 
 def barrier_edges(g: Graph) -> np.ndarray:
@@ -667,7 +670,10 @@ class _Solver:
         if k == 1 or len(nodes) < 2:
             return [nodes]
         self.calls, self.budget = 0, 4 + 2 * k
-        if self.bounds.violation(self.g.h[nodes].sum(), k) == 0:
+        # a region of more than STRICT_MAX_PARTS grids is only cut in two here (a strict bisection of it
+        # costs up to 4 + 2k spanning-tree cuts of the whole region at every level: hours for a community
+        # of hundreds of grids); its pieces, once small enough, are divided as any region
+        if k <= STRICT_MAX_PARTS and self.bounds.violation(self.g.h[nodes].sum(), k) == 0:
             strict = self._split(nodes, k)
             if strict is not None:
                 return strict

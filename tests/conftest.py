@@ -19,6 +19,8 @@ Layout (metres from ``ORIGIN``)::
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,6 +30,25 @@ from shapely import LineString, Point, box
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def scenario_builder(name: str, *, skip: str | None = None):
+    """The scenario script ``scripts/NAME.py`` as a module, loaded once (its dataclasses need the module
+    registered). With ``skip`` (a label), the test is skipped with the script's reason when its data is missing."""
+    mod = sys.modules.get(name)
+    if mod is None:
+        scripts = str(REPO / "scripts")
+        if scripts not in sys.path:
+            sys.path.insert(0, scripts)
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        mod = sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    if skip is not None:
+        reason = mod.missing_reason()
+        if reason:
+            pytest.skip(f"{skip} unavailable: {reason}")
+    return mod
+
 
 #: EPSG:4547 coordinates of the tiny town's south-west corner (near Wuhan)
 ORIGIN = (526_000.0, 3_385_000.0)

@@ -300,18 +300,9 @@ def test_diff_of_plans_and_paths(api_plan, cli_plan_path):
 
 
 def _wuhan_builder():
-    import importlib.util
-    import sys
+    from conftest import scenario_builder
 
-    from conftest import REPO
-
-    name = "build_wuhan_scenario"  # shared with test_wuhan_scenario (a dataclass needs its module registered)
-    builder = sys.modules.get(name)
-    if builder is None:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-        builder = sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(builder)
-    return builder
+    return scenario_builder("build_wuhan_scenario")
 
 
 #: communities of the small Wuhan scenario: a few neighbours, to keep the test fast

@@ -422,21 +422,9 @@ def test_wuhan_scenario_with_units(tmp_path):
     """The Wuhan scenario (real 江汉区 streets, SYNTHETIC communities and households) with its seeded
     units (``build_wuhan_scenario.py --units``): the ordinary grids are >= 98% in range, the grids layer
     is an exact coverage of every community, the stored plan validates with 0 errors."""
-    import importlib.util
-    import sys
+    from conftest import scenario_builder
 
-    from conftest import REPO
-
-    name = "build_wuhan_scenario"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    wh = sys.modules[name]
-    reason = wh.missing_reason()
-    if reason:
-        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    wh = scenario_builder("build_wuhan_scenario", skip="Wuhan scenario")
     sc = wh.build(tmp_path / "wuhan")
     units = wh.seeded_units(sc)
     assert len(units) > 400
@@ -457,22 +445,9 @@ def test_wuhan_scenario_with_units(tmp_path):
 def test_lujiazui_units_from_real_pois(tmp_path):
     """Office towers, hotels, banks, schools and the 南京东路 market street of the real Lujiazui data
     become dedicated grids or are attached to ordinary grids by the rules; the plan validates."""
-    import importlib.util
-    import sys
+    from conftest import scenario_builder
 
-    from conftest import REPO
-
-    name = "build_lujiazui_scenario"
-    if name not in sys.modules:
-        sys.path.insert(0, str(REPO / "scripts"))
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    lj = sys.modules[name]
-    reason = lj.missing_reason()
-    if reason:
-        pytest.skip(f"Lujiazui scenario unavailable: {reason}")
+    lj = scenario_builder("build_lujiazui_scenario", skip="Lujiazui scenario")
     sc = lj.build(tmp_path / "lj")
     units = sc.units
     assert units is not None and len(units) == sc.summary["units"] > 50

@@ -6,7 +6,6 @@ Slow: builds the scenario (a few seconds) three times. Skips, with the reason, w
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -18,21 +17,13 @@ import pyogrio
 import pytest
 import shapely
 
-from conftest import REPO
+from conftest import REPO, scenario_builder
 
 slow = pytest.mark.slow
 
 
 def _builder():
-    name = "build_lujiazui_scenario"
-    if name in sys.modules:
-        return sys.modules[name]
-    sys.path.insert(0, str(REPO / "scripts"))
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return scenario_builder("build_lujiazui_scenario")
 
 
 @pytest.fixture(scope="module")

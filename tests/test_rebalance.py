@@ -340,21 +340,9 @@ def test_unify_cli_three_layers(sample_plan, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_rebalance_wuhan_scenario(tmp_path_factory):
-    import importlib.util
-    import sys
+    from conftest import scenario_builder
 
-    from conftest import REPO
-
-    name = "build_wuhan_scenario"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    builder = sys.modules[name]
-    reason = builder.missing_reason()
-    if reason:
-        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    builder = scenario_builder("build_wuhan_scenario", skip="Wuhan scenario")
     sc = builder.build(tmp_path_factory.mktemp("wuhan_rebalance"))
     # six neighbouring communities keep the test short
     c = sc.communities.sort_values("code").reset_index(drop=True)

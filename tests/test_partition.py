@@ -289,6 +289,26 @@ def test_no_feasible_count_is_flagged():
     assert r.grids["flags"].str.contains("no_feasible_count").all()
 
 
+def test_grid_forced_under_the_floor_says_why():
+    # towers of 260 and 250 side by side, 450 beyond: any grid with two of them is over 500, so the
+    # two under the floor are forced (buildings are never divided); the finding says so and names why
+    d = boxes_community(3, 1, [[[260]], [[250]], [[450]]])
+    r = run(d)
+    check_invariants(d, r)
+    f = r.findings[r.findings["type"] == "grid_out_of_bounds"].set_index("feature_id")
+    h = r.grids.set_index("grid_id")["households"]
+    assert sorted(h[f.index].tolist()) == [250, 260]
+    for gid, msg in f["message"].items():
+        assert "forced" in msg and f"has {260 if h[gid] == 250 else 250} households" in msg
+    # the same tower beside a block of two buildings (one of 100 could join it): not proven forced
+    d = boxes_community(3, 1, [[[260]], [[250]], [[200, 100]]])
+    r = run(d)
+    check_invariants(d, r)
+    f = r.findings[r.findings["type"] == "grid_out_of_bounds"].set_index("feature_id")["message"]
+    h = r.grids.set_index("grid_id")["households"]
+    assert not f[h[f.index].eq(250).to_numpy()].str.contains("forced").any()
+
+
 def test_small_grid_within_its_bounds_has_no_bounds_finding():
     # 190 households in two buildings: small grids of 100 and 90 (no count of 100–150 fits 190); the
     # solver notes every part of such a component, but the small grid of 100 is within its bounds

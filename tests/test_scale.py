@@ -118,11 +118,9 @@ def _lattice_city(n: int):
 def test_street_alignment_measured_per_community_gives_the_citys_quality_figures():
     """The partition measures each community's street alignment in its own job; the quality figures
     are those measured over the whole city at once."""
+    import gridgeo.partition.metrics as metrics_mod
     from gridgeo.partition.metrics import quality
     from gridgeo.pipeline import _plain
-
-    import gridgeo.partition.metrics as metrics_mod
-    import gridgeo.pipeline as pipeline_mod
 
     city = _lattice_city(3)
     handed = {}

@@ -119,7 +119,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
 
     # ---- findings
     ctx = {"code": code, "rules": r, "cells": cells, "hh": hh, "ids": job["bld_ids"], "geoms": job["bld_geoms"],
-           "H": int(cells.households.sum())}
+           "H": int(cells.households.sum()), "graph": g, "unit": unit}
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
@@ -648,10 +648,71 @@ def _base_findings(out: Outcome, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx
                                   f"villager group grid {gid} has {int(measure)} households, under {r.grid_min}: "
                                   "kept as its own grid", grid_geoms[p]))
         elif t == "out_of_bounds":
+            why = ""
+            if grid_h[p] < r.grid_min and ctx.get("graph") is not None:
+                if "nbrs" not in ctx:  # once per community
+                    ctx["nbrs"] = _neighbours(ctx["graph"])
+                least = forced_under_floor(ctx["graph"], cells, grid_of_cell, p, ctx.get("unit"), r.grid_max,
+                                           nbrs=ctx["nbrs"])
+                if least is not None:
+                    why = (f": forced, its building cannot share a grid with any neighbour (the smallest building it "
+                           f"could join has {int(least)} households; together over {r.grid_max})")
             found.append(_finding("grid_out_of_bounds", "warning", "grids", code, gid, measure,
-                                  f"grid {gid} has {int(measure)} households, outside {r.grid_min}–{r.grid_max}",
+                                  f"grid {gid} has {int(measure)} households, outside {r.grid_min}–{r.grid_max}{why}",
                                   grid_geoms[p]))
     return found
+
+
+def _neighbours(g: Graph) -> dict[int, list[int]]:
+    nbrs: dict[int, list[int]] = {}
+    for a, b in zip(g.a.tolist(), g.b.tolist()):
+        nbrs.setdefault(a, []).append(b)
+        nbrs.setdefault(b, []).append(a)
+    return nbrs
+
+
+def forced_under_floor(g: Graph, cells: Cells, grid_of_cell: np.ndarray, p: int, unit: np.ndarray | None,
+                       grid_max: float, nbrs: dict[int, list[int]] | None = None) -> float | None:
+    """Households of the smallest building grid ``p`` could take in, when that proves ``p`` cannot
+    reach the floor with buildings kept whole; else None.
+
+    Proven only when ``p``'s households are one building (or one footprint unit) and every cell holding
+    households that ``p`` reaches through cells without households is one building too: any grid with
+    ``p``'s building and more households is connected, so it holds one of those buildings; if even the
+    smallest takes it over ``grid_max``, ``p`` is forced under the floor (a tower of 260 households whose
+    every neighbour is a tower of 250 or more). A cell of a whole block of several buildings could still
+    be opened: not proven."""
+    h = cells.households
+    bcell = cells.building_cell
+    units = unit if unit is not None else np.arange(len(bcell))
+
+    def one_building(c: int) -> bool:
+        mine = np.flatnonzero(bcell == c)
+        return len(np.unique(units[mine])) <= 1
+
+    mine = np.flatnonzero(grid_of_cell == p)
+    home = mine[h[mine] > 0]
+    if len(home) != 1 or not one_building(int(home[0])):
+        return None
+    if nbrs is None:
+        nbrs = _neighbours(g)
+    seen = set(mine.tolist())
+    stack = list(seen)
+    reached: set[int] = set()
+    while stack:  # through cells without households (outside p), to the first cells with some
+        c = stack.pop()
+        for d in nbrs.get(c, []):
+            if d in seen:
+                continue
+            seen.add(d)
+            if h[d] > 0:
+                reached.add(d)
+            else:
+                stack.append(d)
+    if not reached or not all(one_building(c) for c in reached):
+        return None
+    least = min(float(h[c]) for c in reached)
+    return least if float(h[home[0]]) + least > grid_max else None
 
 
 def _crossing_findings(g: Graph, cells: Cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code) -> list[dict]:

@@ -165,7 +165,7 @@ def check_invariants(d: dict[str, gpd.GeoDataFrame], r: PartitionResult, *, sing
 
 
 #: findings on a grid (small grid) outside its bounds: the measure is its households
-GRID_BOUNDS_FINDINGS = ("grid_out_of_bounds", "no_feasible_count", "part_below_min", "community_below_min")
+GRID_BOUNDS_FINDINGS = ("grid_out_of_bounds", "grid_forced_under_floor", "no_feasible_count", "part_below_min", "community_below_min")
 SMALL_BOUNDS_FINDINGS = ("subgrid_out_of_bounds", "subgrid_no_feasible_count", "subgrid_no_feasible_division",
                          "subgrid_below_min")
 
@@ -289,24 +289,45 @@ def test_no_feasible_count_is_flagged():
     assert r.grids["flags"].str.contains("no_feasible_count").all()
 
 
-def test_grid_forced_under_the_floor_says_why():
+def test_grid_forced_under_the_floor_says_why_and_is_an_exemption():
     # towers of 260 and 250 side by side, 450 beyond: any grid with two of them is over 500, so the
-    # two under the floor are forced (buildings are never divided); the finding says so and names why
+    # two under the floor are forced (buildings are never divided); the finding says so and why, and
+    # the quality figures count them apart, as a building over the ceiling is
+    from gridgeo.partition.metrics import quality
+
     d = boxes_community(3, 1, [[[260]], [[250]], [[450]]])
     r = run(d)
     check_invariants(d, r)
-    f = r.findings[r.findings["type"] == "grid_out_of_bounds"].set_index("feature_id")
+    check_bounds_findings(r, {CODE: get_rules()})
+    f = r.findings[r.findings["type"] == "grid_forced_under_floor"].set_index("feature_id")
     h = r.grids.set_index("grid_id")["households"]
-    assert sorted(h[f.index].tolist()) == [250, 260]
+    assert sorted(h[f.index].tolist()) == [250, 260] and not r.findings["type"].eq("grid_out_of_bounds").any()
     for gid, msg in f["message"].items():
         assert "forced" in msg and f"has {260 if h[gid] == 250 else 250} households" in msg
-    # the same tower beside a block of two buildings (one of 100 could join it): not proven forced
+    assert r.grids.set_index("grid_id").loc[f.index, "flags"].str.contains("grid_forced_under_floor").all()
+
+    # a community whose buildings could be grouped within 300–500 were contiguity ignored (so its grids
+    # are eligible), where the tower of 260 touches only towers of 250 and 280: its grid is forced, an
+    # exemption in the quality figures as a building over the ceiling is; without the flag (an office's
+    # layer) it counts against the share
+    d = boxes_community(3, 2, [[[260], [280]], [[250], [50] * 4], [[50] * 4, [50] * 4]])
+    r = run(d)
+    check_invariants(d, r)
+    forced = r.findings.loc[r.findings["type"] == "grid_forced_under_floor", "feature_id"].tolist()
+    assert r.grids.set_index("grid_id").loc[forced, "households"].tolist() == [260]
+    q = quality(d["communities"], r.grids, r.buildings, subgrids=r.subgrids)["base"]
+    q0 = quality(d["communities"], r.grids.drop(columns="flags"), r.buildings, subgrids=r.subgrids)["base"]
+    assert (q["exemptions"], q["eligible"], q["in_range"]) == (1, 3, 3)
+    assert (q0["exemptions"], q0["eligible"], q0["in_range"]) == (0, 4, 3)
+
+    # the same towers beside a block of two buildings (one of 100 could join the 250): not proven forced
     d = boxes_community(3, 1, [[[260]], [[250]], [[200, 100]]])
     r = run(d)
     check_invariants(d, r)
-    f = r.findings[r.findings["type"] == "grid_out_of_bounds"].set_index("feature_id")["message"]
     h = r.grids.set_index("grid_id")["households"]
-    assert not f[h[f.index].eq(250).to_numpy()].str.contains("forced").any()
+    forced = r.findings.loc[r.findings["type"] == "grid_forced_under_floor", "feature_id"]
+    assert 250 not in h[forced].tolist()
+    assert r.findings.loc[r.findings["type"] == "grid_out_of_bounds", "feature_id"].map(h).eq(250).any()
 
 
 def test_small_grid_within_its_bounds_has_no_bounds_finding():

@@ -37,6 +37,7 @@ from ..footprints import unit_groups
 from .enclosures import enclosure_count, foreign_holes, open_enclosures
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
+from .metrics import FORCED_UNDER_FLOOR
 from .refine import split_blocks_for_bounds
 from .shapes import polish_compactness
 from .solver import Bounds, Outcome, Weights, partition_graph
@@ -648,17 +649,20 @@ def _base_findings(out: Outcome, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx
                                   f"villager group grid {gid} has {int(measure)} households, under {r.grid_min}: "
                                   "kept as its own grid", grid_geoms[p]))
         elif t == "out_of_bounds":
-            why = ""
+            least = None
             if grid_h[p] < r.grid_min and ctx.get("graph") is not None:
                 if "nbrs" not in ctx:  # once per community
                     ctx["nbrs"] = _neighbours(ctx["graph"])
                 least = forced_under_floor(ctx["graph"], cells, grid_of_cell, p, ctx.get("unit"), r.grid_max,
                                            nbrs=ctx["nbrs"])
-                if least is not None:
-                    why = (f": forced, its building cannot share a grid with any neighbour (the smallest building it "
-                           f"could join has {int(least)} households; together over {r.grid_max})")
+            if least is not None:  # FORCED_UNDER_FLOOR: the quality figures count it apart (an exemption)
+                found.append(_finding(FORCED_UNDER_FLOOR, "warning", "grids", code, gid, measure,
+                                      f"grid {gid} has {int(measure)} households, under {r.grid_min}, forced: its one "
+                                      f"building can share a grid with no neighbouring building (the smallest it could "
+                                      f"join has {int(least)} households; together over {r.grid_max})", grid_geoms[p]))
+                continue
             found.append(_finding("grid_out_of_bounds", "warning", "grids", code, gid, measure,
-                                  f"grid {gid} has {int(measure)} households, outside {r.grid_min}–{r.grid_max}{why}",
+                                  f"grid {gid} has {int(measure)} households, outside {r.grid_min}–{r.grid_max}",
                                   grid_geoms[p]))
     return found
 

@@ -14,7 +14,9 @@ in-range share
     with 300–500, when ``500 < H < 600``), and the sizes of its buildings admit *k* groups within the
     bounds (proved infeasible by a small integer programme, contiguity ignored: five towers of 78–96
     households cannot make small grids of 100–150). A grid made of a single building whose households exceed
-    the ceiling is an *exemption*: counted apart, in neither numerator nor denominator. *H* is the
+    the ceiling is an *exemption*: counted apart, in neither numerator nor denominator; so is a grid of
+    one building under the floor flagged ``grid_forced_under_floor`` by the partition (its building can
+    share a grid with no neighbouring building within the ceiling: proven on the partition's cells). *H* is the
     households of the container's base grids (dedicated grids, ``kind == "dedicated"``, excluded).
 balance
     coefficient of variation (population standard deviation ÷ mean) of households per base grid, and
@@ -185,7 +187,7 @@ _ROWS: list[tuple[str, str, str]] = [
     ("grids", "grids", "int"),
     ("in_range_share", "in range (share of eligible grids)", "pct"),
     ("in_range", "  in range / eligible", "ratio"),
-    ("exemptions", "  exemptions (one building or footprint unit over the ceiling)", "int"),
+    ("exemptions", "  exemptions (one building or footprint unit over the ceiling, or forced under the floor)", "int"),
     ("grids_in_infeasible", "  grids where no division fits (communities)", "infeasible"),
     ("below_min", "  eligible grids below / above the bounds", "below_above"),
     ("households_range", "households per grid, min–max", "range"),
@@ -454,6 +456,10 @@ def street_alignment(
     return internal, aligned, off
 
 
+#: the finding type, and grid flag, of a base grid of one building proven forced under the floor (the
+#: partition's ``forced_under_floor``): an exemption, as a building over the ceiling is
+FORCED_UNDER_FLOOR = "grid_forced_under_floor"
+
 #: boundary pieces measured at once by :func:`street_alignment` (a city's grids have millions of 1 m pieces;
 #: a chunk of zones at a time keeps memory flat, each zone's figures are computed from its own pieces alone)
 _PIECES_PER_CHUNK = 250_000
@@ -590,6 +596,7 @@ def _measure_level(
     segment_m: float,
     defaults: tuple[int, int, int],
     zfeasible_given: np.ndarray | None = None,
+    zforced: np.ndarray | None = None,
     bstored: np.ndarray | None = None,
     bcont: np.ndarray | None = None,
     zalign: tuple[np.ndarray, np.ndarray] | None = None,
@@ -642,6 +649,8 @@ def _measure_level(
         zfeasible = np.asarray(zfeasible_given, dtype=bool)
 
     exempt = zbase & (hh > zhi) & (nunits == 1)
+    if zforced is not None:  # one building proven unable to share a grid within the ceiling (flagged so)
+        exempt |= zbase & np.asarray(zforced, dtype=bool) & (hh < zlo) & (nunits == 1)
     eligible = zbase & zfeasible & ~exempt
     in_range = eligible & (hh >= zlo) & (hh <= zhi)
 
@@ -911,6 +920,8 @@ def _measure(
         zcont = _largest_overlap(zgeom, cgeom)
     zkind = grids["kind"].fillna("base").astype(str).to_numpy() if "kind" in grids else np.full(len(grids), "base")
     zbase = zkind != "dedicated"
+    zforced = (grids["flags"].fillna("").astype(str).str.contains(FORCED_UNDER_FLOOR, regex=False).to_numpy()
+               if "flags" in grids else None)
     stored = grids["households"].to_numpy() if "households" in grids else None
     bunit = unit_labels(buildings, rules=rules)  # found as the partition finds them when the layer has none
     common = dict(bgeom=bgeom, barea=barea, bhh=bhh, bunit=bunit, street_tree=street_tree,
@@ -922,7 +933,8 @@ def _measure(
                           bcont=bcomm,
                           lo=lo, hi=hi, target=tg, defaults=(dr.grid_min, dr.grid_max, dr.grid_target),
                           bstored=buildings[gid_col].to_numpy() if gid_col and gid_col in buildings.columns else None,
-                          zalign=(alignment or {}).get("grids") if segment_m == 1.0 else None, **common)
+                          zalign=(alignment or {}).get("grids") if segment_m == 1.0 else None, zforced=zforced,
+                          **common)
     base.mixed_profiles = mixed
 
     # ---- small grids in their parent grids

@@ -311,3 +311,43 @@ def test_messy_footprints_on_another_district(tmp_path):
     assert set(sc.buildings["mess"].dropna()) == {"duplicate", "building:part", "height_band", "second_source"}
     assert (sc.buildings["households"] > 150).sum() >= 10
     assert "--footprints messy" in (tmp_path / "README_messy.txt").read_text(encoding="utf-8")
+
+
+@slow
+def test_grid_wrapped_along_an_empty_strip_is_drawn_again_with_the_strip_cut(tmp_path, monkeypatch):
+    """汉阳区 (a district the engine was not tuned on), community 420105027003: road reserves without
+    buildings run along its west and south edges, each one block bordering many. Drawn with those blocks
+    whole, one grid takes them and wraps around four grids; the community is drawn again with such
+    strips cut along the blocks they border, and then no grid is wrapped around another."""
+    from gridgeo.io import LayerSource
+    from gridgeo.partition import community as community_mod
+    from gridgeo.partition.enclosures import enclosure_count
+    from gridgeo.pipeline import build_plan
+
+    builder = _builder()
+    reason = builder.missing_reason()
+    if reason:
+        pytest.skip(f"Wuhan scenario unavailable: {reason}")
+    sc = builder.build(tmp_path, district="420105", footprints="messy")
+    code = "420105027003"
+    c = sc.communities[sc.communities["code"] == code]
+    assert len(c) == 1
+    poly = c.geometry.iloc[0]
+    frames = {"communities": c, "streets": sc.streets[sc.streets.intersects(poly.buffer(100))],
+              "buildings": sc.buildings[sc.buildings.intersects(poly)]}
+
+    def run():
+        plan = build_plan({k: LayerSource(None, frame=v) for k, v in frames.items()}, stage="partition")
+        grids = plan.layers["grids"].to_crs(c.crs)
+        wrapped = enclosure_count(grids.geometry.to_numpy(), np.arange(len(grids)), len(grids), poly)
+        return plan, int((wrapped > 0).sum())
+
+    plan, wrapped = run()
+    assert wrapped == 0 and plan.metadata["validation"]["error"] == 0
+    f = plan.layers["findings"]
+    strips = f[(f["type"] == "block_divided") & f["message"].str.contains("strip without buildings")]
+    assert len(strips) >= 1 and (strips["measure"] == 0).all()
+    # the same community with strips never cut: the grid wrapped around others that the retry mends
+    monkeypatch.setattr(community_mod, "_wrapping_strips", lambda *a, **k: [])
+    _, wrapped_before = run()
+    assert wrapped_before >= 1

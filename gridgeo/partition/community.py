@@ -94,6 +94,22 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     memo: dict = {}  # small-grid divisions, shared by the base grids' recombination and the small grids
     out, grid_of_cell, opened = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code,
                                             multipart, community, memo)
+    strips = _wrapping_strips(cells, grid_of_cell, out.n_parts, community) if zone_of_block is None else []
+    if len(strips):
+        # a grid still wrapped around others along strips without buildings (a road reserve along the
+        # community's edge): drawn again with those strips cut along the blocks they border; kept when
+        # fewer grids are wrapped and no more are out of bounds
+        cells2 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips)
+        if cells2.strip is not None and cells2.strip.any():
+            g2 = cell_graph(cells2.geoms, households=cells2.households, block=cells2.block,
+                            streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
+            memo2: dict = {}
+            alt = _base_grids(cells2, g2, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
+                              community, memo2)
+            if _fewer_wrapped(cells2, alt[1], alt[0].n_parts, cells, grid_of_cell, out.n_parts, community,
+                              grid_bounds):
+                cells, g, memo = cells2, g2, memo2
+                out, grid_of_cell, opened = alt
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
 
@@ -260,6 +276,36 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
     if (alt_holes > 0).sum() < (holes > 0).sum() and outside(alt, alt_of_cell) <= outside(out, grid_of_cell):
         return alt, alt_of_cell, alt_opened
     return out, grid_of_cell, opened
+
+
+def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, community: Any) -> list[int]:
+    """Blocks without households that lie wholly in a grid wrapped around other grids."""
+    if not n_parts or not len(cells):
+        return []
+    holes = enclosure_count(cells.geoms, grid_of_cell, n_parts, community)
+    if not holes.any():
+        return []
+    nb = int(cells.block.max()) + 1
+    bh = np.bincount(cells.block, weights=cells.households, minlength=nb)
+    out = []
+    for p in np.flatnonzero(holes).tolist():
+        for blk in np.unique(cells.block[grid_of_cell == p]).tolist():
+            if bh[blk] == 0 and (grid_of_cell[cells.block == blk] == p).all():
+                out.append(int(blk))
+    return sorted(set(out))
+
+
+def _fewer_wrapped(cells2: Cells, of2: np.ndarray, n2: int, cells: Cells, of1: np.ndarray, n1: int, community: Any,
+                   grid_bounds: Bounds) -> bool:
+    """Whether the second drawing has fewer grids wrapped around others and no more out of bounds."""
+    def wrapped(c: Cells, of: np.ndarray, n: int) -> int:
+        return int((enclosure_count(c.geoms, of, n, community) > 0).sum()) if n else 0
+
+    def outside(c: Cells, of: np.ndarray, n: int) -> int:
+        hp = np.bincount(of, weights=c.households, minlength=n)
+        return int(sum(grid_bounds.violation(x) > 0 for x in hp))
+
+    return wrapped(cells2, of2, n2) < wrapped(cells, of1, n1) and outside(cells2, of2, n2) <= outside(cells, of1, n1)
 
 
 def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
@@ -476,6 +522,12 @@ def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None 
         if opened is not None:
             for b in sorted(split):
                 opened.setdefault(int(b), "ring")
+    if cells.strip is not None and cells.strip.any():  # strips cut into pieces (build_cells(strips=...))
+        strip = np.flatnonzero(cells.strip[:nblocks])
+        whole_block[strip] = False
+        if opened is not None:
+            for b in strip.tolist():
+                opened.setdefault(int(b), "strip")
     whole = whole_block[cells.block]
     same = (cells.block[g.a] == cells.block[g.b]) & whole[g.a]
     mat = coo_matrix((np.ones(int(same.sum())), (g.a[same], g.b[same])), shape=(n, n))
@@ -742,6 +794,7 @@ OPENED_WHY = {
     "ring": ("at most a grid's ceiling, but shaped as a ring around another block, so it was opened so that no "
              "grid is wrapped around another"),
     "bounds": "at most a grid's ceiling, yet whole blocks left no division within the bounds around it",
+    "strip": "a strip without buildings that a grid was wrapped along, around its neighbours",
 }
 
 
@@ -756,9 +809,10 @@ def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, opened: dict[
         if n_in > 1:
             why = OPENED_WHY[opened[bi]].format(grid_max=r.grid_max, subgrid_min=r.subgrid_min,
                                                 subgrid_max=r.subgrid_max)
+            where = "the blocks it borders" if opened[bi] == "strip" else "the gaps between its buildings"
             found.append(_finding("block_divided", "info", "blocks", code, str(block_ids[bi]), float(bh[bi]),
                                   f"block {block_ids[bi]} has {int(bh[bi])} households, {why}: divided "
-                                  f"between {n_in} grids along the gaps between its buildings", None))
+                                  f"between {n_in} grids along {where}", None))
     return found
 
 

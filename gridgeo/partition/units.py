@@ -51,6 +51,9 @@ class Cells:
         For every building given, the index of its cell.
     divided
         Per block: whether it was divided into building cells.
+    strip
+        Per block: whether it is a block without buildings cut into pieces along the blocks it
+        borders (``build_cells(..., strips=...)``), or None.
     """
 
     geoms: np.ndarray
@@ -61,6 +64,8 @@ class Cells:
     perimeter: np.ndarray
     building_cell: np.ndarray
     divided: np.ndarray
+    #: per block: a block without buildings cut into pieces along the blocks it borders (``strips``)
+    strip: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -75,6 +80,7 @@ def build_cells(
     *,
     divide: np.ndarray | None = None,
     unit: np.ndarray | None = None,
+    strips: np.ndarray | None = None,
 ) -> Cells:
     """Cells of one community: whole blocks, and building cells inside divided blocks.
 
@@ -96,6 +102,10 @@ def build_cells(
         Footprint unit of each building (integer labels; overlapping footprints, see
         :func:`gridgeo.footprints.footprint_units`): the buildings of a unit share one site, the one of
         its largest footprint, so a unit is one cell and never divided.
+    strips
+        Indices of blocks without buildings to cut into pieces, each piece the part of the block
+        nearest to one of the blocks it borders (:func:`strip_pieces`): a strip along a road that a
+        grid would otherwise wrap around its neighbours can then go, piece by piece, to the grid beside it.
 
     Examples
     --------
@@ -159,6 +169,14 @@ def build_cells(
     if divide is None:
         divide = nsites >= 2
     divide = np.asarray(divide, dtype=bool) & (nsites >= 2)
+    is_strip = np.zeros(nb, dtype=bool)
+    piece_geoms = np.zeros(0, dtype=object)
+    piece_block = np.zeros(0, dtype=np.int64)
+    if strips is not None and len(strips):
+        cand = np.unique(np.asarray(strips, dtype=np.int64))
+        cand = cand[(nsites[cand] == 0) & ~divide[cand]]
+        piece_geoms, piece_block = strip_pieces(blocks, cand, block_tree)
+        is_strip[np.unique(piece_block)] = True
 
     # ---- Voronoi cells of the sites of every divided block, clipped to the block
     lines = [shapely.boundary(np.atleast_1d(community)), shapely.boundary(blocks)]
@@ -192,6 +210,9 @@ def build_cells(
         if len(fp):
             lines.append(shapely.boundary(shapely.get_parts(fp)))
 
+    if len(piece_geoms):
+        lines.append(shapely.boundary(shapely.get_parts(piece_geoms)))
+
     faces = _arrangement(np.concatenate(lines))
     reps = shapely.point_on_surface(faces)
     rx, ry = shapely.get_x(reps), shapely.get_y(reps)
@@ -201,15 +222,22 @@ def build_cells(
     # ---- label faces: block, then site (footprint first, then Voronoi region)
     face_block = _locate(reps, blocks, block_tree)
     # cell slots: one per undivided block, one per site of a divided block
-    slot_block = np.where(divide, -1, np.arange(nb))
-    undiv = np.flatnonzero(~divide)
+    undiv = np.flatnonzero(~divide & ~is_strip)
     slot_of_block = np.full(nb, -1)
     slot_of_block[undiv] = np.arange(len(undiv))
     div_sites = np.flatnonzero(divide[site_block])
     slot_of_site = np.full(len(site_block), -1)
     slot_of_site[div_sites] = len(undiv) + np.arange(len(div_sites))
-    slot_block = np.concatenate([undiv, site_block[div_sites]])
+    first_piece = len(undiv) + len(div_sites)
+    slot_block = np.concatenate([undiv, site_block[div_sites], piece_block])
     label = slot_of_block[face_block]
+    in_strip = np.flatnonzero(is_strip[face_block])
+    if len(in_strip):  # faces of strips: the piece holding them
+        a, c = shapely.STRtree(piece_geoms).query(reps[in_strip], predicate="within")
+        same = piece_block[c] == face_block[in_strip[a]]
+        a, c = a[same], c[same]
+        sel = _first_per(a, c)
+        label[in_strip[a[sel]]] = first_piece + c[sel]
     in_div_face = divide[face_block]
     if in_div_face.any():
         fi = np.flatnonzero(in_div_face)
@@ -236,7 +264,9 @@ def build_cells(
     anchor = np.empty(nslots, dtype=object)  # a point each slot's main piece must hold
     anchor[:len(undiv)] = None
     if len(div_sites):
-        anchor[len(undiv):] = site_pt[div_sites]
+        anchor[len(undiv):first_piece] = site_pt[div_sites]
+    if len(piece_geoms):
+        anchor[first_piece:] = shapely.point_on_surface(piece_geoms)
     geoms, label = _union_cells(faces, label, nslots, anchor, slot_block, face_block)
 
     present = np.flatnonzero(~shapely.is_empty(geoms))
@@ -272,7 +302,64 @@ def build_cells(
         perimeter=shapely.length(cell_geoms),
         building_cell=bcell,
         divided=divide,
+        strip=is_strip,
     )
+
+
+#: spacing of the points on a strip's shared edges that decide which neighbouring block each part is nearest to
+STRIP_SAMPLE_M = 5.0
+
+
+def strip_pieces(blocks: np.ndarray, idx: np.ndarray, tree: shapely.STRtree | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks ``idx`` (without buildings) cut into the parts nearest to each block they border.
+
+    Each neighbour's shared edge is sampled every :data:`STRIP_SAMPLE_M`; the Voronoi regions of those
+    points, gathered by neighbour and clipped to the block, are the pieces (a strip between a road and
+    a row of blocks falls into one piece per block beside it; a median between two rows of blocks is cut
+    along its middle). A block bordering fewer than two blocks stays whole (no piece). Returns the
+    pieces and the block of each, in block order then neighbour order.
+
+    >>> from shapely import box
+    >>> blocks = np.array([box(0, 0, 300, 10), box(0, 10, 100, 110), box(100, 10, 200, 110), box(200, 10, 300, 110)])
+    >>> pieces, of = strip_pieces(blocks, np.array([0]))
+    >>> of.tolist(), [round(float(shapely.area(p))) for p in pieces]
+    ([0, 0, 0], [1000, 1000, 1000])
+    """
+    tree = tree if tree is not None else shapely.STRtree(blocks)
+    out: list[shapely.Geometry] = []
+    out_block: list[int] = []
+    for b in np.asarray(idx, dtype=np.int64).tolist():
+        nbrs = tree.query(blocks[b], predicate="intersects")
+        nbrs = nbrs[nbrs != b]
+        shared = shapely.intersection(shapely.boundary(blocks[b]), shapely.boundary(blocks[nbrs]))
+        ok = shapely.length(shared) > 1.0
+        nbrs, shared = nbrs[ok], shared[ok]
+        if len(nbrs) < 2:
+            continue
+        xy, owner = shapely.get_coordinates(shapely.segmentize(shared, STRIP_SAMPLE_M), return_index=True)
+        # a point on two neighbours' edges (a corner) decides nothing: dropped; repeated points once
+        keys = np.round(xy, 3)
+        _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        inv = inv.ravel()
+        owners_at = np.unique(np.column_stack([inv, owner]), axis=0)[:, 0]
+        shared_pt = np.bincount(owners_at, minlength=len(first)) > 1
+        first = np.sort(first[~shared_pt])
+        xy, owner = xy[first], owner[first]
+        if len(np.unique(owner)) < 2 or len(xy) < 3:
+            continue
+        regions = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=blocks[b], ordered=True))
+        if len(regions) != len(xy):
+            continue  # degenerate (collinear points): the block stays whole
+        for k in np.unique(owner).tolist():
+            piece = shapely.intersection(shapely.union_all(regions[owner == k]), blocks[b])
+            piece = shapely.union_all([p for p in shapely.get_parts(piece) if shapely.get_type_id(p) == 3])
+            if not shapely.is_empty(piece) and shapely.area(piece) > 0:
+                out.append(piece)
+                out_block.append(b)
+    pieces, of = np.array(out, dtype=object), np.array(out_block, dtype=np.int64)
+    several = np.bincount(of, minlength=len(blocks))[of] >= 2  # a block of one piece stays whole
+    return pieces[several], of[several]
 
 
 # --------------------------------------------------------------------------------------------- helpers

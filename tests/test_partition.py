@@ -319,6 +319,13 @@ def test_grid_forced_under_the_floor_says_why_and_is_an_exemption():
     q0 = quality(d["communities"], r.grids.drop(columns="flags"), r.buildings, subgrids=r.subgrids)["base"]
     assert (q["exemptions"], q["eligible"], q["in_range"]) == (1, 3, 3)
     assert (q0["exemptions"], q0["eligible"], q0["in_range"]) == (0, 4, 3)
+    # validate says the same: info on the flagged grid (a warning without the flag)
+    from gridgeo.validate import validate_grids
+
+    for grids, severity in ((r.grids, "info"), (r.grids.drop(columns="flags"), "warning")):
+        v = validate_grids(grids, communities=d["communities"], buildings=r.buildings, code_column="grid_id")
+        hit = v[(v["type"] == "households_out_of_bounds") & (v["feature_id"] == forced[0])]
+        assert hit["severity"].tolist() == [severity], hit["message"].tolist()
 
     # the same towers beside a block of two buildings (one of 100 could join the 250): not proven forced
     d = boxes_community(3, 1, [[[260]], [[250]], [[200, 100]]])

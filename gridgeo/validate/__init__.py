@@ -55,7 +55,9 @@ type                            severity  measure       meaning
 ``building_across_communities`` warning m²            a footprint split only by a community boundary (one
                                                         grid in each community): a finding on input
 ``households_out_of_bounds``    warning   households    households outside the rule's bounds (info when the
-                                                        grid is a single building, or when the buildings of
+                                                        grid is a single building over the ceiling, or one
+                                                        under the floor flagged ``grid_forced_under_floor``, or
+                                                        when the buildings of
                                                         its community (small grids: of its parent grid)
                                                         admit no division within the bounds at all)
 ``subgrid_not_nested``          error     m²            a small grid not inside exactly one base grid (area
@@ -295,8 +297,12 @@ def validate_grids(
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
                       else np.zeros(len(grids), dtype=bool))
             units = unit_labels(buildings, rules=rules)  # found as the partition finds them when the layer has none
+            from ..partition.metrics import FORCED_UNDER_FLOOR
+
+            forced = (grids["flags"].fillna("").astype(str).str.contains(FORCED_UNDER_FLOOR, regex=False).to_numpy()
+                      if "flags" in grids.columns else None)
             _households_check(layer, comm_code, comm_kind, assigned, hh, units, rules, records, exempt=exempt, small=False,
-                              container=np.asarray(comm_code, dtype=object))
+                              container=np.asarray(comm_code, dtype=object), forced=forced)
             if sub_layer is not None:
                 sub_assigned = _buildings_check_quiet(sub_layer, buildings, crs, building_share_min)
                 sub_kind = np.array([comm_kind[p] if p >= 0 else "urban" for p in parent], dtype=object)

@@ -115,10 +115,11 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
 
 def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarray, assigned: np.ndarray,
                       households: np.ndarray, units: np.ndarray, rules: Rules, records: list, *, exempt: np.ndarray,
-                      small: bool, container: np.ndarray) -> None:
+                      small: bool, container: np.ndarray, forced: np.ndarray | None = None) -> None:
     """Households per feature against the rule's bounds. A feature out of bounds is a warning, or
     info when it cannot be helped: a single building or footprint unit over the ceiling (never split),
-    or a community whose footprint units admit no division within the bounds at all (proved by
+    one under the floor that the partition flagged ``grid_forced_under_floor`` (``forced``; it can share
+    a grid with no neighbouring building within the ceiling), or a community whose footprint units admit no division within the bounds at all (proved by
     :func:`~gridgeo.partition.feasibility.packable`)."""
     from ..partition.feasibility import divisible as is_divisible
     from ..partition.metrics import unit_households
@@ -153,6 +154,9 @@ def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarra
                 sev, note = "info", f"; the buildings of community {c} admit no division into {lo}–{hi}"
         if h > hi and nunits[i] == 1:
             sev, note = "info", "; a single building or footprint unit, which is never split (exempt)"
+        elif h < lo and nunits[i] == 1 and forced is not None and forced[i]:
+            sev, note = "info", ("; a single building forced under the floor, as its grid_forced_under_floor flag "
+                                 "says (exempt)")
         word = "small grid" if small else "grid"
         records.append(_rec("households_out_of_bounds", layer.name, layer.ids[i], comm_code[i], measure=float(h),
                             geometry=shapely.point_on_surface(layer.geoms[i]), severity=sev,

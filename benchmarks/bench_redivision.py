@@ -18,7 +18,7 @@ Datasets (``--datasets``, comma-separated):
 - ``sample``, ``sample-messy``: the bundled sample town (``gridgeo.datasets.get_path("sample_town")``),
   and the same with messy footprints added (:func:`messy_buildings`: exact duplicates, building parts
   on top, second-source outlines 1–3 m off, height-band pieces);
-- ``wuhan-CODE``, ``wuhan-messy-CODE`` (CODE 420102, 420103, 420104, 420106; ``wuhan`` and
+- ``wuhan-CODE``, ``wuhan-messy-CODE`` (CODE 420102, 420103, 420104, 420105, 420106, 420107, 420111; ``wuhan`` and
   ``wuhan-messy`` are 420103): ``scripts/build_wuhan_scenario.py`` (real OpenStreetMap streets, SYNTHETIC
   communities and households; ``--footprints messy``);
 - ``lujiazui``: ``scripts/build_lujiazui_scenario.py`` (real OSM footprints of Shanghai Lujiazui,
@@ -55,7 +55,7 @@ TILING = ("communities", "blocks", "grids", "subgrids")
 #: the metric CRS of the comparison of shapes (CGCS2000 3° Gauss-Krüger, CM 114°E: Wuhan, sample town)
 SHAPE_CRS = 4547
 SAME_SHAPE_M2 = 0.01
-DISTRICTS = ("420102", "420103", "420104", "420106")
+DISTRICTS = ("420102", "420103", "420104", "420105", "420106", "420107", "420111")  # as scripts/build_wuhan_scenario.py
 
 
 # ---------------------------------------------------------------------------------------------- changes

@@ -51,6 +51,7 @@ import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, depth_first_order, minimum_spanning_tree
 
+from ._memo import BoundedCache, graph_key
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
 from .graph import Graph, contract, subgraph
 
@@ -195,7 +196,20 @@ def partition_graph(
     >>> out.n_parts, sorted(np.bincount(out.labels, weights=g.h).tolist())
     (3, [200.0, 200.0, 200.0])
     """
-    return _Solver(g, bounds, weights or Weights(), seed).run(merge_isolated=merge_isolated)
+    weights = weights or Weights()
+    # a pure function of its inputs: a division asked for again is answered from the cache (:mod:`._memo`)
+    key = (graph_key(g), bounds, seed, weights, merge_isolated)
+    hit = _DIVISIONS.get(key)
+    if hit is None:
+        out = _Solver(g, bounds, weights, seed).run(merge_isolated=merge_isolated)
+        hit = (out.labels.copy(), out.n_parts, tuple(out.notes))
+        _DIVISIONS.put(key, hit)
+    return Outcome(hit[0].copy(), hit[1], list(hit[2]))
+
+
+#: divisions by :func:`partition_graph`, and of small regions by the exact search, by content of their inputs
+_DIVISIONS = BoundedCache()
+_EXACT = BoundedCache()
 
 
 def repair_parts(g: Graph, labels: np.ndarray, n_parts: int, bounds: Bounds, *, skip: set[int] | None = None,
@@ -250,6 +264,7 @@ class _Solver:
         self.budget = 0
         self.lref = 1.0
         self.aborted = False
+        self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
 
     # ------------------------------------------------------------------ driver
     def run(self, *, merge_isolated: bool) -> Outcome:
@@ -603,13 +618,33 @@ class _Solver:
     # ------------------------------------------------------------------ exact
     def _exact_region(self, nodes: np.ndarray, k: int, *, strict: bool) -> list[np.ndarray] | None:
         """Optimal parts of a small region (``k`` parts when strict; any count, violations
-        penalised, when not); None when the region is too large, over budget, or (strict) infeasible."""
+        penalised, when not); None when the region is too large, over budget, or (strict) infeasible.
+        A pure function of the region's contracted graph, ``k``, the bounds, weights and ``lref``: answers
+        are cached (:mod:`._memo`) for this solver by node set and for every solver by content."""
+        local = (nodes.tobytes(), k, strict, self.lref)
+        hit = self._exact_seen.get(local)
+        if hit is None:
+            hit = self._exact_seen[local] = self._exact_cached(nodes, k, strict)
+        return None if hit[0] is None else [x.copy() for x in hit[0]]
+
+    def _exact_cached(self, nodes: np.ndarray, k: int, strict: bool) -> tuple[list[np.ndarray] | None]:
         sub = subgraph(self.g, nodes)
         lab = zero_contraction(sub)
         cg = contract(sub, lab)
         if cg.n > EXACT_MAX_NODES:
-            return None
+            return (None,)
+        key = (graph_key(cg), k, strict, self.bounds, self.w, self.lref)
+        masks = _EXACT.get(key)
+        if masks is None:
+            masks = (self._exact_masks(cg, k, strict),)
+            _EXACT.put(key, masks)
+        if masks[0] is None:
+            return (None,)
         members = [nodes[lab == j] for j in range(cg.n)]
+        return ([np.sort(np.concatenate([members[j] for j in bits(S)])) for S in masks[0]],)
+
+    def _exact_masks(self, cg: Graph, k: int, strict: bool) -> list[int] | None:
+        """The exact search on the contracted graph ``cg``: the parts as bitmasks of its nodes, or None."""
         dp = ExactDP(cg, self.bounds, self.w, self.lref, EXACT_BUDGET)
         full = (1 << cg.n) - 1
         self.aborted = False
@@ -634,7 +669,7 @@ class _Solver:
                 return None
             if parts is None:
                 return None
-        return [np.sort(np.concatenate([members[j] for j in bits(S)])) for S in parts]
+        return list(parts)
 
     def _small_enough(self, nodes: np.ndarray) -> bool:
         """Whether a region may go to the exact search (cheap upper bound on merged size)."""

@@ -51,6 +51,7 @@ import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, depth_first_order, minimum_spanning_tree
 
+from . import _fast
 from ._memo import BoundedCache, graph_key
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
 from .graph import Graph, contract, subgraph
@@ -752,15 +753,21 @@ class _Solver:
         ks = np.arange(1, k)
         for ti in range(w.trees):
             wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
-            tree = _spanning_tree(nl, ea, eb, wt)
-            if tree is None:  # not connected: cannot happen for a component; give up
-                return []
-            pre, pred = tree
+            if _fast.AVAILABLE and len(ea) <= _SCIPY_TREE_EDGES:  # compiled: the same tree, order and ancestors
+                tree = _fast.tree_of(nl, ea, eb, np.argsort(wt, kind="stable"))
+                if tree is None:
+                    return []
+                pre, pred, size, depth, lca = tree
+            else:
+                tree = _spanning_tree(nl, ea, eb, wt)
+                if tree is None:  # not connected: cannot happen for a component; give up
+                    return []
+                pre, pred = tree
+                size, depth = _sizes_depths(pre, pred)
+                lca = _lca(ea, eb, pred, depth, pre[0])
             trees.append(pre)
             tin = np.empty(nl, dtype=np.int64)
             tin[pre] = np.arange(nl)
-            size, depth = _sizes_depths(pre, pred)
-            lca = _lca(ea, eb, pred, depth, pre[0])
             lca_w = np.zeros((nl, 3))
             np.add.at(lca_w, lca, W)
             # subtree sums by prefix sums over the preorder
@@ -949,11 +956,16 @@ class _Solver:
         return np.asarray(lab, dtype=np.int64)
 
 
+#: graphs of more edges than this get their spanning tree from scipy (a different DFS order), fewer
+#: from Kruskal in :mod:`._fast` (compiled) or below
+_SCIPY_TREE_EDGES = 3000
+
+
 def _spanning_tree(n: int, ea: np.ndarray, eb: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Minimum spanning tree of a connected graph: (DFS preorder from node 0, parent), None if disconnected."""
     if n == 1:
         return np.zeros(1, dtype=np.int64), np.full(1, -1, dtype=np.int64)
-    if len(ea) > 3000:
+    if len(ea) > _SCIPY_TREE_EDGES:
         mat = csr_matrix((w, (ea, eb)), shape=(n, n))
         tree = minimum_spanning_tree(mat)
         tree = tree + tree.T

@@ -1,0 +1,77 @@
+"""The compiled kernels (gridgeo.partition._fast) and the caches (gridgeo.partition._memo) change no result."""
+
+import numpy as np
+import pytest
+
+from gridgeo.partition import _fast, _memo
+from gridgeo.partition.feasibility import packable
+from gridgeo.partition.graph import Graph
+from gridgeo.partition.solver import Bounds, _lca, _sizes_depths, _spanning_tree, partition_graph
+
+
+def _random_graph(rng, n):
+    a, b = list(range(n - 1)), list(range(1, n))
+    for _ in range(int(rng.integers(0, 3 * n))):
+        x, y = rng.integers(0, n, 2)
+        if x != y:
+            a.append(min(x, y))
+            b.append(max(x, y))
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
+
+
+@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+def test_compiled_tree_equals_python():
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        n = int(rng.integers(1, 200))
+        ea, eb = _random_graph(rng, n)
+        # random weights, and weights with many ties (the stable order decides)
+        w = rng.random(len(ea)) if trial % 2 else rng.integers(0, 3, len(ea)).astype(float)
+        pre, pred = _spanning_tree(n, ea, eb, w)
+        size, depth = _sizes_depths(pre, pred)
+        lca = _lca(ea, eb, pred, depth, pre[0])
+        got = _fast.tree_of(n, ea, eb, np.argsort(w, kind="stable"))
+        for want, have in zip((pre, pred, size, depth, lca), got, strict=True):
+            assert np.array_equal(want, have)
+
+
+@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+def test_compiled_tree_disconnected():
+    ea, eb = np.array([0, 2], dtype=np.int64), np.array([1, 3], dtype=np.int64)
+    assert _fast.tree_of(4, ea, eb, np.array([0, 1])) is None
+    assert _spanning_tree(4, ea, eb, np.ones(2)) is None
+
+
+def _lattice(nx, ny, rng):
+    n = nx * ny
+    idx = np.arange(n).reshape(ny, nx)
+    a = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    b = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    m = len(a)
+    return Graph(h=rng.integers(0, 120, n), area=np.full(n, 100.0), perim=np.full(n, 40.0),
+                 x=(idx % nx).ravel().astype(float), y=(idx // nx).ravel().astype(float), a=a, b=b,
+                 length=np.full(m, 10.0), art=np.where(rng.random(m) < 0.1, 10.0, 0.0),
+                 nostreet=np.where(rng.random(m) < 0.3, 10.0, 0.0))
+
+
+def test_cached_divisions_equal_fresh_ones():
+    rng = np.random.default_rng(3)
+    for seed in range(4):
+        g = _lattice(9, 7, rng)
+        with _memo.disabled():
+            fresh = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+        _memo.clear_all()
+        first = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+        first.labels[:] = -5  # a caller changing its copy changes nothing cached
+        again = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+        assert np.array_equal(fresh.labels, again.labels)
+        assert fresh.n_parts == again.n_parts and fresh.notes == again.notes
+
+
+def test_packable_cached_answers_unchanged():
+    cases = [([96, 93, 93, 87, 78], False), ([96, 93, 93, 87, 78, 10, 10], False),
+             ([96, 93, 93, 87, 78] + [5] * 25, True), ([120, 5, 4], True)]
+    for h, want in cases * 2:  # the second time from the cache
+        assert packable(np.array(h), 100, 150) is want
+    with _memo.disabled():
+        assert [packable(np.array(h), 100, 150) for h, _ in cases] == [w for _, w in cases]

@@ -75,3 +75,26 @@ def test_packable_cached_answers_unchanged():
         assert packable(np.array(h), 100, 150) is want
     with _memo.disabled():
         assert [packable(np.array(h), 100, 150) for h, _ in cases] == [w for _, w in cases]
+
+
+@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+def test_compiled_subtree_sums_equal_numpy():
+    rng = np.random.default_rng(11)
+    for _trial in range(100):
+        n = int(rng.integers(2, 150))
+        ea, eb = _random_graph(rng, n)
+        pre, _pred, size, _depth, lca = _fast.tree_of(n, ea, eb, np.argsort(rng.random(len(ea)), kind="stable"))
+        node_cols, W = rng.random((n, 6)) * 1000, rng.random((len(ea), 3)) * 50
+        tags = rng.integers(1, 2**63, size=n, dtype=np.int64).astype(np.uint64)
+        # the numpy of the solver without numba: np.add.at at the ancestors, prefix sums over the preorder
+        tin = np.empty(n, dtype=np.int64)
+        tin[pre] = np.arange(n)
+        lca_w = np.zeros((n, 3))
+        np.add.at(lca_w, lca, W)
+        cs = np.vstack([np.zeros(9), np.cumsum(np.column_stack([node_cols, lca_w])[pre], axis=0)])
+        px = np.concatenate([[np.uint64(0)], np.bitwise_xor.accumulate(tags[pre])])
+        v = pre[1:]
+        lo_i, hi_i = tin[v], tin[v] + size[v]
+        want = (lo_i, hi_i, cs[hi_i] - cs[lo_i], px[hi_i] ^ px[lo_i])
+        for x, y in zip(want, _fast.subtree_sums(pre, size, lca, node_cols, W, tags), strict=True):
+            assert x.dtype == y.dtype and np.array_equal(x, y)  # bit for bit

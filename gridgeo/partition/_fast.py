@@ -142,3 +142,53 @@ def warm_up() -> None:
     """Compile (or load from numba's cache) every kernel on a tiny graph."""
     if AVAILABLE:
         tree_of(3, np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64), np.array([0, 1]))
+
+
+if AVAILABLE:
+
+    @njit(cache=True, nogil=True)
+    def _subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.ndarray, W: np.ndarray,
+                      tags: np.ndarray):  # pragma: no cover - compiled
+        """Sums over the subtree of every non-root node (in preorder), by prefix sums over the preorder:
+        the columns of ``base`` (per node) and ``W`` (per edge, added at the edge's LCA), and the xor of
+        ``tags``. The additions run in the order of ``np.add.at`` and ``np.cumsum``: identical sums."""
+        n = len(pre)
+        nb = base.shape[1]
+        nw = W.shape[1]
+        cols = nb + nw
+        at_lca = np.zeros((n, nw))
+        for i in range(len(lca)):
+            for c in range(nw):
+                at_lca[lca[i], c] += W[i, c]
+        cs = np.zeros((n + 1, cols))
+        px = np.zeros(n + 1, np.uint64)
+        for k in range(n):
+            v = pre[k]
+            for c in range(nb):
+                cs[k + 1, c] = base[v, c] if k == 0 else cs[k, c] + base[v, c]
+            for c in range(nw):
+                cs[k + 1, nb + c] = at_lca[v, c] if k == 0 else cs[k, nb + c] + at_lca[v, c]
+            px[k + 1] = tags[v] if k == 0 else px[k] ^ tags[v]
+        lo_i = np.empty(n - 1, np.int64)
+        hi_i = np.empty(n - 1, np.int64)
+        sub = np.empty((n - 1, cols))
+        side = np.empty(n - 1, np.uint64)
+        for k in range(1, n):
+            v = pre[k]
+            lo = k
+            hi = k + size[v]
+            lo_i[k - 1] = lo
+            hi_i[k - 1] = hi
+            for c in range(cols):
+                sub[k - 1, c] = cs[hi, c] - cs[lo, c]
+            side[k - 1] = px[hi] ^ px[lo]
+        return lo_i, hi_i, sub, side
+
+
+def subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.ndarray, W: np.ndarray,
+                 tags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For every node but the root, in preorder: the preorder interval ``[lo, hi)`` of its subtree, the
+    sums over it of ``base``'s columns then of ``W``'s (edges counted at their LCA), and the xor of
+    its ``tags``."""
+    return _subtree_sums(pre, size, lca, np.ascontiguousarray(base, dtype=np.float64),
+                         np.ascontiguousarray(W, dtype=np.float64), tags)

@@ -748,6 +748,7 @@ class _Solver:
         # a random 64-bit tag per node: the xor over a side identifies the side (and so the bisection)
         tags = self.node_tags[nodes]
         total_tag = np.bitwise_xor.reduce(tags) if nl else np.uint64(0)
+        node_cols = np.column_stack([h, area, ext, deg_w])
         best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] = {}
         trees: list[np.ndarray] = []
         ks = np.arange(1, k)
@@ -766,18 +767,21 @@ class _Solver:
                 size, depth = _sizes_depths(pre, pred)
                 lca = _lca(ea, eb, pred, depth, pre[0])
             trees.append(pre)
-            tin = np.empty(nl, dtype=np.int64)
-            tin[pre] = np.arange(nl)
-            lca_w = np.zeros((nl, 3))
-            np.add.at(lca_w, lca, W)
-            # subtree sums by prefix sums over the preorder
-            cols = np.column_stack([h, area, ext, deg_w, lca_w])[pre]
-            cs = np.vstack([np.zeros(cols.shape[1]), np.cumsum(cols, axis=0)])
-            px = np.concatenate([[np.uint64(0)], np.bitwise_xor.accumulate(tags[pre])])
             v = pre[1:]
-            lo_i, hi_i = tin[v], tin[v] + size[v]
-            sub = cs[hi_i] - cs[lo_i]
-            side_tag = px[hi_i] ^ px[lo_i]
+            if _fast.AVAILABLE:  # compiled, the same sums in the same order
+                lo_i, hi_i, sub, side_tag = _fast.subtree_sums(pre, size, lca, node_cols, W, tags)
+            else:
+                tin = np.empty(nl, dtype=np.int64)
+                tin[pre] = np.arange(nl)
+                lca_w = np.zeros((nl, 3))
+                np.add.at(lca_w, lca, W)
+                # subtree sums by prefix sums over the preorder
+                cols = np.column_stack([node_cols, lca_w])[pre]
+                cs = np.vstack([np.zeros(cols.shape[1]), np.cumsum(cols, axis=0)])
+                px = np.concatenate([[np.uint64(0)], np.bitwise_xor.accumulate(tags[pre])])
+                lo_i, hi_i = tin[v], tin[v] + size[v]
+                sub = cs[hi_i] - cs[lo_i]
+                side_tag = px[hi_i] ^ px[lo_i]
             h1, a1, e1 = sub[:, 0], sub[:, 1], sub[:, 2]
             cut = sub[:, 3:6] - 2 * sub[:, 6:9]  # (length, art, nostreet) of the cut
             h2, a2 = H - h1, A - a1

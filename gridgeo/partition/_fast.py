@@ -1,5 +1,5 @@
-"""Compiled inner loops of the partition engine (numba), integer-only, with the same results as the
-Python they replace.
+"""Compiled inner loops of the partition engine (numba), with the same results as the Python they
+replace, bit for bit.
 
 The spanning-tree bisection (:meth:`~.solver._Solver._candidates`) draws thousands of random spanning
 trees per district; for each it needs the tree (Kruskal over the edges in weight order, then a
@@ -7,7 +7,17 @@ depth-first preorder), every subtree's size and depth, and the lowest common anc
 ends. Those loops run here compiled with numba (``cache=True``: compiled once per installation, then
 loaded from numba's cache). They are pure integer code, so the trees, orders and ancestors are exactly
 those of the Python versions kept in :mod:`.solver` (used when numba is absent, and by the tests that
-check the two agree).
+check the two agree); the subtree sums add the same numbers in the same order as ``np.add.at`` and
+``np.cumsum``.
+
+The exact search of small regions (:class:`.exact.ExactDP`: dynamic programming over the sets of units
+still to cover, each step enumerating the connected sets holding the lowest unit) runs here too
+(:func:`exact_parts`): the same enumeration order, the same costs computed operation for operation, the
+same stable sort, pruning and step budget, so the same parts. Its recursions are explicit stacks
+(numba cannot cache recursive functions).
+
+First use compiles every kernel (about 10 s on a 2-core machine, once per installation; then about
+0.3 s to load them from the cache); :func:`warm_up` does it ahead of time.
 """
 
 from __future__ import annotations
@@ -140,8 +150,20 @@ def tree_of(n: int, ea: np.ndarray, eb: np.ndarray, order: np.ndarray
 
 def warm_up() -> None:
     """Compile (or load from numba's cache) every kernel on a tiny graph."""
-    if AVAILABLE:
-        tree_of(3, np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64), np.array([0, 1]))
+    if not AVAILABLE:
+        return
+    from .graph import Graph
+    from .solver import Bounds, Weights
+
+    ea, eb = np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64)
+    pre, _par, size, _depth, lca = tree_of(3, ea, eb, np.array([0, 1]))
+    tags = np.array([1, 2, 4], dtype=np.uint64)
+    subtree_sums(pre, size, lca, np.ones((3, 6)), np.ones((2, 3)), tags)
+    g = Graph(h=np.array([60, 60, 90]), area=np.ones(3), perim=np.full(3, 4.0), x=np.zeros(3), y=np.zeros(3), a=ea,
+              b=eb, length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
+    exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
+    exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 0, False)
+    exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 2, 2, True)  # over budget: the feasible search
 
 
 if AVAILABLE:
@@ -192,3 +214,350 @@ def subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.nd
     its ``tags``."""
     return _subtree_sums(pre, size, lca, np.ascontiguousarray(base, dtype=np.float64),
                          np.ascontiguousarray(W, dtype=np.float64), tags)
+
+
+# ------------------------------------------------------------------------------ exact search (see .exact)
+
+if AVAILABLE:
+    from numba import types as _nbt
+    from numba.typed import Dict as _Dict
+
+    @njit(cache=True, nogil=True)
+    def _low_bit(mask: int) -> int:  # pragma: no cover - compiled
+        i = 0
+        while not (mask >> i) & 1:
+            i += 1
+        return i
+
+    @njit(cache=True, nogil=True)
+    def _cost(p, hS, AS, PS, artS, ns_cut, strict):  # pragma: no cover - compiled
+        """:meth:`.exact.ExactDP.cost`, operation for operation (the same floating-point result)."""
+        lo, hi, t, compact, cross, cut, balance, margin, lref = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+        comp = PS * PS / (4 * np.pi * AS) if AS > 0 else 0.0
+        if margin <= 0:
+            fp = 0.0 * hS
+        else:
+            x = (lo + margin - hS) / margin
+            fp = 0.0 if x <= 0 else (1.0 if x >= 1 else x * x)
+        d = (hS - t) / t
+        c = compact * comp + (cross * artS + cut * ns_cut / 2) / lref + balance * (d * d + fp)
+        if not strict:
+            v = max(0.0, max(lo - hS, hS - hi))
+            if v > 0:
+                c += 1000.0 + 1000.0 * v / t
+        return c
+
+    @njit(cache=True, nogil=True)
+    def _sets(mask, lo_h, hi_h, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt, budget,
+              buf_c, buf_s, off):  # pragma: no cover - compiled
+        """:meth:`.exact.ExactDP.sets`: the connected sets holding the lowest node of ``mask`` within
+        ``lo_h..hi_h``, written to ``buf_c``/``buf_s`` from ``off`` in the order of the recursive
+        enumeration (an explicit stack here: numba cannot cache recursive functions), then sorted by cost,
+        stably as ``list.sort``. Returns how many, or -1 over the budget (``cnt[0] > budget``)."""
+        n = len(h)
+        fS = np.empty(n + 1, np.int64)
+        fX = np.empty(n + 1, np.int64)
+        fban = np.empty(n + 1, np.int64)
+        fvb = np.zeros(n + 1, np.int64)
+        fh = np.empty(n + 1)
+        fA = np.empty(n + 1)
+        fP = np.empty(n + 1)
+        fart = np.empty(n + 1)
+        fns = np.empty(n + 1)
+        fnsdeg = np.empty(n + 1)
+        u = _low_bit(mask)
+        top = 0
+        fS[0] = 1 << u
+        fh[0] = h[u]
+        fA[0] = area[u]
+        fP[0] = perim[u]
+        fart[0] = 0.0
+        fns[0] = 0.0
+        fnsdeg[0] = nsdeg[u]
+        fX[0] = nb[u] & mask & ~(1 << u)
+        fban[0] = 0
+        k = 0
+        # entering a frame: count the step, keep the set when heavy enough
+        cnt[0] += 1
+        if cnt[0] > budget:
+            return -1
+        if fh[0] >= lo_h:
+            buf_c[off + k] = _cost(p, fh[0], fA[0], fP[0], fart[0], fnsdeg[0] - 2 * fns[0], strict)
+            buf_s[off + k] = fS[0]
+            k += 1
+        while top >= 0:
+            X = fX[top]
+            if X == 0:
+                top -= 1
+                if top >= 0:
+                    fban[top] |= fvb[top]  # after the child returns: ban |= vb
+                continue
+            S = fS[top]
+            vb = X & -X
+            X ^= vb
+            fX[top] = X
+            v = _low_bit(vb)
+            hv = fh[top] + h[v]
+            if hv > hi_h:
+                fban[top] |= vb
+                continue
+            Lin = 0.0
+            ai = 0.0
+            ni = 0.0
+            for q in range(ptr[v], ptr[v + 1]):
+                if S >> adj_j[q] & 1:
+                    Lin += adj_L[q]
+                    ai += adj_art[q]
+                    ni += adj_ns[q]
+            ban = fban[top]
+            fvb[top] = vb
+            c = top + 1
+            fS[c] = S | vb
+            fh[c] = hv
+            fA[c] = fA[top] + area[v]
+            fP[c] = fP[top] + perim[v] - 2 * Lin
+            fart[c] = fart[top] + ai
+            fns[c] = fns[top] + ni
+            fnsdeg[c] = fnsdeg[top] + nsdeg[v]
+            fX[c] = (X | (nb[v] & mask & ~S & ~ban)) & ~vb
+            fban[c] = ban
+            top = c
+            cnt[0] += 1
+            if cnt[0] > budget:
+                return -1
+            if hv >= lo_h:
+                buf_c[off + k] = _cost(p, fh[c], fA[c], fP[c], fart[c], fnsdeg[c] - 2 * fns[c], strict)
+                buf_s[off + k] = fS[c]
+                k += 1
+        order = np.argsort(buf_c[off:off + k], kind="mergesort")
+        cs = buf_c[off:off + k][order].copy()
+        ss = buf_s[off:off + k][order].copy()
+        buf_c[off:off + k] = cs
+        buf_s[off:off + k] = ss
+        return k
+
+    @njit(cache=True, nogil=True)
+    def _mask_h(mask, h):  # pragma: no cover - compiled
+        H = 0.0
+        m = mask
+        while m:
+            i = _low_bit(m)
+            H += h[i]
+            m &= m - 1
+        return H
+
+    @njit(cache=True, nogil=True)
+    def _window(mask, r, strict, h, p):  # pragma: no cover - compiled
+        """(feasible, lo_h, hi_h) of :meth:`.exact.ExactDP.best` for ``mask`` and ``r`` parts."""
+        lo, hi = p[0], p[1]
+        if not strict:
+            return True, 0.0, hi
+        H = _mask_h(mask, h)
+        if r < 1 or H < r * lo or H > r * hi:
+            return False, 0.0, 0.0
+        lo_h = max(lo, H - (r - 1) * hi)
+        hi_h = min(hi, H - (r - 1) * lo)
+        return lo_h <= hi_h, lo_h, hi_h
+
+    @njit(cache=True, nogil=True)
+    def _best(full, r0, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt, budget,
+              memo_c, memo_s):  # pragma: no cover - compiled
+        """:meth:`.exact.ExactDP.best` of ``full`` by ``r0`` parts, with an explicit stack of calls (the
+        same calls in the same order); returns (value, over budget)."""
+        n = len(h)
+        buf_c = np.empty(budget + 2)
+        buf_s = np.empty(budget + 2, np.int64)
+        fmask = np.empty(n + 2, np.int64)
+        fr = np.empty(n + 2, np.int64)
+        foff = np.empty(n + 2, np.int64)
+        fn = np.empty(n + 2, np.int64)
+        fi = np.empty(n + 2, np.int64)
+        fbc = np.empty(n + 2)
+        fbs = np.empty(n + 2, np.int64)
+        top = -1
+        used = 0
+        mask = full
+        r = r0
+        ret = 0.0
+        while True:
+            # a call best(mask, r): answered at once, or a new frame
+            immediate = True
+            if mask == 0:
+                ret = 0.0 if r <= 0 else np.inf
+            elif mask * 4096 + r in memo_c:
+                ret = memo_c[mask * 4096 + r]
+            else:
+                ok, lo_h, hi_h = _window(mask, r, strict, h, p)
+                if not ok:
+                    memo_c[mask * 4096 + r] = np.inf
+                    memo_s[mask * 4096 + r] = 0
+                    ret = np.inf
+                else:
+                    k = _sets(mask, lo_h, hi_h, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb,
+                              p, cnt, budget, buf_c, buf_s, used)
+                    if k < 0:
+                        return np.inf, True
+                    top += 1
+                    fmask[top] = mask
+                    fr[top] = r
+                    foff[top] = used
+                    fn[top] = k
+                    fi[top] = 0
+                    fbc[top] = np.inf
+                    fbs[top] = 0
+                    used += k
+                    immediate = False
+            # returns and next calls
+            while True:
+                if immediate:
+                    if top < 0:
+                        return ret, False
+                    # the value of the call for candidate fi[top]
+                    c = buf_c[foff[top] + fi[top]]
+                    if c + ret < fbc[top]:
+                        fbc[top] = c + ret
+                        fbs[top] = buf_s[foff[top] + fi[top]]
+                    fi[top] += 1
+                i = fi[top]
+                if i < fn[top] and buf_c[foff[top] + i] < fbc[top]:
+                    mask = fmask[top] & ~buf_s[foff[top] + i]
+                    r = fr[top] - 1 if strict else 0
+                    break
+                key = fmask[top] * 4096 + fr[top]
+                memo_c[key] = fbc[top]
+                memo_s[key] = fbs[top]
+                ret = fbc[top]
+                used = foff[top]
+                top -= 1
+                immediate = True
+
+    @njit(cache=True, nogil=True)
+    def _first(full, r0, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt, budget, failed,
+               out):  # pragma: no cover - compiled
+        """:meth:`.exact.ExactDP.first` with an explicit stack: True with the parts in ``out[:r0]``;
+        False when there are none or the search went over budget."""
+        buf_c = np.empty(budget + 2)
+        buf_s = np.empty(budget + 2, np.int64)
+        depth_max = r0 + 2
+        fmask = np.empty(depth_max, np.int64)
+        fr = np.empty(depth_max, np.int64)
+        foff = np.empty(depth_max, np.int64)
+        fn = np.empty(depth_max, np.int64)
+        fi = np.empty(depth_max, np.int64)
+        top = -1
+        used = 0
+        mask = full
+        r = r0
+        while True:
+            # a call first(mask, r): True/False at once, or a new frame
+            immediate = True
+            res = False
+            if mask == 0:
+                res = r == 0
+            elif mask * 4096 + r in failed:
+                res = False
+            else:
+                ok, lo_h, hi_h = _window(mask, r, True, h, p)
+                if r < 1 or not ok:
+                    failed[mask * 4096 + r] = True
+                    res = False
+                else:
+                    k = _sets(mask, lo_h, hi_h, True, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p,
+                              cnt, budget, buf_c, buf_s, used)
+                    if k < 0:
+                        return False
+                    top += 1
+                    fmask[top] = mask
+                    fr[top] = r
+                    foff[top] = used
+                    fn[top] = k
+                    fi[top] = -1
+                    used += k
+                    immediate = False
+            while True:
+                if immediate and res:
+                    return True  # every caller returns [S, *rest]
+                if top < 0:
+                    return False
+                fi[top] += 1
+                i = fi[top]
+                if i < fn[top]:
+                    out[top] = buf_s[foff[top] + i]
+                    mask = fmask[top] & ~buf_s[foff[top] + i]
+                    r = fr[top] - 1
+                    break
+                failed[fmask[top] * 4096 + fr[top]] = True
+                used = foff[top]
+                top -= 1
+                immediate = True
+                res = False
+
+    @njit(cache=True, nogil=True)
+    def _exact(n, k, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, budget):  # pragma: no cover
+        """Status (0: parts found, 1: none) and the parts as bitmasks; see :func:`exact_parts`."""
+        full = (1 << n) - 1
+        cnt = np.zeros(1, np.int64)
+        memo_c = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.float64)
+        memo_s = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.int64)
+        parts = np.zeros(n + 1, np.int64)
+        r = k if strict else 0
+        val, over = _best(full, r, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt,
+                          budget, memo_c, memo_s)
+        if not over:
+            if strict and val == np.inf:
+                return 1, parts[:0]
+            mask = full
+            m = 0
+            while mask:
+                S = memo_s[mask * 4096 + r]
+                parts[m] = S
+                m += 1
+                mask &= ~S
+                r = r - 1 if strict else 0
+            return 0, parts[:m]
+        if not strict:
+            return 1, parts[:0]
+        # the optimum is out of reach: a feasible division, cheapest sets first
+        cnt[0] = 0
+        failed = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.boolean)
+        out = np.zeros(max(k, 0) + 2, np.int64)
+        if _first(full, k, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt, budget, failed, out):
+            m = 0
+            mask = full
+            while mask:
+                mask &= ~out[m]
+                m += 1
+            return 0, out[:m].copy()
+        return 1, parts[:0]
+
+
+def exact_parts(g, bounds, w, lref: float, budget: int, k: int, strict: bool) -> list[int] | None:
+    """The exact search of :mod:`.exact` on graph ``g`` (at most 62 nodes), compiled: the parts as
+    bitmasks of its nodes, or None (strict: infeasible, or no feasible division within the budget; not
+    strict: over the budget) — what :meth:`.solver._Solver._exact_masks` returns with :class:`.exact.ExactDP`."""
+    n = g.n
+    a, b = np.asarray(g.a, dtype=np.int64), np.asarray(g.b, dtype=np.int64)
+    m = len(a)
+    # adjacency in edge order per node (the order ExactDP appends them in)
+    rows = np.concatenate([a, b])
+    cols = np.concatenate([b, a])
+    eids = np.concatenate([np.arange(m), np.arange(m)])
+    order = np.lexsort((eids, rows))
+    ptr = np.searchsorted(rows[order], np.arange(n + 1)).astype(np.int64)
+    e = eids[order]
+    adj_j = cols[order]
+    L = np.asarray(g.length, dtype=np.float64)
+    art = np.asarray(g.art, dtype=np.float64)
+    ns = np.asarray(g.nostreet, dtype=np.float64)
+    nsdeg = np.zeros(n)
+    for x, y, v in zip(a.tolist(), b.tolist(), ns.tolist()):  # in edge order, as ExactDP sums them
+        nsdeg[x] += v
+        nsdeg[y] += v
+    nb = np.zeros(n, np.int64)
+    np.bitwise_or.at(nb, rows, np.left_shift(1, cols))
+    p = np.array([bounds.lo, bounds.hi, float(bounds.target), w.compact, w.cross, w.cut, w.balance, w.floor_margin,
+                  lref], dtype=np.float64)
+    status, parts = _exact(n, int(k), bool(strict), np.asarray(g.h, dtype=np.float64),
+                           np.asarray(g.area, dtype=np.float64), np.asarray(g.perim, dtype=np.float64), ptr, adj_j,
+                           L[e], art[e], ns[e], nsdeg, nb, p, int(budget))
+    return None if status else [int(x) for x in parts]

@@ -646,6 +646,8 @@ class _Solver:
 
     def _exact_masks(self, cg: Graph, k: int, strict: bool) -> list[int] | None:
         """The exact search on the contracted graph ``cg``: the parts as bitmasks of its nodes, or None."""
+        if _fast.AVAILABLE:  # compiled, the same search step for step
+            return _fast.exact_parts(cg, self.bounds, self.w, self.lref, EXACT_BUDGET, k, strict)
         dp = ExactDP(cg, self.bounds, self.w, self.lref, EXACT_BUDGET)
         full = (1 << cg.n) - 1
         self.aborted = False

@@ -154,3 +154,32 @@ def test_compiled_exact_search_equals_python():
         found += want is not None
         aborted_or_none += want is None
     assert found > 100 and aborted_or_none > 50  # both outcomes exercised
+
+
+@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+def test_compiled_cut_scores_equal_numpy():
+    from gridgeo.partition.solver import Weights, _Solver
+
+    rng = np.random.default_rng(13)
+    g = _lattice(4, 3, rng)
+    for trial in range(200):
+        bounds = Bounds(300, 500, 400) if trial % 2 else Bounds(100, 150, 125)
+        w = Weights(floor_margin=18.75 if trial % 3 == 0 else 0.0)
+        s = _Solver(g, bounds, w, 0)
+        s.lref = float(rng.random() * 50 + 1)
+        m, k = int(rng.integers(1, 120)), int(rng.integers(2, 9))
+        nl = m + 1
+        sub = rng.random((m, 9)) * np.array([bounds.hi * k / 2, 5e3, 400, 300, 50, 80, 100, 20, 30])
+        if trial % 4 == 0:
+            sub[:, 0] = np.round(sub[:, 0])  # whole households: exact fits (violation 0) happen
+        n1 = rng.integers(1, nl, m)
+        H, A, E = float(sub[:, 0].max() * 1.5), float(sub[:, 1].max() * 1.3), float(rng.random() * 900)
+        t = min(max(H / k, bounds.lo), bounds.hi)
+        for strict in (True, False):
+            want = s._cut_scores(sub, n1, nl, k, H, A, E, t, strict)
+            got = _fast.cut_scores(sub, n1, nl, k, H, A, E, bounds, t, w, s.lref, strict)
+            if want is None:
+                assert len(got[0]) == 0
+                continue
+            for x, y in zip(want[:4], got, strict=True):
+                assert np.array_equal(x, y)  # bit for bit

@@ -216,6 +216,78 @@ def subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.nd
                          np.ascontiguousarray(W, dtype=np.float64), tags)
 
 
+if AVAILABLE:
+
+    @njit(cache=True, nogil=True)
+    def _cut_scores(sub, n1, nl, k, H, A, E, lo, hi, target, t, compact, cut_w, cross, lref, balance, margin,
+                    strict):  # pragma: no cover - compiled
+        m = sub.shape[0]
+        cap = max(k - 1, 0) * m
+        rows = np.empty(cap, np.int64)
+        cols = np.empty(cap, np.int64)
+        vg = np.empty(cap)
+        score = np.empty(cap)
+        base = np.empty(m)
+        for j in range(m):
+            h1 = sub[j, 0]
+            a1 = sub[j, 1]
+            e1 = sub[j, 2]
+            c0 = sub[j, 3] - 2 * sub[j, 6]
+            c1 = sub[j, 4] - 2 * sub[j, 7]
+            c2 = sub[j, 5] - 2 * sub[j, 8]
+            a2 = A - a1
+            p1 = e1 + c0
+            p2 = (E - e1) + c0
+            comp = p1 * p1 / (4 * np.pi * max(a1, 1e-9)) + p2 * p2 / (4 * np.pi * max(a2, 1e-9))
+            base[j] = compact * comp + (cut_w * c2 - cross * c1) / lref
+        q = 0
+        for r in range(k - 1):
+            k1 = r + 1
+            k2 = k - k1
+            for j in range(m):
+                if not (n1[j] >= k1 and nl - n1[j] >= k2):
+                    continue
+                h1 = sub[j, 0]
+                h2 = H - h1
+                x = k1 * lo - h1
+                y = h1 - k1 * hi
+                v1 = max(0.0, x if x >= y else y)
+                x = k2 * lo - h2
+                y = h2 - k2 * hi
+                v2 = max(0.0, x if x >= y else y)
+                viol = v1 + v2
+                if strict and viol != 0:
+                    continue
+                g1 = h1 / k1
+                g2 = h2 / k2
+                d1 = (g1 - t) / target
+                d2 = (g2 - t) / target
+                if margin > 0:
+                    f1 = min(max((lo + margin - g1) / margin, 0.0), 1.0)
+                    f2 = min(max((lo + margin - g2) / margin, 0.0), 1.0)
+                    f1 = f1 * f1
+                    f2 = f2 * f2
+                else:
+                    f1 = 0.0 * g1
+                    f2 = 0.0 * g2
+                rows[q] = r
+                cols[q] = j
+                vg[q] = viol
+                score[q] = base[j] + balance * (k1 * (d1 * d1 + f1) + k2 * (d2 * d2 + f2))
+                q += 1
+        return rows[:q], cols[:q], vg[:q], score[:q]
+
+
+def cut_scores(sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: float, E: float, bounds, t: float, w,
+               lref: float, strict: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate cuts of one spanning tree, for every count ``k1 = row + 1`` of parts on the cut-off
+    side (row-major, as ``np.nonzero``): (row, cut index, violation, score), computed operation for
+    operation as the numpy of :meth:`.solver._Solver._candidates` (the same values)."""
+    return _cut_scores(sub, n1, int(nl), int(k), float(H), float(A), float(E), float(bounds.lo), float(bounds.hi),
+                       float(bounds.target), float(t), float(w.compact), float(w.cut), float(w.cross), float(lref),
+                       float(w.balance), float(w.floor_margin), bool(strict))
+
+
 # ------------------------------------------------------------------------------ exact search (see .exact)
 
 if AVAILABLE:

@@ -784,32 +784,16 @@ class _Solver:
                 lo_i, hi_i = tin[v], tin[v] + size[v]
                 sub = cs[hi_i] - cs[lo_i]
                 side_tag = px[hi_i] ^ px[lo_i]
-            h1, a1, e1 = sub[:, 0], sub[:, 1], sub[:, 2]
-            cut = sub[:, 3:6] - 2 * sub[:, 6:9]  # (length, art, nostreet) of the cut
-            h2, a2 = H - h1, A - a1
-            p1 = e1 + cut[:, 0]
-            p2 = (E - e1) + cut[:, 0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                comp = p1**2 / (4 * np.pi * np.maximum(a1, 1e-9)) + p2**2 / (4 * np.pi * np.maximum(a2, 1e-9))
-            base = w.compact * comp + (w.cut * cut[:, 2] - w.cross * cut[:, 1]) / self.lref
-            # every count k1 of parts on the cut-off side at once: rows k1 = 1..k-1, columns the cuts
-            n1 = size[v]
-            K1 = ks[:, None]
-            K2 = k - K1
-            ok_n = (n1 >= K1) & (nl - n1 >= K2)
-            viol = (np.maximum(0, np.maximum(K1 * bnd.lo - h1, h1 - K1 * bnd.hi))
-                    + np.maximum(0, np.maximum(K2 * bnd.lo - h2, h2 - K2 * bnd.hi)))
-            good = ok_n & (viol == 0) if strict else ok_n
-            row, j_all = np.nonzero(good)  # row-major: k1 ascending, then cut index
-            if not len(row):
-                continue
-            k1s, k2s = ks[row], k - ks[row]
-            g1, g2 = h1[j_all] / k1s, h2[j_all] / k2s
-            d1 = (g1 - t) / bnd.target
-            d2 = (g2 - t) / bnd.target
-            score = base[j_all] + w.balance * (k1s * (d1**2 + floor_penalty(g1, bnd.lo, w.floor_margin))
-                                               + k2s * (d2**2 + floor_penalty(g2, bnd.lo, w.floor_margin)))
-            vg = viol[row, j_all]
+            if _fast.AVAILABLE:  # compiled, operation for operation as below
+                row, j_all, vg, score = _fast.cut_scores(sub, size[v], nl, k, H, A, E, bnd, t, w, self.lref, strict)
+                if not len(row):
+                    continue
+                k1s = ks[row]
+            else:
+                scored = self._cut_scores(sub, size[v], nl, k, H, A, E, t, strict)
+                if scored is None:
+                    continue
+                row, j_all, vg, score, k1s = scored
             # the best tries + 1 cuts of each k1 (by violation, then score; ties by cut index)
             order = np.lexsort((j_all, score, vg, row))
             starts = np.searchsorted(row[order], row[order], side="left")
@@ -829,6 +813,39 @@ class _Solver:
         for _key, (viol, score, ti, lo, hi, k1) in ranked[: w.tries + 1]:
             cands.append((viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1))
         return cands
+
+    def _cut_scores(self, sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: float, E: float, t: float,
+                    strict: bool) -> tuple[np.ndarray, ...] | None:
+        """(row, cut index, violation, score, k1) of every acceptable cut of one spanning tree for every
+        count ``k1 = row + 1`` of parts on the cut-off side, row-major; None when there is none."""
+        bnd, w = self.bounds, self.w
+        ks = np.arange(1, k)
+        h1, a1, e1 = sub[:, 0], sub[:, 1], sub[:, 2]
+        cut = sub[:, 3:6] - 2 * sub[:, 6:9]  # (length, art, nostreet) of the cut
+        h2, a2 = H - h1, A - a1
+        p1 = e1 + cut[:, 0]
+        p2 = (E - e1) + cut[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            comp = p1**2 / (4 * np.pi * np.maximum(a1, 1e-9)) + p2**2 / (4 * np.pi * np.maximum(a2, 1e-9))
+        base = w.compact * comp + (w.cut * cut[:, 2] - w.cross * cut[:, 1]) / self.lref
+        # every count k1 of parts on the cut-off side at once: rows k1 = 1..k-1, columns the cuts
+        K1 = ks[:, None]
+        K2 = k - K1
+        ok_n = (n1 >= K1) & (nl - n1 >= K2)
+        viol = (np.maximum(0, np.maximum(K1 * bnd.lo - h1, h1 - K1 * bnd.hi))
+                + np.maximum(0, np.maximum(K2 * bnd.lo - h2, h2 - K2 * bnd.hi)))
+        good = ok_n & (viol == 0) if strict else ok_n
+        row, j_all = np.nonzero(good)  # row-major: k1 ascending, then cut index
+        if not len(row):
+            return None
+        k1s, k2s = ks[row], k - ks[row]
+        g1, g2 = h1[j_all] / k1s, h2[j_all] / k2s
+        d1 = (g1 - t) / bnd.target
+        d2 = (g2 - t) / bnd.target
+        score = base[j_all] + w.balance * (k1s * (d1**2 + floor_penalty(g1, bnd.lo, w.floor_margin))
+                                           + k2s * (d2**2 + floor_penalty(g2, bnd.lo, w.floor_margin)))
+        vg = viol[row, j_all]
+        return row, j_all, vg, score, k1s
 
     # ------------------------------------------------------------------ local search
     def _improve(self, labels: np.ndarray, nparts: int, frozen: set[int]) -> np.ndarray:

@@ -183,3 +183,21 @@ def test_compiled_cut_scores_equal_numpy():
                 continue
             for x, y in zip(want[:4], got, strict=True):
                 assert np.array_equal(x, y)  # bit for bit
+
+
+@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+def test_compiled_small_grid_badness_equals_python(monkeypatch):
+    from gridgeo.partition.subgrids import SmallGridBadness
+
+    rng = np.random.default_rng(17)
+    for trial in range(60):
+        g = _lattice(int(rng.integers(2, 5)), int(rng.integers(2, 5)), rng)
+        g.h = np.where(rng.random(g.n) < 0.2, 0, rng.integers(10, 160, g.n))
+        bounds = Bounds(100, 150, 125)
+        budget = int(rng.choice([30, 200, 20_000]))  # small budgets: the estimate
+        queries = [np.flatnonzero(rng.random(g.n) < 0.7) for _ in range(5)] + [np.arange(g.n)]
+        monkeypatch.setattr(_fast, "BADNESS_COMPILED", False)
+        want = [SmallGridBadness(g, bounds, budget=budget)(q) for q in queries]
+        monkeypatch.setattr(_fast, "BADNESS_COMPILED", True)
+        got = [SmallGridBadness(g, bounds, budget=budget)(q) for q in queries]
+        assert want == got, trial

@@ -31,7 +31,12 @@ try:  # pragma: no cover - exercised whichever way the environment is
 except ImportError:  # pragma: no cover
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "tree_of", "warm_up"]
+__all__ = ["AVAILABLE", "BADNESS_COMPILED", "tree_of", "subtree_sums", "cut_scores", "exact_parts",
+           "small_grid_badness", "warm_up"]
+
+#: :class:`.subgrids.SmallGridBadness` uses :func:`small_grid_badness` (False: its Python programme; the
+#: tests compare the two)
+BADNESS_COMPILED = True
 
 
 if AVAILABLE:
@@ -601,6 +606,160 @@ if AVAILABLE:
                 m += 1
             return 0, out[:m].copy()
         return 1, parts[:0]
+
+
+if AVAILABLE:
+
+    @njit(cache=True, nogil=True)
+    def _all_sets(mask, hl, nb, hi, cnt, budget, buf_s, buf_h, off):  # pragma: no cover - compiled
+        """Connected sets (within ``hi``) holding the lowest cell of ``mask`` in the order of the recursive
+        enumeration of :class:`.subgrids.SmallGridBadness` (explicit stack), from ``off``; -1 over budget."""
+        n = len(hl)
+        fS = np.empty(n + 1, np.int64)
+        fX = np.empty(n + 1, np.int64)
+        fban = np.empty(n + 1, np.int64)
+        fvb = np.zeros(n + 1, np.int64)
+        fh = np.empty(n + 1, np.int64)
+        u = _low_bit(mask)
+        fS[0] = 1 << u
+        fh[0] = hl[u]
+        fX[0] = nb[u] & mask & ~(1 << u)
+        fban[0] = 0
+        top = 0
+        cnt[0] += 1
+        if cnt[0] > budget:
+            return -1
+        buf_s[off] = fS[0]
+        buf_h[off] = fh[0]
+        k = 1
+        while top >= 0:
+            X = fX[top]
+            if X == 0:
+                top -= 1
+                if top >= 0:
+                    fban[top] |= fvb[top]
+                continue
+            S = fS[top]
+            vb = X & -X
+            X ^= vb
+            fX[top] = X
+            v = _low_bit(vb)
+            hv = fh[top] + hl[v]
+            if hv > hi:
+                fban[top] |= vb
+                continue
+            ban = fban[top]
+            fvb[top] = vb
+            c = top + 1
+            fS[c] = S | vb
+            fh[c] = hv
+            fX[c] = (X | (nb[v] & mask & ~S & ~ban)) & ~vb
+            fban[c] = ban
+            top = c
+            cnt[0] += 1
+            if cnt[0] > budget:
+                return -1
+            buf_s[off + k] = fS[c]
+            buf_h[off + k] = hv
+            k += 1
+        return k
+
+    @njit(cache=True, nogil=True)
+    def _short_nb(h, lo):  # pragma: no cover - compiled
+        return min(lo - h, h) / lo
+
+    @njit(cache=True, nogil=True)
+    def _badness(hl, nb, lo, hi, target, budget):  # pragma: no cover - compiled
+        """The dynamic programme of :meth:`.subgrids.SmallGridBadness._solve` over all cells of ``hl``,
+        explicit stacks, the same order, sort, pruning and budget: (within budget, count, excess)."""
+        n = len(hl)
+        full = (1 << n) - 1
+        cnt = np.zeros(1, np.int64)
+        buf_s = np.empty(budget + 2, np.int64)
+        buf_h = np.empty(budget + 2, np.int64)
+        memo_c = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.int64)
+        memo_e = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.float64)
+        fmask = np.empty(n + 2, np.int64)
+        foff = np.empty(n + 2, np.int64)
+        fn = np.empty(n + 2, np.int64)
+        fi = np.empty(n + 2, np.int64)
+        frc = np.empty(n + 2, np.int64)
+        fre = np.empty(n + 2)
+        top = -1
+        used = 0
+        mask = full
+        rc = 0
+        re = 0.0
+        while True:
+            immediate = True
+            if mask == 0:
+                rc, re = 0, 0.0
+            elif mask in memo_c:
+                rc, re = memo_c[mask], memo_e[mask]
+            else:
+                k = _all_sets(mask, hl, nb, hi, cnt, budget, buf_s, buf_h, used)
+                if k < 0:
+                    return False, 0, 0.0
+                # within the bounds first (nearest the target first), then the short ones, largest first
+                keys = np.empty(k, np.int64)
+                for q in range(k):
+                    x = buf_h[used + q]
+                    keys[q] = (1_000_000_000 - x) if x < lo else abs(x - target)
+                order = np.argsort(keys, kind="mergesort")
+                ss = buf_s[used:used + k][order].copy()
+                hh = buf_h[used:used + k][order].copy()
+                buf_s[used:used + k] = ss
+                buf_h[used:used + k] = hh
+                top += 1
+                fmask[top] = mask
+                foff[top] = used
+                fn[top] = k
+                fi[top] = -1
+                frc[top] = n + 1
+                fre[top] = np.inf
+                used += k
+                immediate = False
+            while True:
+                if immediate:
+                    if top < 0:
+                        return True, rc, re
+                    x = buf_h[foff[top] + fi[top]]
+                    if x < lo:
+                        cc, ce = rc + 1, re + _short_nb(x, lo)
+                    else:
+                        cc, ce = rc, re
+                    if cc < frc[top] or (cc == frc[top] and ce < fre[top]):
+                        frc[top] = cc
+                        fre[top] = ce
+                        if cc == 0 and ce == 0.0:
+                            fi[top] = fn[top]  # break
+                # the next candidate worth a call
+                i = fi[top] + 1
+                while i < fn[top]:
+                    x = buf_h[foff[top] + i]
+                    if x < lo and frc[top] <= 1 and fre[top] <= _short_nb(x, lo):
+                        i += 1
+                        continue
+                    break
+                if i < fn[top]:
+                    fi[top] = i
+                    mask = fmask[top] & ~buf_s[foff[top] + i]
+                    break
+                memo_c[fmask[top]] = frc[top]
+                memo_e[fmask[top]] = fre[top]
+                rc, re = frc[top], fre[top]
+                used = foff[top]
+                top -= 1
+                immediate = True
+
+
+def small_grid_badness(hl: list[int], nb: list[int], lo: int, hi: int, target: int,
+                       budget: int) -> tuple[bool, int, float]:
+    """The exact count of :class:`.subgrids.SmallGridBadness` over cells of households ``hl`` (at most
+    62) with bitmask adjacency ``nb``, compiled: (within the budget, small grids out of bounds, their
+    total shortfall), the same as the Python dynamic programme."""
+    return _badness(np.asarray(hl, dtype=np.int64), np.asarray(nb, dtype=np.int64), int(lo), int(hi), int(target),
+                    int(budget))
 
 
 def exact_parts(g, bounds, w, lref: float, budget: int, k: int, strict: bool) -> list[int] | None:

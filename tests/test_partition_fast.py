@@ -201,3 +201,17 @@ def test_compiled_small_grid_badness_equals_python(monkeypatch):
         monkeypatch.setattr(_fast, "BADNESS_COMPILED", True)
         got = [SmallGridBadness(g, bounds, budget=budget)(q) for q in queries]
         assert want == got, trial
+
+
+def test_components_number_as_scipy():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    rng = np.random.default_rng(19)
+    for _trial in range(300):
+        n = int(rng.integers(1, 60))
+        m = int(rng.integers(0, 2 * n))
+        a, b = rng.integers(0, n, m), rng.integers(0, n, m)
+        nc, lab = connected_components(coo_matrix((np.ones(m), (a, b)), shape=(n, n)), directed=False)
+        got_nc, got = _fast.components(n, a, b)
+        assert got_nc == nc and np.array_equal(got, lab)

@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover
     AVAILABLE = False
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "tree_of", "subtree_sums", "cut_scores", "exact_parts",
-           "small_grid_badness", "warm_up"]
+           "small_grid_badness", "components", "warm_up"]
 
 #: :class:`.subgrids.SmallGridBadness` uses :func:`small_grid_badness` (False: its Python programme; the
 #: tests compare the two)
@@ -169,6 +169,8 @@ def warm_up() -> None:
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 0, False)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 2, 2, True)  # over budget: the feasible search
+    small_grid_badness([60, 60, 90], [2, 5, 2], 100, 150, 125, 1000)
+    components(3, ea, eb)
 
 
 if AVAILABLE:
@@ -291,6 +293,53 @@ def cut_scores(sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: fl
     return _cut_scores(sub, n1, int(nl), int(k), float(H), float(A), float(E), float(bounds.lo), float(bounds.hi),
                        float(bounds.target), float(t), float(w.compact), float(w.cut), float(w.cross), float(lref),
                        float(w.balance), float(w.floor_margin), bool(strict))
+
+
+if AVAILABLE:
+
+    @njit(cache=True, nogil=True)
+    def _components(n, a, b):  # pragma: no cover - compiled
+        parent = np.arange(n)
+        for i in range(len(a)):
+            x = a[i]
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            y = b[i]
+            while parent[y] != y:
+                parent[y] = parent[parent[y]]
+                y = parent[y]
+            if x != y:
+                if x < y:
+                    parent[y] = x
+                else:
+                    parent[x] = y
+        label = np.full(n, -1, np.int32)
+        root_label = np.full(n, -1, np.int32)
+        nc = 0
+        for v in range(n):
+            r = v
+            while parent[r] != r:
+                r = parent[r]
+            if root_label[r] < 0:
+                root_label[r] = nc
+                nc += 1
+            label[v] = root_label[r]
+        return nc, label
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of the undirected graph of ``n`` nodes and edges ``(a, b)``: their count and
+    each node's label, numbered in order of their lowest node, as
+    ``scipy.sparse.csgraph.connected_components(..., directed=False)`` numbers them (int32 labels; scipy
+    itself without numba)."""
+    if not AVAILABLE:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        mat = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+        return connected_components(mat, directed=False)
+    return _components(int(n), np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
 
 
 # ------------------------------------------------------------------------------ exact search (see .exact)

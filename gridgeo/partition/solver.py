@@ -48,8 +48,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components, depth_first_order, minimum_spanning_tree
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
 from . import _fast
 from ._memo import BoundedCache, graph_key
@@ -404,8 +404,7 @@ class _Solver:
         ok = g.h <= bnd.hi - g.h[u]
         ok[u] = True
         e = ok[g.a] & ok[g.b]
-        mat = coo_matrix((np.ones(int(e.sum())), (g.a[e], g.b[e])), shape=(g.n, g.n))
-        _, lab = connected_components(mat, directed=False)
+        _, lab = _fast.components(g.n, g.a[e], g.b[e])
         return float(g.h[(lab == lab[u]) & ok].sum()) < bnd.lo
 
     def _repair_part(self, labels: np.ndarray, p: int, hp: np.ndarray, skip: set[int]) -> np.ndarray | None:
@@ -549,8 +548,7 @@ class _Solver:
         sub = subgraph(g, nodes)
         sub_barrier = barrier[(np.isin(g.a, nodes)) & (np.isin(g.b, nodes))]
         keep = ~sub_barrier
-        mat = coo_matrix((np.ones(int(keep.sum())), (sub.a[keep], sub.b[keep])), shape=(sub.n, sub.n))
-        nr, region = connected_components(mat, directed=False)
+        nr, region = _fast.components(sub.n, sub.a[keep], sub.b[keep])
         H = np.bincount(region, weights=sub.h, minlength=nr).astype(np.int64).tolist()
         first = [int(x) for x in np.unique(region, return_index=True)[1]]
         parent = list(range(nr))
@@ -602,8 +600,7 @@ class _Solver:
         if not len(nodes):
             return []
         sub = subgraph(self.g, nodes)
-        mat = coo_matrix((np.ones(sub.m), (sub.a, sub.b)), shape=(sub.n, sub.n))
-        nc, lab = connected_components(mat, directed=False)
+        nc, lab = _fast.components(sub.n, sub.a, sub.b)
         comps = [nodes[lab == i] for i in range(nc)]
         comps.sort(key=lambda c: int(c.min()))
         return comps

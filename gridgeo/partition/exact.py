@@ -24,9 +24,8 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
+from ._fast import components
 from .graph import Graph
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -213,8 +212,7 @@ def zero_contraction(g: Graph) -> np.ndarray:
     if not zero.any() or zero.all():
         return np.arange(n) if not zero.all() else np.zeros(n, dtype=np.int64)
     za = zero[g.a] & zero[g.b]
-    mat = coo_matrix((np.ones(int(za.sum())), (g.a[za], g.b[za])), shape=(n, n))
-    _, comp = connected_components(mat, directed=False)
+    _, comp = components(n, g.a[za], g.b[za])
     target = np.arange(n)
     # boundary between a zero region and each non-zero neighbour
     mixed = zero[g.a] != zero[g.b]

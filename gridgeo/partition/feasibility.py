@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from ._memo import BoundedCache
+
 __all__ = ["packable", "divisible"]
 
 #: above this many building-to-grid variables no proof is attempted (the answer is True, unproven)
@@ -43,13 +45,28 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 30.0,
     >>> packable(np.array([120, 5, 4]), 100, 150)
     True
     """
+    h = np.asarray(h, dtype=float)
+    h = h[(h > 0) & (h <= hi)]
+    # a pure function of the households (the node limit, not the clock, bounds the work): asked again,
+    # the answer comes from the cache
+    key = (h.tobytes(), float(lo), float(hi), node_limit)
+    hit = _PACKABLE.get(key)
+    if hit is None:
+        hit = (_packable(h, lo, hi, time_limit_s, node_limit),)
+        _PACKABLE.put(key, hit)
+    return hit[0]
+
+
+_PACKABLE = BoundedCache()
+
+
+def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_limit: int) -> bool:
+    """:func:`packable` of households ``h`` (each in ``(0, hi]``)."""
     import time
 
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix
 
-    h = np.asarray(h, dtype=float)
-    h = h[(h > 0) & (h <= hi)]
     total = float(h.sum())
     if total < lo:
         return total == 0

@@ -48,9 +48,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components, depth_first_order, minimum_spanning_tree
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
+from . import _fast
+from ._memo import BoundedCache, graph_key
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
 from .graph import Graph, contract, subgraph
 
@@ -195,7 +197,20 @@ def partition_graph(
     >>> out.n_parts, sorted(np.bincount(out.labels, weights=g.h).tolist())
     (3, [200.0, 200.0, 200.0])
     """
-    return _Solver(g, bounds, weights or Weights(), seed).run(merge_isolated=merge_isolated)
+    weights = weights or Weights()
+    # a pure function of its inputs: a division asked for again is answered from the cache (:mod:`._memo`)
+    key = (graph_key(g), bounds, seed, weights, merge_isolated)
+    hit = _DIVISIONS.get(key)
+    if hit is None:
+        out = _Solver(g, bounds, weights, seed).run(merge_isolated=merge_isolated)
+        hit = (out.labels.copy(), out.n_parts, tuple(out.notes))
+        _DIVISIONS.put(key, hit)
+    return Outcome(hit[0].copy(), hit[1], list(hit[2]))
+
+
+#: divisions by :func:`partition_graph`, and of small regions by the exact search, by content of their inputs
+_DIVISIONS = BoundedCache()
+_EXACT = BoundedCache()
 
 
 def repair_parts(g: Graph, labels: np.ndarray, n_parts: int, bounds: Bounds, *, skip: set[int] | None = None,
@@ -250,6 +265,7 @@ class _Solver:
         self.budget = 0
         self.lref = 1.0
         self.aborted = False
+        self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
 
     # ------------------------------------------------------------------ driver
     def run(self, *, merge_isolated: bool) -> Outcome:
@@ -388,8 +404,7 @@ class _Solver:
         ok = g.h <= bnd.hi - g.h[u]
         ok[u] = True
         e = ok[g.a] & ok[g.b]
-        mat = coo_matrix((np.ones(int(e.sum())), (g.a[e], g.b[e])), shape=(g.n, g.n))
-        _, lab = connected_components(mat, directed=False)
+        _, lab = _fast.components(g.n, g.a[e], g.b[e])
         return float(g.h[(lab == lab[u]) & ok].sum()) < bnd.lo
 
     def _repair_part(self, labels: np.ndarray, p: int, hp: np.ndarray, skip: set[int]) -> np.ndarray | None:
@@ -533,8 +548,7 @@ class _Solver:
         sub = subgraph(g, nodes)
         sub_barrier = barrier[(np.isin(g.a, nodes)) & (np.isin(g.b, nodes))]
         keep = ~sub_barrier
-        mat = coo_matrix((np.ones(int(keep.sum())), (sub.a[keep], sub.b[keep])), shape=(sub.n, sub.n))
-        nr, region = connected_components(mat, directed=False)
+        nr, region = _fast.components(sub.n, sub.a[keep], sub.b[keep])
         H = np.bincount(region, weights=sub.h, minlength=nr).astype(np.int64).tolist()
         first = [int(x) for x in np.unique(region, return_index=True)[1]]
         parent = list(range(nr))
@@ -586,8 +600,7 @@ class _Solver:
         if not len(nodes):
             return []
         sub = subgraph(self.g, nodes)
-        mat = coo_matrix((np.ones(sub.m), (sub.a, sub.b)), shape=(sub.n, sub.n))
-        nc, lab = connected_components(mat, directed=False)
+        nc, lab = _fast.components(sub.n, sub.a, sub.b)
         comps = [nodes[lab == i] for i in range(nc)]
         comps.sort(key=lambda c: int(c.min()))
         return comps
@@ -603,13 +616,35 @@ class _Solver:
     # ------------------------------------------------------------------ exact
     def _exact_region(self, nodes: np.ndarray, k: int, *, strict: bool) -> list[np.ndarray] | None:
         """Optimal parts of a small region (``k`` parts when strict; any count, violations
-        penalised, when not); None when the region is too large, over budget, or (strict) infeasible."""
+        penalised, when not); None when the region is too large, over budget, or (strict) infeasible.
+        A pure function of the region's contracted graph, ``k``, the bounds, weights and ``lref``: answers
+        are cached (:mod:`._memo`) for this solver by node set and for every solver by content."""
+        local = (nodes.tobytes(), k, strict, self.lref)
+        hit = self._exact_seen.get(local)
+        if hit is None:
+            hit = self._exact_seen[local] = self._exact_cached(nodes, k, strict)
+        return None if hit[0] is None else [x.copy() for x in hit[0]]
+
+    def _exact_cached(self, nodes: np.ndarray, k: int, strict: bool) -> tuple[list[np.ndarray] | None]:
         sub = subgraph(self.g, nodes)
         lab = zero_contraction(sub)
         cg = contract(sub, lab)
         if cg.n > EXACT_MAX_NODES:
-            return None
+            return (None,)
+        key = (graph_key(cg), k, strict, self.bounds, self.w, self.lref)
+        masks = _EXACT.get(key)
+        if masks is None:
+            masks = (self._exact_masks(cg, k, strict),)
+            _EXACT.put(key, masks)
+        if masks[0] is None:
+            return (None,)
         members = [nodes[lab == j] for j in range(cg.n)]
+        return ([np.sort(np.concatenate([members[j] for j in bits(S)])) for S in masks[0]],)
+
+    def _exact_masks(self, cg: Graph, k: int, strict: bool) -> list[int] | None:
+        """The exact search on the contracted graph ``cg``: the parts as bitmasks of its nodes, or None."""
+        if _fast.AVAILABLE:  # compiled, the same search step for step
+            return _fast.exact_parts(cg, self.bounds, self.w, self.lref, EXACT_BUDGET, k, strict)
         dp = ExactDP(cg, self.bounds, self.w, self.lref, EXACT_BUDGET)
         full = (1 << cg.n) - 1
         self.aborted = False
@@ -634,7 +669,7 @@ class _Solver:
                 return None
             if parts is None:
                 return None
-        return [np.sort(np.concatenate([members[j] for j in bits(S)])) for S in parts]
+        return list(parts)
 
     def _small_enough(self, nodes: np.ndarray) -> bool:
         """Whether a region may go to the exact search (cheap upper bound on merged size)."""
@@ -712,56 +747,50 @@ class _Solver:
         # a random 64-bit tag per node: the xor over a side identifies the side (and so the bisection)
         tags = self.node_tags[nodes]
         total_tag = np.bitwise_xor.reduce(tags) if nl else np.uint64(0)
+        node_cols = np.column_stack([h, area, ext, deg_w])
         best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] = {}
         trees: list[np.ndarray] = []
         ks = np.arange(1, k)
         for ti in range(w.trees):
             wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
-            tree = _spanning_tree(nl, ea, eb, wt)
-            if tree is None:  # not connected: cannot happen for a component; give up
-                return []
-            pre, pred = tree
+            if _fast.AVAILABLE and len(ea) <= _SCIPY_TREE_EDGES:  # compiled: the same tree, order and ancestors
+                tree = _fast.tree_of(nl, ea, eb, np.argsort(wt, kind="stable"))
+                if tree is None:
+                    return []
+                pre, pred, size, depth, lca = tree
+            else:
+                tree = _spanning_tree(nl, ea, eb, wt)
+                if tree is None:  # not connected: cannot happen for a component; give up
+                    return []
+                pre, pred = tree
+                size, depth = _sizes_depths(pre, pred)
+                lca = _lca(ea, eb, pred, depth, pre[0])
             trees.append(pre)
-            tin = np.empty(nl, dtype=np.int64)
-            tin[pre] = np.arange(nl)
-            size, depth = _sizes_depths(pre, pred)
-            lca = _lca(ea, eb, pred, depth, pre[0])
-            lca_w = np.zeros((nl, 3))
-            np.add.at(lca_w, lca, W)
-            # subtree sums by prefix sums over the preorder
-            cols = np.column_stack([h, area, ext, deg_w, lca_w])[pre]
-            cs = np.vstack([np.zeros(cols.shape[1]), np.cumsum(cols, axis=0)])
-            px = np.concatenate([[np.uint64(0)], np.bitwise_xor.accumulate(tags[pre])])
             v = pre[1:]
-            lo_i, hi_i = tin[v], tin[v] + size[v]
-            sub = cs[hi_i] - cs[lo_i]
-            side_tag = px[hi_i] ^ px[lo_i]
-            h1, a1, e1 = sub[:, 0], sub[:, 1], sub[:, 2]
-            cut = sub[:, 3:6] - 2 * sub[:, 6:9]  # (length, art, nostreet) of the cut
-            h2, a2 = H - h1, A - a1
-            p1 = e1 + cut[:, 0]
-            p2 = (E - e1) + cut[:, 0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                comp = p1**2 / (4 * np.pi * np.maximum(a1, 1e-9)) + p2**2 / (4 * np.pi * np.maximum(a2, 1e-9))
-            base = w.compact * comp + (w.cut * cut[:, 2] - w.cross * cut[:, 1]) / self.lref
-            # every count k1 of parts on the cut-off side at once: rows k1 = 1..k-1, columns the cuts
-            n1 = size[v]
-            K1 = ks[:, None]
-            K2 = k - K1
-            ok_n = (n1 >= K1) & (nl - n1 >= K2)
-            viol = (np.maximum(0, np.maximum(K1 * bnd.lo - h1, h1 - K1 * bnd.hi))
-                    + np.maximum(0, np.maximum(K2 * bnd.lo - h2, h2 - K2 * bnd.hi)))
-            good = ok_n & (viol == 0) if strict else ok_n
-            row, j_all = np.nonzero(good)  # row-major: k1 ascending, then cut index
-            if not len(row):
-                continue
-            k1s, k2s = ks[row], k - ks[row]
-            g1, g2 = h1[j_all] / k1s, h2[j_all] / k2s
-            d1 = (g1 - t) / bnd.target
-            d2 = (g2 - t) / bnd.target
-            score = base[j_all] + w.balance * (k1s * (d1**2 + floor_penalty(g1, bnd.lo, w.floor_margin))
-                                               + k2s * (d2**2 + floor_penalty(g2, bnd.lo, w.floor_margin)))
-            vg = viol[row, j_all]
+            if _fast.AVAILABLE:  # compiled, the same sums in the same order
+                lo_i, hi_i, sub, side_tag = _fast.subtree_sums(pre, size, lca, node_cols, W, tags)
+            else:
+                tin = np.empty(nl, dtype=np.int64)
+                tin[pre] = np.arange(nl)
+                lca_w = np.zeros((nl, 3))
+                np.add.at(lca_w, lca, W)
+                # subtree sums by prefix sums over the preorder
+                cols = np.column_stack([node_cols, lca_w])[pre]
+                cs = np.vstack([np.zeros(cols.shape[1]), np.cumsum(cols, axis=0)])
+                px = np.concatenate([[np.uint64(0)], np.bitwise_xor.accumulate(tags[pre])])
+                lo_i, hi_i = tin[v], tin[v] + size[v]
+                sub = cs[hi_i] - cs[lo_i]
+                side_tag = px[hi_i] ^ px[lo_i]
+            if _fast.AVAILABLE:  # compiled, operation for operation as below
+                row, j_all, vg, score = _fast.cut_scores(sub, size[v], nl, k, H, A, E, bnd, t, w, self.lref, strict)
+                if not len(row):
+                    continue
+                k1s = ks[row]
+            else:
+                scored = self._cut_scores(sub, size[v], nl, k, H, A, E, t, strict)
+                if scored is None:
+                    continue
+                row, j_all, vg, score, k1s = scored
             # the best tries + 1 cuts of each k1 (by violation, then score; ties by cut index)
             order = np.lexsort((j_all, score, vg, row))
             starts = np.searchsorted(row[order], row[order], side="left")
@@ -781,6 +810,39 @@ class _Solver:
         for _key, (viol, score, ti, lo, hi, k1) in ranked[: w.tries + 1]:
             cands.append((viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1))
         return cands
+
+    def _cut_scores(self, sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: float, E: float, t: float,
+                    strict: bool) -> tuple[np.ndarray, ...] | None:
+        """(row, cut index, violation, score, k1) of every acceptable cut of one spanning tree for every
+        count ``k1 = row + 1`` of parts on the cut-off side, row-major; None when there is none."""
+        bnd, w = self.bounds, self.w
+        ks = np.arange(1, k)
+        h1, a1, e1 = sub[:, 0], sub[:, 1], sub[:, 2]
+        cut = sub[:, 3:6] - 2 * sub[:, 6:9]  # (length, art, nostreet) of the cut
+        h2, a2 = H - h1, A - a1
+        p1 = e1 + cut[:, 0]
+        p2 = (E - e1) + cut[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            comp = p1**2 / (4 * np.pi * np.maximum(a1, 1e-9)) + p2**2 / (4 * np.pi * np.maximum(a2, 1e-9))
+        base = w.compact * comp + (w.cut * cut[:, 2] - w.cross * cut[:, 1]) / self.lref
+        # every count k1 of parts on the cut-off side at once: rows k1 = 1..k-1, columns the cuts
+        K1 = ks[:, None]
+        K2 = k - K1
+        ok_n = (n1 >= K1) & (nl - n1 >= K2)
+        viol = (np.maximum(0, np.maximum(K1 * bnd.lo - h1, h1 - K1 * bnd.hi))
+                + np.maximum(0, np.maximum(K2 * bnd.lo - h2, h2 - K2 * bnd.hi)))
+        good = ok_n & (viol == 0) if strict else ok_n
+        row, j_all = np.nonzero(good)  # row-major: k1 ascending, then cut index
+        if not len(row):
+            return None
+        k1s, k2s = ks[row], k - ks[row]
+        g1, g2 = h1[j_all] / k1s, h2[j_all] / k2s
+        d1 = (g1 - t) / bnd.target
+        d2 = (g2 - t) / bnd.target
+        score = base[j_all] + w.balance * (k1s * (d1**2 + floor_penalty(g1, bnd.lo, w.floor_margin))
+                                           + k2s * (d2**2 + floor_penalty(g2, bnd.lo, w.floor_margin)))
+        vg = viol[row, j_all]
+        return row, j_all, vg, score, k1s
 
     # ------------------------------------------------------------------ local search
     def _improve(self, labels: np.ndarray, nparts: int, frozen: set[int]) -> np.ndarray:
@@ -914,11 +976,16 @@ class _Solver:
         return np.asarray(lab, dtype=np.int64)
 
 
+#: graphs of more edges than this get their spanning tree from scipy (a different DFS order), fewer
+#: from Kruskal in :mod:`._fast` (compiled) or below
+_SCIPY_TREE_EDGES = 3000
+
+
 def _spanning_tree(n: int, ea: np.ndarray, eb: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """Minimum spanning tree of a connected graph: (DFS preorder from node 0, parent), None if disconnected."""
     if n == 1:
         return np.zeros(1, dtype=np.int64), np.full(1, -1, dtype=np.int64)
-    if len(ea) > 3000:
+    if len(ea) > _SCIPY_TREE_EDGES:
         mat = csr_matrix((w, (ea, eb)), shape=(n, n))
         tree = minimum_spanning_tree(mat)
         tree = tree + tree.T

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import _fast
 from .feasibility import packable
 from .graph import Graph
 from .solver import Bounds, Weights
@@ -120,6 +121,9 @@ class SmallGridBadness:
 
         if len(live) > self.max_exact:
             return estimate()
+        if _fast.AVAILABLE and _fast.BADNESS_COMPILED:  # the programme below, compiled (gridgeo.partition._fast)
+            done, count, excess = _fast.small_grid_badness(hl, nb, lo, hi, target, self.budget)
+            return (int(count), round(float(excess), 6)) if done else estimate()
         steps = [0]
         memo: dict[int, Badness] = {}
         budget = self.budget

@@ -1,0 +1,168 @@
+"""Compiled inner loops of the partition engine (numba), with the same results as the Python they
+replace, bit for bit.
+
+The kernels themselves are in :mod:`._kernels`; this module holds their Python entry points.
+
+The spanning-tree bisection (:meth:`~.solver._Solver._candidates`) draws thousands of random spanning
+trees per district; for each it needs the tree (Kruskal over the edges in weight order, then a
+depth-first preorder), every subtree's size and depth, and the lowest common ancestor of every edge's
+ends. Those loops run here compiled with numba (``cache=True``: compiled once per installation, then
+loaded from numba's cache). They are pure integer code, so the trees, orders and ancestors are exactly
+those of the Python versions kept in :mod:`.solver` (used when numba is absent, and by the tests that
+check the two agree); the subtree sums add the same numbers in the same order as ``np.add.at`` and
+``np.cumsum``.
+
+The exact search of small regions (:class:`.exact.ExactDP`: dynamic programming over the sets of units
+still to cover, each step enumerating the connected sets holding the lowest unit) runs here too
+(:func:`exact_parts`): the same enumeration order, the same costs computed operation for operation, the
+same stable sort, pruning and step budget, so the same parts. Its recursions are explicit stacks
+(numba cannot cache recursive functions).
+
+So is the exact count of :class:`.subgrids.SmallGridBadness` (:func:`small_grid_badness`), and the
+connected components the solver asks for many times over small graphs (:func:`components`, numbered
+as scipy numbers them).
+
+First use compiles every kernel (10–20 s on the 2-core machine, once per installation, into numba's
+cache beside the sources); later processes load them from the cache in about 0.4 s.
+:func:`warm_up` does either ahead of time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+__all__ = ["AVAILABLE", "BADNESS_COMPILED", "tree_of", "subtree_sums", "cut_scores", "exact_parts",
+           "small_grid_badness", "components", "warm_up"]
+
+#: whether numba is installed (it is imported, and the kernels of :mod:`._kernels` loaded, only when a
+#: kernel is first used: about 0.4 s and 85 MB that other commands do not pay)
+AVAILABLE = importlib.util.find_spec("numba") is not None
+_K: list = []
+
+
+def _k():
+    """The compiled kernels (:mod:`._kernels`), imported on first use."""
+    if not _K:
+        from . import _kernels
+
+        _K.append(_kernels)
+    return _K[0]
+
+
+#: :class:`.subgrids.SmallGridBadness` uses :func:`small_grid_badness` (False: its Python programme; the
+#: tests compare the two)
+BADNESS_COMPILED = True
+
+
+def tree_of(n: int, ea: np.ndarray, eb: np.ndarray, order: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The minimum spanning tree of a graph of ``n`` nodes whose edges ``(ea, eb)`` come in weight
+    order ``order``: (DFS preorder from node 0, parent, subtree size, depth, LCA of every edge), or
+    None when the graph is not connected."""
+    if n == 1:
+        pre = np.zeros(1, dtype=np.int64)
+        par = np.full(1, -1, dtype=np.int64)
+    else:
+        pre, par, ok = _k()._kruskal_dfs(n, ea[order], eb[order])
+        if not ok:
+            return None
+    size, depth, lca = _k()._sizes_depths_lca(pre, par, ea, eb)
+    return pre, par, size, depth, lca
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel on a tiny graph."""
+    if not AVAILABLE:
+        return
+    from .graph import Graph
+    from .solver import Bounds, Weights
+
+    ea, eb = np.array([0, 1], dtype=np.int64), np.array([1, 2], dtype=np.int64)
+    pre, _par, size, _depth, lca = tree_of(3, ea, eb, np.array([0, 1]))
+    tags = np.array([1, 2, 4], dtype=np.uint64)
+    subtree_sums(pre, size, lca, np.ones((3, 6)), np.ones((2, 3)), tags)
+    g = Graph(h=np.array([60, 60, 90]), area=np.ones(3), perim=np.full(3, 4.0), x=np.zeros(3), y=np.zeros(3), a=ea,
+              b=eb, length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
+    exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
+    exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 0, False)
+    exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 2, 2, True)  # over budget: the feasible search
+    small_grid_badness([60, 60, 90], [2, 5, 2], 100, 150, 125, 1000)
+    components(3, ea, eb)
+
+
+def subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.ndarray, W: np.ndarray,
+                 tags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For every node but the root, in preorder: the preorder interval ``[lo, hi)`` of its subtree, the
+    sums over it of ``base``'s columns then of ``W``'s (edges counted at their LCA), and the xor of
+    its ``tags``."""
+    return _k()._subtree_sums(pre, size, lca, np.ascontiguousarray(base, dtype=np.float64),
+                         np.ascontiguousarray(W, dtype=np.float64), tags)
+
+
+def cut_scores(sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: float, E: float, bounds, t: float, w,
+               lref: float, strict: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate cuts of one spanning tree, for every count ``k1 = row + 1`` of parts on the cut-off
+    side (row-major, as ``np.nonzero``): (row, cut index, violation, score), computed operation for
+    operation as the numpy of :meth:`.solver._Solver._candidates` (the same values)."""
+    return _k()._cut_scores(sub, n1, int(nl), int(k), float(H), float(A), float(E), float(bounds.lo), float(bounds.hi),
+                       float(bounds.target), float(t), float(w.compact), float(w.cut), float(w.cross), float(lref),
+                       float(w.balance), float(w.floor_margin), bool(strict))
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
+    """Connected components of the undirected graph of ``n`` nodes and edges ``(a, b)``: their count and
+    each node's label, numbered in order of their lowest node, as
+    ``scipy.sparse.csgraph.connected_components(..., directed=False)`` numbers them (int32 labels; scipy
+    itself without numba)."""
+    if not AVAILABLE:
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import connected_components
+
+        mat = coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+        return connected_components(mat, directed=False)
+    return _k()._components(int(n), np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+
+
+# ------------------------------------------------------------------------------ exact search (see .exact)
+
+def small_grid_badness(hl: list[int], nb: list[int], lo: int, hi: int, target: int,
+                       budget: int) -> tuple[bool, int, float]:
+    """The exact count of :class:`.subgrids.SmallGridBadness` over cells of households ``hl`` (at most
+    62) with bitmask adjacency ``nb``, compiled: (within the budget, small grids out of bounds, their
+    total shortfall), the same as the Python dynamic programme."""
+    return _k()._badness(np.asarray(hl, dtype=np.int64), np.asarray(nb, dtype=np.int64), int(lo), int(hi), int(target),
+                    int(budget))
+
+
+def exact_parts(g, bounds, w, lref: float, budget: int, k: int, strict: bool) -> list[int] | None:
+    """The exact search of :mod:`.exact` on graph ``g`` (at most 62 nodes), compiled: the parts as
+    bitmasks of its nodes, or None (strict: infeasible, or no feasible division within the budget; not
+    strict: over the budget) — what :meth:`.solver._Solver._exact_masks` returns with :class:`.exact.ExactDP`."""
+    n = g.n
+    a, b = np.asarray(g.a, dtype=np.int64), np.asarray(g.b, dtype=np.int64)
+    m = len(a)
+    # adjacency in edge order per node (the order ExactDP appends them in)
+    rows = np.concatenate([a, b])
+    cols = np.concatenate([b, a])
+    eids = np.concatenate([np.arange(m), np.arange(m)])
+    order = np.lexsort((eids, rows))
+    ptr = np.searchsorted(rows[order], np.arange(n + 1)).astype(np.int64)
+    e = eids[order]
+    adj_j = cols[order]
+    L = np.asarray(g.length, dtype=np.float64)
+    art = np.asarray(g.art, dtype=np.float64)
+    ns = np.asarray(g.nostreet, dtype=np.float64)
+    nsdeg = np.zeros(n)
+    for x, y, v in zip(a.tolist(), b.tolist(), ns.tolist()):  # in edge order, as ExactDP sums them
+        nsdeg[x] += v
+        nsdeg[y] += v
+    nb = np.zeros(n, np.int64)
+    np.bitwise_or.at(nb, rows, np.left_shift(1, cols))
+    p = np.array([bounds.lo, bounds.hi, float(bounds.target), w.compact, w.cross, w.cut, w.balance, w.floor_margin,
+                  lref], dtype=np.float64)
+    status, parts = _k()._exact(n, int(k), bool(strict), np.asarray(g.h, dtype=np.float64),
+                           np.asarray(g.area, dtype=np.float64), np.asarray(g.perim, dtype=np.float64), ptr, adj_j,
+                           L[e], art[e], ns[e], nsdeg, nb, p, int(budget))
+    return None if status else [int(x) for x in parts]

@@ -1,0 +1,692 @@
+"""The numba kernels of :mod:`._fast` (imported on first use: numba's import and the loading of the
+compiled kernels are paid only by processes that divide)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+from numba import types as _nbt
+from numba.typed import Dict as _Dict
+
+
+@njit(cache=True, nogil=True)
+def _kruskal_dfs(n: int, A: np.ndarray, B: np.ndarray):  # pragma: no cover - compiled
+    """Spanning tree from edges already in weight order (union-find with path halving, as the
+    Python), then the DFS preorder from node 0 (children pushed in reverse order of joining) and
+    each node's parent; ``ok`` False when the edges do not connect the nodes."""
+    parent = np.arange(n)
+    # adjacency of the tree in joining order: at most n - 1 edges, 2 entries each
+    head = np.full(n, -1, np.int64)
+    nxt = np.full(2 * n, -1, np.int64)
+    to = np.empty(2 * n, np.int64)
+    deg = np.zeros(n, np.int64)
+    joined = 0
+    slot = 0
+    for i in range(len(A)):
+        a = A[i]
+        b = B[i]
+        ra = a
+        while parent[ra] != ra:
+            parent[ra] = parent[parent[ra]]
+            ra = parent[ra]
+        rb = b
+        while parent[rb] != rb:
+            parent[rb] = parent[parent[rb]]
+            rb = parent[rb]
+        if ra == rb:
+            continue
+        parent[ra] = rb
+        # prepend: walking the list from head visits neighbours newest first (reversed joining order)
+        to[slot] = b
+        nxt[slot] = head[a]
+        head[a] = slot
+        slot += 1
+        to[slot] = a
+        nxt[slot] = head[b]
+        head[b] = slot
+        slot += 1
+        deg[a] += 1
+        deg[b] += 1
+        joined += 1
+        if joined == n - 1:
+            break
+    pre = np.empty(n, np.int64)
+    par = np.full(n, -1, np.int64)
+    if joined < n - 1:
+        return pre, par, False
+    seen = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int64)
+    top = 0
+    stack[0] = 0
+    top = 1
+    seen[0] = True
+    k = 0
+    while top > 0:
+        top -= 1
+        v = stack[top]
+        pre[k] = v
+        k += 1
+        s = head[v]
+        while s >= 0:  # reversed(nbrs[v]): the newest neighbour first
+            u = to[s]
+            if not seen[u]:
+                seen[u] = True
+                par[u] = v
+                stack[top] = u
+                top += 1
+            s = nxt[s]
+    return pre, par, True
+
+@njit(cache=True, nogil=True)
+def _sizes_depths_lca(pre: np.ndarray, par: np.ndarray, ea: np.ndarray, eb: np.ndarray):  # pragma: no cover
+    """Subtree sizes, depths, and the lowest common ancestor of each pair ``(ea[i], eb[i])``
+    (climbing from the deeper end; an ancestor test by preorder interval)."""
+    n = len(pre)
+    size = np.ones(n, np.int64)
+    for i in range(n - 1, 0, -1):
+        v = pre[i]
+        size[par[v]] += size[v]
+    depth = np.zeros(n, np.int64)
+    tin = np.empty(n, np.int64)
+    tin[pre[0]] = 0
+    for i in range(1, n):
+        v = pre[i]
+        depth[v] = depth[par[v]] + 1
+        tin[v] = i
+    m = len(ea)
+    lca = np.empty(m, np.int64)
+    for i in range(m):
+        a = ea[i]
+        b = eb[i]
+        # an edge of the graph: its ends are usually close in the tree; climb a until it holds b
+        while not (tin[a] <= tin[b] and tin[b] < tin[a] + size[a]):
+            a = par[a]
+        lca[i] = a
+    return size, depth, lca
+
+
+
+@njit(cache=True, nogil=True)
+def _subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.ndarray, W: np.ndarray,
+                  tags: np.ndarray):  # pragma: no cover - compiled
+    """Sums over the subtree of every non-root node (in preorder), by prefix sums over the preorder:
+    the columns of ``base`` (per node) and ``W`` (per edge, added at the edge's LCA), and the xor of
+    ``tags``. The additions run in the order of ``np.add.at`` and ``np.cumsum``: identical sums."""
+    n = len(pre)
+    nb = base.shape[1]
+    nw = W.shape[1]
+    cols = nb + nw
+    at_lca = np.zeros((n, nw))
+    for i in range(len(lca)):
+        for c in range(nw):
+            at_lca[lca[i], c] += W[i, c]
+    cs = np.zeros((n + 1, cols))
+    px = np.zeros(n + 1, np.uint64)
+    for k in range(n):
+        v = pre[k]
+        for c in range(nb):
+            cs[k + 1, c] = base[v, c] if k == 0 else cs[k, c] + base[v, c]
+        for c in range(nw):
+            cs[k + 1, nb + c] = at_lca[v, c] if k == 0 else cs[k, nb + c] + at_lca[v, c]
+        px[k + 1] = tags[v] if k == 0 else px[k] ^ tags[v]
+    lo_i = np.empty(n - 1, np.int64)
+    hi_i = np.empty(n - 1, np.int64)
+    sub = np.empty((n - 1, cols))
+    side = np.empty(n - 1, np.uint64)
+    for k in range(1, n):
+        v = pre[k]
+        lo = k
+        hi = k + size[v]
+        lo_i[k - 1] = lo
+        hi_i[k - 1] = hi
+        for c in range(cols):
+            sub[k - 1, c] = cs[hi, c] - cs[lo, c]
+        side[k - 1] = px[hi] ^ px[lo]
+    return lo_i, hi_i, sub, side
+
+
+
+@njit(cache=True, nogil=True)
+def _cut_scores(sub, n1, nl, k, H, A, E, lo, hi, target, t, compact, cut_w, cross, lref, balance, margin,
+                strict):  # pragma: no cover - compiled
+    m = sub.shape[0]
+    cap = max(k - 1, 0) * m
+    rows = np.empty(cap, np.int64)
+    cols = np.empty(cap, np.int64)
+    vg = np.empty(cap)
+    score = np.empty(cap)
+    base = np.empty(m)
+    for j in range(m):
+        h1 = sub[j, 0]
+        a1 = sub[j, 1]
+        e1 = sub[j, 2]
+        c0 = sub[j, 3] - 2 * sub[j, 6]
+        c1 = sub[j, 4] - 2 * sub[j, 7]
+        c2 = sub[j, 5] - 2 * sub[j, 8]
+        a2 = A - a1
+        p1 = e1 + c0
+        p2 = (E - e1) + c0
+        comp = p1 * p1 / (4 * np.pi * max(a1, 1e-9)) + p2 * p2 / (4 * np.pi * max(a2, 1e-9))
+        base[j] = compact * comp + (cut_w * c2 - cross * c1) / lref
+    q = 0
+    for r in range(k - 1):
+        k1 = r + 1
+        k2 = k - k1
+        for j in range(m):
+            if not (n1[j] >= k1 and nl - n1[j] >= k2):
+                continue
+            h1 = sub[j, 0]
+            h2 = H - h1
+            x = k1 * lo - h1
+            y = h1 - k1 * hi
+            v1 = max(0.0, x if x >= y else y)
+            x = k2 * lo - h2
+            y = h2 - k2 * hi
+            v2 = max(0.0, x if x >= y else y)
+            viol = v1 + v2
+            if strict and viol != 0:
+                continue
+            g1 = h1 / k1
+            g2 = h2 / k2
+            d1 = (g1 - t) / target
+            d2 = (g2 - t) / target
+            if margin > 0:
+                f1 = min(max((lo + margin - g1) / margin, 0.0), 1.0)
+                f2 = min(max((lo + margin - g2) / margin, 0.0), 1.0)
+                f1 = f1 * f1
+                f2 = f2 * f2
+            else:
+                f1 = 0.0 * g1
+                f2 = 0.0 * g2
+            rows[q] = r
+            cols[q] = j
+            vg[q] = viol
+            score[q] = base[j] + balance * (k1 * (d1 * d1 + f1) + k2 * (d2 * d2 + f2))
+            q += 1
+    return rows[:q], cols[:q], vg[:q], score[:q]
+
+
+
+@njit(cache=True, nogil=True)
+def _components(n, a, b):  # pragma: no cover - compiled
+    parent = np.arange(n)
+    for i in range(len(a)):
+        x = a[i]
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        y = b[i]
+        while parent[y] != y:
+            parent[y] = parent[parent[y]]
+            y = parent[y]
+        if x != y:
+            if x < y:
+                parent[y] = x
+            else:
+                parent[x] = y
+    label = np.full(n, -1, np.int32)
+    root_label = np.full(n, -1, np.int32)
+    nc = 0
+    for v in range(n):
+        r = v
+        while parent[r] != r:
+            r = parent[r]
+        if root_label[r] < 0:
+            root_label[r] = nc
+            nc += 1
+        label[v] = root_label[r]
+    return nc, label
+
+
+
+@njit(cache=True, nogil=True)
+def _low_bit(mask: int) -> int:  # pragma: no cover - compiled
+    i = 0
+    while not (mask >> i) & 1:
+        i += 1
+    return i
+
+@njit(cache=True, nogil=True)
+def _cost(p, hS, AS, PS, artS, ns_cut, strict):  # pragma: no cover - compiled
+    """:meth:`.exact.ExactDP.cost`, operation for operation (the same floating-point result)."""
+    lo, hi, t, compact, cross, cut, balance, margin, lref = p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+    comp = PS * PS / (4 * np.pi * AS) if AS > 0 else 0.0
+    if margin <= 0:
+        fp = 0.0 * hS
+    else:
+        x = (lo + margin - hS) / margin
+        fp = 0.0 if x <= 0 else (1.0 if x >= 1 else x * x)
+    d = (hS - t) / t
+    c = compact * comp + (cross * artS + cut * ns_cut / 2) / lref + balance * (d * d + fp)
+    if not strict:
+        v = max(0.0, max(lo - hS, hS - hi))
+        if v > 0:
+            c += 1000.0 + 1000.0 * v / t
+    return c
+
+@njit(cache=True, nogil=True)
+def _sets(mask, lo_h, hi_h, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt, budget,
+          buf_c, buf_s, off):  # pragma: no cover - compiled
+    """:meth:`.exact.ExactDP.sets`: the connected sets holding the lowest node of ``mask`` within
+    ``lo_h..hi_h``, written to ``buf_c``/``buf_s`` from ``off`` in the order of the recursive
+    enumeration (an explicit stack here: numba cannot cache recursive functions), then sorted by cost,
+    stably as ``list.sort``. Returns how many, or -1 over the budget (``cnt[0] > budget``)."""
+    n = len(h)
+    fS = np.empty(n + 1, np.int64)
+    fX = np.empty(n + 1, np.int64)
+    fban = np.empty(n + 1, np.int64)
+    fvb = np.zeros(n + 1, np.int64)
+    fh = np.empty(n + 1)
+    fA = np.empty(n + 1)
+    fP = np.empty(n + 1)
+    fart = np.empty(n + 1)
+    fns = np.empty(n + 1)
+    fnsdeg = np.empty(n + 1)
+    u = _low_bit(mask)
+    top = 0
+    fS[0] = 1 << u
+    fh[0] = h[u]
+    fA[0] = area[u]
+    fP[0] = perim[u]
+    fart[0] = 0.0
+    fns[0] = 0.0
+    fnsdeg[0] = nsdeg[u]
+    fX[0] = nb[u] & mask & ~(1 << u)
+    fban[0] = 0
+    k = 0
+    # entering a frame: count the step, keep the set when heavy enough
+    cnt[0] += 1
+    if cnt[0] > budget:
+        return -1
+    if fh[0] >= lo_h:
+        buf_c[off + k] = _cost(p, fh[0], fA[0], fP[0], fart[0], fnsdeg[0] - 2 * fns[0], strict)
+        buf_s[off + k] = fS[0]
+        k += 1
+    while top >= 0:
+        X = fX[top]
+        if X == 0:
+            top -= 1
+            if top >= 0:
+                fban[top] |= fvb[top]  # after the child returns: ban |= vb
+            continue
+        S = fS[top]
+        vb = X & -X
+        X ^= vb
+        fX[top] = X
+        v = _low_bit(vb)
+        hv = fh[top] + h[v]
+        if hv > hi_h:
+            fban[top] |= vb
+            continue
+        Lin = 0.0
+        ai = 0.0
+        ni = 0.0
+        for q in range(ptr[v], ptr[v + 1]):
+            if S >> adj_j[q] & 1:
+                Lin += adj_L[q]
+                ai += adj_art[q]
+                ni += adj_ns[q]
+        ban = fban[top]
+        fvb[top] = vb
+        c = top + 1
+        fS[c] = S | vb
+        fh[c] = hv
+        fA[c] = fA[top] + area[v]
+        fP[c] = fP[top] + perim[v] - 2 * Lin
+        fart[c] = fart[top] + ai
+        fns[c] = fns[top] + ni
+        fnsdeg[c] = fnsdeg[top] + nsdeg[v]
+        fX[c] = (X | (nb[v] & mask & ~S & ~ban)) & ~vb
+        fban[c] = ban
+        top = c
+        cnt[0] += 1
+        if cnt[0] > budget:
+            return -1
+        if hv >= lo_h:
+            buf_c[off + k] = _cost(p, fh[c], fA[c], fP[c], fart[c], fnsdeg[c] - 2 * fns[c], strict)
+            buf_s[off + k] = fS[c]
+            k += 1
+    order = np.argsort(buf_c[off:off + k], kind="mergesort")
+    cs = buf_c[off:off + k][order].copy()
+    ss = buf_s[off:off + k][order].copy()
+    buf_c[off:off + k] = cs
+    buf_s[off:off + k] = ss
+    return k
+
+@njit(cache=True, nogil=True)
+def _mask_h(mask, h):  # pragma: no cover - compiled
+    H = 0.0
+    m = mask
+    while m:
+        i = _low_bit(m)
+        H += h[i]
+        m &= m - 1
+    return H
+
+@njit(cache=True, nogil=True)
+def _window(mask, r, strict, h, p):  # pragma: no cover - compiled
+    """(feasible, lo_h, hi_h) of :meth:`.exact.ExactDP.best` for ``mask`` and ``r`` parts."""
+    lo, hi = p[0], p[1]
+    if not strict:
+        return True, 0.0, hi
+    H = _mask_h(mask, h)
+    if r < 1 or H < r * lo or H > r * hi:
+        return False, 0.0, 0.0
+    lo_h = max(lo, H - (r - 1) * hi)
+    hi_h = min(hi, H - (r - 1) * lo)
+    return lo_h <= hi_h, lo_h, hi_h
+
+@njit(cache=True, nogil=True)
+def _best(full, r0, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt, budget,
+          memo_c, memo_s):  # pragma: no cover - compiled
+    """:meth:`.exact.ExactDP.best` of ``full`` by ``r0`` parts, with an explicit stack of calls (the
+    same calls in the same order); returns (value, over budget)."""
+    n = len(h)
+    buf_c = np.empty(budget + 2)
+    buf_s = np.empty(budget + 2, np.int64)
+    fmask = np.empty(n + 2, np.int64)
+    fr = np.empty(n + 2, np.int64)
+    foff = np.empty(n + 2, np.int64)
+    fn = np.empty(n + 2, np.int64)
+    fi = np.empty(n + 2, np.int64)
+    fbc = np.empty(n + 2)
+    fbs = np.empty(n + 2, np.int64)
+    top = -1
+    used = 0
+    mask = full
+    r = r0
+    ret = 0.0
+    while True:
+        # a call best(mask, r): answered at once, or a new frame
+        immediate = True
+        if mask == 0:
+            ret = 0.0 if r <= 0 else np.inf
+        elif mask * 4096 + r in memo_c:
+            ret = memo_c[mask * 4096 + r]
+        else:
+            ok, lo_h, hi_h = _window(mask, r, strict, h, p)
+            if not ok:
+                memo_c[mask * 4096 + r] = np.inf
+                memo_s[mask * 4096 + r] = 0
+                ret = np.inf
+            else:
+                k = _sets(mask, lo_h, hi_h, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb,
+                          p, cnt, budget, buf_c, buf_s, used)
+                if k < 0:
+                    return np.inf, True
+                top += 1
+                fmask[top] = mask
+                fr[top] = r
+                foff[top] = used
+                fn[top] = k
+                fi[top] = 0
+                fbc[top] = np.inf
+                fbs[top] = 0
+                used += k
+                immediate = False
+        # returns and next calls
+        while True:
+            if immediate:
+                if top < 0:
+                    return ret, False
+                # the value of the call for candidate fi[top]
+                c = buf_c[foff[top] + fi[top]]
+                if c + ret < fbc[top]:
+                    fbc[top] = c + ret
+                    fbs[top] = buf_s[foff[top] + fi[top]]
+                fi[top] += 1
+            i = fi[top]
+            if i < fn[top] and buf_c[foff[top] + i] < fbc[top]:
+                mask = fmask[top] & ~buf_s[foff[top] + i]
+                r = fr[top] - 1 if strict else 0
+                break
+            key = fmask[top] * 4096 + fr[top]
+            memo_c[key] = fbc[top]
+            memo_s[key] = fbs[top]
+            ret = fbc[top]
+            used = foff[top]
+            top -= 1
+            immediate = True
+
+@njit(cache=True, nogil=True)
+def _first(full, r0, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt, budget, failed,
+           out):  # pragma: no cover - compiled
+    """:meth:`.exact.ExactDP.first` with an explicit stack: True with the parts in ``out[:r0]``;
+    False when there are none or the search went over budget."""
+    buf_c = np.empty(budget + 2)
+    buf_s = np.empty(budget + 2, np.int64)
+    depth_max = r0 + 2
+    fmask = np.empty(depth_max, np.int64)
+    fr = np.empty(depth_max, np.int64)
+    foff = np.empty(depth_max, np.int64)
+    fn = np.empty(depth_max, np.int64)
+    fi = np.empty(depth_max, np.int64)
+    top = -1
+    used = 0
+    mask = full
+    r = r0
+    while True:
+        # a call first(mask, r): True/False at once, or a new frame
+        immediate = True
+        res = False
+        if mask == 0:
+            res = r == 0
+        elif mask * 4096 + r in failed:
+            res = False
+        else:
+            ok, lo_h, hi_h = _window(mask, r, True, h, p)
+            if r < 1 or not ok:
+                failed[mask * 4096 + r] = True
+                res = False
+            else:
+                k = _sets(mask, lo_h, hi_h, True, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p,
+                          cnt, budget, buf_c, buf_s, used)
+                if k < 0:
+                    return False
+                top += 1
+                fmask[top] = mask
+                fr[top] = r
+                foff[top] = used
+                fn[top] = k
+                fi[top] = -1
+                used += k
+                immediate = False
+        while True:
+            if immediate and res:
+                return True  # every caller returns [S, *rest]
+            if top < 0:
+                return False
+            fi[top] += 1
+            i = fi[top]
+            if i < fn[top]:
+                out[top] = buf_s[foff[top] + i]
+                mask = fmask[top] & ~buf_s[foff[top] + i]
+                r = fr[top] - 1
+                break
+            failed[fmask[top] * 4096 + fr[top]] = True
+            used = foff[top]
+            top -= 1
+            immediate = True
+            res = False
+
+@njit(cache=True, nogil=True)
+def _exact(n, k, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, budget):  # pragma: no cover
+    """Status (0: parts found, 1: none) and the parts as bitmasks; see :func:`exact_parts`."""
+    full = (1 << n) - 1
+    cnt = np.zeros(1, np.int64)
+    memo_c = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.float64)
+    memo_s = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.int64)
+    parts = np.zeros(n + 1, np.int64)
+    r = k if strict else 0
+    val, over = _best(full, r, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt,
+                      budget, memo_c, memo_s)
+    if not over:
+        if strict and val == np.inf:
+            return 1, parts[:0]
+        mask = full
+        m = 0
+        while mask:
+            S = memo_s[mask * 4096 + r]
+            parts[m] = S
+            m += 1
+            mask &= ~S
+            r = r - 1 if strict else 0
+        return 0, parts[:m]
+    if not strict:
+        return 1, parts[:0]
+    # the optimum is out of reach: a feasible division, cheapest sets first
+    cnt[0] = 0
+    failed = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.boolean)
+    out = np.zeros(max(k, 0) + 2, np.int64)
+    if _first(full, k, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, cnt, budget, failed, out):
+        m = 0
+        mask = full
+        while mask:
+            mask &= ~out[m]
+            m += 1
+        return 0, out[:m].copy()
+    return 1, parts[:0]
+
+
+
+@njit(cache=True, nogil=True)
+def _all_sets(mask, hl, nb, hi, cnt, budget, buf_s, buf_h, off):  # pragma: no cover - compiled
+    """Connected sets (within ``hi``) holding the lowest cell of ``mask`` in the order of the recursive
+    enumeration of :class:`.subgrids.SmallGridBadness` (explicit stack), from ``off``; -1 over budget."""
+    n = len(hl)
+    fS = np.empty(n + 1, np.int64)
+    fX = np.empty(n + 1, np.int64)
+    fban = np.empty(n + 1, np.int64)
+    fvb = np.zeros(n + 1, np.int64)
+    fh = np.empty(n + 1, np.int64)
+    u = _low_bit(mask)
+    fS[0] = 1 << u
+    fh[0] = hl[u]
+    fX[0] = nb[u] & mask & ~(1 << u)
+    fban[0] = 0
+    top = 0
+    cnt[0] += 1
+    if cnt[0] > budget:
+        return -1
+    buf_s[off] = fS[0]
+    buf_h[off] = fh[0]
+    k = 1
+    while top >= 0:
+        X = fX[top]
+        if X == 0:
+            top -= 1
+            if top >= 0:
+                fban[top] |= fvb[top]
+            continue
+        S = fS[top]
+        vb = X & -X
+        X ^= vb
+        fX[top] = X
+        v = _low_bit(vb)
+        hv = fh[top] + hl[v]
+        if hv > hi:
+            fban[top] |= vb
+            continue
+        ban = fban[top]
+        fvb[top] = vb
+        c = top + 1
+        fS[c] = S | vb
+        fh[c] = hv
+        fX[c] = (X | (nb[v] & mask & ~S & ~ban)) & ~vb
+        fban[c] = ban
+        top = c
+        cnt[0] += 1
+        if cnt[0] > budget:
+            return -1
+        buf_s[off + k] = fS[c]
+        buf_h[off + k] = hv
+        k += 1
+    return k
+
+@njit(cache=True, nogil=True)
+def _short_nb(h, lo):  # pragma: no cover - compiled
+    return min(lo - h, h) / lo
+
+@njit(cache=True, nogil=True)
+def _badness(hl, nb, lo, hi, target, budget):  # pragma: no cover - compiled
+    """The dynamic programme of :meth:`.subgrids.SmallGridBadness._solve` over all cells of ``hl``,
+    explicit stacks, the same order, sort, pruning and budget: (within budget, count, excess)."""
+    n = len(hl)
+    full = (1 << n) - 1
+    cnt = np.zeros(1, np.int64)
+    buf_s = np.empty(budget + 2, np.int64)
+    buf_h = np.empty(budget + 2, np.int64)
+    memo_c = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.int64)
+    memo_e = _Dict.empty(key_type=_nbt.int64, value_type=_nbt.float64)
+    fmask = np.empty(n + 2, np.int64)
+    foff = np.empty(n + 2, np.int64)
+    fn = np.empty(n + 2, np.int64)
+    fi = np.empty(n + 2, np.int64)
+    frc = np.empty(n + 2, np.int64)
+    fre = np.empty(n + 2)
+    top = -1
+    used = 0
+    mask = full
+    rc = 0
+    re = 0.0
+    while True:
+        immediate = True
+        if mask == 0:
+            rc, re = 0, 0.0
+        elif mask in memo_c:
+            rc, re = memo_c[mask], memo_e[mask]
+        else:
+            k = _all_sets(mask, hl, nb, hi, cnt, budget, buf_s, buf_h, used)
+            if k < 0:
+                return False, 0, 0.0
+            # within the bounds first (nearest the target first), then the short ones, largest first
+            keys = np.empty(k, np.int64)
+            for q in range(k):
+                x = buf_h[used + q]
+                keys[q] = (1_000_000_000 - x) if x < lo else abs(x - target)
+            order = np.argsort(keys, kind="mergesort")
+            ss = buf_s[used:used + k][order].copy()
+            hh = buf_h[used:used + k][order].copy()
+            buf_s[used:used + k] = ss
+            buf_h[used:used + k] = hh
+            top += 1
+            fmask[top] = mask
+            foff[top] = used
+            fn[top] = k
+            fi[top] = -1
+            frc[top] = n + 1
+            fre[top] = np.inf
+            used += k
+            immediate = False
+        while True:
+            if immediate:
+                if top < 0:
+                    return True, rc, re
+                x = buf_h[foff[top] + fi[top]]
+                if x < lo:
+                    cc, ce = rc + 1, re + _short_nb(x, lo)
+                else:
+                    cc, ce = rc, re
+                if cc < frc[top] or (cc == frc[top] and ce < fre[top]):
+                    frc[top] = cc
+                    fre[top] = ce
+                    if cc == 0 and ce == 0.0:
+                        fi[top] = fn[top]  # break
+            # the next candidate worth a call
+            i = fi[top] + 1
+            while i < fn[top]:
+                x = buf_h[foff[top] + i]
+                if x < lo and frc[top] <= 1 and fre[top] <= _short_nb(x, lo):
+                    i += 1
+                    continue
+                break
+            if i < fn[top]:
+                fi[top] = i
+                mask = fmask[top] & ~buf_s[foff[top] + i]
+                break
+            memo_c[fmask[top]] = frc[top]
+            memo_e[fmask[top]] = fre[top]
+            rc, re = frc[top], fre[top]
+            used = foff[top]
+            top -= 1
+            immediate = True

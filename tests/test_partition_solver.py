@@ -301,3 +301,28 @@ def test_regions_of_more_grids_than_the_strict_limit_are_only_cut_in_two(monkeyp
     assert len(capped) == k and sorted(np.concatenate(capped).tolist()) == nodes.tolist()
     hp = np.array([g.h[p].sum() for p in capped])
     assert ((hp >= 300) & (hp <= 500)).mean() >= 0.9
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_large_regions_score_only_counts_near_each_cuts_share(seed, monkeypatch):
+    """A region of more than STRICT_MAX_PARTS grids scores each cut only for the counts of grids near its
+    households ÷ the grid size (memory grows with cuts, not cuts × counts); the best cuts are the same as
+    when every count is scored, compiled or not."""
+    from gridgeo.partition import _fast, solver
+
+    rng = np.random.default_rng(seed)
+    h = rng.integers(60, 140, 24 * 24)
+    g = lattice_graph(h, 24, 24)  # about 140 grids
+    nodes = np.arange(g.n)
+    k = int(round(g.h.sum() / 400))
+    assert k > solver.STRICT_MAX_PARTS
+
+    def best(band: int, compiled: bool):
+        monkeypatch.setattr(solver, "COUNT_BAND", band)
+        monkeypatch.setattr(_fast, "AVAILABLE", compiled and _fast.AVAILABLE)
+        cands = solver._Solver(g, Bounds(300, 500, 400), Weights(), seed)._candidates(nodes, k, strict=False)
+        return [(v, round(s, 9), k1, tuple(side.tolist())) for v, s, side, k1 in cands]
+
+    every = best(10**6, True)  # a band wider than any count: every count scored
+    assert every and best(solver.COUNT_BAND, True) == every
+    assert best(solver.COUNT_BAND, False) == every

@@ -102,13 +102,14 @@ def subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.nd
 
 
 def cut_scores(sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: float, E: float, bounds, t: float, w,
-               lref: float, strict: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+               lref: float, strict: bool, band: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The candidate cuts of one spanning tree, for every count ``k1 = row + 1`` of parts on the cut-off
     side (row-major, as ``np.nonzero``): (row, cut index, violation, score), computed operation for
-    operation as the numpy of :meth:`.solver._Solver._candidates` (the same values)."""
+    operation as the numpy of :meth:`.solver._Solver._candidates` (the same values). With ``band`` > 0,
+    only counts within ``band`` of the cut-off side's households ÷ ``t``."""
     return _k()._cut_scores(sub, n1, int(nl), int(k), float(H), float(A), float(E), float(bounds.lo), float(bounds.hi),
                        float(bounds.target), float(t), float(w.compact), float(w.cut), float(w.cross), float(lref),
-                       float(w.balance), float(w.floor_margin), bool(strict))
+                       float(w.balance), float(w.floor_margin), bool(strict), int(band))
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:

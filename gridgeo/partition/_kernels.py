@@ -148,9 +148,9 @@ def _subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.n
 
 @njit(cache=True, nogil=True)
 def _cut_scores(sub, n1, nl, k, H, A, E, lo, hi, target, t, compact, cut_w, cross, lref, balance, margin,
-                strict):  # pragma: no cover - compiled
+                strict, band):  # pragma: no cover - compiled
     m = sub.shape[0]
-    cap = max(k - 1, 0) * m
+    cap = max(k - 1, 0) * m if band <= 0 else min(max(k - 1, 0), 2 * band + 2) * m
     rows = np.empty(cap, np.int64)
     cols = np.empty(cap, np.int64)
     vg = np.empty(cap)
@@ -176,6 +176,8 @@ def _cut_scores(sub, n1, nl, k, H, A, E, lo, hi, target, t, compact, cut_w, cros
             if not (n1[j] >= k1 and nl - n1[j] >= k2):
                 continue
             h1 = sub[j, 0]
+            if band > 0 and abs(k1 - h1 / t) > band:
+                continue
             h2 = H - h1
             x = k1 * lo - h1
             y = h1 - k1 * hi

@@ -68,6 +68,9 @@ BARRIER_ARTERIAL_SHARE = 0.5
 #: regions of more grids than this are cut in two without a strict bisection first (:meth:`_Solver._split_relaxed`);
 #: a community of 64 grids holds about 25,000 households, several times the largest real 社区
 STRICT_MAX_PARTS = 64
+#: counts of grids scored on each side of a cut of a region of more than STRICT_MAX_PARTS grids: those
+#: within this many of the side's households ÷ the grid size
+COUNT_BAND = 3
 
 
 def barrier_edges(g: Graph) -> np.ndarray:
@@ -751,6 +754,10 @@ class _Solver:
         best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] = {}
         trees: list[np.ndarray] = []
         ks = np.arange(1, k)
+        # a region of more than STRICT_MAX_PARTS grids: each cut scored only for the counts of grids near
+        # its households ÷ the grid size (the others are never the best cut; scoring every count of every
+        # cut takes (k - 1) × cuts of memory: gigabytes for a community of a million households)
+        band = COUNT_BAND if k > STRICT_MAX_PARTS else 0
         for ti in range(w.trees):
             wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
             if _fast.AVAILABLE and len(ea) <= _SCIPY_TREE_EDGES:  # compiled: the same tree, order and ancestors
@@ -782,12 +789,13 @@ class _Solver:
                 sub = cs[hi_i] - cs[lo_i]
                 side_tag = px[hi_i] ^ px[lo_i]
             if _fast.AVAILABLE:  # compiled, operation for operation as below
-                row, j_all, vg, score = _fast.cut_scores(sub, size[v], nl, k, H, A, E, bnd, t, w, self.lref, strict)
+                row, j_all, vg, score = _fast.cut_scores(sub, size[v], nl, k, H, A, E, bnd, t, w, self.lref, strict,
+                                                         band)
                 if not len(row):
                     continue
                 k1s = ks[row]
             else:
-                scored = self._cut_scores(sub, size[v], nl, k, H, A, E, t, strict)
+                scored = self._cut_scores(sub, size[v], nl, k, H, A, E, t, strict, band)
                 if scored is None:
                     continue
                 row, j_all, vg, score, k1s = scored
@@ -812,9 +820,10 @@ class _Solver:
         return cands
 
     def _cut_scores(self, sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: float, E: float, t: float,
-                    strict: bool) -> tuple[np.ndarray, ...] | None:
+                    strict: bool, band: int = 0) -> tuple[np.ndarray, ...] | None:
         """(row, cut index, violation, score, k1) of every acceptable cut of one spanning tree for every
-        count ``k1 = row + 1`` of parts on the cut-off side, row-major; None when there is none."""
+        count ``k1 = row + 1`` of parts on the cut-off side, row-major; None when there is none. With
+        ``band`` > 0, only counts within ``band`` of the cut-off side's households ÷ ``t``."""
         bnd, w = self.bounds, self.w
         ks = np.arange(1, k)
         h1, a1, e1 = sub[:, 0], sub[:, 1], sub[:, 2]
@@ -832,6 +841,8 @@ class _Solver:
         viol = (np.maximum(0, np.maximum(K1 * bnd.lo - h1, h1 - K1 * bnd.hi))
                 + np.maximum(0, np.maximum(K2 * bnd.lo - h2, h2 - K2 * bnd.hi)))
         good = ok_n & (viol == 0) if strict else ok_n
+        if band > 0:
+            good &= np.abs(K1 - h1 / t) <= band
         row, j_all = np.nonzero(good)  # row-major: k1 ascending, then cut index
         if not len(row):
             return None

@@ -496,6 +496,11 @@ def _restore_dtypes(gdf: gpd.GeoDataFrame, dtypes: dict[str, str]) -> gpd.GeoDat
     return gdf
 
 
+def layer_order(layers: dict[str, Any]) -> list[str]:
+    """The names of ``layers`` in the order a plan file holds them (:data:`LAYER_ORDER`, then the others by name)."""
+    return sorted(layers, key=lambda n: (LAYER_ORDER.index(n) if n in LAYER_ORDER else len(LAYER_ORDER), n))
+
+
 def write_gpkg_atomic(
     path: str | Path, layers: dict[str, gpd.GeoDataFrame], *, metadata: dict[str, Any] | None = None, force: bool = False
 ) -> None:
@@ -513,7 +518,7 @@ def write_gpkg_atomic(
     if not p.parent.exists():
         msg = f"output folder {p.parent} does not exist; create it first"
         raise InputError(msg)
-    ordered = sorted(layers, key=lambda n: (LAYER_ORDER.index(n) if n in LAYER_ORDER else len(LAYER_ORDER), n))
+    ordered = layer_order(layers)
     meta = dict(metadata or {})
     meta["_layers"] = ordered
     meta["_dtypes"] = {n: _dtype_names(layers[n]) for n in ordered}

@@ -1,0 +1,99 @@
+"""City scale (issue 12): the main process's serial work made cheaper gives the same plan, figures and output."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from gridgeo.cli import main
+from gridgeo.datasets import get_path
+from gridgeo.info import plan_summary
+from gridgeo.partition.metrics import quality
+from gridgeo.pipeline import _replace_ids
+from gridgeo.plan import Plan
+from gridgeo.rules import Rules
+from gridgeo.validate import severity_counts, validate_plan
+
+
+def _one_regex(text: str, ids: dict[str, str]) -> str:
+    """What the findings' messages were rewritten with before: one expression alternating every id."""
+    pattern = re.compile("(?:" + "|".join(re.escape(k) for k in sorted(ids, key=len, reverse=True)) + r")(?![-\w])")
+    return pattern.sub(lambda m: ids[m.group(0)], text)
+
+
+def test_replacing_ids_by_lookup_equals_one_regular_expression():
+    rnd = random.Random(12)
+    ids = {}
+    for c in ("420103001001", "420103001002", "4201030010"):
+        for g in range(1, 30):
+            ids[f"{c}-G{g:03d}"] = f"{c}{g:03d}"
+            for s in range(1, 4):
+                ids[f"{c}-G{g:03d}-{s:02d}"] = f"{c}{g:03d}{s:02d}"
+    ids["G001"] = "short"  # an id that is the tail of others
+    keys = list(ids)
+    glue = [" ", ", ", "; ", "(", ")", "-", "x", "所", "—", ".", "", "-99", "_"]
+    texts = ["small grid 420103001001-G005-04 of grid 420103001001-G005 has 87 households",
+             "420103001001-G005-", "-420103001001-G005", "x420103001001-G005", "G001 and 420103001002-G001-01x"]
+    for _ in range(400):
+        texts.append("".join(rnd.choice(glue) + rnd.choice(keys) for _ in range(rnd.randint(1, 6))) + rnd.choice(glue))
+    changed = 0
+    for t in texts:
+        got = _replace_ids(t, ids)
+        assert got == _one_regex(t, ids), t
+        changed += got != t
+    assert changed > 300
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """The sample town partitioned by the CLI with two workers: (path, printed summary)."""
+    import contextlib
+    import io
+
+    sample = get_path("sample_town")
+    out = tmp_path_factory.mktemp("serial") / "plan.gpkg"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["partition", "--quiet", "--communities", str(sample), "--communities-layer", "communities",
+                   "--streets", str(sample), "--streets-layer", "streets", "--buildings", str(sample),
+                   "--buildings-layer", "buildings", "--workers", "2", "--out", str(out)])
+    assert rc == 0
+    return out, buf.getvalue()
+
+
+def test_the_printed_summary_is_the_written_files(written):
+    """The summary comes from the layers in memory, not from reading the file back: it is the file's."""
+    out, printed = written
+    assert printed.strip() == plan_summary(Plan.read(out), path=out).strip()
+    assert "grids" in printed and "gridgeo validate (run before writing): 0 errors" in printed
+
+
+def test_the_runs_validation_is_validate_plan_on_the_written_file(written):
+    out, _ = written
+    plan = Plan.read(out)
+    assert plan.metadata["counts"]["communities"] > 1 and len(plan.layers["grids"]) > 10
+    stored = {k: v for k, v in plan.metadata["validation"].items() if k != "error_types"}
+    assert stored == severity_counts(validate_plan(plan))
+    assert sum(stored.values()) > 0  # warnings or info: the check found something to count
+
+
+def test_the_runs_quality_figures_are_those_of_the_written_file(written):
+    """The stored quality figures (street alignment measured in the workers) equal ``quality`` on the file."""
+    out, _ = written
+    plan = Plan.read(out)
+    metric = plan.metadata["metric_crs"]
+    import geopandas as gpd
+
+    streets = gpd.read_file(get_path("sample_town"), layer="streets").to_crs(metric)
+    layers = {k: plan.layers[k].to_crs(metric) for k in ("communities", "grids", "subgrids", "buildings")}
+    q = quality(layers["communities"], layers["grids"], layers["buildings"], streets=streets,
+                subgrids=layers["subgrids"], rules=Rules.from_dict(plan.metadata["rules"]))
+    kept = plan.metadata["quality"]
+    for level in ("base", "small"):
+        for key in ("grids", "in_range", "eligible", "households_range", "buildings_lost", "buildings_doubled",
+                    "multipart", "grids_with_holes"):
+            assert q[level][key] == kept[level][key], (level, key)
+        for key in ("households_cv", "median_polsby_popper", "street_aligned_share"):
+            assert q[level][key] == pytest.approx(kept[level][key], abs=2e-3), (level, key)

@@ -97,3 +97,38 @@ def test_the_runs_quality_figures_are_those_of_the_written_file(written):
             assert q[level][key] == kept[level][key], (level, key)
         for key in ("households_cv", "median_polsby_popper", "street_aligned_share"):
             assert q[level][key] == pytest.approx(kept[level][key], abs=2e-3), (level, key)
+
+
+def test_quality_measured_beside_the_validation_equals_quality_measured_before_it(written, tmp_path):
+    """Two workers: the quality figures come from a forked process while the plan is validated; one worker:
+    in this process. Same figures, same metadata (in the same order), same layers."""
+    from test_api import comparable_metadata, plan_hashes
+
+    out, _ = written
+    two = Plan.read(out)
+    assert "metrics_wait_s" in two.metadata["timings_s"]  # measured beside the validation
+    one_path = tmp_path / "one.gpkg"
+    sample = get_path("sample_town")
+    assert main(["partition", "--quiet", "--communities", str(sample), "--communities-layer", "communities",
+                 "--streets", str(sample), "--streets-layer", "streets", "--buildings", str(sample),
+                 "--buildings-layer", "buildings", "--workers", "1", "--out", str(one_path)]) == 0
+    one = Plan.read(one_path)
+    assert "metrics_wait_s" not in one.metadata["timings_s"]
+    assert list(one.metadata) == list(two.metadata)
+    assert comparable_metadata(one) == comparable_metadata(two)
+    assert one.metadata["quality"]["base"]["grids"] == len(one.layers["grids"])
+    assert plan_hashes(one) == plan_hashes(two)
+
+
+def test_an_error_measuring_quality_beside_the_validation_reaches_the_caller(monkeypatch):
+    import gridgeo.pipeline as pl
+
+    def boom(**kwargs):
+        raise ValueError("measuring failed")
+
+    beside = pl._Beside(boom, {}, fork=True)
+    assert beside.forked
+    with pytest.raises(ValueError, match="measuring failed"):
+        beside.result()
+    here = pl._Beside(lambda **kw: kw["x"] + 1, {"x": 1}, fork=False)
+    assert not here.forked and here.result() == 2

@@ -24,6 +24,10 @@ def _subgrid_nesting(subs: _Layer, declared_parent: np.ndarray, grids: _Layer, g
     sidx = np.flatnonzero(subs.usable)
     si, gi = tree.query(subs.geoms[sidx], predicate="intersects")
     si, gi = sidx[si], gidx[gi]
+    # most pairs only touch (a small grid on its grid's edge and the grid beyond): overlay only the pairs
+    # whose interiors meet (the others leave no polygonal piece)
+    meet = shapely.relate_pattern(subs.geoms[si], grids.geoms[gi], "T********")
+    si, gi = si[meet], gi[meet]
     pieces = shapely.intersection(subs.geoms[si], grids.geoms[gi])
     parts, pidx = _significant_parts(pieces, tol2, tol)
     pos, _, areas = _regroup(parts, pidx)

@@ -132,3 +132,36 @@ def test_an_error_measuring_quality_beside_the_validation_reaches_the_caller(mon
         beside.result()
     here = pl._Beside(lambda **kw: kw["x"] + 1, {"x": 1}, fork=False)
     assert not here.forked and here.result() == 2
+
+
+def _sort_positions_before(geoms, band_m, groups=None, ties=None):
+    """The numbering order as it was computed before (the geometry's WKB written for every row)."""
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    n = len(geoms)
+    cen = shapely.centroid(geoms)
+    x, y = np.round(shapely.get_x(cen), 2), np.round(shapely.get_y(cen), 2)
+    df = pd.DataFrame({"g": [""] * n if groups is None else [str(v) for v in groups], "nb": -np.floor(y / band_m),
+                       "x": x, "ny": -y, "t": [""] * n if ties is None else ["" if pd.isna(v) else str(v) for v in ties],
+                       "w": pd.Series(shapely.to_wkb(shapely.normalize(geoms), hex=True), dtype=object).fillna("")})
+    return df.sort_values(["g", "nb", "x", "ny", "t", "w"], na_position="last", kind="mergesort").index.to_numpy()
+
+
+def test_numbering_order_with_the_geometry_only_for_ties_is_the_same():
+    import numpy as np
+    import shapely
+
+    from gridgeo.codes import _sort_positions
+
+    rnd = np.random.default_rng(7)
+    n = 3000
+    cx, cy = rnd.integers(0, 40, n) * 25.0, rnd.integers(0, 40, n) * 25.0  # many equal centroids
+    w = rnd.choice([2.0, 4.0, 6.0], n)
+    geoms = shapely.box(cx - w, cy - 3, cx + w, cy + 3)  # same centroid, other shapes: tied but for the geometry
+    geoms[::97] = None
+    groups = rnd.choice(["a", "b", "c"], n)
+    ties = np.where(rnd.random(n) < 0.5, None, rnd.choice(["1", "2"], n)).astype(object)
+    for g, t in ((None, None), (groups, None), (groups, ties)):
+        np.testing.assert_array_equal(_sort_positions(geoms, 200.0, g, t), _sort_positions_before(geoms, 200.0, g, t))

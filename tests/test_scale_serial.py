@@ -165,3 +165,22 @@ def test_numbering_order_with_the_geometry_only_for_ties_is_the_same():
     ties = np.where(rnd.random(n) < 0.5, None, rnd.choice(["1", "2"], n)).astype(object)
     for g, t in ((None, None), (groups, None), (groups, ties)):
         np.testing.assert_array_equal(_sort_positions(geoms, 200.0, g, t), _sort_positions_before(geoms, 200.0, g, t))
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_each_jobs_fingerprint_is_computed_once(tmp_path, monkeypatch):
+    """A job is pickled to fingerprint it: once when looking for a kept result, not again when keeping its own."""
+    from gridgeo.parallel import Checkpoint, run_jobs
+
+    calls = []
+    real = Checkpoint.fingerprint
+    monkeypatch.setattr(Checkpoint, "fingerprint", staticmethod(lambda job: calls.append(job) or real(job)))
+    cp = Checkpoint(tmp_path / "kept")
+    assert run_jobs(_double, [1, 2, 3], keys=["a", "b", "c"], checkpoint=cp) == [2, 4, 6]
+    assert sorted(calls) == [1, 2, 3] and len(cp) == 3
+    calls.clear()
+    assert run_jobs(_double, [1, 2, 3], keys=["a", "b", "c"], checkpoint=cp) == [2, 4, 6]  # taken from the folder
+    assert sorted(calls) == [1, 2, 3]

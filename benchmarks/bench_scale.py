@@ -8,6 +8,14 @@ time, the time per thousand buildings (flat when the growth is linear), the peak
 process and of the largest worker (``getrusage``), the write step's share and the speed-up from one to
 two workers. Every plan must validate with 0 errors (the run's own check).
 
+Per stage (the plan's ``timings_s``): reading and blocks, the partition (in the workers), codes, quality
+figures, validation (storing the layers and checking them), the rest of the wall time (writing the file);
+``serial_s`` is everything but the partition, the main process's own work. With more than one worker the
+quality figures are measured in a forked process while the plan is validated: ``quality_s`` is then what the
+run waited for beyond the validation, ``quality_beside_s`` their own time. ``load_avg`` is the machine's
+1-minute load average at the start and the end of each run (other jobs disturb the times). ``--keep DIR``
+keeps the cities and plans (e.g. to compare the plans of two commits).
+
 ``--scenario FILE.gpkg`` measures a scenario file instead (layers ``communities``, ``streets``, ``buildings``),
 e.g. the whole Wuhan metro built by ``scripts/build_wuhan_scenario.py --metro``.
 

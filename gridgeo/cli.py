@@ -354,7 +354,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     from ._progress import Progress
     from .pipeline import build_plan
-    from .plan import Plan
+    from .plan import Plan, layer_order, write_gpkg_atomic
 
     sources = _sources(args)
     if stage == "partition" and "buildings" not in sources:
@@ -388,7 +388,11 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
             scheduler=getattr(args, "scheduler", None), checkpoint=checkpoint,
         )
         step(f"writing {args.out}")
-        plan.write(args.out, force=args.force)
+        # the layers as stored (kept from the run's own validation): written, then summarised from memory
+        # rather than read back from the file
+        stored = plan.stored()
+        write_gpkg_atomic(args.out, stored.layers, metadata=plan.metadata, force=args.force)
+        stored = Plan({name: stored.layers[name] for name in layer_order(stored.layers)}, stored.metadata)
     finally:
         progress.close()
     if checkpoint is not None:
@@ -400,7 +404,7 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     if findings is not None and len(findings):
         for text in findings.loc[findings["type"] == "layer_shift_suspected", "message"]:
             print(f"gridgeo: warning: {text}", file=sys.stderr)
-    print(plan_summary(Plan.read(args.out), path=args.out))
+    print(plan_summary(stored, path=args.out))
     failed = findings["community_code"][findings["type"] == "community_failed"] if findings is not None else []
     if len(failed):
         shown = ", ".join(map(str, list(failed)[:5])) + (" …" if len(failed) > 5 else "")

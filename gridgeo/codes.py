@@ -364,7 +364,6 @@ def _sort_positions(
     x = np.round(shapely.get_x(cen), 2)
     y = np.round(shapely.get_y(cen), 2)
     band = np.floor(y / band_m)
-    wkb = shapely.to_wkb(shapely.normalize(geoms), hex=True)
     df = pd.DataFrame(
         {
             "g": [""] * n if groups is None else [str(v) for v in groups],
@@ -372,9 +371,15 @@ def _sort_positions(
             "x": x,
             "ny": -y,
             "t": [""] * n if ties is None else ["" if pd.isna(v) else str(v) for v in ties],
-            "w": pd.Series(wkb, dtype=object).fillna(""),
         }
     )
+    # the geometry (normalised WKB) breaks the ties left: written only for the rows tied on every other key
+    # (the order is the same as with it everywhere; a city's footprints as text took seconds to sort)
+    tied = df.duplicated(keep=False).to_numpy()
+    w = np.full(n, "", dtype=object)
+    if tied.any():
+        w[tied] = pd.Series(shapely.to_wkb(shapely.normalize(geoms[tied]), hex=True), dtype=object).fillna("").to_numpy()
+    df["w"] = w
     return df.sort_values(["g", "nb", "x", "ny", "t", "w"], na_position="last", kind="mergesort").index.to_numpy()
 
 

@@ -128,12 +128,13 @@ class Checkpoint:
         h.update(pickle.dumps(job, protocol=5))
         return h.hexdigest()[:32]
 
-    def _path(self, key: str, job: Any) -> Path:
+    def _path(self, key: str, job: Any, fingerprint: str | None = None) -> Path:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(key))
-        return self.folder / f"{safe}-{self.fingerprint(job)}.pkl"
+        return self.folder / f"{safe}-{fingerprint or self.fingerprint(job)}.pkl"
 
-    def get(self, key: str, job: Any) -> Any | None:
-        path = self._path(key, job)
+    def get(self, key: str, job: Any, *, fingerprint: str | None = None) -> Any | None:
+        """The kept result of ``job`` (None when there is none); ``fingerprint``: the job's, when known."""
+        path = self._path(key, job, fingerprint)
         try:
             with path.open("rb") as fh:
                 return pickle.load(fh)
@@ -142,9 +143,9 @@ class Checkpoint:
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             return None  # unreadable (another version, a broken disk): compute it again
 
-    def put(self, key: str, job: Any, result: Any) -> None:
+    def put(self, key: str, job: Any, result: Any, *, fingerprint: str | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._path(key, job)
+        path = self._path(key, job, fingerprint)
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".part-", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -244,13 +245,15 @@ class _Results:
         self.jobs, self.keys, self.progress, self.checkpoint = jobs, keys, progress, checkpoint
         self.results: list[Any] = [None] * len(jobs)
         self.done: set[int] = set()
+        self.prints: dict[int, str] = {}  # each job's fingerprint, computed once (a job is pickled to compute it)
 
     def take_checkpointed(self, todo: list[int]) -> list[int]:
         if self.checkpoint is None:
             return todo
         left = []
         for i in todo:
-            got = self.checkpoint.get(self.keys[i], self.jobs[i])
+            self.prints[i] = self.checkpoint.fingerprint(self.jobs[i])
+            got = self.checkpoint.get(self.keys[i], self.jobs[i], fingerprint=self.prints[i])
             if got is None:
                 left.append(i)
             else:
@@ -264,7 +267,7 @@ class _Results:
         self.results[i] = res
         self.done.add(i)
         if self.checkpoint is not None and not isinstance(res, Failed):
-            self.checkpoint.put(self.keys[i], self.jobs[i], res)
+            self.checkpoint.put(self.keys[i], self.jobs[i], res, fingerprint=self.prints.get(i))
         if self.progress is not None:
             self.progress(len(self.done), len(self.jobs))
 

@@ -382,13 +382,12 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     findings = _findings_with_codes(findings, grids, subgrids)
     extra.update(code_metadata(scheme, coded.retired))
     prep.timings["codes_s"] = time.perf_counter() - t
-    from .partition.metrics import quality
-
-    t = time.perf_counter()
-    q = quality(prep.communities, grids, buildings, streets=prep.streets, subgrids=subgrids, rules=prep.rules,
-                alignment=_alignment_by_row(measured, grids, subgrids))
-    prep.timings["metrics_s"] = time.perf_counter() - t
-    extra["quality"] = _plain(q)
+    # the quality figures do not depend on the validation: with more than one worker they are measured in a
+    # forked process beside it (the workers are idle by then), else here, before it; the same computation
+    measuring = _Beside(_quality_figures, dict(
+        communities=prep.communities, grids=grids, buildings=buildings, streets=prep.streets, subgrids=subgrids,
+        rules=prep.rules, alignment=_alignment_by_row(measured, grids, subgrids)), fork=workers > 1 and scheduler is None)
+    extra["quality"] = None  # its place among the metadata; filled in below
     layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": grids, "subgrids": subgrids,
               "buildings": buildings, "findings": findings}
     if carving is not None:
@@ -400,11 +399,77 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     meta["counts"]["grids"] = int(len(grids))
     meta["counts"]["subgrids"] = int(len(subgrids))
     plan = Plan(layers, meta)
-    t = time.perf_counter()
-    plan = self_check(plan)
-    meta["timings_s"]["validate_s"] = round(time.perf_counter() - t, 3)
-    meta["counts"]["findings"] = int(len(plan.layers["findings"]))
+    t_check = time.perf_counter()
+    try:
+        plan = self_check(plan)
+    except BaseException:
+        measuring.abandon()
+        raise
+    validate_s = time.perf_counter() - t_check
+    t_wait = time.perf_counter()
+    q, metrics_s = measuring.result()
+    plan.metadata["quality"] = _plain(q)
+    timings = plan.metadata["timings_s"]
+    timings["metrics_s"] = round(metrics_s, 3)
+    timings["validate_s"] = round(validate_s, 3)
+    if measuring.forked:  # measured while the plan was validated: what the run waited for beyond that
+        timings["metrics_wait_s"] = round(time.perf_counter() - t_wait, 3)
+    plan.metadata["counts"]["findings"] = int(len(plan.layers["findings"]))
     return plan
+
+
+def _quality_figures(**kwargs: Any) -> tuple[dict[str, Any], float]:
+    """:func:`~gridgeo.partition.metrics.quality` and the seconds it took."""
+    from .partition.metrics import quality
+
+    t = time.perf_counter()
+    q = quality(kwargs.pop("communities"), kwargs.pop("grids"), kwargs.pop("buildings"), **kwargs)
+    return q, time.perf_counter() - t
+
+
+_BESIDE: dict[str, Any] = {}
+
+
+def _run_beside() -> Any:
+    """In the forked process: the function and arguments it inherited (nothing pickled on the way in)."""
+    func, kwargs = _BESIDE["job"]
+    return func(**kwargs)
+
+
+class _Beside:
+    """``func(**kwargs)`` in a forked process while this one goes on (``fork=True`` on a platform that forks),
+    else here at once; :meth:`result` gives its value (or raises its error). Only the result is pickled."""
+
+    def __init__(self, func: Callable[..., Any], kwargs: dict[str, Any], *, fork: bool) -> None:
+        import multiprocessing
+
+        self.forked = fork and "fork" in multiprocessing.get_all_start_methods()
+        self._value: Any = None
+        self._pool = self._future = None
+        if not self.forked:
+            self._value = func(**kwargs)
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        _BESIDE["job"] = (func, kwargs)
+        try:  # the process is forked at the submission, with the job in its memory
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
+            self._future = self._pool.submit(_run_beside)
+        finally:
+            _BESIDE.clear()
+
+    def result(self) -> Any:
+        if self._future is None:
+            return self._value
+        try:
+            return self._future.result()
+        finally:
+            self._pool.shutdown()
+
+    def abandon(self) -> None:
+        """Not waited for (the run failed): the process ends with its job, its result unread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def self_check(plan: Plan) -> Plan:
@@ -469,15 +534,46 @@ def _findings_with_codes(findings: gpd.GeoDataFrame, grids: gpd.GeoDataFrame,
                         if isinstance(i, str) and isinstance(c, str)})
     if not ids or not len(findings):
         return findings
-    # longest first, so that a grid id never replaces the start of one of its small grids' ids
-    # (an id followed by more of an id, e.g. a small grid without a code, is left whole)
-    pattern = re.compile("(?:" + "|".join(re.escape(k) for k in sorted(ids, key=len, reverse=True)) + r")(?![-\w])")
+    if all(_ID_RUN.fullmatch(k) for k in ids):
+        def replace(text: str) -> str:
+            return _replace_ids(text, ids)
+    else:  # ids with other characters: longest first, so that a grid id never replaces the start of
+        # one of its small grids' ids (an id followed by more of an id is left whole)
+        pattern = re.compile("(?:" + "|".join(re.escape(k) for k in sorted(ids, key=len, reverse=True)) + r")(?![-\w])")
+
+        def replace(text: str) -> str:
+            return pattern.sub(lambda m: ids[m.group(0)], text)
     out = findings.copy()
     out["feature_id"] = pd.Series([ids.get(v, v) if isinstance(v, str) else v for v in out["feature_id"]],
                                   index=out.index, dtype=object)
-    out["message"] = pd.Series([pattern.sub(lambda m: ids[m.group(0)], v) if isinstance(v, str) else v
-                                for v in out["message"]], index=out.index, dtype=object)
+    out["message"] = pd.Series([replace(v) if isinstance(v, str) else v for v in out["message"]],
+                               index=out.index, dtype=object)
     return out
+
+
+_ID_RUN = re.compile(r"[-\w]+")
+
+
+def _replace_ids(text: str, ids: dict[str, str]) -> str:
+    """``text`` with the ids of ``ids`` (word characters and hyphens only) replaced where they end a run of
+    such characters: in each run, its longest tail that is an id. So an id followed by more of an id (a
+    small grid without a code) is left whole, and a grid id never replaces the start of one of its small
+    grids' ids: what one regular expression alternating every id, longest first, followed by no word
+    character or hyphen, replaces, with one dictionary look-up per tail instead (that expression took
+    seconds to compile for a city's tens of thousands of grids).
+
+    >>> _replace_ids("small grid C-G005-04 of grid C-G005; C-G005-99, xC-G005.", {"C-G005": "C005", "C-G005-04": "C00504"})
+    'small grid C00504 of grid C005; C-G005-99, xC005.'
+    """
+    def sub(m: re.Match) -> str:
+        run = m.group(0)
+        for i in range(len(run)):
+            new = ids.get(run[i:])
+            if new is not None:
+                return run[:i] + new
+        return run
+
+    return _ID_RUN.sub(sub, text)
 
 
 def _precheck_scheme(prep: Prepared, scheme: CodeScheme) -> None:

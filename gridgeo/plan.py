@@ -302,7 +302,9 @@ def share_vertices(layers: dict[str, gpd.GeoDataFrame], *, tolerance_m: float = 
     out = dict(layers)
     for name, gdf in _projected_tiling(layers):
         geoms = gdf.geometry.to_numpy()
-        coords = np.unique(shapely.get_coordinates(geoms), axis=0)
+        # the distinct vertices, sorted by x then y (as np.unique(..., axis=0), through a complex view: faster)
+        xy = np.ascontiguousarray(shapely.get_coordinates(geoms), dtype=np.float64)
+        coords = np.unique(xy.view(np.complex128).ravel()).view(np.float64).reshape(-1, 2)
         tree = shapely.STRtree(shapely.points(coords))
         gi, pi = tree.query(shapely.boundary(geoms), predicate="dwithin", distance=tolerance_m)
         if len(gi) == 0:
@@ -312,7 +314,7 @@ def share_vertices(layers: dict[str, gpd.GeoDataFrame], *, tolerance_m: float = 
         starts = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
         ends = np.r_[starts[1:], len(gi)]
         idx = gi[starts]
-        refs = np.array([shapely.multipoints(coords[pi[a:b]]) for a, b in zip(starts, ends, strict=True)], dtype=object)
+        refs = shapely.multipoints(coords[pi], indices=np.repeat(np.arange(len(starts)), ends - starts))
         snapped = geoms.copy()
         snapped[idx] = shapely.snap(geoms[idx], refs, tolerance_m)
         out[name] = gdf.set_geometry(gpd.GeoSeries(snapped, index=gdf.index, crs=gdf.crs))
@@ -496,6 +498,11 @@ def _restore_dtypes(gdf: gpd.GeoDataFrame, dtypes: dict[str, str]) -> gpd.GeoDat
     return gdf
 
 
+def layer_order(layers: dict[str, Any]) -> list[str]:
+    """The names of ``layers`` in the order a plan file holds them (:data:`LAYER_ORDER`, then the others by name)."""
+    return sorted(layers, key=lambda n: (LAYER_ORDER.index(n) if n in LAYER_ORDER else len(LAYER_ORDER), n))
+
+
 def write_gpkg_atomic(
     path: str | Path, layers: dict[str, gpd.GeoDataFrame], *, metadata: dict[str, Any] | None = None, force: bool = False
 ) -> None:
@@ -513,7 +520,7 @@ def write_gpkg_atomic(
     if not p.parent.exists():
         msg = f"output folder {p.parent} does not exist; create it first"
         raise InputError(msg)
-    ordered = sorted(layers, key=lambda n: (LAYER_ORDER.index(n) if n in LAYER_ORDER else len(LAYER_ORDER), n))
+    ordered = layer_order(layers)
     meta = dict(metadata or {})
     meta["_layers"] = ordered
     meta["_dtypes"] = {n: _dtype_names(layers[n]) for n in ordered}

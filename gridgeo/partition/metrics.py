@@ -684,6 +684,9 @@ def _measure_level(
         i, j = shapely.STRtree(zgeom).query(zgeom, predicate="intersects")
         keep = (i < j) & (zcont[i] == zcont[j]) & (zcont[i] >= 0)
         i, j = i[keep], j[keep]
+        # most pairs only touch (neighbours): overlay only those whose interiors meet (the others add 0 m²)
+        meet = shapely.relate_pattern(zgeom[i], zgeom[j], "T********") if len(i) else np.zeros(0, dtype=bool)
+        i, j = i[meet], j[meet]
         if len(i):
             ov = shapely.area(shapely.intersection(zgeom[i], zgeom[j]))
             overlap_c = np.bincount(zcont[i], weights=ov, minlength=nc)

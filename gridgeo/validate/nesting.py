@@ -24,19 +24,27 @@ def _subgrid_nesting(subs: _Layer, declared_parent: np.ndarray, grids: _Layer, g
     sidx = np.flatnonzero(subs.usable)
     si, gi = tree.query(subs.geoms[sidx], predicate="intersects")
     si, gi = sidx[si], gidx[gi]
+    # most pairs only touch (a small grid on its grid's edge and the grid beyond): overlay only the pairs
+    # whose interiors meet (the others leave no polygonal piece)
+    meet = shapely.relate_pattern(subs.geoms[si], grids.geoms[gi], "T********")
+    si, gi = si[meet], gi[meet]
     pieces = shapely.intersection(subs.geoms[si], grids.geoms[gi])
     parts, pidx = _significant_parts(pieces, tol2, tol)
     pos, _, areas = _regroup(parts, pidx)
     sig_s, sig_g = si[pos], gi[pos]
-    for s in sidx:
-        mine = sig_s == s
-        sub_area = float(shapely.area(subs.geoms[s]))
-        gs, ars = sig_g[mine], areas[mine]
+    # each small grid's pieces, in the order found (a stable sort, then one slice per small grid)
+    order = np.argsort(sig_s, kind="stable")
+    sig_s, sig_g, areas = sig_s[order], sig_g[order], np.asarray(areas)[order]
+    starts = np.searchsorted(sig_s, sidx, side="left")
+    ends = np.searchsorted(sig_s, sidx, side="right")
+    for s, a, b in zip(sidx, starts, ends, strict=True):
+        gs, ars = sig_g[a:b], areas[a:b]
         where = subs.geoms[s]
         if len(gs):
             parent[s] = gs[int(np.argmax(ars))]
         comm = grid_comm[parent[s]] if parent[s] >= 0 else None
         if len(gs) != 1:
+            sub_area = float(shapely.area(subs.geoms[s]))
             outside = sub_area - (float(ars.max()) if len(ars) else 0.0)
             names = ", ".join(sorted(grids.ids[g] for g in gs)) if len(gs) else "none"
             records.append(_rec("subgrid_not_nested", subs.name, subs.ids[s], comm, measure=outside, geometry=where,

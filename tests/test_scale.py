@@ -118,20 +118,20 @@ def _lattice_city(n: int):
 def test_street_alignment_measured_per_community_gives_the_citys_quality_figures():
     """The partition measures each community's street alignment in its own job; the quality figures
     are those measured over the whole city at once."""
-    import gridgeo.partition.metrics as metrics_mod
+    import gridgeo.pipeline as pipeline_mod
     from gridgeo.partition.metrics import quality
     from gridgeo.pipeline import _plain
 
     city = _lattice_city(3)
     handed = {}
-    real_quality = metrics_mod.quality
 
-    def spy_quality(*args, **kwargs):  # what the pipeline hands the quality figures
-        handed.update(kwargs.get("alignment") or {})
-        return real_quality(*args, **kwargs)
+    class Spy(pipeline_mod._Beside):  # what the pipeline hands the quality figures (measured here or forked)
+        def __init__(self, func, kwargs, **kw):
+            handed.update(kwargs.get("alignment") or {})
+            super().__init__(func, kwargs, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(metrics_mod, "quality", spy_quality)
+        mp.setattr(pipeline_mod, "_Beside", Spy)
         plan = build_plan({k: LayerSource(None, frame=v) for k, v in city.items()}, stage="partition", workers=2)
     # every grid and small grid arrives measured by its community's job: nothing left for the main process
     assert set(handed) == {"grids", "subgrids"}

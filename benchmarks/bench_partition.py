@@ -526,6 +526,7 @@ def figures(ds: Dataset, run: Run, blocks_s: float) -> dict[str, str]:
     col["buildings lost / doubled"] = f"{b['buildings_lost']:,} / {b['buildings_doubled']:,}"
     col["small grids"] = _cell(s.get("grids"), "int") if s else "n/a"
     col["small: in range"] = _cell(s.get("in_range_share"), "pct") if s else "n/a"
+    col["  small: in range / eligible (honest count)"] = f"{s['in_range']:,} / {s['eligible']:,}" if s else "n/a"
     col["small: multi-part"] = _cell(s.get("multipart"), "int") if s else "n/a"
     col["small: grids with holes"] = _cell(s.get("grids_with_holes"), "int") if s else "n/a"
     col["small: under Polsby–Popper 0.25"] = _cell(s.get("polsby_popper_under_025"), "int") if s else "n/a"

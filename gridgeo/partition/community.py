@@ -38,6 +38,7 @@ from .enclosures import enclosure_count, foreign_holes, open_enclosures
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
+from .packfit import fit_small_grids
 from .refine import split_blocks_for_bounds
 from .shapes import polish_compactness
 from .solver import Bounds, Outcome, Weights, partition_graph
@@ -57,6 +58,8 @@ SMALL_GRID_RETRIES = 4
 #: spanning-tree seeds of each recombination of a base grid with a neighbour, and rounds over the grids
 RECOMBINE_SEEDS = 2
 RECOMBINE_ROUNDS = 2
+#: cells with households up to which the small-grid count that screens tree cuts is exact
+FIT_EXACT_CELLS = 12
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",
@@ -395,7 +398,25 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
     out.labels = _recombine_for_small_grids(ug, out.labels, out.n_parts, cells_of_unit, g, cells.geoms, grid_bounds,
                                             sub_bounds, weights, base_w, code, community,
                                             frozen=noted, memo=memo, badness=small_bad)
-    if (out.labels != before).any():
+    changed = (out.labels != before).any()
+    labels, fit_of_cell, fit_n, divided = _fit_small_grids(ug, out.labels, out.n_parts, cells_of_unit, g, cells,
+                                                           unit_of_cell, grid_bounds, sub_bounds, weights, code,
+                                                           community, small_bad, frozen=noted, memo=memo)
+    if fit_of_cell is not unit_of_cell:  # blocks divided between grids: the units of the polish are new
+        unit_of_cell, n_units = fit_of_cell, fit_n
+        ug = contract(g, unit_of_cell, n_units)
+        hs = ug.h
+        order = np.argsort(unit_of_cell, kind="stable")
+        starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
+        cells_of_unit = [order[starts[u]:starts[u + 1]] for u in range(n_units)]
+        unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
+        for blk in sorted(divided):
+            opened.setdefault(int(blk), "small_grids")
+        changed = True
+    elif (labels != out.labels).any():
+        changed = True
+    out.labels = labels
+    if changed:
         out.labels = polish(out.labels)
     out.notes = current_notes(out.notes, out.labels, ug.h, out.n_parts, grid_bounds)
     return out, out.labels[unit_of_cell], opened
@@ -488,6 +509,114 @@ def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cell
         if not improved:
             break
     return labels
+
+
+def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit: list[np.ndarray], g: Graph,
+                     cells: Cells, unit_of_cell: np.ndarray, grid_bounds: Bounds,
+                     sub_bounds: Bounds, weights: Weights, code: str, community: Any, badness: SmallGridBadness, *,
+                     frozen: set[int], memo: dict | None = None) -> tuple[np.ndarray, np.ndarray, int, set[int]]:
+    """Base grids whose small grids still miss their bounds, redrawn two or three at a time by tree
+    cuts (:func:`~.packfit.fit_small_grids`): first over the base units; where small grids still miss,
+    again with the whole blocks of those grids and of their neighbours opened into their building
+    cells (a block that then lies in one grid is whole again). A redrawing is kept where no new grid
+    is wrapped around another, no more are less compact than :data:`COMPACTNESS_REPORT` (Polsby–Popper)
+    than were, and the small grids :func:`small_division` draws in the new grids miss fewer
+    (then by fewer households) than in the old.
+
+    Returns the labels over the units, the unit of each cell and their number (new units when blocks
+    were divided), and the blocks divided."""
+    if not divisible(cells.households, sub_bounds.lo, sub_bounds.hi):
+        # the buildings of the whole community make no small grids within the bounds, however grouped
+        return labels, unit_of_cell, ug.n, set()
+    drawn_cache: dict[tuple[int, bytes], tuple[int, int]] = {}
+    pp_cache: dict[bytes, float] = {}
+    # the divisions are screened by a cheaper count (exact up to FIT_EXACT_CELLS cells), then checked as drawn
+    screen = SmallGridBadness(g, sub_bounds, max_exact=FIT_EXACT_CELLS)
+
+    def drawn(p: int, nodes: np.ndarray, retries: int = SMALL_GRID_RETRIES) -> tuple[int, int]:
+        key = (p, retries, nodes.tobytes())
+        if key not in drawn_cache:
+            drawn_cache[key] = small_division(g, cells.geoms, nodes, p, sub_bounds, weights, code,
+                                              enclosures=False, memo=memo, retries=retries)[1]
+        return drawn_cache[key]
+
+    def shape_ok(nodes: np.ndarray) -> tuple[bool, float]:
+        key = nodes.tobytes()
+        if key not in pp_cache:
+            shape = shapely.coverage_union_all(cells.geoms[nodes]) if len(nodes) > 1 else cells.geoms[nodes[0]]
+            holes = foreign_holes(shape, community)
+            pp_cache[key] = -1.0 if holes else 4 * np.pi * shapely.area(shape) / max(shapely.length(shape), 1e-9) ** 2
+        return pp_cache[key] >= 0, pp_cache[key]
+
+    def run(ug: Graph, labels: np.ndarray, cells_of_unit: list[np.ndarray]) -> np.ndarray:
+        def nodes_of(units: np.ndarray) -> np.ndarray:
+            return np.sort(np.concatenate([cells_of_unit[u] for u in units]))
+
+        def accept(old: dict[int, np.ndarray], new: dict[int, np.ndarray]) -> bool:
+            shapes = [shape_ok(nodes_of(u)) for u in new.values()]
+            thin_before = sum(shape_ok(nodes_of(u))[1] < COMPACTNESS_REPORT for u in old.values())
+            if not all(whole for whole, _ in shapes) or sum(pp < COMPACTNESS_REPORT for _, pp in shapes) > thin_before:
+                return False
+            before = [drawn(p, nodes_of(u)) for p, u in old.items()]
+            limit = (sum(m[0] for m in before), sum(m[1] for m in before))
+            # one spanning-tree seed per new grid (the retries of the final division only do better),
+            # given up as soon as the new grids miss more than the old
+            after = [0, 0]
+            for p, u in new.items():
+                m = drawn(p, nodes_of(u), 0)
+                after = [after[0] + m[0], after[1] + m[1]]
+                if after[0] > limit[0]:
+                    return False
+            return tuple(after) < limit
+
+        return fit_small_grids(ug, labels, n_parts, cells_of_unit, screen, grid_bounds, frozen=frozen,
+                               accept=accept, wanted=lambda p, units: drawn(p, nodes_of(units)) != (0, 0),
+                               seed=seed_for(code, 53), sub_bounds=sub_bounds, cell_households=cells.households)
+
+    labels = run(ug, labels, cells_of_unit)
+    n_units = ug.n
+    cell_part = labels[unit_of_cell]
+    still = [p for p in range(n_parts) if p not in frozen and (cell_part == p).any()
+             and drawn(p, np.flatnonzero(cell_part == p)) != (0, 0)]
+    if not still:
+        return labels, unit_of_cell, n_units, set()
+    # the whole blocks of those grids and of the grids around them, opened into their building cells
+    ca, cb = cell_part[g.a], cell_part[g.b]
+    hit = np.isin(ca, still) | np.isin(cb, still)
+    near = (set(still) | set(ca[hit].tolist()) | set(cb[hit].tolist())) - frozen
+    sizes = np.array([len(c) for c in cells_of_unit])
+    open_cell = np.isin(cell_part, sorted(near)) & (sizes[unit_of_cell] > 1)
+    if not open_cell.any():
+        return labels, unit_of_cell, n_units, set()
+    fine, n_fine = _open_units(unit_of_cell, open_cell)
+    order = np.argsort(fine, kind="stable")
+    starts = np.searchsorted(fine[order], np.arange(n_fine + 1))
+    cells_of_fine = [order[starts[u]:starts[u + 1]] for u in range(n_fine)]
+    fine_labels = np.zeros(n_fine, dtype=np.int64)
+    fine_labels[fine] = cell_part
+    new = run(contract(g, fine, n_fine), fine_labels, cells_of_fine)
+    if (new == fine_labels).all():
+        return labels, unit_of_cell, n_units, set()
+    cell_new = new[fine]
+    # a unit whose cells stayed in one grid is whole again
+    per_unit = np.zeros(n_units, dtype=np.int64)
+    per_unit[unit_of_cell] = cell_new
+    split_unit = np.zeros(n_units, dtype=bool)
+    split_unit[unit_of_cell[cell_new != per_unit[unit_of_cell]]] = True
+    unit2, n2 = _open_units(unit_of_cell, split_unit[unit_of_cell])
+    labels2 = np.zeros(n2, dtype=np.int64)
+    labels2[unit2] = cell_new
+    divided = set(np.unique(cells.block[split_unit[unit_of_cell]]).tolist())
+    return labels2, unit2, n2, divided
+
+
+def _open_units(unit_of_cell: np.ndarray, opened: np.ndarray) -> tuple[np.ndarray, int]:
+    """Units with the cells of ``opened`` each a unit of its own, numbered in order of first cell."""
+    key = np.where(opened, -1 - np.arange(len(unit_of_cell)), unit_of_cell)
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inv.ravel()], len(first)
 
 
 def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None,
@@ -788,6 +917,8 @@ def _crossing_findings(g: Graph, cells: Cells, block_geoms, grid_of_cell, grid_i
 
 #: why a block was opened into its building cells (:func:`base_units`, :func:`_base_grids_once`)
 OPENED_WHY = {
+    "small_grids": ("at most a grid's ceiling, but the grids around it made no small grids of {subgrid_min}–"
+                    "{subgrid_max} with it whole"),
     "over": "over {grid_max}",
     "small": ("at most a grid's ceiling, but its buildings make no small grids of {subgrid_min}–{subgrid_max} on "
               "their own, so the base grids share it with a neighbouring block"),

@@ -85,3 +85,17 @@ def test_tree_cuts_are_connected_and_within_bounds(h, width, k, seed):
                             seen.add(v)
                             stack.append(v)
             assert seen == part
+
+
+def test_a_pair_listed_with_the_higher_grid_first_is_searched():
+    # the search lists (A, B) with B < A; its compactness limit once looked grids up as if sorted, and
+    # this lattice's community failed (ValueError) and got no grids
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_partition import check_invariants, prepare_lattice, run, street_lattice
+
+    d = prepare_lattice(street_lattice(seed=1, nx=2, ny=3, points=False, density=0.875))
+    r = run(d)
+    assert not r.findings["type"].eq("community_failed").any()
+    check_invariants(d, r)

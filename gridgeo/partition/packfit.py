@@ -230,7 +230,8 @@ def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: lis
     # compact; the exact count is computed only where the quick test leaves a gain possible
     order = []
     ch = cell_h if cell_h is not None else None
-    old_index = np.searchsorted(np.array(grp), old_lab)
+    index_of = {p: i for i, p in enumerate(grp)}  # grp is (A, B) with B < A too: not sorted
+    old_index = np.array([index_of[int(x)] for x in old_lab], dtype=np.int64)
     limit = roundness(old_index) * (1 + SHAPE_SLACK)
     for key, lab in cands.items():
         shape = roundness(lab)

@@ -39,7 +39,7 @@ from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
 from .packfit import fit_small_grids
-from .refine import split_blocks_for_bounds
+from .refine import open_units, split_blocks_for_bounds, whole_again
 from .shapes import polish_compactness
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import SmallGridBadness, reshape_for_small_grids
@@ -588,7 +588,7 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
     open_cell = np.isin(cell_part, sorted(near)) & (sizes[unit_of_cell] > 1)
     if not open_cell.any():
         return labels, unit_of_cell, n_units, set()
-    fine, n_fine = _open_units(unit_of_cell, open_cell)
+    fine, n_fine = open_units(unit_of_cell, open_cell)
     order = np.argsort(fine, kind="stable")
     starts = np.searchsorted(fine[order], np.arange(n_fine + 1))
     cells_of_fine = [order[starts[u]:starts[u + 1]] for u in range(n_fine)]
@@ -598,25 +598,11 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
     if (new == fine_labels).all():
         return labels, unit_of_cell, n_units, set()
     cell_new = new[fine]
-    # a unit whose cells stayed in one grid is whole again
-    per_unit = np.zeros(n_units, dtype=np.int64)
-    per_unit[unit_of_cell] = cell_new
-    split_unit = np.zeros(n_units, dtype=bool)
-    split_unit[unit_of_cell[cell_new != per_unit[unit_of_cell]]] = True
-    unit2, n2 = _open_units(unit_of_cell, split_unit[unit_of_cell])
+    unit2, n2, split_unit = whole_again(unit_of_cell, n_units, cell_new)
     labels2 = np.zeros(n2, dtype=np.int64)
     labels2[unit2] = cell_new
     divided = set(np.unique(cells.block[split_unit[unit_of_cell]]).tolist())
     return labels2, unit2, n2, divided
-
-
-def _open_units(unit_of_cell: np.ndarray, opened: np.ndarray) -> tuple[np.ndarray, int]:
-    """Units with the cells of ``opened`` each a unit of its own, numbered in order of first cell."""
-    key = np.where(opened, -1 - np.arange(len(unit_of_cell)), unit_of_cell)
-    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
-    rank = np.empty(len(first), dtype=np.int64)
-    rank[np.argsort(first)] = np.arange(len(first))
-    return rank[inv.ravel()], len(first)
 
 
 def base_units(cells: Cells, g: Graph, grid_max: int, sub_bounds: Bounds | None = None,

@@ -78,7 +78,7 @@ def split_blocks_for_bounds(g: Graph, unit_of_cell: np.ndarray, n_units: int, ou
         near |= set(ca[hit].tolist()) | set(cb[hit].tolist())
     near -= skip
     open_cell = np.isin(cell_part, sorted(near))
-    fine, n_fine = _units(unit_of_cell, open_cell)
+    fine, n_fine = open_units(unit_of_cell, open_cell)
     fg = contract(g, fine, n_fine)
     fine_labels = np.zeros(n_fine, dtype=np.int64)
     fine_labels[fine] = cell_part
@@ -86,12 +86,7 @@ def split_blocks_for_bounds(g: Graph, unit_of_cell: np.ndarray, n_units: int, ou
     if new is None:
         return out, unit_of_cell, n_units
     cell_new = new[fine]
-    # a unit whose cells stayed in one grid is whole again
-    per_unit = np.zeros(n_units, dtype=np.int64)
-    per_unit[unit_of_cell] = cell_new
-    split_unit = np.zeros(n_units, dtype=bool)
-    split_unit[unit_of_cell[cell_new != per_unit[unit_of_cell]]] = True
-    unit2, n2 = _units(unit_of_cell, split_unit[unit_of_cell])
+    unit2, n2, _ = whole_again(unit_of_cell, n_units, cell_new)
     used = np.bincount(cell_new, minlength=nparts) > 0
     remap = np.cumsum(used) - 1
     hp = np.bincount(cell_new, weights=g.h, minlength=nparts)
@@ -102,7 +97,19 @@ def split_blocks_for_bounds(g: Graph, unit_of_cell: np.ndarray, n_units: int, ou
     return Outcome(labels2, int(used.sum()), notes), unit2, n2
 
 
-def _units(unit_of_cell: np.ndarray, opened: np.ndarray) -> tuple[np.ndarray, int]:
+def whole_again(unit_of_cell: np.ndarray, n_units: int, cell_part: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Units after a division of opened units' cells (``cell_part``: each cell's grid): a unit whose cells
+    stayed in one grid is whole again, the others are their cells. Returns the units of the cells, their
+    count, and which of the former units were divided."""
+    per_unit = np.zeros(n_units, dtype=np.int64)
+    per_unit[unit_of_cell] = cell_part
+    split_unit = np.zeros(n_units, dtype=bool)
+    split_unit[unit_of_cell[cell_part != per_unit[unit_of_cell]]] = True
+    unit2, n2 = open_units(unit_of_cell, split_unit[unit_of_cell])
+    return unit2, n2, split_unit
+
+
+def open_units(unit_of_cell: np.ndarray, opened: np.ndarray) -> tuple[np.ndarray, int]:
     """Units with the cells of ``opened`` each a unit of its own, numbered in order of first cell."""
     key = np.where(opened, -1 - np.arange(len(unit_of_cell)), unit_of_cell)
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)

@@ -326,3 +326,44 @@ def test_large_regions_score_only_counts_near_each_cuts_share(seed, monkeypatch)
     every = best(10**6, True)  # a band wider than any count: every count scored
     assert every and best(solver.COUNT_BAND, True) == every
     assert best(solver.COUNT_BAND, False) == every
+
+
+def test_a_community_of_thousands_of_grids_is_halved_not_peeled(monkeypatch):
+    """A region of far more grids than any real community (a synthetic superblock of a million households,
+    2,028 grids, failed: the strict bisection peeled one grid off at a time, 456 frames deep after 17 minutes) is cut
+    near its middle until its pieces are small, so the recursion stays O(log k) deep, no strict bisection
+    is asked of more than STRICT_MAX_PARTS grids, and the grids are within the bounds."""
+    import math
+
+    import gridgeo.partition.solver as solver
+
+    monkeypatch.setattr(solver, "STRICT_MAX_PARTS", 8)
+    rng = np.random.default_rng(11)
+    h = rng.integers(20, 60, 36 * 36)
+    g = lattice_graph(h, 36, 36)  # about 130 grids: 16 times the (lowered) limit
+    k_total = int(round(g.h.sum() / 400))
+    strict_ks: list[int] = []
+    depth = [0, 0]
+    real_split, real_relaxed = solver._Solver._split, solver._Solver._split_relaxed
+
+    def split(self, nodes, k):
+        strict_ks.append(k)
+        return real_split(self, nodes, k)
+
+    def relaxed(self, nodes, k):
+        depth[0] += 1
+        depth[1] = max(depth[1], depth[0])
+        try:
+            return real_relaxed(self, nodes, k)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(solver._Solver, "_split", split)
+    monkeypatch.setattr(solver._Solver, "_split_relaxed", relaxed)
+    out = solver.partition_graph(g, Bounds(300, 500, 400), seed=3)
+    assert abs(out.n_parts - k_total) <= 2
+    assert max(strict_ks) <= 8
+    # halving 130 grids down to pieces of 8: about log(130 / 8) / log(4 / 3) levels, not 130
+    assert depth[1] <= math.ceil(math.log(k_total / 8) / math.log(4 / 3)) + 2
+    hp = np.bincount(out.labels, weights=g.h)
+    assert ((hp >= 300) & (hp <= 500)).all()

@@ -519,6 +519,15 @@ class _Solver:
         H = int(self.g.h[c].sum())
         k, ok = choose_count(H, bnd.lo, bnd.hi, bnd.target)
         k = min(k, len(c))
+        if k > STRICT_MAX_PARTS:
+            # a region of more grids than any real community: cut in two near its middle until the pieces
+            # are small enough to be divided strictly (a strict bisection of the whole region costs up to
+            # 12 + 4k spanning-tree cuts of it, and peeling one grid at a time recursed up to k frames deep:
+            # a community of a million households failed). No merging with a neighbour (light)
+            if light:
+                return [c], False
+            parts = self._split_relaxed(c, k)
+            return parts, all(bnd.violation(float(self.g.h[p].sum())) == 0 for p in parts)
         if ok:
             ks = range(max(1, -(-H // bnd.hi)), min(H // bnd.lo, len(c)) + 1)
             order = sorted(ks, key=lambda x: (x != k, abs(x - H / bnd.target), x))[: 2 if light else 3]
@@ -813,7 +822,15 @@ class _Solver:
                 cand = (float(vg[q]), float(score[q]), ti, int(lo_i[j]), int(hi_i[j]), k1)
                 if key not in best or cand[:2] < best[key][:2]:
                     best[key] = cand
-        ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[1][5], kv[0]))
+        if k > STRICT_MAX_PARTS:
+            # a region of many grids is cut near its middle (each side at least a quarter of its grids), so
+            # the recursion is O(log k) deep and each level one pass over the region; an unbalanced cut
+            # only when a tree has no balanced one
+            q = k // 4
+            ranked = sorted(best.items(), key=lambda kv: (not q <= kv[1][5] <= k - q, kv[1][0], kv[1][1], kv[1][5],
+                                                          kv[0]))
+        else:
+            ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[1][5], kv[0]))
         cands = []
         for _key, (viol, score, ti, lo, hi, k1) in ranked[: w.tries + 1]:
             cands.append((viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1))

@@ -267,7 +267,6 @@ class _Solver:
         self.calls = 0
         self.budget = 0
         self.lref = 1.0
-        self.aborted = False
         self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
 
     # ------------------------------------------------------------------ driver
@@ -650,7 +649,6 @@ class _Solver:
             return _fast.exact_parts(cg, self.bounds, self.w, self.lref, EXACT_BUDGET, k, strict)
         dp = ExactDP(cg, self.bounds, self.w, self.lref, EXACT_BUDGET)
         full = (1 << cg.n) - 1
-        self.aborted = False
         try:
             if strict:
                 if dp.best(full, k, True) == math.inf:
@@ -661,14 +659,12 @@ class _Solver:
                 parts = dp.solution(full, 0, False)
         except (ExactAbort, RecursionError):
             if not strict:
-                self.aborted = True
                 return None
             # the optimum is out of reach: a feasible division, cheapest sets first
             dp.count = 0
             try:
                 parts = dp.first(full, k)
             except (ExactAbort, RecursionError):
-                self.aborted = True
                 return None
             if parts is None:
                 return None

@@ -74,9 +74,23 @@ def test_the_runs_validation_is_validate_plan_on_the_written_file(written):
     out, _ = written
     plan = Plan.read(out)
     assert plan.metadata["counts"]["communities"] > 1 and len(plan.layers["grids"]) > 10
+    found = validate_plan(plan)
     stored = {k: v for k, v in plan.metadata["validation"].items() if k != "error_types"}
-    assert stored == severity_counts(validate_plan(plan))
-    assert sum(stored.values()) > 0  # warnings or info: the check found something to count
+    assert stored == severity_counts(found)
+    errors = found.loc[found["severity"] == "error", "type"]
+    assert plan.metadata["validation"]["error_types"] == {str(k): int(v) for k, v in errors.value_counts().items()}
+    # what it counted is the plan itself: every grid and small grid the partition left out of its bounds
+    # (a warning), and those exempt (one building over the ceiling, or forced under the floor: info), each
+    # once; the sample town's tower of 528 households makes the second never empty
+    kinds = plan.layers["findings"]["type"].astype(str)
+    ids = plan.layers["findings"]["feature_id"]
+    outside = set(ids[kinds.isin(["grid_out_of_bounds", "subgrid_out_of_bounds"])])
+    exempt = set(ids[kinds.isin(["building_over_max", "building_over_subgrid_max", "grid_forced_under_floor"])])
+    assert exempt and errors.empty
+    assert stored == {"error": 0, "warning": len(outside), "info": len(exempt)}
+    bounds = found[found["type"] == "households_out_of_bounds"]
+    assert set(bounds.loc[bounds["severity"] == "warning", "feature_id"]) == outside
+    assert set(bounds.loc[bounds["severity"] == "info", "feature_id"]) == exempt
 
 
 def test_the_runs_quality_figures_are_those_of_the_written_file(written):

@@ -198,3 +198,59 @@ def test_each_jobs_fingerprint_is_computed_once(tmp_path, monkeypatch):
     calls.clear()
     assert run_jobs(_double, [1, 2, 3], keys=["a", "b", "c"], checkpoint=cp) == [2, 4, 6]  # taken from the folder
     assert sorted(calls) == [1, 2, 3]
+
+
+def _quality_children() -> list:
+    """The process ids of this process's live children (those ended and reaped are gone)."""
+    import multiprocessing
+
+    return sorted(p.pid for p in multiprocessing.active_children())
+
+
+def _sleeps_in_the_child(**kwargs):
+    import time
+
+    time.sleep(120)
+
+
+def _tiny_layers():
+    from gridgeo.io import LayerSource
+    from gridgeo.partition.synthetic import street_lattice
+
+    d = street_lattice(seed=5, nx=2, ny=2)
+    return {k: LayerSource(None, frame=d[k]) for k in ("communities", "streets", "buildings")}
+
+
+def test_abandoning_ends_a_running_child():
+    import time
+
+    import gridgeo.pipeline as pl
+
+    before = _quality_children()
+    beside = pl._Beside(_sleeps_in_the_child, {}, fork=True)
+    assert len(_quality_children()) == len(before) + 1
+    t = time.perf_counter()
+    beside.abandon()
+    assert time.perf_counter() - t < 10 and _quality_children() == before
+    beside.abandon()  # again: nothing left to end
+    with pytest.raises(KeyError), pl._Beside(_sleeps_in_the_child, {}, fork=True):
+        raise KeyError("the run failed")
+    assert _quality_children() == before
+
+
+def test_an_error_before_the_validation_ends_the_child(monkeypatch):
+    """An error between the fork and the validation (here building the metadata) still ends the process."""
+    import gridgeo.pipeline as pl
+    from gridgeo.pipeline import build_plan
+
+    layers = _tiny_layers()
+    before = _quality_children()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("metadata failed")
+
+    monkeypatch.setattr(pl, "_quality_figures", _sleeps_in_the_child)
+    monkeypatch.setattr(pl, "_metadata", broken)
+    with pytest.raises(RuntimeError, match="metadata failed"):
+        build_plan(layers, stage="partition", workers=2)
+    assert _quality_children() == before

@@ -446,7 +446,9 @@ class _Beside:
     else here at once; :meth:`result` gives its value (or raises its error). Only the result is pickled.
 
     Use it as a context manager: leaving the block by any way (an error included) ends a process still
-    running (terminated, then killed) and reaps it; :meth:`abandon` does so at once."""
+    running (terminated, then killed) and reaps it; :meth:`abandon` does so at once. When the process cannot
+    be started, or dies without an answer (killed by the system for memory, a signal, a crash), :meth:`result`
+    computes the value here instead (with a ``RuntimeWarning``): the same function of the same arguments."""
 
     def __init__(self, func: Callable[..., Any], kwargs: dict[str, Any], *, fork: bool) -> None:
         import multiprocessing
@@ -470,9 +472,9 @@ class _Beside:
                 self._proc.start()
             finally:
                 send.close()  # the child's end, closed here: reading sees the end of the pipe when it dies
-        except BaseException:
+        except OSError as exc:  # no fork (memory, process limit): measured here when asked
             self.abandon()
-            raise
+            self._why = f"{type(exc).__name__}: {exc}"
         finally:
             _BESIDE.clear()
 
@@ -496,7 +498,11 @@ class _Beside:
         finally:
             self.abandon(wait_s=5.0)
         if got is None:
-            raise RuntimeError(f"gridgeo: {getattr(self._func, '__name__', 'the job')} gave no answer ({self._why})")
+            import warnings
+
+            warnings.warn(f"gridgeo: {getattr(self._func, '__name__', 'the job')} run in this process instead "
+                          f"({self._why})", RuntimeWarning, stacklevel=2)
+            got = ("value", self._func(**self._kwargs))
         if got[0] == "error":
             exc = got[1]
             exc.add_note(f"raised in the process forked beside the validation:\n{got[2]}")

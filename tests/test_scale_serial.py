@@ -207,6 +207,20 @@ def _quality_children() -> list:
     return sorted(p.pid for p in multiprocessing.active_children())
 
 
+def _dies_in_the_child(func):
+    """``func``, except that in a forked child it kills its process at once (as the OOM killer would)."""
+    import os
+
+    parent = os.getpid()
+
+    def run(**kwargs):
+        if os.getpid() != parent:
+            os._exit(3)
+        return func(**kwargs)
+
+    return run
+
+
 def _sleeps_in_the_child(**kwargs):
     import time
 
@@ -219,6 +233,48 @@ def _tiny_layers():
 
     d = street_lattice(seed=5, nx=2, ny=2)
     return {k: LayerSource(None, frame=d[k]) for k in ("communities", "streets", "buildings")}
+
+
+def test_a_child_that_dies_is_measured_in_this_process():
+    import gridgeo.pipeline as pl
+
+    before = _quality_children()
+    beside = pl._Beside(_dies_in_the_child(lambda **kw: kw["x"] + 1), {"x": 41}, fork=True)
+    assert beside.forked
+    with pytest.warns(RuntimeWarning, match="exit code 3"):
+        assert beside.result() == 42
+    assert beside.result() == 42  # answered once
+    assert _quality_children() == before
+
+
+def test_a_child_that_cannot_be_forked_is_measured_in_this_process(monkeypatch):
+    import multiprocessing.context
+
+    import gridgeo.pipeline as pl
+
+    def no_fork(self):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_fork)
+    beside = pl._Beside(lambda **kw: kw["x"] + 1, {"x": 1}, fork=True)
+    with pytest.warns(RuntimeWarning, match="BlockingIOError"):
+        assert beside.result() == 2
+    assert not pl._BESIDE
+
+
+def test_a_plan_whose_quality_process_dies_has_the_quality_measured_in_process(monkeypatch):
+    """Two workers, and the forked process measuring the quality figures killed: the run goes on, with
+    the figures measured here, equal to those of a run with one worker (measured here from the start)."""
+    import gridgeo.pipeline as pl
+    from gridgeo.pipeline import build_plan
+
+    here = build_plan(_tiny_layers(), stage="partition", workers=1)
+    monkeypatch.setattr(pl, "_quality_figures", _dies_in_the_child(pl._quality_figures))
+    with pytest.warns(RuntimeWarning, match="in this process instead"):
+        beside = build_plan(_tiny_layers(), stage="partition", workers=2)
+    assert "metrics_wait_s" in beside.metadata["timings_s"]  # it was forked
+    assert beside.metadata["quality"] == here.metadata["quality"]
+    assert beside.metadata["quality"]["base"]["grids"] == len(beside.layers["grids"]) > 1
 
 
 def test_abandoning_ends_a_running_child():

@@ -387,27 +387,24 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     measuring = _Beside(_quality_figures, dict(
         communities=prep.communities, grids=grids, buildings=buildings, streets=prep.streets, subgrids=subgrids,
         rules=prep.rules, alignment=_alignment_by_row(measured, grids, subgrids)), fork=workers > 1 and scheduler is None)
-    extra["quality"] = None  # its place among the metadata; filled in below
-    layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": grids, "subgrids": subgrids,
-              "buildings": buildings, "findings": findings}
-    if carving is not None:
-        from .dedicated import register, unit_counts
+    with measuring:  # on every way out (an error anywhere below included) the forked process is ended
+        extra["quality"] = None  # its place among the metadata; filled in below
+        layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": grids, "subgrids": subgrids,
+                  "buildings": buildings, "findings": findings}
+        if carving is not None:
+            from .dedicated import register, unit_counts
 
-        layers["units"] = register(carving.carved, grids)
-        extra["units"] = unit_counts(layers["units"])
-    meta = _metadata(prep, "partition", extra)
-    meta["counts"]["grids"] = int(len(grids))
-    meta["counts"]["subgrids"] = int(len(subgrids))
-    plan = Plan(layers, meta)
-    t_check = time.perf_counter()
-    try:
+            layers["units"] = register(carving.carved, grids)
+            extra["units"] = unit_counts(layers["units"])
+        meta = _metadata(prep, "partition", extra)
+        meta["counts"]["grids"] = int(len(grids))
+        meta["counts"]["subgrids"] = int(len(subgrids))
+        plan = Plan(layers, meta)
+        t_check = time.perf_counter()
         plan = self_check(plan)
-    except BaseException:
-        measuring.abandon()
-        raise
-    validate_s = time.perf_counter() - t_check
-    t_wait = time.perf_counter()
-    q, metrics_s = measuring.result()
+        validate_s = time.perf_counter() - t_check
+        t_wait = time.perf_counter()
+        q, metrics_s = measuring.result()
     plan.metadata["quality"] = _plain(q)
     timings = plan.metadata["timings_s"]
     timings["metrics_s"] = round(metrics_s, 3)
@@ -430,46 +427,107 @@ def _quality_figures(**kwargs: Any) -> tuple[dict[str, Any], float]:
 _BESIDE: dict[str, Any] = {}
 
 
-def _run_beside() -> Any:
-    """In the forked process: the function and arguments it inherited (nothing pickled on the way in)."""
+def _run_beside(conn: Any) -> None:
+    """In the forked process: the function and arguments it inherited (nothing pickled on the way in);
+    sends back ``("value", result)`` or ``("error", exception, traceback text)``."""
+    import traceback
+
     func, kwargs = _BESIDE["job"]
-    return func(**kwargs)
+    try:
+        out: tuple = ("value", func(**kwargs))
+    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        out = ("error", exc, traceback.format_exc())
+    conn.send(out)
+    conn.close()
 
 
 class _Beside:
     """``func(**kwargs)`` in a forked process while this one goes on (``fork=True`` on a platform that forks),
-    else here at once; :meth:`result` gives its value (or raises its error). Only the result is pickled."""
+    else here at once; :meth:`result` gives its value (or raises its error). Only the result is pickled.
+
+    Use it as a context manager: leaving the block by any way (an error included) ends a process still
+    running (terminated, then killed) and reaps it; :meth:`abandon` does so at once. When the process cannot
+    be started, or dies without an answer (killed by the system for memory, a signal, a crash), :meth:`result`
+    computes the value here instead (with a ``RuntimeWarning``): the same function of the same arguments."""
 
     def __init__(self, func: Callable[..., Any], kwargs: dict[str, Any], *, fork: bool) -> None:
         import multiprocessing
 
         self.forked = fork and "fork" in multiprocessing.get_all_start_methods()
+        self._func, self._kwargs = func, kwargs
         self._value: Any = None
-        self._pool = self._future = None
+        self._proc: Any = None
+        self._conn: Any = None
+        self._why = ""
+        self._done = not self.forked
         if not self.forked:
             self._value = func(**kwargs)
             return
-        from concurrent.futures import ProcessPoolExecutor
-
+        ctx = multiprocessing.get_context("fork")
         _BESIDE["job"] = (func, kwargs)
-        try:  # the process is forked at the submission, with the job in its memory
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"))
-            self._future = self._pool.submit(_run_beside)
+        try:  # the process is forked at the start, with the job in its memory
+            self._conn, send = ctx.Pipe(duplex=False)
+            try:
+                self._proc = ctx.Process(target=_run_beside, args=(send,), name="gridgeo-quality", daemon=True)
+                self._proc.start()
+            finally:
+                send.close()  # the child's end, closed here: reading sees the end of the pipe when it dies
+        except OSError as exc:  # no fork (memory, process limit): measured here when asked
+            self.abandon()
+            self._why = f"{type(exc).__name__}: {exc}"
         finally:
             _BESIDE.clear()
 
-    def result(self) -> Any:
-        if self._future is None:
-            return self._value
-        try:
-            return self._future.result()
-        finally:
-            self._pool.shutdown()
+    def __enter__(self) -> _Beside:
+        return self
 
-    def abandon(self) -> None:
-        """Not waited for (the run failed): the process ends with its job, its result unread."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+    def __exit__(self, *exc: object) -> None:
+        self.abandon()
+
+    def result(self) -> Any:
+        if self._done:
+            return self._value
+        got = None
+        try:
+            if self._conn is not None:
+                try:
+                    got = self._conn.recv()
+                except (EOFError, OSError):  # the process died before it answered
+                    self._proc.join(5)
+                    self._why = f"the process measuring it ended with exit code {self._proc.exitcode}"
+        finally:
+            self.abandon(wait_s=5.0)
+        if got is None:
+            import warnings
+
+            warnings.warn(f"gridgeo: {getattr(self._func, '__name__', 'the job')} run in this process instead "
+                          f"({self._why})", RuntimeWarning, stacklevel=2)
+            got = ("value", self._func(**self._kwargs))
+        if got[0] == "error":
+            exc = got[1]
+            exc.add_note(f"raised in the process forked beside the validation:\n{got[2]}")
+            raise exc
+        self._value, self._done = got[1], True
+        return self._value
+
+    def abandon(self, wait_s: float = 0.0) -> None:
+        """End the process (at once, or after ``wait_s`` seconds for it to end by itself) and reap it; its
+        result, if any, is left unread. Safe to call again."""
+        conn, self._conn = self._conn, None
+        proc, self._proc = self._proc, None
+        if conn is not None:
+            conn.close()
+        if proc is None:
+            return
+        if wait_s > 0:
+            proc.join(wait_s)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        proc.close()
 
 
 def self_check(plan: Plan) -> Plan:

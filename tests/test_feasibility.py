@@ -69,3 +69,18 @@ def test_quick_witness_for_every_count_comes_before_any_programme(monkeypatch):
     monkeypatch.setattr(scipy.optimize, "milp", no_milp)
     h = np.random.default_rng(2).integers(31, 121, 800).astype(float)
     assert packable(h, 300, 500)
+
+
+def test_an_answer_cut_short_by_the_clock_is_not_kept():
+    # out of time, the answer is True (never excuse without a proof) but says nothing about the data: the
+    # cache (keyed on the households, bounds and node limit, not the time limit) must not keep it, or a
+    # later call with time to spare would get it instead of the proof
+    from gridgeo.partition import feasibility
+
+    h = np.array([97, 93, 91, 87, 78])  # no greedy witness: only the programme proves it
+    feasibility._PACKABLE.clear()
+    assert packable(h, 100, 150, time_limit_s=0.0)
+    assert not feasibility._PACKABLE.data
+    assert not packable(h, 100, 150)  # proven: kept, and the same when asked again
+    assert len(feasibility._PACKABLE.data) == 1
+    assert not packable(h, 100, 150) and feasibility._PACKABLE.hits == 1

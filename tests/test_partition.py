@@ -337,6 +337,42 @@ def test_grid_forced_under_the_floor_says_why_and_is_an_exemption():
     assert r.findings.loc[r.findings["type"] == "grid_out_of_bounds", "feature_id"].map(h).eq(250).any()
 
 
+def _with_exclave(d: dict[str, gpd.GeoDataFrame], households: int) -> dict[str, gpd.GeoDataFrame]:
+    """Community ``d`` with a far exclave (a second part) of one block and one building of ``households``."""
+    ex = box(X0 + 1000, Y0, X0 + 1100, Y0 + 100)
+    comm = d["communities"].copy()
+    comm["geometry"] = [shapely.MultiPolygon([comm.geometry.iloc[0], ex])]
+    comm = comm.set_geometry("geometry", crs=CRS)
+    blocks = pd.concat([d["blocks"], gpd.GeoDataFrame({"block_id": [f"{CODE}-B0099"], "community_code": [CODE],
+                        "households": [households], "buildings": [1], "area_m2": [1e4]}, geometry=[ex], crs=CRS)],
+                       ignore_index=True)
+    bld = pd.concat([d["buildings"], gpd.GeoDataFrame({"building_id": ["ex"], "households": [households],
+                     "use": ["residential"], "community_code": [CODE], "block_id": [f"{CODE}-B0099"]},
+                     geometry=[box(X0 + 1040, Y0 + 40, X0 + 1060, Y0 + 60)], crs=CRS)], ignore_index=True)
+    return {"communities": comm, "blocks": blocks, "buildings": bld, "streets": d["streets"]}
+
+
+def test_forced_under_the_floor_in_a_multipart_community_counts_the_other_parts():
+    # towers of 260 and 250 side by side, 450 beyond, and a far exclave: a part too small for a grid joins
+    # the nearest grid (grids need not be connected), so with 60 households there the tower of 260 could
+    # have reached 320: not forced, out of bounds
+    d = _with_exclave(boxes_community(3, 1, [[[260]], [[250]], [[450]]]), 60)
+    r = run(d)
+    check_invariants(d, r, single_part=False)
+    h = r.grids.set_index("grid_id")["households"]
+    under = h[h < 300].index.tolist()
+    assert under and not r.findings["type"].eq("grid_forced_under_floor").any()
+    out = r.findings.loc[r.findings["type"] == "grid_out_of_bounds", "feature_id"].tolist()
+    assert sorted(out) == sorted(under)
+    # an exclave without households adds none: both towers under the floor are still proven forced
+    d = _with_exclave(boxes_community(3, 1, [[[260]], [[250]], [[450]]]), 0)
+    r = run(d)
+    check_invariants(d, r, single_part=False)
+    h = r.grids.set_index("grid_id")["households"]
+    forced = r.findings.loc[r.findings["type"] == "grid_forced_under_floor", "feature_id"]
+    assert sorted(h[forced].tolist()) == [250, 260]
+
+
 def test_small_grid_within_its_bounds_has_no_bounds_finding():
     # 190 households in two buildings: small grids of 100 and 90 (no count of 100–150 fits 190); the
     # solver notes every part of such a component, but the small grid of 100 is within its bounds

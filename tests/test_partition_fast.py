@@ -19,7 +19,7 @@ def _random_graph(rng, n):
     return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64)
 
 
-@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
 def test_compiled_tree_equals_python():
     rng = np.random.default_rng(7)
     for trial in range(200):
@@ -35,7 +35,7 @@ def test_compiled_tree_equals_python():
             assert np.array_equal(want, have)
 
 
-@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
 def test_compiled_tree_disconnected():
     ea, eb = np.array([0, 2], dtype=np.int64), np.array([1, 3], dtype=np.int64)
     assert _fast.tree_of(4, ea, eb, np.array([0, 1])) is None
@@ -77,7 +77,7 @@ def test_packable_cached_answers_unchanged():
         assert [packable(np.array(h), 100, 150) for h, _ in cases] == [w for _, w in cases]
 
 
-@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
 def test_compiled_subtree_sums_equal_numpy():
     rng = np.random.default_rng(11)
     for _trial in range(100):
@@ -125,7 +125,7 @@ def _exact_python(g, bounds, w, lref, budget, k, strict):
             return None
 
 
-@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
 def test_compiled_exact_search_equals_python():
     from gridgeo.partition.solver import Weights
 
@@ -156,7 +156,7 @@ def test_compiled_exact_search_equals_python():
     assert found > 100 and aborted_or_none > 50  # both outcomes exercised
 
 
-@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
 def test_compiled_cut_scores_equal_numpy():
     from gridgeo.partition.solver import Weights, _Solver
 
@@ -185,7 +185,7 @@ def test_compiled_cut_scores_equal_numpy():
                 assert np.array_equal(x, y)  # bit for bit
 
 
-@pytest.mark.skipif(not _fast.AVAILABLE, reason="numba is not installed")
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
 def test_compiled_small_grid_badness_equals_python(monkeypatch):
     from gridgeo.partition.subgrids import SmallGridBadness
 
@@ -215,3 +215,68 @@ def test_components_number_as_scipy():
         nc, lab = connected_components(coo_matrix((np.ones(m), (a, b)), shape=(n, n)), directed=False)
         got_nc, got = _fast.components(n, a, b)
         assert got_nc == nc and np.array_equal(got, lab)
+
+
+def _lattice_partition():
+    """A small community divided (every cache off: each step computed afresh): its grids, small grids,
+    buildings' grids and findings, as comparable values."""
+    from gridgeo.partition import partition
+    from gridgeo.partition.synthetic import prepare_lattice, street_lattice
+
+    d = prepare_lattice(street_lattice(seed=11, nx=4, ny=3))
+    with _memo.disabled():
+        r = partition(d["communities"], d["blocks"], d["buildings"], streets=d["streets"])
+    return {"grids": r.grids.to_wkb().to_dict("list"), "subgrids": r.subgrids.to_wkb().to_dict("list"),
+            "buildings": r.buildings[["building_id", "grid_id", "subgrid_id"]].to_dict("list"),
+            "findings": r.findings.drop(columns="geometry").to_dict("list")}
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_numba_that_cannot_be_imported_gives_the_python_and_the_same_partition(monkeypatch):
+    """numba installed but failing at import (as one built for another numpy does): one warning, the
+    failure remembered (not tried again at every kernel), the engine's Python, the same partition."""
+    import sys
+    import warnings
+
+    want = _lattice_partition()
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+    monkeypatch.delitem(sys.modules, "gridgeo.partition._kernels")
+    monkeypatch.setattr(_fast, "_K", [])  # not loaded yet in this process
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = _lattice_partition()
+    said = [w for w in caught if "numba" in str(w.message)]
+    assert len(said) == 1 and "importing numba failed" in str(said[0].message)
+    assert _fast._K == [None] and _fast.AVAILABLE and not _fast.compiled()
+    assert "gridgeo.partition._kernels" not in sys.modules  # nothing compiled ran
+    assert got.keys() == want.keys()
+    for layer in want:
+        assert got[layer] == want[layer], layer
+    assert len(want["grids"]["grid_id"]) > 3
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_kernels_that_do_not_compile_give_the_python(monkeypatch):
+    from gridgeo.partition import _kernels
+
+    def fails(*_a):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(_kernels, "_components", fails)
+    monkeypatch.setattr(_fast, "_K", [])
+    with pytest.warns(RuntimeWarning, match="compiling the kernels failed .*no compiler here"):
+        assert not _fast.compiled()
+    assert _fast._K == [None] and not _fast.warm_up()
+    nc, lab = _fast.components(4, np.array([0, 2]), np.array([1, 3]))  # scipy's, no kernel called
+    assert nc == 2 and lab.tolist() == [0, 0, 1, 1]
+
+
+def test_gridgeo_no_numba_turns_the_kernels_off():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, warnings; warnings.simplefilter('error'); from gridgeo.partition import _fast; "
+            "assert not _fast.AVAILABLE and not _fast.compiled(); assert 'numba' not in sys.modules")
+    env = {**os.environ, "GRIDGEO_NO_NUMBA": "1"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)

@@ -74,9 +74,23 @@ def test_the_runs_validation_is_validate_plan_on_the_written_file(written):
     out, _ = written
     plan = Plan.read(out)
     assert plan.metadata["counts"]["communities"] > 1 and len(plan.layers["grids"]) > 10
+    found = validate_plan(plan)
     stored = {k: v for k, v in plan.metadata["validation"].items() if k != "error_types"}
-    assert stored == severity_counts(validate_plan(plan))
-    assert sum(stored.values()) > 0  # warnings or info: the check found something to count
+    assert stored == severity_counts(found)
+    errors = found.loc[found["severity"] == "error", "type"]
+    assert plan.metadata["validation"]["error_types"] == {str(k): int(v) for k, v in errors.value_counts().items()}
+    # what it counted is the plan itself: every grid and small grid the partition left out of its bounds
+    # (a warning), and those exempt (one building over the ceiling, or forced under the floor: info), each
+    # once; the sample town's tower of 528 households makes the second never empty
+    kinds = plan.layers["findings"]["type"].astype(str)
+    ids = plan.layers["findings"]["feature_id"]
+    outside = set(ids[kinds.isin(["grid_out_of_bounds", "subgrid_out_of_bounds"])])
+    exempt = set(ids[kinds.isin(["building_over_max", "building_over_subgrid_max", "grid_forced_under_floor"])])
+    assert exempt and errors.empty
+    assert stored == {"error": 0, "warning": len(outside), "info": len(exempt)}
+    bounds = found[found["type"] == "households_out_of_bounds"]
+    assert set(bounds.loc[bounds["severity"] == "warning", "feature_id"]) == outside
+    assert set(bounds.loc[bounds["severity"] == "info", "feature_id"]) == exempt
 
 
 def test_the_runs_quality_figures_are_those_of_the_written_file(written):
@@ -184,3 +198,115 @@ def test_each_jobs_fingerprint_is_computed_once(tmp_path, monkeypatch):
     calls.clear()
     assert run_jobs(_double, [1, 2, 3], keys=["a", "b", "c"], checkpoint=cp) == [2, 4, 6]  # taken from the folder
     assert sorted(calls) == [1, 2, 3]
+
+
+def _quality_children() -> list:
+    """The process ids of this process's live children (those ended and reaped are gone)."""
+    import multiprocessing
+
+    return sorted(p.pid for p in multiprocessing.active_children())
+
+
+def _dies_in_the_child(func):
+    """``func``, except that in a forked child it kills its process at once (as the OOM killer would)."""
+    import os
+
+    parent = os.getpid()
+
+    def run(**kwargs):
+        if os.getpid() != parent:
+            os._exit(3)
+        return func(**kwargs)
+
+    return run
+
+
+def _sleeps_in_the_child(**kwargs):
+    import time
+
+    time.sleep(120)
+
+
+def _tiny_layers():
+    from gridgeo.io import LayerSource
+    from gridgeo.partition.synthetic import street_lattice
+
+    d = street_lattice(seed=5, nx=2, ny=2)
+    return {k: LayerSource(None, frame=d[k]) for k in ("communities", "streets", "buildings")}
+
+
+def test_a_child_that_dies_is_measured_in_this_process():
+    import gridgeo.pipeline as pl
+
+    before = _quality_children()
+    beside = pl._Beside(_dies_in_the_child(lambda **kw: kw["x"] + 1), {"x": 41}, fork=True)
+    assert beside.forked
+    with pytest.warns(RuntimeWarning, match="exit code 3"):
+        assert beside.result() == 42
+    assert beside.result() == 42  # answered once
+    assert _quality_children() == before
+
+
+def test_a_child_that_cannot_be_forked_is_measured_in_this_process(monkeypatch):
+    import multiprocessing.context
+
+    import gridgeo.pipeline as pl
+
+    def no_fork(self):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.ForkProcess, "start", no_fork)
+    beside = pl._Beside(lambda **kw: kw["x"] + 1, {"x": 1}, fork=True)
+    with pytest.warns(RuntimeWarning, match="BlockingIOError"):
+        assert beside.result() == 2
+    assert not pl._BESIDE
+
+
+def test_a_plan_whose_quality_process_dies_has_the_quality_measured_in_process(monkeypatch):
+    """Two workers, and the forked process measuring the quality figures killed: the run goes on, with
+    the figures measured here, equal to those of a run with one worker (measured here from the start)."""
+    import gridgeo.pipeline as pl
+    from gridgeo.pipeline import build_plan
+
+    here = build_plan(_tiny_layers(), stage="partition", workers=1)
+    monkeypatch.setattr(pl, "_quality_figures", _dies_in_the_child(pl._quality_figures))
+    with pytest.warns(RuntimeWarning, match="in this process instead"):
+        beside = build_plan(_tiny_layers(), stage="partition", workers=2)
+    assert "metrics_wait_s" in beside.metadata["timings_s"]  # it was forked
+    assert beside.metadata["quality"] == here.metadata["quality"]
+    assert beside.metadata["quality"]["base"]["grids"] == len(beside.layers["grids"]) > 1
+
+
+def test_abandoning_ends_a_running_child():
+    import time
+
+    import gridgeo.pipeline as pl
+
+    before = _quality_children()
+    beside = pl._Beside(_sleeps_in_the_child, {}, fork=True)
+    assert len(_quality_children()) == len(before) + 1
+    t = time.perf_counter()
+    beside.abandon()
+    assert time.perf_counter() - t < 10 and _quality_children() == before
+    beside.abandon()  # again: nothing left to end
+    with pytest.raises(KeyError), pl._Beside(_sleeps_in_the_child, {}, fork=True):
+        raise KeyError("the run failed")
+    assert _quality_children() == before
+
+
+def test_an_error_before_the_validation_ends_the_child(monkeypatch):
+    """An error between the fork and the validation (here building the metadata) still ends the process."""
+    import gridgeo.pipeline as pl
+    from gridgeo.pipeline import build_plan
+
+    layers = _tiny_layers()
+    before = _quality_children()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("metadata failed")
+
+    monkeypatch.setattr(pl, "_quality_figures", _sleeps_in_the_child)
+    monkeypatch.setattr(pl, "_metadata", broken)
+    with pytest.raises(RuntimeError, match="metadata failed"):
+        build_plan(layers, stage="partition", workers=2)
+    assert _quality_children() == before

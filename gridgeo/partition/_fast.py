@@ -25,30 +25,70 @@ as scipy numbers them).
 First use compiles every kernel (10–20 s on the 2-core machine, once per installation, into numba's
 cache beside the sources); later processes load them from the cache in about 0.4 s.
 :func:`warm_up` does either ahead of time.
+
+Callers ask :func:`compiled` before using a kernel. It is False without numba, with ``GRIDGEO_NO_NUMBA=1``
+in the environment, or when numba is installed but cannot be imported or cannot compile the kernels (a
+numba built for another numpy raises at import): then a warning says so once, the failure is remembered
+for the process, and the engine runs its Python (the same results, slower).
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
+import warnings
 
 import numpy as np
 
-__all__ = ["AVAILABLE", "BADNESS_COMPILED", "tree_of", "subtree_sums", "cut_scores", "exact_parts",
+__all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "exact_parts",
            "small_grid_badness", "components", "warm_up"]
 
-#: whether numba is installed (it is imported, and the kernels of :mod:`._kernels` loaded, only when a
-#: kernel is first used: about 0.4 s and 85 MB that other commands do not pay)
-AVAILABLE = importlib.util.find_spec("numba") is not None
+#: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
+#: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
+#: not pay); :func:`compiled` says whether the kernels actually loaded
+AVAILABLE = (os.environ.get("GRIDGEO_NO_NUMBA", "").strip() in ("", "0")
+             and importlib.util.find_spec("numba") is not None)
+#: the kernels module once tried: [module] when it loaded and compiled, [None] when it failed (not retried)
 _K: list = []
 
 
-def _k():
-    """The compiled kernels (:mod:`._kernels`), imported on first use."""
-    if not _K:
-        from . import _kernels
+def compiled() -> bool:
+    """Whether the compiled kernels run: numba present and not turned off, and the kernels imported and
+    compiled (tried once per process, on the first call; after a failure, False without trying again)."""
+    return AVAILABLE and _load() is not None
 
-        _K.append(_kernels)
+
+def _load():
+    """The kernels module (:mod:`._kernels`), imported and compiled (or loaded from numba's cache) on the
+    first call; None if that failed."""
+    if not _K:
+        try:
+            kernels = importlib.import_module(f"{__package__}._kernels")
+        except Exception as exc:  # numba installed but broken, e.g. built against another numpy
+            _failed("importing numba failed", exc)
+            return None
+        _K.append(kernels)  # the warm-up below calls the kernels through _k()
+        try:
+            _warm_up()
+        except Exception as exc:  # noqa: BLE001 - numba cannot compile here (any error of numba's)
+            _failed("compiling the kernels failed", exc)
     return _K[0]
+
+
+def _failed(what: str, exc: BaseException) -> None:
+    _K[:] = [None]
+    warnings.warn(f"gridgeo: {what} ({type(exc).__name__}: {exc}); the partition runs its Python instead "
+                  "(the same results, slower). Set GRIDGEO_NO_NUMBA=1 to skip numba without this warning.",
+                  RuntimeWarning, stacklevel=3)
+
+
+def _k():
+    """The compiled kernels (:mod:`._kernels`); only after :func:`compiled` said True."""
+    kernels = _load()
+    if kernels is None:
+        raise RuntimeError("gridgeo.partition._fast: the compiled kernels are not available (check compiled() first)")
+    return kernels
 
 
 #: :class:`.subgrids.SmallGridBadness` uses :func:`small_grid_badness` (False: its Python programme; the
@@ -72,10 +112,13 @@ def tree_of(n: int, ea: np.ndarray, eb: np.ndarray, order: np.ndarray
     return pre, par, size, depth, lca
 
 
-def warm_up() -> None:
-    """Compile (or load from numba's cache) every kernel on a tiny graph."""
-    if not AVAILABLE:
-        return
+def warm_up() -> bool:
+    """Compile (or load from numba's cache) every kernel ahead of their first use: :func:`compiled`."""
+    return compiled()
+
+
+def _warm_up() -> None:
+    """Every kernel run once on a tiny graph (compiled, or loaded from numba's cache)."""
     from .graph import Graph
     from .solver import Bounds, Weights
 
@@ -117,7 +160,7 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
     each node's label, numbered in order of their lowest node, as
     ``scipy.sparse.csgraph.connected_components(..., directed=False)`` numbers them (int32 labels; scipy
     itself without numba)."""
-    if not AVAILABLE:
+    if not compiled():
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import connected_components
 

@@ -139,7 +139,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
 
     # ---- findings
     ctx = {"code": code, "rules": r, "cells": cells, "hh": hh, "ids": job["bld_ids"], "geoms": job["bld_geoms"],
-           "H": int(cells.households.sum()), "graph": g, "unit": unit}
+           "H": int(cells.households.sum()), "graph": g, "unit": unit, "multipart": multipart}
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
@@ -821,7 +821,7 @@ def _base_findings(out: Outcome, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx
                 if "nbrs" not in ctx:  # once per community
                     ctx["nbrs"] = _neighbours(ctx["graph"])
                 least = forced_under_floor(ctx["graph"], cells, grid_of_cell, p, ctx.get("unit"), r.grid_max,
-                                           nbrs=ctx["nbrs"])
+                                           nbrs=ctx["nbrs"], multipart=ctx.get("multipart", False))
             if least is not None:  # FORCED_UNDER_FLOOR: the quality figures count it apart (an exemption)
                 found.append(_finding(FORCED_UNDER_FLOOR, "warning", "grids", code, gid, measure,
                                       f"grid {gid} has {int(measure)} households, under {r.grid_min}, forced: its one "
@@ -843,7 +843,8 @@ def _neighbours(g: Graph) -> dict[int, list[int]]:
 
 
 def forced_under_floor(g: Graph, cells: Cells, grid_of_cell: np.ndarray, p: int, unit: np.ndarray | None,
-                       grid_max: float, nbrs: dict[int, list[int]] | None = None) -> float | None:
+                       grid_max: float, nbrs: dict[int, list[int]] | None = None, *,
+                       multipart: bool = False) -> float | None:
     """Households of the smallest building grid ``p`` could take in, when that proves ``p`` cannot
     reach the floor with buildings kept whole; else None.
 
@@ -852,7 +853,11 @@ def forced_under_floor(g: Graph, cells: Cells, grid_of_cell: np.ndarray, p: int,
     ``p``'s building and more households is connected, so it holds one of those buildings; if even the
     smallest takes it over ``grid_max``, ``p`` is forced under the floor (a tower of 260 households whose
     every neighbour is a tower of 250 or more). A cell of a whole block of several buildings could still
-    be opened: not proven."""
+    be opened: not proven.
+
+    In a ``multipart`` community a grid need not be connected (a part too small for a grid joins the
+    nearest one, ``merge_isolated``): any building of a connected component of ``g`` that ``p`` has no
+    cell in could join it too, so those count among the buildings it could take in."""
     h = cells.households
     bcell = cells.building_cell
     units = unit if unit is not None else np.arange(len(bcell))
@@ -880,6 +885,9 @@ def forced_under_floor(g: Graph, cells: Cells, grid_of_cell: np.ndarray, p: int,
                 reached.add(d)
             else:
                 stack.append(d)
+    if multipart:
+        _, comp = connected_components(coo_matrix((np.ones(len(g.a)), (g.a, g.b)), shape=(g.n, g.n)), directed=False)
+        reached.update(np.flatnonzero((h > 0) & ~np.isin(comp, comp[mine])).tolist())
     if not reached or not all(one_building(c) for c in reached):
         return None
     least = min(float(h[c]) for c in reached)

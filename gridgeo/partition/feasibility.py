@@ -48,20 +48,24 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 30.0,
     h = np.asarray(h, dtype=float)
     h = h[(h > 0) & (h <= hi)]
     # a pure function of the households (the node limit, not the clock, bounds the work): asked again,
-    # the answer comes from the cache
+    # the answer comes from the cache. An answer the time guard cut short depends on the clock (and on
+    # ``time_limit_s``, not in the key): never kept, so a later call with time to spare proves it
     key = (h.tobytes(), float(lo), float(hi), node_limit)
     hit = _PACKABLE.get(key)
     if hit is None:
-        hit = (_packable(h, lo, hi, time_limit_s, node_limit),)
-        _PACKABLE.put(key, hit)
+        answer, timed_out = _packable(h, lo, hi, time_limit_s, node_limit)
+        hit = (answer,)
+        if not timed_out:
+            _PACKABLE.put(key, hit)
     return hit[0]
 
 
 _PACKABLE = BoundedCache()
 
 
-def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_limit: int) -> bool:
-    """:func:`packable` of households ``h`` (each in ``(0, hi]``)."""
+def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_limit: int) -> tuple[bool, bool]:
+    """:func:`packable` of households ``h`` (each in ``(0, hi]``), and whether the time guard cut it short
+    (the answer is then True, unproven, because the clock ran out)."""
     import time
 
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -69,25 +73,27 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
 
     total = float(h.sum())
     if total < lo:
-        return total == 0
+        return total == 0, False
     big = np.sort(h[h > lo / 10.0])[::-1]
     pool = max(0.0, total - float(big.sum()))
     k_lo, k_hi = max(1, math.ceil(total / hi)), math.floor(total / lo)
     ks = range(k_lo, k_hi + 1)
     if not ks:  # no count of grids fits the total (e.g. 520 households, 300–500)
-        return False
+        return False, False
     nb = len(big)
     if nb == 0:
-        return True
+        return True, False
     deadline = time.monotonic() + time_limit_s
     # the quick witness for every count before any programme: the programme is the slow part
     for k in ks:
         if _greedy_fits(big, pool, k, lo, hi):
-            return True
+            return True, False
     for k in ks:
         left = deadline - time.monotonic()
-        if left <= 0 or nb * k > _MAX_BINARIES:
-            return True  # out of time or too large to prove: never excuse without a proof
+        if left <= 0:
+            return True, True  # out of time: never excuse without a proof
+        if nb * k > _MAX_BINARIES:
+            return True, False  # too large to prove: never excuse without a proof
         nvar = nb * k + k  # x[i, g] row-major, then the pool share s[g]
         ii, gg = np.divmod(np.arange(nb * k), k)
         s_col = nb * k + np.arange(k)
@@ -114,9 +120,10 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
         res = milp(np.zeros(nvar), constraints=LinearConstraint(a, lbs, ubs),
                    integrality=integrality, bounds=Bounds(np.zeros(nvar), upper),
                    options={"time_limit": left, "node_limit": node_limit})
-        if res.status != 2:  # 2: proven infeasible; anything else (solved, time limit) counts as fit
-            return True
-    return False
+        if res.status != 2:  # 2: proven infeasible; anything else (solved, node or time limit) counts as fit
+            # HiGHS's clock starts after ``left`` was measured: past the deadline, the time limit stopped it
+            return True, res.status != 0 and time.monotonic() >= deadline
+    return False, False
 
 
 def _greedy_fits(big: np.ndarray, pool: float, k: int, lo: float, hi: float) -> bool:

@@ -923,6 +923,8 @@ def _measure(
         zcont = _largest_overlap(zgeom, cgeom)
     zkind = grids["kind"].fillna("base").astype(str).to_numpy() if "kind" in grids else np.full(len(grids), "base")
     zbase = zkind != "dedicated"
+    # the flag is the engine's claim stored in the plan (community.forced_under_floor), taken as given (only
+    # on a base grid of one unit under the floor), not proved again here: a hand-edited layer's flag is trusted
     zforced = (grids["flags"].fillna("").astype(str).str.contains(FORCED_UNDER_FLOOR, regex=False).to_numpy()
                if "flags" in grids else None)
     stored = grids["households"].to_numpy() if "households" in grids else None

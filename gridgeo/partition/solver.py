@@ -267,7 +267,6 @@ class _Solver:
         self.calls = 0
         self.budget = 0
         self.lref = 1.0
-        self.aborted = False
         self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
 
     # ------------------------------------------------------------------ driver
@@ -655,11 +654,10 @@ class _Solver:
 
     def _exact_masks(self, cg: Graph, k: int, strict: bool) -> list[int] | None:
         """The exact search on the contracted graph ``cg``: the parts as bitmasks of its nodes, or None."""
-        if _fast.AVAILABLE:  # compiled, the same search step for step
+        if _fast.compiled():  # compiled, the same search step for step
             return _fast.exact_parts(cg, self.bounds, self.w, self.lref, EXACT_BUDGET, k, strict)
         dp = ExactDP(cg, self.bounds, self.w, self.lref, EXACT_BUDGET)
         full = (1 << cg.n) - 1
-        self.aborted = False
         try:
             if strict:
                 if dp.best(full, k, True) == math.inf:
@@ -670,14 +668,12 @@ class _Solver:
                 parts = dp.solution(full, 0, False)
         except (ExactAbort, RecursionError):
             if not strict:
-                self.aborted = True
                 return None
             # the optimum is out of reach: a feasible division, cheapest sets first
             dp.count = 0
             try:
                 parts = dp.first(full, k)
             except (ExactAbort, RecursionError):
-                self.aborted = True
                 return None
             if parts is None:
                 return None
@@ -769,7 +765,7 @@ class _Solver:
         band = COUNT_BAND if k > STRICT_MAX_PARTS else 0
         for ti in range(w.trees):
             wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
-            if _fast.AVAILABLE and len(ea) <= _SCIPY_TREE_EDGES:  # compiled: the same tree, order and ancestors
+            if _fast.compiled() and len(ea) <= _SCIPY_TREE_EDGES:  # compiled: the same tree, order and ancestors
                 tree = _fast.tree_of(nl, ea, eb, np.argsort(wt, kind="stable"))
                 if tree is None:
                     return []
@@ -783,7 +779,7 @@ class _Solver:
                 lca = _lca(ea, eb, pred, depth, pre[0])
             trees.append(pre)
             v = pre[1:]
-            if _fast.AVAILABLE:  # compiled, the same sums in the same order
+            if _fast.compiled():  # compiled, the same sums in the same order
                 lo_i, hi_i, sub, side_tag = _fast.subtree_sums(pre, size, lca, node_cols, W, tags)
             else:
                 tin = np.empty(nl, dtype=np.int64)
@@ -797,7 +793,7 @@ class _Solver:
                 lo_i, hi_i = tin[v], tin[v] + size[v]
                 sub = cs[hi_i] - cs[lo_i]
                 side_tag = px[hi_i] ^ px[lo_i]
-            if _fast.AVAILABLE:  # compiled, operation for operation as below
+            if _fast.compiled():  # compiled, operation for operation as below
                 row, j_all, vg, score = _fast.cut_scores(sub, size[v], nl, k, H, A, E, bnd, t, w, self.lref, strict,
                                                          band)
                 if not len(row):

@@ -121,7 +121,7 @@ class SmallGridBadness:
 
         if len(live) > self.max_exact:
             return estimate()
-        if _fast.AVAILABLE and _fast.BADNESS_COMPILED:  # the programme below, compiled (gridgeo.partition._fast)
+        if _fast.compiled() and _fast.BADNESS_COMPILED:  # the programme below, compiled (gridgeo.partition._fast)
             done, count, excess = _fast.small_grid_badness(hl, nb, lo, hi, target, self.budget)
             return (int(count), round(float(excess), 6)) if done else estimate()
         steps = [0]

@@ -299,6 +299,8 @@ def validate_grids(
             units = unit_labels(buildings, rules=rules)  # found as the partition finds them when the layer has none
             from ..partition.metrics import FORCED_UNDER_FLOOR
 
+            # the flag is the engine's claim stored in the plan (community.forced_under_floor), not a proof
+            # validate makes: it only turns a one-unit grid's out-of-bounds warning into info, saying so
             forced = (grids["flags"].fillna("").astype(str).str.contains(FORCED_UNDER_FLOOR, regex=False).to_numpy()
                       if "flags" in grids.columns else None)
             _households_check(layer, comm_code, comm_kind, assigned, hh, units, rules, records, exempt=exempt, small=False,

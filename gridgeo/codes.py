@@ -333,7 +333,8 @@ class CodeScheme:
                     )
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-            msg = f"code scheme too small: {problems[0]}{more}"
+            msg = (f"code scheme too small: {problems[0]}{more} (in a --code-scheme TOML file, or code_scheme= "
+                   "in Python)")
             raise InputError(msg)
 
 

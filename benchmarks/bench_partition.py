@@ -239,6 +239,9 @@ def validate_stored(prep: Any, res: Any) -> dict[str, Any]:
     from gridgeo.validate import severity_counts, validate_plan
 
     scheme = CodeScheme()
+    need = int(res.grids.groupby("community_code").size().max()) if len(res.grids) else 0
+    while need > scheme.base_capacity:  # a community of more grids than three digits number (a synthetic
+        scheme = CodeScheme(grid_digits=scheme.grid_digits + 1)  # superblock): widened, as the error asks
     coded = assign_codes(res.grids, res.subgrids, res.buildings, scheme=scheme, retired_in=f"gridgeo {__version__}")
     layers = {"communities": prep.communities, "blocks": prep.blocks, "grids": coded.grids,
               "subgrids": coded.subgrids, "buildings": coded.buildings}

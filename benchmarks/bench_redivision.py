@@ -235,7 +235,7 @@ class Result:
 
 
 def redivide(inputs, workdir: str | Path, *, name: str = "plan", workers: int = 1, fresh: bool = True,
-             community: str | None = None) -> Result:
+             community: str | None = None, scheme: dict | None = None) -> Result:
     """v1, the change in one community, v2 with ``previous=v1`` (and a fresh plan of the changed inputs)."""
     from gridgeo.pipeline import build_plan
     from gridgeo.plan import Plan
@@ -243,19 +243,20 @@ def redivide(inputs, workdir: str | Path, *, name: str = "plan", workers: int = 
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    build_plan(inputs, workers=workers, shift_check=False).write(work / f"{name}_v1.gpkg", force=True)
+    build_plan(inputs, workers=workers, shift_check=False, scheme=scheme).write(work / f"{name}_v1.gpkg", force=True)
     v1_s = time.perf_counter() - t
     v1 = Plan.read(work / f"{name}_v1.gpkg")
     changed, code = change_one_community(inputs, v1, community=community)
     t = time.perf_counter()
-    p2 = build_plan(changed, workers=workers, shift_check=False, previous=v1)
+    p2 = build_plan(changed, workers=workers, shift_check=False, previous=v1, scheme=scheme)
     seconds = time.perf_counter() - t
     p2.write(work / f"{name}_v2.gpkg", force=True)
     v2 = Plan.read(work / f"{name}_v2.gpkg")
     kept, total, lost = kept_grids(v1, v2, code, crs=SHAPE_CRS if _near_wuhan(v1) else v1.metadata["metric_crs"])
     types_fresh = {}
     if fresh:
-        build_plan(changed, workers=workers, shift_check=False).write(work / f"{name}_fresh.gpkg", force=True)
+        build_plan(changed, workers=workers, shift_check=False, scheme=scheme).write(work / f"{name}_fresh.gpkg",
+                                                                                  force=True)
         types_fresh = geometry_types(work / f"{name}_fresh.gpkg")
     errors = validation_errors(v2)
     return Result(name, code, kept, total, lost, seconds, v1_s, invalid_geometries(v2),
@@ -326,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="partition worker processes (default %(default)s)")
     ap.add_argument("--no-fresh", action="store_true", help="skip the fresh plan that the geometry types are compared with")
     ap.add_argument("--keep", help="folder to keep the plans in (default: a temporary folder)")
+    ap.add_argument("--grid-digits", type=int, default=3,
+                    help="digits of the grid sequence in the codes (default %(default)s; 4 for a district with a "
+                         "community of more than 899 grids, e.g. 洪山区's synthetic superblock)")
     ap.add_argument("--md", help="also write the markdown table to this file")
     args = ap.parse_args(argv)
     rows = ["| dataset | changed community | grids of other communities | kept with code and shape | kept % | "
@@ -343,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"[{name}] read in {time.perf_counter() - t:.1f} s: {len(inputs.communities)} communities, "
                   f"{len(inputs.buildings):,} buildings", file=sys.stderr)
-            r = redivide(inputs, work, name=name, workers=args.workers, fresh=not args.no_fresh)
+            scheme = {"grid_digits": args.grid_digits} if args.grid_digits != 3 else None
+            r = redivide(inputs, work, name=name, workers=args.workers, fresh=not args.no_fresh, scheme=scheme)
             same = "n/a" if not r.types_fresh else ("yes" if r.types_v2 == r.types_fresh else "NO")
             rows.append(f"| {name} | {r.community} | {r.total:,} | {r.kept:,} | {100 * r.kept_share:.1f}% | "
                         f"{r.seconds:.1f} | {r.v1_seconds:.1f} | {sum(r.invalid.values())} | {same} | {r.errors} |")

@@ -309,7 +309,7 @@ class CodeScheme:
         >>> CodeScheme().check_capacity({"420103001001": 1203})
         Traceback (most recent call last):
         ...
-        gridgeo._errors.InputError: code scheme too small: community 420103001001 needs 1,203 base grids but the scheme holds 899 (grid_digits=3, dedicated_start=900); widen grid_digits
+        gridgeo._errors.InputError: code scheme too small: community 420103001001 needs 1,203 base grids but the scheme holds 899 (grid_digits=3, dedicated_start=900); widen grid_digits (in a --code-scheme TOML file, or code_scheme= in Python)
         """
         problems: list[str] = []
         hint_grid = f"(grid_digits={self.grid_digits}, dedicated_start={self.dedicated_first})"

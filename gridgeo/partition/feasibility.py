@@ -19,6 +19,10 @@ __all__ = ["packable", "divisible"]
 _MAX_BINARIES = 20_000
 
 
+#: steps of the exact search (:func:`_search`) for one count of grids; past them the integer programme decides
+SEARCH_STEPS = 5_000
+
+
 #: branch-and-bound nodes each integer programme may use: the answer depends on the data only, never on
 #: the machine's speed or load (the partition, ``validate`` and the report must agree on every machine)
 NODE_LIMIT = 200
@@ -31,10 +35,12 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 30.0,
     False answer is a proof that no plan meets the bounds, while True may still be unreachable for
     contiguity reasons. Buildings of at most ``lo / 10`` households are pooled and may be shared out
     in any amounts (a relaxation that keeps the proof valid); the larger ones are assigned whole, by a
-    small mixed-integer programme (HiGHS through :func:`scipy.optimize.milp`). When a programme reaches
-    ``node_limit`` branch-and-bound nodes without a proof, or would be too large, the answer is True: a
-    container is never excused without a proof. The node limit, not the clock, bounds the work, so the
-    answer is the same on every machine; ``time_limit_s`` is only a guard for the whole call.
+    small exact search (:func:`_search`: whole households, at most :data:`SEARCH_STEPS` steps per count
+    of grids) or, where it does not finish, a small mixed-integer programme (HiGHS through
+    :func:`scipy.optimize.milp`). When a programme reaches ``node_limit`` branch-and-bound nodes without
+    a proof, or would be too large, the answer is True: a container is never excused without a proof.
+    Step and node limits, not the clock, bound the work, so the answer is the same on every machine;
+    ``time_limit_s`` is only a guard for the whole call.
 
     >>> packable(np.array([96, 93, 93, 87, 78]), 100, 150)
     False
@@ -88,10 +94,18 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
     for k in ks:
         if _greedy_fits(big, pool, k, lo, hi):
             return True, False
+    # whole households: the exact search decides a count within its steps (a tenth of the programme's
+    # time on the sample town's towers); the programme only where it does not finish
+    whole = bool(np.all(big == np.round(big))) and pool == round(pool)
     for k in ks:
         left = deadline - time.monotonic()
         if left <= 0:
             return True, True  # out of time: never excuse without a proof
+        found = _search(big.tolist(), pool, k, float(lo), float(hi), SEARCH_STEPS) if whole else None
+        if found is not None:
+            if found:
+                return True, False
+            continue  # proven: no division into k grids
         if nb * k > _MAX_BINARIES:
             return True, False  # too large to prove: never excuse without a proof
         nvar = nb * k + k  # x[i, g] row-major, then the pool share s[g]
@@ -124,6 +138,61 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
             # HiGHS's clock starts after ``left`` was measured: past the deadline, the time limit stopped it
             return True, res.status != 0 and time.monotonic() >= deadline
     return False, False
+
+
+def _search(big: list[float], pool: float, k: int, lo: float, hi: float, steps: int) -> bool | None:
+    """Whether buildings ``big`` (whole households, largest first) go into ``k`` grids of at most ``hi``
+    such that the pool (shared out in any amounts) tops every grid up to ``lo``: the question of the
+    integer programme of :func:`_packable`, decided exactly by a depth-first search (buildings in
+    order, each into a grid of distinct sum, fully explored states remembered), or None when it passes
+    ``steps`` steps. The pool's upper side needs no search: ``k`` grids of at most ``hi`` take it
+    whenever the total is at most ``k * hi``, which the counts of :func:`_packable` ensure.
+
+    >>> _search([96.0, 93.0, 93.0, 87.0, 78.0], 0.0, 4, 100, 150, 1000)
+    False
+    >>> _search([120.0, 112.0, 112.0, 92.0], 14.0, 4, 100, 150, 1000)
+    True
+    >>> _search([96.0, 93.0, 93.0, 87.0, 78.0], 0.0, 4, 100, 150, 1) is None
+    True
+    """
+    n = len(big)
+    rest = [0.0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        rest[i] = rest[i + 1] + big[i]
+    dead: set[tuple] = set()
+    count = [0]
+
+    class _Over(Exception):
+        pass
+
+    def fits(i: int, sums: tuple[float, ...]) -> bool:
+        count[0] += 1
+        if count[0] > steps:
+            raise _Over
+        # each household still to place lowers the shortfall under the floor by at most one
+        if sum(lo - s for s in sums if s < lo) - rest[i] > pool:
+            return False
+        if i == n:
+            return True
+        if (i, sums) in dead:
+            return False
+        x = big[i]
+        last = None
+        for j, s in enumerate(sums):  # sums in descending order: equal sums are one choice
+            if s == last:
+                continue
+            last = s
+            if s + x > hi:
+                continue
+            if fits(i + 1, tuple(sorted(sums[:j] + (s + x,) + sums[j + 1:], reverse=True))):
+                return True
+        dead.add((i, sums))
+        return False
+
+    try:
+        return fits(0, (0.0,) * k)
+    except (_Over, RecursionError):
+        return None
 
 
 def _greedy_fits(big: np.ndarray, pool: float, k: int, lo: float, hi: float) -> bool:

@@ -74,9 +74,6 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
     (the answer is then True, unproven, because the clock ran out)."""
     import time
 
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import coo_matrix
-
     total = float(h.sum())
     if total < lo:
         return total == 0, False
@@ -108,6 +105,10 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
             continue  # proven: no division into k grids
         if nb * k > _MAX_BINARIES:
             return True, False  # too large to prove: never excuse without a proof
+        # imported here: most calls never need the programme (importing scipy.optimize takes ~0.13 s)
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import coo_matrix
+
         nvar = nb * k + k  # x[i, g] row-major, then the pool share s[g]
         ii, gg = np.divmod(np.arange(nb * k), k)
         s_col = nb * k + np.arange(k)

@@ -46,6 +46,7 @@ from itertools import permutations
 
 import numpy as np
 
+from . import _fast
 from .feasibility import _greedy_fits
 from .graph import Graph
 from .solver import Bounds
@@ -287,7 +288,28 @@ def _tree_cuts(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, h: np.ndarra
     made by cutting ``k - 1`` edges of the minimum spanning tree of weights ``w`` (labels over nodes)."""
     if n < k:
         return []
-    # Kruskal's minimum spanning tree (union-find), then one depth-first pass from node 0
+    hf = h.astype(float)
+    if _fast.compiled() and n > 1 and np.array_equal(hf, np.round(hf)):
+        # the same tree from the compiled Kruskal (the edges Kruskal takes depend only on their order),
+        # another preorder; a cut's pieces are subtrees, the same sets whatever the preorder, and the
+        # subtree sums of whole households are exact in any order
+        got = _fast.tree_of(n, np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64),
+                            np.argsort(w, kind="stable"))
+        if got is None:
+            return []  # not connected
+        order, _par, size = got[0], got[1], got[2]
+        tin = np.empty(n, dtype=np.int64)
+        tin[order] = np.arange(n)
+        tout = tin + size
+        cs = np.concatenate([[0.0], np.cumsum(hf[order])])
+        return _cuts(order, tin, tout, cs[tout] - cs[tin], k, lo, hi)
+    return _tree_cuts_python(n, a, b, w, h, k, lo, hi)
+
+
+def _tree_cuts_python(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, h: np.ndarray, k: int,
+                      lo: float, hi: float) -> list[np.ndarray]:
+    """:func:`_tree_cuts` without numba: Kruskal's minimum spanning tree (union-find), then one
+    depth-first pass from node 0."""
     up = list(range(n))
 
     def root(x: int) -> int:
@@ -332,11 +354,16 @@ def _tree_cuts(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, h: np.ndarra
             if c != parent[v]:
                 parent[c] = v
                 stack.append((c, False))
-    sub = np.array(sub_l)
-    tin = np.array(tin_l, dtype=np.int64)
-    tout = np.array(tout_l, dtype=np.int64)
+    return _cuts(np.array(pre, dtype=np.int64), np.array(tin_l, dtype=np.int64), np.array(tout_l, dtype=np.int64),
+                 np.array(sub_l), k, lo, hi)
+
+
+def _cuts(order: np.ndarray, tin: np.ndarray, tout: np.ndarray, sub: np.ndarray, k: int, lo: float,
+          hi: float) -> list[np.ndarray]:
+    """The cuts of :func:`_tree_cuts` from a spanning tree rooted at node 0: its preorder ``order``,
+    each node's preorder span ``tin``..``tout`` and subtree households ``sub``."""
+    n = len(order)
     total = sub[0]
-    order = np.array(pre, dtype=np.int64)
     nonroot = order[1:]
     out: list[np.ndarray] = []
 

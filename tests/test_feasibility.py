@@ -119,3 +119,19 @@ def test_exact_search_proves_without_the_programme(monkeypatch):
         assert not packable(np.array([96, 93, 93, 87, 78, 10, 10]), 100, 150)
         # the greedy grouping fails (121 + 41, ...) but 121 | 89 + 45 | 61 + 59 + ... fits: 121, 89+61, 59+45+41
         assert packable(np.array([121, 89, 61, 59, 45, 41]), 100, 150)
+
+
+@settings(max_examples=200, deadline=None)
+@given(big=st.lists(st.integers(1, 200), max_size=20), pool=st.integers(0, 300), k=st.integers(1, 7),
+       bounds=st.sampled_from([(100, 150), (300, 500), (50, 75)]))
+def test_greedy_witness_puts_each_building_in_the_lightest_group(big, pool, k, bounds):
+    # the reference: np.argmin (the lowest group among equal sums), buildings largest first
+    from gridgeo.partition.feasibility import _greedy_fits
+
+    lo, hi = bounds
+    b = np.sort(np.array(big, dtype=float))[::-1]
+    sums = np.zeros(k)
+    for x in b:
+        sums[int(np.argmin(sums))] += x
+    want = bool(sums.max() <= hi and np.maximum(lo - sums, 0).sum() <= pool <= (hi - sums).sum())
+    assert _greedy_fits(b, float(pool), k, lo, hi) == want

@@ -7,6 +7,7 @@ figures, the second counts against the plan.
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -205,9 +206,15 @@ def _greedy_fits(big: np.ndarray, pool: float, k: int, lo: float, hi: float) -> 
     >>> _greedy_fits(np.array([96.0, 93.0, 93.0, 87.0, 78.0]), 0.0, 4, 100, 150)
     False
     """
+    # the lightest group by a heap of (sum, group): ties to the lowest group, as np.argmin; each group's
+    # sum adds the same buildings in the same order
+    heap = [(0.0, g) for g in range(k)]
+    for x in big.tolist():
+        s, g = heap[0]
+        heapq.heapreplace(heap, (s + x, g))
     sums = np.zeros(k)
-    for x in big:
-        sums[int(np.argmin(sums))] += x
+    for s, g in heap:
+        sums[g] = s
     if sums.max() > hi:
         return False
     need = float(np.maximum(lo - sums, 0).sum())

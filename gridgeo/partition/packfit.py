@@ -147,7 +147,8 @@ def fit_small_grids(
                 key = tuple((p, members[p].tobytes()) for p in grp)
                 if key in failed:
                     continue
-                found = _divisions(ug, labels, grp, members, cells, badness, bounds, hs, cell_h, bad, rng, sub_bounds)
+                found = _divisions(ug, labels, grp, members, cells, badness, bounds, hs, cell_h, bad, rng, sub_bounds,
+                                   cells_of_unit)
                 got = next((f for f in found if accept is None or accept({p: members[p] for p in grp}, f[0])), None)
                 if got is None:
                     failed.add(key)
@@ -187,7 +188,8 @@ def _quick_miss(h: np.ndarray, lo: float, hi: float) -> int:
 
 def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: list[np.ndarray],
                    cells: Callable, badness: Callable, bounds: Bounds, hs: np.ndarray, cell_h: np.ndarray | None,
-                   bad: list[Badness], rng: np.random.Generator, sub_bounds: Bounds | None):
+                   bad: list[Badness], rng: np.random.Generator, sub_bounds: Bounds | None,
+                   cells_of_unit: Sequence[np.ndarray]):
     """The tree-cut divisions of the grids ``grp`` into as many grids whose badness is lower than now,
     best first (at most :data:`TOP`): each ``(members, badness)`` by grid number."""
     k = len(grp)
@@ -231,6 +233,11 @@ def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: lis
     # compact; the exact count is computed only where the quick test leaves a gain possible
     order = []
     ch = cell_h if cell_h is not None else None
+    if ch is not None:
+        # the cells' households of every unit of the group, in unit order: a piece's are those of its units,
+        # in the order ``cells`` gives them
+        flat_h = ch[cells(nodes)]
+        unit_of_flat = np.repeat(np.arange(m), [len(cells_of_unit[u]) for u in nodes.tolist()])
     index_of = {p: i for i, p in enumerate(grp)}  # grp is (A, B) with B < A too: not sorted
     old_index = np.array([index_of[int(x)] for x in old_lab], dtype=np.int64)
     limit = roundness(old_index) * (1 + SHAPE_SLACK)
@@ -240,7 +247,8 @@ def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: lis
             continue
         quick = 0
         if ch is not None:
-            quick = sum(_quick_miss(ch[cells(nodes[lab == j])], sub_bounds.lo, sub_bounds.hi) for j in range(k))
+            piece = lab[unit_of_flat]
+            quick = sum(_quick_miss(flat_h[piece == j], sub_bounds.lo, sub_bounds.hi) for j in range(k))
         if quick >= cur[0]:
             continue
         order.append((quick, shape, key))

@@ -42,7 +42,9 @@ time is the blocks step (shared, included in every method) plus the method's own
 ``--repeat`` runs; max-p runs once), each run in a fresh forked process; "end to end" adds the whole
 shared preparation instead (reading the files, projecting, households, blocks, building assignment),
 as a planner running either method on the same files would wait for it. Peak RSS is that process's
-(and its children's) maximum resident set.
+(and its children's) maximum resident set. "Method CPU" is the CPU time of the method's own step
+(``os.times``: the process, all its threads, and worker processes it waited for), less disturbed than
+wall time when other work shares the machine.
 
     .venv/bin/python benchmarks/bench_partition.py [--datasets sample,wuhan] [--methods gridgeo,kmeans,maxp]
         [--maxp-timeout 20] [--repeat 3] [--md out/bench_partition.md]
@@ -182,6 +184,8 @@ class Run:
     subgrids: gpd.GeoDataFrame | None = None
     seconds: float = float("nan")  # median over repeats
     seconds_all: list[float] = field(default_factory=list)
+    cpu: float = float("nan")  # CPU time of the method (this process, its threads and waited-for children)
+    cpu_all: list[float] = field(default_factory=list)
     peak_rss_mb: float = float("nan")
     error: str | None = None
     unfinished: list[str] = field(default_factory=list)
@@ -219,14 +223,22 @@ def run_gridgeo_2w(prep: Any, args: argparse.Namespace) -> Run:
     return run
 
 
+def _cpu() -> float:
+    """CPU seconds of this process (all its threads) and of its children waited for."""
+    import os
+
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def run_gridgeo(prep: Any, _args: argparse.Namespace, workers: int = 1) -> Run:
     from gridgeo.partition import partition
 
     kwargs = {"streets": prep.streets, "rules": prep.rules, "villager_groups": prep.villager_groups}
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     res = partition(prep.communities, prep.blocks, prep.buildings, workers=workers, **kwargs)
-    seconds = time.perf_counter() - t
-    return Run("gridgeo", grids=res.grids, subgrids=res.subgrids, seconds=seconds,
+    seconds, cpu = time.perf_counter() - t, _cpu() - c
+    return Run("gridgeo", grids=res.grids, subgrids=res.subgrids, seconds=seconds, cpu=cpu,
                validation=validate_stored(prep, res))
 
 
@@ -338,7 +350,7 @@ def run_greedy(prep: Any, _args: argparse.Namespace) -> Run:
 def run_kmeans(prep: Any, _args: argparse.Namespace) -> Run:
     from sklearn.cluster import KMeans
 
-    t = time.perf_counter()
+    t, c = time.perf_counter(), _cpu()
     blocks = prep.blocks
     target, _ = _community_target(prep)
     pts = shapely.get_coordinates(shapely.point_on_surface(blocks.geometry.to_numpy()))
@@ -351,7 +363,7 @@ def run_kmeans(prep: Any, _args: argparse.Namespace) -> Run:
         km = KMeans(n_clusters=k, n_init=4, random_state=0).fit(pts[idx], sample_weight=np.maximum(w, 1e-6))
         labels[idx] = km.labels_
     grids = _dissolve(blocks, pd.Series(labels, index=blocks.index), "K")
-    return Run("kmeans", grids=grids, seconds=time.perf_counter() - t)
+    return Run("kmeans", grids=grids, seconds=time.perf_counter() - t, cpu=_cpu() - c)
 
 
 def _maxp_one(blocks: gpd.GeoDataFrame, threshold: float, conn) -> None:
@@ -469,6 +481,8 @@ def _cell(v: Any, fmt: str) -> str:
 WALL = "wall time s (blocks + method)"
 END = "end to end s (read, households, blocks + method)"
 RATIO = "  ÷ k-means: blocks + method | end to end"
+CPU = "  method CPU s, median (min–max of runs)"
+CPU_RATIO = "  ÷ k-means: method CPU"
 
 
 def _inside_blocks_m(grids: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> float:
@@ -505,6 +519,11 @@ def figures(ds: Dataset, run: Run, blocks_s: float) -> dict[str, str]:
     col[RATIO] = ""  # filled in once k-means has run
     col["  method alone s, median (min–max of runs)"] = (
         f"{run.seconds:.1f} ({min(times):.1f}–{max(times):.1f} of {len(times)})" if len(times) > 1 else f"{run.seconds:.1f} (1 run)")
+    cpus = run.cpu_all or [run.cpu]
+    if np.isfinite(run.cpu):  # CPU time: less disturbed than wall time by other work on the machine
+        col[CPU] = (f"{run.cpu:.2f} ({min(cpus):.2f}–{max(cpus):.2f} of {len(cpus)})" if len(cpus) > 1
+                    else f"{run.cpu:.2f} (1 run)")
+        col[CPU_RATIO] = ""  # filled in once k-means has run
     col["peak RSS MB"] = f"{run.peak_rss_mb:,.0f}"
     col["base grids"] = _cell(b["grids"], "int")
     col["in range (share of eligible)"] = _cell(b["in_range_share"], "pct")
@@ -611,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({ds.note}); blocks step {blocks_s:.2f} s, whole preparation {ds.prepare_s:.2f} s"
         )
         seconds: dict[str, tuple[float, float]] = {}
+        cpu: dict[str, float] = {}
         for method in methods:
             t = time.perf_counter()
             reps = 1 if method == "maxp" else max(1, args.repeat)  # max-p takes minutes: once
@@ -619,6 +639,8 @@ def main(argv: list[str] | None = None) -> int:
             if not run.error:
                 run.seconds_all = [r.seconds for r in runs if not r.error]
                 run.seconds = float(np.median(run.seconds_all))
+                run.cpu_all = [r.cpu for r in runs if not r.error and np.isfinite(r.cpu)]
+                run.cpu = float(np.median(run.cpu_all)) if run.cpu_all else float("nan")
                 run.peak_rss_mb = max(r.peak_rss_mb for r in runs)
             col = figures(ds, run, blocks_s)
             columns[f"{ds.label}: {method}"] = col
@@ -627,10 +649,13 @@ def main(argv: list[str] | None = None) -> int:
                 notes.append(f"{ds.label}, max-p: not finished within {args.maxp_timeout:g} s: " + ", ".join(run.unfinished))
             if not run.error:
                 seconds[method] = (blocks_s + run.seconds, ds.prepare_s + run.seconds)
+                cpu[method] = run.cpu
         if "kmeans" in seconds:
             kw, ke = seconds["kmeans"]
             for method, (w, e) in seconds.items():
                 columns[f"{ds.label}: {method}"][RATIO] = f"{w / kw:.1f}× | {e / ke:.1f}×"
+                if CPU_RATIO in columns[f"{ds.label}: {method}"] and np.isfinite(cpu.get("kmeans", np.nan)):
+                    columns[f"{ds.label}: {method}"][CPU_RATIO] = f"{cpu[method] / cpu['kmeans']:.1f}×"
     table = markdown(columns)
     text = "\n".join([table, "", f"Machine: {machine()}.", *[f"- {n}" for n in notes]])
     print(text)

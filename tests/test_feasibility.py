@@ -84,3 +84,54 @@ def test_an_answer_cut_short_by_the_clock_is_not_kept():
     assert not packable(h, 100, 150)  # proven: kept, and the same when asked again
     assert len(feasibility._PACKABLE.data) == 1
     assert not packable(h, 100, 150) and feasibility._PACKABLE.hits == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(h=st.lists(st.integers(1, 160), min_size=1, max_size=14), lo=st.sampled_from([100, 50, 300]))
+def test_exact_search_answers_as_the_integer_programme(h, lo):
+    # the search decides first; with no steps the programme decides alone: both answer alike
+    from gridgeo.partition import _memo, feasibility
+
+    hi = lo * 3 // 2 if lo != 300 else 500
+    with _memo.disabled():
+        searched = packable(np.array(h), lo, hi)
+        old = feasibility.SEARCH_STEPS
+        feasibility.SEARCH_STEPS = 0
+        try:
+            programme = packable(np.array(h), lo, hi)
+        finally:
+            feasibility.SEARCH_STEPS = old
+    assert searched == programme
+
+
+def test_exact_search_proves_without_the_programme(monkeypatch):
+    # towers of 78-99 households: the search proves it, no programme is built
+    import scipy.optimize
+
+    from gridgeo.partition import _memo
+
+    def no_milp(*_a, **_k):
+        raise AssertionError("integer programme built although the search decides")
+
+    monkeypatch.setattr(scipy.optimize, "milp", no_milp)
+    with _memo.disabled():
+        assert not packable(np.array([97, 93, 91, 87, 78]), 100, 150)
+        assert not packable(np.array([96, 93, 93, 87, 78, 10, 10]), 100, 150)
+        # the greedy grouping fails (121 + 41, ...) but 121 | 89 + 45 | 61 + 59 + ... fits: 121, 89+61, 59+45+41
+        assert packable(np.array([121, 89, 61, 59, 45, 41]), 100, 150)
+
+
+@settings(max_examples=200, deadline=None)
+@given(big=st.lists(st.integers(1, 200), max_size=20), pool=st.integers(0, 300), k=st.integers(1, 7),
+       bounds=st.sampled_from([(100, 150), (300, 500), (50, 75)]))
+def test_greedy_witness_puts_each_building_in_the_lightest_group(big, pool, k, bounds):
+    # the reference: np.argmin (the lowest group among equal sums), buildings largest first
+    from gridgeo.partition.feasibility import _greedy_fits
+
+    lo, hi = bounds
+    b = np.sort(np.array(big, dtype=float))[::-1]
+    sums = np.zeros(k)
+    for x in b:
+        sums[int(np.argmin(sums))] += x
+    want = bool(sums.max() <= hi and np.maximum(lo - sums, 0).sum() <= pool <= (hi - sums).sum())
+    assert _greedy_fits(b, float(pool), k, lo, hi) == want

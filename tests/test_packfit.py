@@ -99,3 +99,26 @@ def test_a_pair_listed_with_the_higher_grid_first_is_searched():
     r = run(d)
     assert not r.findings["type"].eq("community_failed").any()
     check_invariants(d, r)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 160), min_size=2, max_size=20), st.integers(2, 5), st.integers(2, 3),
+       st.integers(0, 10_000))
+def test_compiled_tree_cuts_are_the_python_ones(h, width, k, seed):
+    """The compiled tree (numba's Kruskal, another preorder) gives exactly the cuts of the Python one."""
+    import pytest
+
+    from gridgeo.partition import _fast
+    from gridgeo.partition.packfit import _canonical, _tree_cuts_python
+
+    if not _fast.compiled():
+        pytest.skip("numba is not installed (or cannot compile here)")
+    g = _grid_graph(h, width)
+    w = np.random.default_rng(seed).random(g.m) + 1e-3
+    if seed % 3 == 0:  # ties: equal weights, taken in the stable order
+        w = np.round(w, 1)
+
+    def cuts(f):
+        return sorted(_canonical(lab, k).tobytes() for lab in f(g.n, g.a, g.b, w, g.h, k, 60, 400))
+
+    assert cuts(_tree_cuts) == cuts(_tree_cuts_python)

@@ -7,6 +7,7 @@ figures, the second counts against the plan.
 
 from __future__ import annotations
 
+import heapq
 import math
 
 import numpy as np
@@ -17,6 +18,10 @@ __all__ = ["packable", "divisible"]
 
 #: above this many building-to-grid variables no proof is attempted (the answer is True, unproven)
 _MAX_BINARIES = 20_000
+
+
+#: steps of the exact search (:func:`_search`) for one count of grids; past them the integer programme decides
+SEARCH_STEPS = 5_000
 
 
 #: branch-and-bound nodes each integer programme may use: the answer depends on the data only, never on
@@ -31,10 +36,12 @@ def packable(h: np.ndarray, lo: float, hi: float, *, time_limit_s: float = 30.0,
     False answer is a proof that no plan meets the bounds, while True may still be unreachable for
     contiguity reasons. Buildings of at most ``lo / 10`` households are pooled and may be shared out
     in any amounts (a relaxation that keeps the proof valid); the larger ones are assigned whole, by a
-    small mixed-integer programme (HiGHS through :func:`scipy.optimize.milp`). When a programme reaches
-    ``node_limit`` branch-and-bound nodes without a proof, or would be too large, the answer is True: a
-    container is never excused without a proof. The node limit, not the clock, bounds the work, so the
-    answer is the same on every machine; ``time_limit_s`` is only a guard for the whole call.
+    small exact search (:func:`_search`: whole households, at most :data:`SEARCH_STEPS` steps per count
+    of grids) or, where it does not finish, a small mixed-integer programme (HiGHS through
+    :func:`scipy.optimize.milp`). When a programme reaches ``node_limit`` branch-and-bound nodes without
+    a proof, or would be too large, the answer is True: a container is never excused without a proof.
+    Step and node limits, not the clock, bound the work, so the answer is the same on every machine;
+    ``time_limit_s`` is only a guard for the whole call.
 
     >>> packable(np.array([96, 93, 93, 87, 78]), 100, 150)
     False
@@ -68,9 +75,6 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
     (the answer is then True, unproven, because the clock ran out)."""
     import time
 
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import coo_matrix
-
     total = float(h.sum())
     if total < lo:
         return total == 0, False
@@ -88,12 +92,24 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
     for k in ks:
         if _greedy_fits(big, pool, k, lo, hi):
             return True, False
+    # whole households: the exact search decides a count within its steps (a tenth of the programme's
+    # time on the sample town's towers); the programme only where it does not finish
+    whole = bool(np.all(big == np.round(big))) and pool == round(pool)
     for k in ks:
         left = deadline - time.monotonic()
         if left <= 0:
             return True, True  # out of time: never excuse without a proof
+        found = _search(big.tolist(), pool, k, float(lo), float(hi), SEARCH_STEPS) if whole else None
+        if found is not None:
+            if found:
+                return True, False
+            continue  # proven: no division into k grids
         if nb * k > _MAX_BINARIES:
             return True, False  # too large to prove: never excuse without a proof
+        # imported here: most calls never need the programme (importing scipy.optimize takes ~0.13 s)
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        from scipy.sparse import coo_matrix
+
         nvar = nb * k + k  # x[i, g] row-major, then the pool share s[g]
         ii, gg = np.divmod(np.arange(nb * k), k)
         s_col = nb * k + np.arange(k)
@@ -126,6 +142,61 @@ def _packable(h: np.ndarray, lo: float, hi: float, time_limit_s: float, node_lim
     return False, False
 
 
+def _search(big: list[float], pool: float, k: int, lo: float, hi: float, steps: int) -> bool | None:
+    """Whether buildings ``big`` (whole households, largest first) go into ``k`` grids of at most ``hi``
+    such that the pool (shared out in any amounts) tops every grid up to ``lo``: the question of the
+    integer programme of :func:`_packable`, decided exactly by a depth-first search (buildings in
+    order, each into a grid of distinct sum, fully explored states remembered), or None when it passes
+    ``steps`` steps. The pool's upper side needs no search: ``k`` grids of at most ``hi`` take it
+    whenever the total is at most ``k * hi``, which the counts of :func:`_packable` ensure.
+
+    >>> _search([96.0, 93.0, 93.0, 87.0, 78.0], 0.0, 4, 100, 150, 1000)
+    False
+    >>> _search([120.0, 112.0, 112.0, 92.0], 14.0, 4, 100, 150, 1000)
+    True
+    >>> _search([96.0, 93.0, 93.0, 87.0, 78.0], 0.0, 4, 100, 150, 1) is None
+    True
+    """
+    n = len(big)
+    rest = [0.0] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        rest[i] = rest[i + 1] + big[i]
+    dead: set[tuple] = set()
+    count = [0]
+
+    class _Over(Exception):
+        pass
+
+    def fits(i: int, sums: tuple[float, ...]) -> bool:
+        count[0] += 1
+        if count[0] > steps:
+            raise _Over
+        # each household still to place lowers the shortfall under the floor by at most one
+        if sum(lo - s for s in sums if s < lo) - rest[i] > pool:
+            return False
+        if i == n:
+            return True
+        if (i, sums) in dead:
+            return False
+        x = big[i]
+        last = None
+        for j, s in enumerate(sums):  # sums in descending order: equal sums are one choice
+            if s == last:
+                continue
+            last = s
+            if s + x > hi:
+                continue
+            if fits(i + 1, tuple(sorted(sums[:j] + (s + x,) + sums[j + 1:], reverse=True))):
+                return True
+        dead.add((i, sums))
+        return False
+
+    try:
+        return fits(0, (0.0,) * k)
+    except (_Over, RecursionError):
+        return None
+
+
 def _greedy_fits(big: np.ndarray, pool: float, k: int, lo: float, hi: float) -> bool:
     """A quick sufficient test: big buildings (sorted, largest first) each to the lightest of ``k``
     groups, then the pool tops every group up to ``lo`` and spreads what is left under ``hi``.
@@ -135,9 +206,15 @@ def _greedy_fits(big: np.ndarray, pool: float, k: int, lo: float, hi: float) -> 
     >>> _greedy_fits(np.array([96.0, 93.0, 93.0, 87.0, 78.0]), 0.0, 4, 100, 150)
     False
     """
+    # the lightest group by a heap of (sum, group): ties to the lowest group, as np.argmin; each group's
+    # sum adds the same buildings in the same order
+    heap = [(0.0, g) for g in range(k)]
+    for x in big.tolist():
+        s, g = heap[0]
+        heapq.heapreplace(heap, (s + x, g))
     sums = np.zeros(k)
-    for x in big:
-        sums[int(np.argmin(sums))] += x
+    for s, g in heap:
+        sums[g] = s
     if sums.max() > hi:
         return False
     need = float(np.maximum(lo - sums, 0).sum())

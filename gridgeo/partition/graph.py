@@ -117,7 +117,7 @@ def cell_graph(
         samples = shapely.line_interpolate_point(shared[:, None], _SAMPLES[None, :], normalized=True).ravel()
         pi, si = shapely.STRtree(streets).query(samples, predicate="dwithin", distance=snap_m)
         # a street crossing the boundary near its end is not along it: keep streets running parallel
-        along = _parallel(shared, pi, streets[si])
+        along = _parallel(shared, pi, streets[si], samples=samples)
         pi, si = pi[along], si[along]
         near = np.zeros(len(samples), bool)
         near[pi] = True
@@ -135,17 +135,23 @@ def cell_graph(
                  art=art[order], nostreet=nostreet[order])
 
 
-def _parallel(shared: np.ndarray, sample_idx: np.ndarray, streets: np.ndarray, min_cos: float = 0.8) -> np.ndarray:
-    """Whether the street near each boundary sample runs along the boundary there (angle under ~37°)."""
+def _parallel(shared: np.ndarray, sample_idx: np.ndarray, streets: np.ndarray, min_cos: float = 0.8, *,
+              samples: np.ndarray | None = None) -> np.ndarray:
+    """Whether the street near each boundary sample runs along the boundary there (angle under ~37°).
+    ``samples``, when given, are the points of every sample (:data:`_SAMPLES` along each boundary), as
+    computed by the caller; the boundary's direction is computed once per sample, however many streets
+    are near it."""
     if not len(sample_idx):
         return np.zeros(0, bool)
     k = len(_SAMPLES)
-    edge = sample_idx // k
-    f = _SAMPLES[sample_idx % k]
-    lines = shared[edge]
-    e1 = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.maximum(f - 0.05, 0.0), normalized=True))
-    e2 = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.minimum(f + 0.05, 1.0), normalized=True))
-    here = shapely.line_interpolate_point(lines, f, normalized=True)
+    uniq, inv = np.unique(sample_idx, return_inverse=True)
+    inv = inv.ravel()
+    f = _SAMPLES[uniq % k]
+    lines = shared[uniq // k]
+    e1 = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.maximum(f - 0.05, 0.0), normalized=True))[inv]
+    e2 = shapely.get_coordinates(shapely.line_interpolate_point(lines, np.minimum(f + 0.05, 1.0), normalized=True))[inv]
+    here = (shapely.line_interpolate_point(lines, f, normalized=True)[inv] if samples is None
+            else samples[sample_idx])
     d = shapely.line_locate_point(streets, here)
     s1 = shapely.get_coordinates(shapely.line_interpolate_point(streets, np.maximum(d - 1.0, 0.0)))
     s2 = shapely.get_coordinates(shapely.line_interpolate_point(streets, d + 1.0))

@@ -46,6 +46,7 @@ from itertools import permutations
 
 import numpy as np
 
+from . import _fast
 from .feasibility import _greedy_fits
 from .graph import Graph
 from .solver import Bounds
@@ -146,7 +147,8 @@ def fit_small_grids(
                 key = tuple((p, members[p].tobytes()) for p in grp)
                 if key in failed:
                     continue
-                found = _divisions(ug, labels, grp, members, cells, badness, bounds, hs, cell_h, bad, rng, sub_bounds)
+                found = _divisions(ug, labels, grp, members, cells, badness, bounds, hs, cell_h, bad, rng, sub_bounds,
+                                   cells_of_unit)
                 got = next((f for f in found if accept is None or accept({p: members[p] for p in grp}, f[0])), None)
                 if got is None:
                     failed.add(key)
@@ -186,7 +188,8 @@ def _quick_miss(h: np.ndarray, lo: float, hi: float) -> int:
 
 def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: list[np.ndarray],
                    cells: Callable, badness: Callable, bounds: Bounds, hs: np.ndarray, cell_h: np.ndarray | None,
-                   bad: list[Badness], rng: np.random.Generator, sub_bounds: Bounds | None):
+                   bad: list[Badness], rng: np.random.Generator, sub_bounds: Bounds | None,
+                   cells_of_unit: Sequence[np.ndarray]):
     """The tree-cut divisions of the grids ``grp`` into as many grids whose badness is lower than now,
     best first (at most :data:`TOP`): each ``(members, badness)`` by grid number."""
     k = len(grp)
@@ -230,6 +233,11 @@ def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: lis
     # compact; the exact count is computed only where the quick test leaves a gain possible
     order = []
     ch = cell_h if cell_h is not None else None
+    if ch is not None:
+        # the cells' households of every unit of the group, in unit order: a piece's are those of its units,
+        # in the order ``cells`` gives them
+        flat_h = ch[cells(nodes)]
+        unit_of_flat = np.repeat(np.arange(m), [len(cells_of_unit[u]) for u in nodes.tolist()])
     index_of = {p: i for i, p in enumerate(grp)}  # grp is (A, B) with B < A too: not sorted
     old_index = np.array([index_of[int(x)] for x in old_lab], dtype=np.int64)
     limit = roundness(old_index) * (1 + SHAPE_SLACK)
@@ -239,7 +247,8 @@ def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: lis
             continue
         quick = 0
         if ch is not None:
-            quick = sum(_quick_miss(ch[cells(nodes[lab == j])], sub_bounds.lo, sub_bounds.hi) for j in range(k))
+            piece = lab[unit_of_flat]
+            quick = sum(_quick_miss(flat_h[piece == j], sub_bounds.lo, sub_bounds.hi) for j in range(k))
         if quick >= cur[0]:
             continue
         order.append((quick, shape, key))
@@ -287,7 +296,28 @@ def _tree_cuts(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, h: np.ndarra
     made by cutting ``k - 1`` edges of the minimum spanning tree of weights ``w`` (labels over nodes)."""
     if n < k:
         return []
-    # Kruskal's minimum spanning tree (union-find), then one depth-first pass from node 0
+    hf = h.astype(float)
+    if _fast.compiled() and n > 1 and np.array_equal(hf, np.round(hf)):
+        # the same tree from the compiled Kruskal (the edges Kruskal takes depend only on their order),
+        # another preorder; a cut's pieces are subtrees, the same sets whatever the preorder, and the
+        # subtree sums of whole households are exact in any order
+        got = _fast.tree_of(n, np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64),
+                            np.argsort(w, kind="stable"))
+        if got is None:
+            return []  # not connected
+        order, _par, size = got[0], got[1], got[2]
+        tin = np.empty(n, dtype=np.int64)
+        tin[order] = np.arange(n)
+        tout = tin + size
+        cs = np.concatenate([[0.0], np.cumsum(hf[order])])
+        return _cuts(order, tin, tout, cs[tout] - cs[tin], k, lo, hi)
+    return _tree_cuts_python(n, a, b, w, h, k, lo, hi)
+
+
+def _tree_cuts_python(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, h: np.ndarray, k: int,
+                      lo: float, hi: float) -> list[np.ndarray]:
+    """:func:`_tree_cuts` without numba: Kruskal's minimum spanning tree (union-find), then one
+    depth-first pass from node 0."""
     up = list(range(n))
 
     def root(x: int) -> int:
@@ -332,11 +362,16 @@ def _tree_cuts(n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray, h: np.ndarra
             if c != parent[v]:
                 parent[c] = v
                 stack.append((c, False))
-    sub = np.array(sub_l)
-    tin = np.array(tin_l, dtype=np.int64)
-    tout = np.array(tout_l, dtype=np.int64)
+    return _cuts(np.array(pre, dtype=np.int64), np.array(tin_l, dtype=np.int64), np.array(tout_l, dtype=np.int64),
+                 np.array(sub_l), k, lo, hi)
+
+
+def _cuts(order: np.ndarray, tin: np.ndarray, tout: np.ndarray, sub: np.ndarray, k: int, lo: float,
+          hi: float) -> list[np.ndarray]:
+    """The cuts of :func:`_tree_cuts` from a spanning tree rooted at node 0: its preorder ``order``,
+    each node's preorder span ``tin``..``tout`` and subtree households ``sub``."""
+    n = len(order)
     total = sub[0]
-    order = np.array(pre, dtype=np.int64)
     nonroot = order[1:]
     out: list[np.ndarray] = []
 

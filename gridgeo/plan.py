@@ -194,8 +194,12 @@ class Plan:
         cached = getattr(self, "_stored", None)
         if cached is not None and cached[0] is not None and cached[0] == _layers_key(self.layers):
             return Plan(dict(cached[1]), dict(self.metadata))
-        layers = densify(share_vertices(self.layers))
-        return Plan({name: _geometry_last(to_storage(gdf)) for name, gdf in layers.items()}, dict(self.metadata))
+        # one layer at a time (each is snapped and densified on its own): only that layer's metric
+        # intermediates are held beside the stored layers, not a snapped and a densified copy of the whole city
+        stored = {}
+        for name, gdf in self.layers.items():
+            stored[name] = _geometry_last(to_storage(densify(share_vertices({name: gdf}))[name]))
+        return Plan(stored, dict(self.metadata))
 
     @classmethod
     def read(cls, path: str | Path) -> "Plan":
@@ -405,18 +409,34 @@ def to_storage(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     geoms = _mend(out.geometry.to_numpy())
     if source is not None and source != STORAGE_CRS and source.is_projected:
         for _ in range(3):
-            poly = np.isin(shapely.get_type_id(geoms), (3, 6))
-            if not poly.any():
+            idx, back = _invalid_back(geoms, source)
+            if not len(idx):
                 break
-            back = gpd.GeoSeries(geoms[poly], crs=STORAGE_CRS).to_crs(source).to_numpy()
-            bad = ~shapely.is_valid(back)
-            if not bad.any():
-                break
-            idx = np.flatnonzero(poly)[bad]
-            mended = gpd.GeoSeries(_mend(back[bad]), crs=source).to_crs(STORAGE_CRS).to_numpy()
+            mended = gpd.GeoSeries(_mend(back), crs=source).to_crs(STORAGE_CRS).to_numpy()
             geoms = geoms.copy()
             geoms[idx] = _mend(mended)
     return out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
+
+
+#: polygons projected back per step when checking a stored layer (a city's buildings would otherwise be
+#: held twice more at once: every one projected back beside the stored ones)
+_BACK_CHUNK = 50_000
+
+
+def _invalid_back(geoms: np.ndarray, source: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the (multi)polygons of ``geoms`` (EPSG:4490) that are invalid when projected back
+    to ``source``, and those projected-back polygons; checked in chunks of :data:`_BACK_CHUNK`."""
+    poly = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))
+    idx, back = [], []
+    for start in range(0, len(poly), _BACK_CHUNK):
+        part = poly[start:start + _BACK_CHUNK]
+        projected = gpd.GeoSeries(geoms[part], crs=STORAGE_CRS).to_crs(source).to_numpy()
+        bad = ~shapely.is_valid(projected)
+        idx.append(part[bad])
+        back.append(projected[bad])
+    if not idx:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    return np.concatenate(idx), np.concatenate(back)
 
 
 def _mend(geoms: np.ndarray) -> np.ndarray:

@@ -199,6 +199,40 @@ def test_stored_plan_is_valid_after_reprojection(tmp_path):
     assert Plan.read(tmp_path / "plan.gpkg")["blocks"].geometry.is_valid.all()
 
 
+def test_to_storage_checks_in_chunks_as_in_one_pass(monkeypatch):
+    """Projected back in chunks (a city's buildings are not all held twice more at once): the polygon that
+    reprojection breaks is mended wherever it falls, and the layer is stored as in one pass."""
+    import gridgeo.plan as plan_module
+
+    trap = _valid_until_reprojected()
+    geoms = [box(640_000 + 50 * i, 3_380_000, 640_020 + 50 * i, 3_380_020) for i in range(7)]
+    geoms.insert(4, trap)
+    g = gpd.GeoDataFrame({"code": [f"b{i}" for i in range(8)]}, geometry=geoms, crs=METRIC_EPSG)
+    whole = to_storage(g)
+    monkeypatch.setattr(plan_module, "_BACK_CHUNK", 3)
+    chunked = to_storage(g)
+    assert chunked.geometry.is_valid.all()
+    assert not shapely.equals_exact(chunked.geometry.iloc[4], g.to_crs(4490).geometry.iloc[4], 0.0)  # mended
+    assert_geodataframe_equal(chunked, whole)
+
+
+def test_stored_layer_by_layer_as_all_at_once():
+    """Plan.stored snaps, densifies and stores one layer at a time: the same layers as the whole plan at once."""
+    from gridgeo.plan import densify, share_vertices
+
+    grids = gpd.GeoDataFrame({"grid_code": ["a", "b", "c"]},
+                             geometry=[rect(0, 0, 100, 100), rect(100, 0, 200, 50), rect(100, 50, 200, 100)], crs=METRIC_EPSG)
+    subgrids = gpd.GeoDataFrame({"subgrid_code": ["a1", "a2"]},
+                                geometry=[rect(0, 0, 100, 40), rect(0, 40, 100, 100)], crs=METRIC_EPSG)
+    comm = gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[rect(0, 0, 200, 100)], crs=METRIC_EPSG)
+    layers = {"communities": comm, "grids": grids, "subgrids": subgrids}
+    at_once = {k: to_storage(v) for k, v in densify(share_vertices(layers)).items()}
+    stored = Plan(layers).stored()
+    assert list(stored.layers) == list(layers)
+    for name, gdf in at_once.items():
+        assert_geodataframe_equal(stored.layers[name], gdf)
+
+
 def test_to_storage_mends_invalid_input():
     bowtie = shapely.Polygon([(526_000, 3_385_000), (526_100, 3_385_100), (526_100, 3_385_000), (526_000, 3_385_100)])
     out = to_storage(gpd.GeoDataFrame(geometry=[bowtie, None], crs=METRIC_EPSG))

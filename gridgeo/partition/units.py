@@ -409,22 +409,23 @@ def _smoother_regions(point_regions: np.ndarray, sel: np.ndarray, site_block: np
     fp_site = site_of[fp_b]
     slot = np.searchsorted(sel, fp_site)
     ok = (slot < len(sel)) & (sel[np.minimum(slot, len(sel) - 1)] == fp_site)
-    fp, slot = fp[ok], slot[ok]
-    if not len(fp):
-        return point_regions, False
-    own = union_by(fp, slot, len(sel))  # each site's footprints
     blk = site_block[sel]
     div_idx, of_blk = np.unique(blk, return_inverse=True)
     of_blk = of_blk.ravel()
-    outside = shapely.area(shapely.difference(own, point_regions))
-    ragged = np.bincount(of_blk, weights=np.nan_to_num(outside), minlength=len(div_idx)) > FOOTPRINT_OUTSIDE_M2
-    ragged &= allowed[div_idx]
+    ragged = allowed[div_idx].copy()
     if site_group is not None:  # a block of one group: its inner edges are no grid's boundary
         lo = np.full(len(div_idx), np.iinfo(np.int64).max)
         hi = np.full(len(div_idx), -1)
         np.minimum.at(lo, of_blk, site_group[:, 0])
         np.maximum.at(hi, of_blk, site_group[:, 0])
         ragged &= lo != hi
+    ok[ok] = ragged[of_blk[slot[ok]]]
+    fp, slot = fp[ok], slot[ok]
+    if not len(fp):
+        return point_regions, False
+    own = union_by(fp, slot, len(sel))  # each site's footprints (in the blocks considered)
+    outside = shapely.area(shapely.difference(own, point_regions))
+    ragged &= np.bincount(of_blk, weights=np.nan_to_num(outside), minlength=len(div_idx)) > FOOTPRINT_OUTSIDE_M2
     want = ragged[of_blk]
     if not want.any():
         return point_regions, False

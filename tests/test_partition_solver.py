@@ -49,6 +49,73 @@ def test_cells_tile_blocks_and_keep_buildings_whole():
     assert shapely.coverage_union_all(cells.geoms[cells.block == 0]).area == pytest.approx(120 * 80, abs=1e-6)
 
 
+def _cells_perimeter(smooth: bool, *args):
+    cells = build_cells(*args, smooth=smooth)
+    return cells, float(shapely.length(cells.geoms).sum())
+
+
+def test_cells_follow_the_gaps_between_footprints():
+    # a long slab along the block's foot and two small houses above it: the bisectors of the three
+    # points run through the slab's ends, so the slab's cell bends around it; the footprint regions
+    # run midway between the slab and the houses instead
+    block = box(0, 0, 100, 60)
+    bld = np.array([box(5, 5, 95, 20), box(10, 35, 20, 45), box(80, 35, 90, 45)])
+    args = (block, np.array([block]), bld, np.zeros(3, dtype=np.int64), np.array([120, 10, 10]))
+    points, p_points = _cells_perimeter(False, *args)
+    smooth, p_smooth = _cells_perimeter(True, *args)
+    # the slab reaches into the houses' point regions: its cell there has notches
+    slab_pp = [4 * np.pi * c.geoms[c.building_cell[0]].area / c.geoms[c.building_cell[0]].length ** 2
+               for c in (points, smooth)]
+    assert slab_pp[1] > slab_pp[0] + 0.05
+    assert p_smooth < 0.95 * p_points
+    for cells in (points, smooth):
+        assert bool(shapely.coverage_is_valid(cells.geoms))
+        assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(block.area, abs=1e-6)
+        own = shapely.area(shapely.intersection(bld, cells.geoms[cells.building_cell]))
+        np.testing.assert_allclose(own, shapely.area(bld), rtol=1e-9)
+        assert cells.households[cells.building_cell].tolist() == [120, 10, 10]
+    # below each house the boundary runs midway in the gap between it and the slab (y 20 to 35)
+    cell_of = smooth.geoms[smooth.building_cell]
+    for x, house in ((15, 1), (85, 2)):
+        assert cell_of[0].contains(Point(x, 25)) and cell_of[house].contains(Point(x, 30))
+
+
+def test_cells_keep_point_regions_where_footprints_fit_them():
+    # a row of equal houses: every footprint lies in its point region, so the cells are those regions
+    block = box(0, 0, 100, 30)
+    bld = np.array([box(x + 5, 10, x + 15, 20) for x in range(0, 100, 20)])
+    args = (block, np.array([block]), bld, np.zeros(5, dtype=np.int64), np.full(5, 30))
+    points, p_points = _cells_perimeter(False, *args)
+    smooth, p_smooth = _cells_perimeter(True, *args)
+    assert p_smooth == pytest.approx(p_points)
+    assert all(a.equals(b) for a, b in zip(points.geoms, smooth.geoms))
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 4), st.integers(1, 3), st.integers(1, 2)), min_size=2,
+                max_size=20, unique_by=lambda t: (t[0], t[1])))
+def test_cells_property_footprints(slabs):
+    # footprints of 1-3 × 1-2 lots of 10 m on a 10 × 5 lot block, kept apart (the first on a lot wins)
+    taken: set[tuple[int, int]] = set()
+    geoms = []
+    for i, j, w, h in slabs:
+        lots = {(a, b) for a in range(i, min(i + w, 10)) for b in range(j, min(j + h, 5))}
+        if lots & taken:
+            continue
+        taken |= lots
+        geoms.append(box(i * 10 + 1, j * 10 + 1, min(i + w, 10) * 10 - 1, min(j + h, 5) * 10 - 1))
+    geoms = np.array(geoms)
+    block = box(0, 0, 100, 50)
+    hh = np.arange(len(geoms)) + 1
+    cells = build_cells(block, np.array([block]), geoms, np.zeros(len(geoms), dtype=np.int64), hh, smooth=True)
+    assert bool(shapely.coverage_is_valid(cells.geoms))
+    assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(block.area, abs=1e-6)
+    assert set(shapely.get_type_id(cells.geoms)) == {3}
+    assert sorted(cells.households.tolist()) == sorted(hh.tolist())
+    own = shapely.area(shapely.intersection(geoms, cells.geoms[cells.building_cell]))
+    np.testing.assert_allclose(own, shapely.area(geoms), rtol=1e-9)
+
+
 def test_cells_with_points_duplicates_and_unknown_blocks():
     blocks = np.array([box(0, 0, 100, 100)])
     pts = np.array([Point(10, 10), Point(10, 10), Point(90, 90), Point(50, 50.0000001)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -170,3 +171,69 @@ def test_polish_moves_no_cell_across_an_arterial():
     # an arterial along less than half the edge is no barrier (the solver's rule)
     g_half = Graph(**{**vars(g), "art": 0.4 * art})
     assert polish_compactness(g_half, geoms, np.array([0, 0, 0, 1]), 2, box(0, 0, 4, 1)).tolist() == [0, 0, 1, 1]
+
+
+def _outline(geoms: np.ndarray, labels: np.ndarray) -> float:
+    return float(sum(shapely.length(shapely.coverage_union_all(geoms[labels == q])) for q in np.unique(labels)))
+
+
+def test_small_grids_are_drawn_along_the_gaps_between_footprints():
+    from gridgeo.partition.community import smoother_cells
+    from gridgeo.partition.units import build_cells
+
+    # one divided block: a long slab (one small grid) below two houses (another); with one point per
+    # building the boundary between the two small grids bends around the slab's ends
+    block = box(0, 0, 100, 60)
+    bld = np.array([box(5, 5, 95, 20), box(10, 35, 20, 45), box(80, 35, 90, 45)])
+    args = (block, np.array([block]), bld, np.zeros(3, dtype=np.int64), np.array([120, 10, 10]))
+    cells = build_cells(*args)
+    grid = np.zeros(len(cells), dtype=np.int64)
+    small = (np.arange(len(cells)) != cells.building_cell[0]).astype(np.int64)
+    geoms = smoother_cells(cells, grid, 1, small, block, lambda smooth, groups: build_cells(*args, smooth=smooth, groups=groups))
+    assert not all(a.equals(b) for a, b in zip(geoms, cells.geoms))
+    assert _outline(geoms, small) < 0.95 * _outline(cells.geoms, small)
+    # the same buildings in the same cells, the small grids one piece each, the block tiled exactly
+    own = shapely.area(shapely.intersection(bld, geoms[cells.building_cell]))
+    np.testing.assert_allclose(own, shapely.area(bld), rtol=1e-9)
+    assert bool(shapely.coverage_is_valid(geoms))
+    assert shapely.coverage_union_all(geoms).area == pytest.approx(block.area, abs=1e-6)
+    assert all(shapely.get_num_geometries(shapely.coverage_union_all(geoms[small == q])) == 1 for q in (0, 1))
+
+
+def test_smoother_cells_keep_their_edges_where_a_small_grid_would_fall_apart():
+    from gridgeo.partition.community import smoother_cells
+    from gridgeo.partition.units import build_cells
+
+    block = box(0, 0, 100, 60)
+    bld = np.array([box(5, 5, 95, 20), box(10, 35, 20, 45), box(80, 35, 90, 45)])
+    args = (block, np.array([block]), bld, np.zeros(3, dtype=np.int64), np.array([120, 10, 10]))
+    cells = build_cells(*args)
+    small = (np.arange(len(cells)) != cells.building_cell[0]).astype(np.int64)
+
+    def apart(smooth, groups):  # a rebuild whose cells would split the houses' small grid: refused
+        alt = build_cells(*args, smooth=smooth, groups=groups)
+        h1, h2 = cells.building_cell[1], cells.building_cell[2]
+        geoms = alt.geoms.copy()
+        geoms[h1] = shapely.box(10, 35, 20, 45)
+        geoms[h2] = shapely.box(80, 35, 90, 45)
+        geoms[cells.building_cell[0]] = shapely.difference(block, shapely.union(geoms[h1], geoms[h2]))
+        return type(alt)(**{**alt.__dict__, "geoms": geoms})
+
+    geoms = smoother_cells(cells, np.zeros(len(cells), dtype=np.int64), 1, small, block, apart)
+    assert all(a.equals(b) for a, b in zip(geoms, cells.geoms))
+
+
+def test_small_grids_polished_on_their_drawn_edges_keep_their_bounds():
+    from gridgeo.partition.community import _polish_small_grids
+
+    # a row of four cells: small grids of three cells and of one; the third cell moving over makes
+    # both 20 × 10 m, when the bounds allow it
+    geoms = np.array([box(10 * i, 0, 10 * i + 10, 10) for i in range(4)], dtype=object)
+    small = np.array([0, 0, 0, 1])
+    for last, moved in ((110, True), (120, False)):
+        h = np.array([50, 50, 40, last])
+        g = cell_graph(geoms, households=h, block=np.zeros(4, dtype=np.int64))
+        out = _polish_small_grids(g, geoms, np.zeros(4, dtype=np.int64), 1, small, SMALL)
+        assert out.tolist() == ([0, 0, 1, 1] if moved else [0, 0, 0, 1])
+        sums = np.bincount(out, weights=h)
+        assert all(SMALL.violation(x) == 0 for x in sums)

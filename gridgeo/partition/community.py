@@ -15,8 +15,11 @@ Steps:
    :func:`~.rural.zone_partition`), then :func:`~.subgrids.reshape_for_small_grids` moves units
    between neighbouring grids while that lets more small grids fit their bounds.
 4. **Small grids**: the cells of each base grid divided in the same way (exact for small grids).
-5. Geometry by coverage union of cells; provisional ids ``<code>-G001`` and ``<grid>-01`` numbered
-   north to south, west to east (:func:`gridgeo.blocks.order_key`); findings for every exception.
+5. Geometry by coverage union of cells, drawn with smoother edges where a divided block's footprints
+   are ragged against their points' regions (:func:`smoother_cells`; the same buildings in every
+   cell), the small grids then made more compact on those edges; provisional ids ``<code>-G001`` and
+   ``<grid>-01`` numbered north to south, west to east (:func:`gridgeo.blocks.order_key`); findings for
+   every exception.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -98,6 +102,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     out, grid_of_cell, opened = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code,
                                             multipart, community, memo)
     strips = _wrapping_strips(cells, grid_of_cell, out.n_parts, community) if zone_of_block is None else []
+    cell_strips = None
     if len(strips):
         # a grid still wrapped around others along strips without buildings (a road reserve along the
         # community's edge): drawn again with those strips cut along the blocks they border; kept when
@@ -113,18 +118,31 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                               grid_bounds):
                 cells, g, memo = cells2, g2, memo2
                 out, grid_of_cell, opened = alt
+                cell_strips = strips
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
 
     # ---- geometry and ids
     n_grids = out.n_parts
+    n_small = int(small_of_cell.max()) + 1 if len(small_of_cell) else 0
+    cell_geoms = smoother_cells(cells, grid_of_cell, n_grids, small_of_cell, community,
+                                lambda smooth, groups: build_cells(community, block_geoms, job["bld_geoms"], bblock, hh,
+                                                                   unit=unit, strips=cell_strips, smooth=smooth,
+                                                                   groups=groups, unchanged=cells))
+    if cell_geoms is not cells.geoms:
+        # the small grids made more compact again, on the edges they are drawn with
+        cells = dataclasses.replace(cells, geoms=cell_geoms, area=shapely.area(cell_geoms),
+                                    perimeter=shapely.length(cell_geoms))
+        g_drawn = cell_graph(cells.geoms, households=cells.households, block=cells.block,
+                             streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
+        small_of_cell = _polish_small_grids(g_drawn, cells.geoms, grid_of_cell, n_grids, small_of_cell, sub_bounds)
+        small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
     grid_geoms = union_groups(cells.geoms, grid_of_cell, n_grids)
     seq = np.empty(n_grids, dtype=np.int64)
     seq[order_key(grid_geoms) if n_grids else np.zeros(0, np.int64)] = np.arange(n_grids)
     grid_ids = np.array([f"{code}-G{s + 1:03d}" for s in seq], dtype=object)
     grid_h = _sum(grid_of_cell, cells.households, n_grids)
     grid_nb = _sum(grid_of_cell, cells.buildings, n_grids)
-    n_small = int(small_of_cell.max()) + 1 if len(small_of_cell) else 0
     small_geoms = union_groups(cells.geoms, small_of_cell, n_small)
     small_h = _sum(small_of_cell, cells.households, n_small)
     small_grid = np.full(n_small, -1, dtype=np.int64)
@@ -279,6 +297,96 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
     if (alt_holes > 0).sum() < (holes > 0).sum() and outside(alt, alt_of_cell) <= outside(out, grid_of_cell):
         return alt, alt_of_cell, alt_opened
     return out, grid_of_cell, opened
+
+
+#: rounds of :func:`smoother_cells` giving blocks back their edges before all keep them
+SMOOTH_ROUNDS = 4
+
+
+def smoother_cells(cells: Cells, grid_of_cell: np.ndarray, n_grids: int, small_of_cell: np.ndarray, community: Any,
+                   rebuild: Callable[[np.ndarray, np.ndarray], Cells]) -> np.ndarray:
+    """The cells' polygons the grids and small grids are drawn with.
+
+    The partition is drawn over cells of one point per building, whose graph the bounds were met on.
+    Where the footprints of a divided block reach beyond the regions of their buildings' points, a
+    boundary between small grids through the block bends around each building it passes (notches,
+    ragged edges). ``rebuild(smooth, groups)`` (:func:`~.units.build_cells` with ``smooth`` per block and
+    each building's small grid and grid as ``groups``) draws the edges between such a block's cells along
+    the gaps between its footprints instead, where the small grids' boundaries inside it get shorter
+    and the grids' no longer. A block keeps its own edges where the new ones would leave a grid or
+    small grid in more pieces or wrapped around more holes (blocks are given back their edges for
+    :data:`SMOOTH_ROUNDS` rounds, then all are). Every cell keeps its buildings, so no grid's or small
+    grid's households change. The boundaries get shorter in all; one grid may still lose a little
+    compactness where its neighbour's outline straightens."""
+    # the divided blocks a boundary between small grids runs through
+    pairs = np.unique(np.stack([cells.block, small_of_cell]), axis=1)
+    smooth = cells.divided & (np.bincount(pairs[0], minlength=len(cells.divided)) > 1)
+    if not n_grids or not smooth.any():
+        return cells.geoms
+
+    def same(alt: Cells) -> bool:
+        return (len(alt) == len(cells) and np.array_equal(alt.block, cells.block)
+                and np.array_equal(alt.building_cell, cells.building_cell)
+                and np.array_equal(alt.households, cells.households))
+
+    groups = np.column_stack([small_of_cell[cells.building_cell], grid_of_cell[cells.building_cell]])
+    for _ in range(SMOOTH_ROUNDS):
+        if not smooth.any():
+            return cells.geoms
+        alt = rebuild(smooth, groups)
+        if alt is cells or not same(alt):
+            return cells.geoms
+        moved = ~np.array([a.equals_exact(b, 0.0) for a, b in zip(alt.geoms, cells.geoms, strict=True)])
+        if not moved.any():
+            return cells.geoms
+        worse = np.zeros(len(cells), dtype=bool)
+        grid_shape: dict[int, Any] = {}  # the grids as they were: a small grid's container
+        for of, parent in ((grid_of_cell, None), (small_of_cell, grid_of_cell)):
+            for q in np.unique(of[moved]).tolist():
+                mine = of == q
+                new = shapely.coverage_union_all(alt.geoms[mine])
+                old = shapely.coverage_union_all(cells.geoms[mine])
+                if parent is None:
+                    grid_shape[q] = old
+                    within = community
+                else:
+                    p = int(parent[np.flatnonzero(mine)[0]])
+                    if p not in grid_shape:
+                        grid_shape[p] = shapely.coverage_union_all(cells.geoms[parent == p])
+                    within = grid_shape[p]
+                if (shapely.get_num_geometries(new) > shapely.get_num_geometries(old)
+                        or len(foreign_holes(new, within)) > len(foreign_holes(old, within))):
+                    worse |= mine
+        if not worse.any():
+            return alt.geoms
+        smooth[np.unique(cells.block[worse & moved])] = False
+    return cells.geoms
+
+
+def _polish_small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids: int, small_of_cell: np.ndarray,
+                        bounds: Bounds) -> np.ndarray:
+    """The small grids of each base grid made more compact (:func:`~.shapes.polish_compactness`) over
+    the graph ``g`` of the cells ``geoms`` they are drawn with; households move only where neither small
+    grid goes further out of ``bounds`` (as in :func:`small_division`)."""
+    out = small_of_cell.copy()
+    hs_all = g.h
+    for p in range(n_grids):
+        nodes = np.flatnonzero(grid_of_cell == p)
+        ids, local = np.unique(small_of_cell[nodes], return_inverse=True)
+        if len(ids) < 2:
+            continue
+        sub = subgraph(g, nodes)
+        hs = hs_all[nodes]
+
+        def allow(c: int, a: int, b: int, members: list[set[int]], hs: np.ndarray = hs) -> bool:
+            ha, hb = float(hs[list(members[a])].sum()), float(hs[list(members[b])].sum())
+            return (bounds.violation(ha - hs[c]) <= bounds.violation(ha)
+                    and bounds.violation(hb + hs[c]) <= bounds.violation(hb))
+
+        parent = shapely.coverage_union_all(geoms[nodes])
+        new = polish_compactness(sub, geoms[nodes], local.ravel(), len(ids), parent, allow=allow)
+        out[nodes] = ids[new]
+    return out
 
 
 def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, community: Any) -> list[int]:

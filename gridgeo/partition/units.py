@@ -81,6 +81,9 @@ def build_cells(
     divide: np.ndarray | None = None,
     unit: np.ndarray | None = None,
     strips: np.ndarray | None = None,
+    smooth: np.ndarray | bool = False,
+    groups: np.ndarray | None = None,
+    unchanged: Cells | None = None,
 ) -> Cells:
     """Cells of one community: whole blocks, and building cells inside divided blocks.
 
@@ -106,6 +109,17 @@ def build_cells(
         Indices of blocks without buildings to cut into pieces, each piece the part of the block
         nearest to one of the blocks it borders (:func:`strip_pieces`): a strip along a road that a
         grid would otherwise wrap around its neighbours can then go, piece by piece, to the grid beside it.
+    smooth
+        Per block (or for all): where the footprints of a divided block reach beyond their sites' point
+        regions, the regions follow the gaps between the footprints instead (:func:`_smoother_regions`).
+        The cells hold the same buildings either way; only the edges between them move.
+    groups
+        With ``smooth``: the group of each building, or several (a column each: the small grid, then
+        the grid). A block then takes the footprint regions only where the outlines of the pieces of its
+        groups of the first column get shorter with them, and those of the others no longer.
+    unchanged
+        With ``smooth``: the cells of the same call without it, returned as they are when no block
+        takes footprint regions (the planar arrangement is not drawn again).
 
     Examples
     --------
@@ -178,7 +192,16 @@ def build_cells(
         piece_geoms, piece_block = strip_pieces(blocks, cand, block_tree)
         is_strip[np.unique(piece_block)] = True
 
-    # ---- Voronoi cells of the sites of every divided block, clipped to the block
+    # footprints of buildings in divided blocks: a building is never cut
+    fp_idx = np.flatnonzero((shapely.get_type_id(buildings) >= 3) & divide[bblock]) if len(buildings) else np.zeros(0, int)
+    fp = np.zeros(0, dtype=object)
+    fp_b = np.zeros(0, dtype=np.int64)
+    if len(fp_idx):
+        fp = shapely.intersection(buildings[fp_idx], blocks[bblock[fp_idx]])
+        good = shapely.area(fp) > 0
+        fp, fp_b = fp[good], fp_idx[good]
+
+    # ---- a region per site of every divided block (the smoother of two tessellations), clipped to the block
     lines = [shapely.boundary(np.atleast_1d(community)), shapely.boundary(blocks)]
     div_idx = np.flatnonzero(divide)
     vor_cells = np.zeros(0, dtype=object)
@@ -194,21 +217,25 @@ def build_cells(
         ok_blocks = counts == expected
         if not ok_blocks.all():  # degenerate Voronoi (should not happen with distinct sites): fall back per site
             parts, owner = _voronoi_fallback(parts, owner, ok_blocks, site_xy, site_block, div_idx, blocks)
-        vor_site = sel  # parts are in the order of ``sel`` (block order, then site order)
+        # parts are in the order of ``sel`` (block order, then site order)
         clipped = shapely.intersection(parts, blocks[site_block[sel]])
+        allowed = np.broadcast_to(np.asarray(smooth, dtype=bool), (nb,))
+        if len(fp) and allowed.any():
+            site_group = None
+            if groups is not None:
+                groups = np.asarray(groups, dtype=np.int64).reshape(len(buildings), -1)
+                site_group = np.full((len(site_block), groups.shape[1]), -1, dtype=np.int64)
+                site_group[site_of] = groups
+                site_group = site_group[sel]
+            clipped, changed = _smoother_regions(clipped, sel, site_block, site_xy, site_of, fp, fp_b, blocks,
+                                                 allowed, site_group)
+            if not changed and unchanged is not None:
+                return unchanged
         keep = ~shapely.is_empty(clipped)
-        vor_cells, vor_site = clipped[keep], vor_site[keep]
+        vor_cells, vor_site = clipped[keep], sel[keep]
         lines.append(shapely.boundary(shapely.get_parts(vor_cells)))
-    # footprints of buildings in divided blocks: a building is never cut
-    fp_idx = np.flatnonzero((shapely.get_type_id(buildings) >= 3) & divide[bblock]) if len(buildings) else np.zeros(0, int)
-    fp = np.zeros(0, dtype=object)
-    fp_b = np.zeros(0, dtype=np.int64)
-    if len(fp_idx):
-        fp = shapely.intersection(buildings[fp_idx], blocks[bblock[fp_idx]])
-        good = shapely.area(fp) > 0
-        fp, fp_b = fp[good], fp_idx[good]
-        if len(fp):
-            lines.append(shapely.boundary(shapely.get_parts(fp)))
+    if len(fp):
+        lines.append(shapely.boundary(shapely.get_parts(fp)))
 
     if len(piece_geoms):
         lines.append(shapely.boundary(shapely.get_parts(piece_geoms)))
@@ -361,6 +388,132 @@ def strip_pieces(blocks: np.ndarray, idx: np.ndarray, tree: shapely.STRtree | No
     several = np.bincount(of, minlength=len(blocks))[of] >= 2  # a block of one piece stays whole
     return pieces[several], of[several]
 
+
+def _smoother_regions(point_regions: np.ndarray, sel: np.ndarray, site_block: np.ndarray, site_xy: np.ndarray,
+                      site_of: np.ndarray, fp: np.ndarray, fp_b: np.ndarray, blocks: np.ndarray,
+                      allowed: np.ndarray, site_group: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+    """The region of each site ``sel`` of a divided block: in the blocks ``allowed`` whose footprints
+    are ragged against the point regions, the footprint regions.
+
+    A site's cell is its region plus its footprints, less the other sites' footprints (a building is
+    never cut). With one point per site (``point_regions``, clipped to the block), a region's edge
+    runs midway between two sites' points, and so through a large or long footprint beside a small
+    one; the cell then bends around that footprint (a notch, a ragged edge). With the footprints'
+    outlines as the sites (:func:`_footprint_regions`, the morphological tessellation), edges run
+    midway between neighbouring footprints. Blocks where every footprint lies within its point region
+    (up to :data:`FOOTPRINT_OUTSIDE_M2`) keep the point regions, and so does a block whose footprint
+    diagram is degenerate. With ``site_group`` (per site of ``sel``, a column per grouping), only a
+    block whose sites fall in two or more groups of the first column is considered, and it takes the
+    footprint regions where the summed outline of the pieces of those groups is shorter with them and
+    that of every other grouping no longer. Also whether any block takes them."""
+    fp_site = site_of[fp_b]
+    slot = np.searchsorted(sel, fp_site)
+    ok = (slot < len(sel)) & (sel[np.minimum(slot, len(sel) - 1)] == fp_site)
+    blk = site_block[sel]
+    div_idx, of_blk = np.unique(blk, return_inverse=True)
+    of_blk = of_blk.ravel()
+    ragged = allowed[div_idx].copy()
+    if site_group is not None:  # a block of one group: its inner edges are no grid's boundary
+        lo = np.full(len(div_idx), np.iinfo(np.int64).max)
+        hi = np.full(len(div_idx), -1)
+        np.minimum.at(lo, of_blk, site_group[:, 0])
+        np.maximum.at(hi, of_blk, site_group[:, 0])
+        ragged &= lo != hi
+    ok[ok] = ragged[of_blk[slot[ok]]]
+    fp, slot = fp[ok], slot[ok]
+    if not len(fp):
+        return point_regions, False
+    own = union_by(fp, slot, len(sel))  # each site's footprints (in the blocks considered)
+    outside = shapely.area(shapely.difference(own, point_regions))
+    ragged &= np.bincount(of_blk, weights=np.nan_to_num(outside), minlength=len(div_idx)) > FOOTPRINT_OUTSIDE_M2
+    want = ragged[of_blk]
+    if not want.any():
+        return point_regions, False
+    mine = want[slot]
+    foot_regions = _footprint_regions(fp[mine], slot[mine], want, sel, site_block, site_xy, blocks)
+    if foot_regions is None:
+        return point_regions, False
+    failed = np.bincount(of_blk, weights=want & shapely.is_empty(foot_regions), minlength=len(div_idx)) > 0
+    use = ragged & ~failed
+    if site_group is not None and use.any():
+        w = np.flatnonzero(use[of_blk])
+        every = union_by(fp[mine], of_blk[slot[mine]], len(div_idx))  # the footprints of each block
+
+        def outlines(regions: np.ndarray) -> list[np.ndarray]:
+            # the cells as drawn: a site's region and footprints, less the block's other footprints
+            cells = shapely.union(shapely.difference(regions[w], every[of_blk[w]]), own[w])
+            out = []
+            for j in range(site_group.shape[1]):
+                keys, key_of = np.unique(np.stack([of_blk[w], site_group[w, j]]), axis=1, return_inverse=True)
+                pieces = union_by(cells, key_of.ravel(), keys.shape[1])
+                out.append(np.bincount(keys[0], weights=shapely.length(pieces), minlength=len(div_idx)))
+            return out
+
+        # shorter for the first grouping, and no longer for any other
+        new, old = outlines(foot_regions), outlines(point_regions)
+        use &= new[0] < old[0]
+        for a, b in zip(new[1:], old[1:], strict=True):
+            use &= a <= b + 1e-6
+    return np.where(use[of_blk], foot_regions, point_regions), bool(use.any())
+
+
+#: a divided block whose footprints reach this far (m², in all) beyond their sites' point regions has
+#: ragged cells: its footprint regions are drawn too (:func:`_smoother_regions`)
+FOOTPRINT_OUTSIDE_M2 = 1.0
+#: spacing (m) of the points sampled on each footprint's outline (:func:`_footprint_regions`)
+FOOTPRINT_SAMPLE_M = 3.0
+#: footprints are shrunk by this much (m) before sampling, so that touching neighbours' points stay apart
+FOOTPRINT_SHRINK_M = 0.25
+
+
+def _footprint_regions(fp: np.ndarray, slot: np.ndarray, want: np.ndarray, sel: np.ndarray, site_block: np.ndarray,
+                       site_xy: np.ndarray, blocks: np.ndarray) -> np.ndarray | None:
+    """The part of its block nearer to each site's footprints ``fp`` (``slot``: the position of their
+    site in ``sel``) than to any other site's, clipped to the block: the Voronoi regions of points
+    sampled every :data:`FOOTPRINT_SAMPLE_M` on the footprints' outlines, united by site, their shared
+    edges simplified by half that spacing (the sampling leaves zigzags between close footprints). A
+    site without a footprint (a point) samples its site point. The regions of a block whose diagram is
+    degenerate (cocircular points the union cannot take) are empty; None when the diagram misses points."""
+    fp = np.asarray(fp, dtype=object)
+    small = shapely.buffer(fp, -FOOTPRINT_SHRINK_M, join_style="mitre")
+    fp = np.where(shapely.is_empty(small) | (shapely.area(small) <= 0), fp, small)
+    pts, of = shapely.get_coordinates(shapely.segmentize(shapely.boundary(fp), FOOTPRINT_SAMPLE_M), return_index=True)
+    owner = slot[of]
+    bare = np.setdiff1d(np.flatnonzero(want), owner)
+    if len(bare):  # sites without a footprint (points): their site point
+        pts = np.concatenate([pts, site_xy[sel[bare]]])
+        owner = np.concatenate([owner, bare])
+    blk = site_block[sel[owner]]
+    # one point per position in a block (the lowest site's)
+    keys = np.round(pts, _SITE_PRECISION_DECIMALS)
+    rec = np.rec.fromarrays([blk, keys[:, 0], keys[:, 1], owner], names="b,x,y,o")
+    order = np.argsort(rec, order=("b", "x", "y", "o"), kind="stable")
+    r = rec[order]
+    first = np.r_[True, (r["b"][1:] != r["b"][:-1]) | (r["x"][1:] != r["x"][:-1]) | (r["y"][1:] != r["y"][:-1])]
+    order = order[first]
+    order = order[np.lexsort((order, owner[order], blk[order]))]  # block order, then site
+    pts, owner, blk = pts[order], owner[order], blk[order]
+    div_idx = np.unique(blk)
+    group = np.searchsorted(div_idx, blk)
+    colls = shapely.voronoi_polygons(shapely.multipoints(pts, indices=group), extend_to=blocks[div_idx], ordered=True)
+    parts, pof = shapely.get_parts(colls, return_index=True)
+    if not np.array_equal(np.bincount(pof, minlength=len(div_idx)), np.bincount(group, minlength=len(div_idx))):
+        return None
+    regions = np.full(len(sel), shapely.Polygon(), dtype=object)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    for grp, these in zip(np.split(owner, starts[1:]), np.split(parts, starts[1:]), strict=True):
+        mine, at = np.unique(grp, return_inverse=True)
+        ok = shapely.get_type_id(these) == 3
+        try:  # the regions of a diagram share their edges exactly: a coverage, made simpler
+            united = union_by(these[ok], at.ravel()[ok], len(mine), coverage=True)
+            simpler = shapely.coverage_simplify(united, FOOTPRINT_SAMPLE_M / 2, simplify_boundary=False)
+            united = simpler if shapely.is_valid(simpler).all() else united
+            if not shapely.is_valid(united).all():
+                continue
+        except shapely.errors.GEOSException:  # a degenerate diagram (cocircular points): the point regions
+            continue
+        regions[mine] = united
+    return shapely.intersection(regions, blocks[site_block[sel]])
 
 # --------------------------------------------------------------------------------------------- helpers
 

@@ -437,11 +437,18 @@ def _smoother_regions(point_regions: np.ndarray, sel: np.ndarray, site_block: np
     use = ragged & ~failed
     if site_group is not None and use.any():
         w = np.flatnonzero(use[of_blk])
-        every = union_by(fp[mine], of_blk[slot[mine]], len(div_idx))  # the footprints of each block
+        fpw, fpw_blk = fp[mine], of_blk[slot[mine]]
+        tree = shapely.STRtree(fpw)
 
         def outlines(regions: np.ndarray) -> list[np.ndarray]:
-            # the cells as drawn: a site's region and footprints, less the block's other footprints
-            cells = shapely.union(shapely.difference(regions[w], every[of_blk[w]]), own[w])
+            # the cells as drawn: a site's region and footprints, less the block's other footprints (those
+            # that reach the region: a block of a hundred thousand footprints is never united whole)
+            ri, fi = tree.query(regions[w], predicate="intersects")
+            same = fpw_blk[fi] == of_blk[w[ri]]
+            ri, fi = ri[same], fi[same]
+            order = np.lexsort((fi, ri))
+            near = union_by(fpw[fi[order]], ri[order], len(w))
+            cells = shapely.union(shapely.difference(regions[w], near), own[w])
             out = []
             for j in range(site_group.shape[1]):
                 keys, key_of = np.unique(np.stack([of_blk[w], site_group[w, j]]), axis=1, return_inverse=True)

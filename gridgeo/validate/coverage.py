@@ -148,8 +148,10 @@ def _near_coincident(grids: _Layer, comm_pos: np.ndarray, comm_code: np.ndarray,
     usable = grids.usable
     keys = np.where(comm_pos >= 0, comm_pos, -1)
     tree = shapely.STRtree(np.where(usable, grids.geoms, Polygon()))
-    for key in np.unique(keys[usable]):
-        members = np.flatnonzero(usable & (keys == key))
+    idx = np.flatnonzero(usable)
+    idx = idx[np.argsort(keys[idx], kind="stable")]  # each community's grids in their order, found once
+    uniq, starts = np.unique(keys[idx], return_index=True)
+    for key, members in zip(uniq, np.split(idx, starts[1:])):
         if len(members) < 2:
             continue
         edges = shapely.coverage_invalid_edges(grids.geoms[members], gap_width=gap_width_m)

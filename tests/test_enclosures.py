@@ -155,3 +155,46 @@ def test_a_ring_block_opened_so_that_no_grid_wraps_another_says_so():
     assert found["feature_id"].tolist() == [f"{code}-B0001"]
     assert "ring around another block" in found["message"].iloc[0]
     assert "whole blocks left" not in found["message"].iloc[0]
+
+
+def test_a_ring_along_a_noisy_community_edge_still_opens_to_it():
+    # the last resort (patient=True). The community's edge matches the cells' outer edges only to floating-point noise (a vertex 1e-9 m
+    # inside the middle of each side, as reprojection leaves): an exact intersection has no length, and a
+    # ring along that edge whose only way out is the edge itself (洪山区 420111024001) kept its hole
+    h = np.full(9, 50.0)
+    h[4] = 200
+    g, geoms, _ = _grid(3, h)
+    e = 1e-9
+    container = shapely.Polygon([(0, 0), (15, e), (30, 0), (30 - e, 15), (30, 30), (15, 30 - e), (0, 30), (e, 15)])
+    assert shapely.length(shapely.intersection(shapely.boundary(geoms[1]), shapely.get_exterior_ring(container))) == 0
+    labels = np.zeros(9, dtype=np.int64)
+    labels[4] = 1
+    assert enclosure_count(geoms, labels, 2, container).tolist() == [1, 0]
+    # the first pass keeps its exact test (the plans it makes stay as they were); the last resort opens it
+    assert open_enclosures(g, geoms, labels, 2, container, Bounds(150, 450, 300), frozen={0})[1] == 1
+    fixed, left = open_enclosures(g, geoms, labels, 2, container, Bounds(150, 450, 300), frozen={0}, patient=True)
+    assert left == 0
+    assert enclosure_count(geoms, fixed, 2, container).sum() == 0
+    assert _connected(g, np.flatnonzero(fixed == 0))
+
+
+def test_a_corridor_that_overfills_one_inner_grid_gives_way_to_one_that_fits_another():
+    # the last resort (patient=True): a ring of 5 x 3 cells around two grids: A (440 households) and B (200). The cheapest corridors
+    # (20 households) lead to A and would take it over 450; the next (30) leads to B, which has room
+    geoms = np.array([box(x * 10, y * 10, x * 10 + 10, y * 10 + 10) for y in range(3) for x in range(5)], dtype=object)
+    h = np.full(15, 30.0)
+    a, b = [6], [7, 8]
+    h[6], h[[7, 8]] = 440, 100
+    h[[1, 5, 11]] = 20  # the cells beside A
+    g = cell_graph(geoms, households=h, block=np.zeros(15, dtype=np.int64))
+    container = box(0, 0, 50, 30)
+    labels = np.zeros(15, dtype=np.int64)
+    labels[a], labels[b] = 1, 2
+    assert open_enclosures(g, geoms, labels, 3, container, Bounds(150, 450, 300), frozen={0})[1] == 1
+    fixed, left = open_enclosures(g, geoms, labels, 3, container, Bounds(150, 450, 300), frozen={0}, patient=True)
+    assert left == 0
+    assert enclosure_count(geoms, fixed, 3, container).sum() == 0
+    moved = np.flatnonzero(fixed != labels)
+    assert set(fixed[moved].tolist()) == {2}  # the corridor went to B
+    assert np.bincount(fixed, weights=h).tolist()[1] == 440  # A unchanged
+    assert all(_connected(g, np.flatnonzero(fixed == p)) for p in range(3))

@@ -99,14 +99,14 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
 
     # ---- base grids, then small grids inside each
     memo: dict = {}  # small-grid divisions, shared by the base grids' recombination and the small grids
-    out, grid_of_cell, opened = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code,
-                                            multipart, community, memo)
+    out, grid_of_cell, opened, unit_of_cell = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights,
+                                                          code, multipart, community, memo)
     strips = _wrapping_strips(cells, grid_of_cell, out.n_parts, community) if zone_of_block is None else []
     cell_strips = None
     if len(strips):
         # a grid still wrapped around others along strips without buildings (a road reserve along the
         # community's edge): drawn again with those strips cut along the blocks they border; kept when
-        # fewer grids are wrapped and no more are out of bounds
+        # fewer grids are wrapped (or fewer holes in as many) and no more are out of bounds
         cells2 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips)
         if cells2.strip is not None and cells2.strip.any():
             g2 = cell_graph(cells2.geoms, households=cells2.households, block=cells2.block,
@@ -117,8 +117,21 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
             if _fewer_wrapped(cells2, alt[1], alt[0].n_parts, cells, grid_of_cell, out.n_parts, community,
                               grid_bounds):
                 cells, g, memo = cells2, g2, memo2
-                out, grid_of_cell, opened = alt
+                out, grid_of_cell, opened, unit_of_cell = alt
                 cell_strips = strips
+    if zone_of_block is None and out.n_parts > 1 and enclosure_count(cells.geoms, grid_of_cell, out.n_parts,
+                                                                     community).any():
+        # the last resort for a grid still wrapped around others: corridors across it found patiently
+        # (along a community edge matched only to floating-point noise; round the cells where a first
+        # corridor failed), over the same units, no grid re-divided
+        n_units = int(unit_of_cell.max()) + 1
+        ug = contract(g, unit_of_cell, n_units)
+        labels, _ = open_enclosures(ug, union_groups(cells.geoms, unit_of_cell, n_units), out.labels, out.n_parts,
+                                    community, grid_bounds, frozen=set(range(out.n_parts)), patient=True)
+        if (labels != out.labels).any():
+            out.labels = labels
+            out.notes = current_notes(out.notes, labels, ug.h, out.n_parts, grid_bounds)
+            grid_of_cell = labels[unit_of_cell]
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
 
@@ -264,21 +277,22 @@ def _bend_pieces(job: dict[str, Any], geoms: np.ndarray, ids: np.ndarray,
 
 def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
                 code: str, multipart: bool, community: Any, memo: dict | None = None
-                ) -> tuple[Outcome, np.ndarray, dict[int, str]]:
-    """Base grids over base units; returns the solver outcome (over units), each cell's grid and the
-    blocks opened into their building cells, with why (:data:`OPENED_WHY`; only these may end divided).
+                ) -> tuple[Outcome, np.ndarray, dict[int, str], np.ndarray]:
+    """Base grids over base units; returns the solver outcome (over units), each cell's grid, the
+    blocks opened into their building cells, with why (:data:`OPENED_WHY`; only these may end divided),
+    and each cell's unit.
 
     A grid still wrapped around another at the end, where what wraps is a whole block shaped as a ring
     (a compound around an inner block), is drawn again with such blocks as their building cells, so
     that a ring can be opened between buildings; kept when it has fewer such grids and no more grids
     out of bounds."""
     args = (cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart, community, memo)
-    out, grid_of_cell, opened = _base_grids_once(*args)
+    out, grid_of_cell, opened, unit_of_cell = _base_grids_once(*args)
     if zone_of_block is not None or not out.n_parts:
-        return out, grid_of_cell, opened
+        return out, grid_of_cell, opened, unit_of_cell
     holes = enclosure_count(cells.geoms, grid_of_cell, out.n_parts, community)
     if not holes.any():
-        return out, grid_of_cell, opened
+        return out, grid_of_cell, opened, unit_of_cell
     rings = set()
     for p in np.flatnonzero(holes):
         for blk in np.unique(cells.block[grid_of_cell == p]).tolist():
@@ -286,8 +300,8 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
             if mine.sum() > 1 and foreign_holes(shapely.coverage_union_all(cells.geoms[mine]), community):
                 rings.add(blk)
     if not rings:
-        return out, grid_of_cell, opened
-    alt, alt_of_cell, alt_opened = _base_grids_once(*args, split=rings)
+        return out, grid_of_cell, opened, unit_of_cell
+    alt, alt_of_cell, alt_opened, alt_units = _base_grids_once(*args, split=rings)
     alt_holes = enclosure_count(cells.geoms, alt_of_cell, alt.n_parts, community)
 
     def outside(o: Outcome, of_cell: np.ndarray) -> int:
@@ -295,8 +309,8 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
         return int(sum(grid_bounds.violation(x) > 0 for x in hp))
 
     if (alt_holes > 0).sum() < (holes > 0).sum() and outside(alt, alt_of_cell) <= outside(out, grid_of_cell):
-        return alt, alt_of_cell, alt_opened
-    return out, grid_of_cell, opened
+        return alt, alt_of_cell, alt_opened, alt_units
+    return out, grid_of_cell, opened, unit_of_cell
 
 
 #: rounds of :func:`smoother_cells` giving blocks back their edges before all keep them
@@ -408,9 +422,11 @@ def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, commu
 
 def _fewer_wrapped(cells2: Cells, of2: np.ndarray, n2: int, cells: Cells, of1: np.ndarray, n1: int, community: Any,
                    grid_bounds: Bounds) -> bool:
-    """Whether the second drawing has fewer grids wrapped around others and no more out of bounds."""
-    def wrapped(c: Cells, of: np.ndarray, n: int) -> int:
-        return int((enclosure_count(c.geoms, of, n, community) > 0).sum()) if n else 0
+    """Whether the second drawing has fewer grids wrapped around others (as many, with fewer holes among
+    them: what is left is then opened more easily by :func:`open_enclosures`) and no more out of bounds."""
+    def wrapped(c: Cells, of: np.ndarray, n: int) -> tuple[int, int]:
+        holes = enclosure_count(c.geoms, of, n, community) if n else np.zeros(0, dtype=np.int64)
+        return int((holes > 0).sum()), int(holes.sum())
 
     def outside(c: Cells, of: np.ndarray, n: int) -> int:
         hp = np.bincount(of, weights=c.households, minlength=n)
@@ -421,9 +437,10 @@ def _fewer_wrapped(cells2: Cells, of2: np.ndarray, n2: int, cells: Cells, of1: n
 
 def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
                      code: str, multipart: bool, community: Any, memo: dict | None = None,
-                     split: set[int] | None = None) -> tuple[Outcome, np.ndarray, dict[int, str]]:
+                     split: set[int] | None = None) -> tuple[Outcome, np.ndarray, dict[int, str], np.ndarray]:
     """One drawing of the base grids, with the blocks ``split`` taken as their building cells; also
-    the blocks opened (:func:`base_units`, :func:`~.refine.split_blocks_for_bounds`) and why."""
+    the blocks opened (:func:`base_units`, :func:`~.refine.split_blocks_for_bounds`) and why, and each
+    cell's unit."""
     opened: dict[int, str] = {}
     unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds, split=split, opened=opened)
     ug = contract(g, unit_of_cell, n_units)
@@ -435,7 +452,7 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
 
         zone_of_unit = zone_of_block[cells.block[[c[0] for c in cells_of_unit]]]
         out = zone_partition(ug, zone_of_unit, grid_bounds, seed=seed_for(code), weights=weights)
-        return out, out.labels[unit_of_cell], opened
+        return out, out.labels[unit_of_cell], opened, unit_of_cell
     # base grids keep some households above the floor, where small grids divide more easily
     base_w = dataclasses.replace(weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
@@ -527,7 +544,7 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
     if changed:
         out.labels = polish(out.labels)
     out.notes = current_notes(out.notes, out.labels, ug.h, out.n_parts, grid_bounds)
-    return out, out.labels[unit_of_cell], opened
+    return out, out.labels[unit_of_cell], opened, unit_of_cell
 
 
 def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit: list[np.ndarray], g: Graph,
@@ -805,8 +822,11 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
     if enclosures and out.n_parts > 1:  # no small grid wrapped around another inside its grid
         frozen = {q for t, q, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
         parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]
-        out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
-                                        weights=weights, seed=seed_for(code, p + 1), frozen=frozen)
+        out.labels, left = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
+                                           weights=weights, seed=seed_for(code, p + 1), frozen=frozen)
+        if left:  # the last resort: corridors found patiently, no small grid re-divided
+            out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
+                                            frozen=set(range(out.n_parts)), patient=True)
         hs = sub.h
 
         def allow(c: int, a: int, b: int, members: list[set[int]]) -> bool:

@@ -36,6 +36,12 @@ __all__ = ["open_enclosures", "enclosure_count", "foreign_holes"]
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
 
+#: corridors tried for each hole of a ring, each going round the cells where the last one failed
+CUT_TRIES = 8
+
+#: metres within which a cell's edge counts as lying on the container's outer edge
+RIM_TOL = 1e-3
+
 
 def _union(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return union_by(geoms, labels, n, coverage=True)
@@ -75,6 +81,7 @@ def open_enclosures(
     weights: Weights | None = None,
     seed: int = 0,
     frozen: set[int] | None = None,
+    patient: bool = False,
 ) -> tuple[np.ndarray, int]:
     """Labels with every enclosing part re-divided together with the parts it encloses, where possible.
 
@@ -93,6 +100,11 @@ def open_enclosures(
     frozen
         Enclosing parts never re-divided (an isolated piece); a tower over the ceiling inside a ring is
         re-divided with the ring (the solver gives it a part of its own again).
+    patient
+        Corridors found the patient way, a last resort once everything else has left a grid wrapped:
+        cells along the container's outer edge to within :data:`RIM_TOL` count as on it, up to
+        :data:`CUT_TRIES` corridors are tried per hole (each round the cells where the last failed), and a
+        ring may be cut where it stays in one piece as drawn.
 
     Returns
     -------
@@ -113,7 +125,7 @@ def open_enclosures(
             left += 1
             continue
         if p in frozen:
-            if not _cut_rings(g, geoms, labels, parts, p, n, container, bounds):
+            if not _cut_rings(g, geoms, labels, parts, p, n, container, bounds, patient=patient):
                 left += 1
             continue
         # the ring and what it encloses; failing that, with one of the ring's outer neighbours as well
@@ -123,7 +135,7 @@ def open_enclosures(
         groups = [[p, *inside]] + [[p, *inside, r] for r in outer]
         if any(_redivide(g, geoms, labels, parts, group, container, bounds, weights, seed) for group in groups):
             continue
-        if not _cut_rings(g, geoms, labels, parts, p, n, container, bounds):
+        if not _cut_rings(g, geoms, labels, parts, p, n, container, bounds, patient=patient):
             left += 1
     return labels, left
 
@@ -182,8 +194,39 @@ def _components(g: Graph, nodes: np.ndarray) -> int:
     return count
 
 
+def _corridor(g: Graph, nbrs: list[list[int]], mine: set[int], sources: list[int], targets: set[int],
+              banned: set[int]) -> np.ndarray | None:
+    """The path of cells of ``mine`` (none banned) from a source to a target that moves the fewest
+    households, then the least area, ties by cell index (Dijkstra); ``None`` where there is none."""
+    import heapq
+
+    dist: dict[int, tuple[float, float]] = {}
+    prev: dict[int, int] = {}
+    heap = [(float(g.h[c]), float(g.area[c]), c, -1) for c in sources]
+    heapq.heapify(heap)
+    end = -1
+    while heap:
+        hh, ar, c, frm = heapq.heappop(heap)
+        if c in dist:
+            continue
+        dist[c] = (hh, ar)
+        prev[c] = frm
+        if c in targets:
+            end = c
+            break
+        for y in nbrs[c]:
+            if y in mine and y not in dist and y not in banned:
+                heapq.heappush(heap, (hh + float(g.h[y]), ar + float(g.area[y]), y, c))
+    if end < 0:
+        return None
+    path = [end]
+    while prev[path[-1]] >= 0:
+        path.append(prev[path[-1]])
+    return np.array(path[::-1], dtype=np.int64)
+
+
 def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int, n: int,
-               container: shapely.Geometry, bounds: Bounds) -> bool:
+               container: shapely.Geometry, bounds: Bounds, *, patient: bool = False) -> bool:
     """Open each foreign hole of part ``p`` by a corridor of its cells given to a part inside the hole.
 
     The corridor is the path across ``p`` from a cell beside a part in the hole to a cell beside a part
@@ -192,15 +235,20 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
     none, so no part changes its households. Kept only where both parts stay within their bounds (or no
     further out), ``p`` in no more pieces than before and no part left with a foreign hole it did not
     have; on success ``labels`` and ``parts`` are updated in place. Returns whether ``p`` is left
-    without foreign holes.
+    without foreign holes. ``patient``: see :func:`open_enclosures`.
     """
-    import heapq
-
     nbrs: list[list[int]] = [[] for _ in range(g.n)]
     for a, b in zip(g.a.tolist(), g.b.tolist()):
         nbrs[a].append(b)
         nbrs[b].append(a)
     rim = shapely.union_all([shapely.get_exterior_ring(q) for q in shapely.get_parts(container)])
+    min_on_rim = 1e-6
+    if patient:
+        # the container's outer edge, widened by RIM_TOL: cells drawn along it can match it only to
+        # floating-point noise, and an exact intersection then has no length (洪山区 420111024001: a ring
+        # along its community's edge had no way out)
+        rim, min_on_rim = shapely.buffer(rim, RIM_TOL, cap_style="flat"), 10 * RIM_TOL
+    shapely.prepare(rim)
     for _ in range(2 * len(foreign_holes(parts[p], container)) + 2):
         holes = foreign_holes(parts[p], container)
         if not holes:
@@ -212,50 +260,50 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
         enclosed = {q for q in range(n) if where[q] is not None and any(shapely.within(where[q], h) for h in holes)}
         mine = np.flatnonzero(labels == p)
         mine_set = set(mine.tolist())
-        edge = shapely.length(shapely.intersection(shapely.boundary(geoms[mine]), rim)) > 1e-6
+        edge = shapely.length(shapely.intersection(shapely.boundary(geoms[mine]), rim)) > min_on_rim
         on_rim = {int(c) for c, e in zip(mine, edge, strict=True) if e}
         targets = {c for c in mine_set if c in on_rim or any(labels[y] != p and labels[y] not in enclosed for y in nbrs[c])}
         sources = sorted(c for c in mine_set if any(labels[y] in inside for y in nbrs[c]))
         if not inside or not targets or not sources:
             return False
-        # Dijkstra over p's cells: cost (households moved, area moved), ties by cell index
-        dist: dict[int, tuple[float, float]] = {}
-        prev: dict[int, int] = {}
-        heap = [(float(g.h[c]), float(g.area[c]), c, -1) for c in sources]
-        heapq.heapify(heap)
-        end = -1
-        while heap:
-            hh, ar, c, frm = heapq.heappop(heap)
-            if c in dist:
-                continue
-            dist[c] = (hh, ar)
-            prev[c] = frm
-            if c in targets:
-                end = c
+        opened = False
+        banned: set[int] = set()  # cells of corridors that failed: the next one goes round them
+        for _ in range(CUT_TRIES if patient else 1):
+            path = _corridor(g, nbrs, mine_set, [c for c in sources if c not in banned], targets, banned)
+            if path is None:
                 break
-            for y in nbrs[c]:
-                if y in mine_set and y not in dist:
-                    heapq.heappush(heap, (hh + float(g.h[y]), ar + float(g.area[y]), y, c))
-        if end < 0:
+            q = min(int(labels[y]) for y in nbrs[int(path[0])] if labels[y] in inside)
+            moved = float(g.h[path].sum())
+            hp, hq = float(g.h[labels == p].sum()), float(g.h[labels == q].sum())
+            if (bounds.violation(hp - moved) > bounds.violation(hp)
+                    or bounds.violation(hq + moved) > bounds.violation(hq)):
+                # too many households on the way: go round the cells that hold them
+                heavy = [int(c) for c in path if g.h[c] > 0]
+                if not heavy:
+                    break
+                banned.update(heavy)
+                continue
+            rest = np.setdiff1d(mine, path)
+            if len(rest) == 0:
+                break
+            new_p = _union(geoms[rest], np.zeros(len(rest), dtype=np.int64), 1)[0]
+            # p in no more pieces; patiently, as drawn: cells that meet along an edge only to floating-point
+            # noise have no edge in the graph, yet hold the ring together on the map
+            if (shapely.get_num_geometries(new_p) > shapely.get_num_geometries(parts[p]) if patient
+                    else _components(g, rest) > _components(g, mine)):
+                # a neck of p: cutting it leaves p in pieces
+                banned.update(int(c) for c in path)
+                continue
+            new_labels = labels.copy()
+            new_labels[path] = q
+            new_q = _union(geoms[new_labels == q], np.zeros(int((new_labels == q).sum()), dtype=np.int64), 1)[0]
+            if len(foreign_holes(new_p, container)) >= len(holes) or foreign_holes(new_q, container):
+                banned.update(int(c) for c in path)
+                continue
+            labels[:] = new_labels
+            parts[p], parts[q] = new_p, new_q
+            opened = True
+            break
+        if not opened:
             return False
-        path = [end]
-        while prev[path[-1]] >= 0:
-            path.append(prev[path[-1]])
-        path = np.array(path[::-1], dtype=np.int64)
-        q = min(int(labels[y]) for y in nbrs[int(path[0])] if labels[y] in inside)
-        moved = float(g.h[path].sum())
-        hp, hq = float(g.h[labels == p].sum()), float(g.h[labels == q].sum())
-        if (bounds.violation(hp - moved) > bounds.violation(hp) or bounds.violation(hq + moved) > bounds.violation(hq)):
-            return False
-        rest = np.setdiff1d(mine, path)
-        if len(rest) == 0 or _components(g, rest) > _components(g, mine):
-            return False
-        new_labels = labels.copy()
-        new_labels[path] = q
-        new_p = _union(geoms[rest], np.zeros(len(rest), dtype=np.int64), 1)[0]
-        new_q = _union(geoms[new_labels == q], np.zeros(int((new_labels == q).sum()), dtype=np.int64), 1)[0]
-        if len(foreign_holes(new_p, container)) >= len(holes) or foreign_holes(new_q, container):
-            return False
-        labels[:] = new_labels
-        parts[p], parts[q] = new_p, new_q
     return not foreign_holes(parts[p], container)

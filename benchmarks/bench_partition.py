@@ -14,7 +14,10 @@ Datasets (each where available):
   overlapping height bands, second-source outlines, towers; SYNTHETIC), ``wuhan_scenario_messy.gpkg``;
 - ``lujiazui``: real OpenStreetMap footprints and streets of Shanghai Lujiazui with SYNTHETIC
   communities and estimated households, built by ``scripts/build_lujiazui_scenario.py`` into
-  ``out/lujiazui_scenario/`` (needs ../shared/data).
+  ``out/lujiazui_scenario/`` (needs ../shared/data);
+- ``suzhou``: real building footprints of Suzhou Gusu (cut along map-tile edges, floors given) with four
+  SYNTHETIC communities (a 2 x 2 cut that crosses buildings), estimated households and no streets, built
+  by ``scripts/build_suzhou_scenario.py`` into ``out/suzhou_scenario/`` (needs ../shared/data).
 
 Methods, all on the same street blocks (gridgeo's :func:`~gridgeo.blocks.build_blocks`, with
 households summed from the buildings):
@@ -80,7 +83,7 @@ OUT = REPO / "out"
 METHODS = ("gridgeo", "gridgeo-2w", "greedy", "kmeans", "maxp")
 DATASETS = ("sample", "wuhan")
 #: further dataset names (not run by default)
-MORE_DATASETS = ("wuhan-CODE", "wuhan-messy", "wuhan-messy-CODE", "lujiazui")
+MORE_DATASETS = ("wuhan-CODE", "wuhan-messy", "wuhan-messy-CODE", "lujiazui", "suzhou")
 _CTX = mp.get_context("fork")
 
 
@@ -160,6 +163,16 @@ def load_dataset(name: str, scenario_out: Path) -> Dataset | str:
         prep = prepare(_sources(out / "lujiazui_scenario.gpkg"))
         return Dataset(name, "Lujiazui", prep, "real OSM footprints and streets of Shanghai Lujiazui; SYNTHETIC "
                        "communities, estimated households", time.perf_counter() - t)
+    if name == "suzhou":
+        out = OUT / "suzhou_scenario"
+        res = subprocess.run([sys.executable, str(REPO / "scripts" / "build_suzhou_scenario.py"), "--out", str(out)],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            return (res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
+        t = time.perf_counter()
+        prep = prepare(_sources(out / "suzhou_scenario.gpkg"))
+        return Dataset(name, "Suzhou Gusu", prep, "real footprints of Suzhou Gusu (tile-cut, floors); SYNTHETIC "
+                       "communities (2 x 2 cut), estimated households, no streets", time.perf_counter() - t)
     return f"unknown dataset {name!r}; choose from {DATASETS + MORE_DATASETS}"
 
 
@@ -600,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default=",".join(DATASETS),
                     help="comma-separated: %(default)s, wuhan-CODE for another Wuhan district (e.g. wuhan-420106), "
-                         "wuhan-messy or wuhan-messy-CODE (messy footprints), lujiazui")
+                         "wuhan-messy or wuhan-messy-CODE (messy footprints), lujiazui, suzhou")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated: %(default)s")
     ap.add_argument("--maxp-timeout", type=float, default=20.0, help="seconds per community for max-p (default %(default)s)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of gridgeo and k-means for the timing (default %(default)s; max-p runs once)")

@@ -395,6 +395,25 @@ def test_subgrids_nesting_parent_codes():
     assert set(f["layer"]) == {"subgrids"}
 
 
+def test_building_split_between_small_grids_of_one_grid_is_cut():
+    # 楼栋完整 holds for small grids: a footprint split between two small grids of one grid is an error, named
+    # once (a footprint split between grids is the grid check's, not repeated for their small grids)
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    g1, g2 = f"{C1}001", f"{C1}002"
+    subs = layer([b(0, 0, 50, 100), b(50, 0, 100, 100), b(100, 0, 150, 100), b(150, 0, 200, 100)],
+                 subgrid_code=[f"{g1}01", f"{g1}02", f"{g2}01", f"{g2}02"], grid_code=[g1, g1, g2, g2])
+    blds = buildings_layer([b(40, 10, 60, 20), b(95, 40, 105, 50), b(10, 70, 20, 80)], households=[20, 20, 20])
+    blds["building_id"] = ["split", "across-grids", "whole"]
+    f = validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds)
+    cut = only(f, "building_cut").sort_values("feature_id").reset_index(drop=True)
+    assert cut["feature_id"].tolist() == ["across-grids", "split"]
+    split = cut.iloc[1]
+    assert f"small grids {g1}01, {g1}02" in split["message"] and split["measure"] == pytest.approx(100.0)
+    assert "small grids" not in cut.iloc[0]["message"]  # the grid check's finding
+    assert validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds.iloc[[2]]).pipe(
+        lambda x: x[x["severity"] == "error"]).empty
+
+
 def test_subgrid_households_and_overlap():
     grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
     g1 = f"{C1}001"

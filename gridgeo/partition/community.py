@@ -8,7 +8,8 @@ Steps:
 
 1. **Cells** (:func:`~.units.build_cells`): blocks, and building cells inside every block with two or
    more buildings, from one exact planar arrangement (a village with villager groups uses the street
-   blocks cut by the groups).
+   blocks cut by the groups). The pieces of other communities' buildings that the community boundary
+   leaves here (job key ``foreign``) are footprints too, without households, so that they are never cut.
 2. **Base units**: a block of at most ``grid_max`` households is one unit, never divided between
    grids; a larger block falls apart into its building cells.
 3. **Base grids** (:func:`~.solver.partition_graph` on the unit graph; villages with groups:
@@ -78,6 +79,8 @@ def seed_for(code: str, salt: int = 0) -> int:
 
 def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     """Partition one community; returns records of grids, small grids, building assignment, findings."""
+    n_own = len(job["bld_pos"])
+    job = _with_foreign(job)
     code, r = job["code"], job["rules"]
     community = job["geometry"]
     findings: list[dict[str, Any]] = []
@@ -155,7 +158,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     seq[order_key(grid_geoms) if n_grids else np.zeros(0, np.int64)] = np.arange(n_grids)
     grid_ids = np.array([f"{code}-G{s + 1:03d}" for s in seq], dtype=object)
     grid_h = _sum(grid_of_cell, cells.households, n_grids)
-    grid_nb = _sum(grid_of_cell, cells.buildings, n_grids)
+    bcell = cells.building_cell[:n_own]  # the community's own buildings (not the pieces of others')
+    own_per_cell = np.bincount(bcell, minlength=len(cells.geoms)) if n_own else np.zeros(len(cells.geoms), np.int64)
+    grid_nb = _sum(grid_of_cell, own_per_cell, n_grids)
     small_geoms = union_groups(cells.geoms, small_of_cell, n_small)
     small_h = _sum(small_of_cell, cells.households, n_small)
     small_grid = np.full(n_small, -1, dtype=np.int64)
@@ -176,7 +181,6 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
     findings += _shape_findings(grid_geoms, grid_ids, [community] * n_grids, "grids", code)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code)
-    bcell = cells.building_cell
     # honest small grids (as validate and the report): excused only when the footprint units of the
     # whole community admit no small grids, whatever base grids were drawn
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else np.arange(len(hh))
@@ -211,7 +215,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     grid_records = [{"grid_id": grid_ids[p], "community_code": code, "kind": "base", "households": int(grid_h[p]),
                      "buildings": int(grid_nb[p]), "area_m2": float(shapely.area(grid_geoms[p])),
                      "flags": flag(grid_ids[p]), "geometry": grid_geoms[p]} for p in np.argsort(seq)]
-    small_nb = _sum(small_of_cell, cells.buildings, n_small)
+    small_nb = _sum(small_of_cell, own_per_cell, n_small)
     sub_records = [{"subgrid_id": small_ids[q], "grid_id": grid_ids[small_grid[q]], "community_code": code,
                     "households": int(small_h[q]), "buildings": int(small_nb[q]),
                     "area_m2": float(shapely.area(small_geoms[q])), "flags": flag(small_ids[q]),
@@ -227,6 +231,25 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ steps
+
+
+def _with_foreign(job: dict[str, Any]) -> dict[str, Any]:
+    """The job with the pieces of other communities' buildings that lie in this community appended to its
+    buildings (no households, no block: located by position), so that each is kept whole in one grid like
+    any footprint; the results cover the first ``len(job["bld_pos"])`` buildings only."""
+    foreign = job.get("foreign")
+    if foreign is None or not len(foreign[0]):
+        return job
+    ids, geoms, units = foreign
+    n = len(ids)
+    out = dict(job)
+    out["bld_ids"] = np.concatenate([np.asarray(job["bld_ids"], dtype=object), np.asarray(ids, dtype=object)])
+    out["bld_geoms"] = np.concatenate([np.asarray(job["bld_geoms"], dtype=object), np.asarray(geoms, dtype=object)])
+    out["bld_block"] = np.concatenate([np.asarray(job["bld_block"], dtype=object), np.full(n, None, dtype=object)])
+    out["bld_households"] = np.concatenate([np.asarray(job["bld_households"], dtype=np.int64), np.zeros(n, np.int64)])
+    own_units = job["bld_unit"] if job.get("bld_unit") is not None else job["bld_ids"]
+    out["bld_unit"] = np.concatenate([np.asarray(own_units, dtype=object), np.asarray(units, dtype=object)])
+    return out
 
 
 def _blocks(job: dict[str, Any], findings: list[dict[str, Any]]):

@@ -233,6 +233,8 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
         vg_names = vg["name"].astype(object).to_numpy() if "name" in vg.columns else np.full(len(vg), None)
         vg_tree = shapely.STRtree(vg_geoms)
 
+    foreign = _foreign_pieces(codes, cgeoms, bgeoms, bld)
+
     jobs = []
     for code, geom, kind in zip(codes, cgeoms, kinds):
         r = rules_for_kind(rules, kind)
@@ -255,6 +257,7 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
             "bld_geoms": bgeoms[bb["pos"].to_numpy()],
             "bld_households": bb["households"].to_numpy(),
             "bld_unit": bb["unit"].to_numpy(),
+            "foreign": foreign.get(code),
             "streets": None,
             "arterial": None,
             "groups": None,
@@ -271,6 +274,56 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
                 job["groups"] = (vg_geoms[mine], vg_names[mine])
         jobs.append(job)
     return jobs
+
+
+def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, bgeoms: np.ndarray, bld: pd.DataFrame
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per community, the pieces of the footprints of *other* communities' buildings that lie in it: a
+    building the community boundary cuts counts in the community holding most of it, and its piece
+    here is kept whole in one grid all the same (楼栋完整: cut only by the community boundary, finding
+    ``building_across_communities``), with no households. Pieces under
+    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the footprint are left out, as validation leaves
+    them out. Returns ``{code: (building ids, piece geometries, unit ids)}``, by building id."""
+    from ..footprints import BUILDING_SHARE_MIN
+
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    if not len(cgeoms) or not len(bld):
+        return out
+    pos = bld["pos"].to_numpy()  # in building-id order
+    geoms = bgeoms[pos]
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    own = bld["code"].to_numpy()
+    bi, ci = shapely.STRtree(cgeoms).query(np.where(poly, geoms, None), predicate="intersects")
+    other = np.array([o is not None and o != codes[c] for o, c in zip(own[bi], ci)], dtype=bool)
+    bi, ci = bi[other], ci[other]
+    if not len(bi):
+        return out
+    g = geoms[bi]
+    bad = ~shapely.is_valid(g)
+    if bad.any():
+        g = g.copy()
+        g[bad] = shapely.make_valid(g[bad])
+    piece = shapely.intersection(g, cgeoms[ci])
+    area = shapely.area(g)
+    keep = (area > 0) & (shapely.area(piece) >= BUILDING_SHARE_MIN * area)
+    if not keep.any():
+        return out
+    bi, ci, piece = bi[keep], ci[keep], piece[keep]
+    piece = np.array([p if shapely.get_type_id(p) in (3, 6) else _polygonal_parts(p) for p in piece], dtype=object)
+    ids, units = bld["building_id"].to_numpy(), bld["unit"].to_numpy()
+    order = np.lexsort((bi, ci))  # per community, in building-id order
+    bi, ci, piece = bi[order], ci[order], piece[order]
+    starts = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], len(ci)]):
+        out[str(codes[ci[a]])] = (ids[bi[a:b]], piece[a:b], units[bi[a:b]])
+    return out
+
+
+def _polygonal_parts(geom: Any) -> Any:
+    """The polygons of an overlay result (lines and points where the outlines touch dropped)."""
+    parts = shapely.get_parts(geom)
+    parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+    return shapely.union_all(parts) if len(parts) else shapely.Polygon()
 
 
 def _units(buildings: gpd.GeoDataFrame, rules: Rules) -> np.ndarray:

@@ -31,6 +31,10 @@ __all__ = ["GRID_SIZE_M", "Cells", "build_cells"]
 GRID_SIZE_M = 1e-6
 #: building sites closer than this (metres) are one site
 _SITE_PRECISION_DECIMALS = 3
+#: a footprint in pieces at most this far apart (a building cut along map-tile edges: its pieces touch, or
+#: nearly) is closed into one piece for its cell, so that the cell is one piece holding the whole building
+#: rather than handing a detached piece to its neighbours
+FOOTPRINT_HEAL_M = 0.05
 
 
 @dataclass
@@ -200,6 +204,9 @@ def build_cells(
         fp = shapely.intersection(buildings[fp_idx], blocks[bblock[fp_idx]])
         good = shapely.area(fp) > 0
         fp, fp_b = fp[good], fp_idx[good]
+        multi = np.flatnonzero(shapely.get_num_geometries(fp) > 1)
+        if len(multi):
+            fp[multi] = _healed(fp[multi], blocks[bblock[fp_b[multi]]])
 
     # ---- a region per site of every divided block (the smoother of two tessellations), clipped to the block
     lines = [shapely.boundary(np.atleast_1d(community)), shapely.boundary(blocks)]
@@ -655,6 +662,35 @@ def _half_plane(p: np.ndarray, q: np.ndarray, env: shapely.Geometry) -> shapely.
     perp = np.array([-d[1], d[0]])
     a, b = mid + perp * big, mid - perp * big
     return shapely.Polygon([a, b, b - d * big, a - d * big])
+
+
+def _healed(fp: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Multi-part footprints with their pieces joined where they come within :data:`FOOTPRINT_HEAL_M` of
+    each other (a bridge of that radius around the shortest line between them; a tile cut or a footprint
+    touching itself at a corner), kept in their block; pieces further apart stay apart.
+
+    >>> from shapely import box, MultiPolygon, Polygon
+    >>> bowtie = MultiPolygon([Polygon([(0, 0), (10, 0), (10, 10)]), Polygon([(0, 0), (-10, 0), (-10, -10)])])
+    >>> h = _healed(np.array([bowtie]), np.array([box(-20, -20, 20, 20)]))[0]
+    >>> h.geom_type, round(h.area, 2)
+    ('Polygon', 100.01)
+    >>> apart = MultiPolygon([box(0, 0, 10, 10), box(13, 0, 20, 10)])
+    >>> _healed(np.array([apart]), np.array([box(-5, -5, 30, 15)]))[0].geom_type
+    'MultiPolygon'
+    """
+    d = FOOTPRINT_HEAL_M
+    out = fp.copy()
+    for k, g in enumerate(fp):
+        parts = shapely.get_parts(g)
+        a, b = np.triu_indices(len(parts), 1)
+        near = shapely.dwithin(parts[a], parts[b], d)
+        if not near.any():
+            continue
+        bridges = shapely.buffer(shapely.shortest_line(parts[a[near]], parts[b[near]]), d)
+        healed = shapely.intersection(shapely.union_all(np.concatenate([[g], bridges])), blocks[k])
+        if shapely.get_type_id(healed) in (3, 6) and shapely.is_valid(healed):
+            out[k] = healed
+    return out
 
 
 def _union_cells(

@@ -50,8 +50,8 @@ type                            severity  measure       meaning
 ``building_unassigned``         error     m²            a building in no grid (footprint area; 0 for points)
 ``building_outside_communities`` warning m²            a building outside every community (with communities given)
 ``building_in_two_grids``       error     m²            a building in the overlap of two grids
-``building_cut``                error     m²            a footprint split by a grid boundary (area outside its
-                                                        main grid)
+``building_cut``                error     m²            a footprint split by a grid boundary, or between small
+                                                        grids of one grid (area outside its main grid or small grid)
 ``building_across_communities`` warning m²            a footprint split only by a community boundary (one
                                                         grid in each community): a finding on input
 ``households_out_of_bounds``    warning   households    households outside the rule's bounds (info when the
@@ -107,7 +107,7 @@ from ..footprints import BUILDING_SHARE_MIN, unit_labels
 from ..households import households_of
 from ..io import read_findings, write_findings, write_repair
 from ..rules import Rules, load_rules
-from .buildings import _buildings_check, _buildings_check_quiet, _households_check, _outside_communities
+from .buildings import _buildings_check, _households_check, _outside_communities, _subgrid_cut_check
 from .code_checks import _code_findings, _kind_range
 from .coverage import _gaps, _narrow_is_info, _near_coincident, _outside, _overlaps
 from .layers import (
@@ -291,6 +291,9 @@ def validate_grids(
 
     if buildings is not None:
         assigned = _buildings_check(layer, comm_code, buildings, crs, pieces, ov_l, ov_r, records, building_share_min)
+        if sub_layer is not None:
+            sub_assigned = _subgrid_cut_check(sub_layer, parent, layer, comm_code, buildings, crs, records,
+                                              building_share_min)
         if "households" in buildings.columns or "floors" in buildings.columns:
             # nulls estimated as the partition estimates them (one implementation of households)
             hh = households_of(buildings, metric=crs, rules=rules)
@@ -306,7 +309,6 @@ def validate_grids(
             _households_check(layer, comm_code, comm_kind, assigned, hh, units, rules, records, exempt=exempt, small=False,
                               container=np.asarray(comm_code, dtype=object), forced=forced)
             if sub_layer is not None:
-                sub_assigned = _buildings_check_quiet(sub_layer, buildings, crs, building_share_min)
                 sub_kind = np.array([comm_kind[p] if p >= 0 else "urban" for p in parent], dtype=object)
                 # honest small grids (as the quality figures): excused only when the units of the whole
                 # community admit no small grids, whatever base grids were drawn

@@ -56,8 +56,7 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
     """Building findings; returns the grid position each building counts in (-1 when none)."""
     bgeoms, bgeoms_valid, missing = _metric_buildings(buildings, crs)
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
-    bids = (np.array([_as_code(v) or f"#{i}" for v, i in zip(buildings["building_id"], buildings.index)], dtype=object)
-            if "building_id" in buildings.columns else np.array([f"#{i}" for i in buildings.index], dtype=object))
+    bids = _building_ids(buildings)
     asg = _assign(bgeoms_valid, grids, share_min, buildings.get("grid_code"))
     area = shapely.area(bgeoms_valid)
     assigned, max_share = asg.zone, asg.max_share
@@ -181,6 +180,38 @@ def _outside_communities(records: list[dict], community_geoms: np.ndarray, share
             records[i]["message"] = f"building {records[i]['feature_id']} lies outside every community (in no grid by design)"
 
 
-def _buildings_check_quiet(layer: _Layer, buildings: gpd.GeoDataFrame, crs: CRS, share_min: float) -> np.ndarray:
-    """Buildings assigned to features of ``layer`` (the one assignment), without findings."""
-    return _assign(_metric_buildings(buildings, crs)[1], layer, share_min, buildings.get("subgrid_code")).zone
+def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code: np.ndarray,
+                       buildings: gpd.GeoDataFrame, crs: CRS, records: list, share_min: float) -> np.ndarray:
+    """``building_cut`` for footprints split between small grids of one grid (楼栋完整 holds for small grids
+    too; a footprint split between grids is the grid check's finding, not repeated here). Returns the small
+    grid each building counts in (-1 when none), the one assignment."""
+    bgeoms, valid, missing = _metric_buildings(buildings, crs)
+    asg = _assign(valid, sub, share_min, buildings.get("subgrid_code"))
+    is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
+    cut = ~missing & ~is_point & (asg.n_zones >= 2) & (asg.max_share < 1 - share_min)
+    bi, si, share = asg.pairs
+    sel = cut[bi] & (share >= share_min) & (parent[si] >= 0)
+    if not sel.any():
+        return asg.zone
+    pairs = pd.DataFrame({"b": bi[sel], "s": si[sel], "p": parent[si[sel]]})
+    pairs = pairs[pairs.duplicated(["b", "p"], keep=False)]  # two small grids or more of one grid
+    if not len(pairs):
+        return asg.zone
+    bids = _building_ids(buildings)
+    area = shapely.area(valid)
+    for b, grp in pairs.groupby("b", sort=True):
+        codes = ", ".join(sorted(str(sub.ids[x]) for x in grp["s"]))
+        p = int(grp["p"].iloc[0])
+        a = float(area[b] * (1 - asg.max_share[b]))
+        main = sub.ids[asg.zone[b]] if asg.zone[b] >= 0 else "?"
+        records.append(_rec("building_cut", "buildings", bids[b], comm_code[p], measure=a, geometry=bgeoms[b],
+                            message=f"building {bids[b]} is cut by the boundary of small grids {codes} (in grid "
+                                    f"{grids.ids[p]}): {_fmt_area(a)} lies outside small grid {main}"))
+    return asg.zone
+
+
+def _building_ids(buildings: gpd.GeoDataFrame) -> np.ndarray:
+    """Each building's id for messages: ``building_id``, else ``#`` and its index."""
+    if "building_id" in buildings.columns:
+        return np.array([_as_code(v) or f"#{i}" for v, i in zip(buildings["building_id"], buildings.index)], dtype=object)
+    return np.array([f"#{i}" for i in buildings.index], dtype=object)

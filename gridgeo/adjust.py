@@ -78,7 +78,8 @@ def adjust(
     kept = pg[keep].reset_index(drop=True)
 
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
-    in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb)
+    in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
+                       kept["community_code"].to_numpy())
 
     parts: list[PartitionResult] = []
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
@@ -112,7 +113,7 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     outside = shapely.area(shapely.difference(geoms, comm)) > _TOL_M2
     keep = ~outside
     # buildings now in each grid, as the partition and validate place them
-    gi_all = _grid_of(buildings, geoms, pg["grid_code"].to_numpy(), pb)
+    gi_all = _grid_of(buildings, geoms, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
     bi = np.flatnonzero(gi_all >= 0)
     gi = gi_all[bi]
     tree = shapely.STRtree(geoms)
@@ -144,9 +145,12 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     return keep
 
 
-def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, pb: gpd.GeoDataFrame | None) -> np.ndarray:
-    """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`;
-    ties (a point on the edge between two grids) go to the grid the previous plan stored it in."""
+def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, pb: gpd.GeoDataFrame | None,
+             grid_community: np.ndarray) -> np.ndarray:
+    """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`
+    among the grids of the building's own community (a building the community boundary cuts counts in its
+    community, never in a grid of the other one); ties (a point on the edge between two grids) go to the
+    grid the previous plan stored it in."""
     from .footprints import assign_to_zones
 
     geoms = buildings.geometry.to_numpy()
@@ -159,7 +163,21 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
         before = dict(zip(pb["building_id"].astype(str), pb["grid_code"], strict=True))
         pos = {str(c): i for i, c in enumerate(codes)}
         prefer = np.array([pos.get(str(before.get(b)), -1) for b in buildings["building_id"].astype(str)], dtype=np.int64)
-    return assign_to_zones(geoms, grids, prefer=prefer).zone
+    out = np.full(len(geoms), -1, dtype=np.int64)
+    bcomm = buildings["community_code"].astype(object).where(buildings["community_code"].notna(), None).to_numpy()
+    grids_of = pd.Series(np.arange(len(grids))).groupby(pd.Series(grid_community, dtype=object).astype(str)).indices
+    for code, bi in pd.Series(np.arange(len(geoms))).groupby(pd.Series(bcomm, dtype=object).astype(str)).indices.items():
+        gi = grids_of.get(code)
+        if gi is None or code == "None":
+            continue
+        local = None
+        if prefer is not None:
+            back = np.full(len(grids), -1, dtype=np.int64)
+            back[gi] = np.arange(len(gi))
+            local = np.where(prefer[bi] >= 0, back[np.maximum(prefer[bi], 0)], -1)
+        z = assign_to_zones(geoms[bi], grids[gi], prefer=local).zone
+        out[bi] = np.where(z >= 0, gi[np.maximum(z, 0)], -1)
+    return out
 
 
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
@@ -227,7 +245,13 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rbuild = assign_buildings(rbuild, rb.assign(area_m2=rb.geometry.area))
     rbuild["community_code"] = rbuild["community_code"].where(rbuild["community_code"].notna(), None)
     rb = block_totals(rb.assign(area_m2=rb.geometry.area), rbuild)
-    res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1)
+    # buildings of other communities reaching into the region (a community boundary cuts them): their
+    # pieces here are kept whole, as in a fresh plan
+    bg = buildings.geometry.to_numpy()
+    near = np.sort(shapely.STRtree(bg).query(geom, predicate="intersects"))
+    near = near[(buildings["community_code"].to_numpy()[near] != code) & buildings["community_code"].notna().to_numpy()[near]]
+    res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1,
+                    neighbours=buildings.iloc[near] if len(near) else None)
     suffix = f"R{k}"
     res.grids["grid_id"] = suffix + "-" + res.grids["grid_id"].astype(str)
     res.subgrids["grid_id"] = suffix + "-" + res.subgrids["grid_id"].astype(str)

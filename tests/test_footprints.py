@@ -395,6 +395,8 @@ def messy_towns(draw) -> dict:
     dup_rate = draw(st.sampled_from([0.0, 0.1, 0.25]))
     towers = draw(st.integers(0, 4))  # 150-300 households: above the small-grid ceiling
     big_towers = draw(st.integers(0, 2))  # 500-650 households: above the grid ceiling
+    across = draw(st.integers(0, 3))  # buildings drawn across the community boundary
+    tile_cut = draw(st.sampled_from([0.0, 0.15]))  # outlines stored as two pieces meeting at a corner
     rng = np.random.default_rng(seed)
     comm = gpd.GeoDataFrame({"code": [CODE_A, CODE_B], "name": ["甲社区", "乙社区"], "kind": ["urban", "urban"]},
                             geometry=[rect(0, 0, WIDTH, HEIGHT), rect(WIDTH, 0, 2 * WIDTH, HEIGHT)], crs=CRS)
@@ -422,7 +424,11 @@ def messy_towns(draw) -> dict:
             continue
         w, h = rng.uniform(8, 17), rng.uniform(8, 17)
         g = rect(x, y, x + w, y + h)
-        add(rng.integers(5, 40), g)
+        if rng.random() < tile_cut:  # a tile cut: one feature, two pieces touching at one corner
+            add(rng.integers(5, 40), shapely.MultiPolygon([rect(x, y, x + w / 2, y + h / 2),
+                                                          rect(x + w / 2, y + h / 2, x + w, y + h)]))
+        else:
+            add(rng.integers(5, 40), g)
         r = rng.random()
         if r < dup_rate:  # the same outline twice (both households count)
             add(rng.integers(0, 20), g)
@@ -440,6 +446,11 @@ def messy_towns(draw) -> dict:
         y = float(rng.uniform(10, HEIGHT - 30))
         if abs(y - sy) > 20:
             add(rng.integers(10, 40), rect(sx - 4, y, sx + 8, y + 10))
+    # buildings across the community boundary (it cuts them: a finding on input), 15-45% in community B
+    for _ in range(across):
+        y, w = float(rng.uniform(10, HEIGHT - 30)), float(rng.uniform(14, 30))
+        east = w * float(rng.uniform(0.15, 0.45))
+        add(rng.integers(5, 40), rect(WIDTH + east - w, y, WIDTH + east, y + float(rng.uniform(8, 14))))
     # towers: 150-300 and 500-650 households, on the ground between lattice cells (a chain piece may reach them)
     for i in range(towers + big_towers):
         x = 29 + step * (i * 3 % 20)
@@ -485,14 +496,24 @@ def test_plan_keeps_every_footprint_unit_whole(town):
     split = per[(per["grid_code"] > 1) | (per["subgrid_code"] > 1)]
     assert split.empty, f"units split between grids or small grids: {split.index.tolist()}"
     assert bld["grid_code"].notna().all() and bld["subgrid_code"].notna().all()
-    # geometrically: each footprint lies (at least 95% of it) in its grid and in its small grid
+    # geometrically: each footprint lies (at least 95% of its part in its community) in its grid and in its
+    # small grid, and a part the community boundary leaves in the other community in one grid and small grid there
     fp = bld[bld.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+    g = fp.geometry.to_numpy()
+    comm = plan["communities"].to_crs(CRS).set_index("code").geometry
+    own = shapely.intersection(g, comm.loc[fp["community_code"].to_numpy()].to_numpy())
     for layer, key in (("grids", "grid_code"), ("subgrids", "subgrid_code")):
-        zones = plan[layer].to_crs(CRS).set_index(key).geometry
+        z = plan[layer].to_crs(CRS)
+        zones = z.set_index(key).geometry
         mine = zones.loc[fp[key].to_numpy()].to_numpy()
-        share = shapely.area(shapely.intersection(fp.geometry.to_numpy(), mine)) / shapely.area(fp.geometry.to_numpy())
+        share = shapely.area(shapely.intersection(own, mine)) / shapely.area(own)
         worst = fp["building_id"].to_numpy()[share < 0.95]
         assert len(worst) == 0, f"footprints not in their {layer}: {worst.tolist()} shares {share[share < 0.95]}"
+        bi, zi = shapely.STRtree(z.geometry.to_numpy()).query(g, predicate="intersects")
+        piece = shapely.area(shapely.intersection(g[bi], z.geometry.to_numpy()[zi])) / shapely.area(g[bi])
+        pairs = pd.DataFrame({"b": bi, "z": zi, "c": z["community_code"].to_numpy()[zi]})[piece >= 0.05]
+        per = pairs.groupby(["b", "c"])["z"].nunique()
+        assert (per == 1).all(), f"footprints cut within a community by {layer}: {fp['building_id'].to_numpy()[per[per > 1].index.get_level_values(0)].tolist()}"
 
 
 @_E2E

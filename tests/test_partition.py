@@ -754,3 +754,33 @@ def test_sample_town():
     # the village with villager groups: one grid per group unless a group is over the rural ceiling
     rural = p.communities[p.communities["kind"] == "rural"]["code"]
     assert res.grids["community_code"].isin(rural).any()
+
+
+def test_piece_of_another_communitys_building_is_kept_whole():
+    """A building of the community to the north reaches 20 m into this one (the boundary cuts it). Its piece
+    here lies where the two grids of this community meet: it goes whole to one of them, whether the building
+    comes with this community's inputs (a fresh plan) or as ``neighbours=`` (the re-division of a region)."""
+    crs = "EPSG:4547"
+    a, north = "420103001001", "420103001002"
+    c = gpd.GeoDataFrame({"code": [a, north], "name": ["a", "n"], "kind": ["urban", "urban"]},
+                         geometry=[box(0, 0, 200, 100), box(0, 100, 200, 200)], crs=crs)
+    k = gpd.GeoDataFrame({"block_id": [f"{a}-B0001", f"{north}-B0001"], "community_code": [a, north]},
+                         geometry=[box(0, 0, 200, 100), box(0, 100, 200, 200)], crs=crs)
+    own = gpd.GeoDataFrame({"building_id": ["w", "e"], "households": [350, 350], "community_code": [a, a],
+                            "block_id": [f"{a}-B0001"] * 2}, geometry=[box(20, 40, 40, 60), box(160, 40, 180, 60)],
+                           crs=crs)
+    big = gpd.GeoDataFrame({"building_id": ["n1"], "households": [350], "community_code": [north],
+                            "block_id": [f"{north}-B0001"]}, geometry=[box(90, 80, 110, 130)], crs=crs)
+    piece = box(90, 80, 110, 100)
+
+    def grids_on_piece(res):
+        g = res.grids[res.grids["community_code"] == a].geometry.to_numpy()
+        return int((shapely.area(shapely.intersection(g, piece)) > 1e-3).sum())
+
+    fresh = partition(c, k, pd.concat([own, big], ignore_index=True))
+    assert len(fresh.grids[fresh.grids["community_code"] == a]) == 2 and grids_on_piece(fresh) == 1
+    one = c.iloc[[0]]
+    region = partition(one, k.iloc[[0]], own, neighbours=big)
+    assert grids_on_piece(region) == 1
+    assert region.buildings["building_id"].tolist() == ["w", "e"]  # the neighbour is placed in no grid here
+    assert grids_on_piece(partition(one, k.iloc[[0]], own)) == 2  # without it, the grids' edge cuts the piece

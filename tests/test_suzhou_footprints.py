@@ -81,3 +81,34 @@ def test_footprint_touching_itself_at_a_corner_stays_in_one_cell(monkeypatch):
     monkeypatch.setattr(units, "FOOTPRINT_HEAL_M", 0.0)  # no bridge: the piece away from the site is handed on
     hit, _ = cells_of_bowtie()
     assert len(hit) >= 2
+
+
+def _redivide_near_a_straddler(suzhou):
+    """Re-divide after a change in the grid of community 320508001002 that holds the piece of a building of
+    another community (the boundary cuts it): the re-divided plan (动态调整)."""
+    c, b, plan = suzhou
+    grids = _pieces(plan, "grids", "grid_id")
+    own = plan.buildings.set_index("building_id")["community_code"]
+    grids = grids.assign(own=own.loc[grids["b"].to_numpy()].to_numpy())
+    foreign = grids[(grids["c"] == "320508001002") & (grids["own"] != "320508001002")]
+    assert len(foreign)
+    target = sorted(foreign["z"])[0]
+    mine = plan.buildings[(plan.buildings["grid_id"] == target)].sort_values("building_id")
+    changed = b.copy()
+    bid = mine["building_id"].iloc[0]
+    pos = np.flatnonzero(plan.buildings["building_id"].to_numpy() == bid)[0]
+    changed.loc[changed.index[pos], "floors"] = int(changed["floors"].iloc[pos]) + 3
+    return gridgeo.divide(c, None, changed, previous=plan), foreign["b"].unique()
+
+
+def test_redivision_next_to_a_building_the_community_boundary_cuts(suzhou):
+    # re-division placed such a building in a kept grid of the other community, then looked for its small
+    # grid there and stopped with an InputError (assign_codes: "buildings['subgrid_id'] has 'K…', which is
+    # not in subgrids"); a building counts among the grids of its own community only
+    v2, straddlers = _redivide_near_a_straddler(suzhou)
+    f = v2.validate()
+    assert not (f["severity"] == "error").any(), f[f["severity"] == "error"]["message"].tolist()
+    for layer, col in (("grids", "grid_id"), ("subgrids", "subgrid_id")):
+        p = _pieces(v2, layer, col)
+        per = p[p["b"].isin(straddlers)].groupby(["b", "c"])["z"].nunique()
+        assert len(per) and (per == 1).all(), per[per > 1]

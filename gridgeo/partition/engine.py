@@ -58,6 +58,7 @@ def partition(
     progress: Callable[[int, int], None] | None = None,
     scheduler: Any = None,
     checkpoint: Checkpoint | None = None,
+    neighbours: gpd.GeoDataFrame | None = None,
 ) -> PartitionResult:
     """Divide every community into base grids and small grids.
 
@@ -89,6 +90,11 @@ def partition(
     checkpoint
         A :class:`gridgeo.parallel.Checkpoint`: finished communities are kept there and taken from there
         by a later run with the same inputs (``--resume``).
+    neighbours
+        Buildings of communities not divided here (``building_id``, ``community_code``, footprints;
+        ``unit_id`` when known) whose footprints may reach into these: the re-division of part of a
+        community. Their pieces here are kept whole in one grid, as the pieces of ``buildings`` that
+        reach into another community are; they are not placed in any grid.
 
     A community whose computation raises gets no grids and a ``community_failed`` finding (an error,
     with the exception); the other communities are divided as usual.
@@ -124,7 +130,7 @@ def partition(
     """
     rules = load_rules(rules)
     crs = _check_inputs(communities, blocks, buildings, streets, villager_groups, workers)
-    jobs = _jobs(communities, blocks, buildings, streets, villager_groups, rules)
+    jobs = _jobs(communities, blocks, buildings, streets, villager_groups, rules, neighbours)
     # largest communities first, so that no worker is left with a big one at the end
     order = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i]["bld_pos"]), i))
     results = run_jobs(_community_job, jobs, keys=[j["code"] for j in jobs], workers=workers,
@@ -191,7 +197,7 @@ def _check_inputs(communities, blocks, buildings, streets, villager_groups, work
 # ------------------------------------------------------------------------------------------ jobs
 
 
-def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules):
+def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules, neighbours=None):
     comm = communities.sort_values("code", kind="stable")
     codes = comm["code"].astype(str).to_numpy()
     cgeoms = comm.geometry.to_numpy()
@@ -233,7 +239,14 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
         vg_names = vg["name"].astype(object).to_numpy() if "name" in vg.columns else np.full(len(vg), None)
         vg_tree = shapely.STRtree(vg_geoms)
 
-    foreign = _foreign_pieces(codes, cgeoms, bgeoms, bld)
+    pos = bld["pos"].to_numpy()  # in building-id order
+    others = [(bld["building_id"].to_numpy(), bld["code"].to_numpy(), bgeoms[pos], bld["unit"].to_numpy())]
+    if neighbours is not None and len(neighbours):
+        nb = neighbours.sort_values("building_id", kind="stable")
+        others.append((nb["building_id"].astype(str).to_numpy(),
+                       nb["community_code"].astype(object).where(nb["community_code"].notna(), None).to_numpy(),
+                       nb.geometry.to_numpy(), _units(nb, rules)))
+    foreign = _foreign_pieces(codes, cgeoms, *(np.concatenate(a) for a in zip(*others)))
 
     jobs = []
     for code, geom, kind in zip(codes, cgeoms, kinds):
@@ -276,23 +289,21 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
     return jobs
 
 
-def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, bgeoms: np.ndarray, bld: pd.DataFrame
-                    ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, ids: np.ndarray, own: np.ndarray, geoms: np.ndarray,
+                    units: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per community, the pieces of the footprints of *other* communities' buildings that lie in it: a
     building the community boundary cuts counts in the community holding most of it, and its piece
     here is kept whole in one grid all the same (楼栋完整: cut only by the community boundary, finding
     ``building_across_communities``), with no households. Pieces under
     :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the footprint are left out, as validation leaves
-    them out. Returns ``{code: (building ids, piece geometries, unit ids)}``, by building id."""
+    them out. ``ids``, ``own`` (community code, None outside every one), ``geoms`` and ``units`` describe
+    the buildings, in building-id order. Returns ``{code: (building ids, piece geometries, unit ids)}``."""
     from ..footprints import BUILDING_SHARE_MIN
 
     out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    if not len(cgeoms) or not len(bld):
+    if not len(cgeoms) or not len(ids):
         return out
-    pos = bld["pos"].to_numpy()  # in building-id order
-    geoms = bgeoms[pos]
     poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
-    own = bld["code"].to_numpy()
     bi, ci = shapely.STRtree(cgeoms).query(np.where(poly, geoms, None), predicate="intersects")
     other = np.array([o is not None and o != codes[c] for o, c in zip(own[bi], ci)], dtype=bool)
     bi, ci = bi[other], ci[other]
@@ -310,7 +321,6 @@ def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, bgeoms: np.ndarray, b
         return out
     bi, ci, piece = bi[keep], ci[keep], piece[keep]
     piece = np.array([p if shapely.get_type_id(p) in (3, 6) else _polygonal_parts(p) for p in piece], dtype=object)
-    ids, units = bld["building_id"].to_numpy(), bld["unit"].to_numpy()
     order = np.lexsort((bi, ci))  # per community, in building-id order
     bi, ci, piece = bi[order], ci[order], piece[order]
     starts = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]])

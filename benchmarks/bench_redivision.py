@@ -22,7 +22,9 @@ Datasets (``--datasets``, comma-separated):
   ``wuhan-messy`` are 420103): ``scripts/build_wuhan_scenario.py`` (real OpenStreetMap streets, SYNTHETIC
   communities and households; ``--footprints messy``);
 - ``lujiazui``: ``scripts/build_lujiazui_scenario.py`` (real OSM footprints of Shanghai Lujiazui,
-  SYNTHETIC communities, estimated households).
+  SYNTHETIC communities, estimated households);
+- ``suzhou``: ``scripts/build_suzhou_scenario.py`` (real tile-cut footprints of Suzhou Gusu, four SYNTHETIC
+  communities whose boundaries cut buildings, estimated households, no streets).
 
     .venv/bin/python benchmarks/bench_redivision.py [--datasets sample,sample-messy,lujiazui] [--workers 2]
         [--md out/bench_redivision.md]
@@ -317,13 +319,19 @@ def load_inputs(name: str):
         if why:
             return why
         return _read(out / "lujiazui_scenario.gpkg")
-    return f"unknown dataset {name!r}; choose sample, sample-messy, wuhan[-messy][-CODE] or lujiazui"
+    if name == "suzhou":
+        out = OUT / "suzhou_scenario"
+        why = _run_builder("build_suzhou_scenario.py", ["--out", str(out)])
+        if why:
+            return why
+        return _read(out / "suzhou_scenario.gpkg")
+    return f"unknown dataset {name!r}; choose sample, sample-messy, wuhan[-messy][-CODE], lujiazui or suzhou"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default="sample,sample-messy",
-                    help="comma-separated: sample, sample-messy, wuhan-CODE, wuhan-messy-CODE, lujiazui (default %(default)s)")
+                    help="comma-separated: sample, sample-messy, wuhan-CODE, wuhan-messy-CODE, lujiazui, suzhou (default %(default)s)")
     ap.add_argument("--workers", type=int, default=1, help="partition worker processes (default %(default)s)")
     ap.add_argument("--no-fresh", action="store_true", help="skip the fresh plan that the geometry types are compared with")
     ap.add_argument("--keep", help="folder to keep the plans in (default: a temporary folder)")

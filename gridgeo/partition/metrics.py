@@ -37,7 +37,8 @@ coverage
     per container: gap area (container not covered by its grids), overlap area (sum over pairs of the
     container's grids of their common area) and the area of its grids lying outside it; max and total
     in m². Buildings *lost* (inside some container, yet in no grid) and *doubled* (at least
-    ``building_share`` of the footprint in each of two or more grids; a point: inside two grids).
+    ``building_share`` of the footprint in each of two or more grids of one community; a point: inside
+    two grids). A footprint the community boundary cuts, with one grid on each side, is not doubled.
 nesting (small grids)
     small grids with more than ``tolerance_m2`` of area outside their parent grid.
 
@@ -358,13 +359,24 @@ class _Level:
 
 def _assign_buildings(
     bgeom: np.ndarray, barea: np.ndarray, zgeom: np.ndarray, zrank: np.ndarray, share: float,
-    prefer: np.ndarray | None = None,
+    prefer: np.ndarray | None = None, zcomm: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Zone of each building and how many zones hold it meaningfully: gridgeo's one building-to-zone
     assignment (:func:`gridgeo.footprints.assign_to_zones`), shared with the partition and ``validate``;
-    ties go to the zone the building is stored in (``prefer``)."""
+    ties go to the zone the building is stored in (``prefer``). With ``zcomm`` (the community of each zone),
+    a building whose zones are each in a different community counts as held by one: the community
+    boundary cuts it (``building_across_communities``, as ``validate`` says), no grid does."""
     a = assign_to_zones(bgeom, zgeom, share_min=share, rank=zrank, prefer=prefer)
-    return a.zone, a.n_zones
+    n_in = a.n_zones
+    if zcomm is not None and (n_in >= 2).any():
+        bi, zi, sh = a.pairs
+        sel = (sh >= share) & (n_in[bi] >= 2)
+        pairs = pd.DataFrame({"b": bi[sel], "c": np.asarray(zcomm)[zi[sel]]})
+        per = pairs.groupby("b")["c"].agg(["size", "nunique"])
+        across = per.index[(per["size"] == per["nunique"]).to_numpy()].to_numpy()
+        n_in = n_in.copy()
+        n_in[across] = 1
+    return a.zone, n_in
 
 
 def _locate(points: np.ndarray, polys: np.ndarray) -> np.ndarray:
@@ -600,6 +612,7 @@ def _measure_level(
     bstored: np.ndarray | None = None,
     bcont: np.ndarray | None = None,
     zalign: tuple[np.ndarray, np.ndarray] | None = None,
+    zcomm: np.ndarray | None = None,
 ) -> _Level:
     nz, nc = len(zgeom), len(cgeom)
     zrank = pd.Series(zid.astype(str)).rank(method="dense").to_numpy().astype(np.int64)
@@ -607,7 +620,7 @@ def _measure_level(
     if bstored is not None:
         pos = {str(z): i for i, z in enumerate(zid)}
         prefer = np.array([pos.get(str(v), -1) if isinstance(v, str) else -1 for v in bstored], dtype=np.int64)
-    assigned, n_in = _assign_buildings(bgeom, barea, zgeom, zrank, building_share, prefer)
+    assigned, n_in = _assign_buildings(bgeom, barea, zgeom, zrank, building_share, prefer, zcomm)
     # which container each building belongs to: the one building-to-zone assignment
     if bcont is None:
         bcont = assign_to_zones(bgeom, cgeom, share_min=building_share).zone if len(cgeom) else np.full(len(bgeom), -1)
@@ -939,7 +952,7 @@ def _measure(
                           lo=lo, hi=hi, target=tg, defaults=(dr.grid_min, dr.grid_max, dr.grid_target),
                           bstored=buildings[gid_col].to_numpy() if gid_col and gid_col in buildings.columns else None,
                           zalign=(alignment or {}).get("grids") if segment_m == 1.0 else None, zforced=zforced,
-                          **common)
+                          zcomm=zcont, **common)
     base.mixed_profiles = mixed
 
     # ---- small grids in their parent grids
@@ -981,7 +994,8 @@ def _measure(
                                defaults=(dr.subgrid_min, dr.subgrid_max, dr.subgrid_target),
                                zfeasible_given=sfeas,
                                bstored=buildings[sid_col].to_numpy() if sid_col and sid_col in buildings.columns else None,
-                               zalign=(alignment or {}).get("subgrids") if segment_m == 1.0 else None, **common)
+                               zalign=(alignment or {}).get("subgrids") if segment_m == 1.0 else None,
+                               zcomm=scomm, **common)
         small.communities_infeasible = int((~comm_small_ok[np.unique(scomm[scomm >= 0])]).sum()) if (scomm >= 0).any() else 0
         small.mixed_profiles = mixed
 

@@ -32,8 +32,8 @@ GRID_SIZE_M = 1e-6
 #: building sites closer than this (metres) are one site
 _SITE_PRECISION_DECIMALS = 3
 #: a footprint in pieces at most this far apart (a building cut along map-tile edges: its pieces touch, or
-#: nearly) is closed into one piece for its cell, so that the cell is one piece holding the whole building
-#: rather than handing a detached piece to its neighbours
+#: nearly) is bridged into one piece for its cell (:func:`_healed`), so that the cell is one piece holding
+#: the whole building rather than handing a detached piece to its neighbours
 FOOTPRINT_HEAL_M = 0.05
 
 

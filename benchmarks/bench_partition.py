@@ -153,26 +153,21 @@ def load_dataset(name: str, scenario_out: Path) -> Dataset | str:
             label += ", messy footprints"
         what = "SYNTHETIC communities, households and messy footprints" if messy else "SYNTHETIC communities and households"
         return Dataset(name, label, prep, f"real {place} streets; {what}", time.perf_counter() - t)
-    if name == "lujiazui":
-        out = OUT / "lujiazui_scenario"
-        res = subprocess.run([sys.executable, str(REPO / "scripts" / "build_lujiazui_scenario.py"), "--out", str(out)],
+    built = {
+        "lujiazui": ("Lujiazui", "real OSM footprints and streets of Shanghai Lujiazui; SYNTHETIC communities, "
+                     "estimated households"),
+        "suzhou": ("Suzhou Gusu", "real footprints of Suzhou Gusu (tile-cut, floors); SYNTHETIC communities "
+                   "(2 x 2 cut), estimated households, no streets"),
+    }
+    if name in built:  # scripts/build_<name>_scenario.py into out/<name>_scenario/
+        out = OUT / f"{name}_scenario"
+        res = subprocess.run([sys.executable, str(REPO / "scripts" / f"build_{name}_scenario.py"), "--out", str(out)],
                              capture_output=True, text=True)
         if res.returncode != 0:
             return (res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
         t = time.perf_counter()
-        prep = prepare(_sources(out / "lujiazui_scenario.gpkg"))
-        return Dataset(name, "Lujiazui", prep, "real OSM footprints and streets of Shanghai Lujiazui; SYNTHETIC "
-                       "communities, estimated households", time.perf_counter() - t)
-    if name == "suzhou":
-        out = OUT / "suzhou_scenario"
-        res = subprocess.run([sys.executable, str(REPO / "scripts" / "build_suzhou_scenario.py"), "--out", str(out)],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            return (res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1]
-        t = time.perf_counter()
-        prep = prepare(_sources(out / "suzhou_scenario.gpkg"))
-        return Dataset(name, "Suzhou Gusu", prep, "real footprints of Suzhou Gusu (tile-cut, floors); SYNTHETIC "
-                       "communities (2 x 2 cut), estimated households, no streets", time.perf_counter() - t)
+        prep = prepare(_sources(out / f"{name}_scenario.gpkg"))
+        return Dataset(name, built[name][0], prep, built[name][1], time.perf_counter() - t)
     return f"unknown dataset {name!r}; choose from {DATASETS + MORE_DATASETS}"
 
 

@@ -313,18 +313,12 @@ def load_inputs(name: str):
         if why:
             return why
         return _read(out / ("wuhan_scenario_messy.gpkg" if messy else "wuhan_scenario.gpkg"))
-    if name == "lujiazui":
-        out = OUT / "lujiazui_scenario"
-        why = _run_builder("build_lujiazui_scenario.py", ["--out", str(out)])
+    if name in ("lujiazui", "suzhou"):
+        out = OUT / f"{name}_scenario"
+        why = _run_builder(f"build_{name}_scenario.py", ["--out", str(out)])
         if why:
             return why
-        return _read(out / "lujiazui_scenario.gpkg")
-    if name == "suzhou":
-        out = OUT / "suzhou_scenario"
-        why = _run_builder("build_suzhou_scenario.py", ["--out", str(out)])
-        if why:
-            return why
-        return _read(out / "suzhou_scenario.gpkg")
+        return _read(out / f"{name}_scenario.gpkg")
     return f"unknown dataset {name!r}; choose sample, sample-messy, wuhan[-messy][-CODE], lujiazui or suzhou"
 
 

@@ -304,6 +304,10 @@ def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, ids: np.ndarray, own:
     if not len(cgeoms) or not len(ids):
         return out
     poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    badc = ~shapely.is_valid(cgeoms)
+    if badc.any():  # an invalid community outline must not stop the whole run here
+        cgeoms = cgeoms.copy()
+        cgeoms[badc] = shapely.make_valid(cgeoms[badc])
     bi, ci = shapely.STRtree(cgeoms).query(np.where(poly, geoms, None), predicate="intersects")
     other = np.array([o is not None and o != codes[c] for o, c in zip(own[bi], ci)], dtype=bool)
     bi, ci = bi[other], ci[other]

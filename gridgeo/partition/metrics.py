@@ -372,8 +372,9 @@ def _assign_buildings(
         bi, zi, sh = a.pairs
         sel = (sh >= share) & (n_in[bi] >= 2)
         pairs = pd.DataFrame({"b": bi[sel], "c": np.asarray(zcomm)[zi[sel]]})
-        per = pairs.groupby("b")["c"].agg(["size", "nunique"])
-        across = per.index[(per["size"] == per["nunique"]).to_numpy()].to_numpy()
+        per = pairs.groupby("b")["c"].agg(["size", "nunique", "min"])
+        # every zone in a known community, each a different one (a zone of unknown community: cut, as validate says)
+        across = per.index[((per["size"] == per["nunique"]) & (per["min"] >= 0)).to_numpy()].to_numpy()
         n_in = n_in.copy()
         n_in[across] = 1
     return a.zone, n_in

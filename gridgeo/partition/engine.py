@@ -309,7 +309,8 @@ def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, ids: np.ndarray, own:
         cgeoms = cgeoms.copy()
         cgeoms[badc] = shapely.make_valid(cgeoms[badc])
     bi, ci = shapely.STRtree(cgeoms).query(np.where(poly, geoms, None), predicate="intersects")
-    other = np.array([o is not None and o != codes[c] for o, c in zip(own[bi], ci)], dtype=bool)
+    mine = np.asarray(own, dtype=object)[bi]
+    other = pd.notna(mine) & (mine != np.asarray(codes, dtype=object)[ci])
     bi, ci = bi[other], ci[other]
     if not len(bi):
         return out

@@ -211,8 +211,15 @@ def _number_blocks(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out[["block_id", "community_code", "area_m2", "geometry"]], geometry="geometry", crs=gdf.crs)
 
 
+#: faces below this area or mean width (2 × area ÷ perimeter) are noise, the default tolerances under which
+#: ``gridgeo validate`` ignores a piece (``tolerance_m2``, ``tolerance_m``)
+NOISE_AREA_M2 = 0.01
+NOISE_WIDTH_M = 0.01
+
+
 def _merge_slivers(faces: np.ndarray, owner: np.ndarray, rules: Rules) -> tuple[np.ndarray, np.ndarray]:
-    """Merge each sliver face into the same-community neighbour sharing the longest boundary."""
+    """Merge each sliver face into the same-community neighbour sharing the longest boundary (a face of noise
+    with no neighbour in its own community: into any neighbour, whose community it takes)."""
     n = len(faces)
     area = shapely.area(faces)
     narrow = shapely.is_empty(shapely.buffer(faces, -rules.sliver_width_m / 2.0, quad_segs=2))
@@ -223,11 +230,22 @@ def _merge_slivers(faces: np.ndarray, owner: np.ndarray, rules: Rules) -> tuple[
     si = np.flatnonzero(sliver)
     a, b = tree.query(faces[si], predicate="intersects")
     a = si[a]
-    ok = (a != b) & (owner[a] == owner[b])
+    # a crumb of noise (below what validation sees) with no neighbour in its own community, left where two
+    # communities' outlines nearly coincide, goes to the neighbour of another community that shares most of
+    # its boundary: as a block of its own it would become a grid and a small grid of nothing
+    perim = shapely.length(faces)
+    width = np.divide(2 * area, perim, out=np.zeros_like(area), where=perim > 0)
+    noise = (area < NOISE_AREA_M2) | (width < NOISE_WIDTH_M)
+    ok = (a != b) & ((owner[a] == owner[b]) | noise[a])
     a, b = a[ok], b[ok]
     shared = shapely.length(shapely.intersection(shapely.boundary(faces[a]), shapely.boundary(faces[b])))
     pos = shared > 1e-6
     a, b, shared = a[pos], b[pos], shared[pos]
+    same = owner[a] == owner[b]
+    orphan = np.ones(n, dtype=bool)
+    orphan[a[same]] = False
+    ok = same | orphan[a]
+    a, b, shared = a[ok], b[ok], shared[ok]
     # prefer non-sliver neighbours, then the longest shared boundary, then the lower index (determinism
     # comes from the sorted noding input)
     score = pd.DataFrame({"a": a, "b": b, "nonsliver": ~sliver[b], "shared": shared, "barea": area[b]})
@@ -246,7 +264,7 @@ def _merge_slivers(faces: np.ndarray, owner: np.ndarray, rules: Rules) -> tuple[
     owners = np.empty(len(groups), dtype=int)
     for k, g in enumerate(groups):
         geoms[k] = faces[g[0]] if len(g) == 1 else shapely.coverage_union_all(faces[g])
-        owners[k] = owner[g[0]]
+        owners[k] = owner[g[np.argmax(area[g])]]  # a crumb of noise takes the community it joins
     return geoms, owners
 
 

@@ -209,6 +209,23 @@ def test_sliver_never_merged_across_communities():
     assert sorted(blocks.loc[blocks["community_code"] == CODE_A, "area_m2"]) == [80000.0, 80000.0]
 
 
+def test_crumb_of_noise_joins_the_neighbour_it_lies_in():
+    # two outlines that nearly coincide leave a crumb of A (1e-4 m²) inside B and touching only B: as a block of
+    # its own it became a grid and a small grid of nothing, which validation cannot place in any grid
+    crumb = Polygon([at(600, 200), at(600.02, 200), at(600, 200.01)])
+    exclave = rect(700, 100, 701, 101)  # 1 m² of A inside B: a real part of A, kept as A's block
+    a = shapely.MultiPolygon([rect(0, 0, 400, 400), crumb, exclave])
+    b = shapely.difference(shapely.difference(rect(400, 0, 800, 400), crumb), exclave)
+    c = gpd.GeoDataFrame({"code": [CODE_A, CODE_B]}, geometry=[a, b], crs=METRIC_EPSG)
+    blocks = build_blocks(c, _streets(line((200, -10), (200, 410))))
+    assert_tiles(blocks, c)  # within 1 m²
+    assert blocks.area.min() >= 1.0 - 1e-6
+    mine = blocks[blocks["community_code"] == CODE_A]
+    assert sorted(mine.area.round(6)) == [1.0, 80000.0, 80000.0]
+    theirs = blocks[blocks["community_code"] == CODE_B]
+    assert len(theirs) == 1 and theirs.geometry.iloc[0].covers(shapely.buffer(crumb, -1e-6))
+
+
 def test_community_with_hole_and_enclave():
     outer = Polygon([at(0, 0), at(400, 0), at(400, 400), at(0, 400)], [[at(150, 150), at(250, 150), at(250, 250), at(150, 250)]])
     enclave = rect(150, 150, 250, 250)

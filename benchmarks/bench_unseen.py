@@ -1,0 +1,206 @@
+"""Plans on inputs gridgeo was not tuned on: real footprints under other communities, households and flaws.
+
+Every other benchmark runs the repository's fixed scenarios. This one draws variants of the real data in
+``../shared/data`` the way another city's data differs, and runs ``gridgeo.divide`` (the plan
+``gridgeo partition`` writes) on each:
+
+- **Suzhou Gusu** (``scripts/build_suzhou_scenario.py``: 3,076 REAL tile-cut footprints with floors, no
+  streets), under SYNTHETIC communities: Voronoi cells of 3–13 seeded points over the data's extent, so the
+  boundaries run through buildings at every angle. Flags add, each seeded:
+  ``towers`` households given (400 for 18 floors and more, area × floors ÷ 100 m² below, 5% left null);
+  ``bigtowers`` 400 households for 8 floors and more; ``dups`` 5% of the footprints repeated 0.2 m off
+  and 5% as building parts (the outline scaled to 0.6, households copied);
+  ``parts`` 10% as building parts of 0 households; ``points`` 10% as address points without households;
+  ``wobble`` each community's outline moved by its own smooth wave of 0.6 m (gaps and overlaps of up to
+  1.7 m between neighbours, inside the 2 m boundary tolerance); ``shuffle`` the rows of both layers
+  shuffled (the plan must equal the unshuffled one: the digest column).
+- **Lujiazui** (``scripts/build_lujiazui_scenario.py --seed N``: REAL OSM buildings and streets of Shanghai,
+  SYNTHETIC communities and ESTIMATED households that change with the seed), with its units carved into
+  dedicated grids (``enterprises``).
+
+Figures per variant: the validation errors of the plan (``plan.validate()``, the checks of ``gridgeo
+validate``), and from ``plan.quality()`` (the ``gridgeo report`` table) base and small grids in range by
+the honest count, grids with holes, median Polsby–Popper; wall time of ``divide``; a digest of the grids and
+small grids (codes and geometry at 1 mm).
+
+    GRIDGEO_SHARED_DATA=../shared/data .venv/bin/python benchmarks/bench_unseen.py \
+        [--suzhou plain:1,towers-dups:7,...] [--lujiazui 310115,7,11,13] [--md out/unseen.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "out"
+sys.path.insert(0, str(REPO / "scripts"))
+
+SUZHOU_DEFAULT = ("plain:1,towers:2,dups:3,wobble:4,towers-dups-wobble:5,towers-dups-wobble-shuffle:5,plain:6,"
+                  "towers-dups:7,wobble:8,bigtowers:12,points:13,parts:14,bigtowers-parts-points:15,"
+                  "bigtowers-dups-wobble:16,parts-points-wobble:18,dups-points:21,towers-dups:27")
+LUJIAZUI_DEFAULT = "310115,7,11,13"
+FLAGS = {"towers", "bigtowers", "dups", "parts", "points", "wobble", "shuffle", "plain"}
+WOBBLE_M = 0.6
+
+
+def voronoi_communities(b: gpd.GeoDataFrame, k: int, rng: np.random.Generator, wobble_m: float) -> gpd.GeoDataFrame:
+    """``k`` communities: Voronoi cells of seeded points over the buildings' extent (30 m margin), each
+    outline moved by its own smooth wave of ``wobble_m`` (0: shared edges stay shared)."""
+    utm = b.estimate_utm_crs()
+    x0, y0, x1, y1 = b.to_crs(utm).total_bounds
+    ext = shapely.box(x0 - 30, y0 - 30, x1 + 30, y1 + 30)
+    pts = np.column_stack([rng.uniform(x0, x1, k), rng.uniform(y0, y1, k)])
+    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=ext)), ext)
+    cells = cells[~shapely.is_empty(cells)]
+    if wobble_m:
+        def wave(phase: np.ndarray):
+            return lambda xy: xy + wobble_m * np.column_stack([np.sin(xy[:, 1] / 37.0 + phase[0]),
+                                                               np.cos(xy[:, 0] / 41.0 + phase[1])])
+        cells = shapely.segmentize(cells, 20.0)
+        cells = shapely.make_valid(np.array([shapely.transform(c, wave(rng.uniform(0, 2 * np.pi, 2))) for c in cells],
+                                            dtype=object))
+    codes = [f"320508{i // 9 + 1:03d}{i % 9 + 1:03d}" for i in range(len(cells))]
+    return gpd.GeoDataFrame({"code": codes, "name": [f"姑苏社区{i + 1}" for i in range(len(cells))]},
+                            geometry=cells, crs=utm).to_crs(b.crs)
+
+
+def suzhou_variant(flags: set[str], seed: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """(communities, buildings) of one Suzhou variant (see the module docstring)."""
+    import build_suzhou_scenario as bs
+
+    _, b = bs.scenario()
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(3, 14))
+    area = b.to_crs(b.estimate_utm_crs()).area.to_numpy()
+    if "towers" in flags:
+        hh = np.where(b["floors"] >= 18, 400, np.round(area * b["floors"] / 100)).astype(float)
+        hh[rng.random(len(hh)) < 0.05] = np.nan
+        b = b.assign(households=hh)
+    if "bigtowers" in flags:
+        b = b.assign(households=np.where(b["floors"] >= 8, 400, np.round(area * b["floors"] / 100)).astype(float))
+    if "dups" in flags:
+        d = b.iloc[rng.choice(len(b), size=len(b) // 20, replace=False)].copy()
+        d["geometry"] = d.geometry.translate(0.000002, 0.000001)
+        part = b.iloc[rng.choice(len(b), size=len(b) // 20, replace=False)].copy()
+        part["geometry"] = part.geometry.scale(0.6, 0.6)
+        b = pd.concat([b, d, part], ignore_index=True)
+    if "points" in flags:
+        p = b.iloc[rng.choice(len(b), size=len(b) // 10, replace=False)].copy()
+        p["geometry"] = p.geometry.representative_point()
+        if "households" in p:
+            p["households"] = np.nan
+        b = pd.concat([b, p], ignore_index=True)
+    if "parts" in flags:
+        p = b.iloc[rng.choice(len(b), size=len(b) // 10, replace=False)].copy()
+        p = p[p.geometry.geom_type.isin(["Polygon", "MultiPolygon"])]
+        p["geometry"] = p.geometry.scale(0.5, 0.5)
+        p["households"] = 0.0
+        b = pd.concat([b, p], ignore_index=True)
+    c = voronoi_communities(b, k, rng, WOBBLE_M if "wobble" in flags else 0.0)
+    if "shuffle" in flags:
+        b = b.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        c = c.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return c, b
+
+
+def plan_digest(plan) -> str:
+    """Codes and geometry (1 mm) of the grids and small grids, rows ordered by code."""
+    d = hashlib.blake2b(digest_size=8)
+    for layer, col in ((plan.grids, "grid_code"), (plan.subgrids, "subgrid_code")):
+        rows = layer.sort_values(col)
+        d.update(repr(rows[col].astype(str).tolist()).encode())
+        for wkb in shapely.to_wkb(shapely.normalize(shapely.set_precision(rows.geometry.to_numpy(), 1e-8))):
+            d.update(wkb)
+    return d.hexdigest()
+
+
+def figures(label: str, make) -> dict:
+    """Run ``divide`` on ``make()`` (kwargs of :func:`gridgeo.divide`) and gather the figures."""
+    import gridgeo
+
+    row: dict = {"input": label}
+    try:
+        kwargs = make()
+        t = time.perf_counter()
+        plan = gridgeo.divide(**kwargs)
+        row["divide s"] = f"{time.perf_counter() - t:.1f}"
+        found = plan.validate()
+        errors = found[found["severity"] == "error"]
+        row["errors"] = len(errors) if not len(errors) else f"{len(errors)} ({', '.join(sorted(set(errors['type'])))})"
+        q = plan.quality()
+        row["communities"] = len(plan.communities)
+        row["buildings"] = f"{len(plan.buildings):,}"
+        row["households"] = f"{int(plan.grids['households'].sum()):,}"
+        row["base in range"] = f"{q.loc['in range (share of eligible grids)'].iloc[0]} ({q.loc['in range / eligible'].iloc[0]})"
+        row["small in range"] = f"{q.loc['in range (share of eligible grids)'].iloc[1]} ({q.loc['in range / eligible'].iloc[1]})"
+        holes = q.loc["grids with a hole (wrapped around another grid)"]
+        row["holes base / small"] = f"{holes.iloc[0]} / {holes.iloc[1]}"
+        pp = q.loc["compactness: median Polsby–Popper"]
+        row["median PP base / small"] = f"{pp.iloc[0]} / {pp.iloc[1]}"
+        row["digest"] = plan_digest(plan)
+    except Exception as exc:  # noqa: BLE001 - a failing variant is a figure, the others still run
+        row["errors"] = f"RAISED {type(exc).__name__}: {str(exc)[:160]}"
+        traceback.print_exc()
+    print(row, file=sys.stderr, flush=True)
+    return row
+
+
+def lujiazui(seed: str) -> dict:
+    out = OUT / f"lujiazui_scenario_seed{seed}"
+    cmd = [sys.executable, str(REPO / "scripts" / "build_lujiazui_scenario.py"), "--out", str(out), "--seed", seed]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError((res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1])
+    path = out / "lujiazui_scenario.gpkg"
+    return {"communities": (path, "communities"), "streets": (path, "streets"), "buildings": (path, "buildings"),
+            "enterprises": (path, "units")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suzhou", default=SUZHOU_DEFAULT, help="flags:seed variants, comma-separated ('' for none)")
+    ap.add_argument("--lujiazui", default=LUJIAZUI_DEFAULT, help="builder seeds, comma-separated ('' for none)")
+    ap.add_argument("--md", type=Path, help="also write the table here (markdown)")
+    args = ap.parse_args(argv)
+    import build_suzhou_scenario as bs
+
+    rows = []
+    for spec in filter(None, args.suzhou.split(",")):
+        name, _, seed = spec.partition(":")
+        flags = set(name.split("-"))
+        if not flags <= FLAGS:
+            ap.error(f"--suzhou {spec}: unknown flag(s) {sorted(flags - FLAGS)}; known: {sorted(FLAGS)}")
+        if bs.missing_reason():
+            print(f"Suzhou variants skipped: {bs.missing_reason()}", file=sys.stderr)
+            break
+
+        def make(flags=flags, seed=int(seed or 0)):
+            c, b = suzhou_variant(flags, seed)
+            return {"communities": c, "buildings": b}
+        rows.append(figures(f"Suzhou {spec}", make))
+    for seed in filter(None, args.lujiazui.split(",")):
+        rows.append(figures(f"Lujiazui seed {seed}", lambda seed=seed: lujiazui(seed)))
+    frame = pd.DataFrame(rows).fillna("")
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in frame.itertuples(index=False)]
+    table = "\n".join(lines)
+    print(table)
+    if args.md:
+        args.md.parent.mkdir(parents=True, exist_ok=True)
+        args.md.write_text(table + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -434,3 +434,22 @@ def test_a_community_of_thousands_of_grids_is_halved_not_peeled(monkeypatch):
     assert depth[1] <= math.ceil(math.log(k_total / 8) / math.log(4 / 3)) + 2
     hp = np.bincount(out.labels, weights=g.h)
     assert ((hp >= 300) & (hp <= 500)).all()
+
+
+def test_footprint_left_in_two_pieces_by_the_block_edge_keeps_one_cell():
+    # an arch-shaped building whose top lies outside the block: inside, its two legs are 10 m apart with
+    # another building between them, so the right leg was handed to that building's cell and the arch
+    # ended up split between grids (Suzhou footprints under Voronoi communities)
+    block = box(0, 0, 100, 100)
+    arch = shapely.union_all([box(40, 80, 45, 110), box(55, 80, 60, 110), box(40, 105, 60, 110)])
+    others = [box(47, 84, 53, 96), box(10, 10, 30, 30), box(70, 10, 90, 30), box(10, 60, 25, 75), box(75, 60, 90, 75)]
+    geoms = np.array([arch, *others], dtype=object)
+    cells = build_cells(block, np.array([block]), geoms, np.zeros(len(geoms), dtype=np.int64),
+                        np.array([60, 20, 30, 40, 50, 60]))
+    legs = shapely.intersection(arch, block)
+    assert shapely.get_num_geometries(legs) == 2
+    own = cells.geoms[cells.building_cell[0]]
+    assert shapely.area(shapely.intersection(own, legs)) == pytest.approx(shapely.area(legs), rel=1e-9)
+    assert set(shapely.get_type_id(cells.geoms)) == {3}  # every cell one polygon
+    assert bool(shapely.coverage_is_valid(cells.geoms))
+    assert cells.households.sum() == 260

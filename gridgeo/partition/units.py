@@ -35,6 +35,8 @@ _SITE_PRECISION_DECIMALS = 3
 #: nearly) is bridged into one piece for its cell (:func:`_healed`), so that the cell is one piece holding
 #: the whole building rather than handing a detached piece to its neighbours
 FOOTPRINT_HEAL_M = 0.05
+#: cells at most this many apart are joined to keep a footprint in pieces in one cell (:func:`_keep_footprints_whole`)
+JOIN_HOPS = 3
 
 
 @dataclass
@@ -273,6 +275,7 @@ def build_cells(
         sel = _first_per(a, c)
         label[in_strip[a[sel]]] = first_piece + c[sel]
     in_div_face = divide[face_block]
+    fp_label = np.full(len(faces), -1)  # the site whose footprint holds each face
     if in_div_face.any():
         fi = np.flatnonzero(in_div_face)
         lab = np.full(len(fi), -1)
@@ -289,6 +292,7 @@ def build_cells(
             # several footprints (overlapping buildings): the lowest building index wins
             sel = _first_per(a, fp_b[c])
             lab[a[sel]] = slot_of_site[site_of[fp_b[c[sel]]]]
+            fp_label[fi[a[sel]]] = lab[a[sel]]
         label[fi] = lab
 
     nslots = len(slot_block)
@@ -302,6 +306,9 @@ def build_cells(
     if len(piece_geoms):
         anchor[first_piece:] = shapely.point_on_surface(piece_geoms)
     geoms, label = _union_cells(faces, label, nslots, anchor, slot_block, face_block)
+    if len(div_sites):
+        geoms, slot_of_site = _keep_footprints_whole(faces, label, fp_label, geoms, slot_of_site,
+                                                     range(len(undiv), first_piece))
 
     present = np.flatnonzero(~shapely.is_empty(geoms))
     # cells in block order (sites in their order within a block)
@@ -734,6 +741,76 @@ def _union_cells(
             cand = np.array([np.flatnonzero(slot_block == bb)[0] if (slot_block == bb).any() else 0 for bb in blk])
             label[rest] = cand
     return _union_by(faces, label, nslots), label
+
+
+def _keep_footprints_whole(faces: np.ndarray, label: np.ndarray, fp_label: np.ndarray, geoms: np.ndarray,
+                           slot_of_site: np.ndarray, site_slots: range) -> tuple[np.ndarray, np.ndarray]:
+    """Cells joined where a piece of one site's footprint went to another site's cell.
+
+    A footprint whose part in its block is in pieces further apart than :data:`FOOTPRINT_HEAL_M` (a
+    community boundary drawn across an L-shaped building leaves both arms on one side) has a cell that
+    holds one piece; the stray piece went to the neighbour. The two cells become one, with the fewest cells
+    between them where they do not meet (at most :data:`JOIN_HOPS`), so the building is never split
+    between grids or small grids; where no such union is one piece the cells are left as they are.
+    """
+    moved = (fp_label >= 0) & (label != fp_label) & (label >= 0)
+    if not moved.any():
+        return geoms, slot_of_site
+    pairs = sorted({(int(a), int(b)) for a, b in zip(fp_label[moved], label[moved], strict=True)
+                    if a in site_slots and b in site_slots})
+    if not pairs:
+        return geoms, slot_of_site
+    geoms = geoms.copy()
+    root = {}
+
+    def find(x: int) -> int:
+        while root.get(x, x) != x:
+            x = root[x]
+        return x
+
+    slots = np.array(site_slots, dtype=np.int64)
+    tree = shapely.STRtree(geoms[slots])
+
+    def neighbours(c: int) -> list[int]:
+        near = slots[tree.query(geoms[c], predicate="intersects")]
+        near = near[(near != c) & ~shapely.is_empty(geoms[near])]
+        shared = shapely.length(shapely.intersection(shapely.boundary(geoms[c]), shapely.boundary(geoms[near])))
+        return sorted({find(int(x)) for x in near[shared > 0]} - {c})
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra == rb or shapely.is_empty(geoms[ra]) or shapely.is_empty(geoms[rb]):
+            continue
+        # the two cells, and where they do not meet, the fewest cells between them (breadth first, a few hops)
+        prev, frontier, path = {ra: ra}, [ra], None
+        for _ in range(JOIN_HOPS + 1):
+            nxt = []
+            for c in frontier:
+                for y in neighbours(c):
+                    if y not in prev:
+                        prev[y] = c
+                        nxt.append(y)
+            if rb in prev:
+                path = [rb]
+                while path[-1] != ra:
+                    path.append(prev[path[-1]])
+                break
+            frontier = nxt
+        if path is None:
+            continue
+        joined = shapely.coverage_union_all(geoms[path])
+        if shapely.get_num_geometries(joined) != 1:
+            continue
+        keep = min(path)
+        for c in path:
+            if c != keep:
+                geoms[c] = shapely.Polygon()
+                root[c] = keep
+        geoms[keep] = joined
+        tree = shapely.STRtree(geoms[slots])
+    if root:
+        slot_of_site = np.array([find(int(s)) if s >= 0 else s for s in slot_of_site], dtype=slot_of_site.dtype)
+    return geoms, slot_of_site
 
 
 def _union_by(faces: np.ndarray, label: np.ndarray, n: int) -> np.ndarray:

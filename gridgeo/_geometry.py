@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import shapely
 
-__all__ = ["union_by"]
+__all__ = ["polygonal", "union_by"]
+
+_POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 
 
 def union_by(geoms: np.ndarray, keys: np.ndarray, n: int, *, coverage: bool = False) -> np.ndarray:
@@ -34,3 +38,60 @@ def union_by(geoms: np.ndarray, keys: np.ndarray, n: int, *, coverage: bool = Fa
     for key, grp in zip(k[starts], np.split(geoms[order], starts[1:]), strict=True):
         out[key] = grp[0] if len(grp) == 1 else union(grp)
     return out
+
+
+def polygonal(geoms: Any, *, normalise: bool = True) -> Any:
+    """The polygonal part of each geometry: the polygons of an overlay result, without the lines and points
+    it leaves where outlines touch.
+
+    Vectorised: an array in, an array out; one geometry in, one out. The polygons of a collection (nested
+    multi-parts flattened) are collected, not united: an overlay's polygons do not overlap. A geometry
+    with no polygon (a line, a point, an empty or missing one) gives an empty Polygon.
+
+    Parameters
+    ----------
+    geoms
+        One geometry or an array of them.
+    normalise
+        True: one polygon is a Polygon and several a MultiPolygon, whatever was given (a one-part
+        MultiPolygon becomes its Polygon, an empty one an empty Polygon). False: a Polygon or
+        MultiPolygon is returned as it is and a collection's polygons are a MultiPolygon even when there
+        is one (validate and repair keep the type a layer was given).
+
+    Examples
+    --------
+    >>> from shapely import GeometryCollection, LineString, MultiPolygon, box
+    >>> cut = GeometryCollection([box(0, 0, 1, 1), LineString([(1, 0), (2, 0)])])
+    >>> polygonal(cut).wkt, polygonal(cut, normalise=False).geom_type
+    ('POLYGON ((1 0, 1 1, 0 1, 0 0, 1 0))', 'MultiPolygon')
+    >>> [g.wkt for g in polygonal(np.array([LineString([(0, 0), (1, 1)]), None, MultiPolygon([box(0, 0, 1, 1)])]))]
+    ['POLYGON EMPTY', 'POLYGON EMPTY', 'POLYGON ((1 0, 1 1, 0 1, 0 0, 1 0))']
+    >>> polygonal(GeometryCollection([MultiPolygon([box(0, 0, 1, 1), box(2, 0, 3, 1)]), box(5, 0, 6, 1)])).geom_type
+    'MultiPolygon'
+    """
+    arr = np.asarray(geoms, dtype=object)
+    one = arr.ndim == 0
+    arr = arr.reshape(-1)
+    out = np.full(len(arr), shapely.Polygon(), dtype=object)
+    if len(arr) == 0:
+        return out
+    types = shapely.get_type_id(arr)
+    poly = np.isin(types, _POLYGONAL)
+    out[poly] = arr[poly]
+    coll = np.flatnonzero(types == shapely.GeometryType.GEOMETRYCOLLECTION)
+    if len(coll):
+        parts, idx = shapely.get_parts(arr[coll], return_index=True)
+        # collections from overlay are flat, but one may hold a MultiPolygon (make_valid): flatten again
+        parts, idx2 = shapely.get_parts(parts, return_index=True)
+        idx = idx[idx2]
+        keep = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
+        if keep.any():
+            present, inverse = np.unique(idx[keep], return_inverse=True)
+            out[coll[present]] = shapely.multipolygons(parts[keep], indices=inverse)
+    if normalise:
+        few = np.flatnonzero((shapely.get_type_id(out) == shapely.GeometryType.MULTIPOLYGON)
+                             & (shapely.get_num_geometries(out) <= 1))
+        if len(few):
+            first = shapely.get_geometry(out[few], 0)
+            out[few] = np.where(shapely.is_missing(first), shapely.Polygon(), first)
+    return out[0] if one else out

@@ -97,9 +97,11 @@ def adjust(
         kept_idx_map[still] = np.arange(int(still.sum()))
         in_kept = np.where(in_kept >= 0, kept_idx_map[np.maximum(in_kept, 0)], -1)
         kept = kept[still].reset_index(drop=True)
+    # one tree of every building for all regions (a city re-divides thousands of them)
+    building_tree = shapely.STRtree(buildings.geometry.to_numpy()) if regions else None
     for k, region in enumerate(regions):
-        parts.append(_partition_region(region, k, communities, blocks, buildings, in_kept, streets, rules,
-                                       villager_groups, workers))
+        parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
+                                       rules, villager_groups, workers))
     return _combine(kept, psub, pb, buildings, in_kept, parts, crs), summary
 
 
@@ -223,8 +225,11 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
 
 
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
-                      buildings: gpd.GeoDataFrame, in_kept: np.ndarray, streets: gpd.GeoDataFrame | None, rules: Rules,
-                      villager_groups: gpd.GeoDataFrame | None, workers: int) -> PartitionResult:
+                      buildings: gpd.GeoDataFrame, building_tree: shapely.STRtree, in_kept: np.ndarray,
+                      streets: gpd.GeoDataFrame | None, rules: Rules, villager_groups: gpd.GeoDataFrame | None,
+                      workers: int) -> PartitionResult:
+    """Partition one freed region afresh; ``building_tree`` is an STRtree of ``buildings.geometry`` (built once
+    by :func:`adjust` for all regions)."""
     crs = communities.crs
     code, geom = region["code"], region["geometry"]
     row = communities[communities["code"] == code].iloc[0]
@@ -247,8 +252,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rb = block_totals(rb.assign(area_m2=rb.geometry.area), rbuild)
     # buildings of other communities reaching into the region (a community boundary cuts them): their
     # pieces here are kept whole, as in a fresh plan
-    bg = buildings.geometry.to_numpy()
-    near = np.sort(shapely.STRtree(bg).query(geom, predicate="intersects"))
+    near = np.sort(building_tree.query(geom, predicate="intersects"))
     near = near[(buildings["community_code"].to_numpy()[near] != code) & buildings["community_code"].notna().to_numpy()[near]]
     res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1,
                     neighbours=buildings.iloc[near] if len(near) else None)

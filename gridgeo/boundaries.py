@@ -28,6 +28,7 @@ from pyproj import Transformer
 
 from ._errors import InputError
 from ._findings import make_findings
+from ._geometry import polygonal
 from .crs import require_layers
 
 __all__ = ["boundary_slivers", "resolve_slivers", "validate_communities", "repair_communities", "REPAIR_COMMAND"]
@@ -227,7 +228,7 @@ def resolve_slivers(
         geoms[i] = shapely.union_all([geoms[i], *pieces])
     changed = sorted(set(losses) | set(gains))
     fixed = shapely.make_valid(geoms[changed], method="structure", keep_collapsed=False)
-    geoms[changed] = [_polygons(g) for g in fixed]
+    geoms[changed] = polygonal(fixed)
     out = communities.copy()
     out = out.set_geometry(gpd.GeoSeries(geoms, index=communities.index, crs=communities.crs))
     if out.geometry.name != communities.geometry.name:
@@ -237,13 +238,6 @@ def resolve_slivers(
 
 def _fmt(a: float) -> str:
     return f"{a:,.1f} m²" if a >= 1 else f"{a:.3f} m²"
-
-
-def _polygons(geom: Any) -> Any:
-    """The polygons of a geometry (lines and points a union may leave are dropped)."""
-    parts = shapely.get_parts(geom)
-    parts = parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON]
-    return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
 
 
 def _region(communities: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:

@@ -47,7 +47,7 @@ import pandas as pd
 import shapely
 
 from ._findings import make_findings
-from ._geometry import union_by
+from ._geometry import polygonal, union_by
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "UNIT_COLUMNS", "Carved", "normalise_units", "decide", "carve",
            "register", "unit_counts", "format_units", "Carving", "carve_inputs", "merge_result", "base_grids_only"]
@@ -775,7 +775,7 @@ def _groups_in_one_piece(groups: gpd.GeoDataFrame | None, dedicated: gpd.GeoData
     names = groups["name"].astype(str).to_numpy() if "name" in groups.columns else np.arange(len(groups)).astype(str)
     rec = []
     for g in np.unique(gi):
-        rest = _polygonal(shapely.difference(geoms[g], shapely.union_all(dg[di[gi == g]])))
+        rest = polygonal(shapely.difference(geoms[g], shapely.union_all(dg[di[gi == g]])))
         parts = shapely.get_parts(rest)
         parts = parts[shapely.area(parts) > 0]
         if len(parts) <= 1:
@@ -980,14 +980,6 @@ def _with_geoms(gdf: gpd.GeoDataFrame, geoms: np.ndarray) -> gpd.GeoDataFrame:
     if "area_m2" in out.columns:
         out["area_m2"] = shapely.area(geoms).round(3)
     return out
-
-
-def _polygonal(geom: Any) -> Any:
-    """The polygons of an overlay result (lines and points of a touching cut dropped)."""
-    if shapely.get_type_id(geom) in (3, 6):
-        return geom
-    polys = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) == 3]
-    return polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
 
 
 def base_grids_only(previous: Any) -> Any:

@@ -60,6 +60,7 @@ import shapely
 
 from ._errors import InputError
 from ._findings import concat_findings, make_findings
+from ._geometry import polygonal
 from .codes import CodeScheme
 from .plan import Plan
 
@@ -224,13 +225,6 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
     return out.sort_values("old_code", kind="stable").reset_index(drop=True)
 
 
-def _polygonal(g: Any) -> Any:
-    parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in (3, 6)]
-    if not parts:
-        return shapely.Polygon()
-    return parts[0] if len(parts) == 1 else shapely.multipolygons(parts)
-
-
 def _pieces(office: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Each office grid cut at the community boundaries: one row per (grid, community) piece."""
     cg = communities.geometry.to_numpy()
@@ -241,7 +235,7 @@ def _pieces(office: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoD
     area = shapely.area(inter)
     ok = area > _TOL_M2
     rows = pd.DataFrame({"g": gi[ok], "c": ci[ok], "area": area[ok]})
-    rows["geometry"] = [_polygonal(x) for x in inter[ok]]
+    rows["geometry"] = polygonal(inter[ok])
     rows["old_code"] = office["old_code"].to_numpy()[rows["g"]]
     rows["community_code"] = ccode[rows["c"]]
     rows = rows.sort_values(["old_code", "area", "community_code"], ascending=[True, False, True], kind="stable")
@@ -333,7 +327,7 @@ def _fold_crumbs(rows: list[dict[str, Any]], *, min_m2: float = _TOL_M2) -> list
             continue
         shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[cand])))
         j = cand[int(np.argmax(shared))]
-        merged = _polygonal(shapely.union(geoms[j], geoms[i]))
+        merged = polygonal(shapely.union(geoms[j], geoms[i]))
         if shapely.get_num_geometries(merged) == 1:
             geoms[j] = merged
             geoms[i] = None
@@ -364,7 +358,7 @@ def _fold_dust_grids(grids: gpd.GeoDataFrame, subs: gpd.GeoDataFrame, gid: np.nd
         if len(cand):
             shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[cand])))
             j = cand[int(np.argmax(shared))]
-            merged = _polygonal(shapely.union(geoms[j], geoms[i]))
+            merged = polygonal(shapely.union(geoms[j], geoms[i]))
             if shapely.get_num_geometries(merged) == 1:
                 geoms[j] = merged
             rename[ids[i]] = ids[j]
@@ -400,7 +394,7 @@ def _fold_dust_subgrids(subs: gpd.GeoDataFrame, *, max_m2: float = 1.0) -> gpd.G
             continue
         shared = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), shapely.boundary(geoms[sib])))
         j = sib[int(np.argmax(shared))]
-        merged = _polygonal(shapely.union(geoms[j], geoms[i]))
+        merged = polygonal(shapely.union(geoms[j], geoms[i]))
         if shapely.get_num_geometries(merged) == 1:
             geoms[j] = merged
     out = subs.set_geometry(gpd.GeoSeries(geoms, index=subs.index, crs=subs.crs))
@@ -552,7 +546,7 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
         crossed.setdefault(oc, []).append(cc)
     pieces = _trim_strays(pieces)
     repaired, log = repair_grids(pieces, communities=comm[["code", "geometry"]], code_column="piece_id")
-    repaired["geometry"] = [_polygonal(g) for g in repaired.geometry.to_numpy()]
+    repaired["geometry"] = polygonal(repaired.geometry.to_numpy())
     repaired = repaired.set_geometry("geometry")
     valid_of = dict(zip(office["old_code"], office["was_valid"], strict=True))
     repaired["was_valid"] = repaired["old_code"].map(valid_of).astype(bool)
@@ -704,7 +698,7 @@ def _whole_buildings(ded: gpd.GeoDataFrame, prep: Any, kept_geoms: np.ndarray,
             g = shapely.union(g, add)
         if len(give):
             g = shapely.difference(g, shapely.union_all(bg[give]))
-        parts = [p for p in shapely.get_parts(_polygonal(g)) if shapely.get_type_id(p) == 3]
+        parts = [p for p in shapely.get_parts(polygonal(g)) if shapely.get_type_id(p) == 3]
         if parts:
             dg[i] = max(parts, key=lambda p: (p.area, p.wkb))
             changed = True
@@ -730,7 +724,7 @@ def _without_dedicated(prep: Any, ded: gpd.GeoDataFrame) -> tuple[Any, gpd.GeoDa
     for k, code in enumerate(comm["code"].astype(str)):
         mine = dg[dcomm == code]
         if len(mine):
-            geoms[k] = _polygonal(shapely.difference(geoms[k], shapely.union_all(mine)))
+            geoms[k] = polygonal(shapely.difference(geoms[k], shapely.union_all(mine)))
     comm = comm.set_geometry(gpd.GeoSeries(geoms, index=comm.index, crs=comm.crs))
     b = prep.buildings.copy()
     z = assign_to_zones(b.geometry.to_numpy(), dg).zone
@@ -805,7 +799,7 @@ def _trim_strays(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for i in np.flatnonzero(~main):
         own = geoms[main & (comm == comm[i])]
         if len(own):
-            geoms[i] = _polygonal(shapely.difference(geoms[i], shapely.union_all(own)))
+            geoms[i] = polygonal(shapely.difference(geoms[i], shapely.union_all(own)))
     out = pieces.set_geometry(gpd.GeoSeries(geoms, index=pieces.index, crs=pieces.crs))
     keep = main | (shapely.area(geoms) > _TOL_M2)
     return out[keep].reset_index(drop=True)
@@ -836,7 +830,7 @@ def _fold_empty_regions(kept: gpd.GeoDataFrame, regions: list[dict[str, Any]],
             out.append(r)
             continue
         j = cand[int(np.lexsort((kept["key"].to_numpy()[cand], -shared))[0])]
-        merged = _polygonal(shapely.union(geoms[j], r["geometry"]))
+        merged = polygonal(shapely.union(geoms[j], r["geometry"]))
         if shapely.get_num_geometries(merged) != 1:
             out.append(r)
             continue
@@ -1182,10 +1176,10 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
             new_parts = []
             for p in parts:
                 for g in jg:
-                    x = _polygonal(shapely.intersection(p, g))
+                    x = polygonal(shapely.intersection(p, g))
                     if x.area > _TOL_M2:
                         new_parts.append(x)
-                rest = _polygonal(shapely.difference(p, covered))
+                rest = polygonal(shapely.difference(p, covered))
                 if rest.area > _TOL_M2:
                     new_parts.append(rest)
             parts = new_parts or parts
@@ -1202,7 +1196,7 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         bent, bend_findings = bend_blocks(rg, prep.buildings, units.reset_index(drop=True),
                                           cause="a jurisdiction boundary drawn through it")
         for r, g in zip(regions, bent.geometry.to_numpy(), strict=True):
-            r["geometry"] = _polygonal(g)
+            r["geometry"] = polygonal(g)
         regions = [r for r in regions if not shapely.is_empty(r["geometry"])]
     regions.sort(key=lambda r: (r["code"], -r["geometry"].area))
     for i, r in enumerate(regions):

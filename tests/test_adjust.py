@@ -14,7 +14,8 @@ import pytest
 import shapely
 from shapely import LineString
 
-from gridgeo.adjust import feasible
+from gridgeo import divide
+from gridgeo.adjust import _grid_of, feasible
 from gridgeo.codes import diff_plans
 from gridgeo.datasets import get_path
 from gridgeo.io import Inputs, LayerSource, read_inputs
@@ -101,6 +102,44 @@ def _assert_diff_exact(old: Plan, new: Plan) -> pd.DataFrame:
 def test_feasible_counts():
     assert [feasible(h, 300, 500) for h in (0, 299, 300, 500, 501, 599, 600, 1000)] == [
         True, False, True, True, False, False, True, True]
+
+
+def test_building_across_communities_counts_in_a_grid_of_its_own_community():
+    """A building redrawn (same id and households) across the boundary of communities A and B: 60% of it now
+    lies in B, its community, split between B's two grids, and 40% in the one grid of A, where the previous
+    plan had it: its largest share in any one grid. Re-division counts it among B's grids only; counted in
+    A's grid, that grid would look unchanged and be kept with a building of another community in it."""
+    a, b = "420103001001", "420103001002"
+
+    def box(x0, y0, x1, y1):
+        return shapely.box(500_000 + x0, 3_400_000 + y0, 500_000 + x1, 3_400_000 + y1)
+
+    communities = gpd.GeoDataFrame({"code": [a, b], "name": ["A", "B"], "kind": ["urban", "urban"]},
+                                   geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=METRIC)
+    street = LineString([(500_100, 3_400_050), (500_200, 3_400_050)])  # divides B into two blocks
+    streets = gpd.GeoDataFrame({"name": ["lane"], "highway": ["residential"]}, geometry=[street], crs=METRIC)
+    buildings = gpd.GeoDataFrame({"building_id": ["a1", "s", "b1", "b2"], "households": [330, 20, 350, 350]},
+                                 geometry=[box(20, 40, 40, 60), box(80, 40, 105, 60), box(160, 10, 180, 30),
+                                           box(160, 70, 180, 90)], crs=METRIC)
+    v1 = divide(communities, streets, buildings)
+    assert v1["buildings"].set_index("building_id").loc["s", "community_code"] == a
+    grids = v1["grids"].to_crs(METRIC)
+    assert grids["community_code"].tolist().count(b) == 2
+
+    moved = buildings.copy()
+    moved.loc[1, "geometry"] = box(86, 40, 121, 60)
+    share = shapely.area(shapely.intersection(grids.geometry.to_numpy(), moved.geometry.iloc[1]))
+    assert grids["community_code"].iloc[share.argmax()] == a and share.max() < 0.5 * moved.area.iloc[1]
+    # the one assignment among the grids of the building's own community
+    gi = _grid_of(moved.assign(community_code=[a, b, b, b]), grids.geometry.to_numpy(), grids["grid_code"].to_numpy(),
+                  v1["buildings"], grids["community_code"].to_numpy())
+    assert grids["community_code"].iloc[gi].tolist() == [a, b, b, b]
+
+    v2 = divide(communities, streets, moved, previous=v1)
+    s = v2["buildings"].set_index("building_id").loc["s"]
+    assert s["community_code"] == b
+    assert v2["grids"].set_index("grid_code").loc[s["grid_code"], "community_code"] == b
+    assert not (v2.validate()["severity"] == "error").any()
 
 
 def test_add_three_buildings(town, v1, tmp_path):

@@ -414,6 +414,21 @@ def test_building_split_between_small_grids_of_one_grid_is_cut():
         lambda x: x[x["severity"] == "error"]).empty
 
 
+def test_building_cut_by_grids_and_by_small_grids_is_one_finding():
+    # 45–110: 85% in grid 1 (split 5 | 50 between its small grids 01 and 02) and 15% in grid 2. Both checks
+    # see a cut; the building is named once, by the grid check
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    g1, g2 = f"{C1}001", f"{C1}002"
+    subs = layer([b(0, 0, 50, 100), b(50, 0, 100, 100), b(100, 0, 150, 100), b(150, 0, 200, 100)],
+                 subgrid_code=[f"{g1}01", f"{g1}02", f"{g2}01", f"{g2}02"], grid_code=[g1, g1, g2, g2])
+    blds = buildings_layer([b(45, 10, 110, 20), b(10, 70, 20, 80)], households=[20, 20])
+    blds["building_id"] = ["both", "whole"]
+    cut = only(validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds), "building_cut")
+    assert cut["feature_id"].tolist() == ["both"]
+    assert f"grids {g1}, {g2}" in cut.loc[0, "message"] and "small grids" not in cut.loc[0, "message"]
+    assert cut.loc[0, "measure"] == pytest.approx(100.0)  # the 10 m × 10 m outside grid 1
+
+
 def test_subgrid_households_and_overlap():
     grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
     g1 = f"{C1}001"

@@ -19,6 +19,7 @@ import shapely
 
 from .._errors import InputError
 from .._findings import make_findings
+from .._geometry import polygonal
 from ..crs import require_layers
 from ..parallel import Checkpoint, Failed, run_jobs
 from ..rules import Rules, load_rules, rules_for_kind
@@ -325,20 +326,15 @@ def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, ids: np.ndarray, own:
     if not keep.any():
         return out
     bi, ci, piece = bi[keep], ci[keep], piece[keep]
-    piece = np.array([p if shapely.get_type_id(p) in (3, 6) else _polygonal_parts(p) for p in piece], dtype=object)
+    odd = np.flatnonzero(~np.isin(shapely.get_type_id(piece), (3, 6)))
+    if len(odd):  # lines and points where the outlines touch dropped, the polygons united
+        piece[odd] = [shapely.union_all(shapely.get_parts(p)) for p in polygonal(piece[odd])]
     order = np.lexsort((bi, ci))  # per community, in building-id order
     bi, ci, piece = bi[order], ci[order], piece[order]
     starts = np.flatnonzero(np.r_[True, ci[1:] != ci[:-1]])
     for a, b in zip(starts, np.r_[starts[1:], len(ci)]):
         out[str(codes[ci[a]])] = (ids[bi[a:b]], piece[a:b], units[bi[a:b]])
     return out
-
-
-def _polygonal_parts(geom: Any) -> Any:
-    """The polygons of an overlay result (lines and points where the outlines touch dropped)."""
-    parts = shapely.get_parts(geom)
-    parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
-    return shapely.union_all(parts) if len(parts) else shapely.Polygon()
 
 
 def _units(buildings: gpd.GeoDataFrame, rules: Rules) -> np.ndarray:

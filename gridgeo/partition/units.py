@@ -674,7 +674,8 @@ def _half_plane(p: np.ndarray, q: np.ndarray, env: shapely.Geometry) -> shapely.
 def _healed(fp: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     """Multi-part footprints with their pieces joined where they come within :data:`FOOTPRINT_HEAL_M` of
     each other (a bridge of that radius around the shortest line between them; a tile cut or a footprint
-    touching itself at a corner), kept in their block; pieces further apart stay apart.
+    touching itself at a corner), kept in their block; pieces further apart stay apart. Where the result
+    is a collection (a line or point where a footprint meets the block's edge), its polygons are kept.
 
     >>> from shapely import box, MultiPolygon, Polygon
     >>> bowtie = MultiPolygon([Polygon([(0, 0), (10, 0), (10, 10)]), Polygon([(0, 0), (-10, 0), (-10, -10)])])
@@ -684,6 +685,18 @@ def _healed(fp: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     >>> apart = MultiPolygon([box(0, 0, 10, 10), box(13, 0, 20, 10)])
     >>> _healed(np.array([apart]), np.array([box(-5, -5, 30, 15)]))[0].geom_type
     'MultiPolygon'
+
+    Two tiles 2 cm apart and a third just over the block's edge: clipped to the block, the footprint is
+    a collection of the two tiles and the line where the third touches the edge; healed, one polygon.
+
+    >>> block = box(0, 0, 20, 10)
+    >>> tiles = MultiPolygon([box(0, 0, 5, 5), box(5.02, 0, 10, 5), box(20, 0, 25, 5)])
+    >>> fp = shapely.intersection(tiles, block)
+    >>> fp.geom_type, [p.geom_type for p in fp.geoms]
+    ('GeometryCollection', ['Polygon', 'Polygon', 'LineString'])
+    >>> h = _healed(np.array([fp]), np.array([block]))[0]
+    >>> h.geom_type, round(h.area, 2)
+    ('Polygon', 49.91)
     """
     d = FOOTPRINT_HEAL_M
     out = fp.copy()
@@ -695,6 +708,9 @@ def _healed(fp: np.ndarray, blocks: np.ndarray) -> np.ndarray:
             continue
         bridges = shapely.buffer(shapely.shortest_line(parts[a[near]], parts[b[near]]), d)
         healed = shapely.intersection(shapely.union_all(np.concatenate([[g], bridges])), blocks[k])
+        if shapely.get_type_id(healed) == 7:  # lines or points where it meets the block's edge: its polygons
+            pieces = shapely.get_parts(healed)
+            healed = shapely.union_all(pieces[np.isin(shapely.get_type_id(pieces), (3, 6))])
         if shapely.get_type_id(healed) in (3, 6) and shapely.is_valid(healed):
             out[k] = healed
     return out

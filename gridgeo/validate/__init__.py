@@ -290,10 +290,11 @@ def validate_grids(
         _overlaps(sub_layer, sub_comm, records, tol2, tol, gap_width_m)
 
     if buildings is not None:
-        assigned = _buildings_check(layer, comm_code, buildings, crs, pieces, ov_l, ov_r, records, building_share_min)
+        assigned, named_cut = _buildings_check(layer, comm_code, buildings, crs, pieces, ov_l, ov_r, records,
+                                               building_share_min)
         if sub_layer is not None:
             sub_assigned = _subgrid_cut_check(sub_layer, parent, layer, comm_code, buildings, crs, records,
-                                              building_share_min)
+                                              building_share_min, named_cut)
         if "households" in buildings.columns or "floors" in buildings.columns:
             # nulls estimated as the partition estimates them (one implementation of households)
             hh = households_of(buildings, metric=crs, rules=rules)

@@ -52,8 +52,9 @@ def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float, stored: Any = N
 
 def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDataFrame, crs: CRS,
                      overlap_pieces: np.ndarray, overlap_l: np.ndarray, overlap_r: np.ndarray,
-                     records: list, share_min: float) -> np.ndarray:
-    """Building findings; returns the grid position each building counts in (-1 when none)."""
+                     records: list, share_min: float) -> tuple[np.ndarray, np.ndarray]:
+    """Building findings; returns the grid position each building counts in (-1 when none) and which
+    buildings it named ``building_cut`` (so the small-grid check does not name them again)."""
     bgeoms, bgeoms_valid, missing = _metric_buildings(buildings, crs)
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     bids = _building_ids(buildings)
@@ -83,6 +84,7 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
             codes = sorted({grids.ids[overlap_l[o]], grids.ids[overlap_r[o]]})
             prev = in_two.get(b, (0.0, []))
             in_two[b] = (prev[0] + a, sorted(set(prev[1]) | set(codes)))
+    named_cut = np.zeros(len(bgeoms), dtype=bool)
     for b in sorted(set(np.flatnonzero(unassigned | cut).tolist()) | set(in_two)):
         where = bgeoms[b]
         if unassigned[b]:
@@ -109,7 +111,8 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
             records.append(_rec("building_cut", "buildings", bids[b], comm, measure=a, geometry=where,
                                 message=f"building {bids[b]} is cut by the boundary of grids {', '.join(codes)}: "
                                         f"{_fmt_area(a)} lies outside grid {grids.ids[g]}"))
-    return assigned
+            named_cut[b] = True
+    return assigned, named_cut
 
 
 def _households_check(layer: _Layer, comm_code: np.ndarray, comm_kind: np.ndarray, assigned: np.ndarray,
@@ -181,15 +184,19 @@ def _outside_communities(records: list[dict], community_geoms: np.ndarray, share
 
 
 def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code: np.ndarray,
-                       buildings: gpd.GeoDataFrame, crs: CRS, records: list, share_min: float) -> np.ndarray:
+                       buildings: gpd.GeoDataFrame, crs: CRS, records: list, share_min: float,
+                       named_cut: np.ndarray | None = None) -> np.ndarray:
     """``building_cut`` for footprints split between small grids of one grid (楼栋完整 holds for small grids
-    too; a footprint split between grids is the grid check's finding, not repeated here). Returns the small
-    grid each building counts in (-1 when none), the one assignment."""
+    too; a footprint split between grids is the grid check's finding, not repeated here: the buildings in
+    ``named_cut``, which the grid check named ``building_cut``, are left out, so each building has one such
+    finding at most). Returns the small grid each building counts in (-1 when none), the one assignment."""
     bgeoms, valid, missing = _metric_buildings(buildings, crs)
     asg = _assign(valid, sub, share_min, buildings.get("subgrid_code"))
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     cut = ~missing & ~is_point & (asg.n_zones >= 2) & (asg.max_share < 1 - share_min)
     bi, si, share = asg.pairs
+    if named_cut is not None:
+        cut &= ~named_cut
     sel = cut[bi] & (share >= share_min) & (parent[si] >= 0)
     if not sel.any():
         return asg.zone

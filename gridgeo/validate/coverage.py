@@ -7,13 +7,13 @@ import numpy as np
 import shapely
 from shapely import Point, Polygon
 
+from .._geometry import polygonal
 from .layers import (
     _Communities,
     _fmt_area,
     _inside_area,
     _Layer,
     _pieces,
-    _polygonal,
     _rec,
     _regroup,
     _significant_parts,
@@ -91,7 +91,7 @@ def _narrow_is_info(records: list[dict], start: int, width_m: float) -> None:
     for r in records[start:]:
         if r["type"] not in _WIDTH_TYPES or r["severity"] == "info" or r.get("geometry") is None:
             continue
-        parts = shapely.get_parts(_polygonal(np.array([r["geometry"]], dtype=object)))
+        parts = shapely.get_parts(polygonal(r["geometry"], normalise=False))
         if len(parts) == 0:
             continue
         if shapely.is_empty(shapely.buffer(parts, -width_m / 2.0, quad_segs=2)).all():

@@ -16,6 +16,7 @@ from shapely import Point, Polygon
 
 from .._errors import InputError
 from .._findings import make_findings
+from .._geometry import polygonal
 from ..crs import is_metric, metric_crs
 from ..plan import STRAIGHT_SEGMENT_M
 
@@ -61,35 +62,12 @@ _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 _REASON_XY = re.compile(r"\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)")
 
 
-def _polygonal(geoms: np.ndarray) -> np.ndarray:
-    """The polygonal part of each geometry (empty Polygon when it has none); vectorised over parts."""
-    geoms = np.asarray(geoms, dtype=object)
-    out = np.empty(len(geoms), dtype=object)
-    out[:] = [Polygon()] * len(geoms)
-    if len(geoms) == 0:
-        return out
-    types = shapely.get_type_id(geoms)
-    poly = np.isin(types, _POLYGONAL)
-    out[poly] = geoms[poly]
-    coll = np.flatnonzero(types == shapely.GeometryType.GEOMETRYCOLLECTION)
-    if len(coll):
-        parts, idx = shapely.get_parts(geoms[coll], return_index=True)
-        # collections from overlay are flat, but a collection may hold a MultiPolygon: flatten again
-        parts, idx2 = shapely.get_parts(parts, return_index=True)
-        idx = idx[idx2]
-        keep = shapely.get_type_id(parts) == shapely.GeometryType.POLYGON
-        if keep.any():
-            present, inverse = np.unique(idx[keep], return_inverse=True)
-            out[coll[present]] = shapely.multipolygons(parts[keep], indices=inverse)
-    return out
-
-
 def _fix(geoms: np.ndarray) -> np.ndarray:
     """Valid polygonal geometries: invalid ones made valid (structure method), other types emptied."""
     geoms = np.asarray(geoms, dtype=object).copy()
     bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     if bad.any():
-        fixed = _polygonal(shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False))
+        fixed = polygonal(shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False), normalise=False)
         # drop the degenerate slivers make_valid leaves of collapsed spikes (area ~0): they upset overlay
         parts, idx = shapely.get_parts(fixed, return_index=True)
         x0, y0, x1, y1 = shapely.bounds(fixed[idx]).T
@@ -104,7 +82,7 @@ def _fix(geoms: np.ndarray) -> np.ndarray:
             out[uniq] = merged
         geoms[bad] = out
     geoms[shapely.is_missing(geoms)] = Polygon()
-    return _polygonal(geoms)
+    return polygonal(geoms, normalise=False)
 
 
 def _significant_parts(
@@ -114,7 +92,7 @@ def _significant_parts(
 
     Returns ``(parts, index)``: the kept polygons and the position of the piece each came from.
     """
-    pieces = _polygonal(pieces)
+    pieces = polygonal(pieces, normalise=False)
     parts, idx = shapely.get_parts(pieces, return_index=True)
     if len(parts) == 0:
         return parts, idx

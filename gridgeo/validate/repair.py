@@ -34,6 +34,7 @@ from pyproj import CRS, Transformer
 from shapely import Polygon
 
 from .._errors import InputError
+from .._geometry import polygonal
 from ..crs import require_layers
 from .layers import (
     _as_code,
@@ -41,7 +42,6 @@ from .layers import (
     _choose_metric,
     _fix,
     _metric_geoms,
-    _polygonal,
     _prepare_communities,
     _prepare_polygons,
     _units_m,
@@ -113,7 +113,7 @@ def _faces(community: Any, clipped: np.ndarray, grid_size: float) -> tuple[np.nd
 
 
 def _round(geoms: np.ndarray, grid_size: float) -> np.ndarray:
-    return _polygonal(shapely.set_precision(geoms, grid_size))
+    return polygonal(shapely.set_precision(geoms, grid_size), normalise=False)
 
 
 def _assign(faces: np.ndarray, cand_face: np.ndarray, cand_grid: np.ndarray, codes: list[str], adj: pd.DataFrame,
@@ -293,7 +293,7 @@ def repair_grids(
     for c in sorted(set(comm_pos[comm_pos >= 0].tolist()), key=lambda k: str(mcomms.codes[k])):
         members = np.flatnonzero((comm_pos == c) & mlayer.usable)
         community = cgeoms[c]
-        clipped = _polygonal(shapely.intersection(geoms[members], community))
+        clipped = polygonal(shapely.intersection(geoms[members], community), normalise=False)
         outside = np.array([area_m(g) < tolerance_m2 for g in clipped], dtype=bool)
         for g in members[outside]:
             add(g, "outside_community", area_m(geoms[g]), f"wholly outside community {mcomms.codes[c]}; left as it is")
@@ -354,7 +354,7 @@ def repair_grids(
                 merged = shapely.union_all(mine)
             if not shapely.is_valid(merged):  # pragma: no cover
                 merged = shapely.union_all(mine)
-            merged = _polygonal(np.array([merged], dtype=object))[0]
+            merged = polygonal(merged, normalise=False)
             if shapely.get_type_id(merged) == shapely.GeometryType.MULTIPOLYGON and shapely.get_num_geometries(merged) == 1:
                 merged = shapely.get_geometry(merged, 0)
             out_geoms[g] = merged

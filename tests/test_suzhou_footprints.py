@@ -81,7 +81,12 @@ def test_footprint_touching_itself_at_a_corner_stays_in_one_cell(monkeypatch):
     hit, c = cells_of_bowtie()
     assert hit.tolist() == [c.building_cell[-1]]
     assert (shapely.get_num_geometries(c.geoms) == 1).all()
-    monkeypatch.setattr(units, "FOOTPRINT_HEAL_M", 0.0)  # no bridge: the piece away from the site is handed on
+    monkeypatch.setattr(units, "FOOTPRINT_HEAL_M", 0.0)  # no bridge: the cells are joined instead
+    hit, c = cells_of_bowtie()
+    assert hit.tolist() == [c.building_cell[-1]]
+    assert (shapely.get_num_geometries(c.geoms) == 1).all()
+    # neither mend: the piece away from the site is handed on
+    monkeypatch.setattr(units, "_keep_footprints_whole", lambda faces, label, fp_label, geoms, slot_of_site, *a: (geoms, slot_of_site))
     hit, _ = cells_of_bowtie()
     assert len(hit) >= 2
 

@@ -308,7 +308,7 @@ def build_cells(
     geoms, label = _union_cells(faces, label, nslots, anchor, slot_block, face_block)
     if len(div_sites):
         geoms, slot_of_site = _keep_footprints_whole(faces, label, fp_label, geoms, slot_of_site,
-                                                     range(len(undiv), first_piece))
+                                                     range(len(undiv), first_piece), slot_block)
 
     present = np.flatnonzero(~shapely.is_empty(geoms))
     # cells in block order (sites in their order within a block)
@@ -760,7 +760,8 @@ def _union_cells(
 
 
 def _keep_footprints_whole(faces: np.ndarray, label: np.ndarray, fp_label: np.ndarray, geoms: np.ndarray,
-                           slot_of_site: np.ndarray, site_slots: range) -> tuple[np.ndarray, np.ndarray]:
+                           slot_of_site: np.ndarray, site_slots: range, slot_block: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray]:
     """Cells joined where a piece of one site's footprint went to another site's cell.
 
     A footprint whose part in its block is in pieces further apart than :data:`FOOTPRINT_HEAL_M` (a
@@ -789,7 +790,7 @@ def _keep_footprints_whole(faces: np.ndarray, label: np.ndarray, fp_label: np.nd
 
     def neighbours(c: int) -> list[int]:
         near = slots[tree.query(geoms[c], predicate="intersects")]
-        near = near[(near != c) & ~shapely.is_empty(geoms[near])]
+        near = near[(near != c) & ~shapely.is_empty(geoms[near]) & (slot_block[near] == slot_block[c])]  # one block
         shared = shapely.length(shapely.intersection(shapely.boundary(geoms[c]), shapely.boundary(geoms[near])))
         return sorted({find(int(x)) for x in near[shared > 0]} - {c})
 

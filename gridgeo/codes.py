@@ -1163,7 +1163,7 @@ def _building_subgrids(
         if (pos == -2).any():
             msg = f"{fn}: buildings[{s_link!r}] has {vals[pos == -2][0]!r}, which is not in subgrids[{s_link!r}]"
             raise InputError(msg)
-        clash = (pos >= 0) & (s_parent[np.maximum(pos, 0)] != b_grid)
+        clash = (pos >= 0) & (s_parent[np.maximum(pos, 0)] != b_grid) if len(s_parent) else np.zeros(len(pos), dtype=bool)
         if clash.any():
             msg = f"{fn}: building {buildings.index[np.argmax(clash)]!r} is in a small grid of another grid; fix its grid or small-grid id"
             raise InputError(msg)

@@ -410,13 +410,13 @@ def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.
 
 def _site_buildings(ugeom: Any, idx: np.ndarray, bld: np.ndarray, hh: np.ndarray, site_m: float) -> np.ndarray | None:
     """The buildings (positions, among ``idx``: those of one block) that are a unit's own: for a site
-    polygon, those it covers (by their inner point); for a point, the building it stands in or the
-    nearest within ``site_m``, and the buildings without households within ``site_m``. None: none found."""
+    polygon, those it covers (by their inner point; none: an empty array, the site itself is its part); for a
+    point, the building it stands in or the nearest within ``site_m``, and the buildings without households
+    within ``site_m``. None: none found."""
     if not len(idx) or site_m <= 0:
         return None
     if shapely.get_type_id(ugeom) in (3, 6):
-        mine = idx[shapely.intersects(ugeom, shapely.point_on_surface(bld[idx]))]
-        return mine if len(mine) else None
+        return idx[shapely.intersects(ugeom, shapely.point_on_surface(bld[idx]))]
     d = shapely.distance(bld[idx], ugeom)
     k = int(np.argmin(d))
     if d[k] > site_m:
@@ -451,16 +451,33 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     for i in np.flatnonzero(group >= 0):
         for b in _unit_blocks(ugeoms[i], bgeoms, tree):
             idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
-            claims.setdefault(b, []).append(_site_buildings(ugeoms[i], idx, bld, hh, site_m))
+            claims.setdefault(b, []).append((i, _site_buildings(ugeoms[i], idx, bld, hh, site_m)))
     new_geoms = bgeoms.copy()
     new_ids = bids.copy()
     extra: list[dict] = []
     bid_out = buildings["block_id"].astype(object).to_numpy().copy()
     for b in sorted(claims):
-        if any(c is None for c in claims[b]):
+        if any(c is None for _, c in claims[b]):
             continue
         idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
-        mine = np.unique(np.concatenate(claims[b]))
+        mine = np.unique(np.concatenate([c for _, c in claims[b]]))
+        if not len(mine):
+            # site polygons over no building of the block (a school compound drawn inside a block of
+            # flats): the dedicated part is the site itself, less the footprints of the block's buildings
+            if hh[idx].sum() == 0:
+                continue
+            site = shapely.intersection(shapely.union_all([ugeoms[i] for i, _ in claims[b]]), bgeoms[b])
+            fps = bld[idx][np.isin(shapely.get_type_id(bld[idx]), (3, 6))]
+            part = polygonal(shapely.difference(site, shapely.union_all(fps)) if len(fps) else site)
+            left = polygonal(shapely.difference(bgeoms[b], part))
+            if (shapely.get_type_id(part) == 3 and shapely.area(part) > 0 and shapely.get_type_id(left) == 3
+                    and shapely.contains_xy(left, *shapely.get_coordinates(shapely.point_on_surface(bld[idx])).T).all()):
+                new_geoms[b], new_ids[b] = part, f"{bids[b]}-D"
+                extra.append({"block_id": f"{bids[b]}-R", "community_code": blocks["community_code"].iat[b],
+                              "geometry": left})
+                bid_out[idx] = f"{bids[b]}-R"
+                continue
+            mine = idx[:0]
         # whole footprint units (overlapping footprints are never divided)
         mine = idx[np.isin(unit_of[idx], unit_of[mine])]
         rest = idx[~np.isin(idx, mine)]

@@ -358,10 +358,15 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
             villager_groups=p_groups, workers=workers,
         )
     else:
+        outlines = None
+        if carving is not None:  # no grid wrapped around a dedicated grid
+            with_dedicated = set(carving.carved.grids["community_code"].astype(str))
+            outlines = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry, strict=True)
+                        if str(c) in with_dedicated}
         result = partition(
             p_comm, p_blocks, p_buildings, streets=prep.streets, rules=prep.rules,
             villager_groups=p_groups, workers=workers, progress=_community_progress(progress),
-            scheduler=scheduler, checkpoint=checkpoint,
+            scheduler=scheduler, checkpoint=checkpoint, outlines=outlines,
         )
     if carving is not None:
         from .dedicated import merge_result

@@ -583,3 +583,21 @@ def test_fitting_never_leaves_a_cut_off_piece_of_a_dedicated_grid_to_no_grid():
     assert shapely.coverage_is_valid(grids)
     assert shapely.union_all(grids).symmetric_difference(community.geometry.iloc[0]).area == 0
     assert base.geometry.iloc[0].area == pytest.approx(200.0)
+
+
+def test_grid_around_a_dedicated_site_is_reported_as_the_report_counts_it():
+    """A school compound in the middle of a block of flats: the one ordinary grid wraps its dedicated grid.
+    The partition reports it (grid_encloses_grid, saying why) and the quality table counts it: one figure."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 400)], crs=CRS)
+    ring = [(x, y) for x in (40, 200, 360) for y in (40, 200, 360) if (x, y) != (200, 200)]
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in ring]
+    buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
+    units = _units([{"name": "学校", "category": "school", "employees": 120,
+                     "geometry": box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 250)}])
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    assert len(_ded(plan)) == 1 and (plan.grids["kind"] == "base").sum() == 1
+    wrapped = plan.findings[plan.findings["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1 and "专属网格" in wrapped["message"].iloc[0]
+    holes = plan.quality().loc["grids with a hole (wrapped around another grid)"]
+    assert holes.iloc[0] == "1"
+    assert (plan.validate()["severity"] == "error").sum() == 0

@@ -83,6 +83,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     job = _with_foreign(job)
     code, r = job["code"], job["rules"]
     community = job["geometry"]
+    # the whole community, its dedicated grids (专属网格) included, which the cells do not cover (carved out
+    # first): a grid wrapped around a dedicated grid is reported, as the quality figures count it
+    container = community if job.get("outline") is None else job["outline"]
     findings: list[dict[str, Any]] = []
     multipart = shapely.get_num_geometries(community) > 1
     if multipart:
@@ -179,7 +182,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
-    findings += _shape_findings(grid_geoms, grid_ids, [community] * n_grids, "grids", code)
+    findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
+                                carved=community if container is not community else None)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code)
     # honest small grids (as validate and the report): excused only when the footprint units of the
     # whole community admit no small grids, whatever base grids were drawn
@@ -897,19 +901,26 @@ def current_notes(notes: list[tuple[str, int, float]], labels: np.ndarray, h: np
 COMPACTNESS_REPORT = 0.25
 
 
-def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str) -> list[dict[str, Any]]:
+def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
+                    carved: Any = None) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
-    :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding."""
+    :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
+    grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids)."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
     pp = 4 * np.pi * shapely.area(geoms) / np.maximum(shapely.length(geoms), 1e-9) ** 2
     for q in range(len(geoms)):
         holes = foreign_holes(geoms[q], containers[q])
         if holes:
+            dedicated = len(holes) - len(foreign_holes(geoms[q], carved)) if carved is not None else 0
+            why = ("no division within the bounds without it was found" if dedicated == 0 else
+                   f"{dedicated} of them hold dedicated grids (专属网格) enclosed by the community's other blocks, "
+                   "holes the division does not open" + (
+                       "; for the others no division within the bounds without them was found"
+                       if dedicated < len(holes) else ""))
             found.append(_finding("grid_encloses_grid", "warning", layer, code, ids[q], float(len(holes)),
-                                  f"{word} {ids[q]} is wrapped around {len(holes)} hole(s) held by other grids: no "
-                                  "division within the bounds without it was found; redraw by hand if needed",
-                                  shapely.point_on_surface(holes[0])))
+                                  f"{word} {ids[q]} is wrapped around {len(holes)} hole(s) held by other grids: "
+                                  f"{why}; redraw by hand if needed", shapely.point_on_surface(holes[0])))
         if pp[q] < COMPACTNESS_REPORT:
             found.append(_finding("grid_not_compact", "info", layer, code, ids[q], round(float(pp[q]), 3),
                                   f"{word} {ids[q]} has Polsby–Popper {pp[q]:.2f} (under {COMPACTNESS_REPORT}): a long "

@@ -60,6 +60,7 @@ def partition(
     scheduler: Any = None,
     checkpoint: Checkpoint | None = None,
     neighbours: gpd.GeoDataFrame | None = None,
+    outlines: dict[str, Any] | None = None,
 ) -> PartitionResult:
     """Divide every community into base grids and small grids.
 
@@ -96,6 +97,9 @@ def partition(
         ``unit_id`` when known) whose footprints may reach into these: the re-division of part of a
         community. Their pieces here are kept whole in one grid, as the pieces of ``buildings`` that
         reach into another community are; they are not placed in any grid.
+    outlines
+        Community code → the community's whole outline (metric CRS) where ``communities`` holds it less
+        its dedicated grids (专属网格, carved out first): no grid may wrap around a dedicated grid either.
 
     A community whose computation raises gets no grids and a ``community_failed`` finding (an error,
     with the exception); the other communities are divided as usual.
@@ -132,6 +136,9 @@ def partition(
     rules = load_rules(rules)
     crs = _check_inputs(communities, blocks, buildings, streets, villager_groups, workers)
     jobs = _jobs(communities, blocks, buildings, streets, villager_groups, rules, neighbours)
+    for job in jobs:
+        if outlines and outlines.get(job["code"]) is not None:
+            job["outline"] = outlines[job["code"]]
     # largest communities first, so that no worker is left with a big one at the end
     order = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i]["bld_pos"]), i))
     results = run_jobs(_community_job, jobs, keys=[j["code"] for j in jobs], workers=workers,

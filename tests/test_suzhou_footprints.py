@@ -86,7 +86,7 @@ def test_footprint_touching_itself_at_a_corner_stays_in_one_cell(monkeypatch):
     assert hit.tolist() == [c.building_cell[-1]]
     assert (shapely.get_num_geometries(c.geoms) == 1).all()
     # neither mend: the piece away from the site is handed on
-    monkeypatch.setattr(units, "_keep_footprints_whole", lambda faces, label, fp_label, geoms, slot_of_site, *a: (geoms, slot_of_site))
+    monkeypatch.setattr(units, "_keep_footprints_whole", lambda label, fp_label, geoms, slot_of_site, *a: (geoms, slot_of_site))
     hit, _ = cells_of_bowtie()
     assert len(hit) >= 2
 

@@ -307,7 +307,7 @@ def build_cells(
         anchor[first_piece:] = shapely.point_on_surface(piece_geoms)
     geoms, label = _union_cells(faces, label, nslots, anchor, slot_block, face_block)
     if len(div_sites):
-        geoms, slot_of_site = _keep_footprints_whole(faces, label, fp_label, geoms, slot_of_site,
+        geoms, slot_of_site = _keep_footprints_whole(label, fp_label, geoms, slot_of_site,
                                                      range(len(undiv), first_piece), slot_block)
 
     present = np.flatnonzero(~shapely.is_empty(geoms))
@@ -759,7 +759,7 @@ def _union_cells(
     return _union_by(faces, label, nslots), label
 
 
-def _keep_footprints_whole(faces: np.ndarray, label: np.ndarray, fp_label: np.ndarray, geoms: np.ndarray,
+def _keep_footprints_whole(label: np.ndarray, fp_label: np.ndarray, geoms: np.ndarray,
                            slot_of_site: np.ndarray, site_slots: range, slot_block: np.ndarray
                            ) -> tuple[np.ndarray, np.ndarray]:
     """Cells joined where a piece of one site's footprint went to another site's cell.

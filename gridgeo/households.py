@@ -9,7 +9,10 @@ Every building leaves with an integer ``households`` and ``households_source``:
 
 Null, negative or non-numeric values are findings, never silently replaced: ``households_invalid``
 (negative, non-numeric), ``households_fractional`` (rounded), ``households_missing`` (counted as 0) and
-``households_null`` (info: a null in a column that has values elsewhere, estimated instead).
+``households_null`` (info: a null in a column that has values elsewhere, estimated instead). A count
+written with its unit (``"120户"``) is read as the number (``households_parsed``, info); a given count
+that leaves under :data:`MIN_FLOOR_M2_PER_HOUSEHOLD` m² of floor area a household is kept and reported
+(``households_implausible``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ from ._findings import make_findings
 from .rules import Rules, get_rules
 
 __all__ = ["assign_households", "households_of", "NON_RESIDENTIAL_USES"]
+
+#: a given household count that leaves less floor area than this to each household is reported
+#: (``households_implausible``: a typo, or a count of residents; kept as given)
+MIN_FLOOR_M2_PER_HOUSEHOLD = 10.0
+#: floors assumed for that check where none are given (about the tallest residential towers)
+IMPLAUSIBLE_FLOORS = 60
+#: a count written with its unit, "120户" or "120 户"
+_WITH_UNIT = r"\s*(\d+(?:\.\d+)?)\s*户\s*"
 
 #: ``use`` values that estimate 0 households (OSM building classes and common Chinese terms); any other
 #: value, such as OSM's ``yes`` or ``住宅楼``, counts as residential
@@ -69,6 +80,11 @@ def assign_households(
     out = buildings.copy()
     raw = out["households"] if "households" in out else pd.Series(np.nan, index=out.index)
     num = pd.to_numeric(raw, errors="coerce")
+    # "120户" (a count with the unit, as registers write it) is 120
+    with_unit = num.isna() & raw.astype(str).str.fullmatch(_WITH_UNIT)
+    if with_unit.any():
+        num = num.where(~with_unit, pd.to_numeric(raw[with_unit].astype(str).str.extract(_WITH_UNIT, expand=False),
+                                                  errors="coerce"))
     num = num.where(np.isfinite(num))  # "inf" is not a number of households
     present = raw.notna() & (raw.astype(str).str.strip() != "")
     column_used = bool(present.any())  # a column of nothing but nulls is no column at all
@@ -88,6 +104,10 @@ def assign_households(
     can_estimate = (floors.notna().to_numpy() & (area > 0)) | ~residential
 
     households = np.where(given, np.rint(num.fillna(0)), np.where(can_estimate, estimate, 0)).astype("int64")
+    # a given count the building cannot hold: under MIN_FLOOR_M2_PER_HOUSEHOLD of floor area each (footprint ×
+    # floors, or × IMPLAUSIBLE_FLOORS where floors are unknown); kept, but said
+    room = area * floors.fillna(IMPLAUSIBLE_FLOORS).to_numpy() / MIN_FLOOR_M2_PER_HOUSEHOLD
+    implausible = given.to_numpy() & (area > 0) & (households > room)
     source = np.where(given, "given", np.where(can_estimate, "estimated", "missing"))
     out["households"] = households
     out["households_source"] = source
@@ -98,6 +118,10 @@ def assign_households(
     for mask, ftype, severity, text in (
         (non_numeric | negative, "households_invalid", "warning", "households value {v!r} is not a number ≥ 0"),
         (fractional, "households_fractional", "warning", "households value {v!r} is not a whole number; rounded"),
+        (implausible, "households_implausible", "warning",
+         "households value {v!r} leaves under " f"{MIN_FLOOR_M2_PER_HOUSEHOLD:g}" " m² of floor area a household (footprint × "
+         "floors, or × " f"{IMPLAUSIBLE_FLOORS}" " floors where none are given); check it"),
+        (with_unit, "households_parsed", "info", "households value {v!r} read as a number"),
         (~present & (source == "missing") & residential, "households_missing", "warning", "no households and no floors: counted as 0"),
         (~present & (source == "estimated") & column_used, "households_null", "info", "no households value"),
     ):
@@ -110,11 +134,25 @@ def assign_households(
                     "layer": "buildings",
                     "feature_id": str(ids.iloc[i]),
                     "measure": float(households[i]),
-                    "message": f"building {ids.iloc[i]}: " + text.format(v=raw.iloc[i]) + ("" if ftype == "households_missing" else f"; {how}"),
+                    "message": f"building {ids.iloc[i]}: " + text.format(v=_shown(raw.iloc[i])) + ("" if ftype == "households_missing" else f"; {how}"),
                     "geometry": reps.iloc[i],
                 }
             )
     return out, make_findings(records, crs=out.crs)
+
+
+def _shown(v: Any) -> Any:
+    """A value as the user wrote it: numbers without numpy's repr (``-5``, not ``np.float64(-5.0)``)."""
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+        return _Plain(f"{int(v)}" if float(v).is_integer() else f"{float(v):g}")
+    return v
+
+
+class _Plain(str):
+    """A string whose repr is itself (a number shown in a message)."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _is_residential(use: Any) -> bool:

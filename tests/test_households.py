@@ -154,7 +154,7 @@ def test_null_without_floors_is_missing_finding():
     assert f["feature_id"].tolist() == ["b1"]
 
 
-@pytest.mark.parametrize("bad", [-5, "-5", "abc", "十二", "12户", "inf"])
+@pytest.mark.parametrize("bad", [-5, "-5", "abc", "十二", "约12户", "inf"])  # "12户" is 12: the test below
 def test_invalid_values_are_findings(bad):
     out, f = assign_households(_buildings([bad, 10]), metric=METRIC_EPSG)
     assert out["households"].tolist() == [0, 10]
@@ -232,4 +232,31 @@ def test_every_building_gets_a_count_and_a_source(rows):
             assert src == "given" and got == round(value)
         else:
             assert src != "given"
-    assert set(f["type"]) <= {"households_invalid", "households_fractional", "households_missing", "households_null"}
+    assert set(f["type"]) <= {"households_invalid", "households_fractional", "households_missing", "households_null",
+                              "households_implausible", "households_parsed"}
+
+
+def test_count_written_with_its_unit_is_read_as_the_number():
+    out, f = assign_households(_buildings(["120户", " 80 户", "约80户", "x户"]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [120, 80, 0, 0]
+    assert out["households_source"].tolist() == ["given", "given", "missing", "missing"]
+    assert sorted(f.loc[f["type"] == "households_parsed", "feature_id"]) == ["b0", "b1"]
+    assert sorted(f.loc[f["type"] == "households_invalid", "feature_id"]) == ["b2", "b3"]
+
+
+def test_a_count_the_building_cannot_hold_is_kept_and_reported():
+    # 900 m² footprints: 2 floors hold at most 180 households of 10 m²; without floors, 60 floors are assumed
+    out, f = assign_households(_buildings([180, 181, 5_400, 5_401, 1_000_000_000], floors=[2, 2, None, None, None]),
+                               metric=METRIC_EPSG)
+    assert out["households"].tolist() == [180, 181, 5_400, 5_401, 1_000_000_000]  # kept as given
+    flagged = f[f["type"] == "households_implausible"]
+    assert sorted(flagged["feature_id"]) == ["b1", "b3", "b4"]
+    assert (flagged["severity"] == "warning").all()
+    assert "1000000000" in flagged.loc[flagged["feature_id"] == "b4", "message"].iloc[0]
+
+
+def test_messages_show_numbers_as_written():
+    _, f = assign_households(_buildings([-5, 2.5]), metric=METRIC_EPSG)
+    messages = " ".join(f["message"])
+    assert "value -5 is not" in messages and "value 2.5 is not a whole" in messages
+    assert "np.float64" not in messages and "np.int64" not in messages

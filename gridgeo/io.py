@@ -474,6 +474,51 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     return out
 
 
+def _as_polygons(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame, list[dict]]:
+    """Polygons where a polygon layer holds outlines drawn as closed lines (CAD and survey exports) or
+    collections with polygons in them; the findings say how many. Open lines stay (and are refused)."""
+    from ._geometry import polygonal
+
+    geoms = np.asarray(gdf.geometry.array, dtype=object).copy()
+    tid = shapely.get_type_id(geoms)
+    findings: list[dict] = []
+    lines = np.flatnonzero(np.isin(tid, (1, 2, 5)))  # LineString, LinearRing, MultiLineString
+    closed = []
+    for i in lines:
+        parts = shapely.get_parts(geoms[i])
+        if len(parts) and all(shapely.is_closed(p) and shapely.get_num_coordinates(p) >= 4 for p in parts):
+            polys = shapely.polygons([shapely.linearrings(shapely.get_coordinates(p)) for p in parts])
+            geoms[i] = polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+            closed.append(i)
+    if closed:
+        findings.append({"type": "outline_closed_to_polygon", "severity": "info", "layer": name,
+                         "measure": float(len(closed)),
+                         "message": f"{name}: {len(closed)} outline(s) drawn as closed lines read as polygons"})
+    colls = np.flatnonzero(tid == 7)
+    kept = [i for i in colls if not shapely.is_empty(polygonal(geoms[i]))]
+    for i in kept:
+        geoms[i] = polygonal(geoms[i])
+    if kept:
+        findings.append({"type": "collection_polygons_kept", "severity": "warning", "layer": name,
+                         "measure": float(len(kept)),
+                         "message": f"{name}: {len(kept)} geometry collection(s) read as their polygons (lines and "
+                                    "points in them left out)"})
+    if not closed and not kept:
+        return gdf, []
+    return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)), findings
+
+
+def _type_fix(name: str, found: list[str]) -> str:
+    """How to mend a layer of the wrong geometry type (after the ``; ``-separated message)."""
+    if name == "streets" and any("Polygon" in t for t in found):
+        return "; give street centre lines (OSM highway lines), not road surfaces"
+    if any("Line" in t for t in found):
+        return "; close the outlines into polygons (QGIS: Lines to Polygons); open lines cannot be read as areas"
+    if "GeometryCollection" in found:
+        return "; split the collections into single geometries (QGIS: Multipart to Singleparts)"
+    return ""
+
+
 def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Drop-free geometry checks: wrong types raise; null/empty raise; invalid ones are repaired."""
     allowed = LAYER_KINDS[name]["geom"]
@@ -491,11 +536,14 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
         idx = list(gdf.index[missing][:5])
         msg = f"{name}: {int(missing.sum())} feature(s) have no geometry (rows {idx}); remove them or add geometry"
         raise InputError(msg)
+    if "Polygon" in allowed:
+        gdf, found = _as_polygons(gdf, name=name)
+        findings += found
     types = gdf.geom_type
     wrong = ~types.isin(allowed)
     if wrong.any():
         found = sorted(types[wrong].unique())
-        msg = f"{name}: geometry type(s) {found} not accepted; {name} must be {sorted(allowed)}"
+        msg = f"{name}: geometry type(s) {found} not accepted; {name} must be {sorted(allowed)}{_type_fix(name, found)}"
         raise InputError(msg)
     invalid = ~gdf.geometry.is_valid.to_numpy()
     if invalid.any():

@@ -541,8 +541,32 @@ def test_buildings_accept_points_and_multipoints():
 
 
 def test_buildings_reject_lines(streets_4547):
-    with pytest.raises(InputError, match=r"buildings: geometry type\(s\) \['LineString'\] not accepted"):
+    with pytest.raises(InputError, match=r"buildings: geometry type\(s\) \['LineString'\] not accepted.*close the outlines"):
         normalise_buildings(streets_4547)
+
+
+def test_outlines_drawn_as_closed_lines_are_polygons():
+    # survey and CAD exports draw footprints as closed polylines: read as the polygons they close
+    ring = shapely.LineString([at(0, 0), at(10, 0), at(10, 10), at(0, 10), at(0, 0)])
+    two = shapely.MultiLineString([ring.coords, [at(20, 0), at(30, 0), at(30, 5), at(20, 0)]])
+    g = gpd.GeoDataFrame({"households": [10, 20, 30]}, geometry=[ring, two, rect(40, 0, 50, 10)], crs=METRIC_EPSG)
+    out, found = normalise_buildings(g)
+    assert list(out.geom_type) == ["Polygon", "MultiPolygon", "Polygon"]
+    assert out.geometry.iloc[0].area == pytest.approx(100.0) and out.geometry.iloc[1].area == pytest.approx(125.0)
+    assert [f["type"] for f in found if f["type"] == "outline_closed_to_polygon"] == ["outline_closed_to_polygon"]
+
+
+def test_collections_of_polygons_keep_their_polygons(communities_4547):
+    g = communities_4547.set_geometry([shapely.GeometryCollection([p, shapely.LineString([(0, 0), (1, 1)])])
+                                      for p in communities_4547.geometry])
+    out, found = normalise_communities(g)
+    assert list(out.geom_type) == list(communities_4547.geom_type)
+    assert any(f["type"] == "collection_polygons_kept" for f in found)
+
+
+def test_street_surfaces_are_refused_with_the_fix(communities_4547):
+    with pytest.raises(InputError, match=r"centre lines \(OSM highway lines\), not road surfaces"):
+        normalise_streets(communities_4547)
 
 
 def test_normalise_points_enterprises():

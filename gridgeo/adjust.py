@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 
 from ._findings import concat_findings, make_findings
+from .footprints import BUILDING_SHARE_MIN
 from .partition import PartitionResult, partition
 from .rules import Rules, rules_for_kind
 
@@ -140,7 +141,14 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         pi = np.flatnonzero(poly)
         qi, qg = tree.query(bgeoms[pi], predicate="intersects")
         area = shapely.area(shapely.intersection(bgeoms[pi][qi], geoms[qg]))
-        hit = pd.DataFrame({"b": qi, "g": qg, "c": pg["community_code"].to_numpy()[qg]})[area > _TOL_M2]
+        whole = shapely.area(bgeoms[pi][qi])
+        share = np.divide(area, whole, out=np.zeros(len(area)), where=whole > 0)
+        # as validate counts a cut: pieces of at least BUILDING_SHARE_MIN of the footprint, none holding all but
+        # that share (a sliver of a footprint over a grid's edge is no cut and no change)
+        hit = pd.DataFrame({"b": qi, "g": qg, "c": pg["community_code"].to_numpy()[qg], "s": share})
+        hit = hit[(area > _TOL_M2) & (share >= BUILDING_SHARE_MIN)]
+        cut = hit.groupby("b")["s"].transform("max") < 1 - BUILDING_SHARE_MIN
+        hit = hit[cut]
         # a footprint cut by a community boundary (one grid on each side) is the boundary's, not a change
         multi = hit.groupby(["b", "c"])["g"].transform("size") > 1
         keep[np.unique(hit.loc[multi, "g"].to_numpy())] = False

@@ -223,3 +223,23 @@ def test_from_scratch_still_carries_codes(town, v1, tmp_path):
     assert "adjustment" not in meta
     same = set(v1["grids"]["grid_code"]) & set(v2["grids"]["grid_code"])
     assert len(same) >= 0.9 * len(v1["grids"])  # identical inputs: the same grids, matched by overlap
+
+
+def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():
+    """A footprint 2% of which lies over its grid's edge is not cut (as validate counts a cut: pieces of at
+    least BUILDING_SHARE_MIN): both grids are kept. A real cut (a third on each side) frees both."""
+    from gridgeo.adjust import _kept_grids
+
+    crs = "EPSG:4547"
+    pg = gpd.GeoDataFrame({"grid_code": ["420103001001001", "420103001001002"], "community_code": ["420103001001"] * 2},
+                          geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)], crs=crs)
+    cgeom = {"420103001001": shapely.box(0, 0, 200, 100)}
+
+    def kept(footprint):
+        b = gpd.GeoDataFrame({"building_id": ["a"], "households": [300], "community_code": ["420103001001"]},
+                             geometry=[footprint], crs=crs)
+        pb = b.assign(grid_code=["420103001001001"])
+        return _kept_grids(pg, pb, b, cgeom).tolist()
+
+    assert kept(shapely.box(51, 10, 101, 50)) == [True, True]  # 40 m² of 2,000 over the edge: 2%
+    assert kept(shapely.box(60, 10, 120, 50)) == [False, False]  # a third over it: cut, both freed

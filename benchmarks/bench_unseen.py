@@ -21,10 +21,12 @@ Every other benchmark runs the repository's fixed scenarios. This one draws vari
 Figures per variant: the validation errors of the plan (``plan.validate()``, the checks of ``gridgeo
 validate``), and from ``plan.quality()`` (the ``gridgeo report`` table) base and small grids in range by
 the honest count, grids with holes, median Polsby–Popper; wall time of ``divide``; a digest of the grids and
-small grids (codes and geometry at 1 mm).
+small grids (codes and geometry at 1 mm). With ``--redivide``, each Suzhou variant is also re-divided after a
+change confined to one community (:func:`suzhou_redivision`): the share of the other communities' grids kept with
+code and shape, and the re-divided plan's validation errors.
 
     GRIDGEO_SHARED_DATA=../shared/data .venv/bin/python benchmarks/bench_unseen.py \
-        [--suzhou plain:1,towers-dups:7,...] [--lujiazui 310115,7,11,13] [--md out/unseen.md]
+        [--suzhou plain:1,towers-dups:7,...] [--lujiazui 310115,7,11,13] [--redivide] [--md out/unseen.md]
 """
 
 from __future__ import annotations
@@ -125,8 +127,40 @@ def plan_digest(plan) -> str:
     return d.hexdigest()
 
 
-def figures(label: str, make) -> dict:
-    """Run ``divide`` on ``make()`` (kwargs of :func:`gridgeo.divide`) and gather the figures."""
+def suzhou_redivision(kwargs: dict, plan) -> str:
+    """Re-divide (动态调整) after a change confined to one community: the middle community (by code) has 17
+    more households in each of its first five footprints lying wholly in it. Returns the grids of the other
+    communities kept with code and shape (symmetric difference under ``bench_redivision.SAME_SHAPE_M2``) and
+    the validation errors of the re-divided plan."""
+    from bench_redivision import SAME_SHAPE_M2
+
+    import gridgeo
+
+    c, b = kwargs["communities"], kwargs["buildings"].copy()
+    codes = sorted(plan.grids["community_code"].unique())
+    code = codes[len(codes) // 2]
+    metric = b.estimate_utm_crs()
+    bm, cm = b.to_crs(metric), c.to_crs(metric)
+    mine = cm.geometry[cm["code"] == code].iloc[0]
+    area = bm.area.to_numpy()
+    share = np.divide(shapely.area(shapely.intersection(bm.geometry.to_numpy(), mine)), area,
+                      out=np.zeros(len(area)), where=area > 0)
+    rows = np.flatnonzero(share > 0.99)[:5]
+    hh = pd.to_numeric(b["households"], errors="coerce") if "households" in b else pd.Series(np.nan, index=b.index)
+    est = pd.to_numeric(plan.buildings["households"], errors="coerce")
+    hh.iloc[rows] = hh.iloc[rows].fillna(float(est.median())) + 17
+    v2 = gridgeo.divide(c, None, b.assign(households=hh), previous=plan)
+    old = plan.grids[plan.grids["community_code"] != code].to_crs(metric)
+    new = v2.grids.to_crs(metric).drop_duplicates("grid_code").set_index("grid_code")
+    kept = sum(1 for g, geom in zip(old["grid_code"], old.geometry, strict=True)
+               if g in new.index and shapely.area(shapely.symmetric_difference(geom, new.geometry[g])) < SAME_SHAPE_M2)
+    errors = int((v2.validate()["severity"] == "error").sum())
+    return f"{100 * kept / max(len(old), 1):.1f}% ({kept} / {len(old)}), {errors} errors"
+
+
+def figures(label: str, make, redivide=None) -> dict:
+    """Run ``divide`` on ``make()`` (kwargs of :func:`gridgeo.divide`) and gather the figures; ``redivide(kwargs,
+    plan)`` adds a re-division column."""
     import gridgeo
 
     row: dict = {"input": label}
@@ -149,6 +183,8 @@ def figures(label: str, make) -> dict:
         pp = q.loc["compactness: median Polsby–Popper"]
         row["median PP base / small"] = f"{pp.iloc[0]} / {pp.iloc[1]}"
         row["digest"] = plan_digest(plan)
+        if redivide is not None:
+            row["re-division: other grids kept"] = redivide(kwargs, plan)
     except Exception as exc:  # noqa: BLE001 - a failing variant is a figure, the others still run
         row["errors"] = f"RAISED {type(exc).__name__}: {str(exc)[:160]}"
         traceback.print_exc()
@@ -172,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--suzhou", default=SUZHOU_DEFAULT, help="flags:seed variants, comma-separated ('' for none)")
     ap.add_argument("--lujiazui", default=LUJIAZUI_DEFAULT, help="builder seeds, comma-separated ('' for none)")
     ap.add_argument("--md", type=Path, help="also write the table here (markdown)")
+    ap.add_argument("--redivide", action="store_true",
+                    help="also re-divide each Suzhou variant after a change in one community (动态调整)")
     args = ap.parse_args(argv)
     import build_suzhou_scenario as bs
 
@@ -188,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         def make(flags=flags, seed=int(seed or 0)):
             c, b = suzhou_variant(flags, seed)
             return {"communities": c, "buildings": b}
-        rows.append(figures(f"Suzhou {spec}", make))
+        rows.append(figures(f"Suzhou {spec}", make, suzhou_redivision if args.redivide else None))
     for seed in filter(None, args.lujiazui.split(",")):
         rows.append(figures(f"Lujiazui seed {seed}", lambda seed=seed: lujiazui(seed)))
     frame = pd.DataFrame(rows).fillna("")

@@ -323,6 +323,12 @@ def export(
     if fmt.multi_layer and out.suffix.lower() != fmt.suffix:
         msg = f"export: --out {out} must end in {fmt.suffix} for format {fmt_name} (one file holding every layer)"
         raise InputError(msg)
+    if not fmt.multi_layer and len(names) > 1 and out.suffix.lower() in _SUFFIX_FORMAT:
+        # a folder named like a file (grids.geojson/ holding four files) is not what --out grids.geojson meant
+        msg = (f"export: --out {out} names one {out.suffix} file, but {fmt_name} holds one layer a file and "
+               f"{len(names)} layers are exported ({', '.join(names)}); give a folder (--out {out.with_suffix('')}) "
+               f"or one layer (--layers {'grids' if 'grids' in names else names[0]})")
+        raise InputError(msg)
     _check_target(out, plan_path, force=force)
 
     frames = {name: export_layer(plan, name, coords=coords, precision=precision) for name in names}

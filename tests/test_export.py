@@ -400,3 +400,13 @@ def test_a_precision_that_would_empty_features_is_refused(plan, tmp_path, capsys
     gridgeo.export(plan, out, layers="buildings", precision=safe)
     back = gpd.read_file(out)
     assert len(back) == len(plan.layers["buildings"]) and not back.geometry.is_empty.any()
+
+
+def test_a_file_name_for_several_layers_of_a_one_layer_format_is_refused(plan, tmp_path):
+    # --out grids.geojson used to become a folder named grids.geojson holding four files
+    out = tmp_path / "grids.geojson"
+    with pytest.raises(InputError, match=r"names one \.geojson file, but geojson holds one layer a file .* "
+                                         r"give a folder \(--out .*grids\) or one layer \(--layers grids\)"):
+        gridgeo.export(plan, out)
+    assert not out.exists() and not any(tmp_path.iterdir())
+    assert [p.name for p in gridgeo.export(plan, out, layers="grids")] == ["grids.geojson"]

@@ -103,7 +103,21 @@ def adjust(
     for k, region in enumerate(regions):
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
                                        rules, villager_groups, workers))
-    return _combine(kept, psub, pb, buildings, in_kept, parts, crs), summary
+    result = _combine(kept, psub, pb, buildings, in_kept, parts, crs)
+    # the findings of the kept grids and their small grids go with them (a kept grid wrapped around a dedicated
+    # grid, or under the compactness threshold, is still so, and its flags still say it), and those of the
+    # blocks of communities kept whole (a block divided between kept grids still is)
+    pf = previous.layers.get("findings")
+    if pf is not None and len(pf) and len(kept) and "feature_id" in pf.columns:
+        ids = set(kept["grid_code"].astype(str))
+        if psub is not None and len(psub):
+            ids |= set(psub.loc[psub["grid_code"].astype(str).isin(ids), "subgrid_code"].astype(str))
+        whole = set(map(str, codes)) - {str(r["code"]) for r in regions}
+        mine = pf[(pf["layer"].isin(["grids", "subgrids"]) & pf["feature_id"].astype(str).isin(ids))
+                  | ((pf["layer"] == "blocks") & pf["community_code"].astype(str).isin(whole))]
+        if len(mine):
+            result.findings = concat_findings([mine.to_crs(crs), result.findings], crs=crs)
+    return result, summary
 
 
 def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame,

@@ -601,3 +601,28 @@ def test_grid_around_a_dedicated_site_is_reported_as_the_report_counts_it():
     holes = plan.quality().loc["grids with a hole (wrapped around another grid)"]
     assert holes.iloc[0] == "1"
     assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_a_kept_grid_keeps_its_findings_in_a_redivision():
+    """Re-division (动态调整) after a change in the other community: the grid kept around the school's dedicated
+    grid is still reported as wrapping it, and the findings of kept grids are those of the first plan."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"], "name": ["东", "西"]},
+                            geometry=[box(X0, Y0, X0 + 400, Y0 + 400), box(X0 + 400, Y0, X0 + 800, Y0 + 400)], crs=CRS)
+    ring = [(x, y) for x in (40, 200, 360) for y in (40, 200, 360) if (x, y) != (200, 200)]
+    fp = [box(X0 + dx + x - 10, Y0 + y - 10, X0 + dx + x + 10, Y0 + y + 10) for dx in (0, 400) for x, y in ring]
+    buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
+    units = _units([{"name": "学校", "category": "school", "employees": 120,
+                     "geometry": box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 250)}])
+    v1 = gridgeo.divide(comm, None, buildings, enterprises=units)
+    changed = buildings.copy()
+    changed.loc[changed.index[-1], "households"] = 60  # in 420103001002 only
+    v2 = gridgeo.divide(comm, None, changed, enterprises=units, previous=v1)
+
+    def grid_findings(plan, code):
+        f = plan.findings
+        f = f[f["layer"].isin(["grids", "subgrids", "blocks"]) & (f["community_code"] == code)]
+        return sorted(zip(f["type"], f["feature_id"].astype(str)))
+
+    assert grid_findings(v2, "420103001001") == grid_findings(v1, "420103001001")
+    assert ("grid_encloses_grid", "420103001001001") in grid_findings(v2, "420103001001")
+    assert v2.quality().loc["grids with a hole (wrapped around another grid)"].iloc[0] == "1"

@@ -29,7 +29,7 @@ import pandas as pd
 import shapely
 
 from ._findings import concat_findings, make_findings
-from .footprints import BUILDING_SHARE_MIN
+from .footprints import BUILDING_SHARE_MIN, assign_to_zones
 from .partition import PartitionResult, partition
 from .rules import Rules, rules_for_kind
 
@@ -133,7 +133,6 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     gi_all = _grid_of(buildings, geoms, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
     bi = np.flatnonzero(gi_all >= 0)
     gi = gi_all[bi]
-    tree = shapely.STRtree(geoms)
     now = pd.DataFrame({"grid": gi, "building_id": buildings["building_id"].to_numpy()[bi],
                         "households": buildings["households"].to_numpy()[bi]})
     if pb is None or "grid_code" not in pb:
@@ -148,21 +147,21 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     b = sig_before.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)
     same = np.array([a.get(i, ()) == b.get(i, ()) for i in range(n)])
     keep &= same
-    # footprints straddling two grids free both
+    # footprints cut between two grids of one community free both: a cut as validate counts it (the one
+    # building-to-zone assignment: pieces of at least BUILDING_SHARE_MIN, none holding all but that share)
     bgeoms = buildings.geometry.to_numpy()
-    poly = shapely.get_type_id(bgeoms) >= 3
-    if poly.any():
-        pi = np.flatnonzero(poly)
-        qi, qg = tree.query(bgeoms[pi], predicate="intersects")
-        area = shapely.area(shapely.intersection(bgeoms[pi][qi], geoms[qg]))
-        whole = shapely.area(bgeoms[pi][qi])
-        share = np.divide(area, whole, out=np.zeros(len(area)), where=whole > 0)
-        # as validate counts a cut: pieces of at least BUILDING_SHARE_MIN of the footprint, none holding all but
-        # that share (a sliver of a footprint over a grid's edge is no cut and no change)
-        hit = pd.DataFrame({"b": qi, "g": qg, "c": pg["community_code"].to_numpy()[qg], "s": share})
-        hit = hit[(area > _TOL_M2) & (share >= BUILDING_SHARE_MIN)]
-        cut = hit.groupby("b")["s"].transform("max") < 1 - BUILDING_SHARE_MIN
-        hit = hit[cut]
+    poly = np.flatnonzero(shapely.get_type_id(bgeoms) >= 3)
+    if len(poly):
+        valid = bgeoms[poly]
+        bad = ~shapely.is_valid(valid)
+        if bad.any():
+            valid = valid.copy()
+            valid[bad] = shapely.make_valid(valid[bad])
+        za = assign_to_zones(valid, geoms)
+        cut = (za.n_zones >= 2) & (za.max_share < 1 - BUILDING_SHARE_MIN)
+        bi, zi, share = za.pairs
+        sel = cut[bi] & (share >= BUILDING_SHARE_MIN)
+        hit = pd.DataFrame({"b": bi[sel], "g": zi[sel], "c": pg["community_code"].to_numpy()[zi[sel]]})
         # a footprint cut by a community boundary (one grid on each side) is the boundary's, not a change
         multi = hit.groupby(["b", "c"])["g"].transform("size") > 1
         keep[np.unique(hit.loc[multi, "g"].to_numpy())] = False
@@ -175,8 +174,6 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
     among the grids of the building's own community (a building the community boundary cuts counts in its
     community, never in a grid of the other one); ties (a point on the edge between two grids) go to the
     grid the previous plan stored it in."""
-    from .footprints import assign_to_zones
-
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():

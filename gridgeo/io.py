@@ -483,27 +483,35 @@ def _as_polygons(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame,
     tid = shapely.get_type_id(geoms)
     findings: list[dict] = []
     lines = np.flatnonzero(np.isin(tid, (1, 2, 5)))  # LineString, LinearRing, MultiLineString
-    closed = []
-    for i in lines:
-        parts = shapely.get_parts(geoms[i])
-        if len(parts) and all(shapely.is_closed(p) and shapely.get_num_coordinates(p) >= 4 for p in parts):
-            polys = shapely.polygons([shapely.linearrings(shapely.get_coordinates(p)) for p in parts])
-            geoms[i] = polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
-            closed.append(i)
-    if closed:
+    closed = np.zeros(0, dtype=np.int64)
+    if len(lines):
+        parts, owner = shapely.get_parts(geoms[lines], return_index=True)
+        ring = shapely.is_closed(parts) & (shapely.get_num_coordinates(parts) >= 4)
+        # a feature all of whose parts are closed rings is an outline; one open part leaves it a line
+        whole = np.bincount(owner, weights=~ring, minlength=len(lines)) == 0
+        whole &= np.bincount(owner, minlength=len(lines)) > 0
+        take = whole[owner]
+        polys = shapely.polygons(shapely.linearrings(shapely.get_coordinates(parts[take]),
+                                                     indices=np.repeat(np.arange(take.sum()),
+                                                                       shapely.get_num_coordinates(parts[take]))))
+        multi = shapely.multipolygons(polys, indices=np.unique(owner[take], return_inverse=True)[1])
+        closed = lines[whole]
+        one = np.bincount(owner[take], minlength=len(lines))[whole] == 1
+        geoms[closed] = np.where(one, shapely.get_geometry(multi, 0), multi)
+    if len(closed):
         findings.append({"type": "outline_closed_to_polygon", "severity": "info", "layer": name,
                          "measure": float(len(closed)),
                          "message": f"{name}: {len(closed)} outline(s) drawn as closed lines read as polygons"})
     colls = np.flatnonzero(tid == 7)
-    kept = [i for i in colls if not shapely.is_empty(polygonal(geoms[i]))]
-    for i in kept:
-        geoms[i] = polygonal(geoms[i])
-    if kept:
+    polys = polygonal(geoms[colls])
+    kept = colls[~shapely.is_empty(polys)]
+    geoms[kept] = polys[~shapely.is_empty(polys)]
+    if len(kept):
         findings.append({"type": "collection_polygons_kept", "severity": "warning", "layer": name,
                          "measure": float(len(kept)),
                          "message": f"{name}: {len(kept)} geometry collection(s) read as their polygons (lines and "
                                     "points in them left out)"})
-    if not closed and not kept:
+    if not len(closed) and not len(kept):
         return gdf, []
     return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)), findings
 

@@ -359,7 +359,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
         )
     else:
         outlines = None
-        if carving is not None:  # no grid wrapped around a dedicated grid
+        if carving is not None:  # a grid wrapped around a dedicated grid is reported
             with_dedicated = set(carving.carved.grids["community_code"].astype(str))
             outlines = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry, strict=True)
                         if str(c) in with_dedicated}

@@ -99,7 +99,8 @@ def partition(
         reach into another community are; they are not placed in any grid.
     outlines
         Community code → the community's whole outline (metric CRS) where ``communities`` holds it less
-        its dedicated grids (专属网格, carved out first): no grid may wrap around a dedicated grid either.
+        its dedicated grids (专属网格, carved out first): a grid wrapped around a dedicated grid is then
+        reported (``grid_encloses_grid``), as the quality figures count it; the division is the same.
 
     A community whose computation raises gets no grids and a ``community_failed`` finding (an error,
     with the exception); the other communities are divided as usual.

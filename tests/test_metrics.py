@@ -536,3 +536,46 @@ def test_null_households_are_estimated_as_the_partition_estimates_them():
     f = validate_grids(g.rename(columns={"grid_id": "grid_code"}), communities=comms, buildings=raw)
     hh = f[f["type"] == "households_out_of_bounds"]
     assert hh["measure"].tolist() == [150.0]
+
+
+def _dwithin_reference(xy: np.ndarray, tree, snap_m: float) -> np.ndarray:
+    import shapely
+
+    hit = np.zeros(len(xy), dtype=bool)
+    hit[np.unique(tree.query(shapely.points(xy), predicate="dwithin", distance=snap_m)[0])] = True
+    return hit
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), snap=st.sampled_from([0.5, 3.0, 7.3]))
+def test_near_streets_equals_strtree_dwithin(seed: int, snap: float) -> None:
+    """The nearest-vertex bounds give exactly the STRtree's dwithin answer, points on the threshold included."""
+    import shapely
+
+    from gridgeo.partition.metrics import near_streets
+
+    rng = np.random.default_rng(seed)
+    lines = [LineString(rng.uniform(0, 200, size=(int(rng.integers(2, 6)), 2))) for _ in range(6)]
+    tree = shapely.STRtree(np.array(lines + [shapely.MultiLineString([lines[0], lines[1]])], dtype=object))
+    xy = rng.uniform(-10, 210, size=(400, 2))
+    # points exactly snap, snap +- 1e-7 and snap + 0.2 away from a street, at right angles to a segment
+    line = lines[int(rng.integers(len(lines)))]
+    c = np.asarray(line.coords)
+    a, b = c[0], c[1]
+    n = np.array([-(b - a)[1], (b - a)[0]]) / max(np.hypot(*(b - a)), 1e-9)
+    base = a + (b - a) * rng.uniform(0.2, 0.8, size=(20, 1))
+    for off in (snap, snap - 1e-7, snap + 1e-7, snap + 0.05, snap + 0.2, snap - 0.2):
+        xy = np.vstack([xy, base + n * off])
+    assert (near_streets(xy, tree, snap) == _dwithin_reference(xy, tree, snap)).all()
+
+
+def test_near_streets_surfaces_and_empty_tree() -> None:
+    """Streets with a surface are tested exactly (a point inside a polygon is near it); no streets, no hit."""
+    import shapely
+
+    from gridgeo.partition.metrics import near_streets
+
+    tree = shapely.STRtree(np.array([box(0, 0, 100, 100), LineString([(200, 0), (300, 0)])], dtype=object))
+    xy = np.array([[50.0, 50.0], [250.0, 2.0], [250.0, 4.0], [150.0, 50.0]])
+    assert near_streets(xy, tree, 3.0).tolist() == [True, True, False, False]
+    assert not near_streets(xy, shapely.STRtree(np.array([], dtype=object)), 3.0).any()

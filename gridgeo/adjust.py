@@ -60,11 +60,14 @@ def adjust(
     rules: Rules,
     villager_groups: gpd.GeoDataFrame | None = None,
     workers: int = 1,
+    outlines: dict[str, Any] | None = None,
 ) -> tuple[PartitionResult, dict[str, Any]]:
     """Partition with a previous plan: keep unchanged grids, re-divide the rest.
 
     All layers in the same metric CRS; ``previous`` is a :class:`gridgeo.plan.Plan`. Returns the
-    partition result (kept grids carry ``grid_id`` ``"K<old code>"``) and a summary dict.
+    partition result (kept grids carry ``grid_id`` ``"K<old code>"``) and a summary dict. ``outlines``:
+    community code → its whole outline where ``communities`` holds it less its dedicated grids (专属网格),
+    as for :func:`gridgeo.partition.partition`: a re-divided grid wrapped around one is reported.
     """
     crs = communities.crs
     pg = previous["grids"].to_crs(crs)
@@ -102,7 +105,7 @@ def adjust(
     building_tree = shapely.STRtree(buildings.geometry.to_numpy()) if regions else None
     for k, region in enumerate(regions):
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
-                                       rules, villager_groups, workers))
+                                       rules, villager_groups, workers, outline=(outlines or {}).get(region["code"])))
     result = _combine(kept, psub, pb, buildings, in_kept, parts, crs)
     # the findings of the kept grids and their small grids go with them (a kept grid wrapped around a dedicated
     # grid, or under the compactness threshold, is still so, and its flags still say it), and those of the
@@ -246,9 +249,10 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
                       buildings: gpd.GeoDataFrame, building_tree: shapely.STRtree, in_kept: np.ndarray,
                       streets: gpd.GeoDataFrame | None, rules: Rules, villager_groups: gpd.GeoDataFrame | None,
-                      workers: int) -> PartitionResult:
+                      workers: int, outline: Any = None) -> PartitionResult:
     """Partition one freed region afresh; ``building_tree`` is an STRtree of ``buildings.geometry`` (built once
-    by :func:`adjust` for all regions)."""
+    by :func:`adjust` for all regions). ``outline``: the community's whole outline, its dedicated grids
+    included; the region with the dedicated grids is then the container its grids' holes are judged by."""
     crs = communities.crs
     code, geom = region["code"], region["geometry"]
     row = communities[communities["code"] == code].iloc[0]
@@ -273,15 +277,44 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     # pieces here are kept whole, as in a fresh plan
     near = np.sort(building_tree.query(geom, predicate="intersects"))
     near = near[(buildings["community_code"].to_numpy()[near] != code) & buildings["community_code"].notna().to_numpy()[near]]
+    region_outline = None
+    if outline is not None:  # the region and the community's dedicated grids (none of them is in a kept grid)
+        dedicated = shapely.difference(outline, row.geometry)
+        if not shapely.is_empty(dedicated):
+            region_outline = shapely.union(geom, dedicated)
     res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1,
-                    neighbours=buildings.iloc[near] if len(near) else None)
+                    neighbours=buildings.iloc[near] if len(near) else None,
+                    outlines={code: region_outline} if region_outline is not None else None)
     suffix = f"R{k}"
     res.grids["grid_id"] = suffix + "-" + res.grids["grid_id"].astype(str)
     res.subgrids["grid_id"] = suffix + "-" + res.subgrids["grid_id"].astype(str)
     res.subgrids["subgrid_id"] = suffix + "-" + res.subgrids["subgrid_id"].astype(str)
     for col in ("grid_id", "subgrid_id"):
         res.buildings[col] = res.buildings[col].map(lambda v: None if v is None or pd.isna(v) else f"{suffix}-{v}").astype(object)
+    res.findings = _prefixed_findings(res.findings, str(code), suffix)
     return res
+
+
+def _prefixed_findings(findings: gpd.GeoDataFrame, code: str, suffix: str) -> gpd.GeoDataFrame:
+    """The findings of a re-divided region naming its grids and small grids by their ids in the region's
+    plan (``<suffix>-<code>-G001``), as the layers do, so that they get the grids' codes (two regions of one
+    community both have a ``<code>-G001``).
+
+    >>> f = make_findings([{"type": "t", "severity": "info", "layer": "subgrids", "feature_id": "C-G001-02",
+    ...     "message": "small grid C-G001-02 of grid C-G001 (community C, not XC-G001)"}], crs=4547)
+    >>> _prefixed_findings(f, "C", "R1")[["feature_id", "message"]].values.tolist()
+    [['R1-C-G001-02', 'small grid R1-C-G001-02 of grid R1-C-G001 (community C, not XC-G001)']]
+    """
+    if not len(findings):
+        return findings
+    import re
+
+    own = re.compile(r"(?<![-\w])" + re.escape(code) + r"-G")
+    out = findings.copy()
+    for col in ("feature_id", "message"):
+        out[col] = pd.Series([own.sub(f"{suffix}-{code}-G", v) if isinstance(v, str) else v for v in out[col]],
+                             index=out.index, dtype=object)
+    return out
 
 
 def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoDataFrame | None,

@@ -349,20 +349,20 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
                                villager_groups=prep.villager_groups)
         p_comm, p_blocks, p_buildings = carving.communities, carving.blocks, carving.buildings
         p_groups = carving.villager_groups
+    outlines = None
+    if carving is not None:  # a grid wrapped around a dedicated grid is reported
+        with_dedicated = set(carving.carved.grids["community_code"].astype(str))
+        outlines = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry, strict=True)
+                    if str(c) in with_dedicated}
     if previous is not None and not from_scratch and "grids" in previous.layers:
         from .adjust import adjust
         from .dedicated import base_grids_only
 
         result, extra["adjustment"] = adjust(
             p_comm, p_blocks, p_buildings, base_grids_only(previous), streets=prep.streets, rules=prep.rules,
-            villager_groups=p_groups, workers=workers,
+            villager_groups=p_groups, workers=workers, outlines=outlines,
         )
     else:
-        outlines = None
-        if carving is not None:  # a grid wrapped around a dedicated grid is reported
-            with_dedicated = set(carving.carved.grids["community_code"].astype(str))
-            outlines = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry, strict=True)
-                        if str(c) in with_dedicated}
         result = partition(
             p_comm, p_blocks, p_buildings, streets=prep.streets, rules=prep.rules,
             villager_groups=p_groups, workers=workers, progress=_community_progress(progress),

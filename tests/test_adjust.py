@@ -142,6 +142,15 @@ def test_building_across_communities_counts_in_a_grid_of_its_own_community():
     assert not (v2.validate()["severity"] == "error").any()
 
 
+def _assert_findings_name_codes(plan: Plan) -> None:
+    """Every finding on a grid or small grid names it by its code, re-divided ones included."""
+    f = plan["findings"]
+    for layer, col in (("grids", "grid_code"), ("subgrids", "subgrid_code")):
+        ids = set(f.loc[f["layer"] == layer, "feature_id"].astype(str))
+        assert ids <= set(plan[layer][col].astype(str)), sorted(ids - set(plan[layer][col].astype(str)))[:5]
+    assert not f["message"].astype(str).str.contains(r"-G\d{3}").any()
+
+
 def test_add_three_buildings(town, v1, tmp_path):
     b = town.buildings
     m = b.to_crs(METRIC)
@@ -161,6 +170,7 @@ def test_add_three_buildings(town, v1, tmp_path):
     _assert_codes_never_reused(v1, v2, meta)
     _assert_diff_exact(v1, v2)
     assert set(v2["buildings"].set_index("building_id").loc[["NEW-1", "NEW-2", "NEW-3"], "grid_code"].notna()) == {True}
+    _assert_findings_name_codes(v2)
 
 
 def test_demolish_a_compound(town, v1, tmp_path):
@@ -177,6 +187,7 @@ def test_demolish_a_compound(town, v1, tmp_path):
     # households conserved: every remaining building counted once in the grids
     assert int(v2["grids"]["households"].sum()) == int(v2["buildings"].loc[v2["buildings"]["grid_code"].notna(), "households"].sum())
     assert int(v2["buildings"]["households"].sum()) < int(v1["buildings"]["households"].sum())
+    _assert_findings_name_codes(v2)
 
 
 def test_add_a_street(town, v1, tmp_path):
@@ -192,6 +203,7 @@ def test_add_a_street(town, v1, tmp_path):
     assert n > 30 and share >= 0.9
     assert len(v2["blocks"]) > len(v1["blocks"])  # the street really cut a block
     _assert_diff_exact(v1, v2)
+    _assert_findings_name_codes(v2)
 
 
 def test_grow_a_community_by_a_block(town, v1, tmp_path):

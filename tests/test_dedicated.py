@@ -626,3 +626,24 @@ def test_a_kept_grid_keeps_its_findings_in_a_redivision():
     assert grid_findings(v2, "420103001001") == grid_findings(v1, "420103001001")
     assert ("grid_encloses_grid", "420103001001001") in grid_findings(v2, "420103001001")
     assert v2.quality().loc["grids with a hole (wrapped around another grid)"].iloc[0] == "1"
+
+
+def test_regrid_around_a_dedicated_site_is_reported_after_redivision():
+    """Re-division (动态调整) redraws the grid around the school: the re-divided grid is reported as the fresh one."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 400)], crs=CRS)
+    ring = [(x, y) for x in (40, 200, 360) for y in (40, 200, 360) if (x, y) != (200, 200)]
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in ring]
+    buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
+    units = _units([{"name": "学校", "category": "school", "employees": 120,
+                     "geometry": box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 250)}])
+    first = gridgeo.divide(comm, None, buildings, enterprises=units)
+    changed = buildings.copy()
+    changed.loc[0, "households"] = 60  # one building's count changes: its grid is re-divided
+    plan = gridgeo.divide(comm, None, changed, enterprises=units, previous=first)
+    assert plan.metadata["adjustment"]["regions_repartitioned"] == 1
+    base = plan.grids[plan.grids["kind"] == "base"]
+    assert len(base) == 1 and int(base["households"].iloc[0]) == 410
+    wrapped = plan.findings[plan.findings["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1 and "专属网格" in wrapped["message"].iloc[0]
+    assert wrapped["feature_id"].iloc[0] == base["grid_code"].iloc[0]
+    assert (plan.validate()["severity"] == "error").sum() == 0

@@ -487,7 +487,7 @@ def _chunks(internal: np.ndarray, segment_m: float) -> list[np.ndarray]:
 
 
 #: streets are cut into pieces of at most this length (m) for the nearest-vertex bounds of :func:`near_streets`
-_VERTEX_STEP_M = 0.5
+_VERTEX_STEP_M = 2.0
 #: at most this many street vertices in one nearest-vertex tree; beyond it, each point is tested by the STRtree
 _MAX_STREET_VERTICES = 4_000_000
 
@@ -500,7 +500,7 @@ def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float) ->
     The streets near the points are cut into pieces of at most :data:`_VERTEX_STEP_M` and their vertices
     put in a k-d tree. A point's distance to its nearest vertex ``d`` bounds its distance to the streets
     ``D``: ``d - step/2 <= D <= d``. So ``d <= snap_m`` is within, ``d > snap_m + step/2`` is not, and only
-    the points in between (a few in a thousand) are tested exactly with the STRtree. Streets with a surface
+    the points in between (a few in a thousand on real districts) are tested exactly with the STRtree. Streets with a surface
     (polygons: a point inside is at distance 0 from no vertex) are all tested with the STRtree.
 
     >>> from shapely import LineString

@@ -494,6 +494,30 @@ def test_low_street_share():
     assert f.geometry[0].length == pytest.approx(54, abs=6)  # the boundary off the streets
 
 
+def test_low_street_share_draws_each_reported_grids_own_boundary_off_the_streets():
+    """Grids in a row; a street along x=50 and along x=100 up to y=40. Only the grids under the share are
+    reported, each with its own boundary off the streets: the lines drawn for them alone are those drawn
+    for every grid at once."""
+    from gridgeo.partition.metrics import street_alignment
+
+    grids = grid_layer([b(0, 0, 50, 100), b(50, 0, 100, 100), b(100, 0, 200, 100)])
+    streets = layer([LineString([pt(50, -5), pt(50, 105)]), LineString([pt(100, -5), pt(100, 40)])], name=["路", "街"])
+    f = only(validate_grids(grids, communities=ONE, streets=streets), "low_street_share")
+    assert sorted(f["feature_id"]) == [f"{C1}003"]  # not the middle grid: 94 + 37 of its 188 m on streets
+    grids3 = grid_layer([b(0, 0, 50, 100), b(50, 0, 100, 100), b(100, 0, 150, 100), b(150, 0, 200, 100)])
+    f = only(validate_grids(grids3, communities=ONE, streets=streets), "low_street_share").sort_values("feature_id")
+    assert list(f["feature_id"]) == [f"{C1}003", f"{C1}004"]
+    import shapely
+
+    zg = grids3.geometry.to_numpy()
+    off_all = street_alignment(zg, np.zeros(4, dtype=np.int64), ONE.geometry.to_numpy(), shapely.STRtree(streets.geometry.to_numpy()),
+                               3.0, off_lines=True)[2]
+    for fid, geom in zip(f["feature_id"], f.geometry, strict=True):
+        assert geom.equals(off_all[int(fid[-3:]) - 1])
+    assert f.geometry.iloc[0].length == pytest.approx(54 + 94, abs=6)  # x=100 above the street and x=150
+    assert f.geometry.iloc[1].length == pytest.approx(94, abs=6)  # x=150
+
+
 # --------------------------------------------------------------------------------------------------
 # a hand-drawn-style layer derived from a clean tiling
 

@@ -492,7 +492,8 @@ _VERTEX_STEP_M = 2.0
 _MAX_STREET_VERTICES = 4_000_000
 
 
-def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float) -> np.ndarray:
+def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float, *,
+                 lines: np.ndarray | None = None) -> np.ndarray:
     """Whether each point ``xy`` (n × 2, metric) lies within ``snap_m`` of a geometry of ``street_tree``:
     exactly ``street_tree.query(points, predicate="dwithin", distance=snap_m)``, without a shapely point
     per piece of boundary (a district has millions).
@@ -500,8 +501,10 @@ def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float) ->
     The streets near the points are cut into pieces of at most :data:`_VERTEX_STEP_M` and their vertices
     put in a k-d tree. A point's distance to its nearest vertex ``d`` bounds its distance to the streets
     ``D``: ``d - step/2 <= D <= d``. So ``d <= snap_m`` is within, ``d > snap_m + step/2`` is not, and only
-    the points in between (a few in a thousand on real districts) are tested exactly with the STRtree. Streets with a surface
-    (polygons: a point inside is at distance 0 from no vertex) are all tested with the STRtree.
+    the points in between (a few in a thousand on real districts) are tested exactly with the STRtree.
+    Streets with a surface (polygons: a point inside is at distance 0 from no vertex) are all tested with
+    the STRtree. ``lines``, when given, hold every point (the boundary the points were sampled on): only
+    the streets within ``snap_m`` of them are drawn into the tree, instead of those of the points' box.
 
     >>> from shapely import LineString
     >>> tree = shapely.STRtree([LineString([(0, 0), (100, 0)])])
@@ -517,8 +520,11 @@ def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float) ->
         pts = shapely.points(xy[idx])
         hit[idx[np.unique(street_tree.query(pts, predicate="dwithin", distance=snap_m)[0])]] = True
 
-    lo, hi = xy.min(axis=0) - snap_m, xy.max(axis=0) + snap_m
-    near = street_tree.geometries[street_tree.query(shapely.box(*lo, *hi))]
+    if lines is not None:
+        near = street_tree.geometries[np.unique(street_tree.query(lines, predicate="dwithin", distance=snap_m)[1])]
+    else:
+        lo, hi = xy.min(axis=0) - snap_m, xy.max(axis=0) + snap_m
+        near = street_tree.geometries[street_tree.query(shapely.box(*lo, *hi))]
     if not len(near):
         return hit
     step = _VERTEX_STEP_M
@@ -555,7 +561,7 @@ def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.
     a, b = coords[:-1][same], coords[1:][same]
     owner = lidx[cidx[:-1][same]]
     seg_len = np.hypot(*(b - a).T)
-    hit = near_streets((a + b) / 2.0, street_tree, snap_m)
+    hit = near_streets((a + b) / 2.0, street_tree, snap_m, lines=lines)
     aligned = np.bincount(owner[hit], weights=seg_len[hit], minlength=nz)
     # segment lengths add up to the piece lengths; rescale away rounding so aligned <= internal
     total = np.bincount(owner, weights=seg_len, minlength=nz)

@@ -340,6 +340,16 @@ def test_buildings_unassigned_two_grids_cut():
     assert c.geometry[0].equals(b(90, 10, 120, 20))
 
 
+def test_building_without_geometry_is_a_finding_not_skipped():
+    # a building with a null (or empty) geometry was skipped silently: its households in no grid, no finding
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    blds = buildings_layer([b(10, 10, 20, 20), None, Polygon()])
+    f = validate_grids(grids, communities=ONE, buildings=blds)
+    e = only(f, "empty_geometry")
+    assert e["feature_id"].tolist() == ["B1", "B2"] and set(e["layer"]) == {"buildings"}
+    assert set(e["severity"]) == {"warning"} and e["message"].str.contains("households are not counted").all()
+
+
 def test_point_buildings():
     grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 180, 100)])
     blds = buildings_layer([pt(10, 10), pt(190, 10)])

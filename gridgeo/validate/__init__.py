@@ -19,7 +19,8 @@ Finding types
 ==============================  ========  ============  =====================================================
 type                            severity  measure       meaning
 ==============================  ========  ============  =====================================================
-``empty_geometry``              error     –             a feature without geometry (None or empty)
+``empty_geometry``              error     –             a feature without geometry (None or empty); a
+                                                        building without one is a warning (in no grid)
 ``non_polygon``                 error     –             a point, line or collection instead of a polygon
 ``invalid_geometry``            error     –             invalid polygon; the message gives the GEOS reason and
                                                         the geometry is the place GEOS names

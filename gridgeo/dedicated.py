@@ -81,6 +81,25 @@ def _text(v: Any) -> str | None:
     return s or None
 
 
+def _numbers(u: gpd.GeoDataFrame, col: str) -> tuple[np.ndarray, list[str | None]]:
+    """Column ``col`` of ``u`` as floats (NaN when absent, empty or not a finite number), and per row the
+    value as given where it was given but is not a finite number (None elsewhere).
+
+    >>> u = gpd.GeoDataFrame({"employees": ["300", "约300人", None, "inf", 12]}, geometry=[None] * 5)
+    >>> v, bad = _numbers(u, "employees")
+    >>> v.tolist()[:2], bad
+    ([300.0, nan], [None, '约300人', None, 'inf', None])
+    """
+    if col not in u:
+        return np.full(len(u), np.nan), [None] * len(u)
+    raw = u[col]
+    num = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy().copy()
+    text = [_text(v) for v in raw]
+    bad = [t if t is not None and not np.isfinite(x) else None for t, x in zip(text, num, strict=True)]
+    num[~np.isfinite(num)] = np.nan
+    return num, bad
+
+
 def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Canonical units in the communities' (metric) CRS, and findings.
 
@@ -106,10 +125,8 @@ def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> t
     rec: list[dict] = []
     names = [_text(v) for v in (u["name"] if "name" in u else [None] * n)]
     given = [_text(v) for v in (u["category"] if "category" in u else [None] * n)]
-    emp = pd.to_numeric(u["employees"], errors="coerce") if "employees" in u else pd.Series(np.nan, index=u.index)
-    emp = emp.astype(float).to_numpy().copy()
-    area_given = (pd.to_numeric(u["site_area"], errors="coerce").astype(float).to_numpy() if "site_area" in u
-                  else np.full(n, np.nan))
+    emp, emp_bad = _numbers(u, "employees")
+    area_given, area_bad = _numbers(u, "site_area")
     poly = np.isin(shapely.get_type_id(geoms), (3, 6))
     site_area = np.where(np.isfinite(area_given), area_given, np.where(poly, shapely.area(geoms), np.nan))
     # ids: from the rounded geometry and the name, so the same unit gets the same id whatever the row order
@@ -141,6 +158,13 @@ def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> t
                         "message": f"unit {names[i] or ids[i]} has {emp[i]:g} employees; read as unknown",
                         "geometry": reps[i]})
             emp[i] = np.nan
+        for bad, col, what in ((emp_bad, "employees", "employees"), (area_bad, "site_area", "site_area")):
+            if bad[i] is not None:  # text or infinity: said, not read as unknown silently
+                fallback = "read as unknown" if col == "employees" else "the site polygon's area is used, if any"
+                rec.append({"type": "unit_bad_employees" if col == "employees" else "unit_bad_site_area",
+                            "severity": "warning", "layer": "enterprises", "feature_id": ids[i],
+                            "message": f"unit {names[i] or ids[i]}: {what} value {bad[i]!r} is not a number; {fallback}",
+                            "geometry": reps[i]})
     # community: the one holding the unit's representative point (a site spanning two is split later)
     comm = np.full(n, None, dtype=object)
     cgeoms = communities.geometry.to_numpy()

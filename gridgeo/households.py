@@ -31,6 +31,8 @@ __all__ = ["assign_households", "households_of", "NON_RESIDENTIAL_USES"]
 #: a given household count that leaves less floor area than this to each household is reported
 #: (``households_implausible``: a typo, or a count of residents; kept as given)
 MIN_FLOOR_M2_PER_HOUSEHOLD = 10.0
+#: counts (given or estimated) from this up are not counts: no integer column holds them exactly
+MAX_COUNT = 2.0**53
 #: floors assumed for that check where none are given (about the tallest residential towers)
 IMPLAUSIBLE_FLOORS = 60
 #: a count written with its unit, "120户" or "120 户"
@@ -86,9 +88,12 @@ def assign_households(
         num = num.where(~with_unit, pd.to_numeric(raw[with_unit].astype(str).str.extract(_WITH_UNIT, expand=False),
                                                   errors="coerce"))
     num = num.where(np.isfinite(num))  # "inf" is not a number of households
+    # nor is a value no integer column can hold (1e20 became -9223372036854775808 households, silently)
+    huge = num.abs() >= MAX_COUNT
+    num = num.where(~huge)
     present = raw.notna() & (raw.astype(str).str.strip() != "")
     column_used = bool(present.any())  # a column of nothing but nulls is no column at all
-    non_numeric = present & num.isna()
+    non_numeric = present & num.isna() & ~huge
     negative = num < 0
     fractional = num.notna() & ~negative & (num != np.floor(num.fillna(0)))
     given = num.notna() & ~negative
@@ -101,7 +106,8 @@ def assign_households(
     residential = np.array([_is_residential(u) for u in uses], dtype=bool)
     estimate = np.rint(area * floors.fillna(0).to_numpy() * rules.residential_share / rules.dwelling_m2)
     estimate = np.where(residential, estimate, 0)
-    can_estimate = (floors.notna().to_numpy() & (area > 0)) | ~residential
+    can_estimate = (floors.notna().to_numpy() & (area > 0) & (estimate < MAX_COUNT)) | ~residential
+    estimate = np.where(estimate < MAX_COUNT, estimate, 0)
 
     households = np.where(given, np.rint(num.fillna(0)), np.where(can_estimate, estimate, 0)).astype("int64")
     # a given count the building cannot hold: under MIN_FLOOR_M2_PER_HOUSEHOLD of floor area each (footprint ×
@@ -117,11 +123,12 @@ def assign_households(
     reps = out.geometry.representative_point()
     for mask, ftype, severity, text in (
         (non_numeric | negative, "households_invalid", "warning", "households value {v!r} is not a number ≥ 0"),
+        (huge, "households_invalid", "warning", "households value {v!r} is too large to be a count"),
         (fractional, "households_fractional", "warning", "households value {v!r} is not a whole number; rounded"),
         (implausible, "households_implausible", "warning",
          "households value {v!r} leaves under " f"{MIN_FLOOR_M2_PER_HOUSEHOLD:g}" " m² of floor area a household (footprint × "
          "floors, or × " f"{IMPLAUSIBLE_FLOORS}" " floors where none are given); check it"),
-        (with_unit, "households_parsed", "info", "households value {v!r} read as a number"),
+        (with_unit & ~huge, "households_parsed", "info", "households value {v!r} read as a number"),
         (~present & (source == "missing") & residential, "households_missing", "warning", "no households and no floors: counted as 0"),
         (~present & (source == "estimated") & column_used, "households_null", "info", "no households value"),
     ):

@@ -672,9 +672,12 @@ def normalise_buildings(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None
     out, findings = _check_geometry(out, name="buildings")
     if "building_id" in out:
         bid = out["building_id"].map(_code_text)
-        if (bid == "").any() or bid.duplicated().any():
-            dups = sorted(set(bid[bid.duplicated(keep=False)]))[:5]
-            msg = f"buildings: building_id must be unique and non-empty (duplicates {dups}); fix the column or drop it to let gridgeo make ids"
+        empty = bid == ""
+        if empty.any() or bid.duplicated().any():
+            dups = sorted(set(bid[~empty & bid.duplicated(keep=False)]))[:5]
+            what = "; ".join(([f"{int(empty.sum())} empty (rows {np.flatnonzero(empty.to_numpy())[:5].tolist()})"] if empty.any() else [])
+                             + ([f"duplicates {dups}"] if dups else []))
+            msg = f"buildings: building_id must be unique and non-empty ({what}); fix the column or drop it to let gridgeo make ids"
             raise InputError(msg)
         out["building_id"] = bid
     else:

@@ -241,6 +241,19 @@ def test_rule_cluster_by_distance_and_parent():
     assert rules["a"] == "attached" and rules["t1"] == "cluster"
 
 
+def test_employees_and_site_area_not_numbers_are_findings():
+    # "约300人" was read as unknown employees without a finding, and "inf" as infinitely many (dedicated)
+    units, found = normalise_units(_units([
+        {"name": "a", "category": "enterprise", "employees": "约300人", "site_area": "3公顷", "geometry": P(100, 100)},
+        {"name": "b", "category": "enterprise", "employees": "inf", "site_area": None, "geometry": P(200, 100)},
+        {"name": "c", "category": "enterprise", "employees": "40", "site_area": "900", "geometry": P(300, 100)},
+    ]), _comm())
+    assert units.set_index("name")["employees"].isna().to_dict() == {"a": True, "b": True, "c": False}
+    assert sorted(zip(found["type"], found["message"].str.extract(r"value '(.*?)'", expand=False))) == [
+        ("unit_bad_employees", "inf"), ("unit_bad_employees", "约300人"), ("unit_bad_site_area", "3公顷")]
+    assert decide(units, get_rules())["rule"].tolist().count("employees") == 0
+
+
 def test_normalisation_findings_nothing_dropped():
     units, found = normalise_units(_units([
         {"name": "镇政府", "category": "党政机关", "employees": "160", "geometry": P(100, 100)},

@@ -165,6 +165,22 @@ def test_invalid_values_are_findings(bad):
     assert f["measure"].tolist() == [0.0]
 
 
+@pytest.mark.parametrize("huge", [1e20, "1e20", -1e19, "99999999999999999999户"])
+def test_values_no_integer_holds_are_findings_not_overflow(huge):
+    # 1e20 was cast to int64 as -9223372036854775808 households, "given", without a finding
+    out, f = assign_households(_buildings([huge, 10], floors=[6, None]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [60, 10]
+    assert out["households_source"].tolist() == ["estimated", "given"]
+    assert f["type"].tolist() == ["households_invalid"]
+    assert "too large to be a count; estimated 60" in f["message"].iloc[0]
+
+
+def test_floors_giving_an_estimate_no_integer_holds_are_not_an_overflow():
+    out, _ = assign_households(_buildings([None, 10], floors=[1e30, None]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [0, 10]
+    assert out["households"].min() >= 0
+
+
 def test_invalid_value_with_floors_is_estimated():
     out, f = assign_households(_buildings([-3], floors=[6]), metric=METRIC_EPSG)
     assert out["households"].tolist() == [60]

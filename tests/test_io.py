@@ -530,8 +530,11 @@ def test_identical_buildings_get_distinct_ids():
 @pytest.mark.parametrize("bad", [["a", "a"], ["a", ""], ["a", None]], ids=["dup", "empty", "null"])
 def test_bad_building_ids(bad):
     g = gpd.GeoDataFrame({"building_id": pd.Series(bad, dtype=object)}, geometry=[rect(0, 0, 1, 1), rect(2, 0, 3, 1)], crs=METRIC_EPSG)
-    with pytest.raises(InputError, match=r"buildings: building_id must be unique and non-empty"):
+    with pytest.raises(InputError, match=r"buildings: building_id must be unique and non-empty") as err:
         normalise_buildings(g)
+    # the message names what is wrong: a null id was reported as "duplicates []" (one) or "duplicates ['']"
+    assert str(err.value).split("non-empty (")[1].startswith("duplicates ['a']" if bad == ["a", "a"] else "1 empty (rows [1])")
+    assert "''" not in str(err.value) and "[]" not in str(err.value)
 
 
 def test_buildings_accept_points_and_multipoints():

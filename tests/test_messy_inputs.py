@@ -559,3 +559,23 @@ def test_random_corruptions_give_findings_or_one_line(tmp_path_factory, sample_m
     assert set(grids["community_code"]) == set(plan["communities"]["code"])
     if kind in EXPECTED_FINDING:
         assert EXPECTED_FINDING[kind] in set(plan["findings"]["type"]), kind
+
+
+def test_community_with_a_far_island_gives_a_plan_that_validates(capsys, tmp_path, tiny_files, communities_4547):
+    # community A drawn as a MultiPolygon with an island 2 km away holding no building: the partition joins
+    # the island to a grid of A (community_multipart); the plan must pass its own validation (it failed
+    # with multipart_grid, exit 1)
+    c = communities_4547.copy()
+    c.loc[0, "geometry"] = shapely.MultiPolygon([c.geometry.iloc[0], rect(2000, 2000, 2100, 2100)])
+    path = tmp_path / "c_island.gpkg"
+    c.to_crs(4490).to_file(path)
+    out = tmp_path / "plan.gpkg"
+    rc = main(["partition", "--communities", str(path), "--streets", str(tiny_files["streets"]),
+               "--buildings", str(tiny_files["buildings"]), "--out", str(out), "--quiet", "--workers", "1"])
+    assert rc == 0, capsys.readouterr()
+    types = _types(out)
+    assert "community_multipart" in types.index
+    plan = Plan.read(out)
+    f = validate_grids(plan["grids"], communities=plan["communities"], subgrids=plan["subgrids"])
+    assert not (f["severity"] == "error").any(), f[f["severity"] == "error"]["message"].tolist()
+    assert (f.loc[f["type"] == "multipart_grid", "severity"] == "info").all()

@@ -141,6 +141,24 @@ def test_multipart_grid():
     assert only(f, "overlap").empty
 
 
+def test_multipart_grid_in_a_community_in_separate_parts_is_excused():
+    # a community with a far exclave; the grid holding the exclave is in two parts, one in each part of
+    # the community (as the partition joins a part too small for a grid): info, not an error
+    comm = comms((MultiPolygon([b(0, 0, 200, 100), b(1000, 0, 1100, 100)]), C1))
+    g = grid_layer([MultiPolygon([b(0, 0, 100, 100), b(1000, 0, 1100, 100)]), b(100, 0, 200, 100)])
+    subs = layer([b(0, 0, 100, 50), MultiPolygon([b(0, 50, 100, 100), b(1000, 0, 1100, 100)]), b(100, 0, 200, 100)],
+                 subgrid_code=[f"{C1}00101", f"{C1}00102", f"{C1}00201"], grid_code=[f"{C1}001", f"{C1}001", f"{C1}002"])
+    f = validate_grids(g, communities=comm, subgrids=subs)
+    mp = only(f, "multipart_grid")
+    assert sorted(mp["layer"]) == ["grids", "subgrids"] and set(mp["severity"]) == {"info"}
+    assert mp["message"].str.contains("excused").all()
+    assert not has_errors(f)
+    # two parts in the same part of the community stay an error, and so does a grid without communities
+    g2 = grid_layer([MultiPolygon([b(0, 0, 50, 100), b(150, 0, 200, 100), b(1000, 0, 1100, 100)]), b(50, 0, 150, 100)])
+    assert list(only(validate_grids(g2, communities=comm), "multipart_grid")["severity"]) == ["error"]
+    assert list(only(validate_grids(g), "multipart_grid")["severity"]) == ["error"]
+
+
 # --------------------------------------------------------------------------------------------------
 # codes and attributes
 
@@ -320,6 +338,16 @@ def test_buildings_unassigned_two_grids_cut():
     assert c["feature_id"].tolist() == ["B0"]  # B1 has under 5% in the left grid
     assert c.loc[0, "measure"] == pytest.approx(100.0)  # the part outside its main grid
     assert c.geometry[0].equals(b(90, 10, 120, 20))
+
+
+def test_building_without_geometry_is_a_finding_not_skipped():
+    # a building with a null (or empty) geometry was skipped silently: its households in no grid, no finding
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    blds = buildings_layer([b(10, 10, 20, 20), None, Polygon()])
+    f = validate_grids(grids, communities=ONE, buildings=blds)
+    e = only(f, "empty_geometry")
+    assert e["feature_id"].tolist() == ["B1", "B2"] and set(e["layer"]) == {"buildings"}
+    assert set(e["severity"]) == {"warning"} and e["message"].str.contains("households are not counted").all()
 
 
 def test_point_buildings():

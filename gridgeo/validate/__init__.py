@@ -19,12 +19,15 @@ Finding types
 ==============================  ========  ============  =====================================================
 type                            severity  measure       meaning
 ==============================  ========  ============  =====================================================
-``empty_geometry``              error     –             a feature without geometry (None or empty)
+``empty_geometry``              error     –             a feature without geometry (None or empty); a
+                                                        building without one is a warning (in no grid)
 ``non_polygon``                 error     –             a point, line or collection instead of a polygon
 ``invalid_geometry``            error     –             invalid polygon; the message gives the GEOS reason and
                                                         the geometry is the place GEOS names
 ``multipart_grid``              error     parts         a grid of several separate polygons; geometry: the
-                                                        parts other than the largest
+                                                        parts other than the largest; info when each part
+                                                        lies in a separate part of its community (a small
+                                                        grid: of its grid), as the quality figures excuse it
 ``missing_code``                error     –             a feature without a code (or a layer without the column)
 ``duplicate_code``              error     features      one code on several features
 ``malformed_code``              error     –             a code that is not all digits or has the wrong length
@@ -120,6 +123,7 @@ from .layers import (
     _prepare_communities,
     _prepare_polygons,
     _rec,
+    multipart_check,
 )
 from .nesting import _subgrid_nesting
 from .repair import repair_grids
@@ -242,7 +246,8 @@ def validate_grids(
     tol2, tol = float(tolerance_m2), float(tolerance_m)
     records: list[dict] = []
 
-    layer = _prepare_polygons(grids, crs, layer="grids", code_column=code_column, records=records, tolerance_m2=tol2)
+    layer = _prepare_polygons(grids, crs, layer="grids", code_column=code_column, records=records, tolerance_m2=tol2,
+                              check_multipart=False)
     comms = _prepare_communities(communities, crs, community_column, records, tol2) if communities is not None else None
     present = community_column in grids.columns
     declared = (np.array([_as_code(v) for v in grids[community_column]], dtype=object) if present
@@ -250,6 +255,11 @@ def validate_grids(
     comm_pos, comm_code = _assign_communities(layer, declared, comms, records, layer="grids",
                                               community_column=community_column, column_present=present, tolerance_m2=tol2)
     comm_kind = np.array([comms.kinds[p] if (comms is not None and p >= 0) else "urban" for p in comm_pos], dtype=object)
+    # a grid in separate parts is excused where each part lies in its own part of its community
+    multipart_check(layer, records, tol2,
+                    containers=None if comms is None else np.array([comms.geoms[p] if p >= 0 else None for p in comm_pos],
+                                                                   dtype=object),
+                    container_names=np.array([f"community {c}" if c is not None else None for c in comm_code], dtype=object))
 
     coverage_start = len(records)
     if comms is not None:
@@ -277,11 +287,15 @@ def validate_grids(
 
     sub_layer = None
     if subgrids is not None:
-        sub_layer = _prepare_polygons(subgrids, crs, layer="subgrids", code_column="subgrid_code", records=records, tolerance_m2=tol2)
+        sub_layer = _prepare_polygons(subgrids, crs, layer="subgrids", code_column="subgrid_code", records=records,
+                                      tolerance_m2=tol2, check_multipart=False)
         sub_declared = (np.array([_as_code(v) for v in subgrids["grid_code"]], dtype=object) if "grid_code" in subgrids.columns
                         else np.full(len(subgrids), None, dtype=object))
         parent = _subgrid_nesting(sub_layer, sub_declared, layer, comm_code, records, tol2, tol)
         sub_comm = np.array([comm_code[p] if p >= 0 else None for p in parent], dtype=object)
+        multipart_check(sub_layer, records, tol2,
+                        containers=np.array([layer.geoms[p] if p >= 0 and layer.usable[p] else None for p in parent], dtype=object),
+                        container_names=np.array([f"grid {layer.ids[p]}" if p >= 0 else None for p in parent], dtype=object))
         # codes are checked against the grid a small grid lies in (its declared grid when it lies in none)
         parent_codes = np.array([layer.codes[p] if p >= 0 else sub_declared[i] for i, p in enumerate(parent)], dtype=object)
         _code_findings(sub_layer, parent_codes, sub_comm, records, code_column="subgrid_code",

@@ -58,6 +58,9 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
     bgeoms, bgeoms_valid, missing = _metric_buildings(buildings, crs)
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     bids = _building_ids(buildings)
+    for b in np.flatnonzero(missing):  # said, not skipped: its households are in no grid's count
+        records.append(_rec("empty_geometry", "buildings", bids[b], None, severity="warning",
+                            message=f"building {bids[b]} has no geometry: it is in no grid and its households are not counted"))
     asg = _assign(bgeoms_valid, grids, share_min, buildings.get("grid_code"))
     area = shapely.area(bgeoms_valid)
     assigned, max_share = asg.zone, asg.max_share

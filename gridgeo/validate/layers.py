@@ -246,20 +246,52 @@ def _prepare_polygons(
         for i, reason, pt in zip(idx, reasons, pts_m):
             records.append(_rec("invalid_geometry", layer, ids[i], None, geometry=pt,
                                 message=f"{layer} feature {ids[i]} is invalid: {reason}; it was made valid for the other checks"))
+    lay = _Layer(layer, geoms, usable, ids, codes)
     if check_multipart:
-        parts, pidx = shapely.get_parts(np.where(usable, geoms, Polygon()), return_index=True)
-        if len(parts):
-            big = shapely.area(parts) >= tolerance_m2
-            parts, pidx = parts[big], pidx[big]
-            counts = np.bincount(pidx, minlength=n)
-            for i in np.flatnonzero(counts > 1):
-                mine = parts[pidx == i]
-                areas = shapely.area(mine)
-                rest = np.delete(mine, int(np.argmax(areas)))
-                records.append(_rec("multipart_grid", layer, ids[i], None, measure=int(counts[i]),
-                                    geometry=shapely.multipolygons(rest),
-                                    message=f"{layer} feature {ids[i]} has {counts[i]} separate parts; the geometry shows all but the largest"))
-    return _Layer(layer, geoms, usable, ids, codes)
+        multipart_check(lay, records, tolerance_m2)
+    return lay
+
+
+def multipart_check(lay: _Layer, records: list, tolerance_m2: float, containers: np.ndarray | None = None,
+                    container_names: np.ndarray | None = None) -> None:
+    """``multipart_grid`` for every feature of ``lay`` in separate parts (pieces under ``tolerance_m2`` aside).
+
+    ``containers`` (by row, None where unknown) are the polygons each feature should tile part of: its
+    community for a grid, its grid for a small grid. A feature whose parts each lie in a different part of
+    its container (a grid of a community in separate parts, joined by a part too small for a grid of its
+    own, as the partition makes it) is ``info``, not an error: the quality figures count it apart too
+    ("multi-part grids (excused)").
+    """
+    layer, ids, n = lay.name, lay.ids, len(lay.geoms)
+    parts, pidx = shapely.get_parts(np.where(lay.usable, lay.geoms, Polygon()), return_index=True)
+    if not len(parts):
+        return
+    big = shapely.area(parts) >= tolerance_m2
+    parts, pidx = parts[big], pidx[big]
+    counts = np.bincount(pidx, minlength=n)
+    for i in np.flatnonzero(counts > 1):
+        mine = parts[pidx == i]
+        areas = shapely.area(mine)
+        rest = np.delete(mine, int(np.argmax(areas)))
+        where = _container_parts(mine, None if containers is None else containers[i])
+        excused = where is not None and len(set(where)) == len(mine) and min(where) >= 0
+        name = container_names[i] if container_names is not None and container_names[i] is not None else "its container"
+        message = f"{layer} feature {ids[i]} has {counts[i]} separate parts; the geometry shows all but the largest"
+        if excused:
+            message += f"; excused: each part lies in a separate part of {name}"
+        records.append(_rec("multipart_grid", layer, ids[i], None, measure=int(counts[i]),
+                            geometry=shapely.multipolygons(rest), severity="info" if excused else None,
+                            message=message))
+
+
+def _container_parts(parts: np.ndarray, container: Any) -> list[int] | None:
+    """For each of ``parts``, the index of the part of ``container`` holding its point on surface (-1: none);
+    None without a container in several parts."""
+    if container is None or shapely.is_missing(container) or shapely.get_num_geometries(container) < 2:
+        return None
+    cparts = shapely.get_parts(container)
+    pts = shapely.point_on_surface(parts)
+    return [next((k for k, c in enumerate(cparts) if shapely.covers(c, p)), -1) for p in pts]
 
 
 def _rec(type_: str, layer: str, feature_id: Any, community: Any, *, measure: Any = None,

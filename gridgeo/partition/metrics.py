@@ -571,12 +571,12 @@ def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.
         return aligned, None
     miss = ~hit
     if miss.any():
-        segs = shapely.linestrings(np.stack([a[miss], b[miss]], axis=1))
         order = np.argsort(owner[miss], kind="stable")
         own = owner[miss][order]
-        starts = np.flatnonzero(np.r_[True, own[1:] != own[:-1]])
-        for k, e in zip(starts, np.r_[starts[1:], len(own)], strict=True):
-            off[own[k]] = shapely.line_merge(shapely.multilinestrings(segs[order][k:e]))
+        segs = shapely.linestrings(np.stack([a[miss][order], b[miss][order]], axis=1))
+        # one multi-line per zone, its pieces in their order along the boundary, merged: all zones at once
+        zones, at = np.unique(own, return_inverse=True)
+        off[zones] = shapely.line_merge(shapely.multilinestrings(segs, indices=at.ravel()))
     return aligned, off
 
 

@@ -259,9 +259,11 @@ def multipart_check(lay: _Layer, records: list, tolerance_m2: float, containers:
     ``containers`` (by row, None where unknown) are the polygons each feature should tile part of: its
     community for a grid, its grid for a small grid. A feature whose parts each lie in a different part of
     its container (a grid of a community in separate parts, joined by a part too small for a grid of its
-    own, as the partition makes it) is ``info``, not an error: the quality figures count it apart too
-    ("multi-part grids (excused)").
+    own, as the partition makes it) is ``info``, not an error: the quality figures count it apart
+    ("multi-part grids (excused)"), by the same function (:func:`gridgeo.partition.metrics._parts_count`).
     """
+    from ..partition.metrics import _parts_count
+
     layer, ids, n = lay.name, lay.ids, len(lay.geoms)
     parts, pidx = shapely.get_parts(np.where(lay.usable, lay.geoms, Polygon()), return_index=True)
     if not len(parts):
@@ -269,29 +271,27 @@ def multipart_check(lay: _Layer, records: list, tolerance_m2: float, containers:
     big = shapely.area(parts) >= tolerance_m2
     parts, pidx = parts[big], pidx[big]
     counts = np.bincount(pidx, minlength=n)
-    for i in np.flatnonzero(counts > 1):
-        mine = parts[pidx == i]
-        areas = shapely.area(mine)
-        rest = np.delete(mine, int(np.argmax(areas)))
-        where = _container_parts(mine, None if containers is None else containers[i])
-        excused = where is not None and len(set(where)) == len(mine) and min(where) >= 0
+    flagged = np.flatnonzero(counts > 1)
+    excused = np.zeros(len(flagged), dtype=bool)
+    if containers is not None and len(flagged):
+        # the feature as its parts over the tolerance, against its container: parts in distinct container parts
+        order = np.argsort(pidx, kind="stable")
+        keep = np.isin(pidx[order], flagged)
+        mine = shapely.multipolygons(parts[order][keep], indices=np.searchsorted(flagged, pidx[order][keep]))
+        cont = np.array([c if c is not None and not shapely.is_missing(c) else Polygon() for c in containers[flagged]],
+                        dtype=object)
+        nparts, distinct = _parts_count(mine, np.arange(len(flagged)), cont)
+        excused = (nparts > 1) & (distinct == nparts)
+    for k, i in enumerate(flagged):
+        mine_i = parts[pidx == i]
+        rest = np.delete(mine_i, int(np.argmax(shapely.area(mine_i))))
         name = container_names[i] if container_names is not None and container_names[i] is not None else "its container"
         message = f"{layer} feature {ids[i]} has {counts[i]} separate parts; the geometry shows all but the largest"
-        if excused:
+        if excused[k]:
             message += f"; excused: each part lies in a separate part of {name}"
         records.append(_rec("multipart_grid", layer, ids[i], None, measure=int(counts[i]),
-                            geometry=shapely.multipolygons(rest), severity="info" if excused else None,
+                            geometry=shapely.multipolygons(rest), severity="info" if excused[k] else None,
                             message=message))
-
-
-def _container_parts(parts: np.ndarray, container: Any) -> list[int] | None:
-    """For each of ``parts``, the index of the part of ``container`` holding its point on surface (-1: none);
-    None without a container in several parts."""
-    if container is None or shapely.is_missing(container) or shapely.get_num_geometries(container) < 2:
-        return None
-    cparts = shapely.get_parts(container)
-    pts = shapely.point_on_surface(parts)
-    return [next((k for k, c in enumerate(cparts) if shapely.covers(c, p)), -1) for p in pts]
 
 
 def _rec(type_: str, layer: str, feature_id: Any, community: Any, *, measure: Any = None,

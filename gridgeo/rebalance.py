@@ -499,8 +499,8 @@ def _judge(prep: Any, pieces: gpd.GeoDataFrame, dedicated: np.ndarray | None = N
             continue
         if t == "households_out_of_bounds" and sev != "info":
             faults[i].append(f"{meas:.0f} households")
-        elif t in ("multipart_grid", "invalid_geometry", "empty_geometry", "non_polygon"):
-            faults[i].append(t)
+        elif t in ("multipart_grid", "invalid_geometry", "empty_geometry", "non_polygon") and sev != "info":
+            faults[i].append(t)  # (a grid in separate parts of a community in separate parts is excused: info)
     # buildings cut by a piece boundary (the one building-to-zone assignment)
     bg = b.geometry.to_numpy()
     a = assign_to_zones(bg, pieces.geometry.to_numpy())

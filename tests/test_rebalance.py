@@ -358,3 +358,26 @@ def test_rebalance_wuhan_scenario(tmp_path_factory):
     plan, changes = rebalance(office, comm, s, b, code_column="WGBM")
     _check_rebalanced(plan, changes, office, pick, start.grids)
     assert plan.metadata["rebalance"]["compliant_absorbed"] <= 1
+
+
+def test_a_grid_over_a_community_in_two_parts_is_kept_not_cut_off_its_island():
+    """A community with a far island (no buildings on it) and an office grid over both parts, 400 households:
+    validate excuses its two parts (each in a part of the community), so rebalance keeps the grid as it is
+    instead of cutting the island off into a grid of 0 households."""
+    from shapely import box
+
+    x0, y0 = 500_000.0, 3_380_000.0
+
+    def b(a, c, d, e):
+        return box(x0 + a, y0 + c, x0 + d, y0 + e)
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"], "name": ["岛"]},
+                            geometry=[b(0, 0, 300, 300).union(b(500, 0, 560, 60))], crs=4547)
+    fp = [b(20 + 90 * i, 20 + 90 * j, 50 + 90 * i, 50 + 90 * j) for i in range(3) for j in range(3)][:8]
+    blds = gpd.GeoDataFrame({"households": [50] * 8}, geometry=fp, crs=4547)
+    office = gpd.GeoDataFrame({"grid_code": ["420102001001001"], "community_code": ["420102001001"]},
+                              geometry=[comm.geometry.iloc[0]], crs=4547)
+    plan, changes = gridgeo.rebalance(office, comm, None, blds)
+    assert list(changes["status"]) == ["kept"], changes.to_dict("records")
+    assert list(plan.grids["grid_code"]) == ["420102001001001"] and int(plan.grids["households"].iloc[0]) == 400
+    assert (plan.validate()["severity"] == "error").sum() == 0

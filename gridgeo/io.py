@@ -89,6 +89,23 @@ LAYER_KINDS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: column names common in Chinese data, read as a canonical column where a layer has no column of that name
+#: (in any case) and exactly one of these; each use is an info finding (``column_alias_used``). Names used for
+#: something else as often (代码 alone, 类型 of a street) are not taken: map those with ``columns``.
+COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "communities": {"code": ("统计用区划代码", "区划代码", "社区代码", "村代码", "社区编码"),
+                    "name": ("社区名称", "村名称", "村居名称", "名称")},
+    "streets": {"name": ("道路名称", "路名", "名称"), "highway": ("道路等级",)},
+    "buildings": {"households": ("户数", "住户数", "总户数", "居民户数", "户数量"),
+                  "floors": ("层数", "楼层数", "地上层数", "总层数"),
+                  "building_id": ("楼栋编号", "建筑编号", "楼栋代码", "建筑物编号"),
+                  "name": ("楼栋名称", "建筑名称", "名称"), "use": ("建筑用途", "用途")},
+    "villager_groups": {"name": ("村民小组", "小组名称", "组名", "名称"), "community_code": ("社区代码", "村代码")},
+    "enterprises": {"name": ("单位名称", "企业名称", "名称"), "category": ("单位类别", "单位类型", "类别"),
+                    "employees": ("职工人数", "从业人数", "员工人数", "职工数", "员工数"),
+                    "site_area": ("占地面积",), "leader": ("负责人",), "phone": ("联系电话", "电话")},
+}
+
 COMMUNITY_KINDS = ("urban", "rural", "township")
 _CODE_RE = re.compile(r"^[0-9]{12}$")  # ASCII digits: \d would take full-width ４２０…
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
@@ -436,7 +453,11 @@ _SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", "
 # --------------------------------------------------------------------------------------- normalising
 
 
-def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None) -> gpd.GeoDataFrame:
+def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None,
+                 found: list[dict] | None = None) -> gpd.GeoDataFrame:
+    """The layer with its columns under their canonical names: those mapped in ``columns``, canonical names
+    in any case, then the Chinese names of :data:`COLUMN_ALIASES` (each use, and each canonical column with
+    several candidates, a finding appended to ``found``)."""
     spec = LAYER_KINDS[name]
     known = set(spec["required"]) | set(spec["optional"])
     columns = dict(columns or {})
@@ -464,6 +485,21 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     for canon in known:
         if canon not in out.columns and canon in lower:
             out = out.rename(columns={lower[canon]: canon})
+    for canon, aliases in COLUMN_ALIASES.get(name, {}).items():
+        if canon in out.columns or canon not in known:
+            continue
+        present = [a for a in aliases if a in out.columns and a not in columns.values()]
+        if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
+            found.append({"type": "column_alias_ambiguous", "severity": "warning", "layer": name,
+                          "message": f"{name}: columns {present} could each be {canon}; none was used: map one with "
+                                     f"--columns {name}.{canon}=COLUMN"})
+        if len(present) != 1:
+            continue
+        out = out.rename(columns={present[0]: canon})
+        if found is not None:
+            found.append({"type": "column_alias_used", "severity": "info", "layer": name,
+                          "message": f"{name}: column {present[0]!r} read as {canon} (no column named {canon}); "
+                                     f"map another with --columns {name}.{canon}=COLUMN"})
     for req in spec["required"]:
         if req not in out.columns:
             msg = (
@@ -600,8 +636,10 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
     >>> out[["code", "name", "kind"]].to_dict("records")
     [{'code': '420103001001', 'name': '420103001001', 'kind': 'urban'}]
     """
-    out = _map_columns(gdf, name="communities", columns=columns)
+    aliased: list[dict] = []
+    out = _map_columns(gdf, name="communities", columns=columns, found=aliased)
     out, findings = _check_geometry(out, name="communities")
+    findings = aliased + findings
     code = out["code"].map(_code_text)
     bad = ~code.map(lambda c: bool(c) and bool(_CODE_RE.match(c)))
     if bad.any():
@@ -653,8 +691,10 @@ def check_community_overlaps(
 
 def normalise_streets(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Canonical streets: ``name``, ``highway`` (None when absent)."""
-    out = _map_columns(gdf, name="streets", columns=columns)
+    aliased: list[dict] = []
+    out = _map_columns(gdf, name="streets", columns=columns, found=aliased)
     out, findings = _check_geometry(out, name="streets")
+    findings = aliased + findings
     for col in ("name", "highway"):
         if col not in out:
             out[col] = None
@@ -668,8 +708,10 @@ def normalise_buildings(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None
     Households are not estimated here (see :mod:`gridgeo.households`). A missing ``building_id`` is made
     from the geometry, so it does not depend on row order.
     """
-    out = _map_columns(gdf, name="buildings", columns=columns)
+    aliased: list[dict] = []
+    out = _map_columns(gdf, name="buildings", columns=columns, found=aliased)
     out, findings = _check_geometry(out, name="buildings")
+    findings = aliased + findings
     if "building_id" in out:
         bid = out["building_id"].map(_code_text)
         empty = bid == ""
@@ -696,8 +738,10 @@ def normalise_buildings(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None
 
 def normalise_points(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:
     """Canonical optional layers (``villager_groups``, ``enterprises``)."""
-    out = _map_columns(gdf, name=name, columns=columns)
+    aliased: list[dict] = []
+    out = _map_columns(gdf, name=name, columns=columns, found=aliased)
     out, findings = _check_geometry(out, name=name)
+    findings = aliased + findings
     for col in LAYER_KINDS[name]["optional"]:
         if col not in out:
             out[col] = None

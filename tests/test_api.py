@@ -130,6 +130,28 @@ def test_divide_maps_columns_and_never_changes_its_inputs(tiny):
     assert (plan.grids["community_code"] == C1).all()
 
 
+def test_chinese_column_names_are_read_and_said(tiny):
+    """区划代码, 户数 and 层数 are read as code, households and floors, each an info finding; two columns that
+    could be households are neither taken (a warning says so, and the counts are estimated)."""
+    comm, blds = tiny
+    comm = comm.rename(columns={"CUN_DM": "区划代码", "name": "社区名称"})
+    blds = blds.rename(columns={"households": "户数"}).assign(层数=6)
+    plan = gridgeo.divide(comm, buildings=blds)
+    assert sorted(plan.grids["households"]) == [400, 400]  # the given counts, not estimates
+    assert (plan.grids["community_code"] == C1).all()
+    f = plan.findings
+    used = f[f["type"] == "column_alias_used"]
+    pairs = used["message"].str.extract(r"column '(.+?)' read as (\w+)")
+    assert set(zip(pairs[0], pairs[1], strict=True)) == {("区划代码", "code"), ("社区名称", "name"), ("户数", "households"),
+                                                          ("层数", "floors")}
+    assert set(used["severity"]) == {"info"}
+    both = blds.assign(住户数=blds["户数"] + 1)
+    f2 = gridgeo.divide(comm, buildings=both).findings
+    amb = f2[f2["type"] == "column_alias_ambiguous"]
+    assert len(amb) == 1 and "户数" in amb["message"].iloc[0] and "住户数" in amb["message"].iloc[0]
+    assert amb["severity"].iloc[0] == "warning"
+
+
 def test_repr_html_escapes_community_names(tiny):
     comm, blds = tiny
     plan = gridgeo.divide(comm, buildings=blds, columns={"communities": {"code": "CUN_DM"}})

@@ -17,6 +17,7 @@ that leaves under :data:`MIN_FLOOR_M2_PER_HOUSEHOLD` m² of floor area a househo
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import geopandas as gpd
@@ -37,6 +38,8 @@ MAX_COUNT = 2.0**53
 IMPLAUSIBLE_FLOORS = 60
 #: a count written with its unit, "120户" or "120 户"
 _WITH_UNIT = r"\s*(\d+(?:\.\d+)?)\s*户\s*"
+#: a count with thousands separated by commas, "1,200"
+_THOUSANDS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 
 #: ``use`` values that estimate 0 households (OSM building classes and common Chinese terms); any other
 #: value, such as OSM's ``yes`` or ``住宅楼``, counts as residential
@@ -82,11 +85,18 @@ def assign_households(
     out = buildings.copy()
     raw = out["households"] if "households" in out else pd.Series(np.nan, index=out.index)
     num = pd.to_numeric(raw, errors="coerce")
-    # "120户" (a count with the unit, as registers write it) is 120
-    with_unit = num.isna() & raw.astype(str).str.fullmatch(_WITH_UNIT)
-    if with_unit.any():
-        num = num.where(~with_unit, pd.to_numeric(raw[with_unit].astype(str).str.extract(_WITH_UNIT, expand=False),
-                                                  errors="coerce"))
+    # text a register writes a count as: "120户" (with its unit), "１２０" (full-width digits), "1,200"
+    # (thousands separated); each read as the number, with an info finding
+    with_unit = pd.Series(False, index=raw.index)
+    text = num.isna() & raw.notna()
+    if text.any():
+        norm = raw[text].astype(str).map(lambda t: unicodedata.normalize("NFKC", t).strip())
+        norm = norm.where(~norm.str.fullmatch(_THOUSANDS), norm.str.replace(",", "", regex=False))
+        unit = norm.str.fullmatch(_WITH_UNIT)
+        norm = norm.where(~unit, norm.str.extract(_WITH_UNIT, expand=False))
+        read = pd.to_numeric(norm, errors="coerce")
+        with_unit[text] = read.notna().to_numpy()
+        num = num.where(~with_unit, read.reindex(raw.index))
     num = num.where(np.isfinite(num))  # "inf" is not a number of households
     # nor is a value no integer column can hold (1e20 became -9223372036854775808 households, silently)
     huge = num.abs() >= MAX_COUNT

@@ -260,6 +260,16 @@ def test_count_written_with_its_unit_is_read_as_the_number():
     assert sorted(f.loc[f["type"] == "households_invalid", "feature_id"]) == ["b2", "b3"]
 
 
+def test_full_width_digits_and_thousands_separators_are_read_as_the_number():
+    """Counts as registers and spreadsheets write them: full-width digits (１２０, １２０户), thousands
+    separated (1,200); each an info finding. A comma that separates no thousands (1,2) is no number."""
+    out, f = assign_households(_buildings(["１２０", "１２０户", "1,200", "1,2", "12"], floors=[200] * 5), metric=METRIC_EPSG)
+    assert out["households"].tolist()[:3] == [120, 120, 1200] and out["households"].iloc[4] == 12
+    assert out["households_source"].tolist() == ["given", "given", "given", "estimated", "given"]
+    assert sorted(f.loc[f["type"] == "households_parsed", "feature_id"]) == ["b0", "b1", "b2"]
+    assert list(f.loc[f["type"] == "households_invalid", "feature_id"]) == ["b3"]
+
+
 def test_a_count_the_building_cannot_hold_is_kept_and_reported():
     # 900 m² footprints: 2 floors hold at most 180 households of 10 m²; without floors, 60 floors are assumed
     out, f = assign_households(_buildings([180, 181, 5_400, 5_401, 1_000_000_000], floors=[2, 2, None, None, None]),

@@ -38,6 +38,8 @@ MAX_COUNT = 2.0**53
 IMPLAUSIBLE_FLOORS = 60
 #: a count written with its unit, "120户" or "120 户"
 _WITH_UNIT = r"\s*(\d+(?:\.\d+)?)\s*户\s*"
+#: floors written with their unit, "6层", "6 F", "6楼"
+_FLOORS_WITH_UNIT = r"\s*(\d+)\s*(?:层|楼|[Ff])\s*"
 #: a count with thousands separated by commas, "1,200"
 _THOUSANDS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 
@@ -87,16 +89,7 @@ def assign_households(
     num = pd.to_numeric(raw, errors="coerce")
     # text a register writes a count as: "120户" (with its unit), "１２０" (full-width digits), "1,200"
     # (thousands separated); each read as the number, with an info finding
-    with_unit = pd.Series(False, index=raw.index)
-    text = num.isna() & raw.notna()
-    if text.any():
-        norm = raw[text].astype(str).map(lambda t: unicodedata.normalize("NFKC", t).strip())
-        norm = norm.where(~norm.str.fullmatch(_THOUSANDS), norm.str.replace(",", "", regex=False))
-        unit = norm.str.fullmatch(_WITH_UNIT)
-        norm = norm.where(~unit, norm.str.extract(_WITH_UNIT, expand=False))
-        read = pd.to_numeric(norm, errors="coerce")
-        with_unit[text] = read.notna().to_numpy()
-        num = num.where(~with_unit, read.reindex(raw.index))
+    num, with_unit = _read_text(raw, num, _WITH_UNIT)
     num = num.where(np.isfinite(num))  # "inf" is not a number of households
     # nor is a value no integer column can hold (1e20 became -9223372036854775808 households, silently)
     huge = num.abs() >= MAX_COUNT
@@ -108,7 +101,10 @@ def assign_households(
     fractional = num.notna() & ~negative & (num != np.floor(num.fillna(0)))
     given = num.notna() & ~negative
 
-    floors = pd.to_numeric(out["floors"], errors="coerce") if "floors" in out else pd.Series(np.nan, index=out.index)
+    raw_floors = out["floors"] if "floors" in out else pd.Series(np.nan, index=out.index)
+    floors, floors_parsed = _read_text(raw_floors, pd.to_numeric(raw_floors, errors="coerce"), _FLOORS_WITH_UNIT)
+    floors_present = raw_floors.notna() & (raw_floors.astype(str).str.strip() != "")
+    floors_bad = floors_present & ~(floors >= 0)  # text or negative: not used (0, as often, means not known)
     floors = floors.where(floors > 0)
     area = out.geometry.to_crs(metric).area.to_numpy()
     # a plain list: Series.map would turn None into NaN under pandas' string dtype, and NaN is "not residential"
@@ -139,6 +135,8 @@ def assign_households(
          "households value {v!r} leaves under " f"{MIN_FLOOR_M2_PER_HOUSEHOLD:g}" " m² of floor area a household (footprint × "
          "floors, or × " f"{IMPLAUSIBLE_FLOORS}" " floors where none are given); check it"),
         (with_unit & ~huge, "households_parsed", "info", "households value {v!r} read as a number"),
+        (floors_bad, "floors_invalid", "warning", "floors value {f!r} is not a number ≥ 0; not used"),
+        (floors_parsed & ~floors_bad, "floors_parsed", "info", "floors value {f!r} read as a number"),
         (~present & (source == "missing") & residential, "households_missing", "warning", "no households and no floors: counted as 0"),
         (~present & (source == "estimated") & column_used, "households_null", "info", "no households value"),
     ):
@@ -151,11 +149,29 @@ def assign_households(
                     "layer": "buildings",
                     "feature_id": str(ids.iloc[i]),
                     "measure": float(households[i]),
-                    "message": f"building {ids.iloc[i]}: " + text.format(v=_shown(raw.iloc[i])) + ("" if ftype == "households_missing" else f"; {how}"),
+                    "message": f"building {ids.iloc[i]}: " + text.format(v=_shown(raw.iloc[i]), f=_shown(raw_floors.iloc[i]))
+                               + ("" if ftype == "households_missing" else f"; {how}"),
                     "geometry": reps.iloc[i],
                 }
             )
     return out, make_findings(records, crs=out.crs)
+
+
+def _read_text(raw: pd.Series, num: pd.Series, unit: str) -> tuple[pd.Series, pd.Series]:
+    """``num`` (``raw`` read as numbers) with the text a register writes numbers as read too: full-width digits
+    ("１２０"), thousands separated by commas ("1,200"), the number with its unit (``unit``, a pattern with the
+    number as its group: "120户", "6层"); and where such text was read."""
+    parsed = pd.Series(False, index=raw.index)
+    text = num.isna() & raw.notna()
+    if not text.any():
+        return num, parsed
+    norm = raw[text].astype(str).map(lambda t: unicodedata.normalize("NFKC", t).strip())
+    norm = norm.where(~norm.str.fullmatch(_THOUSANDS), norm.str.replace(",", "", regex=False))
+    with_unit = norm.str.fullmatch(unit)
+    norm = norm.where(~with_unit, norm.str.extract(unit, expand=False))
+    read = pd.to_numeric(norm, errors="coerce")
+    parsed[text] = read.notna().to_numpy()
+    return num.where(~parsed, read.reindex(raw.index)), parsed
 
 
 def _shown(v: Any) -> Any:

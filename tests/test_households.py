@@ -122,6 +122,9 @@ def test_missing_sources():
     out, f = assign_households(b, metric=METRIC_EPSG)
     assert out["households"].tolist() == [0, 0, 0, 0]
     assert out["households_source"].tolist() == ["missing"] * 4
+    bad_floors = f[f["type"] == "floors_invalid"]  # -2 floors is said; 0 means not known, as often
+    assert bad_floors["feature_id"].tolist() == ["b2"] and "-2" in bad_floors["message"].iloc[0]
+    f = f[f["type"] != "floors_invalid"]
     assert f["type"].tolist() == ["households_missing"] * 4
     assert f["feature_id"].tolist() == ["b0", "b1", "b2", "p"]
     assert (f["severity"] == "warning").all()
@@ -249,7 +252,7 @@ def test_every_building_gets_a_count_and_a_source(rows):
         else:
             assert src != "given"
     assert set(f["type"]) <= {"households_invalid", "households_fractional", "households_missing", "households_null",
-                              "households_implausible", "households_parsed"}
+                              "households_implausible", "households_parsed", "floors_invalid", "floors_parsed"}
 
 
 def test_count_written_with_its_unit_is_read_as_the_number():
@@ -268,6 +271,17 @@ def test_full_width_digits_and_thousands_separators_are_read_as_the_number():
     assert out["households_source"].tolist() == ["given", "given", "given", "estimated", "given"]
     assert sorted(f.loc[f["type"] == "households_parsed", "feature_id"]) == ["b0", "b1", "b2"]
     assert list(f.loc[f["type"] == "households_invalid", "feature_id"]) == ["b3"]
+
+
+def test_floors_written_as_text_are_read_or_said():
+    """"6层", "６", "6F" are 6 floors (info); "六层" and "abc" are said and not used, so nothing is estimated from them."""
+    out, f = assign_households(_buildings([None] * 5, floors=["6层", "６", "6F", "六层", "abc"]), metric=METRIC_EPSG)
+    # 900 m² × 6 floors × residential share ÷ dwelling size, as for floors given as numbers
+    ref, _ = assign_households(_buildings([None], floors=[6]), metric=METRIC_EPSG)
+    assert out["households"].tolist()[:3] == [ref["households"].iloc[0]] * 3 and ref["households"].iloc[0] > 0
+    assert out["households_source"].tolist() == ["estimated"] * 3 + ["missing"] * 2
+    assert sorted(f.loc[f["type"] == "floors_parsed", "feature_id"]) == ["b0", "b1", "b2"]
+    assert sorted(f.loc[f["type"] == "floors_invalid", "feature_id"]) == ["b3", "b4"]
 
 
 def test_a_count_the_building_cannot_hold_is_kept_and_reported():

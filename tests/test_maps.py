@@ -487,3 +487,18 @@ def test_dedicated_grids_of_the_grids_layer_are_named_by_their_units(plan):
     m = grid_map(type(plan)({**plan.layers, "grids": kinds, "units": units}, plan.metadata), tiles="none")
     ded = _geojson_layers(m)["专属网格 (1)"]["features"]
     assert [f["properties"]["name"] for f in ded] == ["&lt;i&gt;医院&lt;/i&gt;"]  # its dedicated units, escaped
+
+
+def test_dollar_signs_in_user_text_are_printed_as_written(tmp_path, plan):
+    """Text from the roster, the streets and the plan is never read as matplotlib mathtext: ``$\\frac$`` in a
+    name raised a ParseSyntaxException traceback, and ``$x^2$`` printed as a formula without its dollars."""
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    staff = pd.DataFrame({"name": ["张$\\frac$三", "李$x^2$"], "phone": ["138", "139"], "role": "网格员", "grid_code": A1,
+                          "duties": ["收费$5$元", "巡查"]})
+    written = gridgeo.write_signs(plan, tmp_path / "signs", grids=[A1], roster=staff, unit="单位$1$号")
+    text = pypdf.PdfReader(written[0]).pages[0].extract_text()
+    for expected in ("张$\\frac$三", "李$x^2$", "收费$5$元", "单位$1$号"):
+        assert expected in text, expected
+    maps = gridgeo.maps.sign.write_community_maps(plan, tmp_path / "maps", communities=[CODE_A], roster=staff)
+    assert "李$x^2$" in pypdf.PdfReader(maps[0]).pages[0].extract_text()

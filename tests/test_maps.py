@@ -502,3 +502,18 @@ def test_dollar_signs_in_user_text_are_printed_as_written(tmp_path, plan):
         assert expected in text, expected
     maps = gridgeo.maps.sign.write_community_maps(plan, tmp_path / "maps", communities=[CODE_A], roster=staff)
     assert "李$x^2$" in pypdf.PdfReader(maps[0]).pages[0].extract_text()
+
+
+def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):
+    """``--grid X --grid X`` (or ``--community`` twice) wrote the file, then failed with "cannot read or write
+    .../.signs-*/X.pdf: No such file" (exit 2) when moving it a second time."""
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    assert main(["sign", str(path), "--grid", A1, "--grid", A2, "--grid", A1, "--out", str(tmp_path / "signs"),
+                 "--format", "png"]) == 0
+    assert sorted(p.name for p in (tmp_path / "signs").iterdir()) == [f"{A1}.png", f"{A2}.png"]
+    assert "2 sign(s) written" in capsys.readouterr().out
+    assert main(["sign", str(path), "--community", CODE_A, "--community", CODE_A, "--out", str(tmp_path / "maps"),
+                 "--format", "png"]) == 0
+    assert [p.name for p in (tmp_path / "maps").iterdir()] == [f"{CODE_A}.png"]

@@ -517,3 +517,16 @@ def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):
     assert main(["sign", str(path), "--community", CODE_A, "--community", CODE_A, "--out", str(tmp_path / "maps"),
                  "--format", "png"]) == 0
     assert [p.name for p in (tmp_path / "maps").iterdir()] == [f"{CODE_A}.png"]
+
+
+def test_public_staffing_panel_gives_no_household_figure(plan, roster):
+    """The public map's staffing panel showed the community workers the seed rules call for, one per 200–400
+    households: "3–6" for community B says it has 1,001–1,200 households (it has 1,139)."""
+    households_b = sum(v for k, v in HOUSEHOLDS.items() if k.startswith(CODE_B))
+    needed = f"{-(-households_b // 400)}–{-(-households_b // 200)}"
+    html = _html(grid_map(plan, roster=roster, tiles="none", public=True))
+    panel = html[html.index('<details class="gg-staffing">'):html.index("</details>")]
+    assert needed not in panel and "户" not in panel
+    assert "<td>花楼水塔社区</td><td>3</td><td>1/3</td><td>1/4</td><td class=gg-flag>2</td>" in panel
+    private = _html(grid_map(plan, roster=roster, tiles="none"))
+    assert needed in private[private.index('<details class="gg-staffing">'):]

@@ -330,16 +330,24 @@ def _as_roster(roster: Any, plan: Any) -> Roster | None:
     return read_roster(roster, plan)
 
 
-def _staffing_panel(table: pd.DataFrame, t: dict[str, str]) -> str:
-    """The staffing table (配备) of the page's communities, folded under the legend."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in t["staffing_cols"].split("|"))
+def _staffing_panel(table: pd.DataFrame, t: dict[str, str], *, public: bool = False) -> str:
+    """The staffing table (配备) of the page's communities, folded under the legend.
+
+    ``public``: without the community workers the seed rules call for, which are the community's households
+    in other words (one per 200–400: "6–12" says 2,201–2,400 households)."""
+    heads = t["staffing_cols"].split("|")
+    if public:
+        heads = heads[:3] + heads[4:]
+    head = "".join(f"<th>{esc(h)}</th>" for h in heads)
     rows = "".join(
         f"<tr><td>{esc(r.community or r.community_code)}</td><td>{r.grids}</td><td>{r.grid_workers}/{r.grid_workers_needed}</td>"
-        f"<td>{r.community_workers}/{esc(r.community_workers_needed)}</td><td>{r.group_leaders}/{r.group_leaders_needed}</td>"
+        + ("" if public else f"<td>{r.community_workers}/{esc(r.community_workers_needed)}</td>")
+        + f"<td>{r.group_leaders}/{r.group_leaders_needed}</td>"
         f"<td{' class=gg-flag' if r.grids_unstaffed else ''}>{r.grids_unstaffed}</td></tr>"
         for r in table.itertuples() if r.grids)
+    rule = t["staffing_rule_public" if public else "staffing_rule"]
     return (f'<details class="gg-staffing"><summary>{esc(t["staffing"])}</summary>'
-            f'<table><tr>{head}</tr>{rows}</table><small>{esc(t["staffing_rule"])}</small></details>')
+            f'<table><tr>{head}</tr>{rows}</table><small>{esc(rule)}</small></details>')
 
 
 def _legend(t: dict[str, str], *, has: dict[str, bool], roster: bool, staffing: str = "") -> str:
@@ -622,7 +630,7 @@ def grid_map(
         table = staffing(plan, staff)
         if communities is not None:
             table = table[table["community_code"].isin(communities)]
-        panel = _staffing_panel(table, t)
+        panel = _staffing_panel(table, t, public=public)
     root.html.add_child(folium.Element(_legend(t, has=has, roster=staff is not None, staffing=panel)))
     m.add_child(_JS.element(_label_script(m.get_name(), handles, max_labels=100)))
     if asset_base is not None:

@@ -332,6 +332,8 @@ def export(
     _check_target(out, plan_path, force=force)
 
     frames = {name: export_layer(plan, name, coords=coords, precision=precision) for name in names}
+    if fmt_name == "shp":
+        _check_one_geometry_type(frames)
     if fmt_name in ("shp", "csv"):
         _check_text(frames, fmt_name, enc)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -379,6 +381,22 @@ def _check_text(frames: dict[str, gpd.GeoDataFrame], fmt: str, encoding: str) ->
                     msg = (f"export: {where} is {size} bytes in {encoding}, and a Shapefile field holds at most "
                            f"{SHAPEFILE_TEXT_BYTES}; export as gpkg, geojson or fgb, or shorten the text in the plan")
                     raise InputError(msg)
+
+
+def _check_one_geometry_type(frames: dict[str, gpd.GeoDataFrame]) -> None:
+    """A Shapefile holds one kind of geometry: a buildings layer of footprints and address or entrance points
+    (which plans hold) is refused before writing, naming the formats that hold both; GDAL failed on the
+    first point with a FeatureError traceback."""
+    kinds = {"Polygon": "polygons", "MultiPolygon": "polygons", "Point": "points", "MultiPoint": "points",
+             "LineString": "lines", "MultiLineString": "lines"}
+    for layer, gdf in frames.items():
+        counts = gdf.geometry.geom_type.dropna().map(lambda t: kinds.get(t, t)).value_counts()
+        if len(counts) > 1:
+            held = " and ".join(f"{n:,} {kind}" for kind, n in counts.items())
+            rest = ",".join(n for n in frames if n != layer)
+            msg = (f"export: {layer} holds {held}, and a Shapefile holds one kind of geometry; export as gpkg, "
+                   f"geojson or fgb, which hold both" + (f", or leave {layer} out (--layers {rest})" if rest else ""))
+            raise InputError(msg)
 
 
 def _encodes(ch: str, encoding: str) -> bool:

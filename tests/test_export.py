@@ -452,3 +452,22 @@ def test_shapefile_text_over_254_bytes_is_refused_not_cut(plan, tmp_path):
     assert not (tmp_path / "shp").exists()
     written = gridgeo.export(odd, tmp_path / "gpkg.gpkg", layers="buildings")
     assert long_name in set(pyogrio.read_dataframe(written[0], layer="buildings")["name"])
+
+
+def test_shapefile_of_footprints_and_address_points_is_refused_in_one_line(plan, tmp_path, capsys):
+    """A plan's buildings may be footprints and points (address points, entrances: the Lujiazui scenario has
+    409 of them); the Shapefile export crashed on the first point with a pyogrio FeatureError traceback."""
+    layers = dict(plan.layers)
+    b = layers["buildings"].copy()
+    b.loc[b.index[:3], b.geometry.name] = b.geometry.iloc[:3].representative_point().to_numpy()
+    mixed = type(plan)({**layers, "buildings": b}, plan.metadata)
+    path = tmp_path / "mixed.gpkg"
+    mixed.to_file(path)
+    assert main(["export", str(path), "--format", "shp", "--out", str(tmp_path / "shp")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "buildings holds" in err and "3 points" in err and "--layers communities,grids,subgrids,units" in err
+    assert not (tmp_path / "shp").exists()
+    assert main(["export", str(path), "--format", "shp", "--out", str(tmp_path / "shp"),
+                 "--layers", "communities,grids,subgrids,units"]) == 0
+    written = gridgeo.export(mixed, tmp_path / "fgb", format="fgb", layers="buildings")
+    assert pyogrio.read_dataframe(written[0]).geom_type.value_counts().to_dict()["Point"] == 3

@@ -332,6 +332,10 @@ def export(
     _check_target(out, plan_path, force=force)
 
     frames = {name: export_layer(plan, name, coords=coords, precision=precision) for name in names}
+    if fmt_name == "shp":
+        _check_one_geometry_type(frames)
+    if fmt_name in ("shp", "csv"):
+        _check_text(frames, fmt_name, enc)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
@@ -347,6 +351,64 @@ def export(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final if not fmt.multi_layer else [out]
+
+
+#: the most bytes a DBF text field holds (GDAL cuts longer values, with a warning only)
+SHAPEFILE_TEXT_BYTES = 254
+
+
+def _check_text(frames: dict[str, gpd.GeoDataFrame], fmt: str, encoding: str) -> None:
+    """Refuse, before anything is written, text the file cannot hold as it is: characters the encoding
+    lacks (GBK has no emoji and no 𠮷; GDAL dropped them from a Shapefile with a warning only) and, in a
+    Shapefile, values over :data:`SHAPEFILE_TEXT_BYTES` bytes (GDAL cut them)."""
+    keys = load_schema()["x-primary-key"]
+    for layer, gdf in frames.items():
+        for col in gdf.columns:
+            if col == gdf.geometry.name or not (pd.api.types.is_object_dtype(gdf[col]) or pd.api.types.is_string_dtype(gdf[col])):
+                continue
+            for row, value in gdf[col].items():
+                if not isinstance(value, str):
+                    continue
+                where = f"{layer} {col} {_short(value)} ({keys[layer]} {gdf.at[row, keys[layer]]})"
+                try:
+                    size = len(value.encode(encoding))
+                except UnicodeEncodeError:
+                    lost = "".join(dict.fromkeys(ch for ch in value if not _encodes(ch, encoding)))
+                    msg = (f"export: {where} holds characters {encoding} cannot encode ({lost!r}); export in UTF-8 "
+                           f"(--encoding utf-8, the default) or change the text in the plan")
+                    raise InputError(msg) from None
+                if fmt == "shp" and size > SHAPEFILE_TEXT_BYTES:
+                    msg = (f"export: {where} is {size} bytes in {encoding}, and a Shapefile field holds at most "
+                           f"{SHAPEFILE_TEXT_BYTES}; export as gpkg, geojson or fgb, or shorten the text in the plan")
+                    raise InputError(msg)
+
+
+def _check_one_geometry_type(frames: dict[str, gpd.GeoDataFrame]) -> None:
+    """A Shapefile holds one kind of geometry: a buildings layer of footprints and address or entrance points
+    (which plans hold) is refused before writing, naming the formats that hold both; GDAL failed on the
+    first point with a FeatureError traceback."""
+    kinds = {"Polygon": "polygons", "MultiPolygon": "polygons", "Point": "points", "MultiPoint": "points",
+             "LineString": "lines", "MultiLineString": "lines"}
+    for layer, gdf in frames.items():
+        counts = gdf.geometry.geom_type.dropna().map(lambda t: kinds.get(t, t)).value_counts()
+        if len(counts) > 1:
+            held = " and ".join(f"{n:,} {kind}" for kind, n in counts.items())
+            rest = ",".join(n for n in frames if n != layer)
+            msg = (f"export: {layer} holds {held}, and a Shapefile holds one kind of geometry; export as gpkg, "
+                   f"geojson or fgb, which hold both" + (f", or leave {layer} out (--layers {rest})" if rest else ""))
+            raise InputError(msg)
+
+
+def _encodes(ch: str, encoding: str) -> bool:
+    try:
+        ch.encode(encoding)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _short(value: str, limit: int = 24) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _format_name(format: str | None, out: Path) -> str:  # noqa: A002

@@ -35,6 +35,7 @@ import pandas as pd
 import shapely
 
 from ._errors import InputError
+from ._staff import header_names, role_key, roster_text
 from .plan import Plan
 
 __all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
@@ -45,8 +46,9 @@ ROSTER_COLUMNS = ("worker", "phone", "worker_role")
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
 #: who takes an event, by role: at grid level the grid worker first, at community level the grid leader
-_ROLE_RANK_GRID = {"网格员": 0, "grid worker": 0, "网格长": 1, "grid leader": 1}
-_ROLE_RANK_COMMUNITY = {"网格长": 0, "grid leader": 0, "网格员": 1, "grid worker": 1}
+#: (roles as :data:`gridgeo._staff.ROLES` keys: 网格员, 专职网格员, grid worker ... read alike)
+_ROLE_RANK_GRID = {"grid_worker": 0, "fulltime_grid_worker": 0, "parttime_grid_worker": 0, "grid_leader": 1}
+_ROLE_RANK_COMMUNITY = {"grid_leader": 0, "grid_worker": 1, "fulltime_grid_worker": 1, "parttime_grid_worker": 1}
 _DATUMS = ("wgs84", "cgcs2000", "gcj02", "bd09")
 _CELL_EPS = 1e-9  # degrees (0.1 mm) added around each lookup cell: rounding never moves a point out of its cell
 
@@ -378,7 +380,9 @@ def _read_points(path: Path) -> pd.DataFrame:
 def read_roster(roster: Any) -> pd.DataFrame:
     """Staff for event routing: ``name``, ``phone``, and ``grid_code`` or ``community_code`` (``role`` optional).
 
-    A CSV (UTF-8, or GB18030 when it is not UTF-8) or a DataFrame. Codes are read as text.
+    A CSV (UTF-8, or GB18030 when it is not UTF-8) or a DataFrame. Codes are read as text. The headers
+    are those of the map's roster (:mod:`gridgeo.maps.roster`), English or Chinese (姓名, 电话, 网格编码,
+    社区代码, 职务), so one roster file serves both.
 
     >>> read_roster(pd.DataFrame({"name": ["许涛"], "phone": ["139"]}))
     Traceback (most recent call last):
@@ -395,10 +399,11 @@ def read_roster(roster: Any) -> pd.DataFrame:
         except UnicodeDecodeError:
             df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="gb18030")
     elif isinstance(roster, pd.DataFrame):
-        df = roster.astype(object).where(roster.notna(), "").astype(str)
+        df = roster_text(roster)
     else:
         msg = f"roster=<{type(roster).__name__}>: give a CSV path or a DataFrame"
         raise InputError(msg)
+    df = df.rename(columns=header_names(df.columns, "(DataFrame)" if isinstance(roster, pd.DataFrame) else repr(str(roster))))
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in ("name", "phone") if c not in df.columns]
     if missing:
@@ -418,7 +423,7 @@ def _grid_workers(roster: pd.DataFrame, grid_code: np.ndarray,
     """One contact per grid: a person of the grid (grid worker 网格员 first), else of its community (grid
     leader 网格长 first); ties by name, then phone. Returns the people's columns and each grid's index (-1)."""
     def pick(rows: pd.DataFrame, ranks: dict[str, int]) -> pd.DataFrame:
-        rows = rows.assign(_rank=rows["role"].str.lower().map(ranks).fillna(9))
+        rows = rows.assign(_rank=rows["role"].map(lambda r: ranks.get(role_key(r) or "", 9)))
         return rows.sort_values(["_rank", "name", "phone"], kind="stable")
 
     people = roster.reset_index(drop=True)

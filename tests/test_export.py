@@ -410,3 +410,64 @@ def test_a_file_name_for_several_layers_of_a_one_layer_format_is_refused(plan, t
         gridgeo.export(plan, out)
     assert not out.exists() and not any(tmp_path.iterdir())
     assert [p.name for p in gridgeo.export(plan, out, layers="grids")] == ["grids.geojson"]
+
+
+def _with_names(plan, community_name: str | None = None, building_name: str | None = None):
+    layers = dict(plan.layers)
+    if community_name is not None:
+        c = layers["communities"].copy()
+        c.loc[c.index[0], "name"] = community_name
+        layers["communities"] = c
+    if building_name is not None:
+        b = layers["buildings"].copy()
+        b.loc[b.index[0], "name"] = building_name
+        layers["buildings"] = b
+    return type(plan)(layers, plan.metadata)
+
+
+@pytest.mark.parametrize("fmt", ["shp", "csv"])
+def test_text_gbk_cannot_hold_is_refused_not_dropped(plan, tmp_path, capsys, fmt):
+    """A Shapefile in GBK lost the characters GBK lacks ('𠮷祥社区😀' became '祥社区', exit 0, a warning only);
+    a CSV in GBK failed with "cannot decode text as 'gbk' ... --encoding communities=gbk", the wrong fix."""
+    odd = _with_names(plan, community_name="𠮷祥社区😀")
+    with pytest.raises(InputError, match=r"GBK cannot encode \('𠮷😀'\).*--encoding utf-8"):
+        gridgeo.export(odd, tmp_path / "gbk", format=fmt, encoding="gbk")
+    assert not (tmp_path / "gbk").exists()
+    path = tmp_path / "odd.gpkg"
+    odd.to_file(path)
+    assert main(["export", str(path), "--format", fmt, "--encoding", "gbk", "--out", str(tmp_path / "cli")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "communities name '𠮷祥社区😀'" in err and "--encoding utf-8" in err
+    written = gridgeo.export(odd, tmp_path / "utf8", format=fmt, layers="communities")  # UTF-8 holds it all
+    back = read_layer(written[0], name="communities") if fmt == "shp" else None
+    assert back is None or "𠮷祥社区😀" in set(back["name"])
+
+
+def test_shapefile_text_over_254_bytes_is_refused_not_cut(plan, tmp_path):
+    """GDAL cut a DBF value to 254 bytes (a 150-character name kept 84 characters) with a warning only."""
+    long_name = "很长的楼名" * 30
+    odd = _with_names(plan, building_name=long_name)
+    with pytest.raises(InputError, match=r"buildings name '很长的楼名.*…' \(building_id .*\) is 450 bytes in UTF-8.*at most 254"):
+        gridgeo.export(odd, tmp_path / "shp", format="shp")
+    assert not (tmp_path / "shp").exists()
+    written = gridgeo.export(odd, tmp_path / "gpkg.gpkg", layers="buildings")
+    assert long_name in set(pyogrio.read_dataframe(written[0], layer="buildings")["name"])
+
+
+def test_shapefile_of_footprints_and_address_points_is_refused_in_one_line(plan, tmp_path, capsys):
+    """A plan's buildings may be footprints and points (address points, entrances: the Lujiazui scenario has
+    409 of them); the Shapefile export crashed on the first point with a pyogrio FeatureError traceback."""
+    layers = dict(plan.layers)
+    b = layers["buildings"].copy()
+    b.loc[b.index[:3], b.geometry.name] = b.geometry.iloc[:3].representative_point().to_numpy()
+    mixed = type(plan)({**layers, "buildings": b}, plan.metadata)
+    path = tmp_path / "mixed.gpkg"
+    mixed.to_file(path)
+    assert main(["export", str(path), "--format", "shp", "--out", str(tmp_path / "shp")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "buildings holds" in err and "3 points" in err and "--layers communities,grids,subgrids,units" in err
+    assert not (tmp_path / "shp").exists()
+    assert main(["export", str(path), "--format", "shp", "--out", str(tmp_path / "shp"),
+                 "--layers", "communities,grids,subgrids,units"]) == 0
+    written = gridgeo.export(mixed, tmp_path / "fgb", format="fgb", layers="buildings")
+    assert pyogrio.read_dataframe(written[0]).geom_type.value_counts().to_dict()["Point"] == 3

@@ -317,3 +317,36 @@ def test_locate_file_output_has_the_mode_of_an_ordinary_file(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "out.parquet").stat().st_mode) == 0o644
+
+
+def test_the_map_roster_with_chinese_headers_routes_events(plan, tmp_path):
+    """``gridgeo map`` and ``sign`` take a roster with Chinese headers (姓名, 电话, 职务, 网格编码); ``locate`` refused
+    the same file: "roster: missing column(s) ['name', 'phone']". And a 专职网格员 ranked with a 楼栋长 (both
+    unknown to the routing), so an event could go to the building leader."""
+    pts = _random_points(plan, 300, seed=4)
+    code = str(gridgeo.locate(pts, plan)["grid_code"].dropna().iloc[0])
+    staff = tmp_path / "名册.csv"
+    staff.write_text(f"姓名,电话,职务,网格编码\n阿楼栋,131,楼栋长,{code}\n丙专职,132,专职网格员,{code}\n", encoding="gbk")
+    got = gridgeo.locate(pts, plan, roster=staff)
+    mine = got["grid_code"].astype(str) == code
+    assert mine.any()
+    assert got.loc[mine, "worker"].astype(str).eq("丙专职").all() and got.loc[mine, "phone"].astype(str).eq("132").all()
+    assert got.loc[mine, "worker_role"].astype(str).eq("专职网格员").all()
+
+
+def test_a_roster_dataframe_with_an_empty_phone_keeps_the_digits(plan, tmp_path):
+    """``pd.read_csv`` reads a phone column with an empty cell as float: the worker's phone came out as
+    ``13800000000.0`` (and the map showed it so, with ``nan`` for the empty one on a sign)."""
+    pts = _random_points(plan, 300, seed=5)
+    code = str(gridgeo.locate(pts, plan)["grid_code"].dropna().iloc[0])
+    path = tmp_path / "staff.csv"
+    path.write_text(f"name,phone,role,grid_code\n甲,13800000000,网格员,{code}\n乙,,网格长,{code}\n", encoding="utf-8")
+    frame = pd.read_csv(path)  # phone float64, grid_code int64
+    got = gridgeo.locate(pts, plan, roster=frame)
+    mine = got["grid_code"].astype(str) == code
+    assert mine.any() and got.loc[mine, "phone"].astype(str).eq("13800000000").all()
+    from gridgeo.maps import read_roster
+
+    people = read_roster(frame, plan).staff.set_index("name")
+    assert people.loc["甲", "phone"] == "13800000000" and people.loc["乙", "phone"] == ""
+    assert people.loc["甲", "grid_code"] == code and people.loc["甲", "placed"] == "roster"

@@ -487,3 +487,46 @@ def test_dedicated_grids_of_the_grids_layer_are_named_by_their_units(plan):
     m = grid_map(type(plan)({**plan.layers, "grids": kinds, "units": units}, plan.metadata), tiles="none")
     ded = _geojson_layers(m)["专属网格 (1)"]["features"]
     assert [f["properties"]["name"] for f in ded] == ["&lt;i&gt;医院&lt;/i&gt;"]  # its dedicated units, escaped
+
+
+def test_dollar_signs_in_user_text_are_printed_as_written(tmp_path, plan):
+    """Text from the roster, the streets and the plan is never read as matplotlib mathtext: ``$\\frac$`` in a
+    name raised a ParseSyntaxException traceback, and ``$x^2$`` printed as a formula without its dollars."""
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    staff = pd.DataFrame({"name": ["张$\\frac$三", "李$x^2$"], "phone": ["138", "139"], "role": "网格员", "grid_code": A1,
+                          "duties": ["收费$5$元", "巡查"]})
+    written = gridgeo.write_signs(plan, tmp_path / "signs", grids=[A1], roster=staff, unit="单位$1$号")
+    text = pypdf.PdfReader(written[0]).pages[0].extract_text()
+    for expected in ("张$\\frac$三", "李$x^2$", "收费$5$元", "单位$1$号"):
+        assert expected in text, expected
+    maps = gridgeo.maps.sign.write_community_maps(plan, tmp_path / "maps", communities=[CODE_A], roster=staff)
+    assert "李$x^2$" in pypdf.PdfReader(maps[0]).pages[0].extract_text()
+
+
+def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):
+    """``--grid X --grid X`` (or ``--community`` twice) wrote the file, then failed with "cannot read or write
+    .../.signs-*/X.pdf: No such file" (exit 2) when moving it a second time."""
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    assert main(["sign", str(path), "--grid", A1, "--grid", A2, "--grid", A1, "--out", str(tmp_path / "signs"),
+                 "--format", "png"]) == 0
+    assert sorted(p.name for p in (tmp_path / "signs").iterdir()) == [f"{A1}.png", f"{A2}.png"]
+    assert "2 sign(s) written" in capsys.readouterr().out
+    assert main(["sign", str(path), "--community", CODE_A, "--community", CODE_A, "--out", str(tmp_path / "maps"),
+                 "--format", "png"]) == 0
+    assert [p.name for p in (tmp_path / "maps").iterdir()] == [f"{CODE_A}.png"]
+
+
+def test_public_staffing_panel_gives_no_household_figure(plan, roster):
+    """The public map's staffing panel showed the community workers the seed rules call for, one per 200–400
+    households: "3–6" for community B says it has 1,001–1,200 households (it has 1,139)."""
+    households_b = sum(v for k, v in HOUSEHOLDS.items() if k.startswith(CODE_B))
+    needed = f"{-(-households_b // 400)}–{-(-households_b // 200)}"
+    html = _html(grid_map(plan, roster=roster, tiles="none", public=True))
+    panel = html[html.index('<details class="gg-staffing">'):html.index("</details>")]
+    assert needed not in panel and "户" not in panel
+    assert "<td>花楼水塔社区</td><td>3</td><td>1/3</td><td>1/4</td><td class=gg-flag>2</td>" in panel
+    private = _html(grid_map(plan, roster=roster, tiles="none"))
+    assert needed in private[private.index('<details class="gg-staffing">'):]

@@ -182,3 +182,27 @@ def test_community_pages_and_index(driver, site, tmp_path):
     WebDriverWait(driver, 5).until(lambda d: d.current_url.endswith("index.html"))
     assert _open(driver, page_b) == []
     assert _count(driver, "grids") == 3
+
+
+def test_the_controls_speak_the_page_language(driver, site, tmp_path):
+    """The default (Chinese) page showed Leaflet's and its plugins' English: "Zoom in"/"Zoom out" on the zoom
+    buttons, "Location not found" after a search finding nothing, "Cancel", a scale bar in feet and miles."""
+    _open(driver, site["none"])
+    assert driver.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-in").get_attribute("title") == "放大"
+    assert driver.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-out").get_attribute("title") == "缩小"
+    assert driver.find_element(By.CSS_SELECTOR, ".leaflet-control-locate a").get_attribute("title") == "显示我的位置"
+    assert driver.find_element(By.CSS_SELECTOR, ".leaflet-control-search .search-cancel").get_attribute("title") == "取消"
+    scale = driver.find_element(By.CSS_SELECTOR, ".leaflet-control-scale").text
+    assert scale and "ft" not in scale and "mi" not in scale
+    box = next(e for e in driver.find_elements(By.CSS_SELECTOR, ".leaflet-control-search input.search-input") if e.is_displayed())
+    box.send_keys("没有这个网格")
+    box.send_keys(Keys.ENTER)
+    alert = driver.find_element(By.CSS_SELECTOR, ".leaflet-control-search .search-alert")
+    WebDriverWait(driver, 5).until(lambda d: alert.text)
+    assert alert.text == "未找到"
+    titles = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-control-container [title]')).map(e => e.title)")
+    assert not [x for x in titles if any(w in x for w in ("Zoom", "Cancel", "Search", "Show me"))], titles
+    options = driver.execute_script("""var found = null; window.gridgeo.map.eachLayer(function() {});
+        for (var k in window) { if (k.indexOf('locate_control') === 0) found = window[k].options.strings; } return found;""")
+    assert options["popup"].startswith("您在") and options["metersUnit"] == "米"

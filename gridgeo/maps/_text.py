@@ -21,6 +21,11 @@ _TEXT = {
         "staffing": "人员配备", "staffing_rule": "标准：每网格1名网格员，每200–400户1名社区工作者，每小网格1名居民小组长",
         "context": "周边网格", "units": "专属单位", "other_units": "辖区单位",
         "staffing_cols": "社区|网格|网格员|社区工作者|居民小组长|无人网格",
+        "staffing_rule_public": "标准：每网格1名网格员，每小网格1名居民小组长",
+        # the page's controls (Leaflet, leaflet-search, Leaflet.LocateControl speak English unless told)
+        "zoom_in": "放大", "zoom_out": "缩小", "search_none": "未找到", "search_cancel": "取消",
+        "locate_popup": "您在此点 {distance} {unit} 范围内", "meters": "米", "feet": "英尺",
+        "locate_outside": "您的位置不在本图范围内",
     },
     "en": {
         "title": "Grid map", "grids": "grids", "subgrids": "small grids", "dedicated": "dedicated grids", "streets": "streets",
@@ -36,6 +41,10 @@ _TEXT = {
         "staffing_rule": "seed rules: 1 grid worker per grid, community workers 1 per 200–400 households, "
                          "1 resident-group leader per small grid",
         "staffing_cols": "community|grids|grid workers|community workers|group leaders|unstaffed grids",
+        "staffing_rule_public": "seed rules: 1 grid worker per grid, 1 resident-group leader per small grid",
+        "zoom_in": "Zoom in", "zoom_out": "Zoom out", "search_none": "Not found", "search_cancel": "Cancel",
+        "locate_popup": "You are within {distance} {unit} from this point", "meters": "meters", "feet": "feet",
+        "locate_outside": "You seem located outside the boundaries of the map",
     },
 }
 

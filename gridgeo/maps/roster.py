@@ -40,42 +40,10 @@ import geopandas as gpd
 import pandas as pd
 
 from .._errors import InputError
+from .._staff import GRID_STAFF_ROLES, HEADERS, ROLES, WORKER_ROLES, header_names, role_key, roster_text
 
 __all__ = ["ROLES", "Roster", "read_roster", "staffing", "grid_staff_table"]
 
-#: role key → (Chinese label, English label, level, default duties zh, default duties en)
-ROLES: dict[str, tuple[str, str, str, str, str]] = {
-    "grid_leader": ("网格长", "grid leader", "grid", "统筹网格工作，督促指导网格员", "leads the grid's work and its workers"),
-    "grid_worker": ("网格员", "grid worker", "grid", "信息采集、隐患排查、矛盾调解、服务群众",
-                    "collects information, finds hazards, mediates disputes, serves residents"),
-    "fulltime_grid_worker": ("专职网格员", "full-time grid worker", "grid", "信息采集、隐患排查、矛盾调解、服务群众",
-                             "collects information, finds hazards, mediates disputes, serves residents"),
-    "parttime_grid_worker": ("兼职网格员", "part-time grid worker", "grid", "协助网格员开展网格服务",
-                             "assists the grid workers"),
-    "building_leader": ("楼栋长", "building leader", "grid", "联系楼栋住户，上报情况", "keeps in touch with the building's households"),
-    "resident_group_leader": ("居民小组长", "resident-group leader", "subgrid", "联系小组住户，协助网格员",
-                              "keeps in touch with the group's households, assists the grid worker"),
-    "community_worker": ("社区工作者", "community worker", "community", "社区服务与管理", "community services"),
-    "supervisor": ("督导员", "supervisor", "community", "受理监督、投诉", "takes complaints and supervises the grids"),
-}
-_ROLE_ALIASES = {v[0]: k for k, v in ROLES.items()} | {v[1]: k for k, v in ROLES.items()} | {k: k for k in ROLES} | {
-    "小组长": "resident_group_leader", "居民组长": "resident_group_leader", "社工": "community_worker",
-    "监督员": "supervisor", "督导": "supervisor", "专属网格员": "fulltime_grid_worker",
-}
-#: roles that count as the grid's own staff (a grid with none of them is flagged)
-GRID_STAFF_ROLES = ("grid_leader", "grid_worker", "fulltime_grid_worker", "parttime_grid_worker")
-_WORKER_ROLES = ("grid_worker", "fulltime_grid_worker", "parttime_grid_worker")
-
-_HEADERS = {
-    "name": ("name", "姓名"),
-    "phone": ("phone", "电话", "手机", "联系电话", "手机号"),
-    "role": ("role", "职务", "角色", "岗位"),
-    "community_code": ("community_code", "社区代码", "社区编码"),
-    "grid_code": ("grid_code", "网格编码", "网格代码"),
-    "subgrid_code": ("subgrid_code", "小网格编码", "小网格代码"),
-    "duties": ("duties", "职责"),
-    "photo": ("photo", "照片"),
-}
 COLUMNS = ("name", "phone", "role", "community_code", "grid_code", "subgrid_code", "duties", "photo", "line", "placed")
 
 
@@ -118,30 +86,21 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _canonical_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    rename: dict[str, str] = {}
-    for column in frame.columns:
-        key = str(column).strip()
-        for canon, names in _HEADERS.items():
-            if key.lower() in names:
-                if canon in rename.values():
-                    msg = f"roster {source}: two columns mean {canon!r} ({', '.join(names)}); keep one"
-                    raise InputError(msg)
-                rename[column] = canon
-    out = frame.rename(columns=rename)
+    out = frame.rename(columns=header_names(frame.columns, source))
     if "name" not in out.columns:
         msg = f"roster {source}: no name column (name or 姓名) among {list(frame.columns)}; add one"
         raise InputError(msg)
-    for canon in _HEADERS:
+    for canon in HEADERS:
         if canon not in out.columns:
             out[canon] = ""
-    out = out[list(_HEADERS)].astype(str).apply(lambda s: s.str.strip())
+    out = out[list(HEADERS)].astype(str).apply(lambda s: s.str.strip())
     return out
 
 
 def _role_key(value: str, line: int, source: str) -> str:
     if value == "":
         return "grid_worker"
-    key = _ROLE_ALIASES.get(value) or _ROLE_ALIASES.get(value.lower().replace(" ", "_").replace("-", "_"))
+    key = role_key(value)
     if key is None:
         choices = ", ".join(f"{v[0]} ({k})" for k, v in ROLES.items())
         msg = f"roster {source} line {line}: unknown role {value!r}; use one of {choices}"
@@ -186,7 +145,7 @@ def read_roster(roster: Any, plan: Any) -> Roster:
         role, a grid that is not in the row's community, a photo that is not there.
     """
     if isinstance(roster, pd.DataFrame):
-        source, base, frame = "(DataFrame)", Path.cwd(), roster.astype(str).replace({"nan": "", "None": ""})
+        source, base, frame = "(DataFrame)", Path.cwd(), roster_text(roster)
     else:
         path = Path(os.fspath(roster))
         source, base, frame = repr(str(path)), path.resolve().parent, _read_csv(path)
@@ -241,7 +200,7 @@ def _place(staff: pd.DataFrame, grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFr
     if subgrids is not None and len(subgrids):
         for c, g in subgrids.groupby("community_code"):
             subgrids_of[c] = sorted(zip(g["subgrid_code"].astype(str), g["grid_code"].astype(str)))
-    group = staff["role"].map(lambda r: "workers" if r in _WORKER_ROLES else r)
+    group = staff["role"].map(lambda r: "workers" if r in WORKER_ROLES else r)
     level = staff["role"].map(lambda r: ROLES[r][2])
     todo = staff[(staff["placed"] == "community") & (level != "community")]
     for (community, role_group), people in todo.groupby([todo["community_code"], group[todo.index]], sort=True):
@@ -282,7 +241,7 @@ def grid_staff_table(plan: Any, roster: Roster | None) -> pd.DataFrame:
             "grid_code": g.grid_code, "community_code": g.community_code,
             "households": int(getattr(g, "households", 0) or 0),
             "grid_leaders": names["grid_leader"],
-            "grid_workers": "、".join(x for x in (names[r] for r in _WORKER_ROLES) if x),
+            "grid_workers": "、".join(x for x in (names[r] for r in WORKER_ROLES) if x),
             "building_leaders": int((mine["role"] == "building_leader").sum()),
             "resident_group_leaders": int((mine["role"] == "resident_group_leader").sum()),
             "unstaffed": not bool(mine["role"].isin(GRID_STAFF_ROLES).any()),
@@ -317,7 +276,7 @@ def staffing(plan: Any, roster: Roster | None = None) -> pd.DataFrame:
         rows.append({
             "community_code": code, "community": names.get(code, ""), "households": households,
             "grids": len(g), "small_grids": n_small,
-            "grid_workers_needed": len(g), "grid_workers": count(_WORKER_ROLES),
+            "grid_workers_needed": len(g), "grid_workers": count(WORKER_ROLES),
             "grid_leaders": count(("grid_leader",)),
             "community_workers_needed": f"{math.ceil(households / 400)}–{math.ceil(households / 200)}" if households else "0",
             "community_workers": count(("community_worker",)),

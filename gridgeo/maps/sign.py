@@ -234,7 +234,6 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     communities whose roster has no supervisor (督导员), ``unit`` the responsible unit (default the
     community's name and 居民委员会 / residents' committee).
     """
-    import matplotlib
     from matplotlib.figure import Figure
 
     t = texts(lang)
@@ -265,7 +264,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     w_mm, h_mm = PAPER_MM[paper]
     scale = w_mm / 210.0
     fs = lambda size: size * scale  # noqa: E731 - type sizes grow with the paper
-    with matplotlib.rc_context({"font.family": [family], "pdf.fonttype": 42, "ps.fonttype": 42, "axes.unicode_minus": False}):
+    with matplotlib_rc(family):
         fig = Figure(figsize=(w_mm / 25.4, h_mm / 25.4), dpi=DPI)
         fig.patch.set_facecolor("white")
         fig.text(0.5, 0.965, f"{t['sign']}", ha="center", va="center", fontsize=fs(26), weight="bold", color="#b30000")
@@ -408,10 +407,13 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
 
 
 def matplotlib_rc(family: str) -> Any:
-    """matplotlib settings for gridgeo's print: the CJK font, TrueType in PDF (searchable text)."""
+    """matplotlib settings for gridgeo's print: the CJK font, TrueType in PDF (searchable text), and no
+    mathtext: names, duties, streets and units are printed as written (``$x^2$`` is not a formula, and
+    ``$\\frac$`` is no parse error)."""
     import matplotlib
 
-    return matplotlib.rc_context({"font.family": [family], "pdf.fonttype": 42, "ps.fonttype": 42, "axes.unicode_minus": False})
+    return matplotlib.rc_context({"font.family": [family], "pdf.fonttype": 42, "ps.fonttype": 42, "axes.unicode_minus": False,
+                                  "text.parse_math": False})
 
 
 def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list[str], roster: Any = None, streets: Any = None,
@@ -422,6 +424,7 @@ def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list
         msg = f"format {fmt!r} is not supported; use one of {list(FORMATS)}"
         raise InputError(msg)
     out = Path(out)
+    communities = list(dict.fromkeys(str(c) for c in communities))  # a code given twice is one map
     targets = [out / f"{c}.{fmt}" for c in communities]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
@@ -465,7 +468,7 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     if paper not in PAPER_MM:
         msg = f"paper {paper!r} is not supported; use one of {list(PAPER_MM)}"
         raise InputError(msg)
-    codes = sorted(plan.grids["grid_code"].astype(str)) if grids is None else [str(g) for g in grids]
+    codes = sorted(plan.grids["grid_code"].astype(str)) if grids is None else list(dict.fromkeys(str(g) for g in grids))
     known = set(plan.grids["grid_code"].astype(str))
     missing = [c for c in codes if c not in known]
     if missing:

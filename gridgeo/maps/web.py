@@ -251,8 +251,9 @@ def _label_script(map_name: str, layers: dict[str, str], max_labels: int) -> str
 
 
 def _search_class() -> Any:
-    """folium's Search, matching anywhere in the text (leaflet-search's ``initial: false``), the placeholder
-    as a JSON string, fitting the found grid and opening its popup."""
+    """folium's Search, matching anywhere in the text (leaflet-search's ``initial: false``), the placeholder,
+    the "not found" and "cancel" words in the page's language as JSON strings, fitting the found grid and
+    opening its popup."""
     from folium.plugins import Search
     from jinja2 import Template
 
@@ -262,6 +263,32 @@ def _search_class() -> Any:
     return AnywhereSearch
 
 
+def _search(layer: Any, t: dict[str, str]) -> Any:
+    """The search box over ``layer`` in the page's language."""
+    search = _search_class()(layer, search_label="search", placeholder=t["search"], collapsed=False, position="topright")
+    search.text_err, search.text_cancel = t["search_none"], t["search_cancel"]
+    return search
+
+
+def _controls(m: Any, t: dict[str, str]) -> None:
+    """Zoom buttons and a metric scale bar in the page's language (Leaflet's own say "Zoom in" and show
+    feet and miles); added before the other controls, so the zoom buttons stay on top at the upper left."""
+    import json
+
+    m.add_child(_JS.element(
+        f"L.control.zoom({json.dumps({'zoomInTitle': t['zoom_in'], 'zoomOutTitle': t['zoom_out']})}).addTo({m.get_name()});\n"
+        f"    L.control.scale({{imperial: false}}).addTo({m.get_name()});"))
+
+
+def _locate_control(t: dict[str, str]) -> Any:
+    """"Locate me" (Leaflet.LocateControl) with every word of it in the page's language."""
+    from folium.plugins import LocateControl
+
+    strings = {"title": t["locate"], "metersUnit": t["meters"], "feetUnit": t["feet"], "popup": t["locate_popup"],
+               "outsideMapBoundsMsg": t["locate_outside"]}
+    return LocateControl(strings=strings, icon="gg-locate-icon", position="topleft")
+
+
 _SEARCH_TEMPLATE = """
 {% macro script(this, kwargs) %}
     var {{this.layer.get_name()}}searchControl = new L.Control.Search({
@@ -269,6 +296,8 @@ _SEARCH_TEMPLATE = """
         propertyName: '{{this.search_label}}',
         collapsed: {{this.collapsed|tojson|safe}},
         textPlaceholder: {{this.placeholder|tojson|safe}},
+        textErr: {{this.text_err|tojson|safe}},
+        textCancel: {{this.text_cancel|tojson|safe}},
         position: '{{this.position}}',
         initial: false,
         marker: false,
@@ -301,16 +330,24 @@ def _as_roster(roster: Any, plan: Any) -> Roster | None:
     return read_roster(roster, plan)
 
 
-def _staffing_panel(table: pd.DataFrame, t: dict[str, str]) -> str:
-    """The staffing table (配备) of the page's communities, folded under the legend."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in t["staffing_cols"].split("|"))
+def _staffing_panel(table: pd.DataFrame, t: dict[str, str], *, public: bool = False) -> str:
+    """The staffing table (配备) of the page's communities, folded under the legend.
+
+    ``public``: without the community workers the seed rules call for, which are the community's households
+    in other words (one per 200–400: "6–12" says 2,201–2,400 households)."""
+    heads = t["staffing_cols"].split("|")
+    if public:
+        heads = heads[:3] + heads[4:]
+    head = "".join(f"<th>{esc(h)}</th>" for h in heads)
     rows = "".join(
         f"<tr><td>{esc(r.community or r.community_code)}</td><td>{r.grids}</td><td>{r.grid_workers}/{r.grid_workers_needed}</td>"
-        f"<td>{r.community_workers}/{esc(r.community_workers_needed)}</td><td>{r.group_leaders}/{r.group_leaders_needed}</td>"
+        + ("" if public else f"<td>{r.community_workers}/{esc(r.community_workers_needed)}</td>")
+        + f"<td>{r.group_leaders}/{r.group_leaders_needed}</td>"
         f"<td{' class=gg-flag' if r.grids_unstaffed else ''}>{r.grids_unstaffed}</td></tr>"
         for r in table.itertuples() if r.grids)
+    rule = t["staffing_rule_public" if public else "staffing_rule"]
     return (f'<details class="gg-staffing"><summary>{esc(t["staffing"])}</summary>'
-            f'<table><tr>{head}</tr>{rows}</table><small>{esc(t["staffing_rule"])}</small></details>')
+            f'<table><tr>{head}</tr>{rows}</table><small>{esc(rule)}</small></details>')
 
 
 def _legend(t: dict[str, str], *, has: dict[str, bool], roster: bool, staffing: str = "") -> str:
@@ -432,7 +469,6 @@ def grid_map(
         attributes; otherwise a ``name`` column is shown on hover.
     """
     import folium
-    from folium.plugins import LocateControl
 
     token = _check_options(tiles, lang, tianditu_token)
     t = texts(lang)
@@ -479,7 +515,8 @@ def grid_map(
     dedicated = layers.get("dedicated")
 
     minx, miny, maxx, maxy = shown.total_bounds
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False, zoom_snap=0.25)
+    m = folium.Map(tiles=None, zoom_control=False, prefer_canvas=False, zoom_snap=0.25)
+    _controls(m, t)
     _add_tiles(m, tiles, token, t)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     root = m.get_root()
@@ -581,9 +618,9 @@ def grid_map(
         handles["buildings"] = bl.get_name()
         has["buildings"] = True
 
-    search = _search_class()(grid_layer, search_label="search", placeholder=t["search"], collapsed=False, position="topright")
+    search = _search(grid_layer, t)
     search.add_to(m)
-    locate = LocateControl(strings={"title": t["locate"]}, icon="gg-locate-icon", position="topleft")
+    locate = _locate_control(t)
     locate.add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     panel = ""
@@ -593,7 +630,7 @@ def grid_map(
         table = staffing(plan, staff)
         if communities is not None:
             table = table[table["community_code"].isin(communities)]
-        panel = _staffing_panel(table, t)
+        panel = _staffing_panel(table, t, public=public)
     root.html.add_child(folium.Element(_legend(t, has=has, roster=staff is not None, staffing=panel)))
     m.add_child(_JS.element(_label_script(m.get_name(), handles, max_labels=100)))
     if asset_base is not None:
@@ -621,7 +658,8 @@ def _index_map(plan: Any, pages: dict[str, str], *, tiles: str, token: str | Non
     gdf = gpd.GeoDataFrame(records, geometry=shown.geometry.to_numpy(), crs=4326)
     gdf["fill"] = [palette_colour(int(i)) for i in colours]
     minx, miny, maxx, maxy = gdf.total_bounds
-    m = folium.Map(tiles=None, control_scale=True, zoom_snap=0.25)
+    m = folium.Map(tiles=None, zoom_control=False, zoom_snap=0.25)
+    _controls(m, t)
     _add_tiles(m, tiles, token, t)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     root = m.get_root()
@@ -633,7 +671,7 @@ def _index_map(plan: Any, pages: dict[str, str], *, tiles: str, token: str | Non
     }""")
     layer = folium.GeoJson(gdf, name=f"{t['communities']} ({len(gdf):,})", on_each_feature=on_each,
                            style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.55, "color": "#333", "weight": 1.5}).add_to(m)
-    search = _search_class()(layer, search_label="search", placeholder=t["search"], collapsed=False, position="topright")
+    search = _search(layer, t)
     search.add_to(m)
     m.add_child(_JS.element(_label_script(m.get_name(), {"communities": layer.get_name()}, max_labels=200)))
     _use_local_assets([m, search], asset_base)

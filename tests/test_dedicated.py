@@ -598,15 +598,21 @@ def test_fitting_never_leaves_a_cut_off_piece_of_a_dedicated_grid_to_no_grid():
     assert base.geometry.iloc[0].area == pytest.approx(200.0)
 
 
-def test_grid_around_a_dedicated_site_is_reported_as_the_report_counts_it():
-    """A school compound in the middle of a block of flats: the one ordinary grid wraps its dedicated grid.
-    The partition reports it (grid_encloses_grid, saying why) and the quality table counts it: one figure."""
+def _school_in_flats():
+    """A community of 400 households in eight blocks of flats around a school compound (a dedicated unit)."""
     comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 400)], crs=CRS)
     ring = [(x, y) for x in (40, 200, 360) for y in (40, 200, 360) if (x, y) != (200, 200)]
     fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in ring]
     buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
     units = _units([{"name": "学校", "category": "school", "employees": 120,
                      "geometry": box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 250)}])
+    return comm, buildings, units
+
+
+def test_grid_around_a_dedicated_site_is_reported_as_the_report_counts_it():
+    """A school compound in the middle of a block of flats: the one ordinary grid wraps its dedicated grid.
+    The partition reports it (grid_encloses_grid, saying why) and the quality table counts it: one figure."""
+    comm, buildings, units = _school_in_flats()
     plan = gridgeo.divide(comm, None, buildings, enterprises=units)
     assert len(_ded(plan)) == 1 and (plan.grids["kind"] == "base").sum() == 1
     wrapped = plan.findings[plan.findings["type"] == "grid_encloses_grid"]
@@ -643,12 +649,7 @@ def test_a_kept_grid_keeps_its_findings_in_a_redivision():
 
 def test_regrid_around_a_dedicated_site_is_reported_after_redivision():
     """Re-division (动态调整) redraws the grid around the school: the re-divided grid is reported as the fresh one."""
-    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 400)], crs=CRS)
-    ring = [(x, y) for x in (40, 200, 360) for y in (40, 200, 360) if (x, y) != (200, 200)]
-    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in ring]
-    buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
-    units = _units([{"name": "学校", "category": "school", "employees": 120,
-                     "geometry": box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 250)}])
+    comm, buildings, units = _school_in_flats()
     first = gridgeo.divide(comm, None, buildings, enterprises=units)
     changed = buildings.copy()
     changed.loc[0, "households"] = 60  # one building's count changes: its grid is re-divided

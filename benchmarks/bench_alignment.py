@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_partition as bp  # noqa: E402
 
 
-def _strtree_near(xy: np.ndarray, tree: shapely.STRtree, snap_m: float) -> np.ndarray:
+def _strtree_near(xy: np.ndarray, tree: shapely.STRtree, snap_m: float, *, lines: np.ndarray | None = None) -> np.ndarray:
     """The test as it was: a point per piece, the STRtree's dwithin."""
     hit = np.zeros(len(xy), dtype=bool)
     hit[np.unique(tree.query(shapely.points(xy), predicate="dwithin", distance=snap_m)[0])] = True

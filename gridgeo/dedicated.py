@@ -81,19 +81,27 @@ def _text(v: Any) -> str | None:
     return s or None
 
 
-def _numbers(u: gpd.GeoDataFrame, col: str) -> tuple[np.ndarray, list[str | None]]:
-    """Column ``col`` of ``u`` as floats (NaN when absent, empty or not a finite number), and per row the
-    value as given where it was given but is not a finite number (None elsewhere).
+#: a number written with its unit, per column read by :func:`_numbers`
+_UNITS = {"employees": r"\s*(\d+(?:\.\d+)?)\s*人\s*", "site_area": r"\s*(\d+(?:\.\d+)?)\s*(?:m2|m²|㎡|平方米)\s*"}
 
-    >>> u = gpd.GeoDataFrame({"employees": ["300", "约300人", None, "inf", 12]}, geometry=[None] * 5)
+
+def _numbers(u: gpd.GeoDataFrame, col: str) -> tuple[np.ndarray, list[str | None]]:
+    """Column ``col`` of ``u`` as floats (NaN when absent, empty or not a finite number), read as household
+    counts are (:func:`gridgeo.households._read_text`: "300人", "１２０", "1,200"), and per row the value as
+    given where it was given but is not a finite number (None elsewhere).
+
+    >>> u = gpd.GeoDataFrame({"employees": ["300", "约300人", None, "inf", 12, "120人"]}, geometry=[None] * 6)
     >>> v, bad = _numbers(u, "employees")
-    >>> v.tolist()[:2], bad
-    ([300.0, nan], [None, '约300人', None, 'inf', None])
+    >>> v.tolist()[:2], float(v[-1]), bad
+    ([300.0, nan], 120.0, [None, '约300人', None, 'inf', None, None])
     """
+    from .households import _read_text
+
     if col not in u:
         return np.full(len(u), np.nan), [None] * len(u)
     raw = u[col]
-    num = pd.to_numeric(raw, errors="coerce").astype(float).to_numpy().copy()
+    num, _ = _read_text(raw, pd.to_numeric(raw, errors="coerce"), _UNITS[col])
+    num = num.astype(float).to_numpy().copy()
     text = [_text(v) for v in raw]
     bad = [t if t is not None and not np.isfinite(x) else None for t, x in zip(text, num, strict=True)]
     num[~np.isfinite(num)] = np.nan

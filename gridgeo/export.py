@@ -29,6 +29,7 @@ files), never a folder holding anything else.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import shutil
@@ -334,8 +335,8 @@ def export(
     frames = {name: export_layer(plan, name, coords=coords, precision=precision) for name in names}
     if fmt_name == "shp":
         _check_one_geometry_type(frames)
-    if fmt_name in ("shp", "csv"):
-        _check_text(frames, fmt_name, enc)
+    if fmt_name == "shp" or (fmt_name == "csv" and codecs.lookup(enc).name not in ("utf-8", "utf-8-sig")):
+        _check_text(frames, fmt_name, enc)  # (UTF-8 encodes every character: a CSV in it needs no check)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)

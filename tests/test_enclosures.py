@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -198,3 +199,64 @@ def test_a_corridor_that_overfills_one_inner_grid_gives_way_to_one_that_fits_ano
     assert set(fixed[moved].tolist()) == {2}  # the corridor went to B
     assert np.bincount(fixed, weights=h).tolist()[1] == 440  # A unchanged
     assert all(_connected(g, np.flatnonzero(fixed == p)) for p in range(3))
+
+
+def _village_in_farmland(shed: bool):
+    """A community of farmland (a ring-shaped block without households) round a village block of 1,080
+    households in 36 buildings: the village makes several grids, and whichever takes the farmland wraps
+    the others unless the farmland is cut. ``shed``: a building of 0 households on the farmland."""
+    import geopandas as gpd
+
+    crs, code = "EPSG:4547", "420111053003"
+    village = box(400, 400, 600, 600)
+    farmland = box(0, 0, 1000, 1000).difference(village)
+    comm = gpd.GeoDataFrame({"code": [code], "name": ["田园村"], "kind": ["urban"]}, geometry=[box(0, 0, 1000, 1000)],
+                            crs=crs)
+    blocks = gpd.GeoDataFrame({"block_id": [f"{code}-B0001", f"{code}-B0002"], "community_code": [code] * 2},
+                              geometry=[farmland, village], crs=crs)
+    sites = [((405 + 32 * i, 405 + 32 * j), 30, 2) for j in range(6) for i in range(6)]
+    if shed:
+        sites.append(((100, 100), 0, 1))
+    bld = gpd.GeoDataFrame({"building_id": [f"b{i:02d}" for i in range(len(sites))],
+                            "households": [h for _, h, _ in sites], "community_code": [code] * len(sites),
+                            "block_id": [f"{code}-B{b:04d}" for _, _, b in sites]},
+                           geometry=[box(x, y, x + 20, y + 20) for (x, y), _, _ in sites], crs=crs)
+    return comm, blocks, bld
+
+
+@pytest.mark.parametrize("shed", [False, True])
+def test_farmland_round_a_village_is_cut_so_that_no_grid_wraps_the_village(shed):
+    # 洪山区 420111053003: a grid of the farmland ringed the village's other grids; the farmland is now cut
+    # from the village to its outer edge (corridors), and one corridor goes to a grid inside. A shed on the
+    # farmland (0 households) stays whole in one grid
+    from gridgeo.partition import partition
+
+    comm, blocks, bld = _village_in_farmland(shed)
+    res = partition(comm, blocks, bld)
+    assert len(res.grids) >= 3
+    assert shapely.get_num_interior_rings(shapely.get_parts(res.grids.geometry.to_numpy())).sum() == 0
+    assert not (res.findings["type"] == "grid_encloses_grid").any()
+    assert ((res.grids["households"] >= 300) & (res.grids["households"] <= 500)).all(), res.grids["households"].tolist()
+    assert int(res.grids["households"].sum()) == 1080
+    assert shapely.coverage_is_valid(res.grids.geometry.to_numpy())
+    assert abs(float(res.grids.area.sum()) - 1e6) < 1e-3
+    # every building lies wholly in one grid (the shed too)
+    for geom in bld.geometry:
+        assert max(shapely.area(shapely.intersection(res.grids.geometry.to_numpy(), geom))) == pytest.approx(geom.area)
+
+
+def test_a_ring_block_is_cut_by_corridors_and_its_sheds_stay_whole():
+    from gridgeo.partition.units import strip_pieces
+
+    ring = box(0, 0, 1000, 1000).difference(box(400, 400, 600, 600))
+    shed = box(395, 380, 420, 395)  # where a corridor from the hole's corner would run
+    pieces, of = strip_pieces(np.array([ring, box(400, 400, 600, 600)]), np.array([0]), whole={0: [shed]})
+    assert set(of.tolist()) == {0} and len(pieces) >= 8
+    assert float(sum(shapely.area(pieces))) == pytest.approx(ring.area)
+    assert shapely.coverage_is_valid(pieces)
+    holding = shapely.area(shapely.intersection(pieces, shed))
+    assert holding.max() == pytest.approx(shed.area) and (holding > 1e-9).sum() == 1
+    # each corridor runs from the hole to the outer edge
+    touching_both = [p for p in pieces if p.intersects(box(400, 400, 600, 600).exterior)
+                     and p.intersects(box(0, 0, 1000, 1000).exterior)]
+    assert len(touching_both) >= 4

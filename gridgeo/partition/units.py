@@ -194,8 +194,14 @@ def build_cells(
     piece_block = np.zeros(0, dtype=np.int64)
     if strips is not None and len(strips):
         cand = np.unique(np.asarray(strips, dtype=np.int64))
-        cand = cand[(nsites[cand] == 0) & ~divide[cand]]
-        piece_geoms, piece_block = strip_pieces(blocks, cand, block_tree)
+        # blocks without households, not divided: land, a road reserve (a shed of no households kept whole)
+        bh = np.bincount(bblock, weights=households, minlength=nb) if len(buildings) else np.zeros(nb)
+        cand = cand[(bh[cand] == 0) & ~divide[cand]]
+        inside = np.flatnonzero(np.isin(bblock, cand) & (shapely.get_type_id(buildings) >= 3)) if len(buildings) else []
+        whole = {}
+        for i in np.asarray(inside, dtype=np.int64).tolist():
+            whole.setdefault(int(bblock[i]), []).append(buildings[i])
+        piece_geoms, piece_block = strip_pieces(blocks, cand, block_tree, whole=whole)
         is_strip[np.unique(piece_block)] = True
 
     # footprints of buildings in divided blocks: a building is never cut
@@ -350,57 +356,152 @@ def build_cells(
 #: spacing of the points on a strip's shared edges that decide which neighbouring block each part is nearest to
 STRIP_SAMPLE_M = 5.0
 
+#: half the width of the corridor cut across a ring-shaped strip, from each of its holes to its outer edge
+RING_CORRIDOR_HALF_M = 5.0
+#: spacing (m) of the corridors round a ring's hole
+RING_CORRIDOR_EVERY_M = 100.0
+#: a ring's outer edge is taken this far out (m), which closes the slits drawn into it
+_SLIT_CLOSE_M = 0.01
 
-def strip_pieces(blocks: np.ndarray, idx: np.ndarray, tree: shapely.STRtree | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+
+def strip_pieces(blocks: np.ndarray, idx: np.ndarray, tree: shapely.STRtree | None = None, *,
+                 whole: dict[int, list] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Blocks ``idx`` (without buildings) cut into the parts nearest to each block they border.
 
     Each neighbour's shared edge is sampled every :data:`STRIP_SAMPLE_M`; the Voronoi regions of those
     points, gathered by neighbour and clipped to the block, are the pieces (a strip between a road and
     a row of blocks falls into one piece per block beside it; a median between two rows of blocks is cut
-    along its middle). A block bordering fewer than two blocks stays whole (no piece). Returns the
-    pieces and the block of each, in block order then neighbour order.
+    along its middle). A block bordering fewer than two blocks stays whole (no piece), unless it is a
+    ring: a block with holes (rural land round a village, a green belt round an estate) also has
+    corridors cut out, each a piece of its own (the other pieces less the corridors, each part a piece):
+    from points round each hole (4 to 16, one every :data:`RING_CORRIDOR_EVERY_M`), the block within
+    :data:`RING_CORRIDOR_HALF_M` of the straight line to the nearest point of its outer edge, so that a
+    grid inside the hole can reach past the ring (:func:`.enclosures.open_enclosures`).
+    ``whole`` gives, by block, footprints each kept whole in one piece (the piece holding most of it).
+    Returns the pieces and the block of each, in block order then neighbour order (corridors last).
 
     >>> from shapely import box
     >>> blocks = np.array([box(0, 0, 300, 10), box(0, 10, 100, 110), box(100, 10, 200, 110), box(200, 10, 300, 110)])
     >>> pieces, of = strip_pieces(blocks, np.array([0]))
     >>> of.tolist(), [round(float(shapely.area(p))) for p in pieces]
     ([0, 0, 0], [1000, 1000, 1000])
+
+    A ring of land round one block, with the community's edge outside: the ring borders one block, yet
+    is cut, by four corridors of 10 m from its hole to its outer edge, into four pieces and the corridors.
+
+    >>> ring = box(0, 0, 100, 100).difference(box(40, 40, 60, 60))
+    >>> pieces, of = strip_pieces(np.array([ring, box(40, 40, 60, 60)]), np.array([0]))
+    >>> len(pieces), set(of.tolist()), round(float(sum(shapely.area(pieces))), 6), [len(p.interiors) for p in pieces]
+    (8, {0}, 9600.0, [0, 0, 0, 0, 0, 0, 0, 0])
     """
     tree = tree if tree is not None else shapely.STRtree(blocks)
     out: list[shapely.Geometry] = []
     out_block: list[int] = []
+    whole = whole or {}
     for b in np.asarray(idx, dtype=np.int64).tolist():
-        nbrs = tree.query(blocks[b], predicate="intersects")
-        nbrs = nbrs[nbrs != b]
-        shared = shapely.intersection(shapely.boundary(blocks[b]), shapely.boundary(blocks[nbrs]))
-        ok = shapely.length(shared) > 1.0
-        nbrs, shared = nbrs[ok], shared[ok]
-        if len(nbrs) < 2:
-            continue
-        xy, owner = shapely.get_coordinates(shapely.segmentize(shared, STRIP_SAMPLE_M), return_index=True)
-        # a point on two neighbours' edges (a corner) decides nothing: dropped; repeated points once
-        keys = np.round(xy, 3)
-        _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        inv = inv.ravel()
-        owners_at = np.unique(np.column_stack([inv, owner]), axis=0)[:, 0]
-        shared_pt = np.bincount(owners_at, minlength=len(first)) > 1
-        first = np.sort(first[~shared_pt])
-        xy, owner = xy[first], owner[first]
-        if len(np.unique(owner)) < 2 or len(xy) < 3:
-            continue
-        regions = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=blocks[b], ordered=True))
-        if len(regions) != len(xy):
-            continue  # degenerate (collinear points): the block stays whole
-        for k in np.unique(owner).tolist():
-            piece = shapely.intersection(shapely.union_all(regions[owner == k]), blocks[b])
-            piece = shapely.union_all([p for p in shapely.get_parts(piece) if shapely.get_type_id(p) == 3])
-            if not shapely.is_empty(piece) and shapely.area(piece) > 0:
-                out.append(piece)
-                out_block.append(b)
+        start = len(out)
+        _block_pieces(blocks, b, tree, out, out_block)
+        if whole.get(b) and len(out) - start > 1:
+            out[start:] = _kept_whole(out[start:], whole[b], blocks[b])
+            out_block[start:] = [b] * (len(out) - start)
     pieces, of = np.array(out, dtype=object), np.array(out_block, dtype=np.int64)
     several = np.bincount(of, minlength=len(blocks))[of] >= 2  # a block of one piece stays whole
     return pieces[several], of[several]
+
+
+def _kept_whole(pieces: list, footprints: list, block: shapely.Geometry) -> list:
+    """``pieces`` of a block with each footprint wholly in the piece holding most of it (ties: the first),
+    taken out of the others; each part of a piece then a piece of its own."""
+    pieces = list(pieces)
+    for fp in footprints:
+        fp = shapely.intersection(fp, block)
+        if shapely.is_empty(fp) or shapely.area(fp) <= 0:
+            continue
+        share = shapely.area(shapely.intersection(np.array(pieces, dtype=object), fp))
+        if (share > 0).sum() < 2:
+            continue
+        k = int(np.argmax(share))
+        pieces = [shapely.union(p, fp) if i == k else (shapely.difference(p, fp) if share[i] > 0 else p)
+                  for i, p in enumerate(pieces)]
+    return [part for p in pieces for part in shapely.get_parts(p)
+            if shapely.get_type_id(part) == 3 and shapely.area(part) > 0]
+
+
+def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, out_block: list) -> None:
+    """The pieces of block ``b`` (:func:`strip_pieces`), appended to ``out`` (and ``b`` to ``out_block``)."""
+    nbrs = tree.query(blocks[b], predicate="intersects")
+    nbrs = nbrs[nbrs != b]
+    shared = shapely.intersection(shapely.boundary(blocks[b]), shapely.boundary(blocks[nbrs]))
+    ok = shapely.length(shared) > 1.0
+    nbrs, shared = nbrs[ok], shared[ok]
+    corridors = _ring_corridors(blocks[b])
+    if len(nbrs) < 2:
+        if corridors is not None:
+            _add_cut(out, out_block, b, [blocks[b]], corridors)
+        return
+    xy, owner = shapely.get_coordinates(shapely.segmentize(shared, STRIP_SAMPLE_M), return_index=True)
+    # a point on two neighbours' edges (a corner) decides nothing: dropped; repeated points once
+    keys = np.round(xy, 3)
+    _, first, inv = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    owners_at = np.unique(np.column_stack([inv, owner]), axis=0)[:, 0]
+    shared_pt = np.bincount(owners_at, minlength=len(first)) > 1
+    first = np.sort(first[~shared_pt])
+    xy, owner = xy[first], owner[first]
+    if len(np.unique(owner)) < 2 or len(xy) < 3:
+        if corridors is not None:
+            _add_cut(out, out_block, b, [blocks[b]], corridors)
+        return
+    regions = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=blocks[b], ordered=True))
+    if len(regions) != len(xy):
+        if corridors is not None:  # degenerate (collinear points): only a ring is cut
+            _add_cut(out, out_block, b, [blocks[b]], corridors)
+        return
+    mine = []
+    for k in np.unique(owner).tolist():
+        piece = shapely.intersection(shapely.union_all(regions[owner == k]), blocks[b])
+        piece = shapely.union_all([p for p in shapely.get_parts(piece) if shapely.get_type_id(p) == 3])
+        if not shapely.is_empty(piece) and shapely.area(piece) > 0:
+            mine.append(piece)
+    if corridors is not None:
+        _add_cut(out, out_block, b, mine, corridors)
+    else:
+        out.extend(mine)
+        out_block.extend([b] * len(mine))
+
+
+def _ring_corridors(block: shapely.Geometry) -> shapely.Geometry | None:
+    """The corridors across a ring-shaped block: from each of its holes to its outer edge, the block within
+    :data:`RING_CORRIDOR_HALF_M` of the shortest line between them (None for a block without holes)."""
+    polys = [p for p in shapely.get_parts(block) if shapely.get_type_id(p) == 3 and shapely.get_num_interior_rings(p)]
+    if not polys:
+        return None
+    lines = []
+    for poly in polys:
+        # the outer edge without slits (a dead-end street drawn into the block): a corridor must reach
+        # past the block, not the other side of a slit
+        outer = shapely.get_exterior_ring(shapely.buffer(shapely.Polygon(shapely.get_exterior_ring(poly)),
+                                                         _SLIT_CLOSE_M, join_style="mitre"))
+        for i in range(shapely.get_num_interior_rings(poly)):
+            inner = shapely.get_interior_ring(poly, i)
+            # from points round the hole (one every RING_CORRIDOR_EVERY_M, 4 to 16 of them), each straight
+            # to the nearest point of the outer edge: whichever grids lie round the hole, one touches a corridor
+            k = int(np.clip(round(shapely.length(inner) / RING_CORRIDOR_EVERY_M), 4, 16))
+            starts = shapely.line_interpolate_point(inner, np.arange(k) / k, normalized=True)
+            lines.extend(shapely.shortest_line(starts, outer).tolist())
+    band = shapely.buffer(np.array(lines, dtype=object), RING_CORRIDOR_HALF_M, cap_style="flat")
+    corridor = shapely.intersection(shapely.union_all(band), block)
+    parts = [p for p in shapely.get_parts(corridor) if shapely.get_type_id(p) == 3 and shapely.area(p) > 0]
+    return shapely.union_all(parts) if parts else None
+
+
+def _add_cut(out: list, out_block: list, b: int, pieces: list, corridor: shapely.Geometry) -> None:
+    """``pieces`` of block ``b`` less ``corridor``, then the corridor's parts, each part a piece of its own."""
+    for geom in [*(shapely.difference(p, corridor) for p in pieces), corridor]:
+        for part in shapely.get_parts(geom):
+            if shapely.get_type_id(part) == 3 and shapely.area(part) > 0:
+                out.append(part)
+                out_block.append(b)
 
 
 def _smoother_regions(point_regions: np.ndarray, sel: np.ndarray, site_block: np.ndarray, site_xy: np.ndarray,

@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{bound.forced}) | {n} | {inr} / {elig} | {bound.in_range} | {bound.count_bound} | "
               f"{inr / max(elig, 1):.1%} / {bound.share:.1%} | {secs:.1f} |")
     if tot[1]:
-        print(f"| all | | | | {tot[0]:,} / {tot[1]:,} | {tot[2]:,} | | {tot[0] / tot[1]:.1%} / "
-              f"{tot[2] / max(tot[3], 1):.1%} | |")
+        print(f"| all | | | | {tot[0]:,} / {tot[1]:,} | {tot[2]:,} (eligible in the matching partition: "
+              f"{tot[3]:,}) | | {tot[0] / tot[1]:.1%} / {tot[2] / max(tot[3], 1):.1%} | |")
     return 0
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from . import __version__
-from ._errors import InputError
+from ._errors import GridgeoError, InputError
 from ._findings import concat_findings, make_findings
 from .blocks import assign_buildings, block_totals, build_blocks
 from .codes import CodeScheme, assign_codes, code_metadata, conflicting_scheme
@@ -378,6 +378,11 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     # (not when dedicated grids were carved out of them first, nor for a re-division)
     measured = result.street_alignment if carving is None and "adjustment" not in extra else None
     grids, subgrids, buildings = result.grids, result.subgrids, result.buildings
+    if not len(grids):  # every community failed: no plan to write (the errors say why)
+        failed = result.findings[result.findings["type"] == "community_failed"] if result.findings is not None else []
+        if len(failed):
+            more = f" (and {len(failed) - 1:,} more communities)" if len(failed) > 1 else ""
+            raise GridgeoError(f"no community could be divided, nothing was written: {failed['message'].iloc[0]}{more}")
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
     _step(progress, "coding and measuring grids")
     t = time.perf_counter()

@@ -249,3 +249,31 @@ def test_redivision_refuses_scheduler_and_resume_it_would_not_honour(single_proc
     assert main([*base, "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "--scheduler with --previous" in capsys.readouterr().err
     assert not (tmp_path / "p.gpkg").exists()
+
+
+def test_when_every_community_fails_the_error_says_so_and_nothing_is_written(monkeypatch, tmp_path, capsys):
+    # it used to stop at the self-check with "the grid layer has no features; check the file and --layer"
+    import geopandas as gpd
+    from shapely import box
+
+    from gridgeo.partition import engine
+
+    crs = "EPSG:4547"
+    path = tmp_path / "town.gpkg"
+    gpd.GeoDataFrame({"code": ["420106018003"], "name": ["一社区"]}, geometry=[box(0, 0, 400, 200)],
+                     crs=crs).to_file(path, layer="communities")
+    gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(8)], "households": [100] * 8},
+                     geometry=[box(20 + 45 * i, 50, 50 + 45 * i, 80) for i in range(8)], crs=crs).to_file(path, layer="buildings")
+
+    def boom(job):
+        raise RuntimeError(f"boom in {job['code']}")
+
+    monkeypatch.setattr(engine, "partition_community", boom)
+    out = tmp_path / "plan.gpkg"
+    rc = main(["partition", "--communities", str(path), "--communities-layer", "communities", "--buildings", str(path),
+               "--buildings-layer", "buildings", "--workers", "1", "--quiet", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert "no community could be divided, nothing was written: community 420106018003: dividing it failed" in err
+    assert "RuntimeError: boom in 420106018003" in err and "has no features" not in err
+    assert not out.exists()

@@ -260,3 +260,33 @@ def test_a_ring_block_is_cut_by_corridors_and_its_sheds_stay_whole():
     touching_both = [p for p in pieces if p.intersects(box(400, 400, 600, 600).exterior)
                      and p.intersects(box(0, 0, 1000, 1000).exterior)]
     assert len(touching_both) >= 4
+
+
+def test_farmland_round_a_hamlet_inside_one_grid_is_cut_so_that_no_small_grid_wraps_another():
+    # 洪山区 420111043002: one grid of 420 households, a hamlet (12 buildings of 35) in a ring of farmland
+    # without households: the small grid holding the farmland wrapped its siblings. The farmland is now cut
+    # as a strip (corridors from the hamlet to its outer edge), and a corridor goes to a small grid inside
+    import geopandas as gpd
+
+    from gridgeo.partition import partition
+
+    crs, code = "EPSG:4547", "420111043002"
+    hamlet = box(400, 400, 600, 600)
+    comm = gpd.GeoDataFrame({"code": [code], "name": ["小村"], "kind": ["urban"]}, geometry=[box(0, 0, 1000, 1000)],
+                            crs=crs)
+    blocks = gpd.GeoDataFrame({"block_id": [f"{code}-B0001", f"{code}-B0002"], "community_code": [code] * 2},
+                              geometry=[box(0, 0, 1000, 1000).difference(hamlet), hamlet], crs=crs)
+    sites = [((410 + 48 * i, 410 + 64 * j), 35, 2) for j in range(3) for i in range(4)] + [((100, 100), 0, 1)]
+    bld = gpd.GeoDataFrame({"building_id": [f"b{i:02d}" for i in range(len(sites))],
+                            "households": [h for _, h, _ in sites], "community_code": [code] * len(sites),
+                            "block_id": [f"{code}-B{b:04d}" for _, _, b in sites]},
+                           geometry=[box(x, y, x + 20, y + 20) for (x, y), _, _ in sites], crs=crs)
+    res = partition(comm, blocks, bld)
+    assert len(res.grids) == 1 and len(res.subgrids) >= 3
+    subs = res.subgrids.geometry.to_numpy()
+    assert shapely.get_num_interior_rings(shapely.get_parts(subs)).sum() == 0
+    assert not (res.findings["type"] == "grid_encloses_grid").any()
+    assert ((res.subgrids["households"] >= 100) & (res.subgrids["households"] <= 150)).all(), res.subgrids["households"].tolist()
+    assert shapely.coverage_is_valid(subs) and abs(float(shapely.area(subs).sum()) - 1e6) < 1e-3
+    for geom in bld.geometry:
+        assert max(shapely.area(shapely.intersection(subs, geom))) == pytest.approx(geom.area)

@@ -125,21 +125,31 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                 cells, g, memo = cells2, g2, memo2
                 out, grid_of_cell, opened, unit_of_cell = alt
                 cell_strips = strips
-    if zone_of_block is None and out.n_parts > 1 and enclosure_count(cells.geoms, grid_of_cell, out.n_parts,
-                                                                     community).any():
-        # the last resort for a grid still wrapped around others: corridors across it found patiently
-        # (along a community edge matched only to floating-point noise; round the cells where a first
-        # corridor failed), over the same units, no grid re-divided
-        n_units = int(unit_of_cell.max()) + 1
-        ug = contract(g, unit_of_cell, n_units)
-        labels, _ = open_enclosures(ug, union_groups(cells.geoms, unit_of_cell, n_units), out.labels, out.n_parts,
-                                    community, grid_bounds, frozen=set(range(out.n_parts)), patient=True)
-        if (labels != out.labels).any():
-            out.labels = labels
-            out.notes = current_notes(out.notes, labels, ug.h, out.n_parts, grid_bounds)
-            grid_of_cell = labels[unit_of_cell]
+    if zone_of_block is None:
+        grid_of_cell = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds)
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
+    rings = [] if zone_of_block is not None else [
+        b for b in _wrapping_small_strips(cells, grid_of_cell, small_of_cell) if b not in (cell_strips or [])]
+    if rings:
+        # a small grid wrapped around a sibling along land without households that it holds whole (a ring of
+        # farmland round a hamlet): drawn again with that land cut as a strip is (corridors across a ring);
+        # kept when fewer small grids are wrapped, no more grids are, and none more is out of its bounds
+        strips3 = sorted(set(cell_strips or []) | set(rings))
+        cells3 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips3)
+        if cells3.strip is not None and cells3.strip.any():
+            g3 = cell_graph(cells3.geoms, households=cells3.households, block=cells3.block,
+                            streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
+            memo3: dict = {}
+            out3, grid3, opened3, unit3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds, weights,
+                                                      code, multipart, community, memo3)
+            grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds)
+            small3, notes3 = _small_grids(g3, cells3.geoms, grid3, out3.n_parts, sub_bounds, weights, code, memo3)
+            if _better_small(cells3, grid3, out3.n_parts, small3, cells, grid_of_cell, out.n_parts, small_of_cell,
+                             community, grid_bounds, sub_bounds):
+                cells, g, memo, cell_strips = cells3, g3, memo3, strips3
+                out, grid_of_cell, opened, unit_of_cell = out3, grid3, opened3, unit3
+                small_of_cell, small_notes = small3, notes3
 
     # ---- geometry and ids
     n_grids = out.n_parts
@@ -445,6 +455,69 @@ def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, commu
             if bh[blk] == 0 and (grid_of_cell[cells.block == blk] == p).all():
                 out.append(int(blk))
     return sorted(set(out))
+
+
+def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome, grid_of_cell: np.ndarray,
+                 community: Any, grid_bounds: Bounds) -> np.ndarray:
+    """The last resort for a grid still wrapped around others: corridors across it found patiently (along
+    a community edge matched only to floating-point noise; round the cells where a first corridor failed),
+    over the same units, no grid re-divided. Updates ``out`` in place; returns the grid of each cell."""
+    if out.n_parts > 1 and enclosure_count(cells.geoms, grid_of_cell, out.n_parts, community).any():
+        n_units = int(unit_of_cell.max()) + 1
+        ug = contract(g, unit_of_cell, n_units)
+        labels, _ = open_enclosures(ug, union_groups(cells.geoms, unit_of_cell, n_units), out.labels, out.n_parts,
+                                    community, grid_bounds, frozen=set(range(out.n_parts)), patient=True)
+        if (labels != out.labels).any():
+            out.labels = labels
+            out.notes = current_notes(out.notes, labels, ug.h, out.n_parts, grid_bounds)
+            grid_of_cell = labels[unit_of_cell]
+    return grid_of_cell
+
+
+def _small_wrapping(cells: Cells, grid_of_cell: np.ndarray, small_of_cell: np.ndarray) -> dict[int, int]:
+    """Small grids wrapped around a sibling inside their grid: {small grid: its holes}."""
+    out: dict[int, int] = {}
+    for p in np.unique(grid_of_cell).tolist():
+        nodes = np.flatnonzero(grid_of_cell == p)
+        local, inv = np.unique(small_of_cell[nodes], return_inverse=True)
+        if len(local) < 2:
+            continue
+        parent = shapely.coverage_union_all(cells.geoms[nodes])
+        holes = enclosure_count(cells.geoms[nodes], inv.ravel(), len(local), parent)
+        out.update({int(local[k]): int(holes[k]) for k in np.flatnonzero(holes)})
+    return out
+
+
+def _wrapping_small_strips(cells: Cells, grid_of_cell: np.ndarray, small_of_cell: np.ndarray) -> list[int]:
+    """Blocks without households that lie wholly in a small grid wrapped around a sibling."""
+    wrapping = _small_wrapping(cells, grid_of_cell, small_of_cell)
+    if not wrapping:
+        return []
+    nb = int(cells.block.max()) + 1
+    bh = np.bincount(cells.block, weights=cells.households, minlength=nb)
+    out = set()
+    for q in wrapping:
+        for blk in np.unique(cells.block[small_of_cell == q]).tolist():
+            if bh[blk] == 0 and (small_of_cell[cells.block == blk] == q).all():
+                out.add(int(blk))
+    return sorted(out)
+
+
+def _better_small(cells2: Cells, of2: np.ndarray, n2: int, small2: np.ndarray, cells: Cells, of1: np.ndarray, n1: int,
+                  small1: np.ndarray, community: Any, grid_bounds: Bounds, sub_bounds: Bounds) -> bool:
+    """Whether the second drawing has fewer small grids wrapped around a sibling, no more grids wrapped around
+    others and no more grids or small grids out of their bounds."""
+    def wrapped(c: Cells, of: np.ndarray, n: int) -> int:
+        return int((enclosure_count(c.geoms, of, n, community) > 0).sum()) if n else 0
+
+    def outside(c: Cells, labels: np.ndarray, bounds: Bounds) -> int:
+        hp = np.bincount(labels, weights=c.households)
+        return int(sum(bounds.violation(x) > 0 for x in hp[np.bincount(labels) > 0]))
+
+    return (len(_small_wrapping(cells2, of2, small2)) < len(_small_wrapping(cells, of1, small1))
+            and wrapped(cells2, of2, n2) <= wrapped(cells, of1, n1)
+            and outside(cells2, of2, grid_bounds) <= outside(cells, of1, grid_bounds)
+            and outside(cells2, small2, sub_bounds) <= outside(cells, small1, sub_bounds))
 
 
 def _fewer_wrapped(cells2: Cells, of2: np.ndarray, n2: int, cells: Cells, of1: np.ndarray, n1: int, community: Any,

@@ -327,7 +327,8 @@ def build_cells(
     # ---- buildings to cells: the cell holding the building's site (same block preferred)
     bcell = np.full(len(buildings), -1, dtype=np.int64)
     if len(buildings):
-        direct = np.where(divide[bblock], renum[slot_of_site[site_of]], renum[slot_of_block[bblock]])
+        own_slot = slot_of_block[bblock]  # -1 in a strip cut into pieces: located by position below
+        direct = np.where(divide[bblock], renum[slot_of_site[site_of]], np.where(own_slot >= 0, renum[own_slot], -1))
         bcell = direct.astype(np.int64)
         # a site's own cell may have vanished (a sliver) or lost the site: locate by position
         need = bcell < 0

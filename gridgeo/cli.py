@@ -699,6 +699,10 @@ def _cmd_locate(args: argparse.Namespace) -> int:
                          encoding=args.encoding)
     print(f"{counts['rows']:,} points: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
           f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}")
+    if counts.get("swapped"):
+        print(f"gridgeo: warning: {counts['swapped']:,} points look like longitude and latitude swapped (out of "
+              "range, or in a grid only when exchanged); name the columns with --lon-col and --lat-col",
+              file=sys.stderr)
     return 0
 def _layer_arg(value: str) -> Any:
     """PATH or PATH:LAYER (a GeoPackage layer) as a layer argument."""

@@ -187,6 +187,8 @@ class Locator:
         """Answer columns as categoricals (codes stored once per grid): fast to build, small, exact text."""
         coords = _datum(coords)
         valid = reason < 0
+        raw_x, raw_y = x, y
+        convert = None
         if coords in ("gcj02", "bd09") and valid.any():
             from .crs import bd09_to_wgs84, gcj02_to_wgs84
 
@@ -211,6 +213,13 @@ class Locator:
         if outside.any() and self.communities is not None:
             c = self.communities.lookup(x, y, outside)
             reason[c >= 0] = len(_BAD_REASONS) + 1 + c[c >= 0]
+        maybe = np.flatnonzero((reason == 0) & (np.abs(raw_x) <= 90))
+        if len(maybe):  # in a grid with longitude and latitude exchanged: the columns look swapped
+            sx, sy = raw_y[maybe].copy(), raw_x[maybe].copy()
+            if convert is not None:
+                sx, sy = convert(sx, sy)
+            hit = self.grids.lookup(sx, sy, np.ones(len(maybe), dtype=bool)) >= 0
+            reason[maybe[hit]] = SWAPPED_REASONS[1]
         comm = np.where(found, self.grid_community_index[gi], -1)
         out = pd.DataFrame({
             "grid_code": _categorical(g, self.grid_code),
@@ -270,7 +279,13 @@ def _datum(coords: Any) -> str:
 
 #: why a row has no answer; index 0 is "outside every grid", then these, then "in community ... but in no grid"
 _BAD_REASONS = ("missing coordinate", "non-numeric coordinate",
-                "coordinate out of range (longitude -180..180, latitude -90..90)")
+                "coordinate out of range (longitude -180..180, latitude -90..90)",
+                "latitude out of range and longitude within -90..90: longitude and latitude look swapped "
+                "(name the columns with --lon-col and --lat-col)",
+                "outside every grid, but in one with longitude and latitude swapped "
+                "(name the columns with --lon-col and --lat-col)")
+#: the reasons (1 + index in _BAD_REASONS) that say longitude and latitude look swapped
+SWAPPED_REASONS = (4, 5)
 
 
 def _categorical(index: np.ndarray, categories: np.ndarray) -> pd.Categorical:
@@ -305,6 +320,8 @@ def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
     reason[missing] = 1
     bad = ~nan & ((np.abs(x) > 180) | (np.abs(y) > 90) | ~np.isfinite(x) | ~np.isfinite(y))
     reason[bad] = 3
+    swapped = bad & (np.abs(y) <= 180) & (np.abs(x) <= 90)
+    reason[swapped] = 4
     return x, y, reason
 
 
@@ -503,7 +520,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     read as UTF-8 when the whole file is UTF-8, else GB18030 (Excel's GBK), unless ``encoding`` says;
     the header is read with the csv module (quoted names may hold commas). A row with more or fewer
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
-    ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates).
+    ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
+    longitude and latitude look exchanged).
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -529,7 +547,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         msg = f"locate: chunk_rows={chunk_rows!r} must be a whole number of rows, at least 1"
         raise InputError(msg)
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
-    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0}
+    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
     writer = None
@@ -551,6 +569,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             bad = answer["reason"].notna() & ~answer["reason"].astype(str).str.contains("grid")
             counts["bad"] += int(bad.sum())
             counts["outside"] += int((answer["grid_code"].isna() & ~bad).sum())
+            counts["swapped"] += int(answer["reason"].isin([locator.reasons[i] for i in SWAPPED_REASONS]).sum())
             if writer is None:
                 writer = (pq.ParquetWriter(tmp, table.schema) if dst.suffix.lower() == ".parquet"
                           else pacsv.CSVWriter(tmp, table.schema))

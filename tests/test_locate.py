@@ -350,3 +350,35 @@ def test_a_roster_dataframe_with_an_empty_phone_keeps_the_digits(plan, tmp_path)
     people = read_roster(frame, plan).staff.set_index("name")
     assert people.loc["甲", "phone"] == "13800000000" and people.loc["乙", "phone"] == ""
     assert people.loc["甲", "grid_code"] == code and people.loc["甲", "placed"] == "roster"
+
+
+def test_swapped_longitude_and_latitude_are_said_in_the_reason_and_on_the_console(tmp_path, capsys):
+    # Wuhan points with the columns exchanged: latitude 114 is out of range; a plan in Kashgar (longitude
+    # 75.9, under 90) with exchanged points lies in range but outside every grid, and inside one exchanged
+    plan = _two_grids()
+    got = gridgeo.locate(pd.DataFrame({"lon": [30.5505, 30.5505, 200.0], "lat": [114.3005, 114.3015, 30.0]}), plan)
+    assert _values(got["reason"]) == [
+        "latitude out of range and longitude within -90..90: longitude and latitude look swapped "
+        "(name the columns with --lon-col and --lat-col)"] * 2 + [
+        "coordinate out of range (longitude -180..180, latitude -90..90)"]
+    code = "653101001001"
+    kashgar = Plan({"grids": gpd.GeoDataFrame({"grid_code": [f"{code}001"], "community_code": [code], "kind": ["base"]},
+                                             geometry=[box(75.98, 39.46, 75.99, 39.47)], crs=4490)})
+    pts = pd.DataFrame({"id": ["a", "b", "c"], "lon": [39.465, 75.985, 39.0], "lat": [75.985, 39.465, 70.0]})
+    got = gridgeo.locate(pts, kashgar)
+    assert _values(got["reason"]) == [
+        "outside every grid, but in one with longitude and latitude swapped (name the columns with --lon-col and "
+        "--lat-col)", None, "outside every grid"]
+    src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
+    pts.to_csv(src, index=False)
+    path = tmp_path / "kashgar.gpkg"
+    kashgar.write(path)
+    assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "3 points: 1 in a grid, 2 outside every grid, 0 with bad coordinates" in captured.out
+    assert "1 points look like longitude and latitude swapped" in captured.err and "--lon-col" in captured.err
+    # the columns named the other way round: the first point is answered, no warning
+    pts.iloc[[0, 2]].to_csv(src, index=False)
+    assert main(["locate", str(path), str(src), "--out", str(out), "--force", "--lon-col", "lat", "--lat-col", "lon"]) == 0
+    captured = capsys.readouterr()
+    assert "2 points: 1 in a grid" in captured.out and "swapped" not in captured.err

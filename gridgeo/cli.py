@@ -698,7 +698,8 @@ def _cmd_locate(args: argparse.Namespace) -> int:
                          coords=args.coords, roster=args.roster, chunk_rows=args.chunk_rows, force=args.force,
                          encoding=args.encoding)
     print(f"{counts['rows']:,} points: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
-          f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}")
+          f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}"
+          + (f" ({counts['encoding'].upper()}, as the points file)" if counts.get("encoding") == "gb18030" else ""))
     if counts.get("swapped"):
         print(f"gridgeo: warning: {counts['swapped']:,} points look like longitude and latitude swapped (out of "
               "range, or in a grid only when exchanged); name the columns with --lon-col and --lat-col",

@@ -521,7 +521,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     the header is read with the csv module (quoted names may hold commas). A row with more or fewer
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
     ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
-    longitude and latitude look exchanged).
+    longitude and latitude look exchanged), and for a CSV answer to a CSV its ``encoding``: the points file's
+    when UTF-8 or GBK/GB18030 (then GB18030, for Excel on Chinese Windows), else UTF-8 with a BOM.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -585,6 +586,10 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             writer.write_table(empty)
         writer.close()
         writer = None
+        if dst.suffix.lower() == ".csv" and src.suffix.lower() in (".csv", ".txt"):
+            counts["encoding"] = _answer_encoding(_csv_encoding(src, encoding))
+            if counts["encoding"] != "utf-8":
+                _transcode(Path(tmp), counts["encoding"])
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: the answer gets the mode of a file made by open()
@@ -625,6 +630,40 @@ def _header(src: Path, encoding: str | None = None) -> list[str]:
 
 #: bytes read at a time when telling a CSV's encoding
 _SNIFF_BLOCK = 16 << 20
+
+
+#: encodings of the Chinese national standard family: an answer to such a points file is written in GB18030
+_GB_FAMILY = ("gb18030", "gbk", "gb2312", "cp936", "hz")
+
+
+def _answer_encoding(points_encoding: str) -> str:
+    """The encoding of the answer CSV: the points file's own where it is UTF-8 (no BOM) or of the GB family
+    (GB18030, which holds every character, so nothing is lost), else UTF-8 with a BOM (``utf-8-sig``: Excel
+    reads it, and no character is lost to an encoding that cannot hold it)."""
+    import codecs
+
+    name = codecs.lookup(points_encoding).name
+    if name == "utf-8":
+        return "utf-8"
+    return "gb18030" if name in _GB_FAMILY else "utf-8-sig"
+
+
+def _transcode(path: Path, encoding: str, block: int = 1 << 20) -> None:
+    """Rewrite a UTF-8 file in ``encoding``, streamed (the answer of a GBK points file in GB18030)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    encoder = codecs.getincrementalencoder(encoding)()
+    out = path.with_name(path.name + ".enc")
+    try:
+        with open(path, "rb") as src, open(out, "wb") as dst:
+            while chunk := src.read(block):
+                dst.write(encoder.encode(decoder.decode(chunk)))
+            dst.write(encoder.encode(decoder.decode(b"", final=True), final=True))
+        os.replace(out, path)
+    finally:
+        if out.exists():
+            out.unlink()
 
 
 def _csv_encoding(src: Path, encoding: str | None = None) -> str:

@@ -210,7 +210,8 @@ def test_cli_locate(plan_path, tmp_path, capsys):
     assert main(["locate", str(plan_path), str(gbk), "--out", str(tmp_path / "g.csv"), "--encoding", "utf-8"]) == 2
     assert "give its encoding" in capsys.readouterr().err  # told it is UTF-8: refused, not misread
     assert main(["locate", str(plan_path), str(gbk), "--out", str(tmp_path / "g.csv"), "--encoding", "gbk"]) == 0
-    assert pd.read_csv(tmp_path / "g.csv", dtype=str)["事件"].tolist() == ["火警"]
+    assert "(GB18030, as the points file)" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "g.csv", dtype=str, encoding="gb18030")["事件"].tolist() == ["火警"]
 
 
 def test_locator_is_reusable_and_parquet_output_keeps_types(plan, tmp_path):
@@ -231,8 +232,12 @@ def test_locate_file_gbk_csv_and_a_header_only_file(tmp_path):
     src = tmp_path / "events.csv"
     src.write_bytes("事件,经度,纬度\n火警,114.3015,30.5505\n".encode("gbk"))
     counts = locate_file(src, plan, tmp_path / "out.csv")
-    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    # the answer in the points file's encoding family (GB18030 holds every character): Excel reads both alike
+    assert counts["encoding"] == "gb18030"
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, encoding="gb18030")
     assert counts["located"] == 1 and back["事件"].tolist() == ["火警"] and back["grid_code"].tolist() == [f"{C}002"]
+    assert back["community_name"].tolist() == ["东湖社区"]  # text from the plan too
+    assert (tmp_path / "out.csv").read_bytes().startswith('"事件"'.encode("gbk"))
     empty = tmp_path / "empty.csv"
     empty.write_text("id,lon,lat\n", encoding="utf-8")
     assert locate_file(empty, plan, tmp_path / "empty_out.csv")["rows"] == 0
@@ -248,7 +253,7 @@ def test_locate_file_ascii_header_with_a_gbk_body_deep_in_the_file(tmp_path):
     rows = ["id,lon,lat,note"] + [f"{i},114.3015,30.5505,ok" for i in range(5_000)] + ["5000,114.3015,30.5505,火警"]
     src.write_bytes("\n".join(rows).encode("gbk") + b"\n")
     counts = locate_file(src, plan, tmp_path / "out.csv", chunk_rows=1_000)
-    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, encoding="gb18030")
     assert counts["rows"] == 5_001 and back["note"].iloc[-1] == "火警" and counts["located"] == 5_001
     utf8 = tmp_path / "utf8.csv"
     utf8.write_bytes("id,lon,lat,note\n1,114.3015,30.5505,火警\n".encode("gbk"))
@@ -382,3 +387,21 @@ def test_swapped_longitude_and_latitude_are_said_in_the_reason_and_on_the_consol
     assert main(["locate", str(path), str(src), "--out", str(out), "--force", "--lon-col", "lat", "--lat-col", "lon"]) == 0
     captured = capsys.readouterr()
     assert "2 points: 1 in a grid" in captured.out and "swapped" not in captured.err
+
+
+def test_an_answer_to_a_utf8_file_stays_utf8_and_other_encodings_get_a_bom(tmp_path):
+    from gridgeo.locate import _answer_encoding
+
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_text("事件,经度,纬度\n火警,114.3015,30.5505\n", encoding="utf-8")
+    assert locate_file(src, plan, tmp_path / "out.csv")["encoding"] == "utf-8"
+    assert not (tmp_path / "out.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert pd.read_csv(tmp_path / "out.csv", dtype=str)["community_name"].tolist() == ["东湖社区"]
+    big5 = tmp_path / "big5.csv"
+    big5.write_bytes("事件,lon,lat\n火警,114.3015,30.5505\n".encode("big5"))
+    assert locate_file(big5, plan, tmp_path / "b.csv", encoding="big5")["encoding"] == "utf-8-sig"
+    back = pd.read_csv(tmp_path / "b.csv", dtype=str, encoding="utf-8-sig")
+    assert back["事件"].tolist() == ["火警"] and back["community_name"].tolist() == ["东湖社区"]
+    assert [_answer_encoding(e) for e in ("utf8", "GBK", "gb2312", "gb18030", "latin-1")] == [
+        "utf-8", "gb18030", "gb18030", "gb18030", "utf-8-sig"]

@@ -816,6 +816,11 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         msg = f"plan {args.plan} has no grids layer; run `gridgeo partition` first"
         raise InputError(msg)
     roster = read_roster(args.roster, plan) if args.roster else None
+    if roster is not None and roster.duplicates:
+        shown = "; ".join(f"line {a} repeats line {b} ({name})" for a, b, name in roster.duplicates[:5])
+        more = f" and {len(roster.duplicates) - 5:,} more" if len(roster.duplicates) > 5 else ""
+        print(f"gridgeo: warning: roster {args.roster}: {shown}{more}; each person is shown once — delete the "
+              "repeated rows", file=sys.stderr)
     streets = (args.streets, args.streets_layer) if args.streets else None
     if streets is None and "streets" not in plan.layers:
         print("note: the plan has no streets layer; pass --streets FILE to draw streets and name bounding roads",

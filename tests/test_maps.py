@@ -172,6 +172,25 @@ def test_roster_in_gbk_with_chinese_headers(tmp_path, plan):
         ["张三", "138", "grid_worker", B2, CODE_B]]
 
 
+def test_a_person_listed_twice_is_shown_once_and_the_repeat_is_said(tmp_path, plan, capsys):
+    staff = tmp_path / "staff.csv"
+    staff.write_text("姓名,电话,职务,网格编码\n张三,138,网格员,420103001002002\n李四,139,网格长,420103001002002\n"
+                     "张三,138,网格员,420103001002002\n张三,137,网格员,420103001002002\n", encoding="utf-8")
+    roster = read_roster(staff, plan)
+    # the exact repeat (line 4) once; the same name with another phone is another row, kept
+    assert sorted(roster.staff[["name", "phone", "line"]].values.tolist()) == [
+        ["张三", "137", 5], ["张三", "138", 2], ["李四", "139", 3]]
+    assert roster.duplicates == ((4, 2, "张三"),)
+    assert list(roster.of_grid(B2)["name"]).count("张三") == 2
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    assert main(["map", str(path), "--roster", str(staff), "--out", str(tmp_path / "site"), "--tiles", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "line 4 repeats line 2 (张三)" in err and "shown once" in err
+    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert html.count("138") == html.count("137") > 0  # each phone as often as the other: the repeat not drawn twice
+
+
 def test_cli_roster_error_is_one_line_exit_2(tmp_path, capsys):
     path = tmp_path / "plan.gpkg"
     town_plan().write(path)

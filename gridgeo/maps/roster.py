@@ -23,6 +23,8 @@ then the smallest code. Such rows are marked ``placed="auto"``.
 Community workers (社区工作者) and supervisors (督导员, whose phone is the supervision phone of their
 community) stay at community level. Rows whose community or grid is not in the plan are kept as
 ``placed="unplaced"`` and listed by :func:`staffing`; malformed rows are an :class:`~gridgeo.InputError`.
+A row repeating an earlier one (same name, phone, role and place) is read once and listed in
+``Roster.duplicates`` (the CLI warns of it).
 
 Staffing seed rules (:func:`staffing`): one grid worker per grid; community workers at one per 200–400
 households; one resident-group leader per small grid. Grids with no grid worker or leader are flagged.
@@ -53,6 +55,8 @@ class Roster:
 
     staff: pd.DataFrame
     source: str = ""
+    #: rows that repeat an earlier row (same name, phone, role and place), each shown once: (line, line it repeats, name)
+    duplicates: tuple[tuple[int, int, str], ...] = ()
 
     def supervision_phones(self) -> dict[str, str]:
         """Community code → the supervision phone (督导员 rows' phones, joined)."""
@@ -157,6 +161,8 @@ def read_roster(roster: Any, plan: Any) -> Roster:
     subgrid_parent = dict(zip(subgrids["subgrid_code"].astype(str), subgrids["grid_code"].astype(str))) if subgrids is not None else {}
     communities = set(plan.communities["code"].astype(str)) | set(grid_community.values())
     rows = []
+    seen: dict[tuple[str, ...], int] = {}
+    duplicates: list[tuple[int, int, str]] = []
     for rec in frame.to_dict("records"):
         line = rec["line"]
         if rec["name"] == "":
@@ -183,11 +189,16 @@ def read_roster(roster: Any, plan: Any) -> Roster:
                 rec["community_code"], rec["placed"] = owner, "roster"
         elif rec.get("placed") != "unplaced":
             rec["placed"] = "community" if rec["community_code"] in communities else "unplaced"
+        key = tuple(str(rec[c]) for c in ("name", "phone", "role", "community_code", "grid_code", "subgrid_code"))
+        if key in seen:  # the same person in the same place twice (a copied row): shown once, and said
+            duplicates.append((int(line), seen[key], rec["name"]))
+            continue
+        seen[key] = int(line)
         rows.append(rec)
     staff = pd.DataFrame(rows, columns=list(COLUMNS)) if rows else pd.DataFrame(columns=list(COLUMNS))
     staff = _place(staff, grids, subgrids)
     staff = staff.sort_values(["community_code", "grid_code", "role", "name", "phone", "line"], kind="stable").reset_index(drop=True)
-    return Roster(staff=staff, source=source)
+    return Roster(staff=staff, source=source, duplicates=tuple(duplicates))
 
 
 def _place(staff: pd.DataFrame, grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFrame | None) -> pd.DataFrame:

@@ -175,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scheme of new codes (default: inferred from the office's codes, <prefix><community><sequence>)")
     p.add_argument("--workers", type=int, default=1, help="processes for the re-division (default 1)")
     p.add_argument("--map", metavar="CHANGES.html", help="also write a before/after map of the changes (HTML)")
+    p.add_argument("--lang", default="zh", choices=("zh", "en"), help="language of the --map page (default zh: Chinese)")
 
     p = sub.add_parser("unify", help="merge departmental grid layers into one (多网合一) with a crosswalk from every departmental grid")
     p.add_argument("layers", nargs="+", metavar="LAYER", help="two or more departmental grid layers (PATH or PATH:LAYERNAME)")
@@ -752,7 +753,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         if args.map:
             from .rebalance import change_map
 
-            change_map(plan, args.map)
+            change_map(plan, args.map, lang=args.lang)
     finally:
         progress.close()
     print(summarize_changes(changes, plan.metadata["rebalance"]))

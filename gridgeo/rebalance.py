@@ -1310,18 +1310,38 @@ def crosswalk(depts: list[gpd.GeoDataFrame], names: list[str], plan: Plan, prep:
 STATUS_COLOURS = {"kept": "#1a9850", "reshaped": "#91cf60", "split": "#d73027", "merged": "#fc8d59",
                   "redrawn": "#fee08b", "outside": "#999999"}
 
+#: the words of the before/after map, in Chinese (default) and English
+_CHANGE_TEXT = {
+    "zh": {"kept": "保留", "reshaped": "边界调整", "split": "拆分", "merged": "合并", "redrawn": "重新划分",
+           "outside": "社区界外", "old code": "原网格编码", "status": "变化", "new codes": "新网格编码",
+           "grid code": "网格编码", "kept?": "是否保留", "yes": "保留", "no": "新划", "before": "调整前：原网格",
+           "after": "调整后：网格", "title": "网格调整对照图"},
+    "en": {"kept": "kept", "reshaped": "reshaped", "split": "split", "merged": "merged", "redrawn": "redrawn",
+           "outside": "outside the communities", "old code": "old code", "status": "status", "new codes": "new codes",
+           "grid code": "grid code", "kept?": "kept", "yes": "kept", "no": "new", "before": "before: office grids",
+           "after": "after: plan grids", "title": "Grid changes, before and after"},
+}
 
-def change_map(plan: Plan, path: Any) -> Any:
+
+def change_map(plan: Plan, path: Any, *, lang: str = "zh") -> Any:
     """A before/after map of a rebalanced plan as one HTML file (folium): the office's grids coloured by
-    what became of them, and the new grids, as two layers to switch between. Only codes and statuses
-    are shown (no household data); every text is escaped. Written atomically; returns the path."""
+    what became of them, and the new grids, as two layers to switch between, in Chinese (``lang="zh"``,
+    the default) or English (``"en"``). Only codes and statuses are shown (no household data); every text
+    is escaped. Written atomically; returns the path."""
     import html
+    import json
     import os
     import tempfile
     from pathlib import Path
 
     import folium
 
+    from .maps._text import texts
+
+    if lang not in _CHANGE_TEXT:
+        msg = f"change_map: lang {lang!r} is not supported; use one of {sorted(_CHANGE_TEXT)}"
+        raise InputError(msg)
+    t, words = _CHANGE_TEXT[lang], texts(lang)
     if "changes" not in plan.layers:
         msg = "change_map: the plan has no 'changes' layer; give a plan written by `gridgeo rebalance`"
         raise InputError(msg)
@@ -1329,26 +1349,33 @@ def change_map(plan: Plan, path: Any) -> Any:
     before = plan.layers["changes"].to_crs(4326)
     after = plan.layers["grids"].to_crs(4326)
     minx, miny, maxx, maxy = after.total_bounds
-    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15, tiles=None)
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=15, tiles=None, zoom_control=False)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
-    b = gpd.GeoDataFrame({"old code": [html.escape(str(v)) for v in before["old_code"]],
-                          "status": [html.escape(str(v)) for v in before["status"]],
-                          "new codes": [html.escape(str(v)) for v in before["new_codes"]]},
+    fmap.get_root().header.add_child(folium.Element(f"<title>{html.escape(t['title'])}</title>"))
+    fmap.get_root().script.add_child(folium.Element(
+        f"L.control.zoom({json.dumps({'zoomInTitle': words['zoom_in'], 'zoomOutTitle': words['zoom_out']})})"
+        f".addTo({fmap.get_name()});\n    L.control.scale({{imperial: false}}).addTo({fmap.get_name()});"))
+    status = before["status"].astype(str)
+    b = gpd.GeoDataFrame({t["old code"]: [html.escape(str(v)) for v in before["old_code"]],
+                          t["status"]: [html.escape(t.get(v, v)) for v in status],
+                          t["new codes"]: [html.escape(str(v)) for v in before["new_codes"]],
+                          "_status": status.to_numpy()},
                          geometry=before.geometry.to_numpy(), crs=4326)
     b = b[~b.geometry.is_empty & b.geometry.notna()]
-    folium.GeoJson(b.to_json(), name="before: office grids (原网格)",
-                   style_function=lambda f: {"fillColor": STATUS_COLOURS.get(f["properties"]["status"], "#cccccc"),
+    folium.GeoJson(b.to_json(), name=html.escape(t["before"]),
+                   style_function=lambda f: {"fillColor": STATUS_COLOURS.get(f["properties"]["_status"], "#cccccc"),
                                              "color": "#333333", "weight": 1, "fillOpacity": 0.6},
-                   tooltip=folium.GeoJsonTooltip(fields=["old code", "status", "new codes"])).add_to(fmap)
+                   tooltip=folium.GeoJsonTooltip(fields=[t["old code"], t["status"], t["new codes"]])).add_to(fmap)
     kept = set(before.loc[before["status"].isin(["kept", "reshaped"]), "old_code"])
-    a = gpd.GeoDataFrame({"grid code": [html.escape(str(v)) for v in after["grid_code"]],
-                          "kept": ["kept (保留)" if c in kept else "new (新)" for c in after["grid_code"]]},
+    a = gpd.GeoDataFrame({t["grid code"]: [html.escape(str(v)) for v in after["grid_code"]],
+                          t["kept?"]: [t["yes"] if c in kept else t["no"] for c in after["grid_code"]],
+                          "_kept": [c in kept for c in after["grid_code"]]},
                          geometry=after.geometry.to_numpy(), crs=4326)
-    folium.GeoJson(a.to_json(), name="after: plan grids (调整后网格)", show=False,
-                   style_function=lambda f: {"fillColor": "#1a9850" if f["properties"]["kept"].startswith("kept") else "#4575b4",
+    folium.GeoJson(a.to_json(), name=html.escape(t["after"]), show=False,
+                   style_function=lambda f: {"fillColor": "#1a9850" if f["properties"]["_kept"] else "#4575b4",
                                              "color": "#000000", "weight": 1.5, "fillOpacity": 0.4},
-                   tooltip=folium.GeoJsonTooltip(fields=["grid code", "kept"])).add_to(fmap)
-    legend = "".join(f'<span style="background:{c};padding:0 8px;margin-right:4px"></span>{k}<br>'
+                   tooltip=folium.GeoJsonTooltip(fields=[t["grid code"], t["kept?"]])).add_to(fmap)
+    legend = "".join(f'<span style="background:{c};padding:0 8px;margin-right:4px"></span>{html.escape(t[k])}<br>'
                      for k, c in STATUS_COLOURS.items())
     fmap.get_root().html.add_child(folium.Element(
         f'<div style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;padding:6px;'

@@ -381,3 +381,22 @@ def test_a_grid_over_a_community_in_two_parts_is_kept_not_cut_off_its_island():
     assert list(changes["status"]) == ["kept"], changes.to_dict("records")
     assert list(plan.grids["grid_code"]) == ["420102001001001"] and int(plan.grids["households"].iloc[0]) == 400
     assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_change_map_speaks_chinese_by_default_and_english_on_request(rebalanced, tmp_path):
+    import json
+    import re
+
+    from gridgeo.rebalance import change_map
+
+    _, _, plan, _ = rebalanced
+    zh = change_map(plan, tmp_path / "zh.html").read_text(encoding="utf-8")
+    for word in ("调整前：原网格", "调整后：网格", "原网格编码", "新网格编码", "网格调整对照图", "放大", "保留"):
+        assert word in zh or json.dumps(word)[1:-1] in zh, word
+    assert "imperial: false" in zh
+    assert not re.search(r"\b(before: office grids|after: plan grids|old code)\b", zh)
+    en = change_map(plan, tmp_path / "en.html", lang="en").read_text(encoding="utf-8")
+    assert "before: office grids" in en and "Zoom in" in en and "调整前" not in en
+    with pytest.raises(InputError, match="lang 'fr' is not supported"):
+        change_map(plan, tmp_path / "fr.html", lang="fr")
+    assert not (tmp_path / "fr.html").exists()

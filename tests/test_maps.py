@@ -138,6 +138,31 @@ def test_staffing_table_seed_rules_and_unstaffed_grids(plan, roster):
     assert table.loc["420103009999", "unplaced"] == 1
 
 
+def test_a_dedicated_grid_without_staff_is_named_apart_with_how_to_staff_it(plan, roster):
+    from gridgeo.maps import format_staffing
+
+    layers = dict(plan.layers)
+    grids = layers["grids"].copy()
+    grids["kind"] = np.where(grids["grid_code"] == B3, "dedicated", "base")
+    layers["grids"] = grids
+    marked = gridgeo.Plan(layers, plan.metadata)
+    b = staffing(marked, roster).set_index("community_code").loc[CODE_B]
+    assert (b["grids_unstaffed"], b["unstaffed_codes"]) == (1, B2)
+    assert (b["dedicated_unstaffed"], b["dedicated_unstaffed_codes"]) == (1, B3)
+    text = format_staffing(staffing(marked, roster))
+    assert f"(网格无人): {B2}\n" in text
+    assert f"dedicated grids (专属网格) with no one named: {B3}" in text and "专属网格员" in text
+    # the map's staffing panel still counts both as grids without staff
+    assert grid_staff_table_flags(marked, roster) == {B2, B3}
+
+
+def grid_staff_table_flags(plan, roster) -> set[str]:
+    from gridgeo.maps import grid_staff_table
+
+    t = grid_staff_table(plan, roster)
+    return set(t.loc[t["unstaffed"] & (t["community_code"] == CODE_B), "grid_code"])
+
+
 def test_report_prints_the_staffing_table(tmp_path, capsys):
     path = tmp_path / "plan.gpkg"
     town_plan().write(path)

@@ -256,8 +256,10 @@ def grid_staff_table(plan: Any, roster: Roster | None) -> pd.DataFrame:
             "building_leaders": int((mine["role"] == "building_leader").sum()),
             "resident_group_leaders": int((mine["role"] == "resident_group_leader").sum()),
             "unstaffed": not bool(mine["role"].isin(GRID_STAFF_ROLES).any()),
+            "dedicated": str(getattr(g, "kind", "base")) == "dedicated",
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["grid_code", "community_code", "households", "grid_leaders", "grid_workers",
+                                       "building_leaders", "resident_group_leaders", "unstaffed", "dedicated"])
 
 
 def staffing(plan: Any, roster: Roster | None = None) -> pd.DataFrame:
@@ -265,7 +267,8 @@ def staffing(plan: Any, roster: Roster | None = None) -> pd.DataFrame:
 
     Seed rules: one grid worker per base grid; community workers at one per 200–400 households
     (``ceil(H/400)`` to ``ceil(H/200)``); one resident-group leader per small grid. Columns end with
-    ``grids_unstaffed`` (the codes of grids with no grid leader or worker) and ``unplaced`` (roster rows
+    ``grids_unstaffed`` (the codes of base grids with no grid leader or worker), ``dedicated_unstaffed``
+    (the same for dedicated grids, 专属网格, whose staff the unit itself names) and ``unplaced`` (roster rows
     whose community or grid is not in the plan).
     """
     grids = plan.grids
@@ -279,7 +282,9 @@ def staffing(plan: Any, roster: Roster | None = None) -> pd.DataFrame:
         g = grids[grids["community_code"] == code]
         households = int(g["households"].sum()) if "households" in g.columns else 0
         n_small = int((subgrids["community_code"] == code).sum()) if subgrids is not None else 0
-        unstaffed = per_grid.loc[(per_grid["community_code"] == code) & per_grid["unstaffed"], "grid_code"].tolist()
+        empty = per_grid[(per_grid["community_code"] == code) & per_grid["unstaffed"]]
+        unstaffed = empty.loc[~empty["dedicated"].astype(bool), "grid_code"].tolist()
+        dedicated_unstaffed = empty.loc[empty["dedicated"].astype(bool), "grid_code"].tolist()
 
         def count(roles: tuple[str, ...], mine: pd.DataFrame = mine) -> int:
             return int((mine["role"].isin(roles) & (mine["placed"] != "unplaced")).sum())
@@ -294,6 +299,7 @@ def staffing(plan: Any, roster: Roster | None = None) -> pd.DataFrame:
             "group_leaders_needed": n_small, "group_leaders": count(("resident_group_leader",)),
             "building_leaders": count(("building_leader",)),
             "grids_unstaffed": len(unstaffed), "unstaffed_codes": " ".join(unstaffed),
+            "dedicated_unstaffed": len(dedicated_unstaffed), "dedicated_unstaffed_codes": " ".join(dedicated_unstaffed),
             "unplaced": int((mine["placed"] == "unplaced").sum()),
         })
     unplaced_nowhere = staff[(staff["placed"] == "unplaced") & (staff["community_code"] == "")]
@@ -302,7 +308,7 @@ def staffing(plan: Any, roster: Roster | None = None) -> pd.DataFrame:
                      "small_grids": 0, "grid_workers_needed": 0, "grid_workers": 0, "grid_leaders": 0,
                      "community_workers_needed": "0", "community_workers": 0, "group_leaders_needed": 0,
                      "group_leaders": 0, "building_leaders": 0, "grids_unstaffed": 0, "unstaffed_codes": "",
-                     "unplaced": len(unplaced_nowhere)})
+                     "dedicated_unstaffed": 0, "dedicated_unstaffed_codes": "", "unplaced": len(unplaced_nowhere)})
     return pd.DataFrame(rows)
 
 
@@ -322,4 +328,9 @@ def format_staffing(table: pd.DataFrame) -> str:
     if flagged:
         shown = " ".join(flagged[:12]) + (f" and {len(flagged) - 12} more" if len(flagged) > 12 else "")
         lines.append(f"  grids with no grid worker or leader (网格无人): {shown}")
+    dedicated = [c for codes in table.get("dedicated_unstaffed_codes", pd.Series(dtype=str)) for c in codes.split()]
+    if dedicated:
+        shown = " ".join(dedicated[:12]) + (f" and {len(dedicated) - 12} more" if len(dedicated) > 12 else "")
+        lines.append(f"  dedicated grids (专属网格) with no one named: {shown} — add a row for the unit's own grid "
+                     "worker (e.g. role 专属网格员) with the dedicated grid's code")
     return "\n".join(lines)

@@ -343,7 +343,8 @@ def _staffing_panel(table: pd.DataFrame, t: dict[str, str], *, public: bool = Fa
         f"<tr><td>{esc(r.community or r.community_code)}</td><td>{r.grids}</td><td>{r.grid_workers}/{r.grid_workers_needed}</td>"
         + ("" if public else f"<td>{r.community_workers}/{esc(r.community_workers_needed)}</td>")
         + f"<td>{r.group_leaders}/{r.group_leaders_needed}</td>"
-        f"<td{' class=gg-flag' if r.grids_unstaffed else ''}>{r.grids_unstaffed}</td></tr>"
+        f"<td{' class=gg-flag' if r.grids_unstaffed + r.dedicated_unstaffed else ''}>"
+        f"{r.grids_unstaffed + r.dedicated_unstaffed}</td></tr>"
         for r in table.itertuples() if r.grids)
     rule = t["staffing_rule_public" if public else "staffing_rule"]
     return (f'<details class="gg-staffing"><summary>{esc(t["staffing"])}</summary>'

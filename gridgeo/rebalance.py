@@ -214,6 +214,8 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
         raise InputError(msg)
     # grids without a code are kept, under their row number (never dropped; they get new codes)
     ids = [c if c is not None else f"(row {i + 1})" for i, c in enumerate(codes)]
+    if shapely.has_z(gdf.geometry.to_numpy()).any():  # 3D outlines (CAD, survey): gridgeo works in 2D
+        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs, index=gdf.index))
     geoms = gdf.to_crs(metric).geometry.to_numpy()
     bad = ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
     geoms = geoms.copy()
@@ -909,7 +911,8 @@ def change_table(office: gpd.GeoDataFrame, repaired: gpd.GeoDataFrame, plan: Pla
                      "new_codes": ",".join(sorted(ncode[succ["n"].to_numpy()])) if len(succ) else "",
                      "households_before": h_before, "households_after": h_after, "households_moved": h_moved,
                      "area_m2_before": round(float(oarea[i]), 1), "area_m2_moved": round(area_moved, 1),
-                     "faults": faults.get(code, "")})
+                     "faults": faults.get(code, "") or ("no geometry" if shapely.is_missing(og[i])
+                                                         or shapely.is_empty(og[i]) else "")})
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 
 

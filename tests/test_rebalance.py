@@ -400,3 +400,21 @@ def test_change_map_speaks_chinese_by_default_and_english_on_request(rebalanced,
     with pytest.raises(InputError, match="lang 'fr' is not supported"):
         change_map(plan, tmp_path / "fr.html", lang="fr")
     assert not (tmp_path / "fr.html").exists()
+
+
+def test_an_office_layer_in_3d_with_a_row_without_geometry_rebalances(sample_plan):
+    # 3D outlines (exported from CAD) stopped in a traceback when the codes were assigned; a row without
+    # geometry came out "outside" with no fault named
+    office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "geometry"]].rename(
+        columns={"grid_code": "WGBM"}).reset_index(drop=True)
+    flat, _ = gridgeo.rebalance(office, *INPUTS, code_column="WGBM")
+    office3d = office.set_geometry(gpd.GeoSeries(shapely.force_3d(office.geometry.to_numpy(), 12.5), crs=office.crs))
+    same, _ = gridgeo.rebalance(office3d, *INPUTS, code_column="WGBM")
+    assert not shapely.has_z(same.grids.geometry.to_numpy()).any()
+    assert sorted(flat.grids["grid_code"]) == sorted(same.grids["grid_code"])
+    office3d.loc[1, "geometry"] = None
+    plan, changes = gridgeo.rebalance(office3d, *INPUTS, code_column="WGBM")
+    lost = changes.set_index("old_code").loc[office.loc[1, "WGBM"]]
+    assert lost["status"] == "outside" and lost["faults"] == "no geometry"
+    assert (changes["status"] == "kept").sum() >= len(office) - 3
+    assert len(plan.validate().query("severity == 'error'")) == 0

@@ -216,6 +216,7 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
     ids = [c if c is not None else f"(row {i + 1})" for i, c in enumerate(codes)]
     if shapely.has_z(gdf.geometry.to_numpy()).any():  # 3D outlines (CAD, survey): gridgeo works in 2D
         gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs, index=gdf.index))
+    gdf = _polygons_only(gdf, name)
     geoms = gdf.to_crs(metric).geometry.to_numpy()
     bad = ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
     geoms = geoms.copy()
@@ -225,6 +226,29 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
                             "kind_given": pd.Series(kinds, dtype=object)},
                            geometry=gpd.GeoSeries(geoms, crs=metric), crs=metric)
     return out.sort_values("old_code", kind="stable").reset_index(drop=True)
+
+
+def _polygons_only(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """The grid layer with outlines drawn as closed lines read as polygons (CAD exports); a layer with no
+    polygon at all is an :class:`~gridgeo.InputError` naming what it holds; other rows that are no polygon
+    (an open line, a point) are kept without geometry (their change-table row says ``no polygon``)."""
+    from .io import _as_polygons, _type_fix
+
+    gdf, _ = _as_polygons(gdf, name=name)
+    geoms = gdf.geometry.to_numpy()
+    present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
+    polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if present.any() and not (polygonal & present).any():
+        found = sorted({str(t) for t in gdf.geometry[present].geom_type})
+        msg = (f"{name}: the grid layer holds {', '.join(found)} ({int(present.sum())}), no polygons"
+               f"{_type_fix(name, found)}")
+        raise InputError(msg)
+    other = present & ~polygonal
+    if other.any():
+        geoms = geoms.copy()
+        geoms[other] = None
+        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, crs=gdf.crs, index=gdf.index))
+    return gdf
 
 
 def _pieces(office: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -911,7 +935,7 @@ def change_table(office: gpd.GeoDataFrame, repaired: gpd.GeoDataFrame, plan: Pla
                      "new_codes": ",".join(sorted(ncode[succ["n"].to_numpy()])) if len(succ) else "",
                      "households_before": h_before, "households_after": h_after, "households_moved": h_moved,
                      "area_m2_before": round(float(oarea[i]), 1), "area_m2_moved": round(area_moved, 1),
-                     "faults": faults.get(code, "") or ("no geometry" if shapely.is_missing(og[i])
+                     "faults": faults.get(code, "") or ("no polygon" if shapely.is_missing(og[i])
                                                          or shapely.is_empty(og[i]) else "")})
     return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
 

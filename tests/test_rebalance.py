@@ -415,6 +415,24 @@ def test_an_office_layer_in_3d_with_a_row_without_geometry_rebalances(sample_pla
     office3d.loc[1, "geometry"] = None
     plan, changes = gridgeo.rebalance(office3d, *INPUTS, code_column="WGBM")
     lost = changes.set_index("old_code").loc[office.loc[1, "WGBM"]]
-    assert lost["status"] == "outside" and lost["faults"] == "no geometry"
+    assert lost["status"] == "outside" and lost["faults"] == "no polygon"
     assert (changes["status"] == "kept").sum() >= len(office) - 3
     assert len(plan.validate().query("severity == 'error'")) == 0
+
+
+def test_an_office_layer_of_lines_is_refused_or_closed_into_polygons(sample_plan):
+    office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "geometry"]].rename(
+        columns={"grid_code": "WGBM"}).reset_index(drop=True)
+    # outlines drawn as closed lines (CAD): read as the polygons they close, the same plan
+    rings = office.set_geometry(gpd.GeoSeries(shapely.get_exterior_ring(office.geometry.to_numpy()), crs=office.crs))
+    flat, _ = gridgeo.rebalance(office, *INPUTS, code_column="WGBM")
+    closed, _ = gridgeo.rebalance(rings, *INPUTS, code_column="WGBM")
+    assert sorted(flat.grids["grid_code"]) == sorted(closed.grids["grid_code"])
+    # open lines: one line naming what the layer holds and the fix, instead of "no grid overlaps any community"
+    cut = rings.set_geometry(gpd.GeoSeries([shapely.LineString(list(r.coords)[:-1]) for r in rings.geometry],
+                                           crs=office.crs))
+    with pytest.raises(InputError, match=r"holds LineString \(\d+\), no polygons; close the outlines into polygons"):
+        gridgeo.rebalance(cut, *INPUTS, code_column="WGBM")
+    # unify: a departmental layer of open lines was read as 0 grids without a word
+    with pytest.raises(InputError, match=r"holds LineString \(\d+\), no polygons"):
+        gridgeo.unify([office, cut], *INPUTS, code_columns=["WGBM", "WGBM"])

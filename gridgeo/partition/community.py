@@ -130,7 +130,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
     rings = [] if zone_of_block is not None else [
-        b for b in _wrapping_small_strips(cells, grid_of_cell, small_of_cell) if b not in (cell_strips or [])]
+        b for b in _wrapping_small_strips(cells, grid_of_cell, small_of_cell, g) if b not in (cell_strips or [])]
     if rings:
         # a small grid wrapped around a sibling along land without households that it holds whole (a ring of
         # farmland round a hamlet): drawn again with that land cut as a strip is (corridors across a ring);
@@ -474,10 +474,22 @@ def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome,
     return grid_of_cell
 
 
-def _small_wrapping(cells: Cells, grid_of_cell: np.ndarray, small_of_cell: np.ndarray) -> dict[int, int]:
-    """Small grids wrapped around a sibling inside their grid: {small grid: its holes}."""
+def _small_wrapping(cells: Cells, grid_of_cell: np.ndarray, small_of_cell: np.ndarray,
+                    g: Graph | None = None) -> dict[int, int]:
+    """Small grids wrapped around a sibling inside their grid: {small grid: its holes}. With the cell graph
+    ``g``, only the grids holding a small grid that touches nothing outside them are looked at (a sibling
+    inside a ring never reaches the grid's outline; the geometry is united for those grids alone)."""
     out: dict[int, int] = {}
-    for p in np.unique(grid_of_cell).tolist():
+    grids = np.unique(grid_of_cell)
+    if g is not None and len(grids):
+        same = grid_of_cell[g.a] == grid_of_cell[g.b]
+        inner = (np.bincount(g.a[same], weights=g.length[same], minlength=g.n)
+                 + np.bincount(g.b[same], weights=g.length[same], minlength=g.n))
+        on_outline = (g.perim - inner) > np.maximum(0.5, 0.01 * g.perim)  # beyond the noise of shared edges
+        touches = np.bincount(small_of_cell, weights=on_outline, minlength=int(small_of_cell.max()) + 1) > 0
+        inside = np.flatnonzero(~touches & (np.bincount(small_of_cell) > 0))
+        grids = np.unique(grid_of_cell[np.isin(small_of_cell, inside)])
+    for p in grids.tolist():
         nodes = np.flatnonzero(grid_of_cell == p)
         local, inv = np.unique(small_of_cell[nodes], return_inverse=True)
         if len(local) < 2:
@@ -488,9 +500,9 @@ def _small_wrapping(cells: Cells, grid_of_cell: np.ndarray, small_of_cell: np.nd
     return out
 
 
-def _wrapping_small_strips(cells: Cells, grid_of_cell: np.ndarray, small_of_cell: np.ndarray) -> list[int]:
+def _wrapping_small_strips(cells: Cells, grid_of_cell: np.ndarray, small_of_cell: np.ndarray, g: Graph) -> list[int]:
     """Blocks without households that lie wholly in a small grid wrapped around a sibling."""
-    wrapping = _small_wrapping(cells, grid_of_cell, small_of_cell)
+    wrapping = _small_wrapping(cells, grid_of_cell, small_of_cell, g)
     if not wrapping:
         return []
     nb = int(cells.block.max()) + 1

@@ -549,11 +549,13 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         raise InputError(msg)
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
     counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
+    # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
+    read_as = _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
     writer = None
     try:
-        for batch in _batches(src, chunk_rows, encoding):
+        for batch in _batches(src, chunk_rows, encoding, resolved=read_as):
             cols = batch.schema.names
             lon = _column(cols, lon_col, _LON_NAMES, "lon")
             lat = _column(cols, lat_col, _LAT_NAMES, "lat")
@@ -587,7 +589,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         writer.close()
         writer = None
         if dst.suffix.lower() == ".csv" and src.suffix.lower() in (".csv", ".txt"):
-            counts["encoding"] = _answer_encoding(_csv_encoding(src, encoding))
+            counts["encoding"] = _answer_encoding(read_as, bom=_has_bom(src))
             if counts["encoding"] != "utf-8":
                 _transcode(Path(tmp), counts["encoding"])
         umask = os.umask(0)
@@ -636,15 +638,21 @@ _SNIFF_BLOCK = 16 << 20
 _GB_FAMILY = ("gb18030", "gbk", "gb2312", "cp936", "hz")
 
 
-def _answer_encoding(points_encoding: str) -> str:
-    """The encoding of the answer CSV: the points file's own where it is UTF-8 (no BOM) or of the GB family
-    (GB18030, which holds every character, so nothing is lost), else UTF-8 with a BOM (``utf-8-sig``: Excel
-    reads it, and no character is lost to an encoding that cannot hold it)."""
+def _has_bom(path: Path) -> bool:
+    """Whether a file starts with the UTF-8 byte-order mark (Excel's "CSV UTF-8")."""
+    with open(path, "rb") as f:
+        return f.read(3) == b"\xef\xbb\xbf"
+
+
+def _answer_encoding(points_encoding: str, *, bom: bool = False) -> str:
+    """The encoding of the answer CSV: the points file's own where it is UTF-8 (with its BOM, if it had one:
+    Excel's "CSV UTF-8") or of the GB family (GB18030, which holds every character, so nothing is lost), else
+    UTF-8 with a BOM (``utf-8-sig``: Excel reads it, and no character is lost to an encoding that cannot hold it)."""
     import codecs
 
     name = codecs.lookup(points_encoding).name
     if name == "utf-8":
-        return "utf-8"
+        return "utf-8-sig" if bom else "utf-8"
     return "gb18030" if name in _GB_FAMILY else "utf-8-sig"
 
 
@@ -689,7 +697,7 @@ def _csv_encoding(src: Path, encoding: str | None = None) -> str:
     return "utf8"
 
 
-def _batches(src: Path, chunk_rows: int, encoding: str | None = None):
+def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolved: str | None = None):
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -697,7 +705,7 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None):
     if src.suffix.lower() in (".parquet", ".geoparquet"):
         yield from pq.ParquetFile(src).iter_batches(batch_size=chunk_rows)
         return
-    encoding = _csv_encoding(src, encoding)
+    encoding = resolved if resolved is not None else _csv_encoding(src, encoding)
     names = _header(src, encoding)
     if not names:
         return

@@ -382,7 +382,9 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
         failed = result.findings[result.findings["type"] == "community_failed"] if result.findings is not None else []
         if len(failed):
             more = f" (and {len(failed) - 1:,} more communities)" if len(failed) > 1 else ""
-            raise GridgeoError(f"no community could be divided, nothing was written: {failed['message'].iloc[0]}{more}")
+            first = str(failed["message"].iloc[0]).split("; it has no grids in this plan")[0]  # the error alone
+            raise GridgeoError(f"no community could be divided, nothing was written: {first}{more}; check the "
+                               "inputs, or report this with them to the gridgeo developers")
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
     _step(progress, "coding and measuring grids")
     t = time.perf_counter()

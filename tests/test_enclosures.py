@@ -290,3 +290,28 @@ def test_farmland_round_a_hamlet_inside_one_grid_is_cut_so_that_no_small_grid_wr
     assert shapely.coverage_is_valid(subs) and abs(float(shapely.area(subs).sum()) - 1e6) < 1e-3
     for geom in bld.geometry:
         assert max(shapely.area(shapely.intersection(subs, geom))) == pytest.approx(geom.area)
+
+
+def test_overlapping_sheds_stay_whole_together_and_corridors_meet_an_inward_corner_along_their_width():
+    from shapely import Polygon
+
+    from gridgeo.partition.units import strip_pieces
+
+    hole = box(40, 40, 60, 60)
+    ring = box(0, 0, 100, 100).difference(hole)
+    # two sheds overlapping each other, across where corridors run: one building, in one piece
+    a, b = box(38, 20, 52, 38), box(48, 25, 62, 36)
+    pieces, _ = strip_pieces(np.array([ring, hole]), np.array([0]), whole={0: [a, b]})
+    both = shapely.union(a, b)
+    holding = shapely.area(shapely.intersection(pieces, both))
+    assert (holding > 1e-6).sum() == 1 and holding.max() == pytest.approx(both.area)
+    assert float(sum(shapely.area(pieces))) == pytest.approx(ring.area)
+    # a notch in the outer edge pointing at the hole: corridors ending in its inward corner still meet the
+    # outer edge along a length, so that a grid inside can reach past the ring
+    notched = Polygon([(0, 0), (100, 0), (100, 100), (55, 100), (50, 70), (45, 100), (0, 100)], holes=[hole.exterior.coords])
+    pieces, _ = strip_pieces(np.array([notched, hole]), np.array([0]))
+    assert all(len(p.interiors) == 0 for p in pieces)  # the ring is cut, not held together by a thread
+    near_edge = [shapely.length(shapely.intersection(shapely.buffer(p, 1e-5), notched.exterior)) for p in pieces]
+    near_hole = [shapely.length(shapely.intersection(shapely.buffer(p, 1e-5), hole.exterior)) for p in pieces]
+    assert sum(1 for e, h in zip(near_edge, near_hole) if e > 1 and h > 1) >= 2
+    assert float(sum(shapely.area(pieces))) == pytest.approx(notched.area)

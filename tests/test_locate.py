@@ -403,5 +403,11 @@ def test_an_answer_to_a_utf8_file_stays_utf8_and_other_encodings_get_a_bom(tmp_p
     assert locate_file(big5, plan, tmp_path / "b.csv", encoding="big5")["encoding"] == "utf-8-sig"
     back = pd.read_csv(tmp_path / "b.csv", dtype=str, encoding="utf-8-sig")
     assert back["事件"].tolist() == ["火警"] and back["community_name"].tolist() == ["东湖社区"]
+    # Excel's "CSV UTF-8" (with a BOM): the answer keeps the BOM, so Excel opens it as it opened the input
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + "事件,lon,lat\n火警,114.3015,30.5505\n".encode("utf-8"))
+    assert locate_file(bom, plan, tmp_path / "bom_out.csv")["encoding"] == "utf-8-sig"
+    assert (tmp_path / "bom_out.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert pd.read_csv(tmp_path / "bom_out.csv", dtype=str, encoding="utf-8-sig")["事件"].tolist() == ["火警"]
     assert [_answer_encoding(e) for e in ("utf8", "GBK", "gb2312", "gb18030", "latin-1")] == [
         "utf-8", "gb18030", "gb18030", "gb18030", "utf-8-sig"]

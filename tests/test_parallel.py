@@ -276,4 +276,5 @@ def test_when_every_community_fails_the_error_says_so_and_nothing_is_written(mon
     assert rc == 2, err
     assert "no community could be divided, nothing was written: community 420106018003: dividing it failed" in err
     assert "RuntimeError: boom in 420106018003" in err and "has no features" not in err
+    assert "the other communities were divided" not in err
     assert not out.exists()

@@ -361,6 +361,10 @@ STRIP_SAMPLE_M = 5.0
 RING_CORRIDOR_HALF_M = 5.0
 #: spacing (m) of the corridors round a ring's hole
 RING_CORRIDOR_EVERY_M = 100.0
+#: parts of cut pieces smaller than this (m²) are overlay noise: left to the faces round them
+_PIECE_MIN_M2 = 1e-6
+#: holes of a ring smaller than this (m²) are digitising noise: no corridor from them
+RING_HOLE_MIN_M2 = 1.0
 #: a ring's outer edge is taken this far out (m), which closes the slits drawn into it
 _SLIT_CLOSE_M = 0.01
 
@@ -414,18 +418,22 @@ def _kept_whole(pieces: list, footprints: list, block: shapely.Geometry) -> list
     """``pieces`` of a block with each footprint wholly in the piece holding most of it (ties: the first),
     taken out of the others; each part of a piece then a piece of its own."""
     pieces = list(pieces)
-    for fp in footprints:
-        fp = shapely.intersection(fp, block)
+    # footprints that overlap are one building here (kept whole together): their union's parts, in a fixed order
+    merged = shapely.get_parts(shapely.union_all(shapely.intersection(np.array(footprints, dtype=object), block)))
+    merged = merged[np.isin(shapely.get_type_id(merged), (3, 6))]
+    merged = merged[np.lexsort((shapely.get_y(shapely.centroid(merged)), shapely.get_x(shapely.centroid(merged))))]
+    for fp in merged:
         if shapely.is_empty(fp) or shapely.area(fp) <= 0:
             continue
         share = shapely.area(shapely.intersection(np.array(pieces, dtype=object), fp))
         if (share > 0).sum() < 2:
             continue
         k = int(np.argmax(share))
-        pieces = [shapely.union(p, fp) if i == k else (shapely.difference(p, fp) if share[i] > 0 else p)
+        pieces = [shapely.union(p, fp, grid_size=GRID_SIZE_M) if i == k
+                  else (shapely.difference(p, fp, grid_size=GRID_SIZE_M) if share[i] > 0 else p)
                   for i, p in enumerate(pieces)]
     return [part for p in pieces for part in shapely.get_parts(p)
-            if shapely.get_type_id(part) == 3 and shapely.area(part) > 0]
+            if shapely.get_type_id(part) == 3 and shapely.area(part) > _PIECE_MIN_M2]
 
 
 def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, out_block: list) -> None:
@@ -478,18 +486,31 @@ def _ring_corridors(block: shapely.Geometry) -> shapely.Geometry | None:
     if not polys:
         return None
     lines = []
-    for poly in polys:
+    for poly in shapely.normalize(np.array(polys, dtype=object)):  # the rings' start points fixed, whatever the input
         # the outer edge without slits (a dead-end street drawn into the block): a corridor must reach
         # past the block, not the other side of a slit
         outer = shapely.get_exterior_ring(shapely.buffer(shapely.Polygon(shapely.get_exterior_ring(poly)),
                                                          _SLIT_CLOSE_M, join_style="mitre"))
         for i in range(shapely.get_num_interior_rings(poly)):
             inner = shapely.get_interior_ring(poly, i)
+            if shapely.area(shapely.Polygon(inner)) < RING_HOLE_MIN_M2:  # a hole of digitising noise
+                continue
             # from points round the hole (one every RING_CORRIDOR_EVERY_M, 4 to 16 of them), each straight
             # to the nearest point of the outer edge: whichever grids lie round the hole, one touches a corridor
             k = int(np.clip(round(shapely.length(inner) / RING_CORRIDOR_EVERY_M), 4, 16))
             starts = shapely.line_interpolate_point(inner, np.arange(k) / k, normalized=True)
-            lines.extend(shapely.shortest_line(starts, outer).tolist())
+            a = shapely.get_coordinates(starts)
+            b = shapely.get_coordinates(shapely.line_interpolate_point(shapely.shortest_line(starts, outer), 1.0,
+                                                                       normalized=True))
+            d = b - a
+            n = np.hypot(d[:, 0], d[:, 1])
+            ok = n > 1e-9  # a hole touching the outer edge needs no corridor from there
+            # each line carried on past the outer edge (clipped to the block below): a corridor ending in an
+            # inward corner of the edge meets the edge along its width, not at one point
+            ends = b[ok] + d[ok] / n[ok, None] * (RING_CORRIDOR_HALF_M + _SLIT_CLOSE_M)
+            lines.extend(shapely.linestrings(np.stack([a[ok], ends], axis=1)).tolist())
+    if not lines:
+        return None
     band = shapely.buffer(np.array(lines, dtype=object), RING_CORRIDOR_HALF_M, cap_style="flat")
     corridor = shapely.intersection(shapely.union_all(band), block)
     parts = [p for p in shapely.get_parts(corridor) if shapely.get_type_id(p) == 3 and shapely.area(p) > 0]
@@ -498,9 +519,11 @@ def _ring_corridors(block: shapely.Geometry) -> shapely.Geometry | None:
 
 def _add_cut(out: list, out_block: list, b: int, pieces: list, corridor: shapely.Geometry) -> None:
     """``pieces`` of block ``b`` less ``corridor``, then the corridor's parts, each part a piece of its own."""
-    for geom in [*(shapely.difference(p, corridor) for p in pieces), corridor]:
+    # snap-rounded as the cells' arrangement is: a corridor that meets the outer edge to floating-point noise
+    # cuts the ring there, instead of leaving a thread of zero area that holds it together
+    for geom in [*(shapely.difference(p, corridor, grid_size=GRID_SIZE_M) for p in pieces), corridor]:
         for part in shapely.get_parts(geom):
-            if shapely.get_type_id(part) == 3 and shapely.area(part) > 0:
+            if shapely.get_type_id(part) == 3 and shapely.area(part) > _PIECE_MIN_M2:
                 out.append(part)
                 out_block.append(b)
 

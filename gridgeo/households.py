@@ -10,7 +10,9 @@ Every building leaves with an integer ``households`` and ``households_source``:
 Null, negative or non-numeric values are findings, never silently replaced: ``households_invalid``
 (negative, non-numeric), ``households_fractional`` (rounded), ``households_missing`` (counted as 0) and
 ``households_null`` (info: a null in a column that has values elsewhere, estimated instead). A count
-written with its unit (``"120户"``) is read as the number (``households_parsed``, info); a given count
+written with its unit (``"120户"``) is read as the number (``households_parsed``, info), and one written as
+approximate (约数: ``"约12户"``, ``"大约12"``, ``"12户左右"``, ``"~12"``) too, said so (``households_approximate``,
+info); a given count
 that leaves under :data:`MIN_FLOOR_M2_PER_HOUSEHOLD` m² of floor area a household is kept and reported
 (``households_implausible``).
 """
@@ -42,6 +44,9 @@ _WITH_UNIT = r"\s*(\d+(?:\.\d+)?)\s*户\s*"
 _FLOORS_WITH_UNIT = r"\s*(\d+)\s*(?:层|楼|[Ff])\s*"
 #: a count with thousands separated by commas, "1,200"
 _THOUSANDS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+#: a number written as approximate (约数): "约12户", "大约12", "12户左右", "~12" (after NFKC, "～" is "~");
+#: the group is the number with its unit, read as any other
+_APPROX = r"(?:大约|大概|约|~)\s*(.+?)\s*(?:左右|上下)?|(.+?)\s*(?:左右|上下)"
 
 #: ``use`` values that estimate 0 households (OSM building classes and common Chinese terms); any other
 #: value, such as OSM's ``yes`` or ``住宅楼``, counts as residential
@@ -89,7 +94,8 @@ def assign_households(
     num = pd.to_numeric(raw, errors="coerce")
     # text a register writes a count as: "120户" (with its unit), "１２０" (full-width digits), "1,200"
     # (thousands separated); each read as the number, with an info finding
-    num, with_unit = _read_text(raw, num, _WITH_UNIT)
+    # and a count written as approximate ("约12户", "12户左右", "~12"), said so
+    num, with_unit, approx = _read_text(raw, num, _WITH_UNIT, approx=True)
     num = num.where(np.isfinite(num))  # "inf" is not a number of households
     # nor is a value no integer column can hold (1e20 became -9223372036854775808 households, silently)
     huge = num.abs() >= MAX_COUNT
@@ -134,7 +140,9 @@ def assign_households(
         (implausible, "households_implausible", "warning",
          "households value {v!r} leaves under " f"{MIN_FLOOR_M2_PER_HOUSEHOLD:g}" " m² of floor area a household (footprint × "
          "floors, or × " f"{IMPLAUSIBLE_FLOORS}" " floors where none are given); check it"),
-        (with_unit & ~huge, "households_parsed", "info", "households value {v!r} read as a number"),
+        (with_unit & ~approx & ~huge, "households_parsed", "info", "households value {v!r} read as a number"),
+        (approx & ~huge & ~negative, "households_approximate", "info",
+         "households value {v!r} is approximate (约数: 约, 大约, 左右, ~); read as " "{n}, check the count"),
         (floors_bad, "floors_invalid", "warning", "floors value {f!r} is not a number ≥ 0; not used"),
         (floors_parsed & ~floors_bad, "floors_parsed", "info", "floors value {f!r} read as a number"),
         (~present & (source == "missing") & residential, "households_missing", "warning", "no households and no floors: counted as 0"),
@@ -149,7 +157,8 @@ def assign_households(
                     "layer": "buildings",
                     "feature_id": str(ids.iloc[i]),
                     "measure": float(households[i]),
-                    "message": f"building {ids.iloc[i]}: " + text.format(v=_shown(raw.iloc[i]), f=_shown(raw_floors.iloc[i]))
+                    "message": f"building {ids.iloc[i]}: " + text.format(v=_shown(raw.iloc[i]), f=_shown(raw_floors.iloc[i]),
+                                                                       n=_shown(num.iloc[i]))
                                + ("" if ftype == "households_missing" else f"; {how}"),
                     "geometry": reps.iloc[i],
                 }
@@ -157,21 +166,38 @@ def assign_households(
     return out, make_findings(records, crs=out.crs)
 
 
-def _read_text(raw: pd.Series, num: pd.Series, unit: str) -> tuple[pd.Series, pd.Series]:
+def _read_text(raw: pd.Series, num: pd.Series, unit: str, *, approx: bool = False) -> tuple[pd.Series, ...]:
     """``num`` (``raw`` read as numbers) with the text a register writes numbers as read too: full-width digits
     ("１２０"), thousands separated by commas ("1,200"), the number with its unit (``unit``, a pattern with the
-    number as its group: "120户", "6层"); and where such text was read."""
+    number as its group: "120户", "6层"); and where such text was read. With ``approx``, a number written as
+    approximate ("约12户", "大约12", "12户左右", "~12") is read too, and where it was is returned third.
+
+    >>> raw = pd.Series(["约12户", "12户左右", "～12", "12", "约", "约x户"])
+    >>> num, parsed, approx = _read_text(raw, pd.to_numeric(raw, errors="coerce"), _WITH_UNIT, approx=True)
+    >>> num.tolist()[:4], approx.tolist()
+    ([12.0, 12.0, 12.0, 12.0], [True, True, True, False, False, False])
+    """
     parsed = pd.Series(False, index=raw.index)
+    approximate = pd.Series(False, index=raw.index)
     text = num.isna() & raw.notna()
     if not text.any():
-        return num, parsed
+        return (num, parsed, approximate) if approx else (num, parsed)
     norm = raw[text].astype(str).map(lambda t: unicodedata.normalize("NFKC", t).strip())
+    if approx:
+        m = norm.str.fullmatch(_APPROX)
+        inner = norm.str.extract(f"^(?:{_APPROX})$")
+        inner = inner[0].fillna(inner[1])
+        norm = norm.where(~m, inner)
     norm = norm.where(~norm.str.fullmatch(_THOUSANDS), norm.str.replace(",", "", regex=False))
     with_unit = norm.str.fullmatch(unit)
     norm = norm.where(~with_unit, norm.str.extract(unit, expand=False))
     read = pd.to_numeric(norm, errors="coerce")
     parsed[text] = read.notna().to_numpy()
-    return num.where(~parsed, read.reindex(raw.index)), parsed
+    num = num.where(~parsed, read.reindex(raw.index))
+    if not approx:
+        return num, parsed
+    approximate[text] = (m & read.notna()).to_numpy()
+    return num, parsed, approximate
 
 
 def _shown(v: Any) -> Any:

@@ -157,7 +157,7 @@ def test_null_without_floors_is_missing_finding():
     assert f["feature_id"].tolist() == ["b1"]
 
 
-@pytest.mark.parametrize("bad", [-5, "-5", "abc", "十二", "约12户", "inf"])  # "12户" is 12: the test below
+@pytest.mark.parametrize("bad", [-5, "-5", "abc", "十二", "约十二户", "inf"])  # "12户", "约12户" are 12: tests below
 def test_invalid_values_are_findings(bad):
     out, f = assign_households(_buildings([bad, 10]), metric=METRIC_EPSG)
     assert out["households"].tolist() == [0, 10]
@@ -252,15 +252,34 @@ def test_every_building_gets_a_count_and_a_source(rows):
         else:
             assert src != "given"
     assert set(f["type"]) <= {"households_invalid", "households_fractional", "households_missing", "households_null",
-                              "households_implausible", "households_parsed", "floors_invalid", "floors_parsed"}
+                              "households_implausible", "households_parsed", "households_approximate",
+                              "floors_invalid", "floors_parsed"}
 
 
 def test_count_written_with_its_unit_is_read_as_the_number():
-    out, f = assign_households(_buildings(["120户", " 80 户", "约80户", "x户"]), metric=METRIC_EPSG)
+    out, f = assign_households(_buildings(["120户", " 80 户", "八十户", "x户"]), metric=METRIC_EPSG)
     assert out["households"].tolist() == [120, 80, 0, 0]
     assert out["households_source"].tolist() == ["given", "given", "missing", "missing"]
     assert sorted(f.loc[f["type"] == "households_parsed", "feature_id"]) == ["b0", "b1"]
     assert sorted(f.loc[f["type"] == "households_invalid", "feature_id"]) == ["b2", "b3"]
+
+
+def test_an_approximate_count_is_read_as_the_number_and_said_to_be_approximate():
+    """约数 as registers write them (约12户, 大约12, 12户左右, ~12, ～12, 约1,200户) are the number, each with an info
+    finding that names the value and says it is approximate; text around no number stays invalid."""
+    values = ["约12户", "大约 12", "12户左右", "~12", "～１２", "约1,200", "约", "约x户", "左右", "约-3户", "12"]
+    out, f = assign_households(_buildings(values, floors=[200] * len(values)), metric=METRIC_EPSG)
+    assert out["households"].tolist()[:6] == [12, 12, 12, 12, 12, 1200]
+    assert out["households_source"].tolist() == ["given"] * 6 + ["estimated"] * 4 + ["given"]
+    approx = f[f["type"] == "households_approximate"]
+    assert list(approx["feature_id"]) == [f"b{i}" for i in range(6)]
+    assert set(approx["severity"]) == {"info"}
+    first = approx.iloc[0]["message"]
+    assert "'约12户'" in first and "approximate" in first and "read as 12" in first
+    assert "read as 1200" in approx.iloc[5]["message"]
+    # one finding a value: approximate, not also "read as a number"
+    assert f.loc[f["type"] == "households_parsed"].empty
+    assert sorted(f.loc[f["type"] == "households_invalid", "feature_id"]) == ["b6", "b7", "b8", "b9"]
 
 
 def test_full_width_digits_and_thousands_separators_are_read_as_the_number():

@@ -665,6 +665,9 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
         "scheme_inferred": inferred is not None,
         "grids_outside_communities": sorted(lost),
         "repair_actions": {str(k): int(v) for k, v in log["action"].value_counts().sort_index().items()},
+        "repair_area_m2": {str(k): round(float(v), 1) for k, v in
+                           pd.to_numeric(log["area_m2"], errors="coerce").groupby(log["action"]).sum().sort_index().items()},
+        "invalid_polygons_mended": int((~office["was_valid"].astype(bool)).sum()),
         "seconds": round(time.perf_counter() - t0, 2),
     }
     meta = dict(plan.metadata)
@@ -951,6 +954,9 @@ def summarize_changes(changes: pd.DataFrame, summary: dict[str, Any]) -> str:
         f"  households moved {summary['households_moved']:,}; area moved {summary['area_m2_moved'] / 1e4:,.1f} ha; "
         f"compliant grids absorbed to mend a neighbour: {summary['compliant_absorbed']:,}",
     ]
+    mended = _mended(summary)
+    if mended:
+        lines.append(f"  the office's layer mended before judging (as `gridgeo validate --repair`): {mended}")
     for _, r in changes[changes["status"] != "kept"].head(15).iterrows():
         arrow = f" -> {r['new_codes']}" if r["new_codes"] else ""
         why = f" [{r['faults']}]" if r["faults"] else ""
@@ -959,6 +965,31 @@ def summarize_changes(changes: pd.DataFrame, summary: dict[str, Any]) -> str:
     if more > 0:
         lines.append(f"  ... and {more} more (layer 'changes' of the plan)")
     return "\n".join(lines)
+
+
+#: how the console names the mends of an office's layer (``repair_grids`` actions)
+_MENDS = {"overlap_given": "overlap(s) between grids (不交叉重叠) given to one grid", "gap_filled": "gap(s) filled",
+          "clipped": "piece(s) outside the community clipped", "emptied": "grid(s) emptied by the mends",
+          "multipart": "grid(s) left in several parts"}
+
+
+def _mended(summary: dict[str, Any]) -> str:
+    """The mends of the office's layer in a few words: invalid polygons, overlaps, gaps (with their area).
+
+    >>> _mended({"invalid_polygons_mended": 1, "repair_actions": {"overlap_given": 2, "community_set": 5},
+    ...          "repair_area_m2": {"overlap_given": 2000.0}})
+    '1 invalid polygon(s) made valid; 2 overlap(s) between grids (不交叉重叠) given to one grid (0.2 ha)'
+    """
+    parts = []
+    if summary.get("invalid_polygons_mended"):
+        parts.append(f"{summary['invalid_polygons_mended']:,} invalid polygon(s) made valid")
+    area = summary.get("repair_area_m2", {})
+    for action, text in _MENDS.items():
+        n = summary.get("repair_actions", {}).get(action, 0)
+        if n:
+            a = area.get(action)
+            parts.append(f"{n:,} {text}" + (f" ({a / 1e4:,.1f} ha)" if a and a == a else ""))
+    return "; ".join(parts)
 
 
 def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any = None, *,

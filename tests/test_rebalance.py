@@ -436,3 +436,20 @@ def test_an_office_layer_of_lines_is_refused_or_closed_into_polygons(sample_plan
     # unify: a departmental layer of open lines was read as 0 grids without a word
     with pytest.raises(InputError, match=r"holds LineString \(\d+\), no polygons"):
         gridgeo.unify([office, cut], *INPUTS, code_columns=["WGBM", "WGBM"])
+
+
+# ------------------------------------------------------------------------------------------ messy office layers
+
+
+def test_the_console_says_how_the_office_layer_was_mended(rebalanced):
+    """Overlaps (不交叉重叠) and gaps of the office's layer are mended before the grids are judged; the summary
+    says so with their count and area (they were resolved without a word)."""
+    from gridgeo.rebalance import summarize_changes
+
+    _, _, plan, changes = rebalanced
+    meta = plan.metadata["rebalance"]
+    assert meta["repair_actions"].get("overlap_given", 0) >= 1 and meta["repair_area_m2"]["overlap_given"] > 0
+    text = summarize_changes(changes, meta)
+    line = next(x for x in text.splitlines() if "mended before judging" in x)
+    assert f"{meta['repair_actions']['overlap_given']:,} overlap(s) between grids" in line and "gap(s) filled" in line
+    assert "validate --repair" in line

@@ -48,7 +48,7 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-shift-check", action="store_true",
                    help="skip the check for layers shifted 100–700 m against each other (GCJ-02/BD-09)")
     g.add_argument("--encoding", action="append", default=[], metavar="LAYER=ENCODING",
-                   help="text encoding of a layer's attributes, e.g. buildings=gbk")
+                   help="text encoding of a layer's attributes, e.g. buildings=gbk (rebalance: grids=gbk for GRIDS; unify: the layer's file stem, e.g. 综治网格=gbk)")
     g.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
     g.add_argument("--metric-crs", help="metric CRS to compute in (default: the CGCS2000 3° Gauss-Krüger zone)")
     g.add_argument("--rules", default=None, help="rules profile (urban, rural, township) or a .toml rules file")
@@ -714,6 +714,30 @@ def _layer_arg(value: str) -> Any:
     return value
 
 
+def _grid_encodings(args: argparse.Namespace, names: list[str]) -> dict[str, str]:
+    """The ``--encoding NAME=ENC`` given for the office's grid layers (``grids`` for ``rebalance``, a layer's
+    name, its file stem, for ``unify``), taken out of ``args.encoding`` (the rest name input layers)."""
+    mine, rest = {}, []
+    for v in args.encoding:
+        key, sep, enc = v.partition("=")
+        if sep and key.strip() in names:
+            mine[key.strip()] = enc.strip()
+        else:
+            rest.append(v)
+    args.encoding = rest
+    return mine
+
+
+def _grid_source(value: Any, encoding: str | None) -> Any:
+    """A grid layer argument (PATH or (PATH, LAYER)) read in ``encoding`` when one is given."""
+    from .io import LayerSource
+
+    if encoding is None:
+        return value
+    path, layer = value if isinstance(value, tuple) else (value, None)
+    return LayerSource(path, layer=layer, encoding=encoding)
+
+
 def _office_sources(args: argparse.Namespace, label: str) -> dict[str, Any]:
     """The layer sources of ``rebalance``/``unify``: an enterprises layer given is refused (the office's
     dedicated grids are kept instead); the sample town's own (``--sample``) is not read."""
@@ -733,6 +757,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     from ._progress import Progress
     from .rebalance import rebalance_sources, summarize_changes
 
+    grid_enc = _grid_encodings(args, ["grids"]).get("grids")
     sources = _office_sources(args, "rebalance")
     grids_path = Path(args.grids)
     if not grids_path.exists():
@@ -742,7 +767,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     if args.map:
         _check_out(args, _input_paths(args, sources), option="map", suffixes=(".html",))
     progress = Progress(len(sources) + 5, quiet=args.quiet)
-    grids = (args.grids, args.grids_layer) if args.grids_layer else args.grids
+    grids = _grid_source((args.grids, args.grids_layer) if args.grids_layer else args.grids, grid_enc)
     try:
         plan, changes = rebalance_sources(grids, sources, code_column=args.code_column, rules=args.rules, crs=args.crs,
                                           metric=args.metric_crs, code_scheme=_code_scheme(args), workers=args.workers,
@@ -766,8 +791,10 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
 
 
 def _cmd_unify(args: argparse.Namespace) -> int:
-    from .rebalance import unify
+    from .rebalance import layer_name, unify
 
+    stems = [layer_name(_layer_arg(v), i) for i, v in enumerate(args.layers)]
+    layer_enc = _grid_encodings(args, stems)
     sources = _office_sources(args, "unify")
     if len(args.layers) < 2:
         msg = "unify needs two or more departmental grid layers; for one layer use `gridgeo rebalance`"
@@ -786,7 +813,7 @@ def _cmd_unify(args: argparse.Namespace) -> int:
         raise InputError(msg)
     _check_out(args, _input_paths(args, sources) + [_layer_arg(v) if isinstance(_layer_arg(v), str) else _layer_arg(v)[0]
                                                      for v in args.layers + args.jurisdiction])
-    plan, cross = unify([_layer_arg(v) for v in args.layers], sources["communities"] if "communities" in sources else None,
+    plan, cross = unify([_grid_source(_layer_arg(v), layer_enc.get(n)) for v, n in zip(args.layers, stems, strict=True)], sources["communities"] if "communities" in sources else None,
                         sources.get("streets"), sources.get("buildings"),
                         jurisdictions=[_layer_arg(v) for v in args.jurisdiction], code_columns=cols, rules=args.rules,
                         crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=args.workers,

@@ -1129,6 +1129,24 @@ def shared_boundaries(layers: list[gpd.GeoDataFrame], *, tolerance_m: float = 2.
     return np.array([p for p in shapely.get_parts(merged) if p.length > tolerance_m], dtype=object)
 
 
+def layer_name(value: Any, i: int) -> str:
+    """The name of departmental layer ``i`` in the crosswalk and in messages: the layer inside a file, else
+    the file's stem, else ``layer<i+1>``.
+
+    >>> layer_name("综治网格.shp", 0), layer_name(("depts.gpkg", "城管"), 1), layer_name(None, 2)
+    ('综治网格', '城管', 'layer3')
+    """
+    from pathlib import Path
+
+    from .io import LayerSource
+
+    path, layer = (value.path, value.layer) if isinstance(value, LayerSource) else \
+        value if isinstance(value, tuple) and len(value) == 2 else (value, None)
+    if isinstance(layer, str) and layer:
+        return layer
+    return Path(path).stem if isinstance(path, (str, Path)) else f"layer{i + 1}"
+
+
 def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: Any = None, *,
           jurisdictions: list[Any] | None = None, code_columns: list[str | None] | None = None, names: list[str] | None = None,
           rules: Any = "urban", code_scheme: Any = None, crs: Any = None, tolerance_m: float = 2.0,
@@ -1162,7 +1180,6 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         The unified plan (EPSG:4490, plus ``crosswalk`` and ``shared_boundaries`` layers) and the
         crosswalk (:data:`CROSSWALK_COLUMNS`).
     """
-    from pathlib import Path
 
     from .api import _layer
     from .crs import metric_crs as _metric_crs
@@ -1176,7 +1193,7 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         msg = f"unify: {len(code_columns)} code columns for {len(layers)} layers; give one per layer (or none)"
         raise InputError(msg)
     if names is None:
-        names = [Path(v).stem if isinstance(v, (str, Path)) else f"layer{i + 1}" for i, v in enumerate(layers)]
+        names = [layer_name(v, i) for i, v in enumerate(layers)]
         if len(set(names)) < len(names):
             names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
     _no_enterprises({"enterprises": enterprises}, "unify")
@@ -1186,7 +1203,7 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         msg = "unify: communities=None; pass the community polygons with a 12-digit code"
         raise InputError(msg)
     metric = _metric_crs(comm0, override=metric_crs)
-    depts = [_office_layer(v, f"layer {names[i]}", metric, code_columns[i], crs=crs) for i, v in enumerate(layers)]
+    depts = [_office_layer(v, names[i], metric, code_columns[i], crs=crs) for i, v in enumerate(layers)]
     juris = []
     for j, v in enumerate(jurisdictions or []):
         g = _layer(v, f"jurisdiction {j + 1}", crs=crs)

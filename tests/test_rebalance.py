@@ -453,3 +453,50 @@ def test_the_console_says_how_the_office_layer_was_mended(rebalanced):
     line = next(x for x in text.splitlines() if "mended before judging" in x)
     assert f"{meta['repair_actions']['overlap_given']:,} overlap(s) between grids" in line and "gap(s) filled" in line
     assert "validate --repair" in line
+
+
+def _gbk_shapefile(frame: gpd.GeoDataFrame, path) -> None:
+    """A Shapefile as offices send them: GBK attribute text and field names, no .cpg."""
+    frame.to_file(path, encoding="gbk")
+    path.with_suffix(".cpg").unlink()
+
+
+def test_rebalance_reads_a_gbk_grid_layer_with_encoding_grids(sample_plan, tmp_path, capsys):
+    """``--encoding grids=gbk`` names the encoding of GRIDS (it was refused: "layer 'grids' is not given"),
+    as the error for an undecodable grid layer tells the user to do; an invalid polygon is said to be made valid."""
+    m = metric_crs(sample_plan.communities)
+    g = sample_plan.grids.to_crs(m)[["grid_code", "geometry"]].rename(columns={"grid_code": "网格编码"})
+    g["网格名称"] = [f"第{i}网格" for i in range(len(g))]
+    x0, y0, x1, y1 = g.geometry.iloc[0].bounds
+    g.loc[g.index[0], "geometry"] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])  # a bow-tie
+    path, out = tmp_path / "综治网格.shp", tmp_path / "plan.gpkg"
+    _gbk_shapefile(g.reset_index(drop=True), path)
+    assert main(["rebalance", str(path), "--sample", "--out", str(out), "-q", "--encoding", "grids=utf-8"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot decode" in err and "--encoding grids=gbk" in err and not out.exists()
+    assert main(["rebalance", str(path), "--sample", "--out", str(out), "-q", "--encoding", "grids=gbk"]) == 0
+    text = capsys.readouterr().out
+    assert "1 invalid polygon(s) made valid" in text
+    changes = gpd.read_file(out, layer="changes")
+    assert sorted(changes["old_code"]) == sorted(g["网格编码"])
+
+
+def test_unify_names_a_layer_by_its_file_and_takes_its_encoding(sample_plan, tmp_path, capsys):
+    m = metric_crs(sample_plan.communities)
+    g = sample_plan.grids.to_crs(m)[["grid_code", "geometry"]]
+    gbk = tmp_path / "综治.shp"
+    _gbk_shapefile(g.rename(columns={"grid_code": "网格编码"}), gbk)
+    other = tmp_path / "城管.gpkg"
+    g.rename(columns={"grid_code": "WGBM"}).to_file(other, driver="GPKG")
+    nocode = tmp_path / "党建.gpkg"
+    g.rename(columns={"grid_code": "名称"}).to_file(nocode, driver="GPKG")
+    out = tmp_path / "unified.gpkg"
+    # the layer is named by its file in the error ("layer layer 党建" before), with the fix
+    assert main(["unify", str(other), str(nocode), "--sample", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "error: 党建: no grid code column found among ['名称']" in err and "--code-column" in err
+    assert not out.exists()
+    assert main(["unify", str(gbk), str(other), "--sample", "--out", str(out), "-q", "--encoding", "综治=gbk"]) == 0
+    cross = gpd.read_file(out, layer="crosswalk")
+    assert set(cross["layer"]) == {"综治", "城管"}
+    assert set(cross.loc[cross["layer"] == "综治", "department_code"]) == set(g["grid_code"])

@@ -201,8 +201,17 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
         msg = f"{name}: code column {code_column!r} not found; columns are {cols}; pass --code-column with one of them"
         raise InputError(msg)
-    codes = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip() for v in gdf[code_column]]
-    codes = [c if c else None for c in codes]
+    from .validate.layers import _as_code
+
+    # codes stored as numbers (a DBF numeric field, a spreadsheet): 420981190001001.0 is the code 420981190001001
+    # (it was taken as an unrecognised code, and every grid given a new one); past 2^53 a float has lost digits
+    lossy = [v for v in gdf[code_column] if isinstance(v, float) and not math.isnan(v) and abs(v) >= 2.0**53]
+    if lossy:
+        msg = (f"{name}: column {code_column!r} holds the codes as floating-point numbers ({lossy[0]:.17g}), which "
+               "cannot hold more than 15 digits exactly; store the codes as text (e.g. a String field in QGIS, "
+               "a text column in Excel) and run again")
+        raise InputError(msg)
+    codes = [_as_code(v) for v in gdf[code_column]]
     seen: dict[str, int] = {}
     for c in codes:
         if c is not None:

@@ -500,3 +500,20 @@ def test_unify_names_a_layer_by_its_file_and_takes_its_encoding(sample_plan, tmp
     cross = gpd.read_file(out, layer="crosswalk")
     assert set(cross["layer"]) == {"综治", "城管"}
     assert set(cross.loc[cross["layer"] == "综治", "department_code"]) == set(g["grid_code"])
+
+
+def test_codes_stored_as_numbers_are_the_codes(sample_plan):
+    """A code column of floats (a DBF numeric field, a spreadsheet) was read as '420981190001001.0': no code was
+    recognised and every grid got a new one. Integral floats are the codes; floats past 2^53, which have lost
+    digits, are refused in one line with the fix."""
+    office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "geometry"]].rename(
+        columns={"grid_code": "WGBM"}).reset_index(drop=True)
+    as_float = office.assign(WGBM=office["WGBM"].astype(float))
+    plan, changes = gridgeo.rebalance(as_float, *INPUTS, code_column="WGBM")
+    assert sorted(changes["old_code"]) == sorted(office["WGBM"])
+    assert (changes["status"] == "kept").sum() >= len(office) - 3
+    assert "office_codes_unrecognised" not in set(plan.findings["type"])
+    long = office.assign(WGBM=(office["WGBM"] + "01").astype(float))
+    with pytest.raises(InputError, match=r"column 'WGBM' holds the codes as floating-point numbers .* store the "
+                                         r"codes as text"):
+        gridgeo.rebalance(long, *INPUTS, code_column="WGBM")

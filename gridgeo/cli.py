@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rebalance", help="rebalance an office's existing grid layer with the fewest changes: compliant grids kept with their codes")
     p.add_argument("grids", metavar="GRIDS", help="the office's grid layer (any OGR format), with its codes")
     p.add_argument("--grids-layer", metavar="NAME", help="layer inside GRIDS")
+    p.add_argument("--grids-datum", choices=("wgs84", "gcj02", "bd09"), default=None,
+                   help="GRIDS was drawn on AMap/Tencent (gcj02) or Baidu (bd09) maps; converted to WGS-84")
     p.add_argument("--code-column", default=None, metavar="COL",
                    help="column of GRIDS holding the grid codes (default: grid_code, code or WGBM, whichever exists)")
     _add_input_options(p)
@@ -772,7 +774,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         plan, changes = rebalance_sources(grids, sources, code_column=args.code_column, rules=args.rules, crs=args.crs,
                                           metric=args.metric_crs, code_scheme=_code_scheme(args), workers=args.workers,
                                           progress=progress, allow_outside=args.allow_outside,
-                                          shift_check=not args.no_shift_check)
+                                          shift_check=not args.no_shift_check, grids_datum=args.grids_datum, cli=True)
         progress(f"writing {args.out}")
         plan.write(args.out, force=args.force)
         if args.map:

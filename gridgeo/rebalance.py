@@ -183,14 +183,20 @@ def _prepared(sources: dict[str, Any], rules: Any, crs: Any, progress: Any = Non
                    progress=progress)
 
 
-def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, crs: Any = None) -> gpd.GeoDataFrame:
-    """An office grid layer in the metric CRS with ``old_code`` (str) and polygon geometry."""
+def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, crs: Any = None,
+                  datum: str | None = None) -> gpd.GeoDataFrame:
+    """An office grid layer in the metric CRS with ``old_code`` (str) and polygon geometry; ``datum``
+    (``gcj02``, ``bd09``): the layer was drawn on AMap/Tencent or Baidu maps, converted to WGS-84."""
     from .api import _layer
+    from .crs import _datum, convert_datum
 
+    datum = _datum(datum, arg="grids_datum", func="rebalance") if datum is not None else None
     gdf = _layer(grids, name, crs=crs)
     if gdf is None or len(gdf) == 0:
         msg = f"{name}: the grid layer has no features; give the office's grid layer (polygons with a code column)"
         raise InputError(msg)
+    if datum not in (None, "wgs84"):
+        gdf = convert_datum(gdf, src=datum, dst="wgs84")
     if code_column is None:
         code_column = next((c for c in ("grid_code", "code", "WGBM", "wgbm", "网格编码", "编码") if c in gdf.columns), None)
         if code_column is None:
@@ -1004,7 +1010,8 @@ def _mended(summary: dict[str, Any]) -> str:
 def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any = None, *,
               code_column: str | None = "grid_code", rules: Any = "urban", code_scheme: Any = None, crs: Any = None,
               columns: dict[str, dict[str, str]] | None = None, workers: int = 1, villager_groups: Any = None,
-              metric_crs: Any = None, allow_outside: bool = False, shift_check: bool = True) -> tuple[Plan, pd.DataFrame]:
+              metric_crs: Any = None, allow_outside: bool = False, shift_check: bool = True,
+              grids_datum: str | None = None) -> tuple[Plan, pd.DataFrame]:
     """Rebalance an office's grid layer with the fewest changes: ``gridgeo rebalance`` in Python.
 
     Parameters
@@ -1028,7 +1035,11 @@ def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any 
     villager_groups, metric_crs, allow_outside, shift_check
         As for :func:`gridgeo.divide`: villager groups (村民小组) kept whole in rural communities, the
         metric CRS to compute in, going on when a layer lies mostly outside every community, and the
-        check for layers shifted against each other (GCJ-02/BD-09).
+        check for layers shifted against each other (GCJ-02/BD-09); an office layer shifted against the
+        communities is refused (every grid would be redrawn), naming ``grids_datum``.
+    grids_datum
+        ``"gcj02"`` or ``"bd09"``: the office's layer was drawn on AMap/Tencent or Baidu maps (shifted
+        100–700 m); converted to WGS-84 before anything else.
 
     Dedicated grids (专属网格) of ``grids`` (``kind`` ``dedicated``, or without a ``kind`` value a code at
     or above the scheme's ``dedicated_start``) are kept with their codes, clipped to their community,
@@ -1051,7 +1062,23 @@ def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any 
     sources = layer_sources({"communities": communities, "streets": streets, "buildings": buildings,
                              "villager_groups": villager_groups}, columns=columns)
     return rebalance_sources(grids, sources, code_column=code_column, rules=rules, code_scheme=code_scheme, crs=crs,
-                             metric=metric_crs, workers=workers, allow_outside=allow_outside, shift_check=shift_check)
+                             metric=metric_crs, workers=workers, allow_outside=allow_outside, shift_check=shift_check,
+                             grids_datum=grids_datum)
+
+
+def _refuse_shifted(office: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, name: str, option: str) -> None:
+    """An :class:`~gridgeo.InputError` when the office's layer looks shifted against the communities by a
+    GCJ-02/BD-09 offset (drawn on AMap, Tencent or Baidu maps): every grid would be judged faulty and
+    redrawn (the sample town: 0 of 69 kept, 12,636 households moved), so nothing is done."""
+    from .crs import _DATUM_LABELS, _DATUM_SOURCES, detect_shift
+
+    for s in detect_shift({name: office, "communities": communities}):
+        if s.layer == name:
+            fix = f"read it with {option} {s.datum}" if option.startswith("--") else f"pass {option}{s.datum!r}"
+            msg = (f"{name}: the grid layer looks shifted ~{s.offset_m:.0f} m against the communities (a "
+                   f"{_DATUM_LABELS[s.datum]} offset: drawn on {_DATUM_SOURCES[s.datum]}?), so every grid would be redrawn; "
+                   f"{fix} (or {'--no-shift-check' if option.startswith('--') else 'shift_check=False'} to go on as given)")
+            raise InputError(msg)
 
 
 def _scheme_arg(code_scheme: Any) -> CodeScheme | None:
@@ -1067,7 +1094,8 @@ def _scheme_arg(code_scheme: Any) -> CodeScheme | None:
 def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str | None = "grid_code", rules: Any = None,
                       code_scheme: Any = None, crs: Any = None, metric: Any = None, workers: int = 1,
                       progress: Any = None, allow_outside: bool = False,
-                      shift_check: bool = True) -> tuple[Plan, pd.DataFrame]:
+                      shift_check: bool = True, grids_datum: str | None = None,
+                      cli: bool = False) -> tuple[Plan, pd.DataFrame]:
     """:func:`rebalance` on layer sources (:func:`gridgeo.io.layer_sources`), as the CLI assembles them."""
     from .pipeline import prepare
 
@@ -1075,6 +1103,10 @@ def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str |
         msg = f"rebalance: workers={workers!r} must be a whole number of processes, at least 1"
         raise InputError(msg)
     scheme = _scheme_arg(code_scheme)
+    if grids_datum is not None:  # a wrong name is said before the inputs are read
+        from .crs import _datum
+
+        grids_datum = _datum(grids_datum, arg="grids_datum", func="rebalance")
     for name in ("communities", "buildings"):
         if name not in sources:
             msg = (f"rebalance needs {name}: households are counted per grid inside communities; "
@@ -1083,7 +1115,9 @@ def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str |
     _no_enterprises(sources, "rebalance")
     prep = prepare(sources, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
                    progress=progress)
-    office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs)
+    office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs, datum=grids_datum)
+    if shift_check:
+        _refuse_shifted(office, prep.communities, "grids", "--grids-datum" if cli else "grids_datum=")
     if progress is not None:
         progress("rebalancing the grids")
     return rebalance_prepared(prep, office, scheme=scheme, workers=workers)

@@ -517,3 +517,20 @@ def test_codes_stored_as_numbers_are_the_codes(sample_plan):
     with pytest.raises(InputError, match=r"column 'WGBM' holds the codes as floating-point numbers .* store the "
                                          r"codes as text"):
         gridgeo.rebalance(long, *INPUTS, code_column="WGBM")
+
+
+def test_an_office_layer_drawn_on_amap_is_refused_naming_grids_datum(sample_plan):
+    """An office layer in GCJ-02 (drawn on AMap/Tencent) was rebalanced as given: every grid judged faulty and
+    redrawn (0 kept). It is refused in one line naming the offset and grids_datum; with it, the grids are kept."""
+    from gridgeo.crs import convert_datum
+
+    office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "geometry"]].rename(
+        columns={"grid_code": "WGBM"}).reset_index(drop=True)
+    amap = convert_datum(office.to_crs(4326), src="wgs84", dst="gcj02")
+    with pytest.raises(InputError, match=r"grids: the grid layer looks shifted ~\d+ m against the communities "
+                                         r"\(a GCJ-02 offset.*pass grids_datum='gcj02'"):
+        gridgeo.rebalance(amap, *INPUTS, code_column="WGBM")
+    plan, changes = gridgeo.rebalance(amap, *INPUTS, code_column="WGBM", grids_datum="gcj02")
+    assert (changes["status"] == "kept").sum() >= len(office) - 3
+    with pytest.raises(InputError, match=r"grids_datum='mars' is not a known datum"):
+        gridgeo.rebalance(amap, *INPUTS, code_column="WGBM", grids_datum="mars")

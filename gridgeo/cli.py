@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("layers", nargs="+", metavar="LAYER", help="two or more departmental grid layers (PATH or PATH:LAYERNAME)")
     p.add_argument("--code-column", action="append", default=[], metavar="COL",
                    help="code column of the layers (once for all, or once per layer in order; default: grid_code, code or WGBM)")
+    p.add_argument("--layer-datum", action="append", default=[], metavar="NAME=DATUM",
+                   help="a layer (named by its file stem) drawn on AMap/Tencent (gcj02) or Baidu (bd09) maps, e.g. "
+                        "综治网格=gcj02; converted to WGS-84 (repeatable)")
     p.add_argument("--jurisdiction", action="append", default=[], metavar="PATH",
                    help="a jurisdiction layer (派出所辖区, street offices) no unified grid may cross (repeatable)")
     p.add_argument("--tolerance", type=float, default=2.0, metavar="M",
@@ -820,7 +823,8 @@ def _cmd_unify(args: argparse.Namespace) -> int:
                         jurisdictions=[_layer_arg(v) for v in args.jurisdiction], code_columns=cols, rules=args.rules,
                         crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=args.workers,
                         villager_groups=sources.get("villager_groups"), metric_crs=args.metric_crs,
-                        allow_outside=args.allow_outside, shift_check=not args.no_shift_check)
+                        allow_outside=args.allow_outside, shift_check=not args.no_shift_check,
+                        datums=dict(_pairs(args.layer_datum, option="layer-datum")), cli=True)
     plan.write(args.out, force=args.force)
     meta = plan.metadata["unify"]
     errors = plan.metadata.get("validation", {}).get("error", 0)

@@ -1066,18 +1066,18 @@ def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any 
                              grids_datum=grids_datum)
 
 
-def _refuse_shifted(office: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, name: str, option: str) -> None:
+def _refuse_shifted(office: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, name: str, fix: str, go_on: str) -> None:
     """An :class:`~gridgeo.InputError` when the office's layer looks shifted against the communities by a
     GCJ-02/BD-09 offset (drawn on AMap, Tencent or Baidu maps): every grid would be judged faulty and
-    redrawn (the sample town: 0 of 69 kept, 12,636 households moved), so nothing is done."""
+    redrawn (the sample town: 0 of 69 kept, 12,636 households moved), so nothing is done. ``fix`` names the
+    option that reads the layer (``{datum}`` filled in), ``go_on`` the one that skips the check."""
     from .crs import _DATUM_LABELS, _DATUM_SOURCES, detect_shift
 
     for s in detect_shift({name: office, "communities": communities}):
         if s.layer == name:
-            fix = f"read it with {option} {s.datum}" if option.startswith("--") else f"pass {option}{s.datum!r}"
             msg = (f"{name}: the grid layer looks shifted ~{s.offset_m:.0f} m against the communities (a "
-                   f"{_DATUM_LABELS[s.datum]} offset: drawn on {_DATUM_SOURCES[s.datum]}?), so every grid would be redrawn; "
-                   f"{fix} (or {'--no-shift-check' if option.startswith('--') else 'shift_check=False'} to go on as given)")
+                   f"{_DATUM_LABELS[s.datum]} offset: drawn on {_DATUM_SOURCES[s.datum]}?), so its grids would be judged "
+                   f"where they do not lie and redrawn; read it with {fix.format(datum=s.datum)} (or {go_on} to go on as given)")
             raise InputError(msg)
 
 
@@ -1117,7 +1117,8 @@ def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str |
                    progress=progress)
     office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs, datum=grids_datum)
     if shift_check:
-        _refuse_shifted(office, prep.communities, "grids", "--grids-datum" if cli else "grids_datum=")
+        _refuse_shifted(office, prep.communities, "grids", "--grids-datum {datum}" if cli else "grids_datum='{datum}'",
+                        "--no-shift-check" if cli else "shift_check=False")
     if progress is not None:
         progress("rebalancing the grids")
     return rebalance_prepared(prep, office, scheme=scheme, workers=workers)
@@ -1194,7 +1195,8 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
           jurisdictions: list[Any] | None = None, code_columns: list[str | None] | None = None, names: list[str] | None = None,
           rules: Any = "urban", code_scheme: Any = None, crs: Any = None, tolerance_m: float = 2.0,
           workers: int = 1, villager_groups: Any = None, metric_crs: Any = None, allow_outside: bool = False,
-          shift_check: bool = True, enterprises: Any = None) -> tuple[Plan, pd.DataFrame]:
+          shift_check: bool = True, enterprises: Any = None, datums: dict[str, str] | None = None,
+          cli: bool = False) -> tuple[Plan, pd.DataFrame]:
     """Unify departmental grid layers into one (多网合一): ``gridgeo unify`` in Python.
 
     Parameters
@@ -1212,7 +1214,11 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
     tolerance_m
         Boundaries of different layers within this distance are the same line.
     villager_groups, metric_crs, allow_outside, shift_check
-        As for :func:`gridgeo.divide`.
+        As for :func:`gridgeo.divide`; a departmental layer shifted against the communities (GCJ-02/BD-09)
+        is refused, naming ``datums``.
+    datums
+        Layer name → ``"gcj02"`` or ``"bd09"``: the layers drawn on AMap/Tencent or Baidu maps, converted
+        to WGS-84 first.
     enterprises
         Not used: given, it is refused (InputError); dedicated grids (专属网格) are carved by
         ``gridgeo partition --enterprises``.
@@ -1223,7 +1229,6 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         The unified plan (EPSG:4490, plus ``crosswalk`` and ``shared_boundaries`` layers) and the
         crosswalk (:data:`CROSSWALK_COLUMNS`).
     """
-
     from .api import _layer
     from .crs import metric_crs as _metric_crs
     from .io import layer_sources, load_code_scheme
@@ -1246,7 +1251,20 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         msg = "unify: communities=None; pass the community polygons with a 12-digit code"
         raise InputError(msg)
     metric = _metric_crs(comm0, override=metric_crs)
-    depts = [_office_layer(v, names[i], metric, code_columns[i], crs=crs) for i, v in enumerate(layers)]
+    from .crs import _datum
+
+    datums = {k: _datum(v, arg=f"datums[{k!r}]", func="unify") for k, v in (datums or {}).items()}
+    unknown = sorted(set(datums) - set(names))
+    if unknown:
+        shown = f"--layer-datum {unknown[0]}=..." if cli else f"datums={{{unknown[0]!r}: ...}}"
+        msg = f"unify: {shown} names no layer; the layers are {names}"
+        raise InputError(msg)
+    depts = [_office_layer(v, names[i], metric, code_columns[i], crs=crs, datum=datums.get(names[i]))
+             for i, v in enumerate(layers)]
+    if shift_check:
+        for name, dept in zip(names, depts, strict=True):
+            fix = f"--layer-datum {name}={{datum}}" if cli else f"datums={{{{{name!r}: '{{datum}}'}}}}"
+            _refuse_shifted(dept, comm0, name, fix, "--no-shift-check" if cli else "shift_check=False")
     juris = []
     for j, v in enumerate(jurisdictions or []):
         g = _layer(v, f"jurisdiction {j + 1}", crs=crs)

@@ -528,9 +528,32 @@ def test_an_office_layer_drawn_on_amap_is_refused_naming_grids_datum(sample_plan
         columns={"grid_code": "WGBM"}).reset_index(drop=True)
     amap = convert_datum(office.to_crs(4326), src="wgs84", dst="gcj02")
     with pytest.raises(InputError, match=r"grids: the grid layer looks shifted ~\d+ m against the communities "
-                                         r"\(a GCJ-02 offset.*pass grids_datum='gcj02'"):
+                                         r"\(a GCJ-02 offset.*read it with grids_datum='gcj02' \(or shift_check=False"):
         gridgeo.rebalance(amap, *INPUTS, code_column="WGBM")
     plan, changes = gridgeo.rebalance(amap, *INPUTS, code_column="WGBM", grids_datum="gcj02")
     assert (changes["status"] == "kept").sum() >= len(office) - 3
     with pytest.raises(InputError, match=r"grids_datum='mars' is not a known datum"):
         gridgeo.rebalance(amap, *INPUTS, code_column="WGBM", grids_datum="mars")
+
+
+def test_unify_refuses_a_department_drawn_on_amap_naming_layer_datum(sample_plan, tmp_path, capsys):
+    """A departmental layer in GCJ-02 was unified as given (the shared boundary fell from 57.8 to 1.7 km and
+    its crosswalk pointed at the wrong grids); it is refused naming the layer and --layer-datum, which reads it."""
+    from gridgeo.crs import convert_datum
+
+    office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "geometry"]].rename(
+        columns={"grid_code": "WGBM"}).reset_index(drop=True)
+    a, b = tmp_path / "综治.gpkg", tmp_path / "城管.gpkg"
+    office.to_file(a, driver="GPKG")
+    convert_datum(office.to_crs(4326), src="wgs84", dst="gcj02").to_file(b, driver="GPKG")
+    out = tmp_path / "unified.gpkg"
+    assert main(["unify", str(a), str(b), "--sample", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "城管: the grid layer looks shifted" in err and "--layer-datum 城管=gcj02" in err and not out.exists()
+    assert main(["unify", str(a), str(b), "--sample", "--out", str(out), "-q", "--layer-datum", "党建=gcj02"]) == 2
+    assert "--layer-datum 党建=... names no layer; the layers are ['综治', '城管']" in capsys.readouterr().err
+    assert main(["unify", str(a), str(b), "--sample", "--out", str(out), "-q", "--layer-datum", "城管=gcj02"]) == 0
+    cross = gpd.read_file(out, layer="crosswalk")
+    # each department grid maps mostly onto the same unified grid in both layers
+    top = cross.sort_values("area_share").groupby(["layer", "department_code"])["unified_code"].last()
+    assert (top.loc["综治"] == top.loc["城管"].reindex(top.loc["综治"].index)).mean() > 0.9

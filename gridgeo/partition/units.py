@@ -438,16 +438,25 @@ def _kept_whole(pieces: list, footprints: list, block: shapely.Geometry) -> list
 
 def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, out_block: list) -> None:
     """The pieces of block ``b`` (:func:`strip_pieces`), appended to ``out`` (and ``b`` to ``out_block``)."""
+    mine = _nearest_pieces(blocks, b, tree)
+    corridors = _ring_corridors(blocks[b])
+    if corridors is not None:
+        _add_cut(out, out_block, b, mine, corridors)
+    else:  # a block of one piece is left whole by the caller
+        out.extend(mine)
+        out_block.extend([b] * len(mine))
+
+
+def _nearest_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree) -> list:
+    """Block ``b`` cut into the parts nearest to each block it borders; the block itself where it borders
+    fewer than two or the diagram is degenerate (collinear points)."""
     nbrs = tree.query(blocks[b], predicate="intersects")
     nbrs = nbrs[nbrs != b]
     shared = shapely.intersection(shapely.boundary(blocks[b]), shapely.boundary(blocks[nbrs]))
     ok = shapely.length(shared) > 1.0
     nbrs, shared = nbrs[ok], shared[ok]
-    corridors = _ring_corridors(blocks[b])
     if len(nbrs) < 2:
-        if corridors is not None:
-            _add_cut(out, out_block, b, [blocks[b]], corridors)
-        return
+        return [blocks[b]]
     xy, owner = shapely.get_coordinates(shapely.segmentize(shared, STRIP_SAMPLE_M), return_index=True)
     # a point on two neighbours' edges (a corner) decides nothing: dropped; repeated points once
     keys = np.round(xy, 3)
@@ -458,30 +467,23 @@ def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, 
     first = np.sort(first[~shared_pt])
     xy, owner = xy[first], owner[first]
     if len(np.unique(owner)) < 2 or len(xy) < 3:
-        if corridors is not None:
-            _add_cut(out, out_block, b, [blocks[b]], corridors)
-        return
+        return [blocks[b]]
     regions = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=blocks[b], ordered=True))
     if len(regions) != len(xy):
-        if corridors is not None:  # degenerate (collinear points): only a ring is cut
-            _add_cut(out, out_block, b, [blocks[b]], corridors)
-        return
+        return [blocks[b]]
     mine = []
     for k in np.unique(owner).tolist():
         piece = shapely.intersection(shapely.union_all(regions[owner == k]), blocks[b])
         piece = shapely.union_all([p for p in shapely.get_parts(piece) if shapely.get_type_id(p) == 3])
         if not shapely.is_empty(piece) and shapely.area(piece) > 0:
             mine.append(piece)
-    if corridors is not None:
-        _add_cut(out, out_block, b, mine, corridors)
-    else:
-        out.extend(mine)
-        out_block.extend([b] * len(mine))
+    return mine
 
 
 def _ring_corridors(block: shapely.Geometry) -> shapely.Geometry | None:
-    """The corridors across a ring-shaped block: from each of its holes to its outer edge, the block within
-    :data:`RING_CORRIDOR_HALF_M` of the shortest line between them (None for a block without holes)."""
+    """The corridors across a ring-shaped block: from points round each of its holes, the block within
+    :data:`RING_CORRIDOR_HALF_M` of the straight line to the nearest point of its outer edge, carried on past
+    that edge (None for a block without holes)."""
     polys = [p for p in shapely.get_parts(block) if shapely.get_type_id(p) == 3 and shapely.get_num_interior_rings(p)]
     if not polys:
         return None
@@ -500,8 +502,7 @@ def _ring_corridors(block: shapely.Geometry) -> shapely.Geometry | None:
             k = int(np.clip(round(shapely.length(inner) / RING_CORRIDOR_EVERY_M), 4, 16))
             starts = shapely.line_interpolate_point(inner, np.arange(k) / k, normalized=True)
             a = shapely.get_coordinates(starts)
-            b = shapely.get_coordinates(shapely.line_interpolate_point(shapely.shortest_line(starts, outer), 1.0,
-                                                                       normalized=True))
+            b = shapely.get_coordinates(shapely.get_point(shapely.shortest_line(starts, outer), 1))
             d = b - a
             n = np.hypot(d[:, 0], d[:, 1])
             ok = n > 1e-9  # a hole touching the outer edge needs no corridor from there

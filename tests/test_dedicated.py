@@ -661,3 +661,24 @@ def test_regrid_around_a_dedicated_site_is_reported_after_redivision():
     assert len(wrapped) == 1 and "专属网格" in wrapped["message"].iloc[0]
     assert wrapped["feature_id"].iloc[0] == base["grid_code"].iloc[0]
     assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_grid_round_a_dedicated_site_is_opened_where_another_grid_can_reach_it():
+    """A school compound (a dedicated grid, 专属网格) amid 24 blocks of flats of 40 households: two ordinary
+    grids. The division had one of them wrapped round the school; a corridor of it now goes to the other
+    grid, so neither has a hole (the community has none), both stay within 300–500 and the plan validates."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 500, Y0 + 500)],
+                            crs=CRS)
+    pts = [(50 + 100 * i, 50 + 100 * j) for i in range(5) for j in range(5) if (i, j) != (1, 1)]
+    fp = [box(X0 + x - 15, Y0 + y - 15, X0 + x + 15, Y0 + y + 15) for x, y in pts]
+    buildings = gpd.GeoDataFrame({"households": [40] * len(fp)}, geometry=fp, crs=CRS)
+    units = _units([{"name": "学校", "category": "school", "employees": 120,
+                     "geometry": box(X0 + 120, Y0 + 120, X0 + 180, Y0 + 180)}])
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    base = plan.grids[plan.grids["kind"] == "base"]
+    assert len(_ded(plan)) == 1 and len(base) == 2
+    assert base["households"].between(300, 500).all()
+    assert not (plan.findings["type"] == "grid_encloses_grid").any()
+    assert plan.quality().loc["grids with a hole (wrapped around another grid)"].iloc[0] == "0"
+    assert all(len(list(g.interiors)) == 0 for g in base.to_crs(CRS).geometry)
+    assert (plan.validate()["severity"] == "error").sum() == 0

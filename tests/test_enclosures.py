@@ -315,3 +315,61 @@ def test_overlapping_sheds_stay_whole_together_and_corridors_meet_an_inward_corn
     near_hole = [shapely.length(shapely.intersection(shapely.buffer(p, 1e-5), hole.exterior)) for p in pieces]
     assert sum(1 for e, h in zip(near_edge, near_hole) if e > 1 and h > 1) >= 2
     assert float(sum(shapely.area(pieces))) == pytest.approx(notched.area)
+
+
+def _cells_round_a_site(k: int, site: tuple[int, int], h: np.ndarray):
+    """A k × k square of 10 m cells less one, the dedicated site (专属网格) carved out of the community:
+    the cells tile the community less the site; the community's whole outline holds it."""
+    xy = [(x, y) for y in range(k) for x in range(k) if (x, y) != site]
+    geoms = np.array([box(x * 10, y * 10, x * 10 + 10, y * 10 + 10) for x, y in xy], dtype=object)
+    g = cell_graph(geoms, households=np.asarray(h, dtype=float), block=np.zeros(len(xy), dtype=np.int64))
+    return g, geoms, xy, box(0, 0, 10 * k, 10 * k)
+
+
+def test_grid_wrapped_round_a_dedicated_site_gives_a_corridor_to_its_neighbour():
+    # a 4 × 4 square less the site at (1, 1): grid 0 holds the eight cells round the site (a ring, 400
+    # households), grid 1 the rest (350); the site is no hole of the community, so the ring is opened by a
+    # cell of it given to grid 1, both grids staying within 300–500 and in one piece
+    from gridgeo.partition.enclosures import open_sites
+
+    k, site = 4, (1, 1)
+    xy = [(x, y) for y in range(k) for x in range(k) if (x, y) != site]
+    ring = [i for i, (x, y) in enumerate(xy) if max(abs(x - 1), abs(y - 1)) == 1]
+    h = np.full(len(xy), 50.0)
+    g, geoms, xy, outline = _cells_round_a_site(k, site, h)
+    labels = np.ones(len(xy), dtype=np.int64)
+    labels[ring] = 0
+    assert enclosure_count(geoms, labels, 2, outline).tolist() == [1, 0]
+    # the cells alone (the community less its site) see no hole: the step before leaves it
+    carved = shapely.difference(outline, box(10, 10, 20, 20))
+    assert enclosure_count(geoms, labels, 2, carved).tolist() == [0, 0]
+    bounds = Bounds(300, 500, 400)
+    fixed, left = open_sites(g, geoms, labels, 2, outline, bounds)
+    assert left == 0
+    assert enclosure_count(geoms, fixed, 2, outline).tolist() == [0, 0]
+    per_grid = np.bincount(fixed, weights=h)
+    assert all(bounds.lo <= x <= bounds.hi for x in per_grid), per_grid
+    assert _connected(g, np.flatnonzero(fixed == 0)) and _connected(g, np.flatnonzero(fixed == 1))
+    assert (fixed != labels).sum() == 1  # one cell moved: the nearest way out
+
+
+def test_a_corridor_that_cuts_off_an_arm_of_the_ring_takes_the_arm_along():
+    # the 洪山区/Lujiazui case: the ring round the site reaches its only neighbour where a corridor
+    # leaves an arm of the ring cut off; the arm goes with the corridor, and the ring keeps its bulk
+    from gridgeo.partition.enclosures import _with_cut_off
+
+    geoms = np.array([box(x * 10, 0, x * 10 + 10, 10) for x in range(5)], dtype=object)
+    g = cell_graph(geoms, households=np.array([10.0, 0.0, 100.0, 100.0, 100.0]), block=np.zeros(5, dtype=np.int64))
+    assert _with_cut_off(g, np.arange(5), np.array([1])).tolist() == [0, 1]
+    assert _with_cut_off(g, np.arange(5), np.array([4])).tolist() == [4]
+
+
+def test_the_only_grid_of_a_community_stays_round_its_site():
+    # a community with one ordinary grid round its dedicated site: nothing can take a corridor, the grid
+    # stays as it is and is counted as left (the partition reports it)
+    from gridgeo.partition.enclosures import open_sites
+
+    g, geoms, xy, outline = _cells_round_a_site(3, (1, 1), np.full(8, 50.0))
+    labels = np.zeros(8, dtype=np.int64)
+    fixed, left = open_sites(g, geoms, labels, 1, outline, Bounds(300, 500, 400))
+    assert left == 1 and (fixed == labels).all()

@@ -39,7 +39,7 @@ from scipy.sparse.csgraph import connected_components
 from .._geometry import union_by
 from ..blocks import order_key
 from ..footprints import unit_groups
-from .enclosures import enclosure_count, foreign_holes, open_enclosures
+from .enclosures import enclosure_count, foreign_holes, open_enclosures, open_sites
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
@@ -126,7 +126,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                 out, grid_of_cell, opened, unit_of_cell = alt
                 cell_strips = strips
     if zone_of_block is None:
-        grid_of_cell = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds)
+        grid_of_cell = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds, container)
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
     rings = [] if zone_of_block is not None else [
@@ -143,7 +143,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
             memo3: dict = {}
             out3, grid3, opened3, unit3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds, weights,
                                                       code, multipart, community, memo3)
-            grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds)
+            grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds, container)
             small3, notes3 = _small_grids(g3, cells3.geoms, grid3, out3.n_parts, sub_bounds, weights, code, memo3)
             if _better_small(cells3, grid3, out3.n_parts, small3, cells, grid_of_cell, out.n_parts, small_of_cell,
                              community, grid_bounds, sub_bounds):
@@ -154,7 +154,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     # ---- geometry and ids
     n_grids = out.n_parts
     n_small = int(small_of_cell.max()) + 1 if len(small_of_cell) else 0
-    cell_geoms = smoother_cells(cells, grid_of_cell, n_grids, small_of_cell, community,
+    cell_geoms = smoother_cells(cells, grid_of_cell, n_grids, small_of_cell, container,
                                 lambda smooth, groups: build_cells(community, block_geoms, job["bld_geoms"], bblock, hh,
                                                                    unit=unit, strips=cell_strips, smooth=smooth,
                                                                    groups=groups, unchanged=cells))
@@ -458,15 +458,27 @@ def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, commu
 
 
 def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome, grid_of_cell: np.ndarray,
-                 community: Any, grid_bounds: Bounds) -> np.ndarray:
+                 community: Any, grid_bounds: Bounds, outline: Any = None) -> np.ndarray:
     """The last resort for a grid still wrapped around others: corridors across it found patiently (along
     a community edge matched only to floating-point noise; round the cells where a first corridor failed),
-    over the same units, no grid re-divided. Updates ``out`` in place; returns the grid of each cell."""
-    if out.n_parts > 1 and enclosure_count(cells.geoms, grid_of_cell, out.n_parts, community).any():
+    over the same units, no grid re-divided. With the community's whole ``outline`` (where ``community`` is
+    it less its dedicated grids), a grid wrapped round a dedicated grid gives a corridor to a neighbour
+    (:func:`~.enclosures.open_sites`). Updates ``out`` in place; returns the grid of each cell."""
+    if out.n_parts < 2:
+        return grid_of_cell
+    parts = union_groups(cells.geoms, grid_of_cell, out.n_parts)
+    wrapped = any(foreign_holes(q, community) for q in parts)
+    sites = outline is not None and outline is not community and any(foreign_holes(q, outline) for q in parts)
+    if wrapped or sites:
         n_units = int(unit_of_cell.max()) + 1
         ug = contract(g, unit_of_cell, n_units)
-        labels, _ = open_enclosures(ug, union_groups(cells.geoms, unit_of_cell, n_units), out.labels, out.n_parts,
-                                    community, grid_bounds, frozen=set(range(out.n_parts)), patient=True)
+        unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
+        labels = out.labels
+        if wrapped:
+            labels, _ = open_enclosures(ug, unit_geoms, labels, out.n_parts, community, grid_bounds,
+                                        frozen=set(range(out.n_parts)), patient=True)
+        if sites:
+            labels, _ = open_sites(ug, unit_geoms, labels, out.n_parts, outline, grid_bounds)
         if (labels != out.labels).any():
             out.labels = labels
             out.notes = current_notes(out.notes, labels, ug.h, out.n_parts, grid_bounds)

@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .._geometry import union_by
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
-__all__ = ["open_enclosures", "enclosure_count", "foreign_holes"]
+__all__ = ["open_enclosures", "open_sites", "enclosure_count", "foreign_holes"]
 
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
@@ -307,3 +309,129 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
         if not opened:
             return False
     return not foreign_holes(parts[p], container)
+
+
+def open_sites(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, outline: shapely.Geometry,
+               bounds: Bounds, *, weights: Weights | None = None, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Labels with each part wrapped round ground that holds no part (a dedicated grid, 专属网格, carved out
+    of the community and enclosed by its other blocks) opened by a corridor of its cells given to a
+    neighbouring part.
+
+    The cells tile the community less its dedicated grids, so such a site is a hole of what they tile,
+    which :func:`open_enclosures` leaves alone; on the map the part is still a ring round the site. The
+    corridor runs across the part from a cell along the site to a cell beside another part, moving the
+    fewest households, then the least area (:func:`_corridor`); it is kept only where both parts stay
+    within their bounds (or no further out), the ring in no more pieces, holding fewer holes, and the
+    neighbour wrapped round nothing it was not. Up to :data:`CUT_TRIES` corridors are tried per hole,
+    each going round the cells where the last one failed. Holes of ``outline`` (the whole community)
+    are its own and stay.
+
+    Returns
+    -------
+    (ndarray, int)
+        New labels (same part numbers) and the number of parts still wrapped round such a site.
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    parts = _union(geoms, labels, n)
+    nbrs: list[list[int]] = [[] for _ in range(g.n)]
+    for a, b in zip(g.a.tolist(), g.b.tolist()):
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+    left = 0
+    for p in range(n):
+        holes = foreign_holes(parts[p], outline) if not shapely.is_empty(parts[p]) else []
+        failed: list[shapely.Geometry] = []  # a point of each hole no corridor opened
+        for _ in range(2 * len(holes)):
+            hole = next((h for h in holes if not any(shapely.within(f, h) for f in failed)), None)
+            if hole is None:
+                break
+            if not (_cut_site(g, nbrs, geoms, labels, parts, p, n, hole, outline, bounds)
+                    or _redivide_with_neighbour(g, geoms, labels, parts, p, n, outline, bounds, weights, seed)):
+                failed.append(shapely.point_on_surface(hole))
+            holes = foreign_holes(parts[p], outline) if not shapely.is_empty(parts[p]) else []
+        left += bool(holes)
+    return labels, left
+
+
+def _redivide_with_neighbour(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int, n: int,
+                             outline: shapely.Geometry, bounds: Bounds, weights: Weights | None, seed: int) -> bool:
+    """Part ``p`` divided afresh with one of its neighbours (:func:`_redivide`), none of the two wrapped round
+    anything, where no corridor opens its ring (a ring along the community's edge, whose only neighbours
+    lie at a neck of it)."""
+    touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
+    for r in np.unique(touching).tolist():
+        if r != p and _redivide(g, geoms, labels, parts, [p, int(r)], outline, bounds, weights, seed):
+            return True
+    return False
+
+
+def _cut_site(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int,
+              n: int, hole: shapely.Geometry, outline: shapely.Geometry, bounds: Bounds) -> bool:
+    """One corridor of part ``p`` from ``hole`` to a neighbouring part (see :func:`open_sites`); on success
+    ``labels`` and ``parts`` are updated in place."""
+    before = len(foreign_holes(parts[p], outline))
+    mine = np.flatnonzero(labels == p)
+    mine_set = set(mine.tolist())
+    ring = shapely.buffer(shapely.get_exterior_ring(hole), RIM_TOL, cap_style="flat")
+    shapely.prepare(ring)
+    along = shapely.length(shapely.intersection(shapely.boundary(geoms[mine]), ring)) > 10 * RIM_TOL
+    sources = sorted(int(c) for c in mine[along])
+    # parts inside p's other holes cannot take the corridor: it would lead into a hole
+    where = {q: shapely.point_on_surface(parts[q]) for q in range(n) if q != p and not shapely.is_empty(parts[q])}
+    enclosed = {q for q, w in where.items() if any(shapely.within(w, h) for h in foreign_holes(parts[p], outline))}
+    targets = {c for c in mine_set if any(labels[y] != p and labels[y] not in enclosed for y in nbrs[c])}
+    if not sources or not targets:
+        return False
+    banned: set[int] = set()
+    whole = _components(g, mine) == 1
+    for _ in range(CUT_TRIES):
+        path = _corridor(g, nbrs, mine_set, [c for c in sources if c not in banned], targets, banned)
+        if path is None:
+            return False
+        q = min(int(labels[y]) for y in nbrs[int(path[-1])] if labels[y] != p and labels[y] not in enclosed)
+        # what the corridor cuts off the ring (an arm reaching round the site) goes with it
+        moving = _with_cut_off(g, mine, path) if whole else path
+        moved = float(g.h[moving].sum())
+        hp, hq = float(g.h[labels == p].sum()), float(g.h[labels == q].sum())
+        rest = np.setdiff1d(mine, moving)
+        if (len(rest) == 0 or bounds.violation(hp - moved) > bounds.violation(hp)
+                or bounds.violation(hq + moved) > bounds.violation(hq)):
+            # too many households on the way, or cut off with it: go round the cells that hold them, or
+            # round this corridor
+            heavy = [int(c) for c in path if g.h[c] > 0] or ([int(c) for c in path] if len(moving) > len(path) else [])
+            if not heavy or len(rest) == 0:
+                return False
+            banned.update(heavy)
+            continue
+        new_p = _union(geoms[rest], np.zeros(len(rest), dtype=np.int64), 1)[0]
+        new_labels = labels.copy()
+        new_labels[moving] = q
+        new_q = _union(geoms[new_labels == q], np.zeros(int((new_labels == q).sum()), dtype=np.int64), 1)[0]
+        if (shapely.get_num_geometries(new_p) > shapely.get_num_geometries(parts[p])
+                or _components(g, rest) > _components(g, mine)
+                or shapely.get_num_geometries(new_q) > shapely.get_num_geometries(parts[q])
+                or len(foreign_holes(new_p, outline)) >= before
+                or len(foreign_holes(new_q, outline)) > len(foreign_holes(parts[q], outline))):
+            banned.update(int(c) for c in path)
+            continue
+        labels[:] = new_labels
+        parts[p], parts[q] = new_p, new_q
+        return True
+    return False
+
+
+def _with_cut_off(g: Graph, mine: np.ndarray, path: np.ndarray) -> np.ndarray:
+    """``path`` and the pieces of ``mine`` it cuts off: all but the piece with the most households (then
+    the most area, then the lowest cell)."""
+    rest = np.setdiff1d(mine, path)
+    if len(rest) < 2:
+        return path
+    sub = subgraph(g, rest)
+    k, comp = connected_components(coo_matrix((np.ones(len(sub.a)), (sub.a, sub.b)), shape=(sub.n, sub.n)),
+                                   directed=False)
+    if k < 2:
+        return path
+    hh = np.bincount(comp, weights=g.h[rest], minlength=k)
+    area = np.bincount(comp, weights=g.area[rest], minlength=k)
+    keep = min(range(k), key=lambda c: (-hh[c], -area[c], int(np.flatnonzero(comp == c)[0])))
+    return np.sort(np.r_[path, rest[comp != keep]])

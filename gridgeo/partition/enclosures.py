@@ -379,16 +379,31 @@ def _cut_site(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.nda
     # parts inside p's other holes cannot take the corridor: it would lead into a hole
     where = {q: shapely.point_on_surface(parts[q]) for q in range(n) if q != p and not shapely.is_empty(parts[q])}
     enclosed = {q for q, w in where.items() if any(shapely.within(w, h) for h in foreign_holes(parts[p], outline))}
-    targets = {c for c in mine_set if any(labels[y] != p and labels[y] not in enclosed for y in nbrs[c])}
-    if not sources or not targets:
+    if not sources:
         return False
-    banned: set[int] = set()
+    # each neighbour in turn, the one with the most room first: its own corridors, and the next one
+    # where none fits its bounds
+    hh = np.bincount(labels, weights=g.h, minlength=n)
+    touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
+    others = sorted((int(r) for r in np.unique(touching) if r != p and r not in enclosed), key=lambda r: (hh[r], r))
     whole = _components(g, mine) == 1
+    for q in others:
+        targets = {c for c in mine_set if any(labels[y] == q for y in nbrs[c])}
+        if _corridor_to(g, nbrs, geoms, labels, parts, p, q, mine, sources, targets, outline, bounds, before, whole):
+            return True
+    return False
+
+
+def _corridor_to(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int,
+                 q: int, mine: np.ndarray, sources: list[int], targets: set[int], outline: shapely.Geometry,
+                 bounds: Bounds, before: int, whole: bool) -> bool:
+    """A corridor of ``p`` from ``sources`` to ``targets`` given to ``q`` (see :func:`_cut_site`)."""
+    mine_set = set(mine.tolist())
+    banned: set[int] = set()
     for _ in range(CUT_TRIES):
         path = _corridor(g, nbrs, mine_set, [c for c in sources if c not in banned], targets, banned)
         if path is None:
             return False
-        q = min(int(labels[y]) for y in nbrs[int(path[-1])] if labels[y] != p and labels[y] not in enclosed)
         # what the corridor cuts off the ring (an arm reaching round the site) goes with it
         moving = _with_cut_off(g, mine, path) if whole else path
         moved = float(g.h[moving].sum())

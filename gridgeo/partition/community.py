@@ -126,7 +126,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                 out, grid_of_cell, opened, unit_of_cell = alt
                 cell_strips = strips
     if zone_of_block is None:
-        grid_of_cell = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds, container)
+        grid_of_cell = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds, container,
+                                    sub_bounds)
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
     rings = [] if zone_of_block is not None else [
@@ -143,7 +144,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
             memo3: dict = {}
             out3, grid3, opened3, unit3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds, weights,
                                                       code, multipart, community, memo3)
-            grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds, container)
+            grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds, container, sub_bounds)
             small3, notes3 = _small_grids(g3, cells3.geoms, grid3, out3.n_parts, sub_bounds, weights, code, memo3)
             if _better_small(cells3, grid3, out3.n_parts, small3, cells, grid_of_cell, out.n_parts, small_of_cell,
                              community, grid_bounds, sub_bounds):
@@ -458,12 +459,14 @@ def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, commu
 
 
 def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome, grid_of_cell: np.ndarray,
-                 community: Any, grid_bounds: Bounds, outline: Any = None) -> np.ndarray:
+                 community: Any, grid_bounds: Bounds, outline: Any = None,
+                 sub_bounds: Bounds | None = None) -> np.ndarray:
     """The last resort for a grid still wrapped around others: corridors across it found patiently (along
     a community edge matched only to floating-point noise; round the cells where a first corridor failed),
     over the same units, no grid re-divided. With the community's whole ``outline`` (where ``community`` is
     it less its dedicated grids), a grid wrapped round a dedicated grid gives a corridor to a neighbour
-    (:func:`~.enclosures.open_sites`). Updates ``out`` in place; returns the grid of each cell."""
+    (:func:`~.enclosures.open_sites`), where it can without taking small grids (``sub_bounds``) from either.
+    Updates ``out`` in place; returns the grid of each cell."""
     if out.n_parts < 2:
         return grid_of_cell
     parts = union_groups(cells.geoms, grid_of_cell, out.n_parts)
@@ -478,7 +481,11 @@ def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome,
             labels, _ = open_enclosures(ug, unit_geoms, labels, out.n_parts, community, grid_bounds,
                                         frozen=set(range(out.n_parts)), patient=True)
         if sites:
-            labels, _ = open_sites(ug, unit_geoms, labels, out.n_parts, outline, grid_bounds)
+            def small(units: np.ndarray) -> bool:
+                return sub_bounds is not None and divisible(
+                    cells.households[np.isin(unit_of_cell, units)], sub_bounds.lo, sub_bounds.hi)
+
+            labels, _ = open_sites(ug, unit_geoms, labels, out.n_parts, outline, grid_bounds, small=small)
         if (labels != out.labels).any():
             out.labels = labels
             out.notes = current_notes(out.notes, labels, ug.h, out.n_parts, grid_bounds)

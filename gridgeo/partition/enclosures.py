@@ -24,6 +24,9 @@ A 3 × 3 block of cells, the centre one a grid of its own inside a ring of eight
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import numpy as np
 import shapely
 from scipy.sparse import coo_matrix
@@ -312,7 +315,8 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
 
 
 def open_sites(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, outline: shapely.Geometry,
-               bounds: Bounds, *, weights: Weights | None = None, seed: int = 0) -> tuple[np.ndarray, int]:
+               bounds: Bounds, *, weights: Weights | None = None, seed: int = 0,
+               small: Callable[[np.ndarray], bool] | None = None) -> tuple[np.ndarray, int]:
     """Labels with each part wrapped round ground that holds no part (a dedicated grid, 专属网格, carved out
     of the community and enclosed by its other blocks) opened by a corridor of its cells given to a
     neighbouring part.
@@ -323,8 +327,10 @@ def open_sites(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, outline:
     fewest households, then the least area (:func:`_corridor`); it is kept only where both parts stay
     within their bounds (or no further out), the ring in no more pieces, holding fewer holes, and the
     neighbour wrapped round nothing it was not. Up to :data:`CUT_TRIES` corridors are tried per hole,
-    each going round the cells where the last one failed. Holes of ``outline`` (the whole community)
-    are its own and stay.
+    each going round the cells where the last one failed, for each neighbour in turn (the one with the
+    most room first). ``small(nodes)``, where given, says whether the households of those nodes admit
+    small grids (:func:`~.feasibility.divisible`): a corridor that takes that from either part is kept
+    only where no other opens the ring. Holes of ``outline`` (the whole community) are its own and stay.
 
     Returns
     -------
@@ -345,7 +351,7 @@ def open_sites(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, outline:
             hole = next((h for h in holes if not any(shapely.within(f, h) for f in failed)), None)
             if hole is None:
                 break
-            if not (_cut_site(g, nbrs, geoms, labels, parts, p, n, hole, outline, bounds)
+            if not (_cut_site(g, nbrs, geoms, labels, parts, p, n, hole, outline, bounds, small)
                     or _redivide_with_neighbour(g, geoms, labels, parts, p, n, outline, bounds, weights, seed)):
                 failed.append(shapely.point_on_surface(hole))
             holes = foreign_holes(parts[p], outline) if not shapely.is_empty(parts[p]) else []
@@ -366,7 +372,8 @@ def _redivide_with_neighbour(g: Graph, geoms: np.ndarray, labels: np.ndarray, pa
 
 
 def _cut_site(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int,
-              n: int, hole: shapely.Geometry, outline: shapely.Geometry, bounds: Bounds) -> bool:
+              n: int, hole: shapely.Geometry, outline: shapely.Geometry, bounds: Bounds,
+              small: Callable[[np.ndarray], bool] | None = None) -> bool:
     """One corridor of part ``p`` from ``hole`` to a neighbouring part (see :func:`open_sites`); on success
     ``labels`` and ``parts`` are updated in place."""
     before = len(foreign_holes(parts[p], outline))
@@ -387,23 +394,41 @@ def _cut_site(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.nda
     touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
     others = sorted((int(r) for r in np.unique(touching) if r != p and r not in enclosed), key=lambda r: (hh[r], r))
     whole = _components(g, mine) == 1
+    fallback = None  # the first corridor that opens the ring but takes small grids from a part
     for q in others:
         targets = {c for c in mine_set if any(labels[y] == q for y in nbrs[c])}
-        if _corridor_to(g, nbrs, geoms, labels, parts, p, q, mine, sources, targets, outline, bounds, before, whole):
-            return True
-    return False
+        mine_q = np.flatnonzero(labels == q)
+        fits = (small(mine), small(mine_q)) if small is not None else (False, False)
+        for moving, new_p, new_q in _corridors(g, nbrs, geoms, labels, parts, p, q, mine, sources, targets,
+                                               outline, bounds, before, whole):
+            if ((fits[0] and not small(np.setdiff1d(mine, moving)))
+                    or (fits[1] and not small(np.union1d(mine_q, moving)))):
+                fallback = fallback or (q, moving, new_p, new_q)
+                continue
+            fallback = (q, moving, new_p, new_q)
+            break
+        else:
+            continue
+        break
+    if fallback is None:
+        return False
+    q, moving, new_p, new_q = fallback
+    labels[moving] = q
+    parts[p], parts[q] = new_p, new_q
+    return True
 
 
-def _corridor_to(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int,
-                 q: int, mine: np.ndarray, sources: list[int], targets: set[int], outline: shapely.Geometry,
-                 bounds: Bounds, before: int, whole: bool) -> bool:
-    """A corridor of ``p`` from ``sources`` to ``targets`` given to ``q`` (see :func:`_cut_site`)."""
+def _corridors(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int,
+               q: int, mine: np.ndarray, sources: list[int], targets: set[int], outline: shapely.Geometry,
+               bounds: Bounds, before: int, whole: bool) -> Iterator[tuple[np.ndarray, Any, Any]]:
+    """Corridors of ``p`` from ``sources`` to ``targets`` that ``q`` may take (see :func:`_cut_site`), each
+    as (cells moved, new shape of ``p``, new shape of ``q``); each next one goes round the last."""
     mine_set = set(mine.tolist())
     banned: set[int] = set()
     for _ in range(CUT_TRIES):
         path = _corridor(g, nbrs, mine_set, [c for c in sources if c not in banned], targets, banned)
         if path is None:
-            return False
+            return
         # what the corridor cuts off the ring (an arm reaching round the site) goes with it
         moving = _with_cut_off(g, mine, path) if whole else path
         moved = float(g.h[moving].sum())
@@ -415,24 +440,21 @@ def _corridor_to(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.
             # round this corridor
             heavy = [int(c) for c in path if g.h[c] > 0] or ([int(c) for c in path] if len(moving) > len(path) else [])
             if not heavy or len(rest) == 0:
-                return False
+                return
             banned.update(heavy)
             continue
         new_p = _union(geoms[rest], np.zeros(len(rest), dtype=np.int64), 1)[0]
         new_labels = labels.copy()
         new_labels[moving] = q
         new_q = _union(geoms[new_labels == q], np.zeros(int((new_labels == q).sum()), dtype=np.int64), 1)[0]
+        banned.update(int(c) for c in path)
         if (shapely.get_num_geometries(new_p) > shapely.get_num_geometries(parts[p])
                 or _components(g, rest) > _components(g, mine)
                 or shapely.get_num_geometries(new_q) > shapely.get_num_geometries(parts[q])
                 or len(foreign_holes(new_p, outline)) >= before
                 or len(foreign_holes(new_q, outline)) > len(foreign_holes(parts[q], outline))):
-            banned.update(int(c) for c in path)
             continue
-        labels[:] = new_labels
-        parts[p], parts[q] = new_p, new_q
-        return True
-    return False
+        yield moving, new_p, new_q
 
 
 def _with_cut_off(g: Graph, mine: np.ndarray, path: np.ndarray) -> np.ndarray:

@@ -42,6 +42,13 @@ IMPLAUSIBLE_FLOORS = 60
 _WITH_UNIT = r"\s*(\d+(?:\.\d+)?)\s*户\s*"
 #: floors written with their unit, "6层", "6 F", "6楼"
 _FLOORS_WITH_UNIT = r"\s*(\d+)\s*(?:层|楼|[Ff])\s*"
+#: a height written with its unit, "45m", "45 米"
+_HEIGHT_WITH_UNIT = r"\s*(\d+(?:\.\d+)?)\s*(?:m|M|米)\s*"
+#: metres a floor, for floors taken from a building's height where none are given (OpenStreetMap and city
+#: models carry ``height``, often without ``building:levels``)
+METRES_PER_FLOOR = 3.0
+#: heights from this up are not a building's (a mast, a typo in centimetres): not used
+MAX_HEIGHT_M = 1000.0
 #: a count with thousands separated by commas, "1,200"
 _THOUSANDS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 #: a number written as approximate (约数): "约12户", "大约12", "12户左右", "~12" (after NFKC, "～" is "~");
@@ -58,6 +65,7 @@ NON_RESIDENTIAL_USES = frozenset({
     "police", "fire_station", "townhall", "courthouse", "post_office", "stadium", "sports_centre", "hospital_ward",
     "mall", "department_store", "shop", "shops", "bus_station", "station", "mosque", "cathedral", "chapel",
     "shrine", "monument", "exhibition_centre", "conference_centre", "power", "substation", "construction", "roof",
+    "place_of_worship", "arts_centre", "communications_tower", "shed", "gate", "toilets", "kiosk", "hut",
     "银行", "餐厅", "博物馆", "剧院", "图书馆", "派出所", "写字楼", "商务楼宇",
     "学校", "医院", "卫生院", "诊所", "市场", "政府", "机关", "办公", "工业", "厂房", "商业", "商场", "仓库", "幼儿园", "酒店",
 })
@@ -112,6 +120,11 @@ def assign_households(
     floors_present = raw_floors.notna() & (raw_floors.astype(str).str.strip() != "")
     floors_bad = floors_present & ~(floors >= 0)  # text or negative: not used (0, as often, means not known)
     floors = floors.where(floors > 0)
+    # floors from the height (m) where none are given: height ÷ METRES_PER_FLOOR, at least 1
+    raw_height = out["height"] if "height" in out else pd.Series(np.nan, index=out.index)
+    height = _read_text(raw_height, pd.to_numeric(raw_height, errors="coerce"), _HEIGHT_WITH_UNIT)[0]
+    from_height = floors.isna() & (height > 0) & (height < MAX_HEIGHT_M)
+    floors = floors.where(~from_height, np.maximum(1.0, np.rint(height / METRES_PER_FLOOR)))
     area = out.geometry.to_crs(metric).area.to_numpy()
     # a plain list: Series.map would turn None into NaN under pandas' string dtype, and NaN is "not residential"
     uses = out["use"].tolist() if "use" in out else [None] * len(out)
@@ -145,7 +158,10 @@ def assign_households(
          "households value {v!r} is approximate (约数: 约, 大约, 左右, ~); read as " "{n}, check the count"),
         (floors_bad, "floors_invalid", "warning", "floors value {f!r} is not a number ≥ 0; not used"),
         (floors_parsed & ~floors_bad, "floors_parsed", "info", "floors value {f!r} read as a number"),
-        (~present & (source == "missing") & residential, "households_missing", "warning", "no households and no floors: counted as 0"),
+        (from_height & ~given, "floors_from_height", "info",
+         "no floors value; {l:g} floors taken from its height {h!r} ÷ " f"{METRES_PER_FLOOR:g}" " m a floor"),
+        (~present & (source == "missing") & residential, "households_missing", "warning",
+         "no households, no floors and no height: counted as 0"),
         (~present & (source == "estimated") & column_used, "households_null", "info", "no households value"),
     ):
         for i in np.flatnonzero(np.asarray(mask)):
@@ -158,7 +174,8 @@ def assign_households(
                     "feature_id": str(ids.iloc[i]),
                     "measure": float(households[i]),
                     "message": f"building {ids.iloc[i]}: " + text.format(v=_shown(raw.iloc[i]), f=_shown(raw_floors.iloc[i]),
-                                                                       n=_shown(num.iloc[i]))
+                                                                       n=_shown(num.iloc[i]), h=_shown(raw_height.iloc[i]),
+                                                                       l=float(floors.iloc[i]) if from_height.iloc[i] else 0.0)
                                + ("" if ftype == "households_missing" else f"; {how}"),
                     "geometry": reps.iloc[i],
                 }

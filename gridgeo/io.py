@@ -79,7 +79,7 @@ LAYER_KINDS: dict[str, dict[str, Any]] = {
     "buildings": {
         "geom": {"Polygon", "MultiPolygon", "Point", "MultiPoint"},
         "required": [],
-        "optional": ["building_id", "households", "floors", "name", "use"],
+        "optional": ["building_id", "households", "floors", "height", "name", "use"],
     },
     "villager_groups": {"geom": {"Polygon", "MultiPolygon"}, "required": [], "optional": ["name", "community_code"]},
     "enterprises": {
@@ -97,9 +97,12 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
                     "name": ("社区名称", "村名称", "村居名称", "名称")},
     "streets": {"name": ("道路名称", "路名", "名称"), "highway": ("道路等级",)},
     "buildings": {"households": ("户数", "住户数", "总户数", "居民户数", "户数量"),
-                  "floors": ("层数", "楼层数", "地上层数", "总层数"),
+                  "floors": ("层数", "楼层数", "地上层数", "总层数", "楼层", "building:levels", "levels"),
+                  "height": ("建筑高度", "高度", "楼高"),
                   "building_id": ("楼栋编号", "建筑编号", "楼栋代码", "建筑物编号"),
-                  "name": ("楼栋名称", "建筑名称", "名称"), "use": ("建筑用途", "用途")},
+                  "name": ("楼栋名称", "建筑名称", "名称"),
+                  # OpenStreetMap's building class: ``building`` in OSM extracts, ``kind_detail`` in vector tiles
+                  "use": ("建筑用途", "用途", "building", "kind_detail")},
     "villager_groups": {"name": ("村民小组", "小组名称", "组名", "名称"), "community_code": ("社区代码", "村代码")},
     "enterprises": {"name": ("单位名称", "企业名称", "名称"), "category": ("单位类别", "单位类型", "类别"),
                     "employees": ("职工人数", "从业人数", "员工人数", "职工数", "员工数"),

@@ -120,6 +120,25 @@ def _outside_fix(name: str, pts: np.ndarray, comm: gpd.GeoDataFrame, tree: shape
             "--crs EPSG:4490 for CGCS2000 degrees, EPSG:45xx for Gauss-Krüger metres) and that both cover the same place")
 
 
+def _no_households(buildings: gpd.GeoDataFrame, found: gpd.GeoDataFrame | None) -> str:
+    """The one-line error for buildings of which none has a household: a plan of empty grids helps no one."""
+    n = len(buildings)
+    counted = int(buildings["households_source"].isin(["given", "estimated"]).sum())
+    cols = [c for c in buildings.columns if c not in ("geometry", "households_source", "building_id", "households",
+                                                      "floors") and buildings[c].notna().any()]
+    if counted:
+        why = f"{counted:,} have households given as 0 or estimated as 0 (non-residential use)"
+    else:
+        why = "none has a households (户数) value, nor floors (层数) or height on a footprint to estimate them from"
+    ambiguous = ""
+    if found is not None and len(found) and "type" in found:
+        amb = found[(found["type"] == "column_alias_ambiguous") & (found["layer"] == "buildings")]
+        ambiguous = "; " + "; ".join(amb["message"]) if len(amb) else ""
+    return (f"buildings: no household in any of the {n:,} buildings ({why}){ambiguous}; other columns there: "
+            f"{cols[:12]}; map the count with --columns buildings.households=COLUMN, or floors or height with "
+            "--columns buildings.floors=COLUMN / buildings.height=COLUMN (metres)")
+
+
 def prepare(
     inputs: Inputs | dict[str, LayerSource],
     *,
@@ -166,6 +185,8 @@ def prepare(
     _step(progress, "building blocks")
     t = time.perf_counter()
     buildings, f = assign_households(buildings, metric=m, rules=rules)
+    if len(buildings) and int(buildings["households"].sum()) == 0:
+        raise InputError(_no_households(buildings, inputs.findings))
     findings.append(f)
     # a footprint of separate pieces: one building per piece; then overlapping and duplicated
     # footprints: one indivisible unit each (楼栋完整), and blocks go around them

@@ -146,7 +146,16 @@ def test_chinese_column_names_are_read_and_said(tiny):
                                                           ("层数", "floors")}
     assert set(used["severity"]) == {"info"}
     both = blds.assign(住户数=blds["户数"] + 1)
-    f2 = gridgeo.divide(comm, buildings=both).findings
+    # points (no footprint to estimate from) whose two count columns are each taken for neither: no building
+    # would have a household, so the division is refused, naming both columns and the mapping that settles it
+    with pytest.raises(gridgeo.GridgeoError, match="no household in any of the 4 buildings") as err:
+        gridgeo.divide(comm, buildings=both)
+    assert "'户数'" in str(err.value) and "'住户数'" in str(err.value) and "--columns buildings.households" in str(err.value)
+    # footprints can be estimated from their floors: the division goes on, and a warning names both columns
+    x0, y0 = 526_000.0, 3_385_000.0
+    foot = both.set_geometry([box(x0 + x - 10, y0 + y - 10, x0 + x + 10, y0 + y + 10) for x in (50, 150)
+                              for y in (25, 75)])
+    f2 = gridgeo.divide(comm, buildings=foot).findings
     amb = f2[f2["type"] == "column_alias_ambiguous"]
     assert len(amb) == 1 and "户数" in amb["message"].iloc[0] and "住户数" in amb["message"].iloc[0]
     assert amb["severity"].iloc[0] == "warning"

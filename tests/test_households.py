@@ -128,7 +128,7 @@ def test_missing_sources():
     assert f["type"].tolist() == ["households_missing"] * 4
     assert f["feature_id"].tolist() == ["b0", "b1", "b2", "p"]
     assert (f["severity"] == "warning").all()
-    assert f["message"].str.contains("no households and no floors: counted as 0").all()
+    assert f["message"].str.contains("no households, no floors and no height: counted as 0").all()
     assert f.crs.to_epsg() == METRIC_EPSG
     # the finding sits on the building
     assert f.geometry.iloc[0].within(b.geometry.iloc[0])
@@ -319,3 +319,19 @@ def test_messages_show_numbers_as_written():
     messages = " ".join(f["message"])
     assert "value -5 is not" in messages and "value 2.5 is not a whole" in messages
     assert "np.float64" not in messages and "np.int64" not in messages
+
+
+def test_floors_are_taken_from_the_height_where_none_are_given():
+    """OpenStreetMap's ``height`` in metres: height ÷ 3 m floors, at least 1, where no floors are given;
+    given floors win; a height written with its unit is read; a height no building has is not used."""
+    b = _buildings([None] * 6, floors=[None, None, None, 4, None, None]).assign(
+        height=pd.Series([18.0, "18 米", 1.0, 30.0, 5000.0, None], dtype=object))
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    six, _ = assign_households(_buildings([None], floors=[6]), metric=METRIC_EPSG)
+    one, _ = assign_households(_buildings([None], floors=[1]), metric=METRIC_EPSG)
+    four, _ = assign_households(_buildings([None], floors=[4]), metric=METRIC_EPSG)
+    h = out["households"].tolist()
+    assert h[:4] == [six["households"].iloc[0]] * 2 + [one["households"].iloc[0], four["households"].iloc[0]]
+    assert h[4:] == [0, 0] and out["households_source"].tolist()[4:] == ["missing"] * 2
+    assert sorted(f.loc[f["type"] == "floors_from_height", "feature_id"]) == ["b0", "b1", "b2"]
+    assert "6 floors taken from its height '18 米'" in " ".join(f["message"])

@@ -579,3 +579,44 @@ def test_community_with_a_far_island_gives_a_plan_that_validates(capsys, tmp_pat
     f = validate_grids(plan["grids"], communities=plan["communities"], subgrids=plan["subgrids"])
     assert not (f["severity"] == "error").any(), f[f["severity"] == "error"]["message"].tolist()
     assert (f.loc[f["type"] == "multipart_grid", "severity"] == "info").all()
+
+
+def test_buildings_without_any_household_are_refused_not_written_as_empty_grids(capsys, tmp_path, tiny_files,
+                                                                                buildings_4490):
+    """Footprints with no households, floors or height column (an OSM extract as downloaded): every grid would
+    hold 0 households. One line names what is missing and the --columns fix; nothing is written."""
+    bare = tmp_path / "bare.gpkg"
+    buildings_4490[["geometry"]].assign(kind="building").to_file(bare)
+    out = tmp_path / "plan.gpkg"
+    _fails(capsys, ["partition", "--communities", str(tiny_files["communities"]), "--buildings", str(bare),
+                    "--out", str(out), "-q", "--workers", "1"],
+           out, "no household in any of the", "--columns buildings.households=COLUMN", "buildings.height=COLUMN",
+           "['kind']")
+
+
+def test_osm_height_and_levels_estimate_households(capsys, tmp_path, tiny_files, buildings_4490):
+    """OpenStreetMap's ``height`` (metres) and ``building:levels`` are read without a mapping: floors from the
+    height ÷ 3 m where no levels are given (each an info finding), and the households estimated from them."""
+    osm = tmp_path / "osm.gpkg"
+    n = len(buildings_4490)
+    b = buildings_4490[["geometry"]].assign(height=[18.0] * (n - 2) + ["18m", None],
+                                            **{"building:levels": [None] * (n - 1) + [6]})
+    b.to_file(osm)
+    ref = buildings_4490[["geometry"]].assign(floors=6)
+    ref_path = tmp_path / "ref.gpkg"
+    ref.to_file(ref_path)
+    plans = []
+    for name, path in (("osm", osm), ("ref", ref_path)):
+        out = tmp_path / f"plan_{name}.gpkg"
+        rc = main(["partition", "--communities", str(tiny_files["communities"]), "--buildings", str(path),
+                   "--out", str(out), "-q", "--workers", "1"])
+        assert rc == 0, capsys.readouterr().err
+        plans.append(Plan.read(out))
+    osm_plan, ref_plan = plans
+    # 18 m ÷ 3 m = 6 floors: the same households as six floors given
+    assert osm_plan["buildings"]["households"].tolist() == ref_plan["buildings"]["households"].tolist()
+    assert int(osm_plan["grids"]["households"].sum()) > 0
+    f = osm_plan["findings"]
+    assert (f["type"] == "floors_from_height").sum() == n - 1
+    assert "18m" in " ".join(f.loc[f["type"] == "floors_from_height", "message"])
+    assert (f["type"] == "column_alias_used").sum() == 1  # building:levels read as floors

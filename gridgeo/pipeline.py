@@ -148,8 +148,12 @@ def prepare(
     shift_check: bool = True,
     allow_outside: bool = False,
     progress: Callable[[str], None] | None = None,
+    require_households: bool = False,
 ) -> Prepared:
     """Read (if given sources), project, estimate households, build blocks and assign buildings.
+
+    ``require_households``: buildings of which none has a household are refused in one line (a partition or
+    rebalance of them would be grids of 0 households); the blocks stage draws them as they are.
 
     Before any other work: coordinates in range (when read), a layer mostly outside every community
     refused unless ``allow_outside`` (:func:`check_outside`), overlaps and gaps between communities
@@ -185,7 +189,7 @@ def prepare(
     _step(progress, "building blocks")
     t = time.perf_counter()
     buildings, f = assign_households(buildings, metric=m, rules=rules)
-    if len(buildings) and int(buildings["households"].sum()) == 0:
+    if require_households and len(buildings) and int(buildings["households"].sum()) == 0:
         raise InputError(_no_households(buildings, inputs.findings))
     findings.append(f)
     # a footprint of separate pieces: one building per piece; then overlapping and duplicated
@@ -320,7 +324,7 @@ def build_plan(
                "process; drop --scheduler, or add --from-scratch to divide every community on the cluster")
         raise InputError(msg)
     prep = prepare(inputs, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
-                   progress=progress)
+                   progress=progress, require_households=stage == "partition")
     if stage == "blocks":
         layers = {"communities": prep.communities, "blocks": prep.blocks, "buildings": prep.buildings,
                   "findings": prep.findings}

@@ -180,7 +180,7 @@ def _prepared(sources: dict[str, Any], rules: Any, crs: Any, progress: Any = Non
         raise InputError(msg)
     _no_enterprises(sources, label)
     return prepare(sources, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
-                   progress=progress)
+                   progress=progress, require_households=True)
 
 
 def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, crs: Any = None,
@@ -1114,7 +1114,7 @@ def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str |
             raise InputError(msg)
     _no_enterprises(sources, "rebalance")
     prep = prepare(sources, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
-                   progress=progress)
+                   progress=progress, require_households=True)
     office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs, datum=grids_datum)
     if shift_check:
         _refuse_shifted(office, prep.communities, "grids", "--grids-datum {datum}" if cli else "grids_datum='{datum}'",

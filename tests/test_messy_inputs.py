@@ -592,6 +592,11 @@ def test_buildings_without_any_household_are_refused_not_written_as_empty_grids(
                     "--out", str(out), "-q", "--workers", "1"],
            out, "no household in any of the", "--columns buildings.households=COLUMN", "buildings.height=COLUMN",
            "['kind']")
+    # the blocks stage still draws the street blocks of such buildings (0 households each, said per building)
+    blocks = tmp_path / "blocks.gpkg"
+    assert main(["blocks", "--communities", str(tiny_files["communities"]), "--buildings", str(bare),
+                 "--out", str(blocks), "-q"]) == 0, capsys.readouterr().err
+    assert Plan.read(blocks)["blocks"]["households"].sum() == 0
 
 
 def test_osm_height_and_levels_estimate_households(capsys, tmp_path, tiny_files, buildings_4490):

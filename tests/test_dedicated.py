@@ -617,6 +617,7 @@ def test_grid_around_a_dedicated_site_is_reported_as_the_report_counts_it():
     assert len(_ded(plan)) == 1 and (plan.grids["kind"] == "base").sum() == 1
     wrapped = plan.findings[plan.findings["type"] == "grid_encloses_grid"]
     assert len(wrapped) == 1 and "专属网格" in wrapped["message"].iloc[0]
+    assert "the community's only ordinary grid" in wrapped["message"].iloc[0]  # why nothing could open it
     holes = plan.quality().loc["grids with a hole (wrapped around another grid)"]
     assert holes.iloc[0] == "1"
     assert (plan.validate()["severity"] == "error").sum() == 0

@@ -1019,7 +1019,8 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
             dedicated = len(holes) - len(foreign_holes(geoms[q], carved)) if carved is not None else 0
             why = ("no division within the bounds without it was found" if dedicated == 0 else
                    f"{dedicated} of them hold dedicated grids (专属网格) enclosed by the community's other blocks, "
-                   "holes the division does not open" + (
+                   + ("and it is the community's only ordinary grid" if len(geoms) == 1 else
+                      "and no corridor from them to another grid kept both grids within their bounds") + (
                        "; for the others no division within the bounds without them was found"
                        if dedicated < len(holes) else ""))
             found.append(_finding("grid_encloses_grid", "warning", layer, code, ids[q], float(len(holes)),

@@ -666,8 +666,9 @@ def test_regrid_around_a_dedicated_site_is_reported_after_redivision():
 
 def test_grid_round_a_dedicated_site_is_opened_where_another_grid_can_reach_it():
     """A school compound (a dedicated grid, 专属网格) amid 24 blocks of flats of 40 households: two ordinary
-    grids. The division had one of them wrapped round the school; a corridor of it now goes to the other
-    grid, so neither has a hole (the community has none), both stay within 300–500 and the plan validates."""
+    grids. The division had one of them wrapped round the school. No corridor fits here (both grids hold
+    480, and every block 40), so the two grids are divided afresh: neither has a hole (the community has
+    none), both stay within 300–500 and the plan validates. (Corridors: tests/test_enclosures.py.)"""
     comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 500, Y0 + 500)],
                             crs=CRS)
     pts = [(50 + 100 * i, 50 + 100 * j) for i in range(5) for j in range(5) if (i, j) != (1, 1)]
@@ -683,3 +684,22 @@ def test_grid_round_a_dedicated_site_is_opened_where_another_grid_can_reach_it()
     assert plan.quality().loc["grids with a hole (wrapped around another grid)"].iloc[0] == "0"
     assert all(len(list(g.interiors)) == 0 for g in base.to_crs(CRS).geometry)
     assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_a_villager_group_grid_round_a_dedicated_site_says_why_it_stays():
+    """A rural community divided by its villager groups (村民小组) as drawn: the group round a school keeps it
+    inside, and the finding says the grids follow the groups (not that a corridor was tried)."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"], "kind": ["rural"]},
+                            geometry=[box(X0, Y0, X0 + 500, Y0 + 500)], crs=CRS)
+    pts = [(50 + 100 * i, 50 + 100 * j) for i in range(5) for j in range(5) if (i, j) != (1, 1)]
+    fp = [box(X0 + x - 15, Y0 + y - 15, X0 + x + 15, Y0 + y + 15) for x, y in pts]
+    buildings = gpd.GeoDataFrame({"households": [6] * len(fp)}, geometry=fp, crs=CRS)
+    a = box(X0, Y0, X0 + 300, Y0 + 300)
+    groups = gpd.GeoDataFrame({"name": ["一组", "二组"]},
+                              geometry=[a, shapely.difference(box(X0, Y0, X0 + 500, Y0 + 500), a)], crs=CRS)
+    units = _units([{"name": "学校", "category": "school", "employees": 120,
+                     "geometry": box(X0 + 120, Y0 + 120, X0 + 180, Y0 + 180)}])
+    plan = gridgeo.divide(comm, None, buildings, villager_groups=groups, enterprises=units)
+    wrapped = plan.findings[plan.findings["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1 and "villager groups (村民小组)" in wrapped["message"].iloc[0]
+    assert "corridor" not in wrapped["message"].iloc[0]

@@ -364,6 +364,82 @@ def test_a_corridor_that_cuts_off_an_arm_of_the_ring_takes_the_arm_along():
     assert _with_cut_off(g, np.arange(5), np.array([4])).tolist() == [4]
 
 
+def _site_cells(xy: list[tuple[int, int]], h: dict[tuple[int, int], float]):
+    """10 m cells at the given places (the site at (1, 1) among them or not), households by place."""
+    geoms = np.array([box(x * 10, y * 10, x * 10 + 10, y * 10 + 10) for x, y in xy], dtype=object)
+    g = cell_graph(geoms, households=np.array([h.get(c, 0.0) for c in xy]), block=np.zeros(len(xy), dtype=np.int64))
+    return g, geoms
+
+
+RING = [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1), (0, 2), (1, 2), (2, 2)]  # round the site at (1, 1)
+
+
+def test_the_corridor_goes_to_the_neighbour_with_the_most_room():
+    # a ring of 400 round the site; grid 1 (the column east of it, 320) and grid 2 (the row north, 330) both
+    # have room for one cell of 50: the one with the most room (fewest households) takes it
+    from gridgeo.partition.enclosures import open_sites
+
+    east, north = [(3, y) for y in range(4)], [(x, 3) for x in range(3)]
+    xy = RING + east + north
+    h = {c: 50.0 for c in RING} | {c: 80.0 for c in east} | {c: 110.0 for c in north}
+    g, geoms = _site_cells(xy, h)
+    labels = np.array([0] * 8 + [1] * 4 + [2] * 3)
+    outline = box(0, 0, 40, 40)
+    fixed, left = open_sites(g, geoms, labels, 3, outline, Bounds(300, 500, 400))
+    assert left == 0 and enclosure_count(geoms, fixed, 3, outline).tolist() == [0, 0, 0]
+    moved = [xy[i] for i in np.flatnonzero(fixed != labels)]
+    assert moved == [(2, 1)] and fixed[xy.index((2, 1))] == 1
+    # grid 1 fuller than grid 2: the corridor goes north instead
+    h2 = h | {c: 110.0 for c in east} | {c: 100.0 for c in north}
+    g2, _ = _site_cells(xy, h2)
+    fixed2, _ = open_sites(g2, geoms, labels, 3, outline, Bounds(300, 500, 400))
+    assert [xy[i] for i in np.flatnonzero(fixed2 != labels)] == [(1, 2)] and fixed2[xy.index((1, 2))] == 2
+
+
+def test_a_corridor_that_keeps_small_grids_possible_is_preferred():
+    # ``small`` says which households admit small grids (here: a multiple of 100, a stand-in for
+    # feasibility.divisible). The ring (400) and grid 1 east of it (300) admit them, grid 2 north (270)
+    # does not. Grid 2 has the most room: its nearest corridor (one cell of 50) leaves the ring at 350;
+    # with ``small`` a corridor of 100 households is taken instead (to grid 2, round that cell), and the
+    # ring keeps its small grids
+    from gridgeo.partition.enclosures import open_sites
+
+    east, north = [(3, y) for y in range(4)], [(x, 3) for x in range(3)]
+    xy = RING + east + north
+    h = {c: 50.0 for c in RING} | {(2, 1): 100.0, (0, 0): 0.0} | {c: 75.0 for c in east} | {c: 90.0 for c in north}
+    g, geoms = _site_cells(xy, h)
+    labels = np.array([0] * 8 + [1] * 4 + [2] * 3)
+    outline, bounds = box(0, 0, 40, 40), Bounds(300, 500, 400)
+    assert [float(g.h[labels == k].sum()) for k in range(3)] == [400.0, 300.0, 270.0]
+
+    def small(nodes: np.ndarray) -> bool:
+        return float(g.h[nodes].sum()) % 100 == 0
+
+    plain, _ = open_sites(g, geoms, labels, 3, outline, bounds)
+    assert [xy[i] for i in np.flatnonzero(plain != labels)] == [(1, 2)] and not small(np.flatnonzero(plain == 0))
+    kept, left = open_sites(g, geoms, labels, 3, outline, bounds, small=small)
+    assert left == 0 and enclosure_count(geoms, kept, 3, outline).tolist() == [0, 0, 0]
+    assert [xy[i] for i in np.flatnonzero(kept != labels)] == [(0, 1), (0, 2)] and (kept[[3, 5]] == 2).all()
+    assert small(np.flatnonzero(kept == 0)) and small(np.flatnonzero(kept == 1))
+
+
+def test_the_pieces_a_corridor_cuts_off_go_with_it():
+    # the ring's only neighbour (grid 1, one cell north of the ring's corner (2, 2)) is reached through
+    # that corner; an arm of two empty cells hangs east of the corner and would be cut off: it goes along
+    from gridgeo.partition.enclosures import open_sites
+
+    arm, north = [(3, 2), (4, 2)], [(2, 3)]
+    xy = RING + arm + north
+    h = {c: 40.0 for c in RING} | {(2, 3): 100.0}
+    g, geoms = _site_cells(xy, h)
+    labels = np.array([0] * 10 + [1])
+    outline = shapely.union_all([*geoms, box(10, 10, 20, 20)])
+    fixed, left = open_sites(g, geoms, labels, 2, outline, Bounds(100, 500, 300))
+    assert left == 0 and enclosure_count(geoms, fixed, 2, outline).tolist() == [0, 0]
+    assert all(fixed[xy.index(c)] == 1 for c in [(2, 2), *arm])
+    assert _connected(g, np.flatnonzero(fixed == 0)) and _connected(g, np.flatnonzero(fixed == 1))
+
+
 def test_the_only_grid_of_a_community_stays_round_its_site():
     # a community with one ordinary grid round its dedicated site: nothing can take a corridor, the grid
     # stays as it is and is counted as left (the partition reports it)

@@ -120,14 +120,14 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
             memo2: dict = {}
             alt = _base_grids(cells2, g2, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
                               community, memo2)
-            if _fewer_wrapped(cells2, alt[1], alt[0].n_parts, cells, grid_of_cell, out.n_parts, community,
+            if _fewer_wrapped(cells2, alt[1], alt[0].n_parts, cells, grid_of_cell, out.n_parts, container,
                               grid_bounds):
                 cells, g, memo = cells2, g2, memo2
                 out, grid_of_cell, opened, unit_of_cell = alt
                 cell_strips = strips
     if zone_of_block is None:
         grid_of_cell = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds, container,
-                                    sub_bounds)
+                                    sub_bounds, weights, code)
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
     rings = [] if zone_of_block is not None else [
@@ -144,10 +144,11 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
             memo3: dict = {}
             out3, grid3, opened3, unit3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds, weights,
                                                       code, multipart, community, memo3)
-            grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds, container, sub_bounds)
+            grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds, container, sub_bounds,
+                                 weights, code)
             small3, notes3 = _small_grids(g3, cells3.geoms, grid3, out3.n_parts, sub_bounds, weights, code, memo3)
             if _better_small(cells3, grid3, out3.n_parts, small3, cells, grid_of_cell, out.n_parts, small_of_cell,
-                             community, grid_bounds, sub_bounds):
+                             container, grid_bounds, sub_bounds):
                 cells, g, memo, cell_strips = cells3, g3, memo3, strips3
                 out, grid_of_cell, opened, unit_of_cell = out3, grid3, opened3, unit3
                 small_of_cell, small_notes = small3, notes3
@@ -194,7 +195,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
     findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
-                                carved=community if container is not community else None)
+                                carved=community if container is not community else None,
+                                zoned=zone_of_block is not None)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code)
     # honest small grids (as validate and the report): excused only when the footprint units of the
     # whole community admit no small grids, whatever base grids were drawn
@@ -459,14 +461,17 @@ def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, commu
 
 
 def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome, grid_of_cell: np.ndarray,
-                 community: Any, grid_bounds: Bounds, outline: Any = None,
-                 sub_bounds: Bounds | None = None) -> np.ndarray:
+                 community: Any, grid_bounds: Bounds, outline: Any = None, sub_bounds: Bounds | None = None,
+                 weights: Weights | None = None, code: str = "") -> np.ndarray:
     """The last resort for a grid still wrapped around others: corridors across it found patiently (along
     a community edge matched only to floating-point noise; round the cells where a first corridor failed),
-    over the same units, no grid re-divided. With the community's whole ``outline`` (where ``community`` is
-    it less its dedicated grids), a grid wrapped round a dedicated grid gives a corridor to a neighbour
-    (:func:`~.enclosures.open_sites`), where it can without taking small grids (``sub_bounds``) from either.
-    Updates ``out`` in place; returns the grid of each cell."""
+    over the same units, no grid re-divided.
+
+    With the community's whole ``outline`` (where ``community`` is it less its dedicated grids), a grid
+    wrapped round a dedicated grid is opened by :func:`~.enclosures.open_sites`: a corridor to a neighbour,
+    or the two grids divided afresh (with the base grids' ``weights``; never a grid of a heavy unit or an
+    isolated piece), those that keep the households of both divisible into small grids (``sub_bounds``)
+    first. Updates ``out`` in place; returns the grid of each cell."""
     if out.n_parts < 2:
         return grid_of_cell
     parts = union_groups(cells.geoms, grid_of_cell, out.n_parts)
@@ -485,7 +490,11 @@ def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome,
                 return sub_bounds is not None and divisible(
                     cells.households[np.isin(unit_of_cell, units)], sub_bounds.lo, sub_bounds.hi)
 
-            labels, _ = open_sites(ug, unit_geoms, labels, out.n_parts, outline, grid_bounds, small=small)
+            base_w = None if weights is None or sub_bounds is None else dataclasses.replace(
+                weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
+            frozen = {p for t, p, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
+            labels, _ = open_sites(ug, unit_geoms, labels, out.n_parts, outline, grid_bounds, small=small,
+                                   weights=base_w, seed=seed_for(code, 37), frozen=frozen)
         if (labels != out.labels).any():
             out.labels = labels
             out.notes = current_notes(out.notes, labels, ug.h, out.n_parts, grid_bounds)
@@ -1006,10 +1015,11 @@ COMPACTNESS_REPORT = 0.25
 
 
 def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
-                    carved: Any = None) -> list[dict[str, Any]]:
+                    carved: Any = None, zoned: bool = False) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
     :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
-    grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids)."""
+    grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids).
+    ``zoned``: the grids follow villager groups (村民小组), as drawn."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
     pp = 4 * np.pi * shapely.area(geoms) / np.maximum(shapely.length(geoms), 1e-9) ** 2
@@ -1020,7 +1030,9 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
             why = ("no division within the bounds without it was found" if dedicated == 0 else
                    f"{dedicated} of them hold dedicated grids (专属网格) enclosed by the community's other blocks, "
                    + ("and it is the community's only ordinary grid" if len(geoms) == 1 else
-                      "and no corridor from them to another grid kept both grids within their bounds") + (
+                      "and the grids follow the villager groups (村民小组) as drawn" if zoned else
+                      "and neither a corridor to another grid nor a division afresh opened them within the "
+                      "bounds") + (
                        "; for the others no division within the bounds without them was found"
                        if dedicated < len(holes) else ""))
             found.append(_finding("grid_encloses_grid", "warning", layer, code, ids[q], float(len(holes)),

@@ -146,9 +146,11 @@ def open_enclosures(
 
 
 def _redivide(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, group: list[int],
-              container: shapely.Geometry, bounds: Bounds, weights: Weights | None, seed: int) -> bool:
+              container: shapely.Geometry, bounds: Bounds, weights: Weights | None, seed: int,
+              keep: Callable[[np.ndarray, np.ndarray], bool] | None = None) -> bool:
     """Divide the cells of ``group`` afresh into as many parts, none worse within the bounds and none
-    with a foreign hole; on success ``labels`` and ``parts`` are updated in place."""
+    with a foreign hole (and, with ``keep``, where ``keep(cells, new part of each)`` says so); on success
+    ``labels`` and ``parts`` are updated in place."""
     nodes = np.flatnonzero(np.isin(labels, group))
     sub = subgraph(g, nodes)
     before = _misses([float(g.h[labels == q].sum()) for q in group], bounds)
@@ -158,6 +160,8 @@ def _redivide(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray
         if out.n_parts != len(group):
             continue
         if _misses(np.bincount(out.labels, weights=sub.h, minlength=out.n_parts), bounds) > before:
+            continue
+        if keep is not None and not keep(nodes, out.labels):
             continue
         new_geoms = _union(geoms[nodes], out.labels, out.n_parts)
         if any(foreign_holes(q, container) for q in new_geoms):
@@ -316,21 +320,27 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
 
 def open_sites(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, outline: shapely.Geometry,
                bounds: Bounds, *, weights: Weights | None = None, seed: int = 0,
-               small: Callable[[np.ndarray], bool] | None = None) -> tuple[np.ndarray, int]:
+               small: Callable[[np.ndarray], bool] | None = None,
+               frozen: set[int] | None = None) -> tuple[np.ndarray, int]:
     """Labels with each part wrapped round ground that holds no part (a dedicated grid, 专属网格, carved out
-    of the community and enclosed by its other blocks) opened by a corridor of its cells given to a
-    neighbouring part.
+    of the community and enclosed by its other blocks) opened, by a corridor of its cells given to a
+    neighbouring part or, failing that, by dividing it afresh with a neighbour.
 
     The cells tile the community less its dedicated grids, so such a site is a hole of what they tile,
     which :func:`open_enclosures` leaves alone; on the map the part is still a ring round the site. The
     corridor runs across the part from a cell along the site to a cell beside another part, moving the
-    fewest households, then the least area (:func:`_corridor`); it is kept only where both parts stay
-    within their bounds (or no further out), the ring in no more pieces, holding fewer holes, and the
-    neighbour wrapped round nothing it was not. Up to :data:`CUT_TRIES` corridors are tried per hole,
-    each going round the cells where the last one failed, for each neighbour in turn (the one with the
-    most room first). ``small(nodes)``, where given, says whether the households of those nodes admit
-    small grids (:func:`~.feasibility.divisible`): a corridor that takes that from either part is kept
-    only where no other opens the ring. Holes of ``outline`` (the whole community) are its own and stay.
+    fewest households, then the least area (:func:`_corridor`), and takes along the pieces of the ring it
+    cuts off (:func:`_with_cut_off`); it is kept only where both parts stay within their bounds (or no
+    further out), the ring in no more pieces, holding fewer holes, and the neighbour wrapped round nothing
+    it was not. Up to :data:`CUT_TRIES` corridors are tried for each neighbour, each going round the cells
+    where the last one failed, the neighbour with the most room first.
+
+    ``small(nodes)``, where given, says whether the households of those nodes admit small grids
+    (:func:`~.feasibility.divisible`). In this order, the first that opens the ring is kept: a corridor
+    that takes that from neither part; the part divided afresh with a neighbour (:func:`_redivide`, with
+    ``weights`` and ``seed``; never a ``frozen`` part), taking it from neither; the corridor that takes it
+    from the fewest parts; any such division. An opened ring matters more than small grids. Holes of
+    ``outline`` (the whole community) are its own and stay.
 
     Returns
     -------
@@ -338,84 +348,105 @@ def open_sites(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, outline:
         New labels (same part numbers) and the number of parts still wrapped round such a site.
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
+    frozen = frozen or set()
     parts = _union(geoms, labels, n)
     nbrs: list[list[int]] = [[] for _ in range(g.n)]
     for a, b in zip(g.a.tolist(), g.b.tolist()):
         nbrs[a].append(b)
         nbrs[b].append(a)
+
+    def lost(groups: list[np.ndarray], before: list[np.ndarray]) -> int:
+        # parts whose households admitted small grids and no longer do
+        if small is None:
+            return 0
+        return sum(small(b) and not small(a) for a, b in zip(groups, before, strict=True))
+
     left = 0
     for p in range(n):
         holes = foreign_holes(parts[p], outline) if not shapely.is_empty(parts[p]) else []
-        failed: list[shapely.Geometry] = []  # a point of each hole no corridor opened
+        failed: list[shapely.Geometry] = []  # a point of each hole nothing opened
         for _ in range(2 * len(holes)):
             hole = next((h for h in holes if not any(shapely.within(f, h) for f in failed)), None)
             if hole is None:
                 break
-            if not (_cut_site(g, nbrs, geoms, labels, parts, p, n, hole, outline, bounds, small)
-                    or _redivide_with_neighbour(g, geoms, labels, parts, p, n, outline, bounds, weights, seed)):
-                failed.append(shapely.point_on_surface(hole))
+            cut = _cut_site(g, nbrs, geoms, labels, parts, p, n, hole, outline, bounds, lost)
+            if cut is not None and cut[0] == 0:
+                _apply(labels, parts, p, *cut[1:])
+            elif not (p not in frozen and _redivide_with_neighbour(g, geoms, labels, parts, p, n, outline, bounds,
+                                                                    weights, seed, frozen, lost, strict=True)):
+                if cut is not None:
+                    _apply(labels, parts, p, *cut[1:])
+                elif not (p not in frozen and _redivide_with_neighbour(g, geoms, labels, parts, p, n, outline,
+                                                                        bounds, weights, seed, frozen, lost)):
+                    failed.append(shapely.point_on_surface(hole))
             holes = foreign_holes(parts[p], outline) if not shapely.is_empty(parts[p]) else []
         left += bool(holes)
     return labels, left
 
 
+def _apply(labels: np.ndarray, parts: np.ndarray, p: int, q: int, moving: np.ndarray, new_p: Any, new_q: Any) -> None:
+    labels[moving] = q
+    parts[p], parts[q] = new_p, new_q
+
+
 def _redivide_with_neighbour(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int, n: int,
-                             outline: shapely.Geometry, bounds: Bounds, weights: Weights | None, seed: int) -> bool:
-    """Part ``p`` divided afresh with one of its neighbours (:func:`_redivide`), none of the two wrapped round
-    anything, where no corridor opens its ring (a ring along the community's edge, whose only neighbours
-    lie at a neck of it)."""
+                             outline: shapely.Geometry, bounds: Bounds, weights: Weights | None, seed: int,
+                             frozen: set[int], lost: Callable[[list[np.ndarray], list[np.ndarray]], int], *,
+                             strict: bool = False) -> bool:
+    """Part ``p`` divided afresh with one of its neighbours not ``frozen`` (:func:`_redivide`), none of the
+    two wrapped round anything; ``strict``: neither losing its small grids (``lost``)."""
     touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
     for r in np.unique(touching).tolist():
-        if r != p and _redivide(g, geoms, labels, parts, [p, int(r)], outline, bounds, weights, seed):
+        if r == p or r in frozen:
+            continue
+        before = [np.flatnonzero(labels == p), np.flatnonzero(labels == r)]
+
+        def keep(nodes: np.ndarray, new: np.ndarray, before: list[np.ndarray] = before) -> bool:
+            # the part holding the first cell stays p (as _redivide numbers them)
+            return not strict or lost([nodes[new == new[0]], nodes[new != new[0]]], before) == 0
+
+        if _redivide(g, geoms, labels, parts, [p, int(r)], outline, bounds, weights, seed, keep=keep):
             return True
     return False
 
 
 def _cut_site(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int,
               n: int, hole: shapely.Geometry, outline: shapely.Geometry, bounds: Bounds,
-              small: Callable[[np.ndarray], bool] | None = None) -> bool:
-    """One corridor of part ``p`` from ``hole`` to a neighbouring part (see :func:`open_sites`); on success
-    ``labels`` and ``parts`` are updated in place."""
-    before = len(foreign_holes(parts[p], outline))
+              lost: Callable[[list[np.ndarray], list[np.ndarray]], int]) -> tuple | None:
+    """The corridor of part ``p`` from ``hole`` to a neighbouring part (see :func:`open_sites`) that takes
+    small grids from the fewest parts, first found: (parts losing them, neighbour, cells moved, new shape
+    of ``p``, new shape of the neighbour); ``None`` where none opens the ring."""
+    holes_p = foreign_holes(parts[p], outline)
+    before = len(holes_p)
     mine = np.flatnonzero(labels == p)
     mine_set = set(mine.tolist())
     ring = shapely.buffer(shapely.get_exterior_ring(hole), RIM_TOL, cap_style="flat")
     shapely.prepare(ring)
     along = shapely.length(shapely.intersection(shapely.boundary(geoms[mine]), ring)) > 10 * RIM_TOL
     sources = sorted(int(c) for c in mine[along])
+    if not sources:
+        return None
     # parts inside p's other holes cannot take the corridor: it would lead into a hole
     where = {q: shapely.point_on_surface(parts[q]) for q in range(n) if q != p and not shapely.is_empty(parts[q])}
-    enclosed = {q for q, w in where.items() if any(shapely.within(w, h) for h in foreign_holes(parts[p], outline))}
-    if not sources:
-        return False
+    enclosed = {q for q, w in where.items() if any(shapely.within(w, h) for h in holes_p)}
     # each neighbour in turn, the one with the most room first: its own corridors, and the next one
-    # where none fits its bounds
+    # where none fits its bounds or each takes small grids from a part
     hh = np.bincount(labels, weights=g.h, minlength=n)
     touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
     others = sorted((int(r) for r in np.unique(touching) if r != p and r not in enclosed), key=lambda r: (hh[r], r))
     whole = _components(g, mine) == 1
-    fallback = None  # the first corridor that opens the ring but takes small grids from a part
+    best = None
     for q in others:
         targets = {c for c in mine_set if any(labels[y] == q for y in nbrs[c])}
         mine_q = np.flatnonzero(labels == q)
-        fits = (small(mine), small(mine_q)) if small is not None else (False, False)
         for moving, new_p, new_q in _corridors(g, nbrs, geoms, labels, parts, p, q, mine, sources, targets,
                                                outline, bounds, before, whole):
-            if ((fits[0] and not small(np.setdiff1d(mine, moving)))
-                    or (fits[1] and not small(np.union1d(mine_q, moving)))):
-                fallback = fallback or (q, moving, new_p, new_q)
-                continue
-            fallback = (q, moving, new_p, new_q)
-            break
-        else:
-            continue
-        break
-    if fallback is None:
-        return False
-    q, moving, new_p, new_q = fallback
-    labels[moving] = q
-    parts[p], parts[q] = new_p, new_q
-    return True
+            cost = lost([np.setdiff1d(mine, moving), np.union1d(mine_q, moving)], [mine, mine_q])
+            if best is None or cost < best[0]:
+                best = (cost, q, moving, new_p, new_q)
+            if cost == 0:
+                return best
+    return best
 
 
 def _corridors(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int,
@@ -424,6 +455,8 @@ def _corridors(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.nd
     """Corridors of ``p`` from ``sources`` to ``targets`` that ``q`` may take (see :func:`_cut_site`), each
     as (cells moved, new shape of ``p``, new shape of ``q``); each next one goes round the last."""
     mine_set = set(mine.tolist())
+    hp, hq = float(g.h[mine].sum()), float(g.h[labels == q].sum())
+    pieces = _components(g, mine)
     banned: set[int] = set()
     for _ in range(CUT_TRIES):
         path = _corridor(g, nbrs, mine_set, [c for c in sources if c not in banned], targets, banned)
@@ -432,7 +465,6 @@ def _corridors(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.nd
         # what the corridor cuts off the ring (an arm reaching round the site) goes with it
         moving = _with_cut_off(g, mine, path) if whole else path
         moved = float(g.h[moving].sum())
-        hp, hq = float(g.h[labels == p].sum()), float(g.h[labels == q].sum())
         rest = np.setdiff1d(mine, moving)
         if (len(rest) == 0 or bounds.violation(hp - moved) > bounds.violation(hp)
                 or bounds.violation(hq + moved) > bounds.violation(hq)):
@@ -449,7 +481,7 @@ def _corridors(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.nd
         new_q = _union(geoms[new_labels == q], np.zeros(int((new_labels == q).sum()), dtype=np.int64), 1)[0]
         banned.update(int(c) for c in path)
         if (shapely.get_num_geometries(new_p) > shapely.get_num_geometries(parts[p])
-                or _components(g, rest) > _components(g, mine)
+                or _components(g, rest) > pieces
                 or shapely.get_num_geometries(new_q) > shapely.get_num_geometries(parts[q])
                 or len(foreign_holes(new_p, outline)) >= before
                 or len(foreign_holes(new_q, outline)) > len(foreign_holes(parts[q], outline))):

@@ -703,14 +703,20 @@ def _cmd_locate(args: argparse.Namespace) -> int:
     counts = locate_file(args.points, args.plan, args.out, lon_col=args.lon_col, lat_col=args.lat_col,
                          coords=args.coords, roster=args.roster, chunk_rows=args.chunk_rows, force=args.force,
                          encoding=args.encoding)
-    print(f"{counts['rows']:,} points: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
+    print(f"{_count(counts['rows'], 'point')}: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
           f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}"
           + (f" ({counts['encoding'].upper()}, as the points file)" if counts.get("encoding") == "gb18030" else ""))
     if counts.get("swapped"):
-        print(f"gridgeo: warning: {counts['swapped']:,} points look like longitude and latitude swapped (out of "
+        print(f"gridgeo: warning: {_count(counts['swapped'], 'point')} "
+              f"{'looks' if counts['swapped'] == 1 else 'look'} like longitude and latitude swapped (out of "
               "range, or in a grid only when exchanged); name the columns with --lon-col and --lat-col",
               file=sys.stderr)
     return 0
+def _count(n: int, noun: str) -> str:
+    """``n`` and the noun agreeing with it: "1 point", "1,200 points"."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _layer_arg(value: str) -> Any:
     """PATH or PATH:LAYER (a GeoPackage layer) as a layer argument."""
     path, sep, layer = value.rpartition(":")
@@ -828,9 +834,11 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     plan.write(args.out, force=args.force)
     meta = plan.metadata["unify"]
     errors = plan.metadata.get("validation", {}).get("error", 0)
-    for name, n in zip(meta["layers"], meta["grids_per_layer"]):
+    for name, n, read in zip(meta["layers"], meta["grids_per_layer"], meta.get("read_per_layer", [""] * len(meta["layers"])),
+                             strict=True):
         mine = cross[cross["layer"] == name]
-        print(f"{name}: {n:,} grids -> {mine['unified_code'].nunique():,} unified grids in the crosswalk")
+        print(f"{name}: {n:,} grids -> {mine['unified_code'].nunique():,} unified grids in the crosswalk"
+              + (f"; as read: {read} (the unified grids follow the lines most layers share)" if read else ""))
     print(f"unified: {meta['grids_after']:,} grids; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
           f"layers followed as streets; {meta['jurisdiction_layers']} jurisdiction layer(s) kept whole")
     print(f"plan: {args.out} (validation: {errors:,} error(s)); crosswalk in layer 'crosswalk'")

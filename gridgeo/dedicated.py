@@ -85,27 +85,28 @@ def _text(v: Any) -> str | None:
 _UNITS = {"employees": r"\s*(\d+(?:\.\d+)?)\s*人\s*", "site_area": r"\s*(\d+(?:\.\d+)?)\s*(?:m2|m²|㎡|平方米)\s*"}
 
 
-def _numbers(u: gpd.GeoDataFrame, col: str) -> tuple[np.ndarray, list[str | None]]:
+def _numbers(u: gpd.GeoDataFrame, col: str) -> tuple[np.ndarray, list[str | None], np.ndarray]:
     """Column ``col`` of ``u`` as floats (NaN when absent, empty or not a finite number), read as household
-    counts are (:func:`gridgeo.households._read_text`: "300人", "１２０", "1,200"), and per row the value as
-    given where it was given but is not a finite number (None elsewhere).
+    counts are (:func:`gridgeo.households._read_text`: "300人", "１２０", "1,200", and approximate numbers,
+    约数: "约300人", "300人左右"); per row the value as given where it was given but is not a finite number
+    (None elsewhere); and where the number was written as approximate.
 
-    >>> u = gpd.GeoDataFrame({"employees": ["300", "约300人", None, "inf", 12, "120人"]}, geometry=[None] * 6)
-    >>> v, bad = _numbers(u, "employees")
-    >>> v.tolist()[:2], float(v[-1]), bad
-    ([300.0, nan], 120.0, [None, '约300人', None, 'inf', None, None])
+    >>> u = gpd.GeoDataFrame({"employees": ["300", "约300人", None, "inf", 12, "120人左右"]}, geometry=[None] * 6)
+    >>> v, bad, approx = _numbers(u, "employees")
+    >>> v.tolist()[:2], float(v[-1]), bad, approx.tolist()
+    ([300.0, 300.0], 120.0, [None, None, None, 'inf', None, None], [False, True, False, False, False, True])
     """
     from .households import _read_text
 
     if col not in u:
-        return np.full(len(u), np.nan), [None] * len(u)
+        return np.full(len(u), np.nan), [None] * len(u), np.zeros(len(u), dtype=bool)
     raw = u[col]
-    num, _ = _read_text(raw, pd.to_numeric(raw, errors="coerce"), _UNITS[col])
+    num, _, approx = _read_text(raw, pd.to_numeric(raw, errors="coerce"), _UNITS[col], approx=True)
     num = num.astype(float).to_numpy().copy()
     text = [_text(v) for v in raw]
     bad = [t if t is not None and not np.isfinite(x) else None for t, x in zip(text, num, strict=True)]
     num[~np.isfinite(num)] = np.nan
-    return num, bad
+    return num, bad, approx.to_numpy(dtype=bool) & np.isfinite(num)
 
 
 def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -133,8 +134,8 @@ def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> t
     rec: list[dict] = []
     names = [_text(v) for v in (u["name"] if "name" in u else [None] * n)]
     given = [_text(v) for v in (u["category"] if "category" in u else [None] * n)]
-    emp, emp_bad = _numbers(u, "employees")
-    area_given, area_bad = _numbers(u, "site_area")
+    emp, emp_bad, emp_approx = _numbers(u, "employees")
+    area_given, area_bad, _ = _numbers(u, "site_area")
     poly = np.isin(shapely.get_type_id(geoms), (3, 6))
     site_area = np.where(np.isfinite(area_given), area_given, np.where(poly, shapely.area(geoms), np.nan))
     # ids: from the rounded geometry and the name, so the same unit gets the same id whatever the row order
@@ -166,6 +167,12 @@ def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> t
                         "message": f"unit {names[i] or ids[i]} has {emp[i]:g} employees; read as unknown",
                         "geometry": reps[i]})
             emp[i] = np.nan
+        if emp_approx[i] and np.isfinite(emp[i]) and emp[i] >= 0:
+            rec.append({"type": "unit_employees_approximate", "severity": "info", "layer": "enterprises",
+                        "feature_id": ids[i], "measure": float(emp[i]),
+                        "message": f"unit {names[i] or ids[i]}: employees value {_text(u['employees'].iloc[i])!r} is "
+                                   f"approximate (约数); read as {emp[i]:g}, check the count",
+                        "geometry": reps[i]})
         for bad, col, what in ((emp_bad, "employees", "employees"), (area_bad, "site_area", "site_area")):
             if bad[i] is not None:  # text or infinity: said, not read as unknown silently
                 fallback = "read as unknown" if col == "employees" else "the site polygon's area is used, if any"

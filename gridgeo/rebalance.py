@@ -240,16 +240,20 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
     out = gpd.GeoDataFrame({"old_code": ids, "has_code": [c is not None for c in codes], "was_valid": ~bad,
                             "kind_given": pd.Series(kinds, dtype=object)},
                            geometry=gpd.GeoSeries(geoms, crs=metric), crs=metric)
-    return out.sort_values("old_code", kind="stable").reset_index(drop=True)
+    out = out.sort_values("old_code", kind="stable").reset_index(drop=True)
+    out.attrs["read_as_polygons"] = dict(gdf.attrs.get("read_as_polygons", {}))
+    return out
 
 
 def _polygons_only(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     """The grid layer with outlines drawn as closed lines read as polygons (CAD exports); a layer with no
     polygon at all is an :class:`~gridgeo.InputError` naming what it holds; other rows that are no polygon
-    (an open line, a point) are kept without geometry (their change-table row says ``no polygon``)."""
+    (an open line, a point) are kept without geometry (their change-table row says ``no polygon``). The
+    outlines read as polygons are counted in ``attrs["read_as_polygons"]`` (by finding type)."""
     from .io import _as_polygons, _type_fix
 
-    gdf, _ = _as_polygons(gdf, name=name)
+    gdf, notes = _as_polygons(gdf, name=name)
+    read = {f["type"]: int(f["measure"]) for f in notes}
     geoms = gdf.geometry.to_numpy()
     present = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
@@ -263,6 +267,7 @@ def _polygons_only(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
         geoms = geoms.copy()
         geoms[other] = None
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, crs=gdf.crs, index=gdf.index))
+    gdf.attrs["read_as_polygons"] = read  # how many outlines were read as polygons, by kind (the console says)
     return gdf
 
 
@@ -683,6 +688,7 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
         "repair_area_m2": {str(k): round(float(v), 1) for k, v in
                            pd.to_numeric(log["area_m2"], errors="coerce").groupby(log["action"]).sum().sort_index().items()},
         "invalid_polygons_mended": int((~office["was_valid"].astype(bool)).sum()),
+        "read_as_polygons": dict(office.attrs.get("read_as_polygons", {})),
         "seconds": round(time.perf_counter() - t0, 2),
     }
     meta = dict(plan.metadata)
@@ -988,14 +994,38 @@ _MENDS = {"overlap_given": "overlap(s) between grids (不交叉重叠) given to 
           "multipart": "grid(s) left in several parts"}
 
 
+def _layer_read(dept: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> str:
+    """How a departmental layer was read for ``unify`` (outlines read as polygons, invalid polygons made valid,
+    by :func:`_mended`) and the overlaps between its grids and gaps inside the communities it left, with
+    their area; a layer is not mended further (only the lines most layers share are followed), so these are
+    said, not carried into the unified grids."""
+    said = _mended({"invalid_polygons_mended": int((~dept["was_valid"].astype(bool)).sum()),
+                    "read_as_polygons": dept.attrs.get("read_as_polygons", {})})
+    geoms = dept.geometry.to_numpy()
+    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
+    united = shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
+    overlap = float(shapely.area(geoms).sum() - shapely.area(united)) if len(geoms) else 0.0
+    inside = shapely.union_all(communities.geometry.to_numpy())
+    gap = float(shapely.area(shapely.difference(inside, united)))
+    more = [f"overlaps between its grids (交叉重叠) {overlap / 1e4:,.2f} ha" if overlap > _TOL_M2 else "",
+            f"gaps inside the communities {gap / 1e4:,.2f} ha" if gap > _TOL_M2 else ""]
+    return "; ".join(x for x in [said, *more] if x)
+
+
 def _mended(summary: dict[str, Any]) -> str:
     """The mends of the office's layer in a few words: invalid polygons, overlaps, gaps (with their area).
 
     >>> _mended({"invalid_polygons_mended": 1, "repair_actions": {"overlap_given": 2, "community_set": 5},
     ...          "repair_area_m2": {"overlap_given": 2000.0}})
     '1 invalid polygon(s) made valid; 2 overlap(s) between grids (不交叉重叠) given to one grid (0.2 ha)'
+    >>> _mended({"read_as_polygons": {"outline_closed_to_polygon": 3}})
+    '3 outline(s) drawn as closed lines read as polygons'
     """
     parts = []
+    for kind, text in (("outline_closed_to_polygon", "outline(s) drawn as closed lines read as polygons"),
+                       ("collection_polygons_kept", "geometry collection(s) read as their polygons")):
+        if summary.get("read_as_polygons", {}).get(kind):
+            parts.append(f"{summary['read_as_polygons'][kind]:,} {text}")
     if summary.get("invalid_polygons_mended"):
         parts.append(f"{summary['invalid_polygons_mended']:,} invalid polygon(s) made valid")
     area = summary.get("repair_area_m2", {})
@@ -1350,6 +1380,7 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
     cross = crosswalk(depts, names, plan, prep)
     meta = dict(plan.metadata)
     meta["unify"] = {"layers": names, "grids_per_layer": [int(len(d)) for d in depts],
+                     "read_per_layer": [_layer_read(d, cm) for d in depts],
                      "grids_after": int(len(plan.layers["grids"])),
                      "shared_boundary_m": round(float(sum(s.length for s in shared_all)), 1),
                      "shared_boundary_off_streets_m": round(float(sum(s.length for s in shared)), 1),

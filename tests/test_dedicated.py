@@ -242,16 +242,22 @@ def test_rule_cluster_by_distance_and_parent():
 
 
 def test_employees_and_site_area_not_numbers_are_findings():
-    # "约300人" was read as unknown employees without a finding, and "inf" as infinitely many (dedicated)
+    # "inf" was read as infinitely many (dedicated) and "约x人" as unknown without a finding; "约300人" (an
+    # approximate count, 约数) is read as 300, as households are, and said to be approximate
     units, found = normalise_units(_units([
         {"name": "a", "category": "enterprise", "employees": "约300人", "site_area": "3公顷", "geometry": P(100, 100)},
         {"name": "b", "category": "enterprise", "employees": "inf", "site_area": None, "geometry": P(200, 100)},
         {"name": "c", "category": "enterprise", "employees": "40", "site_area": "900", "geometry": P(300, 100)},
+        {"name": "d", "category": "enterprise", "employees": "约x人", "site_area": None, "geometry": P(400, 100)},
     ]), _comm())
-    assert units.set_index("name")["employees"].isna().to_dict() == {"a": True, "b": True, "c": False}
+    assert units.set_index("name")["employees"].isna().to_dict() == {"a": False, "b": True, "c": False, "d": True}
+    assert units.set_index("name")["employees"]["a"] == 300
     assert sorted(zip(found["type"], found["message"].str.extract(r"value '(.*?)'", expand=False))) == [
-        ("unit_bad_employees", "inf"), ("unit_bad_employees", "约300人"), ("unit_bad_site_area", "3公顷")]
-    assert decide(units, get_rules())["rule"].tolist().count("employees") == 0
+        ("unit_bad_employees", "inf"), ("unit_bad_employees", "约x人"), ("unit_bad_site_area", "3公顷"),
+        ("unit_employees_approximate", "约300人")]
+    assert (found.loc[found["type"] == "unit_employees_approximate", "severity"] == "info").all()
+    # 300 employees: a dedicated grid of its own by the employees rule (dedicated_min_employees)
+    assert decide(units, get_rules())["rule"].tolist().count("employees") == 1
 
 
 def test_normalisation_findings_nothing_dropped():

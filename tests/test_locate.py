@@ -381,7 +381,7 @@ def test_swapped_longitude_and_latitude_are_said_in_the_reason_and_on_the_consol
     assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "3 points: 1 in a grid, 2 outside every grid, 0 with bad coordinates" in captured.out
-    assert "1 points look like longitude and latitude swapped" in captured.err and "--lon-col" in captured.err
+    assert "1 point looks like longitude and latitude swapped" in captured.err and "--lon-col" in captured.err
     # the columns named the other way round: the first point is answered, no warning
     pts.iloc[[0, 2]].to_csv(src, index=False)
     assert main(["locate", str(path), str(src), "--out", str(out), "--force", "--lon-col", "lat", "--lat-col", "lon"]) == 0
@@ -411,3 +411,12 @@ def test_an_answer_to_a_utf8_file_stays_utf8_and_other_encodings_get_a_bom(tmp_p
     assert pd.read_csv(tmp_path / "bom_out.csv", dtype=str, encoding="utf-8-sig")["事件"].tolist() == ["火警"]
     assert [_answer_encoding(e) for e in ("utf8", "GBK", "gb2312", "gb18030", "latin-1")] == [
         "utf-8", "gb18030", "gb18030", "gb18030", "utf-8-sig"]
+
+
+def test_cli_locate_counts_agree_with_their_noun(plan_path, tmp_path, capsys):
+    """One point is "1 point", not "1 points"."""
+    src = tmp_path / "one.csv"
+    pd.DataFrame({"lon": [113.49], "lat": [30.838]}).to_csv(src, index=False)
+    assert main(["locate", str(plan_path), str(src), "--out", str(tmp_path / "one_out.csv")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 point: ") and "1 points" not in out

@@ -327,6 +327,20 @@ def test_unify_cli_three_layers(sample_plan, tmp_path, capsys):
     assert main(["unify", *paths, "--sample", "--code-column", "CODE", "--out", str(out), "-q"]) == 0
     text = capsys.readouterr().out
     assert "dept0:" in text and "unified:" in text
+    # each layer as read: dept1 and dept2 merge neighbouring grids in pairs (no overlap, no gap), dept0 is the
+    # plan's grids; none is mended, so no line says "as read"
+    assert "as read:" not in text
+    # a layer whose grids overlap and leave a gap: said with the area, per layer
+    shifted = g[["grid_code", "geometry"]].rename(columns={"grid_code": "CODE"}).copy()
+    shifted["geometry"] = shifted.geometry.translate(15.0, 0.0)
+    p3 = tmp_path / "dept3.gpkg"
+    shifted.to_crs(4490).to_file(p3, driver="GPKG")
+    assert main(["unify", paths[0], str(p3), "--sample", "--code-column", "CODE", "--out",
+                 str(tmp_path / "u3.gpkg"), "-q"]) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if x.startswith("dept3:"))
+    assert "as read:" in line and "gaps inside the communities" in line
+    assert not any(x.startswith("dept0:") and "as read:" in x for x in text.splitlines())
     cross = gpd.read_file(out, layer="crosswalk")
     assert set(cross["layer"]) == {"dept0", "dept1", "dept2"}
     sums = cross.groupby(["layer", "department_code"])["households_share"].sum()
@@ -426,8 +440,14 @@ def test_an_office_layer_of_lines_is_refused_or_closed_into_polygons(sample_plan
     # outlines drawn as closed lines (CAD): read as the polygons they close, the same plan
     rings = office.set_geometry(gpd.GeoSeries(shapely.get_exterior_ring(office.geometry.to_numpy()), crs=office.crs))
     flat, _ = gridgeo.rebalance(office, *INPUTS, code_column="WGBM")
-    closed, _ = gridgeo.rebalance(rings, *INPUTS, code_column="WGBM")
+    closed, changes = gridgeo.rebalance(rings, *INPUTS, code_column="WGBM")
     assert sorted(flat.grids["grid_code"]) == sorted(closed.grids["grid_code"])
+    # and the console says so (the note was dropped)
+    from gridgeo.rebalance import summarize_changes
+
+    said = summarize_changes(changes, closed.metadata["rebalance"])
+    assert f"{len(rings)} outline(s) drawn as closed lines read as polygons" in said
+    assert "read as polygons" not in summarize_changes(changes, flat.metadata["rebalance"])
     # open lines: one line naming what the layer holds and the fix, instead of "no grid overlaps any community"
     cut = rings.set_geometry(gpd.GeoSeries([shapely.LineString(list(r.coords)[:-1]) for r in rings.geometry],
                                            crs=office.crs))

@@ -24,6 +24,7 @@ from typing import Any
 
 from . import __version__
 from ._errors import GridgeoError, InputError
+from ._text import counted
 
 LAYER_OPTIONS = ("communities", "streets", "buildings", "villager_groups", "enterprises")
 
@@ -414,12 +415,12 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     failed = findings["community_code"][findings["type"] == "community_failed"] if findings is not None else []
     if len(failed):
         shown = ", ".join(map(str, list(failed)[:5])) + (" …" if len(failed) > 5 else "")
-        print(f"gridgeo: {len(failed):,} communit{'y' if len(failed) == 1 else 'ies'} could not be divided ({shown}); "
+        print(f"gridgeo: {counted(len(failed), 'community')} could not be divided ({shown}); "
               f"the others are in {args.out}, the errors in its findings (community_failed)", file=sys.stderr)
         return 1
     errors = plan.metadata.get("validation", {}).get("error", 0)
     if errors:
-        print(f"gridgeo: the plan fails its own validation with {errors:,} error(s); it is kept in {args.out} for "
+        print(f"gridgeo: the plan fails its own validation with {counted(errors, 'error')}; it is kept in {args.out} for "
               "inspection (findings layer) — please report this as a gridgeo bug", file=sys.stderr)
         return 1
     return 0
@@ -474,7 +475,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         print(changed[cols].to_string(index=False))
     if args.out:
         _write_layer_atomic(diff, Path(args.out), layer="grid_diff", force=args.force)
-        print(f"wrote {len(diff)} rows to {args.out}")
+        print(f"wrote {counted(len(diff), 'row')} to {args.out}")
     return 0
 
 
@@ -514,9 +515,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     findings = api.validate(target, **given, rules=args.rules, **kwargs)
     n = len(target.grids if is_plan else target)
     if len(findings) == 0:
-        print(f"{path}: {n:,} grids, clean: no findings")
+        print(f"{path}: {counted(n, 'grid')}, clean: no findings")
     else:
-        print(f"{path}: {n:,} grids, {len(findings):,} findings")
+        print(f"{path}: {counted(n, 'grid')}, {counted(len(findings), 'finding')}")
         print(summarize(findings).to_string(index=False))
         worst = worst_offenders(findings, n=10)
         if len(worst):
@@ -538,7 +539,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             after = api.validate(fixed, communities=communities, **kwargs)
         write_repair(fixed, log, args.repair, force=args.force)
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
-        print(f"repaired layer written to {args.repair}: {len(log):,} changes logged, {left} coverage findings left")
+        print(f"repaired layer written to {args.repair}: {counted(len(log), 'change')} logged, {counted(left, 'coverage finding')} left")
     return 1 if has_errors(findings) else 0
 
 
@@ -561,9 +562,9 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
     findings = validate_communities(communities, tolerance_m=tolerance)
     n = len(communities)
     if len(findings) == 0:
-        print(f"{args.grids}: {n:,} communities, clean: no overlap, no gap narrower than {tolerance:g} m between them")
+        print(f"{args.grids}: {counted(n, 'community')}, clean: no overlap, no gap narrower than {tolerance:g} m between them")
     else:
-        print(f"{args.grids}: {n:,} communities, {len(findings):,} findings (overlaps and gaps between communities)")
+        print(f"{args.grids}: {counted(n, 'community')}, {counted(len(findings), 'finding')} (overlaps and gaps between communities)")
         print(summarize(findings).to_string(index=False))
     if args.report:
         write_findings(findings, args.report, force=args.force)
@@ -572,8 +573,8 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
         fixed, log = repair_communities(communities, tolerance_m=tolerance)
         after = validate_communities(fixed, tolerance_m=tolerance)
         write_repair(fixed, log, args.repair, force=args.force, layer="communities")
-        print(f"repaired community layer written to {args.repair} (layer 'communities'): {len(log):,} changes logged, "
-              f"{len(after)} findings left")
+        print(f"repaired community layer written to {args.repair} (layer 'communities'): {counted(len(log), 'change')} logged, "
+              f"{counted(len(after), 'finding')} left")
     return 1 if has_errors(findings) else 0
 
 
@@ -661,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         lead = "\n" if sys.stderr.isatty() else ""  # after the terminal's ^C
         cp = _RESUME["checkpoint"]
         kept = len(cp) if cp is not None else 0
-        more = (f"; {kept:,} communities already divided are kept: run the same command with --resume to go on"
+        more = (f"; {counted(kept, 'community')} already divided {'is' if kept == 1 else 'are'} kept: run the same command with --resume to go on"
                 if kept else "")
         print(f"{lead}gridgeo: interrupted; nothing was written{more}", file=sys.stderr)
         return 130
@@ -703,18 +704,15 @@ def _cmd_locate(args: argparse.Namespace) -> int:
     counts = locate_file(args.points, args.plan, args.out, lon_col=args.lon_col, lat_col=args.lat_col,
                          coords=args.coords, roster=args.roster, chunk_rows=args.chunk_rows, force=args.force,
                          encoding=args.encoding)
-    print(f"{_count(counts['rows'], 'point')}: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
+    print(f"{counted(counts['rows'], 'point')}: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
           f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}"
           + (f" ({counts['encoding'].upper()}, as the points file)" if counts.get("encoding") == "gb18030" else ""))
     if counts.get("swapped"):
-        print(f"gridgeo: warning: {_count(counts['swapped'], 'point')} "
-              f"{'looks' if counts['swapped'] == 1 else 'look'} like longitude and latitude swapped (out of "
+        print(f"gridgeo: warning: {counted(counts['swapped'], 'point')} {'looks' if counts['swapped'] == 1 else 'look'} "
+              "like longitude and latitude swapped (out of "
               "range, or in a grid only when exchanged); name the columns with --lon-col and --lat-col",
               file=sys.stderr)
     return 0
-def _count(n: int, noun: str) -> str:
-    """``n`` and the noun agreeing with it: "1 point", "1,200 points"."""
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _layer_arg(value: str) -> Any:
@@ -796,8 +794,8 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     if args.map:
         print(f"before/after map: {args.map}")
     errors = plan.metadata.get("validation", {}).get("error", 0)
-    print(f"plan: {args.out} ({len(plan.layers['grids']):,} grids, {len(plan.layers['subgrids']):,} small grids; "
-          f"validation: {errors:,} error(s)); change table in layer 'changes'")
+    print(f"plan: {args.out} ({counted(len(plan.layers['grids']), 'grid')}, {counted(len(plan.layers['subgrids']), 'small grid')}; "
+          f"validation: {counted(errors, 'error')}); change table in layer 'changes'")
     return 1 if errors else 0
 
 
@@ -820,7 +818,7 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     if len(cols) == 1:
         cols = cols * len(args.layers)
     if len(cols) != len(args.layers):
-        msg = f"--code-column given {len(args.code_column)} times for {len(args.layers)} layers; give it once, or once per layer"
+        msg = f"--code-column given {counted(len(args.code_column), 'time')} for {counted(len(args.layers), 'layer')}; give it once, or once per layer"
         raise InputError(msg)
     _check_out(args, _input_paths(args, sources) + [_layer_arg(v) if isinstance(_layer_arg(v), str) else _layer_arg(v)[0]
                                                      for v in args.layers + args.jurisdiction])
@@ -837,11 +835,11 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     for name, n, read in zip(meta["layers"], meta["grids_per_layer"], meta.get("read_per_layer", [""] * len(meta["layers"])),
                              strict=True):
         mine = cross[cross["layer"] == name]
-        print(f"{name}: {n:,} grids -> {mine['unified_code'].nunique():,} unified grids in the crosswalk"
+        print(f"{name}: {counted(n, 'grid')} -> {counted(mine['unified_code'].nunique(), 'unified grid')} in the crosswalk"
               + (f"; as read: {read} (the unified grids follow the lines most layers share)" if read else ""))
-    print(f"unified: {meta['grids_after']:,} grids; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
-          f"layers followed as streets; {meta['jurisdiction_layers']} jurisdiction layer(s) kept whole")
-    print(f"plan: {args.out} (validation: {errors:,} error(s)); crosswalk in layer 'crosswalk'")
+    print(f"unified: {counted(meta['grids_after'], 'grid')}; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
+          f"layers followed as streets; {counted(meta['jurisdiction_layers'], 'jurisdiction layer')} kept whole")
+    print(f"plan: {args.out} (validation: {counted(errors, 'error')}); crosswalk in layer 'crosswalk'")
     return 1 if errors else 0
 
 
@@ -883,7 +881,7 @@ def _cmd_map(args: argparse.Namespace) -> int:
                         pages=args.pages, buildings=not args.no_buildings, simplify_m=args.simplify, overlays=overlays,
                         force=args.force)
     size = sum(f.stat().st_size for f in Path(args.out).rglob("*") if f.is_file())
-    print(f"grid map written to {pages[0]} ({len(pages)} page(s), {size / 1e6:.1f} MB with lib/)")
+    print(f"grid map written to {pages[0]} ({counted(len(pages), 'page')}, {size / 1e6:.1f} MB with lib/)")
     if roster is not None:
         print(format_staffing(staffing(plan, roster)))
     return 0
@@ -898,12 +896,12 @@ def _cmd_sign(args: argparse.Namespace) -> int:
 
         written = write_community_maps(plan, args.out, communities=args.community, roster=roster, streets=streets,
                                        fmt=args.format, paper=args.paper, lang=args.lang, force=args.force)
-        print(f"{len(written)} community map(s) written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
+        print(f"{counted(len(written), 'community map')} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
         return 0
     written = write_signs(plan, args.out, grids=None if args.all else args.grid, roster=roster, streets=streets,
                           fmt=args.format, paper=args.paper, lang=args.lang, supervision_phone=args.supervision_phone,
                           unit=args.unit, one_file=args.one_file, force=args.force)
-    print(f"{len(written)} sign(s) written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
+    print(f"{counted(len(written), 'sign')} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
     return 0
 
 
@@ -972,3 +970,4 @@ def run() -> None:
 def _one_line(exc: BaseException) -> str:
     """An error message on one line (a message from a library may span several)."""
     return " ".join(str(exc).split())
+

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import gridgeo
-from conftest import CODE_A, CODE_B
+from conftest import CODE_A, CODE_B, METRIC_EPSG, rect
 from gridgeo._progress import LOG_LINE
 from gridgeo.cli import main
 from gridgeo.plan import Plan
@@ -93,6 +93,23 @@ def test_missing_required_option_is_one_line(capsys, tiny_files):
 
 
 # ------------------------------------------------------------------------------------------ info
+
+
+def test_counts_on_the_console_agree_with_their_noun(capsys, tmp_path):
+    """A layer of one grid is "1 grid" ("1 grids" before), through the helper every count message uses."""
+    import geopandas as gpd
+
+    path = tmp_path / "one.gpkg"
+    gpd.GeoDataFrame({"grid_code": [f"{CODE_A}001"], "community_code": [CODE_A]}, geometry=[rect(0, 0, 300, 300)],
+                     crs=METRIC_EPSG).to_file(path)
+    main(["validate", str(path)])
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: 1 grid, ") and "1 grids" not in out and "1 findings" not in out, out
+    from gridgeo._text import counted
+
+    assert [counted(1, "grid"), counted(0, "finding"), counted(2, "community"), counted(1_200, "small grid"),
+            counted(1, "community"), counted(3, "day")] == [
+        "1 grid", "0 findings", "2 communities", "1,200 small grids", "1 community", "3 days"]
 
 
 def test_info_on_an_input_file(capsys, tiny_files):

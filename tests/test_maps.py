@@ -557,7 +557,7 @@ def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):
     assert main(["sign", str(path), "--grid", A1, "--grid", A2, "--grid", A1, "--out", str(tmp_path / "signs"),
                  "--format", "png"]) == 0
     assert sorted(p.name for p in (tmp_path / "signs").iterdir()) == [f"{A1}.png", f"{A2}.png"]
-    assert "2 sign(s) written" in capsys.readouterr().out
+    assert "2 signs written" in capsys.readouterr().out
     assert main(["sign", str(path), "--community", CODE_A, "--community", CODE_A, "--out", str(tmp_path / "maps"),
                  "--format", "png"]) == 0
     assert [p.name for p in (tmp_path / "maps").iterdir()] == [f"{CODE_A}.png"]

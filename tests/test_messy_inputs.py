@@ -137,7 +137,7 @@ def test_validate_and_repair_a_community_layer(capsys, tmp_path, communities_454
     fixed = tmp_path / "fixed.gpkg"
     assert main(["validate", str(c), "--repair", str(fixed)]) == 1
     out = capsys.readouterr().out
-    assert "2 communities, 1 findings" in out and "repaired community layer written" in out
+    assert "2 communities, 1 finding (" in out and "repaired community layer written" in out
     assert main(["validate", str(fixed), "--grids-layer", "communities"]) == 0
     assert "clean: no overlap" in capsys.readouterr().out
     repaired = gpd.read_file(fixed, layer="communities").to_crs(METRIC_EPSG)

@@ -194,7 +194,7 @@ def test_rebalance_cli_writes_a_plan_that_validates(sample_plan, tmp_path, capsy
     assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--out", str(out), "-q",
                  "--map", str(page)]) == 0
     text = capsys.readouterr().out
-    assert "kept" in text and "split" in text and "0 error(s)" in text
+    assert "kept" in text and "split" in text and "0 errors" in text
     html = page.read_text(encoding="utf-8")
     assert pick["merge_a"] in html and "split" in html and "households" not in html
     assert main(["validate", str(out)]) == 0

@@ -988,10 +988,10 @@ def summarize_changes(changes: pd.DataFrame, summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-#: how the console names the mends of an office's layer (``repair_grids`` actions)
-_MENDS = {"overlap_given": "overlap(s) between grids (不交叉重叠) given to one grid", "gap_filled": "gap(s) filled",
-          "clipped": "piece(s) outside the community clipped", "emptied": "grid(s) emptied by the mends",
-          "multipart": "grid(s) left in several parts"}
+#: how the console names the mends of an office's layer (``repair_grids`` actions): the noun counted, the rest
+_MENDS = {"overlap_given": ("overlap", "between grids (不交叉重叠) given to one grid"), "gap_filled": ("gap", "filled"),
+          "clipped": ("piece", "outside the community clipped"), "emptied": ("grid", "emptied by the mends"),
+          "multipart": ("grid", "left in several parts")}
 
 
 def _layer_read(dept: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> str:
@@ -1017,23 +1017,25 @@ def _mended(summary: dict[str, Any]) -> str:
 
     >>> _mended({"invalid_polygons_mended": 1, "repair_actions": {"overlap_given": 2, "community_set": 5},
     ...          "repair_area_m2": {"overlap_given": 2000.0}})
-    '1 invalid polygon(s) made valid; 2 overlap(s) between grids (不交叉重叠) given to one grid (0.2 ha)'
+    '1 invalid polygon made valid; 2 overlaps between grids (不交叉重叠) given to one grid (0.2 ha)'
     >>> _mended({"read_as_polygons": {"outline_closed_to_polygon": 3}})
-    '3 outline(s) drawn as closed lines read as polygons'
+    '3 outlines drawn as closed lines read as polygons'
     """
+    from ._text import counted
+
     parts = []
-    for kind, text in (("outline_closed_to_polygon", "outline(s) drawn as closed lines read as polygons"),
-                       ("collection_polygons_kept", "geometry collection(s) read as their polygons")):
+    for kind, noun, text in (("outline_closed_to_polygon", "outline", "drawn as closed lines read as polygons"),
+                             ("collection_polygons_kept", "geometry collection", "read as their polygons")):
         if summary.get("read_as_polygons", {}).get(kind):
-            parts.append(f"{summary['read_as_polygons'][kind]:,} {text}")
+            parts.append(f"{counted(summary['read_as_polygons'][kind], noun)} {text}")
     if summary.get("invalid_polygons_mended"):
-        parts.append(f"{summary['invalid_polygons_mended']:,} invalid polygon(s) made valid")
+        parts.append(f"{counted(summary['invalid_polygons_mended'], 'invalid polygon')} made valid")
     area = summary.get("repair_area_m2", {})
-    for action, text in _MENDS.items():
+    for action, (noun, text) in _MENDS.items():
         n = summary.get("repair_actions", {}).get(action, 0)
         if n:
             a = area.get(action)
-            parts.append(f"{n:,} {text}" + (f" ({a / 1e4:,.1f} ha)" if a and a == a else ""))
+            parts.append(f"{counted(n, noun)} {text}" + (f" ({a / 1e4:,.1f} ha)" if a and a == a else ""))
     return "; ".join(parts)
 
 

@@ -446,7 +446,7 @@ def test_an_office_layer_of_lines_is_refused_or_closed_into_polygons(sample_plan
     from gridgeo.rebalance import summarize_changes
 
     said = summarize_changes(changes, closed.metadata["rebalance"])
-    assert f"{len(rings)} outline(s) drawn as closed lines read as polygons" in said
+    assert f"{len(rings)} outlines drawn as closed lines read as polygons" in said
     assert "read as polygons" not in summarize_changes(changes, flat.metadata["rebalance"])
     # open lines: one line naming what the layer holds and the fix, instead of "no grid overlaps any community"
     cut = rings.set_geometry(gpd.GeoSeries([shapely.LineString(list(r.coords)[:-1]) for r in rings.geometry],
@@ -471,7 +471,9 @@ def test_the_console_says_how_the_office_layer_was_mended(rebalanced):
     assert meta["repair_actions"].get("overlap_given", 0) >= 1 and meta["repair_area_m2"]["overlap_given"] > 0
     text = summarize_changes(changes, meta)
     line = next(x for x in text.splitlines() if "mended before judging" in x)
-    assert f"{meta['repair_actions']['overlap_given']:,} overlap(s) between grids" in line and "gap(s) filled" in line
+    n, gaps = meta["repair_actions"]["overlap_given"], meta["repair_actions"].get("gap_filled", 0)
+    assert f"{n:,} overlap{'' if n == 1 else 's'} between grids" in line
+    assert f"{gaps:,} gap{'' if gaps == 1 else 's'} filled" in line and "(s)" not in line
     assert "validate --repair" in line
 
 
@@ -496,7 +498,7 @@ def test_rebalance_reads_a_gbk_grid_layer_with_encoding_grids(sample_plan, tmp_p
     assert "cannot decode" in err and "--encoding grids=gbk" in err and not out.exists()
     assert main(["rebalance", str(path), "--sample", "--out", str(out), "-q", "--encoding", "grids=gbk"]) == 0
     text = capsys.readouterr().out
-    assert "1 invalid polygon(s) made valid" in text
+    assert "1 invalid polygon made valid" in text
     changes = gpd.read_file(out, layer="changes")
     assert sorted(changes["old_code"]) == sorted(g["网格编码"])
 

@@ -996,19 +996,23 @@ _MENDS = {"overlap_given": ("overlap", "between grids (不交叉重叠) given to
 
 def _layer_read(dept: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> str:
     """How a departmental layer was read for ``unify`` (outlines read as polygons, invalid polygons made valid,
-    by :func:`_mended`) and the overlaps between its grids and gaps inside the communities it left, with
-    their area; a layer is not mended further (only the lines most layers share are followed), so these are
-    said, not carried into the unified grids."""
+    by :func:`_mended`) and its overlaps and gaps as ``gridgeo validate`` finds them (the same checks), with
+    their count and area. A layer is not mended further (the unified grids follow only the lines most layers
+    share), so these are said, not carried into the unified grids."""
+    from ._text import counted
+    from .validate import validate_grids
+
     said = _mended({"invalid_polygons_mended": int((~dept["was_valid"].astype(bool)).sum()),
                     "read_as_polygons": dept.attrs.get("read_as_polygons", {})})
-    geoms = dept.geometry.to_numpy()
-    geoms = geoms[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)]
-    united = shapely.union_all(geoms) if len(geoms) else shapely.Polygon()
-    overlap = float(shapely.area(geoms).sum() - shapely.area(united)) if len(geoms) else 0.0
-    inside = shapely.union_all(communities.geometry.to_numpy())
-    gap = float(shapely.area(shapely.difference(inside, united)))
-    more = [f"overlaps between its grids (交叉重叠) {overlap / 1e4:,.2f} ha" if overlap > _TOL_M2 else "",
-            f"gaps inside the communities {gap / 1e4:,.2f} ha" if gap > _TOL_M2 else ""]
+    usable = dept[~dept.geometry.is_empty & dept.geometry.notna()]
+    found = validate_grids(usable, communities=communities, code_column="old_code") if len(usable) else None
+    more = []
+    for kind, noun, rest in (("overlap", "overlap", "between its grids (交叉重叠)"),
+                             ("gap", "gap", "inside the communities")):
+        hits = found[found["type"] == kind] if found is not None and len(found) else []
+        if len(hits):
+            area = float(pd.to_numeric(hits["measure"], errors="coerce").sum())
+            more.append(f"{counted(len(hits), noun)} {rest} ({area / 1e4:,.2f} ha)")
     return "; ".join(x for x in [said, *more] if x)
 
 

@@ -339,7 +339,7 @@ def test_unify_cli_three_layers(sample_plan, tmp_path, capsys):
                  str(tmp_path / "u3.gpkg"), "-q"]) == 0
     text = capsys.readouterr().out
     line = next(x for x in text.splitlines() if x.startswith("dept3:"))
-    assert "as read:" in line and "gaps inside the communities" in line
+    assert "as read:" in line and "inside the communities (" in line and " ha)" in line
     assert not any(x.startswith("dept0:") and "as read:" in x for x in text.splitlines())
     cross = gpd.read_file(out, layer="crosswalk")
     assert set(cross["layer"]) == {"dept0", "dept1", "dept2"}

@@ -460,6 +460,16 @@ def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, commu
     return sorted(set(out))
 
 
+def _frozen(notes: list[tuple[str, int, float]]) -> set[int]:
+    """Parts never re-divided: a heavy unit's (a tower over the ceiling) and isolated pieces."""
+    return {p for t, p, _ in notes if t in ("heavy_unit", "isolated", "merged_isolated")}
+
+
+def _base_weights(weights: Weights, sub_bounds: Bounds) -> Weights:
+    """The base grids' weights: some households kept above the floor, where small grids divide more easily."""
+    return dataclasses.replace(weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
+
+
 def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome, grid_of_cell: np.ndarray,
                  community: Any, grid_bounds: Bounds, outline: Any = None, sub_bounds: Bounds | None = None,
                  weights: Weights | None = None, code: str = "") -> np.ndarray:
@@ -490,9 +500,8 @@ def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome,
                 return sub_bounds is not None and divisible(
                     cells.households[np.isin(unit_of_cell, units)], sub_bounds.lo, sub_bounds.hi)
 
-            base_w = None if weights is None or sub_bounds is None else dataclasses.replace(
-                weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
-            frozen = {p for t, p, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
+            base_w = None if weights is None or sub_bounds is None else _base_weights(weights, sub_bounds)
+            frozen = _frozen(out.notes)
             labels, _ = open_sites(ug, unit_geoms, labels, out.n_parts, outline, grid_bounds, small=small,
                                    weights=base_w, seed=seed_for(code, 37), frozen=frozen)
         if (labels != out.labels).any():
@@ -594,7 +603,7 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
         out = zone_partition(ug, zone_of_unit, grid_bounds, seed=seed_for(code), weights=weights)
         return out, out.labels[unit_of_cell], opened, unit_of_cell
     # base grids keep some households above the floor, where small grids divide more easily
-    base_w = dataclasses.replace(weights, floor_margin=FLOOR_MARGIN_SHARE * sub_bounds.target)
+    base_w = _base_weights(weights, sub_bounds)
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
     # grids still outside the bounds: divided again with their neighbours through opened blocks
     whole_units = unit_of_cell
@@ -610,7 +619,7 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
         order = np.argsort(unit_of_cell, kind="stable")
         starts = np.searchsorted(unit_of_cell[order], np.arange(n_units + 1))
         cells_of_unit = [order[starts[u]:starts[u + 1]] for u in range(n_units)]
-    frozen = {p for t, p, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
+    frozen = _frozen(out.notes)
     small_bad = SmallGridBadness(g, sub_bounds)
     out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, small_bad, grid_bounds, frozen=frozen,
                                          weights=base_w)
@@ -960,7 +969,7 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
         if memo is not None:
             memo[key] = (out.labels.copy(), out.n_parts, list(out.notes), misses)
     if enclosures and out.n_parts > 1:  # no small grid wrapped around another inside its grid
-        frozen = {q for t, q, _ in out.notes if t in ("heavy_unit", "isolated", "merged_isolated")}
+        frozen = _frozen(out.notes)
         parent = shapely.coverage_union_all(geoms[nodes]) if len(nodes) > 1 else geoms[nodes[0]]
         out.labels, left = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
                                            weights=weights, seed=seed_for(code, p + 1), frozen=frozen)

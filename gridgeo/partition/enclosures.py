@@ -135,14 +135,19 @@ def open_enclosures(
             continue
         # the ring and what it encloses; failing that, with one of the ring's outer neighbours as well
         # (a tower grid inside a ring stays a part of its own: the ring must give cells to a neighbour)
-        touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
-        outer = [int(r) for r in np.unique(touching) if r != p and r not in inside and r not in frozen]
+        outer = [r for r in _neighbours(g, labels, p) if r not in inside and r not in frozen]
         groups = [[p, *inside]] + [[p, *inside, r] for r in outer]
         if any(_redivide(g, geoms, labels, parts, group, container, bounds, weights, seed) for group in groups):
             continue
         if not _cut_rings(g, geoms, labels, parts, p, n, container, bounds, patient=patient):
             left += 1
     return labels, left
+
+
+def _neighbours(g: Graph, labels: np.ndarray, p: int) -> list[int]:
+    """The parts touching part ``p`` along an edge of ``g``, in increasing order."""
+    touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
+    return [int(r) for r in np.unique(touching) if r != p]
 
 
 def _redivide(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, group: list[int],
@@ -361,15 +366,18 @@ def open_sites(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, outline:
             return 0
         return sum(small(b) and not small(a) for a, b in zip(groups, before, strict=True))
 
+    def holes_of(p: int) -> list[shapely.Geometry]:
+        return foreign_holes(parts[p], outline) if not shapely.is_empty(parts[p]) else []
+
     left = 0
     for p in range(n):
-        holes = foreign_holes(parts[p], outline) if not shapely.is_empty(parts[p]) else []
+        holes = holes_of(p)
         failed: list[shapely.Geometry] = []  # a point of each hole nothing opened
         for _ in range(2 * len(holes)):
             hole = next((h for h in holes if not any(shapely.within(f, h) for f in failed)), None)
             if hole is None:
                 break
-            cut = _cut_site(g, nbrs, geoms, labels, parts, p, n, hole, outline, bounds, lost)
+            cut = _cut_site(g, nbrs, geoms, labels, parts, p, n, hole, holes, outline, bounds, lost)
             if cut is not None and cut[0] == 0:
                 _apply(labels, parts, p, *cut[1:])
             elif not (p not in frozen and _redivide_with_neighbour(g, geoms, labels, parts, p, n, outline, bounds,
@@ -379,7 +387,7 @@ def open_sites(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, outline:
                 elif not (p not in frozen and _redivide_with_neighbour(g, geoms, labels, parts, p, n, outline,
                                                                         bounds, weights, seed, frozen, lost)):
                     failed.append(shapely.point_on_surface(hole))
-            holes = foreign_holes(parts[p], outline) if not shapely.is_empty(parts[p]) else []
+            holes = holes_of(p)
         left += bool(holes)
     return labels, left
 
@@ -395,9 +403,8 @@ def _redivide_with_neighbour(g: Graph, geoms: np.ndarray, labels: np.ndarray, pa
                              strict: bool = False) -> bool:
     """Part ``p`` divided afresh with one of its neighbours not ``frozen`` (:func:`_redivide`), none of the
     two wrapped round anything; ``strict``: neither losing its small grids (``lost``)."""
-    touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
-    for r in np.unique(touching).tolist():
-        if r == p or r in frozen:
+    for r in _neighbours(g, labels, p):
+        if r in frozen:
             continue
         before = [np.flatnonzero(labels == p), np.flatnonzero(labels == r)]
 
@@ -411,12 +418,12 @@ def _redivide_with_neighbour(g: Graph, geoms: np.ndarray, labels: np.ndarray, pa
 
 
 def _cut_site(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.ndarray, parts: np.ndarray, p: int,
-              n: int, hole: shapely.Geometry, outline: shapely.Geometry, bounds: Bounds,
-              lost: Callable[[list[np.ndarray], list[np.ndarray]], int]) -> tuple | None:
-    """The corridor of part ``p`` from ``hole`` to a neighbouring part (see :func:`open_sites`) that takes
-    small grids from the fewest parts, first found: (parts losing them, neighbour, cells moved, new shape
-    of ``p``, new shape of the neighbour); ``None`` where none opens the ring."""
-    holes_p = foreign_holes(parts[p], outline)
+              n: int, hole: shapely.Geometry, holes_p: list[shapely.Geometry], outline: shapely.Geometry,
+              bounds: Bounds, lost: Callable[[list[np.ndarray], list[np.ndarray]], int]) -> tuple | None:
+    """The corridor of part ``p`` from ``hole`` (one of its foreign holes ``holes_p``) to a neighbouring part
+    (see :func:`open_sites`) that takes small grids from the fewest parts, first found: (parts losing them,
+    neighbour, cells moved, new shape of ``p``, new shape of the neighbour); ``None`` where none opens the
+    ring."""
     before = len(holes_p)
     mine = np.flatnonzero(labels == p)
     mine_set = set(mine.tolist())
@@ -432,8 +439,7 @@ def _cut_site(g: Graph, nbrs: list[list[int]], geoms: np.ndarray, labels: np.nda
     # each neighbour in turn, the one with the most room first: its own corridors, and the next one
     # where none fits its bounds or each takes small grids from a part
     hh = np.bincount(labels, weights=g.h, minlength=n)
-    touching = np.r_[labels[g.b[labels[g.a] == p]], labels[g.a[labels[g.b] == p]]]
-    others = sorted((int(r) for r in np.unique(touching) if r != p and r not in enclosed), key=lambda r: (hh[r], r))
+    others = sorted((r for r in _neighbours(g, labels, p) if r not in enclosed), key=lambda r: (hh[r], r))
     whole = _components(g, mine) == 1
     best = None
     for q in others:

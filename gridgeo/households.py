@@ -11,7 +11,7 @@ Null, negative or non-numeric values are findings, never silently replaced: ``ho
 (negative, non-numeric), ``households_fractional`` (rounded), ``households_missing`` (counted as 0) and
 ``households_null`` (info: a null in a column that has values elsewhere, estimated instead). A count
 written with its unit (``"120户"``) is read as the number (``households_parsed``, info), and one written as
-approximate (约数: ``"约12户"``, ``"大约12"``, ``"12户左右"``, ``"~12"``) too, said so (``households_approximate``,
+approximate (约数: ``"约12户"``, ``"大约12"``, ``"12户左右"``, ``"120多户"``, ``"~12"``) too, said so (``households_approximate``,
 info); a given count
 that leaves under :data:`MIN_FLOOR_M2_PER_HOUSEHOLD` m² of floor area a household is kept and reported
 (``households_implausible``).
@@ -54,6 +54,8 @@ _THOUSANDS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 #: a number written as approximate (约数): "约12户", "大约12", "12户左右", "~12" (after NFKC, "～" is "~");
 #: the group is the number with its unit, read as any other
 _APPROX = r"(?:大约|大概|约|~)\s*(.+?)\s*(?:左右|上下)?|(.+?)\s*(?:左右|上下)"
+#: a number written as "more than" (多, 余: "120多户", "300余人"), read as the number it names, approximate
+_MORE_THAN = r"(\d[\d,.]*)\s*(?:多|余)"
 
 #: ``use`` values that estimate 0 households (OSM building classes and common Chinese terms); any other
 #: value, such as OSM's ``yes`` or ``住宅楼``, counts as residential
@@ -155,7 +157,7 @@ def assign_households(
          "floors, or × " f"{IMPLAUSIBLE_FLOORS}" " floors where none are given); check it"),
         (with_unit & ~approx & ~huge, "households_parsed", "info", "households value {v!r} read as a number"),
         (approx & ~huge & ~negative, "households_approximate", "info",
-         "households value {v!r} is approximate (约数: 约, 大约, 左右, ~); read as " "{n}, check the count"),
+         "households value {v!r} is approximate (约数: 约, 大约, 左右, 多, 余, ~); read as " "{n}, check the count"),
         (floors_bad, "floors_invalid", "warning", "floors value {f!r} is not a number ≥ 0; not used"),
         (floors_parsed & ~floors_bad, "floors_parsed", "info", "floors value {f!r} read as a number"),
         (from_height & ~given, "floors_from_height", "info",
@@ -187,12 +189,13 @@ def _read_text(raw: pd.Series, num: pd.Series, unit: str, *, approx: bool = Fals
     """``num`` (``raw`` read as numbers) with the text a register writes numbers as read too: full-width digits
     ("１２０"), thousands separated by commas ("1,200"), the number with its unit (``unit``, a pattern with the
     number as its group: "120户", "6层"); and where such text was read. With ``approx``, a number written as
-    approximate ("约12户", "大约12", "12户左右", "~12") is read too, and where it was is returned third.
+    approximate ("约12户", "大约12", "12户左右", "~12", and "more than": "12多户", "12余户") is read too, and
+    where it was is returned third.
 
-    >>> raw = pd.Series(["约12户", "12户左右", "～12", "12", "约", "约x户"])
+    >>> raw = pd.Series(["约12户", "12户左右", "～12", "12", "约", "约x户", "12多户", "十多户"])
     >>> num, parsed, approx = _read_text(raw, pd.to_numeric(raw, errors="coerce"), _WITH_UNIT, approx=True)
-    >>> num.tolist()[:4], approx.tolist()
-    ([12.0, 12.0, 12.0, 12.0], [True, True, True, False, False, False])
+    >>> num.tolist()[:4], num.tolist()[6], approx.tolist()
+    ([12.0, 12.0, 12.0, 12.0], 12.0, [True, True, True, False, False, False, True, False])
     """
     parsed = pd.Series(False, index=raw.index)
     approximate = pd.Series(False, index=raw.index)
@@ -201,11 +204,15 @@ def _read_text(raw: pd.Series, num: pd.Series, unit: str, *, approx: bool = Fals
         return (num, parsed, approximate) if approx else (num, parsed)
     norm = raw[text].astype(str).map(lambda t: unicodedata.normalize("NFKC", t).strip())
     if approx:
+        more = norm.str.contains(_MORE_THAN.replace("(", "(?:", 1))  # "120多户": the number it names, then as "120户"
+        norm = norm.where(~more, norm.str.replace(f"{_MORE_THAN}\\s*", r"\1", regex=True))
         m = norm.str.fullmatch(_APPROX)
         inner = norm.str.extract(f"^(?:{_APPROX})$")
         inner = inner[0].fillna(inner[1])
         norm = norm.where(~m, inner)
-    norm = norm.where(~norm.str.fullmatch(_THOUSANDS), norm.str.replace(",", "", regex=False))
+        m |= more
+    # thousands separated, alone or before a unit ("1,200", "1,200人")
+    norm = norm.where(~norm.str.match(f"{_THOUSANDS}(?![\\d,])"), norm.str.replace(",", "", regex=False))
     with_unit = norm.str.fullmatch(unit)
     norm = norm.where(~with_unit, norm.str.extract(unit, expand=False))
     read = pd.to_numeric(norm, errors="coerce")

@@ -249,15 +249,19 @@ def test_employees_and_site_area_not_numbers_are_findings():
         {"name": "b", "category": "enterprise", "employees": "inf", "site_area": None, "geometry": P(200, 100)},
         {"name": "c", "category": "enterprise", "employees": "40", "site_area": "900", "geometry": P(300, 100)},
         {"name": "d", "category": "enterprise", "employees": "约x人", "site_area": None, "geometry": P(400, 100)},
+        {"name": "e", "category": "enterprise", "employees": "1,200余人", "site_area": None, "geometry": P(500, 100)},
     ]), _comm())
-    assert units.set_index("name")["employees"].isna().to_dict() == {"a": False, "b": True, "c": False, "d": True}
+    assert units.set_index("name")["employees"].isna().to_dict() == {"a": False, "b": True, "c": False, "d": True,
+                                                                      "e": False}
     assert units.set_index("name")["employees"]["a"] == 300
+    # "more than 1,200" (余, 多): the number it names, approximate
+    assert units.set_index("name")["employees"]["e"] == 1200
     assert sorted(zip(found["type"], found["message"].str.extract(r"value '(.*?)'", expand=False))) == [
         ("unit_bad_employees", "inf"), ("unit_bad_employees", "约x人"), ("unit_bad_site_area", "3公顷"),
-        ("unit_employees_approximate", "约300人")]
+        ("unit_employees_approximate", "1,200余人"), ("unit_employees_approximate", "约300人")]
     assert (found.loc[found["type"] == "unit_employees_approximate", "severity"] == "info").all()
     # 300 employees: a dedicated grid of its own by the employees rule (dedicated_min_employees)
-    assert decide(units, get_rules())["rule"].tolist().count("employees") == 1
+    assert decide(units, get_rules())["rule"].tolist().count("employees") == 2
 
 
 def test_normalisation_findings_nothing_dropped():

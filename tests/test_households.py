@@ -282,6 +282,20 @@ def test_an_approximate_count_is_read_as_the_number_and_said_to_be_approximate()
     assert sorted(f.loc[f["type"] == "households_invalid", "feature_id"]) == ["b6", "b7", "b8", "b9"]
 
 
+def test_more_than_a_number_is_read_as_the_number_and_said_to_be_approximate():
+    """"120多户", "120余户", "约120多户" (more than 120) are read as 120 (the count they name, a lower bound), each an
+    info finding saying so; "1,200户" (thousands separated, with the unit) is 1,200; "十多户" has no number."""
+    values = ["120多户", "120余户", "约120多户", "120多", "1,200多户", "十多户", "多户", "1,200户"]
+    out, f = assign_households(_buildings(values, floors=[200] * len(values)), metric=METRIC_EPSG)
+    assert out["households"].tolist()[:5] == [120, 120, 120, 120, 1200] and out["households"].iloc[7] == 1200
+    assert out["households_source"].tolist() == ["given"] * 5 + ["estimated"] * 2 + ["given"]
+    approx = f[f["type"] == "households_approximate"]
+    assert list(approx["feature_id"]) == [f"b{i}" for i in range(5)]
+    assert "'120多户'" in approx.iloc[0]["message"] and "read as 120" in approx.iloc[0]["message"]
+    assert sorted(f.loc[f["type"] == "households_invalid", "feature_id"]) == ["b5", "b6"]
+    assert list(f.loc[f["type"] == "households_parsed", "feature_id"]) == ["b7"]
+
+
 def test_full_width_digits_and_thousands_separators_are_read_as_the_number():
     """Counts as registers and spreadsheets write them: full-width digits (１２０, １２０户), thousands
     separated (1,200); each an info finding. A comma that separates no thousands (1,2) is no number."""

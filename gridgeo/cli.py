@@ -602,7 +602,9 @@ def _interrupt_in_main_process_only() -> Any:
     (its shutdown finds the workers gone) and the atomic writer (no partial file) to :func:`main`.
     The interrupt is also remembered, so that one raised where Python ignores exceptions (a ``__del__``
     or a callback, "Exception ignored in ...") still stops the command at the next step
-    (:func:`_raise_if_interrupted`). Returns the previous handler.
+    (:func:`_raise_if_interrupted`); such an ignored interrupt prints nothing (:func:`_quiet_interrupts`:
+    Ctrl-C while a worker is forked lands in ``logging``'s at-fork hook, whose "Exception ignored"
+    traceback a user saw). Returns the previous handler.
     """
     import os
     import signal
@@ -617,9 +619,26 @@ def _interrupt_in_main_process_only() -> Any:
         raise KeyboardInterrupt
 
     try:
-        return signal.signal(signal.SIGINT, handler)
+        previous = signal.signal(signal.SIGINT, handler)
     except ValueError:  # not the main thread (an embedding application): leave Python's default
         return None
+    if not getattr(sys.unraisablehook, "_gridgeo_quiet", False):
+        sys.unraisablehook = _quiet_interrupts(sys.unraisablehook)
+    return previous
+
+
+def _quiet_interrupts(hook: Any) -> Any:
+    """``sys.unraisablehook`` that says nothing of the Ctrl-C this command remembered (raised where Python
+    ignores exceptions: an at-fork hook, a ``__del__``); anything else goes to ``hook``."""
+
+    def quiet(unraisable: Any) -> None:
+        if (unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt)
+                and _INTERRUPTED["flag"]):
+            return
+        hook(unraisable)
+
+    quiet._gridgeo_quiet = True  # type: ignore[attr-defined]
+    return quiet
 
 
 def _raise_if_interrupted() -> None:
@@ -648,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import signal
 
+    hook = sys.unraisablehook
     previous = _interrupt_in_main_process_only()
     _RESUME["checkpoint"] = None  # set by a partition that keeps its finished communities
     try:
@@ -667,8 +687,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{lead}gridgeo: interrupted; nothing was written{more}", file=sys.stderr)
         return 130
     finally:
-        if previous is not None:
+        if previous is not None:  # not after an interrupt: the pool's workers may still end as this process exits
             signal.signal(signal.SIGINT, previous)
+            sys.unraisablehook = hook
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

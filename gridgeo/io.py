@@ -615,7 +615,10 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
             )
         empty_after = shapely.is_empty(fixed)
         if empty_after.any():
-            msg = f"{name}: {int(empty_after.sum())} invalid feature(s) collapse to nothing when repaired; fix them in the source"
+            where = "; ".join(f"row {gdf.index[i]!r}: {r}" for i, r in
+                              list(zip(np.flatnonzero(invalid)[empty_after], reasons[empty_after], strict=True))[:5])
+            msg = (f"{name}: {int(empty_after.sum())} invalid feature(s) collapse to nothing when repaired ({where}); "
+                   "redraw or remove them in the source")
             raise InputError(msg)
     return gdf, findings
 

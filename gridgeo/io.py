@@ -1143,7 +1143,8 @@ def read_findings(path: str | os.PathLike) -> gpd.GeoDataFrame:
 
 def write_repair(repaired: gpd.GeoDataFrame, log: pd.DataFrame, path: str | os.PathLike, *, force: bool = False,
                  layer: str = "grids") -> os.PathLike:
-    """Write repaired grids (layer ``grids``) and the log (table ``repair_log``) to one GeoPackage, atomically.
+    """Write repaired grids (layer ``layer``) and the log (table ``repair_log``, its columns as given) to one
+    GeoPackage, atomically.
 
     Raises :class:`~gridgeo._errors.PlanExistsError` when ``path`` exists and ``force`` is false.
     """
@@ -1155,7 +1156,9 @@ def write_repair(repaired: gpd.GeoDataFrame, log: pd.DataFrame, path: str | os.P
 
     def write(tmp: str) -> None:
         repaired.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", promote_to_multi=True)
-        pyogrio.write_dataframe(pd.DataFrame(log, columns=LOG_COLUMNS), tmp, layer="repair_log", driver="GPKG", append=True)
+        # the log's own columns (a community repair's names the community ``code``), LOG_COLUMNS for no log
+        table = pd.DataFrame(log) if len(getattr(log, "columns", ())) else pd.DataFrame(log, columns=LOG_COLUMNS)
+        pyogrio.write_dataframe(table, tmp, layer="repair_log", driver="GPKG", append=True)
 
     atomic_write(path, write)
     return path

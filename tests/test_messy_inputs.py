@@ -143,6 +143,11 @@ def test_validate_and_repair_a_community_layer(capsys, tmp_path, communities_454
     repaired = gpd.read_file(fixed, layer="communities").to_crs(METRIC_EPSG)
     assert repaired["code"].tolist() == [CODE_A, CODE_B]
     assert repaired.geometry.area.sum() == pytest.approx(320_000, rel=1e-6)
+    # the written log says which community each change is about (it had lost the codes: NaN grid_code)
+    log = gpd.read_file(fixed, layer="repair_log")
+    given = log[log["action"] == "overlap_given"]
+    assert given["code"].tolist() == [CODE_A] and given["detail"].tolist() == [f"to {CODE_B}"]
+    assert log["code"].notna().all() and "grid_code" not in log
     plan = tmp_path / "plan.gpkg"
     assert main(["blocks", "--communities", str(fixed), "--communities-layer", "communities", "--out", str(plan), "-q"]) == 0
 

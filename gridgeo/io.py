@@ -649,7 +649,11 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
     code = out["code"].map(_code_text)
     bad = ~code.map(lambda c: bool(c) and bool(_CODE_RE.match(c)))
     if bad.any():
-        examples = list(out["code"][bad].astype(str).head(5))
+        # a missing code is no text to show ("nan"): its row (and name) says where it is
+        names = out["name"] if "name" in out else pd.Series(None, index=out.index, dtype=object)
+        examples = [str(out["code"].iloc[i]) if code.iloc[i] else
+                    f"none in row {out.index[i]!r}" + (f" ({names.iloc[i]})" if pd.notna(names.iloc[i]) and str(names.iloc[i]).strip() else "")
+                    for i in np.flatnonzero(bad)[:5]]
         msg = (
             f"communities: {int(bad.sum())} malformed community code(s) {examples}; each code must be the "
             "12-digit statistical code (统计用区划代码) in ASCII digits, e.g. 420103002001"

@@ -207,11 +207,23 @@ def frame_layer(gdf: Any, *, name: str, crs: Any = None, default_crs: Any = None
     return out
 
 
-def _list_layers(path: Path) -> list[str]:
+#: pyogrio's warning for a layer with M (measure) values: gridgeo reads such layers without them, as it
+#: reads every layer, so the warning (a Python traceback line on the console) is not shown
+_M_WARNING = ".*Measured \\(M\\) geometry.*"
+
+
+def list_layers(path: str | os.PathLike) -> np.ndarray:
+    """``pyogrio.list_layers`` (names and geometry types) without its warning about M values."""
     import pyogrio
 
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_M_WARNING)
+        return pyogrio.list_layers(path)
+
+
+def _list_layers(path: Path) -> list[str]:
     try:
-        return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        return [str(n) for n in list_layers(path)[:, 0]]
     except Exception:  # noqa: BLE001 - any GDAL failure means "cannot list"
         return []
 
@@ -275,7 +287,7 @@ def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None)
             kwargs["encoding"] = "gb18030"
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Measured \\(M\\) geometry.*")
+            warnings.filterwarnings("ignore", message=_M_WARNING)
             return gpd.read_file(path, **kwargs)
     except UnicodeError as exc:
         msg = (f"{name}: cannot decode the text of {path} as {kwargs.get('encoding', 'utf-8')!r} ({exc.reason}); "

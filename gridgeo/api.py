@@ -182,10 +182,10 @@ def _plan_file(value: Any) -> Path | None:
         return None
     if not isinstance(value, (str, os.PathLike)) or Path(value).suffix.lower() != ".gpkg" or not Path(value).is_file():
         return None
-    import pyogrio
+    from .io import list_layers
 
     try:
-        return Path(value) if METADATA_TABLE in {str(n) for n in pyogrio.list_layers(value)[:, 0]} else None
+        return Path(value) if METADATA_TABLE in {str(n) for n in list_layers(value)[:, 0]} else None
     except Exception:  # noqa: BLE001 - not a readable GeoPackage: read_layer gives the one-line error
         return None
 

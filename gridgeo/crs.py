@@ -94,7 +94,10 @@ def metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, override: Any = None) 
             msg = f"metric_crs: --metric-crs {override!r} is not a CRS pyproj knows; give a projected one such as EPSG:4547"
             raise InputError(msg) from None
         if not is_metric(crs):
-            msg = f"metric_crs: override {crs.to_string()!r} is not a projected CRS; give a metric one such as EPSG:4545"
+            what = ("a Mercator projection, whose metres grow with latitude (areas 37% too large at 31°N)" if crs.is_projected
+                    and _is_mercator(crs) else "not a projected CRS")
+            msg = (f"metric_crs: override {crs.to_string()!r} is {what}; give a metric one such as EPSG:4545 "
+                   "(CGCS2000 3° Gauss-Krüger, EPSG:4534–4554) or leave it to gridgeo")
             raise InputError(msg)
         return crs
     if data.crs is None:
@@ -118,15 +121,26 @@ def metric_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, *, override: Any = None) 
 
 
 def is_metric(crs: Any) -> bool:
-    """Whether ``crs`` is projected with every axis in metres: where gridgeo measures areas and lengths.
+    """Whether ``crs`` is projected with every axis in metres and true to scale where it is used: where
+    gridgeo measures areas and lengths. Web Mercator (EPSG:3857) and the other normal Mercator projections
+    are not: their metres grow with latitude (at 31°N lengths 17% and areas 37% too large, so footprint ×
+    floors households and every tolerance with them).
 
-    >>> is_metric("EPSG:4547"), is_metric("EPSG:4490"), is_metric(None)
-    (True, False, False)
+    >>> is_metric("EPSG:4547"), is_metric("EPSG:32650"), is_metric("EPSG:4490"), is_metric("EPSG:3857"), is_metric(None)
+    (True, True, False, False, False)
     """
     if crs is None:
         return False
     crs = CRS.from_user_input(crs)
-    return crs.is_projected and all((a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info)
+    return (crs.is_projected and all((a.unit_name or "").lower() in ("metre", "meter", "m") for a in crs.axis_info)
+            and not _is_mercator(crs))
+
+
+def _is_mercator(crs: CRS) -> bool:
+    """A normal (equatorial) Mercator projection such as Web Mercator: scale 1/cos(latitude), not local."""
+    op = crs.coordinate_operation
+    method = (op.method_name if op is not None else "").lower()
+    return "mercator" in method and "transverse" not in method and "oblique" not in method
 
 
 def require_layers(func: str, layers: Mapping[str, Any], *, metric: bool = False, series: bool = False,

@@ -41,6 +41,10 @@ EDGE_M = 1e-3
 #: one threshold of the building-to-zone assignment for the partition, ``validate`` and the quality report
 BUILDING_SHARE_MIN = 0.05
 
+#: shares of one footprint closer than this tie (the float noise of a plan stored in degrees and read
+#: back moves a share by about 1e-8): the preferred zone, then the lower rank, holds it
+SHARE_TIE = 1e-6
+
 _POLYGONAL = (3, 6)  # Polygon, MultiPolygon
 #: a footprint unit of this many buildings or more is reported (``footprint_unit_large``)
 LARGE_UNIT_BUILDINGS = 10
@@ -490,19 +494,25 @@ def assign_to_zones(
     n_zones[np.unique(bi[edge_only])] = 1
     np.maximum.at(max_share, bi, np.where(edge_only, 1.0, share))
     # shares equal up to float noise (a plan stored in degrees and read back) tie; the preferred zone wins
-    key = -np.round(share, 9)
     other = np.zeros(len(bi), dtype=np.int64) if prefer is None else (np.asarray(prefer)[bi] != zi).astype(np.int64)
-    sel = np.flatnonzero(meaningful)
-    order = sel[np.lexsort((rank[zi[sel]], other[sel], key[sel], bi[sel]))]
-    first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]] if len(order) else order
-    zone[bi[first]] = zi[first]
+
+    def place(sel: np.ndarray) -> None:
+        """Each building of the pairs ``sel`` in its zone of largest share (ties: preferred, then rank)."""
+        if len(sel) == 0:
+            return
+        best = np.zeros(nb)
+        np.maximum.at(best, bi[sel], share[sel])
+        top = best[bi[sel]]
+        key = -np.where(share[sel] >= top - SHARE_TIE, top, share[sel])
+        order = sel[np.lexsort((rank[zi[sel]], other[sel], key, bi[sel]))]
+        first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]]
+        zone[bi[first]] = zi[first]
+
+    place(np.flatnonzero(meaningful))
     # a footprint mostly outside every zone, with at least share_min inside them all together, but in
     # pieces each under share_min: it lies in the zones, so it goes to the one holding most of it
     total = np.bincount(bi, weights=share, minlength=nb)
     rest = (zone < 0) & (total >= share_min)
     if rest.any():
-        sel = np.flatnonzero(rest[bi])
-        order = sel[np.lexsort((rank[zi[sel]], other[sel], key[sel], bi[sel]))]
-        first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]]
-        zone[bi[first]] = zi[first]
+        place(np.flatnonzero(rest[bi]))
     return ZoneAssignment(zone, n_zones, max_share, (bi, zi, share))

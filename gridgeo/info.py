@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import pandas as pd
 import pyogrio
 
 from ._errors import InputError
+from .io import _M_WARNING, list_layers
 from .plan import METADATA_TABLE, Plan
 
 __all__ = ["describe", "plan_summary", "quality_report"]
@@ -37,7 +39,7 @@ def describe(path: str | Path) -> str:
                 raise InputError(msg) from None
         return f"{p}: 1 layer(s)\n" + _layer_line(p.stem, gdf)
     try:
-        layers = pyogrio.list_layers(p)
+        layers = list_layers(p)
     except Exception as exc:  # noqa: BLE001
         msg = f"cannot read {path}: {exc}; give a GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV"
         raise InputError(msg) from None
@@ -46,7 +48,9 @@ def describe(path: str | Path) -> str:
         return plan_summary(Plan.read(p), path=p)
     lines = [f"{p}: {len(names)} layer(s)"]
     for name in names:
-        gdf = pyogrio.read_dataframe(p, layer=name)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_M_WARNING)
+            gdf = pyogrio.read_dataframe(p, layer=name)
         lines.append(_layer_line(name, gdf))
     return "\n".join(lines)
 

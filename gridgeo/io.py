@@ -207,11 +207,23 @@ def frame_layer(gdf: Any, *, name: str, crs: Any = None, default_crs: Any = None
     return out
 
 
-def _list_layers(path: Path) -> list[str]:
+#: pyogrio's warning for a layer with M (measure) values: gridgeo reads such layers without them, as it
+#: reads every layer, so the warning (a Python traceback line on the console) is not shown
+_M_WARNING = ".*Measured \\(M\\) geometry.*"
+
+
+def list_layers(path: str | os.PathLike) -> np.ndarray:
+    """``pyogrio.list_layers`` (names and geometry types) without its warning about M values."""
     import pyogrio
 
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_M_WARNING)
+        return pyogrio.list_layers(path)
+
+
+def _list_layers(path: Path) -> list[str]:
     try:
-        return [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+        return [str(n) for n in list_layers(path)[:, 0]]
     except Exception:  # noqa: BLE001 - any GDAL failure means "cannot list"
         return []
 
@@ -275,7 +287,7 @@ def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None)
             kwargs["encoding"] = "gb18030"
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*Measured \\(M\\) geometry.*")
+            warnings.filterwarnings("ignore", message=_M_WARNING)
             return gpd.read_file(path, **kwargs)
     except UnicodeError as exc:
         msg = (f"{name}: cannot decode the text of {path} as {kwargs.get('encoding', 'utf-8')!r} ({exc.reason}); "
@@ -615,7 +627,10 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
             )
         empty_after = shapely.is_empty(fixed)
         if empty_after.any():
-            msg = f"{name}: {int(empty_after.sum())} invalid feature(s) collapse to nothing when repaired; fix them in the source"
+            where = "; ".join(f"row {gdf.index[i]!r}: {r}" for i, r in
+                              list(zip(np.flatnonzero(invalid)[empty_after], reasons[empty_after], strict=True))[:5])
+            msg = (f"{name}: {int(empty_after.sum())} invalid feature(s) collapse to nothing when repaired ({where}); "
+                   "redraw or remove them in the source")
             raise InputError(msg)
     return gdf, findings
 
@@ -646,7 +661,11 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
     code = out["code"].map(_code_text)
     bad = ~code.map(lambda c: bool(c) and bool(_CODE_RE.match(c)))
     if bad.any():
-        examples = list(out["code"][bad].astype(str).head(5))
+        # a missing code is no text to show ("nan"): its row (and name) says where it is
+        names = out["name"] if "name" in out else pd.Series(None, index=out.index, dtype=object)
+        examples = [str(out["code"].iloc[i]) if code.iloc[i] else
+                    f"none in row {out.index[i]!r}" + (f" ({names.iloc[i]})" if pd.notna(names.iloc[i]) and str(names.iloc[i]).strip() else "")
+                    for i in np.flatnonzero(bad)[:5]]
         msg = (
             f"communities: {int(bad.sum())} malformed community code(s) {examples}; each code must be the "
             "12-digit statistical code (统计用区划代码) in ASCII digits, e.g. 420103002001"
@@ -1140,7 +1159,8 @@ def read_findings(path: str | os.PathLike) -> gpd.GeoDataFrame:
 
 def write_repair(repaired: gpd.GeoDataFrame, log: pd.DataFrame, path: str | os.PathLike, *, force: bool = False,
                  layer: str = "grids") -> os.PathLike:
-    """Write repaired grids (layer ``grids``) and the log (table ``repair_log``) to one GeoPackage, atomically.
+    """Write repaired grids (layer ``layer``) and the log (table ``repair_log``, its columns as given) to one
+    GeoPackage, atomically.
 
     Raises :class:`~gridgeo._errors.PlanExistsError` when ``path`` exists and ``force`` is false.
     """
@@ -1152,7 +1172,9 @@ def write_repair(repaired: gpd.GeoDataFrame, log: pd.DataFrame, path: str | os.P
 
     def write(tmp: str) -> None:
         repaired.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", promote_to_multi=True)
-        pyogrio.write_dataframe(pd.DataFrame(log, columns=LOG_COLUMNS), tmp, layer="repair_log", driver="GPKG", append=True)
+        # the log's own columns (a community repair's names the community ``code``), LOG_COLUMNS for no log
+        table = pd.DataFrame(log) if len(getattr(log, "columns", ())) else pd.DataFrame(log, columns=LOG_COLUMNS)
+        pyogrio.write_dataframe(table, tmp, layer="repair_log", driver="GPKG", append=True)
 
     atomic_write(path, write)
     return path

@@ -29,6 +29,7 @@ from gridgeo.crs import (
     gcj02_to_bd09,
     gcj02_to_wgs84,
     is_in_china,
+    is_metric,
     layer_shift_warnings,
     metric_crs,
     to_metric,
@@ -338,6 +339,26 @@ def test_metric_crs_override():
     assert metric_crs(wuhan, override="EPSG:4545").to_epsg() == 4545
     with pytest.raises(InputError, match=r"metric_crs: override 'EPSG:4490' is not a projected CRS; give a metric one"):
         metric_crs(wuhan, override=4490)
+
+
+def test_web_mercator_is_not_where_gridgeo_measures():
+    # layers from web-map tools in EPSG:3857: its metres are 1 / cos(latitude) long (17% at Wuhan), so
+    # areas there are 37% too large: footprint × floors households, tolerances and the m² of findings
+    assert not is_metric("EPSG:3857") and not is_metric("EPSG:3395")
+    assert is_metric("EPSG:32650") and is_metric("EPSG:4547") and is_metric("EPSG:2056")  # transverse, oblique
+    wuhan = gpd.GeoDataFrame(geometry=[Point(*WUHAN)], crs=4326)
+    with pytest.raises(InputError, match=r"override 'EPSG:3857' is a Mercator projection, whose metres grow with latitude"):
+        metric_crs(wuhan, override="EPSG:3857")
+    # a grid layer stored in EPSG:3857 is measured in the local Gauss-Krüger zone: a 10 × 100 m overlap is 1,000 m²
+    from gridgeo.validate import validate_grids
+
+    x, y = Transformer.from_crs(4326, 4547, always_xy=True).transform(*WUHAN)
+    comm = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(x, y, x + 200, y + 100)], crs=4547)
+    grids = gpd.GeoDataFrame({"grid_code": ["420103001001001", "420103001001002"], "community_code": "420103001001"},
+                             geometry=[box(x, y, x + 110, y + 100), box(x + 100, y, x + 200, y + 100)], crs=4547)
+    found = validate_grids(grids.to_crs(3857), communities=comm)
+    overlap = found[found["type"] == "overlap"]
+    assert overlap["measure"].tolist() == [pytest.approx(1000.0, rel=1e-3)]
 
 
 def test_metric_crs_errors():

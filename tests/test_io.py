@@ -375,6 +375,16 @@ def test_malformed_code_is_named(communities_4547):
         normalise_communities(g)
 
 
+def test_missing_community_code_is_named_by_row_and_name(communities_4547):
+    # not "[nan]": a community without a code is found by its row and name
+    g = communities_4547.assign(code=pd.Series([CODE_A, None], dtype=object), name=["东湖社区", "西湖社区"])
+    with pytest.raises(InputError, match=r"communities: 1 malformed community code\(s\) \['none in row 1 \(西湖社区\)'\]; "):
+        normalise_communities(g)
+    g = communities_4547.drop(columns="name").assign(code=pd.Series([" ", "abc"], dtype=object))
+    with pytest.raises(InputError, match=r"2 malformed community code\(s\) \['none in row 0', 'abc'\]"):
+        normalise_communities(g)
+
+
 def test_duplicate_community_codes(communities_4547):
     g = communities_4547.assign(code=[CODE_A, CODE_A])
     with pytest.raises(InputError, match=rf"communities: duplicate community code\(s\) \['{CODE_A}'\]; every community needs its own code"):
@@ -439,8 +449,11 @@ def test_invalid_geometry_repaired_and_recorded(communities_4547):
 
 
 def test_invalid_street_collapsing_to_nothing():
-    g = gpd.GeoDataFrame(geometry=[shapely.LineString([at(0, 0), at(0, 0)])], crs=METRIC_EPSG)
-    with pytest.raises(InputError, match=r"streets: 1 invalid feature\(s\) collapse to nothing when repaired; fix them in the source"):
+    # the rows are named: in a layer of thousands, "1 invalid feature" alone cannot be found
+    g = gpd.GeoDataFrame(geometry=[shapely.LineString([at(0, 0), at(5, 5)]), shapely.LineString([at(0, 0), at(0, 0)])],
+                         crs=METRIC_EPSG)
+    with pytest.raises(InputError, match=r"streets: 1 invalid feature\(s\) collapse to nothing when repaired "
+                                         r"\(row 1: Too few points in geometry component\[.*\]\); redraw or remove them in the source$"):
         normalise_streets(g)
 
 

@@ -143,6 +143,11 @@ def test_validate_and_repair_a_community_layer(capsys, tmp_path, communities_454
     repaired = gpd.read_file(fixed, layer="communities").to_crs(METRIC_EPSG)
     assert repaired["code"].tolist() == [CODE_A, CODE_B]
     assert repaired.geometry.area.sum() == pytest.approx(320_000, rel=1e-6)
+    # the written log says which community each change is about (it had lost the codes: NaN grid_code)
+    log = gpd.read_file(fixed, layer="repair_log")
+    given = log[log["action"] == "overlap_given"]
+    assert given["code"].tolist() == [CODE_A] and given["detail"].tolist() == [f"to {CODE_B}"]
+    assert log["code"].notna().all() and "grid_code" not in log
     plan = tmp_path / "plan.gpkg"
     assert main(["blocks", "--communities", str(fixed), "--communities-layer", "communities", "--out", str(plan), "-q"]) == 0
 
@@ -218,6 +223,26 @@ def test_z_values_are_dropped_with_a_finding(capsys, tmp_path, tiny_files, build
     assert _types(out).get("z_dropped") == 1
     assert not shapely.has_z(plan["buildings"].geometry.to_numpy()).any()
     assert plan["grids"]["households"].sum() == 261  # every building inside a community counted
+
+
+def test_m_values_are_read_without_a_warning_on_the_console(capsys, tmp_path, tiny_files):
+    # a GeoPackage whose streets carry M (measure) values, as linear-referenced road data does: gridgeo
+    # reads them without it; pyogrio's UserWarning (file, line number and source line) must not reach the console
+    import sqlite3
+
+    m = tmp_path / "streets_m.gpkg"
+    m.write_bytes(tiny_files["streets"].read_bytes())
+    with sqlite3.connect(m) as con:  # the layer declared measured: GDAL reads it as "Measured LineString"
+        con.execute("UPDATE gpkg_geometry_columns SET m = 1")
+    out = tmp_path / "plan.gpkg"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        rc = main(["partition", "--communities", str(tiny_files["communities"]), "--streets", str(m),
+                   "--buildings", str(tiny_files["buildings"]), "--out", str(out), "-q", "--workers", "1"])
+        assert main(["info", str(m)]) == 0
+    assert rc == 0, capsys.readouterr().err
+    assert [str(w.message) for w in seen if "Measured" in str(w.message)] == []
+    assert len(Plan.read(out)["grids"]) > 0
 
 
 def test_layer_mostly_outside_names_the_datum_option(capsys, tmp_path, tiny_files, buildings_4490):

@@ -288,8 +288,10 @@ def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.
     neighbour sharing the longest boundary (the grid repair of :mod:`gridgeo.validate.repair`, with the
     communities as the features and their union, narrow gaps closed, as the one region they tile).
 
-    Returns the repaired communities (same rows, columns and CRS) and the change log (the columns of
-    :data:`gridgeo.validate.repair.LOG_COLUMNS`, ``grid_code`` holding the community code).
+    Returns the repaired communities (same columns and CRS; the same rows but those wholly covered by
+    other communities, a community drawn twice under a second code: left out, since no partition can
+    divide an empty community, each an ``emptied`` row of the log saying so) and the change log (the
+    columns of :data:`gridgeo.validate.repair.LOG_COLUMNS`, ``grid_code`` holding the community code).
 
     Examples
     --------
@@ -313,4 +315,9 @@ def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.
                               gap_width_m=tolerance_m)
     fixed = fixed.drop(columns="__region")
     log = log.drop(columns="community_code").rename(columns={"grid_code": "code"})
-    return fixed, log
+    emptied = log["action"] == "emptied"
+    log.loc[emptied, "detail"] = ("wholly covered by other communities; left out of the repaired layer "
+                                  "(redraw it where it lies, or keep the other community's code)")
+    given = ~(communities.geometry.is_empty | communities.geometry.isna())
+    gone = (fixed.geometry.is_empty | fixed.geometry.isna()) & given.reindex(fixed.index, fill_value=False)
+    return fixed[~gone], log

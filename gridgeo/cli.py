@@ -575,6 +575,11 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
         write_repair(fixed, log, args.repair, force=args.force, layer="communities")
         print(f"repaired community layer written to {args.repair} (layer 'communities'): {counted(len(log), 'change')} logged, "
               f"{counted(len(after), 'finding')} left")
+        gone = log.loc[log["action"] == "emptied", "code"].astype(str).tolist()
+        if gone:
+            print(f"gridgeo: warning: {counted(len(gone), 'community')} wholly covered by others left out of the repaired "
+                  f"layer ({', '.join(gone)}); redraw {'it' if len(gone) == 1 else 'them'} where "
+                  f"{'it lies' if len(gone) == 1 else 'they lie'}, or keep the other community's code", file=sys.stderr)
     return 1 if has_errors(findings) else 0
 
 

@@ -152,6 +152,26 @@ def test_validate_and_repair_a_community_layer(capsys, tmp_path, communities_454
     assert main(["blocks", "--communities", str(fixed), "--communities-layer", "communities", "--out", str(plan), "-q"]) == 0
 
 
+def test_a_community_drawn_twice_is_left_out_of_the_repair_and_the_repair_partitions(capsys, tmp_path, communities_4547):
+    """A community wholly covered by another (drawn twice under a second code) used to be written with an
+    empty geometry, which ``partition`` then refused ("no geometry"): gridgeo's own fix led to another
+    error. It is now left out of the repaired layer, said on the console and in the log with its code."""
+    twice = pd.concat([communities_4547, communities_4547.iloc[[1]].assign(code=CODE_A[:-1] + "9")], ignore_index=True)
+    c = tmp_path / "twice.gpkg"
+    twice.to_file(c, layer="communities")
+    fixed = tmp_path / "fixed.gpkg"
+    assert main(["validate", str(c), "--repair", str(fixed)]) == 1
+    captured = capsys.readouterr()
+    assert f"1 community wholly covered by others left out of the repaired layer ({CODE_A[:-1]}9)" in captured.err
+    repaired = gpd.read_file(fixed, layer="communities")
+    assert repaired["code"].tolist() == [CODE_A, CODE_B] and not repaired.geometry.is_empty.any()
+    log = gpd.read_file(fixed, layer="repair_log")
+    gone = log[log["action"] == "emptied"]
+    assert gone["code"].tolist() == [CODE_A[:-1] + "9"] and "left out of the repaired layer" in gone["detail"].iloc[0]
+    plan = tmp_path / "plan.gpkg"
+    assert main(["blocks", "--communities", str(fixed), "--communities-layer", "communities", "--out", str(plan), "-q"]) == 0
+
+
 # ------------------------------------------------------------------------------------ street noding
 
 

@@ -240,13 +240,15 @@ def _fmt(a: float) -> str:
     return f"{a:,.1f} m²" if a >= 1 else f"{a:.3f} m²"
 
 
-def _region(communities: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
-    """The communities' union with the narrow gaps between them closed: one region to repair in."""
-    metric = communities.crs
-    slivers = boundary_slivers(communities, tolerance_m=tolerance_m)
-    gaps = slivers[(slivers["kind"] == "gap") & slivers["narrow"]].geometry.to_numpy()
+def _region(communities: gpd.GeoDataFrame, tolerance_m: float, metric: Any) -> gpd.GeoDataFrame:
+    """The communities' union with the narrow gaps between them closed: one region to repair in, in the
+    communities' own CRS. The gaps are found in ``metric``; the union is taken as the communities are drawn
+    (a region reprojected from metres bends their straight edges in degrees, leaving slivers of a few
+    square centimetres along them)."""
+    slivers = boundary_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
+    gaps = slivers[(slivers["kind"] == "gap") & slivers["narrow"]].to_crs(communities.crs).geometry.to_numpy()
     region = shapely.union_all([shapely.union_all(communities.geometry.to_numpy()), *gaps])
-    return gpd.GeoDataFrame({"code": ["region"]}, geometry=[region], crs=metric)
+    return gpd.GeoDataFrame({"code": ["region"]}, geometry=[region], crs=communities.crs)
 
 
 def validate_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) -> gpd.GeoDataFrame:
@@ -309,7 +311,7 @@ def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.
         msg = f"repair_communities: the community layer has no 'code' column; columns are {list(communities.columns)}"
         raise InputError(msg)
     m = communities.crs if is_metric(communities.crs) else metric_crs(communities)
-    region = _region(communities.to_crs(m), tolerance_m).to_crs(communities.crs)
+    region = _region(communities, tolerance_m, m)
     layer = communities.assign(__region="region")
     fixed, log = repair_grids(layer, communities=region, code_column="code", community_column="__region",
                               gap_width_m=tolerance_m)

@@ -9,6 +9,7 @@ import pandas as pd
 import pyogrio
 
 from ._errors import InputError
+from ._text import counted
 from .plan import METADATA_TABLE, Plan
 
 __all__ = ["describe", "plan_summary", "quality_report"]
@@ -35,7 +36,7 @@ def describe(path: str | Path) -> str:
             except Exception as exc:  # noqa: BLE001
                 msg = f"cannot read {path} as GeoParquet ({exc}); give a GeoParquet file with a geometry column"
                 raise InputError(msg) from None
-        return f"{p}: 1 layer(s)\n" + _layer_line(p.stem, gdf)
+        return f"{p}: {counted(1, 'layer')}\n" + _layer_line(p.stem, gdf)
     try:
         layers = pyogrio.list_layers(p)
     except Exception as exc:  # noqa: BLE001
@@ -44,7 +45,7 @@ def describe(path: str | Path) -> str:
     names = [str(n) for n in layers[:, 0]]
     if METADATA_TABLE in names:
         return plan_summary(Plan.read(p), path=p)
-    lines = [f"{p}: {len(names)} layer(s)"]
+    lines = [f"{p}: {counted(len(names), 'layer')}"]
     for name in names:
         gdf = pyogrio.read_dataframe(p, layer=name)
         lines.append(_layer_line(name, gdf))
@@ -54,7 +55,7 @@ def describe(path: str | Path) -> str:
 def _layer_line(name: str, gdf: Any) -> str:
     crs = getattr(gdf, "crs", None)
     geom = ", ".join(sorted(gdf.geom_type.dropna().unique())) if hasattr(gdf, "geom_type") else "no geometry"
-    text = f"  {name}: {len(gdf):,} features ({geom or 'empty'}); CRS {crs.to_string() if crs else 'none'}"
+    text = f"  {name}: {counted(len(gdf), 'feature')} ({geom or 'empty'}); CRS {crs.to_string() if crs else 'none'}"
     if "households" in gdf.columns:
         hh = pd.to_numeric(gdf["households"], errors="coerce")
         text += f"; households {int(hh.sum()):,}"
@@ -73,7 +74,7 @@ def plan_summary(plan: Plan, *, path: str | Path | None = None) -> str:
         extra = ""
         if "households" in gdf.columns and name in ("communities", "blocks", "grids", "subgrids", "buildings"):
             extra = f", {int(gdf['households'].sum()):,} households"
-        lines.append(f"  {name:<12} {len(gdf):>7,} features{extra} ({crs})")
+        lines.append(f"  {name:<12} {counted(len(gdf), 'feature'):>16}{extra} ({crs})")
     counts = meta.get("counts", {})
     if counts.get("households_estimated"):
         lines.append(f"  households estimated from footprint × floors: {counts['households_estimated']:,}")

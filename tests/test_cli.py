@@ -115,7 +115,7 @@ def test_counts_on_the_console_agree_with_their_noun(capsys, tmp_path):
 def test_info_on_an_input_file(capsys, tiny_files):
     assert main(["info", str(tiny_files["buildings"])]) == 0
     out = capsys.readouterr().out
-    assert "1 layer(s)" in out
+    assert f"{tiny_files['buildings']}: 1 layer\n" in out and "(s)" not in out
     assert "buildings: 6 features (Point, Polygon); CRS EPSG:4490; households 173 (2 missing)" in out
     assert "columns: ['building_id', 'households', 'floors', 'name', 'use']" in out
 
@@ -126,7 +126,7 @@ def test_info_on_a_multi_layer_geopackage(capsys, tmp_path, communities_4490, st
     streets_4490.to_file(path, layer="jiedao")
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "2 layer(s)" in out
+    assert f"{path}: 2 layers\n" in out
     assert "shequ: 2 features (Polygon); CRS EPSG:4490" in out
     assert "jiedao: 4 features (LineString); CRS EPSG:4490" in out
 
@@ -135,7 +135,8 @@ def test_info_on_csv_without_crs(capsys, tmp_path):
     path = tmp_path / "communities.csv"
     path.write_text('code,wkt\n420103001001,"POLYGON ((0 0, 1 0, 1 1, 0 0))"\n', encoding="utf-8")
     assert main(["info", str(path)]) == 0
-    assert "communities: 1 features (Polygon); CRS none" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{path}: 1 layer\n" in out and "communities: 1 feature (Polygon); CRS none" in out, out
 
 
 def test_info_on_geoparquet(capsys, tmp_path, streets_4547):

@@ -96,12 +96,12 @@ def _numbers(u: gpd.GeoDataFrame, col: str) -> tuple[np.ndarray, list[str | None
     >>> v.tolist()[:2], float(v[-1]), bad, approx.tolist()
     ([300.0, 300.0], 120.0, [None, None, None, 'inf', None, None], [False, True, False, False, False, True])
     """
-    from .households import _read_text
+    from .households import _numeric, _read_text
 
     if col not in u:
         return np.full(len(u), np.nan), [None] * len(u), np.zeros(len(u), dtype=bool)
     raw = u[col]
-    num, _, approx = _read_text(raw, pd.to_numeric(raw, errors="coerce"), _UNITS[col], approx=True)
+    num, _, approx = _read_text(raw, _numeric(raw), _UNITS[col], approx=True)
     num = num.astype(float).to_numpy().copy()
     text = [_text(v) for v in raw]
     bad = [t if t is not None and not np.isfinite(x) else None for t, x in zip(text, num, strict=True)]

@@ -40,6 +40,8 @@ def describe(path: str | Path) -> str:
     try:
         layers = pyogrio.list_layers(p)
     except Exception as exc:  # noqa: BLE001
+        if p.is_dir():  # a folder `gridgeo export` wrote (one file a layer): each file summarised
+            return _describe_folder(p)
         msg = f"cannot read {path}: {exc}; give a GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV"
         raise InputError(msg) from None
     names = [str(n) for n in layers[:, 0]]
@@ -50,6 +52,17 @@ def describe(path: str | Path) -> str:
         gdf = pyogrio.read_dataframe(p, layer=name)
         lines.append(_layer_line(name, gdf))
     return "\n".join(lines)
+
+
+def _describe_folder(p: Path) -> str:
+    """A folder of layer files (GeoJSON, GeoParquet, FlatGeobuf, CSV … as ``gridgeo export`` writes them): each one."""
+    from .io import _SUFFIXES
+
+    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in _SUFFIXES)
+    if not files:
+        msg = f"{p} is a folder holding no GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV file; give a file"
+        raise InputError(msg)
+    return "\n".join([f"{p}: a folder of {counted(len(files), 'file')}", *(describe(f) for f in files)])
 
 
 def _layer_line(name: str, gdf: Any) -> str:

@@ -146,6 +146,23 @@ def test_info_on_geoparquet(capsys, tmp_path, streets_4547):
     assert "streets: 4 features (LineString); CRS EPSG:4547" in capsys.readouterr().out
 
 
+def test_info_on_a_folder_of_layer_files(capsys, tmp_path, communities_4490, streets_4490):
+    """A folder `gridgeo export --format geojson|parquet` writes (one file a layer) was "cannot read ...: not recognized
+    as being in a supported file format ... prefixing the file path with '<DRIVER>:'": each file is summarised."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    communities_4490.to_file(folder / "communities.geojson")
+    streets_4490.to_parquet(folder / "streets.parquet")
+    (folder / ".gridgeo-export").write_text('{"gridgeo_export": 1}', encoding="utf-8")
+    assert main(["info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{folder}: a folder of 2 files\n{folder / 'communities.geojson'}: 1 layer\n"), out
+    assert "communities: 2 features (Polygon); CRS EPSG:4490" in out and "streets: 4 features (LineString); CRS EPSG:4490" in out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _one_line_error(capsys, _run(["info", str(empty)]), "is a folder holding no GeoPackage", str(empty))
+
+
 def test_info_on_a_plan(capsys, tiny_files, tmp_path):
     out = tmp_path / "plan.gpkg"
     assert main(_blocks_args(tiny_files, out)) == 0

@@ -551,6 +551,34 @@ def test_dollar_signs_in_user_text_are_printed_as_written(tmp_path, plan):
     assert "李$x^2$" in pypdf.PdfReader(maps[0]).pages[0].extract_text()
 
 
+def test_long_text_on_a_sign_stays_in_its_card_and_on_the_page(plan):
+    """A long name ran out of its card into the next one and off the page, and a long responsible unit or list
+    of roads (Chinese has no spaces for matplotlib's wrap) off the page: each is broken into the lines its place
+    holds, the last cut with "…"."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import sign_figure
+
+    _font_or_skip()
+    staff = pd.DataFrame({"name": ["李" * 60, "Wang " * 30], "phone": ["138 0013 8000", "139-0013-8001"], "role": "网格员",
+                          "grid_code": A1, "duties": ["巡查" * 80, "patrols " * 40]})
+    fig = sign_figure(plan, A1, roster=staff, unit="正街社区居民委员会" * 12)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    width = fig.bbox.width
+    boxes = {t.get_text(): t.get_window_extent(renderer) for t in fig.texts}
+    assert all(b.x1 <= 0.95 * width for b in boxes.values()), [(k[:20], b.x1 / width) for k, b in boxes.items()]
+    cards = [{k: b for k, b in boxes.items() if k.startswith(prefixes)} for prefixes in (("李", "职责: 巡查"), ("Wang", "职责: patrols"))]
+    left, right = sorted(cards, key=lambda card: min(b.x0 for b in card.values()))  # two cards side by side
+    right_x0 = min(b.x0 for b in right.values())
+    assert len(left) == len(right) == 2 and all(b.x1 < right_x0 for b in left.values()), {k[:20]: b.x1 / width for k, b in left.items()}
+    texts = list(boxes)
+    assert any(k.startswith("李李李") and k.endswith("…") and "\n" not in k for k in texts)  # a name keeps one line
+    assert any(k.startswith("职责: 巡查") and k.count("\n") == 1 and k.endswith("…") for k in texts)  # duties: two
+    assert any(k.startswith("Wang Wang") and k.endswith("…") for k in texts)
+    unit = next(k for k in texts if k.startswith("正街社区居民委员会"))
+    assert unit.count("\n") == 1 and unit.endswith("…")
+
+
 def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):
     """``--grid X --grid X`` (or ``--community`` twice) wrote the file, then failed with "cannot read or write
     .../.signs-*/X.pdf: No such file" (exit 2) when moving it a second time."""

@@ -225,6 +225,43 @@ def _photo(ax: Any, path: str, t: dict[str, str]) -> None:
     ax.text(0.5, 0.5, t["photo"], ha="center", va="center", fontsize=9, color="#888", transform=ax.transAxes)
 
 
+def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "normal", lines: int = 1) -> str:
+    """``text`` in at most ``lines`` lines no wider than ``width`` (a fraction of ``fig``'s width) in the current
+    font at ``size`` points, the last cut short with "…" when the rest does not fit. matplotlib's ``wrap`` breaks
+    only at spaces and at the page's edge: a long name ran into the next card, a long unit or list of roads
+    (Chinese, without spaces) off the page. A line breaks at the last space that fits, else between characters."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties(size=size, weight=weight)
+    limit = width * fig.get_figwidth() * 72  # points
+
+    def fits(s: str) -> bool:
+        return not s.strip() or TextPath((0, 0), s, prop=prop).get_extents().width <= limit
+
+    def longest(s: str, tail: str) -> int:  # the longest prefix of s that fits with tail after it (at least 1)
+        lo, hi = 1, len(s)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(s[:mid] + tail) else (lo, mid - 1)
+        return lo
+
+    rest, out = " ".join(str(text).split()), []
+    while rest:
+        if fits(rest):
+            out.append(rest)
+            break
+        if len(out) == lines - 1:
+            out.append(rest[:longest(rest, "…")].rstrip() + "…")
+            break
+        k = longest(rest, "")
+        space = rest.rfind(" ", 0, k + 1)
+        k = space if space > k // 2 else k
+        out.append(rest[:k].rstrip())
+        rest = rest[k:].lstrip()
+    return "\n".join(out)
+
+
 def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any = None, paper: str = "A4",
                 lang: str = "zh", supervision_phone: str | None = None, unit: str | None = None) -> Any:
     """The notice board (公示牌) of one grid as a matplotlib Figure of the paper's size.
@@ -268,7 +305,8 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         fig = Figure(figsize=(w_mm / 25.4, h_mm / 25.4), dpi=DPI)
         fig.patch.set_facecolor("white")
         fig.text(0.5, 0.965, f"{t['sign']}", ha="center", va="center", fontsize=fs(26), weight="bold", color="#b30000")
-        fig.text(0.5, 0.935, f"{cname} · {t['grid_word']} {code}", ha="center", va="center", fontsize=fs(15))
+        fig.text(0.5, 0.935, _fit(f"{cname} · {t['grid_word']} {code}", 0.88, fig=fig, size=fs(15)), ha="center",
+                 va="center", fontsize=fs(15))
         ax = fig.add_axes((0.06, 0.45, 0.88, 0.465))
         _draw_map(ax, plan, code, street_layer, crs, t)
         sep = "、" if lang == "zh" else ", "
@@ -278,8 +316,9 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         y = 0.425
         for k, v in facts:
             fig.text(0.07, y, f"{k}:", fontsize=fs(10.5), weight="bold", va="top")
-            fig.text(0.22, y, v, fontsize=fs(10.5), va="top", wrap=True)
-            y -= 0.022
+            v = _fit(v, 0.72, fig=fig, size=fs(10.5), lines=2)
+            fig.text(0.22, y, v, fontsize=fs(10.5), va="top")
+            y -= 0.022 * (1 + 0.7 * v.count("\n"))
         y -= 0.006
         fig.text(0.07, y, t["staff"], fontsize=fs(13), weight="bold", va="top", color="#b30000")
         y -= 0.03
@@ -296,14 +335,19 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
             shown += 1
             pax = fig.add_axes((cx, cy - card_h, 0.075, card_h))
             _photo(pax, p.photo, t)
-            fig.text(cx + 0.088, cy - 0.004, f"{p.name}", fontsize=fs(12), weight="bold", va="top")
+            text_w = col_w - 0.088 - 0.012  # the card's text stays in the card
+            fig.text(cx + 0.088, cy - 0.004, _fit(p.name, text_w, fig=fig, size=fs(12), weight="bold"), fontsize=fs(12),
+                     weight="bold", va="top")
             fig.text(cx + 0.088, cy - 0.024, role_label(p.role, lang), fontsize=fs(9.5), va="top", color="#444")
-            fig.text(cx + 0.088, cy - 0.041, f"{t['phone']}: {p.phone or '—'}", fontsize=fs(9.5), va="top")
+            fig.text(cx + 0.088, cy - 0.041, _fit(f"{t['phone']}: {p.phone or '—'}", text_w, fig=fig, size=fs(9.5)),
+                     fontsize=fs(9.5), va="top")
             duties = p.duties or default_duties(p.role, lang)
-            fig.text(cx + 0.088, cy - 0.058, f"{t['duties']}: {duties}", fontsize=fs(8), va="top", wrap=True, color="#333")
+            fig.text(cx + 0.088, cy - 0.058, _fit(f"{t['duties']}: {duties}", text_w, fig=fig, size=fs(8), lines=2),
+                     fontsize=fs(8), va="top", color="#333")
         if len(rows) > shown:  # no room for everyone: say how many more, with their names
             rest = ("、" if lang == "zh" else ", ").join(f"{p.name} {p.phone}".strip() for p in rows[shown:])
-            fig.text(0.07, 0.075, f"+{len(rows) - shown}: {rest}", fontsize=fs(8), va="bottom", wrap=True)
+            fig.text(0.07, 0.075, _fit(f"+{len(rows) - shown}: {rest}", 0.86, fig=fig, size=fs(8), lines=3), fontsize=fs(8),
+                     va="bottom")
         fig.text(0.5, 0.035, f"{t['supervision']}: {supervision or '—'}", ha="center", fontsize=fs(13), weight="bold")
     return fig
 

@@ -861,6 +861,14 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         more = f" and {len(roster.duplicates) - 5:,} more" if len(roster.duplicates) > 5 else ""
         print(f"gridgeo: warning: roster {args.roster}: {shown}{more}; each person is shown once — delete the "
               "repeated rows", file=sys.stderr)
+    unplaced = roster.staff[roster.staff["placed"] == "unplaced"] if roster is not None else []
+    if len(unplaced):  # a code mistyped: the person is on no map or sign, which the staffing table only counts
+        where = [("grid " + r.grid_code if r.grid_code else "small grid " + r.subgrid_code if r.subgrid_code
+                  else "community " + r.community_code) for r in unplaced.itertuples()]
+        shown = "; ".join(f"line {r.line} {r.name}: {w}" for r, w in list(zip(unplaced.itertuples(), where))[:5])
+        more = f" and {len(unplaced) - 5:,} more" if len(unplaced) > 5 else ""
+        print(f"gridgeo: warning: roster {args.roster}: {counted(len(unplaced), 'row')} {'names' if len(unplaced) == 1 else 'name'} "
+              f"a code not in the plan ({shown}{more}); shown on no {args.command} — correct the code", file=sys.stderr)
     streets = (args.streets, args.streets_layer) if args.streets else None
     if streets is None and "streets" not in plan.layers:
         print("note: the plan has no streets layer; pass --streets FILE to draw streets and name bounding roads",

@@ -219,6 +219,26 @@ def test_a_person_listed_twice_is_shown_once_and_the_repeat_is_said(tmp_path, pl
     assert html.count("13812345678") == html.count("13712345678") > 0
 
 
+def test_a_roster_row_with_a_code_not_in_the_plan_is_named(tmp_path, capsys):
+    """A mistyped grid or community code put the person on no map and no sign, and the console only counted them
+    ("unplaced 1" in the staffing table): the row is named, with the code, on both commands."""
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"姓名,电话,职务,网格编码,社区代码\n张三,13812345678,网格员,{A1},\n王五,13912345678,网格员,420103001099001,\n"
+                     "赵六,13712345678,网格长,,420103009999\n", encoding="utf-8")
+    assert main(["map", str(path), "--roster", str(staff), "--out", str(tmp_path / "site"), "--tiles", "none"]) == 0
+    err = capsys.readouterr().err
+    assert (f"gridgeo: warning: roster {staff}: 2 rows name a code not in the plan (line 3 王五: grid 420103001099001; "
+            "line 4 赵六: community 420103009999); shown on no map") in err, err
+    _font_or_skip()
+    assert main(["sign", str(path), "--grid", A1, "--roster", str(staff), "--out", str(tmp_path / "signs")]) == 0
+    assert "2 rows name a code not in the plan" in capsys.readouterr().err
+    staff.write_text(f"姓名,电话,职务,网格编码\n张三,13812345678,网格员,{A1}\n", encoding="utf-8")
+    assert main(["map", str(path), "--roster", str(staff), "--out", str(tmp_path / "site2"), "--tiles", "none"]) == 0
+    assert "not in the plan" not in capsys.readouterr().err
+
+
 def test_cli_roster_error_is_one_line_exit_2(tmp_path, capsys):
     path = tmp_path / "plan.gpkg"
     town_plan().write(path)

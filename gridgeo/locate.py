@@ -562,6 +562,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             answer = locator.locate_xy(batch.column(lon).to_numpy(zero_copy_only=False),
                                        batch.column(lat).to_numpy(zero_copy_only=False), coords=coords)
             table = pa.Table.from_batches([batch])
+            if dst.suffix.lower() == ".csv":
+                table = _binary_as_text(table)
             keep = _kept_names(cols, list(answer.columns))
             if keep:
                 table = table.rename_columns([keep.get(c, c) for c in cols])
@@ -602,6 +604,21 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         if os.path.exists(tmp):
             os.unlink(tmp)
     return counts
+
+
+def _binary_as_text(table: Any) -> Any:
+    """``table`` with its binary columns (a Parquet file's) as text, which a CSV can hold: a geometry (GeoParquet's
+    WKB) as WKT, other bytes as hex. pyarrow's CSV writer failed on them ("Invalid UTF8 payload", a traceback)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raw = np.array(table.column(i).to_pylist(), dtype=object)
+            geoms = shapely.from_wkb(raw, on_invalid="ignore")
+            text = [None if v is None else shapely.to_wkt(g, rounding_precision=-1) if g is not None else v.hex()
+                    for v, g in zip(raw, geoms, strict=True)]
+            table = table.set_column(i, field.name, pa.array(text, type=pa.string()))
+    return table
 
 
 def _arrow_text(column: pd.Series) -> Any:

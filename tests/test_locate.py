@@ -227,6 +227,18 @@ def test_locator_is_reusable_and_parquet_output_keeps_types(plan, tmp_path):
     assert str(schema.field("lon").type) == "double" and str(schema.field("grid_code").type) == "string"
 
 
+def test_a_geoparquet_of_events_answered_as_csv_keeps_its_geometry_as_wkt(tmp_path):
+    """A GeoParquet file of events (its WKB geometry column beside lon/lat) answered as CSV failed with a traceback,
+    "pyarrow.lib.ArrowInvalid: Invalid UTF8 payload": a binary column is written as text, a geometry as WKT."""
+    src = tmp_path / "events.parquet"
+    gpd.GeoDataFrame({"id": [1, 2], "lon": [114.3015, 114.5], "lat": [30.5505, 30.5], "blob": [b"\x00\xff", None]},
+                     geometry=[shapely.Point(114.3015, 30.5505), None], crs=4326).to_parquet(src)
+    counts = locate_file(src, _two_grids(), tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert counts["located"] == 1 and back["grid_code"].tolist() == [f"{C}002", ""]
+    assert back["geometry"].tolist() == ["POINT (114.3015 30.5505)", ""] and back["blob"].tolist() == ["00ff", ""]
+
+
 def test_locate_file_gbk_csv_and_a_header_only_file(tmp_path):
     plan = _two_grids()
     src = tmp_path / "events.csv"

@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", metavar="PLAN.gpkg")
     p.add_argument("points", metavar="POINTS.csv|POINTS.parquet")
     p.add_argument("--out", required=True, metavar="OUT.csv|OUT.parquet", help="the points with their answer, same rows in the same order")
-    p.add_argument("--lon-col", default=None, help="longitude column (default: lon, lng, longitude, x or 经度)")
+    p.add_argument("--lon-col", default=None, help="longitude column (default: lon, lng, longitude, x or 经度; without one, a WKT or "
+                   "geometry column of points)")
     p.add_argument("--lat-col", default=None, help="latitude column (default: lat, latitude, y or 纬度)")
     p.add_argument("--coords", default="wgs84", choices=("wgs84", "cgcs2000", "gcj02", "bd09"),
                    help="datum of the points: wgs84 (GPS, also CGCS2000), gcj02 (AMap/Tencent), bd09 (Baidu)")

@@ -45,6 +45,8 @@ RESULT_COLUMNS = ("grid_code", "subgrid_code", "dedicated_grid_code", "community
 ROSTER_COLUMNS = ("worker", "phone", "worker_role")
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
+#: a column of point geometries, read where the file has no longitude column: WKT text (CSV) or WKB (GeoParquet)
+_GEOMETRY_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "坐标")
 #: who takes an event, by role: at grid level the grid worker first, at community level the grid leader
 #: (roles as :data:`gridgeo._staff.ROLES` keys: 网格员, 专职网格员, grid worker ... read alike)
 _ROLE_RANK_GRID = {"grid_worker": 0, "fulltime_grid_worker": 0, "parttime_grid_worker": 0, "grid_leader": 1}
@@ -334,9 +336,47 @@ def _column(columns: list[str], given: str | None, names: tuple[str, ...], what:
     lower = {str(c).lower(): c for c in columns}
     found = next((lower[n] for n in names if n in lower), None)
     if found is None:
-        msg = f"locate: no {what} column among {columns}; name it with --{what}-col (tried {list(names)})"
+        msg = (f"locate: no {what} column among {columns}; name it with --{what}-col (tried {list(names)}), "
+               f"or give the points as one WKT column ({', '.join(_GEOMETRY_NAMES)})")
         raise InputError(msg)
     return found
+
+
+def _xy(columns: list[str], lon_col: str | None, lat_col: str | None, values: Any) -> tuple[Any, Any]:
+    """The longitude and latitude values of a table (``values(column)`` gives a column's values): its lon/lat
+    columns, else its column of point geometries (``POINT (114.3 30.5)`` in a CSV, WKB in a GeoParquet file)."""
+    lower = {str(c).lower(): c for c in columns}
+    geometry = next((lower[n] for n in _GEOMETRY_NAMES if n in lower), None)
+    if lon_col is None and lat_col is None and geometry is not None and not any(n in lower for n in _LON_NAMES):
+        return _geometry_xy(values(geometry), geometry)
+    return values(_column(columns, lon_col, _LON_NAMES, "lon")), values(_column(columns, lat_col, _LAT_NAMES, "lat"))
+
+
+def _geometry_xy(values: Any, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of a column of WKT text or WKB points as :func:`_coordinates` reads them: None where the cell is
+    empty (or ``POINT EMPTY``): a missing coordinate; the text itself where it is no geometry: non-numeric."""
+    cells = pd.Series(values, dtype=object)
+    x = np.full(len(cells), None, dtype=object)
+    y = x.copy()
+    given = np.flatnonzero(cells.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip())
+                                     and not (isinstance(v, float) and np.isnan(v))).to_numpy(dtype=bool))
+    raw = cells.iloc[given].to_numpy()
+    binary = np.array([isinstance(v, (bytes, bytearray)) for v in raw], dtype=bool)
+    geoms = np.empty(len(raw), dtype=object)
+    geoms[binary] = shapely.from_wkb(raw[binary], on_invalid="ignore")
+    geoms[~binary] = shapely.from_wkt(raw[~binary].astype(str), on_invalid="ignore")
+    kinds = shapely.get_type_id(geoms)
+    other = np.flatnonzero((kinds > 0) & ~shapely.is_empty(geoms))
+    if len(other):
+        kind = shapely.get_type_id(geoms[other[0]])
+        msg = (f"locate: column {column!r} holds {shapely.GeometryType(kind).name.lower()} geometries (row {int(given[other[0]]) + 1}); "
+               "give points (events), one POINT per row")
+        raise InputError(msg)
+    point = (kinds == 0) & ~shapely.is_empty(geoms)
+    x[given[point]], y[given[point]] = shapely.get_x(geoms[point]), shapely.get_y(geoms[point])
+    invalid = given[kinds < 0]
+    x[invalid] = y[invalid] = cells.iloc[invalid].astype(str).to_numpy()  # no geometry: a non-numeric coordinate
+    return x, y
 
 
 def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -365,9 +405,8 @@ def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[p
         msg = f"locate: points=<{type(points).__name__}>; give a DataFrame with lon/lat columns, a GeoDataFrame of points or a CSV/Parquet path"
         raise InputError(msg)
     cols = [str(c) for c in points.columns]
-    lon = _column(cols, lon_col, _LON_NAMES, "lon")
-    lat = _column(cols, lat_col, _LAT_NAMES, "lat")
-    x, y, reason = _coordinates(points[lon].to_numpy(), points[lat].to_numpy())
+    by_name = dict(zip(cols, points.columns))
+    x, y, reason = _coordinates(*_xy(cols, lon_col, lat_col, lambda c: points[by_name[c]].to_numpy()))
     return points, x, y, reason
 
 
@@ -470,7 +509,8 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
     ----------
     points
         A DataFrame with longitude/latitude columns (found by name: lon/lng/longitude/x/经度 and
-        lat/latitude/y/纬度, or given), a GeoDataFrame of points, or a CSV/Parquet path.
+        lat/latitude/y/纬度, or given; else one column of points, WKT text or WKB, named as in
+        ``_GEOMETRY_NAMES``: WKT, geometry ...), a GeoDataFrame of points, or a CSV/Parquet path.
     plan
         A :class:`~gridgeo.Plan`, a plan file, or a :class:`Locator` built before (fastest for many calls).
     lon_col, lat_col
@@ -557,10 +597,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     try:
         for batch in _batches(src, chunk_rows, encoding, resolved=read_as):
             cols = batch.schema.names
-            lon = _column(cols, lon_col, _LON_NAMES, "lon")
-            lat = _column(cols, lat_col, _LAT_NAMES, "lat")
-            answer = locator.locate_xy(batch.column(lon).to_numpy(zero_copy_only=False),
-                                       batch.column(lat).to_numpy(zero_copy_only=False), coords=coords)
+            answer = locator.locate_xy(*_xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False)),
+                                       coords=coords)
             table = pa.Table.from_batches([batch])
             if dst.suffix.lower() == ".csv":
                 table = _binary_as_text(table)

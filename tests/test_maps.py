@@ -599,6 +599,23 @@ def test_long_text_on_a_sign_stays_in_its_card_and_on_the_page(plan):
     assert unit.count("\n") == 1 and unit.endswith("…")
 
 
+def test_a_community_maps_staff_lines_stay_in_their_column(plan):
+    """The printed community map lists each grid's leader and workers on one line in one of two columns: a grid
+    with three people (names and phones) ran past its column into the other one."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import community_figure
+
+    _font_or_skip()
+    staff = pd.DataFrame({"name": ["欧阳建国", "司马晓燕", "诸葛明亮"], "phone": ["0712-88886666", "139-0013-8001", "138 0013 8000"],
+                          "role": ["网格长", "网格员", "专职网格员"], "grid_code": A1})
+    fig = community_figure(plan, CODE_A, roster=staff)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    line = next(t for t in fig.texts if t.get_text().startswith(A1))
+    assert line.get_window_extent(renderer).x1 <= (0.06 + 0.46) * fig.bbox.width, line.get_text()
+    assert line.get_text().startswith(f"{A1}  网格长 欧阳建国 0712-88886666；") and "\n" not in line.get_text()
+
+
 def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):
     """``--grid X --grid X`` (or ``--community`` twice) wrote the file, then failed with "cannot read or write
     .../.signs-*/X.pdf: No such file" (exit 2) when moving it a second time."""

@@ -246,7 +246,7 @@ def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "norma
             lo, hi = (mid, hi) if fits(s[:mid] + tail) else (lo, mid - 1)
         return lo
 
-    rest, out = " ".join(str(text).split()), []
+    rest, out = " ".join(str(text).splitlines()).strip(), []
     while rest:
         if fits(rest):
             out.append(rest)
@@ -444,7 +444,8 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
             lines.append(f"{g.grid_code}  " + ("；".join(who) if who else t["none"]))
         per_col = 22
         for i, text in enumerate(lines[: per_col * 2]):
-            fig.text(0.06 + (i // per_col) * 0.46, 0.31 - (i % per_col) * 0.0125, text, fontsize=6.5 * scale, va="top")
+            fig.text(0.06 + (i // per_col) * 0.46, 0.31 - (i % per_col) * 0.0125, _fit(text, 0.45, fig=fig, size=6.5 * scale),
+                     fontsize=6.5 * scale, va="top")  # within its column
         if len(lines) > per_col * 2:
             fig.text(0.06, 0.31 - per_col * 0.0125, f"… +{len(lines) - per_col * 2}", fontsize=6.5 * scale, va="top")
     return fig

@@ -897,20 +897,28 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
+    import warnings
+
     from .maps import write_signs
+    from .maps.sign import MissingGlyphWarning, write_community_maps
 
     plan, roster, streets = _publish_inputs(args)
-    if args.community:
-        from .maps.sign import write_community_maps
-
-        written = write_community_maps(plan, args.out, communities=args.community, roster=roster, streets=streets,
-                                       fmt=args.format, paper=args.paper, lang=args.lang, force=args.force)
-        print(f"{counted(len(written), 'community map')} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
-        return 0
-    written = write_signs(plan, args.out, grids=None if args.all else args.grid, roster=roster, streets=streets,
-                          fmt=args.format, paper=args.paper, lang=args.lang, supervision_phone=args.supervision_phone,
-                          unit=args.unit, one_file=args.one_file, force=args.force)
-    print(f"{counted(len(written), 'sign')} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingGlyphWarning)
+        if args.community:
+            written = write_community_maps(plan, args.out, communities=args.community, roster=roster, streets=streets,
+                                           fmt=args.format, paper=args.paper, lang=args.lang, force=args.force)
+        else:
+            written = write_signs(plan, args.out, grids=None if args.all else args.grid, roster=roster, streets=streets,
+                                  fmt=args.format, paper=args.paper, lang=args.lang, supervision_phone=args.supervision_phone,
+                                  unit=args.unit, one_file=args.one_file, force=args.force)
+    for w in caught:  # characters the font cannot print: one line each, not a Python warning with a source line
+        if issubclass(w.category, MissingGlyphWarning):
+            print(f"gridgeo: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    what = "community map" if args.community else "sign"
+    print(f"{counted(len(written), what)} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
     return 0
 
 

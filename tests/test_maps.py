@@ -616,6 +616,27 @@ def test_a_community_maps_staff_lines_stay_in_their_column(plan):
     assert line.get_text().startswith(f"{A1}  网格长 欧阳建国 0712-88886666；") and "\n" not in line.get_text()
 
 
+def test_characters_the_font_lacks_are_said_once_in_one_line(tmp_path, capsys):
+    """An emoji in a name (张三😀) printed as an empty box and put matplotlib's own warnings on the console,
+    "gridgeo/maps/sign.py:511: UserWarning: Glyph 128512 (\\N{GRINNING FACE}) missing from font(s) ..." with
+    gridgeo's source line, once per drawing: now one line naming the character and the fix (a
+    MissingGlyphWarning in Python)."""
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"姓名,电话,职务,网格编码\n张三\U0001F600,13812345678,网格员,{A1}\n李四\U0001F600,13912345678,网格长,{A1}\n",
+                     encoding="utf-8")
+    for extra in (["--grid", A1], ["--community", CODE_A]):
+        assert main(["sign", str(path), *extra, "--roster", str(staff), "--out", str(tmp_path / "out"), "--force"]) == 0
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if "U+1F600" in line or "Glyph" in line]
+        assert len(lines) == 1 and lines[0].startswith("gridgeo: warning: ") and "'\U0001F600' (U+1F600) missing from the font" in lines[0], err
+        assert "UserWarning" not in err and "sign.py" not in err
+    with pytest.warns(gridgeo.maps.sign.MissingGlyphWarning, match="U\\+1F600"):
+        gridgeo.write_signs(town_plan(), tmp_path / "api", grids=[A1], roster=staff)
+
+
 def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):
     """``--grid X --grid X`` (or ``--community`` twice) wrote the file, then failed with "cannot read or write
     .../.signs-*/X.pdf: No such file" (exit 2) when moving it a second time."""

@@ -11,10 +11,13 @@ and copied.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,7 @@ from ._layers import plan_streets, roads_by_zone
 from ._text import default_duties, role_label, texts
 from .roster import Roster, read_roster
 
-__all__ = ["PAPER_MM", "FontNotFoundError", "community_figure", "find_cjk_font", "sign_figure", "write_community_maps",
+__all__ = ["PAPER_MM", "FontNotFoundError", "MissingGlyphWarning", "community_figure", "find_cjk_font", "sign_figure", "write_community_maps",
            "write_signs"]
 
 PAPER_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
@@ -44,6 +47,33 @@ _INSTALL = ("no CJK font found for Chinese text on signs; install one (Debian/Ub
 
 class FontNotFoundError(GridgeoError):
     """No font with Chinese glyphs is installed (signs would print empty boxes)."""
+
+
+class MissingGlyphWarning(UserWarning):
+    """Text on a sign or printed map holds characters the CJK font has no glyph for (printed as empty boxes)."""
+
+
+@contextlib.contextmanager
+def _glyphs_said(what: str):
+    """matplotlib's warnings of glyphs missing from the font (one per character and drawing, with gridgeo's
+    source line: "sign.py:511: UserWarning: Glyph 128512 (\\N{GRINNING FACE}) missing from font(s) Noto Sans CJK
+    SC.") said once, as one :class:`MissingGlyphWarning` naming the characters; other warnings pass as they were."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing: dict[str, str] = {}
+    for w in caught:
+        found = re.match(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$", str(w.message))
+        if found:
+            missing.setdefault(chr(int(found[1])), found[2])
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if missing:
+        chars = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
+        font = next(iter(missing.values()))
+        warnings.warn(MissingGlyphWarning(
+            f"{what}: {chars} missing from the font {font}, printed as an empty box; remove it from the roster or "
+            "data (names, duties, streets), or set GRIDGEO_CJK_FONT to a font that has it"), stacklevel=3)
 
 
 def find_cjk_font() -> str:
@@ -477,18 +507,19 @@ def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list
         raise InputError(msg)
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
     street_layer = plan_streets(plan, streets)
-    figures = [community_figure(plan, c, roster=staff, streets=street_layer, paper=paper, lang=lang, public=public)
-               for c in communities]  # every error before anything is written
-    out.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".maps-", dir=out))
-    try:
-        for fig, target in zip(figures, targets):
-            with matplotlib_rc(find_cjk_font()):
-                fig.savefig(tmp / target.name, dpi=DPI, format=fmt)
-        for target in targets:
-            os.replace(tmp / target.name, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with _glyphs_said("community maps"):
+        figures = [community_figure(plan, c, roster=staff, streets=street_layer, paper=paper, lang=lang, public=public)
+                   for c in communities]  # every error before anything is written
+        out.mkdir(exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".maps-", dir=out))
+        try:
+            for fig, target in zip(figures, targets):
+                with matplotlib_rc(find_cjk_font()):
+                    fig.savefig(tmp / target.name, dpi=DPI, format=fmt)
+            for target in targets:
+                os.replace(tmp / target.name, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return targets
 
 
@@ -539,24 +570,25 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     find_cjk_font()  # fail before any work
     out.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".signs-", dir=out))
-    try:
-        def figure(code: str) -> Any:
-            return sign_figure(plan, code, roster=staff, streets=street_layer, paper=paper, lang=lang,
-                               supervision_phone=supervision_phone, unit=unit)
+    with _glyphs_said("signs"):
+        try:
+            def figure(code: str) -> Any:
+                return sign_figure(plan, code, roster=staff, streets=street_layer, paper=paper, lang=lang,
+                                   supervision_phone=supervision_phone, unit=unit)
 
-        if one_file:
-            from matplotlib.backends.backend_pdf import PdfPages
+            if one_file:
+                from matplotlib.backends.backend_pdf import PdfPages
 
-            with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(tmp / targets[0].name) as pdf:
-                for code in codes:
-                    pdf.savefig(figure(code), dpi=DPI)
-        else:
-            for code, target in zip(codes, targets):
-                with matplotlib.rc_context({"pdf.fonttype": 42}):
-                    figure(code).savefig(tmp / target.name, dpi=DPI, format=fmt,
-                                         metadata=None if fmt == "png" else {"Title": f"{code}"})
-        for target in targets:
-            os.replace(tmp / target.name, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+                with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(tmp / targets[0].name) as pdf:
+                    for code in codes:
+                        pdf.savefig(figure(code), dpi=DPI)
+            else:
+                for code, target in zip(codes, targets):
+                    with matplotlib.rc_context({"pdf.fonttype": 42}):
+                        figure(code).savefig(tmp / target.name, dpi=DPI, format=fmt,
+                                             metadata=None if fmt == "png" else {"Title": f"{code}"})
+            for target in targets:
+                os.replace(tmp / target.name, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return targets

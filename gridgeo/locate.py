@@ -235,7 +235,8 @@ class Locator:
             person = np.where(found, self.roster_index[gi], -1)
             for col in ROSTER_COLUMNS:
                 cats, codes = self.roster[col]
-                out[col] = _categorical(np.where(person >= 0, codes[np.maximum(person, 0)], -1), cats)
+                picked = codes[np.maximum(person, 0)] if len(codes) else person  # a roster of no one: all -1
+                out[col] = _categorical(np.where(person >= 0, picked, -1), cats)
         out["reason"] = _categorical(reason, self.reasons)
         return out
 

@@ -267,6 +267,24 @@ def test_points_given_as_a_wkt_or_geoparquet_geometry_column(tmp_path):
         gridgeo.locate(pd.DataFrame({"id": [1], "note": ["x"]}), plan)
 
 
+def test_a_roster_of_no_one_routes_to_no_one(tmp_path):
+    """A roster with its header and no rows (a template not filled in yet) raised "IndexError: index 0 is out of
+    bounds for axis 0 with size 0" (a traceback): every point gets its grid and no worker."""
+    roster = tmp_path / "staff.csv"
+    roster.write_text("name,phone,grid_code\n", encoding="utf-8")
+    pts = pd.DataFrame({"lon": [114.3015, 114.5], "lat": [30.5505, 30.5]})
+    for given in (roster, pd.DataFrame(columns=["name", "phone", "grid_code"])):
+        answer = gridgeo.locate(pts, _two_grids(), roster=given)
+        assert _values(answer["grid_code"]) == [f"{C}002", None] and _values(answer["worker"]) == [None, None]
+    src = tmp_path / "events.csv"
+    pts.to_csv(src, index=False)
+    plan_file = tmp_path / "plan.gpkg"
+    _two_grids().write(plan_file)
+    assert main(["locate", str(plan_file), str(src), "--out", str(tmp_path / "out.csv"), "--roster", str(roster)]) == 0
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert back["grid_code"].tolist() == [f"{C}002", ""] and back["worker"].tolist() == ["", ""]
+
+
 def test_locate_file_gbk_csv_and_a_header_only_file(tmp_path):
     plan = _two_grids()
     src = tmp_path / "events.csv"

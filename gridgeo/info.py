@@ -102,8 +102,8 @@ def plan_summary(plan: Plan, *, path: str | Path | None = None) -> str:
         lines.append("  findings: none")
     if "validation" in meta:
         v = meta["validation"]
-        line = (f"  gridgeo validate (run before writing): {v.get('error', 0):,} errors, {v.get('warning', 0):,} warnings, "
-                f"{v.get('info', 0):,} info")
+        line = (f"  gridgeo validate (run before writing): {counted(v.get('error', 0), 'error')}, "
+                f"{counted(v.get('warning', 0), 'warning')}, {v.get('info', 0):,} info")
         if v.get("error_types"):
             line += " (errors: " + ", ".join(f"{t} {n:,}" for t, n in v["error_types"].items()) + ")"
         lines.append(line)

@@ -175,6 +175,18 @@ def test_info_on_a_plan(capsys, tiny_files, tmp_path):
     assert "building_outside_communities" in text
 
 
+def test_info_counts_one_warning_as_one_warning():
+    """A plan whose own validation found one warning said "0 errors, 1 warnings" (gridgeo info, partition, and
+    the plan's summary in Jupyter)."""
+    from gridgeo.info import plan_summary
+    from gridgeo.plan import Plan
+
+    text = plan_summary(Plan({}, {"validation": {"error": 1, "warning": 1, "info": 2}}))
+    assert "gridgeo validate (run before writing): 1 error, 1 warning, 2 info" in text, text
+    assert "validation (run before writing): 1 error, 1 warning, 2 info" in Plan({}, {"validation": {
+        "error": 1, "warning": 1, "info": 2}})._repr_html_()  # the plan in Jupyter alike
+
+
 def test_info_missing_file(capsys, tmp_path):
     rc = _run(["info", str(tmp_path / "nope.gpkg")])
     _one_line_error(capsys, rc, "file not found", "nope.gpkg")

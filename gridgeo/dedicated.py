@@ -48,6 +48,7 @@ import shapely
 
 from ._findings import make_findings
 from ._geometry import polygonal, union_by
+from ._text import counted
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "UNIT_COLUMNS", "Carved", "normalise_units", "decide", "carve",
            "register", "unit_counts", "format_units", "Carving", "carve_inputs", "merge_result", "base_grids_only"]
@@ -441,8 +442,9 @@ def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.
             taken.update(piece)
             rec.append({"type": "dedicated_absorbed_enclave", "severity": "info", "layer": "blocks", "community_code": code,
                         "feature_id": None, "measure": float(h[k]),
-                        "message": f"{len(piece)} block(s) of community {code} with {h[k]:.0f} households, cut off from the "
-                                   f"rest by dedicated grids and too small for a grid, joined the dedicated grid of {r['name']}",
+                        "message": f"{counted(len(piece), 'block')} of community {code} with {h[k]:.0f} households, cut off "
+                                   f"from the rest by dedicated grids and too small for a grid, joined the dedicated grid of "
+                                   f"{r['name']}",
                         "geometry": shapely.point_on_surface(pg)})
     return rows
 

@@ -30,6 +30,7 @@ from pyproj import CRS
 
 from ._errors import InputError, PlanExistsError
 from ._findings import FINDING_COLUMNS, concat_findings, make_findings
+from ._text import counted
 from .crs import ensure_crs
 
 __all__ = [
@@ -237,7 +238,7 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
         y = pd.to_numeric(df[lat], errors="coerce")
         bad = x.isna() | y.isna()
         if bad.any():
-            msg = f"{name}: {int(bad.sum())} row(s) of {path} have non-numeric {lon}/{lat} (first at row {int(np.flatnonzero(bad)[0]) + 2}); fix or remove them"
+            msg = f"{name}: {counted(int(bad.sum()), 'row')} of {path} {'has' if bad.sum() == 1 else 'have'} non-numeric {lon}/{lat} (first at row {int(np.flatnonzero(bad)[0]) + 2}); fix or remove them"
             raise InputError(msg)
         geom = gpd.points_from_xy(x, y)
         df = df.drop(columns=[lon, lat])
@@ -540,7 +541,7 @@ def _as_polygons(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame,
     if len(closed):
         findings.append({"type": "outline_closed_to_polygon", "severity": "info", "layer": name,
                          "measure": float(len(closed)),
-                         "message": f"{name}: {len(closed)} outline(s) drawn as closed lines read as polygons"})
+                         "message": f"{name}: {counted(len(closed), 'outline')} drawn as closed lines read as polygons"})
     colls = np.flatnonzero(tid == 7)
     polys = polygonal(geoms[colls])
     kept = colls[~shapely.is_empty(polys)]
@@ -548,7 +549,7 @@ def _as_polygons(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame,
     if len(kept):
         findings.append({"type": "collection_polygons_kept", "severity": "warning", "layer": name,
                          "measure": float(len(kept)),
-                         "message": f"{name}: {len(kept)} geometry collection(s) read as their polygons (lines and "
+                         "message": f"{name}: {counted(len(kept), 'geometry collection')} read as their polygons (lines and "
                                     "points in them left out)"})
     if not len(closed) and not len(kept):
         return gdf, []
@@ -576,12 +577,12 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
         gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(np.asarray(gdf.geometry.array, dtype=object)),
                                              index=gdf.index, crs=gdf.crs))
         findings.append({"type": "z_dropped", "severity": "info", "layer": name, "measure": float(has_z.sum()),
-                         "message": f"{name}: Z coordinates of {int(has_z.sum())} feature(s) dropped; gridgeo works in 2D"})
+                         "message": f"{name}: Z coordinates of {counted(int(has_z.sum()), 'feature')} dropped; gridgeo works in 2D"})
     geoms = gdf.geometry.array
     missing = shapely.is_missing(np.asarray(geoms)) | gdf.geometry.is_empty.to_numpy()
     if missing.any():
         idx = list(gdf.index[missing][:5])
-        msg = f"{name}: {int(missing.sum())} feature(s) have no geometry (rows {idx}); remove them or add geometry"
+        msg = f"{name}: {counted(int(missing.sum()), 'feature')} {'has' if missing.sum() == 1 else 'have'} no geometry (rows {idx}); remove them or add geometry"
         raise InputError(msg)
     if "Polygon" in allowed:
         gdf, found = _as_polygons(gdf, name=name)
@@ -615,7 +616,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
             )
         empty_after = shapely.is_empty(fixed)
         if empty_after.any():
-            msg = f"{name}: {int(empty_after.sum())} invalid feature(s) collapse to nothing when repaired; fix them in the source"
+            msg = f"{name}: {counted(int(empty_after.sum()), 'invalid feature')} {'collapses' if empty_after.sum() == 1 else 'collapse'} to nothing when repaired; fix them in the source"
             raise InputError(msg)
     return gdf, findings
 
@@ -648,7 +649,7 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
     if bad.any():
         examples = list(out["code"][bad].astype(str).head(5))
         msg = (
-            f"communities: {int(bad.sum())} malformed community code(s) {examples}; each code must be the "
+            f"communities: {counted(int(bad.sum()), 'malformed community code')} {examples}; each code must be the "
             "12-digit statistical code (统计用区划代码) in ASCII digits, e.g. 420103002001"
         )
         raise InputError(msg)

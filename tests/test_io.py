@@ -176,7 +176,7 @@ def test_csv_gbk_encoded(tmp_path):
 def test_csv_non_numeric_coordinates(tmp_path):
     path = tmp_path / "buildings.csv"
     path.write_text("lon,lat\n114.27,30.59\nabc,30.6\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"buildings: 1 row\(s\) of .*buildings\.csv have non-numeric lon/lat \(first at row 3\)"):
+    with pytest.raises(InputError, match=r"buildings: 1 row of .*buildings\.csv has non-numeric lon/lat \(first at row 3\)"):
         read_layer(path, name="buildings")
 
 
@@ -365,13 +365,13 @@ def test_community_kind(communities_4547):
 )
 def test_malformed_community_codes(communities_4547, bad):
     g = communities_4547.assign(code=pd.Series([CODE_A, bad], dtype=object))
-    with pytest.raises(InputError, match=r"communities: 1 malformed community code\(s\) .*12-digit statistical code \(统计用区划代码\) in ASCII digits, e\.g\. 420103002001"):
+    with pytest.raises(InputError, match=r"communities: 1 malformed community code .*12-digit statistical code \(统计用区划代码\) in ASCII digits, e\.g\. 420103002001"):
         normalise_communities(g)
 
 
 def test_malformed_code_is_named(communities_4547):
     g = communities_4547.assign(code=["42010300100", "abc"])
-    with pytest.raises(InputError, match=r"2 malformed community code\(s\) \['42010300100', 'abc'\]"):
+    with pytest.raises(InputError, match=r"2 malformed community codes \['42010300100', 'abc'\]"):
         normalise_communities(g)
 
 
@@ -402,7 +402,7 @@ def test_streets_wrong_geometry_type(communities_4547):
 def test_null_geometry(communities_4547, empty):
     g = communities_4547.copy()
     g.loc[1, "geometry"] = empty
-    with pytest.raises(InputError, match=r"communities: 1 feature\(s\) have no geometry \(rows \[1\]\); remove them or add geometry"):
+    with pytest.raises(InputError, match=r"communities: 1 feature has no geometry \(rows \[1\]\); remove them or add geometry"):
         normalise_communities(g)
 
 
@@ -415,7 +415,7 @@ def test_null_geometry_read_from_geojson(tmp_path):
         encoding="utf-8",
     )
     g = read_layer(path, name="streets")
-    with pytest.raises(InputError, match=r"streets: 1 feature\(s\) have no geometry"):
+    with pytest.raises(InputError, match=r"streets: 1 feature has no geometry"):
         normalise_streets(g)
 
 
@@ -440,7 +440,7 @@ def test_invalid_geometry_repaired_and_recorded(communities_4547):
 
 def test_invalid_street_collapsing_to_nothing():
     g = gpd.GeoDataFrame(geometry=[shapely.LineString([at(0, 0), at(0, 0)])], crs=METRIC_EPSG)
-    with pytest.raises(InputError, match=r"streets: 1 invalid feature\(s\) collapse to nothing when repaired; fix them in the source"):
+    with pytest.raises(InputError, match=r"streets: 1 invalid feature collapses to nothing when repaired; fix them in the source"):
         normalise_streets(g)
 
 

@@ -457,6 +457,11 @@ _SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", "
 # --------------------------------------------------------------------------------------- normalising
 
 
+def _column_key(column: Any) -> str:
+    """A column's name as matched against canonical names and aliases: without surrounding spaces, lower case."""
+    return str(column).strip().lower()
+
+
 def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None,
                  found: list[dict] | None = None) -> gpd.GeoDataFrame:
     """The layer with its columns under their canonical names: those mapped in ``columns``, canonical names
@@ -469,9 +474,10 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     if unknown:
         msg = f"{name}: cannot map unknown column(s) {unknown}; mappable columns: {sorted(known)}"
         raise InputError(msg)
-    # a mapped source column matches case-insensitively when the exact name is absent (DBF names are upper case)
-    lower_src = {str(c).lower(): c for c in gdf.columns}
-    columns = {canon: src if src in gdf.columns else lower_src.get(str(src).lower(), src) for canon, src in columns.items()}
+    # a mapped source column matches case-insensitively when the exact name is absent (DBF names are upper case);
+    # here and below, a name matches without the spaces around it (a spreadsheet's header " 户数", "households ")
+    lower_src = {_column_key(c): c for c in gdf.columns}
+    columns = {canon: src if src in gdf.columns else lower_src.get(_column_key(src), src) for canon, src in columns.items()}
     missing_src = sorted(src for src in columns.values() if src not in gdf.columns)
     if missing_src:
         msg = f"{name}: column(s) {missing_src} not found; columns there: {[c for c in gdf.columns if c != gdf.geometry.name]}"
@@ -485,14 +491,15 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     if geom_name != "geometry":
         out = out.rename_geometry("geometry") if "geometry" not in out.columns else out
     # case-insensitive match of canonical names
-    lower = {c.lower(): c for c in out.columns}
+    lower = {_column_key(c): c for c in out.columns}
     for canon in known:
         if canon not in out.columns and canon in lower:
             out = out.rename(columns={lower[canon]: canon})
     for canon, aliases in COLUMN_ALIASES.get(name, {}).items():
         if canon in out.columns or canon not in known:
             continue
-        present = [a for a in aliases if a in out.columns and a not in columns.values()]
+        given = {str(c).strip(): c for c in out.columns}
+        present = [given[a] for a in aliases if a in given and given[a] not in columns.values()]
         if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
             found.append({"type": "column_alias_ambiguous", "severity": "warning", "layer": name,
                           "message": f"{name}: columns {present} could each be {canon}; none was used: map one with "

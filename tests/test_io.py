@@ -747,3 +747,17 @@ def test_load_config_not_utf8(tmp_path):
     cfg.write_bytes('[communities]\npath = "社区.shp"\n'.encode("gbk"))
     with pytest.raises(InputError, match=r"config file .*gridgeo\.toml is not valid TOML: .*; TOML files are UTF-8 text"):
         load_config(cfg)
+
+
+def test_column_names_with_spaces_around_them_are_read(tmp_path):
+    """A spreadsheet's header " households " or "户数 " was not matched: the given counts were ignored and every
+    household estimated from floors, silently (a different plan); so was --columns buildings.floors=" 层数"."""
+    b = gpd.GeoDataFrame({" households ": [40, 50], "层数 ": [6, 6], "楼栋编号 ": ["A1", "A2"]},
+                         geometry=[rect(0, 0, 30, 30), rect(40, 0, 70, 30)], crs=METRIC_EPSG)
+    out, found = normalise_buildings(b)
+    assert out["households"].tolist() == [40, 50] and out["floors"].tolist() == [6, 6]
+    assert out["building_id"].tolist() == ["A1", "A2"]
+    assert sorted(f["message"].split(" read as")[0] for f in found if f["type"] == "column_alias_used") == [
+        "buildings: column '层数 '", "buildings: column '楼栋编号 '"]
+    mapped, _ = normalise_buildings(b.rename(columns={"层数 ": " 楼高"}), columns={"floors": "楼高"})
+    assert mapped["floors"].tolist() == [6, 6]

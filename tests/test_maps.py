@@ -452,6 +452,18 @@ def test_overlays_are_layers_counted_per_grid(tmp_path, plan, capsys):
     assert "企业" in _html_file(tmp_path / "site" / "index.html")
 
 
+def test_an_overlay_with_nothing_in_a_community_gives_that_community_its_page(tmp_path, plan):
+    """Pages per community (--pages community, or a plan over 300 grids) with an --overlay holding nothing in one
+    community failed with a traceback: "AssertionError: The field name is not available in the data"."""
+    from conftest import METRIC_EPSG, at
+
+    points = gpd.GeoDataFrame({"name": ["化工厂"]}, geometry=gpd.points_from_xy(*zip(at(50, 300))), crs=METRIC_EPSG)  # in A only
+    pages = publish_map(plan, tmp_path / "site", tiles="none", pages="community", overlays={"企业": points})
+    assert sorted(p.name for p in pages) == sorted(["index.html", f"{CODE_A}.html", f"{CODE_B}.html"])
+    assert "企业 (1)" in _html_file(tmp_path / "site" / f"{CODE_A}.html")
+    assert "企业 (0)" in _html_file(tmp_path / "site" / f"{CODE_B}.html")
+
+
 def _html_file(path) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), path.read_text(encoding="utf-8"))
 

@@ -602,7 +602,10 @@ def grid_map(
         layer = folium.GeoJson(og, name=f"{esc(name)} ({len(og):,})", show=True,
                                marker=folium.CircleMarker(radius=5, color=colour, fill=True, fill_opacity=0.9, weight=1),
                                style_function=lambda f, c=colour: {"color": c, "weight": 1.5, "fillColor": c, "fillOpacity": 0.4},
-                               tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if not public else None).add_to(m)
+                               # no tooltip on an empty layer (a community without such features): folium refuses
+                               # a field of no feature ("The field name is not available in the data")
+                               tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if not public and len(og) else None,
+                               ).add_to(m)
         handles[f"overlay{k}"] = layer.get_name()
     b = layers.get("buildings")
     if buildings and b is not None and len(b):

@@ -343,19 +343,48 @@ def _column(columns: list[str], given: str | None, names: tuple[str, ...], what:
     return found
 
 
-def _xy(columns: list[str], lon_col: str | None, lat_col: str | None, values: Any) -> tuple[Any, Any]:
-    """The longitude and latitude values of a table (``values(column)`` gives a column's values): its lon/lat
-    columns, else its column of point geometries (``POINT (114.3 30.5)`` in a CSV, WKB in a GeoParquet file)."""
+def _geometry_column(columns: list[str], lon_col: str | None, lat_col: str | None) -> str | None:
+    """The column of point geometries a table is read by: one of :data:`_GEOMETRY_NAMES` where it has no
+    longitude column and none is named."""
     lower = {str(c).lower(): c for c in columns}
     geometry = next((lower[n] for n in _GEOMETRY_NAMES if n in lower), None)
     if lon_col is None and lat_col is None and geometry is not None and not any(n in lower for n in _LON_NAMES):
-        return _geometry_xy(values(geometry), geometry)
+        return geometry
+    return None
+
+
+def _xy(columns: list[str], lon_col: str | None, lat_col: str | None, values: Any, *, crs: Any = None) -> tuple[Any, Any]:
+    """The longitude and latitude values of a table (``values(column)`` gives a column's values): its lon/lat
+    columns, else its column of point geometries (``POINT (114.3 30.5)`` in a CSV, WKB in a GeoParquet file, whose
+    ``crs`` the points are taken from to degrees)."""
+    geometry = _geometry_column(columns, lon_col, lat_col)
+    if geometry is not None:
+        return _geometry_xy(values(geometry), geometry, crs=crs)
     return values(_column(columns, lon_col, _LON_NAMES, "lon")), values(_column(columns, lat_col, _LAT_NAMES, "lat"))
 
 
-def _geometry_xy(values: Any, column: str) -> tuple[np.ndarray, np.ndarray]:
+def _geoparquet_crs(path: Path) -> Any:
+    """The CRS of a GeoParquet file's primary geometry column (its ``geo`` metadata), or None."""
+    import json
+
+    import pyarrow.parquet as pq
+    from pyproj import CRS
+
+    meta = pq.read_schema(path).metadata or {}
+    if b"geo" not in meta:
+        return None
+    try:
+        geo = json.loads(meta[b"geo"])
+        crs = geo["columns"][geo["primary_column"]].get("crs", "OGC:CRS84")
+        return CRS.from_user_input(crs) if crs is not None else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _geometry_xy(values: Any, column: str, *, crs: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """x and y of a column of WKT text or WKB points as :func:`_coordinates` reads them: None where the cell is
-    empty (or ``POINT EMPTY``): a missing coordinate; the text itself where it is no geometry: non-numeric."""
+    empty (or ``POINT EMPTY``): a missing coordinate; the text itself where it is no geometry: non-numeric.
+    Points in a projected ``crs`` (a GeoParquet file's) are taken to CGCS2000 degrees."""
     cells = pd.Series(values, dtype=object)
     x = np.full(len(cells), None, dtype=object)
     y = x.copy()
@@ -374,7 +403,12 @@ def _geometry_xy(values: Any, column: str) -> tuple[np.ndarray, np.ndarray]:
                "give points (events), one POINT per row")
         raise InputError(msg)
     point = (kinds == 0) & ~shapely.is_empty(geoms)
-    x[given[point]], y[given[point]] = shapely.get_x(geoms[point]), shapely.get_y(geoms[point])
+    px, py = shapely.get_x(geoms[point]), shapely.get_y(geoms[point])
+    if crs is not None and not crs.is_geographic:
+        from pyproj import Transformer
+
+        px, py = Transformer.from_crs(crs, 4490, always_xy=True).transform(px, py)
+    x[given[point]], y[given[point]] = px, py
     invalid = given[kinds < 0]
     x[invalid] = y[invalid] = cells.iloc[invalid].astype(str).to_numpy()  # no geometry: a non-numeric coordinate
     return x, y
@@ -417,7 +451,12 @@ def _read_points(path: Path) -> pd.DataFrame:
         raise InputError(msg)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".geoparquet"):
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
+        if _geoparquet_crs(path) is not None and _geometry_column([str(c) for c in frame.columns], None, None):
+            import geopandas as gpd
+
+            return gpd.read_parquet(path)  # points without lon/lat columns: read in their CRS
+        return frame
     if suffix in (".csv", ".txt"):
         enc = _csv_encoding(path)
         try:
@@ -592,14 +631,15 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
     read_as = _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None
+    crs = _geoparquet_crs(src) if read_as is None else None
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
     writer = None
     try:
         for batch in _batches(src, chunk_rows, encoding, resolved=read_as):
             cols = batch.schema.names
-            answer = locator.locate_xy(*_xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False)),
-                                       coords=coords)
+            answer = locator.locate_xy(*_xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False),
+                                            crs=crs), coords=coords)
             table = pa.Table.from_batches([batch])
             if dst.suffix.lower() == ".csv":
                 table = _binary_as_text(table)

@@ -285,6 +285,18 @@ def test_a_roster_of_no_one_routes_to_no_one(tmp_path):
     assert back["grid_code"].tolist() == [f"{C}002", ""] and back["worker"].tolist() == ["", ""]
 
 
+def test_a_geoparquet_of_events_in_metres_is_read_in_its_crs(tmp_path):
+    """A GeoParquet file of events without lon/lat columns, stored in a Gauss-Krüger CRS (EPSG:4547), was read as
+    degrees: "coordinate out of range" for every point. Its CRS (the file's geo metadata) is honoured."""
+    geo = tmp_path / "events.parquet"
+    gpd.GeoDataFrame({"id": [1, 2]}, geometry=[shapely.Point(114.3005, 30.5502), shapely.Point(114.3015, 30.5505)],
+                     crs=4490).to_crs(4547).to_parquet(geo)
+    locate_file(geo, _two_grids(), tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert back["grid_code"].tolist() == [f"{C}001", f"{C}002"] and back["reason"].tolist() == ["", ""]
+    assert _values(gridgeo.locate(geo, _two_grids())["grid_code"]) == [f"{C}001", f"{C}002"]
+
+
 def test_locate_file_gbk_csv_and_a_header_only_file(tmp_path):
     plan = _two_grids()
     src = tmp_path / "events.csv"

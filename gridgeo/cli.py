@@ -546,13 +546,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _is_community_layer(gdf: Any, args: argparse.Namespace) -> bool:
     """A layer of communities (a 12-digit ``code``, no grid code column) given to validate alone."""
-    return ("code" in gdf.columns and args.code_column not in gdf.columns and not args.communities
-            and not args.subgrids)
+    from .api import is_community_layer
+
+    return is_community_layer(gdf, code_column=args.code_column, others=(args.communities, args.subgrids))
 
 
 def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
     """``gridgeo validate COMMUNITIES [--repair FIXED.gpkg]``: overlaps and gaps between communities."""
-    from .boundaries import repair_communities, validate_communities
+    from . import api
     from .rules import load_rules
     from .validate import has_errors, summarize, write_findings, write_repair
 
@@ -560,7 +561,7 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
     if tolerance < 0:
         msg = f"--boundary-tolerance {tolerance:g} must be >= 0 (metres)"
         raise InputError(msg)
-    findings = validate_communities(communities, tolerance_m=tolerance)
+    findings = api.validate(communities, boundary_tolerance_m=tolerance)
     n = len(communities)
     if len(findings) == 0:
         print(f"{args.grids}: {counted(n, 'community')}, clean: no overlap, no gap narrower than {tolerance:g} m between them")
@@ -571,8 +572,8 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
         write_findings(findings, args.report, force=args.force)
         print(f"findings written to {args.report}")
     if args.repair:
-        fixed, log = repair_communities(communities, tolerance_m=tolerance)
-        after = validate_communities(fixed, tolerance_m=tolerance)
+        fixed, log = api.repair(communities, boundary_tolerance_m=tolerance)
+        after = api.validate(fixed, boundary_tolerance_m=tolerance)
         write_repair(fixed, log, args.repair, force=args.force, layer="communities")
         print(f"repaired community layer written to {args.repair} (layer 'communities'): {counted(len(log), 'change')} logged, "
               f"{counted(len(after), 'finding')} left")

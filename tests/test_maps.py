@@ -649,6 +649,33 @@ def test_characters_the_font_lacks_are_said_once_in_one_line(tmp_path, capsys):
         gridgeo.write_signs(town_plan(), tmp_path / "api", grids=[A1], roster=staff)
 
 
+def test_communities_without_a_name_are_shown_by_their_code(tmp_path):
+    """A plan whose communities have no name (null in the file) made `gridgeo map` fail with "TypeError: sequence
+    item 1: expected str instance, float found", and signs print "nan · 网格 …" and "nan居民委员会"."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import community_figure, sign_figure
+
+    plan = town_plan()
+    layers = dict(plan.layers)
+    layers["communities"] = layers["communities"].assign(name=[None, "  "])
+    path = tmp_path / "plan.gpkg"
+    type(plan)(layers, plan.metadata).write(path)
+    unnamed = gridgeo.read_plan(path)
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none", "--pages", "community"]) == 0
+    html = _html_file(tmp_path / "site" / f"{CODE_A}.html")
+    assert f"<title>{CODE_A} 社区网格图</title>" in html and ">nan" not in html
+    popup = _geojson_layers(grid_map(unnamed, tiles="none"))
+    grids = next(v for k, v in popup.items() if k.startswith("网格"))
+    assert f"<th>所属社区</th><td>{CODE_A}</td>" in grids["features"][0]["properties"]["popup"]
+    assert staffing(unnamed)["community"].tolist() == ["", ""]
+    _font_or_skip()
+    texts = [t.get_text() for t in sign_figure(unnamed, A1).texts] + [t.get_text() for t in community_figure(unnamed, CODE_A).texts]
+    assert f"{CODE_A} · 网格 {A1}" in texts and f"{CODE_A}居民委员会" in texts and f"{CODE_A} 社区网格图" in texts
+    assert not any("nan" in t for t in texts), [t for t in texts if "nan" in t]
+    FigureCanvasAgg(sign_figure(unnamed, A1)).draw()
+
+
 def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):
     """``--grid X --grid X`` (or ``--community`` twice) wrote the file, then failed with "cannot read or write
     .../.signs-*/X.pdf: No such file" (exit 2) when moving it a second time."""

@@ -27,7 +27,7 @@ import shapely
 
 from .._errors import GridgeoError, InputError
 from ..crs import metric_crs
-from ._layers import plan_streets, roads_by_zone
+from ._layers import community_names, plan_streets, roads_by_zone
 from ._text import default_duties, role_label, texts
 from .roster import Roster, read_roster
 
@@ -318,8 +318,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     street_layer = plan_streets(plan, streets)
     grid = plan.grids[plan.grids["grid_code"].astype(str) == code]
     community = str(grid["community_code"].iloc[0])
-    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
-    cname = names.get(community, community)
+    cname = community_names(plan.communities).get(community) or community
     roads = roads_by_zone(grid, "grid_code", street_layer).get(code, [])
     area_m2 = float(grid.to_crs(crs).geometry.area.iloc[0])
     people = staff.of_grid(code) if staff is not None else None
@@ -412,8 +411,7 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
     street_layer = plan_streets(plan, streets)
     colours = dict(zip(plan.grids["grid_code"].astype(str), colour_grids(plan.grids)))
     grids = plan.grids[plan.grids["community_code"].astype(str) == code].to_crs(crs).sort_values("grid_code")
-    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
-    cname = names.get(code, code)
+    cname = community_names(plan.communities).get(code) or code
     w_mm, h_mm = PAPER_MM[paper]
     scale = w_mm / 210.0
     with matplotlib_rc(family):

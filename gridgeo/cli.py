@@ -587,9 +587,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     plan = Plan.read(args.plan)
     print(quality_report(plan))
     if getattr(args, "roster", None):
-        from .maps import format_staffing, read_roster, staffing
+        from .maps import format_staffing, staffing
 
-        print(format_staffing(staffing(plan, read_roster(args.roster, plan))))
+        print(format_staffing(staffing(plan, _roster_said(args.roster, plan, consequence="counted for no grid"))))
     return 0
 
 
@@ -845,9 +845,30 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _roster_said(path: str, plan: Any, *, consequence: str) -> Any:
+    """The roster of ``map``, ``sign`` and ``report``, read; rows repeated, and rows naming a code not in the plan
+    (a mistyped code: the person is shown on none of them, and the staffing table only counts such rows), said."""
+    from .maps import read_roster
+
+    roster = read_roster(path, plan)
+    if roster.duplicates:
+        shown = "; ".join(f"line {a} repeats line {b} ({name})" for a, b, name in roster.duplicates[:5])
+        more = f" and {len(roster.duplicates) - 5:,} more" if len(roster.duplicates) > 5 else ""
+        print(f"gridgeo: warning: roster {path}: {shown}{more}; each person is shown once — delete the "
+              "repeated rows", file=sys.stderr)
+    unplaced = roster.staff[roster.staff["placed"] == "unplaced"]
+    if len(unplaced):
+        where = [("grid " + r.grid_code if r.grid_code else "small grid " + r.subgrid_code if r.subgrid_code
+                  else "community " + r.community_code) for r in unplaced.itertuples()]
+        shown = "; ".join(f"line {r.line} {r.name}: {w}" for r, w in list(zip(unplaced.itertuples(), where))[:5])
+        more = f" and {len(unplaced) - 5:,} more" if len(unplaced) > 5 else ""
+        print(f"gridgeo: warning: roster {path}: {counted(len(unplaced), 'row')} {'names' if len(unplaced) == 1 else 'name'} "
+              f"a code not in the plan ({shown}{more}); {consequence} — correct the code", file=sys.stderr)
+    return roster
+
+
 def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """The plan, roster and streets named by a ``map`` or ``sign`` command."""
-    from .maps import read_roster
     from .plan import Plan
 
     if not Path(args.plan).exists():
@@ -857,20 +878,7 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     if "grids" not in plan.layers:
         msg = f"plan {args.plan} has no grids layer; run `gridgeo partition` first"
         raise InputError(msg)
-    roster = read_roster(args.roster, plan) if args.roster else None
-    if roster is not None and roster.duplicates:
-        shown = "; ".join(f"line {a} repeats line {b} ({name})" for a, b, name in roster.duplicates[:5])
-        more = f" and {len(roster.duplicates) - 5:,} more" if len(roster.duplicates) > 5 else ""
-        print(f"gridgeo: warning: roster {args.roster}: {shown}{more}; each person is shown once — delete the "
-              "repeated rows", file=sys.stderr)
-    unplaced = roster.staff[roster.staff["placed"] == "unplaced"] if roster is not None else []
-    if len(unplaced):  # a code mistyped: the person is on no map or sign, which the staffing table only counts
-        where = [("grid " + r.grid_code if r.grid_code else "small grid " + r.subgrid_code if r.subgrid_code
-                  else "community " + r.community_code) for r in unplaced.itertuples()]
-        shown = "; ".join(f"line {r.line} {r.name}: {w}" for r, w in list(zip(unplaced.itertuples(), where))[:5])
-        more = f" and {len(unplaced) - 5:,} more" if len(unplaced) > 5 else ""
-        print(f"gridgeo: warning: roster {args.roster}: {counted(len(unplaced), 'row')} {'names' if len(unplaced) == 1 else 'name'} "
-              f"a code not in the plan ({shown}{more}); shown on no {args.command} — correct the code", file=sys.stderr)
+    roster = _roster_said(args.roster, plan, consequence=f"shown on no {args.command}") if args.roster else None
     streets = (args.streets, args.streets_layer) if args.streets else None
     if streets is None and "streets" not in plan.layers:
         print("note: the plan has no streets layer; pass --streets FILE to draw streets and name bounding roads",

@@ -234,6 +234,8 @@ def test_a_roster_row_with_a_code_not_in_the_plan_is_named(tmp_path, capsys):
     _font_or_skip()
     assert main(["sign", str(path), "--grid", A1, "--roster", str(staff), "--out", str(tmp_path / "signs")]) == 0
     assert "2 rows name a code not in the plan" in capsys.readouterr().err
+    assert main(["report", str(path), "--roster", str(staff)]) == 0
+    assert "2 rows name a code not in the plan (line 3 王五: grid 420103001099001; " in capsys.readouterr().err
     staff.write_text(f"姓名,电话,职务,网格编码\n张三,13812345678,网格员,{A1}\n", encoding="utf-8")
     assert main(["map", str(path), "--roster", str(staff), "--out", str(tmp_path / "site2"), "--tiles", "none"]) == 0
     assert "not in the plan" not in capsys.readouterr().err

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from ._text import counted
+
 if TYPE_CHECKING:
     from .plan import Plan
 
@@ -106,7 +108,7 @@ def plan_html(plan: Plan) -> str:
         parts.append(f"<p>communities: {e(', '.join(shown))}{more}</p>")
     c = _counts(plan)
     label = "validation (run before writing)" if "validation" in meta else "findings"
-    parts.append(f"<p>{label}: {c['error']:,} errors, {c['warning']:,} warnings, {c['info']:,} info</p>")
+    parts.append(f"<p>{label}: {counted(c['error'], 'error')}, {counted(c['warning'], 'warning')}, {c['info']:,} info</p>")
     q = meta.get("quality")
     if isinstance(q, dict):
         base, small = q.get("base") or {}, q.get("small") or {}

@@ -220,6 +220,14 @@ def read_grids(grids: Any, *, crs: Any = None) -> Plan | gpd.GeoDataFrame:
     return plan
 
 
+def is_community_layer(layer: Any, *, code_column: str = "grid_code", others: tuple = ()) -> bool:
+    """Whether ``validate`` and ``repair`` were given a community layer alone (a ``code`` column, no grid code
+    column, none of ``others`` given): it is checked, and mended, for overlaps and gaps between communities
+    (``gridgeo validate COMMUNITIES [--repair FIXED.gpkg]``), not as grids."""
+    return (isinstance(layer, gpd.GeoDataFrame) and "code" in layer.columns and code_column not in layer.columns
+            and all(o is None for o in others))
+
+
 def validate(
     grids: Any,
     *,
@@ -238,7 +246,9 @@ def validate(
     grids
         A grid layer (GeoDataFrame, path or ``(path, layer)``), or a :class:`Plan` or plan file: a plan
         is checked as ``gridgeo validate PLAN`` checks it (:meth:`Plan.validate`: its own layers, rules
-        and code scheme, in the CRS it was computed in).
+        and code scheme, in the CRS it was computed in). A community layer alone (a ``code`` column, no
+        grid codes) is checked for overlaps and gaps between communities, within ``boundary_tolerance_m``
+        (default the rules'), as ``gridgeo validate COMMUNITIES`` checks it.
     communities, buildings, streets, subgrids
         Layers to check against (GeoDataFrames or paths); for a plan, instead of its own.
     rules
@@ -269,6 +279,12 @@ def validate(
     from .validate import validate_grids, validate_plan
 
     target = read_grids(grids, crs=crs)
+    if is_community_layer(target, code_column=options.get("code_column", "grid_code"), others=(communities, subgrids)):
+        from .boundaries import validate_communities
+        from .rules import load_rules
+
+        tolerance = options.get("boundary_tolerance_m", load_rules(rules).boundary_tolerance_m)
+        return validate_communities(target, tolerance_m=tolerance)
     layers = {name: _layer(value, name, crs=crs) for name, value in
               (("communities", communities), ("buildings", buildings), ("streets", streets), ("subgrids", subgrids))}
     if isinstance(target, Plan):
@@ -291,7 +307,8 @@ def repair(
     grids
         A grid layer: GeoDataFrame, path or ``(path, layer)``; or a :class:`Plan` or plan file, whose
         grids are repaired as ``gridgeo validate PLAN --repair`` does (:func:`gridgeo.validate.repair_plan`:
-        in the CRS the plan was computed in, returned as a plan stores its grids).
+        in the CRS the plan was computed in, returned as a plan stores its grids); or a community layer
+        alone, mended as ``gridgeo validate COMMUNITIES --repair`` does (``boundary_tolerance_m``).
     communities
         The communities the grids tile (a ``code`` column), as a GeoDataFrame or a path (for a plan,
         instead of its own).
@@ -304,7 +321,8 @@ def repair(
     Returns
     -------
     (GeoDataFrame, DataFrame)
-        The repaired layer (same rows and columns) and the change log, one row per change.
+        The repaired layer (same rows and columns; of a community layer, those wholly covered by another are
+        left out, each an ``emptied`` row of the log) and the change log, one row per change.
 
     Examples
     --------
@@ -322,6 +340,12 @@ def repair(
     target = read_grids(grids, crs=crs)
     if isinstance(target, Plan):
         return repair_plan(target, communities=_layer(communities, "communities", crs=crs), **options)
+    if is_community_layer(target, code_column=options.get("code_column", "grid_code"), others=(communities,)):
+        from .boundaries import repair_communities
+        from .rules import load_rules
+
+        tolerance = options.get("boundary_tolerance_m", load_rules(options.get("rules")).boundary_tolerance_m)
+        return repair_communities(target, tolerance_m=tolerance)
     if communities is None:
         msg = "repair: communities=None; pass the communities the grids tile (to clip grids and find gaps)"
         raise InputError(msg)

@@ -156,7 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan", metavar="PLAN.gpkg")
     p.add_argument("points", metavar="POINTS.csv|POINTS.parquet")
     p.add_argument("--out", required=True, metavar="OUT.csv|OUT.parquet", help="the points with their answer, same rows in the same order")
-    p.add_argument("--lon-col", default=None, help="longitude column (default: lon, lng, longitude, x or 经度)")
+    p.add_argument("--lon-col", default=None, help="longitude column (default: lon, lng, longitude, x or 经度; without one, a WKT or "
+                   "geometry column of points)")
     p.add_argument("--lat-col", default=None, help="latitude column (default: lat, latitude, y or 纬度)")
     p.add_argument("--coords", default="wgs84", choices=("wgs84", "cgcs2000", "gcj02", "bd09"),
                    help="datum of the points: wgs84 (GPS, also CGCS2000), gcj02 (AMap/Tencent), bd09 (Baidu)")
@@ -545,13 +546,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _is_community_layer(gdf: Any, args: argparse.Namespace) -> bool:
     """A layer of communities (a 12-digit ``code``, no grid code column) given to validate alone."""
-    return ("code" in gdf.columns and args.code_column not in gdf.columns and not args.communities
-            and not args.subgrids)
+    from .api import is_community_layer
+
+    return is_community_layer(gdf, code_column=args.code_column, others=(args.communities, args.subgrids))
 
 
 def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
     """``gridgeo validate COMMUNITIES [--repair FIXED.gpkg]``: overlaps and gaps between communities."""
-    from .boundaries import repair_communities, validate_communities
+    from . import api
     from .rules import load_rules
     from .validate import has_errors, summarize, write_findings, write_repair
 
@@ -559,7 +561,7 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
     if tolerance < 0:
         msg = f"--boundary-tolerance {tolerance:g} must be >= 0 (metres)"
         raise InputError(msg)
-    findings = validate_communities(communities, tolerance_m=tolerance)
+    findings = api.validate(communities, boundary_tolerance_m=tolerance)
     n = len(communities)
     if len(findings) == 0:
         print(f"{args.grids}: {counted(n, 'community')}, clean: no overlap, no gap narrower than {tolerance:g} m between them")
@@ -570,8 +572,8 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
         write_findings(findings, args.report, force=args.force)
         print(f"findings written to {args.report}")
     if args.repair:
-        fixed, log = repair_communities(communities, tolerance_m=tolerance)
-        after = validate_communities(fixed, tolerance_m=tolerance)
+        fixed, log = api.repair(communities, boundary_tolerance_m=tolerance)
+        after = api.validate(fixed, boundary_tolerance_m=tolerance)
         write_repair(fixed, log, args.repair, force=args.force, layer="communities")
         print(f"repaired community layer written to {args.repair} (layer 'communities'): {counted(len(log), 'change')} logged, "
               f"{counted(len(after), 'finding')} left")
@@ -590,9 +592,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     plan = Plan.read(args.plan)
     print(quality_report(plan))
     if getattr(args, "roster", None):
-        from .maps import format_staffing, read_roster, staffing
+        from .maps import format_staffing, staffing
 
-        print(format_staffing(staffing(plan, read_roster(args.roster, plan))))
+        print(format_staffing(staffing(plan, _roster_said(args.roster, plan, consequence="counted for no grid"))))
     return 0
 
 
@@ -869,9 +871,30 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _roster_said(path: str, plan: Any, *, consequence: str) -> Any:
+    """The roster of ``map``, ``sign`` and ``report``, read; rows repeated, and rows naming a code not in the plan
+    (a mistyped code: the person is shown on none of them, and the staffing table only counts such rows), said."""
+    from .maps import read_roster
+
+    roster = read_roster(path, plan)
+    if roster.duplicates:
+        shown = "; ".join(f"line {a} repeats line {b} ({name})" for a, b, name in roster.duplicates[:5])
+        more = f" and {len(roster.duplicates) - 5:,} more" if len(roster.duplicates) > 5 else ""
+        print(f"gridgeo: warning: roster {path}: {shown}{more}; each person is shown once — delete the "
+              "repeated rows", file=sys.stderr)
+    unplaced = roster.staff[roster.staff["placed"] == "unplaced"]
+    if len(unplaced):
+        where = [("grid " + r.grid_code if r.grid_code else "small grid " + r.subgrid_code if r.subgrid_code
+                  else "community " + r.community_code) for r in unplaced.itertuples()]
+        shown = "; ".join(f"line {r.line} {r.name}: {w}" for r, w in list(zip(unplaced.itertuples(), where))[:5])
+        more = f" and {len(unplaced) - 5:,} more" if len(unplaced) > 5 else ""
+        print(f"gridgeo: warning: roster {path}: {counted(len(unplaced), 'row')} {'names' if len(unplaced) == 1 else 'name'} "
+              f"a code not in the plan ({shown}{more}); {consequence} — correct the code", file=sys.stderr)
+    return roster
+
+
 def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """The plan, roster and streets named by a ``map`` or ``sign`` command."""
-    from .maps import read_roster
     from .plan import Plan
 
     if not Path(args.plan).exists():
@@ -881,12 +904,7 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     if "grids" not in plan.layers:
         msg = f"plan {args.plan} has no grids layer; run `gridgeo partition` first"
         raise InputError(msg)
-    roster = read_roster(args.roster, plan) if args.roster else None
-    if roster is not None and roster.duplicates:
-        shown = "; ".join(f"line {a} repeats line {b} ({name})" for a, b, name in roster.duplicates[:5])
-        more = f" and {len(roster.duplicates) - 5:,} more" if len(roster.duplicates) > 5 else ""
-        print(f"gridgeo: warning: roster {args.roster}: {shown}{more}; each person is shown once — delete the "
-              "repeated rows", file=sys.stderr)
+    roster = _roster_said(args.roster, plan, consequence=f"shown on no {args.command}") if args.roster else None
     streets = (args.streets, args.streets_layer) if args.streets else None
     if streets is None and "streets" not in plan.layers:
         print("note: the plan has no streets layer; pass --streets FILE to draw streets and name bounding roads",
@@ -914,20 +932,28 @@ def _cmd_map(args: argparse.Namespace) -> int:
 
 
 def _cmd_sign(args: argparse.Namespace) -> int:
+    import warnings
+
     from .maps import write_signs
+    from .maps.sign import MissingGlyphWarning, write_community_maps
 
     plan, roster, streets = _publish_inputs(args)
-    if args.community:
-        from .maps.sign import write_community_maps
-
-        written = write_community_maps(plan, args.out, communities=args.community, roster=roster, streets=streets,
-                                       fmt=args.format, paper=args.paper, lang=args.lang, force=args.force)
-        print(f"{counted(len(written), 'community map')} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
-        return 0
-    written = write_signs(plan, args.out, grids=None if args.all else args.grid, roster=roster, streets=streets,
-                          fmt=args.format, paper=args.paper, lang=args.lang, supervision_phone=args.supervision_phone,
-                          unit=args.unit, one_file=args.one_file, force=args.force)
-    print(f"{counted(len(written), 'sign')} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MissingGlyphWarning)
+        if args.community:
+            written = write_community_maps(plan, args.out, communities=args.community, roster=roster, streets=streets,
+                                           fmt=args.format, paper=args.paper, lang=args.lang, force=args.force)
+        else:
+            written = write_signs(plan, args.out, grids=None if args.all else args.grid, roster=roster, streets=streets,
+                                  fmt=args.format, paper=args.paper, lang=args.lang, supervision_phone=args.supervision_phone,
+                                  unit=args.unit, one_file=args.one_file, force=args.force)
+    for w in caught:  # characters the font cannot print: one line each, not a Python warning with a source line
+        if issubclass(w.category, MissingGlyphWarning):
+            print(f"gridgeo: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    what = "community map" if args.community else "sign"
+    print(f"{counted(len(written), what)} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
     return 0
 
 

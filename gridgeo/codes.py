@@ -77,6 +77,7 @@ import pandas as pd
 import shapely
 
 from ._errors import InputError
+from ._text import counted
 from .crs import metric_crs, require_layers
 
 __all__ = [
@@ -483,7 +484,7 @@ def _community_column(gdf: gpd.GeoDataFrame, fn: str, name: str, scheme: CodeSch
     if not ok.all():
         bad = cc[~ok]
         msg = (
-            f"{fn}: {name}['community_code'] has {len(bad)} value(s) that are not {scheme.community_digits}-digit "
+            f"{fn}: {name}['community_code'] has {counted(len(bad), 'value')} that {'is' if len(bad) == 1 else 'are'} not {scheme.community_digits}-digit "
             f"strings, e.g. {bad[0]!r}; read community codes as text (dtype=str) or set community_digits in the CodeScheme"
         )
         raise InputError(msg)
@@ -697,7 +698,7 @@ def _bad_previous(codes: Any, fn: str, what: str, scheme: CodeScheme, level: str
     problems = find_code_problems(codes, scheme=scheme, level=level, **kw)
     if len(problems):
         msg = (
-            f"{fn}: previous {what} have {len(problems)} code problem(s), first: {problems['message'].iloc[0]}; "
+            f"{fn}: previous {what} have {counted(len(problems), 'code problem')}, first: {problems['message'].iloc[0]}; "
             "give the scheme the previous plan was coded with, fix its codes (gridgeo.codes.check), or re-code from scratch"
         )
         raise InputError(msg)
@@ -1322,7 +1323,7 @@ def check(
     >>> check(["420103001001001", "420103001001001"])
     Traceback (most recent call last):
     ...
-    gridgeo._errors.InputError: check: 2 problem(s) in 2 grid codes: grid code '420103001001001' appears 2 times
+    gridgeo._errors.InputError: check: 2 problems in 2 grid codes: grid code '420103001001001' appears 2 times
     """
     p = find_code_problems(
         codes, scheme=scheme, level=level, community_codes=community_codes, parent_codes=parent_codes
@@ -1331,7 +1332,7 @@ def check(
         messages = p["message"].drop_duplicates()
         first = "; ".join(messages.iloc[:3])
         more = f"; and {len(messages) - 3} more" if len(messages) > 3 else ""
-        msg = f"check: {len(p)} problem(s) in {len(codes)} {level} codes: {first}{more}"
+        msg = f"check: {counted(len(p), 'problem')} in {counted(len(codes), f'{level} code')}: {first}{more}"
         raise InputError(msg)
 
 

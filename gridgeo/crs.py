@@ -722,7 +722,9 @@ def _structure(
         if len(p) < _SHIFT_MIN_SAMPLES:
             continue
         d = distances(np.concatenate([p, *(p + j for j in jitters)])).reshape(len(jitters) + 1, len(p))
-        out[key] = (_ks(d[0], d[1:].ravel()), offset, len(p))
+        # as many points as either side has: distances to a layer of 11 points (units in two communities) vary
+        # with those 11 alone, however many points they are measured from (a "shifted ~626 m" false alarm)
+        out[key] = (_ks(d[0], d[1:].ravel()), offset, min(len(p), target.n))
     return out
 
 
@@ -742,7 +744,8 @@ def detect_shift(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed: int = 0
     The structure is measured for the layers as given and for the six readings with one layer
     converted between WGS-84, GCJ-02 and BD-09. A pair is reported when the best reading has a
     structure of at least 0.06 and beats the layers as given by at least max(0.04, 3/√n), n being
-    the points used: well above the sampling noise (under 0.03 between unrelated layers). Aligned
+    the points used, or the points of the other layer when it has fewer (a layer of a few points):
+    well above the sampling noise (under 0.03 between unrelated layers). Aligned
     pairs, where the layers as given show the most structure, and unrelated pairs, which show none,
     are not reported. Only the GCJ-02 and BD-09 offsets (100–700 m, and up to about 1.5 km for BD-09
     against WGS-84) are looked for, and only in China.

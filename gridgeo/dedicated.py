@@ -48,6 +48,7 @@ import shapely
 
 from ._findings import make_findings
 from ._geometry import polygonal, union_by
+from ._text import counted
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "UNIT_COLUMNS", "Carved", "normalise_units", "decide", "carve",
            "register", "unit_counts", "format_units", "Carving", "carve_inputs", "merge_result", "base_grids_only"]
@@ -96,12 +97,12 @@ def _numbers(u: gpd.GeoDataFrame, col: str) -> tuple[np.ndarray, list[str | None
     >>> v.tolist()[:2], float(v[-1]), bad, approx.tolist()
     ([300.0, 300.0], 120.0, [None, None, None, 'inf', None, None], [False, True, False, False, False, True])
     """
-    from .households import _read_text
+    from .households import _numeric, _read_text
 
     if col not in u:
         return np.full(len(u), np.nan), [None] * len(u), np.zeros(len(u), dtype=bool)
     raw = u[col]
-    num, _, approx = _read_text(raw, pd.to_numeric(raw, errors="coerce"), _UNITS[col], approx=True)
+    num, _, approx = _read_text(raw, _numeric(raw), _UNITS[col], approx=True)
     num = num.astype(float).to_numpy().copy()
     text = [_text(v) for v in raw]
     bad = [t if t is not None and not np.isfinite(x) else None for t, x in zip(text, num, strict=True)]
@@ -441,8 +442,9 @@ def _absorb_enclaves(rows: list[dict], blocks: gpd.GeoDataFrame, buildings: gpd.
             taken.update(piece)
             rec.append({"type": "dedicated_absorbed_enclave", "severity": "info", "layer": "blocks", "community_code": code,
                         "feature_id": None, "measure": float(h[k]),
-                        "message": f"{len(piece)} block(s) of community {code} with {h[k]:.0f} households, cut off from the "
-                                   f"rest by dedicated grids and too small for a grid, joined the dedicated grid of {r['name']}",
+                        "message": f"{counted(len(piece), 'block')} of community {code} with {h[k]:.0f} households, cut off "
+                                   f"from the rest by dedicated grids and too small for a grid, joined the dedicated grid of "
+                                   f"{r['name']}",
                         "geometry": shapely.point_on_surface(pg)})
     return rows
 

@@ -101,7 +101,7 @@ def assign_households(
     rules = rules or get_rules()
     out = buildings.copy()
     raw = out["households"] if "households" in out else pd.Series(np.nan, index=out.index)
-    num = pd.to_numeric(raw, errors="coerce")
+    num = _numeric(raw)
     # text a register writes a count as: "120户" (with its unit), "１２０" (full-width digits), "1,200"
     # (thousands separated); each read as the number, with an info finding
     # and a count written as approximate ("约12户", "12户左右", "~12"), said so
@@ -118,13 +118,13 @@ def assign_households(
     given = num.notna() & ~negative
 
     raw_floors = out["floors"] if "floors" in out else pd.Series(np.nan, index=out.index)
-    floors, floors_parsed = _read_text(raw_floors, pd.to_numeric(raw_floors, errors="coerce"), _FLOORS_WITH_UNIT)
+    floors, floors_parsed = _read_text(raw_floors, _numeric(raw_floors), _FLOORS_WITH_UNIT)
     floors_present = raw_floors.notna() & (raw_floors.astype(str).str.strip() != "")
     floors_bad = floors_present & ~(floors >= 0)  # text or negative: not used (0, as often, means not known)
     floors = floors.where(floors > 0)
     # floors from the height (m) where none are given: height ÷ METRES_PER_FLOOR, at least 1
     raw_height = out["height"] if "height" in out else pd.Series(np.nan, index=out.index)
-    height = _read_text(raw_height, pd.to_numeric(raw_height, errors="coerce"), _HEIGHT_WITH_UNIT)[0]
+    height = _read_text(raw_height, _numeric(raw_height), _HEIGHT_WITH_UNIT)[0]
     from_height = floors.isna() & (height > 0) & (height < MAX_HEIGHT_M)
     floors = floors.where(~from_height, np.maximum(1.0, np.rint(height / METRES_PER_FLOOR)))
     area = out.geometry.to_crs(metric).area.to_numpy()
@@ -183,6 +183,16 @@ def assign_households(
                 }
             )
     return out, make_findings(records, crs=out.crs)
+
+
+def _numeric(raw: pd.Series) -> pd.Series:
+    """``raw`` as float64 numbers, NaN where it holds none: a nullable column (``Int64``, Arrow) has ``pd.NA``,
+    which no mask of the counts can hold (``boolean value of NA is ambiguous``).
+
+    >>> _numeric(pd.Series([12, None], dtype="Int64")).tolist()
+    [12.0, nan]
+    """
+    return pd.to_numeric(raw, errors="coerce").astype("float64")
 
 
 def _read_text(raw: pd.Series, num: pd.Series, unit: str, *, approx: bool = False) -> tuple[pd.Series, ...]:

@@ -10,6 +10,7 @@ import pandas as pd
 import pyogrio
 
 from ._errors import InputError
+from ._text import counted
 from .io import _M_WARNING, list_layers
 from .plan import METADATA_TABLE, Plan
 
@@ -37,16 +38,18 @@ def describe(path: str | Path) -> str:
             except Exception as exc:  # noqa: BLE001
                 msg = f"cannot read {path} as GeoParquet ({exc}); give a GeoParquet file with a geometry column"
                 raise InputError(msg) from None
-        return f"{p}: 1 layer(s)\n" + _layer_line(p.stem, gdf)
+        return f"{p}: {counted(1, 'layer')}\n" + _layer_line(p.stem, gdf)
     try:
         layers = list_layers(p)
     except Exception as exc:  # noqa: BLE001
+        if p.is_dir():  # a folder `gridgeo export` wrote (one file a layer): each file summarised
+            return _describe_folder(p)
         msg = f"cannot read {path}: {exc}; give a GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV"
         raise InputError(msg) from None
     names = [str(n) for n in layers[:, 0]]
     if METADATA_TABLE in names:
         return plan_summary(Plan.read(p), path=p)
-    lines = [f"{p}: {len(names)} layer(s)"]
+    lines = [f"{p}: {counted(len(names), 'layer')}"]
     for name in names:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_M_WARNING)
@@ -55,10 +58,21 @@ def describe(path: str | Path) -> str:
     return "\n".join(lines)
 
 
+def _describe_folder(p: Path) -> str:
+    """A folder of layer files (GeoJSON, GeoParquet, FlatGeobuf, CSV … as ``gridgeo export`` writes them): each one."""
+    from .io import _SUFFIXES
+
+    files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in _SUFFIXES)
+    if not files:
+        msg = f"{p} is a folder holding no GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV file; give a file"
+        raise InputError(msg)
+    return "\n".join([f"{p}: a folder of {counted(len(files), 'file')}", *(describe(f) for f in files)])
+
+
 def _layer_line(name: str, gdf: Any) -> str:
     crs = getattr(gdf, "crs", None)
     geom = ", ".join(sorted(gdf.geom_type.dropna().unique())) if hasattr(gdf, "geom_type") else "no geometry"
-    text = f"  {name}: {len(gdf):,} features ({geom or 'empty'}); CRS {crs.to_string() if crs else 'none'}"
+    text = f"  {name}: {counted(len(gdf), 'feature')} ({geom or 'empty'}); CRS {crs.to_string() if crs else 'none'}"
     if "households" in gdf.columns:
         hh = pd.to_numeric(gdf["households"], errors="coerce")
         text += f"; households {int(hh.sum()):,}"
@@ -77,7 +91,7 @@ def plan_summary(plan: Plan, *, path: str | Path | None = None) -> str:
         extra = ""
         if "households" in gdf.columns and name in ("communities", "blocks", "grids", "subgrids", "buildings"):
             extra = f", {int(gdf['households'].sum()):,} households"
-        lines.append(f"  {name:<12} {len(gdf):>7,} features{extra} ({crs})")
+        lines.append(f"  {name:<12} {counted(len(gdf), 'feature'):>16}{extra} ({crs})")
     counts = meta.get("counts", {})
     if counts.get("households_estimated"):
         lines.append(f"  households estimated from footprint × floors: {counts['households_estimated']:,}")
@@ -92,8 +106,8 @@ def plan_summary(plan: Plan, *, path: str | Path | None = None) -> str:
         lines.append("  findings: none")
     if "validation" in meta:
         v = meta["validation"]
-        line = (f"  gridgeo validate (run before writing): {v.get('error', 0):,} errors, {v.get('warning', 0):,} warnings, "
-                f"{v.get('info', 0):,} info")
+        line = (f"  gridgeo validate (run before writing): {counted(v.get('error', 0), 'error')}, "
+                f"{counted(v.get('warning', 0), 'warning')}, {v.get('info', 0):,} info")
         if v.get("error_types"):
             line += " (errors: " + ", ".join(f"{t} {n:,}" for t, n in v["error_types"].items()) + ")"
         lines.append(line)

@@ -30,6 +30,7 @@ from pyproj import CRS
 
 from ._errors import InputError, PlanExistsError
 from ._findings import FINDING_COLUMNS, concat_findings, make_findings
+from ._text import counted
 from .crs import ensure_crs
 
 __all__ = [
@@ -249,7 +250,7 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
         y = pd.to_numeric(df[lat], errors="coerce")
         bad = x.isna() | y.isna()
         if bad.any():
-            msg = f"{name}: {int(bad.sum())} row(s) of {path} have non-numeric {lon}/{lat} (first at row {int(np.flatnonzero(bad)[0]) + 2}); fix or remove them"
+            msg = f"{name}: {counted(int(bad.sum()), 'row')} of {path} {'has' if bad.sum() == 1 else 'have'} non-numeric {lon}/{lat} (first at row {int(np.flatnonzero(bad)[0]) + 2}); fix or remove them"
             raise InputError(msg)
         geom = gpd.points_from_xy(x, y)
         df = df.drop(columns=[lon, lat])
@@ -468,6 +469,11 @@ _SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", "
 # --------------------------------------------------------------------------------------- normalising
 
 
+def _column_key(column: Any) -> str:
+    """A column's name as matched against canonical names and aliases: without surrounding spaces, lower case."""
+    return str(column).strip().lower()
+
+
 def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None,
                  found: list[dict] | None = None) -> gpd.GeoDataFrame:
     """The layer with its columns under their canonical names: those mapped in ``columns``, canonical names
@@ -480,9 +486,10 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     if unknown:
         msg = f"{name}: cannot map unknown column(s) {unknown}; mappable columns: {sorted(known)}"
         raise InputError(msg)
-    # a mapped source column matches case-insensitively when the exact name is absent (DBF names are upper case)
-    lower_src = {str(c).lower(): c for c in gdf.columns}
-    columns = {canon: src if src in gdf.columns else lower_src.get(str(src).lower(), src) for canon, src in columns.items()}
+    # a mapped source column matches case-insensitively when the exact name is absent (DBF names are upper case);
+    # here and below, a name matches without the spaces around it (a spreadsheet's header " 户数", "households ")
+    lower_src = {_column_key(c): c for c in gdf.columns}
+    columns = {canon: src if src in gdf.columns else lower_src.get(_column_key(src), src) for canon, src in columns.items()}
     missing_src = sorted(src for src in columns.values() if src not in gdf.columns)
     if missing_src:
         msg = f"{name}: column(s) {missing_src} not found; columns there: {[c for c in gdf.columns if c != gdf.geometry.name]}"
@@ -496,14 +503,15 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     if geom_name != "geometry":
         out = out.rename_geometry("geometry") if "geometry" not in out.columns else out
     # case-insensitive match of canonical names
-    lower = {c.lower(): c for c in out.columns}
+    lower = {_column_key(c): c for c in out.columns}
     for canon in known:
         if canon not in out.columns and canon in lower:
             out = out.rename(columns={lower[canon]: canon})
     for canon, aliases in COLUMN_ALIASES.get(name, {}).items():
         if canon in out.columns or canon not in known:
             continue
-        present = [a for a in aliases if a in out.columns and a not in columns.values()]
+        given = {str(c).strip(): c for c in out.columns}
+        present = [given[a] for a in aliases if a in given and given[a] not in columns.values()]
         if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
             found.append({"type": "column_alias_ambiguous", "severity": "warning", "layer": name,
                           "message": f"{name}: columns {present} could each be {canon}; none was used: map one with "
@@ -552,7 +560,7 @@ def _as_polygons(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame,
     if len(closed):
         findings.append({"type": "outline_closed_to_polygon", "severity": "info", "layer": name,
                          "measure": float(len(closed)),
-                         "message": f"{name}: {len(closed)} outline(s) drawn as closed lines read as polygons"})
+                         "message": f"{name}: {counted(len(closed), 'outline')} drawn as closed lines read as polygons"})
     colls = np.flatnonzero(tid == 7)
     polys = polygonal(geoms[colls])
     kept = colls[~shapely.is_empty(polys)]
@@ -560,7 +568,7 @@ def _as_polygons(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame,
     if len(kept):
         findings.append({"type": "collection_polygons_kept", "severity": "warning", "layer": name,
                          "measure": float(len(kept)),
-                         "message": f"{name}: {len(kept)} geometry collection(s) read as their polygons (lines and "
+                         "message": f"{name}: {counted(len(kept), 'geometry collection')} read as their polygons (lines and "
                                     "points in them left out)"})
     if not len(closed) and not len(kept):
         return gdf, []
@@ -588,12 +596,12 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
         gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(np.asarray(gdf.geometry.array, dtype=object)),
                                              index=gdf.index, crs=gdf.crs))
         findings.append({"type": "z_dropped", "severity": "info", "layer": name, "measure": float(has_z.sum()),
-                         "message": f"{name}: Z coordinates of {int(has_z.sum())} feature(s) dropped; gridgeo works in 2D"})
+                         "message": f"{name}: Z coordinates of {counted(int(has_z.sum()), 'feature')} dropped; gridgeo works in 2D"})
     geoms = gdf.geometry.array
     missing = shapely.is_missing(np.asarray(geoms)) | gdf.geometry.is_empty.to_numpy()
     if missing.any():
         idx = list(gdf.index[missing][:5])
-        msg = f"{name}: {int(missing.sum())} feature(s) have no geometry (rows {idx}); remove them or add geometry"
+        msg = f"{name}: {counted(int(missing.sum()), 'feature')} {'has' if missing.sum() == 1 else 'have'} no geometry (rows {idx}); remove them or add geometry"
         raise InputError(msg)
     if "Polygon" in allowed:
         gdf, found = _as_polygons(gdf, name=name)
@@ -629,8 +637,9 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
         if empty_after.any():
             where = "; ".join(f"row {gdf.index[i]!r}: {r}" for i, r in
                               list(zip(np.flatnonzero(invalid)[empty_after], reasons[empty_after], strict=True))[:5])
-            msg = (f"{name}: {int(empty_after.sum())} invalid feature(s) collapse to nothing when repaired ({where}); "
-                   "redraw or remove them in the source")
+            n = int(empty_after.sum())
+            msg = (f"{name}: {counted(n, 'invalid feature')} {'collapses' if n == 1 else 'collapse'} to nothing when "
+                   f"repaired ({where}); redraw or remove {'it' if n == 1 else 'them'} in the source")
             raise InputError(msg)
     return gdf, findings
 
@@ -667,7 +676,7 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
                     f"none in row {out.index[i]!r}" + (f" ({names.iloc[i]})" if pd.notna(names.iloc[i]) and str(names.iloc[i]).strip() else "")
                     for i in np.flatnonzero(bad)[:5]]
         msg = (
-            f"communities: {int(bad.sum())} malformed community code(s) {examples}; each code must be the "
+            f"communities: {counted(int(bad.sum()), 'malformed community code')} {examples}; each code must be the "
             "12-digit statistical code (统计用区划代码) in ASCII digits, e.g. 420103002001"
         )
         raise InputError(msg)

@@ -45,6 +45,8 @@ RESULT_COLUMNS = ("grid_code", "subgrid_code", "dedicated_grid_code", "community
 ROSTER_COLUMNS = ("worker", "phone", "worker_role")
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
+#: a column of point geometries, read where the file has no longitude column: WKT text (CSV) or WKB (GeoParquet)
+_GEOMETRY_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "坐标")
 #: who takes an event, by role: at grid level the grid worker first, at community level the grid leader
 #: (roles as :data:`gridgeo._staff.ROLES` keys: 网格员, 专职网格员, grid worker ... read alike)
 _ROLE_RANK_GRID = {"grid_worker": 0, "fulltime_grid_worker": 0, "parttime_grid_worker": 0, "grid_leader": 1}
@@ -233,7 +235,8 @@ class Locator:
             person = np.where(found, self.roster_index[gi], -1)
             for col in ROSTER_COLUMNS:
                 cats, codes = self.roster[col]
-                out[col] = _categorical(np.where(person >= 0, codes[np.maximum(person, 0)], -1), cats)
+                picked = codes[np.maximum(person, 0)] if len(codes) else person  # a roster of no one: all -1
+                out[col] = _categorical(np.where(person >= 0, picked, -1), cats)
         out["reason"] = _categorical(reason, self.reasons)
         return out
 
@@ -334,9 +337,81 @@ def _column(columns: list[str], given: str | None, names: tuple[str, ...], what:
     lower = {str(c).lower(): c for c in columns}
     found = next((lower[n] for n in names if n in lower), None)
     if found is None:
-        msg = f"locate: no {what} column among {columns}; name it with --{what}-col (tried {list(names)})"
+        msg = (f"locate: no {what} column among {columns}; name it with --{what}-col (tried {list(names)}), "
+               f"or give the points as one WKT column ({', '.join(_GEOMETRY_NAMES)})")
         raise InputError(msg)
     return found
+
+
+def _geometry_column(columns: list[str], lon_col: str | None, lat_col: str | None) -> str | None:
+    """The column of point geometries a table is read by: one of :data:`_GEOMETRY_NAMES` where it has no
+    longitude column and none is named."""
+    lower = {str(c).lower(): c for c in columns}
+    geometry = next((lower[n] for n in _GEOMETRY_NAMES if n in lower), None)
+    if lon_col is None and lat_col is None and geometry is not None and not any(n in lower for n in _LON_NAMES):
+        return geometry
+    return None
+
+
+def _xy(columns: list[str], lon_col: str | None, lat_col: str | None, values: Any, *, crs: Any = None) -> tuple[Any, Any]:
+    """The longitude and latitude values of a table (``values(column)`` gives a column's values): its lon/lat
+    columns, else its column of point geometries (``POINT (114.3 30.5)`` in a CSV, WKB in a GeoParquet file, whose
+    ``crs`` the points are taken from to degrees)."""
+    geometry = _geometry_column(columns, lon_col, lat_col)
+    if geometry is not None:
+        return _geometry_xy(values(geometry), geometry, crs=crs)
+    return values(_column(columns, lon_col, _LON_NAMES, "lon")), values(_column(columns, lat_col, _LAT_NAMES, "lat"))
+
+
+def _geoparquet_crs(path: Path) -> Any:
+    """The CRS of a GeoParquet file's primary geometry column (its ``geo`` metadata), or None."""
+    import json
+
+    import pyarrow.parquet as pq
+    from pyproj import CRS
+
+    meta = pq.read_schema(path).metadata or {}
+    if b"geo" not in meta:
+        return None
+    try:
+        geo = json.loads(meta[b"geo"])
+        crs = geo["columns"][geo["primary_column"]].get("crs", "OGC:CRS84")
+        return CRS.from_user_input(crs) if crs is not None else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _geometry_xy(values: Any, column: str, *, crs: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """x and y of a column of WKT text or WKB points as :func:`_coordinates` reads them: None where the cell is
+    empty (or ``POINT EMPTY``): a missing coordinate; the text itself where it is no geometry: non-numeric.
+    Points in a projected ``crs`` (a GeoParquet file's) are taken to CGCS2000 degrees."""
+    cells = pd.Series(values, dtype=object)
+    x = np.full(len(cells), None, dtype=object)
+    y = x.copy()
+    given = np.flatnonzero(cells.map(lambda v: v is not None and not (isinstance(v, str) and not v.strip())
+                                     and not (isinstance(v, float) and np.isnan(v))).to_numpy(dtype=bool))
+    raw = cells.iloc[given].to_numpy()
+    binary = np.array([isinstance(v, (bytes, bytearray)) for v in raw], dtype=bool)
+    geoms = np.empty(len(raw), dtype=object)
+    geoms[binary] = shapely.from_wkb(raw[binary], on_invalid="ignore")
+    geoms[~binary] = shapely.from_wkt(raw[~binary].astype(str), on_invalid="ignore")
+    kinds = shapely.get_type_id(geoms)
+    other = np.flatnonzero((kinds > 0) & ~shapely.is_empty(geoms))
+    if len(other):
+        kind = shapely.get_type_id(geoms[other[0]])
+        msg = (f"locate: column {column!r} holds {shapely.GeometryType(kind).name.lower()} geometries (row {int(given[other[0]]) + 1}); "
+               "give points (events), one POINT per row")
+        raise InputError(msg)
+    point = (kinds == 0) & ~shapely.is_empty(geoms)
+    px, py = shapely.get_x(geoms[point]), shapely.get_y(geoms[point])
+    if crs is not None and not crs.is_geographic:
+        from pyproj import Transformer
+
+        px, py = Transformer.from_crs(crs, 4490, always_xy=True).transform(px, py)
+    x[given[point]], y[given[point]] = px, py
+    invalid = given[kinds < 0]
+    x[invalid] = y[invalid] = cells.iloc[invalid].astype(str).to_numpy()  # no geometry: a non-numeric coordinate
+    return x, y
 
 
 def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -365,9 +440,8 @@ def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[p
         msg = f"locate: points=<{type(points).__name__}>; give a DataFrame with lon/lat columns, a GeoDataFrame of points or a CSV/Parquet path"
         raise InputError(msg)
     cols = [str(c) for c in points.columns]
-    lon = _column(cols, lon_col, _LON_NAMES, "lon")
-    lat = _column(cols, lat_col, _LAT_NAMES, "lat")
-    x, y, reason = _coordinates(points[lon].to_numpy(), points[lat].to_numpy())
+    by_name = dict(zip(cols, points.columns))
+    x, y, reason = _coordinates(*_xy(cols, lon_col, lat_col, lambda c: points[by_name[c]].to_numpy()))
     return points, x, y, reason
 
 
@@ -377,7 +451,12 @@ def _read_points(path: Path) -> pd.DataFrame:
         raise InputError(msg)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".geoparquet"):
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
+        if _geoparquet_crs(path) is not None and _geometry_column([str(c) for c in frame.columns], None, None):
+            import geopandas as gpd
+
+            return gpd.read_parquet(path)  # points without lon/lat columns: read in their CRS
+        return frame
     if suffix in (".csv", ".txt"):
         enc = _csv_encoding(path)
         try:
@@ -470,7 +549,8 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
     ----------
     points
         A DataFrame with longitude/latitude columns (found by name: lon/lng/longitude/x/经度 and
-        lat/latitude/y/纬度, or given), a GeoDataFrame of points, or a CSV/Parquet path.
+        lat/latitude/y/纬度, or given; else one column of points, WKT text or WKB, named as in
+        ``_GEOMETRY_NAMES``: WKT, geometry ...), a GeoDataFrame of points, or a CSV/Parquet path.
     plan
         A :class:`~gridgeo.Plan`, a plan file, or a :class:`Locator` built before (fastest for many calls).
     lon_col, lat_col
@@ -551,17 +631,18 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
     read_as = _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None
+    crs = _geoparquet_crs(src) if read_as is None else None
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
     writer = None
     try:
         for batch in _batches(src, chunk_rows, encoding, resolved=read_as):
             cols = batch.schema.names
-            lon = _column(cols, lon_col, _LON_NAMES, "lon")
-            lat = _column(cols, lat_col, _LAT_NAMES, "lat")
-            answer = locator.locate_xy(batch.column(lon).to_numpy(zero_copy_only=False),
-                                       batch.column(lat).to_numpy(zero_copy_only=False), coords=coords)
+            answer = locator.locate_xy(*_xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False),
+                                            crs=crs), coords=coords)
             table = pa.Table.from_batches([batch])
+            if dst.suffix.lower() == ".csv":
+                table = _binary_as_text(table)
             keep = _kept_names(cols, list(answer.columns))
             if keep:
                 table = table.rename_columns([keep.get(c, c) for c in cols])
@@ -602,6 +683,21 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         if os.path.exists(tmp):
             os.unlink(tmp)
     return counts
+
+
+def _binary_as_text(table: Any) -> Any:
+    """``table`` with its binary columns (a Parquet file's) as text, which a CSV can hold: a geometry (GeoParquet's
+    WKB) as WKT, other bytes as hex. pyarrow's CSV writer failed on them ("Invalid UTF8 payload", a traceback)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raw = np.array(table.column(i).to_pylist(), dtype=object)
+            geoms = shapely.from_wkb(raw, on_invalid="ignore")
+            text = [None if v is None else shapely.to_wkt(g, rounding_precision=-1) if g is not None else v.hex()
+                    for v, g in zip(raw, geoms, strict=True)]
+            table = table.set_column(i, field.name, pa.array(text, type=pa.string()))
+    return table
 
 
 def _arrow_text(column: pd.Series) -> Any:

@@ -22,6 +22,7 @@ import shapely
 from . import __version__
 from ._errors import GridgeoError, InputError
 from ._findings import concat_findings, make_findings
+from ._text import counted
 from .blocks import assign_buildings, block_totals, build_blocks
 from .codes import CodeScheme, assign_codes, code_metadata, conflicting_scheme
 from .crs import metric_crs, to_metric
@@ -205,7 +206,7 @@ def prepare(
     if snapped:
         findings.append(make_findings([{
             "type": "street_ends_snapped", "severity": "info", "layer": "streets", "measure": float(snapped),
-            "message": (f"{snapped} street end(s) within {rules.street_snap_m:g} m of another street or a community "
+            "message": (f"{counted(snapped, 'street end')} within {rules.street_snap_m:g} m of another street or a community "
                         "boundary were extended to meet it before the blocks were drawn (street_snap_m)")}], crs=m))
     buildings = assign_buildings(buildings, blocks)
     blocks = block_totals(blocks, buildings)

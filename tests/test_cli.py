@@ -115,7 +115,7 @@ def test_counts_on_the_console_agree_with_their_noun(capsys, tmp_path):
 def test_info_on_an_input_file(capsys, tiny_files):
     assert main(["info", str(tiny_files["buildings"])]) == 0
     out = capsys.readouterr().out
-    assert "1 layer(s)" in out
+    assert f"{tiny_files['buildings']}: 1 layer\n" in out and "(s)" not in out
     assert "buildings: 6 features (Point, Polygon); CRS EPSG:4490; households 173 (2 missing)" in out
     assert "columns: ['building_id', 'households', 'floors', 'name', 'use']" in out
 
@@ -126,7 +126,7 @@ def test_info_on_a_multi_layer_geopackage(capsys, tmp_path, communities_4490, st
     streets_4490.to_file(path, layer="jiedao")
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "2 layer(s)" in out
+    assert f"{path}: 2 layers\n" in out
     assert "shequ: 2 features (Polygon); CRS EPSG:4490" in out
     assert "jiedao: 4 features (LineString); CRS EPSG:4490" in out
 
@@ -135,7 +135,8 @@ def test_info_on_csv_without_crs(capsys, tmp_path):
     path = tmp_path / "communities.csv"
     path.write_text('code,wkt\n420103001001,"POLYGON ((0 0, 1 0, 1 1, 0 0))"\n', encoding="utf-8")
     assert main(["info", str(path)]) == 0
-    assert "communities: 1 features (Polygon); CRS none" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{path}: 1 layer\n" in out and "communities: 1 feature (Polygon); CRS none" in out, out
 
 
 def test_info_on_geoparquet(capsys, tmp_path, streets_4547):
@@ -143,6 +144,23 @@ def test_info_on_geoparquet(capsys, tmp_path, streets_4547):
     streets_4547.to_parquet(path)
     assert main(["info", str(path)]) == 0
     assert "streets: 4 features (LineString); CRS EPSG:4547" in capsys.readouterr().out
+
+
+def test_info_on_a_folder_of_layer_files(capsys, tmp_path, communities_4490, streets_4490):
+    """A folder `gridgeo export --format geojson|parquet` writes (one file a layer) was "cannot read ...: not recognized
+    as being in a supported file format ... prefixing the file path with '<DRIVER>:'": each file is summarised."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    communities_4490.to_file(folder / "communities.geojson")
+    streets_4490.to_parquet(folder / "streets.parquet")
+    (folder / ".gridgeo-export").write_text('{"gridgeo_export": 1}', encoding="utf-8")
+    assert main(["info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{folder}: a folder of 2 files\n{folder / 'communities.geojson'}: 1 layer\n"), out
+    assert "communities: 2 features (Polygon); CRS EPSG:4490" in out and "streets: 4 features (LineString); CRS EPSG:4490" in out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _one_line_error(capsys, _run(["info", str(empty)]), "is a folder holding no GeoPackage", str(empty))
 
 
 def test_info_on_a_plan(capsys, tiny_files, tmp_path):
@@ -155,6 +173,18 @@ def test_info_on_a_plan(capsys, tiny_files, tmp_path):
     assert "blocks             6 features, 261 households (EPSG:4490)" in text
     assert "buildings outside every community (kept, reported): 1" in text
     assert "building_outside_communities" in text
+
+
+def test_info_counts_one_warning_as_one_warning():
+    """A plan whose own validation found one warning said "0 errors, 1 warnings" (gridgeo info, partition, and
+    the plan's summary in Jupyter)."""
+    from gridgeo.info import plan_summary
+    from gridgeo.plan import Plan
+
+    text = plan_summary(Plan({}, {"validation": {"error": 1, "warning": 1, "info": 2}}))
+    assert "gridgeo validate (run before writing): 1 error, 1 warning, 2 info" in text, text
+    assert "validation (run before writing): 1 error, 1 warning, 2 info" in Plan({}, {"validation": {
+        "error": 1, "warning": 1, "info": 2}})._repr_html_()  # the plan in Jupyter alike
 
 
 def test_info_missing_file(capsys, tmp_path):

@@ -484,6 +484,20 @@ def test_detect_shift_skips_what_it_cannot_judge(town):
         detect_shift({"streets": town["streets"], "bare": gpd.GeoDataFrame(geometry=[Point(*WUHAN)])})
 
 
+def test_a_layer_of_a_few_points_is_not_called_shifted():
+    """The sample town's 11 units in its first two communities, aligned, were reported "layer 'enterprises' looks
+    shifted ~626 m against 'communities' ... read it with --enterprises-datum gcj02" (advice that moves them 626 m
+    wrong): distances to 11 points vary with those 11, however many points they are measured from."""
+    from gridgeo.datasets import get_path
+
+    town = get_path("sample_town")
+    layers = {name: gpd.read_file(town, layer=name) for name in ("communities", "streets", "buildings", "enterprises")}
+    two = layers["communities"].iloc[:2]
+    inside = {name: gdf[gdf.intersects(two.union_all())] for name, gdf in layers.items() if name != "streets"}
+    assert len(inside["enterprises"]) == 11
+    assert detect_shift({**inside, "communities": two, "streets": layers["streets"]}) == []
+
+
 def test_detect_shift_outside_china_never_fires():
     paris = make_town(lon=2.35, lat=48.85, size_m=1200)
     paris["buildings"] = convert_datum(paris["buildings"], src="wgs84", dst="gcj02")  # a no-op outside China

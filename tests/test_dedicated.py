@@ -264,6 +264,18 @@ def test_employees_and_site_area_not_numbers_are_findings():
     assert decide(units, get_rules())["rule"].tolist().count("employees") == 2
 
 
+def test_employees_in_a_nullable_column_are_numbers():
+    # employees as Int64 (a frame after convert_dtypes) with a missing value raised "boolean value of NA is ambiguous"
+    u = _units([
+        {"name": "a", "category": "enterprise", "employees": 300, "geometry": P(100, 100)},
+        {"name": "b", "category": "enterprise", "employees": None, "geometry": P(200, 100)},
+    ])
+    u["employees"] = pd.array([300, None], dtype="Int64")
+    units, found = normalise_units(u, _comm())
+    assert units.set_index("name")["employees"].fillna(-1).to_dict() == {"a": 300, "b": -1}
+    assert dict(zip(units["name"], decide(units, get_rules())["rule"], strict=True)) == {"a": "employees", "b": "attached"}
+
+
 def test_normalisation_findings_nothing_dropped():
     units, found = normalise_units(_units([
         {"name": "镇政府", "category": "党政机关", "employees": "160", "geometry": P(100, 100)},

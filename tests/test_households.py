@@ -349,3 +349,17 @@ def test_floors_are_taken_from_the_height_where_none_are_given():
     assert h[4:] == [0, 0] and out["households_source"].tolist()[4:] == ["missing"] * 2
     assert sorted(f.loc[f["type"] == "floors_from_height", "feature_id"]) == ["b0", "b1", "b2"]
     assert "6 floors taken from its height '18 米'" in " ".join(f["message"])
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "int64[pyarrow]", "double[pyarrow]"])
+def test_nullable_number_columns_read_as_plain_numbers(dtype):
+    # a frame after df.convert_dtypes(), or a GeoParquet written from one, holds pd.NA: it raised
+    # "TypeError: boolean value of NA is ambiguous" out of gridgeo.divide instead of counting the households
+    b = _buildings([40, None, None, -3], floors=[None, 6, None, None])
+    b["households"] = pd.array([40, None, None, -3], dtype=dtype)
+    b["floors"] = pd.array([None, 6, None, None], dtype=dtype)
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    assert out["households"].tolist() == [40, 60, 0, 0]
+    assert out["households_source"].tolist() == ["given", "estimated", "missing", "missing"]
+    assert sorted(zip(f["type"], f["feature_id"])) == [
+        ("households_invalid", "b3"), ("households_missing", "b2"), ("households_null", "b1")]

@@ -176,7 +176,7 @@ def test_csv_gbk_encoded(tmp_path):
 def test_csv_non_numeric_coordinates(tmp_path):
     path = tmp_path / "buildings.csv"
     path.write_text("lon,lat\n114.27,30.59\nabc,30.6\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"buildings: 1 row\(s\) of .*buildings\.csv have non-numeric lon/lat \(first at row 3\)"):
+    with pytest.raises(InputError, match=r"buildings: 1 row of .*buildings\.csv has non-numeric lon/lat \(first at row 3\)"):
         read_layer(path, name="buildings")
 
 
@@ -365,23 +365,23 @@ def test_community_kind(communities_4547):
 )
 def test_malformed_community_codes(communities_4547, bad):
     g = communities_4547.assign(code=pd.Series([CODE_A, bad], dtype=object))
-    with pytest.raises(InputError, match=r"communities: 1 malformed community code\(s\) .*12-digit statistical code \(统计用区划代码\) in ASCII digits, e\.g\. 420103002001"):
+    with pytest.raises(InputError, match=r"communities: 1 malformed community code .*12-digit statistical code \(统计用区划代码\) in ASCII digits, e\.g\. 420103002001"):
         normalise_communities(g)
 
 
 def test_malformed_code_is_named(communities_4547):
     g = communities_4547.assign(code=["42010300100", "abc"])
-    with pytest.raises(InputError, match=r"2 malformed community code\(s\) \['42010300100', 'abc'\]"):
+    with pytest.raises(InputError, match=r"2 malformed community codes \['42010300100', 'abc'\]"):
         normalise_communities(g)
 
 
 def test_missing_community_code_is_named_by_row_and_name(communities_4547):
     # not "[nan]": a community without a code is found by its row and name
     g = communities_4547.assign(code=pd.Series([CODE_A, None], dtype=object), name=["东湖社区", "西湖社区"])
-    with pytest.raises(InputError, match=r"communities: 1 malformed community code\(s\) \['none in row 1 \(西湖社区\)'\]; "):
+    with pytest.raises(InputError, match=r"communities: 1 malformed community code \['none in row 1 \(西湖社区\)'\]; "):
         normalise_communities(g)
     g = communities_4547.drop(columns="name").assign(code=pd.Series([" ", "abc"], dtype=object))
-    with pytest.raises(InputError, match=r"2 malformed community code\(s\) \['none in row 0', 'abc'\]"):
+    with pytest.raises(InputError, match=r"2 malformed community codes \['none in row 0', 'abc'\]"):
         normalise_communities(g)
 
 
@@ -412,7 +412,7 @@ def test_streets_wrong_geometry_type(communities_4547):
 def test_null_geometry(communities_4547, empty):
     g = communities_4547.copy()
     g.loc[1, "geometry"] = empty
-    with pytest.raises(InputError, match=r"communities: 1 feature\(s\) have no geometry \(rows \[1\]\); remove them or add geometry"):
+    with pytest.raises(InputError, match=r"communities: 1 feature has no geometry \(rows \[1\]\); remove them or add geometry"):
         normalise_communities(g)
 
 
@@ -425,7 +425,7 @@ def test_null_geometry_read_from_geojson(tmp_path):
         encoding="utf-8",
     )
     g = read_layer(path, name="streets")
-    with pytest.raises(InputError, match=r"streets: 1 feature\(s\) have no geometry"):
+    with pytest.raises(InputError, match=r"streets: 1 feature has no geometry"):
         normalise_streets(g)
 
 
@@ -452,8 +452,8 @@ def test_invalid_street_collapsing_to_nothing():
     # the rows are named: in a layer of thousands, "1 invalid feature" alone cannot be found
     g = gpd.GeoDataFrame(geometry=[shapely.LineString([at(0, 0), at(5, 5)]), shapely.LineString([at(0, 0), at(0, 0)])],
                          crs=METRIC_EPSG)
-    with pytest.raises(InputError, match=r"streets: 1 invalid feature\(s\) collapse to nothing when repaired "
-                                         r"\(row 1: Too few points in geometry component\[.*\]\); redraw or remove them in the source$"):
+    with pytest.raises(InputError, match=r"streets: 1 invalid feature collapses to nothing when repaired "
+                                         r"\(row 1: Too few points in geometry component\[.*\]\); redraw or remove it in the source$"):
         normalise_streets(g)
 
 
@@ -760,3 +760,17 @@ def test_load_config_not_utf8(tmp_path):
     cfg.write_bytes('[communities]\npath = "社区.shp"\n'.encode("gbk"))
     with pytest.raises(InputError, match=r"config file .*gridgeo\.toml is not valid TOML: .*; TOML files are UTF-8 text"):
         load_config(cfg)
+
+
+def test_column_names_with_spaces_around_them_are_read(tmp_path):
+    """A spreadsheet's header " households " or "户数 " was not matched: the given counts were ignored and every
+    household estimated from floors, silently (a different plan); so was --columns buildings.floors=" 层数"."""
+    b = gpd.GeoDataFrame({" households ": [40, 50], "层数 ": [6, 6], "楼栋编号 ": ["A1", "A2"]},
+                         geometry=[rect(0, 0, 30, 30), rect(40, 0, 70, 30)], crs=METRIC_EPSG)
+    out, found = normalise_buildings(b)
+    assert out["households"].tolist() == [40, 50] and out["floors"].tolist() == [6, 6]
+    assert out["building_id"].tolist() == ["A1", "A2"]
+    assert sorted(f["message"].split(" read as")[0] for f in found if f["type"] == "column_alias_used") == [
+        "buildings: column '层数 '", "buildings: column '楼栋编号 '"]
+    mapped, _ = normalise_buildings(b.rename(columns={"层数 ": " 楼高"}), columns={"floors": "楼高"})
+    assert mapped["floors"].tolist() == [6, 6]

@@ -227,6 +227,76 @@ def test_locator_is_reusable_and_parquet_output_keeps_types(plan, tmp_path):
     assert str(schema.field("lon").type) == "double" and str(schema.field("grid_code").type) == "string"
 
 
+def test_a_geoparquet_of_events_answered_as_csv_keeps_its_geometry_as_wkt(tmp_path):
+    """A GeoParquet file of events (its WKB geometry column beside lon/lat) answered as CSV failed with a traceback,
+    "pyarrow.lib.ArrowInvalid: Invalid UTF8 payload": a binary column is written as text, a geometry as WKT."""
+    src = tmp_path / "events.parquet"
+    gpd.GeoDataFrame({"id": [1, 2], "lon": [114.3015, 114.5], "lat": [30.5505, 30.5], "blob": [b"\x00\xff", None]},
+                     geometry=[shapely.Point(114.3015, 30.5505), None], crs=4326).to_parquet(src)
+    counts = locate_file(src, _two_grids(), tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert counts["located"] == 1 and back["grid_code"].tolist() == [f"{C}002", ""]
+    assert back["geometry"].tolist() == ["POINT (114.3015 30.5505)", ""] and back["blob"].tolist() == ["00ff", ""]
+
+
+def test_points_given_as_a_wkt_or_geoparquet_geometry_column(tmp_path):
+    """Events exported by another system as one WKT column (CSV) or as GeoParquet without lon/lat columns were
+    refused: "no lon column among ['id', 'WKT']; name it with --lon-col", which no --lon-col could mend."""
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_text('id,WKT\n1,"POINT (114.3015 30.5505)"\n2,"POINT (114.5 30.5)"\n3,\n4,junk\n5,POINT EMPTY\n', encoding="utf-8")
+    counts = locate_file(src, plan, tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert back["grid_code"].tolist() == [f"{C}002", "", "", "", ""]
+    assert back["reason"].tolist() == ["", "outside every grid", "missing coordinate", "non-numeric coordinate",
+                                       "missing coordinate"]
+    assert (counts["located"], counts["outside"], counts["bad"]) == (1, 1, 3)
+    frame = gridgeo.locate(pd.read_csv(src), plan)  # a DataFrame alike
+    assert _values(frame["grid_code"]) == [f"{C}002", None, None, None, None]
+    geo = tmp_path / "events.parquet"
+    gpd.GeoDataFrame({"id": [1, 2]}, geometry=[shapely.Point(114.3005, 30.5502), None], crs=4326).to_parquet(geo)
+    locate_file(geo, plan, tmp_path / "geo.csv")
+    back = pd.read_csv(tmp_path / "geo.csv", dtype=str, keep_default_na=False)
+    assert back["grid_code"].tolist() == [f"{C}001", ""] and back["subgrid_code"].tolist() == [f"{C}00101", ""]
+    assert _values(gridgeo.locate(geo, plan)["grid_code"]) == [f"{C}001", None]
+    lines = tmp_path / "lines.csv"
+    lines.write_text('id,geometry\n1,"POINT (114.3015 30.5505)"\n2,"LINESTRING (0 0, 1 1)"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"column 'geometry' holds linestring geometries \(row 2\); give points"):
+        locate_file(lines, plan, tmp_path / "lines_out.csv")
+    with pytest.raises(InputError, match=r"no lon column among \['id', 'note'\].* or give the points as one WKT column"):
+        gridgeo.locate(pd.DataFrame({"id": [1], "note": ["x"]}), plan)
+
+
+def test_a_roster_of_no_one_routes_to_no_one(tmp_path):
+    """A roster with its header and no rows (a template not filled in yet) raised "IndexError: index 0 is out of
+    bounds for axis 0 with size 0" (a traceback): every point gets its grid and no worker."""
+    roster = tmp_path / "staff.csv"
+    roster.write_text("name,phone,grid_code\n", encoding="utf-8")
+    pts = pd.DataFrame({"lon": [114.3015, 114.5], "lat": [30.5505, 30.5]})
+    for given in (roster, pd.DataFrame(columns=["name", "phone", "grid_code"])):
+        answer = gridgeo.locate(pts, _two_grids(), roster=given)
+        assert _values(answer["grid_code"]) == [f"{C}002", None] and _values(answer["worker"]) == [None, None]
+    src = tmp_path / "events.csv"
+    pts.to_csv(src, index=False)
+    plan_file = tmp_path / "plan.gpkg"
+    _two_grids().write(plan_file)
+    assert main(["locate", str(plan_file), str(src), "--out", str(tmp_path / "out.csv"), "--roster", str(roster)]) == 0
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert back["grid_code"].tolist() == [f"{C}002", ""] and back["worker"].tolist() == ["", ""]
+
+
+def test_a_geoparquet_of_events_in_metres_is_read_in_its_crs(tmp_path):
+    """A GeoParquet file of events without lon/lat columns, stored in a Gauss-Krüger CRS (EPSG:4547), was read as
+    degrees: "coordinate out of range" for every point. Its CRS (the file's geo metadata) is honoured."""
+    geo = tmp_path / "events.parquet"
+    gpd.GeoDataFrame({"id": [1, 2]}, geometry=[shapely.Point(114.3005, 30.5502), shapely.Point(114.3015, 30.5505)],
+                     crs=4490).to_crs(4547).to_parquet(geo)
+    locate_file(geo, _two_grids(), tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert back["grid_code"].tolist() == [f"{C}001", f"{C}002"] and back["reason"].tolist() == ["", ""]
+    assert _values(gridgeo.locate(geo, _two_grids())["grid_code"]) == [f"{C}001", f"{C}002"]
+
+
 def test_locate_file_gbk_csv_and_a_header_only_file(tmp_path):
     plan = _two_grids()
     src = tmp_path / "events.csv"

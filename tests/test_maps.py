@@ -219,6 +219,28 @@ def test_a_person_listed_twice_is_shown_once_and_the_repeat_is_said(tmp_path, pl
     assert html.count("13812345678") == html.count("13712345678") > 0
 
 
+def test_a_roster_row_with_a_code_not_in_the_plan_is_named(tmp_path, capsys):
+    """A mistyped grid or community code put the person on no map and no sign, and the console only counted them
+    ("unplaced 1" in the staffing table): the row is named, with the code, on both commands."""
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"姓名,电话,职务,网格编码,社区代码\n张三,13812345678,网格员,{A1},\n王五,13912345678,网格员,420103001099001,\n"
+                     "赵六,13712345678,网格长,,420103009999\n", encoding="utf-8")
+    assert main(["map", str(path), "--roster", str(staff), "--out", str(tmp_path / "site"), "--tiles", "none"]) == 0
+    err = capsys.readouterr().err
+    assert (f"gridgeo: warning: roster {staff}: 2 rows name a code not in the plan (line 3 王五: grid 420103001099001; "
+            "line 4 赵六: community 420103009999); shown on no map") in err, err
+    _font_or_skip()
+    assert main(["sign", str(path), "--grid", A1, "--roster", str(staff), "--out", str(tmp_path / "signs")]) == 0
+    assert "2 rows name a code not in the plan" in capsys.readouterr().err
+    assert main(["report", str(path), "--roster", str(staff)]) == 0
+    assert "2 rows name a code not in the plan (line 3 王五: grid 420103001099001; " in capsys.readouterr().err
+    staff.write_text(f"姓名,电话,职务,网格编码\n张三,13812345678,网格员,{A1}\n", encoding="utf-8")
+    assert main(["map", str(path), "--roster", str(staff), "--out", str(tmp_path / "site2"), "--tiles", "none"]) == 0
+    assert "not in the plan" not in capsys.readouterr().err
+
+
 def test_cli_roster_error_is_one_line_exit_2(tmp_path, capsys):
     path = tmp_path / "plan.gpkg"
     town_plan().write(path)
@@ -432,6 +454,18 @@ def test_overlays_are_layers_counted_per_grid(tmp_path, plan, capsys):
     assert "企业" in _html_file(tmp_path / "site" / "index.html")
 
 
+def test_an_overlay_with_nothing_in_a_community_gives_that_community_its_page(tmp_path, plan):
+    """Pages per community (--pages community, or a plan over 300 grids) with an --overlay holding nothing in one
+    community failed with a traceback: "AssertionError: The field name is not available in the data"."""
+    from conftest import METRIC_EPSG, at
+
+    points = gpd.GeoDataFrame({"name": ["化工厂"]}, geometry=gpd.points_from_xy(*zip(at(50, 300))), crs=METRIC_EPSG)  # in A only
+    pages = publish_map(plan, tmp_path / "site", tiles="none", pages="community", overlays={"企业": points})
+    assert sorted(p.name for p in pages) == sorted(["index.html", f"{CODE_A}.html", f"{CODE_B}.html"])
+    assert "企业 (1)" in _html_file(tmp_path / "site" / f"{CODE_A}.html")
+    assert "企业 (0)" in _html_file(tmp_path / "site" / f"{CODE_B}.html")
+
+
 def _html_file(path) -> str:
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), path.read_text(encoding="utf-8"))
 
@@ -549,6 +583,99 @@ def test_dollar_signs_in_user_text_are_printed_as_written(tmp_path, plan):
         assert expected in text, expected
     maps = gridgeo.maps.sign.write_community_maps(plan, tmp_path / "maps", communities=[CODE_A], roster=staff)
     assert "李$x^2$" in pypdf.PdfReader(maps[0]).pages[0].extract_text()
+
+
+def test_long_text_on_a_sign_stays_in_its_card_and_on_the_page(plan):
+    """A long name ran out of its card into the next one and off the page, and a long responsible unit or list
+    of roads (Chinese has no spaces for matplotlib's wrap) off the page: each is broken into the lines its place
+    holds, the last cut with "…"."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import sign_figure
+
+    _font_or_skip()
+    staff = pd.DataFrame({"name": ["李" * 60, "Wang " * 30], "phone": ["138 0013 8000", "139-0013-8001"], "role": "网格员",
+                          "grid_code": A1, "duties": ["巡查" * 80, "patrols " * 40]})
+    fig = sign_figure(plan, A1, roster=staff, unit="正街社区居民委员会" * 12)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    width = fig.bbox.width
+    boxes = {t.get_text(): t.get_window_extent(renderer) for t in fig.texts}
+    assert all(b.x1 <= 0.95 * width for b in boxes.values()), [(k[:20], b.x1 / width) for k, b in boxes.items()]
+    cards = [{k: b for k, b in boxes.items() if k.startswith(prefixes)} for prefixes in (("李", "职责: 巡查"), ("Wang", "职责: patrols"))]
+    left, right = sorted(cards, key=lambda card: min(b.x0 for b in card.values()))  # two cards side by side
+    right_x0 = min(b.x0 for b in right.values())
+    assert len(left) == len(right) == 2 and all(b.x1 < right_x0 for b in left.values()), {k[:20]: b.x1 / width for k, b in left.items()}
+    texts = list(boxes)
+    assert any(k.startswith("李李李") and k.endswith("…") and "\n" not in k for k in texts)  # a name keeps one line
+    assert any(k.startswith("职责: 巡查") and k.count("\n") == 1 and k.endswith("…") for k in texts)  # duties: two
+    assert any(k.startswith("Wang Wang") and k.endswith("…") for k in texts)
+    unit = next(k for k in texts if k.startswith("正街社区居民委员会"))
+    assert unit.count("\n") == 1 and unit.endswith("…")
+
+
+def test_a_community_maps_staff_lines_stay_in_their_column(plan):
+    """The printed community map lists each grid's leader and workers on one line in one of two columns: a grid
+    with three people (names and phones) ran past its column into the other one."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import community_figure
+
+    _font_or_skip()
+    staff = pd.DataFrame({"name": ["欧阳建国", "司马晓燕", "诸葛明亮"], "phone": ["0712-88886666", "139-0013-8001", "138 0013 8000"],
+                          "role": ["网格长", "网格员", "专职网格员"], "grid_code": A1})
+    fig = community_figure(plan, CODE_A, roster=staff)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    line = next(t for t in fig.texts if t.get_text().startswith(A1))
+    assert line.get_window_extent(renderer).x1 <= (0.06 + 0.46) * fig.bbox.width, line.get_text()
+    assert line.get_text().startswith(f"{A1}  网格长 欧阳建国 0712-88886666；") and "\n" not in line.get_text()
+
+
+def test_characters_the_font_lacks_are_said_once_in_one_line(tmp_path, capsys):
+    """An emoji in a name (张三😀) printed as an empty box and put matplotlib's own warnings on the console,
+    "gridgeo/maps/sign.py:511: UserWarning: Glyph 128512 (\\N{GRINNING FACE}) missing from font(s) ..." with
+    gridgeo's source line, once per drawing: now one line naming the character and the fix (a
+    MissingGlyphWarning in Python)."""
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"姓名,电话,职务,网格编码\n张三\U0001F600,13812345678,网格员,{A1}\n李四\U0001F600,13912345678,网格长,{A1}\n",
+                     encoding="utf-8")
+    for extra in (["--grid", A1], ["--community", CODE_A]):
+        assert main(["sign", str(path), *extra, "--roster", str(staff), "--out", str(tmp_path / "out"), "--force"]) == 0
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if "U+1F600" in line or "Glyph" in line]
+        assert len(lines) == 1 and lines[0].startswith("gridgeo: warning: ") and "'\U0001F600' (U+1F600) missing from the font" in lines[0], err
+        assert "UserWarning" not in err and "sign.py" not in err
+    with pytest.warns(gridgeo.maps.sign.MissingGlyphWarning, match="U\\+1F600"):
+        gridgeo.write_signs(town_plan(), tmp_path / "api", grids=[A1], roster=staff)
+
+
+def test_communities_without_a_name_are_shown_by_their_code(tmp_path):
+    """A plan whose communities have no name (null in the file) made `gridgeo map` fail with "TypeError: sequence
+    item 1: expected str instance, float found", and signs print "nan · 网格 …" and "nan居民委员会"."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import community_figure, sign_figure
+
+    plan = town_plan()
+    layers = dict(plan.layers)
+    layers["communities"] = layers["communities"].assign(name=[None, "  "])
+    path = tmp_path / "plan.gpkg"
+    type(plan)(layers, plan.metadata).write(path)
+    unnamed = gridgeo.read_plan(path)
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none", "--pages", "community"]) == 0
+    html = _html_file(tmp_path / "site" / f"{CODE_A}.html")
+    assert f"<title>{CODE_A} 社区网格图</title>" in html and ">nan" not in html
+    popup = _geojson_layers(grid_map(unnamed, tiles="none"))
+    grids = next(v for k, v in popup.items() if k.startswith("网格"))
+    assert f"<th>所属社区</th><td>{CODE_A}</td>" in grids["features"][0]["properties"]["popup"]
+    assert staffing(unnamed)["community"].tolist() == ["", ""]
+    _font_or_skip()
+    texts = [t.get_text() for t in sign_figure(unnamed, A1).texts] + [t.get_text() for t in community_figure(unnamed, CODE_A).texts]
+    assert f"{CODE_A} · 网格 {A1}" in texts and f"{CODE_A}居民委员会" in texts and f"{CODE_A} 社区网格图" in texts
+    assert not any("nan" in t for t in texts), [t for t in texts if "nan" in t]
+    FigureCanvasAgg(sign_figure(unnamed, A1)).draw()
 
 
 def test_a_code_given_twice_gives_one_sign_and_no_error(tmp_path, capsys):

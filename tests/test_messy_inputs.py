@@ -172,6 +172,26 @@ def test_a_community_drawn_twice_is_left_out_of_the_repair_and_the_repair_partit
     assert main(["blocks", "--communities", str(fixed), "--communities-layer", "communities", "--out", str(plan), "-q"]) == 0
 
 
+def test_validate_and_repair_a_community_layer_in_python_as_on_the_command_line(tmp_path, communities_4547):
+    """gridgeo.validate(communities) checked the layer as grids (errors "the grids layer has no 'grid_code'
+    column" and "no 'community_code' column", "grids #0 and #1 overlap") where `gridgeo validate COMMUNITIES`
+    checks overlaps and gaps between communities; gridgeo.repair(communities) asked for communities. Both
+    faces now agree."""
+    import gridgeo
+    from gridgeo.boundaries import validate_communities
+
+    c = _communities(tmp_path, communities_4547, rect(390, 0, 800, 400))  # 10 m overlap
+    layer = gpd.read_file(c)
+    for source in (c, layer):
+        found = gridgeo.validate(source)
+        assert found["type"].tolist() == ["overlap"] and "communities" in found["message"].iloc[0], found[["type", "message"]]
+        assert found["type"].tolist() == validate_communities(layer)["type"].tolist()
+    assert len(gridgeo.validate(layer, boundary_tolerance_m=20)) == 1  # an overlap is an error at any tolerance
+    fixed, log = gridgeo.repair(layer)
+    assert len(log) and len(gridgeo.validate(fixed)) == 0
+    assert fixed.to_crs(METRIC_EPSG).geometry.area.sum() == pytest.approx(320_000, rel=1e-6)
+
+
 # ------------------------------------------------------------------------------------ street noding
 
 

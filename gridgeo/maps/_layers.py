@@ -149,3 +149,17 @@ def display_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float, coverage: bool, d
     rounded = shapely.transform(np.asarray(out.geometry.array, dtype=object), lambda xy: np.round(xy * scale) / scale)
     out = out.set_geometry(gpd.GeoSeries(rounded, index=out.index, crs=4326))
     return out
+
+
+def community_names(communities: gpd.GeoDataFrame) -> dict[str, str]:
+    """Community code → its name as maps, signs and the staffing table show it; "" for a community without one
+    (no name column, or a null or blank name), which each shows by its code: such a name was "nan" on signs
+    ("nan · 网格 …", "nan居民委员会") and a TypeError on the map.
+
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"], "name": ["东湖社区", None]}, geometry=[None, None])
+    >>> community_names(c)
+    {'420103001001': '东湖社区', '420103001002': ''}
+    """
+    names = communities["name"] if "name" in communities.columns else pd.Series(None, index=communities.index, dtype=object)
+    return {str(code): "" if name is None or (not isinstance(name, str) and pd.isna(name)) else str(name).strip()
+            for code, name in zip(communities["code"], names, strict=True)}

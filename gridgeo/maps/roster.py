@@ -43,6 +43,7 @@ import pandas as pd
 
 from .._errors import InputError
 from .._staff import GRID_STAFF_ROLES, HEADERS, ROLES, WORKER_ROLES, header_names, role_key, roster_text
+from ._layers import community_names
 
 __all__ = ["ROLES", "Roster", "read_roster", "staffing", "grid_staff_table"]
 
@@ -275,7 +276,7 @@ def staffing(plan: Any, roster: Roster | None = None) -> pd.DataFrame:
     subgrids = plan.layers.get("subgrids")
     per_grid = grid_staff_table(plan, roster)
     staff = roster.staff if roster is not None else pd.DataFrame(columns=list(COLUMNS))
-    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
+    names = community_names(plan.communities)
     rows = []
     for code in sorted(set(grids["community_code"].astype(str)) | set(staff["community_code"][staff["community_code"] != ""])):
         mine = staff[staff["community_code"] == code]

@@ -11,10 +11,13 @@ and copied.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +27,11 @@ import shapely
 
 from .._errors import GridgeoError, InputError
 from ..crs import metric_crs
-from ._layers import plan_streets, roads_by_zone
+from ._layers import community_names, plan_streets, roads_by_zone
 from ._text import default_duties, role_label, texts
 from .roster import Roster, read_roster
 
-__all__ = ["PAPER_MM", "FontNotFoundError", "community_figure", "find_cjk_font", "sign_figure", "write_community_maps",
+__all__ = ["PAPER_MM", "FontNotFoundError", "MissingGlyphWarning", "community_figure", "find_cjk_font", "sign_figure", "write_community_maps",
            "write_signs"]
 
 PAPER_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
@@ -44,6 +47,33 @@ _INSTALL = ("no CJK font found for Chinese text on signs; install one (Debian/Ub
 
 class FontNotFoundError(GridgeoError):
     """No font with Chinese glyphs is installed (signs would print empty boxes)."""
+
+
+class MissingGlyphWarning(UserWarning):
+    """Text on a sign or printed map holds characters the CJK font has no glyph for (printed as empty boxes)."""
+
+
+@contextlib.contextmanager
+def _glyphs_said(what: str):
+    """matplotlib's warnings of glyphs missing from the font (one per character and drawing, with gridgeo's
+    source line: "sign.py:511: UserWarning: Glyph 128512 (\\N{GRINNING FACE}) missing from font(s) Noto Sans CJK
+    SC.") said once, as one :class:`MissingGlyphWarning` naming the characters; other warnings pass as they were."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    missing: dict[str, str] = {}
+    for w in caught:
+        found = re.match(r"Glyph (\d+) .*missing from font\(s\) (.+?)\.?$", str(w.message))
+        if found:
+            missing.setdefault(chr(int(found[1])), found[2])
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if missing:
+        chars = ", ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
+        font = next(iter(missing.values()))
+        warnings.warn(MissingGlyphWarning(
+            f"{what}: {chars} missing from the font {font}, printed as an empty box; remove it from the roster or "
+            "data (names, duties, streets), or set GRIDGEO_CJK_FONT to a font that has it"), stacklevel=3)
 
 
 def find_cjk_font() -> str:
@@ -225,6 +255,43 @@ def _photo(ax: Any, path: str, t: dict[str, str]) -> None:
     ax.text(0.5, 0.5, t["photo"], ha="center", va="center", fontsize=9, color="#888", transform=ax.transAxes)
 
 
+def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "normal", lines: int = 1) -> str:
+    """``text`` in at most ``lines`` lines no wider than ``width`` (a fraction of ``fig``'s width) in the current
+    font at ``size`` points, the last cut short with "…" when the rest does not fit. matplotlib's ``wrap`` breaks
+    only at spaces and at the page's edge: a long name ran into the next card, a long unit or list of roads
+    (Chinese, without spaces) off the page. A line breaks at the last space that fits, else between characters."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties(size=size, weight=weight)
+    limit = width * fig.get_figwidth() * 72  # points
+
+    def fits(s: str) -> bool:
+        return not s.strip() or TextPath((0, 0), s, prop=prop).get_extents().width <= limit
+
+    def longest(s: str, tail: str) -> int:  # the longest prefix of s that fits with tail after it (at least 1)
+        lo, hi = 1, len(s)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(s[:mid] + tail) else (lo, mid - 1)
+        return lo
+
+    rest, out = " ".join(str(text).splitlines()).strip(), []
+    while rest:
+        if fits(rest):
+            out.append(rest)
+            break
+        if len(out) == lines - 1:
+            out.append(rest[:longest(rest, "…")].rstrip() + "…")
+            break
+        k = longest(rest, "")
+        space = rest.rfind(" ", 0, k + 1)
+        k = space if space > k // 2 else k
+        out.append(rest[:k].rstrip())
+        rest = rest[k:].lstrip()
+    return "\n".join(out)
+
+
 def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any = None, paper: str = "A4",
                 lang: str = "zh", supervision_phone: str | None = None, unit: str | None = None) -> Any:
     """The notice board (公示牌) of one grid as a matplotlib Figure of the paper's size.
@@ -251,8 +318,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     street_layer = plan_streets(plan, streets)
     grid = plan.grids[plan.grids["grid_code"].astype(str) == code]
     community = str(grid["community_code"].iloc[0])
-    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
-    cname = names.get(community, community)
+    cname = community_names(plan.communities).get(community) or community
     roads = roads_by_zone(grid, "grid_code", street_layer).get(code, [])
     area_m2 = float(grid.to_crs(crs).geometry.area.iloc[0])
     people = staff.of_grid(code) if staff is not None else None
@@ -268,7 +334,8 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         fig = Figure(figsize=(w_mm / 25.4, h_mm / 25.4), dpi=DPI)
         fig.patch.set_facecolor("white")
         fig.text(0.5, 0.965, f"{t['sign']}", ha="center", va="center", fontsize=fs(26), weight="bold", color="#b30000")
-        fig.text(0.5, 0.935, f"{cname} · {t['grid_word']} {code}", ha="center", va="center", fontsize=fs(15))
+        fig.text(0.5, 0.935, _fit(f"{cname} · {t['grid_word']} {code}", 0.88, fig=fig, size=fs(15)), ha="center",
+                 va="center", fontsize=fs(15))
         ax = fig.add_axes((0.06, 0.45, 0.88, 0.465))
         _draw_map(ax, plan, code, street_layer, crs, t)
         sep = "、" if lang == "zh" else ", "
@@ -278,8 +345,9 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         y = 0.425
         for k, v in facts:
             fig.text(0.07, y, f"{k}:", fontsize=fs(10.5), weight="bold", va="top")
-            fig.text(0.22, y, v, fontsize=fs(10.5), va="top", wrap=True)
-            y -= 0.022
+            v = _fit(v, 0.72, fig=fig, size=fs(10.5), lines=2)
+            fig.text(0.22, y, v, fontsize=fs(10.5), va="top")
+            y -= 0.022 * (1 + 0.7 * v.count("\n"))
         y -= 0.006
         fig.text(0.07, y, t["staff"], fontsize=fs(13), weight="bold", va="top", color="#b30000")
         y -= 0.03
@@ -296,14 +364,19 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
             shown += 1
             pax = fig.add_axes((cx, cy - card_h, 0.075, card_h))
             _photo(pax, p.photo, t)
-            fig.text(cx + 0.088, cy - 0.004, f"{p.name}", fontsize=fs(12), weight="bold", va="top")
+            text_w = col_w - 0.088 - 0.012  # the card's text stays in the card
+            fig.text(cx + 0.088, cy - 0.004, _fit(p.name, text_w, fig=fig, size=fs(12), weight="bold"), fontsize=fs(12),
+                     weight="bold", va="top")
             fig.text(cx + 0.088, cy - 0.024, role_label(p.role, lang), fontsize=fs(9.5), va="top", color="#444")
-            fig.text(cx + 0.088, cy - 0.041, f"{t['phone']}: {p.phone or '—'}", fontsize=fs(9.5), va="top")
+            fig.text(cx + 0.088, cy - 0.041, _fit(f"{t['phone']}: {p.phone or '—'}", text_w, fig=fig, size=fs(9.5)),
+                     fontsize=fs(9.5), va="top")
             duties = p.duties or default_duties(p.role, lang)
-            fig.text(cx + 0.088, cy - 0.058, f"{t['duties']}: {duties}", fontsize=fs(8), va="top", wrap=True, color="#333")
+            fig.text(cx + 0.088, cy - 0.058, _fit(f"{t['duties']}: {duties}", text_w, fig=fig, size=fs(8), lines=2),
+                     fontsize=fs(8), va="top", color="#333")
         if len(rows) > shown:  # no room for everyone: say how many more, with their names
             rest = ("、" if lang == "zh" else ", ").join(f"{p.name} {p.phone}".strip() for p in rows[shown:])
-            fig.text(0.07, 0.075, f"+{len(rows) - shown}: {rest}", fontsize=fs(8), va="bottom", wrap=True)
+            fig.text(0.07, 0.075, _fit(f"+{len(rows) - shown}: {rest}", 0.86, fig=fig, size=fs(8), lines=3), fontsize=fs(8),
+                     va="bottom")
         fig.text(0.5, 0.035, f"{t['supervision']}: {supervision or '—'}", ha="center", fontsize=fs(13), weight="bold")
     return fig
 
@@ -338,8 +411,7 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
     street_layer = plan_streets(plan, streets)
     colours = dict(zip(plan.grids["grid_code"].astype(str), colour_grids(plan.grids)))
     grids = plan.grids[plan.grids["community_code"].astype(str) == code].to_crs(crs).sort_values("grid_code")
-    names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
-    cname = names.get(code, code)
+    cname = community_names(plan.communities).get(code) or code
     w_mm, h_mm = PAPER_MM[paper]
     scale = w_mm / 210.0
     with matplotlib_rc(family):
@@ -400,7 +472,8 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
             lines.append(f"{g.grid_code}  " + ("；".join(who) if who else t["none"]))
         per_col = 22
         for i, text in enumerate(lines[: per_col * 2]):
-            fig.text(0.06 + (i // per_col) * 0.46, 0.31 - (i % per_col) * 0.0125, text, fontsize=6.5 * scale, va="top")
+            fig.text(0.06 + (i // per_col) * 0.46, 0.31 - (i % per_col) * 0.0125, _fit(text, 0.45, fig=fig, size=6.5 * scale),
+                     fontsize=6.5 * scale, va="top")  # within its column
         if len(lines) > per_col * 2:
             fig.text(0.06, 0.31 - per_col * 0.0125, f"… +{len(lines) - per_col * 2}", fontsize=6.5 * scale, va="top")
     return fig
@@ -432,18 +505,19 @@ def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list
         raise InputError(msg)
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
     street_layer = plan_streets(plan, streets)
-    figures = [community_figure(plan, c, roster=staff, streets=street_layer, paper=paper, lang=lang, public=public)
-               for c in communities]  # every error before anything is written
-    out.mkdir(exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".maps-", dir=out))
-    try:
-        for fig, target in zip(figures, targets):
-            with matplotlib_rc(find_cjk_font()):
-                fig.savefig(tmp / target.name, dpi=DPI, format=fmt)
-        for target in targets:
-            os.replace(tmp / target.name, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with _glyphs_said("community maps"):
+        figures = [community_figure(plan, c, roster=staff, streets=street_layer, paper=paper, lang=lang, public=public)
+                   for c in communities]  # every error before anything is written
+        out.mkdir(exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".maps-", dir=out))
+        try:
+            for fig, target in zip(figures, targets):
+                with matplotlib_rc(find_cjk_font()):
+                    fig.savefig(tmp / target.name, dpi=DPI, format=fmt)
+            for target in targets:
+                os.replace(tmp / target.name, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return targets
 
 
@@ -494,24 +568,25 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     find_cjk_font()  # fail before any work
     out.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".signs-", dir=out))
-    try:
-        def figure(code: str) -> Any:
-            return sign_figure(plan, code, roster=staff, streets=street_layer, paper=paper, lang=lang,
-                               supervision_phone=supervision_phone, unit=unit)
+    with _glyphs_said("signs"):
+        try:
+            def figure(code: str) -> Any:
+                return sign_figure(plan, code, roster=staff, streets=street_layer, paper=paper, lang=lang,
+                                   supervision_phone=supervision_phone, unit=unit)
 
-        if one_file:
-            from matplotlib.backends.backend_pdf import PdfPages
+            if one_file:
+                from matplotlib.backends.backend_pdf import PdfPages
 
-            with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(tmp / targets[0].name) as pdf:
-                for code in codes:
-                    pdf.savefig(figure(code), dpi=DPI)
-        else:
-            for code, target in zip(codes, targets):
-                with matplotlib.rc_context({"pdf.fonttype": 42}):
-                    figure(code).savefig(tmp / target.name, dpi=DPI, format=fmt,
-                                         metadata=None if fmt == "png" else {"Title": f"{code}"})
-        for target in targets:
-            os.replace(tmp / target.name, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+                with matplotlib.rc_context({"pdf.fonttype": 42}), PdfPages(tmp / targets[0].name) as pdf:
+                    for code in codes:
+                        pdf.savefig(figure(code), dpi=DPI)
+            else:
+                for code, target in zip(codes, targets):
+                    with matplotlib.rc_context({"pdf.fonttype": 42}):
+                        figure(code).savefig(tmp / target.name, dpi=DPI, format=fmt,
+                                             metadata=None if fmt == "png" else {"Title": f"{code}"})
+            for target in targets:
+                os.replace(tmp / target.name, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return targets

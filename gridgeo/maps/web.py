@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 
 from .._errors import InputError
-from ._layers import PALETTE, colour_grids, display_layer, palette_colour, plan_streets, roads_by_zone
+from ._layers import PALETTE, colour_grids, community_names, display_layer, palette_colour, plan_streets, roads_by_zone
 from ._text import default_duties, esc, role_label, texts
 from .roster import Roster, read_roster
 
@@ -482,7 +482,7 @@ def grid_map(
         raise InputError(msg)
     shared = _prepared if _prepared is not None else _prepare(plan, streets)
     street_layer = shared["streets"]
-    community_names = dict(zip(plan.communities["code"].astype(str), plan.communities.get("name", plan.communities["code"]).astype(str)))
+    names_of = community_names(plan.communities)
     roads = shared["roads"]
     sup_by_community = staff.supervision_phones() if staff is not None else {}
     subgrids = layers.get("subgrids")
@@ -501,7 +501,7 @@ def grid_map(
     records = []
     for g in grids_all.drop(columns=grids_all.geometry.name).itertuples(index=False):
         code = str(g.grid_code)
-        name = community_names.get(str(g.community_code), "")
+        name = names_of.get(str(g.community_code), "")
         popup = grid_popup(g, community_name=name, staff=staff.of_grid(code) if staff is not None else None,
                            roads=roads.get(code, []), supervision=sup_by_community.get(str(g.community_code)) or supervision_phone or "",
                            subgrid_count=n_sub.get(code), lang=lang, public=public, photo_src=photo_src,
@@ -521,7 +521,7 @@ def grid_map(
     _add_tiles(m, tiles, token, t)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     root = m.get_root()
-    title = f"{t['title']}" if communities is None or len(communities) != 1 else f"{community_names.get(communities[0], communities[0])} {t['page_of']}"
+    title = f"{t['title']}" if communities is None or len(communities) != 1 else f"{names_of.get(communities[0]) or communities[0]} {t['page_of']}"
     root.header.add_child(folium.Element(f"<title>{esc(title)}</title><meta charset='utf-8'>" + _CSS))
     link = f'<a href="{esc(index_link)}">{esc(t["back"])}</a>' if index_link else ""
     root.html.add_child(folium.Element(f'<div class="gg-title">{esc(title)}{link}</div>'))
@@ -602,7 +602,10 @@ def grid_map(
         layer = folium.GeoJson(og, name=f"{esc(name)} ({len(og):,})", show=True,
                                marker=folium.CircleMarker(radius=5, color=colour, fill=True, fill_opacity=0.9, weight=1),
                                style_function=lambda f, c=colour: {"color": c, "weight": 1.5, "fillColor": c, "fillOpacity": 0.4},
-                               tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if not public else None).add_to(m)
+                               # no tooltip on an empty layer (a community without such features): folium refuses
+                               # a field of no feature ("The field name is not available in the data")
+                               tooltip=folium.GeoJsonTooltip(fields=["name"], labels=False) if not public and len(og) else None,
+                               ).add_to(m)
         handles[f"overlay{k}"] = layer.get_name()
     b = layers.get("buildings")
     if buildings and b is not None and len(b):
@@ -648,10 +651,10 @@ def _index_map(plan: Any, pages: dict[str, str], *, tiles: str, token: str | Non
     c = plan.communities.sort_values("code")
     shown = display_layer(c, simplify_m=simplify_m, coverage=True, datum=datum)
     colours = colour_grids(c, key="code")
-    names = c.get("name", c["code"]).astype(str)
+    names = community_names(c)
     counts = plan.grids.groupby("community_code").size()
     records = []
-    for code, name in zip(c["code"].astype(str), names):
+    for code, name in ((code, names[code] or code) for code in c["code"].astype(str)):
         href = pages.get(code, "")
         records.append({"code": esc(code), "label": esc(name), "search": esc(f"{code} {name}"),
                         "popup": (f'<div class="gg-popup"><h4>{esc(name)}</h4>{esc(code)}<br>{esc(t["grids"])}: '

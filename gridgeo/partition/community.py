@@ -37,6 +37,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .._geometry import union_by
+from .._text import counted
 from ..blocks import order_key
 from ..footprints import unit_groups
 from .enclosures import enclosure_count, foreign_holes, open_enclosures, open_sites
@@ -1045,7 +1046,7 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
                        "; for the others no division within the bounds without them was found"
                        if dedicated < len(holes) else ""))
             found.append(_finding("grid_encloses_grid", "warning", layer, code, ids[q], float(len(holes)),
-                                  f"{word} {ids[q]} is wrapped around {len(holes)} hole(s) held by other grids: "
+                                  f"{word} {ids[q]} is wrapped around {counted(len(holes), 'hole')} held by other grids: "
                                   f"{why}; redraw by hand if needed", shapely.point_on_surface(holes[0])))
         if pp[q] < COMPACTNESS_REPORT:
             found.append(_finding("grid_not_compact", "info", layer, code, ids[q], round(float(pp[q]), 3),

@@ -20,6 +20,7 @@ import shapely
 from .._errors import InputError
 from .._findings import make_findings
 from .._geometry import polygonal
+from .._text import counted
 from ..crs import require_layers
 from ..parallel import Checkpoint, Failed, run_jobs
 from ..rules import Rules, load_rules, rules_for_kind
@@ -439,7 +440,7 @@ def _assemble(results: list[dict[str, Any]], buildings: gpd.GeoDataFrame, commun
     for code, n in codes[stray].astype(str).value_counts().sort_index().items():
         records.append({"type": "building_unknown_community", "severity": "warning", "layer": "buildings",
                         "community_code": code, "feature_id": None, "measure": float(n),
-                        "message": f"{n} building(s) name community {code!r}, which is not in the communities layer: "
+                        "message": f"{counted(n, 'building')} {'names' if n == 1 else 'name'} community {code!r}, which is not in the communities layer: "
                                    "in no grid; fix their community_code or add the community",
                         "geometry": None})
     findings = make_findings(records, crs=crs)

@@ -60,6 +60,7 @@ from pyproj import CRS
 
 from .._errors import InputError
 from .._geometry import union_by
+from .._text import counted
 from ..crs import is_metric, metric_crs, require_layers
 from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_labels
 from ..households import households_of
@@ -253,9 +254,12 @@ def format_quality(q: dict[str, Any]) -> str:
     lines += [f"{a:<{w0}}  {b:>{w1}}  {c:>{w2}}" for a, b, c in rows]
     notes = []
     if base and base.get("stored_households_mismatch"):
-        notes.append(f"{base['stored_households_mismatch']} grid(s) store a households count that differs from their buildings")
+        n = base["stored_households_mismatch"]
+        notes.append(f"{counted(n, 'grid')} {'stores' if n == 1 else 'store'} a households count that differs from "
+                     f"{'its' if n == 1 else 'their'} buildings")
     if counts.get("buildings_outside_communities"):
-        notes.append(f"{counts['buildings_outside_communities']} building(s) lie outside every community")
+        n = counts["buildings_outside_communities"]
+        notes.append(f"{counted(n, 'building')} {'lies' if n == 1 else 'lie'} outside every community")
     if counts.get("invalid_geometries"):
         notes.append(f"{counts['invalid_geometries']} invalid grid geometries were repaired before measuring")
     lines += [f"note: {n}" for n in notes]

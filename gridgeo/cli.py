@@ -723,7 +723,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_locate(args: argparse.Namespace) -> int:
-    from .locate import locate_file
+    from .locate import SWAP_FIX, locate_file
 
     for given in (args.plan, args.points, args.roster):
         if given is not None and _same_file(Path(args.out), Path(given)):
@@ -738,7 +738,7 @@ def _cmd_locate(args: argparse.Namespace) -> int:
     if counts.get("swapped"):
         print(f"gridgeo: warning: {counted(counts['swapped'], 'point')} {'looks' if counts['swapped'] == 1 else 'look'} "
               "like longitude and latitude swapped (out of "
-              "range, or in a grid only when exchanged); name the columns with --lon-col and --lat-col",
+              f"range, or in a grid only when exchanged); {SWAP_FIX['geometry' if counts.get('geometry') else 'columns']}",
               file=sys.stderr)
     return 0
 

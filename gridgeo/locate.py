@@ -180,12 +180,14 @@ class Locator:
         if roster is not None:
             self.roster, self.roster_index = _grid_workers(read_roster(roster), self.grid_code, self.grid_community)
 
-    def locate_xy(self, lon: Any, lat: Any, *, coords: str = "wgs84") -> pd.DataFrame:
-        """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each."""
+    def locate_xy(self, lon: Any, lat: Any, *, coords: str = "wgs84", geometry: bool = False) -> pd.DataFrame:
+        """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each;
+        ``geometry``: they are the x and y of points given as geometries (the swapped reasons say so)."""
         x, y, reason = _coordinates(lon, lat)
-        return self._answer(x, y, reason, coords=coords)
+        return self._answer(x, y, reason, coords=coords, geometry=geometry)
 
-    def _answer(self, x: np.ndarray, y: np.ndarray, reason: np.ndarray, *, coords: str) -> pd.DataFrame:
+    def _answer(self, x: np.ndarray, y: np.ndarray, reason: np.ndarray, *, coords: str,
+                geometry: bool = False) -> pd.DataFrame:
         """Answer columns as categoricals (codes stored once per grid): fast to build, small, exact text."""
         coords = _datum(coords)
         valid = reason < 0
@@ -222,6 +224,9 @@ class Locator:
                 sx, sy = convert(sx, sy)
             hit = self.grids.lookup(sx, sy, np.ones(len(maybe), dtype=bool)) >= 0
             reason[maybe[hit]] = SWAPPED_REASONS[1]
+        if geometry:  # points given as geometries: no column option mends an exchange, the axis order does
+            for columns, points in zip(SWAPPED_REASONS[:2], SWAPPED_REASONS[2:], strict=True):
+                reason[reason == columns] = points
         comm = np.where(found, self.grid_community_index[gi], -1)
         out = pd.DataFrame({
             "grid_code": _categorical(g, self.grid_code),
@@ -243,8 +248,8 @@ class Locator:
     def locate(self, points: Any, *, lon_col: str | None = None, lat_col: str | None = None,
                coords: str = "wgs84") -> pd.DataFrame:
         """The points given (see :func:`locate`) with the answer's columns added."""
-        frame, x, y, reason = _points(points, lon_col=lon_col, lat_col=lat_col)
-        answer = self._answer(x, y, reason, coords=coords)
+        frame, x, y, reason, geometry = _points(points, lon_col=lon_col, lat_col=lat_col)
+        answer = self._answer(x, y, reason, coords=coords, geometry=geometry)
         answer.index = frame.index
         keep = _kept_names([str(c) for c in frame.columns], list(answer.columns))
         return pd.concat([frame.rename(columns=keep) if keep else frame, answer], axis=1)
@@ -280,15 +285,19 @@ def _datum(coords: Any) -> str:
     return v
 
 
+#: what mends longitude and latitude exchanged: naming the columns (lon/lat columns), or writing the points
+#: x first (points given as geometries: WKT or WKB, a GeoDataFrame), where no column option applies
+SWAP_FIX = {"columns": "name the columns with --lon-col and --lat-col",
+            "geometry": "points are read as POINT (longitude latitude): write the longitude first (x, y)"}
 #: why a row has no answer; index 0 is "outside every grid", then these, then "in community ... but in no grid"
 _BAD_REASONS = ("missing coordinate", "non-numeric coordinate",
                 "coordinate out of range (longitude -180..180, latitude -90..90)",
-                "latitude out of range and longitude within -90..90: longitude and latitude look swapped "
-                "(name the columns with --lon-col and --lat-col)",
-                "outside every grid, but in one with longitude and latitude swapped "
-                "(name the columns with --lon-col and --lat-col)")
-#: the reasons (1 + index in _BAD_REASONS) that say longitude and latitude look swapped
-SWAPPED_REASONS = (4, 5)
+                *(r for fix in SWAP_FIX.values() for r in (
+                    f"latitude out of range and longitude within -90..90: longitude and latitude look swapped ({fix})",
+                    f"outside every grid, but in one with longitude and latitude swapped ({fix})")))
+#: the reasons (1 + index in _BAD_REASONS) that say longitude and latitude look swapped: of lon/lat columns, then
+#: of points given as geometries
+SWAPPED_REASONS = (4, 5, 6, 7)
 
 
 def _categorical(index: np.ndarray, categories: np.ndarray) -> pd.Categorical:
@@ -414,7 +423,9 @@ def _geometry_xy(values: Any, column: str, *, crs: Any = None) -> tuple[np.ndarr
     return x, y
 
 
-def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+def _points(points: Any, *, lon_col: str | None,
+            lat_col: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """The points as a frame, their x, y and reason codes, and whether they were given as geometries."""
     import geopandas as gpd
 
     if isinstance(points, (str, os.PathLike)):
@@ -435,14 +446,14 @@ def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[p
         x[~empty], y[~empty] = shapely.get_x(geoms[~empty]), shapely.get_y(geoms[~empty])
         x, y, reason = _coordinates(x, y)
         reason[empty] = 1
-        return pd.DataFrame(points.drop(columns=points.geometry.name)), x, y, reason
+        return pd.DataFrame(points.drop(columns=points.geometry.name)), x, y, reason, True
     if not isinstance(points, pd.DataFrame):
         msg = f"locate: points=<{type(points).__name__}>; give a DataFrame with lon/lat columns, a GeoDataFrame of points or a CSV/Parquet path"
         raise InputError(msg)
     cols = [str(c) for c in points.columns]
     by_name = dict(zip(cols, points.columns))
     x, y, reason = _coordinates(*_xy(cols, lon_col, lat_col, lambda c: points[by_name[c]].to_numpy()))
-    return points, x, y, reason
+    return points, x, y, reason, _geometry_column(cols, lon_col, lat_col) is not None
 
 
 def _read_points(path: Path) -> pd.DataFrame:
@@ -601,7 +612,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     the header is read with the csv module (quoted names may hold commas). A row with more or fewer
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
     ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
-    longitude and latitude look exchanged), and for a CSV answer to a CSV its ``encoding``: the points file's
+    longitude and latitude look exchanged), ``geometry`` (the column of point geometries the points were read
+    from, "" for lon/lat columns), and for a CSV answer to a CSV its ``encoding``: the points file's
     when UTF-8 or GBK/GB18030 (then GB18030, for Excel on Chinese Windows), else UTF-8 with a BOM.
     """
     import pyarrow as pa
@@ -638,8 +650,10 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     try:
         for batch in _batches(src, chunk_rows, encoding, resolved=read_as):
             cols = batch.schema.names
+            geometry = _geometry_column(cols, lon_col, lat_col)
             answer = locator.locate_xy(*_xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False),
-                                            crs=crs), coords=coords)
+                                            crs=crs), coords=coords, geometry=geometry is not None)
+            counts["geometry"] = geometry or ""
             table = pa.Table.from_batches([batch])
             if dst.suffix.lower() == ".csv":
                 table = _binary_as_text(table)

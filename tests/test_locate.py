@@ -490,3 +490,26 @@ def test_cli_locate_counts_agree_with_their_noun(plan_path, tmp_path, capsys):
     assert main(["locate", str(plan_path), str(src), "--out", str(tmp_path / "one_out.csv")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("1 point: ") and "1 points" not in out
+
+
+def test_swapped_points_given_as_wkt_name_the_axis_order_not_the_column_options(tmp_path, capsys):
+    """Points of a WKT column written POINT (latitude longitude) were told to "name the columns with --lon-col and
+    --lat-col", which does not apply to one column of geometries: the reason and the warning name the axis order."""
+    plan = _two_grids()
+    src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
+    src.write_text('id,WKT\n1,"POINT (30.5505 114.3015)"\n2,"POINT (114.3015 30.5505)"\n', encoding="utf-8")
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "1 point looks like longitude and latitude swapped" in err and "--lon-col" not in err
+    assert "POINT (longitude latitude)" in err
+    back = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert "POINT (longitude latitude)" in back["reason"][0] and "--lon-col" not in back["reason"][0]
+    assert back["grid_code"].tolist() == ["", f"{C}002"]
+    frame = gpd.GeoDataFrame({"id": [1]}, geometry=[shapely.Point(30.5505, 114.3015)], crs=4490)
+    got = gridgeo.locate(frame, plan)  # a GeoDataFrame's points alike
+    assert "POINT (longitude latitude)" in got["reason"].iloc[0] and "--lon-col" not in got["reason"].iloc[0]
+    # lon/lat columns still name the column options
+    got = gridgeo.locate(pd.DataFrame({"lon": [30.5505], "lat": [114.3015]}), plan)
+    assert "--lon-col" in got["reason"].iloc[0]

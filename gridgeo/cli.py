@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--grid", action="append", metavar="CODE", help="the grid's code (repeatable)")
-    which.add_argument("--all", action="store_true", help="one sign per base grid")
+    which.add_argument("--all", action="store_true", help="one sign per grid: base grids and dedicated grids (专属网格, titled 专属网格公示牌)")
     which.add_argument("--community", action="append", metavar="CODE",
                        help="instead of signs: the printed grid map (网格示意图) of this community (repeatable)")
     _add_publish_options(p)

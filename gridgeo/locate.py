@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read_csv_text
 from ._errors import InputError
 from ._staff import header_names, role_key, roster_text
 from .plan import Plan
@@ -469,10 +470,8 @@ def _read_points(path: Path) -> pd.DataFrame:
             return gpd.read_parquet(path)  # points without lon/lat columns: read in their CRS
         return frame
     if suffix in (".csv", ".txt"):
-        enc = _csv_encoding(path)
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                               encoding="utf-8-sig" if enc == "utf8" else enc)
+            return read_csv_text(path, what="locate", option=_ENCODING_OPTION, na_values=[""])
         except pd.errors.ParserError as exc:
             msg = (f"locate: {path.name}: {' '.join(str(exc).split())[:200]}; fix that row "
                    "(quote a value holding a comma)")
@@ -501,10 +500,7 @@ def read_roster(roster: Any) -> pd.DataFrame:
         if not p.exists():
             msg = f"roster: file not found: {p}; give a CSV with name, phone and grid_code or community_code"
             raise InputError(msg)
-        try:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="gb18030")
+        df = read_csv_text(p, what="roster")
     elif isinstance(roster, pd.DataFrame):
         df = roster_text(roster)
     else:
@@ -608,8 +604,9 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     Every input column is kept as it was read (CSV: as text); the answer's columns follow. An input
     column named like one of the answer's (``grid_code``, ``reason``, ``worker`` ...) is kept as
     ``<name>_input``. A CSV is
-    read as UTF-8 when the whole file is UTF-8, else GB18030 (Excel's GBK), unless ``encoding`` says;
-    the header is read with the csv module (quoted names may hold commas). A row with more or fewer
+    read in the encoding of its byte-order mark (UTF-8, or UTF-16: Excel's "Unicode text"), else as UTF-8 when the
+    whole file is UTF-8, else GB18030 (Excel's GBK), unless ``encoding`` says; comma-, tab- or semicolon-separated,
+    as its header shows; the header is read with the csv module (quoted names may hold commas). A row with more or fewer
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
     ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
     longitude and latitude look exchanged), ``geometry`` (the column of point geometries the points were read
@@ -642,7 +639,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
     counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
-    read_as = _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None
+    read_as = csv_encoding(src, encoding, what="locate") if src.suffix.lower() in (".csv", ".txt") else None
     crs = _geoparquet_crs(src) if read_as is None else None
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
@@ -673,7 +670,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                           else pacsv.CSVWriter(tmp, table.schema))
             writer.write_table(table)
         if writer is None:  # no rows: the header (input columns and the answer's) all the same
-            head = _header(src, _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None)
+            head = _header(src, read_as)
             added = [*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason"]
             keep = _kept_names(head, added)
             names = [keep.get(c, c) for c in head] + added
@@ -734,15 +731,14 @@ def _header(src: Path, encoding: str | None = None) -> list[str]:
 
     if src.suffix.lower() in (".parquet", ".geoparquet"):
         return list(pq.read_schema(src).names)
-    enc = encoding or _csv_encoding(src)
-    with open(src, encoding="utf-8-sig" if enc == "utf8" else enc, newline="", errors="replace") as f:
-        row = next(csv.reader(f), [])
+    enc = encoding or csv_encoding(src, what="locate")
+    with open(src, encoding=enc, newline="", errors="replace") as f:
+        row = next(csv.reader(f, delimiter=csv_delimiter(src, enc)), [])
     return [c.strip() for c in row]
 
 
-#: bytes read at a time when telling a CSV's encoding
-_SNIFF_BLOCK = 16 << 20
-
+#: how a locate message names the encoding to give
+_ENCODING_OPTION = "--encoding {0} (encoding={0!r})"
 
 #: encodings of the Chinese national standard family: an answer to such a points file is written in GB18030
 _GB_FAMILY = ("gb18030", "gbk", "gb2312", "cp936", "hz")
@@ -761,7 +757,7 @@ def _answer_encoding(points_encoding: str, *, bom: bool = False) -> str:
     import codecs
 
     name = codecs.lookup(points_encoding).name
-    if name == "utf-8":
+    if name in ("utf-8", "utf-8-sig"):
         return "utf-8-sig" if bom else "utf-8"
     return "gb18030" if name in _GB_FAMILY else "utf-8-sig"
 
@@ -784,29 +780,6 @@ def _transcode(path: Path, encoding: str, block: int = 1 << 20) -> None:
             out.unlink()
 
 
-def _csv_encoding(src: Path, encoding: str | None = None) -> str:
-    """The encoding of a CSV: ``encoding`` when given, else UTF-8 when the whole file decodes as UTF-8,
-    else GB18030 (the superset of GBK that Excel on Chinese Windows writes)."""
-    import codecs
-
-    if encoding is not None:
-        try:
-            name = codecs.lookup(str(encoding)).name
-        except LookupError:
-            msg = f"locate: encoding={encoding!r} is unknown; give utf-8, gbk or gb18030"
-            raise InputError(msg) from None
-        return "utf8" if name == "utf-8" else name
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(src, "rb") as f:
-        try:
-            while block := f.read(_SNIFF_BLOCK):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf8"
-
-
 def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolved: str | None = None):
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -815,7 +788,7 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
     if src.suffix.lower() in (".parquet", ".geoparquet"):
         yield from pq.ParquetFile(src).iter_batches(batch_size=chunk_rows)
         return
-    encoding = resolved if resolved is not None else _csv_encoding(src, encoding)
+    encoding = resolved if resolved is not None else csv_encoding(src, encoding, what="locate")
     names = _header(src, encoding)
     if not names:
         return
@@ -828,9 +801,11 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
     pending: list[Any] = []
     rows = 0
     try:
-        reader = pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=64 << 20, encoding=encoding,
-                                                                       column_names=names, skip_rows=1),
-                                parse_options=pacsv.ParseOptions(invalid_row_handler=ragged),
+        reader = pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=64 << 20, column_names=names, skip_rows=1,
+                                                                       # UTF-8 read natively (a BOM skipped), others transcoded
+                                                                       encoding="utf8" if encoding == "utf-8-sig" else encoding),
+                                parse_options=pacsv.ParseOptions(delimiter=csv_delimiter(src, encoding),
+                                                                 invalid_row_handler=ragged),
                                 convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                                      strings_can_be_null=True))
         for batch in reader:
@@ -847,7 +822,7 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
             msg = (f"locate: {where} of {src.name} has {row.actual_columns} fields but the header has "
                    f"{row.expected_columns} ({row.text[:60]!r}); fix that row (quote a value holding a comma)")
         elif "utf8" in str(exc).lower() or "utf-8" in str(exc).lower() or isinstance(exc, UnicodeDecodeError):
-            msg = f"locate: {src.name} is not valid {encoding}; give its encoding (encoding='gb18030' or 'utf-8')"
+            msg = f"locate: {src.name} is not valid {encoding_label(encoding)}; {decode_hint(src, encoding, _ENCODING_OPTION)}"
         else:
             msg = f"locate: cannot read {src.name} as CSV: {' '.join(str(exc).split())[:200]}"
         raise InputError(msg) from None
@@ -857,7 +832,7 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
 
 def _line_of(src: Path, text: str, encoding: str) -> int | None:
     """The first line number (1-based) of ``src`` whose text is ``text``, for messages."""
-    with open(src, encoding="utf-8-sig" if encoding == "utf8" else encoding, errors="replace", newline="") as f:
+    with open(src, encoding=encoding, errors="replace", newline="") as f:
         for number, line in enumerate(f, 1):
             if line.rstrip("\r\n") == text:
                 return number

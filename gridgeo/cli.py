@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("plan")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--grid", action="append", metavar="CODE", help="the grid's code (repeatable)")
-    which.add_argument("--all", action="store_true", help="one sign per base grid")
+    which.add_argument("--all", action="store_true", help="one sign per grid: base grids and dedicated grids (专属网格, titled 专属网格公示牌)")
     which.add_argument("--community", action="append", metavar="CODE",
                        help="instead of signs: the printed grid map (网格示意图) of this community (repeatable)")
     _add_publish_options(p)
@@ -723,7 +723,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_locate(args: argparse.Namespace) -> int:
-    from .locate import locate_file
+    from .locate import SWAP_FIX, locate_file
 
     for given in (args.plan, args.points, args.roster):
         if given is not None and _same_file(Path(args.out), Path(given)):
@@ -738,7 +738,7 @@ def _cmd_locate(args: argparse.Namespace) -> int:
     if counts.get("swapped"):
         print(f"gridgeo: warning: {counted(counts['swapped'], 'point')} {'looks' if counts['swapped'] == 1 else 'look'} "
               "like longitude and latitude swapped (out of "
-              "range, or in a grid only when exchanged); name the columns with --lon-col and --lat-col",
+              f"range, or in a grid only when exchanged); {SWAP_FIX['geometry' if counts.get('geometry') else 'columns']}",
               file=sys.stderr)
     return 0
 

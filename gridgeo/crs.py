@@ -745,7 +745,9 @@ def detect_shift(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed: int = 0
     converted between WGS-84, GCJ-02 and BD-09. A pair is reported when the best reading has a
     structure of at least 0.06 and beats the layers as given by at least max(0.04, 3/√n), n being
     the points used, or the points of the other layer when it has fewer (a layer of a few points):
-    well above the sampling noise (under 0.03 between unrelated layers). Aligned
+    well above the sampling noise (under 0.03 between unrelated layers), and when neither layer, moved by
+    that reading's offset, matches itself as well (a periodic pattern, such as a new town's regular street
+    lattice, which a 300 m period makes match itself again after the ~900 m of GCJ-02 against BD-09). Aligned
     pairs, where the layers as given show the most structure, and unrelated pairs, which show none,
     are not reported. Only the GCJ-02 and BD-09 offsets (100–700 m, and up to about 1.5 km for BD-09
     against WGS-84) are looked for, and only in China.
@@ -807,10 +809,25 @@ def detect_shift(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed: int = 0
         if best is None:
             continue
         (a, b), offset, structure, as_is = best
+        if _repeats_itself(lines_a, lines_b, (a, b), structure, seed):
+            continue
         if a == "wgs84":  # B is the one in a shifted datum
             name_a, name_b, a, b = name_b, name_a, b, a
         found.append(DatumShift(name_a, name_b, a, b, offset, structure, as_is))
     return found
+
+
+def _repeats_itself(lines_a: np.ndarray, lines_b: np.ndarray, reading: tuple[str, str], structure: float,
+                    seed: int) -> bool:
+    """Whether layer A or B, moved by the ``reading``'s offset, matches itself at least as well as the pair
+    matched (``structure``): the offset is then a period of its pattern (a regular street lattice of 300 m
+    moved ~900 m by GCJ-02 against BD-09 lies on its own streets again), and the better reading may be that
+    repetition, not a datum shift. The layers as given are then not called shifted."""
+    for lines, conversion in ((lines_a, reading), (lines_b, reading[::-1])):
+        own = _structure(lines, lines, {reading: conversion}, np.random.default_rng(seed))
+        if reading in own and own[reading][0] >= structure:
+            return True
+    return False
 
 
 def layer_shift_warnings(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed: int = 0) -> list[str]:

@@ -48,7 +48,11 @@ def describe(path: str | Path) -> str:
         raise InputError(msg) from None
     names = [str(n) for n in layers[:, 0]]
     if METADATA_TABLE in names:
-        return plan_summary(Plan.read(p), path=p)
+        plan = Plan.read(p)
+        if "stage" in plan.metadata:
+            return plan_summary(plan, path=p)
+        # layers gridgeo wrote that make no plan (`gridgeo diff --out`): described as the layers they are
+        names = [n for n in names if n != METADATA_TABLE]
     lines = [f"{p}: {counted(len(names), 'layer')}"]
     for name in names:
         with warnings.catch_warnings():
@@ -79,7 +83,13 @@ def _layer_line(name: str, gdf: Any) -> str:
         if hh.isna().any():
             text += f" ({int(hh.isna().sum())} missing)"
     cols = [c for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series()).name and c != "geometry"]
-    return text + f"\n    columns: {cols}"
+    text += f"\n    columns: {cols}"
+    if {"status", "old_codes", "new_codes"} <= set(cols):  # the grid changes `gridgeo diff --out` writes
+        from .diff import DIFF_STATUSES
+
+        counts = gdf["status"].value_counts()
+        text += "\n    grid changes (gridgeo diff): " + ", ".join(f"{s} {int(counts.get(s, 0)):,}" for s in DIFF_STATUSES)
+    return text
 
 
 def plan_summary(plan: Plan, *, path: str | Path | None = None) -> str:

@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from ._csv import read_csv_text
 from ._errors import InputError, PlanExistsError
 from ._findings import FINDING_COLUMNS, concat_findings, make_findings
 from ._text import counted
@@ -230,17 +231,7 @@ def _list_layers(path: Path) -> list[str]:
 
 
 def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.GeoDataFrame:
-    try:
-        df = pd.read_csv(path, encoding=encoding or "utf-8-sig", dtype=str, keep_default_na=False, na_values=[""])
-    except UnicodeDecodeError as exc:
-        if encoding:
-            msg = f"{name}: cannot decode {path} as {encoding!r} ({exc.reason}); give its encoding, e.g. --encoding {name}=gbk"
-            raise InputError(msg) from None
-        try:
-            df = pd.read_csv(path, encoding="gb18030", dtype=str, keep_default_na=False, na_values=[""])
-        except UnicodeDecodeError:
-            msg = f"{name}: {path} is neither UTF-8 nor GB18030 text; give its encoding with --encoding {name}=ENCODING"
-            raise InputError(msg) from None
+    df = read_csv_text(path, encoding=encoding, what=name, option=f"--encoding {name}={{}}", na_values=[""])
     lower = {c.lower(): c for c in df.columns}
     lon = next((lower[n] for n in _LON_NAMES if n in lower), None)
     lat = next((lower[n] for n in _LAT_NAMES if n in lower), None)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read_csv_text
 from ._errors import InputError
 from ._staff import header_names, role_key, roster_text
 from .plan import Plan
@@ -180,12 +181,14 @@ class Locator:
         if roster is not None:
             self.roster, self.roster_index = _grid_workers(read_roster(roster), self.grid_code, self.grid_community)
 
-    def locate_xy(self, lon: Any, lat: Any, *, coords: str = "wgs84") -> pd.DataFrame:
-        """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each."""
+    def locate_xy(self, lon: Any, lat: Any, *, coords: str = "wgs84", geometry: bool = False) -> pd.DataFrame:
+        """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each;
+        ``geometry``: they are the x and y of points given as geometries (the swapped reasons say so)."""
         x, y, reason = _coordinates(lon, lat)
-        return self._answer(x, y, reason, coords=coords)
+        return self._answer(x, y, reason, coords=coords, geometry=geometry)
 
-    def _answer(self, x: np.ndarray, y: np.ndarray, reason: np.ndarray, *, coords: str) -> pd.DataFrame:
+    def _answer(self, x: np.ndarray, y: np.ndarray, reason: np.ndarray, *, coords: str,
+                geometry: bool = False) -> pd.DataFrame:
         """Answer columns as categoricals (codes stored once per grid): fast to build, small, exact text."""
         coords = _datum(coords)
         valid = reason < 0
@@ -222,6 +225,9 @@ class Locator:
                 sx, sy = convert(sx, sy)
             hit = self.grids.lookup(sx, sy, np.ones(len(maybe), dtype=bool)) >= 0
             reason[maybe[hit]] = SWAPPED_REASONS[1]
+        if geometry:  # points given as geometries: no column option mends an exchange, the axis order does
+            for columns, points in zip(SWAPPED_REASONS[:2], SWAPPED_REASONS[2:], strict=True):
+                reason[reason == columns] = points
         comm = np.where(found, self.grid_community_index[gi], -1)
         out = pd.DataFrame({
             "grid_code": _categorical(g, self.grid_code),
@@ -243,8 +249,8 @@ class Locator:
     def locate(self, points: Any, *, lon_col: str | None = None, lat_col: str | None = None,
                coords: str = "wgs84") -> pd.DataFrame:
         """The points given (see :func:`locate`) with the answer's columns added."""
-        frame, x, y, reason = _points(points, lon_col=lon_col, lat_col=lat_col)
-        answer = self._answer(x, y, reason, coords=coords)
+        frame, x, y, reason, geometry = _points(points, lon_col=lon_col, lat_col=lat_col)
+        answer = self._answer(x, y, reason, coords=coords, geometry=geometry)
         answer.index = frame.index
         keep = _kept_names([str(c) for c in frame.columns], list(answer.columns))
         return pd.concat([frame.rename(columns=keep) if keep else frame, answer], axis=1)
@@ -280,15 +286,19 @@ def _datum(coords: Any) -> str:
     return v
 
 
+#: what mends longitude and latitude exchanged: naming the columns (lon/lat columns), or writing the points
+#: x first (points given as geometries: WKT or WKB, a GeoDataFrame), where no column option applies
+SWAP_FIX = {"columns": "name the columns with --lon-col and --lat-col",
+            "geometry": "points are read as POINT (longitude latitude): write the longitude first (x, y)"}
 #: why a row has no answer; index 0 is "outside every grid", then these, then "in community ... but in no grid"
 _BAD_REASONS = ("missing coordinate", "non-numeric coordinate",
                 "coordinate out of range (longitude -180..180, latitude -90..90)",
-                "latitude out of range and longitude within -90..90: longitude and latitude look swapped "
-                "(name the columns with --lon-col and --lat-col)",
-                "outside every grid, but in one with longitude and latitude swapped "
-                "(name the columns with --lon-col and --lat-col)")
-#: the reasons (1 + index in _BAD_REASONS) that say longitude and latitude look swapped
-SWAPPED_REASONS = (4, 5)
+                *(r for fix in SWAP_FIX.values() for r in (
+                    f"latitude out of range and longitude within -90..90: longitude and latitude look swapped ({fix})",
+                    f"outside every grid, but in one with longitude and latitude swapped ({fix})")))
+#: the reasons (1 + index in _BAD_REASONS) that say longitude and latitude look swapped: of lon/lat columns, then
+#: of points given as geometries
+SWAPPED_REASONS = (4, 5, 6, 7)
 
 
 def _categorical(index: np.ndarray, categories: np.ndarray) -> pd.Categorical:
@@ -414,7 +424,9 @@ def _geometry_xy(values: Any, column: str, *, crs: Any = None) -> tuple[np.ndarr
     return x, y
 
 
-def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+def _points(points: Any, *, lon_col: str | None,
+            lat_col: str | None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """The points as a frame, their x, y and reason codes, and whether they were given as geometries."""
     import geopandas as gpd
 
     if isinstance(points, (str, os.PathLike)):
@@ -435,14 +447,14 @@ def _points(points: Any, *, lon_col: str | None, lat_col: str | None) -> tuple[p
         x[~empty], y[~empty] = shapely.get_x(geoms[~empty]), shapely.get_y(geoms[~empty])
         x, y, reason = _coordinates(x, y)
         reason[empty] = 1
-        return pd.DataFrame(points.drop(columns=points.geometry.name)), x, y, reason
+        return pd.DataFrame(points.drop(columns=points.geometry.name)), x, y, reason, True
     if not isinstance(points, pd.DataFrame):
         msg = f"locate: points=<{type(points).__name__}>; give a DataFrame with lon/lat columns, a GeoDataFrame of points or a CSV/Parquet path"
         raise InputError(msg)
     cols = [str(c) for c in points.columns]
     by_name = dict(zip(cols, points.columns))
     x, y, reason = _coordinates(*_xy(cols, lon_col, lat_col, lambda c: points[by_name[c]].to_numpy()))
-    return points, x, y, reason
+    return points, x, y, reason, _geometry_column(cols, lon_col, lat_col) is not None
 
 
 def _read_points(path: Path) -> pd.DataFrame:
@@ -458,10 +470,8 @@ def _read_points(path: Path) -> pd.DataFrame:
             return gpd.read_parquet(path)  # points without lon/lat columns: read in their CRS
         return frame
     if suffix in (".csv", ".txt"):
-        enc = _csv_encoding(path)
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                               encoding="utf-8-sig" if enc == "utf8" else enc)
+            return read_csv_text(path, what="locate", option=_ENCODING_OPTION, na_values=[""])
         except pd.errors.ParserError as exc:
             msg = (f"locate: {path.name}: {' '.join(str(exc).split())[:200]}; fix that row "
                    "(quote a value holding a comma)")
@@ -490,10 +500,7 @@ def read_roster(roster: Any) -> pd.DataFrame:
         if not p.exists():
             msg = f"roster: file not found: {p}; give a CSV with name, phone and grid_code or community_code"
             raise InputError(msg)
-        try:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="gb18030")
+        df = read_csv_text(p, what="roster")
     elif isinstance(roster, pd.DataFrame):
         df = roster_text(roster)
     else:
@@ -597,11 +604,13 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     Every input column is kept as it was read (CSV: as text); the answer's columns follow. An input
     column named like one of the answer's (``grid_code``, ``reason``, ``worker`` ...) is kept as
     ``<name>_input``. A CSV is
-    read as UTF-8 when the whole file is UTF-8, else GB18030 (Excel's GBK), unless ``encoding`` says;
-    the header is read with the csv module (quoted names may hold commas). A row with more or fewer
+    read in the encoding of its byte-order mark (UTF-8, or UTF-16: Excel's "Unicode text"), else as UTF-8 when the
+    whole file is UTF-8, else GB18030 (Excel's GBK), unless ``encoding`` says; comma-, tab- or semicolon-separated,
+    as its header shows; the header is read with the csv module (quoted names may hold commas). A row with more or fewer
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
     ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
-    longitude and latitude look exchanged), and for a CSV answer to a CSV its ``encoding``: the points file's
+    longitude and latitude look exchanged), ``geometry`` (the column of point geometries the points were read
+    from, "" for lon/lat columns), and for a CSV answer to a CSV its ``encoding``: the points file's
     when UTF-8 or GBK/GB18030 (then GB18030, for Excel on Chinese Windows), else UTF-8 with a BOM.
     """
     import pyarrow as pa
@@ -630,7 +639,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
     counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
-    read_as = _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None
+    read_as = csv_encoding(src, encoding, what="locate") if src.suffix.lower() in (".csv", ".txt") else None
     crs = _geoparquet_crs(src) if read_as is None else None
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
@@ -638,8 +647,10 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     try:
         for batch in _batches(src, chunk_rows, encoding, resolved=read_as):
             cols = batch.schema.names
+            geometry = _geometry_column(cols, lon_col, lat_col)
             answer = locator.locate_xy(*_xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False),
-                                            crs=crs), coords=coords)
+                                            crs=crs), coords=coords, geometry=geometry is not None)
+            counts["geometry"] = geometry or ""
             table = pa.Table.from_batches([batch])
             if dst.suffix.lower() == ".csv":
                 table = _binary_as_text(table)
@@ -659,7 +670,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                           else pacsv.CSVWriter(tmp, table.schema))
             writer.write_table(table)
         if writer is None:  # no rows: the header (input columns and the answer's) all the same
-            head = _header(src, _csv_encoding(src, encoding) if src.suffix.lower() in (".csv", ".txt") else None)
+            head = _header(src, read_as)
             added = [*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason"]
             keep = _kept_names(head, added)
             names = [keep.get(c, c) for c in head] + added
@@ -720,15 +731,14 @@ def _header(src: Path, encoding: str | None = None) -> list[str]:
 
     if src.suffix.lower() in (".parquet", ".geoparquet"):
         return list(pq.read_schema(src).names)
-    enc = encoding or _csv_encoding(src)
-    with open(src, encoding="utf-8-sig" if enc == "utf8" else enc, newline="", errors="replace") as f:
-        row = next(csv.reader(f), [])
+    enc = encoding or csv_encoding(src, what="locate")
+    with open(src, encoding=enc, newline="", errors="replace") as f:
+        row = next(csv.reader(f, delimiter=csv_delimiter(src, enc)), [])
     return [c.strip() for c in row]
 
 
-#: bytes read at a time when telling a CSV's encoding
-_SNIFF_BLOCK = 16 << 20
-
+#: how a locate message names the encoding to give
+_ENCODING_OPTION = "--encoding {0} (encoding={0!r})"
 
 #: encodings of the Chinese national standard family: an answer to such a points file is written in GB18030
 _GB_FAMILY = ("gb18030", "gbk", "gb2312", "cp936", "hz")
@@ -747,7 +757,7 @@ def _answer_encoding(points_encoding: str, *, bom: bool = False) -> str:
     import codecs
 
     name = codecs.lookup(points_encoding).name
-    if name == "utf-8":
+    if name in ("utf-8", "utf-8-sig"):
         return "utf-8-sig" if bom else "utf-8"
     return "gb18030" if name in _GB_FAMILY else "utf-8-sig"
 
@@ -770,29 +780,6 @@ def _transcode(path: Path, encoding: str, block: int = 1 << 20) -> None:
             out.unlink()
 
 
-def _csv_encoding(src: Path, encoding: str | None = None) -> str:
-    """The encoding of a CSV: ``encoding`` when given, else UTF-8 when the whole file decodes as UTF-8,
-    else GB18030 (the superset of GBK that Excel on Chinese Windows writes)."""
-    import codecs
-
-    if encoding is not None:
-        try:
-            name = codecs.lookup(str(encoding)).name
-        except LookupError:
-            msg = f"locate: encoding={encoding!r} is unknown; give utf-8, gbk or gb18030"
-            raise InputError(msg) from None
-        return "utf8" if name == "utf-8" else name
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with open(src, "rb") as f:
-        try:
-            while block := f.read(_SNIFF_BLOCK):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf8"
-
-
 def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolved: str | None = None):
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -801,7 +788,7 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
     if src.suffix.lower() in (".parquet", ".geoparquet"):
         yield from pq.ParquetFile(src).iter_batches(batch_size=chunk_rows)
         return
-    encoding = resolved if resolved is not None else _csv_encoding(src, encoding)
+    encoding = resolved if resolved is not None else csv_encoding(src, encoding, what="locate")
     names = _header(src, encoding)
     if not names:
         return
@@ -814,9 +801,11 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
     pending: list[Any] = []
     rows = 0
     try:
-        reader = pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=64 << 20, encoding=encoding,
-                                                                       column_names=names, skip_rows=1),
-                                parse_options=pacsv.ParseOptions(invalid_row_handler=ragged),
+        reader = pacsv.open_csv(src, read_options=pacsv.ReadOptions(block_size=64 << 20, column_names=names, skip_rows=1,
+                                                                       # UTF-8 read natively (a BOM skipped), others transcoded
+                                                                       encoding="utf8" if encoding == "utf-8-sig" else encoding),
+                                parse_options=pacsv.ParseOptions(delimiter=csv_delimiter(src, encoding),
+                                                                 invalid_row_handler=ragged),
                                 convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                                      strings_can_be_null=True))
         for batch in reader:
@@ -833,7 +822,7 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
             msg = (f"locate: {where} of {src.name} has {row.actual_columns} fields but the header has "
                    f"{row.expected_columns} ({row.text[:60]!r}); fix that row (quote a value holding a comma)")
         elif "utf8" in str(exc).lower() or "utf-8" in str(exc).lower() or isinstance(exc, UnicodeDecodeError):
-            msg = f"locate: {src.name} is not valid {encoding}; give its encoding (encoding='gb18030' or 'utf-8')"
+            msg = f"locate: {src.name} is not valid {encoding_label(encoding)}; {decode_hint(src, encoding, _ENCODING_OPTION)}"
         else:
             msg = f"locate: cannot read {src.name} as CSV: {' '.join(str(exc).split())[:200]}"
         raise InputError(msg) from None
@@ -843,7 +832,7 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
 
 def _line_of(src: Path, text: str, encoding: str) -> int | None:
     """The first line number (1-based) of ``src`` whose text is ``text``, for messages."""
-    with open(src, encoding="utf-8-sig" if encoding == "utf8" else encoding, errors="replace", newline="") as f:
+    with open(src, encoding=encoding, errors="replace", newline="") as f:
         for number, line in enumerate(f, 1):
             if line.rstrip("\r\n") == text:
                 return number

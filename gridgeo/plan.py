@@ -97,21 +97,44 @@ class Plan:
 
     # ------------------------------------------------------------------ figures and checks
 
-    def quality(self) -> pd.DataFrame:
+    def quality(self, *, recompute: bool = False, streets: Any = None) -> pd.DataFrame:
         """The quality table of ``gridgeo report`` (DESIGN §5) as a DataFrame, one row per figure.
 
-        The figures are those stored when the plan was made (``metadata["quality"]``), recomputed
-        from the buildings; columns ``base grids`` and ``small grids`` hold them as the report shows them.
+        By default the figures stored when the plan was made (``metadata["quality"]``, what ``gridgeo
+        report`` prints): grids edited in memory since do not change them. ``recompute=True`` measures
+        the plan's layers as they are now (:func:`gridgeo.partition.metrics.quality` on its communities,
+        grids, small grids and buildings, in the metric CRS it was computed in, with its rules); the
+        street-aligned share needs ``streets`` (a layer as :func:`gridgeo.divide` takes it), else it is n/a.
+        Columns ``base grids`` and ``small grids`` hold the figures as the report shows them.
 
         >>> Plan({}, {"quality": {"base": None, "small": None}}).quality().loc["grids"].tolist()
         ['n/a', 'n/a']
         """
         from .partition.metrics import quality_rows
 
-        rows = quality_rows(stored_quality(self))
+        rows = quality_rows(self._measured_quality(streets) if recompute else stored_quality(self))
         frame = pd.DataFrame(rows, columns=["figure", "base grids", "small grids"])
         frame["figure"] = frame["figure"].str.strip()
         return frame.set_index("figure")
+
+    def _measured_quality(self, streets: Any = None) -> dict[str, Any]:
+        """The quality figures of the plan's layers as they are now (:meth:`quality` with ``recompute``)."""
+        from .partition.metrics import quality
+        from .rules import Rules
+
+        if "grids" not in self.layers or "buildings" not in self.layers or "communities" not in self.layers:
+            msg = "quality(recompute=True) needs the plan's communities, grids and buildings; run `gridgeo partition`"
+            raise InputError(msg)
+        layers = {k: self.layers[k] for k in ("communities", "grids", "subgrids", "buildings") if k in self.layers}
+        if streets is not None:
+            from .api import _layer
+
+            layers["streets"] = _layer(streets, "streets")
+        metric = self.metadata.get("metric_crs")
+        if metric:
+            layers = {k: (v.to_crs(metric) if v.crs is not None else v) for k, v in layers.items()}
+        rules = Rules.from_dict(self.metadata["rules"], source="the plan's metadata") if "rules" in self.metadata else None
+        return quality(layers.pop("communities"), layers.pop("grids"), layers.pop("buildings"), rules=rules, **layers)
 
     def validate(self, **options: Any) -> gpd.GeoDataFrame:
         """Findings of ``gridgeo validate PLAN``: :func:`gridgeo.validate.validate_plan` on this plan.

@@ -243,6 +243,26 @@ def test_quality_is_the_report_table(api_plan):
     assert q.values.tolist() == [[b, s] for _, b, s in quality_rows(api_plan.metadata["quality"])]
 
 
+def test_quality_recomputed_measures_grids_edited_in_memory(api_plan):
+    """quality() said "recomputed from the buildings" yet gave the stored figures after grids were edited in
+    memory: the stored figures stay the default (what `gridgeo report` prints), recompute=True measures the layers."""
+    assert api_plan.quality(recompute=True, streets=sample_paths()["streets"]).equals(api_plan.quality())
+    plan = Plan(dict(api_plan.layers), dict(api_plan.metadata))
+    grids = plan.grids[plan.grids["kind"] == "base"]
+    first = grids.iloc[0]
+    other = grids[(grids["community_code"] == first["community_code"]) & grids.geometry.touches(first.geometry)].iloc[0]
+    merged = plan.grids[plan.grids["grid_code"] != other["grid_code"]].copy()
+    merged.loc[merged["grid_code"] == first["grid_code"], "geometry"] = first.geometry.union(other.geometry)
+    plan.layers["grids"] = merged
+    subgrids = plan.subgrids.copy()
+    subgrids.loc[subgrids["grid_code"] == other["grid_code"], "grid_code"] = first["grid_code"]
+    plan.layers["subgrids"] = subgrids
+    before = int(api_plan.quality().loc["grids", "base grids"])
+    assert int(plan.quality().loc["grids", "base grids"]) == before  # the stored figures
+    assert int(plan.quality(recompute=True).loc["grids", "base grids"]) == before - 1
+    assert plan.quality(recompute=True).loc["street-aligned boundary", "base grids"] == "n/a (no streets)"
+
+
 def test_quality_of_a_blocks_plan_is_an_error():
     with pytest.raises(InputError, match=r"no quality figures \(stage blocks\); run `gridgeo partition`"):
         Plan({}, {"stage": "blocks"}).quality()

@@ -175,6 +175,30 @@ def test_info_on_a_plan(capsys, tiny_files, tmp_path):
     assert "building_outside_communities" in text
 
 
+def test_info_on_a_diff_file_says_the_grid_changes(capsys, tmp_path):
+    """`gridgeo info` on the file `gridgeo diff --out d.gpkg` writes said "gridgeo plan d.gpkg (gridgeo ?, stage ?,
+    computed in ?)": it is described as the layer it is, with its grid changes counted by status."""
+    import geopandas as gpd
+
+    def plan(boxes: list, path: Path) -> Path:
+        grids = gpd.GeoDataFrame({"grid_code": [f"{CODE_A}{i:03d}" for i in range(1, len(boxes) + 1)],
+                                  "community_code": [CODE_A] * len(boxes), "kind": ["base"] * len(boxes)},
+                                 geometry=boxes, crs=METRIC_EPSG)
+        Plan({"grids": grids}, {"stage": "partition"}).write(path)
+        return path
+
+    old = plan([rect(0, 0, 300, 300), rect(300, 0, 600, 300)], tmp_path / "old.gpkg")
+    new = plan([rect(0, 0, 300, 300), rect(300, 0, 450, 300), rect(450, 0, 600, 300)], tmp_path / "new.gpkg")
+    out = tmp_path / "d.gpkg"
+    assert main(["diff", str(old), str(new), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "gridgeo plan" not in text and "?" not in text, text
+    assert text.startswith(f"{out}: 1 layer\n  grid_diff: "), text
+    assert "grid changes (gridgeo diff): unchanged 1, recounted 0, reshaped 1, split 1, merged 0, new 0, retired 0" in text
+
+
 def test_info_counts_one_warning_as_one_warning():
     """A plan whose own validation found one warning said "0 errors, 1 warnings" (gridgeo info, partition, and
     the plan's summary in Jupyter)."""

@@ -550,6 +550,32 @@ def test_real_suzhou_buildings_aligned_and_shifted():
         assert warning.startswith("layer 'second' looks shifted") and warning.endswith(f"--second-datum {datum}")
 
 
+@pytest.mark.slow
+@needs_data
+def test_a_regular_street_lattice_is_not_called_shifted_by_its_own_period():
+    """A perfectly regular 300 m street lattice over real Suzhou buildings (two box communities, the middle street
+    on their boundary), nothing shifted, was reported "layer 'streets' looks shifted ~931 m against 'buildings'
+    (GCJ-02 against BD-09?)": BD-09 against GCJ-02 moves it ~604 m east, two periods and 4 m, so a lattice line
+    lies on the lattice again and one line's 67 points along a straight gap between buildings outweighed the
+    rest. A reading under which a layer matches itself as well as the pair matched is not called a shift; the
+    lattice truly shifted to GCJ-02 is still found against the communities it bounds."""
+    metric = 4549
+    buildings = gpd.read_file(DATA / "suzhou_gusu_buildings.geojson").to_crs(metric)
+    x0, y0, _, _ = buildings.total_bounds
+    west, south = x0 + 100, y0 + 100
+    east, north = west + 900, south + 900
+    buildings = buildings[buildings.centroid.within(box(west, south, east, north))]
+    streets = ([LineString([(x, south - 50), (x, north + 50)]) for x in np.arange(west + 150, east, 300)]
+               + [LineString([(west - 50, y), (east + 50, y)]) for y in np.arange(south + 150, north, 300)])
+    half = (west + east) / 2
+    layers = {name: gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, crs=metric)).to_crs(4326) for name, geoms in (
+        ("communities", [box(west, south, half, north), box(half, south, east, north)]),
+        ("streets", streets), ("buildings", list(buildings.geometry)))}
+    assert detect_shift(layers) == []
+    shifted = dict(layers, streets=convert_datum(layers["streets"], src="wgs84", dst="gcj02"))
+    assert [(s.layer, s.against, s.datum) for s in detect_shift(shifted)] == [("streets", "communities", "gcj02")]
+
+
 def test_datums_listed():
     assert DATUMS == ("wgs84", "gcj02", "bd09")
     assert CRS.from_user_input(STORAGE_CRS).to_epsg() == 4490

@@ -774,3 +774,15 @@ def test_column_names_with_spaces_around_them_are_read(tmp_path):
         "buildings: column '层数 '", "buildings: column '楼栋编号 '"]
     mapped, _ = normalise_buildings(b.rename(columns={"层数 ": " 楼高"}), columns={"floors": "楼高"})
     assert mapped["floors"].tolist() == [6, 6]
+
+
+def test_csv_utf16_tab_separated_as_excel_saves_unicode_text(tmp_path):
+    """A CSV layer saved by Excel as "Unicode text" (UTF-16 LE with a BOM, tab-separated): read as the points are."""
+    path = tmp_path / "buildings.txt"
+    path.write_bytes(b"\xff\xfe" + "经度\t纬度\tname\n114.27\t30.59\t一号楼\n".encode("utf-16-le"))
+    got = read_layer(path, name="buildings")
+    assert list(got["name"]) == ["一号楼"] and got.geometry.iloc[0].equals(Point(114.27, 30.59))
+    bad = tmp_path / "b.csv"
+    bad.write_bytes("lon,lat,name\n114.27,30.59,一号楼\n".encode("gbk"))
+    with pytest.raises(InputError, match=r"buildings: cannot decode b\.csv as utf-8 .*--encoding buildings=gbk, which decodes it"):
+        read_layer(bad, name="buildings", encoding="utf-8")

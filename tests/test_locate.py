@@ -327,7 +327,7 @@ def test_locate_file_ascii_header_with_a_gbk_body_deep_in_the_file(tmp_path):
     assert counts["rows"] == 5_001 and back["note"].iloc[-1] == "火警" and counts["located"] == 5_001
     utf8 = tmp_path / "utf8.csv"
     utf8.write_bytes("id,lon,lat,note\n1,114.3015,30.5505,火警\n".encode("gbk"))
-    with pytest.raises(InputError, match="is not valid utf8; give its encoding"):
+    with pytest.raises(InputError, match=r"is not valid utf-8; give its encoding: --encoding gbk \(encoding='gbk'\), which decodes it"):
         locate_file(utf8, plan, tmp_path / "o2.csv", encoding="utf-8")
     assert not (tmp_path / "o2.csv").exists()
 
@@ -490,3 +490,71 @@ def test_cli_locate_counts_agree_with_their_noun(plan_path, tmp_path, capsys):
     assert main(["locate", str(plan_path), str(src), "--out", str(tmp_path / "one_out.csv")]) == 0
     out = capsys.readouterr().out
     assert out.startswith("1 point: ") and "1 points" not in out
+
+
+def test_swapped_points_given_as_wkt_name_the_axis_order_not_the_column_options(tmp_path, capsys):
+    """Points of a WKT column written POINT (latitude longitude) were told to "name the columns with --lon-col and
+    --lat-col", which does not apply to one column of geometries: the reason and the warning name the axis order."""
+    plan = _two_grids()
+    src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
+    src.write_text('id,WKT\n1,"POINT (30.5505 114.3015)"\n2,"POINT (114.3015 30.5505)"\n', encoding="utf-8")
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "1 point looks like longitude and latitude swapped" in err and "--lon-col" not in err
+    assert "POINT (longitude latitude)" in err
+    back = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert "POINT (longitude latitude)" in back["reason"][0] and "--lon-col" not in back["reason"][0]
+    assert back["grid_code"].tolist() == ["", f"{C}002"]
+    frame = gpd.GeoDataFrame({"id": [1]}, geometry=[shapely.Point(30.5505, 114.3015)], crs=4490)
+    got = gridgeo.locate(frame, plan)  # a GeoDataFrame's points alike
+    assert "POINT (longitude latitude)" in got["reason"].iloc[0] and "--lon-col" not in got["reason"].iloc[0]
+    # lon/lat columns still name the column options
+    got = gridgeo.locate(pd.DataFrame({"lon": [30.5505], "lat": [114.3015]}), plan)
+    assert "--lon-col" in got["reason"].iloc[0]
+
+
+def test_a_utf16_tab_separated_file_as_excel_saves_unicode_text_is_read(tmp_path, capsys):
+    """Excel's "Unicode text" (UTF-16 LE with a BOM, tab-separated) was "not valid gb18030; give its encoding
+    (encoding='gb18030' or 'utf-8')": a BOM tells the encoding (UTF-16 LE/BE, UTF-8) and the header the delimiter."""
+    plan = _two_grids()
+    text = "事件\t经度\t纬度\n火警\t114.3015\t30.5505\n漏水\t114.3005\t30.5502\n"
+    files = {"le.txt": b"\xff\xfe" + text.encode("utf-16-le"), "be.csv": b"\xfe\xff" + text.encode("utf-16-be"),
+             "semi.csv": b"\xef\xbb\xbf" + text.replace("\t", ";").encode("utf-8"),
+             "nobom.csv": text.encode("utf-16-le")}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        counts = locate_file(tmp_path / name, plan, tmp_path / f"{name}.out.csv")
+        back = pd.read_csv(tmp_path / f"{name}.out.csv", dtype=str, encoding="utf-8-sig")
+        assert counts["located"] == 2 and counts["encoding"] == "utf-8-sig", name  # Excel reads UTF-8 with a BOM
+        assert back["事件"].tolist() == ["火警", "漏水"] and back["grid_code"].tolist() == [f"{C}002", f"{C}001"], name
+        assert _values(gridgeo.locate(tmp_path / name, plan)["grid_code"]) == [f"{C}002", f"{C}001"], name
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    assert main(["locate", str(path), str(tmp_path / "le.txt"), "--out", str(tmp_path / "cli.csv")]) == 0
+    assert "2 points: 2 in a grid" in capsys.readouterr().out
+    # a roster saved alike, for locate and for the maps and signs (one reader)
+    roster = tmp_path / "staff.txt"
+    roster.write_bytes(b"\xff\xfe" + f"姓名\t电话\t网格编码\n王芳\t139\t{C}002\n".encode("utf-16-le"))
+    routed = gridgeo.locate(tmp_path / "le.txt", plan, roster=roster)
+    assert _values(routed["worker"]) == ["王芳", None]
+    from gridgeo.maps import read_roster as map_roster
+
+    assert map_roster(roster, plan).staff["name"].tolist() == ["王芳"]
+
+
+def test_undecodable_points_name_the_encodings_worth_trying(tmp_path):
+    """A file neither UTF-8 nor GB18030 was told to give encoding='gb18030' or 'utf-8', the two already tried."""
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_bytes(b"id,lon,lat,note\n1,114.3015,30.5505,\x80\xff\n")
+    with pytest.raises(InputError) as caught:
+        locate_file(src, plan, tmp_path / "out.csv")
+    text = str(caught.value)
+    assert "not valid gb18030" in text and "'gb18030' or 'utf-8'" not in text and "save it as CSV UTF-8" in text, text
+    # told GB18030 for a UTF-16 file that lost its BOM: the hint names UTF-16, not the two encodings tried
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("id,lon,lat,note\n1,114.3015,30.5505,火警\n".encode("utf-16-le"))
+    with pytest.raises(InputError, match=r"not valid gb18030; give its encoding: --encoding utf-16-le"):
+        locate_file(utf16, plan, tmp_path / "out.csv", encoding="gb18030")

@@ -413,6 +413,29 @@ def test_cli_sign_all_and_errors(tmp_path, capsys):
     assert "grid '123' is not in the plan" in capsys.readouterr().err
 
 
+def test_sign_all_makes_the_boards_of_dedicated_grids_titled_as_such(tmp_path, capsys):
+    """`sign --all` made boards for dedicated grids (专属网格) too while --help said "one sign per base grid", and a
+    dedicated grid's board read 网格公示牌 with the residents' committee as its unit: --all signs every grid (a
+    dedicated grid has its grid worker and is public), the help says so, and the board is titled as what it is."""
+    pypdf = pytest.importorskip("pypdf")
+    _font_or_skip()
+    plan = town_plan(dedicated=True)
+    dedicated = str(plan.grids.loc[plan.grids["kind"] == "dedicated", "grid_code"].iloc[0])
+    units = gpd.GeoDataFrame({"unit_id": ["u1"], "name": ["市第一医院"], "grid_code": [dedicated], "dedicated": [True]},
+                             geometry=shapely.points([(0, 0)]), crs=plan.grids.crs)
+    plan = type(plan)({**plan.layers, "units": units}, plan.metadata)
+    written = gridgeo.write_signs(plan, tmp_path / "signs")
+    assert sorted(p.stem for p in written) == sorted(plan.grids["grid_code"].astype(str))
+    text = pypdf.PdfReader(tmp_path / "signs" / f"{dedicated}.pdf").pages[0].extract_text()
+    assert "专属网格公示牌" in text and "市第一医院" in text and "居民委员会" not in text
+    base = pypdf.PdfReader(written[0] if written[0].stem != dedicated else written[1]).pages[0].extract_text()
+    assert "网格公示牌" in base and "专属网格公示牌" not in base
+    with pytest.raises(SystemExit):
+        main(["sign", "--help"])
+    helptext = " ".join(capsys.readouterr().out.split())
+    assert "one sign per base grid" not in helptext and "dedicated grids (专属网格" in helptext
+
+
 def test_missing_font_is_one_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GRIDGEO_CJK_FONT", str(tmp_path / "none.ttf"))
     path = tmp_path / "plan.gpkg"

@@ -41,6 +41,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from .._csv import read_csv_text
 from .._errors import InputError
 from .._staff import GRID_STAFF_ROLES, HEADERS, ROLES, WORKER_ROLES, header_names, role_key, roster_text
 from ._layers import community_names
@@ -78,16 +79,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
     if path.suffix.lower() not in (".csv", ".txt"):
         msg = f"roster {str(path)!r} must be a CSV file (.csv); save the spreadsheet as CSV (UTF-8)"
         raise InputError(msg)
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, skipinitialspace=True)
-        except UnicodeDecodeError:
-            continue
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            msg = f"roster {str(path)!r} is not a readable CSV ({' '.join(str(exc).split())}); save it as CSV with a header row"
-            raise InputError(msg) from None
-    msg = f"roster {str(path)!r} is neither UTF-8 nor GBK text; save it as CSV (UTF-8)"
-    raise InputError(msg)
+    try:
+        return read_csv_text(path, what=f"roster {str(path)!r}", skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        msg = f"roster {str(path)!r} is not a readable CSV ({' '.join(str(exc).split())}); save it as CSV with a header row"
+        raise InputError(msg) from None
 
 
 def _canonical_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:

@@ -299,7 +299,9 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     Parameters mirror ``gridgeo sign``: ``roster`` (path, DataFrame or Roster), ``streets`` (default the
     plan's streets layer), ``paper`` ``A4``/``A3``, ``lang`` ``zh``/``en``, ``supervision_phone`` for
     communities whose roster has no supervisor (督导员), ``unit`` the responsible unit (default the
-    community's name and 居民委员会 / residents' committee).
+    community's name and 居民委员会 / residents' committee; for a dedicated grid, 专属网格, its dedicated units
+    named in the plan's ``units`` register, where it has them). A dedicated grid's board is titled as one
+    (专属网格公示牌): it has its own grid worker and is public like a base grid.
     """
     from matplotlib.figure import Figure
 
@@ -325,6 +327,11 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     if people is not None:
         people = people[people["role"] != "building_leader"]
     supervision = (staff.supervision_phones().get(community) if staff is not None else None) or supervision_phone or ""
+    dedicated = "kind" in grid.columns and str(grid["kind"].iloc[0]) == "dedicated"
+    if unit is None and dedicated:
+        from .web import _units_by_grid
+
+        unit = ("、" if lang == "zh" else ", ").join(_units_by_grid(plan.layers.get("units")).get(code, ([], []))[0])
     unit = unit or (f"{cname}居民委员会" if lang == "zh" else f"{cname} residents' committee")
 
     w_mm, h_mm = PAPER_MM[paper]
@@ -333,8 +340,10 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     with matplotlib_rc(family):
         fig = Figure(figsize=(w_mm / 25.4, h_mm / 25.4), dpi=DPI)
         fig.patch.set_facecolor("white")
-        fig.text(0.5, 0.965, f"{t['sign']}", ha="center", va="center", fontsize=fs(26), weight="bold", color="#b30000")
-        fig.text(0.5, 0.935, _fit(f"{cname} · {t['grid_word']} {code}", 0.88, fig=fig, size=fs(15)), ha="center",
+        fig.text(0.5, 0.965, t["dedicated_sign" if dedicated else "sign"], ha="center", va="center", fontsize=fs(26),
+                 weight="bold", color="#b30000")
+        word = t["dedicated_word" if dedicated else "grid_word"]
+        fig.text(0.5, 0.935, _fit(f"{cname} · {word} {code}", 0.88, fig=fig, size=fs(15)), ha="center",
                  va="center", fontsize=fs(15))
         ax = fig.add_axes((0.06, 0.45, 0.88, 0.465))
         _draw_map(ax, plan, code, street_layer, crs, t)
@@ -527,7 +536,8 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
                 force: bool = False) -> list[Path]:
     """Write one notice board per grid (``gridgeo sign``): ``out/<grid_code>.pdf`` (or ``.png`` at 300 dpi).
 
-    ``grids`` None means every base grid (``--all``). ``one_file`` (PDF only) writes every sign as a page
+    ``grids`` None means every grid (``--all``): base grids and dedicated grids (专属网格), which have their own
+    grid worker and are public too; a dedicated grid's board is titled 专属网格公示牌. ``one_file`` (PDF only) writes every sign as a page
     of ``out/signs.pdf`` instead: the CJK font is then subset and embedded once, not once per file
     (subsetting the CJK font is most of the time a separate PDF takes). Files are written into a temporary folder and
     moved into ``out`` at the end (an existing file is replaced only with ``force``), so a failed run

@@ -8,7 +8,10 @@ A previous grid is **kept** (geometry, small grids and building assignment uncha
 - its community still exists and the grid lies inside it (less than ``1 m²`` outside);
 - the buildings whose representative point lies in it are the same buildings (same ``building_id``)
   with the same households as in the previous plan;
-- no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids).
+- no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids);
+- the rules bound its community's grids and small grids as they did for the previous plan (a plan made
+  with base grids of 30–80 households, re-divided under rules of 300–500, keeps none of that community's
+  grids: each community so changed is divided afresh, and said so in a ``previous_rules_changed`` finding).
 
 Everything else of the community (grids that changed, and area no previous grid covers, such as a
 community that grew) is **freed**. Connected freed areas are partitioned afresh by
@@ -79,6 +82,10 @@ def adjust(
 
     pg = pg[pg["community_code"].isin(set(codes))].reset_index(drop=True)
     keep = _kept_grids(pg, pb, buildings, cgeom)
+    # communities whose bounds the previous plan's rules set otherwise: divided afresh under these rules
+    rules_changed = _bounds_changed(previous, communities, rules)
+    if rules_changed:
+        keep &= ~pg["community_code"].isin(set(rules_changed)).to_numpy()
     kept = pg[keep].reset_index(drop=True)
 
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
@@ -107,6 +114,16 @@ def adjust(
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
                                        rules, villager_groups, workers, outline=(outlines or {}).get(region["code"])))
     result = _combine(kept, psub, pb, buildings, in_kept, parts, crs)
+    summary["communities_rules_changed"] = len(rules_changed)
+    if rules_changed:
+        records = [{"type": "previous_rules_changed", "severity": "info", "layer": "communities",
+                    "feature_id": code, "community_code": code, "measure": None,
+                    "message": (f"the previous plan bounded this community's grids at {a[0]}–{a[1]} households "
+                                f"(small grids {a[2]}–{a[3]}); these rules ask {b[0]}–{b[1]} ({b[2]}–{b[3]}): "
+                                "divided afresh, codes carried only where a grid comes out the same"),
+                    "geometry": shapely.point_on_surface(cgeom[code])}
+                   for code, (a, b) in sorted(rules_changed.items())]
+        result.findings = concat_findings([result.findings, make_findings(records, crs=crs)], crs=crs)
     # the findings of the kept grids and their small grids go with them (a kept grid wrapped around a dedicated
     # grid, or under the compactness threshold, is still so, and its flags still say it), and those of the
     # blocks of communities kept whole (a block divided between kept grids still is)
@@ -121,6 +138,31 @@ def adjust(
         if len(mine):
             result.findings = concat_findings([mine.to_crs(crs), result.findings], crs=crs)
     return result, summary
+
+
+def _bounds(r: Rules) -> tuple[int, int, int, int]:
+    return (int(r.grid_min), int(r.grid_max), int(r.subgrid_min), int(r.subgrid_max))
+
+
+def _bounds_changed(previous: Any, communities: gpd.GeoDataFrame,
+                    rules: Rules) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Community code → (previous bounds, these bounds) of each community whose grid or small-grid bounds the
+    previous plan's rules (its metadata) set otherwise than ``rules`` do for the community's kind. Empty when
+    the previous plan records no rules it can be read with (then its grids are judged as they stand)."""
+    given = getattr(previous, "metadata", {}).get("rules")
+    if not isinstance(given, dict):
+        return {}
+    try:
+        before = Rules.from_dict(given, source="the previous plan's rules")
+    except Exception:  # noqa: BLE001 - rules of another gridgeo version: not compared
+        return {}
+    kinds = communities["kind"] if "kind" in communities else pd.Series("urban", index=communities.index)
+    out = {}
+    for code, kind in zip(communities["code"], kinds, strict=True):
+        a, b = _bounds(rules_for_kind(before, kind)), _bounds(rules_for_kind(rules, kind))
+        if a != b:
+            out[str(code)] = (a, b)
+    return out
 
 
 def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame,

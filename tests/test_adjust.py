@@ -237,6 +237,25 @@ def test_from_scratch_still_carries_codes(town, v1, tmp_path):
     assert len(same) >= 0.9 * len(v1["grids"])  # identical inputs: the same grids, matched by overlap
 
 
+def test_a_previous_plan_made_under_other_bounds_is_divided_afresh(town, tmp_path):
+    """A plan made with the rural bounds (grids of 30–80 households), re-divided under the urban rules
+    (300–500), kept every one of its 400-odd grids (nothing in the data had changed) and wrote a plan of grids
+    a tenth of the size asked. Each community whose bounds changed is now divided afresh, as a plan made from
+    scratch under these rules, and said so; under the same rules nothing changes."""
+    rural = build_plan(town, rules="rural", shift_check=False)
+    fresh = build_plan(town, shift_check=False)
+    v2 = build_plan(town, previous=rural, shift_check=False)
+    assert len(rural["grids"]) > 3 * len(fresh["grids"])
+    assert len(v2["grids"]) == len(fresh["grids"])
+    assert sorted(v2["grids"]["households"]) == sorted(fresh["grids"]["households"])
+    said = v2["findings"][v2["findings"]["type"] == "previous_rules_changed"]
+    assert sorted(said["feature_id"]) == sorted(town.communities["code"].astype(str))
+    assert "30–80 households" in said["message"].iloc[0] and "300–500" in said["message"].iloc[0]
+    again = build_plan(town, previous=fresh, shift_check=False)
+    assert not (again["findings"]["type"] == "previous_rules_changed").any()
+    assert sorted(again["grids"]["grid_code"]) == sorted(fresh["grids"]["grid_code"])
+
+
 def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():
     """A footprint 2% of which lies over its grid's edge is not cut (as validate counts a cut: pieces of at
     least BUILDING_SHARE_MIN): both grids are kept. A real cut (a third on each side) frees both."""

@@ -9,6 +9,8 @@ A previous grid is **kept** (geometry, small grids and building assignment uncha
 - the buildings whose representative point lies in it are the same buildings (same ``building_id``)
   with the same households as in the previous plan;
 - no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids);
+- it overlaps no other grid and its small grids still tile it (within ``1 m²``): a plan edited by hand
+  (a vertex dragged into the neighbour, a grid redrawn without its small grids) is divided afresh there;
 - the rules bound its community's grids and small grids as they did for the previous plan (a plan made
   with base grids of 30–80 households, re-divided under rules of 300–500, keeps none of that community's
   grids: each community so changed is divided afresh, and said so in a ``previous_rules_changed`` finding).
@@ -32,6 +34,7 @@ import pandas as pd
 import shapely
 
 from ._findings import concat_findings, make_findings
+from ._geometry import union_by
 from .footprints import BUILDING_SHARE_MIN, assign_to_zones
 from .partition import PartitionResult, partition
 from .rules import Rules, rules_for_kind
@@ -81,7 +84,7 @@ def adjust(
     cgeom = dict(zip(codes, communities.geometry.to_numpy(), strict=True))
 
     pg = pg[pg["community_code"].isin(set(codes))].reset_index(drop=True)
-    keep = _kept_grids(pg, pb, buildings, cgeom)
+    keep = _kept_grids(pg, pb, buildings, cgeom, psub)
     # communities whose bounds the previous plan's rules set otherwise: divided afresh under these rules
     rules_changed = _bounds_changed(previous, communities, rules)
     if rules_changed:
@@ -166,7 +169,7 @@ def _bounds_changed(previous: Any, communities: gpd.GeoDataFrame,
 
 
 def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame,
-                cgeom: dict[str, Any]) -> np.ndarray:
+                cgeom: dict[str, Any], psub: gpd.GeoDataFrame | None = None) -> np.ndarray:
     n = len(pg)
     if n == 0:
         return np.zeros(0, dtype=bool)
@@ -174,6 +177,27 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     comm = np.array([cgeom[c] for c in pg["community_code"]], dtype=object)
     outside = shapely.area(shapely.difference(geoms, comm)) > _TOL_M2
     keep = ~outside
+    # grids overlapping each other (a plan edited by hand: a vertex dragged into the neighbour) are not kept as
+    # they stand: kept, they would overlap in the new plan too
+    valid = np.where(shapely.is_valid(geoms), geoms, shapely.make_valid(geoms))
+    i, j = shapely.STRtree(valid).query(valid, predicate="intersects")
+    pair = i < j
+    i, j = i[pair], j[pair]
+    if len(i):
+        over = shapely.area(shapely.intersection(valid[i], valid[j])) > _TOL_M2
+        keep[np.unique(np.r_[i[over], j[over]])] = False
+    # a grid its small grids no longer tile (one of them edited by hand, not the other) is not kept either
+    if psub is not None and len(psub) and "grid_code" in psub.columns:
+        pos = pd.Series(np.arange(n), index=pg["grid_code"].astype(str))
+        at = pos.reindex(psub["grid_code"].astype(str)).to_numpy()
+        has = ~np.isnan(at)
+        sub = psub.geometry.to_numpy()[has]
+        sub = np.where(shapely.is_valid(sub), sub, shapely.make_valid(sub))
+        tiled = union_by(sub, at[has].astype(np.int64), n)
+        nested = shapely.area(shapely.symmetric_difference(valid, tiled)) <= _TOL_M2
+        tiles = np.zeros(n, dtype=bool)
+        tiles[np.unique(at[has].astype(np.int64))] = True
+        keep &= nested | ~tiles
     # buildings now in each grid, as the partition and validate place them
     gi_all = _grid_of(buildings, geoms, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
     bi = np.flatnonzero(gi_all >= 0)

@@ -21,6 +21,7 @@ from gridgeo.datasets import get_path
 from gridgeo.io import Inputs, LayerSource, read_inputs
 from gridgeo.pipeline import build_plan
 from gridgeo.plan import Plan
+from gridgeo.validate import validate_plan
 
 METRIC = 4547
 LAYERS = ("communities", "streets", "buildings")
@@ -254,6 +255,35 @@ def test_a_previous_plan_made_under_other_bounds_is_divided_afresh(town, tmp_pat
     again = build_plan(town, previous=fresh, shift_check=False)
     assert not (again["findings"]["type"] == "previous_rules_changed").any()
     assert sorted(again["grids"]["grid_code"]) == sorted(fresh["grids"]["grid_code"])
+
+
+def _dragged(plan: Plan, metres: float) -> Plan:
+    """``plan`` with one vertex of its sixth grid dragged ``metres`` away from the grid's centre (into its
+    neighbour when positive), as an office editing the grid layer in QGIS leaves it: small grids untouched."""
+    grids = plan["grids"].to_crs(METRIC)
+    poly = grids.geometry.iloc[5]
+    poly = max(getattr(poly, "geoms", [poly]), key=lambda q: q.area)
+    coords = np.array(poly.exterior.coords)
+    out = coords[3] - np.array(poly.centroid.coords[0])
+    coords[3] += metres * out / np.linalg.norm(out)
+    grids.loc[grids.index[5], "geometry"] = shapely.Polygon(coords, [r.coords for r in poly.interiors])
+    return Plan({**plan.layers, "grids": grids.to_crs(plan["grids"].crs)}, dict(plan.metadata))
+
+
+@pytest.mark.parametrize("metres", [8.0, -8.0])
+def test_a_previous_plan_edited_by_hand_re_divides_into_a_plan_that_validates(town, v1, tmp_path, metres):
+    """A vertex dragged 8 m into the neighbouring grid made the re-division stop in a GEOS TopologyException
+    (the kept grids overlapped); dragged 8 m inward, the plan kept the grid with its small grids reaching out of
+    it and drew a grid of 0 households in the gap (an overlap and a small grid in two grids: 2 errors). Grids
+    that overlap another, or that their small grids no longer tile, are now divided afresh."""
+    edited = _dragged(v1, metres)
+    assert validate_plan(edited)["severity"].eq("error").any()  # the edit itself is faulty
+    v2, _ = _rerun(town, edited, tmp_path)
+    found = validate_plan(v2)
+    assert not found["severity"].eq("error").any(), found[found["severity"] == "error"][["type", "message"]]
+    assert (v2["grids"]["households"] > 0).all()
+    kept = set(v1["grids"]["grid_code"]) & set(v2["grids"]["grid_code"])
+    assert len(kept) >= len(v1["grids"]) - 2
 
 
 def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():

@@ -19,7 +19,8 @@ Everything else of the community (grids that changed, and area no previous grid 
 community that grew) is **freed**. Connected freed areas are partitioned afresh by
 :func:`gridgeo.partition.partition`. A freed area whose households cannot be divided within the
 bounds (fewer than ``grid_min``, or between two feasible counts such as 500 < H < 600) absorbs its
-kept neighbours, one at a time (the one sharing the longest boundary first), until it can. Codes are
+kept neighbours, one at a time (the one sharing the longest boundary first), until it can; a freed area
+without households (a field a community gained) is given to the kept grid beside it instead. Codes are
 then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 
@@ -97,8 +98,14 @@ def adjust(
 
     parts: list[PartitionResult] = []
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
-    regions = _free_regions(communities, kept, buildings, rules)
+    attached: list[dict[str, Any]] = []
+    regions = _free_regions(communities, kept, buildings, rules, attached)
     summary["regions_repartitioned"] = len(regions)
+    if attached:  # land without households goes to the kept grid beside it, and to its small grid beside it
+        kept, psub = _take_in(kept, psub, attached)
+        in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
+                           kept["community_code"].to_numpy())
+    summary["grids_grown"] = len({a["grid_code"] for a in attached})
     # grids absorbed into a region are no longer kept
     absorbed = set()
     for r in regions:
@@ -141,6 +148,31 @@ def adjust(
         if len(mine):
             result.findings = concat_findings([mine.to_crs(crs), result.findings], crs=crs)
     return result, summary
+
+
+def _take_in(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None,
+             attached: list[dict[str, Any]]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """``kept`` grids with the land ``attached`` to them, each piece also given to the grid's small grid that
+    shares the longest boundary with it (copies; the grids keep their codes)."""
+    kept = kept.copy()
+    psub = psub.copy() if psub is not None else None
+    row = {str(c): i for i, c in enumerate(kept["grid_code"])}
+    for a in attached:
+        i = row[a["grid_code"]]
+        kept.iloc[i, kept.columns.get_loc(kept.geometry.name)] = shapely.union(kept.geometry.iloc[i], a["geometry"])
+        if psub is None or "grid_code" not in psub.columns:
+            continue
+        mine = np.flatnonzero(psub["grid_code"].astype(str).to_numpy() == a["grid_code"])
+        if not len(mine):
+            continue
+        geoms = psub.geometry.to_numpy()[mine]
+        shared = shapely.length(shapely.intersection(shapely.boundary(a["geometry"]), shapely.boundary(geoms)))
+        s = mine[int(np.argmax(shared))]
+        psub.iloc[s, psub.columns.get_loc(psub.geometry.name)] = shapely.union(psub.geometry.iloc[s], a["geometry"])
+    for layer in (kept, psub):  # the stored areas of the grids grown (in the metric CRS adjust works in)
+        if layer is not None and "area_m2" in layer.columns:
+            layer["area_m2"] = layer.geometry.area.round(3)
+    return kept, psub
 
 
 def _bounds(r: Rules) -> tuple[int, int, int, int]:
@@ -271,9 +303,13 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
 
 
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                  rules: Rules) -> list[dict[str, Any]]:
-    """Connected areas of each community not covered by kept grids, grown until divisible."""
+                  rules: Rules, attached: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Connected areas of each community not covered by kept grids, grown until divisible. An area without
+    households beside a kept grid is no region: it is appended to ``attached`` (``code``, ``grid_code``,
+    ``geometry``), for that grid to take in."""
     regions = []
+    attached = [] if attached is None else attached
+    grown: dict[str, Any] = {}  # kept grids with the empty land given them
     hh = buildings["households"].to_numpy()
     reps = shapely.point_on_surface(buildings.geometry.to_numpy())
     for code, cg, kind in zip(communities["code"], communities.geometry, communities["kind"], strict=True):
@@ -291,24 +327,39 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
             while True:
                 # the piece is free area plus absorbed grids: every building whose point it covers counts
                 h = int(hh[mine_b][shapely.covers(piece, reps[mine_b])].sum())
-                if feasible(h, r.grid_min, r.grid_max):
+                empty = h == 0 and not absorbed
+                if feasible(h, r.grid_min, r.grid_max) and not empty:
                     break
                 cand = mine[~mine["grid_code"].isin(absorbed | absorbed_all)]
                 if len(cand) == 0:
                     break
-                shared = shapely.length(shapely.intersection(shapely.boundary(piece), cand.geometry.boundary.to_numpy()))
+                cgeoms = np.array([grown.get(c, g) for c, g in zip(cand["grid_code"], cand.geometry, strict=True)],
+                                  dtype=object)
+                shared = shapely.length(shapely.intersection(shapely.boundary(piece), shapely.boundary(cgeoms)))
                 if shared.max() <= 0:
                     break
                 j = int(np.lexsort((cand["grid_code"].to_numpy(), -shared))[0])
+                if empty:
+                    # land without households (a community grown by a field) is no grid of its own: it goes to
+                    # the neighbouring grid, which keeps its code (a fresh partition gives empty blocks to the
+                    # grids beside them)
+                    grid = str(cand["grid_code"].iloc[j])
+                    grown[grid] = shapely.union(cgeoms[j], piece)
+                    attached.append({"code": code, "grid_code": grid, "geometry": piece})
+                    piece = None
+                    break
                 absorbed.add(cand["grid_code"].iloc[j])
-                piece = shapely.coverage_union(piece, cand.geometry.iloc[j])
+                piece = shapely.coverage_union(piece, cgeoms[j])
                 # pieces now touching the grown piece merge into it
                 touching = [p for p in pieces if shapely.length(shapely.intersection(shapely.boundary(p), shapely.boundary(piece))) > 0]
                 for p in touching:
                     pieces.remove(p)
                     piece = shapely.coverage_union(piece, p)
             absorbed_all |= absorbed
-            regions.append({"code": code, "kind": kind, "geometry": piece, "absorbed": absorbed})
+            if piece is not None:
+                regions.append({"code": code, "kind": kind, "geometry": piece, "absorbed": absorbed})
+    # land given to a grid that a region then took in is that region's already
+    attached[:] = [a for a in attached if a["grid_code"] not in absorbed_all]
     return regions
 
 

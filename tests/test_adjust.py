@@ -286,6 +286,32 @@ def test_a_previous_plan_edited_by_hand_re_divides_into_a_plan_that_validates(to
     assert len(kept) >= len(v1["grids"]) - 2
 
 
+def test_land_without_households_a_community_gains_goes_to_the_grid_beside_it(town, v1, tmp_path):
+    """A community grown by 28 ha of fields (no building) got a grid of 0 households of its own in the
+    re-division. The land now goes to the grid beside it, with its small grid beside it; that grid keeps its
+    households and buildings, every other grid its code."""
+    comm = town.communities.to_crs(METRIC)
+    i = int(np.argmin(comm.geometry.bounds["minx"].to_numpy()))
+    g = comm.geometry.iloc[i]
+    field = shapely.difference(shapely.buffer(g, 150, join_style="mitre"), shapely.union_all(comm.geometry.to_numpy()))
+    field = max(shapely.get_parts(field), key=lambda q: q.area)
+    assert field.area > 100_000
+    comm.loc[comm.index[i], "geometry"] = shapely.union(g, field)
+    grown = _copy(town, communities=comm.to_crs(town.communities.crs))
+    v2, _ = _rerun(grown, v1, tmp_path)
+    assert not validate_plan(v2)["severity"].eq("error").any()
+    code = str(comm["code"].iloc[i])
+    mine = v2["grids"][v2["grids"]["community_code"].astype(str) == code].to_crs(METRIC)
+    assert (mine["households"] > 0).all()
+    holder = mine[mine.geometry.intersection(field).area > 0.99 * field.area]
+    assert len(holder) == 1
+    before = v1["grids"][v1["grids"]["community_code"].astype(str) == code]
+    assert sorted(mine["households"]) == sorted(before["households"])
+    others = set(v1["grids"]["grid_code"]) - set(before["grid_code"])
+    assert others <= set(v2["grids"]["grid_code"])
+    assert len(set(before["grid_code"]) & set(mine["grid_code"])) == len(before) - 1
+
+
 def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():
     """A footprint 2% of which lies over its grid's edge is not cut (as validate counts a cut: pieces of at
     least BUILDING_SHARE_MIN): both grids are kept. A real cut (a third on each side) frees both."""

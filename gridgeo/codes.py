@@ -89,6 +89,7 @@ __all__ = [
     "RETIRED_COLUMNS",
     "assign_codes",
     "check",
+    "check_previous",
     "code_metadata",
     "find_code_problems",
     "spatial_order",
@@ -694,11 +695,34 @@ def _previous(previous: Any, scheme: CodeScheme, fn: str) -> _Previous:
     return _Previous(out["grids"], out["subgrids"], out["buildings"], _retired_frame(retired, scheme, fn), dict(metadata))
 
 
+def check_previous(previous: Any, scheme: CodeScheme, fn: str = "assign_codes") -> None:
+    """The checks :func:`assign_codes` makes of a previous plan's grid codes, made before a re-division starts
+    (a code twice, as a grid split by hand in QGIS leaves it, is an :class:`InputError` naming it, not a
+    failure half-way).
+
+    >>> import shapely
+    >>> g = gpd.GeoDataFrame({"grid_code": ["420103001001001"] * 2, "community_code": ["420103001001"] * 2},
+    ...     geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=4547)
+    >>> check_previous(g, CodeScheme())
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: assign_codes: previous grids have 2 code problems, first: grid code '420103001001001' \
+appears 2 times (split by hand? give each piece its own code); ...
+    """
+    prev = _previous(previous, scheme, fn)
+    og = prev.grids
+    if og is not None and len(og):
+        comm = og["community_code"].to_numpy(dtype=object) if "community_code" in og.columns else None
+        _old_codes(og, "grid_code", fn, "grids", scheme, "grid", community_codes=comm)
+
+
 def _bad_previous(codes: Any, fn: str, what: str, scheme: CodeScheme, level: str, **kw: Any) -> None:
     problems = find_code_problems(codes, scheme=scheme, level=level, **kw)
     if len(problems):
+        first = problems.iloc[0]
+        hint = " (split by hand? give each piece its own code)" if first["problem"] == "duplicate" else ""
         msg = (
-            f"{fn}: previous {what} have {counted(len(problems), 'code problem')}, first: {problems['message'].iloc[0]}; "
+            f"{fn}: previous {what} have {counted(len(problems), 'code problem')}, first: {first['message']}{hint}; "
             "give the scheme the previous plan was coded with, fix its codes (gridgeo.codes.check), or re-code from scratch"
         )
         raise InputError(msg)

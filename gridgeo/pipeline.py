@@ -24,7 +24,7 @@ from ._errors import GridgeoError, InputError
 from ._findings import concat_findings, make_findings
 from ._text import counted
 from .blocks import assign_buildings, block_totals, build_blocks
-from .codes import CodeScheme, assign_codes, code_metadata, conflicting_scheme
+from .codes import CodeScheme, assign_codes, check_previous, code_metadata, conflicting_scheme
 from .crs import metric_crs, to_metric
 from .footprints import bend_blocks, footprint_units, split_multipart
 from .households import assign_households
@@ -361,6 +361,8 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
             raise InputError(msg)
     else:
         scheme = _scheme_of(previous)
+    if previous is not None:  # its codes checked before the re-division reads them
+        check_previous(previous, scheme)
     _precheck_scheme(prep, scheme)
     _step(progress, f"dividing {len(prep.communities)} communities")
     t = time.perf_counter()

@@ -14,7 +14,7 @@ import pytest
 import shapely
 from shapely import LineString
 
-from gridgeo import divide
+from gridgeo import InputError, divide
 from gridgeo.adjust import _grid_of, feasible
 from gridgeo.codes import diff_plans
 from gridgeo.datasets import get_path
@@ -286,6 +286,23 @@ def test_a_previous_plan_edited_by_hand_re_divides_into_a_plan_that_validates(to
     assert len(kept) >= len(v1["grids"]) - 2
 
 
+def test_a_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(town, v1):
+    """A grid split in two by hand in QGIS (two features, the same attributes) stopped the re-division in a pandas
+    traceback ("cannot reindex on an axis with duplicate labels"): now an InputError naming the code, before
+    any division."""
+    grids = v1["grids"].to_crs(METRIC)
+    g = grids.geometry.iloc[3]
+    x0, y0, x1, y1 = g.bounds
+    west = shapely.intersection(g, shapely.box(x0 - 1, y0 - 1, (x0 + x1) / 2, y1 + 1))
+    pieces = pd.concat([grids.iloc[[3]], grids.iloc[[3]]], ignore_index=True)
+    pieces = pieces.set_geometry([west, shapely.difference(g, west)], crs=METRIC)
+    split = pd.concat([grids.drop(index=grids.index[3]), pieces], ignore_index=True).to_crs(v1["grids"].crs)
+    edited = Plan({**v1.layers, "grids": split}, dict(v1.metadata))
+    code = str(grids["grid_code"].iloc[3])
+    with pytest.raises(InputError, match=rf"grid code '{code}' appears 2 times \(split by hand\?"):
+        build_plan(town, previous=edited, shift_check=False)
+
+
 def test_land_without_households_a_community_gains_goes_to_the_grid_beside_it(town, v1, tmp_path):
     """A community grown by 28 ha of fields (no building) got a grid of 0 households of its own in the
     re-division. The land now goes to the grid beside it, with its small grid beside it; that grid keeps its
@@ -330,3 +347,4 @@ def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():
 
     assert kept(shapely.box(51, 10, 101, 50)) == [True, True]  # 40 m² of 2,000 over the edge: 2%
     assert kept(shapely.box(60, 10, 120, 50)) == [False, False]  # a third over it: cut, both freed
+

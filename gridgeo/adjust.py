@@ -11,6 +11,8 @@ A previous grid is **kept** (geometry, small grids and building assignment uncha
 - no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids);
 - it overlaps no other grid and its small grids still tile it (within ``1 m²``): a plan edited by hand
   (a vertex dragged into the neighbour, a grid redrawn without its small grids) is divided afresh there;
+- in a village (村) divided by its villager groups (村民小组), its households still lie in one group (a group
+  line moved or a group split leaves no kept grid across two groups);
 - the rules bound its community's grids and small grids as they did for the previous plan (a plan made
   with base grids of 30–80 households, re-divided under rules of 300–500, keeps none of that community's
   grids: each community so changed is divided afresh, and said so in a ``previous_rules_changed`` finding).
@@ -85,7 +87,9 @@ def adjust(
     cgeom = dict(zip(codes, communities.geometry.to_numpy(), strict=True))
 
     pg = pg[pg["community_code"].isin(set(codes))].reset_index(drop=True)
-    keep = _kept_grids(pg, pb, buildings, cgeom, psub)
+    kinds = communities["kind"] if "kind" in communities else pd.Series("urban", index=communities.index)
+    rural = {str(c) for c, k in zip(codes, kinds, strict=True) if k == "rural"}
+    keep = _kept_grids(pg, pb, buildings, cgeom, psub, villager_groups if rural else None, rural)
     # communities whose bounds the previous plan's rules set otherwise: divided afresh under these rules
     rules_changed = _bounds_changed(previous, communities, rules)
     if rules_changed:
@@ -201,7 +205,8 @@ def _bounds_changed(previous: Any, communities: gpd.GeoDataFrame,
 
 
 def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame,
-                cgeom: dict[str, Any], psub: gpd.GeoDataFrame | None = None) -> np.ndarray:
+                cgeom: dict[str, Any], psub: gpd.GeoDataFrame | None = None,
+                villager_groups: gpd.GeoDataFrame | None = None, rural: set[str] | frozenset = frozenset()) -> np.ndarray:
     n = len(pg)
     if n == 0:
         return np.zeros(0, dtype=bool)
@@ -248,6 +253,8 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     b = sig_before.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)
     same = np.array([a.get(i, ()) == b.get(i, ()) for i in range(n)])
     keep &= same
+    if villager_groups is not None and len(villager_groups):
+        keep &= ~_across_groups(pg, gi_all, buildings, villager_groups, rural)
     # footprints cut between two grids of one community free both: a cut as validate counts it (the one
     # building-to-zone assignment: pieces of at least BUILDING_SHARE_MIN, none holding all but that share)
     bgeoms = buildings.geometry.to_numpy()
@@ -267,6 +274,35 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         multi = hit.groupby(["b", "c"])["g"].transform("size") > 1
         keep[np.unique(hit.loc[multi, "g"].to_numpy())] = False
     return keep
+
+
+def _across_groups(pg: gpd.GeoDataFrame, grid_of: np.ndarray, buildings: gpd.GeoDataFrame,
+                   villager_groups: gpd.GeoDataFrame, rural: set[str] | frozenset) -> np.ndarray:
+    """Per grid of ``pg``: whether it is a grid of a village (``rural``) whose households now lie in two villager
+    groups (村民小组) or more, each building in the group holding most of it (a group line moved, a group split):
+    a fresh division draws no such grid, since a village's grids follow its groups. ``grid_of``: the index of
+    the grid each building counts in (-1: none). Groups are those of the village (``community_code``) or of no
+    village, as the partition takes them."""
+    out = np.zeros(len(pg), dtype=bool)
+    vg = villager_groups[~(villager_groups.geometry.is_empty | villager_groups.geometry.isna())]
+    vg_code = (vg["community_code"].astype(object).where(vg["community_code"].notna(), None).to_numpy()
+               if "community_code" in vg.columns else np.full(len(vg), None))
+    gcomm = pg["community_code"].astype(str).to_numpy()
+    has = (grid_of >= 0) & (buildings["households"].to_numpy() > 0)
+    geoms = buildings.geometry.to_numpy()
+    for code in sorted(rural & set(gcomm)):
+        bi = np.flatnonzero(has & (gcomm[np.maximum(grid_of, 0)] == code))
+        groups = vg.geometry.to_numpy()[np.array([c is None or str(c) == code for c in vg_code], dtype=bool)]
+        if not len(bi) or len(groups) < 2:
+            continue
+        b = geoms[bi]
+        bad = np.isin(shapely.get_type_id(b), (3, 6)) & ~shapely.is_valid(b)
+        b = np.where(bad, shapely.make_valid(b), b)
+        zone = assign_to_zones(b, shapely.make_valid(groups)).zone
+        seen = pd.DataFrame({"grid": grid_of[bi], "zone": zone})
+        n_groups = seen[seen["zone"] >= 0].groupby("grid")["zone"].nunique()
+        out[n_groups.index[n_groups.to_numpy() > 1].to_numpy()] = True
+    return out
 
 
 def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, pb: gpd.GeoDataFrame | None,

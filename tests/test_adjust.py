@@ -18,6 +18,7 @@ from gridgeo import InputError, divide
 from gridgeo.adjust import _grid_of, feasible
 from gridgeo.codes import diff_plans
 from gridgeo.datasets import get_path
+from gridgeo.footprints import assign_to_zones
 from gridgeo.io import Inputs, LayerSource, read_inputs
 from gridgeo.pipeline import build_plan
 from gridgeo.plan import Plan
@@ -348,3 +349,34 @@ def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():
     assert kept(shapely.box(51, 10, 101, 50)) == [True, True]  # 40 m² of 2,000 over the edge: 2%
     assert kept(shapely.box(60, 10, 120, 50)) == [False, False]  # a third over it: cut, both freed
 
+
+def test_a_village_re_divided_after_a_villager_group_split_keeps_no_grid_across_two_groups(tmp_path):
+    """A village's grids follow its villager groups (村民小组). Its largest group split in two (a west and an east
+    group), the re-division kept every grid, one of them with households of both new groups (55% and 45% of
+    its area): kept grids were judged by their buildings alone. A grid whose households now lie in two groups
+    is divided afresh; the grids of the other groups keep their codes."""
+    path = get_path("sample_town")
+    inputs = read_inputs({n: LayerSource(path, layer=n) for n in (*LAYERS, "villager_groups")})
+    inputs.communities = inputs.communities[inputs.communities["kind"] == "rural"].reset_index(drop=True)
+    village = inputs.communities.geometry.iloc[0]
+    inputs.buildings = inputs.buildings[inputs.buildings.intersects(village).to_numpy()].reset_index(drop=True)
+    v1 = build_plan(inputs, shift_check=False)
+    groups = inputs.villager_groups.to_crs(METRIC)
+    big = int(np.argmax(groups.area.to_numpy()))
+    g = groups.geometry.iloc[big]
+    x0, y0, x1, y1 = g.bounds
+    west = shapely.intersection(g, shapely.box(x0 - 1, y0 - 1, (x0 + x1) / 2, y1 + 1))
+    split = pd.concat([groups, groups.iloc[[big]]], ignore_index=True)
+    split = split.set_geometry([*groups.geometry.iloc[:big], west, *groups.geometry.iloc[big + 1:],
+                                shapely.difference(g, west)], crs=METRIC)
+    split.loc[split.index[-1], "name"] = "十一组"
+    inputs.villager_groups = split.to_crs(inputs.villager_groups.crs)
+    v2, _ = _rerun(inputs, v1, tmp_path)
+    assert not validate_plan(v2)["severity"].eq("error").any()
+    b = v2["buildings"].to_crs(METRIC)
+    b = b[b["households"] > 0]
+    zone = assign_to_zones(b.geometry.to_numpy(), split.geometry.to_numpy()).zone
+    groups_per_grid = pd.Series(zone).groupby(b["grid_code"].to_numpy()).nunique()
+    assert (groups_per_grid == 1).all(), groups_per_grid[groups_per_grid > 1]
+    outside = v1["grids"].to_crs(METRIC).intersection(g).area < 1.0
+    assert set(v1["grids"]["grid_code"][outside.to_numpy()]) <= set(v2["grids"]["grid_code"])

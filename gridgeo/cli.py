@@ -488,7 +488,8 @@ def _write_layer_atomic(gdf: Any, out: Path, *, layer: str, force: bool) -> None
         return
     from .io import atomic_write
 
-    atomic_write(out, lambda tmp: to_storage(gdf).to_file(tmp, driver="GeoJSON", engine="pyogrio"))
+    # the layer named, else GDAL names it after the temporary file (".d-72otp98q") that other systems then show
+    atomic_write(out, lambda tmp: to_storage(gdf).to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=layer))
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

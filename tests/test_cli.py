@@ -197,6 +197,12 @@ def test_info_on_a_diff_file_says_the_grid_changes(capsys, tmp_path):
     assert "gridgeo plan" not in text and "?" not in text, text
     assert text.startswith(f"{out}: 1 layer\n  grid_diff: "), text
     assert "grid changes (gridgeo diff): unchanged 1, recounted 0, reshaped 1, split 1, merged 0, new 0, retired 0" in text
+    # as GeoJSON, the layer is named grid_diff too, not after the temporary file it was written to (".d-72otp98q")
+    out = tmp_path / "d.geojson"
+    assert main(["diff", str(old), str(new), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"{out}: 1 layer\n  grid_diff: ")
 
 
 def test_info_counts_one_warning_as_one_warning():

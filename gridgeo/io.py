@@ -1111,7 +1111,7 @@ def write_findings(findings: gpd.GeoDataFrame, path: str | os.PathLike, *, force
     elif ext == ".geojson":
         def write(tmp: str) -> None:
             out = table.to_crs(4326) if (table.crs is not None and not CRS.from_user_input(table.crs).equals(CRS.from_epsg(4326))) else table
-            out.to_file(tmp, driver="GeoJSON", engine="pyogrio")
+            out.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer="findings")  # not the temporary file's name
         atomic_write(path, write)
     else:
         def write(tmp: str) -> None:

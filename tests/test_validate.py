@@ -817,6 +817,10 @@ def test_write_and_read_findings(tmp_path, ext):
     if ext == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         assert data["crs"] and data["findings"][0]["wkt"]
+    if ext == ".geojson":  # the layer is "findings", not the temporary file's name ('.out-x8f…') QGIS showed
+        import pyogrio
+
+        assert pyogrio.list_layers(path)[:, 0].tolist() == ["findings"]
 
 
 def test_write_findings_bad_extension(tmp_path):

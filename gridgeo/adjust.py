@@ -220,6 +220,9 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     i, j = shapely.STRtree(valid).query(valid, predicate="intersects")
     pair = i < j
     i, j = i[pair], j[pair]
+    # most pairs only touch: overlay only those whose interiors meet, as the quality figures do
+    meet = shapely.relate_pattern(valid[i], valid[j], "T********") if len(i) else np.zeros(0, dtype=bool)
+    i, j = i[meet], j[meet]
     if len(i):
         over = shapely.area(shapely.intersection(valid[i], valid[j])) > _TOL_M2
         keep[np.unique(np.r_[i[over], j[over]])] = False

@@ -486,10 +486,10 @@ def _write_layer_atomic(gdf: Any, out: Path, *, layer: str, force: bool) -> None
     if out.suffix.lower() == ".gpkg":
         write_gpkg_atomic(out, {layer: to_storage(gdf)}, force=force)
         return
-    from .io import atomic_write
+    from .io import atomic_write, write_geojson
 
     # the layer named, else GDAL names it after the temporary file (".d-72otp98q") that other systems then show
-    atomic_write(out, lambda tmp: to_storage(gdf).to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=layer))
+    atomic_write(out, lambda tmp: write_geojson(to_storage(gdf), tmp, layer=layer))
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

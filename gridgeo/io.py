@@ -1042,6 +1042,22 @@ def _convert_datum(gdf: gpd.GeoDataFrame, datum: str, *, name: str) -> gpd.GeoDa
 # writing findings and repaired layers (atomically)
 
 
+def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str) -> None:
+    """Write ``gdf`` as RFC 7946 GeoJSON: lon/lat WGS-84, counter-clockwise exteriors, no ``crs`` member.
+
+    Layers in CGCS2000 (EPSG:4490, how plans are stored) are relabelled, not transformed: the two datums agree
+    within centimetres, and a transformation between them is a no-op in PROJ anyway. Other CRSs are
+    transformed. The layer is named ``layer`` (GDAL would name it after the file written to).
+    """
+    if gdf.crs is not None:
+        crs = CRS.from_user_input(gdf.crs)
+        if crs.equals(CRS.from_epsg(4490)):
+            gdf = gdf.set_crs(4326, allow_override=True)
+        elif not crs.equals(CRS.from_epsg(4326)):
+            gdf = gdf.to_crs(4326)
+    gdf.to_file(path, driver="GeoJSON", engine="pyogrio", layer=layer, RFC7946="YES")
+
+
 _FINDING_FORMATS = (".gpkg", ".geojson", ".json")
 
 
@@ -1110,8 +1126,7 @@ def write_findings(findings: gpd.GeoDataFrame, path: str | os.PathLike, *, force
         atomic_write(path, write)
     elif ext == ".geojson":
         def write(tmp: str) -> None:
-            out = table.to_crs(4326) if (table.crs is not None and not CRS.from_user_input(table.crs).equals(CRS.from_epsg(4326))) else table
-            out.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer="findings")  # not the temporary file's name
+            write_geojson(table, tmp, layer="findings")  # the layer named, not after the temporary file
         atomic_write(path, write)
     else:
         def write(tmp: str) -> None:

@@ -203,6 +203,9 @@ def test_info_on_a_diff_file_says_the_grid_changes(capsys, tmp_path):
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     assert capsys.readouterr().out.startswith(f"{out}: 1 layer\n  grid_diff: ")
+    import json
+
+    assert "crs" not in json.loads(out.read_text(encoding="utf-8"))   # RFC 7946: lon/lat WGS-84, no crs member
 
 
 def test_info_counts_one_warning_as_one_warning():
@@ -465,3 +468,32 @@ def test_bad_input_through_subprocess_has_no_traceback(tmp_path):
     assert r.returncode == 2
     assert _error_lines(r.stderr) == [f"gridgeo: error: communities: file not found: {tmp_path / 'nope.gpkg'}; check the path"]
     assert r.stdout == ""
+
+
+def test_diff_and_findings_geojson_are_rfc7946_lon_lat_wgs84(tmp_path, capsys):
+    """`gridgeo diff --out X.geojson` stored the plan's EPSG:4490 with a "crs" member, which RFC 7946 GeoJSON
+    does not have (readers such as Leaflet or a dispatch system assume lon/lat WGS-84 and ignore or reject it);
+    findings written as GeoJSON kept their winding. Both are now RFC 7946: WGS-84, no crs member, CCW exteriors."""
+    import json
+
+    import geopandas as gpd
+    import shapely
+
+    from gridgeo.io import write_geojson
+
+    gdf = gpd.GeoDataFrame({"code": ["a", "b"]},
+                           geometry=[shapely.box(114.0, 30.0, 114.01, 30.01).reverse(), shapely.box(114.01, 30.0, 114.02, 30.01)],
+                           crs=4490)
+    out = tmp_path / "x.geojson"
+    write_geojson(gdf, out, layer="grid_diff")
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert "crs" not in doc and doc["name"] == "grid_diff", doc.keys()
+    rings = [f["geometry"]["coordinates"][0] for f in doc["features"]]
+    assert all(shapely.LinearRing(r).is_ccw for r in rings)
+    assert min(x for x, _ in rings[0]) == pytest.approx(114.0, abs=1e-9)   # relabelled, not moved
+    # a metric layer is transformed to lon/lat
+    metric = gdf.to_crs(4547)
+    write_geojson(metric, out, layer="findings")
+    back = gpd.read_file(out)
+    assert back.crs.to_epsg() == 4326
+    assert back.geometry.iloc[1].bounds == pytest.approx((114.01, 30.0, 114.02, 30.01), abs=1e-7)

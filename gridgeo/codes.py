@@ -51,7 +51,10 @@ the pair qualifies when their area IoU (intersection ÷ union, in the metric CRS
 ``households_threshold`` (0.8). The households IoU counts only buildings present in both plans (same
 ``building_id``), each weighted by the larger of its old and new households, so new or demolished
 buildings do not by themselves change a grid's code but households moved to another grid do; with
-no such households both ways it counts as 1. Qualifying pairs are taken greedily, best area IoU first
+no such households both ways it counts as 1. A pair also qualifies, whatever its area IoU, when one lies
+within the other (``CONTAINED_SHARE``, 99% of the smaller's area) and both hold the same buildings with
+households: the same households on more or less land, as when a community gains fields and the grid beside
+them takes them in (动态调整 keeps its code). Qualifying pairs are taken greedily, best area IoU first
 (then households IoU, then numbering order, then old code), one to one. Matched grids keep their code;
 the others get the next numbers after the highest ever used in that community and range, retired codes
 included. Small grids are matched the same way inside a grid that kept its code. Buildings keep their
@@ -101,6 +104,8 @@ LEVELS = ("grid", "subgrid", "building")
 MATCH_THRESHOLD = 0.8
 #: default minimum households IoU (buildings present in both plans) to keep a code
 HOUSEHOLDS_THRESHOLD = 0.8
+#: a grid lying within another up to this share of its area, with the same buildings of households, is the same grid
+CONTAINED_SHARE = 0.99
 #: columns of the retired-codes table
 RETIRED_COLUMNS = ["code", "level", "community_code", "retired_in"]
 
@@ -545,6 +550,21 @@ def _households_iou(
         return np.where(den > 0, s / np.where(den > 0, den, 1.0), 1.0)
 
 
+def _same_households(
+    ni: np.ndarray, oi: np.ndarray, new_members: pd.DataFrame | None, old_members: pd.DataFrame | None
+) -> np.ndarray:
+    """(new, old) pairs whose buildings with households are the same ones (by ``building_id``), at least one."""
+    if new_members is None or old_members is None or len(ni) == 0:
+        return np.zeros(len(ni), dtype=bool)
+    nm = new_members[new_members["w"].to_numpy(float) > 0]
+    om = old_members[old_members["w"].to_numpy(float) > 0]
+    a = nm.groupby("pos").size().reindex(ni).fillna(0).to_numpy()
+    b = om.groupby("pos").size().reindex(oi).fillna(0).to_numpy()
+    m = nm.merge(om, on="building_id", suffixes=("_n", "_o"))
+    s = m.groupby(["pos_n", "pos_o"]).size().reindex(pd.MultiIndex.from_arrays([ni, oi])).fillna(0).to_numpy()
+    return (a > 0) & (a == b) & (s == a)
+
+
 def _match(
     new_geoms: np.ndarray,
     new_groups: np.ndarray,
@@ -565,6 +585,10 @@ def _match(
     iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
     hiou = _households_iou(ni, oi, new_members, old_members)
     ok = (iou >= area_threshold - 1e-12) & (hiou >= households_threshold - 1e-12)
+    # the same households on more or less land (fields a community gained, taken in by the grid beside them)
+    smaller = np.fmin(shapely.area(new_geoms[ni]), shapely.area(old_geoms[oi]))
+    within = inter >= CONTAINED_SHARE * smaller
+    ok |= within & _same_households(ni, oi, new_members, old_members)
     cand = pd.DataFrame(
         {"n": ni[ok], "o": oi[ok], "iou": iou[ok], "hiou": hiou[ok], "rank": new_rank[ni[ok]], "code": old_codes[oi[ok]]}
     ).sort_values(["iou", "hiou", "rank", "code"], ascending=[False, False, True, True], kind="mergesort")

@@ -383,6 +383,32 @@ def test_new_building_does_not_change_grid_code():
     assert v2.grids["grid_code"].tolist() == v1.grids["grid_code"].tolist()
 
 
+def test_same_households_on_more_land_keep_the_code():
+    """A grid that took in fields (area IoU 0.33 with its old outline) holding the same buildings with
+    households keeps its code, and so does one that lost empty land; a grid that grew over a new building of
+    households, or holds another grid's building, does not (the area IoU decides there, as before)."""
+    a, b = box(X0, Y0, X0 + S, Y0 + S), box(X0 + S, Y0, X0 + 2 * S, Y0 + S)
+    old = layer([a, b], community_code=C1, grid_id=["A", "B"])
+    bld = layer([Point(X0 + 50, Y0 + 150), Point(X0 + 450, Y0 + 150), Point(X0 + 500, Y0 + 100)],
+                building_id=["w", "e", "e2"], grid_id=["A", "B", "B"], households=[400, 350, 0])
+    v1 = assign_codes(old, buildings=bld)
+    prev = {"grids": v1.grids, "buildings": v1.buildings}
+    grown = box(X0 - 2 * S, Y0, X0 + S, Y0 + S)  # A with 600 m of fields to its west
+    shrunk = box(X0 + S, Y0, X0 + 1.7 * S, Y0 + S)  # B without its empty eastern strip
+    new = layer([grown, shrunk], community_code=C1, grid_id=["A2", "B2"])
+    v2 = assign_codes(new, buildings=bld.assign(grid_id=["A2", "B2", "B2"]), previous=prev, retired_in="v2")
+    assert v2.grids["grid_code"].tolist() == [f"{C1}001", f"{C1}002"]
+    # a new building with households in the fields: not the same households, so the area IoU (0.33) decides
+    more = pd.concat([bld.assign(grid_id=["A2", "B2", "B2"]),
+                      layer([Point(X0 - 300, Y0 + 150)], building_id="farm", grid_id="A2", households=40)],
+                     ignore_index=True)
+    v3 = assign_codes(new, buildings=gpd.GeoDataFrame(more, crs=CRS), previous=prev, retired_in="v3")
+    assert v3.grids["grid_code"].tolist() == [f"{C1}003", f"{C1}002"]
+    # a building moved into another grid: neither holds the same households any more
+    moved = assign_codes(new, buildings=bld.assign(grid_id=["A2", "A2", "B2"]), previous=prev, retired_in="v4")
+    assert f"{C1}001" not in moved.grids["grid_code"].tolist()
+
+
 def test_building_codes_kept_and_appended_after_the_highest_ever_used():
     g = tiling3()
     y = Y0 + 880

@@ -449,3 +449,50 @@ def test_the_only_grid_of_a_community_stays_round_its_site():
     labels = np.zeros(8, dtype=np.int64)
     fixed, left = open_sites(g, geoms, labels, 1, outline, Bounds(300, 500, 400))
     assert left == 1 and (fixed == labels).all()
+
+
+def _tower_in_a_ring(walls: bool):
+    """A 200 × 200 m parent grid; a tower's small grid (its own footprint, 40 × 20 m) in the middle, the ring
+    round it holding four walk-ups (and, with ``walls``, a podium of two buildings wrapped round the tower)."""
+    parent = box(0, 0, 200, 200)
+    tower = box(80, 90, 120, 110)
+    walkups = [box(10, 10, 40, 30), box(160, 10, 190, 30), box(10, 170, 40, 190), box(160, 170, 190, 190)]
+    podium = [box(70, 80, 130, 120).difference(box(100, 0, 200, 200)).difference(tower),
+              box(70, 80, 130, 120).intersection(box(100, 0, 200, 200)).difference(tower)] if walls else []
+    small = np.array([shapely.difference(parent, tower), tower], dtype=object)
+    return parent, small, np.array([tower, *walkups, *podium], dtype=object)
+
+
+def test_a_small_grid_wrapped_round_a_tower_is_opened_by_a_lane_between_the_buildings():
+    """A tower of 335 households is a small grid of its own; the ring round it holds the rest of the grid, and
+    every corridor of cells would move a walk-up (households) to the tower: the ring was kept with a hole
+    (`grid_encloses_grid`). A lane of land clear of every footprint now goes from the ring to the tower's
+    small grid, reaching the parent's edge: no hole, no building cut, the parent tiled as before."""
+    from gridgeo.partition.enclosures import LANE_CLEARANCE_M, cut_lanes, foreign_holes
+
+    parent, small, footprints = _tower_in_a_ring(walls=False)
+    out, opened = cut_lanes(small, np.array([0, 0]), np.array([parent], dtype=object), footprints)
+    assert opened == 1
+    assert not foreign_holes(out[0], parent) and not foreign_holes(out[1], parent)
+    assert all(shapely.get_num_geometries(g) == 1 for g in out)
+    assert shapely.coverage_is_valid(out) and shapely.equals(shapely.coverage_union_all(out), parent)
+    assert shapely.intersects(out[1], shapely.get_exterior_ring(parent))  # the tower's small grid reaches the edge
+    for f in footprints[1:]:  # every walk-up whole in the ring, with room
+        assert shapely.distance(f, out[1]) >= LANE_CLEARANCE_M - 1e-9
+    assert shapely.within(footprints[0], out[1])
+    # the shortest lane: 8 m wide (a street's width), from the tower's edge to the parent's nearest edge
+    assert shapely.area(out[1]) - shapely.area(footprints[0]) == pytest.approx(8 * 80, rel=1e-6)
+    # the same small grids listed the other way round: the same lane
+    again, _ = cut_lanes(small[::-1].copy(), np.array([0, 0]), np.array([parent], dtype=object), footprints)
+    assert shapely.equals(again[0], out[1]) and shapely.equals(again[1], out[0])
+
+
+def test_a_tower_inside_a_podium_of_other_buildings_keeps_its_ring():
+    """A tower whose every side touches other buildings (a podium round it) cannot be reached without cutting
+    a building: the ring is left as it is (and reported), never cut through a footprint."""
+    from gridgeo.partition.enclosures import cut_lanes, foreign_holes
+
+    parent, small, footprints = _tower_in_a_ring(walls=True)
+    out, opened = cut_lanes(small, np.array([0, 0]), np.array([parent], dtype=object), footprints)
+    assert opened == 0 and foreign_holes(out[0], parent)
+    assert all(shapely.equals(a, b) for a, b in zip(out, small, strict=True))

@@ -40,7 +40,7 @@ from .._geometry import union_by
 from .._text import counted
 from ..blocks import order_key
 from ..footprints import unit_groups
-from .enclosures import enclosure_count, foreign_holes, open_enclosures, open_sites
+from .enclosures import cut_lanes, enclosure_count, foreign_holes, open_enclosures, open_sites
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
@@ -181,6 +181,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     small_h = _sum(small_of_cell, cells.households, n_small)
     small_grid = np.full(n_small, -1, dtype=np.int64)
     small_grid[small_of_cell] = grid_of_cell
+    if n_small > n_grids:  # a small grid still wrapped round a sibling: a lane between the buildings opens it
+        small_geoms, _ = cut_lanes(small_geoms, small_grid, grid_geoms, job["bld_geoms"])
     small_ids = np.empty(n_small, dtype=object)
     small_order: list[int] = []
     for p in np.argsort(seq):

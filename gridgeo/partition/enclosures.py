@@ -36,7 +36,7 @@ from .._geometry import union_by
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
-__all__ = ["open_enclosures", "open_sites", "enclosure_count", "foreign_holes"]
+__all__ = ["open_enclosures", "open_sites", "enclosure_count", "foreign_holes", "cut_lanes"]
 
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
@@ -510,3 +510,144 @@ def _with_cut_off(g: Graph, mine: np.ndarray, path: np.ndarray) -> np.ndarray:
     area = np.bincount(comp, weights=g.area[rest], minlength=k)
     keep = min(range(k), key=lambda c: (-hh[c], -area[c], int(np.flatnonzero(comp == c)[0])))
     return np.sort(np.r_[path, rest[comp != keep]])
+
+
+#: width of a lane cut across a small grid wrapped round a sibling, metres (a footpath's width)
+LANE_M = 4.0
+#: room kept between a lane and every footprint, metres
+LANE_CLEARANCE_M = 1.0
+#: points along a hole's edge from which a lane is tried
+LANE_STARTS = 64
+#: directions tried from each of them (besides the nearest point of the parent's outer edge)
+LANE_DIRECTIONS = 16
+#: lanes clear of footprints tried per hole and width, shortest first
+LANE_TRIES = 24
+
+
+def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, footprints: np.ndarray,
+              *, width: float = LANE_M, clearance: float = LANE_CLEARANCE_M) -> tuple[np.ndarray, int]:
+    """Small grids with a lane of land (no footprint) cut across any of them wrapped round a sibling.
+
+    A small grid can stay wrapped round a sibling after :func:`open_enclosures` when every corridor of
+    cells would move households (a tower whose neighbours share its walls: the tower is a small grid of
+    its own, the ring round it holds the rest of the parent grid, and any cell between the tower and the
+    parent's edge holds a building of the ring). Such a ring is opened without moving a building: a
+    straight lane ``2 × width`` metres wide (else ``width``) from the hole to the parent grid's outer edge, at least
+    ``clearance`` metres from every footprint, goes from the ring to the sibling in the hole (the
+    shortest lane that leaves the ring in one piece without a hole). Households, buildings and the parent
+    grid are unchanged; where no such lane exists the ring is left as it is.
+
+    Parameters
+    ----------
+    geoms
+        Small-grid polygons (metric CRS), which tile their parents.
+    parent_of
+        The parent of each small grid (an index into ``parents``).
+    parents
+        Parent grid polygons.
+    footprints
+        Building footprints (polygons or points) that must stay whole in their small grid.
+
+    Returns
+    -------
+    (ndarray, int)
+        The small-grid polygons (a copy; only rings opened and the siblings given a lane differ) and the
+        number of holes opened.
+    """
+    geoms = np.asarray(geoms, dtype=object).copy()
+    parent_of = np.asarray(parent_of, dtype=np.int64)
+    fp = np.asarray(footprints, dtype=object)
+    fp = fp[~(shapely.is_missing(fp) | shapely.is_empty(fp))] if len(fp) else fp
+    tree = shapely.STRtree(fp)
+    opened = 0
+    for q in range(len(geoms)):
+        parent = parents[parent_of[q]]
+        holes = foreign_holes(geoms[q], parent)
+        if not holes:
+            continue
+        siblings = np.flatnonzero(parent_of == parent_of[q])
+        outer = shapely.union_all([shapely.get_exterior_ring(p) for p in shapely.get_parts(parent)])
+        for hole in holes:
+            inside = [int(s) for s in siblings if s != q and shapely.within(shapely.point_on_surface(geoms[s]), hole)]
+            if not inside:
+                continue
+            near = fp[tree.query(geoms[q], predicate="intersects")]
+            for w in (2 * width, width):  # a street's width where there is room, else a footpath's
+                done = _give_lane(geoms, q, inside, hole, outer, near, parent, w, clearance)
+                if done is not None:
+                    break
+            if done is None:
+                continue
+            s, ring, given = done
+            geoms[q], geoms[s] = ring, given
+            opened += 1
+    return geoms, opened
+
+
+def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geometry, outer: shapely.Geometry,
+               near: np.ndarray, parent: shapely.Geometry, width: float, clearance: float) -> tuple | None:
+    """(sibling, ring less the lane, sibling with it) for the shortest lane ``width`` wide that opens
+    ``hole`` of small grid ``q``, or None."""
+    for lane in _lanes(geoms[q], hole, outer, near, width, clearance):
+        ring = shapely.difference(geoms[q], lane)
+        start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
+        s = min(inside, key=lambda i: shapely.distance(geoms[i], start))
+        given = shapely.union(geoms[s], lane)
+        if (shapely.get_num_geometries(ring) == 1 and shapely.get_num_geometries(given) == 1
+                and len(foreign_holes(ring, parent)) < len(foreign_holes(geoms[q], parent))
+                and abs(shapely.area(ring) + shapely.area(given) - shapely.area(geoms[q]) - shapely.area(geoms[s]))
+                <= 1e-6 * shapely.area(parent)):
+            return s, ring, given
+    return None
+
+
+def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,
+           width: float, clearance: float) -> Iterator[shapely.Geometry]:
+    """Straight lanes of ``ring`` from ``hole`` to ``outer`` clear of ``footprints``, shortest first (at most
+    :data:`LANE_TRIES`)."""
+    # footprints of the ring (those of the hole, whose edge the hole's may be, are the sibling's own)
+    footprints = footprints[~shapely.covered_by(footprints, shapely.buffer(hole, 1e-3))] if len(footprints) else footprints
+    blocked = shapely.union_all(shapely.buffer(footprints, clearance)) if len(footprints) else None
+    edge = shapely.get_exterior_ring(hole)
+    starts = shapely.line_interpolate_point(edge, np.linspace(0.0, 1.0, LANE_STARTS, endpoint=False), normalized=True)
+    reach = shapely.intersection(outer, shapely.buffer(ring, 1e-6))
+    if shapely.is_empty(reach):
+        return
+    a = shapely.get_coordinates(starts)
+    ends = [shapely.get_coordinates(shapely.shortest_line(starts, reach))[1::2]]
+    # and rays in LANE_DIRECTIONS directions from each start, to where they first meet the outer edge
+    x0, y0, x1, y1 = shapely.bounds(ring)
+    far = 2.0 * float(np.hypot(x1 - x0, y1 - y0))
+    angles = np.linspace(0.0, 2 * np.pi, LANE_DIRECTIONS, endpoint=False)
+    rays_from = np.repeat(a, len(angles), axis=0)
+    rays_to = rays_from + far * np.tile(np.c_[np.cos(angles), np.sin(angles)], (len(a), 1))
+    rays = shapely.linestrings(np.stack([rays_from, rays_to], axis=1))
+    hits = shapely.intersection(rays, reach)
+    ok = ~(shapely.is_missing(hits) | shapely.is_empty(hits))
+    ends.append(shapely.get_coordinates(shapely.shortest_line(shapely.points(rays_from[ok]), hits[ok]))[1::2])
+    ends = np.concatenate(ends)
+    a = np.concatenate([a, rays_from[ok]])
+    # the lane reaches a little into the hole and past the outer edge, cut to the ring: the smallest first
+    # (the shortest, and of those the one clear of the hole's corners)
+    d = ends - a
+    length = np.hypot(d[:, 0], d[:, 1])
+    a, ends, d, length = a[length > 0], ends[length > 0], d[length > 0], length[length > 0]
+    u = d / length[:, None]
+    rects = shapely.buffer(shapely.linestrings(np.stack([a - u * width, ends + u * width], axis=1)), width / 2,
+                           cap_style="flat")
+    pieces = shapely.intersection(rects, ring)
+    ok = ~shapely.is_empty(pieces)
+    if blocked is not None:
+        ok &= ~shapely.intersects(pieces, blocked)
+    cand = np.flatnonzero(ok)
+    area = np.round(shapely.area(pieces[cand]), 6)
+    touch = shapely.buffer(edge, 1e-6)
+    tried = 0
+    for i in cand[np.lexsort((cand, area))]:
+        lane = shapely.union_all([p for p in shapely.get_parts(pieces[i]) if shapely.intersects(p, touch)])
+        if shapely.is_empty(lane) or shapely.get_num_geometries(lane) != 1:
+            continue
+        tried += 1
+        yield lane
+        if tried >= LANE_TRIES:
+            return

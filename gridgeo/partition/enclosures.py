@@ -532,7 +532,7 @@ def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, foo
     cells would move households (a tower whose neighbours share its walls: the tower is a small grid of
     its own, the ring round it holds the rest of the parent grid, and any cell between the tower and the
     parent's edge holds a building of the ring). Such a ring is opened without moving a building: a
-    straight lane ``2 × width`` metres wide (else ``width``) from the hole to the parent grid's outer edge, at least
+    straight lane ``2 × width`` metres wide (else ``width``) from the hole to the ring's outer edge, at least
     ``clearance`` metres from every footprint, goes from the ring to the sibling in the hole (the
     shortest lane that leaves the ring in one piece without a hole). Households, buildings and the parent
     grid are unchanged; where no such lane exists the ring is left as it is.
@@ -566,8 +566,9 @@ def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, foo
         if not holes:
             continue
         siblings = np.flatnonzero(parent_of == parent_of[q])
-        outer = shapely.union_all([shapely.get_exterior_ring(p) for p in shapely.get_parts(parent)])
         for hole in holes:
+            # to the ring's outer edge: the parent's edge, or a sibling outside the ring
+            outer = shapely.union_all([shapely.get_exterior_ring(p) for p in shapely.get_parts(geoms[q])])
             inside = [int(s) for s in siblings if s != q and shapely.within(shapely.point_on_surface(geoms[s]), hole)]
             if not inside:
                 continue

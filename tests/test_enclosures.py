@@ -471,8 +471,8 @@ def test_a_small_grid_wrapped_round_a_tower_is_opened_by_a_lane_between_the_buil
     from gridgeo.partition.enclosures import LANE_CLEARANCE_M, cut_lanes, foreign_holes
 
     parent, small, footprints = _tower_in_a_ring(walls=False)
-    out, opened = cut_lanes(small, np.array([0, 0]), np.array([parent], dtype=object), footprints)
-    assert opened == 1
+    out, lanes = cut_lanes(small, np.array([0, 0]), np.array([parent], dtype=object), footprints)
+    assert len(lanes) == 1
     assert not foreign_holes(out[0], parent) and not foreign_holes(out[1], parent)
     assert all(shapely.get_num_geometries(g) == 1 for g in out)
     assert shapely.coverage_is_valid(out) and shapely.equals(shapely.coverage_union_all(out), parent)
@@ -493,6 +493,50 @@ def test_a_tower_inside_a_podium_of_other_buildings_keeps_its_ring():
     from gridgeo.partition.enclosures import cut_lanes, foreign_holes
 
     parent, small, footprints = _tower_in_a_ring(walls=True)
-    out, opened = cut_lanes(small, np.array([0, 0]), np.array([parent], dtype=object), footprints)
-    assert opened == 0 and foreign_holes(out[0], parent)
+    out, lanes = cut_lanes(small, np.array([0, 0]), np.array([parent], dtype=object), footprints)
+    assert lanes == [] and foreign_holes(out[0], parent)
     assert all(shapely.equals(a, b) for a, b in zip(out, small, strict=True))
+
+
+def test_a_grid_wrapped_round_another_is_opened_by_a_lane_and_its_small_grids_follow():
+    """A grid wrapped round another (no division within the bounds without it) is opened by a lane clear of
+    every footprint; the ring's small grid it crosses gives the lane up, the inner grid's small grid by its
+    start takes it: both levels tile as before, with no hole, no building cut and every small grid in its grid."""
+    from gridgeo.partition.enclosures import cut_grid_lanes, foreign_holes, node_lanes
+
+    community = box(0, 0, 300, 260)
+    inner = box(120, 70, 180, 130)
+    ring = box(0, 0, 300, 200).difference(inner)
+    north = box(0, 200, 300, 260)  # a grid beyond the ring: a lane may end on it, never on the community's edge
+    grids = np.array([ring, inner, north], dtype=object)
+    small = np.array([ring.intersection(box(0, 0, 150, 200)), ring.intersection(box(150, 0, 300, 200)),
+                      inner.intersection(box(0, 0, 150, 200)), inner.intersection(box(150, 0, 300, 200)), north],
+                     dtype=object)
+    small_grid = np.array([0, 0, 1, 1, 2])
+    # buildings all round the inner grid but for a gap to the north-west
+    footprints = np.array([box(125, 75, 175, 125), box(20, 20, 280, 60), box(190, 60, 280, 190),
+                           box(20, 140, 110, 190), box(20, 60, 110, 120)], dtype=object)
+    g2, s2, lanes = cut_grid_lanes(grids, community, small, small_grid, footprints)
+    assert len(lanes) == 1
+    assert not shapely.coverage_is_valid(s2)  # the small grid beside the lane lacks its corner, until noded
+    g2, s2 = node_lanes(g2, lanes), node_lanes(s2, lanes)
+    assert not any(foreign_holes(g, community) for g in g2)
+    assert shapely.coverage_is_valid(g2) and shapely.equals(shapely.coverage_union_all(g2), community)
+    assert shapely.coverage_is_valid(s2) and shapely.equals(shapely.coverage_union_all(s2), community)
+    for k, p in enumerate(small_grid):
+        assert shapely.get_num_geometries(s2[k]) == 1 and not foreign_holes(s2[k], g2[p])
+        assert shapely.area(shapely.difference(s2[k], g2[p])) < 1e-6
+    for f in footprints:  # no building cut: each lies whole in one grid and one small grid
+        assert sum(shapely.area(shapely.intersection(f, g)) > 1e-6 for g in g2) == 1
+        # (the test's small grids halve some footprints at x = 150 themselves: the lane changes none of that)
+        assert [shapely.area(shapely.intersection(f, s)) for s in s2] == pytest.approx(
+            [shapely.area(shapely.intersection(f, s)) for s in small], abs=1e-6)
+    # the lane goes north through the gap between the buildings (x 110–190, y 130–200) to the northern grid
+    lane = shapely.difference(g2[1], inner)
+    assert shapely.within(lane, box(110, 130, 190, 200.001)) and shapely.area(lane) == pytest.approx(8 * 70)
+    assert shapely.equals(g2[2], north) and shapely.equals(s2[4], north)  # noded, the same polygon
+    # with no grid beyond the ring, no lane: it would put vertices on the next community's edge
+    alone = community.difference(north)
+    _, _, none = cut_grid_lanes(np.array([alone.difference(inner), inner], dtype=object), alone, small[:4],
+                                small_grid[:4], footprints)
+    assert none == []

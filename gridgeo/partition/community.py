@@ -40,7 +40,7 @@ from .._geometry import union_by
 from .._text import counted
 from ..blocks import order_key
 from ..footprints import unit_groups
-from .enclosures import cut_lanes, enclosure_count, foreign_holes, open_enclosures, open_sites
+from .enclosures import cut_grid_lanes, cut_lanes, enclosure_count, foreign_holes, node_lanes, open_enclosures, open_sites
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
@@ -170,6 +170,11 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         small_of_cell = _polish_small_grids(g_drawn, cells.geoms, grid_of_cell, n_grids, small_of_cell, sub_bounds)
         small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
     grid_geoms = union_groups(cells.geoms, grid_of_cell, n_grids)
+    small_geoms = union_groups(cells.geoms, small_of_cell, n_small)
+    small_grid = np.full(n_small, -1, dtype=np.int64)
+    small_grid[small_of_cell] = grid_of_cell
+    grid_geoms, small_geoms = _lanes_cut(grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"],
+                                         zoned=zone_of_block is not None)
     seq = np.empty(n_grids, dtype=np.int64)
     seq[order_key(grid_geoms) if n_grids else np.zeros(0, np.int64)] = np.arange(n_grids)
     grid_ids = np.array([f"{code}-G{s + 1:03d}" for s in seq], dtype=object)
@@ -177,12 +182,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     bcell = cells.building_cell[:n_own]  # the community's own buildings (not the pieces of others')
     own_per_cell = np.bincount(bcell, minlength=len(cells.geoms)) if n_own else np.zeros(len(cells.geoms), np.int64)
     grid_nb = _sum(grid_of_cell, own_per_cell, n_grids)
-    small_geoms = union_groups(cells.geoms, small_of_cell, n_small)
     small_h = _sum(small_of_cell, cells.households, n_small)
-    small_grid = np.full(n_small, -1, dtype=np.int64)
-    small_grid[small_of_cell] = grid_of_cell
-    if n_small > n_grids:  # a small grid still wrapped round a sibling: a lane between the buildings opens it
-        small_geoms, _ = cut_lanes(small_geoms, small_grid, grid_geoms, job["bld_geoms"])
     small_ids = np.empty(n_small, dtype=object)
     small_order: list[int] = []
     for p in np.argsort(seq):
@@ -945,6 +945,29 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
         notes.extend((t, base + q, m) for t, q, m in out.notes)
         base += out.n_parts
     return labels, notes
+
+
+def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.ndarray, container: Any,
+               community: Any, footprints: np.ndarray, *, zoned: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Grids and small grids with a lane between the buildings cut across any still wrapped round another
+    (:func:`~.enclosures.cut_grid_lanes`, :func:`~.enclosures.cut_lanes`), never reaching the community's
+    edge or a dedicated grid's; both levels as they were should the lanes leave either not a clean coverage."""
+    n_grids, n_small = len(grid_geoms), len(small_geoms)
+    fixed = shapely.union(shapely.boundary(container), shapely.boundary(community))
+    lanes: list = []
+    g2, s2 = grid_geoms, small_geoms
+    if n_grids > 1 and not zoned:  # grids following villager groups keep their lines as drawn
+        g2, s2, lanes = cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed)
+    if n_small > n_grids:
+        s2, more = cut_lanes(s2, small_grid, g2, footprints, fixed=fixed)
+        lanes += more
+    if not lanes:
+        return grid_geoms, small_geoms
+    g2, s2 = node_lanes(g2, lanes), node_lanes(s2, lanes)
+    if not (shapely.coverage_is_valid(g2) and shapely.coverage_is_valid(s2)) and (
+            shapely.coverage_is_valid(grid_geoms) and shapely.coverage_is_valid(small_geoms)):
+        return grid_geoms, small_geoms
+    return g2, s2
 
 
 def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bounds: Bounds, weights: Weights,

@@ -36,7 +36,7 @@ from .._geometry import union_by
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
-__all__ = ["open_enclosures", "open_sites", "enclosure_count", "foreign_holes", "cut_lanes"]
+__all__ = ["open_enclosures", "open_sites", "enclosure_count", "foreign_holes", "cut_lanes", "cut_grid_lanes"]
 
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
@@ -525,7 +525,8 @@ LANE_TRIES = 24
 
 
 def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, footprints: np.ndarray,
-              *, width: float = LANE_M, clearance: float = LANE_CLEARANCE_M) -> tuple[np.ndarray, int]:
+              *, fixed: shapely.Geometry | None = None, width: float = LANE_M,
+              clearance: float = LANE_CLEARANCE_M) -> tuple[np.ndarray, list[shapely.Geometry]]:
     """Small grids with a lane of land (no footprint) cut across any of them wrapped round a sibling.
 
     A small grid can stay wrapped round a sibling after :func:`open_enclosures` when every corridor of
@@ -547,19 +548,22 @@ def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, foo
         Parent grid polygons.
     footprints
         Building footprints (polygons or points) that must stay whole in their small grid.
+    fixed
+        Lines no lane may reach (the community's edge, which the grids of the next community share:
+        a lane ending there would put vertices on it that they lack).
 
     Returns
     -------
-    (ndarray, int)
+    (ndarray, list)
         The small-grid polygons (a copy; only rings opened and the siblings given a lane differ) and the
-        number of holes opened.
+        lanes cut, one per hole opened: :func:`node_lanes` puts their corners on the polygons they touch.
     """
     geoms = np.asarray(geoms, dtype=object).copy()
     parent_of = np.asarray(parent_of, dtype=np.int64)
     fp = np.asarray(footprints, dtype=object)
     fp = fp[~(shapely.is_missing(fp) | shapely.is_empty(fp))] if len(fp) else fp
     tree = shapely.STRtree(fp)
-    opened = 0
+    lanes: list[shapely.Geometry] = []
     for q in range(len(geoms)):
         parent = parents[parent_of[q]]
         holes = foreign_holes(geoms[q], parent)
@@ -574,32 +578,114 @@ def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, foo
                 continue
             near = fp[tree.query(geoms[q], predicate="intersects")]
             for w in (2 * width, width):  # a street's width where there is room, else a footpath's
-                done = _give_lane(geoms, q, inside, hole, outer, near, parent, w, clearance)
+                done = _give_lane(geoms, q, inside, hole, outer, near, parent, w, clearance, fixed=fixed)
                 if done is not None:
                     break
             if done is None:
                 continue
-            s, ring, given = done
+            s, ring, given, lane = done[:4]
             geoms[q], geoms[s] = ring, given
-            opened += 1
-    return geoms, opened
+            lanes.append(lane)
+    return geoms, lanes
 
 
 def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geometry, outer: shapely.Geometry,
-               near: np.ndarray, parent: shapely.Geometry, width: float, clearance: float) -> tuple | None:
-    """(sibling, ring less the lane, sibling with it) for the shortest lane ``width`` wide that opens
-    ``hole`` of small grid ``q``, or None."""
+               near: np.ndarray, parent: shapely.Geometry, width: float, clearance: float,
+               accept: Callable[[shapely.Geometry, int], Any] | None = None,
+               fixed: shapely.Geometry | None = None) -> tuple | None:
+    """(sibling, ring less the lane, sibling with it, lane, what ``accept`` said) for the shortest lane
+    ``width`` wide that opens ``hole`` of part ``q`` and that ``accept(lane, sibling)`` does not refuse
+    (None), or None."""
     for lane in _lanes(geoms[q], hole, outer, near, width, clearance):
+        if fixed is not None and shapely.distance(lane, fixed) < 1e-3:
+            continue
         ring = shapely.difference(geoms[q], lane)
         start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
         s = min(inside, key=lambda i: shapely.distance(geoms[i], start))
         given = shapely.union(geoms[s], lane)
-        if (shapely.get_num_geometries(ring) == 1 and shapely.get_num_geometries(given) == 1
+        if not (shapely.get_num_geometries(ring) == 1 and shapely.get_num_geometries(given) == 1
                 and len(foreign_holes(ring, parent)) < len(foreign_holes(geoms[q], parent))
                 and abs(shapely.area(ring) + shapely.area(given) - shapely.area(geoms[q]) - shapely.area(geoms[s]))
                 <= 1e-6 * shapely.area(parent)):
-            return s, ring, given
+            continue
+        said = True if accept is None else accept(lane, s)
+        if said is not None:
+            return s, ring, given, lane, said
     return None
+
+
+def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
+                   small_grid: np.ndarray, footprints: np.ndarray, *, fixed: shapely.Geometry | None = None,
+                   width: float = LANE_M,
+                   clearance: float = LANE_CLEARANCE_M) -> tuple[np.ndarray, np.ndarray, list[shapely.Geometry]]:
+    """Grids and small grids with a lane cut across any grid still wrapped round another (as
+    :func:`cut_lanes` does for small grids): the lane leaves the ring's small grids it crosses and joins the
+    small grid of the grid in the hole where it starts; every small grid stays in one piece, without a hole
+    of its own. No lane reaches ``fixed`` (by default the container's edge). Returns copies of both and the
+    lanes cut."""
+    grid_geoms = np.asarray(grid_geoms, dtype=object).copy()
+    small_geoms = np.asarray(small_geoms, dtype=object).copy()
+    small_grid = np.asarray(small_grid, dtype=np.int64)
+    fp = np.asarray(footprints, dtype=object)
+    fp = fp[~(shapely.is_missing(fp) | shapely.is_empty(fp))] if len(fp) else fp
+    tree = shapely.STRtree(fp)
+    lanes: list[shapely.Geometry] = []
+    edge = shapely.boundary(container) if fixed is None else fixed
+    for p in range(len(grid_geoms)):
+        holes = foreign_holes(grid_geoms[p], container)
+        for hole in holes:
+            inside = [r for r in range(len(grid_geoms)) if r != p and not shapely.is_empty(grid_geoms[r])
+                      and shapely.within(shapely.point_on_surface(grid_geoms[r]), hole)]
+            if not inside:
+                continue
+            outer = shapely.union_all([shapely.get_exterior_ring(g) for g in shapely.get_parts(grid_geoms[p])])
+            near = fp[tree.query(grid_geoms[p], predicate="intersects")]
+
+            def accept(lane: shapely.Geometry, s: int, p: int = p, hole: shapely.Geometry = hole) -> dict | None:
+                mine = np.flatnonzero(small_grid == p)
+                crossed = mine[shapely.area(shapely.intersection(small_geoms[mine], lane)) > 0]
+                changed = {}
+                for k in crossed:
+                    left = shapely.difference(small_geoms[k], lane)
+                    if (shapely.is_empty(left) or shapely.get_num_geometries(left) != 1
+                            or len(foreign_holes(left, container)) > len(foreign_holes(small_geoms[k], container))):
+                        return None
+                    changed[int(k)] = left
+                theirs = np.flatnonzero(small_grid == s)
+                start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
+                k = int(theirs[np.argmin(shapely.distance(small_geoms[theirs], start))])
+                given = shapely.union(small_geoms[k], lane)
+                if shapely.get_num_geometries(given) != 1:
+                    return None
+                changed[k] = given
+                return changed
+
+            for w in (2 * width, width):
+                done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance, accept,
+                                  fixed=edge)
+                if done is not None:
+                    break
+            if done is None:
+                continue
+            s, ring, given, lane, changed = done
+            grid_geoms[p], grid_geoms[s] = ring, given
+            for k, geom in changed.items():
+                small_geoms[k] = geom
+            lanes.append(lane)
+    return grid_geoms, small_geoms, lanes
+
+
+def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry]) -> np.ndarray:
+    """``geoms`` with the corners of every lane they touch on their edges: a polygon holding a lane is
+    unioned with it, one beside it differenced from it (neither changes its area; both node its edges
+    with the lane's, as a coverage needs vertex for vertex)."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    for lane in lanes:
+        near = np.flatnonzero(shapely.intersects(geoms, lane))
+        holds = shapely.area(shapely.intersection(geoms[near], lane)) > 1e-9 * max(shapely.area(lane), 1.0)
+        for k, h in zip(near, holds, strict=True):
+            geoms[k] = shapely.union(geoms[k], lane) if h else shapely.difference(geoms[k], lane)
+    return geoms
 
 
 def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,

@@ -496,6 +496,11 @@ def test_a_tower_inside_a_podium_of_other_buildings_keeps_its_ring():
     out, lanes = cut_lanes(small, np.array([0, 0]), np.array([parent], dtype=object), footprints)
     assert lanes == [] and foreign_holes(out[0], parent)
     assert all(shapely.equals(a, b) for a, b in zip(out, small, strict=True))
+    # and the grid_encloses_grid finding says why (the walk-ups alone leave a way out)
+    from gridgeo.partition.community import _walled_in
+
+    assert _walled_in(foreign_holes(out[0], parent), footprints)
+    assert not _walled_in(foreign_holes(out[0], parent), _tower_in_a_ring(walls=False)[2])
 
 
 def test_a_grid_wrapped_round_another_is_opened_by_a_lane_and_its_small_grids_follow():

@@ -40,7 +40,16 @@ from .._geometry import union_by
 from .._text import counted
 from ..blocks import order_key
 from ..footprints import unit_groups
-from .enclosures import cut_grid_lanes, cut_lanes, enclosure_count, foreign_holes, node_lanes, open_enclosures, open_sites
+from .enclosures import (
+    LANE_CLEARANCE_M,
+    cut_grid_lanes,
+    cut_lanes,
+    enclosure_count,
+    foreign_holes,
+    node_lanes,
+    open_enclosures,
+    open_sites,
+)
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
@@ -200,7 +209,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
                                 carved=community if container is not community else None,
                                 zoned=zone_of_block is not None)
-    findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code)
+    findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
+                                footprints=job["bld_geoms"])
     # honest small grids (as validate and the report): excused only when the footprint units of the
     # whole community admit no small grids, whatever base grids were drawn
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else np.arange(len(hh))
@@ -1049,8 +1059,22 @@ def current_notes(notes: list[tuple[str, int, float]], labels: np.ndarray, h: np
 COMPACTNESS_REPORT = 0.25
 
 
+def _walled_in(holes: list, footprints: Any) -> bool:
+    """Whether the edge of every hole lies within :data:`~.enclosures.LANE_CLEARANCE_M` of footprints outside
+    it: no lane between the buildings can open it."""
+    fp = np.asarray(footprints, dtype=object)
+    for hole in holes:
+        near = fp[shapely.dwithin(fp, hole, LANE_CLEARANCE_M)]
+        near = near[~shapely.covered_by(near, shapely.buffer(hole, 1e-3))]
+        edge = shapely.get_exterior_ring(hole)
+        if not len(near) or shapely.length(shapely.difference(edge, shapely.union_all(
+                shapely.buffer(near, LANE_CLEARANCE_M)))) > 1e-6:
+            return False
+    return True
+
+
 def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
-                    carved: Any = None, zoned: bool = False) -> list[dict[str, Any]]:
+                    carved: Any = None, zoned: bool = False, footprints: Any = None) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
     :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
     grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids).
@@ -1062,7 +1086,10 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
         holes = foreign_holes(geoms[q], containers[q])
         if holes:
             dedicated = len(holes) - len(foreign_holes(geoms[q], carved)) if carved is not None else 0
-            why = ("no division within the bounds without it was found" if dedicated == 0 else
+            walled = footprints is not None and _walled_in(holes, footprints)
+            why = ("the buildings round it leave no way out of the hole without cutting one (a tower in a podium), "
+                   "and no division within the bounds without it was found" if walled and dedicated == 0 else
+                   "no division within the bounds without it was found" if dedicated == 0 else
                    f"{dedicated} of them hold dedicated grids (专属网格) enclosed by the community's other blocks, "
                    + ("and it is the community's only ordinary grid" if len(geoms) == 1 else
                       "and the grids follow the villager groups (村民小组) as drawn" if zoned else

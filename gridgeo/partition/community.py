@@ -973,11 +973,14 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
         lanes += more
     if not lanes:
         return grid_geoms, small_geoms
-    g2, s2 = node_lanes(g2, lanes), node_lanes(s2, lanes)
-    if not (shapely.coverage_is_valid(g2) and shapely.coverage_is_valid(s2)) and (
+    g3, s3 = node_lanes(g2, lanes), node_lanes(s2, lanes)
+    same = all(np.allclose(shapely.area(a), shapely.area(b), rtol=0, atol=1e-6 * max(shapely.area(container), 1.0))
+               and (shapely.get_num_geometries(a) <= np.maximum(shapely.get_num_geometries(b), 1)).all()
+               for a, b in ((g3, g2), (s3, s2)))
+    if not same or not (shapely.coverage_is_valid(g3) and shapely.coverage_is_valid(s3)) and (
             shapely.coverage_is_valid(grid_geoms) and shapely.coverage_is_valid(small_geoms)):
         return grid_geoms, small_geoms
-    return g2, s2
+    return g3, s3
 
 
 def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bounds: Bounds, weights: Weights,

@@ -522,6 +522,8 @@ LANE_STARTS = 64
 LANE_DIRECTIONS = 16
 #: lanes clear of footprints tried per hole and width, shortest first
 LANE_TRIES = 24
+#: a polygon this close to a lane (m) is beside it: its edges get the lane's corners
+NODE_M = 1e-6
 
 
 def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, footprints: np.ndarray,
@@ -676,15 +678,31 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
 
 
 def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry]) -> np.ndarray:
-    """``geoms`` with the corners of every lane they touch on their edges: a polygon holding a lane is
-    unioned with it, one beside it differenced from it (neither changes its area; both node its edges
-    with the lane's, as a coverage needs vertex for vertex)."""
+    """``geoms`` (a coverage) with the edges of the polygons beside or holding a lane noded together with
+    the lanes' edges: the polygons within :data:`NODE_M` of a lane are rebuilt from the faces of that one
+    noded linework, each face going to the polygon holding its interior point. Shared edges are then the
+    same vertices on both sides, as a coverage needs (the lanes' corners are computed points, which two
+    overlays of the same lane do not always place alike). Areas do not change."""
     geoms = np.asarray(geoms, dtype=object).copy()
-    for lane in lanes:
-        near = np.flatnonzero(shapely.intersects(geoms, lane))
-        holds = shapely.area(shapely.intersection(geoms[near], lane)) > 1e-9 * max(shapely.area(lane), 1.0)
-        for k, h in zip(near, holds, strict=True):
-            geoms[k] = shapely.union(geoms[k], lane) if h else shapely.difference(geoms[k], lane)
+    if not lanes or not len(geoms):
+        return geoms
+    near = np.flatnonzero(shapely.dwithin(geoms, shapely.union_all(lanes), NODE_M))
+    if not len(near):
+        return geoms
+    lines = shapely.union_all(np.concatenate([shapely.boundary(geoms[near]), shapely.boundary(np.asarray(lanes))]))
+    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))), dtype=object)
+    inside = shapely.point_on_surface(faces)
+    owner = np.full(len(faces), -1, dtype=np.int64)
+    f, k = shapely.STRtree(geoms[near]).query(inside, predicate="intersects")
+    # a point on an edge between two polygons (a sliver face): the one holding most of the face
+    share = shapely.area(shapely.intersection(faces[f], geoms[near][k]))
+    order = np.lexsort((-share, f))
+    first = np.unique(f[order], return_index=True)[1]
+    owner[f[order][first]] = near[k[order][first]]
+    for p in near:
+        mine = faces[owner == p]
+        if len(mine):
+            geoms[p] = shapely.coverage_union_all(mine) if len(mine) > 1 else mine[0]
     return geoms
 
 

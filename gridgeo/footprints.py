@@ -48,12 +48,15 @@ SHARE_TIE = 1e-6
 _POLYGONAL = (3, 6)  # Polygon, MultiPolygon
 #: a footprint unit of this many buildings or more is reported (``footprint_unit_large``)
 LARGE_UNIT_BUILDINGS = 10
+#: a footprint's edge this close (m) to other footprints all round is walled in by them
+WALLED_M = 0.5
+
 #: overlaps below this area (m²) are numeric noise between footprints that only touch
 _NOISE_M2 = 1e-6
 
 
 def footprint_units(
-    buildings: gpd.GeoDataFrame, *, rules: Rules | None = None
+    buildings: gpd.GeoDataFrame, *, rules: Rules | None = None, households: Any = None
 ) -> tuple[pd.Series, gpd.GeoDataFrame]:
     """Group overlapping and duplicated footprints into indivisible units.
 
@@ -63,7 +66,11 @@ def footprint_units(
         ``building_id`` (unique) and footprints or points, in a metric CRS.
     rules
         Supplies ``footprint_overlap_share``: the least overlap, as a share of the smaller footprint,
-        that makes two footprints one unit.
+        that makes two footprints one unit; and ``subgrid_max``: a footprint of more households walled in by
+        others (every point of its edge within :data:`WALLED_M` of them: a tower in a podium drawn round it)
+        is one unit with them (``building_walled_in``, info).
+    households
+        Households of each building (default: the ``households`` column, nulls none).
 
     Returns
     -------
@@ -126,6 +133,37 @@ def footprint_units(
                                 "message": f"buildings {lo} and {hi} overlap by {area:,.1f} m²: kept whole together "
                                            "in one grid and one small grid",
                                 "geometry": g})
+    # a footprint over the small-grid ceiling walled in by others (a tower in a podium drawn round it): no
+    # grid line can reach it without cutting one of them, so they are one unit with it
+    hh = (np.asarray(households, dtype=float) if households is not None else
+          pd.to_numeric(buildings["households"], errors="coerce").to_numpy(float) if "households" in buildings
+          else np.zeros(n))
+    heavy = np.flatnonzero(poly & (np.nan_to_num(hh) > rules.subgrid_max))
+    if len(heavy) and len(pidx) > 1:
+        a, b = tree.query(valid[heavy], predicate="dwithin", distance=WALLED_M)
+        a, b = heavy[a], pidx[b]
+        keep = a != b
+        a, b = a[keep], b[keep]
+        # walls beside it, not pieces drawn over it (those are the overlap rule's)
+        beside = shapely.area(shapely.intersection(valid[a], valid[b])) <= _NOISE_M2
+        a, b = a[beside], b[beside]
+        if len(a):
+            walls = union_by(shapely.buffer(valid[b], WALLED_M), np.searchsorted(heavy, a), len(heavy))
+            edges = shapely.boundary(valid[heavy])
+            open_m = shapely.length(shapely.difference(edges, np.where(shapely.is_missing(walls), None, walls)))
+            walled = np.isin(np.arange(len(heavy)), np.searchsorted(heavy, a)) & (np.nan_to_num(open_m, nan=1.0) <= 1e-6)
+            if walled.any():
+                sel = np.isin(a, heavy[walled])
+                pairs_a.append(a[sel])
+                pairs_b.append(b[sel])
+                for i in heavy[walled]:
+                    others = sorted(ids[b[a == i]])
+                    records.append({"type": "building_walled_in", "severity": "info", "layer": "buildings",
+                                    "feature_id": ids[i], "measure": float(hh[i]),
+                                    "message": f"building {ids[i]} ({hh[i]:.0f} households) is walled in by buildings "
+                                               f"{', '.join(others)}: kept whole together with them in one grid and "
+                                               "one small grid (no line can reach it without cutting one)",
+                                    "geometry": shapely.point_on_surface(valid[i])})
     # points (address or entrance points in the buildings layer) join the footprint they lie in
     pt = ~poly & ~empty
     if pt.any() and len(pidx):
@@ -243,7 +281,7 @@ def unit_groups(units: np.ndarray) -> tuple[np.ndarray, int]:
     return rank[inv.ravel()], len(first)
 
 
-def unit_labels(buildings: gpd.GeoDataFrame, *, rules: Rules | None = None) -> np.ndarray:
+def unit_labels(buildings: gpd.GeoDataFrame, *, rules: Rules | None = None, households: Any = None) -> np.ndarray:
     """Integer footprint-unit label of each building: from its ``unit_id`` column, else found here by
     :func:`footprint_units` (as the partition finds them), so that every measure counts units alike.
 
@@ -256,7 +294,9 @@ def unit_labels(buildings: gpd.GeoDataFrame, *, rules: Rules | None = None) -> n
         return unit_groups(buildings["unit_id"].astype(str).to_numpy())[0]
     pos = gpd.GeoDataFrame({"building_id": [f"{i:09d}" for i in range(len(buildings))]},
                            geometry=buildings.geometry.to_numpy(), crs=buildings.crs)
-    return unit_groups(footprint_units(pos, rules=rules)[0].astype(str).to_numpy())[0]
+    if households is None and "households" in buildings.columns:
+        households = pd.to_numeric(buildings["households"], errors="coerce").to_numpy(float)
+    return unit_groups(footprint_units(pos, rules=rules, households=households)[0].astype(str).to_numpy())[0]
 
 
 def bend_blocks(

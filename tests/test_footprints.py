@@ -677,3 +677,36 @@ def test_a_long_chain_of_overlapping_footprints_is_reported():
     large = found[found["type"] == "footprint_unit_large"]
     assert len(large) == 1 and large["feature_id"].iloc[0] == "t00" and large["measure"].iloc[0] == 40
     assert "240 households" in large["message"].iloc[0]
+
+
+def test_a_tower_walled_in_by_a_podium_is_one_unit_with_it():
+    """A tower over the small-grid ceiling whose footprint is walled in by two podium pieces drawn round it
+    (touching it on every side: real Gusu footprints) became a small grid of its own wrapped by the ring round
+    it (grid_encloses_grid), as no line can reach it without cutting a podium piece. It is now one unit with
+    its walls (building_walled_in). A tower touched on two sides only (a row), a small house walled in, and a
+    part drawn over the tower (the overlap rule's) are not walls."""
+    from gridgeo.footprints import footprint_units
+
+    tower = box(40, 40, 60, 60)
+    podium = [box(30, 30, 50, 70).difference(tower), box(50, 30, 70, 70).difference(tower)]
+    row = [box(20, 40, 40, 60), box(60, 40, 80, 60)]
+    b = gpd.GeoDataFrame({"building_id": ["t", "p1", "p2"], "households": [335, 31, 25]},
+                         geometry=[tower, *podium], crs=4547)
+    units, found = footprint_units(b)
+    assert units.tolist() == ["p1", "p1", "p1"]
+    walled = found[found["type"] == "building_walled_in"]
+    assert walled["feature_id"].tolist() == ["t"] and "p1, p2" in walled["message"].iloc[0]
+    # the same tower in a row: touched on two sides, not walled in
+    units, found = footprint_units(b.set_geometry([tower, *row]))
+    assert units.tolist() == ["t", "p1", "p2"] and "building_walled_in" not in set(found["type"])
+    # a house under the ceiling walled in: no unit (an inner house of a terrace block stays its own)
+    units, _ = footprint_units(b.assign(households=[40, 31, 25]))
+    assert units.tolist() == ["t", "p1", "p2"]
+    # a part drawn over the tower (inside it) is no wall: a tower with only its part round it stays alone
+    part = gpd.GeoDataFrame({"building_id": ["t", "x"], "households": [335, 0]},
+                            geometry=[tower, box(39.8, 39.8, 60.2, 60.2).difference(box(45, 45, 55, 55))], crs=4547)
+    _, found = footprint_units(part)
+    assert "building_walled_in" not in set(found["type"])
+    # row order does not matter
+    units, _ = footprint_units(b.iloc[::-1])
+    assert units.tolist() == ["p1", "p1", "p1"]

@@ -122,11 +122,14 @@ def test_redivision_next_to_a_building_the_community_boundary_cuts(suzhou):
         assert len(per) and (per == 1).all(), per[per > 1]
 
 
-def test_a_small_grid_round_a_tower_is_opened_by_a_lane_on_real_footprints(suzhou):
-    """On the real Gusu footprints with towers of 400 households, duplicated outlines and address points
-    (bench_unseen's variant towers-dups-points:92), a small grid of 120 households was wrapped round its
-    sibling (a 188-household building whose neighbours left no corridor of cells without households): now a
-    lane between the buildings opens it. No grid or small grid has a hole; the plan validates clean."""
+@pytest.mark.parametrize(("flags", "seed", "why"), [(("towers", "dups", "points"), 92, None),
+                                                    (("plain",), 103, "building_walled_in")])
+def test_no_small_grid_wraps_a_tower_on_real_footprints(suzhou, flags, seed, why):
+    """On the real Gusu footprints (bench_unseen's variants towers-dups-points:92 and plain:103), a small grid
+    was wrapped round its sibling: in the first a 188-household building whose neighbours left no corridor of
+    cells without households (now a lane between the buildings opens it), in the second a tower of 335
+    households walled in by two podium pieces drawn round it (now one unit with them). No grid or small grid
+    has a hole; the plan validates clean."""
     import importlib.util
     import sys
     from pathlib import Path
@@ -137,9 +140,11 @@ def test_a_small_grid_round_a_tower_is_opened_by_a_lane_on_real_footprints(suzho
     if "bench_unseen" not in sys.modules:
         sys.modules["bench_unseen"] = bu
         spec.loader.exec_module(bu)
-    c, b = bu.suzhou_variant({"towers", "dups", "points"}, 92)
+    c, b = bu.suzhou_variant(set(flags), seed)
     plan = gridgeo.divide(communities=c, buildings=b)
     holes = plan.quality().loc["grids with a hole (wrapped around another grid)"]
     assert holes.tolist() == ["0", "0"]
     assert not (plan.validate()["severity"] == "error").any()
     assert "grid_encloses_grid" not in set(plan.findings["type"])
+    if why is not None:
+        assert why in set(plan.findings["type"])

@@ -1002,7 +1002,7 @@ def _measure(
     zforced = (grids["flags"].fillna("").astype(str).str.contains(FORCED_UNDER_FLOOR, regex=False).to_numpy()
                if "flags" in grids else None)
     stored = grids["households"].to_numpy() if "households" in grids else None
-    bunit = unit_labels(buildings, rules=rules)  # found as the partition finds them when the layer has none
+    bunit = unit_labels(buildings, rules=rules, households=bhh)  # as the partition finds them when the layer has none
     common = dict(bgeom=bgeom, barea=barea, bhh=bhh, bunit=bunit, street_tree=street_tree,
                   snap_m=rules.street_snap_m, tolerance_m2=tolerance_m2, building_share=building_share,
                   segment_m=segment_m)

@@ -314,7 +314,7 @@ def validate_grids(
             hh = households_of(buildings, metric=crs, rules=rules)
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
                       else np.zeros(len(grids), dtype=bool))
-            units = unit_labels(buildings, rules=rules)  # found as the partition finds them when the layer has none
+            units = unit_labels(buildings, rules=rules, households=hh)  # as the partition finds them when the layer has none
             from ..partition.metrics import FORCED_UNDER_FLOOR
 
             # the flag is the engine's claim stored in the plan (community.forced_under_floor), not a proof

@@ -611,7 +611,7 @@ def _smoother_regions(point_regions: np.ndarray, sel: np.ndarray, site_block: np
         fpw, fpw_blk = fp[mine], of_blk[slot[mine]]
         tree = shapely.STRtree(fpw)
 
-        def outlines(regions: np.ndarray) -> list[np.ndarray]:
+        def drawn(regions: np.ndarray) -> np.ndarray:
             # the cells as drawn: a site's region and footprints, less the block's other footprints (those
             # that reach the region: a block of a hundred thousand footprints is never united whole)
             ri, fi = tree.query(regions[w], predicate="intersects")
@@ -619,19 +619,24 @@ def _smoother_regions(point_regions: np.ndarray, sel: np.ndarray, site_block: np
             ri, fi = ri[same], fi[same]
             order = np.lexsort((fi, ri))
             near = union_by(fpw[fi[order]], ri[order], len(w))
-            cells = shapely.union(shapely.difference(regions[w], near), own[w])
-            out = []
-            for j in range(site_group.shape[1]):
-                keys, key_of = np.unique(np.stack([of_blk[w], site_group[w, j]]), axis=1, return_inverse=True)
-                pieces = union_by(cells, key_of.ravel(), keys.shape[1])
-                out.append(np.bincount(keys[0], weights=shapely.length(pieces), minlength=len(div_idx)))
-            return out
+            return shapely.union(shapely.difference(regions[w], near), own[w])
 
-        # shorter for the first grouping, and no longer for any other
-        new, old = outlines(foot_regions), outlines(point_regions)
-        use &= new[0] < old[0]
-        for a, b in zip(new[1:], old[1:], strict=True):
-            use &= a <= b + 1e-6
+        def outline(cells: np.ndarray, j: int) -> np.ndarray:
+            # per block, the summed outline of the pieces of grouping j, over the blocks still in ``use`` (a
+            # block's pieces are made of its own cells: the others' sums are not needed)
+            at = np.flatnonzero(use[of_blk[w]])
+            keys, key_of = np.unique(np.stack([of_blk[w[at]], site_group[w[at], j]]), axis=1, return_inverse=True)
+            pieces = union_by(cells[at], key_of.ravel(), keys.shape[1])
+            return np.bincount(keys[0], weights=shapely.length(pieces), minlength=len(div_idx))
+
+        # shorter for the first grouping, and no longer for any other (a grouping measured only while some
+        # block may still take the footprint regions)
+        new, old = drawn(foot_regions), drawn(point_regions)
+        use &= outline(new, 0) < outline(old, 0)
+        for j in range(1, site_group.shape[1]):
+            if not use.any():
+                break
+            use &= outline(new, j) <= outline(old, j) + 1e-6
     return np.where(use[of_blk], foot_regions, point_regions), bool(use.any())
 
 

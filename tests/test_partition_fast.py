@@ -280,3 +280,56 @@ def test_gridgeo_no_numba_turns_the_kernels_off():
             "assert not _fast.AVAILABLE and not _fast.compiled(); assert 'numba' not in sys.modules")
     env = {**os.environ, "GRIDGEO_NO_NUMBA": "1"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_fused_tree_cuts_equal_the_loop_over_trees(monkeypatch):
+    """The spanning trees of a bisection drawn and cut in one compiled call (_fast.tree_cuts) give the same
+    candidates, leave the random stream where the loop over trees leaves it, and so the same divisions."""
+    from gridgeo.partition import solver
+    from gridgeo.partition.solver import Weights, _Solver
+
+    rng = np.random.default_rng(29)
+    for trial in range(60):
+        g = _lattice(int(rng.integers(2, 9)), int(rng.integers(2, 7)), rng)
+        bounds = Bounds(300, 500, 400) if trial % 2 else Bounds(100, 150, 125)
+        w = Weights(floor_margin=18.75 if trial % 3 == 0 else 0.0)
+        nodes = np.sort(rng.choice(g.n, size=int(rng.integers(2, g.n + 1)), replace=False)) if trial % 4 else \
+            np.arange(g.n)
+        k = int(rng.integers(2, 7))
+        for strict in (True, False):
+            got = {}
+            for fused in (False, True):
+                monkeypatch.setattr(solver, "_FUSED", fused)
+                s = _Solver(g, bounds, w, trial)
+                s.lref = 7.5
+                cands = s._candidates(nodes, k, strict=strict)
+                got[fused] = ([(v, sc, side.tolist(), k1) for v, sc, side, k1 in cands], s.rng.random())
+            assert got[True] == got[False]
+    for seed in range(3):
+        g = _lattice(9, 7, rng)
+        outs = []
+        for fused in (False, True):
+            monkeypatch.setattr(solver, "_FUSED", fused)
+            with _memo.disabled():
+                out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+            outs.append((out.labels.tolist(), out.n_parts, out.notes))
+        assert outs[0] == outs[1]
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_fused_tree_cuts_disconnected_leave_the_stream_as_the_loop():
+    from gridgeo.partition.solver import Weights, _Solver
+
+    ea, eb = np.array([0, 2], dtype=np.int64), np.array([1, 3], dtype=np.int64)
+    *_, failed = _fast.tree_cuts(4, ea, eb, np.array([[0, 1], [1, 0]]), np.ones((4, 6)), np.ones((2, 3)),
+                                 np.arange(1, 5, dtype=np.uint64), 2, 4.0, 4.0, 16.0, Bounds(1, 3, 2), 2.0, Weights(),
+                                 1.0, False)
+    assert failed == 0
+    g = Graph(h=np.full(4, 100), area=np.ones(4), perim=np.full(4, 4.0), x=np.arange(4.0), y=np.zeros(4), a=ea, b=eb,
+              length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
+    s = _Solver(g, Bounds(150, 250, 200), Weights(), 5)
+    assert s._candidates(np.arange(4), 2, strict=False) == []
+    ref = np.random.default_rng(5)
+    ref.random(2)  # the loop draws the failed tree's numbers, then gives up
+    assert s.rng.random() == ref.random()

@@ -41,8 +41,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "exact_parts",
-           "small_grid_badness", "components", "warm_up"]
+__all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
+           "exact_parts", "small_grid_badness", "components", "warm_up"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
 #: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
@@ -126,6 +126,8 @@ def _warm_up() -> None:
     pre, _par, size, _depth, lca = tree_of(3, ea, eb, np.array([0, 1]))
     tags = np.array([1, 2, 4], dtype=np.uint64)
     subtree_sums(pre, size, lca, np.ones((3, 6)), np.ones((2, 3)), tags)
+    tree_cuts(3, ea, eb, np.array([[0, 1], [1, 0]]), np.ones((3, 6)), np.ones((2, 3)), tags, 2, 3.0, 3.0, 12.0,
+              Bounds(1, 2, 1), 1.5, Weights(), 1.0, True)
     g = Graph(h=np.array([60, 60, 90]), area=np.ones(3), perim=np.full(3, 4.0), x=np.zeros(3), y=np.zeros(3), a=ea,
               b=eb, length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
@@ -154,6 +156,22 @@ def cut_scores(sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: fl
                        float(bounds.target), float(t), float(w.compact), float(w.cut), float(w.cross), float(lref),
                        float(w.balance), float(w.floor_margin), bool(strict), int(band))
 
+
+
+def tree_cuts(nl: int, ea: np.ndarray, eb: np.ndarray, orders: np.ndarray, base: np.ndarray, W: np.ndarray,
+              tags: np.ndarray, k: int, H: float, A: float, E: float, bounds, t: float, w, lref: float, strict: bool,
+              band: int = 0) -> tuple:
+    """Every spanning tree of one call of :meth:`.solver._Solver._candidates` and its cuts in one compiled
+    call: for each row of ``orders`` (the edges in weight order, ``nl`` >= 2 nodes) what :func:`tree_of`,
+    :func:`subtree_sums` and :func:`cut_scores` give, the same values. Returns (the trees' preorders, a
+    row each; per cut its tree, row, cut index, violation, score, preorder interval lo, hi and side tag;
+    the first tree that does not connect the nodes, or -1)."""
+    return _k()._tree_cuts(int(nl), np.ascontiguousarray(ea, dtype=np.int64), np.ascontiguousarray(eb, dtype=np.int64),
+                           np.ascontiguousarray(orders, dtype=np.int64), np.ascontiguousarray(base, dtype=np.float64),
+                           np.ascontiguousarray(W, dtype=np.float64), tags, int(k), float(H), float(A), float(E),
+                           float(bounds.lo), float(bounds.hi), float(bounds.target), float(t), float(w.compact),
+                           float(w.cut), float(w.cross), float(lref), float(w.balance), float(w.floor_margin),
+                           bool(strict), int(band))
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
     """Connected components of the undirected graph of ``n`` nodes and edges ``(a, b)``: their count and

@@ -692,3 +692,49 @@ def _badness(hl, nb, lo, hi, target, budget):  # pragma: no cover - compiled
             used = foff[top]
             top -= 1
             immediate = True
+
+
+@njit(cache=True, nogil=True)
+def _tree_cuts(nl, ea, eb, orders, base, W, tags, k, H, A, E, lo, hi, target, t, compact, cut_w, cross, lref, balance,
+               margin, strict, band):  # pragma: no cover - compiled
+    """The spanning trees of one call of :meth:`.solver._Solver._candidates` (a row of ``orders`` each: the
+    edges in weight order) and their cuts, each tree as ``_kruskal_dfs``, ``_sizes_depths_lca``,
+    ``_subtree_sums`` and ``_cut_scores`` give it (the same kernels, in one call): the trees' preorders (a
+    row each), then per cut its tree, row, cut index, violation, score, preorder interval ``[lo, hi)`` and
+    side tag (trees in order, each tree's cuts in ``_cut_scores``' order), then the first tree whose edges
+    do not connect the nodes (-1 when all do; the cuts are then those of the trees before it)."""
+    T = orders.shape[0]
+    m = nl - 1
+    per = max(k - 1, 0) * m if band <= 0 else min(max(k - 1, 0), 2 * band + 2) * m
+    pres = np.zeros((T, nl), np.int64)
+    tt = np.empty(T * per, np.int64)
+    rows = np.empty(T * per, np.int64)
+    cols = np.empty(T * per, np.int64)
+    vg = np.empty(T * per)
+    score = np.empty(T * per)
+    lo_o = np.empty(T * per, np.int64)
+    hi_o = np.empty(T * per, np.int64)
+    side_o = np.empty(T * per, np.uint64)
+    q = 0
+    for ti in range(T):
+        o = orders[ti]
+        pre, par, ok = _kruskal_dfs(nl, ea[o], eb[o])
+        if not ok:
+            return pres, tt[:q], rows[:q], cols[:q], vg[:q], score[:q], lo_o[:q], hi_o[:q], side_o[:q], ti
+        size, _depth, lca = _sizes_depths_lca(pre, par, ea, eb)
+        pres[ti] = pre
+        lo_i, hi_i, sub, side = _subtree_sums(pre, size, lca, base, W, tags)
+        r, c, v, s = _cut_scores(sub, size[pre[1:]], nl, k, H, A, E, lo, hi, target, t, compact, cut_w, cross, lref,
+                                 balance, margin, strict, band)
+        for i in range(len(r)):
+            j = c[i]
+            tt[q] = ti
+            rows[q] = r[i]
+            cols[q] = j
+            vg[q] = v[i]
+            score[q] = s[i]
+            lo_o[q] = lo_i[j]
+            hi_o[q] = hi_i[j]
+            side_o[q] = side[j]
+            q += 1
+    return pres, tt[:q], rows[:q], cols[:q], vg[:q], score[:q], lo_o[:q], hi_o[:q], side_o[:q], -1

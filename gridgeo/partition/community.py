@@ -403,7 +403,7 @@ def smoother_cells(cells: Cells, grid_of_cell: np.ndarray, n_grids: int, small_o
         alt = rebuild(smooth, groups)
         if alt is cells or not same(alt):
             return cells.geoms
-        moved = ~np.array([a.equals_exact(b, 0.0) for a, b in zip(alt.geoms, cells.geoms, strict=True)])
+        moved = ~shapely.equals_exact(alt.geoms, cells.geoms, tolerance=0.0)
         if not moved.any():
             return cells.geoms
         worse = np.zeros(len(cells), dtype=bool)
@@ -989,10 +989,12 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
     """The small grids of base grid ``p`` (its cells ``nodes``), labels over ``nodes``, and their misses
     (:func:`_small_misses`). ``memo`` keeps the solver's divisions (before enclosures are opened) for
     another call with the same grid and cells."""
-    sub = subgraph(g, nodes)
     key = (p, retries, np.asarray(nodes, dtype=np.int64).tobytes())
-    if memo is not None and key in memo:
-        labels0, n0, notes0, misses = memo[key]
+    known = memo.get(key) if memo is not None else None
+    # the induced graph is not needed to answer a division kept in the memo, without enclosures
+    sub = subgraph(g, nodes) if known is None or enclosures else None
+    if known is not None:
+        labels0, n0, notes0, misses = known
         out = Outcome(labels0.copy(), n0, list(notes0))
     else:
         out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights)
@@ -1025,7 +1027,7 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
 
         out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent, allow=allow)
         misses = _small_misses(out, sub.h, bounds)
-    out.notes = current_notes(out.notes, out.labels, sub.h, out.n_parts, bounds)
+    out.notes = current_notes(out.notes, out.labels, g.h[nodes] if sub is None else sub.h, out.n_parts, bounds)
     return out, misses
 
 

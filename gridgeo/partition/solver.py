@@ -756,14 +756,20 @@ class _Solver:
         tags = self.node_tags[nodes]
         total_tag = np.bitwise_xor.reduce(tags) if nl else np.uint64(0)
         node_cols = np.column_stack([h, area, ext, deg_w])
-        best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] = {}
-        trees: list[np.ndarray] = []
         ks = np.arange(1, k)
         # a region of more than STRICT_MAX_PARTS grids: each cut scored only for the counts of grids near
         # its households ÷ the grid size (the others are never the best cut; scoring every count of every
         # cut takes (k - 1) × cuts of memory: gigabytes for a community of a million households)
         band = COUNT_BAND if k > STRICT_MAX_PARTS else 0
-        for ti in range(w.trees):
+        fused = None
+        if _FUSED and nl >= 2 and len(ea) <= _SCIPY_TREE_EDGES and _fast.compiled():  # every tree in one call
+            fused = self._fused_cuts(nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t, strict, band)
+            if fused is None:
+                return []
+        best: dict[tuple[int, int], tuple[float, float, int, int, int, int]]
+        trees: list[np.ndarray]
+        best, trees = fused if fused is not None else ({}, [])
+        for ti in range(w.trees if fused is None else 0):
             wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
             if _fast.compiled() and len(ea) <= _SCIPY_TREE_EDGES:  # compiled: the same tree, order and ancestors
                 tree = _fast.tree_of(nl, ea, eb, np.argsort(wt, kind="stable"))
@@ -831,6 +837,43 @@ class _Solver:
         for _key, (viol, score, ti, lo, hi, k1) in ranked[: w.tries + 1]:
             cands.append((viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1))
         return cands
+
+    def _fused_cuts(self, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
+                    W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,
+                    t: float, strict: bool, band: int
+                    ) -> tuple[dict[tuple[int, int], tuple[float, float, int, int, int, int]], list[np.ndarray]] | None:
+        """The loop over spanning trees of :meth:`_candidates` with every tree drawn and cut in one compiled
+        call (:func:`._fast.tree_cuts`): the same random numbers (drawn at once, the same stream), trees,
+        cuts and best cut per bisection, so the same candidates; None when a tree does not connect the
+        nodes (the random stream then left where the loop leaves it)."""
+        w = self.w
+        m = len(eidx)
+        state = self.rng.bit_generator.state
+        wts = self.tree_w[eidx] * (0.2 + self.rng.random((w.trees, m)))
+        orders = np.argsort(wts, axis=1, kind="stable")
+        pres, tt, row, j_all, vg, score, lo_c, hi_c, side_c, failed = _fast.tree_cuts(
+            nl, ea, eb, orders, node_cols, W, tags, k, H, A, E, self.bounds, t, w, self.lref, strict, band)
+        if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
+            self.rng.bit_generator.state = state
+            self.rng.random((failed + 1) * m)
+            return None
+        best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] = {}
+        if len(tt):
+            # per tree, the best tries + 1 cuts of each k1 (by violation, then score; ties by cut index)
+            order = np.lexsort((j_all, score, vg, row, tt))
+            grp = tt[order] * k + row[order]
+            starts = np.searchsorted(grp, grp, side="left")
+            keep = order[(np.arange(len(order)) - starts) < w.tries + 1]
+            for ti, k1, tag, lo, hi, viol, sc in zip(tt[keep].tolist(), (row[keep] + 1).tolist(), side_c[keep].tolist(),
+                                                     lo_c[keep].tolist(), hi_c[keep].tolist(), vg[keep].tolist(),
+                                                     score[keep].tolist(), strict=True):
+                # the same bisection seen from the other side is the same candidate
+                other = tag ^ int(total_tag)
+                key = (tag, k1) if tag <= other else (other, k - k1)
+                cand = (viol, sc, ti, lo, hi, k1)
+                if key not in best or cand[:2] < best[key][:2]:
+                    best[key] = cand
+        return best, list(pres)
 
     def _cut_scores(self, sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: float, E: float, t: float,
                     strict: bool, band: int = 0) -> tuple[np.ndarray, ...] | None:
@@ -1003,6 +1046,9 @@ class _Solver:
 #: graphs of more edges than this get their spanning tree from scipy (a different DFS order), fewer
 #: from Kruskal in :mod:`._fast` (compiled) or below
 _SCIPY_TREE_EDGES = 3000
+#: :meth:`_Solver._candidates` draws and cuts all its trees in one compiled call (False: one call per tree,
+#: as the tests compare)
+_FUSED = True
 
 
 def _spanning_tree(n: int, ea: np.ndarray, eb: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

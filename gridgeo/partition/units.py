@@ -18,7 +18,7 @@ buildings) are handed to the neighbour sharing the longest boundary with them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -72,6 +72,9 @@ class Cells:
     divided: np.ndarray
     #: per block: a block without buildings cut into pieces along the blocks it borders (``strips``)
     strip: np.ndarray | None = None
+    #: the inputs and the steps before the smoothing (:func:`_cell_inputs`), for a call with ``unchanged=``
+    #: these cells and the same inputs: the sites, footprints and point regions are not drawn again
+    inputs: dict | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -125,7 +128,8 @@ def build_cells(
         groups of the first column get shorter with them, and those of the others no longer.
     unchanged
         With ``smooth``: the cells of the same call without it, returned as they are when no block
-        takes footprint regions (the planar arrangement is not drawn again).
+        takes footprint regions (the planar arrangement is not drawn again). Its sites, footprints and
+        point regions are taken as they are when it was built from these very inputs (the same objects).
 
     Examples
     --------
@@ -138,102 +142,16 @@ def build_cells(
     >>> c.building_cell.tolist()
     [0, 1, 2]
     """
-    blocks = np.asarray(blocks, dtype=object)
-    buildings = np.asarray(buildings, dtype=object)
-    households = np.asarray(households, dtype=np.int64)
-    nb = len(blocks)
-    block_tree = shapely.STRtree(blocks)
-
-    # ---- building sites: a point inside the building (and inside its block)
-    bblock = np.asarray(building_block, dtype=np.int64).copy()
-    sites = _site_points(buildings)
-    missing = shapely.is_empty(sites) | shapely.is_missing(sites)
-    if missing.any():  # a building without geometry: at its block's (or the community's) inner point
-        idx = np.flatnonzero(missing)
-        known = bblock[idx] >= 0
-        sites[idx[known]] = shapely.point_on_surface(blocks[bblock[idx[known]]])
-        sites[idx[~known]] = shapely.point_on_surface(community)
-    unknown = np.flatnonzero(bblock < 0)
-    if len(unknown):
-        bblock[unknown] = _locate(sites[unknown], blocks, block_tree)
-    outside = ~shapely.contains_xy(blocks[bblock], shapely.get_x(sites), shapely.get_y(sites))
-    if outside.any():
-        idx = np.flatnonzero(outside)
-        inner = shapely.intersection(buildings[idx], blocks[bblock[idx]])
-        pts = shapely.point_on_surface(inner)
-        bad = shapely.is_empty(pts)
-        ok = np.flatnonzero(~bad)
-        bad[ok] = ~shapely.contains_xy(blocks[bblock[idx[ok]]], shapely.get_x(pts[ok]), shapely.get_y(pts[ok]))
-        if bad.any():  # a point outside its block: the nearest point inside the block
-            near = shapely.points(shapely.get_coordinates(shapely.shortest_line(sites[idx[bad]], blocks[bblock[idx[bad]]]))[1::2])
-            inward = shapely.point_on_surface(shapely.intersection(shapely.buffer(near, 1.0), blocks[bblock[idx[bad]]]))
-            fallback = shapely.point_on_surface(blocks[bblock[idx[bad]]])
-            pts[bad] = np.where(shapely.is_empty(inward), fallback, inward)
-        sites[idx] = pts
-    if unit is not None and len(buildings):
-        sites, bblock = _unit_sites(np.asarray(unit, dtype=np.int64), buildings, sites, bblock)
-    sx = np.round(shapely.get_x(sites), _SITE_PRECISION_DECIMALS)
-    sy = np.round(shapely.get_y(sites), _SITE_PRECISION_DECIMALS)
-    # unique sites per block, ordered by (block, x, y)
-    if len(buildings):
-        keys = np.rec.fromarrays([bblock, sx, sy], names="b,x,y")
-        uniq, site_of = np.unique(keys, return_inverse=True)
-        site_block = uniq["b"].astype(np.int64)
-        site_xy = np.column_stack([uniq["x"], uniq["y"]])
-    else:
-        site_of = np.zeros(0, dtype=np.int64)
-        site_block = np.zeros(0, dtype=np.int64)
-        site_xy = np.zeros((0, 2))
-    site_of = np.asarray(site_of).ravel()
-    nsites = np.bincount(site_block, minlength=nb)
-    if divide is None:
-        divide = nsites >= 2
-    divide = np.asarray(divide, dtype=bool) & (nsites >= 2)
-    is_strip = np.zeros(nb, dtype=bool)
-    piece_geoms = np.zeros(0, dtype=object)
-    piece_block = np.zeros(0, dtype=np.int64)
-    if strips is not None and len(strips):
-        cand = np.unique(np.asarray(strips, dtype=np.int64))
-        # blocks without households, not divided: land, a road reserve (a shed of no households kept whole)
-        bh = np.bincount(bblock, weights=households, minlength=nb) if len(buildings) else np.zeros(nb)
-        cand = cand[(bh[cand] == 0) & ~divide[cand]]
-        inside = np.flatnonzero(np.isin(bblock, cand) & (shapely.get_type_id(buildings) >= 3)) if len(buildings) else []
-        whole = {}
-        for i in np.asarray(inside, dtype=np.int64).tolist():
-            whole.setdefault(int(bblock[i]), []).append(buildings[i])
-        piece_geoms, piece_block = strip_pieces(blocks, cand, block_tree, whole=whole)
-        is_strip[np.unique(piece_block)] = True
-
-    # footprints of buildings in divided blocks: a building is never cut
-    fp_idx = np.flatnonzero((shapely.get_type_id(buildings) >= 3) & divide[bblock]) if len(buildings) else np.zeros(0, int)
-    fp = np.zeros(0, dtype=object)
-    fp_b = np.zeros(0, dtype=np.int64)
-    if len(fp_idx):
-        fp = shapely.intersection(buildings[fp_idx], blocks[bblock[fp_idx]])
-        good = shapely.area(fp) > 0
-        fp, fp_b = fp[good], fp_idx[good]
-        multi = np.flatnonzero(shapely.get_num_geometries(fp) > 1)
-        if len(multi):
-            fp[multi] = _healed(fp[multi], blocks[bblock[fp_b[multi]]])
-
-    # ---- a region per site of every divided block (the smoother of two tessellations), clipped to the block
-    lines = [shapely.boundary(np.atleast_1d(community)), shapely.boundary(blocks)]
-    div_idx = np.flatnonzero(divide)
+    args = (community, blocks, buildings, building_block, households, divide, unit, strips)
+    pre = unchanged.inputs if unchanged is not None else None
+    if pre is None or any(a is not b for a, b in zip(pre["args"], args, strict=True)):
+        pre = {"args": args, **_cell_inputs(*args)}
+    (blocks, buildings, households, nb, block_tree, bblock, sites, site_of, site_block, site_xy, divide, is_strip,
+     piece_geoms, piece_block, fp, fp_b, lines, div_idx, sel, clipped) = (pre[n] for n in _INPUTS)
+    lines = list(lines)
     vor_cells = np.zeros(0, dtype=object)
     vor_site = np.zeros(0, dtype=np.int64)
     if len(div_idx):
-        in_div = divide[site_block]
-        sel = np.flatnonzero(in_div)  # sites of divided blocks, ordered by block
-        mps = shapely.multipoints(site_xy[sel], indices=np.searchsorted(div_idx, site_block[sel]))
-        colls = shapely.voronoi_polygons(mps, extend_to=blocks[div_idx], ordered=True)
-        parts, owner = shapely.get_parts(colls, return_index=True)
-        counts = np.bincount(owner, minlength=len(div_idx))
-        expected = nsites[div_idx]
-        ok_blocks = counts == expected
-        if not ok_blocks.all():  # degenerate Voronoi (should not happen with distinct sites): fall back per site
-            parts, owner = _voronoi_fallback(parts, owner, ok_blocks, site_xy, site_block, div_idx, blocks)
-        # parts are in the order of ``sel`` (block order, then site order)
-        clipped = shapely.intersection(parts, blocks[site_block[sel]])
         allowed = np.broadcast_to(np.asarray(smooth, dtype=bool), (nb,))
         if len(fp) and allowed.any():
             site_group = None
@@ -351,7 +269,120 @@ def build_cells(
         building_cell=bcell,
         divided=divide,
         strip=is_strip,
+        inputs=pre,
     )
+
+
+#: what :func:`_cell_inputs` returns, in the order :func:`build_cells` takes it
+_INPUTS = ("blocks", "buildings", "households", "nb", "block_tree", "bblock", "sites", "site_of", "site_block",
+           "site_xy", "divide", "is_strip", "piece_geoms", "piece_block", "fp", "fp_b", "lines", "div_idx", "sel",
+           "clipped")
+
+
+def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.ndarray, building_block: np.ndarray,
+                 households: np.ndarray, divide: np.ndarray | None, unit: np.ndarray | None,
+                 strips: np.ndarray | None) -> dict:
+    """The steps of :func:`build_cells` before the smoothing, which depend only on these inputs: the
+    buildings' sites and blocks, the divided blocks, the strips' pieces, the footprints in divided blocks,
+    the outlines of the community and blocks, and the point region of each site of a divided block
+    (``sel``, ``clipped``). Nothing returned is modified by :func:`build_cells`."""
+    blocks = np.asarray(blocks, dtype=object)
+    buildings = np.asarray(buildings, dtype=object)
+    households = np.asarray(households, dtype=np.int64)
+    nb = len(blocks)
+    block_tree = shapely.STRtree(blocks)
+
+    # ---- building sites: a point inside the building (and inside its block)
+    bblock = np.asarray(building_block, dtype=np.int64).copy()
+    sites = _site_points(buildings)
+    missing = shapely.is_empty(sites) | shapely.is_missing(sites)
+    if missing.any():  # a building without geometry: at its block's (or the community's) inner point
+        idx = np.flatnonzero(missing)
+        known = bblock[idx] >= 0
+        sites[idx[known]] = shapely.point_on_surface(blocks[bblock[idx[known]]])
+        sites[idx[~known]] = shapely.point_on_surface(community)
+    unknown = np.flatnonzero(bblock < 0)
+    if len(unknown):
+        bblock[unknown] = _locate(sites[unknown], blocks, block_tree)
+    outside = ~shapely.contains_xy(blocks[bblock], shapely.get_x(sites), shapely.get_y(sites))
+    if outside.any():
+        idx = np.flatnonzero(outside)
+        inner = shapely.intersection(buildings[idx], blocks[bblock[idx]])
+        pts = shapely.point_on_surface(inner)
+        bad = shapely.is_empty(pts)
+        ok = np.flatnonzero(~bad)
+        bad[ok] = ~shapely.contains_xy(blocks[bblock[idx[ok]]], shapely.get_x(pts[ok]), shapely.get_y(pts[ok]))
+        if bad.any():  # a point outside its block: the nearest point inside the block
+            near = shapely.points(shapely.get_coordinates(shapely.shortest_line(sites[idx[bad]], blocks[bblock[idx[bad]]]))[1::2])
+            inward = shapely.point_on_surface(shapely.intersection(shapely.buffer(near, 1.0), blocks[bblock[idx[bad]]]))
+            fallback = shapely.point_on_surface(blocks[bblock[idx[bad]]])
+            pts[bad] = np.where(shapely.is_empty(inward), fallback, inward)
+        sites[idx] = pts
+    if unit is not None and len(buildings):
+        sites, bblock = _unit_sites(np.asarray(unit, dtype=np.int64), buildings, sites, bblock)
+    sx = np.round(shapely.get_x(sites), _SITE_PRECISION_DECIMALS)
+    sy = np.round(shapely.get_y(sites), _SITE_PRECISION_DECIMALS)
+    # unique sites per block, ordered by (block, x, y)
+    if len(buildings):
+        keys = np.rec.fromarrays([bblock, sx, sy], names="b,x,y")
+        uniq, site_of = np.unique(keys, return_inverse=True)
+        site_block = uniq["b"].astype(np.int64)
+        site_xy = np.column_stack([uniq["x"], uniq["y"]])
+    else:
+        site_of = np.zeros(0, dtype=np.int64)
+        site_block = np.zeros(0, dtype=np.int64)
+        site_xy = np.zeros((0, 2))
+    site_of = np.asarray(site_of).ravel()
+    nsites = np.bincount(site_block, minlength=nb)
+    if divide is None:
+        divide = nsites >= 2
+    divide = np.asarray(divide, dtype=bool) & (nsites >= 2)
+    is_strip = np.zeros(nb, dtype=bool)
+    piece_geoms = np.zeros(0, dtype=object)
+    piece_block = np.zeros(0, dtype=np.int64)
+    if strips is not None and len(strips):
+        cand = np.unique(np.asarray(strips, dtype=np.int64))
+        # blocks without households, not divided: land, a road reserve (a shed of no households kept whole)
+        bh = np.bincount(bblock, weights=households, minlength=nb) if len(buildings) else np.zeros(nb)
+        cand = cand[(bh[cand] == 0) & ~divide[cand]]
+        inside = np.flatnonzero(np.isin(bblock, cand) & (shapely.get_type_id(buildings) >= 3)) if len(buildings) else []
+        whole = {}
+        for i in np.asarray(inside, dtype=np.int64).tolist():
+            whole.setdefault(int(bblock[i]), []).append(buildings[i])
+        piece_geoms, piece_block = strip_pieces(blocks, cand, block_tree, whole=whole)
+        is_strip[np.unique(piece_block)] = True
+
+    # footprints of buildings in divided blocks: a building is never cut
+    fp_idx = np.flatnonzero((shapely.get_type_id(buildings) >= 3) & divide[bblock]) if len(buildings) else np.zeros(0, int)
+    fp = np.zeros(0, dtype=object)
+    fp_b = np.zeros(0, dtype=np.int64)
+    if len(fp_idx):
+        fp = shapely.intersection(buildings[fp_idx], blocks[bblock[fp_idx]])
+        good = shapely.area(fp) > 0
+        fp, fp_b = fp[good], fp_idx[good]
+        multi = np.flatnonzero(shapely.get_num_geometries(fp) > 1)
+        if len(multi):
+            fp[multi] = _healed(fp[multi], blocks[bblock[fp_b[multi]]])
+
+    # ---- a region per site of every divided block (the smoother of two tessellations), clipped to the block
+    lines = [shapely.boundary(np.atleast_1d(community)), shapely.boundary(blocks)]
+    div_idx = np.flatnonzero(divide)
+    sel = clipped = None
+    if len(div_idx):
+        in_div = divide[site_block]
+        sel = np.flatnonzero(in_div)  # sites of divided blocks, ordered by block
+        mps = shapely.multipoints(site_xy[sel], indices=np.searchsorted(div_idx, site_block[sel]))
+        colls = shapely.voronoi_polygons(mps, extend_to=blocks[div_idx], ordered=True)
+        parts, owner = shapely.get_parts(colls, return_index=True)
+        counts = np.bincount(owner, minlength=len(div_idx))
+        expected = nsites[div_idx]
+        ok_blocks = counts == expected
+        if not ok_blocks.all():  # degenerate Voronoi (should not happen with distinct sites): fall back per site
+            parts, owner = _voronoi_fallback(parts, owner, ok_blocks, site_xy, site_block, div_idx, blocks)
+        # parts are in the order of ``sel`` (block order, then site order)
+        clipped = shapely.intersection(parts, blocks[site_block[sel]])
+    found = locals()
+    return {n: found[n] for n in _INPUTS}
 
 
 #: spacing of the points on a strip's shared edges that decide which neighbouring block each part is nearest to
@@ -580,7 +611,7 @@ def _smoother_regions(point_regions: np.ndarray, sel: np.ndarray, site_block: np
         fpw, fpw_blk = fp[mine], of_blk[slot[mine]]
         tree = shapely.STRtree(fpw)
 
-        def outlines(regions: np.ndarray) -> list[np.ndarray]:
+        def drawn(regions: np.ndarray) -> np.ndarray:
             # the cells as drawn: a site's region and footprints, less the block's other footprints (those
             # that reach the region: a block of a hundred thousand footprints is never united whole)
             ri, fi = tree.query(regions[w], predicate="intersects")
@@ -588,19 +619,24 @@ def _smoother_regions(point_regions: np.ndarray, sel: np.ndarray, site_block: np
             ri, fi = ri[same], fi[same]
             order = np.lexsort((fi, ri))
             near = union_by(fpw[fi[order]], ri[order], len(w))
-            cells = shapely.union(shapely.difference(regions[w], near), own[w])
-            out = []
-            for j in range(site_group.shape[1]):
-                keys, key_of = np.unique(np.stack([of_blk[w], site_group[w, j]]), axis=1, return_inverse=True)
-                pieces = union_by(cells, key_of.ravel(), keys.shape[1])
-                out.append(np.bincount(keys[0], weights=shapely.length(pieces), minlength=len(div_idx)))
-            return out
+            return shapely.union(shapely.difference(regions[w], near), own[w])
 
-        # shorter for the first grouping, and no longer for any other
-        new, old = outlines(foot_regions), outlines(point_regions)
-        use &= new[0] < old[0]
-        for a, b in zip(new[1:], old[1:], strict=True):
-            use &= a <= b + 1e-6
+        def outline(cells: np.ndarray, j: int) -> np.ndarray:
+            # per block, the summed outline of the pieces of grouping j, over the blocks still in ``use`` (a
+            # block's pieces are made of its own cells: the others' sums are not needed)
+            at = np.flatnonzero(use[of_blk[w]])
+            keys, key_of = np.unique(np.stack([of_blk[w[at]], site_group[w[at], j]]), axis=1, return_inverse=True)
+            pieces = union_by(cells[at], key_of.ravel(), keys.shape[1])
+            return np.bincount(keys[0], weights=shapely.length(pieces), minlength=len(div_idx))
+
+        # shorter for the first grouping, and no longer for any other (a grouping measured only while some
+        # block may still take the footprint regions)
+        new, old = drawn(foot_regions), drawn(point_regions)
+        use &= outline(new, 0) < outline(old, 0)
+        for j in range(1, site_group.shape[1]):
+            if not use.any():
+                break
+            use &= outline(new, j) <= outline(old, j) + 1e-6
     return np.where(use[of_blk], foot_regions, point_regions), bool(use.any())
 
 

@@ -9,8 +9,9 @@ A previous grid is **kept** (geometry, small grids and building assignment uncha
 - the buildings whose representative point lies in it are the same buildings (same ``building_id``)
   with the same households as in the previous plan;
 - no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids);
-- it overlaps no other grid and its small grids still tile it (within ``1 m²``): a plan edited by hand
-  (a vertex dragged into the neighbour, a grid redrawn without its small grids) is divided afresh there;
+- it is valid, overlaps no other grid and its small grids still tile it (within ``1 m²``): a plan edited by
+  hand (a vertex dragged into the neighbour, two vertices swapped into a bow-tie, a grid redrawn without its
+  small grids) is divided afresh there;
 - in a village (村) divided by its villager groups (村民小组), its households still lie in one group (a group
   line moved or a group split leaves no kept grid across two groups);
 - the rules bound its community's grids and small grids as they did for the previous plan (a plan made
@@ -212,11 +213,14 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         return np.zeros(0, dtype=bool)
     geoms = pg.geometry.to_numpy()
     comm = np.array([cgeom[c] for c in pg["community_code"]], dtype=object)
-    outside = shapely.area(shapely.difference(geoms, comm)) > _TOL_M2
-    keep = ~outside
+    # a grid made invalid by hand (two vertices swapped in QGIS: a bow-tie) is not kept: kept, it was stored
+    # as it stood and stopped the re-division in a GEOS TopologyException
+    is_valid = shapely.is_valid(geoms)
+    valid = np.where(is_valid, geoms, shapely.make_valid(geoms))
+    outside = shapely.area(shapely.difference(valid, comm)) > _TOL_M2
+    keep = ~outside & is_valid
     # grids overlapping each other (a plan edited by hand: a vertex dragged into the neighbour) are not kept as
     # they stand: kept, they would overlap in the new plan too
-    valid = np.where(shapely.is_valid(geoms), geoms, shapely.make_valid(geoms))
     i, j = shapely.STRtree(valid).query(valid, predicate="intersects")
     pair = i < j
     i, j = i[pair], j[pair]
@@ -239,7 +243,7 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         tiles[np.unique(at[has].astype(np.int64))] = True
         keep &= nested | ~tiles
     # buildings now in each grid, as the partition and validate place them
-    gi_all = _grid_of(buildings, geoms, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
+    gi_all = _grid_of(buildings, valid, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
     bi = np.flatnonzero(gi_all >= 0)
     gi = gi_all[bi]
     now = pd.DataFrame({"grid": gi, "building_id": buildings["building_id"].to_numpy()[bi],
@@ -263,12 +267,12 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     bgeoms = buildings.geometry.to_numpy()
     poly = np.flatnonzero(shapely.get_type_id(bgeoms) >= 3)
     if len(poly):
-        valid = bgeoms[poly]
-        bad = ~shapely.is_valid(valid)
+        footprints = bgeoms[poly]
+        bad = ~shapely.is_valid(footprints)
         if bad.any():
-            valid = valid.copy()
-            valid[bad] = shapely.make_valid(valid[bad])
-        za = assign_to_zones(valid, geoms)
+            footprints = footprints.copy()
+            footprints[bad] = shapely.make_valid(footprints[bad])
+        za = assign_to_zones(footprints, valid)
         cut = (za.n_zones >= 2) & (za.max_share < 1 - BUILDING_SHARE_MIN)
         bi, zi, share = za.pairs
         sel = cut[bi] & (share >= BUILDING_SHARE_MIN)

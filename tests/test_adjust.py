@@ -287,6 +287,24 @@ def test_a_previous_plan_edited_by_hand_re_divides_into_a_plan_that_validates(to
     assert len(kept) >= len(v1["grids"]) - 2
 
 
+def test_a_grid_made_a_bow_tie_by_hand_is_divided_afresh(town, v1, tmp_path):
+    """Two vertices of a grid swapped in QGIS (a self-intersecting bow-tie, its households unchanged): the grid was
+    kept as it stood and the re-division stopped in a GEOS TopologyException (CoverageUnion cannot process
+    incorrectly noded inputs). An invalid grid is now divided afresh; every other grid keeps its code."""
+    grids = v1["grids"].to_crs(METRIC)
+    poly = grids.geometry.iloc[5]
+    coords = np.array(poly.exterior.coords)
+    coords[[2, 3]] = coords[[3, 2]]
+    grids.loc[grids.index[5], "geometry"] = shapely.Polygon(coords, [r.coords for r in poly.interiors])
+    assert not grids.geometry.iloc[5].is_valid
+    edited = Plan({**v1.layers, "grids": grids.to_crs(v1["grids"].crs)}, dict(v1.metadata))
+    v2, _ = _rerun(town, edited, tmp_path)
+    found = validate_plan(v2)
+    assert not found["severity"].eq("error").any(), found[found["severity"] == "error"][["type", "message"]]
+    assert v2["grids"].is_valid.all()
+    assert set(v1["grids"]["grid_code"].drop(index=v1["grids"].index[5])) <= set(v2["grids"]["grid_code"])
+
+
 def test_a_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(town, v1):
     """A grid split in two by hand in QGIS (two features, the same attributes) stopped the re-division in a pandas
     traceback ("cannot reindex on an axis with duplicate labels"): now an InputError naming the code, before

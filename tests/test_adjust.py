@@ -322,6 +322,23 @@ def test_a_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(town, v
         build_plan(town, previous=edited, shift_check=False)
 
 
+def test_a_small_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(town, v1):
+    """A small grid split in two by hand (two features, one ``subgrid_code``) stopped the re-division with "subgrids
+    ['subgrid_id'] is not unique, e.g. 'K42098119000100102'", an internal id the user never wrote: now the same
+    one line as for a grid, naming the small-grid code, before any division."""
+    subs = v1["subgrids"].to_crs(METRIC)
+    g = subs.geometry.iloc[4]
+    x0, y0, x1, y1 = g.bounds
+    west = shapely.intersection(g, shapely.box(x0 - 1, y0 - 1, (x0 + x1) / 2, y1 + 1))
+    pieces = pd.concat([subs.iloc[[4]], subs.iloc[[4]]], ignore_index=True)
+    pieces = pieces.set_geometry([west, shapely.difference(g, west)], crs=METRIC)
+    split = pd.concat([subs.drop(index=subs.index[4]), pieces], ignore_index=True).to_crs(v1["subgrids"].crs)
+    edited = Plan({**v1.layers, "subgrids": split}, dict(v1.metadata))
+    code = str(subs["subgrid_code"].iloc[4])
+    with pytest.raises(InputError, match=rf"subgrid code '{code}' appears 2 times \(split by hand\?"):
+        build_plan(town, previous=edited, shift_check=False)
+
+
 def test_land_without_households_a_community_gains_goes_to_the_grid_beside_it(town, v1, tmp_path):
     """A community grown by 28 ha of fields (no building) got a grid of 0 households of its own in the
     re-division. The land now goes to the grid beside it, with its small grid beside it; that grid keeps its

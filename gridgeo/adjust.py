@@ -254,6 +254,13 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     before = pd.DataFrame({"grid": pb["grid_code"].map(code_idx), "building_id": pb["building_id"].astype(str),
                            "households": pb["households"]}).dropna(subset=["grid"])
     before["grid"] = before["grid"].astype(int)
+    # a grid whose buildings name a small grid the plan no longer has (its small grids deleted by hand) is not
+    # kept: kept, its buildings pointed at small grids absent from the new plan and assign_codes stopped
+    if "subgrid_code" in pb.columns:
+        have = set(psub["subgrid_code"].astype(str)) if psub is not None and "subgrid_code" in psub.columns else set()
+        sub_of = pb["subgrid_code"]
+        lost = (sub_of.notna() & ~sub_of.astype(str).isin(have)).to_numpy()
+        keep[np.unique(before["grid"].to_numpy()[lost[pb.index.get_indexer(before.index)]])] = False
     sig_now = now.assign(building_id=now["building_id"].astype(str)).sort_values(["grid", "building_id"])
     sig_before = before.sort_values(["grid", "building_id"])
     a = sig_now.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)

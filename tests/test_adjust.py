@@ -339,6 +339,21 @@ def test_a_small_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(t
         build_plan(town, previous=edited, shift_check=False)
 
 
+def test_a_grid_whose_small_grids_were_deleted_by_hand_is_divided_afresh(town, v1, tmp_path):
+    """The small grids of one grid deleted from the plan by hand (its buildings still naming them): the grid was
+    kept and the re-division stopped with "buildings['subgrid_id'] has 'K…', which is not in subgrids". The grid is
+    now divided afresh, with small grids again; every other grid keeps its code."""
+    code = str(v1["grids"]["grid_code"].iloc[2])
+    subs = v1["subgrids"][v1["subgrids"]["grid_code"].astype(str) != code]
+    edited = Plan({**v1.layers, "subgrids": subs}, dict(v1.metadata))
+    v2, _ = _rerun(town, edited, tmp_path)
+    found = validate_plan(v2)
+    assert not found["severity"].eq("error").any(), found[found["severity"] == "error"][["type", "message"]]
+    b = v2["buildings"]
+    assert b["subgrid_code"][b["grid_code"].notna() & (b["households"] > 0)].notna().all()
+    assert set(v1["grids"]["grid_code"].astype(str)) - {code} <= set(v2["grids"]["grid_code"].astype(str))
+
+
 def test_land_without_households_a_community_gains_goes_to_the_grid_beside_it(town, v1, tmp_path):
     """A community grown by 28 ha of fields (no building) got a grid of 0 households of its own in the
     re-division. The land now goes to the grid beside it, with its small grid beside it; that grid keeps its

@@ -186,22 +186,33 @@ def _bounds(r: Rules) -> tuple[int, int, int, int]:
 
 def _bounds_changed(previous: Any, communities: gpd.GeoDataFrame,
                     rules: Rules) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
-    """Community code → (previous bounds, these bounds) of each community whose grid or small-grid bounds the
-    previous plan's rules (its metadata) set otherwise than ``rules`` do for the community's kind. Empty when
-    the previous plan records no rules it can be read with (then its grids are judged as they stand)."""
+    """Community code → (previous bounds, these bounds) of each community of the previous plan whose grid or
+    small-grid bounds the previous plan's rules (its metadata), for the kind the community had then (its
+    ``communities`` layer), set otherwise than ``rules`` do for its kind now: rules changed, or a village made a
+    community (村改居) or the reverse. Rules the previous plan records none of, or none this version reads,
+    count as ``rules`` (then only a change of kind is seen)."""
     given = getattr(previous, "metadata", {}).get("rules")
-    if not isinstance(given, dict):
-        return {}
-    try:
-        before = Rules.from_dict(given, source="the previous plan's rules")
-    except Exception:  # noqa: BLE001 - rules of another gridgeo version: not compared
-        return {}
+    before = rules
+    if isinstance(given, dict):
+        try:
+            before = Rules.from_dict(given, source="the previous plan's rules")
+        except Exception:  # noqa: BLE001 - rules of another gridgeo version: not compared
+            before = rules
+    layers = getattr(previous, "layers", {})
+    pc = layers.get("communities")
+    was = {}
+    if pc is not None and {"code", "kind"} <= set(pc.columns):
+        was = {str(c): k for c, k in zip(pc["code"], pc["kind"], strict=True) if isinstance(k, str)}
+    pg = layers.get("grids")
+    had = set(pg["community_code"].astype(str)) if pg is not None and "community_code" in pg.columns else set()
     kinds = communities["kind"] if "kind" in communities else pd.Series("urban", index=communities.index)
     out = {}
-    for code, kind in zip(communities["code"], kinds, strict=True):
-        a, b = _bounds(rules_for_kind(before, kind)), _bounds(rules_for_kind(rules, kind))
+    for code, kind in zip(communities["code"].astype(str), kinds, strict=True):
+        if code not in had:  # a community the previous plan had no grid of: nothing of it to keep
+            continue
+        a, b = _bounds(rules_for_kind(before, was.get(code, kind))), _bounds(rules_for_kind(rules, kind))
         if a != b:
-            out[str(code)] = (a, b)
+            out[code] = (a, b)
     return out
 
 

@@ -258,6 +258,23 @@ def test_a_previous_plan_made_under_other_bounds_is_divided_afresh(town, tmp_pat
     assert sorted(again["grids"]["grid_code"]) == sorted(fresh["grids"]["grid_code"])
 
 
+def test_a_community_whose_kind_changed_is_divided_afresh_under_its_new_bounds(town, v1, tmp_path):
+    """A community made a village (kind ``rural``: grids of 30–80 households), re-divided with the same rules,
+    kept its six grids of 300–500 households: the bounds were compared for the kind it has now, before and after.
+    The previous plan's kind of the community is now used for its previous bounds (村改居 and the reverse are
+    changes of bounds)."""
+    comm = town.communities.copy()
+    code = str(comm["code"].iloc[0])
+    comm.loc[comm.index[0], "kind"] = "rural"
+    v2, _ = _rerun(_copy(town, communities=comm), v1, tmp_path)
+    mine = v2["grids"][v2["grids"]["community_code"].astype(str) == code]
+    assert mine["households"].between(30, 80).all(), sorted(mine["households"])
+    said = v2["findings"][v2["findings"]["type"] == "previous_rules_changed"]
+    assert said["feature_id"].astype(str).tolist() == [code]
+    others = v1["grids"][v1["grids"]["community_code"].astype(str) != code]
+    assert set(others["grid_code"]) <= set(v2["grids"]["grid_code"])
+
+
 def _dragged(plan: Plan, metres: float) -> Plan:
     """``plan`` with one vertex of its sixth grid dragged ``metres`` away from the grid's centre (into its
     neighbour when positive), as an office editing the grid layer in QGIS leaves it: small grids untouched."""

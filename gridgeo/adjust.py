@@ -495,6 +495,28 @@ def _prefixed_findings(findings: gpd.GeoDataFrame, code: str, suffix: str) -> gp
     return out
 
 
+def _new_in_kept_subgrids(buildings: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, codes: np.ndarray,
+                          in_kept: np.ndarray, sid: np.ndarray) -> None:
+    """Fill ``sid`` (small-grid ids, ``"K<code>"``) of the buildings in a kept grid that the previous plan had in
+    no small grid (a building without households on land the grid took in): the grid's small grid it lies in,
+    by :func:`gridgeo.footprints.assign_to_zones`, as a fresh plan places every building of a grid."""
+    todo = np.flatnonzero((in_kept >= 0) & pd.isna(sid))
+    if not len(todo) or psub is None or not len(psub) or "subgrid_code" not in psub.columns:
+        return
+    parent = psub["grid_code"].astype(str).to_numpy()
+    geoms = buildings.geometry.to_numpy()
+    for grid, bi in pd.Series(todo).groupby(codes[in_kept[todo]].astype(str)):
+        mine = np.flatnonzero(parent == grid)
+        if not len(mine):
+            continue
+        b = geoms[bi.to_numpy()]
+        b = np.where(shapely.is_valid(b), b, shapely.make_valid(b))
+        zone = assign_to_zones(b, psub.geometry.to_numpy()[mine]).zone
+        for i, z in zip(bi.to_numpy(), zone, strict=True):
+            if z >= 0:
+                sid[i] = "K" + str(psub["subgrid_code"].iat[mine[z]])
+
+
 def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoDataFrame | None,
              buildings: gpd.GeoDataFrame, in_kept: np.ndarray, parts: list[PartitionResult], crs: Any) -> PartitionResult:
     from .partition import GRID_COLUMNS, SUBGRID_COLUMNS
@@ -520,6 +542,7 @@ def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoD
             gid[i] = "K" + str(codes[in_kept[i]])
             s = prev_sub.get(str(out_b["building_id"].iat[i]))
             sid[i] = None if s is None or (isinstance(s, float) and np.isnan(s)) else "K" + str(s)
+        _new_in_kept_subgrids(out_b, psub, codes, in_kept, sid)
     # buildings handled by re-partitioned regions
     for res in parts:
         rb = res.buildings.set_index("building_id")

@@ -397,6 +397,30 @@ def test_land_without_households_a_community_gains_goes_to_the_grid_beside_it(to
     assert len(set(before["grid_code"]) & set(mine["grid_code"])) == len(before) - 1
 
 
+def test_a_building_without_households_on_land_a_grid_takes_in_gets_its_small_grid(town, v1, tmp_path):
+    """A community grown by fields with a warehouse on them (a building of 0 households): the fields and the
+    warehouse went to the grid beside them, the warehouse with no small grid (every building of a fresh plan's
+    grid has one). It now gets the small grid it lies in, the one that took in the land."""
+    comm = town.communities.to_crs(METRIC)
+    i = int(np.argmin(comm.geometry.bounds["minx"].to_numpy()))
+    g = comm.geometry.iloc[i]
+    field = shapely.difference(shapely.buffer(g, 150, join_style="mitre"), shapely.union_all(comm.geometry.to_numpy()))
+    field = max(shapely.get_parts(field), key=lambda q: q.area)
+    comm.loc[comm.index[i], "geometry"] = shapely.union(g, field)
+    shed = town.buildings.iloc[[0]].to_crs(METRIC)
+    shed = shed.assign(building_id="WAREHOUSE", households=0)
+    shed = shed.set_geometry([shapely.box(*shapely.buffer(field.representative_point(), 12).bounds)], crs=METRIC)
+    buildings = pd.concat([town.buildings, shed.to_crs(town.buildings.crs)], ignore_index=True)
+    v2, _ = _rerun(_copy(town, communities=comm.to_crs(town.communities.crs), buildings=buildings), v1, tmp_path)
+    assert not validate_plan(v2)["severity"].eq("error").any()
+    b = v2["buildings"].set_index("building_id")
+    assert b.loc["WAREHOUSE", "grid_code"] is not None
+    sub = v2["subgrids"].set_index("subgrid_code").loc[b.loc["WAREHOUSE", "subgrid_code"]]
+    assert sub["grid_code"] == b.loc["WAREHOUSE", "grid_code"]
+    assert shapely.covers(v2["subgrids"].to_crs(METRIC).set_index("subgrid_code").geometry[sub.name],
+                          shapely.point_on_surface(shed.geometry.iloc[0]))
+
+
 def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():
     """A footprint 2% of which lies over its grid's edge is not cut (as validate counts a cut: pieces of at
     least BUILDING_SHARE_MIN): both grids are kept. A real cut (a third on each side) frees both."""

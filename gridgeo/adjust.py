@@ -371,6 +371,7 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     regions = []
     attached = [] if attached is None else attached
     grown: dict[str, Any] = {}  # kept grids with the empty land given them
+    absorbed_all: set[str] = set()  # kept grids regions took in, of every community
     hh = buildings["households"].to_numpy()
     reps = shapely.point_on_surface(buildings.geometry.to_numpy())
     for code, cg, kind in zip(communities["code"], communities.geometry, communities["kind"], strict=True):
@@ -380,7 +381,6 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         covered = shapely.coverage_union_all(mine.geometry.to_numpy()) if len(mine) else shapely.Polygon()
         free = shapely.difference(cg, covered)
         pieces = [p for p in shapely.get_parts(free) if not shapely.is_empty(shapely.buffer(p, -0.05))]
-        absorbed_all: set[str] = set()
         # join pieces that touch each other through a kept grid only later; start from the raw pieces
         while pieces:
             piece = pieces.pop(0)

@@ -421,6 +421,33 @@ def test_a_building_without_households_on_land_a_grid_takes_in_gets_its_small_gr
                           shapely.point_on_surface(shed.geometry.iloc[0]))
 
 
+def test_land_given_to_a_grid_a_region_then_takes_in_is_the_region_s_in_any_community():
+    """A field (no households) beside a kept grid that a region of its community then took in: the field was
+    still listed for that grid to take in when the community was not the last one (the grids taken in were
+    reset per community), so a grid no longer kept was grown and counted in ``grids_grown``. The field is the
+    region's, whichever community comes last."""
+    from gridgeo.adjust import _free_regions
+    from gridgeo.rules import get_rules
+
+    crs = "EPSG:4547"
+    x = shapely.union(shapely.box(0, 0, 300, 100), shapely.box(120, 100, 180, 150))  # field west, houses north
+    comm = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"], "kind": ["urban", "urban"]},
+                            geometry=[x, shapely.box(1000, 0, 1100, 100)], crs=crs)
+    kept = gpd.GeoDataFrame({"grid_code": ["420103001001001", "420103001001002"], "community_code": ["420103001001"] * 2},
+                            geometry=[shapely.box(100, 0, 200, 100), shapely.box(200, 0, 300, 100)], crs=crs)
+    b = gpd.GeoDataFrame({"building_id": ["n", "g1", "g2", "y"], "households": [100, 400, 400, 350],
+                          "community_code": ["420103001001"] * 3 + ["420103001002"]},
+                         geometry=[shapely.box(140, 110, 160, 130), shapely.box(140, 40, 160, 60),
+                                   shapely.box(240, 40, 260, 60), shapely.box(1040, 40, 1060, 60)], crs=crs)
+    for order in ([0, 1], [1, 0]):
+        attached: list = []
+        regions = _free_regions(comm.iloc[order].reset_index(drop=True), kept, b, get_rules("urban"), attached)
+        mine = next(r for r in regions if r["code"] == "420103001001")
+        assert mine["absorbed"] == {"420103001001001"}
+        assert mine["geometry"].area == pytest.approx(23_000)  # the houses, the grid it took in and the field
+        assert attached == []
+
+
 def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():
     """A footprint 2% of which lies over its grid's edge is not cut (as validate counts a cut: pieces of at
     least BUILDING_SHARE_MIN): both grids are kept. A real cut (a third on each side) frees both."""

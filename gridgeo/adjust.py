@@ -41,6 +41,7 @@ from ._findings import concat_findings, make_findings
 from ._geometry import union_by
 from .footprints import BUILDING_SHARE_MIN, assign_to_zones
 from .partition import PartitionResult, partition
+from .partition.rural import group_villages
 from .rules import Rules, rules_for_kind
 
 __all__ = ["adjust", "feasible"]
@@ -310,14 +311,13 @@ def _across_groups(pg: gpd.GeoDataFrame, grid_of: np.ndarray, buildings: gpd.Geo
     village, as the partition takes them."""
     out = np.zeros(len(pg), dtype=bool)
     vg = villager_groups[~(villager_groups.geometry.is_empty | villager_groups.geometry.isna())]
-    vg_code = (vg["community_code"].astype(object).where(vg["community_code"].notna(), None).to_numpy()
-               if "community_code" in vg.columns else np.full(len(vg), None))
+    vg_code = group_villages(vg)  # as the partition takes them
     gcomm = pg["community_code"].astype(str).to_numpy()
     has = (grid_of >= 0) & (buildings["households"].to_numpy() > 0)
     geoms = buildings.geometry.to_numpy()
     for code in sorted(rural & set(gcomm)):
         bi = np.flatnonzero(has & (gcomm[np.maximum(grid_of, 0)] == code))
-        groups = vg.geometry.to_numpy()[np.array([c is None or str(c) == code for c in vg_code], dtype=bool)]
+        groups = vg.geometry.to_numpy()[np.array([c is None or c == code for c in vg_code], dtype=bool)]
         if not len(bi) or len(groups) < 2:
             continue
         b = geoms[bi]

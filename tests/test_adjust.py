@@ -498,3 +498,24 @@ def test_a_village_re_divided_after_a_villager_group_split_keeps_no_grid_across_
     assert (groups_per_grid == 1).all(), groups_per_grid[groups_per_grid > 1]
     outside = v1["grids"].to_crs(METRIC).intersection(g).area < 1.0
     assert set(v1["grids"]["grid_code"][outside.to_numpy()]) <= set(v2["grids"]["grid_code"])
+
+
+def test_villager_groups_with_numeric_village_codes_keep_an_unchanged_village(tmp_path):
+    """Villager groups whose ``community_code`` column is an integer field (as a GeoPackage or shapefile holds a
+    12-digit code): the partition matched them to no village (an int is not the text code) and divided the village
+    like a town, while the re-division matched them (``str``) and freed every grid across two groups: an unchanged
+    village re-divided lost codes. One rule now matches groups to villages for both: the groups are followed and
+    an unchanged village keeps every grid."""
+    path = get_path("sample_town")
+    inputs = read_inputs({n: LayerSource(path, layer=n) for n in (*LAYERS, "villager_groups")})
+    inputs.communities = inputs.communities[inputs.communities["kind"] == "rural"].reset_index(drop=True)
+    village = inputs.communities.geometry.iloc[0]
+    inputs.buildings = inputs.buildings[inputs.buildings.intersects(village).to_numpy()].reset_index(drop=True)
+    as_text = build_plan(inputs, shift_check=False)
+    inputs.villager_groups = inputs.villager_groups.assign(
+        community_code=inputs.villager_groups["community_code"].astype("int64"))
+    v1 = build_plan(inputs, shift_check=False)
+    assert sorted(v1["grids"]["households"]) == sorted(as_text["grids"]["households"])
+    v2, meta = _rerun(inputs, v1, tmp_path)
+    assert meta["adjustment"]["grids_freed"] == 0
+    assert sorted(v2["grids"]["grid_code"]) == sorted(v1["grids"]["grid_code"])

@@ -23,7 +23,8 @@ community that grew) is **freed**. Connected freed areas are partitioned afresh 
 :func:`gridgeo.partition.partition`. A freed area whose households cannot be divided within the
 bounds (fewer than ``grid_min``, or between two feasible counts such as 500 < H < 600) absorbs its
 kept neighbours, one at a time (the one sharing the longest boundary first), until it can; a freed area
-without households (a field a community gained) is given to the kept grid beside it instead. Codes are
+without households (a field a community gained, a strip of a boundary redrawn centimetres out) is given to the
+kept grid beside it instead. Codes are
 then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 
@@ -380,7 +381,9 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         mine_b = (buildings["community_code"] == code).to_numpy()
         covered = shapely.coverage_union_all(mine.geometry.to_numpy()) if len(mine) else shapely.Polygon()
         free = shapely.difference(cg, covered)
-        pieces = [p for p in shapely.get_parts(free) if not shapely.is_empty(shapely.buffer(p, -0.05))]
+        # a strip under 10 cm wide is no area to divide, but over 1 m² it is still land to cover (a community
+        # boundary redrawn a few centimetres out): it goes to the grid beside it as land without households does
+        pieces = [p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2]
         # join pieces that touch each other through a kept grid only later; start from the raw pieces
         while pieces:
             piece = pieces.pop(0)
@@ -417,11 +420,16 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
                     pieces.remove(p)
                     piece = shapely.coverage_union(piece, p)
             absorbed_all |= absorbed
-            if piece is not None:
+            if piece is not None and (absorbed or not _thin(piece)):  # a strip no grid beside it took: left, as before
                 regions.append({"code": code, "kind": kind, "geometry": piece, "absorbed": absorbed})
     # land given to a grid that a region then took in is that region's already
     attached[:] = [a for a in attached if a["grid_code"] not in absorbed_all]
     return regions
+
+
+def _thin(piece: Any) -> bool:
+    """Whether ``piece`` is under 10 cm wide everywhere (nothing is left of it 5 cm in from its edge)."""
+    return bool(shapely.is_empty(shapely.buffer(piece, -0.05)))
 
 
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,

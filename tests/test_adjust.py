@@ -397,6 +397,25 @@ def test_land_without_households_a_community_gains_goes_to_the_grid_beside_it(to
     assert len(set(before["grid_code"]) & set(mine["grid_code"])) == len(before) - 1
 
 
+def test_a_community_boundary_redrawn_a_few_centimetres_out_leaves_no_gap(town, v1, tmp_path):
+    """A community's outer boundary redrawn 5 cm out (a re-surveyed line): the strip, 71 m² along 1.4 km, was left
+    in no grid (pieces under 10 cm wide were dropped), a gap in the plan. A strip over 1 m² now goes to the grid
+    beside it, as land without households does; every grid keeps its code."""
+    comm = town.communities.to_crs(METRIC)
+    i = int(np.argmin(comm.geometry.bounds["minx"].to_numpy()))
+    g = comm.geometry.iloc[i]
+    strip = shapely.difference(shapely.buffer(g, 0.05, join_style="mitre"), shapely.union_all(comm.geometry.to_numpy()))
+    assert strip.area > 50
+    comm.loc[comm.index[i], "geometry"] = shapely.union(g, strip)
+    v2, _ = _rerun(_copy(town, communities=comm.to_crs(town.communities.crs)), v1, tmp_path)
+    code = str(comm["code"].iloc[i])
+    outline = v2["communities"].to_crs(METRIC).set_index("code").geometry[code]
+    grids = v2["grids"][v2["grids"]["community_code"].astype(str) == code].to_crs(METRIC)
+    assert shapely.difference(outline, shapely.union_all(grids.geometry.to_numpy())).area < 1.0
+    assert sorted(v2["grids"]["grid_code"]) == sorted(v1["grids"]["grid_code"])
+    assert not validate_plan(v2)["severity"].eq("error").any()
+
+
 def test_a_building_without_households_on_land_a_grid_takes_in_gets_its_small_grid(town, v1, tmp_path):
     """A community grown by fields with a warehouse on them (a building of 0 households): the fields and the
     warehouse went to the grid beside them, the warehouse with no small grid (every building of a fresh plan's

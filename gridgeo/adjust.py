@@ -273,7 +273,7 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         have = set(psub["subgrid_code"].astype(str)) if psub is not None and "subgrid_code" in psub.columns else set()
         sub_of = pb["subgrid_code"]
         lost = (sub_of.notna() & ~sub_of.astype(str).isin(have)).to_numpy()
-        keep[np.unique(before["grid"].to_numpy()[lost[pb.index.get_indexer(before.index)]])] = False
+        keep[np.unique(pb["grid_code"][lost].map(code_idx).dropna().to_numpy(dtype=np.int64))] = False
     sig_now = now.assign(building_id=now["building_id"].astype(str)).sort_values(["grid", "building_id"])
     sig_before = before.sort_values(["grid", "building_id"])
     a = sig_now.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)

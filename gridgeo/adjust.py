@@ -9,9 +9,10 @@ A previous grid is **kept** (geometry, small grids and building assignment uncha
 - the buildings whose representative point lies in it are the same buildings (same ``building_id``)
   with the same households as in the previous plan;
 - no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids);
-- it is valid, overlaps no other grid and its small grids still tile it (within ``1 m²``): a plan edited by
-  hand (a vertex dragged into the neighbour, two vertices swapped into a bow-tie, a grid redrawn without its
-  small grids) is divided afresh there;
+- it is valid, overlaps no other grid and its small grids still tile it, without overlapping each other
+  (within ``1 m²``): a plan edited by hand (a vertex dragged into the neighbour, two vertices swapped into a
+  bow-tie, a grid redrawn without its small grids, a small grid's vertex dragged into its sibling) is divided
+  afresh there;
 - in a village (村) divided by its villager groups (村民小组), its households still lie in one group (a group
   line moved or a group split leaves no kept grid across two groups);
 - the rules bound its community's grids and small grids as they did for the previous plan (a plan made
@@ -252,6 +253,10 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         sub = np.where(shapely.is_valid(sub), sub, shapely.make_valid(sub))
         tiled = union_by(sub, at[has].astype(np.int64), n)
         nested = shapely.area(shapely.symmetric_difference(valid, tiled)) <= _TOL_M2
+        # and they do not overlap each other (a vertex of one dragged into its sibling: their union still fills
+        # the grid): the area they overlap on is what their areas add up to beyond their union's
+        summed = np.bincount(at[has].astype(np.int64), weights=shapely.area(sub), minlength=n)
+        nested &= summed - shapely.area(tiled) <= _TOL_M2
         tiles = np.zeros(n, dtype=bool)
         tiles[np.unique(at[has].astype(np.int64))] = True
         keep &= nested | ~tiles

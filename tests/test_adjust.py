@@ -322,6 +322,35 @@ def test_a_grid_made_a_bow_tie_by_hand_is_divided_afresh(town, v1, tmp_path):
     assert set(v1["grids"]["grid_code"].drop(index=v1["grids"].index[5])) <= set(v2["grids"]["grid_code"])
 
 
+def test_a_small_grid_dragged_into_its_sibling_by_hand_is_divided_afresh(town, v1, tmp_path):
+    """A vertex of a small grid on the line it shares with its sibling dragged 6 m into the sibling (the grid
+    itself untouched): the union of the small grids still filled the grid, so it was kept, and the re-divided plan
+    had the two small grids overlapping (an ``overlap`` error). Small grids that overlap each other no longer tile
+    their grid: it is divided afresh."""
+    subs = v1["subgrids"].to_crs(METRIC)
+    grids = v1["grids"].to_crs(METRIC).set_index("grid_code").geometry
+    for k in range(len(subs)):
+        poly = subs.geometry.iloc[k]
+        siblings = subs[(subs["grid_code"] == subs["grid_code"].iloc[k]) & (subs.index != subs.index[k])].geometry
+        coords = np.array(poly.exterior.coords)
+        inner = [i for i in range(1, len(coords) - 1)
+                 if shapely.Point(coords[i]).distance(grids[subs["grid_code"].iloc[k]].boundary) > 1
+                 and siblings.distance(shapely.Point(coords[i])).min() < 1e-6]
+        if inner:
+            out = coords[inner[0]] - np.array(poly.centroid.coords[0])
+            coords[inner[0]] += 6 * out / np.linalg.norm(out)
+            dragged = shapely.Polygon(coords)
+            if dragged.is_valid and shapely.intersection(dragged, shapely.union_all(siblings.to_numpy())).area > 10:
+                break
+    subs.loc[subs.index[k], "geometry"] = dragged
+    edited = Plan({**v1.layers, "subgrids": subs.to_crs(v1["subgrids"].crs)}, dict(v1.metadata))
+    assert validate_plan(edited)["type"].eq("overlap").any()
+    v2, meta = _rerun(town, edited, tmp_path)
+    found = validate_plan(v2)
+    assert not found["severity"].eq("error").any(), found[found["severity"] == "error"][["type", "message"]]
+    assert meta["adjustment"]["grids_freed"] == 1
+
+
 def test_a_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(town, v1):
     """A grid split in two by hand in QGIS (two features, the same attributes) stopped the re-division in a pandas
     traceback ("cannot reindex on an axis with duplicate labels"): now an InputError naming the code, before

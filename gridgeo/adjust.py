@@ -46,7 +46,7 @@ from .partition import PartitionResult, partition
 from .partition.rural import group_villages
 from .rules import Rules, rules_for_kind
 
-__all__ = ["adjust", "feasible", "with_grown_kept"]
+__all__ = ["adjust", "feasible"]
 
 _TOL_M2 = 1.0
 
@@ -158,42 +158,10 @@ def adjust(
     return result, summary
 
 
-def with_grown_kept(previous: Any, grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFrame | None) -> Any:
-    """``previous`` (a :class:`gridgeo.plan.Plan`) with the kept grids and small grids of a re-division that took
-    in land (``grid_id`` / ``subgrid_id`` ``"K<old code>"`` in ``grids``, ``subgrids``, more than ``1 m²`` larger
-    than before) in their grown shape: the previous plan :func:`gridgeo.codes.assign_codes` carries codes from,
-    so that a grid given a field keeps its code (matched by area it would not, the field being larger than a
-    quarter of it). Other layers and grids as they were; ``previous`` itself is not modified."""
-    from .plan import Plan
-
-    layers = dict(previous.layers)
-    for name, id_col, code_col, new in (("grids", "grid_id", "grid_code", grids),
-                                        ("subgrids", "subgrid_id", "subgrid_code", subgrids)):
-        old = layers.get(name)
-        if old is None or new is None or not len(new) or id_col not in new.columns or code_col not in old.columns:
-            continue
-        ids = new[id_col].astype(str)
-        k = ids.str.startswith("K").to_numpy()
-        shape = dict(zip(ids[k].str[1:], new.geometry.to_numpy()[k], strict=True))
-        codes = old[code_col].astype(str).to_numpy()
-        now = np.array([shape.get(c) for c in codes], dtype=object)
-        has = np.flatnonzero(now != None)  # noqa: E711 - element-wise
-        if not len(has):
-            continue
-        before = shapely.area(old.geometry.to_crs(new.crs).to_numpy()[has])
-        grew = has[shapely.area(now[has]) - before > _TOL_M2]
-        if not len(grew):
-            continue
-        geoms = old.geometry.to_numpy().copy()
-        geoms[grew] = gpd.GeoSeries(now[grew], crs=new.crs).to_crs(old.crs).to_numpy()
-        layers[name] = old.set_geometry(gpd.GeoSeries(geoms, index=old.index, crs=old.crs))
-    return Plan(layers, dict(previous.metadata))
-
-
 def _take_in(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None,
              attached: list[dict[str, Any]]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
     """``kept`` grids with the land ``attached`` to them, each piece also given to the grid's small grid that
-    shares the longest boundary with it (copies; their codes are carried by :func:`with_grown_kept`)."""
+    shares the longest boundary with it (copies; the grids keep their codes)."""
     kept = kept.copy()
     psub = psub.copy() if psub is not None else None
     row = {str(c): i for i, c in enumerate(kept["grid_code"])}

@@ -416,12 +416,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
     _step(progress, "coding and measuring grids")
     t = time.perf_counter()
-    codes_from = previous
-    if "adjustment" in extra:  # a kept grid that took in land keeps its code (matched in its grown shape)
-        from .adjust import with_grown_kept
-
-        codes_from = with_grown_kept(previous, grids, subgrids)
-    coded = assign_codes(grids, subgrids, buildings, scheme=scheme, previous=codes_from,
+    coded = assign_codes(grids, subgrids, buildings, scheme=scheme, previous=previous,
                          retired_in=f"gridgeo {__version__}")
     grids, subgrids, buildings = coded.grids, coded.subgrids, coded.buildings
     findings = _findings_with_codes(findings, grids, subgrids)

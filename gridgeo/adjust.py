@@ -9,8 +9,10 @@ A previous grid is **kept** (geometry, small grids and building assignment uncha
 - the buildings whose representative point lies in it are the same buildings (same ``building_id``)
   with the same households as in the previous plan;
 - no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids);
-- it overlaps no other grid and its small grids still tile it (within ``1 m²``): a plan edited by hand
-  (a vertex dragged into the neighbour, a grid redrawn without its small grids) is divided afresh there;
+- it is valid, overlaps no other grid and its small grids still tile it, without overlapping each other
+  (within ``1 m²``): a plan edited by hand (a vertex dragged into the neighbour, two vertices swapped into a
+  bow-tie, a grid redrawn without its small grids, a small grid's vertex dragged into its sibling) is divided
+  afresh there;
 - in a village (村) divided by its villager groups (村民小组), its households still lie in one group (a group
   line moved or a group split leaves no kept grid across two groups);
 - the rules bound its community's grids and small grids as they did for the previous plan (a plan made
@@ -22,7 +24,8 @@ community that grew) is **freed**. Connected freed areas are partitioned afresh 
 :func:`gridgeo.partition.partition`. A freed area whose households cannot be divided within the
 bounds (fewer than ``grid_min``, or between two feasible counts such as 500 < H < 600) absorbs its
 kept neighbours, one at a time (the one sharing the longest boundary first), until it can; a freed area
-without households (a field a community gained) is given to the kept grid beside it instead. Codes are
+without households (a field a community gained, a strip of a boundary redrawn centimetres out) is given to the
+kept grid beside it instead. Codes are
 then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 
@@ -40,6 +43,7 @@ from ._findings import concat_findings, make_findings
 from ._geometry import union_by
 from .footprints import BUILDING_SHARE_MIN, assign_to_zones
 from .partition import PartitionResult, partition
+from .partition.rural import group_villages
 from .rules import Rules, rules_for_kind
 
 __all__ = ["adjust", "feasible"]
@@ -185,22 +189,33 @@ def _bounds(r: Rules) -> tuple[int, int, int, int]:
 
 def _bounds_changed(previous: Any, communities: gpd.GeoDataFrame,
                     rules: Rules) -> dict[str, tuple[tuple[int, ...], tuple[int, ...]]]:
-    """Community code → (previous bounds, these bounds) of each community whose grid or small-grid bounds the
-    previous plan's rules (its metadata) set otherwise than ``rules`` do for the community's kind. Empty when
-    the previous plan records no rules it can be read with (then its grids are judged as they stand)."""
+    """Community code → (previous bounds, these bounds) of each community of the previous plan whose grid or
+    small-grid bounds the previous plan's rules (its metadata), for the kind the community had then (its
+    ``communities`` layer), set otherwise than ``rules`` do for its kind now: rules changed, or a village made a
+    community (村改居) or the reverse. Rules the previous plan records none of, or none this version reads,
+    count as ``rules`` (then only a change of kind is seen)."""
     given = getattr(previous, "metadata", {}).get("rules")
-    if not isinstance(given, dict):
-        return {}
-    try:
-        before = Rules.from_dict(given, source="the previous plan's rules")
-    except Exception:  # noqa: BLE001 - rules of another gridgeo version: not compared
-        return {}
+    before = rules
+    if isinstance(given, dict):
+        try:
+            before = Rules.from_dict(given, source="the previous plan's rules")
+        except Exception:  # noqa: BLE001 - rules of another gridgeo version: not compared
+            before = rules
+    layers = getattr(previous, "layers", {})
+    pc = layers.get("communities")
+    was = {}
+    if pc is not None and {"code", "kind"} <= set(pc.columns):
+        was = {str(c): k for c, k in zip(pc["code"], pc["kind"], strict=True) if isinstance(k, str)}
+    pg = layers.get("grids")
+    had = set(pg["community_code"].astype(str)) if pg is not None and "community_code" in pg.columns else set()
     kinds = communities["kind"] if "kind" in communities else pd.Series("urban", index=communities.index)
     out = {}
-    for code, kind in zip(communities["code"], kinds, strict=True):
-        a, b = _bounds(rules_for_kind(before, kind)), _bounds(rules_for_kind(rules, kind))
+    for code, kind in zip(communities["code"].astype(str), kinds, strict=True):
+        if code not in had:  # a community the previous plan had no grid of: nothing of it to keep
+            continue
+        a, b = _bounds(rules_for_kind(before, was.get(code, kind))), _bounds(rules_for_kind(rules, kind))
         if a != b:
-            out[str(code)] = (a, b)
+            out[code] = (a, b)
     return out
 
 
@@ -212,11 +227,14 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         return np.zeros(0, dtype=bool)
     geoms = pg.geometry.to_numpy()
     comm = np.array([cgeom[c] for c in pg["community_code"]], dtype=object)
-    outside = shapely.area(shapely.difference(geoms, comm)) > _TOL_M2
-    keep = ~outside
+    # a grid made invalid by hand (two vertices swapped in QGIS: a bow-tie) is not kept: kept, it was stored
+    # as it stood and stopped the re-division in a GEOS TopologyException
+    is_valid = shapely.is_valid(geoms)
+    valid = np.where(is_valid, geoms, shapely.make_valid(geoms))
+    outside = shapely.area(shapely.difference(valid, comm)) > _TOL_M2
+    keep = ~outside & is_valid
     # grids overlapping each other (a plan edited by hand: a vertex dragged into the neighbour) are not kept as
     # they stand: kept, they would overlap in the new plan too
-    valid = np.where(shapely.is_valid(geoms), geoms, shapely.make_valid(geoms))
     i, j = shapely.STRtree(valid).query(valid, predicate="intersects")
     pair = i < j
     i, j = i[pair], j[pair]
@@ -235,11 +253,15 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         sub = np.where(shapely.is_valid(sub), sub, shapely.make_valid(sub))
         tiled = union_by(sub, at[has].astype(np.int64), n)
         nested = shapely.area(shapely.symmetric_difference(valid, tiled)) <= _TOL_M2
+        # and they do not overlap each other (a vertex of one dragged into its sibling: their union still fills
+        # the grid): the area they overlap on is what their areas add up to beyond their union's
+        summed = np.bincount(at[has].astype(np.int64), weights=shapely.area(sub), minlength=n)
+        nested &= summed - shapely.area(tiled) <= _TOL_M2
         tiles = np.zeros(n, dtype=bool)
         tiles[np.unique(at[has].astype(np.int64))] = True
         keep &= nested | ~tiles
     # buildings now in each grid, as the partition and validate place them
-    gi_all = _grid_of(buildings, geoms, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
+    gi_all = _grid_of(buildings, valid, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
     bi = np.flatnonzero(gi_all >= 0)
     gi = gi_all[bi]
     now = pd.DataFrame({"grid": gi, "building_id": buildings["building_id"].to_numpy()[bi],
@@ -250,6 +272,13 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     before = pd.DataFrame({"grid": pb["grid_code"].map(code_idx), "building_id": pb["building_id"].astype(str),
                            "households": pb["households"]}).dropna(subset=["grid"])
     before["grid"] = before["grid"].astype(int)
+    # a grid whose buildings name a small grid the plan no longer has (its small grids deleted by hand) is not
+    # kept: kept, its buildings pointed at small grids absent from the new plan and assign_codes stopped
+    if "subgrid_code" in pb.columns:
+        have = set(psub["subgrid_code"].astype(str)) if psub is not None and "subgrid_code" in psub.columns else set()
+        sub_of = pb["subgrid_code"]
+        lost = (sub_of.notna() & ~sub_of.astype(str).isin(have)).to_numpy()
+        keep[np.unique(pb["grid_code"][lost].map(code_idx).dropna().to_numpy(dtype=np.int64))] = False
     sig_now = now.assign(building_id=now["building_id"].astype(str)).sort_values(["grid", "building_id"])
     sig_before = before.sort_values(["grid", "building_id"])
     a = sig_now.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)
@@ -263,12 +292,12 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     bgeoms = buildings.geometry.to_numpy()
     poly = np.flatnonzero(shapely.get_type_id(bgeoms) >= 3)
     if len(poly):
-        valid = bgeoms[poly]
-        bad = ~shapely.is_valid(valid)
+        footprints = bgeoms[poly]
+        bad = ~shapely.is_valid(footprints)
         if bad.any():
-            valid = valid.copy()
-            valid[bad] = shapely.make_valid(valid[bad])
-        za = assign_to_zones(valid, geoms)
+            footprints = footprints.copy()
+            footprints[bad] = shapely.make_valid(footprints[bad])
+        za = assign_to_zones(footprints, valid)
         cut = (za.n_zones >= 2) & (za.max_share < 1 - BUILDING_SHARE_MIN)
         bi, zi, share = za.pairs
         sel = cut[bi] & (share >= BUILDING_SHARE_MIN)
@@ -288,14 +317,13 @@ def _across_groups(pg: gpd.GeoDataFrame, grid_of: np.ndarray, buildings: gpd.Geo
     village, as the partition takes them."""
     out = np.zeros(len(pg), dtype=bool)
     vg = villager_groups[~(villager_groups.geometry.is_empty | villager_groups.geometry.isna())]
-    vg_code = (vg["community_code"].astype(object).where(vg["community_code"].notna(), None).to_numpy()
-               if "community_code" in vg.columns else np.full(len(vg), None))
+    vg_code = group_villages(vg)  # as the partition takes them
     gcomm = pg["community_code"].astype(str).to_numpy()
     has = (grid_of >= 0) & (buildings["households"].to_numpy() > 0)
     geoms = buildings.geometry.to_numpy()
     for code in sorted(rural & set(gcomm)):
         bi = np.flatnonzero(has & (gcomm[np.maximum(grid_of, 0)] == code))
-        groups = vg.geometry.to_numpy()[np.array([c is None or str(c) == code for c in vg_code], dtype=bool)]
+        groups = vg.geometry.to_numpy()[np.array([c is None or c == code for c in vg_code], dtype=bool)]
         if not len(bi) or len(groups) < 2:
             continue
         b = geoms[bi]
@@ -349,6 +377,7 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     regions = []
     attached = [] if attached is None else attached
     grown: dict[str, Any] = {}  # kept grids with the empty land given them
+    absorbed_all: set[str] = set()  # kept grids regions took in, of every community
     hh = buildings["households"].to_numpy()
     reps = shapely.point_on_surface(buildings.geometry.to_numpy())
     for code, cg, kind in zip(communities["code"], communities.geometry, communities["kind"], strict=True):
@@ -357,8 +386,9 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         mine_b = (buildings["community_code"] == code).to_numpy()
         covered = shapely.coverage_union_all(mine.geometry.to_numpy()) if len(mine) else shapely.Polygon()
         free = shapely.difference(cg, covered)
-        pieces = [p for p in shapely.get_parts(free) if not shapely.is_empty(shapely.buffer(p, -0.05))]
-        absorbed_all: set[str] = set()
+        # a strip under 10 cm wide is no area to divide, but over 1 m² it is still land to cover (a community
+        # boundary redrawn a few centimetres out): it goes to the grid beside it as land without households does
+        pieces = [p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2]
         # join pieces that touch each other through a kept grid only later; start from the raw pieces
         while pieces:
             piece = pieces.pop(0)
@@ -395,11 +425,16 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
                     pieces.remove(p)
                     piece = shapely.coverage_union(piece, p)
             absorbed_all |= absorbed
-            if piece is not None:
+            if piece is not None and (absorbed or not _thin(piece)):  # a strip no grid beside it took: left, as before
                 regions.append({"code": code, "kind": kind, "geometry": piece, "absorbed": absorbed})
     # land given to a grid that a region then took in is that region's already
     attached[:] = [a for a in attached if a["grid_code"] not in absorbed_all]
     return regions
+
+
+def _thin(piece: Any) -> bool:
+    """Whether ``piece`` is under 10 cm wide everywhere (nothing is left of it 5 cm in from its edge)."""
+    return bool(shapely.is_empty(shapely.buffer(piece, -0.05)))
 
 
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
@@ -473,6 +508,28 @@ def _prefixed_findings(findings: gpd.GeoDataFrame, code: str, suffix: str) -> gp
     return out
 
 
+def _new_in_kept_subgrids(buildings: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, codes: np.ndarray,
+                          in_kept: np.ndarray, sid: np.ndarray) -> None:
+    """Fill ``sid`` (small-grid ids, ``"K<code>"``) of the buildings in a kept grid that the previous plan had in
+    no small grid (a building without households on land the grid took in): the grid's small grid it lies in,
+    by :func:`gridgeo.footprints.assign_to_zones`, as a fresh plan places every building of a grid."""
+    todo = np.flatnonzero((in_kept >= 0) & pd.isna(sid))
+    if not len(todo) or psub is None or not len(psub) or "subgrid_code" not in psub.columns:
+        return
+    parent = psub["grid_code"].astype(str).to_numpy()
+    geoms = buildings.geometry.to_numpy()
+    for grid, bi in pd.Series(todo).groupby(codes[in_kept[todo]].astype(str)):
+        mine = np.flatnonzero(parent == grid)
+        if not len(mine):
+            continue
+        b = geoms[bi.to_numpy()]
+        b = np.where(shapely.is_valid(b), b, shapely.make_valid(b))
+        zone = assign_to_zones(b, psub.geometry.to_numpy()[mine]).zone
+        for i, z in zip(bi.to_numpy(), zone, strict=True):
+            if z >= 0:
+                sid[i] = "K" + str(psub["subgrid_code"].iat[mine[z]])
+
+
 def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoDataFrame | None,
              buildings: gpd.GeoDataFrame, in_kept: np.ndarray, parts: list[PartitionResult], crs: Any) -> PartitionResult:
     from .partition import GRID_COLUMNS, SUBGRID_COLUMNS
@@ -498,6 +555,7 @@ def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoD
             gid[i] = "K" + str(codes[in_kept[i]])
             s = prev_sub.get(str(out_b["building_id"].iat[i]))
             sid[i] = None if s is None or (isinstance(s, float) and np.isnan(s)) else "K" + str(s)
+        _new_in_kept_subgrids(out_b, psub, codes, in_kept, sid)
     # buildings handled by re-partitioned regions
     for res in parts:
         rb = res.buildings.set_index("building_id")

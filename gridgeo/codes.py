@@ -720,9 +720,9 @@ def _previous(previous: Any, scheme: CodeScheme, fn: str) -> _Previous:
 
 
 def check_previous(previous: Any, scheme: CodeScheme, fn: str = "assign_codes") -> None:
-    """The checks :func:`assign_codes` makes of a previous plan's grid codes, made before a re-division starts
-    (a code twice, as a grid split by hand in QGIS leaves it, is an :class:`InputError` naming it, not a
-    failure half-way).
+    """The checks :func:`assign_codes` makes of a previous plan's grid and small-grid codes, made before a
+    re-division starts (a code twice, as a grid or small grid split by hand in QGIS leaves it, is an
+    :class:`InputError` naming it, not a failure half-way).
 
     >>> import shapely
     >>> g = gpd.GeoDataFrame({"grid_code": ["420103001001001"] * 2, "community_code": ["420103001001"] * 2},
@@ -738,6 +738,10 @@ appears 2 times (split by hand? give each piece its own code); ...
     if og is not None and len(og):
         comm = og["community_code"].to_numpy(dtype=object) if "community_code" in og.columns else None
         _old_codes(og, "grid_code", fn, "grids", scheme, "grid", community_codes=comm)
+    os_ = prev.subgrids  # a small grid split by hand, as a grid: named by its code, not by an internal id
+    if os_ is not None and len(os_):
+        opar = os_["grid_code"].to_numpy(dtype=object) if "grid_code" in os_.columns else None
+        _old_codes(os_, "subgrid_code", fn, "subgrids", scheme, "subgrid", parent_codes=opar)
 
 
 def _bad_previous(codes: Any, fn: str, what: str, scheme: CodeScheme, level: str, **kw: Any) -> None:

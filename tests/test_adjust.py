@@ -258,6 +258,23 @@ def test_a_previous_plan_made_under_other_bounds_is_divided_afresh(town, tmp_pat
     assert sorted(again["grids"]["grid_code"]) == sorted(fresh["grids"]["grid_code"])
 
 
+def test_a_community_whose_kind_changed_is_divided_afresh_under_its_new_bounds(town, v1, tmp_path):
+    """A community made a village (kind ``rural``: grids of 30–80 households), re-divided with the same rules,
+    kept its six grids of 300–500 households: the bounds were compared for the kind it has now, before and after.
+    The previous plan's kind of the community is now used for its previous bounds (村改居 and the reverse are
+    changes of bounds)."""
+    comm = town.communities.copy()
+    code = str(comm["code"].iloc[0])
+    comm.loc[comm.index[0], "kind"] = "rural"
+    v2, _ = _rerun(_copy(town, communities=comm), v1, tmp_path)
+    mine = v2["grids"][v2["grids"]["community_code"].astype(str) == code]
+    assert mine["households"].between(30, 80).all(), sorted(mine["households"])
+    said = v2["findings"][v2["findings"]["type"] == "previous_rules_changed"]
+    assert said["feature_id"].astype(str).tolist() == [code]
+    others = v1["grids"][v1["grids"]["community_code"].astype(str) != code]
+    assert set(others["grid_code"]) <= set(v2["grids"]["grid_code"])
+
+
 def _dragged(plan: Plan, metres: float) -> Plan:
     """``plan`` with one vertex of its sixth grid dragged ``metres`` away from the grid's centre (into its
     neighbour when positive), as an office editing the grid layer in QGIS leaves it: small grids untouched."""
@@ -287,6 +304,53 @@ def test_a_previous_plan_edited_by_hand_re_divides_into_a_plan_that_validates(to
     assert len(kept) >= len(v1["grids"]) - 2
 
 
+def test_a_grid_made_a_bow_tie_by_hand_is_divided_afresh(town, v1, tmp_path):
+    """Two vertices of a grid swapped in QGIS (a self-intersecting bow-tie, its households unchanged): the grid was
+    kept as it stood and the re-division stopped in a GEOS TopologyException (CoverageUnion cannot process
+    incorrectly noded inputs). An invalid grid is now divided afresh; every other grid keeps its code."""
+    grids = v1["grids"].to_crs(METRIC)
+    poly = grids.geometry.iloc[5]
+    coords = np.array(poly.exterior.coords)
+    coords[[2, 3]] = coords[[3, 2]]
+    grids.loc[grids.index[5], "geometry"] = shapely.Polygon(coords, [r.coords for r in poly.interiors])
+    assert not grids.geometry.iloc[5].is_valid
+    edited = Plan({**v1.layers, "grids": grids.to_crs(v1["grids"].crs)}, dict(v1.metadata))
+    v2, _ = _rerun(town, edited, tmp_path)
+    found = validate_plan(v2)
+    assert not found["severity"].eq("error").any(), found[found["severity"] == "error"][["type", "message"]]
+    assert v2["grids"].is_valid.all()
+    assert set(v1["grids"]["grid_code"].drop(index=v1["grids"].index[5])) <= set(v2["grids"]["grid_code"])
+
+
+def test_a_small_grid_dragged_into_its_sibling_by_hand_is_divided_afresh(town, v1, tmp_path):
+    """A vertex of a small grid on the line it shares with its sibling dragged 6 m into the sibling (the grid
+    itself untouched): the union of the small grids still filled the grid, so it was kept, and the re-divided plan
+    had the two small grids overlapping (an ``overlap`` error). Small grids that overlap each other no longer tile
+    their grid: it is divided afresh."""
+    subs = v1["subgrids"].to_crs(METRIC)
+    grids = v1["grids"].to_crs(METRIC).set_index("grid_code").geometry
+    for k in range(len(subs)):
+        poly = subs.geometry.iloc[k]
+        siblings = subs[(subs["grid_code"] == subs["grid_code"].iloc[k]) & (subs.index != subs.index[k])].geometry
+        coords = np.array(poly.exterior.coords)
+        inner = [i for i in range(1, len(coords) - 1)
+                 if shapely.Point(coords[i]).distance(grids[subs["grid_code"].iloc[k]].boundary) > 1
+                 and siblings.distance(shapely.Point(coords[i])).min() < 1e-6]
+        if inner:
+            out = coords[inner[0]] - np.array(poly.centroid.coords[0])
+            coords[inner[0]] += 6 * out / np.linalg.norm(out)
+            dragged = shapely.Polygon(coords)
+            if dragged.is_valid and shapely.intersection(dragged, shapely.union_all(siblings.to_numpy())).area > 10:
+                break
+    subs.loc[subs.index[k], "geometry"] = dragged
+    edited = Plan({**v1.layers, "subgrids": subs.to_crs(v1["subgrids"].crs)}, dict(v1.metadata))
+    assert validate_plan(edited)["type"].eq("overlap").any()
+    v2, meta = _rerun(town, edited, tmp_path)
+    found = validate_plan(v2)
+    assert not found["severity"].eq("error").any(), found[found["severity"] == "error"][["type", "message"]]
+    assert meta["adjustment"]["grids_freed"] == 1
+
+
 def test_a_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(town, v1):
     """A grid split in two by hand in QGIS (two features, the same attributes) stopped the re-division in a pandas
     traceback ("cannot reindex on an axis with duplicate labels"): now an InputError naming the code, before
@@ -302,6 +366,38 @@ def test_a_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(town, v
     code = str(grids["grid_code"].iloc[3])
     with pytest.raises(InputError, match=rf"grid code '{code}' appears 2 times \(split by hand\?"):
         build_plan(town, previous=edited, shift_check=False)
+
+
+def test_a_small_grid_split_by_hand_under_one_code_is_one_line_naming_the_code(town, v1):
+    """A small grid split in two by hand (two features, one ``subgrid_code``) stopped the re-division with "subgrids
+    ['subgrid_id'] is not unique, e.g. 'K42098119000100102'", an internal id the user never wrote: now the same
+    one line as for a grid, naming the small-grid code, before any division."""
+    subs = v1["subgrids"].to_crs(METRIC)
+    g = subs.geometry.iloc[4]
+    x0, y0, x1, y1 = g.bounds
+    west = shapely.intersection(g, shapely.box(x0 - 1, y0 - 1, (x0 + x1) / 2, y1 + 1))
+    pieces = pd.concat([subs.iloc[[4]], subs.iloc[[4]]], ignore_index=True)
+    pieces = pieces.set_geometry([west, shapely.difference(g, west)], crs=METRIC)
+    split = pd.concat([subs.drop(index=subs.index[4]), pieces], ignore_index=True).to_crs(v1["subgrids"].crs)
+    edited = Plan({**v1.layers, "subgrids": split}, dict(v1.metadata))
+    code = str(subs["subgrid_code"].iloc[4])
+    with pytest.raises(InputError, match=rf"subgrid code '{code}' appears 2 times \(split by hand\?"):
+        build_plan(town, previous=edited, shift_check=False)
+
+
+def test_a_grid_whose_small_grids_were_deleted_by_hand_is_divided_afresh(town, v1, tmp_path):
+    """The small grids of one grid deleted from the plan by hand (its buildings still naming them): the grid was
+    kept and the re-division stopped with "buildings['subgrid_id'] has 'K…', which is not in subgrids". The grid is
+    now divided afresh, with small grids again; every other grid keeps its code."""
+    code = str(v1["grids"]["grid_code"].iloc[2])
+    subs = v1["subgrids"][v1["subgrids"]["grid_code"].astype(str) != code]
+    edited = Plan({**v1.layers, "subgrids": subs}, dict(v1.metadata))
+    v2, _ = _rerun(town, edited, tmp_path)
+    found = validate_plan(v2)
+    assert not found["severity"].eq("error").any(), found[found["severity"] == "error"][["type", "message"]]
+    b = v2["buildings"]
+    assert b["subgrid_code"][b["grid_code"].notna() & (b["households"] > 0)].notna().all()
+    assert set(v1["grids"]["grid_code"].astype(str)) - {code} <= set(v2["grids"]["grid_code"].astype(str))
 
 
 def test_land_without_households_a_community_gains_goes_to_the_grid_beside_it(town, v1, tmp_path):
@@ -333,6 +429,76 @@ def test_land_without_households_a_community_gains_goes_to_the_grid_beside_it(to
     sub_before = v1["subgrids"][v1["subgrids"]["community_code"].astype(str) == code]
     sub_after = v2["subgrids"][v2["subgrids"]["community_code"].astype(str) == code]
     assert set(sub_before["subgrid_code"]) == set(sub_after["subgrid_code"])
+
+
+def test_a_community_boundary_redrawn_a_few_centimetres_out_leaves_no_gap(town, v1, tmp_path):
+    """A community's outer boundary redrawn 5 cm out (a re-surveyed line): the strip, 71 m² along 1.4 km, was left
+    in no grid (pieces under 10 cm wide were dropped), a gap in the plan. A strip over 1 m² now goes to the grid
+    beside it, as land without households does; every grid keeps its code."""
+    comm = town.communities.to_crs(METRIC)
+    i = int(np.argmin(comm.geometry.bounds["minx"].to_numpy()))
+    g = comm.geometry.iloc[i]
+    strip = shapely.difference(shapely.buffer(g, 0.05, join_style="mitre"), shapely.union_all(comm.geometry.to_numpy()))
+    assert strip.area > 50
+    comm.loc[comm.index[i], "geometry"] = shapely.union(g, strip)
+    v2, _ = _rerun(_copy(town, communities=comm.to_crs(town.communities.crs)), v1, tmp_path)
+    code = str(comm["code"].iloc[i])
+    outline = v2["communities"].to_crs(METRIC).set_index("code").geometry[code]
+    grids = v2["grids"][v2["grids"]["community_code"].astype(str) == code].to_crs(METRIC)
+    assert shapely.difference(outline, shapely.union_all(grids.geometry.to_numpy())).area < 1.0
+    assert sorted(v2["grids"]["grid_code"]) == sorted(v1["grids"]["grid_code"])
+    assert not validate_plan(v2)["severity"].eq("error").any()
+
+
+def test_a_building_without_households_on_land_a_grid_takes_in_gets_its_small_grid(town, v1, tmp_path):
+    """A community grown by fields with a warehouse on them (a building of 0 households): the fields and the
+    warehouse went to the grid beside them, the warehouse with no small grid (every building of a fresh plan's
+    grid has one). It now gets the small grid it lies in, the one that took in the land."""
+    comm = town.communities.to_crs(METRIC)
+    i = int(np.argmin(comm.geometry.bounds["minx"].to_numpy()))
+    g = comm.geometry.iloc[i]
+    field = shapely.difference(shapely.buffer(g, 150, join_style="mitre"), shapely.union_all(comm.geometry.to_numpy()))
+    field = max(shapely.get_parts(field), key=lambda q: q.area)
+    comm.loc[comm.index[i], "geometry"] = shapely.union(g, field)
+    shed = town.buildings.iloc[[0]].to_crs(METRIC)
+    shed = shed.assign(building_id="WAREHOUSE", households=0)
+    shed = shed.set_geometry([shapely.box(*shapely.buffer(field.representative_point(), 12).bounds)], crs=METRIC)
+    buildings = pd.concat([town.buildings, shed.to_crs(town.buildings.crs)], ignore_index=True)
+    v2, _ = _rerun(_copy(town, communities=comm.to_crs(town.communities.crs), buildings=buildings), v1, tmp_path)
+    assert not validate_plan(v2)["severity"].eq("error").any()
+    b = v2["buildings"].set_index("building_id")
+    assert b.loc["WAREHOUSE", "grid_code"] is not None
+    sub = v2["subgrids"].set_index("subgrid_code").loc[b.loc["WAREHOUSE", "subgrid_code"]]
+    assert sub["grid_code"] == b.loc["WAREHOUSE", "grid_code"]
+    assert shapely.covers(v2["subgrids"].to_crs(METRIC).set_index("subgrid_code").geometry[sub.name],
+                          shapely.point_on_surface(shed.geometry.iloc[0]))
+
+
+def test_land_given_to_a_grid_a_region_then_takes_in_is_the_region_s_in_any_community():
+    """A field (no households) beside a kept grid that a region of its community then took in: the field was
+    still listed for that grid to take in when the community was not the last one (the grids taken in were
+    reset per community), so a grid no longer kept was grown and counted in ``grids_grown``. The field is the
+    region's, whichever community comes last."""
+    from gridgeo.adjust import _free_regions
+    from gridgeo.rules import get_rules
+
+    crs = "EPSG:4547"
+    x = shapely.union(shapely.box(0, 0, 300, 100), shapely.box(120, 100, 180, 150))  # field west, houses north
+    comm = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"], "kind": ["urban", "urban"]},
+                            geometry=[x, shapely.box(1000, 0, 1100, 100)], crs=crs)
+    kept = gpd.GeoDataFrame({"grid_code": ["420103001001001", "420103001001002"], "community_code": ["420103001001"] * 2},
+                            geometry=[shapely.box(100, 0, 200, 100), shapely.box(200, 0, 300, 100)], crs=crs)
+    b = gpd.GeoDataFrame({"building_id": ["n", "g1", "g2", "y"], "households": [100, 400, 400, 350],
+                          "community_code": ["420103001001"] * 3 + ["420103001002"]},
+                         geometry=[shapely.box(140, 110, 160, 130), shapely.box(140, 40, 160, 60),
+                                   shapely.box(240, 40, 260, 60), shapely.box(1040, 40, 1060, 60)], crs=crs)
+    for order in ([0, 1], [1, 0]):
+        attached: list = []
+        regions = _free_regions(comm.iloc[order].reset_index(drop=True), kept, b, get_rules("urban"), attached)
+        mine = next(r for r in regions if r["code"] == "420103001001")
+        assert mine["absorbed"] == {"420103001001001"}
+        assert mine["geometry"].area == pytest.approx(23_000)  # the houses, the grid it took in and the field
+        assert attached == []
 
 
 def test_a_sliver_of_a_footprint_over_a_grid_edge_frees_no_grid():
@@ -385,3 +551,24 @@ def test_a_village_re_divided_after_a_villager_group_split_keeps_no_grid_across_
     assert (groups_per_grid == 1).all(), groups_per_grid[groups_per_grid > 1]
     outside = v1["grids"].to_crs(METRIC).intersection(g).area < 1.0
     assert set(v1["grids"]["grid_code"][outside.to_numpy()]) <= set(v2["grids"]["grid_code"])
+
+
+def test_villager_groups_with_numeric_village_codes_keep_an_unchanged_village(tmp_path):
+    """Villager groups whose ``community_code`` column is an integer field (as a GeoPackage or shapefile holds a
+    12-digit code): the partition matched them to no village (an int is not the text code) and divided the village
+    like a town, while the re-division matched them (``str``) and freed every grid across two groups: an unchanged
+    village re-divided lost codes. One rule now matches groups to villages for both: the groups are followed and
+    an unchanged village keeps every grid."""
+    path = get_path("sample_town")
+    inputs = read_inputs({n: LayerSource(path, layer=n) for n in (*LAYERS, "villager_groups")})
+    inputs.communities = inputs.communities[inputs.communities["kind"] == "rural"].reset_index(drop=True)
+    village = inputs.communities.geometry.iloc[0]
+    inputs.buildings = inputs.buildings[inputs.buildings.intersects(village).to_numpy()].reset_index(drop=True)
+    as_text = build_plan(inputs, shift_check=False)
+    inputs.villager_groups = inputs.villager_groups.assign(
+        community_code=inputs.villager_groups["community_code"].astype("int64"))
+    v1 = build_plan(inputs, shift_check=False)
+    assert sorted(v1["grids"]["households"]) == sorted(as_text["grids"]["households"])
+    v2, meta = _rerun(inputs, v1, tmp_path)
+    assert meta["adjustment"]["grids_freed"] == 0
+    assert sorted(v2["grids"]["grid_code"]) == sorted(v1["grids"]["grid_code"])

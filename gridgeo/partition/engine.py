@@ -25,6 +25,7 @@ from ..crs import require_layers
 from ..parallel import Checkpoint, Failed, run_jobs
 from ..rules import Rules, load_rules, rules_for_kind
 from .community import partition_community
+from .rural import group_villages
 
 __all__ = ["PartitionResult", "partition", "GRID_COLUMNS", "SUBGRID_COLUMNS"]
 
@@ -245,7 +246,7 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
     if villager_groups is not None and len(villager_groups):
         vg = villager_groups[~(villager_groups.geometry.is_empty | villager_groups.geometry.isna())]
         vg_geoms = vg.geometry.to_numpy()
-        vg_codes = vg["community_code"].astype(object).to_numpy() if "community_code" in vg.columns else np.full(len(vg), None)
+        vg_codes = group_villages(vg)
         vg_names = vg["name"].astype(object).to_numpy() if "name" in vg.columns else np.full(len(vg), None)
         vg_tree = shapely.STRtree(vg_geoms)
 
@@ -292,7 +293,7 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
             job["arterial"] = street_art[hit]
         if vg_tree is not None and kind == "rural":
             hit = np.sort(vg_tree.query(geom, predicate="intersects"))
-            mine = [i for i in hit if vg_codes[i] in (None, code) or (isinstance(vg_codes[i], float) and np.isnan(vg_codes[i]))]
+            mine = [i for i in hit if vg_codes[i] is None or vg_codes[i] == str(code)]
             if mine:
                 job["groups"] = (vg_geoms[mine], vg_names[mine])
         jobs.append(job)

@@ -21,13 +21,38 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from .graph import Graph, subgraph
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .units import _arrangement, _union_by, spread_labels
 
-__all__ = ["villager_zones", "zone_pieces", "zone_partition"]
+__all__ = ["group_villages", "villager_zones", "zone_pieces", "zone_partition"]
+
+
+def group_villages(groups: Any) -> np.ndarray:
+    """The village (community) code of each villager group as text, None where it names none: the one rule by
+    which a group belongs to a village (its code, or no code: any village it lies in), for the partition and the
+    re-division alike. A code column read as numbers (a GeoPackage or shapefile integer field) counts as the
+    same codes.
+
+    >>> import geopandas as gpd, shapely
+    >>> g = gpd.GeoDataFrame({"community_code": [420981190201, None]}, geometry=[shapely.box(0, 0, 1, 1)] * 2)
+    >>> group_villages(g).tolist()
+    ['420981190201', None]
+    """
+    if "community_code" not in groups.columns:
+        return np.full(len(groups), None, dtype=object)
+
+    def text(v: Any) -> str | None:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            return None
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return str(v).strip() or None
+
+    return np.array([text(v) for v in groups["community_code"].astype(object)], dtype=object)
 
 
 def villager_zones(

@@ -12,7 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely import box
 
-from gridgeo.partition.community import _recombine_for_small_grids, _small_misses, small_division
+from gridgeo.partition.community import (
+    _recombine_for_small_grids,
+    _small_grids,
+    _small_misses,
+    exact_small_division,
+    small_division,
+)
 from gridgeo.partition.enclosures import enclosure_count
 from gridgeo.partition.graph import Graph, cell_graph
 from gridgeo.partition.shapes import polish_compactness
@@ -81,6 +87,30 @@ def test_recombination_is_judged_by_the_small_grids_drawn():
     assert new.tolist() == [0, 0, 0, 0, 1, 1, 1]
     after = [small_division(g, geoms, np.flatnonzero(new == p), p, SMALL, w, code)[1] for p in range(2)]
     assert after == [(0, 0), (0, 0)]
+
+
+def test_small_grids_drawn_no_worse_than_the_exact_division():
+    # a base grid of 2 × 3 cells: walk-ups of 80 | 45 over 37 | (empty) over a tower of 288 | (empty). The
+    # spanning-tree solver draws 80 + 45 (125) and leaves 37 alone beside the tower: 2 small grids out
+    # of bounds; the exact division (80 + 37, 45 with the empty cells, the tower alone) misses 1
+    h = np.array([80, 45, 37, 0, 288, 0], dtype=float)
+    geoms = np.array([box(i * 10, j * 10, i * 10 + 10, j * 10 + 10) for j in range(3) for i in range(2)], dtype=object)
+    g = cell_graph(geoms, households=h, block=np.arange(6))
+    code, w = "420000000001", Weights()
+    assert small_division(g, geoms, np.arange(6), 0, SMALL, w, code)[1][0] == 2  # what the solver draws
+    exact = exact_small_division(g, np.arange(6), SMALL)
+    assert _small_misses(exact, h, SMALL) == (1, 55)
+    labels, notes = _small_grids(g, geoms, np.zeros(6, dtype=np.int64), 1, SMALL, w, code)
+    n = int(labels.max()) + 1
+    assert _small_misses(Outcome(labels, n, notes), h, SMALL)[0] == 1
+    assert labels[0] == labels[2] and labels[4] not in (labels[0], labels[1])  # 80 + 37; the tower alone
+    for q in range(n):  # every small grid one piece
+        assert shapely.get_num_geometries(shapely.coverage_union_all(geoms[labels == q])) == 1
+
+
+def test_exact_small_division_gives_up_on_many_cells():
+    g, _ = _strip([10] * 17)
+    assert exact_small_division(g, np.arange(17), SMALL) is None
 
 
 def _inverse_pp(geoms: np.ndarray, labels: np.ndarray, n: int) -> float:

@@ -26,6 +26,7 @@ Steps:
 from __future__ import annotations
 
 import dataclasses
+import math
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
@@ -946,11 +947,22 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
     labels = np.full(len(grid_of_cell), -1, dtype=np.int64)
     notes: list[tuple[str, int, float]] = []
     base = 0
+    exact: SmallGridBadness | None = None
     for p in range(n_grids):
         nodes = np.flatnonzero(grid_of_cell == p)
         if not len(nodes):
             continue
-        out, _ = small_division(g, geoms, nodes, p, bounds, weights, code, memo=memo)
+        out, misses = small_division(g, geoms, nodes, p, bounds, weights, code, memo=memo)
+        if misses[0] > 0:
+            # the division drawn misses more small grids than the grid's cells need to (the exact count, up
+            # to SMALL_EXACT_CELLS cells with households): that exact division drawn instead, where it misses fewer
+            exact = exact or SmallGridBadness(g, bounds)
+            if exact(nodes)[0] < misses[0]:
+                start = exact_small_division(g, nodes, bounds)
+                if start is not None and _small_misses(start, g.h[nodes], bounds) < misses:
+                    alt, alt_misses = small_division(g, geoms, nodes, p, bounds, weights, code, start=start)
+                    if alt_misses < misses:
+                        out = alt
         labels[nodes] = base + out.labels
         notes.extend((t, base + q, m) for t, q, m in out.notes)
         base += out.n_parts
@@ -985,15 +997,19 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
 
 def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bounds: Bounds, weights: Weights,
                    code: str, *, enclosures: bool = True, memo: dict | None = None,
-                   retries: int = SMALL_GRID_RETRIES) -> tuple[Outcome, tuple[int, int]]:
+                   retries: int = SMALL_GRID_RETRIES, start: Outcome | None = None) -> tuple[Outcome, tuple[int, int]]:
     """The small grids of base grid ``p`` (its cells ``nodes``), labels over ``nodes``, and their misses
     (:func:`_small_misses`). ``memo`` keeps the solver's divisions (before enclosures are opened) for
-    another call with the same grid and cells."""
+    another call with the same grid and cells. ``start``, when given, is the division taken instead of
+    the solver's (:func:`exact_small_division`)."""
     key = (p, retries, np.asarray(nodes, dtype=np.int64).tobytes())
-    known = memo.get(key) if memo is not None else None
+    known = memo.get(key) if memo is not None and start is None else None
     # the induced graph is not needed to answer a division kept in the memo, without enclosures
     sub = subgraph(g, nodes) if known is None or enclosures else None
-    if known is not None:
+    if start is not None:
+        out = Outcome(start.labels.copy(), start.n_parts, list(start.notes))
+        misses = _small_misses(out, sub.h, bounds)
+    elif known is not None:
         labels0, n0, notes0, misses = known
         out = Outcome(labels0.copy(), n0, list(notes0))
     else:
@@ -1030,6 +1046,154 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
     out.notes = current_notes(out.notes, out.labels, g.h[nodes] if sub is None else sub.h, out.n_parts, bounds)
     return out, misses
 
+
+def exact_small_division(g: Graph, nodes: np.ndarray, bounds: Bounds, budget: int = 20_000) -> Outcome | None:
+    """The small grids of the cells ``nodes`` with the fewest out of ``bounds``, found exactly (the division
+    :class:`~.subgrids.SmallGridBadness` counts): each cell over the ceiling alone, the others grouped
+    by the programme, each region of cells without households with the neighbour it shares most boundary
+    with. ``None`` over :data:`SMALL_EXACT_CELLS` cells with households or ``budget`` steps, or where a
+    group would not be connected. Labels over ``nodes``."""
+    sub = subgraph(g, nodes)
+    h = sub.h.astype(np.int64)
+    n = sub.n
+    adj: list[dict[int, float]] = [dict() for _ in range(n)]
+    for a, b, L in zip(sub.a.tolist(), sub.b.tolist(), sub.length.tolist(), strict=True):
+        adj[a][b] = adj[a].get(b, 0.0) + L
+        adj[b][a] = adj[b].get(a, 0.0) + L
+    live = [v for v in range(n) if 0 < h[v] <= bounds.hi]
+    if not live or len(live) > SMALL_EXACT_CELLS:
+        return None
+    idx = {v: i for i, v in enumerate(live)}
+    nb = [0] * len(live)
+    for v in live:
+        for u in adj[v]:
+            if u in idx:
+                nb[idx[v]] |= 1 << idx[u]
+    regions: list[tuple[list[int], dict[int, float]]] = []
+    seen: set[int] = set()
+    for z in range(n):
+        if h[z] != 0 or z in seen:
+            continue
+        region, stack = [], [z]
+        seen.add(z)
+        while stack:
+            x = stack.pop()
+            region.append(x)
+            for y in adj[x]:
+                if h[y] == 0 and y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+        shared: dict[int, float] = {}
+        for x in region:
+            for y, L in adj[x].items():
+                if h[y] > 0:
+                    shared[y] = shared.get(y, 0.0) + L
+        regions.append((region, shared))
+        near = {y: L for y, L in shared.items() if y in idx}
+        if near:  # as SmallGridBadness: the region joins its anchor, through which its other neighbours reach it
+            anchor = max(sorted(near), key=lambda y: near[y])
+            for y in near:
+                if y != anchor:
+                    nb[idx[anchor]] |= 1 << idx[y]
+                    nb[idx[y]] |= 1 << idx[anchor]
+    hl = [int(h[v]) for v in live]
+    lo, hi, target = bounds.lo, bounds.hi, bounds.target
+    steps = [0]
+    memo: dict[int, tuple[int, float, int]] = {}
+
+    class _Stop(Exception):
+        pass
+
+    def sets(mask: int) -> list[tuple[int, int]]:
+        u = (mask & -mask).bit_length() - 1
+        found: list[tuple[int, int]] = []
+
+        def extend(S: int, hS: int, X: int, ban: int) -> None:
+            steps[0] += 1
+            if steps[0] > budget:
+                raise _Stop
+            found.append((S, hS))
+            while X:
+                vb = X & -X
+                X ^= vb
+                v = vb.bit_length() - 1
+                hv = hS + hl[v]
+                if hv > hi:
+                    ban |= vb
+                    continue
+                extend(S | vb, hv, (X | (nb[v] & mask & ~S & ~ban)) & ~vb, ban)
+                ban |= vb
+
+        extend(1 << u, hl[u], nb[u] & mask & ~(1 << u), 0)
+        return found
+
+    def best(mask: int) -> tuple[int, float, int]:
+        # (misses, households missed, the set taken first)
+        if mask == 0:
+            return (0, 0.0, 0)
+        got = memo.get(mask)
+        if got is not None:
+            return got
+        result = (len(hl) + 1, math.inf, 0)
+        cands = sets(mask)
+        cands.sort(key=lambda c: (c[1] < lo, abs(c[1] - target) if c[1] >= lo else -c[1]))
+        for S, hS in cands:
+            rest = best(mask & ~S)
+            cand = (rest[0] + (hS < lo), rest[1] + max(lo - hS, 0), S)
+            if cand[:2] < result[:2]:
+                result = cand
+                if result[:2] == (0, 0.0):
+                    break
+        memo[mask] = result
+        return result
+
+    try:
+        mask = (1 << len(live)) - 1
+        best(mask)
+    except (_Stop, RecursionError):
+        return None
+    labels = np.full(n, -1, dtype=np.int64)
+    k = 0
+    while mask:
+        S = memo[mask][2]
+        for i in range(len(live)):
+            if S >> i & 1:
+                labels[live[i]] = k
+        k += 1
+        mask &= ~S
+    notes: list[tuple[str, int, float]] = []
+    for v in range(n):
+        if h[v] > hi:
+            labels[v] = k
+            notes.append(("heavy_unit", k, float(h[v])))
+            k += 1
+    for region, shared in regions:
+        near = {y: L for y, L in shared.items() if y in idx}
+        pick = near or shared
+        if not pick:
+            return None
+        labels[region] = labels[max(sorted(pick), key=lambda y: pick[y])]
+    if (labels < 0).any():
+        return None
+    for q in range(k):  # every group connected, or no division
+        mine = np.flatnonzero(labels == q)
+        inside = set(mine.tolist())
+        reach, stack = {int(mine[0])}, [int(mine[0])]
+        while stack:
+            x = stack.pop()
+            for y in adj[x]:
+                if y in inside and y not in reach:
+                    reach.add(y)
+                    stack.append(y)
+        if len(reach) != len(mine):
+            return None
+    out = Outcome(labels, k, notes)
+    out.notes = current_notes(out.notes, out.labels, sub.h, k, bounds)
+    return out
+
+
+#: cells with households up to which :func:`exact_small_division` draws a base grid's small grids
+SMALL_EXACT_CELLS = 16
 
 #: solver notes of a part outside its bounds: kept only while the part is outside them
 _BOUNDS_NOTES = ("out_of_bounds", "no_feasible_count", "below_min")

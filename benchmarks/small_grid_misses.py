@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gridgeo.partition.subgrids import BudgetExceeded, connected_sets
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 LO, HI = 100, 150
@@ -109,10 +111,6 @@ def model(nodes, h, adj, relaxed: bool) -> tuple[list[int], list[int]]:
     return [int(h[v]) for v in live], nb
 
 
-class _Stop(Exception):
-    pass
-
-
 def min_misses(hl: list[int], nb: list[int], budget: int = 100_000) -> int | None:
     """Fewest connected groups out of LO..HI covering the walk-ups (exact; None over ``budget``)."""
     n = len(hl)
@@ -122,27 +120,7 @@ def min_misses(hl: list[int], nb: list[int], budget: int = 100_000) -> int | Non
     steps = [0]
 
     def sets(mask: int) -> list[tuple[int, int]]:
-        u = (mask & -mask).bit_length() - 1
-        out: list[tuple[int, int]] = []
-
-        def ext(S: int, hS: int, X: int, ban: int) -> None:
-            steps[0] += 1
-            if steps[0] > budget:
-                raise _Stop
-            out.append((S, hS))
-            while X:
-                vb = X & -X
-                X ^= vb
-                v = vb.bit_length() - 1
-                hv = hS + hl[v]
-                if hv > HI:
-                    ban |= vb
-                    continue
-                ext(S | vb, hv, (X | (nb[v] & mask & ~S & ~ban)) & ~vb, ban)
-                ban |= vb
-
-        ext(1 << u, hl[u], nb[u] & mask & ~(1 << u), 0)
-        return out
+        return connected_sets(mask, hl, nb, HI, steps, budget)
 
     def best(mask: int) -> int:
         if mask == 0:
@@ -164,7 +142,7 @@ def min_misses(hl: list[int], nb: list[int], budget: int = 100_000) -> int | Non
     sys.setrecursionlimit(100_000)
     try:
         return best((1 << n) - 1)
-    except _Stop:
+    except BudgetExceeded:
         return None
 
 

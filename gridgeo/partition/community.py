@@ -58,7 +58,7 @@ from .packfit import fit_small_grids
 from .refine import open_units, split_blocks_for_bounds, whole_again
 from .shapes import polish_compactness
 from .solver import Bounds, Outcome, Weights, partition_graph
-from .subgrids import SmallGridBadness, reshape_for_small_grids
+from .subgrids import BudgetExceeded, SmallGridBadness, connected_sets, reshape_for_small_grids
 from .units import Cells, build_cells
 
 __all__ = ["partition_community", "CROSSING_REPORT_M", "MEDIAN_WIDTH_M"]
@@ -1101,31 +1101,8 @@ def exact_small_division(g: Graph, nodes: np.ndarray, bounds: Bounds, budget: in
     steps = [0]
     memo: dict[int, tuple[int, float, int]] = {}
 
-    class _Stop(Exception):
-        pass
-
     def sets(mask: int) -> list[tuple[int, int]]:
-        u = (mask & -mask).bit_length() - 1
-        found: list[tuple[int, int]] = []
-
-        def extend(S: int, hS: int, X: int, ban: int) -> None:
-            steps[0] += 1
-            if steps[0] > budget:
-                raise _Stop
-            found.append((S, hS))
-            while X:
-                vb = X & -X
-                X ^= vb
-                v = vb.bit_length() - 1
-                hv = hS + hl[v]
-                if hv > hi:
-                    ban |= vb
-                    continue
-                extend(S | vb, hv, (X | (nb[v] & mask & ~S & ~ban)) & ~vb, ban)
-                ban |= vb
-
-        extend(1 << u, hl[u], nb[u] & mask & ~(1 << u), 0)
-        return found
+        return connected_sets(mask, hl, nb, hi, steps, budget)
 
     def best(mask: int) -> tuple[int, float, int]:
         # (misses, households missed, the set taken first)
@@ -1150,7 +1127,7 @@ def exact_small_division(g: Graph, nodes: np.ndarray, bounds: Bounds, budget: in
     try:
         mask = (1 << len(live)) - 1
         best(mask)
-    except (_Stop, RecursionError):
+    except (BudgetExceeded, RecursionError):
         return None
     labels = np.full(n, -1, dtype=np.int64)
     k = 0

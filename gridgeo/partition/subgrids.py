@@ -36,6 +36,38 @@ __all__ = ["SmallGridBadness", "reshape_for_small_grids"]
 Badness = tuple[int, float]
 
 
+class BudgetExceeded(Exception):
+    """An exact search ran past its step budget."""
+
+
+def connected_sets(mask: int, hl: list[int], nb: list[int], hi: float, steps: list[int],
+                   budget: int) -> list[tuple[int, int]]:
+    """Connected sets of the cells in bit ``mask`` (neighbours ``nb`` as bit masks, households ``hl``) that hold
+    its lowest cell and stay within the ceiling ``hi``: (set, households). ``steps[0]`` counts the sets
+    enumerated over calls; past ``budget`` it raises :class:`BudgetExceeded`."""
+    u = (mask & -mask).bit_length() - 1
+    out: list[tuple[int, int]] = []
+
+    def extend(S: int, hS: int, X: int, ban: int) -> None:
+        steps[0] += 1
+        if steps[0] > budget:
+            raise BudgetExceeded
+        out.append((S, hS))
+        while X:
+            vb = X & -X
+            X ^= vb
+            v = vb.bit_length() - 1
+            hv = hS + hl[v]
+            if hv > hi:
+                ban |= vb
+                continue
+            extend(S | vb, hv, (X | (nb[v] & mask & ~S & ~ban)) & ~vb, ban)
+            ban |= vb
+
+    extend(1 << u, hl[u], nb[u] & mask & ~(1 << u), 0)
+    return out
+
+
 class SmallGridBadness:
     """Fewest small grids out of bounds (and their total shortfall or excess) for a set of cells.
 
@@ -128,32 +160,8 @@ class SmallGridBadness:
         memo: dict[int, Badness] = {}
         budget = self.budget
 
-        class _Stop(Exception):
-            pass
-
         def sets(mask: int) -> list[tuple[int, int]]:
-            """Connected sets (within the ceiling) holding the lowest cell of ``mask``: (set, h)."""
-            u = (mask & -mask).bit_length() - 1
-            out: list[tuple[int, int]] = []
-
-            def extend(S: int, hS: int, X: int, ban: int) -> None:
-                steps[0] += 1
-                if steps[0] > budget:
-                    raise _Stop
-                out.append((S, hS))
-                while X:
-                    vb = X & -X
-                    X ^= vb
-                    v = vb.bit_length() - 1
-                    hv = hS + hl[v]
-                    if hv > hi:
-                        ban |= vb
-                        continue
-                    extend(S | vb, hv, (X | (nb[v] & mask & ~S & ~ban)) & ~vb, ban)
-                    ban |= vb
-
-            extend(1 << u, hl[u], nb[u] & mask & ~(1 << u), 0)
-            return out
+            return connected_sets(mask, hl, nb, hi, steps, budget)
 
         def best(mask: int) -> Badness:
             if mask == 0:
@@ -180,7 +188,7 @@ class SmallGridBadness:
 
         try:
             count, excess = best((1 << len(live)) - 1)
-        except (_Stop, RecursionError):
+        except (BudgetExceeded, RecursionError):
             return estimate()
         return (int(count), round(float(excess), 6))
 

@@ -203,10 +203,11 @@ def split_multipart(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.
     """Buildings whose footprint is several separate polygons, split into one row per separate piece.
 
     A multi-part footprint whose parts do not touch (two wings drawn as one feature, a building and its
-    garage 40 m away) cannot lie in one contiguous grid. Each separate piece (parts that touch stay
-    together) becomes a building of its own, ``building_id`` ``<id>#<n>`` numbered west to east, its
-    households the building's shared out by footprint area (largest remainders; the total is kept),
-    with a ``building_multipart_split`` finding. Nothing is dropped.
+    garage 40 m away) cannot lie in one contiguous grid. Each separate piece (parts that share an edge
+    or overlap stay together; parts meeting only at a corner are separate) becomes a building of its own,
+    ``building_id`` ``<id>#<n>`` numbered west to east, its households the building's shared out by
+    footprint area (largest remainders; the total is kept), with a ``building_multipart_split`` finding.
+    Nothing is dropped.
 
     >>> from shapely import box, MultiPolygon
     >>> b = gpd.GeoDataFrame({"building_id": ["a", "b"], "households": [10, 7]},
@@ -225,6 +226,10 @@ def split_multipart(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.
     for i in multi:
         parts = np.asarray(shapely.get_parts(geoms[i]), dtype=object)
         a, b = shapely.STRtree(parts).query(parts, predicate="intersects")
+        # parts meeting only at a point (a tile cut through a corner) are separate: a grid cannot hold them
+        # as one piece without a neighbourhood round that point, which a street through it may not give
+        shared = shapely.get_dimensions(shapely.intersection(parts[a], parts[b])) >= 1
+        a, b = a[shared | (a == b)], b[shared | (a == b)]
         n_parts = len(parts)
         _, lab = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n_parts, n_parts)), directed=False)
         if lab.max() == 0:

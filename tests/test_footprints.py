@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely import LineString, Point, box
 
-from gridgeo.footprints import BUILDING_SHARE_MIN, assign_to_zones, bend_blocks, footprint_units
+from gridgeo.footprints import BUILDING_SHARE_MIN, assign_to_zones, bend_blocks, footprint_units, split_multipart
 from gridgeo.io import Inputs, normalise_buildings, normalise_communities, normalise_streets
 from gridgeo.pipeline import build_plan
 from gridgeo.plan import Plan
@@ -501,8 +501,9 @@ def _plan(town):
 def test_plan_keeps_every_footprint_unit_whole(town):
     plan = _plan(town)
     bld = plan["buildings"].to_crs(CRS)
-    units, _ = footprint_units(town["buildings"])
-    unit_of = dict(zip(town["buildings"]["building_id"], units, strict=True))
+    src, _ = split_multipart(town["buildings"])  # tile cuts: pieces meeting at a corner are buildings of their own
+    units, _ = footprint_units(src)
+    unit_of = dict(zip(src["building_id"], units, strict=True))
     u = bld["building_id"].map(unit_of)
     assert u.notna().all()
     # every building of a unit has the same grid and small grid
@@ -548,15 +549,18 @@ def test_plan_validates_with_no_error_as_built_and_as_stored(town, tmp_path_fact
 def test_plan_keeps_every_building_and_household(town):
     plan = _plan(town)
     src, bld = town["buildings"], plan["buildings"]
-    assert len(bld) == len(src)
-    assert set(bld["building_id"]) == set(src["building_id"])
+    pieces, split = split_multipart(src)
+    assert len(bld) == len(pieces) == len(src) + len(split)  # a tile cut's two pieces: two buildings, named #1 and #2
+    assert set(bld["building_id"]) == set(pieces["building_id"])
+    assert set(bld["building_id"].str.replace(r"#\d+$", "", regex=True)) == set(src["building_id"])
     total = int(src["households"].sum())
     assert int(bld["households"].sum()) == total
     assert int(plan["grids"]["households"].sum()) == total
     assert int(plan["subgrids"]["households"].sum()) == total
     # the findings name the duplicates and overlaps of the input (nothing silently merged)
-    _, found = footprint_units(src)
+    _, found = footprint_units(pieces)
     mine = plan["findings"]
+    assert (mine["type"] == "building_multipart_split").sum() == len(split)
     for kind in ("building_duplicate", "buildings_overlap"):
         assert (mine["type"] == kind).sum() == (found["type"] == kind).sum()
 
@@ -651,7 +655,6 @@ def test_address_points_on_edges_keep_their_grid_when_the_plan_is_read_back(tmp_
 def test_a_footprint_of_separate_pieces_becomes_one_building_per_piece():
     from shapely import MultiPolygon
 
-    from gridgeo.footprints import split_multipart
 
     rows = _rows(8, 60)
     b = gpd.GeoDataFrame({"building_id": [f"b{i:03d}" for i in range(len(rows))], "households": [h for _, h in rows]},
@@ -665,6 +668,33 @@ def test_a_footprint_of_separate_pieces_becomes_one_building_per_piece():
     plan = build_plan(_inputs(_grid_town(b)), shift_check=False)
     assert plan.metadata["validation"]["error"] == 0
     assert (plan["findings"]["type"] == "building_multipart_split").sum() == 1
+
+
+def test_a_footprint_of_two_parts_meeting_at_a_corner_is_two_buildings():
+    """A tile cut leaves a footprint of two parts meeting at one corner. Here the second part crosses a
+    street and overlaps a building beyond it, so the block across the street takes the whole unit: the
+    first part hung on it by that one point, and the grid line cut it (hypothesis found it:
+    building_cut). Parts meeting only at points are separate pieces now, as footprints meeting at a
+    point are separate units."""
+    from shapely import MultiPolygon
+
+
+    rows = _rows(8, 60)
+    b = gpd.GeoDataFrame({"building_id": [f"b{i:03d}" for i in range(len(rows))], "households": [h for _, h in rows]},
+                         geometry=[g for g, _ in rows], crs=CRS)
+    corner = MultiPolygon([rect(136, 190, 144, 196), rect(144, 196, 152, 202)])  # the street is at x = 150
+    extra = gpd.GeoDataFrame({"building_id": ["c", "d"], "households": [9, 30]},
+                             geometry=[corner, rect(150, 190, 160, 202)], crs=CRS)
+    b = pd.concat([b, extra], ignore_index=True)
+    split, found = split_multipart(b)
+    assert split["building_id"].tolist()[-3:] == ["c#1", "c#2", "d"] and split["households"].tolist()[-3:-1] == [5, 4]
+    assert found["feature_id"].tolist() == ["c"]
+    edge = MultiPolygon([rect(136, 190, 144, 196), rect(144, 192, 152, 198)])  # parts sharing an edge: one building
+    same, found = split_multipart(b.set_geometry([*b.geometry[:-2], edge, b.geometry.iloc[-1]]))
+    assert same["building_id"].tolist()[-2:] == ["c", "d"] and not len(found)
+    plan = build_plan(_inputs(_grid_town(b)), shift_check=False)
+    assert plan.metadata["validation"]["error"] == 0, plan.metadata["validation"]["error_types"]
+    assert int(plan["buildings"]["households"].sum()) == int(b["households"].sum())
 
 
 def test_a_long_chain_of_overlapping_footprints_is_reported():

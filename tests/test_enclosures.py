@@ -545,3 +545,27 @@ def test_a_grid_wrapped_round_another_is_opened_by_a_lane_and_its_small_grids_fo
     _, _, none = cut_grid_lanes(np.array([alone.difference(inner), inner], dtype=object), alone, small[:4],
                                 small_grid[:4], footprints)
     assert none == []
+
+
+def test_a_lane_goes_to_a_farther_edge_when_the_nearest_are_the_community_s():
+    """A hamlet (a small grid of its own) in the fields of its grid, 20 m from the community's edge and far
+    from the grid beside it (汉阳区 messy, seed 23). The shortest lanes all end on the community's edge, where
+    no lane may end; they used up the tries, and the ring was kept with a hole. They are not counted now: a
+    lane to the grid beside it opens the ring."""
+    from gridgeo.partition.enclosures import cut_lanes, foreign_holes, node_lanes
+
+    parent = box(0, 0, 1000, 200)
+    south = box(200, -100, 1000, 0)  # another grid: the only edge of the parent a lane may end on
+    community = shapely.union(parent, south)
+    hamlet = box(20, 80, 60, 120)
+    small = np.array([parent.difference(hamlet), hamlet], dtype=object)
+    footprints = np.array([box(25, 85, 55, 115), box(900, 100, 950, 150), box(500, 150, 540, 190)], dtype=object)
+    out, lanes = cut_lanes(small, np.array([0, 0]), np.array([parent], dtype=object), footprints,
+                           fixed=shapely.boundary(community))
+    assert len(lanes) == 1
+    out = node_lanes(out, lanes)
+    assert not foreign_holes(out[0], parent) and not foreign_holes(out[1], parent)
+    assert shapely.coverage_is_valid(out) and shapely.equals(shapely.coverage_union_all(out), parent)
+    assert shapely.distance(lanes[0], shapely.boundary(community)) > 1e-3  # the community's edge untouched
+    assert shapely.intersects(out[1], south.boundary)  # the hamlet's small grid reaches the grid beside it
+    assert all(shapely.within(f, out[k]) for f, k in zip(footprints, [1, 0, 0], strict=True))

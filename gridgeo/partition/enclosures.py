@@ -598,9 +598,7 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
     """(sibling, ring less the lane, sibling with it, lane, what ``accept`` said) for the shortest lane
     ``width`` wide that opens ``hole`` of part ``q`` and that ``accept(lane, sibling)`` does not refuse
     (None), or None."""
-    for lane in _lanes(geoms[q], hole, outer, near, width, clearance):
-        if fixed is not None and shapely.distance(lane, fixed) < 1e-3:
-            continue
+    for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed):
         ring = shapely.difference(geoms[q], lane)
         start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
         s = min(inside, key=lambda i: shapely.distance(geoms[i], start))
@@ -707,9 +705,10 @@ def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry]) -> np.ndarray:
 
 
 def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,
-           width: float, clearance: float) -> Iterator[shapely.Geometry]:
-    """Straight lanes of ``ring`` from ``hole`` to ``outer`` clear of ``footprints``, shortest first (at most
-    :data:`LANE_TRIES`)."""
+           width: float, clearance: float, fixed: shapely.Geometry | None = None) -> Iterator[shapely.Geometry]:
+    """Straight lanes of ``ring`` from ``hole`` to ``outer`` clear of ``footprints`` and not reaching
+    ``fixed``, shortest first (at most :data:`LANE_TRIES`; lanes to ``fixed`` are not counted, so that a ring
+    whose nearest edge is the community's still gets the lanes to its other edges tried)."""
     # footprints of the ring (those of the hole, whose edge the hole's may be, are the sibling's own)
     footprints = footprints[~shapely.covered_by(footprints, shapely.buffer(hole, 1e-3))] if len(footprints) else footprints
     blocked = shapely.union_all(shapely.buffer(footprints, clearance)) if len(footprints) else None
@@ -751,6 +750,8 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
     for i in cand[np.lexsort((cand, area))]:
         lane = shapely.union_all([p for p in shapely.get_parts(pieces[i]) if shapely.intersects(p, touch)])
         if shapely.is_empty(lane) or shapely.get_num_geometries(lane) != 1:
+            continue
+        if fixed is not None and shapely.distance(lane, fixed) < 1e-3:
             continue
         tried += 1
         yield lane

@@ -32,7 +32,7 @@ from ._findings import make_findings
 from ._geometry import union_by
 from .rules import Rules, get_rules
 
-__all__ = ["footprint_units", "split_multipart", "bend_blocks", "unit_groups", "unit_labels", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN"]
+__all__ = ["footprint_units", "split_multipart", "pinched_across_blocks", "bend_blocks", "unit_groups", "unit_labels", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN"]
 
 #: a point building this close (m) to a zone's edge is on the edge
 EDGE_M = 1e-3
@@ -199,15 +199,16 @@ def footprint_units(
     return unit_id.astype(object), findings
 
 
-def split_multipart(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def split_multipart(buildings: gpd.GeoDataFrame, corners: np.ndarray | None = None,
+                    ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Buildings whose footprint is several separate polygons, split into one row per separate piece.
 
     A multi-part footprint whose parts do not touch (two wings drawn as one feature, a building and its
-    garage 40 m away) cannot lie in one contiguous grid. Each separate piece (parts that share an edge
-    or overlap stay together; parts meeting only at a corner are separate) becomes a building of its own,
-    ``building_id`` ``<id>#<n>`` numbered west to east, its households the building's shared out by
-    footprint area (largest remainders; the total is kept), with a ``building_multipart_split`` finding.
-    Nothing is dropped.
+    garage 40 m away) cannot lie in one contiguous grid. Each separate piece (parts that touch stay
+    together; in the rows ``corners`` flags, parts meeting only at points are separate, see
+    :func:`pinched_across_blocks`) becomes a building of its own, ``building_id`` ``<id>#<n>`` numbered
+    west to east, its households the building's shared out by footprint area (largest remainders; the
+    total is kept), with a ``building_multipart_split`` finding. Nothing is dropped.
 
     >>> from shapely import box, MultiPolygon
     >>> b = gpd.GeoDataFrame({"building_id": ["a", "b"], "households": [10, 7]},
@@ -226,10 +227,9 @@ def split_multipart(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.
     for i in multi:
         parts = np.asarray(shapely.get_parts(geoms[i]), dtype=object)
         a, b = shapely.STRtree(parts).query(parts, predicate="intersects")
-        # parts meeting only at a point (a tile cut through a corner) are separate: a grid cannot hold them
-        # as one piece without a neighbourhood round that point, which a street through it may not give
-        shared = shapely.get_dimensions(shapely.intersection(parts[a], parts[b])) >= 1
-        a, b = a[shared | (a == b)], b[shared | (a == b)]
+        if corners is not None and corners[i]:  # parts meeting only at points are separate here
+            shared = shapely.get_dimensions(shapely.intersection(parts[a], parts[b])) >= 1
+            a, b = a[shared | (a == b)], b[shared | (a == b)]
         n_parts = len(parts)
         _, lab = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n_parts, n_parts)), directed=False)
         if lab.max() == 0:
@@ -274,6 +274,47 @@ def split_multipart(buildings: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.
             except (TypeError, ValueError):
                 pass
     return out, make_findings(records, crs=buildings.crs)
+
+
+def pinched_across_blocks(buildings: gpd.GeoDataFrame, units: pd.Series, blocks: gpd.GeoDataFrame,
+                          *, min_area_m2: float = 0.01) -> np.ndarray:
+    """Rows whose footprint is parts meeting only at points (a tile cut through a corner) and whose unit
+    lies in two blocks or more (:func:`bend_blocks` then moves it whole into one).
+
+    Such a unit moved into its block hangs on it by a point: its cell comes out in two pieces and a grid
+    line cuts the building. :func:`split_multipart` with these rows as ``corners`` makes their parts
+    separate buildings. A tile-cut footprint inside one block stays one building (its cell is kept whole).
+
+    >>> from shapely import box, MultiPolygon
+    >>> k = gpd.GeoDataFrame({"block_id": ["A", "B"], "community_code": ["X", "X"]},
+    ...                      geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=4547)
+    >>> corner = MultiPolygon([box(80, 10, 90, 20), box(90, 20, 110, 30)])  # the second part across x = 100
+    >>> b = gpd.GeoDataFrame({"building_id": ["c", "d"]}, geometry=[corner, box(20, 10, 30, 20)], crs=4547)
+    >>> pinched_across_blocks(b, pd.Series(["c", "d"]), k).tolist()
+    [True, False]
+    """
+    geoms = buildings.geometry.to_numpy()
+    polygonal = np.isin(shapely.get_type_id(geoms), _POLYGONAL) & ~shapely.is_empty(geoms)
+    out = np.zeros(len(buildings), dtype=bool)
+    multi = np.flatnonzero(polygonal & (shapely.get_num_geometries(geoms) > 1))
+    if not len(multi) or not len(blocks):
+        return out
+    uid = np.asarray(units, dtype=str)
+    wanted = np.isin(uid, uid[multi]) & polygonal
+    lab, n = unit_groups(uid[wanted])
+    fp = geoms[wanted]
+    bad = ~shapely.is_valid(fp)
+    if bad.any():
+        fp = fp.copy()
+        fp[bad] = shapely.make_valid(fp[bad])
+    unit_geom = union_by(fp, lab, n)
+    kgeoms = blocks.geometry.to_numpy()
+    ui, ki = shapely.STRtree(kgeoms).query(unit_geom, predicate="intersects")
+    area = shapely.area(shapely.intersection(unit_geom[ui], kgeoms[ki]))
+    per = np.bincount(ui[area >= min_area_m2], minlength=n)
+    straddling = set(np.asarray(uid[wanted])[np.isin(lab, np.flatnonzero(per > 1))].tolist())
+    out[multi] = np.isin(uid[multi], list(straddling))
+    return out
 
 
 def unit_groups(units: np.ndarray) -> tuple[np.ndarray, int]:

@@ -26,7 +26,7 @@ from ._text import counted
 from .blocks import assign_buildings, block_totals, build_blocks
 from .codes import CodeScheme, assign_codes, check_previous, code_metadata, conflicting_scheme
 from .crs import metric_crs, to_metric
-from .footprints import bend_blocks, footprint_units, split_multipart
+from .footprints import bend_blocks, footprint_units, pinched_across_blocks, split_multipart
 from .households import assign_households
 from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
 from .plan import Plan
@@ -195,11 +195,17 @@ def prepare(
     findings.append(f)
     # a footprint of separate pieces: one building per piece; then overlapping and duplicated
     # footprints: one indivisible unit each (楼栋完整), and blocks go around them
-    buildings, f_split = split_multipart(buildings)
-    findings.append(f_split)
-    units, f_units = footprint_units(buildings, rules=rules)
-    buildings = buildings.assign(unit_id=units)
     blocks = build_blocks(communities, streets, rules=rules)
+    buildings, f_split = split_multipart(buildings)
+    units, f_units = footprint_units(buildings, rules=rules)
+    # a tile-cut footprint (parts meeting at a corner) in a unit across blocks: its parts apart
+    pinched = pinched_across_blocks(buildings, units, blocks)
+    if pinched.any():
+        buildings, f_corner = split_multipart(buildings, corners=pinched)
+        f_split = concat_findings([f_split, f_corner], crs=m)
+        units, f_units = footprint_units(buildings, rules=rules)
+    findings.append(f_split)
+    buildings = buildings.assign(unit_id=units)
     snapped = int(blocks.attrs.get("street_ends_snapped", 0))
     blocks, f_bend = bend_blocks(blocks, buildings, units)
     findings += [f_units, f_bend]

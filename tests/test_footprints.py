@@ -485,6 +485,12 @@ def _inputs(town: dict) -> Inputs:
     return Inputs(communities=c, streets=s, buildings=b)
 
 
+def _as_divided(src: gpd.GeoDataFrame, plan) -> gpd.GeoDataFrame:
+    """The source buildings with the footprints the plan split at their corners split the same way."""
+    split = {i.rsplit("#", 1)[0] for i in plan["buildings"]["building_id"] if "#" in i}
+    return split_multipart(src, corners=src["building_id"].isin(split).to_numpy())[0]
+
+
 def _polygon_parts(geoms) -> np.ndarray:
     return shapely.get_parts(np.asarray(geoms, dtype=object))
 
@@ -501,7 +507,7 @@ def _plan(town):
 def test_plan_keeps_every_footprint_unit_whole(town):
     plan = _plan(town)
     bld = plan["buildings"].to_crs(CRS)
-    src, _ = split_multipart(town["buildings"])  # tile cuts: pieces meeting at a corner are buildings of their own
+    src = _as_divided(town["buildings"], plan)
     units, _ = footprint_units(src)
     unit_of = dict(zip(src["building_id"], units, strict=True))
     u = bld["building_id"].map(unit_of)
@@ -549,8 +555,8 @@ def test_plan_validates_with_no_error_as_built_and_as_stored(town, tmp_path_fact
 def test_plan_keeps_every_building_and_household(town):
     plan = _plan(town)
     src, bld = town["buildings"], plan["buildings"]
-    pieces, split = split_multipart(src)
-    assert len(bld) == len(pieces) == len(src) + len(split)  # a tile cut's two pieces: two buildings, named #1 and #2
+    pieces = _as_divided(src, plan)
+    assert len(bld) == len(pieces)  # a tile cut's two pieces in a unit across blocks: two buildings, #1 and #2
     assert set(bld["building_id"]) == set(pieces["building_id"])
     assert set(bld["building_id"].str.replace(r"#\d+$", "", regex=True)) == set(src["building_id"])
     total = int(src["households"].sum())
@@ -560,7 +566,7 @@ def test_plan_keeps_every_building_and_household(town):
     # the findings name the duplicates and overlaps of the input (nothing silently merged)
     _, found = footprint_units(pieces)
     mine = plan["findings"]
-    assert (mine["type"] == "building_multipart_split").sum() == len(split)
+    assert (mine["type"] == "building_multipart_split").sum() == len(pieces) - len(src)
     for kind in ("building_duplicate", "buildings_overlap"):
         assert (mine["type"] == kind).sum() == (found["type"] == kind).sum()
 
@@ -670,30 +676,31 @@ def test_a_footprint_of_separate_pieces_becomes_one_building_per_piece():
     assert (plan["findings"]["type"] == "building_multipart_split").sum() == 1
 
 
-def test_a_footprint_of_two_parts_meeting_at_a_corner_is_two_buildings():
+def test_a_footprint_of_two_parts_meeting_at_a_corner_across_blocks_is_two_buildings():
     """A tile cut leaves a footprint of two parts meeting at one corner. Here the second part crosses a
     street and overlaps a building beyond it, so the block across the street takes the whole unit: the
     first part hung on it by that one point, and the grid line cut it (hypothesis found it:
-    building_cut). Parts meeting only at points are separate pieces now, as footprints meeting at a
-    point are separate units."""
+    building_cut). Such a footprint, in a unit across blocks, is two buildings now; one inside a block
+    stays one building (its id kept: a re-division matches it to the previous plan)."""
     from shapely import MultiPolygon
-
 
     rows = _rows(8, 60)
     b = gpd.GeoDataFrame({"building_id": [f"b{i:03d}" for i in range(len(rows))], "households": [h for _, h in rows]},
                          geometry=[g for g, _ in rows], crs=CRS)
     corner = MultiPolygon([rect(136, 190, 144, 196), rect(144, 196, 152, 202)])  # the street is at x = 150
-    extra = gpd.GeoDataFrame({"building_id": ["c", "d"], "households": [9, 30]},
-                             geometry=[corner, rect(150, 190, 160, 202)], crs=CRS)
+    inside = MultiPolygon([rect(20, 190, 30, 196), rect(30, 196, 40, 202)])  # a tile cut inside one block
+    extra = gpd.GeoDataFrame({"building_id": ["c", "d", "e"], "households": [9, 30, 12]},
+                             geometry=[corner, rect(150, 190, 160, 202), inside], crs=CRS)
     b = pd.concat([b, extra], ignore_index=True)
     split, found = split_multipart(b)
-    assert split["building_id"].tolist()[-3:] == ["c#1", "c#2", "d"] and split["households"].tolist()[-3:-1] == [5, 4]
+    assert len(split) == len(b) and not len(found)  # parts that touch stay together by default
+    split, found = split_multipart(b, corners=b["building_id"].isin(["c"]).to_numpy())
+    assert split["building_id"].tolist()[-4:] == ["c#1", "c#2", "d", "e"] and split["households"].tolist()[-4:-2] == [5, 4]
     assert found["feature_id"].tolist() == ["c"]
-    edge = MultiPolygon([rect(136, 190, 144, 196), rect(144, 192, 152, 198)])  # parts sharing an edge: one building
-    same, found = split_multipart(b.set_geometry([*b.geometry[:-2], edge, b.geometry.iloc[-1]]))
-    assert same["building_id"].tolist()[-2:] == ["c", "d"] and not len(found)
     plan = build_plan(_inputs(_grid_town(b)), shift_check=False)
     assert plan.metadata["validation"]["error"] == 0, plan.metadata["validation"]["error_types"]
+    ids = set(plan["buildings"]["building_id"])
+    assert {"c#1", "c#2", "e"} <= ids and "c" not in ids
     assert int(plan["buildings"]["households"].sum()) == int(b["households"].sum())
 
 

@@ -218,6 +218,10 @@ def prepare(
     blocks = block_totals(blocks, buildings)
     # household and footprint findings were made before buildings knew their community
     com = dict(zip(buildings["building_id"], buildings["community_code"], strict=True))
+    for bid, code in list(com.items()):  # a building split into pieces (<id>#<n>): the community of its first
+        while "#" in str(bid):
+            bid = str(bid).rsplit("#", 1)[0]
+            com.setdefault(bid, code)
     for found in (f, f_units, f_split):
         if len(found):
             found["community_code"] = found["feature_id"].map(com).astype(object)

@@ -673,7 +673,11 @@ def test_a_footprint_of_separate_pieces_becomes_one_building_per_piece():
     assert split["building_id"].tolist()[-2:] == ["w#1", "w#2"] and list(found["type"]) == ["building_multipart_split"]
     plan = build_plan(_inputs(_grid_town(b)), shift_check=False)
     assert plan.metadata["validation"]["error"] == 0
-    assert (plan["findings"]["type"] == "building_multipart_split").sum() == 1
+    split_found = plan["findings"][plan["findings"]["type"] == "building_multipart_split"]
+    assert len(split_found) == 1
+    # the finding names the community of the building's first piece (it was left without one)
+    first = plan["buildings"].set_index("building_id").loc["w#1", "community_code"]
+    assert split_found["community_code"].tolist() == [first] and first in (CODE_A, CODE_B)
 
 
 def test_a_footprint_of_two_parts_meeting_at_a_corner_across_blocks_is_two_buildings():

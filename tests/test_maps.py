@@ -727,3 +727,17 @@ def test_public_staffing_panel_gives_no_household_figure(plan, roster):
     assert "<td>花楼水塔社区</td><td>3</td><td>1/3</td><td>1/4</td><td class=gg-flag>2</td>" in panel
     private = _html(grid_map(plan, roster=roster, tiles="none"))
     assert needed in private[private.index('<details class="gg-staffing">'):]
+
+
+def test_a_photo_that_is_not_an_image_is_a_one_line_error(tmp_path, plan):
+    """A photo file that exists but holds no image (a broken download, a text file renamed .png) is named on
+    reading the roster, before any map or sign is drawn, not a traceback from matplotlib in the middle of --all."""
+    (tmp_path / "wang.png").write_text("not an image", encoding="utf-8")
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"name,phone,grid_code,photo\n王芳,139,{A1},wang.png\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape("line 2: photo 'wang.png' is not a readable image")) as info:
+        read_roster(staff, plan)
+    assert "\n" not in str(info.value)
+    with pytest.raises(InputError):
+        gridgeo.write_signs(plan, tmp_path / "signs", grids=[A1], roster=staff)
+    assert not (tmp_path / "signs").exists()

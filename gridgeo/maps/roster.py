@@ -119,6 +119,15 @@ def _photo(value: str, line: int, base: Path, source: str) -> str:
     if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif", ".webp"):
         msg = f"roster {source} line {line}: photo {value!r} is not a PNG, JPEG, GIF or WebP image; convert it"
         raise InputError(msg)
+    from PIL import Image  # matplotlib's own image reader
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as exc:  # noqa: BLE001 - any unreadable file, whatever Pillow raises
+        msg = (f"roster {source} line {line}: photo {value!r} is not a readable image ({path}: {exc}); "
+               "replace the file with a PNG, JPEG, GIF or WebP photo or leave the cell empty for a placeholder")
+        raise InputError(msg) from None
     return str(path)
 
 

@@ -741,3 +741,24 @@ def test_a_photo_that_is_not_an_image_is_a_one_line_error(tmp_path, plan):
     with pytest.raises(InputError):
         gridgeo.write_signs(plan, tmp_path / "signs", grids=[A1], roster=staff)
     assert not (tmp_path / "signs").exists()
+
+
+def test_map_and_sign_take_the_crs_of_a_streets_file_without_one(tmp_path, capsys):
+    """A streets CSV (WKT) or a Shapefile without .prj: the error says "give one with --crs", so map and sign take
+    --crs (they refused it as an unrecognised argument) and draw those streets."""
+    path = tmp_path / "plan.gpkg"
+    plan = town_plan()
+    plan.write(path)
+    streets = plan.layers["streets"].to_crs(4490)
+    csv = tmp_path / "streets.csv"
+    pd.DataFrame({"name": streets["name"], "WKT": streets.geometry.to_wkt()}).to_csv(csv, index=False)
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none", "--streets", str(csv)]) == 2
+    assert "--crs" in capsys.readouterr().err
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none", "--streets", str(csv),
+                 "--crs", "EPSG:4490"]) == 0
+    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    html = re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), html)
+    assert all(name in html for name in streets["name"].dropna())
+    _font_or_skip()
+    assert main(["sign", str(path), "--grid", A1, "--out", str(tmp_path / "signs"), "--streets", str(csv),
+                 "--crs", "EPSG:4490"]) == 0

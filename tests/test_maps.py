@@ -762,3 +762,23 @@ def test_map_and_sign_take_the_crs_of_a_streets_file_without_one(tmp_path, capsy
     _font_or_skip()
     assert main(["sign", str(path), "--grid", A1, "--out", str(tmp_path / "signs"), "--streets", str(csv),
                  "--crs", "EPSG:4490"]) == 0
+
+
+def test_map_force_never_deletes_a_folder_that_is_not_a_map_site(tmp_path, capsys):
+    """`gridgeo map --out ~/Documents --force` replaced the whole folder with the site (every other file gone);
+    --force replaces an earlier site (or an empty folder) only, as `gridgeo export --force` does."""
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "report.docx").write_text("keep me", encoding="utf-8")
+    args = ["map", str(path), "--out", str(folder), "--tiles", "none", "--force"]
+    assert main(args) == 2
+    assert "holds 'report.docx'; give --out a new or empty folder" in capsys.readouterr().err
+    assert (folder / "report.docx").read_text(encoding="utf-8") == "keep me"
+    site = tmp_path / "site"
+    assert main(["map", str(path), "--out", str(site), "--tiles", "none", "--pages", "community"]) == 0
+    assert main(["map", str(path), "--out", str(site), "--tiles", "none", "--force"]) == 0  # an earlier site: replaced
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "lib"]
+    (tmp_path / "empty").mkdir()
+    assert main(["map", str(path), "--out", str(tmp_path / "empty"), "--tiles", "none", "--force"]) == 0

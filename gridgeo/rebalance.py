@@ -197,6 +197,9 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
         raise InputError(msg)
     if datum not in (None, "wgs84"):
         gdf = convert_datum(gdf, src=datum, dst="wgs84")
+    if shapely.has_z(gdf.geometry.to_numpy()).any():  # 3D outlines (CAD, survey): gridgeo works in 2D
+        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs, index=gdf.index))
+    gdf = _polygons_only(gdf, name)  # a layer of points or lines is named as such before its codes are judged
     if code_column is None:
         code_column = next((c for c in ("grid_code", "code", "WGBM", "wgbm", "网格编码", "编码") if c in gdf.columns), None)
         if code_column is None:
@@ -229,9 +232,6 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
         raise InputError(msg)
     # grids without a code are kept, under their row number (never dropped; they get new codes)
     ids = [c if c is not None else f"(row {i + 1})" for i, c in enumerate(codes)]
-    if shapely.has_z(gdf.geometry.to_numpy()).any():  # 3D outlines (CAD, survey): gridgeo works in 2D
-        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs, index=gdf.index))
-    gdf = _polygons_only(gdf, name)
     geoms = gdf.to_crs(metric).geometry.to_numpy()
     bad = ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
     geoms = geoms.copy()

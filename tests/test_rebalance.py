@@ -579,3 +579,15 @@ def test_unify_refuses_a_department_drawn_on_amap_naming_layer_datum(sample_plan
     # each department grid maps mostly onto the same unified grid in both layers
     top = cross.sort_values("area_share").groupby(["layer", "department_code"])["unified_code"].last()
     assert (top.loc["综治"] == top.loc["城管"].reindex(top.loc["综治"].index)).mean() > 0.9
+
+
+def test_a_layer_of_points_is_refused_as_points_before_its_codes_are_judged():
+    """Points given as the grid layer (a units or address layer picked by mistake), where several points share a
+    grid code: the one line names the points and the fix, not "code … is used by 2 grids; merge the duplicates"."""
+    points = gpd.GeoDataFrame({"grid_code": ["420981190001001", "420981190001001", "420981190001002"]},
+                              geometry=[shapely.Point(113.49, 30.84), shapely.Point(113.491, 30.84),
+                                        shapely.Point(113.492, 30.84)], crs=4326)
+    with pytest.raises(InputError, match=r"holds Point \(3\), no polygons"):
+        gridgeo.rebalance(points, *INPUTS)
+    with pytest.raises(InputError, match=r"holds Point \(3\), no polygons"):
+        gridgeo.unify([points, points.iloc[:0]], *INPUTS)

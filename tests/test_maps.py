@@ -782,3 +782,14 @@ def test_map_force_never_deletes_a_folder_that_is_not_a_map_site(tmp_path, capsy
     assert sorted(p.name for p in site.iterdir()) == ["index.html", "lib"]
     (tmp_path / "empty").mkdir()
     assert main(["map", str(path), "--out", str(tmp_path / "empty"), "--tiles", "none", "--force"]) == 0
+
+
+def test_signs_and_community_maps_take_one_code_as_a_string(tmp_path):
+    """``gridgeo.write_signs(plan, out, grids="420…001")`` read the string character by character ("grid '4' is
+    not in the plan"); one code given as a string is that grid (and likewise one community for the printed map)."""
+    from gridgeo.maps.sign import write_community_maps
+
+    _font_or_skip()
+    plan = town_plan()
+    assert [p.name for p in gridgeo.write_signs(plan, tmp_path / "signs", grids=A1)] == [f"{A1}.pdf"]
+    assert [p.name for p in write_community_maps(plan, tmp_path / "maps", communities=CODE_A)] == [f"{CODE_A}.pdf"]

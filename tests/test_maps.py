@@ -793,3 +793,18 @@ def test_signs_and_community_maps_take_one_code_as_a_string(tmp_path):
     plan = town_plan()
     assert [p.name for p in gridgeo.write_signs(plan, tmp_path / "signs", grids=A1)] == [f"{A1}.pdf"]
     assert [p.name for p in write_community_maps(plan, tmp_path / "maps", communities=CODE_A)] == [f"{CODE_A}.pdf"]
+
+
+def test_roster_codes_saved_as_numbers(tmp_path, plan):
+    """A roster whose code column was saved from a float column (pandas with a blank cell writes 420…001.0) names the
+    grid; a code Excel turned into scientific notation (4.20103E+14, digits lost) is a one-line error with the fix,
+    not a person silently counted for no grid."""
+    path = tmp_path / "staff.csv"
+    path.write_text(f"name,phone,grid_code,community_code\n张三,139,{A2}.0,\n李四,138,,{CODE_B}.0\n", encoding="utf-8")
+    staff = read_roster(path, plan).staff.set_index("name")
+    assert staff.loc["张三", "grid_code"] == A2 and staff.loc["张三", "placed"] == "roster"
+    assert staff.loc["李四", "community_code"] == CODE_B and staff.loc["李四", "placed"] == "auto"
+    path.write_text("name,phone,grid_code\n张三,139,4.20103E+14\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 2: grid_code '4.20103E\+14' is a number in scientific notation") as info:
+        read_roster(path, plan)
+    assert "\n" not in str(info.value)

@@ -95,6 +95,15 @@ def _canonical_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         if canon not in out.columns:
             out[canon] = ""
     out = out[list(HEADERS)].astype(str).apply(lambda s: s.str.strip())
+    for col in ("community_code", "grid_code", "subgrid_code"):
+        # a code column saved from a float column (pandas with a blank cell, a spreadsheet): 420981190001001.0
+        out[col] = out[col].str.replace(r"^(\d+)\.0*$", r"\1", regex=True)
+        sci = out[col].str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
+        if sci.any():
+            i = int(sci.to_numpy().argmax())
+            msg = (f"roster {source} line {i + 2}: {col} {out[col].iloc[i]!r} is a number in scientific notation, its "
+                   "digits lost (Excel shows long numbers so); format the column as text, type the codes again and save")
+            raise InputError(msg)
     return out
 
 

@@ -181,6 +181,14 @@ class Locator:
         if roster is not None:
             self.roster, self.roster_index = _grid_workers(read_roster(roster), self.grid_code, self.grid_community)
 
+    def __repr__(self) -> str:
+        from ._text import counted
+
+        staffed = (f", roster: {counted(int((self.roster_index >= 0).sum()), 'grid')} with a contact"
+                   if self.roster is not None else "")
+        return (f"<gridgeo Locator: {counted(len(self.grid_code), 'grid')}, {counted(len(self.subgrid_code), 'small grid')}, "
+                f"{counted(len(self.all_communities), 'community')}{staffed}>")
+
     def locate_xy(self, lon: Any, lat: Any, *, coords: str = "wgs84", geometry: bool = False) -> pd.DataFrame:
         """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each;
         ``geometry``: they are the x and y of points given as geometries (the swapped reasons say so)."""

@@ -579,3 +579,11 @@ def test_locate_file_without_coordinate_columns_or_folder_is_refused_even_with_n
     with pytest.raises(InputError, match=r"--out folder .*nowhere does not exist; create it first") as info:
         locate_file(good, plan, tmp_path / "nowhere" / "c.csv")
     assert ".c-" not in str(info.value)
+
+
+def test_locator_repr_says_what_it_indexes():
+    """In a notebook, ``gridgeo.Locator(plan)`` showed ``<gridgeo.locate.Locator object at 0x…>``."""
+    plan = _two_grids()
+    assert repr(Locator(plan)) == "<gridgeo Locator: 2 grids, 3 small grids, 2 communities>"
+    roster = pd.DataFrame({"name": ["王芳"], "phone": ["139"], "grid_code": [f"{C}001"]})
+    assert repr(Locator(plan, roster=roster)) == "<gridgeo Locator: 2 grids, 3 small grids, 2 communities, roster: 1 grid with a contact>"

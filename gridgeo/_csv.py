@@ -132,6 +132,9 @@ def read_csv_text(path: str | os.PathLike, *, encoding: str | None = None, what:
     try:
         sep = csv_delimiter(path, enc)
         return pd.read_csv(path, encoding=enc, sep=sep, dtype=str, keep_default_na=False, **options)
+    except pd.errors.EmptyDataError:  # an empty file (a failed download or export): no header to read
+        msg = f"{what}: {Path(path).name} is empty (no header row); give a CSV with a header row and its rows"
+        raise InputError(msg) from None
     except UnicodeDecodeError as exc:
         msg = f"{what}: cannot decode {Path(path).name} as {encoding_label(enc)} ({exc.reason}); {decode_hint(path, enc, option)}"
         raise InputError(msg) from None

@@ -241,6 +241,7 @@ def _add_publish_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", default="zh", choices=("zh", "en"), help="language of the map or sign (default Chinese)")
     p.add_argument("--streets", metavar="PATH", help="streets to draw and name (default: the plan's streets layer)")
     p.add_argument("--streets-layer", metavar="NAME", help="layer name inside the --streets file")
+    p.add_argument("--crs", help="CRS of a --streets file that defines none (a CSV, a Shapefile without .prj), e.g. EPSG:4490")
     p.add_argument("--supervision-phone", metavar="PHONE",
                    help="supervision phone (监督电话) where the roster names no supervisor (督导员)")
 
@@ -906,7 +907,11 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
         msg = f"plan {args.plan} has no grids layer; run `gridgeo partition` first"
         raise InputError(msg)
     roster = _roster_said(args.roster, plan, consequence=f"shown on no {args.command}") if args.roster else None
-    streets = (args.streets, args.streets_layer) if args.streets else None
+    streets = None
+    if args.streets:
+        from .io import read_layer
+
+        streets = read_layer(args.streets, layer=args.streets_layer, name="streets", crs=args.crs)
     if streets is None and "streets" not in plan.layers:
         print("note: the plan has no streets layer; pass --streets FILE to draw streets and name bounding roads",
               file=sys.stderr)

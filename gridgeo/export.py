@@ -520,6 +520,10 @@ def _write(gdf: gpd.GeoDataFrame, target: Path, fmt: str, *, layer: str, encodin
     elif fmt == "kml":
         driver = "LIBKML" if "LIBKML" in pyogrio.list_drivers(write=True) else "KML"
         kwargs["append"] = target.exists()
+        # KML's SimpleField has "int" (32 bits) but no 64-bit type: GDAL writes an Int64 field as "string"
+        small = [c for c in gdf.columns if str(gdf[c].dtype) == "Int64"
+                 and gdf[c].dropna().between(-(2**31), 2**31 - 1).all()]
+        gdf = gdf.astype(dict.fromkeys(small, "Int32"))
     pyogrio.write_dataframe(gdf, target, layer=layer, driver=driver, layer_options=options or None, **kwargs)
 
 

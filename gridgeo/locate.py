@@ -181,6 +181,14 @@ class Locator:
         if roster is not None:
             self.roster, self.roster_index = _grid_workers(read_roster(roster), self.grid_code, self.grid_community)
 
+    def __repr__(self) -> str:
+        from ._text import counted
+
+        staffed = (f", roster: {counted(int((self.roster_index >= 0).sum()), 'grid')} with a contact"
+                   if self.roster is not None else "")
+        return (f"<gridgeo Locator: {counted(len(self.grid_code), 'grid')}, {counted(len(self.subgrid_code), 'small grid')}, "
+                f"{counted(len(self.all_communities), 'community')}{staffed}>")
+
     def locate_xy(self, lon: Any, lat: Any, *, coords: str = "wgs84", geometry: bool = False) -> pd.DataFrame:
         """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each;
         ``geometry``: they are the x and y of points given as geometries (the swapped reasons say so)."""
@@ -636,6 +644,12 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         msg = f"locate: chunk_rows={chunk_rows!r} must be a whole number of rows, at least 1"
         raise InputError(msg)
+    if not dst.parent.is_dir():
+        msg = f"locate: --out folder {dst.parent} does not exist; create it first"
+        raise InputError(msg)
+    if src.stat().st_size == 0:
+        msg = f"locate: points file {src} is empty; give a CSV with a header row (e.g. id,lon,lat) or a Parquet file"
+        raise InputError(msg)
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
     counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
@@ -671,6 +685,9 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             writer.write_table(table)
         if writer is None:  # no rows: the header (input columns and the answer's) all the same
             head = _header(src, read_as)
+            if _geometry_column(head, lon_col, lat_col) is None:  # the columns are checked as for rows
+                _column(head, lon_col, _LON_NAMES, "lon")
+                _column(head, lat_col, _LAT_NAMES, "lat")
             added = [*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason"]
             keep = _kept_names(head, added)
             names = [keep.get(c, c) for c in head] + added

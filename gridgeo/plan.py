@@ -186,6 +186,19 @@ class Plan:
 
         return grid_map(self, **options)
 
+    def __eq__(self, other: object) -> bool:
+        """Same layers (names, order, columns, dtypes, CRS, rows, geometries) and the same metadata.
+
+        The generated dataclass comparison compared the layer dicts, which asks pandas for the truth value of a
+        DataFrame and raises; ``plan == gridgeo.read_plan(path)`` is how a notebook checks a plan read back."""
+        if not isinstance(other, Plan):
+            return NotImplemented
+        if list(self.layers) != list(other.layers) or self.metadata != other.metadata:
+            return False
+        return all(_layer_equal(self.layers[name], other.layers[name]) for name in self.layers)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the DataFrames it holds
+
     def __repr__(self) -> str:
         counts = ", ".join(f"{name} {len(gdf):,}" for name, gdf in self.layers.items())
         return f"<gridgeo Plan (stage {self.metadata.get('stage', '?')}): {counts or 'no layers'}>"
@@ -267,6 +280,32 @@ def _layers_key(layers: dict[str, gpd.GeoDataFrame]) -> tuple | None:
             digest.update(b"\0" if wkb is None else wkb)
         key.append((name, tuple(map(str, gdf.columns)), len(gdf), digest.hexdigest()))
     return tuple(key)
+
+
+def _layer_equal(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> bool:
+    """Two layers equal in columns, dtypes, index, CRS, attributes and geometry (as in
+    ``geopandas.testing.assert_geodataframe_equal``: equal point sets; a missing place, ``None`` or empty, counts as
+    the same)."""
+    if list(a.columns) != list(b.columns) or len(a) != len(b) or not a.index.equals(b.index):
+        return False
+    if getattr(a, "crs", None) != getattr(b, "crs", None):
+        return False
+    geom = a.geometry.name if isinstance(a, gpd.GeoDataFrame) else None
+    if geom is not None and (not isinstance(b, gpd.GeoDataFrame) or b.geometry.name != geom):
+        return False
+    cols = [c for c in a.columns if c != geom]
+    if not pd.DataFrame(a[cols]).equals(pd.DataFrame(b[cols])):
+        return False
+    if geom is None:
+        return True
+    ga, gb = a.geometry.to_numpy(), b.geometry.to_numpy()
+    nil_a = shapely.is_missing(ga) | shapely.is_empty(ga)
+    nil_b = shapely.is_missing(gb) | shapely.is_empty(gb)
+    if not (nil_a == nil_b).all():
+        return False
+    ga, gb = ga[~nil_a], gb[~nil_a]
+    same = shapely.equals_identical(ga, gb)  # a one-part MultiPolygon read back as written, or the reverse:
+    return bool(same.all() or shapely.equals(ga[~same], gb[~same]).all())  # equal as geopandas' testing has it
 
 
 def keep_stored(plan: Plan, stored: Plan) -> Plan:

@@ -197,6 +197,9 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
         raise InputError(msg)
     if datum not in (None, "wgs84"):
         gdf = convert_datum(gdf, src=datum, dst="wgs84")
+    if shapely.has_z(gdf.geometry.to_numpy()).any():  # 3D outlines (CAD, survey): gridgeo works in 2D
+        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs, index=gdf.index))
+    gdf = _polygons_only(gdf, name)  # a layer of points or lines is named as such before its codes are judged
     if code_column is None:
         code_column = next((c for c in ("grid_code", "code", "WGBM", "wgbm", "网格编码", "编码") if c in gdf.columns), None)
         if code_column is None:
@@ -229,9 +232,6 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
         raise InputError(msg)
     # grids without a code are kept, under their row number (never dropped; they get new codes)
     ids = [c if c is not None else f"(row {i + 1})" for i, c in enumerate(codes)]
-    if shapely.has_z(gdf.geometry.to_numpy()).any():  # 3D outlines (CAD, survey): gridgeo works in 2D
-        gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs, index=gdf.index))
-    gdf = _polygons_only(gdf, name)
     geoms = gdf.to_crs(metric).geometry.to_numpy()
     bad = ~shapely.is_missing(geoms) & ~shapely.is_valid(geoms)
     geoms = geoms.copy()
@@ -576,7 +576,7 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     """:func:`rebalance` on prepared inputs (:func:`gridgeo.pipeline.prepare`) and an office layer
     from :func:`_office_layer`. ``zones`` (``key``, ``code``, ``kind``, ``geometry``: pieces of the
     communities, e.g. cut by jurisdictions) bound the re-division: no re-divided area crosses a zone."""
-    from .adjust import _free_regions
+    from .adjust import _free_regions, _take_in
     from .validate import repair_grids
 
     t0 = time.perf_counter()
@@ -631,11 +631,14 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     if zones:
         kept, regions, absorbed = _zoned_regions(prep, kept, zones)
     else:
-        regions = _free_regions(comm, kept[["grid_code", "community_code", "geometry"]], prep.buildings, prep.rules)
+        attached: list[dict[str, Any]] = []
+        regions = _free_regions(comm, kept[["grid_code", "community_code", "geometry"]], prep.buildings, prep.rules,
+                                attached)
         absorbed = set()
         for r in regions:
             absorbed |= set(r["absorbed"])
         kept = kept[~kept["key"].isin(absorbed)]
+        kept = _take_in(kept, None, attached)[0]  # land without households goes to the kept grid beside it
         kept, regions = _fold_empty_regions(kept, regions, prep.buildings)
     jobs = [{"key": k, "code": c, "kind": _kind(comm, c), "geometry": g}
             for k, c, g in zip(kept["key"], kept["community_code"], kept.geometry, strict=True)]
@@ -815,7 +818,7 @@ def _add_dedicated(grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, ded: gp
 def _zoned_regions(prep: Any, kept: gpd.GeoDataFrame, zones: list[dict[str, Any]]):
     """:func:`gridgeo.adjust._free_regions` with each zone standing in for a community, so that a
     re-divided area, and the kept grids it absorbs, stay inside one zone."""
-    from .adjust import _free_regions
+    from .adjust import _free_regions, _take_in
     from .footprints import assign_to_zones
 
     keys = np.array([z["key"] for z in zones], dtype=object)
@@ -828,11 +831,13 @@ def _zoned_regions(prep: Any, kept: gpd.GeoDataFrame, zones: list[dict[str, Any]
     k2 = k2[kz >= 0]
     bz = assign_to_zones(prep.buildings.geometry.to_numpy(), zg).zone
     b2 = prep.buildings.assign(community_code=np.where(bz >= 0, keys[np.maximum(bz, 0)], None))
-    regions = _free_regions(zc, k2[["grid_code", "community_code", "geometry"]], b2, prep.rules)
+    attached: list[dict[str, Any]] = []
+    regions = _free_regions(zc, k2[["grid_code", "community_code", "geometry"]], b2, prep.rules, attached)
     absorbed = set()
     for r in regions:
         absorbed |= set(r["absorbed"])
     k2 = k2[~k2["key"].isin(absorbed)]
+    k2 = _take_in(k2, None, attached)[0]  # land without households goes to the kept grid beside it
     k2, regions = _fold_empty_regions(k2, regions, b2)
     for r in regions:
         r["code"] = real[r["code"]]

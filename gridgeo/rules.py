@@ -142,7 +142,7 @@ def _check(r: Rules) -> None:
             problems.append(f"{name} must be > 0 (got {getattr(r, name)!r})")
     for name in ("sliver_area_m2", "street_snap_m", "dedicated_min_households", "boundary_tolerance_m", "width_tolerance_m",
                  "dedicated_min_employees", "dedicated_min_site_area_m2", "dedicated_cluster_m", "dedicated_site_m"):
-        if getattr(r, name) < 0:
+        if not getattr(r, name) >= 0:  # NaN too: every comparison with it is false
             problems.append(f"{name} must be >= 0 (got {getattr(r, name)!r})")
     problems += _dedicated_problems(r.dedicated_categories)
     if not 0 < r.footprint_overlap_share <= 1:

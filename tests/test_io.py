@@ -786,3 +786,18 @@ def test_csv_utf16_tab_separated_as_excel_saves_unicode_text(tmp_path):
     bad.write_bytes("lon,lat,name\n114.27,30.59,一号楼\n".encode("gbk"))
     with pytest.raises(InputError, match=r"buildings: cannot decode b\.csv as utf-8 .*--encoding buildings=gbk, which decodes it"):
         read_layer(bad, name="buildings", encoding="utf-8")
+
+
+def test_an_empty_csv_layer_is_one_line(tmp_path, capsys):
+    """A 0-byte CSV (a failed download or export) given as a layer, or to `gridgeo info`: one line naming the file
+    and the fix (it was pandas' EmptyDataError traceback, "No columns to parse from file")."""
+    from gridgeo.cli import main
+    from gridgeo.io import read_layer
+
+    empty = tmp_path / "buildings.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"^buildings: buildings.csv is empty \(no header row\); give a CSV with a header"):
+        read_layer(empty, name="buildings", crs=4326)
+    assert main(["info", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "buildings.csv is empty (no header row)" in err and "Traceback" not in err

@@ -558,3 +558,32 @@ def test_undecodable_points_name_the_encodings_worth_trying(tmp_path):
     utf16.write_bytes("id,lon,lat,note\n1,114.3015,30.5505,火警\n".encode("utf-16-le"))
     with pytest.raises(InputError, match=r"not valid gb18030; give its encoding: --encoding utf-16-le"):
         locate_file(utf16, plan, tmp_path / "out.csv", encoding="gb18030")
+
+
+def test_locate_file_without_coordinate_columns_or_folder_is_refused_even_with_no_rows(tmp_path):
+    """A points file with no rows is checked like one with rows: an empty (0-byte) file, or a header without
+    longitude/latitude columns, is one line naming the problem, not an answer of "0 points" written; an --out
+    folder that does not exist is named, not the temporary file inside it."""
+    plan = _two_grids()
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"is empty.*header"):
+        locate_file(empty, plan, tmp_path / "a.csv")
+    header = tmp_path / "header.csv"
+    header.write_text("id,address\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"no lon column among \['id', 'address'\]"):
+        locate_file(header, plan, tmp_path / "b.csv")
+    assert not (tmp_path / "a.csv").exists() and not (tmp_path / "b.csv").exists()
+    good = tmp_path / "good.csv"
+    good.write_text("id,lon,lat\n1,114.3015,30.5505\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"--out folder .*nowhere does not exist; create it first") as info:
+        locate_file(good, plan, tmp_path / "nowhere" / "c.csv")
+    assert ".c-" not in str(info.value)
+
+
+def test_locator_repr_says_what_it_indexes():
+    """In a notebook, ``gridgeo.Locator(plan)`` showed ``<gridgeo.locate.Locator object at 0x…>``."""
+    plan = _two_grids()
+    assert repr(Locator(plan)) == "<gridgeo Locator: 2 grids, 3 small grids, 2 communities>"
+    roster = pd.DataFrame({"name": ["王芳"], "phone": ["139"], "grid_code": [f"{C}001"]})
+    assert repr(Locator(plan, roster=roster)) == "<gridgeo Locator: 2 grids, 3 small grids, 2 communities, roster: 1 grid with a contact>"

@@ -727,3 +727,84 @@ def test_public_staffing_panel_gives_no_household_figure(plan, roster):
     assert "<td>花楼水塔社区</td><td>3</td><td>1/3</td><td>1/4</td><td class=gg-flag>2</td>" in panel
     private = _html(grid_map(plan, roster=roster, tiles="none"))
     assert needed in private[private.index('<details class="gg-staffing">'):]
+
+
+def test_a_photo_that_is_not_an_image_is_a_one_line_error(tmp_path, plan):
+    """A photo file that exists but holds no image (a broken download, a text file renamed .png) is named on
+    reading the roster, before any map or sign is drawn, not a traceback from matplotlib in the middle of --all."""
+    (tmp_path / "wang.png").write_text("not an image", encoding="utf-8")
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"name,phone,grid_code,photo\n王芳,139,{A1},wang.png\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape("line 2: photo 'wang.png' is not a readable image")) as info:
+        read_roster(staff, plan)
+    assert "\n" not in str(info.value)
+    with pytest.raises(InputError):
+        gridgeo.write_signs(plan, tmp_path / "signs", grids=[A1], roster=staff)
+    assert not (tmp_path / "signs").exists()
+
+
+def test_map_and_sign_take_the_crs_of_a_streets_file_without_one(tmp_path, capsys):
+    """A streets CSV (WKT) or a Shapefile without .prj: the error says "give one with --crs", so map and sign take
+    --crs (they refused it as an unrecognised argument) and draw those streets."""
+    path = tmp_path / "plan.gpkg"
+    plan = town_plan()
+    plan.write(path)
+    streets = plan.layers["streets"].to_crs(4490)
+    csv = tmp_path / "streets.csv"
+    pd.DataFrame({"name": streets["name"], "WKT": streets.geometry.to_wkt()}).to_csv(csv, index=False)
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none", "--streets", str(csv)]) == 2
+    assert "--crs" in capsys.readouterr().err
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none", "--streets", str(csv),
+                 "--crs", "EPSG:4490"]) == 0
+    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    html = re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), html)
+    assert all(name in html for name in streets["name"].dropna())
+    _font_or_skip()
+    assert main(["sign", str(path), "--grid", A1, "--out", str(tmp_path / "signs"), "--streets", str(csv),
+                 "--crs", "EPSG:4490"]) == 0
+
+
+def test_map_force_never_deletes_a_folder_that_is_not_a_map_site(tmp_path, capsys):
+    """`gridgeo map --out ~/Documents --force` replaced the whole folder with the site (every other file gone);
+    --force replaces an earlier site (or an empty folder) only, as `gridgeo export --force` does."""
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "report.docx").write_text("keep me", encoding="utf-8")
+    args = ["map", str(path), "--out", str(folder), "--tiles", "none", "--force"]
+    assert main(args) == 2
+    assert "holds 'report.docx'; give --out a new or empty folder" in capsys.readouterr().err
+    assert (folder / "report.docx").read_text(encoding="utf-8") == "keep me"
+    site = tmp_path / "site"
+    assert main(["map", str(path), "--out", str(site), "--tiles", "none", "--pages", "community"]) == 0
+    assert main(["map", str(path), "--out", str(site), "--tiles", "none", "--force"]) == 0  # an earlier site: replaced
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "lib"]
+    (tmp_path / "empty").mkdir()
+    assert main(["map", str(path), "--out", str(tmp_path / "empty"), "--tiles", "none", "--force"]) == 0
+
+
+def test_signs_and_community_maps_take_one_code_as_a_string(tmp_path):
+    """``gridgeo.write_signs(plan, out, grids="420…001")`` read the string character by character ("grid '4' is
+    not in the plan"); one code given as a string is that grid (and likewise one community for the printed map)."""
+    from gridgeo.maps.sign import write_community_maps
+
+    _font_or_skip()
+    plan = town_plan()
+    assert [p.name for p in gridgeo.write_signs(plan, tmp_path / "signs", grids=A1)] == [f"{A1}.pdf"]
+    assert [p.name for p in write_community_maps(plan, tmp_path / "maps", communities=CODE_A)] == [f"{CODE_A}.pdf"]
+
+
+def test_roster_codes_saved_as_numbers(tmp_path, plan):
+    """A roster whose code column was saved from a float column (pandas with a blank cell writes 420…001.0) names the
+    grid; a code Excel turned into scientific notation (4.20103E+14, digits lost) is a one-line error with the fix,
+    not a person silently counted for no grid."""
+    path = tmp_path / "staff.csv"
+    path.write_text(f"name,phone,grid_code,community_code\n张三,139,{A2}.0,\n李四,138,,{CODE_B}.0\n", encoding="utf-8")
+    staff = read_roster(path, plan).staff.set_index("name")
+    assert staff.loc["张三", "grid_code"] == A2 and staff.loc["张三", "placed"] == "roster"
+    assert staff.loc["李四", "community_code"] == CODE_B and staff.loc["李四", "placed"] == "auto"
+    path.write_text("name,phone,grid_code\n张三,139,4.20103E+14\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 2: grid_code '4.20103E\+14' is a number in scientific notation") as info:
+        read_roster(path, plan)
+    assert "\n" not in str(info.value)

@@ -410,3 +410,21 @@ def test_densify_leaves_other_geometry_types_alone():
     g = gpd.GeoDataFrame({"grid_code": ["a", "b", "c"]}, geometry=[shapely.box(0, 0, 120, 10), odd, None], crs=METRIC_EPSG)
     d = densify({"grids": g})["grids"].geometry
     assert shapely.get_num_coordinates(d.iloc[0]) == 9 and d.iloc[1].equals(odd) and d.iloc[2] is None
+
+
+def test_plans_compare_with_equals(tmp_path):
+    """``plan == gridgeo.read_plan(path)`` answers (the dataclass's own comparison of the layer dicts raised
+    "The truth value of a DataFrame is ambiguous"); a changed value, geometry or metadata makes them differ."""
+    plan = Plan(_layers(), {"stage": "blocks"})
+    plan.write(tmp_path / "plan.gpkg")
+    back = Plan.read(tmp_path / "plan.gpkg")
+    assert back == plan and plan == back and not (back != plan)
+    changed = Plan({**back.layers, "blocks": back["blocks"].assign(households=back["blocks"]["households"] + 1)}, back.metadata)
+    assert changed != plan
+    moved = back["blocks"].copy()
+    moved.geometry = moved.geometry.translate(1e-6, 0)
+    assert Plan({**back.layers, "blocks": moved}, back.metadata) != plan
+    assert Plan(back.layers, {"stage": "partition"}) != plan
+    assert plan != "plan.gpkg"
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(plan)

@@ -579,3 +579,38 @@ def test_unify_refuses_a_department_drawn_on_amap_naming_layer_datum(sample_plan
     # each department grid maps mostly onto the same unified grid in both layers
     top = cross.sort_values("area_share").groupby(["layer", "department_code"])["unified_code"].last()
     assert (top.loc["综治"] == top.loc["城管"].reindex(top.loc["综治"].index)).mean() > 0.9
+
+
+def test_a_layer_of_points_is_refused_as_points_before_its_codes_are_judged():
+    """Points given as the grid layer (a units or address layer picked by mistake), where several points share a
+    grid code: the one line names the points and the fix, not "code … is used by 2 grids; merge the duplicates"."""
+    points = gpd.GeoDataFrame({"grid_code": ["420981190001001", "420981190001001", "420981190001002"]},
+                              geometry=[shapely.Point(113.49, 30.84), shapely.Point(113.491, 30.84),
+                                        shapely.Point(113.492, 30.84)], crs=4326)
+    with pytest.raises(InputError, match=r"holds Point \(3\), no polygons"):
+        gridgeo.rebalance(points, *INPUTS)
+    with pytest.raises(InputError, match=r"holds Point \(3\), no polygons"):
+        gridgeo.unify([points, points.iloc[:0]], *INPUTS)
+
+
+def test_office_grid_without_households_is_not_left_a_gap(sample_plan):
+    """An office grid holding no household (a school yard, a park, a former dedicated grid marked as base) is
+    faulty, and its land goes to the kept grid beside it: it was given to no grid, so the plan written had a gap
+    (and `gridgeo unify` of any layer with such a grid, even a layer unified with itself, wrote validation errors)."""
+    grids = sample_plan.grids.to_crs(metric_crs(sample_plan.grids))
+    built = shapely.union_all(shapely.buffer(sample_plan.buildings.to_crs(grids.crs).geometry.to_numpy(), 5))
+    room = shapely.area(shapely.difference(shapely.buffer(grids.geometry.to_numpy(), -30), built))
+    host = grids.iloc[int(np.argmax(room))]  # the grid with most open land (a yard 30 m from its edge)
+    spot = shapely.point_on_surface(shapely.difference(shapely.buffer(host.geometry, -30), built))
+    yard = shapely.intersection(shapely.box(spot.x - 10, spot.y - 10, spot.x + 10, spot.y + 10), host.geometry)
+    assert yard.area > 300 and not yard.intersects(shapely.union_all(sample_plan.buildings.to_crs(grids.crs).geometry.to_numpy()))
+    office = grids[["grid_code", "geometry"]].copy()
+    office.loc[office["grid_code"] == host["grid_code"], "geometry"] = shapely.difference(host.geometry, yard)
+    yard_code = f"{host['grid_code'][:12]}899"
+    office = pd.concat([office, gpd.GeoDataFrame({"grid_code": [yard_code]}, geometry=[yard], crs=grids.crs)],
+                       ignore_index=True)
+    plan, changes = gridgeo.rebalance(office, *INPUTS, code_column="grid_code")
+    findings = plan.validate()
+    assert findings[findings["severity"] == "error"]["type"].value_counts().to_dict() == {}
+    row = changes.set_index("old_code").loc[yard_code]
+    assert row["status"] != "outside" and row["new_codes"]

@@ -218,3 +218,11 @@ def test_load_rules_not_utf8(tmp_path):
     path.write_bytes("# 规则\ngrid_max = 450\n".encode("gbk"))
     with pytest.raises(RulesError, match=r"rules file .*bad\.toml is not valid TOML: .*; TOML files are UTF-8 text"):
         load_rules(path)
+
+
+@pytest.mark.parametrize("key", ["street_snap_m", "sliver_area_m2", "boundary_tolerance_m", "dedicated_cluster_m"])
+def test_nan_is_refused_for_the_non_negative_rules(key):
+    """``street_snap_m = nan`` (TOML has a nan literal; a pandas cell read as a setting) passed the ">= 0" check,
+    since every comparison with NaN is false; it is refused like a negative value."""
+    with pytest.raises(RulesError, match=rf"{key} must be >= 0 \(got nan\)"):
+        get_rules("urban", **{key: float("nan")})

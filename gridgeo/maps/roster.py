@@ -95,6 +95,15 @@ def _canonical_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         if canon not in out.columns:
             out[canon] = ""
     out = out[list(HEADERS)].astype(str).apply(lambda s: s.str.strip())
+    for col in ("community_code", "grid_code", "subgrid_code"):
+        # a code column saved from a float column (pandas with a blank cell, a spreadsheet): 420981190001001.0
+        out[col] = out[col].str.replace(r"^(\d+)\.0*$", r"\1", regex=True)
+        sci = out[col].str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
+        if sci.any():
+            i = int(sci.to_numpy().argmax())
+            msg = (f"roster {source} line {i + 2}: {col} {out[col].iloc[i]!r} is a number in scientific notation, its "
+                   "digits lost (Excel shows long numbers so); format the column as text, type the codes again and save")
+            raise InputError(msg)
     return out
 
 
@@ -119,6 +128,15 @@ def _photo(value: str, line: int, base: Path, source: str) -> str:
     if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".gif", ".webp"):
         msg = f"roster {source} line {line}: photo {value!r} is not a PNG, JPEG, GIF or WebP image; convert it"
         raise InputError(msg)
+    from PIL import Image  # matplotlib's own image reader
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as exc:  # noqa: BLE001 - any unreadable file, whatever Pillow raises
+        msg = (f"roster {source} line {line}: photo {value!r} is not a readable image ({path}: {exc}); "
+               "replace the file with a PNG, JPEG, GIF or WebP photo or leave the cell empty for a placeholder")
+        raise InputError(msg) from None
     return str(path)
 
 

@@ -506,6 +506,8 @@ def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list
         msg = f"format {fmt!r} is not supported; use one of {list(FORMATS)}"
         raise InputError(msg)
     out = Path(out)
+    if isinstance(communities, str | int):  # one code (a string would be read character by character)
+        communities = [communities]
     communities = list(dict.fromkeys(str(c) for c in communities))  # a code given twice is one map
     targets = [out / f"{c}.{fmt}" for c in communities]
     existing = [p for p in targets if p.exists()]
@@ -552,6 +554,8 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     if paper not in PAPER_MM:
         msg = f"paper {paper!r} is not supported; use one of {list(PAPER_MM)}"
         raise InputError(msg)
+    if isinstance(grids, str | int):  # one code (a string would be read character by character)
+        grids = [grids]
     codes = sorted(plan.grids["grid_code"].astype(str)) if grids is None else list(dict.fromkeys(str(g) for g in grids))
     known = set(plan.grids["grid_code"].astype(str))
     missing = [c for c in codes if c not in known]

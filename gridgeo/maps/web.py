@@ -11,6 +11,7 @@ import base64
 import hashlib
 import mimetypes
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -697,6 +698,14 @@ def _photo_copier(site: Path) -> Callable[[str], str]:
     return copy
 
 
+def _site_entry(entry: Path) -> bool:
+    """Whether ``entry`` of a folder is one :func:`publish_map` writes: ``index.html``, a community page
+    (``<code>.html``), ``lib/`` or ``photos/``."""
+    if entry.is_dir() and not entry.is_symlink():
+        return entry.name in ("lib", "photos")
+    return entry.name == "index.html" or re.fullmatch(r"\d+\.html", entry.name) is not None
+
+
 def publish_map(
     plan: Any,
     out: str | os.PathLike,
@@ -737,6 +746,13 @@ def publish_map(
     if not out.parent.exists():
         msg = f"--out folder {out.parent} does not exist; create it first"
         raise InputError(msg)
+    if out.is_dir():  # --force replaces a site gridgeo wrote (or an empty folder), never a folder of other files
+        foreign = sorted(e.name for e in out.iterdir() if not _site_entry(e))
+        if foreign:
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            msg = (f"--force replaces only an empty folder or an earlier grid map site, and {out} holds "
+                   f"{foreign[0]!r}{more}; give --out a new or empty folder")
+            raise InputError(msg)
     staff = _as_roster(roster, plan)
     overlays = {str(n): _read_overlay(n, v) for n, v in (overlays or {}).items()}
     split = pages == "community" or (pages == "auto" and len(plan.grids) > SPLIT_GRIDS)

@@ -100,9 +100,17 @@ def adjust(
         keep &= ~pg["community_code"].isin(set(rules_changed)).to_numpy()
     kept = pg[keep].reset_index(drop=True)
 
+    # the grid of every previous grid each building counts in, as _kept_grids judged them: a building the
+    # previous grids place in a freed one (an address point on the edge between a freed and a kept grid, in the
+    # freed one before) is in no kept grid, though among the kept grids alone the kept one would take it
+    pgv = pg.geometry.to_numpy()
+    pgv = np.where(shapely.is_valid(pgv), pgv, shapely.make_valid(pgv))
+    in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
+    in_freed = (in_prev >= 0) & ~keep[np.maximum(in_prev, 0)]
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
     in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
                        kept["community_code"].to_numpy())
+    in_kept[in_freed] = -1
 
     parts: list[PartitionResult] = []
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
@@ -113,6 +121,9 @@ def adjust(
         kept, psub = _take_in(kept, psub, attached)
         in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
                            kept["community_code"].to_numpy())
+        # land without households a kept grid took in is that grid's, buildings of a freed grid on it too
+        given = shapely.union_all([a["geometry"] for a in attached])
+        in_kept[in_freed & ~shapely.intersects(buildings.geometry.to_numpy(), given)] = -1
     summary["grids_grown"] = len({a["grid_code"] for a in attached})
     # grids absorbed into a region are no longer kept
     absorbed = set()

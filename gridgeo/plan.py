@@ -351,6 +351,94 @@ def _projected_tiling(layers: dict[str, gpd.GeoDataFrame]):
             yield name, gdf
 
 
+#: a spike (a ring going out and straight back along itself) narrower than this is no land: a round trip through
+#: degrees folds it over itself, and mending one polygon alone would part it from its neighbour
+_SPIKE_WIDTH_M = 1e-6
+
+
+def without_spikes(geoms: np.ndarray, width: float) -> np.ndarray:
+    """Polygons with every spike narrower than ``width`` taken out of their rings.
+
+    A spike is a vertex where the ring turns back (its two edges point away from each other) and the far end
+    of the shorter edge lies within ``width`` of the longer edge's line. Two polygons sharing the spike's
+    edges have the same three vertices, run the other way, so both lose it and stay an exact coverage.
+    Valid in metres by a hair, such a spike is a self-intersection after a round trip through degrees, and
+    :func:`to_storage` then mended each polygon alone, parting it from its neighbours (found by hypothesis).
+
+    >>> from shapely import Polygon
+    >>> p = Polygon([(0, 0), (10, 0), (10, 10), (5, 10), (5, 20), (5, 10 + 1e-9), (0, 10)])
+    >>> without_spikes(np.array([p]), 1e-6)[0].wkt
+    'POLYGON ((0 0, 10 0, 10 10, 5 10, 0 10, 0 0))'
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    poly = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms))
+    if not len(poly):
+        return geoms
+    rings = shapely.get_rings(shapely.get_parts(geoms[poly]))
+    if not _has_spike(shapely.get_coordinates(rings), shapely.get_num_coordinates(rings), width):
+        return geoms
+    out = geoms.copy()
+    for i in poly:
+        parts = shapely.get_parts(geoms[i])
+        fixed, changed = [], False
+        for part in parts:
+            shell = _ring_without_spikes(np.asarray(part.exterior.coords), width)
+            holes = [_ring_without_spikes(np.asarray(r.coords), width) for r in part.interiors]
+            changed |= shell is not None or any(h is not None for h in holes)
+            if shell is not None and len(shell) < 4:
+                fixed.append(part)  # nothing but spike: left as it is
+                continue
+            keep = [h if h is not None else np.asarray(r.coords) for h, r in zip(holes, part.interiors, strict=True)]
+            fixed.append(shapely.Polygon(shell if shell is not None else part.exterior.coords,
+                                         [h for h in keep if len(h) >= 4]))
+        if changed:
+            out[i] = fixed[0] if shapely.get_type_id(geoms[i]) == 3 else shapely.MultiPolygon(fixed)
+    return out
+
+
+def _spikes(xy: np.ndarray, width: float, prev: np.ndarray | None = None, nxt: np.ndarray | None = None) -> np.ndarray:
+    """Which points ``xy`` are spike tips, ``prev`` and ``nxt`` being the points before and after each along its
+    ring; without them ``xy`` is one closed ring's distinct points (no closing point)."""
+    prev = np.roll(xy, 1, axis=0) if prev is None else prev
+    nxt = np.roll(xy, -1, axis=0) if nxt is None else nxt
+    e1, e2 = xy - prev, nxt - xy
+    dot = (e1 * e2).sum(axis=1)
+    cross = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+    longest = np.maximum(np.hypot(*e1.T), np.hypot(*e2.T))
+    return (dot < 0) & (cross <= width * longest)
+
+
+def _has_spike(coords: np.ndarray, counts: np.ndarray, width: float) -> bool:
+    """Whether any of the closed rings (``coords`` one after the other, ``counts`` points each) has a spike."""
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    some = counts > 3  # rings of fewer points have none to take
+    start, counts = start[some], counts[some]
+    if not len(counts):
+        return False
+    n = counts - 1  # distinct points per ring
+    ring = np.repeat(np.arange(len(counts)), n)
+    k = np.arange(len(ring)) - np.repeat(np.cumsum(n) - n, n)  # 0 .. n-1 within each ring
+    at = start[ring] + k
+    prev = start[ring] + (k - 1) % n[ring]
+    nxt = start[ring] + (k + 1) % n[ring]
+    return bool(_spikes(coords[at], width, coords[prev], coords[nxt]).any())
+
+
+def _ring_without_spikes(coords: np.ndarray, width: float) -> np.ndarray | None:
+    """The closed ring ``coords`` without its spike tips (removed until none is left); ``None`` if it has none."""
+    xy = coords[:-1, :2]
+    changed = False
+    while len(xy) > 2:
+        tips = np.flatnonzero(_spikes(xy, width))
+        if not len(tips):
+            break
+        xy = np.delete(xy, tips[:1], axis=0)  # one at a time: removing a tip changes its neighbours' turns
+        changed = True
+    if not changed:
+        return None
+    return np.vstack([xy, xy[:1]])
+
+
 def share_vertices(layers: dict[str, gpd.GeoDataFrame], *, tolerance_m: float = 1e-7) -> dict[str, gpd.GeoDataFrame]:
     """Insert into every tiling polygon the vertices its own layer has on its edges (T-junctions).
 
@@ -367,13 +455,16 @@ def share_vertices(layers: dict[str, gpd.GeoDataFrame], *, tolerance_m: float = 
     """
     out = dict(layers)
     for name, gdf in _projected_tiling(layers):
-        geoms = gdf.geometry.to_numpy()
+        geoms = without_spikes(gdf.geometry.to_numpy(), _SPIKE_WIDTH_M / float(gdf.crs.axis_info[0].unit_conversion_factor or 1.0))
+        if not len(geoms):
+            continue
         # the distinct vertices, sorted by x then y (as np.unique(..., axis=0), through a complex view: faster)
         xy = np.ascontiguousarray(shapely.get_coordinates(geoms), dtype=np.float64)
         coords = np.unique(xy.view(np.complex128).ravel()).view(np.float64).reshape(-1, 2)
         tree = shapely.STRtree(shapely.points(coords))
         gi, pi = tree.query(shapely.boundary(geoms), predicate="dwithin", distance=tolerance_m)
         if len(gi) == 0:
+            out[name] = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
             continue
         order = np.argsort(gi, kind="stable")
         gi, pi = gi[order], pi[order]

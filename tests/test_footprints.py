@@ -751,3 +751,30 @@ def test_a_tower_walled_in_by_a_podium_is_one_unit_with_it():
     # row order does not matter
     units, _ = footprint_units(b.iloc[::-1])
     assert units.tolist() == ["p1", "p1", "p1"]
+
+
+def test_an_address_point_on_the_edge_of_a_freed_grid_is_re_divided_with_it(tmp_path):
+    """An address point on the street between two grids counts in one of them (the lower rank). When only that
+    grid changes, the re-division frees it and keeps its neighbour; among the kept grids alone the neighbour took
+    the point, with the small-grid code of the freed grid, and assign_codes stopped (hypothesis found it on a
+    generated town: buildings['subgrid_id'] not in subgrids). As the kept grids are judged among all previous
+    grids, so the point stays with the freed grid and is re-divided with it."""
+    rows = _rows(8, 60)
+    b = gpd.GeoDataFrame({"building_id": [f"b{i:03d}" for i in range(len(rows))], "households": [h for _, h in rows]},
+                         geometry=[g for g, _ in rows], crs=CRS)
+    point = gpd.GeoDataFrame({"building_id": ["p"], "households": [0]}, geometry=[pt(150, 60)], crs=CRS)
+    town = _grid_town(pd.concat([b, point], ignore_index=True))
+    plan = build_plan(_inputs(town), shift_check=False)
+    path = tmp_path / "v1.gpkg"
+    plan.write(path)
+    bld = plan["buildings"].set_index("building_id")
+    grid = bld.loc["p", "grid_code"]
+    other = bld[(bld["grid_code"] == grid) & (bld.index != "p")].index[0]
+    changed = town["buildings"].copy()
+    changed.loc[changed["building_id"] == other, "households"] += 5  # a change in the point's grid only
+    again = build_plan(_inputs(dict(town, buildings=changed)), shift_check=False, previous=Plan.read(path))
+    assert again.metadata["validation"]["error"] == 0
+    assert again.metadata["adjustment"]["grids_freed"] == 1 and again.metadata["adjustment"]["grids_kept"] == 7
+    now = again["buildings"].set_index("building_id")
+    assert now.loc["p", "grid_code"] == grid and now.loc["p", "subgrid_code"].startswith(grid)
+    assert int(again["grids"]["households"].sum()) == int(changed["households"].sum())

@@ -93,19 +93,21 @@ def adjust(
     pg = pg[pg["community_code"].isin(set(codes))].reset_index(drop=True)
     kinds = communities["kind"] if "kind" in communities else pd.Series("urban", index=communities.index)
     rural = {str(c) for c, k in zip(codes, kinds, strict=True) if k == "rural"}
-    keep = _kept_grids(pg, pb, buildings, cgeom, psub, villager_groups if rural else None, rural)
+    # the grid of every previous grid each building counts in now (one assignment: which grids are kept, then
+    # which buildings stay in them)
+    pgv = pg.geometry.to_numpy()
+    pgv = np.where(shapely.is_valid(pgv), pgv, shapely.make_valid(pgv))
+    in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
+    keep = _kept_grids(pg, pb, buildings, cgeom, psub, villager_groups if rural else None, rural, grid_of=in_prev)
     # communities whose bounds the previous plan's rules set otherwise: divided afresh under these rules
     rules_changed = _bounds_changed(previous, communities, rules)
     if rules_changed:
         keep &= ~pg["community_code"].isin(set(rules_changed)).to_numpy()
     kept = pg[keep].reset_index(drop=True)
 
-    # the grid of every previous grid each building counts in, as _kept_grids judged them: a building the
-    # previous grids place in a freed one (an address point on the edge between a freed and a kept grid, in the
-    # freed one before) is in no kept grid, though among the kept grids alone the kept one would take it
-    pgv = pg.geometry.to_numpy()
-    pgv = np.where(shapely.is_valid(pgv), pgv, shapely.make_valid(pgv))
-    in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
+    # a building the previous grids place in a freed one (an address point on the edge between a freed and a
+    # kept grid, in the freed one before) is in no kept grid, though among the kept grids alone the kept one
+    # would take it
     in_freed = (in_prev >= 0) & ~keep[np.maximum(in_prev, 0)]
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
     in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
@@ -232,7 +234,10 @@ def _bounds_changed(previous: Any, communities: gpd.GeoDataFrame,
 
 def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gpd.GeoDataFrame,
                 cgeom: dict[str, Any], psub: gpd.GeoDataFrame | None = None,
-                villager_groups: gpd.GeoDataFrame | None = None, rural: set[str] | frozenset = frozenset()) -> np.ndarray:
+                villager_groups: gpd.GeoDataFrame | None = None, rural: set[str] | frozenset = frozenset(),
+                grid_of: np.ndarray | None = None) -> np.ndarray:
+    """Which previous grids are kept as they are. ``grid_of``: the index of the grid each building counts in
+    now (:func:`_grid_of` over every previous grid), when the caller has it already."""
     n = len(pg)
     if n == 0:
         return np.zeros(0, dtype=bool)
@@ -272,7 +277,8 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         tiles[np.unique(at[has].astype(np.int64))] = True
         keep &= nested | ~tiles
     # buildings now in each grid, as the partition and validate place them
-    gi_all = _grid_of(buildings, valid, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
+    gi_all = grid_of if grid_of is not None else _grid_of(buildings, valid, pg["grid_code"].to_numpy(), pb,
+                                                          pg["community_code"].to_numpy())
     bi = np.flatnonzero(gi_all >= 0)
     gi = gi_all[bi]
     now = pd.DataFrame({"grid": gi, "building_id": buildings["building_id"].to_numpy()[bi],

@@ -301,20 +301,27 @@ def pinched_across_blocks(buildings: gpd.GeoDataFrame, units: pd.Series, blocks:
         return out
     uid = np.asarray(units, dtype=str)
     wanted = np.isin(uid, uid[multi]) & polygonal
-    lab, n = unit_groups(uid[wanted])
-    fp = geoms[wanted]
+    _, unit_name, ui, _, area = _unit_pieces(geoms[wanted], uid[wanted], blocks.geometry.to_numpy())
+    per = np.bincount(ui[area >= min_area_m2], minlength=len(unit_name))
+    out[multi] = np.isin(uid[multi], unit_name[per > 1].astype(str))
+    return out
+
+
+def _unit_pieces(fp: np.ndarray, uid: np.ndarray, kgeoms: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each footprint unit's polygon (its footprints ``fp`` united by unit id ``uid``, repaired where invalid),
+    its id, and the pairs (unit, block) of ``kgeoms`` it intersects with the area in each."""
     bad = ~shapely.is_valid(fp)
     if bad.any():
         fp = fp.copy()
         fp[bad] = shapely.make_valid(fp[bad])
-    unit_geom = union_by(fp, lab, n)
-    kgeoms = blocks.geometry.to_numpy()
+    ulab, nu = unit_groups(uid)
+    unit_geom = union_by(fp, ulab, nu)
+    unit_name = np.empty(nu, dtype=object)
+    unit_name[ulab] = uid
     ui, ki = shapely.STRtree(kgeoms).query(unit_geom, predicate="intersects")
     area = shapely.area(shapely.intersection(unit_geom[ui], kgeoms[ki]))
-    per = np.bincount(ui[area >= min_area_m2], minlength=n)
-    straddling = set(np.asarray(uid[wanted])[np.isin(lab, np.flatnonzero(per > 1))].tolist())
-    out[multi] = np.isin(uid[multi], list(straddling))
-    return out
+    return unit_geom, unit_name, ui, ki, area
 
 
 def unit_groups(units: np.ndarray) -> tuple[np.ndarray, int]:
@@ -389,22 +396,10 @@ def bend_blocks(
     poly = np.isin(shapely.get_type_id(geoms), _POLYGONAL) & ~shapely.is_empty(geoms)
     if not poly.any() or not len(blocks):
         return blocks, make_findings(records, crs=blocks.crs)
-    fp = geoms[poly]
-    bad = ~shapely.is_valid(fp)
-    if bad.any():
-        fp = fp.copy()
-        fp[bad] = shapely.make_valid(fp[bad])
-    uid = np.asarray(units, dtype=str)[poly]
-    ulab, nu = unit_groups(uid)
-    unit_geom = union_by(fp, ulab, nu)
-    unit_name = np.empty(nu, dtype=object)
-    unit_name[ulab] = uid
     kgeoms = blocks.geometry.to_numpy()
     kids = blocks["block_id"].astype(str).to_numpy()
     kcode = blocks["community_code"].astype(str).to_numpy()
-    tree = shapely.STRtree(kgeoms)
-    ui, ki = tree.query(unit_geom, predicate="intersects")
-    area = shapely.area(shapely.intersection(unit_geom[ui], kgeoms[ki]))
+    unit_geom, unit_name, ui, ki, area = _unit_pieces(geoms[poly], np.asarray(units, dtype=str)[poly], kgeoms)
     df = pd.DataFrame({"u": ui, "k": ki, "a": area, "id": kids[ki], "code": kcode[ki]})
     df = df[df["a"] >= min_area_m2]
     # within each community: the unit's block is the one holding most of it

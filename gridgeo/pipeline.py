@@ -218,9 +218,11 @@ def prepare(
     blocks = block_totals(blocks, buildings)
     # household and footprint findings were made before buildings knew their community
     com = dict(zip(buildings["building_id"], buildings["community_code"], strict=True))
-    for bid, code in list(com.items()):  # a building split into pieces (<id>#<n>): the community of its first
-        while "#" in str(bid):
-            bid = str(bid).rsplit("#", 1)[0]
+    pieces = buildings["building_id"].astype(str).str.contains("#", regex=False).to_numpy()
+    for bid, code in zip(buildings["building_id"].astype(str)[pieces], buildings["community_code"][pieces],
+                         strict=True):  # a building split into pieces (<id>#<n>): the community of its first
+        while "#" in bid:
+            bid = bid.rsplit("#", 1)[0]
             com.setdefault(bid, code)
     for found in (f, f_units, f_split):
         if len(found):

@@ -59,7 +59,6 @@ import shapely
 from pyproj import CRS
 
 from .._errors import InputError
-from .._text import counted
 from .._geometry import union_by
 from .._text import counted
 from ..crs import is_metric, metric_crs, require_layers

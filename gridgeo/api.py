@@ -19,7 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ._errors import InputError
-from .io import LayerSource, as_source, frame_layer, layer_sources, load_code_scheme, read_layer
+from .io import LayerSource, as_source, canonical_columns, frame_layer, layer_sources, load_code_scheme, read_layer
 from .plan import METADATA_TABLE, Plan
 from .rules import Rules
 
@@ -162,13 +162,16 @@ def _plan(value: Any, name: str) -> Plan:
 
 
 def _layer(value: Any, name: str, *, crs: Any = None) -> gpd.GeoDataFrame | None:
-    """A layer given as a GeoDataFrame, a path or a ``(path, layer)`` pair, read and checked (not normalised)."""
+    """A layer given as a GeoDataFrame, a path or a ``(path, layer)`` pair, read and checked (not normalised);
+    a layer to check against has its columns read as ``partition`` reads them (``社区代码`` as ``code``)."""
     if value is None:
         return None
     src = as_source(value, name=name)
     if src.frame is not None:
-        return frame_layer(src.frame, name=name, default_crs=crs)
-    return read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
+        gdf = frame_layer(src.frame, name=name, default_crs=crs)
+    else:
+        gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
+    return canonical_columns(gdf, name) if name in ("communities", "buildings", "streets") else gdf
 
 
 def _plan_file(value: Any) -> Path | None:

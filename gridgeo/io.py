@@ -36,6 +36,7 @@ from .crs import ensure_crs
 
 __all__ = [
     "LAYER_KINDS",
+    "canonical_columns",
     "write_findings",
     "read_findings",
     "write_repair",
@@ -460,16 +461,32 @@ _SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", "
 # --------------------------------------------------------------------------------------- normalising
 
 
+def canonical_columns(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """A layer given to check against (``validate --communities/--buildings/--streets``) with its columns read
+    as ``partition`` reads them: canonical names in any case and the Chinese names of :data:`COLUMN_ALIASES`
+    (``社区代码`` as ``code``, ``户数`` as ``households``); nothing else changed, nothing required.
+
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"社区代码": ["420102001001"]}, geometry=[box(0, 0, 1, 1)], crs=4547)
+    >>> canonical_columns(c, "communities").columns.tolist()
+    ['code', 'geometry']
+    """
+    if name not in LAYER_KINDS or name not in COLUMN_ALIASES:
+        return gdf
+    return _map_columns(gdf, name=name, columns=None, require=False)
+
+
 def _column_key(column: Any) -> str:
     """A column's name as matched against canonical names and aliases: without surrounding spaces, lower case."""
     return str(column).strip().lower()
 
 
 def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None,
-                 found: list[dict] | None = None) -> gpd.GeoDataFrame:
+                 found: list[dict] | None = None, require: bool = True) -> gpd.GeoDataFrame:
     """The layer with its columns under their canonical names: those mapped in ``columns``, canonical names
     in any case, then the Chinese names of :data:`COLUMN_ALIASES` (each use, and each canonical column with
-    several candidates, a finding appended to ``found``)."""
+    several candidates, a finding appended to ``found``). ``require``: a required column missing is an error."""
     spec = LAYER_KINDS[name]
     known = set(spec["required"]) | set(spec["optional"])
     columns = dict(columns or {})
@@ -514,7 +531,7 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
             found.append({"type": "column_alias_used", "severity": "info", "layer": name,
                           "message": f"{name}: column {present[0]!r} read as {canon} (no column named {canon}); "
                                      f"map another with --columns {name}.{canon}=COLUMN"})
-    for req in spec["required"]:
+    for req in spec["required"] if require else ():
         if req not in out.columns:
             msg = (
                 f"{name}: required column {req!r} not found; columns there: "

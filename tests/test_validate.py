@@ -888,3 +888,31 @@ def test_crosscheck_geos_faces_agrees():
 def test_crosscheck_postgis_agrees():
     cc = _crosscheck()
     assert cc.main(["--method", "postgis", "--communities-n", "4", "--grids-per-community", "30"]) == 0
+
+
+def test_layers_to_check_against_are_read_with_the_chinese_column_names_partition_reads(tmp_path):
+    """`gridgeo validate GRIDS --communities C --buildings B` on the files `partition` read: a community layer
+    with 社区代码 was refused ("no 'code' column"), and buildings with 户数 (text) and 楼栋编号 had their
+    households check skipped and their ids shown as row numbers."""
+    import gridgeo
+    from gridgeo.cli import main
+
+    comm_en = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 200, 100)], crs=CRS_M)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 100, 100), b(100, 0, 200, 100)], crs=CRS_M)
+    fp = [b(10, 10, 30, 30), b(60, 10, 80, 30), b(120, 10, 140, 30), b(90, 60, 115, 80)]
+    bld_en = gpd.GeoDataFrame({"building_id": ["A1", "A2", "B1", "X1"], "households": [200.0, 250.0, 80.0, 10.0]},
+                              geometry=fp, crs=CRS_M)
+    comm_cn = comm_en.rename(columns={"code": "社区代码"})
+    bld_cn = gpd.GeoDataFrame({"楼栋编号": ["A1", "A2", "B1", "X1"], "户数": ["200户", "250", "80", "10"]}, geometry=fp, crs=CRS_M)
+    want = gridgeo.validate(grids, communities=comm_en, buildings=bld_en)
+    got = gridgeo.validate(grids, communities=comm_cn, buildings=bld_cn)
+    key = ["type", "severity", "feature_id", "message"]
+    assert "households_out_of_bounds" in set(want["type"]) and "building_cut" in set(want["type"])
+    assert got[key].astype(str).values.tolist() == want[key].astype(str).values.tolist()
+    # the CLI, on files
+    grids.to_file(tmp_path / "grids.gpkg")
+    comm_cn.to_file(tmp_path / "c.gpkg")
+    bld_cn.to_file(tmp_path / "b.gpkg")
+    assert main(["validate", str(tmp_path / "grids.gpkg"), "--communities", str(tmp_path / "c.gpkg"),
+                 "--buildings", str(tmp_path / "b.gpkg")]) == 1  # the cut building: an error, as with English names

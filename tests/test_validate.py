@@ -916,3 +916,26 @@ def test_layers_to_check_against_are_read_with_the_chinese_column_names_partitio
     bld_cn.to_file(tmp_path / "b.gpkg")
     assert main(["validate", str(tmp_path / "grids.gpkg"), "--communities", str(tmp_path / "c.gpkg"),
                  "--buildings", str(tmp_path / "b.gpkg")]) == 1  # the cut building: an error, as with English names
+
+
+def test_a_community_layer_with_a_chinese_code_column_is_checked_as_communities(tmp_path, capsys):
+    """`gridgeo validate COMMUNITIES` on a layer with 社区代码 (which partition reads as the code) checked it as a
+    grid layer: "6 grids", missing_code and missing_community errors."""
+    import gridgeo
+    from gridgeo.cli import main
+
+    en = gpd.GeoDataFrame({"code": ["420102001001", "420102001002"]},
+                          geometry=[b(0, 0, 100, 100), b(99, 0, 200, 100)], crs=CRS_M)  # a 1 m overlap
+    cn = en.rename(columns={"code": "社区代码"})
+    key = ["type", "severity", "message"]
+    want = gridgeo.validate(en)
+    assert set(want["type"]) == {"overlap"}
+    assert gridgeo.validate(cn)[key].values.tolist() == want[key].values.tolist()
+    fixed, _ = gridgeo.repair(cn)
+    assert fixed["code"].tolist() == ["420102001001", "420102001002"]
+    cn.to_file(tmp_path / "c.gpkg")
+    main(["validate", str(tmp_path / "c.gpkg")])
+    assert "2 communities" in capsys.readouterr().out
+    # a grid layer carrying its community's code (repeated) stays a grid layer
+    grids = gpd.GeoDataFrame({"社区代码": ["420102001001"] * 2}, geometry=[b(0, 0, 50, 100), b(50, 0, 100, 100)], crs=CRS_M)
+    assert "missing_code" in set(gridgeo.validate(grids)["type"])

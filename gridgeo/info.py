@@ -55,9 +55,14 @@ def describe(path: str | Path) -> str:
         names = [n for n in names if n != METADATA_TABLE]
     lines = [f"{p}: {counted(len(names), 'layer')}"]
     for name in names:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_M_WARNING)
-            gdf = pyogrio.read_dataframe(p, layer=name)
+        if suffix == ".shp":  # its text as partition reads it: GB18030 without .cpg, field names cut mid-character
+            from .io import _read_ogr
+
+            gdf = _read_ogr(p, layer=None, name=p.stem, encoding=None)
+        else:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_M_WARNING)
+                gdf = pyogrio.read_dataframe(p, layer=name)
         lines.append(_layer_line(name, gdf))
     return "\n".join(lines)
 

@@ -276,16 +276,68 @@ def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None)
         # Chinese Shapefiles without .cpg are usually GBK/GB18030; try UTF-8 first, then GB18030
         try:
             return _check_decoded(gpd.read_file(path, encoding="utf-8", **kwargs), path)
-        except (UnicodeDecodeError, _MojibakeError):
+        except UnicodeDecodeError:
+            cut = _read_cut_field_names(path, {**kwargs, "encoding": "utf-8"})
+            if cut is not None:
+                return cut
+            kwargs["encoding"] = "gb18030"
+        except _MojibakeError:
             kwargs["encoding"] = "gb18030"
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_M_WARNING)
             return gpd.read_file(path, **kwargs)
     except UnicodeError as exc:
+        if is_shp and str(kwargs.get("encoding", "utf-8")).lower().replace("-", "") == "utf8":
+            cut = _read_cut_field_names(path, kwargs)
+            if cut is not None:
+                return cut
         msg = (f"{name}: cannot decode the text of {path} as {kwargs.get('encoding', 'utf-8')!r} ({exc.reason}); "
                f"give its encoding, e.g. --encoding {name}=gbk (Chinese Shapefiles without .cpg are usually GBK/GB18030)")
         raise InputError(msg) from None
+
+
+def _cut_name(name: str) -> str:
+    """``name`` as a UTF-8 DBF field holds it: its first 10 bytes, a character cut in two dropped
+    (QGIS and GDAL write ``社区名称``, 12 bytes, as ``社区名`` and a stray byte)."""
+    return name.encode("utf-8")[:10].decode("utf-8", errors="ignore")
+
+
+def _read_cut_field_names(path: Path, kwargs: dict[str, Any]) -> gpd.GeoDataFrame | None:
+    """A UTF-8 Shapefile whose field names were cut at the DBF's 10 bytes in the middle of a Chinese character:
+    read with the cut character dropped from the names (its text, valid UTF-8, as it is); None when the text
+    itself is not UTF-8."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_M_WARNING)
+            raw = gpd.read_file(path, **{**kwargs, "encoding": "latin1"})
+    except Exception:  # noqa: BLE001 - not this case: the caller's error stands
+        return None
+    geom = raw.geometry.name
+    names = {}
+    for col in raw.columns:
+        if col == geom:
+            continue
+        b = str(col).encode("latin1")
+        try:
+            b.decode("utf-8")
+            continue
+        except UnicodeDecodeError:
+            pass
+        fixed = b.decode("utf-8", errors="ignore")
+        if len(b) > 10 or fixed.encode("utf-8") != b[: len(fixed.encode("utf-8"))]:
+            return None
+        names[col] = fixed
+    if not names:
+        return None
+    out = raw.copy()
+    for col in out.columns:
+        if col != geom and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype)):
+            try:
+                out[col] = out[col].map(lambda v: v.encode("latin1").decode("utf-8") if isinstance(v, str) else v)
+            except UnicodeError:
+                return None
+    return out.rename(columns=names)
 
 
 def _shapefile_names(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -519,7 +571,10 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
         if canon in out.columns or canon not in known:
             continue
         given = {str(c).strip(): c for c in out.columns}
-        present = [given[a] for a in aliases if a in given and given[a] not in columns.values()]
+        # a Shapefile's field names are cut at 10 bytes: 社区名称 is stored as 社区名
+        names = list(dict.fromkeys([a for a in aliases if a in given]
+                                   + [_cut_name(a) for a in aliases if _cut_name(a) != a and _cut_name(a) in given]))
+        present = [given[a] for a in names if given[a] not in columns.values()]
         if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
             found.append({"type": "column_alias_ambiguous", "severity": "warning", "layer": name,
                           "message": f"{name}: columns {present} could each be {canon}; none was used: map one with "

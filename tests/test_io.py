@@ -801,3 +801,28 @@ def test_an_empty_csv_layer_is_one_line(tmp_path, capsys):
     assert main(["info", str(empty)]) == 2
     err = capsys.readouterr().err
     assert "buildings.csv is empty (no header row)" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("keep_cpg", [True, False])
+def test_utf8_shapefile_with_chinese_field_names_cut_mid_character(tmp_path, communities_4490, keep_cpg):
+    """QGIS and GDAL write a UTF-8 Shapefile's field 社区代码 (12 bytes) as its first 10 bytes, the last character
+    cut in two. Reading it failed with "cannot decode ... give --encoding communities=gbk", which is no fix (the
+    text is UTF-8); the field is read as 社区代 and taken for 社区代码 (an alias of code), as partition reads it."""
+    import warnings
+
+    from gridgeo.info import describe
+
+    path = tmp_path / "shequ.shp"
+    src = communities_4490.rename(columns={"code": "社区代码", "name": "社区名称"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GDAL: "Normalized/laundered field name"
+        src.to_file(path, encoding="utf-8")
+    if not keep_cpg:
+        path.with_suffix(".cpg").unlink()
+    got = read_layer(path, name="communities")
+    assert list(got.columns[:2]) == ["社区代", "社区名"]
+    assert list(got["社区名"]) == ["民族街社区", "花楼水塔社区"]
+    comm, found = normalise_communities(got)
+    assert sum(f["type"] == "column_alias_used" for f in found) == 2
+    assert list(comm["code"]) == [CODE_A, CODE_B] and list(comm["name"]) == ["民族街社区", "花楼水塔社区"]
+    assert "社区代" in describe(path)

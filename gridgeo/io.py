@@ -669,6 +669,13 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
     if "Polygon" in allowed:
         gdf, found = _as_polygons(gdf, name=name)
         findings += found
+    if "LineString" in allowed:  # a closed line (a ring road, a lane round a compound) as shapely's LinearRing
+        arr = np.asarray(gdf.geometry.array, dtype=object)
+        ring = shapely.get_type_id(arr) == 2
+        if ring.any():
+            arr = arr.copy()
+            arr[ring] = [shapely.LineString(shapely.get_coordinates(g)) for g in arr[ring]]
+            gdf = gdf.set_geometry(gpd.GeoSeries(arr, index=gdf.index, crs=gdf.crs))
     types = gdf.geom_type
     wrong = ~types.isin(allowed)
     if wrong.any():

@@ -113,6 +113,12 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 COMMUNITY_KINDS = ("urban", "rural", "township")
+#: ``kind`` values as Chinese layers write them, read as gridgeo's kinds (each use an info finding ``kind_alias_used``)
+KIND_ALIASES: dict[str, str] = {
+    **dict.fromkeys(("社区", "城市社区", "城镇社区", "居委会", "居民委员会", "城市", "城镇"), "urban"),
+    **dict.fromkeys(("村", "农村", "行政村", "村委会", "村民委员会", "乡村", "village"), "rural"),
+    **dict.fromkeys(("乡镇驻地", "乡镇政府所在地", "镇区", "集镇", "town"), "township"),
+}
 _CODE_RE = re.compile(r"^[0-9]{12}$")  # ASCII digits: \d would take full-width ４２０…
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -759,9 +765,18 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
     out["name"] = out["name"].astype(str)
     if "kind" in out:
         kind = out["kind"].astype(object).where(out["kind"].notna(), "urban").astype(str).str.strip().str.lower()
+        kind_alias = kind.isin(list(KIND_ALIASES)) & ~kind.isin(COMMUNITY_KINDS)
+        if kind_alias.any():
+            read = {k: KIND_ALIASES[k] for k in sorted(kind[kind_alias].unique())}
+            findings.append({"type": "kind_alias_used", "severity": "info", "layer": "communities",
+                             "measure": float(kind_alias.sum()),
+                             "message": "communities: kind " + ", ".join(f"{k!r} read as {v}" for k, v in read.items())
+                                        + f" ({counted(int(kind_alias.sum()), 'community', 'communities')})"})
+            kind = kind.where(~kind_alias, kind.map(KIND_ALIASES))
         wrong = ~kind.isin(COMMUNITY_KINDS)
         if wrong.any():
-            msg = f"communities: unknown kind(s) {sorted(kind[wrong].unique())}; use one of {list(COMMUNITY_KINDS)}"
+            msg = (f"communities: unknown kind(s) {sorted(kind[wrong].unique())}; use one of {list(COMMUNITY_KINDS)} "
+                   "(社区 or 居委会 read as urban, 村 or 村委会 as rural, 乡镇驻地 or 镇区 as township)")
             raise InputError(msg)
         out["kind"] = kind
     else:

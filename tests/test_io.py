@@ -826,3 +826,16 @@ def test_utf8_shapefile_with_chinese_field_names_cut_mid_character(tmp_path, com
     assert sum(f["type"] == "column_alias_used" for f in found) == 2
     assert list(comm["code"]) == [CODE_A, CODE_B] and list(comm["name"]) == ["民族街社区", "花楼水塔社区"]
     assert "社区代" in describe(path)
+
+
+def test_community_kinds_written_in_chinese_are_read():
+    """A community layer saying 村 / 农村 / 社区 / 乡镇驻地 in its kind column was refused ("unknown kind(s)"), so a
+    village could not be given the rural bounds without recoding the layer."""
+    c = gpd.GeoDataFrame({"code": [f"42010300100{i}" for i in range(1, 6)], "kind": ["农村", "社区", "乡镇驻地", "urban", " 村委会 "]},
+                         geometry=[rect(100 * i, 0, 100 * i + 100, 100) for i in range(5)], crs=METRIC_EPSG)
+    out, found = normalise_communities(c)
+    assert out["kind"].tolist() == ["rural", "urban", "township", "urban", "rural"]
+    said = [f for f in found if f["type"] == "kind_alias_used"]
+    assert len(said) == 1 and "'农村' read as rural" in said[0]["message"] and "(4 communities)" in said[0]["message"]
+    with pytest.raises(InputError, match=r"unknown kind\(s\) \['街道'\].*村 or 村委会 as rural"):
+        normalise_communities(c.assign(kind=["街道", "村", "村", "村", "村"]))

@@ -939,3 +939,16 @@ def test_a_community_layer_with_a_chinese_code_column_is_checked_as_communities(
     # a grid layer carrying its community's code (repeated) stays a grid layer
     grids = gpd.GeoDataFrame({"社区代码": ["420102001001"] * 2}, geometry=[b(0, 0, 50, 100), b(50, 0, 100, 100)], crs=CRS_M)
     assert "missing_code" in set(gridgeo.validate(grids)["type"])
+
+
+def test_a_village_written_as_村_is_checked_with_the_rural_bounds():
+    """A community layer whose kind says 村 (read as rural by partition) was checked against the urban bounds."""
+    import gridgeo
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"], "kind": ["村"]}, geometry=[b(0, 0, 200, 100)], crs=CRS_M)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 100, 100), b(100, 0, 200, 100)], crs=CRS_M)
+    bld = gpd.GeoDataFrame({"households": [50.0, 60.0]}, geometry=[b(10, 10, 30, 30), b(120, 10, 140, 30)], crs=CRS_M)
+    found = gridgeo.validate(grids, communities=comm, buildings=bld)
+    assert "households_out_of_bounds" not in set(found["type"])
+    assert "households_out_of_bounds" in set(gridgeo.validate(grids, communities=comm.assign(kind="社区"), buildings=bld)["type"])

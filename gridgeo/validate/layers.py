@@ -327,7 +327,10 @@ def _prepare_communities(communities: gpd.GeoDataFrame, crs: CRS, community_colu
     layer = _prepare_polygons(communities, crs, layer="communities", code_column=col, records=records,
                               tolerance_m2=tolerance_m2, check_multipart=False)
     codes = layer.codes
-    kinds = (np.array([str(k) if isinstance(k, str) else "urban" for k in communities["kind"]], dtype=object)
+    from ..io import KIND_ALIASES  # 村 / 社区 / 乡镇驻地 as partition reads them
+
+    kinds = (np.array([KIND_ALIASES.get(k.strip().lower(), k.strip().lower()) if isinstance(k, str) else "urban"
+                       for k in communities["kind"]], dtype=object)
              if "kind" in communities.columns else np.full(len(codes), "urban", dtype=object))
     keep = layer.usable & np.array([c is not None for c in codes])
     index: dict[str, int] = {}

@@ -82,9 +82,16 @@ def _layer_line(name: str, gdf: Any) -> str:
     crs = getattr(gdf, "crs", None)
     geom = ", ".join(sorted(gdf.geom_type.dropna().unique())) if hasattr(gdf, "geom_type") else "no geometry"
     text = f"  {name}: {counted(len(gdf), 'feature')} ({geom or 'empty'}); CRS {crs.to_string() if crs else 'none'}"
-    if "households" in gdf.columns:
-        hh = pd.to_numeric(gdf["households"], errors="coerce")
-        text += f"; households {int(hh.sum()):,}"
+    from .io import COLUMN_ALIASES
+
+    # the count as partition reads it: under 户数 and the other aliases, "120户" and "约80户" read as numbers
+    named = [c for c in ("households", *COLUMN_ALIASES["buildings"]["households"]) if c in gdf.columns]
+    if named and (named[0] == "households" or len(named) == 1):
+        from .households import _WITH_UNIT, _numeric, _read_text
+
+        raw = gdf[named[0]]
+        hh = _read_text(raw, _numeric(raw), _WITH_UNIT, approx=True)[0]
+        text += f"; households {int(hh.sum()):,}" + (f" (column {named[0]})" if named[0] != "households" else "")
         if hh.isna().any():
             text += f" ({int(hh.isna().sum())} missing)"
     cols = [c for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series()).name and c != "geometry"]

@@ -839,3 +839,15 @@ def test_community_kinds_written_in_chinese_are_read():
     assert len(said) == 1 and "'农村' read as rural" in said[0]["message"] and "(4 communities)" in said[0]["message"]
     with pytest.raises(InputError, match=r"unknown kind\(s\) \['街道'\].*村 or 村委会 as rural"):
         normalise_communities(c.assign(kind=["街道", "村", "村", "村", "村"]))
+
+
+def test_info_counts_households_as_partition_reads_them(tmp_path):
+    """`gridgeo info buildings.csv` with a 户数 column said nothing of households, and with "120户" in a households
+    column it counted them missing: partition reads both."""
+    from gridgeo.info import describe
+
+    path = tmp_path / "b.csv"
+    path.write_text("经度,纬度,户数\n114.27,30.59,120户\n114.28,30.59,约80户\n114.29,30.59,\n114.30,30.59,35\n", encoding="utf-8")
+    assert "households 235 (column 户数) (1 missing)" in describe(path)
+    path.write_text("lon,lat,households\n114.27,30.59,120户\n114.28,30.59,35\n", encoding="utf-8")
+    assert "households 155;" in describe(path).replace("\n", ";")

@@ -205,6 +205,8 @@ def frame_layer(gdf: Any, *, name: str, crs: Any = None, default_crs: Any = None
         msg = f"{name}: the GeoDataFrame is empty; give a layer with features"
         raise InputError(msg)
     out = gdf.copy()
+    if not out.index.is_unique:  # pd.concat without ignore_index: rows then named by their position
+        out = out.reset_index(drop=True)
     if out.crs is None:
         given = crs if crs is not None else default_crs
         if given is None:

@@ -952,3 +952,23 @@ def test_a_village_written_as_村_is_checked_with_the_rural_bounds():
     found = gridgeo.validate(grids, communities=comm, buildings=bld)
     assert "households_out_of_bounds" not in set(found["type"])
     assert "households_out_of_bounds" in set(gridgeo.validate(grids, communities=comm.assign(kind="社区"), buildings=bld)["type"])
+
+
+def test_validate_crs_is_for_layers_without_one_and_heights_count_households(tmp_path, capsys):
+    """`gridgeo validate GRIDS --communities C.gpkg --buildings B.csv --crs EPSG:4326` (the CSV has no CRS, the
+    communities have theirs) was refused: "layer 'communities' has CRS ... but --crs was given", though partition
+    takes the same inputs. And buildings with a height alone (OSM), from which partition counts households, had
+    their households check skipped."""
+    from gridgeo.cli import main
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 200, 100)], crs=CRS_M)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 100, 100), b(100, 0, 200, 100)], crs=CRS_M)
+    fp = gpd.GeoSeries([b(10, 10, 40, 40), b(120, 10, 150, 40)], crs=CRS_M).to_crs(4326)
+    comm.to_file(tmp_path / "c.gpkg")
+    grids.to_file(tmp_path / "g.gpkg")
+    pd.DataFrame({"WKT": fp.to_wkt(), "建筑高度": ["30", "33m"]}).to_csv(tmp_path / "b.csv", index=False)
+    code = main(["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "c.gpkg"),
+                 "--buildings", str(tmp_path / "b.csv"), "--crs", "EPSG:4326"])
+    out = capsys.readouterr().out
+    assert code == 0 and "households_out_of_bounds" in out and "check_skipped" not in out

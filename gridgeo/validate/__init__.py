@@ -309,7 +309,7 @@ def validate_grids(
         if sub_layer is not None:
             sub_assigned = _subgrid_cut_check(sub_layer, parent, layer, comm_code, buildings, crs, records,
                                               building_share_min, named_cut)
-        if "households" in buildings.columns or "floors" in buildings.columns:
+        if {"households", "floors", "height"} & set(buildings.columns):  # what partition counts households from
             # nulls estimated as the partition estimates them (one implementation of households)
             hh = households_of(buildings, metric=crs, rules=rules)
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
@@ -332,7 +332,7 @@ def validate_grids(
                                   container=np.asarray(sub_comm, dtype=object))
         else:
             records.append(_rec("check_skipped", "buildings", None, None,
-                                message="buildings have no 'households' or 'floors' column: households per grid not checked"))
+                                message="buildings have no 'households', 'floors' or 'height' column: households per grid not checked"))
     if streets is not None:
         _street_share(layer, comm_pos, comm_code, comms, streets, crs, rules.street_snap_m, street_share_min, records, tol)
 

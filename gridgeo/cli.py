@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grids-layer", metavar="NAME", help="layer inside GRIDS (default: 'grids' in a plan)")
     for name in ("communities", "buildings", "streets", "subgrids"):
         p.add_argument(f"--{name}", metavar="PATH", help=f"{name} layer (default: the plan's own, when GRIDS is a plan)")
+        p.add_argument(f"--{name}-layer", metavar="NAME", help=f"layer name inside the {name} file")
     p.add_argument("--code-column", default="grid_code", help="column holding grid codes (default grid_code)")
     p.add_argument("--community-column", default="community_code", help="column holding community codes (default community_code)")
     p.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
@@ -509,7 +510,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     is_plan = isinstance(target, Plan)
     if not is_plan and _is_community_layer(target, args):
         return _validate_communities(target, args)
-    given = {name: LayerSource(getattr(args, name))
+    given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer"))
              for name in ("communities", "buildings", "streets", "subgrids") if getattr(args, name)}
     if args.repair and "communities" not in given and not (is_plan and "communities" in target.layers):
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"

@@ -972,3 +972,19 @@ def test_validate_crs_is_for_layers_without_one_and_heights_count_households(tmp
                  "--buildings", str(tmp_path / "b.csv"), "--crs", "EPSG:4326"])
     out = capsys.readouterr().out
     assert code == 0 and "households_out_of_bounds" in out and "check_skipped" not in out
+
+
+def test_validate_reads_a_named_layer_of_a_file_of_several(tmp_path, capsys):
+    """A GeoPackage holding several layers given as --communities was refused with "choose one with
+    --communities-layer", an option validate did not have."""
+    from gridgeo.cli import main
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 200, 100)], crs=CRS_M)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 100, 100), b(100, 0, 210, 100)], crs=CRS_M)
+    comm.to_file(tmp_path / "data.gpkg", layer="社区")
+    comm.to_file(tmp_path / "data.gpkg", layer="乡镇")
+    grids.to_file(tmp_path / "g.gpkg")
+    code = main(["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "data.gpkg"),
+                 "--communities-layer", "社区"])
+    assert code == 1 and "outside_community" in capsys.readouterr().out

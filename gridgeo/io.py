@@ -902,6 +902,11 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
     for key, table in data.items():
         if key in ("rules",):
             continue
+        if not isinstance(table, dict):  # a key above every section: `crs = "EPSG:4326"` meant for all layers
+            hint = (f"; layer settings go in each layer's section, e.g. [buildings] {key} = {table!r}"
+                    if key in allowed else f"; valid sections: {sorted(LAYER_KINDS)} and [rules]")
+            msg = f"config {path}: key {key!r} outside any section{hint}"
+            raise InputError(msg)
         if key not in LAYER_KINDS:
             msg = f"config {path}: unknown section [{key}]; valid sections: {sorted(LAYER_KINDS)} and [rules]"
             raise InputError(msg)

@@ -698,7 +698,7 @@ def test_load_config_section_without_path(tmp_path):
 def test_load_config_top_level_key(tmp_path):
     cfg = tmp_path / "gridgeo.toml"
     cfg.write_text('path = "x.gpkg"\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"config .*: unknown section \[path\]"):
+    with pytest.raises(InputError, match=r"config .*: key 'path' outside any section; layer settings go in each layer's section"):
         load_config(cfg)
 
 
@@ -851,3 +851,12 @@ def test_info_counts_households_as_partition_reads_them(tmp_path):
     assert "households 235 (column 户数) (1 missing)" in describe(path)
     path.write_text("lon,lat,households\n114.27,30.59,120户\n114.28,30.59,35\n", encoding="utf-8")
     assert "households 155;" in describe(path).replace("\n", ";")
+
+
+def test_load_config_key_outside_any_section(tmp_path):
+    """`crs = "EPSG:4326"` above the sections (meant for every layer) was called an unknown section [crs]."""
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('crs = "EPSG:4326"\n[communities]\npath = "c.gpkg"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"key 'crs' outside any section; layer settings go in each layer's section, "
+                                         r"e\.g\. \[buildings\] crs = 'EPSG:4326'"):
+        load_config(cfg)

@@ -961,6 +961,10 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     what = "community map" if args.community else "sign"
+    if not args.community and args.one_file and len(written) == 1:  # every sign a page of one file
+        pages = len(plan.grids) if args.all else len(dict.fromkeys(args.grid))
+        print(f"{counted(pages, what)} written to {written[0]} (one file, {args.paper}, {args.format}, 300 dpi)")
+        return 0
     print(f"{counted(len(written), what)} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
     return 0
 

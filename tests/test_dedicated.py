@@ -642,7 +642,9 @@ def test_grid_around_a_dedicated_site_is_reported_as_the_report_counts_it():
     assert "the community's only ordinary grid" in wrapped["message"].iloc[0]  # why nothing could open it
     holes = plan.quality().loc["grids with a hole (wrapped around another grid)"]
     assert holes.iloc[0] == "1"
-    assert (plan.validate()["severity"] == "error").sum() == 0
+    found = plan.validate()
+    assert (found["severity"] == "error").sum() == 0
+    assert found.loc[found["type"] == "grid_encloses_grid", "feature_id"].tolist() == wrapped["feature_id"].tolist()
 
 
 def test_a_kept_grid_keeps_its_findings_in_a_redivision():

@@ -256,7 +256,7 @@ def test_gap_area_and_location():
     centroids = sorted((round(g.centroid.x - X0), round(g.centroid.y - Y0)) for g in gaps.geometry)
     assert centroids == [(50, 55), (110, 50)]
     assert set(gaps["feature_id"]) == {C1}
-    assert types(f) == ["gap", "gap"]
+    assert types(f) == ["gap", "gap", "grid_encloses_grid"]  # the first grid is wrapped round the third
 
 
 def test_gap_without_communities_is_an_enclosed_hole_warning():
@@ -702,7 +702,8 @@ def test_repair_clips_and_carves_nested():
     ], ignore_index=True)
     grids.loc[2, "grid_code"] = f"{C1}003"
     fixed, log = repair_grids(grids, communities=TWO)
-    assert validate_grids(fixed, communities=TWO).empty
+    # the nested grid carved out: its container is now wrapped round it (a warning, not a coverage finding)
+    assert validate_grids(fixed, communities=TWO)["type"].tolist() == ["grid_encloses_grid"]
     areas = fixed.area.round(6).tolist()
     assert areas == [10_000 - 400, 10_000, 400, 20_000]  # nested grid carved out; clipped
     assert set(log[log["action"] == "clipped"]["grid_code"]) == {f"{C1}001", f"{C1}002"}
@@ -988,3 +989,21 @@ def test_validate_reads_a_named_layer_of_a_file_of_several(tmp_path, capsys):
     code = main(["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "data.gpkg"),
                  "--communities-layer", "社区"])
     assert code == 1 and "outside_community" in capsys.readouterr().out
+
+
+def test_a_grid_wrapped_round_another_is_a_finding_as_the_report_counts_it():
+    """The quality table and the partition's findings count a grid wrapped round another grid (grid_encloses_grid);
+    `gridgeo validate` did not, so a plan whose report showed "grids with a hole 0 / 1" validated with no word of it.
+    A hole the community has (a lake) is no finding."""
+    import gridgeo
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 300, 300)], crs=CRS_M)
+    inner = b(100, 100, 200, 200)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 300, 300).difference(inner), inner], crs=CRS_M)
+    found = gridgeo.validate(grids, communities=comm)
+    wrapped = found[found["type"] == "grid_encloses_grid"]
+    assert wrapped["feature_id"].tolist() == ["420102001001001"] and wrapped["severity"].tolist() == ["warning"]
+    assert "(1 hole)" in summarize(found).set_index("type").loc["grid_encloses_grid", "worst"]
+    lake = comm.assign(geometry=[b(0, 0, 300, 300).difference(inner)])
+    assert "grid_encloses_grid" not in set(gridgeo.validate(grids.iloc[:1], communities=lake)["type"])

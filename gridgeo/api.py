@@ -19,7 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ._errors import InputError
-from .io import LayerSource, as_source, frame_layer, layer_sources, load_code_scheme, read_layer
+from .io import LayerSource, as_source, canonical_columns, frame_layer, layer_sources, load_code_scheme, read_layer
 from .plan import METADATA_TABLE, Plan
 from .rules import Rules
 
@@ -162,13 +162,16 @@ def _plan(value: Any, name: str) -> Plan:
 
 
 def _layer(value: Any, name: str, *, crs: Any = None) -> gpd.GeoDataFrame | None:
-    """A layer given as a GeoDataFrame, a path or a ``(path, layer)`` pair, read and checked (not normalised)."""
+    """A layer given as a GeoDataFrame, a path or a ``(path, layer)`` pair, read and checked (not normalised);
+    a layer to check against has its columns read as ``partition`` reads them (``社区代码`` as ``code``)."""
     if value is None:
         return None
     src = as_source(value, name=name)
     if src.frame is not None:
-        return frame_layer(src.frame, name=name, default_crs=crs)
-    return read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
+        gdf = frame_layer(src.frame, name=name, default_crs=crs)
+    else:
+        gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
+    return canonical_columns(gdf, name) if name in ("communities", "buildings", "streets") else gdf
 
 
 def _plan_file(value: Any) -> Path | None:
@@ -224,8 +227,21 @@ def is_community_layer(layer: Any, *, code_column: str = "grid_code", others: tu
     """Whether ``validate`` and ``repair`` were given a community layer alone (a ``code`` column, no grid code
     column, none of ``others`` given): it is checked, and mended, for overlaps and gaps between communities
     (``gridgeo validate COMMUNITIES [--repair FIXED.gpkg]``), not as grids."""
-    return (isinstance(layer, gpd.GeoDataFrame) and "code" in layer.columns and code_column not in layer.columns
-            and all(o is None for o in others))
+    return community_layer(layer, code_column=code_column, others=others) is not None
+
+
+def community_layer(layer: Any, *, code_column: str = "grid_code", others: tuple = ()) -> gpd.GeoDataFrame | None:
+    """The layer with its columns read as ``partition`` reads a community layer (``社区代码`` as ``code``) when
+    it is one given alone (:func:`is_community_layer`), else None. A column read as ``code`` through a Chinese
+    name must hold each code once: a grid layer carrying its community's code is not a community layer."""
+    if not isinstance(layer, gpd.GeoDataFrame) or code_column in layer.columns or any(o is not None for o in others):
+        return None
+    if "code" in layer.columns:
+        return layer
+    named = canonical_columns(layer, "communities")
+    if "code" in named.columns and named["code"].notna().all() and named["code"].astype(str).is_unique:
+        return named
+    return None
 
 
 def validate(
@@ -279,12 +295,13 @@ def validate(
     from .validate import validate_grids, validate_plan
 
     target = read_grids(grids, crs=crs)
-    if is_community_layer(target, code_column=options.get("code_column", "grid_code"), others=(communities, subgrids)):
+    comm_layer = community_layer(target, code_column=options.get("code_column", "grid_code"), others=(communities, subgrids))
+    if comm_layer is not None:
         from .boundaries import validate_communities
         from .rules import load_rules
 
         tolerance = options.get("boundary_tolerance_m", load_rules(rules).boundary_tolerance_m)
-        return validate_communities(target, tolerance_m=tolerance)
+        return validate_communities(comm_layer, tolerance_m=tolerance)
     layers = {name: _layer(value, name, crs=crs) for name, value in
               (("communities", communities), ("buildings", buildings), ("streets", streets), ("subgrids", subgrids))}
     if isinstance(target, Plan):
@@ -340,12 +357,13 @@ def repair(
     target = read_grids(grids, crs=crs)
     if isinstance(target, Plan):
         return repair_plan(target, communities=_layer(communities, "communities", crs=crs), **options)
-    if is_community_layer(target, code_column=options.get("code_column", "grid_code"), others=(communities,)):
+    comm_layer = community_layer(target, code_column=options.get("code_column", "grid_code"), others=(communities,))
+    if comm_layer is not None:
         from .boundaries import repair_communities
         from .rules import load_rules
 
         tolerance = options.get("boundary_tolerance_m", load_rules(options.get("rules")).boundary_tolerance_m)
-        return repair_communities(target, tolerance_m=tolerance)
+        return repair_communities(comm_layer, tolerance_m=tolerance)
     if communities is None:
         msg = "repair: communities=None; pass the communities the grids tile (to clip grids and find gaps)"
         raise InputError(msg)

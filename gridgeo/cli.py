@@ -114,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grids-layer", metavar="NAME", help="layer inside GRIDS (default: 'grids' in a plan)")
     for name in ("communities", "buildings", "streets", "subgrids"):
         p.add_argument(f"--{name}", metavar="PATH", help=f"{name} layer (default: the plan's own, when GRIDS is a plan)")
+        p.add_argument(f"--{name}-layer", metavar="NAME", help=f"layer name inside the {name} file")
     p.add_argument("--code-column", default="grid_code", help="column holding grid codes (default grid_code)")
     p.add_argument("--community-column", default="community_code", help="column holding community codes (default community_code)")
     p.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
@@ -504,18 +505,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             _check_out(args, _input_paths(args), option=option, suffixes=suffixes)
     path = Path(args.grids)
     # a plan (checked with its own layers, rules and code scheme, in the CRS it was computed in) or a layer
-    target = api.read_grids(LayerSource(path, layer=args.grids_layer, crs=args.crs))
+    # --crs is the CRS of layers that define none (as for partition): a layer with its own CRS keeps it
+    target = api.read_grids(LayerSource(path, layer=args.grids_layer), crs=args.crs)
     is_plan = isinstance(target, Plan)
     if not is_plan and _is_community_layer(target, args):
         return _validate_communities(target, args)
-    given = {name: LayerSource(getattr(args, name), crs=args.crs)
+    given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer"))
              for name in ("communities", "buildings", "streets", "subgrids") if getattr(args, name)}
     if args.repair and "communities" not in given and not (is_plan and "communities" in target.layers):
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
         raise InputError(msg)
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
               "width_tolerance_m": args.width_tolerance}
-    findings = api.validate(target, **given, rules=args.rules, **kwargs)
+    findings = api.validate(target, **given, rules=args.rules, crs=args.crs, **kwargs)
     n = len(target.grids if is_plan else target)
     if len(findings) == 0:
         print(f"{path}: {counted(n, 'grid')}, clean: no findings")
@@ -532,14 +534,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.repair:
         communities = given.get("communities")
         fixed, log = api.repair(target, communities=communities, code_column=args.code_column,
-                                community_column=args.community_column, gap_width_m=args.gap_width)
+                                community_column=args.community_column, gap_width_m=args.gap_width, crs=args.crs)
         # what is left, checked as the repaired layer is written (a plan's: back in its metric CRS)
         if is_plan:
             own = {k: target.layers[k] for k in ("communities",) if k in target.layers}
             fixed_plan = Plan({"grids": fixed, **own}, {"metric_crs": target.metadata.get("metric_crs")})
-            after = api.validate(fixed_plan, communities=communities, **kwargs)
+            after = api.validate(fixed_plan, communities=communities, crs=args.crs, **kwargs)
         else:
-            after = api.validate(fixed, communities=communities, **kwargs)
+            after = api.validate(fixed, communities=communities, crs=args.crs, **kwargs)
         write_repair(fixed, log, args.repair, force=args.force)
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
         print(f"repaired layer written to {args.repair}: {counted(len(log), 'change')} logged, {counted(left, 'coverage finding')} left")
@@ -959,6 +961,10 @@ def _cmd_sign(args: argparse.Namespace) -> int:
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     what = "community map" if args.community else "sign"
+    if not args.community and args.one_file and len(written) == 1:  # every sign a page of one file
+        pages = len(plan.grids) if args.all else len(dict.fromkeys(args.grid))
+        print(f"{counted(pages, what)} written to {written[0]} (one file, {args.paper}, {args.format}, 300 dpi)")
+        return 0
     print(f"{counted(len(written), what)} written to {args.out} ({args.paper}, {args.format}, 300 dpi)")
     return 0
 

@@ -724,6 +724,15 @@ def register(carved: Carved, grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             i = todo[a]
             if pd.isna(gid[i]) and comm[b] == u["community_code"].iat[i]:
                 gid[i] = gids[b]
+        # a unit on its community's boundary (a traffic signal on the road the boundary follows) can lie a
+        # fraction of a micrometre outside its community's grids, which are noded and snap-rounded: the
+        # grids tile the community, so the nearest of them holds it
+        for i in todo:
+            if pd.isna(gid[i]):
+                mine = np.flatnonzero(comm == str(u["community_code"].iat[i]))
+                if len(mine):
+                    dist = shapely.distance(gg[mine], reps[i])
+                    gid[i] = min(gids[mine[dist <= dist.min()]])
         for i in todo:
             if not pd.isna(gid[i]) and kind_of.get(gid[i]) == "dedicated":
                 rule[i] = "in_dedicated_site"

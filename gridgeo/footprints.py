@@ -405,9 +405,13 @@ def bend_blocks(
     # within each community: the unit's block is the one holding most of it
     per = df.groupby(["u", "code"])["k"].transform("size")
     straddle = df[per > 1]
-    communities_of = df.groupby("u")["code"].nunique()
+    # across communities, as validate says it: a piece of at least BUILDING_SHARE_MIN of the unit in each of two
+    # (a smaller piece is counted nowhere else either: the partition and validate leave it out)
+    in_comm = df.groupby(["u", "code"], as_index=False)["a"].sum()
+    in_comm = in_comm[in_comm["a"] >= BUILDING_SHARE_MIN * shapely.area(unit_geom[in_comm["u"].to_numpy()])]
+    communities_of = in_comm.groupby("u")["code"].nunique()
     for u in np.sort(communities_of.index[communities_of > 1].to_numpy()):
-        codes = sorted(df.loc[df["u"] == u, "code"].unique())
+        codes = sorted(in_comm.loc[in_comm["u"] == u, "code"].unique())
         g = unit_geom[u]
         records.append({"type": "building_across_communities", "severity": "warning", "layer": "buildings",
                         "community_code": codes[0], "feature_id": str(unit_name[u]), "measure": float(shapely.area(g)),

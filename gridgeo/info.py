@@ -55,9 +55,14 @@ def describe(path: str | Path) -> str:
         names = [n for n in names if n != METADATA_TABLE]
     lines = [f"{p}: {counted(len(names), 'layer')}"]
     for name in names:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_M_WARNING)
-            gdf = pyogrio.read_dataframe(p, layer=name)
+        if suffix == ".shp":  # its text as partition reads it: GB18030 without .cpg, field names cut mid-character
+            from .io import _read_ogr
+
+            gdf = _read_ogr(p, layer=None, name=p.stem, encoding=None)
+        else:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_M_WARNING)
+                gdf = pyogrio.read_dataframe(p, layer=name)
         lines.append(_layer_line(name, gdf))
     return "\n".join(lines)
 
@@ -77,9 +82,16 @@ def _layer_line(name: str, gdf: Any) -> str:
     crs = getattr(gdf, "crs", None)
     geom = ", ".join(sorted(gdf.geom_type.dropna().unique())) if hasattr(gdf, "geom_type") else "no geometry"
     text = f"  {name}: {counted(len(gdf), 'feature')} ({geom or 'empty'}); CRS {crs.to_string() if crs else 'none'}"
-    if "households" in gdf.columns:
-        hh = pd.to_numeric(gdf["households"], errors="coerce")
-        text += f"; households {int(hh.sum()):,}"
+    from .io import COLUMN_ALIASES
+
+    # the count as partition reads it: under 户数 and the other aliases, "120户" and "约80户" read as numbers
+    named = [c for c in ("households", *COLUMN_ALIASES["buildings"]["households"]) if c in gdf.columns]
+    if named and (named[0] == "households" or len(named) == 1):
+        from .households import _WITH_UNIT, _numeric, _read_text
+
+        raw = gdf[named[0]]
+        hh = _read_text(raw, _numeric(raw), _WITH_UNIT, approx=True)[0]
+        text += f"; households {int(hh.sum()):,}" + (f" (column {named[0]})" if named[0] != "households" else "")
         if hh.isna().any():
             text += f" ({int(hh.isna().sum())} missing)"
     cols = [c for c in gdf.columns if c != getattr(gdf, "geometry", pd.Series()).name and c != "geometry"]

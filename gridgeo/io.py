@@ -36,6 +36,7 @@ from .crs import ensure_crs
 
 __all__ = [
     "LAYER_KINDS",
+    "canonical_columns",
     "write_findings",
     "read_findings",
     "write_repair",
@@ -112,6 +113,12 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 COMMUNITY_KINDS = ("urban", "rural", "township")
+#: ``kind`` values as Chinese layers write them, read as gridgeo's kinds (each use an info finding ``kind_alias_used``)
+KIND_ALIASES: dict[str, str] = {
+    **dict.fromkeys(("社区", "城市社区", "城镇社区", "居委会", "居民委员会", "城市", "城镇"), "urban"),
+    **dict.fromkeys(("村", "农村", "行政村", "村委会", "村民委员会", "乡村", "village"), "rural"),
+    **dict.fromkeys(("乡镇驻地", "乡镇政府所在地", "镇区", "集镇", "town"), "township"),
+}
 _CODE_RE = re.compile(r"^[0-9]{12}$")  # ASCII digits: \d would take full-width ４２０…
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -198,6 +205,8 @@ def frame_layer(gdf: Any, *, name: str, crs: Any = None, default_crs: Any = None
         msg = f"{name}: the GeoDataFrame is empty; give a layer with features"
         raise InputError(msg)
     out = gdf.copy()
+    if not out.index.is_unique:  # pd.concat without ignore_index: rows then named by their position
+        out = out.reset_index(drop=True)
     if out.crs is None:
         given = crs if crs is not None else default_crs
         if given is None:
@@ -275,16 +284,68 @@ def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None)
         # Chinese Shapefiles without .cpg are usually GBK/GB18030; try UTF-8 first, then GB18030
         try:
             return _check_decoded(gpd.read_file(path, encoding="utf-8", **kwargs), path)
-        except (UnicodeDecodeError, _MojibakeError):
+        except UnicodeDecodeError:
+            cut = _read_cut_field_names(path, {**kwargs, "encoding": "utf-8"})
+            if cut is not None:
+                return cut
+            kwargs["encoding"] = "gb18030"
+        except _MojibakeError:
             kwargs["encoding"] = "gb18030"
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_M_WARNING)
             return gpd.read_file(path, **kwargs)
     except UnicodeError as exc:
+        if is_shp and str(kwargs.get("encoding", "utf-8")).lower().replace("-", "") == "utf8":
+            cut = _read_cut_field_names(path, kwargs)
+            if cut is not None:
+                return cut
         msg = (f"{name}: cannot decode the text of {path} as {kwargs.get('encoding', 'utf-8')!r} ({exc.reason}); "
                f"give its encoding, e.g. --encoding {name}=gbk (Chinese Shapefiles without .cpg are usually GBK/GB18030)")
         raise InputError(msg) from None
+
+
+def _cut_name(name: str) -> str:
+    """``name`` as a UTF-8 DBF field holds it: its first 10 bytes, a character cut in two dropped
+    (QGIS and GDAL write ``社区名称``, 12 bytes, as ``社区名`` and a stray byte)."""
+    return name.encode("utf-8")[:10].decode("utf-8", errors="ignore")
+
+
+def _read_cut_field_names(path: Path, kwargs: dict[str, Any]) -> gpd.GeoDataFrame | None:
+    """A UTF-8 Shapefile whose field names were cut at the DBF's 10 bytes in the middle of a Chinese character:
+    read with the cut character dropped from the names (its text, valid UTF-8, as it is); None when the text
+    itself is not UTF-8."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_M_WARNING)
+            raw = gpd.read_file(path, **{**kwargs, "encoding": "latin1"})
+    except Exception:  # noqa: BLE001 - not this case: the caller's error stands
+        return None
+    geom = raw.geometry.name
+    names = {}
+    for col in raw.columns:
+        if col == geom:
+            continue
+        b = str(col).encode("latin1")
+        try:
+            b.decode("utf-8")
+            continue
+        except UnicodeDecodeError:
+            pass
+        fixed = b.decode("utf-8", errors="ignore")
+        if len(b) > 10 or fixed.encode("utf-8") != b[: len(fixed.encode("utf-8"))]:
+            return None
+        names[col] = fixed
+    if not names:
+        return None
+    out = raw.copy()
+    for col in out.columns:
+        if col != geom and (out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype)):
+            try:
+                out[col] = out[col].map(lambda v: v.encode("latin1").decode("utf-8") if isinstance(v, str) else v)
+            except UnicodeError:
+                return None
+    return out.rename(columns=names)
 
 
 def _shapefile_names(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -460,16 +521,32 @@ _SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", "
 # --------------------------------------------------------------------------------------- normalising
 
 
+def canonical_columns(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """A layer given to check against (``validate --communities/--buildings/--streets``) with its columns read
+    as ``partition`` reads them: canonical names in any case and the Chinese names of :data:`COLUMN_ALIASES`
+    (``社区代码`` as ``code``, ``户数`` as ``households``); nothing else changed, nothing required.
+
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"社区代码": ["420102001001"]}, geometry=[box(0, 0, 1, 1)], crs=4547)
+    >>> canonical_columns(c, "communities").columns.tolist()
+    ['code', 'geometry']
+    """
+    if name not in LAYER_KINDS or name not in COLUMN_ALIASES:
+        return gdf
+    return _map_columns(gdf, name=name, columns=None, require=False)
+
+
 def _column_key(column: Any) -> str:
     """A column's name as matched against canonical names and aliases: without surrounding spaces, lower case."""
     return str(column).strip().lower()
 
 
 def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | None,
-                 found: list[dict] | None = None) -> gpd.GeoDataFrame:
+                 found: list[dict] | None = None, require: bool = True) -> gpd.GeoDataFrame:
     """The layer with its columns under their canonical names: those mapped in ``columns``, canonical names
     in any case, then the Chinese names of :data:`COLUMN_ALIASES` (each use, and each canonical column with
-    several candidates, a finding appended to ``found``)."""
+    several candidates, a finding appended to ``found``). ``require``: a required column missing is an error."""
     spec = LAYER_KINDS[name]
     known = set(spec["required"]) | set(spec["optional"])
     columns = dict(columns or {})
@@ -502,7 +579,10 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
         if canon in out.columns or canon not in known:
             continue
         given = {str(c).strip(): c for c in out.columns}
-        present = [given[a] for a in aliases if a in given and given[a] not in columns.values()]
+        # a Shapefile's field names are cut at 10 bytes: 社区名称 is stored as 社区名
+        names = list(dict.fromkeys([a for a in aliases if a in given]
+                                   + [_cut_name(a) for a in aliases if _cut_name(a) != a and _cut_name(a) in given]))
+        present = [given[a] for a in names if given[a] not in columns.values()]
         if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
             found.append({"type": "column_alias_ambiguous", "severity": "warning", "layer": name,
                           "message": f"{name}: columns {present} could each be {canon}; none was used: map one with "
@@ -514,7 +594,7 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
             found.append({"type": "column_alias_used", "severity": "info", "layer": name,
                           "message": f"{name}: column {present[0]!r} read as {canon} (no column named {canon}); "
                                      f"map another with --columns {name}.{canon}=COLUMN"})
-    for req in spec["required"]:
+    for req in spec["required"] if require else ():
         if req not in out.columns:
             msg = (
                 f"{name}: required column {req!r} not found; columns there: "
@@ -597,6 +677,13 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
     if "Polygon" in allowed:
         gdf, found = _as_polygons(gdf, name=name)
         findings += found
+    if "LineString" in allowed:  # a closed line (a ring road, a lane round a compound) as shapely's LinearRing
+        arr = np.asarray(gdf.geometry.array, dtype=object)
+        ring = shapely.get_type_id(arr) == 2
+        if ring.any():
+            arr = arr.copy()
+            arr[ring] = [shapely.LineString(shapely.get_coordinates(g)) for g in arr[ring]]
+            gdf = gdf.set_geometry(gpd.GeoSeries(arr, index=gdf.index, crs=gdf.crs))
     types = gdf.geom_type
     wrong = ~types.isin(allowed)
     if wrong.any():
@@ -680,9 +767,18 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
     out["name"] = out["name"].astype(str)
     if "kind" in out:
         kind = out["kind"].astype(object).where(out["kind"].notna(), "urban").astype(str).str.strip().str.lower()
+        kind_alias = kind.isin(list(KIND_ALIASES)) & ~kind.isin(COMMUNITY_KINDS)
+        if kind_alias.any():
+            read = {k: KIND_ALIASES[k] for k in sorted(kind[kind_alias].unique())}
+            findings.append({"type": "kind_alias_used", "severity": "info", "layer": "communities",
+                             "measure": float(kind_alias.sum()),
+                             "message": "communities: kind " + ", ".join(f"{k!r} read as {v}" for k, v in read.items())
+                                        + f" ({counted(int(kind_alias.sum()), 'community', 'communities')})"})
+            kind = kind.where(~kind_alias, kind.map(KIND_ALIASES))
         wrong = ~kind.isin(COMMUNITY_KINDS)
         if wrong.any():
-            msg = f"communities: unknown kind(s) {sorted(kind[wrong].unique())}; use one of {list(COMMUNITY_KINDS)}"
+            msg = (f"communities: unknown kind(s) {sorted(kind[wrong].unique())}; use one of {list(COMMUNITY_KINDS)} "
+                   "(社区 or 居委会 read as urban, 村 or 村委会 as rural, 乡镇驻地 or 镇区 as township)")
             raise InputError(msg)
         out["kind"] = kind
     else:
@@ -806,6 +902,11 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
     for key, table in data.items():
         if key in ("rules",):
             continue
+        if not isinstance(table, dict):  # a key above every section: `crs = "EPSG:4326"` meant for all layers
+            hint = (f"; layer settings go in each layer's section, e.g. [buildings] {key} = {table!r}"
+                    if key in allowed else f"; valid sections: {sorted(LAYER_KINDS)} and [rules]")
+            msg = f"config {path}: key {key!r} outside any section{hint}"
+            raise InputError(msg)
         if key not in LAYER_KINDS:
             msg = f"config {path}: unknown section [{key}]; valid sections: {sorted(LAYER_KINDS)} and [rules]"
             raise InputError(msg)

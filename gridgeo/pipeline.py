@@ -208,6 +208,7 @@ def prepare(
     buildings = buildings.assign(unit_id=units)
     snapped = int(blocks.attrs.get("street_ends_snapped", 0))
     blocks, f_bend = bend_blocks(blocks, buildings, units)
+    blocks = blocks.reset_index(drop=True)  # a block wholly under a building of its neighbour is gone: rows 0..n-1
     findings += [f_units, f_bend]
     if snapped:
         findings.append(make_findings([{

@@ -1372,8 +1372,10 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         units = prep.buildings["unit_id"] if "unit_id" in prep.buildings else prep.buildings["building_id"]
         bent, bend_findings = bend_blocks(rg, prep.buildings, units.reset_index(drop=True),
                                           cause="a jurisdiction boundary drawn through it")
-        for r, g in zip(regions, bent.geometry.to_numpy(), strict=True):
-            r["geometry"] = polygonal(g)
+        # a region wholly under a building drawn mostly in its neighbour is gone (its row dropped): empty here
+        kept = dict(zip(bent.index.to_numpy(), bent.geometry.to_numpy(), strict=True))
+        for i, r in enumerate(regions):
+            r["geometry"] = polygonal(kept.get(i, shapely.Polygon()))
         regions = [r for r in regions if not shapely.is_empty(r["geometry"])]
     regions.sort(key=lambda r: (r["code"], -r["geometry"].area))
     for i, r in enumerate(regions):

@@ -404,3 +404,19 @@ def test_api_and_cli_give_the_same_plan_and_findings_on_the_wuhan_scenario(small
     assert meta == cli_meta
     assert len(plan.grids) >= 2 * WUHAN_COMMUNITIES and len(plan.subgrids) > len(plan.grids)
     assert_validate_equal(out, plan, tmp_path, capsys)
+
+
+def test_divide_takes_layers_with_a_repeated_index(tiny):
+    """Buildings put together with pd.concat (the index repeated) stopped divide in a pandas traceback: "cannot
+    reindex on an axis with duplicate labels"."""
+    comm, blds = tiny
+    twice = pd.concat([blds.iloc[: len(blds) // 2], blds.iloc[len(blds) // 2:]])
+    twice.index = [0] * len(twice)
+    before = twice.copy()
+    text = twice["households"].astype(str).tolist()
+    text[0] += "户"  # two counts written with their unit: read apart from the others
+    text[1] += "户"
+    plan = gridgeo.divide(comm, buildings=twice.assign(households=text),
+                          columns={"communities": {"code": "CUN_DM"}})
+    assert sorted(plan.grids["households"]) == [400, 400]
+    pd.testing.assert_frame_equal(twice, before)

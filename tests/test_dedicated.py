@@ -642,7 +642,9 @@ def test_grid_around_a_dedicated_site_is_reported_as_the_report_counts_it():
     assert "the community's only ordinary grid" in wrapped["message"].iloc[0]  # why nothing could open it
     holes = plan.quality().loc["grids with a hole (wrapped around another grid)"]
     assert holes.iloc[0] == "1"
-    assert (plan.validate()["severity"] == "error").sum() == 0
+    found = plan.validate()
+    assert (found["severity"] == "error").sum() == 0
+    assert found.loc[found["type"] == "grid_encloses_grid", "feature_id"].tolist() == wrapped["feature_id"].tolist()
 
 
 def test_a_kept_grid_keeps_its_findings_in_a_redivision():
@@ -725,3 +727,25 @@ def test_a_villager_group_grid_round_a_dedicated_site_says_why_it_stays():
     wrapped = plan.findings[plan.findings["type"] == "grid_encloses_grid"]
     assert len(wrapped) == 1 and "villager groups (村民小组)" in wrapped["message"].iloc[0]
     assert "corridor" not in wrapped["message"].iloc[0]
+
+
+def test_a_unit_on_its_community_boundary_is_attached_to_a_grid_of_its_community():
+    """Traffic signals and bus stops (OSM POIs) stand on the roads community boundaries follow. Such a point lay
+    a fraction of a micrometre outside its community's grids (noded and snap-rounded), inside the neighbour's
+    grid: the register left it 'attached' with no grid and no finding (11 of Lujiazui's raw POIs)."""
+    from gridgeo.dedicated import Carved, register
+
+    comm = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
+                            geometry=[box(X0, Y0, X0 + 100, Y0 + 100), box(X0 + 100, Y0, X0 + 200, Y0 + 100)], crs=CRS)
+    on_edge = Point(X0 + 100, Y0 + 37)
+    units, _ = normalise_units(_units([{"name": "信号灯", "geometry": on_edge}]), comm)
+    assert units["community_code"].iloc[0] == "420103001001"  # on the shared edge: the smaller code
+    grids = gpd.GeoDataFrame({"grid_id": ["A-G001", "B-G001"], "grid_code": ["420103001001001", "420103001002001"],
+                              "community_code": ["420103001001", "420103001002"], "kind": ["base", "base"]},
+                             geometry=[box(X0, Y0, X0 + 100 - 3e-7, Y0 + 100), box(X0 + 100 - 3e-7, Y0, X0 + 200, Y0 + 100)],
+                             crs=CRS)
+    carved = Carved(grids=grids.iloc[:0], block_grid={}, unit_grid=np.array([None], dtype=object),
+                    units=units.assign(rule="attached"), findings=gpd.GeoDataFrame(geometry=[], crs=CRS))
+    out = register(carved, grids)
+    assert out["grid_code"].tolist() == ["420103001001001"]
+    assert out["community_code"].tolist() == ["420103001001"] and out["rule"].tolist() == ["attached"]

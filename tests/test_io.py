@@ -698,7 +698,7 @@ def test_load_config_section_without_path(tmp_path):
 def test_load_config_top_level_key(tmp_path):
     cfg = tmp_path / "gridgeo.toml"
     cfg.write_text('path = "x.gpkg"\n', encoding="utf-8")
-    with pytest.raises(InputError, match=r"config .*: unknown section \[path\]"):
+    with pytest.raises(InputError, match=r"config .*: key 'path' outside any section; layer settings go in each layer's section"):
         load_config(cfg)
 
 
@@ -801,3 +801,62 @@ def test_an_empty_csv_layer_is_one_line(tmp_path, capsys):
     assert main(["info", str(empty)]) == 2
     err = capsys.readouterr().err
     assert "buildings.csv is empty (no header row)" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("keep_cpg", [True, False])
+def test_utf8_shapefile_with_chinese_field_names_cut_mid_character(tmp_path, communities_4490, keep_cpg):
+    """QGIS and GDAL write a UTF-8 Shapefile's field 社区代码 (12 bytes) as its first 10 bytes, the last character
+    cut in two. Reading it failed with "cannot decode ... give --encoding communities=gbk", which is no fix (the
+    text is UTF-8); the field is read as 社区代 and taken for 社区代码 (an alias of code), as partition reads it."""
+    import warnings
+
+    from gridgeo.info import describe
+
+    path = tmp_path / "shequ.shp"
+    src = communities_4490.rename(columns={"code": "社区代码", "name": "社区名称"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GDAL: "Normalized/laundered field name"
+        src.to_file(path, encoding="utf-8")
+    if not keep_cpg:
+        path.with_suffix(".cpg").unlink()
+    got = read_layer(path, name="communities")
+    assert list(got.columns[:2]) == ["社区代", "社区名"]
+    assert list(got["社区名"]) == ["民族街社区", "花楼水塔社区"]
+    comm, found = normalise_communities(got)
+    assert sum(f["type"] == "column_alias_used" for f in found) == 2
+    assert list(comm["code"]) == [CODE_A, CODE_B] and list(comm["name"]) == ["民族街社区", "花楼水塔社区"]
+    assert "社区代" in describe(path)
+
+
+def test_community_kinds_written_in_chinese_are_read():
+    """A community layer saying 村 / 农村 / 社区 / 乡镇驻地 in its kind column was refused ("unknown kind(s)"), so a
+    village could not be given the rural bounds without recoding the layer."""
+    c = gpd.GeoDataFrame({"code": [f"42010300100{i}" for i in range(1, 6)], "kind": ["农村", "社区", "乡镇驻地", "urban", " 村委会 "]},
+                         geometry=[rect(100 * i, 0, 100 * i + 100, 100) for i in range(5)], crs=METRIC_EPSG)
+    out, found = normalise_communities(c)
+    assert out["kind"].tolist() == ["rural", "urban", "township", "urban", "rural"]
+    said = [f for f in found if f["type"] == "kind_alias_used"]
+    assert len(said) == 1 and "'农村' read as rural" in said[0]["message"] and "(4 communities)" in said[0]["message"]
+    with pytest.raises(InputError, match=r"unknown kind\(s\) \['街道'\].*村 or 村委会 as rural"):
+        normalise_communities(c.assign(kind=["街道", "村", "村", "村", "村"]))
+
+
+def test_info_counts_households_as_partition_reads_them(tmp_path):
+    """`gridgeo info buildings.csv` with a 户数 column said nothing of households, and with "120户" in a households
+    column it counted them missing: partition reads both."""
+    from gridgeo.info import describe
+
+    path = tmp_path / "b.csv"
+    path.write_text("经度,纬度,户数\n114.27,30.59,120户\n114.28,30.59,约80户\n114.29,30.59,\n114.30,30.59,35\n", encoding="utf-8")
+    assert "households 235 (column 户数) (1 missing)" in describe(path)
+    path.write_text("lon,lat,households\n114.27,30.59,120户\n114.28,30.59,35\n", encoding="utf-8")
+    assert "households 155;" in describe(path).replace("\n", ";")
+
+
+def test_load_config_key_outside_any_section(tmp_path):
+    """`crs = "EPSG:4326"` above the sections (meant for every layer) was called an unknown section [crs]."""
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('crs = "EPSG:4326"\n[communities]\npath = "c.gpkg"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"key 'crs' outside any section; layer settings go in each layer's section, "
+                                         r"e\.g\. \[buildings\] crs = 'EPSG:4326'"):
+        load_config(cfg)

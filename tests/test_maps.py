@@ -808,3 +808,34 @@ def test_roster_codes_saved_as_numbers(tmp_path, plan):
     with pytest.raises(InputError, match=r"line 2: grid_code '4.20103E\+14' is a number in scientific notation") as info:
         read_roster(path, plan)
     assert "\n" not in str(info.value)
+
+
+def test_streets_given_to_map_and_sign_are_read_with_their_chinese_names():
+    """A streets file with 道路名称 (read as the name by partition) named no bounding road on maps and signs."""
+    from shapely import LineString, box
+
+    from gridgeo.maps._layers import plan_streets
+
+    z = gpd.GeoDataFrame({"grid_code": ["a"]}, geometry=[box(0, 0, 100, 100)], crs=4547)
+    s = gpd.GeoDataFrame({"道路名称": ["北路"]}, geometry=[LineString([(-10, 101), (110, 101)])], crs=4547)
+    assert roads_by_zone(z, "grid_code", plan_streets(None, s)) == {"a": ["北路"]}
+
+
+def test_signs_in_one_pdf_are_counted_as_signs(tmp_path, plan, monkeypatch, capsys):
+    """`sign --all --one-file` on a village plan of 35 grids said "1 sign written": the file, not the signs in it."""
+    from pathlib import Path
+
+    from gridgeo.maps.sign import FontNotFoundError, find_cjk_font
+
+    try:
+        find_cjk_font()
+    except FontNotFoundError:  # any font draws the pages; the count is what is checked here
+        fallback = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+        if not fallback.is_file():
+            pytest.skip("no font to draw signs with")
+        monkeypatch.setenv("GRIDGEO_CJK_FONT", str(fallback))
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    assert main(["sign", str(path), "--all", "--one-file", "--out", str(tmp_path / "signs")]) == 0
+    n = len(plan.grids)
+    assert n > 1 and f"{n} signs written to {tmp_path / 'signs' / 'signs.pdf'} (one file" in capsys.readouterr().out

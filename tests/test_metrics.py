@@ -431,7 +431,7 @@ def test_format_quality_rows_and_labels():
     assert rows["compactness: median Polsby–Popper"] == "0.698"
     assert rows["buildings lost / doubled"] == "0 / 0"
     text = format_quality(q)
-    assert text.startswith("Quality recomputed from the buildings: 1 communities, 2 buildings, 800 households")
+    assert text.startswith("Quality recomputed from the buildings: 1 community, 2 buildings, 800 households")
 
 
 def test_error_layer_without_crs():
@@ -579,3 +579,12 @@ def test_near_streets_surfaces_and_empty_tree() -> None:
     xy = np.array([[50.0, 50.0], [250.0, 2.0], [250.0, 4.0], [150.0, 50.0]])
     assert near_streets(xy, tree, 3.0).tolist() == [True, True, False, False]
     assert not near_streets(xy, shapely.STRtree(np.array([], dtype=object)), 3.0).any()
+
+
+def test_quality_head_agrees_in_number_with_one_community():
+    """A village plan (one community, one building) said "1 communities, 1 buildings" above its table."""
+    comms = communities((A, box(0, 0, 20, 10)))
+    g = grids(("a1", A, box(0, 0, 20, 10)))
+    b = buildings((40, Point(5, 5)))
+    head = format_quality(quality(comms, g, b)).splitlines()[0]
+    assert "1 community, 1 building, 40 households" in head

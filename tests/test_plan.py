@@ -467,3 +467,27 @@ def test_a_spike_along_a_shared_edge_keeps_the_stored_grids_a_coverage():
     for before, after in zip(grids.geometry, clean, strict=True):
         had = {tuple(c) for c in shapely.get_coordinates(before)}
         assert {tuple(c) for c in shapely.get_coordinates(after)} == had - {tip}
+
+
+def test_a_plan_whose_block_vanished_under_a_building_reads_back_equal(tmp_path):
+    """A lane loop (a block of 400 m²) wholly under a building drawn mostly beside it: the block goes to the
+    neighbour (bend_blocks) and its row was dropped, leaving the blocks layer indexed 0, 2; the plan read back
+    (indexed 0, 1) was not equal to the plan written. The lane, a closed line given as shapely's LinearRing, was
+    refused as a streets geometry ("close the outlines into polygons")."""
+    import geopandas as gpd
+    from shapely import LineString, box
+
+    import gridgeo
+
+    x0, y0, crs = 526_000.0, 3_385_000.0, 4547
+    comm = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(x0, y0, x0 + 400, y0 + 200)], crs=crs)
+    loop = box(x0 + 100, y0 + 90, x0 + 120, y0 + 110).exterior
+    streets = gpd.GeoDataFrame({"highway": ["service", "residential"]},
+                               geometry=[loop, LineString([(x0 + 200, y0), (x0 + 200, y0 + 200)])], crs=crs)
+    fp = [box(x0 + 98, y0 + 88, x0 + 170, y0 + 112)] + [box(x0 + x, y0 + 20, x0 + x + 30, y0 + 50) for x in (20, 100, 250, 320)]
+    b = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(len(fp))], "households": [150, 100, 100, 200, 200]},
+                         geometry=fp, crs=crs)
+    plan = gridgeo.divide(comm, streets, b)
+    assert plan.blocks.index.tolist() == list(range(len(plan.blocks)))
+    plan.to_file(tmp_path / "p.gpkg")
+    assert plan == gridgeo.read_plan(tmp_path / "p.gpkg")

@@ -614,3 +614,26 @@ def test_office_grid_without_households_is_not_left_a_gap(sample_plan):
     assert findings[findings["severity"] == "error"]["type"].value_counts().to_dict() == {}
     row = changes.set_index("old_code").loc[yard_code]
     assert row["status"] != "outside" and row["new_codes"]
+
+
+def test_unify_with_a_jurisdiction_piece_wholly_under_a_building():
+    """A police jurisdiction cutting a 10 m corner off a community, the corner wholly under a building drawn mostly
+    beside it: the corner's region vanished when bent round the building and unify stopped in a traceback
+    ("zip() argument 2 is shorter than argument 1")."""
+    from shapely import box
+
+    x0, y0, crs = 526_000.0, 3_385_000.0, 4547
+    comm = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(x0, y0, x0 + 400, y0 + 200)], crs=crs)
+    fp = [box(x0 + x, y0 + y, x0 + x + 30, y0 + y + 30) for x in (60, 140, 220, 300) for y in (40, 120)]
+    fp.append(box(x0 - 5, y0 - 5, x0 + 40, y0 + 15))  # covers the corner wholly, most of it beside it
+    b = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(len(fp))], "households": [80] * 8 + [20]},
+                         geometry=fp, crs=crs)
+    corner = box(x0 - 20, y0 - 20, x0 + 10, y0 + 10)
+    police = gpd.GeoDataFrame({"name": ["甲所", "乙所"]}, crs=crs,
+                              geometry=[box(x0 - 20, y0 - 20, x0 + 420, y0 + 220).difference(corner), corner])
+    dept = gpd.GeoDataFrame({"CODE": ["420103001001001", "420103001001002"]}, crs=crs,
+                            geometry=[box(x0, y0, x0 + 200, y0 + 200), box(x0 + 200, y0, x0 + 400, y0 + 200)])
+    plan, _ = gridgeo.unify([dept, dept.copy()], comm, None, b, jurisdictions=[police], code_columns=["CODE", "CODE"],
+                            names=["综治", "城管"])
+    assert int(plan.grids["households"].sum()) == 8 * 80 + 20
+    assert (plan.validate()["severity"] == "error").sum() == 0

@@ -256,7 +256,7 @@ def test_gap_area_and_location():
     centroids = sorted((round(g.centroid.x - X0), round(g.centroid.y - Y0)) for g in gaps.geometry)
     assert centroids == [(50, 55), (110, 50)]
     assert set(gaps["feature_id"]) == {C1}
-    assert types(f) == ["gap", "gap"]
+    assert types(f) == ["gap", "gap", "grid_encloses_grid"]  # the first grid is wrapped round the third
 
 
 def test_gap_without_communities_is_an_enclosed_hole_warning():
@@ -702,7 +702,8 @@ def test_repair_clips_and_carves_nested():
     ], ignore_index=True)
     grids.loc[2, "grid_code"] = f"{C1}003"
     fixed, log = repair_grids(grids, communities=TWO)
-    assert validate_grids(fixed, communities=TWO).empty
+    # the nested grid carved out: its container is now wrapped round it (a warning, not a coverage finding)
+    assert validate_grids(fixed, communities=TWO)["type"].tolist() == ["grid_encloses_grid"]
     areas = fixed.area.round(6).tolist()
     assert areas == [10_000 - 400, 10_000, 400, 20_000]  # nested grid carved out; clipped
     assert set(log[log["action"] == "clipped"]["grid_code"]) == {f"{C1}001", f"{C1}002"}
@@ -888,3 +889,121 @@ def test_crosscheck_geos_faces_agrees():
 def test_crosscheck_postgis_agrees():
     cc = _crosscheck()
     assert cc.main(["--method", "postgis", "--communities-n", "4", "--grids-per-community", "30"]) == 0
+
+
+def test_layers_to_check_against_are_read_with_the_chinese_column_names_partition_reads(tmp_path):
+    """`gridgeo validate GRIDS --communities C --buildings B` on the files `partition` read: a community layer
+    with 社区代码 was refused ("no 'code' column"), and buildings with 户数 (text) and 楼栋编号 had their
+    households check skipped and their ids shown as row numbers."""
+    import gridgeo
+    from gridgeo.cli import main
+
+    comm_en = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 200, 100)], crs=CRS_M)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 100, 100), b(100, 0, 200, 100)], crs=CRS_M)
+    fp = [b(10, 10, 30, 30), b(60, 10, 80, 30), b(120, 10, 140, 30), b(90, 60, 115, 80)]
+    bld_en = gpd.GeoDataFrame({"building_id": ["A1", "A2", "B1", "X1"], "households": [200.0, 250.0, 80.0, 10.0]},
+                              geometry=fp, crs=CRS_M)
+    comm_cn = comm_en.rename(columns={"code": "社区代码"})
+    bld_cn = gpd.GeoDataFrame({"楼栋编号": ["A1", "A2", "B1", "X1"], "户数": ["200户", "250", "80", "10"]}, geometry=fp, crs=CRS_M)
+    want = gridgeo.validate(grids, communities=comm_en, buildings=bld_en)
+    got = gridgeo.validate(grids, communities=comm_cn, buildings=bld_cn)
+    key = ["type", "severity", "feature_id", "message"]
+    assert "households_out_of_bounds" in set(want["type"]) and "building_cut" in set(want["type"])
+    assert got[key].astype(str).values.tolist() == want[key].astype(str).values.tolist()
+    # the CLI, on files
+    grids.to_file(tmp_path / "grids.gpkg")
+    comm_cn.to_file(tmp_path / "c.gpkg")
+    bld_cn.to_file(tmp_path / "b.gpkg")
+    assert main(["validate", str(tmp_path / "grids.gpkg"), "--communities", str(tmp_path / "c.gpkg"),
+                 "--buildings", str(tmp_path / "b.gpkg")]) == 1  # the cut building: an error, as with English names
+
+
+def test_a_community_layer_with_a_chinese_code_column_is_checked_as_communities(tmp_path, capsys):
+    """`gridgeo validate COMMUNITIES` on a layer with 社区代码 (which partition reads as the code) checked it as a
+    grid layer: "6 grids", missing_code and missing_community errors."""
+    import gridgeo
+    from gridgeo.cli import main
+
+    en = gpd.GeoDataFrame({"code": ["420102001001", "420102001002"]},
+                          geometry=[b(0, 0, 100, 100), b(99, 0, 200, 100)], crs=CRS_M)  # a 1 m overlap
+    cn = en.rename(columns={"code": "社区代码"})
+    key = ["type", "severity", "message"]
+    want = gridgeo.validate(en)
+    assert set(want["type"]) == {"overlap"}
+    assert gridgeo.validate(cn)[key].values.tolist() == want[key].values.tolist()
+    fixed, _ = gridgeo.repair(cn)
+    assert fixed["code"].tolist() == ["420102001001", "420102001002"]
+    cn.to_file(tmp_path / "c.gpkg")
+    main(["validate", str(tmp_path / "c.gpkg")])
+    assert "2 communities" in capsys.readouterr().out
+    # a grid layer carrying its community's code (repeated) stays a grid layer
+    grids = gpd.GeoDataFrame({"社区代码": ["420102001001"] * 2}, geometry=[b(0, 0, 50, 100), b(50, 0, 100, 100)], crs=CRS_M)
+    assert "missing_code" in set(gridgeo.validate(grids)["type"])
+
+
+def test_a_village_written_as_村_is_checked_with_the_rural_bounds():
+    """A community layer whose kind says 村 (read as rural by partition) was checked against the urban bounds."""
+    import gridgeo
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"], "kind": ["村"]}, geometry=[b(0, 0, 200, 100)], crs=CRS_M)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 100, 100), b(100, 0, 200, 100)], crs=CRS_M)
+    bld = gpd.GeoDataFrame({"households": [50.0, 60.0]}, geometry=[b(10, 10, 30, 30), b(120, 10, 140, 30)], crs=CRS_M)
+    found = gridgeo.validate(grids, communities=comm, buildings=bld)
+    assert "households_out_of_bounds" not in set(found["type"])
+    assert "households_out_of_bounds" in set(gridgeo.validate(grids, communities=comm.assign(kind="社区"), buildings=bld)["type"])
+
+
+def test_validate_crs_is_for_layers_without_one_and_heights_count_households(tmp_path, capsys):
+    """`gridgeo validate GRIDS --communities C.gpkg --buildings B.csv --crs EPSG:4326` (the CSV has no CRS, the
+    communities have theirs) was refused: "layer 'communities' has CRS ... but --crs was given", though partition
+    takes the same inputs. And buildings with a height alone (OSM), from which partition counts households, had
+    their households check skipped."""
+    from gridgeo.cli import main
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 200, 100)], crs=CRS_M)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 100, 100), b(100, 0, 200, 100)], crs=CRS_M)
+    fp = gpd.GeoSeries([b(10, 10, 40, 40), b(120, 10, 150, 40)], crs=CRS_M).to_crs(4326)
+    comm.to_file(tmp_path / "c.gpkg")
+    grids.to_file(tmp_path / "g.gpkg")
+    pd.DataFrame({"WKT": fp.to_wkt(), "建筑高度": ["30", "33m"]}).to_csv(tmp_path / "b.csv", index=False)
+    code = main(["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "c.gpkg"),
+                 "--buildings", str(tmp_path / "b.csv"), "--crs", "EPSG:4326"])
+    out = capsys.readouterr().out
+    assert code == 0 and "households_out_of_bounds" in out and "check_skipped" not in out
+
+
+def test_validate_reads_a_named_layer_of_a_file_of_several(tmp_path, capsys):
+    """A GeoPackage holding several layers given as --communities was refused with "choose one with
+    --communities-layer", an option validate did not have."""
+    from gridgeo.cli import main
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 200, 100)], crs=CRS_M)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 100, 100), b(100, 0, 210, 100)], crs=CRS_M)
+    comm.to_file(tmp_path / "data.gpkg", layer="社区")
+    comm.to_file(tmp_path / "data.gpkg", layer="乡镇")
+    grids.to_file(tmp_path / "g.gpkg")
+    code = main(["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "data.gpkg"),
+                 "--communities-layer", "社区"])
+    assert code == 1 and "outside_community" in capsys.readouterr().out
+
+
+def test_a_grid_wrapped_round_another_is_a_finding_as_the_report_counts_it():
+    """The quality table and the partition's findings count a grid wrapped round another grid (grid_encloses_grid);
+    `gridgeo validate` did not, so a plan whose report showed "grids with a hole 0 / 1" validated with no word of it.
+    A hole the community has (a lake) is no finding."""
+    import gridgeo
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 300, 300)], crs=CRS_M)
+    inner = b(100, 100, 200, 200)
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 300, 300).difference(inner), inner], crs=CRS_M)
+    found = gridgeo.validate(grids, communities=comm)
+    wrapped = found[found["type"] == "grid_encloses_grid"]
+    assert wrapped["feature_id"].tolist() == ["420102001001001"] and wrapped["severity"].tolist() == ["warning"]
+    assert "(1 hole)" in summarize(found).set_index("type").loc["grid_encloses_grid", "worst"]
+    lake = comm.assign(geometry=[b(0, 0, 300, 300).difference(inner)])
+    assert "grid_encloses_grid" not in set(gridgeo.validate(grids.iloc[:1], communities=lake)["type"])

@@ -73,14 +73,14 @@ def palette_colour(index: int) -> str:
 
 def plan_streets(plan: Any, streets: Any = None) -> gpd.GeoDataFrame | None:
     """The streets to draw: those given (a GeoDataFrame, a path or ``(path, layer)``), else the plan's layer."""
+    from ..io import canonical_columns, read_layer
+
     if streets is None:
         return plan.layers.get("streets")
     if isinstance(streets, gpd.GeoDataFrame):
-        return streets
-    from ..io import read_layer
-
+        return canonical_columns(streets, "streets")  # 道路名称 as name, as partition reads it
     path, layer = streets if isinstance(streets, tuple) else (streets, None)
-    return read_layer(path, layer=layer, name="streets")
+    return canonical_columns(read_layer(path, layer=layer, name="streets"), "streets")
 
 
 def roads_by_zone(zones: gpd.GeoDataFrame, key: str, streets: gpd.GeoDataFrame | None, *, within_m: float = 8.0,

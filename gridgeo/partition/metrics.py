@@ -237,8 +237,9 @@ def format_quality(q: dict[str, Any]) -> str:
     """
     counts = q.get("counts", {})
     head = (
-        f"Quality recomputed from the buildings: {counts.get('communities', 0):,} communities, "
-        f"{counts.get('buildings', 0):,} buildings, {counts.get('households', 0):,} households (CRS {q.get('crs')})"
+        f"Quality recomputed from the buildings: {counted(counts.get('communities', 0), 'community')}, "
+        f"{counted(counts.get('buildings', 0), 'building')}, {counted(counts.get('households', 0), 'household')} "
+        f"(CRS {q.get('crs')})"
     )
     base, small = q.get("base") or {}, q.get("small") or {}
     mixed = bool(base.get("mixed_profiles"))  # urban and rural communities: each measured by its own bounds

@@ -70,6 +70,9 @@ type                            severity  measure       meaning
                                                         boundary excluded) below ``street_share_min``;
                                                         geometry: the boundary off the streets
 ``check_skipped``               info      –             a check that could not run, and why
+``grid_encloses_grid``          warning   holes         a grid (small grid) wrapped round land of other grids: a hole
+                                                        its community (grid) does not have, as the quality table
+                                                        counts "grids with a hole"
 ==============================  ========  ============  =====================================================
 
 
@@ -123,6 +126,7 @@ from .layers import (
     _prepare_communities,
     _prepare_polygons,
     _rec,
+    enclosure_check,
     multipart_check,
 )
 from .nesting import _subgrid_nesting
@@ -261,6 +265,9 @@ def validate_grids(
                                                                    dtype=object),
                     container_names=np.array([f"community {c}" if c is not None else None for c in comm_code], dtype=object))
 
+    if comms is not None:  # wrapped round other grids: holes the community does not have (as the quality table counts)
+        enclosure_check(layer, records, level="grids", codes=comm_code,
+                        containers=np.array([comms.geoms[p] if p >= 0 else None for p in comm_pos], dtype=object))
     coverage_start = len(records)
     if comms is not None:
         # communities that overlap each other make their grids overlap too: say so, as a warning
@@ -296,6 +303,9 @@ def validate_grids(
         multipart_check(sub_layer, records, tol2,
                         containers=np.array([layer.geoms[p] if p >= 0 and layer.usable[p] else None for p in parent], dtype=object),
                         container_names=np.array([f"grid {layer.ids[p]}" if p >= 0 else None for p in parent], dtype=object))
+        enclosure_check(sub_layer, records, level="subgrids", codes=sub_comm,
+                        containers=np.array([layer.geoms[p] if p >= 0 and layer.usable[p] else None for p in parent],
+                                            dtype=object))
         # codes are checked against the grid a small grid lies in (its declared grid when it lies in none)
         parent_codes = np.array([layer.codes[p] if p >= 0 else sub_declared[i] for i, p in enumerate(parent)], dtype=object)
         _code_findings(sub_layer, parent_codes, sub_comm, records, code_column="subgrid_code",
@@ -309,7 +319,7 @@ def validate_grids(
         if sub_layer is not None:
             sub_assigned = _subgrid_cut_check(sub_layer, parent, layer, comm_code, buildings, crs, records,
                                               building_share_min, named_cut)
-        if "households" in buildings.columns or "floors" in buildings.columns:
+        if {"households", "floors", "height"} & set(buildings.columns):  # what partition counts households from
             # nulls estimated as the partition estimates them (one implementation of households)
             hh = households_of(buildings, metric=crs, rules=rules)
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
@@ -332,7 +342,7 @@ def validate_grids(
                                   container=np.asarray(sub_comm, dtype=object))
         else:
             records.append(_rec("check_skipped", "buildings", None, None,
-                                message="buildings have no 'households' or 'floors' column: households per grid not checked"))
+                                message="buildings have no 'households', 'floors' or 'height' column: households per grid not checked"))
     if streets is not None:
         _street_share(layer, comm_pos, comm_code, comms, streets, crs, rules.street_snap_m, street_share_min, records, tol)
 

@@ -49,6 +49,7 @@ FINDING_TYPES: dict[str, tuple[str, str, str]] = {
     "subgrid_wrong_parent": ("error", "", "small grid's grid_code is not the grid it lies in"),
     "low_street_share": ("warning", "share", "grid boundary mostly off streets"),
     "check_skipped": ("info", "", "check not run"),
+    "grid_encloses_grid": ("warning", "holes", "grid wrapped around land of other grids (a hole its container does not have)"),
 }
 
 
@@ -327,7 +328,10 @@ def _prepare_communities(communities: gpd.GeoDataFrame, crs: CRS, community_colu
     layer = _prepare_polygons(communities, crs, layer="communities", code_column=col, records=records,
                               tolerance_m2=tolerance_m2, check_multipart=False)
     codes = layer.codes
-    kinds = (np.array([str(k) if isinstance(k, str) else "urban" for k in communities["kind"]], dtype=object)
+    from ..io import KIND_ALIASES  # 村 / 社区 / 乡镇驻地 as partition reads them
+
+    kinds = (np.array([KIND_ALIASES.get(k.strip().lower(), k.strip().lower()) if isinstance(k, str) else "urban"
+                       for k in communities["kind"]], dtype=object)
              if "kind" in communities.columns else np.full(len(codes), "urban", dtype=object))
     keep = layer.usable & np.array([c is not None for c in codes])
     index: dict[str, int] = {}
@@ -417,3 +421,29 @@ def _finish(records: list[dict], metric: CRS, out_crs: Any) -> gpd.GeoDataFrame:
     if out_crs is not None and CRS.from_user_input(out_crs) != metric:
         findings = findings.to_crs(out_crs)
     return findings
+
+
+def enclosure_check(layer: _Layer, records: list, *, containers: np.ndarray, level: str, codes: np.ndarray) -> None:
+    """A grid (or small grid) wrapped around land of other grids: a hole its container (community, or grid) does not
+    have, counted by :func:`~gridgeo.partition.enclosures.foreign_holes` as the quality table and the partition's
+    findings count it (``grid_encloses_grid``, a warning)."""
+    from ..partition.enclosures import foreign_holes
+
+    geoms = layer.geoms
+    has = np.zeros(len(geoms), dtype=bool)
+    ok = np.flatnonzero(layer.usable)
+    if len(ok):
+        parts, idx = shapely.get_parts(geoms[ok], return_index=True)
+        rings = np.bincount(idx, weights=shapely.get_num_interior_rings(parts), minlength=len(ok))
+        has[ok[rings > 0]] = True
+    word = "small grid" if level == "subgrids" else "grid"
+    for i in np.flatnonzero(has):
+        container = containers[i]
+        if container is None:
+            continue
+        holes = foreign_holes(geoms[i], container)
+        if holes:
+            records.append(_rec("grid_encloses_grid", level, layer.ids[i], codes[i], measure=len(holes),
+                                geometry=shapely.point_on_surface(holes[0]),
+                                message=f"{word} {layer.ids[i]} is wrapped around {len(holes)} "
+                                        f"{'hole' if len(holes) == 1 else 'holes'} held by other grids"))

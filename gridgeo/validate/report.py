@@ -33,6 +33,9 @@ def has_errors(findings: gpd.GeoDataFrame) -> bool:
     return bool((findings["severity"] == "error").any())
 
 
+_COUNTED = ("holes", "parts", "households")  # units said in the singular for one: "(1 hole)"
+
+
 def summarize(findings: gpd.GeoDataFrame | pd.DataFrame, *, worst: int = 3) -> pd.DataFrame:
     """Counts per finding type and severity, total measure and the worst offenders of each.
 
@@ -76,7 +79,8 @@ def summarize(findings: gpd.GeoDataFrame | pd.DataFrame, *, worst: int = 3) -> p
         measured = grp.dropna(subset=["measure"])
         # shares are worst when smallest; everything else when largest
         top = measured.sort_values("measure", ascending=(unit == "share")).head(worst)
-        named = "; ".join(f"{_short(fid)} ({m:.4g} {unit})".replace(" )", ")") for fid, m in zip(top["feature_id"], top["measure"]))
+        named = "; ".join(f"{_short(fid)} ({m:.4g} {unit[:-1] if m == 1 and unit in _COUNTED else unit})".replace(" )", ")")
+                          for fid, m in zip(top["feature_id"], top["measure"]))
         if not named:
             named = "; ".join(str(f) for f in grp["feature_id"].dropna().head(worst))
         # totals only where they mean something (areas, lengths); not for shares or households

@@ -67,6 +67,12 @@ CATEGORY_LABELS: dict[str, str] = {
     "business": "business_district", "business district": "business_district", "commercial": "business_district",
     "office": "office_building", "office building": "office_building", "company": "enterprise", "firm": "enterprise",
     "industrial_park": "park", "industrial park": "park", "gov": "government",
+    # OpenStreetMap's tag values (amenity, office, leisure, landuse, shop): a POI layer given as it is
+    **dict.fromkeys(("townhall", "courthouse", "police", "fire_station", "public_building", "diplomatic"), "government"),
+    **dict.fromkeys(("clinic", "doctors", "healthcare"), "hospital"),
+    **dict.fromkeys(("kindergarten", "college", "university"), "school"),
+    "marketplace": "market",
+    "industrial": "park",
 }
 
 #: columns of the plan's ``units`` layer

@@ -749,3 +749,19 @@ def test_a_unit_on_its_community_boundary_is_attached_to_a_grid_of_its_community
     out = register(carved, grids)
     assert out["grid_code"].tolist() == ["420103001001001"]
     assert out["community_code"].tolist() == ["420103001001"] and out["rule"].tolist() == ["attached"]
+
+
+def test_openstreetmap_tag_values_are_read_as_categories():
+    """A POI layer as OpenStreetMap gives it (its ``kind`` mapped as the category): the tag values of schools,
+    clinics, police stations and market places name their category; a bus stop stays ``other``, with a finding."""
+    from gridgeo.dedicated import normalise_units
+
+    c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 100, 100)], crs=4547)
+    kinds = ["kindergarten", "clinic", "police", "townhall", "marketplace", "university", "bus_stop"]
+    u = gpd.GeoDataFrame({"name": [f"u{i}" for i in range(len(kinds))], "category": kinds},
+                         geometry=[Point(10 + i, 10) for i in range(len(kinds))], crs=4547)
+    out, found = normalise_units(u, c)
+    assert dict(zip(out["name"], out["category"], strict=True)) == {
+        "u0": "school", "u1": "hospital", "u2": "government", "u3": "government", "u4": "market", "u5": "school",
+        "u6": "other"}
+    assert found["type"].tolist() == ["unit_unknown_category"]

@@ -454,13 +454,18 @@ def _thin(piece: Any) -> bool:
     return bool(shapely.is_empty(shapely.buffer(piece, -0.05)))
 
 
+#: land (m²) of a community beyond a freed region under which the region is the whole community
+_OUTLINE_NOISE_M2 = 1e-3
+
+
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
                       buildings: gpd.GeoDataFrame, building_tree: shapely.STRtree, in_kept: np.ndarray,
                       streets: gpd.GeoDataFrame | None, rules: Rules, villager_groups: gpd.GeoDataFrame | None,
                       workers: int, outline: Any = None) -> PartitionResult:
     """Partition one freed region afresh; ``building_tree`` is an STRtree of ``buildings.geometry`` (built once
     by :func:`adjust` for all regions). ``outline``: the community's whole outline, its dedicated grids
-    included; the region with the dedicated grids is then the container its grids' holes are judged by."""
+    included (None: the community as given). That outline, kept grids included, is the container its grids'
+    holes are judged by: a new grid wrapped around a kept or dedicated grid is reported."""
     crs = communities.crs
     code, geom = region["code"], region["geometry"]
     row = communities[communities["code"] == code].iloc[0]
@@ -485,11 +490,12 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     # pieces here are kept whole, as in a fresh plan
     near = np.sort(building_tree.query(geom, predicate="intersects"))
     near = near[(buildings["community_code"].to_numpy()[near] != code) & buildings["community_code"].notna().to_numpy()[near]]
-    region_outline = None
-    if outline is not None:  # the region and the community's dedicated grids (none of them is in a kept grid)
-        dedicated = shapely.difference(outline, row.geometry)
-        if not shapely.is_empty(dedicated):
-            region_outline = shapely.union(geom, dedicated)
+    # the container its grids' holes are judged by: the whole community, its dedicated grids and kept grids
+    # included, so that a new grid wrapped around a kept grid (a tower's grid the region surrounds) is reported
+    # and opened where it can be, as a fresh plan's grid wrapped around another is (the region alone has that
+    # hole too, and the grid round it went unreported)
+    whole = outline if outline is not None else row.geometry
+    region_outline = whole if shapely.area(shapely.difference(whole, geom)) > _OUTLINE_NOISE_M2 else None
     res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1,
                     neighbours=buildings.iloc[near] if len(near) else None,
                     outlines={code: region_outline} if region_outline is not None else None)

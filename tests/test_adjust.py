@@ -572,3 +572,50 @@ def test_villager_groups_with_numeric_village_codes_keep_an_unchanged_village(tm
     v2, meta = _rerun(inputs, v1, tmp_path)
     assert meta["adjustment"]["grids_freed"] == 0
     assert sorted(v2["grids"]["grid_code"]) == sorted(v1["grids"]["grid_code"])
+
+
+def test_a_new_grid_wrapped_around_a_kept_grid_is_reported():
+    # a tower over the grid ceiling (its own grid) in the middle of one block of walk-ups: the grid of the
+    # walk-ups is wrapped around it and reported (grid_encloses_grid). A walk-up's households changed frees
+    # that grid, the tower's is kept: the region re-divided has the tower's hole too, and the new grid
+    # wrapped around it went unreported (the hole was judged against the region, not the community)
+    from shapely import box
+
+    x0, y0 = 526_000.0, 3_385_000.0
+
+    def rect(a, b, c, d):
+        return box(x0 + a, y0 + b, x0 + c, y0 + d)
+
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["甲"], "kind": ["urban"]},
+                            geometry=[rect(0, 0, 200, 200)], crs=4547)
+    streets = gpd.GeoDataFrame({"name": [None], "highway": ["primary"]},
+                               geometry=[LineString([(x0 - 10, y0 - 10), (x0 + 210, y0 - 10)])], crs=4547)
+    ids, hh, geoms = ["tower"], [560], [rect(97, 97, 103, 103)]
+    for x in range(10, 190, 30):
+        for y in range(10, 190, 30):
+            if abs(x + 6 - 100) >= 30 or abs(y + 6 - 100) >= 30:
+                ids.append(f"b{x:03d}{y:03d}")
+                hh.append(12)
+                geoms.append(rect(x, y, x + 12, y + 12))
+    bld = gpd.GeoDataFrame({"building_id": ids, "households": hh}, geometry=geoms, crs=4547)
+
+    def wrapped(plan):
+        g = plan["grids"].to_crs(4547)
+        holes = [int(shapely.get_num_interior_rings(shapely.get_parts(x)).sum()) for x in g.geometry]
+        f = plan["findings"]
+        return (set(g["grid_code"][np.array(holes) > 0]),
+                set(f.loc[f["type"] == "grid_encloses_grid", "feature_id"]))
+
+    v1 = divide(comm, streets, bld)
+    holed, reported = wrapped(v1)
+    assert holed and holed == reported
+    changed = bld.copy()
+    changed.loc[changed["building_id"] == "b010010", "households"] = 30
+    v2 = divide(comm, streets, changed, previous=v1)
+    tower = v1["buildings"].set_index("building_id").loc["tower", "grid_code"]
+    assert v2["buildings"].set_index("building_id").loc["tower", "grid_code"] == tower  # the tower's grid is kept
+    assert tower in set(v2["grids"]["grid_code"]) and tower not in holed
+    holed, reported = wrapped(v2)
+    assert holed, "the walk-ups' grid is still wrapped round the tower's (no division without it)"
+    assert holed <= reported
+    assert v2.metadata["validation"]["error"] == 0

@@ -580,8 +580,11 @@ def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoD
             sid[i] = None if s is None or (isinstance(s, float) and np.isnan(s)) else "K" + str(s)
         _new_in_kept_subgrids(out_b, psub, codes, in_kept, sid)
     # buildings handled by re-partitioned regions
+    # (each region of a community is given all its buildings outside the kept grids and places only those in
+    # it: a building another region placed keeps that region's grid, not the None of the next region)
     for res in parts:
         rb = res.buildings.set_index("building_id")
+        rb = rb[rb["grid_id"].notna().to_numpy()]
         idx = out_b["building_id"].isin(rb.index).to_numpy()
         gid[idx] = rb.loc[out_b["building_id"][idx], "grid_id"].to_numpy()
         sid[idx] = rb.loc[out_b["building_id"][idx], "subgrid_id"].to_numpy()

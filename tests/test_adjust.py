@@ -619,3 +619,33 @@ def test_a_new_grid_wrapped_around_a_kept_grid_is_reported():
     assert holed, "the walk-ups' grid is still wrapped round the tower's (no division without it)"
     assert holed <= reported
     assert v2.metadata["validation"]["error"] == 0
+
+
+def test_buildings_placed_by_one_freed_region_keep_their_grid_after_the_next_region():
+    # each freed region of a community is partitioned with all the community's buildings outside the kept
+    # grids and places only those in it (the others come back with no grid); the second region's None
+    # overwrote the grid the first region gave its buildings: they were in no grid in the plan's buildings
+    # layer, though their grid counted their households
+    from shapely import Point, box
+
+    from gridgeo.adjust import _combine
+    from gridgeo.partition import GRID_COLUMNS, SUBGRID_COLUMNS, PartitionResult
+
+    crs = 4547
+    bld = gpd.GeoDataFrame({"building_id": ["w", "e"], "community_code": "420103001001", "households": [300, 320]},
+                           geometry=[Point(10, 10), Point(90, 10)], crs=crs)
+
+    def region(k: int, placed: str) -> PartitionResult:
+        gid = f"R{k}-G001"
+        grids = gpd.GeoDataFrame({c: [None] for c in GRID_COLUMNS}, geometry=[box(80 * k, 0, 80 * k + 20, 20)],
+                                 crs=crs).assign(grid_id=gid)
+        subs = gpd.GeoDataFrame({c: [None] for c in SUBGRID_COLUMNS}, geometry=[grids.geometry[0]],
+                                crs=crs).assign(grid_id=gid, subgrid_id=f"{gid}-01")
+        on = bld["building_id"] == placed
+        b = bld.assign(grid_id=np.where(on, gid, None), subgrid_id=np.where(on, f"{gid}-01", None))
+        return PartitionResult(grids=grids, subgrids=subs, buildings=b, findings=gpd.GeoDataFrame(geometry=[], crs=crs))
+
+    out = _combine(gpd.GeoDataFrame({"grid_code": [], "community_code": []}, geometry=[], crs=crs), None, None,
+                   bld, np.full(2, -1), [region(0, "w"), region(1, "e")], crs)
+    assert out.buildings["grid_id"].tolist() == ["R0-G001", "R1-G001"]
+    assert out.buildings["subgrid_id"].tolist() == ["R0-G001-01", "R1-G001-01"]

@@ -302,6 +302,16 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     b = sig_before.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)
     same = np.array([a.get(i, ()) == b.get(i, ()) for i in range(n)])
     keep &= same
+    # a footprint unit (overlapping footprints, kept whole) whose buildings now count in two grids of one
+    # community (a new building drawn over one in a kept grid, counting in the freed grid beside it) frees
+    # them all: kept, the unit was split between the kept grid and a new one
+    if "unit_id" in buildings.columns:
+        gc = pg["community_code"].astype(str).to_numpy()
+        at = np.flatnonzero(gi_all >= 0)
+        units = pd.DataFrame({"unit": buildings["unit_id"].astype(str).to_numpy()[at], "grid": gi_all[at],
+                              "comm": gc[gi_all[at]]})
+        spread = units.groupby(["unit", "comm"])["grid"].transform("nunique") > 1
+        keep[np.unique(units.loc[spread, "grid"].to_numpy())] = False
     if villager_groups is not None and len(villager_groups):
         keep &= ~_across_groups(pg, gi_all, buildings, villager_groups, rural)
     # footprints cut between two grids of one community free both: a cut as validate counts it (the one

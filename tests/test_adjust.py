@@ -649,3 +649,40 @@ def test_buildings_placed_by_one_freed_region_keep_their_grid_after_the_next_reg
                    bld, np.full(2, -1), [region(0, "w"), region(1, "e")], crs)
     assert out.buildings["grid_id"].tolist() == ["R0-G001", "R1-G001"]
     assert out.buildings["subgrid_id"].tolist() == ["R0-G001-01", "R1-G001-01"]
+
+
+def test_a_new_building_drawn_over_one_in_a_kept_grid_frees_that_grid_and_the_unit_stays_whole():
+    # three blocks, a grid each; a building of the west grid reaches to the street (x = 199.5). A new building
+    # east of the street (in the middle grid, 1 m of it over the street) overlaps it: one footprint unit. The
+    # middle grid changed and was re-divided, the west grid was kept as it stood: the unit was split between
+    # the kept grid and a new one
+    from shapely import box
+
+    x0, y0 = 526_000.0, 3_385_000.0
+
+    def rect(a, b, c, d):
+        return box(x0 + a, y0 + b, x0 + c, y0 + d)
+
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["甲"], "kind": ["urban"]},
+                            geometry=[rect(0, 0, 600, 200)], crs=4547)
+    streets = gpd.GeoDataFrame({"name": [None, None], "highway": ["tertiary", "tertiary"]},
+                               geometry=[LineString([(x0 + x, y0 - 10), (x0 + x, y0 + 210)]) for x in (200, 400)],
+                               crs=4547)
+    ids, geoms = ["edge"], [rect(185, 100, 199.5, 115)]
+    for x in range(10, 600, 40):
+        for y in range(10, 190, 40):
+            if x % 200 <= 180:
+                ids.append(f"b{x:03d}{y:03d}")
+                geoms.append(rect(x, y, x + 15, y + 15))
+    bld = gpd.GeoDataFrame({"building_id": ids, "households": 18}, geometry=geoms, crs=4547)
+    v1 = divide(comm, streets, bld)
+    west = v1["buildings"].set_index("building_id").loc["edge", "grid_code"]
+    new = gpd.GeoDataFrame({"building_id": ["new"], "households": [20]}, geometry=[rect(199, 100, 230, 115)], crs=4547)
+    v2 = divide(comm, streets, pd.concat([bld, new], ignore_index=True), previous=v1)
+    b = v2["buildings"].set_index("building_id")
+    assert b.loc["edge", "unit_id"] == b.loc["new", "unit_id"]
+    unit = b[b["unit_id"] == b.loc["new", "unit_id"]]
+    assert unit["grid_code"].nunique() == 1 and unit["subgrid_code"].nunique() == 1, unit[["grid_code", "subgrid_code"]]
+    kept = set(v1["grids"]["grid_code"]) - {west, v1["buildings"].set_index("building_id").loc["b210090", "grid_code"]}
+    assert kept and kept <= set(v2["grids"]["grid_code"])  # the east grid is still kept
+    assert v2.metadata["validation"]["error"] == 0

@@ -302,6 +302,16 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
     b = sig_before.groupby("grid").apply(lambda d: tuple(zip(d["building_id"], d["households"].astype(int))), include_groups=False)
     same = np.array([a.get(i, ()) == b.get(i, ()) for i in range(n)])
     keep &= same
+    # a footprint unit (overlapping footprints, kept whole) whose buildings now count in two grids of one
+    # community (a new building drawn over one in a kept grid, counting in the freed grid beside it) frees
+    # them all: kept, the unit was split between the kept grid and a new one
+    if "unit_id" in buildings.columns:
+        gc = pg["community_code"].astype(str).to_numpy()
+        at = np.flatnonzero(gi_all >= 0)
+        units = pd.DataFrame({"unit": buildings["unit_id"].astype(str).to_numpy()[at], "grid": gi_all[at],
+                              "comm": gc[gi_all[at]]})
+        spread = units.groupby(["unit", "comm"])["grid"].transform("nunique") > 1
+        keep[np.unique(units.loc[spread, "grid"].to_numpy())] = False
     if villager_groups is not None and len(villager_groups):
         keep &= ~_across_groups(pg, gi_all, buildings, villager_groups, rural)
     # footprints cut between two grids of one community free both: a cut as validate counts it (the one
@@ -454,13 +464,18 @@ def _thin(piece: Any) -> bool:
     return bool(shapely.is_empty(shapely.buffer(piece, -0.05)))
 
 
+#: land (m²) of a community beyond a freed region under which the region is the whole community
+_OUTLINE_NOISE_M2 = 1e-3
+
+
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
                       buildings: gpd.GeoDataFrame, building_tree: shapely.STRtree, in_kept: np.ndarray,
                       streets: gpd.GeoDataFrame | None, rules: Rules, villager_groups: gpd.GeoDataFrame | None,
                       workers: int, outline: Any = None) -> PartitionResult:
     """Partition one freed region afresh; ``building_tree`` is an STRtree of ``buildings.geometry`` (built once
     by :func:`adjust` for all regions). ``outline``: the community's whole outline, its dedicated grids
-    included; the region with the dedicated grids is then the container its grids' holes are judged by."""
+    included (None: the community as given). That outline, kept grids included, is the container its grids'
+    holes are judged by: a new grid wrapped around a kept or dedicated grid is reported."""
     crs = communities.crs
     code, geom = region["code"], region["geometry"]
     row = communities[communities["code"] == code].iloc[0]
@@ -485,11 +500,12 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     # pieces here are kept whole, as in a fresh plan
     near = np.sort(building_tree.query(geom, predicate="intersects"))
     near = near[(buildings["community_code"].to_numpy()[near] != code) & buildings["community_code"].notna().to_numpy()[near]]
-    region_outline = None
-    if outline is not None:  # the region and the community's dedicated grids (none of them is in a kept grid)
-        dedicated = shapely.difference(outline, row.geometry)
-        if not shapely.is_empty(dedicated):
-            region_outline = shapely.union(geom, dedicated)
+    # the container its grids' holes are judged by: the whole community, its dedicated grids and kept grids
+    # included, so that a new grid wrapped around a kept grid (a tower's grid the region surrounds) is reported
+    # and opened where it can be, as a fresh plan's grid wrapped around another is (the region alone has that
+    # hole too, and the grid round it went unreported)
+    whole = outline if outline is not None else row.geometry
+    region_outline = whole if shapely.area(shapely.difference(whole, geom)) > _OUTLINE_NOISE_M2 else None
     res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1,
                     neighbours=buildings.iloc[near] if len(near) else None,
                     outlines={code: region_outline} if region_outline is not None else None)
@@ -574,8 +590,11 @@ def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoD
             sid[i] = None if s is None or (isinstance(s, float) and np.isnan(s)) else "K" + str(s)
         _new_in_kept_subgrids(out_b, psub, codes, in_kept, sid)
     # buildings handled by re-partitioned regions
+    # (each region of a community is given all its buildings outside the kept grids and places only those in
+    # it: a building another region placed keeps that region's grid, not the None of the next region)
     for res in parts:
         rb = res.buildings.set_index("building_id")
+        rb = rb[rb["grid_id"].notna().to_numpy()]
         idx = out_b["building_id"].isin(rb.index).to_numpy()
         gid[idx] = rb.loc[out_b["building_id"][idx], "grid_id"].to_numpy()
         sid[idx] = rb.loc[out_b["building_id"][idx], "subgrid_id"].to_numpy()

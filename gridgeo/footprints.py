@@ -110,6 +110,10 @@ def footprint_units(
         a, b = tree.query(valid[pidx], predicate="intersects")
         keep = a < b
         a, b = pidx[a[keep]], pidx[b[keep]]
+        # each pair's overlay taken in the order of the ids (the smaller first), not of the rows: the overlap's
+        # point and area are then the same whatever the row order
+        swap = ids[a] > ids[b]
+        a, b = np.where(swap, b, a), np.where(swap, a, b)
         inter = shapely.area(shapely.intersection(valid[a], valid[b]))
         smaller = np.minimum(shapely.area(valid[a]), shapely.area(valid[b]))
         share = np.divide(inter, smaller, out=np.zeros(len(a)), where=smaller > 0)

@@ -572,3 +572,117 @@ def test_villager_groups_with_numeric_village_codes_keep_an_unchanged_village(tm
     v2, meta = _rerun(inputs, v1, tmp_path)
     assert meta["adjustment"]["grids_freed"] == 0
     assert sorted(v2["grids"]["grid_code"]) == sorted(v1["grids"]["grid_code"])
+
+
+def test_a_new_grid_wrapped_around_a_kept_grid_is_reported():
+    # a tower over the grid ceiling (its own grid) in the middle of one block of walk-ups: the grid of the
+    # walk-ups is wrapped around it and reported (grid_encloses_grid). A walk-up's households changed frees
+    # that grid, the tower's is kept: the region re-divided has the tower's hole too, and the new grid
+    # wrapped around it went unreported (the hole was judged against the region, not the community)
+    from shapely import box
+
+    x0, y0 = 526_000.0, 3_385_000.0
+
+    def rect(a, b, c, d):
+        return box(x0 + a, y0 + b, x0 + c, y0 + d)
+
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["甲"], "kind": ["urban"]},
+                            geometry=[rect(0, 0, 200, 200)], crs=4547)
+    streets = gpd.GeoDataFrame({"name": [None], "highway": ["primary"]},
+                               geometry=[LineString([(x0 - 10, y0 - 10), (x0 + 210, y0 - 10)])], crs=4547)
+    ids, hh, geoms = ["tower"], [560], [rect(97, 97, 103, 103)]
+    for x in range(10, 190, 30):
+        for y in range(10, 190, 30):
+            if abs(x + 6 - 100) >= 30 or abs(y + 6 - 100) >= 30:
+                ids.append(f"b{x:03d}{y:03d}")
+                hh.append(12)
+                geoms.append(rect(x, y, x + 12, y + 12))
+    bld = gpd.GeoDataFrame({"building_id": ids, "households": hh}, geometry=geoms, crs=4547)
+
+    def wrapped(plan):
+        g = plan["grids"].to_crs(4547)
+        holes = [int(shapely.get_num_interior_rings(shapely.get_parts(x)).sum()) for x in g.geometry]
+        f = plan["findings"]
+        return (set(g["grid_code"][np.array(holes) > 0]),
+                set(f.loc[f["type"] == "grid_encloses_grid", "feature_id"]))
+
+    v1 = divide(comm, streets, bld)
+    holed, reported = wrapped(v1)
+    assert holed and holed == reported
+    changed = bld.copy()
+    changed.loc[changed["building_id"] == "b010010", "households"] = 30
+    v2 = divide(comm, streets, changed, previous=v1)
+    tower = v1["buildings"].set_index("building_id").loc["tower", "grid_code"]
+    assert v2["buildings"].set_index("building_id").loc["tower", "grid_code"] == tower  # the tower's grid is kept
+    assert tower in set(v2["grids"]["grid_code"]) and tower not in holed
+    holed, reported = wrapped(v2)
+    assert holed, "the walk-ups' grid is still wrapped round the tower's (no division without it)"
+    assert holed <= reported
+    assert v2.metadata["validation"]["error"] == 0
+
+
+def test_buildings_placed_by_one_freed_region_keep_their_grid_after_the_next_region():
+    # each freed region of a community is partitioned with all the community's buildings outside the kept
+    # grids and places only those in it (the others come back with no grid); the second region's None
+    # overwrote the grid the first region gave its buildings: they were in no grid in the plan's buildings
+    # layer, though their grid counted their households
+    from shapely import Point, box
+
+    from gridgeo.adjust import _combine
+    from gridgeo.partition import GRID_COLUMNS, SUBGRID_COLUMNS, PartitionResult
+
+    crs = 4547
+    bld = gpd.GeoDataFrame({"building_id": ["w", "e"], "community_code": "420103001001", "households": [300, 320]},
+                           geometry=[Point(10, 10), Point(90, 10)], crs=crs)
+
+    def region(k: int, placed: str) -> PartitionResult:
+        gid = f"R{k}-G001"
+        grids = gpd.GeoDataFrame({c: [None] for c in GRID_COLUMNS}, geometry=[box(80 * k, 0, 80 * k + 20, 20)],
+                                 crs=crs).assign(grid_id=gid)
+        subs = gpd.GeoDataFrame({c: [None] for c in SUBGRID_COLUMNS}, geometry=[grids.geometry[0]],
+                                crs=crs).assign(grid_id=gid, subgrid_id=f"{gid}-01")
+        on = bld["building_id"] == placed
+        b = bld.assign(grid_id=np.where(on, gid, None), subgrid_id=np.where(on, f"{gid}-01", None))
+        return PartitionResult(grids=grids, subgrids=subs, buildings=b, findings=gpd.GeoDataFrame(geometry=[], crs=crs))
+
+    out = _combine(gpd.GeoDataFrame({"grid_code": [], "community_code": []}, geometry=[], crs=crs), None, None,
+                   bld, np.full(2, -1), [region(0, "w"), region(1, "e")], crs)
+    assert out.buildings["grid_id"].tolist() == ["R0-G001", "R1-G001"]
+    assert out.buildings["subgrid_id"].tolist() == ["R0-G001-01", "R1-G001-01"]
+
+
+def test_a_new_building_drawn_over_one_in_a_kept_grid_frees_that_grid_and_the_unit_stays_whole():
+    # three blocks, a grid each; a building of the west grid reaches to the street (x = 199.5). A new building
+    # east of the street (in the middle grid, 1 m of it over the street) overlaps it: one footprint unit. The
+    # middle grid changed and was re-divided, the west grid was kept as it stood: the unit was split between
+    # the kept grid and a new one
+    from shapely import box
+
+    x0, y0 = 526_000.0, 3_385_000.0
+
+    def rect(a, b, c, d):
+        return box(x0 + a, y0 + b, x0 + c, y0 + d)
+
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["甲"], "kind": ["urban"]},
+                            geometry=[rect(0, 0, 600, 200)], crs=4547)
+    streets = gpd.GeoDataFrame({"name": [None, None], "highway": ["tertiary", "tertiary"]},
+                               geometry=[LineString([(x0 + x, y0 - 10), (x0 + x, y0 + 210)]) for x in (200, 400)],
+                               crs=4547)
+    ids, geoms = ["edge"], [rect(185, 100, 199.5, 115)]
+    for x in range(10, 600, 40):
+        for y in range(10, 190, 40):
+            if x % 200 <= 180:
+                ids.append(f"b{x:03d}{y:03d}")
+                geoms.append(rect(x, y, x + 15, y + 15))
+    bld = gpd.GeoDataFrame({"building_id": ids, "households": 18}, geometry=geoms, crs=4547)
+    v1 = divide(comm, streets, bld)
+    west = v1["buildings"].set_index("building_id").loc["edge", "grid_code"]
+    new = gpd.GeoDataFrame({"building_id": ["new"], "households": [20]}, geometry=[rect(199, 100, 230, 115)], crs=4547)
+    v2 = divide(comm, streets, pd.concat([bld, new], ignore_index=True), previous=v1)
+    b = v2["buildings"].set_index("building_id")
+    assert b.loc["edge", "unit_id"] == b.loc["new", "unit_id"]
+    unit = b[b["unit_id"] == b.loc["new", "unit_id"]]
+    assert unit["grid_code"].nunique() == 1 and unit["subgrid_code"].nunique() == 1, unit[["grid_code", "subgrid_code"]]
+    kept = set(v1["grids"]["grid_code"]) - {west, v1["buildings"].set_index("building_id").loc["b210090", "grid_code"]}
+    assert kept and kept <= set(v2["grids"]["grid_code"])  # the east grid is still kept
+    assert v2.metadata["validation"]["error"] == 0

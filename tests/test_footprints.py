@@ -217,6 +217,18 @@ def test_findings_order_does_not_depend_on_row_order():
     assert found["message"].tolist() == found2["message"].tolist()
 
 
+def test_overlap_finding_point_does_not_depend_on_row_order():
+    # a tile cut (two pieces meeting at a corner) drawn over its whole outline: the overlap is the two pieces,
+    # and its point on surface was the first piece's with one argument order and the second's with the other
+    tile = shapely.MultiPolygon([rect(0, 0, 6, 6), rect(6, 6, 12, 12)])
+    b = buildings([tile, rect(0, 0, 12, 12)], ["a", "b"])
+    _, found = footprint_units(b)
+    _, found2 = footprint_units(b.iloc[::-1])
+    assert found["type"].tolist() == found2["type"].tolist() == ["buildings_overlap"]
+    assert found["measure"].tolist() == found2["measure"].tolist()
+    assert shapely.equals_exact(found.geometry.to_numpy(), found2.geometry.to_numpy(), tolerance=0).all()
+
+
 # ------------------------------------------------------------------------------------------ bend_blocks
 
 

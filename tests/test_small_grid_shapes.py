@@ -267,3 +267,21 @@ def test_small_grids_polished_on_their_drawn_edges_keep_their_bounds():
         assert out.tolist() == ([0, 0, 1, 1] if moved else [0, 0, 0, 1])
         sums = np.bincount(out, weights=h)
         assert all(SMALL.violation(x) == 0 for x in sums)
+
+
+def test_a_point_region_touching_the_block_along_a_line_is_smoothed_without_a_geos_error():
+    # the Voronoi region of the point building (x < 10) clipped to this U-shaped block is a polygon plus the
+    # line x = 10 along the right arm's edge (a GeometryCollection); the footprint regions then took its
+    # difference with the point's empty footprint union, which GEOS refuses ("Unable to determine overlay
+    # result geometry dimension"): in a re-division the community failed, its buildings in no grid
+    from shapely import Point
+
+    from gridgeo.partition.units import build_cells
+
+    block = shapely.union_all([box(0, 0, 20, 10), box(0, 10, 5, 20), box(10, 10, 20, 20)])
+    b = np.array([Point(5, 5), box(13, 3, 17, 7)], dtype=object)
+    c = build_cells(block, np.array([block]), b, np.array([0, 0]), np.array([10, 20]), smooth=True)
+    assert c.households.tolist() == [10, 20]
+    assert c.building_cell.tolist() == [0, 1]
+    assert set(shapely.get_type_id(c.geoms)) <= {3, 6}
+    assert shapely.area(shapely.union_all(c.geoms)) == pytest.approx(350.0)

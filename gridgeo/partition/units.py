@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from .._geometry import union_by
+from .._geometry import polygonal, union_by
 
 __all__ = ["GRID_SIZE_M", "Cells", "build_cells"]
 
@@ -380,7 +380,9 @@ def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.
         if not ok_blocks.all():  # degenerate Voronoi (should not happen with distinct sites): fall back per site
             parts, owner = _voronoi_fallback(parts, owner, ok_blocks, site_xy, site_block, div_idx, blocks)
         # parts are in the order of ``sel`` (block order, then site order)
-        clipped = shapely.intersection(parts, blocks[site_block[sel]])
+        # polygons only: a region that touches the block's edge along a line or at a point clips to a collection
+        # of a polygon and that line, which GEOS's overlay refuses (mixed dimensions) in the later differences
+        clipped = polygonal(shapely.intersection(parts, blocks[site_block[sel]]), normalise=False)
     found = locals()
     return {n: found[n] for n in _INPUTS}
 

@@ -59,6 +59,51 @@ def test_validate_uses_the_plans_scheme_and_rules(capsys, prefixed_plan, tmp_pat
     assert not types & {"malformed_code", "code_prefix_mismatch", "duplicate_code", "overlap", "gap", "outside_community"}
 
 
+def _with_buildings(plan_path, out, edit) -> None:
+    """The plan at ``plan_path`` written to ``out`` with its buildings layer edited by ``edit`` (in place)."""
+    plan = Plan.read(plan_path)
+    buildings = plan.layers["buildings"].copy()
+    edit(buildings)
+    Plan({**plan.layers, "buildings": buildings}, plan.metadata).write(out)
+
+
+def test_validate_fails_a_plan_whose_building_codes_were_swapped_or_blanked(capsys, prefixed_plan, tmp_path):
+    """Other systems (event dispatch, public security) import the plan's buildings to know each one's grid: a
+    plan whose buildings carried a neighbour grid's code, or none, validated clean (exit 0)."""
+    plan = Plan.read(prefixed_plan)
+    grids, b = plan.layers["grids"], plan.layers["buildings"]
+    # a building of a grid with a neighbour in the same community (the neighbour's code is what it gets)
+    comm = grids.set_index("grid_code")["community_code"]
+    own = b["grid_code"].astype(str)
+    other = {g: sorted(c for c in comm.index if comm[c] == comm[g] and c != g) for g in sorted(set(own))}
+    i = next(k for k, g in enumerate(own) if other[g])
+    victim, right, wrong = str(b["building_id"].iloc[i]), own.iloc[i], other[own.iloc[i]][0]
+
+    def swap(buildings):
+        buildings.loc[buildings.index[i], "grid_code"] = wrong
+
+    def blank(buildings):
+        buildings.loc[buildings.index[i], ["grid_code", "subgrid_code"]] = None
+
+    for name, edit, said in (("swapped", swap, f"carries grid_code {wrong} but lies in grid {right}"),
+                             ("blanked", blank, f"lies in grid {right} but carries no grid_code")):
+        out = tmp_path / f"{name}.gpkg"
+        _with_buildings(prefixed_plan, out, edit)
+        report = tmp_path / f"{name}.json"
+        capsys.readouterr()
+        rc = main(["validate", str(out), "--report", str(report)])
+        text = capsys.readouterr().out
+        assert rc == 1, text
+        doc = json.loads(report.read_text(encoding="utf-8"))
+        rows = [r.get("properties") or r for r in doc.get("findings", doc.get("features", []))]
+        errors = [r for r in rows if r["severity"] == "error"]
+        assert {r["type"] for r in errors} == {"building_code_mismatch"}, errors
+        assert {r["feature_id"] for r in errors} == {victim}
+        assert any(said in r["message"] for r in errors), errors
+    # the plan as gridgeo wrote it passes the same check (test_validate_uses_the_plans_scheme_and_rules: exit 0)
+    assert main(["validate", str(prefixed_plan)]) == 0
+
+
 def test_report_prints_the_stored_quality(capsys, prefixed_plan):
     capsys.readouterr()
     assert main(["report", str(prefixed_plan)]) == 0

@@ -1007,3 +1007,150 @@ def test_a_grid_wrapped_round_another_is_a_finding_as_the_report_counts_it():
     assert "(1 hole)" in summarize(found).set_index("type").loc["grid_encloses_grid", "worst"]
     lake = comm.assign(geometry=[b(0, 0, 300, 300).difference(inner)])
     assert "grid_encloses_grid" not in set(gridgeo.validate(grids.iloc[:1], communities=lake)["type"])
+
+
+# --------------------------------------------------------------------------------------------------
+# the grid and small-grid codes buildings carry (what dispatch and public security import)
+
+G1, G2 = f"{C1}001", f"{C1}002"
+
+
+def coded_town():
+    """Two grids of one community, two small grids each, and buildings carrying the codes they lie in."""
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    subs = layer([b(0, 0, 50, 100), b(50, 0, 100, 100), b(100, 0, 150, 100), b(150, 0, 200, 100)],
+                 subgrid_code=[f"{G1}01", f"{G1}02", f"{G2}01", f"{G2}02"], grid_code=[G1, G1, G2, G2])
+    blds = buildings_layer([b(10, 10, 20, 20), b(60, 10, 70, 20), b(110, 10, 120, 20), b(160, 10, 170, 20)])
+    blds["grid_code"] = [G1, G1, G2, G2]
+    blds["subgrid_code"] = [f"{G1}01", f"{G1}02", f"{G2}01", f"{G2}02"]
+    return grids, subs, blds
+
+
+def errors(f):
+    return f[f["severity"] == "error"].reset_index(drop=True)
+
+
+def not_households(f):
+    """The findings, less the households check's (these buildings have no households: skipped, and said)."""
+    return f[~f["message"].str.contains("households per grid not checked")].reset_index(drop=True)
+
+
+def test_buildings_carrying_the_codes_they_lie_in_are_clean():
+    grids, subs, blds = coded_town()
+    assert not_households(validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds)).empty
+
+
+def test_building_carrying_a_neighbours_grid_code_is_an_error():
+    # a plan whose buildings' codes were swapped (by hand, by a buggy re-division) validated clean: validate
+    # assigned each building to its grid but never compared that with the code the building carries
+    grids, subs, blds = coded_town()
+    blds.loc[1, "grid_code"] = G2
+    f = errors(validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds))
+    assert types(f) == ["building_code_mismatch"]
+    row = f.iloc[0]
+    assert row["feature_id"] == "B1" and row["layer"] == "buildings" and row["community_code"] == C1
+    assert f"building B1 carries grid_code {G2} but lies in grid {G1}" in row["message"]
+    assert f"set its grid_code to {G1}" in row["message"] and "gridgeo partition" in row["message"]
+    assert row.geometry.equals(b(60, 10, 70, 20))
+
+
+def test_building_with_a_blank_grid_code_is_an_error():
+    grids, subs, blds = coded_town()
+    blds["grid_code"] = blds["grid_code"].astype(object)
+    blds.loc[2, "grid_code"] = None
+    blds.loc[3, "grid_code"] = "  "
+    f = errors(validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds))
+    assert types(f) == ["building_code_mismatch"] * 2 and f["feature_id"].tolist() == ["B2", "B3"]
+    assert f"building B2 lies in grid {G2} but carries no grid_code" in f.loc[0, "message"]
+
+
+def test_small_grid_code_swapped_or_blank_is_an_error():
+    grids, subs, blds = coded_town()
+    blds["subgrid_code"] = blds["subgrid_code"].astype(object)
+    blds.loc[0, "subgrid_code"] = f"{G1}02"  # the other small grid of its own grid
+    blds.loc[3, "subgrid_code"] = None
+    f = errors(validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds))
+    assert types(f) == ["building_code_mismatch"] * 2 and f["feature_id"].tolist() == ["B0", "B3"]
+    assert f"building B0 carries subgrid_code {G1}02 but lies in small grid {G1}01" in f.loc[0, "message"]
+    assert f"building B3 lies in small grid {G2}02 but carries no subgrid_code" in f.loc[1, "message"]
+    assert set(f["layer"]) == {"buildings"}
+
+
+def test_building_carrying_a_code_of_no_grid_names_it():
+    grids, subs, blds = coded_town()
+    blds.loc[0, "grid_code"] = f"{C1}777"
+    f = errors(validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds))
+    assert f["feature_id"].tolist() == ["B0"]
+    assert f"carries grid_code {C1}777 (no grid of the layer) but lies in grid {G1}" in f.loc[0, "message"]
+
+
+def test_codes_as_numbers_compare_as_text():
+    # a layer round-tripped through a spreadsheet: codes read back as integers are the same codes
+    grids, subs, blds = coded_town()
+    blds["grid_code"] = blds["grid_code"].astype("int64")
+    assert not_households(validate_grids(grids, communities=ONE, buildings=blds)).empty
+
+
+def test_ambiguous_buildings_may_carry_any_grid_they_lie_in():
+    # a footprint across two grids (a building_cut error of its own) or across two communities (one grid in
+    # each, a warning on input), and a point on the edge of two grids: the code of either grid is no mismatch
+    grids = gpd.GeoDataFrame({"grid_code": [G1, f"{C2}001"], "community_code": [C1, C2]},
+                             geometry=[b(0, 0, 200, 100), b(200, 0, 400, 100)], crs=CRS_M)
+    blds = buildings_layer([b(190, 10, 204, 20), b(190, 30, 204, 40), pt(200, 50), pt(200, 60)])
+    blds["grid_code"] = [G1, f"{C2}001", G1, f"{C2}001"]
+    f = validate_grids(grids, communities=TWO, buildings=blds)
+    assert "building_code_mismatch" not in set(f["type"])
+    assert set(not_households(f)["type"]) == {"building_across_communities"}
+    # within one community, a cut building carrying its smaller grid: the cut is the error, not the code
+    one = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    cut = buildings_layer([b(90, 10, 120, 20)])
+    cut["grid_code"] = [G1]
+    assert types(errors(validate_grids(one, communities=ONE, buildings=cut))) == ["building_cut"]
+    # but a footprint under 5% in the grid its code names does not lie there
+    sliver = buildings_layer([b(99, 10, 140, 20)])
+    sliver["grid_code"] = [G1]
+    assert types(errors(validate_grids(one, communities=ONE, buildings=sliver))) == ["building_code_mismatch"]
+
+
+def test_building_in_no_grid_carrying_a_code_is_a_warning():
+    # outside every community: in no grid by design, yet it carries a grid's code (dispatch would send its
+    # events there): said, as a warning beside building_outside_communities
+    grids, subs, blds = coded_town()
+    out = buildings_layer([b(300, 10, 310, 20)])
+    out["building_id"] = ["far"]
+    out["grid_code"] = [G2]
+    allb = pd.concat([blds, out], ignore_index=True)
+    f = validate_grids(grids, communities=ONE, buildings=allb)
+    m = only(f, "building_code_mismatch")
+    assert m["feature_id"].tolist() == ["far"] and m["severity"].tolist() == ["warning"]
+    assert f"building far lies in no grid but carries grid_code {G2}" in m.loc[0, "message"]
+    assert errors(f).empty
+    out["grid_code"] = [None]  # carrying none: only the outside warning
+    f2 = validate_grids(grids, communities=ONE, buildings=pd.concat([blds, out], ignore_index=True))
+    assert "building_code_mismatch" not in set(f2["type"])
+
+
+def test_finding_order_does_not_depend_on_row_order():
+    grids, subs, blds = coded_town()
+    blds.loc[1, "grid_code"] = G2
+    blds.loc[2, "subgrid_code"] = None
+    f = validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds)
+    g = validate_grids(grids.iloc[::-1], communities=ONE, subgrids=subs.iloc[::-1], buildings=blds.iloc[::-1])
+    cols = ["type", "severity", "feature_id", "message"]
+    assert f[cols].to_dict("records") == g[cols].to_dict("records")
+
+
+def test_building_codes_not_carried_are_skipped_and_said_when_required():
+    grids, subs, blds = coded_town()
+    bare = blds.drop(columns=["grid_code", "subgrid_code"])
+    # a bare buildings layer beside a hand-drawn grid layer: nothing to compare, nothing said
+    assert not_households(validate_grids(grids, communities=ONE, subgrids=subs, buildings=bare)).empty
+    # a plan's buildings carry the codes: their absence is said (validate_plan requires them)
+    f = not_households(validate_grids(grids, communities=ONE, subgrids=subs, buildings=bare, check_building_codes=True))
+    assert types(f) == ["check_skipped"] and "grid_code" in f.loc[0, "message"]
+    f = not_households(validate_grids(grids, communities=ONE, subgrids=subs, buildings=blds.drop(columns="subgrid_code"),
+                                      check_building_codes=True))
+    assert types(f) == ["check_skipped"] and "subgrid_code" in f.loc[0, "message"]
+    swapped = blds.assign(grid_code=[G2, G1, G2, G2])
+    assert "building_code_mismatch" not in set(validate_grids(grids, communities=ONE, buildings=swapped,
+                                                              check_building_codes=False)["type"])

@@ -57,6 +57,14 @@ type                            severity  measure       meaning
                                                         grids of one grid (area outside its main grid or small grid)
 ``building_across_communities`` warning m²            a footprint split only by a community boundary (one
                                                         grid in each community): a finding on input
+``building_code_mismatch``      error     –             a building whose ``grid_code`` (``subgrid_code``) is not the
+                                                        grid (small grid) it lies in, or that carries none
+                                                        while lying in one: what dispatch imports would be
+                                                        wrong. A footprint lying in two (across a grid or a
+                                                        community boundary, a point on a shared edge) may
+                                                        carry either; one in no grid carrying a code is a
+                                                        warning. Compared when the buildings have the column
+                                                        (a plan's must: ``check_skipped`` otherwise)
 ``households_out_of_bounds``    warning   households    households outside the rule's bounds (info when the
                                                         grid is a single building over the ceiling, or one
                                                         under the floor flagged ``grid_forced_under_floor``, or
@@ -113,7 +121,7 @@ from ..footprints import BUILDING_SHARE_MIN, unit_labels
 from ..households import households_of
 from ..io import read_findings, write_findings, write_repair
 from ..rules import Rules, load_rules
-from .buildings import _buildings_check, _households_check, _outside_communities, _subgrid_cut_check
+from .buildings import _buildings_check, _carried, _households_check, _outside_communities, _subgrid_cut_check
 from .code_checks import _code_findings, _kind_range
 from .coverage import _gaps, _narrow_is_info, _near_coincident, _outside, _overlaps
 from .layers import (
@@ -168,6 +176,7 @@ def validate_grids(
     building_share_min: float = BUILDING_SHARE_MIN,
     scheme: CodeScheme | dict[str, Any] | None = None,
     width_tolerance_m: float | None = None,
+    check_building_codes: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Check a grid layer for coverage, geometry, code, building, households and street problems.
 
@@ -182,7 +191,10 @@ def validate_grids(
         and gaps are only the holes enclosed by grids.
     buildings
         Footprints or points, optionally with ``building_id`` and ``households``: buildings in no grid,
-        in two grids or cut by a boundary; households per grid against the rules' bounds.
+        in two grids or cut by a boundary; households per grid against the rules' bounds. With
+        ``grid_code`` / ``subgrid_code`` (as a plan's buildings carry them, for dispatch and public
+        security), each is compared with the grid / small grid the building lies in
+        (``building_code_mismatch``).
     streets
         Street lines: the share of each grid's boundary (community boundary excluded) within
         ``rules.street_snap_m`` of a street, flagged below ``street_share_min``.
@@ -211,6 +223,12 @@ def validate_grids(
         this diameter) are ``info``, not errors: the centimetre slivers left along long edges when one
         layer's edges are straight in degrees and the other's in metres. Default: the rules'
         ``width_tolerance_m`` (0.1 m); 0 keeps every piece an error.
+    check_building_codes
+        Compare the codes the buildings carry with the grids they lie in: ``None`` (default) when the
+        buildings have the ``grid_code`` (and, with ``subgrids``, ``subgrid_code``) column, silently not
+        otherwise (a bare footprint layer beside a hand-drawn grid layer carries none); ``True`` when they
+        should carry them (a plan's buildings: :func:`validate_plan`), a ``check_skipped`` finding naming
+        the missing column otherwise; ``False`` never.
 
     Returns
     -------
@@ -314,11 +332,13 @@ def validate_grids(
         _overlaps(sub_layer, sub_comm, records, tol2, tol, gap_width_m)
 
     if buildings is not None:
+        carried = _codes_carried(buildings, records, check_building_codes, subgrids=sub_layer is not None)
+        check_codes = check_building_codes is not False
         assigned, named_cut = _buildings_check(layer, comm_code, buildings, crs, pieces, ov_l, ov_r, records,
-                                               building_share_min)
+                                               building_share_min, carried["grid_code"], check_codes)
         if sub_layer is not None:
             sub_assigned = _subgrid_cut_check(sub_layer, parent, layer, comm_code, buildings, crs, records,
-                                              building_share_min, named_cut)
+                                              building_share_min, named_cut, carried["subgrid_code"], check_codes)
         if {"households", "floors", "height"} & set(buildings.columns):  # what partition counts households from
             # nulls estimated as the partition estimates them (one implementation of households)
             hh = households_of(buildings, metric=crs, rules=rules)
@@ -349,6 +369,23 @@ def validate_grids(
     if comms is not None:
         _outside_communities(records, comms.geoms, building_share_min)
     return _finish(records, crs, grids.crs)
+
+
+def _codes_carried(buildings: gpd.GeoDataFrame, records: list, check: bool | None, *,
+                   subgrids: bool) -> dict[str, np.ndarray | None]:
+    """The ``grid_code`` and ``subgrid_code`` the buildings carry (None: no such column); with ``check`` True
+    (``check_building_codes`` of :func:`validate_grids`), a ``check_skipped`` finding for those absent."""
+    out = {"grid_code": _carried(buildings, "grid_code"),
+           "subgrid_code": _carried(buildings, "subgrid_code") if subgrids else None}
+    absent = [(c, w) for c, w, wanted in (("grid_code", "grid", True), ("subgrid_code", "small grid", subgrids))
+              if wanted and out[c] is None]
+    if absent and check:
+        cols = " or ".join(f"'{c}'" for c, _ in absent)
+        words = " and ".join(w for _, w in absent)
+        records.append(_rec("check_skipped", "buildings", None, None,
+                            message=f"buildings have no {cols} column: the {words} code each building carries is not "
+                                    f"compared with the {words} it lies in"))
+    return out
 
 
 def validate_plan(
@@ -399,6 +436,8 @@ def validate_plan(
         layers = {k: (v.to_crs(metric) if v.crs is not None else v) for k, v in layers.items()}
     if rules is None and "rules" in plan.metadata:
         rules = Rules.from_dict(plan.metadata["rules"], source="the plan's metadata")
+    # a plan's buildings carry their grid and small-grid codes (what other systems import): say when they do not
+    options.setdefault("check_building_codes", True)
     findings = validate_grids(layers["grids"], communities=layers.get("communities"), buildings=layers.get("buildings"),
                               streets=layers.get("streets"), subgrids=layers.get("subgrids"), rules=rules,
                               scheme=plan.metadata.get("code_scheme"), **options)

@@ -1,5 +1,5 @@
-"""Building checks (in no grid, in two, cut by a boundary, outside every community) and households per grid
-against the rules' bounds."""
+"""Building checks (in no grid, in two, cut by a boundary, outside every community, carrying the code of a grid
+it does not lie in) and households per grid against the rules' bounds."""
 
 from __future__ import annotations
 
@@ -37,31 +37,93 @@ def _metric_buildings(buildings: gpd.GeoDataFrame, crs: CRS) -> tuple[np.ndarray
     return bgeoms, valid, missing
 
 
-def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float, stored: Any = None) -> ZoneAssignment:
+def _carried(buildings: gpd.GeoDataFrame, column: str) -> np.ndarray | None:
+    """The codes the buildings carry in ``column`` as text (None where blank), or None without the column."""
+    if column not in buildings.columns:
+        return None
+    return np.array([_as_code(v) for v in buildings[column]], dtype=object)
+
+
+def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float, stored: np.ndarray | None = None) -> ZoneAssignment:
     """gridgeo's one building-to-zone assignment (:func:`gridgeo.footprints.assign_to_zones`) on a
     prepared layer; ties go to the code the building carries (``stored``: a plan's ``grid_code`` or
-    ``subgrid_code``), then to the lower code."""
+    ``subgrid_code`` as :func:`_carried` reads it), then to the lower code."""
     zones = np.where(layer.usable, layer.geoms, Polygon())
     rank = pd.Series(layer.ids.astype(str)).rank(method="dense").to_numpy()
     prefer = None
     if stored is not None:
         pos = {c: i for i, c in enumerate(layer.ids) if c is not None}
-        prefer = np.array([pos.get(_as_code(v), -1) for v in stored], dtype=np.int64)
+        prefer = np.array([pos.get(v, -1) for v in stored], dtype=np.int64)
     return assign_to_zones(bgeoms, zones, share_min=share_min, rank=rank, prefer=prefer)
+
+
+def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray, zone_comm: np.ndarray,
+                        bids: np.ndarray, where: np.ndarray, missing: np.ndarray, records: list, share_min: float,
+                        *, column: str, word: str) -> None:
+    """``building_code_mismatch``: the code a building carries in ``column`` (``grid_code`` or ``subgrid_code``,
+    what dispatch and public security import) against the zone it lies in by the one building-to-zone
+    assignment (``asg``, ties already given to the carried code).
+
+    A building lying in a zone is an error when it carries no code or the code of another zone, unless it lies
+    in that zone too (at least ``share_min`` of its footprint, or a point on their shared edge): a footprint
+    across two grids (``building_cut``) or across two communities (``building_across_communities``) may carry
+    either. A building lying in no zone yet carrying a code is a warning (it is in no grid by the coverage
+    checks already; a building outside every community may be served by a grid on purpose). Buildings without
+    geometry are left to ``empty_geometry``; zones without a code to ``missing_code``."""
+    zone = asg.zone
+    n = len(zone)
+    zcode = np.full(n, None, dtype=object)
+    lies = zone >= 0
+    zcode[lies] = layer.codes[zone[lies]]
+    lies &= pd.notna(zcode)
+    has = pd.notna(carried)
+    bi, zi, share = asg.pairs
+    sel = (share >= share_min) & has[bi]
+    sel[sel] = layer.codes[zi[sel]] == carried[bi[sel]]
+    also = np.zeros(n, dtype=bool)
+    also[bi[sel]] = True  # lies meaningfully in the zone its code names
+    wrong = lies & ~(has & ((zcode == carried) | also))
+    astray = ~lies & (zone < 0) & has & ~missing
+    if not (wrong.any() or astray.any()):
+        return
+    known = set(layer.codes[pd.notna(layer.codes)])
+    fix = f"re-run `gridgeo partition` (--previous OLD_PLAN keeps the codes) or set its {column} to"
+    for b in np.flatnonzero(wrong | astray):
+        code = carried[b]
+        named = "" if code is None or code in known else " (no grid of the layer)" if word == "grid" else \
+            " (no small grid of the layer)"
+        if astray[b]:
+            records.append(_rec("building_code_mismatch", "buildings", bids[b], None, geometry=where[b], severity="warning",
+                                message=f"building {bids[b]} lies in no {word} but carries {column} {code}{named}: "
+                                        f"clear its {column}, or redraw {word} {code} to hold it"))
+        elif code is None:
+            records.append(_rec("building_code_mismatch", "buildings", bids[b], zone_comm[zone[b]], geometry=where[b],
+                                message=f"building {bids[b]} lies in {word} {zcode[b]} but carries no {column}: "
+                                        f"{fix} {zcode[b]}"))
+        else:
+            records.append(_rec("building_code_mismatch", "buildings", bids[b], zone_comm[zone[b]], geometry=where[b],
+                                message=f"building {bids[b]} carries {column} {code}{named} but lies in {word} "
+                                        f"{zcode[b]}: {fix} {zcode[b]}"))
 
 
 def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDataFrame, crs: CRS,
                      overlap_pieces: np.ndarray, overlap_l: np.ndarray, overlap_r: np.ndarray,
-                     records: list, share_min: float) -> tuple[np.ndarray, np.ndarray]:
+                     records: list, share_min: float, carried: np.ndarray | None = None,
+                     check_codes: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Building findings; returns the grid position each building counts in (-1 when none) and which
-    buildings it named ``building_cut`` (so the small-grid check does not name them again)."""
+    buildings it named ``building_cut`` (so the small-grid check does not name them again). ``carried``: the
+    ``grid_code`` each building carries (:func:`_carried`), which wins ties of the assignment and, with
+    ``check_codes``, is checked against the grid the building lies in (:func:`_carried_code_check`)."""
     bgeoms, bgeoms_valid, missing = _metric_buildings(buildings, crs)
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     bids = _building_ids(buildings)
     for b in np.flatnonzero(missing):  # said, not skipped: its households are in no grid's count
         records.append(_rec("empty_geometry", "buildings", bids[b], None, severity="warning",
                             message=f"building {bids[b]} has no geometry: it is in no grid and its households are not counted"))
-    asg = _assign(bgeoms_valid, grids, share_min, buildings.get("grid_code"))
+    asg = _assign(bgeoms_valid, grids, share_min, carried)
+    if carried is not None and check_codes:
+        _carried_code_check(grids, asg, carried, comm_code, bids, bgeoms, missing, records, share_min,
+                            column="grid_code", word="grid")
     area = shapely.area(bgeoms_valid)
     assigned, max_share = asg.zone, asg.max_share
     unassigned = ~missing & (assigned < 0)
@@ -188,13 +250,21 @@ def _outside_communities(records: list[dict], community_geoms: np.ndarray, share
 
 def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code: np.ndarray,
                        buildings: gpd.GeoDataFrame, crs: CRS, records: list, share_min: float,
-                       named_cut: np.ndarray | None = None) -> np.ndarray:
+                       named_cut: np.ndarray | None = None, carried: np.ndarray | None = None,
+                       check_codes: bool = True) -> np.ndarray:
     """``building_cut`` for footprints split between small grids of one grid (楼栋完整 holds for small grids
     too; a footprint split between grids is the grid check's finding, not repeated here: the buildings in
     ``named_cut``, which the grid check named ``building_cut``, are left out, so each building has one such
-    finding at most). Returns the small grid each building counts in (-1 when none), the one assignment."""
+    finding at most). Returns the small grid each building counts in (-1 when none), the one assignment.
+    ``carried``: the ``subgrid_code`` each building carries, which wins ties and, with ``check_codes``, is
+    checked as the grid check checks ``grid_code`` (:func:`_carried_code_check`)."""
     bgeoms, valid, missing = _metric_buildings(buildings, crs)
-    asg = _assign(valid, sub, share_min, buildings.get("subgrid_code"))
+    asg = _assign(valid, sub, share_min, carried)
+    bids = _building_ids(buildings)
+    if carried is not None and check_codes:
+        sub_comm = np.array([comm_code[p] if p >= 0 else None for p in parent], dtype=object)
+        _carried_code_check(sub, asg, carried, sub_comm, bids, bgeoms, missing, records, share_min,
+                            column="subgrid_code", word="small grid")
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     cut = ~missing & ~is_point & (asg.n_zones >= 2) & (asg.max_share < 1 - share_min)
     bi, si, share = asg.pairs
@@ -207,7 +277,6 @@ def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code
     pairs = pairs[pairs.duplicated(["b", "p"], keep=False)]  # two small grids or more of one grid
     if not len(pairs):
         return asg.zone
-    bids = _building_ids(buildings)
     area = shapely.area(valid)
     for b, grp in pairs.groupby("b", sort=True):
         codes = ", ".join(sorted(str(sub.ids[x]) for x in grp["s"]))

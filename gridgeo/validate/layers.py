@@ -44,6 +44,7 @@ FINDING_TYPES: dict[str, tuple[str, str, str]] = {
     "building_in_two_grids": ("error", "m2", "building in two grids"),
     "building_cut": ("error", "m2", "building split by a grid boundary"),
     "building_across_communities": ("warning", "m2", "building split by a community boundary"),
+    "building_code_mismatch": ("error", "", "building carrying the code of a grid (small grid) it does not lie in, or none"),
     "households_out_of_bounds": ("warning", "households", "households outside the bounds"),
     "subgrid_not_nested": ("error", "m2", "small grid not inside exactly one grid"),
     "subgrid_wrong_parent": ("error", "", "small grid's grid_code is not the grid it lies in"),

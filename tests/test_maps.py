@@ -256,17 +256,43 @@ def test_cli_roster_error_is_one_line_exit_2(tmp_path, capsys):
 
 
 def test_map_popups_hold_the_roster_and_escape_every_name(plan, roster):
-    html = _html(grid_map(plan, roster=roster, tiles="none", supervision_phone="12345"))
-    assert XSS not in html
-    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 1
+    m = grid_map(plan, roster=roster, tiles="none", supervision_phone="12345")
+    assert XSS not in m.get_root().render()  # in the page, the name is only JSON-escaped data ...
+    html = _html(m)
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 1  # ... and HTML-escaped in the popup
     data = next(v for k, v in _geojson_layers(grid_map(plan, roster=roster, tiles="none")).items() if k.startswith("网格"))
     popups = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in data["features"]}
+    assert all(XSS not in p for p in popups.values())
     assert "王芳" in popups[A1] and "139-0000-0001" in popups[A1] and "网格长" in popups[A1]
     assert "027-8888-0000" in popups[A1]  # the supervisor's phone, community A
     assert "12345" not in popups[A1]
     assert "未配备" in popups[B2]  # nobody
     assert str(HOUSEHOLDS[A1]) in popups[A1]
     assert "建设路" in popups[A1]
+
+
+def test_map_search_index_holds_raw_names_safe_inside_the_script(tmp_path):
+    """The search index held HTML-escaped text ("A&amp;B &lt;i&gt;"), so typing a name holding & < > or quotes
+    found nothing: it now holds the raw text (the search box shows it as text, test_maps_browser), and the
+    page still parses: "</script>" in a name is written as "\\u003c/script\\u003e" in the page's JSON."""
+    nasty = "A&B <i>x</i> </script>"
+    plan = town_plan()
+    plan.communities.loc[plan.communities["code"] == CODE_B, "name"] = nasty
+    roster = town_roster()
+    roster.loc[roster["name"] == "王芳", "name"] = "O'Neil & \"王\""
+    m = grid_map(plan, roster=read_roster(roster, plan), tiles="none")
+    search = {f["properties"]["grid_code"]: f["properties"]["search"]
+              for f in next(v for k, v in _geojson_layers(m).items() if k.startswith("网格"))["features"]}
+    assert search[B2] == f"{B2} {nasty}"
+    assert search[A1].startswith(f"{A1} 民族街社区 建设路") and "O'Neil & \"王\"" in search[A1]  # the grid's worker too
+    raw = m.get_root().render()
+    assert nasty not in raw
+    assert len(re.findall(r"<script\b", raw)) == raw.count("</script>")  # no script element ended early
+    assert "tip.textContent = text" in raw and "innerHTML" not in raw.split("L.Control.Search(")[1].split("addControl")[0]
+    index = publish_map(plan, tmp_path / "site", tiles="none", pages="community")[0].read_text(encoding="utf-8")
+    assert nasty not in index and len(re.findall(r"<script\b", index)) == index.count("</script>")
+    as_data = json.dumps(f"{CODE_B} {nasty}").replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    assert f'"search": {as_data}' in index and f'"search": {as_data.replace(CODE_B, B2)}' in raw  # raw text, as JSON
 
 
 def test_public_map_shows_no_household_figures(plan, roster):

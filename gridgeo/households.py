@@ -198,7 +198,8 @@ def refuse_booleans(buildings: gpd.GeoDataFrame) -> None:
     A boolean is no count (a flag such as "residential?" mapped as households was read as 1 and 0
     households, given, with no finding) and, unlike a word in one row, says the whole column is the wrong
     one: refused in one line naming the column as the user's layer has it (``户数`` read as households)
-    and the first row holding a boolean. Text such as ``"True"`` is a word like any other (a finding).
+    and the first row holding a boolean. So is a column of text holding nothing but true/false words (a CSV's
+    booleans: Excel writes TRUE/FALSE); one such word among counts is a word like any other (a finding).
 
     >>> from shapely import Point
     >>> refuse_booleans(gpd.GeoDataFrame({"households": [False, True]}, geometry=[Point(0, 0)] * 2))
@@ -211,15 +212,22 @@ def refuse_booleans(buildings: gpd.GeoDataFrame) -> None:
         values = buildings[column]
         if pd.api.types.is_bool_dtype(values.dtype):
             flags = values.notna().to_numpy(dtype=bool)
-        elif values.dtype == object:
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
             flags = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool, count=len(values))
+            if not flags.any():  # text: a column of nothing but TRUE/FALSE (a CSV's booleans, as Excel writes them)
+                words = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.lower()
+                flags = (words != "").to_numpy(dtype=bool)
+                if not flags.any() or not words[flags].isin(["true", "false"]).all():
+                    continue
         else:
             continue
         if not flags.any():
             continue
         i = int(np.flatnonzero(flags)[0])
         name = buildings.attrs.get(SOURCE_COLUMNS, {}).get(column, column)
-        msg = (f"buildings: column {name!r} holds True/False (row {values.index[i]}: {bool(values.iloc[i])}), not {holds}; "
+        value = values.iloc[i]
+        shown = repr(value) if isinstance(value, str) else bool(value)
+        msg = (f"buildings: column {name!r} holds True/False (row {values.index[i]}: {shown}), not {holds}; "
                f"give numbers (or leave them empty), or map the column that holds them with --columns buildings.{column}=COLUMN")
         raise InputError(msg)
 

@@ -389,9 +389,12 @@ def test_floors_and_height_given_as_booleans_are_refused_naming_the_column():
     b["height"] = [False, True]
     with pytest.raises(InputError, match=r"^buildings: column 'height' holds True/False \(row 0: False\), not heights in metres"):
         assign_households(b, metric=METRIC_EPSG)
-    text = _buildings(["True", "false"])  # text is text: each value a finding, as any other word
+    # a CSV's column of nothing but TRUE/FALSE (Excel writes them so) is a boolean column too
+    with pytest.raises(InputError, match=r"^buildings: column 'households' holds True/False \(row 1: 'FALSE'\)"):
+        assign_households(_buildings([None, "FALSE", " true", ""]), metric=METRIC_EPSG)
+    text = _buildings(["True", "12"])  # a word among counts is a word: a finding, as any other
     out, f = assign_households(text, metric=METRIC_EPSG)
-    assert out["households_source"].tolist() == ["missing"] * 2 and f["type"].tolist() == ["households_invalid"] * 2
+    assert out["households_source"].tolist() == ["missing", "given"] and f["type"].tolist() == ["households_invalid"]
 
 
 def test_cli_refuses_a_boolean_households_column_under_its_own_name(tmp_path, capsys):

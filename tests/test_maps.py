@@ -295,6 +295,22 @@ def test_map_search_index_holds_raw_names_safe_inside_the_script(tmp_path):
     assert f'"search": {as_data}' in index and f'"search": {as_data.replace(CODE_B, B2)}' in raw  # raw text, as JSON
 
 
+def test_no_map_holds_the_households_of_a_building(plan, roster, tmp_path):
+    """Without --public, the page's buildings layer held every building's id with its household count (户数 per 楼栋,
+    one step from the residents), in a file made to be put on a web server. A map now never holds a building's
+    households, whichever mode; grids and small grids keep their totals (hundreds of households) on the office map."""
+    for public in (False, True):
+        m = grid_map(plan, roster=roster, tiles="none", public=public)
+        buildings = next(v for k, v in _geojson_layers(m).items() if k == "楼栋")
+        assert len(buildings["features"]) == len(plan.buildings)
+        assert all("households" not in f["properties"] for f in buildings["features"])
+    site = publish_map(plan, tmp_path / "site", roster=roster, tiles="none")[0].read_text(encoding="utf-8")
+    data = [json.loads(x) for x in re.findall(r"_add\((\{.*?\})\);\n", site, flags=re.S)]
+    building_layers = [d for d in data if d["features"] and "building_id" in d["features"][0]["properties"]]
+    assert building_layers and all(set(f["properties"]) == {"building_id"} for d in building_layers for f in d["features"])
+    assert f">{HOUSEHOLDS[A1]}<" in _html(grid_map(plan, roster=roster, tiles="none"))  # a grid's total: office map
+
+
 def test_public_map_shows_no_household_figures(plan, roster):
     m = grid_map(plan, roster=roster, tiles="none", public=True)
     html = _html(m)

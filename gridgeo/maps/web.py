@@ -641,15 +641,12 @@ def grid_map(
     b = layers.get("buildings")
     if buildings and b is not None and len(b):
         bd = display_layer(b, simplify_m=0, coverage=False, datum=datum, digits=digits)
-        if public:
-            bprops = pd.DataFrame(index=bd.index)
-        else:
-            bprops = pd.DataFrame({"building_id": bd["building_id"].astype(str).map(esc),
-                                   "households": pd.to_numeric(bd.get("households", 0), errors="coerce").fillna(0).astype(int)})
+        # a building's households (户数 per 楼栋) are never in a page, whichever mode: one step from its residents, in
+        # a file made for a web server; the office map names the building, the grids and small grids give totals
+        bprops = pd.DataFrame(index=bd.index) if public else pd.DataFrame({"building_id": bd["building_id"].astype(str).map(esc)})
         bl = folium.GeoJson(gpd.GeoDataFrame(bprops, geometry=bd.geometry.to_numpy(), crs=4326), name=t["buildings"], show=False,
                             style_function=lambda f: {"color": "#666", "weight": 0.5, "fillColor": "#bdbdbd", "fillOpacity": 0.8},
-                            tooltip=None if public else folium.GeoJsonTooltip(fields=["building_id", "households"],
-                                                                               aliases=[t["building"], t["households"]])).add_to(m)
+                            tooltip=None if public else folium.GeoJsonTooltip(fields=["building_id"], aliases=[t["building"]])).add_to(m)
         handles["buildings"] = bl.get_name()
         has["buildings"] = True
 

@@ -881,3 +881,29 @@ def test_signs_in_one_pdf_are_counted_as_signs(tmp_path, plan, monkeypatch, caps
     assert main(["sign", str(path), "--all", "--one-file", "--out", str(tmp_path / "signs")]) == 0
     n = len(plan.grids)
     assert n > 1 and f"{n} signs written to {tmp_path / 'signs' / 'signs.pdf'} (one file" in capsys.readouterr().out
+
+
+
+def test_a_failed_sign_run_leaves_no_folder_behind(tmp_path, plan, monkeypatch):
+    """A sign run that failed while drawing (a font, a grid it cannot draw) left the --out folder it had made, empty,
+    beside the user's files; now a folder the run made goes with the rest, and one that existed is kept as it was."""
+    from gridgeo.maps import sign as sign_module
+
+    _font_or_skip()
+
+    def broken(*args, **kwargs):
+        msg = "drawing failed"
+        raise RuntimeError(msg)
+
+    monkeypatch.setattr(sign_module, "sign_figure", broken)
+    for one_file in (False, True):
+        out = tmp_path / f"signs{int(one_file)}"
+        with pytest.raises(RuntimeError, match="drawing failed"):
+            sign_module.write_signs(plan, out, grids=[A1], one_file=one_file)
+        assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        sign_module.write_signs(plan, kept, grids=[A1])
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"]

@@ -580,8 +580,10 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
     street_layer = plan_streets(plan, streets)
     find_cjk_font()  # fail before any work
+    made = not out.exists()  # a folder this run makes goes again if the run fails
     out.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".signs-", dir=out))
+    done = False
     with _glyphs_said("signs"):
         try:
             def figure(code: str) -> Any:
@@ -601,6 +603,9 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
                                              metadata=None if fmt == "png" else {"Title": f"{code}"})
             for target in targets:
                 os.replace(tmp / target.name, target)
+            done = True
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if made and not done and not any(out.iterdir()):
+                out.rmdir()
     return targets

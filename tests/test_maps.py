@@ -907,3 +907,22 @@ def test_a_failed_sign_run_leaves_no_folder_behind(tmp_path, plan, monkeypatch):
     with pytest.raises(RuntimeError, match="drawing failed"):
         sign_module.write_signs(plan, kept, grids=[A1])
     assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+
+
+def test_a_long_community_name_keeps_the_grid_code_in_the_signs_subtitle():
+    """The subtitle "<community> · 网格 <code>" was cut at its end to fit the page: with a long community name
+    (a residents' committee's full name) the board's own grid code was what the "…" dropped. The name is cut."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import sign_figure
+
+    _font_or_skip()
+    plan = town_plan()
+    long_name = "湖北省孝感市应城市城中街道办事处正街社区居民委员会第一网格管理服务中心" * 2
+    plan.communities.loc[plan.communities["code"] == CODE_A, "name"] = long_name
+    fig = sign_figure(plan, A1)
+    subtitle = next(t for t in fig.texts if t.get_text().startswith("湖北省"))
+    assert subtitle.get_text().endswith(f"… · 网格 {A1}") and "\n" not in subtitle.get_text()
+    assert subtitle.get_window_extent(FigureCanvasAgg(fig).get_renderer()).x1 <= 0.95 * fig.bbox.width
+    short = sign_figure(town_plan(), A1)  # a name that fits is not cut
+    assert any(t.get_text() == f"民族街社区 · 网格 {A1}" for t in short.texts)

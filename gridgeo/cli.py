@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -1016,6 +1017,11 @@ def run() -> None:
     temporary file); worker processes still running are terminated first.
     """
     code = main()
+    # objects of pyarrow (pandas' string columns, readers) left in reference cycles, such as the frames of an
+    # error's traceback, are collected now, while pyarrow is whole: collected by the interpreter's last clean-up,
+    # one of its threads could abort the process after the one-line error ("terminate called without an active
+    # exception", exit 134 instead of 2; apache/arrow#34314)
+    gc.collect()
     if _INTERRUPTED["flag"]:
         import multiprocessing
         import os

@@ -14,7 +14,8 @@ shp       per layer    UTF-8 with ``.cpg`` (GBK on request); names of more than 
                        through :data:`gridgeo.io.SHAPEFILE_FIELD_NAMES`
 parquet   per layer    GeoParquet (WKB geometry, CRS in the metadata)
 fgb       per layer    FlatGeobuf, with its spatial index
-csv       per layer    a ``WKT`` column last (``csv_geometry="none"``: no geometry)
+csv       per layer    a ``WKT`` column last (``csv_geometry="none"``: no geometry); GDAL's
+                       ``.csvt`` (field types: codes String) and ``.prj`` (the CRS)
 ========  ===========  ==================================================================
 
 Multi-layer formats write one file at ``out``. Single-layer formats write a folder ``out`` holding
@@ -83,7 +84,10 @@ _ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "GBK", "gb18030": "GB180
 _SUFFIX_FORMAT = {f.suffix: name for name, f in FORMATS.items()} | {".json": "geojson", ".geoparquet": "parquet"}
 #: the file a folder export holds besides its layers: JSON listing the files of the export
 EXPORT_MARKER = ".gridgeo-export"
-_SIDECARS = (".dbf", ".shx", ".prj", ".cpg")
+_SIDECARS = (".dbf", ".shx", ".prj", ".cpg", ".csvt")
+#: the schema's types as GDAL's CSV sidecar ``.csvt`` names them (a CSV has no types of its own: a reader
+#: detecting them made numbers of the codes, and the 20-digit building codes overflowed)
+_CSVT_TYPES = {"string": "String", "integer": "Integer64", "number": "Real", "boolean": "Integer(Boolean)"}
 
 
 # ----------------------------------------------------------------------------------------------- schema
@@ -502,6 +506,7 @@ def _write(gdf: gpd.GeoDataFrame, target: Path, fmt: str, *, layer: str, encodin
             frame["WKT"] = shapely.to_wkt(gdf.geometry.to_numpy(), rounding_precision=-1 if precision is None else precision,
                                           trim=True)
         frame.to_csv(target, index=False, encoding=encoding.lower())
+        _write_csv_sidecars(gdf, target, layer=layer, geometry=csv_geometry == "wkt")
         return
     options: dict[str, Any] = {}
     kwargs: dict[str, Any] = {}
@@ -525,6 +530,17 @@ def _write(gdf: gpd.GeoDataFrame, target: Path, fmt: str, *, layer: str, encodin
                  and gdf[c].dropna().between(-(2**31), 2**31 - 1).all()]
         gdf = gdf.astype(dict.fromkeys(small, "Int32"))
     pyogrio.write_dataframe(gdf, target, layer=layer, driver=driver, layer_options=options or None, **kwargs)
+
+
+def _write_csv_sidecars(gdf: gpd.GeoDataFrame, target: Path, *, layer: str, geometry: bool) -> None:
+    """GDAL's sidecars of a CSV (read by ogr2ogr, QGIS's OGR layers, ogrinfo): ``.csvt``, the type of each column
+    (codes String, counts Integer64, the ``WKT`` column WKT), and with a geometry ``.prj``, its CRS."""
+    kinds = dict(schema_fields(layer))
+    types = [_CSVT_TYPES[kinds.get(str(c), "string")] for c in gdf.columns if c != gdf.geometry.name]
+    if geometry:
+        types.append("WKT")
+        target.with_suffix(".prj").write_text(gdf.crs.to_wkt("WKT1_GDAL"), encoding="ascii")
+    target.with_suffix(".csvt").write_text(",".join(f'"{t}"' for t in types) + "\n", encoding="ascii")
 
 
 def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:

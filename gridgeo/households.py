@@ -26,10 +26,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._errors import InputError
 from ._findings import make_findings
+from .io import SOURCE_COLUMNS
 from .rules import Rules, get_rules
 
-__all__ = ["assign_households", "households_of", "NON_RESIDENTIAL_USES"]
+__all__ = ["assign_households", "households_of", "refuse_booleans", "NON_RESIDENTIAL_USES", "NUMERIC_COLUMNS"]
 
 #: a given household count that leaves less floor area than this to each household is reported
 #: (``households_implausible``: a typo, or a count of residents; kept as given)
@@ -56,6 +58,10 @@ _THOUSANDS = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"
 _APPROX = r"(?:大约|大概|约|~)\s*(.+?)\s*(?:左右|上下)?|(.+?)\s*(?:左右|上下)"
 #: a number written as "more than" (多, 余: "120多户", "300余人"), read as the number it names, approximate
 _MORE_THAN = r"(\d[\d,.]*)\s*(?:多|余)"
+
+#: the numeric columns of the buildings and what they hold (named in the message refusing True/False in one)
+NUMERIC_COLUMNS = {"households": "numbers of households (户数)", "floors": "numbers of floors (层数)",
+                   "height": "heights in metres (建筑高度)"}
 
 #: ``use`` values that estimate 0 households (OSM building classes and common Chinese terms); any other
 #: value, such as OSM's ``yes`` or ``住宅楼``, counts as residential
@@ -99,6 +105,7 @@ def assign_households(
     ['households_invalid', 'households_null']
     """
     rules = rules or get_rules()
+    refuse_booleans(buildings)
     out = buildings.copy()
     raw = out["households"] if "households" in out else pd.Series(np.nan, index=out.index)
     num = _numeric(raw)
@@ -183,6 +190,46 @@ def assign_households(
                 }
             )
     return out, make_findings(records, crs=out.crs)
+
+
+def refuse_booleans(buildings: gpd.GeoDataFrame) -> None:
+    """Raise :class:`~gridgeo.InputError` when a column of :data:`NUMERIC_COLUMNS` holds True/False.
+
+    A boolean is no count (a flag such as "residential?" mapped as households was read as 1 and 0
+    households, given, with no finding) and, unlike a word in one row, says the whole column is the wrong
+    one: refused in one line naming the column as the user's layer has it (``户数`` read as households)
+    and the first row holding a boolean. So is a column of text holding nothing but true/false words (a CSV's
+    booleans: Excel writes TRUE/FALSE); one such word among counts is a word like any other (a finding).
+
+    >>> from shapely import Point
+    >>> refuse_booleans(gpd.GeoDataFrame({"households": [False, True]}, geometry=[Point(0, 0)] * 2))
+    Traceback (most recent call last):
+    gridgeo._errors.InputError: buildings: column 'households' holds True/False (row 0: False), not numbers of households (户数); give numbers (or leave them empty), or map the column that holds them with --columns buildings.households=COLUMN
+    """
+    for column, holds in NUMERIC_COLUMNS.items():
+        if column not in buildings.columns:
+            continue
+        values = buildings[column]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            flags = values.notna().to_numpy(dtype=bool)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            flags = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool, count=len(values))
+            if not flags.any():  # text: a column of nothing but TRUE/FALSE (a CSV's booleans, as Excel writes them)
+                words = values.astype(object).where(values.notna(), "").astype(str).str.strip().str.lower()
+                flags = (words != "").to_numpy(dtype=bool)
+                if not flags.any() or not words[flags].isin(["true", "false"]).all():
+                    continue
+        else:
+            continue
+        if not flags.any():
+            continue
+        i = int(np.flatnonzero(flags)[0])
+        name = buildings.attrs.get(SOURCE_COLUMNS, {}).get(column, column)
+        value = values.iloc[i]
+        shown = repr(value) if isinstance(value, str) else bool(value)
+        msg = (f"buildings: column {name!r} holds True/False (row {values.index[i]}: {shown}), not {holds}; "
+               f"give numbers (or leave them empty), or map the column that holds them with --columns buildings.{column}=COLUMN")
+        raise InputError(msg)
 
 
 def _numeric(raw: pd.Series) -> pd.Series:

@@ -95,6 +95,8 @@ LAYER_KINDS: dict[str, dict[str, Any]] = {
 #: column names common in Chinese data, read as a canonical column where a layer has no column of that name
 #: (in any case) and exactly one of these; each use is an info finding (``column_alias_used``). Names used for
 #: something else as often (代码 alone, 类型 of a street) are not taken: map those with ``columns``.
+#: key of a normalised layer's ``attrs`` holding {canonical column: the column it was read from} where they differ
+SOURCE_COLUMNS = "gridgeo_source_columns"
 COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "communities": {"code": ("统计用区划代码", "区划代码", "社区代码", "村代码", "社区编码"),
                     "name": ("社区名称", "村名称", "村居名称", "名称")},
@@ -568,6 +570,7 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     # a mapped column replaces any column that already has the canonical name
     drop = [canon for canon, src in columns.items() if canon in out.columns and canon != src]
     out = out.drop(columns=drop).rename(columns=rename)
+    sources = {canon: str(src) for canon, src in columns.items() if canon != src}  # the user's names, for messages
     if geom_name != "geometry":
         out = out.rename_geometry("geometry") if "geometry" not in out.columns else out
     # case-insensitive match of canonical names
@@ -575,6 +578,7 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     for canon in known:
         if canon not in out.columns and canon in lower:
             out = out.rename(columns={lower[canon]: canon})
+            sources[canon] = str(lower[canon])
     for canon, aliases in COLUMN_ALIASES.get(name, {}).items():
         if canon in out.columns or canon not in known:
             continue
@@ -590,6 +594,7 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
         if len(present) != 1:
             continue
         out = out.rename(columns={present[0]: canon})
+        sources[canon] = str(present[0])
         if found is not None:
             found.append({"type": "column_alias_used", "severity": "info", "layer": name,
                           "message": f"{name}: column {present[0]!r} read as {canon} (no column named {canon}); "
@@ -601,6 +606,8 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
                 f"{[c for c in gdf.columns if c != gdf.geometry.name]}; map one with --columns {name}.{req}=YOUR_COLUMN"
             )
             raise InputError(msg)
+    # a later message about a column names it as the user's layer has it (``户数``, not ``households``)
+    out.attrs[SOURCE_COLUMNS] = sources
     return out
 
 

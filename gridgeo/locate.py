@@ -315,6 +315,19 @@ def _categorical(index: np.ndarray, categories: np.ndarray) -> pd.Categorical:
                                      validate=False)
 
 
+def _booleans(arr: np.ndarray) -> np.ndarray | slice:
+    """Where ``arr`` (any dtype but numbers) holds True/False: a boolean array, or the rows of one that mixes them
+    with other values (looked at one by one only then; text, the CSV's case, is seen as text at once)."""
+    if arr.dtype.kind == "b":
+        return slice(None)
+    kind = pd.api.types.infer_dtype(arr, skipna=True)
+    if kind == "boolean":
+        return np.asarray(pd.Series(arr, dtype=object).notna(), dtype=bool)
+    if not kind.startswith("mixed"):
+        return np.zeros(len(arr), dtype=bool)
+    return np.fromiter((isinstance(t, (bool, np.bool_)) for t in arr), dtype=bool, count=len(arr))
+
+
 def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coordinates as floats and a reason code per row (-1: usable; else 1 + index in _BAD_REASONS)."""
     xs = []
@@ -326,7 +339,8 @@ def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
             miss = np.isnan(v)
         else:
             s = pd.Series(arr, dtype=object)
-            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, copy=True)
+            v[_booleans(arr)] = np.nan  # True/False are no coordinates (read as 1 and 0): non-numeric
             miss = np.zeros(len(v), dtype=bool)
             nan = np.flatnonzero(np.isnan(v))
             if len(nan):  # only the rows that did not parse are looked at again

@@ -497,3 +497,38 @@ def test_diff_and_findings_geojson_are_rfc7946_lon_lat_wgs84(tmp_path, capsys):
     back = gpd.read_file(out)
     assert back.crs.to_epsg() == 4326
     assert back.geometry.iloc[1].bounds == pytest.approx((114.01, 30.0, 114.02, 30.01), abs=1e-7)
+
+
+def test_run_collects_reference_cycles_before_the_process_exits(monkeypatch):
+    """`gridgeo locate` on a CSV it refused (a ragged row, no lon column) printed its one-line error and then, now
+    and then aborted: "terminate called without an active exception", exit 134 instead of 2 (measured: 4 of 46 runs
+    on a ragged row, 5 of 40 on a missing lon column). pyarrow objects left in reference cycles (the frames of the error's traceback) were collected by
+    the interpreter's last clean-up, when pyarrow's threads can no longer stop cleanly (apache/arrow#34314).
+    run() collects them first (none aborted in 120 runs after); a cycle made by the command is gone before exit."""
+    import gc
+    import weakref
+
+    from gridgeo import cli
+
+    freed = []
+
+    class Held:
+        pass
+
+    def command() -> int:
+        held = Held()
+        held.me = held  # a reference cycle, as an error's traceback and its frames make
+        weakref.finalize(held, freed.append, "collected")
+        return 2
+
+    monkeypatch.setattr(cli, "main", command)
+    enabled = gc.isenabled()
+    gc.disable()  # no automatic collection in between: only run() itself may collect it
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            cli.run()
+    finally:
+        if enabled:
+            gc.enable()
+    assert exit_.value.code == 2
+    assert freed == ["collected"]

@@ -473,8 +473,8 @@ def test_shapefile_of_footprints_and_address_points_is_refused_in_one_line(plan,
     assert pyogrio.read_dataframe(written[0]).geom_type.value_counts().to_dict()["Point"] == 3
 
 
-# CSV has no field types; GeoParquet is read with pyarrow (its types are checked by the round trip)
-@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("csv", "parquet")])
+# CSV's types are in its .csvt; GeoParquet is read with pyarrow (its types are checked by the round trip)
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f != "parquet"])
 def test_integer_fields_are_integers_in_every_format(fmt, exports):
     """The schema's integer fields (households, buildings, employees) read back as numbers in every format with
     field types: KML (LIBKML writes a 64-bit integer field as type "string") too, so that Google Earth and QGIS
@@ -485,3 +485,35 @@ def test_integer_fields_are_integers_in_every_format(fmt, exports):
         integers = [shapefile_name(n) if fmt == "shp" else n for n, kind in schema_fields(layer) if kind == "integer"]
         assert integers or layer in ("communities", "units")
         assert {n: dtypes[n] for n in integers if not dtypes[n].startswith("int")} == {}, (fmt, layer)
+
+
+def test_csv_declares_its_field_types_and_crs_for_gdal(plan, tmp_path):
+    """A CSV export carried neither field types nor a CRS: GDAL (ogr2ogr, QGIS's OGR layers) detecting types read
+    every code as a number (building codes of 20 digits overflowed: "64 bit integer overflow", codes of 12-17
+    digits lost their text type and any leading zero) and the layer had no CRS. Each CSV now has GDAL's sidecars:
+    ``<layer>.csvt`` (the schema's types: codes String) and, with a geometry, ``<layer>.prj``."""
+    out = tmp_path / "csv"
+    written = gridgeo.export(plan, out, format="csv", coords="cgcs2000")
+    assert sorted(p.name for p in written) == sorted(f"{layer}.csv" for layer in EXPORT_LAYERS)  # files, not sidecars
+    for layer in EXPORT_LAYERS:
+        src = export_layer(plan, layer, coords="cgcs2000")
+        back = pyogrio.read_dataframe(out / f"{layer}.csv", AUTODETECT_TYPE="YES")  # as a desktop GIS detects types
+        assert back.crs is not None and back.crs.to_epsg() == 4490, layer
+        key = load_schema()["x-primary-key"][layer]
+        back = back.set_index(key).loc[src[key].to_numpy()].reset_index()
+        for name, kind in schema_fields(layer):
+            values, expected = back[name].to_numpy(dtype=object), src[name].to_numpy(dtype=object)
+            present = ~src[name].isna().to_numpy()
+            if kind == "string":
+                assert all(isinstance(v, str) for v in values[present]), (layer, name)
+                assert (values[present] == expected[present]).all(), (layer, name)
+            elif kind == "integer":
+                assert back[name].dtype.kind == "i" or not present.all(), (layer, name)
+                assert (values[present].astype(np.int64) == expected[present].astype(np.int64)).all(), (layer, name)
+            elif kind == "boolean":
+                assert back[name].dtype == bool and (values == expected).all(), (layer, name)
+    none = tmp_path / "none.csv"
+    gridgeo.export(plan, none, layers="buildings", csv_geometry="none")
+    assert not none.with_suffix(".prj").exists()
+    back = pyogrio.read_dataframe(none, AUTODETECT_TYPE="YES", read_geometry=False)
+    assert back["building_code"].tolist() == export_layer(plan, "buildings", coords="wgs84")["building_code"].tolist()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from shapely import Point
 
 from conftest import METRIC_EPSG, rect
+from gridgeo import InputError
 from gridgeo.households import NON_RESIDENTIAL_USES, assign_households
 from gridgeo.rules import get_rules
 
@@ -363,3 +364,53 @@ def test_nullable_number_columns_read_as_plain_numbers(dtype):
     assert out["households_source"].tolist() == ["given", "estimated", "missing", "missing"]
     assert sorted(zip(f["type"], f["feature_id"])) == [
         ("households_invalid", "b3"), ("households_missing", "b2"), ("households_null", "b1")]
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series([True, False, True]),  # a bool column (a GeoPackage or GeoJSON boolean field)
+    pd.Series([True, None, False], dtype="boolean"),  # nullable booleans
+    pd.Series([12, True, 30], dtype=object),  # a boolean among numbers
+])
+def test_households_given_as_booleans_are_refused_naming_the_column(values):
+    """True/False were read as 1 and 0 households, "given": a flag column (is it residential?) mapped as
+    households made a plan of 1-household buildings with no finding."""
+    b = _buildings([None] * 3)
+    b["households"] = values.to_numpy()
+    with pytest.raises(InputError, match=r"^buildings: column 'households' holds True/False \(row \d: True\), not numbers of "
+                                         r"households \(户数\); .*--columns buildings\.households=COLUMN"):
+        assign_households(b, metric=METRIC_EPSG)
+
+
+def test_floors_and_height_given_as_booleans_are_refused_naming_the_column():
+    b = _buildings([None, None], floors=[True, False])
+    with pytest.raises(InputError, match=r"^buildings: column 'floors' holds True/False \(row 0: True\), not numbers of floors"):
+        assign_households(b, metric=METRIC_EPSG)
+    b = _buildings([None, None])
+    b["height"] = [False, True]
+    with pytest.raises(InputError, match=r"^buildings: column 'height' holds True/False \(row 0: False\), not heights in metres"):
+        assign_households(b, metric=METRIC_EPSG)
+    # a CSV's column of nothing but TRUE/FALSE (Excel writes them so) is a boolean column too
+    with pytest.raises(InputError, match=r"^buildings: column 'households' holds True/False \(row 1: 'FALSE'\)"):
+        assign_households(_buildings([None, "FALSE", " true", ""]), metric=METRIC_EPSG)
+    text = _buildings(["True", "12"])  # a word among counts is a word: a finding, as any other
+    out, f = assign_households(text, metric=METRIC_EPSG)
+    assert out["households_source"].tolist() == ["missing", "given"] and f["type"].tolist() == ["households_invalid"]
+
+
+def test_cli_refuses_a_boolean_households_column_under_its_own_name(tmp_path, capsys):
+    """The message names the column as the user's file has it (户数 read as households)."""
+    from gridgeo.cli import main
+    from gridgeo.datasets import get_path
+
+    town = get_path("sample_town")
+    b = gpd.read_file(town, layer="buildings").head(40)
+    b = b.drop(columns=[c for c in ("households", "floors") if c in b.columns])
+    b["户数"] = [i % 2 == 0 for i in range(len(b))]
+    b.to_file(tmp_path / "b.gpkg", layer="buildings")
+    args = ["partition", "--communities", str(town), "--communities-layer", "communities", "--streets", str(town),
+            "--streets-layer", "streets", "--buildings", str(tmp_path / "b.gpkg"), "--out", str(tmp_path / "plan.gpkg"), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "column '户数' holds True/False (row 1: False)" not in err
+    assert "column '户数' holds True/False (row 0: True)" in err and "Traceback" not in err
+    assert not (tmp_path / "plan.gpkg").exists()

@@ -587,3 +587,18 @@ def test_locator_repr_says_what_it_indexes():
     assert repr(Locator(plan)) == "<gridgeo Locator: 2 grids, 3 small grids, 2 communities>"
     roster = pd.DataFrame({"name": ["王芳"], "phone": ["139"], "grid_code": [f"{C}001"]})
     assert repr(Locator(plan, roster=roster)) == "<gridgeo Locator: 2 grids, 3 small grids, 2 communities, roster: 1 grid with a contact>"
+
+
+def test_coordinates_given_as_booleans_are_non_numeric(tmp_path):
+    """True/False as a coordinate (a flag column named with --lon-col, a Parquet boolean) was read as 1 and 0:
+    each point "outside every grid" (or, True/False both ways, near 1°E 0°N), not a bad coordinate."""
+    plan = _two_grids()
+    flags = pd.DataFrame({"lon": [True, False], "lat": [30.5505, 30.5505]})
+    assert _values(gridgeo.locate(flags, plan)["reason"]) == ["non-numeric coordinate"] * 2
+    mixed = pd.DataFrame({"lon": pd.Series([114.3005, True], dtype=object), "lat": [30.5505, 30.5505]})
+    assert _values(gridgeo.locate(mixed, plan)["reason"]) == [None, "non-numeric coordinate"]
+    src = tmp_path / "events.parquet"
+    pd.DataFrame({"id": [1, 2], "ok": [True, False], "lat": [30.5505, 30.5505]}).to_parquet(src)
+    counts = locate_file(src, plan, tmp_path / "out.csv", lon_col="ok")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str)
+    assert back["reason"].tolist() == ["non-numeric coordinate"] * 2 and counts["bad"] == 2

@@ -256,17 +256,59 @@ def test_cli_roster_error_is_one_line_exit_2(tmp_path, capsys):
 
 
 def test_map_popups_hold_the_roster_and_escape_every_name(plan, roster):
-    html = _html(grid_map(plan, roster=roster, tiles="none", supervision_phone="12345"))
-    assert XSS not in html
-    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 1
+    m = grid_map(plan, roster=roster, tiles="none", supervision_phone="12345")
+    assert XSS not in m.get_root().render()  # in the page, the name is only JSON-escaped data ...
+    html = _html(m)
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 1  # ... and HTML-escaped in the popup
     data = next(v for k, v in _geojson_layers(grid_map(plan, roster=roster, tiles="none")).items() if k.startswith("网格"))
     popups = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in data["features"]}
+    assert all(XSS not in p for p in popups.values())
     assert "王芳" in popups[A1] and "139-0000-0001" in popups[A1] and "网格长" in popups[A1]
     assert "027-8888-0000" in popups[A1]  # the supervisor's phone, community A
     assert "12345" not in popups[A1]
     assert "未配备" in popups[B2]  # nobody
     assert str(HOUSEHOLDS[A1]) in popups[A1]
     assert "建设路" in popups[A1]
+
+
+def test_map_search_index_holds_raw_names_safe_inside_the_script(tmp_path):
+    """The search index held HTML-escaped text ("A&amp;B &lt;i&gt;"), so typing a name holding & < > or quotes
+    found nothing: it now holds the raw text (the search box shows it as text, test_maps_browser), and the
+    page still parses: "</script>" in a name is written as "\\u003c/script\\u003e" in the page's JSON."""
+    nasty = "A&B <i>x</i> </script>"
+    plan = town_plan()
+    plan.communities.loc[plan.communities["code"] == CODE_B, "name"] = nasty
+    roster = town_roster()
+    roster.loc[roster["name"] == "王芳", "name"] = "O'Neil & \"王\""
+    m = grid_map(plan, roster=read_roster(roster, plan), tiles="none")
+    search = {f["properties"]["grid_code"]: f["properties"]["search"]
+              for f in next(v for k, v in _geojson_layers(m).items() if k.startswith("网格"))["features"]}
+    assert search[B2] == f"{B2} {nasty}"
+    assert search[A1].startswith(f"{A1} 民族街社区 建设路") and "O'Neil & \"王\"" in search[A1]  # the grid's worker too
+    raw = m.get_root().render()
+    assert nasty not in raw
+    assert len(re.findall(r"<script\b", raw)) == raw.count("</script>")  # no script element ended early
+    assert "tip.textContent = text" in raw and "innerHTML" not in raw.split("L.Control.Search(")[1].split("addControl")[0]
+    index = publish_map(plan, tmp_path / "site", tiles="none", pages="community")[0].read_text(encoding="utf-8")
+    assert nasty not in index and len(re.findall(r"<script\b", index)) == index.count("</script>")
+    as_data = json.dumps(f"{CODE_B} {nasty}").replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    assert f'"search": {as_data}' in index and f'"search": {as_data.replace(CODE_B, B2)}' in raw  # raw text, as JSON
+
+
+def test_no_map_holds_the_households_of_a_building(plan, roster, tmp_path):
+    """Without --public, the page's buildings layer held every building's id with its household count (户数 per 楼栋,
+    one step from the residents), in a file made to be put on a web server. A map now never holds a building's
+    households, whichever mode; grids and small grids keep their totals (hundreds of households) on the office map."""
+    for public in (False, True):
+        m = grid_map(plan, roster=roster, tiles="none", public=public)
+        buildings = next(v for k, v in _geojson_layers(m).items() if k == "楼栋")
+        assert len(buildings["features"]) == len(plan.buildings)
+        assert all("households" not in f["properties"] for f in buildings["features"])
+    site = publish_map(plan, tmp_path / "site", roster=roster, tiles="none")[0].read_text(encoding="utf-8")
+    data = [json.loads(x) for x in re.findall(r"_add\((\{.*?\})\);\n", site, flags=re.S)]
+    building_layers = [d for d in data if d["features"] and "building_id" in d["features"][0]["properties"]]
+    assert building_layers and all(set(f["properties"]) == {"building_id"} for d in building_layers for f in d["features"])
+    assert f">{HOUSEHOLDS[A1]}<" in _html(grid_map(plan, roster=roster, tiles="none"))  # a grid's total: office map
 
 
 def test_public_map_shows_no_household_figures(plan, roster):
@@ -839,3 +881,48 @@ def test_signs_in_one_pdf_are_counted_as_signs(tmp_path, plan, monkeypatch, caps
     assert main(["sign", str(path), "--all", "--one-file", "--out", str(tmp_path / "signs")]) == 0
     n = len(plan.grids)
     assert n > 1 and f"{n} signs written to {tmp_path / 'signs' / 'signs.pdf'} (one file" in capsys.readouterr().out
+
+
+
+def test_a_failed_sign_run_leaves_no_folder_behind(tmp_path, plan, monkeypatch):
+    """A sign run that failed while drawing (a font, a grid it cannot draw) left the --out folder it had made, empty,
+    beside the user's files; now a folder the run made goes with the rest, and one that existed is kept as it was."""
+    from gridgeo.maps import sign as sign_module
+
+    _font_or_skip()
+
+    def broken(*args, **kwargs):
+        msg = "drawing failed"
+        raise RuntimeError(msg)
+
+    monkeypatch.setattr(sign_module, "sign_figure", broken)
+    for one_file in (False, True):
+        out = tmp_path / f"signs{int(one_file)}"
+        with pytest.raises(RuntimeError, match="drawing failed"):
+            sign_module.write_signs(plan, out, grids=[A1], one_file=one_file)
+        assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        sign_module.write_signs(plan, kept, grids=[A1])
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+
+
+def test_a_long_community_name_keeps_the_grid_code_in_the_signs_subtitle():
+    """The subtitle "<community> · 网格 <code>" was cut at its end to fit the page: with a long community name
+    (a residents' committee's full name) the board's own grid code was what the "…" dropped. The name is cut."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import sign_figure
+
+    _font_or_skip()
+    plan = town_plan()
+    long_name = "湖北省孝感市应城市城中街道办事处正街社区居民委员会第一网格管理服务中心" * 2
+    plan.communities.loc[plan.communities["code"] == CODE_A, "name"] = long_name
+    fig = sign_figure(plan, A1)
+    subtitle = next(t for t in fig.texts if t.get_text().startswith("湖北省"))
+    assert subtitle.get_text().endswith(f"… · 网格 {A1}") and "\n" not in subtitle.get_text()
+    assert subtitle.get_window_extent(FigureCanvasAgg(fig).get_renderer()).x1 <= 0.95 * fig.bbox.width
+    short = sign_figure(town_plan(), A1)  # a name that fits is not cut
+    assert any(t.get_text() == f"民族街社区 · 网格 {A1}" for t in short.texts)

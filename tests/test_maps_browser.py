@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _maps_town import XSS, town_plan, town_roster
@@ -206,3 +207,64 @@ def test_the_controls_speak_the_page_language(driver, site, tmp_path):
     options = driver.execute_script("""var found = null; window.gridgeo.map.eachLayer(function() {});
         for (var k in window) { if (k.indexOf('locate_control') === 0) found = window[k].options.strings; } return found;""")
     assert options["popup"].startswith("您在") and options["metersUnit"] == "米"
+
+
+NASTY = "A&B <i>x</i> </script>"  # a name with & < > and the end of a script element in it
+QUOTED = "\"东\"街 & '西'巷"  # a street with both quotes and an ampersand
+
+
+@pytest.fixture(scope="module")
+def nasty_site(tmp_path_factory):
+    """A community, a street and a worker whose names hold & < > quotes and ``</script>``; single page and index."""
+    plan = town_plan()
+    plan.communities.loc[plan.communities["code"] == CODE_B, "name"] = NASTY
+    streets = plan.layers["streets"]
+    streets.loc[streets["name"] == "建设路", "name"] = QUOTED
+    roster = town_roster()
+    roster.loc[roster["name"] == "王芳", "name"] = "O'Neil & <b>王</b>"
+    root = tmp_path_factory.mktemp("nasty")
+    single = publish_map(plan, root / "single", roster=read_roster(roster, plan), tiles="none")[0]
+    index = publish_map(plan, root / "pages", tiles="none", pages="community")[0]
+    return {"single": single, "index": index}
+
+
+def _search_tips(d, text: str) -> tuple[Any, list[str]]:
+    box = next(e for e in d.find_elements(By.CSS_SELECTOR, ".leaflet-control-search input.search-input") if e.is_displayed())
+    box.clear()
+    box.send_keys(text)
+    WebDriverWait(d, 5).until(lambda x: x.find_elements(By.CSS_SELECTOR, ".search-tip"))
+    return box, [e.get_attribute("textContent") for e in d.find_elements(By.CSS_SELECTOR, ".search-tip")]
+
+
+@pytest.mark.parametrize(("query", "grid"), [
+    ("A&B <i>x</i> </script>", B2),  # the community's whole name
+    ("&B <i>", B2),
+    ('"东"街 & \'西', A1),  # the street bounding grids 001 and 002 of community A
+    ("O'Neil & <b>", A1),  # the worker serving grid 001
+])
+def test_search_finds_names_with_ampersands_brackets_and_quotes(driver, nasty_site, query, grid):
+    """The search index held HTML-escaped text ("A&amp;B &lt;i&gt;"), so a name holding & < > or quotes was
+    not found when typed as it is written; each tip is shown as text, nothing of a name runs or renders."""
+    assert _open(driver, nasty_site["single"]) == []  # the page parses: "</script>" in a name does not end a script
+    box, tips = _search_tips(driver, query)
+    assert tips and all(query in t for t in tips), tips
+    assert driver.find_elements(By.CSS_SELECTOR, ".search-tooltip i, .search-tooltip b, .search-tooltip script") == []
+    tip = next(e for e in driver.find_elements(By.CSS_SELECTOR, ".search-tip") if grid in e.get_attribute("textContent"))
+    tip.click()
+    WebDriverWait(driver, 5).until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".leaflet-popup-content")))
+    popup = driver.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+    assert grid in popup.text
+    assert grid != B2 or NASTY in popup.text  # the community's name, as text
+    assert popup.find_elements(By.CSS_SELECTOR, "script, b.gg-name b") == []
+    assert [e.text for e in popup.find_elements(By.TAG_NAME, "i") if e.text == "x"] == []  # the name's <i> is text
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018 - no alert ran
+
+
+def test_index_search_finds_a_community_named_with_brackets(driver, nasty_site):
+    assert _open(driver, nasty_site["index"]) == []
+    _, tips = _search_tips(driver, "A&B <i>x</i>")
+    assert tips == [f"{CODE_B} {NASTY}"]
+    assert driver.find_elements(By.CSS_SELECTOR, ".search-tooltip i") == []
+    labels = [e.get_attribute("textContent") for e in driver.find_elements(By.CSS_SELECTOR, ".gg-label")]
+    assert NASTY in labels  # the community's label on the index page, as text

@@ -255,11 +255,12 @@ def _photo(ax: Any, path: str, t: dict[str, str]) -> None:
     ax.text(0.5, 0.5, t["photo"], ha="center", va="center", fontsize=9, color="#888", transform=ax.transAxes)
 
 
-def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "normal", lines: int = 1) -> str:
+def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "normal", lines: int = 1, keep: str = "") -> str:
     """``text`` in at most ``lines`` lines no wider than ``width`` (a fraction of ``fig``'s width) in the current
     font at ``size`` points, the last cut short with "…" when the rest does not fit. matplotlib's ``wrap`` breaks
     only at spaces and at the page's edge: a long name ran into the next card, a long unit or list of roads
-    (Chinese, without spaces) off the page. A line breaks at the last space that fits, else between characters."""
+    (Chinese, without spaces) off the page. A line breaks at the last space that fits, else between characters.
+    ``keep`` follows the text whole, after any "…" (a sign's grid code after its community's name)."""
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath
 
@@ -277,12 +278,14 @@ def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "norma
         return lo
 
     rest, out = " ".join(str(text).splitlines()).strip(), []
+    if not rest:
+        return keep.strip()
     while rest:
-        if fits(rest):
-            out.append(rest)
+        if fits(rest + keep):
+            out.append(rest + keep)
             break
         if len(out) == lines - 1:
-            out.append(rest[:longest(rest, "…")].rstrip() + "…")
+            out.append(rest[:longest(rest, "…" + keep)].rstrip() + "…" + keep)
             break
         k = longest(rest, "")
         space = rest.rfind(" ", 0, k + 1)
@@ -343,7 +346,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         fig.text(0.5, 0.965, t["dedicated_sign" if dedicated else "sign"], ha="center", va="center", fontsize=fs(26),
                  weight="bold", color="#b30000")
         word = t["dedicated_word" if dedicated else "grid_word"]
-        fig.text(0.5, 0.935, _fit(f"{cname} · {word} {code}", 0.88, fig=fig, size=fs(15)), ha="center",
+        fig.text(0.5, 0.935, _fit(cname, 0.88, fig=fig, size=fs(15), keep=f" · {word} {code}"), ha="center",
                  va="center", fontsize=fs(15))
         ax = fig.add_axes((0.06, 0.45, 0.88, 0.465))
         _draw_map(ax, plan, code, street_layer, crs, t)
@@ -580,8 +583,10 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
     street_layer = plan_streets(plan, streets)
     find_cjk_font()  # fail before any work
+    made = not out.exists()  # a folder this run makes goes again if the run fails
     out.mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".signs-", dir=out))
+    done = False
     with _glyphs_said("signs"):
         try:
             def figure(code: str) -> Any:
@@ -601,6 +606,9 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
                                              metadata=None if fmt == "png" else {"Title": f"{code}"})
             for target in targets:
                 os.replace(tmp / target.name, target)
+            done = True
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if made and not done and not any(out.iterdir()):
+                out.rmdir()
     return targets

@@ -203,6 +203,21 @@ def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, ro
     return f'<div class="gg-popup"><h4>{esc(code_label)}</h4><table>{table}</table>{people}{sup}</div>'
 
 
+def _shown_names(staff: pd.DataFrame | None) -> list[str]:
+    """Names of the people a grid's popup shows (building leaders are only counted there)."""
+    if staff is None:
+        return []
+    return [str(n) for n in staff.loc[staff["role"] != "building_leader", "name"] if str(n).strip()]
+
+
+def _search_text(*parts: str) -> str:
+    """What the search box matches and lists for a feature: the raw text (not HTML-escaped), so that a name
+    holding ``&``, ``<``, ``>`` or quotes is found as it is typed. It reaches the page inside folium's JSON,
+    which writes ``<``, ``>``, ``&`` and ``'`` as ``\\u003c`` …, so no name can end the ``<script>``; the
+    search box shows it with ``textContent`` (:data:`_SEARCH_TEMPLATE`), never as HTML."""
+    return " ".join(str(p) for p in parts if str(p).strip())
+
+
 def _units_by_grid(units: pd.DataFrame | None) -> dict[str, tuple[list[str], list[str]]]:
     """Grid code -> (names of its dedicated units, names of its other units), each sorted; from the plan's
     ``units`` register (a unit without a name is shown by its id)."""
@@ -302,6 +317,20 @@ _SEARCH_TEMPLATE = """
         position: '{{this.position}}',
         initial: false,
         marker: false,
+        // the names are data, not HTML: listed as text, matched as typed (no character dropped or special)
+        buildTip: function(text) {
+            var tip = document.createElement('li');
+            tip.textContent = text;
+            return tip;
+        },
+        filterData: function(text, records) {
+            var wanted = text.toLowerCase(), found = {};
+            if (!wanted) return found;
+            for (var key in records) {
+                if (key.toLowerCase().indexOf(wanted) !== -1) found[key] = records[key];
+            }
+            return found;
+        },
         moveToLocation: function(latlng, title, map) {
             map.fitBounds(latlng.layer.getBounds(), {maxZoom: 17});
         }
@@ -503,13 +532,14 @@ def grid_map(
     for g in grids_all.drop(columns=grids_all.geometry.name).itertuples(index=False):
         code = str(g.grid_code)
         name = names_of.get(str(g.community_code), "")
-        popup = grid_popup(g, community_name=name, staff=staff.of_grid(code) if staff is not None else None,
+        people = staff.of_grid(code) if staff is not None else None
+        popup = grid_popup(g, community_name=name, staff=people,
                            roads=roads.get(code, []), supervision=sup_by_community.get(str(g.community_code)) or supervision_phone or "",
                            subgrid_count=n_sub.get(code), lang=lang, public=public, photo_src=photo_src,
                            counts={name: int(c.get(code, 0)) for name, c in overlay_counts.items()},
                            units=units_of.get(code))
         records.append({"grid_code": esc(code), "label": esc(code[-3:] if len(code) > 6 else code),
-                        "search": esc(" ".join([code, name, *roads.get(code, [])])), "popup": popup,
+                        "search": _search_text(code, name, *roads.get(code, []), *_shown_names(people)), "popup": popup,
                         "fill": palette_colour(int(colours[code])), "unstaffed": code in unstaffed,
                         "kind": esc(getattr(g, "kind", "base"))})
     shown = gpd.GeoDataFrame(records, geometry=display_layer(grids_all, simplify_m=simplify_m, coverage=True, datum=datum, digits=digits).geometry.to_numpy(), crs=4326)
@@ -611,15 +641,12 @@ def grid_map(
     b = layers.get("buildings")
     if buildings and b is not None and len(b):
         bd = display_layer(b, simplify_m=0, coverage=False, datum=datum, digits=digits)
-        if public:
-            bprops = pd.DataFrame(index=bd.index)
-        else:
-            bprops = pd.DataFrame({"building_id": bd["building_id"].astype(str).map(esc),
-                                   "households": pd.to_numeric(bd.get("households", 0), errors="coerce").fillna(0).astype(int)})
+        # a building's households (户数 per 楼栋) are never in a page, whichever mode: one step from its residents, in
+        # a file made for a web server; the office map names the building, the grids and small grids give totals
+        bprops = pd.DataFrame(index=bd.index) if public else pd.DataFrame({"building_id": bd["building_id"].astype(str).map(esc)})
         bl = folium.GeoJson(gpd.GeoDataFrame(bprops, geometry=bd.geometry.to_numpy(), crs=4326), name=t["buildings"], show=False,
                             style_function=lambda f: {"color": "#666", "weight": 0.5, "fillColor": "#bdbdbd", "fillOpacity": 0.8},
-                            tooltip=None if public else folium.GeoJsonTooltip(fields=["building_id", "households"],
-                                                                               aliases=[t["building"], t["households"]])).add_to(m)
+                            tooltip=None if public else folium.GeoJsonTooltip(fields=["building_id"], aliases=[t["building"]])).add_to(m)
         handles["buildings"] = bl.get_name()
         has["buildings"] = True
 
@@ -657,7 +684,7 @@ def _index_map(plan: Any, pages: dict[str, str], *, tiles: str, token: str | Non
     records = []
     for code, name in ((code, names[code] or code) for code in c["code"].astype(str)):
         href = pages.get(code, "")
-        records.append({"code": esc(code), "label": esc(name), "search": esc(f"{code} {name}"),
+        records.append({"code": esc(code), "label": esc(name), "search": _search_text(code, name),
                         "popup": (f'<div class="gg-popup"><h4>{esc(name)}</h4>{esc(code)}<br>{esc(t["grids"])}: '
                                   f'{int(counts.get(code, 0))}<br><a class="gg-page-link" href="{esc(href)}">{esc(t["page_of"])} →</a></div>')})
     gdf = gpd.GeoDataFrame(records, geometry=shown.geometry.to_numpy(), crs=4326)

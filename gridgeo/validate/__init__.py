@@ -56,7 +56,8 @@ type                            severity  measure       meaning
 ``building_cut``                error     m²            a footprint split by a grid boundary, or between small
                                                         grids of one grid (area outside its main grid or small grid)
 ``building_across_communities`` warning m²            a footprint split only by a community boundary (one
-                                                        grid in each community): a finding on input
+                                                        grid in each community, or in each separate part of
+                                                        one: pieces sharing no edge): a finding on input
 ``households_out_of_bounds``    warning   households    households outside the rule's bounds (info when the
                                                         grid is a single building over the ceiling, or one
                                                         under the floor flagged ``grid_forced_under_floor``, or

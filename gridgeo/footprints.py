@@ -476,10 +476,12 @@ def bend_blocks(
     return out, make_findings(records, crs=blocks.crs)
 
 
-#: two pieces of a footprint in different zones meet along an edge when their 1 cm buffers overlap by more than
-#: this (an edge of 10 cm or more); pieces meeting at a point (a community outline crossing itself) do not
-_EDGE_BUFFER_M = 0.01
-_EDGE_AREA_M2 = 0.002
+#: two pieces of a footprint in different zones meet along an edge when their 1 mm buffers overlap by more than
+#: this (an edge of 5 cm or more); pieces meeting at a point (a community outline crossing itself), or parted by
+#: a strip of another community 2 mm wide or more, do not
+_EDGE_BUFFER_M = 0.001
+_EDGE_AREA_M2 = 1e-4
+_NOISE_M2 = 0.01
 
 
 def pieces_apart(buildings: np.ndarray, zones: np.ndarray, bi: np.ndarray, zi: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -527,7 +529,13 @@ def pieces_apart(buildings: np.ndarray, zones: np.ndarray, bi: np.ndarray, zi: n
     for g in (mine, theirs):  # an invalid outline must not stop the check
         bad = ~shapely.is_valid(g) & ~shapely.is_missing(g)
         g[bad] = shapely.make_valid(g[bad])
-    pieces = shapely.buffer(shapely.intersection(mine, theirs), _EDGE_BUFFER_M)
+    # each piece without its hairline bits (under _NOISE_M2: a zone's outline grazing the footprint)
+    parts, idx = shapely.get_parts(shapely.intersection(mine, theirs), return_index=True)
+    solid = np.isin(shapely.get_type_id(parts), _POLYGONAL) & (shapely.area(parts) >= _NOISE_M2)
+    pieces = np.full(len(pairs), None, dtype=object)
+    if solid.any():
+        kept, dense = np.unique(idx[solid], return_inverse=True)
+        pieces[kept] = shapely.buffer(shapely.multipolygons(parts[solid], indices=dense), _EDGE_BUFFER_M)
     pairs = pairs.assign(i=np.arange(len(pairs)))
     both = pairs.merge(pairs, on=["b", "k"])
     both = both[both["z_x"] < both["z_y"]]

@@ -836,3 +836,23 @@ def test_building_across_the_gap_between_parts_of_one_community_is_not_a_cut():
     assert across["feature_id"].tolist() == ["b14"]
     assert plan.quality().loc["buildings lost / doubled"].tolist() == ["0 / 0", "0 / 0"]
     assert int(plan.grids["households"].sum()) == 15 * 60
+
+
+def test_pieces_apart_across_a_thin_strip_of_another_community_and_despite_a_hairline_bit():
+    """A footprint across a jagged community boundary: its two pieces in one community are parted by a 1 cm
+    tongue of the next community, and one grid's outline grazes the other piece in a hairline bit (0.002 m²).
+    The pieces are cut by the community boundary (apart); `validate` called the building `building_cut`
+    (found by the fuzz driver on real Wuhan streets with Suzhou footprints). Pieces sharing an edge are not."""
+    from gridgeo.footprints import pieces_apart
+
+    fp = np.array([box(0, 0, 10, 4)], dtype=object)
+    pair = (np.array([0, 0]), np.array([0, 1]), np.array(["c", "c"]))
+    tongue = np.array([box(-5, 0, 4.99, 10), box(5, 0, 20, 10)], dtype=object)
+    assert pieces_apart(fp, tongue, *pair).tolist() == [True]
+    grazing = np.array([box(-5, 0, 4.99, 10), shapely.MultiPolygon([box(5, 0, 20, 10), box(4.99, 1, 4.992, 2)])],
+                       dtype=object)
+    assert pieces_apart(fp, grazing, *pair).tolist() == [True]
+    shared = np.array([box(-5, 0, 5, 10), box(5, 0, 20, 10)], dtype=object)
+    assert pieces_apart(fp, shared, *pair).tolist() == [False]
+    at_a_point = np.array([box(-5, 0, 5, 2), box(5, 2, 20, 10)], dtype=object)
+    assert pieces_apart(fp, at_a_point, *pair).tolist() == [True]

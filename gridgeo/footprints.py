@@ -481,7 +481,7 @@ def bend_blocks(
 #: a strip of another community 2 mm wide or more, do not
 _EDGE_BUFFER_M = 0.001
 _EDGE_AREA_M2 = 1e-4
-_NOISE_M2 = 0.01
+_HAIRLINE_M2 = 0.01
 
 
 def pieces_apart(buildings: np.ndarray, zones: np.ndarray, bi: np.ndarray, zi: np.ndarray, key: np.ndarray) -> np.ndarray:
@@ -529,9 +529,9 @@ def pieces_apart(buildings: np.ndarray, zones: np.ndarray, bi: np.ndarray, zi: n
     for g in (mine, theirs):  # an invalid outline must not stop the check
         bad = ~shapely.is_valid(g) & ~shapely.is_missing(g)
         g[bad] = shapely.make_valid(g[bad])
-    # each piece without its hairline bits (under _NOISE_M2: a zone's outline grazing the footprint)
+    # each piece without its hairline bits (under _HAIRLINE_M2: a zone's outline grazing the footprint)
     parts, idx = shapely.get_parts(shapely.intersection(mine, theirs), return_index=True)
-    solid = np.isin(shapely.get_type_id(parts), _POLYGONAL) & (shapely.area(parts) >= _NOISE_M2)
+    solid = np.isin(shapely.get_type_id(parts), _POLYGONAL) & (shapely.area(parts) >= _HAIRLINE_M2)
     pieces = np.full(len(pairs), None, dtype=object)
     if solid.any():
         kept, dense = np.unique(idx[solid], return_inverse=True)

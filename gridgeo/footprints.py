@@ -541,6 +541,8 @@ def pieces_apart(buildings: np.ndarray, zones: np.ndarray, bi: np.ndarray, zi: n
     both = both[both["z_x"] < both["z_y"]]
     met = shapely.area(shapely.intersection(pieces[both["i_x"].to_numpy()], pieces[both["i_y"].to_numpy()])) > _EDGE_AREA_M2
     out[both["b"].to_numpy()[met]] = False
+    # a point (an address) in two zones lies in their overlap: never apart
+    out[both["b"].to_numpy()[~np.isin(shapely.get_type_id(buildings[both["b"].to_numpy()]), _POLYGONAL)]] = False
     return out
 
 

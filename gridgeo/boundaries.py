@@ -31,10 +31,15 @@ from ._findings import make_findings
 from ._geometry import polygonal
 from .crs import require_layers
 
-__all__ = ["boundary_slivers", "resolve_slivers", "validate_communities", "repair_communities", "REPAIR_COMMAND"]
+__all__ = ["boundary_slivers", "resolve_slivers", "drop_crumbs", "validate_communities", "repair_communities",
+           "REPAIR_COMMAND", "CRUMB_M2"]
 
 #: the command that repairs a community layer, named in error messages
 REPAIR_COMMAND = "gridgeo validate COMMUNITIES --repair FIXED.gpkg"
+
+#: a separate part of a community smaller than this (m²) is a crumb of digitising (a loop where the outline
+#: crosses itself): left out, with a finding (:func:`drop_crumbs`); under the 1 m² coverage goal
+CRUMB_M2 = 1.0
 
 _NOISE_M2 = 1e-4  # pieces smaller than this are numeric dust: resolved, not reported
 _TOUCH_M = 1e-3  # boundary within this distance counts as shared
@@ -244,6 +249,60 @@ def resolve_slivers(
     if out.geometry.name != communities.geometry.name:
         out = out.rename_geometry(communities.geometry.name)
     return out, make_findings(records + wide_gaps, crs=communities.crs)
+
+
+def drop_crumbs(communities: gpd.GeoDataFrame, *, min_area_m2: float = CRUMB_M2) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Leave out the separate parts of each community smaller than ``min_area_m2``: crumbs such as the loop
+    of an outline crossing itself, which ``make_valid`` keeps as a part of a few square centimetres (a grid
+    or small grid of its own, in no grid's count). A community's largest part is always kept.
+
+    Parameters
+    ----------
+    communities
+        Communities with a ``code`` column in a metric CRS (not modified).
+    min_area_m2
+        The least area of a part kept.
+
+    Returns
+    -------
+    (GeoDataFrame, GeoDataFrame)
+        The communities without their crumbs, and one ``community_crumb_dropped`` warning per crumb (its
+        area in ``measure``, the crumb as geometry).
+
+    Examples
+    --------
+    >>> from shapely import box, MultiPolygon
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, crs=4547,
+    ...                      geometry=[MultiPolygon([box(0, 0, 100, 100), box(200, 0, 200.1, 0.1)])])
+    >>> out, f = drop_crumbs(c)
+    >>> out.area.round(3).tolist(), f["type"].tolist()
+    ([10000.0], ['community_crumb_dropped'])
+    """
+    geoms = np.asarray(communities.geometry.to_numpy(), dtype=object)
+    parts, idx = shapely.get_parts(geoms, return_index=True)
+    area = shapely.area(parts)
+    largest = pd.Series(area).groupby(idx).transform("max").to_numpy() if len(parts) else area
+    crumb = (area < min_area_m2) & (area < largest)
+    if not crumb.any():
+        return communities, make_findings([], crs=communities.crs)
+    codes = communities["code"].astype(str).to_numpy()
+    records = [{"type": "community_crumb_dropped", "severity": "warning", "layer": "communities",
+                "community_code": codes[i], "feature_id": codes[i], "measure": float(a), "geometry": g,
+                "message": (f"a separate part of community {codes[i]} of {_fmt(a)} at {where} (a loop where its "
+                            f"outline crosses itself, or a crumb of digitising) is under {min_area_m2:g} m²: left out")}
+               for i, a, g, where in zip(idx[crumb], area[crumb], parts[crumb], _places(parts[crumb], communities.crs),
+                                         strict=True)]
+    rows = np.unique(idx[crumb])
+    keep = ~crumb
+    new = geoms.copy()
+    for i in rows:
+        mine = parts[(idx == i) & keep]
+        new[i] = mine[0] if len(mine) == 1 else shapely.MultiPolygon(list(mine))
+    out = communities.copy()
+    out = out.set_geometry(gpd.GeoSeries(new, index=communities.index, crs=communities.crs))
+    if out.geometry.name != communities.geometry.name:
+        out = out.rename_geometry(communities.geometry.name)
+    return out, make_findings(records, crs=communities.crs)
 
 
 def _fmt(a: float) -> str:

@@ -495,6 +495,7 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     unit_of = buildings["unit_id"].astype(str).to_numpy() if "unit_id" in buildings else np.arange(len(bld)).astype(str)
     claims: dict[int, list[np.ndarray | None]] = {}
     ugeoms = units.geometry.to_numpy()
+    reaching = _reaching_pieces(blocks, buildings)
     for i in np.flatnonzero(group >= 0):
         for b in _unit_blocks(ugeoms[i], bgeoms, tree):
             idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
@@ -515,6 +516,7 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
                 continue
             site = shapely.intersection(shapely.union_all([ugeoms[i] for i, _ in claims[b]]), bgeoms[b])
             fps = bld[idx][np.isin(shapely.get_type_id(bld[idx]), (3, 6))]
+            fps = np.concatenate([fps, reaching.get(b, (_NONE, np.zeros(0, dtype=object)))[1]])
             part = polygonal(shapely.difference(site, shapely.union_all(fps)) if len(fps) else site)
             left = polygonal(shapely.difference(bgeoms[b], part))
             if (shapely.get_type_id(part) == 3 and shapely.area(part) > 0 and shapely.get_type_id(left) == 3
@@ -531,10 +533,15 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
         if not len(rest) or hh[rest].sum() == 0:
             continue
         local = {p: k for k, p in enumerate(idx)}
-        labels = pd.factorize(unit_of[idx])[0]
+        # the pieces of other communities' buildings reaching into the block: footprints too, kept whole
+        # in the rest (each is kept whole in one grid of this community)
+        far, far_geoms = reaching.get(b, (_NONE, np.zeros(0, dtype=object)))
+        labels = pd.factorize(np.concatenate([unit_of[idx], np.array([f"~{u}" for u in unit_of[far]], dtype=object)]))[0]
+        n_all = len(idx) + len(far)
         try:
-            cells = build_cells(bgeoms[b], np.array([bgeoms[b]], dtype=object), bld[idx], np.zeros(len(idx), np.int64),
-                                hh[idx].astype(np.int64), divide=np.array([True]), unit=labels)
+            cells = build_cells(bgeoms[b], np.array([bgeoms[b]], dtype=object), np.concatenate([bld[idx], far_geoms]),
+                                np.zeros(n_all, np.int64), np.concatenate([hh[idx], np.zeros(len(far))]).astype(np.int64),
+                                divide=np.array([True]), unit=labels)
         except Exception:  # noqa: BLE001 - a block the cells cannot be built on stays whole
             cells = None
         ok = cells is not None
@@ -545,7 +552,8 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
             left = shapely.union_all(cells.geoms[other]) if len(other) else shapely.Polygon()
             # the units' parts may be several (units apart in one block: one piece each), the rest one
             ok = (len(other) > 0 and shapely.get_type_id(part) in (3, 6) and shapely.get_type_id(left) == 3
-                  and not np.isin(cells.building_cell[[local[p] for p in rest]], mine_cells).any())
+                  and not np.isin(cells.building_cell[[local[p] for p in rest]], mine_cells).any()
+                  and not np.isin(cells.building_cell[len(idx):], mine_cells).any())
         if not ok:
             rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "blocks",
                         "community_code": blocks["community_code"].iat[b], "feature_id": bids[b],
@@ -594,6 +602,37 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+
+
+def _reaching_pieces(blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per block (position), the buildings of other communities whose footprints reach into it and their
+    pieces there: those of at least :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the footprint, the
+    pieces the partition keeps whole in one grid of the block's community."""
+    from .footprints import BUILDING_SHARE_MIN
+
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if not len(blocks) or not len(buildings) or "community_code" not in buildings.columns:
+        return out
+    geoms = buildings.geometry.to_numpy()
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    bi, ki = shapely.STRtree(blocks.geometry.to_numpy()).query(np.where(poly, geoms, None), predicate="intersects")
+    own = buildings["community_code"].astype(object).to_numpy()[bi]
+    theirs = blocks["community_code"].astype(object).to_numpy()[ki]
+    other = pd.notna(own) & (own.astype(str) != theirs.astype(str))
+    bi, ki = bi[other], ki[other]
+    if not len(bi):
+        return out
+    g = geoms[bi]
+    bad = ~shapely.is_valid(g)
+    if bad.any():
+        g = g.copy()
+        g[bad] = shapely.make_valid(g[bad])
+    piece = polygonal(shapely.intersection(g, blocks.geometry.to_numpy()[ki]))
+    keep = shapely.area(piece) >= BUILDING_SHARE_MIN * shapely.area(g)
+    for k in np.unique(ki[keep]):
+        sel = keep & (ki == k)
+        out[int(k)] = (bi[sel], piece[sel])
+    return out
 
 
 def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFrame,

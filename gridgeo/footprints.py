@@ -32,7 +32,8 @@ from ._findings import make_findings
 from ._geometry import union_by
 from .rules import Rules, get_rules
 
-__all__ = ["footprint_units", "split_multipart", "pinched_across_blocks", "bend_blocks", "unit_groups", "unit_labels", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN"]
+__all__ = ["footprint_units", "split_multipart", "pinched_across_blocks", "bend_blocks", "unit_groups", "unit_labels", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN",
+           "pieces_apart"]
 
 #: a point building this close (m) to a zone's edge is on the edge
 EDGE_M = 1e-3
@@ -473,6 +474,76 @@ def bend_blocks(
                                    f"({cause}): block {kids[k]} goes around it whole",
                         "geometry": where})
     return out, make_findings(records, crs=blocks.crs)
+
+
+#: two pieces of a footprint in different zones meet along an edge when their 1 mm buffers overlap by more than
+#: this (an edge of 5 cm or more); pieces meeting at a point (a community outline crossing itself), or parted by
+#: a strip of another community 2 mm wide or more, do not
+_EDGE_BUFFER_M = 0.001
+_EDGE_AREA_M2 = 1e-4
+_HAIRLINE_M2 = 0.01
+
+
+def pieces_apart(buildings: np.ndarray, zones: np.ndarray, bi: np.ndarray, zi: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Which footprints lie in several zones only because the ground between their pieces is in none.
+
+    A footprint drawn across the gap between two parts of one community (a multipolygon community, a
+    community outline crossing itself, a strip left out of it) has a piece in each part: those pieces are
+    cut by the community boundary, not by a grid boundary, just as a footprint across two communities is
+    (``building_across_communities``). Such pieces never share an edge; pieces cut by a grid boundary do.
+
+    Parameters
+    ----------
+    buildings, zones
+        Footprints and zones (grids, small grids), valid, in one metric CRS.
+    bi, zi
+        The (building, zone) pairs to judge: the zones holding a meaningful piece of each footprint.
+    key
+        Per pair, what the zone lies in (its community): pieces are compared within one key only (pieces
+        in two communities are cut by the boundary between them whatever their shape).
+
+    Returns
+    -------
+    numpy.ndarray
+        Per building, True when no two of its pieces in different zones of one key share an edge (a
+        building in no pair, or in one zone, is True).
+
+    >>> from shapely import box
+    >>> b = np.array([box(0, 0, 10, 4)], dtype=object)
+    >>> apart = np.array([box(-5, 0, 3, 10), box(7, 0, 20, 10)], dtype=object)  # a 4 m gap between 3 and 7
+    >>> pieces_apart(b, apart, np.array([0, 0]), np.array([0, 1]), np.array(["c", "c"])).tolist()
+    [True]
+    >>> touching = np.array([box(-5, 0, 5, 10), box(5, 0, 20, 10)], dtype=object)
+    >>> pieces_apart(b, touching, np.array([0, 0]), np.array([0, 1]), np.array(["c", "c"])).tolist()
+    [False]
+    """
+    out = np.ones(len(buildings), dtype=bool)
+    if not len(bi):
+        return out
+    pairs = pd.DataFrame({"b": np.asarray(bi), "z": np.asarray(zi), "k": pd.Series(np.asarray(key, dtype=object)).astype(str)})
+    pairs = pairs.drop_duplicates(["b", "z"]).reset_index(drop=True)
+    pairs = pairs[pairs.duplicated(["b", "k"], keep=False)]
+    if not len(pairs):
+        return out
+    mine, theirs = buildings[pairs["b"].to_numpy()], zones[pairs["z"].to_numpy()]
+    for g in (mine, theirs):  # an invalid outline must not stop the check
+        bad = ~shapely.is_valid(g) & ~shapely.is_missing(g)
+        g[bad] = shapely.make_valid(g[bad])
+    # each piece without its hairline bits (under _HAIRLINE_M2: a zone's outline grazing the footprint)
+    parts, idx = shapely.get_parts(shapely.intersection(mine, theirs), return_index=True)
+    solid = np.isin(shapely.get_type_id(parts), _POLYGONAL) & (shapely.area(parts) >= _HAIRLINE_M2)
+    pieces = np.full(len(pairs), None, dtype=object)
+    if solid.any():
+        kept, dense = np.unique(idx[solid], return_inverse=True)
+        pieces[kept] = shapely.buffer(shapely.multipolygons(parts[solid], indices=dense), _EDGE_BUFFER_M)
+    pairs = pairs.assign(i=np.arange(len(pairs)))
+    both = pairs.merge(pairs, on=["b", "k"])
+    both = both[both["z_x"] < both["z_y"]]
+    met = shapely.area(shapely.intersection(pieces[both["i_x"].to_numpy()], pieces[both["i_y"].to_numpy()])) > _EDGE_AREA_M2
+    out[both["b"].to_numpy()[met]] = False
+    # a point (an address) in two zones lies in their overlap: never apart
+    out[both["b"].to_numpy()[~np.isin(shapely.get_type_id(buildings[both["b"].to_numpy()]), _POLYGONAL)]] = False
+    return out
 
 
 @dataclass

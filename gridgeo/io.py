@@ -807,11 +807,15 @@ def check_community_overlaps(
     """Resolve overlaps and gaps between communities narrower than ``tolerance_m``; raise on wider overlaps.
 
     Returns the communities in ``metric`` with the slivers given to the neighbour sharing the longest
-    boundary, and a finding per sliver (see :func:`gridgeo.boundaries.resolve_slivers`).
+    boundary and their crumbs under :data:`gridgeo.boundaries.CRUMB_M2` left out, and a finding per sliver
+    and crumb (see :func:`gridgeo.boundaries.resolve_slivers`, :func:`gridgeo.boundaries.drop_crumbs`).
     """
-    from .boundaries import resolve_slivers
+    from ._findings import concat_findings
+    from .boundaries import drop_crumbs, resolve_slivers
 
-    return resolve_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
+    fixed, found = resolve_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
+    fixed, crumbs = drop_crumbs(fixed)
+    return fixed, concat_findings([found, crumbs], crs=fixed.crs)
 
 
 def normalise_streets(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[dict]]:

@@ -390,7 +390,13 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
                                villager_groups=prep.villager_groups)
         p_comm, p_blocks, p_buildings = carving.communities, carving.blocks, carving.buildings
         p_groups = carving.villager_groups
-    outlines = None
+    outlines = reaching = None
+    if carving is not None:
+        # the buildings carved into dedicated grids: their pieces across a community boundary are kept whole
+        # in one grid of the next community, as the pieces of the other buildings are
+        carved_ids = set(p_buildings.loc[p_buildings["community_code"].isna(), "building_id"].astype(str))
+        reaching = prep.buildings[prep.buildings["building_id"].astype(str).isin(carved_ids)
+                                  & prep.buildings["community_code"].notna()]
     if carving is not None:  # a grid wrapped around a dedicated grid is reported
         with_dedicated = set(carving.carved.grids["community_code"].astype(str))
         outlines = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry, strict=True)
@@ -408,6 +414,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
             p_comm, p_blocks, p_buildings, streets=prep.streets, rules=prep.rules,
             villager_groups=p_groups, workers=workers, progress=_community_progress(progress),
             scheduler=scheduler, checkpoint=checkpoint, outlines=outlines,
+            neighbours=reaching if reaching is not None and len(reaching) else None,
         )
     if carving is not None:
         from .dedicated import merge_result

@@ -765,3 +765,64 @@ def test_openstreetmap_tag_values_are_read_as_categories():
         "u0": "school", "u1": "hospital", "u2": "government", "u3": "government", "u4": "market", "u5": "school",
         "u6": "other"}
     assert found["type"].tolist() == ["unit_unknown_category"]
+
+
+def test_dedicated_building_reaching_into_the_next_community_keeps_its_piece_there_whole():
+    """A building whose enterprise is a dedicated grid (专属网格) in its community, drawn 40 m across the
+    boundary into the next one: its piece there was cut between two small grids (`building_cut`, an error:
+    `gridgeo partition` exits 1; found by the fuzz driver on Lujiazui's real buildings and POIs). The piece of
+    an ordinary building across a community boundary is kept whole in one grid and small grid; so now is the
+    piece of a building carved out into a dedicated grid."""
+    def at(x0, y0, x1, y1):
+        return box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001", "420102001002"]},
+                            geometry=[at(0, 0, 200, 200), at(200, 0, 400, 200)], crs=CRS)
+    fp = [at(120, 80, 240, 120)]  # two thirds in the first community, the rest in the second
+    fp += [at(x, y, x + 8, y + 8) for x in range(210, 390, 25) for y in range(10, 190, 25)
+           if not (195 < x < 250 and 60 < y < 130)]
+    fp += [at(x, y, x + 8, y + 8) for x in (20, 60) for y in (20, 160)]
+    hh = [50] + [12] * (len(fp) - 5) + [100] * 4
+    b = gpd.GeoDataFrame({"building_id": [f"b{i:02d}" for i in range(len(fp))], "households": hh},
+                         geometry=fp, crs=CRS)
+    ent = gpd.GeoDataFrame({"name": ["某公司"], "category": ["enterprise"], "employees": [800]},
+                           geometry=[Point(X0 + 150, Y0 + 100)], crs=CRS)
+    plan = gridgeo.divide(comm, None, b, enterprises=ent)
+    found = plan.validate()
+    assert int((found["severity"] == "error").sum()) == 0, found.loc[found["severity"] == "error", "message"].tolist()
+    assert plan.buildings.set_index("building_id").loc["b00", "grid_code"] == "420102001001900"
+    piece = at(200, 80, 240, 120)
+    subs = plan.subgrids.to_crs(CRS)
+    held = shapely.area(shapely.intersection(subs.geometry.to_numpy(), piece))
+    assert held.max() == pytest.approx(piece.area, rel=1e-6)  # the piece in one small grid of the second community
+    assert int(plan.grids["households"].sum()) == sum(hh)
+
+
+def test_dedicated_site_cut_out_of_a_block_goes_around_a_neighbouring_building_reaching_into_it():
+    """A building of one community drawn 45 m across the boundary into a block of the next, where an
+    enterprise's dedicated grid (专属网格) takes only the part around its own building: that part was cut
+    through the neighbouring building's piece (1,058 m² in the dedicated grid, 1,643 m² in an ordinary grid:
+    `building_cut`, an error; found by the fuzz driver on Lujiazui's real buildings and POIs). The cut now goes
+    around the piece, which lies whole in one grid."""
+    def at(x0, y0, x1, y1):
+        return box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+    comm = gpd.GeoDataFrame({"code": ["420102001001", "420102001002"]},
+                            geometry=[at(0, 0, 200, 200), at(200, 0, 400, 200)], crs=CRS)
+    fp = [at(150, 70, 245, 130), at(262, 90, 282, 110)]  # across the boundary; the enterprise's building
+    fp += [at(x, y, x + 8, y + 8) for x in range(280, 390, 25) for y in range(10, 190, 25)]
+    fp += [at(x, y, x + 8, y + 8) for x in (210, 240) for y in (10, 35, 160, 185)]
+    fp += [at(x, y, x + 8, y + 8) for x in (20, 60) for y in (20, 160)]
+    hh = [40, 0] + [15] * (len(fp) - 6) + [100] * 4
+    b = gpd.GeoDataFrame({"building_id": [f"b{i:02d}" for i in range(len(fp))], "households": hh},
+                         geometry=fp, crs=CRS)
+    ent = gpd.GeoDataFrame({"name": ["某公司"], "category": ["enterprise"], "employees": [800]},
+                           geometry=[Point(X0 + 272, Y0 + 100)], crs=CRS)
+    plan = gridgeo.divide(comm, None, b, enterprises=ent)
+    found = plan.validate()
+    assert int((found["severity"] == "error").sum()) == 0, found.loc[found["severity"] == "error", "message"].tolist()
+    piece = at(200, 70, 245, 130)
+    grids = plan.grids.to_crs(CRS)
+    held = shapely.area(shapely.intersection(grids.geometry.to_numpy(), piece))
+    assert held.max() == pytest.approx(piece.area, rel=1e-6)
+    assert (plan.grids["kind"] == "dedicated").sum() == 1

@@ -710,3 +710,27 @@ def test_osm_height_and_levels_estimate_households(capsys, tmp_path, tiny_files,
     assert (f["type"] == "floors_from_height").sum() == n - 1
     assert "18m" in " ".join(f.loc[f["type"] == "floors_from_height", "message"])
     assert (f["type"] == "column_alias_used").sum() == 1  # building:levels read as floors
+
+
+def test_community_outline_with_a_tiny_self_crossing_loop_makes_no_crumb_small_grid():
+    """A hand-drawn community outline crossing itself in a loop of a few square centimetres: repaired with
+    make_valid, the loop is a separate part of 0.002 m², which the partition made a small grid of its own
+    (0 households, 'lies in 0 grids': the error subgrid_not_nested, so `gridgeo partition` exited 1; found by
+    the fuzz driver on Suzhou footprints under a self-intersecting community). A part of a community under
+    1 m² is now left out with a warning (community_crumb_dropped) naming its area and place."""
+    import gridgeo
+
+    x0, y0 = 526_000.0, 3_385_000.0
+    ring = [(0, 0), (100, 0), (100.2, -0.1), (100.1, -0.1), (100.3, 0.1), (200, 0), (200, 100), (0, 100)]
+    comm = gpd.GeoDataFrame({"code": ["420102001001"]}, crs=4547,
+                            geometry=[Polygon([(x0 + x, y0 + y) for x, y in ring])])
+    fp = [box(x0 + x, y0 + y, x0 + x + 10, y0 + y + 10) for x in range(10, 190, 30) for y in (10, 45, 75)]
+    b = gpd.GeoDataFrame({"building_id": [f"b{i:02d}" for i in range(len(fp))], "households": [40] * len(fp)},
+                         geometry=fp, crs=4547)
+    plan = gridgeo.divide(comm, None, b)
+    found = plan.validate()
+    assert int((found["severity"] == "error").sum()) == 0, found.loc[found["severity"] == "error", "message"].tolist()
+    assert plan.subgrids.to_crs(4547).area.min() > 100
+    crumb = plan.findings[plan.findings["type"] == "community_crumb_dropped"]
+    assert len(crumb) == 1 and crumb["severity"].iloc[0] == "warning" and "0.002 m²" in crumb["message"].iloc[0]
+    assert int(plan.grids["households"].sum()) == 40 * len(fp)

@@ -62,7 +62,7 @@ from .._errors import InputError
 from .._geometry import union_by
 from .._text import counted
 from ..crs import is_metric, metric_crs, require_layers
-from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, unit_labels
+from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, pieces_apart, unit_labels
 from ..households import households_of
 from ..rules import Rules, load_rules, rules_for_kind
 from .feasibility import divisible, packable
@@ -377,9 +377,11 @@ def _assign_buildings(
         bi, zi, sh = a.pairs
         sel = (sh >= share) & (n_in[bi] >= 2)
         pairs = pd.DataFrame({"b": bi[sel], "c": np.asarray(zcomm)[zi[sel]]})
-        per = pairs.groupby("b")["c"].agg(["size", "nunique", "min"])
-        # every zone in a known community, each a different one (a zone of unknown community: cut, as validate says)
-        across = per.index[((per["size"] == per["nunique"]) & (per["min"] >= 0)).to_numpy()].to_numpy()
+        per = pairs.groupby("b")["c"].agg(["min"])
+        # every zone in a known community, its pieces in zones of one community sharing no edge (each in a
+        # different community, or in separate parts of one); a zone of unknown community: cut, as validate says
+        apart = pieces_apart(bgeom, zgeom, bi[sel], zi[sel], pairs["c"].to_numpy())
+        across = per.index[((per["min"] >= 0) & apart[per.index.to_numpy()]).to_numpy()].to_numpy()
         n_in = n_in.copy()
         n_in[across] = 1
     return a.zone, n_in

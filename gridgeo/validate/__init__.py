@@ -56,7 +56,8 @@ type                            severity  measure       meaning
 ``building_cut``                error     m²            a footprint split by a grid boundary, or between small
                                                         grids of one grid (area outside its main grid or small grid)
 ``building_across_communities`` warning m²            a footprint split only by a community boundary (one
-                                                        grid in each community): a finding on input
+                                                        grid in each community, or in each separate part of
+                                                        one: pieces sharing no edge): a finding on input
 ``building_code_mismatch``      error     –             a building whose ``grid_code`` (``subgrid_code``) is not the
                                                         grid (small grid) it lies in, or that carries none
                                                         while lying in one: what dispatch imports would be

@@ -12,7 +12,7 @@ import shapely
 from pyproj import CRS
 from shapely import Point, Polygon
 
-from ..footprints import ZoneAssignment, assign_to_zones
+from ..footprints import ZoneAssignment, assign_to_zones, pieces_apart
 from ..rules import Rules, rules_for_kind
 from .layers import (
     _POLYGONAL,
@@ -135,6 +135,9 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
     for b, g in zip(bi[sel], ti[sel]):
         grids_of.setdefault(int(b), []).append(grids.ids[g])
         comms_of.setdefault(int(b), []).append(comm_code[g])
+    # pieces in grids of one community that share no edge: the gap between parts of the community cuts it
+    apart = pieces_apart(bgeoms_valid, np.where(grids.usable, grids.geoms, Polygon()), bi[sel], ti[sel],
+                         np.asarray(comm_code, dtype=object)[ti[sel]])
 
     # buildings in an overlap of grids
     in_two: dict[int, tuple[float, list[str]]] = {}
@@ -167,10 +170,14 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
             a = float(area[b] * (1 - max_share[b]))
             codes = sorted(grids_of.get(b, []))
             comms = comms_of.get(b, [])
-            if None not in comms and len(set(comms)) == len(comms):
-                # one grid in each community: the community boundary itself cuts it (a finding on input)
+            if None not in comms and apart[b]:
+                # one grid in each community, or in each separate part of one: the community boundary itself
+                # cuts it (a finding on input)
+                names = sorted({str(c) for c in comms})
+                where_cut = (f"communities {', '.join(names)}" if len(names) > 1
+                             else f"separate parts of community {names[0]}")
                 records.append(_rec("building_across_communities", "buildings", bids[b], comm, measure=a, geometry=where,
-                                    message=f"building {bids[b]} straddles communities {', '.join(sorted(set(comms)))}: "
+                                    message=f"building {bids[b]} straddles {where_cut}: "
                                             f"the community boundary cuts it ({_fmt_area(a)} outside grid {grids.ids[g]})"))
                 continue
             records.append(_rec("building_cut", "buildings", bids[b], comm, measure=a, geometry=where,
@@ -275,6 +282,9 @@ def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code
         return asg.zone
     pairs = pd.DataFrame({"b": bi[sel], "s": si[sel], "p": parent[si[sel]]})
     pairs = pairs[pairs.duplicated(["b", "p"], keep=False)]  # two small grids or more of one grid
+    # pieces in small grids of one grid sharing no edge: the gap between parts of the community cuts it
+    apart = pieces_apart(valid, np.where(sub.usable, sub.geoms, Polygon()), pairs["b"].to_numpy(), pairs["s"].to_numpy(), pairs["p"].to_numpy())
+    pairs = pairs[~apart[pairs["b"].to_numpy()]]
     if not len(pairs):
         return asg.zone
     area = shapely.area(valid)

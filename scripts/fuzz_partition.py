@@ -1,0 +1,389 @@
+"""Fuzz fresh partitions (``gridgeo partition``) on seeded random towns cut from the REAL data in ../shared/data.
+
+Each town (:func:`town`, the same for the same seed):
+
+- **real footprints**: a window of 350-800 m of Lujiazui's OSM buildings (tile repeats, building parts,
+  address and entrance points as they are), of Suzhou Gusu's footprints, or Suzhou footprints moved under a
+  window of real Wuhan OSM streets; streets: Lujiazui's OSM roads, Wuhan's streets, or none (Suzhou);
+- **messier footprints**: 2-10% repeated 1.5 m off (half of them with 0 households), up to 5 towers of
+  300-600 households, in some towns 5% of households left for gridgeo to estimate;
+- **SYNTHETIC imperfect communities**: 1-6 Voronoi cells over the window, each with flaws drawn at random:
+  a smooth wave of its own (gaps and overlaps between neighbours; 10% wider than the 2 m tolerance), a jagged
+  outline, a hole, a strip 1-12 m wide cut through it (a multipolygon), two vertices swapped (an outline
+  crossing itself), and an extra community with no buildings;
+- **ESTIMATED households**: footprint x floors / 90 m² (floors from OSM height / 3 m, Suzhou's ``Floor``);
+- **dedicated units** in some towns: Lujiazui's POIs and landuse sites, or points and sites drawn from footprints.
+
+Checks (:func:`check`): the run succeeds or fails with a one-line ``InputError``; ``validate`` has no error;
+no grid or small grid with a hole inside its community (``hole-*-reported`` when ``grid_encloses_grid`` says
+so); every building given is in the plan or in a finding; households conserved; no footprint unit split
+between grids or small grids of one community; the same plan (grids, small grids, buildings) with the rows of
+every layer shuffled; every ``cli_every``-th town also through ``python -m gridgeo partition`` and
+``gridgeo validate`` (no traceback, exit 0). A failing town is pickled to ``out/fuzz/failing/town_<seed>.pkl``
+(inputs, message, traceback) to minimise.
+
+    GRIDGEO_SHARED_DATA=../shared/data .venv/bin/python scripts/fuzz_partition.py START BUDGET_S [CLI_EVERY] [STOP]
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from functools import cache
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+import gridgeo
+from gridgeo.footprints import footprint_units, split_multipart
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("GRIDGEO_SHARED_DATA", REPO.parent / "shared" / "data"))
+FAIL = REPO / "out" / "fuzz" / "failing"
+PY = sys.executable
+
+
+@cache
+def lujiazui():
+    p = DATA / "shanghai_lujiazui_osm.gpkg"
+    b = gpd.read_file(p, layer="buildings").to_crs(32651)
+    r = gpd.read_file(p, layer="roads").to_crs(32651)
+    r = r[r["kind"].isin(["major_road", "minor_road", "path"])]
+    pois = gpd.read_file(p, layer="pois").to_crs(32651)
+    lu = gpd.read_file(p, layer="landuse").to_crs(32651)
+    return b, r, pois, lu
+
+
+@cache
+def suzhou():
+    s = gpd.read_file(DATA / "suzhou_gusu_buildings.geojson").to_crs(32651)
+    return s
+
+
+@cache
+def wuhan():
+    return gpd.read_parquet(DATA / "wuhan_streets_osm.parquet")
+
+
+POI_CAT = {"school": "school", "kindergarten": "school", "university": "school", "hospital": "hospital",
+           "clinic": "hospital", "bank": "enterprise", "hotel": "enterprise", "marketplace": "market",
+           "supermarket": "market", "restaurant": "enterprise", "police": "government", "townhall": "government",
+           "cafe": "enterprise", "convenience": "market", "office": "office_building"}
+
+
+def window(rng, bounds, size):
+    x0, y0, x1, y1 = bounds
+    x = rng.uniform(x0, max(x0 + 1, x1 - size[0]))
+    y = rng.uniform(y0, max(y0 + 1, y1 - size[1]))
+    return shapely.box(x, y, x + size[0], y + size[1])
+
+
+def households(rng, geoms, floors):
+    area = shapely.area(geoms)
+    hh = np.round(area * floors / 90.0)
+    hh[area == 0] = 0
+    return hh
+
+
+def communities(rng, win, k, crs, flaws):
+    x0, y0, x1, y1 = win.bounds
+    ext = win
+    pts = np.column_stack([rng.uniform(x0, x1, k), rng.uniform(y0, y1, k)])
+    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=ext)), ext)
+    cells = list(cells[~shapely.is_empty(cells)])
+    notes = []
+    if "empty" in flaws:  # a community strip beyond the buildings: no buildings
+        cells.append(shapely.box(x1, y0, x1 + rng.uniform(60, 150), y1))
+        notes.append("empty")
+    out = []
+    for i, c in enumerate(cells):
+        if "wobble" in flaws:
+            a = float(rng.choice([0.15, 0.3, 0.5, 3.0], p=[0.35, 0.35, 0.2, 0.1]))
+            ph = rng.uniform(0, 2 * np.pi, 2)
+            c = shapely.segmentize(c, float(rng.choice([5.0, 15.0])))
+            c = shapely.transform(c, lambda xy, a=a, ph=ph: xy + a * np.column_stack(
+                [np.sin(xy[:, 1] / 23.0 + ph[0]), np.cos(xy[:, 0] / 29.0 + ph[1])]))
+        if "jitter" in flaws:
+            c = shapely.segmentize(c, 25.0)
+            ph = rng.uniform(0, 100, 2)
+            c = shapely.transform(c, lambda xy, ph=ph: xy + 0.3 * np.column_stack(
+                [np.sin(xy[:, 0] * 0.91 + xy[:, 1] * 1.37 + ph[0]), np.cos(xy[:, 0] * 1.13 - xy[:, 1] * 0.77 + ph[1])]))
+        if "hole" in flaws and rng.random() < 0.4:
+            p = c.representative_point() if not c.is_empty else None
+            if p is not None:
+                c = c.difference(p.buffer(float(rng.uniform(10, 40)), quad_segs=3))
+                notes.append(f"hole{i}")
+        if "multi" in flaws and rng.random() < 0.35 and c.area > 0:
+            cx, cy = c.centroid.x, c.centroid.y
+            ang = rng.uniform(0, np.pi)
+            cut = shapely.LineString([(cx - 2000 * np.cos(ang), cy - 2000 * np.sin(ang)),
+                                      (cx + 2000 * np.cos(ang), cy + 2000 * np.sin(ang))]).buffer(float(rng.uniform(0.5, 6)))
+            c = c.difference(cut)
+            notes.append(f"multi{i}")
+        if "bowtie" in flaws and rng.random() < 0.3 and c.geom_type == "Polygon":
+            xy = np.asarray(c.exterior.coords)
+            if len(xy) > 5:
+                j = int(rng.integers(1, len(xy) - 3))
+                xy[[j, j + 1]] = xy[[j + 1, j]]
+                xy[-1] = xy[0]
+                c = shapely.Polygon(xy, [r.coords for r in c.interiors])
+                notes.append(f"bowtie{i}")
+        out.append(c)
+    codes = [f"3101150{i // 9 + 1:02d}{i % 9 + 1:03d}" for i in range(len(out))]
+    g = gpd.GeoDataFrame({"code": codes, "name": [f"测试社区{i + 1}" for i in range(len(out))]},
+                         geometry=out, crs=crs)
+    return g, notes
+
+
+def town(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    src = str(rng.choice(["lujiazui", "suzhou", "wuhan"]))
+    size = (float(rng.uniform(350, 800)), float(rng.uniform(350, 800)))
+    flaws = {f for f in ("wobble", "jitter", "hole", "multi", "bowtie", "empty") if rng.random() < 0.35}
+    units = None
+    if src == "lujiazui":
+        b, r, pois, lu = lujiazui()
+        c0 = b.geometry.iloc[int(rng.integers(len(b)))].centroid
+        win = shapely.box(c0.x - size[0] / 2, c0.y - size[1] / 2, c0.x + size[0] / 2, c0.y + size[1] / 2)
+        bb = b[b.intersects(win)].copy()
+        hgt = pd.to_numeric(bb["height"], errors="coerce").to_numpy()
+        floors = np.where(hgt > 0, np.maximum(1, np.round(hgt / 3)), rng.integers(1, 30, len(bb)))
+        bb["households"] = households(rng, bb.geometry.to_numpy(), floors)
+        bb.loc[bb["kind"].isin(["address", "entrance"]).to_numpy(), "households"] = np.nan
+        bb.loc[(bb["kind"] == "building_part").to_numpy(), "households"] = 0
+        bb["building_id"] = [f"L{o}-{t}-{i}" for i, (o, t) in enumerate(zip(bb["osm_id"], bb["tile"]))]
+        bb = bb[["building_id", "households", "kind", "geometry"]]
+        st = r[r.intersects(win.buffer(20))].clip(win.buffer(20))
+        st = st[~st.is_empty].explode(ignore_index=True)
+        st = gpd.GeoDataFrame({"name": st["name"], "highway": st["kind_detail"].fillna("residential")},
+                              geometry=st.geometry, crs=st.crs)
+        if rng.random() < 0.6:
+            pp = pois[pois.within(win) & pois["kind"].isin(POI_CAT)]
+            pol = lu[lu.intersects(win) & lu["kind"].isin(["school", "commercial", "hospital", "retail", "university"])].clip(win)
+            pol = pol[pol.area > 50]
+            units = gpd.GeoDataFrame(
+                {"name": list(pp["name"].fillna("无名单位")) + list(pol["name"].fillna("园区")),
+                 "category": [POI_CAT[k] for k in pp["kind"]] + [{"commercial": "business_district", "retail": "market"}.get(k, k) for k in pol["kind"]],
+                 "employees": rng.integers(5, 600, len(pp) + len(pol))},
+                geometry=list(pp.geometry) + list(pol.geometry), crs=b.crs)
+    else:
+        s = suzhou()
+        c0 = s.geometry.iloc[int(rng.integers(len(s)))].centroid
+        win = shapely.box(c0.x - size[0] / 2, c0.y - size[1] / 2, c0.x + size[0] / 2, c0.y + size[1] / 2)
+        bb = s[s.intersects(win)].copy()
+        bb["households"] = households(rng, bb.geometry.to_numpy(), bb["Floor"].to_numpy().astype(float))
+        bb["building_id"] = [f"S{i}" for i in bb["Id"]] if bb["Id"].is_unique else [f"S{i}" for i in range(len(bb))]
+        bb = bb[["building_id", "households", "geometry"]]
+        st = None
+        if src == "wuhan":
+            w = wuhan()
+            c0 = w.geometry.iloc[int(rng.integers(len(w)))].centroid
+            wwin = shapely.box(c0.x - size[0] / 2, c0.y - size[1] / 2, c0.x + size[0] / 2, c0.y + size[1] / 2)
+            st = w[w.intersects(wwin.buffer(20))].clip(wwin.buffer(20))
+            st = st[~st.is_empty].explode(ignore_index=True)
+            dx, dy = wwin.bounds[0] - win.bounds[0], wwin.bounds[1] - win.bounds[1]
+            bb = bb.set_geometry(bb.geometry.translate(dx, dy)).set_crs(w.crs, allow_override=True)
+            win = shapely.affinity.translate(win, dx, dy)
+            st = gpd.GeoDataFrame({"name": None, "highway": st["highway"].astype(str)}, geometry=st.geometry, crs=w.crs)
+        if rng.random() < 0.5 and len(bb):
+            pick = bb.iloc[rng.choice(len(bb), size=min(len(bb), int(rng.integers(1, 8))), replace=False)]
+            geoms = [g if rng.random() < 0.5 else g.representative_point() for g in pick.geometry]
+            units = gpd.GeoDataFrame({"name": [f"单位{i}" for i in range(len(geoms))],
+                                      "category": rng.choice(["school", "enterprise", "office_building", "hospital", "market"], len(geoms)),
+                                      "employees": rng.integers(5, 600, len(geoms))}, geometry=geoms, crs=bb.crs)
+    if units is not None and len(units) == 0:
+        units = None
+    # messy footprints: duplicates, shifted copies, parts, towers
+    bb = bb.reset_index(drop=True)
+    extra = []
+    poly = np.flatnonzero(bb.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy())
+    if len(poly):
+        dup = rng.choice(poly, size=len(poly) // int(rng.choice([10, 20, 50])), replace=False)
+        d = bb.iloc[dup].copy()
+        d["geometry"] = d.geometry.translate(*rng.uniform(-1.5, 1.5, 2))
+        d["households"] = np.where(rng.random(len(d)) < 0.5, 0, d["households"])
+        d["building_id"] = d["building_id"] + "-dup"
+        extra.append(d)
+        nt = int(rng.integers(0, 6))
+        big = poly[np.argsort(-bb.geometry.iloc[poly].area.to_numpy(), kind="stable")[: max(nt * 3, 1)]]
+        tw = rng.choice(big, size=min(nt, len(big)), replace=False)
+        bb.loc[tw, "households"] = rng.integers(300, 601, len(tw))
+    if extra:
+        bb = pd.concat([bb, *extra], ignore_index=True)
+    if rng.random() < 0.2:
+        bb.loc[rng.random(len(bb)) < 0.05, "households"] = np.nan
+    k = int(rng.integers(1, 7))
+    comm, notes = communities(rng, win, k, bb.crs, flaws)
+    crs_out = int(rng.choice([4490, 0]))
+    t = {"communities": comm, "streets": st, "buildings": gpd.GeoDataFrame(bb, geometry="geometry", crs=bb.crs),
+         "enterprises": units}
+    if crs_out:
+        t = {n: (v.to_crs(crs_out) if v is not None else None) for n, v in t.items()}
+    desc = f"{src} {size[0]:.0f}x{size[1]:.0f} k={len(comm)} flaws={sorted(flaws)} {notes} n={len(bb)} units={0 if units is None else len(units)}"
+    return t, desc
+
+
+def div(t, **kw):
+    return gridgeo.divide(t["communities"], t["streets"], t["buildings"], enterprises=t["enterprises"], **kw)
+
+
+def _digest(plan):
+    import hashlib
+    d = hashlib.sha256()
+    for name in ("grids", "subgrids", "buildings"):
+        f = plan[name]
+        cols = sorted(c for c in f.columns if c != f.geometry.name)
+        idc = {"grids": "grid_code", "subgrids": "subgrid_code", "buildings": "building_id"}[name]
+        rows = f.sort_values(idc, kind="stable").reset_index(drop=True)
+        for c in cols:
+            d.update(repr(list(rows[c].astype(str))).encode())
+        for w in shapely.to_wkb(shapely.normalize(shapely.set_precision(rows.geometry.to_numpy(), 1e-8))):
+            d.update(w)
+    return d.hexdigest()[:16]
+
+
+class Fail(AssertionError):
+    def __init__(self, kind, msg):
+        super().__init__(f"[{kind}] {msg}")
+        self.kind = kind
+
+
+def check(plan, t):
+    found = plan.validate()
+    err = found[found["severity"] == "error"]
+    if len(err):
+        raise Fail("validate-errors", f"{len(err)} errors {err['type'].value_counts().to_dict()}")
+    metric = plan.grids.estimate_utm_crs()
+    comm = plan.communities.to_crs(metric)
+    cg = dict(zip(comm["code"].astype(str), comm.geometry))
+    reported = set(found.loc[found["type"] == "grid_encloses_grid", "feature_id"].astype(str))
+    for layer, c in (("grids", "grid_code"), ("subgrids", "subgrid_code")):
+        g = plan[layer].to_crs(metric)
+        for code, cc, geom in zip(g[c].astype(str), g["community_code"].astype(str), g.geometry):
+            for part in shapely.get_parts(geom):
+                for ring in part.interiors:
+                    hole = shapely.Polygon(ring)
+                    inside = hole.intersection(cg[cc]).area
+                    if inside > 1.0:
+                        tag = "reported" if code in reported or code[:15] in reported else "unreported"
+                        raise Fail(f"hole-{layer}-{tag}", f"{code} hole of {hole.area:.0f} m2, {inside:.0f} m2 in its community")
+            if shapely.get_num_geometries(geom) > 1 and layer == "grids":
+                pass
+    bld = plan.buildings
+    src = t["buildings"]
+    ids_in = set(src["building_id"])
+    ids_out = {i.rsplit("#", 1)[0] if "#" in i and i.rsplit("#", 1)[0] in ids_in else i for i in bld["building_id"]}
+    fids = set(found["feature_id"].astype(str))
+    missing = [i for i in ids_in - ids_out if i not in fids]
+    if missing:
+        raise Fail("dropped", f"{len(missing)} buildings neither in the plan nor in a finding: {sorted(missing)[:5]}")
+    if bld["grid_code"].isna().any() and "outside" not in "".join(found["type"].astype(str)):
+        raise Fail("no-grid", f"{int(bld['grid_code'].isna().sum())} buildings without grid")
+    hb = pd.to_numeric(bld["households"], errors="coerce").fillna(0)
+    if int(plan.grids["households"].sum()) != int(hb[bld["grid_code"].notna()].sum()):
+        raise Fail("households", f"grids {int(plan.grids['households'].sum())} != buildings {int(hb[bld['grid_code'].notna()].sum())}")
+    given = pd.to_numeric(src["households"], errors="coerce")
+    tot_in = given[given.notna()].sum()
+    bb = bld.assign(base=[i.rsplit("#", 1)[0] if "#" in i and i.rsplit("#", 1)[0] in ids_in else i for i in bld["building_id"]])
+    sub = bb[bb["base"].isin(set(src.loc[given.notna(), "building_id"]))]
+    tot_out = pd.to_numeric(sub["households"], errors="coerce").fillna(0).sum()
+    if abs(tot_in - tot_out) > 0.5 and len(missing) == 0 and set(sub["base"]) == set(src.loc[given.notna(), "building_id"]):
+        raise Fail("households", f"given {tot_in} != plan {tot_out}")
+    # units split between grids within a community
+    s2 = src.to_crs(metric).reset_index(drop=True)
+    split = {i.rsplit("#", 1)[0] for i in bld["building_id"] if "#" in i}
+    s2 = split_multipart(s2, corners=s2["building_id"].isin(split).to_numpy())[0]
+    units, _ = footprint_units(s2)
+    u = bld["building_id"].map(dict(zip(s2["building_id"], units)))
+    b2 = bld.assign(unit=u.to_numpy())
+    b2 = b2[b2["unit"].notna() & b2["grid_code"].notna()]
+    per = b2.groupby(["unit", "community_code"])[["grid_code", "subgrid_code"]].nunique(dropna=False)
+    sp = per[(per["grid_code"] > 1) | (per["subgrid_code"] > 1)]
+    if len(sp):
+        raise Fail("unit-split", f"{len(sp)} units split, e.g. {sp.index.tolist()[:3]}")
+    return found
+
+
+def shuffled(t, seed):
+    rng = np.random.default_rng(seed + 99)
+    return {k: (v.iloc[rng.permutation(len(v))].reset_index(drop=True) if v is not None else None) for k, v in t.items()}
+
+
+def cli(t, tmp: Path):
+    paths = {}
+    for n, v in t.items():
+        if v is not None:
+            p = tmp / f"{n}.gpkg"
+            v.to_file(p, layer=n)
+            paths[n] = p
+    args = [PY, "-m", "gridgeo", "partition", "--workers", "1", "-q", "--out", str(tmp / "plan.gpkg"), "--force"]
+    for n, p in paths.items():
+        args += [f"--{n}", str(p)]
+    r = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    if "Traceback" in r.stderr:
+        raise Fail("cli-traceback", r.stderr.strip().splitlines()[-1])
+    if r.returncode != 0:
+        lines = [x for x in r.stderr.strip().splitlines() if x.strip()]
+        if r.returncode == 1 and (tmp / "plan.gpkg").exists():
+            raise Fail("cli-exit1", " | ".join(lines[-3:]))
+        return f"cli-error {r.returncode}: {lines[-1] if lines else ''}"
+    v = subprocess.run([PY, "-m", "gridgeo", "validate", str(tmp / "plan.gpkg")], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    if v.returncode != 0:
+        raise Fail("cli-validate", (v.stdout + v.stderr).strip().splitlines()[-1])
+    return None
+
+
+def run_one(seed, tmp: Path, do_cli=False):
+    t, desc = town(seed)
+    stage = "divide"
+    try:
+        try:
+            p1 = div(t)
+        except gridgeo.InputError as exc:
+            m = str(exc)
+            if "\n" in m.strip():
+                raise Fail("multiline-error", m[:300]) from exc
+            return desc, f"input-error: {m[:200]}"
+        stage = "check"
+        check(p1, t)
+        stage = "shuffle"
+        ps = div(shuffled(t, seed))
+        if _digest(ps) != _digest(p1):
+            raise Fail("shuffle", "plan differs when the input rows are shuffled")
+        if do_cli:
+            stage = "cli"
+            r = cli(t, tmp)
+            if r:
+                return desc, r
+        return desc, None
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding of the fuzz run
+        kind = exc.kind if isinstance(exc, Fail) else f"crash-{type(exc).__name__}"
+        msg = f"{stage}: {kind}: {str(exc)[:300]}"
+        FAIL.mkdir(parents=True, exist_ok=True)
+        with open(FAIL / f"town_{seed}.pkl", "wb") as fh:
+            pickle.dump({"seed": seed, "town": t, "desc": desc, "stage": stage, "kind": kind, "msg": msg,
+                         "tb": traceback.format_exc()}, fh)
+        return desc, "FAIL " + msg
+
+
+if __name__ == "__main__":
+    start = int(sys.argv[1])
+    budget = float(sys.argv[2])
+    cli_every = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    stop = int(sys.argv[4]) if len(sys.argv) > 4 else 10**9
+    t0 = time.time()
+    s = start
+    with tempfile.TemporaryDirectory() as d:
+        while time.time() - t0 < budget and s < stop:
+            ts = time.time()
+            desc, m = run_one(s, Path(d), do_cli=(s % cli_every == 0))
+            print(f"seed {s} {time.time() - ts:.1f}s {desc} :: {m or 'ok'}", flush=True)
+            s += 1

@@ -333,3 +333,37 @@ def test_fused_tree_cuts_disconnected_leave_the_stream_as_the_loop():
     ref = np.random.default_rng(5)
     ref.random(2)  # the loop draws the failed tree's numbers, then gives up
     assert s.rng.random() == ref.random()
+
+
+def test_ranked_cuts_from_arrays_equal_the_loop_over_a_dict():
+    """The best cut per bisection and their ranking taken by array sorts (_rank_cuts) equal the loop over the
+    cuts into a dict and its sort (_rank_best_loop): the same bisection met from both sides and with tied
+    violations and scores (the first met wins), for regions of few grids and of more than STRICT_MAX_PARTS
+    (cut near the middle)."""
+    from gridgeo.partition.solver import STRICT_MAX_PARTS, _rank_best_loop, _rank_cuts
+
+    rng = np.random.default_rng(32)
+    for trial in range(300):
+        k = int(rng.integers(2, 9)) if trial % 2 else int(rng.integers(STRICT_MAX_PARTS - 2, STRICT_MAX_PARTS + 40))
+        m = int(rng.integers(1, 400))
+        node_tags = rng.integers(1, 2**63, size=12, dtype=np.int64).astype(np.uint64)
+        total = np.bitwise_xor.reduce(node_tags)
+        # sides from few nodes, so bisections recur (also as the complement: the other side's tag)
+        sides = rng.random((m, 12)) < 0.5
+        comp = rng.random(m) < 0.3
+        sides[comp] = ~sides[comp]
+        tag = np.array([np.bitwise_xor.reduce(node_tags[s]) if s.any() else np.uint64(0) for s in sides],
+                       dtype=np.uint64)
+        k1 = rng.integers(1, k, size=m)
+        k1[comp] = k - k1[comp]
+        viol = rng.choice([0.0, -0.0, 1.0, 2.5], size=m) if trial % 3 else np.zeros(m)
+        score = np.round(rng.random(m), 1) if trial % 4 else rng.random(m)
+        ti = rng.integers(0, 6, size=m)
+        lo = rng.integers(0, 50, size=m)
+        hi = lo + rng.integers(1, 50, size=m)
+        n = int(rng.integers(1, 6))
+        got = _rank_cuts(ti, k1, tag, lo, hi, viol, score, total, k, n)
+        ref = _rank_best_loop(ti, k1, tag, lo, hi, viol, score, total, k, n)
+        assert got == ref
+        assert [type(x) for x in got[0]] == [type(x) for x in ref[0]]
+

@@ -367,3 +367,61 @@ def test_ranked_cuts_from_arrays_equal_the_loop_over_a_dict():
         assert got == ref
         assert [type(x) for x in got[0]] == [type(x) for x in ref[0]]
 
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_ranking_of_tree_cuts_equals_numpy(monkeypatch):
+    """The compiled selection, deduplication and ranking of the cuts of the fused trees (_fast.rank_tree_cuts)
+    equals numpy's (the first tries + 1 of each tree and count by lexsort, then _rank_cuts): cuts with tied
+    violations and scores, the same bisection met from both sides, regions of few grids and of more than
+    STRICT_MAX_PARTS; and the whole candidates and divisions are the same with it and without."""
+    from gridgeo.partition import solver
+    from gridgeo.partition.solver import STRICT_MAX_PARTS, Weights, _rank_cuts, _Solver
+
+    rng = np.random.default_rng(33)
+    for trial in range(300):
+        k = int(rng.integers(2, 9)) if trial % 2 else int(rng.integers(STRICT_MAX_PARTS - 2, STRICT_MAX_PARTS + 40))
+        per = int(rng.integers(1, 5))
+        node_tags = rng.integers(1, 2**63, size=10, dtype=np.int64).astype(np.uint64)
+        total = np.bitwise_xor.reduce(node_tags)
+        rows_l, cols_l, tt_l = [], [], []
+        for ti in range(int(rng.integers(1, 7))):  # trees in order, each tree's cuts row-major
+            for r in np.sort(rng.choice(k - 1, size=int(rng.integers(0, k)), replace=False)):
+                cs = np.sort(rng.choice(30, size=int(rng.integers(1, 12)), replace=False))
+                tt_l += [ti] * len(cs)
+                rows_l += [int(r)] * len(cs)
+                cols_l += cs.tolist()
+        m = len(tt_l)
+        if not m:
+            continue
+        tt, row, col = np.array(tt_l), np.array(rows_l), np.array(cols_l)
+        pool = np.array([np.bitwise_xor.reduce(node_tags[rng.random(10) < 0.5]) for _ in range(6)], dtype=np.uint64)
+        side = pool[rng.integers(0, 6, size=m)]  # few bisections, each met many times
+        side[rng.random(m) < 0.3] ^= total  # and from the other side
+        vg = rng.choice([0.0, -0.0, 1.0, 2.5], size=m) if trial % 3 else np.zeros(m)
+        score = np.round(rng.random(m), 1) if trial % 4 else rng.random(m)
+        lo = rng.integers(0, 50, size=m)
+        hi = lo + rng.integers(1, 50, size=m)
+        n = int(rng.integers(1, 6))
+        q = k // 4 if k > STRICT_MAX_PARTS else 0
+        order = np.lexsort((col, score, vg, row, tt))
+        grp = tt[order] * k + row[order]
+        keep = order[(np.arange(m) - np.searchsorted(grp, grp, side="left")) < per]
+        ref = _rank_cuts(tt[keep], row[keep] + 1, side[keep], lo[keep], hi[keep], vg[keep], score[keep], total, k, n)
+        top = _fast.rank_tree_cuts(tt, row, col, vg, score, side, total, k, per, n, q)
+        got = list(zip(vg[top].tolist(), score[top].tolist(), tt[top].tolist(), lo[top].tolist(), hi[top].tolist(),
+                       (row[top] + 1).tolist(), strict=True))
+        assert got == ref
+    assert _fast.rank_tree_cuts(np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1),
+                                np.array([np.nan]), np.ones(1, np.uint64), np.uint64(3), 2, 4, 4, 0) is None
+    for trial in range(20):
+        g = _lattice(int(rng.integers(3, 9)), int(rng.integers(3, 7)), rng)
+        for k, strict in ((int(rng.integers(2, 7)), True), (int(rng.integers(2, 7)), False)):
+            got = []
+            for compiled_rank in (False, True):
+                monkeypatch.setattr(solver, "_RANK_COMPILED", compiled_rank)
+                s = _Solver(g, Bounds(300, 500, 400), Weights(), trial)
+                s.lref = 7.5
+                cands = s._candidates(np.arange(g.n), k, strict=strict)
+                got.append(([(v, sc, side.tolist(), k1) for v, sc, side, k1 in cands], s.rng.random()))
+            assert got[0] == got[1]

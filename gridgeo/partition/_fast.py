@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
-           "exact_parts", "small_grid_badness", "components", "warm_up"]
+           "rank_tree_cuts", "exact_parts", "small_grid_badness", "components", "warm_up"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
 #: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
@@ -126,8 +126,9 @@ def _warm_up() -> None:
     pre, _par, size, _depth, lca = tree_of(3, ea, eb, np.array([0, 1]))
     tags = np.array([1, 2, 4], dtype=np.uint64)
     subtree_sums(pre, size, lca, np.ones((3, 6)), np.ones((2, 3)), tags)
-    tree_cuts(3, ea, eb, np.array([[0, 1], [1, 0]]), np.ones((3, 6)), np.ones((2, 3)), tags, 2, 3.0, 3.0, 12.0,
-              Bounds(1, 2, 1), 1.5, Weights(), 1.0, True)
+    cuts = tree_cuts(3, ea, eb, np.array([[0, 1], [1, 0]]), np.ones((3, 6)), np.ones((2, 3)), tags, 2, 3.0, 3.0, 12.0,
+                     Bounds(1, 2, 1), 1.5, Weights(), 1.0, True)
+    rank_tree_cuts(cuts[1], cuts[2], cuts[3], cuts[4], cuts[5], cuts[8], np.uint64(7), 2, 4, 4, 0)
     g = Graph(h=np.array([60, 60, 90]), area=np.ones(3), perim=np.full(3, 4.0), x=np.zeros(3), y=np.zeros(3), a=ea,
               b=eb, length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
@@ -172,6 +173,17 @@ def tree_cuts(nl: int, ea: np.ndarray, eb: np.ndarray, orders: np.ndarray, base:
                            float(bounds.lo), float(bounds.hi), float(bounds.target), float(t), float(w.compact),
                            float(w.cut), float(w.cross), float(lref), float(w.balance), float(w.floor_margin),
                            bool(strict), int(band))
+
+def rank_tree_cuts(tt: np.ndarray, rows: np.ndarray, cols: np.ndarray, vg: np.ndarray, score: np.ndarray,
+                   side: np.ndarray, total_tag: np.uint64, k: int, per_group: int, n: int, q: int) -> np.ndarray | None:
+    """The ``n`` best candidates among the cuts :func:`tree_cuts` gives, as :func:`.solver._rank_cuts` ranks
+    them after keeping the first ``per_group`` of each tree and count: their indices into the cuts, best
+    first (``q`` > 0: cuts leaving fewer than ``q`` grids on a side come last). None when a violation or
+    score is NaN (never met; the caller then ranks them in numpy)."""
+    out = _k()._rank_tree_cuts(tt, rows, cols, vg, score, side, np.uint64(total_tag), int(k), int(per_group), int(n),
+                               int(q))
+    return None if len(out) and out[0] < 0 else out
+
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
     """Connected components of the undirected graph of ``n`` nodes and edges ``(a, b)``: their count and

@@ -738,3 +738,131 @@ def _tree_cuts(nl, ea, eb, orders, base, W, tags, k, H, A, E, lo, hi, target, t,
             side_o[q] = side[j]
             q += 1
     return pres, tt[:q], rows[:q], cols[:q], vg[:q], score[:q], lo_o[:q], hi_o[:q], side_o[:q], -1
+
+
+@njit(cache=True, nogil=True)
+def _cut_less(i, j, vg, score, col):  # pragma: no cover - compiled
+    """Cut ``i`` before cut ``j`` of the same tree and count: by violation, score, then cut index."""
+    if vg[i] != vg[j]:
+        return vg[i] < vg[j]
+    if score[i] != score[j]:
+        return score[i] < score[j]
+    return col[i] < col[j]
+
+
+@njit(cache=True, nogil=True)
+def _rank_tree_cuts(tt, rows, cols, vg, score, side, total_tag, k, per_group, n, q):  # pragma: no cover - compiled
+    """The ranking of :func:`.solver._rank_cuts` over the cuts of ``_tree_cuts`` (trees in order, each
+    tree's cuts row-major, cut index ascending): per tree and count the first ``per_group`` cuts by
+    (violation, score, cut index) (``np.lexsort((cols, score, vg, rows, tt))`` then the first of each
+    group), met in that order; per bisection (side tag and k1, or the other side's when its tag is
+    smaller) the least (violation, score), the first met among equals; then the ``n`` best by (unbalanced
+    when ``q`` > 0: k1 outside ``[q, k - q]``), violation, score, k1, tag, key k1. Returns their indices
+    into the cuts, best first, or -1 at index 0 when a violation or score is NaN (the caller sorts them
+    itself)."""
+    m = len(tt)
+    for i in range(m):
+        if np.isnan(vg[i]) or np.isnan(score[i]):
+            out = np.full(1, -1, np.int64)
+            return out
+    # 1. the first per_group of each (tree, count) run, in order
+    kept = np.empty(m, np.int64)
+    nk = 0
+    taken = np.zeros(m, np.bool_)
+    s = 0
+    while s < m:
+        e = s + 1
+        while e < m and tt[e] == tt[s] and rows[e] == rows[s]:
+            e += 1
+        for _r in range(min(per_group, e - s)):
+            best = -1
+            for i in range(s, e):
+                if not taken[i] and (best < 0 or _cut_less(i, best, vg, score, cols)):
+                    best = i
+            taken[best] = True
+            kept[nk] = best
+            nk += 1
+        s = e
+    kept = kept[:nk]
+    # 2. per bisection, the least (violation, score), the first met among equals
+    ktag = np.empty(nk, np.uint64)
+    kk = np.empty(nk, np.int64)
+    for p in range(nk):
+        i = kept[p]
+        tag = side[i]
+        other = tag ^ total_tag
+        k1 = rows[i] + 1
+        if tag <= other:
+            ktag[p] = tag
+            kk[p] = k1
+        else:
+            ktag[p] = other
+            kk[p] = k - k1
+    order = np.argsort(ktag, kind="mergesort")  # stable: positions of equal tags stay in meeting order
+    win = np.empty(nk, np.int64)  # positions p into kept
+    nw = 0
+    done = np.zeros(nk, np.bool_)
+    s = 0
+    while s < nk:
+        e = s + 1
+        while e < nk and ktag[order[e]] == ktag[order[s]]:
+            e += 1
+        for a in range(s, e):
+            pa = order[a]
+            if done[pa]:
+                continue
+            best = pa
+            for b in range(a + 1, e):
+                pb = order[b]
+                if kk[pb] != kk[pa]:
+                    continue
+                done[pb] = True
+                ib, ibest = kept[pb], kept[best]
+                if vg[ib] < vg[ibest] or (vg[ib] == vg[ibest] and score[ib] < score[ibest]):
+                    best = pb
+            win[nw] = best
+            nw += 1
+        s = e
+    # 3. the n best winners
+    n = min(n, nw)
+    out = np.empty(n, np.int64)
+    used = np.zeros(nw, np.bool_)
+    for r in range(n):
+        bw = -1
+        for w in range(nw):
+            if used[w]:
+                continue
+            if bw < 0:
+                bw = w
+                continue
+            p1, p0 = win[w], win[bw]
+            i1, i0 = kept[p1], kept[p0]
+            k1a, k1b = rows[i1] + 1, rows[i0] + 1
+            if q > 0:
+                ua = not (q <= k1a and k1a <= k - q)
+                ub = not (q <= k1b and k1b <= k - q)
+                if ua != ub:
+                    if ub:
+                        bw = w
+                    continue
+            if vg[i1] != vg[i0]:
+                if vg[i1] < vg[i0]:
+                    bw = w
+                continue
+            if score[i1] != score[i0]:
+                if score[i1] < score[i0]:
+                    bw = w
+                continue
+            if k1a != k1b:
+                if k1a < k1b:
+                    bw = w
+                continue
+            if ktag[p1] != ktag[p0]:
+                if ktag[p1] < ktag[p0]:
+                    bw = w
+                continue
+            if kk[p1] < kk[p0]:
+                bw = w
+        used[bw] = True
+        out[r] = kept[win[bw]]
+    return out

@@ -425,3 +425,34 @@ def test_compiled_ranking_of_tree_cuts_equals_numpy(monkeypatch):
                 cands = s._candidates(np.arange(g.n), k, strict=strict)
                 got.append(([(v, sc, side.tolist(), k1) for v, sc, side, k1 in cands], s.rng.random()))
             assert got[0] == got[1]
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_contraction_equals_numpy(monkeypatch):
+    """graph.contract with its sums compiled (_fast.contract_sums) gives the same graph as numpy's bincounts,
+    unique and lexsort, array for array and bit for bit: duplicate and inner edges, tied areas (the first
+    member's point), empty groups (n_groups above the labels), groups of one node."""
+    from gridgeo.partition import graph as graph_mod
+    from gridgeo.partition.graph import contract
+
+    rng = np.random.default_rng(34)
+    for trial in range(200):
+        n = int(rng.integers(1, 40))
+        m = int(rng.integers(0, 90))
+        a, b = rng.integers(0, n, size=m), rng.integers(0, n, size=m)
+        keep = a != b
+        a, b = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+        g = Graph(h=rng.integers(0, 300, size=n), area=rng.choice([1.0, 2.5, 1e-3, 7.25], size=n) * rng.random(n).round(1),
+                  perim=rng.random(n) * 100, x=rng.random(n) * 1e5, y=rng.random(n) * 1e6, a=a, b=b,
+                  length=rng.random(len(a)) * 10.0 ** rng.integers(-3, 3, size=len(a)),
+                  art=rng.random(len(a)).round(1), nostreet=rng.random(len(a)) * 3)
+        groups = int(rng.integers(1, n + 1))
+        labels = rng.integers(0, groups, size=n)
+        n_groups = None if trial % 3 else groups + int(rng.integers(0, 3))
+        out = {}
+        for compiled_sums in (False, True):
+            monkeypatch.setattr(graph_mod, "_CONTRACT_COMPILED", compiled_sums)
+            cg = contract(g, labels, n_groups)
+            out[compiled_sums] = [(f, getattr(cg, f).dtype.str, getattr(cg, f).tobytes())
+                                  for f in ("h", "area", "perim", "x", "y", "a", "b", "length", "art", "nostreet")]
+        assert out[True] == out[False]

@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
-           "rank_tree_cuts", "exact_parts", "small_grid_badness", "components", "warm_up"]
+           "rank_tree_cuts", "contract_sums", "exact_parts", "small_grid_badness", "components", "warm_up"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
 #: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
@@ -131,6 +131,7 @@ def _warm_up() -> None:
     rank_tree_cuts(cuts[1], cuts[2], cuts[3], cuts[4], cuts[5], cuts[8], np.uint64(7), 2, 4, 4, 0)
     g = Graph(h=np.array([60, 60, 90]), area=np.ones(3), perim=np.full(3, 4.0), x=np.zeros(3), y=np.zeros(3), a=ea,
               b=eb, length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
+    contract_sums(g, np.array([0, 0, 1]), 2)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 0, False)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 2, 2, True)  # over budget: the feasible search
@@ -183,6 +184,19 @@ def rank_tree_cuts(tt: np.ndarray, rows: np.ndarray, cols: np.ndarray, vg: np.nd
     out = _k()._rank_tree_cuts(tt, rows, cols, vg, score, side, np.uint64(total_tag), int(k), int(per_group), int(n),
                                int(q))
     return None if len(out) and out[0] < 0 else out
+
+
+def contract_sums(g, labels: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """The arrays of :func:`.graph.contract` of ``g`` by ``labels`` (each in ``0..k-1``), compiled, the same
+    sums in the same order: households per group as float (the caller rounds them), area, perimeter, point
+    x and y, then the edges between groups (a, b, length, arterial, no-street length)."""
+    f8 = np.float64
+    return _k()._contract(int(k), np.ascontiguousarray(labels, dtype=np.int64), np.ascontiguousarray(g.h, dtype=f8),
+                          np.ascontiguousarray(g.area, dtype=f8), np.ascontiguousarray(g.perim, dtype=f8),
+                          np.ascontiguousarray(g.x, dtype=f8), np.ascontiguousarray(g.y, dtype=f8),
+                          np.ascontiguousarray(g.a, dtype=np.int64), np.ascontiguousarray(g.b, dtype=np.int64),
+                          np.ascontiguousarray(g.length, dtype=f8), np.ascontiguousarray(g.art, dtype=f8),
+                          np.ascontiguousarray(g.nostreet, dtype=f8))
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:

@@ -866,3 +866,70 @@ def _rank_tree_cuts(tt, rows, cols, vg, score, side, total_tag, k, per_group, n,
         used[bw] = True
         out[r] = kept[win[bw]]
     return out
+
+
+@njit(cache=True, nogil=True)
+def _contract(k, labels, h, area, perim, x, y, a, b, length, art, nostreet):  # pragma: no cover - compiled
+    """The sums of :func:`.graph.contract`, each added in the order ``np.bincount`` adds it (input order, from
+    0.0): per group its households (float, rounded by the caller), area, perimeter less twice its inner
+    edges, and the point of its member of largest area (the first among equals, as the stable
+    ``np.lexsort``); the edges between groups sorted by ``(a, b)`` (``np.unique`` of ``a * k + b``) with
+    their lengths summed in edge order."""
+    n = len(labels)
+    hs = np.zeros(k)
+    ar = np.zeros(k)
+    pe = np.zeros(k)
+    internal = np.zeros(k)
+    first = np.full(k, -1, np.int64)
+    for i in range(n):
+        g = labels[i]
+        hs[g] += h[i]
+        ar[g] += area[i]
+        pe[g] += perim[i]
+        f = first[g]
+        if f < 0 or -area[i] < -area[f]:
+            first[g] = i
+    m = len(a)
+    keys = np.empty(m, np.int64)
+    eidx = np.empty(m, np.int64)
+    q = 0
+    for e in range(m):
+        ga = labels[a[e]]
+        gb = labels[b[e]]
+        if ga == gb:
+            internal[ga] += length[e]
+        else:
+            keys[q] = min(ga, gb) * k + max(ga, gb)
+            eidx[q] = e
+            q += 1
+    for g in range(k):
+        pe[g] = pe[g] - 2 * internal[g]
+    xs = np.zeros(k)
+    ys = np.zeros(k)
+    for g in range(k):
+        if first[g] >= 0:
+            xs[g] = x[first[g]]
+            ys[g] = y[first[g]]
+    keys = keys[:q]
+    eidx = eidx[:q]
+    order = np.argsort(keys, kind="mergesort")  # stable: equal keys in edge order
+    na = 0
+    for j in range(q):
+        if j == 0 or keys[order[j]] != keys[order[j - 1]]:
+            na += 1
+    oa = np.empty(na, np.int64)
+    ob = np.empty(na, np.int64)
+    ol = np.zeros(na)
+    ot = np.zeros(na)
+    on = np.zeros(na)
+    u = -1
+    for j in range(q):
+        e = eidx[order[j]]
+        if j == 0 or keys[order[j]] != keys[order[j - 1]]:
+            u += 1
+            oa[u] = keys[order[j]] // k
+            ob[u] = keys[order[j]] % k
+        ol[u] += length[e]
+        ot[u] += art[e]
+        on[u] += nostreet[e]
+    return hs, ar, pe, xs, ys, oa, ob, ol, ot, on

@@ -456,3 +456,40 @@ def test_compiled_contraction_equals_numpy(monkeypatch):
             out[compiled_sums] = [(f, getattr(cg, f).dtype.str, getattr(cg, f).tobytes())
                                   for f in ("h", "area", "perim", "x", "y", "a", "b", "length", "art", "nostreet")]
         assert out[True] == out[False]
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_local_search_equals_python(monkeypatch):
+    """The local search compiled (_fast.improve) moves the same units as the Python of _Solver._improve:
+    the same labels after every sweep, with parts frozen, a floor margin, ties between moves, and on the
+    divisions partition_graph draws."""
+    from gridgeo.partition import solver
+    from gridgeo.partition.solver import Weights, _Solver
+
+    rng = np.random.default_rng(35)
+    for trial in range(150):
+        g = _lattice(int(rng.integers(2, 9)), int(rng.integers(2, 8)), rng)
+        if trial % 5 == 0:  # ties: every unit alike
+            g = Graph(h=np.full(g.n, 100), area=np.ones(g.n), perim=np.full(g.n, 4.0), x=g.x, y=g.y, a=g.a, b=g.b,
+                      length=np.ones(g.m), art=np.zeros(g.m), nostreet=np.zeros(g.m))
+        nparts = int(rng.integers(2, 7))
+        labels = rng.integers(0, nparts, size=g.n)
+        frozen = set(rng.choice(nparts, size=int(rng.integers(0, 2)), replace=False).tolist())
+        bounds = Bounds(300, 500, 400) if trial % 2 else Bounds(100, 150, 125)
+        w = Weights(floor_margin=18.75 if trial % 3 == 0 else 0.0)
+        got = []
+        for compiled_search in (False, True):
+            monkeypatch.setattr(solver, "_IMPROVE_COMPILED", compiled_search)
+            s = _Solver(g, bounds, w, trial)
+            s.lref = float(rng.choice([1.0, 7.5])) if not compiled_search else got[0][1]
+            got.append((s._improve(labels.copy(), nparts, frozen).tolist(), s.lref))
+        assert got[0][0] == got[1][0]
+    for seed in range(4):
+        g = _lattice(9, 7, rng)
+        outs = []
+        for compiled_search in (False, True):
+            monkeypatch.setattr(solver, "_IMPROVE_COMPILED", compiled_search)
+            with _memo.disabled():
+                out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+            outs.append((out.labels.tolist(), out.n_parts, out.notes))
+        assert outs[0] == outs[1]

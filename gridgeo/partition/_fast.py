@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
-           "rank_tree_cuts", "contract_sums", "exact_parts", "small_grid_badness", "components", "warm_up"]
+           "rank_tree_cuts", "contract_sums", "improve", "exact_parts", "small_grid_badness", "components", "warm_up"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
 #: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
@@ -137,6 +137,7 @@ def _warm_up() -> None:
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 2, 2, True)  # over budget: the feasible search
     small_grid_badness([60, 60, 90], [2, 5, 2], 100, 150, 125, 1000)
     components(3, ea, eb)
+    improve(g, np.array([0, 0, 1]), 2, set(), Bounds(100, 150, 125), Weights(), 1.0)
 
 
 def subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.ndarray, W: np.ndarray,
@@ -197,6 +198,37 @@ def contract_sums(g, labels: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
                           np.ascontiguousarray(g.a, dtype=np.int64), np.ascontiguousarray(g.b, dtype=np.int64),
                           np.ascontiguousarray(g.length, dtype=f8), np.ascontiguousarray(g.art, dtype=f8),
                           np.ascontiguousarray(g.nostreet, dtype=f8))
+
+
+def improve(g, labels: np.ndarray, nparts: int, frozen: set[int], bounds, w, lref: float) -> np.ndarray:
+    """The local search of :meth:`.solver._Solver._improve` compiled: the same sweeps, moves and sums (each
+    unit's edges in edge order, as its Python lists them), so the same labels."""
+    m = len(g.a)
+    rows = np.concatenate([g.a, g.b]).astype(np.int64)
+    eids = np.concatenate([np.arange(m), np.arange(m)])
+    order = np.lexsort((np.arange(2 * m), eids, rows))  # per unit, its edges in edge order (a's entry first)
+    indptr = np.searchsorted(rows[order], np.arange(g.n + 1)).astype(np.int64)
+    nbr = np.concatenate([g.b, g.a]).astype(np.int64)[order]
+    e = eids[order]
+    f8 = np.float64
+    labels = np.asarray(labels, dtype=np.int64)
+    lab = labels.copy()
+    ph = np.bincount(labels, weights=g.h, minlength=nparts).astype(f8)
+    pa = np.bincount(labels, weights=g.area, minlength=nparts).astype(f8)
+    pp = np.bincount(labels, weights=g.perim, minlength=nparts)
+    same = labels[g.a] == labels[g.b]
+    pp = (pp - 2 * np.bincount(labels[g.a][same], weights=g.length[same], minlength=nparts)).astype(f8)
+    size = np.bincount(labels, minlength=nparts).astype(np.int64)
+    fz = np.zeros(len(size), dtype=np.bool_)
+    for p in frozen:
+        if 0 <= p < len(fz):
+            fz[p] = True
+    _k()._improve(indptr, nbr, np.ascontiguousarray(g.length[e], dtype=f8), np.ascontiguousarray(g.art[e], dtype=f8),
+                  np.ascontiguousarray(g.nostreet[e], dtype=f8), np.asarray(g.h, dtype=f8), np.asarray(g.area, dtype=f8),
+                  np.asarray(g.perim, dtype=f8), lab, ph, pa, pp, size, fz, float(bounds.lo), float(bounds.hi),
+                  float(bounds.target), float(lref), float(w.compact), float(w.cross), float(w.cut), float(w.balance),
+                  float(w.floor_margin), int(w.sweeps))
+    return lab
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:

@@ -933,3 +933,145 @@ def _contract(k, labels, h, area, perim, x, y, a, b, length, art, nostreet):  # 
         ot[u] += art[e]
         on[u] += nostreet[e]
     return hs, ar, pe, xs, ys, oa, ob, ol, ot, on
+
+
+@njit(cache=True, nogil=True)
+def _comp_nb(P, A, k4pi):  # pragma: no cover - compiled
+    return P * P / (k4pi * A) if A > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _viol_nb(x, lo, hi):  # pragma: no cover - compiled
+    return max(0.0, max(lo - x, x - hi))
+
+
+@njit(cache=True, nogil=True)
+def _bal_nb(x, lo, target, margin):  # pragma: no cover - compiled
+    d = (x - target) / target
+    if margin > 0 and x < lo + margin:
+        m = min(1.0, (lo + margin - x) / margin)
+        return d * d + m * m
+    return d * d
+
+
+@njit(cache=True, nogil=True)
+def _connected_without(u, part, need, indptr, nbr, lab):  # pragma: no cover - compiled
+    start = -1
+    for i in range(indptr[u], indptr[u + 1]):
+        if lab[nbr[i]] == part:
+            start = nbr[i]
+            break
+    if start < 0:
+        return need == 0
+    seen = np.zeros(len(lab), np.bool_)
+    seen[start] = True
+    seen[u] = True
+    stack = np.empty(len(lab), np.int64)
+    stack[0] = start
+    top = 1
+    count = 1
+    while top:
+        top -= 1
+        x = stack[top]
+        for i in range(indptr[x], indptr[x + 1]):
+            y = nbr[i]
+            if not seen[y] and lab[y] == part:
+                seen[y] = True
+                stack[top] = y
+                top += 1
+                count += 1
+    return count == need
+
+
+@njit(cache=True, nogil=True)
+def _improve(indptr, nbr, eL, eArt, eNs, hs, areas, perims, lab, ph, pa, pp, size, frozen, lo, hi, target, lref,
+             compact, cross, cut_w, balance, margin, sweeps):  # pragma: no cover - compiled
+    """The local search of :meth:`.solver._Solver._improve` (boundary units moved to the neighbouring part
+    that lowers the objective most), the same sweeps, order, sums and choices: ``lab``, ``ph``, ``pa``,
+    ``pp`` and ``size`` updated in place. The adjacency (``indptr``, ``nbr`` and each entry's length,
+    arterial and no-street length) lists each unit's edges in edge order, as the Python's lists do."""
+    n = len(lab)
+    k4pi = 4 * np.pi
+    parts = np.empty(n + 1, np.int64)
+    sL = np.empty(n + 1)
+    sArt = np.empty(n + 1)
+    sNs = np.empty(n + 1)
+    sN = np.empty(n + 1, np.int64)
+    for _sweep in range(sweeps):
+        moved = 0
+        for u in range(n):
+            A = lab[u]
+            if frozen[A] or size[A] <= 1:
+                continue
+            np_ = 0
+            hasA = False
+            for i in range(indptr[u], indptr[u + 1]):
+                p = lab[nbr[i]]
+                j = 0
+                while j < np_ and parts[j] != p:
+                    j += 1
+                if j == np_:
+                    parts[j] = p
+                    sL[j] = eL[i]
+                    sArt[j] = eArt[i]
+                    sNs[j] = eNs[i]
+                    sN[j] = 1
+                    np_ += 1
+                    if p == A:
+                        hasA = True
+                else:
+                    sL[j] += eL[i]
+                    sArt[j] += eArt[i]
+                    sNs[j] += eNs[i]
+                    sN[j] += 1
+            if np_ < 2 and hasA:
+                continue
+            LA, artA, nsA, nA = 0.0, 0.0, 0.0, 0
+            for j in range(np_):
+                if parts[j] == A:
+                    LA, artA, nsA, nA = sL[j], sArt[j], sNs[j], sN[j]
+            hu, au, pu = hs[u], areas[u], perims[u]
+            hA, hA2 = ph[A], ph[A] - hu
+            base_A = _comp_nb(pp[A], pa[A], k4pi)
+            newPA = pp[A] - pu + 2 * LA
+            newAA = pa[A] - au
+            found = False
+            b_dv, b_d, b_B, b_P = 0.0, 0.0, 0, 0.0
+            for j in range(np_):
+                B = parts[j]
+                if B == A or frozen[B]:
+                    continue
+                LB, artB, nsB = sL[j], sArt[j], sNs[j]
+                hB, hB2 = ph[B], ph[B] + hu
+                dv = _viol_nb(hA2, lo, hi) + _viol_nb(hB2, lo, hi) - _viol_nb(hA, lo, hi) - _viol_nb(hB, lo, hi)
+                if dv > 0:
+                    continue
+                newPB = pp[B] + pu - 2 * LB
+                d = (compact * (_comp_nb(newPA, newAA, k4pi) + _comp_nb(newPB, pa[B] + au, k4pi) - base_A
+                                - _comp_nb(pp[B], pa[B], k4pi))
+                     + (cross * (artB - artA) + cut_w * (nsA - nsB)) / lref
+                     + balance * (_bal_nb(hA2, lo, target, margin) + _bal_nb(hB2, lo, target, margin)
+                                  - _bal_nb(hA, lo, target, margin) - _bal_nb(hB, lo, target, margin)))
+                if dv < 0 or d < -1e-9:
+                    # the least (dv, d, B, newPB), as the Python's sorted options
+                    if (not found or dv < b_dv or (dv == b_dv and (d < b_d or (d == b_d and (B < b_B or (
+                            B == b_B and newPB < b_P)))))):
+                        found = True
+                        b_dv, b_d, b_B, b_P = dv, d, B, newPB
+            if not found:
+                continue
+            if not (nA < 2 or _connected_without(u, A, size[A] - 1, indptr, nbr, lab)):
+                continue
+            B = b_B
+            lab[u] = B
+            ph[A] -= hu
+            ph[B] += hu
+            pa[A] = newAA
+            pa[B] += au
+            pp[A] = newPA
+            pp[B] = b_P
+            size[A] -= 1
+            size[B] += 1
+            moved += 1
+        if not moved:
+            break

@@ -963,6 +963,8 @@ class _Solver:
         g, bnd, w = self.g, self.bounds, self.w
         if nparts < 2 or g.m == 0:
             return labels
+        if _IMPROVE_COMPILED and _fast.compiled():
+            return _fast.improve(g, labels, nparts, frozen, bnd, w, self.lref)
         adj: list[list[tuple[int, float, float, float]]] = [[] for _ in range(g.n)]
         for e, (a, b) in enumerate(zip(g.a.tolist(), g.b.tolist())):
             L, art, ns = float(g.length[e]), float(g.art[e]), float(g.nostreet[e])
@@ -1191,3 +1193,5 @@ def _lca(a: np.ndarray, b: np.ndarray, pred: np.ndarray, depth: np.ndarray, root
 #: the fused path ranks its cuts with the compiled :func:`._fast.rank_tree_cuts` (False: numpy's sorts,
 #: :func:`_rank_cuts`, as the tests compare)
 _RANK_COMPILED = True
+#: :meth:`_Solver._improve` runs the compiled :func:`._fast.improve` (False: the Python, as the tests compare)
+_IMPROVE_COMPILED = True

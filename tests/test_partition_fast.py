@@ -333,3 +333,163 @@ def test_fused_tree_cuts_disconnected_leave_the_stream_as_the_loop():
     ref = np.random.default_rng(5)
     ref.random(2)  # the loop draws the failed tree's numbers, then gives up
     assert s.rng.random() == ref.random()
+
+
+def test_ranked_cuts_from_arrays_equal_the_loop_over_a_dict():
+    """The best cut per bisection and their ranking taken by array sorts (_rank_cuts) equal the loop over the
+    cuts into a dict and its sort (_rank_best_loop): the same bisection met from both sides and with tied
+    violations and scores (the first met wins), for regions of few grids and of more than STRICT_MAX_PARTS
+    (cut near the middle)."""
+    from gridgeo.partition.solver import STRICT_MAX_PARTS, _rank_best_loop, _rank_cuts
+
+    rng = np.random.default_rng(32)
+    for trial in range(300):
+        k = int(rng.integers(2, 9)) if trial % 2 else int(rng.integers(STRICT_MAX_PARTS - 2, STRICT_MAX_PARTS + 40))
+        m = int(rng.integers(1, 400))
+        node_tags = rng.integers(1, 2**63, size=12, dtype=np.int64).astype(np.uint64)
+        total = np.bitwise_xor.reduce(node_tags)
+        # sides from few nodes, so bisections recur (also as the complement: the other side's tag)
+        sides = rng.random((m, 12)) < 0.5
+        comp = rng.random(m) < 0.3
+        sides[comp] = ~sides[comp]
+        tag = np.array([np.bitwise_xor.reduce(node_tags[s]) if s.any() else np.uint64(0) for s in sides],
+                       dtype=np.uint64)
+        k1 = rng.integers(1, k, size=m)
+        k1[comp] = k - k1[comp]
+        viol = rng.choice([0.0, -0.0, 1.0, 2.5], size=m) if trial % 3 else np.zeros(m)
+        score = np.round(rng.random(m), 1) if trial % 4 else rng.random(m)
+        ti = rng.integers(0, 6, size=m)
+        lo = rng.integers(0, 50, size=m)
+        hi = lo + rng.integers(1, 50, size=m)
+        n = int(rng.integers(1, 6))
+        got = _rank_cuts(ti, k1, tag, lo, hi, viol, score, total, k, n)
+        ref = _rank_best_loop(ti, k1, tag, lo, hi, viol, score, total, k, n)
+        assert got == ref
+        assert [type(x) for x in got[0]] == [type(x) for x in ref[0]]
+
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_ranking_of_tree_cuts_equals_numpy(monkeypatch):
+    """The compiled selection, deduplication and ranking of the cuts of the fused trees (_fast.rank_tree_cuts)
+    equals numpy's (the first tries + 1 of each tree and count by lexsort, then _rank_cuts): cuts with tied
+    violations and scores, the same bisection met from both sides, regions of few grids and of more than
+    STRICT_MAX_PARTS; and the whole candidates and divisions are the same with it and without."""
+    from gridgeo.partition import solver
+    from gridgeo.partition.solver import STRICT_MAX_PARTS, Weights, _rank_cuts, _Solver
+
+    rng = np.random.default_rng(33)
+    for trial in range(300):
+        k = int(rng.integers(2, 9)) if trial % 2 else int(rng.integers(STRICT_MAX_PARTS - 2, STRICT_MAX_PARTS + 40))
+        per = int(rng.integers(1, 5))
+        node_tags = rng.integers(1, 2**63, size=10, dtype=np.int64).astype(np.uint64)
+        total = np.bitwise_xor.reduce(node_tags)
+        rows_l, cols_l, tt_l = [], [], []
+        for ti in range(int(rng.integers(1, 7))):  # trees in order, each tree's cuts row-major
+            for r in np.sort(rng.choice(k - 1, size=int(rng.integers(0, k)), replace=False)):
+                cs = np.sort(rng.choice(30, size=int(rng.integers(1, 12)), replace=False))
+                tt_l += [ti] * len(cs)
+                rows_l += [int(r)] * len(cs)
+                cols_l += cs.tolist()
+        m = len(tt_l)
+        if not m:
+            continue
+        tt, row, col = np.array(tt_l), np.array(rows_l), np.array(cols_l)
+        pool = np.array([np.bitwise_xor.reduce(node_tags[rng.random(10) < 0.5]) for _ in range(6)], dtype=np.uint64)
+        side = pool[rng.integers(0, 6, size=m)]  # few bisections, each met many times
+        side[rng.random(m) < 0.3] ^= total  # and from the other side
+        vg = rng.choice([0.0, -0.0, 1.0, 2.5], size=m) if trial % 3 else np.zeros(m)
+        score = np.round(rng.random(m), 1) if trial % 4 else rng.random(m)
+        lo = rng.integers(0, 50, size=m)
+        hi = lo + rng.integers(1, 50, size=m)
+        n = int(rng.integers(1, 6))
+        q = k // 4 if k > STRICT_MAX_PARTS else 0
+        order = np.lexsort((col, score, vg, row, tt))
+        grp = tt[order] * k + row[order]
+        keep = order[(np.arange(m) - np.searchsorted(grp, grp, side="left")) < per]
+        ref = _rank_cuts(tt[keep], row[keep] + 1, side[keep], lo[keep], hi[keep], vg[keep], score[keep], total, k, n)
+        top = _fast.rank_tree_cuts(tt, row, col, vg, score, side, total, k, per, n, q)
+        got = list(zip(vg[top].tolist(), score[top].tolist(), tt[top].tolist(), lo[top].tolist(), hi[top].tolist(),
+                       (row[top] + 1).tolist(), strict=True))
+        assert got == ref
+    assert _fast.rank_tree_cuts(np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1),
+                                np.array([np.nan]), np.ones(1, np.uint64), np.uint64(3), 2, 4, 4, 0) is None
+    for trial in range(20):
+        g = _lattice(int(rng.integers(3, 9)), int(rng.integers(3, 7)), rng)
+        for k, strict in ((int(rng.integers(2, 7)), True), (int(rng.integers(2, 7)), False)):
+            got = []
+            for compiled_rank in (False, True):
+                monkeypatch.setattr(solver, "_RANK_COMPILED", compiled_rank)
+                s = _Solver(g, Bounds(300, 500, 400), Weights(), trial)
+                s.lref = 7.5
+                cands = s._candidates(np.arange(g.n), k, strict=strict)
+                got.append(([(v, sc, side.tolist(), k1) for v, sc, side, k1 in cands], s.rng.random()))
+            assert got[0] == got[1]
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_contraction_equals_numpy(monkeypatch):
+    """graph.contract with its sums compiled (_fast.contract_sums) gives the same graph as numpy's bincounts,
+    unique and lexsort, array for array and bit for bit: duplicate and inner edges, tied areas (the first
+    member's point), empty groups (n_groups above the labels), groups of one node."""
+    from gridgeo.partition import graph as graph_mod
+    from gridgeo.partition.graph import contract
+
+    rng = np.random.default_rng(34)
+    for trial in range(200):
+        n = int(rng.integers(1, 40))
+        m = int(rng.integers(0, 90))
+        a, b = rng.integers(0, n, size=m), rng.integers(0, n, size=m)
+        keep = a != b
+        a, b = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+        g = Graph(h=rng.integers(0, 300, size=n), area=rng.choice([1.0, 2.5, 1e-3, 7.25], size=n) * rng.random(n).round(1),
+                  perim=rng.random(n) * 100, x=rng.random(n) * 1e5, y=rng.random(n) * 1e6, a=a, b=b,
+                  length=rng.random(len(a)) * 10.0 ** rng.integers(-3, 3, size=len(a)),
+                  art=rng.random(len(a)).round(1), nostreet=rng.random(len(a)) * 3)
+        groups = int(rng.integers(1, n + 1))
+        labels = rng.integers(0, groups, size=n)
+        n_groups = None if trial % 3 else groups + int(rng.integers(0, 3))
+        out = {}
+        for compiled_sums in (False, True):
+            monkeypatch.setattr(graph_mod, "_CONTRACT_COMPILED", compiled_sums)
+            cg = contract(g, labels, n_groups)
+            out[compiled_sums] = [(f, getattr(cg, f).dtype.str, getattr(cg, f).tobytes())
+                                  for f in ("h", "area", "perim", "x", "y", "a", "b", "length", "art", "nostreet")]
+        assert out[True] == out[False]
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_local_search_equals_python(monkeypatch):
+    """The local search compiled (_fast.improve) moves the same units as the Python of _Solver._improve:
+    the same labels after every sweep, with parts frozen, a floor margin, ties between moves, and on the
+    divisions partition_graph draws."""
+    from gridgeo.partition import solver
+    from gridgeo.partition.solver import Weights, _Solver
+
+    rng = np.random.default_rng(35)
+    for trial in range(150):
+        g = _lattice(int(rng.integers(2, 9)), int(rng.integers(2, 8)), rng)
+        if trial % 5 == 0:  # ties: every unit alike
+            g = Graph(h=np.full(g.n, 100), area=np.ones(g.n), perim=np.full(g.n, 4.0), x=g.x, y=g.y, a=g.a, b=g.b,
+                      length=np.ones(g.m), art=np.zeros(g.m), nostreet=np.zeros(g.m))
+        nparts = int(rng.integers(2, 7))
+        labels = rng.integers(0, nparts, size=g.n)
+        frozen = set(rng.choice(nparts, size=int(rng.integers(0, 2)), replace=False).tolist())
+        bounds = Bounds(300, 500, 400) if trial % 2 else Bounds(100, 150, 125)
+        w = Weights(floor_margin=18.75 if trial % 3 == 0 else 0.0)
+        got = []
+        for compiled_search in (False, True):
+            monkeypatch.setattr(solver, "_IMPROVE_COMPILED", compiled_search)
+            s = _Solver(g, bounds, w, trial)
+            s.lref = float(rng.choice([1.0, 7.5])) if not compiled_search else got[0][1]
+            got.append((s._improve(labels.copy(), nparts, frozen).tolist(), s.lref))
+        assert got[0][0] == got[1][0]
+    for seed in range(4):
+        g = _lattice(9, 7, rng)
+        outs = []
+        for compiled_search in (False, True):
+            monkeypatch.setattr(solver, "_IMPROVE_COMPILED", compiled_search)
+            with _memo.disabled():
+                out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+            outs.append((out.labels.tolist(), out.n_parts, out.notes))
+        assert outs[0] == outs[1]

@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
-           "exact_parts", "small_grid_badness", "components", "warm_up"]
+           "rank_tree_cuts", "contract_sums", "improve", "exact_parts", "small_grid_badness", "components", "warm_up"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
 #: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
@@ -126,15 +126,18 @@ def _warm_up() -> None:
     pre, _par, size, _depth, lca = tree_of(3, ea, eb, np.array([0, 1]))
     tags = np.array([1, 2, 4], dtype=np.uint64)
     subtree_sums(pre, size, lca, np.ones((3, 6)), np.ones((2, 3)), tags)
-    tree_cuts(3, ea, eb, np.array([[0, 1], [1, 0]]), np.ones((3, 6)), np.ones((2, 3)), tags, 2, 3.0, 3.0, 12.0,
-              Bounds(1, 2, 1), 1.5, Weights(), 1.0, True)
+    cuts = tree_cuts(3, ea, eb, np.array([[0, 1], [1, 0]]), np.ones((3, 6)), np.ones((2, 3)), tags, 2, 3.0, 3.0, 12.0,
+                     Bounds(1, 2, 1), 1.5, Weights(), 1.0, True)
+    rank_tree_cuts(cuts[1], cuts[2], cuts[3], cuts[4], cuts[5], cuts[8], np.uint64(7), 2, 4, 4, 0)
     g = Graph(h=np.array([60, 60, 90]), area=np.ones(3), perim=np.full(3, 4.0), x=np.zeros(3), y=np.zeros(3), a=ea,
               b=eb, length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
+    contract_sums(g, np.array([0, 0, 1]), 2)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 0, False)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 2, 2, True)  # over budget: the feasible search
     small_grid_badness([60, 60, 90], [2, 5, 2], 100, 150, 125, 1000)
     components(3, ea, eb)
+    improve(g, np.array([0, 0, 1]), 2, set(), Bounds(100, 150, 125), Weights(), 1.0)
 
 
 def subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.ndarray, W: np.ndarray,
@@ -172,6 +175,61 @@ def tree_cuts(nl: int, ea: np.ndarray, eb: np.ndarray, orders: np.ndarray, base:
                            float(bounds.lo), float(bounds.hi), float(bounds.target), float(t), float(w.compact),
                            float(w.cut), float(w.cross), float(lref), float(w.balance), float(w.floor_margin),
                            bool(strict), int(band))
+
+def rank_tree_cuts(tt: np.ndarray, rows: np.ndarray, cols: np.ndarray, vg: np.ndarray, score: np.ndarray,
+                   side: np.ndarray, total_tag: np.uint64, k: int, per_group: int, n: int, q: int) -> np.ndarray | None:
+    """The ``n`` best candidates among the cuts :func:`tree_cuts` gives, as :func:`.solver._rank_cuts` ranks
+    them after keeping the first ``per_group`` of each tree and count: their indices into the cuts, best
+    first (``q`` > 0: cuts leaving fewer than ``q`` grids on a side come last). None when a violation or
+    score is NaN (never met; the caller then ranks them in numpy)."""
+    out = _k()._rank_tree_cuts(tt, rows, cols, vg, score, side, np.uint64(total_tag), int(k), int(per_group), int(n),
+                               int(q))
+    return None if len(out) and out[0] < 0 else out
+
+
+def contract_sums(g, labels: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+    """The arrays of :func:`.graph.contract` of ``g`` by ``labels`` (each in ``0..k-1``), compiled, the same
+    sums in the same order: households per group as float (the caller rounds them), area, perimeter, point
+    x and y, then the edges between groups (a, b, length, arterial, no-street length)."""
+    f8 = np.float64
+    return _k()._contract(int(k), np.ascontiguousarray(labels, dtype=np.int64), np.ascontiguousarray(g.h, dtype=f8),
+                          np.ascontiguousarray(g.area, dtype=f8), np.ascontiguousarray(g.perim, dtype=f8),
+                          np.ascontiguousarray(g.x, dtype=f8), np.ascontiguousarray(g.y, dtype=f8),
+                          np.ascontiguousarray(g.a, dtype=np.int64), np.ascontiguousarray(g.b, dtype=np.int64),
+                          np.ascontiguousarray(g.length, dtype=f8), np.ascontiguousarray(g.art, dtype=f8),
+                          np.ascontiguousarray(g.nostreet, dtype=f8))
+
+
+def improve(g, labels: np.ndarray, nparts: int, frozen: set[int], bounds, w, lref: float) -> np.ndarray:
+    """The local search of :meth:`.solver._Solver._improve` compiled: the same sweeps, moves and sums (each
+    unit's edges in edge order, as its Python lists them), so the same labels."""
+    m = len(g.a)
+    rows = np.concatenate([g.a, g.b]).astype(np.int64)
+    eids = np.concatenate([np.arange(m), np.arange(m)])
+    order = np.lexsort((np.arange(2 * m), eids, rows))  # per unit, its edges in edge order (a's entry first)
+    indptr = np.searchsorted(rows[order], np.arange(g.n + 1)).astype(np.int64)
+    nbr = np.concatenate([g.b, g.a]).astype(np.int64)[order]
+    e = eids[order]
+    f8 = np.float64
+    labels = np.asarray(labels, dtype=np.int64)
+    lab = labels.copy()
+    ph = np.bincount(labels, weights=g.h, minlength=nparts).astype(f8)
+    pa = np.bincount(labels, weights=g.area, minlength=nparts).astype(f8)
+    pp = np.bincount(labels, weights=g.perim, minlength=nparts)
+    same = labels[g.a] == labels[g.b]
+    pp = (pp - 2 * np.bincount(labels[g.a][same], weights=g.length[same], minlength=nparts)).astype(f8)
+    size = np.bincount(labels, minlength=nparts).astype(np.int64)
+    fz = np.zeros(len(size), dtype=np.bool_)
+    for p in frozen:
+        if 0 <= p < len(fz):
+            fz[p] = True
+    _k()._improve(indptr, nbr, np.ascontiguousarray(g.length[e], dtype=f8), np.ascontiguousarray(g.art[e], dtype=f8),
+                  np.ascontiguousarray(g.nostreet[e], dtype=f8), np.asarray(g.h, dtype=f8), np.asarray(g.area, dtype=f8),
+                  np.asarray(g.perim, dtype=f8), lab, ph, pa, pp, size, fz, float(bounds.lo), float(bounds.hi),
+                  float(bounds.target), float(lref), float(w.compact), float(w.cross), float(w.cut), float(w.balance),
+                  float(w.floor_margin), int(w.sweeps))
+    return lab
+
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> tuple[int, np.ndarray]:
     """Connected components of the undirected graph of ``n`` nodes and edges ``(a, b)``: their count and

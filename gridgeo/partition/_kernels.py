@@ -738,3 +738,340 @@ def _tree_cuts(nl, ea, eb, orders, base, W, tags, k, H, A, E, lo, hi, target, t,
             side_o[q] = side[j]
             q += 1
     return pres, tt[:q], rows[:q], cols[:q], vg[:q], score[:q], lo_o[:q], hi_o[:q], side_o[:q], -1
+
+
+@njit(cache=True, nogil=True)
+def _cut_less(i, j, vg, score, col):  # pragma: no cover - compiled
+    """Cut ``i`` before cut ``j`` of the same tree and count: by violation, score, then cut index."""
+    if vg[i] != vg[j]:
+        return vg[i] < vg[j]
+    if score[i] != score[j]:
+        return score[i] < score[j]
+    return col[i] < col[j]
+
+
+@njit(cache=True, nogil=True)
+def _rank_tree_cuts(tt, rows, cols, vg, score, side, total_tag, k, per_group, n, q):  # pragma: no cover - compiled
+    """The ranking of :func:`.solver._rank_cuts` over the cuts of ``_tree_cuts`` (trees in order, each
+    tree's cuts row-major, cut index ascending): per tree and count the first ``per_group`` cuts by
+    (violation, score, cut index) (``np.lexsort((cols, score, vg, rows, tt))`` then the first of each
+    group), met in that order; per bisection (side tag and k1, or the other side's when its tag is
+    smaller) the least (violation, score), the first met among equals; then the ``n`` best by (unbalanced
+    when ``q`` > 0: k1 outside ``[q, k - q]``), violation, score, k1, tag, key k1. Returns their indices
+    into the cuts, best first, or -1 at index 0 when a violation or score is NaN (the caller sorts them
+    itself)."""
+    m = len(tt)
+    for i in range(m):
+        if np.isnan(vg[i]) or np.isnan(score[i]):
+            out = np.full(1, -1, np.int64)
+            return out
+    # 1. the first per_group of each (tree, count) run, in order
+    kept = np.empty(m, np.int64)
+    nk = 0
+    taken = np.zeros(m, np.bool_)
+    s = 0
+    while s < m:
+        e = s + 1
+        while e < m and tt[e] == tt[s] and rows[e] == rows[s]:
+            e += 1
+        for _r in range(min(per_group, e - s)):
+            best = -1
+            for i in range(s, e):
+                if not taken[i] and (best < 0 or _cut_less(i, best, vg, score, cols)):
+                    best = i
+            taken[best] = True
+            kept[nk] = best
+            nk += 1
+        s = e
+    kept = kept[:nk]
+    # 2. per bisection, the least (violation, score), the first met among equals
+    ktag = np.empty(nk, np.uint64)
+    kk = np.empty(nk, np.int64)
+    for p in range(nk):
+        i = kept[p]
+        tag = side[i]
+        other = tag ^ total_tag
+        k1 = rows[i] + 1
+        if tag <= other:
+            ktag[p] = tag
+            kk[p] = k1
+        else:
+            ktag[p] = other
+            kk[p] = k - k1
+    order = np.argsort(ktag, kind="mergesort")  # stable: positions of equal tags stay in meeting order
+    win = np.empty(nk, np.int64)  # positions p into kept
+    nw = 0
+    done = np.zeros(nk, np.bool_)
+    s = 0
+    while s < nk:
+        e = s + 1
+        while e < nk and ktag[order[e]] == ktag[order[s]]:
+            e += 1
+        for a in range(s, e):
+            pa = order[a]
+            if done[pa]:
+                continue
+            best = pa
+            for b in range(a + 1, e):
+                pb = order[b]
+                if kk[pb] != kk[pa]:
+                    continue
+                done[pb] = True
+                ib, ibest = kept[pb], kept[best]
+                if vg[ib] < vg[ibest] or (vg[ib] == vg[ibest] and score[ib] < score[ibest]):
+                    best = pb
+            win[nw] = best
+            nw += 1
+        s = e
+    # 3. the n best winners
+    n = min(n, nw)
+    out = np.empty(n, np.int64)
+    used = np.zeros(nw, np.bool_)
+    for r in range(n):
+        bw = -1
+        for w in range(nw):
+            if used[w]:
+                continue
+            if bw < 0:
+                bw = w
+                continue
+            p1, p0 = win[w], win[bw]
+            i1, i0 = kept[p1], kept[p0]
+            k1a, k1b = rows[i1] + 1, rows[i0] + 1
+            if q > 0:
+                ua = not (q <= k1a and k1a <= k - q)
+                ub = not (q <= k1b and k1b <= k - q)
+                if ua != ub:
+                    if ub:
+                        bw = w
+                    continue
+            if vg[i1] != vg[i0]:
+                if vg[i1] < vg[i0]:
+                    bw = w
+                continue
+            if score[i1] != score[i0]:
+                if score[i1] < score[i0]:
+                    bw = w
+                continue
+            if k1a != k1b:
+                if k1a < k1b:
+                    bw = w
+                continue
+            if ktag[p1] != ktag[p0]:
+                if ktag[p1] < ktag[p0]:
+                    bw = w
+                continue
+            if kk[p1] < kk[p0]:
+                bw = w
+        used[bw] = True
+        out[r] = kept[win[bw]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _contract(k, labels, h, area, perim, x, y, a, b, length, art, nostreet):  # pragma: no cover - compiled
+    """The sums of :func:`.graph.contract`, each added in the order ``np.bincount`` adds it (input order, from
+    0.0): per group its households (float, rounded by the caller), area, perimeter less twice its inner
+    edges, and the point of its member of largest area (the first among equals, as the stable
+    ``np.lexsort``); the edges between groups sorted by ``(a, b)`` (``np.unique`` of ``a * k + b``) with
+    their lengths summed in edge order."""
+    n = len(labels)
+    hs = np.zeros(k)
+    ar = np.zeros(k)
+    pe = np.zeros(k)
+    internal = np.zeros(k)
+    first = np.full(k, -1, np.int64)
+    for i in range(n):
+        g = labels[i]
+        hs[g] += h[i]
+        ar[g] += area[i]
+        pe[g] += perim[i]
+        f = first[g]
+        if f < 0 or -area[i] < -area[f]:
+            first[g] = i
+    m = len(a)
+    keys = np.empty(m, np.int64)
+    eidx = np.empty(m, np.int64)
+    q = 0
+    for e in range(m):
+        ga = labels[a[e]]
+        gb = labels[b[e]]
+        if ga == gb:
+            internal[ga] += length[e]
+        else:
+            keys[q] = min(ga, gb) * k + max(ga, gb)
+            eidx[q] = e
+            q += 1
+    for g in range(k):
+        pe[g] = pe[g] - 2 * internal[g]
+    xs = np.zeros(k)
+    ys = np.zeros(k)
+    for g in range(k):
+        if first[g] >= 0:
+            xs[g] = x[first[g]]
+            ys[g] = y[first[g]]
+    keys = keys[:q]
+    eidx = eidx[:q]
+    order = np.argsort(keys, kind="mergesort")  # stable: equal keys in edge order
+    na = 0
+    for j in range(q):
+        if j == 0 or keys[order[j]] != keys[order[j - 1]]:
+            na += 1
+    oa = np.empty(na, np.int64)
+    ob = np.empty(na, np.int64)
+    ol = np.zeros(na)
+    ot = np.zeros(na)
+    on = np.zeros(na)
+    u = -1
+    for j in range(q):
+        e = eidx[order[j]]
+        if j == 0 or keys[order[j]] != keys[order[j - 1]]:
+            u += 1
+            oa[u] = keys[order[j]] // k
+            ob[u] = keys[order[j]] % k
+        ol[u] += length[e]
+        ot[u] += art[e]
+        on[u] += nostreet[e]
+    return hs, ar, pe, xs, ys, oa, ob, ol, ot, on
+
+
+@njit(cache=True, nogil=True)
+def _comp_nb(P, A, k4pi):  # pragma: no cover - compiled
+    return P * P / (k4pi * A) if A > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _viol_nb(x, lo, hi):  # pragma: no cover - compiled
+    return max(0.0, max(lo - x, x - hi))
+
+
+@njit(cache=True, nogil=True)
+def _bal_nb(x, lo, target, margin):  # pragma: no cover - compiled
+    d = (x - target) / target
+    if margin > 0 and x < lo + margin:
+        m = min(1.0, (lo + margin - x) / margin)
+        return d * d + m * m
+    return d * d
+
+
+@njit(cache=True, nogil=True)
+def _connected_without(u, part, need, indptr, nbr, lab):  # pragma: no cover - compiled
+    start = -1
+    for i in range(indptr[u], indptr[u + 1]):
+        if lab[nbr[i]] == part:
+            start = nbr[i]
+            break
+    if start < 0:
+        return need == 0
+    seen = np.zeros(len(lab), np.bool_)
+    seen[start] = True
+    seen[u] = True
+    stack = np.empty(len(lab), np.int64)
+    stack[0] = start
+    top = 1
+    count = 1
+    while top:
+        top -= 1
+        x = stack[top]
+        for i in range(indptr[x], indptr[x + 1]):
+            y = nbr[i]
+            if not seen[y] and lab[y] == part:
+                seen[y] = True
+                stack[top] = y
+                top += 1
+                count += 1
+    return count == need
+
+
+@njit(cache=True, nogil=True)
+def _improve(indptr, nbr, eL, eArt, eNs, hs, areas, perims, lab, ph, pa, pp, size, frozen, lo, hi, target, lref,
+             compact, cross, cut_w, balance, margin, sweeps):  # pragma: no cover - compiled
+    """The local search of :meth:`.solver._Solver._improve` (boundary units moved to the neighbouring part
+    that lowers the objective most), the same sweeps, order, sums and choices: ``lab``, ``ph``, ``pa``,
+    ``pp`` and ``size`` updated in place. The adjacency (``indptr``, ``nbr`` and each entry's length,
+    arterial and no-street length) lists each unit's edges in edge order, as the Python's lists do."""
+    n = len(lab)
+    k4pi = 4 * np.pi
+    parts = np.empty(n + 1, np.int64)
+    sL = np.empty(n + 1)
+    sArt = np.empty(n + 1)
+    sNs = np.empty(n + 1)
+    sN = np.empty(n + 1, np.int64)
+    for _sweep in range(sweeps):
+        moved = 0
+        for u in range(n):
+            A = lab[u]
+            if frozen[A] or size[A] <= 1:
+                continue
+            np_ = 0
+            hasA = False
+            for i in range(indptr[u], indptr[u + 1]):
+                p = lab[nbr[i]]
+                j = 0
+                while j < np_ and parts[j] != p:
+                    j += 1
+                if j == np_:
+                    parts[j] = p
+                    sL[j] = eL[i]
+                    sArt[j] = eArt[i]
+                    sNs[j] = eNs[i]
+                    sN[j] = 1
+                    np_ += 1
+                    if p == A:
+                        hasA = True
+                else:
+                    sL[j] += eL[i]
+                    sArt[j] += eArt[i]
+                    sNs[j] += eNs[i]
+                    sN[j] += 1
+            if np_ < 2 and hasA:
+                continue
+            LA, artA, nsA, nA = 0.0, 0.0, 0.0, 0
+            for j in range(np_):
+                if parts[j] == A:
+                    LA, artA, nsA, nA = sL[j], sArt[j], sNs[j], sN[j]
+            hu, au, pu = hs[u], areas[u], perims[u]
+            hA, hA2 = ph[A], ph[A] - hu
+            base_A = _comp_nb(pp[A], pa[A], k4pi)
+            newPA = pp[A] - pu + 2 * LA
+            newAA = pa[A] - au
+            found = False
+            b_dv, b_d, b_B, b_P = 0.0, 0.0, 0, 0.0
+            for j in range(np_):
+                B = parts[j]
+                if B == A or frozen[B]:
+                    continue
+                LB, artB, nsB = sL[j], sArt[j], sNs[j]
+                hB, hB2 = ph[B], ph[B] + hu
+                dv = _viol_nb(hA2, lo, hi) + _viol_nb(hB2, lo, hi) - _viol_nb(hA, lo, hi) - _viol_nb(hB, lo, hi)
+                if dv > 0:
+                    continue
+                newPB = pp[B] + pu - 2 * LB
+                d = (compact * (_comp_nb(newPA, newAA, k4pi) + _comp_nb(newPB, pa[B] + au, k4pi) - base_A
+                                - _comp_nb(pp[B], pa[B], k4pi))
+                     + (cross * (artB - artA) + cut_w * (nsA - nsB)) / lref
+                     + balance * (_bal_nb(hA2, lo, target, margin) + _bal_nb(hB2, lo, target, margin)
+                                  - _bal_nb(hA, lo, target, margin) - _bal_nb(hB, lo, target, margin)))
+                if dv < 0 or d < -1e-9:
+                    # the least (dv, d, B, newPB), as the Python's sorted options
+                    if (not found or dv < b_dv or (dv == b_dv and (d < b_d or (d == b_d and (B < b_B or (
+                            B == b_B and newPB < b_P)))))):
+                        found = True
+                        b_dv, b_d, b_B, b_P = dv, d, B, newPB
+            if not found:
+                continue
+            if not (nA < 2 or _connected_without(u, A, size[A] - 1, indptr, nbr, lab)):
+                continue
+            B = b_B
+            lab[u] = B
+            ph[A] -= hu
+            ph[B] += hu
+            pa[A] = newAA
+            pa[B] += au
+            pp[A] = newPA
+            pp[B] = b_P
+            size[A] -= 1
+            size[B] += 1
+            moved += 1
+        if not moved:
+            break

@@ -24,10 +24,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import shapely
 
+from . import _fast
+
 __all__ = ["MIN_SHARED_M", "Graph", "cell_graph", "contract", "subgraph"]
 
 #: shortest shared boundary (m) that makes two units adjacent
 MIN_SHARED_M = 0.01
+#: :func:`contract` sums with the compiled :func:`._fast.contract_sums` (False: numpy, as the tests compare)
+_CONTRACT_COMPILED = True
 _SAMPLES = np.array([0.1, 0.3, 0.5, 0.7, 0.9])
 
 
@@ -172,6 +176,12 @@ def contract(g: Graph, labels: np.ndarray, n_groups: int | None = None) -> Graph
     k = int(labels.max()) + 1 if n_groups is None else n_groups
     if g.n == 0:
         k = 0 if n_groups is None else n_groups
+    if _CONTRACT_COMPILED and g.n and labels.min() >= 0 and labels.max() < k and _fast.compiled():
+        # compiled: the same sums in the same order (a few microseconds instead of a dozen numpy calls;
+        # the exact search contracts thousands of small regions)
+        h, area, perim, x, y, a, b, length, art, nostreet = _fast.contract_sums(g, labels, k)
+        return Graph(h=h.round().astype(np.int64), area=area, perim=perim, x=x, y=y, a=a, b=b, length=length,
+                     art=art, nostreet=nostreet)
     la, lb = labels[g.a], labels[g.b]
     inside = la == lb
     internal = np.bincount(la[inside], weights=g.length[inside], minlength=k)

@@ -239,6 +239,65 @@ def repair_parts(g: Graph, labels: np.ndarray, n_parts: int, bounds: Bounds, *, 
     return None if new is labels else new
 
 
+def _rank_best(best: dict[tuple[int, int], tuple[float, float, int, int, int, int]], k: int, n: int
+               ) -> list[tuple[float, float, int, int, int, int]]:
+    """The ``n`` best of the best cut per bisection ``best`` ({(side tag, k1): (violation, score, tree, lo, hi,
+    k1)}), best first: by violation, score, k1 and bisection. A region of more than STRICT_MAX_PARTS grids is
+    cut near its middle (each side at least a quarter of its grids), so the recursion is O(log k) deep and
+    each level one pass over the region; an unbalanced cut only when a tree has no balanced one."""
+    if k > STRICT_MAX_PARTS:
+        q = k // 4
+        ranked = sorted(best.items(), key=lambda kv: (not q <= kv[1][5] <= k - q, kv[1][0], kv[1][1], kv[1][5], kv[0]))
+    else:
+        ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[1][5], kv[0]))
+    return [cand for _key, cand in ranked[:n]]
+
+
+def _rank_cuts(ti: np.ndarray, k1: np.ndarray, tag: np.ndarray, lo: np.ndarray, hi: np.ndarray, viol: np.ndarray,
+               score: np.ndarray, total_tag: np.uint64, k: int, n: int) -> list[tuple[float, float, int, int, int, int]]:
+    """:func:`_rank_best` of the cuts given as arrays, in the order the loop over them would meet them, without
+    the dict: per bisection (the side's tag and k1, or the other side's when its tag is smaller) the cut of
+    least (violation, score), the first met among equals, then the ``n`` best of those. The same answer as
+    the dict (:func:`_rank_best_loop`, compared in the tests), in a few array sorts instead of a Python loop
+    and a sort with a Python key over hundreds of cuts: the solver asks for candidates thousands of times
+    in a community of hundreds of grids. Scores that are not numbers (never met) take the loop."""
+    if np.isnan(viol).any() or np.isnan(score).any():
+        return _rank_best_loop(ti, k1, tag, lo, hi, viol, score, total_tag, k, n)
+    tag = tag.astype(np.uint64)
+    other = tag ^ np.uint64(total_tag)
+    flip = tag > other
+    key_tag = np.where(flip, other, tag)
+    key_k = np.where(flip, k - k1, k1)
+    met = np.arange(len(ti))
+    order = np.lexsort((met, score, viol, key_k, key_tag))
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (key_tag[order[1:]] != key_tag[order[:-1]]) | (key_k[order[1:]] != key_k[order[:-1]])
+    win = order[new]
+    keys = (key_k[win], key_tag[win], k1[win], score[win], viol[win])
+    if k > STRICT_MAX_PARTS:
+        q = k // 4
+        keys = (*keys, ~((q <= k1[win]) & (k1[win] <= k - q)))
+    top = win[np.lexsort(keys)[:n]]
+    return list(zip(viol[top].tolist(), score[top].tolist(), ti[top].tolist(), lo[top].tolist(), hi[top].tolist(),
+                    k1[top].tolist(), strict=True))
+
+
+def _rank_best_loop(ti: np.ndarray, k1: np.ndarray, tag: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                    viol: np.ndarray, score: np.ndarray, total_tag: np.uint64, k: int, n: int
+                    ) -> list[tuple[float, float, int, int, int, int]]:
+    """:func:`_rank_cuts` by a loop over the cuts into a dict and :func:`_rank_best` (the reference)."""
+    best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] = {}
+    for t_i, k_1, tg, l_o, h_i, v, sc in zip(ti.tolist(), k1.tolist(), tag.tolist(), lo.tolist(), hi.tolist(),
+                                             viol.tolist(), score.tolist(), strict=True):
+        # the same bisection seen from the other side is the same candidate
+        other = tg ^ int(total_tag)
+        key = (tg, k_1) if tg <= other else (other, k - k_1)
+        cand = (v, sc, t_i, l_o, h_i, k_1)
+        if key not in best or cand[:2] < best[key][:2]:
+            best[key] = cand
+    return _rank_best(best, k, n)
+
+
 # --------------------------------------------------------------------------------------------- solver
 
 
@@ -766,7 +825,8 @@ class _Solver:
             fused = self._fused_cuts(nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t, strict, band)
             if fused is None:
                 return []
-        best: dict[tuple[int, int], tuple[float, float, int, int, int, int]]
+        # the fused path gives its best cuts ranked already (a list); the loop below collects them in a dict
+        best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] | list[tuple[float, float, int, int, int, int]]
         trees: list[np.ndarray]
         best, trees = fused if fused is not None else ({}, [])
         for ti in range(w.trees if fused is None else 0):
@@ -824,28 +884,17 @@ class _Solver:
                 cand = (float(vg[q]), float(score[q]), ti, int(lo_i[j]), int(hi_i[j]), k1)
                 if key not in best or cand[:2] < best[key][:2]:
                     best[key] = cand
-        if k > STRICT_MAX_PARTS:
-            # a region of many grids is cut near its middle (each side at least a quarter of its grids), so
-            # the recursion is O(log k) deep and each level one pass over the region; an unbalanced cut
-            # only when a tree has no balanced one
-            q = k // 4
-            ranked = sorted(best.items(), key=lambda kv: (not q <= kv[1][5] <= k - q, kv[1][0], kv[1][1], kv[1][5],
-                                                          kv[0]))
-        else:
-            ranked = sorted(best.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[1][5], kv[0]))
-        cands = []
-        for _key, (viol, score, ti, lo, hi, k1) in ranked[: w.tries + 1]:
-            cands.append((viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1))
-        return cands
+        ranked = best if isinstance(best, list) else _rank_best(best, k, w.tries + 1)
+        return [(viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1) for viol, score, ti, lo, hi, k1 in ranked]
 
     def _fused_cuts(self, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,
                     t: float, strict: bool, band: int
-                    ) -> tuple[dict[tuple[int, int], tuple[float, float, int, int, int, int]], list[np.ndarray]] | None:
+                    ) -> tuple[list[tuple[float, float, int, int, int, int]], list[np.ndarray]] | None:
         """The loop over spanning trees of :meth:`_candidates` with every tree drawn and cut in one compiled
         call (:func:`._fast.tree_cuts`): the same random numbers (drawn at once, the same stream), trees,
-        cuts and best cut per bisection, so the same candidates; None when a tree does not connect the
-        nodes (the random stream then left where the loop leaves it)."""
+        cuts and best cut per bisection, so the same candidates, ranked (:func:`_rank_cuts`); None when a
+        tree does not connect the nodes (the random stream then left where the loop leaves it)."""
         w = self.w
         m = len(eidx)
         state = self.rng.bit_generator.state
@@ -857,23 +906,21 @@ class _Solver:
             self.rng.bit_generator.state = state
             self.rng.random((failed + 1) * m)
             return None
-        best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] = {}
-        if len(tt):
-            # per tree, the best tries + 1 cuts of each k1 (by violation, then score; ties by cut index)
-            order = np.lexsort((j_all, score, vg, row, tt))
-            grp = tt[order] * k + row[order]
-            starts = np.searchsorted(grp, grp, side="left")
-            keep = order[(np.arange(len(order)) - starts) < w.tries + 1]
-            for ti, k1, tag, lo, hi, viol, sc in zip(tt[keep].tolist(), (row[keep] + 1).tolist(), side_c[keep].tolist(),
-                                                     lo_c[keep].tolist(), hi_c[keep].tolist(), vg[keep].tolist(),
-                                                     score[keep].tolist(), strict=True):
-                # the same bisection seen from the other side is the same candidate
-                other = tag ^ int(total_tag)
-                key = (tag, k1) if tag <= other else (other, k - k1)
-                cand = (viol, sc, ti, lo, hi, k1)
-                if key not in best or cand[:2] < best[key][:2]:
-                    best[key] = cand
-        return best, list(pres)
+        if not len(tt):
+            return [], list(pres)
+        # compiled: the same selection, deduplication and ranking as below, without a dozen numpy calls
+        top = _fast.rank_tree_cuts(tt, row, j_all, vg, score, side_c, total_tag, k, w.tries + 1, w.tries + 1,
+                                   k // 4 if k > STRICT_MAX_PARTS else 0) if _RANK_COMPILED else None
+        if top is not None:
+            return list(zip(vg[top].tolist(), score[top].tolist(), tt[top].tolist(), lo_c[top].tolist(),
+                            hi_c[top].tolist(), (row[top] + 1).tolist(), strict=True)), list(pres)
+        # per tree, the best tries + 1 cuts of each k1 (by violation, then score; ties by cut index)
+        order = np.lexsort((j_all, score, vg, row, tt))
+        grp = tt[order] * k + row[order]
+        starts = np.searchsorted(grp, grp, side="left")
+        keep = order[(np.arange(len(order)) - starts) < w.tries + 1]
+        return _rank_cuts(tt[keep], row[keep] + 1, side_c[keep], lo_c[keep], hi_c[keep], vg[keep], score[keep],
+                          total_tag, k, w.tries + 1), list(pres)
 
     def _cut_scores(self, sub: np.ndarray, n1: np.ndarray, nl: int, k: int, H: float, A: float, E: float, t: float,
                     strict: bool, band: int = 0) -> tuple[np.ndarray, ...] | None:
@@ -916,6 +963,8 @@ class _Solver:
         g, bnd, w = self.g, self.bounds, self.w
         if nparts < 2 or g.m == 0:
             return labels
+        if _IMPROVE_COMPILED and _fast.compiled():
+            return _fast.improve(g, labels, nparts, frozen, bnd, w, self.lref)
         adj: list[list[tuple[int, float, float, float]]] = [[] for _ in range(g.n)]
         for e, (a, b) in enumerate(zip(g.a.tolist(), g.b.tolist())):
             L, art, ns = float(g.length[e]), float(g.art[e]), float(g.nostreet[e])
@@ -1141,3 +1190,8 @@ def _lca(a: np.ndarray, b: np.ndarray, pred: np.ndarray, depth: np.ndarray, root
         a[move] = na[move]
         b[move] = nb[move]
     return np.where(a == b, a, parent[a])
+#: the fused path ranks its cuts with the compiled :func:`._fast.rank_tree_cuts` (False: numpy's sorts,
+#: :func:`_rank_cuts`, as the tests compare)
+_RANK_COMPILED = True
+#: :meth:`_Solver._improve` runs the compiled :func:`._fast.improve` (False: the Python, as the tests compare)
+_IMPROVE_COMPILED = True

@@ -938,9 +938,78 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
     for i, b in enumerate(blk):
         if b in bg:
             gid[i], sid[i] = bg[b], None
+    if communities is not None and len(ded):
+        grids, subgrids = _follow_fitted_land(out_b, gid, sid, grids, subgrids)
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     return PartitionResult(grids=grids, subgrids=subgrids, buildings=out_b, findings=result.findings)
+
+
+def _follow_fitted_land(buildings: gpd.GeoDataFrame, gid: np.ndarray, sid: np.ndarray, grids: gpd.GeoDataFrame,
+                        subgrids: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """Buildings go with their land after :func:`fit_dedicated`: a piece of a dedicated grid cut off from its
+    main piece joins the neighbour with the buildings on it, and edges move by up to the snap-rounding (an
+    address point on an edge). A building of a community holding a dedicated grid that no longer lies in its
+    grid (small grid) is placed in the one it lies in by the one assignment
+    (:func:`~gridgeo.footprints.assign_to_zones`, its own grid winning ties), and the households and
+    buildings of the grids are counted again for it. ``gid`` and ``sid`` in place."""
+    from .footprints import assign_to_zones
+
+    gids = grids["grid_id"].astype(str).to_numpy()
+    gkind = grids["kind"].astype(str).to_numpy()
+    pos = {g: i for i, g in enumerate(gids)}
+    fitted = set(grids["community_code"].astype(str).to_numpy()[gkind == "dedicated"])
+    mine = np.flatnonzero([g in pos and str(c) in fitted
+                           for g, c in zip(gid, buildings["community_code"].astype(str), strict=True)])
+    if not len(mine):
+        return grids, subgrids
+    # a footprint unit (overlapping outlines, 楼栋完整) moves whole: judged by the union of its buildings
+    key = (buildings["unit_id"].astype(str).to_numpy() if "unit_id" in buildings.columns
+           else np.arange(len(buildings)).astype(str))
+    members = pd.Series(mine).groupby(key[mine], sort=True).agg(list).tolist()
+    geoms = np.array([shapely.union_all(buildings.geometry.to_numpy()[m]) if len(m) > 1
+                      else buildings.geometry.to_numpy()[m[0]] for m in members], dtype=object)
+    hh = (pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy() if "households" in buildings
+          else np.zeros(len(buildings)))
+    grids = grids.copy()
+    has_sub = subgrids is not None and len(subgrids) > 0
+    if has_sub:
+        subgrids = subgrids.copy()
+        sgids = subgrids["subgrid_id"].astype(str).to_numpy()
+        sparent = subgrids["grid_id"].astype(str).to_numpy()
+        spos = {g: i for i, g in enumerate(sgids)}
+
+    def count(frame: gpd.GeoDataFrame, at: int, h: float, n: int) -> None:
+        frame.iat[at, frame.columns.get_loc("households")] = int(round(frame["households"].iat[at] + h))
+        frame.iat[at, frame.columns.get_loc("buildings")] = int(frame["buildings"].iat[at]) + n
+
+    cur = np.array([pos[gid[m[0]]] for m in members], dtype=np.int64)
+    at = assign_to_zones(geoms, grids.geometry.to_numpy(), prefer=cur).zone
+    for m, old, new in zip(members, cur, at, strict=True):
+        if new < 0 or new == old:
+            continue
+        for i in m:
+            count(grids, pos[gid[i]], -float(hh[i]), -1)
+            count(grids, new, float(hh[i]), 1)
+            if has_sub and sid[i] in spos:
+                count(subgrids, spos[sid[i]], -float(hh[i]), -1)
+            gid[i], sid[i] = gids[new], None
+    if not has_sub:
+        return grids, subgrids
+    # the small grid of each unit of an ordinary grid: its own, or the one of its grid it lies in
+    of_grid = np.array([gkind[pos[gid[m[0]]]] != "dedicated" for m in members], dtype=bool)
+    members, geoms = [m for m, k in zip(members, of_grid, strict=True) if k], geoms[of_grid]
+    cur = np.array([spos.get(sid[m[0]], -1) for m in members], dtype=np.int64)
+    s_at = assign_to_zones(geoms, subgrids.geometry.to_numpy(), prefer=cur).zone
+    for m, old, new in zip(members, cur, s_at, strict=True):
+        if new < 0 or new == old or sparent[new] != gid[m[0]]:
+            continue
+        for i in m:
+            if sid[i] in spos:
+                count(subgrids, spos[sid[i]], -float(hh[i]), -1)
+            count(subgrids, new, float(hh[i]), 1)
+            sid[i] = sgids[new]
+    return grids, subgrids
 
 
 def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,

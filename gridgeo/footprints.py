@@ -448,6 +448,7 @@ def bend_blocks(
     for f, j in zip(*ua, strict=True):
         if kcode[target[j]] == kcode[face_block[f]]:
             label[f] = target[j]
+    _join_cut_off_pieces(faces, label, face_block, kgeoms, kcode)
     new = kgeoms.copy()
     for k in touched:
         mine = faces[label == k]
@@ -474,6 +475,39 @@ def bend_blocks(
                                    f"({cause}): block {kids[k]} goes around it whole",
                         "geometry": where})
     return out, make_findings(records, crs=blocks.crs)
+
+
+def _join_cut_off_pieces(faces: np.ndarray, label: np.ndarray, face_block: np.ndarray, kgeoms: np.ndarray,
+                         kcode: np.ndarray) -> None:
+    """A block of one piece that the footprints moved out of it leave in several (the land between a
+    footprint's courtyard and the street, cut off from the rest of its block) keeps its largest piece;
+    the faces of the others go to the block of the same community sharing the longest edge with them,
+    so that every block stays one face (a dedicated grid takes blocks whole). In place on ``label``."""
+    from .partition.units import spread_labels
+
+    moved = False
+    for k in np.unique(label).tolist():
+        if shapely.get_num_geometries(kgeoms[k]) > 1:
+            continue  # a block of several pieces to begin with stays as it was drawn
+        mine = np.flatnonzero(label == k)
+        parts = shapely.get_parts(shapely.coverage_union_all(faces[mine]))
+        if len(parts) < 2:
+            continue
+        main = parts[int(np.argmax(shapely.area(parts)))]
+        reps = shapely.point_on_surface(faces[mine])
+        off = mine[~shapely.contains_xy(main, shapely.get_x(reps), shapely.get_y(reps))]
+        label[off] = -1
+        moved = True
+    if not moved:
+        return
+    was = face_block.copy()
+    for code in np.unique(kcode[face_block]).tolist():
+        sel = np.flatnonzero(kcode[face_block] == code)  # faces of one community: blocks never cross it
+        lab = label[sel].copy()
+        spread_labels(faces[sel], lab)
+        label[sel] = lab
+    back = label < 0  # no block of the community along an edge: stays where it was
+    label[back] = was[back]
 
 
 #: two pieces of a footprint in different zones meet along an edge when their 1 mm buffers overlap by more than

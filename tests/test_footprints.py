@@ -856,3 +856,20 @@ def test_pieces_apart_across_a_thin_strip_of_another_community_and_despite_a_hai
     assert pieces_apart(fp, shared, *pair).tolist() == [False]
     at_a_point = np.array([box(-5, 0, 5, 2), box(5, 2, 20, 10)], dtype=object)
     assert pieces_apart(fp, at_a_point, *pair).tolist() == [True]
+
+
+def test_a_block_left_in_two_pieces_by_a_footprint_moved_out_of_it_stays_one_piece():
+    # a footprint with a courtyard open to the street, drawn mostly in the east block: moved whole into it, it
+    # left the west block in two pieces (the courtyard's land cut off from the rest), and a dedicated grid
+    # taking that block whole was a multi-part grid (`multipart_grid`, an error; found by the fuzz driver on
+    # Lujiazui's real footprints). The cut-off land joins the block it shares the longest edge with
+    blocks = gpd.GeoDataFrame({"block_id": ["X-B0001", "X-B0002"], "community_code": ["X", "X"]},
+                              geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=4547)
+    court = shapely.union_all([box(90, 10, 100, 12), box(90, 10, 92, 30), box(90, 28, 100, 30), box(100, 5, 140, 35)])
+    bld = gpd.GeoDataFrame({"building_id": ["a"]}, geometry=[court], crs=4547)
+    out, _ = bend_blocks(blocks, bld, pd.Series(["a"]))
+    assert shapely.get_num_geometries(out.geometry.to_numpy()).tolist() == [1, 1]
+    assert shapely.coverage_is_valid(out.geometry.to_numpy())
+    assert out.geometry.union_all().equals(box(0, 0, 200, 100))
+    assert out.geometry.iloc[1].contains(court)  # the footprint and its courtyard in the east block
+    assert out.area.round(1).tolist() == [9800.0, 10200.0]

@@ -339,7 +339,8 @@ def validate_grids(
                                                building_share_min, carried["grid_code"], check_codes)
         if sub_layer is not None:
             sub_assigned = _subgrid_cut_check(sub_layer, parent, layer, comm_code, buildings, crs, records,
-                                              building_share_min, named_cut, carried["subgrid_code"], check_codes)
+                                              building_share_min, named_cut, carried["subgrid_code"], check_codes,
+                                              carried_grid=carried["grid_code"])
         if {"households", "floors", "height"} & set(buildings.columns):  # what partition counts households from
             # nulls estimated as the partition estimates them (one implementation of households)
             hh = households_of(buildings, metric=crs, rules=rules)

@@ -59,7 +59,7 @@ def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float, stored: np.ndar
 
 def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray, zone_comm: np.ndarray,
                         bids: np.ndarray, where: np.ndarray, missing: np.ndarray, records: list, share_min: float,
-                        *, column: str, word: str) -> None:
+                        *, column: str, word: str, exempt: np.ndarray | None = None) -> None:
     """``building_code_mismatch``: the code a building carries in ``column`` (``grid_code`` or ``subgrid_code``,
     what dispatch and public security import) against the zone it lies in by the one building-to-zone
     assignment (``asg``, ties already given to the carried code).
@@ -69,7 +69,8 @@ def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray,
     across two grids (``building_cut``) or across two communities (``building_across_communities``) may carry
     either. A building lying in no zone yet carrying a code is a warning (it is in no grid by the coverage
     checks already; a building outside every community may be served by a grid on purpose). Buildings without
-    geometry are left to ``empty_geometry``; zones without a code to ``missing_code``."""
+    geometry are left to ``empty_geometry``; zones without a code to ``missing_code``. ``exempt``: buildings
+    not compared (a building of a grid without small grids carries no ``subgrid_code``)."""
     zone = asg.zone
     n = len(zone)
     zcode = np.full(n, None, dtype=object)
@@ -84,6 +85,9 @@ def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray,
     also[bi[sel]] = True  # lies meaningfully in the zone its code names
     wrong = lies & ~(has & ((zcode == carried) | also))
     astray = ~lies & (zone < 0) & has & ~missing
+    if exempt is not None:
+        wrong &= ~exempt
+        astray &= ~exempt
     if not (wrong.any() or astray.any()):
         return
     known = set(layer.codes[pd.notna(layer.codes)])
@@ -258,20 +262,27 @@ def _outside_communities(records: list[dict], community_geoms: np.ndarray, share
 def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code: np.ndarray,
                        buildings: gpd.GeoDataFrame, crs: CRS, records: list, share_min: float,
                        named_cut: np.ndarray | None = None, carried: np.ndarray | None = None,
-                       check_codes: bool = True) -> np.ndarray:
+                       check_codes: bool = True, carried_grid: np.ndarray | None = None) -> np.ndarray:
     """``building_cut`` for footprints split between small grids of one grid (楼栋完整 holds for small grids
     too; a footprint split between grids is the grid check's finding, not repeated here: the buildings in
     ``named_cut``, which the grid check named ``building_cut``, are left out, so each building has one such
     finding at most). Returns the small grid each building counts in (-1 when none), the one assignment.
     ``carried``: the ``subgrid_code`` each building carries, which wins ties and, with ``check_codes``, is
-    checked as the grid check checks ``grid_code`` (:func:`_carried_code_check`)."""
+    checked as the grid check checks ``grid_code`` (:func:`_carried_code_check`), except for buildings whose
+    ``grid_code`` (``carried_grid``) names a grid without small grids (a dedicated grid, 专属网格): a point on
+    the edge between a dedicated grid and an ordinary one may carry the dedicated grid's code, and then no
+    small grid's (the grid check judges its ``grid_code``)."""
     bgeoms, valid, missing = _metric_buildings(buildings, crs)
     asg = _assign(valid, sub, share_min, carried)
     bids = _building_ids(buildings)
     if carried is not None and check_codes:
         sub_comm = np.array([comm_code[p] if p >= 0 else None for p in parent], dtype=object)
+        exempt = None
+        if carried_grid is not None:
+            with_small = set(grids.codes[parent[parent >= 0]].tolist())
+            exempt = np.array([c is not None and c not in with_small for c in carried_grid], dtype=bool)
         _carried_code_check(sub, asg, carried, sub_comm, bids, bgeoms, missing, records, share_min,
-                            column="subgrid_code", word="small grid")
+                            column="subgrid_code", word="small grid", exempt=exempt)
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     cut = ~missing & ~is_point & (asg.n_zones >= 2) & (asg.max_share < 1 - share_min)
     bi, si, share = asg.pairs

@@ -481,11 +481,11 @@ def _join_cut_off_pieces(faces: np.ndarray, label: np.ndarray, face_block: np.nd
                          kcode: np.ndarray) -> None:
     """A block of one piece that the footprints moved out of it leave in several (the land between a
     footprint's courtyard and the street, cut off from the rest of its block) keeps its largest piece;
-    the faces of the others go to the block of the same community sharing the longest edge with them,
-    so that every block stays one face (a dedicated grid takes blocks whole). In place on ``label``."""
-    from .partition.units import spread_labels
-
-    moved = False
+    each other piece goes whole (the buildings on it too) to the block of the same community sharing the
+    longest edge with it, so that every block stays one face (a dedicated grid takes blocks whole). A piece
+    touching no such block along an edge stays where it is. In place on ``label``."""
+    tree = shapely.STRtree(faces)
+    fcode = kcode[face_block]
     for k in np.unique(label).tolist():
         if shapely.get_num_geometries(kgeoms[k]) > 1:
             continue  # a block of several pieces to begin with stays as it was drawn
@@ -493,21 +493,24 @@ def _join_cut_off_pieces(faces: np.ndarray, label: np.ndarray, face_block: np.nd
         parts = shapely.get_parts(shapely.coverage_union_all(faces[mine]))
         if len(parts) < 2:
             continue
-        main = parts[int(np.argmax(shapely.area(parts)))]
         reps = shapely.point_on_surface(faces[mine])
-        off = mine[~shapely.contains_xy(main, shapely.get_x(reps), shapely.get_y(reps))]
-        label[off] = -1
-        moved = True
-    if not moved:
-        return
-    was = face_block.copy()
-    for code in np.unique(kcode[face_block]).tolist():
-        sel = np.flatnonzero(kcode[face_block] == code)  # faces of one community: blocks never cross it
-        lab = label[sel].copy()
-        spread_labels(faces[sel], lab)
-        label[sel] = lab
-    back = label < 0  # no block of the community along an edge: stays where it was
-    label[back] = was[back]
+        part_of = np.full(len(mine), -1)
+        pi, fi = shapely.STRtree(parts).query(reps, predicate="intersects")
+        part_of[fi] = pi
+        main = int(np.argmax(shapely.area(parts)))
+        for q in range(len(parts)):
+            if q == main:
+                continue
+            near = tree.query(parts[q], predicate="intersects")
+            near = near[(label[near] != k) & (fcode[near] == kcode[k])]
+            if not len(near):
+                continue
+            shared = shapely.length(shapely.intersection(shapely.boundary(parts[q]), shapely.boundary(faces[near])))
+            per = pd.Series(shared).groupby(label[near]).sum()
+            per = per[per > 0]
+            if len(per):
+                best = per[per == per.max()].index.min()  # ties to the lower block
+                label[mine[part_of == q]] = int(best)
 
 
 #: two pieces of a footprint in different zones meet along an edge when their 1 mm buffers overlap by more than

@@ -445,10 +445,12 @@ def bend_blocks(
     faces, reps, face_block = faces[inside], reps[inside], face_block[inside]
     label = face_block.copy()
     ua = shapely.STRtree(unit_geom[moved_units]).query(reps, predicate="within")
+    unit_of_face = np.full(len(faces), -1, dtype=np.int64)  # a footprint moves whole, never in pieces
     for f, j in zip(*ua, strict=True):
         if kcode[target[j]] == kcode[face_block[f]]:
             label[f] = target[j]
-    _join_cut_off_pieces(faces, label, face_block, kgeoms, kcode)
+            unit_of_face[f] = j
+    _join_cut_off_pieces(faces, label, face_block, kgeoms, kcode, unit_of_face)
     new = kgeoms.copy()
     for k in touched:
         mine = faces[label == k]
@@ -478,14 +480,21 @@ def bend_blocks(
 
 
 def _join_cut_off_pieces(faces: np.ndarray, label: np.ndarray, face_block: np.ndarray, kgeoms: np.ndarray,
-                         kcode: np.ndarray) -> None:
+                         kcode: np.ndarray, unit_of_face: np.ndarray) -> None:
     """A block of one piece that the footprints moved out of it leave in several (the land between a
     footprint's courtyard and the street, cut off from the rest of its block) keeps its largest piece;
     each other piece goes whole (the buildings on it too) to the block of the same community sharing the
     longest edge with it, so that every block stays one face (a dedicated grid takes blocks whole). A piece
-    touching no such block along an edge stays where it is. In place on ``label``."""
+    touching no such block along an edge stays where it is, and so does a piece holding a share of a moved
+    footprint (``unit_of_face``: the faces under each footprint moved into its block) that counts
+    (``BUILDING_SHARE_MIN``) while the rest of it lies elsewhere: footprints stay whole.
+    In place on ``label``."""
     tree = shapely.STRtree(faces)
     fcode = kcode[face_block]
+    face_area = shapely.area(faces)
+    under = unit_of_face >= 0
+    unit_area = np.bincount(unit_of_face[under], weights=face_area[under],
+                            minlength=int(unit_of_face.max()) + 1 if under.any() else 0)
     for k in np.unique(label).tolist():
         if shapely.get_num_geometries(kgeoms[k]) > 1:
             continue  # a block of several pieces to begin with stays as it was drawn
@@ -501,6 +510,17 @@ def _join_cut_off_pieces(faces: np.ndarray, label: np.ndarray, face_block: np.nd
         for q in range(len(parts)):
             if q == main:
                 continue
+            here = mine[part_of == q]
+            held = np.unique(unit_of_face[here])
+            held = held[held >= 0]
+            if len(held):
+                # a footprint with a meaningful share of it here and the rest elsewhere stays whole where it is
+                # (a sliver under the share that counts, BUILDING_SHARE_MIN, cuts nothing by the one rule)
+                a_here = np.bincount(unit_of_face[here][unit_of_face[here] >= 0],
+                                     weights=face_area[here][unit_of_face[here] >= 0], minlength=held.max() + 1)[held]
+                whole = unit_area[held]
+                if ((a_here >= BUILDING_SHARE_MIN * whole) & (a_here < whole * (1 - 1e-9))).any():
+                    continue
             near = tree.query(parts[q], predicate="intersects")
             near = near[(label[near] != k) & (fcode[near] == kcode[k])]
             if not len(near):

@@ -964,9 +964,15 @@ def _follow_fitted_land(buildings: gpd.GeoDataFrame, gid: np.ndarray, sid: np.nd
     if not len(mine):
         return grids, subgrids
     # a footprint unit (overlapping outlines, 楼栋完整) moves whole: judged by the union of its buildings
+    # (a unit across two communities has a piece in a grid of each: judged apart); members in building-id
+    # order, so that nothing depends on the input's row order
     key = (buildings["unit_id"].astype(str).to_numpy() if "unit_id" in buildings.columns
            else np.arange(len(buildings)).astype(str))
-    members = pd.Series(mine).groupby(key[mine], sort=True).agg(list).tolist()
+    key = np.char.add(np.char.add(key.astype(str), "|"), buildings["community_code"].astype(str).to_numpy().astype(str))
+    bid = (buildings["building_id"].astype(str).to_numpy() if "building_id" in buildings.columns
+           else np.arange(len(buildings)).astype(str))
+    members = [sorted(m, key=lambda i: bid[i])
+               for m in pd.Series(mine).groupby(key[mine], sort=True).agg(list).tolist()]
     geoms = np.array([shapely.union_all(buildings.geometry.to_numpy()[m]) if len(m) > 1
                       else buildings.geometry.to_numpy()[m[0]] for m in members], dtype=object)
     hh = (pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy() if "households" in buildings

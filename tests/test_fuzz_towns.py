@@ -13,6 +13,7 @@ TOWNS = {
     2022: "a block's cut-off piece was given away face by face, cutting a building (building_cut)",
     2026: "the same, another town",
     2054: "a cut-off piece holding part of a footprint moved into its block was given away (building_cut)",
+    2106: "buildings of one footprint unit across two communities judged together: row order moved one (shuffle)",
     2055: "a dedicated grid taking a block left in two pieces by a moved footprint (multipart_grid)",
     2079: "buildings of a dedicated grid's cut-off piece kept its code (building_code_mismatch)",
 }

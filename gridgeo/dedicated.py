@@ -991,9 +991,10 @@ def _follow_fitted_land(buildings: gpd.GeoDataFrame, gid: np.ndarray, sid: np.nd
 
     cur = np.array([pos[gid[m[0]]] for m in members], dtype=np.int64)
     at = assign_to_zones(geoms, grids.geometry.to_numpy(), prefer=cur).zone
+    gcomm = grids["community_code"].astype(str).to_numpy()
     for m, old, new in zip(members, cur, at, strict=True):
-        if new < 0 or new == old:
-            continue
+        if new < 0 or new == old or gcomm[new] != gcomm[old]:
+            continue  # a building across a community boundary stays in a grid of its own community
         for i in m:
             count(grids, pos[gid[i]], -float(hh[i]), -1)
             count(grids, new, float(hh[i]), 1)

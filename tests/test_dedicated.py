@@ -880,6 +880,15 @@ def test_buildings_go_with_the_land_fit_dedicated_gives_to_an_ordinary_grid():
     sid = np.array(["C-G001-01", None, None, None], dtype=object)
     g2, s2 = _follow_fitted_land(blds, gid, sid, grids, subs)
     assert gid.tolist() == ["C-G001", "C-G001", "C-G001", "C-D001"]
+    # a building of C reaching mostly into the next community's grid stays in a grid of its own community
+    nxt = pd.concat([grids, gpd.GeoDataFrame({"grid_id": ["E-G001"], "community_code": ["E"], "kind": ["base"],
+                                              "households": [0], "buildings": [0]},
+                                             geometry=[box(200, 0, 300, 100)], crs=CRS)], ignore_index=True)
+    across = gpd.GeoDataFrame({"building_id": ["b4"], "unit_id": ["u4"], "community_code": ["C"], "households": [5]},
+                              geometry=[box(190, 10, 240, 20)], crs=CRS)
+    gid4 = np.array(["C-D001"], dtype=object)
+    _follow_fitted_land(across, gid4, np.array([None], dtype=object), nxt, subs)
+    assert gid4.tolist() == ["C-D001"]
     assert sid.tolist() == ["C-G001-01", "C-G001-02", "C-G001-02", None]
     assert g2["households"].tolist() == [350, 40] and g2["buildings"].tolist() == [5, 1]
     assert s2["households"].tolist() == [150, 200] and s2["buildings"].tolist() == [2, 3]

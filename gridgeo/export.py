@@ -8,7 +8,8 @@ export writes the layers of :data:`EXPORT_LAYERS` with exactly the fields of the
 format    files        notes
 ========  ===========  ==================================================================
 gpkg      one file     every layer in one GeoPackage
-kml       one file     one folder per layer (GDAL's LIBKML driver, KML if absent)
+kml       one file     one folder per layer (GDAL's LIBKML driver, KML if absent); grids and
+                       small grids named (``<name>``) by their code
 geojson   per layer    RFC 7946: lon/lat, counter-clockwise exteriors, 7 decimals by default
 shp       per layer    UTF-8 with ``.cpg`` (GBK on request); names of more than 10 characters
                        through :data:`gridgeo.io.SHAPEFILE_FIELD_NAMES`
@@ -525,11 +526,20 @@ def _write(gdf: gpd.GeoDataFrame, target: Path, fmt: str, *, layer: str, encodin
     elif fmt == "kml":
         driver = "LIBKML" if "LIBKML" in pyogrio.list_drivers(write=True) else "KML"
         kwargs["append"] = target.exists()
+        # a Placemark is listed by its <name> (GDAL fills it from the field "name"); grids and small grids have
+        # none, and showed as "Untitled" in Google Earth: their code is their name, and stays a field as well
+        label = _KML_LABELS.get(layer)
+        if label in gdf.columns and "name" not in gdf.columns:
+            gdf = gdf.assign(name=gdf[label])
         # KML's SimpleField has "int" (32 bits) but no 64-bit type: GDAL writes an Int64 field as "string"
         small = [c for c in gdf.columns if str(gdf[c].dtype) == "Int64"
                  and gdf[c].dropna().between(-(2**31), 2**31 - 1).all()]
         gdf = gdf.astype(dict.fromkeys(small, "Int32"))
     pyogrio.write_dataframe(gdf, target, layer=layer, driver=driver, layer_options=options or None, **kwargs)
+
+
+#: the field a layer's KML Placemarks are named by, for layers without a ``name`` field
+_KML_LABELS = {"grids": "grid_code", "subgrids": "subgrid_code"}
 
 
 def _write_csv_sidecars(gdf: gpd.GeoDataFrame, target: Path, *, layer: str, geometry: bool) -> None:

@@ -517,3 +517,19 @@ def test_csv_declares_its_field_types_and_crs_for_gdal(plan, tmp_path):
     assert not none.with_suffix(".prj").exists()
     back = pyogrio.read_dataframe(none, AUTODETECT_TYPE="YES", read_geometry=False)
     assert back["building_code"].tolist() == export_layer(plan, "buildings", coords="wgs84")["building_code"].tolist()
+
+
+def test_kml_grids_and_small_grids_are_labelled_by_their_codes(exports, plan):
+    """Google Earth and other KML clients list a Placemark by its <name>: a grid without one shows as
+    "Untitled". Grids and small grids carry their code as <name>, and the code stays a field as well."""
+    path = exports["kml"]
+    for layer, key in (("grids", "grid_code"), ("subgrids", "subgrid_code")):
+        back = pyogrio.read_dataframe(path, layer=layer)
+        assert back["Name"].tolist() == back[key].tolist(), layer
+        assert sorted(back[key]) == sorted(plan.layers[layer][key])
+    text = path.read_text(encoding="utf-8")
+    grids = text[text.index('<Document id="grids">'):text.index('<Document id="subgrids">')]
+    placemarks = re.findall(r"<Placemark.*?</Placemark>", grids, re.S)
+    assert placemarks and all(re.search(r"<name>\d+</name>", p) for p in placemarks)
+    communities = pyogrio.read_dataframe(path, layer="communities")
+    assert sorted(communities["Name"]) == sorted(plan.layers["communities"]["name"])

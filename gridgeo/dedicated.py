@@ -491,7 +491,11 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     pos_of = {b: i for i, b in enumerate(bids)}
     bblock = np.array([pos_of.get(str(b), -1) if b is not None and not (isinstance(b, float) and np.isnan(b)) else -1
                        for b in buildings["block_id"].astype(object)], dtype=np.int64)
-    in_block = pd.Series(np.arange(len(bld))).groupby(bblock).indices
+    # each block's buildings in building-id order: the cells cut around a unit's buildings (and so the cut's
+    # vertices, to the micrometre) do not depend on the input's row order
+    ids = buildings["building_id"].astype(str).to_numpy() if "building_id" in buildings else np.arange(len(bld)).astype(str)
+    by_id = np.lexsort((ids, bblock))
+    in_block = {int(k): by_id[s] for k, s in pd.Series(np.arange(len(by_id))).groupby(bblock[by_id]).indices.items()}
     unit_of = buildings["unit_id"].astype(str).to_numpy() if "unit_id" in buildings else np.arange(len(bld)).astype(str)
     claims: dict[int, list[np.ndarray | None]] = {}
     ugeoms = units.geometry.to_numpy()
@@ -629,8 +633,10 @@ def _reaching_pieces(blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> d
         g[bad] = shapely.make_valid(g[bad])
     piece = polygonal(shapely.intersection(g, blocks.geometry.to_numpy()[ki]))
     keep = shapely.area(piece) >= BUILDING_SHARE_MIN * shapely.area(g)
+    ids = buildings["building_id"].astype(str).to_numpy()[bi] if "building_id" in buildings else bi.astype(str)
     for k in np.unique(ki[keep]):
-        sel = keep & (ki == k)
+        sel = np.flatnonzero(keep & (ki == k))
+        sel = sel[np.argsort(ids[sel], kind="stable")]  # in building-id order, whatever the row order
         out[int(k)] = (bi[sel], piece[sel])
     return out
 

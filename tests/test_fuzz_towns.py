@@ -16,6 +16,7 @@ TOWNS = {
     2106: "buildings of one footprint unit across two communities judged together: row order moved one (shuffle)",
     2055: "a dedicated grid taking a block left in two pieces by a moved footprint (multipart_grid)",
     2079: "buildings of a dedicated grid's cut-off piece kept its code (building_code_mismatch)",
+    2326: "a block cut around a dedicated unit's buildings in their row order: a 10 µm sliver moved (shuffle)",
 }
 
 

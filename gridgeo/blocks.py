@@ -289,7 +289,7 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     if buildings.crs != blocks.crs:
         msg = f"assign_buildings: buildings CRS {_crs_name(buildings.crs)!r} differs from blocks CRS {_crs_name(blocks.crs)!r}; reproject with to_crs()"
         raise InputError(msg)
-    from .footprints import BUILDING_SHARE_MIN, assign_to_zones
+    from .footprints import assign_to_zones
 
     bgeoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(bgeoms), (3, 6)) & ~shapely.is_valid(bgeoms)
@@ -299,7 +299,7 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     kgeoms = blocks.geometry.to_numpy()
     block_ids = blocks["block_id"].to_numpy()
     rank = pd.Series(block_ids.astype(str)).rank(method="dense").to_numpy()
-    # gridgeo's one building-to-zone assignment: a building less than BUILDING_SHARE_MIN in every block is outside
+    # gridgeo's one building-to-zone assignment: a building less than BUILDING_SHARE_MIN in all the blocks together is outside
     a = assign_to_zones(bgeoms, kgeoms, rank=rank)
     zone = a.zone
     if "unit_id" in buildings.columns and len(a.pairs[0]):
@@ -315,9 +315,10 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
         key = np.char.add(np.char.add(unit.astype(str), "\x1f"), own.astype(str))
         same = kcode[ki] == own[bi]
         bi, ki, share = bi[same], ki[same], share[same]
-        total = pd.Series(weight).groupby(key).sum()
+        # every member here lies in a block by the one assignment (a footprint mostly outside, in pieces each
+        # under the share, lies in the block holding most of it): the unit takes the block holding most of it,
+        # never none (that left such a footprint in no grid while `validate` found it in one)
         per = pd.DataFrame({"u": key[bi], "k": ki, "m": share * weight[bi], "r": rank[ki]}).groupby(["u", "k", "r"], as_index=False)["m"].sum()
-        per = per[per["m"] >= BUILDING_SHARE_MIN * total.reindex(per["u"]).to_numpy()]
         best = per.sort_values(["u", "m", "r"], ascending=[True, False, True]).drop_duplicates("u")
         k_of_unit = pd.Series(best["k"].to_numpy(), index=best["u"].to_numpy())
         zone = np.where(zone >= 0, k_of_unit.reindex(key).fillna(-1).to_numpy(), -1).astype(np.int64)

@@ -12,8 +12,7 @@ import shapely
 from pyproj import CRS
 from shapely import Point, Polygon
 
-from .._geometry import union_by
-from ..footprints import ZoneAssignment, assign_to_zones, pieces_apart, unit_groups
+from ..footprints import ZoneAssignment, assign_to_zones, pieces_apart, units_across_gaps
 from ..rules import Rules, rules_for_kind
 from .layers import (
     _POLYGONAL,
@@ -60,30 +59,15 @@ def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float, stored: np.ndar
 
 def _unit_codes(layer: _Layer, valid: np.ndarray, units: np.ndarray | None, zone_comm: np.ndarray,
                 share_min: float) -> set[tuple[int, str]]:
-    """The (unit, code) pairs a member of a footprint unit of several buildings may carry wherever it lies: the
-    codes of the zones holding at least ``share_min`` of the unit (its footprints united), when no two of its
-    pieces in zones of one community share an edge (:func:`~gridgeo.footprints.pieces_apart`): only the gap
-    between the community's parts cuts it, never a grid line. The partition places a unit whole (楼栋完整), so
-    its address points and its footprints beyond that gap carry the codes of the side holding it."""
-    if units is None or not len(valid):
+    """The (unit, code) pairs a member of a footprint unit may carry wherever it lies: the codes of the zones of
+    a unit cut only by the gap between parts of its community (:func:`~gridgeo.footprints.units_across_gaps`,
+    the partition placing the unit whole in one of them)."""
+    if units is None:
         return set()
-    units = np.asarray(units, dtype=np.int64)
-    poly = np.isin(shapely.get_type_id(valid), _POLYGONAL) & ~shapely.is_empty(valid)
-    many = np.bincount(units, minlength=int(units.max()) + 1)[units] > 1
-    sel = np.flatnonzero(poly & many)
-    if not len(sel):
-        return set()
-    lab, nu = unit_groups(units[sel])
-    ugeom = union_by(valid[sel], lab, nu)
-    name = np.empty(nu, dtype=np.int64)
-    name[lab] = units[sel]
-    zones = np.where(layer.usable, layer.geoms, Polygon())
-    ui, zi, share = assign_to_zones(ugeom, zones, share_min=share_min).pairs
-    keep = (share >= share_min) & pd.notna(layer.codes[zi])
-    ui, zi = ui[keep], zi[keep]
-    apart = pieces_apart(ugeom, zones, ui, zi, np.asarray(zone_comm, dtype=object)[zi])
-    ok = apart[ui]
-    return set(zip(name[ui[ok]].tolist(), layer.codes[zi[ok]].tolist()))
+    u, z = units_across_gaps(valid, units, np.where(layer.usable, layer.geoms, Polygon()), zone_comm,
+                             share_min=share_min)
+    named = pd.notna(layer.codes[z])
+    return set(zip(u[named].tolist(), layer.codes[z[named]].tolist()))
 
 
 def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray, zone_comm: np.ndarray,

@@ -49,6 +49,8 @@ from .rules import Rules, rules_for_kind
 __all__ = ["adjust", "feasible"]
 
 _TOL_M2 = 1.0
+#: any positive share of a footprint: a building known to be in a community lies in a grid of it holding some of it
+_ANY_SHARE = 1e-12
 
 
 def feasible(households: int, lo: int, hi: int) -> bool:
@@ -367,8 +369,9 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
              grid_community: np.ndarray) -> np.ndarray:
     """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`
     among the grids of the building's own community (a building the community boundary cuts counts in its
-    community, never in a grid of the other one); ties (a point on the edge between two grids) go to the
-    grid the previous plan stored it in."""
+    community, never in a grid of the other one; one under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` in
+    them, yet in its community by the assignment over all blocks, in the one of them holding most of it); ties
+    (a point on the edge between two grids) go to the grid the previous plan stored it in."""
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():
@@ -392,6 +395,13 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
             back[gi] = np.arange(len(gi))
             local = np.where(prefer[bi] >= 0, back[np.maximum(prefer[bi], 0)], -1)
         z = assign_to_zones(geoms[bi], grids[gi], prefer=local).zone
+        # a building of this community lies in it by the one assignment over every block (a footprint mostly
+        # outside, at least BUILDING_SHARE_MIN in the communities together, under it in this one): it counts in
+        # the grid here holding most of it, as the partition places it in the block here holding most of it
+        lost = np.flatnonzero(z < 0)
+        if len(lost):
+            z[lost] = assign_to_zones(geoms[bi[lost]], grids[gi], share_min=_ANY_SHARE,
+                                      prefer=None if local is None else local[lost]).zone
         out[bi] = np.where(z >= 0, gi[np.maximum(z, 0)], -1)
     return out
 
@@ -468,6 +478,35 @@ def _thin(piece: Any) -> bool:
 _OUTLINE_NOISE_M2 = 1e-3
 
 
+def _place_stragglers(rbuild: gpd.GeoDataFrame, rb: gpd.GeoDataFrame, region: Any, community: Any) -> gpd.GeoDataFrame:
+    """The buildings of a freed region's community (by the one assignment over every block) that its blocks hold
+    under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of (a footprint mostly outside the communities, a few
+    per cent of it in this one), placed in the region's block holding most of them when the region holds most
+    of their piece in the community, as a fresh plan places them in the community's block holding most of
+    them (left in no block, such a building was in no grid of the re-divided plan while `validate` found it in
+    one). Other buildings unplaced here lie in another region of the community, which places them."""
+    from .blocks import assign_buildings
+
+    lost = np.flatnonzero(rbuild["block_id"].isna().to_numpy())
+    if not len(lost):
+        return rbuild
+    g = rbuild.geometry.to_numpy()[lost]
+    poly = np.isin(shapely.get_type_id(g), (3, 6)) & ~(shapely.is_empty(g) | shapely.is_missing(g))
+    g = np.where(poly & ~shapely.is_valid(g), shapely.make_valid(g), g)
+    here = np.where(poly, shapely.area(shapely.intersection(g, region)), 0.0)
+    whole = np.where(poly, shapely.area(shapely.intersection(g, community)), 0.0)
+    mine = lost[(here > 0) & (here > 0.5 * whole)]
+    if not len(mine):
+        return rbuild
+    placed = assign_buildings(rbuild.iloc[mine], rb.assign(area_m2=rb.geometry.area), share_min=_ANY_SHARE)
+    out = rbuild.copy()
+    for col in ("block_id", "community_code"):
+        vals = out[col].astype(object).to_numpy().copy()
+        vals[mine] = placed[col].astype(object).to_numpy()
+        out[col] = pd.Series(vals, index=out.index, dtype=object)
+    return out
+
+
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
                       buildings: gpd.GeoDataFrame, building_tree: shapely.STRtree, in_kept: np.ndarray,
                       streets: gpd.GeoDataFrame | None, rules: Rules, villager_groups: gpd.GeoDataFrame | None,
@@ -493,7 +532,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rbuild = buildings[b_in].drop(columns=["block_id"])
     from .blocks import assign_buildings, block_totals
 
-    rbuild = assign_buildings(rbuild, rb.assign(area_m2=rb.geometry.area))
+    rbuild = _place_stragglers(assign_buildings(rbuild, rb.assign(area_m2=rb.geometry.area)), rb, geom, row.geometry)
     rbuild["community_code"] = rbuild["community_code"].where(rbuild["community_code"].notna(), None)
     rb = block_totals(rb.assign(area_m2=rb.geometry.area), rbuild)
     # buildings of other communities reaching into the region (a community boundary cuts them): their

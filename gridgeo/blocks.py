@@ -268,13 +268,17 @@ def _merge_slivers(faces: np.ndarray, owner: np.ndarray, rules: Rules) -> tuple[
     return geoms, owners
 
 
-def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame, *,
+                     share_min: float | None = None) -> gpd.GeoDataFrame:
     """Give each building the block (and community) holding its largest part.
 
     Buildings outside every block keep ``block_id`` and ``community_code`` None (they are reported,
     never dropped). Ties go to the lower ``block_id``. With a ``unit_id`` column (footprint units,
     :func:`gridgeo.footprints.footprint_units`), every building of a unit gets the block holding the
-    largest part of the whole unit, so a unit is never divided between blocks.
+    largest part of the whole unit, so a unit is never divided between blocks. ``share_min``: the least
+    share of a footprint in the blocks together that puts it in one (default
+    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN`; a re-division passes any share for the blocks of a freed
+    region, whose buildings lie in its community already by the assignment over every block).
 
     Examples
     --------
@@ -289,7 +293,7 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     if buildings.crs != blocks.crs:
         msg = f"assign_buildings: buildings CRS {_crs_name(buildings.crs)!r} differs from blocks CRS {_crs_name(blocks.crs)!r}; reproject with to_crs()"
         raise InputError(msg)
-    from .footprints import assign_to_zones
+    from .footprints import BUILDING_SHARE_MIN, assign_to_zones
 
     bgeoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(bgeoms), (3, 6)) & ~shapely.is_valid(bgeoms)
@@ -300,7 +304,7 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     block_ids = blocks["block_id"].to_numpy()
     rank = pd.Series(block_ids.astype(str)).rank(method="dense").to_numpy()
     # gridgeo's one building-to-zone assignment: a building less than BUILDING_SHARE_MIN in all the blocks together is outside
-    a = assign_to_zones(bgeoms, kgeoms, rank=rank)
+    a = assign_to_zones(bgeoms, kgeoms, rank=rank, share_min=BUILDING_SHARE_MIN if share_min is None else share_min)
     zone = a.zone
     if "unit_id" in buildings.columns and len(a.pairs[0]):
         # whole units, within each community: a member's community is that of its own block; the unit's

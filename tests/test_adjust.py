@@ -144,6 +144,38 @@ def test_building_across_communities_counts_in_a_grid_of_its_own_community():
     assert not (v2.validate()["severity"] == "error").any()
 
 
+def test_footprint_mostly_outside_the_communities_keeps_its_grid_when_re_divided():
+    """A footprint drawn mostly outside two communities, 2.9% of it in each (5.9% in them together): by the one
+    building-to-zone assignment it lies in the grid holding most of it. A fresh plan left it in no grid (fixed
+    in `gridgeo.blocks.assign_buildings`); a re-division (``previous``) counted it among the grids of its own
+    community alone, where it is under 5%, so it was in no grid again and the re-divided plan failed its own
+    `gridgeo validate` (building_code_mismatch: it lies in a grid but carries no grid_code; fuzz town 2164)."""
+    a, b = "420103001001", "420103001002"
+
+    def box(x0, y0, x1, y1):
+        return shapely.box(500_000 + x0, 3_400_000 + y0, 500_000 + x1, 3_400_000 + y1)
+
+    communities = gpd.GeoDataFrame({"code": [a, b], "name": ["A", "B"], "kind": ["urban", "urban"]},
+                                   geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=METRIC)
+    buildings = gpd.GeoDataFrame({"building_id": ["a1", "far", "b1"], "households": [330, 40, 350]},
+                                 geometry=[box(20, 40, 40, 60), box(97, 97.5, 103, 140), box(160, 10, 180, 30)],
+                                 crs=METRIC)
+    v1 = divide(communities, None, buildings)
+    far = v1["buildings"].set_index("building_id").loc["far"]
+    assert pd.notna(far["grid_code"]) and str(far["grid_code"]).startswith(far["community_code"])
+    assert not (v1.validate()["severity"] == "error").any()
+    v2 = divide(communities, None, buildings, previous=v1)
+    again = v2["buildings"].set_index("building_id").loc["far"]
+    assert again["grid_code"] == far["grid_code"] and again["subgrid_code"] == far["subgrid_code"]
+    assert not (v2.validate()["severity"] == "error").any()
+    # its community re-divided (households changed in both): the freed region, its blocks alone, holds under
+    # 5% of it, yet it is a building of that community and goes to the region's block holding most of it
+    changed = buildings.assign(households=[331, 40, 351])
+    v3 = divide(communities, None, changed, previous=v1)
+    assert pd.notna(v3["buildings"].set_index("building_id").loc["far", "grid_code"])
+    assert not (v3.validate()["severity"] == "error").any()
+
+
 def _assert_findings_name_codes(plan: Plan) -> None:
     """Every finding on a grid or small grid names it by its code, re-divided ones included."""
     f = plan["findings"]

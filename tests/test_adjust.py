@@ -176,6 +176,48 @@ def test_footprint_mostly_outside_the_communities_keeps_its_grid_when_re_divided
     assert not (v3.validate()["severity"] == "error").any()
 
 
+def test_footprint_unit_across_the_gap_between_parts_of_a_community_stays_whole_when_re_divided():
+    """A footprint unit (two overlapping footprints) drawn across the 4 m gap between the two parts of a
+    community: the fresh plan places it whole in the west part's grid, where most of it lies. Re-division
+    judged its members one by one: the footprint over the gap counted in the east grid, so with nothing changed
+    both grids were freed and re-divided; and with the households of both grids changed, each part a region of
+    its own, both regions placed the unit: its households counted in two grids (the grids' households summed
+    to more than the buildings') and its code was the last region's. Re-division now judges a member by where
+    its unit lies (:func:`gridgeo.footprints.units_across_gaps`) and each building is placed by one region."""
+    a = "420103001001"
+
+    def box(x0, y0, x1, y1):
+        return shapely.box(500_000 + x0, 3_400_000 + y0, 500_000 + x1, 3_400_000 + y1)
+
+    communities = gpd.GeoDataFrame({"code": [a], "name": ["A"], "kind": ["urban"]},
+                                   geometry=[shapely.MultiPolygon([box(0, 0, 100, 100), box(104, 0, 200, 100)])],
+                                   crs=METRIC)
+    buildings = gpd.GeoDataFrame({"building_id": ["w", "main", "part", "e"], "households": [330, 20, 0, 350]},
+                                 geometry=[box(20, 20, 40, 40), box(85, 40, 106, 60), box(100, 45, 110, 55),
+                                           box(150, 20, 170, 40)], crs=METRIC)
+    v1 = divide(communities, None, buildings)
+    b1 = v1["buildings"].set_index("building_id")
+    assert b1.loc["main", "unit_id"] == b1.loc["part", "unit_id"]
+    assert b1.loc["main", "grid_code"] == b1.loc["part", "grid_code"] == b1.loc["w", "grid_code"]
+    assert not (v1.validate()["severity"] == "error").any()
+
+    def same_plan(new):
+        cols = ["grid_code", "subgrid_code"]
+        assert new["buildings"].set_index("building_id")[cols].sort_index().equals(b1[cols].sort_index())
+        assert sorted(new["grids"]["households"]) == sorted(v1["grids"]["households"])
+
+    v2 = divide(communities, None, buildings, previous=v1)
+    same_plan(v2)
+    assert set(v2["grids"]["grid_code"]) == set(v1["grids"]["grid_code"])
+    assert v2["grids"]["grid_id"].str.startswith("K").all()  # kept, not re-divided
+    changed = buildings.assign(households=[331, 20, 0, 351])
+    v3 = divide(communities, None, changed, previous=v1)
+    b3 = v3["buildings"].set_index("building_id")
+    assert b3.loc["main", "grid_code"] == b3.loc["part", "grid_code"] == b3.loc["w", "grid_code"]
+    assert int(v3["grids"]["households"].sum()) == int(changed["households"].sum())
+    assert not (v3.validate()["severity"] == "error").any()
+
+
 def _assert_findings_name_codes(plan: Plan) -> None:
     """Every finding on a grid or small grid names it by its code, re-divided ones included."""
     f = plan["findings"]

@@ -517,7 +517,8 @@ _OUTLINE_NOISE_M2 = 1e-3
 
 def _place_stragglers(rbuild: gpd.GeoDataFrame, rb: gpd.GeoDataFrame, owned: np.ndarray) -> gpd.GeoDataFrame:
     """The buildings of a freed region (``owned``: per row of ``rbuild``, this region holds most of it or of its
-    footprint unit, :func:`_region_of`) that its blocks place in none, placed as a fresh plan places them: a
+    footprint unit, :func:`_region_of`, and it lies in a block of the community) that its blocks place in none,
+    placed as a fresh plan places them: a
     member of a unit placed here in the unit's block; a footprint its blocks hold under
     :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of (mostly outside the communities, a few per cent of it in
     this one) in the block holding most of it. Left in no block, such a building was in no grid of the
@@ -608,7 +609,11 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rbuild = buildings[b_in].drop(columns=["block_id"])
     from .blocks import assign_buildings, block_totals
 
-    rbuild = _place_stragglers(assign_buildings(rbuild, rb.assign(area_m2=rb.geometry.area)), rb, owner[b_in] == k)
+    # those the region places in no block yet holds most of, that lie in a block of the community (the assignment
+    # over every block, as a fresh plan places them)
+    in_block = buildings["block_id"].notna().to_numpy()[b_in] if "block_id" in buildings.columns else np.ones(int(b_in.sum()), dtype=bool)
+    rbuild = _place_stragglers(assign_buildings(rbuild, rb.assign(area_m2=rb.geometry.area)), rb,
+                               (owner[b_in] == k) & in_block)
     rbuild["community_code"] = rbuild["community_code"].where(rbuild["community_code"].notna(), None)
     rb = block_totals(rb.assign(area_m2=rb.geometry.area), rbuild)
     # buildings of other communities reaching into the region (a community boundary cuts them): their

@@ -63,8 +63,10 @@ type                            severity  measure       meaning
                                                         while lying in one: what dispatch imports would be
                                                         wrong. A footprint lying in two (across a grid or a
                                                         community boundary, a point on a shared edge) may
-                                                        carry either; one in no grid carrying a code is a
-                                                        warning. Compared when the buildings have the column
+                                                        carry either; a member of a footprint unit across
+                                                        the gap between parts of its community is judged
+                                                        by where its unit lies; one in no grid carrying a
+                                                        code is a warning. Compared when the buildings have the column
                                                         (a plan's must: ``check_skipped`` otherwise)
 ``households_out_of_bounds``    warning   households    households outside the rule's bounds (info when the
                                                         grid is a single building over the ceiling, or one

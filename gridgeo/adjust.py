@@ -41,7 +41,7 @@ import shapely
 
 from ._findings import concat_findings, make_findings
 from ._geometry import union_by
-from .footprints import BUILDING_SHARE_MIN, assign_to_zones
+from .footprints import BUILDING_SHARE_MIN, assign_to_zones, pieces_apart, unit_groups, units_across_gaps
 from .partition import PartitionResult, partition
 from .partition.rural import group_villages
 from .rules import Rules, rules_for_kind
@@ -49,6 +49,8 @@ from .rules import Rules, rules_for_kind
 __all__ = ["adjust", "feasible"]
 
 _TOL_M2 = 1.0
+#: any positive share of a footprint: a building known to be in a community lies in a grid of it holding some of it
+_ANY_SHARE = 1e-12
 
 
 def feasible(households: int, lo: int, hi: int) -> bool:
@@ -141,9 +143,11 @@ def adjust(
         kept = kept[still].reset_index(drop=True)
     # one tree of every building for all regions (a city re-divides thousands of them)
     building_tree = shapely.STRtree(buildings.geometry.to_numpy()) if regions else None
+    owner = _region_of(buildings, regions, in_kept)
     for k, region in enumerate(regions):
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
-                                       rules, villager_groups, workers, outline=(outlines or {}).get(region["code"])))
+                                       rules, villager_groups, workers, outline=(outlines or {}).get(region["code"]),
+                                       owner=owner))
     result = _combine(kept, psub, pb, buildings, in_kept, parts, crs)
     summary["communities_rules_changed"] = len(rules_changed)
     if rules_changed:
@@ -329,7 +333,10 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
         bi, zi, share = za.pairs
         sel = cut[bi] & (share >= BUILDING_SHARE_MIN)
         hit = pd.DataFrame({"b": bi[sel], "g": zi[sel], "c": pg["community_code"].to_numpy()[zi[sel]]})
-        # a footprint cut by a community boundary (one grid on each side) is the boundary's, not a change
+        # a footprint cut by a community boundary (one grid on each side, or across the gap between two parts of
+        # its community: pieces sharing no edge, as validate judges it) is the boundary's, not a change
+        apart = pieces_apart(footprints, valid, bi[sel], zi[sel], hit["c"].to_numpy())
+        hit = hit[~apart[hit["b"].to_numpy()]]
         multi = hit.groupby(["b", "c"])["g"].transform("size") > 1
         keep[np.unique(hit.loc[multi, "g"].to_numpy())] = False
     return keep
@@ -367,8 +374,9 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
              grid_community: np.ndarray) -> np.ndarray:
     """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`
     among the grids of the building's own community (a building the community boundary cuts counts in its
-    community, never in a grid of the other one); ties (a point on the edge between two grids) go to the
-    grid the previous plan stored it in."""
+    community, never in a grid of the other one; one under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` in
+    them, yet in its community by the assignment over all blocks, in the one of them holding most of it); ties
+    (a point on the edge between two grids) go to the grid the previous plan stored it in."""
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():
@@ -379,6 +387,13 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
         before = dict(zip(pb["building_id"].astype(str), pb["grid_code"], strict=True))
         pos = {str(c): i for i, c in enumerate(codes)}
         prefer = np.array([pos.get(str(before.get(b)), -1) for b in buildings["building_id"].astype(str)], dtype=np.int64)
+    units = gap = None
+    if "unit_id" in buildings.columns and len(grids):
+        # a footprint unit only the gap between parts of its community cuts counts whole, as the partition
+        # places it: its members follow the unit (one by one, a member beyond the gap counted in the grid there)
+        units = unit_groups(buildings["unit_id"].astype(str).to_numpy())[0]
+        across = units_across_gaps(geoms, units, grids, np.asarray(grid_community, dtype=object))[0]
+        gap = np.isin(units, across)
     out = np.full(len(geoms), -1, dtype=np.int64)
     bcomm = buildings["community_code"].astype(object).where(buildings["community_code"].notna(), None).to_numpy()
     grids_of = pd.Series(np.arange(len(grids))).groupby(pd.Series(grid_community, dtype=object).astype(str)).indices
@@ -391,9 +406,41 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
             back = np.full(len(grids), -1, dtype=np.int64)
             back[gi] = np.arange(len(gi))
             local = np.where(prefer[bi] >= 0, back[np.maximum(prefer[bi], 0)], -1)
-        z = assign_to_zones(geoms[bi], grids[gi], prefer=local).zone
+        asg = assign_to_zones(geoms[bi], grids[gi], prefer=local)
+        z = asg.zone
+        if gap is not None and gap[bi].any():
+            _units_whole(z, asg.pairs, geoms[bi], units[bi], gap[bi], local)
+        # a building of this community lies in it by the one assignment over every block (a footprint mostly
+        # outside, at least BUILDING_SHARE_MIN in the communities together, under it in this one): it counts in
+        # the grid here holding most of it, as the partition places it in the block here holding most of it
+        lost = np.flatnonzero(z < 0)
+        if len(lost):
+            z[lost] = assign_to_zones(geoms[bi[lost]], grids[gi], share_min=_ANY_SHARE,
+                                      prefer=None if local is None else local[lost]).zone
         out[bi] = np.where(z >= 0, gi[np.maximum(z, 0)], -1)
     return out
+
+
+def _units_whole(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], geoms: np.ndarray,
+                 units: np.ndarray, whole: np.ndarray, prefer: np.ndarray | None) -> None:
+    """Set ``zone`` of the buildings ``whole`` marks that lie in a zone to the zone holding most of their
+    footprint unit (``units``: labels), as :func:`gridgeo.blocks.assign_buildings` weighs a unit: each member's
+    share times its area (a point as 1 m²); ties go to the zone a member was in before (``prefer``), then the
+    lower index. ``pairs``: the (building, zone, share) pairs of the assignment that gave ``zone``."""
+    bi, zi, share = pairs
+    sel = whole[bi] & (zone[bi] >= 0)
+    if not sel.any():
+        return
+    bi, zi, share = bi[sel], zi[sel], share[sel]
+    area = shapely.area(geoms)
+    weight = np.where(area > 0, area, 1.0)
+    was = np.zeros(len(bi), dtype=bool) if prefer is None else prefer[bi] == zi
+    per = pd.DataFrame({"u": units[bi], "z": zi, "m": share * weight[bi], "was": was}).groupby(
+        ["u", "z"], as_index=False).agg(m=("m", "sum"), was=("was", "max"))
+    best = per.sort_values(["u", "m", "was", "z"], ascending=[True, False, False, True]).drop_duplicates("u")
+    to = pd.Series(best["z"].to_numpy(), index=best["u"].to_numpy())
+    move = np.flatnonzero(whole & (zone >= 0))
+    zone[move] = to.reindex(units[move]).fillna(-1).to_numpy().astype(np.int64)
 
 
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
@@ -468,15 +515,83 @@ def _thin(piece: Any) -> bool:
 _OUTLINE_NOISE_M2 = 1e-3
 
 
+def _place_stragglers(rbuild: gpd.GeoDataFrame, rb: gpd.GeoDataFrame, owned: np.ndarray) -> gpd.GeoDataFrame:
+    """The buildings of a freed region (``owned``: per row of ``rbuild``, this region holds most of it or of its
+    footprint unit, :func:`_region_of`, and it lies in a block of the community) that its blocks place in none,
+    placed as a fresh plan places them: a
+    member of a unit placed here in the unit's block; a footprint its blocks hold under
+    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of (mostly outside the communities, a few per cent of it in
+    this one) in the block holding most of it. Left in no block, such a building was in no grid of the
+    re-divided plan while `validate` found it in one."""
+    from .blocks import assign_buildings
+
+    lost = np.flatnonzero(rbuild["block_id"].isna().to_numpy() & owned)
+    if not len(lost):
+        return rbuild
+    block = rbuild["block_id"].astype(object).to_numpy().copy()
+    comm = rbuild["community_code"].astype(object).to_numpy().copy()
+    if "unit_id" in rbuild.columns:
+        # a member beyond the gap between the community's parts (none of it in this region's blocks) goes with its
+        # unit, placed here whole, as a fresh plan places it
+        unit = rbuild["unit_id"].astype(str).to_numpy()
+        at = pd.notna(block)
+        of_unit = pd.Series(block[at], index=unit[at]).groupby(level=0).first()
+        com_of = pd.Series(comm[at], index=unit[at]).groupby(level=0).first()
+        follow = lost[np.isin(unit[lost], of_unit.index.to_numpy())]
+        block[follow] = of_unit.reindex(unit[follow]).to_numpy()
+        comm[follow] = com_of.reindex(unit[follow]).to_numpy()
+        lost = lost[~np.isin(lost, follow)]
+    if len(lost):
+        placed = assign_buildings(rbuild.iloc[lost], rb.assign(area_m2=rb.geometry.area), share_min=_ANY_SHARE)
+        block[lost] = placed["block_id"].astype(object).to_numpy()
+        comm[lost] = placed["community_code"].astype(object).to_numpy()
+    out = rbuild.copy()
+    out["block_id"] = pd.Series(block, index=out.index, dtype=object)
+    out["community_code"] = pd.Series(comm, index=out.index, dtype=object)
+    return out
+
+
+def _region_of(buildings: gpd.GeoDataFrame, regions: list[dict[str, Any]], in_kept: np.ndarray) -> np.ndarray:
+    """Index of the freed region that places each building in no kept grid: the region of its community holding
+    most of it, a footprint unit's members the one holding most of the unit (weighed as
+    :func:`gridgeo.blocks.assign_buildings` weighs it); -1 where no region holds any of it. Each region was
+    given every building of its community outside the kept grids: a building (a unit) across the gap between
+    two parts of the community, each part a region, was placed by both, its households counted in two grids."""
+    out = np.full(len(buildings), -1, dtype=np.int64)
+    if not regions or not len(buildings):
+        return out
+    geoms = buildings.geometry.to_numpy()
+    bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
+    geoms = np.where(bad, shapely.make_valid(geoms), geoms)
+    bcomm = buildings["community_code"].astype(object).where(buildings["community_code"].notna(), None).astype(str).to_numpy()
+    units = unit_groups(buildings["unit_id"].astype(str).to_numpy())[0] if "unit_id" in buildings.columns else None
+    rcode = np.array([str(r["code"]) for r in regions], dtype=object)
+    rgeom = np.array([r["geometry"] for r in regions], dtype=object)
+    for code in sorted(set(rcode)):
+        ri = np.flatnonzero(rcode == code)
+        bi = np.flatnonzero((bcomm == code) & (in_kept < 0))
+        if not len(bi):
+            continue
+        asg = assign_to_zones(geoms[bi], rgeom[ri], share_min=_ANY_SHARE)
+        z = asg.zone
+        if units is not None:
+            _units_whole(z, asg.pairs, geoms[bi], units[bi], np.ones(len(bi), dtype=bool), None)
+        out[bi] = np.where(z >= 0, ri[np.maximum(z, 0)], -1)
+    return out
+
+
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
                       buildings: gpd.GeoDataFrame, building_tree: shapely.STRtree, in_kept: np.ndarray,
                       streets: gpd.GeoDataFrame | None, rules: Rules, villager_groups: gpd.GeoDataFrame | None,
-                      workers: int, outline: Any = None) -> PartitionResult:
+                      workers: int, outline: Any = None, owner: np.ndarray | None = None) -> PartitionResult:
     """Partition one freed region afresh; ``building_tree`` is an STRtree of ``buildings.geometry`` (built once
     by :func:`adjust` for all regions). ``outline``: the community's whole outline, its dedicated grids
     included (None: the community as given). That outline, kept grids included, is the container its grids'
-    holes are judged by: a new grid wrapped around a kept or dedicated grid is reported."""
+    holes are judged by: a new grid wrapped around a kept or dedicated grid is reported. ``owner``: the region
+    placing each building (:func:`_region_of`; None: this one places every building it holds)."""
     crs = communities.crs
+    if owner is None:
+        owner = np.full(len(buildings), k, dtype=np.int64)
     code, geom = region["code"], region["geometry"]
     row = communities[communities["code"] == code].iloc[0]
     comm = gpd.GeoDataFrame({"code": [code], "name": [row.get("name", code)], "kind": [region["kind"]]},
@@ -489,11 +604,16 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
             rows.append({"block_id": bid if n == 0 else f"{bid}-p{n}", "community_code": code, "geometry": part})
     rb = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else gpd.GeoDataFrame(
         {"block_id": [f"{code}-R{k}"], "community_code": [code]}, geometry=[geom], crs=crs)
-    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept < 0)
+    # its buildings: those of its community in no kept grid that it holds most of (or that no region holds any of)
+    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept < 0) & ((owner == k) | (owner < 0))
     rbuild = buildings[b_in].drop(columns=["block_id"])
     from .blocks import assign_buildings, block_totals
 
-    rbuild = assign_buildings(rbuild, rb.assign(area_m2=rb.geometry.area))
+    # those the region places in no block yet holds most of, that lie in a block of the community (the assignment
+    # over every block, as a fresh plan places them)
+    in_block = buildings["block_id"].notna().to_numpy()[b_in] if "block_id" in buildings.columns else np.ones(int(b_in.sum()), dtype=bool)
+    rbuild = _place_stragglers(assign_buildings(rbuild, rb.assign(area_m2=rb.geometry.area)), rb,
+                               (owner[b_in] == k) & in_block)
     rbuild["community_code"] = rbuild["community_code"].where(rbuild["community_code"].notna(), None)
     rb = block_totals(rb.assign(area_m2=rb.geometry.area), rbuild)
     # buildings of other communities reaching into the region (a community boundary cuts them): their

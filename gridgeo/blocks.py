@@ -268,13 +268,17 @@ def _merge_slivers(faces: np.ndarray, owner: np.ndarray, rules: Rules) -> tuple[
     return geoms, owners
 
 
-def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame, *,
+                     share_min: float | None = None) -> gpd.GeoDataFrame:
     """Give each building the block (and community) holding its largest part.
 
     Buildings outside every block keep ``block_id`` and ``community_code`` None (they are reported,
     never dropped). Ties go to the lower ``block_id``. With a ``unit_id`` column (footprint units,
     :func:`gridgeo.footprints.footprint_units`), every building of a unit gets the block holding the
-    largest part of the whole unit, so a unit is never divided between blocks.
+    largest part of the whole unit, so a unit is never divided between blocks. ``share_min``: the least
+    share of a footprint in the blocks together that puts it in one (default
+    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN`; a re-division passes any share for the blocks of a freed
+    region, whose buildings lie in its community already by the assignment over every block).
 
     Examples
     --------
@@ -299,8 +303,8 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
     kgeoms = blocks.geometry.to_numpy()
     block_ids = blocks["block_id"].to_numpy()
     rank = pd.Series(block_ids.astype(str)).rank(method="dense").to_numpy()
-    # gridgeo's one building-to-zone assignment: a building less than BUILDING_SHARE_MIN in every block is outside
-    a = assign_to_zones(bgeoms, kgeoms, rank=rank)
+    # gridgeo's one building-to-zone assignment: a building less than BUILDING_SHARE_MIN in all the blocks together is outside
+    a = assign_to_zones(bgeoms, kgeoms, rank=rank, share_min=BUILDING_SHARE_MIN if share_min is None else share_min)
     zone = a.zone
     if "unit_id" in buildings.columns and len(a.pairs[0]):
         # whole units, within each community: a member's community is that of its own block; the unit's
@@ -315,9 +319,10 @@ def assign_buildings(buildings: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame) -> g
         key = np.char.add(np.char.add(unit.astype(str), "\x1f"), own.astype(str))
         same = kcode[ki] == own[bi]
         bi, ki, share = bi[same], ki[same], share[same]
-        total = pd.Series(weight).groupby(key).sum()
+        # every member here lies in a block by the one assignment (a footprint mostly outside, in pieces each
+        # under the share, lies in the block holding most of it): the unit takes the block holding most of it,
+        # never none (that left such a footprint in no grid while `validate` found it in one)
         per = pd.DataFrame({"u": key[bi], "k": ki, "m": share * weight[bi], "r": rank[ki]}).groupby(["u", "k", "r"], as_index=False)["m"].sum()
-        per = per[per["m"] >= BUILDING_SHARE_MIN * total.reindex(per["u"]).to_numpy()]
         best = per.sort_values(["u", "m", "r"], ascending=[True, False, True]).drop_duplicates("u")
         k_of_unit = pd.Series(best["k"].to_numpy(), index=best["u"].to_numpy())
         zone = np.where(zone >= 0, k_of_unit.reindex(key).fillna(-1).to_numpy(), -1).astype(np.int64)

@@ -33,7 +33,7 @@ from ._geometry import union_by
 from .rules import Rules, get_rules
 
 __all__ = ["footprint_units", "split_multipart", "pinched_across_blocks", "bend_blocks", "unit_groups", "unit_labels", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN",
-           "pieces_apart"]
+           "pieces_apart", "units_across_gaps"]
 
 #: a point building this close (m) to a zone's edge is on the edge
 EDGE_M = 1e-3
@@ -601,6 +601,67 @@ def pieces_apart(buildings: np.ndarray, zones: np.ndarray, bi: np.ndarray, zi: n
     # a point (an address) in two zones lies in their overlap: never apart
     out[both["b"].to_numpy()[~np.isin(shapely.get_type_id(buildings[both["b"].to_numpy()]), _POLYGONAL)]] = False
     return out
+
+
+def units_across_gaps(geoms: np.ndarray, units: np.ndarray, zones: np.ndarray, key: np.ndarray, *,
+                      share_min: float = BUILDING_SHARE_MIN) -> tuple[np.ndarray, np.ndarray]:
+    """The zones a footprint unit of several buildings lies in when only the gap between parts of its
+    community cuts it: its members are judged by where the unit lies, not one by one.
+
+    The partition places a footprint unit whole (楼栋完整) in the zone holding most of it. A unit drawn across
+    the gap between two parts of one community (a strip left out of it) has a piece on each side, and a member
+    on the far side (an address point, a footprint drawn over the unit's edge) lies there alone: it carries the
+    codes of the unit's zone all the same. Pieces cut by a grid line share an edge and are no such unit.
+
+    Parameters
+    ----------
+    geoms
+        The buildings (valid, one metric CRS with ``zones``); points and empty ones add nothing to a unit.
+    units
+        Integer footprint-unit label of each building (:func:`unit_labels`, :func:`unit_groups`).
+    zones
+        Grids or small grids.
+    key
+        Per zone, the community it lies in: pieces are compared within one community only.
+    share_min
+        Least share of the unit's footprints (united) that counts as lying in a zone.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Pairs (unit label, zone index): each zone holding at least ``share_min`` of a unit of two buildings or
+        more, none of whose pieces in zones of one community share an edge (:func:`pieces_apart`).
+
+    >>> from shapely import box, Point
+    >>> parts = np.array([box(0, 0, 100, 100), box(104, 0, 200, 100)], dtype=object)  # a 4 m gap
+    >>> b = np.array([box(85, 40, 110, 60), Point(107, 50), box(20, 20, 30, 30)], dtype=object)
+    >>> u, z = units_across_gaps(b, np.array([0, 0, 1]), parts, np.array(["c", "c"]))
+    >>> sorted(zip(u.tolist(), z.tolist()))
+    [(0, 0), (0, 1)]
+    >>> joined = np.array([box(0, 0, 100, 100), box(100, 0, 200, 100)], dtype=object)  # a grid line cuts it
+    >>> units_across_gaps(b, np.array([0, 0, 1]), joined, np.array(["c", "c"]))[0].tolist()
+    []
+    """
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    geoms = np.asarray(geoms, dtype=object)
+    units = np.asarray(units, dtype=np.int64)
+    if not len(geoms) or not len(zones):
+        return none
+    poly = np.isin(shapely.get_type_id(geoms), _POLYGONAL) & ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    many = np.bincount(units, minlength=int(units.max()) + 1)[units] > 1
+    sel = np.flatnonzero(poly & many)
+    if not len(sel):
+        return none
+    lab, nu = unit_groups(units[sel])
+    ugeom = union_by(geoms[sel], lab, nu)
+    name = np.empty(nu, dtype=np.int64)
+    name[lab] = units[sel]
+    ui, zi, share = assign_to_zones(ugeom, zones, share_min=share_min).pairs
+    keep = share >= share_min
+    ui, zi = ui[keep], zi[keep]
+    apart = pieces_apart(ugeom, np.asarray(zones, dtype=object), ui, zi, np.asarray(key, dtype=object)[zi])
+    ok = apart[ui]
+    return name[ui[ok]], zi[ok]
 
 
 @dataclass

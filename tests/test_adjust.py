@@ -144,6 +144,80 @@ def test_building_across_communities_counts_in_a_grid_of_its_own_community():
     assert not (v2.validate()["severity"] == "error").any()
 
 
+def test_footprint_mostly_outside_the_communities_keeps_its_grid_when_re_divided():
+    """A footprint drawn mostly outside two communities, 2.9% of it in each (5.9% in them together): by the one
+    building-to-zone assignment it lies in the grid holding most of it. A fresh plan left it in no grid (fixed
+    in `gridgeo.blocks.assign_buildings`); a re-division (``previous``) counted it among the grids of its own
+    community alone, where it is under 5%, so it was in no grid again and the re-divided plan failed its own
+    `gridgeo validate` (building_code_mismatch: it lies in a grid but carries no grid_code; fuzz town 2164)."""
+    a, b = "420103001001", "420103001002"
+
+    def box(x0, y0, x1, y1):
+        return shapely.box(500_000 + x0, 3_400_000 + y0, 500_000 + x1, 3_400_000 + y1)
+
+    communities = gpd.GeoDataFrame({"code": [a, b], "name": ["A", "B"], "kind": ["urban", "urban"]},
+                                   geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=METRIC)
+    buildings = gpd.GeoDataFrame({"building_id": ["a1", "far", "b1"], "households": [330, 40, 350]},
+                                 geometry=[box(20, 40, 40, 60), box(97, 97.5, 103, 140), box(160, 10, 180, 30)],
+                                 crs=METRIC)
+    v1 = divide(communities, None, buildings)
+    far = v1["buildings"].set_index("building_id").loc["far"]
+    assert pd.notna(far["grid_code"]) and str(far["grid_code"]).startswith(far["community_code"])
+    assert not (v1.validate()["severity"] == "error").any()
+    v2 = divide(communities, None, buildings, previous=v1)
+    again = v2["buildings"].set_index("building_id").loc["far"]
+    assert again["grid_code"] == far["grid_code"] and again["subgrid_code"] == far["subgrid_code"]
+    assert not (v2.validate()["severity"] == "error").any()
+    # its community re-divided (households changed in both): the freed region, its blocks alone, holds under
+    # 5% of it, yet it is a building of that community and goes to the region's block holding most of it
+    changed = buildings.assign(households=[331, 40, 351])
+    v3 = divide(communities, None, changed, previous=v1)
+    assert pd.notna(v3["buildings"].set_index("building_id").loc["far", "grid_code"])
+    assert not (v3.validate()["severity"] == "error").any()
+
+
+def test_footprint_unit_across_the_gap_between_parts_of_a_community_stays_whole_when_re_divided():
+    """A footprint unit (two overlapping footprints) drawn across the 4 m gap between the two parts of a
+    community: the fresh plan places it whole in the west part's grid, where most of it lies. Re-division
+    judged its members one by one: the footprint over the gap counted in the east grid, so with nothing changed
+    both grids were freed and re-divided; and with the households of both grids changed, each part a region of
+    its own, both regions placed the unit: its households counted in two grids (the grids' households summed
+    to more than the buildings') and its code was the last region's. Re-division now judges a member by where
+    its unit lies (:func:`gridgeo.footprints.units_across_gaps`) and each building is placed by one region."""
+    a = "420103001001"
+
+    def box(x0, y0, x1, y1):
+        return shapely.box(500_000 + x0, 3_400_000 + y0, 500_000 + x1, 3_400_000 + y1)
+
+    communities = gpd.GeoDataFrame({"code": [a], "name": ["A"], "kind": ["urban"]},
+                                   geometry=[shapely.MultiPolygon([box(0, 0, 100, 100), box(104, 0, 200, 100)])],
+                                   crs=METRIC)
+    buildings = gpd.GeoDataFrame({"building_id": ["w", "main", "part", "e"], "households": [330, 20, 0, 350]},
+                                 geometry=[box(20, 20, 40, 40), box(85, 40, 106, 60), box(100, 45, 110, 55),
+                                           box(150, 20, 170, 40)], crs=METRIC)
+    v1 = divide(communities, None, buildings)
+    b1 = v1["buildings"].set_index("building_id")
+    assert b1.loc["main", "unit_id"] == b1.loc["part", "unit_id"]
+    assert b1.loc["main", "grid_code"] == b1.loc["part", "grid_code"] == b1.loc["w", "grid_code"]
+    assert not (v1.validate()["severity"] == "error").any()
+
+    def same_plan(new):
+        cols = ["grid_code", "subgrid_code"]
+        assert new["buildings"].set_index("building_id")[cols].sort_index().equals(b1[cols].sort_index())
+        assert sorted(new["grids"]["households"]) == sorted(v1["grids"]["households"])
+
+    v2 = divide(communities, None, buildings, previous=v1)
+    same_plan(v2)
+    assert set(v2["grids"]["grid_code"]) == set(v1["grids"]["grid_code"])
+    assert v2["grids"]["grid_id"].str.startswith("K").all()  # kept, not re-divided
+    changed = buildings.assign(households=[331, 20, 0, 351])
+    v3 = divide(communities, None, changed, previous=v1)
+    b3 = v3["buildings"].set_index("building_id")
+    assert b3.loc["main", "grid_code"] == b3.loc["part", "grid_code"] == b3.loc["w", "grid_code"]
+    assert int(v3["grids"]["households"].sum()) == int(changed["households"].sum())
+    assert not (v3.validate()["severity"] == "error").any()
+
+
 def _assert_findings_name_codes(plan: Plan) -> None:
     """Every finding on a grid or small grid names it by its code, re-divided ones included."""
     f = plan["findings"]

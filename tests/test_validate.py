@@ -1188,3 +1188,42 @@ def test_building_across_parts_of_one_community_split_between_small_grids_of_one
     blds["building_id"] = ["across"]
     f = validate_grids(grids, communities=two_parts, subgrids=subs, buildings=blds)
     assert only(f, "building_cut").empty
+
+
+def test_member_of_a_footprint_unit_across_the_gap_between_parts_of_a_community_may_carry_the_units_code():
+    """Overlapping footprints and the address points in them are one footprint unit (楼栋完整), placed whole
+    in one grid and one small grid. A unit drawn across the gap between two parts of a community (a strip left
+    out of it) lies in a grid on each side: the partition gave every member the codes of the side holding most
+    of the unit, yet `validate` judged each member alone and called an address point (or a footprint drawn
+    over the unit's edge) on the other side `building_code_mismatch`, an error in a plan gridgeo wrote itself
+    (fuzz towns 2006 2046 2241). A member is judged by where its unit lies, as the partition placed it."""
+    two_parts = comms((MultiPolygon([b(0, 0, 100, 100), b(104, 0, 200, 100)]), C1))
+    grids = grid_layer([b(0, 0, 100, 100), b(104, 0, 200, 100)])
+    blds = buildings_layer([b(85, 40, 110, 60), pt(107, 50), b(102, 45, 112, 55), b(20, 20, 30, 30)])
+    blds["building_id"] = ["main", "addr", "part", "west"]
+    blds["grid_code"] = [G1, G1, G1, G1]  # the unit {main, addr, part} placed whole in the west grid
+    f = validate_grids(grids, communities=two_parts, buildings=blds)
+    assert only(f, "building_code_mismatch").empty
+    assert errors(f).empty
+    # the plan's own unit column is the unit (the partition's): without it, no unit joins them
+    apart = blds.assign(unit_id=["main", "addr", "part", "west"])
+    assert only(validate_grids(grids, communities=two_parts, buildings=apart),
+                "building_code_mismatch")["feature_id"].tolist() == ["addr", "part"]
+    # small grids: one grid over both parts, a small grid in each
+    whole = grid_layer([MultiPolygon([b(0, 0, 100, 100), b(104, 0, 200, 100)])])
+    subs = layer([b(0, 0, 100, 100), b(104, 0, 200, 100)], subgrid_code=[f"{G1}01", f"{G1}02"], grid_code=[G1, G1])
+    blds["subgrid_code"] = [f"{G1}01"] * 4
+    f = validate_grids(whole, communities=two_parts, subgrids=subs, buildings=blds)
+    assert only(f, "building_code_mismatch").empty
+
+
+def test_member_of_a_footprint_unit_cut_by_a_grid_line_still_carries_a_mismatch():
+    """The same unit over the edge of two grids of one part (pieces sharing the grid line): a grid line cuts
+    it, so the point beyond the line carrying the other grid's code is still `building_code_mismatch`."""
+    grids = grid_layer([b(0, 0, 100, 100), b(100, 0, 200, 100)])
+    blds = buildings_layer([b(85, 40, 110, 60), pt(107, 50), b(20, 20, 30, 30)])
+    blds["building_id"] = ["main", "addr", "west"]
+    blds["grid_code"] = [G1, G1, G1]
+    f = validate_grids(grids, communities=ONE, buildings=blds)
+    assert only(f, "building_code_mismatch")["feature_id"].tolist() == ["addr"]
+    assert only(f, "building_cut")["feature_id"].tolist() == ["main"]

@@ -63,8 +63,10 @@ type                            severity  measure       meaning
                                                         while lying in one: what dispatch imports would be
                                                         wrong. A footprint lying in two (across a grid or a
                                                         community boundary, a point on a shared edge) may
-                                                        carry either; one in no grid carrying a code is a
-                                                        warning. Compared when the buildings have the column
+                                                        carry either; a member of a footprint unit across
+                                                        the gap between parts of its community is judged
+                                                        by where its unit lies; one in no grid carrying a
+                                                        code is a warning. Compared when the buildings have the column
                                                         (a plan's must: ``check_skipped`` otherwise)
 ``households_out_of_bounds``    warning   households    households outside the rule's bounds (info when the
                                                         grid is a single building over the ceiling, or one
@@ -335,18 +337,23 @@ def validate_grids(
     if buildings is not None:
         carried = _codes_carried(buildings, records, check_building_codes, subgrids=sub_layer is not None)
         check_codes = check_building_codes is not False
+        counted = bool({"households", "floors", "height"} & set(buildings.columns))  # what partition counts households from
+        # nulls estimated as the partition estimates them (one implementation of households)
+        hh = households_of(buildings, metric=crs, rules=rules) if counted else None
+        units = None
+        if counted or (check_codes and carried["grid_code"] is not None):
+            # footprint units as the partition finds them when the layer has none (a plan's own unit_id otherwise):
+            # a member of a unit is judged by where its unit lies
+            units = unit_labels(buildings, rules=rules, households=hh)
         assigned, named_cut = _buildings_check(layer, comm_code, buildings, crs, pieces, ov_l, ov_r, records,
-                                               building_share_min, carried["grid_code"], check_codes)
+                                               building_share_min, carried["grid_code"], check_codes, units=units)
         if sub_layer is not None:
             sub_assigned = _subgrid_cut_check(sub_layer, parent, layer, comm_code, buildings, crs, records,
                                               building_share_min, named_cut, carried["subgrid_code"], check_codes,
-                                              carried_grid=carried["grid_code"])
-        if {"households", "floors", "height"} & set(buildings.columns):  # what partition counts households from
-            # nulls estimated as the partition estimates them (one implementation of households)
-            hh = households_of(buildings, metric=crs, rules=rules)
+                                              carried_grid=carried["grid_code"], units=units)
+        if counted:
             exempt = (np.array([str(k) == "dedicated" for k in grids["kind"]]) if "kind" in grids.columns
                       else np.zeros(len(grids), dtype=bool))
-            units = unit_labels(buildings, rules=rules, households=hh)  # as the partition finds them when the layer has none
             from ..partition.metrics import FORCED_UNDER_FLOOR
 
             # the flag is the engine's claim stored in the plan (community.forced_under_floor), not a proof

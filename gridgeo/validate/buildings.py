@@ -12,7 +12,7 @@ import shapely
 from pyproj import CRS
 from shapely import Point, Polygon
 
-from ..footprints import ZoneAssignment, assign_to_zones, pieces_apart
+from ..footprints import ZoneAssignment, assign_to_zones, pieces_apart, units_across_gaps
 from ..rules import Rules, rules_for_kind
 from .layers import (
     _POLYGONAL,
@@ -57,9 +57,23 @@ def _assign(bgeoms: np.ndarray, layer: _Layer, share_min: float, stored: np.ndar
     return assign_to_zones(bgeoms, zones, share_min=share_min, rank=rank, prefer=prefer)
 
 
+def _unit_codes(layer: _Layer, valid: np.ndarray, units: np.ndarray | None, zone_comm: np.ndarray,
+                share_min: float) -> set[tuple[int, str]]:
+    """The (unit, code) pairs a member of a footprint unit may carry wherever it lies: the codes of the zones of
+    a unit cut only by the gap between parts of its community (:func:`~gridgeo.footprints.units_across_gaps`,
+    the partition placing the unit whole in one of them)."""
+    if units is None:
+        return set()
+    u, z = units_across_gaps(valid, units, np.where(layer.usable, layer.geoms, Polygon()), zone_comm,
+                             share_min=share_min)
+    named = pd.notna(layer.codes[z])
+    return set(zip(u[named].tolist(), layer.codes[z[named]].tolist()))
+
+
 def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray, zone_comm: np.ndarray,
                         bids: np.ndarray, where: np.ndarray, missing: np.ndarray, records: list, share_min: float,
-                        *, column: str, word: str, exempt: np.ndarray | None = None) -> None:
+                        *, column: str, word: str, exempt: np.ndarray | None = None,
+                        unit_codes: set[tuple[int, str]] | None = None, units: np.ndarray | None = None) -> None:
     """``building_code_mismatch``: the code a building carries in ``column`` (``grid_code`` or ``subgrid_code``,
     what dispatch and public security import) against the zone it lies in by the one building-to-zone
     assignment (``asg``, ties already given to the carried code).
@@ -70,7 +84,9 @@ def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray,
     either. A building lying in no zone yet carrying a code is a warning (it is in no grid by the coverage
     checks already; a building outside every community may be served by a grid on purpose). Buildings without
     geometry are left to ``empty_geometry``; zones without a code to ``missing_code``. ``exempt``: buildings
-    not compared (a building of a grid without small grids carries no ``subgrid_code``)."""
+    not compared (a building of a grid without small grids carries no ``subgrid_code``). ``units`` (footprint
+    unit labels, as the partition finds them) and ``unit_codes`` (:func:`_unit_codes`): a member of a unit cut
+    only by the gap between parts of its community is judged by where its unit lies, not alone."""
     zone = asg.zone
     n = len(zone)
     zcode = np.full(n, None, dtype=object)
@@ -84,6 +100,9 @@ def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray,
     also = np.zeros(n, dtype=bool)
     also[bi[sel]] = True  # lies meaningfully in the zone its code names
     wrong = lies & ~(has & ((zcode == carried) | also))
+    if unit_codes and units is not None and wrong.any():
+        w = np.flatnonzero(wrong)
+        wrong[w[[(int(units[b]), carried[b]) in unit_codes for b in w]]] = False
     astray = ~lies & (zone < 0) & has & ~missing
     if exempt is not None:
         wrong &= ~exempt
@@ -113,11 +132,12 @@ def _carried_code_check(layer: _Layer, asg: ZoneAssignment, carried: np.ndarray,
 def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDataFrame, crs: CRS,
                      overlap_pieces: np.ndarray, overlap_l: np.ndarray, overlap_r: np.ndarray,
                      records: list, share_min: float, carried: np.ndarray | None = None,
-                     check_codes: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                     check_codes: bool = True, units: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Building findings; returns the grid position each building counts in (-1 when none) and which
     buildings it named ``building_cut`` (so the small-grid check does not name them again). ``carried``: the
     ``grid_code`` each building carries (:func:`_carried`), which wins ties of the assignment and, with
-    ``check_codes``, is checked against the grid the building lies in (:func:`_carried_code_check`)."""
+    ``check_codes``, is checked against the grid the building lies in (:func:`_carried_code_check`), a member of
+    a footprint unit (``units``: labels) by where its unit lies."""
     bgeoms, bgeoms_valid, missing = _metric_buildings(buildings, crs)
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     bids = _building_ids(buildings)
@@ -127,7 +147,8 @@ def _buildings_check(grids: _Layer, comm_code: np.ndarray, buildings: gpd.GeoDat
     asg = _assign(bgeoms_valid, grids, share_min, carried)
     if carried is not None and check_codes:
         _carried_code_check(grids, asg, carried, comm_code, bids, bgeoms, missing, records, share_min,
-                            column="grid_code", word="grid")
+                            column="grid_code", word="grid", units=units,
+                            unit_codes=_unit_codes(grids, bgeoms_valid, units, comm_code, share_min))
     area = shapely.area(bgeoms_valid)
     assigned, max_share = asg.zone, asg.max_share
     unassigned = ~missing & (assigned < 0)
@@ -262,7 +283,8 @@ def _outside_communities(records: list[dict], community_geoms: np.ndarray, share
 def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code: np.ndarray,
                        buildings: gpd.GeoDataFrame, crs: CRS, records: list, share_min: float,
                        named_cut: np.ndarray | None = None, carried: np.ndarray | None = None,
-                       check_codes: bool = True, carried_grid: np.ndarray | None = None) -> np.ndarray:
+                       check_codes: bool = True, carried_grid: np.ndarray | None = None,
+                       units: np.ndarray | None = None) -> np.ndarray:
     """``building_cut`` for footprints split between small grids of one grid (楼栋完整 holds for small grids
     too; a footprint split between grids is the grid check's finding, not repeated here: the buildings in
     ``named_cut``, which the grid check named ``building_cut``, are left out, so each building has one such
@@ -271,7 +293,8 @@ def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code
     checked as the grid check checks ``grid_code`` (:func:`_carried_code_check`), except for buildings whose
     ``grid_code`` (``carried_grid``) names a grid without small grids (a dedicated grid, 专属网格): a point on
     the edge between a dedicated grid and an ordinary one may carry the dedicated grid's code, and then no
-    small grid's (the grid check judges its ``grid_code``)."""
+    small grid's (the grid check judges its ``grid_code``). A member of a footprint unit (``units``: labels) is
+    judged by where its unit lies, as the grid check judges it."""
     bgeoms, valid, missing = _metric_buildings(buildings, crs)
     asg = _assign(valid, sub, share_min, carried)
     bids = _building_ids(buildings)
@@ -282,7 +305,8 @@ def _subgrid_cut_check(sub: _Layer, parent: np.ndarray, grids: _Layer, comm_code
             with_small = set(grids.codes[parent[parent >= 0]].tolist())
             exempt = np.array([c is not None and c not in with_small for c in carried_grid], dtype=bool)
         _carried_code_check(sub, asg, carried, sub_comm, bids, bgeoms, missing, records, share_min,
-                            column="subgrid_code", word="small grid", exempt=exempt)
+                            column="subgrid_code", word="small grid", exempt=exempt, units=units,
+                            unit_codes=_unit_codes(sub, valid, units, sub_comm, share_min))
     is_point = ~np.isin(shapely.get_type_id(bgeoms), _POLYGONAL)
     cut = ~missing & ~is_point & (asg.n_zones >= 2) & (asg.max_share < 1 - share_min)
     bi, si, share = asg.pairs

@@ -1075,3 +1075,64 @@ def _improve(indptr, nbr, eL, eArt, eNs, hs, areas, perims, lab, ph, pa, pp, siz
             moved += 1
         if not moved:
             break
+
+
+@njit(cache=True, nogil=True)
+def _region_arrays(nodes, a, b, length, edge_w, perim, h, area, tags):  # pragma: no cover - compiled
+    """The inputs :meth:`.solver._Solver._candidates` draws its trees over, for the region ``nodes`` of a
+    graph of edges ``(a, b)``: the region's edges (their indices, ascending, and their ends renumbered as
+    the position of the node in ``nodes``), each node's households (float), area and outside perimeter
+    (its perimeter less its edges in the region: the lengths summed per end as ``np.bincount`` sums them,
+    ``a`` ends then ``b`` ends, the two added), the node columns ``[h, area, ext, deg_w]`` (``deg_w``: the
+    edge columns ``edge_w`` summed at both ends, ``a`` ends then ``b`` ends, as ``np.add.at``), the edges'
+    ``edge_w`` rows and the xor of the nodes' tags."""
+    n_all = len(h)
+    nl = len(nodes)
+    loc = np.full(n_all, -1, np.int64)
+    for i in range(nl):
+        loc[nodes[i]] = i
+    m_all = len(a)
+    eidx = np.empty(m_all, np.int64)
+    q = 0
+    for e in range(m_all):
+        if loc[a[e]] >= 0 and loc[b[e]] >= 0:
+            eidx[q] = e
+            q += 1
+    eidx = eidx[:q]
+    ea = np.empty(q, np.int64)
+    eb = np.empty(q, np.int64)
+    W = np.empty((q, 3))
+    for j in range(q):
+        e = eidx[j]
+        ea[j] = loc[a[e]]
+        eb[j] = loc[b[e]]
+        for c in range(3):
+            W[j, c] = edge_w[e, c]
+    in_a = np.zeros(nl)
+    in_b = np.zeros(nl)
+    for j in range(q):
+        in_a[ea[j]] += length[eidx[j]]
+    for j in range(q):
+        in_b[eb[j]] += length[eidx[j]]
+    hh = np.empty(nl)
+    ar = np.empty(nl)
+    ext = np.empty(nl)
+    total = np.uint64(0)
+    for i in range(nl):
+        u = nodes[i]
+        hh[i] = h[u]
+        ar[i] = area[u]
+        ext[i] = perim[u] - (in_a[i] + in_b[i])
+        total ^= tags[u]
+    cols = np.zeros((nl, 6))
+    for j in range(q):
+        for c in range(3):
+            cols[ea[j], 3 + c] += W[j, c]
+    for j in range(q):
+        for c in range(3):
+            cols[eb[j], 3 + c] += W[j, c]
+    for i in range(nl):
+        cols[i, 0] = hh[i]
+        cols[i, 1] = ar[i]
+        cols[i, 2] = ext[i]
+    return eidx, ea, eb, hh, ar, ext, cols, W, total

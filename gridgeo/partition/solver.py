@@ -327,6 +327,7 @@ class _Solver:
         self.budget = 0
         self.lref = 1.0
         self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
+        self._marked = np.zeros(n, dtype=bool)  # scratch of :meth:`_rest`, all False between calls
 
     # ------------------------------------------------------------------ driver
     def run(self, *, merge_isolated: bool) -> Outcome:
@@ -343,7 +344,7 @@ class _Solver:
             notes.append(("heavy_unit", len(parts), float(g.h[u])))
             frozen.add(len(parts))
             parts.append(np.array([u]))
-        rest = np.setdiff1d(np.arange(n), heavy)
+        rest = self._rest(np.arange(n), heavy)
         comps = self._regions(rest)
         Hc = [int(g.h[c].sum()) for c in comps]
         big = [i for i, H in enumerate(Hc) if H >= bnd.lo]
@@ -601,6 +602,16 @@ class _Solver:
             return exact, False
         return self._split_relaxed(c, k), False
 
+    def _rest(self, nodes: np.ndarray, side: np.ndarray) -> np.ndarray:
+        """The ``nodes`` not in ``side``, in the order of ``nodes`` (unique node ids): what
+        ``np.setdiff1d(nodes, side, assume_unique=True)`` gives, by marking ``side`` in a scratch array
+        instead of sorting both (tens of thousands of bisections on a community of hundreds of grids)."""
+        marked = self._marked
+        marked[side] = True
+        out = nodes[~marked[nodes]]
+        marked[side] = False
+        return out
+
     def _regions(self, nodes: np.ndarray) -> list[np.ndarray]:
         """Connected components of ``nodes``, cut further along arterials where each side can divide alone.
 
@@ -758,7 +769,7 @@ class _Solver:
                 return None
         cands = self._candidates(nodes, k, strict=True)
         for _, _, side, k1 in cands[: self.w.tries]:
-            other = np.setdiff1d(nodes, side, assume_unique=True)
+            other = self._rest(nodes, side)
             left = self._split(side, k1)
             if left is None:
                 continue
@@ -787,34 +798,17 @@ class _Solver:
         if not cands:
             return [nodes]
         _, _, side, k1 = cands[0]
-        other = np.setdiff1d(nodes, side, assume_unique=True)
+        other = self._rest(nodes, side)
         return self._split_relaxed(side, k1) + self._split_relaxed(other, k - k1)
 
     def _candidates(self, nodes: np.ndarray, k: int, *, strict: bool) -> list[tuple[float, float, np.ndarray, int]]:
         """Cuts of spanning trees of ``nodes`` into (side, k1), best first: (violation, score, side, k1)."""
-        g, bnd, w = self.g, self.bounds, self.w
+        bnd, w = self.bounds, self.w
         nl = len(nodes)
-        loc = np.full(g.n, -1, dtype=np.int64)
-        loc[nodes] = np.arange(nl)
-        la, lb = loc[g.a], loc[g.b]
-        inside = (la >= 0) & (lb >= 0)
-        eidx = np.flatnonzero(inside)
-        ea, eb = la[eidx], lb[eidx]
-        h = g.h[nodes].astype(float)
-        area = g.area[nodes]
-        # perimeter of each unit not shared with the region: the region's outline
-        inner_len = np.bincount(ea, weights=g.length[eidx], minlength=nl) + np.bincount(eb, weights=g.length[eidx], minlength=nl)
-        ext = g.perim[nodes] - inner_len
+        eidx, ea, eb, h, area, ext, node_cols, W, total_tag = self._region_arrays(nodes)
+        tags = self.node_tags[nodes]
         H, A, E = h.sum(), area.sum(), ext.sum()
         t = min(max(H / k, bnd.lo), bnd.hi)
-        W = self.edge_w[eidx]
-        deg_w = np.zeros((nl, 3))
-        np.add.at(deg_w, ea, W)
-        np.add.at(deg_w, eb, W)
-        # a random 64-bit tag per node: the xor over a side identifies the side (and so the bisection)
-        tags = self.node_tags[nodes]
-        total_tag = np.bitwise_xor.reduce(tags) if nl else np.uint64(0)
-        node_cols = np.column_stack([h, area, ext, deg_w])
         ks = np.arange(1, k)
         # a region of more than STRICT_MAX_PARTS grids: each cut scored only for the counts of grids near
         # its households ÷ the grid size (the others are never the best cut; scoring every count of every
@@ -886,6 +880,36 @@ class _Solver:
                     best[key] = cand
         ranked = best if isinstance(best, list) else _rank_best(best, k, w.tries + 1)
         return [(viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1) for viol, score, ti, lo, hi, k1 in ranked]
+
+    def _region_arrays(self, nodes: np.ndarray) -> tuple:
+        """What :meth:`_candidates` draws its trees over for the region ``nodes``: its edges (indices
+        ascending; their ends renumbered as positions in ``nodes``), each node's households (float), area and
+        perimeter not shared with the region (the region's outline), the node columns ``[h, area, ext,
+        deg_w]`` (``deg_w``: the edges' (length, arterial, no-street) summed at their ends), the edges' rows
+        of those columns and the xor of the nodes' random tags (the xor over a side identifies the side, and
+        so the bisection). Compiled when numba runs (:func:`._fast.region_arrays`, the same sums in the same
+        order): thousands of calls per community of hundreds of grids."""
+        g = self.g
+        if _REGION_COMPILED and _fast.compiled():
+            eidx, ea, eb, h, area, ext, node_cols, W, total = _fast.region_arrays(
+                nodes, g.a, g.b, g.length, self.edge_w, g.perim, g.h, g.area, self.node_tags)
+            return eidx, ea, eb, h, area, ext, node_cols, W, np.uint64(total)
+        nl = len(nodes)
+        loc = np.full(g.n, -1, dtype=np.int64)
+        loc[nodes] = np.arange(nl)
+        la, lb = loc[g.a], loc[g.b]
+        eidx = np.flatnonzero((la >= 0) & (lb >= 0))
+        ea, eb = la[eidx], lb[eidx]
+        h = g.h[nodes].astype(float)
+        area = g.area[nodes]
+        inner_len = np.bincount(ea, weights=g.length[eidx], minlength=nl) + np.bincount(eb, weights=g.length[eidx], minlength=nl)
+        ext = g.perim[nodes] - inner_len
+        W = self.edge_w[eidx]
+        deg_w = np.zeros((nl, 3))
+        np.add.at(deg_w, ea, W)
+        np.add.at(deg_w, eb, W)
+        total_tag = np.bitwise_xor.reduce(self.node_tags[nodes]) if nl else np.uint64(0)
+        return eidx, ea, eb, h, area, ext, np.column_stack([h, area, ext, deg_w]), W, total_tag
 
     def _fused_cuts(self, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,
@@ -1195,3 +1219,6 @@ def _lca(a: np.ndarray, b: np.ndarray, pred: np.ndarray, depth: np.ndarray, root
 _RANK_COMPILED = True
 #: :meth:`_Solver._improve` runs the compiled :func:`._fast.improve` (False: the Python, as the tests compare)
 _IMPROVE_COMPILED = True
+#: :meth:`_Solver._region_arrays` runs the compiled :func:`._fast.region_arrays` (False: numpy, as the tests
+#: compare)
+_REGION_COMPILED = True

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -306,28 +307,53 @@ class _Solver:
         self.g = g
         self.bounds = bounds
         self.w = w
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
-        n = g.n
-        a, b = g.a, g.b
-        rows = np.concatenate([a, b])
-        cols = np.concatenate([b, a])
-        eids = np.concatenate([np.arange(g.m), np.arange(g.m)])
-        order = np.lexsort((cols, rows))
-        self.indptr = np.searchsorted(rows[order], np.arange(n + 1))
-        self.nbr = cols[order]
-        self.eid = eids[order]
-        # base tree weights: arterial edges heavy, cuts between buildings (no street) light
-        with np.errstate(invalid="ignore", divide="ignore"):
-            art_share = np.where(g.length > 0, g.art / g.length, 0.0)
-            ns_share = np.where(g.length > 0, g.nostreet / g.length, 0.0)
-        self.tree_w = (w.minor_tree * (1 - art_share) + w.arterial_tree * art_share) * (1.0 - 0.6 * ns_share)
-        self.edge_w = np.column_stack([g.length, g.art, g.nostreet])
-        self.node_tags = np.random.default_rng(seed ^ 0x5EED).integers(1, 2**63, size=n, dtype=np.int64).astype(np.uint64)
         self.calls = 0
         self.budget = 0
         self.lref = 1.0
         self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
-        self._marked = np.zeros(n, dtype=bool)  # scratch of :meth:`_rest`, all False between calls
+        self._marked = np.zeros(g.n, dtype=bool)  # scratch of :meth:`_rest`, all False between calls
+        self._contact_last: tuple[np.ndarray, set[int], dict[int, dict[int, float]]] | None = None
+
+    # the arrays below are made on first use (most solvers divide a small graph by the exact search alone
+    # and never need them; a district makes thousands of solvers); none draws from ``self.rng``
+    @cached_property
+    def _adjacency(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each node's neighbours, ascending: (indptr, neighbour) in CSR form."""
+        g = self.g
+        rows = np.concatenate([g.a, g.b])
+        cols = np.concatenate([g.b, g.a])
+        order = np.lexsort((cols, rows))
+        return np.searchsorted(rows[order], np.arange(g.n + 1)), cols[order]
+
+    @property
+    def indptr(self) -> np.ndarray:
+        return self._adjacency[0]
+
+    @property
+    def nbr(self) -> np.ndarray:
+        return self._adjacency[1]
+
+    @cached_property
+    def tree_w(self) -> np.ndarray:
+        """Base spanning-tree weights of the edges: arterial edges heavy, cuts between buildings (no street) light."""
+        g, w = self.g, self.w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            art_share = np.where(g.length > 0, g.art / g.length, 0.0)
+            ns_share = np.where(g.length > 0, g.nostreet / g.length, 0.0)
+        return (w.minor_tree * (1 - art_share) + w.arterial_tree * art_share) * (1.0 - 0.6 * ns_share)
+
+    @cached_property
+    def edge_w(self) -> np.ndarray:
+        """The edges' (length, arterial, no-street length) as rows."""
+        g = self.g
+        return np.column_stack([g.length, g.art, g.nostreet])
+
+    @cached_property
+    def node_tags(self) -> np.ndarray:
+        """A random 64-bit tag per node (from their own stream, seeded by the solver's seed)."""
+        return np.random.default_rng(self.seed ^ 0x5EED).integers(1, 2**63, size=self.g.n, dtype=np.int64).astype(np.uint64)
 
     # ------------------------------------------------------------------ driver
     def run(self, *, merge_isolated: bool) -> Outcome:
@@ -470,17 +496,8 @@ class _Solver:
         return float(g.h[(lab == lab[u]) & ok].sum()) < bnd.lo
 
     def _repair_part(self, labels: np.ndarray, p: int, hp: np.ndarray, skip: set[int]) -> np.ndarray | None:
-        g, bnd = self.g, self.bounds
-        la, lb = labels[g.a], labels[g.b]
-        cross = la != lb
-        contact: dict[int, dict[int, float]] = {}
-        for x, y, L in zip(la[cross].tolist(), lb[cross].tolist(), g.length[cross].tolist()):
-            if x in skip or y in skip:
-                continue
-            contact.setdefault(x, {})
-            contact.setdefault(y, {})
-            contact[x][y] = contact[x].get(y, 0.0) + L
-            contact[y][x] = contact[y].get(x, 0.0) + L
+        bnd = self.bounds
+        contact = self._part_contact(labels, skip)
 
         def around(parts: tuple[int, ...]) -> list[int]:
             """Parts touching ``parts``, longest contact first."""
@@ -525,6 +542,28 @@ class _Solver:
                     new[s] = lab
                 return new
         return None
+
+    def _part_contact(self, labels: np.ndarray, skip: set[int]) -> dict[int, dict[int, float]]:
+        """The boundary length between every two touching parts of ``labels``, neither in ``skip`` (edges
+        summed in edge order). :meth:`_repair` asks it for every part out of the bounds, most often with the
+        labels unchanged (the part could not be repaired): the last answer is kept and given again for equal
+        labels and skip (read only)."""
+        last = self._contact_last
+        if last is not None and last[1] == skip and np.array_equal(last[0], labels):
+            return last[2]
+        g = self.g
+        la, lb = labels[g.a], labels[g.b]
+        cross = la != lb
+        contact: dict[int, dict[int, float]] = {}
+        for x, y, L in zip(la[cross].tolist(), lb[cross].tolist(), g.length[cross].tolist()):
+            if x in skip or y in skip:
+                continue
+            contact.setdefault(x, {})
+            contact.setdefault(y, {})
+            contact[x][y] = contact[x].get(y, 0.0) + L
+            contact[y][x] = contact[y].get(x, 0.0) + L
+        self._contact_last = (labels.copy(), set(skip), contact)
+        return contact
 
     def _solve_regions(self, regions: list[np.ndarray]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
         """Divide each region; a region that cannot be divided within the bounds joins a neighbouring

@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
-           "rank_tree_cuts", "region_arrays", "contract_sums", "improve", "exact_parts", "small_grid_badness",
+           "rank_tree_cuts", "region_arrays", "region_graph", "contract_sums", "improve", "exact_parts", "small_grid_badness",
            "components", "warm_up"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
@@ -135,6 +135,7 @@ def _warm_up() -> None:
     g = Graph(h=np.array([60, 60, 90]), area=np.ones(3), perim=np.full(3, 4.0), x=np.zeros(3), y=np.zeros(3), a=ea,
               b=eb, length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
     contract_sums(g, np.array([0, 0, 1]), 2)
+    region_graph(g, np.array([0, 1]))
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 0, False)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 2, 2, True)  # over budget: the feasible search
@@ -201,6 +202,25 @@ def region_arrays(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, length: np.nd
                                np.ascontiguousarray(edge_w, dtype=f8), np.ascontiguousarray(perim, dtype=f8),
                                np.ascontiguousarray(h), np.ascontiguousarray(area, dtype=f8),
                                np.ascontiguousarray(tags, dtype=np.uint64))
+
+
+def region_graph(g, nodes: np.ndarray) -> tuple | None:
+    """:func:`.graph.subgraph` of ``g`` by ``nodes`` then :func:`.exact.zero_contraction` and :func:`.graph.contract`
+    of it in one compiled call, the same arrays, when the region's nodes all have households or none has:
+    (labels, contracted :class:`.graph.Graph`); None otherwise (contract it in Python)."""
+    from .graph import Graph
+
+    f8 = np.float64
+    ok, labels, (h, area, perim, x, y, a, b, length, art, nostreet) = _k()._region_graph(
+        np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(g.a, dtype=np.int64),
+        np.ascontiguousarray(g.b, dtype=np.int64), np.ascontiguousarray(g.h, dtype=f8),
+        np.ascontiguousarray(g.area, dtype=f8), np.ascontiguousarray(g.perim, dtype=f8), np.ascontiguousarray(g.x, dtype=f8),
+        np.ascontiguousarray(g.y, dtype=f8), np.ascontiguousarray(g.length, dtype=f8),
+        np.ascontiguousarray(g.art, dtype=f8), np.ascontiguousarray(g.nostreet, dtype=f8))
+    if not ok:
+        return None
+    return labels, Graph(h=h.round().astype(np.int64), area=area, perim=perim, x=x, y=y, a=a, b=b, length=length,
+                         art=art, nostreet=nostreet)
 
 
 def contract_sums(g, labels: np.ndarray, k: int) -> tuple[np.ndarray, ...]:

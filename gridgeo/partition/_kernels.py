@@ -1136,3 +1136,62 @@ def _region_arrays(nodes, a, b, length, edge_w, perim, h, area, tags):  # pragma
         cols[i, 1] = ar[i]
         cols[i, 2] = ext[i]
     return eidx, ea, eb, hh, ar, ext, cols, W, total
+
+
+@njit(cache=True, nogil=True)
+def _region_graph(nodes, a, b, h, area, perim, x, y, length, art, nostreet):  # pragma: no cover - compiled
+    """The graph induced by ``nodes`` (as :func:`.graph.subgraph`: nodes renumbered in the given order, its
+    edges in edge order with ends swapped so that ``a < b``) contracted as :func:`.exact.zero_contraction`
+    then :func:`.graph.contract` contract it when its nodes all have households (each its own group) or none
+    has (one group): ``ok`` True, the labels and what ``_contract`` gives. ``ok`` False when some nodes have
+    households and others not (the caller then contracts in Python)."""
+    n_all = len(h)
+    nl = len(nodes)
+    loc = np.full(n_all, -1, np.int64)
+    for i in range(nl):
+        loc[nodes[i]] = i
+    sh = np.empty(nl)
+    sarea = np.empty(nl)
+    sperim = np.empty(nl)
+    sx = np.empty(nl)
+    sy = np.empty(nl)
+    zeros = 0
+    for i in range(nl):
+        u = nodes[i]
+        sh[i] = h[u]
+        sarea[i] = area[u]
+        sperim[i] = perim[u]
+        sx[i] = x[u]
+        sy[i] = y[u]
+        if h[u] == 0:
+            zeros += 1
+    labels = np.zeros(nl, np.int64)
+    if 0 < zeros < nl:
+        return False, labels, _contract(1, labels, sh, sarea, sperim, sx, sy, np.zeros(0, np.int64),
+                                        np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+    m_all = len(a)
+    eidx = np.empty(m_all, np.int64)
+    sa = np.empty(m_all, np.int64)
+    sb = np.empty(m_all, np.int64)
+    q = 0
+    for e in range(m_all):
+        la = loc[a[e]]
+        lb = loc[b[e]]
+        if la >= 0 and lb >= 0:
+            eidx[q] = e
+            sa[q] = min(la, lb)
+            sb[q] = max(la, lb)
+            q += 1
+    slen = np.empty(q)
+    sart = np.empty(q)
+    sns = np.empty(q)
+    for j in range(q):
+        slen[j] = length[eidx[j]]
+        sart[j] = art[eidx[j]]
+        sns[j] = nostreet[eidx[j]]
+    k = 1
+    if zeros == 0:
+        k = nl
+        for i in range(nl):
+            labels[i] = i
+    return True, labels, _contract(k, labels, sh, sarea, sperim, sx, sy, sa[:q], sb[:q], slen, sart, sns)

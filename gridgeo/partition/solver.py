@@ -746,9 +746,7 @@ class _Solver:
         return None if hit[0] is None else [x.copy() for x in hit[0]]
 
     def _exact_cached(self, nodes: np.ndarray, k: int, strict: bool) -> tuple[list[np.ndarray] | None]:
-        sub = subgraph(self.g, nodes)
-        lab = zero_contraction(sub)
-        cg = contract(sub, lab)
+        lab, cg = self._contracted(nodes)
         if cg.n > EXACT_MAX_NODES:
             return (None,)
         key = (graph_key(cg), k, strict, self.bounds, self.w, self.lref)
@@ -760,6 +758,19 @@ class _Solver:
             return (None,)
         members = [nodes[lab == j] for j in range(cg.n)]
         return ([np.sort(np.concatenate([members[j] for j in bits(S)])) for S in masks[0]],)
+
+    def _contracted(self, nodes: np.ndarray) -> tuple[np.ndarray, Graph]:
+        """The region's graph with its zero-household units merged into neighbours (:func:`.exact.zero_contraction`
+        of :func:`.graph.subgraph`, then :func:`.graph.contract`): (labels of its nodes, contracted graph).
+        In one compiled call when numba runs and the region has no such units, or only those (the same arrays:
+        :func:`._fast.region_graph`); tens of thousands of small regions per district."""
+        if _REGION_COMPILED and len(nodes) and _fast.compiled():
+            got = _fast.region_graph(self.g, nodes)
+            if got is not None:
+                return got
+        sub = subgraph(self.g, nodes)
+        lab = zero_contraction(sub)
+        return lab, contract(sub, lab)
 
     def _exact_masks(self, cg: Graph, k: int, strict: bool) -> list[int] | None:
         """The exact search on the contracted graph ``cg``: the parts as bitmasks of its nodes, or None."""
@@ -1258,6 +1269,6 @@ def _lca(a: np.ndarray, b: np.ndarray, pred: np.ndarray, depth: np.ndarray, root
 _RANK_COMPILED = True
 #: :meth:`_Solver._improve` runs the compiled :func:`._fast.improve` (False: the Python, as the tests compare)
 _IMPROVE_COMPILED = True
-#: :meth:`_Solver._region_arrays` runs the compiled :func:`._fast.region_arrays` (False: numpy, as the tests
-#: compare)
+#: :meth:`_Solver._region_arrays` and :meth:`_Solver._contracted` run the compiled :func:`._fast.region_arrays` and
+#: :func:`._fast.region_graph` (False: numpy, as the tests compare)
 _REGION_COMPILED = True

@@ -493,3 +493,90 @@ def test_compiled_local_search_equals_python(monkeypatch):
                 out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
             outs.append((out.labels.tolist(), out.n_parts, out.notes))
         assert outs[0] == outs[1]
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_region_arrays_equal_numpy(monkeypatch):
+    """The arrays a bisection draws its trees over (_Solver._region_arrays) compiled (_fast.region_arrays) are
+    numpy's, array for array and bit for bit: regions of every size (none, one node, all), in any order of
+    nodes, with duplicate edges and lengths of every magnitude (the sums' order shows); and the candidates
+    and the divisions drawn over them are the same."""
+    from gridgeo.partition import solver
+    from gridgeo.partition.solver import Weights, _Solver
+
+    rng = np.random.default_rng(41)
+    for trial in range(200):
+        n = int(rng.integers(1, 40))
+        m = int(rng.integers(0, 120))
+        a, b = rng.integers(0, n, size=m), rng.integers(0, n, size=m)
+        keep = a != b
+        a, b = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+        g = Graph(h=rng.integers(0, 300, size=n), area=rng.random(n) * 10.0 ** rng.integers(-3, 4, size=n),
+                  perim=rng.random(n) * 100, x=rng.random(n), y=rng.random(n), a=a, b=b,
+                  length=rng.random(len(a)) * 10.0 ** rng.integers(-3, 3, size=len(a)),
+                  art=rng.random(len(a)).round(1), nostreet=rng.random(len(a)) * 3)
+        size = [0, 1, n][trial % 3] if trial % 4 == 0 else int(rng.integers(0, n + 1))
+        nodes = rng.choice(n, size=size, replace=False)
+        if trial % 2:
+            nodes = np.sort(nodes)
+        out = {}
+        for compiled_arrays in (False, True):
+            monkeypatch.setattr(solver, "_REGION_COMPILED", compiled_arrays)
+            got = _Solver(g, Bounds(300, 500, 400), Weights(), trial)._region_arrays(nodes)
+            out[compiled_arrays] = [(np.asarray(x).dtype.str, np.asarray(x).shape, np.asarray(x).tobytes()) for x in got]
+        assert out[True] == out[False]
+    for seed in range(4):
+        g = _lattice(9, 7, rng)
+        outs = []
+        for compiled_arrays in (False, True):
+            monkeypatch.setattr(solver, "_REGION_COMPILED", compiled_arrays)
+            s = _Solver(g, Bounds(300, 500, 400), Weights(), seed)
+            cands = [(v, sc, side.tolist(), k1) for v, sc, side, k1 in s._candidates(np.arange(g.n), 5, strict=False)]
+            with _memo.disabled():
+                out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+            outs.append((cands, out.labels.tolist(), out.n_parts, out.notes))
+        assert outs[0] == outs[1]
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_region_graph_equals_subgraph_then_contract(monkeypatch):
+    """A region's graph with its zero-household units merged (_Solver._contracted) in one compiled call
+    (_fast.region_graph) is what subgraph, zero_contraction and contract give, labels and arrays bit for bit:
+    regions whose units all have households, none has, or some have (the Python then), in any order of
+    nodes, with duplicate edges; and the exact search over them divides the same."""
+    from gridgeo.partition import solver
+    from gridgeo.partition.solver import Weights, _Solver
+
+    rng = np.random.default_rng(43)
+    fields = ("h", "area", "perim", "x", "y", "a", "b", "length", "art", "nostreet")
+    for trial in range(300):
+        n = int(rng.integers(1, 30))
+        m = int(rng.integers(0, 80))
+        a, b = rng.integers(0, n, size=m), rng.integers(0, n, size=m)
+        keep = a != b
+        a, b = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+        zero_share = [0.0, 1.0, 0.3][trial % 3]
+        h = np.where(rng.random(n) < zero_share, 0, rng.integers(1, 300, size=n))
+        g = Graph(h=h, area=rng.choice([1.0, 2.5, 1e-3], size=n) * rng.random(n).round(1), perim=rng.random(n) * 100,
+                  x=rng.random(n) * 1e5, y=rng.random(n) * 1e6, a=a, b=b,
+                  length=rng.random(len(a)) * 10.0 ** rng.integers(-3, 3, size=len(a)),
+                  art=rng.random(len(a)).round(1), nostreet=rng.random(len(a)) * 3)
+        nodes = rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False)
+        if trial % 2:
+            nodes = np.sort(nodes)
+        out = {}
+        for compiled_graph in (False, True):
+            monkeypatch.setattr(solver, "_REGION_COMPILED", compiled_graph)
+            lab, cg = _Solver(g, Bounds(300, 500, 400), Weights(), trial)._contracted(nodes)
+            out[compiled_graph] = [(lab.dtype.str, lab.tobytes())] + [
+                (f, getattr(cg, f).dtype.str, getattr(cg, f).tobytes()) for f in fields]
+        assert out[True] == out[False]
+    for seed in range(4):
+        g = _lattice(6, 5, rng)
+        outs = []
+        for compiled_graph in (False, True):
+            monkeypatch.setattr(solver, "_REGION_COMPILED", compiled_graph)
+            with _memo.disabled():
+                out = partition_graph(g, Bounds(100, 150, 125), seed=seed)
+            outs.append((out.labels.tolist(), out.n_parts, out.notes))
+        assert outs[0] == outs[1]

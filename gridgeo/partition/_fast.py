@@ -42,7 +42,8 @@ import warnings
 import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
-           "rank_tree_cuts", "contract_sums", "improve", "exact_parts", "small_grid_badness", "components", "warm_up"]
+           "rank_tree_cuts", "region_arrays", "region_graph", "contract_sums", "improve", "exact_parts", "small_grid_badness",
+           "components", "warm_up"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
 #: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
@@ -129,9 +130,12 @@ def _warm_up() -> None:
     cuts = tree_cuts(3, ea, eb, np.array([[0, 1], [1, 0]]), np.ones((3, 6)), np.ones((2, 3)), tags, 2, 3.0, 3.0, 12.0,
                      Bounds(1, 2, 1), 1.5, Weights(), 1.0, True)
     rank_tree_cuts(cuts[1], cuts[2], cuts[3], cuts[4], cuts[5], cuts[8], np.uint64(7), 2, 4, 4, 0)
+    region_arrays(np.array([0, 2]), ea, eb, np.ones(2), np.ones((2, 3)), np.ones(3), np.ones(3, np.int64), np.ones(3),
+                  tags)
     g = Graph(h=np.array([60, 60, 90]), area=np.ones(3), perim=np.full(3, 4.0), x=np.zeros(3), y=np.zeros(3), a=ea,
               b=eb, length=np.ones(2), art=np.zeros(2), nostreet=np.zeros(2))
     contract_sums(g, np.array([0, 0, 1]), 2)
+    region_graph(g, np.array([0, 1]))
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 2, True)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 1000, 0, False)
     exact_parts(g, Bounds(100, 150, 125), Weights(), 1.0, 2, 2, True)  # over budget: the feasible search
@@ -185,6 +189,38 @@ def rank_tree_cuts(tt: np.ndarray, rows: np.ndarray, cols: np.ndarray, vg: np.nd
     out = _k()._rank_tree_cuts(tt, rows, cols, vg, score, side, np.uint64(total_tag), int(k), int(per_group), int(n),
                                int(q))
     return None if len(out) and out[0] < 0 else out
+
+
+def region_arrays(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, length: np.ndarray, edge_w: np.ndarray,
+                  perim: np.ndarray, h: np.ndarray, area: np.ndarray, tags: np.ndarray) -> tuple:
+    """The region's arrays of :meth:`.solver._Solver._region_arrays` in one compiled call, the same values:
+    (edge indices, their ends renumbered, households as float, area, outside perimeter, node columns, edge
+    columns, xor of the tags)."""
+    f8 = np.float64
+    return _k()._region_arrays(np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(a, dtype=np.int64),
+                               np.ascontiguousarray(b, dtype=np.int64), np.ascontiguousarray(length, dtype=f8),
+                               np.ascontiguousarray(edge_w, dtype=f8), np.ascontiguousarray(perim, dtype=f8),
+                               np.ascontiguousarray(h), np.ascontiguousarray(area, dtype=f8),
+                               np.ascontiguousarray(tags, dtype=np.uint64))
+
+
+def region_graph(g, nodes: np.ndarray) -> tuple | None:
+    """:func:`.graph.subgraph` of ``g`` by ``nodes`` then :func:`.exact.zero_contraction` and :func:`.graph.contract`
+    of it in one compiled call, the same arrays, when the region's nodes all have households or none has:
+    (labels, contracted :class:`.graph.Graph`); None otherwise (contract it in Python)."""
+    from .graph import Graph
+
+    f8 = np.float64
+    ok, labels, (h, area, perim, x, y, a, b, length, art, nostreet) = _k()._region_graph(
+        np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(g.a, dtype=np.int64),
+        np.ascontiguousarray(g.b, dtype=np.int64), np.ascontiguousarray(g.h, dtype=f8),
+        np.ascontiguousarray(g.area, dtype=f8), np.ascontiguousarray(g.perim, dtype=f8), np.ascontiguousarray(g.x, dtype=f8),
+        np.ascontiguousarray(g.y, dtype=f8), np.ascontiguousarray(g.length, dtype=f8),
+        np.ascontiguousarray(g.art, dtype=f8), np.ascontiguousarray(g.nostreet, dtype=f8))
+    if not ok:
+        return None
+    return labels, Graph(h=h.round().astype(np.int64), area=area, perim=perim, x=x, y=y, a=a, b=b, length=length,
+                         art=art, nostreet=nostreet)
 
 
 def contract_sums(g, labels: np.ndarray, k: int) -> tuple[np.ndarray, ...]:

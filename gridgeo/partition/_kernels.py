@@ -1075,3 +1075,123 @@ def _improve(indptr, nbr, eL, eArt, eNs, hs, areas, perims, lab, ph, pa, pp, siz
             moved += 1
         if not moved:
             break
+
+
+@njit(cache=True, nogil=True)
+def _region_arrays(nodes, a, b, length, edge_w, perim, h, area, tags):  # pragma: no cover - compiled
+    """The inputs :meth:`.solver._Solver._candidates` draws its trees over, for the region ``nodes`` of a
+    graph of edges ``(a, b)``: the region's edges (their indices, ascending, and their ends renumbered as
+    the position of the node in ``nodes``), each node's households (float), area and outside perimeter
+    (its perimeter less its edges in the region: the lengths summed per end as ``np.bincount`` sums them,
+    ``a`` ends then ``b`` ends, the two added), the node columns ``[h, area, ext, deg_w]`` (``deg_w``: the
+    edge columns ``edge_w`` summed at both ends, ``a`` ends then ``b`` ends, as ``np.add.at``), the edges'
+    ``edge_w`` rows and the xor of the nodes' tags."""
+    n_all = len(h)
+    nl = len(nodes)
+    loc = np.full(n_all, -1, np.int64)
+    for i in range(nl):
+        loc[nodes[i]] = i
+    m_all = len(a)
+    eidx = np.empty(m_all, np.int64)
+    q = 0
+    for e in range(m_all):
+        if loc[a[e]] >= 0 and loc[b[e]] >= 0:
+            eidx[q] = e
+            q += 1
+    eidx = eidx[:q]
+    ea = np.empty(q, np.int64)
+    eb = np.empty(q, np.int64)
+    W = np.empty((q, 3))
+    for j in range(q):
+        e = eidx[j]
+        ea[j] = loc[a[e]]
+        eb[j] = loc[b[e]]
+        for c in range(3):
+            W[j, c] = edge_w[e, c]
+    in_a = np.zeros(nl)
+    in_b = np.zeros(nl)
+    for j in range(q):
+        in_a[ea[j]] += length[eidx[j]]
+    for j in range(q):
+        in_b[eb[j]] += length[eidx[j]]
+    hh = np.empty(nl)
+    ar = np.empty(nl)
+    ext = np.empty(nl)
+    total = np.uint64(0)
+    for i in range(nl):
+        u = nodes[i]
+        hh[i] = h[u]
+        ar[i] = area[u]
+        ext[i] = perim[u] - (in_a[i] + in_b[i])
+        total ^= tags[u]
+    cols = np.zeros((nl, 6))
+    for j in range(q):
+        for c in range(3):
+            cols[ea[j], 3 + c] += W[j, c]
+    for j in range(q):
+        for c in range(3):
+            cols[eb[j], 3 + c] += W[j, c]
+    for i in range(nl):
+        cols[i, 0] = hh[i]
+        cols[i, 1] = ar[i]
+        cols[i, 2] = ext[i]
+    return eidx, ea, eb, hh, ar, ext, cols, W, total
+
+
+@njit(cache=True, nogil=True)
+def _region_graph(nodes, a, b, h, area, perim, x, y, length, art, nostreet):  # pragma: no cover - compiled
+    """The graph induced by ``nodes`` (as :func:`.graph.subgraph`: nodes renumbered in the given order, its
+    edges in edge order with ends swapped so that ``a < b``) contracted as :func:`.exact.zero_contraction`
+    then :func:`.graph.contract` contract it when its nodes all have households (each its own group) or none
+    has (one group): ``ok`` True, the labels and what ``_contract`` gives. ``ok`` False when some nodes have
+    households and others not (the caller then contracts in Python)."""
+    n_all = len(h)
+    nl = len(nodes)
+    loc = np.full(n_all, -1, np.int64)
+    for i in range(nl):
+        loc[nodes[i]] = i
+    sh = np.empty(nl)
+    sarea = np.empty(nl)
+    sperim = np.empty(nl)
+    sx = np.empty(nl)
+    sy = np.empty(nl)
+    zeros = 0
+    for i in range(nl):
+        u = nodes[i]
+        sh[i] = h[u]
+        sarea[i] = area[u]
+        sperim[i] = perim[u]
+        sx[i] = x[u]
+        sy[i] = y[u]
+        if h[u] == 0:
+            zeros += 1
+    labels = np.zeros(nl, np.int64)
+    if 0 < zeros < nl:
+        return False, labels, _contract(1, labels, sh, sarea, sperim, sx, sy, np.zeros(0, np.int64),
+                                        np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+    m_all = len(a)
+    eidx = np.empty(m_all, np.int64)
+    sa = np.empty(m_all, np.int64)
+    sb = np.empty(m_all, np.int64)
+    q = 0
+    for e in range(m_all):
+        la = loc[a[e]]
+        lb = loc[b[e]]
+        if la >= 0 and lb >= 0:
+            eidx[q] = e
+            sa[q] = min(la, lb)
+            sb[q] = max(la, lb)
+            q += 1
+    slen = np.empty(q)
+    sart = np.empty(q)
+    sns = np.empty(q)
+    for j in range(q):
+        slen[j] = length[eidx[j]]
+        sart[j] = art[eidx[j]]
+        sns[j] = nostreet[eidx[j]]
+    k = 1
+    if zeros == 0:
+        k = nl
+        for i in range(nl):
+            labels[i] = i
+    return True, labels, _contract(k, labels, sh, sarea, sperim, sx, sy, sa[:q], sb[:q], slen, sart, sns)

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -306,27 +307,53 @@ class _Solver:
         self.g = g
         self.bounds = bounds
         self.w = w
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
-        n = g.n
-        a, b = g.a, g.b
-        rows = np.concatenate([a, b])
-        cols = np.concatenate([b, a])
-        eids = np.concatenate([np.arange(g.m), np.arange(g.m)])
-        order = np.lexsort((cols, rows))
-        self.indptr = np.searchsorted(rows[order], np.arange(n + 1))
-        self.nbr = cols[order]
-        self.eid = eids[order]
-        # base tree weights: arterial edges heavy, cuts between buildings (no street) light
-        with np.errstate(invalid="ignore", divide="ignore"):
-            art_share = np.where(g.length > 0, g.art / g.length, 0.0)
-            ns_share = np.where(g.length > 0, g.nostreet / g.length, 0.0)
-        self.tree_w = (w.minor_tree * (1 - art_share) + w.arterial_tree * art_share) * (1.0 - 0.6 * ns_share)
-        self.edge_w = np.column_stack([g.length, g.art, g.nostreet])
-        self.node_tags = np.random.default_rng(seed ^ 0x5EED).integers(1, 2**63, size=n, dtype=np.int64).astype(np.uint64)
         self.calls = 0
         self.budget = 0
         self.lref = 1.0
         self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
+        self._marked = np.zeros(g.n, dtype=bool)  # scratch of :meth:`_rest`, all False between calls
+        self._contact_last: tuple[np.ndarray, set[int], dict[int, dict[int, float]]] | None = None
+
+    # the arrays below are made on first use (most solvers divide a small graph by the exact search alone
+    # and never need them; a district makes thousands of solvers); none draws from ``self.rng``
+    @cached_property
+    def _adjacency(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each node's neighbours, ascending: (indptr, neighbour) in CSR form."""
+        g = self.g
+        rows = np.concatenate([g.a, g.b])
+        cols = np.concatenate([g.b, g.a])
+        order = np.lexsort((cols, rows))
+        return np.searchsorted(rows[order], np.arange(g.n + 1)), cols[order]
+
+    @property
+    def indptr(self) -> np.ndarray:
+        return self._adjacency[0]
+
+    @property
+    def nbr(self) -> np.ndarray:
+        return self._adjacency[1]
+
+    @cached_property
+    def tree_w(self) -> np.ndarray:
+        """Base spanning-tree weights of the edges: arterial edges heavy, cuts between buildings (no street) light."""
+        g, w = self.g, self.w
+        with np.errstate(invalid="ignore", divide="ignore"):
+            art_share = np.where(g.length > 0, g.art / g.length, 0.0)
+            ns_share = np.where(g.length > 0, g.nostreet / g.length, 0.0)
+        return (w.minor_tree * (1 - art_share) + w.arterial_tree * art_share) * (1.0 - 0.6 * ns_share)
+
+    @cached_property
+    def edge_w(self) -> np.ndarray:
+        """The edges' (length, arterial, no-street length) as rows."""
+        g = self.g
+        return np.column_stack([g.length, g.art, g.nostreet])
+
+    @cached_property
+    def node_tags(self) -> np.ndarray:
+        """A random 64-bit tag per node (from their own stream, seeded by the solver's seed)."""
+        return np.random.default_rng(self.seed ^ 0x5EED).integers(1, 2**63, size=self.g.n, dtype=np.int64).astype(np.uint64)
 
     # ------------------------------------------------------------------ driver
     def run(self, *, merge_isolated: bool) -> Outcome:
@@ -343,7 +370,7 @@ class _Solver:
             notes.append(("heavy_unit", len(parts), float(g.h[u])))
             frozen.add(len(parts))
             parts.append(np.array([u]))
-        rest = np.setdiff1d(np.arange(n), heavy)
+        rest = self._rest(np.arange(n), heavy)
         comps = self._regions(rest)
         Hc = [int(g.h[c].sum()) for c in comps]
         big = [i for i, H in enumerate(Hc) if H >= bnd.lo]
@@ -469,17 +496,8 @@ class _Solver:
         return float(g.h[(lab == lab[u]) & ok].sum()) < bnd.lo
 
     def _repair_part(self, labels: np.ndarray, p: int, hp: np.ndarray, skip: set[int]) -> np.ndarray | None:
-        g, bnd = self.g, self.bounds
-        la, lb = labels[g.a], labels[g.b]
-        cross = la != lb
-        contact: dict[int, dict[int, float]] = {}
-        for x, y, L in zip(la[cross].tolist(), lb[cross].tolist(), g.length[cross].tolist()):
-            if x in skip or y in skip:
-                continue
-            contact.setdefault(x, {})
-            contact.setdefault(y, {})
-            contact[x][y] = contact[x].get(y, 0.0) + L
-            contact[y][x] = contact[y].get(x, 0.0) + L
+        bnd = self.bounds
+        contact = self._part_contact(labels, skip)
 
         def around(parts: tuple[int, ...]) -> list[int]:
             """Parts touching ``parts``, longest contact first."""
@@ -524,6 +542,28 @@ class _Solver:
                     new[s] = lab
                 return new
         return None
+
+    def _part_contact(self, labels: np.ndarray, skip: set[int]) -> dict[int, dict[int, float]]:
+        """The boundary length between every two touching parts of ``labels``, neither in ``skip`` (edges
+        summed in edge order). :meth:`_repair` asks it for every part out of the bounds, most often with the
+        labels unchanged (the part could not be repaired): the last answer is kept and given again for equal
+        labels and skip (read only)."""
+        last = self._contact_last
+        if last is not None and last[1] == skip and np.array_equal(last[0], labels):
+            return last[2]
+        g = self.g
+        la, lb = labels[g.a], labels[g.b]
+        cross = la != lb
+        contact: dict[int, dict[int, float]] = {}
+        for x, y, L in zip(la[cross].tolist(), lb[cross].tolist(), g.length[cross].tolist()):
+            if x in skip or y in skip:
+                continue
+            contact.setdefault(x, {})
+            contact.setdefault(y, {})
+            contact[x][y] = contact[x].get(y, 0.0) + L
+            contact[y][x] = contact[y].get(x, 0.0) + L
+        self._contact_last = (labels.copy(), set(skip), contact)
+        return contact
 
     def _solve_regions(self, regions: list[np.ndarray]) -> list[tuple[np.ndarray, list[np.ndarray]]]:
         """Divide each region; a region that cannot be divided within the bounds joins a neighbouring
@@ -600,6 +640,16 @@ class _Solver:
         if exact is not None:
             return exact, False
         return self._split_relaxed(c, k), False
+
+    def _rest(self, nodes: np.ndarray, side: np.ndarray) -> np.ndarray:
+        """The ``nodes`` not in ``side``, in the order of ``nodes`` (unique node ids): what
+        ``np.setdiff1d(nodes, side, assume_unique=True)`` gives, by marking ``side`` in a scratch array
+        instead of sorting both (tens of thousands of bisections on a community of hundreds of grids)."""
+        marked = self._marked
+        marked[side] = True
+        out = nodes[~marked[nodes]]
+        marked[side] = False
+        return out
 
     def _regions(self, nodes: np.ndarray) -> list[np.ndarray]:
         """Connected components of ``nodes``, cut further along arterials where each side can divide alone.
@@ -696,9 +746,7 @@ class _Solver:
         return None if hit[0] is None else [x.copy() for x in hit[0]]
 
     def _exact_cached(self, nodes: np.ndarray, k: int, strict: bool) -> tuple[list[np.ndarray] | None]:
-        sub = subgraph(self.g, nodes)
-        lab = zero_contraction(sub)
-        cg = contract(sub, lab)
+        lab, cg = self._contracted(nodes)
         if cg.n > EXACT_MAX_NODES:
             return (None,)
         key = (graph_key(cg), k, strict, self.bounds, self.w, self.lref)
@@ -710,6 +758,19 @@ class _Solver:
             return (None,)
         members = [nodes[lab == j] for j in range(cg.n)]
         return ([np.sort(np.concatenate([members[j] for j in bits(S)])) for S in masks[0]],)
+
+    def _contracted(self, nodes: np.ndarray) -> tuple[np.ndarray, Graph]:
+        """The region's graph with its zero-household units merged into neighbours (:func:`.exact.zero_contraction`
+        of :func:`.graph.subgraph`, then :func:`.graph.contract`): (labels of its nodes, contracted graph).
+        In one compiled call when numba runs and the region has no such units, or only those (the same arrays:
+        :func:`._fast.region_graph`); tens of thousands of small regions per district."""
+        if _REGION_COMPILED and len(nodes) and _fast.compiled():
+            got = _fast.region_graph(self.g, nodes)
+            if got is not None:
+                return got
+        sub = subgraph(self.g, nodes)
+        lab = zero_contraction(sub)
+        return lab, contract(sub, lab)
 
     def _exact_masks(self, cg: Graph, k: int, strict: bool) -> list[int] | None:
         """The exact search on the contracted graph ``cg``: the parts as bitmasks of its nodes, or None."""
@@ -758,7 +819,7 @@ class _Solver:
                 return None
         cands = self._candidates(nodes, k, strict=True)
         for _, _, side, k1 in cands[: self.w.tries]:
-            other = np.setdiff1d(nodes, side, assume_unique=True)
+            other = self._rest(nodes, side)
             left = self._split(side, k1)
             if left is None:
                 continue
@@ -787,34 +848,17 @@ class _Solver:
         if not cands:
             return [nodes]
         _, _, side, k1 = cands[0]
-        other = np.setdiff1d(nodes, side, assume_unique=True)
+        other = self._rest(nodes, side)
         return self._split_relaxed(side, k1) + self._split_relaxed(other, k - k1)
 
     def _candidates(self, nodes: np.ndarray, k: int, *, strict: bool) -> list[tuple[float, float, np.ndarray, int]]:
         """Cuts of spanning trees of ``nodes`` into (side, k1), best first: (violation, score, side, k1)."""
-        g, bnd, w = self.g, self.bounds, self.w
+        bnd, w = self.bounds, self.w
         nl = len(nodes)
-        loc = np.full(g.n, -1, dtype=np.int64)
-        loc[nodes] = np.arange(nl)
-        la, lb = loc[g.a], loc[g.b]
-        inside = (la >= 0) & (lb >= 0)
-        eidx = np.flatnonzero(inside)
-        ea, eb = la[eidx], lb[eidx]
-        h = g.h[nodes].astype(float)
-        area = g.area[nodes]
-        # perimeter of each unit not shared with the region: the region's outline
-        inner_len = np.bincount(ea, weights=g.length[eidx], minlength=nl) + np.bincount(eb, weights=g.length[eidx], minlength=nl)
-        ext = g.perim[nodes] - inner_len
+        eidx, ea, eb, h, area, ext, node_cols, W, total_tag = self._region_arrays(nodes)
+        tags = self.node_tags[nodes]
         H, A, E = h.sum(), area.sum(), ext.sum()
         t = min(max(H / k, bnd.lo), bnd.hi)
-        W = self.edge_w[eidx]
-        deg_w = np.zeros((nl, 3))
-        np.add.at(deg_w, ea, W)
-        np.add.at(deg_w, eb, W)
-        # a random 64-bit tag per node: the xor over a side identifies the side (and so the bisection)
-        tags = self.node_tags[nodes]
-        total_tag = np.bitwise_xor.reduce(tags) if nl else np.uint64(0)
-        node_cols = np.column_stack([h, area, ext, deg_w])
         ks = np.arange(1, k)
         # a region of more than STRICT_MAX_PARTS grids: each cut scored only for the counts of grids near
         # its households ÷ the grid size (the others are never the best cut; scoring every count of every
@@ -886,6 +930,36 @@ class _Solver:
                     best[key] = cand
         ranked = best if isinstance(best, list) else _rank_best(best, k, w.tries + 1)
         return [(viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1) for viol, score, ti, lo, hi, k1 in ranked]
+
+    def _region_arrays(self, nodes: np.ndarray) -> tuple:
+        """What :meth:`_candidates` draws its trees over for the region ``nodes``: its edges (indices
+        ascending; their ends renumbered as positions in ``nodes``), each node's households (float), area and
+        perimeter not shared with the region (the region's outline), the node columns ``[h, area, ext,
+        deg_w]`` (``deg_w``: the edges' (length, arterial, no-street) summed at their ends), the edges' rows
+        of those columns and the xor of the nodes' random tags (the xor over a side identifies the side, and
+        so the bisection). Compiled when numba runs (:func:`._fast.region_arrays`, the same sums in the same
+        order): thousands of calls per community of hundreds of grids."""
+        g = self.g
+        if _REGION_COMPILED and _fast.compiled():
+            eidx, ea, eb, h, area, ext, node_cols, W, total = _fast.region_arrays(
+                nodes, g.a, g.b, g.length, self.edge_w, g.perim, g.h, g.area, self.node_tags)
+            return eidx, ea, eb, h, area, ext, node_cols, W, np.uint64(total)
+        nl = len(nodes)
+        loc = np.full(g.n, -1, dtype=np.int64)
+        loc[nodes] = np.arange(nl)
+        la, lb = loc[g.a], loc[g.b]
+        eidx = np.flatnonzero((la >= 0) & (lb >= 0))
+        ea, eb = la[eidx], lb[eidx]
+        h = g.h[nodes].astype(float)
+        area = g.area[nodes]
+        inner_len = np.bincount(ea, weights=g.length[eidx], minlength=nl) + np.bincount(eb, weights=g.length[eidx], minlength=nl)
+        ext = g.perim[nodes] - inner_len
+        W = self.edge_w[eidx]
+        deg_w = np.zeros((nl, 3))
+        np.add.at(deg_w, ea, W)
+        np.add.at(deg_w, eb, W)
+        total_tag = np.bitwise_xor.reduce(self.node_tags[nodes]) if nl else np.uint64(0)
+        return eidx, ea, eb, h, area, ext, np.column_stack([h, area, ext, deg_w]), W, total_tag
 
     def _fused_cuts(self, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,
@@ -1195,3 +1269,6 @@ def _lca(a: np.ndarray, b: np.ndarray, pred: np.ndarray, depth: np.ndarray, root
 _RANK_COMPILED = True
 #: :meth:`_Solver._improve` runs the compiled :func:`._fast.improve` (False: the Python, as the tests compare)
 _IMPROVE_COMPILED = True
+#: :meth:`_Solver._region_arrays` and :meth:`_Solver._contracted` run the compiled :func:`._fast.region_arrays` and
+#: :func:`._fast.region_graph` (False: numpy, as the tests compare)
+_REGION_COMPILED = True

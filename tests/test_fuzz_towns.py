@@ -16,6 +16,11 @@ TOWNS = {
     2106: "buildings of one footprint unit across two communities judged together: row order moved one (shuffle)",
     2055: "a dedicated grid taking a block left in two pieces by a moved footprint (multipart_grid)",
     2079: "buildings of a dedicated grid's cut-off piece kept its code (building_code_mismatch)",
+    2041: "crumbs of an ordinary grid round buildings inside a dedicated grid; the second multi-part grid of a "
+          "two-part community judged against the first one's copy of it (multipart_grid)",
+    2101: "a dedicated grid over a two-part community kept the crumbs round other buildings (multipart_grid)",
+    2173: "an ordinary grid and a dedicated grid each with stray pieces of bare land in one community part (multipart_grid)",
+    2199: "a dedicated grid with a stray piece under a square metre left by mending a self-crossing outline (multipart_grid)",
 }
 
 

@@ -1049,11 +1049,15 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
       grid without small grids, that grid's; else inside a dedicated grid, that one's;
     - a face of the community in none (a gap of the inputs) joins the grid sharing the longest edge
       with it; faces outside the community in none stay out;
-    - a dedicated grid is one piece of land: it keeps its largest part (all parts of a dedicated grid
-      that was several pieces to begin with), and the faces of its other parts join the neighbour
-      sharing the longest edge with them (never left to no grid).
+    - every grid (dedicated or ordinary) and every small grid is one piece of land in each part of its
+      community (:func:`_one_piece_per_part`): it keeps its largest piece there, and the faces of its
+      other pieces (crumbs round buildings that are not a unit's, land a moved footprint cut off) join
+      the neighbour sharing the longest edge with them, a small grid's of its own grid first (never left
+      to no grid; a piece with no neighbour along an edge stays). The buildings on them follow in
+      :func:`merge_result`, and a small grid left with no land and no building is dropped.
 
-    Grids move by less than ``GRID_SIZE_M``; households, buildings and ids are unchanged, ``area_m2``
+    Grids move by less than ``GRID_SIZE_M`` except where such a piece changes grid; households, buildings
+    and ids are unchanged, ``area_m2``
     is measured again. Returns ``(dedicated, base, subgrids)``; communities without a dedicated grid
     are left as they are.
 

@@ -663,6 +663,24 @@ def test_a_crumb_of_an_ordinary_grid_inside_a_dedicated_grid_joins_it():
     assert b2.geometry.loc[0].equals(base.geometry.iloc[0]) and s2.geometry.loc[1].is_empty
 
 
+def test_a_small_grid_in_two_pieces_gives_the_smaller_to_a_small_grid_of_its_own_grid():
+    """A small grid in two pieces inside its grid (multipart_grid on the subgrids layer): its smaller piece
+    joins the small grid of the same grid it shares most edge with, not the dedicated grid beside it."""
+    from gridgeo.dedicated import fit_dedicated
+
+    community = gpd.GeoDataFrame({"code": ["c"]}, geometry=[box(0, 0, 30, 10)], crs=4547)
+    ordinary = gpd.GeoDataFrame({"grid_id": ["g"], "community_code": ["c"], "area_m2": [0.0]},
+                                geometry=[box(0, 0, 20, 10)], crs=4547)
+    subgrids = gpd.GeoDataFrame({"subgrid_id": ["g-1", "g-2"], "grid_id": ["g", "g"], "community_code": ["c", "c"],
+                                 "area_m2": [0.0, 0.0]},
+                                geometry=[shapely.union(box(0, 0, 10, 10), box(15, 0, 20, 10)), box(10, 0, 15, 10)],
+                                crs=4547)
+    dedicated = gpd.GeoDataFrame({"community_code": ["c"], "area_m2": [0.0]}, geometry=[box(20, 0, 30, 10)], crs=4547)
+    ded, base, subs = fit_dedicated(dedicated, ordinary, community, subgrids)
+    assert subs.geometry.iloc[0].equals(box(0, 0, 10, 10)) and subs.geometry.iloc[1].equals(box(10, 0, 20, 10))
+    assert base.geometry.iloc[0].equals(box(0, 0, 20, 10)) and ded.geometry.iloc[0].equals(box(20, 0, 30, 10))
+
+
 def _school_in_flats():
     """A community of 400 households in eight blocks of flats around a school compound (a dedicated unit)."""
     comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 400)], crs=CRS)

@@ -946,9 +946,20 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
             gid[i], sid[i] = bg[b], None
     if communities is not None and len(ded):
         grids, subgrids = _follow_fitted_land(out_b, gid, sid, grids, subgrids)
+        subgrids = _without_landless(subgrids, sid)
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     return PartitionResult(grids=grids, subgrids=subgrids, buildings=out_b, findings=result.findings)
+
+
+def _without_landless(subgrids: gpd.GeoDataFrame | None, sid: np.ndarray) -> gpd.GeoDataFrame | None:
+    """The small grids less those :func:`fit_dedicated` left with no land (all of it a stray piece of their
+    grid, given to a neighbour) and :func:`_follow_fitted_land` with no building; any other stays."""
+    if subgrids is None or not len(subgrids):
+        return subgrids
+    empty = shapely.is_empty(subgrids.geometry.to_numpy()) & ~subgrids["subgrid_id"].astype(str).isin(
+        {str(s) for s in sid if s is not None}).to_numpy()
+    return subgrids[~empty] if empty.any() else subgrids
 
 
 def _follow_fitted_land(buildings: gpd.GeoDataFrame, gid: np.ndarray, sid: np.ndarray, grids: gpd.GeoDataFrame,
@@ -1044,11 +1055,15 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
       grid without small grids, that grid's; else inside a dedicated grid, that one's;
     - a face of the community in none (a gap of the inputs) joins the grid sharing the longest edge
       with it; faces outside the community in none stay out;
-    - a dedicated grid is one piece of land: it keeps its largest part (all parts of a dedicated grid
-      that was several pieces to begin with), and the faces of its other parts join the neighbour
-      sharing the longest edge with them (never left to no grid).
+    - every grid (dedicated or ordinary) and every small grid is one piece of land in each part of its
+      community (:func:`_one_piece_per_part`): it keeps its largest piece there, and the faces of its
+      other pieces (crumbs round buildings that are not a unit's, land a moved footprint cut off) join
+      the neighbour sharing the longest edge with them, a small grid's of its own grid first (never left
+      to no grid; a piece with no neighbour along an edge stays). The buildings on them follow in
+      :func:`merge_result`, and a small grid left with no land and no building is dropped.
 
-    Grids move by less than ``GRID_SIZE_M``; households, buildings and ids are unchanged, ``area_m2``
+    Grids move by less than ``GRID_SIZE_M`` except where such a piece changes grid; households, buildings
+    and ids are unchanged, ``area_m2``
     is measured again. Returns ``(dedicated, base, subgrids)``; communities without a dedicated grid
     are left as they are.
 
@@ -1100,27 +1115,11 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
             lab = label[sel].copy()
             spread_labels(faces[sel], lab)
             label[sel] = lab
+        # a grid (and a small grid) is one piece of land in each part of its community: the faces of its
+        # smaller pieces go to the neighbour sharing most edge with them, never to no grid
+        owner = _grid_of_piece(subgrids, si, bgid, bi, n_sub, len(pieces))
+        _one_piece_per_part(faces, label, owner, shapely.get_parts(cgeom), in_comm)
         merged = union_by(faces, label, len(pieces), coverage=True)
-        # a dedicated grid is one piece of land (several only when it was several to begin with): the
-        # faces of its smaller pieces go to the neighbour sharing most edge with them, never to no grid
-        cut_off = np.zeros(len(faces), dtype=bool)
-        for k in range(n_sub + n_bare, len(pieces)):
-            g = merged[k]
-            if shapely.get_num_geometries(g) > 1 and shapely.get_num_geometries(pieces[k]) <= 1:
-                parts = shapely.get_parts(g)
-                main = parts[int(np.argmax(shapely.area(parts)))]
-                mine = np.flatnonzero(label == k)
-                cut_off[mine[~shapely.contains_xy(main, shapely.get_x(pts[mine]), shapely.get_y(pts[mine]))]] = True
-        if cut_off.any():
-            was = label.copy()
-            label[cut_off] = -1
-            sel = np.flatnonzero((label >= 0) | in_comm | cut_off)
-            lab = label[sel].copy()
-            spread_labels(faces[sel], lab)
-            label[sel] = lab
-            back = cut_off & (label < 0)  # no neighbour along an edge: stays with its grid, in several pieces
-            label[back] = was[back]
-            merged = union_by(faces, label, len(pieces), coverage=True)
         for k in range(n_sub + n_bare, len(pieces)):
             merged[k] = _one_polygon(merged[k])
         sub_geoms[si] = [_one_polygon(g) for g in merged[:n_sub]]
@@ -1134,6 +1133,79 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
                     faces[np.isin(label, np.flatnonzero(np.isin(si, mine)))]))
     return (_with_geoms(dedicated, ded_geoms), _with_geoms(base, base_geoms),
             _with_geoms(subgrids, sub_geoms) if has_sub else subgrids)
+
+
+def _grid_of_piece(subgrids: gpd.GeoDataFrame | None, si: np.ndarray, bgid: np.ndarray, bi: np.ndarray, n_sub: int,
+                   n: int) -> np.ndarray:
+    """The grid of each piece of :func:`fit_dedicated` (``0 .. n-1``): a small grid's is its ordinary grid's
+    (numbered ``n`` up, by that grid's position in ``bi``), every other piece is a grid of its own."""
+    owner = np.arange(n, dtype=np.int64)
+    if n_sub:
+        at = {g: n + k for k, g in enumerate(bgid[bi])}
+        owner[:n_sub] = [at[g] for g in subgrids["grid_id"].astype(str).to_numpy()[si]]
+    return np.unique(owner, return_inverse=True)[1].astype(np.int64)
+
+
+def _stray_faces(faces: np.ndarray, key: np.ndarray, face_part: np.ndarray) -> np.ndarray:
+    """Faces (bool) outside the largest piece, in their community part, of the union of the faces sharing
+    their ``key`` (>= 0); ``face_part`` is the community part holding each face (-1: none)."""
+    stray = np.zeros(len(faces), dtype=bool)
+    n = int(key.max()) + 1 if len(key) and key.max() >= 0 else 0
+    merged = union_by(faces, key, n, coverage=True)
+    pts = shapely.point_on_surface(faces)
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    area = shapely.area(faces)
+    for k in np.flatnonzero(shapely.get_num_geometries(merged) > 1):
+        mine = np.flatnonzero(key == k)
+        parts = shapely.get_parts(merged[k])
+        where = np.full(len(mine), -1, dtype=np.int64)
+        for j, part in enumerate(parts):
+            where[shapely.contains_xy(part, x[mine], y[mine])] = j
+        # the community part of a piece: that of its largest face
+        big = pd.DataFrame({"w": where, "a": area[mine], "cp": face_part[mine]}).sort_values(
+            ["w", "a"], ascending=[True, False], kind="stable").drop_duplicates("w")
+        cp = dict(zip(big["w"], big["cp"], strict=True))
+        size = shapely.area(parts)
+        # one piece per community part; a piece off the community (float noise along its edge) is never one
+        inside = {c for c in cp.values() if c >= 0} or {-1}
+        keep = {max((j for j in range(len(parts)) if cp.get(j) == c), key=lambda j: (size[j], -j)) for c in inside}
+        stray[mine[(where >= 0) & ~np.isin(where, sorted(keep))]] = True
+    return stray
+
+
+def _one_piece_per_part(faces: np.ndarray, label: np.ndarray, owner: np.ndarray, community_parts: np.ndarray,
+                        in_comm: np.ndarray) -> None:
+    """Relabel the faces of :func:`fit_dedicated` so that every grid (``owner`` of its piece) and every piece
+    (small grid) is one polygon in each part of its community: the faces of a smaller piece in the same
+    community part go to the labelled neighbour sharing the longest edge with them (a small grid's, one of
+    its own grid first), with the buildings on them (:func:`_follow_fitted_land`). A piece with no such
+    neighbour stays as it is. ``label`` in place."""
+    from .partition.units import spread_labels
+
+    if not len(faces):
+        return
+    pts = shapely.point_on_surface(faces)
+    face_part = np.full(len(faces), -1, dtype=np.int64)
+    fi, pi = shapely.STRtree(community_parts).query(pts, predicate="within")
+    face_part[fi] = pi
+    for _round in range(4):
+        changed = False
+        for per_grid in (True, False):  # whole grids first, then the small grids within them
+            lab_owner = np.where(label >= 0, owner[np.maximum(label, 0)], -1)
+            stray = _stray_faces(faces, lab_owner if per_grid else label, face_part)
+            if not stray.any():
+                continue
+            was = label.copy()
+            label[stray] = -1
+            sel = np.flatnonzero((label >= 0) | in_comm | stray)
+            lab = label[sel].copy()
+            spread_labels(faces[sel], lab, group=lab_owner[sel])
+            label[sel] = lab
+            back = stray & (label < 0)  # no labelled neighbour along an edge: stays in several pieces
+            label[back] = was[back]
+            changed = changed or bool((label != was).any())
+        if not changed:
+            break
 
 
 def _face_labels(faces: np.ndarray, pieces: np.ndarray, n_base: int) -> np.ndarray:

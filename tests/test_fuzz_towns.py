@@ -24,6 +24,11 @@ TOWNS = {
           "rule while validate found it in one (building_code_mismatch)",
     2198: "the same, another town",
     2319: "the same, another town",
+    2041: "crumbs of an ordinary grid round buildings inside a dedicated grid; the second multi-part grid of a "
+          "two-part community judged against the first one's copy of it (multipart_grid)",
+    2101: "a dedicated grid over a two-part community kept the crumbs round other buildings (multipart_grid)",
+    2173: "an ordinary grid and a dedicated grid each with stray pieces of bare land in one community part (multipart_grid)",
+    2199: "a dedicated grid with a stray piece under a square metre left by mending a self-crossing outline (multipart_grid)",
 }
 
 # towns whose plan still has another engineer's error (multipart_grid) but no longer a building_code_mismatch

@@ -159,6 +159,19 @@ def test_multipart_grid_in_a_community_in_separate_parts_is_excused():
     assert list(only(validate_grids(g), "multipart_grid")["severity"]) == ["error"]
 
 
+def test_two_multipart_grids_of_one_community_in_separate_parts_are_both_excused():
+    # a community in two parts and two grids, each with one part in either part of the community (fuzz
+    # town 2041): both are excused; the second was judged against the first grid's copy of the community
+    # and reported an error (multipart_grid) that the quality table did not count
+    comm = comms((MultiPolygon([b(0, 0, 200, 100), b(0, 110, 200, 210)]), C1))
+    g = grid_layer([MultiPolygon([b(0, 0, 100, 100), b(0, 110, 100, 210)]),
+                    MultiPolygon([b(100, 0, 200, 100), b(100, 110, 200, 210)])])
+    mp = only(validate_grids(g, communities=comm), "multipart_grid")
+    assert len(mp) == 2 and set(mp["severity"]) == {"info"}
+    for order in ([1, 0], [0, 1]):
+        assert not has_errors(validate_grids(g.iloc[order].reset_index(drop=True), communities=comm))
+
+
 # --------------------------------------------------------------------------------------------------
 # codes and attributes
 

@@ -280,9 +280,10 @@ def multipart_check(lay: _Layer, records: list, tolerance_m2: float, containers:
         order = np.argsort(pidx, kind="stable")
         keep = np.isin(pidx[order], flagged)
         mine = shapely.multipolygons(parts[order][keep], indices=np.searchsorted(flagged, pidx[order][keep]))
-        cont = np.array([c if c is not None and not shapely.is_missing(c) else Polygon() for c in containers[flagged]],
-                        dtype=object)
-        nparts, distinct = _parts_count(mine, np.arange(len(flagged)), cont)
+        # one entry per distinct container: features sharing one (grids of one community) are each judged
+        # against it, not against the first copy a point-in-part look-up would find
+        cont_of, cont = _distinct_containers(containers[flagged])
+        nparts, distinct = _parts_count(mine, cont_of, cont)
         excused = (nparts > 1) & (distinct == nparts)
     for k, i in enumerate(flagged):
         mine_i = parts[pidx == i]
@@ -294,6 +295,23 @@ def multipart_check(lay: _Layer, records: list, tolerance_m2: float, containers:
         records.append(_rec("multipart_grid", layer, ids[i], None, measure=int(counts[i]),
                             geometry=shapely.multipolygons(rest), severity="info" if excused[k] else None,
                             message=message))
+
+
+def _distinct_containers(containers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each row's container among the distinct ones, the distinct containers; empty for None).
+
+    >>> from shapely import box
+    >>> a = box(0, 0, 1, 1)
+    >>> pos, distinct = _distinct_containers(np.array([a, None, a, box(0, 0, 1, 1)], dtype=object))
+    >>> pos.tolist(), len(distinct)
+    ([0, 1, 0, 0], 2)
+    """
+    geoms = [c if c is not None and not shapely.is_missing(c) else Polygon() for c in containers]
+    keys = [shapely.to_wkb(shapely.normalize(c)) for c in geoms]
+    first: dict[bytes, int] = {}
+    pos = np.array([first.setdefault(k, i) for i, k in enumerate(keys)], dtype=np.int64)
+    rows, pos = np.unique(pos, return_inverse=True)
+    return pos.astype(np.int64), np.array([geoms[i] for i in rows] + [None], dtype=object)[:-1]
 
 
 def _rec(type_: str, layer: str, feature_id: Any, community: Any, *, measure: Any = None,

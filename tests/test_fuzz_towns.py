@@ -16,6 +16,10 @@ TOWNS = {
     2106: "buildings of one footprint unit across two communities judged together: row order moved one (shuffle)",
     2055: "a dedicated grid taking a block left in two pieces by a moved footprint (multipart_grid)",
     2079: "buildings of a dedicated grid's cut-off piece kept its code (building_code_mismatch)",
+    2056: "a grid under its floor wrapped round its neighbour: the corridor held a shed of 3 (grid_encloses_grid)",
+    2113: "a grid under its floor wrapped round a tower's grid: the corridor held 13 households (grid_encloses_grid)",
+    2257: "a grid wrapped round a tower's grid over the ceiling: the corridor held a shed of 1 (grid_encloses_grid)",
+    2323: "a grid wrapped round a tower: the empty corridor cut off an empty arm of the ring (grid_encloses_grid)",
 }
 
 

@@ -20,6 +20,7 @@ TOWNS = {
     2113: "a grid under its floor wrapped round a tower's grid: the corridor held 13 households (grid_encloses_grid)",
     2257: "a grid wrapped round a tower's grid over the ceiling: the corridor held a shed of 1 (grid_encloses_grid)",
     2323: "a grid wrapped round a tower: the empty corridor cut off an empty arm of the ring (grid_encloses_grid)",
+    2053: "a small grid wrapped round a sibling out of its bounds: the corridor held a shed (grid_encloses_grid)",
 }
 
 

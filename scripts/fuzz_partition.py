@@ -273,7 +273,12 @@ def check(plan, t):
                     inside = hole.intersection(cg[cc]).area
                     if inside > 1.0:
                         tag = "reported" if code in reported or code[:15] in reported else "unreported"
-                        raise Fail(f"hole-{layer}-{tag}", f"{code} hole of {hole.area:.0f} m2, {inside:.0f} m2 in its community")
+                        # what the hole holds: dedicated grids (专属网格, a site inside the blocks) or others
+                        held = g[g.geometry.representative_point().within(hole)]
+                        kinds = held["kind"].astype(str).tolist() if "kind" in held.columns else []
+                        what = ",".join(sorted(set(kinds))) or "?"
+                        raise Fail(f"hole-{layer}-{tag}", f"{code} hole of {hole.area:.0f} m2, {inside:.0f} m2 in its "
+                                                          f"community, holding {what}")
             if shapely.get_num_geometries(geom) > 1 and layer == "grids":
                 pass
     bld = plan.buildings

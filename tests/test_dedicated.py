@@ -708,6 +708,20 @@ def test_grid_around_a_dedicated_site_is_reported_as_the_report_counts_it():
     assert found.loc[found["type"] == "grid_encloses_grid", "feature_id"].tolist() == wrapped["feature_id"].tolist()
 
 
+def test_validate_says_a_grid_is_wrapped_round_a_dedicated_site_and_names_it():
+    """Fuzz towns 2003, 2038, ... (issue 16): ``gridgeo validate`` said only "wrapped around 1 hole held by other
+    grids" for a grid round a school's dedicated grid, which reads like a defect of the division. It now names what
+    the hole holds: the dedicated grid (专属网格), a site carved out inside the community's blocks."""
+    comm, buildings, units = _school_in_flats()
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    ded = _ded(plan)["grid_code"].iloc[0]
+    found = plan.validate()
+    msg = found.loc[found["type"] == "grid_encloses_grid", "message"]
+    assert len(msg) == 1
+    assert f"dedicated grid {ded} (专属网格)" in msg.iloc[0] and "inside the community's blocks" in msg.iloc[0]
+    assert "\n" not in msg.iloc[0]
+
+
 def test_a_kept_grid_keeps_its_findings_in_a_redivision():
     """Re-division (动态调整) after a change in the other community: the grid kept around the school's dedicated
     grid is still reported as wrapping it, and the findings of kept grids are those of the first plan."""

@@ -29,13 +29,19 @@ TOWNS = {
     2101: "a dedicated grid over a two-part community kept the crumbs round other buildings (multipart_grid)",
     2173: "an ordinary grid and a dedicated grid each with stray pieces of bare land in one community part (multipart_grid)",
     2199: "a dedicated grid with a stray piece under a square metre left by mending a self-crossing outline (multipart_grid)",
+    2056: "a grid under its floor wrapped round its neighbour: the corridor held a shed of 3 (grid_encloses_grid)",
+    2113: "a grid under its floor wrapped round a tower's grid: the corridor held 13 households (grid_encloses_grid)",
+    2257: "a grid wrapped round a tower's grid over the ceiling: the corridor held a shed of 1 (grid_encloses_grid)",
+    2323: "a grid wrapped round a tower: the empty corridor cut off an empty arm of the ring (grid_encloses_grid)",
+    2053: "a small grid wrapped round a sibling out of its bounds: the corridor held a shed (grid_encloses_grid)",
+    2006: "an address point beyond the gap between parts of a community, its footprint unit placed on the other "
+          "side, judged alone (building_code_mismatch); and a dedicated grid in pieces (multipart_grid)",
+    2402: "a footprint 3.4% in the communities left in no grid (building_code_mismatch); stray pieces (multipart_grid)",
 }
 
 # towns whose plan still has another engineer's error (multipart_grid) but no longer a building_code_mismatch
 CODES_ONLY = {
-    2006: "an address point beyond the gap between parts of a community, its footprint unit placed on the other side",
     2265: "a footprint 4.7% in the communities left in no grid (the footprint-unit rule)",
-    2402: "the same, another town",
 }
 
 

@@ -47,6 +47,11 @@ CUT_TRIES = 8
 #: metres within which a cell's edge counts as lying on the container's outer edge
 RIM_TOL = 1e-3
 
+#: the last resort's corridor across a ring may take a part already out of its bounds further out by at most
+#: this share of the bounds' width (hi - lo: 20 households for grids of 300-500): a shed given to a tower's grid
+#: rather than a grid wrapped round the tower; a part within its bounds never leaves them
+CORRIDOR_SLACK_SHARE = 0.1
+
 
 def _union(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return union_by(geoms, labels, n, coverage=True)
@@ -61,6 +66,13 @@ def foreign_holes(part: shapely.Geometry, container: shapely.Geometry) -> list[s
             if shapely.area(shapely.intersection(hole, container)) > 0.5 * shapely.area(hole):
                 out.append(hole)
     return out
+
+
+def _no_further_out(bounds: Bounds, before: float, after: float, slack: float = 0.0) -> bool:
+    """Whether a part of ``before`` households, ``after`` a move, is no further out of ``bounds``; a part
+    already out of them may go up to ``slack`` further out, one within them never leaves them."""
+    was, now = bounds.violation(before), bounds.violation(after)
+    return now <= was or (was > 0 and now - was <= slack + 1e-9)
 
 
 def _misses(households, bounds: Bounds) -> tuple[int, float]:
@@ -246,10 +258,12 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
     The corridor is the path across ``p`` from a cell beside a part in the hole to a cell beside a part
     outside every hole of ``p`` (or on the container's outer edge) that moves the fewest households,
     then the least area: across empty cells (courtyards, lanes, buildings without households) it moves
-    none, so no part changes its households. Kept only where both parts stay within their bounds (or no
-    further out), ``p`` in no more pieces than before and no part left with a foreign hole it did not
-    have; on success ``labels`` and ``parts`` are updated in place. Returns whether ``p`` is left
-    without foreign holes. ``patient``: see :func:`open_enclosures`.
+    none, so no part changes its households. What the corridor cuts off ``p`` (an arm hanging off the
+    ring) goes along with it when it holds no households (:func:`_with_cut_off`). Kept only where both
+    parts stay within their bounds (or no further out; patiently, a part already out of them may go up to
+    :data:`CORRIDOR_SLACK_SHARE` of their width further out), ``p`` in no more pieces than before and no
+    part left with a foreign hole it did not have; on success ``labels`` and ``parts`` are updated in
+    place. Returns whether ``p`` is left without foreign holes. ``patient``: see :func:`open_enclosures`.
     """
     nbrs: list[list[int]] = [[] for _ in range(g.n)]
     for a, b in zip(g.a.tolist(), g.b.tolist()):
@@ -263,6 +277,7 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
         # along its community's edge had no way out)
         rim, min_on_rim = shapely.buffer(rim, RIM_TOL, cap_style="flat"), 10 * RIM_TOL
     shapely.prepare(rim)
+    slack = CORRIDOR_SLACK_SHARE * (bounds.hi - bounds.lo) if patient else 0.0
     for _ in range(2 * len(foreign_holes(parts[p], container)) + 2):
         holes = foreign_holes(parts[p], container)
         if not holes:
@@ -274,6 +289,7 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
         enclosed = {q for q in range(n) if where[q] is not None and any(shapely.within(where[q], h) for h in holes)}
         mine = np.flatnonzero(labels == p)
         mine_set = set(mine.tolist())
+        whole = _components(g, mine) == 1
         edge = shapely.length(shapely.intersection(shapely.boundary(geoms[mine]), rim)) > min_on_rim
         on_rim = {int(c) for c, e in zip(mine, edge, strict=True) if e}
         targets = {c for c in mine_set if c in on_rim or any(labels[y] != p and labels[y] not in enclosed for y in nbrs[c])}
@@ -287,17 +303,22 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
             if path is None:
                 break
             q = min(int(labels[y]) for y in nbrs[int(path[0])] if labels[y] in inside)
-            moved = float(g.h[path].sum())
+            # what the corridor cuts off the ring (an arm of it) goes along when it holds no households (an
+            # arm with households is the ring's own: a neck, gone round as before)
+            moving = _with_cut_off(g, mine, path) if whole else path
+            if len(moving) > len(path) and float(g.h[moving].sum()) > float(g.h[path].sum()):
+                banned.update(int(c) for c in path)
+                continue
+            moved = float(g.h[moving].sum())
             hp, hq = float(g.h[labels == p].sum()), float(g.h[labels == q].sum())
-            if (bounds.violation(hp - moved) > bounds.violation(hp)
-                    or bounds.violation(hq + moved) > bounds.violation(hq)):
+            if not (_no_further_out(bounds, hp, hp - moved, slack) and _no_further_out(bounds, hq, hq + moved, slack)):
                 # too many households on the way: go round the cells that hold them
                 heavy = [int(c) for c in path if g.h[c] > 0]
                 if not heavy:
                     break
                 banned.update(heavy)
                 continue
-            rest = np.setdiff1d(mine, path)
+            rest = np.setdiff1d(mine, moving)
             if len(rest) == 0:
                 break
             new_p = _union(geoms[rest], np.zeros(len(rest), dtype=np.int64), 1)[0]
@@ -309,7 +330,7 @@ def _cut_rings(g: Graph, geoms: np.ndarray, labels: np.ndarray, parts: np.ndarra
                 banned.update(int(c) for c in path)
                 continue
             new_labels = labels.copy()
-            new_labels[path] = q
+            new_labels[moving] = q
             new_q = _union(geoms[new_labels == q], np.zeros(int((new_labels == q).sum()), dtype=np.int64), 1)[0]
             if len(foreign_holes(new_p, container)) >= len(holes) or foreign_holes(new_q, container):
                 banned.update(int(c) for c in path)

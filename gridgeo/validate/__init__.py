@@ -288,7 +288,8 @@ def validate_grids(
 
     if comms is not None:  # wrapped round other grids: holes the community does not have (as the quality table counts)
         enclosure_check(layer, records, level="grids", codes=comm_code,
-                        containers=np.array([comms.geoms[p] if p >= 0 else None for p in comm_pos], dtype=object))
+                        containers=np.array([comms.geoms[p] if p >= 0 else None for p in comm_pos], dtype=object),
+                        kinds=grids["kind"].to_numpy(dtype=object) if "kind" in grids.columns else None)
     coverage_start = len(records)
     if comms is not None:
         # communities that overlap each other make their grids overlap too: say so, as a warning

@@ -442,10 +442,13 @@ def _finish(records: list[dict], metric: CRS, out_crs: Any) -> gpd.GeoDataFrame:
     return findings
 
 
-def enclosure_check(layer: _Layer, records: list, *, containers: np.ndarray, level: str, codes: np.ndarray) -> None:
+def enclosure_check(layer: _Layer, records: list, *, containers: np.ndarray, level: str, codes: np.ndarray,
+                    kinds: np.ndarray | None = None) -> None:
     """A grid (or small grid) wrapped around land of other grids: a hole its container (community, or grid) does not
     have, counted by :func:`~gridgeo.partition.enclosures.foreign_holes` as the quality table and the partition's
-    findings count it (``grid_encloses_grid``, a warning)."""
+    findings count it (``grid_encloses_grid``, a warning). The message names what the holes hold: with the grids'
+    ``kinds``, a dedicated grid (专属网格) is named as a site carved out inside the community's blocks (no street
+    may reach it, so the grid round it is expected), any other grid as a grid."""
     from ..partition.enclosures import foreign_holes
 
     geoms = layer.geoms
@@ -465,4 +468,34 @@ def enclosure_check(layer: _Layer, records: list, *, containers: np.ndarray, lev
             records.append(_rec("grid_encloses_grid", level, layer.ids[i], codes[i], measure=len(holes),
                                 geometry=shapely.point_on_surface(holes[0]),
                                 message=f"{word} {layer.ids[i]} is wrapped around {len(holes)} "
-                                        f"{'hole' if len(holes) == 1 else 'holes'} held by other grids"))
+                                        f"{'hole' if len(holes) == 1 else 'holes'} held by other grids"
+                                        + _held(layer, i, holes, kinds, word)))
+
+
+def _held(layer: _Layer, i: int, holes: list, kinds: np.ndarray | None, word: str) -> str:
+    """What the ``holes`` of feature ``i`` hold, for its ``grid_encloses_grid`` message: the dedicated grids
+    (专属网格) first, then the other features (at most three named of each)."""
+    ok = np.flatnonzero(layer.usable)
+    ok = ok[ok != i]
+    if not len(ok):
+        return ""
+    inner = shapely.point_on_surface(layer.geoms[ok])
+    inside = ok[np.any([shapely.within(inner, h) for h in holes], axis=0)]
+    if not len(inside):
+        return ""
+
+    def named(rows: np.ndarray) -> str:
+        ids = [str(layer.ids[r]) for r in rows]
+        return ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+
+    dedicated = np.array([kinds is not None and str(kinds[r]) == "dedicated" for r in inside], dtype=bool)
+    said = []
+    if dedicated.any():
+        n = int(dedicated.sum())
+        said.append(f"dedicated grid{'s' if n > 1 else ''} {named(inside[dedicated])} (专属网格), "
+                    f"{'sites' if n > 1 else 'a site'} carved out inside the community's blocks (expected where no "
+                    "street or lane reaches the site; redraw by hand if one does)")
+    if (~dedicated).any():
+        n = int((~dedicated).sum())
+        said.append(f"{word}{'s' if n > 1 else ''} {named(inside[~dedicated])}")
+    return (": it holds " if len(holes) == 1 else ": they hold ") + "; and ".join(said)

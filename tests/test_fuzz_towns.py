@@ -39,7 +39,8 @@ TOWNS = {
     2402: "a footprint 3.4% in the communities left in no grid (building_code_mismatch); stray pieces (multipart_grid)",
 }
 
-# towns whose plan still has another engineer's error (multipart_grid) but no longer a building_code_mismatch
+# towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated
+# grid's site carved out inside a block (a forced enclosure, reported as such), so that the whole check fails
 CODES_ONLY = {
     2265: "a footprint 4.7% in the communities left in no grid (the footprint-unit rule)",
 }

@@ -172,6 +172,23 @@ def test_two_multipart_grids_of_one_community_in_separate_parts_are_both_excused
         assert not has_errors(validate_grids(g.iloc[order].reset_index(drop=True), communities=comm))
 
 
+def test_grid_split_only_where_its_community_narrows_under_the_plans_precision_is_excused():
+    # a community outline (a self-crossing one, mended) whose two halves meet along 0.2 µm: gridgeo's grids are
+    # snapped to 1 µm (GRID_SIZE_M), so the one grid covering it is two polygons touching at a point (fuzz town
+    # 2333). The community is in two parts at the plan's precision: excused, not a multipart_grid error
+    necked = Polygon([(X0, Y0), (X0 + 100, Y0 + 50), (X0 + 200, Y0), (X0 + 200, Y0 + 100),
+                      (X0 + 100, Y0 + 50 + 2e-7), (X0, Y0 + 100)])
+    assert necked.is_valid and necked.geom_type == "Polygon"
+    snapped = shapely.set_precision(necked, 1e-6)
+    assert shapely.get_num_geometries(snapped) == 2
+    f = validate_grids(grid_layer([snapped]), communities=comms((necked, C1)))
+    mp = only(f, "multipart_grid")
+    assert len(mp) == 1 and mp["severity"].tolist() == ["info"] and not has_errors(f)
+    # a grid in two parts of a community that does not narrow there is still an error
+    wide = grid_layer([MultiPolygon([b(0, 0, 90, 100), b(110, 0, 200, 100)]), b(90, 0, 110, 100)])
+    assert only(validate_grids(wide, communities=ONE), "multipart_grid")["severity"].tolist() == ["error"]
+
+
 # --------------------------------------------------------------------------------------------------
 # codes and attributes
 

@@ -415,7 +415,13 @@ def _largest_overlap(geoms: np.ndarray, polys: np.ndarray) -> np.ndarray:
 
 
 def _parts_count(zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Polygon parts per zone and the number of distinct container parts those parts lie in."""
+    """Polygon parts per zone and the number of distinct container parts those parts lie in.
+
+    The containers' parts are taken at the grids' precision (:data:`~gridgeo.partition.units.GRID_SIZE_M`, metres):
+    a community whose outline narrows to less than that (a self-crossing outline, mended) is in two parts
+    there for its grids, which are snapped to it."""
+    from .units import GRID_SIZE_M
+
     nz = len(zgeom)
     parts, pidx = shapely.get_parts(zgeom, return_index=True)
     keep = np.isin(shapely.get_type_id(parts), (3,)) & (shapely.area(parts) > 0)
@@ -423,6 +429,11 @@ def _parts_count(zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray) -> tup
     nparts = np.bincount(pidx, minlength=nz)
     distinct = np.zeros(nz, dtype=np.int64)
     if len(parts) and len(cgeom):
+        cgeom = np.asarray(cgeom, dtype=object)
+        some = ~(shapely.is_missing(cgeom) | shapely.is_empty(cgeom))
+        if some.any():
+            cgeom = cgeom.copy()
+            cgeom[some] = shapely.set_precision(cgeom[some], GRID_SIZE_M)
         cparts, cidx = shapely.get_parts(cgeom, return_index=True)
         where = _locate(shapely.point_on_surface(parts), cparts)
         own = where >= 0

@@ -76,6 +76,7 @@ def adjust(
     villager_groups: gpd.GeoDataFrame | None = None,
     workers: int = 1,
     outlines: dict[str, Any] | None = None,
+    neighbours: gpd.GeoDataFrame | None = None,
 ) -> tuple[PartitionResult, dict[str, Any]]:
     """Partition with a previous plan: keep unchanged grids, re-divide the rest.
 
@@ -83,6 +84,9 @@ def adjust(
     partition result (kept grids carry ``grid_id`` ``"K<old code>"``) and a summary dict. ``outlines``:
     community code → its whole outline where ``communities`` holds it less its dedicated grids (专属网格),
     as for :func:`gridgeo.partition.partition`: a re-divided grid wrapped around one is reported.
+    ``neighbours``: as for :func:`gridgeo.partition.partition`, buildings ``buildings`` does not hold with their
+    community (those carved into dedicated grids) whose pieces reaching into the next community are kept whole
+    in one grid there, as the pieces of the other buildings are.
     """
     crs = communities.crs
     pg = previous["grids"].to_crs(crs)
@@ -143,11 +147,14 @@ def adjust(
         kept = kept[still].reset_index(drop=True)
     # one tree of every building for all regions (a city re-divides thousands of them)
     building_tree = shapely.STRtree(buildings.geometry.to_numpy()) if regions else None
+    if neighbours is not None and not len(neighbours):
+        neighbours = None
+    neighbour_tree = shapely.STRtree(neighbours.geometry.to_numpy()) if regions and neighbours is not None else None
     owner = _region_of(buildings, regions, in_kept)
     for k, region in enumerate(regions):
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
                                        rules, villager_groups, workers, outline=(outlines or {}).get(region["code"]),
-                                       owner=owner))
+                                       owner=owner, neighbours=(neighbours, neighbour_tree)))
     result = _combine(kept, psub, pb, buildings, in_kept, parts, crs)
     summary["communities_rules_changed"] = len(rules_changed)
     if rules_changed:
@@ -583,7 +590,8 @@ def _region_of(buildings: gpd.GeoDataFrame, regions: list[dict[str, Any]], in_ke
 def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
                       buildings: gpd.GeoDataFrame, building_tree: shapely.STRtree, in_kept: np.ndarray,
                       streets: gpd.GeoDataFrame | None, rules: Rules, villager_groups: gpd.GeoDataFrame | None,
-                      workers: int, outline: Any = None, owner: np.ndarray | None = None) -> PartitionResult:
+                      workers: int, outline: Any = None, owner: np.ndarray | None = None,
+                      neighbours: tuple[gpd.GeoDataFrame | None, shapely.STRtree | None] = (None, None)) -> PartitionResult:
     """Partition one freed region afresh; ``building_tree`` is an STRtree of ``buildings.geometry`` (built once
     by :func:`adjust` for all regions). ``outline``: the community's whole outline, its dedicated grids
     included (None: the community as given). That outline, kept grids included, is the container its grids'
@@ -620,6 +628,13 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     # pieces here are kept whole, as in a fresh plan
     near = np.sort(building_tree.query(geom, predicate="intersects"))
     near = near[(buildings["community_code"].to_numpy()[near] != code) & buildings["community_code"].notna().to_numpy()[near]]
+    others = buildings.iloc[near]
+    extra, extra_tree = neighbours
+    if extra is not None and extra_tree is not None:  # buildings carved into the next community's dedicated grids
+        far = np.sort(extra_tree.query(geom, predicate="intersects"))
+        far = far[(extra["community_code"].to_numpy()[far] != code) & extra["community_code"].notna().to_numpy()[far]]
+        if len(far):
+            others = pd.concat([others, extra.iloc[far]], ignore_index=True)
     # the container its grids' holes are judged by: the whole community, its dedicated grids and kept grids
     # included, so that a new grid wrapped around a kept grid (a tower's grid the region surrounds) is reported
     # and opened where it can be, as a fresh plan's grid wrapped around another is (the region alone has that
@@ -627,7 +642,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     whole = outline if outline is not None else row.geometry
     region_outline = whole if shapely.area(shapely.difference(whole, geom)) > _OUTLINE_NOISE_M2 else None
     res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1,
-                    neighbours=buildings.iloc[near] if len(near) else None,
+                    neighbours=others if len(others) else None,
                     outlines={code: region_outline} if region_outline is not None else None)
     suffix = f"R{k}"
     res.grids["grid_id"] = suffix + "-" + res.grids["grid_id"].astype(str)

@@ -408,6 +408,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
         result, extra["adjustment"] = adjust(
             p_comm, p_blocks, p_buildings, base_grids_only(previous), streets=prep.streets, rules=prep.rules,
             villager_groups=p_groups, workers=workers, outlines=outlines,
+            neighbours=reaching if reaching is not None and len(reaching) else None,
         )
     else:
         result = partition(

@@ -626,9 +626,17 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rb = block_totals(rb.assign(area_m2=rb.geometry.area), rbuild)
     # buildings of other communities reaching into the region (a community boundary cuts them): their
     # pieces here are kept whole, as in a fresh plan
-    near = np.sort(building_tree.query(geom, predicate="intersects"))
-    near = near[(buildings["community_code"].to_numpy()[near] != code) & buildings["community_code"].notna().to_numpy()[near]]
+    hit = np.sort(building_tree.query(geom, predicate="intersects"))
+    bcomm = buildings["community_code"].to_numpy()
+    near = hit[(bcomm[hit] != code) & buildings["community_code"].notna().to_numpy()[hit]]
     others = buildings.iloc[near]
+    # and those of its own community another region places (a footprint across the gap between two parts of the
+    # community, each part freed as a region): their pieces here are kept whole too, not cut between its grids
+    elsewhere = hit[(bcomm[hit] == code) & (owner[hit] >= 0) & (owner[hit] != k)]
+    if len(elsewhere):
+        placed = buildings.iloc[elsewhere].copy()
+        placed["community_code"] = f"{code}/elsewhere"  # any code but this region's: a piece it places in no grid
+        others = pd.concat([others, placed], ignore_index=True)
     extra, extra_tree = neighbours
     if extra is not None and extra_tree is not None:  # buildings carved into the next community's dedicated grids
         far = np.sort(extra_tree.query(geom, predicate="intersects"))

@@ -98,3 +98,16 @@ def test_fuzz_town_re_divided_stays_clean(seed, shared_data):
     assert base["grid_id"].astype(str).str.startswith("K").all(), f"{desc}: grids freed with nothing changed"
     changed = _households_changed(t, seed)
     fz.check(fz.div(changed, previous=p1), changed)
+
+
+@pytest.mark.parametrize("seed", [2024])
+def test_fuzz_town_re_divided_with_households_changed_passes_the_checks(seed, shared_data):
+    """A footprint across the gap between two parts of its community (a street drawn through it), its parts freed
+    as two regions: the region placing it kept it whole, the other cut its piece there between two small grids
+    (building_cut, the re-divided plan failed validate). The other region now keeps that piece whole."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, desc = fz.town(seed)
+    changed = _households_changed(t, seed)
+    fz.check(fz.div(changed, previous=fz.div(t)), changed)

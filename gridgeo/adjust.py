@@ -114,7 +114,8 @@ def adjust(
     # a building the previous grids place in a freed one (an address point on the edge between a freed and a
     # kept grid, in the freed one before) is in no kept grid, though among the kept grids alone the kept one
     # would take it
-    in_freed = (in_prev >= 0) & ~keep[np.maximum(in_prev, 0)]
+    # (a previous plan of dedicated grids only has no base grid to keep)
+    in_freed = (in_prev >= 0) & ~keep[np.maximum(in_prev, 0)] if len(keep) else np.zeros(len(in_prev), dtype=bool)
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
     in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
                        kept["community_code"].to_numpy())
@@ -499,18 +500,28 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
                     piece = None
                     break
                 absorbed.add(cand["grid_code"].iloc[j])
-                piece = shapely.coverage_union(piece, cgeoms[j])
+                piece = _joined(piece, cgeoms[j])
                 # pieces now touching the grown piece merge into it
                 touching = [p for p in pieces if shapely.length(shapely.intersection(shapely.boundary(p), shapely.boundary(piece))) > 0]
                 for p in touching:
                     pieces.remove(p)
-                    piece = shapely.coverage_union(piece, p)
+                    piece = _joined(piece, p)
             absorbed_all |= absorbed
             if piece is not None and (absorbed or not _thin(piece)):  # a strip no grid beside it took: left, as before
                 regions.append({"code": code, "kind": kind, "geometry": piece, "absorbed": absorbed})
     # land given to a grid that a region then took in is that region's already
     attached[:] = [a for a in attached if a["grid_code"] not in absorbed_all]
     return regions
+
+
+def _joined(a: Any, b: Any) -> Any:
+    """``a`` and ``b``, which share edges and do not overlap, as one geometry: their coverage union, or where
+    their shared edges are not noded alike (a free piece cut from its community by float arithmetic, against a
+    kept grid as stored) their overlay union (GEOS refused the coverage union, a traceback)."""
+    try:
+        return shapely.coverage_union(a, b)
+    except shapely.errors.GEOSException:
+        return shapely.union(a, b)
 
 
 def _thin(piece: Any) -> bool:

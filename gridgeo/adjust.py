@@ -462,7 +462,10 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     absorbed_all: set[str] = set()  # kept grids regions took in, of every community
     hh = buildings["households"].to_numpy()
     geoms = buildings.geometry.to_numpy()
-    reps = shapely.point_on_surface(geoms)
+    bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad])
     for code, cg, kind in zip(communities["code"], communities.geometry, communities["kind"], strict=True):
         r = rules_for_kind(rules, kind)
         mine = kept[kept["community_code"] == code]
@@ -477,10 +480,10 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
             piece = pieces.pop(0)
             absorbed: set[str] = set()
             while True:
-                # the piece is free area plus absorbed grids: every building it holds counts (a point it covers, a
-                # footprint BUILDING_SHARE_MIN of which lies in it: a tower whose inner point lay beyond the piece,
-                # in a dedicated grid, was not counted, and its land went to a kept grid as land without households)
-                h = int(hh[mine_b][_held(piece, geoms[mine_b], reps[mine_b])].sum())
+                # the piece is free area plus absorbed grids: every building it holds counts, by gridgeo's one
+                # building-to-zone assignment (counted by inner points, a tower whose inner point lay beyond the
+                # piece, in a dedicated grid, was not, and its land went to a kept grid as land without households)
+                h = int(hh[mine_b][assign_to_zones(geoms[mine_b], np.array([piece], dtype=object)).zone >= 0].sum())
                 empty = h == 0 and not absorbed
                 if feasible(h, r.grid_min, r.grid_max) and not empty:
                     break
@@ -515,21 +518,6 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     # land given to a grid that a region then took in is that region's already
     attached[:] = [a for a in attached if a["grid_code"] not in absorbed_all]
     return regions
-
-
-def _held(piece: Any, geoms: np.ndarray, reps: np.ndarray) -> np.ndarray:
-    """Whether ``piece`` holds each building: its point (``reps``) covered, or, for a footprint, at least
-    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of its area in the piece."""
-    held = shapely.covers(piece, reps)
-    area = np.where(np.isin(shapely.get_type_id(geoms), (3, 6)), shapely.area(geoms), 0.0)
-    check = np.flatnonzero(~held & (area > 0) & shapely.intersects(piece, geoms))
-    if len(check):
-        g = geoms[check]
-        bad = ~shapely.is_valid(g)
-        if bad.any():
-            g = np.where(bad, shapely.make_valid(g), g)
-        held[check] = shapely.area(shapely.intersection(g, piece)) >= BUILDING_SHARE_MIN * area[check]
-    return held
 
 
 def _joined(a: Any, b: Any) -> Any:

@@ -642,7 +642,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rbuild["community_code"] = rbuild["community_code"].where(rbuild["community_code"].notna(), None)
     rb = block_totals(rb.assign(area_m2=rb.geometry.area), rbuild)
     # buildings of other communities reaching into the region (a community boundary cuts them): their
-    # pieces here are kept whole, as in a fresh plan
+    # pieces here are kept whole, as in a fresh plan (the partition's neighbours, placed in no grid here)
     hit = np.sort(building_tree.query(geom, predicate="intersects"))
     bcomm = buildings["community_code"].to_numpy()
     near = hit[(bcomm[hit] != code) & buildings["community_code"].notna().to_numpy()[hit]]
@@ -651,13 +651,11 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     # community, each part freed as a region): their pieces here are kept whole too, not cut between its grids
     elsewhere = hit[(bcomm[hit] == code) & (owner[hit] >= 0) & (owner[hit] != k)]
     if len(elsewhere):
-        placed = buildings.iloc[elsewhere].copy()
-        placed["community_code"] = f"{code}/elsewhere"  # any code but this region's: a piece it places in no grid
-        others = pd.concat([others, placed], ignore_index=True)
+        others = pd.concat([others, buildings.iloc[elsewhere]], ignore_index=True)
     extra, extra_tree = neighbours
-    if extra is not None and extra_tree is not None:  # buildings carved into the next community's dedicated grids
+    if extra is not None and extra_tree is not None:  # buildings carved into dedicated grids, as a fresh plan has them
         far = np.sort(extra_tree.query(geom, predicate="intersects"))
-        far = far[(extra["community_code"].to_numpy()[far] != code) & extra["community_code"].notna().to_numpy()[far]]
+        far = far[extra["community_code"].notna().to_numpy()[far]]
         if len(far):
             others = pd.concat([others, extra.iloc[far]], ignore_index=True)
     # the container its grids' holes are judged by: the whole community, its dedicated grids and kept grids

@@ -95,10 +95,11 @@ def partition(
         A :class:`gridgeo.parallel.Checkpoint`: finished communities are kept there and taken from there
         by a later run with the same inputs (``--resume``).
     neighbours
-        Buildings of communities not divided here (``building_id``, ``community_code``, footprints;
-        ``unit_id`` when known) whose footprints may reach into these: the re-division of part of a
-        community. Their pieces here are kept whole in one grid, as the pieces of ``buildings`` that
-        reach into another community are; they are not placed in any grid.
+        Buildings placed by no community here (``building_id``, ``community_code``, footprints; ``unit_id``
+        when known) whose footprints may reach into these: of communities not divided here, carved into
+        dedicated grids, or of a community re-divided in parts that another part places. Their pieces here
+        (in any community, their own included) are kept whole in one grid, as the pieces of ``buildings``
+        that reach into another community are; they are not placed in any grid.
     outlines
         Community code → the community's whole outline (metric CRS) where ``communities`` holds it less
         its dedicated grids (专属网格, carved out first): a grid wrapped around a dedicated grid is then
@@ -254,8 +255,10 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
     others = [(bld["building_id"].to_numpy(), bld["code"].to_numpy(), bgeoms[pos], bld["unit"].to_numpy())]
     if neighbours is not None and len(neighbours):
         nb = neighbours.sort_values("building_id", kind="stable")
+        # placed by no community here: their pieces are foreign in every one of them, their own included (a
+        # building of this community that another region of its re-division places)
         others.append((nb["building_id"].astype(str).to_numpy(),
-                       nb["community_code"].astype(object).where(nb["community_code"].notna(), None).to_numpy(),
+                       np.where(nb["community_code"].notna().to_numpy(), _ELSEWHERE, None).astype(object),
                        nb.geometry.to_numpy(), _units(nb, rules)))
     foreign = _foreign_pieces(codes, cgeoms, *(np.concatenate(a) for a in zip(*others)))
 
@@ -298,6 +301,10 @@ def _jobs(communities, blocks, buildings, streets, villager_groups, rules: Rules
                 job["groups"] = (vg_geoms[mine], vg_names[mine])
         jobs.append(job)
     return jobs
+
+
+#: the community of a neighbour building (:func:`partition`'s ``neighbours``): none of the communities divided here
+_ELSEWHERE = "\x00elsewhere"
 
 
 def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, ids: np.ndarray, own: np.ndarray, geoms: np.ndarray,

@@ -43,7 +43,7 @@ from ._findings import concat_findings, make_findings
 from ._geometry import union_by
 from .footprints import BUILDING_SHARE_MIN, assign_to_zones, pieces_apart, unit_groups, units_across_gaps
 from .partition import PartitionResult, partition
-from .partition.rural import group_villages
+from .partition.rural import group_villages, village_grid_groups
 from .rules import Rules, rules_for_kind
 
 __all__ = ["adjust", "feasible"]
@@ -157,6 +157,12 @@ def adjust(
                                        rules, villager_groups, workers, outline=(outlines or {}).get(region["code"]),
                                        owner=owner, neighbours=(neighbours, neighbour_tree)))
     result = _combine(kept, psub, pb, buildings, in_kept, parts, crs)
+    if villager_groups is not None and rural:
+        # each village grid names the villager group (村民小组) it follows now, kept grids too (a group renamed
+        # or split keeps a grid whose households stay in one group), by the fresh partition's one rule
+        groups = village_grid_groups(result.grids, communities, villager_groups)
+        if groups.notna().any() or "villager_group" in result.grids.columns:
+            result.grids["villager_group"] = groups
     summary["communities_rules_changed"] = len(rules_changed)
     if rules_changed:
         records = [{"type": "previous_rules_changed", "severity": "info", "layer": "communities",
@@ -729,7 +735,7 @@ def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoD
     kg["grid_id"] = "K" + kg["grid_code"].astype(str)
     kg["kind"] = kg["kind"] if "kind" in kg else "base"
     kg["flags"] = kg["flags"] if "flags" in kg else ""
-    grids = [kg[[c for c in GRID_COLUMNS if c in kg.columns] + ["geometry"]]]
+    grids = [kg[[c for c in [*GRID_COLUMNS, "villager_group"] if c in kg.columns] + ["geometry"]]]
     subs = []
     if psub is not None and len(kept):
         ks = psub[psub["grid_code"].isin(set(kept["grid_code"]))].copy()
@@ -761,6 +767,8 @@ def _combine(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None, pb: gpd.GeoD
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     g = gpd.GeoDataFrame(pd.concat(grids, ignore_index=True), geometry="geometry", crs=crs)
+    if "villager_group" in g.columns:  # kept grids keep the group they follow; re-divided ones name theirs
+        g["villager_group"] = g["villager_group"].astype(object).where(g["villager_group"].notna(), None)
     s = gpd.GeoDataFrame(pd.concat(subs, ignore_index=True), geometry="geometry", crs=crs) if subs else gpd.GeoDataFrame(
         {c: [] for c in SUBGRID_COLUMNS}, geometry=[], crs=crs)
     findings = concat_findings([r.findings for r in parts], crs=crs) if parts else make_findings([], crs=crs)

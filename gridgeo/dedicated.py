@@ -933,6 +933,8 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
         ded, base, subgrids = fit_dedicated(ded, base, communities, subgrids)
     grids = gpd.GeoDataFrame(pd.concat([base, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
                              geometry="geometry", crs=base.crs)
+    if "villager_group" in grids.columns:  # a dedicated grid follows no villager group
+        grids["villager_group"] = grids["villager_group"].astype(object).where(grids["villager_group"].notna(), None)
     out_b = result.buildings.copy()
     out_b["community_code"] = buildings["community_code"].to_numpy()
     blk_cut = out_b["block_id"].astype(object).to_numpy()  # block ids as carved (a block cut in two: -D, -R)

@@ -73,6 +73,7 @@ SHAPEFILE_FIELD_NAMES: dict[str, str] = {
     "building_c": "building_code",
     "category_g": "category_given",
     "site_area_": "site_area_m2",
+    "villager_g": "villager_group",
 }
 
 #: layers gridgeo reads, with their accepted geometry families and canonical columns

@@ -625,6 +625,19 @@ def test_a_village_re_divided_after_a_villager_group_split_keeps_no_grid_across_
     assert (groups_per_grid == 1).all(), groups_per_grid[groups_per_grid > 1]
     outside = v1["grids"].to_crs(METRIC).intersection(g).area < 1.0
     assert set(v1["grids"]["grid_code"][outside.to_numpy()]) <= set(v2["grids"]["grid_code"])
+    # each grid names the villager group it follows (村民小组): the kept grids their group as in v1, the grids
+    # drawn afresh the new groups' names, in the plan file as written
+    names = split["name"].to_numpy()
+    group_of = pd.Series(names[zone]).groupby(b["grid_code"].to_numpy()).first()
+    base = v2["grids"][v2["grids"]["kind"] == "base"].set_index("grid_code")
+    assert base["villager_group"].to_dict() == group_of.loc[base.index].to_dict()
+    assert {"十一组", groups["name"].iloc[big]} <= set(base["villager_group"])
+    before = v1["grids"].set_index("grid_code")["villager_group"]
+    untouched = pd.Index(v1["grids"]["grid_code"][outside.to_numpy()]).intersection(base.index)
+    assert len(untouched) >= 5 and (base.loc[untouched, "villager_group"] == before.loc[untouched]).all()
+    # a grid kept whole in the east half of the split group names the new group, not the group it was drawn in
+    kept_east = [c for c in base.index.intersection(before.index) if base.loc[c, "villager_group"] != before.loc[c]]
+    assert all(base.loc[c, "villager_group"] == "十一组" for c in kept_east)
 
 
 def test_villager_groups_with_numeric_village_codes_keep_an_unchanged_village(tmp_path):

@@ -187,6 +187,11 @@ def test_round_trip_keeps_codes_households_and_geometry(fmt, exports, plan):
         back = back.sort_values(key).reset_index(drop=True)
         assert back[key].astype(str).tolist() == src[key].tolist()
         assert back["households"].astype(int).tolist() == src["households"].astype(int).tolist()
+        if layer == "grids":  # the village's grids name their villager group (村民小组); null elsewhere
+            named = src["villager_group"].notna()
+            assert named.sum() >= 10 and (~named).sum() >= 10
+            back_group = [None if v is None or v != v or v == "" else str(v) for v in back["villager_group"].tolist()]
+            assert back_group == [v if n else None for v, n in zip(src["villager_group"], named, strict=True)], fmt
         tol = 1.5e-7 if FORMATS[fmt].text else 1e-9
         expected = src.geometry.to_numpy()
         if FORMATS[fmt].text:  # 7 decimals: a sliver narrower than 1e-7 degrees (a gap of micrometres) closes

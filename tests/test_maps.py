@@ -926,3 +926,27 @@ def test_a_long_community_name_keeps_the_grid_code_in_the_signs_subtitle():
     assert subtitle.get_window_extent(FigureCanvasAgg(fig).get_renderer()).x1 <= 0.95 * fig.bbox.width
     short = sign_figure(town_plan(), A1)  # a name that fits is not cut
     assert any(t.get_text() == f"民族街社区 · 网格 {A1}" for t in short.texts)
+
+
+def test_a_village_grid_names_its_villager_group_in_popup_and_on_its_sign(plan):
+    """A village's grids follow its villager groups (村民小组); the public map and the sign now say which group a
+    grid is (escaped as all user text); a grid without a group (urban, dedicated) shows no such row."""
+    from gridgeo.maps.sign import sign_figure
+
+    grids = plan.grids.sort_values("grid_code").copy()
+    a1, a2 = str(grids["grid_code"].iloc[0]), str(grids["grid_code"].iloc[1])
+    grids["villager_group"] = None
+    grids.loc[grids["grid_code"] == a1, "villager_group"] = "<i>三组</i>"
+    named = type(plan)({**plan.layers, "grids": grids}, plan.metadata)
+    m = grid_map(named, tiles="none")
+    popups = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in _geojson_layers(m)["网格 (6)"]["features"]}
+    assert "<th>村民小组</th><td>&lt;i&gt;三组&lt;/i&gt;</td>" in popups[a1]
+    assert not any("村民小组" in p for c, p in popups.items() if c != a1)
+    en = {f["properties"]["grid_code"]: f["properties"]["popup"]
+          for f in next(v for k, v in _geojson_layers(grid_map(named, tiles="none", lang="en")).items() if k.startswith("grids"))["features"]}
+    assert "<th>villager group</th>" in en[a1]
+    _font_or_skip()
+    texts = [t.get_text() for t in sign_figure(named, a1).texts]
+    assert "村民小组:" in texts and "<i>三组</i>" in texts  # printed as written: a sign is not HTML
+    assert any("<i>三组</i>" in t and a1 in t for t in texts)  # the title: community, group, grid code
+    assert "村民小组:" not in [t.get_text() for t in sign_figure(named, a2).texts]

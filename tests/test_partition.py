@@ -559,6 +559,24 @@ def test_rural_villager_groups_are_default_grids():
     assert r.findings["type"].eq("villager_groups_gap").any()
 
 
+def test_a_village_grid_names_the_villager_group_it_follows():
+    """A village's grids follow its villager groups (村民小组), but the grids layer did not say which: an office
+    printing a village's signs and an event system routing by group had only the code. Each grid names its group
+    (``villager_group``), a group divided in several grids names each; a town's plan has no such column."""
+    d = boxes_community(4, 2, granular(4, 2, seed=10, per_block=6, hh=(3, 9)), kind="rural")
+    groups = gpd.GeoDataFrame({"name": ["一组", "二组", "三组"], "community_code": [CODE] * 3},
+                              geometry=[box(X0, Y0, X0 + 100, Y0 + 200), box(X0 + 100, Y0, X0 + 300, Y0 + 200),
+                                        box(X0 + 300, Y0, X0 + 400, Y0 + 200)], crs=CRS)
+    r = run(d, villager_groups=groups)
+    assert "villager_group" in r.grids.columns
+    x = r.grids.geometry.representative_point().x.to_numpy() - X0
+    expected = np.where(x < 100, "一组", np.where(x < 300, "二组", "三组"))
+    assert r.grids["villager_group"].tolist() == expected.tolist()
+    assert (r.grids["villager_group"] == "二组").sum() >= 2  # the large middle group: divided, each grid named
+    town = run(boxes_community(3, 3, granular(3, 3, seed=9)))
+    assert "villager_group" not in town.grids.columns
+
+
 def test_villager_group_lines_bend_around_houses():
     # one 200 × 200 m block, houses in a row across it; the group line x = 100 runs through a house
     d = boxes_community(1, 1, [[[20] * 8]], size=200.0, kind="rural")

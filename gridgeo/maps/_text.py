@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+import pandas as pd
+
 from .._errors import InputError
 
 LANGS = ("zh", "en")
@@ -12,7 +14,7 @@ LANGS = ("zh", "en")
 _TEXT = {
     "zh": {
         "title": "网格示意图", "grids": "网格", "subgrids": "小网格", "dedicated": "专属网格", "streets": "道路",
-        "buildings": "楼栋", "communities": "社区", "code": "网格编码", "community": "所属社区", "households": "户数",
+        "buildings": "楼栋", "communities": "社区", "code": "网格编码", "community": "所属社区", "villager_group": "村民小组", "households": "户数",
         "building_count": "楼栋数", "staff": "网格工作人员", "supervision": "监督电话", "none": "未配备",
         "search": "按网格编码、社区或道路搜索", "locate": "显示我的位置", "legend": "图例", "unstaffed": "无网格员的网格",
         "index": "全部社区", "back": "← 返回全部社区", "auto": "（系统分配）", "sign": "网格公示牌", "dedicated_sign": "专属网格公示牌", "dedicated_word": "专属网格", "roads": "四至道路",
@@ -29,7 +31,7 @@ _TEXT = {
     },
     "en": {
         "title": "Grid map", "grids": "grids", "subgrids": "small grids", "dedicated": "dedicated grids", "streets": "streets",
-        "buildings": "buildings", "communities": "communities", "code": "grid code", "community": "community",
+        "buildings": "buildings", "communities": "communities", "code": "grid code", "community": "community", "villager_group": "villager group",
         "households": "households", "building_count": "buildings", "staff": "grid staff", "supervision": "supervision phone",
         "none": "none assigned", "search": "search grid code, community or street", "locate": "show my location",
         "legend": "legend", "unstaffed": "grid with no grid worker", "index": "all communities",
@@ -69,6 +71,20 @@ def esc(value: Any) -> str:
     except TypeError:
         pass
     return html.escape(str(value), quote=True)
+
+
+def villager_group(grid: Any) -> str | None:
+    """The villager group (村民小组) a grid follows, as text; None when it has none (urban grids, dedicated
+    grids, plans made without villager groups). ``grid``: a row as a named tuple or a Series.
+
+    >>> import pandas as pd
+    >>> villager_group(pd.Series({"villager_group": " 三组 "})), villager_group(pd.Series({"villager_group": None}))
+    ('三组', None)
+    """
+    value = grid.get("villager_group") if hasattr(grid, "get") else getattr(grid, "villager_group", None)
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return str(value).strip() or None
 
 
 def role_label(role: str, lang: str) -> str:

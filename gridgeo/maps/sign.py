@@ -28,7 +28,7 @@ import shapely
 from .._errors import GridgeoError, InputError
 from ..crs import metric_crs
 from ._layers import community_names, plan_streets, roads_by_zone
-from ._text import default_duties, role_label, texts
+from ._text import default_duties, role_label, texts, villager_group
 from .roster import Roster, read_roster
 
 __all__ = ["PAPER_MM", "FontNotFoundError", "MissingGlyphWarning", "community_figure", "find_cjk_font", "sign_figure", "write_community_maps",
@@ -324,6 +324,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     grid = plan.grids[plan.grids["grid_code"].astype(str) == code]
     community = str(grid["community_code"].iloc[0])
     cname = community_names(plan.communities).get(community) or community
+    group = villager_group(grid.iloc[0])  # a village's grid follows its villager group (村民小组)
     roads = roads_by_zone(grid, "grid_code", street_layer).get(code, [])
     area_m2 = float(grid.to_crs(crs).geometry.area.iloc[0])
     people = staff.of_grid(code) if staff is not None else None
@@ -346,13 +347,14 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         fig.text(0.5, 0.965, t["dedicated_sign" if dedicated else "sign"], ha="center", va="center", fontsize=fs(26),
                  weight="bold", color="#b30000")
         word = t["dedicated_word" if dedicated else "grid_word"]
-        fig.text(0.5, 0.935, _fit(cname, 0.88, fig=fig, size=fs(15), keep=f" · {word} {code}"), ha="center",
+        fig.text(0.5, 0.935, _fit(f"{cname} {group}" if group else cname, 0.88, fig=fig, size=fs(15), keep=f" · {word} {code}"), ha="center",
                  va="center", fontsize=fs(15))
         ax = fig.add_axes((0.06, 0.45, 0.88, 0.465))
         _draw_map(ax, plan, code, street_layer, crs, t)
         sep = "、" if lang == "zh" else ", "
         area = f"{area_m2 / 1e6:.2f} km²" if area_m2 >= 1e5 else f"{area_m2:,.0f} m²"
-        facts = [(t["code"], code), (t["community"], f"{cname} ({community})"), (t["area"], area),
+        facts = [(t["code"], code), (t["community"], f"{cname} ({community})"),
+                 *([(t["villager_group"], group)] if group else []), (t["area"], area),
                  (t["roads"], sep.join(roads) if roads else "—"), (t["unit"], unit)]
         y = 0.425
         for k, v in facts:

@@ -25,7 +25,7 @@ import shapely
 
 from .._errors import InputError
 from ._layers import PALETTE, colour_grids, community_names, display_layer, palette_colour, plan_streets, roads_by_zone
-from ._text import default_duties, esc, role_label, texts
+from ._text import default_duties, esc, role_label, texts, villager_group
 from .roster import Roster, read_roster
 
 __all__ = ["TILES", "grid_map", "publish_map", "SPLIT_GRIDS"]
@@ -173,6 +173,9 @@ def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, ro
     """
     t = texts(lang)
     rows = [(t["community"], f"{esc(community_name)} ({esc(grid.community_code)})" if community_name else esc(grid.community_code))]
+    group = villager_group(grid)
+    if group:
+        rows.append((t["villager_group"], esc(group)))
     if not public and "households" in grid._fields:
         rows.append((t["households"], esc(int(grid.households))))
     if "buildings" in grid._fields:

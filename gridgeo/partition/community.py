@@ -104,7 +104,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         findings.append(_finding("community_multipart", "warning", "communities", code, code, n,
                                  f"community {code} is in {n} separate parts; grids are made per part, and a "
                                  "part too small for a grid joins the nearest grid", community))
-    block_geoms, block_ids, bblock, zone_of_block = _blocks(job, findings)
+    block_geoms, block_ids, bblock, zone_of_block, group_zones = _blocks(job, findings)
     hh = job["bld_households"]
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else None
     cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
@@ -246,6 +246,13 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     grid_records = [{"grid_id": grid_ids[p], "community_code": code, "kind": "base", "households": int(grid_h[p]),
                      "buildings": int(grid_nb[p]), "area_m2": float(shapely.area(grid_geoms[p])),
                      "flags": flag(grid_ids[p]), "geometry": grid_geoms[p]} for p in np.argsort(seq)]
+    if zone_of_block is not None:
+        # a village's grids follow its villager groups (村民小组), one group per grid: each grid names its group
+        from .rural import grid_groups
+
+        group = grid_groups(grid_geoms, *group_zones)
+        for rec, p in zip(grid_records, np.argsort(seq)):
+            rec["villager_group"] = group[p]
     small_nb = _sum(small_of_cell, own_per_cell, n_small)
     sub_records = [{"subgrid_id": small_ids[q], "grid_id": grid_ids[small_grid[q]], "community_code": code,
                     "households": int(small_h[q]), "buildings": int(small_nb[q]),
@@ -284,7 +291,8 @@ def _with_foreign(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _blocks(job: dict[str, Any], findings: list[dict[str, Any]]):
-    """The blocks to build cells on, each building's block, and (villages with groups) each block's zone."""
+    """The blocks to build cells on, each building's block, and (villages with groups) each block's zone
+    and the zones with their names."""
     code, community = job["code"], job["geometry"]
     block_geoms, block_ids = job["block_geoms"], job["block_ids"]
     if not len(block_geoms):
@@ -292,11 +300,12 @@ def _blocks(job: dict[str, Any], findings: list[dict[str, Any]]):
         block_ids = np.array([f"{code}-B0000"], dtype=object)
     pos = {b: i for i, b in enumerate(block_ids)}
     bblock = np.array([pos.get(b, -1) if b is not None else -1 for b in job["bld_block"]], dtype=np.int64)
-    zone_of_block = None
+    zone_of_block = group_zones = None
     if job.get("groups") is not None:
         from .rural import villager_zones, zone_pieces
 
-        zones, _names, found = villager_zones(community, job["groups"][0], job["groups"][1], code)
+        zones, names, found = villager_zones(community, job["groups"][0], job["groups"][1], code)
+        group_zones = (zones, names)
         findings.extend(found)
         if len(zones):
             # the units of the village: street blocks cut by the villager groups
@@ -306,7 +315,7 @@ def _blocks(job: dict[str, Any], findings: list[dict[str, Any]]):
             block_geoms, keep = _bend_pieces(job, block_geoms, block_ids, findings)
             block_ids, zone_of_block = block_ids[keep], zone_of_block[keep]
             bblock = np.full(len(bblock), -1, dtype=np.int64)  # located again, by position
-    return block_geoms, block_ids, bblock, zone_of_block
+    return block_geoms, block_ids, bblock, zone_of_block, group_zones
 
 
 def _bend_pieces(job: dict[str, Any], geoms: np.ndarray, ids: np.ndarray,

@@ -430,7 +430,9 @@ def _assemble(results: list[dict[str, Any]], buildings: gpd.GeoDataFrame, commun
               crs: Any) -> PartitionResult:
     grid_rows = [r for res in results for r in res["grids"]]
     sub_rows = [r for res in results for r in res["subgrids"]]
-    grids = _frame(grid_rows, GRID_COLUMNS, crs)
+    # villages divided along their villager groups: each grid names its group (村民小组)
+    grouped = any("villager_group" in r for r in grid_rows)
+    grids = _frame(grid_rows, GRID_COLUMNS + (["villager_group"] if grouped else []), crs)
     subgrids = _frame(sub_rows, SUBGRID_COLUMNS, crs)
     bgrid = np.full(len(buildings), None, dtype=object)
     bsub = np.full(len(buildings), None, dtype=object)

@@ -28,7 +28,7 @@ from .graph import Graph, subgraph
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .units import _arrangement, _union_by, spread_labels
 
-__all__ = ["group_villages", "villager_zones", "zone_pieces", "zone_partition"]
+__all__ = ["group_villages", "grid_groups", "village_grid_groups", "villager_zones", "zone_pieces", "zone_partition"]
 
 
 def group_villages(groups: Any) -> np.ndarray:
@@ -53,6 +53,62 @@ def group_villages(groups: Any) -> np.ndarray:
         return str(v).strip() or None
 
     return np.array([text(v) for v in groups["community_code"].astype(object)], dtype=object)
+
+
+def grid_groups(grid_geoms: np.ndarray, zones: np.ndarray, names: np.ndarray) -> list[str | None]:
+    """The villager group (村民小组) each grid of a village follows: the name of the zone
+    (:func:`villager_zones`) sharing the most of its area (the lower-numbered zone on a tie); None where that is
+    land no group covers, a group without a name, or no zone at all. The one rule for a fresh partition and a
+    re-division's kept grids.
+
+    >>> from shapely import box
+    >>> grid_groups(np.array([box(0, 0, 40, 50), box(40, 0, 100, 50)]), np.array([box(0, 0, 45, 50), box(45, 0, 100, 50)]),
+    ...             np.array(["一组", None], dtype=object))
+    ['一组', None]
+    """
+    grid_geoms = np.asarray(grid_geoms, dtype=object)
+    out: list[str | None] = [None] * len(grid_geoms)
+    if not len(grid_geoms) or not len(zones):
+        return out
+    gi, zi = shapely.STRtree(np.asarray(zones, dtype=object)).query(grid_geoms, predicate="intersects")
+    if not len(gi):
+        return out
+    shared = shapely.area(shapely.intersection(grid_geoms[gi], np.asarray(zones, dtype=object)[zi]))
+    order = np.lexsort((zi, -shared, gi))  # per grid: the most shared area first, then the lower zone
+    gi, zi, shared = gi[order], zi[order], shared[order]
+    first = np.flatnonzero(np.r_[True, gi[1:] != gi[:-1]])
+    for g, z, a in zip(gi[first], zi[first], shared[first], strict=True):
+        name = names[z]
+        if a > 0 and name is not None and not (isinstance(name, float) and np.isnan(name)):
+            out[int(g)] = str(name).strip() or None
+    return out
+
+
+def village_grid_groups(grids: Any, communities: Any, groups: Any) -> pd.Series:
+    """The villager group of each base grid of a village (community ``kind = rural``) with villager groups,
+    by :func:`grid_groups` over the village's zones; None for every other grid. All layers in one metric CRS;
+    ``communities`` with ``code`` (and ``kind``). A re-division's grids named as a fresh partition's are."""
+    out = pd.Series([None] * len(grids), index=grids.index, dtype=object)
+    if groups is None or not len(groups) or "kind" not in communities.columns:
+        return out
+    vg = groups[~(groups.geometry.is_empty | groups.geometry.isna())]
+    codes = group_villages(vg)
+    names = vg["name"].astype(object).to_numpy() if "name" in vg.columns else np.full(len(vg), None, dtype=object)
+    geoms = vg.geometry.to_numpy()
+    tree = shapely.STRtree(geoms)
+    gcode = grids["community_code"].astype(str).to_numpy()
+    base = (grids["kind"].astype(str).to_numpy() == "base") if "kind" in grids.columns else np.ones(len(grids), bool)
+    for code, village, kind in zip(communities["code"].astype(str), communities.geometry, communities["kind"], strict=True):
+        if kind != "rural":
+            continue
+        hit = np.sort(tree.query(village, predicate="intersects"))
+        mine = [i for i in hit if codes[i] is None or codes[i] == code]
+        rows = np.flatnonzero(base & (gcode == code))
+        if not mine or not len(rows):
+            continue
+        zones, znames, _found = villager_zones(village, geoms[mine], names[mine], code)
+        out.iloc[rows] = grid_groups(grids.geometry.to_numpy()[rows], zones, znames)
+    return out
 
 
 def villager_zones(

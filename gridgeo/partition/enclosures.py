@@ -47,6 +47,10 @@ CUT_TRIES = 8
 #: metres within which a cell's edge counts as lying on the container's outer edge
 RIM_TOL = 1e-3
 
+#: square metres of the container's land inside a ring's hole above which the ring is wrapped round that land
+#: (held by other grids) even where most of the hole is a hole of the container itself
+HOLE_LAND_M2 = 1.0
+
 #: the last resort's corridor across a ring may take a part already out of its bounds further out by at most
 #: this share of the bounds' width (hi - lo: 20 households for grids of 300-500): a shed given to a tower's grid
 #: rather than a grid wrapped round the tower; a part within its bounds never leaves them
@@ -58,12 +62,15 @@ def _union(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 
 
 def foreign_holes(part: shapely.Geometry, container: shapely.Geometry) -> list[shapely.Geometry]:
-    """Interior rings of ``part`` (as polygons) that are not holes of ``container``."""
+    """Interior rings of ``part`` (as polygons) that are not holes of ``container``: more than half of the ring's
+    hole is the container's land, or more than :data:`HOLE_LAND_M2` of it is (a ring round the container's own
+    hole, a lake, and other grids' land beside it is still wrapped round those grids)."""
     out = []
     for poly in shapely.get_parts(part):
         for ring in poly.interiors:
             hole = shapely.Polygon(ring)
-            if shapely.area(shapely.intersection(hole, container)) > 0.5 * shapely.area(hole):
+            land = shapely.area(shapely.intersection(hole, container))
+            if land > 0.5 * shapely.area(hole) or land > HOLE_LAND_M2:
                 out.append(hole)
     return out
 

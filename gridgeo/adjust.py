@@ -38,6 +38,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ._findings import concat_findings, make_findings
 from ._geometry import union_by
@@ -474,7 +476,7 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         free = shapely.difference(cg, covered)
         # a strip under 10 cm wide is no area to divide, but over 1 m² it is still land to cover (a community
         # boundary redrawn a few centimetres out): it goes to the grid beside it as land without households does
-        pieces = [p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2]
+        pieces = _touching_joined([p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2])
         # join pieces that touch each other through a kept grid only later; start from the raw pieces
         while pieces:
             piece = pieces.pop(0)
@@ -518,6 +520,28 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     # land given to a grid that a region then took in is that region's already
     attached[:] = [a for a in attached if a["grid_code"] not in absorbed_all]
     return regions
+
+
+def _touching_joined(pieces: list[Any]) -> list[Any]:
+    """``pieces`` of a community's free land with those that touch each other (at a point, too) as one: a
+    community drawn as a bowtie is mended into two parts touching at a point, metre-wide slivers between their
+    near edges, and a fresh plan divides the parts together, buildings across the slivers kept whole; each part
+    re-divided alone cut them along the line between the parts. In the order of each group's first piece."""
+    if len(pieces) < 2:
+        return pieces
+    geoms = np.array(pieces, dtype=object)
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = a < b
+    if not keep.any():
+        return pieces
+    n = len(pieces)
+    _, group = connected_components(coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n)),
+                                    directed=False)
+    out = []
+    for g in dict.fromkeys(group.tolist()):
+        members = np.flatnonzero(group == g)
+        out.append(pieces[members[0]] if len(members) == 1 else shapely.union_all(geoms[members]))
+    return out
 
 
 def _joined(a: Any, b: Any) -> Any:

@@ -688,9 +688,14 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     # hole too, and the grid round it went unreported)
     whole = outline if outline is not None else row.geometry
     region_outline = whole if shapely.area(shapely.difference(whole, geom)) > _OUTLINE_NOISE_M2 else None
+    # the kept grids it surrounds (the community less its dedicated grids, less the region): a new grid wrapped
+    # round them gets a lane between the buildings to its neighbour, as a fresh plan's gets one to the grid inside
+    kept_land = shapely.difference(row.geometry, geom) if region_outline is not None else None
     res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1,
                     neighbours=others if len(others) else None,
-                    outlines={code: region_outline} if region_outline is not None else None)
+                    outlines={code: region_outline} if region_outline is not None else None,
+                    open_to={code: kept_land} if kept_land is not None and shapely.area(kept_land) > _OUTLINE_NOISE_M2
+                    else None)
     suffix = f"R{k}"
     res.grids["grid_id"] = suffix + "-" + res.grids["grid_id"].astype(str)
     res.subgrids["grid_id"] = suffix + "-" + res.subgrids["grid_id"].astype(str)

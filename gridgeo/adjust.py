@@ -38,6 +38,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from ._findings import concat_findings, make_findings
 from ._geometry import union_by
@@ -480,7 +482,7 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         free = shapely.difference(cg, covered)
         # a strip under 10 cm wide is no area to divide, but over 1 m² it is still land to cover (a community
         # boundary redrawn a few centimetres out): it goes to the grid beside it as land without households does
-        pieces = [p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2]
+        pieces = _touching_joined([p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2])
         # join pieces that touch each other through a kept grid only later; start from the raw pieces
         while pieces:
             piece = pieces.pop(0)
@@ -524,6 +526,28 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     # land given to a grid that a region then took in is that region's already
     attached[:] = [a for a in attached if a["grid_code"] not in absorbed_all]
     return regions
+
+
+def _touching_joined(pieces: list[Any]) -> list[Any]:
+    """``pieces`` of a community's free land with those that touch each other (at a point, too) as one: a
+    community drawn as a bowtie is mended into two parts touching at a point, metre-wide slivers between their
+    near edges, and a fresh plan divides the parts together, buildings across the slivers kept whole; each part
+    re-divided alone cut them along the line between the parts. In the order of each group's first piece."""
+    if len(pieces) < 2:
+        return pieces
+    geoms = np.array(pieces, dtype=object)
+    a, b = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = a < b
+    if not keep.any():
+        return pieces
+    n = len(pieces)
+    _, group = connected_components(coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n)),
+                                    directed=False)
+    out = []
+    for g in dict.fromkeys(group.tolist()):
+        members = np.flatnonzero(group == g)
+        out.append(pieces[members[0]] if len(members) == 1 else shapely.union_all(geoms[members]))
+    return out
 
 
 def _joined(a: Any, b: Any) -> Any:
@@ -670,9 +694,14 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     # hole too, and the grid round it went unreported)
     whole = outline if outline is not None else row.geometry
     region_outline = whole if shapely.area(shapely.difference(whole, geom)) > _OUTLINE_NOISE_M2 else None
+    # the kept grids it surrounds (the community less its dedicated grids, less the region): a new grid wrapped
+    # round them gets a lane between the buildings to its neighbour, as a fresh plan's gets one to the grid inside
+    kept_land = shapely.difference(row.geometry, geom) if region_outline is not None else None
     res = partition(comm, rb, rbuild, streets=streets, rules=rules, villager_groups=villager_groups, workers=1,
                     neighbours=others if len(others) else None,
-                    outlines={code: region_outline} if region_outline is not None else None)
+                    outlines={code: region_outline} if region_outline is not None else None,
+                    open_to={code: kept_land} if kept_land is not None and shapely.area(kept_land) > _OUTLINE_NOISE_M2
+                    else None)
     suffix = f"R{k}"
     res.grids["grid_id"] = suffix + "-" + res.grids["grid_id"].astype(str)
     res.subgrids["grid_id"] = suffix + "-" + res.subgrids["grid_id"].astype(str)

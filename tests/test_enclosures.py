@@ -611,3 +611,28 @@ def test_a_last_resort_corridor_may_take_a_shed_into_a_tower_grid_already_over_i
     g, geoms, container = _grid(3, h)
     fixed, left = open_enclosures(g, geoms, labels, 2, container, SMALL, frozen={0, 1}, patient=True)
     assert left == 1 and fixed.tolist() == labels.tolist()
+
+
+def test_a_re_divided_grid_wrapped_round_a_kept_grid_gets_a_lane_to_its_neighbour():
+    """Re-division (动态调整) divides a freed region round a kept grid, which no new grid may take land from: a
+    new grid wrapped round it stayed so, where a fresh plan cuts a lane between the buildings to the grid in
+    the hole (re-divided fuzz town 2089). The lane now goes to the ring's neighbour; round a dedicated grid's
+    site (outside ``open_to``), as in a fresh plan, the ring is left as drawn."""
+    from gridgeo.partition.enclosures import cut_grid_lanes, foreign_holes
+
+    community = box(0, 0, 100, 100)
+    kept = box(40, 20, 60, 40)
+    region = community.difference(kept)
+    grids = np.array([box(0, 0, 100, 60).difference(kept), box(0, 60, 100, 100)], dtype=object)
+    footprints = np.array([box(5, 5, 15, 15), box(70, 45, 90, 55), box(20, 70, 30, 80)], dtype=object)
+    fixed = shapely.union(shapely.boundary(community), shapely.boundary(region))
+    g2, s2, lanes = cut_grid_lanes(grids, community, grids.copy(), np.array([0, 1]), footprints, fixed=fixed,
+                                   open_to=community)
+    assert len(lanes) == 1 and not foreign_holes(g2[0], community)
+    assert shapely.get_num_geometries(g2[1]) == 1 and shapely.intersection(g2[1], kept).length > 0
+    assert abs(shapely.area(g2[0]) + shapely.area(g2[1]) - shapely.area(region)) < 1e-6
+    assert shapely.equals(g2[1], s2[1]) and shapely.equals(g2[0], s2[0])
+    assert not shapely.intersects(footprints[1], g2[1])  # the lane runs between the buildings
+    g3, _, none = cut_grid_lanes(grids, community, grids.copy(), np.array([0, 1]), footprints, fixed=fixed,
+                                 open_to=region)
+    assert none == [] and len(foreign_holes(g3[0], community)) == 1

@@ -115,3 +115,29 @@ def test_fuzz_town_re_divided_with_households_changed_passes_the_checks(seed, sh
     t, desc = fz.town(seed)
     changed = _households_changed(t, seed)
     fz.check(fz.div(changed, previous=fz.div(t)), changed)
+
+
+def test_fuzz_town_re_divided_community_in_two_parts_touching_at_a_point_keeps_its_buildings_whole(shared_data):
+    """A community drawn as a bowtie (mended into two parts touching at a point, with metre-wide slivers between
+    their near edges), both its grids freed: each part was re-divided as a region of its own, so the line between
+    the parts cut 14 buildings between two re-divided grids (building_cut, 2171), where a fresh plan divides the
+    parts together. Parts of a community that touch are now one region."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, desc = fz.town(2171)
+    changed = _households_changed(t, 2171)
+    fz.check(fz.div(changed, previous=fz.div(t)), changed)
+
+
+def test_fuzz_town_re_divided_grid_round_kept_grids_is_opened_by_a_lane(shared_data):
+    """Households changed, a freed region surrounded three kept towers' grids and one of its new grids wrapped
+    round them (grid_encloses_grid, 2089): no new grid may take a kept grid's land, and the fresh plan's lane goes
+    only to a grid inside the ring. A lane between the buildings now goes from the kept grids to the ring's
+    neighbour."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, desc = fz.town(2089)
+    changed = _households_changed(t, 2089)
+    fz.check(fz.div(changed, previous=fz.div(t)), changed)

@@ -1039,6 +1039,24 @@ def test_a_grid_wrapped_round_another_is_a_finding_as_the_report_counts_it():
     assert "grid_encloses_grid" not in set(gridgeo.validate(grids.iloc[:1], communities=lake)["type"])
 
 
+def test_a_grid_wrapped_round_a_lake_and_another_grid_beside_it_is_a_finding():
+    """A ring round a hole the community has (a lake) and, beside the lake, a grid of the same community: the ring
+    is wrapped round that grid. Only a quarter of the ring's hole was the community's land, and a hole counted
+    only when more than half of it lay in the community, so `validate` said nothing (a re-divided fuzz town,
+    2126: a hole of 5,588 m², 1,925 m² of it other grids' land, unreported)."""
+    import gridgeo
+
+    lake = b(100, 100, 200, 175)
+    comm = gpd.GeoDataFrame({"code": ["420102001001"]}, geometry=[b(0, 0, 300, 300).difference(lake)], crs=CRS_M)
+    inner = b(100, 175, 200, 200)  # a quarter of the ring's hole
+    grids = gpd.GeoDataFrame({"grid_code": ["420102001001001", "420102001001002"], "community_code": ["420102001001"] * 2},
+                             geometry=[b(0, 0, 300, 300).difference(b(100, 100, 200, 200)), inner], crs=CRS_M)
+    found = gridgeo.validate(grids, communities=comm)
+    wrapped = found[found["type"] == "grid_encloses_grid"]
+    assert wrapped["feature_id"].tolist() == ["420102001001001"], found[["type", "message"]].to_string()
+    assert "420102001001002" in wrapped["message"].iloc[0]
+
+
 # --------------------------------------------------------------------------------------------------
 # the grid and small-grid codes buildings carry (what dispatch and public security import)
 

@@ -184,7 +184,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     small_grid = np.full(n_small, -1, dtype=np.int64)
     small_grid[small_of_cell] = grid_of_cell
     grid_geoms, small_geoms = _lanes_cut(grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"],
-                                         zoned=zone_of_block is not None)
+                                         zoned=zone_of_block is not None, open_to=job.get("open_to"))
     seq = np.empty(n_grids, dtype=np.int64)
     seq[order_key(grid_geoms) if n_grids else np.zeros(0, np.int64)] = np.arange(n_grids)
     grid_ids = np.array([f"{code}-G{s + 1:03d}" for s in seq], dtype=object)
@@ -979,22 +979,29 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
 
 
 def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.ndarray, container: Any,
-               community: Any, footprints: np.ndarray, *, zoned: bool) -> tuple[np.ndarray, np.ndarray]:
+               community: Any, footprints: np.ndarray, *, zoned: bool,
+               open_to: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """Grids and small grids with a lane between the buildings cut across any still wrapped round another
     (:func:`~.enclosures.cut_grid_lanes`, :func:`~.enclosures.cut_lanes`), never reaching the community's
-    edge or a dedicated grid's; both levels as they were should the lanes leave either not a clean coverage."""
+    edge or a dedicated grid's; ``open_to``: land held by grids not divided here (a re-division's kept grids),
+    whose rings get lanes to a neighbour. Both levels as they were should the lanes leave either not a clean
+    coverage."""
     n_grids, n_small = len(grid_geoms), len(small_geoms)
     fixed = shapely.union(shapely.boundary(container), shapely.boundary(community))
     lanes: list = []
     g2, s2 = grid_geoms, small_geoms
     if n_grids > 1 and not zoned:  # grids following villager groups keep their lines as drawn
-        g2, s2, lanes = cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed)
+        g2, s2, lanes = cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed, open_to=open_to)
     if n_small > n_grids:
         s2, more = cut_lanes(s2, small_grid, g2, footprints, fixed=fixed)
         lanes += more
     if not lanes:
         return grid_geoms, small_geoms
     g3, s3 = node_lanes(g2, lanes), node_lanes(s2, lanes)
+    if open_to is not None and not (shapely.coverage_is_valid(g3) and shapely.coverage_is_valid(s3)):
+        # a lane to a neighbour rebuilds the ring and the neighbour, whose far edges the noding of their lines
+        # can move by a micrometre against the grids beside them: every polygon rebuilt from one linework
+        g3, s3 = node_lanes(g2, lanes, within=np.inf), node_lanes(s2, lanes, within=np.inf)
     same = all(np.allclose(shapely.area(a), shapely.area(b), rtol=0, atol=1e-6 * max(shapely.area(container), 1.0))
                and (shapely.get_num_geometries(a) <= np.maximum(shapely.get_num_geometries(b), 1)).all()
                for a, b in ((g3, g2), (s3, s2)))

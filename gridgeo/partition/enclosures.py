@@ -47,6 +47,10 @@ CUT_TRIES = 8
 #: metres within which a cell's edge counts as lying on the container's outer edge
 RIM_TOL = 1e-3
 
+#: square metres of the container's land inside a ring's hole above which the ring is wrapped round that land
+#: (held by other grids) even where most of the hole is a hole of the container itself
+HOLE_LAND_M2 = 1.0
+
 #: the last resort's corridor across a ring may take a part already out of its bounds further out by at most
 #: this share of the bounds' width (hi - lo: 20 households for grids of 300-500): a shed given to a tower's grid
 #: rather than a grid wrapped round the tower; a part within its bounds never leaves them
@@ -58,12 +62,15 @@ def _union(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 
 
 def foreign_holes(part: shapely.Geometry, container: shapely.Geometry) -> list[shapely.Geometry]:
-    """Interior rings of ``part`` (as polygons) that are not holes of ``container``."""
+    """Interior rings of ``part`` (as polygons) that are not holes of ``container``: more than half of the ring's
+    hole is the container's land, or more than :data:`HOLE_LAND_M2` of it is (a ring round the container's own
+    hole, a lake, and other grids' land beside it is still wrapped round those grids)."""
     out = []
     for poly in shapely.get_parts(part):
         for ring in poly.interiors:
             hole = shapely.Polygon(ring)
-            if shapely.area(shapely.intersection(hole, container)) > 0.5 * shapely.area(hole):
+            land = shapely.area(shapely.intersection(hole, container))
+            if land > 0.5 * shapely.area(hole) or land > HOLE_LAND_M2:
                 out.append(hole)
     return out
 
@@ -615,14 +622,19 @@ def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, foo
 def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geometry, outer: shapely.Geometry,
                near: np.ndarray, parent: shapely.Geometry, width: float, clearance: float,
                accept: Callable[[shapely.Geometry, int], Any] | None = None,
-               fixed: shapely.Geometry | None = None) -> tuple | None:
+               fixed: shapely.Geometry | None = None, to_outer: bool = False) -> tuple | None:
     """(sibling, ring less the lane, sibling with it, lane, what ``accept`` said) for the shortest lane
     ``width`` wide that opens ``hole`` of part ``q`` and that ``accept(lane, sibling)`` does not refuse
-    (None), or None."""
+    (None), or None. The lane goes to the part of ``inside`` nearest where it starts (in the hole) or, with
+    ``to_outer``, to the one along most of its far end (a neighbour outside the ring)."""
     for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed):
         ring = shapely.difference(geoms[q], lane)
-        start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
-        s = min(inside, key=lambda i: shapely.distance(geoms[i], start))
+        if to_outer:
+            end = shapely.buffer(lane, 1e-3)
+            s = max(inside, key=lambda i: (float(shapely.area(shapely.intersection(geoms[i], end))), -i))
+        else:
+            start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
+            s = min(inside, key=lambda i: shapely.distance(geoms[i], start))
         given = shapely.union(geoms[s], lane)
         if not (shapely.get_num_geometries(ring) == 1 and shapely.get_num_geometries(given) == 1
                 and len(foreign_holes(ring, parent)) < len(foreign_holes(geoms[q], parent))
@@ -637,13 +649,18 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
 
 def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
                    small_grid: np.ndarray, footprints: np.ndarray, *, fixed: shapely.Geometry | None = None,
-                   width: float = LANE_M,
-                   clearance: float = LANE_CLEARANCE_M) -> tuple[np.ndarray, np.ndarray, list[shapely.Geometry]]:
+                   width: float = LANE_M, clearance: float = LANE_CLEARANCE_M,
+                   open_to: shapely.Geometry | None = None) -> tuple[np.ndarray, np.ndarray, list[shapely.Geometry]]:
     """Grids and small grids with a lane cut across any grid still wrapped round another (as
     :func:`cut_lanes` does for small grids): the lane leaves the ring's small grids it crosses and joins the
     small grid of the grid in the hole where it starts; every small grid stays in one piece, without a hole
     of its own. No lane reaches ``fixed`` (by default the container's edge). Returns copies of both and the
-    lanes cut."""
+    lanes cut.
+
+    ``open_to``: land of the container held by no grid given (in a re-division, 动态调整, the kept grids a freed
+    region surrounds) whose holes may be opened too: no grid of the layer lies in such a hole and its edge is
+    no one's to move, so the lane runs from it to a neighbouring grid outside the ring, which takes it. A
+    hole mostly outside ``open_to`` (a dedicated grid's site, 专属网格) is left as a fresh plan leaves it."""
     grid_geoms = np.asarray(grid_geoms, dtype=object).copy()
     small_geoms = np.asarray(small_geoms, dtype=object).copy()
     small_grid = np.asarray(small_grid, dtype=np.int64)
@@ -657,24 +674,40 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
         for hole in holes:
             inside = [r for r in range(len(grid_geoms)) if r != p and not shapely.is_empty(grid_geoms[r])
                       and shapely.within(shapely.point_on_surface(grid_geoms[r]), hole)]
-            if not inside:
-                continue
             outer = shapely.union_all([shapely.get_exterior_ring(g) for g in shapely.get_parts(grid_geoms[p])])
+            hole_edge, to_outer = edge, False
+            if not inside:
+                site = _site_opening(grid_geoms, p, hole, holes, outer, open_to, edge)
+                if site is None:
+                    continue
+                inside, outer, hole_edge = site
+                to_outer = True
             near = fp[tree.query(grid_geoms[p], predicate="intersects")]
 
-            def accept(lane: shapely.Geometry, s: int, p: int = p, hole: shapely.Geometry = hole) -> dict | None:
+            def accept(lane: shapely.Geometry, s: int, p: int = p, hole: shapely.Geometry = hole,
+                       to_outer: bool = to_outer, near: np.ndarray = near) -> dict | None:
                 mine = np.flatnonzero(small_grid == p)
                 crossed = mine[shapely.area(shapely.intersection(small_geoms[mine], lane)) > 0]
-                changed = {}
+                changed: dict[int, Any] = {}
                 for k in crossed:
-                    left = shapely.difference(small_geoms[k], lane)
+                    left = shapely.difference(changed.get(int(k), small_geoms[k]), lane)
+                    if to_outer and shapely.get_num_geometries(left) > 1:
+                        # a lane to a neighbour crosses the ring's small grids from side to side: the pieces
+                        # without buildings it cuts off go to a sibling beside them
+                        left = _pieces_handed_over(left, int(k), mine, small_geoms, changed, near)
+                        if left is None:
+                            return None
                     if (shapely.is_empty(left) or shapely.get_num_geometries(left) != 1
                             or len(foreign_holes(left, container)) > len(foreign_holes(small_geoms[k], container))):
                         return None
                     changed[int(k)] = left
                 theirs = np.flatnonzero(small_grid == s)
-                start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
-                k = int(theirs[np.argmin(shapely.distance(small_geoms[theirs], start))])
+                if to_outer:  # the small grid of the neighbour along most of the lane's far end
+                    k = int(theirs[np.argmax(shapely.area(shapely.intersection(small_geoms[theirs],
+                                                                                shapely.buffer(lane, 1e-3))))])
+                else:
+                    start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
+                    k = int(theirs[np.argmin(shapely.distance(small_geoms[theirs], start))])
                 given = shapely.union(small_geoms[k], lane)
                 if shapely.get_num_geometries(given) != 1:
                     return None
@@ -683,7 +716,7 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
 
             for w in (2 * width, width):
                 done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance, accept,
-                                  fixed=edge)
+                                  fixed=hole_edge, to_outer=to_outer)
                 if done is not None:
                     break
             if done is None:
@@ -696,16 +729,63 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
     return grid_geoms, small_geoms, lanes
 
 
-def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry]) -> np.ndarray:
+def _pieces_handed_over(left: shapely.Geometry, k: int, mine: np.ndarray, small_geoms: np.ndarray,
+                        changed: dict[int, Any], footprints: np.ndarray) -> shapely.Geometry | None:
+    """Small grid ``k`` of a ring cut into pieces by a lane (``left``): the piece holding its footprints kept,
+    each other piece (no footprint in it) given to the sibling among ``mine`` sharing the longest edge with it
+    (``changed`` updated in place); None where more than one piece holds footprints or a piece has no such
+    sibling."""
+    pieces = list(shapely.get_parts(left))
+    held = [bool(len(footprints)) and bool(shapely.intersects(footprints, q).any()) for q in pieces]
+    if sum(held) > 1:
+        return None
+    own = held.index(True) if any(held) else int(np.argmax(shapely.area(pieces)))
+    for i, q in enumerate(pieces):
+        if i == own:
+            continue
+        sibs = [int(j) for j in mine if int(j) != k]
+        geoms = np.array([changed.get(j, small_geoms[j]) for j in sibs], dtype=object)
+        edge = shapely.length(shapely.intersection(shapely.boundary(geoms), shapely.boundary(q))) if sibs else []
+        if not len(sibs) or float(np.max(edge)) <= 0:
+            return None
+        j = int(np.argmax(edge))
+        joined = shapely.union(geoms[j], q)
+        if shapely.get_num_geometries(joined) != 1:
+            return None
+        changed[sibs[j]] = joined
+    return pieces[own]
+
+
+def _site_opening(grid_geoms: np.ndarray, p: int, hole: shapely.Geometry, holes: list[shapely.Geometry],
+                  outer: shapely.Geometry, open_to: shapely.Geometry | None,
+                  edge: shapely.Geometry) -> tuple[list[int], shapely.Geometry, shapely.Geometry] | None:
+    """For ``hole`` of grid ``p`` that no grid lies in (see :func:`cut_grid_lanes`, ``open_to``): (the
+    neighbours outside every hole of ``p`` that may take a lane, the part of ``p``'s outer edge shared with
+    them, ``edge`` less the hole's own edge, where the lane starts); None where the hole is not mostly
+    ``open_to`` land or no neighbour shares an edge."""
+    if open_to is None or shapely.area(shapely.intersection(hole, open_to)) <= 0.5 * shapely.area(hole):
+        return None
+    others = [r for r in range(len(grid_geoms)) if r != p and not shapely.is_empty(grid_geoms[r])
+              and not any(shapely.within(shapely.point_on_surface(grid_geoms[r]), h) for h in holes)]
+    shared = [shapely.intersection(outer, shapely.boundary(grid_geoms[r])) for r in others]
+    keep = [i for i, x in enumerate(shared) if shapely.length(x) > 0]
+    if not keep:
+        return None
+    reach = shapely.union_all([shared[i] for i in keep])
+    return [others[i] for i in keep], reach, shapely.difference(edge, shapely.buffer(shapely.get_exterior_ring(hole), 1e-3))
+
+
+def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry], *, within: float = NODE_M) -> np.ndarray:
     """``geoms`` (a coverage) with the edges of the polygons beside or holding a lane noded together with
     the lanes' edges: the polygons within :data:`NODE_M` of a lane are rebuilt from the faces of that one
     noded linework, each face going to the polygon holding its interior point. Shared edges are then the
     same vertices on both sides, as a coverage needs (the lanes' corners are computed points, which two
-    overlays of the same lane do not always place alike). Areas do not change."""
+    overlays of the same lane do not always place alike). Areas do not change. ``within``: metres from a lane
+    within which a polygon is rebuilt (``np.inf``: every one, from one linework)."""
     geoms = np.asarray(geoms, dtype=object).copy()
     if not lanes or not len(geoms):
         return geoms
-    near = np.flatnonzero(shapely.dwithin(geoms, shapely.union_all(lanes), NODE_M))
+    near = np.flatnonzero(shapely.dwithin(geoms, shapely.union_all(lanes), within))
     if not len(near):
         return geoms
     lines = shapely.union_all(np.concatenate([shapely.boundary(geoms[near]), shapely.boundary(np.asarray(lanes))]))

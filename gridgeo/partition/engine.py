@@ -63,6 +63,7 @@ def partition(
     checkpoint: Checkpoint | None = None,
     neighbours: gpd.GeoDataFrame | None = None,
     outlines: dict[str, Any] | None = None,
+    open_to: dict[str, Any] | None = None,
 ) -> PartitionResult:
     """Divide every community into base grids and small grids.
 
@@ -104,6 +105,10 @@ def partition(
         Community code → the community's whole outline (metric CRS) where ``communities`` holds it less
         its dedicated grids (专属网格, carved out first): a grid wrapped around a dedicated grid is then
         reported (``grid_encloses_grid``), as the quality figures count it; the division is the same.
+    open_to
+        Community code → land of its outline held by grids not divided here (a re-division's kept grids, with
+        the community divided here): a grid wrapped round such land gets a lane between the buildings to its
+        neighbour (:func:`~.enclosures.cut_grid_lanes`). Land of dedicated grids is left out of it.
 
     A community whose computation raises gets no grids and a ``community_failed`` finding (an error,
     with the exception); the other communities are divided as usual.
@@ -143,6 +148,8 @@ def partition(
     for job in jobs:
         if outlines and outlines.get(job["code"]) is not None:
             job["outline"] = outlines[job["code"]]
+        if open_to and open_to.get(job["code"]) is not None:
+            job["open_to"] = open_to[job["code"]]
     # largest communities first, so that no worker is left with a big one at the end
     order = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i]["bld_pos"]), i))
     results = run_jobs(_community_job, jobs, keys=[j["code"] for j in jobs], workers=workers,

@@ -669,6 +669,40 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(np.searchsorted(a, v, side="right") / len(a) - np.searchsorted(b, v, side="right") / len(b))))
 
 
+#: side (m) of the cells whose Z-order (Morton) curve orders the points of one k-d tree query
+_QUERY_CELL_M = 32.0
+
+
+def _z_order(xy: np.ndarray, cell: float = _QUERY_CELL_M) -> np.ndarray:
+    """The points' order along a Z-order (Morton) curve over square cells of ``cell`` metres: points near
+    each other come near each other (ties in input order)."""
+    if not len(xy):
+        return np.zeros(0, dtype=np.int64)
+    ij = np.floor((xy - np.nanmin(xy, axis=0)) / cell)
+    ij = np.clip(np.nan_to_num(ij), 0, 2**31 - 1).astype(np.uint64)
+    spread = []
+    for v in ij.T:  # each coordinate's 31 bits spread to the even bits of 62
+        v = (v | (v << np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x3333333333333333)
+        v = (v | (v << np.uint64(1))) & np.uint64(0x5555555555555555)
+        spread.append(v)
+    return np.argsort(spread[0] | (spread[1] << np.uint64(1)), kind="stable")
+
+
+def _nearest_distances(tree: Any, xy: np.ndarray, upper: float) -> np.ndarray:
+    """``tree.query(xy, distance_upper_bound=upper, workers=1)[0]``: each point's distance to its nearest
+    point of the k-d tree (inf beyond ``upper``), the same values, with the points asked in Z-order: a
+    point's search then walks nodes its predecessor just visited (the tree's memory stays in the CPU
+    cache): the datum-shift check's queries on a Wuhan district (1.4 million points) took 1.5–2 times less
+    CPU so."""
+    order = _z_order(xy)
+    out = np.empty(len(xy))
+    out[order] = tree.query(xy[order], distance_upper_bound=upper, workers=1)[0]
+    return out
+
+
 def _structure(
     src_lines: np.ndarray,
     dst_lines: np.ndarray,
@@ -707,7 +741,7 @@ def _structure(
     def distances(p: np.ndarray) -> np.ndarray:
         # one query for a reading and its jittered copies, in this thread (worker threads in C++ outlive a
         # Ctrl-C and crash the interpreter at exit)
-        return np.minimum(target.query(p, distance_upper_bound=_SHIFT_CAP_M, workers=1)[0], _SHIFT_CAP_M)
+        return np.minimum(_nearest_distances(target, p, _SHIFT_CAP_M), _SHIFT_CAP_M)
 
     out = {}
     for key, (a, b) in conversions.items():

@@ -691,6 +691,16 @@ def _z_order(xy: np.ndarray, cell: float = _QUERY_CELL_M) -> np.ndarray:
     return np.argsort(spread[0] | (spread[1] << np.uint64(1)), kind="stable")
 
 
+def _vertex_tree(xy: np.ndarray) -> Any:
+    """The k-d tree of the other layer's points for :func:`_nearest_distances`: leaves of 64 points, boxes as
+    split (not shrunk to their points). The nearest distances are those of any k-d tree of these points
+    (scipy's defaults, leaves of 16 and shrunk boxes, give the same values); on a Wuhan district this one
+    took 0.4 s less CPU to build and a third less to query."""
+    from scipy.spatial import KDTree  # scipy comes with scikit-learn
+
+    return KDTree(xy, leafsize=64, compact_nodes=False)
+
+
 def _nearest_distances(tree: Any, xy: np.ndarray, upper: float) -> np.ndarray:
     """``tree.query(xy, distance_upper_bound=upper, workers=1)[0]``: each point's distance to its nearest
     point of the k-d tree (inf beyond ``upper``), the same values, with the points asked in Z-order: a
@@ -716,8 +726,6 @@ def _structure(
     in 8 directions, so large-scale differences (a river, the layers' extents) cancel out and
     only fine alignment counts. Readings with too few points inside ``dst``'s extent are left out.
     """
-    from scipy.spatial import KDTree  # scipy comes with scikit-learn
-
     dst_series = gpd.GeoSeries(dst_lines, crs=4326)
     metric = metric_crs(dst_series)
     to_metric_xy = _lonlat_to(metric.to_wkt())
@@ -736,7 +744,8 @@ def _structure(
     lon, lat = to_metric_xy.transform(xy[:, 0], xy[:, 1], direction="INVERSE")
     # distances to the linework, from a k-d tree of points along it (within 1 m of the true distance)
     reach = shapely.buffer(shapely.envelope(shapely.multipoints(xy)), _SHIFT_MAX_OFFSET_M + _SHIFT_CAP_M)
-    target = KDTree(_vertices_every(dst_m[shapely.STRtree(dst_m).query(reach, predicate="intersects")], _SHIFT_MAX_POINTS))
+    target = _vertex_tree(_vertices_every(dst_m[shapely.STRtree(dst_m).query(reach, predicate="intersects")],
+                                          _SHIFT_MAX_POINTS))
 
     def distances(p: np.ndarray) -> np.ndarray:
         # one query for a reading and its jittered copies, in this thread (worker threads in C++ outlive a

@@ -585,12 +585,13 @@ def test_shift_distances_asked_in_z_order_equal_the_query_as_given():
     # the datum-shift check asks its k-d tree in Z-order (faster): every distance the same, in the points' order
     from scipy.spatial import KDTree
 
-    from gridgeo.crs import _nearest_distances, _z_order
+    from gridgeo.crs import _nearest_distances, _vertex_tree, _z_order
 
     rng = np.random.default_rng(34)
     for trial in range(20):
         data = rng.uniform(0, 5000, (int(rng.integers(1, 3000)), 2))
         tree = KDTree(data)
+        ours = _vertex_tree(data)
         n = int(rng.integers(0, 4000))
         xy = np.concatenate([data[rng.integers(len(data), size=n // 2)] + rng.normal(0, 30, (n // 2, 2)),
                              rng.uniform(-2000, 7000, (n - n // 2, 2))])
@@ -600,12 +601,13 @@ def test_shift_distances_asked_in_z_order_equal_the_query_as_given():
         assert np.array_equal(np.sort(order), np.arange(n))
         want = tree.query(xy, distance_upper_bound=250.0, workers=1)[0]
         assert np.array_equal(_nearest_distances(tree, xy, 250.0), want)
+        assert np.array_equal(_nearest_distances(ours, xy, 250.0), want)
     # Z-order: the points of one cell together, cells near each other near each other
     grid = np.array([[x, y] for y in (0.0, 40.0, 70.0) for x in (0.0, 40.0, 70.0)])
     assert _z_order(grid).tolist() == [0, 1, 3, 4, 2, 5, 6, 7, 8]
 
 
-def test_shift_structure_unchanged_by_the_z_order(town, monkeypatch):
+def test_shift_structure_unchanged_by_the_z_order_and_the_tree(town, monkeypatch):
     # the structure of every reading, as the query without the Z-order measures it
     import gridgeo.crs as crs
 
@@ -626,6 +628,10 @@ def test_shift_structure_unchanged_by_the_z_order(town, monkeypatch):
         return [shifts, got]
 
     fast = structures()
+    # scipy's default k-d tree, asked in the points' order
+    from scipy.spatial import KDTree
+
+    monkeypatch.setattr(crs, "_vertex_tree", KDTree)
     monkeypatch.setattr(crs, "_nearest_distances",
                         lambda tree, xy, upper: tree.query(xy, distance_upper_bound=upper, workers=1)[0])
     assert structures() == fast

@@ -669,6 +669,50 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(np.searchsorted(a, v, side="right") / len(a) - np.searchsorted(b, v, side="right") / len(b))))
 
 
+#: side (m) of the cells whose Z-order (Morton) curve orders the points of one k-d tree query
+_QUERY_CELL_M = 32.0
+
+
+def _z_order(xy: np.ndarray, cell: float = _QUERY_CELL_M) -> np.ndarray:
+    """The points' order along a Z-order (Morton) curve over square cells of ``cell`` metres: points near
+    each other come near each other (ties in input order)."""
+    if not len(xy):
+        return np.zeros(0, dtype=np.int64)
+    ij = np.floor((xy - np.nanmin(xy, axis=0)) / cell)
+    ij = np.clip(np.nan_to_num(ij), 0, 2**31 - 1).astype(np.uint64)
+    spread = []
+    for v in ij.T:  # each coordinate's 31 bits spread to the even bits of 62
+        v = (v | (v << np.uint64(16))) & np.uint64(0x0000FFFF0000FFFF)
+        v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF00FF00FF)
+        v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        v = (v | (v << np.uint64(2))) & np.uint64(0x3333333333333333)
+        v = (v | (v << np.uint64(1))) & np.uint64(0x5555555555555555)
+        spread.append(v)
+    return np.argsort(spread[0] | (spread[1] << np.uint64(1)), kind="stable")
+
+
+def _vertex_tree(xy: np.ndarray) -> Any:
+    """The k-d tree of the other layer's points for :func:`_nearest_distances`: leaves of 64 points, boxes as
+    split (not shrunk to their points). The nearest distances are those of any k-d tree of these points
+    (scipy's defaults, leaves of 16 and shrunk boxes, give the same values); on a Wuhan district this one
+    took 0.4 s less CPU to build and a third less to query."""
+    from scipy.spatial import KDTree  # scipy comes with scikit-learn
+
+    return KDTree(xy, leafsize=64, compact_nodes=False)
+
+
+def _nearest_distances(tree: Any, xy: np.ndarray, upper: float) -> np.ndarray:
+    """``tree.query(xy, distance_upper_bound=upper, workers=1)[0]``: each point's distance to its nearest
+    point of the k-d tree (inf beyond ``upper``), the same values, with the points asked in Z-order: a
+    point's search then walks nodes its predecessor just visited (the tree's memory stays in the CPU
+    cache): the datum-shift check's queries on a Wuhan district (1.4 million points) took 1.5–2 times less
+    CPU so."""
+    order = _z_order(xy)
+    out = np.empty(len(xy))
+    out[order] = tree.query(xy[order], distance_upper_bound=upper, workers=1)[0]
+    return out
+
+
 def _structure(
     src_lines: np.ndarray,
     dst_lines: np.ndarray,
@@ -682,8 +726,6 @@ def _structure(
     in 8 directions, so large-scale differences (a river, the layers' extents) cancel out and
     only fine alignment counts. Readings with too few points inside ``dst``'s extent are left out.
     """
-    from scipy.spatial import KDTree  # scipy comes with scikit-learn
-
     dst_series = gpd.GeoSeries(dst_lines, crs=4326)
     metric = metric_crs(dst_series)
     to_metric_xy = _lonlat_to(metric.to_wkt())
@@ -702,12 +744,13 @@ def _structure(
     lon, lat = to_metric_xy.transform(xy[:, 0], xy[:, 1], direction="INVERSE")
     # distances to the linework, from a k-d tree of points along it (within 1 m of the true distance)
     reach = shapely.buffer(shapely.envelope(shapely.multipoints(xy)), _SHIFT_MAX_OFFSET_M + _SHIFT_CAP_M)
-    target = KDTree(_vertices_every(dst_m[shapely.STRtree(dst_m).query(reach, predicate="intersects")], _SHIFT_MAX_POINTS))
+    target = _vertex_tree(_vertices_every(dst_m[shapely.STRtree(dst_m).query(reach, predicate="intersects")],
+                                          _SHIFT_MAX_POINTS))
 
     def distances(p: np.ndarray) -> np.ndarray:
         # one query for a reading and its jittered copies, in this thread (worker threads in C++ outlive a
         # Ctrl-C and crash the interpreter at exit)
-        return np.minimum(target.query(p, distance_upper_bound=_SHIFT_CAP_M, workers=1)[0], _SHIFT_CAP_M)
+        return np.minimum(_nearest_distances(target, p, _SHIFT_CAP_M), _SHIFT_CAP_M)
 
     out = {}
     for key, (a, b) in conversions.items():

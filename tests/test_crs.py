@@ -579,3 +579,60 @@ def test_a_regular_street_lattice_is_not_called_shifted_by_its_own_period():
 def test_datums_listed():
     assert DATUMS == ("wgs84", "gcj02", "bd09")
     assert CRS.from_user_input(STORAGE_CRS).to_epsg() == 4490
+
+
+def test_shift_distances_asked_in_z_order_equal_the_query_as_given():
+    # the datum-shift check asks its k-d tree in Z-order (faster): every distance the same, in the points' order
+    from scipy.spatial import KDTree
+
+    from gridgeo.crs import _nearest_distances, _vertex_tree, _z_order
+
+    rng = np.random.default_rng(34)
+    for trial in range(20):
+        data = rng.uniform(0, 5000, (int(rng.integers(1, 3000)), 2))
+        tree = KDTree(data)
+        ours = _vertex_tree(data)
+        n = int(rng.integers(0, 4000))
+        xy = np.concatenate([data[rng.integers(len(data), size=n // 2)] + rng.normal(0, 30, (n // 2, 2)),
+                             rng.uniform(-2000, 7000, (n - n // 2, 2))])
+        if trial % 4 == 0 and n:
+            xy[rng.integers(n, size=max(1, n // 10))] = xy[0]  # repeated points
+        order = _z_order(xy)
+        assert np.array_equal(np.sort(order), np.arange(n))
+        want = tree.query(xy, distance_upper_bound=250.0, workers=1)[0]
+        assert np.array_equal(_nearest_distances(tree, xy, 250.0), want)
+        assert np.array_equal(_nearest_distances(ours, xy, 250.0), want)
+    # Z-order: the points of one cell together, cells near each other near each other
+    grid = np.array([[x, y] for y in (0.0, 40.0, 70.0) for x in (0.0, 40.0, 70.0)])
+    assert _z_order(grid).tolist() == [0, 1, 3, 4, 2, 5, 6, 7, 8]
+
+
+def test_shift_structure_unchanged_by_the_z_order_and_the_tree(town, monkeypatch):
+    # the structure of every reading, as the query without the Z-order measures it
+    import gridgeo.crs as crs
+
+    layers = dict(town, buildings=convert_datum(town["buildings"], src="wgs84", dst="gcj02"))
+
+    def structures() -> list:
+        got = []
+        real = crs._structure
+
+        def record(*args, **kwargs):
+            out = real(*args, **kwargs)
+            got.append(out)
+            return out
+
+        monkeypatch.setattr(crs, "_structure", record)
+        shifts = detect_shift(layers)
+        monkeypatch.setattr(crs, "_structure", real)
+        return [shifts, got]
+
+    fast = structures()
+    # scipy's default k-d tree, asked in the points' order
+    from scipy.spatial import KDTree
+
+    monkeypatch.setattr(crs, "_vertex_tree", KDTree)
+    monkeypatch.setattr(crs, "_nearest_distances",
+                        lambda tree, xy, upper: tree.query(xy, distance_upper_bound=upper, workers=1)[0])
+    assert structures() == fast
+    assert len(fast[0]) == 2 and len(fast[1]) >= 6

@@ -37,6 +37,10 @@ TOWNS = {
     2006: "an address point beyond the gap between parts of a community, its footprint unit placed on the other "
           "side, judged alone (building_code_mismatch); and a dedicated grid in pieces (multipart_grid)",
     2402: "a footprint 3.4% in the communities left in no grid (building_code_mismatch); stray pieces (multipart_grid)",
+    2455: "a footprint across the gap between parts of its community, its piece on the far side (one block over both "
+          "parts) handed out face by face and cut between small grids (building_cut)",
+    2566: "the same, the far piece cut between three grids (building_cut)",
+    2600: "the same, another town",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated

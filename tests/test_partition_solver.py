@@ -453,3 +453,26 @@ def test_footprint_left_in_two_pieces_by_the_block_edge_keeps_one_cell():
     assert set(shapely.get_type_id(cells.geoms)) == {3}  # every cell one polygon
     assert bool(shapely.coverage_is_valid(cells.geoms))
     assert cells.households.sum() == 260
+
+
+def test_footprint_across_the_gap_between_parts_of_its_community_keeps_its_far_piece_in_one_cell():
+    # a community in two parts 3 m apart (a strip cut out of it), one block over both parts (no streets): a
+    # building drawn across the gap has its site in the right part, so its piece in the left part is stray and
+    # was handed out face by face to the cells above and below it, the piece then cut between small grids
+    # (fuzz town 2455: building_cut)
+    left, right = box(0, 0, 100, 100), box(103, 0, 200, 100)
+    comm = shapely.union(left, right)
+    bld = box(88, 40, 120, 60)
+    # two houses just above and below the far piece: their points' regions cross it
+    others = [box(90, 30, 98, 38), box(90, 62, 98, 70), box(20, 20, 40, 40), box(20, 60, 40, 80),
+              box(150, 20, 170, 40), box(150, 60, 170, 80)]
+    geoms = np.array([bld, *others], dtype=object)
+    cells = build_cells(comm, np.array([comm], dtype=object), geoms, np.zeros(len(geoms), dtype=np.int64),
+                        np.array([10, 20, 30, 40, 50, 60, 70]))
+    far = shapely.intersection(bld, left)
+    holding = np.flatnonzero(shapely.area(shapely.intersection(cells.geoms, far)) > 1e-6)
+    assert len(holding) == 1, f"the far piece of the footprint is cut between cells {holding.tolist()}"
+    assert set(shapely.get_type_id(cells.geoms)) == {3}  # every cell one polygon
+    assert bool(shapely.coverage_is_valid(cells.geoms))
+    assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-6)
+    assert cells.households.sum() == 280

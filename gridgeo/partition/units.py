@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .._geometry import polygonal, union_by
 
@@ -229,7 +231,7 @@ def build_cells(
         anchor[len(undiv):first_piece] = site_pt[div_sites]
     if len(piece_geoms):
         anchor[first_piece:] = shapely.point_on_surface(piece_geoms)
-    geoms, label = _union_cells(faces, label, nslots, anchor, slot_block, face_block)
+    geoms, label = _union_cells(faces, label, nslots, anchor, slot_block, face_block, fp_label)
     if len(div_sites):
         geoms, slot_of_site = _keep_footprints_whole(label, fp_label, geoms, slot_of_site,
                                                      range(len(undiv), first_piece), slot_block)
@@ -887,8 +889,11 @@ def _union_cells(
     anchor: np.ndarray,
     slot_block: np.ndarray,
     face_block: np.ndarray,
+    fp_label: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Union faces per slot, repairing unlabelled faces and stray pieces so every cell is one piece."""
+    """Union faces per slot, repairing unlabelled faces and stray pieces so every cell is one piece; a stray
+    piece of a footprint (``fp_label``: the slot whose footprint holds each face, -1 outside footprints) goes
+    whole to one cell."""
     for _ in range(20):
         geoms = _union_by(faces, label, nslots)
         multi = np.flatnonzero(shapely.get_num_geometries(geoms) > 1)
@@ -920,7 +925,39 @@ def _union_cells(
             blk = face_block[rest]
             cand = np.array([np.flatnonzero(slot_block == bb)[0] if (slot_block == bb).any() else 0 for bb in blk])
             label[rest] = cand
+        if fp_label is not None:
+            _stray_footprints_whole(faces, label, fp_label)
     return _union_by(faces, label, nslots), label
+
+
+def _stray_footprints_whole(faces: np.ndarray, label: np.ndarray, fp_label: np.ndarray) -> None:
+    """Each connected piece of a footprint handed to other cells, in one of them (in place).
+
+    A footprint whose piece lies apart from its site's cell (across the gap between two parts of its community,
+    in one block over both) has that piece handed out face by face, and other sites' regions cross it: the
+    piece would be cut between cells, so between grids or small grids (楼栋完整). Its faces all go to the cell
+    holding most of its area (ties to the lower slot); the caller unites the cells again.
+    """
+    moved = np.flatnonzero((fp_label >= 0) & (label >= 0) & (label != fp_label))
+    if len(moved) < 2:
+        return
+    a, b = shapely.STRtree(faces[moved]).query(faces[moved], predicate="intersects")
+    ok = (a < b) & (fp_label[moved[a]] == fp_label[moved[b]])
+    a, b = a[ok], b[ok]
+    if len(a):
+        shared = shapely.length(shapely.intersection(shapely.boundary(faces[moved[a]]),
+                                                     shapely.boundary(faces[moved[b]])))
+        a, b = a[shared > 0], b[shared > 0]
+    n = len(moved)
+    _, piece = connected_components(coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=False)
+    area = shapely.area(faces[moved])
+    for p in np.unique(piece):
+        mine = np.flatnonzero(piece == p)
+        labs = label[moved[mine]]
+        if len(np.unique(labs)) < 2:
+            continue
+        held = np.bincount(labs, weights=area[mine])
+        label[moved[mine]] = int(np.argmax(held))  # the first of the largest: the lower slot on ties
 
 
 def _keep_footprints_whole(label: np.ndarray, fp_label: np.ndarray, geoms: np.ndarray,

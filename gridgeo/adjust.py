@@ -77,6 +77,7 @@ def adjust(
     workers: int = 1,
     outlines: dict[str, Any] | None = None,
     neighbours: gpd.GeoDataFrame | None = None,
+    dedicated_land: dict[str, Any] | None = None,
 ) -> tuple[PartitionResult, dict[str, Any]]:
     """Partition with a previous plan: keep unchanged grids, re-divide the rest.
 
@@ -86,7 +87,11 @@ def adjust(
     as for :func:`gridgeo.partition.partition`: a re-divided grid wrapped around one is reported.
     ``neighbours``: as for :func:`gridgeo.partition.partition`, buildings ``buildings`` does not hold with their
     community (those carved into dedicated grids) whose pieces reaching into the next community are kept whole
-    in one grid there, as the pieces of the other buildings are.
+    in one grid there, as the pieces of the other buildings are. ``dedicated_land``: community code → the land the
+    previous plan's dedicated grids held in it (as stored, in this CRS): a free piece within it holding fewer
+    households than a grid's floor is no region but that land given back (a crumb of ordinary land a dedicated grid
+    enclosed, which the fresh plan gave it), its buildings marked in the result's ``given_back`` for
+    :func:`gridgeo.dedicated.merge_result` to place with the land.
     """
     crs = communities.crs
     pg = previous["grids"].to_crs(crs)
@@ -124,7 +129,8 @@ def adjust(
     parts: list[PartitionResult] = []
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
     attached: list[dict[str, Any]] = []
-    regions = _free_regions(communities, kept, buildings, rules, attached)
+    returned: list[dict[str, Any]] = []
+    regions = _free_regions(communities, kept, buildings, rules, attached, dedicated_land, returned)
     summary["regions_repartitioned"] = len(regions)
     if attached:  # land without households goes to the kept grid beside it, and to its small grid beside it
         kept, psub = _take_in(kept, psub, attached)
@@ -151,12 +157,18 @@ def adjust(
     if neighbours is not None and not len(neighbours):
         neighbours = None
     neighbour_tree = shapely.STRtree(neighbours.geometry.to_numpy()) if regions and neighbours is not None else None
-    owner = _region_of(buildings, regions, in_kept)
+    # the buildings on land given back to the dedicated grids are placed by no region (-2): they go with the land
+    owner = _region_of(buildings, regions + returned, in_kept)
+    owner[owner >= len(regions)] = -2
     for k, region in enumerate(regions):
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
                                        rules, villager_groups, workers, outline=(outlines or {}).get(region["code"]),
                                        owner=owner, neighbours=(neighbours, neighbour_tree)))
     result = _combine(kept, psub, pb, buildings, in_kept, parts, crs)
+    result.given_back = owner == -2
+    result.given_back_land = gpd.GeoDataFrame({"community_code": [r["code"] for r in returned]},
+                                              geometry=[r["geometry"] for r in returned], crs=crs)
+    summary["pieces_given_back"] = len(returned)
     summary["communities_rules_changed"] = len(rules_changed)
     if rules_changed:
         records = [{"type": "previous_rules_changed", "severity": "info", "layer": "communities",
@@ -452,12 +464,17 @@ def _units_whole(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                  rules: Rules, attached: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                  rules: Rules, attached: list[dict[str, Any]] | None = None,
+                  dedicated_land: dict[str, Any] | None = None,
+                  returned: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Connected areas of each community not covered by kept grids, grown until divisible. An area without
     households beside a kept grid is no region: it is appended to ``attached`` (``code``, ``grid_code``,
-    ``geometry``), for that grid to take in."""
+    ``geometry``), for that grid to take in. An area within the land the previous plan's dedicated grids held
+    (``dedicated_land``, by community code) holding fewer households than a grid's floor is no region either: it
+    is appended to ``returned`` (``code``, ``geometry``), that land given back to them."""
     regions = []
     attached = [] if attached is None else attached
+    returned = [] if returned is None else returned
     grown: dict[str, Any] = {}  # kept grids with the empty land given them
     absorbed_all: set[str] = set()  # kept grids regions took in, of every community
     hh = buildings["households"].to_numpy()
@@ -476,8 +493,12 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         # boundary redrawn a few centimetres out): it goes to the grid beside it as land without households does
         pieces = [p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2]
         # join pieces that touch each other through a kept grid only later; start from the raw pieces
+        land = (dedicated_land or {}).get(str(code))
         while pieces:
             piece = pieces.pop(0)
+            if land is not None and _given_back(piece, land, hh[mine_b], geoms[mine_b], r.grid_min):
+                returned.append({"code": code, "geometry": piece})
+                continue
             absorbed: set[str] = set()
             while True:
                 # the piece is free area plus absorbed grids: every building it holds counts, by gridgeo's one
@@ -518,6 +539,17 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     # land given to a grid that a region then took in is that region's already
     attached[:] = [a for a in attached if a["grid_code"] not in absorbed_all]
     return regions
+
+
+def _given_back(piece: Any, land: Any, households: np.ndarray, geoms: np.ndarray, grid_min: int) -> bool:
+    """Whether the free ``piece`` of a community is land its previous dedicated grids (专属网格) held (``land``;
+    less than ``1 m²`` of the piece outside it) with fewer households than ``grid_min`` (``households`` of the
+    community's buildings ``geoms``, by the one building-to-zone assignment): a crumb of ordinary land a dedicated
+    grid enclosed, which the fresh plan gave to it (no grid of its own), to be given back as it was."""
+    if shapely.area(shapely.difference(piece, land)) > _TOL_M2:
+        return False
+    at = assign_to_zones(geoms, np.array([piece], dtype=object)).zone >= 0
+    return int(households[at].sum()) < grid_min
 
 
 def _joined(a: Any, b: Any) -> Any:
@@ -630,7 +662,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rb = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else gpd.GeoDataFrame(
         {"block_id": [f"{code}-R{k}"], "community_code": [code]}, geometry=[geom], crs=crs)
     # its buildings: those of its community in no kept grid that it holds most of (or that no region holds any of)
-    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept < 0) & ((owner == k) | (owner < 0))
+    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept < 0) & ((owner == k) | (owner == -1))
     rbuild = buildings[b_in].drop(columns=["block_id"])
     from .blocks import assign_buildings, block_totals
 
@@ -649,7 +681,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     others = buildings.iloc[near]
     # and those of its own community another region places (a footprint across the gap between two parts of the
     # community, each part freed as a region): their pieces here are kept whole too, not cut between its grids
-    elsewhere = hit[(bcomm[hit] == code) & (owner[hit] >= 0) & (owner[hit] != k)]
+    elsewhere = hit[(bcomm[hit] == code) & (owner[hit] != -1) & (owner[hit] != k)]
     if len(elsewhere):
         others = pd.concat([others, buildings.iloc[elsewhere]], ignore_index=True)
     extra, extra_tree = neighbours

@@ -109,7 +109,16 @@ def adjust(
     pgv = pg.geometry.to_numpy()
     pgv = np.where(shapely.is_valid(pgv), pgv, shapely.make_valid(pgv))
     in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
-    keep = _kept_grids(pg, pb, buildings, cgeom, psub, villager_groups if rural else None, rural, grid_of=in_prev)
+    # the buildings carved into dedicated grids whose land the previous plan gave to an ordinary grid (a stray piece
+    # of the carve) count in that grid, as the fresh plan placed them
+    carved_in = _carved_grid_of(buildings, neighbours, pg, pgv, pb, dedicated_land)
+    carved_at = np.flatnonzero(carved_in >= 0)
+    in_prev[carved_at] = carved_in[carved_at]
+    # a grid lies in its whole community: a stray piece of a dedicated grid's carved land that the previous plan's
+    # fit_dedicated gave to the grid beside it lies outside the community less its dedicated grids, yet is that
+    # grid's land as stored (merge_result gives it back: an ordinary grid's face before a dedicated grid's)
+    whole = {c: (outlines or {}).get(str(c), g) for c, g in cgeom.items()}
+    keep = _kept_grids(pg, pb, buildings, whole, psub, villager_groups if rural else None, rural, grid_of=in_prev)
     # communities whose bounds the previous plan's rules set otherwise: divided afresh under these rules
     rules_changed = _bounds_changed(previous, communities, rules)
     if rules_changed:
@@ -124,6 +133,7 @@ def adjust(
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
     in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
                        kept["community_code"].to_numpy())
+    _carved_in_kept(in_kept, carved_at, pg["grid_code"].to_numpy()[carved_in[carved_at]], kept)
     in_kept[in_freed] = -1
 
     parts: list[PartitionResult] = []
@@ -136,6 +146,7 @@ def adjust(
         kept, psub = _take_in(kept, psub, attached)
         in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
                            kept["community_code"].to_numpy())
+        _carved_in_kept(in_kept, carved_at, pg["grid_code"].to_numpy()[carved_in[carved_at]], kept)
         # land without households a kept grid took in is that grid's, buildings of a freed grid on it too
         given = shapely.union_all([a["geometry"] for a in attached])
         in_kept[in_freed & ~shapely.intersects(buildings.geometry.to_numpy(), given)] = -1
@@ -193,6 +204,56 @@ def adjust(
         if len(mine):
             result.findings = concat_findings([mine.to_crs(crs), result.findings], crs=crs)
     return result, summary
+
+
+def _carved_grid_of(buildings: gpd.GeoDataFrame, carved: gpd.GeoDataFrame | None, pg: gpd.GeoDataFrame,
+                    pgv: np.ndarray, pb: gpd.GeoDataFrame | None,
+                    dedicated_land: dict[str, Any] | None) -> np.ndarray:
+    """Per row of ``buildings``: the index of the previous grid (``pg``, geometries ``pgv``) a building carved
+    into a dedicated grid (专属网格; no community in ``buildings``, with it in ``carved``) counts in now, -1 for none.
+    Each counts, by the one building-to-zone assignment, in the grid of its community or the land of its previous
+    dedicated grids (``dedicated_land``) that holds most of it, ties to where the previous plan stored it: in an
+    ordinary grid where the previous plan's ``fit_dedicated`` gave that grid a stray piece of the carve."""
+    out = np.full(len(buildings), -1, dtype=np.int64)
+    if carved is None or not len(carved) or pb is None or "grid_code" not in pb.columns or not len(pg):
+        return out
+    row = pd.Series(np.arange(len(buildings)), index=buildings["building_id"].astype(str).to_numpy())
+    row = row[~row.index.duplicated()]
+    at = row.reindex(carved["building_id"].astype(str).to_numpy()).to_numpy()
+    has = ~np.isnan(at) & carved["community_code"].notna().to_numpy()
+    if not has.any():
+        return out
+    at = at[has].astype(np.int64)
+    geoms = carved.geometry.to_numpy()[has]
+    bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
+    geoms = np.where(bad, shapely.make_valid(geoms), geoms)
+    ccode = carved["community_code"].astype(str).to_numpy()[has]
+    was = pd.Series(pb["grid_code"].astype(str).to_numpy(), index=pb["building_id"].astype(str).to_numpy())
+    was = was[~was.index.duplicated()].reindex(carved["building_id"].astype(str).to_numpy()[has]).to_numpy()
+    gcode = pg["grid_code"].astype(str).to_numpy()
+    gcomm = pg["community_code"].astype(str).to_numpy()
+    for code in sorted(set(ccode)):
+        gi = np.flatnonzero(gcomm == code)
+        bi = np.flatnonzero(ccode == code)
+        land = (dedicated_land or {}).get(code)
+        if not len(gi):
+            continue
+        zones = np.concatenate([pgv[gi], np.array([] if land is None else [land], dtype=object)]).astype(object)
+        pos = {c: k for k, c in enumerate(gcode[gi])}
+        prefer = np.array([pos.get(w, len(gi) if land is not None else -1) for w in was[bi]], dtype=np.int64)
+        z = assign_to_zones(geoms[bi], zones, prefer=prefer).zone
+        ok = (z >= 0) & (z < len(gi))
+        out[at[bi[ok]]] = gi[z[ok]]
+    return out
+
+
+def _carved_in_kept(in_kept: np.ndarray, rows: np.ndarray, codes: np.ndarray, kept: gpd.GeoDataFrame) -> None:
+    """Set ``in_kept`` of the carved buildings at ``rows`` counting in previous grids ``codes``
+    (:func:`_carved_grid_of`) to the index of that grid among the ``kept`` ones (-1 where it is not kept)."""
+    if not len(rows):
+        return
+    pos = pd.Series(np.arange(len(kept)), index=kept["grid_code"].astype(str).to_numpy())
+    in_kept[rows] = pos.reindex(np.asarray(codes).astype(str)).fillna(-1).to_numpy().astype(np.int64)
 
 
 def _take_in(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None,
@@ -260,8 +321,9 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
                 cgeom: dict[str, Any], psub: gpd.GeoDataFrame | None = None,
                 villager_groups: gpd.GeoDataFrame | None = None, rural: set[str] | frozenset = frozenset(),
                 grid_of: np.ndarray | None = None) -> np.ndarray:
-    """Which previous grids are kept as they are. ``grid_of``: the index of the grid each building counts in
-    now (:func:`_grid_of` over every previous grid), when the caller has it already."""
+    """Which previous grids are kept as they are. ``cgeom``: community code → its whole outline (dedicated grids
+    included). ``grid_of``: the index of the grid each building counts in now (:func:`_grid_of` over every previous
+    grid), when the caller has it already."""
     n = len(pg)
     if n == 0:
         return np.zeros(0, dtype=bool)

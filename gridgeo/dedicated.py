@@ -943,9 +943,15 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
     gid = out_b["grid_id"].to_numpy(dtype=object).copy()
     sid = out_b["subgrid_id"].to_numpy(dtype=object).copy()
     bg = carving.carved.block_grid
+    placed = []  # buildings of a carved block a re-division keeps in an ordinary grid (a stray piece of the carve)
     for i, b in enumerate(blk):
         if b in bg:
+            if gid[i] is not None and not (isinstance(gid[i], float) and np.isnan(gid[i])):
+                placed.append((bg[b], i))
+                continue
             gid[i], sid[i] = bg[b], None
+    if placed:  # not counted in the dedicated grid they were carved into
+        grids = _uncounted(grids, placed, out_b)
     if communities is not None and len(ded):
         grids, subgrids = _follow_fitted_land(out_b, gid, sid, grids, subgrids,
                                               unplaced=getattr(result, "given_back", None))
@@ -953,6 +959,21 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     return PartitionResult(grids=grids, subgrids=subgrids, buildings=out_b, findings=result.findings)
+
+
+def _uncounted(grids: gpd.GeoDataFrame, placed: list[tuple[str, int]],
+               buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``grids`` with the households and buildings of ``placed`` (dedicated grid id, building row) no longer counted
+    in their dedicated grids: buildings of the blocks carved into them that a re-division keeps in an ordinary grid
+    (a stray piece of the carve the previous plan gave to that grid), as the previous plan had them."""
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    out = grids.copy()
+    pos = {g: k for k, g in enumerate(out["grid_id"].astype(str))}
+    for g, i in placed:
+        k = pos[str(g)]
+        out.iat[k, out.columns.get_loc("households")] = int(round(out["households"].iat[k] - hh[i]))
+        out.iat[k, out.columns.get_loc("buildings")] = int(out["buildings"].iat[k]) - 1
+    return out
 
 
 def _with_land_given_back(dedicated: gpd.GeoDataFrame, land: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:

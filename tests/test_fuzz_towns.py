@@ -140,6 +140,8 @@ def _given_back(p1, same):
 NOTHING_CHANGED = {
     2041: "crumbs of ordinary land a fresh plan gave to a dedicated grid (专属网格) became new grids of 0 and 3 households",
     2071: "the same, a crumb of no households",
+    2003: "a stray piece of a dedicated grid's carved land, which the fresh plan gave to the ordinary grid beside it, "
+          "lay outside the community less its dedicated grids: that grid was freed and drawn again",
 }
 
 

@@ -108,7 +108,8 @@ def adjust(
     # which buildings stay in them)
     pgv = pg.geometry.to_numpy()
     pgv = np.where(shapely.is_valid(pgv), pgv, shapely.make_valid(pgv))
-    in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
+    in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy(),
+                       land=dedicated_land)
     # the buildings carved into dedicated grids whose land the previous plan gave to an ordinary grid (a stray piece
     # of the carve) count in that grid, as the fresh plan placed them
     carved_in = _carved_grid_of(buildings, neighbours, pg, pgv, pb, dedicated_land)
@@ -132,7 +133,7 @@ def adjust(
     in_freed = (in_prev >= 0) & ~keep[np.maximum(in_prev, 0)] if len(keep) else np.zeros(len(in_prev), dtype=bool)
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
     in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
-                       kept["community_code"].to_numpy())
+                       kept["community_code"].to_numpy(), land=dedicated_land)
     _carved_in_kept(in_kept, carved_at, pg["grid_code"].to_numpy()[carved_in[carved_at]], kept)
     in_kept[in_freed] = -1
 
@@ -140,12 +141,13 @@ def adjust(
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
     attached: list[dict[str, Any]] = []
     returned: list[dict[str, Any]] = []
-    regions = _free_regions(communities, kept, buildings, rules, attached, dedicated_land, returned)
+    regions = _free_regions(communities, kept, buildings, rules, attached, dedicated_land, returned,
+                            on_dedicated=in_prev == -2)
     summary["regions_repartitioned"] = len(regions)
     if attached:  # land without households goes to the kept grid beside it, and to its small grid beside it
         kept, psub = _take_in(kept, psub, attached)
         in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
-                           kept["community_code"].to_numpy())
+                           kept["community_code"].to_numpy(), land=dedicated_land)
         _carved_in_kept(in_kept, carved_at, pg["grid_code"].to_numpy()[carved_in[carved_at]], kept)
         # land without households a kept grid took in is that grid's, buildings of a freed grid on it too
         given = shapely.union_all([a["geometry"] for a in attached])
@@ -161,7 +163,7 @@ def adjust(
         summary["grids_freed"] += len(absorbed)
         kept_idx_map = np.full(len(kept), -1)
         kept_idx_map[still] = np.arange(int(still.sum()))
-        in_kept = np.where(in_kept >= 0, kept_idx_map[np.maximum(in_kept, 0)], -1)
+        in_kept = np.where(in_kept >= 0, kept_idx_map[np.maximum(in_kept, 0)], np.minimum(in_kept, -1))
         kept = kept[still].reset_index(drop=True)
     # one tree of every building for all regions (a city re-divides thousands of them)
     building_tree = shapely.STRtree(buildings.geometry.to_numpy()) if regions else None
@@ -170,7 +172,7 @@ def adjust(
     neighbour_tree = shapely.STRtree(neighbours.geometry.to_numpy()) if regions and neighbours is not None else None
     # the buildings on land given back to the dedicated grids are placed by no region (-2): they go with the land
     owner = _region_of(buildings, regions + returned, in_kept)
-    owner[owner >= len(regions)] = -2
+    owner[(owner >= len(regions)) | (in_kept == -2)] = -2
     for k, region in enumerate(regions):
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
                                        rules, villager_groups, workers, outline=(outlines or {}).get(region["code"]),
@@ -453,12 +455,14 @@ def _across_groups(pg: gpd.GeoDataFrame, grid_of: np.ndarray, buildings: gpd.Geo
 
 
 def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, pb: gpd.GeoDataFrame | None,
-             grid_community: np.ndarray) -> np.ndarray:
+             grid_community: np.ndarray, land: dict[str, Any] | None = None) -> np.ndarray:
     """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`
     among the grids of the building's own community (a building the community boundary cuts counts in its
     community, never in a grid of the other one; one under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` in
     them, yet in its community by the assignment over all blocks, in the one of them holding most of it); ties
-    (a point on the edge between two grids) go to the grid the previous plan stored it in."""
+    (a point on the edge between two grids) go to the grid the previous plan stored it in. ``land``: community code
+    → the land its previous dedicated grids (专属网格) held, one more zone: a building it holds most of counts
+    there (-2), as the previous plan placed it with that land, not in the grid holding the rest of it."""
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():
@@ -483,13 +487,19 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
         gi = grids_of.get(code)
         if gi is None or code == "None":
             continue
+        own = (land or {}).get(code)
+        zones = grids[gi] if own is None else np.concatenate([grids[gi], np.array([own], dtype=object)])
         local = None
         if prefer is not None:
             back = np.full(len(grids), -1, dtype=np.int64)
             back[gi] = np.arange(len(gi))
             local = np.where(prefer[bi] >= 0, back[np.maximum(prefer[bi], 0)], -1)
-        asg = assign_to_zones(geoms[bi], grids[gi], prefer=local)
+            if own is not None:  # stored in none of these grids: in a dedicated grid, or new
+                local = np.where(local >= 0, local, len(gi))
+        asg = assign_to_zones(geoms[bi], zones, prefer=local)
         z = asg.zone
+        if local is not None:
+            _stay_across_gaps(z, asg.pairs, geoms[bi], zones, local)
         if gap is not None and gap[bi].any():
             _units_whole(z, asg.pairs, geoms[bi], units[bi], gap[bi], local)
         # a building of this community lies in it by the one assignment over every block (a footprint mostly
@@ -497,10 +507,29 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
         # the grid here holding most of it, as the partition places it in the block here holding most of it
         lost = np.flatnonzero(z < 0)
         if len(lost):
-            z[lost] = assign_to_zones(geoms[bi[lost]], grids[gi], share_min=_ANY_SHARE,
+            z[lost] = assign_to_zones(geoms[bi[lost]], zones, share_min=_ANY_SHARE,
                                       prefer=None if local is None else local[lost]).zone
-        out[bi] = np.where(z >= 0, gi[np.maximum(z, 0)], -1)
+        out[bi] = np.where(z >= len(gi), -2, np.where(z >= 0, gi[np.minimum(np.maximum(z, 0), len(gi) - 1)], -1))
     return out
+
+
+def _stay_across_gaps(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], geoms: np.ndarray,
+                      zones: np.ndarray, prefer: np.ndarray) -> None:
+    """Set ``zone`` of each footprint lying across the gap between two parts of its community (its pieces in
+    several ``zones`` share no edge: :func:`~gridgeo.footprints.pieces_apart`; no cut, validate takes either side)
+    back to the zone it was in before (``prefer``) while that zone holds at least
+    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of it: the fresh plan placed it by its block, not by its larger
+    piece. ``pairs``: the (building, zone, share) pairs of the assignment that gave ``zone``. In place."""
+    bi, zi, share = pairs
+    real = share >= BUILDING_SHARE_MIN
+    held = real & (prefer[bi] == zi) & (zone[bi] != zi) & (zone[bi] >= 0)
+    if not held.any():
+        return
+    cand = np.unique(bi[held])
+    sel = real & np.isin(bi, cand)
+    apart = pieces_apart(geoms, zones, bi[sel], zi[sel], np.zeros(int(sel.sum()), dtype=np.int64))
+    back = cand[apart[cand]]
+    zone[back] = prefer[back]
 
 
 def _units_whole(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], geoms: np.ndarray,
@@ -528,18 +557,21 @@ def _units_whole(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarr
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
                   rules: Rules, attached: list[dict[str, Any]] | None = None,
                   dedicated_land: dict[str, Any] | None = None,
-                  returned: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                  returned: list[dict[str, Any]] | None = None,
+                  on_dedicated: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Connected areas of each community not covered by kept grids, grown until divisible. An area without
     households beside a kept grid is no region: it is appended to ``attached`` (``code``, ``grid_code``,
     ``geometry``), for that grid to take in. An area within the land the previous plan's dedicated grids held
     (``dedicated_land``, by community code) holding fewer households than a grid's floor is no region either: it
-    is appended to ``returned`` (``code``, ``geometry``), that land given back to them."""
+    is appended to ``returned`` (``code``, ``geometry``), that land given back to them. The households of the
+    buildings ``on_dedicated`` marks (counted on that land, as the previous plan placed them) count for no grid."""
     regions = []
     attached = [] if attached is None else attached
     returned = [] if returned is None else returned
     grown: dict[str, Any] = {}  # kept grids with the empty land given them
     absorbed_all: set[str] = set()  # kept grids regions took in, of every community
     hh = buildings["households"].to_numpy()
+    ded_b = np.zeros(len(hh), dtype=bool) if on_dedicated is None else on_dedicated
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():
@@ -558,7 +590,8 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         land = (dedicated_land or {}).get(str(code))
         while pieces:
             piece = pieces.pop(0)
-            if land is not None and _given_back(piece, land, hh[mine_b], geoms[mine_b], r.grid_min):
+            if land is not None and _given_back(piece, land, np.where(ded_b[mine_b], 0, hh[mine_b]), geoms[mine_b],
+                                                r.grid_min):
                 returned.append({"code": code, "geometry": piece})
                 continue
             absorbed: set[str] = set()
@@ -687,7 +720,7 @@ def _region_of(buildings: gpd.GeoDataFrame, regions: list[dict[str, Any]], in_ke
     rgeom = np.array([r["geometry"] for r in regions], dtype=object)
     for code in sorted(set(rcode)):
         ri = np.flatnonzero(rcode == code)
-        bi = np.flatnonzero((bcomm == code) & (in_kept < 0))
+        bi = np.flatnonzero((bcomm == code) & (in_kept == -1))
         if not len(bi):
             continue
         asg = assign_to_zones(geoms[bi], rgeom[ri], share_min=_ANY_SHARE)
@@ -724,7 +757,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rb = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else gpd.GeoDataFrame(
         {"block_id": [f"{code}-R{k}"], "community_code": [code]}, geometry=[geom], crs=crs)
     # its buildings: those of its community in no kept grid that it holds most of (or that no region holds any of)
-    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept < 0) & ((owner == k) | (owner == -1))
+    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept == -1) & ((owner == k) | (owner == -1))
     rbuild = buildings[b_in].drop(columns=["block_id"])
     from .blocks import assign_buildings, block_totals
 

@@ -142,6 +142,10 @@ NOTHING_CHANGED = {
     2071: "the same, a crumb of no households",
     2003: "a stray piece of a dedicated grid's carved land, which the fresh plan gave to the ordinary grid beside it, "
           "lay outside the community less its dedicated grids: that grid was freed and drawn again",
+    2104: "buildings the fresh plan placed in a dedicated grid by its land (most of each in it) counted in the ordinary "
+          "grid holding the rest: two grids freed and drawn again",
+    2100: "a footprint across the gap between two parts of its community, placed by its block in the grid holding the "
+          "smaller piece, counted in the other: two grids freed and drawn again",
 }
 
 

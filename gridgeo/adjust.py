@@ -9,6 +9,10 @@ A previous grid is **kept** (geometry, small grids and building assignment uncha
 - the buildings whose representative point lies in it are the same buildings (same ``building_id``)
   with the same households as in the previous plan;
 - no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids);
+- buildings count where the previous plan placed them: on the land its dedicated grids (专属网格) held when
+  that land holds most of them, a footprint across the gap between two parts of its community in the grid it
+  was in while that grid holds a piece of it, a building carved into a dedicated grid in the ordinary grid the
+  previous plan gave the stray piece of the carve it stands on (a grid is judged against its whole community);
 - it is valid, overlaps no other grid and its small grids still tile it, without overlapping each other
   (within ``1 m²``): a plan edited by hand (a vertex dragged into the neighbour, two vertices swapped into a
   bow-tie, a grid redrawn without its small grids, a small grid's vertex dragged into its sibling) is divided
@@ -25,7 +29,8 @@ community that grew) is **freed**. Connected freed areas are partitioned afresh 
 bounds (fewer than ``grid_min``, or between two feasible counts such as 500 < H < 600) absorbs its
 kept neighbours, one at a time (the one sharing the longest boundary first), until it can; a freed area
 without households (a field a community gained, a strip of a boundary redrawn centimetres out) is given to the
-kept grid beside it instead. Codes are
+kept grid beside it instead; one within the land the previous dedicated grids held, with fewer households than a
+grid's floor (a crumb a dedicated grid encloses, which the fresh plan gave it), is given back to them. Codes are
 then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 

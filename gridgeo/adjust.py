@@ -9,6 +9,10 @@ A previous grid is **kept** (geometry, small grids and building assignment uncha
 - the buildings whose representative point lies in it are the same buildings (same ``building_id``)
   with the same households as in the previous plan;
 - no new or moved building straddles its boundary (a footprint with more than ``1 m²`` in two grids);
+- buildings count where the previous plan placed them: on the land its dedicated grids (专属网格) held when
+  that land holds most of them, a footprint across the gap between two parts of its community in the grid it
+  was in while that grid holds a piece of it, a building carved into a dedicated grid in the ordinary grid the
+  previous plan gave the stray piece of the carve it stands on (a grid is judged against its whole community);
 - it is valid, overlaps no other grid and its small grids still tile it, without overlapping each other
   (within ``1 m²``): a plan edited by hand (a vertex dragged into the neighbour, two vertices swapped into a
   bow-tie, a grid redrawn without its small grids, a small grid's vertex dragged into its sibling) is divided
@@ -25,7 +29,8 @@ community that grew) is **freed**. Connected freed areas are partitioned afresh 
 bounds (fewer than ``grid_min``, or between two feasible counts such as 500 < H < 600) absorbs its
 kept neighbours, one at a time (the one sharing the longest boundary first), until it can; a freed area
 without households (a field a community gained, a strip of a boundary redrawn centimetres out) is given to the
-kept grid beside it instead. Codes are
+kept grid beside it instead; one within the land the previous dedicated grids held, with fewer households than a
+grid's floor (a crumb a dedicated grid encloses, which the fresh plan gave it), is given back to them. Codes are
 then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 
@@ -79,6 +84,7 @@ def adjust(
     workers: int = 1,
     outlines: dict[str, Any] | None = None,
     neighbours: gpd.GeoDataFrame | None = None,
+    dedicated_land: dict[str, Any] | None = None,
 ) -> tuple[PartitionResult, dict[str, Any]]:
     """Partition with a previous plan: keep unchanged grids, re-divide the rest.
 
@@ -88,7 +94,11 @@ def adjust(
     as for :func:`gridgeo.partition.partition`: a re-divided grid wrapped around one is reported.
     ``neighbours``: as for :func:`gridgeo.partition.partition`, buildings ``buildings`` does not hold with their
     community (those carved into dedicated grids) whose pieces reaching into the next community are kept whole
-    in one grid there, as the pieces of the other buildings are.
+    in one grid there, as the pieces of the other buildings are. ``dedicated_land``: community code → the land the
+    previous plan's dedicated grids held in it (as stored, in this CRS): a free piece within it holding fewer
+    households than a grid's floor is no region but that land given back (a crumb of ordinary land a dedicated grid
+    enclosed, which the fresh plan gave it), its buildings marked in the result's ``given_back`` for
+    :func:`gridgeo.dedicated.merge_result` to place with the land.
     """
     crs = communities.crs
     pg = previous["grids"].to_crs(crs)
@@ -105,8 +115,18 @@ def adjust(
     # which buildings stay in them)
     pgv = pg.geometry.to_numpy()
     pgv = np.where(shapely.is_valid(pgv), pgv, shapely.make_valid(pgv))
-    in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy())
-    keep = _kept_grids(pg, pb, buildings, cgeom, psub, villager_groups if rural else None, rural, grid_of=in_prev)
+    in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy(),
+                       land=dedicated_land)
+    # the buildings carved into dedicated grids whose land the previous plan gave to an ordinary grid (a stray piece
+    # of the carve) count in that grid, as the fresh plan placed them
+    carved_in = _carved_grid_of(buildings, neighbours, pg, pgv, pb, dedicated_land)
+    carved_at = np.flatnonzero(carved_in >= 0)
+    in_prev[carved_at] = carved_in[carved_at]
+    # a grid lies in its whole community: a stray piece of a dedicated grid's carved land that the previous plan's
+    # fit_dedicated gave to the grid beside it lies outside the community less its dedicated grids, yet is that
+    # grid's land as stored (merge_result gives it back: an ordinary grid's face before a dedicated grid's)
+    whole = {c: (outlines or {}).get(str(c), g) for c, g in cgeom.items()}
+    keep = _kept_grids(pg, pb, buildings, whole, psub, villager_groups if rural else None, rural, grid_of=in_prev)
     # communities whose bounds the previous plan's rules set otherwise: divided afresh under these rules
     rules_changed = _bounds_changed(previous, communities, rules)
     if rules_changed:
@@ -120,18 +140,22 @@ def adjust(
     in_freed = (in_prev >= 0) & ~keep[np.maximum(in_prev, 0)] if len(keep) else np.zeros(len(in_prev), dtype=bool)
     # previous grid code of each new building inside a kept grid (gridgeo's one building-to-zone assignment)
     in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
-                       kept["community_code"].to_numpy())
+                       kept["community_code"].to_numpy(), land=dedicated_land)
+    _carved_in_kept(in_kept, carved_at, pg["grid_code"].to_numpy()[carved_in[carved_at]], kept)
     in_kept[in_freed] = -1
 
     parts: list[PartitionResult] = []
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
     attached: list[dict[str, Any]] = []
-    regions = _free_regions(communities, kept, buildings, rules, attached)
+    returned: list[dict[str, Any]] = []
+    regions = _free_regions(communities, kept, buildings, rules, attached, dedicated_land, returned,
+                            on_dedicated=in_prev == -2)
     summary["regions_repartitioned"] = len(regions)
     if attached:  # land without households goes to the kept grid beside it, and to its small grid beside it
         kept, psub = _take_in(kept, psub, attached)
         in_kept = _grid_of(buildings, kept.geometry.to_numpy(), kept["grid_code"].to_numpy(), pb,
-                           kept["community_code"].to_numpy())
+                           kept["community_code"].to_numpy(), land=dedicated_land)
+        _carved_in_kept(in_kept, carved_at, pg["grid_code"].to_numpy()[carved_in[carved_at]], kept)
         # land without households a kept grid took in is that grid's, buildings of a freed grid on it too
         given = shapely.union_all([a["geometry"] for a in attached])
         in_kept[in_freed & ~shapely.intersects(buildings.geometry.to_numpy(), given)] = -1
@@ -146,14 +170,16 @@ def adjust(
         summary["grids_freed"] += len(absorbed)
         kept_idx_map = np.full(len(kept), -1)
         kept_idx_map[still] = np.arange(int(still.sum()))
-        in_kept = np.where(in_kept >= 0, kept_idx_map[np.maximum(in_kept, 0)], -1)
+        in_kept = np.where(in_kept >= 0, kept_idx_map[np.maximum(in_kept, 0)], np.minimum(in_kept, -1))
         kept = kept[still].reset_index(drop=True)
     # one tree of every building for all regions (a city re-divides thousands of them)
     building_tree = shapely.STRtree(buildings.geometry.to_numpy()) if regions else None
     if neighbours is not None and not len(neighbours):
         neighbours = None
     neighbour_tree = shapely.STRtree(neighbours.geometry.to_numpy()) if regions and neighbours is not None else None
-    owner = _region_of(buildings, regions, in_kept)
+    # the buildings on land given back to the dedicated grids are placed by no region (-2): they go with the land
+    owner = _region_of(buildings, regions + returned, in_kept)
+    owner[(owner >= len(regions)) | (in_kept == -2)] = -2
     for k, region in enumerate(regions):
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
                                        rules, villager_groups, workers, outline=(outlines or {}).get(region["code"]),
@@ -165,6 +191,10 @@ def adjust(
         groups = village_grid_groups(result.grids, communities, villager_groups)
         if groups.notna().any() or "villager_group" in result.grids.columns:
             result.grids["villager_group"] = groups
+    result.given_back = owner == -2
+    result.given_back_land = gpd.GeoDataFrame({"community_code": [r["code"] for r in returned]},
+                                              geometry=[r["geometry"] for r in returned], crs=crs)
+    summary["pieces_given_back"] = len(returned)
     summary["communities_rules_changed"] = len(rules_changed)
     if rules_changed:
         records = [{"type": "previous_rules_changed", "severity": "info", "layer": "communities",
@@ -189,6 +219,56 @@ def adjust(
         if len(mine):
             result.findings = concat_findings([mine.to_crs(crs), result.findings], crs=crs)
     return result, summary
+
+
+def _carved_grid_of(buildings: gpd.GeoDataFrame, carved: gpd.GeoDataFrame | None, pg: gpd.GeoDataFrame,
+                    pgv: np.ndarray, pb: gpd.GeoDataFrame | None,
+                    dedicated_land: dict[str, Any] | None) -> np.ndarray:
+    """Per row of ``buildings``: the index of the previous grid (``pg``, geometries ``pgv``) a building carved
+    into a dedicated grid (专属网格; no community in ``buildings``, with it in ``carved``) counts in now, -1 for none.
+    Each counts, by the one building-to-zone assignment, in the grid of its community or the land of its previous
+    dedicated grids (``dedicated_land``) that holds most of it, ties to where the previous plan stored it: in an
+    ordinary grid where the previous plan's ``fit_dedicated`` gave that grid a stray piece of the carve."""
+    out = np.full(len(buildings), -1, dtype=np.int64)
+    if carved is None or not len(carved) or pb is None or "grid_code" not in pb.columns or not len(pg):
+        return out
+    row = pd.Series(np.arange(len(buildings)), index=buildings["building_id"].astype(str).to_numpy())
+    row = row[~row.index.duplicated()]
+    at = row.reindex(carved["building_id"].astype(str).to_numpy()).to_numpy()
+    has = ~np.isnan(at) & carved["community_code"].notna().to_numpy()
+    if not has.any():
+        return out
+    at = at[has].astype(np.int64)
+    geoms = carved.geometry.to_numpy()[has]
+    bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
+    geoms = np.where(bad, shapely.make_valid(geoms), geoms)
+    ccode = carved["community_code"].astype(str).to_numpy()[has]
+    was = pd.Series(pb["grid_code"].astype(str).to_numpy(), index=pb["building_id"].astype(str).to_numpy())
+    was = was[~was.index.duplicated()].reindex(carved["building_id"].astype(str).to_numpy()[has]).to_numpy()
+    gcode = pg["grid_code"].astype(str).to_numpy()
+    gcomm = pg["community_code"].astype(str).to_numpy()
+    for code in sorted(set(ccode)):
+        gi = np.flatnonzero(gcomm == code)
+        bi = np.flatnonzero(ccode == code)
+        land = (dedicated_land or {}).get(code)
+        if not len(gi):
+            continue
+        zones = np.concatenate([pgv[gi], np.array([] if land is None else [land], dtype=object)]).astype(object)
+        pos = {c: k for k, c in enumerate(gcode[gi])}
+        prefer = np.array([pos.get(w, len(gi) if land is not None else -1) for w in was[bi]], dtype=np.int64)
+        z = assign_to_zones(geoms[bi], zones, prefer=prefer).zone
+        ok = (z >= 0) & (z < len(gi))
+        out[at[bi[ok]]] = gi[z[ok]]
+    return out
+
+
+def _carved_in_kept(in_kept: np.ndarray, rows: np.ndarray, codes: np.ndarray, kept: gpd.GeoDataFrame) -> None:
+    """Set ``in_kept`` of the carved buildings at ``rows`` counting in previous grids ``codes``
+    (:func:`_carved_grid_of`) to the index of that grid among the ``kept`` ones (-1 where it is not kept)."""
+    if not len(rows):
+        return
+    pos = pd.Series(np.arange(len(kept)), index=kept["grid_code"].astype(str).to_numpy())
+    in_kept[rows] = pos.reindex(np.asarray(codes).astype(str)).fillna(-1).to_numpy().astype(np.int64)
 
 
 def _take_in(kept: gpd.GeoDataFrame, psub: gpd.GeoDataFrame | None,
@@ -256,8 +336,9 @@ def _kept_grids(pg: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None, buildings: gp
                 cgeom: dict[str, Any], psub: gpd.GeoDataFrame | None = None,
                 villager_groups: gpd.GeoDataFrame | None = None, rural: set[str] | frozenset = frozenset(),
                 grid_of: np.ndarray | None = None) -> np.ndarray:
-    """Which previous grids are kept as they are. ``grid_of``: the index of the grid each building counts in
-    now (:func:`_grid_of` over every previous grid), when the caller has it already."""
+    """Which previous grids are kept as they are. ``cgeom``: community code → its whole outline (dedicated grids
+    included). ``grid_of``: the index of the grid each building counts in now (:func:`_grid_of` over every previous
+    grid), when the caller has it already."""
     n = len(pg)
     if n == 0:
         return np.zeros(0, dtype=bool)
@@ -387,12 +468,14 @@ def _across_groups(pg: gpd.GeoDataFrame, grid_of: np.ndarray, buildings: gpd.Geo
 
 
 def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, pb: gpd.GeoDataFrame | None,
-             grid_community: np.ndarray) -> np.ndarray:
+             grid_community: np.ndarray, land: dict[str, Any] | None = None) -> np.ndarray:
     """Index of the grid each building counts in (-1: none), by :func:`gridgeo.footprints.assign_to_zones`
     among the grids of the building's own community (a building the community boundary cuts counts in its
     community, never in a grid of the other one; one under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` in
     them, yet in its community by the assignment over all blocks, in the one of them holding most of it); ties
-    (a point on the edge between two grids) go to the grid the previous plan stored it in."""
+    (a point on the edge between two grids) go to the grid the previous plan stored it in. ``land``: community code
+    → the land its previous dedicated grids (专属网格) held, one more zone: a building it holds most of counts
+    there (-2), as the previous plan placed it with that land, not in the grid holding the rest of it."""
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():
@@ -417,13 +500,19 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
         gi = grids_of.get(code)
         if gi is None or code == "None":
             continue
+        own = (land or {}).get(code)
+        zones = grids[gi] if own is None else np.concatenate([grids[gi], np.array([own], dtype=object)])
         local = None
         if prefer is not None:
             back = np.full(len(grids), -1, dtype=np.int64)
             back[gi] = np.arange(len(gi))
             local = np.where(prefer[bi] >= 0, back[np.maximum(prefer[bi], 0)], -1)
-        asg = assign_to_zones(geoms[bi], grids[gi], prefer=local)
+            if own is not None:  # stored in none of these grids: in a dedicated grid, or new
+                local = np.where(local >= 0, local, len(gi))
+        asg = assign_to_zones(geoms[bi], zones, prefer=local)
         z = asg.zone
+        if local is not None:
+            _stay_across_gaps(z, asg.pairs, geoms[bi], zones, local)
         if gap is not None and gap[bi].any():
             _units_whole(z, asg.pairs, geoms[bi], units[bi], gap[bi], local)
         # a building of this community lies in it by the one assignment over every block (a footprint mostly
@@ -431,10 +520,29 @@ def _grid_of(buildings: gpd.GeoDataFrame, grids: np.ndarray, codes: np.ndarray, 
         # the grid here holding most of it, as the partition places it in the block here holding most of it
         lost = np.flatnonzero(z < 0)
         if len(lost):
-            z[lost] = assign_to_zones(geoms[bi[lost]], grids[gi], share_min=_ANY_SHARE,
+            z[lost] = assign_to_zones(geoms[bi[lost]], zones, share_min=_ANY_SHARE,
                                       prefer=None if local is None else local[lost]).zone
-        out[bi] = np.where(z >= 0, gi[np.maximum(z, 0)], -1)
+        out[bi] = np.where(z >= len(gi), -2, np.where(z >= 0, gi[np.minimum(np.maximum(z, 0), len(gi) - 1)], -1))
     return out
+
+
+def _stay_across_gaps(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], geoms: np.ndarray,
+                      zones: np.ndarray, prefer: np.ndarray) -> None:
+    """Set ``zone`` of each footprint lying across the gap between two parts of its community (its pieces in
+    several ``zones`` share no edge: :func:`~gridgeo.footprints.pieces_apart`; no cut, validate takes either side)
+    back to the zone it was in before (``prefer``) while that zone holds at least
+    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of it: the fresh plan placed it by its block, not by its larger
+    piece. ``pairs``: the (building, zone, share) pairs of the assignment that gave ``zone``. In place."""
+    bi, zi, share = pairs
+    real = share >= BUILDING_SHARE_MIN
+    held = real & (prefer[bi] == zi) & (zone[bi] != zi) & (zone[bi] >= 0)
+    if not held.any():
+        return
+    cand = np.unique(bi[held])
+    sel = real & np.isin(bi, cand)
+    apart = pieces_apart(geoms, zones, bi[sel], zi[sel], np.zeros(int(sel.sum()), dtype=np.int64))
+    back = cand[apart[cand]]
+    zone[back] = prefer[back]
 
 
 def _units_whole(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], geoms: np.ndarray,
@@ -460,15 +568,23 @@ def _units_whole(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                  rules: Rules, attached: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+                  rules: Rules, attached: list[dict[str, Any]] | None = None,
+                  dedicated_land: dict[str, Any] | None = None,
+                  returned: list[dict[str, Any]] | None = None,
+                  on_dedicated: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Connected areas of each community not covered by kept grids, grown until divisible. An area without
     households beside a kept grid is no region: it is appended to ``attached`` (``code``, ``grid_code``,
-    ``geometry``), for that grid to take in."""
+    ``geometry``), for that grid to take in. An area within the land the previous plan's dedicated grids held
+    (``dedicated_land``, by community code) holding fewer households than a grid's floor is no region either: it
+    is appended to ``returned`` (``code``, ``geometry``), that land given back to them. The households of the
+    buildings ``on_dedicated`` marks (counted on that land, as the previous plan placed them) count for no grid."""
     regions = []
     attached = [] if attached is None else attached
+    returned = [] if returned is None else returned
     grown: dict[str, Any] = {}  # kept grids with the empty land given them
     absorbed_all: set[str] = set()  # kept grids regions took in, of every community
     hh = buildings["households"].to_numpy()
+    ded_b = np.zeros(len(hh), dtype=bool) if on_dedicated is None else on_dedicated
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():
@@ -484,8 +600,13 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         # boundary redrawn a few centimetres out): it goes to the grid beside it as land without households does
         pieces = _touching_joined([p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2])
         # join pieces that touch each other through a kept grid only later; start from the raw pieces
+        land = (dedicated_land or {}).get(str(code))
         while pieces:
             piece = pieces.pop(0)
+            if land is not None and _given_back(piece, land, np.where(ded_b[mine_b], 0, hh[mine_b]), geoms[mine_b],
+                                                r.grid_min):
+                returned.append({"code": code, "geometry": piece})
+                continue
             absorbed: set[str] = set()
             while True:
                 # the piece is free area plus absorbed grids: every building it holds counts, by gridgeo's one
@@ -548,6 +669,15 @@ def _touching_joined(pieces: list[Any]) -> list[Any]:
         members = np.flatnonzero(group == g)
         out.append(pieces[members[0]] if len(members) == 1 else shapely.union_all(geoms[members]))
     return out
+def _given_back(piece: Any, land: Any, households: np.ndarray, geoms: np.ndarray, grid_min: int) -> bool:
+    """Whether the free ``piece`` of a community is land its previous dedicated grids (专属网格) held (``land``;
+    less than ``1 m²`` of the piece outside it) with fewer households than ``grid_min`` (``households`` of the
+    community's buildings ``geoms``, by the one building-to-zone assignment): a crumb of ordinary land a dedicated
+    grid enclosed, which the fresh plan gave to it (no grid of its own), to be given back as it was."""
+    if shapely.area(shapely.difference(piece, land)) > _TOL_M2:
+        return False
+    at = assign_to_zones(geoms, np.array([piece], dtype=object)).zone >= 0
+    return int(households[at].sum()) < grid_min
 
 
 def _joined(a: Any, b: Any) -> Any:
@@ -623,7 +753,7 @@ def _region_of(buildings: gpd.GeoDataFrame, regions: list[dict[str, Any]], in_ke
     rgeom = np.array([r["geometry"] for r in regions], dtype=object)
     for code in sorted(set(rcode)):
         ri = np.flatnonzero(rcode == code)
-        bi = np.flatnonzero((bcomm == code) & (in_kept < 0))
+        bi = np.flatnonzero((bcomm == code) & (in_kept == -1))
         if not len(bi):
             continue
         asg = assign_to_zones(geoms[bi], rgeom[ri], share_min=_ANY_SHARE)
@@ -660,7 +790,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     rb = gpd.GeoDataFrame(rows, geometry="geometry", crs=crs) if rows else gpd.GeoDataFrame(
         {"block_id": [f"{code}-R{k}"], "community_code": [code]}, geometry=[geom], crs=crs)
     # its buildings: those of its community in no kept grid that it holds most of (or that no region holds any of)
-    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept < 0) & ((owner == k) | (owner < 0))
+    b_in = (buildings["community_code"] == code).to_numpy() & (in_kept == -1) & ((owner == k) | (owner == -1))
     rbuild = buildings[b_in].drop(columns=["block_id"])
     from .blocks import assign_buildings, block_totals
 
@@ -679,7 +809,7 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
     others = buildings.iloc[near]
     # and those of its own community another region places (a footprint across the gap between two parts of the
     # community, each part freed as a region): their pieces here are kept whole too, not cut between its grids
-    elsewhere = hit[(bcomm[hit] == code) & (owner[hit] >= 0) & (owner[hit] != k)]
+    elsewhere = hit[(bcomm[hit] == code) & (owner[hit] != -1) & (owner[hit] != k)]
     if len(elsewhere):
         others = pd.concat([others, buildings.iloc[elsewhere]], ignore_index=True)
     extra, extra_tree = neighbours

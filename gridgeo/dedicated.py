@@ -923,13 +923,15 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
 
     With ``communities``, the grids of each community holding a dedicated grid (ordinary grids, their
     small grids and the dedicated grids) are re-noded together in one planar arrangement
-    (:func:`fit_dedicated`), so that the grids layer is an exact coverage.
+    (:func:`fit_dedicated`), so that the grids layer is an exact coverage. The buildings a re-division left in no
+    grid on land it gave back to the dedicated grids (``result.given_back``) are placed with that land.
     """
     from .partition import GRID_COLUMNS, PartitionResult
 
     ded = carving.carved.grids
     base, subgrids = result.grids, result.subgrids
     if communities is not None and len(ded):
+        ded = _with_land_given_back(ded, getattr(result, "given_back_land", None))
         ded, base, subgrids = fit_dedicated(ded, base, communities, subgrids)
     grids = gpd.GeoDataFrame(pd.concat([base, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
                              geometry="geometry", crs=base.crs)
@@ -943,15 +945,56 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
     gid = out_b["grid_id"].to_numpy(dtype=object).copy()
     sid = out_b["subgrid_id"].to_numpy(dtype=object).copy()
     bg = carving.carved.block_grid
+    placed = []  # buildings of a carved block a re-division keeps in an ordinary grid (a stray piece of the carve)
     for i, b in enumerate(blk):
         if b in bg:
+            if gid[i] is not None and not (isinstance(gid[i], float) and np.isnan(gid[i])):
+                placed.append((bg[b], i))
+                continue
             gid[i], sid[i] = bg[b], None
+    if placed:  # not counted in the dedicated grid they were carved into
+        grids = _uncounted(grids, placed, out_b)
     if communities is not None and len(ded):
-        grids, subgrids = _follow_fitted_land(out_b, gid, sid, grids, subgrids)
+        grids, subgrids = _follow_fitted_land(out_b, gid, sid, grids, subgrids,
+                                              unplaced=getattr(result, "given_back", None))
         subgrids = _without_landless(subgrids, sid)
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     return PartitionResult(grids=grids, subgrids=subgrids, buildings=out_b, findings=result.findings)
+
+
+def _uncounted(grids: gpd.GeoDataFrame, placed: list[tuple[str, int]],
+               buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``grids`` with the households and buildings of ``placed`` (dedicated grid id, building row) no longer counted
+    in their dedicated grids: buildings of the blocks carved into them that a re-division keeps in an ordinary grid
+    (a stray piece of the carve the previous plan gave to that grid), as the previous plan had them."""
+    hh = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    out = grids.copy()
+    pos = {g: k for k, g in enumerate(out["grid_id"].astype(str))}
+    for g, i in placed:
+        k = pos[str(g)]
+        out.iat[k, out.columns.get_loc("households")] = int(round(out["households"].iat[k] - hh[i]))
+        out.iat[k, out.columns.get_loc("buildings")] = int(out["buildings"].iat[k]) - 1
+    return out
+
+
+def _with_land_given_back(dedicated: gpd.GeoDataFrame, land: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """``dedicated`` grids with each piece of ``land`` a re-division gave back to them (crumbs of ordinary land they
+    enclose, which the previous plan gave them) joined to the one of its community sharing the longest edge with
+    it (then the nearest; ties to the first), as a fresh plan's :func:`fit_dedicated` gives such crumbs."""
+    if land is None or not len(land):
+        return dedicated
+    geoms = dedicated.geometry.to_numpy().copy()
+    dcode = dedicated["community_code"].astype(str).to_numpy()
+    for code, piece in zip(land["community_code"].astype(str), land.geometry.to_numpy(), strict=True):
+        mine = np.flatnonzero(dcode == code)
+        if not len(mine):
+            continue
+        shared = shapely.length(shapely.intersection(shapely.boundary(piece), shapely.boundary(geoms[mine])))
+        near = shapely.distance(piece, geoms[mine])
+        j = mine[int(np.lexsort((np.arange(len(mine)), near, -shared))[0])]
+        geoms[j] = shapely.union(geoms[j], piece)
+    return _with_geoms(dedicated, geoms)
 
 
 def _without_landless(subgrids: gpd.GeoDataFrame | None, sid: np.ndarray) -> gpd.GeoDataFrame | None:
@@ -965,21 +1008,25 @@ def _without_landless(subgrids: gpd.GeoDataFrame | None, sid: np.ndarray) -> gpd
 
 
 def _follow_fitted_land(buildings: gpd.GeoDataFrame, gid: np.ndarray, sid: np.ndarray, grids: gpd.GeoDataFrame,
-                        subgrids: gpd.GeoDataFrame | None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+                        subgrids: gpd.GeoDataFrame | None,
+                        unplaced: np.ndarray | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
     """Buildings go with their land after :func:`fit_dedicated`: a piece of a dedicated grid cut off from its
     main piece joins the neighbour with the buildings on it, and edges move by up to the snap-rounding (an
     address point on an edge). A building of a community holding a dedicated grid that no longer lies in its
     grid (small grid) is placed in the one it lies in by the one assignment
     (:func:`~gridgeo.footprints.assign_to_zones`, its own grid winning ties), and the households and
-    buildings of the grids are counted again for it. ``gid`` and ``sid`` in place."""
+    buildings of the grids are counted again for it. ``unplaced`` (bool per building): buildings in no grid yet, on
+    land a re-division gave back to the dedicated grids, placed the same way and counted in. ``gid`` and ``sid`` in
+    place."""
     from .footprints import assign_to_zones
 
     gids = grids["grid_id"].astype(str).to_numpy()
     gkind = grids["kind"].astype(str).to_numpy()
     pos = {g: i for i, g in enumerate(gids)}
     fitted = set(grids["community_code"].astype(str).to_numpy()[gkind == "dedicated"])
-    mine = np.flatnonzero([g in pos and str(c) in fitted
-                           for g, c in zip(gid, buildings["community_code"].astype(str), strict=True)])
+    free = np.zeros(len(gid), dtype=bool) if unplaced is None else np.asarray(unplaced, dtype=bool)
+    mine = np.flatnonzero([(g in pos or f) and str(c) in fitted
+                           for g, c, f in zip(gid, buildings["community_code"].astype(str), free, strict=True)])
     if not len(mine):
         return grids, subgrids
     # a footprint unit (overlapping outlines, 楼栋完整) moves whole: judged by the union of its buildings
@@ -1008,14 +1055,16 @@ def _follow_fitted_land(buildings: gpd.GeoDataFrame, gid: np.ndarray, sid: np.nd
         frame.iat[at, frame.columns.get_loc("households")] = int(round(frame["households"].iat[at] + h))
         frame.iat[at, frame.columns.get_loc("buildings")] = int(frame["buildings"].iat[at]) + n
 
-    cur = np.array([pos[gid[m[0]]] for m in members], dtype=np.int64)
+    cur = np.array([pos.get(gid[m[0]], -1) for m in members], dtype=np.int64)
     at = assign_to_zones(geoms, grids.geometry.to_numpy(), prefer=cur).zone
     gcomm = grids["community_code"].astype(str).to_numpy()
+    bcomm = buildings["community_code"].astype(str).to_numpy()
     for m, old, new in zip(members, cur, at, strict=True):
-        if new < 0 or new == old or gcomm[new] != gcomm[old]:
+        if new < 0 or new == old or gcomm[new] != (gcomm[old] if old >= 0 else bcomm[m[0]]):
             continue  # a building across a community boundary stays in a grid of its own community
         for i in m:
-            count(grids, pos[gid[i]], -float(hh[i]), -1)
+            if gid[i] in pos:
+                count(grids, pos[gid[i]], -float(hh[i]), -1)
             count(grids, new, float(hh[i]), 1)
             if has_sub and sid[i] in spos:
                 count(subgrids, spos[sid[i]], -float(hh[i]), -1)
@@ -1023,7 +1072,7 @@ def _follow_fitted_land(buildings: gpd.GeoDataFrame, gid: np.ndarray, sid: np.nd
     if not has_sub:
         return grids, subgrids
     # the small grid of each unit of an ordinary grid: its own, or the one of its grid it lies in
-    of_grid = np.array([gkind[pos[gid[m[0]]]] != "dedicated" for m in members], dtype=bool)
+    of_grid = np.array([gid[m[0]] in pos and gkind[pos[gid[m[0]]]] != "dedicated" for m in members], dtype=bool)
     members, geoms = [m for m, k in zip(members, of_grid, strict=True) if k], geoms[of_grid]
     cur = np.array([spos.get(sid[m[0]], -1) for m in members], dtype=np.int64)
     s_at = assign_to_zones(geoms, subgrids.geometry.to_numpy(), prefer=cur).zone

@@ -409,6 +409,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
             p_comm, p_blocks, p_buildings, base_grids_only(previous), streets=prep.streets, rules=prep.rules,
             villager_groups=p_groups, workers=workers, outlines=outlines,
             neighbours=reaching if reaching is not None and len(reaching) else None,
+            dedicated_land=_dedicated_land(previous, p_comm.crs) if carving is not None else None,
         )
     else:
         result = partition(
@@ -718,6 +719,22 @@ def _precheck_scheme(prep: Prepared, scheme: CodeScheme) -> None:
         heavy = h > cap
         need[code] = max(1, int(heavy.sum()) + math.floor(float(h[~heavy].sum()) / cap))
     scheme.check_capacity(need)
+
+
+def _dedicated_land(previous: Plan, crs: Any) -> dict[str, Any]:
+    """Community code → the land the previous plan's dedicated grids (专属网格) held in it, as stored, in ``crs``
+    (crumbs of ordinary land they enclose included, which a re-division gives back to them)."""
+    grids = previous["grids"]
+    if "kind" not in grids.columns or "community_code" not in grids.columns:
+        return {}
+    ded = grids[grids["kind"].astype(str) == "dedicated"]
+    if not len(ded):
+        return {}
+    ded = ded.to_crs(crs)
+    geoms = ded.geometry.to_numpy()
+    geoms = np.where(shapely.is_valid(geoms), geoms, shapely.make_valid(geoms))
+    return {str(c): shapely.union_all(geoms[i])
+            for c, i in pd.Series(np.arange(len(ded))).groupby(ded["community_code"].astype(str).to_numpy()).indices.items()}
 
 
 def _scheme_of(previous: Plan | None) -> CodeScheme:

@@ -47,6 +47,11 @@ class PartitionResult:
     #: small grid (:func:`~.metrics.street_alignment`), by id: ``{"grids": DataFrame, "subgrids": DataFrame}``
     #: indexed by ``grid_id`` / ``subgrid_id`` with columns ``internal_m``, ``aligned_m``; None without streets
     street_alignment: dict[str, pd.DataFrame] | None = None
+    #: per building (a re-division only, :func:`gridgeo.adjust.adjust`): left in no grid on land the previous plan
+    #: gave its dedicated grids (专属网格), for :func:`gridgeo.dedicated.merge_result` to place by the land it lies on
+    given_back: np.ndarray | None = None
+    #: that land (a re-division only): pieces with ``community_code``, each for the dedicated grid beside it
+    given_back_land: gpd.GeoDataFrame | None = None
 
 
 def partition(

@@ -612,30 +612,17 @@ def _reaching_pieces(blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> d
     """Per block (position), the buildings of other communities whose footprints reach into it and their
     pieces there: those of at least :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the footprint, the
     pieces the partition keeps whole in one grid of the block's community."""
-    from .footprints import BUILDING_SHARE_MIN
+    from .footprints import pieces_elsewhere
 
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     if not len(blocks) or not len(buildings) or "community_code" not in buildings.columns:
         return out
-    geoms = buildings.geometry.to_numpy()
-    poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
-    bi, ki = shapely.STRtree(blocks.geometry.to_numpy()).query(np.where(poly, geoms, None), predicate="intersects")
-    own = buildings["community_code"].astype(object).to_numpy()[bi]
-    theirs = blocks["community_code"].astype(object).to_numpy()[ki]
-    other = pd.notna(own) & (own.astype(str) != theirs.astype(str))
-    bi, ki = bi[other], ki[other]
-    if not len(bi):
-        return out
-    g = geoms[bi]
-    bad = ~shapely.is_valid(g)
-    if bad.any():
-        g = g.copy()
-        g[bad] = shapely.make_valid(g[bad])
-    piece = polygonal(shapely.intersection(g, blocks.geometry.to_numpy()[ki]))
-    keep = shapely.area(piece) >= BUILDING_SHARE_MIN * shapely.area(g)
+    bi, ki, piece = pieces_elsewhere(blocks.geometry.to_numpy(), blocks["community_code"].to_numpy(),
+                                     buildings.geometry.to_numpy(), buildings["community_code"].to_numpy())
+    piece = polygonal(piece)
     ids = buildings["building_id"].astype(str).to_numpy()[bi] if "building_id" in buildings else bi.astype(str)
-    for k in np.unique(ki[keep]):
-        sel = np.flatnonzero(keep & (ki == k))
+    for k in np.unique(ki):
+        sel = np.flatnonzero(ki == k)
         sel = sel[np.argsort(ids[sel], kind="stable")]  # in building-id order, whatever the row order
         out[int(k)] = (bi[sel], piece[sel])
     return out

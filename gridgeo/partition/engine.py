@@ -328,33 +328,12 @@ def _foreign_pieces(codes: np.ndarray, cgeoms: np.ndarray, ids: np.ndarray, own:
     :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the footprint are left out, as validation leaves
     them out. ``ids``, ``own`` (community code, None outside every one), ``geoms`` and ``units`` describe
     the buildings, in building-id order. Returns ``{code: (building ids, piece geometries, unit ids)}``."""
-    from ..footprints import BUILDING_SHARE_MIN
+    from ..footprints import pieces_elsewhere
 
     out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    if not len(cgeoms) or not len(ids):
-        return out
-    poly = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~(shapely.is_empty(geoms) | shapely.is_missing(geoms))
-    badc = ~shapely.is_valid(cgeoms)
-    if badc.any():  # an invalid community outline must not stop the whole run here
-        cgeoms = cgeoms.copy()
-        cgeoms[badc] = shapely.make_valid(cgeoms[badc])
-    bi, ci = shapely.STRtree(cgeoms).query(np.where(poly, geoms, None), predicate="intersects")
-    mine = np.asarray(own, dtype=object)[bi]
-    other = pd.notna(mine) & (mine != np.asarray(codes, dtype=object)[ci])
-    bi, ci = bi[other], ci[other]
+    bi, ci, piece = pieces_elsewhere(cgeoms, codes, geoms, own)
     if not len(bi):
         return out
-    g = geoms[bi]
-    bad = ~shapely.is_valid(g)
-    if bad.any():
-        g = g.copy()
-        g[bad] = shapely.make_valid(g[bad])
-    piece = shapely.intersection(g, cgeoms[ci])
-    area = shapely.area(g)
-    keep = (area > 0) & (shapely.area(piece) >= BUILDING_SHARE_MIN * area)
-    if not keep.any():
-        return out
-    bi, ci, piece = bi[keep], ci[keep], piece[keep]
     odd = np.flatnonzero(~np.isin(shapely.get_type_id(piece), (3, 6)))
     if len(odd):  # lines and points where the outlines touch dropped, the polygons united
         piece[odd] = [shapely.union_all(shapely.get_parts(p)) for p in polygonal(piece[odd])]

@@ -41,8 +41,10 @@ from .plan import Plan
 
 __all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
 
-#: columns added to each point, in this order (``worker``, ``phone``, ``worker_role`` only with a roster)
+#: columns added to each point, in this order (``villager_group`` only for a plan whose grids name villager groups,
+#: after ``community_name``; ``worker``, ``phone``, ``worker_role`` only with a roster, before ``reason``)
 RESULT_COLUMNS = ("grid_code", "subgrid_code", "dedicated_grid_code", "community_code", "community_name", "reason")
+GROUP_COLUMN = "villager_group"
 ROSTER_COLUMNS = ("worker", "phone", "worker_role")
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -147,6 +149,12 @@ class Locator:
         self.grid_code = grids["grid_code"].astype(str).to_numpy(dtype=object)
         self.grid_community = _text(grids, "community_code")
         kind = _text(grids, "kind")
+        # a village's grids follow its villager groups (村民小组): the group is part of a hotline's answer
+        groups = [g.strip() if isinstance(g, str) and g.strip() else None for g in _text(grids, GROUP_COLUMN)]
+        self.has_groups = any(g is not None for g in groups)
+        self.all_groups = np.array(sorted({g for g in groups if g is not None}), dtype=object)
+        group_pos = {g: i for i, g in enumerate(self.all_groups)}
+        self.grid_group_index = np.array([group_pos.get(g, -1) for g in groups], dtype=np.int64)
         self.grids = _ZoneIndex(grids.geometry.to_numpy())
         self.subgrids = None
         if "subgrids" in plan.layers and len(plan.layers["subgrids"]):
@@ -180,6 +188,13 @@ class Locator:
         self.roster = None
         if roster is not None:
             self.roster, self.roster_index = _grid_workers(read_roster(roster), self.grid_code, self.grid_community)
+
+    @property
+    def columns(self) -> list[str]:
+        """The answer's columns, in order: :data:`RESULT_COLUMNS`, ``villager_group`` when the plan's grids name
+        villager groups, the roster's when given; ``reason`` last."""
+        return [*RESULT_COLUMNS[:-1], *([GROUP_COLUMN] if self.has_groups else []),
+                *(ROSTER_COLUMNS if self.roster is not None else ()), "reason"]
 
     def __repr__(self) -> str:
         from ._text import counted
@@ -245,6 +260,8 @@ class Locator:
             "community_name": _categorical(np.where(comm >= 0, self.all_community_name_index[np.maximum(comm, 0)], -1),
                                            self.all_community_names),
         })
+        if self.has_groups:
+            out[GROUP_COLUMN] = _categorical(np.where(found, self.grid_group_index[gi], -1), self.all_groups)
         if self.roster is not None:
             person = np.where(found, self.roster_index[gi], -1)
             for col in ROSTER_COLUMNS:
@@ -702,7 +719,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             if _geometry_column(head, lon_col, lat_col) is None:  # the columns are checked as for rows
                 _column(head, lon_col, _LON_NAMES, "lon")
                 _column(head, lat_col, _LAT_NAMES, "lat")
-            added = [*RESULT_COLUMNS[:-1], *(ROSTER_COLUMNS if locator.roster else ()), "reason"]
+            added = locator.columns
             keep = _kept_names(head, added)
             names = [keep.get(c, c) for c in head] + added
             empty = pa.table({n: pa.array([], type=pa.string()) for n in dict.fromkeys(names)})

@@ -602,3 +602,26 @@ def test_coordinates_given_as_booleans_are_non_numeric(tmp_path):
     counts = locate_file(src, plan, tmp_path / "out.csv", lon_col="ok")
     back = pd.read_csv(tmp_path / "out.csv", dtype=str)
     assert back["reason"].tolist() == ["non-numeric coordinate"] * 2 and counts["bad"] == 2
+
+
+def test_a_village_point_gets_the_villager_group_of_its_grid(plan, tmp_path):
+    """A hotline call in a village is answered with the villager group (村民小组) its grid follows, as the plan
+    stores it; plans whose grids name no group answer without the column."""
+    grids = plan.grids
+    named = grids[grids["villager_group"].notna()]
+    assert len(named) >= 2 and named["villager_group"].nunique() >= 2
+    pts = _random_points(plan, 20_000, seed=3)
+    got = gridgeo.locate(pts, plan)
+    cols = list(got.columns)
+    assert cols.index("villager_group") == cols.index("community_name") + 1 and cols[-1] == "reason"
+    want = _sjoin(pts, grids, "grid_code").map(dict(zip(grids["grid_code"], grids["villager_group"], strict=True)))
+    assert _values(got["villager_group"]) == _values(want)
+    assert got["villager_group"].notna().sum() > 100
+    # a header-only file gets the same columns
+    src = tmp_path / "none.csv"
+    src.write_text("id,lon,lat\n", encoding="utf-8")
+    locate_file(src, plan, tmp_path / "none_out.csv")
+    assert (tmp_path / "none_out.csv").read_text(encoding="utf-8").splitlines()[0].replace('"', "").split(",")[3:] == cols[3:]
+    # no group in the plan: no column
+    plain = Plan({**plan.layers, "grids": grids.assign(villager_group=None)}, plan.metadata)
+    assert "villager_group" not in gridgeo.locate(pts.head(50), plain).columns

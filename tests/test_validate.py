@@ -153,6 +153,9 @@ def test_multipart_grid_in_a_community_in_separate_parts_is_excused():
     assert sorted(mp["layer"]) == ["grids", "subgrids"] and set(mp["severity"]) == {"info"}
     assert mp["message"].str.contains("excused").all()
     assert not has_errors(f)
+    # each finding names its community, and so does the worst-offenders table (it showed NaN)
+    assert mp["community_code"].tolist() == [C1, C1]
+    assert worst_offenders(f[f["type"] == "multipart_grid"])["community_code"].tolist() == [C1]
     # two parts in the same part of the community stay an error, and so does a grid without communities
     g2 = grid_layer([MultiPolygon([b(0, 0, 50, 100), b(150, 0, 200, 100), b(1000, 0, 1100, 100)]), b(50, 0, 150, 100)])
     assert list(only(validate_grids(g2, communities=comm), "multipart_grid")["severity"]) == ["error"]

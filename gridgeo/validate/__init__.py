@@ -284,7 +284,8 @@ def validate_grids(
     multipart_check(layer, records, tol2,
                     containers=None if comms is None else np.array([comms.geoms[p] if p >= 0 else None for p in comm_pos],
                                                                    dtype=object),
-                    container_names=np.array([f"community {c}" if c is not None else None for c in comm_code], dtype=object))
+                    container_names=np.array([f"community {c}" if c is not None else None for c in comm_code], dtype=object),
+                    communities=comm_code)
 
     if comms is not None:  # wrapped round other grids: holes the community does not have (as the quality table counts)
         enclosure_check(layer, records, level="grids", codes=comm_code,
@@ -324,7 +325,8 @@ def validate_grids(
         sub_comm = np.array([comm_code[p] if p >= 0 else None for p in parent], dtype=object)
         multipart_check(sub_layer, records, tol2,
                         containers=np.array([layer.geoms[p] if p >= 0 and layer.usable[p] else None for p in parent], dtype=object),
-                        container_names=np.array([f"grid {layer.ids[p]}" if p >= 0 else None for p in parent], dtype=object))
+                        container_names=np.array([f"grid {layer.ids[p]}" if p >= 0 else None for p in parent], dtype=object),
+                        communities=sub_comm)
         enclosure_check(sub_layer, records, level="subgrids", codes=sub_comm,
                         containers=np.array([layer.geoms[p] if p >= 0 and layer.usable[p] else None for p in parent],
                                             dtype=object))

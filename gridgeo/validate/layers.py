@@ -255,7 +255,7 @@ def _prepare_polygons(
 
 
 def multipart_check(lay: _Layer, records: list, tolerance_m2: float, containers: np.ndarray | None = None,
-                    container_names: np.ndarray | None = None) -> None:
+                    container_names: np.ndarray | None = None, communities: np.ndarray | None = None) -> None:
     """``multipart_grid`` for every feature of ``lay`` in separate parts (pieces under ``tolerance_m2`` aside).
 
     ``containers`` (by row, None where unknown) are the polygons each feature should tile part of: its
@@ -263,6 +263,7 @@ def multipart_check(lay: _Layer, records: list, tolerance_m2: float, containers:
     its container (a grid of a community in separate parts, joined by a part too small for a grid of its
     own, as the partition makes it) is ``info``, not an error: the quality figures count it apart
     ("multi-part grids (excused)"), by the same function (:func:`gridgeo.partition.metrics._parts_count`).
+    ``communities`` (by row) are the features' community codes, recorded with each finding.
     """
     from ..partition.metrics import _parts_count
 
@@ -292,7 +293,8 @@ def multipart_check(lay: _Layer, records: list, tolerance_m2: float, containers:
         message = f"{layer} feature {ids[i]} has {counts[i]} separate parts; the geometry shows all but the largest"
         if excused[k]:
             message += f"; excused: each part lies in a separate part of {name}"
-        records.append(_rec("multipart_grid", layer, ids[i], None, measure=int(counts[i]),
+        community = communities[i] if communities is not None else None
+        records.append(_rec("multipart_grid", layer, ids[i], community, measure=int(counts[i]),
                             geometry=shapely.multipolygons(rest), severity="info" if excused[k] else None,
                             message=message))
 

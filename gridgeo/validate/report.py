@@ -108,7 +108,9 @@ def worst_offenders(findings: gpd.GeoDataFrame | pd.DataFrame, *, n: int = 10, l
     rows: dict[str, dict] = {}
     for fid, comm, sev, t in zip(sub["feature_id"], sub["community_code"], sub["severity"], sub["type"]):
         for one in str(fid).split(","):
-            r = rows.setdefault(one, {"feature_id": one, "community_code": comm, "errors": 0, "warnings": 0, "types": set()})
+            r = rows.setdefault(one, {"feature_id": one, "community_code": None, "errors": 0, "warnings": 0, "types": set()})
+            if r["community_code"] is None and isinstance(comm, str) and comm:  # any of its findings that names it
+                r["community_code"] = comm
             r["errors"] += sev == "error"
             r["warnings"] += sev == "warning"
             r["types"].add(t)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-__all__ = ["polygonal", "union_by"]
+__all__ = ["make_valid", "polygonal", "union_by"]
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 
@@ -94,4 +94,37 @@ def polygonal(geoms: Any, *, normalise: bool = True) -> Any:
         if len(few):
             first = shapely.get_geometry(out[few], 0)
             out[few] = np.where(shapely.is_missing(first), shapely.Polygon(), first)
+    return out[0] if one else out
+
+
+def make_valid(geoms: Any) -> Any:
+    """Each geometry made valid as ``shapely.make_valid(method="structure", keep_collapsed=False)`` does, without
+    losing a polygon's area.
+
+    GEOS's structure method rebuilds a polygon from its rings; a ring that crosses itself only between
+    vertices nanometres apart (a reprojection to degrees leaves such pairs where a neighbour's vertex was
+    inserted beside one's own) can come back as an empty polygon. Where the result keeps under half the
+    area the rings enclose as drawn, the rings with their repeated points removed (within a ten-millionth
+    of the polygon's size) are made valid again; should that lose the area too, the polygons of the
+    linework method are taken when larger. Other geometries are as the structure method returns them. One geometry in, one
+    out; an array in, an array out.
+
+    >>> from shapely import Polygon
+    >>> bow = Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])  # a bowtie: two triangles, as the structure method gives
+    >>> make_valid(bow).geom_type, make_valid(bow).area
+    ('MultiPolygon', 2.0)
+    """
+    arr = np.asarray(geoms, dtype=object)
+    one = arr.ndim == 0
+    arr = arr.reshape(-1)
+    out = shapely.make_valid(arr, method="structure", keep_collapsed=False)
+    drawn = np.where(np.isin(shapely.get_type_id(arr), _POLYGONAL), shapely.area(arr), 0.0)
+    lost = np.flatnonzero(shapely.area(out) < 0.5 * drawn)
+    if len(lost):
+        tolerance = np.sqrt(drawn[lost]) * 1e-7
+        tidy = shapely.make_valid(shapely.remove_repeated_points(arr[lost], tolerance), method="structure",
+                                  keep_collapsed=False)
+        linework = polygonal(shapely.make_valid(arr[lost]), normalise=False)
+        enough = shapely.area(tidy) >= 0.5 * drawn[lost]
+        out[lost] = np.where(enough | (shapely.area(tidy) >= shapely.area(linework)), tidy, linework)
     return out[0] if one else out

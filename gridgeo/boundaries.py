@@ -28,7 +28,7 @@ from pyproj import Transformer
 
 from ._errors import InputError
 from ._findings import make_findings
-from ._geometry import polygonal
+from ._geometry import make_valid, polygonal
 from .crs import require_layers
 
 __all__ = ["boundary_slivers", "resolve_slivers", "drop_crumbs", "validate_communities", "repair_communities",
@@ -95,7 +95,7 @@ def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0)
     bad = ~shapely.is_valid(geoms)
     if bad.any():
         geoms = geoms.copy()
-        geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+        geoms[bad] = make_valid(geoms[bad])
     codes = communities["code"].astype(str).to_numpy()
     rows: list[dict] = []
     zones = _edge_zones(geoms)  # once: a hand-digitised layer has hundreds of slivers per boundary
@@ -242,7 +242,7 @@ def resolve_slivers(
     for i, pieces in gains.items():
         geoms[i] = shapely.union_all([geoms[i], *pieces])
     changed = sorted(set(losses) | set(gains))
-    fixed = shapely.make_valid(geoms[changed], method="structure", keep_collapsed=False)
+    fixed = make_valid(geoms[changed])
     geoms[changed] = polygonal(fixed)
     out = communities.copy()
     out = out.set_geometry(gpd.GeoSeries(geoms, index=communities.index, crs=communities.crs))

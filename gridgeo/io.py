@@ -31,6 +31,7 @@ from pyproj import CRS
 from ._csv import read_csv_text
 from ._errors import InputError, PlanExistsError
 from ._findings import FINDING_COLUMNS, concat_findings, make_findings
+from ._geometry import make_valid
 from ._text import counted
 from .crs import ensure_crs
 
@@ -701,7 +702,7 @@ def _check_geometry(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
     invalid = ~gdf.geometry.is_valid.to_numpy()
     if invalid.any():
         reasons = shapely.is_valid_reason(np.asarray(geoms)[invalid])
-        fixed = shapely.make_valid(np.asarray(geoms)[invalid], method="structure", keep_collapsed=False)
+        fixed = make_valid(np.asarray(geoms)[invalid])
         fam = "Polygon" if "Polygon" in allowed else ("LineString" if "LineString" in allowed else "Point")
         fixed = np.array([_keep_family(g, fam) for g in fixed], dtype=object)
         gdf = gdf.copy()

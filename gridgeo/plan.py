@@ -23,6 +23,7 @@ import pyogrio
 import shapely
 
 from ._errors import InputError, PlanExistsError
+from ._geometry import make_valid
 from .crs import STORAGE_CRS
 from .io import atomic_write
 
@@ -602,7 +603,7 @@ def _mend(geoms: np.ndarray) -> np.ndarray:
         return _without_nil_holes(geoms)
     out = geoms.copy()
     if bad.any():
-        out[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+        out[bad] = make_valid(geoms[bad])
     multi = np.flatnonzero(shapely.get_type_id(out) == 6)
     if len(multi):
         parts, idx = shapely.get_parts(out[multi], return_index=True)

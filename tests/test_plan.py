@@ -11,12 +11,13 @@ import pyogrio
 import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
-from shapely import Point, box
+from shapely import Point, Polygon, box
 
 from conftest import CODE_A, CODE_B, METRIC_EPSG, rect
 from gridgeo import InputError
 from gridgeo._errors import PlanExistsError
 from gridgeo._findings import make_findings
+from gridgeo._geometry import make_valid
 from gridgeo.plan import LAYER_ORDER, METADATA_TABLE, Plan, to_storage, write_gpkg_atomic
 
 
@@ -238,6 +239,40 @@ def test_to_storage_mends_invalid_input():
     out = to_storage(gpd.GeoDataFrame(geometry=[bowtie, None], crs=METRIC_EPSG))
     assert out.geometry.iloc[0].is_valid
     assert out.geometry.iloc[1] is None
+
+
+#: a small grid of a re-divided Suzhou plan (benchmarks/bench_redivision.py --datasets suzhou), as reprojected to
+#: EPSG:4490 before mending: valid in metres, its ring crosses itself in degrees only between vertex pairs about
+#: 40 nm apart (a neighbour's vertex inserted beside its own); GEOS's structure method made it an empty polygon
+CROSSED_AT_NANOMETRES = (
+    "0103000000010000002B0000004077A53682265E4034DEA5B5814D3F40216BA65282265E40D322A1268C4D3F404325B1A685"
+    "265E40264D1AB0A54D3F405A36EA3585265E409DA0649AA84D3F40EBE4945584265E409281704DB84D3F40B1A857B188265E"
+    "405DB6ACF5BF4D3F400B03E78389265E40EB2012A9CE4D3F400B03E78389265E40EB2012A9CE4D3F400531871C8D265E40CA"
+    "484CF2D54D3F400531871C8D265E40CC484CF2D54D3F40F29C83E78E265E40B85DC670D64D3F40F29C83E78E265E40B85DC6"
+    "70D64D3F40C74918D692265E40030D461CC54D3F40C74918D692265E40050D461CC54D3F40960FF6198E265E40BA68AE5BB9"
+    "4D3F402E73A7408E265E40AD9F6B8EAF4D3F4037C7659D8F265E4025C452C9A34D3F40EC1A35958F265E40B5788939A34D3F"
+    "40F277F2BE91265E409B867209A54D3F40BAE4F31892265E407F9DA3A19F4D3F408B04465A91265E406EC99E1F9F4D3F4024"
+    "0D0E5790265E406FB1DD6E9E4D3F408473118490265E4058F49B3A9A4D3F40488F28EF8E265E404AA97FA1994D3F40A2EE3B"
+    "EC8E265E40FE2D6EDD994D3F40F230E59F8E265E4066EEC900964D3F408C57924B8F265E4021D825A98F4D3F402FC6FF808F"
+    "265E40F29A58F88E4D3F408B894A2090265E4054C01CDE864D3F40CA4D312A90265E4077478DCF854D3F409303CD3490265E"
+    "40A10C0BD3854D3F40D7C7F19E90265E4085D6E16C804D3F40BDB961F18F265E40F44B624A7C4D3F40D2421B2890265E4052"
+    "7F557F714D3F40DF6B051C90265E40E72D1A32714D3F4046B273FC89265E40D218BFE06E4D3F405340E2DC83265E40B4535F"
+    "8F6C4D3F40D00FC14E83265E409E6BFC44764D3F408441F8D584265E40260FCBC7794D3F405AB2CFEA84265E40DA8E0DD179"
+    "4D3F40B0786DE984265E40963E7FF4794D3F4041D3C79084265E404DED4DD3824D3F404077A53682265E4034DEA5B5814D3F"
+    "40"
+)
+
+
+def test_mending_a_ring_crossed_at_nanometres_keeps_its_area():
+    g = shapely.from_wkb(bytes.fromhex("".join(CROSSED_AT_NANOMETRES)))
+    assert not g.is_valid and g.area > 1e-6
+    assert shapely.make_valid(g, method="structure", keep_collapsed=False).area == 0  # what GEOS gives
+    stored = to_storage(gpd.GeoDataFrame(geometry=[g], crs=4490)).geometry.iloc[0]
+    assert stored.is_valid and stored.geom_type == "Polygon" and stored.area == pytest.approx(g.area, rel=1e-9)
+    mended = make_valid(g)
+    assert mended.is_valid and mended.geom_type == "Polygon" and mended.area == pytest.approx(g.area, rel=1e-9)
+    # a bowtie keeps both triangles, as before
+    assert make_valid(Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])).area == pytest.approx(2.0)
 
 
 def test_existing_file_refused_without_force(tmp_path):

@@ -59,7 +59,7 @@ import shapely
 from pyproj import CRS
 
 from .._errors import InputError
-from .._geometry import union_by
+from .._geometry import make_valid, union_by
 from .._text import counted
 from ..crs import is_metric, metric_crs, require_layers
 from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, pieces_apart, unit_labels
@@ -338,7 +338,7 @@ def _valid(geoms: np.ndarray) -> tuple[np.ndarray, int]:
     if bad.any():
         # keep the polygonal part only (make_valid may add lines along collapsed edges)
         geoms = geoms.copy()
-        geoms[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+        geoms[bad] = make_valid(geoms[bad])
     return geoms, int(bad.sum())
 
 

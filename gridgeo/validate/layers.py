@@ -16,7 +16,7 @@ from shapely import Point, Polygon
 
 from .._errors import InputError
 from .._findings import make_findings
-from .._geometry import polygonal
+from .._geometry import make_valid, polygonal
 from ..crs import is_metric, metric_crs
 from ..plan import STRAIGHT_SEGMENT_M
 
@@ -69,7 +69,7 @@ def _fix(geoms: np.ndarray) -> np.ndarray:
     geoms = np.asarray(geoms, dtype=object).copy()
     bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
     if bad.any():
-        fixed = polygonal(shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False), normalise=False)
+        fixed = polygonal(make_valid(geoms[bad]), normalise=False)
         # drop the degenerate slivers make_valid leaves of collapsed spikes (area ~0): they upset overlay
         parts, idx = shapely.get_parts(fixed, return_index=True)
         x0, y0, x1, y1 = shapely.bounds(fixed[idx]).T

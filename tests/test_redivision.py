@@ -40,10 +40,15 @@ def _bench():
     return mod
 
 
-@pytest.fixture(scope="module", params=["sample", "sample-messy"])
+@pytest.fixture(scope="module", params=["sample", "sample-messy", "suzhou"])
 def run(request, tmp_path_factory):
+    # suzhou: real tile-cut footprints (../shared/data); its re-divided plan as written had a small grid stored as an
+    # empty polygon (GEOS's structure method mending a ring crossed in degrees between vertices 40 nm apart) and
+    # another as a MultiPolygon for a sliver of 20 mm² along its region's edge
     bench = _bench()
     inputs = bench.load_inputs(request.param)
+    if isinstance(inputs, str):
+        pytest.skip(f"{request.param}: {inputs}")
     work = tmp_path_factory.mktemp(request.param)
     result = bench.redivide(inputs, work, name=request.param, fresh=True)
     plans = {v: Plan.read(work / f"{request.param}_{v}.gpkg") for v in ("v1", "v2", "fresh")}

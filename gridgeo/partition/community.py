@@ -179,6 +179,10 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                              streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
         small_of_cell = _polish_small_grids(g_drawn, cells.geoms, grid_of_cell, n_grids, small_of_cell, sub_bounds)
         small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
+    crumbless = crumbs_to_neighbours(cells.geoms, small_of_cell)
+    if crumbless is not cells.geoms:
+        cells = dataclasses.replace(cells, geoms=crumbless, area=shapely.area(crumbless),
+                                    perimeter=shapely.length(crumbless))
     grid_geoms = union_groups(cells.geoms, grid_of_cell, n_grids)
     small_geoms = union_groups(cells.geoms, small_of_cell, n_small)
     small_grid = np.full(n_small, -1, dtype=np.int64)
@@ -1453,6 +1457,62 @@ def union_groups(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     one = (shapely.get_type_id(out) == 6) & (shapely.get_num_geometries(out) == 1)
     out[one] = shapely.get_geometry(out[one], 0)
     return shapely.normalize(out)
+
+
+#: a separate part of a cell up to this area (m²) is a crumb of the overlays that cut the cell (a block clipped to a
+#: re-divided region, less its buildings), no land of its own
+CRUMB_M2 = 1e-3
+
+
+def crumbs_to_neighbours(geoms: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Cells (a coverage) with each crumb (a separate part of a cell of at most :data:`CRUMB_M2`) that shares
+    no edge with another cell of the same label given to the cell it shares most edge with, or dropped when it
+    shares an edge with none: otherwise the crumb is a separate part of its small grid and grid (a re-divided
+    Suzhou plan stored a small grid as MultiPolygon for a sliver of 20 mm², 79 m long, along its region's edge
+    and half beyond it). ``geoms`` itself when no crumb moves.
+
+    >>> from shapely import MultiPolygon, box
+    >>> crumb = box(20, 9.99, 20.01, 10)  # of cell 0, in a notch of cell 2, beside cell 1
+    >>> cells = np.array([MultiPolygon([box(0, 0, 10, 10), crumb]), box(10, 0, 20, 10),
+    ...                   box(20, 0, 30, 10).difference(crumb)], dtype=object)
+    >>> out = crumbs_to_neighbours(cells, np.array([0, 1, 2]))  # to cell 2: the longest shared edge
+    >>> [g.geom_type for g in out], [round(g.area, 4) for g in out]
+    (['Polygon', 'Polygon', 'Polygon'], [100.0, 100.0, 100.0])
+    >>> crumbs_to_neighbours(cells, np.array([0, 0, 2])) is cells  # its own small grid holds it by an edge
+    True
+    >>> alone = np.array([MultiPolygon([box(0, 0, 10, 10), box(50, 0, 50.01, 0.01)]), box(10, 0, 20, 10)], dtype=object)
+    >>> [g.wkt for g in crumbs_to_neighbours(alone, np.array([0, 1]))]  # touching no cell: dropped
+    ['POLYGON ((10 0, 10 10, 0 10, 0 0, 10 0))', 'POLYGON ((20 0, 20 10, 10 10, 10 0, 20 0))']
+    """
+    multi = np.flatnonzero(shapely.get_num_geometries(geoms) > 1)
+    if not len(multi):
+        return geoms
+    parts, idx = shapely.get_parts(geoms[multi], return_index=True)
+    crumb = shapely.area(parts) <= CRUMB_M2
+    if not crumb.any():
+        return geoms
+    tree = shapely.STRtree(geoms)
+    out = geoms.copy()
+    moved: dict[int, list[int]] = defaultdict(list)  # cell -> its crumbs (positions in parts) that move
+    for j in np.flatnonzero(crumb):
+        c = int(multi[idx[j]])
+        near = tree.query(parts[j], predicate="intersects")
+        near = near[near != c]
+        shared = shapely.length(shapely.intersection(shapely.boundary(parts[j]), shapely.boundary(geoms[near])))
+        if (shared[label[near] == label[c]] > 0).any():
+            continue  # joins its own small grid by an edge
+        if len(near) and shared.max() > 0:
+            target = int(near[np.lexsort((near, -shared))[0]])
+            out[target] = shapely.union(out[target], parts[j])
+        # else a sliver touching no cell by an edge (along the edge of a re-divided region, half of it beyond):
+        # no land of any grid, dropped
+        moved[c].append(int(j))
+    if not moved:
+        return geoms
+    for c, gone in moved.items():
+        keep = [parts[j] for j in np.flatnonzero(idx == np.searchsorted(multi, c)) if j not in gone]
+        out[c] = keep[0] if len(keep) == 1 else shapely.MultiPolygon(keep)
+    return out
 
 
 def _sum(labels: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:

@@ -192,8 +192,12 @@ def adjust(
         if groups.notna().any() or "villager_group" in result.grids.columns:
             result.grids["villager_group"] = groups
     result.given_back = owner == -2
-    result.given_back_land = gpd.GeoDataFrame({"community_code": [r["code"] for r in returned]},
-                                              geometry=[r["geometry"] for r in returned], crs=crs)
+    # and the lanes from a dedicated grid's site to the community's edge that a region's new grid gave up
+    lanes = [x for part in parts if part.given_back_land is not None for x in
+             zip(part.given_back_land["community_code"], part.given_back_land.geometry)]
+    result.given_back_land = gpd.GeoDataFrame({"community_code": [r["code"] for r in returned] + [c for c, _ in lanes]},
+                                              geometry=[r["geometry"] for r in returned] + [g for _, g in lanes],
+                                              crs=crs)
     summary["pieces_given_back"] = len(returned)
     summary["communities_rules_changed"] = len(rules_changed)
     if rules_changed:

@@ -677,13 +677,14 @@ def test_a_new_grid_wrapped_around_a_kept_grid_is_reported():
                             geometry=[rect(0, 0, 200, 200)], crs=4547)
     streets = gpd.GeoDataFrame({"name": [None], "highway": ["primary"]},
                                geometry=[LineString([(x0 - 10, y0 - 10), (x0 + 210, y0 - 10)])], crs=4547)
+    # (the walk-ups 4 m apart: no lane between them reaches the community's edge, so the wrap is forced)
     ids, hh, geoms = ["tower"], [560], [rect(97, 97, 103, 103)]
     for x in range(10, 190, 30):
         for y in range(10, 190, 30):
             if abs(x + 6 - 100) >= 30 or abs(y + 6 - 100) >= 30:
                 ids.append(f"b{x:03d}{y:03d}")
                 hh.append(12)
-                geoms.append(rect(x, y, x + 12, y + 12))
+                geoms.append(rect(x, y, x + 26, y + 26))
     bld = gpd.GeoDataFrame({"building_id": ids, "households": hh}, geometry=geoms, crs=4547)
 
     def wrapped(plan):

@@ -682,10 +682,12 @@ def test_a_small_grid_in_two_pieces_gives_the_smaller_to_a_small_grid_of_its_own
 
 
 def _school_in_flats():
-    """A community of 400 households in eight blocks of flats around a school compound (a dedicated unit)."""
+    """A community of 400 households in eight blocks of flats round a school compound (a dedicated unit), walled
+    in by them: the flats touch each other all round it, 2 m from it, so no lane between them reaches it."""
     comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 400)], crs=CRS)
-    ring = [(x, y) for x in (40, 200, 360) for y in (40, 200, 360) if (x, y) != (200, 200)]
-    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in ring]
+    ring = [(140, 140, 148, 148), (148, 140, 252, 148), (252, 140, 260, 148), (252, 148, 260, 252),
+            (252, 252, 260, 260), (148, 252, 252, 260), (140, 252, 148, 260), (140, 148, 148, 252)]
+    fp = [box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1) for x0, y0, x1, y1 in ring]
     buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
     units = _units([{"name": "学校", "category": "school", "employees": 120,
                      "geometry": box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 250)}])
@@ -727,11 +729,9 @@ def test_a_kept_grid_keeps_its_findings_in_a_redivision():
     grid is still reported as wrapping it, and the findings of kept grids are those of the first plan."""
     comm = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"], "name": ["东", "西"]},
                             geometry=[box(X0, Y0, X0 + 400, Y0 + 400), box(X0 + 400, Y0, X0 + 800, Y0 + 400)], crs=CRS)
-    ring = [(x, y) for x in (40, 200, 360) for y in (40, 200, 360) if (x, y) != (200, 200)]
-    fp = [box(X0 + dx + x - 10, Y0 + y - 10, X0 + dx + x + 10, Y0 + y + 10) for dx in (0, 400) for x, y in ring]
+    _, walled, units = _school_in_flats()  # the school walled in by its flats: no lane reaches it
+    fp = [shapely.affinity.translate(f, dx) for dx in (0, 400) for f in walled.geometry]
     buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
-    units = _units([{"name": "学校", "category": "school", "employees": 120,
-                     "geometry": box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 250)}])
     v1 = gridgeo.divide(comm, None, buildings, enterprises=units)
     changed = buildings.copy()
     changed.loc[changed.index[-1], "households"] = 60  # in 420103001002 only
@@ -782,6 +782,35 @@ def test_grid_round_a_dedicated_site_is_opened_where_another_grid_can_reach_it()
     assert not (plan.findings["type"] == "grid_encloses_grid").any()
     assert plan.quality().loc["grids with a hole (wrapped around another grid)"].iloc[0] == "0"
     assert all(len(list(g.interiors)) == 0 for g in base.to_crs(CRS).geometry)
+    assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_the_only_grid_round_a_dedicated_site_is_opened_by_a_lane_from_the_site_to_the_community_edge():
+    """A school compound (a dedicated grid, 专属网格) in the middle of a community of 360 households: its one
+    ordinary grid was wrapped round the school (reported: nothing else can reach the site; fuzz towns 2431, 2501,
+    2534). A lane between the buildings now runs from the school to the community's edge and the school takes
+    it: no grid has a hole, no building moves, households and small grids are as before, the plan validates."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 200, Y0 + 200)],
+                            crs=CRS)
+    pts = [(30, 60), (30, 110), (30, 160), (170, 60), (170, 110), (170, 160), (70, 170), (100, 170), (130, 170)]
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in pts]
+    buildings = gpd.GeoDataFrame({"households": [40] * len(fp)}, geometry=fp, crs=CRS)
+    site = box(X0 + 70, Y0 + 70, X0 + 130, Y0 + 130)
+    units = _units([{"name": "学校", "category": "school", "employees": 120, "geometry": site}])
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    base, ded = plan.grids[plan.grids["kind"] == "base"].to_crs(CRS), _ded(plan).to_crs(CRS)
+    assert len(base) == 1 and len(ded) == 1 and base["households"].tolist() == [360]
+    assert not (plan.findings["type"] == "grid_encloses_grid").any()
+    assert len(base.geometry.iloc[0].interiors) == 0
+    school = ded.geometry.iloc[0]
+    assert school.geom_type == "Polygon" and school.covers(site.buffer(-1e-3))
+    # the lane reaches the community's edge, 4 or 8 m wide, between the buildings (none in it, none cut)
+    lane = school.difference(site)
+    assert lane.intersection(comm.geometry.iloc[0].exterior).length >= 4 - 1e-6
+    assert 4 * 70 - 1 <= lane.area <= 8 * 75
+    assert not any(lane.intersects(f) for f in fp)
+    assert sorted(plan.subgrids["households"]) == [120, 120, 120]
+    assert plan.buildings["grid_code"].eq(base["grid_code"].iloc[0]).all()
     assert (plan.validate()["severity"] == "error").sum() == 0
 
 

@@ -547,6 +547,37 @@ def test_a_grid_wrapped_round_another_is_opened_by_a_lane_and_its_small_grids_fo
     assert none == []
 
 
+def test_a_grid_wrapped_round_another_by_the_community_edge_gets_a_lane_to_that_edge_as_the_last_resort():
+    """A grid wrapped round a tower's grid near the community's edge, its only way out (fuzz towns 2340, 2423: no
+    lane was cut to the community's edge, and the ring stayed). With ``to_rim`` a lane to the community's edge is
+    tried when no other opens the ring: the inner grid takes it, the small grid it crosses stays one piece, and no
+    building is cut. (A small grid the lane cuts from side to side hands its piece without footprints to a sibling,
+    as a lane to a neighbour does: fuzz town 2340 in tests/test_fuzz_towns.py.)"""
+    from gridgeo.partition.enclosures import cut_grid_lanes, foreign_holes
+
+    community = box(0, 0, 300, 200)
+    inner = box(120, 70, 180, 130)
+    ring = community.difference(inner)
+    grids = np.array([ring, inner], dtype=object)
+    small = np.array([ring.intersection(box(0, 0, 100, 200)), ring.difference(box(0, 0, 100, 200)), inner],
+                     dtype=object)
+    small_grid = np.array([0, 0, 1])
+    footprints = np.array([box(125, 75, 175, 125), box(20, 20, 90, 180), box(110, 140, 280, 190),
+                           box(190, 20, 280, 130), box(105, 20, 135, 55)], dtype=object)
+    _, _, none = cut_grid_lanes(grids, community, small, small_grid, footprints)
+    assert none == []  # by default no lane ends on the community's edge
+    g2, s2, lanes = cut_grid_lanes(grids, community, small, small_grid, footprints, to_rim=True)
+    assert len(lanes) == 1 and not foreign_holes(g2[0], community)
+    lane = lanes[0]
+    assert shapely.intersection(lane, community.exterior).length > 0  # ends on the community's edge
+    assert shapely.equals(g2[1], shapely.union(inner, lane))
+    assert abs(shapely.area(g2[0]) + shapely.area(g2[1]) - shapely.area(community)) < 1e-6
+    assert all(shapely.get_num_geometries(s) == 1 for s in s2)
+    for f in footprints:
+        assert sum(shapely.area(shapely.intersection(f, g)) > 1e-6 for g in g2) == 1
+        assert sum(shapely.area(shapely.intersection(f, s)) > 1e-6 for s in s2) == 1
+
+
 def test_a_lane_goes_to_a_farther_edge_when_the_nearest_are_the_community_s():
     """A hamlet (a small grid of its own) in the fields of its grid, 20 m from the community's edge and far
     from the grid beside it (汉阳区 messy, seed 23). The shortest lanes all end on the community's edge, where

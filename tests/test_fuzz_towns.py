@@ -41,6 +41,12 @@ TOWNS = {
           "parts) handed out face by face and cut between small grids (building_cut)",
     2566: "the same, the far piece cut between three grids (building_cut)",
     2600: "the same, another town",
+    2520: "a grid wrapped round a dedicated grid's site carved out inside a block, a lane to its neighbour possible "
+          "(grid_encloses_grid: lanes went only to a grid in the hole)",
+    2501: "the community's only ordinary grid wrapped round a dedicated grid's site (grid_encloses_grid: no lane to "
+          "the community's edge)",
+    2340: "a grid wrapped round a tower's grid 12 m from the community's edge, every lane elsewhere through buildings "
+          "(grid_encloses_grid: no lane to the community's edge)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated

@@ -45,6 +45,7 @@ from .enclosures import (
     LANE_CLEARANCE_M,
     cut_grid_lanes,
     cut_lanes,
+    cut_site_lanes,
     enclosure_count,
     foreign_holes,
     node_lanes,
@@ -187,8 +188,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     small_geoms = union_groups(cells.geoms, small_of_cell, n_small)
     small_grid = np.full(n_small, -1, dtype=np.int64)
     small_grid[small_of_cell] = grid_of_cell
-    grid_geoms, small_geoms = _lanes_cut(grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"],
-                                         zoned=zone_of_block is not None, open_to=job.get("open_to"))
+    grid_geoms, small_geoms, site_lanes = _lanes_cut(grid_geoms, small_geoms, small_grid, container, community,
+                                                     job["bld_geoms"], zoned=zone_of_block is not None,
+                                                     open_to=job.get("open_to"))
     seq = np.empty(n_grids, dtype=np.int64)
     seq[order_key(grid_geoms) if n_grids else np.zeros(0, np.int64)] = np.arange(n_grids)
     grid_ids = np.array([f"{code}-G{s + 1:03d}" for s in seq], dtype=object)
@@ -269,6 +271,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         "bld_grid": grid_ids[grid_of_cell[bcell]] if len(bcell) else np.zeros(0, dtype=object),
         "bld_sub": small_ids[small_of_cell[bcell]] if len(bcell) else np.zeros(0, dtype=object),
         "findings": findings,
+        "site_lanes": [(code, lane) for lane in site_lanes],
     }
 
 
@@ -984,23 +987,37 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
 
 def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.ndarray, container: Any,
                community: Any, footprints: np.ndarray, *, zoned: bool,
-               open_to: Any = None) -> tuple[np.ndarray, np.ndarray]:
+               open_to: Any = None) -> tuple[np.ndarray, np.ndarray, list]:
     """Grids and small grids with a lane between the buildings cut across any still wrapped round another
     (:func:`~.enclosures.cut_grid_lanes`, :func:`~.enclosures.cut_lanes`), never reaching the community's
-    edge or a dedicated grid's; ``open_to``: land held by grids not divided here (a re-division's kept grids),
-    whose rings get lanes to a neighbour. Both levels as they were should the lanes leave either not a clean
-    coverage."""
+    edge or a dedicated grid's, but for a lane from a dedicated grid's site (专属网格) that no lane to a
+    neighbour opens, to the community's edge (:func:`~.enclosures.cut_site_lanes`), which the site takes;
+    ``open_to``: land held by grids not divided here (a re-division's kept grids), whose rings get lanes to a
+    neighbour, as the sites' rings do. Returns both levels and the lanes the sites take; both levels as they
+    were (and no lane) should the lanes leave either not a clean coverage."""
     n_grids, n_small = len(grid_geoms), len(small_geoms)
     fixed = shapely.union(shapely.boundary(container), shapely.boundary(community))
+    # the whole community's land the grids here do not tile, less a re-division's kept grids: the dedicated
+    # grids' sites (专属网格) carved out first
+    sites = None
+    if container is not community:
+        away = shapely.difference(container, community)
+        sites = away if open_to is None else shapely.difference(away, open_to)
+        open_to = away
     lanes: list = []
+    to_sites: list = []
     g2, s2 = grid_geoms, small_geoms
     if n_grids > 1 and not zoned:  # grids following villager groups keep their lines as drawn
-        g2, s2, lanes = cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed, open_to=open_to)
+        g2, s2, lanes = cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed, open_to=open_to,
+                                       to_rim=True)
+    if sites is not None and not zoned and shapely.area(sites) > 0:
+        g2, s2, to_sites = cut_site_lanes(g2, container, s2, small_grid, footprints, sites=sites, fixed=fixed)
+        lanes = lanes + to_sites
     if n_small > n_grids:
         s2, more = cut_lanes(s2, small_grid, g2, footprints, fixed=fixed)
         lanes += more
     if not lanes:
-        return grid_geoms, small_geoms
+        return grid_geoms, small_geoms, []
     g3, s3 = node_lanes(g2, lanes), node_lanes(s2, lanes)
     if open_to is not None and not (shapely.coverage_is_valid(g3) and shapely.coverage_is_valid(s3)):
         # a lane to a neighbour rebuilds the ring and the neighbour, whose far edges the noding of their lines
@@ -1011,8 +1028,8 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
                for a, b in ((g3, g2), (s3, s2)))
     if not same or not (shapely.coverage_is_valid(g3) and shapely.coverage_is_valid(s3)) and (
             shapely.coverage_is_valid(grid_geoms) and shapely.coverage_is_valid(small_geoms)):
-        return grid_geoms, small_geoms
-    return g3, s3
+        return grid_geoms, small_geoms, []
+    return g3, s3, to_sites
 
 
 def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bounds: Bounds, weights: Weights,

@@ -24,6 +24,7 @@ A 3 × 3 block of cells, the centre one a grid of its own inside a ring of eight
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -36,7 +37,8 @@ from .._geometry import union_by
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
-__all__ = ["open_enclosures", "open_sites", "enclosure_count", "foreign_holes", "cut_lanes", "cut_grid_lanes"]
+__all__ = ["open_enclosures", "open_sites", "enclosure_count", "foreign_holes", "cut_lanes", "cut_grid_lanes",
+           "cut_site_lanes"]
 
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
@@ -622,12 +624,13 @@ def cut_lanes(geoms: np.ndarray, parent_of: np.ndarray, parents: np.ndarray, foo
 def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geometry, outer: shapely.Geometry,
                near: np.ndarray, parent: shapely.Geometry, width: float, clearance: float,
                accept: Callable[[shapely.Geometry, int], Any] | None = None,
-               fixed: shapely.Geometry | None = None, to_outer: bool = False) -> tuple | None:
+               fixed: shapely.Geometry | None = None, to_outer: bool = False,
+               seams: list[shapely.Geometry] | None = None) -> tuple | None:
     """(sibling, ring less the lane, sibling with it, lane, what ``accept`` said) for the shortest lane
     ``width`` wide that opens ``hole`` of part ``q`` and that ``accept(lane, sibling)`` does not refuse
     (None), or None. The lane goes to the part of ``inside`` nearest where it starts (in the hole) or, with
     ``to_outer``, to the one along most of its far end (a neighbour outside the ring)."""
-    for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed):
+    for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed, seams=seams):
         ring = shapely.difference(geoms[q], lane)
         if to_outer:
             end = shapely.buffer(lane, 1e-3)
@@ -650,7 +653,8 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
 def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
                    small_grid: np.ndarray, footprints: np.ndarray, *, fixed: shapely.Geometry | None = None,
                    width: float = LANE_M, clearance: float = LANE_CLEARANCE_M,
-                   open_to: shapely.Geometry | None = None) -> tuple[np.ndarray, np.ndarray, list[shapely.Geometry]]:
+                   open_to: shapely.Geometry | None = None,
+                   to_rim: bool = False) -> tuple[np.ndarray, np.ndarray, list[shapely.Geometry]]:
     """Grids and small grids with a lane cut across any grid still wrapped round another (as
     :func:`cut_lanes` does for small grids): the lane leaves the ring's small grids it crosses and joins the
     small grid of the grid in the hole where it starts; every small grid stays in one piece, without a hole
@@ -660,7 +664,12 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
     ``open_to``: land of the container held by no grid given (in a re-division, 动态调整, the kept grids a freed
     region surrounds) whose holes may be opened too: no grid of the layer lies in such a hole and its edge is
     no one's to move, so the lane runs from it to a neighbouring grid outside the ring, which takes it. A
-    hole mostly outside ``open_to`` (a dedicated grid's site, 专属网格) is left as a fresh plan leaves it."""
+    hole mostly outside ``open_to`` (a dedicated grid's site, 专属网格) is left to :func:`cut_site_lanes`.
+
+    ``to_rim``: where no lane to the ring's outer edge elsewhere opens a ring round another grid, a lane to the
+    container's own edge (the community's) is tried as the last resort (a tower's grid near the community's
+    edge, with buildings of the ring all round it elsewhere). The grids of the next community lack the lane's
+    corners on that edge: a T-junction, which no check of a plan asks of two communities."""
     grid_geoms = np.asarray(grid_geoms, dtype=object).copy()
     small_geoms = np.asarray(small_geoms, dtype=object).copy()
     small_grid = np.asarray(small_grid, dtype=np.int64)
@@ -685,15 +694,15 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
             near = fp[tree.query(grid_geoms[p], predicate="intersects")]
 
             def accept(lane: shapely.Geometry, s: int, p: int = p, hole: shapely.Geometry = hole,
-                       to_outer: bool = to_outer, near: np.ndarray = near) -> dict | None:
+                       to_outer: bool = to_outer, near: np.ndarray = near, hand: bool = to_outer) -> dict | None:
                 mine = np.flatnonzero(small_grid == p)
                 crossed = mine[shapely.area(shapely.intersection(small_geoms[mine], lane)) > 0]
                 changed: dict[int, Any] = {}
                 for k in crossed:
                     left = shapely.difference(changed.get(int(k), small_geoms[k]), lane)
-                    if to_outer and shapely.get_num_geometries(left) > 1:
-                        # a lane to a neighbour crosses the ring's small grids from side to side: the pieces
-                        # without buildings it cuts off go to a sibling beside them
+                    if hand and shapely.get_num_geometries(left) > 1:
+                        # a lane to a neighbour (or the community's edge) crosses the ring's small grids from
+                        # side to side: the pieces without buildings it cuts off go to a sibling beside them
                         left = _pieces_handed_over(left, int(k), mine, small_geoms, changed, near)
                         if left is None:
                             return None
@@ -714,11 +723,21 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
                 changed[k] = given
                 return changed
 
+            seams = _seams(small_geoms, np.flatnonzero(small_grid == p), hole,
+                           shapely.intersection(outer, shapely.buffer(grid_geoms[p], 1e-6)))
             for w in (2 * width, width):
                 done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance, accept,
-                                  fixed=hole_edge, to_outer=to_outer)
+                                  fixed=hole_edge, to_outer=to_outer, seams=seams)
                 if done is not None:
                     break
+            if done is None and to_rim and not to_outer:
+                stop = shapely.difference(hole_edge, shapely.buffer(shapely.boundary(container), RIM_TOL))
+                for w in (2 * width, width):
+                    done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance,
+                                      functools.partial(accept, hand=True),
+                                      fixed=None if shapely.is_empty(stop) else stop, seams=seams)
+                    if done is not None:
+                        break
             if done is None:
                 continue
             s, ring, given, lane, changed = done
@@ -727,6 +746,103 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
                 small_geoms[k] = geom
             lanes.append(lane)
     return grid_geoms, small_geoms, lanes
+
+
+def cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
+                   small_grid: np.ndarray, footprints: np.ndarray, *, sites: shapely.Geometry,
+                   fixed: shapely.Geometry | None = None, width: float = LANE_M,
+                   clearance: float = LANE_CLEARANCE_M) -> tuple[np.ndarray, np.ndarray, list[shapely.Geometry]]:
+    """Grids and small grids less a lane from each dedicated grid's site (专属网格) a grid is still wrapped round
+    to the community's edge: the site takes the lane (its way out to the street along that edge).
+
+    ``sites``: land of ``container`` (the whole community) that the grids given do not tile, carved out for
+    dedicated grids first. A grid wrapped round such a site that no lane to a neighbouring grid opened
+    (:func:`cut_grid_lanes`, where the ring has no neighbour or every lane to one would cut a small grid of the
+    ring in two) gets a straight lane ``2 × width`` metres wide (else ``width``), or one along an edge between
+    two of its small grids, from the site to the part of its outer edge on ``container``'s edge, at least
+    ``clearance`` metres from every footprint and not reaching ``fixed`` elsewhere (but along another site). The
+    ring and the small grids it crosses give the lane up, each staying one piece without a new hole (a piece
+    without footprints cut off goes to a sibling beside it); no building moves or is cut and households are
+    unchanged. Returns copies of both levels and the lanes cut, each for the dedicated grid it starts from
+    (:func:`gridgeo.dedicated.merge_result` joins it to that grid)."""
+    grid_geoms = np.asarray(grid_geoms, dtype=object).copy()
+    small_geoms = np.asarray(small_geoms, dtype=object).copy()
+    small_grid = np.asarray(small_grid, dtype=np.int64)
+    fp = np.asarray(footprints, dtype=object)
+    fp = fp[~(shapely.is_missing(fp) | shapely.is_empty(fp))] if len(fp) else fp
+    tree = shapely.STRtree(fp)
+    rim = shapely.boundary(container)
+    site_edges = shapely.boundary(sites)
+    lanes: list[shapely.Geometry] = []
+    for p in range(len(grid_geoms)):
+        holes = foreign_holes(grid_geoms[p], container)
+        for hole in holes:
+            site = shapely.intersection(hole, sites)
+            if shapely.area(site) <= HOLE_LAND_M2:
+                continue
+            outer = shapely.union_all([shapely.get_exterior_ring(g) for g in shapely.get_parts(grid_geoms[p])])
+            reach = shapely.intersection(outer, shapely.buffer(rim, RIM_TOL))
+            if shapely.is_empty(reach):
+                continue
+            # a hole holding grids beside the site (a tower's grid): lanes from the site's edge alone
+            held = any(r != p and not shapely.is_empty(grid_geoms[r])
+                       and shapely.within(shapely.point_on_surface(grid_geoms[r]), hole) for r in range(len(grid_geoms)))
+            start = hole
+            if held:
+                parts = shapely.get_parts(site)
+                start = shapely.Polygon(shapely.get_exterior_ring(parts[int(np.argmax(shapely.area(parts)))]))
+            # a lane may run along another site (the dedicated grids and the grids round them are noded together
+            # afterwards, gridgeo.dedicated.fit_dedicated), never along the edge of land kept by others
+            stop = None if fixed is None else shapely.difference(
+                fixed, shapely.buffer(shapely.union_all([rim, shapely.get_exterior_ring(start), site_edges]), RIM_TOL))
+            stop = None if stop is None or shapely.is_empty(stop) else stop
+            near = fp[tree.query(grid_geoms[p], predicate="intersects")]
+            mine = np.flatnonzero(small_grid == p)
+            seams = _seams(small_geoms, mine, start, reach)
+            done = None
+            for w in (2 * width, width):
+                for lane in _lanes(grid_geoms[p], start, reach, near, w, clearance, fixed=stop, seams=seams):
+                    if not shapely.area(shapely.intersection(shapely.buffer(lane, RIM_TOL), site)) > 0:
+                        continue  # a lane from a grid in the hole beside the site (cut_grid_lanes' to give)
+                    ring = shapely.difference(grid_geoms[p], lane)
+                    # the site opened (not merely joined to another hole of the ring, a sliver of the outline)
+                    if not (shapely.get_num_geometries(ring) == 1 and not any(
+                            shapely.area(shapely.intersection(h, site)) > HOLE_LAND_M2
+                            for h in foreign_holes(ring, container))):
+                        continue
+                    changed = _small_grids_less(lane, mine, small_geoms, container, near)
+                    if changed is not None:
+                        done = ring, lane, changed
+                        break
+                if done is not None:
+                    break
+            if done is None:
+                continue
+            grid_geoms[p] = done[0]
+            for k, geom in done[2].items():
+                small_geoms[k] = geom
+            lanes.append(done[1])
+    return grid_geoms, small_geoms, lanes
+
+
+def _small_grids_less(lane: shapely.Geometry, mine: np.ndarray, small_geoms: np.ndarray,
+                      container: shapely.Geometry, footprints: np.ndarray) -> dict[int, Any] | None:
+    """The small grids of ``mine`` that ``lane`` crosses, less it: {small grid: its new polygon}, a piece
+    without footprints it cuts off handed to a sibling (:func:`_pieces_handed_over`); None where one would be
+    left in pieces holding footprints, empty, or with a new hole."""
+    changed: dict[int, Any] = {}
+    crossed = mine[shapely.area(shapely.intersection(small_geoms[mine], lane)) > 0]
+    for k in crossed:
+        left = shapely.difference(changed.get(int(k), small_geoms[k]), lane)
+        if shapely.get_num_geometries(left) > 1:
+            left = _pieces_handed_over(left, int(k), mine, small_geoms, changed, footprints)
+            if left is None:
+                return None
+        if (shapely.is_empty(left) or shapely.get_num_geometries(left) != 1
+                or len(foreign_holes(left, container)) > len(foreign_holes(small_geoms[k], container))):
+            return None
+        changed[int(k)] = left
+    return changed
 
 
 def _pieces_handed_over(left: shapely.Geometry, k: int, mine: np.ndarray, small_geoms: np.ndarray,
@@ -806,10 +922,12 @@ def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry], *, within: floa
 
 
 def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,
-           width: float, clearance: float, fixed: shapely.Geometry | None = None) -> Iterator[shapely.Geometry]:
+           width: float, clearance: float, fixed: shapely.Geometry | None = None,
+           seams: list[shapely.Geometry] | None = None) -> Iterator[shapely.Geometry]:
     """Straight lanes of ``ring`` from ``hole`` to ``outer`` clear of ``footprints`` and not reaching
     ``fixed``, shortest first (at most :data:`LANE_TRIES`; lanes to ``fixed`` are not counted, so that a ring
-    whose nearest edge is the community's still gets the lanes to its other edges tried)."""
+    whose nearest edge is the community's still gets the lanes to its other edges tried). ``seams``: lines
+    from the hole to ``outer`` (edges between the ring's small grids) along which a lane is tried too."""
     # footprints of the ring (those of the hole, whose edge the hole's may be, are the sibling's own)
     footprints = footprints[~shapely.covered_by(footprints, shapely.buffer(hole, 1e-3))] if len(footprints) else footprints
     blocked = shapely.union_all(shapely.buffer(footprints, clearance)) if len(footprints) else None
@@ -840,6 +958,9 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
     u = d / length[:, None]
     rects = shapely.buffer(shapely.linestrings(np.stack([a - u * width, ends + u * width], axis=1)), width / 2,
                            cap_style="flat")
+    if seams:
+        rects = np.concatenate([rects, shapely.buffer(np.array([_extended(x, width) for x in seams], dtype=object),
+                                                      width / 2, cap_style="flat", join_style="mitre")])
     pieces = shapely.intersection(rects, ring)
     ok = ~shapely.is_empty(pieces)
     if blocked is not None:
@@ -858,3 +979,34 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
         yield lane
         if tried >= LANE_TRIES:
             return
+
+
+def _extended(line: shapely.Geometry, by: float) -> shapely.Geometry:
+    """``line`` with its first and last segments extended by ``by`` metres beyond its ends."""
+    xy = shapely.get_coordinates(line)
+    for i, j in ((0, 1), (-1, -2)):
+        d = xy[i] - xy[j]
+        n = float(np.hypot(*d))
+        if n > 0:
+            xy[i] = xy[i] + d / n * by
+    return shapely.linestrings(xy)
+
+
+def _seams(small_geoms: np.ndarray, mine: np.ndarray, hole: shapely.Geometry,
+           reach: shapely.Geometry) -> list[shapely.Geometry]:
+    """The edges shared by two small grids of ``mine`` that run from ``hole``'s edge to ``reach`` (the ring's
+    outer edge along a neighbour), each one line: where a lane along one runs, neither small grid is cut in two."""
+    edge = shapely.get_exterior_ring(hole)
+    touching = [int(k) for k in mine if shapely.distance(small_geoms[k], edge) < RIM_TOL
+                and shapely.distance(small_geoms[k], reach) < RIM_TOL]
+    out: list[shapely.Geometry] = []
+    for i, a in enumerate(touching):
+        for b in touching[i + 1:]:
+            shared = shapely.intersection(shapely.boundary(small_geoms[a]), shapely.boundary(small_geoms[b]))
+            lines = shapely.get_parts(shapely.line_merge(shapely.union_all(
+                [x for x in shapely.get_parts(shared) if shapely.get_type_id(x) in (1, 5)] or [shapely.LineString()])))
+            for x in lines:
+                if (not shapely.is_empty(x) and shapely.distance(x, edge) < RIM_TOL
+                        and shapely.distance(x, reach) < RIM_TOL):
+                    out.append(x)
+    return out

@@ -50,7 +50,9 @@ class PartitionResult:
     #: per building (a re-division only, :func:`gridgeo.adjust.adjust`): left in no grid on land the previous plan
     #: gave its dedicated grids (专属网格), for :func:`gridgeo.dedicated.merge_result` to place by the land it lies on
     given_back: np.ndarray | None = None
-    #: that land (a re-division only): pieces with ``community_code``, each for the dedicated grid beside it
+    #: land for the dedicated grids: pieces with ``community_code``, each for the dedicated grid beside it (a
+    #: re-division's land given back to them; the lanes from a site to the community's edge that a grid wrapped
+    #: round the site gave up, :func:`~.enclosures.cut_site_lanes`)
     given_back_land: gpd.GeoDataFrame | None = None
 
 
@@ -445,8 +447,12 @@ def _assemble(results: list[dict[str, Any]], buildings: gpd.GeoDataFrame, commun
                                    "in no grid; fix their community_code or add the community",
                         "geometry": None})
     findings = make_findings(records, crs=crs)
+    # lanes from dedicated grids' sites (专属网格) to the community's edge, which those grids take
+    lanes = [x for res in results for x in res.get("site_lanes", [])]
+    site_lanes = gpd.GeoDataFrame({"community_code": [c for c, _ in lanes]}, geometry=[x for _, x in lanes],
+                                  crs=crs) if lanes else None
     return PartitionResult(grids=grids, subgrids=subgrids, buildings=out, findings=findings,
-                           street_alignment=_street_alignment(results))
+                           street_alignment=_street_alignment(results), given_back_land=site_lanes)
 
 
 def _street_alignment(results: list[dict[str, Any]]) -> dict[str, pd.DataFrame] | None:

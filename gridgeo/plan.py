@@ -602,7 +602,7 @@ def _mend(geoms: np.ndarray) -> np.ndarray:
         return _without_nil_holes(geoms)
     out = geoms.copy()
     if bad.any():
-        out[bad] = shapely.make_valid(geoms[bad], method="structure", keep_collapsed=False)
+        out[bad] = _made_valid(geoms[bad])
     multi = np.flatnonzero(shapely.get_type_id(out) == 6)
     if len(multi):
         parts, idx = shapely.get_parts(out[multi], return_index=True)
@@ -619,6 +619,31 @@ def _mend(geoms: np.ndarray) -> np.ndarray:
     if one.any():
         out[one] = shapely.get_geometry(out[one], 0)
     return _without_nil_holes(out)
+
+
+#: vertices closer than this share of their coordinates' magnitude are one vertex when mending (1e-13: about a
+#: micrometre in degrees, a third of one in metres of a Gauss-Krüger zone; under the partition's GRID_SIZE_M)
+_REPEAT_SHARE = 1e-13
+
+
+def _made_valid(geoms: np.ndarray) -> np.ndarray:
+    """Invalid ``geoms`` made valid by ``make_valid(method="structure")``; where that loses land (more than a
+    millionth of the polygon), the polygon with its vertices under :data:`_REPEAT_SHARE` apart merged, when that
+    alone makes it valid. A polygon whose vertices come in pairs a micrometre apart (a grid read back from degrees,
+    given its neighbours' vertices) crosses itself between a pair once reprojected, and the structure mend made it
+    an empty polygon: a grid with no land, its buildings in no grid."""
+    out = shapely.make_valid(geoms, method="structure", keep_collapsed=False)
+    poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    if not poly.any():
+        return out
+    size = np.abs(shapely.bounds(geoms[poly])).max(axis=1)
+    merged = shapely.remove_repeated_points(geoms[poly], tolerance=_REPEAT_SHARE * size)
+    kept = shapely.area(merged)
+    lost = shapely.is_valid(merged) & (shapely.area(out[poly]) < kept * (1 - 1e-6)) & (kept > 0)
+    if lost.any():
+        at = np.flatnonzero(poly)[lost]
+        out[at] = merged[lost]
+    return out
 
 
 def _without_nil_holes(geoms: np.ndarray) -> np.ndarray:

@@ -41,6 +41,8 @@ TOWNS = {
           "parts) handed out face by face and cut between small grids (building_cut)",
     2566: "the same, the far piece cut between three grids (building_cut)",
     2600: "the same, another town",
+    2756: "dedicated grids taking all of a community (two parts) but a sliver of 7e-5 m² their cut left: an ordinary "
+          "grid of no household drawn there, its small grid in no grid for validate (subgrid_not_nested)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated

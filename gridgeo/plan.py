@@ -634,15 +634,17 @@ def _made_valid(geoms: np.ndarray) -> np.ndarray:
     an empty polygon: a grid with no land, its buildings in no grid."""
     out = shapely.make_valid(geoms, method="structure", keep_collapsed=False)
     poly = np.isin(shapely.get_type_id(geoms), (3, 6))
-    if not poly.any():
-        return out
-    size = np.abs(shapely.bounds(geoms[poly])).max(axis=1)
-    merged = shapely.remove_repeated_points(geoms[poly], tolerance=_REPEAT_SHARE * size)
-    kept = shapely.area(merged)
-    lost = shapely.is_valid(merged) & (shapely.area(out[poly]) < kept * (1 - 1e-6)) & (kept > 0)
-    if lost.any():
-        at = np.flatnonzero(poly)[lost]
-        out[at] = merged[lost]
+    # the few the mend shrank (against the area the invalid rings enclose): merging may collapse a ring to under
+    # three points, which GEOS refuses, so one at a time
+    lost = np.flatnonzero(poly & (shapely.area(out) < shapely.area(geoms) * (1 - 1e-6)))
+    for k in lost:
+        size = float(np.abs(shapely.bounds(geoms[k])).max())
+        try:
+            merged = shapely.remove_repeated_points(geoms[k], tolerance=_REPEAT_SHARE * size)
+        except shapely.errors.GEOSException:
+            continue
+        if shapely.is_valid(merged) and shapely.area(merged) > shapely.area(out[k]):
+            out[k] = merged
     return out
 
 

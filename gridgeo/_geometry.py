@@ -99,15 +99,17 @@ def polygonal(geoms: Any, *, normalise: bool = True) -> Any:
 
 def make_valid(geoms: Any) -> Any:
     """Each geometry made valid as ``shapely.make_valid(method="structure", keep_collapsed=False)`` does, without
-    losing a polygon's area.
+    losing a polygon's area to vertices that nearly coincide.
 
     GEOS's structure method rebuilds a polygon from its rings; a ring that crosses itself only between
-    vertices nanometres apart (a reprojection to degrees leaves such pairs where a neighbour's vertex was
-    inserted beside one's own) can come back as an empty polygon. Where the result keeps under half the
-    area the rings enclose as drawn, the rings with their repeated points removed (within a ten-millionth
-    of the polygon's size) are made valid again; should that lose the area too, the polygons of the
-    linework method are taken when larger. Other geometries are as the structure method returns them. One geometry in, one
-    out; an array in, an array out.
+    vertices a micrometre or less apart (a grid read back from degrees and given its neighbours' vertices,
+    reprojected) can come back as an empty polygon. Where the result keeps less than the area the rings
+    enclose as drawn (by more than a millionth), the rings with their repeated points removed (within a
+    ten-millionth of the polygon's size) are made valid again and taken when they keep more; one polygon at a
+    time, as GEOS refuses a ring the removal leaves under four points (then the structure method's result
+    stays). Should a polygon still keep under half its area, the polygons of the linework method are taken
+    when larger. Other geometries are as the structure method returns them. One geometry in, one out; an
+    array in, an array out.
 
     >>> from shapely import Polygon
     >>> bow = Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])  # a bowtie: two triangles, as the structure method gives
@@ -119,12 +121,16 @@ def make_valid(geoms: Any) -> Any:
     arr = arr.reshape(-1)
     out = shapely.make_valid(arr, method="structure", keep_collapsed=False)
     drawn = np.where(np.isin(shapely.get_type_id(arr), _POLYGONAL), shapely.area(arr), 0.0)
-    lost = np.flatnonzero(shapely.area(out) < 0.5 * drawn)
-    if len(lost):
-        tolerance = np.sqrt(drawn[lost]) * 1e-7
-        tidy = shapely.make_valid(shapely.remove_repeated_points(arr[lost], tolerance), method="structure",
-                                  keep_collapsed=False)
-        linework = polygonal(shapely.make_valid(arr[lost]), normalise=False)
-        enough = shapely.area(tidy) >= 0.5 * drawn[lost]
-        out[lost] = np.where(enough | (shapely.area(tidy) >= shapely.area(linework)), tidy, linework)
+    for k in np.flatnonzero(shapely.area(out) < drawn * (1 - 1e-6)):
+        try:
+            tidy = shapely.remove_repeated_points(arr[k], np.sqrt(drawn[k]) * 1e-7)
+            tidy = tidy if shapely.is_valid(tidy) else shapely.make_valid(tidy, method="structure", keep_collapsed=False)
+        except shapely.errors.GEOSException:  # a ring left under four points
+            tidy = None
+        if tidy is not None and shapely.area(tidy) > shapely.area(out[k]):
+            out[k] = tidy
+        if shapely.area(out[k]) < 0.5 * drawn[k]:
+            linework = polygonal(shapely.make_valid(arr[k]), normalise=False)
+            if shapely.area(linework) > shapely.area(out[k]):
+                out[k] = linework
     return out[0] if one else out

@@ -29,9 +29,12 @@ community that grew) is **freed**. Connected freed areas are partitioned afresh 
 bounds (fewer than ``grid_min``, or between two feasible counts such as 500 < H < 600) absorbs its
 kept neighbours, one at a time (the one sharing the longest boundary first), until it can; a freed area
 without households (a field a community gained, a strip of a boundary redrawn centimetres out) is given to the
-kept grid beside it instead; one within the land the previous dedicated grids held, with fewer households than a
-grid's floor (a crumb a dedicated grid encloses, which the fresh plan gave it), is given back to them. Codes are
-then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
+kept grid beside it instead; one within the land the previous dedicated grids held and beside the land they hold
+now, with fewer households than a grid's floor (a crumb a dedicated grid encloses, which the fresh plan gave it), is
+given back to them (the households of buildings the previous plan placed with that land count only once a building
+of the piece changed). Land a dedicated grid holds no more (its unit gone, an enclave it took grown past a grid's
+floor) is freed land like any other. Codes are then carried by :func:`gridgeo.codes.assign_codes`: kept grids match
+their old selves exactly.
 """
 
 from __future__ import annotations
@@ -148,8 +151,14 @@ def adjust(
     summary = {"grids_kept": int(len(kept)), "grids_freed": int((~keep).sum()), "regions_repartitioned": 0}
     attached: list[dict[str, Any]] = []
     returned: list[dict[str, Any]] = []
+    # the land each community's dedicated grids hold now (their outline less the community as carved): crumbs are
+    # given back only to them, a piece of land a dedicated grid held before and holds no more (its unit gone, an
+    # enclave of it grown past a grid's floor) is divided again
+    carved_now = {str(c): shapely.difference(outlines[str(c)], g) for c, g in cgeom.items()
+                  if str(c) in (outlines or {}) and str(c) in (dedicated_land or {})}
     regions = _free_regions(communities, kept, buildings, rules, attached, dedicated_land, returned,
-                            on_dedicated=in_prev == -2)
+                            on_dedicated=in_prev == -2, carved_now=carved_now,
+                            unchanged=_unchanged(buildings, pb))
     summary["regions_repartitioned"] = len(regions)
     if attached:  # land without households goes to the kept grid beside it, and to its small grid beside it
         kept, psub = _take_in(kept, psub, attached)
@@ -179,6 +188,7 @@ def adjust(
     neighbour_tree = shapely.STRtree(neighbours.geometry.to_numpy()) if regions and neighbours is not None else None
     # the buildings on land given back to the dedicated grids are placed by no region (-2): they go with the land
     owner = _region_of(buildings, regions + returned, in_kept)
+    _on_land_freed(owner, in_kept, buildings, regions, returned, carved_now)
     owner[(owner >= len(regions)) | (in_kept == -2)] = -2
     for k, region in enumerate(regions):
         parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
@@ -575,13 +585,17 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
                   rules: Rules, attached: list[dict[str, Any]] | None = None,
                   dedicated_land: dict[str, Any] | None = None,
                   returned: list[dict[str, Any]] | None = None,
-                  on_dedicated: np.ndarray | None = None) -> list[dict[str, Any]]:
+                  on_dedicated: np.ndarray | None = None,
+                  carved_now: dict[str, Any] | None = None,
+                  unchanged: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Connected areas of each community not covered by kept grids, grown until divisible. An area without
     households beside a kept grid is no region: it is appended to ``attached`` (``code``, ``grid_code``,
     ``geometry``), for that grid to take in. An area within the land the previous plan's dedicated grids held
-    (``dedicated_land``, by community code) holding fewer households than a grid's floor is no region either: it
-    is appended to ``returned`` (``code``, ``geometry``), that land given back to them. The households of the
-    buildings ``on_dedicated`` marks (counted on that land, as the previous plan placed them) count for no grid."""
+    (``dedicated_land``, by community code), beside the land its dedicated grids hold now (``carved_now``: a
+    community without one, or a piece away from them, gives nothing back), holding fewer households than a grid's
+    floor is no region either: it is appended to ``returned`` (``code``, ``geometry``), that land given back to
+    them. The households of the buildings ``on_dedicated`` marks (counted on that land, as the previous plan placed
+    them) count for no grid while every building of the piece is ``unchanged`` (see :func:`_given_back`)."""
     regions = []
     attached = [] if attached is None else attached
     returned = [] if returned is None else returned
@@ -589,6 +603,7 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     absorbed_all: set[str] = set()  # kept grids regions took in, of every community
     hh = buildings["households"].to_numpy()
     ded_b = np.zeros(len(hh), dtype=bool) if on_dedicated is None else on_dedicated
+    same = np.ones(len(hh), dtype=bool) if unchanged is None else unchanged
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():
@@ -605,10 +620,11 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         pieces = _touching_joined([p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2])
         # join pieces that touch each other through a kept grid only later; start from the raw pieces
         land = (dedicated_land or {}).get(str(code))
+        now = (carved_now or {}).get(str(code))
         while pieces:
             piece = pieces.pop(0)
-            if land is not None and _given_back(piece, land, np.where(ded_b[mine_b], 0, hh[mine_b]), geoms[mine_b],
-                                                r.grid_min):
+            if land is not None and now is not None and _given_back(
+                    piece, land, now, hh[mine_b], geoms[mine_b], r.grid_min, ded_b[mine_b], same[mine_b]):
                 returned.append({"code": code, "geometry": piece})
                 continue
             absorbed: set[str] = set()
@@ -673,15 +689,60 @@ def _touching_joined(pieces: list[Any]) -> list[Any]:
         members = np.flatnonzero(group == g)
         out.append(pieces[members[0]] if len(members) == 1 else shapely.union_all(geoms[members]))
     return out
-def _given_back(piece: Any, land: Any, households: np.ndarray, geoms: np.ndarray, grid_min: int) -> bool:
+def _given_back(piece: Any, land: Any, carved_now: Any, households: np.ndarray, geoms: np.ndarray, grid_min: int,
+                on_land: np.ndarray, unchanged: np.ndarray) -> bool:
     """Whether the free ``piece`` of a community is land its previous dedicated grids (专属网格) held (``land``;
-    less than ``1 m²`` of the piece outside it) with fewer households than ``grid_min`` (``households`` of the
+    less than ``1 m²`` of the piece outside it) beside the land its dedicated grids hold now (``carved_now``; an edge
+    of at least :data:`_GIVEN_BACK_EDGE_M` in common) with fewer households than ``grid_min`` (``households`` of the
     community's buildings ``geoms``, by the one building-to-zone assignment): a crumb of ordinary land a dedicated
-    grid enclosed, which the fresh plan gave to it (no grid of its own), to be given back as it was."""
+    grid enclosed, which the fresh plan gave to it (no grid of its own), to be given back as it was. The buildings
+    ``on_land`` (counted on the previous dedicated land, placed with it by the previous plan) count no households
+    while every building of the piece is ``unchanged``: a piece whose buildings changed is judged on its households
+    now (an enclave the dedicated grid took, grown past a grid's floor, is an ordinary grid, as a fresh plan makes
+    it). Land a dedicated grid no longer borders (its unit gone) is divided again with the ordinary land."""
     if shapely.area(shapely.difference(piece, land)) > _TOL_M2:
         return False
+    edge = shapely.intersection(shapely.boundary(piece), shapely.buffer(carved_now, _GIVEN_BACK_SNAP_M))
+    if shapely.length(edge) < _GIVEN_BACK_EDGE_M:
+        return False
     at = assign_to_zones(geoms, np.array([piece], dtype=object)).zone >= 0
-    return int(households[at].sum()) < grid_min
+    counted = at if not unchanged[at].all() else at & ~on_land
+    return int(households[counted].sum()) < grid_min
+
+
+#: a free piece gives back to a dedicated grid only with an edge of at least this much (m) beside its land now,
+#: within :data:`_GIVEN_BACK_SNAP_M` (float noise between the community less its dedicated grids and their land)
+_GIVEN_BACK_EDGE_M = 0.01
+_GIVEN_BACK_SNAP_M = 1e-3
+
+
+def _unchanged(buildings: gpd.GeoDataFrame, pb: gpd.GeoDataFrame | None) -> np.ndarray:
+    """Per row of ``buildings``: whether the previous plan's buildings (``pb``) hold it, same ``building_id``, same
+    households (as the keep rule compares them, whole households)."""
+    if pb is None or "households" not in pb.columns or not len(buildings):
+        return np.zeros(len(buildings), dtype=bool)
+    before = pd.to_numeric(pb["households"], errors="coerce").fillna(0).round().astype(np.int64)
+    before = pd.Series(before.to_numpy(), index=pb["building_id"].astype(str).to_numpy())
+    before = before[~before.index.duplicated()]
+    was = before.reindex(buildings["building_id"].astype(str).to_numpy()).to_numpy()
+    now = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).round().to_numpy()
+    return ~np.isnan(was) & (was == now)
+
+
+def _on_land_freed(owner: np.ndarray, in_kept: np.ndarray, buildings: gpd.GeoDataFrame, regions: list[dict[str, Any]],
+                   returned: list[dict[str, Any]], carved_now: dict[str, Any]) -> None:
+    """Buildings counted on the land the previous dedicated grids held (``in_kept`` -2) that a freed region holds
+    most of (land not given back: a unit gone, an enclave grown past a grid's floor) are that region's: ``owner``
+    set to it and ``in_kept`` to -1, in place. Weighed against the pieces given back and the land the dedicated
+    grids hold now (``carved_now``), where they stay with that land."""
+    on_land = in_kept == -2
+    if not regions or not on_land.any():
+        return
+    land = [{"code": c, "geometry": g} for c, g in sorted(carved_now.items())]
+    zone = _region_of(buildings, regions + returned + land, np.where(on_land, -1, 0))
+    mine = on_land & (zone >= 0) & (zone < len(regions))
+    owner[mine] = zone[mine]
+    in_kept[mine] = -1
 
 
 def _joined(a: Any, b: Any) -> Any:

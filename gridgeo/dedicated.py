@@ -816,6 +816,10 @@ class Carving:
     villager_groups: gpd.GeoDataFrame | None = None  # groups cut in pieces by dedicated grids: their main piece
 
 
+#: the land (m²) of a community its dedicated grids leave, holding no building, under which they take all of it
+_NIL_REST_M2 = 1e-3
+
+
 def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, blocks: gpd.GeoDataFrame,
                  buildings: gpd.GeoDataFrame, rules: Any, villager_groups: gpd.GeoDataFrame | None = None) -> Carving:
     """Normalise the units, decide, carve the dedicated grids and cut them out of the partition's inputs
@@ -841,8 +845,13 @@ def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, b
         mine = ded.geometry[ded["community_code"] == code].to_numpy()
         if not len(mine):
             continue
-        rest = free_blocks.geometry[free_blocks["community_code"] == code].to_numpy()
-        if not len(rest):
+        at = (free_blocks["community_code"] == code).to_numpy()
+        rest = free_blocks.geometry.to_numpy()[at]
+        held = buildings["block_id"].astype(object).isin(set(free_blocks["block_id"].astype(object)[at])).any()
+        if not len(rest) or (not held and shapely.area(rest).sum() < _NIL_REST_M2):
+            # its dedicated grids take all of it: the rest, if any, is float noise of their cut (a sliver of a
+            # square centimetre or less, no building), no ordinary grid (one was drawn there, holding nothing, and
+            # its small grid lay in no grid for validate); fit_dedicated gives that land to the dedicated grid
             keep[k] = False
             continue
         # the community less its dedicated grids: the union of its other blocks (which tile it with them)

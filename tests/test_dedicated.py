@@ -433,6 +433,69 @@ def test_redivision_keeps_dedicated_codes(tmp_path):
     assert kept == set(_ded(first)["grid_code"]) - {first.layers["units"].set_index("name").loc["学校", "grid_code"]}
 
 
+def _kept_grids_unchanged(first, second):
+    """Every grid ``second`` keeps from ``first`` (``grid_id`` ``K<code>``) has its old shape (within 1 m²)."""
+    old = first.grids.set_index("grid_code").geometry.to_crs(CRS)
+    new = second.grids.to_crs(CRS)
+    kept = new[new["grid_id"].astype(str).str.startswith("K")]
+    moved = {c: round(old[c].symmetric_difference(g).area) for c, g in zip(kept["grid_code"], kept.geometry)}
+    assert all(a < 1 for a in moved.values()), f"kept grids reshaped (m²): {moved}"
+
+
+def test_the_land_of_a_unit_gone_is_divided_again_not_given_to_another_dedicated_grid():
+    """A re-division (动态调整) after a dedicated unit (专属网格) is gone: the land its grid held is ordinary land
+    again, divided with the grids around it as a fresh plan divides it. It was given back to the dedicated grids
+    (the rule for crumbs of ordinary land a dedicated grid encloses): with no dedicated grid left in the community
+    (a market closed) it went to no grid, a gap of 10,000 m² and its building in no grid (`validate` errors);
+    with another dedicated grid in it (a school gone, the hospital stays) it went to that one, far away, and then
+    to a kept grid beside it, which kept its code with a new shape."""
+    comm, streets, buildings = _town()
+    units = _units([
+        {"name": "医院", "category": "hospital", "employees": 500, "geometry": P(150, 250)},
+        {"name": "学校", "category": "school", "employees": 80, "geometry": P(450, 50)},
+        {"name": "市场", "category": "market", "employees": 30, "geometry": P(950, 350)},
+    ])
+    first = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    for gone, site in (("市场", P(950, 350)), ("学校", P(450, 50))):
+        second = gridgeo.divide(comm, streets, buildings, enterprises=units[units["name"] != gone], previous=first)
+        errors = second.validate().query("severity == 'error'")
+        assert errors.empty, f"{gone} gone: {errors['message'].tolist()[:2]}"
+        grids = second.grids.to_crs(CRS)
+        at = grids[grids.geometry.contains(site)]
+        assert list(at["kind"]) == ["base"], f"{gone} gone: its land is in {at['grid_code'].tolist()}"
+        assert second.metadata["adjustment"]["pieces_given_back"] == 0
+        _kept_grids_unchanged(first, second)
+        ded = _ded(second).set_index("grid_code").geometry.to_crs(CRS)
+        before = _ded(first).set_index("grid_code").geometry.to_crs(CRS)
+        for code in ded.index:  # the dedicated grids left are as they were
+            assert ded[code].symmetric_difference(before[code]).area < 1
+
+
+def test_an_enclave_a_dedicated_grid_took_becomes_an_ordinary_grid_once_it_reaches_the_floor():
+    """A block cut off from its community by a dedicated grid's site and too small for a grid (50 households) joins
+    the dedicated grid. Its households grow to 350: a fresh plan makes it an ordinary grid of its own. The
+    re-division gave it back to the dedicated grid (500 households in it), counting none of its households, as
+    for a crumb the previous plan gave the dedicated grid with nothing changed; now a piece whose buildings
+    changed is judged on its households now."""
+    comm, streets, buildings = _town()
+    site = shapely.union(box(X0 + 105, Y0 + 5, X0 + 195, Y0 + 195), box(X0 + 5, Y0 + 105, X0 + 195, Y0 + 195))
+    units = _units([{"name": "工业园", "category": "park", "employees": 400, "geometry": site}])
+    first = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    assert (first.layers["findings"]["type"] == "dedicated_absorbed_enclave").sum() == 1
+    grown = buildings.copy()
+    corner = grown.geometry.centroid.x.between(X0, X0 + 100) & grown.geometry.centroid.y.between(Y0, Y0 + 100)
+    grown.loc[corner, "households"] = 350
+    fresh = gridgeo.divide(comm, streets, grown, enterprises=units)
+    second = gridgeo.divide(comm, streets, grown, enterprises=units, previous=first)
+    for plan in (fresh, second):
+        assert plan.validate().query("severity == 'error'").empty
+        grids = plan.grids.to_crs(CRS)
+        at = grids[grids.geometry.contains(P(50, 50))]
+        assert list(at["kind"]) == ["base"] and list(at["households"]) == [350]
+        assert list(_ded(plan)["households"]) == [150]
+    _kept_grids_unchanged(first, second)
+
+
 def test_without_units_no_units_layer():
     comm, streets, buildings = _town()
     plan = gridgeo.divide(comm, streets, buildings)

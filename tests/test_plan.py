@@ -273,6 +273,42 @@ def test_mending_a_ring_crossed_at_nanometres_keeps_its_area():
     assert mended.is_valid and mended.geom_type == "Polygon" and mended.area == pytest.approx(g.area, rel=1e-9)
     # a bowtie keeps both triangles, as before
     assert make_valid(Polygon([(0, 0), (2, 2), (2, 0), (0, 2)])).area == pytest.approx(2.0)
+# a grid a re-division kept (fuzz town 2267, EPSG:4549): read back from the previous plan in degrees, then given the
+# vertices of the new grids beside it (share_vertices), each a micrometre or less from one it has: a zigzag of pairs
+_KEPT_GRID_WITH_ITS_NEIGHBOURS_VERTICES = [
+    (641301.8265920009, 3457392.7408600003), (641331.1893195005, 3457397.9953044998), (641360.552047, 3457403.249749),
+    (641360.5520470005, 3457403.249749001), (641360.6471839992, 3457403.1471050004), (641360.647184, 3457403.147105),
+    (641364.0933789988, 3457400.1597409993), (641364.093379, 3457400.159741), (641374.3685749999, 3457392.796891),
+    (641374.368575, 3457392.796891), (641377.1477489991, 3457389.4960909993), (641377.147749, 3457389.496091),
+    (641378.0033379992, 3457387.01214), (641378.003338, 3457387.01214), (641381.300412, 3457369.410787),
+    (641381.3004120007, 3457369.410786999), (641382.23842, 3457366.736597), (641382.2384199998, 3457366.7365969997),
+    (641385.892346, 3457362.615219), (641385.8923460008, 3457362.6152189984), (641390.831526, 3457362.209987),
+    (641390.8315260011, 3457362.2099869996), (641392.769505, 3457353.14286), (641392.7695049988, 3457353.1428599996),
+    (641387.684708, 3457344.110083), (641387.6847079999, 3457344.1100829993), (641380.913277, 3457336.172087),
+    (641380.9132769996, 3457336.172087), (641379.448151, 3457335.532636), (641379.4481509995, 3457335.5326359994),
+    (641373.8265960002, 3457330.555386), (641373.826596, 3457330.555386), (641366.671388, 3457321.914919),
+    (641366.6713879989, 3457321.9149189997), (641348.241064, 3457295.278228), (641348.2410639994, 3457295.2782279993),
+    (641341.4800510004, 3457284.458068001), (641341.480051, 3457284.458068), (641326.3524010011, 3457257.5737959994),
+    (641326.352401, 3457257.573796), (641323.398996, 3457271.3410759997), (641315.5730520012, 3457309.0249605),
+    (641307.7471080011, 3457346.708845), (641302.2066350009, 3457378.7466120003), (641301.826592, 3457392.74086),
+    (641301.8265920009, 3457392.7408600003),
+]
+
+
+def test_a_polygon_whose_vertices_come_in_near_pairs_is_stored_whole():
+    """A polygon with vertices in pairs under a micrometre apart (a kept grid read back from degrees, given the
+    vertices of the re-divided grids beside it) is invalid once in degrees (a self-intersection between a pair).
+    It was mended by ``make_valid(method="structure")`` into an empty polygon: the re-divided plan had a grid with
+    no geometry, a gap of 7,400 m² and two buildings in no grid (`validate` errors; fuzz town 2267 re-divided with
+    households changed). Now it is stored whole: valid, the same area within a square centimetre."""
+    poly = shapely.Polygon(_KEPT_GRID_WITH_ITS_NEIGHBOURS_VERTICES)
+    g = gpd.GeoDataFrame({"grid_code": ["310115001001002"]}, geometry=[poly], crs=4549)
+    assert poly.is_valid and not g.to_crs(4490).geometry.is_valid.any()  # the trap is real
+    out = to_storage(g)
+    assert out.geometry.is_valid.all() and not out.geometry.is_empty.any()
+    back = out.to_crs(4549).geometry.iloc[0]
+    assert back.is_valid and abs(back.area - poly.area) < 0.01
+    assert back.symmetric_difference(poly).area < 0.01
 
 
 def test_existing_file_refused_without_force(tmp_path):

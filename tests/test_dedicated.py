@@ -403,13 +403,18 @@ def test_cluster_takes_the_blocks_of_its_members_and_small_units_attach():
     assert (plan.validate()["severity"] == "error").sum() == 0
 
 
-def test_redivision_keeps_dedicated_codes(tmp_path):
-    comm, streets, buildings = _town()
-    units = _units([
+def _hospital_school_market():
+    """A hospital and a school in community 420103001001, a market in 420103001002."""
+    return _units([
         {"name": "医院", "category": "hospital", "employees": 500, "geometry": P(150, 250)},
         {"name": "学校", "category": "school", "employees": 80, "geometry": P(450, 50)},
         {"name": "市场", "category": "market", "employees": 30, "geometry": P(950, 350)},
     ])
+
+
+def test_redivision_keeps_dedicated_codes(tmp_path):
+    comm, streets, buildings = _town()
+    units = _hospital_school_market()
     first = gridgeo.divide(comm, streets, buildings, enterprises=units)
     path = tmp_path / "v1.gpkg"
     first.to_file(path)
@@ -450,11 +455,7 @@ def test_the_land_of_a_unit_gone_is_divided_again_not_given_to_another_dedicated
     with another dedicated grid in it (a school gone, the hospital stays) it went to that one, far away, and then
     to a kept grid beside it, which kept its code with a new shape."""
     comm, streets, buildings = _town()
-    units = _units([
-        {"name": "医院", "category": "hospital", "employees": 500, "geometry": P(150, 250)},
-        {"name": "学校", "category": "school", "employees": 80, "geometry": P(450, 50)},
-        {"name": "市场", "category": "market", "employees": 30, "geometry": P(950, 350)},
-    ])
+    units = _hospital_school_market()
     first = gridgeo.divide(comm, streets, buildings, enterprises=units)
     for gone, site in (("市场", P(950, 350)), ("学校", P(450, 50))):
         second = gridgeo.divide(comm, streets, buildings, enterprises=units[units["name"] != gone], previous=first)

@@ -49,6 +49,10 @@ TOWNS = {
           "(grid_encloses_grid: no lane to the community's edge)",
     2756: "dedicated grids taking all of a community (two parts) but a sliver of 7e-5 m² their cut left: an ordinary "
           "grid of no household drawn there, its small grid in no grid for validate (subgrid_not_nested)",
+    2087: "a grid wrapped round another base grid, every lane clear of the footprints crossing a small grid of the "
+          "ring with buildings on both sides (grid_encloses_grid: that small grid not redrawn round the lane)",
+    2423: "a grid wrapped round a dedicated grid's site and a tower's grid beside it, the same (grid_encloses_grid; "
+          "and a sliver face of 1e-11 m² the lane's noding gave the ring, a second part, refused the lane)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated

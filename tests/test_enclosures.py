@@ -709,7 +709,7 @@ def test_a_lane_that_cuts_a_small_grid_with_buildings_on_both_sides_redraws_it_a
     # the south strip keeps its eastern block (70); the western one (60) joins the north-east small grid it touches
     # (60 → 120): two small grids of the ring within 100–150, as before (west 120 and the strip's 130), and the
     # fewest households out of them (30 short, where keeping the western block would leave 40 short)
-    assert after.small_of_cell.tolist() == [0, 2, 1, 2, 2, 3]
+    assert after.small_of_cell.tolist() == [0, 2, 1, 2, 2, 3] and not after.kept_wrapped
     assert np.bincount(after.small_of_cell, weights=households).tolist() == [120, 70, 120, 300]
     for k, p in enumerate(grid2):
         assert shapely.get_num_geometries(s2[k]) == 1 and not foreign_holes(s2[k], g2[p])
@@ -743,3 +743,4 @@ def test_a_lane_is_refused_where_redrawing_the_small_grid_it_cuts_leaves_fewer_w
     assert lanes == [] and foreign_holes(g2[0], community)
     assert all(shapely.equals(a, b) for a, b in zip(s2, small, strict=True)) and len(grid2) == 4
     assert after.small_of_cell.tolist() == [0, 1, 1, 2, 2, 3]
+    assert after.kept_wrapped == {0}  # the finding says why the ring stays

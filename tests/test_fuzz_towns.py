@@ -73,6 +73,20 @@ def test_fuzz_town_that_found_a_defect_stays_clean(seed, shared_data):
     assert fz._digest(fz.div(fz.shuffled(t, seed))) == fz._digest(plan), f"{desc}: row order changed the plan"
 
 
+def test_fuzz_town_wrap_kept_for_its_small_grids_says_why(shared_data):
+    """Fuzz town 2003: a grid wrapped round a dedicated grid's site, every lane that opens it cutting a small grid
+    of 109 households into pieces of 39 and 70 (or one of 120 into 34 and 86), so that redrawn round the lane its
+    small grids would be fewer within 100–150: the wrap is kept, and its finding says so."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, _ = fz.town(2003)
+    found = fz.div(t).findings
+    wrapped = found[found["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1
+    assert "redrawn round such a lane its small grids would be fewer within their bounds" in wrapped["message"].iloc[0]
+
+
 @pytest.mark.parametrize("seed", sorted(CODES_ONLY))
 def test_fuzz_town_buildings_carry_the_codes_they_lie_in(seed, shared_data):
     from conftest import scenario_builder

@@ -223,7 +223,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
     findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
                                 carved=community if container is not community else None,
-                                zoned=zone_of_block is not None)
+                                zoned=zone_of_block is not None, small_kept=residents.kept_wrapped)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
                                 footprints=job["bld_geoms"])
     # honest small grids (as validate and the report): excused only when the footprint units of the
@@ -1035,8 +1035,8 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     if n_small > n_grids:
         s2, more = cut_lanes(s2, grid2, g2, footprints, fixed=fixed)
         lanes += more
-    if not lanes:
-        return grid_geoms, small_geoms, small_grid, [], residents
+    if not lanes:  # (with the rings kept for their small grids, which the findings tell)
+        return grid_geoms, small_geoms, small_grid, [], res2
     g3, s3 = node_lanes(g2, lanes), node_lanes(s2, lanes)
     if open_to is not None and not (shapely.coverage_is_valid(g3) and shapely.coverage_is_valid(s3)):
         # a lane to a neighbour rebuilds the ring and the neighbour, whose far edges the noding of their lines
@@ -1276,11 +1276,14 @@ def _walled_in(holes: list, footprints: Any) -> bool:
 
 
 def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
-                    carved: Any = None, zoned: bool = False, footprints: Any = None) -> list[dict[str, Any]]:
+                    carved: Any = None, zoned: bool = False, footprints: Any = None,
+                    small_kept: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
     :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
     grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids).
-    ``zoned``: the grids follow villager groups (村民小组), as drawn."""
+    ``zoned``: the grids follow villager groups (村民小组), as drawn. ``small_kept``: grids kept wrapped because
+    every lane opening them cuts a small grid with buildings on both sides, which redrawn round the lane would
+    leave fewer small grids within their bounds (:func:`~.enclosures.cut_lanes_redrawing`)."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
     pp = 4 * np.pi * shapely.area(geoms) / np.maximum(shapely.length(geoms), 1e-9) ** 2
@@ -1299,6 +1302,10 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
                       "bounds") + (
                        "; for the others no division within the bounds without them was found"
                        if dedicated < len(holes) else ""))
+            if q in small_kept:
+                why += ("; lanes between the buildings would open it, but each cuts one of its small grids (小网格) "
+                        "into pieces holding buildings, and redrawn round such a lane its small grids would be fewer "
+                        "within their bounds")
             found.append(_finding("grid_encloses_grid", "warning", layer, code, ids[q], float(len(holes)),
                                   f"{word} {ids[q]} is wrapped around {counted(len(holes), 'hole')} held by other grids: "
                                   f"{why}; redraw by hand if needed", shapely.point_on_surface(holes[0])))

@@ -711,13 +711,16 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                 inside, outer, hole_edge = site
                 to_outer = True
             near = fp[tree.query(grid_geoms[p], predicate="intersects")]
+            drafts: list[_Redraw | None] = []  # each lane's, to tell a lane refused for its small grids
 
             def accept(lane: shapely.Geometry, s: int, p: int = p, hole: shapely.Geometry = hole,
                        to_outer: bool = to_outer, near: np.ndarray = near, hand: bool = to_outer,
                        small_geoms: np.ndarray = small_geoms, small_grid: np.ndarray = small_grid,
-                       residents: Residents | None = residents) -> tuple | None:
+                       residents: Residents | None = residents,
+                       drafts: list[_Redraw | None] = drafts) -> tuple | None:
                 mine = np.flatnonzero(small_grid == p)
                 redraw = None if residents is None else _Redraw(residents, len(small_geoms))
+                drafts.append(redraw)
                 changed = _small_grids_less(lane, mine, small_geoms, container, near, hand=hand or redraw is not None,
                                             redraw=redraw)
                 if changed is None:
@@ -751,6 +754,7 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                     if done is not None:
                         break
             if done is None:
+                residents = _refused(residents, p, drafts)
                 continue
             s, ring, given, lane, (changed, redraw) = done
             grid_geoms[p], grid_geoms[s] = ring, given
@@ -825,6 +829,7 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             mine = np.flatnonzero(small_grid == p)
             seams = _seams(small_geoms, mine, start, reach)
             done = None
+            drafts: list[_Redraw | None] = []
             for w in (2 * width, width):
                 for lane in _lanes(grid_geoms[p], start, reach, near, w, clearance, fixed=stop, seams=seams):
                     if not shapely.area(shapely.intersection(shapely.buffer(lane, RIM_TOL), site)) > 0:
@@ -836,6 +841,7 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                             for h in foreign_holes(ring, container))):
                         continue
                     redraw = None if residents is None else _Redraw(residents, len(small_geoms))
+                    drafts.append(redraw)
                     changed = _small_grids_less(lane, mine, small_geoms, container, near, redraw=redraw)
                     if changed is not None:
                         done = ring, lane, changed, redraw
@@ -843,6 +849,7 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                 if done is not None:
                     break
             if done is None:
+                residents = _refused(residents, p, drafts)
                 continue
             grid_geoms[p] = done[0]
             small_geoms, small_grid, residents = _applied(small_geoms, small_grid, done[2], done[3], p, residents)
@@ -928,6 +935,10 @@ class Residents:
         Cell of each footprint: the building's small grid is its cell's.
     bounds
         Household bounds of a small grid (100–150).
+    kept_wrapped
+        Grids left wrapped round another grid or a site because each lane that opened them cut a small grid in
+        pieces holding buildings and, redrawn round it, the small grids would be fewer within ``bounds`` (what
+        :func:`cut_lanes_redrawing` found; the finding says so).
     """
 
     cells: np.ndarray
@@ -936,6 +947,7 @@ class Residents:
     footprints: np.ndarray
     cell_of: np.ndarray
     bounds: Bounds
+    kept_wrapped: frozenset[int] = frozenset()
 
 
 class _Redraw:
@@ -947,6 +959,7 @@ class _Redraw:
         self.label = np.asarray(residents.small_of_cell, dtype=np.int64).copy()
         self.n_small = n_small
         self.new: list[int] = []
+        self.refused = False  # a lane refused: its small grids redrawn would be fewer within the bounds
 
     def households(self, label: np.ndarray | None = None) -> np.ndarray:
         label = self.label if label is None else label
@@ -961,7 +974,8 @@ class _Redraw:
     def worse(self, mine: np.ndarray) -> bool:
         """Whether the small grids of ``mine`` (and those drawn anew) are fewer within their bounds than before."""
         groups = [int(q) for q in mine] + self.new
-        return (self.in_range(groups)[0] < self.in_range(groups, self.residents.small_of_cell)[0])
+        self.refused = self.in_range(groups)[0] < self.in_range(groups, self.residents.small_of_cell)[0]
+        return self.refused
 
 
 def _redraw_pieces(left: shapely.Geometry, k: int, mine: np.ndarray, small_geoms: np.ndarray,
@@ -1058,6 +1072,13 @@ def _redraw_pieces(left: shapely.Geometry, k: int, mine: np.ndarray, small_geoms
     return own
 
 
+def _refused(residents: Residents | None, p: int, drafts: list[_Redraw | None]) -> Residents | None:
+    """``residents`` with grid ``p`` among those kept wrapped where a lane was refused for its small grids."""
+    if residents is None or not any(d is not None and d.refused for d in drafts):
+        return residents
+    return dataclasses.replace(residents, kept_wrapped=residents.kept_wrapped | {p})
+
+
 def _applied(small_geoms: np.ndarray, small_grid: np.ndarray, changed: dict[int, Any], redraw: _Redraw | None,
              p: int, residents: Residents | None) -> tuple[np.ndarray, np.ndarray, Residents | None]:
     """Small grids, the grid of each and ``residents`` with a lane's ``changed`` polygons (small grids drawn anew,
@@ -1096,6 +1117,9 @@ def cut_lanes_redrawing(grid_geoms: np.ndarray, container: shapely.Geometry, sma
     if sites is not None and shapely.area(sites) > 0:
         g, s, grid, to_sites, residents = _cut_site_lanes(g, container, s, grid, footprints, sites=sites, fixed=fixed,
                                                           residents=residents)
+    if residents.kept_wrapped:  # those another lane opened after all are not
+        residents = dataclasses.replace(residents, kept_wrapped=frozenset(
+            p for p in residents.kept_wrapped if foreign_holes(g[p], container)))
     return g, s, grid, lanes + to_sites, to_sites, residents
 
 

@@ -667,3 +667,80 @@ def test_a_re_divided_grid_wrapped_round_a_kept_grid_gets_a_lane_to_its_neighbou
     g3, _, none = cut_grid_lanes(grids, community, grids.copy(), np.array([0, 1]), footprints, fixed=fixed,
                                  open_to=region)
     assert none == [] and len(foreign_holes(g3[0], community)) == 1
+
+
+def test_a_lane_that_cuts_a_small_grid_with_buildings_on_both_sides_redraws_it_and_opens_the_ring():
+    """A grid wrapped round a tower's grid, the only lane clear of the footprints crossing one of its small grids
+    (a strip south of the tower) from side to side with a building on each side (fuzz towns 2087, 2423: the lane was
+    refused and the ring kept). Now the lane is cut and that small grid redrawn: the piece on one side stays, the
+    other joins the sibling it touches, every small grid in one piece and as many within 100–150 as before; the
+    buildings' cells follow (their small-grid codes), none is cut."""
+    from gridgeo.partition.enclosures import Residents, cut_grid_lanes, cut_lanes_redrawing, foreign_holes, node_lanes
+    from gridgeo.partition.solver import Bounds
+
+    community = box(0, 0, 300, 200)
+    inner = box(120, 70, 180, 130)  # the tower's grid
+    ring = community.difference(inner)
+    grids = np.array([ring, inner], dtype=object)
+    # (the west small grid has the corner of the two east of it: the small grids are a clean coverage)
+    west, south = shapely.Polygon([(0, 0), (100, 0), (100, 70), (100, 200), (0, 200)]), box(100, 0, 300, 70)
+    small = np.array([west, south, ring.difference(west).difference(south), inner], dtype=object)
+    small_grid = np.array([0, 0, 0, 1])
+    # the west flats, the south strip's two blocks with a gap between them, the north-east blocks, the tower
+    footprints = np.array([box(20, 20, 90, 180), box(102, 20, 135, 66), box(165, 20, 295, 66),
+                           box(105, 140, 280, 190), box(185, 71, 295, 130), box(125, 75, 175, 125)], dtype=object)
+    households = np.array([120.0, 60.0, 70.0, 30.0, 30.0, 300.0])
+    small_of_cell = np.array([0, 1, 1, 2, 2, 3])  # one cell per building here
+    residents = Residents(footprints, households, small_of_cell, footprints, np.arange(6), Bounds(100, 150, 125))
+    fixed = community.exterior
+    _, _, none = cut_grid_lanes(grids, community, small, small_grid, footprints, fixed=fixed, to_rim=True)
+    assert none == []  # no lane without cutting the south strip's blocks apart
+
+    g2, s2, grid2, lanes, to_sites, after = cut_lanes_redrawing(grids, community, small, small_grid, footprints,
+                                                                 residents, fixed=fixed)
+    assert len(lanes) == 1 and to_sites == [] and not foreign_holes(g2[0], community)
+    lane = lanes[0]
+    assert shapely.within(lane, box(136, 0, 164, 70.001))  # through the gap, to the community's edge
+    assert shapely.equals(g2[1], shapely.union(inner, lane))
+    g2, s2 = node_lanes(g2, lanes), node_lanes(s2, lanes)
+    assert shapely.coverage_is_valid(g2) and shapely.equals(shapely.coverage_union_all(g2), community)
+    assert shapely.coverage_is_valid(s2) and shapely.equals(shapely.coverage_union_all(s2), community)
+    assert len(s2) == len(grid2) == 4 and grid2.tolist() == [0, 0, 0, 1]
+    # the south strip keeps its eastern block (70); the western one (60) joins the north-east small grid it touches
+    # (60 → 120): two small grids of the ring within 100–150, as before (west 120 and the strip's 130), and the
+    # fewest households out of them (30 short, where keeping the western block would leave 40 short)
+    assert after.small_of_cell.tolist() == [0, 2, 1, 2, 2, 3] and not after.kept_wrapped
+    assert np.bincount(after.small_of_cell, weights=households).tolist() == [120, 70, 120, 300]
+    for k, p in enumerate(grid2):
+        assert shapely.get_num_geometries(s2[k]) == 1 and not foreign_holes(s2[k], g2[p])
+        assert shapely.area(shapely.difference(s2[k], g2[p])) < 1e-6
+    for f, c in zip(footprints, after.small_of_cell, strict=True):  # each building whole in its cell's small grid
+        assert sum(shapely.area(shapely.intersection(f, g)) > 1e-6 for g in g2) == 1
+        assert shapely.area(shapely.intersection(f, s2[c])) == pytest.approx(shapely.area(f))
+
+
+def test_a_lane_is_refused_where_redrawing_the_small_grid_it_cuts_leaves_fewer_within_the_bounds():
+    """The same ring with the north-east small grid full (130): the strip's eastern block joining it (200) or
+    either piece standing alone (60, 70) leaves fewer small grids within 100–150, so the ring stays wrapped (and is
+    reported) and nothing changes."""
+    from gridgeo.partition.enclosures import Residents, cut_lanes_redrawing, foreign_holes
+    from gridgeo.partition.solver import Bounds
+
+    community = box(0, 0, 300, 200)
+    inner = box(120, 70, 180, 130)
+    ring = community.difference(inner)
+    grids = np.array([ring, inner], dtype=object)
+    # (the west small grid has the corner of the two east of it: the small grids are a clean coverage)
+    west, south = shapely.Polygon([(0, 0), (100, 0), (100, 70), (100, 200), (0, 200)]), box(100, 0, 300, 70)
+    small = np.array([west, south, ring.difference(west).difference(south), inner], dtype=object)
+    footprints = np.array([box(20, 20, 90, 180), box(102, 20, 135, 66), box(165, 20, 295, 66),
+                           box(105, 140, 280, 190), box(185, 71, 295, 130), box(125, 75, 175, 125)], dtype=object)
+    households = np.array([120.0, 60.0, 70.0, 70.0, 60.0, 300.0])
+    residents = Residents(footprints, households, np.array([0, 1, 1, 2, 2, 3]), footprints, np.arange(6),
+                          Bounds(100, 150, 125))
+    g2, s2, grid2, lanes, _, after = cut_lanes_redrawing(grids, community, small, np.array([0, 0, 0, 1]), footprints,
+                                                         residents, fixed=community.exterior)
+    assert lanes == [] and foreign_holes(g2[0], community)
+    assert all(shapely.equals(a, b) for a, b in zip(s2, small, strict=True)) and len(grid2) == 4
+    assert after.small_of_cell.tolist() == [0, 1, 1, 2, 2, 3]
+    assert after.kept_wrapped == {0}  # the finding says why the ring stays

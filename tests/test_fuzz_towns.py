@@ -49,6 +49,10 @@ TOWNS = {
           "(grid_encloses_grid: no lane to the community's edge)",
     2756: "dedicated grids taking all of a community (two parts) but a sliver of 7e-5 m² their cut left: an ordinary "
           "grid of no household drawn there, its small grid in no grid for validate (subgrid_not_nested)",
+    2087: "a grid wrapped round another base grid, every lane clear of the footprints crossing a small grid of the "
+          "ring with buildings on both sides (grid_encloses_grid: that small grid not redrawn round the lane)",
+    2423: "a grid wrapped round a dedicated grid's site and a tower's grid beside it, the same (grid_encloses_grid; "
+          "and a sliver face of 1e-11 m² the lane's noding gave the ring, a second part, refused the lane)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated
@@ -67,6 +71,20 @@ def test_fuzz_town_that_found_a_defect_stays_clean(seed, shared_data):
     plan = fz.div(t)
     fz.check(plan, t)  # raises naming the failed check
     assert fz._digest(fz.div(fz.shuffled(t, seed))) == fz._digest(plan), f"{desc}: row order changed the plan"
+
+
+def test_fuzz_town_wrap_kept_for_its_small_grids_says_why(shared_data):
+    """Fuzz town 2003: a grid wrapped round a dedicated grid's site, every lane that opens it cutting a small grid
+    of 109 households into pieces of 39 and 70 (or one of 120 into 34 and 86), so that redrawn round the lane its
+    small grids would be fewer within 100–150: the wrap is kept, and its finding says so."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, _ = fz.town(2003)
+    found = fz.div(t).findings
+    wrapped = found[found["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1
+    assert "redrawn round such a lane its small grids would be fewer within their bounds" in wrapped["message"].iloc[0]
 
 
 @pytest.mark.parametrize("seed", sorted(CODES_ONLY))

@@ -43,8 +43,10 @@ from ..blocks import order_key
 from ..footprints import unit_groups
 from .enclosures import (
     LANE_CLEARANCE_M,
+    Residents,
     cut_grid_lanes,
     cut_lanes,
+    cut_lanes_redrawing,
     cut_site_lanes,
     enclosure_count,
     foreign_holes,
@@ -188,9 +190,15 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     small_geoms = union_groups(cells.geoms, small_of_cell, n_small)
     small_grid = np.full(n_small, -1, dtype=np.int64)
     small_grid[small_of_cell] = grid_of_cell
-    grid_geoms, small_geoms, site_lanes = _lanes_cut(grid_geoms, small_geoms, small_grid, container, community,
-                                                     job["bld_geoms"], zoned=zone_of_block is not None,
-                                                     open_to=job.get("open_to"))
+    residents = Residents(cells.geoms, cells.households, small_of_cell, np.asarray(job["bld_geoms"], dtype=object),
+                          cells.building_cell, sub_bounds)
+    grid_geoms, small_geoms, small_grid, site_lanes, residents = _lanes_cut(
+        grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"], zoned=zone_of_block is not None,
+        open_to=job.get("open_to"), residents=residents)
+    if len(small_geoms) != n_small or not np.array_equal(residents.small_of_cell, small_of_cell):
+        # a small grid of a ring redrawn round a lane: its buildings follow their cells
+        small_of_cell, n_small = residents.small_of_cell, len(small_geoms)
+        small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
     seq = np.empty(n_grids, dtype=np.int64)
     seq[order_key(grid_geoms) if n_grids else np.zeros(0, np.int64)] = np.arange(n_grids)
     grid_ids = np.array([f"{code}-G{s + 1:03d}" for s in seq], dtype=object)
@@ -215,7 +223,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
     findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
                                 carved=community if container is not community else None,
-                                zoned=zone_of_block is not None)
+                                zoned=zone_of_block is not None, small_kept=residents.kept_wrapped)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
                                 footprints=job["bld_geoms"])
     # honest small grids (as validate and the report): excused only when the footprint units of the
@@ -986,15 +994,19 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
 
 
 def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.ndarray, container: Any,
-               community: Any, footprints: np.ndarray, *, zoned: bool,
-               open_to: Any = None) -> tuple[np.ndarray, np.ndarray, list]:
+               community: Any, footprints: np.ndarray, *, zoned: bool, open_to: Any = None,
+               residents: Residents) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, Residents]:
     """Grids and small grids with a lane between the buildings cut across any still wrapped round another
     (:func:`~.enclosures.cut_grid_lanes`, :func:`~.enclosures.cut_lanes`), never reaching the community's
     edge or a dedicated grid's, but for a lane from a dedicated grid's site (专属网格) that no lane to a
     neighbour opens, to the community's edge (:func:`~.enclosures.cut_site_lanes`), which the site takes;
     ``open_to``: land held by grids not divided here (a re-division's kept grids), whose rings get lanes to a
-    neighbour, as the sites' rings do. Returns both levels and the lanes the sites take; both levels as they
-    were (and no lane) should the lanes leave either not a clean coverage."""
+    neighbour, as the sites' rings do. A ring that only lanes crossing one of its small grids with buildings on
+    both sides would open gets such a lane as the last resort, that small grid redrawn round it where the small
+    grids stay as many within their bounds (:func:`~.enclosures.cut_lanes_redrawing`; ``residents``: the cells,
+    their households and small grids). Returns both levels, the grid of each small grid, the lanes the sites take
+    and ``residents`` after the redrawing; all as they were (and no lane) should the lanes leave either level not a
+    clean coverage."""
     n_grids, n_small = len(grid_geoms), len(small_geoms)
     fixed = shapely.union(shapely.boundary(container), shapely.boundary(community))
     # the whole community's land the grids here do not tile, less a re-division's kept grids: the dedicated
@@ -1013,11 +1025,18 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     if sites is not None and not zoned and shapely.area(sites) > 0:
         g2, s2, to_sites = cut_site_lanes(g2, container, s2, small_grid, footprints, sites=sites, fixed=fixed)
         lanes = lanes + to_sites
+    grid2, res2 = small_grid, residents
+    if not zoned and any(foreign_holes(x, container) for x in g2 if not shapely.is_empty(x)):
+        g2, s2, grid2, more, more_sites, res2 = cut_lanes_redrawing(
+            g2, container, s2, small_grid, footprints, residents, fixed=fixed, open_to=open_to,
+            sites=sites)
+        lanes, to_sites = lanes + more, to_sites + more_sites
+    n_small = len(s2)
     if n_small > n_grids:
-        s2, more = cut_lanes(s2, small_grid, g2, footprints, fixed=fixed)
+        s2, more = cut_lanes(s2, grid2, g2, footprints, fixed=fixed)
         lanes += more
-    if not lanes:
-        return grid_geoms, small_geoms, []
+    if not lanes:  # (with the rings kept for their small grids, which the findings tell)
+        return grid_geoms, small_geoms, small_grid, [], res2
     g3, s3 = node_lanes(g2, lanes), node_lanes(s2, lanes)
     if open_to is not None and not (shapely.coverage_is_valid(g3) and shapely.coverage_is_valid(s3)):
         # a lane to a neighbour rebuilds the ring and the neighbour, whose far edges the noding of their lines
@@ -1028,8 +1047,8 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
                for a, b in ((g3, g2), (s3, s2)))
     if not same or not (shapely.coverage_is_valid(g3) and shapely.coverage_is_valid(s3)) and (
             shapely.coverage_is_valid(grid_geoms) and shapely.coverage_is_valid(small_geoms)):
-        return grid_geoms, small_geoms, []
-    return g3, s3, to_sites
+        return grid_geoms, small_geoms, small_grid, [], residents
+    return g3, s3, grid2, to_sites, res2
 
 
 def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bounds: Bounds, weights: Weights,
@@ -1257,11 +1276,14 @@ def _walled_in(holes: list, footprints: Any) -> bool:
 
 
 def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
-                    carved: Any = None, zoned: bool = False, footprints: Any = None) -> list[dict[str, Any]]:
+                    carved: Any = None, zoned: bool = False, footprints: Any = None,
+                    small_kept: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
     :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
     grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids).
-    ``zoned``: the grids follow villager groups (村民小组), as drawn."""
+    ``zoned``: the grids follow villager groups (村民小组), as drawn. ``small_kept``: grids kept wrapped because
+    every lane opening them cuts a small grid with buildings on both sides, which redrawn round the lane would
+    leave fewer small grids within their bounds (:func:`~.enclosures.cut_lanes_redrawing`)."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
     pp = 4 * np.pi * shapely.area(geoms) / np.maximum(shapely.length(geoms), 1e-9) ** 2
@@ -1280,6 +1302,10 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
                       "bounds") + (
                        "; for the others no division within the bounds without them was found"
                        if dedicated < len(holes) else ""))
+            if q in small_kept:
+                why += ("; lanes between the buildings would open it, but each cuts one of its small grids (小网格) "
+                        "into pieces holding buildings, and redrawn round such a lane its small grids would be fewer "
+                        "within their bounds")
             found.append(_finding("grid_encloses_grid", "warning", layer, code, ids[q], float(len(holes)),
                                   f"{word} {ids[q]} is wrapped around {counted(len(holes), 'hole')} held by other grids: "
                                   f"{why}; redraw by hand if needed", shapely.point_on_surface(holes[0])))

@@ -689,12 +689,7 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
     ``residents``: a small grid of the ring that the lane crosses from side to side with buildings on both sides
     is redrawn (:func:`_redraw_pieces`) instead of refusing the lane. Returns (grids, small grids, the grid of
     each small grid, lanes, ``residents`` with the small grid of each cell after the redrawing)."""
-    grid_geoms = np.asarray(grid_geoms, dtype=object).copy()
-    small_geoms = np.asarray(small_geoms, dtype=object).copy()
-    small_grid = np.asarray(small_grid, dtype=np.int64).copy()
-    fp = np.asarray(footprints, dtype=object)
-    fp = fp[~(shapely.is_missing(fp) | shapely.is_empty(fp))] if len(fp) else fp
-    tree = shapely.STRtree(fp)
+    grid_geoms, small_geoms, small_grid, fp, tree = _lane_inputs(grid_geoms, small_geoms, small_grid, footprints)
     lanes: list[shapely.Geometry] = []
     edge = shapely.boundary(container) if fixed is None else fixed
     for p in range(len(grid_geoms)):
@@ -794,12 +789,7 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
     redrawn (:func:`_redraw_pieces`). Returns (grids, small grids, the grid of each small grid, the lanes cut,
     each for the dedicated grid it starts from (:func:`gridgeo.dedicated.merge_result` joins it to that grid),
     ``residents`` after the redrawing)."""
-    grid_geoms = np.asarray(grid_geoms, dtype=object).copy()
-    small_geoms = np.asarray(small_geoms, dtype=object).copy()
-    small_grid = np.asarray(small_grid, dtype=np.int64).copy()
-    fp = np.asarray(footprints, dtype=object)
-    fp = fp[~(shapely.is_missing(fp) | shapely.is_empty(fp))] if len(fp) else fp
-    tree = shapely.STRtree(fp)
+    grid_geoms, small_geoms, small_grid, fp, tree = _lane_inputs(grid_geoms, small_geoms, small_grid, footprints)
     rim = shapely.boundary(container)
     site_edges = shapely.boundary(sites)
     lanes: list[shapely.Geometry] = []
@@ -855,6 +845,16 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             small_geoms, small_grid, residents = _applied(small_geoms, small_grid, done[2], done[3], p, residents)
             lanes.append(done[1])
     return grid_geoms, small_geoms, small_grid, lanes, residents
+
+
+def _lane_inputs(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.ndarray,
+                 footprints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, shapely.STRtree]:
+    """Copies of the grids, small grids and the grid of each small grid that lanes are cut from, the footprints
+    given (missing and empty ones left out) and their tree."""
+    fp = np.asarray(footprints, dtype=object)
+    fp = fp[~(shapely.is_missing(fp) | shapely.is_empty(fp))] if len(fp) else fp
+    return (np.asarray(grid_geoms, dtype=object).copy(), np.asarray(small_geoms, dtype=object).copy(),
+            np.asarray(small_grid, dtype=np.int64).copy(), fp, shapely.STRtree(fp))
 
 
 def _small_grids_less(lane: shapely.Geometry, mine: np.ndarray, small_geoms: np.ndarray,

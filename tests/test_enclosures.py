@@ -744,3 +744,48 @@ def test_a_lane_is_refused_where_redrawing_the_small_grid_it_cuts_leaves_fewer_w
     assert all(shapely.equals(a, b) for a, b in zip(s2, small, strict=True)) and len(grid2) == 4
     assert after.small_of_cell.tolist() == [0, 1, 1, 2, 2, 3]
     assert after.kept_wrapped == {0}  # the finding says why the ring stays
+def _parts_with_holes():
+    """Parts as the partition unites them: without holes, round other grids' land, round the container's own
+    hole (a lake), a multi-part part with holes in both pieces, and empty."""
+    lake = box(40, 40, 45, 45)
+    container = shapely.difference(box(0, 0, 100, 100), lake)
+    ring = shapely.difference(box(0, 0, 30, 30), box(10, 10, 20, 20))  # round other grids' land
+    round_lake = shapely.difference(box(35, 35, 50, 50), lake)  # round the community's own hole only
+    half = shapely.difference(box(60, 0, 90, 30), box(70, 10, 80, 20).union(box(85, -1, 95, 40)))
+    two = shapely.MultiPolygon([shapely.difference(box(0, 60, 20, 80), box(5, 65, 10, 70)),
+                                shapely.difference(box(30, 60, 60, 90), shapely.union(box(35, 65, 40, 70),
+                                                                                      box(45, 75, 50, 80)))])
+    tiny = shapely.difference(box(0, 90, 10, 100), box(2, 92, 2.5, 92.5))  # under a square metre of land
+    parts = np.array([box(0, 0, 5, 5), ring, round_lake, half, two, tiny, shapely.Polygon()], dtype=object)
+    return parts, container
+
+
+def test_hole_counts_are_those_of_foreign_holes_part_by_part():
+    from gridgeo.partition.enclosures import _hole_counts, foreign_holes
+
+    parts, container = _parts_with_holes()
+    expected = [len(foreign_holes(p, container)) for p in parts]
+    assert expected == [0, 1, 0, 1, 3, 1, 0]
+    assert _hole_counts(parts, container).tolist() == expected
+    assert _hole_counts(parts[::-1], container).tolist() == expected[::-1]
+
+
+def test_enclosure_count_takes_the_parts_already_united():
+    """A caller that has united the cells of each part (the grids as drawn) gives them, and they are not united
+    again: the count is the one of the cells and labels."""
+    from gridgeo.partition import enclosures
+
+    geoms = np.array([box(x, y, x + 1, y + 1) for y in range(3) for x in range(3)], dtype=object)
+    labels = np.array([0, 0, 0, 0, 1, 0, 0, 0, 0])
+    container = box(0, 0, 3, 3)
+    parts = enclosures.part_unions(geoms, labels, 2)
+    calls = []
+    original = enclosures._union
+    try:
+        enclosures._union = lambda *a: calls.append(a) or original(*a)
+        counted = enclosures.enclosure_count(geoms, labels, 2, container, parts=parts)
+    finally:
+        enclosures._union = original
+    assert counted.tolist() == [1, 0]
+    assert calls == []
+    assert enclosures.enclosure_count(geoms, labels, 2, container).tolist() == [1, 0]

@@ -802,3 +802,34 @@ def test_piece_of_another_communitys_building_is_kept_whole():
     assert grids_on_piece(region) == 1
     assert region.buildings["building_id"].tolist() == ["w", "e"]  # the neighbour is placed in no grid here
     assert grids_on_piece(partition(one, k.iloc[[0]], own)) == 2  # without it, the grids' edge cuts the piece
+
+
+def test_the_grids_cells_are_united_once(monkeypatch):
+    """The base grids' step unites each grid's cells to look for grids wrapped round others; the steps after it
+    (strips along the edge, the last resort, the grids as drawn) take those unions while the cells and grids
+    stay as they are, instead of uniting the same cells again (the same geometry: a coverage union of the same
+    cells in the same order)."""
+    import hashlib
+
+    from gridgeo import _geometry
+    from gridgeo.partition import community, enclosures
+
+    asked: list[bytes] = []
+    original = _geometry.union_by
+
+    def counted(geoms, keys, n, *, coverage=False):
+        key = hashlib.sha256(b"".join(shapely.to_wkb(np.asarray(geoms, dtype=object)))
+                             + np.asarray(keys, dtype=np.int64).tobytes() + bytes([coverage])).digest()
+        asked.append(key)
+        return original(geoms, keys, n, coverage=coverage)
+
+    monkeypatch.setattr(enclosures, "union_by", counted)
+    monkeypatch.setattr(community, "union_by", counted)
+    d = boxes_community(5, 4, granular(5, 4, seed=1))
+    r = run(d)
+    grids = r.buildings.groupby("grid_id").size()
+    assert len(grids) == len(r.grids) >= 3
+    assert max(asked.count(k) for k in set(asked)) == 1
+    monkeypatch.undo()
+    again = run(d)
+    assert shapely.equals_exact(again.grids.geometry.to_numpy(), r.grids.geometry.to_numpy(), tolerance=0).all()

@@ -53,6 +53,7 @@ from .enclosures import (
     node_lanes,
     open_enclosures,
     open_sites,
+    part_unions,
 )
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
@@ -119,9 +120,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
 
     # ---- base grids, then small grids inside each
     memo: dict = {}  # small-grid divisions, shared by the base grids' recombination and the small grids
-    out, grid_of_cell, opened, unit_of_cell = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds, weights,
-                                                          code, multipart, community, memo)
-    strips = _wrapping_strips(cells, grid_of_cell, out.n_parts, community) if zone_of_block is None else []
+    out, grid_of_cell, opened, unit_of_cell, parts = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds,
+                                                                 weights, code, multipart, community, memo)
+    strips = _wrapping_strips(cells, grid_of_cell, out.n_parts, community, parts) if zone_of_block is None else []
     cell_strips = None
     if len(strips):
         # a grid still wrapped around others along strips without buildings (a road reserve along the
@@ -137,11 +138,13 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
             if _fewer_wrapped(cells2, alt[1], alt[0].n_parts, cells, grid_of_cell, out.n_parts, container,
                               grid_bounds):
                 cells, g, memo = cells2, g2, memo2
-                out, grid_of_cell, opened, unit_of_cell = alt
+                out, grid_of_cell, opened, unit_of_cell, parts = alt
                 cell_strips = strips
+    # the grids' cells as united by the base grids' step, while these cells and grids stay as they are
+    united = (cells.geoms, grid_of_cell, parts)
     if zone_of_block is None:
         grid_of_cell = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds, container,
-                                    sub_bounds, weights, code)
+                                    sub_bounds, weights, code, parts=parts)
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
     rings = [] if zone_of_block is not None else [
@@ -156,16 +159,17 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
             g3 = cell_graph(cells3.geoms, households=cells3.households, block=cells3.block,
                             streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
             memo3: dict = {}
-            out3, grid3, opened3, unit3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds, weights,
-                                                      code, multipart, community, memo3)
+            out3, grid3, opened3, unit3, parts3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds,
+                                                              weights, code, multipart, community, memo3)
             grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds, container, sub_bounds,
-                                 weights, code)
+                                 weights, code, parts=parts3)
             small3, notes3 = _small_grids(g3, cells3.geoms, grid3, out3.n_parts, sub_bounds, weights, code, memo3)
             if _better_small(cells3, grid3, out3.n_parts, small3, cells, grid_of_cell, out.n_parts, small_of_cell,
                              container, grid_bounds, sub_bounds):
                 cells, g, memo, cell_strips = cells3, g3, memo3, strips3
                 out, grid_of_cell, opened, unit_of_cell = out3, grid3, opened3, unit3
                 small_of_cell, small_notes = small3, notes3
+                united = (cells3.geoms, grid3, parts3)
 
     # ---- geometry and ids
     n_grids = out.n_parts
@@ -186,7 +190,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     if crumbless is not cells.geoms:
         cells = dataclasses.replace(cells, geoms=crumbless, area=shapely.area(crumbless),
                                     perimeter=shapely.length(crumbless))
-    grid_geoms = union_groups(cells.geoms, grid_of_cell, n_grids)
+    same = united[0] is cells.geoms and united[1] is grid_of_cell and united[2] is not None
+    grid_geoms = union_groups(cells.geoms, grid_of_cell, n_grids, united=united[2] if same else None)
     small_geoms = union_groups(cells.geoms, small_of_cell, n_small)
     small_grid = np.full(n_small, -1, dtype=np.int64)
     small_grid[small_of_cell] = grid_of_cell
@@ -355,22 +360,24 @@ def _bend_pieces(job: dict[str, Any], geoms: np.ndarray, ids: np.ndarray,
 
 def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
                 code: str, multipart: bool, community: Any, memo: dict | None = None
-                ) -> tuple[Outcome, np.ndarray, dict[int, str], np.ndarray]:
+                ) -> tuple[Outcome, np.ndarray, dict[int, str], np.ndarray, np.ndarray | None]:
     """Base grids over base units; returns the solver outcome (over units), each cell's grid, the
     blocks opened into their building cells, with why (:data:`OPENED_WHY`; only these may end divided),
-    and each cell's unit.
+    each cell's unit, and the grids' cells united (:func:`~.enclosures.part_unions`, None when not
+    united here), which the later steps take instead of uniting the same cells again.
 
     A grid still wrapped around another at the end, where what wraps is a whole block shaped as a ring
     (a compound around an inner block), is drawn again with such blocks as their building cells, so
     that a ring can be opened between buildings; kept when it has fewer such grids and no more grids
     out of bounds."""
     args = (cells, g, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart, community, memo)
-    out, grid_of_cell, opened, unit_of_cell = _base_grids_once(*args)
+    out, grid_of_cell, opened, unit_of_cell, checked = _base_grids_once(*args)
     if zone_of_block is not None or not out.n_parts:
-        return out, grid_of_cell, opened, unit_of_cell
-    holes = enclosure_count(cells.geoms, grid_of_cell, out.n_parts, community)
+        return out, grid_of_cell, opened, unit_of_cell, None
+    parts = _united(cells, grid_of_cell, out.n_parts, checked)
+    holes = enclosure_count(cells.geoms, grid_of_cell, out.n_parts, community, parts=parts)
     if not holes.any():
-        return out, grid_of_cell, opened, unit_of_cell
+        return out, grid_of_cell, opened, unit_of_cell, parts
     rings = set()
     for p in np.flatnonzero(holes):
         for blk in np.unique(cells.block[grid_of_cell == p]).tolist():
@@ -378,17 +385,27 @@ def _base_grids(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_
             if mine.sum() > 1 and foreign_holes(shapely.coverage_union_all(cells.geoms[mine]), community):
                 rings.add(blk)
     if not rings:
-        return out, grid_of_cell, opened, unit_of_cell
-    alt, alt_of_cell, alt_opened, alt_units = _base_grids_once(*args, split=rings)
-    alt_holes = enclosure_count(cells.geoms, alt_of_cell, alt.n_parts, community)
+        return out, grid_of_cell, opened, unit_of_cell, parts
+    alt, alt_of_cell, alt_opened, alt_units, alt_checked = _base_grids_once(*args, split=rings)
+    alt_parts = _united(cells, alt_of_cell, alt.n_parts, alt_checked)
+    alt_holes = enclosure_count(cells.geoms, alt_of_cell, alt.n_parts, community, parts=alt_parts)
 
     def outside(o: Outcome, of_cell: np.ndarray) -> int:
         hp = np.bincount(of_cell, weights=cells.households, minlength=o.n_parts)
         return int(sum(grid_bounds.violation(x) > 0 for x in hp))
 
     if (alt_holes > 0).sum() < (holes > 0).sum() and outside(alt, alt_of_cell) <= outside(out, grid_of_cell):
-        return alt, alt_of_cell, alt_opened, alt_units
-    return out, grid_of_cell, opened, unit_of_cell
+        return alt, alt_of_cell, alt_opened, alt_units, alt_parts
+    return out, grid_of_cell, opened, unit_of_cell, parts
+
+
+def _united(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, checked: tuple[np.ndarray, np.ndarray] | None
+            ) -> np.ndarray:
+    """The grids' cells united (:func:`~.enclosures.part_unions`): those ``checked`` for enclosures by
+    :func:`_base_grids_once` (grid of each cell, unions) when its grids are these, else united now."""
+    if checked is not None and len(checked[1]) == n_parts and np.array_equal(checked[0], grid_of_cell):
+        return checked[1]
+    return part_unions(cells.geoms, grid_of_cell, n_parts)
 
 
 #: rounds of :func:`smoother_cells` giving blocks back their edges before all keep them
@@ -481,11 +498,13 @@ def _polish_small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n
     return out
 
 
-def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, community: Any) -> list[int]:
-    """Blocks without households that lie wholly in a grid wrapped around other grids."""
+def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, community: Any,
+                     parts: np.ndarray | None = None) -> list[int]:
+    """Blocks without households that lie wholly in a grid wrapped around other grids (``parts``: the grids'
+    cells already united, :func:`~.enclosures.part_unions`)."""
     if not n_parts or not len(cells):
         return []
-    holes = enclosure_count(cells.geoms, grid_of_cell, n_parts, community)
+    holes = enclosure_count(cells.geoms, grid_of_cell, n_parts, community, parts=parts)
     if not holes.any():
         return []
     nb = int(cells.block.max()) + 1
@@ -510,7 +529,7 @@ def _base_weights(weights: Weights, sub_bounds: Bounds) -> Weights:
 
 def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome, grid_of_cell: np.ndarray,
                  community: Any, grid_bounds: Bounds, outline: Any = None, sub_bounds: Bounds | None = None,
-                 weights: Weights | None = None, code: str = "") -> np.ndarray:
+                 weights: Weights | None = None, code: str = "", parts: np.ndarray | None = None) -> np.ndarray:
     """The last resort for a grid still wrapped around others: corridors across it found patiently (along
     a community edge matched only to floating-point noise; round the cells where a first corridor failed),
     over the same units, no grid re-divided.
@@ -519,10 +538,11 @@ def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome,
     wrapped round a dedicated grid is opened by :func:`~.enclosures.open_sites`: a corridor to a neighbour,
     or the two grids divided afresh (with the base grids' ``weights``; never a grid of a heavy unit or an
     isolated piece), those that keep the households of both divisible into small grids (``sub_bounds``)
-    first. Updates ``out`` in place; returns the grid of each cell."""
+    first. ``parts``: the grids' cells already united (:func:`~.enclosures.part_unions`). Updates ``out`` in
+    place; returns the grid of each cell."""
     if out.n_parts < 2:
         return grid_of_cell
-    parts = union_groups(cells.geoms, grid_of_cell, out.n_parts)
+    parts = union_groups(cells.geoms, grid_of_cell, out.n_parts, united=parts)
     wrapped = any(foreign_holes(q, community) for q in parts)
     sites = outline is not None and outline is not community and any(foreign_holes(q, outline) for q in parts)
     if wrapped or sites:
@@ -624,10 +644,12 @@ def _fewer_wrapped(cells2: Cells, of2: np.ndarray, n2: int, cells: Cells, of1: n
 
 def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds, sub_bounds: Bounds, weights: Weights,
                      code: str, multipart: bool, community: Any, memo: dict | None = None,
-                     split: set[int] | None = None) -> tuple[Outcome, np.ndarray, dict[int, str], np.ndarray]:
+                     split: set[int] | None = None
+                     ) -> tuple[Outcome, np.ndarray, dict[int, str], np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """One drawing of the base grids, with the blocks ``split`` taken as their building cells; also
-    the blocks opened (:func:`base_units`, :func:`~.refine.split_blocks_for_bounds`) and why, and each
-    cell's unit."""
+    the blocks opened (:func:`base_units`, :func:`~.refine.split_blocks_for_bounds`) and why, each
+    cell's unit, and the grids checked for enclosures after the reshaping (the grid of each cell and the
+    grids' cells united, :func:`~.enclosures.part_unions`), for the caller to take where its grids are those."""
     opened: dict[int, str] = {}
     unit_of_cell, n_units = base_units(cells, g, grid_bounds.hi, sub_bounds, split=split, opened=opened)
     ug = contract(g, unit_of_cell, n_units)
@@ -639,7 +661,7 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
 
         zone_of_unit = zone_of_block[cells.block[[c[0] for c in cells_of_unit]]]
         out = zone_partition(ug, zone_of_unit, grid_bounds, seed=seed_for(code), weights=weights)
-        return out, out.labels[unit_of_cell], opened, unit_of_cell
+        return out, out.labels[unit_of_cell], opened, unit_of_cell, None
     # base grids keep some households above the floor, where small grids divide more easily
     base_w = _base_weights(weights, sub_bounds)
     out = partition_graph(ug, grid_bounds, seed=seed_for(code), weights=base_w, merge_isolated=multipart)
@@ -662,7 +684,9 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
     out.labels = reshape_for_small_grids(ug, out.labels, cells_of_unit, small_bad, grid_bounds, frozen=frozen,
                                          weights=base_w)
     # no grid wrapped around another: re-divided over the same units (whole blocks stay whole)
-    if enclosure_count(cells.geoms, out.labels[unit_of_cell], out.n_parts, community).any():
+    checked_of_cell = out.labels[unit_of_cell]
+    checked = (checked_of_cell, part_unions(cells.geoms, checked_of_cell, out.n_parts))
+    if enclosure_count(cells.geoms, checked_of_cell, out.n_parts, community, parts=checked[1]).any():
         unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
         out.labels, _ = open_enclosures(ug, unit_geoms, out.labels, out.n_parts, community, grid_bounds,
                                         weights=base_w, seed=seed_for(code, 31),
@@ -731,7 +755,7 @@ def _base_grids_once(cells: Cells, g: Graph, zone_of_block, grid_bounds: Bounds,
     if changed:
         out.labels = polish(out.labels)
     out.notes = current_notes(out.notes, out.labels, ug.h, out.n_parts, grid_bounds)
-    return out, out.labels[unit_of_cell], opened, unit_of_cell
+    return out, out.labels[unit_of_cell], opened, unit_of_cell, checked
 
 
 def _recombine_for_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit: list[np.ndarray], g: Graph,
@@ -1494,9 +1518,11 @@ def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, opened: dict[
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def union_groups(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """Coverage union of ``geoms`` grouped by ``labels`` (0..n-1), normalised; single parts as Polygon."""
-    out = union_by(geoms, labels, n, coverage=True)
+def union_groups(geoms: np.ndarray, labels: np.ndarray, n: int, *, united: np.ndarray | None = None) -> np.ndarray:
+    """Coverage union of ``geoms`` grouped by ``labels`` (0..n-1), normalised; single parts as Polygon.
+    ``united``: that union already made (:func:`~.enclosures.part_unions` of the same cells and labels), not
+    made again (it is not modified)."""
+    out = union_by(geoms, labels, n, coverage=True) if united is None else np.array(united, dtype=object)
     one = (shapely.get_type_id(out) == 6) & (shapely.get_num_geometries(out) == 1)
     out[one] = shapely.get_geometry(out[one], 0)
     return shapely.normalize(out)

@@ -39,8 +39,8 @@ from .._geometry import union_by
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
-__all__ = ["open_enclosures", "open_sites", "enclosure_count", "foreign_holes", "cut_lanes", "cut_grid_lanes",
-           "cut_site_lanes", "cut_lanes_redrawing", "Residents"]
+__all__ = ["open_enclosures", "open_sites", "enclosure_count", "part_unions", "foreign_holes", "cut_lanes",
+           "cut_grid_lanes", "cut_site_lanes", "cut_lanes_redrawing", "Residents"]
 
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
@@ -69,6 +69,8 @@ def foreign_holes(part: shapely.Geometry, container: shapely.Geometry) -> list[s
     """Interior rings of ``part`` (as polygons) that are not holes of ``container``: more than half of the ring's
     hole is the container's land, or more than :data:`HOLE_LAND_M2` of it is (a ring round the container's own
     hole, a lake, and other grids' land beside it is still wrapped round those grids)."""
+    if shapely.get_type_id(part) == 3 and shapely.get_num_interior_rings(part) == 0:
+        return []  # a polygon without holes (most parts): no parts and rings walked in Python
     out = []
     for poly in shapely.get_parts(part):
         for ring in poly.interiors:
@@ -92,10 +94,41 @@ def _misses(households, bounds: Bounds) -> tuple[int, float]:
     return sum(1 for m in miss if m > 0), round(float(sum(miss)), 6)
 
 
-def enclosure_count(geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry) -> np.ndarray:
-    """Holes of each part (union of its cells) that are not holes of ``container``."""
-    parts = _union(geoms, labels, n)
-    return np.array([len(foreign_holes(p, container)) for p in parts], dtype=np.int64)
+def enclosure_count(geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry, *,
+                    parts: np.ndarray | None = None) -> np.ndarray:
+    """Holes of each part (union of its cells) that are not holes of ``container``: ``len(foreign_holes(part,
+    container))`` of every part, the rings of all parts measured in one vectorised call. ``parts``, when
+    given, are the parts as :func:`part_unions` gives them for these cells and labels (not united again)."""
+    parts = part_unions(geoms, labels, n) if parts is None else parts
+    return _hole_counts(parts, container)
+
+
+def part_unions(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """The coverage union of the cells ``geoms`` of each part ``0 .. n-1`` (``labels``), as
+    :func:`enclosure_count` counts their holes; a new array each call (the caller may change it)."""
+    return _union(geoms, labels, n)
+
+
+def _hole_counts(parts: np.ndarray, container: shapely.Geometry) -> np.ndarray:
+    """``len(foreign_holes(p, container))`` for each part ``p``, vectorised over the parts' interior rings (the
+    same GEOS operations on the same rings, so the same counts)."""
+    parts = np.asarray(parts, dtype=object)
+    flat, owner = shapely.get_parts(parts, return_index=True)
+    if not len(flat):
+        return np.zeros(len(parts), dtype=np.int64)
+    if (shapely.get_type_id(flat) != 3).any():  # not polygons only: as foreign_holes walks them
+        return np.array([len(foreign_holes(p, container)) for p in parts], dtype=np.int64)
+    rings_of = shapely.get_num_interior_rings(flat)
+    with_rings = np.flatnonzero(rings_of > 0)
+    if not len(with_rings):
+        return np.zeros(len(parts), dtype=np.int64)
+    which = np.repeat(with_rings, rings_of[with_rings])
+    first = np.repeat(np.cumsum(rings_of[with_rings]) - rings_of[with_rings], rings_of[with_rings])
+    ring = np.arange(len(which)) - first
+    holes = shapely.polygons(shapely.get_interior_ring(flat[which], ring))
+    land = shapely.area(shapely.intersection(holes, container))
+    foreign = (land > 0.5 * shapely.area(holes)) | (land > HOLE_LAND_M2)
+    return np.bincount(owner[which[foreign]], minlength=len(parts)).astype(np.int64)
 
 
 def open_enclosures(

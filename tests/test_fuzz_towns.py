@@ -49,6 +49,9 @@ TOWNS = {
           "(grid_encloses_grid: no lane to the community's edge)",
     2756: "dedicated grids taking all of a community (two parts) but a sliver of 7e-5 m² their cut left: an ordinary "
           "grid of no household drawn there, its small grid in no grid for validate (subgrid_not_nested)",
+    2770: "a gap face between two jittered outlines, pinched to a wedge of no width, given as a block to the community "
+          "holding its point_on_surface (a vertex on its boundary): with dedicated grids carved, the community's grid "
+          "kept 10.2 m² outside every community (outside_community)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated

@@ -21,6 +21,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ._errors import InputError
+from ._geometry import inner_points
 from .crs import require_layers
 from .rules import Rules, get_rules
 
@@ -104,8 +105,9 @@ def build_blocks(
     noded = shapely.union_all(normed[order])
     faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))), dtype=object)
     faces = faces[shapely.area(faces) > 0]
-    # each face to the community that holds its interior point
-    pts = shapely.point_on_surface(faces)
+    # each face to the community that holds its interior point (strictly inside the face: a face pinched to a
+    # wedge of no width has its point_on_surface on its boundary, which a neighbouring community may hold)
+    pts = inner_points(faces)
     tree = shapely.STRtree(cgeoms)
     fi, ci = tree.query(pts, predicate="within")
     owner = np.full(len(faces), -1)

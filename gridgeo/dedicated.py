@@ -47,7 +47,7 @@ import pandas as pd
 import shapely
 
 from ._findings import make_findings
-from ._geometry import polygonal, union_by
+from ._geometry import inner_points, polygonal, union_by
 from ._text import counted
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "UNIT_COLUMNS", "Carved", "normalise_units", "decide", "carve",
@@ -1155,7 +1155,7 @@ def fit_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame, communiti
         faces = faces[shapely.area(faces) > 0]
         label = _face_labels(faces, pieces, n_sub + n_bare)
         # faces of the community in no grid (gaps of the inputs): to the neighbour sharing most edge with them
-        pts = shapely.point_on_surface(faces)
+        pts = inner_points(faces)
         in_comm = shapely.contains_xy(cgeom, shapely.get_x(pts), shapely.get_y(pts))
         if ((label < 0) & in_comm).any():
             sel = np.flatnonzero((label >= 0) | in_comm)
@@ -1199,7 +1199,7 @@ def _stray_faces(faces: np.ndarray, key: np.ndarray, face_part: np.ndarray) -> n
     stray = np.zeros(len(faces), dtype=bool)
     n = int(key.max()) + 1 if len(key) and key.max() >= 0 else 0
     merged = union_by(faces, key, n, coverage=True)
-    pts = shapely.point_on_surface(faces)
+    pts = inner_points(faces)
     x, y = shapely.get_x(pts), shapely.get_y(pts)
     area = shapely.area(faces)
     for k in np.flatnonzero(shapely.get_num_geometries(merged) > 1):
@@ -1231,7 +1231,7 @@ def _one_piece_per_part(faces: np.ndarray, label: np.ndarray, owner: np.ndarray,
 
     if not len(faces):
         return
-    pts = shapely.point_on_surface(faces)
+    pts = inner_points(faces)
     face_part = np.full(len(faces), -1, dtype=np.int64)
     fi, pi = shapely.STRtree(community_parts).query(pts, predicate="within")
     face_part[fi] = pi
@@ -1262,7 +1262,7 @@ def _face_labels(faces: np.ndarray, pieces: np.ndarray, n_base: int) -> np.ndarr
     label = np.full(len(faces), -1, dtype=np.int64)
     if not len(faces) or not len(pieces):
         return label
-    pts = shapely.point_on_surface(faces)
+    pts = inner_points(faces)
     fi, pi = shapely.STRtree(pieces).query(pts, predicate="intersects")
     if not len(fi):
         return label

@@ -29,7 +29,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ._findings import make_findings
-from ._geometry import union_by
+from ._geometry import inner_points, union_by
 from .rules import Rules, get_rules
 
 __all__ = ["footprint_units", "split_multipart", "pinched_across_blocks", "bend_blocks", "unit_groups", "unit_labels", "assign_to_zones", "ZoneAssignment", "BUILDING_SHARE_MIN",
@@ -436,7 +436,7 @@ def bend_blocks(
     noded = shapely.union_all(shapely.get_parts(lines))
     faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(noded))), dtype=object)
     faces = faces[shapely.area(faces) > 0]
-    reps = shapely.point_on_surface(faces)
+    reps = inner_points(faces)
     sub = kgeoms[touched]
     fa, fb = shapely.STRtree(sub).query(reps, predicate="within")
     face_block = np.full(len(faces), -1)
@@ -502,7 +502,7 @@ def _join_cut_off_pieces(faces: np.ndarray, label: np.ndarray, face_block: np.nd
         parts = shapely.get_parts(shapely.coverage_union_all(faces[mine]))
         if len(parts) < 2:
             continue
-        reps = shapely.point_on_surface(faces[mine])
+        reps = inner_points(faces[mine])
         part_of = np.full(len(mine), -1)
         pi, fi = shapely.STRtree(parts).query(reps, predicate="intersects")
         part_of[fi] = pi

@@ -483,3 +483,29 @@ def test_real_wuhan_streets_jianghan(shared_data, jianghan):
     stored = to_storage(blocks).geometry.to_numpy()
     assert shapely.is_valid(stored).all()
     assert shapely.coverage_is_valid(stored)
+
+
+def test_gap_face_whose_surface_point_falls_on_a_neighbour_goes_to_no_community():
+    # fuzz town 2770: two outlines leave a gap between them (0.3-0.6 m), pinched to a near-zero-width wedge whose
+    # tip runs 12 m down; a street across the gap closes off a face of 10.2 m² outside both communities. Its
+    # point_on_surface fell back to a vertex (the street's crossing with A's outline, inside A by float noise),
+    # so A took the face as a block: A's grid then lay 10.2 m² outside every community (outside_community)
+    a = Polygon([(641753.4195116933, 3457531.3988784025), (641757.5858842139, 3457519.3139541876),
+                 (641761.5625423547, 3457508.2025136715), (641762.9622562242, 3457504.3244845537),
+                 (641738.4921689505, 3457504.3244845537), (641738.4921689505, 3457531.039170852)])
+    b = Polygon([(641761.5625423547, 3457508.2025136715), (641757.5858842139, 3457519.3139541876),
+                 (641753.5824086965, 3457530.9263815414), (641777.286787758, 3457531.6455796943),
+                 (641791.2847667678, 3457532.25212831), (641791.2847667678, 3457504.3244845537),
+                 (641762.9622562242, 3457504.3244845537)])
+    c = gpd.GeoDataFrame({"code": [CODE_A, CODE_B]}, geometry=[a, b], crs=4549)
+    s = gpd.GeoDataFrame(geometry=[
+        shapely.LineString([(641776.249463898, 3457547.202928065), (641776.2727021478, 3457532.2172578718),
+                            (641777.3122426181, 3457505.275455358), (641777.4300634433, 3457504.3244845537)]),
+        shapely.LineString([(641741.6533247851, 3457530.7029292467), (641776.2727021478, 3457532.2172578718)])],
+        crs=4549)
+    blocks = build_blocks(c, s)
+    own = dict(zip(c["code"], c.geometry, strict=True))
+    outside = [float(g.difference(own[k]).area) for k, g in zip(blocks["community_code"], blocks.geometry, strict=True)]
+    assert max(outside) < 1e-6, f"a block {max(outside):.1f} m² outside its community"
+    gap = shapely.difference(shapely.box(641753.5, 3457530, 641776, 3457533), shapely.union(a, b))
+    assert gap.area > 5 and shapely.area(shapely.intersection(blocks.geometry.to_numpy(), gap)).max() < 1e-6

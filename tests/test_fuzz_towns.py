@@ -53,6 +53,12 @@ TOWNS = {
           "ring with buildings on both sides (grid_encloses_grid: that small grid not redrawn round the lane)",
     2423: "a grid wrapped round a dedicated grid's site and a tower's grid beside it, the same (grid_encloses_grid; "
           "and a sliver face of 1e-11 m² the lane's noding gave the ring, a second part, refused the lane)",
+    2770: "a gap face between two jittered outlines, pinched to a wedge of no width, given as a block to the community "
+          "holding its point_on_surface (a vertex on its boundary): with dedicated grids carved, the community's grid "
+          "kept 10.2 m² outside every community (outside_community)",
+    2890: "the same in the arrangement of blocks and the footprints moved whole into one of them: a face of a footprint "
+          "outside every block given to the block holding its point_on_surface, a vertex on the face's boundary "
+          "(outside_community)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated

@@ -35,7 +35,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .._geometry import union_by
+from .._geometry import inner_points, union_by
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
@@ -1190,7 +1190,7 @@ def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry], *, within: floa
         return geoms
     lines = shapely.union_all(np.concatenate([shapely.boundary(geoms[near]), shapely.boundary(np.asarray(lanes))]))
     faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))), dtype=object)
-    inside = shapely.point_on_surface(faces)
+    inside = inner_points(faces)
     owner = np.full(len(faces), -1, dtype=np.int64)
     f, k = shapely.STRtree(geoms[near]).query(inside, predicate="intersects")
     # a point on an edge between two polygons (a sliver face): the one holding most of the face

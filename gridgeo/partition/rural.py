@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .._geometry import inner_points
 from .graph import Graph, subgraph
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .units import _arrangement, _union_by, spread_labels
@@ -128,7 +129,7 @@ def villager_zones(
     findings: list[dict[str, Any]] = []
     lines = np.concatenate([shapely.boundary(np.atleast_1d(community)), shapely.boundary(clipped)])
     faces = _arrangement(lines)
-    reps = shapely.point_on_surface(faces)
+    reps = inner_points(faces)
     inside = shapely.contains_xy(community, shapely.get_x(reps), shapely.get_y(reps))
     faces, reps = faces[inside], reps[inside]
     label = np.full(len(faces), -1, dtype=np.int64)

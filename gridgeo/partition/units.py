@@ -25,7 +25,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .._geometry import polygonal, union_by
+from .._geometry import inner_points, polygonal, union_by
 
 __all__ = ["GRID_SIZE_M", "Cells", "build_cells"]
 
@@ -176,7 +176,7 @@ def build_cells(
         lines.append(shapely.boundary(shapely.get_parts(piece_geoms)))
 
     faces = _arrangement(np.concatenate(lines))
-    reps = shapely.point_on_surface(faces)
+    reps = inner_points(faces)
     rx, ry = shapely.get_x(reps), shapely.get_y(reps)
     inside = shapely.contains_xy(community, rx, ry)
     faces, reps = faces[inside], reps[inside]
@@ -914,7 +914,7 @@ def _union_cells(
                     keep = int(np.argmax(shapely.area(pieces)))
                 main = pieces[keep]
                 mine = fidx[label[fidx] == s]
-                pts = shapely.point_on_surface(faces[mine])
+                pts = inner_points(faces[mine])
                 stray = mine[~shapely.contains_xy(main, shapely.get_x(pts), shapely.get_y(pts))]
                 label[stray] = -1
         # hand orphans to the labelled neighbour face with the longest shared boundary (same block first)

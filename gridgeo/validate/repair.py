@@ -34,7 +34,7 @@ from pyproj import CRS, Transformer
 from shapely import Polygon
 
 from .._errors import InputError
-from .._geometry import polygonal
+from .._geometry import inner_points, polygonal
 from ..crs import require_layers
 from .layers import (
     _as_code,
@@ -104,7 +104,7 @@ def _faces(community: Any, clipped: np.ndarray, grid_size: float) -> tuple[np.nd
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     if len(faces) == 0:
         return faces, community, clipped
-    inside = shapely.contains(community, shapely.point_on_surface(faces))
+    inside = shapely.contains(community, inner_points(faces))
     unsure = np.flatnonzero(~inside)
     if len(unsure):  # a point on the surface of a thin face can miss: decide by area
         share = shapely.area(shapely.intersection(faces[unsure], community)) / shapely.area(faces[unsure])
@@ -319,7 +319,7 @@ def repair_grids(
             for g in members:  # pragma: no cover - a degenerate community
                 add(g, "no_community", None, f"community {mcomms.codes[c]} has no area; left as it is")
             continue
-        reps = shapely.point_on_surface(faces)
+        reps = inner_points(faces)
         tree = shapely.STRtree(clipped_r)
         cand_face, cand_grid = tree.query(reps, predicate="within")
         fm = gpd.GeoSeries(faces, crs=native).to_crs(metric).to_numpy() if to_metric is not None else faces

@@ -4,7 +4,9 @@ Each dataset of ``bench_partition.py`` is partitioned in this process (``workers
 emptied first) and, per community, the grids' and small grids' columns and geometries (WKB at 1 mm) are
 hashed; the digest of all communities is printed with the CPU time of the partition call
 (``time.process_time()``, less noisy than wall time on a shared machine). A name ending in ``+ent``
-carves the dataset's dedicated units (enterprises layer, ``gridgeo partition --enterprises``) first.
+carves the dataset's dedicated units (enterprises layer, ``gridgeo partition --enterprises``) first and
+partitions as ``gridgeo.pipeline.build_plan`` then does (the communities' whole outlines, the carved buildings'
+pieces beyond them).
 
     GRIDGEO_SHARED_DATA=../shared/data .venv/bin/python benchmarks/plan_digests.py \
         sample,lujiazui,wuhan-messy,sample+ent [--json out/digests.json]
@@ -82,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
                                    villager_groups=prep.villager_groups)
             comm, blocks, buildings = carving.communities, carving.blocks, carving.buildings
             kw["villager_groups"] = carving.villager_groups
+            # as gridgeo.pipeline.build_plan calls the partition after carving: each community with a dedicated
+            # grid judged (and its rings round the sites opened) against its whole outline, and the carved
+            # buildings' pieces across a community boundary kept whole in the next community
+            with_dedicated = set(carving.carved.grids["community_code"].astype(str))
+            kw["outlines"] = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry,
+                                                        strict=True) if str(c) in with_dedicated}
+            carved_ids = set(buildings.loc[buildings["community_code"].isna(), "building_id"].astype(str))
+            reaching = prep.buildings[prep.buildings["building_id"].astype(str).isin(carved_ids)
+                                      & prep.buildings["community_code"].notna()]
+            kw["neighbours"] = reaching if len(reaching) else None
         clear_all()
         cpu, wall = time.process_time(), time.perf_counter()
         res = partition(comm, blocks, buildings, workers=1, **kw)

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="write the digests per community and the times here")
     args = ap.parse_args(argv)
     from gridgeo.partition import partition
+    from gridgeo.pipeline import PartitionInputs, partition_inputs
 
     try:
         from gridgeo.partition._memo import clear_all
@@ -75,25 +76,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: skipped ({ds})")
             continue
         prep = ds.prep
-        kw = {"streets": prep.streets, "rules": prep.rules, "villager_groups": prep.villager_groups}
-        comm, blocks, buildings = prep.communities, prep.blocks, prep.buildings
-        if units:
-            from gridgeo.dedicated import carve_inputs
-
-            carving = carve_inputs(prep.enterprises, comm, blocks, buildings, prep.rules,
-                                   villager_groups=prep.villager_groups)
-            comm, blocks, buildings = carving.communities, carving.blocks, carving.buildings
-            kw["villager_groups"] = carving.villager_groups
-            # as gridgeo.pipeline.build_plan calls the partition after carving: each community with a dedicated
-            # grid judged (and its rings round the sites opened) against its whole outline, and the carved
-            # buildings' pieces across a community boundary kept whole in the next community
-            with_dedicated = set(carving.carved.grids["community_code"].astype(str))
-            kw["outlines"] = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry,
-                                                        strict=True) if str(c) in with_dedicated}
-            carved_ids = set(buildings.loc[buildings["community_code"].isna(), "building_id"].astype(str))
-            reaching = prep.buildings[prep.buildings["building_id"].astype(str).isin(carved_ids)
-                                      & prep.buildings["community_code"].notna()]
-            kw["neighbours"] = reaching if len(reaching) else None
+        kw = {"streets": prep.streets, "rules": prep.rules}
+        if units:  # the dedicated units carved first, as gridgeo.pipeline.build_plan does
+            inp = partition_inputs(prep)
+        else:
+            inp = PartitionInputs(prep.communities, prep.blocks, prep.buildings, prep.villager_groups)
+        comm, blocks, buildings = inp.communities, inp.blocks, inp.buildings
+        kw.update(villager_groups=inp.villager_groups, outlines=inp.outlines, neighbours=inp.neighbours)
         clear_all()
         cpu, wall = time.process_time(), time.perf_counter()
         res = partition(comm, blocks, buildings, workers=1, **kw)

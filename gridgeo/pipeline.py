@@ -32,7 +32,7 @@ from .io import Inputs, LayerSource, check_community_overlaps, read_inputs
 from .plan import Plan
 from .rules import Rules, load_rules, rules_for_kind
 
-__all__ = ["Prepared", "prepare", "build_plan", "self_check"]
+__all__ = ["Prepared", "PartitionInputs", "prepare", "partition_inputs", "build_plan", "self_check"]
 
 
 @dataclass
@@ -95,13 +95,16 @@ def check_outside(inputs: Inputs, *, allow_outside: bool = False) -> None:
         if share <= OUTSIDE_SHARE_MAX:
             continue
         fix = _outside_fix(name, pts, comm, tree)
+        if fix is None:
+            fix = _beside_fix(layer, pts, inside, comm)
         msg = (f"{name}: {share:.0%} of {len(pts):,} features lie outside every community; {fix}; "
                "or pass --allow-outside to keep them as findings")
         raise InputError(msg)
 
 
-def _outside_fix(name: str, pts: np.ndarray, comm: gpd.GeoDataFrame, tree: shapely.STRtree) -> str:
-    """The option that brings most of a layer's points inside the communities, as advice."""
+def _outside_fix(name: str, pts: np.ndarray, comm: gpd.GeoDataFrame, tree: shapely.STRtree) -> str | None:
+    """The datum option that brings most of a layer's points inside the communities, as advice; None when no
+    datum conversion does."""
     from .crs import convert_geometries
 
     best = None
@@ -117,8 +120,45 @@ def _outside_fix(name: str, pts: np.ndarray, comm: gpd.GeoDataFrame, tree: shape
         label = {"gcj02": "GCJ-02 (AMap/Tencent)", "bd09": "BD-09 (Baidu)"}[datum]
         return (f"read as {label}, {share:.0%} of them are inside: the {layer} layer looks digitised on {label} tiles; "
                 f"pass --{layer.replace('_', '-')}-datum {datum}")
+    return None
+
+
+#: features outside every community no farther than this from one: the layers line up, the communities stop short
+_BESIDE_M = 1000.0
+
+_ID_COLUMNS = ("building_id", "unit_id", "name")
+
+
+def _beside_fix(layer: gpd.GeoDataFrame, pts: np.ndarray, inside: np.ndarray, comm: gpd.GeoDataFrame) -> str:
+    """Advice for a layer mostly outside every community that no datum conversion brings inside.
+
+    A wrong CRS moves every feature far away (a Gauss-Krüger zone off: hundreds of kilometres). Features of
+    which some lie inside, or all within :data:`_BESIDE_M` of a community, mean the layers line up and the
+    communities do not cover the layer: saying so (with the distances and an example) instead of blaming the CRS.
+    """
+    m = metric_crs(comm)
+    outside = np.flatnonzero(~inside)
+    where = shapely.points(shapely.get_coordinates(pts[outside]))
+    mine = gpd.GeoSeries(where, crs=4326).to_crs(m).to_numpy()
+    theirs = np.asarray(comm.to_crs(m).geometry.to_numpy(), dtype=object)
+    _, dist = shapely.STRtree(theirs).query_nearest(mine, return_distance=True, all_matches=False)
+    near, far = float(dist.min()), float(dist.max())
+    if inside.any() or far <= _BESIDE_M:
+        col = next((c for c in _ID_COLUMNS if c in layer.columns), None)
+        ids = layer[col].iloc[outside].astype(str).to_numpy() if col else np.array([f"row {i + 1}" for i in outside])
+        ex = ", ".join(ids[np.argsort(dist, kind="stable")[:3]])
+        span = f"{_dist(near)} to {_dist(far)}" if far - near >= 1 else _dist(far)
+        reach = ("the others lie inside, so the layers line up and the communities layer does not cover them"
+                 if inside.any() else "the communities layer does not cover them")
+        return (f"they lie {span} beyond the nearest community (e.g. {ex}): {reach}; "
+                "draw the communities over them or clip the layer to the communities")
     return ("the layers do not line up: check the CRS of each layer (a file without .prj or with a wrong one: "
             "--crs EPSG:4490 for CGCS2000 degrees, EPSG:45xx for Gauss-Krüger metres) and that both cover the same place")
+
+
+def _dist(metres: float) -> str:
+    """A distance as a person reads it: metres under 10 km, else kilometres."""
+    return f"{metres:,.0f} m" if metres < 10_000 else f"{metres / 1000:,.0f} km"
 
 
 def _no_households(buildings: gpd.GeoDataFrame, found: gpd.GeoDataFrame | None) -> str:
@@ -347,6 +387,46 @@ def build_plan(
                            progress=progress, scheduler=scheduler, checkpoint=checkpoint)
 
 
+@dataclass
+class PartitionInputs:
+    """What the partition divides once the dedicated grids (专属网格) are carved out (:func:`partition_inputs`).
+
+    Without units: the prepared layers as they are, ``carving``, ``outlines`` and ``neighbours`` None."""
+
+    communities: gpd.GeoDataFrame
+    blocks: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    villager_groups: gpd.GeoDataFrame | None
+    #: the carving (:class:`gridgeo.dedicated.Carving`), None without units
+    carving: Any = None
+    #: community code -> whole outline, for each community holding a dedicated grid: its grids are judged
+    #: against it (and their rings round the sites opened)
+    outlines: dict[str, Any] | None = None
+    #: the carved buildings' pieces across a community boundary, kept whole in one grid of the next community
+    #: as the pieces of the other buildings are (None when there are none)
+    neighbours: gpd.GeoDataFrame | None = None
+
+
+def partition_inputs(prep: Prepared) -> PartitionInputs:
+    """The layers and keywords :func:`build_plan` gives the partition (or the re-division): the prepared inputs,
+    with ``prep.enterprises`` carved into dedicated grids first when given. Benchmarks call it to divide exactly
+    as the pipeline does."""
+    if prep.enterprises is None:
+        return PartitionInputs(prep.communities, prep.blocks, prep.buildings, prep.villager_groups)
+    from .dedicated import carve_inputs
+
+    carving = carve_inputs(prep.enterprises, prep.communities, prep.blocks, prep.buildings, prep.rules,
+                           villager_groups=prep.villager_groups)
+    carved_ids = set(carving.buildings.loc[carving.buildings["community_code"].isna(), "building_id"].astype(str))
+    reaching = prep.buildings[prep.buildings["building_id"].astype(str).isin(carved_ids)
+                              & prep.buildings["community_code"].notna()]
+    with_dedicated = set(carving.carved.grids["community_code"].astype(str))
+    outlines = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry, strict=True)
+                if str(c) in with_dedicated}
+    return PartitionInputs(carving.communities, carving.blocks, carving.buildings, carving.villager_groups,
+                           carving, outlines, reaching if len(reaching) else None)
+
+
 def _community_progress(progress: Callable[[str], None] | None) -> Callable[[int, int], None] | None:
     """A per-community callback for :func:`~gridgeo.partition.partition` that reports every 10% done."""
     if progress is None:
@@ -381,42 +461,24 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     t = time.perf_counter()
     extra: dict[str, Any] = {}
     # dedicated grids (专属网格) are carved out of the blocks first; the partition divides the rest
-    carving = None
-    p_comm, p_blocks, p_buildings, p_groups = prep.communities, prep.blocks, prep.buildings, prep.villager_groups
-    if prep.enterprises is not None:
-        from .dedicated import carve_inputs
-
-        carving = carve_inputs(prep.enterprises, prep.communities, prep.blocks, prep.buildings, prep.rules,
-                               villager_groups=prep.villager_groups)
-        p_comm, p_blocks, p_buildings = carving.communities, carving.blocks, carving.buildings
-        p_groups = carving.villager_groups
-    outlines = reaching = None
-    if carving is not None:
-        # the buildings carved into dedicated grids: their pieces across a community boundary are kept whole
-        # in one grid of the next community, as the pieces of the other buildings are
-        carved_ids = set(p_buildings.loc[p_buildings["community_code"].isna(), "building_id"].astype(str))
-        reaching = prep.buildings[prep.buildings["building_id"].astype(str).isin(carved_ids)
-                                  & prep.buildings["community_code"].notna()]
-    if carving is not None:  # a grid wrapped around a dedicated grid is reported
-        with_dedicated = set(carving.carved.grids["community_code"].astype(str))
-        outlines = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry, strict=True)
-                    if str(c) in with_dedicated}
+    inp = partition_inputs(prep)
+    carving, p_comm, p_blocks, p_buildings, p_groups = (inp.carving, inp.communities, inp.blocks, inp.buildings,
+                                                        inp.villager_groups)
+    outlines, reaching = inp.outlines, inp.neighbours
     if previous is not None and not from_scratch and "grids" in previous.layers:
         from .adjust import adjust
         from .dedicated import base_grids_only
 
         result, extra["adjustment"] = adjust(
             p_comm, p_blocks, p_buildings, base_grids_only(previous), streets=prep.streets, rules=prep.rules,
-            villager_groups=p_groups, workers=workers, outlines=outlines,
-            neighbours=reaching if reaching is not None and len(reaching) else None,
+            villager_groups=p_groups, workers=workers, outlines=outlines, neighbours=reaching,
             dedicated_land=_dedicated_land(previous, p_comm.crs) if carving is not None else None,
         )
     else:
         result = partition(
             p_comm, p_blocks, p_buildings, streets=prep.streets, rules=prep.rules,
             villager_groups=p_groups, workers=workers, progress=_community_progress(progress),
-            scheduler=scheduler, checkpoint=checkpoint, outlines=outlines,
-            neighbours=reaching if reaching is not None and len(reaching) else None,
+            scheduler=scheduler, checkpoint=checkpoint, outlines=outlines, neighbours=reaching,
         )
     if carving is not None:
         from .dedicated import merge_result

@@ -310,6 +310,27 @@ def test_layer_outside_for_a_wrong_crs_names_crs(capsys, tmp_path, tiny_files, b
                     "--out", str(out)], out, "lie outside every community", "check the CRS of each layer", "--crs")
 
 
+@pytest.mark.parametrize("one_inside", [False, True])
+def test_layer_beside_the_communities_is_not_blamed_on_the_crs(capsys, tmp_path, tiny_files, one_inside):
+    # the layer lines up (buildings 700 m beyond the communities' east edge, farther than any GCJ-02 offset; or
+    # one of three inside): the communities layer does not reach them, and advising --crs would send the user
+    # after a fault that is not there
+    ids, geoms = ["n2", "n1"], [rect(1530, 100, 1550, 120), rect(1500, 100, 1520, 120)]
+    if one_inside:
+        ids, geoms = [*ids, "in"], [*geoms, rect(20, 20, 60, 60)]
+    near = gpd.GeoDataFrame({"building_id": ids, "households": 30}, geometry=geoms, crs=METRIC_EPSG)
+    path = tmp_path / "b_near.gpkg"
+    near.to_crs(4490).to_file(path)
+    out = tmp_path / "plan.gpkg"
+    err = _fails(capsys, ["partition", "--communities", str(tiny_files["communities"]), "--buildings", str(path),
+                          "--out", str(out), "--workers", "1", "-q"], out,
+                 f"buildings: {'67% of 3' if one_inside else '100% of 2'} features lie outside every community",
+                 "they lie 710 m to 740 m beyond the nearest community (e.g. n1, n2)",
+                 "the others lie inside, so the layers line up and the communities" if one_inside else
+                 ": the communities layer does not cover them", "--allow-outside")
+    assert "--crs" not in err
+
+
 def test_partition_requires_buildings(capsys, tmp_path, tiny_files):
     out = tmp_path / "plan.gpkg"
     _fails(capsys, ["partition", "--communities", str(tiny_files["communities"]), "--streets", str(tiny_files["streets"]),

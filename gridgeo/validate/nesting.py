@@ -25,10 +25,14 @@ def _subgrid_nesting(subs: _Layer, declared_parent: np.ndarray, grids: _Layer, g
     si, gi = tree.query(subs.geoms[sidx], predicate="intersects")
     si, gi = sidx[si], gidx[gi]
     # most pairs only touch (a small grid on its grid's edge and the grid beyond): overlay only the pairs
-    # whose interiors meet (the others leave no polygonal piece)
-    meet = shapely.relate_pattern(subs.geoms[si], grids.geoms[gi], "T********")
-    si, gi = si[meet], gi[meet]
-    pieces = shapely.intersection(subs.geoms[si], grids.geoms[gi])
+    # whose interiors meet (the others leave no polygonal piece); a small grid within its grid (nearly
+    # every pair left) is its own piece, so only the pairs that cross are overlaid
+    matrix = shapely.relate(subs.geoms[si], grids.geoms[gi]).astype("U9").view("U1").reshape(-1, 9)
+    meet = matrix[:, 0] != "F"
+    si, gi, matrix = si[meet], gi[meet], matrix[meet]
+    within = (matrix[:, 2] == "F") & (matrix[:, 5] == "F")  # DE-9IM T*F**F***
+    pieces = subs.geoms[si].copy()
+    pieces[~within] = shapely.intersection(subs.geoms[si[~within]], grids.geoms[gi[~within]])
     parts, pidx = _significant_parts(pieces, tol2, tol)
     pos, _, areas = _regroup(parts, pidx)
     sig_s, sig_g = si[pos], gi[pos]

@@ -137,13 +137,12 @@ def _beside_fix(layer: gpd.GeoDataFrame, pts: np.ndarray, inside: np.ndarray, co
     communities do not cover the layer: saying so (with the distances and an example) instead of blaming the CRS.
     """
     m = metric_crs(comm)
-    outside = np.flatnonzero(~inside)
-    where = shapely.points(shapely.get_coordinates(pts[outside]))
-    mine = gpd.GeoSeries(where, crs=4326).to_crs(m).to_numpy()
+    outside = np.flatnonzero(~inside & ~shapely.is_missing(pts) & ~shapely.is_empty(pts))
+    mine = np.asarray(gpd.GeoSeries(pts[outside], crs=4326).to_crs(m).to_numpy(), dtype=object)
     theirs = np.asarray(comm.to_crs(m).geometry.to_numpy(), dtype=object)
     _, dist = shapely.STRtree(theirs).query_nearest(mine, return_distance=True, all_matches=False)
-    near, far = float(dist.min()), float(dist.max())
-    if inside.any() or far <= _BESIDE_M:
+    near, far = (float(dist.min()), float(dist.max())) if len(dist) else (np.inf, np.inf)
+    if len(dist) and (inside.any() or far <= _BESIDE_M):
         col = next((c for c in _ID_COLUMNS if c in layer.columns), None)
         ids = layer[col].iloc[outside].astype(str).to_numpy() if col else np.array([f"row {i + 1}" for i in outside])
         ex = ", ".join(ids[np.argsort(dist, kind="stable")[:3]])

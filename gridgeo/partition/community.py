@@ -238,7 +238,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                                zoned=zone_of_block is not None)
     findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
                                 carved=community if container is not community else None,
-                                zoned=zone_of_block is not None, small_kept=residents.kept_wrapped, why=why_not)
+                                zoned=zone_of_block is not None, small_kept=residents.kept_wrapped,
+                                not_compact=why_not)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
                                 footprints=job["bld_geoms"])
     # honest small grids (as validate and the report): excused only when the footprint units of the
@@ -1375,14 +1376,14 @@ def _walled_in(holes: list, footprints: Any) -> bool:
 
 def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
                     carved: Any = None, zoned: bool = False, footprints: Any = None,
-                    small_kept: frozenset[int] = frozenset(), why: dict[int, str] | None = None
+                    small_kept: frozenset[int] = frozenset(), not_compact: dict[int, str] | None = None
                     ) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
     :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
     grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids).
     ``zoned``: the grids follow villager groups (村民小组), as drawn. ``small_kept``: grids kept wrapped because
     every lane opening them cuts a small grid with buildings on both sides, which redrawn round the lane would
-    leave fewer small grids within their bounds (:func:`~.enclosures.cut_lanes_redrawing`). ``why``: for each
+    leave fewer small grids within their bounds (:func:`~.enclosures.cut_lanes_redrawing`). ``not_compact``: for each
     grid under :data:`COMPACTNESS_REPORT`, what forces its shape (:func:`_not_compact_why`)."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
@@ -1410,7 +1411,7 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
                                   f"{word} {ids[q]} is wrapped around {counted(len(holes), 'hole')} held by other grids: "
                                   f"{why}; redraw by hand if needed", shapely.point_on_surface(holes[0])))
         if pp[q] < COMPACTNESS_REPORT:
-            forced = (f"forced: {why[q]}" if why is not None and q in why else
+            forced = (f"forced: {not_compact[q]}" if not_compact is not None and q in not_compact else
                       "no more compact division was searched for")
             found.append(_finding("grid_not_compact", "info", layer, code, ids[q], round(float(pp[q]), 3),
                                   f"{word} {ids[q]} has Polsby–Popper {pp[q]:.3f} (under {COMPACTNESS_REPORT}), a long "

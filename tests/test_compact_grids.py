@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely import box
+from test_partition import boxes_community, check_invariants, run
 
 from gridgeo.partition import partition
 from gridgeo.partition.graph import cell_graph
 from gridgeo.partition.shapes import compact_pairs, polsby_popper
-from gridgeo.partition.solver import Bounds
+from gridgeo.partition.solver import Bounds, Outcome
 
 CRS = "EPSG:4547"
 X0, Y0 = 526_000.0, 3_385_000.0
@@ -55,6 +56,28 @@ def test_a_division_afresh_that_would_lose_small_grids_is_not_taken():
     new, left = compact_pairs(g, geoms, rows, 2, box(0, 0, 12, 2), BASE, seed=3, keep=lambda nodes, lab: False)
     assert np.array_equal(new, rows)
     assert left == {0: 1, 1: 1}
+
+
+def test_grids_drawn_as_two_long_rows_end_as_two_compact_halves(monkeypatch):
+    """A community of 12 × 2 blocks of 35 households (blocks stay whole) whose first drawing (the solver stood in
+    for) is its two rows, Polsby–Popper 0.223 each: the plan has the two halves, 0.589 each, 420 households each,
+    and no ``grid_not_compact`` finding."""
+    import gridgeo.partition.community as community_mod
+
+    solver = community_mod.partition_graph
+
+    def rows(ug, bounds, **kw):
+        if ug.n == 24:  # the base grids over the 24 blocks: the two rows
+            return Outcome((ug.y - ug.y.min() > 50).astype(np.int64), 2, [])
+        return solver(ug, bounds, **kw)
+
+    monkeypatch.setattr(community_mod, "partition_graph", rows)
+    d = boxes_community(12, 2, [[[35], [35]]] * 12)
+    r = run(d)
+    check_invariants(d, r)
+    assert r.grids["households"].tolist() == [420, 420]
+    assert polsby_popper(r.grids.geometry.to_numpy()).round(3).tolist() == [0.589, 0.589]
+    assert not (r.findings["type"] == "grid_not_compact").any()
 
 
 def _community(boxes: list, households: list[list[int]]) -> dict[str, gpd.GeoDataFrame]:

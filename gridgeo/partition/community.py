@@ -60,7 +60,7 @@ from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
 from .packfit import fit_small_grids
 from .refine import open_units, split_blocks_for_bounds, whole_again
-from .shapes import polish_compactness
+from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import BudgetExceeded, SmallGridBadness, connected_sets, reshape_for_small_grids
 from .units import Cells, build_cells
@@ -142,9 +142,13 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                 cell_strips = strips
     # the grids' cells as united by the base grids' step, while these cells and grids stay as they are
     united = (cells.geoms, grid_of_cell, parts)
+    searched: dict[int, str] = {}
     if zone_of_block is None:
-        grid_of_cell = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds, container,
-                                    sub_bounds, weights, code, parts=parts)
+        resorted = _last_resort(g, cells, unit_of_cell, out, grid_of_cell, community, grid_bounds, container,
+                                sub_bounds, weights, code, parts=parts)
+        grid_of_cell, searched = _compact_grids(g, cells, unit_of_cell, out, resorted, community, grid_bounds,
+                                                container, sub_bounds, weights, code,
+                                                parts=parts if resorted is grid_of_cell else None)
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
     rings = [] if zone_of_block is not None else [
@@ -161,8 +165,10 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
             memo3: dict = {}
             out3, grid3, opened3, unit3, parts3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds,
                                                               weights, code, multipart, community, memo3)
-            grid3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds, container, sub_bounds,
-                                 weights, code, parts=parts3)
+            resorted3 = _last_resort(g3, cells3, unit3, out3, grid3, community, grid_bounds, container, sub_bounds,
+                                     weights, code, parts=parts3)
+            grid3, searched3 = _compact_grids(g3, cells3, unit3, out3, resorted3, community, grid_bounds, container,
+                                              sub_bounds, weights, code, parts=parts3 if resorted3 is grid3 else None)
             small3, notes3 = _small_grids(g3, cells3.geoms, grid3, out3.n_parts, sub_bounds, weights, code, memo3)
             if _better_small(cells3, grid3, out3.n_parts, small3, cells, grid_of_cell, out.n_parts, small_of_cell,
                              container, grid_bounds, sub_bounds):
@@ -170,6 +176,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                 out, grid_of_cell, opened, unit_of_cell = out3, grid3, opened3, unit3
                 small_of_cell, small_notes = small3, notes3
                 united = (cells3.geoms, grid3, parts3)
+                searched = searched3
 
     # ---- geometry and ids
     n_grids = out.n_parts
@@ -197,6 +204,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     small_grid[small_of_cell] = grid_of_cell
     residents = Residents(cells.geoms, cells.households, small_of_cell, np.asarray(job["bld_geoms"], dtype=object),
                           cells.building_cell, sub_bounds)
+    drawn = grid_geoms  # before the lanes
     grid_geoms, small_geoms, small_grid, site_lanes, residents = _lanes_cut(
         grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"], zoned=zone_of_block is not None,
         open_to=job.get("open_to"), residents=residents)
@@ -226,9 +234,12 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
+    why_not = _not_compact_why(grid_geoms, drawn, cells, grid_of_cell, container, community, grid_ids, searched,
+                               zoned=zone_of_block is not None)
     findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
                                 carved=community if container is not community else None,
-                                zoned=zone_of_block is not None, small_kept=residents.kept_wrapped)
+                                zoned=zone_of_block is not None, small_kept=residents.kept_wrapped,
+                                not_compact=why_not)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
                                 footprints=job["bld_geoms"])
     # honest small grids (as validate and the report): excused only when the footprint units of the
@@ -567,6 +578,70 @@ def _last_resort(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome,
             out.notes = current_notes(out.notes, labels, ug.h, out.n_parts, grid_bounds)
             grid_of_cell = labels[unit_of_cell]
     return grid_of_cell
+
+
+def _compact_grids(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcome, grid_of_cell: np.ndarray,
+                   community: Any, grid_bounds: Bounds, outline: Any, sub_bounds: Bounds, weights: Weights,
+                   code: str, parts: np.ndarray | None = None) -> tuple[np.ndarray, dict[int, str]]:
+    """Each grid still under :data:`~.shapes.COMPACTNESS_FLOOR` Polsby–Popper divided afresh with a neighbour
+    where both come out at least that compact (:func:`~.shapes.compact_pairs`, over the same units: blocks
+    stay whole), within the bounds, wrapped round nothing (``outline``: the community with its dedicated
+    grids) and with no more small grids out of their bounds. Grids with a note (a tower, an isolated piece,
+    out of bounds) stay as they are. Updates ``out`` in place; returns the grid of each cell and, for each
+    grid left under the floor, why no division afresh made it compact (for its finding: :func:`_not_compact_why`).
+    ``parts``: the grids' cells already united."""
+    n = out.n_parts
+    if n < 2:
+        return grid_of_cell, {}
+    parts = union_groups(cells.geoms, grid_of_cell, n, united=parts)
+    if not (polsby_popper(parts) < COMPACTNESS_FLOOR).any():
+        return grid_of_cell, {}
+    n_units = int(unit_of_cell.max()) + 1
+    ug = contract(g, unit_of_cell, n_units)
+    unit_geoms = union_groups(cells.geoms, unit_of_cell, n_units)
+    small_bad = SmallGridBadness(g, sub_bounds)
+    labels = out.labels
+
+    def keep(nodes: np.ndarray, new: np.ndarray) -> bool:
+        # no more small grids out of their bounds, nor by more households, than the two grids had
+        def bad(units: np.ndarray) -> tuple[int, float]:
+            return small_bad(np.flatnonzero(np.isin(unit_of_cell, units)))
+
+        old = [nodes[labels[nodes] == q] for q in dict.fromkeys(labels[nodes].tolist())]
+        b0, b1 = [bad(u) for u in old], [bad(nodes[new == k]) for k in (0, 1)]
+        return (b1[0][0] + b1[1][0], b1[0][1] + b1[1][1]) <= (b0[0][0] + b0[1][0], b0[0][1] + b0[1][1])
+
+    frozen = {p for t, p, _ in out.notes if t != "attached"}
+    new, searched = compact_pairs(ug, unit_geoms, labels, n, community, grid_bounds,
+                                  weights=_base_weights(weights, sub_bounds), seed=seed_for(code, 41), frozen=frozen,
+                                  keep=keep, outline=outline if outline is not community else None, parts=parts)
+    if (new != labels).any():
+        out.labels = new
+        out.notes = current_notes(out.notes, new, ug.h, n, grid_bounds)
+        grid_of_cell = new[unit_of_cell]
+        parts = union_groups(cells.geoms, grid_of_cell, n)
+    why = {p: _tried_in_vain(k) for p, k in searched.items()}
+    kept = {p: t for t, p, _ in out.notes if t != "attached"}
+    for p in np.flatnonzero(polsby_popper(parts) < COMPACTNESS_FLOOR).tolist():
+        if p in kept:
+            why[p] = f"it is kept as drawn ({_KEPT_WHY.get(kept[p], kept[p].replace('_', ' '))}), not divided afresh"
+    return grid_of_cell, why
+
+
+def _tried_in_vain(k: int) -> str:
+    """Why a grid under the compactness floor stayed so, tried afresh with ``k`` neighbouring grids."""
+    if k == 0:
+        return ("its neighbouring grids are each kept as they are (a tower's, a separate piece or out of bounds), so "
+                "none was divided afresh with it")
+    with_whom = "its one neighbouring grid" if k == 1 else f"any of its {k} neighbouring grids"
+    return (f"no division afresh with {with_whom} (within the bounds, its small grids no worse, no grid wrapped round "
+            f"another) leaves both at Polsby–Popper {COMPACTNESS_FLOOR} or more")
+
+
+#: solver notes that keep a grid from being divided afresh for compactness, in words
+_KEPT_WHY = {"heavy_unit": "a building over the grid ceiling", "below_min": "a part of the community under the floor",
+             "no_feasible_count": "households no count of grids fits", "isolated": "blocks with no neighbour",
+             "merged_isolated": "a separate part of the community joined to it", "out_of_bounds": "out of bounds"}
 
 
 def _small_wrapping(cells: Cells, grid_of_cell: np.ndarray, small_of_cell: np.ndarray,
@@ -1281,8 +1356,8 @@ def current_notes(notes: list[tuple[str, int, float]], labels: np.ndarray, h: np
     return kept
 
 
-#: a grid less compact than this (Polsby–Popper 4πA/P²) is reported
-COMPACTNESS_REPORT = 0.25
+#: a grid less compact than this (Polsby–Popper 4πA/P²) is reported, with what forces its shape
+COMPACTNESS_REPORT = COMPACTNESS_FLOOR
 
 
 def _walled_in(holes: list, footprints: Any) -> bool:
@@ -1301,13 +1376,15 @@ def _walled_in(holes: list, footprints: Any) -> bool:
 
 def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
                     carved: Any = None, zoned: bool = False, footprints: Any = None,
-                    small_kept: frozenset[int] = frozenset()) -> list[dict[str, Any]]:
+                    small_kept: frozenset[int] = frozenset(), not_compact: dict[int, str] | None = None
+                    ) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
     :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
     grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids).
     ``zoned``: the grids follow villager groups (村民小组), as drawn. ``small_kept``: grids kept wrapped because
     every lane opening them cuts a small grid with buildings on both sides, which redrawn round the lane would
-    leave fewer small grids within their bounds (:func:`~.enclosures.cut_lanes_redrawing`)."""
+    leave fewer small grids within their bounds (:func:`~.enclosures.cut_lanes_redrawing`). ``not_compact``: for each
+    grid under :data:`COMPACTNESS_REPORT`, what forces its shape (:func:`_not_compact_why`)."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
     pp = 4 * np.pi * shapely.area(geoms) / np.maximum(shapely.length(geoms), 1e-9) ** 2
@@ -1334,11 +1411,69 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
                                   f"{word} {ids[q]} is wrapped around {counted(len(holes), 'hole')} held by other grids: "
                                   f"{why}; redraw by hand if needed", shapely.point_on_surface(holes[0])))
         if pp[q] < COMPACTNESS_REPORT:
+            forced = (f"forced: {not_compact[q]}" if not_compact is not None and q in not_compact else
+                      "no more compact division was searched for")
             found.append(_finding("grid_not_compact", "info", layer, code, ids[q], round(float(pp[q]), 3),
-                                  f"{word} {ids[q]} has Polsby–Popper {pp[q]:.2f} (under {COMPACTNESS_REPORT}): a long "
-                                  "or ragged shape; check it on the map (no more compact division was searched for)",
-                                  shapely.point_on_surface(geoms[q])))
+                                  f"{word} {ids[q]} has Polsby–Popper {pp[q]:.3f} (under {COMPACTNESS_REPORT}), a long "
+                                  f"or ragged shape; {forced}; check it on the map", shapely.point_on_surface(geoms[q])))
     return found
+
+
+#: a neighbouring grid this much of which lies within a grid's convex hull is one the grid is drawn round
+WRAPPED_SHARE = 0.5
+
+
+def _not_compact_why(grid_geoms: np.ndarray, drawn: np.ndarray, cells: Cells, grid_of_cell: np.ndarray,
+                     container: Any, community: Any, grid_ids: np.ndarray, divided: dict[int, str], *,
+                     zoned: bool = False) -> dict[int, str]:
+    """For each grid under :data:`COMPACTNESS_REPORT` Polsby–Popper, what forces its shape, in words, every
+    cause that holds (all measured here, in the metric CRS): the community itself as thin (``container``);
+    its blocks all as thin (the grid's piece of each); a lane cut across it to open a ring (``drawn``: the grids
+    before the lanes); a neighbouring grid it is drawn round (over :data:`WRAPPED_SHARE` of that grid within its
+    convex hull); why no division afresh with a neighbour made it compact (``divided``, from
+    :func:`_compact_grids`), or, a grid at least that compact over whole cells when it was divided, that its
+    edges were drawn later; grids following villager groups (``zoned``) as drawn."""
+    pp = polsby_popper(grid_geoms)
+    low = np.flatnonzero(pp < COMPACTNESS_REPORT).tolist()
+    if not low:
+        return {}
+    whole = float(polsby_popper(np.array([container], dtype=object))[0])
+    out: dict[int, str] = {}
+    for p in low:
+        reasons = []
+        if whole < COMPACTNESS_REPORT:
+            reasons.append(f"the community itself has Polsby–Popper {whole:.2f}")
+        mine = np.flatnonzero(grid_of_cell == p)
+        blocks, of = np.unique(cells.block[mine], return_inverse=True)
+        best = float(polsby_popper(union_by(cells.geoms[mine], of.ravel(), len(blocks), coverage=True)).max())
+        if best < COMPACTNESS_REPORT:
+            reasons.append(f"it is one block, itself of Polsby–Popper {best:.2f}" if len(blocks) == 1 else
+                           f"its blocks are thin: the best Polsby–Popper of any of its {len(blocks)} blocks is {best:.2f}")
+        holes = foreign_holes(drawn[p], container)
+        if holes and len(foreign_holes(grid_geoms[p], container)) < len(holes):
+            site = any(shapely.area(shapely.intersection(h, community)) < 0.5 * shapely.area(h) for h in holes)
+            filled = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(shapely.get_parts(drawn[p]))))
+            reasons.append(f"it was wrapped round {'a dedicated grid (专属网格)' if site else 'another grid'}, and the lane "
+                           f"cut across it to open the ring leaves it long (its outline, the ring's hole filled, has "
+                           f"Polsby–Popper {float(polsby_popper(np.array([filled], dtype=object))[0]):.2f})")
+        near = np.flatnonzero(shapely.intersects(grid_geoms, grid_geoms[p]))
+        near = near[near != p]
+        if len(near):
+            inside = shapely.area(shapely.intersection(shapely.convex_hull(grid_geoms[p]), grid_geoms[near]))
+            share = inside / np.maximum(shapely.area(grid_geoms[near]), 1e-9)
+            if share.max() > WRAPPED_SHARE:
+                q = int(near[np.argmax(share)])
+                reasons.append(f"it is drawn round grid {grid_ids[q]} ({share.max():.0%} of which lies within its "
+                               "convex hull)")
+        if zoned:
+            reasons.append("the grids follow the villager groups (村民小组) as drawn")
+        elif p in divided:
+            reasons.append(divided[p])
+        else:
+            reasons.append(f"as divided over whole blocks and building cells it had Polsby–Popper {COMPACTNESS_REPORT} "
+                           "or more; its edges drawn between the buildings and round its small grids make it less")
+        out[p] = "; ".join(reasons)
+    return out
 
 
 def _small_misses(out: Outcome, h: np.ndarray, bounds: Bounds) -> tuple[int, int]:

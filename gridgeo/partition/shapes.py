@@ -27,14 +27,111 @@ from collections.abc import Callable
 import numpy as np
 import shapely
 
-from .enclosures import foreign_holes
-from .graph import Graph
-from .solver import barrier_edges
+from .enclosures import _misses, _neighbours, foreign_holes
+from .graph import Graph, subgraph
+from .solver import Bounds, Weights, barrier_edges, partition_graph
 
-__all__ = ["polish_compactness"]
+__all__ = ["polish_compactness", "compact_pairs", "polsby_popper", "COMPACTNESS_FLOOR"]
 
 #: a move must lower the summed inverse Polsby–Popper of the two grids by more than this
 MIN_GAIN = 1e-6
+#: a grid less compact than this (Polsby–Popper 4πA/P²) is divided afresh with a neighbour where both can
+#: be at least this compact (:func:`compact_pairs`); one left under it is reported with its cause
+COMPACTNESS_FLOOR = 0.25
+#: spanning-tree seeds tried for each pair of a grid under :data:`COMPACTNESS_FLOOR` and a neighbour
+PAIR_TRIES = 4
+
+
+def polsby_popper(geoms: np.ndarray) -> np.ndarray:
+    """Polsby–Popper ``4πA/P²`` of each geometry (metric CRS); 0 for an empty one.
+
+    >>> from shapely import box
+    >>> polsby_popper(np.array([box(0, 0, 1, 1), box(0, 0, 10, 1)], dtype=object)).round(3).tolist()
+    [0.785, 0.26]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    return 4 * np.pi * shapely.area(geoms) / np.maximum(shapely.length(geoms), 1e-9) ** 2
+
+
+def compact_pairs(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry,
+                  bounds: Bounds, *, weights: Weights | None = None, seed: int = 0, frozen: set[int] | None = None,
+                  keep: Callable[[np.ndarray, np.ndarray], bool] | None = None, outline: shapely.Geometry = None,
+                  floor: float = COMPACTNESS_FLOOR, tries: int = PAIR_TRIES, parts: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, dict[int, int]]:
+    """Labels with each part under ``floor`` Polsby–Popper divided afresh with one of its neighbours
+    (:func:`~.solver.partition_graph` on the two parts' cells, the empty cells then moved by
+    :func:`polish_compactness`) where both new parts are at least ``floor``, none further out of
+    ``bounds`` than before, none wrapped round anything (against ``container``, and ``outline`` where
+    given) and, with ``keep``, where ``keep(cells, new part of each)`` says so.
+
+    Bounded: ``tries`` seeds per pair, each part and neighbour in index order (deterministic). Parts in
+    ``frozen`` are never divided afresh. ``parts``: the parts' geometries already united.
+
+    Returns
+    -------
+    (ndarray, dict)
+        New labels (same part numbers), and for each part left under ``floor`` and not ``frozen``, how many
+        neighbours it was tried with in vain (0: its neighbours are all ``frozen``).
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    frozen = frozen or set()
+    searched: dict[int, int] = {}
+    if n < 2 or g.n == 0:
+        return labels, searched
+    if parts is None:
+        parts = np.array([shapely.coverage_union_all(geoms[labels == p]) for p in range(n)], dtype=object)
+    parts = np.array(parts, dtype=object)
+    pp = polsby_popper(parts)
+    for p in np.flatnonzero(pp < floor).tolist():
+        if p in frozen or pp[p] >= floor:
+            continue
+        found = False
+        tried = 0
+        for r in _neighbours(g, labels, p):
+            if r in frozen:
+                continue
+            tried += 1
+            new = _pair_afresh(g, geoms, labels, [p, r], container, bounds, weights,
+                               seed + 7919 * (p + 1) + 31 * r, keep, outline, floor, tries)
+            if new is not None:
+                nodes, new_labels, new_parts = new
+                labels[nodes] = new_labels
+                parts[p], parts[r] = new_parts
+                pp[p], pp[r] = polsby_popper(np.asarray(new_parts, dtype=object))
+                found = True
+                break
+        if not found:
+            searched[p] = tried
+    # a part tried in vain may have been made compact since, divided afresh with a later one
+    return labels, {p: k for p, k in searched.items() if pp[p] < floor}
+
+
+def _pair_afresh(g: Graph, geoms: np.ndarray, labels: np.ndarray, pair: list[int], container: shapely.Geometry,
+                 bounds: Bounds, weights: Weights | None, seed: int, keep, outline, floor: float, tries: int):
+    """The cells of the two parts ``pair`` divided afresh into two, both at least ``floor`` compact (see
+    :func:`compact_pairs`): (cells, the part of each, the two parts' geometries), or None."""
+    nodes = np.flatnonzero(np.isin(labels, pair))
+    sub = subgraph(g, nodes)
+    before = _misses([float(g.h[labels == q].sum()) for q in pair], bounds)
+    sub_geoms = geoms[nodes]
+    for t in range(tries):
+        out = partition_graph(sub, bounds, seed=seed + 104729 * t, weights=weights)
+        if out.n_parts != 2 or _misses(np.bincount(out.labels, weights=sub.h, minlength=2), bounds) > before:
+            continue
+        lab = polish_compactness(sub, sub_geoms, out.labels, 2, container)
+        two = [shapely.coverage_union_all(sub_geoms[lab == k]) for k in (0, 1)]
+        if (polsby_popper(np.asarray(two, dtype=object)) < floor).any():
+            continue
+        if any(foreign_holes(q, container) for q in two) or (
+                outline is not None and any(foreign_holes(q, outline) for q in two)):
+            continue
+        if lab[0] != 0:  # the part holding the first cell keeps the first part's number
+            lab, two = 1 - lab, two[::-1]
+        if keep is not None and not keep(nodes, lab):
+            continue
+        relabel = np.asarray(pair, dtype=np.int64)
+        return nodes, relabel[lab], two
+    return None
 
 
 def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry, *,

@@ -1,0 +1,142 @@
+"""Grids under Polsby–Popper 0.25 (issue 16): divided afresh with a neighbour where both can be compact
+(:func:`gridgeo.partition.shapes.compact_pairs`), and, where none can, a ``grid_not_compact`` finding that
+says what forces the shape, measured."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely import box
+from test_partition import boxes_community, check_invariants, run
+
+from gridgeo.partition import partition
+from gridgeo.partition.graph import cell_graph
+from gridgeo.partition.shapes import compact_pairs, polsby_popper
+from gridgeo.partition.solver import Bounds, Outcome
+
+CRS = "EPSG:4547"
+X0, Y0 = 526_000.0, 3_385_000.0
+CODE = "420103001001"
+BASE = Bounds(300, 500, 400)
+
+
+def _strip_graph(nx: int = 12, h: int = 35):
+    """``nx × 2`` unit squares of ``h`` households each, and their cell graph."""
+    geoms = np.array([box(i, j, i + 1, j + 1) for j in range(2) for i in range(nx)], dtype=object)
+    g = cell_graph(geoms, households=np.full(len(geoms), h), block=np.arange(len(geoms)))
+    return geoms, g
+
+
+def test_two_long_grids_are_divided_afresh_side_by_side():
+    """Two grids each one row of a 12 × 2 strip (Polsby–Popper 0.22 each) come out as two halves of 6 × 2
+    (0.59), each still 420 households; the same whatever is asked twice; a frozen grid is left as drawn."""
+    geoms, g = _strip_graph()
+    rows = np.repeat([0, 1], 12)
+    before = polsby_popper(np.array([shapely.union_all(geoms[rows == k]) for k in (0, 1)], dtype=object))
+    assert (before < 0.25).all()
+    container = box(0, 0, 12, 2)
+    new, left = compact_pairs(g, geoms, rows, 2, container, BASE, seed=3)
+    parts = np.array([shapely.coverage_union_all(geoms[new == k]) for k in (0, 1)], dtype=object)
+    assert (polsby_popper(parts) >= 0.25).all()
+    assert sorted(np.bincount(new, weights=g.h).tolist()) == [420.0, 420.0]
+    assert left == {}
+    again, _ = compact_pairs(g, geoms, rows, 2, container, BASE, seed=3)
+    assert np.array_equal(new, again)
+    kept, left = compact_pairs(g, geoms, rows, 2, container, BASE, seed=3, frozen={1})
+    assert np.array_equal(kept, rows)
+    assert left == {0: 0}  # grid 0 had no neighbour it could be divided afresh with
+
+
+def test_a_division_afresh_that_would_lose_small_grids_is_not_taken():
+    """``keep`` refuses every new division: the grids stay as drawn, and the grid is reported as tried."""
+    geoms, g = _strip_graph()
+    rows = np.repeat([0, 1], 12)
+    new, left = compact_pairs(g, geoms, rows, 2, box(0, 0, 12, 2), BASE, seed=3, keep=lambda nodes, lab: False)
+    assert np.array_equal(new, rows)
+    assert left == {0: 1, 1: 1}
+
+
+def test_grids_drawn_as_two_long_rows_end_as_two_compact_halves(monkeypatch):
+    """A community of 12 × 2 blocks of 35 households (blocks stay whole) whose first drawing (the solver stood in
+    for) is its two rows, Polsby–Popper 0.223 each: the plan has the two halves, 0.589 each, 420 households each,
+    and no ``grid_not_compact`` finding."""
+    import gridgeo.partition.community as community_mod
+
+    solver = community_mod.partition_graph
+
+    def rows(ug, bounds, **kw):
+        if ug.n == 24:  # the base grids over the 24 blocks: the two rows
+            return Outcome((ug.y - ug.y.min() > 50).astype(np.int64), 2, [])
+        return solver(ug, bounds, **kw)
+
+    monkeypatch.setattr(community_mod, "partition_graph", rows)
+    d = boxes_community(12, 2, [[[35], [35]]] * 12)
+    r = run(d)
+    check_invariants(d, r)
+    assert r.grids["households"].tolist() == [420, 420]
+    assert polsby_popper(r.grids.geometry.to_numpy()).round(3).tolist() == [0.589, 0.589]
+    assert not (r.findings["type"] == "grid_not_compact").any()
+
+
+def _community(boxes: list, households: list[list[int]]) -> dict[str, gpd.GeoDataFrame]:
+    """A community tiled by the ``boxes`` as street blocks (streets along every block edge), block ``i``
+    holding small buildings of ``households[i]`` along its middle."""
+    blocks, rows = [], []
+    for i, (b, hh) in enumerate(zip(boxes, households, strict=True)):
+        bid = f"{CODE}-B{i + 1:04d}"
+        blocks.append({"block_id": bid, "community_code": CODE, "geometry": b})
+        x0, y0, x1, y1 = b.bounds
+        cy = (y0 + y1) / 2
+        for k, h in enumerate(hh):
+            cx = x0 + (x1 - x0) * (k + 0.5) / len(hh)
+            rows.append({"building_id": f"b{i:02d}{k:02d}", "households": h, "use": "residential",
+                         "community_code": CODE, "block_id": bid,
+                         "geometry": box(cx - 3, cy - min(3, (y1 - y0) / 4), cx + 3, cy + min(3, (y1 - y0) / 4))})
+    blocks_gdf = gpd.GeoDataFrame(blocks, geometry="geometry", crs=CRS)
+    bld = gpd.GeoDataFrame(pd.DataFrame(rows), geometry="geometry", crs=CRS)
+    tot = bld.groupby("block_id")["households"].agg(["sum", "count"])
+    blocks_gdf["households"] = blocks_gdf["block_id"].map(tot["sum"]).fillna(0).astype(int)
+    blocks_gdf["buildings"] = blocks_gdf["block_id"].map(tot["count"]).fillna(0).astype(int)
+    blocks_gdf["area_m2"] = blocks_gdf.area
+    edges = shapely.line_merge(shapely.union_all(shapely.boundary(blocks_gdf.geometry.to_numpy())))
+    lines = shapely.get_parts(edges)
+    streets = gpd.GeoDataFrame({"highway": ["residential"] * len(lines), "name": [None] * len(lines)},
+                               geometry=lines, crs=CRS)
+    comm = gpd.GeoDataFrame({"code": [CODE], "name": ["测试社区"], "kind": ["urban"]},
+                            geometry=[shapely.union_all(blocks_gdf.geometry.to_numpy())], crs=CRS)
+    return {"communities": comm, "blocks": blocks_gdf, "buildings": bld, "streets": streets}
+
+
+def _not_compact(d: dict[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+    r = partition(d["communities"], d["blocks"], d["buildings"], streets=d["streets"])
+    f = r.findings[(r.findings["type"] == "grid_not_compact") & (r.findings["layer"] == "grids")]
+    assert (f["severity"] == "info").all()
+    return f
+
+
+def test_a_grid_of_a_thin_community_says_the_community_is_thin():
+    """A community of 15 blocks of 100 × 30 m in a row (Polsby–Popper 0.060): its two grids are long
+    whatever is drawn, and each finding says so, with the community's measure."""
+    d = _community([box(X0 + 100 * i, Y0, X0 + 100 * (i + 1), Y0 + 30) for i in range(15)], [[30, 30]] * 15)
+    f = _not_compact(d)
+    assert len(f) == 2
+    for msg in f["message"]:
+        assert "forced: the community itself has Polsby–Popper 0.06" in msg
+        assert "no more compact division was searched for" not in msg
+
+
+def test_a_grid_of_one_thin_block_says_so():
+    """A strip block of 600 × 20 m (Polsby–Popper 0.098) beside a block of 600 × 300 m, 400 households
+    each: two grids, one of them the strip, which no division within the bounds can avoid (blocks stay
+    whole): its finding names the block's measure and the neighbour it was tried with."""
+    d = _community([box(X0, Y0, X0 + 600, Y0 + 20), box(X0, Y0 + 20, X0 + 600, Y0 + 320)],
+                   [[100] * 4, [100] * 4])
+    f = _not_compact(d)
+    assert len(f) == 1
+    msg = f["message"].iloc[0]
+    assert f["measure"].iloc[0] == 0.098
+    assert "the community itself" not in msg
+    assert "it is one block, itself of Polsby–Popper 0.10" in msg
+    assert "no division afresh with its one neighbouring grid" in msg

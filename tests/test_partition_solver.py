@@ -476,3 +476,55 @@ def test_footprint_across_the_gap_between_parts_of_its_community_keeps_its_far_p
     assert bool(shapely.coverage_is_valid(cells.geoms))
     assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-6)
     assert cells.households.sum() == 280
+
+
+def _solver_runs(monkeypatch) -> list[int]:
+    """Count the solvers :func:`partition_graph` runs (each entry the solver's seed)."""
+    from gridgeo.partition import solver
+
+    runs: list[int] = []
+    run = solver._Solver.run
+
+    def counted(self, **kw):
+        runs.append(self.seed)
+        return run(self, **kw)
+
+    monkeypatch.setattr(solver._Solver, "run", counted)
+    return runs
+
+
+def test_a_division_that_draws_no_random_number_is_solved_once_for_every_seed(monkeypatch):
+    # a pair of grids merged and divided afresh with four seeds (the small-grid reshaping's recombination): a
+    # region this small goes to the exact search, which draws no random number, so every seed gives the same
+    # division and one solver is enough
+    from gridgeo.partition import _memo
+
+    g = path_graph([120, 200, 80, 150, 250, 100, 90, 310])
+    bounds = Bounds(300, 500, 400)
+    with _memo.disabled():
+        fresh = [partition_graph(g, bounds, seed=s) for s in range(4)]
+    assert all((o.labels == fresh[0].labels).all() and o.notes == fresh[0].notes for o in fresh)
+    _memo.clear_all()
+    runs = _solver_runs(monkeypatch)
+    got = [partition_graph(g, bounds, seed=s) for s in range(4)]
+    assert runs == [0]
+    for o, f in zip(got, fresh, strict=True):
+        assert (o.labels == f.labels).all() and o.n_parts == f.n_parts and o.notes == f.notes
+
+
+def test_a_division_by_spanning_trees_is_solved_for_each_seed(monkeypatch):
+    # a region too large for the exact search draws spanning trees: its division depends on the seed, so
+    # each seed is solved (and gives what it gives with the caches off)
+    from gridgeo.partition import _memo
+
+    rng = np.random.default_rng(3)
+    g = lattice_graph(rng.integers(20, 90, 48), 8, 6)
+    bounds = Bounds(300, 500, 400)
+    with _memo.disabled():
+        fresh = [partition_graph(g, bounds, seed=s) for s in (5, 6)]
+    _memo.clear_all()
+    runs = _solver_runs(monkeypatch)
+    got = [partition_graph(g, bounds, seed=s) for s in (5, 6, 5)]
+    assert runs == [5, 6]
+    for o, f in zip(got, [*fresh, fresh[0]], strict=True):
+        assert (o.labels == f.labels).all() and o.notes == f.notes

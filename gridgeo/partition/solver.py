@@ -202,13 +202,20 @@ def partition_graph(
     (3, [200.0, 200.0, 200.0])
     """
     weights = weights or Weights()
-    # a pure function of its inputs: a division asked for again is answered from the cache (:mod:`._memo`)
-    key = (graph_key(g), bounds, seed, weights, merge_isolated)
-    hit = _DIVISIONS.get(key)
+    # a pure function of its inputs: a division asked for again is answered from the cache (:mod:`._memo`).
+    # The seed enters only through the spanning trees' random numbers: a division that drew none (the exact
+    # search alone, as for two grids merged and divided afresh with four seeds) is the same for every seed,
+    # and is kept without it
+    gkey = graph_key(g)
+    hit = _DIVISIONS.get((gkey, bounds, weights, merge_isolated))
     if hit is None:
-        out = _Solver(g, bounds, weights, seed).run(merge_isolated=merge_isolated)
-        hit = (out.labels.copy(), out.n_parts, tuple(out.notes))
-        _DIVISIONS.put(key, hit)
+        key = (gkey, bounds, seed, weights, merge_isolated)
+        hit = _DIVISIONS.get(key)
+        if hit is None:
+            solver = _Solver(g, bounds, weights, seed)
+            out = solver.run(merge_isolated=merge_isolated)
+            hit = (out.labels.copy(), out.n_parts, tuple(out.notes))
+            _DIVISIONS.put(key if solver.seed_used else (gkey, bounds, weights, merge_isolated), hit)
     return Outcome(hit[0].copy(), hit[1], list(hit[2]))
 
 
@@ -308,7 +315,6 @@ class _Solver:
         self.bounds = bounds
         self.w = w
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
         self.calls = 0
         self.budget = 0
         self.lref = 1.0
@@ -349,6 +355,17 @@ class _Solver:
         """The edges' (length, arterial, no-street length) as rows."""
         g = self.g
         return np.column_stack([g.length, g.art, g.nostreet])
+
+    @cached_property
+    def rng(self) -> np.random.Generator:
+        """The spanning trees' random numbers (made on first use: most solvers never draw one)."""
+        return np.random.default_rng(self.seed)
+
+    @property
+    def seed_used(self) -> bool:
+        """Whether the seed has entered the division so far: random numbers drawn or the nodes' random tags
+        made (both only by :meth:`_candidates`). A division that never used it is the same for every seed."""
+        return "rng" in self.__dict__ or "node_tags" in self.__dict__
 
     @cached_property
     def node_tags(self) -> np.ndarray:

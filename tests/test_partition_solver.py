@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import shapely
@@ -528,3 +530,41 @@ def test_a_division_by_spanning_trees_is_solved_for_each_seed(monkeypatch):
     assert runs == [5, 6]
     for o, f in zip(got, [*fresh, fresh[0]], strict=True):
         assert (o.labels == f.labels).all() and o.notes == f.notes
+
+
+def test_the_exact_search_is_not_asked_for_a_division_the_counts_rule_out(monkeypatch):
+    # three towers of 260, 380 and 390 households in three grids of 300-500: each grid one tower, and 260 is
+    # under the floor. On 青山区's synthetic communities (towers of 200-390 households) most strict exact searches
+    # were such: the counts answer them without contracting the region, hashing it or searching it
+    from gridgeo.partition import _memo, solver
+
+    asked = []
+    monkeypatch.setattr(solver._Solver, "_exact_masks", lambda self, *a: asked.append(a) or None)
+    _memo.clear_all()
+    s = solver._Solver(path_graph([260, 380, 390, 0]), Bounds(300, 500, 400), Weights(), 0)
+    assert s._exact_region(np.arange(4), 3, strict=True) is None
+    assert s._exact_region(np.arange(3), 2, strict=True) is None  # two grids: 1,030 households, over two ceilings
+    assert asked == []
+    # a division the counts allow is searched
+    s._exact_region(np.arange(4), 1, strict=False)
+    assert len(asked) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 270), min_size=1, max_size=9), st.integers(1, 6), st.integers(0, 3))
+def test_a_division_the_counts_rule_out_has_no_strict_exact_division(h, k, shape):
+    # the counts only prove what the exact search finds: no division into k connected grids within the bounds
+    # (a unit over the ceiling, which the search may take as a part of its own, is never ruled on)
+    from gridgeo.partition.exact import ExactDP
+    from gridgeo.partition.solver import _no_strict_division
+
+    n = len(h)
+    a, b = np.arange(n - 1), np.arange(1, n)
+    if shape and n > 2:  # a path, or a path with chords (more connected sets)
+        a, b = np.r_[a, np.arange(0, n - 2, shape)], np.r_[b, np.arange(2, n, shape)]
+    g = Graph(h=np.asarray(h), area=np.ones(n), perim=np.full(n, 4.0), x=np.arange(n, dtype=float), y=np.zeros(n),
+              a=a, b=b, length=np.ones(len(a)), art=np.zeros(len(a)), nostreet=np.zeros(len(a)))
+    bounds = Bounds(150, 250, 200)
+    if _no_strict_division(g.h, k, bounds):
+        dp = ExactDP(g, bounds, Weights(), lref=1.0, budget=10**6)
+        assert dp.best((1 << n) - 1, k, True) == math.inf

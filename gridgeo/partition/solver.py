@@ -247,6 +247,41 @@ def repair_parts(g: Graph, labels: np.ndarray, n_parts: int, bounds: Bounds, *, 
     return None if new is labels else new
 
 
+def _no_strict_division(h: np.ndarray, k: int, bounds: Bounds) -> bool:
+    """Whether the counts alone prove that units of households ``h`` make no ``k`` parts all within ``bounds``
+    (contiguity aside; True only with a proof, so the strict exact search finds none either).
+
+    Every unit within the ceiling (no proof is attempted otherwise: the search takes a unit over the ceiling
+    as a part of its own), each part holds at least one unit with households (the floor is above 0) and at
+    most ``M`` units: the most whose ``M`` smallest households stay within the ceiling. A part of one unit
+    needs that unit at the floor, and ``k`` parts of ``N`` units have at least ``2k - N`` parts of one unit.
+
+    >>> b = Bounds(300, 500, 400)
+    >>> _no_strict_division(np.array([260, 380, 390, 0]), 3, b)  # one unit a part, and 260 under the floor
+    True
+    >>> _no_strict_division(np.array([210, 220, 230, 240, 250]), 2, b)  # two units a part at most
+    True
+    >>> _no_strict_division(np.array([200, 210, 220, 230]), 2, b)  # 410 + 450, or 430 + 430
+    False
+    """
+    if bounds.lo <= 0 or k < 1:
+        return False
+    pos = sorted(x for x in h.tolist() if x > 0)
+    n = len(pos)
+    if n and pos[-1] > bounds.hi:
+        return False
+    total = sum(pos)
+    if n < k or total < k * bounds.lo or total > k * bounds.hi:
+        return True
+    most, acc = 0, 0
+    for x in pos:
+        acc += x
+        if acc > bounds.hi:
+            break
+        most += 1
+    return n > most * k or sum(1 for x in pos if x >= bounds.lo) < 2 * k - n
+
+
 def _rank_best(best: dict[tuple[int, int], tuple[float, float, int, int, int, int]], k: int, n: int
                ) -> list[tuple[float, float, int, int, int, int]]:
     """The ``n`` best of the best cut per bisection ``best`` ({(side tag, k1): (violation, score, tree, lo, hi,
@@ -763,6 +798,9 @@ class _Solver:
         return None if hit[0] is None else [x.copy() for x in hit[0]]
 
     def _exact_cached(self, nodes: np.ndarray, k: int, strict: bool) -> tuple[list[np.ndarray] | None]:
+        if strict and _no_strict_division(self.g.h[nodes], k, self.bounds):
+            # what the search would answer (most strict searches among towers of 200-390 households)
+            return (None,)
         lab, cg = self._contracted(nodes)
         if cg.n > EXACT_MAX_NODES:
             return (None,)

@@ -568,3 +568,25 @@ def test_a_division_the_counts_rule_out_has_no_strict_exact_division(h, k, shape
     if _no_strict_division(g.h, k, bounds):
         dp = ExactDP(g, bounds, Weights(), lref=1.0, budget=10**6)
         assert dp.best((1 << n) - 1, k, True) == math.inf
+
+
+def test_repair_checks_each_group_without_drawing_its_subgraph(monkeypatch):
+    # repair tries up to 28 groups of parts round each part out of the bounds (hundreds on 青山区's synthetic
+    # communities): each group's units are picked by a label mask and its connectivity counted on its own edges,
+    # without a subgraph of every array and the sorted list of its components; the same repairs
+    from gridgeo.partition import _memo, solver
+
+    g = path_graph([100, 100, 100, 100, 100, 100])
+    labels = np.array([0, 1, 1, 1, 1, 1])  # 100 | 500
+    with _memo.disabled():
+        expected = solver.repair_parts(g, labels, 2, Bounds(150, 350, 300))
+    components = []
+    orig = solver._Solver._components
+    monkeypatch.setattr(solver._Solver, "_components", lambda self, nodes: components.append(nodes) or orig(self, nodes))
+    got = solver.repair_parts(g, labels, 2, Bounds(150, 350, 300))
+    assert got.tolist() == expected.tolist() == [0, 0, 0, 1, 1, 1]
+    assert components == []
+    # a group in two pieces is still passed over: parts 0 and 2 touch only through part 1
+    s = solver._Solver(g, Bounds(150, 350, 300), Weights(), 0)
+    assert not s._connected(np.array([0, 1, 4, 5]))
+    assert s._connected(np.array([1, 2, 3]))

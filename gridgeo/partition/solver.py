@@ -579,8 +579,11 @@ class _Solver:
             ks = [k for k in range(len(grp), 0, -1) if k * bnd.lo <= H <= k * bnd.hi]
             if not ks:
                 continue
-            nodes = np.flatnonzero(np.isin(labels, grp))
-            if len(self._components(nodes)) > 1:
+            picked = labels == grp[0]
+            for q in grp[1:]:
+                picked |= labels == q
+            nodes = np.flatnonzero(picked)
+            if len(nodes) and not self._connected(nodes, picked):
                 continue
             for k in ks:
                 if k > len(nodes):
@@ -767,6 +770,19 @@ class _Solver:
             out.extend(self._components(c))
         out.sort(key=lambda c: int(c.min()))
         return out
+
+    def _connected(self, nodes: np.ndarray, mask: np.ndarray | None = None) -> bool:
+        """Whether the (unique, non-empty) ``nodes`` are one connected piece: what ``len(self._components(nodes)) == 1``
+        says, counted on the edges between them alone (``mask``: the nodes as a mask over the graph, when the caller
+        has it). :meth:`_repair_part` asks it of up to 28 groups of parts round each part out of the bounds."""
+        g = self.g
+        if mask is None:
+            mask = np.zeros(g.n, dtype=bool)
+            mask[nodes] = True
+        inner = mask[g.a] & mask[g.b]
+        loc = np.zeros(g.n, dtype=np.int64)
+        loc[nodes] = np.arange(len(nodes))
+        return _fast.components(len(nodes), loc[g.a[inner]], loc[g.b[inner]])[0] == 1
 
     def _components(self, nodes: np.ndarray) -> list[np.ndarray]:
         if not len(nodes):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import shapely
@@ -476,3 +478,115 @@ def test_footprint_across_the_gap_between_parts_of_its_community_keeps_its_far_p
     assert bool(shapely.coverage_is_valid(cells.geoms))
     assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-6)
     assert cells.households.sum() == 280
+
+
+def _solver_runs(monkeypatch) -> list[int]:
+    """Count the solvers :func:`partition_graph` runs (each entry the solver's seed)."""
+    from gridgeo.partition import solver
+
+    runs: list[int] = []
+    run = solver._Solver.run
+
+    def counted(self, **kw):
+        runs.append(self.seed)
+        return run(self, **kw)
+
+    monkeypatch.setattr(solver._Solver, "run", counted)
+    return runs
+
+
+def test_a_division_that_draws_no_random_number_is_solved_once_for_every_seed(monkeypatch):
+    # a pair of grids merged and divided afresh with four seeds (the small-grid reshaping's recombination): a
+    # region this small goes to the exact search, which draws no random number, so every seed gives the same
+    # division and one solver is enough
+    from gridgeo.partition import _memo
+
+    g = path_graph([120, 200, 80, 150, 250, 100, 90, 310])
+    bounds = Bounds(300, 500, 400)
+    with _memo.disabled():
+        fresh = [partition_graph(g, bounds, seed=s) for s in range(4)]
+    assert all((o.labels == fresh[0].labels).all() and o.notes == fresh[0].notes for o in fresh)
+    _memo.clear_all()
+    runs = _solver_runs(monkeypatch)
+    got = [partition_graph(g, bounds, seed=s) for s in range(4)]
+    assert runs == [0]
+    for o, f in zip(got, fresh, strict=True):
+        assert (o.labels == f.labels).all() and o.n_parts == f.n_parts and o.notes == f.notes
+
+
+def test_a_division_by_spanning_trees_is_solved_for_each_seed(monkeypatch):
+    # a region too large for the exact search draws spanning trees: its division depends on the seed, so
+    # each seed is solved (and gives what it gives with the caches off)
+    from gridgeo.partition import _memo
+
+    rng = np.random.default_rng(3)
+    g = lattice_graph(rng.integers(20, 90, 48), 8, 6)
+    bounds = Bounds(300, 500, 400)
+    with _memo.disabled():
+        fresh = [partition_graph(g, bounds, seed=s) for s in (5, 6)]
+    _memo.clear_all()
+    runs = _solver_runs(monkeypatch)
+    got = [partition_graph(g, bounds, seed=s) for s in (5, 6, 5)]
+    assert runs == [5, 6]
+    for o, f in zip(got, [*fresh, fresh[0]], strict=True):
+        assert (o.labels == f.labels).all() and o.notes == f.notes
+
+
+def test_the_exact_search_is_not_asked_for_a_division_the_counts_rule_out(monkeypatch):
+    # three towers of 260, 380 and 390 households in three grids of 300-500: each grid one tower, and 260 is
+    # under the floor. On 青山区's synthetic communities (towers of 200-390 households) most strict exact searches
+    # were such: the counts answer them without contracting the region, hashing it or searching it
+    from gridgeo.partition import _memo, solver
+
+    asked = []
+    monkeypatch.setattr(solver._Solver, "_exact_masks", lambda self, *a: asked.append(a) or None)
+    _memo.clear_all()
+    s = solver._Solver(path_graph([260, 380, 390, 0]), Bounds(300, 500, 400), Weights(), 0)
+    assert s._exact_region(np.arange(4), 3, strict=True) is None
+    assert s._exact_region(np.arange(3), 2, strict=True) is None  # two grids: 1,030 households, over two ceilings
+    assert asked == []
+    # a division the counts allow is searched
+    s._exact_region(np.arange(4), 1, strict=False)
+    assert len(asked) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 270), min_size=1, max_size=9), st.integers(1, 6), st.integers(0, 3))
+def test_a_division_the_counts_rule_out_has_no_strict_exact_division(h, k, shape):
+    # the counts only prove what the exact search finds: no division into k connected grids within the bounds
+    # (a unit over the ceiling, which the search may take as a part of its own, is never ruled on)
+    from gridgeo.partition.exact import ExactDP
+    from gridgeo.partition.solver import _no_strict_division
+
+    n = len(h)
+    a, b = np.arange(n - 1), np.arange(1, n)
+    if shape and n > 2:  # a path, or a path with chords (more connected sets)
+        a, b = np.r_[a, np.arange(0, n - 2, shape)], np.r_[b, np.arange(2, n, shape)]
+    g = Graph(h=np.asarray(h), area=np.ones(n), perim=np.full(n, 4.0), x=np.arange(n, dtype=float), y=np.zeros(n),
+              a=a, b=b, length=np.ones(len(a)), art=np.zeros(len(a)), nostreet=np.zeros(len(a)))
+    bounds = Bounds(150, 250, 200)
+    if _no_strict_division(g.h, k, bounds):
+        dp = ExactDP(g, bounds, Weights(), lref=1.0, budget=10**6)
+        assert dp.best((1 << n) - 1, k, True) == math.inf
+
+
+def test_repair_checks_each_group_without_drawing_its_subgraph(monkeypatch):
+    # repair tries up to 28 groups of parts round each part out of the bounds (hundreds on 青山区's synthetic
+    # communities): each group's units are picked by a label mask and its connectivity counted on its own edges,
+    # without a subgraph of every array and the sorted list of its components; the same repairs
+    from gridgeo.partition import _memo, solver
+
+    g = path_graph([100, 100, 100, 100, 100, 100])
+    labels = np.array([0, 1, 1, 1, 1, 1])  # 100 | 500
+    with _memo.disabled():
+        expected = solver.repair_parts(g, labels, 2, Bounds(150, 350, 300))
+    components = []
+    orig = solver._Solver._components
+    monkeypatch.setattr(solver._Solver, "_components", lambda self, nodes: components.append(nodes) or orig(self, nodes))
+    got = solver.repair_parts(g, labels, 2, Bounds(150, 350, 300))
+    assert got.tolist() == expected.tolist() == [0, 0, 0, 1, 1, 1]
+    assert components == []
+    # a group in two pieces is still passed over: parts 0 and 2 touch only through part 1
+    s = solver._Solver(g, Bounds(150, 350, 300), Weights(), 0)
+    assert not s._connected(np.array([0, 1, 4, 5]))
+    assert s._connected(np.array([1, 2, 3]))

@@ -202,13 +202,20 @@ def partition_graph(
     (3, [200.0, 200.0, 200.0])
     """
     weights = weights or Weights()
-    # a pure function of its inputs: a division asked for again is answered from the cache (:mod:`._memo`)
-    key = (graph_key(g), bounds, seed, weights, merge_isolated)
-    hit = _DIVISIONS.get(key)
+    # a pure function of its inputs: a division asked for again is answered from the cache (:mod:`._memo`).
+    # The seed enters only through the spanning trees' random numbers: a division that drew none (the exact
+    # search alone, as for two grids merged and divided afresh with four seeds) is the same for every seed,
+    # and is kept without it
+    gkey = graph_key(g)
+    hit = _DIVISIONS.get((gkey, bounds, weights, merge_isolated))
     if hit is None:
-        out = _Solver(g, bounds, weights, seed).run(merge_isolated=merge_isolated)
-        hit = (out.labels.copy(), out.n_parts, tuple(out.notes))
-        _DIVISIONS.put(key, hit)
+        key = (gkey, bounds, seed, weights, merge_isolated)
+        hit = _DIVISIONS.get(key)
+        if hit is None:
+            solver = _Solver(g, bounds, weights, seed)
+            out = solver.run(merge_isolated=merge_isolated)
+            hit = (out.labels.copy(), out.n_parts, tuple(out.notes))
+            _DIVISIONS.put(key if solver.seed_used else (gkey, bounds, weights, merge_isolated), hit)
     return Outcome(hit[0].copy(), hit[1], list(hit[2]))
 
 
@@ -238,6 +245,41 @@ def repair_parts(g: Graph, labels: np.ndarray, n_parts: int, bounds: Bounds, *, 
     labels = np.asarray(labels, dtype=np.int64)
     new = s._repair(labels, n_parts, set(skip or ()))
     return None if new is labels else new
+
+
+def _no_strict_division(h: np.ndarray, k: int, bounds: Bounds) -> bool:
+    """Whether the counts alone prove that units of households ``h`` make no ``k`` parts all within ``bounds``
+    (contiguity aside; True only with a proof, so the strict exact search finds none either).
+
+    Every unit within the ceiling (no proof is attempted otherwise: the search takes a unit over the ceiling
+    as a part of its own), each part holds at least one unit with households (the floor is above 0) and at
+    most ``M`` units: the most whose ``M`` smallest households stay within the ceiling. A part of one unit
+    needs that unit at the floor, and ``k`` parts of ``N`` units have at least ``2k - N`` parts of one unit.
+
+    >>> b = Bounds(300, 500, 400)
+    >>> _no_strict_division(np.array([260, 380, 390, 0]), 3, b)  # one unit a part, and 260 under the floor
+    True
+    >>> _no_strict_division(np.array([210, 220, 230, 240, 250]), 2, b)  # two units a part at most
+    True
+    >>> _no_strict_division(np.array([200, 210, 220, 230]), 2, b)  # 410 + 450, or 430 + 430
+    False
+    """
+    if bounds.lo <= 0 or k < 1:
+        return False
+    pos = sorted(x for x in h.tolist() if x > 0)
+    n = len(pos)
+    if n and pos[-1] > bounds.hi:
+        return False
+    total = sum(pos)
+    if n < k or total < k * bounds.lo or total > k * bounds.hi:
+        return True
+    most, acc = 0, 0
+    for x in pos:
+        acc += x
+        if acc > bounds.hi:
+            break
+        most += 1
+    return n > most * k or sum(1 for x in pos if x >= bounds.lo) < 2 * k - n
 
 
 def _rank_best(best: dict[tuple[int, int], tuple[float, float, int, int, int, int]], k: int, n: int
@@ -308,7 +350,6 @@ class _Solver:
         self.bounds = bounds
         self.w = w
         self.seed = seed
-        self.rng = np.random.default_rng(seed)
         self.calls = 0
         self.budget = 0
         self.lref = 1.0
@@ -349,6 +390,17 @@ class _Solver:
         """The edges' (length, arterial, no-street length) as rows."""
         g = self.g
         return np.column_stack([g.length, g.art, g.nostreet])
+
+    @cached_property
+    def rng(self) -> np.random.Generator:
+        """The spanning trees' random numbers (made on first use: most solvers never draw one)."""
+        return np.random.default_rng(self.seed)
+
+    @property
+    def seed_used(self) -> bool:
+        """Whether the seed has entered the division so far: random numbers drawn or the nodes' random tags
+        made (both only by :meth:`_candidates`). A division that never used it is the same for every seed."""
+        return "rng" in self.__dict__ or "node_tags" in self.__dict__
 
     @cached_property
     def node_tags(self) -> np.ndarray:
@@ -527,8 +579,11 @@ class _Solver:
             ks = [k for k in range(len(grp), 0, -1) if k * bnd.lo <= H <= k * bnd.hi]
             if not ks:
                 continue
-            nodes = np.flatnonzero(np.isin(labels, grp))
-            if len(self._components(nodes)) > 1:
+            picked = labels == grp[0]
+            for q in grp[1:]:
+                picked |= labels == q
+            nodes = np.flatnonzero(picked)
+            if len(nodes) and not self._connected(nodes, picked):
                 continue
             for k in ks:
                 if k > len(nodes):
@@ -716,6 +771,19 @@ class _Solver:
         out.sort(key=lambda c: int(c.min()))
         return out
 
+    def _connected(self, nodes: np.ndarray, mask: np.ndarray | None = None) -> bool:
+        """Whether the (unique, non-empty) ``nodes`` are one connected piece: what ``len(self._components(nodes)) == 1``
+        says, counted on the edges between them alone (``mask``: the nodes as a mask over the graph, when the caller
+        has it). :meth:`_repair_part` asks it of up to 28 groups of parts round each part out of the bounds."""
+        g = self.g
+        if mask is None:
+            mask = np.zeros(g.n, dtype=bool)
+            mask[nodes] = True
+        inner = mask[g.a] & mask[g.b]
+        loc = np.zeros(g.n, dtype=np.int64)
+        loc[nodes] = np.arange(len(nodes))
+        return _fast.components(len(nodes), loc[g.a[inner]], loc[g.b[inner]])[0] == 1
+
     def _components(self, nodes: np.ndarray) -> list[np.ndarray]:
         if not len(nodes):
             return []
@@ -746,6 +814,9 @@ class _Solver:
         return None if hit[0] is None else [x.copy() for x in hit[0]]
 
     def _exact_cached(self, nodes: np.ndarray, k: int, strict: bool) -> tuple[list[np.ndarray] | None]:
+        if strict and _no_strict_division(self.g.h[nodes], k, self.bounds):
+            # what the search would answer (most strict searches among towers of 200-390 households)
+            return (None,)
         lab, cg = self._contracted(nodes)
         if cg.n > EXACT_MAX_NODES:
             return (None,)

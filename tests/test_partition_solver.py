@@ -476,3 +476,27 @@ def test_footprint_across_the_gap_between_parts_of_its_community_keeps_its_far_p
     assert bool(shapely.coverage_is_valid(cells.geoms))
     assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-6)
     assert cells.households.sum() == 280
+
+
+def test_footprint_across_the_gap_between_parts_of_its_community_has_its_site_in_the_piece_holding_most_of_it():
+    # a community in two parts 3 m apart, one block over both (no streets): a building drawn across the gap, 110 m²
+    # on the left and 340 m² on the right. Its own inner point lies in the gap, outside the block, and the inner
+    # point of its pieces in the block (shapely.point_on_surface: the widest row) lay in the small left piece, so
+    # the building's cell was that piece alone and its grid held 26 m² of it while the grid round its large
+    # piece did not hold it (fuzz town 2969: building_code_mismatch; the grid of one building, no_feasible_count)
+    left, right = box(0, 0, 100, 100), box(103, 0, 200, 100)
+    comm = shapely.union(left, right)
+    bld = shapely.union(box(89, 45, 113, 55), box(103, 5, 106, 95))
+    assert not comm.contains(shapely.point_on_surface(bld))
+    near, far = shapely.intersection(bld, right), shapely.intersection(bld, left)
+    assert (near.area, far.area) == (340.0, 110.0)
+    others = [box(20, 20, 40, 40), box(20, 60, 40, 80), box(150, 20, 170, 40), box(150, 60, 170, 80),
+              box(120, 40, 130, 60)]
+    geoms = np.array([bld, *others], dtype=object)
+    cells = build_cells(comm, np.array([comm], dtype=object), geoms, np.zeros(len(geoms), dtype=np.int64),
+                        np.array([60, 20, 30, 40, 50, 60]))
+    own = cells.geoms[cells.building_cell[0]]
+    assert shapely.area(shapely.intersection(own, near)) == pytest.approx(near.area, rel=1e-9)
+    assert bool(shapely.coverage_is_valid(cells.geoms))
+    assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-6)
+    assert cells.households.sum() == 260

@@ -25,7 +25,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .._geometry import inner_points, polygonal, union_by
+from .._geometry import inner_points, largest_part_points, polygonal, union_by
 
 __all__ = ["GRID_SIZE_M", "Cells", "build_cells"]
 
@@ -320,6 +320,7 @@ def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.
             fallback = shapely.point_on_surface(blocks[bblock[idx[bad]]])
             pts[bad] = np.where(shapely.is_empty(inward), fallback, inward)
         sites[idx] = pts
+    sites = _sites_in_largest_piece(buildings, blocks, bblock, sites)
     if unit is not None and len(buildings):
         sites, bblock = _unit_sites(np.asarray(unit, dtype=np.int64), buildings, sites, bblock)
     sx = np.round(shapely.get_x(sites), _SITE_PRECISION_DECIMALS)
@@ -716,6 +717,48 @@ def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray,
     leader[unit[order][first]] = order[first]
     lead = leader[unit]
     return sites[lead], bblock[lead]
+
+
+def _sites_in_largest_piece(buildings: np.ndarray, blocks: np.ndarray, bblock: np.ndarray,
+                            sites: np.ndarray) -> np.ndarray:
+    """Each building's site moved into the largest piece of the building inside its block, where its block
+    holds it in several pieces and the site lies in another one.
+
+    A footprint drawn across the gap between two parts of its community (one block over both parts) has a
+    piece in each part; its site decides the cell, so the grid, that holds the whole building. The partition
+    places a footprint whole where most of it lies (as validate judges it): the site's piece must be the one
+    holding most of the building, not the one :func:`shapely.point_on_surface` finds (the widest row).
+    Returns a new array; buildings held whole (or in one piece) keep their site.
+    """
+    if not len(buildings):
+        return sites
+    poly = np.isin(shapely.get_type_id(buildings), (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON))
+    poly &= ~shapely.is_empty(buildings) & (bblock >= 0)
+    idx = np.flatnonzero(poly)
+    if not len(idx):
+        return sites
+    idx = idx[~shapely.covers(blocks[bblock[idx]], buildings[idx])]
+    if not len(idx):
+        return sites
+    inner = polygonal(shapely.intersection(buildings[idx], blocks[bblock[idx]]))
+    many = shapely.get_num_geometries(inner) > 1
+    idx, inner = idx[many], inner[many]
+    if not len(idx):
+        return sites
+    largest = largest_part_points(inner)
+    parts, pi = shapely.get_parts(inner, return_index=True)
+    area = shapely.area(parts)
+    top = np.zeros(len(idx))
+    np.maximum.at(top, pi, area)
+    holder = parts[(area == top[pi])]
+    holder_of = pi[area == top[pi]]
+    inside = np.zeros(len(idx), dtype=bool)
+    inside[holder_of[shapely.contains_xy(holder, shapely.get_x(sites[idx[holder_of]]),
+                                         shapely.get_y(sites[idx[holder_of]]))]] = True
+    move = ~inside & ~shapely.is_empty(largest)
+    out = sites.copy()
+    out[idx[move]] = largest[move]
+    return out
 
 
 def _site_points(geoms: np.ndarray) -> np.ndarray:

@@ -214,6 +214,9 @@ NOTHING_CHANGED = {
           "grid holding the rest: two grids freed and drawn again",
     2100: "a footprint across the gap between two parts of its community, placed by its block in the grid holding the "
           "smaller piece, counted in the other: two grids freed and drawn again",
+    2379: "a triangle of 143 m² under a tower of an ordinary grid, which the fresh plan gave to a dedicated grid, "
+          "counted the tower's 361 households (held by the kept grid) and was not given back: a new grid of 0 "
+          "households, its code new",
 }
 
 

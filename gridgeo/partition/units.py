@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from .._geometry import inner_points, largest_part_points, polygonal, union_by
+from ..footprints import BUILDING_SHARE_MIN
 
 __all__ = ["GRID_SIZE_M", "Cells", "build_cells"]
 
@@ -722,13 +723,15 @@ def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray,
 def _sites_in_largest_piece(buildings: np.ndarray, blocks: np.ndarray, bblock: np.ndarray,
                             sites: np.ndarray) -> np.ndarray:
     """Each building's site moved into the largest piece of the building inside its block, where its block
-    holds it in several pieces and the site lies in another one.
+    holds it in several pieces and the site lies in one under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of
+    the footprint.
 
     A footprint drawn across the gap between two parts of its community (one block over both parts) has a
-    piece in each part; its site decides the cell, so the grid, that holds the whole building. The partition
-    places a footprint whole where most of it lies (as validate judges it): the site's piece must be the one
-    holding most of the building, not the one :func:`shapely.point_on_surface` finds (the widest row).
-    Returns a new array; buildings held whole (or in one piece) keep their site.
+    piece in each part; its site decides the cell, so the grid, that holds the whole building. A grid holding
+    less than that share of a footprint does not hold it for ``validate`` (the one building-to-zone
+    assignment): :func:`shapely.point_on_surface` (the widest row) may pick such a sliver of a piece. A site
+    in a piece of at least that share stays where it is. Returns a new array; buildings held whole (or in
+    one piece) keep their site.
     """
     if not len(buildings):
         return sites
@@ -745,17 +748,15 @@ def _sites_in_largest_piece(buildings: np.ndarray, blocks: np.ndarray, bblock: n
     idx, inner = idx[many], inner[many]
     if not len(idx):
         return sites
-    largest = largest_part_points(inner)
     parts, pi = shapely.get_parts(inner, return_index=True)
-    area = shapely.area(parts)
-    top = np.zeros(len(idx))
-    np.maximum.at(top, pi, area)
-    holder = parts[(area == top[pi])]
-    holder_of = pi[area == top[pi]]
-    inside = np.zeros(len(idx), dtype=bool)
-    inside[holder_of[shapely.contains_xy(holder, shapely.get_x(sites[idx[holder_of]]),
-                                         shapely.get_y(sites[idx[holder_of]]))]] = True
-    move = ~inside & ~shapely.is_empty(largest)
+    # the share of the footprint the piece holding the site holds (0 when no piece holds it)
+    share = np.zeros(len(idx))
+    at = shapely.covers(parts, sites[idx[pi]])
+    np.maximum.at(share, pi[at], shapely.area(parts[at]) / shapely.area(buildings[idx[pi[at]]]))
+    small = share < BUILDING_SHARE_MIN
+    largest = np.full(len(idx), None, dtype=object)
+    largest[small] = largest_part_points(inner[small])
+    move = small & ~(shapely.is_missing(largest) | shapely.is_empty(largest))
     out = sites.copy()
     out[idx[move]] = largest[move]
     return out

@@ -156,9 +156,13 @@ def adjust(
     # enclave of it grown past a grid's floor) is divided again
     carved_now = {str(c): shapely.difference(outlines[str(c)], g) for c, g in cgeom.items()
                   if str(c) in (outlines or {}) and str(c) in (dedicated_land or {})}
+    # the kept grid holding each building (a footprint mostly in it, a piece of it in free land): no free piece
+    # counts its households, as no region places it
+    held = np.full(len(in_kept), None, dtype=object)
+    held[in_kept >= 0] = kept["grid_code"].to_numpy()[in_kept[in_kept >= 0]]
     regions = _free_regions(communities, kept, buildings, rules, attached, dedicated_land, returned,
                             on_dedicated=in_prev == -2, carved_now=carved_now,
-                            unchanged=_unchanged(buildings, pb))
+                            unchanged=_unchanged(buildings, pb), held=held)
     summary["regions_repartitioned"] = len(regions)
     if attached:  # land without households goes to the kept grid beside it, and to its small grid beside it
         kept, psub = _take_in(kept, psub, attached)
@@ -587,7 +591,7 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
                   returned: list[dict[str, Any]] | None = None,
                   on_dedicated: np.ndarray | None = None,
                   carved_now: dict[str, Any] | None = None,
-                  unchanged: np.ndarray | None = None) -> list[dict[str, Any]]:
+                  unchanged: np.ndarray | None = None, held: np.ndarray | None = None) -> list[dict[str, Any]]:
     """Connected areas of each community not covered by kept grids, grown until divisible. An area without
     households beside a kept grid is no region: it is appended to ``attached`` (``code``, ``grid_code``,
     ``geometry``), for that grid to take in. An area within the land the previous plan's dedicated grids held
@@ -595,7 +599,10 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     community without one, or a piece away from them, gives nothing back), holding fewer households than a grid's
     floor is no region either: it is appended to ``returned`` (``code``, ``geometry``), that land given back to
     them. The households of the buildings ``on_dedicated`` marks (counted on that land, as the previous plan placed
-    them) count for no grid while every building of the piece is ``unchanged`` (see :func:`_given_back`)."""
+    them) count for no grid while every building of the piece is ``unchanged`` (see :func:`_given_back`). ``held``:
+    per building, the code of the kept grid holding it (None for none): a piece counts no building a kept grid holds
+    (a tower mostly in a kept grid, a piece of it in free land) unless it took that grid in, as no region places
+    it."""
     regions = []
     attached = [] if attached is None else attached
     returned = [] if returned is None else returned
@@ -604,6 +611,7 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
     hh = buildings["households"].to_numpy()
     ded_b = np.zeros(len(hh), dtype=bool) if on_dedicated is None else on_dedicated
     same = np.ones(len(hh), dtype=bool) if unchanged is None else unchanged
+    held = np.full(len(hh), None, dtype=object) if held is None else np.asarray(held, dtype=object)
     geoms = buildings.geometry.to_numpy()
     bad = np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_valid(geoms)
     if bad.any():
@@ -623,8 +631,9 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         now = (carved_now or {}).get(str(code))
         while pieces:
             piece = pieces.pop(0)
+            free_b = pd.isna(held[mine_b])
             if land is not None and now is not None and _given_back(
-                    piece, land, now, hh[mine_b], geoms[mine_b], r.grid_min, ded_b[mine_b], same[mine_b]):
+                    piece, land, now, hh[mine_b], geoms[mine_b], r.grid_min, ded_b[mine_b], same[mine_b], free_b):
                 returned.append({"code": code, "geometry": piece})
                 continue
             absorbed: set[str] = set()
@@ -632,7 +641,9 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
                 # the piece is free area plus absorbed grids: every building it holds counts, by gridgeo's one
                 # building-to-zone assignment (counted by inner points, a tower whose inner point lay beyond the
                 # piece, in a dedicated grid, was not, and its land went to a kept grid as land without households)
-                h = int(hh[mine_b][assign_to_zones(geoms[mine_b], np.array([piece], dtype=object)).zone >= 0].sum())
+                placed = free_b | pd.Series(held[mine_b]).isin(absorbed).to_numpy()
+                at = assign_to_zones(geoms[mine_b], np.array([piece], dtype=object)).zone >= 0
+                h = int(hh[mine_b][at & placed].sum())
                 empty = h == 0 and not absorbed
                 if feasible(h, r.grid_min, r.grid_max) and not empty:
                     break
@@ -690,7 +701,7 @@ def _touching_joined(pieces: list[Any]) -> list[Any]:
         out.append(pieces[members[0]] if len(members) == 1 else shapely.union_all(geoms[members]))
     return out
 def _given_back(piece: Any, land: Any, carved_now: Any, households: np.ndarray, geoms: np.ndarray, grid_min: int,
-                on_land: np.ndarray, unchanged: np.ndarray) -> bool:
+                on_land: np.ndarray, unchanged: np.ndarray, free: np.ndarray | None = None) -> bool:
     """Whether the free ``piece`` of a community is land its previous dedicated grids (专属网格) held (``land``;
     less than ``1 m²`` of the piece outside it) beside the land its dedicated grids hold now (``carved_now``; an edge
     of at least :data:`_GIVEN_BACK_EDGE_M` in common) with fewer households than ``grid_min`` (``households`` of the
@@ -699,13 +710,17 @@ def _given_back(piece: Any, land: Any, carved_now: Any, households: np.ndarray, 
     ``on_land`` (counted on the previous dedicated land, placed with it by the previous plan) count no households
     while every building of the piece is ``unchanged``: a piece whose buildings changed is judged on its households
     now (an enclave the dedicated grid took, grown past a grid's floor, is an ordinary grid, as a fresh plan makes
-    it). Land a dedicated grid no longer borders (its unit gone) is divided again with the ordinary land."""
+    it). Land a dedicated grid no longer borders (its unit gone) is divided again with the ordinary land. ``free``:
+    the buildings no kept grid holds (all when None); the others count no households here (a tower of a kept grid
+    reaching into the piece is placed with that grid)."""
     if shapely.area(shapely.difference(piece, land)) > _TOL_M2:
         return False
     edge = shapely.intersection(shapely.boundary(piece), shapely.buffer(carved_now, _GIVEN_BACK_SNAP_M))
     if shapely.length(edge) < _GIVEN_BACK_EDGE_M:
         return False
     at = assign_to_zones(geoms, np.array([piece], dtype=object)).zone >= 0
+    if free is not None:
+        at &= free
     counted = at if not unchanged[at].all() else at & ~on_land
     return int(households[counted].sum()) < grid_min
 

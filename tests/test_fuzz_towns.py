@@ -59,6 +59,9 @@ TOWNS = {
     2890: "the same in the arrangement of blocks and the footprints moved whole into one of them: a face of a footprint "
           "outside every block given to the block holding its point_on_surface, a vertex on the face's boundary "
           "(outside_community)",
+    2969: "a footprint across the gap between parts of its community, 26 m² on one side and 258 m² on the other, its "
+          "site put in the small piece (the widest row of its pieces): a grid of that piece alone held it, the grid "
+          "round its large piece did not (building_code_mismatch)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated
@@ -211,6 +214,9 @@ NOTHING_CHANGED = {
           "grid holding the rest: two grids freed and drawn again",
     2100: "a footprint across the gap between two parts of its community, placed by its block in the grid holding the "
           "smaller piece, counted in the other: two grids freed and drawn again",
+    2379: "a triangle of 143 m² under a tower of an ordinary grid, which the fresh plan gave to a dedicated grid, "
+          "counted the tower's 361 households (held by the kept grid) and was not given back: a new grid of 0 "
+          "households, its code new",
 }
 
 

@@ -25,7 +25,8 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .._geometry import inner_points, polygonal, union_by
+from .._geometry import inner_points, largest_part_points, polygonal, union_by
+from ..footprints import BUILDING_SHARE_MIN
 
 __all__ = ["GRID_SIZE_M", "Cells", "build_cells"]
 
@@ -320,6 +321,7 @@ def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.
             fallback = shapely.point_on_surface(blocks[bblock[idx[bad]]])
             pts[bad] = np.where(shapely.is_empty(inward), fallback, inward)
         sites[idx] = pts
+    sites = _sites_in_largest_piece(buildings, blocks, bblock, sites)
     if unit is not None and len(buildings):
         sites, bblock = _unit_sites(np.asarray(unit, dtype=np.int64), buildings, sites, bblock)
     sx = np.round(shapely.get_x(sites), _SITE_PRECISION_DECIMALS)
@@ -716,6 +718,48 @@ def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray,
     leader[unit[order][first]] = order[first]
     lead = leader[unit]
     return sites[lead], bblock[lead]
+
+
+def _sites_in_largest_piece(buildings: np.ndarray, blocks: np.ndarray, bblock: np.ndarray,
+                            sites: np.ndarray) -> np.ndarray:
+    """Each building's site moved into the largest piece of the building inside its block, where its block
+    holds it in several pieces and the site lies in one under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of
+    the footprint.
+
+    A footprint drawn across the gap between two parts of its community (one block over both parts) has a
+    piece in each part; its site decides the cell, so the grid, that holds the whole building. A grid holding
+    less than that share of a footprint does not hold it for ``validate`` (the one building-to-zone
+    assignment): :func:`shapely.point_on_surface` (the widest row) may pick such a sliver of a piece. A site
+    in a piece of at least that share stays where it is. Returns a new array; buildings held whole (or in
+    one piece) keep their site.
+    """
+    if not len(buildings):
+        return sites
+    poly = np.isin(shapely.get_type_id(buildings), (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON))
+    poly &= ~shapely.is_empty(buildings) & (bblock >= 0)
+    idx = np.flatnonzero(poly)
+    if not len(idx):
+        return sites
+    idx = idx[~shapely.covers(blocks[bblock[idx]], buildings[idx])]
+    if not len(idx):
+        return sites
+    inner = polygonal(shapely.intersection(buildings[idx], blocks[bblock[idx]]))
+    many = shapely.get_num_geometries(inner) > 1
+    idx, inner = idx[many], inner[many]
+    if not len(idx):
+        return sites
+    parts, pi = shapely.get_parts(inner, return_index=True)
+    # the share of the footprint the piece holding the site holds (0 when no piece holds it)
+    share = np.zeros(len(idx))
+    at = shapely.covers(parts, sites[idx[pi]])
+    np.maximum.at(share, pi[at], shapely.area(parts[at]) / shapely.area(buildings[idx[pi[at]]]))
+    small = share < BUILDING_SHARE_MIN
+    largest = np.full(len(idx), None, dtype=object)
+    largest[small] = largest_part_points(inner[small])
+    move = small & ~(shapely.is_missing(largest) | shapely.is_empty(largest))
+    out = sites.copy()
+    out[idx[move]] = largest[move]
+    return out
 
 
 def _site_points(geoms: np.ndarray) -> np.ndarray:

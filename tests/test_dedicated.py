@@ -878,6 +878,43 @@ def test_the_only_grid_round_a_dedicated_site_is_opened_by_a_lane_from_the_site_
     assert (plan.validate()["severity"] == "error").sum() == 0
 
 
+def test_a_lane_from_a_dedicated_site_to_a_neighbouring_grid_goes_to_the_dedicated_grid():
+    """A school compound (a dedicated grid, 专属网格) amid the flats of the west block, whose grid wraps it; a street
+    parts it from the east block, the other grid (the sample town's 正街社区, issue 16). The lane that opens the ring
+    ran from the school to the east grid, which took it: a corridor 70 m into the west block (its Polsby–Popper
+    0.785 → 0.577). The lane is the school's way out to the street: the dedicated grid takes it, the east grid
+    keeps its block as drawn, no grid has a hole, households are unchanged, the plan validates."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 200)],
+                            crs=CRS)
+    streets = gpd.GeoDataFrame({"highway": ["residential"]},
+                               geometry=[LineString([(X0 + 200, Y0 - 10), (X0 + 200, Y0 + 210)])], crs=CRS)
+    west = [(30, 40), (30, 100), (30, 160), (80, 30), (120, 30), (80, 170), (120, 170), (170, 40), (170, 160)]
+    east = [(250 + 50 * i, 50 + 50 * j) for i in range(3) for j in range(3)]
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in west + east]
+    buildings = gpd.GeoDataFrame({"households": [45] * len(fp)}, geometry=fp, crs=CRS)
+    site = box(X0 + 70, Y0 + 70, X0 + 130, Y0 + 130)
+    units = _units([{"name": "学校", "category": "school", "employees": 120, "geometry": site}])
+    plan = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    base, ded = plan.grids[plan.grids["kind"] == "base"].to_crs(CRS), _ded(plan).to_crs(CRS)
+    assert len(base) == 2 and len(ded) == 1 and sorted(base["households"]) == [405, 405]
+    assert not (plan.findings["type"] == "grid_encloses_grid").any()
+    assert all(g.geom_type == "Polygon" and len(g.interiors) == 0 for g in base.geometry)
+    east_block = box(X0 + 200, Y0, X0 + 400, Y0 + 200)
+    east_grid = base.geometry[base.geometry.representative_point().within(east_block)]
+    assert len(east_grid) == 1
+    assert abs(east_grid.iloc[0].area - east_block.area) < 1e-3  # its block, no lane in the west block
+    assert east_grid.iloc[0].symmetric_difference(east_block).area < 1e-3
+    school = ded.geometry.iloc[0]
+    assert school.geom_type == "Polygon" and school.covers(site.buffer(-1e-3))
+    # the school's lane reaches the street (the east grid's edge), 4 or 8 m wide, between the flats
+    lane = school.difference(site)
+    assert lane.intersection(east_block.exterior).length >= 4 - 1e-6
+    assert 4 * 70 - 1 <= lane.area <= 8 * 75
+    assert not any(lane.intersects(f) for f in fp)
+    assert abs(school.area + base.area.sum() - comm.area.iloc[0]) < 1e-3
+    assert (plan.validate()["severity"] == "error").sum() == 0
+
+
 def test_a_villager_group_grid_round_a_dedicated_site_says_why_it_stays():
     """A rural community divided by its villager groups (村民小组) as drawn: the group round a school keeps it
     inside, and the finding says the grids follow the groups (not that a corridor was tried)."""

@@ -44,7 +44,7 @@ from ..footprints import unit_groups
 from .enclosures import (
     LANE_CLEARANCE_M,
     Residents,
-    cut_grid_lanes,
+    _cut_grid_lanes,
     cut_lanes,
     cut_lanes_redrawing,
     cut_site_lanes,
@@ -1098,7 +1098,8 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     """Grids and small grids with a lane between the buildings cut across any still wrapped round another
     (:func:`~.enclosures.cut_grid_lanes`, :func:`~.enclosures.cut_lanes`), never reaching the community's
     edge or a dedicated grid's, but for a lane from a dedicated grid's site (专属网格) that no lane to a
-    neighbour opens, to the community's edge (:func:`~.enclosures.cut_site_lanes`), which the site takes;
+    neighbour opens, to the community's edge (:func:`~.enclosures.cut_site_lanes`); a lane from a site, to a
+    neighbour or to the edge, is the site's way out to the street and the site takes it;
     ``open_to``: land held by grids not divided here (a re-division's kept grids), whose rings get lanes to a
     neighbour, as the sites' rings do. A ring that only lanes crossing one of its small grids with buildings on
     both sides would open gets such a lane as the last resort, that small grid redrawn round it where the small
@@ -1119,11 +1120,11 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     to_sites: list = []
     g2, s2 = grid_geoms, small_geoms
     if n_grids > 1 and not zoned:  # grids following villager groups keep their lines as drawn
-        g2, s2, lanes = cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed, open_to=open_to,
-                                       to_rim=True)
+        g2, s2, _, lanes, to_sites, _ = _cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed,
+                                                        open_to=open_to, to_rim=True, sites=sites)
     if sites is not None and not zoned and shapely.area(sites) > 0:
-        g2, s2, to_sites = cut_site_lanes(g2, container, s2, small_grid, footprints, sites=sites, fixed=fixed)
-        lanes = lanes + to_sites
+        g2, s2, to_rim = cut_site_lanes(g2, container, s2, small_grid, footprints, sites=sites, fixed=fixed)
+        lanes, to_sites = lanes + to_rim, to_sites + to_rim
     grid2, res2 = small_grid, residents
     if not zoned and any(foreign_holes(x, container) for x in g2 if not shapely.is_empty(x)):
         g2, s2, grid2, more, more_sites, res2 = cut_lanes_redrawing(

@@ -660,11 +660,14 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
                near: np.ndarray, parent: shapely.Geometry, width: float, clearance: float,
                accept: Callable[[shapely.Geometry, int], Any] | None = None,
                fixed: shapely.Geometry | None = None, to_outer: bool = False,
-               seams: list[shapely.Geometry] | None = None) -> tuple | None:
+               seams: list[shapely.Geometry] | None = None, site: shapely.Geometry | None = None) -> tuple | None:
     """(sibling, ring less the lane, sibling with it, lane, what ``accept`` said) for the shortest lane
     ``width`` wide that opens ``hole`` of part ``q`` and that ``accept(lane, sibling)`` does not refuse
     (None), or None. The lane goes to the part of ``inside`` nearest where it starts (in the hole) or, with
-    ``to_outer``, to the one along most of its far end (a neighbour outside the ring)."""
+    ``to_outer``, to the one along most of its far end (a neighbour outside the ring). ``site``: land in the hole
+    held by no part (a dedicated grid's site, 专属网格), which takes the lane instead (its way out to the street):
+    the lane must start on the site's edge (half its width at least along it), and the sibling is returned
+    unchanged."""
     for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed, seams=seams):
         ring = shapely.difference(geoms[q], lane)
         if to_outer:
@@ -673,11 +676,16 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
         else:
             start = shapely.intersection(shapely.buffer(lane, 1e-6), hole)
             s = min(inside, key=lambda i: shapely.distance(geoms[i], start))
-        given = shapely.union(geoms[s], lane)
+        if site is None:
+            given, taken = shapely.union(geoms[s], lane), 0.0
+        elif shapely.length(shapely.intersection(shapely.boundary(site), shapely.buffer(lane, RIM_TOL))) < width / 2:
+            continue  # a lane from land in the hole that is not the site's
+        else:
+            given, taken = geoms[s], float(shapely.area(lane))
         if not (shapely.get_num_geometries(ring) == 1 and shapely.get_num_geometries(given) == 1
                 and len(foreign_holes(ring, parent)) < len(foreign_holes(geoms[q], parent))
-                and abs(shapely.area(ring) + shapely.area(given) - shapely.area(geoms[q]) - shapely.area(geoms[s]))
-                <= 1e-6 * shapely.area(parent)):
+                and abs(shapely.area(ring) + shapely.area(given) + taken - shapely.area(geoms[q])
+                        - shapely.area(geoms[s])) <= 1e-6 * shapely.area(parent)):
             continue
         said = True if accept is None else accept(lane, s)
         if said is not None:
@@ -693,8 +701,8 @@ def cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_ge
     """Grids and small grids with a lane cut across any grid still wrapped round another (as
     :func:`cut_lanes` does for small grids): see :func:`_cut_grid_lanes`. Returns copies of both and the lanes cut.
     """
-    g, s, _, lanes, _ = _cut_grid_lanes(grid_geoms, container, small_geoms, small_grid, footprints, fixed=fixed,
-                                        width=width, clearance=clearance, open_to=open_to, to_rim=to_rim)
+    g, s, _, lanes, _, _ = _cut_grid_lanes(grid_geoms, container, small_geoms, small_grid, footprints, fixed=fixed,
+                                           width=width, clearance=clearance, open_to=open_to, to_rim=to_rim)
     return g, s, lanes
 
 
@@ -702,7 +710,7 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                     small_grid: np.ndarray, footprints: np.ndarray, *, fixed: shapely.Geometry | None = None,
                     width: float = LANE_M, clearance: float = LANE_CLEARANCE_M,
                     open_to: shapely.Geometry | None = None, to_rim: bool = False,
-                    residents: Residents | None = None) -> tuple:
+                    residents: Residents | None = None, sites: shapely.Geometry | None = None) -> tuple:
     """Grids and small grids with a lane cut across any grid still wrapped round another (as
     :func:`cut_lanes` does for small grids): the lane leaves the ring's small grids it crosses and joins the
     small grid of the grid in the hole where it starts; every small grid stays in one piece, without a hole
@@ -714,6 +722,11 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
     no one's to move, so the lane runs from it to a neighbouring grid outside the ring, which takes it. A
     hole mostly outside ``open_to`` (a dedicated grid's site, 专属网格) is left to :func:`cut_site_lanes`.
 
+    ``sites``: the part of ``open_to`` carved out for dedicated grids (专属网格). A lane from such a site through
+    the ring to a neighbouring grid is the site's way out to the street: the **site** takes it (the neighbour keeps
+    its shape), wherever the lane starts on the site's edge; else the neighbour takes it, as from other
+    ``open_to`` land (a re-division's kept grids).
+
     ``to_rim``: where no lane to the ring's outer edge elsewhere opens a ring round another grid, a lane to the
     container's own edge (the community's) is tried as the last resort (a tower's grid near the community's
     edge, with buildings of the ring all round it elsewhere). The grids of the next community lack the lane's
@@ -721,9 +734,11 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
 
     ``residents``: a small grid of the ring that the lane crosses from side to side with buildings on both sides
     is redrawn (:func:`_redraw_pieces`) instead of refusing the lane. Returns (grids, small grids, the grid of
-    each small grid, lanes, ``residents`` with the small grid of each cell after the redrawing)."""
+    each small grid, lanes, the lanes of them the sites take (:func:`gridgeo.dedicated.merge_result` joins each to
+    the dedicated grid it starts from), ``residents`` with the small grid of each cell after the redrawing)."""
     grid_geoms, small_geoms, small_grid, fp, tree = _lane_inputs(grid_geoms, small_geoms, small_grid, footprints)
     lanes: list[shapely.Geometry] = []
+    to_sites: list[shapely.Geometry] = []
     edge = shapely.boundary(container) if fixed is None else fixed
     for p in range(len(grid_geoms)):
         holes = foreign_holes(grid_geoms[p], container)
@@ -731,13 +746,16 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             inside = [r for r in range(len(grid_geoms)) if r != p and not shapely.is_empty(grid_geoms[r])
                       and shapely.within(shapely.point_on_surface(grid_geoms[r]), hole)]
             outer = shapely.union_all([shapely.get_exterior_ring(g) for g in shapely.get_parts(grid_geoms[p])])
-            hole_edge, to_outer = edge, False
+            hole_edge, to_outer, site_land = edge, False, None
             if not inside:
                 site = _site_opening(grid_geoms, p, hole, holes, outer, open_to, edge)
                 if site is None:
                     continue
                 inside, outer, hole_edge = site
                 to_outer = True
+                if sites is not None:  # the dedicated grids' land in the hole, which takes the lane where it can
+                    site_land = shapely.intersection(hole, sites)
+                    site_land = None if shapely.area(site_land) <= HOLE_LAND_M2 else site_land
             near = fp[tree.query(grid_geoms[p], predicate="intersects")]
             drafts: list[_Redraw | None] = []  # each lane's, to tell a lane refused for its small grids
 
@@ -745,14 +763,14 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                        to_outer: bool = to_outer, near: np.ndarray = near, hand: bool = to_outer,
                        small_geoms: np.ndarray = small_geoms, small_grid: np.ndarray = small_grid,
                        residents: Residents | None = residents,
-                       drafts: list[_Redraw | None] = drafts) -> tuple | None:
+                       drafts: list[_Redraw | None] = drafts, site_takes: bool = False) -> tuple | None:
                 mine = np.flatnonzero(small_grid == p)
                 redraw = None if residents is None else _Redraw(residents, len(small_geoms))
                 drafts.append(redraw)
                 changed = _small_grids_less(lane, mine, small_geoms, container, near, hand=hand or redraw is not None,
                                             redraw=redraw)
-                if changed is None:
-                    return None
+                if changed is None or site_takes:  # the neighbour's small grids are not touched
+                    return changed if changed is None else (changed, redraw)
                 theirs = np.flatnonzero(small_grid == s)
                 if to_outer:  # the small grid of the neighbour along most of the lane's far end
                     k = int(theirs[np.argmax(shapely.area(shapely.intersection(small_geoms[theirs],
@@ -768,7 +786,16 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
 
             seams = _seams(small_geoms, np.flatnonzero(small_grid == p), hole,
                            shapely.intersection(outer, shapely.buffer(grid_geoms[p], 1e-6)))
-            for w in (2 * width, width):
+            done, taken = None, False
+            if site_land is not None:
+                for w in (2 * width, width):
+                    done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance,
+                                      functools.partial(accept, site_takes=True), fixed=hole_edge, to_outer=to_outer,
+                                      seams=seams, site=site_land)
+                    if done is not None:
+                        taken = True
+                        break
+            for w in (2 * width, width) if done is None else ():
                 done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance, accept,
                                   fixed=hole_edge, to_outer=to_outer, seams=seams)
                 if done is not None:
@@ -788,7 +815,9 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             grid_geoms[p], grid_geoms[s] = ring, given
             small_geoms, small_grid, residents = _applied(small_geoms, small_grid, changed, redraw, p, residents)
             lanes.append(lane)
-    return grid_geoms, small_geoms, small_grid, lanes, residents
+            if taken:
+                to_sites.append(lane)
+    return grid_geoms, small_geoms, small_grid, lanes, to_sites, residents
 
 
 def cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
@@ -1144,16 +1173,17 @@ def cut_lanes_redrawing(grid_geoms: np.ndarray, container: shapely.Geometry, sma
         (grids, small grids, the grid of each small grid, every lane cut, the lanes the sites take, ``residents``
         with the small grid of each cell after the redrawing).
     """
-    g, s, grid, lanes, residents = _cut_grid_lanes(grid_geoms, container, small_geoms, small_grid, footprints,
-                                                   fixed=fixed, open_to=open_to, to_rim=True, residents=residents)
-    to_sites: list[shapely.Geometry] = []
+    g, s, grid, lanes, to_sites, residents = _cut_grid_lanes(
+        grid_geoms, container, small_geoms, small_grid, footprints, fixed=fixed, open_to=open_to, to_rim=True,
+        residents=residents, sites=sites)
+    to_rim: list[shapely.Geometry] = []
     if sites is not None and shapely.area(sites) > 0:
-        g, s, grid, to_sites, residents = _cut_site_lanes(g, container, s, grid, footprints, sites=sites, fixed=fixed,
-                                                          residents=residents)
+        g, s, grid, to_rim, residents = _cut_site_lanes(g, container, s, grid, footprints, sites=sites, fixed=fixed,
+                                                        residents=residents)
     if residents.kept_wrapped:  # those another lane opened after all are not
         residents = dataclasses.replace(residents, kept_wrapped=frozenset(
             p for p in residents.kept_wrapped if foreign_holes(g[p], container)))
-    return g, s, grid, lanes + to_sites, to_sites, residents
+    return g, s, grid, lanes + to_rim, to_sites + to_rim, residents
 
 
 def _site_opening(grid_geoms: np.ndarray, p: int, hole: shapely.Geometry, holes: list[shapely.Geometry],

@@ -1388,7 +1388,7 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
     grid under :data:`COMPACTNESS_REPORT`, what forces its shape (:func:`_not_compact_why`)."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
-    pp = 4 * np.pi * shapely.area(geoms) / np.maximum(shapely.length(geoms), 1e-9) ** 2
+    pp = polsby_popper(geoms)
     for q in range(len(geoms)):
         holes = _real_holes(foreign_holes(geoms[q], containers[q]))
         if holes:

@@ -19,6 +19,7 @@ import geopandas as gpd
 import pandas as pd
 
 from ._errors import InputError
+from ._face import python_face
 from .io import LayerSource, as_source, canonical_columns, frame_layer, layer_sources, load_code_scheme, read_layer
 from .plan import METADATA_TABLE, Plan
 from .rules import Rules
@@ -29,6 +30,7 @@ __all__ = ["divide", "read_plan", "read_grids", "validate", "repair", "diff", "e
 PathLike = str | os.PathLike
 
 
+@python_face()
 def divide(
     communities: Any,
     streets: Any = None,
@@ -140,13 +142,14 @@ def divide(
     return plan.stored()
 
 
+@python_face()
 def read_plan(path: PathLike) -> Plan:
     """Read a plan written by :meth:`Plan.to_file` or ``gridgeo partition``.
 
-    >>> read_plan("no/such/plan.gpkg")
+    >>> read_plan("no/such/plan.gpkg")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    gridgeo._errors.InputError: plan file not found: no/such/plan.gpkg; run `gridgeo partition ... --out no/such/plan.gpkg` first
+    gridgeo._errors.InputError: plan file not found: no/such/plan.gpkg; write it first with plan.to_file('no/such/plan.gpkg') ...
     """
     return Plan.read(path)
 
@@ -193,6 +196,7 @@ def _plan_file(value: Any) -> Path | None:
         return None
 
 
+@python_face()
 def read_grids(grids: Any, *, crs: Any = None) -> Plan | gpd.GeoDataFrame:
     """What ``gridgeo validate GRIDS`` checks: a :class:`Plan` (given, or a plan file whose ``grids``
     layer is meant) or a grid layer (GeoDataFrame, path, ``(path, layer)`` or
@@ -244,6 +248,7 @@ def community_layer(layer: Any, *, code_column: str = "grid_code", others: tuple
     return None
 
 
+@python_face("gridgeo.validate:validate_grids")
 def validate(
     grids: Any,
     *,
@@ -310,6 +315,7 @@ def validate(
     return validate_grids(target, rules=rules, **layers, **options)
 
 
+@python_face("gridgeo.validate.repair:repair_grids", "gridgeo.validate:repair_plan")
 def repair(
     grids: Any,
     *,
@@ -370,6 +376,7 @@ def repair(
     return repair_grids(target, communities=_layer(communities, "communities", crs=crs), **options)
 
 
+@python_face("gridgeo.diff:diff_plans")
 def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -> gpd.GeoDataFrame:
     """What changed between two plans' grids: ``gridgeo diff OLD NEW``.
 
@@ -388,10 +395,10 @@ def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -
 
     Examples
     --------
-    >>> diff("no/such/old.gpkg", "no/such/new.gpkg")
+    >>> diff("no/such/old.gpkg", "no/such/new.gpkg")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    gridgeo._errors.InputError: plan file not found: no/such/old.gpkg; run `gridgeo partition ... --out no/such/old.gpkg` first
+    gridgeo._errors.InputError: plan file not found: no/such/old.gpkg; write it first with plan.to_file('no/such/old.gpkg') ...
     """
     from .diff import diff_plans
 
@@ -417,6 +424,7 @@ def _grid_plan(plan: Plan | PathLike, func: str) -> Plan:
     return p
 
 
+@python_face("gridgeo.maps.web:publish_map")
 def publish_map(plan: Plan | PathLike, out: PathLike, **options: Any) -> list[Path]:
     """Write the public grid map (网格示意图) site of a plan: ``gridgeo map PLAN --out OUT`` in Python.
 
@@ -430,6 +438,7 @@ def publish_map(plan: Plan | PathLike, out: PathLike, **options: Any) -> list[Pa
     return publish(_grid_plan(plan, "publish_map"), out, **options)
 
 
+@python_face("gridgeo.maps.sign:write_signs")
 def write_signs(plan: Plan | PathLike, out: PathLike, **options: Any) -> list[Path]:
     """Write grid notice boards (公示牌): ``gridgeo sign PLAN --out OUT`` in Python.
 
@@ -441,6 +450,7 @@ def write_signs(plan: Plan | PathLike, out: PathLike, **options: Any) -> list[Pa
     return write(_grid_plan(plan, "write_signs"), out, **options)
 
 
+@python_face()
 def staffing(plan: Plan | PathLike, roster: Any = None) -> pd.DataFrame:
     """The staffing table (配备) of a plan and a roster (a CSV path or DataFrame): :func:`gridgeo.maps.staffing`."""
     from .maps import read_roster
@@ -451,6 +461,13 @@ def staffing(plan: Plan | PathLike, roster: Any = None) -> pd.DataFrame:
 
 
 # exports for other systems, point look-up, rebalancing (their own modules; the face names them here)
-from .export import export, export_postgis  # noqa: E402
-from .locate import Locator, locate  # noqa: E402
-from .rebalance import rebalance, unify  # noqa: E402
+from . import export as _export  # noqa: E402
+from . import locate as _locate  # noqa: E402
+from . import rebalance as _rebalance  # noqa: E402
+from .locate import Locator  # noqa: E402
+
+export = python_face()(_export.export)
+export_postgis = python_face()(_export.export_postgis)
+locate = python_face()(_locate.locate)
+rebalance = python_face()(_rebalance.rebalance)
+unify = python_face()(_rebalance.unify)

@@ -25,6 +25,7 @@ from typing import Any
 
 from . import __version__
 from ._errors import GridgeoError, InputError
+from ._face import CLI
 from ._text import counted
 
 LAYER_OPTIONS = ("communities", "streets", "buildings", "villager_groups", "enterprises")
@@ -682,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     hook = sys.unraisablehook
     previous = _interrupt_in_main_process_only()
     _RESUME["checkpoint"] = None  # set by a partition that keeps its finished communities
+    face = CLI.set(True)  # errors name the options (--crs), not the Python arguments, even from gridgeo.api
     try:
         return _dispatch(parser, args)
     except BaseException as exc:
@@ -699,6 +701,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{lead}gridgeo: interrupted; nothing was written{more}", file=sys.stderr)
         return 130
     finally:
+        CLI.reset(face)
         if previous is not None:  # not after an interrupt: the pool's workers may still end as this process exits
             signal.signal(signal.SIGINT, previous)
             sys.unraisablehook = hook

@@ -176,7 +176,7 @@ def _no_households(buildings: gpd.GeoDataFrame, found: gpd.GeoDataFrame | None) 
         ambiguous = "; " + "; ".join(amb["message"]) if len(amb) else ""
     return (f"buildings: no household in any of the {n:,} buildings ({why}){ambiguous}; other columns there: "
             f"{cols[:12]}; map the count with --columns buildings.households=COLUMN, or floors or height with "
-            "--columns buildings.floors=COLUMN / buildings.height=COLUMN (metres)")
+            "--columns buildings.floors=COLUMN or --columns buildings.height=COLUMN (metres)")
 
 
 def prepare(

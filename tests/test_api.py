@@ -150,7 +150,8 @@ def test_chinese_column_names_are_read_and_said(tiny):
     # would have a household, so the division is refused, naming both columns and the mapping that settles it
     with pytest.raises(gridgeo.GridgeoError, match="no household in any of the 4 buildings") as err:
         gridgeo.divide(comm, buildings=both)
-    assert "'户数'" in str(err.value) and "'住户数'" in str(err.value) and "--columns buildings.households" in str(err.value)
+    assert "'户数'" in str(err.value) and "'住户数'" in str(err.value) and "columns={'buildings': {'households': 'COLUMN'}}" in str(err.value)
+    assert "--" not in str(err.value)  # Python's arguments, not the command line's options
     # footprints can be estimated from their floors: the division goes on, and a warning names both columns
     x0, y0 = 526_000.0, 3_385_000.0
     foot = both.set_geometry([box(x0 + x - 10, y0 + y - 10, x0 + x + 10, y0 + y + 10) for x in (50, 150)
@@ -202,6 +203,43 @@ def test_divide_without_a_crs_names_the_fix(tiny):
     # the workaround the message names
     plan = gridgeo.divide(bare, buildings=blds, columns={"communities": {"code": "CUN_DM"}}, crs="EPSG:4547")
     assert len(plan.grids) == 2
+
+
+def test_errors_name_python_arguments_in_python_and_options_on_the_command_line(tiny, tmp_path, capsys):
+    """The checks below both faces word their fix with the command line's options (``--allow-outside``); an
+    analyst who called gridgeo.divide has no such option: the message names divide's arguments instead, and
+    ``gridgeo partition`` on the same layers keeps its options."""
+    comm, blds = tiny
+    far = blds.set_geometry(blds.geometry.translate(50_000, 0))  # a layer far from its communities
+    with pytest.raises(InputError, match=r"4 features lie outside every community") as err:
+        gridgeo.divide(comm, buildings=far, columns={"communities": {"code": "CUN_DM"}})
+    text = str(err.value)
+    assert "pass allow_outside=True to keep them as findings" in text and "--" not in text, text
+    # the fix it names works
+    plan = gridgeo.divide(comm, buildings=far, columns={"communities": {"code": "CUN_DM"}}, allow_outside=True)
+    assert plan.grids["households"].sum() == 0
+    comm.to_file(tmp_path / "c.gpkg")
+    far.to_file(tmp_path / "b.gpkg")
+    assert main(["partition", "--communities", str(tmp_path / "c.gpkg"), "--buildings", str(tmp_path / "b.gpkg"),
+                 "--columns", "communities.code=CUN_DM", "--quiet", "--out", str(tmp_path / "p.gpkg")]) == 2
+    assert "pass --allow-outside to keep them as findings" in capsys.readouterr().err
+    # read_plan: the plan file is written with to_file in Python
+    with pytest.raises(InputError, match=r"write it first with plan\.to_file\('no/such\.gpkg'\)"):
+        gridgeo.read_plan("no/such.gpkg")
+
+
+def test_the_command_line_keeps_its_options_when_it_calls_the_python_functions(tiny, tmp_path, capsys):
+    """`gridgeo validate` calls gridgeo.api.read_grids, whose Python message says crs=; the command line's
+    user is told --crs."""
+    comm, _ = tiny
+    csv = tmp_path / "grids.csv"
+    pd.DataFrame({"grid_code": [C1 + "001"], "WKT": comm.geometry.to_wkt()}).to_csv(csv, index=False)
+    assert main(["validate", str(csv)]) == 2
+    err = capsys.readouterr().err
+    assert "--crs" in err and "crs=" not in err, err
+    with pytest.raises(InputError, match=r"crs=") as info:
+        gridgeo.validate(csv)
+    assert "--crs" not in str(info.value)
 
 
 # ------------------------------------------------------------------------------- the plan's methods

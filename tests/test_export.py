@@ -267,7 +267,7 @@ def test_exported_grids_pass_validate(exports, plan):
 def test_existing_output_needs_force_and_the_plan_is_never_overwritten(plan_path, tmp_path):
     out = tmp_path / "g.gpkg"
     gridgeo.export(plan_path, out, layers="grids")
-    with pytest.raises(InputError, match="exists; pass --force"):
+    with pytest.raises(InputError, match="exists; pass force=True"):
         gridgeo.export(plan_path, out, layers="grids")
     gridgeo.export(plan_path, out, layers="grids,subgrids", force=True)
     assert [str(n) for n in pyogrio.list_layers(out)[:, 0]] == ["grids", "subgrids"]
@@ -367,7 +367,7 @@ def test_force_never_deletes_a_folder_that_is_not_an_export(plan_path, tmp_path,
     data = tmp_path / "data"
     data.mkdir()
     (data / "survey.xlsx").write_bytes(b"user data")
-    with pytest.raises(InputError, match=r"holds 'survey.xlsx'; give --out a new or empty folder"):
+    with pytest.raises(InputError, match=r"holds 'survey.xlsx'; give out= a new or empty folder"):
         gridgeo.export(plan_path, data, format="geojson", force=True)
     assert main(["export", str(plan_path), "--format", "geojson", "--out", str(data), "--force"]) == 2
     assert "earlier export" in capsys.readouterr().err
@@ -398,10 +398,10 @@ def test_force_replaces_an_earlier_export_or_an_empty_folder(plan_path, tmp_path
 
 def test_a_precision_that_would_empty_features_is_refused(plan, tmp_path, capsys):
     out = tmp_path / "b.geojson"
-    with pytest.raises(InputError, match=r"--precision 3 empties \d+ of \d+ buildings .*use --precision (\d+) or more") as err:
+    with pytest.raises(InputError, match=r"precision=3 empties \d+ of \d+ buildings .*use precision=(\d+) or more") as err:
         gridgeo.export(plan, out, layers="buildings", precision=3)
     assert not out.exists()
-    safe = int(re.search(r"use --precision (\d+)", str(err.value)).group(1))
+    safe = int(re.search(r"use precision=(\d+)", str(err.value)).group(1))
     gridgeo.export(plan, out, layers="buildings", precision=safe)
     back = gpd.read_file(out)
     assert len(back) == len(plan.layers["buildings"]) and not back.geometry.is_empty.any()
@@ -411,7 +411,7 @@ def test_a_file_name_for_several_layers_of_a_one_layer_format_is_refused(plan, t
     # --out grids.geojson used to become a folder named grids.geojson holding four files
     out = tmp_path / "grids.geojson"
     with pytest.raises(InputError, match=r"names one \.geojson file, but geojson holds one layer a file .* "
-                                         r"give a folder \(--out .*grids\) or one layer \(--layers grids\)"):
+                                         r"give a folder \(out='.*grids'\) or one layer \(layers='grids'\)"):
         gridgeo.export(plan, out)
     assert not out.exists() and not any(tmp_path.iterdir())
     assert [p.name for p in gridgeo.export(plan, out, layers="grids")] == ["grids.geojson"]
@@ -435,7 +435,7 @@ def test_text_gbk_cannot_hold_is_refused_not_dropped(plan, tmp_path, capsys, fmt
     """A Shapefile in GBK lost the characters GBK lacks ('𠮷祥社区😀' became '祥社区', exit 0, a warning only);
     a CSV in GBK failed with "cannot decode text as 'gbk' ... --encoding communities=gbk", the wrong fix."""
     odd = _with_names(plan, community_name="𠮷祥社区😀")
-    with pytest.raises(InputError, match=r"GBK cannot encode \('𠮷😀'\).*--encoding utf-8"):
+    with pytest.raises(InputError, match=r"GBK cannot encode \('𠮷😀'\).*encoding='utf-8'"):
         gridgeo.export(odd, tmp_path / "gbk", format=fmt, encoding="gbk")
     assert not (tmp_path / "gbk").exists()
     path = tmp_path / "odd.gpkg"

@@ -132,7 +132,7 @@ def test_a_point_query_returns_the_grid_gridgeo_locate_returns(cluster, loaded, 
 
 
 def test_existing_schema_needs_replace_and_replace_is_atomic(cluster, loaded, plan, monkeypatch):
-    with pytest.raises(InputError, match="pass --replace"):
+    with pytest.raises(InputError, match="pass replace=True"):
         gridgeo.export_postgis(plan, cluster.url(), schema="grid")
     import gridgeo._postgis as pg
 
@@ -194,7 +194,7 @@ def test_replace_keeps_grants_and_other_objects_and_refuses_dependent_views(clus
     assert tables == {"grids", "subgrids", "gridgeo_metadata", "notes"}
     # a view elsewhere on the export: --replace refuses (no CASCADE), and the view and the tables stay
     cluster.psql("CREATE VIEW keep_me.busy AS SELECT grid_code FROM grid_acl.grids;")
-    with pytest.raises(InputError, match=r"view keep_me.busy depends on grid_acl.grids; --replace drops nothing with CASCADE"):
+    with pytest.raises(InputError, match=r"view keep_me.busy depends on grid_acl.grids; replace=True drops nothing with CASCADE"):
         gridgeo.export_postgis(plan, cluster.url(), schema="grid_acl", replace=True)
     assert _query(cluster, "SELECT count(*) FROM keep_me.busy")[0][0] == len(plan.grids)
     assert not [s for (s,) in _query(cluster, "SELECT nspname FROM pg_namespace") if s.startswith("gridgeo_stage_")]

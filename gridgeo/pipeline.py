@@ -70,6 +70,10 @@ def _step(progress: Callable[[str], None] | None, name: str) -> None:
 #: features of a layer that may lie outside every community before the run stops (DESIGN §7: a wrong
 #: CRS or datum puts a whole layer outside; a few buildings over the edge are normal)
 OUTSIDE_SHARE_MAX = 0.5
+#: fewer features outside than this, each within :data:`OUTSIDE_EDGE_M` metres of a community, prove no wrong layer
+#: (one enterprise of one, geocoded onto the road beyond the edge, is 100% outside): they stay findings, the run goes on
+OUTSIDE_FEW = 5
+OUTSIDE_EDGE_M = 50.0
 _OUTSIDE_CHECKED = ("buildings", "enterprises")
 
 
@@ -78,7 +82,9 @@ def check_outside(inputs: Inputs, *, allow_outside: bool = False) -> None:
 
     A GCJ-02 or BD-09 offset explains it when converting one layer brings most features inside: the
     message then names that layer's ``--LAYER-datum`` option; otherwise the layer's CRS is suspect
-    (``--crs``). ``allow_outside`` skips the check (the features stay findings).
+    (``--crs``). Fewer than :data:`OUTSIDE_FEW` features outside, each within :data:`OUTSIDE_EDGE_M` of a community,
+    are no evidence of a wrong layer and are not refused. ``allow_outside`` skips the check (the features stay
+    findings).
     """
     if allow_outside:
         return
@@ -96,7 +102,10 @@ def check_outside(inputs: Inputs, *, allow_outside: bool = False) -> None:
             continue
         fix = _outside_fix(name, pts, comm, tree)
         if fix is None:
-            fix = _beside_fix(layer, pts, inside, comm)
+            outside, dist = _beyond(pts, inside, comm)
+            if len(outside) < OUTSIDE_FEW and len(dist) and dist.max() <= OUTSIDE_EDGE_M:
+                continue  # an enterprise geocoded onto the road beyond the edge: a finding, not a wrong layer
+            fix = _beside_fix(layer, outside, dist, inside)
         msg = (f"{name}: {share:.0%} of {len(pts):,} features lie outside every community; {fix}; "
                "or pass --allow-outside to keep them as findings")
         raise InputError(msg)
@@ -129,18 +138,24 @@ _BESIDE_M = 1000.0
 _ID_COLUMNS = ("building_id", "unit_id", "name")
 
 
-def _beside_fix(layer: gpd.GeoDataFrame, pts: np.ndarray, inside: np.ndarray, comm: gpd.GeoDataFrame) -> str:
-    """Advice for a layer mostly outside every community that no datum conversion brings inside.
-
-    A wrong CRS moves every feature far away (a Gauss-Krüger zone off: hundreds of kilometres). Features of
-    which some lie inside, or all within :data:`_BESIDE_M` of a community, mean the layers line up and the
-    communities do not cover the layer: saying so (with the distances and an example) instead of blaming the CRS.
-    """
+def _beyond(pts: np.ndarray, inside: np.ndarray, comm: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the points (EPSG:4326) outside every community and their distances to the nearest one (m)."""
     m = metric_crs(comm)
     outside = np.flatnonzero(~inside & ~shapely.is_missing(pts) & ~shapely.is_empty(pts))
     mine = np.asarray(gpd.GeoSeries(pts[outside], crs=4326).to_crs(m).to_numpy(), dtype=object)
     theirs = np.asarray(comm.to_crs(m).geometry.to_numpy(), dtype=object)
     _, dist = shapely.STRtree(theirs).query_nearest(mine, return_distance=True, all_matches=False)
+    return outside, dist
+
+
+def _beside_fix(layer: gpd.GeoDataFrame, outside: np.ndarray, dist: np.ndarray, inside: np.ndarray) -> str:
+    """Advice for a layer mostly outside every community that no datum conversion brings inside (``outside``:
+    the positions of the features outside, ``dist`` their distances to the nearest community in metres).
+
+    A wrong CRS moves every feature far away (a Gauss-Krüger zone off: hundreds of kilometres). Features of
+    which some lie inside, or all within :data:`_BESIDE_M` of a community, mean the layers line up and the
+    communities do not cover the layer: saying so (with the distances and an example) instead of blaming the CRS.
+    """
     near, far = (float(dist.min()), float(dist.max())) if len(dist) else (np.inf, np.inf)
     if len(dist) and (inside.any() or far <= _BESIDE_M):
         col = next((c for c in _ID_COLUMNS if c in layer.columns), None)

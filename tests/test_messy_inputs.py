@@ -331,6 +331,27 @@ def test_layer_beside_the_communities_is_not_blamed_on_the_crs(capsys, tmp_path,
     assert "--crs" not in err
 
 
+def test_one_enterprise_just_beyond_the_edge_is_a_finding_not_a_refused_layer(capsys, tmp_path, tiny_files):
+    # an enterprises layer of one, geocoded onto the road 6 m beyond the communities' edge: 100% outside, but one
+    # feature beside the edge is no evidence of a wrong CRS or layer (fuzz town 2921 was refused for it)
+    ent = gpd.GeoDataFrame({"name": ["汉江机械厂"], "category": ["enterprise"], "employees": [300]},
+                           geometry=[rect(806, 200, 810, 204).centroid], crs=METRIC_EPSG)
+    path = tmp_path / "ent.gpkg"
+    ent.to_crs(4490).to_file(path)
+    out = tmp_path / "plan.gpkg"
+    args = ["partition", "--communities", str(tiny_files["communities"]), "--buildings", str(tiny_files["buildings"]),
+            "--enterprises", str(path), "--out", str(out), "--workers", "1", "-q"]
+    assert _run(args) == 0, capsys.readouterr().err
+    found = Plan.read(out)["findings"]
+    named = found[found["message"].str.contains("汉江机械厂")]
+    assert len(named) >= 1, found[["type", "message"]].to_string()
+    # five such features, or one 700 m away, are still refused, naming the layer
+    far = ent.assign(geometry=[rect(1500, 200, 1504, 204).centroid])
+    far.to_crs(4490).to_file(path)
+    out.unlink()
+    _fails(capsys, args, out, "enterprises: 100% of 1 features lie outside every community", "--allow-outside")
+
+
 def test_partition_requires_buildings(capsys, tmp_path, tiny_files):
     out = tmp_path / "plan.gpkg"
     _fails(capsys, ["partition", "--communities", str(tiny_files["communities"]), "--streets", str(tiny_files["streets"]),

@@ -118,6 +118,7 @@ def assign_households(
     huge = num.abs() >= MAX_COUNT
     num = num.where(~huge)
     present = raw.notna() & (raw.astype(str).str.strip() != "")
+    _refuse_no_number(buildings, "households", raw, present, num.notna() | huge)
     column_used = bool(present.any())  # a column of nothing but nulls is no column at all
     non_numeric = present & num.isna() & ~huge
     negative = num < 0
@@ -127,11 +128,14 @@ def assign_households(
     raw_floors = out["floors"] if "floors" in out else pd.Series(np.nan, index=out.index)
     floors, floors_parsed = _read_text(raw_floors, _numeric(raw_floors), _FLOORS_WITH_UNIT)
     floors_present = raw_floors.notna() & (raw_floors.astype(str).str.strip() != "")
+    _refuse_no_number(buildings, "floors", raw_floors, floors_present, floors.notna())
     floors_bad = floors_present & ~(floors >= 0)  # text or negative: not used (0, as often, means not known)
     floors = floors.where(floors > 0)
     # floors from the height (m) where none are given: height ÷ METRES_PER_FLOOR, at least 1
     raw_height = out["height"] if "height" in out else pd.Series(np.nan, index=out.index)
     height = _read_text(raw_height, _numeric(raw_height), _HEIGHT_WITH_UNIT)[0]
+    _refuse_no_number(buildings, "height", raw_height, raw_height.notna() & (raw_height.astype(str).str.strip() != ""),
+                      height.notna())
     from_height = floors.isna() & (height > 0) & (height < MAX_HEIGHT_M)
     floors = floors.where(~from_height, np.maximum(1.0, np.rint(height / METRES_PER_FLOOR)))
     area = out.geometry.to_crs(metric).area.to_numpy()
@@ -230,6 +234,33 @@ def refuse_booleans(buildings: gpd.GeoDataFrame) -> None:
         msg = (f"buildings: column {name!r} holds True/False (row {values.index[i]}: {shown}), not {holds}; "
                f"give numbers (or leave them empty), or map the column that holds them with --columns buildings.{column}=COLUMN")
         raise InputError(msg)
+
+
+#: values of a column of which not one is a number, from which the column is refused as the wrong one
+NO_NUMBER_MIN = 3
+
+
+def _refuse_no_number(buildings: gpd.GeoDataFrame, column: str, raw: pd.Series, present: pd.Series,
+                      read: pd.Series) -> None:
+    """Raise :class:`~gridgeo.InputError` when a column of :data:`NUMERIC_COLUMNS` holds at least
+    :data:`NO_NUMBER_MIN` values and not one of them reads as a number (``read``: where one did, "120户" and
+    "约12" included): a word in one row is a finding, a column of nothing but words is the wrong column (a
+    name or an address mapped as households), and a plan counted from it would be all estimates.
+
+    >>> from shapely import Point
+    >>> b = gpd.GeoDataFrame({"households": ["高层", "多层", "高层"]}, geometry=[Point(0, 0)] * 3)
+    >>> _refuse_no_number(b, "households", b["households"], b["households"].notna(), b["households"].isna())
+    Traceback (most recent call last):
+    gridgeo._errors.InputError: buildings: column 'households' holds no number (3 values, e.g. '高层', '多层'), not numbers of households (户数); give numbers (or leave them empty), or map the column that holds them with --columns buildings.households=COLUMN
+    """
+    n = int(present.sum())
+    if n < NO_NUMBER_MIN or bool((read & present).any()):
+        return
+    name = buildings.attrs.get(SOURCE_COLUMNS, {}).get(column, column)
+    examples = ", ".join(repr(str(v)) for v in pd.unique(raw[present].astype(str).to_numpy())[:2])
+    msg = (f"buildings: column {name!r} holds no number ({n:,} values, e.g. {examples}), not {NUMERIC_COLUMNS[column]}; "
+           f"give numbers (or leave them empty), or map the column that holds them with --columns buildings.{column}=COLUMN")
+    raise InputError(msg)
 
 
 def _numeric(raw: pd.Series) -> pd.Series:

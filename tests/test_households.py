@@ -397,6 +397,22 @@ def test_floors_and_height_given_as_booleans_are_refused_naming_the_column():
     assert out["households_source"].tolist() == ["missing", "given"] and f["type"].tolist() == ["households_invalid"]
 
 
+def test_a_column_of_nothing_but_words_is_refused_as_the_wrong_column():
+    # a name or an address mapped as households: every building was estimated from its footprint, the plan
+    # written, and the user's counts (in another column) never used
+    with pytest.raises(InputError, match=r"^buildings: column 'households' holds no number \(3 values, e.g. '汉江小区', "
+                                         r"'江汉路1号'\), not numbers of households \(户数\); .*buildings\.households=COLUMN$"):
+        assign_households(_buildings(["汉江小区", "江汉路1号", "汉江小区", None]), metric=METRIC_EPSG)
+    with pytest.raises(InputError, match=r"^buildings: column 'floors' holds no number \(3 values, e.g. '高层', '多层'\)"):
+        assign_households(_buildings([None] * 3, floors=["高层", "多层", "高层"]), metric=METRIC_EPSG)
+    # one number among the words, or fewer than three words: each word is a finding, as before
+    out, f = assign_households(_buildings(["汉江小区", "江汉路1号", "12户"]), metric=METRIC_EPSG)
+    assert out["households_source"].tolist() == ["missing", "missing", "given"]
+    assert f["type"].tolist().count("households_invalid") == 2
+    out, f = assign_households(_buildings(["汉江小区", "江汉路1号"]), metric=METRIC_EPSG)
+    assert f["type"].tolist() == ["households_invalid"] * 2
+
+
 def test_cli_refuses_a_boolean_households_column_under_its_own_name(tmp_path, capsys):
     """The message names the column as the user's file has it (户数 read as households)."""
     from gridgeo.cli import main

@@ -696,7 +696,7 @@ def _tried_in_vain(k: int, *, small: bool = False) -> str:
     neighbouring grids (sibling small grids of the same grid)."""
     if small:
         if k == 0:
-            return ("its sibling small grids are each kept as they are (a building over the small-grid ceiling or a "
+            return ("each sibling small grid beside it is kept as it is (a building over the small-grid ceiling or a "
                     "separate piece), so none was divided afresh with it")
         with_whom = "its one sibling small grid" if k == 1 else f"any of its {k} sibling small grids"
         return (f"no division afresh with {with_whom} (within the bounds, no small grid wrapped round another) leaves "
@@ -1523,7 +1523,7 @@ def _not_compact_why(grid_geoms: np.ndarray, drawn: np.ndarray, cells: Cells, gr
         reasons = []
         up = int(parent_of[p]) if small else 0
         if whole[up] < COMPACTNESS_REPORT:
-            reasons.append(f"its grid {parent_ids[up]} itself has Polsby–Popper {whole[up]:.2f}" if small else
+            reasons.append(f"its grid {parent_ids[up]} itself has Polsby–Popper {whole[up]:.3f}" if small else
                            f"the community itself has Polsby–Popper {whole[up]:.2f}")
         within = parent_geoms[up] if small else container
         mine = np.flatnonzero(grid_of_cell == p)

@@ -564,8 +564,8 @@ _SMALL_KEPT_WHY = {"heavy_unit": "a building over the small-grid ceiling", "isol
                    "merged_isolated": "a separate part of the community joined to it"}
 
 
-#: spanning-tree seeds tried for each pair of a small grid under the floor and a sibling (on 江汉区 messy 4 and 12
-#: seeds make the same small grids compact as 1, for more time)
+#: spanning-tree seeds tried for each pair of a small grid under the floor and a sibling (4 drew the same plans of the
+#: sample town, Lujiazui and 江汉区 messy as 1, in twice the time)
 SMALL_PAIR_TRIES = 1
 #: small grids whose Polsby–Popper screened from the cell graph is under this multiple of the floor are united and
 #: measured exactly (the graph's shared lengths miss the odd sliver of an edge)

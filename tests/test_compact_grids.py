@@ -157,3 +157,51 @@ def test_a_hairline_hole_is_no_grid_wrapped_round_another():
     ring = shapely.Polygon(grid.exterior, [[(40, 40), (60, 40), (60, 60), (40, 60)]])
     found = _shape_findings(np.array([ring], dtype=object), np.array(["G1"]), [box(0, 0, 100, 100)], "grids", "C")
     assert [f["type"] for f in found] == ["grid_encloses_grid"]
+
+
+def _small_rows(monkeypatch):
+    """The small-grid solver stood in for by one that draws a base grid's small grids as the rows of its blocks."""
+    import gridgeo.partition.community as community_mod
+
+    solver = community_mod.partition_graph
+
+    def rows(ug, bounds, **kw):
+        if bounds.lo == 100 and ug.n == 36:  # the small grids of the one base grid over the 12 × 3 blocks
+            return Outcome(np.round((ug.y - ug.y.min()) / 100).astype(np.int64), 3, [])
+        return solver(ug, bounds, **kw)
+
+    monkeypatch.setattr(community_mod, "partition_graph", rows)
+
+
+def test_small_grids_drawn_as_long_rows_are_divided_afresh(monkeypatch):
+    """A community of 12 × 3 blocks of 10 households (360: one base grid) whose small grids are first drawn as its
+    three rows (12 × 1, Polsby–Popper 0.223 each, 120 households each): sibling small grids are divided afresh in
+    pairs, so the plan has no small grid under 0.25, each still within 100–150, and no ``grid_not_compact``."""
+    _small_rows(monkeypatch)
+    d = boxes_community(12, 3, [[[10]] * 3] * 12)
+    r = run(d)
+    check_invariants(d, r)
+    assert r.grids["households"].tolist() == [360]
+    subs = r.subgrids
+    assert len(subs) == 3
+    assert subs["households"].between(100, 150).all()
+    assert (polsby_popper(subs.geometry.to_numpy()) >= 0.25).all()
+    assert not (r.findings["type"] == "grid_not_compact").any()
+
+
+def test_a_small_grid_of_a_thin_grid_says_its_grid_is_thin():
+    """A community of 15 blocks of 100 × 15 m in a row: its grids are thin, so are their small grids (two blocks,
+    200 × 15 m); each small grid's finding names its grid's measure (and never the old "was searched for")."""
+    d = _community([box(X0 + 100 * i, Y0, X0 + 100 * (i + 1), Y0 + 15) for i in range(15)], [[30, 30]] * 15)
+    r = partition(d["communities"], d["blocks"], d["buildings"], streets=d["streets"])
+    f = r.findings[(r.findings["type"] == "grid_not_compact") & (r.findings["layer"] == "subgrids")]
+    low = r.subgrids[polsby_popper(r.subgrids.geometry.to_numpy()) < 0.25]
+    assert len(f) == len(low) > 0
+    grid_pp = dict(zip(r.grids["grid_id"], polsby_popper(r.grids.geometry.to_numpy()), strict=True))
+    for sid, gid, msg in zip(f["feature_id"], f["feature_id"].str[:-3], f["message"], strict=True):
+        assert msg.startswith(f"small grid {sid} has Polsby–Popper ")
+        assert f"forced: its grid {gid} itself has Polsby–Popper {grid_pp[gid]:.3f}" in msg
+        # the end small grids have one sibling, the middle ones two; each was tried with them in vain
+        assert "; no division afresh with its one sibling small grid " in msg or \
+            "; no division afresh with any of its 2 sibling small grids " in msg
+        assert "was searched for" not in msg

@@ -60,7 +60,7 @@ from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
 from .packfit import fit_small_grids
 from .refine import open_units, split_blocks_for_bounds, whole_again
-from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper
+from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper, within_bounds
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import BudgetExceeded, SmallGridBadness, connected_sets, reshape_for_small_grids
 from .units import Cells, build_cells
@@ -185,6 +185,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                                 lambda smooth, groups: build_cells(community, block_geoms, job["bld_geoms"], bblock, hh,
                                                                    unit=unit, strips=cell_strips, smooth=smooth,
                                                                    groups=groups, unchanged=cells))
+    g_small = g  # the graph of the cells the small grids are drawn with
     if cell_geoms is not cells.geoms:
         # the small grids made more compact again, on the edges they are drawn with
         cells = dataclasses.replace(cells, geoms=cell_geoms, area=shapely.area(cell_geoms),
@@ -192,6 +193,13 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         g_drawn = cell_graph(cells.geoms, households=cells.households, block=cells.block,
                              streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
         small_of_cell = _polish_small_grids(g_drawn, cells.geoms, grid_of_cell, n_grids, small_of_cell, sub_bounds)
+        small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
+        g_small = g_drawn
+    # small grids still under the compactness floor divided afresh with a sibling, on the edges they are drawn with
+    compacted, small_searched = _compact_small_grids(g_small, cells.geoms, grid_of_cell, n_grids, small_of_cell,
+                                                     small_notes, sub_bounds, weights, code)
+    if compacted is not small_of_cell:
+        small_of_cell = compacted
         small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
     crumbless = crumbs_to_neighbours(cells.geoms, small_of_cell)
     if crumbless is not cells.geoms:
@@ -204,7 +212,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     small_grid[small_of_cell] = grid_of_cell
     residents = Residents(cells.geoms, cells.households, small_of_cell, np.asarray(job["bld_geoms"], dtype=object),
                           cells.building_cell, sub_bounds)
-    drawn = grid_geoms  # before the lanes
+    drawn, small_drawn = grid_geoms, small_geoms  # before the lanes
     grid_geoms, small_geoms, small_grid, site_lanes, residents = _lanes_cut(
         grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"], zoned=zone_of_block is not None,
         open_to=job.get("open_to"), residents=residents)
@@ -240,8 +248,10 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                                 carved=community if container is not community else None,
                                 zoned=zone_of_block is not None, small_kept=residents.kept_wrapped,
                                 not_compact=why_not)
+    why_small = _not_compact_why(small_geoms, small_drawn, cells, small_of_cell, container, community, small_ids,
+                                 small_searched, parent_of=small_grid, parent_geoms=grid_geoms, parent_ids=grid_ids)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
-                                footprints=job["bld_geoms"])
+                                footprints=job["bld_geoms"], not_compact=why_small)
     # honest small grids (as validate and the report): excused only when the footprint units of the
     # whole community admit no small grids, whatever base grids were drawn
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else np.arange(len(hh))
@@ -496,17 +506,70 @@ def _polish_small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n
         if len(ids) < 2:
             continue
         sub = subgraph(g, nodes)
-        hs = hs_all[nodes]
-
-        def allow(c: int, a: int, b: int, members: list[set[int]], hs: np.ndarray = hs) -> bool:
-            ha, hb = float(hs[list(members[a])].sum()), float(hs[list(members[b])].sum())
-            return (bounds.violation(ha - hs[c]) <= bounds.violation(ha)
-                    and bounds.violation(hb + hs[c]) <= bounds.violation(hb))
-
         parent = shapely.coverage_union_all(geoms[nodes])
-        new = polish_compactness(sub, geoms[nodes], local.ravel(), len(ids), parent, allow=allow)
+        new = polish_compactness(sub, geoms[nodes], local.ravel(), len(ids), parent,
+                                 allow=within_bounds(hs_all[nodes], bounds))
         out[nodes] = ids[new]
     return out
+
+
+def _compact_small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids: int,
+                         small_of_cell: np.ndarray, notes: list[tuple[str, int, float]], bounds: Bounds,
+                         weights: Weights, code: str) -> tuple[np.ndarray, dict[int, str]]:
+    """Each small grid (小网格) under :data:`~.shapes.COMPACTNESS_FLOOR` Polsby–Popper divided afresh with a sibling
+    (a small grid of the same base grid) where both come out at least that compact (:func:`~.shapes.compact_pairs`
+    over the grid's cells ``geoms`` and their graph ``g``), neither further out of ``bounds``, neither wrapped round
+    anything within the grid. A small grid with a note (a building over the ceiling, an isolated piece) stays as it
+    is. Returns the small grid of each cell (``small_of_cell`` itself where nothing changed) and, for each small
+    grid left under the floor, why no division afresh made it compact (for its finding: :func:`_not_compact_why`).
+
+    The small grids are screened from the graph (area, and perimeter less the boundaries shared inside each), so
+    only the grids holding one near or under the floor are united and searched."""
+    n_small = int(small_of_cell.max()) + 1 if len(small_of_cell) else 0
+    if not n_small:
+        return small_of_cell, {}
+    same = small_of_cell[g.a] == small_of_cell[g.b]
+    inner = np.bincount(small_of_cell[g.a[same]], weights=g.length[same], minlength=n_small)
+    perim = np.bincount(small_of_cell, weights=g.perim, minlength=n_small) - 2 * inner
+    area = np.bincount(small_of_cell, weights=g.area, minlength=n_small)
+    screened = 4 * np.pi * area / np.maximum(perim, 1e-9) ** 2 < SMALL_SCREEN * COMPACTNESS_FLOOR
+    if not screened.any():
+        return small_of_cell, {}
+    frozen_all = _frozen(notes)
+    out = small_of_cell
+    why: dict[int, str] = {}
+    for p in np.unique(grid_of_cell[screened[small_of_cell]]).tolist():
+        nodes = np.flatnonzero(grid_of_cell == p)
+        ids, local = np.unique(small_of_cell[nodes], return_inverse=True)
+        local = local.ravel()
+        if len(ids) < 2:
+            continue
+        sub = subgraph(g, nodes)
+        parent = shapely.coverage_union_all(geoms[nodes])
+        frozen = {k for k, q in enumerate(ids.tolist()) if q in frozen_all}
+        new, searched = compact_pairs(sub, geoms[nodes], local, len(ids), parent, bounds, weights=weights,
+                                      seed=seed_for(code, 53 + p), frozen=frozen, tries=SMALL_PAIR_TRIES)
+        if (new != local).any():
+            out = out.copy() if out is small_of_cell else out
+            out[nodes] = ids[new]
+        why.update({int(ids[k]): _tried_in_vain(t, small=True) for k, t in searched.items()})
+    kept = {q: t for t, q, _ in notes if t in _SMALL_KEPT_WHY}
+    why.update({q: f"it is kept as drawn ({_SMALL_KEPT_WHY[t]}), not divided afresh" for q, t in kept.items()
+                if screened[q]})
+    return out, why
+
+
+#: solver notes that keep a small grid from being divided afresh for compactness (:func:`_frozen`), in words
+_SMALL_KEPT_WHY = {"heavy_unit": "a building over the small-grid ceiling", "isolated": "cells with no neighbour",
+                   "merged_isolated": "a separate part of the community joined to it"}
+
+
+#: spanning-tree seeds tried for each pair of a small grid under the floor and a sibling (4 drew the same plans of the
+#: sample town, Lujiazui and 江汉区 messy as 1, in twice the time)
+SMALL_PAIR_TRIES = 1
+#: small grids whose Polsby–Popper screened from the cell graph is under this multiple of the floor are united and
+#: measured exactly (the graph's shared lengths miss the odd sliver of an edge)
+SMALL_SCREEN = 1.05
 
 
 def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, community: Any,
@@ -628,8 +691,16 @@ def _compact_grids(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcom
     return grid_of_cell, why
 
 
-def _tried_in_vain(k: int) -> str:
-    """Why a grid under the compactness floor stayed so, tried afresh with ``k`` neighbouring grids."""
+def _tried_in_vain(k: int, *, small: bool = False) -> str:
+    """Why a grid (``small``: a small grid) under the compactness floor stayed so, tried afresh with ``k``
+    neighbouring grids (sibling small grids of the same grid)."""
+    if small:
+        if k == 0:
+            return ("each sibling small grid beside it is kept as it is (a building over the small-grid ceiling or a "
+                    "separate piece), so none was divided afresh with it")
+        with_whom = "its one sibling small grid" if k == 1 else f"any of its {k} sibling small grids"
+        return (f"no division afresh with {with_whom} (within the bounds, no small grid wrapped round another) leaves "
+                f"both at Polsby–Popper {COMPACTNESS_FLOOR} or more")
     if k == 0:
         return ("its neighbouring grids are each kept as they are (a tower's, a separate piece or out of bounds), so "
                 "none was divided afresh with it")
@@ -1189,15 +1260,9 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
         if left:  # the last resort: corridors found patiently, no small grid re-divided
             out.labels, _ = open_enclosures(sub, geoms[nodes], out.labels, out.n_parts, parent, bounds,
                                             frozen=set(range(out.n_parts)), patient=True)
-        hs = sub.h
-
-        def allow(c: int, a: int, b: int, members: list[set[int]]) -> bool:
-            # households move between small grids only where neither goes further out of its bounds
-            ha, hb = float(hs[list(members[a])].sum()), float(hs[list(members[b])].sum())
-            return (bounds.violation(ha - hs[c]) <= bounds.violation(ha)
-                    and bounds.violation(hb + hs[c]) <= bounds.violation(hb))
-
-        out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent, allow=allow)
+        # households move between small grids only where neither goes further out of its bounds
+        out.labels = polish_compactness(sub, geoms[nodes], out.labels, out.n_parts, parent,
+                                        allow=within_bounds(sub.h, bounds))
         misses = _small_misses(out, sub.h, bounds)
     out.notes = current_notes(out.notes, out.labels, g.h[nodes] if sub is None else sub.h, out.n_parts, bounds)
     return out, misses
@@ -1413,7 +1478,7 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
                                   f"{why}; redraw by hand if needed", shapely.point_on_surface(holes[0])))
         if pp[q] < COMPACTNESS_REPORT:
             forced = (f"forced: {not_compact[q]}" if not_compact is not None and q in not_compact else
-                      "no more compact division was searched for")
+                      "what forces its shape was not measured")
             found.append(_finding("grid_not_compact", "info", layer, code, ids[q], round(float(pp[q]), 3),
                                   f"{word} {ids[q]} has Polsby–Popper {pp[q]:.3f} (under {COMPACTNESS_REPORT}), a long "
                                   f"or ragged shape; {forced}; check it on the map", shapely.point_on_surface(geoms[q])))
@@ -1432,50 +1497,68 @@ WRAPPED_SHARE = 0.5
 
 def _not_compact_why(grid_geoms: np.ndarray, drawn: np.ndarray, cells: Cells, grid_of_cell: np.ndarray,
                      container: Any, community: Any, grid_ids: np.ndarray, divided: dict[int, str], *,
-                     zoned: bool = False) -> dict[int, str]:
+                     zoned: bool = False, parent_of: np.ndarray | None = None, parent_geoms: np.ndarray | None = None,
+                     parent_ids: np.ndarray | None = None) -> dict[int, str]:
     """For each grid under :data:`COMPACTNESS_REPORT` Polsby–Popper, what forces its shape, in words, every
     cause that holds (all measured here, in the metric CRS): the community itself as thin (``container``);
     its blocks all as thin (the grid's piece of each); a lane cut across it to open a ring (``drawn``: the grids
     before the lanes); a neighbouring grid it is drawn round (over :data:`WRAPPED_SHARE` of that grid within its
     convex hull); why no division afresh with a neighbour made it compact (``divided``, from
     :func:`_compact_grids`), or, a grid at least that compact over whole cells when it was divided, that its
-    edges were drawn later; grids following villager groups (``zoned``) as drawn."""
+    edges were drawn later; grids following villager groups (``zoned``) as drawn.
+
+    Small grids (小网格): ``grid_geoms`` are the small grids, ``grid_of_cell`` the small grid of each cell,
+    ``parent_of`` the grid of each small grid (``parent_geoms``, ``parent_ids``: the grids); the grid takes the
+    community's place (its own Polsby–Popper), the neighbours looked at are its siblings, ``divided`` comes from
+    :func:`_compact_small_grids` (a small grid not in it had Polsby–Popper at least the floor there)."""
     pp = polsby_popper(grid_geoms)
     low = np.flatnonzero(pp < COMPACTNESS_REPORT).tolist()
     if not low:
         return {}
-    whole = float(polsby_popper(np.array([container], dtype=object))[0])
+    small = parent_of is not None
+    word = "small grid" if small else "grid"
+    whole = polsby_popper(parent_geoms) if small else np.array([polsby_popper(np.array([container], dtype=object))[0]])
     out: dict[int, str] = {}
     for p in low:
         reasons = []
-        if whole < COMPACTNESS_REPORT:
-            reasons.append(f"the community itself has Polsby–Popper {whole:.2f}")
+        up = int(parent_of[p]) if small else 0
+        if whole[up] < COMPACTNESS_REPORT:
+            reasons.append(f"its grid {parent_ids[up]} itself has Polsby–Popper {whole[up]:.3f}" if small else
+                           f"the community itself has Polsby–Popper {whole[up]:.2f}")
+        within = parent_geoms[up] if small else container
         mine = np.flatnonzero(grid_of_cell == p)
         blocks, of = np.unique(cells.block[mine], return_inverse=True)
         best = float(polsby_popper(union_by(cells.geoms[mine], of.ravel(), len(blocks), coverage=True)).max())
         if best < COMPACTNESS_REPORT:
             reasons.append(f"it is one block, itself of Polsby–Popper {best:.2f}" if len(blocks) == 1 else
                            f"its blocks are thin: the best Polsby–Popper of any of its {len(blocks)} blocks is {best:.2f}")
-        holes = foreign_holes(drawn[p], container)
-        if holes and len(foreign_holes(grid_geoms[p], container)) < len(holes):
+        holes = foreign_holes(drawn[p], within) if p < len(drawn) else []
+        if holes and len(foreign_holes(grid_geoms[p], within)) < len(holes):
             site = any(shapely.area(shapely.intersection(h, community)) < 0.5 * shapely.area(h) for h in holes)
             filled = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(shapely.get_parts(drawn[p]))))
-            reasons.append(f"it was wrapped round {'a dedicated grid (专属网格)' if site else 'another grid'}, and the lane "
-                           f"cut across it to open the ring leaves it long (its outline, the ring's hole filled, has "
+            reasons.append(f"it was wrapped round {'a dedicated grid (专属网格)' if site else 'another ' + word}, and the "
+                           f"lane cut across it to open the ring leaves it long (its outline, the ring's hole filled, has "
                            f"Polsby–Popper {float(polsby_popper(np.array([filled], dtype=object))[0]):.2f})")
         near = np.flatnonzero(shapely.intersects(grid_geoms, grid_geoms[p]))
-        near = near[near != p]
+        near = near[(near != p) & (parent_of[near] == up)] if small else near[near != p]
         if len(near):
             inside = shapely.area(shapely.intersection(shapely.convex_hull(grid_geoms[p]), grid_geoms[near]))
             share = inside / np.maximum(shapely.area(grid_geoms[near]), 1e-9)
             if share.max() > WRAPPED_SHARE:
                 q = int(near[np.argmax(share)])
-                reasons.append(f"it is drawn round grid {grid_ids[q]} ({share.max():.0%} of which lies within its "
+                reasons.append(f"it is drawn round {word} {grid_ids[q]} ({share.max():.0%} of which lies within its "
                                "convex hull)")
         if zoned:
             reasons.append("the grids follow the villager groups (村民小组) as drawn")
+        elif small and not (parent_of == up).sum() > 1:
+            reasons.append("it is its grid's only small grid, of the grid's shape")
         elif p in divided:
             reasons.append(divided[p])
+        elif small and p >= len(drawn):
+            reasons.append("it is a piece of a small grid redrawn round a lane cut across its grid's ring")
+        elif small:
+            reasons.append(f"as divided over its cells it had Polsby–Popper {COMPACTNESS_REPORT} or more; the slivers "
+                           "given to its neighbours and the lanes cut since make it less")
         else:
             reasons.append(f"as divided over whole blocks and building cells it had Polsby–Popper {COMPACTNESS_REPORT} "
                            "or more; its edges drawn between the buildings and round its small grids make it less")

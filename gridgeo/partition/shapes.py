@@ -31,7 +31,7 @@ from .enclosures import _misses, _neighbours, foreign_holes
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, barrier_edges, partition_graph
 
-__all__ = ["polish_compactness", "compact_pairs", "polsby_popper", "COMPACTNESS_FLOOR"]
+__all__ = ["polish_compactness", "compact_pairs", "polsby_popper", "within_bounds", "COMPACTNESS_FLOOR"]
 
 #: a move must lower the summed inverse Polsby–Popper of the two grids by more than this
 MIN_GAIN = 1e-6
@@ -132,6 +132,25 @@ def _pair_afresh(g: Graph, geoms: np.ndarray, labels: np.ndarray, pair: list[int
         relabel = np.asarray(pair, dtype=np.int64)
         return nodes, relabel[lab], two
     return None
+
+
+def within_bounds(h: np.ndarray, bounds: Bounds) -> Callable[[int, int, int, list[set[int]]], bool]:
+    """The ``allow`` of :func:`polish_compactness` that moves a cell's households (``h``, per cell) from part
+    ``a`` to part ``b`` only where neither goes further out of ``bounds``.
+
+    Three cells of 60 households, bounds 100–150: from a part of 180 to an empty one, a cell may move (180 → 120,
+    0 → 60: both nearer the bounds); from a part of 120 to one of 60 it may not (120 → 60 falls under the floor).
+
+    >>> ok = within_bounds(np.array([60, 60, 60]), Bounds(100, 150, 125))
+    >>> ok(2, 0, 1, [{0, 1, 2}, set()]), ok(1, 0, 1, [{0, 1}, {2}])
+    (True, False)
+    """
+    def allow(c: int, a: int, b: int, members: list[set[int]]) -> bool:
+        ha, hb = float(h[list(members[a])].sum()), float(h[list(members[b])].sum())
+        return bool(bounds.violation(ha - h[c]) <= bounds.violation(ha)
+                    and bounds.violation(hb + h[c]) <= bounds.violation(hb))
+
+    return allow
 
 
 def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry, *,

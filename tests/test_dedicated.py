@@ -1098,3 +1098,33 @@ def test_buildings_go_with_the_land_fit_dedicated_gives_to_an_ordinary_grid():
     assert g2["households"].tolist() == [350, 40] and g2["buildings"].tolist() == [5, 1]
     assert s2["households"].tolist() == [150, 200] and s2["buildings"].tolist() == [2, 3]
     assert grids["households"].tolist() == [300, 90]  # the frames given are not changed
+
+
+def _pp(geom) -> float:
+    from gridgeo.partition.shapes import polsby_popper
+
+    return float(polsby_popper(np.array([geom], dtype=object))[0])
+
+
+def test_a_dedicated_grid_under_the_compactness_floor_gets_a_finding_naming_its_site():
+    """Dedicated grids (专属网格) were never measured for shape: a market hall's site of 150 × 10 m along the
+    community's edge became a dedicated grid of Polsby–Popper 0.18 with no finding. It now gets ``grid_not_compact``
+    (info), saying that its site itself is that long."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 200)],
+                            crs=CRS)
+    pts = [(50 + 100 * i, 60 + 70 * j) for i in range(4) for j in range(2)]
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in pts]
+    buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
+    site = box(X0 + 100, Y0, X0 + 250, Y0 + 10)
+    units = _units([{"name": "市场", "category": "market", "employees": 120, "geometry": site}])
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    ded = _ded(plan)
+    assert len(ded) == 1
+    code = ded["grid_code"].iloc[0]
+    assert _pp(ded.to_crs(CRS).geometry.iloc[0]) < 0.25
+    found = plan.findings[(plan.findings["type"] == "grid_not_compact") & (plan.findings["feature_id"] == code)]
+    assert len(found) == 1 and found["severity"].iloc[0] == "info"
+    msg = found["message"].iloc[0]
+    assert f"dedicated grid {code}" in msg and "Polsby–Popper 0.184" in msg
+    assert "its site as carved" in msg and "has Polsby–Popper 0.18" in msg
+    assert "grid_not_compact" in plan.grids.loc[plan.grids["grid_code"] == code, "flags"].iloc[0].split(",")

@@ -54,6 +54,7 @@ from .enclosures import (
     open_enclosures,
     open_sites,
     part_unions,
+    site_of_lane,
 )
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
@@ -207,7 +208,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     drawn = grid_geoms  # before the lanes
     grid_geoms, small_geoms, small_grid, site_lanes, residents = _lanes_cut(
         grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"], zoned=zone_of_block is not None,
-        open_to=job.get("open_to"), residents=residents)
+        open_to=job.get("open_to"), residents=residents, dedicated=job.get("dedicated"))
     if len(small_geoms) != n_small or not np.array_equal(residents.small_of_cell, small_of_cell):
         # a small grid of a ring redrawn round a lane: its buildings follow their cells
         small_of_cell, n_small = residents.small_of_cell, len(small_geoms)
@@ -1094,7 +1095,7 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
 
 def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.ndarray, container: Any,
                community: Any, footprints: np.ndarray, *, zoned: bool, open_to: Any = None,
-               residents: Residents) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, Residents]:
+               residents: Residents, dedicated: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, Residents]:
     """Grids and small grids with a lane between the buildings cut across any still wrapped round another
     (:func:`~.enclosures.cut_grid_lanes`, :func:`~.enclosures.cut_lanes`), never reaching the community's
     edge or a dedicated grid's, but for a lane from a dedicated grid's site (专属网格) that no lane to a
@@ -1106,7 +1107,9 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     grids stay as many within their bounds (:func:`~.enclosures.cut_lanes_redrawing`; ``residents``: the cells,
     their households and small grids). Returns both levels, the grid of each small grid, the lanes the sites take
     and ``residents`` after the redrawing; all as they were (and no lane) should the lanes leave either level not a
-    clean coverage."""
+    clean coverage. ``dedicated``: the polygons of the community's dedicated grids (default: the parts of the land
+    carved out for them), each lane to a neighbour measured with the one it joins
+    (:func:`~.enclosures.site_keeps_shape`)."""
     n_grids, n_small = len(grid_geoms), len(small_geoms)
     fixed = shapely.union(shapely.boundary(container), shapely.boundary(community))
     # the whole community's land the grids here do not tile, less a re-division's kept grids: the dedicated
@@ -1121,7 +1124,8 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     g2, s2 = grid_geoms, small_geoms
     if n_grids > 1 and not zoned:  # grids following villager groups keep their lines as drawn
         g2, s2, _, lanes, to_sites, _ = _cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed,
-                                                        open_to=open_to, to_rim=True, sites=sites)
+                                                        open_to=open_to, to_rim=True, sites=sites,
+                                                        site_grids=_with_lanes(dedicated, sites, []))
     if sites is not None and not zoned and shapely.area(sites) > 0:
         g2, s2, to_rim = cut_site_lanes(g2, container, s2, small_grid, footprints, sites=sites, fixed=fixed)
         lanes, to_sites = lanes + to_rim, to_sites + to_rim
@@ -1129,7 +1133,7 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     if not zoned and any(foreign_holes(x, container) for x in g2 if not shapely.is_empty(x)):
         g2, s2, grid2, more, more_sites, res2 = cut_lanes_redrawing(
             g2, container, s2, small_grid, footprints, residents, fixed=fixed, open_to=open_to,
-            sites=sites)
+            sites=sites, site_grids=_with_lanes(dedicated, sites, to_sites))
         lanes, to_sites = lanes + more, to_sites + more_sites
     n_small = len(s2)
     if n_small > n_grids:
@@ -1355,6 +1359,20 @@ def current_notes(notes: list[tuple[str, int, float]], labels: np.ndarray, h: np
     kept += [("out_of_bounds", p, float(hp[p])) for p in range(n_parts)
              if used[p] and p not in explained and bounds.violation(hp[p]) > 0]
     return kept
+
+
+def _with_lanes(dedicated: Any, sites: Any, lanes: list) -> np.ndarray | None:
+    """The dedicated grids' polygons (专属网格; the parts of ``sites`` where ``dedicated`` is None), each with the
+    ``lanes`` it has taken so far (:func:`~.enclosures.site_of_lane`); None without sites."""
+    if sites is None:
+        return None
+    grids = np.asarray(shapely.get_parts(sites) if dedicated is None else dedicated, dtype=object).copy()
+    if not len(grids):
+        return None
+    for lane in lanes:
+        d = site_of_lane(grids, lane)
+        grids[d] = shapely.union(grids[d], lane)
+    return grids
 
 
 #: a grid less compact than this (Polsby–Popper 4πA/P²) is reported, with what forces its shape

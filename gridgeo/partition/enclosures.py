@@ -40,7 +40,7 @@ from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
 __all__ = ["open_enclosures", "open_sites", "enclosure_count", "part_unions", "foreign_holes", "cut_lanes",
-           "cut_grid_lanes", "cut_site_lanes", "cut_lanes_redrawing", "Residents"]
+           "cut_grid_lanes", "cut_site_lanes", "cut_lanes_redrawing", "Residents", "site_of_lane", "site_keeps_shape"]
 
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
@@ -710,7 +710,8 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                     small_grid: np.ndarray, footprints: np.ndarray, *, fixed: shapely.Geometry | None = None,
                     width: float = LANE_M, clearance: float = LANE_CLEARANCE_M,
                     open_to: shapely.Geometry | None = None, to_rim: bool = False,
-                    residents: Residents | None = None, sites: shapely.Geometry | None = None) -> tuple:
+                    residents: Residents | None = None, sites: shapely.Geometry | None = None,
+                    site_grids: np.ndarray | None = None) -> tuple:
     """Grids and small grids with a lane cut across any grid still wrapped round another (as
     :func:`cut_lanes` does for small grids): the lane leaves the ring's small grids it crosses and joins the
     small grid of the grid in the hole where it starts; every small grid stays in one piece, without a hole
@@ -724,8 +725,13 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
 
     ``sites``: the part of ``open_to`` carved out for dedicated grids (专属网格). A lane from such a site through
     the ring to a neighbouring grid is the site's way out to the street: the **site** takes it (the neighbour keeps
-    its shape), wherever the lane starts on the site's edge; else the neighbour takes it, as from other
-    ``open_to`` land (a re-division's kept grids).
+    its shape), wherever the lane starts on the site's edge and the dedicated grid keeps its shape
+    (:func:`site_keeps_shape`: Polsby–Popper at least :data:`~.shapes.COMPACTNESS_FLOOR` with the lane, or the
+    lower Polsby–Popper of the two grids the lane touches higher with the site holding it than with the
+    neighbour); else the neighbour takes a lane, as from other ``open_to`` land (a re-division's kept grids), and
+    where no lane to the neighbour opens the ring, the site takes the first lane it refused for its shape.
+    ``site_grids``: the dedicated grids' polygons (default: the parts of ``sites``), each lane measured with the
+    one it joins (:func:`site_of_lane`).
 
     ``to_rim``: where no lane to the ring's outer edge elsewhere opens a ring round another grid, a lane to the
     container's own edge (the community's) is tried as the last resort (a tower's grid near the community's
@@ -740,6 +746,9 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
     lanes: list[shapely.Geometry] = []
     to_sites: list[shapely.Geometry] = []
     edge = shapely.boundary(container) if fixed is None else fixed
+    if sites is not None:
+        site_grids = (np.asarray(shapely.get_parts(sites), dtype=object) if site_grids is None
+                      else np.asarray(site_grids, dtype=object).copy())
     for p in range(len(grid_geoms)):
         holes = foreign_holes(grid_geoms[p], container)
         for hole in holes:
@@ -787,11 +796,22 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             seams = _seams(small_geoms, np.flatnonzero(small_grid == p), hole,
                            shapely.intersection(outer, shapely.buffer(grid_geoms[p], 1e-6)))
             done, taken = None, False
+            misshapen: list[tuple] = []  # lanes the site would take but for its shape, in the order tried
             if site_land is not None:
+                def site_accept(lane: shapely.Geometry, s: int, p: int = p, accept: Callable = accept,
+                                misshapen: list[tuple] = misshapen) -> tuple | None:
+                    said = accept(lane, s, site_takes=True)
+                    if said is None:
+                        return None
+                    d = site_of_lane(site_grids, lane)
+                    if not site_keeps_shape(site_grids[d], lane, grid_geoms[s]):
+                        misshapen.append((s, shapely.difference(grid_geoms[p], lane), grid_geoms[s], lane, said))
+                        return None
+                    return said
+
                 for w in (2 * width, width):
                     done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance,
-                                      functools.partial(accept, site_takes=True), fixed=hole_edge, to_outer=to_outer,
-                                      seams=seams, site=site_land)
+                                      site_accept, fixed=hole_edge, to_outer=to_outer, seams=seams, site=site_land)
                     if done is not None:
                         taken = True
                         break
@@ -800,6 +820,8 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                                   fixed=hole_edge, to_outer=to_outer, seams=seams)
                 if done is not None:
                     break
+            if done is None and misshapen:  # no lane to the neighbour: the site's way out, whatever its shape
+                done, taken = misshapen[0], True
             if done is None and to_rim and not to_outer:
                 stop = shapely.difference(hole_edge, shapely.buffer(shapely.boundary(container), RIM_TOL))
                 for w in (2 * width, width):
@@ -817,7 +839,37 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             lanes.append(lane)
             if taken:
                 to_sites.append(lane)
+                d = site_of_lane(site_grids, lane)
+                site_grids[d] = shapely.union(site_grids[d], lane)
     return grid_geoms, small_geoms, small_grid, lanes, to_sites, residents
+
+
+def site_of_lane(site_grids: np.ndarray, lane: shapely.Geometry) -> int:
+    """The dedicated grid (专属网格, an index into ``site_grids``) that takes ``lane``: the one sharing the longest
+    edge with it, then the nearest, then the first (as :func:`gridgeo.dedicated.merge_result` joins it)."""
+    shared = shapely.length(shapely.intersection(shapely.boundary(site_grids), shapely.boundary(lane)))
+    near = shapely.distance(site_grids, lane)
+    return int(np.lexsort((np.arange(len(site_grids)), near, -shared))[0])
+
+
+def site_keeps_shape(site: shapely.Geometry, lane: shapely.Geometry, neighbour: shapely.Geometry) -> bool:
+    """Whether a dedicated grid (专属网格) ``site`` takes ``lane``, its way out through the ring round it to the
+    ``neighbour`` grid, rather than that neighbour: where the site's Polsby–Popper with the lane stays at
+    :data:`~.shapes.COMPACTNESS_FLOOR` or more, or where the lower Polsby–Popper of the two grids is higher with
+    the site holding the lane than with the neighbour holding it (ties to the neighbour).
+
+    >>> from shapely import box
+    >>> site, neighbour = box(0, 0, 60, 60), box(200, 0, 400, 200)
+    >>> site_keeps_shape(site, box(60, 26, 100, 34), neighbour)  # 0.48 with a lane of 40 × 8 m
+    True
+    >>> site_keeps_shape(box(0, 0, 24, 24), box(24, 8, 112, 16), neighbour)  # 0.23: the neighbour takes it
+    False
+    """
+    from .shapes import COMPACTNESS_FLOOR, polsby_popper
+
+    pp = polsby_popper(np.array([shapely.union(site, lane), site, neighbour, shapely.union(neighbour, lane)],
+                                dtype=object))
+    return bool(pp[0] >= COMPACTNESS_FLOOR or min(pp[0], pp[2]) > min(pp[1], pp[3]))
 
 
 def cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
@@ -1159,7 +1211,7 @@ def _applied(small_geoms: np.ndarray, small_grid: np.ndarray, changed: dict[int,
 def cut_lanes_redrawing(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
                         small_grid: np.ndarray, footprints: np.ndarray, residents: Residents, *,
                         fixed: shapely.Geometry | None = None, open_to: shapely.Geometry | None = None,
-                        sites: shapely.Geometry | None = None) -> tuple:
+                        sites: shapely.Geometry | None = None, site_grids: np.ndarray | None = None) -> tuple:
     """The lanes of :func:`cut_grid_lanes` (``to_rim``) and :func:`cut_site_lanes` (where ``sites`` is given) once
     more, for the grids still wrapped round another grid or a site after them, now redrawing a small grid of the
     ring that a lane crosses from side to side with buildings on both sides (:func:`_redraw_pieces`): the piece on
@@ -1175,7 +1227,7 @@ def cut_lanes_redrawing(grid_geoms: np.ndarray, container: shapely.Geometry, sma
     """
     g, s, grid, lanes, to_sites, residents = _cut_grid_lanes(
         grid_geoms, container, small_geoms, small_grid, footprints, fixed=fixed, open_to=open_to, to_rim=True,
-        residents=residents, sites=sites)
+        residents=residents, sites=sites, site_grids=site_grids)
     to_rim: list[shapely.Geometry] = []
     if sites is not None and shapely.area(sites) > 0:
         g, s, grid, to_rim, residents = _cut_site_lanes(g, container, s, grid, footprints, sites=sites, fixed=fixed,

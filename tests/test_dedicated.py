@@ -1100,35 +1100,6 @@ def test_buildings_go_with_the_land_fit_dedicated_gives_to_an_ordinary_grid():
     assert grids["households"].tolist() == [300, 90]  # the frames given are not changed
 
 
-def _pp(geom) -> float:
-    from gridgeo.partition.shapes import polsby_popper
-
-    return float(polsby_popper(np.array([geom], dtype=object))[0])
-
-
-def test_a_dedicated_grid_under_the_compactness_floor_gets_a_finding_naming_its_site():
-    """Dedicated grids (专属网格) were never measured for shape: a market hall's site of 150 × 10 m along the
-    community's edge became a dedicated grid of Polsby–Popper 0.18 with no finding. It now gets ``grid_not_compact``
-    (info), saying that its site itself is that long."""
-    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 200)],
-                            crs=CRS)
-    pts = [(50 + 100 * i, 60 + 70 * j) for i in range(4) for j in range(2)]
-    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in pts]
-    buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
-    site = box(X0 + 100, Y0, X0 + 250, Y0 + 10)
-    units = _units([{"name": "市场", "category": "market", "employees": 120, "geometry": site}])
-    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
-    ded = _ded(plan)
-    assert len(ded) == 1
-    code = ded["grid_code"].iloc[0]
-    assert _pp(ded.to_crs(CRS).geometry.iloc[0]) < 0.25
-    found = plan.findings[(plan.findings["type"] == "grid_not_compact") & (plan.findings["feature_id"] == code)]
-    assert len(found) == 1 and found["severity"].iloc[0] == "info"
-    msg = found["message"].iloc[0]
-    assert f"dedicated grid {code}" in msg and "Polsby–Popper 0.184" in msg
-    assert "its site as carved" in msg and "has Polsby–Popper 0.18" in msg
-    assert "grid_not_compact" in plan.grids.loc[plan.grids["grid_code"] == code, "flags"].iloc[0].split(",")
-
 def _small_school_amid_flats(side: float = 24.0):
     """The town of the test above with a small school compound (``side`` m square) amid the west block's flats:
     a lane from it to the east grid's street is long against the school itself."""
@@ -1144,6 +1115,12 @@ def _small_school_amid_flats(side: float = 24.0):
     site = box(X0 + 100 - h, Y0 + 100 - h, X0 + 100 + h, Y0 + 100 + h)
     units = _units([{"name": "学校", "category": "school", "employees": 120, "geometry": site}])
     return comm, streets, buildings, units, site, fp
+
+
+def _pp(geom) -> float:
+    from gridgeo.partition.shapes import polsby_popper
+
+    return float(polsby_popper(np.array([geom], dtype=object))[0])
 
 
 def test_a_lane_that_would_leave_a_small_dedicated_grid_long_goes_to_the_neighbour():
@@ -1171,3 +1148,42 @@ def test_a_lane_that_would_leave_a_small_dedicated_grid_long_goes_to_the_neighbo
     assert abs(school.area + base.area.sum() - comm.area.iloc[0]) < 1e-3
     assert (plan.validate()["severity"] == "error").sum() == 0
 
+
+def test_a_dedicated_grid_under_the_compactness_floor_gets_a_finding_naming_its_site():
+    """Dedicated grids (专属网格) were never measured for shape: a market hall's site of 150 × 10 m along the
+    community's edge became a dedicated grid of Polsby–Popper 0.18 with no finding. It now gets ``grid_not_compact``
+    (info), saying that its site itself is that long."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 200)],
+                            crs=CRS)
+    pts = [(50 + 100 * i, 60 + 70 * j) for i in range(4) for j in range(2)]
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in pts]
+    buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
+    site = box(X0 + 100, Y0, X0 + 250, Y0 + 10)
+    units = _units([{"name": "市场", "category": "market", "employees": 120, "geometry": site}])
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    ded = _ded(plan)
+    assert len(ded) == 1
+    code = ded["grid_code"].iloc[0]
+    assert _pp(ded.to_crs(CRS).geometry.iloc[0]) < 0.25
+    found = plan.findings[(plan.findings["type"] == "grid_not_compact") & (plan.findings["feature_id"] == code)]
+    assert len(found) == 1 and found["severity"].iloc[0] == "info"
+    msg = found["message"].iloc[0]
+    assert f"dedicated grid {code}" in msg and "Polsby–Popper 0.184" in msg
+    assert "its site as carved" in msg and "has Polsby–Popper 0.18" in msg
+    assert "grid_not_compact" in plan.grids.loc[plan.grids["grid_code"] == code, "flags"].iloc[0].split(",")
+
+
+def test_a_grid_wrapped_round_a_walled_in_site_says_why_no_lane_opens_it():
+    """Fuzz towns 2637 and 2645 (issue 16): a grid wrapped round a dedicated grid's site (专属网格) was reported as
+    "neither a corridor to another grid nor a division afresh opened them", never why the lanes from the site (to a
+    neighbouring grid, to the community's edge) failed. The school walled in by its flats 2 m off: the finding now
+    says that none of the straight lanes tried from the site passes 1 m clear of every footprint."""
+    comm, buildings, units = _school_in_flats()
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    wrapped = plan.findings[plan.findings["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1
+    msg = wrapped["message"].iloc[0]
+    assert "it holds a dedicated grid (专属网格)" in msg
+    assert "nor a lane between the buildings: no other grid borders the grid round it; none of the " in msg
+    assert "straight lanes 8 or 4 m wide tried from the site, to the community's edge, passes 1 m clear of every " \
+           "footprint: each would cut a building" in msg

@@ -50,6 +50,7 @@ from .enclosures import (
     cut_site_lanes,
     enclosure_count,
     foreign_holes,
+    no_lane_why,
     node_lanes,
     open_enclosures,
     open_sites,
@@ -240,7 +241,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
                                 carved=community if container is not community else None,
                                 zoned=zone_of_block is not None, small_kept=residents.kept_wrapped,
-                                not_compact=why_not)
+                                not_compact=why_not, no_lane=residents.no_lane)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
                                 footprints=job["bld_geoms"])
     # honest small grids (as validate and the report): excused only when the footprint units of the
@@ -1395,15 +1396,17 @@ def _walled_in(holes: list, footprints: Any) -> bool:
 
 def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
                     carved: Any = None, zoned: bool = False, footprints: Any = None,
-                    small_kept: frozenset[int] = frozenset(), not_compact: dict[int, str] | None = None
-                    ) -> list[dict[str, Any]]:
+                    small_kept: frozenset[int] = frozenset(), not_compact: dict[int, str] | None = None,
+                    no_lane: dict[int, Any] | None = None) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
     :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
     grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids).
     ``zoned``: the grids follow villager groups (村民小组), as drawn. ``small_kept``: grids kept wrapped because
     every lane opening them cuts a small grid with buildings on both sides, which redrawn round the lane would
     leave fewer small grids within their bounds (:func:`~.enclosures.cut_lanes_redrawing`). ``not_compact``: for each
-    grid under :data:`COMPACTNESS_REPORT`, what forces its shape (:func:`_not_compact_why`)."""
+    grid under :data:`COMPACTNESS_REPORT`, what forces its shape (:func:`_not_compact_why`). ``no_lane``: for each
+    grid left wrapped round a dedicated grid's site, the lanes from the site tried and why each was refused
+    (:attr:`~.enclosures.Residents.no_lane`, put in words by :func:`~.enclosures.no_lane_why`)."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
     pp = polsby_popper(geoms)
@@ -1415,13 +1418,16 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
             why = ("the buildings round it leave no way out of the hole without cutting one (a tower in a podium), "
                    "and no division within the bounds without it was found" if walled and dedicated == 0 else
                    "no division within the bounds without it was found" if dedicated == 0 else
-                   f"{dedicated} of them hold dedicated grids (专属网格) enclosed by the community's other blocks, "
+                   ("it holds a dedicated grid (专属网格) enclosed by the community's other blocks, " if len(holes) == 1
+                    else f"{dedicated} of them hold dedicated grids (专属网格) enclosed by the community's other blocks, ")
                    + ("and it is the community's only ordinary grid" if len(geoms) == 1 else
                       "and the grids follow the villager groups (村民小组) as drawn" if zoned else
                       "and neither a corridor to another grid nor a division afresh opened them within the "
                       "bounds") + (
                        "; for the others no division within the bounds without them was found"
                        if dedicated < len(holes) else ""))
+            if dedicated and no_lane and q in no_lane and not zoned:
+                why += f"; nor a lane between the buildings: {no_lane_why(no_lane[q])}"
             if q in small_kept:
                 why += ("; lanes between the buildings would open it, but each cuts one of its small grids (小网格) "
                         "into pieces holding buildings, and redrawn round such a lane its small grids would be fewer "

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,7 +41,8 @@ from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
 __all__ = ["open_enclosures", "open_sites", "enclosure_count", "part_unions", "foreign_holes", "cut_lanes",
-           "cut_grid_lanes", "cut_site_lanes", "cut_lanes_redrawing", "Residents", "site_of_lane", "site_keeps_shape"]
+           "cut_grid_lanes", "cut_site_lanes", "cut_lanes_redrawing", "Residents", "site_of_lane", "site_keeps_shape",
+           "no_lane_why"]
 
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
@@ -660,15 +662,17 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
                near: np.ndarray, parent: shapely.Geometry, width: float, clearance: float,
                accept: Callable[[shapely.Geometry, int], Any] | None = None,
                fixed: shapely.Geometry | None = None, to_outer: bool = False,
-               seams: list[shapely.Geometry] | None = None, site: shapely.Geometry | None = None) -> tuple | None:
+               seams: list[shapely.Geometry] | None = None, site: shapely.Geometry | None = None,
+               tally: Counter | None = None) -> tuple | None:
     """(sibling, ring less the lane, sibling with it, lane, what ``accept`` said) for the shortest lane
     ``width`` wide that opens ``hole`` of part ``q`` and that ``accept(lane, sibling)`` does not refuse
     (None), or None. The lane goes to the part of ``inside`` nearest where it starts (in the hole) or, with
     ``to_outer``, to the one along most of its far end (a neighbour outside the ring). ``site``: land in the hole
     held by no part (a dedicated grid's site, 专属网格), which takes the lane instead (its way out to the street):
     the lane must start on the site's edge (half its width at least along it), and the sibling is returned
-    unchanged."""
-    for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed, seams=seams):
+    unchanged. ``tally``: counts of the lanes tried and why each was refused (:func:`no_lane_why`)."""
+    tally = Counter() if tally is None else tally
+    for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed, seams=seams, tally=tally):
         ring = shapely.difference(geoms[q], lane)
         if to_outer:
             end = shapely.buffer(lane, 1e-3)
@@ -679,6 +683,7 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
         if site is None:
             given, taken = shapely.union(geoms[s], lane), 0.0
         elif shapely.length(shapely.intersection(shapely.boundary(site), shapely.buffer(lane, RIM_TOL))) < width / 2:
+            tally["not_site"] += 1
             continue  # a lane from land in the hole that is not the site's
         else:
             given, taken = geoms[s], float(shapely.area(lane))
@@ -686,10 +691,12 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
                 and len(foreign_holes(ring, parent)) < len(foreign_holes(geoms[q], parent))
                 and abs(shapely.area(ring) + shapely.area(given) + taken - shapely.area(geoms[q])
                         - shapely.area(geoms[s])) <= 1e-6 * shapely.area(parent)):
+            tally["split"] += 1
             continue
         said = True if accept is None else accept(lane, s)
         if said is not None:
             return s, ring, given, lane, said
+        tally["small"] += 1
     return None
 
 
@@ -756,9 +763,13 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                       and shapely.within(shapely.point_on_surface(grid_geoms[r]), hole)]
             outer = shapely.union_all([shapely.get_exterior_ring(g) for g in shapely.get_parts(grid_geoms[p])])
             hole_edge, to_outer, site_land = edge, False, None
+            tally: Counter = Counter()
             if not inside:
                 site = _site_opening(grid_geoms, p, hole, holes, outer, open_to, edge)
                 if site is None:
+                    if residents is not None and sites is not None and shapely.area(
+                            shapely.intersection(hole, sites)) > HOLE_LAND_M2:
+                        residents = _no_lane(residents, p, Counter(no_neighbour=1))
                     continue
                 inside, outer, hole_edge = site
                 to_outer = True
@@ -811,13 +822,14 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
 
                 for w in (2 * width, width):
                     done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance,
-                                      site_accept, fixed=hole_edge, to_outer=to_outer, seams=seams, site=site_land)
+                                      site_accept, fixed=hole_edge, to_outer=to_outer, seams=seams, site=site_land,
+                                      tally=tally)
                     if done is not None:
                         taken = True
                         break
             for w in (2 * width, width) if done is None else ():
                 done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance, accept,
-                                  fixed=hole_edge, to_outer=to_outer, seams=seams)
+                                  fixed=hole_edge, to_outer=to_outer, seams=seams, tally=tally)
                 if done is not None:
                     break
             if done is None and misshapen:  # no lane to the neighbour: the site's way out, whatever its shape
@@ -832,6 +844,8 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                         break
             if done is None:
                 residents = _refused(residents, p, drafts)
+                if site_land is not None:
+                    residents = _no_lane(residents, p, tally)
                 continue
             s, ring, given, lane, (changed, redraw) = done
             grid_geoms[p], grid_geoms[s] = ring, given
@@ -916,6 +930,7 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             outer = shapely.union_all([shapely.get_exterior_ring(g) for g in shapely.get_parts(grid_geoms[p])])
             reach = shapely.intersection(outer, shapely.buffer(rim, RIM_TOL))
             if shapely.is_empty(reach):
+                residents = _no_lane(residents, p, Counter(no_edge=1))
                 continue
             # a hole holding grids beside the site (a tower's grid): lanes from the site's edge alone
             held = any(r != p and not shapely.is_empty(grid_geoms[r])
@@ -934,15 +949,19 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             seams = _seams(small_geoms, mine, start, reach)
             done = None
             drafts: list[_Redraw | None] = []
+            tally: Counter = Counter()
             for w in (2 * width, width):
-                for lane in _lanes(grid_geoms[p], start, reach, near, w, clearance, fixed=stop, seams=seams):
+                for lane in _lanes(grid_geoms[p], start, reach, near, w, clearance, fixed=stop, seams=seams,
+                                   tally=tally):
                     if not shapely.area(shapely.intersection(shapely.buffer(lane, RIM_TOL), site)) > 0:
+                        tally["not_site"] += 1
                         continue  # a lane from a grid in the hole beside the site (cut_grid_lanes' to give)
                     ring = shapely.difference(grid_geoms[p], lane)
                     # the site opened (not merely joined to another hole of the ring, a sliver of the outline)
                     if not (shapely.get_num_geometries(ring) == 1 and not any(
                             shapely.area(shapely.intersection(h, site)) > HOLE_LAND_M2
                             for h in foreign_holes(ring, container))):
+                        tally["split"] += 1
                         continue
                     redraw = None if residents is None else _Redraw(residents, len(small_geoms))
                     drafts.append(redraw)
@@ -950,10 +969,11 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                     if changed is not None:
                         done = ring, lane, changed, redraw
                         break
+                    tally["small"] += 1
                 if done is not None:
                     break
             if done is None:
-                residents = _refused(residents, p, drafts)
+                residents = _no_lane(_refused(residents, p, drafts), p, tally)
                 continue
             grid_geoms[p] = done[0]
             small_geoms, small_grid, residents = _applied(small_geoms, small_grid, done[2], done[3], p, residents)
@@ -1053,6 +1073,9 @@ class Residents:
         Grids left wrapped round another grid or a site because each lane that opened them cut a small grid in
         pieces holding buildings and, redrawn round it, the small grids would be fewer within ``bounds`` (what
         :func:`cut_lanes_redrawing` found; the finding says so).
+    no_lane
+        Grids left wrapped round a dedicated grid's site (专属网格): the lanes from it :func:`cut_lanes_redrawing`
+        tried, and why each was refused (a tally, :func:`no_lane_why` puts it in words for the finding).
     """
 
     cells: np.ndarray
@@ -1062,6 +1085,7 @@ class Residents:
     cell_of: np.ndarray
     bounds: Bounds
     kept_wrapped: frozenset[int] = frozenset()
+    no_lane: dict[int, Counter] = dataclasses.field(default_factory=dict)
 
 
 class _Redraw:
@@ -1193,6 +1217,52 @@ def _refused(residents: Residents | None, p: int, drafts: list[_Redraw | None]) 
     return dataclasses.replace(residents, kept_wrapped=residents.kept_wrapped | {p})
 
 
+def _no_lane(residents: Residents | None, p: int, tally: Counter) -> Residents | None:
+    """``residents`` with ``tally`` (the lanes tried from a dedicated grid's site through grid ``p`` round it, and
+    why each was refused) added to what it keeps of ``p`` (:attr:`Residents.no_lane`)."""
+    if residents is None:
+        return None
+    no_lane = dict(residents.no_lane)
+    no_lane[p] = no_lane.get(p, Counter()) + tally + Counter(holes=1)
+    return dataclasses.replace(residents, no_lane=no_lane)
+
+
+def no_lane_why(tally: Counter) -> str:
+    """Why no lane between the buildings opened a ring round a dedicated grid's site (专属网格), in words, from the
+    ``tally`` of :func:`cut_lanes_redrawing` (:attr:`Residents.no_lane`): the straight lanes tried (``straight``),
+    those :data:`LANE_CLEARANCE_M` clear of every footprint (``clear``), and of the clear ones tried in turn, those
+    ending on land that is not the target's (``fixed``), leaving the ring in pieces or the site enclosed
+    (``split``), cutting a small grid into pieces holding buildings (``small``) or starting beside the site
+    (``not_site``); a ring with no neighbouring grid (``no_neighbour``) or not reaching the community's edge
+    (``no_edge``).
+
+    >>> no_lane_why(Counter(straight=2176, clear=0)).endswith("clear of every footprint: each would cut a building")
+    True
+    >>> no_lane_why(Counter(straight=900, clear=40, split=24, small=16, no_edge=1)).split("; ")[0]
+    "the grid round it does not reach the community's edge"
+    """
+    said = []
+    if tally["no_neighbour"]:
+        said.append("no other grid borders the grid round it")
+    if tally["no_edge"]:
+        said.append("the grid round it does not reach the community's edge")
+    where = ("to a neighbouring grid or to the community's edge" if not (tally["no_neighbour"] or tally["no_edge"])
+             else "to the community's edge" if tally["no_neighbour"] else "to a neighbouring grid")
+    tried = f"{tally['straight']:,} straight lanes {2 * LANE_M:g} or {LANE_M:g} m wide tried from the site"
+    if tally["straight"] and not tally["clear"]:
+        said.append(f"none of the {tried}, {where}, passes {LANE_CLEARANCE_M:g} m clear of every footprint: each "
+                    "would cut a building")
+    elif tally["clear"]:
+        why = [f"{tally[k]:,} {text}" for k, text in (
+            ("fixed", "would reach the community's edge or land not divided here"),
+            ("split", "would leave the grid round it in pieces or the site still enclosed"),
+            ("small", "would cut one of its small grids (小网格) into pieces holding buildings"),
+            ("not_site", "would start beside the site, not on its edge")) if tally[k]]
+        said.append(f"of the {tried} {where}, {tally['clear']:,} pass {LANE_CLEARANCE_M:g} m clear of every footprint"
+                    + (", and of those tried, " + ", ".join(why) if why else ""))
+    return "; ".join(said)
+
+
 def _applied(small_geoms: np.ndarray, small_grid: np.ndarray, changed: dict[int, Any], redraw: _Redraw | None,
              p: int, residents: Residents | None) -> tuple[np.ndarray, np.ndarray, Residents | None]:
     """Small grids, the grid of each and ``residents`` with a lane's ``changed`` polygons (small grids drawn anew,
@@ -1235,6 +1305,9 @@ def cut_lanes_redrawing(grid_geoms: np.ndarray, container: shapely.Geometry, sma
     if residents.kept_wrapped:  # those another lane opened after all are not
         residents = dataclasses.replace(residents, kept_wrapped=frozenset(
             p for p in residents.kept_wrapped if foreign_holes(g[p], container)))
+    if residents.no_lane:
+        residents = dataclasses.replace(residents, no_lane={
+            p: t for p, t in residents.no_lane.items() if foreign_holes(g[p], container)})
     return g, s, grid, lanes + to_rim, to_sites + to_rim, residents
 
 
@@ -1307,11 +1380,12 @@ def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry], *, within: floa
 
 def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,
            width: float, clearance: float, fixed: shapely.Geometry | None = None,
-           seams: list[shapely.Geometry] | None = None) -> Iterator[shapely.Geometry]:
+           seams: list[shapely.Geometry] | None = None, tally: Counter | None = None) -> Iterator[shapely.Geometry]:
     """Straight lanes of ``ring`` from ``hole`` to ``outer`` clear of ``footprints`` and not reaching
     ``fixed``, shortest first (at most :data:`LANE_TRIES`; lanes to ``fixed`` are not counted, so that a ring
     whose nearest edge is the community's still gets the lanes to its other edges tried). ``seams``: lines
-    from the hole to ``outer`` (edges between the ring's small grids) along which a lane is tried too."""
+    from the hole to ``outer`` (edges between the ring's small grids) along which a lane is tried too. ``tally``:
+    counts the lanes (``straight``), those clear of the footprints (``clear``) and those reaching ``fixed``."""
     # footprints of the ring (those of the hole, whose edge the hole's may be, are the sibling's own)
     footprints = footprints[~shapely.covered_by(footprints, shapely.buffer(hole, 1e-3))] if len(footprints) else footprints
     blocked = shapely.union_all(shapely.buffer(footprints, clearance)) if len(footprints) else None
@@ -1347,9 +1421,13 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
                                                       width / 2, cap_style="flat", join_style="mitre")])
     pieces = shapely.intersection(rects, ring)
     ok = ~shapely.is_empty(pieces)
+    if tally is not None:
+        tally["straight"] += int(ok.sum())
     if blocked is not None:
         ok &= ~shapely.intersects(pieces, blocked)
     cand = np.flatnonzero(ok)
+    if tally is not None:
+        tally["clear"] += len(cand)
     area = np.round(shapely.area(pieces[cand]), 6)
     touch = shapely.buffer(edge, 1e-6)
     tried = 0
@@ -1358,6 +1436,8 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
         if shapely.is_empty(lane) or shapely.get_num_geometries(lane) != 1:
             continue
         if fixed is not None and shapely.distance(lane, fixed) < 1e-3:
+            if tally is not None:
+                tally["fixed"] += 1
             continue
         tried += 1
         yield lane

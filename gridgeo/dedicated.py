@@ -1008,7 +1008,8 @@ def not_compact_dedicated(dedicated: gpd.GeoDataFrame, carved: gpd.GeoDataFrame,
                     for x in mine]
             word = "the lane" if len(mine) == 1 else f"the {len(mine)} lanes"
             reasons.append(f"{word} from its site through the grid round it ({float(shapely.area(mine).sum()):.0f} m²; "
-                           + "; ".join(ends) + f") take it from Polsby–Popper {pc:.2f} to {joined:.2f}")
+                           + "; ".join(ends) + f") {'takes' if len(mine) == 1 else 'take'} it from Polsby–Popper "
+                           f"{pc:.2f} to {joined:.2f}")
         if not reasons:
             reasons.append(f"its site as carved has Polsby–Popper {pc:.2f}; its edges noded with the grids round it "
                            "make it less" if pc is not None else "its edges noded with the grids round it")
@@ -1023,17 +1024,24 @@ def not_compact_dedicated(dedicated: gpd.GeoDataFrame, carved: gpd.GeoDataFrame,
     return out, make_findings(rec, crs=dedicated.crs)
 
 
+#: metres within which a lane's edge lies on a grid's or the community's edge (the grids noded after the cut)
+LANE_NODE_M = 1e-3
+
+
 def _lane_end(lane: Any, outline: Any, grids: np.ndarray, ids: np.ndarray) -> str:
     """Where a lane from a dedicated grid's site ends, in words: on the community's edge (``outline``), or on a
     neighbouring grid of ``grids`` (the one of those it touches sharing the shortest edge with it, the ring round
     the site sharing its two long sides), with that grid's Polsby–Popper had it taken the lane."""
     from .partition.shapes import polsby_popper
 
-    if outline is not None and shapely.length(shapely.intersection(shapely.boundary(lane),
-                                                                   shapely.boundary(outline))) > 1e-6:
+    edge = shapely.boundary(lane)
+    # the grids are noded with the dedicated grids after the lane was cut: edges within LANE_NODE_M count as shared
+    if outline is not None and shapely.length(shapely.intersection(
+            edge, shapely.buffer(shapely.boundary(outline), LANE_NODE_M))) > LANE_NODE_M:
         return "to the community's edge, where no lane to a neighbouring grid opened the ring"
-    shared = shapely.length(shapely.intersection(shapely.boundary(grids), shapely.boundary(lane))) if len(grids) else []
-    touching = np.flatnonzero(np.asarray(shared) > 1e-6)
+    shared = (shapely.length(shapely.intersection(edge, shapely.buffer(shapely.boundary(grids), LANE_NODE_M)))
+              if len(grids) else np.zeros(0))
+    touching = np.flatnonzero(np.asarray(shared) > LANE_NODE_M)
     if len(touching) < 2:
         return "to another dedicated grid"
     q = int(touching[np.argmin(np.asarray(shared)[touching])])

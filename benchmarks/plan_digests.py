@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             inp = PartitionInputs(prep.communities, prep.blocks, prep.buildings, prep.villager_groups)
         comm, blocks, buildings = inp.communities, inp.blocks, inp.buildings
         kw.update(villager_groups=inp.villager_groups, outlines=inp.outlines, neighbours=inp.neighbours)
+        if getattr(inp, "dedicated", None):  # the dedicated grids as carved (since session 37)
+            kw["dedicated"] = inp.dedicated
         clear_all()
         cpu, wall = time.process_time(), time.perf_counter()
         res = partition(comm, blocks, buildings, workers=1, **kw)

@@ -926,9 +926,13 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
 
     ded = carving.carved.grids
     base, subgrids = result.grids, result.subgrids
+    found = None
     if communities is not None and len(ded):
-        ded = _with_land_given_back(ded, getattr(result, "given_back_land", None))
+        land = getattr(result, "given_back_land", None)
+        owner = _land_owner(ded, land)[0]
+        ded = _with_land_given_back(ded, land)
         ded, base, subgrids = fit_dedicated(ded, base, communities, subgrids)
+        ded, found = not_compact_dedicated(ded, carving.carved.grids, land, owner, base, communities)
     grids = gpd.GeoDataFrame(pd.concat([base, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
                              geometry="geometry", crs=base.crs)
     if "villager_group" in grids.columns:  # a dedicated grid follows no villager group
@@ -956,7 +960,93 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
         subgrids = _without_landless(subgrids, sid)
     out_b["grid_id"] = pd.Series(gid, index=out_b.index, dtype=object)
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
-    return PartitionResult(grids=grids, subgrids=subgrids, buildings=out_b, findings=result.findings)
+    findings = result.findings
+    if found is not None and len(found):
+        from ._findings import concat_findings
+
+        findings = concat_findings([findings, found], crs=grids.crs)
+    return PartitionResult(grids=grids, subgrids=subgrids, buildings=out_b, findings=findings)
+
+
+def not_compact_dedicated(dedicated: gpd.GeoDataFrame, carved: gpd.GeoDataFrame, land: gpd.GeoDataFrame | None,
+                          owner: np.ndarray, base: gpd.GeoDataFrame, communities: gpd.GeoDataFrame
+                          ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Dedicated grids (专属网格) under :data:`~gridgeo.partition.shapes.COMPACTNESS_FLOOR` Polsby–Popper, each
+    with a ``grid_not_compact`` finding (info) naming what makes it so, every cause that holds, measured here in the
+    metric CRS: the community itself as thin; its site as carved (``carved``: the grids as :func:`carve` made them,
+    the blocks of its units); the lanes from its site through the ring round it (``land``, the partition's
+    ``given_back_land``; ``owner``: the row each piece joined, :func:`_land_owner`), to the community's edge or to a neighbouring
+    grid of ``base`` (and that grid's Polsby–Popper had it taken the lane); else its edges noded with the grids
+    round it. Returns ``dedicated`` with ``grid_not_compact`` in the ``flags`` of those grids, and the findings."""
+    from .partition.shapes import COMPACTNESS_FLOOR, polsby_popper
+
+    geoms = dedicated.geometry.to_numpy()
+    pp = polsby_popper(geoms)
+    low = np.flatnonzero(pp < COMPACTNESS_FLOOR)
+    if not len(low):
+        return dedicated, make_findings([], crs=dedicated.crs)
+    as_carved = dict(zip(carved["grid_id"].astype(str), carved.geometry.to_numpy(), strict=True))
+    whole = dict(zip(communities["code"].astype(str), communities.geometry.to_numpy(), strict=True))
+    lanes = land.geometry.to_numpy() if land is not None and len(land) else np.zeros(0, dtype=object)
+    bgeoms = base.geometry.to_numpy()
+    bcode = base["community_code"].astype(str).to_numpy()
+    rec, flags = [], dedicated["flags"].fillna("").astype(str).to_numpy().copy()
+    for j in low:
+        gid, code = str(dedicated["grid_id"].iat[j]), str(dedicated["community_code"].iat[j])
+        reasons = []
+        outline = whole.get(code)
+        if outline is not None and (w := float(polsby_popper(np.array([outline], dtype=object))[0])) < COMPACTNESS_FLOOR:
+            reasons.append(f"the community itself has Polsby–Popper {w:.2f}")
+        site = as_carved.get(gid)
+        pc = float(polsby_popper(np.array([site], dtype=object))[0]) if site is not None else None
+        if pc is not None and pc < COMPACTNESS_FLOOR:
+            reasons.append(f"its site as carved for its units has Polsby–Popper {pc:.2f}")
+        mine = lanes[owner == j]
+        if len(mine) and site is not None:
+            joined = float(polsby_popper(np.array([shapely.union_all([site, *mine])], dtype=object))[0])
+            ends = [_lane_end(x, outline, bgeoms[bcode == code], base["grid_id"].to_numpy()[bcode == code])
+                    for x in mine]
+            word = "the lane" if len(mine) == 1 else f"the {len(mine)} lanes"
+            reasons.append(f"{word} from its site through the grid round it ({float(shapely.area(mine).sum()):.0f} m²; "
+                           + "; ".join(ends) + f") {'takes' if len(mine) == 1 else 'take'} it from Polsby–Popper "
+                           f"{pc:.2f} to {joined:.2f}")
+        if not reasons:
+            reasons.append(f"its site as carved has Polsby–Popper {pc:.2f}; its edges noded with the grids round it "
+                           "make it less" if pc is not None else "its edges noded with the grids round it")
+        rec.append({"type": "grid_not_compact", "severity": "info", "layer": "grids", "community_code": code,
+                    "feature_id": gid, "measure": round(float(pp[j]), 3),
+                    "message": f"dedicated grid {gid} has Polsby–Popper {pp[j]:.3f} (under {COMPACTNESS_FLOOR}), a "
+                               f"long or ragged shape; forced: {'; '.join(reasons)}; check it on the map",
+                    "geometry": shapely.point_on_surface(geoms[j])})
+        flags[j] = ",".join(dict.fromkeys([f for f in flags[j].split(",") if f] + ["grid_not_compact"]))
+    out = dedicated.copy()
+    out["flags"] = flags
+    return out, make_findings(rec, crs=dedicated.crs)
+
+
+#: metres within which a lane's edge lies on a grid's or the community's edge (the grids noded after the cut)
+LANE_NODE_M = 1e-3
+
+
+def _lane_end(lane: Any, outline: Any, grids: np.ndarray, ids: np.ndarray) -> str:
+    """Where a lane from a dedicated grid's site ends, in words: on the community's edge (``outline``), or on a
+    neighbouring grid of ``grids`` (the one of those it touches sharing the shortest edge with it, the ring round
+    the site sharing its two long sides), with that grid's Polsby–Popper had it taken the lane."""
+    from .partition.shapes import polsby_popper
+
+    edge = shapely.boundary(lane)
+    # the grids are noded with the dedicated grids after the lane was cut: edges within LANE_NODE_M count as shared
+    if outline is not None and shapely.length(shapely.intersection(
+            edge, shapely.buffer(shapely.boundary(outline), LANE_NODE_M))) > LANE_NODE_M:
+        return "to the community's edge, where no lane to a neighbouring grid opened the ring"
+    shared = (shapely.length(shapely.intersection(edge, shapely.buffer(shapely.boundary(grids), LANE_NODE_M)))
+              if len(grids) else np.zeros(0))
+    touching = np.flatnonzero(np.asarray(shared) > LANE_NODE_M)
+    if len(touching) < 2:
+        return "to another dedicated grid"
+    q = int(touching[np.argmin(np.asarray(shared)[touching])])
+    alt = float(polsby_popper(np.array([shapely.union(grids[q], lane)], dtype=object))[0])
+    return f"to grid {ids[q]}, which given the lane instead would have Polsby–Popper {alt:.2f}"
 
 
 def _uncounted(grids: gpd.GeoDataFrame, placed: list[tuple[str, int]],
@@ -980,17 +1070,27 @@ def _with_land_given_back(dedicated: gpd.GeoDataFrame, land: gpd.GeoDataFrame | 
     it (then the nearest; ties to the first), as a fresh plan's :func:`fit_dedicated` gives such crumbs."""
     if land is None or not len(land):
         return dedicated
+    return _with_geoms(dedicated, _land_owner(dedicated, land)[1])
+
+
+def _land_owner(dedicated: gpd.GeoDataFrame, land: gpd.GeoDataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """For each piece of ``land`` in turn, the row of ``dedicated`` it joins (-1 for none): the grid of its
+    community sharing the longest edge with it, then the nearest, then the first; and the grids' polygons with
+    the pieces joined (:func:`_with_land_given_back`)."""
     geoms = dedicated.geometry.to_numpy().copy()
+    if land is None or not len(land):
+        return np.zeros(0, dtype=np.int64), geoms
     dcode = dedicated["community_code"].astype(str).to_numpy()
-    for code, piece in zip(land["community_code"].astype(str), land.geometry.to_numpy(), strict=True):
+    out = np.full(len(land), -1, dtype=np.int64)
+    for i, (code, piece) in enumerate(zip(land["community_code"].astype(str), land.geometry.to_numpy(), strict=True)):
         mine = np.flatnonzero(dcode == code)
         if not len(mine):
             continue
         shared = shapely.length(shapely.intersection(shapely.boundary(piece), shapely.boundary(geoms[mine])))
         near = shapely.distance(piece, geoms[mine])
-        j = mine[int(np.lexsort((np.arange(len(mine)), near, -shared))[0])]
+        out[i] = j = mine[int(np.lexsort((np.arange(len(mine)), near, -shared))[0])]
         geoms[j] = shapely.union(geoms[j], piece)
-    return _with_geoms(dedicated, geoms)
+    return out, geoms
 
 
 def _without_landless(subgrids: gpd.GeoDataFrame | None, sid: np.ndarray) -> gpd.GeoDataFrame | None:

@@ -419,6 +419,8 @@ class PartitionInputs:
     #: the carved buildings' pieces across a community boundary, kept whole in one grid of the next community
     #: as the pieces of the other buildings are (None when there are none)
     neighbours: gpd.GeoDataFrame | None = None
+    #: community code -> the polygons of its dedicated grids as carved (each lane to a site measured with its grid)
+    dedicated: dict[str, Any] | None = None
 
 
 def partition_inputs(prep: Prepared) -> PartitionInputs:
@@ -437,8 +439,11 @@ def partition_inputs(prep: Prepared) -> PartitionInputs:
     with_dedicated = set(carving.carved.grids["community_code"].astype(str))
     outlines = {str(c): g for c, g in zip(prep.communities["code"], prep.communities.geometry, strict=True)
                 if str(c) in with_dedicated}
+    ded = carving.carved.grids
+    dedicated = {str(c): ded.geometry.to_numpy()[(ded["community_code"].astype(str) == str(c)).to_numpy()]
+                 for c in outlines}
     return PartitionInputs(carving.communities, carving.blocks, carving.buildings, carving.villager_groups,
-                           carving, outlines, reaching if len(reaching) else None)
+                           carving, outlines, reaching if len(reaching) else None, dedicated)
 
 
 def _community_progress(progress: Callable[[str], None] | None) -> Callable[[int, int], None] | None:
@@ -493,6 +498,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
             p_comm, p_blocks, p_buildings, streets=prep.streets, rules=prep.rules,
             villager_groups=p_groups, workers=workers, progress=_community_progress(progress),
             scheduler=scheduler, checkpoint=checkpoint, outlines=outlines, neighbours=reaching,
+            dedicated=inp.dedicated,
         )
     if carving is not None:
         from .dedicated import merge_result

@@ -1098,3 +1098,92 @@ def test_buildings_go_with_the_land_fit_dedicated_gives_to_an_ordinary_grid():
     assert g2["households"].tolist() == [350, 40] and g2["buildings"].tolist() == [5, 1]
     assert s2["households"].tolist() == [150, 200] and s2["buildings"].tolist() == [2, 3]
     assert grids["households"].tolist() == [300, 90]  # the frames given are not changed
+
+
+def _small_school_amid_flats(side: float = 24.0):
+    """The town of the test above with a small school compound (``side`` m square) amid the west block's flats:
+    a lane from it to the east grid's street is long against the school itself."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 200)],
+                            crs=CRS)
+    streets = gpd.GeoDataFrame({"highway": ["residential"]},
+                               geometry=[LineString([(X0 + 200, Y0 - 10), (X0 + 200, Y0 + 210)])], crs=CRS)
+    west = [(30, 40), (30, 100), (30, 160), (80, 30), (120, 30), (80, 170), (120, 170), (170, 40), (170, 160)]
+    east = [(250 + 50 * i, 50 + 50 * j) for i in range(3) for j in range(3)]
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in west + east]
+    buildings = gpd.GeoDataFrame({"households": [45] * len(fp)}, geometry=fp, crs=CRS)
+    h = side / 2
+    site = box(X0 + 100 - h, Y0 + 100 - h, X0 + 100 + h, Y0 + 100 + h)
+    units = _units([{"name": "学校", "category": "school", "employees": 120, "geometry": site}])
+    return comm, streets, buildings, units, site, fp
+
+
+def _pp(geom) -> float:
+    from gridgeo.partition.shapes import polsby_popper
+
+    return float(polsby_popper(np.array([geom], dtype=object))[0])
+
+
+def test_a_lane_that_would_leave_a_small_dedicated_grid_long_goes_to_the_neighbour():
+    """Issue 16, session 37: a lane from a dedicated grid's site (专属网格) through the ring round it to a neighbouring
+    grid went to the dedicated grid whatever it did to its shape. A school of 24 × 24 m amid the flats: its lane to
+    the east grid's street is 88 m long, and with it the school fell to Polsby–Popper 0.23 (from 0.785) while the
+    east grid, given the lane, stays at 0.54. The lane now goes to the dedicated grid only where its Polsby–Popper
+    stays at 0.25 or more (or where the neighbour would be left less compact than the site): here the east grid
+    takes it. No grid has a hole, households are unchanged, the plan validates."""
+    comm, streets, buildings, units, site, fp = _small_school_amid_flats()
+    plan = gridgeo.divide(comm, streets, buildings, enterprises=units)
+    base, ded = plan.grids[plan.grids["kind"] == "base"].to_crs(CRS), _ded(plan).to_crs(CRS)
+    assert len(base) == 2 and len(ded) == 1 and sorted(base["households"]) == [405, 405]
+    assert not (plan.findings["type"] == "grid_encloses_grid").any()
+    assert all(g.geom_type == "Polygon" and len(g.interiors) == 0 for g in base.geometry)
+    school = ded.geometry.iloc[0]
+    assert school.symmetric_difference(site).area < 1e-3  # its site, no lane
+    assert _pp(school) > 0.78
+    east_block = box(X0 + 200, Y0, X0 + 400, Y0 + 200)
+    east = base.geometry[base.geometry.representative_point().within(east_block)].iloc[0]
+    lane = east.difference(east_block)
+    assert 4 * 80 <= lane.area <= 8 * 90 and lane.intersects(site.exterior)
+    assert not any(lane.intersects(f) for f in fp)
+    assert _pp(east) >= 0.25
+    assert abs(school.area + base.area.sum() - comm.area.iloc[0]) < 1e-3
+    assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_a_dedicated_grid_under_the_compactness_floor_gets_a_finding_naming_its_site():
+    """Dedicated grids (专属网格) were never measured for shape: a market hall's site of 150 × 10 m along the
+    community's edge became a dedicated grid of Polsby–Popper 0.18 with no finding. It now gets ``grid_not_compact``
+    (info), saying that its site itself is that long."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 200)],
+                            crs=CRS)
+    pts = [(50 + 100 * i, 60 + 70 * j) for i in range(4) for j in range(2)]
+    fp = [box(X0 + x - 10, Y0 + y - 10, X0 + x + 10, Y0 + y + 10) for x, y in pts]
+    buildings = gpd.GeoDataFrame({"households": [50] * len(fp)}, geometry=fp, crs=CRS)
+    site = box(X0 + 100, Y0, X0 + 250, Y0 + 10)
+    units = _units([{"name": "市场", "category": "market", "employees": 120, "geometry": site}])
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    ded = _ded(plan)
+    assert len(ded) == 1
+    code = ded["grid_code"].iloc[0]
+    assert _pp(ded.to_crs(CRS).geometry.iloc[0]) < 0.25
+    found = plan.findings[(plan.findings["type"] == "grid_not_compact") & (plan.findings["feature_id"] == code)]
+    assert len(found) == 1 and found["severity"].iloc[0] == "info"
+    msg = found["message"].iloc[0]
+    assert f"dedicated grid {code}" in msg and "Polsby–Popper 0.184" in msg
+    assert "its site as carved" in msg and "has Polsby–Popper 0.18" in msg
+    assert "grid_not_compact" in plan.grids.loc[plan.grids["grid_code"] == code, "flags"].iloc[0].split(",")
+
+
+def test_a_grid_wrapped_round_a_walled_in_site_says_why_no_lane_opens_it():
+    """Fuzz towns 2637 and 2645 (issue 16): a grid wrapped round a dedicated grid's site (专属网格) was reported as
+    "neither a corridor to another grid nor a division afresh opened them", never why the lanes from the site (to a
+    neighbouring grid, to the community's edge) failed. The school walled in by its flats 2 m off: the finding now
+    says that none of the straight lanes tried from the site passes 1 m clear of every footprint."""
+    comm, buildings, units = _school_in_flats()
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    wrapped = plan.findings[plan.findings["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1
+    msg = wrapped["message"].iloc[0]
+    assert "it holds a dedicated grid (专属网格)" in msg
+    assert "nor a lane between the buildings: no other grid borders the grid round it; none of the " in msg
+    assert "straight lanes 8 or 4 m wide tried from the site, to the community's edge, passes 1 m clear of every " \
+           "footprint: each would cut a building" in msg

@@ -96,6 +96,46 @@ def test_fuzz_town_wrap_kept_for_its_small_grids_says_why(shared_data):
     assert "redrawn round such a lane its small grids would be fewer within their bounds" in wrapped["message"].iloc[0]
 
 
+@pytest.mark.parametrize("seed", [2637, 2645])
+def test_fuzz_town_wrap_round_a_walled_in_site_says_why_no_lane_opens_it(seed, shared_data):
+    """Fuzz towns 2637 and 2645 (issue 16, session 37): a grid wrapped round a dedicated grid's site (专属网格) was
+    reported as "neither a corridor to another grid nor a division afresh opened them within the bounds", never why
+    the lanes from the site to a neighbouring grid and to the community's edge failed. Measured: not one straight lane
+    8 or 4 m wide from the site passes 1 m clear of every footprint; the finding now says so."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, _ = fz.town(seed)
+    found = fz.div(t).findings
+    wrapped = found[found["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1
+    msg = wrapped["message"].iloc[0]
+    assert "nor a lane between the buildings: none of the " in msg
+    assert ("straight lanes 8 or 4 m wide tried from the site, to a neighbouring grid or to the community's edge, "
+            "passes 1 m clear of every footprint: each would cut a building") in msg
+
+
+def test_fuzz_town_dedicated_grid_left_long_by_its_lane_says_so(shared_data):
+    """Fuzz town 2524 (issue 16, session 37): the only way out of a dedicated grid's site (专属网格) is a lane to the
+    community's edge, which the site takes; with it the dedicated grid has Polsby–Popper 0.224, and dedicated grids
+    had no compactness finding at all. It now gets ``grid_not_compact`` naming the lane, where it ends and the
+    Polsby–Popper it takes the site from and to."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, _ = fz.town(2524)
+    plan = fz.div(t)
+    ded = plan.grids[plan.grids["kind"] == "dedicated"]
+    found = plan.findings[(plan.findings["type"] == "grid_not_compact")
+                          & plan.findings["feature_id"].isin(set(ded["grid_code"]))]
+    assert len(found) == 1
+    msg = found["message"].iloc[0]
+    assert msg.startswith(f"dedicated grid {found['feature_id'].iloc[0]} has Polsby–Popper 0.2")
+    assert "the lane from its site through the grid round it" in msg
+    assert "to the community's edge, where no lane to a neighbouring grid opened the ring" in msg
+    assert "takes it from Polsby–Popper 0.30 to 0.2" in msg
+
+
 @pytest.mark.parametrize("seed", sorted(CODES_ONLY))
 def test_fuzz_town_buildings_carry_the_codes_they_lie_in(seed, shared_data):
     from conftest import scenario_builder

@@ -50,10 +50,12 @@ from .enclosures import (
     cut_site_lanes,
     enclosure_count,
     foreign_holes,
+    no_lane_why,
     node_lanes,
     open_enclosures,
     open_sites,
     part_unions,
+    site_of_lane,
 )
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
@@ -215,7 +217,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     drawn, small_drawn = grid_geoms, small_geoms  # before the lanes
     grid_geoms, small_geoms, small_grid, site_lanes, residents = _lanes_cut(
         grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"], zoned=zone_of_block is not None,
-        open_to=job.get("open_to"), residents=residents)
+        open_to=job.get("open_to"), residents=residents, dedicated=job.get("dedicated"))
     if len(small_geoms) != n_small or not np.array_equal(residents.small_of_cell, small_of_cell):
         # a small grid of a ring redrawn round a lane: its buildings follow their cells
         small_of_cell, n_small = residents.small_of_cell, len(small_geoms)
@@ -247,7 +249,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     findings += _shape_findings(grid_geoms, grid_ids, [container] * n_grids, "grids", code,
                                 carved=community if container is not community else None,
                                 zoned=zone_of_block is not None, small_kept=residents.kept_wrapped,
-                                not_compact=why_not)
+                                not_compact=why_not, no_lane=residents.no_lane)
     why_small = _not_compact_why(small_geoms, small_drawn, cells, small_of_cell, container, community, small_ids,
                                  small_searched, parent_of=small_grid, parent_geoms=grid_geoms, parent_ids=grid_ids)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
@@ -1165,7 +1167,7 @@ def _small_grids(g: Graph, geoms: np.ndarray, grid_of_cell: np.ndarray, n_grids:
 
 def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.ndarray, container: Any,
                community: Any, footprints: np.ndarray, *, zoned: bool, open_to: Any = None,
-               residents: Residents) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, Residents]:
+               residents: Residents, dedicated: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list, Residents]:
     """Grids and small grids with a lane between the buildings cut across any still wrapped round another
     (:func:`~.enclosures.cut_grid_lanes`, :func:`~.enclosures.cut_lanes`), never reaching the community's
     edge or a dedicated grid's, but for a lane from a dedicated grid's site (专属网格) that no lane to a
@@ -1177,7 +1179,9 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     grids stay as many within their bounds (:func:`~.enclosures.cut_lanes_redrawing`; ``residents``: the cells,
     their households and small grids). Returns both levels, the grid of each small grid, the lanes the sites take
     and ``residents`` after the redrawing; all as they were (and no lane) should the lanes leave either level not a
-    clean coverage."""
+    clean coverage. ``dedicated``: the polygons of the community's dedicated grids (default: the parts of the land
+    carved out for them), each lane to a neighbour measured with the one it joins
+    (:func:`~.enclosures.site_keeps_shape`)."""
     n_grids, n_small = len(grid_geoms), len(small_geoms)
     fixed = shapely.union(shapely.boundary(container), shapely.boundary(community))
     # the whole community's land the grids here do not tile, less a re-division's kept grids: the dedicated
@@ -1192,7 +1196,8 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     g2, s2 = grid_geoms, small_geoms
     if n_grids > 1 and not zoned:  # grids following villager groups keep their lines as drawn
         g2, s2, _, lanes, to_sites, _ = _cut_grid_lanes(g2, container, s2, small_grid, footprints, fixed=fixed,
-                                                        open_to=open_to, to_rim=True, sites=sites)
+                                                        open_to=open_to, to_rim=True, sites=sites,
+                                                        site_grids=_with_lanes(dedicated, sites, []))
     if sites is not None and not zoned and shapely.area(sites) > 0:
         g2, s2, to_rim = cut_site_lanes(g2, container, s2, small_grid, footprints, sites=sites, fixed=fixed)
         lanes, to_sites = lanes + to_rim, to_sites + to_rim
@@ -1200,7 +1205,7 @@ def _lanes_cut(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.n
     if not zoned and any(foreign_holes(x, container) for x in g2 if not shapely.is_empty(x)):
         g2, s2, grid2, more, more_sites, res2 = cut_lanes_redrawing(
             g2, container, s2, small_grid, footprints, residents, fixed=fixed, open_to=open_to,
-            sites=sites)
+            sites=sites, site_grids=_with_lanes(dedicated, sites, to_sites))
         lanes, to_sites = lanes + more, to_sites + more_sites
     n_small = len(s2)
     if n_small > n_grids:
@@ -1422,6 +1427,20 @@ def current_notes(notes: list[tuple[str, int, float]], labels: np.ndarray, h: np
     return kept
 
 
+def _with_lanes(dedicated: Any, sites: Any, lanes: list) -> np.ndarray | None:
+    """The dedicated grids' polygons (专属网格; the parts of ``sites`` where ``dedicated`` is None), each with the
+    ``lanes`` it has taken so far (:func:`~.enclosures.site_of_lane`); None without sites."""
+    if sites is None:
+        return None
+    grids = np.asarray(shapely.get_parts(sites) if dedicated is None else dedicated, dtype=object).copy()
+    if not len(grids):
+        return None
+    for lane in lanes:
+        d = site_of_lane(grids, lane)
+        grids[d] = shapely.union(grids[d], lane)
+    return grids
+
+
 #: a grid less compact than this (Polsby–Popper 4πA/P²) is reported, with what forces its shape
 COMPACTNESS_REPORT = COMPACTNESS_FLOOR
 
@@ -1442,15 +1461,17 @@ def _walled_in(holes: list, footprints: Any) -> bool:
 
 def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer: str, code: str, *,
                     carved: Any = None, zoned: bool = False, footprints: Any = None,
-                    small_kept: frozenset[int] = frozenset(), not_compact: dict[int, str] | None = None
-                    ) -> list[dict[str, Any]]:
+                    small_kept: frozenset[int] = frozenset(), not_compact: dict[int, str] | None = None,
+                    no_lane: dict[int, Any] | None = None) -> list[dict[str, Any]]:
     """A grid wrapped around another (a hole its container does not have) and a grid under
     :data:`COMPACTNESS_REPORT` Polsby–Popper, each a finding. ``carved``: the community less its dedicated
     grids, where the containers are the whole community (a hole of ``carved`` holds dedicated grids).
     ``zoned``: the grids follow villager groups (村民小组), as drawn. ``small_kept``: grids kept wrapped because
     every lane opening them cuts a small grid with buildings on both sides, which redrawn round the lane would
     leave fewer small grids within their bounds (:func:`~.enclosures.cut_lanes_redrawing`). ``not_compact``: for each
-    grid under :data:`COMPACTNESS_REPORT`, what forces its shape (:func:`_not_compact_why`)."""
+    grid under :data:`COMPACTNESS_REPORT`, what forces its shape (:func:`_not_compact_why`). ``no_lane``: for each
+    grid left wrapped round a dedicated grid's site, the lanes from the site tried and why each was refused
+    (:attr:`~.enclosures.Residents.no_lane`, put in words by :func:`~.enclosures.no_lane_why`)."""
     found = []
     word = "grid" if layer == "grids" else "small grid"
     pp = polsby_popper(geoms)
@@ -1462,13 +1483,16 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
             why = ("the buildings round it leave no way out of the hole without cutting one (a tower in a podium), "
                    "and no division within the bounds without it was found" if walled and dedicated == 0 else
                    "no division within the bounds without it was found" if dedicated == 0 else
-                   f"{dedicated} of them hold dedicated grids (专属网格) enclosed by the community's other blocks, "
+                   ("it holds a dedicated grid (专属网格) enclosed by the community's other blocks, " if len(holes) == 1
+                    else f"{dedicated} of them hold dedicated grids (专属网格) enclosed by the community's other blocks, ")
                    + ("and it is the community's only ordinary grid" if len(geoms) == 1 else
                       "and the grids follow the villager groups (村民小组) as drawn" if zoned else
                       "and neither a corridor to another grid nor a division afresh opened them within the "
                       "bounds") + (
                        "; for the others no division within the bounds without them was found"
                        if dedicated < len(holes) else ""))
+            if dedicated and no_lane and q in no_lane and not zoned:
+                why += f"; nor a lane between the buildings: {no_lane_why(no_lane[q])}"
             if q in small_kept:
                 why += ("; lanes between the buildings would open it, but each cuts one of its small grids (小网格) "
                         "into pieces holding buildings, and redrawn round such a lane its small grids would be fewer "

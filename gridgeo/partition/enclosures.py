@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,7 +41,8 @@ from .graph import Graph, subgraph
 from .solver import Bounds, Weights, partition_graph
 
 __all__ = ["open_enclosures", "open_sites", "enclosure_count", "part_unions", "foreign_holes", "cut_lanes",
-           "cut_grid_lanes", "cut_site_lanes", "cut_lanes_redrawing", "Residents"]
+           "cut_grid_lanes", "cut_site_lanes", "cut_lanes_redrawing", "Residents", "site_of_lane", "site_keeps_shape",
+           "no_lane_why"]
 
 #: spanning-tree seeds tried for each enclosing grid
 TRIES = 8
@@ -660,15 +662,17 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
                near: np.ndarray, parent: shapely.Geometry, width: float, clearance: float,
                accept: Callable[[shapely.Geometry, int], Any] | None = None,
                fixed: shapely.Geometry | None = None, to_outer: bool = False,
-               seams: list[shapely.Geometry] | None = None, site: shapely.Geometry | None = None) -> tuple | None:
+               seams: list[shapely.Geometry] | None = None, site: shapely.Geometry | None = None,
+               tally: Counter | None = None) -> tuple | None:
     """(sibling, ring less the lane, sibling with it, lane, what ``accept`` said) for the shortest lane
     ``width`` wide that opens ``hole`` of part ``q`` and that ``accept(lane, sibling)`` does not refuse
     (None), or None. The lane goes to the part of ``inside`` nearest where it starts (in the hole) or, with
     ``to_outer``, to the one along most of its far end (a neighbour outside the ring). ``site``: land in the hole
     held by no part (a dedicated grid's site, 专属网格), which takes the lane instead (its way out to the street):
     the lane must start on the site's edge (half its width at least along it), and the sibling is returned
-    unchanged."""
-    for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed, seams=seams):
+    unchanged. ``tally``: counts of the lanes tried and why each was refused (:func:`no_lane_why`)."""
+    tally = Counter() if tally is None else tally
+    for lane in _lanes(geoms[q], hole, outer, near, width, clearance, fixed=fixed, seams=seams, tally=tally):
         ring = shapely.difference(geoms[q], lane)
         if to_outer:
             end = shapely.buffer(lane, 1e-3)
@@ -679,6 +683,7 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
         if site is None:
             given, taken = shapely.union(geoms[s], lane), 0.0
         elif shapely.length(shapely.intersection(shapely.boundary(site), shapely.buffer(lane, RIM_TOL))) < width / 2:
+            tally["not_site"] += 1
             continue  # a lane from land in the hole that is not the site's
         else:
             given, taken = geoms[s], float(shapely.area(lane))
@@ -686,10 +691,12 @@ def _give_lane(geoms: np.ndarray, q: int, inside: list[int], hole: shapely.Geome
                 and len(foreign_holes(ring, parent)) < len(foreign_holes(geoms[q], parent))
                 and abs(shapely.area(ring) + shapely.area(given) + taken - shapely.area(geoms[q])
                         - shapely.area(geoms[s])) <= 1e-6 * shapely.area(parent)):
+            tally["split"] += 1
             continue
         said = True if accept is None else accept(lane, s)
         if said is not None:
             return s, ring, given, lane, said
+        tally["small"] += 1
     return None
 
 
@@ -710,7 +717,8 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                     small_grid: np.ndarray, footprints: np.ndarray, *, fixed: shapely.Geometry | None = None,
                     width: float = LANE_M, clearance: float = LANE_CLEARANCE_M,
                     open_to: shapely.Geometry | None = None, to_rim: bool = False,
-                    residents: Residents | None = None, sites: shapely.Geometry | None = None) -> tuple:
+                    residents: Residents | None = None, sites: shapely.Geometry | None = None,
+                    site_grids: np.ndarray | None = None) -> tuple:
     """Grids and small grids with a lane cut across any grid still wrapped round another (as
     :func:`cut_lanes` does for small grids): the lane leaves the ring's small grids it crosses and joins the
     small grid of the grid in the hole where it starts; every small grid stays in one piece, without a hole
@@ -724,8 +732,13 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
 
     ``sites``: the part of ``open_to`` carved out for dedicated grids (专属网格). A lane from such a site through
     the ring to a neighbouring grid is the site's way out to the street: the **site** takes it (the neighbour keeps
-    its shape), wherever the lane starts on the site's edge; else the neighbour takes it, as from other
-    ``open_to`` land (a re-division's kept grids).
+    its shape), wherever the lane starts on the site's edge and the dedicated grid keeps its shape
+    (:func:`site_keeps_shape`: Polsby–Popper at least :data:`~.shapes.COMPACTNESS_FLOOR` with the lane, or the
+    lower Polsby–Popper of the two grids the lane touches higher with the site holding it than with the
+    neighbour); else the neighbour takes a lane, as from other ``open_to`` land (a re-division's kept grids), and
+    where no lane to the neighbour opens the ring, the site takes the first lane it refused for its shape.
+    ``site_grids``: the dedicated grids' polygons (default: the parts of ``sites``), each lane measured with the
+    one it joins (:func:`site_of_lane`).
 
     ``to_rim``: where no lane to the ring's outer edge elsewhere opens a ring round another grid, a lane to the
     container's own edge (the community's) is tried as the last resort (a tower's grid near the community's
@@ -740,6 +753,9 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
     lanes: list[shapely.Geometry] = []
     to_sites: list[shapely.Geometry] = []
     edge = shapely.boundary(container) if fixed is None else fixed
+    if sites is not None:
+        site_grids = (np.asarray(shapely.get_parts(sites), dtype=object) if site_grids is None
+                      else np.asarray(site_grids, dtype=object).copy())
     for p in range(len(grid_geoms)):
         holes = foreign_holes(grid_geoms[p], container)
         for hole in holes:
@@ -747,9 +763,13 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                       and shapely.within(shapely.point_on_surface(grid_geoms[r]), hole)]
             outer = shapely.union_all([shapely.get_exterior_ring(g) for g in shapely.get_parts(grid_geoms[p])])
             hole_edge, to_outer, site_land = edge, False, None
+            tally: Counter = Counter()
             if not inside:
                 site = _site_opening(grid_geoms, p, hole, holes, outer, open_to, edge)
                 if site is None:
+                    if residents is not None and sites is not None and shapely.area(
+                            shapely.intersection(hole, sites)) > HOLE_LAND_M2:
+                        residents = _no_lane(residents, p, Counter(no_neighbour=1))
                     continue
                 inside, outer, hole_edge = site
                 to_outer = True
@@ -787,19 +807,33 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             seams = _seams(small_geoms, np.flatnonzero(small_grid == p), hole,
                            shapely.intersection(outer, shapely.buffer(grid_geoms[p], 1e-6)))
             done, taken = None, False
+            misshapen: list[tuple] = []  # lanes the site would take but for its shape, in the order tried
             if site_land is not None:
+                def site_accept(lane: shapely.Geometry, s: int, p: int = p, accept: Callable = accept,
+                                misshapen: list[tuple] = misshapen) -> tuple | None:
+                    said = accept(lane, s, site_takes=True)
+                    if said is None:
+                        return None
+                    d = site_of_lane(site_grids, lane)
+                    if not site_keeps_shape(site_grids[d], lane, grid_geoms[s]):
+                        misshapen.append((s, shapely.difference(grid_geoms[p], lane), grid_geoms[s], lane, said))
+                        return None
+                    return said
+
                 for w in (2 * width, width):
                     done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance,
-                                      functools.partial(accept, site_takes=True), fixed=hole_edge, to_outer=to_outer,
-                                      seams=seams, site=site_land)
+                                      site_accept, fixed=hole_edge, to_outer=to_outer, seams=seams, site=site_land,
+                                      tally=tally)
                     if done is not None:
                         taken = True
                         break
             for w in (2 * width, width) if done is None else ():
                 done = _give_lane(grid_geoms, p, inside, hole, outer, near, container, w, clearance, accept,
-                                  fixed=hole_edge, to_outer=to_outer, seams=seams)
+                                  fixed=hole_edge, to_outer=to_outer, seams=seams, tally=tally)
                 if done is not None:
                     break
+            if done is None and misshapen:  # no lane to the neighbour: the site's way out, whatever its shape
+                done, taken = misshapen[0], True
             if done is None and to_rim and not to_outer:
                 stop = shapely.difference(hole_edge, shapely.buffer(shapely.boundary(container), RIM_TOL))
                 for w in (2 * width, width):
@@ -810,6 +844,8 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                         break
             if done is None:
                 residents = _refused(residents, p, drafts)
+                if site_land is not None:
+                    residents = _no_lane(residents, p, tally)
                 continue
             s, ring, given, lane, (changed, redraw) = done
             grid_geoms[p], grid_geoms[s] = ring, given
@@ -817,7 +853,37 @@ def _cut_grid_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             lanes.append(lane)
             if taken:
                 to_sites.append(lane)
+                d = site_of_lane(site_grids, lane)
+                site_grids[d] = shapely.union(site_grids[d], lane)
     return grid_geoms, small_geoms, small_grid, lanes, to_sites, residents
+
+
+def site_of_lane(site_grids: np.ndarray, lane: shapely.Geometry) -> int:
+    """The dedicated grid (专属网格, an index into ``site_grids``) that takes ``lane``: the one sharing the longest
+    edge with it, then the nearest, then the first (as :func:`gridgeo.dedicated.merge_result` joins it)."""
+    shared = shapely.length(shapely.intersection(shapely.boundary(site_grids), shapely.boundary(lane)))
+    near = shapely.distance(site_grids, lane)
+    return int(np.lexsort((np.arange(len(site_grids)), near, -shared))[0])
+
+
+def site_keeps_shape(site: shapely.Geometry, lane: shapely.Geometry, neighbour: shapely.Geometry) -> bool:
+    """Whether a dedicated grid (专属网格) ``site`` takes ``lane``, its way out through the ring round it to the
+    ``neighbour`` grid, rather than that neighbour: where the site's Polsby–Popper with the lane stays at
+    :data:`~.shapes.COMPACTNESS_FLOOR` or more, or where the lower Polsby–Popper of the two grids is higher with
+    the site holding the lane than with the neighbour holding it (ties to the neighbour).
+
+    >>> from shapely import box
+    >>> site, neighbour = box(0, 0, 60, 60), box(200, 0, 400, 200)
+    >>> site_keeps_shape(site, box(60, 26, 100, 34), neighbour)  # 0.48 with a lane of 40 × 8 m
+    True
+    >>> site_keeps_shape(box(0, 0, 24, 24), box(24, 8, 112, 16), neighbour)  # 0.23: the neighbour takes it
+    False
+    """
+    from .shapes import COMPACTNESS_FLOOR, polsby_popper
+
+    pp = polsby_popper(np.array([shapely.union(site, lane), site, neighbour, shapely.union(neighbour, lane)],
+                                dtype=object))
+    return bool(pp[0] >= COMPACTNESS_FLOOR or min(pp[0], pp[2]) > min(pp[1], pp[3]))
 
 
 def cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
@@ -864,6 +930,7 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             outer = shapely.union_all([shapely.get_exterior_ring(g) for g in shapely.get_parts(grid_geoms[p])])
             reach = shapely.intersection(outer, shapely.buffer(rim, RIM_TOL))
             if shapely.is_empty(reach):
+                residents = _no_lane(residents, p, Counter(no_edge=1))
                 continue
             # a hole holding grids beside the site (a tower's grid): lanes from the site's edge alone
             held = any(r != p and not shapely.is_empty(grid_geoms[r])
@@ -882,15 +949,19 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             seams = _seams(small_geoms, mine, start, reach)
             done = None
             drafts: list[_Redraw | None] = []
+            tally: Counter = Counter()
             for w in (2 * width, width):
-                for lane in _lanes(grid_geoms[p], start, reach, near, w, clearance, fixed=stop, seams=seams):
+                for lane in _lanes(grid_geoms[p], start, reach, near, w, clearance, fixed=stop, seams=seams,
+                                   tally=tally):
                     if not shapely.area(shapely.intersection(shapely.buffer(lane, RIM_TOL), site)) > 0:
+                        tally["not_site"] += 1
                         continue  # a lane from a grid in the hole beside the site (cut_grid_lanes' to give)
                     ring = shapely.difference(grid_geoms[p], lane)
                     # the site opened (not merely joined to another hole of the ring, a sliver of the outline)
                     if not (shapely.get_num_geometries(ring) == 1 and not any(
                             shapely.area(shapely.intersection(h, site)) > HOLE_LAND_M2
                             for h in foreign_holes(ring, container))):
+                        tally["split"] += 1
                         continue
                     redraw = None if residents is None else _Redraw(residents, len(small_geoms))
                     drafts.append(redraw)
@@ -898,10 +969,11 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
                     if changed is not None:
                         done = ring, lane, changed, redraw
                         break
+                    tally["small"] += 1
                 if done is not None:
                     break
             if done is None:
-                residents = _refused(residents, p, drafts)
+                residents = _no_lane(_refused(residents, p, drafts), p, tally)
                 continue
             grid_geoms[p] = done[0]
             small_geoms, small_grid, residents = _applied(small_geoms, small_grid, done[2], done[3], p, residents)
@@ -1001,6 +1073,9 @@ class Residents:
         Grids left wrapped round another grid or a site because each lane that opened them cut a small grid in
         pieces holding buildings and, redrawn round it, the small grids would be fewer within ``bounds`` (what
         :func:`cut_lanes_redrawing` found; the finding says so).
+    no_lane
+        Grids left wrapped round a dedicated grid's site (专属网格): the lanes from it :func:`cut_lanes_redrawing`
+        tried, and why each was refused (a tally, :func:`no_lane_why` puts it in words for the finding).
     """
 
     cells: np.ndarray
@@ -1010,6 +1085,7 @@ class Residents:
     cell_of: np.ndarray
     bounds: Bounds
     kept_wrapped: frozenset[int] = frozenset()
+    no_lane: dict[int, Counter] = dataclasses.field(default_factory=dict)
 
 
 class _Redraw:
@@ -1141,6 +1217,52 @@ def _refused(residents: Residents | None, p: int, drafts: list[_Redraw | None]) 
     return dataclasses.replace(residents, kept_wrapped=residents.kept_wrapped | {p})
 
 
+def _no_lane(residents: Residents | None, p: int, tally: Counter) -> Residents | None:
+    """``residents`` with ``tally`` (the lanes tried from a dedicated grid's site through grid ``p`` round it, and
+    why each was refused) added to what it keeps of ``p`` (:attr:`Residents.no_lane`)."""
+    if residents is None:
+        return None
+    no_lane = dict(residents.no_lane)
+    no_lane[p] = no_lane.get(p, Counter()) + tally + Counter(holes=1)
+    return dataclasses.replace(residents, no_lane=no_lane)
+
+
+def no_lane_why(tally: Counter) -> str:
+    """Why no lane between the buildings opened a ring round a dedicated grid's site (专属网格), in words, from the
+    ``tally`` of :func:`cut_lanes_redrawing` (:attr:`Residents.no_lane`): the straight lanes tried (``straight``),
+    those :data:`LANE_CLEARANCE_M` clear of every footprint (``clear``), and of the clear ones tried in turn, those
+    ending on land that is not the target's (``fixed``), leaving the ring in pieces or the site enclosed
+    (``split``), cutting a small grid into pieces holding buildings (``small``) or starting beside the site
+    (``not_site``); a ring with no neighbouring grid (``no_neighbour``) or not reaching the community's edge
+    (``no_edge``).
+
+    >>> no_lane_why(Counter(straight=2176, clear=0)).endswith("clear of every footprint: each would cut a building")
+    True
+    >>> no_lane_why(Counter(straight=900, clear=40, split=24, small=16, no_edge=1)).split("; ")[0]
+    "the grid round it does not reach the community's edge"
+    """
+    said = []
+    if tally["no_neighbour"]:
+        said.append("no other grid borders the grid round it")
+    if tally["no_edge"]:
+        said.append("the grid round it does not reach the community's edge")
+    where = ("to a neighbouring grid or to the community's edge" if not (tally["no_neighbour"] or tally["no_edge"])
+             else "to the community's edge" if tally["no_neighbour"] else "to a neighbouring grid")
+    tried = f"{tally['straight']:,} straight lanes {2 * LANE_M:g} or {LANE_M:g} m wide tried from the site"
+    if tally["straight"] and not tally["clear"]:
+        said.append(f"none of the {tried}, {where}, passes {LANE_CLEARANCE_M:g} m clear of every footprint: each "
+                    "would cut a building")
+    elif tally["clear"]:
+        why = [f"{tally[k]:,} {text}" for k, text in (
+            ("fixed", "would reach the community's edge or land not divided here"),
+            ("split", "would leave the grid round it in pieces or the site still enclosed"),
+            ("small", "would cut one of its small grids (小网格) into pieces holding buildings"),
+            ("not_site", "would start beside the site, not on its edge")) if tally[k]]
+        said.append(f"of the {tried} {where}, {tally['clear']:,} pass {LANE_CLEARANCE_M:g} m clear of every footprint"
+                    + (", and of those tried, " + ", ".join(why) if why else ""))
+    return "; ".join(said)
+
+
 def _applied(small_geoms: np.ndarray, small_grid: np.ndarray, changed: dict[int, Any], redraw: _Redraw | None,
              p: int, residents: Residents | None) -> tuple[np.ndarray, np.ndarray, Residents | None]:
     """Small grids, the grid of each and ``residents`` with a lane's ``changed`` polygons (small grids drawn anew,
@@ -1159,7 +1281,7 @@ def _applied(small_geoms: np.ndarray, small_grid: np.ndarray, changed: dict[int,
 def cut_lanes_redrawing(grid_geoms: np.ndarray, container: shapely.Geometry, small_geoms: np.ndarray,
                         small_grid: np.ndarray, footprints: np.ndarray, residents: Residents, *,
                         fixed: shapely.Geometry | None = None, open_to: shapely.Geometry | None = None,
-                        sites: shapely.Geometry | None = None) -> tuple:
+                        sites: shapely.Geometry | None = None, site_grids: np.ndarray | None = None) -> tuple:
     """The lanes of :func:`cut_grid_lanes` (``to_rim``) and :func:`cut_site_lanes` (where ``sites`` is given) once
     more, for the grids still wrapped round another grid or a site after them, now redrawing a small grid of the
     ring that a lane crosses from side to side with buildings on both sides (:func:`_redraw_pieces`): the piece on
@@ -1175,7 +1297,7 @@ def cut_lanes_redrawing(grid_geoms: np.ndarray, container: shapely.Geometry, sma
     """
     g, s, grid, lanes, to_sites, residents = _cut_grid_lanes(
         grid_geoms, container, small_geoms, small_grid, footprints, fixed=fixed, open_to=open_to, to_rim=True,
-        residents=residents, sites=sites)
+        residents=residents, sites=sites, site_grids=site_grids)
     to_rim: list[shapely.Geometry] = []
     if sites is not None and shapely.area(sites) > 0:
         g, s, grid, to_rim, residents = _cut_site_lanes(g, container, s, grid, footprints, sites=sites, fixed=fixed,
@@ -1183,6 +1305,9 @@ def cut_lanes_redrawing(grid_geoms: np.ndarray, container: shapely.Geometry, sma
     if residents.kept_wrapped:  # those another lane opened after all are not
         residents = dataclasses.replace(residents, kept_wrapped=frozenset(
             p for p in residents.kept_wrapped if foreign_holes(g[p], container)))
+    if residents.no_lane:
+        residents = dataclasses.replace(residents, no_lane={
+            p: t for p, t in residents.no_lane.items() if foreign_holes(g[p], container)})
     return g, s, grid, lanes + to_rim, to_sites + to_rim, residents
 
 
@@ -1255,11 +1380,12 @@ def node_lanes(geoms: np.ndarray, lanes: list[shapely.Geometry], *, within: floa
 
 def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,
            width: float, clearance: float, fixed: shapely.Geometry | None = None,
-           seams: list[shapely.Geometry] | None = None) -> Iterator[shapely.Geometry]:
+           seams: list[shapely.Geometry] | None = None, tally: Counter | None = None) -> Iterator[shapely.Geometry]:
     """Straight lanes of ``ring`` from ``hole`` to ``outer`` clear of ``footprints`` and not reaching
     ``fixed``, shortest first (at most :data:`LANE_TRIES`; lanes to ``fixed`` are not counted, so that a ring
     whose nearest edge is the community's still gets the lanes to its other edges tried). ``seams``: lines
-    from the hole to ``outer`` (edges between the ring's small grids) along which a lane is tried too."""
+    from the hole to ``outer`` (edges between the ring's small grids) along which a lane is tried too. ``tally``:
+    counts the lanes (``straight``), those clear of the footprints (``clear``) and those reaching ``fixed``."""
     # footprints of the ring (those of the hole, whose edge the hole's may be, are the sibling's own)
     footprints = footprints[~shapely.covered_by(footprints, shapely.buffer(hole, 1e-3))] if len(footprints) else footprints
     blocked = shapely.union_all(shapely.buffer(footprints, clearance)) if len(footprints) else None
@@ -1295,9 +1421,13 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
                                                       width / 2, cap_style="flat", join_style="mitre")])
     pieces = shapely.intersection(rects, ring)
     ok = ~shapely.is_empty(pieces)
+    if tally is not None:
+        tally["straight"] += int(ok.sum())
     if blocked is not None:
         ok &= ~shapely.intersects(pieces, blocked)
     cand = np.flatnonzero(ok)
+    if tally is not None:
+        tally["clear"] += len(cand)
     area = np.round(shapely.area(pieces[cand]), 6)
     touch = shapely.buffer(edge, 1e-6)
     tried = 0
@@ -1306,6 +1436,8 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
         if shapely.is_empty(lane) or shapely.get_num_geometries(lane) != 1:
             continue
         if fixed is not None and shapely.distance(lane, fixed) < 1e-3:
+            if tally is not None:
+                tally["fixed"] += 1
             continue
         tried += 1
         yield lane

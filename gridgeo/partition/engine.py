@@ -71,6 +71,7 @@ def partition(
     neighbours: gpd.GeoDataFrame | None = None,
     outlines: dict[str, Any] | None = None,
     open_to: dict[str, Any] | None = None,
+    dedicated: dict[str, Any] | None = None,
 ) -> PartitionResult:
     """Divide every community into base grids and small grids.
 
@@ -116,6 +117,10 @@ def partition(
         Community code → land of its outline held by grids not divided here (a re-division's kept grids, with
         the community divided here): a grid wrapped round such land gets a lane between the buildings to its
         neighbour (:func:`~.enclosures.cut_grid_lanes`). Land of dedicated grids is left out of it.
+    dedicated
+        Community code → the polygons of its dedicated grids (专属网格) within its outline (metric CRS): a lane from
+        one through the grid round it to a neighbouring grid goes to it where it keeps its shape
+        (:func:`~.enclosures.site_keeps_shape`); without them, each part of the outline less the community is one.
 
     A community whose computation raises gets no grids and a ``community_failed`` finding (an error,
     with the exception); the other communities are divided as usual.
@@ -157,6 +162,8 @@ def partition(
             job["outline"] = outlines[job["code"]]
         if open_to and open_to.get(job["code"]) is not None:
             job["open_to"] = open_to[job["code"]]
+        if dedicated and dedicated.get(job["code"]) is not None:
+            job["dedicated"] = np.asarray(dedicated[job["code"]], dtype=object)
     # largest communities first, so that no worker is left with a big one at the end
     order = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i]["bld_pos"]), i))
     results = run_jobs(_community_job, jobs, keys=[j["code"] for j in jobs], workers=workers,

@@ -713,11 +713,38 @@ def _nearest_distances(tree: Any, xy: np.ndarray, upper: float) -> np.ndarray:
     return out
 
 
+def _in_metric(lines: np.ndarray, metric: CRS, cache: dict) -> np.ndarray:
+    """``lines`` (EPSG:4326) in ``metric``, projected once per layer and CRS in one :func:`detect_shift` (each layer
+    was projected again for every pair and direction it takes part in: four times with three layers)."""
+    key = ("metric", id(lines), metric.to_wkt())
+    hit = cache.get(key)
+    if hit is None or hit[0] is not lines:
+        hit = cache[key] = (lines, np.asarray(gpd.GeoSeries(lines, crs=4326).to_crs(metric).array, dtype=object))
+    return hit[1]
+
+
+def _target(dst_lines: np.ndarray, cache: dict) -> tuple:
+    """What :func:`_structure` measures against in the layer ``dst_lines``, made once per layer in one
+    :func:`detect_shift`: its metric CRS, the lon/lat → metric transformer, its linework in metres and an STRtree of
+    it, its convex hull shrunk by the largest jitter (``core``) and grown by the largest offset (``near``)."""
+    key = ("target", id(dst_lines))
+    hit = cache.get(key)
+    if hit is None or hit[0] is not dst_lines:
+        metric = metric_crs(gpd.GeoSeries(dst_lines, crs=4326))
+        dst_m = _in_metric(dst_lines, metric, cache)
+        hull = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(dst_m)))
+        core = shapely.buffer(hull, -float(np.hypot(*_SHIFT_JITTERS_M.T).max()))  # a point here keeps its jitters in the hull
+        near = shapely.buffer(hull, _SHIFT_MAX_OFFSET_M)  # where a reading can bring points into the hull
+        hit = cache[key] = (dst_lines, (metric, _lonlat_to(metric.to_wkt()), dst_m, shapely.STRtree(dst_m), core, near))
+    return hit[1]
+
+
 def _structure(
     src_lines: np.ndarray,
     dst_lines: np.ndarray,
     conversions: dict[tuple[str, str], tuple[str, str]],
     rng: np.random.Generator,
+    cache: dict | None = None,
 ) -> dict[tuple[str, str], tuple[float, float, int]]:
     """Structure of ``src`` against ``dst`` under each reading: (KS distance, median offset m, points).
 
@@ -725,16 +752,13 @@ def _structure(
     reading's distances to ``dst`` are compared with those of the same points moved by 50 or 100 m
     in 8 directions, so large-scale differences (a river, the layers' extents) cancel out and
     only fine alignment counts. Readings with too few points inside ``dst``'s extent are left out.
+    ``cache``: the layers' projections and targets kept across the calls of one :func:`detect_shift` (the same
+    arrays as made afresh; keyed on the line arrays, which must not change meanwhile).
     """
-    dst_series = gpd.GeoSeries(dst_lines, crs=4326)
-    metric = metric_crs(dst_series)
-    to_metric_xy = _lonlat_to(metric.to_wkt())
-    dst_m = np.asarray(dst_series.to_crs(metric).array, dtype=object)
-    src_m = np.asarray(gpd.GeoSeries(src_lines, crs=4326).to_crs(metric).array, dtype=object)
-    hull = shapely.convex_hull(shapely.multipoints(shapely.get_coordinates(dst_m)))
+    cache = {} if cache is None else cache
+    metric, to_metric_xy, dst_m, dst_tree, core, near = _target(dst_lines, cache)
+    src_m = _in_metric(src_lines, metric, cache)
     jitters = _SHIFT_JITTERS_M
-    core = shapely.buffer(hull, -float(np.hypot(*jitters.T).max()))  # a point here keeps its jitters in the hull
-    near = shapely.buffer(hull, _SHIFT_MAX_OFFSET_M)  # where a reading can bring points into the hull
     src_m = src_m[shapely.STRtree(src_m).query(near, predicate="intersects")]
     src_m = shapely.intersection(src_m, near)
     src_m = src_m[~shapely.is_empty(src_m)]
@@ -744,7 +768,7 @@ def _structure(
     lon, lat = to_metric_xy.transform(xy[:, 0], xy[:, 1], direction="INVERSE")
     # distances to the linework, from a k-d tree of points along it (within 1 m of the true distance)
     reach = shapely.buffer(shapely.envelope(shapely.multipoints(xy)), _SHIFT_MAX_OFFSET_M + _SHIFT_CAP_M)
-    target = _vertex_tree(_vertices_every(dst_m[shapely.STRtree(dst_m).query(reach, predicate="intersects")],
+    target = _vertex_tree(_vertices_every(dst_m[dst_tree.query(reach, predicate="intersects")],
                                           _SHIFT_MAX_POINTS))
 
     def distances(p: np.ndarray) -> np.ndarray:
@@ -831,10 +855,12 @@ def detect_shift(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed: int = 0
     readings = [(a, b) for a in DATUMS for b in DATUMS if a != b]
     as_given = ("", "")
     found: list[DatumShift] = []
+    cache: dict = {}  # each layer projected, and its hull drawn, once (the layers' arrays stay as they are)
     for (name_a, lines_a), (name_b, lines_b) in combinations(prepared.items(), 2):
         rng = np.random.default_rng(seed)
-        forward = _structure(lines_a, lines_b, {as_given: ("wgs84", "wgs84"), **{r: r for r in readings}}, rng)
-        backward = _structure(lines_b, lines_a, {as_given: ("wgs84", "wgs84"), **{r: r[::-1] for r in readings}}, rng)
+        forward = _structure(lines_a, lines_b, {as_given: ("wgs84", "wgs84"), **{r: r for r in readings}}, rng, cache)
+        backward = _structure(lines_b, lines_a, {as_given: ("wgs84", "wgs84"), **{r: r[::-1] for r in readings}}, rng,
+                              cache)
         best, best_gain = None, 0.0
         for reading in readings:
             # compare a reading with the layers as given direction by direction, on equal terms
@@ -852,7 +878,7 @@ def detect_shift(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed: int = 0
         if best is None:
             continue
         (a, b), offset, structure, as_is = best
-        if _repeats_itself(lines_a, lines_b, (a, b), structure, seed):
+        if _repeats_itself(lines_a, lines_b, (a, b), structure, seed, cache):
             continue
         if a == "wgs84":  # B is the one in a shifted datum
             name_a, name_b, a, b = name_b, name_a, b, a
@@ -861,13 +887,13 @@ def detect_shift(layers: Mapping[str, gpd.GeoDataFrame | None], *, seed: int = 0
 
 
 def _repeats_itself(lines_a: np.ndarray, lines_b: np.ndarray, reading: tuple[str, str], structure: float,
-                    seed: int) -> bool:
+                    seed: int, cache: dict | None = None) -> bool:
     """Whether layer A or B, moved by the ``reading``'s offset, matches itself at least as well as the pair
     matched (``structure``): the offset is then a period of its pattern (a regular street lattice of 300 m
     moved ~900 m by GCJ-02 against BD-09 lies on its own streets again), and the better reading may be that
     repetition, not a datum shift. The layers as given are then not called shifted."""
     for lines, conversion in ((lines_a, reading), (lines_b, reading[::-1])):
-        own = _structure(lines, lines, {reading: conversion}, np.random.default_rng(seed))
+        own = _structure(lines, lines, {reading: conversion}, np.random.default_rng(seed), cache)
         if reading in own and own[reading][0] >= structure:
             return True
     return False

@@ -636,3 +636,32 @@ def test_shift_structure_unchanged_by_the_z_order_and_the_tree(town, monkeypatch
                         lambda tree, xy, upper: tree.query(xy, distance_upper_bound=upper, workers=1)[0])
     assert structures() == fast
     assert len(fast[0]) == 2 and len(fast[1]) >= 6
+
+
+def test_each_layer_is_projected_once_by_the_shift_check(town, monkeypatch):
+    # the datum-shift check compares every pair of layers both ways: each layer was projected to metres again for
+    # every pair and direction (four times with three layers) and its hull drawn again; on 汉阳区 a sixth of the
+    # check's time. Each layer is now projected once per metric CRS and its hull drawn once: the same structures
+    import gridgeo.crs as crs
+
+    layers = dict(town, buildings=convert_datum(town["buildings"], src="wgs84", dst="gcj02"))
+    lines = sorted(len(crs._linework(np.asarray(v.geometry.to_crs(4326).array, dtype=object))) for v in layers.values())
+    to_metres = []  # the layers' linework projected from lon/lat to a metric CRS: (lines, CRS)
+    real_to_crs = gpd.GeoSeries.to_crs
+
+    def spy(self, crs=None, **kwargs):
+        if self.crs is not None and self.crs.to_epsg() == 4326 and crs is not None and crs != 4326:
+            to_metres.append((len(self), str(crs)))
+        return real_to_crs(self, crs, **kwargs)
+
+    monkeypatch.setattr(gpd.GeoSeries, "to_crs", spy)
+    got, real = [], crs._structure
+    monkeypatch.setattr(crs, "_structure", lambda *a, **k: got.append(real(*a, **k)) or got[-1])
+    shifts = detect_shift(layers)
+    assert len({c for _, c in to_metres}) == 1  # one metric CRS for the town
+    assert sorted(n for n, _ in to_metres) == lines
+    # the same structures as each call projecting afresh (no cache kept between calls)
+    fresh = []
+    monkeypatch.setattr(crs, "_structure", lambda s, d, c, r, cache=None: fresh.append(real(s, d, c, r)) or fresh[-1])
+    assert detect_shift(layers) == shifts and fresh == got and len(got) >= 6
+    assert [(s.layer, s.datum) for s in shifts] == [("buildings", "gcj02"), ("buildings", "gcj02")]

@@ -580,3 +580,58 @@ def test_compiled_region_graph_equals_subgraph_then_contract(monkeypatch):
                 out = partition_graph(g, Bounds(100, 150, 125), seed=seed)
             outs.append((out.labels.tolist(), out.n_parts, out.notes))
         assert outs[0] == outs[1]
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_candidates_are_drawn_cut_ranked_and_sided_in_one_compiled_call(monkeypatch):
+    # the peel of 青山区's synthetic communities asks for candidates about 12,000 times per community, each over
+    # about 30 units: the trees' weights and order, the cuts, the ranking and the sides were made by numpy around
+    # two compiled calls, ten arrays handed between them. One compiled call now makes them: the same candidates and
+    # the random stream left where it was, strict and relaxed, every count band; a NaN score (never met) falls back
+    from gridgeo.partition import solver
+    from gridgeo.partition.solver import Weights, _Solver
+
+    calls = {"tree_cuts": 0, "ranked": 0}
+    orig_tc, orig_rc = _fast.tree_cuts, _fast.ranked_candidates
+    monkeypatch.setattr(_fast, "tree_cuts", lambda *a, **k: calls.__setitem__("tree_cuts", calls["tree_cuts"] + 1)
+                        or orig_tc(*a, **k))
+    monkeypatch.setattr(_fast, "ranked_candidates",
+                        lambda *a, **k: calls.__setitem__("ranked", calls["ranked"] + 1) or orig_rc(*a, **k))
+    rng = np.random.default_rng(41)
+    for trial in range(80):
+        g = _lattice(int(rng.integers(2, 9)), int(rng.integers(2, 7)), rng)
+        bounds = Bounds(100, 250, 175) if trial % 2 else Bounds(100, 150, 125)
+        w = Weights(floor_margin=18.75 if trial % 3 == 0 else 0.0)
+        nodes = np.sort(rng.choice(g.n, size=int(rng.integers(2, g.n + 1)), replace=False)) if trial % 4 else \
+            np.arange(g.n)
+        k = int(rng.integers(2, 7))
+        for strict in (True, False):
+            got = {}
+            for one in (False, True):
+                monkeypatch.setattr(solver, "_ONE_CALL", one)
+                calls.update(tree_cuts=0, ranked=0)
+                s = _Solver(g, bounds, w, trial)
+                s.lref = 7.5
+                cands = s._candidates(nodes, k, strict=strict)
+                got[one] = ([(v, sc, side.tolist(), k1) for v, sc, side, k1 in cands], s.rng.random())
+                if one:
+                    assert calls == {"tree_cuts": 0, "ranked": 1}
+            assert got[True] == got[False]
+    # a NaN among the scores: the stream put back, and the cuts ranked as before
+    g = _lattice(6, 5, rng)
+    monkeypatch.setattr(_fast, "ranked_candidates", lambda *a, **k: (-1, True, *orig_rc(*a, **k)[2:]))
+    got = {}
+    for one in (False, True):
+        monkeypatch.setattr(solver, "_ONE_CALL", one)
+        s = _Solver(g, Bounds(100, 250, 175), Weights(), 3)
+        cands = s._candidates(np.arange(g.n), 4, strict=False)
+        got[one] = ([(v, sc, side.tolist(), k1) for v, sc, side, k1 in cands], s.rng.random())
+    assert got[True] == got[False] and got[True][0]
+    with _memo.disabled():
+        monkeypatch.setattr(_fast, "ranked_candidates", orig_rc)
+        outs = []
+        for one in (False, True):
+            monkeypatch.setattr(solver, "_ONE_CALL", one)
+            out = partition_graph(_lattice(9, 7, np.random.default_rng(2)), Bounds(300, 500, 400), seed=1)
+            outs.append((out.labels.tolist(), out.n_parts, out.notes))
+        assert outs[0] == outs[1]

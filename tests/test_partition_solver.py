@@ -614,3 +614,36 @@ def test_footprint_across_the_gap_between_parts_of_its_community_has_its_site_in
     assert bool(shapely.coverage_is_valid(cells.geoms))
     assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-6)
     assert cells.households.sum() == 260
+
+
+def test_a_regions_units_with_households_are_counted_from_one_mask(monkeypatch):
+    # the strict bisection asks, for each of tens of thousands of regions on 青山区's synthetic communities, how many
+    # of its units have households (whether the exact search may take it); it compared every household count of the
+    # region each time, and twice when the exact search found no division. The count now comes from a mask made once
+    # per solver, once per region: the same counts, the same divisions
+    from gridgeo.partition import _memo, solver
+
+    rng = np.random.default_rng(5)
+    h = rng.choice([0, 0, 210, 240, 260, 380, 390, 35], 10 * 10)  # towers and units without households
+    g = lattice_graph(h, 10, 10)
+    s = solver._Solver(g, Bounds(300, 500, 400), Weights(), 1)
+    for _ in range(50):
+        nodes = np.sort(rng.choice(g.n, size=int(rng.integers(0, g.n + 1)), replace=False))
+        assert s._occupied_count(nodes) == int((g.h[nodes] > 0).sum())
+    with _memo.disabled():
+        expected = partition_graph(g, Bounds(300, 500, 400), seed=2)
+    counted, split = [], []
+    orig_count, orig_split = solver._Solver._occupied_count, solver._Solver._split
+    monkeypatch.setattr(solver._Solver, "_occupied_count", lambda self, nodes: counted.append(1) or orig_count(self, nodes))
+
+    def spy_split(self, nodes, k):
+        if k > 1 and len(nodes) >= k and self.calls <= self.budget:
+            split.append(1)  # a bisection step that goes on to the count
+        return orig_split(self, nodes, k)
+
+    monkeypatch.setattr(solver._Solver, "_split", spy_split)
+    monkeypatch.setattr(solver._Solver, "_small_enough", lambda self, nodes: orig_count(self, nodes) <= solver.EXACT_MAX_NODES)
+    with _memo.disabled():
+        out = partition_graph(g, Bounds(300, 500, 400), seed=2)
+    assert (out.labels.tolist(), out.n_parts, out.notes) == (expected.labels.tolist(), expected.n_parts, expected.notes)
+    assert split and len(counted) == len(split)

@@ -1195,3 +1195,55 @@ def _region_graph(nodes, a, b, h, area, perim, x, y, length, art, nostreet):  # 
         for i in range(nl):
             labels[i] = i
     return True, labels, _contract(k, labels, sh, sarea, sperim, sx, sy, sa[:q], sb[:q], slen, sart, sns)
+
+
+@njit(cache=True, nogil=True)
+def _ranked_candidates(nl, ea, eb, tw, rnd, nodes, base, W, tags, total_tag, k, H, A, E, lo, hi, target, t, compact,
+                       cut_w, cross, lref, balance, margin, strict, band, per_group, n, q):  # pragma: no cover - compiled
+    """One call of :meth:`.solver._Solver._candidates` on the compiled path, from its random numbers ``rnd`` (a
+    row per tree) to its candidates: each tree's edge weights ``tw * (0.2 + rnd)`` in stable order (the same
+    permutation as numpy's stable argsort), the trees and cuts of ``_tree_cuts``, the ranking of
+    ``_rank_tree_cuts`` and each ranked cut's side as the sorted nodes of ``nodes`` under its subtree. Returns
+    (the first tree that does not connect the nodes or -1, whether a violation or score is NaN (nothing ranked),
+    violations, scores and k1 of the ranked cuts best first, their sides one after another, the sides'
+    offsets)."""
+    T = rnd.shape[0]
+    m = rnd.shape[1]
+    orders = np.empty((T, m), np.int64)
+    wt = np.empty(m)
+    for ti in range(T):
+        for e in range(m):
+            wt[e] = tw[e] * (0.2 + rnd[ti, e])
+        orders[ti] = np.argsort(wt, kind="mergesort")
+    pres, tt, rows, cols, vg, score, lo_c, hi_c, side_c, failed = _tree_cuts(
+        nl, ea, eb, orders, base, W, tags, k, H, A, E, lo, hi, target, t, compact, cut_w, cross, lref, balance, margin,
+        strict, band)
+    none_f = np.empty(0)
+    none_i = np.empty(0, np.int64)
+    offs0 = np.zeros(1, np.int64)
+    if failed >= 0:
+        return failed, False, none_f, none_f, none_i, none_i, offs0
+    if len(tt) == 0:
+        return -1, False, none_f, none_f, none_i, none_i, offs0
+    top = _rank_tree_cuts(tt, rows, cols, vg, score, side_c, total_tag, k, per_group, n, q)
+    if len(top) and top[0] < 0:
+        return -1, True, none_f, none_f, none_i, none_i, offs0
+    r = len(top)
+    offs = np.zeros(r + 1, np.int64)
+    for i in range(r):
+        offs[i + 1] = offs[i] + hi_c[top[i]] - lo_c[top[i]]
+    sides = np.empty(offs[r], np.int64)
+    out_v = np.empty(r)
+    out_s = np.empty(r)
+    out_k = np.empty(r, np.int64)
+    for i in range(r):
+        c = top[i]
+        pre = pres[tt[c]]
+        seg = np.empty(hi_c[c] - lo_c[c], np.int64)
+        for p in range(lo_c[c], hi_c[c]):
+            seg[p - lo_c[c]] = nodes[pre[p]]
+        sides[offs[i]:offs[i + 1]] = np.sort(seg)
+        out_v[i] = vg[c]
+        out_s[i] = score[c]
+        out_k[i] = rows[c] + 1
+    return -1, False, out_v, out_s, out_k, sides, offs

@@ -403,6 +403,16 @@ class _Solver:
         return "rng" in self.__dict__ or "node_tags" in self.__dict__
 
     @cached_property
+    def _occupied(self) -> np.ndarray:
+        """Whether each node has households (the exact search contracts the others into their neighbours)."""
+        return self.g.h > 0
+
+    def _occupied_count(self, nodes: np.ndarray) -> int:
+        """The nodes of ``nodes`` with households: ``int((g.h[nodes] > 0).sum())`` from a mask made once per
+        solver (tens of thousands of regions on 青山区's synthetic communities)."""
+        return int(np.count_nonzero(self._occupied[nodes]))
+
+    @cached_property
     def node_tags(self) -> np.ndarray:
         """A random 64-bit tag per node (from their own stream, seeded by the solver's seed)."""
         return np.random.default_rng(self.seed ^ 0x5EED).integers(1, 2**63, size=self.g.n, dtype=np.int64).astype(np.uint64)
@@ -872,7 +882,7 @@ class _Solver:
 
     def _small_enough(self, nodes: np.ndarray) -> bool:
         """Whether a region may go to the exact search (cheap upper bound on merged size)."""
-        return int((self.g.h[nodes] > 0).sum()) <= EXACT_MAX_NODES
+        return self._occupied_count(nodes) <= EXACT_MAX_NODES
 
     # ------------------------------------------------------------------ bisection
     def _split(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
@@ -881,12 +891,13 @@ class _Solver:
         if len(nodes) < k or self.calls > self.budget:
             return None
         self.calls += 1
-        if self._small_enough(nodes):
+        occupied = self._occupied_count(nodes)  # counted once (it was twice when the exact search found none)
+        if occupied <= EXACT_MAX_NODES:
             exact = self._exact_region(nodes, k, strict=True)
             if exact is not None:
                 return exact
             # exact search over budget (None is also "infeasible"): fall through only when large
-            if int((self.g.h[nodes] > 0).sum()) <= EXACT_MAX_NODES // 2:
+            if occupied <= EXACT_MAX_NODES // 2:
                 return None
         cands = self._candidates(nodes, k, strict=True)
         for _, _, side, k1 in cands[: self.w.tries]:
@@ -937,6 +948,11 @@ class _Solver:
         band = COUNT_BAND if k > STRICT_MAX_PARTS else 0
         fused = None
         if _FUSED and nl >= 2 and len(ea) <= _SCIPY_TREE_EDGES and _fast.compiled():  # every tree in one call
+            if _ONE_CALL and _RANK_COMPILED:  # and ranked, and the sides drawn, in the same call
+                done = self._compiled_candidates(nodes, nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t,
+                                                 strict, band)
+                if done is not None:
+                    return done
             fused = self._fused_cuts(nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t, strict, band)
             if fused is None:
                 return []
@@ -1031,6 +1047,33 @@ class _Solver:
         np.add.at(deg_w, eb, W)
         total_tag = np.bitwise_xor.reduce(self.node_tags[nodes]) if nl else np.uint64(0)
         return eidx, ea, eb, h, area, ext, np.column_stack([h, area, ext, deg_w]), W, total_tag
+
+    def _compiled_candidates(self, nodes: np.ndarray, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray,
+                             node_cols: np.ndarray, W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int,
+                             H: float, A: float, E: float, t: float, strict: bool, band: int
+                             ) -> list[tuple[float, float, np.ndarray, int]] | None:
+        """:meth:`_candidates` on the compiled path in one call (:func:`._fast.ranked_candidates`): the same random
+        numbers, trees, cuts, ranking and sides as :meth:`_fused_cuts` and the sides drawn after it, without the
+        numpy calls and the ten arrays handed between them (12,000 calls of about 30 regions on each of 青山区's
+        synthetic communities). None when a violation or score is NaN (never met): the random stream is then put
+        back where it was and the caller ranks as before."""
+        w = self.w
+        m = len(eidx)
+        state = self.rng.bit_generator.state
+        rnd = self.rng.random((w.trees, m))
+        failed, nan, vg, score, k1, sides, offs = _fast.ranked_candidates(
+            nl, ea, eb, self.tree_w[eidx], rnd, nodes, node_cols, W, tags, total_tag, k, H, A, E, self.bounds, t, w,
+            self.lref, strict, band, w.tries + 1, w.tries + 1, k // 4 if k > STRICT_MAX_PARTS else 0)
+        if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
+            self.rng.bit_generator.state = state
+            self.rng.random((failed + 1) * m)
+            return []
+        if nan:
+            self.rng.bit_generator.state = state
+            return None
+        at = offs.tolist()
+        return [(v, sc, sides[at[i]:at[i + 1]], kk)
+                for i, (v, sc, kk) in enumerate(zip(vg.tolist(), score.tolist(), k1.tolist(), strict=True))]
 
     def _fused_cuts(self, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,
@@ -1338,6 +1381,10 @@ def _lca(a: np.ndarray, b: np.ndarray, pred: np.ndarray, depth: np.ndarray, root
 #: the fused path ranks its cuts with the compiled :func:`._fast.rank_tree_cuts` (False: numpy's sorts,
 #: :func:`_rank_cuts`, as the tests compare)
 _RANK_COMPILED = True
+#: with the compiled ranking, :meth:`_Solver._candidates` draws, cuts and ranks its trees and draws the sides in one
+#: compiled call (:meth:`_Solver._compiled_candidates`; False: :meth:`_Solver._fused_cuts` then numpy, as the tests
+#: compare)
+_ONE_CALL = True
 #: :meth:`_Solver._improve` runs the compiled :func:`._fast.improve` (False: the Python, as the tests compare)
 _IMPROVE_COMPILED = True
 #: :meth:`_Solver._region_arrays` and :meth:`_Solver._contracted` run the compiled :func:`._fast.region_arrays` and

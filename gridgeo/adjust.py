@@ -246,7 +246,9 @@ def _carved_grid_of(buildings: gpd.GeoDataFrame, carved: gpd.GeoDataFrame | None
     into a dedicated grid (专属网格; no community in ``buildings``, with it in ``carved``) counts in now, -1 for none.
     Each counts, by the one building-to-zone assignment, in the grid of its community or the land of its previous
     dedicated grids (``dedicated_land``) that holds most of it, ties to where the previous plan stored it: in an
-    ordinary grid where the previous plan's ``fit_dedicated`` gave that grid a stray piece of the carve."""
+    ordinary grid where the previous plan's ``fit_dedicated`` gave that grid a stray piece of the carve. A member of
+    a footprint unit only the gap between parts of its community cuts counts where its unit lies (the carve took the
+    unit whole), not where it lies alone."""
     out = np.full(len(buildings), -1, dtype=np.int64)
     if carved is None or not len(carved) or pb is None or "grid_code" not in pb.columns or not len(pg):
         return out
@@ -265,6 +267,7 @@ def _carved_grid_of(buildings: gpd.GeoDataFrame, carved: gpd.GeoDataFrame | None
     was = was[~was.index.duplicated()].reindex(carved["building_id"].astype(str).to_numpy()[has]).to_numpy()
     gcode = pg["grid_code"].astype(str).to_numpy()
     gcomm = pg["community_code"].astype(str).to_numpy()
+    units = unit_groups(buildings["unit_id"].astype(str).to_numpy())[0][at] if "unit_id" in buildings.columns else None
     for code in sorted(set(ccode)):
         gi = np.flatnonzero(gcomm == code)
         bi = np.flatnonzero(ccode == code)
@@ -274,7 +277,15 @@ def _carved_grid_of(buildings: gpd.GeoDataFrame, carved: gpd.GeoDataFrame | None
         zones = np.concatenate([pgv[gi], np.array([] if land is None else [land], dtype=object)]).astype(object)
         pos = {c: k for k, c in enumerate(gcode[gi])}
         prefer = np.array([pos.get(w, len(gi) if land is not None else -1) for w in was[bi]], dtype=np.int64)
-        z = assign_to_zones(geoms[bi], zones, prefer=prefer).zone
+        asg = assign_to_zones(geoms[bi], zones, prefer=prefer)
+        z = asg.zone
+        if units is not None:
+            # a footprint unit the carve took whole, only the gap between parts of the community cutting it: a
+            # member alone beyond the gap (in an ordinary grid) counts where its unit lies, as validate judges it
+            across = units_across_gaps(geoms[bi], units[bi], zones, np.zeros(len(zones), dtype=np.int64))[0]
+            whole = np.isin(units[bi], across)
+            if whole.any():
+                _units_whole(z, asg.pairs, geoms[bi], units[bi], whole, prefer)
         ok = (z >= 0) & (z < len(gi))
         out[at[bi[ok]]] = gi[z[ok]]
     return out

@@ -120,6 +120,8 @@ def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0)
     union = shapely.union_all(geoms)
     half = tolerance_m / 2.0
     closed = shapely.buffer(shapely.buffer(union, half, join_style="mitre"), -half, join_style="mitre")
+    if not shapely.is_valid(closed):  # GEOS's inward mitre buffer can cross itself where communities meet at a point
+        closed = make_valid(closed)
     gaps = shapely.get_parts(shapely.difference(closed, union))
     gaps = gaps[shapely.get_type_id(gaps) == shapely.GeometryType.POLYGON]
     # holes left after the closing are wider gaps; reported (never resolved) when between communities

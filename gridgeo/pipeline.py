@@ -171,7 +171,10 @@ def _beside_fix(layer: gpd.GeoDataFrame, outside: np.ndarray, dist: np.ndarray, 
 
 
 def _dist(metres: float) -> str:
-    """A distance as a person reads it: metres under 10 km, else kilometres."""
+    """A distance as a person reads it: metres with a decimal under 10 m (a feature 0.49 m out is not "0 m" out),
+    whole metres under 10 km, else kilometres."""
+    if metres < 10:
+        return f"{metres:.1f} m"
     return f"{metres:,.0f} m" if metres < 10_000 else f"{metres / 1000:,.0f} km"
 
 

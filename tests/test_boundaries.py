@@ -92,3 +92,30 @@ def test_a_boundary_digitised_with_many_slivers_places_them_with_one_transformer
     lon, lat = lonlat.transform(first.x, first.y)
     assert f"{lon:.5f}°E {lat:.5f}°N" in found["message"].iloc[0]
     assert fixed.geometry.area.sum() == pytest.approx(320_000.0)  # gaps filled, overlaps counted once
+
+
+def test_communities_meeting_at_points_round_gaps_are_checked_without_a_topology_error():
+    """Fuzz town 3149: three communities (EPSG:4549) meeting only at vertices round two gaps. The 1 m closing of
+    their union (a buffer out and back in, mitre joins) came back from GEOS crossing itself at one of those
+    vertices, and ``gridgeo.divide`` stopped with a traceback (``TopologyException: side location conflict``)
+    before any check. Now the closing is made valid first and the gaps are judged as any other."""
+    import geopandas as gpd
+    import shapely
+
+    c = gpd.GeoDataFrame({"code": ["320508100001", "320508100002", "320508100003"]}, geometry=[
+        shapely.Polygon([(557883.2222919404, 3463171.8636884256), (558022.7553751572, 3463240.697552622),
+                         (558039.6499184777, 3463176.12001342)]),
+        shapely.Polygon([(558586.3230599717, 3463863.580319716), (558604.6118781324, 3463191.4923806535),
+                         (558535.2706279996, 3463189.605634984), (558039.6499184777, 3463176.12001342),
+                         (558166.8480466477, 3463311.780817784), (558282.1791679525, 3463544.35702273),
+                         (558516.981820554, 3463861.693245682)]),
+        shapely.Polygon([(558438.4814101595, 3463859.5569113437), (558282.1791679525, 3463544.35702273),
+                         (558220.1882730752, 3463460.576456177), (558166.8480466477, 3463311.780817784),
+                         (558022.7553751572, 3463240.697552622), (557864.9335851538, 3463843.9482113533),
+                         (557926.1156236061, 3463845.613236834)]),
+    ], crs=4549)
+    fixed, findings = resolve_slivers(c)
+    assert len(findings) and set(findings["type"]) <= {"community_gap", "community_gap_filled"}
+    assert fixed.geometry.is_valid.all() and fixed.geometry.covers(c.geometry).all()
+    assert shapely.union_all(fixed.geometry.to_numpy()).area == pytest.approx(
+        fixed.geometry.area.sum(), abs=1e-6)  # nothing overlaps

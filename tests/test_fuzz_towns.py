@@ -257,6 +257,9 @@ NOTHING_CHANGED = {
     2379: "a triangle of 143 m² under a tower of an ordinary grid, which the fresh plan gave to a dedicated grid, "
           "counted the tower's 361 households (held by the kept grid) and was not given back: a new grid of 0 "
           "households, its code new",
+    2443: "a footprint unit across the gap between two parts of its community, placed whole in a dedicated grid: a "
+          "member lying only on the other side (in an ordinary grid, none of it in the dedicated grid) counted in "
+          "that grid, the unit judged across the gap among the ordinary grids alone: a grid freed and drawn again",
 }
 
 

@@ -24,7 +24,7 @@ import pytest
 import shapely
 from shapely import Polygon, box
 
-from conftest import CODE_A, CODE_B, METRIC_EPSG, line, rect
+from conftest import CODE_A, CODE_B, METRIC_EPSG, at, line, rect
 from gridgeo._progress import LOG_LINE, Progress
 from gridgeo.blocks import build_blocks
 from gridgeo.cli import main
@@ -776,3 +776,15 @@ def test_community_outline_with_a_tiny_self_crossing_loop_makes_no_crumb_small_g
     crumb = plan.findings[plan.findings["type"] == "community_crumb_dropped"]
     assert len(crumb) == 1 and crumb["severity"].iloc[0] == "warning" and "0.002 m²" in crumb["message"].iloc[0]
     assert int(plan.grids["households"].sum()) == 40 * len(fp)
+
+
+def test_layer_under_a_metre_beyond_the_communities_says_how_far(communities_4547, buildings_4547):
+    """Fuzz town 3134: its one enterprise (专属网格 unit), a point 0.49 m beyond a community's edge, was refused
+    as lying "0 m beyond the nearest community", a distance that says it is inside. Distances under 10 m now
+    keep a decimal."""
+    import gridgeo
+
+    unit = gpd.GeoDataFrame({"name": ["单位0"], "category": ["school"], "employees": [200]},
+                            geometry=[shapely.Point(*at(-0.49, 200))], crs=METRIC_EPSG)
+    with pytest.raises(gridgeo.InputError, match=r"they lie 0\.5 m beyond the nearest community \(e\.g\. 单位0\)"):
+        gridgeo.divide(communities_4547, None, buildings_4547, enterprises=unit)

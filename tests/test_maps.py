@@ -650,6 +650,32 @@ def test_dollar_signs_in_user_text_are_printed_as_written(tmp_path, plan):
     assert "李$x^2$" in pypdf.PdfReader(maps[0]).pages[0].extract_text()
 
 
+def test_the_north_arrow_of_a_sign_stands_on_a_white_ground_over_street_names(plan):
+    """The sample town's sign of grid 420981190001001 printed the street name 红旗一巷 through the north arrow and
+    its 北: the arrow had no ground of its own (the scale bar had). The arrow and 北 now lie on a white patch drawn
+    above every street label."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.patches import FancyArrow, Rectangle
+
+    from gridgeo.maps.sign import sign_figure
+
+    _font_or_skip()
+    fig = sign_figure(plan, A1)
+    FigureCanvasAgg(fig).draw()
+    ax = next(a for a in fig.axes if any(isinstance(p, FancyArrow) for p in a.patches))
+    arrow = next(p for p in ax.patches if isinstance(p, FancyArrow))
+    north = next(t for t in ax.texts if t.get_text() == "北")
+    labels = [t for t in ax.texts if t.get_bbox_patch() is not None and t.get_text() != A1]  # street names
+    assert labels
+    grounds = [p for p in ax.patches if isinstance(p, Rectangle) and p.get_facecolor()[:3] == (1.0, 1.0, 1.0)
+               and p.get_window_extent().contains(*arrow.get_window_extent().p0)
+               and p.get_window_extent().contains(*arrow.get_window_extent().p1)
+               and p.get_window_extent().contains(*north.get_window_extent().p0)]
+    assert grounds, "no white ground under the north arrow"
+    assert all(grounds[0].get_zorder() > t.get_zorder() for t in labels)
+    assert arrow.get_zorder() > grounds[0].get_zorder() and north.get_zorder() > grounds[0].get_zorder()
+
+
 def test_long_text_on_a_sign_stays_in_its_card_and_on_the_page(plan):
     """A long name ran out of its card into the next one and off the page, and a long responsible unit or list
     of roads (Chinese has no spaces for matplotlib's wrap) off the page: each is broken into the lines its place

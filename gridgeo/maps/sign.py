@@ -197,12 +197,19 @@ def _frame(ax: Any, bounds: tuple[float, float, float, float], t: dict[str, str]
     ax.legend(handles=handles, loc="upper left", fontsize=fontsize, framealpha=0.9)
 
 
+#: the white ground of the north arrow and its label, in axes fractions: x, y, width, height
+NORTH_GROUND = (0.895, 0.765, 0.07, 0.19)
+
+
 def _north_and_scale(ax: Any, extent: tuple[float, float, float, float], t: dict[str, str]) -> None:
     """A north arrow (the metric CRS is a Gauss-Krüger zone: grid north within a degree or two of true
     north) and a scale bar in metres, on a white ground."""
     from matplotlib.patches import FancyArrow, Rectangle
 
     x0, y0, x1, y1 = extent
+    # the arrow and 北 on their own white ground, so no street name or grid label drawn beneath shows through
+    ax.add_patch(Rectangle(NORTH_GROUND[:2], *NORTH_GROUND[2:], facecolor="white", alpha=0.85, edgecolor="none",
+                           transform=ax.transAxes, zorder=8.5))
     ax.add_patch(FancyArrow(0.93, 0.84, 0, 0.08, width=0.012, head_width=0.035, head_length=0.03, color="black",
                             transform=ax.transAxes, zorder=9))
     ax.text(0.93, 0.80, t["north"], transform=ax.transAxes, ha="center", va="center", fontsize=11, weight="bold", zorder=9)

@@ -20,6 +20,10 @@ an :class:`~gridgeo.InputError` with each option the called function takes as an
 >>> params = inspect.signature(export).parameters
 >>> python_spelling("pass --force (force=True) to replace it; use --precision 6 (--layers grids)", params)
 "pass force=True to replace it; use precision=6 (layers='grids')"
+>>> def publish(plan, out, *, format=None, code_scheme=None): ...
+>>> python_spelling("--out site is a file; give --format one of ['gpkg']; widen it (in a --code-scheme TOML file, "
+...                 "or code_scheme= in Python)", inspect.signature(publish).parameters)
+"out='site' is a file; give format= one of ['gpkg']; widen it (in code_scheme=, a dict or a TOML file)"
 >>> python_spelling("plan file not found: a.gpkg; run `gridgeo partition ... --out a.gpkg` first", params)
 "plan file not found: a.gpkg; write it first with plan.to_file('a.gpkg') (or run `gridgeo partition ... --out a.gpkg`)"
 """
@@ -40,7 +44,10 @@ CLI: contextvars.ContextVar[bool] = contextvars.ContextVar("gridgeo_cli", defaul
 
 _OPTION = r"--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)"
 #: an option already followed by its Python spelling: "--force (force=True)", "--code-column COL (code_column= in Python)"
-_BOTH = re.compile(_OPTION + r"(?: [^\s()]+)? \(([a-z_]+=[^()]*?)(?: in Python)?\)")
+_BOTH = re.compile(_OPTION + r"(?: ([^\s()]+))? \(([a-z_]+=[^()]*?)(?: in Python)?\)")
+#: a file option beside its Python argument: "in a --code-scheme TOML file, or code_scheme= in Python"
+_TOML_OR = re.compile(r"in a " + _OPTION + r" TOML file, or ([a-z_]+)= in Python")
+_ENCODING = re.compile(r"--encoding ([a-z_]+)=([^\s;,()]+)")
 #: a Python spelling followed by its option: "force=True (--force)", "one_file (--one-file)"
 _BOTH_AFTER = re.compile(r"\b([a-z_]+)(=\S*)? \(" + _OPTION + r"\)")
 _COLUMNS = re.compile(r"--columns ([a-z_]+)\.([a-z_]+)=([^\s;,()]+)")
@@ -49,11 +56,16 @@ _PARTITION_FIRST = re.compile(r"run `gridgeo partition \.\.\. --out ([^`]+)` fir
 #: an option and the word after it, which may be its value
 _WITH_VALUE = re.compile(_OPTION + r"\b( (?:'[^']*'|\"[^\"]*\"|[^\s;,()]+))?")
 _PLACEHOLDER = re.compile(r"[A-Z][A-Z_]*")
+#: words after an option that are the sentence going on, not the option's value ("--format one of", "--rules file")
+_PROSE = frozenset("a an the to or and with is are was must given file folder one of in for names would cannot needs "
+                   "drops replaces only on at from by as if that so not be keeps takes here too also first then option "
+                   "options argument".split())
 
 
 def _is_value(token: str) -> bool:
     """Whether the word after an option is its value (``EPSG:4490``, ``0``, ``plan.gpkg``, ``COL``), not prose."""
-    return bool(token[:1] in "'\"" or _PLACEHOLDER.fullmatch(token) or re.search(r"[\d:./\\=]", token))
+    return bool(token[:1] in "'\"" or _PLACEHOLDER.fullmatch(token) or re.search(r"[\d:./\\=]", token)
+                or token.lower() not in _PROSE)
 
 
 def _shown(token: str) -> str:
@@ -62,20 +74,27 @@ def _shown(token: str) -> str:
     return repr(token)
 
 
-def _respell(text: str, params: Mapping[str, inspect.Parameter]) -> str:
-    """``text`` (no command in backquotes) with each option of a parameter in ``params`` respelled."""
-    text = _BOTH.sub(lambda m: m.group(2) if m.group(1).replace("-", "_") in params else m.group(0), text)
+def _respell(text: str, params: Mapping[str, inspect.Parameter], aliases: Mapping[str, str]) -> str:
+    """``text`` (no command in backquotes) with each option of a parameter in ``params`` respelled (``aliases``:
+    the parameter of an option named otherwise, ``{"to": "url"}``)."""
+    text = _TOML_OR.sub(lambda m: f"in {m.group(2)}=, a dict or a TOML file" if m.group(2) in params else m.group(0),
+                        text)
+    text = _BOTH.sub(lambda m: (m.group(3) + (m.group(2) or "") if m.group(3).endswith("=") else m.group(3))
+                     if m.group(1).replace("-", "_") in params else m.group(0), text)
     text = _BOTH_AFTER.sub(lambda m: m.group(1) + (m.group(2) or "")
                            if m.group(1) == m.group(3).replace("-", "_") and m.group(1) in params else m.group(0), text)
     if "rules" in params:
         text = text.replace("in a --rules file", "in the rules (rules=, a TOML file)")
     if "columns" in params:
         text = _COLUMNS.sub(lambda m: f"columns={{{m.group(1)!r}: {{{m.group(2)!r}: {m.group(3)!r}}}}}", text)
+    text = _ENCODING.sub(lambda m: (f"{m.group(1)}=gridgeo.io.LayerSource(PATH, encoding={m.group(2)!r})"
+                                    if m.group(1) in params else m.group(0)), text)
     text = _DATUM.sub(lambda m: (f"{m.group(1).replace('-', '_')}=gridgeo.io.LayerSource(PATH, datum={m.group(2)!r})"
                                  if m.group(1).replace("-", "_") in params else m.group(0)), text)
 
     def option(m: re.Match) -> str:
         name, value = m.group(1).replace("-", "_"), m.group(2) or ""
+        name = aliases.get(name, name)
         param = params.get(name)
         if param is None:
             return m.group(0)
@@ -89,22 +108,24 @@ def _respell(text: str, params: Mapping[str, inspect.Parameter]) -> str:
     return _WITH_VALUE.sub(option, text)
 
 
-def python_spelling(message: str, params: Mapping[str, inspect.Parameter]) -> str:
+def python_spelling(message: str, params: Mapping[str, inspect.Parameter], aliases: Mapping[str, str] | None = None) -> str:
     """``message`` with the command line's options respelled as the arguments in ``params`` (a signature's
-    parameters); options with no such argument, and commands quoted in backquotes, are left as they are."""
+    parameters; ``aliases``: option → parameter where the names differ); options with no such argument, and
+    commands quoted in backquotes, are left as they are."""
     message = _PARTITION_FIRST.sub(lambda m: f"write it first with plan.to_file({m.group(1)!r}) (or run "
                                              f"`gridgeo partition ... --out {m.group(1)}`)", message)
     parts = message.split("`")
-    return "`".join(part if i % 2 else _respell(part, params) for i, part in enumerate(parts))
+    return "`".join(part if i % 2 else _respell(part, params, aliases or {}) for i, part in enumerate(parts))
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def python_face(*also: str) -> Callable[[F], F]:
+def python_face(*also: str, aliases: Mapping[str, str] | None = None) -> Callable[[F], F]:
     """Decorate an API function: its :class:`InputError` messages name its arguments (and those of ``also``,
     the functions its ``**options`` go to, as ``"module:function"``, imported only when an error needs them)
-    instead of the command line's options, unless the CLI called it."""
+    instead of the command line's options (``aliases``: option → argument where the names differ), unless the
+    CLI called it."""
 
     def wrap(func: F) -> F:
         @functools.wraps(func)
@@ -114,7 +135,7 @@ def python_face(*also: str) -> Callable[[F], F]:
             except InputError as exc:
                 if CLI.get() or not exc.args or not isinstance(exc.args[0], str):
                     raise
-                spelled = python_spelling(exc.args[0], _parameters(func, also))
+                spelled = python_spelling(exc.args[0], _parameters(func, also), aliases)
                 if spelled != exc.args[0]:
                     exc.args = (spelled, *exc.args[1:])
                 raise

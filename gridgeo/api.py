@@ -467,7 +467,7 @@ from . import rebalance as _rebalance  # noqa: E402
 from .locate import Locator  # noqa: E402
 
 export = python_face()(_export.export)
-export_postgis = python_face()(_export.export_postgis)
+export_postgis = python_face(aliases={"to": "url"})(_export.export_postgis)
 locate = python_face()(_locate.locate)
 rebalance = python_face()(_rebalance.rebalance)
 unify = python_face()(_rebalance.unify)

@@ -128,14 +128,11 @@ def assign_households(
     raw_floors = out["floors"] if "floors" in out else pd.Series(np.nan, index=out.index)
     floors, floors_parsed = _read_text(raw_floors, _numeric(raw_floors), _FLOORS_WITH_UNIT)
     floors_present = raw_floors.notna() & (raw_floors.astype(str).str.strip() != "")
-    _refuse_no_number(buildings, "floors", raw_floors, floors_present, floors.notna())
     floors_bad = floors_present & ~(floors >= 0)  # text or negative: not used (0, as often, means not known)
     floors = floors.where(floors > 0)
     # floors from the height (m) where none are given: height ÷ METRES_PER_FLOOR, at least 1
     raw_height = out["height"] if "height" in out else pd.Series(np.nan, index=out.index)
     height = _read_text(raw_height, _numeric(raw_height), _HEIGHT_WITH_UNIT)[0]
-    _refuse_no_number(buildings, "height", raw_height, raw_height.notna() & (raw_height.astype(str).str.strip() != ""),
-                      height.notna())
     from_height = floors.isna() & (height > 0) & (height < MAX_HEIGHT_M)
     floors = floors.where(~from_height, np.maximum(1.0, np.rint(height / METRES_PER_FLOOR)))
     area = out.geometry.to_crs(metric).area.to_numpy()
@@ -236,30 +233,40 @@ def refuse_booleans(buildings: gpd.GeoDataFrame) -> None:
         raise InputError(msg)
 
 
-#: values of a column of which not one is a number, from which the column is refused as the wrong one
+#: values of a households column of which not one is a number, from which the column is refused as the wrong one
 NO_NUMBER_MIN = 3
+#: what registers and exports write for "no value": not a word that says the column is the wrong one
+_NULL_WORDS = frozenset({"null", "none", "nan", "n/a", "na", "-", "--", "—", "/", "无", "未知", "unknown", "空", "暂无"})
+#: a number written in Chinese numerals ("十二", "约十二户", "六层"): a count in words, not a wrong column
+_NUMERAL = r"(?:大约|大概|约|~)?\s*[0-9０-９零〇一二两三四五六七八九十百千万]+\s*(?:户|层|楼|米)?\s*(?:左右|上下|多|余)?"
 
 
 def _refuse_no_number(buildings: gpd.GeoDataFrame, column: str, raw: pd.Series, present: pd.Series,
                       read: pd.Series) -> None:
-    """Raise :class:`~gridgeo.InputError` when a column of :data:`NUMERIC_COLUMNS` holds at least
-    :data:`NO_NUMBER_MIN` values and not one of them reads as a number (``read``: where one did, "120户" and
-    "约12" included): a word in one row is a finding, a column of nothing but words is the wrong column (a
-    name or an address mapped as households), and a plan counted from it would be all estimates.
+    """Raise :class:`~gridgeo.InputError` when the households column holds at least :data:`NO_NUMBER_MIN`
+    values, not one of which reads as a number (``read``: where one did, "120户" and "约12" included), nor is a
+    placeholder for none (:data:`_NULL_WORDS`), nor is a number in numerals (:data:`_NUMERAL`): a word in one row is a finding, a column of
+    nothing but words is the wrong column (a name or an address mapped as households), and a plan counted from
+    it would be all estimates. (Floors and height are only the estimate's inputs: their words stay findings.)
 
     >>> from shapely import Point
     >>> b = gpd.GeoDataFrame({"households": ["高层", "多层", "高层"]}, geometry=[Point(0, 0)] * 3)
     >>> _refuse_no_number(b, "households", b["households"], b["households"].notna(), b["households"].isna())
     Traceback (most recent call last):
     gridgeo._errors.InputError: buildings: column 'households' holds no number (3 values, e.g. '高层', '多层'), not numbers of households (户数); give numbers (or leave them empty), or map the column that holds them with --columns buildings.households=COLUMN
+    >>> b = gpd.GeoDataFrame({"households": ["十二", "NULL", "-"]}, geometry=[Point(0, 0)] * 3)
+    >>> _refuse_no_number(b, "households", b["households"], b["households"].notna(), b["households"].isna())
     """
-    n = int(present.sum())
-    if n < NO_NUMBER_MIN or bool((read & present).any()):
+    if bool((read & present).any()):
+        return
+    words = raw[present].astype(str).str.strip()
+    if len(words) < NO_NUMBER_MIN or words.str.lower().isin(_NULL_WORDS).any() or words.str.fullmatch(_NUMERAL).any():
         return
     name = buildings.attrs.get(SOURCE_COLUMNS, {}).get(column, column)
-    examples = ", ".join(repr(str(v)) for v in pd.unique(raw[present].astype(str).to_numpy())[:2])
-    msg = (f"buildings: column {name!r} holds no number ({n:,} values, e.g. {examples}), not {NUMERIC_COLUMNS[column]}; "
-           f"give numbers (or leave them empty), or map the column that holds them with --columns buildings.{column}=COLUMN")
+    examples = ", ".join(repr(v) for v in pd.unique(words.to_numpy())[:2])
+    msg = (f"buildings: column {name!r} holds no number ({len(words):,} values, e.g. {examples}), not "
+           f"{NUMERIC_COLUMNS[column]}; give numbers (or leave them empty), or map the column that holds them with "
+           f"--columns buildings.{column}=COLUMN")
     raise InputError(msg)
 
 

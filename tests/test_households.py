@@ -403,8 +403,15 @@ def test_a_column_of_nothing_but_words_is_refused_as_the_wrong_column():
     with pytest.raises(InputError, match=r"^buildings: column 'households' holds no number \(3 values, e.g. '汉江小区', "
                                          r"'江汉路1号'\), not numbers of households \(户数\); .*buildings\.households=COLUMN$"):
         assign_households(_buildings(["汉江小区", "江汉路1号", "汉江小区", None]), metric=METRIC_EPSG)
-    with pytest.raises(InputError, match=r"^buildings: column 'floors' holds no number \(3 values, e.g. '高层', '多层'\)"):
-        assign_households(_buildings([None] * 3, floors=["高层", "多层", "高层"]), metric=METRIC_EPSG)
+    # floors or heights as words (building classes, as many registers keep them) are the estimate's inputs only:
+    # findings, never a refusal, whatever the households; nor are placeholders for none or numbers in words refused
+    out, f = assign_households(_buildings([12, 30, 24], floors=["多层", "高层", "多层"]), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [12, 30, 24]
+    out, f = assign_households(_buildings([None] * 3, floors=["高层", "多层", "高层"]), metric=METRIC_EPSG)
+    assert len(out) == 3 and len(f) >= 3  # each a finding
+    for words in (["NULL", "NULL", "NULL"], ["-", "-", "-"], ["十二", "六", "八"]):
+        out, f = assign_households(_buildings(words), metric=METRIC_EPSG)
+        assert set(f["type"]) <= {"households_invalid", "households_null", "households_missing"}, words
     # one number among the words, or fewer than three words: each word is a finding, as before
     out, f = assign_households(_buildings(["汉江小区", "江汉路1号", "12户"]), metric=METRIC_EPSG)
     assert out["households_source"].tolist() == ["missing", "missing", "given"]

@@ -352,6 +352,25 @@ def test_one_enterprise_just_beyond_the_edge_is_a_finding_not_a_refused_layer(ca
     _fails(capsys, args, out, "enterprises: 100% of 1 features lie outside every community", "--allow-outside")
 
 
+@pytest.mark.parametrize("side", ["west", "east", "north", "south"])
+def test_one_enterprise_just_beyond_the_edge_of_a_town_wider_than_a_datum_offset_is_not_blamed_on_a_datum(side):
+    # a town 3 km wide: moved by a GCJ-02 or BD-09 offset (300-700 m) a point 6 m beyond one edge lands in a
+    # community, so the datum guess said "pass --communities-datum gcj02" (shifting the official layer) before the
+    # few-features rule was reached
+    import gridgeo
+
+    comm = gpd.GeoDataFrame({"code": [CODE_A, CODE_B]}, geometry=[rect(0, 0, 1500, 3000), rect(1500, 0, 3000, 3000)],
+                            crs=METRIC_EPSG)
+    blds = gpd.GeoDataFrame({"households": [200] * 4}, crs=METRIC_EPSG,
+                            geometry=[rect(x, y, x + 20, y + 20).centroid for x in (700, 2200) for y in (1000, 2000)])
+    x, y = {"west": (-6, 1500), "east": (3006, 1500), "north": (1500, 3006), "south": (1500, -6)}[side]
+    ent = gpd.GeoDataFrame({"name": ["汉江机械厂"], "category": ["enterprise"], "employees": [300]},
+                           geometry=[shapely.Point(*at(x, y))], crs=METRIC_EPSG)
+    plan = gridgeo.divide(comm, buildings=blds, enterprises=ent)
+    assert plan.findings["message"].str.contains("汉江机械厂").any()
+    assert int(plan.grids["households"].sum()) == 800
+
+
 def test_partition_requires_buildings(capsys, tmp_path, tiny_files):
     out = tmp_path / "plan.gpkg"
     _fails(capsys, ["partition", "--communities", str(tiny_files["communities"]), "--streets", str(tiny_files["streets"]),

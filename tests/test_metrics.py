@@ -588,3 +588,105 @@ def test_quality_head_agrees_in_number_with_one_community():
     b = buildings((40, Point(5, 5)))
     head = format_quality(quality(comms, g, b)).splitlines()[0]
     assert "1 community, 1 building, 40 households" in head
+
+
+def _old_near_streets(xy, street_tree, snap_m, *, lines=None, same_as=None):
+    """:func:`near_streets` as it was before session 37 (every point asked of the k-d tree), the reference."""
+    import shapely
+    from scipy.spatial import cKDTree
+
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    hit = np.zeros(len(xy), dtype=bool)
+    if not len(xy) or not len(street_tree.geometries):
+        return hit
+
+    def exact(idx):
+        hit[idx[np.unique(street_tree.query(shapely.points(xy[idx]), predicate="dwithin", distance=snap_m)[0])]] = True
+
+    if lines is not None:
+        near = street_tree.geometries[np.unique(street_tree.query(lines, predicate="dwithin", distance=snap_m)[1])]
+    else:
+        lo, hi = xy.min(axis=0) - snap_m, xy.max(axis=0) + snap_m
+        near = street_tree.geometries[street_tree.query(shapely.box(*lo, *hi))]
+    if not len(near):
+        return hit
+    if np.isin(shapely.get_type_id(near), (3, 6, 7)).any():
+        exact(np.arange(len(xy)))
+        return hit
+    vertices = shapely.get_coordinates(shapely.segmentize(near, 2.0))
+    reach = snap_m + 1.0 + 1e-6
+    d, _ = cKDTree(vertices).query(xy, k=1, distance_upper_bound=reach)
+    sure = d <= snap_m - 1e-9
+    hit[sure] = True
+    unsure = np.flatnonzero(~sure & (d <= reach))
+    if len(unsure):
+        exact(unsure)
+    return hit
+
+
+def _random_coverage(seed: int):
+    """Voronoi cells of random points in two side-by-side communities, and streets: some cells' edges
+    (moved by 0, about the snap, or a few metres), random lines and a street with a surface sometimes."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    comms = np.array([box(0, 0, 150, 200), box(150, 0, 330, 200)], dtype=object)
+    zones, zcont = [], []
+    for c, cg in enumerate(comms):
+        pts = shapely.multipoints(rng.uniform(cg.bounds[:2], cg.bounds[2:], size=(int(rng.integers(3, 12)), 2)))
+        cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=cg)), cg)
+        cells = cells[shapely.area(cells) > 0]
+        zones += list(cells)
+        zcont += [c] * len(cells)
+    edges = shapely.get_parts(shapely.line_merge(shapely.boundary(np.array(zones, dtype=object))))
+    pick = edges[rng.random(len(edges)) < 0.6]
+    streets = [shapely.affinity.translate(e, *(rng.choice([0.0, 2.9999999, 3.0, 3.0000001, 4.2]) * rng.standard_normal(2) / np.sqrt(2)))
+               for e in pick]
+    streets += [LineString(rng.uniform(0, 330, size=(3, 2))) for _ in range(4)]
+    return np.array(zones, dtype=object), np.array(zcont, dtype=np.int64), comms, streets
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), snap=st.sampled_from([0.5, 3.0, 7.3]), off_lines=st.booleans())
+def test_street_alignment_asking_shared_edges_once_gives_the_same_figures(seed, snap, off_lines):
+    """Each edge two zones share is asked of the k-d tree once: the internal and aligned lengths (and the
+    boundary off the streets) are those of the code that asked every piece, to the last bit."""
+    import shapely
+
+    from gridgeo.partition import metrics
+
+    zones, zcont, comms, streets = _random_coverage(seed)
+    tree = shapely.STRtree(np.array(streets, dtype=object))
+    new = metrics.street_alignment(zones, zcont, comms, tree, snap, off_lines=off_lines)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(metrics, "near_streets", _old_near_streets)
+        old = metrics.street_alignment(zones, zcont, comms, tree, snap, off_lines=off_lines)
+    assert new[0].tobytes() == old[0].tobytes()
+    assert new[1].tobytes() == old[1].tobytes()
+    if off_lines:
+        assert all(shapely.equals_exact(new[2], old[2], 0))
+
+
+def test_street_alignment_asks_each_shared_edge_of_boundary_once(monkeypatch):
+    """Three grids in a row share two 100 m edges, both on streets: the k-d tree is asked about each 1 m piece
+    of them once (200 points), not once per grid (400: before session 37, every edge was sampled twice)."""
+    import scipy.spatial
+    import shapely
+
+    from gridgeo.partition.metrics import street_alignment
+
+    asked = []
+
+    class Counting(scipy.spatial.cKDTree):
+        def query(self, x, *args, **kwargs):
+            asked.append(len(np.asarray(x).reshape(-1, 2)))
+            return super().query(x, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.spatial, "cKDTree", Counting)
+    zones = np.array([box(0, 0, 100, 100), box(100, 0, 200, 100), box(200, 0, 300, 100)], dtype=object)
+    tree = shapely.STRtree([LineString([(100, -10), (100, 110)]), LineString([(200, -10), (200, 110)])])
+    internal, aligned = street_alignment(zones, np.zeros(3, dtype=np.int64), np.array([box(0, 0, 300, 100)]), tree, 3.0)
+    # the community's edge (3 m band) is excluded: 94 m of each shared edge, in 1 m pieces
+    assert internal.round(6).tolist() == [94.0, 188.0, 94.0]
+    assert aligned.round(6).tolist() == [94.0, 188.0, 94.0]
+    assert sum(asked) == 2 * 94

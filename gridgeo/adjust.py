@@ -33,8 +33,10 @@ kept grid beside it instead; one within the land the previous dedicated grids he
 now, with fewer households than a grid's floor (a crumb a dedicated grid encloses, which the fresh plan gave it), is
 given back to them (the households of buildings the previous plan placed with that land count only once a building
 of the piece changed). Land a dedicated grid holds no more (its unit gone, an enclave it took grown past a grid's
-floor) is freed land like any other. Codes are then carried by :func:`gridgeo.codes.assign_codes`: kept grids match
-their old selves exactly.
+floor) is freed land like any other. A region whose new grid comes out wrapped round a kept grid (a ring of freed
+grids round an unchanged tower's grid, which no lane opens: none may end in a kept grid) is divided once more with
+the kept grids in such holes freed too, that division taken where fewer grids are wrapped round another. Codes are
+then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 
 from __future__ import annotations

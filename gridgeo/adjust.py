@@ -33,8 +33,10 @@ kept grid beside it instead; one within the land the previous dedicated grids he
 now, with fewer households than a grid's floor (a crumb a dedicated grid encloses, which the fresh plan gave it), is
 given back to them (the households of buildings the previous plan placed with that land count only once a building
 of the piece changed). Land a dedicated grid holds no more (its unit gone, an enclave it took grown past a grid's
-floor) is freed land like any other. Codes are then carried by :func:`gridgeo.codes.assign_codes`: kept grids match
-their old selves exactly.
+floor) is freed land like any other. A region whose new grid comes out wrapped round a kept grid (a ring of freed
+grids round an unchanged tower's grid, which no lane opens: none may end in a kept grid) is divided once more with
+the kept grids in such holes freed too, that division taken where fewer grids are wrapped round another. Codes are
+then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 
 from __future__ import annotations
@@ -91,6 +93,11 @@ def adjust(
 ) -> tuple[PartitionResult, dict[str, Any]]:
     """Partition with a previous plan: keep unchanged grids, re-divide the rest.
 
+    A region whose new grid comes out wrapped round a kept grid that no lane opens (the freed grids round an
+    unchanged tower's grid, re-divided into one grid that encloses it) is divided once more with the kept grids in
+    such holes freed too, and that division is taken where it leaves fewer grids wrapped round another
+    (``summary["grids_freed_for_wraps"]``); else the first stands and its wrap is reported.
+
     All layers in the same metric CRS; ``previous`` is a :class:`gridgeo.plan.Plan`. Returns the
     partition result (kept grids carry ``grid_id`` ``"K<old code>"``) and a summary dict. ``outlines``:
     community code → its whole outline where ``communities`` holds it less its dedicated grids (专属网格),
@@ -103,6 +110,64 @@ def adjust(
     enclosed, which the fresh plan gave it), its buildings marked in the result's ``given_back`` for
     :func:`gridgeo.dedicated.merge_result` to place with the land.
     """
+    kw = {"streets": streets, "rules": rules, "villager_groups": villager_groups, "workers": workers,
+          "outlines": outlines, "neighbours": neighbours, "dedicated_land": dedicated_land}
+    result, summary = _adjust(communities, blocks, buildings, previous, **kw)
+    summary["grids_freed_for_wraps"] = 0
+    wrapped = _kept_in_holes(result.grids)
+    if wrapped:
+        again, summary2 = _adjust(communities, blocks, buildings, previous, freed=wrapped, **kw)
+        if _grids_wrapped(again.grids) < _grids_wrapped(result.grids):
+            summary2["grids_freed_for_wraps"] = len(wrapped)
+            return again, summary2
+    return result, summary
+
+
+def _holes_holding(grids: gpd.GeoDataFrame) -> list[tuple[int, np.ndarray]]:
+    """(row of a base grid, rows of the other grids of its community whose inner point lies in one of its
+    holes) for every hole of a base grid that holds another grid."""
+    geoms = grids.geometry.to_numpy()
+    inner = shapely.point_on_surface(geoms)
+    comm = grids["community_code"].astype(str).to_numpy()
+    base = (grids["kind"].astype(str) != "dedicated").to_numpy() if "kind" in grids else np.ones(len(grids), bool)
+    out = []
+    for i in np.flatnonzero(base & (shapely.get_num_interior_rings(geoms) > 0) | base & (shapely.get_type_id(geoms) == 6)):
+        for part in shapely.get_parts(geoms[i]):
+            for ring in shapely.get_interior_ring(part, range(shapely.get_num_interior_rings(part))):
+                held = np.flatnonzero((comm == comm[i]) & shapely.within(inner, shapely.polygons(ring)))
+                if len(held):
+                    out.append((int(i), held))
+    return out
+
+
+def _grids_wrapped(grids: gpd.GeoDataFrame) -> int:
+    """The number of grids with a hole holding another grid."""
+    return len({i for i, _ in _holes_holding(grids)})
+
+
+def _kept_in_holes(grids: gpd.GeoDataFrame) -> frozenset[str]:
+    """Codes of the kept grids (``grid_id`` ``"K<code>"``) lying in a hole of a new grid."""
+    ids = grids["grid_id"].astype(str).to_numpy()
+    kept = np.char.startswith(ids.astype(str), "K")
+    return frozenset(ids[j][1:] for i, held in _holes_holding(grids) if not kept[i] for j in held if kept[j])
+
+
+def _adjust(
+    communities: gpd.GeoDataFrame,
+    blocks: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    previous: Any,
+    *,
+    streets: gpd.GeoDataFrame | None,
+    rules: Rules,
+    villager_groups: gpd.GeoDataFrame | None,
+    workers: int,
+    outlines: dict[str, Any] | None,
+    neighbours: gpd.GeoDataFrame | None,
+    dedicated_land: dict[str, Any] | None,
+    freed: frozenset[str] = frozenset(),
+) -> tuple[PartitionResult, dict[str, Any]]:
+    """:func:`adjust` once, the previous grids ``freed`` (codes) freed whatever they hold."""
     crs = communities.crs
     pg = previous["grids"].to_crs(crs)
     psub = previous.layers.get("subgrids")
@@ -134,6 +199,8 @@ def adjust(
     rules_changed = _bounds_changed(previous, communities, rules)
     if rules_changed:
         keep &= ~pg["community_code"].isin(set(rules_changed)).to_numpy()
+    if freed:  # kept grids a new grid wrapped round in a first division
+        keep &= ~pg["grid_code"].astype(str).isin(freed).to_numpy()
     kept = pg[keep].reset_index(drop=True)
 
     # a building the previous grids place in a freed one (an address point on the edge between a freed and a

@@ -709,6 +709,53 @@ def test_a_new_grid_wrapped_around_a_kept_grid_is_reported():
     assert v2.metadata["validation"]["error"] == 0
 
 
+def test_a_region_wrapped_round_a_kept_grid_is_divided_again_with_that_grid():
+    # two towers over the grid floor (491, 594 households), each its own grid, and 27 walk-ups of 270 round
+    # them (under the floor): the fresh plan's walk-ups' grid and the tall tower's grid share the ring round the
+    # small tower's grid, so none is wrapped. A walk-up's households changed frees the walk-ups' grid, which
+    # (290 < 300) absorbs the tall tower's grid beside it; the region, round the kept grid of the small tower, came
+    # out one grid of 884 wrapped round it (grid_encloses_grid): the region had no other grid to take a lane, and
+    # a kept grid keeps its shape. The fresh plan of the changed inputs has no wrap. Now the re-division is run
+    # once more with the kept grid in the hole freed too, and taken for its fewer wraps.
+    from shapely import box
+
+    x0, y0 = 526_000.0, 3_385_000.0
+
+    def rect(a, b, c, d):
+        return box(x0 + a, y0 + b, x0 + c, y0 + d)
+
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["甲"], "kind": ["urban"]},
+                            geometry=[rect(0, 0, 240, 160)], crs=4547)
+    streets = gpd.GeoDataFrame({"name": [None], "highway": ["primary"]},
+                               geometry=[LineString([(x0 - 10, y0 - 10), (x0 + 250, y0 - 10)])], crs=4547)
+    ids, hh, geoms = ["small_tower", "tall_tower"], [491, 594], [rect(150, 70, 166, 90), rect(196, 20, 226, 140)]
+    spots = [(x, y) for x in range(10, 150, 30) for y in range(10, 150, 30)] + [(150, 10), (150, 130)]
+    for x, y in spots:
+        ids.append(f"b{x:03d}{y:03d}")
+        hh.append(10)
+        geoms.append(rect(x, y, x + 20, y + 20))
+    bld = gpd.GeoDataFrame({"building_id": ids, "households": hh}, geometry=geoms, crs=4547)
+
+    def wraps(plan):
+        f = plan["findings"]
+        holes = shapely.get_num_interior_rings(shapely.get_parts(plan["grids"].to_crs(4547).geometry.to_numpy()))
+        return int((f["type"] == "grid_encloses_grid").sum()), int(holes.sum())
+
+    v1 = divide(comm, streets, bld)
+    assert wraps(v1) == (0, 0)
+    changed = bld.copy()
+    changed.loc[changed["building_id"] == "b010010", "households"] = 30
+    assert wraps(divide(comm, streets, changed)) == (0, 0)  # the fresh plan of the changed inputs
+    v2 = divide(comm, streets, changed, previous=v1)
+    assert wraps(v2) == (0, 0), "a re-divided grid is wrapped round the small tower's grid"
+    assert v2.metadata["adjustment"]["grids_freed_for_wraps"] == 1
+    before = v1["buildings"].set_index("building_id")["grid_code"]
+    after = v2["buildings"].set_index("building_id")["grid_code"]
+    assert after["small_tower"] == before["small_tower"]  # drawn again as it was, its code carried
+    assert after["tall_tower"] == before["tall_tower"]
+    assert sorted(v2["grids"]["households"]) == [290, 491, 594]
+    assert v2.metadata["validation"]["error"] == 0
+
 def test_buildings_placed_by_one_freed_region_keep_their_grid_after_the_next_region():
     # each freed region of a community is partitioned with all the community's buildings outside the kept
     # grids and places only those in it (the others come back with no grid); the second region's None

@@ -225,6 +225,28 @@ def test_fuzz_town_re_divided_grid_round_kept_grids_is_opened_by_a_lane(shared_d
     fz.check(fz.div(changed, previous=fz.div(t)), changed)
 
 
+@pytest.mark.parametrize(("seed", "tower"), [(2453, "S145"), (2410, "S153")])
+def test_fuzz_town_re_divided_grid_round_a_kept_base_grid_is_divided_again_with_it(seed, tower, shared_data):
+    """Households changed, a region of freed grids came out with a grid wrapped round the kept grid of a tower
+    (grid_encloses_grid), where the fresh plan of the same inputs has no wrap and the kept grid keeps its shape, so
+    no lane may end in it. 2453: the walk-ups' grid (250 → 270, under the floor) absorbed the grid of the tower
+    beside it (594); the region, round the kept grid of another tower (491), came out one grid of 864, with no
+    other grid in it to take a lane. 2410: the region came out six grids, one of 500 round the kept grid of a tower
+    (588), every straight lane from it to the three grids beside the ring crossing a footprint (1,509 tried, none
+    clear). The region is now divided once more with the kept grid in its hole freed too, and taken for having
+    fewer grids wrapped: no wrap, and the tower's grid keeps its code."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, desc = fz.town(seed)
+    p1 = fz.div(t)
+    changed = _households_changed(t, seed)
+    p2 = fz.div(changed, previous=p1)
+    found = fz.check(p2, changed)
+    assert not (found["type"] == "grid_encloses_grid").any(), f"{desc}: a re-divided grid wraps round another"
+    code = p1.buildings.set_index("building_id").loc[tower, "grid_code"]
+    assert p2.buildings.set_index("building_id").loc[tower, "grid_code"] == code
+
 def _given_back(p1, same):
     """Every grid and small grid of ``p1`` back in ``same`` with its code, households and shape (within 0.01 m²:
     the plan is stored in degrees), and no other; every building with the same codes."""

@@ -1476,9 +1476,9 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
     word = "grid" if layer == "grids" else "small grid"
     pp = polsby_popper(geoms)
     for q in range(len(geoms)):
-        holes = _real_holes(foreign_holes(geoms[q], containers[q]))
+        holes = foreign_holes(geoms[q], containers[q])
         if holes:
-            dedicated = len(holes) - len(_real_holes(foreign_holes(geoms[q], carved))) if carved is not None else 0
+            dedicated = len(holes) - len(foreign_holes(geoms[q], carved)) if carved is not None else 0
             walled = footprints is not None and _walled_in(holes, footprints)
             why = ("the buildings round it leave no way out of the hole without cutting one (a tower in a podium), "
                    "and no division within the bounds without it was found" if walled and dedicated == 0 else
@@ -1507,12 +1507,6 @@ def _shape_findings(geoms: np.ndarray, ids: np.ndarray, containers: list, layer:
                                   f"{word} {ids[q]} has Polsby–Popper {pp[q]:.3f} (under {COMPACTNESS_REPORT}), a long "
                                   f"or ragged shape; {forced}; check it on the map", shapely.point_on_surface(geoms[q])))
     return found
-
-
-def _real_holes(holes: list) -> list:
-    """The holes over :data:`CRUMB_M2`: a hairline ring (a few µm² along an edge where a lane or a site meets the
-    grid) wraps nothing, and storing the plan mends it away, so ``validate`` and the report never see it."""
-    return [h for h in holes if shapely.area(h) > CRUMB_M2]
 
 
 #: a neighbouring grid this much of which lies within a grid's convex hull is one the grid is drawn round

@@ -67,16 +67,24 @@ def _union(geoms: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return union_by(geoms, labels, n, coverage=True)
 
 
+#: a hole no larger than this wraps nothing: a hairline ring (a few µm² along an edge where a lane or a site meets a
+#: grid), which storing the plan mends away, so ``validate`` and the report never see it
+HAIRLINE_M2 = 1e-3
+
+
 def foreign_holes(part: shapely.Geometry, container: shapely.Geometry) -> list[shapely.Geometry]:
     """Interior rings of ``part`` (as polygons) that are not holes of ``container``: more than half of the ring's
     hole is the container's land, or more than :data:`HOLE_LAND_M2` of it is (a ring round the container's own
-    hole, a lake, and other grids' land beside it is still wrapped round those grids)."""
+    hole, a lake, and other grids' land beside it is still wrapped round those grids); hairline rings
+    (:data:`HAIRLINE_M2`) wrap nothing and are left out."""
     if shapely.get_type_id(part) == 3 and shapely.get_num_interior_rings(part) == 0:
         return []  # a polygon without holes (most parts): no parts and rings walked in Python
     out = []
     for poly in shapely.get_parts(part):
         for ring in poly.interiors:
             hole = shapely.Polygon(ring)
+            if shapely.area(hole) <= HAIRLINE_M2:
+                continue
             land = shapely.area(shapely.intersection(hole, container))
             if land > 0.5 * shapely.area(hole) or land > HOLE_LAND_M2:
                 out.append(hole)

@@ -154,38 +154,3 @@ def test_street_alignment_measured_per_community_gives_the_citys_quality_figures
     measured = result.street_alignment
     assert measured is not None and len(measured["grids"]) == len(result.grids)
     assert len(measured["subgrids"]) == len(result.subgrids) and measured["subgrids"]["aligned_m"].gt(0).any()
-
-
-@pytest.mark.parametrize("off_lines", [False, True])
-def test_street_alignment_asking_shared_edges_once_gives_the_sample_towns_figures(sample_plan, monkeypatch, off_lines):
-    """The sample town's grids and small grids: with each shared edge asked of the k-d tree once, the same
-    internal and aligned lengths to the last bit as asking every piece (the code before session 37), and
-    about half the pieces stand in for the others."""
-    from test_metrics import _old_near_streets
-
-    grids = sample_plan.layers["grids"]
-    subs = sample_plan.layers["subgrids"]
-    comm = sample_plan.layers["communities"]
-    gcont = grids["community_code"].map({c: i for i, c in enumerate(comm["code"])}).to_numpy()
-    scont = subs["grid_id"].map({g: i for i, g in enumerate(grids["grid_id"])}).to_numpy()
-    tree = shapely.STRtree(get_streets(sample_plan))
-    levels = [(grids.geometry.to_numpy(), gcont, comm.geometry.to_numpy()), (subs.geometry.to_numpy(), scont, grids.geometry.to_numpy())]
-    shares = []
-    real = metrics._same_pieces
-
-    def counting(*args):
-        out = real(*args)
-        shares.append((out == np.arange(len(out))).mean())
-        return out
-
-    monkeypatch.setattr(metrics, "_same_pieces", counting)
-    new = [metrics.street_alignment(*lv, tree, 3.0, off_lines=off_lines) for lv in levels]
-    monkeypatch.setattr(metrics, "near_streets", _old_near_streets)
-    old = [metrics.street_alignment(*lv, tree, 3.0, off_lines=off_lines) for lv in levels]
-    for n, o in zip(new, old, strict=True):
-        assert n[1].sum() > 0
-        assert n[0].tobytes() == o[0].tobytes()
-        assert n[1].tobytes() == o[1].tobytes()
-        if off_lines:
-            assert all(shapely.equals_exact(n[2], o[2], 0))
-    assert len(shares) >= 2 and all(0.45 < s < 0.6 for s in shares[:2])

@@ -511,7 +511,7 @@ _MAX_STREET_VERTICES = 4_000_000
 
 
 def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float, *,
-                 lines: np.ndarray | None = None, same_as: np.ndarray | None = None) -> np.ndarray:
+                 lines: np.ndarray | None = None) -> np.ndarray:
     """Whether each point ``xy`` (n × 2, metric) lies within ``snap_m`` of a geometry of ``street_tree``:
     exactly ``street_tree.query(points, predicate="dwithin", distance=snap_m)``, without a shapely point
     per piece of boundary (a district has millions).
@@ -523,10 +523,6 @@ def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float, *,
     Streets with a surface (polygons: a point inside is at distance 0 from no vertex) are all tested with
     the STRtree. ``lines``, when given, hold every point (the boundary the points were sampled on): only
     the streets within ``snap_m`` of them are drawn into the tree, instead of those of the points' box.
-    ``same_as``, when given, names for each point one at about the same place (itself for some): only those
-    are asked of the k-d tree, and a point ``e`` away from its stand-in takes its answer where the stand-in's
-    distance ``d`` settles it (``d + e`` within, ``d - e`` beyond the reach); the few others are asked
-    themselves. The answer is the same for every point as without ``same_as``.
 
     >>> from shapely import LineString
     >>> tree = shapely.STRtree([LineString([(0, 0), (100, 0)])])
@@ -558,82 +554,13 @@ def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float, *,
 
     vertices = shapely.get_coordinates(shapely.segmentize(near, step))
     reach = snap_m + step / 2 + 1e-6
-    kd = cKDTree(vertices)
-    d = _vertex_distance(kd, xy, reach, same_as, snap_m - 1e-9)
+    d, _ = cKDTree(vertices).query(xy, k=1, distance_upper_bound=reach)
     sure = d <= snap_m - 1e-9  # a vertex interpolated by segmentize lies on its street to within rounding
     hit[sure] = True
     unsure = np.flatnonzero(~sure & (d <= reach))
     if len(unsure):
         exact(unsure)
     return hit
-
-
-def _vertex_distance(kd: Any, xy: np.ndarray, reach: float, same_as: np.ndarray | None, sure_m: float) -> np.ndarray:
-    """Distance of each point to its nearest vertex of ``kd`` (inf beyond ``reach``), or a stand-in for it that
-    falls on the same side of ``sure_m`` and of ``reach``: the distance of the point ``same_as`` names, where
-    the point's offset from it cannot move it across either (the distance moves by at most the offset)."""
-    if same_as is None:
-        return kd.query(xy, k=1, distance_upper_bound=reach)[0]
-    other = np.flatnonzero(same_as != np.arange(len(xy)))
-    if not len(other):
-        return kd.query(xy, k=1, distance_upper_bound=reach)[0]
-    src = same_as[other]
-    off = np.hypot(*(xy[other] - xy[src]).T) + 1e-12  # and the rounding of the distances, far below it
-    own = np.ones(len(xy), dtype=bool)
-    own[other] = False
-    own = np.flatnonzero(own)
-    d = np.empty(len(xy))
-    # the points asked themselves, bounded beyond the reach by their stand-ins' largest offset
-    d[own] = kd.query(xy[own], k=1, distance_upper_bound=reach + float(off.max()) + 1e-9)[0]
-    ref = d[src]
-    d[other] = ref
-    ask = other[~((ref + off <= sure_m) | (ref - off > reach) | ((ref - off > sure_m) & (ref + off <= reach)))]
-    # beyond the reach as the k-d tree bounded by it says: asked again when within rounding of it
-    edge = own[np.abs(d[own] - reach) <= 1e-9]
-    d[d > reach] = np.inf
-    ask = np.concatenate([ask, edge])
-    if len(ask):
-        d[ask] = kd.query(xy[ask], k=1, distance_upper_bound=reach)[0]
-    return d
-
-
-def _same_pieces(lines: np.ndarray, a: np.ndarray, b: np.ndarray, segment_m: float) -> np.ndarray | None:
-    """For each piece ``a``-``b`` of the segmentized ``lines`` (in order), the first piece lying on the same
-    stretch of boundary (each edge two zones share is in both, once each way; itself for most), or None when
-    the pieces cannot be matched to the lines' own segments (then each piece stands alone)."""
-    oc, oi = shapely.get_coordinates(lines, return_index=True)
-    keep = oi[1:] == oi[:-1]
-    p0, p1 = oc[:-1][keep], oc[1:][keep]
-    dx, dy = (p1 - p0).T
-    length = np.sqrt(dx * dx + dy * dy)  # as GEOS's densifier measures a segment
-    k = np.where(length <= segment_m, 1, np.ceil(length / segment_m)).astype(np.int64)
-    k[length == 0] = 0  # a repeated vertex adds no piece
-    if int(k.sum()) != len(a):
-        return None
-    if not len(a):
-        return np.zeros(0, dtype=np.int64)
-    starts = np.cumsum(k) - k
-    real = np.flatnonzero(k)
-    if not (np.array_equal(a[starts[real]], p0[real]) and np.array_equal(b[starts[real] + k[real] - 1], p1[real])):
-        return None
-    rev = (p1[:, 0] < p0[:, 0]) | ((p1[:, 0] == p0[:, 0]) & (p1[:, 1] < p0[:, 1]))
-    lo, hi = np.where(rev[:, None], p1, p0), np.where(rev[:, None], p0, p1)
-    order = np.lexsort((k, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))  # stable: a group's first is its earliest
-    ks, los, his = k[order], lo[order], hi[order]
-    new_group = np.r_[True, (ks[1:] != ks[:-1]) | (los[1:] != los[:-1]).any(axis=1) | (his[1:] != his[:-1]).any(axis=1)]
-    first = order[np.flatnonzero(new_group)][np.cumsum(new_group) - 1]
-    rep = np.empty(len(k), dtype=np.int64)
-    rep[order] = first
-    same_as = np.arange(len(a))
-    dup = np.flatnonzero((rep != np.arange(len(k))) & (k > 0))
-    if not len(dup):
-        return same_as
-    kd_, r = k[dup], rep[dup]
-    seg = np.repeat(np.arange(len(dup)), kd_)
-    j = np.arange(len(seg)) - (np.cumsum(kd_) - kd_)[seg]
-    flip = (rev[dup] != rev[r])[seg]
-    same_as[starts[dup][seg] + j] = starts[r][seg] + np.where(flip, kd_[seg] - 1 - j, j)
-    return same_as
 
 
 def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.STRtree, snap_m: float,
@@ -652,7 +579,7 @@ def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.
     a, b = coords[:-1][same], coords[1:][same]
     owner = lidx[cidx[:-1][same]]
     seg_len = np.hypot(*(b - a).T)
-    hit = near_streets((a + b) / 2.0, street_tree, snap_m, lines=lines, same_as=_same_pieces(lines, a, b, segment_m))
+    hit = near_streets((a + b) / 2.0, street_tree, snap_m, lines=lines)
     aligned = np.bincount(owner[hit], weights=seg_len[hit], minlength=nz)
     # segment lengths add up to the piece lengths; rescale away rounding so aligned <= internal
     total = np.bincount(owner, weights=seg_len, minlength=nz)

@@ -207,7 +207,7 @@ def refuse_booleans(buildings: gpd.GeoDataFrame) -> None:
     Traceback (most recent call last):
     gridgeo._errors.InputError: buildings: column 'households' holds True/False (row 0: False), not numbers of households (户数); give numbers (or leave them empty), or map the column that holds them with --columns buildings.households=COLUMN
     """
-    for column, holds in NUMERIC_COLUMNS.items():
+    for column in NUMERIC_COLUMNS:
         if column not in buildings.columns:
             continue
         values = buildings[column]
@@ -225,12 +225,18 @@ def refuse_booleans(buildings: gpd.GeoDataFrame) -> None:
         if not flags.any():
             continue
         i = int(np.flatnonzero(flags)[0])
-        name = buildings.attrs.get(SOURCE_COLUMNS, {}).get(column, column)
         value = values.iloc[i]
         shown = repr(value) if isinstance(value, str) else bool(value)
-        msg = (f"buildings: column {name!r} holds True/False (row {values.index[i]}: {shown}), not {holds}; "
-               f"give numbers (or leave them empty), or map the column that holds them with --columns buildings.{column}=COLUMN")
-        raise InputError(msg)
+        _wrong_column(buildings, column, f"True/False (row {values.index[i]}: {shown})")
+
+
+def _wrong_column(buildings: gpd.GeoDataFrame, column: str, holds: str) -> None:
+    """Refuse a column of :data:`NUMERIC_COLUMNS` that ``holds`` what no count is, named as the user's layer
+    names it (``户数`` read as households), with the fix."""
+    name = buildings.attrs.get(SOURCE_COLUMNS, {}).get(column, column)
+    msg = (f"buildings: column {name!r} holds {holds}, not {NUMERIC_COLUMNS[column]}; give numbers (or leave them "
+           f"empty), or map the column that holds them with --columns buildings.{column}=COLUMN")
+    raise InputError(msg)
 
 
 #: values of a households column of which not one is a number, from which the column is refused as the wrong one
@@ -262,12 +268,8 @@ def _refuse_no_number(buildings: gpd.GeoDataFrame, column: str, raw: pd.Series, 
     words = raw[present].astype(str).str.strip()
     if len(words) < NO_NUMBER_MIN or words.str.lower().isin(_NULL_WORDS).any() or words.str.fullmatch(_NUMERAL).any():
         return
-    name = buildings.attrs.get(SOURCE_COLUMNS, {}).get(column, column)
     examples = ", ".join(repr(v) for v in pd.unique(words.to_numpy())[:2])
-    msg = (f"buildings: column {name!r} holds no number ({len(words):,} values, e.g. {examples}), not "
-           f"{NUMERIC_COLUMNS[column]}; give numbers (or leave them empty), or map the column that holds them with "
-           f"--columns buildings.{column}=COLUMN")
-    raise InputError(msg)
+    _wrong_column(buildings, column, f"no number ({len(words):,} values, e.g. {examples})")
 
 
 def _numeric(raw: pd.Series) -> pd.Series:

@@ -126,14 +126,18 @@ def assign_households(
     given = num.notna() & ~negative
 
     raw_floors = out["floors"] if "floors" in out else pd.Series(np.nan, index=out.index)
-    floors, floors_parsed = _read_text(raw_floors, _numeric(raw_floors), _FLOORS_WITH_UNIT)
+    # floors and heights as registers write them too: "6层", "约6层", "20米左右" (approximate: an estimate's input anyway)
+    floors, floors_parsed = _read_text(raw_floors, _numeric(raw_floors), _FLOORS_WITH_UNIT, approx=True)[:2]
     floors_present = raw_floors.notna() & (raw_floors.astype(str).str.strip() != "")
     floors_bad = floors_present & ~(floors >= 0)  # text or negative: not used (0, as often, means not known)
     floors = floors.where(floors > 0)
     # floors from the height (m) where none are given: height ÷ METRES_PER_FLOOR, at least 1
     raw_height = out["height"] if "height" in out else pd.Series(np.nan, index=out.index)
-    height = _read_text(raw_height, _numeric(raw_height), _HEIGHT_WITH_UNIT)[0]
+    height = _read_text(raw_height, _numeric(raw_height), _HEIGHT_WITH_UNIT, approx=True)[0]
     from_height = floors.isna() & (height > 0) & (height < MAX_HEIGHT_M)
+    height_present = raw_height.notna() & (raw_height.astype(str).str.strip() != "")
+    # a height that would be used (no floors) but is no height in metres (text, negative, a mast's): said, not used
+    height_bad = floors.isna() & height_present & ~((height >= 0) & (height < MAX_HEIGHT_M))
     floors = floors.where(~from_height, np.maximum(1.0, np.rint(height / METRES_PER_FLOOR)))
     area = out.geometry.to_crs(metric).area.to_numpy()
     # a plain list: Series.map would turn None into NaN under pandas' string dtype, and NaN is "not residential"
@@ -168,10 +172,14 @@ def assign_households(
          "households value {v!r} is approximate (约数: 约, 大约, 左右, 多, 余, ~); read as " "{n}, check the count"),
         (floors_bad, "floors_invalid", "warning", "floors value {f!r} is not a number ≥ 0; not used"),
         (floors_parsed & ~floors_bad, "floors_parsed", "info", "floors value {f!r} read as a number"),
+        (height_bad & ~given, "height_invalid", "warning",
+         "height value {h!r} is not a height in metres (0–" f"{MAX_HEIGHT_M:g}" "); not used"),
         (from_height & ~given, "floors_from_height", "info",
          "no floors value; {l:g} floors taken from its height {h!r} ÷ " f"{METRES_PER_FLOOR:g}" " m a floor"),
-        (~present & (source == "missing") & residential, "households_missing", "warning",
+        (~present & (source == "missing") & residential & ~height_bad, "households_missing", "warning",
          "no households, no floors and no height: counted as 0"),
+        (~present & (source == "missing") & residential & height_bad, "households_missing", "warning",
+         "no households, no floors and no height it can use: counted as 0"),
         (~present & (source == "estimated") & column_used, "households_null", "info", "no households value"),
     ):
         for i in np.flatnonzero(np.asarray(mask)):

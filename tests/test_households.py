@@ -442,3 +442,21 @@ def test_cli_refuses_a_boolean_households_column_under_its_own_name(tmp_path, ca
     assert err.count("\n") == 1 and "column '户数' holds True/False (row 1: False)" not in err
     assert "column '户数' holds True/False (row 0: True)" in err and "Traceback" not in err
     assert not (tmp_path / "plan.gpkg").exists()
+
+
+def test_approximate_floors_and_heights_are_read_and_a_height_no_building_has_is_said():
+    """"约6层", "约18米", "18米左右" are read as 6 floors and 18 m (an estimate's inputs); a height that would be used
+    but is no height in metres ("高层", -3, 5000) is said (``height_invalid``), not silently dropped."""
+    b = _buildings([None] * 7, floors=["约6层", None, None, None, None, None, 3]).assign(
+        height=pd.Series([None, "约18米", "18米左右", "高层", -3, 5000.0, "高层"], dtype=object))
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    six, _ = assign_households(_buildings([None], floors=[6]), metric=METRIC_EPSG)
+    assert out["households"].tolist()[:3] == [six["households"].iloc[0]] * 3
+    assert out["households_source"].tolist() == ["estimated"] * 3 + ["missing"] * 3 + ["estimated"]
+    assert list(f.loc[f["type"] == "floors_parsed", "feature_id"]) == ["b0"]
+    assert sorted(f.loc[f["type"] == "floors_from_height", "feature_id"]) == ["b1", "b2"]
+    bad = f[f["type"] == "height_invalid"]
+    assert list(bad["feature_id"]) == ["b3", "b4", "b5"]  # b6 has floors: its height is not needed
+    assert set(bad["severity"]) == {"warning"} and "'高层'" in bad.iloc[0]["message"]
+    missing = f.loc[f["type"] == "households_missing", "message"]
+    assert len(missing) == 3 and missing.str.contains("no height it can use").all()

@@ -395,8 +395,9 @@ def one_community_changed(t, plan, seed):
         x0, y0, x1, y1 = free.bounds
         pts = shapely.points(rng.uniform(x0, x1, 400), rng.uniform(y0, y1, 400))
         boxes = shapely.buffer(pts, 6.0, cap_style="square")
+        want = int(rng.integers(2, 4))
         for bx in boxes[shapely.within(boxes, free)]:
-            if len(new) == int(rng.integers(2, 4)):
+            if len(new) == want:
                 break
             if all(bx.distance(o) > 20 for o in new):
                 new.append(shapely.affinity.scale(bx, 1.0, 10.0 / 12.0))

@@ -251,6 +251,9 @@ NOTHING_CHANGED = {
     2443: "a footprint unit across the gap between two parts of its community, placed whole in a dedicated grid: a "
           "member lying only on the other side (in an ordinary grid, none of it in the dedicated grid) counted in "
           "that grid, the unit judged across the gap among the ordinary grids alone: a grid freed and drawn again",
+    2505: "a footprint unit of building parts across the gap between two parts of its community (issue 16, session 38), "
+          "placed by its block (one block over both parts) in the grid holding 20% of it, counted in the grid across "
+          "the gap holding the rest: two grids freed and drawn again",
 }
 
 

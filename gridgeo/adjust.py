@@ -646,7 +646,11 @@ def _units_whole(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarr
     """Set ``zone`` of the buildings ``whole`` marks that lie in a zone to the zone holding most of their
     footprint unit (``units``: labels), as :func:`gridgeo.blocks.assign_buildings` weighs a unit: each member's
     share times its area (a point as 1 m²); ties go to the zone a member was in before (``prefer``), then the
-    lower index. ``pairs``: the (building, zone, share) pairs of the assignment that gave ``zone``."""
+    lower index. A zone the unit's members were in before that still holds at least
+    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the unit keeps it, as :func:`_stay_across_gaps` keeps a
+    footprint: the fresh plan placed the unit by its block (one block may lie over both parts of the community),
+    not by its larger side, and validate takes either side of the gap. ``pairs``: the (building, zone, share)
+    pairs of the assignment that gave ``zone``."""
     bi, zi, share = pairs
     sel = whole[bi] & (zone[bi] >= 0)
     if not sel.any():
@@ -657,7 +661,8 @@ def _units_whole(zone: np.ndarray, pairs: tuple[np.ndarray, np.ndarray, np.ndarr
     was = np.zeros(len(bi), dtype=bool) if prefer is None else prefer[bi] == zi
     per = pd.DataFrame({"u": units[bi], "z": zi, "m": share * weight[bi], "was": was}).groupby(
         ["u", "z"], as_index=False).agg(m=("m", "sum"), was=("was", "max"))
-    best = per.sort_values(["u", "m", "was", "z"], ascending=[True, False, False, True]).drop_duplicates("u")
+    per["stay"] = per["was"] & (per["m"] >= BUILDING_SHARE_MIN * per.groupby("u")["m"].transform("sum"))
+    best = per.sort_values(["u", "stay", "m", "was", "z"], ascending=[True, False, False, False, True]).drop_duplicates("u")
     to = pd.Series(best["z"].to_numpy(), index=best["u"].to_numpy())
     move = np.flatnonzero(whole & (zone >= 0))
     zone[move] = to.reindex(units[move]).fillna(-1).to_numpy().astype(np.int64)

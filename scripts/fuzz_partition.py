@@ -22,7 +22,14 @@ every layer shuffled; every ``cli_every``-th town also through ``python -m gridg
 ``gridgeo validate`` (no traceback, exit 0). A failing town is pickled to ``out/fuzz/failing/town_<seed>.pkl``
 (inputs, message, traceback) to minimise.
 
+With ``--redivide``, each town is re-divided (动态调整, ``previous=`` the fresh plan) instead (:func:`run_redivide`):
+(i) with nothing changed, every grid and small grid is given back with its code, households and shape; (ii) with
+ONE community changed (households of some of its buildings raised or halved, 2–3 buildings added in its free
+land: :func:`one_community_changed`), ``validate`` has no error, the plan passes :func:`check`, and every grid
+and small grid of the other communities is kept with its code and shape.
+
     GRIDGEO_SHARED_DATA=../shared/data .venv/bin/python scripts/fuzz_partition.py START BUDGET_S [CLI_EVERY] [STOP]
+    GRIDGEO_SHARED_DATA=../shared/data .venv/bin/python scripts/fuzz_partition.py --redivide START BUDGET_S 0 [STOP]   # CLI_EVERY unused
 """
 from __future__ import annotations
 
@@ -346,17 +353,124 @@ def cli(t, tmp: Path):
     return None
 
 
+def households_changed(t, seed):
+    """The town with the households of about 30% of its buildings raised by 40%: grids freed and re-divided."""
+    b = t["buildings"].copy()
+    hh = pd.to_numeric(b["households"], errors="coerce")
+    pick = (np.random.default_rng(seed).random(len(b)) < 0.3) & hh.notna().to_numpy()
+    b.loc[pick, "households"] = np.round(hh[pick] * 1.4)
+    return {**t, "buildings": b}
+
+
+def one_community_changed(t, plan, seed):
+    """The town with ONE community (drawn by ``seed`` among those whose buildings the plan places) changed: the
+    households of about 40% of its buildings raised by 40% or halved, and 2–3 new buildings (12 × 10 m, 20–80
+    households) in its free land, 15 m inside its outline and 6 m clear of every footprint and street. Returns the
+    town and that community's code. Buildings the plan also places in another community are left as they are."""
+    rng = np.random.default_rng(seed + 7)
+    bld = plan.buildings
+    src = t["buildings"]
+    ids = set(src["building_id"])
+    base = bld["building_id"].map(lambda i: i.rsplit("#", 1)[0] if "#" in i and i.rsplit("#", 1)[0] in ids else i)
+    placed = bld.assign(base=base.to_numpy())[bld["community_code"].notna()]
+    codes = sorted(placed["community_code"].astype(str).unique())
+    if not codes:
+        return t, None
+    code = codes[int(rng.integers(len(codes)))]
+    per = placed.groupby("base")["community_code"].agg(lambda c: set(c.astype(str)))
+    mine = {i for i, cc in per.items() if cc == {code}}
+    b = src.copy()
+    hh = pd.to_numeric(b["households"], errors="coerce")
+    pick = b["building_id"].isin(mine).to_numpy() & hh.notna().to_numpy() & (rng.random(len(b)) < 0.4)
+    b.loc[pick, "households"] = np.round(hh[pick] * np.where(rng.random(int(pick.sum())) < 0.5, 1.4, 0.5))
+    metric = plan.grids.estimate_utm_crs()
+    comm = plan.communities.to_crs(metric)
+    inner = shapely.buffer(comm.geometry[comm["code"].astype(str) == code].union_all(), -15.0)
+    near = [src.to_crs(metric).geometry.buffer(6.0).union_all()]
+    if t["streets"] is not None and len(t["streets"]):
+        near.append(t["streets"].to_crs(metric).geometry.buffer(6.0).union_all())
+    free = shapely.difference(inner, shapely.union_all(near))
+    new = []
+    if not free.is_empty:
+        x0, y0, x1, y1 = free.bounds
+        pts = shapely.points(rng.uniform(x0, x1, 400), rng.uniform(y0, y1, 400))
+        boxes = shapely.buffer(pts, 6.0, cap_style="square")
+        want = int(rng.integers(2, 4))
+        for bx in boxes[shapely.within(boxes, free)]:
+            if len(new) == want:
+                break
+            if all(bx.distance(o) > 20 for o in new):
+                new.append(shapely.affinity.scale(bx, 1.0, 10.0 / 12.0))
+    if new:
+        add = gpd.GeoDataFrame({"building_id": [f"NEW{seed}-{i}" for i in range(len(new))],
+                                "households": rng.integers(20, 81, len(new)).astype(float)},
+                               geometry=new, crs=metric).to_crs(src.crs)
+        b = pd.concat([b, add], ignore_index=True)
+    return {**t, "buildings": gpd.GeoDataFrame(b, geometry=src.geometry.name, crs=src.crs)}, code
+
+
+def _layers_by_code(p1, p2, where=None):
+    """Pairs of the grids and small grids of ``p1`` and ``p2`` (in a metric CRS, by code; with ``where``, only
+    those of the communities it keeps)."""
+    metric = p1.grids.estimate_utm_crs()
+    for layer, code in (("grids", "grid_code"), ("subgrids", "subgrid_code")):
+        a, b = p1[layer].to_crs(metric), p2[layer].to_crs(metric)
+        if where is not None:
+            a, b = a[where(a["community_code"].astype(str))], b[where(b["community_code"].astype(str))]
+        yield layer, a.set_index(code).sort_index(), b.set_index(code).sort_index()
+
+
+def given_back(p1, same, where=None, kind="given-back"):
+    """Every grid and small grid of ``p1`` back in ``same`` with its code, households and shape (within 0.01 m²:
+    the plan is stored in degrees), and no other; every building with the same codes. With ``where`` (a test of
+    community codes), only those of the communities it keeps."""
+    for layer, a, b in _layers_by_code(p1, same, where):
+        if list(b.index) != list(a.index):
+            raise Fail(kind, f"{layer}: codes {sorted(set(b.index) ^ set(a.index))[:6]} changed")
+        if not (b["households"] == a["households"]).all():
+            raise Fail(kind, f"{layer}: households changed")
+        moved = shapely.area(shapely.symmetric_difference(a.geometry.to_numpy(), b.geometry.to_numpy()))
+        if len(moved) and moved.max() >= 0.01:
+            raise Fail(kind, f"{layer}: {a.index[moved >= 0.01].tolist()[:6]} reshaped ({moved.max():.2f} m2)")
+    cols = ["building_id", "grid_code", "subgrid_code"]
+    ba, bb = p1.buildings, same.buildings
+    if where is not None:
+        ba = ba[where(ba["community_code"].astype(str))]
+        bb = bb[bb["building_id"].isin(set(ba["building_id"]))]
+    a = ba[cols].astype(str).sort_values("building_id").reset_index(drop=True)
+    b = bb[cols].astype(str).sort_values("building_id").reset_index(drop=True)
+    if not a.equals(b):
+        raise Fail(kind, "buildings: codes changed")
+
+
+def _record(seed, t, desc, stage, exc):
+    kind = exc.kind if isinstance(exc, Fail) else f"crash-{type(exc).__name__}"
+    msg = f"{stage}: {kind}: {str(exc)[:300]}"
+    FAIL.mkdir(parents=True, exist_ok=True)
+    with open(FAIL / f"town_{seed}.pkl", "wb") as fh:
+        pickle.dump({"seed": seed, "town": t, "desc": desc, "stage": stage, "kind": kind, "msg": msg,
+                     "tb": traceback.format_exc()}, fh)
+    return desc, "FAIL " + msg
+
+
+def _divided(t):
+    """The fresh plan, or the one-line message of its ``InputError`` (a multi-line one fails)."""
+    try:
+        return div(t), None
+    except gridgeo.InputError as exc:
+        m = str(exc)
+        if "\n" in m.strip():
+            raise Fail("multiline-error", m[:300]) from exc
+        return None, f"input-error: {m[:200]}"
+
+
 def run_one(seed, tmp: Path, do_cli=False):
     t, desc = town(seed)
     stage = "divide"
     try:
-        try:
-            p1 = div(t)
-        except gridgeo.InputError as exc:
-            m = str(exc)
-            if "\n" in m.strip():
-                raise Fail("multiline-error", m[:300]) from exc
-            return desc, f"input-error: {m[:200]}"
+        p1, err = _divided(t)
+        if err:
+            return desc, err
         stage = "check"
         check(p1, t)
         stage = "shuffle"
@@ -370,25 +484,73 @@ def run_one(seed, tmp: Path, do_cli=False):
                 return desc, r
         return desc, None
     except Exception as exc:  # noqa: BLE001 - every failure is a finding of the fuzz run
-        kind = exc.kind if isinstance(exc, Fail) else f"crash-{type(exc).__name__}"
-        msg = f"{stage}: {kind}: {str(exc)[:300]}"
-        FAIL.mkdir(parents=True, exist_ok=True)
-        with open(FAIL / f"town_{seed}.pkl", "wb") as fh:
-            pickle.dump({"seed": seed, "town": t, "desc": desc, "stage": stage, "kind": kind, "msg": msg,
-                         "tb": traceback.format_exc()}, fh)
-        return desc, "FAIL " + msg
+        return _record(seed, t, desc, stage, exc)
+
+
+def run_redivide(seed):
+    """Re-division (动态调整) of the town's fresh plan: (i) with nothing changed, every grid and small grid given
+    back with its code and shape; (ii) with one community changed (:func:`one_community_changed`), ``validate``
+    with no error, the checks of :func:`check`, and every grid and small grid of the other communities kept with
+    its code and shape. When the fresh plan itself fails :func:`check` (a fresh-fuzz finding, e.g. a reported
+    wrap), the re-divided plans need only validate with no error; the result names the fresh plan's flaw."""
+    t, desc = town(seed)
+    stage = "divide"
+    try:
+        p1, err = _divided(t)
+        if err:
+            return desc, err
+        stage = "fresh-check"
+        try:
+            check(p1, t)
+            flaw = None
+        except Fail as exc:
+            flaw = exc.kind
+
+        def checked(plan, tt):
+            if flaw is None:
+                return check(plan, tt)
+            found = plan.validate()
+            if (found["severity"] == "error").any():
+                raise Fail("validate-errors", str(found.loc[found["severity"] == "error", "type"].value_counts().to_dict()))
+            return found
+
+        stage = "same"
+        same = div(t, previous=p1)
+        base = same.grids[same.grids["kind"] != "dedicated"]
+        freed = base.loc[~base["grid_id"].astype(str).str.startswith("K"), "grid_code"].tolist()
+        if freed:
+            raise Fail("freed", f"grids {freed[:6]} freed and drawn again with nothing changed")
+        given_back(p1, same)
+        checked(same, t)
+        stage = "changed"
+        t2, code = one_community_changed(t, p1, seed)
+        if code is None:
+            return desc, "no community with buildings to change"
+        p2 = div(t2, previous=p1)
+        checked(p2, t2)
+        given_back(p1, p2, where=lambda c: c != code, kind="others-changed")
+        added = len(t2["buildings"]) - len(t["buildings"])
+        return desc, (f"ok (community {code}, {added} buildings added)"
+                      + (f"; the fresh plan's own flaw: {flaw}" if flaw else ""))
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding of the fuzz run
+        return _record(seed, t, desc, stage, exc)
 
 
 if __name__ == "__main__":
-    start = int(sys.argv[1])
-    budget = float(sys.argv[2])
-    cli_every = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-    stop = int(sys.argv[4]) if len(sys.argv) > 4 else 10**9
+    args = [a for a in sys.argv[1:] if a != "--redivide"]
+    redivide = len(args) < len(sys.argv) - 1
+    start = int(args[0])
+    budget = float(args[1])
+    cli_every = int(args[2]) if len(args) > 2 else 5
+    stop = int(args[3]) if len(args) > 3 else 10**9
     t0 = time.time()
     s = start
     with tempfile.TemporaryDirectory() as d:
         while time.time() - t0 < budget and s < stop:
             ts = time.time()
-            desc, m = run_one(s, Path(d), do_cli=(s % cli_every == 0))
+            if redivide:
+                desc, m = run_redivide(s)
+            else:
+                desc, m = run_one(s, Path(d), do_cli=(s % cli_every == 0))
             print(f"seed {s} {time.time() - ts:.1f}s {desc} :: {m or 'ok'}", flush=True)
             s += 1

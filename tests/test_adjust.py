@@ -821,3 +821,29 @@ def test_a_new_building_drawn_over_one_in_a_kept_grid_frees_that_grid_and_the_un
     kept = set(v1["grids"]["grid_code"]) - {west, v1["buildings"].set_index("building_id").loc["b210090", "grid_code"]}
     assert kept and kept <= set(v2["grids"]["grid_code"])  # the east grid is still kept
     assert v2.metadata["validation"]["error"] == 0
+
+
+def test_unit_across_a_gap_stays_in_the_grid_it_was_in_while_that_grid_holds_a_real_share_of_it():
+    """A footprint unit across the gap between two parts of its community (two grids 2 m apart): a fresh plan places
+    it by its block, which may lie over both parts, so it may count in the grid holding the smaller side (fuzz town
+    2505, issue 16: building parts, 20% of the unit on that side). Re-divided with nothing changed, it counted in the
+    grid holding most of it: both grids freed and drawn again. It now stays where it was while that grid holds at
+    least BUILDING_SHARE_MIN of it; a new unit (nowhere before) goes to the larger side, and a grid holding a sliver
+    under the share does not keep it."""
+    grids = np.array([shapely.box(0, 0, 100, 100), shapely.box(102, 0, 200, 100)], dtype=object)
+    codes = np.array(["G1", "G2"], dtype=object)
+    comm = np.array(["C", "C"], dtype=object)
+    # the unit: a 20 m² footprint in G1 and a 45 m² one across the gap, 40 m² of it in G2, overlapping
+    far = shapely.box(101, 10, 110, 15)
+
+    def counted(before, first=(95, 10, 99, 15)):
+        b = gpd.GeoDataFrame({"building_id": ["a", "b"], "households": [0, 0], "unit_id": ["u", "u"],
+                              "community_code": ["C", "C"]}, geometry=[shapely.box(*first), far])
+        pb = None if before is None else pd.DataFrame({"building_id": ["a", "b"], "grid_code": [before, before]})
+        return codes[_grid_of(b, grids, codes, pb, comm)].tolist()
+
+    assert counted("G1") == ["G1", "G1"]  # before the fix: ["G2", "G2"], both grids freed
+    assert counted("G2") == ["G2", "G2"]
+    assert counted(None) == ["G2", "G2"]  # new: the side holding most of it
+    # G1 holds 1 m² of the unit's 41 (under BUILDING_SHARE_MIN): the unit goes to G2 whatever it was in before
+    assert counted("G1", first=(99.8, 10, 101.5, 15)) == ["G2", "G2"]

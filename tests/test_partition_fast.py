@@ -635,3 +635,43 @@ def test_candidates_are_drawn_cut_ranked_and_sided_in_one_compiled_call(monkeypa
             out = partition_graph(_lattice(9, 7, np.random.default_rng(2)), Bounds(300, 500, 400), seed=1)
             outs.append((out.labels.tolist(), out.n_parts, out.notes))
         assert outs[0] == outs[1]
+
+
+def _exact_adjacency_numpy(n, a, b, length, art, ns):
+    """The exact search's adjacency as ``_fast.exact_parts`` made it in numpy before session 38 (kept here as the
+    reference): per node its edges in edge order, the no-street length summed in edge order, the bitmasks."""
+    m = len(a)
+    rows = np.concatenate([a, b])
+    cols = np.concatenate([b, a])
+    eids = np.concatenate([np.arange(m), np.arange(m)])
+    order = np.lexsort((eids, rows))
+    ptr = np.searchsorted(rows[order], np.arange(n + 1)).astype(np.int64)
+    e = eids[order]
+    nsdeg = np.zeros(n)
+    for x, y, v in zip(a.tolist(), b.tolist(), ns.tolist(), strict=True):
+        nsdeg[x] += v
+        nsdeg[y] += v
+    nb = np.zeros(n, np.int64)
+    np.bitwise_or.at(nb, rows, np.left_shift(1, cols))
+    return ptr, cols[order], length[e], art[e], ns[e], nsdeg, nb
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_the_exact_searchs_adjacency_is_made_in_the_compiled_call():
+    """The adjacency the exact search walks is made in its compiled call, array for array and bit for bit as
+    the numpy construction made it (random graphs of up to 62 nodes, edges in any order, repeated edges)."""
+    k = _fast._k()
+    rng = np.random.default_rng(38)
+    for trial in range(300):
+        n = int(rng.integers(1, 63))
+        m = int(rng.integers(0, 3 * n))
+        a = rng.integers(0, n, m).astype(np.int64)
+        b = rng.integers(0, n, m).astype(np.int64)
+        if trial % 2:  # no self-loops, as a graph of cells has
+            keep = a != b
+            a, b = a[keep], b[keep]
+        cols = [rng.random(len(a)) * s for s in (40.0, 3.0, 1e-3 if trial % 3 else 7.0)]
+        want = _exact_adjacency_numpy(n, a, b, *cols)
+        got = k._exact_adjacency(n, a, b, *cols)
+        for w, g_ in zip(want, got, strict=True):
+            assert w.dtype == g_.dtype and w.tobytes() == g_.tobytes()

@@ -316,29 +316,11 @@ def exact_parts(g, bounds, w, lref: float, budget: int, k: int, strict: bool) ->
     """The exact search of :mod:`.exact` on graph ``g`` (at most 62 nodes), compiled: the parts as
     bitmasks of its nodes, or None (strict: infeasible, or no feasible division within the budget; not
     strict: over the budget) — what :meth:`.solver._Solver._exact_masks` returns with :class:`.exact.ExactDP`."""
-    n = g.n
-    a, b = np.asarray(g.a, dtype=np.int64), np.asarray(g.b, dtype=np.int64)
-    m = len(a)
-    # adjacency in edge order per node (the order ExactDP appends them in)
-    rows = np.concatenate([a, b])
-    cols = np.concatenate([b, a])
-    eids = np.concatenate([np.arange(m), np.arange(m)])
-    order = np.lexsort((eids, rows))
-    ptr = np.searchsorted(rows[order], np.arange(n + 1)).astype(np.int64)
-    e = eids[order]
-    adj_j = cols[order]
-    L = np.asarray(g.length, dtype=np.float64)
-    art = np.asarray(g.art, dtype=np.float64)
-    ns = np.asarray(g.nostreet, dtype=np.float64)
-    nsdeg = np.zeros(n)
-    for x, y, v in zip(a.tolist(), b.tolist(), ns.tolist()):  # in edge order, as ExactDP sums them
-        nsdeg[x] += v
-        nsdeg[y] += v
-    nb = np.zeros(n, np.int64)
-    np.bitwise_or.at(nb, rows, np.left_shift(1, cols))
     p = np.array([bounds.lo, bounds.hi, float(bounds.target), w.compact, w.cross, w.cut, w.balance, w.floor_margin,
                   lref], dtype=np.float64)
-    status, parts = _k()._exact(n, int(k), bool(strict), np.asarray(g.h, dtype=np.float64),
-                           np.asarray(g.area, dtype=np.float64), np.asarray(g.perim, dtype=np.float64), ptr, adj_j,
-                           L[e], art[e], ns[e], nsdeg, nb, p, int(budget))
+    status, parts = _k()._exact_graph(
+        int(g.n), int(k), bool(strict), np.asarray(g.h, dtype=np.float64), np.asarray(g.area, dtype=np.float64),
+        np.asarray(g.perim, dtype=np.float64), np.asarray(g.a, dtype=np.int64), np.asarray(g.b, dtype=np.int64),
+        np.asarray(g.length, dtype=np.float64), np.asarray(g.art, dtype=np.float64),
+        np.asarray(g.nostreet, dtype=np.float64), p, int(budget))
     return None if status else [int(x) for x in parts]

@@ -552,6 +552,55 @@ def _exact(n, k, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsd
 
 
 @njit(cache=True, nogil=True)
+def _exact_adjacency(n, a, b, length, art, ns):  # pragma: no cover - compiled
+    """What :func:`_exact` takes of the graph of edges ``(a, b)``: each node's adjacency in edge order (the order
+    :class:`.exact.ExactDP` appends them in; ``ptr``, neighbour, and the edges' length, arterial and no-street
+    columns), the no-street length summed at both ends in edge order, and the neighbours as bitmasks."""
+    m = len(a)
+    ptr = np.zeros(n + 1, np.int64)
+    for e in range(m):
+        ptr[a[e] + 1] += 1
+        ptr[b[e] + 1] += 1
+    for v in range(n):
+        ptr[v + 1] += ptr[v]
+    fill = ptr[:n].copy()
+    adj_j = np.empty(2 * m, np.int64)
+    adj_L = np.empty(2 * m)
+    adj_art = np.empty(2 * m)
+    adj_ns = np.empty(2 * m)
+    nsdeg = np.zeros(n)
+    nb = np.zeros(n, np.int64)
+    for e in range(m):
+        x = a[e]
+        y = b[e]
+        i = fill[x]
+        fill[x] += 1
+        adj_j[i] = y
+        adj_L[i] = length[e]
+        adj_art[i] = art[e]
+        adj_ns[i] = ns[e]
+        i = fill[y]
+        fill[y] += 1
+        adj_j[i] = x
+        adj_L[i] = length[e]
+        adj_art[i] = art[e]
+        adj_ns[i] = ns[e]
+        nsdeg[x] += ns[e]
+        nsdeg[y] += ns[e]
+        nb[x] |= np.int64(1) << y
+        nb[y] |= np.int64(1) << x
+    return ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb
+
+
+@njit(cache=True, nogil=True)
+def _exact_graph(n, k, strict, h, area, perim, a, b, length, art, ns, p, budget):  # pragma: no cover - compiled
+    """:func:`_exact` on the graph of edges ``(a, b)``, its adjacency made by :func:`_exact_adjacency` in the same
+    call (it was made in numpy before each search: a dozen calls for a graph of seven nodes on average)."""
+    ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb = _exact_adjacency(n, a, b, length, art, ns)
+    return _exact(n, k, strict, h, area, perim, ptr, adj_j, adj_L, adj_art, adj_ns, nsdeg, nb, p, budget)
+
+
+@njit(cache=True, nogil=True)
 def _all_sets(mask, hl, nb, hi, cnt, budget, buf_s, buf_h, off):  # pragma: no cover - compiled
     """Connected sets (within ``hi``) holding the lowest cell of ``mask`` in the order of the recursive
     enumeration of :class:`.subgrids.SmallGridBadness` (explicit stack), from ``off``; -1 over budget."""

@@ -7,6 +7,11 @@ an :class:`~gridgeo.InputError` with each option the called function takes as an
 (``allow_outside=True``), and leave every other word as it was. The command line marks its own calls
 (:data:`CLI`), so the CLI, which calls some of those functions too, keeps its options.
 
+A fix no respelling gives (``--no-shift-check`` is ``shift_check=False``; ``add --streets PATH`` is ``pass
+streets= (a GeoDataFrame or a path)``) is worded for the face where it is raised, by :data:`CLI` as well
+(:func:`gridgeo.io.layer_sources`, :func:`gridgeo.rebalance.unify`, the shift check of
+:func:`gridgeo.rebalance.rebalance`): the command line marks its calls once, no flag is passed down.
+
 >>> import inspect
 >>> def divide(communities, *, crs=None, allow_outside=False, columns=None): ...
 >>> params = inspect.signature(divide).parameters

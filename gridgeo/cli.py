@@ -286,7 +286,7 @@ def _sources(args: argparse.Namespace) -> dict[str, Any]:
         columns.setdefault(layer, {})[canon] = col
     datums = {name: getattr(args, f"{name}_datum") for name in LAYER_OPTIONS if getattr(args, f"{name}_datum") is not None}
     return layer_sources(given, columns=columns, encodings=dict(_pairs(args.encoding, option="encoding")),
-                         datums=datums, cli=True)
+                         datums=datums)
 
 
 def _check_out(args: argparse.Namespace, inputs: list[Any] | None = None, *, option: str = "out",
@@ -817,7 +817,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         plan, changes = rebalance_sources(grids, sources, code_column=args.code_column, rules=args.rules, crs=args.crs,
                                           metric=args.metric_crs, code_scheme=_code_scheme(args), workers=args.workers,
                                           progress=progress, allow_outside=args.allow_outside,
-                                          shift_check=not args.no_shift_check, grids_datum=args.grids_datum, cli=True)
+                                          shift_check=not args.no_shift_check, grids_datum=args.grids_datum)
         progress(f"writing {args.out}")
         plan.write(args.out, force=args.force)
         if args.map:
@@ -864,7 +864,7 @@ def _cmd_unify(args: argparse.Namespace) -> int:
                         crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=args.workers,
                         villager_groups=sources.get("villager_groups"), metric_crs=args.metric_crs,
                         allow_outside=args.allow_outside, shift_check=not args.no_shift_check,
-                        datums=dict(_pairs(args.layer_datum, option="layer-datum")), cli=True)
+                        datums=dict(_pairs(args.layer_datum, option="layer-datum")))
     plan.write(args.out, force=args.force)
     meta = plan.metadata["unify"]
     errors = plan.metadata.get("validation", {}).get("error", 0)

@@ -30,6 +30,7 @@ from pyproj import CRS
 
 from ._csv import read_csv_text
 from ._errors import InputError, PlanExistsError
+from ._face import CLI
 from ._findings import FINDING_COLUMNS, concat_findings, make_findings
 from ._geometry import make_valid
 from ._text import counted
@@ -993,7 +994,7 @@ def layer_sources(
     columns: dict[str, dict[str, str]] | None = None,
     encodings: dict[str, str] | None = None,
     datums: dict[str, str] | None = None,
-    cli: bool = False,
+    cli: bool | None = None,
 ) -> dict[str, LayerSource]:
     """The layer sources of a run, as ``gridgeo partition`` and :func:`gridgeo.divide` both assemble them.
 
@@ -1007,7 +1008,8 @@ def layer_sources(
     encodings, datums
         Layer → text encoding, and layer → ``gcj02``/``bd09`` (a layer digitised on Chinese web maps).
     cli
-        Word messages with the command line's options (``--columns``) rather than Python's arguments.
+        Word messages with the command line's options (``--columns``) if true, with Python's arguments if
+        false; by default for the face called (:data:`gridgeo._face.CLI`: the options while the command line runs).
 
     Returns
     -------
@@ -1024,6 +1026,7 @@ def layer_sources(
     ...
     gridgeo._errors.InputError: columns={'streets': {'name': 'MC'}}: layer 'streets' is not given; pass streets= (a GeoDataFrame or a path)
     """
+    cli = CLI.get() if cli is None else cli
     sources = {name: as_source(value, name=name) for name, value in layers.items() if value is not None}
     if not isinstance(columns, (dict, type(None))):
         msg = f"columns={columns!r}: give a dict of layer → {{canonical name: column}}, e.g. {{'communities': {{'code': 'CUN_DM'}}}}"

@@ -59,6 +59,7 @@ import pandas as pd
 import shapely
 
 from ._errors import InputError
+from ._face import CLI
 from ._findings import concat_findings, make_findings
 from ._geometry import polygonal
 from .codes import CodeScheme
@@ -1135,8 +1136,7 @@ def _scheme_arg(code_scheme: Any) -> CodeScheme | None:
 def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str | None = "grid_code", rules: Any = None,
                       code_scheme: Any = None, crs: Any = None, metric: Any = None, workers: int = 1,
                       progress: Any = None, allow_outside: bool = False,
-                      shift_check: bool = True, grids_datum: str | None = None,
-                      cli: bool = False) -> tuple[Plan, pd.DataFrame]:
+                      shift_check: bool = True, grids_datum: str | None = None) -> tuple[Plan, pd.DataFrame]:
     """:func:`rebalance` on layer sources (:func:`gridgeo.io.layer_sources`), as the CLI assembles them."""
     from .pipeline import prepare
 
@@ -1158,6 +1158,7 @@ def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str |
                    progress=progress, require_households=True)
     office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs, datum=grids_datum)
     if shift_check:
+        cli = CLI.get()
         _refuse_shifted(office, prep.communities, "grids", "--grids-datum {datum}" if cli else "grids_datum='{datum}'",
                         "--no-shift-check" if cli else "shift_check=False")
     if progress is not None:
@@ -1236,8 +1237,8 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
           jurisdictions: list[Any] | None = None, code_columns: list[str | None] | None = None, names: list[str] | None = None,
           rules: Any = "urban", code_scheme: Any = None, crs: Any = None, tolerance_m: float = 2.0,
           workers: int = 1, villager_groups: Any = None, metric_crs: Any = None, allow_outside: bool = False,
-          shift_check: bool = True, enterprises: Any = None, datums: dict[str, str] | None = None,
-          cli: bool = False) -> tuple[Plan, pd.DataFrame]:
+          shift_check: bool = True, enterprises: Any = None, datums: dict[str, str] | None = None
+          ) -> tuple[Plan, pd.DataFrame]:
     """Unify departmental grid layers into one (多网合一): ``gridgeo unify`` in Python.
 
     Parameters
@@ -1295,6 +1296,7 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
     from .crs import _datum
 
     datums = {k: _datum(v, arg=f"datums[{k!r}]", func="unify") for k, v in (datums or {}).items()}
+    cli = CLI.get()
     unknown = sorted(set(datums) - set(names))
     if unknown:
         shown = f"--layer-datum {unknown[0]}=..." if cli else f"datums={{{unknown[0]!r}: ...}}"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pytest
+import shapely
 
 from conftest import CODE_B, rect
-from gridgeo.boundaries import repair_communities, resolve_slivers, validate_communities
+from gridgeo.boundaries import boundary_slivers, repair_communities, resolve_slivers, validate_communities
 
 
 def test_community_functions_leave_their_input_alone(communities_4547):
@@ -99,10 +101,48 @@ def test_communities_meeting_at_points_round_gaps_are_checked_without_a_topology
     their union (a buffer out and back in, mitre joins) came back from GEOS crossing itself at one of those
     vertices, and ``gridgeo.divide`` stopped with a traceback (``TopologyException: side location conflict``)
     before any check. Now the closing is made valid first and the gaps are judged as any other."""
-    import geopandas as gpd
-    import shapely
+    c = _town_3149()
+    fixed, findings = resolve_slivers(c)
+    assert len(findings) and set(findings["type"]) <= {"community_gap", "community_gap_filled"}
+    assert fixed.geometry.is_valid.all() and fixed.geometry.covers(c.geometry).all()
+    assert shapely.union_all(fixed.geometry.to_numpy()).area == pytest.approx(
+        fixed.geometry.area.sum(), abs=1e-6)  # nothing overlaps
 
-    c = gpd.GeoDataFrame({"code": ["320508100001", "320508100002", "320508100003"]}, geometry=[
+
+def test_the_closing_made_valid_keeps_the_gap_area_round_communities_meeting_at_points():
+    """The closing of fuzz town 3149's union (out 1 m and back in, mitre joins: the default 2 m tolerance) comes
+    back from GEOS crossing itself at a vertex the communities share, and is made valid. The gaps found must keep
+    the area of the same closing of the same union moved 500 km west and 3,000 km south (exactly: each coordinate
+    less a round number within a factor of two of it), which GEOS draws valid: the two holes round which the
+    communities meet, each in full, and the narrow wedges the closing fills at their vertices. Made
+    valid by the linework method instead, the closing keeps its crossing's loop (2.3 m² outside every
+    community) as one more gap; the union taken for an invalid closing finds none of them; without the
+    make_valid the difference raises a TopologyException."""
+    c = _town_3149()
+    union = shapely.union_all(c.geometry.to_numpy())
+    closing = shapely.buffer(shapely.buffer(union, 1.0, join_style="mitre"), -1.0, join_style="mitre")
+    assert not shapely.is_valid(closing)  # the case itself: GEOS's closing crosses itself here
+    moved = shapely.transform(union, lambda xy: xy - [500_000.0, 3_000_000.0])
+    reference = shapely.buffer(shapely.buffer(moved, 1.0, join_style="mitre"), -1.0, join_style="mitre")
+    assert shapely.is_valid(reference)
+    wedges = shapely.difference(reference, moved).area
+    holes = sum(shapely.Polygon(r).area for part in shapely.get_parts(reference) for r in part.interiors)
+    # the holes round which the communities meet: faces of their noded outlines that lie in no community
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(shapely.node(shapely.boundary(union)))))
+    enclosed = faces[~shapely.contains(union, shapely.point_on_surface(faces))]
+    assert len(enclosed) == 2 and wedges > 10 and holes == pytest.approx(shapely.area(enclosed).sum(), rel=1e-2)
+
+    found = boundary_slivers(c)
+    gaps = found.loc[found["kind"] == "gap", "geometry"].to_numpy()
+    assert shapely.area(gaps).sum() == pytest.approx(wedges + holes, abs=1e-2)
+    for hole in enclosed:
+        assert shapely.area(shapely.intersection(gaps, hole)).sum() == pytest.approx(hole.area, abs=1e-3)
+
+
+def _town_3149() -> gpd.GeoDataFrame:
+    """Fuzz town 3149's three communities (EPSG:4549), meeting only at vertices round two gaps, at full
+    precision (rounded to a micrometre, GEOS closes their union without crossing itself)."""
+    return gpd.GeoDataFrame({"code": ["320508100001", "320508100002", "320508100003"]}, geometry=[
         shapely.Polygon([(557883.2222919404, 3463171.8636884256), (558022.7553751572, 3463240.697552622),
                          (558039.6499184777, 3463176.12001342)]),
         shapely.Polygon([(558586.3230599717, 3463863.580319716), (558604.6118781324, 3463191.4923806535),
@@ -114,8 +154,3 @@ def test_communities_meeting_at_points_round_gaps_are_checked_without_a_topology
                          (558022.7553751572, 3463240.697552622), (557864.9335851538, 3463843.9482113533),
                          (557926.1156236061, 3463845.613236834)]),
     ], crs=4549)
-    fixed, findings = resolve_slivers(c)
-    assert len(findings) and set(findings["type"]) <= {"community_gap", "community_gap_filled"}
-    assert fixed.geometry.is_valid.all() and fixed.geometry.covers(c.geometry).all()
-    assert shapely.union_all(fixed.geometry.to_numpy()).area == pytest.approx(
-        fixed.geometry.area.sum(), abs=1e-6)  # nothing overlaps

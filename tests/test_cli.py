@@ -415,6 +415,11 @@ def test_bad_datum(capsys, tiny_files, tmp_path, option, fragment):
     _one_line_error(capsys, rc, fragment)
 
 
+def test_no_communities_names_the_options_that_give_them(capsys, tmp_path):
+    _one_line_error(capsys, _run(["blocks", "--out", str(tmp_path / "p.gpkg")]),
+                    "gridgeo: error: no communities given; pass --communities FILE, --config FILE.toml or --sample")
+
+
 def test_bad_out(capsys, tiny_files, tmp_path):
     base = ["blocks", "--communities", str(tiny_files["communities"]), "--out"]
     _one_line_error(capsys, _run([*base, str(tmp_path / "plan.shp")]), "must end in .gpkg")
@@ -428,6 +433,7 @@ def test_bad_out(capsys, tiny_files, tmp_path):
     [
         (["--crs", "EPSG:99999"], "unknown CRS 'EPSG:99999'"),
         (["--encoding", "communities=nonsense"], "unknown text encoding 'nonsense'"),
+        (["--encoding", "streets=gbk"], "--encoding streets=gbk: layer 'streets' is not given (layers given: ['communities'])"),
         (["--rules", "suburban"], "rules 'suburban' is neither a profile"),
         (["--metric-crs", "EPSG:4326"], "is not a projected CRS"),
     ],

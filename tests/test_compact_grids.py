@@ -189,6 +189,28 @@ def test_small_grids_drawn_as_long_rows_are_divided_afresh(monkeypatch):
     assert not (r.findings["type"] == "grid_not_compact").any()
 
 
+def test_a_small_grid_the_screen_passed_over_has_its_measure_as_divided(monkeypatch):
+    """The small grids drawn as the three rows of 12 × 3 blocks (12 × 1, Polsby–Popper 0.223 each), with the
+    screen from the cell graph stood in for by one that passes every small grid over: none is divided afresh, and
+    each finding gave the screen's word for the measure, "as divided over its cells it had Polsby–Popper 0.25
+    or more" (false: 0.223). Each now says the measure as divided, over the cells, and that it was not divided
+    afresh."""
+    import gridgeo.partition.community as community_mod
+
+    _small_rows(monkeypatch)
+    monkeypatch.setattr(community_mod, "SMALL_SCREEN", 0.0)
+    d = boxes_community(12, 3, [[[10]] * 3] * 12)
+    r = run(d)
+    check_invariants(d, r)
+    pp = polsby_popper(r.subgrids.geometry.to_numpy())
+    assert len(r.subgrids) == 3 and pp.round(3).tolist() == [0.223] * 3  # 4π·12 / 26², as drawn
+    f = r.findings[(r.findings["type"] == "grid_not_compact") & (r.findings["layer"] == "subgrids")]
+    assert len(f) == 3
+    for msg in f["message"]:
+        assert msg.endswith("forced: as divided over its cells it had Polsby–Popper 0.223 already, and it was not "
+                            "divided afresh with a sibling; check it on the map"), msg
+
+
 def test_a_small_grid_of_a_thin_grid_says_its_grid_is_thin():
     """A community of 15 blocks of 100 × 15 m in a row: its grids are thin, so are their small grids (two blocks,
     200 × 15 m); each small grid's finding names its grid's measure (and never the old "was searched for")."""

@@ -14,11 +14,13 @@ from shapely import MultiPoint, Point, Polygon
 
 from conftest import CODE_A, CODE_B, METRIC_EPSG, at, rect
 from gridgeo import InputError
+from gridgeo._face import CLI
 from gridgeo.io import (
     Inputs,
     LayerSource,
     check_community_overlaps,
     fingerprint,
+    layer_sources,
     load_config,
     normalise_buildings,
     normalise_communities,
@@ -590,6 +592,52 @@ def test_normalise_points_enterprises():
     out, _ = normalise_points(g, name="enterprises")
     assert out["name"].tolist() == ["医院"]
     assert out["category"].tolist() == [None]
+
+
+# ------------------------------------------------------------------------------------ layer_sources
+
+_LAYERS = "(layers: ['communities', 'streets', 'buildings', 'villager_groups', 'enterprises'])"
+
+
+@pytest.mark.parametrize(("given", "python", "command_line"), [
+    ({"columns": {"streets": {"name": "MC"}}},
+     "columns={'streets': {'name': 'MC'}}: layer 'streets' is not given; pass streets= (a GeoDataFrame or a path)",
+     "--columns streets.name=MC: layer 'streets' is not given; add --streets PATH"),
+    ({"columns": {"roads": {"name": "MC"}}},
+     f"columns={{'roads': {{'name': 'MC'}}}}: name the layer, e.g. columns={{'communities': {{'code': 'CUN_DM'}}}} {_LAYERS}",
+     f"--columns roads.name=MC: name the layer, e.g. communities.code=CUN_DM {_LAYERS}"),
+    ({"encodings": {"streets": "gbk"}},
+     "encodings={'streets': 'gbk'}: layer 'streets' is not given (layers given: ['communities'])",
+     "--encoding streets=gbk: layer 'streets' is not given (layers given: ['communities'])"),
+    ({"datums": {"villager_groups": "gcj02"}},
+     "datums={'villager_groups': 'gcj02'}: no villager_groups layer is given",
+     "--villager-groups-datum gcj02: no villager_groups layer is given"),
+    ({"layers": {"streets": "s.shp"}},
+     "no communities given; pass communities= (a GeoDataFrame or a path)",
+     "no communities given; pass --communities FILE, --config FILE.toml or --sample"),
+])
+def test_layer_sources_words_its_errors_for_the_face_called(given, python, command_line):
+    """The sources of a run are refused in the words of the face that called: Python's arguments, or the
+    command line's options while it runs (``gridgeo._face.CLI``, which ``cli.main`` sets); ``cli=`` (kept
+    from before) still words them for the face it names."""
+    args = {"layers": {"communities": "c.shp"}} | given
+    layers = args.pop("layers")
+    with pytest.raises(InputError) as info:
+        layer_sources(layers, **args)
+    assert str(info.value) == python
+    face = CLI.set(True)
+    try:
+        with pytest.raises(InputError) as info:
+            layer_sources(layers, **args)
+        assert str(info.value) == command_line
+        with pytest.raises(InputError) as info:
+            layer_sources(layers, **args, cli=False)
+        assert str(info.value) == python
+    finally:
+        CLI.reset(face)
+    with pytest.raises(InputError) as info:
+        layer_sources(layers, **args, cli=True)
+    assert str(info.value) == command_line
 
 
 # ------------------------------------------------------------------------------------ read_inputs

@@ -541,9 +541,10 @@ def test_codes_stored_as_numbers_are_the_codes(sample_plan):
         gridgeo.rebalance(long, *INPUTS, code_column="WGBM")
 
 
-def test_an_office_layer_drawn_on_amap_is_refused_naming_grids_datum(sample_plan):
+def test_an_office_layer_drawn_on_amap_is_refused_naming_grids_datum(sample_plan, tmp_path, capsys):
     """An office layer in GCJ-02 (drawn on AMap/Tencent) was rebalanced as given: every grid judged faulty and
-    redrawn (0 kept). It is refused in one line naming the offset and grids_datum; with it, the grids are kept."""
+    redrawn (0 kept). It is refused in one line naming the offset and grids_datum (--grids-datum on the command
+    line); with it, the grids are kept."""
     from gridgeo.crs import convert_datum
 
     office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "geometry"]].rename(
@@ -556,11 +557,17 @@ def test_an_office_layer_drawn_on_amap_is_refused_naming_grids_datum(sample_plan
     assert (changes["status"] == "kept").sum() >= len(office) - 3
     with pytest.raises(InputError, match=r"grids_datum='mars' is not a known datum"):
         gridgeo.rebalance(amap, *INPUTS, code_column="WGBM", grids_datum="mars")
+    path, out = tmp_path / "amap.gpkg", tmp_path / "rebalanced.gpkg"
+    amap.to_file(path, driver="GPKG")
+    assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "read it with --grids-datum gcj02 (or --no-shift-check to go on as given)" in err and not out.exists()
 
 
 def test_unify_refuses_a_department_drawn_on_amap_naming_layer_datum(sample_plan, tmp_path, capsys):
     """A departmental layer in GCJ-02 was unified as given (the shared boundary fell from 57.8 to 1.7 km and
-    its crosswalk pointed at the wrong grids); it is refused naming the layer and --layer-datum, which reads it."""
+    its crosswalk pointed at the wrong grids); it is refused naming the layer and --layer-datum, which reads it
+    (in Python: datums=)."""
     from gridgeo.crs import convert_datum
 
     office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "geometry"]].rename(
@@ -571,9 +578,16 @@ def test_unify_refuses_a_department_drawn_on_amap_naming_layer_datum(sample_plan
     out = tmp_path / "unified.gpkg"
     assert main(["unify", str(a), str(b), "--sample", "--out", str(out), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "城管: the grid layer looks shifted" in err and "--layer-datum 城管=gcj02" in err and not out.exists()
+    assert "城管: the grid layer looks shifted" in err and not out.exists()
+    assert "read it with --layer-datum 城管=gcj02 (or --no-shift-check to go on as given)" in err
     assert main(["unify", str(a), str(b), "--sample", "--out", str(out), "-q", "--layer-datum", "党建=gcj02"]) == 2
     assert "--layer-datum 党建=... names no layer; the layers are ['综治', '城管']" in capsys.readouterr().err
+    with pytest.raises(InputError, match=r"^城管: the grid layer looks shifted .*read it with datums=\{'城管': "
+                                         r"'gcj02'\} \(or shift_check=False to go on as given\)$"):
+        gridgeo.unify([a, b], *INPUTS)
+    with pytest.raises(InputError, match=r"^unify: datums=\{'党建': \.\.\.\} names no layer; the layers are "
+                                         r"\['综治', '城管'\]$"):
+        gridgeo.unify([a, b], *INPUTS, datums={"党建": "gcj02"})
     assert main(["unify", str(a), str(b), "--sample", "--out", str(out), "-q", "--layer-datum", "城管=gcj02"]) == 0
     cross = gpd.read_file(out, layer="crosswalk")
     # each department grid maps mostly onto the same unified grid in both layers

@@ -203,6 +203,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     if compacted is not small_of_cell:
         small_of_cell = compacted
         small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
+    small_divided = (cells.geoms, small_of_cell.copy())  # as divided over the cells: measured for the findings
     crumbless = crumbs_to_neighbours(cells.geoms, small_of_cell)
     if crumbless is not cells.geoms:
         cells = dataclasses.replace(cells, geoms=crumbless, area=shapely.area(crumbless),
@@ -251,7 +252,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
                                 zoned=zone_of_block is not None, small_kept=residents.kept_wrapped,
                                 not_compact=why_not, no_lane=residents.no_lane)
     why_small = _not_compact_why(small_geoms, small_drawn, cells, small_of_cell, container, community, small_ids,
-                                 small_searched, parent_of=small_grid, parent_geoms=grid_geoms, parent_ids=grid_ids)
+                                 small_searched, parent_of=small_grid, parent_geoms=grid_geoms, parent_ids=grid_ids,
+                                 divided_over=small_divided)
     findings += _shape_findings(small_geoms, small_ids, [grid_geoms[p] for p in small_grid], "subgrids", code,
                                 footprints=job["bld_geoms"], not_compact=why_small)
     # honest small grids (as validate and the report): excused only when the footprint units of the
@@ -1516,7 +1518,8 @@ WRAPPED_SHARE = 0.5
 def _not_compact_why(grid_geoms: np.ndarray, drawn: np.ndarray, cells: Cells, grid_of_cell: np.ndarray,
                      container: Any, community: Any, grid_ids: np.ndarray, divided: dict[int, str], *,
                      zoned: bool = False, parent_of: np.ndarray | None = None, parent_geoms: np.ndarray | None = None,
-                     parent_ids: np.ndarray | None = None) -> dict[int, str]:
+                     parent_ids: np.ndarray | None = None,
+                     divided_over: tuple[np.ndarray, np.ndarray] | None = None) -> dict[int, str]:
     """For each grid under :data:`COMPACTNESS_REPORT` Polsby–Popper, what forces its shape, in words, every
     cause that holds (all measured here, in the metric CRS): the community itself as thin (``container``);
     its blocks all as thin (the grid's piece of each); a lane cut across it to open a ring (``drawn``: the grids
@@ -1528,7 +1531,9 @@ def _not_compact_why(grid_geoms: np.ndarray, drawn: np.ndarray, cells: Cells, gr
     Small grids (小网格): ``grid_geoms`` are the small grids, ``grid_of_cell`` the small grid of each cell,
     ``parent_of`` the grid of each small grid (``parent_geoms``, ``parent_ids``: the grids); the grid takes the
     community's place (its own Polsby–Popper), the neighbours looked at are its siblings, ``divided`` comes from
-    :func:`_compact_small_grids` (a small grid not in it had Polsby–Popper at least the floor there)."""
+    :func:`_compact_small_grids`; a small grid not in it (its screen from the cell graph passed it over, or it was
+    measured at least the floor there) has its Polsby–Popper as divided then measured over ``divided_over`` (the
+    cells and the small grid of each cell as :func:`_compact_small_grids` left them)."""
     pp = polsby_popper(grid_geoms)
     low = np.flatnonzero(pp < COMPACTNESS_REPORT).tolist()
     if not low:
@@ -1575,8 +1580,13 @@ def _not_compact_why(grid_geoms: np.ndarray, drawn: np.ndarray, cells: Cells, gr
         elif small and p >= len(drawn):
             reasons.append("it is a piece of a small grid redrawn round a lane cut across its grid's ring")
         elif small:
-            reasons.append(f"as divided over its cells it had Polsby–Popper {COMPACTNESS_REPORT} or more; the slivers "
-                           "given to its neighbours and the lanes cut since make it less")
+            geoms_then, small_then = divided_over
+            then = float(polsby_popper(np.array([shapely.coverage_union_all(geoms_then[small_then == p])],
+                                                dtype=object))[0])
+            reasons.append(f"as divided over its cells it had Polsby–Popper {then:.3f}; the slivers given to its "
+                           "neighbours and the lanes cut since make it less" if then >= COMPACTNESS_FLOOR else
+                           f"as divided over its cells it had Polsby–Popper {then:.3f} already, and it was not divided "
+                           "afresh with a sibling")
         else:
             reasons.append(f"as divided over whole blocks and building cells it had Polsby–Popper {COMPACTNESS_REPORT} "
                            "or more; its edges drawn between the buildings and round its small grids make it less")

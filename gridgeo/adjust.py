@@ -35,7 +35,8 @@ given back to them (the households of buildings the previous plan placed with th
 of the piece changed). Land a dedicated grid holds no more (its unit gone, an enclave it took grown past a grid's
 floor) is freed land like any other. A region whose new grid comes out wrapped round a kept grid (a ring of freed
 grids round an unchanged tower's grid, which no lane opens: none may end in a kept grid) is divided once more with
-the kept grids in such holes freed too, that division taken where fewer grids are wrapped round another. Codes are
+the kept grids in such holes freed too, that division taken where fewer grids are wrapped round another; only the
+communities of the grids so freed are divided again, the others' division is the first one's. Codes are
 then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 
@@ -97,7 +98,10 @@ def adjust(
     A region whose new grid comes out wrapped round a kept grid that no lane opens (the freed grids round an
     unchanged tower's grid, re-divided into one grid that encloses it) is divided once more with the kept grids in
     such holes freed too, and that division is taken where it leaves fewer grids wrapped round another
-    (``summary["grids_freed_for_wraps"]``); else the first stands and its wrap is reported.
+    (``summary["grids_freed_for_wraps"]``); else the first stands and its wrap is reported. The second division
+    divides only the communities of the grids it frees (and any whose buildings the kept grids then hold
+    otherwise): the other communities' free land and new grids are the first division's, as they would come out
+    the same.
 
     All layers in the same metric CRS; ``previous`` is a :class:`gridgeo.plan.Plan`. Returns the
     partition result (kept grids carry ``grid_id`` ``"K<old code>"``) and a summary dict. ``outlines``:

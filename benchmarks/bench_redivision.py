@@ -11,7 +11,11 @@ are added and one building's households change, and the plan is re-divided with 
 - **types**: whether each layer's geometry types (and the GeoPackage layer type) equal those of a fresh
   plan of the same changed inputs;
 - **errors**: ``gridgeo validate`` errors of v2 (``gridgeo.validate.validate_plan`` on the stored plan);
-- **seconds**: the re-division (``build_plan(..., previous=v1)``).
+- **seconds**: the re-division (``build_plan(..., previous=v1)``), wall time and CPU time of this process
+  (``time.process_time()``, less noisy on a shared machine; with ``--workers 1`` it is all the work), beside the
+  CPU time of the first plan (v1) and of the fresh plan of the changed inputs;
+- **freed for wraps**: ``metadata["adjustment"]["grids_freed_for_wraps"]``, kept grids a re-divided grid wrapped
+  round and the division of their community run again (0: one division).
 
 Datasets (``--datasets``, comma-separated):
 
@@ -225,6 +229,10 @@ class Result:
     lost: list[str]
     seconds: float
     v1_seconds: float
+    cpu_s: float
+    v1_cpu_s: float
+    fresh_cpu_s: float | None
+    freed_for_wraps: int
     invalid: dict[str, int]
     types_v2: dict[str, tuple]
     types_fresh: dict[str, tuple]
@@ -244,24 +252,28 @@ def redivide(inputs, workdir: str | Path, *, name: str = "plan", workers: int = 
 
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    t = time.perf_counter()
-    build_plan(inputs, workers=workers, shift_check=False, scheme=scheme).write(work / f"{name}_v1.gpkg", force=True)
-    v1_s = time.perf_counter() - t
+    t, c = time.perf_counter(), time.process_time()
+    p1 = build_plan(inputs, workers=workers, shift_check=False, scheme=scheme)
+    v1_s, v1_cpu = time.perf_counter() - t, time.process_time() - c
+    p1.write(work / f"{name}_v1.gpkg", force=True)
     v1 = Plan.read(work / f"{name}_v1.gpkg")
     changed, code = change_one_community(inputs, v1, community=community)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     p2 = build_plan(changed, workers=workers, shift_check=False, previous=v1, scheme=scheme)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - c
     p2.write(work / f"{name}_v2.gpkg", force=True)
     v2 = Plan.read(work / f"{name}_v2.gpkg")
     kept, total, lost = kept_grids(v1, v2, code, crs=SHAPE_CRS if _near_wuhan(v1) else v1.metadata["metric_crs"])
-    types_fresh = {}
+    types_fresh, fresh_cpu = {}, None
     if fresh:
-        build_plan(changed, workers=workers, shift_check=False, scheme=scheme).write(work / f"{name}_fresh.gpkg",
-                                                                                  force=True)
+        c = time.process_time()
+        p3 = build_plan(changed, workers=workers, shift_check=False, scheme=scheme)
+        fresh_cpu = time.process_time() - c
+        p3.write(work / f"{name}_fresh.gpkg", force=True)
         types_fresh = geometry_types(work / f"{name}_fresh.gpkg")
     errors = validation_errors(v2)
-    return Result(name, code, kept, total, lost, seconds, v1_s, invalid_geometries(v2),
+    return Result(name, code, kept, total, lost, seconds, v1_s, cpu, v1_cpu, fresh_cpu,
+                  int(p2.metadata["adjustment"].get("grids_freed_for_wraps", 0)), invalid_geometries(v2),
                   geometry_types(work / f"{name}_v2.gpkg"), types_fresh, len(errors),
                   {str(k): int(v) for k, v in errors["type"].value_counts().items()})
 
@@ -335,8 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--md", help="also write the markdown table to this file")
     args = ap.parse_args(argv)
     rows = ["| dataset | changed community | grids of other communities | kept with code and shape | kept % | "
-            "re-division s | first plan s | invalid stored polygons | types as fresh | validate errors |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
+            "re-division s | first plan s | re-division CPU s | first plan CPU s | fresh plan CPU s | "
+            "freed for wraps | invalid stored polygons | types as fresh | validate errors |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|"]
     notes = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(args.keep or tmp)
@@ -353,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
             r = redivide(inputs, work, name=name, workers=args.workers, fresh=not args.no_fresh, scheme=scheme)
             same = "n/a" if not r.types_fresh else ("yes" if r.types_v2 == r.types_fresh else "NO")
             rows.append(f"| {name} | {r.community} | {r.total:,} | {r.kept:,} | {100 * r.kept_share:.1f}% | "
-                        f"{r.seconds:.1f} | {r.v1_seconds:.1f} | {sum(r.invalid.values())} | {same} | {r.errors} |")
+                        f"{r.seconds:.1f} | {r.v1_seconds:.1f} | {r.cpu_s:.1f} | {r.v1_cpu_s:.1f} | "
+                        f"{'–' if r.fresh_cpu_s is None else f'{r.fresh_cpu_s:.1f}'} | {r.freed_for_wraps} | "
+                        f"{sum(r.invalid.values())} | {same} | {r.errors} |")
             print(rows[-1], file=sys.stderr)
             if r.lost:
                 notes.append(f"{name}: not kept: {', '.join(r.lost[:12])}{' …' if len(r.lost) > 12 else ''}")

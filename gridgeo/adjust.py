@@ -35,13 +35,15 @@ given back to them (the households of buildings the previous plan placed with th
 of the piece changed). Land a dedicated grid holds no more (its unit gone, an enclave it took grown past a grid's
 floor) is freed land like any other. A region whose new grid comes out wrapped round a kept grid (a ring of freed
 grids round an unchanged tower's grid, which no lane opens: none may end in a kept grid) is divided once more with
-the kept grids in such holes freed too, that division taken where fewer grids are wrapped round another. Codes are
+the kept grids in such holes freed too, that division taken where fewer grids are wrapped round another; only the
+communities of the grids so freed are divided again, the others' division is the first one's. Codes are
 then carried by :func:`gridgeo.codes.assign_codes`: kept grids match their old selves exactly.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
@@ -96,7 +98,10 @@ def adjust(
     A region whose new grid comes out wrapped round a kept grid that no lane opens (the freed grids round an
     unchanged tower's grid, re-divided into one grid that encloses it) is divided once more with the kept grids in
     such holes freed too, and that division is taken where it leaves fewer grids wrapped round another
-    (``summary["grids_freed_for_wraps"]``); else the first stands and its wrap is reported.
+    (``summary["grids_freed_for_wraps"]``); else the first stands and its wrap is reported. The second division
+    divides only the communities of the grids it frees (and any whose buildings the kept grids then hold
+    otherwise): the other communities' free land and new grids are the first division's, as they would come out
+    the same.
 
     All layers in the same metric CRS; ``previous`` is a :class:`gridgeo.plan.Plan`. Returns the
     partition result (kept grids carry ``grid_id`` ``"K<old code>"``) and a summary dict. ``outlines``:
@@ -112,11 +117,12 @@ def adjust(
     """
     kw = {"streets": streets, "rules": rules, "villager_groups": villager_groups, "workers": workers,
           "outlines": outlines, "neighbours": neighbours, "dedicated_land": dedicated_land}
-    result, summary = _adjust(communities, blocks, buildings, previous, **kw)
+    first = _FirstDivision()
+    result, summary = _adjust(communities, blocks, buildings, previous, first=first, **kw)
     summary["grids_freed_for_wraps"] = 0
     wrapped = _kept_in_holes(result.grids)
-    if wrapped:
-        again, summary2 = _adjust(communities, blocks, buildings, previous, freed=wrapped, **kw)
+    if wrapped:  # divided again only where it changes anything: the communities of the grids freed
+        again, summary2 = _adjust(communities, blocks, buildings, previous, freed=wrapped, first=first, **kw)
         if _grids_wrapped(again.grids) < _grids_wrapped(result.grids):
             summary2["grids_freed_for_wraps"] = len(wrapped)
             return again, summary2
@@ -152,6 +158,66 @@ def _kept_in_holes(grids: gpd.GeoDataFrame) -> frozenset[str]:
     return frozenset(ids[j][1:] for i, held in _holes_holding(grids) if not kept[i] for j in held if kept[j])
 
 
+@dataclass
+class _FirstDivision:
+    """What a first division (:func:`_adjust`) worked out, for a second one freeing kept grids of a few communities
+    (those a new grid wraps round) to take over for the other communities, whose division it leaves as it was:
+    which previous grids are kept and where each building counts among them, each community's free land, and the
+    partition of each region with what it placed."""
+
+    #: per previous grid: kept (before any grid is freed for a wrap); per building: the previous grid it counts
+    #: in (:func:`_grid_of`, carved buildings included); the communities whose rules changed
+    keep: np.ndarray | None = None
+    in_prev: np.ndarray | None = None
+    carved_in: np.ndarray | None = None
+    rules_changed: dict[str, Any] = field(default_factory=dict)
+    #: per building: the kept grid holding it as the free land was cut (:func:`_placed`), then as the regions
+    #: were divided, with the region placing it
+    held: np.ndarray | None = None
+    placed: np.ndarray | None = None
+    #: community code → its (regions, land attached to kept grids, pieces given back), as :func:`_free_regions`
+    pieces: dict[str, tuple[list, list, list]] = field(default_factory=dict)
+    #: community code → per region of it: (its index among all regions, whether its partition names anything by
+    #: that index, the partition before its ids are prefixed)
+    parts: dict[str, list[tuple[int, bool, PartitionResult]]] = field(default_factory=dict)
+
+
+def _placed(in_kept: np.ndarray, kept_codes: np.ndarray, owner: np.ndarray | None = None,
+            region_code: np.ndarray | None = None, nth: np.ndarray | None = None) -> np.ndarray:
+    """Per building, where a division places it, as text comparable between two divisions of one re-division: the
+    code of the kept grid holding it, else ``-1`` (free) or ``-2`` (on the previous dedicated land); with ``owner``
+    (:func:`_region_of`), and the community code and rank within it of each region, the region placing it too
+    (``<code>#<rank>``; ``-1``, ``-2`` as ``owner`` has them)."""
+    grid = np.where(in_kept >= 0, np.asarray(kept_codes, dtype=object)[np.maximum(in_kept, 0)] if len(kept_codes)
+                    else None, in_kept.astype(str).astype(object)).astype(str)
+    if owner is None:
+        return grid.astype(object)
+    at = np.maximum(owner, 0)
+    region = (np.where(owner >= 0, np.char.add(np.char.add(region_code[at].astype(str), "#"), nth[at].astype(str)),
+                       owner.astype(str)) if len(region_code) else owner.astype(str))
+    return np.char.add(np.char.add(grid, "|"), region.astype(str)).astype(object)
+
+
+def _pieces_of(codes: np.ndarray, regions: list[dict[str, Any]], attached: list[dict[str, Any]],
+               returned: list[dict[str, Any]], first: _FirstDivision, redo: set[str] | None,
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The free land of every community (``codes``, in order) in the order :func:`_free_regions` gives it: of the
+    communities ``redo``, as just cut (``regions``, ``attached``, ``returned``), of the others as the first division
+    cut it. A first division (``redo`` None) records each community's in ``first``."""
+    by_code: dict[str, tuple[list, list, list]] = {str(c): ([], [], []) for c in codes}
+    for n, items in enumerate((regions, attached, returned)):
+        for item in items:
+            by_code[str(item["code"])][n].append(item)
+    if redo is None:
+        first.pieces = by_code
+    out: tuple[list, list, list] = ([], [], [])
+    for c in map(str, codes):
+        taken = by_code[c] if redo is None or c in redo else first.pieces[c]
+        for n in range(3):
+            out[n].extend(taken[n])
+    return out
+
+
 def _adjust(
     communities: gpd.GeoDataFrame,
     blocks: gpd.GeoDataFrame,
@@ -166,8 +232,12 @@ def _adjust(
     neighbours: gpd.GeoDataFrame | None,
     dedicated_land: dict[str, Any] | None,
     freed: frozenset[str] = frozenset(),
+    first: _FirstDivision | None = None,
 ) -> tuple[PartitionResult, dict[str, Any]]:
-    """:func:`adjust` once, the previous grids ``freed`` (codes) freed whatever they hold."""
+    """:func:`adjust` once, the previous grids ``freed`` (codes) freed whatever they hold. ``first``: filled by a
+    first division (``freed`` empty); given to a second one (``freed`` set), it divides afresh only the communities
+    of the grids freed, and those whose buildings the kept grids hold otherwise than in the first, and takes the
+    free land and the regions' partitions of the others from it (the same inputs, the same division)."""
     crs = communities.crs
     pg = previous["grids"].to_crs(crs)
     psub = previous.layers.get("subgrids")
@@ -179,26 +249,34 @@ def _adjust(
     pg = pg[pg["community_code"].isin(set(codes))].reset_index(drop=True)
     kinds = communities["kind"] if "kind" in communities else pd.Series("urban", index=communities.index)
     rural = {str(c) for c, k in zip(codes, kinds, strict=True) if k == "rural"}
-    # the grid of every previous grid each building counts in now (one assignment: which grids are kept, then
-    # which buildings stay in them)
-    pgv = pg.geometry.to_numpy()
-    pgv = np.where(shapely.is_valid(pgv), pgv, shapely.make_valid(pgv))
-    in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy(),
-                       land=dedicated_land)
-    # the buildings carved into dedicated grids whose land the previous plan gave to an ordinary grid (a stray piece
-    # of the carve) count in that grid, as the fresh plan placed them
-    carved_in = _carved_grid_of(buildings, neighbours, pg, pgv, pb, dedicated_land)
-    carved_at = np.flatnonzero(carved_in >= 0)
-    in_prev[carved_at] = carved_in[carved_at]
-    # a grid lies in its whole community: a stray piece of a dedicated grid's carved land that the previous plan's
-    # fit_dedicated gave to the grid beside it lies outside the community less its dedicated grids, yet is that
-    # grid's land as stored (merge_result gives it back: an ordinary grid's face before a dedicated grid's)
-    whole = {c: (outlines or {}).get(str(c), g) for c, g in cgeom.items()}
-    keep = _kept_grids(pg, pb, buildings, whole, psub, villager_groups if rural else None, rural, grid_of=in_prev)
-    # communities whose bounds the previous plan's rules set otherwise: divided afresh under these rules
-    rules_changed = _bounds_changed(previous, communities, rules)
-    if rules_changed:
-        keep &= ~pg["community_code"].isin(set(rules_changed)).to_numpy()
+    again = first is not None and first.keep is not None
+    if again:  # which grids are kept, and where each building counts, do not depend on the grids freed for wraps
+        in_prev, carved_in, keep, rules_changed = first.in_prev, first.carved_in, first.keep.copy(), first.rules_changed
+        carved_at = np.flatnonzero(carved_in >= 0)
+    else:
+        # the grid of every previous grid each building counts in now (one assignment: which grids are kept, then
+        # which buildings stay in them)
+        pgv = pg.geometry.to_numpy()
+        pgv = np.where(shapely.is_valid(pgv), pgv, shapely.make_valid(pgv))
+        in_prev = _grid_of(buildings, pgv, pg["grid_code"].to_numpy(), pb, pg["community_code"].to_numpy(),
+                           land=dedicated_land)
+        # the buildings carved into dedicated grids whose land the previous plan gave to an ordinary grid (a stray
+        # piece of the carve) count in that grid, as the fresh plan placed them
+        carved_in = _carved_grid_of(buildings, neighbours, pg, pgv, pb, dedicated_land)
+        carved_at = np.flatnonzero(carved_in >= 0)
+        in_prev[carved_at] = carved_in[carved_at]
+        # a grid lies in its whole community: a stray piece of a dedicated grid's carved land that the previous
+        # plan's fit_dedicated gave to the grid beside it lies outside the community less its dedicated grids, yet
+        # is that grid's land as stored (merge_result gives it back: an ordinary grid's face before a dedicated
+        # grid's)
+        whole = {c: (outlines or {}).get(str(c), g) for c, g in cgeom.items()}
+        keep = _kept_grids(pg, pb, buildings, whole, psub, villager_groups if rural else None, rural, grid_of=in_prev)
+        # communities whose bounds the previous plan's rules set otherwise: divided afresh under these rules
+        rules_changed = _bounds_changed(previous, communities, rules)
+        if rules_changed:
+            keep &= ~pg["community_code"].isin(set(rules_changed)).to_numpy()
+        if first is not None:
+            first.keep, first.in_prev, first.carved_in, first.rules_changed = keep.copy(), in_prev, carved_in, rules_changed
     if freed:  # kept grids a new grid wrapped round in a first division
         keep &= ~pg["grid_code"].astype(str).isin(freed).to_numpy()
     kept = pg[keep].reset_index(drop=True)
@@ -227,9 +305,20 @@ def _adjust(
     # counts its households, as no region places it
     held = np.full(len(in_kept), None, dtype=object)
     held[in_kept >= 0] = kept["grid_code"].to_numpy()[in_kept[in_kept >= 0]]
-    regions = _free_regions(communities, kept, buildings, rules, attached, dedicated_land, returned,
+    bcomm = buildings["community_code"].astype(object).where(buildings["community_code"].notna(), None).astype(str).to_numpy()
+    state = _placed(in_kept, kept["grid_code"].to_numpy())
+    redo = None  # the communities whose free land is cut and divided here (None: all)
+    if again:
+        redo = set(pg.loc[pg["grid_code"].astype(str).isin(freed), "community_code"].astype(str))
+        redo |= set(bcomm[state != first.held])
+    elif first is not None:
+        first.held = state
+    todo = communities if redo is None else communities[communities["code"].astype(str).isin(redo).to_numpy()]
+    regions = _free_regions(todo, kept, buildings, rules, attached, dedicated_land, returned,
                             on_dedicated=in_prev == -2, carved_now=carved_now,
                             unchanged=_unchanged(buildings, pb), held=held)
+    if first is not None:
+        regions, attached[:], returned[:] = _pieces_of(codes, regions, attached, returned, first, redo)
     summary["regions_repartitioned"] = len(regions)
     if attached:  # land without households goes to the kept grid beside it, and to its small grid beside it
         kept, psub = _take_in(kept, psub, attached)
@@ -261,10 +350,26 @@ def _adjust(
     owner = _region_of(buildings, regions + returned, in_kept)
     _on_land_freed(owner, in_kept, buildings, regions, returned, carved_now)
     owner[(owner >= len(regions)) | (in_kept == -2)] = -2
+    # each building as the regions divide it: a community whose buildings the kept grids and its regions place as in
+    # the first division has its regions' partitions from it (the same inputs)
+    rcode = np.array([str(r["code"]) for r in regions], dtype=object)
+    nth = pd.Series(rcode).groupby(rcode).cumcount().to_numpy()
+    state = _placed(in_kept, kept["grid_code"].to_numpy(), owner, rcode, nth)
+    moved = set(bcomm[state != first.placed]) if again else set()
+    if first is not None and not again:
+        first.placed = state
     for k, region in enumerate(regions):
-        parts.append(_partition_region(region, k, communities, blocks, buildings, building_tree, in_kept, streets,
-                                       rules, villager_groups, workers, outline=(outlines or {}).get(region["code"]),
-                                       owner=owner, neighbours=(neighbours, neighbour_tree)))
+        code = str(region["code"])
+        done = first.parts.get(code) if again and code not in redo and code not in moved else None
+        at, named, raw = done[nth[k]] if done is not None else (None, False, None)
+        if raw is None or (named and at != k):
+            raw, named = _partition_region(region, k, communities, blocks, buildings, building_tree, in_kept,
+                                           streets, rules, villager_groups, workers,
+                                           outline=(outlines or {}).get(region["code"]), owner=owner,
+                                           neighbours=(neighbours, neighbour_tree))
+        if first is not None and not again:
+            first.parts.setdefault(code, []).append((k, named, raw))
+        parts.append(_prefixed(raw, k, code))
     result = _combine(kept, psub, pb, buildings, in_kept, parts, crs)
     if villager_groups is not None and rural:
         # each village grid names the villager group (村民小组) it follows now, kept grids too (a group renamed
@@ -931,12 +1036,15 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
                       buildings: gpd.GeoDataFrame, building_tree: shapely.STRtree, in_kept: np.ndarray,
                       streets: gpd.GeoDataFrame | None, rules: Rules, villager_groups: gpd.GeoDataFrame | None,
                       workers: int, outline: Any = None, owner: np.ndarray | None = None,
-                      neighbours: tuple[gpd.GeoDataFrame | None, shapely.STRtree | None] = (None, None)) -> PartitionResult:
-    """Partition one freed region afresh; ``building_tree`` is an STRtree of ``buildings.geometry`` (built once
-    by :func:`adjust` for all regions). ``outline``: the community's whole outline, its dedicated grids
+                      neighbours: tuple[gpd.GeoDataFrame | None, shapely.STRtree | None] = (None, None),
+                      ) -> tuple[PartitionResult, bool]:
+    """Partition one freed region (the ``k``-th) afresh; ``building_tree`` is an STRtree of ``buildings.geometry``
+    (built once by :func:`adjust` for all regions). ``outline``: the community's whole outline, its dedicated grids
     included (None: the community as given). That outline, kept grids included, is the container its grids'
     holes are judged by: a new grid wrapped around a kept or dedicated grid is reported. ``owner``: the region
-    placing each building (:func:`_region_of`; None: this one places every building it holds)."""
+    placing each building (:func:`_region_of`; None: this one places every building it holds). Returns the
+    partition, its ids as the partition gives them (:func:`_prefixed` names them by the region), and whether it
+    names anything by ``k`` (a region without blocks is one block named by it)."""
     crs = communities.crs
     if owner is None:
         owner = np.full(len(buildings), k, dtype=np.int64)
@@ -995,14 +1103,22 @@ def _partition_region(region: dict[str, Any], k: int, communities: gpd.GeoDataFr
                     outlines={code: region_outline} if region_outline is not None else None,
                     open_to={code: kept_land} if kept_land is not None and shapely.area(kept_land) > _OUTLINE_NOISE_M2
                     else None)
+    return res, not rows
+
+
+def _prefixed(res: PartitionResult, k: int, code: str) -> PartitionResult:
+    """The partition of the ``k``-th freed region (of community ``code``) with its grids', small grids' and
+    buildings' ids and its findings prefixed ``R<k>-`` (two regions of one community both have a
+    ``<code>-G001``); a copy."""
     suffix = f"R{k}"
-    res.grids["grid_id"] = suffix + "-" + res.grids["grid_id"].astype(str)
-    res.subgrids["grid_id"] = suffix + "-" + res.subgrids["grid_id"].astype(str)
-    res.subgrids["subgrid_id"] = suffix + "-" + res.subgrids["subgrid_id"].astype(str)
+    grids, subgrids, buildings = res.grids.copy(), res.subgrids.copy(), res.buildings.copy()
+    grids["grid_id"] = suffix + "-" + grids["grid_id"].astype(str)
+    subgrids["grid_id"] = suffix + "-" + subgrids["grid_id"].astype(str)
+    subgrids["subgrid_id"] = suffix + "-" + subgrids["subgrid_id"].astype(str)
     for col in ("grid_id", "subgrid_id"):
-        res.buildings[col] = res.buildings[col].map(lambda v: None if v is None or pd.isna(v) else f"{suffix}-{v}").astype(object)
-    res.findings = _prefixed_findings(res.findings, str(code), suffix)
-    return res
+        buildings[col] = buildings[col].map(lambda v: None if v is None or pd.isna(v) else f"{suffix}-{v}").astype(object)
+    return replace(res, grids=grids, subgrids=subgrids, buildings=buildings,
+                   findings=_prefixed_findings(res.findings, str(code), suffix))
 
 
 def _prefixed_findings(findings: gpd.GeoDataFrame, code: str, suffix: str) -> gpd.GeoDataFrame:

@@ -709,14 +709,10 @@ def test_a_new_grid_wrapped_around_a_kept_grid_is_reported():
     assert v2.metadata["validation"]["error"] == 0
 
 
-def test_a_region_wrapped_round_a_kept_grid_is_divided_again_with_that_grid():
-    # two towers over the grid floor (491, 594 households), each its own grid, and 27 walk-ups of 270 round
-    # them (under the floor): the fresh plan's walk-ups' grid and the tall tower's grid share the ring round the
-    # small tower's grid, so none is wrapped. A walk-up's households changed frees the walk-ups' grid, which
-    # (290 < 300) absorbs the tall tower's grid beside it; the region, round the kept grid of the small tower, came
-    # out one grid of 884 wrapped round it (grid_encloses_grid): the region had no other grid to take a lane, and
-    # a kept grid keeps its shape. The fresh plan of the changed inputs has no wrap. Now the re-division is run
-    # once more with the kept grid in the hole freed too, and taken for its fewer wraps.
+def _towers_town():
+    """Community 420103001001 (240 × 160 m): two towers over the grid floor (491, 594 households), each its own grid,
+    and 27 walk-ups of 10 round them; a street along its south edge. Returns (communities, streets, buildings,
+    rect: the box of offsets from its corner)."""
     from shapely import box
 
     x0, y0 = 526_000.0, 3_385_000.0
@@ -735,19 +731,32 @@ def test_a_region_wrapped_round_a_kept_grid_is_divided_again_with_that_grid():
         hh.append(10)
         geoms.append(rect(x, y, x + 20, y + 20))
     bld = gpd.GeoDataFrame({"building_id": ids, "households": hh}, geometry=geoms, crs=4547)
+    return comm, streets, bld, rect
 
-    def wraps(plan):
-        f = plan["findings"]
-        holes = shapely.get_num_interior_rings(shapely.get_parts(plan["grids"].to_crs(4547).geometry.to_numpy()))
-        return int((f["type"] == "grid_encloses_grid").sum()), int(holes.sum())
 
+def _wraps(plan):
+    """(grid_encloses_grid findings, holes of the grids) of a plan."""
+    f = plan["findings"]
+    holes = shapely.get_num_interior_rings(shapely.get_parts(plan["grids"].to_crs(4547).geometry.to_numpy()))
+    return int((f["type"] == "grid_encloses_grid").sum()), int(holes.sum())
+
+
+def test_a_region_wrapped_round_a_kept_grid_is_divided_again_with_that_grid():
+    # two towers over the grid floor (491, 594 households), each its own grid, and 27 walk-ups of 270 round
+    # them (under the floor): the fresh plan's walk-ups' grid and the tall tower's grid share the ring round the
+    # small tower's grid, so none is wrapped. A walk-up's households changed frees the walk-ups' grid, which
+    # (290 < 300) absorbs the tall tower's grid beside it; the region, round the kept grid of the small tower, came
+    # out one grid of 884 wrapped round it (grid_encloses_grid): the region had no other grid to take a lane, and
+    # a kept grid keeps its shape. The fresh plan of the changed inputs has no wrap. Now the re-division is run
+    # once more with the kept grid in the hole freed too, and taken for its fewer wraps.
+    comm, streets, bld, _ = _towers_town()
     v1 = divide(comm, streets, bld)
-    assert wraps(v1) == (0, 0)
+    assert _wraps(v1) == (0, 0)
     changed = bld.copy()
     changed.loc[changed["building_id"] == "b010010", "households"] = 30
-    assert wraps(divide(comm, streets, changed)) == (0, 0)  # the fresh plan of the changed inputs
+    assert _wraps(divide(comm, streets, changed)) == (0, 0)  # the fresh plan of the changed inputs
     v2 = divide(comm, streets, changed, previous=v1)
-    assert wraps(v2) == (0, 0), "a re-divided grid is wrapped round the small tower's grid"
+    assert _wraps(v2) == (0, 0), "a re-divided grid is wrapped round the small tower's grid"
     assert v2.metadata["adjustment"]["grids_freed_for_wraps"] == 1
     before = v1["buildings"].set_index("building_id")["grid_code"]
     after = v2["buildings"].set_index("building_id")["grid_code"]
@@ -755,6 +764,48 @@ def test_a_region_wrapped_round_a_kept_grid_is_divided_again_with_that_grid():
     assert after["tall_tower"] == before["tall_tower"]
     assert sorted(v2["grids"]["households"]) == [290, 491, 594]
     assert v2.metadata["validation"]["error"] == 0
+
+
+def test_a_second_division_for_a_wrap_divides_only_the_community_holding_it(monkeypatch):
+    # the towers' community of the test above and a community of 40 walk-ups beside it (720 households, two grids),
+    # a walk-up's households changed in each: both have a freed region, and the towers' region comes out wrapped
+    # round the small tower's kept grid. The second division (that grid freed too) divided every community again,
+    # the walk-ups' region as well (the same inputs, the same grids): a city's re-division took twice as long
+    # wherever one new grid wrapped a kept one. Now it divides only the towers' community and takes the walk-ups'
+    # grids from the first division.
+    from gridgeo import adjust as adjust_module
+
+    comm, streets, bld, rect = _towers_town()
+    comm = pd.concat([comm, gpd.GeoDataFrame({"code": ["420103001002"], "name": ["乙"], "kind": ["urban"]},
+                                             geometry=[rect(240, 0, 480, 160)], crs=4547)], ignore_index=True)
+    spots = [(x, y) for x in range(250, 480, 30) for y in range(10, 150, 30)]
+    bld = pd.concat([bld, gpd.GeoDataFrame({"building_id": [f"w{x:03d}{y:03d}" for x, y in spots],
+                                            "households": 18}, geometry=[rect(x, y, x + 20, y + 20) for x, y in spots],
+                                           crs=4547)], ignore_index=True)
+    v1 = divide(comm, streets, bld)
+    assert _wraps(v1) == (0, 0)
+    assert sorted(v1["grids"].groupby("community_code").size()) == [2, 3]
+    changed = bld.copy()
+    changed.loc[changed["building_id"].isin(["b010010", "w250010"]), "households"] = [30, 25]
+    divided = []
+    real = adjust_module.partition
+
+    def counted(communities, *args, **kwargs):
+        divided.extend(communities["code"].astype(str))
+        return real(communities, *args, **kwargs)
+
+    monkeypatch.setattr(adjust_module, "partition", counted)
+    v2 = divide(comm, streets, changed, previous=v1)
+    assert v2.metadata["adjustment"]["grids_freed_for_wraps"] == 1
+    assert _wraps(v2) == (0, 0)
+    # the towers' community divided twice (the second time with the small tower's grid), the walk-ups' once
+    assert sorted(divided) == ["420103001001", "420103001001", "420103001002"]
+    g = v2["grids"].set_index("grid_code")
+    assert sorted(g.loc[g["community_code"] == "420103001001", "households"]) == [290, 491, 594]
+    walkups = g.loc[g["community_code"] == "420103001002", "households"]
+    assert len(walkups) == 2 and walkups.sum() == 727 and walkups.between(300, 500).all()
+    assert v2.metadata["validation"]["error"] == 0
+
 
 def test_buildings_placed_by_one_freed_region_keep_their_grid_after_the_next_region():
     # each freed region of a community is partitioned with all the community's buildings outside the kept

@@ -285,3 +285,48 @@ def test_a_point_region_touching_the_block_along_a_line_is_smoothed_without_a_ge
     assert c.building_cell.tolist() == [0, 1]
     assert set(shapely.get_type_id(c.geoms)) <= {3, 6}
     assert shapely.area(shapely.union_all(c.geoms)) == pytest.approx(350.0)
+
+
+def _comb() -> tuple[Graph, np.ndarray, np.ndarray]:
+    """Walk-ups of 60 households at the top of a 2 × 7 comb of 10 m cells, the rest without households:
+    A . B . C . D over a row of empty cells, so that the walk-ups touch only the one region of empty cells
+    (B and C share most boundary with it)."""
+    h = np.array([60, 0, 60, 0, 60, 0, 60] + [0] * 7, dtype=float)
+    geoms = np.array([box(10 * i, 10 * (1 - j), 10 * i + 10, 20 - 10 * j) for j in range(2) for i in range(7)],
+                     dtype=object)
+    return cell_graph(geoms, households=h, block=np.arange(14)), geoms, h
+
+
+def test_a_wide_region_without_households_is_shared_out_between_small_grids():
+    # joined to one anchor (B), the region lets B pair with A, C or D, never C with D: two walk-ups are
+    # left alone whatever the pairs (2 misses); shared out, A + B and C + D each take a path of empty
+    # cells and both small grids hold 120 (issue 16, seeds 79, 83 and 85 of the Lujiazui builder)
+    g, _, _ = _comb()
+    assert SmallGridBadness(g, SMALL)(range(14)) == (0, 0.0)
+    exact = exact_small_division(g, np.arange(14), SMALL)
+    assert exact is not None and exact.n_parts == 2
+    sizes = np.bincount(exact.labels, weights=g.h, minlength=2)
+    assert sorted(sizes.tolist()) == [120.0, 120.0]
+    adj = {(int(a), int(b)) for a, b in zip(g.a, g.b, strict=True)}
+    for q in range(2):  # each small grid one connected piece, holding every cell once
+        mine = set(np.flatnonzero(exact.labels == q).tolist())
+        reach, todo = {min(mine)}, [min(mine)]
+        while todo:
+            x = todo.pop()
+            for y in mine - reach:
+                if (x, y) in adj or (y, x) in adj:
+                    reach.add(y)
+                    todo.append(y)
+        assert reach == mine
+
+
+def test_a_region_without_households_one_cell_wide_is_not_counted_twice():
+    # the same four walk-ups round one empty cell: both pairs would need that cell, so the count stays
+    # what a division can draw (two walk-ups alone)
+    h = np.array([60, 60, 60, 60, 0])
+    g = Graph(h=h, area=np.full(5, 100.0), perim=np.full(5, 40.0), x=np.zeros(5), y=np.zeros(5),
+              a=np.array([0, 1, 2, 3]), b=np.array([4, 4, 4, 4]), length=np.array([10.0, 9.0, 8.0, 7.0]),
+              art=np.zeros(4), nostreet=np.zeros(4))
+    assert SmallGridBadness(g, SMALL)(range(5))[0] == 2
+    exact = exact_small_division(g, np.arange(5), SMALL)
+    assert exact is not None and _small_misses(exact, h.astype(float), SMALL)[0] == 2

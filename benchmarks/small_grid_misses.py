@@ -7,10 +7,7 @@ all (``feasibility.packable``), and the fewest small grids out of range its cell
 into, exactly, under two models of cells without households: the engine's (a region of them joins
 the neighbour it shares most boundary with, :class:`~gridgeo.partition.subgrids.SmallGridBadness`) and
 a relaxation (such a region joins all its neighbours to each other). A count of 1 or more under the
-relaxation proves that no division of that base grid's cells has all small grids in range. ``drawn``: the
-fewest under the relaxation where its groups can be drawn connected through the cells without households
-(:func:`~gridgeo.partition.subgrids.draw_through_empty`, what the engine counts since session 38), else
-``undrawn``. Then,
+relaxation proves that no division of that base grid's cells has all small grids in range. Then,
 for each neighbouring base grid, random spanning-tree cuts of the two grids' cells (``--trees``)
 into two connected grids of 300–500 whose cells both admit 0 misses (engine's model): a neighbour
 listed proves a different base division of the pair exists (compactness not asked); none listed
@@ -29,8 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gridgeo.partition.solver import Bounds
-from gridgeo.partition.subgrids import BudgetExceeded, best_groups, connected_sets, draw_through_empty
+from gridgeo.partition.subgrids import BudgetExceeded, connected_sets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -150,20 +146,6 @@ def min_misses(hl: list[int], nb: list[int], budget: int = 100_000) -> int | Non
         return None
 
 
-def drawn_misses(nodes, h, adj) -> int | str | None:
-    """The fewest misses with every region without households shared out (the relaxation), where its
-    groups can be drawn connected through those cells; ``undrawn`` where they cannot, None over budget."""
-    hl, nb = model(nodes, h, adj, True)
-    live = [v for v in nodes if 0 < h[v] <= HI]
-    if not live:
-        return 0
-    found = best_groups(hl, nb, Bounds(LO, HI, (LO + HI) // 2), 100_000, lambda x, lo: lo - x)
-    if found is None:
-        return None
-    hh = [int(x) for x in h]
-    return found[0] if draw_through_empty(nodes, hh, adj, live, found[2], HI) is not None else "undrawn"
-
-
 def pair_fix(adj, p: int, q: int, h, gl, trees: int, rng: random.Random) -> bool | None:
     """Whether some tree cut of grids p ∪ q gives two connected grids of 300–500 each admitting 0 misses."""
     from gridgeo.partition.feasibility import packable
@@ -263,13 +245,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes = packable(np.array(walk, dtype=float), LO, HI, node_limit=2000) if walk else True
         engine = min_misses(*model(nodes, h, adj, False))
         relaxed = min_misses(*model(nodes, h, adj, True))
-        drawn = drawn_misses(nodes, h, adj) if relaxed is not None and engine != relaxed else relaxed
         near = sorted({int(gl[u]) for v in nodes for u in adj[v] if gl[u] != p})
         fixes = [cap["grid_ids"][q] for q in near if pair_fix(adj, p, q, h, gl, args.trees, rng)]
         print(f"{gid} households={int(grids.loc[gid, 'households'])} small={sub[sub['grid_id'] == gid]['households'].tolist()} "
               f"missing={grp['households'].tolist()} towers={[x for x in hh if x > HI]} walkups={walk} "
-              f"sizes_packable={sizes} fewest_misses engine={engine} relaxed={relaxed} drawn={drawn} "
-              f"pair_redraw_with={fixes}",
+              f"sizes_packable={sizes} fewest_misses engine={engine} relaxed={relaxed} pair_redraw_with={fixes}",
               flush=True)
     return 0
 

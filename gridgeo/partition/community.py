@@ -26,6 +26,7 @@ Steps:
 from __future__ import annotations
 
 import dataclasses
+import math
 import zlib
 from collections import defaultdict
 from collections.abc import Callable
@@ -63,14 +64,7 @@ from .packfit import fit_small_grids
 from .refine import open_units, split_blocks_for_bounds, whole_again
 from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper, within_bounds
 from .solver import Bounds, Outcome, Weights, partition_graph
-from .subgrids import (
-    SmallGridBadness,
-    best_groups,
-    draw_through_empty,
-    empty_regions,
-    live_adjacency,
-    reshape_for_small_grids,
-)
+from .subgrids import BudgetExceeded, SmallGridBadness, connected_sets, reshape_for_small_grids
 from .units import Cells, build_cells
 
 __all__ = ["partition_community", "CROSSING_REPORT_M", "MEDIAN_WIDTH_M"]
@@ -1283,9 +1277,8 @@ def exact_small_division(g: Graph, nodes: np.ndarray, bounds: Bounds, budget: in
     """The small grids of the cells ``nodes`` with the fewest out of ``bounds``, found exactly (the division
     :class:`~.subgrids.SmallGridBadness` counts): each cell over the ceiling alone, the others grouped
     by the programme, each region of cells without households with the neighbour it shares most boundary
-    with or, where that misses more, shared out between the groups beside it
-    (:func:`~.subgrids.draw_through_empty`). ``None`` over :data:`SMALL_EXACT_CELLS` cells with households
-    or ``budget`` steps, or where a group would not be connected. Labels over ``nodes``."""
+    with. ``None`` over :data:`SMALL_EXACT_CELLS` cells with households or ``budget`` steps, or where a
+    group would not be connected. Labels over ``nodes``."""
     sub = subgraph(g, nodes)
     h = sub.h.astype(np.int64)
     n = sub.n
@@ -1297,38 +1290,83 @@ def exact_small_division(g: Graph, nodes: np.ndarray, bounds: Bounds, budget: in
     if not live or len(live) > SMALL_EXACT_CELLS:
         return None
     idx = {v: i for i, v in enumerate(live)}
-    cells = list(range(n))
-    hs = h.tolist()
-    regions = empty_regions(cells, hs, adj)
+    nb = [0] * len(live)
+    for v in live:
+        for u in adj[v]:
+            if u in idx:
+                nb[idx[v]] |= 1 << idx[u]
+    regions: list[tuple[list[int], dict[int, float]]] = []
+    seen: set[int] = set()
+    for z in range(n):
+        if h[z] != 0 or z in seen:
+            continue
+        region, stack = [], [z]
+        seen.add(z)
+        while stack:
+            x = stack.pop()
+            region.append(x)
+            for y in adj[x]:
+                if h[y] == 0 and y not in seen:
+                    seen.add(y)
+                    stack.append(y)
+        shared: dict[int, float] = {}
+        for x in region:
+            for y, L in adj[x].items():
+                if h[y] > 0:
+                    shared[y] = shared.get(y, 0.0) + L
+        regions.append((region, shared))
+        near = {y: L for y, L in shared.items() if y in idx}
+        if near:  # as SmallGridBadness: the region joins its anchor, through which its other neighbours reach it
+            anchor = max(sorted(near), key=lambda y: near[y])
+            for y in near:
+                if y != anchor:
+                    nb[idx[anchor]] |= 1 << idx[y]
+                    nb[idx[y]] |= 1 << idx[anchor]
     hl = [int(h[v]) for v in live]
+    lo, hi, target = bounds.lo, bounds.hi, bounds.target
+    steps = [0]
+    memo: dict[int, tuple[int, float, int]] = {}
 
-    def lacks(x: float, lo: float) -> float:
-        return lo - x
+    def sets(mask: int) -> list[tuple[int, int]]:
+        return connected_sets(mask, hl, nb, hi, steps, budget)
 
-    found = best_groups(hl, live_adjacency(live, idx, adj, regions), bounds, budget, lacks)
-    if found is None:
+    def best(mask: int) -> tuple[int, float, int]:
+        # (misses, households missed, the set taken first)
+        if mask == 0:
+            return (0, 0.0, 0)
+        got = memo.get(mask)
+        if got is not None:
+            return got
+        result = (len(hl) + 1, math.inf, 0)
+        cands = sets(mask)
+        cands.sort(key=lambda c: (c[1] < lo, abs(c[1] - target) if c[1] >= lo else -c[1]))
+        for S, hS in cands:
+            rest = best(mask & ~S)
+            cand = (rest[0] + (hS < lo), rest[1] + max(lo - hS, 0), S)
+            if cand[:2] < result[:2]:
+                result = cand
+                if result[:2] == (0, 0.0):
+                    break
+        memo[mask] = result
+        return result
+
+    try:
+        mask = (1 << len(live)) - 1
+        best(mask)
+    except (BudgetExceeded, RecursionError):
         return None
-    if found[0] > 0:  # a wide region without households shared out between the groups beside it
-        wide = best_groups(hl, live_adjacency(live, idx, adj, regions, shared=True), bounds, budget, lacks)
-        if wide is not None and wide[0] < found[0]:
-            drawn = draw_through_empty(cells, hs, adj, live, wide[2], bounds.hi)
-            if drawn is not None:
-                labels = np.array([drawn[v] for v in range(n)], dtype=np.int64)
-                k = int(labels.max()) + 1
-                notes = [("heavy_unit", int(labels[v]), float(h[v])) for v in range(n) if h[v] > bounds.hi]
-                out = Outcome(labels, k, notes)
-                out.notes = current_notes(out.notes, out.labels, sub.h, k, bounds)
-                return out
     labels = np.full(n, -1, dtype=np.int64)
     k = 0
-    for S in found[2]:
+    while mask:
+        S = memo[mask][2]
         for i in range(len(live)):
             if S >> i & 1:
                 labels[live[i]] = k
         k += 1
+        mask &= ~S
     notes: list[tuple[str, int, float]] = []
     for v in range(n):
-        if h[v] > bounds.hi:
+        if h[v] > hi:
             labels[v] = k
             notes.append(("heavy_unit", k, float(h[v])))
             k += 1

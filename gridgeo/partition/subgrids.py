@@ -99,14 +99,46 @@ class SmallGridBadness:
         return hit
 
     def _solve(self, nodes: tuple[int, ...]) -> Badness:
-        lo, hi = self.bounds.lo, self.bounds.hi
+        lo, hi, target = self.bounds.lo, self.bounds.hi, self.bounds.target
         h, adj = self.h, self.adj
+        inset = set(nodes)
         live = [v for v in nodes if 0 < h[v] <= hi]
         if not live:
             return (0, 0.0)
         idx = {v: i for i, v in enumerate(live)}
-        regions = empty_regions(nodes, h, adj)
-        nb = live_adjacency(live, idx, adj, regions)
+        nb = [0] * len(live)
+        for v in live:
+            for u in adj[v]:
+                j = idx.get(u)
+                if j is not None:
+                    nb[idx[v]] |= 1 << j
+        seen: set[int] = set()
+        for z in nodes:
+            if h[z] != 0 or z in seen:
+                continue
+            region, stack = [], [z]
+            seen.add(z)
+            while stack:
+                x = stack.pop()
+                region.append(x)
+                for y in adj[x]:
+                    if y in inset and h[y] == 0 and y not in seen:
+                        seen.add(y)
+                        stack.append(y)
+            shared: dict[int, float] = {}
+            for x in region:
+                for y, L in adj[x].items():
+                    if y in idx:
+                        shared[y] = shared.get(y, 0.0) + L
+            if not shared:
+                continue
+            anchor = max(sorted(shared), key=lambda y: shared[y])
+            ai = idx[anchor]
+            for y in shared:
+                if y != anchor:
+                    yi = idx[y]
+                    nb[ai] |= 1 << yi
+                    nb[yi] |= 1 << ai
         hl = [h[v] for v in live]
         H = sum(hl)
 
@@ -121,28 +153,9 @@ class SmallGridBadness:
 
         if len(live) > self.max_exact:
             return estimate()
-        got = self._count(hl, nb)
-        if got is None:
-            return estimate()
-        if got[0] > 0:
-            # cells without households joined to one anchor each may cost misses that a division sharing
-            # out a wide region of them does not: the fewest with every region's neighbours joined, kept
-            # where the groups found can be drawn connected (:func:`draw_through_empty`)
-            wide = live_adjacency(live, idx, adj, regions, shared=True)
-            if wide != nb:
-                found = self._count(hl, wide)
-                if found is not None and found[0] < got[0]:
-                    drawn = best_groups(hl, wide, self.bounds, self.budget, _short)
-                    if drawn is not None and draw_through_empty(nodes, h, adj, live, drawn[2], hi) is not None:
-                        return (drawn[0], round(float(drawn[1]), 6))
-        return got
-
-    def _count(self, hl: list[int], nb: list[int]) -> Badness | None:
-        """The exact (count, shortfall) of the cells ``hl`` with adjacency ``nb``; None over the budget."""
-        lo, hi, target = self.bounds.lo, self.bounds.hi, self.bounds.target
         if _fast.compiled() and _fast.BADNESS_COMPILED:  # the programme below, compiled (gridgeo.partition._fast)
             done, count, excess = _fast.small_grid_badness(hl, nb, lo, hi, target, self.budget)
-            return (int(count), round(float(excess), 6)) if done else None
+            return (int(count), round(float(excess), 6)) if done else estimate()
         steps = [0]
         memo: dict[int, Badness] = {}
         budget = self.budget
@@ -174,9 +187,9 @@ class SmallGridBadness:
             return result
 
         try:
-            count, excess = best((1 << len(hl)) - 1)
+            count, excess = best((1 << len(live)) - 1)
         except (BudgetExceeded, RecursionError):
-            return None
+            return estimate()
         return (int(count), round(float(excess), 6))
 
 
@@ -185,185 +198,6 @@ def _short(h: float, lo: float) -> float:
     lacks or, when fewer, those it has (moved to other small grids, it is gone): 29 households of
     walk-ups beside a tower count 0.29, so moving them away one building at a time is progress."""
     return min(lo - h, h) / lo
-
-
-def empty_regions(nodes: Sequence[int], h: Sequence[int],
-                  adj: Sequence[dict[int, float]]) -> list[tuple[list[int], dict[int, float]]]:
-    """The connected regions of the cells ``nodes`` without households, each with the boundary it shares
-    with every cell of ``nodes`` with households beside it (``adj``: each cell's neighbours and edge
-    lengths), in the order of their lowest cell."""
-    inset = set(nodes)
-    seen: set[int] = set()
-    out = []
-    for z in nodes:
-        if h[z] != 0 or z in seen:
-            continue
-        region, stack = [], [z]
-        seen.add(z)
-        while stack:
-            x = stack.pop()
-            region.append(x)
-            for y in adj[x]:
-                if y in inset and h[y] == 0 and y not in seen:
-                    seen.add(y)
-                    stack.append(y)
-        shared: dict[int, float] = {}
-        for x in region:
-            for y, L in adj[x].items():
-                if y in inset and h[y] > 0:
-                    shared[y] = shared.get(y, 0.0) + L
-        out.append((region, shared))
-    return out
-
-
-def live_adjacency(live: list[int], idx: dict[int, int], adj: Sequence[dict[int, float]],
-                   regions: list[tuple[list[int], dict[int, float]]], *, shared: bool = False) -> list[int]:
-    """Bitmask adjacency of the cells ``live`` (position ``idx``): their own edges, and through each region
-    without households (:func:`empty_regions`) the neighbour it shares most boundary with (its anchor)
-    joined to each of its other neighbours, or with ``shared`` every pair of its neighbours joined (the
-    region shared out between the small grids beside it)."""
-    nb = [0] * len(live)
-    for v in live:
-        for u in adj[v]:
-            j = idx.get(u)
-            if j is not None:
-                nb[idx[v]] |= 1 << j
-    for _, around in regions:
-        near = sorted(y for y in around if y in idx)
-        if not near:
-            continue
-        if shared:
-            ring = 0
-            for y in near:
-                ring |= 1 << idx[y]
-            for y in near:
-                nb[idx[y]] |= ring & ~(1 << idx[y])
-            continue
-        anchor = max(near, key=lambda y: around[y])
-        ai = idx[anchor]
-        for y in near:
-            if y != anchor:
-                yi = idx[y]
-                nb[ai] |= 1 << yi
-                nb[yi] |= 1 << ai
-    return nb
-
-
-def best_groups(hl: list[int], nb: list[int], bounds: Bounds, budget: int,
-                short: Callable[[float, float], float]) -> tuple[int, float, list[int]] | None:
-    """The division of the cells ``hl`` (bitmask adjacency ``nb``) into connected groups of at most
-    ``bounds.hi`` households with the fewest under the floor, then the least ``short`` summed over those:
-    (count, sum, the groups as bit masks); None over ``budget`` steps."""
-    lo, hi, target = bounds.lo, bounds.hi, bounds.target
-    steps = [0]
-    memo: dict[int, tuple[int, float, int]] = {}
-
-    def best(mask: int) -> tuple[int, float, int]:
-        # (misses, their shortfall, the set taken first)
-        if mask == 0:
-            return (0, 0.0, 0)
-        got = memo.get(mask)
-        if got is not None:
-            return got
-        result = (len(hl) + 1, math.inf, 0)
-        cands = connected_sets(mask, hl, nb, hi, steps, budget)
-        cands.sort(key=lambda c: (c[1] < lo, abs(c[1] - target) if c[1] >= lo else -c[1]))
-        for S, hS in cands:
-            rest = best(mask & ~S)
-            cand = (rest[0] + (hS < lo), rest[1] + (short(hS, lo) if hS < lo else 0.0), S)
-            if cand[:2] < result[:2]:
-                result = cand
-                if result[:2] == (0, 0.0):
-                    break
-        memo[mask] = result
-        return result
-
-    mask = (1 << len(hl)) - 1
-    try:
-        count, total, _ = best(mask)
-    except (BudgetExceeded, RecursionError):
-        return None
-    groups = []
-    while mask:
-        S = memo[mask][2]
-        groups.append(S)
-        mask &= ~S
-    return count, total, groups
-
-
-def draw_through_empty(nodes: Sequence[int], h: Sequence[int], adj: Sequence[dict[int, float]], live: list[int],
-                       groups: list[int], hi: float) -> dict[int, int] | None:
-    """The group of every cell of ``nodes``, the groups of cells with households (bit masks over ``live``)
-    made connected through the cells without households: each group in turn takes the shortest path of
-    free such cells to its nearest cell not yet reached, then every free cell joins the group it is
-    nearest by steps (cells over ``hi`` each a group of their own, numbered after ``groups``). None where
-    a group cannot be joined up."""
-    inset = set(nodes)
-    label: dict[int, int] = {}
-    for q, S in enumerate(groups):
-        for i, v in enumerate(live):
-            if S >> i & 1:
-                label[v] = q
-    k = len(groups)
-    for v in nodes:
-        if h[v] > hi:
-            label[v] = k
-            k += 1
-    for q, S in enumerate(groups):
-        mine = [v for i, v in enumerate(live) if S >> i & 1]
-        reached = {mine[0]}
-        todo = [mine[0]]
-        while True:
-            while todo:  # the group's part joined so far
-                x = todo.pop()
-                for y in adj[x]:
-                    if y in inset and label.get(y) == q and y not in reached:
-                        reached.add(y)
-                        todo.append(y)
-            if len(reached) >= sum(1 for v in label if label[v] == q):
-                break
-            # the shortest path of free cells without households to another cell of the group
-            back: dict[int, int] = {}
-            front = sorted(reached)
-            goal = None
-            visited = set(reached)
-            while front and goal is None:
-                nxt = []
-                for x in front:
-                    for y in sorted(adj[x]):
-                        if y in visited or y not in inset:
-                            continue
-                        if label.get(y) == q:
-                            goal, back[y] = y, x
-                            break
-                        if h[y] == 0 and y not in label:
-                            visited.add(y)
-                            back[y] = x
-                            nxt.append(y)
-                    if goal is not None:
-                        break
-                front = nxt
-            if goal is None:
-                return None
-            todo = [goal]
-            x = back[goal]
-            while x not in reached:
-                label[x] = q
-                todo.append(x)
-                x = back[x]
-            reached.update(todo)
-    front = sorted(label)
-    while front:  # every free cell with the group it is nearest by steps
-        nxt = []
-        for x in front:
-            for y in sorted(adj[x]):
-                if y in inset and y not in label:
-                    label[y] = label[x]
-                    nxt.append(y)
-        front = nxt
-    if len(label) != len(inset):
-        return None
-    return label
 
 
 def _stuck(hl: list[int], nb: list[int], lo: int, hi: int, budget: int) -> int:

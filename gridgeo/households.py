@@ -176,10 +176,8 @@ def assign_households(
          "height value {h!r} is not a height in metres (0–" f"{MAX_HEIGHT_M:g}" "); not used"),
         (from_height & ~given, "floors_from_height", "info",
          "no floors value; {l:g} floors taken from its height {h!r} ÷ " f"{METRES_PER_FLOOR:g}" " m a floor"),
-        (~present & (source == "missing") & residential & ~height_bad, "households_missing", "warning",
-         "no households, no floors and no height: counted as 0"),
-        (~present & (source == "missing") & residential & height_bad, "households_missing", "warning",
-         "no households, no floors and no height it can use: counted as 0"),
+        (~present & (source == "missing") & residential, "households_missing", "warning",
+         "no households, no floors and no height{u}: counted as 0"),
         (~present & (source == "estimated") & column_used, "households_null", "info", "no households value"),
     ):
         for i in np.flatnonzero(np.asarray(mask)):
@@ -193,7 +191,8 @@ def assign_households(
                     "measure": float(households[i]),
                     "message": f"building {ids.iloc[i]}: " + text.format(v=_shown(raw.iloc[i]), f=_shown(raw_floors.iloc[i]),
                                                                        n=_shown(num.iloc[i]), h=_shown(raw_height.iloc[i]),
-                                                                       l=float(floors.iloc[i]) if from_height.iloc[i] else 0.0)
+                                                                       l=float(floors.iloc[i]) if from_height.iloc[i] else 0.0,
+                                                                       u=" it can use" if height_bad.iloc[i] else "")
                                + ("" if ftype == "households_missing" else f"; {how}"),
                     "geometry": reps.iloc[i],
                 }

@@ -33,10 +33,21 @@ def union_by(geoms: np.ndarray, keys: np.ndarray, n: int, *, coverage: bool = Fa
     order = np.flatnonzero(ok)[np.argsort(keys[ok], kind="stable")]
     k = keys[order]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    size = np.diff(np.r_[starts, len(k)])
+    one = size == 1
+    out[k[starts[one]]] = geoms[order[starts[one]]]
+    if one.all():
+        return out
+    # the keys of several members: one row each of a table padded with None, which the unions leave out, so
+    # that one vectorised call unites the same collections (the same members in the same order) as a call
+    # per key would, without a Python call per key
+    size = size[~one]
+    table = np.full((len(size), int(size.max())), None, dtype=object)
+    row = np.repeat(np.arange(len(size)), size)
+    col = np.arange(len(row)) - np.repeat(np.cumsum(size) - size, size)
+    table[row, col] = geoms[order[np.repeat(~one, np.diff(np.r_[starts, len(k)]))]]
     union = shapely.coverage_union_all if coverage else shapely.union_all
-    # one union per key; each call is vectorised inside GEOS
-    for key, grp in zip(k[starts], np.split(geoms[order], starts[1:]), strict=True):
-        out[key] = grp[0] if len(grp) == 1 else union(grp)
+    out[k[starts[~one]]] = union(table, axis=1)
     return out
 
 

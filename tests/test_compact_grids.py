@@ -227,3 +227,41 @@ def test_a_small_grid_of_a_thin_grid_says_its_grid_is_thin():
         assert "; no division afresh with its one sibling small grid " in msg or \
             "; no division afresh with any of its 2 sibling small grids " in msg
         assert "was searched for" not in msg
+
+
+def test_a_division_drawn_again_is_neither_polished_nor_united_again(monkeypatch):
+    """Every division afresh refused (``keep``), so each pair is drawn with every seed: a division drawn again
+    within a pair's tries is not polished again, and no set of cells is united twice in one call (the solver
+    draws the same halves for several seeds, and the parts as they were); the labels and what is left under
+    the floor are those of the same call with every union made afresh."""
+    import gridgeo.partition.shapes as shapes_mod
+
+    geoms, g = _strip_graph()
+    rows = np.repeat([0, 1], 12)
+    united, polished, call = [], [], [0]
+    cover, polish, pair = shapely.coverage_union_all, shapes_mod.polish_compactness, shapes_mod._pair_afresh
+
+    def counted_cover(parts, *args, **kwargs):
+        united.append(tuple(p.wkb for p in np.asarray(parts, dtype=object)))
+        return cover(parts, *args, **kwargs)
+
+    def counted_polish(g, geoms, labels, *args, **kwargs):
+        polished.append((call[0], np.asarray(labels).tobytes()))
+        return polish(g, geoms, labels, *args, **kwargs)
+
+    def counted_pair(*args, **kwargs):
+        call[0] += 1
+        return pair(*args, **kwargs)
+
+    monkeypatch.setattr(shapely, "coverage_union_all", counted_cover)
+    monkeypatch.setattr(shapes_mod, "polish_compactness", counted_polish)
+    monkeypatch.setattr(shapes_mod, "_pair_afresh", counted_pair)
+    refuse = lambda nodes, lab: False  # noqa: E731
+    new, left = compact_pairs(g, geoms, rows, 2, box(0, 0, 12, 2), BASE, seed=3, keep=refuse)
+    assert call[0] == 2 and len(polished) >= 2 and len(united) >= 2  # both pairs tried, divisions drawn
+    assert len(set(polished)) == len(polished)
+    assert len(set(united)) == len(united)
+
+    monkeypatch.setattr(shapes_mod, "_cells_union", lambda unions, geoms, cells: cover(geoms[cells]))
+    again, left_again = compact_pairs(g, geoms, rows, 2, box(0, 0, 12, 2), BASE, seed=3, keep=refuse)
+    assert np.array_equal(new, again) and left == left_again

@@ -78,8 +78,11 @@ def compact_pairs(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, conta
     searched: dict[int, int] = {}
     if n < 2 or g.n == 0:
         return labels, searched
+    # the cells' unions made here, by the cells' positions: a division drawn again (another seed, another pair, the
+    # parts as they are) is not united again
+    unions: dict[bytes, shapely.Geometry] = {}
     if parts is None:
-        parts = np.array([shapely.coverage_union_all(geoms[labels == p]) for p in range(n)], dtype=object)
+        parts = [_cells_union(unions, geoms, np.flatnonzero(labels == p)) for p in range(n)]
     parts = np.array(parts, dtype=object)
     pp = polsby_popper(parts)
     for p in np.flatnonzero(pp < floor).tolist():
@@ -92,7 +95,7 @@ def compact_pairs(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, conta
                 continue
             tried += 1
             new = _pair_afresh(g, geoms, labels, [p, r], container, bounds, weights,
-                               seed + 7919 * (p + 1) + 31 * r, keep, outline, floor, tries)
+                               seed + 7919 * (p + 1) + 31 * r, keep, outline, floor, tries, unions)
             if new is not None:
                 nodes, new_labels, new_parts = new
                 labels[nodes] = new_labels
@@ -106,20 +109,36 @@ def compact_pairs(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, conta
     return labels, {p: k for p, k in searched.items() if pp[p] < floor}
 
 
+def _cells_union(unions: dict[bytes, shapely.Geometry], geoms: np.ndarray, cells: np.ndarray) -> shapely.Geometry:
+    """The coverage union of ``geoms[cells]`` (positions in increasing order), made once: kept in ``unions``."""
+    key = cells.tobytes()
+    if key not in unions:
+        unions[key] = shapely.coverage_union_all(geoms[cells])
+    return unions[key]
+
+
 def _pair_afresh(g: Graph, geoms: np.ndarray, labels: np.ndarray, pair: list[int], container: shapely.Geometry,
-                 bounds: Bounds, weights: Weights | None, seed: int, keep, outline, floor: float, tries: int):
+                 bounds: Bounds, weights: Weights | None, seed: int, keep, outline, floor: float, tries: int,
+                 unions: dict[bytes, shapely.Geometry]):
     """The cells of the two parts ``pair`` divided afresh into two, both at least ``floor`` compact (see
-    :func:`compact_pairs`): (cells, the part of each, the two parts' geometries), or None."""
+    :func:`compact_pairs`): (cells, the part of each, the two parts' geometries), or None. ``unions``: the
+    cells' unions already made (:func:`_cells_union`), added to."""
     nodes = np.flatnonzero(np.isin(labels, pair))
     sub = subgraph(g, nodes)
     before = _misses([float(g.h[labels == q].sum()) for q in pair], bounds)
     sub_geoms = geoms[nodes]
+    # the divisions already judged: another seed often draws the same one, which the polish and every check below
+    # would take the same way again (each depends on the labels alone)
+    drawn: set[bytes] = set()
     for t in range(tries):
         out = partition_graph(sub, bounds, seed=seed + 104729 * t, weights=weights)
         if out.n_parts != 2 or _misses(np.bincount(out.labels, weights=sub.h, minlength=2), bounds) > before:
             continue
+        if out.labels.tobytes() in drawn:
+            continue
+        drawn.add(out.labels.tobytes())
         lab = polish_compactness(sub, sub_geoms, out.labels, 2, container)
-        two = [shapely.coverage_union_all(sub_geoms[lab == k]) for k in (0, 1)]
+        two = [_cells_union(unions, geoms, nodes[lab == k]) for k in (0, 1)]
         if (polsby_popper(np.asarray(two, dtype=object)) < floor).any():
             continue
         if any(foreign_holes(q, container) for q in two) or (

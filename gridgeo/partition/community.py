@@ -60,7 +60,7 @@ from .enclosures import (
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
-from .packfit import fit_small_grids
+from .packfit import TREES_TWO, fit_small_grids
 from .refine import open_units, split_blocks_for_bounds, whole_again
 from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper, within_bounds
 from .solver import Bounds, Outcome, Weights, partition_graph
@@ -82,6 +82,8 @@ RECOMBINE_SEEDS = 2
 RECOMBINE_ROUNDS = 2
 #: cells with households up to which the small-grid count that screens tree cuts is exact
 FIT_EXACT_CELLS = 12
+#: spanning trees drawn for a grid that still misses and one neighbour, over the blocks opened
+FIT_PAIR_TREES = 48
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",
@@ -1034,7 +1036,7 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
             pp_cache[key] = -1.0 if holes else 4 * np.pi * shapely.area(shape) / max(shapely.length(shape), 1e-9) ** 2
         return pp_cache[key] >= 0, pp_cache[key]
 
-    def run(ug: Graph, labels: np.ndarray, cells_of_unit: list[np.ndarray]) -> np.ndarray:
+    def run(ug: Graph, labels: np.ndarray, cells_of_unit: list[np.ndarray], wide: bool = False) -> np.ndarray:
         def nodes_of(units: np.ndarray) -> np.ndarray:
             return np.sort(np.concatenate([cells_of_unit[u] for u in units]))
 
@@ -1057,7 +1059,9 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
 
         return fit_small_grids(ug, labels, n_parts, cells_of_unit, screen, grid_bounds, frozen=frozen,
                                accept=accept, wanted=lambda p, units: drawn(p, nodes_of(units)) != (0, 0),
-                               seed=seed_for(code, 53), sub_bounds=sub_bounds, cell_households=cells.households)
+                               seed=seed_for(code, 59 if wide else 53), sub_bounds=sub_bounds,
+                               cell_households=cells.households, trees_two=FIT_PAIR_TREES if wide else TREES_TWO,
+                               threes=not wide)
 
     labels = run(ug, labels, cells_of_unit)
     n_units = ug.n
@@ -1080,7 +1084,11 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
     cells_of_fine = [order[starts[u]:starts[u + 1]] for u in range(n_fine)]
     fine_labels = np.zeros(n_fine, dtype=np.int64)
     fine_labels[fine] = cell_part
-    new = run(contract(g, fine, n_fine), fine_labels, cells_of_fine)
+    fine_ug = contract(g, fine, n_fine)
+    new = run(fine_ug, fine_labels, cells_of_fine)
+    # grids that still miss: each redrawn with each neighbour alone, over many more spanning trees (the
+    # divisions whose small grids all fit are a few in a hundred of a pair's tree cuts within the bounds)
+    new = run(fine_ug, new, cells_of_fine, wide=True)
     if (new == fine_labels).all():
         return labels, unit_of_cell, n_units, set()
     cell_new = new[fine]

@@ -83,6 +83,8 @@ def fit_small_grids(
     seed: int = 0,
     sub_bounds: Bounds | None = None,
     cell_households: np.ndarray | None = None,
+    trees_two: int = TREES_TWO,
+    threes: bool = True,
 ) -> np.ndarray:
     """Labels over the units ``ug`` with base grids redrawn, two or three at a time, where the small
     grids of their cells miss less (:class:`~.subgrids.SmallGridBadness` ``badness``).
@@ -93,7 +95,8 @@ def fit_small_grids(
     and the small grids drawn no worse; ``wanted(grid, units)``, when given, whether a grid whose
     badness is not 0 is searched at all (e.g. only where the small grids drawn miss). ``sub_bounds`` (the small-grid bounds) with
     ``cell_households`` let divisions whose grids' households fit no count of small grids be passed
-    over without computing their badness."""
+    over without computing their badness. ``trees_two``: the spanning trees drawn for a pair of grids;
+    ``threes``: whether groups of three grids are searched too."""
     frozen = set(frozen or ())
     labels = np.asarray(labels, dtype=np.int64).copy()
     n = ug.n
@@ -133,7 +136,7 @@ def fit_small_grids(
             if bad[A][0] == 0 or not ok(A) or (wanted is not None and not wanted(A, members[A])):
                 continue
             groups: list[tuple[int, ...]] = [(A, B) for B in sorted(nbrs[A]) if ok(B)]
-            pairs = list(groups)
+            pairs = list(groups) if threes else []
             for _, B in pairs:
                 for C in sorted((nbrs[A] | nbrs[B]) - {A, B}):
                     if ok(C):
@@ -148,7 +151,7 @@ def fit_small_grids(
                 if key in failed:
                     continue
                 found = _divisions(ug, labels, grp, members, cells, badness, bounds, hs, cell_h, bad, rng, sub_bounds,
-                                   cells_of_unit)
+                                   cells_of_unit, trees_two)
                 got = next((f for f in found if accept is None or accept({p: members[p] for p in grp}, f[0])), None)
                 if got is None:
                     failed.add(key)
@@ -189,7 +192,7 @@ def _quick_miss(h: np.ndarray, lo: float, hi: float) -> int:
 def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: list[np.ndarray],
                    cells: Callable, badness: Callable, bounds: Bounds, hs: np.ndarray, cell_h: np.ndarray | None,
                    bad: list[Badness], rng: np.random.Generator, sub_bounds: Bounds | None,
-                   cells_of_unit: Sequence[np.ndarray]):
+                   cells_of_unit: Sequence[np.ndarray], trees_two: int = TREES_TWO):
     """The tree-cut divisions of the grids ``grp`` into as many grids whose badness is lower than now,
     best first (at most :data:`TOP`): each ``(members, badness)`` by grid number."""
     k = len(grp)
@@ -219,7 +222,7 @@ def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: lis
     lo, hi = bounds.lo, bounds.hi
     if not (k * lo <= total <= k * hi):
         return []
-    trees = TREES_TWO if k == 2 else TREES_THREE
+    trees = trees_two if k == 2 else TREES_THREE
     cands: dict[bytes, np.ndarray] = {}
     for _ in range(trees):
         w = rng.random(len(ea)) + 1e-3

@@ -83,7 +83,7 @@ RECOMBINE_ROUNDS = 2
 #: cells with households up to which the small-grid count that screens tree cuts is exact
 FIT_EXACT_CELLS = 12
 #: spanning trees drawn for a grid that still misses and one neighbour, over the blocks opened
-FIT_PAIR_TREES = 48
+FIT_PAIR_TREES = 150
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",

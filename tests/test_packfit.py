@@ -122,3 +122,52 @@ def test_compiled_tree_cuts_are_the_python_ones(h, width, k, seed):
         return sorted(_canonical(lab, k).tobytes() for lab in f(g.n, g.a, g.b, w, g.h, k, 60, 400))
 
     assert cuts(_tree_cuts) == cuts(_tree_cuts_python)
+
+
+def test_a_grid_still_missing_is_redrawn_with_its_neighbour_over_more_trees():
+    """A lattice of 8 × 6 cells of 10 m (each its own block: nothing left to open), drawn as its left
+    and right halves (452 and 300 households): the right half's walk-ups of 79, 70, 101 and 48 make no
+    small grids of 100–150 (one short by 13). Of the tree cuts of the two halves within 300–500, few
+    leave both halves' walk-ups in range; twelve trees miss them, the wide search for a grid that still
+    misses (each neighbour alone, many more trees) finds one: both grids in range, no small grid out."""
+    import shapely
+
+    from gridgeo.partition import community as C
+    from gridgeo.partition.graph import cell_graph
+    from gridgeo.partition.solver import Weights
+    from gridgeo.partition.units import Cells
+
+    width = 8
+    h = np.array([0, 0, 0, 0, 0, 0, 0, 0,
+                  0, 0, 0, 0, 0, 0, 0, 0,
+                  0, 0, 0, 79, 0, 0, 0, 0,
+                  0, 0, 45, 0, 0, 0, 87, 43,
+                  101, 0, 0, 48, 0, 0, 70, 0,
+                  0, 0, 101, 78, 0, 0, 100, 0])
+    n = len(h)
+    geoms = np.array([shapely.box(i % width * 10, i // width * 10, i % width * 10 + 10, i // width * 10 + 10)
+                      for i in range(n)])
+    cells = Cells(geoms=geoms, block=np.arange(n), households=h, buildings=(h > 0).astype(int),
+                  area=shapely.area(geoms), perimeter=shapely.length(geoms), building_cell=np.flatnonzero(h > 0),
+                  divided=np.zeros(n, bool))
+    g = cell_graph(geoms, households=h, block=np.arange(n))
+    community = shapely.union_all(geoms)
+    labels = np.array([0 if i % width < width // 2 else 1 for i in range(n)])
+
+    def misses(lab: np.ndarray) -> int:
+        return sum(C.small_division(g, geoms, np.flatnonzero(lab == p), p, SMALL, Weights(), "T",
+                                    enclosures=False)[1][0] for p in range(2))
+
+    before = misses(labels)
+    assert before > 0
+    new, unit_of_cell, _, divided = C._fit_small_grids(g, labels, 2, [np.array([u]) for u in range(n)], g, cells,
+                                                       np.arange(n), BASE, SMALL, Weights(), "T", community,
+                                                       SmallGridBadness(g, SMALL), frozen=set(), memo={})
+    new = new[unit_of_cell]
+    assert not divided
+    hp = np.bincount(new, weights=h, minlength=2)
+    assert all(BASE.lo <= x <= BASE.hi for x in hp), hp
+    assert misses(new) < before, new.reshape(-1, width)
+    for p in range(2):  # each grid one piece, wrapped round nothing
+        shape = shapely.coverage_union_all(geoms[new == p])
+        assert shapely.get_type_id(shape) == 3 and shapely.get_num_interior_rings(shape) == 0

@@ -60,7 +60,7 @@ from .enclosures import (
 from .feasibility import divisible, packable
 from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
-from .packfit import TREES_TWO, fit_small_grids
+from .packfit import fit_small_grids
 from .refine import open_units, split_blocks_for_bounds, whole_again
 from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper, within_bounds
 from .solver import Bounds, Outcome, Weights, partition_graph
@@ -82,8 +82,6 @@ RECOMBINE_SEEDS = 2
 RECOMBINE_ROUNDS = 2
 #: cells with households up to which the small-grid count that screens tree cuts is exact
 FIT_EXACT_CELLS = 12
-#: spanning trees drawn for a grid that still misses and one neighbour, over the blocks opened
-FIT_PAIR_TREES = 150
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",
@@ -1006,10 +1004,7 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
     """Base grids whose small grids still miss their bounds, redrawn two or three at a time by tree
     cuts (:func:`~.packfit.fit_small_grids`): first over the base units; where small grids still miss,
     again with the whole blocks of those grids and of their neighbours opened into their building
-    cells (a block that then lies in one grid is whole again); then each grid that still misses with
-    each neighbour alone, over :data:`FIT_PAIR_TREES` spanning trees (a division whose small grids all
-    fit is a few in a hundred of a pair's tree cuts within the bounds, most of those less compact than
-    the slack allows: twelve trees seldom meet one). A redrawing is kept where no new grid
+    cells (a block that then lies in one grid is whole again). A redrawing is kept where no new grid
     is wrapped around another, no more are less compact than :data:`COMPACTNESS_REPORT` (Polsby–Popper)
     than were, and the small grids :func:`small_division` draws in the new grids miss fewer
     (then by fewer households) than in the old.
@@ -1039,7 +1034,7 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
             pp_cache[key] = -1.0 if holes else 4 * np.pi * shapely.area(shape) / max(shapely.length(shape), 1e-9) ** 2
         return pp_cache[key] >= 0, pp_cache[key]
 
-    def run(ug: Graph, labels: np.ndarray, cells_of_unit: list[np.ndarray], wide: bool = False) -> np.ndarray:
+    def run(ug: Graph, labels: np.ndarray, cells_of_unit: list[np.ndarray]) -> np.ndarray:
         def nodes_of(units: np.ndarray) -> np.ndarray:
             return np.sort(np.concatenate([cells_of_unit[u] for u in units]))
 
@@ -1062,9 +1057,7 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
 
         return fit_small_grids(ug, labels, n_parts, cells_of_unit, screen, grid_bounds, frozen=frozen,
                                accept=accept, wanted=lambda p, units: drawn(p, nodes_of(units)) != (0, 0),
-                               seed=seed_for(code, 59 if wide else 53), sub_bounds=sub_bounds,
-                               cell_households=cells.households, trees_two=FIT_PAIR_TREES if wide else TREES_TWO,
-                               threes=not wide)
+                               seed=seed_for(code, 53), sub_bounds=sub_bounds, cell_households=cells.households)
 
     labels = run(ug, labels, cells_of_unit)
     n_units = ug.n
@@ -1079,19 +1072,15 @@ def _fit_small_grids(ug: Graph, labels: np.ndarray, n_parts: int, cells_of_unit:
     near = (set(still) | set(ca[hit].tolist()) | set(cb[hit].tolist())) - frozen
     sizes = np.array([len(c) for c in cells_of_unit])
     open_cell = np.isin(cell_part, sorted(near)) & (sizes[unit_of_cell] > 1)
-    if not open_cell.any():  # no block to open: the wide search over the units
-        return run(ug, labels, cells_of_unit, wide=True), unit_of_cell, n_units, set()
+    if not open_cell.any():
+        return labels, unit_of_cell, n_units, set()
     fine, n_fine = open_units(unit_of_cell, open_cell)
     order = np.argsort(fine, kind="stable")
     starts = np.searchsorted(fine[order], np.arange(n_fine + 1))
     cells_of_fine = [order[starts[u]:starts[u + 1]] for u in range(n_fine)]
     fine_labels = np.zeros(n_fine, dtype=np.int64)
     fine_labels[fine] = cell_part
-    fine_ug = contract(g, fine, n_fine)
-    new = run(fine_ug, fine_labels, cells_of_fine)
-    # grids that still miss: each redrawn with each neighbour alone, over many more spanning trees (the
-    # divisions whose small grids all fit are a few in a hundred of a pair's tree cuts within the bounds)
-    new = run(fine_ug, new, cells_of_fine, wide=True)
+    new = run(contract(g, fine, n_fine), fine_labels, cells_of_fine)
     if (new == fine_labels).all():
         return labels, unit_of_cell, n_units, set()
     cell_new = new[fine]

@@ -83,8 +83,6 @@ def fit_small_grids(
     seed: int = 0,
     sub_bounds: Bounds | None = None,
     cell_households: np.ndarray | None = None,
-    trees_two: int = TREES_TWO,
-    threes: bool = True,
 ) -> np.ndarray:
     """Labels over the units ``ug`` with base grids redrawn, two or three at a time, where the small
     grids of their cells miss less (:class:`~.subgrids.SmallGridBadness` ``badness``).
@@ -95,8 +93,7 @@ def fit_small_grids(
     and the small grids drawn no worse; ``wanted(grid, units)``, when given, whether a grid whose
     badness is not 0 is searched at all (e.g. only where the small grids drawn miss). ``sub_bounds`` (the small-grid bounds) with
     ``cell_households`` let divisions whose grids' households fit no count of small grids be passed
-    over without computing their badness. ``trees_two``: the spanning trees drawn for a pair of grids;
-    ``threes``: whether groups of three grids are searched too."""
+    over without computing their badness."""
     frozen = set(frozen or ())
     labels = np.asarray(labels, dtype=np.int64).copy()
     n = ug.n
@@ -136,7 +133,7 @@ def fit_small_grids(
             if bad[A][0] == 0 or not ok(A) or (wanted is not None and not wanted(A, members[A])):
                 continue
             groups: list[tuple[int, ...]] = [(A, B) for B in sorted(nbrs[A]) if ok(B)]
-            pairs = list(groups) if threes else []
+            pairs = list(groups)
             for _, B in pairs:
                 for C in sorted((nbrs[A] | nbrs[B]) - {A, B}):
                     if ok(C):
@@ -151,7 +148,7 @@ def fit_small_grids(
                 if key in failed:
                     continue
                 found = _divisions(ug, labels, grp, members, cells, badness, bounds, hs, cell_h, bad, rng, sub_bounds,
-                                   cells_of_unit, trees_two)
+                                   cells_of_unit)
                 got = next((f for f in found if accept is None or accept({p: members[p] for p in grp}, f[0])), None)
                 if got is None:
                     failed.add(key)
@@ -192,7 +189,7 @@ def _quick_miss(h: np.ndarray, lo: float, hi: float) -> int:
 def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: list[np.ndarray],
                    cells: Callable, badness: Callable, bounds: Bounds, hs: np.ndarray, cell_h: np.ndarray | None,
                    bad: list[Badness], rng: np.random.Generator, sub_bounds: Bounds | None,
-                   cells_of_unit: Sequence[np.ndarray], trees_two: int = TREES_TWO):
+                   cells_of_unit: Sequence[np.ndarray]):
     """The tree-cut divisions of the grids ``grp`` into as many grids whose badness is lower than now,
     best first (at most :data:`TOP`): each ``(members, badness)`` by grid number."""
     k = len(grp)
@@ -222,7 +219,7 @@ def _divisions(ug: Graph, labels: np.ndarray, grp: tuple[int, ...], members: lis
     lo, hi = bounds.lo, bounds.hi
     if not (k * lo <= total <= k * hi):
         return []
-    trees = trees_two if k == 2 else TREES_THREE
+    trees = TREES_TWO if k == 2 else TREES_THREE
     cands: dict[bytes, np.ndarray] = {}
     for _ in range(trees):
         w = rng.random(len(ea)) + 1e-3

@@ -10,6 +10,7 @@ Canonical columns per layer are in ``docs/architecture.md``; map other names wit
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -305,9 +306,30 @@ def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None)
             cut = _read_cut_field_names(path, kwargs)
             if cut is not None:
                 return cut
-        msg = (f"{name}: cannot decode the text of {path} as {kwargs.get('encoding', 'utf-8')!r} ({exc.reason}); "
-               f"give its encoding, e.g. --encoding {name}=gbk (Chinese Shapefiles without .cpg are usually GBK/GB18030)")
+        tried = str(kwargs.get("encoding", "utf-8"))
+        msg = (f"{name}: cannot decode the text of {path} as {tried!r} ({exc.reason}); "
+               f"{_ogr_decode_hint(path, kwargs, name, tried)}")
         raise InputError(msg) from None
+
+
+def _ogr_decode_hint(path: Path, kwargs: dict[str, Any], name: str, tried: str) -> str:
+    """What to do when the text of ``path`` does not decode as ``tried``: the encoding that does (UTF-8, GB18030,
+    Big5, in that order: UTF-8 is strict, GB18030 decodes GBK), read again to be sure, else to save it as UTF-8.
+    A GeoPackage's or GeoJSON's text is UTF-8 whatever encoding is given: there, giving none also applies."""
+    for enc in ("utf-8", "gb18030", "big5"):
+        if codecs.lookup(enc).name == codecs.lookup(tried).name:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore")
+                gpd.read_file(path, **{**kwargs, "encoding": enc})
+        except UnicodeError:
+            continue
+        hint = f"give its encoding: --encoding {name}={enc}, which decodes it"
+        if enc == "utf-8" and path.suffix.lower() not in (".shp", ".dbf", ".csv"):
+            hint += f" (or give none: the text of a {path.suffix.lower()} file is UTF-8)"
+        return hint
+    return "no common encoding (UTF-8, GB18030, Big5) decodes it; save it again with UTF-8 text (QGIS: Export, Encoding UTF-8)"
 
 
 def _cut_name(name: str) -> str:
@@ -511,8 +533,6 @@ def _check_options(*, name: str, crs: Any, encoding: str | None) -> None:
             msg = f"{name}: unknown CRS {crs!r}; give one pyproj knows, e.g. --crs EPSG:4490"
             raise InputError(msg) from None
     if encoding:
-        import codecs
-
         try:
             codecs.lookup(encoding)
         except LookupError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import geopandas as gpd
 import pandas as pd
@@ -908,3 +909,35 @@ def test_load_config_key_outside_any_section(tmp_path):
     with pytest.raises(InputError, match=r"key 'crs' outside any section; layer settings go in each layer's section, "
                                          r"e\.g\. \[buildings\] crs = 'EPSG:4326'"):
         load_config(cfg)
+
+
+def test_wrong_encoding_on_a_geopackage_names_a_fix_that_applies(tmp_path, communities_4490, capsys):
+    """`gridgeo blocks --encoding enterprises=gbk` on a GeoPackage (whose text is UTF-8 whatever is said) advised
+    "give its encoding, e.g. --encoding enterprises=gbk": the option given. The message names the encoding that
+    decodes the file (read again to be sure) and that a GeoPackage needs none."""
+    from gridgeo.cli import main
+
+    path = tmp_path / "town.gpkg"
+    communities_4490.to_file(path, layer="communities", driver="GPKG")
+    with pytest.raises(InputError) as err:
+        read_layer(path, name="communities", encoding="gbk")
+    msg = str(err.value)
+    assert msg.startswith("communities: cannot decode the text of ") and "\n" not in msg
+    assert re.search(r"town\.gpkg as 'gbk' \([a-z ]+\); give its encoding: --encoding communities=utf-8, which "
+                     r"decodes it \(or give none: the text of a \.gpkg file is UTF-8\)$", msg), msg
+    assert list(read_layer(path, name="communities", encoding="utf-8")["name"]) == ["民族街社区", "花楼水塔社区"]
+    assert main(["blocks", "--communities", str(path), "--encoding", "communities=gbk",
+                 "--out", str(tmp_path / "plan.gpkg"), "-q"]) == 2
+    err_text = capsys.readouterr().err
+    assert "--encoding communities=utf-8, which decodes it" in err_text and "communities=gbk," not in err_text
+
+
+def test_wrong_encoding_on_a_shapefile_names_the_one_that_decodes(tmp_path, communities_4490):
+    """A GBK Shapefile whose .cpg wrongly says UTF-8 was told "e.g. --encoding communities=gbk" whatever decodes
+    it; the encoding named is the one that does (GB18030 decodes GBK), read again to be sure."""
+    path = tmp_path / "shequ.shp"
+    communities_4490.to_file(path, encoding="gbk")
+    path.with_suffix(".cpg").write_text("UTF-8")
+    with pytest.raises(InputError, match=r"as 'utf-8' \(.*\); give its encoding: --encoding communities=gb18030, "
+                                         r"which decodes it$"):
+        read_layer(path, name="communities")

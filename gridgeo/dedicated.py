@@ -933,6 +933,7 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
         ded = _with_land_given_back(ded, land)
         ded, base, subgrids = fit_dedicated(ded, base, communities, subgrids)
         ded, found = not_compact_dedicated(ded, carving.carved.grids, land, owner, base, communities)
+        found = _concat_found(found, wrapped_dedicated(ded, base, communities))
     grids = gpd.GeoDataFrame(pd.concat([base, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
                              geometry="geometry", crs=base.crs)
     if "villager_group" in grids.columns:  # a dedicated grid follows no villager group
@@ -1022,6 +1023,50 @@ def not_compact_dedicated(dedicated: gpd.GeoDataFrame, carved: gpd.GeoDataFrame,
     out = dedicated.copy()
     out["flags"] = flags
     return out, make_findings(rec, crs=dedicated.crs)
+
+
+def wrapped_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame,
+                      communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A dedicated grid (专属网格) wrapped round land of other grids (a hole its community does not have), each a
+    ``grid_encloses_grid`` finding (warning) naming the grids in the hole, as the partition reports an ordinary
+    grid's: the sites of units as given nest (a point unit's buildings amid a cluster's site), which the partition
+    keeps as the units' sites; ``gridgeo validate`` counts the same holes."""
+    from .partition.enclosures import foreign_holes
+
+    whole = dict(zip(communities["code"].astype(str), communities.geometry.to_numpy(), strict=True))
+    others = pd.concat([base[["grid_id", "geometry"]], dedicated[["grid_id", "geometry"]]], ignore_index=True)
+    ogeoms, oids = others.geometry.to_numpy(), others["grid_id"].astype(str).to_numpy()
+    tree = shapely.STRtree(ogeoms)
+    geoms = dedicated.geometry.to_numpy()
+    rec = []
+    for j in range(len(dedicated)):
+        gid, code = str(dedicated["grid_id"].iat[j]), str(dedicated["community_code"].iat[j])
+        outline = whole.get(code)
+        holes = foreign_holes(geoms[j], outline) if outline is not None else []
+        if not holes:
+            continue
+        held = []
+        for hole in holes:
+            cand = tree.query(hole, predicate="intersects")
+            share = shapely.area(shapely.intersection(ogeoms[cand], hole)) / shapely.area(hole)
+            keep = (share > 0.01) & (oids[cand] != gid)  # the grids holding the hole, largest share first
+            held += oids[cand][keep][np.argsort(-share[keep], kind="stable")].tolist()
+        names = ", ".join(dict.fromkeys(held)) or "land of no grid"
+        rec.append({"type": "grid_encloses_grid", "severity": "warning", "layer": "grids", "community_code": code,
+                    "feature_id": gid, "measure": float(len(holes)),
+                    "message": f"dedicated grid {gid} (专属网格) is wrapped around {counted(len(holes), 'hole')} held "
+                               f"by other grids ({names}): the sites of its units enclose them as given (a unit's "
+                               "buildings amid the blocks of another's site); redraw by hand if needed",
+                    "geometry": shapely.point_on_surface(holes[0])})
+    return make_findings(rec, crs=dedicated.crs)
+
+
+def _concat_found(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if not len(b):
+        return a
+    from ._findings import concat_findings
+
+    return concat_findings([a, b], crs=b.crs)
 
 
 #: metres within which a lane's edge lies on a grid's or the community's edge (the grids noded after the cut)

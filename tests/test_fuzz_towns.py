@@ -115,6 +115,28 @@ def test_fuzz_town_wrap_round_a_walled_in_site_says_why_no_lane_opens_it(seed, s
             "passes 1 m clear of every footprint: each would cut a building") in msg
 
 
+def test_fuzz_town_dedicated_grid_wrapped_round_another_is_a_finding_of_the_plan(shared_data):
+    """Fuzz town 3491 (session 39): the dedicated grid of a cluster (和平饭店北楼, CITIC, ICBC) wraps round the
+    dedicated grid of a point unit whose buildings lie amid the cluster's blocks. ``gridgeo validate`` counted the
+    hole (``grid_encloses_grid``) but the plan's own findings said nothing of it (an ordinary grid's wrap is a
+    finding of the partition); now the plan names the dedicated grid and the grid in its hole."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, _ = fz.town(3491)
+    plan = fz.div(t)
+    found = plan.findings
+    wrapped = found[found["type"] == "grid_encloses_grid"]
+    checked = plan.validate()
+    assert set(wrapped["feature_id"]) == set(checked.loc[checked["type"] == "grid_encloses_grid", "feature_id"])
+    assert len(wrapped) == 1
+    ded = plan.grids.loc[plan.grids["kind"] == "dedicated", "grid_code"]
+    msg = wrapped["message"].iloc[0]
+    assert wrapped["feature_id"].iloc[0] in set(ded) and msg.startswith("dedicated grid ")
+    held = msg.split("held by other grids (")[1].split(")")[0].split(", ")
+    assert held and set(held) <= set(ded)
+
+
 def test_fuzz_town_dedicated_grid_left_long_by_its_lane_says_so(shared_data):
     """Fuzz town 2524 (issue 16, session 37): the only way out of a dedicated grid's site (专属网格) is a lane to the
     community's edge, which the site takes; with it the dedicated grid has Polsby–Popper 0.224, and dedicated grids

@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="grids unchanged, recounted, reshaped, split, merged, new and retired between two plans")
     p.add_argument("old", metavar="OLD_PLAN.gpkg")
     p.add_argument("new", metavar="NEW_PLAN.gpkg")
-    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write the changed grids as a layer for review")
+    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write every grid with its status (unchanged, recounted, reshaped, split, merged, new, retired) as a layer for review")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--all", action="store_true", help="also list unchanged grids in the table")
 
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="load into PostgreSQL/PostGIS instead (also postgresql:///db?host=/socket/dir)")
     p.add_argument("--schema", default="grid", help="with --to: the database schema to write (default grid)")
     p.add_argument("--replace", action="store_true", help="with --to: replace the tables of a previous export, atomically")
-    p.add_argument("--layers", default=None, metavar="grids,subgrids,buildings,communities",
+    p.add_argument("--layers", default=None, metavar="grids,subgrids,buildings,communities,units",
                    help="layers to write (default: every one the plan has)")
     p.add_argument("--coords", default="wgs84", choices=("wgs84", "cgcs2000", "gcj02", "bd09"),
                    help="coordinates: WGS-84 (default), CGCS2000, GCJ-02 (AMap/Tencent) or BD-09 (Baidu)")

@@ -858,6 +858,10 @@ def _cmd_unify(args: argparse.Namespace) -> int:
         raise InputError(msg)
     _check_out(args, _input_paths(args, sources) + [_layer_arg(v) if isinstance(_layer_arg(v), str) else _layer_arg(v)[0]
                                                      for v in args.layers + args.jurisdiction])
+    if args.roster:
+        from .maps.roster import _read_csv as read_roster_file
+
+        read_roster_file(Path(args.roster))  # a roster not there or not a CSV is said before the long work
     plan, cross = unify([_grid_source(_layer_arg(v), layer_enc.get(n)) for v, n in zip(args.layers, stems, strict=True)], sources["communities"] if "communities" in sources else None,
                         sources.get("streets"), sources.get("buildings"),
                         jurisdictions=[_layer_arg(v) for v in args.jurisdiction], code_columns=cols, rules=args.rules,
@@ -876,6 +880,10 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     print(f"unified: {counted(meta['grids_after'], 'grid')}; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
           f"layers followed as streets; {counted(meta['jurisdiction_layers'], 'jurisdiction layer')} kept whole")
     print(f"plan: {args.out} (validation: {counted(errors, 'error')}); crosswalk in layer 'crosswalk'")
+    if args.roster:
+        from .maps import format_staffing, staffing
+
+        print(format_staffing(staffing(plan, _roster_said(args.roster, plan, consequence="counted for no grid"))))
     return 1 if errors else 0
 
 

@@ -311,6 +311,16 @@ def test_locate_refuses_the_roster_rows_the_map_and_signs_refuse(tmp_path, capsy
     assert re.search(match.format(C=C), capsys.readouterr().err)
 
 
+def test_a_plan_of_grids_alone_routes_to_its_roster():
+    """A plan holding only grids (``subgrids`` and ``communities`` are used when present) routes to its roster, the
+    rows checked as the map checks them."""
+    two = _two_grids()
+    plan = Plan({"grids": two.layers["grids"]})
+    roster = pd.DataFrame({"name": ["甲", "乙"], "phone": ["1", "2"], "grid_code": [f"{C}001", ""], "community_code": ["", C]})
+    got = gridgeo.locate(pd.DataFrame({"lon": [114.3005, 114.3015], "lat": [30.5505, 30.5505]}), plan, roster=roster)
+    assert _values(got["grid_code"]) == [f"{C}001", f"{C}002"] and _values(got["worker"]) == ["甲", "乙"]
+
+
 def test_a_spreadsheet_roster_is_refused_as_the_map_refuses_it(tmp_path):
     """An Excel roster (.xlsx, a zip) was read by locate as CSV text: "roster: missing column(s) ['name', 'phone'];
     columns: ['pk\\x03\\x04...']"; it is refused as `gridgeo map` refuses it, naming the fix."""

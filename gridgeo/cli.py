@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="grids unchanged, recounted, reshaped, split, merged, new and retired between two plans")
     p.add_argument("old", metavar="OLD_PLAN.gpkg")
     p.add_argument("new", metavar="NEW_PLAN.gpkg")
-    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write the changed grids as a layer for review")
+    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write every grid with its status (unchanged, recounted, reshaped, split, merged, new, retired) as a layer for review")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--all", action="store_true", help="also list unchanged grids in the table")
 
@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="load into PostgreSQL/PostGIS instead (also postgresql:///db?host=/socket/dir)")
     p.add_argument("--schema", default="grid", help="with --to: the database schema to write (default grid)")
     p.add_argument("--replace", action="store_true", help="with --to: replace the tables of a previous export, atomically")
-    p.add_argument("--layers", default=None, metavar="grids,subgrids,buildings,communities",
+    p.add_argument("--layers", default=None, metavar="grids,subgrids,buildings,communities,units",
                    help="layers to write (default: every one the plan has)")
     p.add_argument("--coords", default="wgs84", choices=("wgs84", "cgcs2000", "gcj02", "bd09"),
                    help="coordinates: WGS-84 (default), CGCS2000, GCJ-02 (AMap/Tencent) or BD-09 (Baidu)")
@@ -858,6 +858,10 @@ def _cmd_unify(args: argparse.Namespace) -> int:
         raise InputError(msg)
     _check_out(args, _input_paths(args, sources) + [_layer_arg(v) if isinstance(_layer_arg(v), str) else _layer_arg(v)[0]
                                                      for v in args.layers + args.jurisdiction])
+    if args.roster:
+        from .maps.roster import _read_csv as read_roster_file
+
+        read_roster_file(Path(args.roster))  # a roster not there or not a CSV is said before the long work
     plan, cross = unify([_grid_source(_layer_arg(v), layer_enc.get(n)) for v, n in zip(args.layers, stems, strict=True)], sources["communities"] if "communities" in sources else None,
                         sources.get("streets"), sources.get("buildings"),
                         jurisdictions=[_layer_arg(v) for v in args.jurisdiction], code_columns=cols, rules=args.rules,
@@ -876,6 +880,10 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     print(f"unified: {counted(meta['grids_after'], 'grid')}; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
           f"layers followed as streets; {counted(meta['jurisdiction_layers'], 'jurisdiction layer')} kept whole")
     print(f"plan: {args.out} (validation: {counted(errors, 'error')}); crosswalk in layer 'crosswalk'")
+    if args.roster:
+        from .maps import format_staffing, staffing
+
+        print(format_staffing(staffing(plan, _roster_said(args.roster, plan, consequence="counted for no grid"))))
     return 1 if errors else 0
 
 

@@ -245,6 +245,20 @@ def _list_layers(path: Path) -> list[str]:
         return []
 
 
+def _prj_crs(path: Path, *, name: str) -> CRS | None:
+    """The CRS of the ``.prj`` file beside a CSV (GDAL reads it so), or None when there is none."""
+    prj = next((q for q in (path.with_suffix(".prj"), path.with_suffix(".PRJ")) if q.is_file()), None)
+    if prj is None:
+        return None
+    try:
+        found = CRS.from_user_input(prj.read_text(encoding="utf-8", errors="replace").strip())
+    except Exception as exc:  # noqa: BLE001 - pyproj raises CRSError and others for text that is no CRS
+        msg = f"{name}: cannot read the CRS of {prj} ({str(exc).splitlines()[0]}); fix or delete the .prj (and give --crs)"
+        raise InputError(msg) from None
+    epsg = found.to_epsg()
+    return CRS.from_epsg(epsg) if epsg is not None else found
+
+
 def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.GeoDataFrame:
     df = read_csv_text(path, encoding=encoding, what=name, option=f"--encoding {name}={{}}", na_values=[""])
     lower = {c.lower(): c for c in df.columns}
@@ -276,7 +290,9 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
         )
         raise InputError(msg)
     # every CSV column stays text (codes keep leading zeros); households and floors are parsed later
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom), crs=crs if crs is not None else default_crs)
+    file_crs = _prj_crs(path, name=name)  # the .prj beside it (GDAL's sidecar, as `gridgeo export` writes) is its CRS
+    given = file_crs if file_crs is not None else crs if crs is not None else default_crs
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom), crs=given)
 
 
 def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None) -> gpd.GeoDataFrame:

@@ -187,7 +187,11 @@ class Locator:
                                 + [f"in community {c} but in no grid" for c in (known or [])], dtype=object)
         self.roster = None
         if roster is not None:
-            self.roster, self.roster_index = _grid_workers(read_roster(roster), self.grid_code, self.grid_community)
+            from .maps.roster import read_roster as check_roster
+
+            people = read_roster(roster)
+            check_roster(roster, plan)  # one roster, one verdict: the rows `gridgeo map` and `sign` refuse are refused
+            self.roster, self.roster_index = _grid_workers(people, self.grid_code, self.grid_community)
 
     @property
     def columns(self) -> list[str]:
@@ -535,11 +539,9 @@ def read_roster(roster: Any) -> pd.DataFrame:
     gridgeo._errors.InputError: roster: needs a grid_code or community_code column to tie each person to a grid; columns: ['name', 'phone']
     """
     if isinstance(roster, (str, os.PathLike)):
-        p = Path(roster)
-        if not p.exists():
-            msg = f"roster: file not found: {p}; give a CSV with name, phone and grid_code or community_code"
-            raise InputError(msg)
-        df = read_csv_text(p, what="roster")
+        from .maps.roster import _read_csv as read_roster_file  # the map's reader: one file, read alike
+
+        df = read_roster_file(Path(roster))
     elif isinstance(roster, pd.DataFrame):
         df = roster_text(roster)
     else:

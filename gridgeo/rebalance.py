@@ -744,6 +744,10 @@ def _whole_buildings(ded: gpd.GeoDataFrame, prep: Any, kept_geoms: np.ndarray,
         give = cand[(share < 0.5) & (share >= BUILDING_SHARE_MIN)]
         if not len(take) and not len(give):
             continue
+        if len(give) and shapely.area(shapely.difference(dg[i], shapely.union_all(bg[give]))) < _TOL_M2:
+            # its land is all pieces of buildings it holds under half of (a base grid drawn over most of a
+            # market's site): it keeps them whole rather than vanish
+            take, give = np.union1d(take, give), give[:0]
         others = shapely.union_all(np.delete(dg, i)) if len(dg) > 1 else shapely.Polygon()
         g = dg[i]
         if len(take):

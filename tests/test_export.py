@@ -524,6 +524,29 @@ def test_csv_declares_its_field_types_and_crs_for_gdal(plan, tmp_path):
     assert back["building_code"].tolist() == export_layer(plan, "buildings", coords="wgs84")["building_code"].tolist()
 
 
+def test_a_csv_export_is_read_back_by_gridgeo_in_the_crs_of_its_prj(plan, tmp_path, capsys):
+    """gridgeo wrote ``<layer>.prj`` beside each CSV, but read CSV layers without it: ``gridgeo info`` said "CRS
+    none" and ``gridgeo validate grids.csv`` refused its own export ("has no CRS; give one with --crs").
+    The .prj is the file's CRS, as GDAL reads it: used, and a --crs naming another is a conflict."""
+    out = tmp_path / "csv"
+    gridgeo.export(plan, out, format="csv", layers=["grids", "communities"], coords="cgcs2000")
+    back = read_layer(out / "grids.csv", name="grids")
+    assert back.crs.to_epsg() == 4490
+    src = export_layer(plan, "grids", coords="cgcs2000").set_index("grid_code").loc[back["grid_code"]]
+    assert (shapely.hausdorff_distance(back.geometry.to_numpy(), src.geometry.to_numpy()) < 1e-6).all()  # 7 decimals
+    assert read_layer(out / "grids.csv", name="grids", crs="EPSG:4490").crs.to_epsg() == 4490
+    with pytest.raises(InputError, match=r"has CRS 'EPSG:4490' but --crs 'EPSG:4547' was given"):
+        read_layer(out / "grids.csv", name="grids", crs="EPSG:4547")
+    (tmp_path / "bad.csv").write_text("code,WKT\n1,POINT (114 30)\n", encoding="utf-8")
+    (tmp_path / "bad.prj").write_text("not a CRS", encoding="utf-8")
+    with pytest.raises(InputError, match=r"^grids: cannot read the CRS of .*bad\.prj .*; fix or delete the \.prj"):
+        read_layer(tmp_path / "bad.csv", name="grids")
+    assert main(["validate", str(out / "grids.csv"), "--communities", str(out / "communities.csv")]) in (0, 1)
+    assert "has no CRS" not in capsys.readouterr().err
+    assert main(["info", str(out / "grids.csv")]) == 0
+    assert "CRS EPSG:4490" in capsys.readouterr().out
+
+
 def test_kml_grids_and_small_grids_are_labelled_by_their_codes(exports, plan):
     """Google Earth and other KML clients list a Placemark by its <name>: a grid without one shows as
     "Untitled". Grids and small grids carry their code as <name>, and the code stays a field as well."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -283,6 +284,50 @@ def test_a_roster_of_no_one_routes_to_no_one(tmp_path):
     assert main(["locate", str(plan_file), str(src), "--out", str(tmp_path / "out.csv"), "--roster", str(roster)]) == 0
     back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
     assert back["grid_code"].tolist() == [f"{C}002", ""] and back["worker"].tolist() == ["", ""]
+
+
+@pytest.mark.parametrize(("rows", "match"), [
+    ([",138,网格员,{C},"], r"line 2: empty name"),
+    (["张三,139,厨师,{C},"], r"line 2: unknown role '厨师'"),
+    (["李四,137,网格员,420103001002,{C}001"], r"line 2: grid {C}001 is in community {C}, not 420103001002"),
+])
+def test_locate_refuses_the_roster_rows_the_map_and_signs_refuse(tmp_path, capsys, rows, match):
+    """`gridgeo locate --roster` read the roster with checks of its own: a row with no name was a worker (events routed
+    to "" with a phone), an unknown role and a grid in another community than the row's were taken, while `gridgeo map`
+    and `sign` refuse the same file. One roster, one verdict: the same one-line error, exit 2, nothing written."""
+    header = "name,phone,role,community_code,grid_code\n"
+    roster = tmp_path / "staff.csv"
+    roster.write_text(header + "\n".join(r.format(C=C) for r in rows) + "\n", encoding="utf-8")
+    pts = pd.DataFrame({"lon": [114.3015, 114.3005], "lat": [30.5505, 30.5505]})
+    with pytest.raises(InputError, match=match.format(C=C)):
+        gridgeo.locate(pts, _two_grids(), roster=roster)
+    plan_file, src, out = tmp_path / "plan.gpkg", tmp_path / "events.csv", tmp_path / "out.csv"
+    _two_grids().write(plan_file)
+    pts.to_csv(src, index=False)
+    assert main(["locate", str(plan_file), str(src), "--out", str(out), "--roster", str(roster)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match.format(C=C), err) and len(err.strip().splitlines()) == 1 and not out.exists()
+    assert main(["sign", str(plan_file), "--all", "--out", str(tmp_path / "signs"), "--roster", str(roster)]) == 2
+    assert re.search(match.format(C=C), capsys.readouterr().err)
+
+
+def test_a_plan_of_grids_alone_routes_to_its_roster():
+    """A plan holding only grids (``subgrids`` and ``communities`` are used when present) routes to its roster, the
+    rows checked as the map checks them."""
+    two = _two_grids()
+    plan = Plan({"grids": two.layers["grids"]})
+    roster = pd.DataFrame({"name": ["甲", "乙"], "phone": ["1", "2"], "grid_code": [f"{C}001", ""], "community_code": ["", C]})
+    got = gridgeo.locate(pd.DataFrame({"lon": [114.3005, 114.3015], "lat": [30.5505, 30.5505]}), plan, roster=roster)
+    assert _values(got["grid_code"]) == [f"{C}001", f"{C}002"] and _values(got["worker"]) == ["甲", "乙"]
+
+
+def test_a_spreadsheet_roster_is_refused_as_the_map_refuses_it(tmp_path):
+    """An Excel roster (.xlsx, a zip) was read by locate as CSV text: "roster: missing column(s) ['name', 'phone'];
+    columns: ['pk\\x03\\x04...']"; it is refused as `gridgeo map` refuses it, naming the fix."""
+    roster = tmp_path / "staff.xlsx"
+    roster.write_bytes(b"PK\x03\x04" + bytes(range(256)))
+    with pytest.raises(InputError, match=r"must be a CSV file \(\.csv\); save the spreadsheet as CSV"):
+        gridgeo.locate(pd.DataFrame({"lon": [114.3015], "lat": [30.5505]}), _two_grids(), roster=roster)
 
 
 def test_a_geoparquet_of_events_in_metres_is_read_in_its_crs(tmp_path):

@@ -519,6 +519,25 @@ def test_overlays_are_layers_counted_per_grid(tmp_path, plan, capsys):
     assert "企业" in _html_file(tmp_path / "site" / "index.html")
 
 
+def test_overlay_features_on_a_grid_edge_are_counted_in_the_grid_locate_gives_them(plan):
+    """A point on an edge or corner shared by grids (an event snapped to a street line, a camera on a grid
+    corner) was counted in no grid's popup (``within`` holds for no closed polygon's boundary); it counts
+    once, in the grid ``gridgeo.locate`` routes it to (the smallest code), whatever the overlay's row order."""
+    grids = plan.layers["grids"].set_index("grid_code")
+    corner = shapely.get_coordinates(grids.geometry[A1])  # vertices of A1 in the stored EPSG:4490 coordinates
+    shared = [tuple(xy) for xy in corner if shapely.intersects_xy(grids.geometry[A2].boundary, *xy)]
+    assert shared
+    mid = grids.geometry[A1].boundary.intersection(grids.geometry[A2].boundary).interpolate(0.5, normalized=True)
+    points = gpd.GeoDataFrame({"name": ["角", "边"]}, geometry=[shapely.Point(shared[0]), mid], crs=plan.layers["grids"].crs)
+    routed = gridgeo.locate(pd.DataFrame({"lon": points.geometry.x, "lat": points.geometry.y}), plan, coords="cgcs2000")
+    assert routed["grid_code"].tolist() == [A1, A1]
+    for frame in (points, points.iloc[::-1]):
+        grids_layer = next(v for k, v in _geojson_layers(grid_map(plan, tiles="none", overlays={"事件": frame})).items()
+                           if k.startswith("网格"))
+        popups = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in grids_layer["features"]}
+        assert "<th>事件</th><td>2</td>" in popups[A1] and "<th>事件</th><td>0</td>" in popups[A2]
+
+
 def test_an_overlay_with_nothing_in_a_community_gives_that_community_its_page(tmp_path, plan):
     """Pages per community (--pages community, or a plan over 300 grids) with an --overlay holding nothing in one
     community failed with a traceback: "AssertionError: The field name is not available in the data"."""

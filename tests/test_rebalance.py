@@ -8,6 +8,8 @@ neighbours (overlaps) and one shrunk (gaps).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -23,6 +25,7 @@ from gridgeo.rebalance import infer_scheme, rebalance, unify
 
 SAMPLE = get_path("sample_town")
 INPUTS = tuple((SAMPLE, n) for n in ("communities", "streets", "buildings"))
+STAFF = Path(__file__).resolve().parents[1] / "data" / "sample_town_staff.csv"
 
 
 @pytest.fixture(scope="module")
@@ -348,6 +351,30 @@ def test_unify_cli_three_layers(sample_plan, tmp_path, capsys):
     assert main(["validate", str(out)]) == 0
     assert main(["unify", paths[0], "--sample", "--out", str(tmp_path / "one.gpkg")]) == 2
 
+
+
+def test_unify_roster_prints_the_staffing_table(sample_plan, tmp_path, capsys):
+    """`gridgeo unify --roster STAFF.csv` ("also print the staffing table (配备) of this staff roster") read no roster
+    and printed no table; a roster not there was not said either. The table is printed for the unified plan, as
+    `gridgeo report --roster` prints it, and a missing roster is one line, exit 2, before any work or output."""
+    m = metric_crs(sample_plan.communities)
+    g = sample_plan.grids.to_crs(m)
+    paths = []
+    for i, layer in enumerate([g[["grid_code", "geometry"]].rename(columns={"grid_code": "CODE"}), _pairs(g, 0)]):
+        p = tmp_path / f"dept{i}.gpkg"
+        layer.to_crs(4490).to_file(p, driver="GPKG")
+        paths.append(str(p))
+    out = tmp_path / "unified.gpkg"
+    assert main(["unify", *paths, "--sample", "--code-column", "CODE", "--out", str(out), "-q",
+                 "--roster", str(tmp_path / "no_such_staff.csv")]) == 2
+    assert "no_such_staff.csv" in capsys.readouterr().err and not out.exists()
+    assert main(["unify", *paths, "--sample", "--code-column", "CODE", "--out", str(out), "-q",
+                 "--roster", str(STAFF)]) == 0
+    text = capsys.readouterr().out
+    assert "staffing (配备" in text
+    assert main(["report", str(out), "--roster", str(STAFF)]) == 0
+    report = capsys.readouterr().out
+    assert text[text.index("staffing (配备"):].strip() == report[report.index("staffing (配备"):].strip()
 
 # ------------------------------------------------------------------------------------------ Wuhan
 

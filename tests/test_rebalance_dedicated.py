@@ -251,3 +251,37 @@ def test_dedicated_grid_cutting_a_building_takes_or_gives_it_whole(partitioned):
     status = dict(zip(changes["old_code"], changes["status"]))
     assert status[d] in ("kept", "reshaped")
     assert (after["kind"] == "dedicated").sum() == len(ded)
+
+
+def test_a_base_grid_drawn_over_most_of_a_dedicated_grid_leaves_it_its_building(partitioned):
+    """An office's layer of two communities whose base grid is drawn 15 m wider than its land, over most of the market's
+    dedicated grid (专属网格) beside it (a site that is mostly one building): the overlap went to the base grid, the
+    dedicated grid held under half of its building and gave it up, left with no land: a traceback ("GEOSException:
+    getX called on empty Point"). A dedicated grid whose land is all pieces of buildings it holds under half of keeps
+    those buildings whole."""
+    _, before = partitioned
+    m = metric_crs(before)
+    g = before.to_crs(m)
+    g = g[g["community_code"].isin(sorted(g["community_code"].unique())[:2])].set_index("grid_code")
+    bld = gpd.read_file(SAMPLE, layer="buildings").to_crs(m)
+    built = {d: shapely.area(shapely.intersection(shapely.union_all(bld.geometry.to_numpy()), g.at[d, "geometry"]))
+             / g.at[d, "geometry"].area for d in g.index[g["kind"] == "dedicated"]}
+    pairs = [(shapely.area(shapely.intersection(shapely.buffer(g.at[n, "geometry"], 15), g.at[d, "geometry"]))
+              / g.at[d, "geometry"].area, d, n)
+             for d in sorted(d for d, share in built.items() if share > 0.8)  # a site that is mostly its building
+             for n in sorted(g.index[(g["kind"] == "base") & g.geometry.touches(g.at[d, "geometry"])])]
+    share, d, n = max(pairs)
+    assert share > 0.7, "a base grid whose 15 m buffer covers most of a dedicated grid"
+    mine = bld[bld.geometry.intersects(g.at[d, "geometry"])]
+    assert len(mine) and (shapely.area(shapely.intersection(mine.geometry.to_numpy(), shapely.buffer(g.at[n, "geometry"], 15)))
+                          > 0.5 * mine.area.to_numpy()).any(), "the grown base grid should take most of a building of it"
+    office = g.reset_index()[["grid_code", "kind", "geometry"]].copy()
+    geoms = office.geometry.to_numpy().copy()
+    i_n = int(np.flatnonzero(office["grid_code"] == n)[0])
+    geoms[i_n] = shapely.buffer(geoms[i_n], 15)
+    office = office.set_geometry(gpd.GeoSeries(geoms, crs=m))
+    plan, changes = rebalance(office, *INPUTS, workers=1)
+    assert plan.metadata["validation"]["error"] == 0, plan.metadata["validation"]
+    after = plan["grids"].set_index("grid_code")
+    placed = plan["buildings"].set_index("building_id")["grid_code"].loc[mine["building_id"]]
+    assert placed.nunique() == 1 and after.at[placed.iloc[0], "kind"] == "dedicated"  # its building whole, in a dedicated grid

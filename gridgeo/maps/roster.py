@@ -174,7 +174,8 @@ def read_roster(roster: Any, plan: Any) -> Roster:
     grid_community = dict(zip(grids["grid_code"].astype(str), grids["community_code"].astype(str)))
     subgrids = plan.layers.get("subgrids")
     subgrid_parent = dict(zip(subgrids["subgrid_code"].astype(str), subgrids["grid_code"].astype(str))) if subgrids is not None else {}
-    communities = set(plan.communities["code"].astype(str)) | set(grid_community.values())
+    known = plan.layers.get("communities")  # a plan of grids alone (a Locator's) names its communities by its grids
+    communities = (set(known["code"].astype(str)) if known is not None else set()) | set(grid_community.values())
     rows = []
     seen: dict[tuple[str, ...], int] = {}
     duplicates: list[tuple[int, int, str]] = []

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -98,14 +99,16 @@ def _read_overlay(name: Any, value: Any) -> gpd.GeoDataFrame:
 
 
 def _count_in_grids(features: gpd.GeoDataFrame, grids: gpd.GeoDataFrame) -> dict[str, int]:
-    """Features per grid code: points where they fall, polygons and lines by their representative point."""
-    from ..crs import metric_crs
+    """Features per grid code: points where they fall, polygons and lines by their representative point; a point
+    on an edge shared by grids counts once, in the grid ``gridgeo.locate`` gives it (the smallest code)."""
+    from ..locate import _ZoneIndex
 
-    crs = metric_crs(grids)
-    pts = gpd.GeoDataFrame(geometry=features.to_crs(crs).geometry.representative_point(), crs=crs)
-    g = grids[["grid_code", grids.geometry.name]].to_crs(crs)
-    joined = gpd.sjoin(pts, g, how="inner", predicate="within")
-    return joined.groupby("grid_code").size().astype(int).to_dict()
+    g = grids.to_crs(4490).sort_values("grid_code", kind="stable")
+    pts = features.to_crs(4490).geometry.representative_point().to_numpy()  # a point is its own
+    x, y = shapely.get_x(pts), shapely.get_y(pts)
+    hit = _ZoneIndex(g.geometry.to_numpy()).lookup(x, y, np.isfinite(x) & np.isfinite(y))
+    codes = g["grid_code"].astype(str).to_numpy()[hit[hit >= 0]]
+    return pd.Series(codes, dtype=object).value_counts().astype(int).to_dict()
 
 
 def _check_options(tiles: str, lang: str, tianditu_token: str | None) -> str | None:

@@ -26,7 +26,8 @@ every compliant grid as it is, with its code:
    from the codes, or given), numbered after the community's highest code.
 
 Dedicated grids (专属网格) of the office layer (``kind`` ``dedicated``, else a code at or above the
-scheme's ``dedicated_start``) take steps 1–2 as the others; their main piece is then kept with its code
+scheme's ``dedicated_start``) take steps 1–2 as the others, but drawn on top of the base grids: a base grid's
+overlap with a dedicated grid of its community is the dedicated grid's; their main piece is then kept with its code
 (exactly, but for a building it cuts: taken whole when it holds most of it, else given up), exempt from
 the household bounds, cut out of the re-division (never absorbed) and added
 back as ``kind = dedicated`` without small grids, as :mod:`gridgeo.dedicated` makes them. An
@@ -592,13 +593,8 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
                       pieces.loc[~pieces["main"] & (pieces["share"] >= _STRAY_SHARE), "community_code"], strict=True):
         crossed.setdefault(oc, []).append(cc)
     pieces = _trim_strays(pieces)
-    repaired, log = repair_grids(pieces, communities=comm[["code", "geometry"]], code_column="piece_id")
-    repaired["geometry"] = polygonal(repaired.geometry.to_numpy())
-    repaired = repaired.set_geometry("geometry")
-    valid_of = dict(zip(office["old_code"], office["was_valid"], strict=True))
-    repaired["was_valid"] = repaired["old_code"].map(valid_of).astype(bool)
     # the scheme: given, else inferred from the codes of the office's main pieces
-    main = repaired[repaired["main"]]
+    main = pieces[pieces["main"]]
     has_code = dict(zip(office["old_code"], office["has_code"], strict=True))
     coded_main = main[main["old_code"].map(has_code)]
     inferred = infer_scheme(coded_main["old_code"], coded_main["community_code"])
@@ -610,9 +606,19 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
                              "message": ("the office's grid codes do not follow <prefix><12-digit community code>"
                                          "<sequence>; every grid gets a code of the default scheme and the change "
                                          "table maps the old codes to the new")})
-    # dedicated grids (专属网格): kind=dedicated, else a code in the dedicated range; their main piece is
-    # kept as repaired (exempt from the household bounds, never absorbed); strays are re-divided
+    # dedicated grids (专属网格): kind=dedicated, else a code in the dedicated range; drawn on top of the base
+    # grids round them, they keep their overlaps with those; their main piece is then kept as repaired (exempt
+    # from the household bounds, never absorbed); strays are re-divided
     kind_of = dict(zip(office["old_code"], office["kind_given"], strict=True)) if "kind_given" in office else {}
+    pieces, on_top = _dedicated_on_top(pieces, np.array([_is_dedicated(c, kind_of.get(c), scheme)
+                                                         for c in pieces["old_code"]], dtype=bool))
+    repaired, log = repair_grids(pieces, communities=comm[["code", "geometry"]], code_column="piece_id")
+    if len(on_top):
+        log = pd.concat([on_top, log], ignore_index=True)
+    repaired["geometry"] = polygonal(repaired.geometry.to_numpy())
+    repaired = repaired.set_geometry("geometry")
+    valid_of = dict(zip(office["old_code"], office["was_valid"], strict=True))
+    repaired["was_valid"] = repaired["old_code"].map(valid_of).astype(bool)
     ded_grid = np.array([_is_dedicated(c, kind_of.get(c), scheme) for c in repaired["old_code"]], dtype=bool)
     ok, faults = _judge(prep, repaired, ded_grid)
     ok_main = ok.copy()
@@ -848,6 +854,39 @@ def _zoned_regions(prep: Any, kept: gpd.GeoDataFrame, zones: list[dict[str, Any]
         r["code"] = real[r["code"]]
     k2 = k2.assign(community_code=k2["community_code"].map(real))
     return k2, regions, absorbed
+
+
+def _dedicated_on_top(pieces: gpd.GeoDataFrame, dedicated: np.ndarray) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The office's pieces with each base grid's overlap with a dedicated grid (专属网格, its main piece) of the
+    same community given to the dedicated grid, drawn on top of it (a site carved out of the base grids), so that
+    dedicated grids are kept with their codes whatever the base grids round them were drawn over; and the log of
+    those overlaps (``overlap_given``, as :func:`gridgeo.validate.repair_grids` logs its own). A base piece that
+    dedicated grids cover wholly is left to the repair's rule (a grid drawn on top of another carved out)."""
+    from .validate.repair import LOG_COLUMNS
+
+    geoms = pieces.geometry.to_numpy().copy()
+    top = np.flatnonzero(dedicated & pieces["main"].to_numpy())
+    under = np.flatnonzero(~dedicated)
+    rows: list[dict[str, Any]] = []
+    if len(top) and len(under):
+        comm = pieces["community_code"].astype(str).to_numpy()
+        pid = pieces["piece_id"].astype(str).to_numpy()
+        u_hit, t_hit = shapely.STRtree(geoms[top]).query(geoms[under], predicate="intersects")
+        for k in np.unique(u_hit):
+            u = under[k]
+            over = top[t_hit[u_hit == k]]
+            over = over[comm[over] == comm[u]]
+            if not len(over):
+                continue
+            rest = polygonal(shapely.difference(geoms[u], shapely.union_all(geoms[over])))
+            lost = float(shapely.area(geoms[u]) - shapely.area(rest))
+            if lost < _TOL_M2 or float(shapely.area(rest)) < _TOL_M2:
+                continue
+            geoms[u] = rest
+            rows.append({"grid_code": pid[u], "community_code": comm[u], "action": "overlap_given",
+                         "area_m2": round(lost, 6), "detail": "to dedicated grid " + ", ".join(sorted(pid[over]))})
+    out = pieces.set_geometry(gpd.GeoSeries(geoms, index=pieces.index, crs=pieces.crs))
+    return out, pd.DataFrame(rows, columns=LOG_COLUMNS)
 
 
 def _trim_strays(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -285,3 +285,9 @@ def test_a_base_grid_drawn_over_most_of_a_dedicated_grid_leaves_it_its_building(
     after = plan["grids"].set_index("grid_code")
     placed = plan["buildings"].set_index("building_id")["grid_code"].loc[mine["building_id"]]
     assert placed.nunique() == 1 and after.at[placed.iloc[0], "kind"] == "dedicated"  # its building whole, in a dedicated grid
+    # drawn on top of the base grids round it, every dedicated grid is kept with its code and its buildings
+    status = dict(zip(changes["old_code"], changes["status"], strict=True))
+    for code in g.index[g["kind"] == "dedicated"]:
+        assert status[code] in ("kept", "reshaped") and after.at[code, "kind"] == "dedicated", (code, status[code])
+    assert placed.iloc[0] == d
+    assert shapely.area(shapely.symmetric_difference(after.to_crs(m).at[d, "geometry"], g.at[d, "geometry"])) < 1.0

@@ -592,6 +592,38 @@ def test_repair_checks_each_group_without_drawing_its_subgraph(monkeypatch):
     assert s._connected(np.array([1, 2, 3]))
 
 
+def test_repair_counts_each_groups_pieces_only_when_a_part_of_it_is_in_pieces(monkeypatch):
+    # each group repair tries adds a part touching the group (``around``), so a group of parts each in one piece is
+    # in one piece: the parts' pieces are counted once per labels (``_whole_parts``) and a group's own pieces only
+    # when one of its parts is in several (most groups on 青山区's synthetic communities are of whole parts); the
+    # same repairs as with every group counted
+    from gridgeo.partition import _memo, solver
+
+    asked = []
+    orig = solver._Solver._connected
+    monkeypatch.setattr(solver._Solver, "_connected", lambda self, nodes, mask=None: asked.append(nodes.tolist())
+                        or orig(self, nodes, mask))
+    cases = [(path_graph([100] * 6), np.array([0, 1, 1, 1, 1, 1]), 2),  # 100 | 500: whole parts
+             (path_graph([100] * 6), np.array([0, 1, 1, 1, 1, 0]), 2),  # part 0 at both ends, part 1 of 400
+             (path_graph([100, 100, 100, 100, 100, 300, 100]), np.array([0, 1, 1, 1, 1, 2, 0]), 3)]
+    for g, labels, n_parts in cases:
+        with _memo.disabled(), monkeypatch.context() as m:  # every group counted, as before
+            m.setattr(solver._Solver, "_whole_parts", lambda self, labels: np.zeros(int(labels.max()) + 1, bool))
+            expected = solver.repair_parts(g, labels, n_parts, Bounds(150, 350, 300))
+            asked_before = len(asked)
+        asked.clear()
+        with _memo.disabled():
+            got = solver.repair_parts(g, labels, n_parts, Bounds(150, 350, 300))
+        assert (got is None) == (expected is None) and (got is None or got.tolist() == expected.tolist())
+        whole = solver._Solver(g, Bounds(150, 350, 300), Weights(), 0)._whole_parts(labels)
+        runs = [np.flatnonzero(labels == q) for q in range(n_parts)]  # on a path, a part is whole when consecutive
+        assert whole.tolist() == [bool(np.ptp(r) + 1 == len(r)) for r in runs]
+        if whole.all():
+            assert asked == [] and asked_before > 0
+        else:
+            assert asked  # a group holding a part in pieces is still counted
+
+
 def test_footprint_across_the_gap_between_parts_of_its_community_has_its_site_in_the_piece_holding_most_of_it():
     # a community in two parts 3 m apart, one block over both (no streets): a building drawn across the gap, 11 m²
     # (3% of it) on the left and 340 m² on the right. Its own inner point lies in the gap, outside the block, and

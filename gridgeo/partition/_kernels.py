@@ -800,6 +800,28 @@ def _cut_less(i, j, vg, score, col):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _win_less(p1, p0, kept, rows, vg, score, ktag, kk, k, q):  # pragma: no cover - compiled
+    """Winner ``p1`` (a position into ``kept``) before winner ``p0`` in ``_rank_tree_cuts``' final order: balanced
+    first (when ``q`` > 0: k1 within ``[q, k - q]``), then by violation, score, k1, tag, key k1."""
+    i1, i0 = kept[p1], kept[p0]
+    k1a, k1b = rows[i1] + 1, rows[i0] + 1
+    if q > 0:
+        ua = not (q <= k1a and k1a <= k - q)
+        ub = not (q <= k1b and k1b <= k - q)
+        if ua != ub:
+            return ub
+    if vg[i1] != vg[i0]:
+        return vg[i1] < vg[i0]
+    if score[i1] != score[i0]:
+        return score[i1] < score[i0]
+    if k1a != k1b:
+        return k1a < k1b
+    if ktag[p1] != ktag[p0]:
+        return ktag[p1] < ktag[p0]
+    return kk[p1] < kk[p0]
+
+
+@njit(cache=True, nogil=True)
 def _rank_tree_cuts(tt, rows, cols, vg, score, side, total_tag, k, per_group, n, q):  # pragma: no cover - compiled
     """The ranking of :func:`.solver._rank_cuts` over the cuts of ``_tree_cuts`` (trees in order, each
     tree's cuts row-major, cut index ascending): per tree and count the first ``per_group`` cuts by
@@ -817,19 +839,27 @@ def _rank_tree_cuts(tt, rows, cols, vg, score, side, total_tag, k, per_group, n,
     # 1. the first per_group of each (tree, count) run, in order
     kept = np.empty(m, np.int64)
     nk = 0
-    taken = np.zeros(m, np.bool_)
     s = 0
+    buf = np.empty(max(per_group, 1), np.int64)
     while s < m:
         e = s + 1
         while e < m and tt[e] == tt[s] and rows[e] == rows[s]:
             e += 1
-        for _r in range(min(per_group, e - s)):
-            best = -1
-            for i in range(s, e):
-                if not taken[i] and (best < 0 or _cut_less(i, best, vg, score, cols)):
-                    best = i
-            taken[best] = True
-            kept[nk] = best
+        # the first per_group by (violation, score, cut index), a strict order (a run's cut indices differ): kept
+        # sorted in a buffer as the run is read once, instead of per_group scans of the run
+        nb = 0
+        for i in range(s, e):
+            if per_group <= 0 or nb == per_group and not _cut_less(i, buf[nb - 1], vg, score, cols):
+                continue
+            pos = nb if nb < per_group else nb - 1
+            while pos > 0 and _cut_less(i, buf[pos - 1], vg, score, cols):
+                buf[pos] = buf[pos - 1]
+                pos -= 1
+            buf[pos] = i
+            if nb < per_group:
+                nb += 1
+        for r in range(nb):
+            kept[nk] = buf[r]
             nk += 1
         s = e
     kept = kept[:nk]
@@ -872,48 +902,24 @@ def _rank_tree_cuts(tt, rows, cols, vg, score, side, total_tag, k, per_group, n,
             win[nw] = best
             nw += 1
         s = e
-    # 3. the n best winners
+    # 3. the n best winners, by a strict order (each winner's tag and key k1 differ): kept sorted in a buffer as the
+    # winners are read once, instead of n scans of them
     n = min(n, nw)
     out = np.empty(n, np.int64)
-    used = np.zeros(nw, np.bool_)
+    buf = np.empty(max(n, 1), np.int64)
+    nb = 0
+    for w in range(nw):
+        if n == 0 or (nb == n and not _win_less(win[w], win[buf[nb - 1]], kept, rows, vg, score, ktag, kk, k, q)):
+            continue
+        pos = nb if nb < n else nb - 1
+        while pos > 0 and _win_less(win[w], win[buf[pos - 1]], kept, rows, vg, score, ktag, kk, k, q):
+            buf[pos] = buf[pos - 1]
+            pos -= 1
+        buf[pos] = w
+        if nb < n:
+            nb += 1
     for r in range(n):
-        bw = -1
-        for w in range(nw):
-            if used[w]:
-                continue
-            if bw < 0:
-                bw = w
-                continue
-            p1, p0 = win[w], win[bw]
-            i1, i0 = kept[p1], kept[p0]
-            k1a, k1b = rows[i1] + 1, rows[i0] + 1
-            if q > 0:
-                ua = not (q <= k1a and k1a <= k - q)
-                ub = not (q <= k1b and k1b <= k - q)
-                if ua != ub:
-                    if ub:
-                        bw = w
-                    continue
-            if vg[i1] != vg[i0]:
-                if vg[i1] < vg[i0]:
-                    bw = w
-                continue
-            if score[i1] != score[i0]:
-                if score[i1] < score[i0]:
-                    bw = w
-                continue
-            if k1a != k1b:
-                if k1a < k1b:
-                    bw = w
-                continue
-            if ktag[p1] != ktag[p0]:
-                if ktag[p1] < ktag[p0]:
-                    bw = w
-                continue
-            if kk[p1] < kk[p0]:
-                bw = w
-        used[bw] = True
-        out[r] = kept[win[bw]]
+        out[r] = kept[win[buf[r]]]
     return out
 
 

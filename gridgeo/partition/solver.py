@@ -356,6 +356,7 @@ class _Solver:
         self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
         self._marked = np.zeros(g.n, dtype=bool)  # scratch of :meth:`_rest`, all False between calls
         self._contact_last: tuple[np.ndarray, set[int], dict[int, dict[int, float]]] | None = None
+        self._whole_last: tuple[np.ndarray, np.ndarray] | None = None
 
     # the arrays below are made on first use (most solvers divide a small graph by the exact search alone
     # and never need them; a district makes thousands of solvers); none draws from ``self.rng``
@@ -593,7 +594,8 @@ class _Solver:
             for q in grp[1:]:
                 picked |= labels == q
             nodes = np.flatnonzero(picked)
-            if len(nodes) and not self._connected(nodes, picked):
+            # a group of whole parts is one piece: each part it adds touches one before it (``around``)
+            if len(nodes) and not all(self._whole_parts(labels)[list(grp)]) and not self._connected(nodes, picked):
                 continue
             for k in ks:
                 if k > len(nodes):
@@ -607,6 +609,22 @@ class _Solver:
                     new[s] = lab
                 return new
         return None
+
+    def _whole_parts(self, labels: np.ndarray) -> np.ndarray:
+        """Whether each part of ``labels`` (all labelled) is one connected piece, from one count of the components
+        of the graph without the edges between parts. :meth:`_repair_part` asks it for each group of parts it
+        tries instead of counting each group's pieces (up to 28 groups round each part out of the bounds, most of
+        them of whole parts); the last answer is kept and given again for equal labels (read only)."""
+        last = self._whole_last
+        if last is not None and np.array_equal(last[0], labels):
+            return last[1]
+        g = self.g
+        same = labels[g.a] == labels[g.b]
+        nc, comp = _fast.components(g.n, g.a[same], g.b[same])
+        pieces = np.bincount(np.unique(labels * nc + comp) // nc, minlength=int(labels.max()) + 1)
+        whole = pieces == 1
+        self._whole_last = (labels.copy(), whole)
+        return whole
 
     def _part_contact(self, labels: np.ndarray, skip: set[int]) -> dict[int, dict[int, float]]:
         """The boundary length between every two touching parts of ``labels``, neither in ``skip`` (edges

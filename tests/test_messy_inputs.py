@@ -441,7 +441,7 @@ def test_wrong_encoding_is_one_line(capsys, tmp_path, communities_4490):
     shp.with_suffix(".cpg").unlink(missing_ok=True)
     out = tmp_path / "plan.gpkg"
     _fails(capsys, ["blocks", "--communities", str(shp), "--encoding", "communities=utf-8", "--out", str(out)], out,
-           "communities: cannot decode the text of", "as 'utf-8'", "--encoding communities=gbk")
+           "communities: cannot decode the text of", "as 'utf-8'", "--encoding communities=gb18030, which decodes it")
     csv = tmp_path / "b.csv"
     pt = communities_4490.geometry.iloc[0].representative_point()
     csv.write_bytes(f"lon,lat,name\n{pt.x},{pt.y},青石镇正街社区一号楼\n".encode("gbk"))

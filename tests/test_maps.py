@@ -954,6 +954,32 @@ def test_a_failed_sign_run_leaves_no_folder_behind(tmp_path, plan, monkeypatch):
     assert [p.name for p in kept.iterdir()] == ["notes.txt"]
 
 
+def test_a_failed_community_map_run_leaves_no_folder_behind(tmp_path, plan, monkeypatch):
+    """``sign --community`` (the community maps) made its --out folder before saving, and left it empty when saving
+    failed (a full disk, a font it cannot embed); now a folder the run made goes, and one that existed is kept."""
+    from matplotlib.figure import Figure
+
+    from gridgeo.maps import sign as sign_module
+
+    _font_or_skip()
+
+    def broken(self, *args, **kwargs):
+        msg = "saving failed"
+        raise OSError(msg)
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    out = tmp_path / "maps"
+    with pytest.raises(OSError, match="saving failed"):
+        sign_module.write_community_maps(plan, out, communities=[CODE_A])
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OSError, match="saving failed"):
+        sign_module.write_community_maps(plan, kept, communities=[CODE_A])
+    assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+
+
 def test_a_long_community_name_keeps_the_grid_code_in_the_signs_subtitle():
     """The subtitle "<community> · 网格 <code>" was cut at its end to fit the page: with a long community name
     (a residents' committee's full name) the board's own grid code was what the "…" dropped. The name is cut."""

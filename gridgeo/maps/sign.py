@@ -531,16 +531,21 @@ def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list
     with _glyphs_said("community maps"):
         figures = [community_figure(plan, c, roster=staff, streets=street_layer, paper=paper, lang=lang, public=public)
                    for c in communities]  # every error before anything is written
+        made = not out.exists()  # a folder this run makes goes again if the run fails
         out.mkdir(exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".maps-", dir=out))
+        done = False
         try:
             for fig, target in zip(figures, targets):
                 with matplotlib_rc(find_cjk_font()):
                     fig.savefig(tmp / target.name, dpi=DPI, format=fmt)
             for target in targets:
                 os.replace(tmp / target.name, target)
+            done = True
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+            if made and not done and not any(out.iterdir()):
+                out.rmdir()
     return targets
 
 

@@ -743,6 +743,8 @@ def _cmd_locate(args: argparse.Namespace) -> int:
     print(f"{counted(counts['rows'], 'point')}: {counts['located']:,} in a grid, {counts['outside']:,} outside every grid, "
           f"{counts['bad']:,} with bad coordinates (see the reason column); wrote {args.out}"
           + (f" ({counts['encoding'].upper()}, as the points file)" if counts.get("encoding") == "gb18030" else ""))
+    if args.roster:
+        _unplaced_said(args.roster, counts.get("roster_unplaced", []), consequence="no point is routed to them")
     if counts.get("swapped"):
         print(f"gridgeo: warning: {counted(counts['swapped'], 'point')} {'looks' if counts['swapped'] == 1 else 'look'} "
               "like longitude and latitude swapped (out of "
@@ -898,15 +900,16 @@ def _roster_said(path: str, plan: Any, *, consequence: str) -> Any:
         more = f" and {len(roster.duplicates) - 5:,} more" if len(roster.duplicates) > 5 else ""
         print(f"gridgeo: warning: roster {path}: {shown}{more}; each person is shown once — delete the "
               "repeated rows", file=sys.stderr)
-    unplaced = roster.staff[roster.staff["placed"] == "unplaced"]
-    if len(unplaced):
-        where = [("grid " + r.grid_code if r.grid_code else "small grid " + r.subgrid_code if r.subgrid_code
-                  else "community " + r.community_code) for r in unplaced.itertuples()]
-        shown = "; ".join(f"line {r.line} {r.name}: {w}" for r, w in list(zip(unplaced.itertuples(), where))[:5])
+    _unplaced_said(path, roster.unplaced(), consequence=consequence)
+    return roster
+
+
+def _unplaced_said(path: str, unplaced: list[str], *, consequence: str) -> None:
+    """Roster rows naming a code not in the plan (``Roster.unplaced``), said on stderr with what follows."""
+    if unplaced:
         more = f" and {len(unplaced) - 5:,} more" if len(unplaced) > 5 else ""
         print(f"gridgeo: warning: roster {path}: {counted(len(unplaced), 'row')} {'names' if len(unplaced) == 1 else 'name'} "
-              f"a code not in the plan ({shown}{more}); {consequence} — correct the code", file=sys.stderr)
-    return roster
+              f"a code not in the plan ({'; '.join(unplaced[:5])}{more}); {consequence} — correct the code", file=sys.stderr)
 
 
 def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:

@@ -186,11 +186,14 @@ class Locator:
         self.reasons = np.array(["outside every grid", *_BAD_REASONS]
                                 + [f"in community {c} but in no grid" for c in (known or [])], dtype=object)
         self.roster = None
+        #: roster rows naming a code not in the plan (``line N NAME: grid CODE``): no point is routed to them
+        self.roster_unplaced: list[str] = []
         if roster is not None:
             from .maps.roster import read_roster as check_roster
 
             people = read_roster(roster)
-            check_roster(roster, plan)  # one roster, one verdict: the rows `gridgeo map` and `sign` refuse are refused
+            # one roster, one verdict: the rows `gridgeo map` and `sign` refuse are refused, those they say are said
+            self.roster_unplaced = check_roster(roster, plan).unplaced()
             self.roster, self.roster_index = _grid_workers(people, self.grid_code, self.grid_community)
 
     @property
@@ -652,7 +655,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
     longitude and latitude look exchanged), ``geometry`` (the column of point geometries the points were read
     from, "" for lon/lat columns), and for a CSV answer to a CSV its ``encoding``: the points file's
-    when UTF-8 or GBK/GB18030 (then GB18030, for Excel on Chinese Windows), else UTF-8 with a BOM.
+    when UTF-8 or GBK/GB18030 (then GB18030, for Excel on Chinese Windows), else UTF-8 with a BOM; with a roster,
+    ``roster_unplaced``: its rows naming a code not in the plan (``line N NAME: grid CODE``), routed no point.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -685,6 +689,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         raise InputError(msg)
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
     counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
+    if locator.roster is not None:
+        counts["roster_unplaced"] = locator.roster_unplaced
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
     read_as = csv_encoding(src, encoding, what="locate") if src.suffix.lower() in (".csv", ".txt") else None
     crs = _geoparquet_crs(src) if read_as is None else None

@@ -311,6 +311,24 @@ def test_locate_refuses_the_roster_rows_the_map_and_signs_refuse(tmp_path, capsy
     assert re.search(match.format(C=C), capsys.readouterr().err)
 
 
+def test_locate_names_the_roster_rows_whose_code_is_not_in_the_plan(tmp_path, capsys):
+    """A roster row naming a grid the plan does not have (a mistyped code) routes no event; `gridgeo map`, `sign` and
+    `report` name such rows on stderr, `gridgeo locate --roster` said nothing. It names them now, and still answers."""
+    roster = tmp_path / "staff.csv"
+    roster.write_text("name,phone,role,community_code,grid_code\n"
+                      f"甲,131,网格员,{C},{C}001\n乙,132,网格员,{C},{C}009\n", encoding="utf-8")
+    plan_file, src, out = tmp_path / "plan.gpkg", tmp_path / "events.csv", tmp_path / "out.csv"
+    _two_grids().write(plan_file)
+    pd.DataFrame({"lon": [114.3005], "lat": [30.5505]}).to_csv(src, index=False)
+    assert main(["locate", str(plan_file), str(src), "--out", str(out), "--roster", str(roster)]) == 0
+    err = capsys.readouterr().err
+    assert f"roster {roster}: 1 row names a code not in the plan (line 3 乙: grid {C}009); no point is routed to them" in err
+    assert pd.read_csv(out, dtype=str)["worker"].tolist() == ["甲"]
+    from gridgeo.locate import Locator
+
+    assert Locator(_two_grids(), roster=roster).roster_unplaced == [f"line 3 乙: grid {C}009"]
+
+
 def test_a_plan_of_grids_alone_routes_to_its_roster():
     """A plan holding only grids (``subgrids`` and ``communities`` are used when present) routes to its roster, the
     rows checked as the map checks them."""

@@ -65,6 +65,13 @@ class Roster:
         s = self.staff[(self.staff["role"] == "supervisor") & (self.staff["phone"] != "")]
         return {c: "、".join(dict.fromkeys(g["phone"])) for c, g in s.groupby("community_code", sort=True)}
 
+    def unplaced(self) -> list[str]:
+        """The rows naming a code not in the plan (a mistyped code), each as ``line N NAME: grid CODE``."""
+        rows = self.staff[self.staff["placed"] == "unplaced"]
+        return [f"line {r.line} {r.name}: " + ("grid " + r.grid_code if r.grid_code else "small grid " + r.subgrid_code
+                                               if r.subgrid_code else "community " + r.community_code)
+                for r in rows.itertuples()]
+
     def of_grid(self, grid_code: str) -> pd.DataFrame:
         """People placed in one base grid (leaders first, then workers, building and group leaders)."""
         rows = self.staff[self.staff["grid_code"] == grid_code]

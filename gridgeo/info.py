@@ -29,7 +29,19 @@ def describe(path: str | Path) -> str:
         from .io import _read_csv
 
         if suffix in (".csv", ".txt"):
-            gdf = _read_csv(p, name=p.stem, crs=None, encoding=None)
+            try:
+                gdf = _read_csv(p, name=p.stem, crs=None, encoding=None)
+            except InputError as exc:
+                if "cannot decode" in str(exc):
+                    raise
+                # a table the partition would not read as features (a roster; events with bad coordinates, which
+                # `gridgeo locate` answers row by row): summarised as the table it is, with why
+                from ._csv import read_csv_text
+
+                df = read_csv_text(p, what=p.stem, option=f"--encoding {p.stem}={{}}")
+                why = str(exc).removeprefix(f"{p.stem}: ")
+                return (f"{p}: {counted(1, 'layer')}\n  {p.stem}: {counted(len(df), 'row')}, not read as features: "
+                        f"{why}\n    columns: {list(df.columns)}")
         else:
             import geopandas as gpd
 

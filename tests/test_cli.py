@@ -139,6 +139,24 @@ def test_info_on_csv_without_crs(capsys, tmp_path):
     assert f"{path}: 1 layer\n" in out and "communities: 1 feature (Polygon); CRS none" in out, out
 
 
+def test_info_summarises_a_csv_it_cannot_read_as_features(capsys, tmp_path):
+    """`gridgeo info` refused a CSV of events with a row of bad coordinates (which `gridgeo locate` answers row by
+    row) and a roster (no coordinates) with the partition's error, exit 2; it summarises them as the tables they
+    are, saying why they are not features."""
+    events = tmp_path / "events.csv"
+    events.write_text("lon,lat,name\n114.30,30.55,a\n114.31,abc,b\n", encoding="utf-8")
+    assert main(["info", str(events)]) == 0
+    out = capsys.readouterr().out
+    assert f"{events}: 1 layer\n  events: 2 rows, not read as features: 1 row of {events} has non-numeric lon/lat" in out
+    assert "columns: ['lon', 'lat', 'name']" in out
+    staff = tmp_path / "staff.csv"
+    staff.write_text("name,phone,grid_code\n甲,131,420103001001001\n", encoding="utf-8")
+    assert main(["info", str(staff)]) == 0
+    out = capsys.readouterr().out
+    assert "staff: 1 row, not read as features: CSV" in out and "has no coordinate columns" in out
+    assert "columns: ['name', 'phone', 'grid_code']" in out
+
+
 def test_info_on_geoparquet(capsys, tmp_path, streets_4547):
     path = tmp_path / "streets.parquet"
     streets_4547.to_parquet(path)

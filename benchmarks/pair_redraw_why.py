@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _judge(seed: str, spec: str, final: dict, fits: dict, searched: dict, trees: int, show: int) -> None:
     """Print the divisions of one pair ``GRID:NEIGHBOUR`` and why each is refused (see the module's text)."""
-    from small_grid_misses import min_misses, model, neighbours
+    from small_grid_misses import min_misses, model, neighbours, tree_cut_sides
 
     from gridgeo.partition import community as C
     from gridgeo.partition import packfit
@@ -178,43 +178,7 @@ def _judge(seed: str, spec: str, final: dict, fits: dict, searched: dict, trees:
     seen: set[frozenset] = set()
     found = []
     for _ in range(trees):
-        rng.shuffle(edges)
-        parent = {v: v for v in ns}
-
-        def root(x: int, parent: dict = parent) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        tadj: dict[int, list[int]] = defaultdict(list)
-        for a, b in edges:
-            ra, rb = root(a), root(b)
-            if ra != rb:
-                parent[ra] = rb
-                tadj[a].append(b)
-                tadj[b].append(a)
-        r0 = int(nodes[0])
-        order, par, st = [], {r0: None}, [r0]
-        while st:
-            x = st.pop()
-            order.append(x)
-            for y in tadj[x]:
-                if y not in par:
-                    par[y] = x
-                    st.append(y)
-        subh = {v: int(h[v]) for v in ns}
-        for x in reversed(order):
-            if par[x] is not None:
-                subh[par[x]] += subh[x]
-        for x in order[1:]:
-            if not (300 <= subh[x] <= 500 and 300 <= H - subh[x] <= 500):
-                continue
-            side, st = set(), [x]
-            while st:
-                y = st.pop()
-                side.add(y)
-                st.extend(z for z in tadj[y] if par.get(z) == y)
+        for side in tree_cut_sides(nodes.tolist(), edges, h, H, rng):
             key = frozenset(side)
             if key in seen or frozenset(ns - side) in seen:
                 continue

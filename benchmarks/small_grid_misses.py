@@ -146,6 +146,49 @@ def min_misses(hl: list[int], nb: list[int], budget: int = 100_000) -> int | Non
         return None
 
 
+def tree_cut_sides(nodes: list[int], edges: list[tuple[int, int]], h, H: int, rng: random.Random):
+    """One random spanning tree of ``nodes`` (``edges`` shuffled in place by ``rng``, Kruskal's order): each subtree
+    (a set of nodes) whose households and the rest's are both within 300–500, in the tree's order."""
+    rng.shuffle(edges)
+    parent = {v: v for v in nodes}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    tadj: dict[int, list[int]] = defaultdict(list)
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+            tadj[a].append(b)
+            tadj[b].append(a)
+    root = int(nodes[0])
+    order, par, st = [], {root: None}, [root]
+    while st:
+        x = st.pop()
+        order.append(x)
+        for y in tadj[x]:
+            if y not in par:
+                par[y] = x
+                st.append(y)
+    sub = {v: int(h[v]) for v in nodes}
+    for x in reversed(order):
+        if par[x] is not None:
+            sub[par[x]] += sub[x]
+    for x in order[1:]:
+        if not (300 <= sub[x] <= 500 and 300 <= H - sub[x] <= 500):
+            continue
+        side, st = set(), [x]
+        while st:
+            y = st.pop()
+            side.add(y)
+            st.extend(z for z in tadj[y] if par.get(z) == y)
+        yield side
+
+
 def pair_fix(adj, p: int, q: int, h, gl, trees: int, rng: random.Random) -> bool | None:
     """Whether some tree cut of grids p ∪ q gives two connected grids of 300–500 each admitting 0 misses."""
     from gridgeo.partition.feasibility import packable
@@ -170,43 +213,7 @@ def pair_fix(adj, p: int, q: int, h, gl, trees: int, rng: random.Random) -> bool
         return cache[key]
 
     for _ in range(trees):
-        rng.shuffle(edges)
-        parent = {v: v for v in nodes}
-
-        def find(x: int, parent: dict[int, int] = parent) -> int:
-            while parent[x] != x:
-                parent[x] = parent[parent[x]]
-                x = parent[x]
-            return x
-
-        tadj: dict[int, list[int]] = defaultdict(list)
-        for a, b in edges:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[ra] = rb
-                tadj[a].append(b)
-                tadj[b].append(a)
-        root = nodes[0]
-        order, par, st = [], {root: None}, [root]
-        while st:
-            x = st.pop()
-            order.append(x)
-            for y in tadj[x]:
-                if y not in par:
-                    par[y] = x
-                    st.append(y)
-        sub = {v: int(h[v]) for v in nodes}
-        for x in reversed(order):
-            if par[x] is not None:
-                sub[par[x]] += sub[x]
-        for x in order[1:]:
-            if not (300 <= sub[x] <= 500 and 300 <= H - sub[x] <= 500):
-                continue
-            side, st = set(), [x]
-            while st:
-                y = st.pop()
-                side.add(y)
-                st.extend(z for z in tadj[y] if z != par[y] and par.get(z) == y)
+        for side in tree_cut_sides(nodes, edges, h, H, rng):
             other = ns - side
             if not (fits(side) and fits(other)):
                 continue

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._findings import make_findings
+from ._findings import concat_findings, make_findings
 from ._geometry import inner_points, polygonal, union_by
 from ._text import counted
 
@@ -824,8 +824,6 @@ def carve_inputs(enterprises: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, b
                  buildings: gpd.GeoDataFrame, rules: Any, villager_groups: gpd.GeoDataFrame | None = None) -> Carving:
     """Normalise the units, decide, carve the dedicated grids and cut them out of the partition's inputs
     (communities, blocks, buildings, and ``villager_groups``: :func:`_groups_in_one_piece`)."""
-    from ._findings import concat_findings
-
     units, f_norm = normalise_units(enterprises, communities)
     decision = decide(units, rules)
     from .rules import rules_for_kind
@@ -933,7 +931,7 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
         ded = _with_land_given_back(ded, land)
         ded, base, subgrids = fit_dedicated(ded, base, communities, subgrids)
         ded, found = not_compact_dedicated(ded, carving.carved.grids, land, owner, base, communities)
-        found = _concat_found(found, wrapped_dedicated(ded, base, communities))
+        found = concat_findings([found, wrapped_dedicated(ded, base, communities)], crs=ded.crs)
     grids = gpd.GeoDataFrame(pd.concat([base, ded[GRID_COLUMNS + ["geometry"]]], ignore_index=True),
                              geometry="geometry", crs=base.crs)
     if "villager_group" in grids.columns:  # a dedicated grid follows no villager group
@@ -963,8 +961,6 @@ def merge_result(result: Any, carving: Carving, buildings: gpd.GeoDataFrame,
     out_b["subgrid_id"] = pd.Series(sid, index=out_b.index, dtype=object)
     findings = result.findings
     if found is not None and len(found):
-        from ._findings import concat_findings
-
         findings = concat_findings([findings, found], crs=grids.crs)
     return PartitionResult(grids=grids, subgrids=subgrids, buildings=out_b, findings=findings)
 
@@ -1059,14 +1055,6 @@ def wrapped_dedicated(dedicated: gpd.GeoDataFrame, base: gpd.GeoDataFrame,
                                "buildings amid the blocks of another's site); redraw by hand if needed",
                     "geometry": shapely.point_on_surface(holes[0])})
     return make_findings(rec, crs=dedicated.crs)
-
-
-def _concat_found(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    if not len(b):
-        return a
-    from ._findings import concat_findings
-
-    return concat_findings([a, b], crs=b.crs)
 
 
 #: metres within which a lane's edge lies on a grid's or the community's edge (the grids noded after the cut)

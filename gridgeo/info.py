@@ -32,10 +32,9 @@ def describe(path: str | Path) -> str:
             try:
                 gdf = _read_csv(p, name=p.stem, crs=None, encoding=None)
             except InputError as exc:
-                if "cannot decode" in str(exc):
-                    raise
                 # a table the partition would not read as features (a roster; events with bad coordinates, which
-                # `gridgeo locate` answers row by row): summarised as the table it is, with why
+                # `gridgeo locate` answers row by row): summarised as the table it is, with why; text that does not
+                # decode and an empty file are the reader's one-line errors again
                 from ._csv import read_csv_text
 
                 df = read_csv_text(p, what=p.stem, option=f"--encoding {p.stem}={{}}")

@@ -114,6 +114,30 @@ def test_dedicated_grids_are_not_counted_in_range_but_covered():
     assert q["gap_m2_total"] == 0.0
 
 
+def test_compactness_of_base_grids_leaves_dedicated_grids_apart():
+    # two thin base grids (100 × 10 m) and three square dedicated grids: the base column's median and count under
+    # 0.25 are the base grids' own (dedicated squares lifted the median to π/4 before), the dedicated row says theirs
+    comms = communities((A, box(0, 0, 100, 25)))
+    g = grids(("a1", A, box(0, 0, 100, 10)), ("a2", A, box(0, 10, 100, 20)), ("x1", A, box(0, 20, 5, 25)),
+              ("x2", A, box(5, 20, 10, 25)), ("x3", A, box(10, 20, 100, 25)),
+              kind=["base", "base", "dedicated", "dedicated", "dedicated"])
+    b = buildings((400, Point(50, 5)), (400, Point(50, 15)))
+    q = quality(comms, g, b)
+    thin = 4 * math.pi * 1000 / 220**2  # 0.26
+    assert q["base"]["median_polsby_popper"] == round(thin, 4)
+    assert q["base"]["polsby_popper_under_025"] == 0
+    assert q["base"]["dedicated_median_polsby_popper"] == round(math.pi / 4, 4)
+    assert q["base"]["dedicated_polsby_popper_under_025"] == 1  # x3, 90 × 5 m
+    by = quality_by_community(comms, g, b)
+    assert by["median_polsby_popper"].tolist() == [round(thin, 4)]
+    rows = {r[0].strip(): r[1] for r in quality_rows(q)}
+    assert rows["compactness: median Polsby–Popper"] == f"{thin:.3f}"
+    assert rows["dedicated grids (专属网格): count, median Polsby–Popper"] == f"3, {math.pi / 4:.3f}"
+    # a plan without dedicated grids keeps its table as it was
+    q2 = quality(comms, grids(("a1", A, box(0, 0, 100, 10)), ("a2", A, box(0, 10, 100, 25))), b)
+    assert not any(r[0].startswith("dedicated") for r in quality_rows(q2))
+
+
 # -------------------------------------------------------------------------------------------- balance
 
 

@@ -198,6 +198,7 @@ _ROWS: list[tuple[str, str, str]] = [
     ("multipart", "multi-part grids (excused)", "multipart"),
     ("median_polsby_popper", "compactness: median Polsby–Popper", "f3"),
     ("polsby_popper_under_025", "  grids under Polsby–Popper 0.25", "int"),
+    ("dedicated_median_polsby_popper", "dedicated grids (专属网格): count, median Polsby–Popper", "dedicated"),
     ("grids_with_holes", "grids with a hole (wrapped around another grid)", "int"),
     ("street_aligned_share", "street-aligned boundary", "aligned"),
     ("gap_m2_max", "gap per community | parent grid, max / total (m²)", "gap"),
@@ -215,6 +216,8 @@ def quality_rows(q: dict[str, Any]) -> list[tuple[str, str, str]]:
     """
     rows = []
     for key, label, kind in _ROWS:
+        if kind == "dedicated" and not (q.get("base") or {}).get("dedicated_grids"):
+            continue  # a plan without dedicated grids keeps its table as it was
         rows.append((label, _fmt(q.get("base"), key, kind), _fmt(q.get("small"), key, kind)))
     return rows
 
@@ -290,6 +293,9 @@ def _fmt(level: dict[str, Any] | None, key: str, kind: str) -> str:
         return "n/a" if v is None else f"{v:.3f}"
     if kind == "f1":
         return "n/a" if v is None else f"{v:.1f}"
+    if kind == "dedicated":
+        n = level.get("dedicated_grids") or 0
+        return "n/a" if not n or v is None else f"{n:,}, {v:.3f}"
     if kind == "multipart":
         return f"{level['multipart']:,} ({level['multipart_excused']:,})"
     if kind == "aligned":
@@ -806,6 +812,11 @@ def _measure_level(
                   have_streets=street_tree is not None)
 
 
+def _median_pp(z: pd.DataFrame) -> float | None:
+    pp = z["polsby_popper"]
+    return _num(np.nanmedian(pp), 4) if pp.notna().any() else None
+
+
 def _level_summary(lv: _Level, tolerance_m2: float) -> dict[str, Any]:
     z, c = lv.zones, lv.containers
     base = z[z["base"]]
@@ -843,8 +854,12 @@ def _level_summary(lv: _Level, tolerance_m2: float) -> dict[str, Any]:
         "mean_abs_deviation": _num(mad, 2),
         "multipart": int(z["multipart"].sum()),
         "multipart_excused": int(z["excused"].sum()),
-        "median_polsby_popper": _num(np.nanmedian(z["polsby_popper"]) if z["polsby_popper"].notna().any() else None, 4),
-        "polsby_popper_under_025": int((z["polsby_popper"] < 0.25).sum()),
+        # compactness of the base grids, as every other figure of this column; dedicated grids (专属网格: a site's
+        # outline, often a compact rectangle) apart, so that they neither lift nor lower the grids' median
+        "median_polsby_popper": _median_pp(base),
+        "polsby_popper_under_025": int((base["polsby_popper"] < 0.25).sum()),
+        "dedicated_median_polsby_popper": _median_pp(z[~z["base"]]),
+        "dedicated_polsby_popper_under_025": int((z.loc[~z["base"], "polsby_popper"] < 0.25).sum()),
         "grids_with_holes": int((z["holes"] > 0).sum()),
         "communities_no_small_division": lv.communities_infeasible,
         "street_aligned_share": _num(aligned / internal, 4) if aligned is not None and internal > 0 else None,
@@ -929,7 +944,7 @@ def _per_container(lv: _Level, cont: pd.DataFrame) -> pd.DataFrame:
     out["mean_abs_deviation"] = dev.reindex(idx).round(2)
     out["multipart"] = zc.groupby("container")["multipart"].sum().reindex(idx, fill_value=0).astype(int)
     out["multipart_excused"] = zc.groupby("container")["excused"].sum().reindex(idx, fill_value=0).astype(int)
-    out["median_polsby_popper"] = zc.groupby("container")["polsby_popper"].median().reindex(idx).round(4)
+    out["median_polsby_popper"] = g["polsby_popper"].median().reindex(idx).round(4)  # base grids, as the summary
     share = (aligned / internal.where(internal > 0)).reindex(idx)
     out["street_aligned_share"] = share.round(4) if lv.have_streets else np.nan
     for col in ("gap_m2", "overlap_m2", "outside_m2"):

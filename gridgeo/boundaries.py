@@ -41,6 +41,10 @@ REPAIR_COMMAND = "gridgeo validate COMMUNITIES --repair FIXED.gpkg"
 #: crosses itself): left out, with a finding (:func:`drop_crumbs`); under the 1 m² coverage goal
 CRUMB_M2 = 1.0
 
+#: how far a community drawn on GCJ-02 or BD-09 can lie off its land (GCJ-02 100–700 m, BD-09 up to ~1.2 km)
+_SHIFT_REACH_M = 1500.0
+#: an overlap piece narrower than this is no datum offset (the least, GCJ-02's, is 100 m)
+_SHIFT_PIECE_M = 50.0
 _NOISE_M2 = 1e-4  # pieces smaller than this are numeric dust: resolved, not reported
 _TOUCH_M = 1e-3  # boundary within this distance counts as shared
 
@@ -153,8 +157,8 @@ def shifted_communities(communities: gpd.GeoDataFrame, overlaps: gpd.GeoDataFram
     """Communities of a layer drawn on a web map's shifted datum (GCJ-02, BD-09) while the others are not.
 
     Such a community lies 100–700 m off its land, over its neighbours: the overlap repair would give the
-    overlaps away and leave it off its land. A community with overlaps wider than ``tolerance_m`` (rows of
-    ``overlaps``, from :func:`boundary_slivers`) is called shifted when read in one of those datums (converted
+    overlaps away and leave it off its land. A community overlapping another by a piece 50 m wide or more (among the
+    rows of ``overlaps``, from :func:`boundary_slivers`) is called shifted when read in one of those datums (converted
     to WGS-84) its overlaps with the others fall under a tenth and its outline runs along theirs (within
     twice ``tolerance_m``) for a tenth of its length at least, and more than before.
 
@@ -164,16 +168,24 @@ def shifted_communities(communities: gpd.GeoDataFrame, overlaps: gpd.GeoDataFram
     from .crs import convert_geometries
 
     codes = communities["code"].astype(str).to_numpy()
-    involved = sorted({c for pair in overlaps["codes"] for c in pair.split(",")})
+    # a datum offset of 100 m or more overlaps a neighbour by a piece that wide; digitising slivers are thinner
+    broad = overlaps[~_narrow(overlaps.geometry.to_numpy(), _SHIFT_PIECE_M)]
+    involved = sorted({c for pair in broad["codes"] for c in pair.split(",")})
     if not involved or len(codes) < 2:
         return []
     geoms = np.asarray(make_valid(communities.geometry.to_numpy()), dtype=object)
     lonlat = gpd.GeoSeries(geoms, crs=communities.crs).to_crs(4326)
     near_m = 2.0 * tolerance_m
+    tree = shapely.STRtree(geoms)
     found = []
     for code in involved:
         i = np.flatnonzero(codes == code)
-        others = shapely.union_all(geoms[codes != code])
+        # the neighbours it could be drawn over or belong beside: within the largest datum offset (BD-09 ~1 km)
+        near = tree.query(shapely.union_all(geoms[i]), predicate="dwithin", distance=_SHIFT_REACH_M)
+        near = near[codes[near] != code]
+        if not len(near):
+            continue
+        others = shapely.union_all(geoms[near])
         edges = shapely.buffer(shapely.boundary(others), near_m, quad_segs=2)
         mine = shapely.union_all(geoms[i])
         before = float(shapely.area(shapely.intersection(mine, others)))
@@ -371,12 +383,14 @@ def _fmt(a: float) -> str:
     return f"{a:,.1f} m²" if a >= 1 else f"{a:.3f} m²"
 
 
-def _region(communities: gpd.GeoDataFrame, tolerance_m: float, metric: Any) -> gpd.GeoDataFrame:
+def _region(communities: gpd.GeoDataFrame, tolerance_m: float, metric: Any,
+            slivers: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """The communities' union with the narrow gaps between them closed: one region to repair in, in the
     communities' own CRS. The gaps are found in ``metric``; the union is taken as the communities are drawn
     (a region reprojected from metres bends their straight edges in degrees, leaving slivers of a few
     square centimetres along them)."""
-    slivers = boundary_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
+    if slivers is None:
+        slivers = boundary_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
     gaps = slivers[(slivers["kind"] == "gap") & slivers["narrow"]].to_crs(communities.crs).geometry.to_numpy()
     region = shapely.union_all([shapely.union_all(communities.geometry.to_numpy()), *gaps])
     return gpd.GeoDataFrame({"code": ["region"]}, geometry=[region], crs=communities.crs)
@@ -455,7 +469,7 @@ def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.
     shifted = shifted_communities(metric, wide, tolerance_m=tolerance_m)
     if shifted:
         raise InputError(_shifted_message(shifted))
-    region = _region(communities, tolerance_m, m)
+    region = _region(communities, tolerance_m, m, slivers)
     layer = communities.assign(__region="region")
     fixed, log = repair_grids(layer, communities=region, code_column="code", community_column="__region",
                               gap_width_m=tolerance_m)

@@ -17,6 +17,17 @@ Every other benchmark runs the repository's fixed scenarios. This one draws vari
 - **Lujiazui** (``scripts/build_lujiazui_scenario.py --seed N``: REAL OSM buildings and streets of Shanghai,
   SYNTHETIC communities and ESTIMATED households that change with the seed), with its units carved into
   dedicated grids (``enterprises``).
+- **Lujiazui flaws** (``--flaws``; the default scenario's four Puxi communities, its REAL buildings and streets,
+  households ESTIMATED from floors unless a flag gives them), flags each seeded: ``hand`` every community outline
+  moved by its own smooth wave of 5 m (overlaps and gaps of up to 10 m between neighbours, boundaries through
+  buildings), mended with :func:`gridgeo.repair` on the community layer as the partition's error says;
+  ``holes`` a campus cut out of one community and given to another as a second part, a lake cut out of a third
+  (in no community); ``towers`` 400–900 households on every footprint of 15 floors or more; ``addrpoints`` the
+  households on address points (70% of the footprints, the footprints without floors or count); ``village``
+  one community rural (村) beside the urban ones; ``footways`` the residential and minor roads dropped (only
+  footways, paths and service roads inside the superblocks); ``gcj1`` one community drawn on GCJ-02 (AMap), the
+  others on WGS-84 (the row is the one-line error naming it). With ``--redivide``, re-divided as the Suzhou
+  variants are.
 
 Figures per variant: the validation errors of the plan (``plan.validate()``, the checks of ``gridgeo
 validate``), and from ``plan.quality()`` (the ``gridgeo report`` table) base and small grids in range by
@@ -26,7 +37,8 @@ change confined to one community (:func:`suzhou_redivision`): the share of the o
 code and shape, and the re-divided plan's validation errors.
 
     GRIDGEO_SHARED_DATA=../shared/data .venv/bin/python benchmarks/bench_unseen.py \
-        [--suzhou plain:1,towers-dups:7,...] [--lujiazui 310115,7,11,13] [--redivide] [--md out/unseen.md]
+        [--suzhou plain:1,towers-dups:7,...] [--lujiazui 310115,7,11,13] [--flaws hand:1,holes:1,...] [--redivide]
+        [--md out/unseen.md]
 """
 
 from __future__ import annotations
@@ -53,6 +65,9 @@ SUZHOU_DEFAULT = ("plain:1,towers:2,dups:3,wobble:4,towers-dups-wobble:5,towers-
                   "bigtowers-dups-wobble:16,parts-points-wobble:18,dups-points:21,towers-dups:27")
 LUJIAZUI_DEFAULT = "310115,7,11,13"
 FLAGS = {"towers", "bigtowers", "dups", "parts", "points", "wobble", "shuffle", "plain"}
+FLAWS = {"hand", "holes", "towers", "addrpoints", "village", "footways", "gcj1", "plain"}
+FLAWS_EXAMPLE = "plain:1,hand:1,holes:1,towers:3,addrpoints:4,village:1,footways:1,gcj1:1"
+HAND_M = 5.0
 WOBBLE_M = 0.6
 
 
@@ -116,6 +131,67 @@ def suzhou_variant(flags: set[str], seed: int) -> tuple[gpd.GeoDataFrame, gpd.Ge
     return c, b
 
 
+def _wave(c: gpd.GeoDataFrame, amp_m: float, rng: np.random.Generator) -> gpd.GeoDataFrame:
+    """Each outline (metric CRS) moved by its own smooth wave of ``amp_m``: a boundary digitised by hand."""
+    geoms = []
+    for g in shapely.segmentize(c.geometry.to_numpy(), 15.0):
+        ph = rng.uniform(0, 2 * np.pi, 2)
+        geoms.append(shapely.make_valid(shapely.transform(g, lambda xy, ph=ph: xy + amp_m * np.column_stack(
+            [np.sin(xy[:, 1] / 53.0 + ph[0]), np.cos(xy[:, 0] / 61.0 + ph[1])]))))
+    return c.set_geometry(geoms)
+
+
+def flawed_variant(flags: set[str], seed: int) -> dict:
+    """kwargs of :func:`gridgeo.divide` for one Lujiazui flaws variant (see the module docstring)."""
+    import gridgeo
+    from gridgeo.crs import convert_datum
+
+    path = OUT / "lujiazui_scenario" / "lujiazui_scenario.gpkg"
+    if not path.exists():
+        subprocess.run([sys.executable, str(REPO / "scripts" / "build_lujiazui_scenario.py"), "--out", str(path.parent)],
+                       check=True, capture_output=True)
+    rng = np.random.default_rng(seed)
+    c = gpd.read_file(path, layer="communities").iloc[1:5].reset_index(drop=True)
+    metric = 4550  # CGCS2000 / 3-degree Gauss-Kruger CM 120E, metres
+    cm = c.to_crs(metric)
+    s = gpd.read_file(path, layer="streets")
+    s = s[s.to_crs(metric).intersects(cm.union_all().buffer(30)).to_numpy()].reset_index(drop=True)
+    b = gpd.read_file(path, layer="buildings")
+    b = b[b.to_crs(metric).intersects(cm.union_all()).to_numpy()].reset_index(drop=True)
+    bm = b.to_crs(metric)
+    poly = (b.geom_type != "Point").to_numpy()
+    if "hand" in flags:
+        c = gridgeo.repair(_wave(cm, HAND_M, rng).to_crs(c.crs))[0]
+    if "holes" in flags:
+        g = cm.geometry.to_numpy().copy()
+        campus = g[2].representative_point().buffer(90).intersection(g[2].buffer(-20))
+        lake = g[1].representative_point().buffer(60).intersection(g[1].buffer(-15))
+        g[2], g[0], g[1] = g[2].difference(campus), shapely.union(g[0], campus), g[1].difference(lake)
+        c = cm.set_geometry(g).to_crs(c.crs)
+    if "towers" in flags:
+        hh = np.where(poly, np.round(bm.area * b["floors"] / 90), np.nan)
+        tall = poly & (b["floors"] >= 15).to_numpy()
+        hh[tall] = rng.integers(400, 901, tall.sum())
+        b = b.assign(households=hh)
+    if "addrpoints" in flags:
+        fp = b[poly].drop(columns=["floors", "height"]).assign(households=np.nan)
+        res = fp.sample(frac=0.7, random_state=seed)
+        pts = res.assign(kind="address", building_id=[f"ADDR-{i}" for i in range(len(res))],
+                         households=np.round(bm.area[res.index] * b.loc[res.index, "floors"] / 90).clip(lower=1))
+        pts = pts.set_geometry(pts.to_crs(metric).representative_point().to_crs(b.crs))
+        b = pd.concat([fp, pts], ignore_index=True)
+    if "village" in flags:
+        c = c.assign(kind=np.where(np.arange(len(c)) == 3, "rural", c["kind"]))
+    if "footways" in flags:
+        s = s[~s["highway"].isin(["residential", "tertiary", "unclassified", "living_street", "tertiary_link"]).to_numpy()]
+    if "gcj1" in flags:
+        k = int(rng.integers(0, len(c)))
+        moved = convert_datum(c.iloc[[k]].to_crs(4326), src="wgs84", dst="gcj02").to_crs(c.crs)
+        c = c.copy()
+        c.loc[c.index[k], "geometry"] = moved.geometry.iloc[0]
+    return {"communities": c, "streets": s, "buildings": b}
+
+
 def plan_digest(plan) -> str:
     """Codes and geometry (1 mm) of the grids and small grids, rows ordered by code."""
     d = hashlib.blake2b(digest_size=8)
@@ -149,7 +225,7 @@ def suzhou_redivision(kwargs: dict, plan) -> str:
     hh = pd.to_numeric(b["households"], errors="coerce") if "households" in b else pd.Series(np.nan, index=b.index)
     est = pd.to_numeric(plan.buildings["households"], errors="coerce")
     hh.iloc[rows] = hh.iloc[rows].fillna(float(est.median())) + 17
-    v2 = gridgeo.divide(c, None, b.assign(households=hh), previous=plan)
+    v2 = gridgeo.divide(c, kwargs.get("streets"), b.assign(households=hh), previous=plan)
     old = plan.grids[plan.grids["community_code"] != code].to_crs(metric)
     new = v2.grids.to_crs(metric).drop_duplicates("grid_code").set_index("grid_code")
     kept = sum(1 for g, geom in zip(old["grid_code"], old.geometry, strict=True)
@@ -207,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--suzhou", default=SUZHOU_DEFAULT, help="flags:seed variants, comma-separated ('' for none)")
     ap.add_argument("--lujiazui", default=LUJIAZUI_DEFAULT, help="builder seeds, comma-separated ('' for none)")
+    ap.add_argument("--flaws", default="", help=f"Lujiazui flaws flags:seed variants, e.g. {FLAWS_EXAMPLE}")
     ap.add_argument("--md", type=Path, help="also write the table here (markdown)")
     ap.add_argument("--redivide", action="store_true",
                     help="also re-divide each Suzhou variant after a change in one community (动态调整)")
@@ -227,6 +304,13 @@ def main(argv: list[str] | None = None) -> int:
             c, b = suzhou_variant(flags, seed)
             return {"communities": c, "buildings": b}
         rows.append(figures(f"Suzhou {spec}", make, suzhou_redivision if args.redivide else None))
+    for spec in filter(None, args.flaws.split(",")):
+        name, _, seed = spec.partition(":")
+        flags = set(name.split("-"))
+        if not flags <= FLAWS:
+            ap.error(f"--flaws {spec}: unknown flag(s) {sorted(flags - FLAWS)}; known: {sorted(FLAWS)}")
+        rows.append(figures(f"Lujiazui flaws {spec}", lambda flags=flags, seed=int(seed or 0): flawed_variant(flags, seed),
+                            suzhou_redivision if args.redivide else None))
     for seed in filter(None, args.lujiazui.split(",")):
         rows.append(figures(f"Lujiazui seed {seed}", lambda seed=seed: lujiazui(seed)))
     frame = pd.DataFrame(rows).fillna("")

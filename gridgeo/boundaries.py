@@ -31,7 +31,7 @@ from ._findings import make_findings
 from ._geometry import make_valid, polygonal
 from .crs import require_layers
 
-__all__ = ["boundary_slivers", "resolve_slivers", "drop_crumbs", "validate_communities", "repair_communities",
+__all__ = ["boundary_slivers", "resolve_slivers", "shifted_communities", "drop_crumbs", "validate_communities", "repair_communities",
            "REPAIR_COMMAND", "CRUMB_M2"]
 
 #: the command that repairs a community layer, named in error messages
@@ -41,6 +41,10 @@ REPAIR_COMMAND = "gridgeo validate COMMUNITIES --repair FIXED.gpkg"
 #: crosses itself): left out, with a finding (:func:`drop_crumbs`); under the 1 m² coverage goal
 CRUMB_M2 = 1.0
 
+#: how far a community drawn on GCJ-02 or BD-09 can lie off its land (GCJ-02 100–700 m, BD-09 up to ~1.2 km)
+_SHIFT_REACH_M = 1500.0
+#: an overlap piece narrower than this is no datum offset (the least, GCJ-02's, is 100 m)
+_SHIFT_PIECE_M = 50.0
 _NOISE_M2 = 1e-4  # pieces smaller than this are numeric dust: resolved, not reported
 _TOUCH_M = 1e-3  # boundary within this distance counts as shared
 
@@ -148,6 +152,71 @@ def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0)
     return out.iloc[order][["kind", "codes", "owner", "area_m2", "narrow", "geometry"]].reset_index(drop=True)
 
 
+def shifted_communities(communities: gpd.GeoDataFrame, overlaps: gpd.GeoDataFrame, *,
+                        tolerance_m: float = 2.0) -> list[tuple[str, str, float, float]]:
+    """Communities of a layer drawn on a web map's shifted datum (GCJ-02, BD-09) while the others are not.
+
+    Such a community lies 100–700 m off its land, over its neighbours: the overlap repair would give the
+    overlaps away and leave it off its land. A community overlapping another by a piece 50 m wide or more (among the
+    rows of ``overlaps``, from :func:`boundary_slivers`) is called shifted when read in one of those datums (converted
+    to WGS-84) its overlaps with the others fall under a tenth and its outline runs along theirs (within
+    twice ``tolerance_m``) for a tenth of its length at least, and more than before.
+
+    ``communities`` in a metric CRS. Returns ``(code, datum, overlap m² as drawn, overlap m² converted)`` per
+    shifted community, in code order.
+    """
+    from .crs import convert_geometries
+
+    codes = communities["code"].astype(str).to_numpy()
+    # a datum offset of 100 m or more overlaps a neighbour by a piece that wide; digitising slivers are thinner
+    broad = overlaps[~_narrow(overlaps.geometry.to_numpy(), _SHIFT_PIECE_M)]
+    involved = sorted({c for pair in broad["codes"] for c in pair.split(",")})
+    if not involved or len(codes) < 2:
+        return []
+    geoms = np.asarray(make_valid(communities.geometry.to_numpy()), dtype=object)
+    lonlat = gpd.GeoSeries(geoms, crs=communities.crs).to_crs(4326)
+    near_m = 2.0 * tolerance_m
+    tree = shapely.STRtree(geoms)
+    found = []
+    for code in involved:
+        i = np.flatnonzero(codes == code)
+        # the neighbours it could be drawn over or belong beside: within the largest datum offset (BD-09 ~1 km)
+        near = tree.query(shapely.union_all(geoms[i]), predicate="dwithin", distance=_SHIFT_REACH_M)
+        near = near[codes[near] != code]
+        if not len(near):
+            continue
+        others = shapely.union_all(geoms[near])
+        edges = shapely.buffer(shapely.boundary(others), near_m, quad_segs=2)
+        mine = shapely.union_all(geoms[i])
+        before = float(shapely.area(shapely.intersection(mine, others)))
+        along_before = float(shapely.length(shapely.intersection(shapely.boundary(mine), edges)))
+        best = None
+        for datum in ("gcj02", "bd09"):
+            back = convert_geometries(lonlat.iloc[i], src=datum, dst="wgs84").to_crs(communities.crs)
+            moved = shapely.union_all(back.to_numpy())
+            after = float(shapely.area(shapely.intersection(moved, others)))
+            along = float(shapely.length(shapely.intersection(shapely.boundary(moved), edges)))
+            fits = after < 0.1 * before and along > max(along_before, 0.1 * float(shapely.length(moved)))
+            if fits and (best is None or after < best[3]):
+                best = (code, datum, before, after)
+        if best is not None:
+            found.append(best)
+    return found
+
+
+def _shifted_message(found: list[tuple[str, str, float, float]]) -> str:
+    """One sentence per shifted community: the datum, the overlaps as drawn and converted, the conversion."""
+    from .crs import _DATUM_LABELS, _DATUM_SOURCES
+
+    parts = [f"community {code} looks digitised on {_DATUM_LABELS[datum]} ({_DATUM_SOURCES[datum]}) unlike the others: "
+             f"converted to WGS-84 its overlaps with them fall from {_fmt(before)} to {_fmt(after)}"
+             for code, datum, before, after in found]
+    code, datum = found[0][0], found[0][1]
+    return (f"{'; '.join(parts)}; convert it before partitioning (in Python: rows = layer['code'] == '{code}'; "
+            f"layer.loc[rows, 'geometry'] = gridgeo.crs.convert_datum(layer[rows], src='{datum}', dst='wgs84').geometry) "
+            "or redraw it; repairing its overlaps would leave it off its land")
+
+
 def _places(geoms: Any, crs: Any) -> list[str]:
     """Where each piece is, as longitude/latitude text (one transformer for all: building one per piece
     took 50 ms each, 44 s for the 881 slivers of a hand-digitised layer)."""
@@ -197,6 +266,9 @@ def resolve_slivers(
     slivers = boundary_slivers(communities, tolerance_m=tolerance_m)
     wide = slivers[(slivers["kind"] == "overlap") & ~slivers["narrow"] & (slivers["area_m2"] >= 1.0)]
     if len(wide):
+        shifted = shifted_communities(communities, wide, tolerance_m=tolerance_m)
+        if shifted:
+            raise InputError(_shifted_message(shifted))
         first = wide.head(5)
         shown = [f"{r.codes.replace(',', '/')} ({r.area_m2:,.0f} m² at {where})"
                  for r, where in zip(first.itertuples(), _places(first.geometry, communities.crs), strict=True)]
@@ -311,12 +383,14 @@ def _fmt(a: float) -> str:
     return f"{a:,.1f} m²" if a >= 1 else f"{a:.3f} m²"
 
 
-def _region(communities: gpd.GeoDataFrame, tolerance_m: float, metric: Any) -> gpd.GeoDataFrame:
+def _region(communities: gpd.GeoDataFrame, tolerance_m: float, metric: Any,
+            slivers: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """The communities' union with the narrow gaps between them closed: one region to repair in, in the
     communities' own CRS. The gaps are found in ``metric``; the union is taken as the communities are drawn
     (a region reprojected from metres bends their straight edges in degrees, leaving slivers of a few
     square centimetres along them)."""
-    slivers = boundary_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
+    if slivers is None:
+        slivers = boundary_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
     gaps = slivers[(slivers["kind"] == "gap") & slivers["narrow"]].to_crs(communities.crs).geometry.to_numpy()
     region = shapely.union_all([shapely.union_all(communities.geometry.to_numpy()), *gaps])
     return gpd.GeoDataFrame({"code": ["region"]}, geometry=[region], crs=communities.crs)
@@ -339,8 +413,15 @@ def validate_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 
     from .crs import is_metric, metric_crs
 
     m = communities.crs if is_metric(communities.crs) else metric_crs(communities)
-    slivers = boundary_slivers(communities.to_crs(m), tolerance_m=tolerance_m)
+    metric = communities.to_crs(m)
+    slivers = boundary_slivers(metric, tolerance_m=tolerance_m)
+    wide = slivers[(slivers["kind"] == "overlap") & ~slivers["narrow"] & (slivers["area_m2"] >= 1.0)]
     records = []
+    for code, datum, before, after in shifted_communities(metric, wide, tolerance_m=tolerance_m):
+        records.append({"type": "community_shifted", "severity": "error", "layer": "communities", "feature_id": code,
+                        "community_code": code, "measure": before,
+                        "geometry": shapely.union_all(metric.geometry[metric["code"].astype(str) == code].to_numpy()),
+                        "message": _shifted_message([(code, datum, before, after)])})
     for r in slivers.itertuples():
         note = f"narrower than {tolerance_m:g} m: resolved by partition, or mend it with --repair" if r.narrow else "repair with --repair"
         if r.kind == "overlap":
@@ -382,7 +463,13 @@ def repair_communities(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.
         msg = f"repair_communities: the community layer has no 'code' column; columns are {list(communities.columns)}"
         raise InputError(msg)
     m = communities.crs if is_metric(communities.crs) else metric_crs(communities)
-    region = _region(communities, tolerance_m, m)
+    metric = communities.to_crs(m)
+    slivers = boundary_slivers(metric, tolerance_m=tolerance_m)
+    wide = slivers[(slivers["kind"] == "overlap") & ~slivers["narrow"] & (slivers["area_m2"] >= 1.0)]
+    shifted = shifted_communities(metric, wide, tolerance_m=tolerance_m)
+    if shifted:
+        raise InputError(_shifted_message(shifted))
+    region = _region(communities, tolerance_m, m, slivers)
     layer = communities.assign(__region="region")
     fixed, log = repair_grids(layer, communities=region, code_column="code", community_column="__region",
                               gap_width_m=tolerance_m)

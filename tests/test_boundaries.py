@@ -6,8 +6,10 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from conftest import CODE_B, rect
+from conftest import CODE_A, CODE_B, METRIC_EPSG, rect
+from gridgeo import InputError
 from gridgeo.boundaries import boundary_slivers, repair_communities, resolve_slivers, validate_communities
+from gridgeo.crs import convert_datum
 
 
 def test_community_functions_leave_their_input_alone(communities_4547):
@@ -154,3 +156,49 @@ def _town_3149() -> gpd.GeoDataFrame:
                          (558022.7553751572, 3463240.697552622), (557864.9335851538, 3463843.9482113533),
                          (557926.1156236061, 3463845.613236834)]),
     ], crs=4549)
+
+
+def _row_of_three() -> gpd.GeoDataFrame:
+    """Three 600 × 600 m communities side by side, sharing their edges."""
+    return gpd.GeoDataFrame({"code": [CODE_A, CODE_B, CODE_B[:-1] + "3"]},
+                            geometry=[rect(0, 0, 600, 600), rect(600, 0, 1200, 600), rect(1200, 0, 1800, 600)],
+                            crs=METRIC_EPSG)
+
+
+@pytest.mark.parametrize("datum", ["gcj02", "bd09"])
+def test_one_community_digitised_on_a_web_map_is_said_not_sent_to_the_repair(datum):
+    """One community of a layer drawn on AMap (GCJ-02) or Baidu (BD-09), the others on WGS-84: it overlaps
+    its neighbours by hectares. The error named only the overlap repair, which gives the overlaps away and
+    keeps the community 500 m off its land; it now names the community, the datum and the conversion, in
+    partition (resolve_slivers), validate (a finding) and --repair (refused)."""
+    c = _row_of_three()
+    moved = convert_datum(c.iloc[[1]].to_crs(4326), src="wgs84", dst=datum).to_crs(METRIC_EPSG)
+    c.loc[1, "geometry"] = moved.geometry.iloc[0]
+    label = {"gcj02": "GCJ-02", "bd09": "BD-09"}[datum]
+    with pytest.raises(InputError) as exc:
+        resolve_slivers(c)
+    msg = str(exc.value)
+    assert "\n" not in msg and f"community {CODE_B} looks digitised on {label}" in msg and f"src='{datum}'" in msg
+    assert CODE_A not in msg.split("looks digitised")[0]
+    found = validate_communities(c)
+    shifted = found[found["type"] == "community_shifted"]
+    assert shifted["feature_id"].tolist() == [CODE_B] and shifted["severity"].tolist() == ["error"]
+    with pytest.raises(InputError, match=f"community {CODE_B} looks digitised on {label}"):
+        repair_communities(c)
+    # converted back as the message says, the layer partitions: nothing wider than a sliver is left
+    back = convert_datum(c.iloc[[1]].to_crs(4326), src=datum, dst="wgs84").to_crs(METRIC_EPSG)
+    c.loc[1, "geometry"] = back.geometry.iloc[0]
+    fixed, findings = resolve_slivers(c)
+    assert set(findings["type"]) <= {"community_overlap_resolved", "community_gap_filled"}
+
+
+def test_a_community_drawn_wider_than_its_land_is_not_called_shifted():
+    """Overlaps of a community drawn 10 m over its neighbours are mended by the repair: no datum is named."""
+    c = _row_of_three()
+    c.loc[1, "geometry"] = c.geometry.iloc[1].buffer(10, join_style="mitre")
+    with pytest.raises(InputError) as exc:
+        resolve_slivers(c)
+    assert "looks digitised" not in str(exc.value) and "--repair" in str(exc.value)
+    assert "community_shifted" not in set(validate_communities(c)["type"])
+    fixed, _ = repair_communities(c)
+    assert len(fixed) == 3

@@ -47,6 +47,10 @@ type                            severity  measure       meaning
                                                         communities layer only holes enclosed by grids are
                                                         found, as warnings
 ``outside_community``           error     m²            grid area outside every community
+``community_shifted``           error     m²            a community of a community layer that looks drawn on a web map's
+                                                        shifted datum (GCJ-02, BD-09) unlike the others: converted
+                                                        to WGS-84 its wide overlaps with them vanish (measure:
+                                                        the overlap as drawn); convert it, do not repair it
 ``crosses_communities``         error     m²            grid area inside another community (不跨社区)
 ``near_coincident_edges``       error     m             grid edges within ``gap_width_m`` of a neighbour's edge
                                                         without matching it: slivers and hairline gaps

@@ -37,6 +37,7 @@ FINDING_TYPES: dict[str, tuple[str, str, str]] = {
     "overlap": ("error", "m2", "grids overlap"),
     "gap": ("error", "m2", "community area in no grid"),
     "outside_community": ("error", "m2", "grid area outside every community"),
+    "community_shifted": ("error", "m2", "community drawn on a web map's shifted datum (GCJ-02/BD-09), over its neighbours"),
     "crosses_communities": ("error", "m2", "grid area inside another community"),
     "near_coincident_edges": ("error", "m", "edges almost but not exactly matching a neighbour"),
     "building_unassigned": ("error", "m2", "building in no grid"),

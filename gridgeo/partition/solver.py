@@ -908,6 +908,9 @@ class _Solver:
             return [nodes]
         if len(nodes) < k or self.calls > self.budget:
             return None
+        if _no_strict_division(self.g.h[nodes], k, self.bounds):
+            # the counts alone prove that no k parts of this region fit the bounds: no tree is drawn for it
+            return None
         self.calls += 1
         occupied = self._occupied_count(nodes)  # counted once (it was twice when the exact search found none)
         if occupied <= EXACT_MAX_NODES:

@@ -909,10 +909,6 @@ class _Solver:
         if len(nodes) < k or self.calls > self.budget:
             return None
         self.calls += 1
-        if _no_strict_division(self.g.h[nodes], k, self.bounds):
-            # the counts alone prove that no k parts of this region fit the bounds: no tree is drawn for it (an
-            # attempt of the budget all the same, so that the search tries no more bisections than it did)
-            return None
         occupied = self._occupied_count(nodes)  # counted once (it was twice when the exact search found none)
         if occupied <= EXACT_MAX_NODES:
             exact = self._exact_region(nodes, k, strict=True)

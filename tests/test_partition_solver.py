@@ -686,8 +686,9 @@ def test_a_regions_units_with_households_are_counted_from_one_mask(monkeypatch):
 def test_a_strict_bisection_found_is_never_ruled_out_by_the_counts(h, k, shape, seed):
     # the counts' proof (_no_strict_division, which spares the exact search) holds for the spanning-tree bisection
     # too: every strict division it finds is one the counts do not rule out (no unit over the ceiling: the solver
-    # makes such a unit a part of its own before it bisects). Session 40 tried stopping the bisection on it
-    # (reverted: plans moved for no CPU measurable on the whole partition; docs/benchmarks.md); such a stop rests on this
+    # makes such a unit a part of its own before it bisects). Session 40 tried stopping the bisection on it (reverted:
+    # plans moved, 汉阳区 a little worse, no CPU drop measurable on the whole partition; docs/benchmarks.md); such a
+    # stop rests on this
     from gridgeo.partition import solver
 
     n = len(h)

@@ -1487,6 +1487,8 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
 
 #: the lattice step (m) of the room between the footprints through which a lane with bends is drawn
 BENT_STEP_M = 1.0
+#: at most this many lattice points over a ring's bounds: a larger ring (rural land) gets a coarser step
+BENT_MAX_POINTS = 1_000_000
 
 
 def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,
@@ -1497,14 +1499,17 @@ def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Ge
 
     The centreline runs through the room of ``ring`` farther than ``clearance + width / 2`` from the footprints
     (those of the hole, the sibling's own, left out) and from ``fixed``: the shortest path on a lattice of
-    :data:`BENT_STEP_M` over that room (8 neighbours) from a point beside the hole's edge to one beside
+    :data:`BENT_STEP_M` over that room (coarser where the ring's bounds would hold more than
+    :data:`BENT_MAX_POINTS`; 8 neighbours) from a point beside the hole's edge to one beside
     ``outer``, both ends carried on to them, simplified to a quarter of a metre and cut to ``ring``. The lane is
     checked against the footprints and ``fixed`` as drawn."""
     fp = footprints[~shapely.covered_by(footprints, shapely.buffer(hole, 1e-3))] if len(footprints) else footprints
     reach = shapely.intersection(outer, shapely.buffer(ring, 1e-6))
     if shapely.is_empty(reach):
         return None
-    margin = width / 2 + BENT_STEP_M / 4  # the simplified line strays from the lattice's by at most a quarter
+    x0, y0, x1, y1 = shapely.bounds(ring)
+    step = max(BENT_STEP_M, float(np.sqrt((x1 - x0) * (y1 - y0) / BENT_MAX_POINTS)))
+    margin = width / 2 + step / 4  # the simplified line strays from the lattice's by at most a quarter step
     room = shapely.buffer(ring, 1e-3)
     if len(fp):
         room = shapely.difference(room, shapely.union_all(shapely.buffer(fp, clearance + margin)))
@@ -1513,7 +1518,7 @@ def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Ge
     if shapely.is_empty(room):
         return None
     x0, y0, x1, y1 = shapely.bounds(room)
-    xx, yy = np.meshgrid(np.arange(np.floor(x0), x1, BENT_STEP_M), np.arange(np.floor(y0), y1, BENT_STEP_M))
+    xx, yy = np.meshgrid(np.arange(np.floor(x0), x1, step), np.arange(np.floor(y0), y1, step))
     pts = shapely.points(xx.ravel(), yy.ravel())
     shapely.prepare(room)
     inside = shapely.contains(room, pts).reshape(xx.shape)
@@ -1521,7 +1526,7 @@ def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Ge
     node[inside] = np.arange(int(inside.sum()))
     pts = pts[inside.ravel()]
     edge = shapely.get_exterior_ring(hole)
-    near = 1.5 * BENT_STEP_M
+    near = 1.5 * step
     src = np.flatnonzero(shapely.dwithin(pts, edge, near))
     dst = np.flatnonzero(shapely.dwithin(pts, reach, near))
     if not (len(src) and len(dst)):
@@ -1534,7 +1539,7 @@ def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Ge
         both = (a >= 0) & (b >= 0)
         rows.append(a[both])
         cols.append(b[both])
-        steps.append(np.full(int(both.sum()), BENT_STEP_M * float(np.hypot(dx, dy))))
+        steps.append(np.full(int(both.sum()), step * float(np.hypot(dx, dy))))
     n = len(pts)
     graph = coo_matrix((np.concatenate(steps), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
     dist, pred, _ = dijkstra(graph, directed=False, indices=src, return_predecessors=True, min_only=True)
@@ -1547,7 +1552,7 @@ def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Ge
     xy = shapely.get_coordinates(pts[path[::-1]])
     first = shapely.get_coordinates(shapely.shortest_line(shapely.points(xy[0]), edge))[1]
     last = shapely.get_coordinates(shapely.shortest_line(shapely.points(xy[-1]), reach))[1]
-    line = _extended(shapely.simplify(shapely.linestrings(np.vstack([first, xy, last])), BENT_STEP_M / 4), width)
+    line = _extended(shapely.simplify(shapely.linestrings(np.vstack([first, xy, last])), step / 4), width)
     lane = shapely.intersection(shapely.buffer(line, width / 2, cap_style="flat", join_style="mitre"), ring)
     touch = shapely.buffer(edge, 1e-6)
     lane = shapely.union_all([q for q in shapely.get_parts(lane) if shapely.intersects(q, touch)])

@@ -1515,8 +1515,14 @@ def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Ge
         room = shapely.difference(room, shapely.union_all(shapely.buffer(fp, clearance + margin)))
     if fixed is not None:
         room = shapely.difference(room, shapely.buffer(fixed, margin))
-    if shapely.is_empty(room):
+    edge = shapely.get_exterior_ring(hole)
+    near = 1.5 * step
+    # only a piece of the room beside both ends holds a way out (none: no lattice drawn)
+    parts = np.asarray(shapely.get_parts(room), dtype=object)
+    parts = parts[shapely.dwithin(parts, edge, near) & shapely.dwithin(parts, reach, near)]
+    if not len(parts):
         return None
+    room = shapely.union_all(parts) if len(parts) > 1 else parts[0]
     x0, y0, x1, y1 = shapely.bounds(room)
     xx, yy = np.meshgrid(np.arange(np.floor(x0), x1, step), np.arange(np.floor(y0), y1, step))
     pts = shapely.points(xx.ravel(), yy.ravel())
@@ -1525,8 +1531,6 @@ def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Ge
     node = np.full(xx.shape, -1, dtype=np.int64)
     node[inside] = np.arange(int(inside.sum()))
     pts = pts[inside.ravel()]
-    edge = shapely.get_exterior_ring(hole)
-    near = 1.5 * step
     src = np.flatnonzero(shapely.dwithin(pts, edge, near))
     dst = np.flatnonzero(shapely.dwithin(pts, reach, near))
     if not (len(src) and len(dst)):

@@ -1187,3 +1187,44 @@ def test_a_grid_wrapped_round_a_walled_in_site_says_why_no_lane_opens_it():
     assert "nor a lane between the buildings: no other grid borders the grid round it; none of the " in msg
     assert "straight lanes 8 or 4 m wide tried from the site, to the community's edge, passes 1 m clear of every " \
            "footprint: each would cut a building" in msg
+    # session 40: nor a lane with bends (the flats touch each other all round the school)
+    assert msg.endswith("and no lane with bends between the buildings, even 2 m wide, passes 1 m clear of every "
+                        "footprint; redraw by hand if needed")
+
+
+def _school_behind_a_screen():
+    """The walled-in school of :func:`_school_in_flats` (120 households) with a gap of 8 m in its east row of flats
+    and a screen block 8 m beyond the gap: no straight lane 4 m wide and 1 m clear of the footprints leaves the
+    school (through the gap it meets the screen; the gap is too narrow for a slanting one), a lane bending round
+    the screen does."""
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东"]}, geometry=[box(X0, Y0, X0 + 400, Y0 + 400)], crs=CRS)
+    ring = [(140, 140, 148, 148), (148, 140, 252, 148), (252, 140, 260, 148), (252, 148, 260, 196),
+            (252, 204, 260, 252), (252, 252, 260, 260), (148, 252, 252, 260), (140, 252, 148, 260),
+            (140, 148, 148, 252), (268, 170, 276, 230)]
+    fp = [box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1) for x0, y0, x1, y1 in ring]
+    buildings = gpd.GeoDataFrame({"households": [12] * len(fp)}, geometry=fp, crs=CRS)
+    site = box(X0 + 150, Y0 + 150, X0 + 250, Y0 + 250)
+    units = _units([{"name": "学校", "category": "school", "employees": 120, "geometry": site}])
+    return comm, buildings, units, site, fp
+
+
+def test_a_site_with_no_straight_way_out_gets_a_lane_with_bends():
+    """Fuzz towns 2637 and 3438 (issue 16, session 40): a grid wrapped round a dedicated grid's site (专属网格) stayed
+    wrapped where the buildings round the site left no STRAIGHT lane 1 m clear of them, though a lane with bends
+    between them reached the community's edge. The school behind a screen block: the shortest lane with bends
+    (4 m wide, round the screen) now opens the ring and the school takes it; no grid has a hole, no building is
+    cut or moved, the plan validates."""
+    comm, buildings, units, site, fp = _school_behind_a_screen()
+    plan = gridgeo.divide(comm, None, buildings, enterprises=units)
+    assert not (plan.findings["type"] == "grid_encloses_grid").any()
+    base, ded = plan.grids[plan.grids["kind"] == "base"].to_crs(CRS), _ded(plan).to_crs(CRS)
+    assert len(base) == 1 and base["households"].tolist() == [120]
+    assert all(len(part.interiors) == 0 for g in base.geometry for part in shapely.get_parts(g))
+    school = ded.geometry.iloc[0]
+    lane = school.difference(site)
+    assert school.distance(comm.geometry.iloc[0].boundary) < 1e-6  # the school's way out to the edge
+    assert min(lane.distance(f) for f in fp) > 1.0 - 1e-6
+    assert 4 * 150 < lane.area < 4 * 200  # 4 m wide, from the gap round the screen to the east edge
+    assert lane.bounds[1] < Y0 + 170 - 1  # round the screen's south end: it bends
+    assert abs(school.area + base.area.sum() - comm.area.iloc[0]) < 1e-3
+    assert (plan.validate()["severity"] == "error").sum() == 0

@@ -96,16 +96,16 @@ def test_fuzz_town_wrap_kept_for_its_small_grids_says_why(shared_data):
     assert "redrawn round such a lane its small grids would be fewer within their bounds" in wrapped["message"].iloc[0]
 
 
-@pytest.mark.parametrize("seed", [2637, 2645])
-def test_fuzz_town_wrap_round_a_walled_in_site_says_why_no_lane_opens_it(seed, shared_data):
-    """Fuzz towns 2637 and 2645 (issue 16, session 37): a grid wrapped round a dedicated grid's site (专属网格) was
-    reported as "neither a corridor to another grid nor a division afresh opened them within the bounds", never why
-    the lanes from the site to a neighbouring grid and to the community's edge failed. Measured: not one straight lane
-    8 or 4 m wide from the site passes 1 m clear of every footprint; the finding now says so."""
+def test_fuzz_town_wrap_round_a_walled_in_site_says_why_no_lane_opens_it(shared_data):
+    """Fuzz town 2645 (issue 16, session 37): a grid wrapped round a dedicated grid's site (专属网格) was reported as
+    "neither a corridor to another grid nor a division afresh opened them within the bounds", never why the lanes
+    from the site to a neighbouring grid and to the community's edge failed. Measured: not one straight lane 8 or
+    4 m wide from the site passes 1 m clear of every footprint; the finding now says so (and, session 40, what the
+    lanes with bends tried after them met). Its companion 2637 is opened by a lane with bends since (below)."""
     from conftest import scenario_builder
 
     fz = scenario_builder("fuzz_partition")
-    t, _ = fz.town(seed)
+    t, _ = fz.town(2645)
     found = fz.div(t).findings
     wrapped = found[found["type"] == "grid_encloses_grid"]
     assert len(wrapped) == 1
@@ -113,6 +113,39 @@ def test_fuzz_town_wrap_round_a_walled_in_site_says_why_no_lane_opens_it(seed, s
     assert "nor a lane between the buildings: none of the " in msg
     assert ("straight lanes 8 or 4 m wide tried from the site, to a neighbouring grid or to the community's edge, "
             "passes 1 m clear of every footprint: each would cut a building") in msg
+    assert "lane with bends between the buildings" in msg
+
+
+def test_fuzz_town_wrap_whose_lane_with_bends_cuts_a_small_grid_says_so(shared_data):
+    """Fuzz town 3383 (session 40): no straight lane from the dedicated grid's site (专属网格) passes 1 m clear of
+    the footprints, nor a lane with bends 8 or 4 m wide; the one lane with bends 2 m wide cuts a small grid (小网格)
+    into pieces holding buildings, and redrawn round it the small grids would be fewer within their bounds: the
+    wrap is kept and its finding says why."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, _ = fz.town(3383)
+    found = fz.div(t).findings
+    wrapped = found[found["type"] == "grid_encloses_grid"]
+    assert len(wrapped) == 1
+    assert ("the shortest lanes with bends between the buildings (8, 4 or 2 m wide, 1 m clear of every footprint) "
+            "would cut one of its small grids (小网格) into pieces holding buildings") in wrapped["message"].iloc[0]
+
+
+@pytest.mark.parametrize("seed", [2637, 3438])
+def test_fuzz_town_site_with_no_straight_way_out_is_opened_by_a_lane_with_bends(seed, shared_data):
+    """Fuzz towns 2637 (session 37) and 3438 (session 39): a grid stayed wrapped round a dedicated grid's site
+    (专属网格), no straight lane from it passing 1 m clear of every footprint, though a lane with bends did (3438:
+    one 2 m wide). The shortest lane with bends now opens it: the plan passes every check of the fuzz driver (no
+    hole, buildings and households kept, no unit split, validate clean) and is the same with the rows shuffled."""
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, desc = fz.town(seed)
+    plan = fz.div(t)
+    assert not (plan.findings["type"] == "grid_encloses_grid").any()
+    fz.check(plan, t)  # raises naming the failed check
+    assert fz._digest(fz.div(fz.shuffled(t, seed))) == fz._digest(plan), f"{desc}: row order changed the plan"
 
 
 def test_fuzz_town_dedicated_grid_wrapped_round_another_is_a_finding_of_the_plan(shared_data):

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import shapely
 from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .._geometry import inner_points, union_by
 from .graph import Graph, subgraph
@@ -958,28 +958,47 @@ def _cut_site_lanes(grid_geoms: np.ndarray, container: shapely.Geometry, small_g
             done = None
             drafts: list[_Redraw | None] = []
             tally: Counter = Counter()
+            def opened(lane: shapely.Geometry, key: str = "", p: int = p, site: shapely.Geometry = site,
+                       mine: np.ndarray = mine, near: np.ndarray = near, drafts: list = drafts,
+                       tally: Counter = tally, small_geoms: np.ndarray = small_geoms,
+                       residents: Residents | None = residents) -> tuple | None:
+                """The ring less ``lane`` with its small grids, where the lane opens the site; else None, the
+                reason counted in ``tally`` (``key`` before it: ``bent_`` for a lane with bends)."""
+                if not shapely.area(shapely.intersection(shapely.buffer(lane, RIM_TOL), site)) > 0:
+                    tally[key + "not_site"] += 1
+                    return None  # a lane from a grid in the hole beside the site (cut_grid_lanes' to give)
+                ring = shapely.difference(grid_geoms[p], lane)
+                # the site opened (not merely joined to another hole of the ring, a sliver of the outline)
+                if not (shapely.get_num_geometries(ring) == 1 and not any(
+                        shapely.area(shapely.intersection(h, site)) > HOLE_LAND_M2
+                        for h in foreign_holes(ring, container))):
+                    tally[key + "split"] += 1
+                    return None
+                redraw = None if residents is None else _Redraw(residents, len(small_geoms))
+                drafts.append(redraw)
+                changed = _small_grids_less(lane, mine, small_geoms, container, near, redraw=redraw)
+                if changed is None:
+                    tally[key + "small"] += 1
+                    return None
+                return ring, lane, changed, redraw
+
             for w in (2 * width, width):
                 for lane in _lanes(grid_geoms[p], start, reach, near, w, clearance, fixed=stop, seams=seams,
                                    tally=tally):
-                    if not shapely.area(shapely.intersection(shapely.buffer(lane, RIM_TOL), site)) > 0:
-                        tally["not_site"] += 1
-                        continue  # a lane from a grid in the hole beside the site (cut_grid_lanes' to give)
-                    ring = shapely.difference(grid_geoms[p], lane)
-                    # the site opened (not merely joined to another hole of the ring, a sliver of the outline)
-                    if not (shapely.get_num_geometries(ring) == 1 and not any(
-                            shapely.area(shapely.intersection(h, site)) > HOLE_LAND_M2
-                            for h in foreign_holes(ring, container))):
-                        tally["split"] += 1
-                        continue
-                    redraw = None if residents is None else _Redraw(residents, len(small_geoms))
-                    drafts.append(redraw)
-                    changed = _small_grids_less(lane, mine, small_geoms, container, near, redraw=redraw)
-                    if changed is not None:
-                        done = ring, lane, changed, redraw
+                    done = opened(lane)
+                    if done is not None:
                         break
-                    tally["small"] += 1
                 if done is not None:
                     break
+            # no straight lane: the shortest lane with bends between the footprints, down to a footpath's width
+            tally["bent_tried"] += done is None
+            for w in (2 * width, width, width / 2) if done is None else ():
+                lane = _bent_lane(grid_geoms[p], start, reach, near, w, clearance, fixed=stop)
+                if lane is not None:
+                    tally["bent"] += 1
+                    done = opened(lane, "bent_")
+                    if done is not None:
+                        break
             if done is None:
                 residents = _no_lane(_refused(residents, p, drafts), p, tally)
                 continue
@@ -1242,7 +1261,8 @@ def no_lane_why(tally: Counter) -> str:
     ending on land that is not the target's (``fixed``), leaving the ring in pieces or the site enclosed
     (``split``), cutting a small grid into pieces holding buildings (``small``) or starting beside the site
     (``not_site``); a ring with no neighbouring grid (``no_neighbour``) or not reaching the community's edge
-    (``no_edge``).
+    (``no_edge``); where the shortest lane with bends was sought (``bent_tried``, :func:`_bent_lane`), those
+    found (``bent``) and why each was refused (``bent_split``, ``bent_small``, ``bent_not_site``).
 
     >>> no_lane_why(Counter(straight=2176, clear=0)).endswith("clear of every footprint: each would cut a building")
     True
@@ -1268,6 +1288,18 @@ def no_lane_why(tally: Counter) -> str:
             ("not_site", "would start beside the site, not on its edge")) if tally[k]]
         said.append(f"of the {tried} {where}, {tally['clear']:,} pass {LANE_CLEARANCE_M:g} m clear of every footprint"
                     + (", and of those tried, " + ", ".join(why) if why else ""))
+    if tally["bent_tried"]:
+        if not tally["bent"]:
+            said.append(f"and no lane with bends between the buildings, even {LANE_M / 2:g} m wide, passes "
+                        f"{LANE_CLEARANCE_M:g} m clear of every footprint")
+        else:
+            why = [text for k, text in (
+                ("bent_split", "leave the grid round it in pieces or the site still enclosed"),
+                ("bent_small", "cut one of its small grids (小网格) into pieces holding buildings"),
+                ("bent_not_site", "start beside the site, not on its edge")) if tally[k]]
+            said.append(f"the shortest lanes with bends between the buildings ({2 * LANE_M:g}, {LANE_M:g} or "
+                        f"{LANE_M / 2:g} m wide, {LANE_CLEARANCE_M:g} m clear of every footprint) would "
+                        + " or ".join(why))
     return "; ".join(said)
 
 
@@ -1452,6 +1484,89 @@ def _lanes(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geomet
         if tried >= LANE_TRIES:
             return
 
+
+#: the lattice step (m) of the room between the footprints through which a lane with bends is drawn
+BENT_STEP_M = 1.0
+#: at most this many lattice points over a ring's bounds: a larger ring (rural land) gets a coarser step
+BENT_MAX_POINTS = 1_000_000
+
+
+def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,
+               width: float, clearance: float, fixed: shapely.Geometry | None = None) -> shapely.Geometry | None:
+    """The shortest lane of ``ring``, ``width`` metres wide and with bends, from ``hole`` to ``outer`` at least
+    ``clearance`` metres from every footprint and not reaching ``fixed``; None where there is none: the way out
+    of a site that the buildings round it leave no straight lane from (fuzz town 3438).
+
+    The centreline runs through the room of ``ring`` farther than ``clearance + width / 2`` from the footprints
+    (those of the hole, the sibling's own, left out) and from ``fixed``: the shortest path on a lattice of
+    :data:`BENT_STEP_M` over that room (coarser where the ring's bounds would hold more than
+    :data:`BENT_MAX_POINTS`; 8 neighbours) from a point beside the hole's edge to one beside
+    ``outer``, both ends carried on to them, simplified to a quarter of a metre and cut to ``ring``. The lane is
+    checked against the footprints and ``fixed`` as drawn."""
+    fp = footprints[~shapely.covered_by(footprints, shapely.buffer(hole, 1e-3))] if len(footprints) else footprints
+    reach = shapely.intersection(outer, shapely.buffer(ring, 1e-6))
+    if shapely.is_empty(reach):
+        return None
+    x0, y0, x1, y1 = shapely.bounds(ring)
+    step = max(BENT_STEP_M, float(np.sqrt((x1 - x0) * (y1 - y0) / BENT_MAX_POINTS)))
+    margin = width / 2 + step / 4  # the simplified line strays from the lattice's by at most a quarter step
+    room = shapely.buffer(ring, 1e-3)
+    if len(fp):
+        room = shapely.difference(room, shapely.union_all(shapely.buffer(fp, clearance + margin)))
+    if fixed is not None:
+        room = shapely.difference(room, shapely.buffer(fixed, margin))
+    edge = shapely.get_exterior_ring(hole)
+    near = 1.5 * step
+    # only a piece of the room beside both ends holds a way out (none: no lattice drawn)
+    parts = np.asarray(shapely.get_parts(room), dtype=object)
+    parts = parts[shapely.dwithin(parts, edge, near) & shapely.dwithin(parts, reach, near)]
+    if not len(parts):
+        return None
+    room = shapely.union_all(parts) if len(parts) > 1 else parts[0]
+    x0, y0, x1, y1 = shapely.bounds(room)
+    xx, yy = np.meshgrid(np.arange(np.floor(x0), x1, step), np.arange(np.floor(y0), y1, step))
+    pts = shapely.points(xx.ravel(), yy.ravel())
+    shapely.prepare(room)
+    inside = shapely.contains(room, pts).reshape(xx.shape)
+    node = np.full(xx.shape, -1, dtype=np.int64)
+    node[inside] = np.arange(int(inside.sum()))
+    pts = pts[inside.ravel()]
+    src = np.flatnonzero(shapely.dwithin(pts, edge, near))
+    dst = np.flatnonzero(shapely.dwithin(pts, reach, near))
+    if not (len(src) and len(dst)):
+        return None
+    h, w = node.shape
+    rows, cols, steps = [], [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = node[0:h - dy, max(0, -dx):w - max(0, dx)]
+        b = node[dy:h, max(0, dx):w - max(0, -dx)]
+        both = (a >= 0) & (b >= 0)
+        rows.append(a[both])
+        cols.append(b[both])
+        steps.append(np.full(int(both.sum()), step * float(np.hypot(dx, dy))))
+    n = len(pts)
+    graph = coo_matrix((np.concatenate(steps), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
+    dist, pred, _ = dijkstra(graph, directed=False, indices=src, return_predecessors=True, min_only=True)
+    j = int(dst[np.argmin(dist[dst])])
+    if not np.isfinite(dist[j]):
+        return None
+    path = [j]
+    while pred[path[-1]] >= 0:
+        path.append(int(pred[path[-1]]))
+    xy = shapely.get_coordinates(pts[path[::-1]])
+    first = shapely.get_coordinates(shapely.shortest_line(shapely.points(xy[0]), edge))[1]
+    last = shapely.get_coordinates(shapely.shortest_line(shapely.points(xy[-1]), reach))[1]
+    line = _extended(shapely.simplify(shapely.linestrings(np.vstack([first, xy, last])), step / 4), width)
+    lane = shapely.intersection(shapely.buffer(line, width / 2, cap_style="flat", join_style="mitre"), ring)
+    touch = shapely.buffer(edge, 1e-6)
+    lane = shapely.union_all([q for q in shapely.get_parts(lane) if shapely.intersects(q, touch)])
+    if shapely.is_empty(lane) or shapely.get_num_geometries(lane) != 1:
+        return None
+    if len(fp) and shapely.intersects(fp, shapely.buffer(lane, clearance)).any():
+        return None
+    if fixed is not None and shapely.distance(lane, fixed) < 1e-3:
+        return None
+    return lane
 
 def _extended(line: shapely.Geometry, by: float) -> shapely.Geometry:
     """``line`` with its first and last segments extended by ``by`` metres beyond its ends."""

@@ -11,7 +11,7 @@ import pyogrio
 
 from ._errors import InputError
 from ._text import counted
-from .io import _M_WARNING, list_layers
+from .io import _M_WARNING, CSVLayerError, list_layers
 from .plan import METADATA_TABLE, Plan
 
 __all__ = ["describe", "plan_summary", "quality_report"]
@@ -31,14 +31,15 @@ def describe(path: str | Path) -> str:
         if suffix in (".csv", ".txt"):
             try:
                 gdf = _read_csv(p, name=p.stem, crs=None, encoding=None)
-            except InputError as exc:
+            except CSVLayerError as exc:
                 # a table the partition would not read as features (a roster; events with bad coordinates, which
-                # `gridgeo locate` answers row by row): summarised as the table it is, with why; text that does not
-                # decode and an empty file are the reader's one-line errors again
+                # `gridgeo locate` answers row by row): summarised as the table it is, with what is wrong where (not
+                # the partition's fix: info describes); text that does not decode and an empty file are the
+                # reader's one-line errors (InputError, not caught)
                 from ._csv import read_csv_text
 
-                df = read_csv_text(p, what=p.stem, option=f"--encoding {p.stem}={{}}")
-                why = str(exc).removeprefix(f"{p.stem}: ")
+                df = read_csv_text(p, what=p.stem, option=f"--encoding {p.stem}={{}}", by_line=True)
+                why = exc.problem
                 return (f"{p}: {counted(1, 'layer')}\n  {p.stem}: {counted(len(df), 'row')}, not read as features: "
                         f"{why}\n    columns: {list(df.columns)}")
         else:

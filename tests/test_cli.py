@@ -157,6 +157,28 @@ def test_info_summarises_a_csv_it_cannot_read_as_features(capsys, tmp_path):
     assert "columns: ['name', 'phone', 'grid_code']" in out
 
 
+def test_info_says_what_is_wrong_in_a_csv_and_in_which_lines_without_the_partitions_fix(capsys, tmp_path):
+    """`gridgeo info` on a CSV with bad rows gave the partition's wording, "(first at row N); fix or remove them", and
+    no fix for a roster: info only describes. It now says what is wrong and names the lines (as in the file, a blank
+    line counted), and gives no fix; the partition's error keeps its fix."""
+    events = tmp_path / "events.csv"
+    events.write_text("经度,纬度,name\n114.30,30.55,a\n\n114.31,abc,b\n,,c\n", encoding="utf-8")
+    assert main(["info", str(events)]) == 0
+    out = capsys.readouterr().out
+    assert "events: 3 rows, not read as features: 2 rows of" in out and "have non-numeric 经度/纬度 (lines 4, 5)\n" in out
+    assert "fix or remove" not in out and "give " not in out, out
+    staff = tmp_path / "staff.csv"
+    staff.write_text("name,phone,grid_code\n甲,131,420103001001001\n", encoding="utf-8")
+    assert main(["info", str(staff)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].endswith("not read as features: CSV " + str(staff) + " has no coordinate columns"), out
+    wkt = tmp_path / "zones.csv"
+    wkt.write_text('code,wkt\n1,"POINT (1 2)"\n2,"POLYGON ((0 0, 1 0"\n', encoding="utf-8")
+    assert main(["info", str(wkt)]) == 0
+    out = capsys.readouterr().out
+    assert "holds malformed WKT in 1 row (line 3: 'POLYGON ((0 0, 1 0')\n" in out and "fix the file" not in out, out
+
+
 def test_info_on_geoparquet(capsys, tmp_path, streets_4547):
     path = tmp_path / "streets.parquet"
     streets_4547.to_parquet(path)

@@ -320,7 +320,7 @@ def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None)
     kwargs: dict[str, Any] = {"engine": "pyogrio"}
     if layer is not None:
         kwargs["layer"] = layer
-    is_shp = path.suffix.lower() == ".shp"
+    is_shp = path.suffix.lower() in (".shp", ".dbf")  # a .dbf alone: a Shapefile's table, its text as the .shp's
     if encoding:
         kwargs["encoding"] = encoding
     elif is_shp and not path.with_suffix(".cpg").exists() and not path.with_suffix(".CPG").exists():

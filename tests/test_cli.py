@@ -578,3 +578,42 @@ def test_run_collects_reference_cycles_before_the_process_exits(monkeypatch):
             gc.enable()
     assert exit_.value.code == 2
     assert freed == ["collected"]
+
+
+def test_info_reads_a_geojson_in_gbk_and_a_dbf_without_cpg_as_partition_reads_them(capsys, tmp_path):
+    """`gridgeo info` on a GeoJSON saved in GBK fell through to the command line's last-resort text error, which
+    told the user to pass ``--encoding communities=gbk``, an option `info` does not have; and a Shapefile's .dbf
+    of GBK text without .cpg was summarised with mojibake column names. The GeoJSON is now read in the encoding
+    that decodes it, and said so; the .dbf as the .shp is read."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    path = tmp_path / "pts.geojson"
+    path.write_bytes('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"名称":"正街"},'
+                     '"geometry":{"type":"Point","coordinates":[114.3,30.5]}}]}'.encode("gbk"))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "columns: ['名称']" in out and "text: not UTF-8" in out and "read as gb18030" in out, out
+    shp = tmp_path / "grids.shp"
+    gpd.GeoDataFrame({"备注": ["城管"]}, geometry=[Point(114.3, 30.5)], crs=4326).to_file(shp, encoding="gbk")
+    shp.with_suffix(".cpg").unlink()
+    assert main(["info", str(shp.with_suffix(".dbf"))]) == 0
+    assert "columns: ['备注']" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (UnicodeDecodeError("utf-8", b"\xd5\xfd", 0, 1, "invalid continuation byte"),
+     "cannot decode a file's text as 'utf-8' (invalid continuation byte); save the file with UTF-8 text"),
+    (UnicodeEncodeError("gbk", "正街😀", 2, 3, "illegal multibyte sequence"), "cannot write '😀' as 'gbk'"),
+])
+def test_the_last_resort_text_error_names_no_option_the_command_may_lack(monkeypatch, capsys, tmp_path, error, said):
+    """A text error no reader worded reached the command line's last resort, which said "cannot decode" even for text
+    that could not be written, and "e.g. --encoding communities=gbk" whatever the command and file (info has no
+    --encoding; the readers name the encoding that decodes). It now says what failed and the fixes that always apply."""
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr("gridgeo.cli._cmd_info", fail)
+    assert main(["info", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gridgeo: error: " + said) and "communities=" not in err and err.count("\n") == 1, err

@@ -489,6 +489,14 @@ def read_layer(
         gdf = _read_csv(p, name=name, crs=crs if crs is not None else default_crs, encoding=encoding)
     else:
         layers = _list_layers(p)
+        if not layers and p.is_dir():  # a folder of one file a layer (`gridgeo export`'s GeoJSON, GeoParquet, CSV …)
+            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in _SUFFIXES)
+            mine = [q for q in files if q.stem == (layer or name)]
+            if len(mine) == 1:
+                return read_layer(mine[0], name=name, crs=crs, default_crs=default_crs, encoding=encoding)
+            msg = (f"{name}: {path} is a folder without a {(layer or name)!r} layer file; give the file "
+                   f"(files there: {[q.name for q in files][:10]})")
+            raise InputError(msg)
         if not layers and not p.is_dir():
             msg = f"{name}: cannot read {path}: not a format GDAL recognises; use GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV"
             raise InputError(msg)

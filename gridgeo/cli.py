@@ -1013,7 +1013,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         print(f"gridgeo: error: {_unicode_error(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # permissions, disk full, a folder where a file should be
-        print(f"gridgeo: error: cannot read or write {exc.filename or ''}: {exc.strerror or exc}; check the path and permissions", file=sys.stderr)
+        print(f"gridgeo: error: {_os_error(exc)}", file=sys.stderr)
         return 2
     parser.error(f"unknown command {args.command!r}")
     return 2
@@ -1046,6 +1046,22 @@ def run() -> None:
                 pass
         os._exit(code)
     raise SystemExit(code)
+
+
+def _os_error(exc: OSError) -> str:
+    """A file error in one line, naming what the user gave: a hidden temporary file or folder of gridgeo's own (the
+    atomic writers write ``.NAME-XXXX`` beside ``--out`` first) is named by the folder it was to be made in.
+
+    >>> _os_error(NotADirectoryError(20, "Not a directory", "events.csv/.site-ab12cd"))
+    'cannot write in events.csv: Not a directory; give an --out in a folder that exists and is writable'
+    >>> _os_error(PermissionError(13, "Permission denied", "plan.gpkg"))
+    'cannot read or write plan.gpkg: Permission denied; check the path and permissions'
+    """
+    name = str(exc.filename or "")
+    if Path(name).name.startswith(".") and "-" in Path(name).name:
+        return (f"cannot write in {Path(name).parent}: {exc.strerror or exc}; give an --out in a folder that exists and "
+                "is writable")
+    return f"cannot read or write {name}: {exc.strerror or exc}; check the path and permissions"
 
 
 def _unicode_error(exc: UnicodeError) -> str:

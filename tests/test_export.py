@@ -586,3 +586,20 @@ def test_an_export_folder_is_validated_and_refused_as_a_plan_in_one_line(exports
         assert err.count("\n") == 1 and "not a plan: give the plan GeoPackage" in err, err
         assert "DRIVER" not in err and "libduckdb" not in err
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_an_out_in_no_folder_is_named_as_given_not_by_the_temporary_file(plan_path, tmp_path, capsys):
+    """`export`, `locate` and `map` with an --out inside something that is no folder (a file, a system folder) said
+    "cannot read or write events.csv/.ex-_v6xcz2l", the hidden temporary they write first, a name the user never gave;
+    the error names the folder the output was to be written in, and nothing is left behind."""
+    from gridgeo.cli import main
+
+    events = tmp_path / "events.csv"
+    events.write_text("lon,lat\n114.3,30.5\n", encoding="utf-8")
+    for command in (["export", str(plan_path), "--format", "geojson", "--out", str(events / "ex")],
+                    ["export", str(plan_path), "--format", "gpkg", "--out", str(events / "ex.gpkg")],
+                    ["map", str(plan_path), "--out", str(events / "site"), "--tiles", "none"]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert f"gridgeo: error: cannot write in {events}: Not a directory" in err and "/." not in err, err
+    assert events.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"]

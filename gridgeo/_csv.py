@@ -124,13 +124,22 @@ def decode_hint(path: str | os.PathLike, tried: str | None, option: str | None) 
 
 
 def read_csv_text(path: str | os.PathLike, *, encoding: str | None = None, what: str, option: str | None = None,
-                  **options: Any) -> pd.DataFrame:
+                  by_line: bool = False, **options: Any) -> pd.DataFrame:
     """A CSV as text cells (``dtype=str``, no NA but what ``options`` say), in the encoding and with the delimiter
     found as the module says. Undecodable text is an :class:`InputError` starting with ``what`` and naming the
-    encoding that decodes it (``option`` formats it as the caller's option); ``options`` go to ``pd.read_csv``."""
+    encoding that decodes it (``option`` formats it as the caller's option); ``options`` go to ``pd.read_csv``.
+
+    ``by_line``: rows whose cells are all empty (blank lines, and the ``,,,`` of a row a spreadsheet cleared) are
+    left out and the index is each row's line in the file (the header is line 1), for messages naming rows."""
     enc = csv_encoding(path, encoding, what=what)
     try:
         sep = csv_delimiter(path, enc)
+        if by_line:
+            df = pd.read_csv(path, encoding=enc, sep=sep, dtype=str, keep_default_na=False, skip_blank_lines=False,
+                             **options)
+            df.index = range(2, len(df) + 2)
+            cells = df.apply(lambda c: c.isna() | c.astype(str).str.strip().eq("")) if len(df.columns) else df
+            return df[~cells.all(axis=1)] if len(df.columns) else df
         return pd.read_csv(path, encoding=enc, sep=sep, dtype=str, keep_default_na=False, **options)
     except pd.errors.EmptyDataError:  # an empty file (a failed download or export): no header to read
         msg = f"{what}: {Path(path).name} is empty (no header row); give a CSV with a header row and its rows"

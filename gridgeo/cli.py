@@ -1009,14 +1009,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     except (GridgeoError, FileExistsError) as exc:
         print(f"gridgeo: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except UnicodeError as exc:  # text in a file that is not in the encoding assumed or given
-        reason = getattr(exc, "reason", str(exc))
-        encoding = getattr(exc, "encoding", "?")
-        print(f"gridgeo: error: cannot decode text as {encoding!r} ({reason}); give the file's encoding, "
-              "e.g. --encoding communities=gbk", file=sys.stderr)
+    except UnicodeError as exc:  # last resort: the readers and writers word their own (the file, the encoding that does)
+        print(f"gridgeo: error: {_unicode_error(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # permissions, disk full, a folder where a file should be
-        print(f"gridgeo: error: cannot read or write {exc.filename or ''}: {exc.strerror or exc}; check the path and permissions", file=sys.stderr)
+        print(f"gridgeo: error: {_os_error(exc)}", file=sys.stderr)
         return 2
     parser.error(f"unknown command {args.command!r}")
     return 2
@@ -1049,6 +1046,39 @@ def run() -> None:
                 pass
         os._exit(code)
     raise SystemExit(code)
+
+
+def _os_error(exc: OSError) -> str:
+    """A file error in one line, naming what the user gave: a hidden temporary file or folder of gridgeo's own (the
+    atomic writers write ``.NAME-XXXX`` beside ``--out`` first) is named by the folder it was to be made in.
+
+    >>> _os_error(NotADirectoryError(20, "Not a directory", "events.csv/.site-ab12cd"))
+    'cannot write in events.csv: Not a directory; give an --out in a folder that exists and is writable'
+    >>> _os_error(PermissionError(13, "Permission denied", "plan.gpkg"))
+    'cannot read or write plan.gpkg: Permission denied; check the path and permissions'
+    """
+    name = str(exc.filename or "")
+    if Path(name).name.startswith(".") and "-" in Path(name).name:
+        return (f"cannot write in {Path(name).parent}: {exc.strerror or exc}; give an --out in a folder that exists and "
+                "is writable")
+    return f"cannot read or write {name}: {exc.strerror or exc}; check the path and permissions"
+
+
+def _unicode_error(exc: UnicodeError) -> str:
+    """A text error no reader or writer worded (they name the file and the encoding that decodes it): what failed,
+    and the fixes that apply whatever the file and the command (no option a command may not have).
+
+    >>> _unicode_error(UnicodeDecodeError("utf-8", b"\\xd5", 0, 1, "invalid start byte"))
+    "cannot decode a file's text as 'utf-8' (invalid start byte); save the file with UTF-8 text, or give its encoding where the command takes one (--encoding)"
+    >>> _unicode_error(UnicodeEncodeError("gbk", "社区😀", 2, 3, "illegal multibyte sequence"))
+    "cannot write '😀' as 'gbk' (illegal multibyte sequence); write UTF-8, or change the text"
+    """
+    encoding = getattr(exc, "encoding", "?")
+    reason = getattr(exc, "reason", str(exc))
+    if isinstance(exc, UnicodeEncodeError):
+        return f"cannot write {exc.object[exc.start:exc.end]!r} as {encoding!r} ({reason}); write UTF-8, or change the text"
+    return (f"cannot decode a file's text as {encoding!r} ({reason}); save the file with UTF-8 text, or give its encoding "
+            "where the command takes one (--encoding)")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ import pyogrio
 
 from ._errors import InputError
 from ._text import counted
-from .io import _M_WARNING, list_layers
+from .io import _M_WARNING, CSVLayerError, list_layers
 from .plan import METADATA_TABLE, Plan
 
 __all__ = ["describe", "plan_summary", "quality_report"]
@@ -31,14 +31,15 @@ def describe(path: str | Path) -> str:
         if suffix in (".csv", ".txt"):
             try:
                 gdf = _read_csv(p, name=p.stem, crs=None, encoding=None)
-            except InputError as exc:
+            except CSVLayerError as exc:
                 # a table the partition would not read as features (a roster; events with bad coordinates, which
-                # `gridgeo locate` answers row by row): summarised as the table it is, with why; text that does not
-                # decode and an empty file are the reader's one-line errors again
+                # `gridgeo locate` answers row by row): summarised as the table it is, with what is wrong where (not
+                # the partition's fix: info describes); text that does not decode and an empty file are the
+                # reader's one-line errors (InputError, not caught)
                 from ._csv import read_csv_text
 
-                df = read_csv_text(p, what=p.stem, option=f"--encoding {p.stem}={{}}")
-                why = str(exc).removeprefix(f"{p.stem}: ")
+                df = read_csv_text(p, what=p.stem, option=f"--encoding {p.stem}={{}}", by_line=True)
+                why = exc.problem
                 return (f"{p}: {counted(1, 'layer')}\n  {p.stem}: {counted(len(df), 'row')}, not read as features: "
                         f"{why}\n    columns: {list(df.columns)}")
         else:
@@ -66,16 +67,39 @@ def describe(path: str | Path) -> str:
         names = [n for n in names if n != METADATA_TABLE]
     lines = [f"{p}: {counted(len(names), 'layer')}"]
     for name in names:
-        if suffix == ".shp":  # its text as partition reads it: GB18030 without .cpg, field names cut mid-character
+        note = ""
+        if suffix in (".shp", ".dbf"):  # its text as partition reads it: GB18030 without .cpg, names cut mid-character
             from .io import _read_ogr
 
             gdf = _read_ogr(p, layer=None, name=p.stem, encoding=None)
         else:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_M_WARNING)
-                gdf = pyogrio.read_dataframe(p, layer=name)
-        lines.append(_layer_line(name, gdf))
+            gdf, note = _read_text_layer(p, name)
+        lines.append(_layer_line(name, gdf) + note)
     return "\n".join(lines)
+
+
+def _read_text_layer(p: Path, name: str) -> tuple[Any, str]:
+    """A layer of ``p`` and, when its text is not UTF-8 (a GeoJSON saved in GBK), a line saying in which encoding it
+    was read and how the other commands read it; an error to save it as UTF-8 when no common encoding decodes it."""
+    def read(encoding: str | None) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_M_WARNING)
+            return pyogrio.read_dataframe(p, layer=name, **({"encoding": encoding} if encoding else {}))
+
+    try:
+        return read(None), ""
+    except UnicodeError as exc:
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else str(exc)
+        for enc in ("gb18030", "big5"):
+            try:
+                gdf = read(enc)
+            except UnicodeError:
+                continue
+            return gdf, (f"\n    text: not UTF-8 ({reason}); read as {enc} here, and by the other commands with "
+                         f"--encoding LAYER={enc}")
+        msg = (f"{p}: layer {name!r}: its text is not UTF-8 ({reason}), nor GB18030 or Big5; save it again with UTF-8 "
+               "text (QGIS: Export, Encoding UTF-8)")
+        raise InputError(msg) from None
 
 
 def _describe_folder(p: Path) -> str:

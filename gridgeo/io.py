@@ -259,8 +259,27 @@ def _prj_crs(path: Path, *, name: str) -> CRS | None:
     return CRS.from_epsg(epsg) if epsg is not None else found
 
 
+class CSVLayerError(InputError):
+    """A CSV that is no layer of features: ``problem`` says what is wrong (and in which lines) without the fix, for
+    ``gridgeo info``, which describes a file and asks nothing of it."""
+
+    def __init__(self, name: str, problem: str, fix: str) -> None:
+        super().__init__(f"{name}: {problem}; {fix}")
+        self.problem = problem
+
+
+def _lines(lines: np.ndarray) -> str:
+    """Line numbers as a message names them: ``line 4``, ``lines 4, 5, 7``, ``lines 4, 5, 7, 9, 12 and 3 more``."""
+    shown = ", ".join(str(int(n)) for n in lines[:5])
+    return ("line " if len(lines) == 1 else "lines ") + shown + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+
+
 def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.GeoDataFrame:
-    df = read_csv_text(path, encoding=encoding, what=name, option=f"--encoding {name}={{}}", na_values=[""])
+    # rows of nothing (blank lines, a row a spreadsheet cleared) are no features; the index is each row's line
+    df = read_csv_text(path, encoding=encoding, what=name, option=f"--encoding {name}={{}}", by_line=True,
+                       na_values=[""])
+    lines = df.index.to_numpy()
+    df = df.reset_index(drop=True)
     lower = {c.lower(): c for c in df.columns}
     lon = next((lower[n] for n in _LON_NAMES if n in lower), None)
     lat = next((lower[n] for n in _LAT_NAMES if n in lower), None)
@@ -268,27 +287,29 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
     if lon and lat:
         x = pd.to_numeric(df[lon], errors="coerce")
         y = pd.to_numeric(df[lat], errors="coerce")
-        bad = x.isna() | y.isna()
+        bad = (x.isna() | y.isna()).to_numpy()
         if bad.any():
-            msg = f"{name}: {counted(int(bad.sum()), 'row')} of {path} {'has' if bad.sum() == 1 else 'have'} non-numeric {lon}/{lat} (first at row {int(np.flatnonzero(bad)[0]) + 2}); fix or remove them"
-            raise InputError(msg)
+            n = int(bad.sum())
+            problem = f"{counted(n, 'row')} of {path} {'has' if n == 1 else 'have'} non-numeric {lon}/{lat} ({_lines(lines[bad])})"
+            raise CSVLayerError(name, problem, "fix or remove them")
         geom = gpd.points_from_xy(x, y)
         df = df.drop(columns=[lon, lat])
         default_crs = 4326
     elif wkt:
-        try:
-            geom = shapely.from_wkt(df[wkt].to_numpy(dtype=object), on_invalid="raise")
-        except shapely.errors.GEOSException as exc:
-            msg = f"{name}: column {wkt!r} of {path} holds malformed WKT ({exc}); fix the file"
-            raise InputError(msg) from None
+        text = df[wkt].to_numpy(dtype=object)
+        geom = shapely.from_wkt(text, on_invalid="ignore")
+        bad = shapely.is_missing(geom) & pd.notna(text)
+        if bad.any():
+            n = int(bad.sum())
+            problem = (f"column {wkt!r} of {path} holds malformed WKT in {counted(n, 'row')} ({_lines(lines[bad])}: "
+                       f"{str(text[bad][0])[:40]!r})")
+            raise CSVLayerError(name, problem, "fix the file")
         df = df.drop(columns=[wkt])
         default_crs = None
     else:
-        msg = (
-            f"{name}: CSV {path} has no coordinate columns; give lon/lat columns (one of {list(_LON_NAMES)} and "
-            f"{list(_LAT_NAMES)}) or a WKT column (one of {list(_WKT_NAMES)}); columns found: {list(df.columns)}"
-        )
-        raise InputError(msg)
+        fix = (f"give lon/lat columns (one of {list(_LON_NAMES)} and {list(_LAT_NAMES)}) or a WKT column (one of "
+               f"{list(_WKT_NAMES)}); columns found: {list(df.columns)}")
+        raise CSVLayerError(name, f"CSV {path} has no coordinate columns", fix)
     # every CSV column stays text (codes keep leading zeros); households and floors are parsed later
     file_crs = _prj_crs(path, name=name)  # the .prj beside it (GDAL's sidecar, as `gridgeo export` writes) is its CRS
     given = file_crs if file_crs is not None else crs if crs is not None else default_crs
@@ -299,7 +320,7 @@ def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None)
     kwargs: dict[str, Any] = {"engine": "pyogrio"}
     if layer is not None:
         kwargs["layer"] = layer
-    is_shp = path.suffix.lower() == ".shp"
+    is_shp = path.suffix.lower() in (".shp", ".dbf")  # a .dbf alone: a Shapefile's table, its text as the .shp's
     if encoding:
         kwargs["encoding"] = encoding
     elif is_shp and not path.with_suffix(".cpg").exists() and not path.with_suffix(".CPG").exists():
@@ -468,6 +489,14 @@ def read_layer(
         gdf = _read_csv(p, name=name, crs=crs if crs is not None else default_crs, encoding=encoding)
     else:
         layers = _list_layers(p)
+        if not layers and p.is_dir():  # a folder of one file a layer (`gridgeo export`'s GeoJSON, GeoParquet, CSV …)
+            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in _SUFFIXES)
+            mine = [q for q in files if q.stem == (layer or name)]
+            if len(mine) == 1:
+                return read_layer(mine[0], name=name, crs=crs, default_crs=default_crs, encoding=encoding)
+            msg = (f"{name}: {path} is a folder without a {(layer or name)!r} layer file; give the file "
+                   f"(files there: {[q.name for q in files][:10]})")
+            raise InputError(msg)
         if not layers and not p.is_dir():
             msg = f"{name}: cannot read {path}: not a format GDAL recognises; use GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet or CSV"
             raise InputError(msg)

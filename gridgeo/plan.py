@@ -248,10 +248,16 @@ class Plan:
         try:
             names = [str(n) for n in pyogrio.list_layers(p)[:, 0]]
         except Exception as exc:  # noqa: BLE001
-            msg = f"cannot read plan {path}: {exc}; give a GeoPackage written by gridgeo"
+            if p.is_dir() or p.suffix.lower() != ".gpkg":  # an export's folder or file: GDAL's words are no help
+                what = "a folder" if p.is_dir() else f"a {p.suffix or 'suffix-less'} file"
+                msg = (f"{path} is {what}, not a plan: give the plan GeoPackage `gridgeo partition` wrote (an export is "
+                       "for other systems; `gridgeo validate` checks its grids)")
+            else:
+                msg = f"cannot read plan {path}: {' '.join(str(exc).split())}; give a GeoPackage written by gridgeo"
             raise InputError(msg) from None
         if METADATA_TABLE not in names:
-            msg = f"{path} is not a gridgeo plan (no {METADATA_TABLE} table; layers: {names}); use `gridgeo info` for other files"
+            msg = (f"{path} is not a gridgeo plan (no {METADATA_TABLE} table; layers: {names}); use `gridgeo info` for "
+                   "other files, and the plan GeoPackage `gridgeo partition` wrote, not an export of it, here")
             raise InputError(msg)
         meta_df = pyogrio.read_dataframe(p, layer=METADATA_TABLE)
         metadata = {k: json.loads(v) for k, v in zip(meta_df["key"], meta_df["value"], strict=True)}

@@ -676,6 +676,12 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
     plan = _finish(prep, grids, subs, buildings, concat_findings([res_f, f_extra], crs=prep.metric), scheme, previous,
                    extra, label=label)
     changes = change_table(office, repaired, plan, prep)
+    inside = {} if not len(on_top) else {  # base grids drawn inside dedicated sites: said so, not "no area left"
+        r.grid_code: r.detail.removeprefix("all of it to ") for r in on_top.itertuples()
+        if r.detail.startswith("all of it") and "@" not in r.grid_code}  # a stray piece (CODE@community) is not the grid
+    if inside:
+        changes["faults"] = [f"drawn inside {inside[c]}, which takes its area" if c in inside else f
+                             for c, f in zip(changes["old_code"], changes["faults"], strict=True)]
     note = [f"crossed into community {', '.join(sorted(crossed[c]))}" if c in crossed else "" for c in changes["old_code"]]
     changes["faults"] = ["; ".join(x for x in (f, n) if x) for f, n in zip(changes["faults"], note, strict=True)]
     summary = {
@@ -861,7 +867,8 @@ def _dedicated_on_top(pieces: gpd.GeoDataFrame, dedicated: np.ndarray) -> tuple[
     same community given to the dedicated grid, drawn on top of it (a site carved out of the base grids), so that
     dedicated grids are kept with their codes whatever the base grids round them were drawn over; and the log of
     those overlaps (``overlap_given``, as :func:`gridgeo.validate.repair_grids` logs its own). A base piece that
-    dedicated grids cover wholly is left to the repair's rule (a grid drawn on top of another carved out)."""
+    dedicated grids cover wholly gives them all of its area (left empty, "all of it" in the log): the repair's rule
+    would carve the smaller grid out of the one round it, splitting the dedicated grid and losing its code."""
     from .validate.repair import LOG_COLUMNS
 
     geoms = pieces.geometry.to_numpy().copy()
@@ -880,11 +887,13 @@ def _dedicated_on_top(pieces: gpd.GeoDataFrame, dedicated: np.ndarray) -> tuple[
                 continue
             rest = polygonal(shapely.difference(geoms[u], shapely.union_all(geoms[over])))
             lost = float(shapely.area(geoms[u]) - shapely.area(rest))
-            if lost < _TOL_M2 or float(shapely.area(rest)) < _TOL_M2:
+            if lost < _TOL_M2:
                 continue
-            geoms[u] = rest
+            wholly = float(shapely.area(rest)) < _TOL_M2  # a base grid drawn inside a dedicated site: all of it given
+            geoms[u] = shapely.Polygon() if wholly else rest
             rows.append({"grid_code": pid[u], "community_code": comm[u], "action": "overlap_given",
-                         "area_m2": round(lost, 6), "detail": "to dedicated grid " + ", ".join(sorted(pid[over]))})
+                         "area_m2": round(float(shapely.area(pieces.geometry.iloc[u])) if wholly else lost, 6),
+                         "detail": ("all of it " if wholly else "") + "to dedicated grid " + ", ".join(sorted(pid[over]))})
     out = pieces.set_geometry(gpd.GeoSeries(geoms, index=pieces.index, crs=pieces.crs))
     return out, pd.DataFrame(rows, columns=LOG_COLUMNS)
 

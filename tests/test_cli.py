@@ -157,6 +157,28 @@ def test_info_summarises_a_csv_it_cannot_read_as_features(capsys, tmp_path):
     assert "columns: ['name', 'phone', 'grid_code']" in out
 
 
+def test_info_says_what_is_wrong_in_a_csv_and_in_which_lines_without_the_partitions_fix(capsys, tmp_path):
+    """`gridgeo info` on a CSV with bad rows gave the partition's wording, "(first at row N); fix or remove them", and
+    no fix for a roster: info only describes. It now says what is wrong and names the lines (as in the file, a blank
+    line counted), and gives no fix; the partition's error keeps its fix."""
+    events = tmp_path / "events.csv"
+    events.write_text("经度,纬度,name\n114.30,30.55,a\n\n114.31,abc,b\n,,c\n", encoding="utf-8")
+    assert main(["info", str(events)]) == 0
+    out = capsys.readouterr().out
+    assert "events: 3 rows, not read as features: 2 rows of" in out and "have non-numeric 经度/纬度 (lines 4, 5)\n" in out
+    assert "fix or remove" not in out and "give " not in out, out
+    staff = tmp_path / "staff.csv"
+    staff.write_text("name,phone,grid_code\n甲,131,420103001001001\n", encoding="utf-8")
+    assert main(["info", str(staff)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].endswith("not read as features: CSV " + str(staff) + " has no coordinate columns"), out
+    wkt = tmp_path / "zones.csv"
+    wkt.write_text('code,wkt\n1,"POINT (1 2)"\n2,"POLYGON ((0 0, 1 0"\n', encoding="utf-8")
+    assert main(["info", str(wkt)]) == 0
+    out = capsys.readouterr().out
+    assert "holds malformed WKT in 1 row (line 3: 'POLYGON ((0 0, 1 0')\n" in out and "fix the file" not in out, out
+
+
 def test_info_on_geoparquet(capsys, tmp_path, streets_4547):
     path = tmp_path / "streets.parquet"
     streets_4547.to_parquet(path)
@@ -556,3 +578,42 @@ def test_run_collects_reference_cycles_before_the_process_exits(monkeypatch):
             gc.enable()
     assert exit_.value.code == 2
     assert freed == ["collected"]
+
+
+def test_info_reads_a_geojson_in_gbk_and_a_dbf_without_cpg_as_partition_reads_them(capsys, tmp_path):
+    """`gridgeo info` on a GeoJSON saved in GBK fell through to the command line's last-resort text error, which
+    told the user to pass ``--encoding communities=gbk``, an option `info` does not have; and a Shapefile's .dbf
+    of GBK text without .cpg was summarised with mojibake column names. The GeoJSON is now read in the encoding
+    that decodes it, and said so; the .dbf as the .shp is read."""
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    path = tmp_path / "pts.geojson"
+    path.write_bytes('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"名称":"正街"},'
+                     '"geometry":{"type":"Point","coordinates":[114.3,30.5]}}]}'.encode("gbk"))
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "columns: ['名称']" in out and "text: not UTF-8" in out and "read as gb18030" in out, out
+    shp = tmp_path / "grids.shp"
+    gpd.GeoDataFrame({"备注": ["城管"]}, geometry=[Point(114.3, 30.5)], crs=4326).to_file(shp, encoding="gbk")
+    shp.with_suffix(".cpg").unlink()
+    assert main(["info", str(shp.with_suffix(".dbf"))]) == 0
+    assert "columns: ['备注']" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("error", "said"), [
+    (UnicodeDecodeError("utf-8", b"\xd5\xfd", 0, 1, "invalid continuation byte"),
+     "cannot decode a file's text as 'utf-8' (invalid continuation byte); save the file with UTF-8 text"),
+    (UnicodeEncodeError("gbk", "正街😀", 2, 3, "illegal multibyte sequence"), "cannot write '😀' as 'gbk'"),
+])
+def test_the_last_resort_text_error_names_no_option_the_command_may_lack(monkeypatch, capsys, tmp_path, error, said):
+    """A text error no reader worded reached the command line's last resort, which said "cannot decode" even for text
+    that could not be written, and "e.g. --encoding communities=gbk" whatever the command and file (info has no
+    --encoding; the readers name the encoding that decodes). It now says what failed and the fixes that always apply."""
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr("gridgeo.cli._cmd_info", fail)
+    assert main(["info", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gridgeo: error: " + said) and "communities=" not in err and err.count("\n") == 1, err

@@ -561,3 +561,45 @@ def test_kml_grids_and_small_grids_are_labelled_by_their_codes(exports, plan):
     assert placemarks and all(re.search(r"<name>\d+</name>", p) for p in placemarks)
     communities = pyogrio.read_dataframe(path, layer="communities")
     assert sorted(communities["Name"]) == sorted(plan.layers["communities"]["name"])
+
+
+def test_an_export_folder_is_validated_and_refused_as_a_plan_in_one_line(exports, plan_path, tmp_path, capsys):
+    """Round trip of an export: `gridgeo validate` on a folder of GeoJSON files `gridgeo export` wrote was a traceback
+    (GDAL reads no folder of GeoJSON as a data source: "not recognized as being in a supported file format"); it now
+    checks the folder's grids file, as it checks that file. `locate` on such a folder, or on a GeoParquet file of
+    one, said GDAL's words (a driver prefix; "libduckdb.so: cannot open shared object file"); it now says in one line
+    that it wants the plan, not an export."""
+    from gridgeo.cli import main
+
+    folder = exports["geojson"]
+    assert main(["validate", str(folder), "--report", str(tmp_path / "a.json")]) == 0
+    assert main(["validate", str(folder / "grids.geojson"), "--report", str(tmp_path / "b.json")]) == 0
+    first, second = (json.loads((tmp_path / n).read_text(encoding="utf-8")) for n in ("a.json", "b.json"))
+    assert first["findings"] == second["findings"]
+    heads = [line.split(": ", 1)[1] for line in capsys.readouterr().out.splitlines() if line.startswith(str(folder))]
+    assert len(heads) == 2 and heads[0] == heads[1], heads  # "N grids, M findings" alike
+    events = tmp_path / "events.csv"
+    events.write_text("lon,lat\n114.3,30.5\n", encoding="utf-8")
+    for given in (folder, exports["parquet"] / "grids.parquet"):
+        assert main(["locate", str(given), str(events), "--out", str(tmp_path / "r.csv")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "not a plan: give the plan GeoPackage" in err, err
+        assert "DRIVER" not in err and "libduckdb" not in err
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_an_out_in_no_folder_is_named_as_given_not_by_the_temporary_file(plan_path, tmp_path, capsys):
+    """`export`, `locate` and `map` with an --out inside something that is no folder (a file, a system folder) said
+    "cannot read or write events.csv/.ex-_v6xcz2l", the hidden temporary they write first, a name the user never gave;
+    the error names the folder the output was to be written in, and nothing is left behind."""
+    from gridgeo.cli import main
+
+    events = tmp_path / "events.csv"
+    events.write_text("lon,lat\n114.3,30.5\n", encoding="utf-8")
+    for command in (["export", str(plan_path), "--format", "geojson", "--out", str(events / "ex")],
+                    ["export", str(plan_path), "--format", "gpkg", "--out", str(events / "ex.gpkg")],
+                    ["map", str(plan_path), "--out", str(events / "site"), "--tiles", "none"]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert f"gridgeo: error: cannot write in {events}: Not a directory" in err and "/." not in err, err
+    assert events.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"]

@@ -179,7 +179,21 @@ def test_csv_gbk_encoded(tmp_path):
 def test_csv_non_numeric_coordinates(tmp_path):
     path = tmp_path / "buildings.csv"
     path.write_text("lon,lat\n114.27,30.59\nabc,30.6\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"buildings: 1 row of .*buildings\.csv has non-numeric lon/lat \(first at row 3\)"):
+    with pytest.raises(InputError, match=r"buildings: 1 row of .*buildings\.csv has non-numeric lon/lat \(line 3\); fix or remove them"):
+        read_layer(path, name="buildings")
+
+
+def test_csv_rows_named_by_their_line_blank_and_cleared_rows_skipped(tmp_path):
+    """A CSV layer saved by a spreadsheet with a blank line and a row it cleared (``,,``): the cleared row was a
+    row of non-numeric coordinates, and the first bad row was named by its place among the rows read plus 2
+    ("first at row 3" for a bad row on line 4, after a blank line). Rows of nothing are no features; every bad row
+    is named by its line in the file."""
+    path = tmp_path / "buildings.csv"
+    path.write_text("lon,lat,name\n114.27,30.59,a\n\n,,\n114.28,30.6,b\n", encoding="utf-8")
+    got = read_layer(path, name="buildings")
+    assert list(got["name"]) == ["a", "b"] and got.geometry.iloc[1].equals(Point(114.28, 30.6))
+    path.write_text("lon,lat,name\n114.27,30.59,a\n\nabc,30.6,b\n114.28,,c\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"2 rows of .* have non-numeric lon/lat \(lines 4, 5\); fix or remove them"):
         read_layer(path, name="buildings")
 
 

@@ -189,6 +189,21 @@ def test_roster_errors_are_one_line(tmp_path, plan, rows, match):
     assert "\n" not in str(info.value)
 
 
+def test_roster_blank_lines_and_cleared_rows_skipped_and_lines_named_as_in_the_file(tmp_path, plan):
+    """A roster saved by a spreadsheet with a blank line and a row it cleared (``,,,``, cells emptied, the row kept):
+    the cleared row was an "empty name" error, and every message named the line after a blank one a line too early
+    (pandas skips blank lines; the line was counted from the rows read). Rows of nothing are skipped like blank
+    lines; a line number is the file's."""
+    path = tmp_path / "staff.csv"
+    text = "姓名,电话,职务,网格编码,备注\n张三,138,网格员,420103001002002,\n\n,,,,\n李四,139,网格长,420103001002002,x\n"
+    path.write_text(text, encoding="utf-8")
+    staff = read_roster(path, plan).staff
+    assert sorted(staff[["name", "line"]].values.tolist()) == [["张三", 2], ["李四", 5]]
+    path.write_text(text + "\n王五,137,队长,420103001002002,\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape("line 7: unknown role '队长'")):
+        read_roster(path, plan)
+
+
 def test_roster_in_gbk_with_chinese_headers(tmp_path, plan):
     path = tmp_path / "staff.csv"
     path.write_bytes("姓名,电话,职务,网格编码\n张三,138,网格员,420103001002002\n".encode("gbk"))
@@ -1021,3 +1036,28 @@ def test_a_village_grid_names_its_villager_group_in_popup_and_on_its_sign(plan):
     assert "村民小组:" in texts and "<i>三组</i>" in texts  # printed as written: a sign is not HTML
     assert any("<i>三组</i>" in t and a1 in t for t in texts)  # the title: community, group, grid code
     assert "村民小组:" not in [t.get_text() for t in sign_figure(named, a2).texts]
+
+
+def test_a_grid_with_an_invalid_geometry_is_refused_in_one_line_before_anything_is_drawn(tmp_path, capsys):
+    """A plan whose grid was redrawn by hand in a GIS as a bow-tie (self-intersecting): `sign` for the grid beside it
+    was a GEOS traceback (TopologyException, intersecting the neighbour with the sign's view) and `map` published the
+    bow-tie; both now refuse the plan in one line naming the grid and the fix, and write nothing."""
+    _font_or_skip()
+    plan = town_plan()
+    grids = plan.layers["grids"].copy()
+    i = int(np.flatnonzero(grids["grid_code"] == A2)[0])
+    x0, y0, x1, y1 = grids.geometry.iloc[i].bounds
+    geoms = grids.geometry.to_numpy().copy()
+    geoms[i] = shapely.Polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
+    grids = grids.set_geometry(gpd.GeoSeries(geoms, crs=grids.crs))
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    grids.to_file(path, layer="grids", driver="GPKG")  # as a GIS saves the layer edited in place (a plan mends on write)
+    for command in (["sign", str(path), "--grid", A1, "--out", str(tmp_path / "signs")],
+                    ["sign", str(path), "--community", CODE_A, "--out", str(tmp_path / "maps")],
+                    ["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none"]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("gridgeo: error: grids: 1 grid has an invalid geometry") and A2 in err, err
+        assert "Fix Geometries" in err
+    assert not any((tmp_path / d).exists() for d in ("signs", "maps", "site"))

@@ -12,6 +12,7 @@ import stat
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -291,3 +292,36 @@ def test_a_base_grid_drawn_over_most_of_a_dedicated_grid_leaves_it_its_building(
         assert status[code] in ("kept", "reshaped") and after.at[code, "kind"] == "dedicated", (code, status[code])
     assert placed.iloc[0] == d
     assert shapely.area(shapely.symmetric_difference(after.to_crs(m).at[d, "geometry"], g.at[d, "geometry"])) < 1.0
+
+
+def test_a_base_grid_drawn_inside_a_dedicated_grid_gives_it_its_area(partitioned):
+    """An office's base grid drawn wholly inside a dedicated grid (专属网格; a site outlined twice): the base piece,
+    wholly covered, was left to the repair's rule, which carved it out of the dedicated grid round it; the
+    dedicated grid came back ``split``, its code lost to a new one, part of it in a base grid. Now the dedicated grid
+    takes the inner grid's area and is kept exactly, and the change table says where the inner grid went."""
+    _, before = partitioned
+    m = metric_crs(before)
+    g = before.to_crs(m)
+    g = g[g["community_code"].isin(sorted(g["community_code"].unique())[:2])].reset_index(drop=True)
+    d = g[g["kind"] == "dedicated"].sort_values("grid_code").iloc[-1]
+    inner = d["grid_code"][:12] + "050"
+    assert inner not in set(g["grid_code"])
+    office = pd.concat([g[["grid_code", "kind", "geometry"]],
+                        gpd.GeoDataFrame({"grid_code": [inner], "kind": ["base"]},
+                                         geometry=[shapely.buffer(d.geometry, -3)], crs=m)], ignore_index=True)
+    plan, changes = rebalance(office, *INPUTS, workers=1)
+    assert plan.metadata["validation"]["error"] == 0, plan.metadata["validation"]
+    row = changes.set_index("old_code").loc[inner]
+    # merged into the dedicated grid, or redrawn as it when the inner grid is most of it (the change table's rule)
+    assert row["status"] in ("merged", "redrawn") and row["new_codes"] == d["grid_code"], row.to_dict()
+    assert row["households_moved"] == 0, row.to_dict()
+    assert f"inside dedicated grid {d['grid_code']}" in row["faults"], row["faults"]
+    status = dict(zip(changes["old_code"], changes["status"], strict=True))
+    after = plan["grids"].to_crs(m).set_index("grid_code")
+    for code in g.loc[g["kind"] == "dedicated", "grid_code"]:
+        # the site's own: its households, counted in the inner grid by the office's layer, come back to it (reshaped)
+        assert status[code] == ("kept" if code != d["grid_code"] or row["households_before"] == 0 else "reshaped"), (
+            code, status[code])
+        assert after.at[code, "kind"] == "dedicated", code
+    assert (after["kind"] == "dedicated").sum() == (g["kind"] == "dedicated").sum()
+    assert shapely.area(shapely.symmetric_difference(after.at[d["grid_code"], "geometry"], d.geometry)) < 1.0

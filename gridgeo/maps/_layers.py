@@ -12,7 +12,7 @@ import shapely
 
 from ..crs import convert_geometries, metric_crs
 
-__all__ = ["PALETTE", "adjacency", "colour_grids", "roads_by_zone", "display_layer", "plan_streets"]
+__all__ = ["PALETTE", "adjacency", "check_drawable", "colour_grids", "roads_by_zone", "display_layer", "plan_streets"]
 
 #: fill colours of base grids (ColorBrewer Set3/Pastel1, light enough for labels and streets on top)
 PALETTE = ("#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462", "#b3de69", "#fccde5", "#d9d9d9", "#bc80bd")
@@ -69,6 +69,36 @@ def palette_colour(index: int) -> str:
 
     r, g, b = colorsys.hls_to_rgb((index * 0.618034) % 1.0, 0.78, 0.55)
     return f"#{int(r * 255):02x}{int(g * 255):02x}{int(b * 255):02x}"
+
+
+def check_drawable(plan: Any) -> None:
+    """An :class:`~gridgeo.InputError` when a grid or small grid of ``plan`` has an invalid geometry (a bow-tie drawn
+    by hand in a GIS): a map or sign would draw it wrong, or fail on it in GEOS, whichever grid it is about.
+
+    >>> from types import SimpleNamespace
+    >>> bow = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    >>> check_drawable(SimpleNamespace(layers={"grids": gpd.GeoDataFrame({"grid_code": ["a"]}, geometry=[bow])}))
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: grids: 1 grid has an invalid geometry (a: Self-intersection[0.5 0.5]); a map or sign would draw it wrong: fix it in the GIS (QGIS: Vector > Geometry Tools > Fix Geometries) and check the plan with `gridgeo validate`
+    """
+    from .._errors import InputError
+    from .._text import counted
+
+    for layer, key, what in (("grids", "grid_code", "grid"), ("subgrids", "subgrid_code", "small grid")):
+        gdf = plan.layers.get(layer)
+        if gdf is None or not len(gdf):
+            continue
+        geoms = gdf.geometry.to_numpy()
+        bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+        if len(bad):
+            named = "; ".join(f"{gdf[key].iloc[i]}: {shapely.is_valid_reason(geoms[i])}" for i in bad[:3])
+            more = f"; +{len(bad) - 3} more" if len(bad) > 3 else ""
+            msg = (f"{layer}: {counted(len(bad), what)} {'has an invalid geometry' if len(bad) == 1 else 'have invalid geometries'} "
+                   f"({named}{more}); a map or sign would draw {'it' if len(bad) == 1 else 'them'} wrong: fix "
+                   f"{'it' if len(bad) == 1 else 'them'} in the GIS (QGIS: Vector > Geometry Tools > Fix Geometries) "
+                   "and check the plan with `gridgeo validate`")
+            raise InputError(msg)
 
 
 def plan_streets(plan: Any, streets: Any = None) -> gpd.GeoDataFrame | None:

@@ -87,7 +87,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         msg = f"roster {str(path)!r} must be a CSV file (.csv); save the spreadsheet as CSV (UTF-8)"
         raise InputError(msg)
     try:
-        return read_csv_text(path, what=f"roster {str(path)!r}", skipinitialspace=True)
+        return read_csv_text(path, what=f"roster {str(path)!r}", by_line=True, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         msg = f"roster {str(path)!r} is not a readable CSV ({' '.join(str(exc).split())}); save it as CSV with a header row"
         raise InputError(msg) from None
@@ -108,7 +108,7 @@ def _canonical_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
         sci = out[col].str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
         if sci.any():
             i = int(sci.to_numpy().argmax())
-            msg = (f"roster {source} line {i + 2}: {col} {out[col].iloc[i]!r} is a number in scientific notation, its "
+            msg = (f"roster {source} line {out.index[i]}: {col} {out[col].iloc[i]!r} is a number in scientific notation, its "
                    "digits lost (Excel shows long numbers so); format the column as text, type the codes again and save")
             raise InputError(msg)
     return out
@@ -172,11 +172,12 @@ def read_roster(roster: Any, plan: Any) -> Roster:
     """
     if isinstance(roster, pd.DataFrame):
         source, base, frame = "(DataFrame)", Path.cwd(), roster_text(roster)
+        frame.index = range(2, len(frame) + 2)  # "line" as in the CSV the frame would be (the header line 1)
     else:
         path = Path(os.fspath(roster))
-        source, base, frame = repr(str(path)), path.resolve().parent, _read_csv(path)
+        source, base, frame = repr(str(path)), path.resolve().parent, _read_csv(path)  # indexed by line
     frame = _canonical_columns(frame, source)
-    frame["line"] = range(2, len(frame) + 2)  # the header is line 1
+    frame["line"] = frame.index.to_numpy()
     grids = plan.grids
     grid_community = dict(zip(grids["grid_code"].astype(str), grids["community_code"].astype(str)))
     subgrids = plan.layers.get("subgrids")

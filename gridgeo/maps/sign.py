@@ -27,7 +27,7 @@ import shapely
 
 from .._errors import GridgeoError, InputError
 from ..crs import metric_crs
-from ._layers import community_names, plan_streets, roads_by_zone
+from ._layers import check_drawable, community_names, plan_streets, roads_by_zone
 from ._text import default_duties, role_label, texts, villager_group
 from .roster import Roster, read_roster
 
@@ -527,6 +527,7 @@ def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list
         msg = f"{existing[0]} exists; pass --force (force=True) to replace it"
         raise InputError(msg)
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
+    check_drawable(plan)
     street_layer = plan_streets(plan, streets)
     with _glyphs_said("community maps"):
         figures = [community_figure(plan, c, roster=staff, streets=street_layer, paper=paper, lang=lang, public=public)
@@ -595,6 +596,7 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
         msg = f"--out folder {out.parent} does not exist; create it first"
         raise InputError(msg)
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
+    check_drawable(plan)
     street_layer = plan_streets(plan, streets)
     find_cjk_font()  # fail before any work
     made = not out.exists()  # a folder this run makes goes again if the run fails

@@ -25,7 +25,16 @@ import pandas as pd
 import shapely
 
 from .._errors import InputError
-from ._layers import PALETTE, colour_grids, community_names, display_layer, palette_colour, plan_streets, roads_by_zone
+from ._layers import (
+    PALETTE,
+    check_drawable,
+    colour_grids,
+    community_names,
+    display_layer,
+    palette_colour,
+    plan_streets,
+    roads_by_zone,
+)
 from ._text import default_duties, esc, role_label, texts, villager_group
 from .roster import Roster, read_roster
 
@@ -438,6 +447,7 @@ def _prepare(plan: Any, streets: Any) -> dict[str, Any]:
     its colour (over the whole plan, so that the pages of a split site agree)."""
     from ..crs import metric_crs
 
+    check_drawable(plan)
     street_layer = plan_streets(plan, streets)
     if street_layer is not None and len(street_layer) and street_layer.crs is not None and street_layer.crs.is_geographic:
         street_layer = street_layer.to_crs(metric_crs(plan.grids))

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import dijkstra
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import fuzz_partition as fz  # noqa: E402
+
+from gridgeo.partition.enclosures import lattice_path  # noqa: E402
 
 WIDTHS = (8.0, 4.0, 2.0)
 CLEAR = 1.0
@@ -30,40 +30,9 @@ CLEAR = 1.0
 
 def shortest_centreline(room: shapely.Geometry, site: shapely.Geometry, rim: shapely.Geometry) -> shapely.Geometry | None:
     """The shortest path on a 1 m lattice of ``room`` (8 neighbours) from within 1.5 m of ``site`` to within
-    1.5 m of ``rim``, or None."""
-    x0, y0, x1, y1 = shapely.bounds(room)
-    if not np.isfinite(x0):
-        return None
-    xx, yy = np.meshgrid(np.arange(np.floor(x0), x1, 1.0), np.arange(np.floor(y0), y1, 1.0))
-    pts = shapely.points(xx.ravel(), yy.ravel())
-    shapely.prepare(room)
-    ok = shapely.contains(room, pts).reshape(xx.shape)
-    idx = np.full(xx.shape, -1, dtype=np.int64)
-    idx[ok] = np.arange(int(ok.sum()))
-    nodes = pts[ok.ravel()]
-    h, w = idx.shape
-    rows, cols, wts = [], [], []
-    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        a = idx[0:h - dy, max(0, -dx):w - max(0, dx)]
-        b = idx[dy:h, max(0, dx):w - max(0, -dx)]
-        m = (a >= 0) & (b >= 0)
-        rows.append(a[m])
-        cols.append(b[m])
-        wts.append(np.full(int(m.sum()), float(np.hypot(dx, dy))))
-    n = len(nodes)
-    src = np.flatnonzero(shapely.distance(nodes, site) < 1.5)
-    dst = np.flatnonzero(shapely.distance(nodes, rim) < 1.5)
-    if not (n and len(src) and len(dst)):
-        return None
-    graph = coo_matrix((np.concatenate(wts), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
-    dist, pred, _ = dijkstra(graph, directed=False, indices=src, return_predecessors=True, min_only=True)
-    j = int(dst[np.argmin(dist[dst])])
-    if not np.isfinite(dist[j]):
-        return None
-    path = [j]
-    while pred[path[-1]] >= 0:
-        path.append(int(pred[path[-1]]))
-    return shapely.linestrings(shapely.get_coordinates(nodes[path[::-1]]))
+    1.5 m of ``rim``, or None: the engine's own lattice path (``enclosures.lattice_path``)."""
+    xy = lattice_path(room, site, rim, 1.0, 1.5)
+    return None if xy is None else shapely.linestrings(xy)
 
 
 def take_apart(seed: int) -> None:

@@ -1491,6 +1491,50 @@ BENT_STEP_M = 1.0
 BENT_MAX_POINTS = 1_000_000
 
 
+def lattice_path(room: shapely.Geometry, start: shapely.Geometry, end: shapely.Geometry, step: float,
+                 near: float) -> np.ndarray | None:
+    """The shortest path through ``room`` on a lattice of ``step`` metres (8 neighbours) from a point within
+    ``near`` of ``start`` to one within ``near`` of ``end``, as its points' coordinates; None where none joins them.
+
+    >>> xy = lattice_path(shapely.box(0, 0, 10, 3), shapely.box(-1, 0, 0, 3), shapely.box(10, 0, 11, 3), 1.0, 1.5)
+    >>> float(xy[0][0]), float(xy[-1][0]), len(xy)
+    (1.0, 9.0, 9)
+    """
+    x0, y0, x1, y1 = shapely.bounds(room)
+    if not np.isfinite(x0):
+        return None
+    xx, yy = np.meshgrid(np.arange(np.floor(x0), x1, step), np.arange(np.floor(y0), y1, step))
+    pts = shapely.points(xx.ravel(), yy.ravel())
+    shapely.prepare(room)
+    inside = shapely.contains(room, pts).reshape(xx.shape)
+    node = np.full(xx.shape, -1, dtype=np.int64)
+    node[inside] = np.arange(int(inside.sum()))
+    pts = pts[inside.ravel()]
+    src = np.flatnonzero(shapely.dwithin(pts, start, near))
+    dst = np.flatnonzero(shapely.dwithin(pts, end, near))
+    if not (len(src) and len(dst)):
+        return None
+    h, w = node.shape
+    rows, cols, steps = [], [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        a = node[0:h - dy, max(0, -dx):w - max(0, dx)]
+        b = node[dy:h, max(0, dx):w - max(0, -dx)]
+        both = (a >= 0) & (b >= 0)
+        rows.append(a[both])
+        cols.append(b[both])
+        steps.append(np.full(int(both.sum()), step * float(np.hypot(dx, dy))))
+    n = len(pts)
+    graph = coo_matrix((np.concatenate(steps), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
+    dist, pred, _ = dijkstra(graph, directed=False, indices=src, return_predecessors=True, min_only=True)
+    j = int(dst[np.argmin(dist[dst])])
+    if not np.isfinite(dist[j]):
+        return None
+    path = [j]
+    while pred[path[-1]] >= 0:
+        path.append(int(pred[path[-1]]))
+    return shapely.get_coordinates(pts[path[::-1]])
+
+
 def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Geometry, footprints: np.ndarray,
                width: float, clearance: float, fixed: shapely.Geometry | None = None) -> shapely.Geometry | None:
     """The shortest lane of ``ring``, ``width`` metres wide and with bends, from ``hole`` to ``outer`` at least
@@ -1523,37 +1567,9 @@ def _bent_lane(ring: shapely.Geometry, hole: shapely.Geometry, outer: shapely.Ge
     if not len(parts):
         return None
     room = shapely.union_all(parts) if len(parts) > 1 else parts[0]
-    x0, y0, x1, y1 = shapely.bounds(room)
-    xx, yy = np.meshgrid(np.arange(np.floor(x0), x1, step), np.arange(np.floor(y0), y1, step))
-    pts = shapely.points(xx.ravel(), yy.ravel())
-    shapely.prepare(room)
-    inside = shapely.contains(room, pts).reshape(xx.shape)
-    node = np.full(xx.shape, -1, dtype=np.int64)
-    node[inside] = np.arange(int(inside.sum()))
-    pts = pts[inside.ravel()]
-    src = np.flatnonzero(shapely.dwithin(pts, edge, near))
-    dst = np.flatnonzero(shapely.dwithin(pts, reach, near))
-    if not (len(src) and len(dst)):
+    xy = lattice_path(room, edge, reach, step, near)
+    if xy is None:
         return None
-    h, w = node.shape
-    rows, cols, steps = [], [], []
-    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        a = node[0:h - dy, max(0, -dx):w - max(0, dx)]
-        b = node[dy:h, max(0, dx):w - max(0, -dx)]
-        both = (a >= 0) & (b >= 0)
-        rows.append(a[both])
-        cols.append(b[both])
-        steps.append(np.full(int(both.sum()), step * float(np.hypot(dx, dy))))
-    n = len(pts)
-    graph = coo_matrix((np.concatenate(steps), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsr()
-    dist, pred, _ = dijkstra(graph, directed=False, indices=src, return_predecessors=True, min_only=True)
-    j = int(dst[np.argmin(dist[dst])])
-    if not np.isfinite(dist[j]):
-        return None
-    path = [j]
-    while pred[path[-1]] >= 0:
-        path.append(int(pred[path[-1]]))
-    xy = shapely.get_coordinates(pts[path[::-1]])
     first = shapely.get_coordinates(shapely.shortest_line(shapely.points(xy[0]), edge))[1]
     last = shapely.get_coordinates(shapely.shortest_line(shapely.points(xy[-1]), reach))[1]
     line = _extended(shapely.simplify(shapely.linestrings(np.vstack([first, xy, last])), step / 4), width)

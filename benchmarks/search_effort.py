@@ -60,6 +60,16 @@ class Recorder:
     def caller(self) -> str:
         return self.ctx[-1] if self.ctx else "other"
 
+    def timed(self, stage: str, f: Any, *a: Any, **k: Any) -> tuple[Any, float]:
+        """``f(*a, **k)`` run as ``stage`` (the caller its solvers are counted under), with its CPU seconds."""
+        self.ctx.append(stage)
+        t = clk()
+        try:
+            out = f(*a, **k)
+        finally:
+            self.ctx.pop()
+        return out, clk() - t
+
 
 def instrument(R: Recorder) -> None:
     """Wrap the engine's steps (module attributes of :mod:`gridgeo.partition.community`, the solver's methods)."""
@@ -84,13 +94,7 @@ def instrument(R: Recorder) -> None:
         f = getattr(C, name)
 
         def wrapped(*a: Any, **k: Any) -> Any:
-            R.ctx.append(stage)
-            t = clk()
-            try:
-                out = f(*a, **k)
-            finally:
-                R.ctx.pop()
-            dt = clk() - t
+            out, dt = R.timed(stage, f, *a, **k)
             same = np.array_equal(np.asarray(a[arg]), labels_of(out))
             if name == "_fit_small_grids":
                 same = same and out[1] is a[6]  # no block divided
@@ -109,13 +113,8 @@ def instrument(R: Recorder) -> None:
     drawings: list[list[tuple[Any, float, bool]]] = []
 
     def base_grids_once(*a: Any, **k: Any) -> Any:
-        R.ctx.append("base_drawing")
-        t = clk()
-        try:
-            out = once(*a, **k)
-        finally:
-            R.ctx.pop()
-        drawings[-1].append((out[0], clk() - t, "split" in k))
+        out, dt = R.timed("base_drawing", once, *a, **k)
+        drawings[-1].append((out[0], dt, "split" in k))
         return out
 
     def base_grids(*a: Any, **k: Any) -> Any:
@@ -165,13 +164,7 @@ def instrument(R: Recorder) -> None:
 
     def small_division(*a: Any, **k: Any) -> Any:
         seeds.append([] if k.get("start") is None else None)
-        R.ctx.append("small_division")
-        t = clk()
-        try:
-            out = small(*a, **k)
-        finally:
-            R.ctx.pop()
-        dt = clk() - t
+        out, dt = R.timed("small_division", small, *a, **k)
         drawn = seeds.pop()
         if drawn:
             misses = [m for _, m in drawn]

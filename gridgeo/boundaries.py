@@ -228,10 +228,10 @@ def _places(geoms: Any, crs: Any) -> list[str]:
 
 
 def resolve_slivers(
-    communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0
+    communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0, held: gpd.GeoDataFrame | None = None
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Give every overlap and gap narrower than ``tolerance_m`` to the neighbour sharing the longest
-    boundary with it; refuse wider overlaps.
+    boundary with it (or, with ``held``, to the one that held most of it before); refuse wider overlaps.
 
     Parameters
     ----------
@@ -239,6 +239,11 @@ def resolve_slivers(
         Communities with a ``code`` column in a metric CRS (not modified).
     tolerance_m
         Width below which an overlap or gap is a sliver of digitising (``rules.boundary_tolerance_m``).
+    held
+        The communities of a previous plan (``code``, in the same CRS), for a re-division (动态调整): a sliver goes
+        to the community among those it lies between that held more than half of it in that plan, so that a
+        community drawn again a metre off (within the tolerance) neither takes from nor gives to its neighbours the
+        land their kept grids cover; a sliver none of them held goes by the longest boundary.
 
     Returns
     -------
@@ -295,7 +300,10 @@ def resolve_slivers(
     gains: dict[int, list] = {}
     losses: dict[int, list] = {}
     records = []
-    for r, where in zip(todo.itertuples(), _places(todo.geometry, communities.crs), strict=True):
+    owners = _held_owners(todo, held) if held is not None and len(held) else {}
+    for k, (r, where) in enumerate(zip(todo.itertuples(), _places(todo.geometry, communities.crs), strict=True)):
+        if k in owners:
+            r = r._replace(owner=owners[k])
         owner = pos[r.owner]
         if r.kind == "overlap":
             for c in r.codes.split(","):
@@ -310,7 +318,8 @@ def resolve_slivers(
                         "feature_id": r.codes, "measure": float(r.area_m2), "geometry": r.geometry,
                         "message": (f"{_fmt(r.area_m2)} {what} (≈{width:.2g} m wide, under the {tolerance_m:g} m "
                                     f"boundary tolerance) at {where} given to {r.owner}, "
-                                    "which shares the longest boundary with it")})
+                                    + ("which held it in the previous plan" if k in owners
+                                       else "which shares the longest boundary with it"))})
     for i, pieces in losses.items():
         geoms[i] = shapely.difference(geoms[i], shapely.union_all(pieces))
     for i, pieces in gains.items():
@@ -323,6 +332,28 @@ def resolve_slivers(
     if out.geometry.name != communities.geometry.name:
         out = out.rename_geometry(communities.geometry.name)
     return out, make_findings(records + wide_gaps, crs=communities.crs)
+
+
+def _held_owners(slivers: gpd.GeoDataFrame, held: gpd.GeoDataFrame) -> dict[int, str]:
+    """Position of a sliver → the community among those it lies between (``codes``) that held more than half of
+    it in ``held`` (a previous plan's communities)."""
+    hcode = held["code"].astype(str).to_numpy()
+    hgeom = np.asarray(make_valid(held.geometry.to_numpy()), dtype=object)
+    tree = shapely.STRtree(hgeom)
+    geoms = slivers.geometry.to_numpy()
+    si, hi = tree.query(geoms, predicate="intersects")
+    owners: dict[int, str] = {}
+    if not len(si):
+        return owners
+    area = shapely.area(shapely.intersection(geoms[si], hgeom[hi]))
+    whole = shapely.area(geoms)
+    codes = slivers["codes"].to_numpy()
+    best: dict[int, tuple[float, str]] = {}
+    for s_, h, a in zip(si.tolist(), hi.tolist(), area.tolist(), strict=True):
+        c = hcode[h]
+        if c in codes[s_].split(",") and a > 0.5 * whole[s_] and a > best.get(s_, (0.0, ""))[0]:
+            best[s_] = (a, c)
+    return {s_: c for s_, (_, c) in best.items()}
 
 
 def drop_crumbs(communities: gpd.GeoDataFrame, *, min_area_m2: float = CRUMB_M2) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:

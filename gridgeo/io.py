@@ -870,18 +870,20 @@ def _code_text(v: Any) -> str:
 
 
 def check_community_overlaps(
-    communities: gpd.GeoDataFrame, metric: Any, *, tolerance_m: float = 2.0
+    communities: gpd.GeoDataFrame, metric: Any, *, tolerance_m: float = 2.0, held: gpd.GeoDataFrame | None = None
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Resolve overlaps and gaps between communities narrower than ``tolerance_m``; raise on wider overlaps.
 
     Returns the communities in ``metric`` with the slivers given to the neighbour sharing the longest
     boundary and their crumbs under :data:`gridgeo.boundaries.CRUMB_M2` left out, and a finding per sliver
-    and crumb (see :func:`gridgeo.boundaries.resolve_slivers`, :func:`gridgeo.boundaries.drop_crumbs`).
+    and crumb (see :func:`gridgeo.boundaries.resolve_slivers`, :func:`gridgeo.boundaries.drop_crumbs`); ``held``: a
+    previous plan's communities, whose owner of a sliver keeps it (a re-division).
     """
     from ._findings import concat_findings
     from .boundaries import drop_crumbs, resolve_slivers
 
-    fixed, found = resolve_slivers(communities.to_crs(metric), tolerance_m=tolerance_m)
+    fixed, found = resolve_slivers(communities.to_crs(metric), tolerance_m=tolerance_m,
+                                   held=None if held is None else held.to_crs(metric))
     fixed, crumbs = drop_crumbs(fixed)
     return fixed, concat_findings([found, crumbs], crs=fixed.crs)
 

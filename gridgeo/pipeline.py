@@ -207,6 +207,7 @@ def prepare(
     allow_outside: bool = False,
     progress: Callable[[str], None] | None = None,
     require_households: bool = False,
+    held_communities: gpd.GeoDataFrame | None = None,
 ) -> Prepared:
     """Read (if given sources), project, estimate households, build blocks and assign buildings.
 
@@ -216,7 +217,8 @@ def prepare(
     Before any other work: coordinates in range (when read), a layer mostly outside every community
     refused unless ``allow_outside`` (:func:`check_outside`), overlaps and gaps between communities
     narrower than ``rules.boundary_tolerance_m`` resolved with findings (wider overlaps an error).
-    ``progress`` is called with the name of each long step as it starts.
+    ``progress`` is called with the name of each long step as it starts. ``held_communities``: a previous plan's
+    communities, for a re-division: a sliver between communities goes to the one that held it there.
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -227,7 +229,8 @@ def prepare(
     _step(progress, "checking inputs")
     m = metric_crs(inputs.communities, override=metric)
     check_outside(inputs, allow_outside=allow_outside)
-    communities, boundary_findings = check_community_overlaps(inputs.communities, m, tolerance_m=rules.boundary_tolerance_m)
+    communities, boundary_findings = check_community_overlaps(inputs.communities, m, tolerance_m=rules.boundary_tolerance_m,
+                                                              held=held_communities)
     streets = to_metric(inputs.streets, m) if inputs.streets is not None else None
     if inputs.buildings is not None:
         buildings = to_metric(inputs.buildings, m)
@@ -394,8 +397,12 @@ def build_plan(
         msg = ("--scheduler with --previous: a re-division (动态调整) re-divides only the changed areas, in this "
                "process; drop --scheduler, or add --from-scratch to divide every community on the cluster")
         raise InputError(msg)
+    # a re-division keeps the slivers between communities where the previous plan had them (its kept grids cover
+    # them): a community drawn again within the boundary tolerance changes no neighbour
+    held = previous.layers.get("communities") if previous is not None and not from_scratch else None
     prep = prepare(inputs, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
-                   progress=progress, require_households=stage == "partition")
+                   progress=progress, require_households=stage == "partition",
+                   held_communities=held if held is not None and "code" in held.columns and held.crs is not None else None)
     if stage == "blocks":
         layers = {"communities": prep.communities, "blocks": prep.blocks, "buildings": prep.buildings,
                   "findings": prep.findings}

@@ -524,6 +524,32 @@ def test_a_community_boundary_redrawn_a_few_centimetres_out_leaves_no_gap(town, 
     assert not validate_plan(v2)["severity"].eq("error").any()
 
 
+def test_a_community_redrawn_within_the_tolerance_changes_no_neighbour(town, v1, tmp_path):
+    """One community drawn again with its outline waved by up to 1.5 m (within the 2 m boundary tolerance), its
+    buildings unchanged: the slivers it now overlaps or leaves open against its neighbours went to the one sharing
+    the longest boundary, so neighbours lost or gained strips and their grids along it were freed and re-divided
+    (here two neighbours' grids reshaped; on Lujiazui's 外滩 10 of the other communities' 28 grids changed). Each
+    sliver now goes to the community that held it in the previous plan: every grid of the others is kept."""
+    comm = town.communities.to_crs(METRIC)
+    i = len(comm) // 2
+    code = str(comm["code"].iloc[i])
+    xy = shapely.get_coordinates(shapely.segmentize(comm.geometry.iloc[i], 10.0))
+    k = np.arange(len(xy))
+    xy = xy + np.c_[1.5 * np.sin(0.7 * k), 1.5 * np.cos(0.9 * k)]
+    xy[-1] = xy[0]
+    waved = shapely.make_valid(shapely.polygons(xy))
+    assert shapely.area(shapely.symmetric_difference(waved, comm.geometry.iloc[i])) > 500
+    comm.loc[comm.index[i], "geometry"] = waved
+    v2, _ = _rerun(_copy(town, communities=comm.to_crs(town.communities.crs)), v1, tmp_path)
+    d = diff_plans(v1["grids"], v2["grids"], old_buildings=v1["buildings"], new_buildings=v2["buildings"])
+    others = d[d["community_code"].astype(str) != code]
+    assert len(others) == int((v1["grids"]["community_code"].astype(str) != code).sum())
+    assert others["status"].eq("unchanged").all(), others.loc[others["status"] != "unchanged", ["grid_code", "status"]]
+    said = v2["findings"][v2["findings"]["type"].isin(["community_overlap_resolved", "community_gap_filled"])]
+    assert said["message"].str.contains("which held it in the previous plan").any()
+    assert not validate_plan(v2)["severity"].eq("error").any()
+
+
 def test_a_building_without_households_on_land_a_grid_takes_in_gets_its_small_grid(town, v1, tmp_path):
     """A community grown by fields with a warehouse on them (a building of 0 households): the fields and the
     warehouse went to the grid beside them, the warehouse with no small grid (every building of a fresh plan's

@@ -961,11 +961,17 @@ def test_a_failed_sign_run_leaves_no_folder_behind(tmp_path, plan, monkeypatch):
         with pytest.raises(RuntimeError, match="drawing failed"):
             sign_module.write_signs(plan, out, grids=[A1], one_file=one_file)
         assert not out.exists()
+    _a_folder_that_existed_is_kept(tmp_path, lambda out: sign_module.write_signs(plan, out, grids=[A1]),
+                                   RuntimeError, "drawing failed")
+
+
+def _a_folder_that_existed_is_kept(tmp_path, write, error, match):
+    """``write(folder)`` failing with ``error`` into a folder that existed leaves it as it was."""
     kept = tmp_path / "kept"
     kept.mkdir()
     (kept / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(RuntimeError, match="drawing failed"):
-        sign_module.write_signs(plan, kept, grids=[A1])
+    with pytest.raises(error, match=match):
+        write(kept)
     assert [p.name for p in kept.iterdir()] == ["notes.txt"]
 
 
@@ -987,12 +993,8 @@ def test_a_failed_community_map_run_leaves_no_folder_behind(tmp_path, plan, monk
     with pytest.raises(OSError, match="saving failed"):
         sign_module.write_community_maps(plan, out, communities=[CODE_A])
     assert not out.exists()
-    kept = tmp_path / "kept"
-    kept.mkdir()
-    (kept / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(OSError, match="saving failed"):
-        sign_module.write_community_maps(plan, kept, communities=[CODE_A])
-    assert [p.name for p in kept.iterdir()] == ["notes.txt"]
+    _a_folder_that_existed_is_kept(tmp_path, lambda out: sign_module.write_community_maps(plan, out, communities=[CODE_A]),
+                                   OSError, "saving failed")
 
 
 def test_a_long_community_name_keeps_the_grid_code_in_the_signs_subtitle():

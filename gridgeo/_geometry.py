@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-__all__ = ["inner_points", "largest_part_points", "make_valid", "polygonal", "union_by"]
+__all__ = ["inner_points", "largest_part_points", "make_valid", "polygonal", "uncovered", "union_by"]
 
 _POLYGONAL = (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON)
 
@@ -49,6 +49,41 @@ def union_by(geoms: np.ndarray, keys: np.ndarray, n: int, *, coverage: bool = Fa
     union = shapely.coverage_union_all if coverage else shapely.union_all
     out[k[starts[~one]]] = union(table, axis=1)
     return out
+
+
+def uncovered(containers: np.ndarray, zones: np.ndarray, owner: np.ndarray,
+              unions: np.ndarray | None = None) -> np.ndarray:
+    """Each container less the zones it owns (``owner``: index into ``containers``, below 0 for none): the
+    container less their union (``unions``: :func:`union_by` of them, when the caller has it).
+
+    GEOS's overlay can refuse valid inputs whose edges are not noded alike (a ``TopologyException``: a
+    community against grids stored and read back, float noise apart); such a container is taken less
+    each of its zones in turn, which needs no union of them.
+
+    >>> from shapely import box
+    >>> out = uncovered(np.array([box(0, 0, 3, 1)]), np.array([box(0, 0, 1, 1), box(1, 0, 2, 1)]), np.array([0, 0]))
+    >>> round(out[0].area, 1)
+    1.0
+    """
+    containers = np.asarray(containers, dtype=object)
+    zones = np.asarray(zones, dtype=object)
+    owner = np.asarray(owner, dtype=np.int64)
+    if unions is None:
+        unions = union_by(zones, owner, len(containers), coverage=True)
+    try:
+        return np.asarray(shapely.difference(containers, unions), dtype=object)
+    except shapely.errors.GEOSException:
+        out = np.empty(len(containers), dtype=object)
+        for i, (c, u) in enumerate(zip(containers, unions)):
+            try:
+                out[i] = shapely.difference(c, u)
+            except shapely.errors.GEOSException:
+                mine = zones[owner == i]
+                free = c
+                for z in mine[shapely.intersects(mine, c)]:
+                    free = shapely.difference(free, z)
+                out[i] = free
+        return out
 
 
 def inner_points(geoms: np.ndarray) -> np.ndarray:

@@ -54,7 +54,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ._findings import concat_findings, make_findings
-from ._geometry import union_by
+from ._geometry import uncovered, union_by
 from .footprints import BUILDING_SHARE_MIN, assign_to_zones, pieces_apart, unit_groups, units_across_gaps
 from .partition import PartitionResult, partition
 from .partition.rural import group_villages, village_grid_groups
@@ -809,8 +809,7 @@ def _free_regions(communities: gpd.GeoDataFrame, kept: gpd.GeoDataFrame, buildin
         r = rules_for_kind(rules, kind)
         mine = kept[kept["community_code"] == code]
         mine_b = (buildings["community_code"] == code).to_numpy()
-        covered = shapely.coverage_union_all(mine.geometry.to_numpy()) if len(mine) else shapely.Polygon()
-        free = shapely.difference(cg, covered)
+        free = uncovered(np.array([cg], dtype=object), mine.geometry.to_numpy(), np.zeros(len(mine), np.int64))[0]
         # a strip under 10 cm wide is no area to divide, but over 1 m² it is still land to cover (a community
         # boundary redrawn a few centimetres out): it goes to the grid beside it as land without households does
         pieces = _touching_joined([p for p in shapely.get_parts(free) if not _thin(p) or shapely.area(p) > _TOL_M2])

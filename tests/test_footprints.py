@@ -873,3 +873,27 @@ def test_a_block_left_in_two_pieces_by_a_footprint_moved_out_of_it_stays_one_pie
     assert out.geometry.union_all().equals(box(0, 0, 200, 100))
     assert out.geometry.iloc[1].contains(court)  # the footprint and its courtyard in the east block
     assert out.area.round(1).tolist() == [9800.0, 10200.0]
+
+
+def test_a_unit_cut_in_pieces_by_a_community_boundary_has_its_cell_where_its_other_members_lie():
+    """Re-division town 2647 (session 41): a footprint across a community boundary left this community two pieces
+    of it (the neighbour's land between them), and an address point of its footprint unit (楼栋完整) lay in the
+    smaller piece. The unit's cell was drawn round the piece holding the footprint's site (its largest), the other
+    piece handed to a neighbouring cell, so the point counted in one grid and lay in another; re-divided with
+    nothing changed, the grid holding it was freed. The unit's site is now in the piece holding its other members."""
+    from gridgeo.partition.units import build_cells
+
+    # a row of houses between the two pieces: more cells apart than a footprint's cells are ever joined across
+    community = box(0, 0, 200, 40)
+    pieces = shapely.MultiPolygon([box(10, 10, 30, 30), box(180, 10, 190, 20)])  # 400 m² and 100 m²
+    houses = [box(x, 10, x + 10, 30) for x in range(40, 171, 20)]
+    buildings = np.array([pieces, Point(185, 15), *houses], dtype=object)
+    n = len(buildings)
+    cells = build_cells(community, np.array([community], dtype=object), buildings, np.zeros(n, dtype=np.int64),
+                        np.r_[0, 0, np.full(n - 2, 30)], unit=np.r_[0, 0, np.arange(1, n - 1)])
+    point_cell = cells.building_cell[1]
+    assert cells.building_cell[0] == point_cell  # one unit, one cell
+    assert shapely.covers(cells.geoms[point_cell], buildings[1])
+    # the large piece, which the cell no longer holds, went whole to one neighbouring cell (a footprint is not cut)
+    held = shapely.area(shapely.intersection(cells.geoms, box(10, 10, 30, 30)))
+    assert held.max() == pytest.approx(400.0)

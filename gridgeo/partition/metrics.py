@@ -59,7 +59,7 @@ import shapely
 from pyproj import CRS
 
 from .._errors import InputError
-from .._geometry import make_valid, union_by
+from .._geometry import make_valid, uncovered, union_by
 from .._text import counted
 from ..crs import is_metric, metric_crs, require_layers
 from ..footprints import BUILDING_SHARE_MIN, assign_to_zones, pieces_apart, unit_labels
@@ -772,7 +772,7 @@ def _measure_level(
     zc_geom[has] = cgeom[zcont[has]]
     outside = shapely.area(shapely.difference(zgeom, zc_geom))
     unions = _union_by(zgeom, zcont, nc)
-    gap = shapely.area(shapely.difference(cgeom, unions)) if nc else np.zeros(0)
+    gap = shapely.area(uncovered(cgeom, zgeom, zcont, unions)) if nc else np.zeros(0)
     overlap_c = np.zeros(nc)
     if nz > 1:
         i, j = shapely.STRtree(zgeom).query(zgeom, predicate="intersects")

@@ -323,7 +323,7 @@ def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.
         sites[idx] = pts
     sites = _sites_in_largest_piece(buildings, blocks, bblock, sites)
     if unit is not None and len(buildings):
-        sites, bblock = _unit_sites(np.asarray(unit, dtype=np.int64), buildings, sites, bblock)
+        sites, bblock = _unit_sites(np.asarray(unit, dtype=np.int64), buildings, sites, bblock, blocks, households)
     sx = np.round(shapely.get_x(sites), _SITE_PRECISION_DECIMALS)
     sy = np.round(shapely.get_y(sites), _SITE_PRECISION_DECIMALS)
     # unique sites per block, ordered by (block, x, y)
@@ -707,9 +707,16 @@ def _footprint_regions(fp: np.ndarray, slot: np.ndarray, want: np.ndarray, sel: 
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray,
-                bblock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every building of a unit takes the site and block of the unit's largest footprint (first on ties)."""
+def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray, bblock: np.ndarray,
+                blocks: np.ndarray, households: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every building of a unit takes the site and block of the unit's largest footprint (first on ties).
+
+    Where that footprint lies in its block in several pieces (a community boundary, or the gap between the
+    parts of a community, cuts it), the unit's cell is drawn round one of them only, and a member lying in
+    another is counted in that cell all the same though it lies in a neighbour: the site is then in the
+    piece holding most of the unit's other members (by households, then by count), so that they lie in
+    the cell they count in. A piece under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the footprint
+    is never chosen; on a tie the piece holding the site stays."""
     area = shapely.area(buildings)
     area = np.where(np.isnan(area), 0.0, area)
     order = np.lexsort((np.arange(len(unit)), -area, unit))
@@ -717,7 +724,35 @@ def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray,
     leader = np.empty(int(unit.max()) + 1, dtype=np.int64)
     leader[unit[order][first]] = order[first]
     lead = leader[unit]
-    return sites[lead], bblock[lead]
+    out_sites, out_block = sites[lead], bblock[lead]
+    others = np.flatnonzero(lead != np.arange(len(unit)))
+    if not len(others):
+        return out_sites, out_block
+    heads = np.unique(lead[others])
+    heads = heads[area[heads] > 0]
+    heads = heads[(shapely.get_num_geometries(buildings[heads]) > 1)
+                  | ~shapely.covers(blocks[bblock[heads]], buildings[heads])]
+    if not len(heads):
+        return out_sites, out_block
+    inner = polygonal(shapely.intersection(buildings[heads], blocks[bblock[heads]]))
+    many = shapely.get_num_geometries(inner) > 1
+    for h, pieces in zip(heads[many].tolist(), inner[many]):
+        parts = shapely.get_parts(pieces)
+        ok = shapely.area(parts) >= BUILDING_SHARE_MIN * area[h]
+        mine = others[lead[others] == h]
+        held = shapely.covers(parts[:, None], sites[mine][None, :])  # piece x member (its own site)
+        score = np.column_stack([held @ np.asarray(households[mine], dtype=float), held.sum(axis=1)])
+        here = shapely.covers(parts, sites[h])
+        best = None
+        for i in np.flatnonzero(ok):  # the most households, then members; the site's own piece on a tie
+            key = (score[i, 0], score[i, 1], bool(here[i]))
+            if best is None or key > best[0]:
+                best = (key, i)
+        if best is None or here[best[1]]:
+            continue
+        site = shapely.point_on_surface(parts[best[1]])
+        out_sites[lead == h] = site
+    return out_sites, out_block
 
 
 def _sites_in_largest_piece(buildings: np.ndarray, blocks: np.ndarray, bblock: np.ndarray,

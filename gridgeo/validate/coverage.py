@@ -7,7 +7,7 @@ import numpy as np
 import shapely
 from shapely import Point, Polygon
 
-from .._geometry import polygonal
+from .._geometry import polygonal, uncovered
 from .layers import (
     _Communities,
     _fmt_area,
@@ -68,7 +68,8 @@ def _gaps(grids: _Layer, comms: _Communities | None, records: list, tol2: float,
             if float(shapely.area(cg)) - covered < tol2:
                 continue
         cover = shapely.union_all(grids.geoms[near]) if len(near) else Polygon()
-        diff = shapely.difference(cg, cover)
+        diff = uncovered(np.array([cg], dtype=object), grids.geoms[near], np.zeros(len(near), dtype=np.int64),
+                         unions=np.array([cover], dtype=object))[0]
         parts, _ = _significant_parts(np.array([diff], dtype=object), tol2, tol)
         for p in _sorted_geoms(parts):
             a = float(shapely.area(p))

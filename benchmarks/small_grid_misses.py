@@ -14,6 +14,7 @@ listed proves a different base division of the pair exists (compactness not aske
 proves nothing. ``None`` where the exact search ran over its budget.
 
     GRIDGEO_SHARED_DATA=../shared/data python benchmarks/small_grid_misses.py 31 [--trees 40]
+    GRIDGEO_SHARED_DATA=../shared/data python benchmarks/small_grid_misses.py flaws:addrpoints:4   # bench_unseen --flaws
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ LO, HI = 100, 150
 
 
 def capture(seed: str) -> tuple[dict, object]:
-    """The plan of Lujiazui builder seed ``seed`` and, per community, its cells, cell graph and base grids."""
+    """The plan of Lujiazui builder seed ``seed`` (or of ``flaws:FLAGS:SEED``, a ``bench_unseen.py --flaws``
+    variant) and, per community, its cells, cell graph and base grids."""
     import bench_unseen as bu
 
     import gridgeo
@@ -52,7 +54,11 @@ def capture(seed: str) -> tuple[dict, object]:
 
     C._base_findings = patched
     try:
-        plan = gridgeo.divide(**bu.lujiazui(seed))
+        if seed.startswith("flaws:"):
+            flags, _, n = seed.removeprefix("flaws:").partition(":")
+            plan = gridgeo.divide(**bu.flawed_variant(set(flags.split("-")), int(n or 0)))
+        else:
+            plan = gridgeo.divide(**bu.lujiazui(seed))
     finally:
         C._base_findings = orig
     return captured, plan
@@ -227,7 +233,7 @@ def pair_fix(adj, p: int, q: int, h, gl, trees: int, rng: random.Random) -> bool
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("seed", help="Lujiazui builder seed (bench_unseen.py --lujiazui)")
+    ap.add_argument("seed", help="Lujiazui builder seed (bench_unseen.py --lujiazui) or flaws:FLAGS:SEED (--flaws)")
     ap.add_argument("--trees", type=int, default=40, help="random spanning trees per pair of grids")
     args = ap.parse_args(argv)
     from gridgeo.partition.feasibility import packable

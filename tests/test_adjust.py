@@ -792,15 +792,10 @@ def test_a_region_wrapped_round_a_kept_grid_is_divided_again_with_that_grid():
     assert v2.metadata["validation"]["error"] == 0
 
 
-def test_a_second_division_for_a_wrap_divides_only_the_community_holding_it(monkeypatch):
-    # the towers' community of the test above and a community of 40 walk-ups beside it (720 households, two grids),
-    # a walk-up's households changed in each: both have a freed region, and the towers' region comes out wrapped
-    # round the small tower's kept grid. The second division (that grid freed too) divided every community again,
-    # the walk-ups' region as well (the same inputs, the same grids): a city's re-division took twice as long
-    # wherever one new grid wrapped a kept one. Now it divides only the towers' community and takes the walk-ups'
-    # grids from the first division.
-    from gridgeo import adjust as adjust_module
-
+def _towers_and_walkups_town():
+    """The towers' community of :func:`_towers_town` and a community of 40 walk-ups of 18 beside it (720 households,
+    two grids); returns (communities, streets, the fresh plan, the buildings with a walk-up's households changed in
+    each community: the towers' region comes out wrapped round the small tower's kept grid on re-division)."""
     comm, streets, bld, rect = _towers_town()
     comm = pd.concat([comm, gpd.GeoDataFrame({"code": ["420103001002"], "name": ["乙"], "kind": ["urban"]},
                                              geometry=[rect(240, 0, 480, 160)], crs=4547)], ignore_index=True)
@@ -813,6 +808,19 @@ def test_a_second_division_for_a_wrap_divides_only_the_community_holding_it(monk
     assert sorted(v1["grids"].groupby("community_code").size()) == [2, 3]
     changed = bld.copy()
     changed.loc[changed["building_id"].isin(["b010010", "w250010"]), "households"] = [30, 25]
+    return comm, streets, v1, changed
+
+
+def test_a_second_division_for_a_wrap_divides_only_the_community_holding_it(monkeypatch):
+    # the towers' community of the test above and a community of 40 walk-ups beside it (720 households, two grids),
+    # a walk-up's households changed in each: both have a freed region, and the towers' region comes out wrapped
+    # round the small tower's kept grid. The second division (that grid freed too) divided every community again,
+    # the walk-ups' region as well (the same inputs, the same grids): a city's re-division took twice as long
+    # wherever one new grid wrapped a kept one. Now it divides only the towers' community and takes the walk-ups'
+    # grids from the first division.
+    from gridgeo import adjust as adjust_module
+
+    comm, streets, v1, changed = _towers_and_walkups_town()
     divided = []
     real = adjust_module.partition
 
@@ -830,6 +838,50 @@ def test_a_second_division_for_a_wrap_divides_only_the_community_holding_it(monk
     assert sorted(g.loc[g["community_code"] == "420103001001", "households"]) == [290, 491, 594]
     walkups = g.loc[g["community_code"] == "420103001002", "households"]
     assert len(walkups) == 2 and walkups.sum() == 727 and walkups.between(300, 500).all()
+    assert v2.metadata["validation"]["error"] == 0
+
+
+@pytest.mark.parametrize("stage", ["kept grids", "regions"])
+def test_a_community_whose_buildings_the_second_division_places_otherwise_is_divided_again(monkeypatch, stage):
+    # the second division for a wrap (the small tower's kept grid freed) takes the walk-ups' community's free land
+    # and partitions from the first division, as its inputs are the same; the guard (_FirstDivision.held and
+    # .placed compared per building) divides it again where the kept grids or its regions place any of its
+    # buildings otherwise (a footprint unit across two communities judged otherwise once a grid of one is
+    # freed). No hand-built town is known to move a building so, so the move is simulated: one walk-up of the
+    # other community is placed otherwise in the second division's record of where the kept grids ("kept
+    # grids") or the regions ("regions") place each building. Without the guard that community is divided once.
+    from gridgeo import adjust as adjust_module
+
+    comm, streets, v1, changed = _towers_and_walkups_town()
+    calls, divided = [], []
+    real_placed, real_partition = adjust_module._placed, adjust_module.partition
+
+    def placed(in_kept, kept_codes, owner=None, *args, **kwargs):
+        state = real_placed(in_kept, kept_codes, owner, *args, **kwargs)
+        calls.append(owner is None)
+        # calls: the first division's kept grids, its regions, then the second division's kept grids, regions
+        if len(calls) == (3 if stage == "kept grids" else 4):
+            state = state.copy()
+            state[-1] = state[-1] + "~"  # the last row: a walk-up of community 420103001002
+        return state
+
+    def counted(communities, *args, **kwargs):
+        divided.extend(communities["code"].astype(str))
+        return real_partition(communities, *args, **kwargs)
+
+    monkeypatch.setattr(adjust_module, "_placed", placed)
+    monkeypatch.setattr(adjust_module, "partition", counted)
+    v2 = divide(comm, streets, changed, previous=v1)
+    assert calls == [True, False, True, False]
+    assert v2.metadata["adjustment"]["grids_freed_for_wraps"] == 1
+    assert sorted(divided) == ["420103001001", "420103001001", "420103001002", "420103001002"]
+    # divided again from the same inputs: the plan of the guard not reached
+    monkeypatch.setattr(adjust_module, "_placed", real_placed)
+    plain = divide(comm, streets, changed, previous=v1)
+    for layer, code in (("grids", "grid_code"), ("subgrids", "subgrid_code")):
+        a, b = (p[layer].sort_values(code).reset_index(drop=True) for p in (v2, plain))
+        assert a[code].tolist() == b[code].tolist() and a["households"].tolist() == b["households"].tolist()
+        assert shapely.equals(a.geometry.to_numpy(), b.geometry.to_numpy()).all()
     assert v2.metadata["validation"]["error"] == 0
 
 

@@ -454,6 +454,46 @@ def test_multipart_community():
     assert shapely.get_num_geometries(flagged.geometry.iloc[0]) == 2
 
 
+
+@pytest.mark.parametrize("exclave_households", [None, 0, 5])
+def test_a_separate_part_joining_a_grid_joins_one_of_its_small_grids(exclave_households):
+    # a community of 24 walk-ups of 15 (360 households: one grid, three small grids of 120) and a separate part
+    # 60 m off, empty or with sheds of 0 and 5 households (a campus or a plot cut out of the next community):
+    # the part joins the nearest grid, as documented, but came out a small grid of its own (0 or 5 households,
+    # "isolated block"), a small grid out of range that no division could avoid. It joins the nearest small
+    # grid of its grid now, as it joins the grid (the small grid in two parts, said by a finding).
+    from gridgeo import divide
+
+    x0, y0 = 526_000.0, 3_385_000.0
+
+    def rect(a, b, c, d):
+        return box(x0 + a, y0 + b, x0 + c, y0 + d)
+
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["甲"], "kind": ["urban"]},
+                            geometry=[shapely.union(rect(0, 0, 240, 160), rect(300, 40, 360, 100))], crs=4547)
+    spots = [(x, y) for x in range(10, 230, 40) for y in range(10, 150, 40)]
+    ids, hh, geoms = [f"b{x}-{y}" for x, y in spots], [15] * len(spots), [rect(x, y, x + 20, y + 20) for x, y in spots]
+    if exclave_households is not None:
+        ids, hh = ids + ["shed", "hut"], hh + [0, exclave_households]
+        geoms += [rect(310, 50, 320, 60), rect(335, 75, 345, 85)]
+    bld = gpd.GeoDataFrame({"building_id": ids, "households": hh}, geometry=geoms, crs=4547)
+    plan = divide(comm, None, bld)
+    total = 360 + (exclave_households or 0)
+    assert plan.grids["households"].tolist() == [total]
+    sub = plan.subgrids.to_crs(4547)
+    assert len(sub) == 3 and sub["households"].between(100, 150).all() and sub["households"].sum() == total
+    joined = sub[shapely.get_num_geometries(sub.geometry.to_numpy()) == 2]
+    assert len(joined) == 1
+    assert shapely.contains(joined.geometry.iloc[0], rect(301, 41, 359, 99))
+    f = plan.findings
+    said = f[(f["type"] == "community_multipart") & (f["layer"] == "subgrids")]
+    assert said["feature_id"].tolist() == joined["subgrid_code"].tolist()
+    assert "a separate part of community 420103001001" in said["message"].iloc[0]
+    assert plan.metadata["validation"]["error"] == 0
+    if exclave_households is not None:
+        b = plan.buildings.set_index("building_id")
+        assert b.loc["hut", "subgrid_code"] == joined["subgrid_code"].iloc[0]
+
 def test_block_with_no_neighbour():
     # two blocks touching only at a corner
     comm = shapely.MultiPolygon([box(X0, Y0, X0 + 100, Y0 + 100), box(X0 + 100, Y0 + 100, X0 + 200, Y0 + 200)])

@@ -261,11 +261,13 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else np.arange(len(hh))
     units_hh = np.bincount(unit, weights=np.asarray(hh, dtype=float)) if len(hh) else np.zeros(0)
     small_possible: bool | None = None
-    for t, q, _measure in small_notes:
+    for t, q, measure in small_notes:
         ftype = _SMALL_FINDING.get(t)
         if ftype is None:
             continue
         reason = ftype.replace("_", " ")
+        if ftype == "community_multipart":
+            reason = f"a separate part of community {code} ({int(measure)} households) in its grid joins it"
         if ftype == "subgrid_out_of_bounds":
             if small_possible is None:
                 small_possible = divisible(units_hh, r.subgrid_min, r.subgrid_max)
@@ -1247,13 +1249,16 @@ def small_division(g: Graph, geoms: np.ndarray, nodes: np.ndarray, p: int, bound
         labels0, n0, notes0, misses = known
         out = Outcome(labels0.copy(), n0, list(notes0))
     else:
-        out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights)
+        # a grid drawn over separate parts of its community (a part too small for a grid joined the nearest
+        # grid) keeps a crumb of a part in the nearest of its small grids, as the grids do: no small grid of it
+        out = partition_graph(sub, bounds, seed=seed_for(code, p + 1), weights=weights, merge_isolated=True)
         # a division with small grids out of bounds: other spanning-tree seeds, the fewest misses kept
         misses = _small_misses(out, sub.h, bounds)
         for retry in range(1, retries + 1):
             if misses == (0, 0):
                 break
-            alt = partition_graph(sub, bounds, seed=seed_for(code, (p + 1) + 100_003 * retry), weights=weights)
+            alt = partition_graph(sub, bounds, seed=seed_for(code, (p + 1) + 100_003 * retry), weights=weights,
+                                  merge_isolated=True)
             alt_misses = _small_misses(alt, sub.h, bounds)
             if alt_misses < misses:
                 out, misses = alt, alt_misses

@@ -514,7 +514,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return _validate_communities(target, args)
     given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer"))
              for name in ("communities", "buildings", "streets", "subgrids") if getattr(args, name)}
-    if args.repair and "communities" not in given and not (is_plan and "communities" in target.layers):
+    carried = {} if is_plan else {k: v for k, v in api.companion_layers(LayerSource(path, layer=args.grids_layer)).items()
+                                  if k not in given}
+    if carried:  # an export of a plan: checked against the layers it carries, as a plan is against its own
+        where = sorted({str(Path(v.path) / v.layer) if Path(v.path).is_dir() and v.layer else
+                        f"{v.path} layer {v.layer!r}" if v.layer else str(v.path) for v in carried.values()})
+        print(f"checked against the {', '.join(carried)} carried beside the grids ({'; '.join(where)}); "
+              "give --communities, --subgrids or --buildings to check against others")
+        given.update(carried)
+    if args.repair and "communities" not in given and "communities" not in carried and not (is_plan and "communities" in target.layers):
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
         raise InputError(msg)
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,

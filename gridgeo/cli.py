@@ -25,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from ._errors import GridgeoError, InputError
-from ._face import CLI
+from ._face import CLI, cli_spelling
 from ._text import counted
 
 LAYER_OPTIONS = ("communities", "streets", "buildings", "villager_groups", "enterprises")
@@ -1015,7 +1015,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         _quiet_stdout()
         return 141
     except (GridgeoError, FileExistsError) as exc:
-        print(f"gridgeo: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"gridgeo: error: {cli_spelling(_one_line(exc))}", file=sys.stderr)
         return 2
     except UnicodeError as exc:  # last resort: the readers and writers word their own (the file, the encoding that does)
         print(f"gridgeo: error: {_unicode_error(exc)}", file=sys.stderr)

@@ -36,6 +36,7 @@ import shapely
 
 from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read_csv_text
 from ._errors import InputError
+from ._face import force_option
 from ._staff import header_names, role_key, roster_text
 from .plan import Plan
 
@@ -670,7 +671,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         msg = f"locate: --out {dst} is the points file; write the answer to another path"
         raise InputError(msg)
     if dst.exists() and not force:
-        msg = f"{dst} exists; pass --force to overwrite it"
+        msg = f"{dst} exists; pass {force_option()} to overwrite it"
         raise InputError(msg)
     if dst.suffix.lower() not in (".csv", ".parquet"):
         msg = f"locate: --out {dst} must end in .csv or .parquet"

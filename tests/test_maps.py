@@ -376,7 +376,7 @@ def test_publish_single_page_uses_bundled_assets(tmp_path, plan, roster):
     assert srcs and all(s.startswith("lib/") for s in srcs)
     assert all((tmp_path / "site" / s).is_file() for s in srcs)
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
-    with pytest.raises(InputError, match="exists; pass --force"):
+    with pytest.raises(InputError, match="exists; pass force=True"):
         publish_map(plan, tmp_path / "site")
     publish_map(plan, tmp_path / "site", force=True, lang="en")
     assert "Grid map" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")

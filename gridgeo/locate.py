@@ -191,10 +191,12 @@ class Locator:
         self.roster_unplaced: list[str] = []
         if roster is not None:
             from .maps.roster import read_roster as check_roster
+            from .maps.roster import roster_rows
 
-            people = read_roster(roster)
+            rows = roster_rows(roster) if isinstance(roster, (str, os.PathLike)) else roster  # the file read once
+            people = read_roster(rows)
             # one roster, one verdict: the rows `gridgeo map` and `sign` refuse are refused, those they say are said
-            self.roster_unplaced = check_roster(roster, plan).unplaced()
+            self.roster_unplaced = check_roster(rows, plan).unplaced()
             self.roster, self.roster_index = _grid_workers(people, self.grid_code, self.grid_community)
 
     @property
@@ -542,16 +544,18 @@ def read_roster(roster: Any) -> pd.DataFrame:
     ...
     gridgeo._errors.InputError: roster: needs a grid_code or community_code column to tie each person to a grid; columns: ['name', 'phone']
     """
-    if isinstance(roster, (str, os.PathLike)):
-        from .maps.roster import _read_csv as read_roster_file  # the map's reader: one file, read alike
+    from .maps.roster import RosterRows, roster_rows  # the map's reader: one file, read alike
 
-        df = read_roster_file(Path(roster))
+    if isinstance(roster, (str, os.PathLike)):
+        roster = roster_rows(roster)
+    if isinstance(roster, RosterRows):
+        df, source = roster.frame, roster.source
     elif isinstance(roster, pd.DataFrame):
-        df = roster_text(roster)
+        df, source = roster_text(roster), "(DataFrame)"
     else:
         msg = f"roster=<{type(roster).__name__}>: give a CSV path or a DataFrame"
         raise InputError(msg)
-    df = df.rename(columns=header_names(df.columns, "(DataFrame)" if isinstance(roster, pd.DataFrame) else repr(str(roster))))
+    df = df.rename(columns=header_names(df.columns, source))
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in ("name", "phone") if c not in df.columns]
     if missing:

@@ -79,6 +79,28 @@ class Roster:
         return rows.assign(_o=rows["role"].map(order)).sort_values(["_o", "name", "phone"]).drop(columns="_o")
 
 
+@dataclass(frozen=True)
+class RosterRows:
+    """A roster as read, once: its rows indexed by line (the header is line 1), the name messages give it, and the
+    folder its photos are relative to. :func:`read_roster` and :func:`gridgeo.locate.read_roster` take it for a path."""
+
+    frame: pd.DataFrame
+    source: str
+    base: Path
+
+
+def roster_rows(roster: Any) -> RosterRows:
+    """The rows of a roster CSV path or DataFrame (:class:`RosterRows`), read once."""
+    if isinstance(roster, RosterRows):
+        return roster
+    if isinstance(roster, pd.DataFrame):
+        frame = roster_text(roster)
+        frame.index = range(2, len(frame) + 2)  # "line" as in the CSV the frame would be (the header line 1)
+        return RosterRows(frame, "(DataFrame)", Path.cwd())
+    path = Path(os.fspath(roster))
+    return RosterRows(_read_csv(path), repr(str(path)), path.resolve().parent)
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     if not path.exists():
         msg = f"roster {str(path)!r} not found; give a CSV file with at least a name column"
@@ -153,7 +175,7 @@ def read_roster(roster: Any, plan: Any) -> Roster:
     Parameters
     ----------
     roster
-        A CSV path or a DataFrame in the roster format (module docstring).
+        A CSV path or a DataFrame in the roster format (module docstring), or its :class:`RosterRows`.
     plan
         The :class:`~gridgeo.Plan` whose grids the staff serve.
 
@@ -170,13 +192,9 @@ def read_roster(roster: Any, plan: Any) -> Roster:
         A missing file, no name column, an empty name, a row with neither grid nor community, an unknown
         role, a grid that is not in the row's community, a photo that is not there.
     """
-    if isinstance(roster, pd.DataFrame):
-        source, base, frame = "(DataFrame)", Path.cwd(), roster_text(roster)
-        frame.index = range(2, len(frame) + 2)  # "line" as in the CSV the frame would be (the header line 1)
-    else:
-        path = Path(os.fspath(roster))
-        source, base, frame = repr(str(path)), path.resolve().parent, _read_csv(path)  # indexed by line
-    frame = _canonical_columns(frame, source)
+    rows = roster_rows(roster)
+    source, base = rows.source, rows.base
+    frame = _canonical_columns(rows.frame, source)
     frame["line"] = frame.index.to_numpy()
     grids = plan.grids
     grid_community = dict(zip(grids["grid_code"].astype(str), grids["community_code"].astype(str)))

@@ -909,6 +909,11 @@ def _roster_said(path: str, plan: Any, *, consequence: str) -> Any:
         print(f"gridgeo: warning: roster {path}: {shown}{more}; each person is shown once — delete the "
               "repeated rows", file=sys.stderr)
     _unplaced_said(path, roster.unplaced(), consequence=consequence)
+    silent = roster.without_phone()
+    if silent and consequence.startswith("shown on"):  # map and sign: the public sees a name nobody can call
+        more = f" and {len(silent) - 5:,} more" if len(silent) > 5 else ""
+        print(f"gridgeo: warning: roster {path}: {counted(len(silent), 'person', 'people')} without a phone ({'; '.join(silent[:5])}"
+              f"{more}); shown with no phone — add the phone numbers", file=sys.stderr)
     return roster
 
 
@@ -983,6 +988,15 @@ def _cmd_sign(args: argparse.Namespace) -> int:
             print(f"gridgeo: warning: {w.message}", file=sys.stderr)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if not args.community and not args.supervision_phone:
+        community_of = dict(zip(plan.grids["grid_code"].astype(str), plan.grids["community_code"].astype(str), strict=True))
+        named = roster.supervision_phones() if roster is not None else {}
+        bare = sorted({community_of[c] for c in (community_of if args.all else args.grid)
+                       if c in community_of and not named.get(community_of[c])})
+        if bare:
+            print(f"gridgeo: warning: the signs of {counted(len(bare), 'community', 'communities')} ({', '.join(bare[:5])}"
+                  f"{' …' if len(bare) > 5 else ''}) show no supervision phone (监督电话 —): give --supervision-phone PHONE, "
+                  "or a 督导员 (supervisor) row with a phone in the roster", file=sys.stderr)
     what = "community map" if args.community else "sign"
     if not args.community and args.one_file and len(written) == 1:  # every sign a page of one file
         pages = len(plan.grids) if args.all else len(dict.fromkeys(args.grid))

@@ -72,6 +72,12 @@ class Roster:
                                                if r.subgrid_code else "community " + r.community_code)
                 for r in rows.itertuples()]
 
+    def without_phone(self) -> list[str]:
+        """The people placed in the plan with no phone (their map popups and signs show none), each as
+        ``line N NAME``."""
+        rows = self.staff[(self.staff["phone"] == "") & (self.staff["placed"] != "unplaced")]
+        return [f"line {r.line} {r.name}" for r in rows.itertuples()]
+
     def of_grid(self, grid_code: str) -> pd.DataFrame:
         """People placed in one base grid (leaders first, then workers, building and group leaders)."""
         rows = self.staff[self.staff["grid_code"] == grid_code]

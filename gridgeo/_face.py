@@ -123,6 +123,35 @@ def python_spelling(message: str, params: Mapping[str, inspect.Parameter], alias
     return "`".join(part if i % 2 else _respell(part, params, aliases or {}) for i, part in enumerate(parts))
 
 
+def force_option() -> str:
+    """How to ask for an existing output to be replaced, on the face called: ``--force`` on the command line,
+    ``force=True`` in Python (for "PATH exists; pass … to replace it", wherever it is raised).
+
+    >>> force_option()
+    'force=True'
+    >>> token = CLI.set(True)
+    >>> force_option()
+    '--force'
+    >>> CLI.reset(token)
+    """
+    return "--force" if CLI.get() else "force=True"
+
+
+def cli_spelling(message: str) -> str:
+    """``message`` as the command line says it: an option followed by its Python spelling (``--force (force=True)``,
+    ``--code-column COL (code_column= in Python)``), or the reverse (``force=True (--force)``), keeps the option alone;
+    a file option beside its Python argument keeps the file option.
+
+    >>> cli_spelling("a.gpkg exists; pass force=True (--force) to overwrite it; name it with --code-column COL "
+    ...              "(code_column= in Python); widen it (in a --code-scheme TOML file, or code_scheme= in Python)")
+    'a.gpkg exists; pass --force to overwrite it; name it with --code-column COL; widen it (in a --code-scheme TOML file)'
+    """
+    message = _TOML_OR.sub(lambda m: f"in a --{m.group(1)} TOML file", message)
+    message = _BOTH.sub(lambda m: f"--{m.group(1)}" + (f" {m.group(2)}" if m.group(2) else ""), message)
+    return _BOTH_AFTER.sub(lambda m: f"--{m.group(3)}" if m.group(1) == m.group(3).replace("-", "_") else m.group(0),
+                           message)
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

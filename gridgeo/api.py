@@ -196,6 +196,53 @@ def _plan_file(value: Any) -> Path | None:
         return None
 
 
+#: the layers of an export of a plan (`gridgeo export`) that ``validate`` checks its grids against
+COMPANION_LAYERS = ("communities", "subgrids", "buildings")
+
+
+def companion_layers(grids: Any) -> dict[str, LayerSource]:
+    """The layers an export of a plan carries beside its grids, which :func:`validate` and :func:`repair` check them
+    against when not given: in a multi-layer file (GeoPackage, KML) the layers ``communities``, ``subgrids`` and
+    ``buildings`` beside the layer ``grids``; in a folder of one file a layer, ``communities.shp`` … beside
+    ``grids.shp`` (the same suffix; the folder itself given, the files named so). None for a GeoDataFrame or a plan.
+
+    >>> companion_layers("no/such/grids.shp")
+    {}
+    """
+    if isinstance(grids, LayerSource):
+        if grids.frame is not None:
+            return {}
+        path, layer, encoding = grids.path, grids.layer, grids.encoding
+    elif isinstance(grids, tuple) and len(grids) == 2:
+        (path, layer), encoding = grids, None
+    elif isinstance(grids, (str, os.PathLike)):
+        path, layer, encoding = grids, None, None
+    else:
+        return {}
+    p = Path(path)
+    if p.is_dir():
+        from .io import _SUFFIXES
+
+        files = [q for q in p.iterdir() if q.is_file() and q.suffix.lower() in _SUFFIXES and q.suffix.lower() != ".json"]
+        stems = [q.stem for q in files]
+        if (layer or "grids") != "grids" or stems.count("grids") != 1:
+            return {}
+        return {n: LayerSource(p, layer=n if layer else None, encoding=encoding) for n in COMPANION_LAYERS
+                if stems.count(n) == 1}
+    if not p.is_file() or _plan_file(p) is not None:
+        return {}
+    from .io import _list_layers
+
+    names = _list_layers(p) if p.suffix.lower() in (".gpkg", ".kml", ".gdb", ".gml") else []
+    if len(names) > 1:
+        if (layer or "grids") != "grids" or "grids" not in names:
+            return {}
+        return {n: LayerSource(p, layer=n, encoding=encoding) for n in COMPANION_LAYERS if n in names}
+    if p.stem != "grids":
+        return {}
+    return {n: LayerSource(q, encoding=encoding) for n in COMPANION_LAYERS if (q := p.with_name(n + p.suffix)).is_file()}
+
+
 @python_face()
 def read_grids(grids: Any, *, crs: Any = None) -> Plan | gpd.GeoDataFrame:
     """What ``gridgeo validate GRIDS`` checks: a :class:`Plan` (given, or a plan file whose ``grids``
@@ -237,12 +284,15 @@ def is_community_layer(layer: Any, *, code_column: str = "grid_code", others: tu
 def community_layer(layer: Any, *, code_column: str = "grid_code", others: tuple = ()) -> gpd.GeoDataFrame | None:
     """The layer with its columns read as ``partition`` reads a community layer (``社区代码`` as ``code``) when
     it is one given alone (:func:`is_community_layer`), else None. A column read as ``code`` through a Chinese
-    name must hold each code once: a grid layer carrying its community's code is not a community layer."""
+    name (or as an export's ``community_code``) must hold each code once: a grid layer carrying its community's
+    code is not a community layer."""
     if not isinstance(layer, gpd.GeoDataFrame) or code_column in layer.columns or any(o is not None for o in others):
         return None
     if "code" in layer.columns:
         return layer
     named = canonical_columns(layer, "communities")
+    if "code" not in named.columns and "community_code" in named.columns:  # an export's (`gridgeo export`) communities
+        named = named.rename(columns={"community_code": "code"})
     if "code" in named.columns and named["code"].notna().all() and named["code"].astype(str).is_unique:
         return named
     return None
@@ -271,7 +321,8 @@ def validate(
         grid codes) is checked for overlaps and gaps between communities, within ``boundary_tolerance_m``
         (default the rules'), as ``gridgeo validate COMMUNITIES`` checks it.
     communities, buildings, streets, subgrids
-        Layers to check against (GeoDataFrames or paths); for a plan, instead of its own.
+        Layers to check against (GeoDataFrames or paths); for a plan, instead of its own. For grids read from an
+        export of a plan (``gridgeo export``), those the export carries beside them (:func:`companion_layers`).
     rules
         Rules profile, TOML file or :class:`~gridgeo.rules.Rules` (default: urban; a plan's own).
     crs
@@ -307,8 +358,10 @@ def validate(
 
         tolerance = options.get("boundary_tolerance_m", load_rules(rules).boundary_tolerance_m)
         return validate_communities(comm_layer, tolerance_m=tolerance)
-    layers = {name: _layer(value, name, crs=crs) for name, value in
-              (("communities", communities), ("buildings", buildings), ("streets", streets), ("subgrids", subgrids))}
+    given = {"communities": communities, "buildings": buildings, "streets": streets, "subgrids": subgrids}
+    if not isinstance(target, Plan):  # an export of a plan: checked against the layers it carries beside its grids
+        given.update({k: v for k, v in companion_layers(grids).items() if given[k] is None})
+    layers = {name: _layer(value, name, crs=crs) for name, value in given.items()}
     if isinstance(target, Plan):
         given = {k: v for k, v in layers.items() if v is not None}
         return validate_plan(target, rules=rules, **given, **options)
@@ -334,7 +387,7 @@ def repair(
         alone, mended as ``gridgeo validate COMMUNITIES --repair`` does (``boundary_tolerance_m``).
     communities
         The communities the grids tile (a ``code`` column), as a GeoDataFrame or a path (for a plan,
-        instead of its own).
+        instead of its own; for grids of an export, its ``communities`` layer when not given).
     crs
         The CRS of layers that define none.
     options
@@ -370,6 +423,8 @@ def repair(
 
         tolerance = options.get("boundary_tolerance_m", load_rules(options.get("rules")).boundary_tolerance_m)
         return repair_communities(comm_layer, tolerance_m=tolerance)
+    if communities is None:
+        communities = companion_layers(grids).get("communities")
     if communities is None:
         msg = "repair: communities=None; pass the communities the grids tile (to clip grids and find gaps)"
         raise InputError(msg)

@@ -25,7 +25,7 @@ from typing import Any
 
 from . import __version__
 from ._errors import GridgeoError, InputError
-from ._face import CLI
+from ._face import CLI, cli_spelling
 from ._text import counted
 
 LAYER_OPTIONS = ("communities", "streets", "buildings", "villager_groups", "enterprises")
@@ -514,7 +514,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         return _validate_communities(target, args)
     given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer"))
              for name in ("communities", "buildings", "streets", "subgrids") if getattr(args, name)}
-    if args.repair and "communities" not in given and not (is_plan and "communities" in target.layers):
+    carried = {} if is_plan else {k: v for k, v in api.companion_layers(LayerSource(path, layer=args.grids_layer)).items()
+                                  if k not in given}
+    if carried:  # an export of a plan: checked against the layers it carries, as a plan is against its own
+        where = sorted({str(Path(v.path) / v.layer) if Path(v.path).is_dir() and v.layer else
+                        f"{v.path} layer {v.layer!r}" if v.layer else str(v.path) for v in carried.values()})
+        print(f"checked against the {', '.join(carried)} carried beside the grids ({'; '.join(where)}); "
+              "give --communities, --subgrids or --buildings to check against others")
+        given.update(carried)
+    if args.repair and "communities" not in given and "communities" not in carried and not (is_plan and "communities" in target.layers):
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
         raise InputError(msg)
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
@@ -901,6 +909,11 @@ def _roster_said(path: str, plan: Any, *, consequence: str) -> Any:
         print(f"gridgeo: warning: roster {path}: {shown}{more}; each person is shown once — delete the "
               "repeated rows", file=sys.stderr)
     _unplaced_said(path, roster.unplaced(), consequence=consequence)
+    silent = roster.without_phone()
+    if silent and consequence.startswith("shown on"):  # map and sign: the public sees a name nobody can call
+        more = f" and {len(silent) - 5:,} more" if len(silent) > 5 else ""
+        print(f"gridgeo: warning: roster {path}: {counted(len(silent), 'person', 'people')} without a phone ({'; '.join(silent[:5])}"
+              f"{more}); shown with no phone — add the phone numbers", file=sys.stderr)
     return roster
 
 
@@ -975,6 +988,15 @@ def _cmd_sign(args: argparse.Namespace) -> int:
             print(f"gridgeo: warning: {w.message}", file=sys.stderr)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if not args.community and not args.supervision_phone:
+        community_of = dict(zip(plan.grids["grid_code"].astype(str), plan.grids["community_code"].astype(str), strict=True))
+        named = roster.supervision_phones() if roster is not None else {}
+        bare = sorted({community_of[c] for c in (community_of if args.all else args.grid)
+                       if c in community_of and not named.get(community_of[c])})
+        if bare:
+            print(f"gridgeo: warning: the signs of {counted(len(bare), 'community', 'communities')} ({', '.join(bare[:5])}"
+                  f"{' …' if len(bare) > 5 else ''}) show no supervision phone (监督电话 —): give --supervision-phone PHONE, "
+                  "or a 督导员 (supervisor) row with a phone in the roster", file=sys.stderr)
     what = "community map" if args.community else "sign"
     if not args.community and args.one_file and len(written) == 1:  # every sign a page of one file
         pages = len(plan.grids) if args.all else len(dict.fromkeys(args.grid))
@@ -1007,7 +1029,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         _quiet_stdout()
         return 141
     except (GridgeoError, FileExistsError) as exc:
-        print(f"gridgeo: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"gridgeo: error: {cli_spelling(_one_line(exc))}", file=sys.stderr)
         return 2
     except UnicodeError as exc:  # last resort: the readers and writers word their own (the file, the encoding that does)
         print(f"gridgeo: error: {_unicode_error(exc)}", file=sys.stderr)

@@ -47,6 +47,7 @@ import pandas as pd
 import shapely
 
 from ._errors import InputError
+from ._face import force_option
 from .io import SHAPEFILE_FIELD_NAMES
 from .plan import Plan
 
@@ -462,7 +463,7 @@ def _check_target(out: Path, plan_path: Path | None, *, force: bool) -> None:
             msg = f"export: --out {out} would overwrite the plan {plan_path}; write the export to another path"
             raise InputError(msg)
     if (out.exists() or out.is_symlink()) and not force:
-        msg = f"{out} exists; pass --force (force=True) to replace it"
+        msg = f"{out} exists; pass {force_option()} to replace it"
         raise InputError(msg)
     if out.is_dir() and not out.is_symlink():
         _check_replaceable(out)
@@ -489,7 +490,7 @@ def _check_replaceable(folder: Path) -> None:
                and (e.is_dir() or e.name not in (listed if listed is not None else ours))]
     if foreign:
         more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-        msg = (f"export: --force replaces only an empty folder or an earlier export, and {folder} holds "
+        msg = (f"export: {force_option()} replaces only an empty folder or an earlier export, and {folder} holds "
                f"{foreign[0]!r}{more}; give --out a new or empty folder")
         raise InputError(msg)
 
@@ -559,7 +560,7 @@ def _commit(tmp: Path, out: Path, *, one_file: bool, force: bool) -> list[Path]:
         files = sorted(tmp.iterdir())
         if out.is_dir() and not out.is_symlink():
             if not force:
-                msg = f"{out} exists; pass --force to replace it"
+                msg = f"{out} exists; pass {force_option()} to replace it"
                 raise InputError(msg)
             _check_replaceable(out)
             shutil.rmtree(out)

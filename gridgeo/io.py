@@ -31,7 +31,7 @@ from pyproj import CRS
 
 from ._csv import read_csv_text
 from ._errors import InputError, PlanExistsError
-from ._face import CLI
+from ._face import CLI, force_option
 from ._findings import FINDING_COLUMNS, concat_findings, make_findings
 from ._geometry import make_valid
 from ._text import counted
@@ -1251,7 +1251,7 @@ def _check_target(path: str | os.PathLike, *, force: bool, func: str, formats: I
         msg = f"{func}: cannot write {str(path)!r}; give a path ending in one of {list(formats)}"
         raise InputError(msg)
     if path.exists() and not force:
-        msg = f"{func}: {str(path)!r} exists; pass force=True (--force) to overwrite it"
+        msg = f"{func}: {str(path)!r} exists; pass {force_option()} to overwrite it"
         raise PlanExistsError(msg)
     if not path.parent.exists():
         msg = f"{func}: folder {str(path.parent)!r} does not exist; create it first"

@@ -36,6 +36,7 @@ import shapely
 
 from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read_csv_text
 from ._errors import InputError
+from ._face import force_option
 from ._staff import header_names, role_key, roster_text
 from .plan import Plan
 
@@ -190,10 +191,12 @@ class Locator:
         self.roster_unplaced: list[str] = []
         if roster is not None:
             from .maps.roster import read_roster as check_roster
+            from .maps.roster import roster_rows
 
-            people = read_roster(roster)
+            rows = roster_rows(roster) if isinstance(roster, (str, os.PathLike)) else roster  # the file read once
+            people = read_roster(rows)
             # one roster, one verdict: the rows `gridgeo map` and `sign` refuse are refused, those they say are said
-            self.roster_unplaced = check_roster(roster, plan).unplaced()
+            self.roster_unplaced = check_roster(rows, plan).unplaced()
             self.roster, self.roster_index = _grid_workers(people, self.grid_code, self.grid_community)
 
     @property
@@ -541,16 +544,18 @@ def read_roster(roster: Any) -> pd.DataFrame:
     ...
     gridgeo._errors.InputError: roster: needs a grid_code or community_code column to tie each person to a grid; columns: ['name', 'phone']
     """
-    if isinstance(roster, (str, os.PathLike)):
-        from .maps.roster import _read_csv as read_roster_file  # the map's reader: one file, read alike
+    from .maps.roster import RosterRows, roster_rows  # the map's reader: one file, read alike
 
-        df = read_roster_file(Path(roster))
+    if isinstance(roster, (str, os.PathLike)):
+        roster = roster_rows(roster)
+    if isinstance(roster, RosterRows):
+        df, source = roster.frame, roster.source
     elif isinstance(roster, pd.DataFrame):
-        df = roster_text(roster)
+        df, source = roster_text(roster), "(DataFrame)"
     else:
         msg = f"roster=<{type(roster).__name__}>: give a CSV path or a DataFrame"
         raise InputError(msg)
-    df = df.rename(columns=header_names(df.columns, "(DataFrame)" if isinstance(roster, pd.DataFrame) else repr(str(roster))))
+    df = df.rename(columns=header_names(df.columns, source))
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in ("name", "phone") if c not in df.columns]
     if missing:
@@ -670,7 +675,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         msg = f"locate: --out {dst} is the points file; write the answer to another path"
         raise InputError(msg)
     if dst.exists() and not force:
-        msg = f"{dst} exists; pass --force to overwrite it"
+        msg = f"{dst} exists; pass {force_option()} to overwrite it"
         raise InputError(msg)
     if dst.suffix.lower() not in (".csv", ".parquet"):
         msg = f"locate: --out {dst} must end in .csv or .parquet"

@@ -23,6 +23,7 @@ import pyogrio
 import shapely
 
 from ._errors import InputError, PlanExistsError
+from ._face import force_option
 from ._geometry import make_valid
 from .crs import STORAGE_CRS
 from .io import atomic_write
@@ -695,7 +696,7 @@ def write_gpkg_atomic(
         msg = f"output {path} is a folder; give the path of a .gpkg file"
         raise InputError(msg)
     if p.exists() and not force:
-        msg = f"{path} exists; pass --force (force=True) to overwrite it"
+        msg = f"{path} exists; pass {force_option()} to overwrite it"
         raise PlanExistsError(msg)
     if not p.parent.exists():
         msg = f"output folder {p.parent} does not exist; create it first"

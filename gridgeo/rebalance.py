@@ -75,6 +75,8 @@ CHANGE_COLUMNS = ["old_code", "community_code", "status", "new_codes", "househol
 CROSSWALK_COLUMNS = ["layer", "department_code", "unified_code", "area_m2", "area_share", "households",
                      "households_share"]
 
+#: prefix of the office layer's own columns (网格员, 备注 …) while rebalanced (:func:`_carry_office_columns`)
+_GIVEN = "office:"
 _TOL_M2 = 1.0  # area changes below this are numeric noise
 _STRAY_SHARE = 0.01  # a piece in another community above this share of its grid (or with households) is a fault
 
@@ -186,9 +188,10 @@ def _prepared(sources: dict[str, Any], rules: Any, crs: Any, progress: Any = Non
 
 
 def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, crs: Any = None,
-                  datum: str | None = None) -> gpd.GeoDataFrame:
+                  datum: str | None = None, keep_columns: bool = False) -> gpd.GeoDataFrame:
     """An office grid layer in the metric CRS with ``old_code`` (str) and polygon geometry; ``datum``
-    (``gcj02``, ``bd09``): the layer was drawn on AMap/Tencent or Baidu maps, converted to WGS-84."""
+    (``gcj02``, ``bd09``): the layer was drawn on AMap/Tencent or Baidu maps, converted to WGS-84;
+    ``keep_columns``: the layer's other columns too, each as ``office:<name>``."""
     from .api import _layer
     from .crs import _datum, convert_datum
 
@@ -242,6 +245,10 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
     out = gpd.GeoDataFrame({"old_code": ids, "has_code": [c is not None for c in codes], "was_valid": ~bad,
                             "kind_given": pd.Series(kinds, dtype=object)},
                            geometry=gpd.GeoSeries(geoms, crs=metric), crs=metric)
+    if keep_columns:
+        for col in gdf.columns:
+            if col not in (code_column, gdf.geometry.name):
+                out[_GIVEN + str(col)] = gdf[col].to_numpy()
     out = out.sort_values("old_code", kind="stable").reset_index(drop=True)
     out.attrs["read_as_polygons"] = dict(gdf.attrs.get("read_as_polygons", {}))
     return out
@@ -707,14 +714,42 @@ def rebalance_prepared(prep: Any, office: gpd.GeoDataFrame, *, scheme: CodeSchem
         "read_as_polygons": dict(office.attrs.get("read_as_polygons", {})),
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    layers = dict(plan.layers)
+    changes, layers["grids"], summary["columns_carried"] = _carry_office_columns(office, changes, layers["grids"])
     meta = dict(plan.metadata)
     meta["rebalance"] = summary
     meta["code_scheme"] = scheme.to_dict()
     geoms = office.set_index("old_code").geometry.reindex(changes["old_code"]).to_numpy()
-    layers = dict(plan.layers)
     layers["changes"] = gpd.GeoDataFrame(changes, geometry=gpd.GeoSeries(geoms, crs=prep.metric), crs=prep.metric)
     out = Plan(layers, meta)
     return (out.stored() if store else out), changes
+
+
+def _carry_office_columns(office: gpd.GeoDataFrame, changes: pd.DataFrame,
+                          grids: gpd.GeoDataFrame) -> tuple[pd.DataFrame, gpd.GeoDataFrame, list[str]]:
+    """The office layer's own columns (网格员, 备注 …: ``office:<name>`` of :func:`_office_layer`) carried into the
+    change table, every office grid's row, and onto the plan's grids that keep the office grid's code (kept,
+    reshaped); a grid with a new code (split, merged, redrawn) has them empty, its old grids' values being in the
+    change table. A column named like one of the table or the layer is carried as ``<name>_input``. Returns the
+    change table, the grids and the names carried."""
+    given = [c for c in office.columns if str(c).startswith(_GIVEN)]
+    if not given:
+        return changes, grids, []
+    values = pd.DataFrame(office[given].to_numpy(), columns=[c[len(_GIVEN):] for c in given],
+                          index=office["old_code"].to_numpy())
+    values = values.astype({c: office[g].dtype for c, g in zip(values.columns, given, strict=True)})
+    for c in values.columns:  # a whole number stays one on the rows left empty
+        if pd.api.types.is_integer_dtype(values[c]) or pd.api.types.is_bool_dtype(values[c]):
+            values[c] = values[c].astype("Int64" if pd.api.types.is_integer_dtype(values[c]) else "boolean")
+    taken = {*changes.columns, *grids.columns, "geometry"}
+    values.columns = [f"{c}_input" if c in taken else c for c in values.columns]
+    changes = changes.join(values, on="old_code")
+    keeps = set(changes.loc[changes["status"].isin(["kept", "reshaped"]), "old_code"])
+    carried = values[values.index.isin(keeps)].reindex(grids["grid_code"].astype(str).to_numpy())
+    grids = grids.copy()
+    for c in carried.columns:
+        grids[c] = carried[c].to_numpy()
+    return changes, grids, list(values.columns)
 
 
 def _dedicated_kept(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -1033,6 +1068,9 @@ def summarize_changes(changes: pd.DataFrame, summary: dict[str, Any]) -> str:
         f"  households moved {summary['households_moved']:,}; area moved {summary['area_m2_moved'] / 1e4:,.1f} ha; "
         f"compliant grids absorbed to mend a neighbour: {summary['compliant_absorbed']:,}",
     ]
+    if summary.get("columns_carried"):
+        lines.append(f"  the office's columns {', '.join(summary['columns_carried'])}: on the grids keeping their code, "
+                     "and every office grid's in layer 'changes' (grids with new codes have them empty)")
     mended = _mended(summary)
     if mended:
         lines.append(f"  the office's layer mended before judging (as `gridgeo validate --repair`): {mended}")
@@ -1208,7 +1246,7 @@ def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str |
     _no_enterprises(sources, "rebalance")
     prep = prepare(sources, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
                    progress=progress, require_households=True)
-    office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs, datum=grids_datum)
+    office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs, datum=grids_datum, keep_columns=True)
     if shift_check:
         cli = CLI.get()
         _refuse_shifted(office, prep.communities, "grids", "--grids-datum {datum}" if cli else "grids_datum='{datum}'",

@@ -91,7 +91,7 @@ def test_divide_equals_read_plan_after_to_file(api_plan, tmp_path):
     assert list(back.layers) == list(api_plan.layers)
     assert plan_hashes(back) == plan_hashes(api_plan)
     assert back.metadata == api_plan.metadata
-    with pytest.raises(FileExistsError, match="exists; pass --force"):
+    with pytest.raises(FileExistsError, match=r"exists; pass force=True to overwrite it$"):
         api_plan.to_file(path)
     api_plan.to_file(path, force=True)
 
@@ -458,3 +458,30 @@ def test_divide_takes_layers_with_a_repeated_index(tiny):
                           columns={"communities": {"code": "CUN_DM"}})
     assert sorted(plan.grids["households"]) == [400, 400]
     pd.testing.assert_frame_equal(twice, before)
+
+
+def test_an_existing_output_is_refused_in_the_words_of_the_face_called(api_plan, tmp_path, capsys):
+    """"already exists" said "pass --force (force=True)" on both faces (the command line showed a Python argument,
+    `plan.to_file` an option): each face names its own spelling, whoever raises the error."""
+    from gridgeo.export import export as export_module_function
+    from gridgeo.maps.web import publish_map
+    from gridgeo.validate import write_findings
+
+    path = tmp_path / "plan.gpkg"
+    api_plan.to_file(path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "findings.json").write_text("{}", encoding="utf-8")
+    gridgeo.export(path, path.with_name("e.gpkg"), layers="grids")
+    for call in (lambda: api_plan.to_file(path), lambda: gridgeo.export(path, path.with_name("e.gpkg")),
+                 lambda: export_module_function(path, path.with_name("e.gpkg")),
+                 lambda: publish_map(api_plan, tmp_path / "site"), lambda: gridgeo.publish_map(api_plan, tmp_path / "site"),
+                 lambda: write_findings(api_plan.findings, tmp_path / "findings.json")):
+        with pytest.raises((FileExistsError, InputError)) as err:
+            call()
+        assert "exists; pass force=True to" in str(err.value) and "--force" not in str(err.value), err.value
+    for argv in (["export", str(path), "--out", str(path.with_name("e.gpkg"))],
+                 ["map", str(path), "--out", str(tmp_path / "site"), "--tiles", "none"],
+                 ["partition", "--sample", "--out", str(path), "--quiet"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert err.startswith("gridgeo: error: ") and "exists; pass --force to" in err and "force=True" not in err, err

@@ -603,3 +603,44 @@ def test_an_out_in_no_folder_is_named_as_given_not_by_the_temporary_file(plan_pa
         err = capsys.readouterr().err
         assert f"gridgeo: error: cannot write in {events}: Not a directory" in err and "/." not in err, err
     assert events.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["events.csv"]
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_validate_checks_an_export_against_the_layers_it_carries(fmt, exports, tmp_path, capsys):
+    """`gridgeo validate` on an export's grids skipped every check needing the communities (gaps at their edges, grids
+    outside or across them), the small grids and the buildings, although the export carries them beside the grids: it
+    now checks them against those layers, as a plan is checked against its own, says so, and finds what it finds with
+    the layers given by hand."""
+    files = _files(fmt, exports[fmt])
+    grids, layer = files["grids"]
+    given = ["validate", str(grids), *(["--grids-layer", layer] if layer else [])]
+    for name in ("communities", "subgrids", "buildings"):
+        path, inner = files[name]
+        given += [f"--{name}", str(path), *([f"--{name}-layer", inner] if inner else [])]
+    assert main([*given, "--report", str(tmp_path / "given.json")]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(grids), "--report", str(tmp_path / "found.json")]) == 0
+    out = capsys.readouterr().out
+    assert "checked against the communities, subgrids, buildings carried beside the grids" in out, out
+    found, by_hand = (json.loads((tmp_path / n).read_text(encoding="utf-8"))["findings"] for n in ("found.json", "given.json"))
+    assert found == by_hand
+    assert "check_skipped" not in {f["type"] for f in found}
+    assert "households_out_of_bounds" in {f["type"] for f in found}  # the small grids were checked too
+    in_python = gridgeo.validate(grids if layer is None else (grids, layer))
+    assert sorted(in_python["type"]) == sorted(f["type"] for f in found)
+
+
+def test_an_exports_communities_alone_are_checked_as_communities_and_a_skipped_check_says_how_to_run_it(exports, tmp_path,
+                                                                                                         capsys):
+    """The communities layer of an export (``community_code``, as every export names it) given to `validate` alone was
+    judged as grids without codes (a ``missing_code`` error, exit 1); it is a community layer, checked for overlaps and
+    gaps between communities. A grid layer with no communities beside it says which checks did not run and how to run
+    them."""
+    communities = exports["shp"] / "communities.shp"
+    assert main(["validate", str(communities)]) == 0
+    assert "9 communities, clean" in capsys.readouterr().out
+    lone = tmp_path / "grids.geojson"
+    shutil.copy(exports["geojson"] / "grids.geojson", lone)
+    found = gridgeo.validate(lone)
+    skipped = found.loc[found["type"] == "check_skipped", "message"].tolist()
+    assert len(skipped) == 1 and "give the communities the grids tile (--communities PATH" in skipped[0], skipped

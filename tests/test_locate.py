@@ -688,3 +688,30 @@ def test_a_village_point_gets_the_villager_group_of_its_grid(plan, tmp_path):
     # no group in the plan: no column
     plain = Plan({**plan.layers, "grids": grids.assign(villager_group=None)}, plan.metadata)
     assert "villager_group" not in gridgeo.locate(pts.head(50), plain).columns
+
+
+def test_the_roster_file_is_read_once(plan, plan_path, tmp_path, monkeypatch, capsys):
+    """`gridgeo locate --roster` read the roster file twice (once for routing, once for the map's checks of its rows):
+    twice the time on a large roster, and two readings of a file that may change between them. It is read once; the
+    checks and the answer are those of reading it twice."""
+    import gridgeo.maps.roster as maps_roster
+
+    reads = []
+    real = maps_roster._read_csv
+
+    def counting(path):
+        reads.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(maps_roster, "_read_csv", counting)
+    points = _random_points(plan, 50, seed=3)
+    routed = Locator(plan, roster=STAFF).locate(points)
+    assert reads == [STAFF.name]
+    assert routed["worker"].notna().sum() > 0
+    assert routed[["worker", "phone", "worker_role"]].equals(Locator(plan, roster=pd.read_csv(STAFF, dtype=str)).locate(points)[
+        ["worker", "phone", "worker_role"]])
+    reads.clear()
+    events = tmp_path / "events.csv"
+    points.to_csv(events, index=False)
+    assert main(["locate", str(plan_path), str(events), "--out", str(tmp_path / "r.csv"), "--roster", str(STAFF)]) == 0
+    assert reads == [STAFF.name]

@@ -376,7 +376,7 @@ def test_publish_single_page_uses_bundled_assets(tmp_path, plan, roster):
     assert srcs and all(s.startswith("lib/") for s in srcs)
     assert all((tmp_path / "site" / s).is_file() for s in srcs)
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
-    with pytest.raises(InputError, match="exists; pass --force"):
+    with pytest.raises(InputError, match="exists; pass force=True"):
         publish_map(plan, tmp_path / "site")
     publish_map(plan, tmp_path / "site", force=True, lang="en")
     assert "Grid map" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
@@ -1063,3 +1063,27 @@ def test_a_grid_with_an_invalid_geometry_is_refused_in_one_line_before_anything_
         assert err.startswith("gridgeo: error: grids: 1 grid has an invalid geometry") and A2 in err, err
         assert "Fix Geometries" in err
     assert not any((tmp_path / d).exists() for d in ("signs", "maps", "site"))
+
+
+def test_a_missing_phone_and_a_missing_supervision_phone_are_said_before_the_public_sees_them(tmp_path, capsys):
+    """A roster row without a phone, and signs with no supervision phone (no --supervision-phone, no 督导员 row with a
+    phone for their community), were printed and published with "—" in silence: an office learnt of it from the
+    printed boards. `map` and `sign` say so, naming the rows and the communities and the fix; the rows with phones
+    and the communities with a supervisor are not named."""
+    _font_or_skip()
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    staff = town_roster()
+    staff.loc[staff["name"] == "陈刚", "phone"] = ""
+    roster = tmp_path / "staff.csv"
+    staff.to_csv(roster, index=False)
+    assert main(["map", str(path), "--out", str(tmp_path / "site"), "--roster", str(roster), "--tiles", "none"]) == 0
+    err = capsys.readouterr().err
+    assert "1 person without a phone (line 6 陈刚); shown with no phone — add the phone numbers" in err, err
+    assert "王芳" not in err and "supervision" not in err
+    signs = ["sign", str(path), "--grid", f"{CODE_A}001", "--grid", f"{CODE_B}001", "--roster", str(roster), "--format", "png"]
+    assert main([*signs, "--out", str(tmp_path / "signs")]) == 0
+    err = capsys.readouterr().err
+    assert f"the signs of 1 community ({CODE_B}) show no supervision phone" in err and "--supervision-phone PHONE" in err
+    assert main([*signs, "--out", str(tmp_path / "signs2"), "--supervision-phone", "12345"]) == 0
+    assert "supervision phone" not in capsys.readouterr().err

@@ -314,7 +314,7 @@ def test_a_polygon_whose_vertices_come_in_near_pairs_is_stored_whole():
 def test_existing_file_refused_without_force(tmp_path):
     path = tmp_path / "plan.gpkg"
     Plan(_layers(), {"version": 1}).write(path)
-    with pytest.raises(PlanExistsError, match=r"plan\.gpkg exists; pass --force \(force=True\) to overwrite it"):
+    with pytest.raises(PlanExistsError, match=r"plan\.gpkg exists; pass force=True to overwrite it$"):
         Plan(_layers(), {"version": 2}).write(path)
     assert Plan.read(path).metadata["version"] == 1
     Plan(_layers(), {"version": 2}).write(path, force=True)

@@ -678,3 +678,37 @@ def test_unify_with_a_jurisdiction_piece_wholly_under_a_building():
                             names=["综治", "城管"])
     assert int(plan.grids["households"].sum()) == 8 * 80 + 20
     assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_the_office_layers_own_columns_are_carried_into_the_plan(sample_plan, tmp_path, capsys):
+    """An office's grid layer has its own columns (网格员, 备注, a count of its own): `rebalance` dropped every one of
+    them. Each office grid's values are in its row of the change table; a grid keeping its code (kept, reshaped)
+    carries them in the plan's grids; a grid with a new code has them empty; a column named like one of the plan's
+    (``households``) is kept as ``households_input``; they survive the plan file."""
+    pick = _pick(sample_plan.grids)
+    office = faulty_layer(sample_plan, pick)
+    office["网格员"] = [f"张{i}" for i in range(len(office))]
+    office["备注"] = [None if i % 3 else f"备注{i}" for i in range(len(office))]
+    office["楼栋数"] = np.arange(len(office), dtype="int64") + 1
+    office["households"] = 7
+    path = tmp_path / "office.gpkg"
+    office.to_crs(4490).to_file(path, driver="GPKG")
+    out = tmp_path / "plan.gpkg"
+    assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--out", str(out), "-q"]) == 0
+    assert "the office's columns name, 网格员, 备注, 楼栋数, households_input: on the grids keeping" in capsys.readouterr().out
+    plan = gridgeo.read_plan(out)
+    changes = plan.layers["changes"].set_index("old_code")
+    given = office.set_index("WGBM")
+    for col in ("name", "网格员", "备注", "楼栋数"):
+        assert changes[col].reindex(given.index).tolist() == given[col].tolist(), col
+    assert (changes["households_input"] == 7).all()
+    grids = plan.grids.set_index("grid_code")
+    keeps = changes.index[changes["status"].isin(["kept", "reshaped"])]
+    assert len(keeps) > 40 and set(keeps) <= set(grids.index)
+    assert grids.loc[keeps, "网格员"].tolist() == given.loc[keeps, "网格员"].tolist()
+    assert grids.loc[keeps, "楼栋数"].tolist() == given.loc[keeps, "楼栋数"].tolist()
+    assert (grids.loc[keeps, "households_input"] == 7).all()
+    assert grids["households"].gt(7).all()  # the plan's own count, not the office's
+    new = grids.index.difference(keeps)
+    assert len(new) and grids.loc[new, "网格员"].isna().all() and grids.loc[new, "楼栋数"].isna().all()
+    assert main(["validate", str(out)]) == 0

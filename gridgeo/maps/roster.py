@@ -72,11 +72,39 @@ class Roster:
                                                if r.subgrid_code else "community " + r.community_code)
                 for r in rows.itertuples()]
 
+    def without_phone(self) -> list[str]:
+        """The people placed in the plan with no phone (their map popups and signs show none), each as
+        ``line N NAME``."""
+        rows = self.staff[(self.staff["phone"] == "") & (self.staff["placed"] != "unplaced")]
+        return [f"line {r.line} {r.name}" for r in rows.itertuples()]
+
     def of_grid(self, grid_code: str) -> pd.DataFrame:
         """People placed in one base grid (leaders first, then workers, building and group leaders)."""
         rows = self.staff[self.staff["grid_code"] == grid_code]
         order = {k: i for i, k in enumerate(ROLES)}
         return rows.assign(_o=rows["role"].map(order)).sort_values(["_o", "name", "phone"]).drop(columns="_o")
+
+
+@dataclass(frozen=True)
+class RosterRows:
+    """A roster as read, once: its rows indexed by line (the header is line 1), the name messages give it, and the
+    folder its photos are relative to. :func:`read_roster` and :func:`gridgeo.locate.read_roster` take it for a path."""
+
+    frame: pd.DataFrame
+    source: str
+    base: Path
+
+
+def roster_rows(roster: Any) -> RosterRows:
+    """The rows of a roster CSV path or DataFrame (:class:`RosterRows`), read once."""
+    if isinstance(roster, RosterRows):
+        return roster
+    if isinstance(roster, pd.DataFrame):
+        frame = roster_text(roster)
+        frame.index = range(2, len(frame) + 2)  # "line" as in the CSV the frame would be (the header line 1)
+        return RosterRows(frame, "(DataFrame)", Path.cwd())
+    path = Path(os.fspath(roster))
+    return RosterRows(_read_csv(path), repr(str(path)), path.resolve().parent)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -153,7 +181,7 @@ def read_roster(roster: Any, plan: Any) -> Roster:
     Parameters
     ----------
     roster
-        A CSV path or a DataFrame in the roster format (module docstring).
+        A CSV path or a DataFrame in the roster format (module docstring), or its :class:`RosterRows`.
     plan
         The :class:`~gridgeo.Plan` whose grids the staff serve.
 
@@ -170,13 +198,9 @@ def read_roster(roster: Any, plan: Any) -> Roster:
         A missing file, no name column, an empty name, a row with neither grid nor community, an unknown
         role, a grid that is not in the row's community, a photo that is not there.
     """
-    if isinstance(roster, pd.DataFrame):
-        source, base, frame = "(DataFrame)", Path.cwd(), roster_text(roster)
-        frame.index = range(2, len(frame) + 2)  # "line" as in the CSV the frame would be (the header line 1)
-    else:
-        path = Path(os.fspath(roster))
-        source, base, frame = repr(str(path)), path.resolve().parent, _read_csv(path)  # indexed by line
-    frame = _canonical_columns(frame, source)
+    rows = roster_rows(roster)
+    source, base = rows.source, rows.base
+    frame = _canonical_columns(rows.frame, source)
     frame["line"] = frame.index.to_numpy()
     grids = plan.grids
     grid_community = dict(zip(grids["grid_code"].astype(str), grids["community_code"].astype(str)))

@@ -26,6 +26,7 @@ import numpy as np
 import shapely
 
 from .._errors import GridgeoError, InputError
+from .._face import force_option
 from ..crs import metric_crs
 from ._layers import check_drawable, community_names, plan_streets, roads_by_zone
 from ._text import default_duties, role_label, texts, villager_group
@@ -524,7 +525,7 @@ def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list
     targets = [out / f"{c}.{fmt}" for c in communities]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
-        msg = f"{existing[0]} exists; pass --force (force=True) to replace it"
+        msg = f"{existing[0]} exists; pass {force_option()} to replace it"
         raise InputError(msg)
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
     check_drawable(plan)
@@ -590,7 +591,7 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
     targets = [out / "signs.pdf"] if one_file else [out / f"{c}.{fmt}" for c in codes]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
-        msg = f"{existing[0]} exists; pass --force (force=True) to replace it"
+        msg = f"{existing[0]} exists; pass {force_option()} to replace it"
         raise InputError(msg)
     if not out.parent.exists():
         msg = f"--out folder {out.parent} does not exist; create it first"

@@ -25,6 +25,7 @@ import pandas as pd
 import shapely
 
 from .._errors import InputError
+from .._face import force_option
 from ._layers import (
     PALETTE,
     check_drawable,
@@ -781,7 +782,7 @@ def publish_map(
         raise InputError(msg)
     out = Path(out)
     if out.exists() and not force:
-        msg = f"{out} exists; pass --force (force=True) to replace it"
+        msg = f"{out} exists; pass {force_option()} to replace it"
         raise InputError(msg)
     if out.exists() and not out.is_dir():
         msg = f"--out {out} is a file; give a folder for the site"
@@ -793,7 +794,7 @@ def publish_map(
         foreign = sorted(e.name for e in out.iterdir() if not _site_entry(e))
         if foreign:
             more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-            msg = (f"--force replaces only an empty folder or an earlier grid map site, and {out} holds "
+            msg = (f"{force_option()} replaces only an empty folder or an earlier grid map site, and {out} holds "
                    f"{foreign[0]!r}{more}; give --out a new or empty folder")
             raise InputError(msg)
     staff = _as_roster(roster, plan)

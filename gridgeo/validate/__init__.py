@@ -315,7 +315,9 @@ def validate_grids(
         _outside(layer, comm_pos, comm_code, comms, records, tol2, tol, gap_width_m)
     else:
         records.append(_rec("check_skipped", "grids", None, None,
-                            message="no communities layer: gaps at community edges, outside_community and crosses_communities not checked"))
+                            message="no communities layer: gaps at community edges, outside_community and crosses_communities "
+                                    "not checked; give the communities the grids tile (--communities PATH, communities= "
+                                    "in Python) to run them"))
     _narrow_is_info(records, coverage_start, float(width_tolerance_m))
     _near_coincident(layer, comm_pos, comm_code, comms, records, tol, gap_width_m)
 

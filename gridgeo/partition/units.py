@@ -714,9 +714,11 @@ def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray, bblo
     Where that footprint lies in its block in several pieces (a community boundary, or the gap between the
     parts of a community, cuts it), the unit's cell is drawn round one of them only, and a member lying in
     another is counted in that cell all the same though it lies in a neighbour: the site is then in the
-    piece holding most of the unit's other members (by households, then by count), so that they lie in
-    the cell they count in. A piece under :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the footprint
-    is never chosen; on a tie the piece holding the site stays."""
+    piece holding most of the unit's households (each member where its own site is, the footprint itself
+    where its site is), then most of its other members, so that as many as can lie in the cell they
+    count in (the footprint itself, already in pieces, is cut by the boundary in any case). A piece under
+    :data:`~gridgeo.footprints.BUILDING_SHARE_MIN` of the footprint is never chosen; on a tie the piece
+    holding the site stays."""
     area = shapely.area(buildings)
     area = np.where(np.isnan(area), 0.0, area)
     order = np.lexsort((np.arange(len(unit)), -area, unit))
@@ -741,8 +743,9 @@ def _unit_sites(unit: np.ndarray, buildings: np.ndarray, sites: np.ndarray, bblo
         ok = shapely.area(parts) >= BUILDING_SHARE_MIN * area[h]
         mine = others[lead[others] == h]
         held = shapely.covers(parts[:, None], sites[mine][None, :])  # piece x member (its own site)
-        score = np.column_stack([held @ np.asarray(households[mine], dtype=float), held.sum(axis=1)])
-        here = shapely.covers(parts, sites[h])
+        here = shapely.covers(parts, sites[h])  # the footprint itself counts where its site is
+        score = np.column_stack([held @ np.asarray(households[mine], dtype=float) + here * float(households[h]),
+                                 held.sum(axis=1)])
         best = None
         for i in np.flatnonzero(ok):  # the most households, then members; the site's own piece on a tie
             key = (score[i, 0], score[i, 1], bool(here[i]))

@@ -262,6 +262,15 @@ def _place(staff: pd.DataFrame, grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFr
     group = staff["role"].map(lambda r: "workers" if r in WORKER_ROLES else r)
     level = staff["role"].map(lambda r: ROLES[r][2])
     todo = staff[(staff["placed"] == "community") & (level != "community")]
+    if not len(todo):
+        return staff
+    rostered = staff[staff["placed"] == "roster"]
+    fixed_of = dict(tuple(rostered.groupby("community_code", sort=False)))
+    role = staff["role"].to_dict()
+    # the places chosen, written once at the end (a cell set per person with .loc is slow on a large roster);
+    # nothing chosen here is read back by the loop, which counts the people placed by the roster alone
+    grid_of: dict[Any, str] = {}
+    subgrid_of: dict[Any, str] = {}
     for (community, role_group), people in todo.groupby([todo["community_code"], group[todo.index]], sort=True):
         lvl = ROLES[people["role"].iloc[0]][2]
         slots = subgrids_of.get(community, []) if lvl == "subgrid" else [(g, g) for g in grids_of.get(community, [])]
@@ -269,19 +278,24 @@ def _place(staff: pd.DataFrame, grids: gpd.GeoDataFrame, subgrids: gpd.GeoDataFr
             continue
         key_col = "subgrid_code" if lvl == "subgrid" else "grid_code"
         parent = dict(slots)
-        fixed = staff[(staff["community_code"] == community) & (staff["placed"] == "roster")]
+        fixed = fixed_of.get(community, rostered.iloc[:0])
         same = {slot: int(((fixed[key_col] == slot) & (group[fixed.index] == role_group)).sum()) for slot in parent}
         any_staff = {slot: int(((fixed["grid_code"] == parent[slot]) & fixed["role"].isin(GRID_STAFF_ROLES)).sum()) for slot in parent}
         for idx in people.sort_values(["name", "phone", "line"]).index:
             slot = min(parent, key=lambda s: (same[s], any_staff[s], s))
             same[slot] += 1
-            if staff.loc[idx, "role"] in GRID_STAFF_ROLES:
+            if role[idx] in GRID_STAFF_ROLES:
                 for s in parent:
                     any_staff[s] += parent[s] == parent[slot]
-            staff.loc[idx, "grid_code"] = parent[slot]
+            grid_of[idx] = parent[slot]
             if lvl == "subgrid":
-                staff.loc[idx, "subgrid_code"] = slot
-            staff.loc[idx, "placed"] = "auto"
+                subgrid_of[idx] = slot
+    if grid_of:
+        idx = list(grid_of)
+        staff.loc[idx, "grid_code"] = list(grid_of.values())
+        staff.loc[idx, "placed"] = "auto"
+    if subgrid_of:
+        staff.loc[list(subgrid_of), "subgrid_code"] = list(subgrid_of.values())
     return staff
 
 

@@ -1122,7 +1122,7 @@ def _land_owner(dedicated: gpd.GeoDataFrame, land: gpd.GeoDataFrame | None) -> t
         shared = shapely.length(shapely.intersection(shapely.boundary(piece), shapely.boundary(geoms[mine])))
         near = shapely.distance(piece, geoms[mine])
         out[i] = j = mine[int(np.lexsort((np.arange(len(mine)), near, -shared))[0])]
-        geoms[j] = shapely.union(geoms[j], piece)
+        geoms[j] = polygonal(shapely.union(geoms[j], piece))  # no line where they only touch
     return out, geoms
 
 

@@ -339,6 +339,9 @@ REDIVIDED = {
     2647: "re-divided with nothing changed, two grids freed: an address point of a footprint unit cut in pieces by a "
           "community boundary counted in the grid round the unit's largest piece, lying in another; then a GEOS "
           "TopologyException taking a community less its kept grids",
+    2950: "re-divided with nothing changed: a crumb of land given back to a dedicated grid (专属网格) joined it as a "
+          "polygon and a line (a GeometryCollection), which the re-noding with its neighbours emptied; a traceback "
+          "coding the plan (getX called on empty Point)",
 }
 
 

@@ -309,6 +309,12 @@ NOTHING_CHANGED = {
     2505: "a footprint unit of building parts across the gap between two parts of its community (issue 16, session 38), "
           "placed by its block (one block over both parts) in the grid holding 20% of it, counted in the grid across "
           "the gap holding the rest: two grids freed and drawn again",
+    2647: "an address point of a footprint unit cut in pieces by a community boundary (session 41) counted in the grid "
+          "round the unit's largest piece, lying in another: two grids freed and drawn again; then a GEOS "
+          "TopologyException taking the community less its kept grids",
+    2950: "a crumb of land given back to a dedicated grid (专属网格, session 41) joined it as a polygon and a line (a "
+          "GeometryCollection), which the re-noding with its neighbours emptied: a traceback coding the plan (getX "
+          "called on empty Point)",
 }
 
 
@@ -333,24 +339,3 @@ def test_fuzz_town_re_divided_with_nothing_changed_gives_every_grid_back(seed, s
     else:
         fz.check(same, t)
 
-
-# re-division towns (动态调整) that found a defect: seed -> what went wrong before the fix
-REDIVIDED = {
-    2647: "re-divided with nothing changed, two grids freed: an address point of a footprint unit cut in pieces by a "
-          "community boundary counted in the grid round the unit's largest piece, lying in another; then a GEOS "
-          "TopologyException taking a community less its kept grids",
-    2950: "re-divided with nothing changed: a crumb of land given back to a dedicated grid (专属网格) joined it as a "
-          "polygon and a line (a GeometryCollection), which the re-noding with its neighbours emptied; a traceback "
-          "coding the plan (getX called on empty Point)",
-}
-
-
-@pytest.mark.parametrize("seed", sorted(REDIVIDED))
-def test_fuzz_town_redivided_gives_every_grid_back(seed, shared_data):
-    """The fuzz driver's re-division: with nothing changed every grid and small grid comes back with its code and
-    shape; with one community changed, the plan validates and the other communities' grids are all kept."""
-    from conftest import scenario_builder
-
-    fz = scenario_builder("fuzz_partition")
-    desc, result = fz.run_redivide(seed)
-    assert result.startswith("ok"), f"{desc}: {result}"

@@ -468,6 +468,20 @@ def _community_progress(progress: Callable[[str], None] | None) -> Callable[[int
     return report
 
 
+def _warm_kernels(progress: Callable[[str], None] | None, scheduler: Any) -> None:
+    """The engine's compiled kernels loaded in this process before the communities are divided, as a step of its
+    own: the first run after installing gridgeo compiles them (minutes on two cores), which would otherwise pass
+    as a silent "dividing" (local workers fork from this process and inherit them; a cluster's workers load
+    their own)."""
+    from .partition import _fast
+
+    if scheduler is not None or not _fast.AVAILABLE or _fast.tried():
+        return
+    _step(progress, "loading the partition's compiled kernels (the first run after installing gridgeo compiles them: "
+                    "a few minutes, once)")
+    _fast.warm_up()
+
+
 def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from_scratch: bool, scheme: Any,
                     progress: Callable[[str], None] | None = None, scheduler: Any = None,
                     checkpoint: Any = None) -> Plan:
@@ -486,6 +500,7 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
     if previous is not None:  # its codes checked before the re-division reads them
         check_previous(previous, scheme)
     _precheck_scheme(prep, scheme)
+    _warm_kernels(progress, scheduler)
     _step(progress, f"dividing {len(prep.communities)} communities")
     t = time.perf_counter()
     extra: dict[str, Any] = {}

@@ -278,3 +278,60 @@ def test_when_every_community_fails_the_error_says_so_and_nothing_is_written(mon
     assert "RuntimeError: boom in 420106018003" in err and "has no features" not in err
     assert "the other communities were divided" not in err
     assert not out.exists()
+
+
+_KERNEL_LOADS = r'''
+import importlib, os, sys
+import geopandas as gpd
+from shapely import Point, box
+from gridgeo.partition import _fast, partition
+from gridgeo.pipeline import _warm_kernels
+
+real = importlib.import_module
+def counting(name, *a, **k):
+    if name.endswith("._kernels"):
+        with open(sys.argv[1], "a") as f:
+            f.write(f"{os.getpid()}\n")
+    return real(name, *a, **k)
+importlib.import_module = counting
+steps = []
+if sys.argv[2] == "pipeline":
+    _warm_kernels(steps.append, None)
+    _warm_kernels(steps.append, None)  # loaded: no second step
+crs = "EPSG:4547"
+codes = [f"42010300100{i}" for i in range(4)]
+c = gpd.GeoDataFrame({"code": codes, "name": codes, "kind": ["urban"] * 4},
+                     geometry=[box(200 * i, 0, 200 * i + 200, 100) for i in range(4)], crs=crs)
+k = gpd.GeoDataFrame({"block_id": [f"{x}-B1" for x in codes], "community_code": codes}, geometry=list(c.geometry), crs=crs)
+b = gpd.GeoDataFrame({"building_id": [f"b{i}{j}" for i in range(4) for j in range(8)],
+                      "households": [100] * 32, "community_code": [x for x in codes for _ in range(8)],
+                      "block_id": [f"{x}-B1" for x in codes for _ in range(8)]},
+                     geometry=[Point(200 * i + 12 + 25 * j, 50) for i in range(4) for j in range(8)], crs=crs)
+r = partition(c, k, b, workers=2)
+import json
+print(os.getpid(), len(r.grids), json.dumps(steps))
+'''
+
+
+@pytest.mark.skipif(not __import__("gridgeo.partition._fast", fromlist=["AVAILABLE"]).AVAILABLE,
+                    reason="numba not installed or turned off (GRIDGEO_NO_NUMBA): no compiled kernels to load")
+@pytest.mark.parametrize("how", ["engine", "pipeline"])
+def test_local_workers_inherit_the_compiled_kernels_loaded_once(tmp_path, how):
+    """The compiled kernels are loaded (compiled, on the first run after installing) once, in the main process,
+    before local workers are forked: before, each worker compiled them on its own, doubling the first run's
+    minutes of compilation with two workers. The pipeline says so as a step of its own."""
+    import json
+    import subprocess
+    import sys
+
+    loads = tmp_path / "loads.txt"
+    script = tmp_path / "run.py"
+    script.write_text(_KERNEL_LOADS, encoding="utf-8")
+    r = subprocess.run([sys.executable, str(script), str(loads), how], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    pid, grids, steps = r.stdout.split(maxsplit=2)
+    assert int(grids) >= 4
+    assert set(loads.read_text().split()) == {pid}, "the kernels were loaded in a worker process, not once in the main one"
+    expected = (["loading the partition's compiled kernels (the first run after installing gridgeo compiles them: "
+                 "a few minutes, once)"] if how == "pipeline" else [])
+    assert json.loads(steps) == expected

@@ -22,9 +22,10 @@ So is the exact count of :class:`.subgrids.SmallGridBadness` (:func:`small_grid_
 connected components the solver asks for many times over small graphs (:func:`components`, numbered
 as scipy numbers them).
 
-First use compiles every kernel (10–20 s on the 2-core machine, once per installation, into numba's
-cache beside the sources); later processes load them from the cache in about 0.4 s.
-:func:`warm_up` does either ahead of time.
+First use compiles every kernel (about 80 s of CPU on the 2-core machine, once per installation, into
+numba's cache beside the sources); later processes load them from the cache (about 3 s of CPU with the
+imports). :func:`warm_up` does either ahead of time: the partition calls it in the main process before
+forking local workers, so that they inherit the kernels instead of each compiling them.
 
 Callers ask :func:`compiled` before using a kernel. It is False without numba, with ``GRIDGEO_NO_NUMBA=1``
 in the environment, or when numba is installed but cannot be imported or cannot compile the kernels (a
@@ -43,7 +44,7 @@ import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
            "rank_tree_cuts", "ranked_candidates", "region_arrays", "region_graph", "contract_sums", "improve", "exact_parts",
-           "small_grid_badness", "components", "warm_up"]
+           "small_grid_badness", "components", "warm_up", "tried"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
 #: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
@@ -116,6 +117,11 @@ def tree_of(n: int, ea: np.ndarray, eb: np.ndarray, order: np.ndarray
 def warm_up() -> bool:
     """Compile (or load from numba's cache) every kernel ahead of their first use: :func:`compiled`."""
     return compiled()
+
+
+def tried() -> bool:
+    """Whether this process has already loaded the kernels (or failed to): :func:`warm_up` is then instant."""
+    return bool(_K)
 
 
 def _warm_up() -> None:

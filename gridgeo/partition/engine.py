@@ -24,6 +24,7 @@ from .._text import counted
 from ..crs import require_layers
 from ..parallel import Checkpoint, Failed, run_jobs
 from ..rules import Rules, load_rules, rules_for_kind
+from . import _fast
 from .community import partition_community
 from .rural import group_villages
 
@@ -164,6 +165,10 @@ def partition(
             job["open_to"] = open_to[job["code"]]
         if dedicated and dedicated.get(job["code"]) is not None:
             job["dedicated"] = np.asarray(dedicated[job["code"]], dtype=object)
+    if scheduler is None and workers > 1 and _fast.AVAILABLE:
+        # compiled (or loaded from numba's cache) once here: the forked workers inherit the kernels instead of
+        # each compiling them on the first run after installation
+        _fast.warm_up()
     # largest communities first, so that no worker is left with a big one at the end
     order = sorted(range(len(jobs)), key=lambda i: (-len(jobs[i]["bld_pos"]), i))
     results = run_jobs(_community_job, jobs, keys=[j["code"] for j in jobs], workers=workers,

@@ -925,8 +925,9 @@ def _unplaced_said(path: str, unplaced: list[str], *, consequence: str) -> None:
               f"a code not in the plan ({'; '.join(unplaced[:5])}{more}); {consequence} — correct the code", file=sys.stderr)
 
 
-def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """The plan, roster and streets named by a ``map`` or ``sign`` command."""
+def _publish_inputs(args: argparse.Namespace, check: Any = None) -> tuple[Any, Any, Any]:
+    """The plan, roster and streets named by a ``map`` or ``sign`` command; ``check(plan)``, given, runs before the
+    roster and the streets are read (the output checks that need the plan's codes)."""
     from .plan import Plan
 
     if not Path(args.plan).exists():
@@ -936,6 +937,8 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     if "grids" not in plan.layers:
         msg = f"plan {args.plan} has no grids layer; run `gridgeo partition` first"
         raise InputError(msg)
+    if check is not None:
+        check(plan)
     roster = _roster_said(args.roster, plan, consequence=f"shown on no {args.command}") if args.roster else None
     streets = None
     if args.streets:
@@ -950,7 +953,9 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def _cmd_map(args: argparse.Namespace) -> int:
     from .maps import format_staffing, publish_map, staffing
+    from .maps.web import check_site_out
 
+    check_site_out(args.out, force=args.force)  # before any input is read, as the other commands do
     plan, roster, streets = _publish_inputs(args)
     overlays = {}
     for name, spec in _pairs(args.overlay, option="overlay"):
@@ -971,9 +976,25 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     import warnings
 
     from .maps import write_signs
-    from .maps.sign import MissingGlyphWarning, write_community_maps
+    from .maps.sign import MissingGlyphWarning, check_sign_out, sign_targets, write_community_maps
 
-    plan, roster, streets = _publish_inputs(args)
+    # the output is refused before any input is read, as the other commands do; the files of --all are known
+    # from the plan's codes only, checked before the roster and the streets are read
+    if args.community:
+        codes = list(dict.fromkeys(args.community))
+    elif args.all and not args.one_file:
+        codes = None
+    else:
+        codes = list(dict.fromkeys(args.grid or []))
+    targets = [] if codes is None else sign_targets(args.out, codes, fmt=args.format, one_file=args.one_file and not args.community)
+    check_sign_out(args.out, targets, force=args.force)
+
+    def check(plan: Any) -> None:
+        if codes is None:
+            check_sign_out(args.out, sign_targets(args.out, sorted(plan.grids["grid_code"].astype(str)), fmt=args.format),
+                           force=args.force)
+
+    plan, roster, streets = _publish_inputs(args, check)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MissingGlyphWarning)
         if args.community:

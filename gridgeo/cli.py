@@ -885,8 +885,10 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     for name, n, read in zip(meta["layers"], meta["grids_per_layer"], meta.get("read_per_layer", [""] * len(meta["layers"])),
                              strict=True):
         mine = cross[cross["layer"] == name]
+        carried = meta.get("columns_carried", {}).get(name)
         print(f"{name}: {counted(n, 'grid')} -> {counted(mine['unified_code'].nunique(), 'unified grid')} in the crosswalk"
-              + (f"; as read: {read} (the unified grids follow the lines most layers share)" if read else ""))
+              + (f"; as read: {read} (the unified grids follow the lines most layers share)" if read else "")
+              + (f"; its columns {', '.join(carried)} on each of its grids' rows of the crosswalk" if carried else ""))
     print(f"unified: {counted(meta['grids_after'], 'grid')}; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
           f"layers followed as streets; {counted(meta['jurisdiction_layers'], 'jurisdiction layer')} kept whole")
     print(f"plan: {args.out} (validation: {counted(errors, 'error')}); crosswalk in layer 'crosswalk'")

@@ -528,6 +528,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
               "width_tolerance_m": args.width_tolerance}
     findings = api.validate(target, **given, rules=args.rules, crs=args.crs, **kwargs)
+    hint = None if is_plan else api.repeated_community_codes(target, code_column=args.code_column, others=tuple(given.values()))
+    if hint is not None:
+        print(f"note: {path} is checked as a grid layer (it has no {args.code_column!r} column); {hint}", file=sys.stderr)
     n = len(target.grids if is_plan else target)
     if len(findings) == 0:
         print(f"{path}: {counted(n, 'grid')}, clean: no findings")

@@ -607,11 +607,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .plan import Plan
 
     plan = Plan.read(args.plan)
+    # a roster that cannot be read is said before anything is printed (not after the quality table, exit 2)
+    roster = _roster_said(args.roster, plan, consequence="counted for no grid") if getattr(args, "roster", None) else None
     print(quality_report(plan))
-    if getattr(args, "roster", None):
+    if roster is not None:
         from .maps import format_staffing, staffing
 
-        print(format_staffing(staffing(plan, _roster_said(args.roster, plan, consequence="counted for no grid"))))
+        print(format_staffing(staffing(plan, roster)))
     return 0
 
 

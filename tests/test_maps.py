@@ -1139,3 +1139,20 @@ def test_map_and_sign_refuse_an_existing_out_before_reading_any_input(tmp_path, 
     with pytest.raises(InputError, match="is a file; give a folder for the community maps"):
         write_community_maps(town_plan(), signs / "signs.pdf", communities=[CODE_A])
     assert {"site": _tree(site), "signs": _tree(signs)} == before
+
+
+def test_report_refuses_a_bad_roster_before_printing_anything(tmp_path, capsys):
+    """`gridgeo report plan.gpkg --roster staff.xlsx > report.txt` printed the whole quality table, then refused the
+    roster (exit 2): a half-written report. The roster is read first; the table follows only with it."""
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    bad = tmp_path / "staff.xlsx"
+    bad.write_bytes(b"PK\x03\x04 a spreadsheet")
+    assert main(["report", str(path), "--roster", str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "must be a CSV file" in err
+    staff = tmp_path / "staff.csv"
+    town_roster().to_csv(staff, index=False)
+    assert main(["report", str(path), "--roster", str(staff)]) == 0
+    out = capsys.readouterr().out
+    assert "in range" in out and out.index("in range") < out.index(A1[:12])

@@ -298,6 +298,27 @@ def community_layer(layer: Any, *, code_column: str = "grid_code", others: tuple
     return None
 
 
+def repeated_community_codes(layer: Any, *, code_column: str = "grid_code", others: tuple = ()) -> str | None:
+    """What keeps a layer given alone, with no grid code column, from being checked as a community layer: its
+    community code column (``code``, ``社区代码`` …) repeats a code (a community drawn in two rows); None when it
+    does not. ``validate`` then judges it as grids and adds this to its ``missing_code`` finding."""
+    if not isinstance(layer, gpd.GeoDataFrame) or code_column in layer.columns or any(o is not None for o in others):
+        return None
+    named = canonical_columns(layer, "communities")
+    if "code" not in named.columns:
+        return None
+    codes = named["code"].dropna().astype(str)
+    repeated = codes[codes.duplicated(keep=False)]
+    if repeated.empty:
+        return None
+    source = next((c for c in layer.columns if c != layer.geometry.name and layer[c].equals(named["code"])), "code")
+    first = repeated.iloc[0]
+    return (f"if it is a community layer, its column {source!r} repeats {first!r} ({(codes == first).sum()} rows"
+            f"{f', and {repeated.nunique() - 1} more codes' if repeated.nunique() > 1 else ''}), and a community layer "
+            "holds each code once: give each community its own code, or merge the rows of one community into one "
+            "MultiPolygon, and run again")
+
+
 @python_face("gridgeo.validate:validate_grids")
 def validate(
     grids: Any,
@@ -361,11 +382,17 @@ def validate(
     given = {"communities": communities, "buildings": buildings, "streets": streets, "subgrids": subgrids}
     if not isinstance(target, Plan):  # an export of a plan: checked against the layers it carries beside its grids
         given.update({k: v for k, v in companion_layers(grids).items() if given[k] is None})
+    hint = repeated_community_codes(target, code_column=options.get("code_column", "grid_code"),
+                                    others=tuple(given.values()))
     layers = {name: _layer(value, name, crs=crs) for name, value in given.items()}
     if isinstance(target, Plan):
         given = {k: v for k, v in layers.items() if v is not None}
         return validate_plan(target, rules=rules, **given, **options)
-    return validate_grids(target, rules=rules, **layers, **options)
+    found = validate_grids(target, rules=rules, **layers, **options)
+    if hint is not None:  # a community layer with a code drawn twice, judged as grids: the finding says why
+        row = (found["type"] == "missing_code") & found["feature_id"].isna()
+        found.loc[row, "message"] = found.loc[row, "message"] + "; " + hint
+    return found
 
 
 @python_face("gridgeo.validate.repair:repair_grids", "gridgeo.validate:repair_plan")

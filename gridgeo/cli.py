@@ -528,6 +528,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
               "width_tolerance_m": args.width_tolerance}
     findings = api.validate(target, **given, rules=args.rules, crs=args.crs, **kwargs)
+    hint = None if is_plan else api.repeated_community_codes(target, code_column=args.code_column, others=tuple(given.values()))
+    if hint is not None:
+        print(f"note: {path} is checked as a grid layer (it has no {args.code_column!r} column); {hint}", file=sys.stderr)
     n = len(target.grids if is_plan else target)
     if len(findings) == 0:
         print(f"{path}: {counted(n, 'grid')}, clean: no findings")
@@ -604,11 +607,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .plan import Plan
 
     plan = Plan.read(args.plan)
+    # a roster that cannot be read is said before anything is printed (not after the quality table, exit 2)
+    roster = _roster_said(args.roster, plan, consequence="counted for no grid") if getattr(args, "roster", None) else None
     print(quality_report(plan))
-    if getattr(args, "roster", None):
+    if roster is not None:
         from .maps import format_staffing, staffing
 
-        print(format_staffing(staffing(plan, _roster_said(args.roster, plan, consequence="counted for no grid"))))
+        print(format_staffing(staffing(plan, roster)))
     return 0
 
 
@@ -885,8 +890,10 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     for name, n, read in zip(meta["layers"], meta["grids_per_layer"], meta.get("read_per_layer", [""] * len(meta["layers"])),
                              strict=True):
         mine = cross[cross["layer"] == name]
+        carried = meta.get("columns_carried", {}).get(name)
         print(f"{name}: {counted(n, 'grid')} -> {counted(mine['unified_code'].nunique(), 'unified grid')} in the crosswalk"
-              + (f"; as read: {read} (the unified grids follow the lines most layers share)" if read else ""))
+              + (f"; as read: {read} (the unified grids follow the lines most layers share)" if read else "")
+              + (f"; its columns {', '.join(carried)} on each of its grids' rows of the crosswalk" if carried else ""))
     print(f"unified: {counted(meta['grids_after'], 'grid')}; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
           f"layers followed as streets; {counted(meta['jurisdiction_layers'], 'jurisdiction layer')} kept whole")
     print(f"plan: {args.out} (validation: {counted(errors, 'error')}); crosswalk in layer 'crosswalk'")
@@ -925,8 +932,9 @@ def _unplaced_said(path: str, unplaced: list[str], *, consequence: str) -> None:
               f"a code not in the plan ({'; '.join(unplaced[:5])}{more}); {consequence} — correct the code", file=sys.stderr)
 
 
-def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """The plan, roster and streets named by a ``map`` or ``sign`` command."""
+def _publish_inputs(args: argparse.Namespace, check: Any = None) -> tuple[Any, Any, Any]:
+    """The plan, roster and streets named by a ``map`` or ``sign`` command; ``check(plan)``, given, runs before the
+    roster and the streets are read (the output checks that need the plan's codes)."""
     from .plan import Plan
 
     if not Path(args.plan).exists():
@@ -936,6 +944,8 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     if "grids" not in plan.layers:
         msg = f"plan {args.plan} has no grids layer; run `gridgeo partition` first"
         raise InputError(msg)
+    if check is not None:
+        check(plan)
     roster = _roster_said(args.roster, plan, consequence=f"shown on no {args.command}") if args.roster else None
     streets = None
     if args.streets:
@@ -950,7 +960,9 @@ def _publish_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def _cmd_map(args: argparse.Namespace) -> int:
     from .maps import format_staffing, publish_map, staffing
+    from .maps.web import check_site_out
 
+    check_site_out(args.out, force=args.force)  # before any input is read, as the other commands do
     plan, roster, streets = _publish_inputs(args)
     overlays = {}
     for name, spec in _pairs(args.overlay, option="overlay"):
@@ -971,9 +983,25 @@ def _cmd_sign(args: argparse.Namespace) -> int:
     import warnings
 
     from .maps import write_signs
-    from .maps.sign import MissingGlyphWarning, write_community_maps
+    from .maps.sign import MissingGlyphWarning, check_sign_out, sign_targets, write_community_maps
 
-    plan, roster, streets = _publish_inputs(args)
+    # the output is refused before any input is read, as the other commands do; the files of --all are known
+    # from the plan's codes only, checked before the roster and the streets are read
+    if args.community:
+        codes = list(dict.fromkeys(args.community))
+    elif args.all and not args.one_file:
+        codes = None
+    else:
+        codes = list(dict.fromkeys(args.grid or []))
+    targets = [] if codes is None else sign_targets(args.out, codes, fmt=args.format, one_file=args.one_file and not args.community)
+    check_sign_out(args.out, targets, force=args.force)
+
+    def check(plan: Any) -> None:
+        if codes is None:
+            check_sign_out(args.out, sign_targets(args.out, sorted(plan.grids["grid_code"].astype(str)), fmt=args.format),
+                           force=args.force)
+
+    plan, roster, streets = _publish_inputs(args, check)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", MissingGlyphWarning)
         if args.community:

@@ -307,8 +307,9 @@ def export(
     from .api import _plan
 
     plan_path = Path(plan) if isinstance(plan, (str, os.PathLike)) else None
-    plan = _plan(plan, "plan")
     out = Path(out)
+    _check_target(out, plan_path, force=force)  # before the plan is read, as the other commands check their output
+    plan = _plan(plan, "plan")
     fmt_name = _format_name(format, out)
     fmt = FORMATS[fmt_name]
     names = _layer_names(plan, layers)
@@ -336,7 +337,6 @@ def export(
                f"{len(names)} layers are exported ({', '.join(names)}); give a folder (--out {out.with_suffix('')}) "
                f"or one layer (--layers {'grids' if 'grids' in names else names[0]})")
         raise InputError(msg)
-    _check_target(out, plan_path, force=force)
 
     frames = {name: export_layer(plan, name, coords=coords, precision=precision) for name in names}
     if fmt_name == "shp":

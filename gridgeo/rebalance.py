@@ -732,17 +732,9 @@ def _carry_office_columns(office: gpd.GeoDataFrame, changes: pd.DataFrame,
     reshaped); a grid with a new code (split, merged, redrawn) has them empty, its old grids' values being in the
     change table. A column named like one of the table or the layer is carried as ``<name>_input``. Returns the
     change table, the grids and the names carried."""
-    given = [c for c in office.columns if str(c).startswith(_GIVEN)]
-    if not given:
+    values = _office_values(office, {*changes.columns, *grids.columns, "geometry"})
+    if values is None:
         return changes, grids, []
-    values = pd.DataFrame(office[given].to_numpy(), columns=[c[len(_GIVEN):] for c in given],
-                          index=office["old_code"].to_numpy())
-    values = values.astype({c: office[g].dtype for c, g in zip(values.columns, given, strict=True)})
-    for c in values.columns:  # a whole number stays one on the rows left empty
-        if pd.api.types.is_integer_dtype(values[c]) or pd.api.types.is_bool_dtype(values[c]):
-            values[c] = values[c].astype("Int64" if pd.api.types.is_integer_dtype(values[c]) else "boolean")
-    taken = {*changes.columns, *grids.columns, "geometry"}
-    values.columns = [f"{c}_input" if c in taken else c for c in values.columns]
     changes = changes.join(values, on="old_code")
     keeps = set(changes.loc[changes["status"].isin(["kept", "reshaped"]), "old_code"])
     carried = values[values.index.isin(keeps)].reindex(grids["grid_code"].astype(str).to_numpy())
@@ -750,6 +742,51 @@ def _carry_office_columns(office: gpd.GeoDataFrame, changes: pd.DataFrame,
     for c in carried.columns:
         grids[c] = carried[c].to_numpy()
     return changes, grids, list(values.columns)
+
+
+def _office_values(office: gpd.GeoDataFrame, taken: set[str]) -> pd.DataFrame | None:
+    """The office layer's own columns (``office:<name>`` of :func:`_office_layer`) by ``old_code``, under their
+    own names (one in ``taken`` as ``<name>_input``), whole numbers and booleans as nullable types so that a row
+    left empty keeps the column whole; None when the layer has none."""
+    given = [c for c in office.columns if str(c).startswith(_GIVEN)]
+    if not given:
+        return None
+    values = pd.DataFrame(office[given].to_numpy(), columns=[c[len(_GIVEN):] for c in given],
+                          index=office["old_code"].to_numpy())
+    values = values.astype({c: office[g].dtype for c, g in zip(values.columns, given, strict=True)})
+    for c in values.columns:  # a whole number stays one on the rows left empty
+        if pd.api.types.is_integer_dtype(values[c]) or pd.api.types.is_bool_dtype(values[c]):
+            values[c] = values[c].astype("Int64" if pd.api.types.is_integer_dtype(values[c]) else "boolean")
+    values.columns = [f"{c}_input" if c in taken else c for c in values.columns]
+    return values
+
+
+def _carry_department_columns(depts: list[gpd.GeoDataFrame], names: list[str],
+                              cross: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """The departmental layers' own columns (网格员, 备注 … as :func:`_office_values` names them) on every row of
+    the crosswalk of their grid: a column one layer lacks is empty on the rows of that layer, and one whose
+    layers hold different kinds of values (numbers in one, text in another) is written as text. Returns the
+    crosswalk and the columns carried per layer."""
+    taken = {*cross.columns, "geometry"}
+    parts, carried = [], {}
+    for name, dept in zip(names, depts, strict=True):
+        values = _office_values(dept, taken)
+        if values is None:
+            continue
+        rows = cross.index[cross["layer"] == name]
+        part = values.reindex(cross.loc[rows, "department_code"].to_numpy())
+        part.index = rows
+        parts.append(part)
+        carried[name] = list(values.columns)
+    if not parts:
+        return cross, carried
+    extra = pd.concat(parts).reindex(cross.index)
+    for col in extra.columns:
+        kinds = {str(p[col].dtype) for p in parts if col in p.columns}
+        if len(kinds) > 1:  # e.g. 编号 as numbers in one layer, as text in another
+            extra[col] = [None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(v)
+                          for v in extra[col].astype(object)]
+    return cross.join(extra), carried
 
 
 def _dedicated_kept(pieces: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -1392,7 +1429,7 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         shown = f"--layer-datum {unknown[0]}=..." if cli else f"datums={{{unknown[0]!r}: ...}}"
         msg = f"unify: {shown} names no layer; the layers are {names}"
         raise InputError(msg)
-    depts = [_office_layer(v, names[i], metric, code_columns[i], crs=crs, datum=datums.get(names[i]))
+    depts = [_office_layer(v, names[i], metric, code_columns[i], crs=crs, datum=datums.get(names[i]), keep_columns=True)
              for i, v in enumerate(layers)]
     if shift_check:
         for name, dept in zip(names, depts, strict=True):
@@ -1482,14 +1519,14 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
     layers = {k: v for k, v in plan.layers.items() if k != "changes"}
     layers["findings"] = concat_findings([layers["findings"], bend_findings], crs=prep.metric)
     plan = Plan(layers, plan.metadata)
-    cross = crosswalk(depts, names, plan, prep)
+    cross, carried = _carry_department_columns(depts, names, crosswalk(depts, names, plan, prep))
     meta = dict(plan.metadata)
     meta["unify"] = {"layers": names, "grids_per_layer": [int(len(d)) for d in depts],
                      "read_per_layer": [_layer_read(d, cm) for d in depts],
                      "grids_after": int(len(plan.layers["grids"])),
                      "shared_boundary_m": round(float(sum(s.length for s in shared_all)), 1),
                      "shared_boundary_off_streets_m": round(float(sum(s.length for s in shared)), 1),
-                     "jurisdiction_layers": len(juris), "regions": len(regions),
+                     "jurisdiction_layers": len(juris), "regions": len(regions), "columns_carried": carried,
                      "seconds": round(time.perf_counter() - t0, 2)}
     out_layers = dict(plan.layers)
     out_layers["crosswalk"] = gpd.GeoDataFrame(cross.drop(columns=["geometry"]),
@@ -1564,6 +1601,8 @@ def crosswalk(depts: list[gpd.GeoDataFrame], names: list[str], plan: Plan, prep:
                 if key not in units:
                     units[key] = (0.0, None)
             total_h = float(htot.get(i, 0.0))
+            if not units:  # a grid in no unified grid (outside every community) keeps its row, and its columns
+                units[None] = (0.0, None)
             for u in sorted(units, key=lambda v: (v is None, v or "")):
                 ar, g = units[u]
                 h = float(hs.get(u, 0.0)) if len(hs) else 0.0

@@ -1087,3 +1087,72 @@ def test_a_missing_phone_and_a_missing_supervision_phone_are_said_before_the_pub
     assert f"the signs of 1 community ({CODE_B}) show no supervision phone" in err and "--supervision-phone PHONE" in err
     assert main([*signs, "--out", str(tmp_path / "signs2"), "--supervision-phone", "12345"]) == 0
     assert "supervision phone" not in capsys.readouterr().err
+
+
+def _tree(folder):
+    """Every file under ``folder`` with its bytes and modification time (to see that nothing was touched)."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_map_and_sign_refuse_an_existing_out_before_reading_any_input(tmp_path, capsys, monkeypatch):
+    """`gridgeo map`/`sign` read the plan, the roster and the streets before refusing an existing --out (minutes
+    on a city's plan, then "exists"); they refuse it first, as partition and export do: a plan that is not there
+    beside an existing --out gives the "exists" error, nothing is read, and the existing output is left as it was."""
+    from gridgeo.plan import Plan
+
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("an earlier site", encoding="utf-8")
+    signs = tmp_path / "signs"
+    signs.mkdir()
+    for name in (f"{A1}.pdf", f"{CODE_A}.pdf", "signs.pdf"):
+        (signs / name).write_bytes(b"%PDF an earlier sign")
+    before = {"site": _tree(site), "signs": _tree(signs)}
+    reads = []
+    real_read = Plan.read.__func__
+    monkeypatch.setattr(Plan, "read", classmethod(lambda cls, *a, **k: reads.append(a) or real_read(cls, *a, **k)))
+    missing = str(tmp_path / "no_such_plan.gpkg")
+    no_roster = str(tmp_path / "no_such_staff.csv")
+    cases = [
+        (["map", missing, "--out", str(site), "--tiles", "none"], site),
+        (["map", str(path), "--out", str(site), "--tiles", "none", "--roster", no_roster], site),
+        (["sign", missing, "--grid", A1, "--out", str(signs)], signs / f"{A1}.pdf"),
+        (["sign", missing, "--community", CODE_A, "--out", str(signs)], signs / f"{CODE_A}.pdf"),
+        (["sign", missing, "--all", "--one-file", "--out", str(signs)], signs / "signs.pdf"),
+        # --all: the files are known from the plan's codes; the roster is not read before they are checked
+        (["sign", str(path), "--all", "--roster", no_roster, "--out", str(signs)], signs / f"{A1}.pdf"),
+    ]
+    for args, exists in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert err.strip() == f"gridgeo: error: {exists} exists; pass --force to replace it", args
+    assert len(reads) == 1  # the plan of `sign --all` only: its codes name the files
+    assert {"site": _tree(site), "signs": _tree(signs)} == before
+    # export likewise: the "exists" error before the plan is read
+    assert main(["export", missing, "--format", "geojson", "--out", str(site)]) == 2
+    assert capsys.readouterr().err.strip() == f"gridgeo: error: {site} exists; pass --force to replace it"
+    # a file given as the folder of community maps is one line, not a FileExistsError traceback
+    from gridgeo.maps.sign import write_community_maps
+
+    with pytest.raises(InputError, match="is a file; give a folder for the community maps"):
+        write_community_maps(town_plan(), signs / "signs.pdf", communities=[CODE_A])
+    assert {"site": _tree(site), "signs": _tree(signs)} == before
+
+
+def test_report_refuses_a_bad_roster_before_printing_anything(tmp_path, capsys):
+    """`gridgeo report plan.gpkg --roster staff.xlsx > report.txt` printed the whole quality table, then refused the
+    roster (exit 2): a half-written report. The roster is read first; the table follows only with it."""
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    bad = tmp_path / "staff.xlsx"
+    bad.write_bytes(b"PK\x03\x04 a spreadsheet")
+    assert main(["report", str(path), "--roster", str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "must be a CSV file" in err
+    staff = tmp_path / "staff.csv"
+    town_roster().to_csv(staff, index=False)
+    assert main(["report", str(path), "--roster", str(staff)]) == 0
+    out = capsys.readouterr().out
+    assert "in range" in out and out.index("in range") < out.index(A1[:12])

@@ -712,3 +712,66 @@ def test_the_office_layers_own_columns_are_carried_into_the_plan(sample_plan, tm
     new = grids.index.difference(keeps)
     assert len(new) and grids.loc[new, "网格员"].isna().all() and grids.loc[new, "楼栋数"].isna().all()
     assert main(["validate", str(out)]) == 0
+
+
+def _small_town():
+    """One community of 640 households in eight buildings, and two departmental layers with columns of their own:
+    综治 (two grids and one drawn outside every community; 网格员, 楼栋数, households, 编号 as numbers) and 城管 (one
+    grid; 网格员, 编号 as text, 备注)."""
+    from shapely import box
+
+    x0, y0, crs = 526_000.0, 3_385_000.0, 4547
+    comm = gpd.GeoDataFrame({"code": ["420103001001"], "name": ["东湖社区"]}, geometry=[box(x0, y0, x0 + 400, y0 + 200)], crs=crs)
+    fp = [box(x0 + x, y0 + y, x0 + x + 30, y0 + y + 30) for x in (60, 140, 220, 300) for y in (40, 120)]
+    b = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(len(fp))], "households": [80] * 8}, geometry=fp, crs=crs)
+    zongzhi = gpd.GeoDataFrame({"CODE": ["420103001001001", "420103001001002", "420103001001003"],
+                                "网格员": ["张三", "李四<b>", "王五"], "楼栋数": np.array([4, 4, 0], dtype="int64"),
+                                "households": [300, 340, 0], "编号": np.array([1, 2, 3], dtype="int64")}, crs=crs,
+                               geometry=[box(x0, y0, x0 + 200, y0 + 200), box(x0 + 200, y0, x0 + 400, y0 + 200),
+                                         box(x0 + 2000, y0, x0 + 2100, y0 + 100)])
+    chengguan = gpd.GeoDataFrame({"CODE": ["CG01"], "网格员": ["赵六"], "编号": ["CG-1"], "备注": ["含菜市场"]}, crs=crs,
+                                 geometry=[box(x0, y0, x0 + 400, y0 + 200)])
+    return comm, b, zongzhi, chengguan
+
+
+def _assert_carried(cross, zongzhi, chengguan):
+    zz = cross[cross["layer"] == "综治"]
+    cg = cross[cross["layer"] == "城管"]
+    given = zongzhi.set_index("CODE")
+    assert set(zz["department_code"]) == set(given.index)  # the grid outside every community too
+    outside = zz[zz["department_code"] == "420103001001003"]
+    assert len(outside) == 1 and pd.isna(outside["unified_code"].iloc[0]) and outside["area_m2"].iloc[0] == 0
+    for col in ("网格员", "楼栋数"):
+        assert zz[col].tolist() == given.loc[zz["department_code"], col].tolist(), col
+    assert zz["households_input"].tolist() == given.loc[zz["department_code"], "households"].tolist()
+    assert zz["households"].sum() == 640  # the crosswalk's own count, not the department's
+    assert zz["编号"].tolist() == [str(v) for v in given.loc[zz["department_code"], "编号"]]  # text, as in 城管
+    assert zz["备注"].isna().all() and cg["楼栋数"].isna().all() and cg["households_input"].isna().all()
+    assert cg["网格员"].eq("赵六").all() and cg["编号"].eq("CG-1").all() and cg["备注"].eq("含菜市场").all()
+
+
+def test_unify_carries_the_departmental_layers_own_columns(tmp_path, capsys):
+    """`unify` dropped every column of the departmental layers but their codes (网格员, 备注, their own ids): each
+    departmental grid's values are now on each of its rows of the crosswalk, as `rebalance` carries an office's
+    (a name taken by the crosswalk, ``households``, as ``households_input``; a column a layer lacks is empty on its
+    rows; one holding numbers in one layer and text in another is text); a departmental grid in no unified grid
+    keeps a row. In Python and on the command line, and in the plan file."""
+    comm, b, zongzhi, chengguan = _small_town()
+    plan, cross = gridgeo.unify([zongzhi, chengguan], comm, None, b, code_columns=["CODE", "CODE"], names=["综治", "城管"])
+    _assert_carried(cross, zongzhi, chengguan)
+    assert plan.metadata["unify"]["columns_carried"] == {"综治": ["网格员", "楼栋数", "households_input", "编号"],
+                                                         "城管": ["网格员", "编号", "备注"]}
+    _assert_carried(plan.layers["crosswalk"], zongzhi, chengguan)
+    paths = []
+    for name, layer in (("communities", comm), ("buildings", b), ("综治", zongzhi), ("城管", chengguan)):
+        paths.append(tmp_path / f"{name}.gpkg")
+        layer.to_crs(4490).to_file(paths[-1], driver="GPKG")
+    out = tmp_path / "unified.gpkg"
+    assert main(["unify", str(paths[2]), str(paths[3]), "--communities", str(paths[0]), "--buildings", str(paths[1]),
+                 "--code-column", "CODE", "--out", str(out), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "综治: 3 grids" in text and "its columns 网格员, 楼栋数, households_input, 编号 on each of its grids' rows" in text
+    assert "城管: 1 grid" in text and "its columns 网格员, 编号, 备注 on each" in text
+    written = gpd.read_file(out, layer="crosswalk")
+    _assert_carried(written, zongzhi, chengguan)
+    assert main(["validate", str(out)]) == 0

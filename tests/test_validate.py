@@ -1278,3 +1278,30 @@ def test_member_of_a_footprint_unit_cut_by_a_grid_line_still_carries_a_mismatch(
     f = validate_grids(grids, communities=ONE, buildings=blds)
     assert only(f, "building_code_mismatch")["feature_id"].tolist() == ["addr"]
     assert only(f, "building_cut")["feature_id"].tolist() == ["main"]
+
+
+def test_a_community_layer_with_a_code_drawn_twice_says_why_it_is_judged_as_grids(tmp_path, capsys):
+    """`gridgeo validate communities.geojson` on a community layer whose 社区代码 repeats a code (a community drawn
+    in two rows, the commonest fault of a hand-made layer) judged it as grids and said only "the grids layer has
+    no 'grid_code' column": the finding and the console now name the repeated code and the fix. A layer holding
+    each code once is still checked as communities, and a grid layer with its codes gets no such note."""
+    import gridgeo
+    from gridgeo.cli import main
+
+    comm = gpd.GeoDataFrame({"社区代码": ["420103001001", "420103001001", "420103001002"], "name": ["东湖", "东湖", "西湖"]},
+                            geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100), box(200, 0, 300, 100)], crs=4547)
+    path = tmp_path / "communities.geojson"
+    comm.to_crs(3857).to_file(path, driver="GeoJSON")
+    found = gridgeo.validate(comm)
+    msg = found.loc[(found["type"] == "missing_code") & found["feature_id"].isna(), "message"].iloc[0]
+    assert "its column '社区代码' repeats '420103001001' (2 rows)" in msg and "merge the rows of one community" in msg
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "note: " in err and "repeats '420103001001' (2 rows)" in err and "give each community its own code" in err
+    unique = comm.iloc[1:]
+    assert "community_overlap" not in set(gridgeo.validate(unique)["type"])  # checked as communities: clean
+    unique.to_crs(3857).to_file(path, driver="GeoJSON")
+    assert main(["validate", str(path)]) == 0
+    assert "note:" not in capsys.readouterr().err
+    grids = comm.assign(grid_code=["420103001001001", "420103001001002", "420103001002001"])
+    assert not gridgeo.validate(grids)["message"].str.contains("repeats").any()

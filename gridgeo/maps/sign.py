@@ -511,6 +511,29 @@ def matplotlib_rc(family: str) -> Any:
                                   "text.parse_math": False})
 
 
+def sign_targets(out: str | os.PathLike, codes: list[str], *, fmt: str = "pdf", one_file: bool = False) -> list[Path]:
+    """The files :func:`write_signs` writes for the grids ``codes``: ``out/<grid_code>.<fmt>``, or ``out/signs.pdf``."""
+    out = Path(out)
+    return [out / "signs.pdf"] if one_file else [out / f"{c}.{fmt}" for c in codes]
+
+
+def check_sign_out(out: str | os.PathLike, targets: list[Path], *, force: bool = False, what: str = "signs") -> None:
+    """Refuse the output of ``gridgeo sign`` before anything is drawn (the command calls it before reading its
+    inputs where the files are known from its options): ``out`` a file, one of ``targets`` existing without
+    ``force``, or the folder holding ``out`` missing."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out} is a file; give a folder for the {what}"
+        raise InputError(msg)
+    existing = [p for p in targets if p.exists()]
+    if existing and not force:
+        msg = f"{existing[0]} exists; pass {force_option()} to replace it"
+        raise InputError(msg)
+    if not out.parent.exists():
+        msg = f"--out folder {out.parent} does not exist; create it first"
+        raise InputError(msg)
+
+
 def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list[str], roster: Any = None, streets: Any = None,
                          fmt: str = "pdf", paper: str = "A4", lang: str = "zh", public: bool = True,
                          force: bool = False) -> list[Path]:
@@ -523,10 +546,7 @@ def write_community_maps(plan: Any, out: str | os.PathLike, *, communities: list
         communities = [communities]
     communities = list(dict.fromkeys(str(c) for c in communities))  # a code given twice is one map
     targets = [out / f"{c}.{fmt}" for c in communities]
-    existing = [p for p in targets if p.exists()]
-    if existing and not force:
-        msg = f"{existing[0]} exists; pass {force_option()} to replace it"
-        raise InputError(msg)
+    check_sign_out(out, targets, force=force, what="community maps")
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
     check_drawable(plan)
     street_layer = plan_streets(plan, streets)
@@ -582,20 +602,11 @@ def write_signs(plan: Any, out: str | os.PathLike, *, grids: list[str] | None = 
         msg = f"grid {missing[0]!r} is not in the plan; use a grid_code from its grids layer, e.g. {min(known)!r}"
         raise InputError(msg)
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        msg = f"--out {out} is a file; give a folder for the signs"
-        raise InputError(msg)
     if one_file and fmt != "pdf":
         msg = "one_file (--one-file) writes a multi-page PDF; use format 'pdf' or leave one_file off"
         raise InputError(msg)
-    targets = [out / "signs.pdf"] if one_file else [out / f"{c}.{fmt}" for c in codes]
-    existing = [p for p in targets if p.exists()]
-    if existing and not force:
-        msg = f"{existing[0]} exists; pass {force_option()} to replace it"
-        raise InputError(msg)
-    if not out.parent.exists():
-        msg = f"--out folder {out.parent} does not exist; create it first"
-        raise InputError(msg)
+    targets = sign_targets(out, codes, fmt=fmt, one_file=one_file)
+    check_sign_out(out, targets, force=force)
     staff = roster if isinstance(roster, Roster) or roster is None else read_roster(roster, plan)
     check_drawable(plan)
     street_layer = plan_streets(plan, streets)

@@ -750,6 +750,30 @@ def _site_entry(entry: Path) -> bool:
     return entry.name == "index.html" or re.fullmatch(r"\d+\.html", entry.name) is not None
 
 
+def check_site_out(out: str | os.PathLike, *, force: bool = False) -> Path:
+    """Refuse the folder of a grid map site before anything is read or drawn (``gridgeo map`` calls it before
+    reading the plan): an existing ``out`` without ``force``, a file, a missing parent folder, or (with ``force``)
+    a folder holding anything but an earlier site. Returns ``out`` as a path."""
+    out = Path(out)
+    if out.exists() and not force:
+        msg = f"{out} exists; pass {force_option()} to replace it"
+        raise InputError(msg)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {out} is a file; give a folder for the site"
+        raise InputError(msg)
+    if not out.parent.exists():
+        msg = f"--out folder {out.parent} does not exist; create it first"
+        raise InputError(msg)
+    if out.is_dir():  # --force replaces a site gridgeo wrote (or an empty folder), never a folder of other files
+        foreign = sorted(e.name for e in out.iterdir() if not _site_entry(e))
+        if foreign:
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            msg = (f"{force_option()} replaces only an empty folder or an earlier grid map site, and {out} holds "
+                   f"{foreign[0]!r}{more}; give --out a new or empty folder")
+            raise InputError(msg)
+    return out
+
+
 def publish_map(
     plan: Any,
     out: str | os.PathLike,
@@ -780,23 +804,7 @@ def publish_map(
     if pages not in ("auto", "single", "community"):
         msg = f"pages {pages!r} is not supported; use 'auto', 'single' or 'community'"
         raise InputError(msg)
-    out = Path(out)
-    if out.exists() and not force:
-        msg = f"{out} exists; pass {force_option()} to replace it"
-        raise InputError(msg)
-    if out.exists() and not out.is_dir():
-        msg = f"--out {out} is a file; give a folder for the site"
-        raise InputError(msg)
-    if not out.parent.exists():
-        msg = f"--out folder {out.parent} does not exist; create it first"
-        raise InputError(msg)
-    if out.is_dir():  # --force replaces a site gridgeo wrote (or an empty folder), never a folder of other files
-        foreign = sorted(e.name for e in out.iterdir() if not _site_entry(e))
-        if foreign:
-            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
-            msg = (f"{force_option()} replaces only an empty folder or an earlier grid map site, and {out} holds "
-                   f"{foreign[0]!r}{more}; give --out a new or empty folder")
-            raise InputError(msg)
+    out = check_site_out(out, force=force)
     staff = _as_roster(roster, plan)
     overlays = {str(n): _read_overlay(n, v) for n, v in (overlays or {}).items()}
     split = pages == "community" or (pages == "auto" and len(plan.grids) > SPLIT_GRIDS)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._memo import BoundedCache
 
-__all__ = ["packable", "divisible", "packs_into"]
+__all__ = ["packable", "divisible"]
 
 #: above this many building-to-grid variables no proof is attempted (the answer is True, unproven)
 _MAX_BINARIES = 20_000
@@ -22,10 +22,6 @@ _MAX_BINARIES = 20_000
 
 #: steps of the exact search (:func:`_search`) for one count of grids; past them the integer programme decides
 SEARCH_STEPS = 5_000
-
-
-#: states :func:`packs_into` may explore before it answers None (unknown): about a millisecond
-PACK_STEPS = 2_000
 
 
 #: branch-and-bound nodes each integer programme may use: the answer depends on the data only, never on
@@ -239,69 +235,3 @@ def divisible(unit_households: np.ndarray, lo: float, hi: float) -> bool:
     """
     h = np.asarray(unit_households, dtype=float)
     return float(np.nansum(h)) >= lo and packable(h, lo, hi)
-
-
-def packs_into(h: np.ndarray, k: int, lo: int, hi: int, steps: int = PACK_STEPS) -> bool | None:
-    """Whether units of households ``h`` can be grouped into exactly ``k`` grids of ``lo``–``hi`` households each
-    (contiguity aside, every unit whole; units without households go anywhere): True or False when decided, None
-    when a unit is over ``hi`` (the solver makes it a grid of its own), ``lo`` is not above 0, or the search passes
-    ``steps`` states. False is a proof that no strict division into ``k`` grids exists, connected or not.
-
-    The search fills one grid at a time: the largest unit left opens it, units of distinct households (not larger,
-    in descending order) are added while the grid stays within ``hi``, and the grid is closed once at ``lo``; the
-    multisets of units left with the grids still to fill that have no answer are remembered.
-
-    >>> packs_into(np.array([280, 280, 320, 380, 220, 270]), 4, 300, 500)  # 320 and 380 alone, 280 + 270 over
-    False
-    >>> packs_into(np.array([280, 220, 320, 380, 200, 270]), 4, 300, 500)  # 280 + 220, 270 + 200
-    True
-    >>> packs_into(np.array([600, 200]), 1, 300, 500) is None  # a unit over the ceiling: no ruling
-    True
-    """
-    pos = sorted((int(x) for x in np.asarray(h).tolist() if x > 0), reverse=True)
-    if lo <= 0 or k < 1 or (pos and pos[0] > hi):
-        return None
-    vals = sorted(set(pos), reverse=True)
-    nv = len(vals)
-    seen: dict[tuple[tuple[int, ...], int], bool] = {}
-    count = [0]
-
-    class _Over(Exception):
-        pass
-
-    def fill(cnt: tuple[int, ...], kk: int, total: int, n: int) -> bool:
-        """Whether units of counts ``cnt`` (``n`` of them, ``total`` households) fill ``kk`` grids."""
-        if n < kk or total < kk * lo or total > kk * hi:
-            return False
-        if kk == 0:
-            return True
-        key = (cnt, kk)
-        got = seen.get(key)
-        if got is None:
-            count[0] += 1
-            if count[0] > steps:
-                raise _Over
-            first = next(i for i in range(nv) if cnt[i])
-            c = list(cnt)
-            c[first] -= 1
-            got = seen[key] = grow(c, first, vals[first], 1, kk, total, n)
-        return got
-
-    def grow(c: list[int], start: int, s: int, m: int, kk: int, total: int, n: int) -> bool:
-        """Whether the grid holding ``s`` households (``m`` units) so far can be completed, the rest filling the
-        other ``kk - 1`` grids (units added of index ``start`` on: each grid's units in descending order)."""
-        if s >= lo and fill(tuple(c), kk - 1, total - s, n - m):
-            return True
-        for i in range(start, nv):
-            if c[i] and s + vals[i] <= hi:
-                c[i] -= 1
-                ok = grow(c, i, s + vals[i], m + 1, kk, total, n)
-                c[i] += 1
-                if ok:
-                    return True
-        return False
-
-    try:
-        return fill(tuple(pos.count(v) for v in vals), k, sum(pos), len(pos))
-    except (_Over, RecursionError):
-        return None

@@ -44,7 +44,6 @@ Everything is deterministic for a given ``seed`` and node order.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -56,7 +55,6 @@ from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 from . import _fast
 from ._memo import BoundedCache, graph_key
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
-from .feasibility import packs_into
 from .graph import Graph, contract, subgraph
 
 __all__ = ["Bounds", "Weights", "Outcome", "choose_count", "partition_graph", "repair_parts", "EXACT_MAX_NODES",
@@ -359,10 +357,6 @@ class _Solver:
         self._marked = np.zeros(g.n, dtype=bool)  # scratch of :meth:`_rest`, all False between calls
         self._contact_last: tuple[np.ndarray, set[int], dict[int, dict[int, float]]] | None = None
         self._whole_last: tuple[np.ndarray, np.ndarray] | None = None
-        self._rng: np.random.Generator | None = None  # the solver's stream (:attr:`rng`), made on first use
-        self._attempt: tuple[int, int, int] | None = None  # during a strict attempt, the seed of its own stream
-        self._attempt_rng: np.random.Generator | None = None  # and the stream, made on first use
-        self._drew = False  # whether a stream was ever made (:attr:`seed_used`)
 
     # the arrays below are made on first use (most solvers divide a small graph by the exact search alone
     # and never need them; a district makes thousands of solvers); none draws from ``self.rng``
@@ -398,24 +392,16 @@ class _Solver:
         g = self.g
         return np.column_stack([g.length, g.art, g.nostreet])
 
-    @property
+    @cached_property
     def rng(self) -> np.random.Generator:
-        """The spanning trees' random numbers: during a strict attempt of :meth:`_split_relaxed`, the attempt's
-        own stream (:meth:`_strict_attempt`); else the solver's, seeded by its seed. Each is made on first use
-        (most solvers never draw one)."""
-        if self._attempt is not None:
-            if self._attempt_rng is None:
-                self._attempt_rng, self._drew = np.random.default_rng(list(self._attempt)), True
-            return self._attempt_rng
-        if self._rng is None:
-            self._rng, self._drew = np.random.default_rng(self.seed), True
-        return self._rng
+        """The spanning trees' random numbers (made on first use: most solvers never draw one)."""
+        return np.random.default_rng(self.seed)
 
     @property
     def seed_used(self) -> bool:
         """Whether the seed has entered the division so far: random numbers drawn or the nodes' random tags
         made (both only by :meth:`_candidates`). A division that never used it is the same for every seed."""
-        return self._drew or "node_tags" in self.__dict__
+        return "rng" in self.__dict__ or "node_tags" in self.__dict__
 
     @cached_property
     def _occupied(self) -> np.ndarray:
@@ -950,14 +936,8 @@ class _Solver:
         # a region of more than STRICT_MAX_PARTS grids is only cut in two here (a strict bisection of it
         # costs up to 4 + 2k spanning-tree cuts of the whole region at every level: hours for a community
         # of hundreds of grids); its pieces, once small enough, are divided as any region
-        # a strict attempt the households alone prove hopeless (no k grouping of the units within the bounds,
-        # contiguity aside: :func:`.feasibility.packs_into`) is not made. Nearly all of them are so among towers of
-        # 200-390 households (青山区's synthetic communities: 567 of 685 strict attempts here, 3.5 s of trees drawn
-        # in vain); the attempt draws from a stream of its own (:meth:`_strict_attempt`), so skipping it
-        # moves no plan
-        if (k <= STRICT_MAX_PARTS and self.bounds.violation(self.g.h[nodes].sum(), k) == 0
-                and packs_into(self.g.h[nodes], k, self.bounds.lo, self.bounds.hi) is not False):
-            strict = self._strict_attempt(nodes, k)
+        if k <= STRICT_MAX_PARTS and self.bounds.violation(self.g.h[nodes].sum(), k) == 0:
+            strict = self._split(nodes, k)
             if strict is not None:
                 return strict
         if self._small_enough(nodes):
@@ -970,19 +950,6 @@ class _Solver:
         _, _, side, k1 = cands[0]
         other = self._rest(nodes, side)
         return self._split_relaxed(side, k1) + self._split_relaxed(other, k - k1)
-
-    def _strict_attempt(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
-        """:meth:`_split` of the region ``nodes`` into ``k`` grids within the bounds, as a relaxed level tries it
-        first, with its spanning trees drawn from a stream of its own: seeded from the solver's seed, the region
-        (a hash of its node indices, ascending: the graph's nodes come in a canonical order, not the input's
-        rows) and ``k``. Nothing after the attempt reads what it drew, so an attempt made or not leaves every
-        later cut of the community as it was (a proof that an attempt is hopeless may then skip it)."""
-        region = hashlib.blake2b(np.sort(nodes).astype(np.int64).tobytes(), digest_size=8).digest()
-        self._attempt = (self.seed, int.from_bytes(region, "little"), k)
-        try:
-            return self._split(nodes, k)
-        finally:
-            self._attempt, self._attempt_rng = None, None
 
     def _candidates(self, nodes: np.ndarray, k: int, *, strict: bool) -> list[tuple[float, float, np.ndarray, int]]:
         """Cuts of spanning trees of ``nodes`` into (side, k1), best first: (violation, score, side, k1)."""

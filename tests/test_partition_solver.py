@@ -277,6 +277,35 @@ def test_partition_granular_lattice_property(seed, nx, ny):
     assert bad <= noted | {p for t, p, _ in out.notes if t in ("attached", "heavy_unit")}
 
 
+def _superblock(nx: int, ny: int, *, streets: bool) -> Graph:
+    """``nx`` × ``ny`` building cells of 10 m and 10 households: one block (no street between them), or a block
+    each (a street between every two)."""
+    geoms = np.array([box(i * 10, j * 10, i * 10 + 10, j * 10 + 10) for i in range(nx) for j in range(ny)])
+    return cell_graph(geoms, households=np.full(nx * ny, 10), block=np.arange(nx * ny) if streets else np.zeros(nx * ny))
+
+
+def test_a_superblock_without_streets_is_divided_by_straight_cuts():
+    # 1,440 households in 12 × 12 building cells of one block, four grids of 300–500. The random spanning trees'
+    # cuts alone left steps and arms (failed before: no seed of the five gave the quadrants); the sweep trees' cuts
+    # run straight across, and the four quadrants (Polsby–Popper π/4 each) are the most compact division
+    g = _superblock(12, 12, streets=False)
+    assert g.nostreet.sum() == pytest.approx(g.length.sum())
+    for seed in range(5):
+        out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+        parts = contract(g, out.labels)
+        assert out.n_parts == 4 and parts.h.tolist() == [360] * 4
+        np.testing.assert_allclose(4 * math.pi * parts.area / parts.perim**2, math.pi / 4)
+
+
+def test_sweep_trees_only_where_the_cuts_follow_no_street():
+    # the same cells with a street between every two: the random trees alone, as without sweep trees
+    g = _superblock(12, 12, streets=True)
+    for seed in range(3):
+        with_sweeps = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+        without = partition_graph(g, Bounds(300, 500, 400), seed=seed, weights=Weights(sweep_trees=0))
+        assert with_sweeps.labels.tolist() == without.labels.tolist()
+
+
 def test_floor_margin_weight():
     assert Weights().floor_margin == 0.0
     # with a margin, a part just over the floor costs more than one at the target

@@ -1253,8 +1253,9 @@ def _region_graph(nodes, a, b, h, area, perim, x, y, length, art, nostreet):  # 
 
 
 @njit(cache=True, nogil=True)
-def _ranked_candidates(nl, ea, eb, tw, rnd, nodes, base, W, tags, total_tag, k, H, A, E, lo, hi, target, t, compact,
-                       cut_w, cross, lref, balance, margin, strict, band, per_group, n, q):  # pragma: no cover - compiled
+def _ranked_candidates(nl, ea, eb, tw, rnd, xorders, nodes, base, W, tags, total_tag, k, H, A, E, lo, hi, target, t,
+                       compact, cut_w, cross, lref, balance, margin, strict, band, per_group, n,
+                       q):  # pragma: no cover - compiled
     """One call of :meth:`.solver._Solver._candidates` on the compiled path, from its random numbers ``rnd`` (a
     row per tree) to its candidates: each tree's edge weights ``tw * (0.2 + rnd)`` in stable order (the same
     permutation as numpy's stable argsort), the trees and cuts of ``_tree_cuts``, the ranking of
@@ -1264,12 +1265,15 @@ def _ranked_candidates(nl, ea, eb, tw, rnd, nodes, base, W, tags, total_tag, k, 
     offsets)."""
     T = rnd.shape[0]
     m = rnd.shape[1]
-    orders = np.empty((T, m), np.int64)
+    X = xorders.shape[0]
+    orders = np.empty((T + X, m), np.int64)
     wt = np.empty(m)
     for ti in range(T):
         for e in range(m):
             wt[e] = tw[e] * (0.2 + rnd[ti, e])
         orders[ti] = np.argsort(wt, kind="mergesort")
+    for ti in range(X):
+        orders[T + ti] = xorders[ti]
     pres, tt, rows, cols, vg, score, lo_c, hi_c, side_c, failed = _tree_cuts(
         nl, ea, eb, orders, base, W, tags, k, H, A, E, lo, hi, target, t, compact, cut_w, cross, lref, balance, margin,
         strict, band)

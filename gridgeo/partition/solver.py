@@ -66,6 +66,9 @@ EXACT_MAX_NODES = 16
 EXACT_BUDGET = 10000
 #: an edge with at least this share of its length along an arterial is a barrier (regions, moves)
 BARRIER_ARTERIAL_SHARE = 0.5
+#: a region whose edges run along no street for at least this share of their length gets sweep trees
+#: (``Weights.sweep_trees``): a superblock of building cells, whose cuts follow no street
+SWEEP_NOSTREET_SHARE = 0.5
 #: regions of more grids than this are cut in two without a strict bisection first (:meth:`_Solver._split_relaxed`);
 #: a community of 64 grids holds about 25,000 households, several times the largest real 社区
 STRICT_MAX_PARTS = 64
@@ -113,6 +116,9 @@ class Weights:
     arterial_tree: float = 10.0
     minor_tree: float = 1.0
     trees: int = 6
+    #: sweep trees per bisection where the region's edges run mostly along no street (its cuts straight
+    #: lines across the region; :meth:`_Solver._sweep_orders`), after the ``trees`` random ones
+    sweep_trees: int = 4
     tries: int = 3
     sweeps: int = 12
     #: rounds of repair: a part outside the bounds is merged with neighbouring parts and the union
@@ -971,15 +977,21 @@ class _Solver:
                                                  strict, band)
                 if done is not None:
                     return done
-            fused = self._fused_cuts(nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t, strict, band)
+            fused = self._fused_cuts(nodes, nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t, strict,
+                                     band)
             if fused is None:
                 return []
         # the fused path gives its best cuts ranked already (a list); the loop below collects them in a dict
         best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] | list[tuple[float, float, int, int, int, int]]
         trees: list[np.ndarray]
         best, trees = fused if fused is not None else ({}, [])
-        for ti in range(w.trees if fused is None else 0):
-            wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
+        sweeps = self._sweep_orders(nodes, ea, eb, W) if fused is None else None
+        for ti in range(w.trees + len(sweeps) if fused is None else 0):
+            if ti < w.trees:
+                wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
+            else:  # a sweep tree: its order as weights (the stable sort gives that order back)
+                wt = np.empty(len(eidx))
+                wt[sweeps[ti - w.trees]] = np.arange(1, len(eidx) + 1, dtype=float)  # no 0: scipy drops it
             if _fast.compiled() and len(ea) <= _SCIPY_TREE_EDGES:  # compiled: the same tree, order and ancestors
                 tree = _fast.tree_of(nl, ea, eb, np.argsort(wt, kind="stable"))
                 if tree is None:
@@ -1036,6 +1048,26 @@ class _Solver:
         ranked = best if isinstance(best, list) else _rank_best(best, k, w.tries + 1)
         return [(viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1) for viol, score, ti, lo, hi, k1 in ranked]
 
+    def _sweep_orders(self, nodes: np.ndarray, ea: np.ndarray, eb: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """The edge orders of the region's sweep trees (``Weights.sweep_trees``, a row each), drawn where its
+        edges run mostly along no street (:data:`SWEEP_NOSTREET_SHARE` of their length; none elsewhere).
+
+        A sweep tree joins the units in the order a straight line sweeping across the region reaches them
+        (Kruskal over the edges weighted by the later of their ends' positions along the sweep's direction):
+        cutting one of its edges leaves on one side a connected piece of the region behind some such line, so
+        its cuts run straight across the region, and the cut scores choose among them and the random trees'.
+        The directions are spread evenly round the circle and draw no random number: a community of one block
+        of building cells (no street to follow) otherwise gets only the random trees' cuts, which leave crosses
+        and arms (session 40)."""
+        m = len(ea)
+        S = self.w.sweep_trees
+        if S <= 0 or m == 0 or W[:, 2].sum() < SWEEP_NOSTREET_SHARE * W[:, 0].sum():
+            return np.empty((0, m), np.int64)
+        x, y = self.g.x[nodes], self.g.y[nodes]
+        ang = 2 * np.pi * np.arange(S) / S
+        p = np.cos(ang)[:, None] * x[None, :] + np.sin(ang)[:, None] * y[None, :]
+        return np.argsort(np.maximum(p[:, ea], p[:, eb]), axis=1, kind="stable").astype(np.int64)
+
     def _region_arrays(self, nodes: np.ndarray) -> tuple:
         """What :meth:`_candidates` draws its trees over for the region ``nodes``: its edges (indices
         ascending; their ends renumbered as positions in ``nodes``), each node's households (float), area and
@@ -1080,11 +1112,12 @@ class _Solver:
         state = self.rng.bit_generator.state
         rnd = self.rng.random((w.trees, m))
         failed, nan, vg, score, k1, sides, offs = _fast.ranked_candidates(
-            nl, ea, eb, self.tree_w[eidx], rnd, nodes, node_cols, W, tags, total_tag, k, H, A, E, self.bounds, t, w,
+            nl, ea, eb, self.tree_w[eidx], rnd, self._sweep_orders(nodes, ea, eb, W), nodes, node_cols, W, tags,
+            total_tag, k, H, A, E, self.bounds, t, w,
             self.lref, strict, band, w.tries + 1, w.tries + 1, k // 4 if k > STRICT_MAX_PARTS else 0)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
             self.rng.bit_generator.state = state
-            self.rng.random((failed + 1) * m)
+            self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return []
         if nan:
             self.rng.bit_generator.state = state
@@ -1093,7 +1126,7 @@ class _Solver:
         return [(v, sc, sides[at[i]:at[i + 1]], kk)
                 for i, (v, sc, kk) in enumerate(zip(vg.tolist(), score.tolist(), k1.tolist(), strict=True))]
 
-    def _fused_cuts(self, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
+    def _fused_cuts(self, nodes: np.ndarray, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,
                     t: float, strict: bool, band: int
                     ) -> tuple[list[tuple[float, float, int, int, int, int]], list[np.ndarray]] | None:
@@ -1105,12 +1138,12 @@ class _Solver:
         m = len(eidx)
         state = self.rng.bit_generator.state
         wts = self.tree_w[eidx] * (0.2 + self.rng.random((w.trees, m)))
-        orders = np.argsort(wts, axis=1, kind="stable")
+        orders = np.vstack([np.argsort(wts, axis=1, kind="stable"), self._sweep_orders(nodes, ea, eb, W)])
         pres, tt, row, j_all, vg, score, lo_c, hi_c, side_c, failed = _fast.tree_cuts(
             nl, ea, eb, orders, node_cols, W, tags, k, H, A, E, self.bounds, t, w, self.lref, strict, band)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
             self.rng.bit_generator.state = state
-            self.rng.random((failed + 1) * m)
+            self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return None
         if not len(tt):
             return [], list(pres)

@@ -12,7 +12,9 @@ households (both inclusive) near ``target``:
    when no count fits (``H < lo``, or ``hi < H < 2·lo``) the parts minimise the violation instead.
 3. **Recursive bisection along spanning trees** (the idea of GerryChain's ``recursive_tree_part``):
    draw spanning trees of the region (minimum spanning trees of randomly perturbed edge weights; an
-   edge along an arterial weighs ``rules.arterial_weight``, so trees cross arterials rarely). Removing
+   edge along an arterial weighs ``rules.arterial_weight``, so trees cross arterials rarely), and, in a
+   region whose edges run mostly along no street (a superblock of building cells), ``Weights.sweep_trees``
+   sweep trees whose cuts run straight across it (:meth:`_Solver._sweep_orders`). Removing
    one tree edge splits the region into two connected sides; a cut is *acceptable* when each side's
    households can themselves be divided into its share of parts within the bounds
    (``k1·lo <= h1 <= k1·hi`` and the same for the other side), so the bounds hold by construction.

@@ -1062,13 +1062,21 @@ class _Solver:
         of building cells (no street to follow) otherwise gets only the random trees' cuts, which leave crosses
         and arms (session 40)."""
         m = len(ea)
-        S = self.w.sweep_trees
-        if S <= 0 or m == 0 or W[:, 2].sum() < SWEEP_NOSTREET_SHARE * W[:, 0].sum():
+        _, _, cs, sn, share = self._sweep_args
+        # the sums in order (``cumsum``), as the compiled :func:`._fast.ranked_candidates` adds them
+        if not len(cs) or m == 0 or np.cumsum(W[:, 2])[-1] < share * np.cumsum(W[:, 0])[-1]:
             return np.empty((0, m), np.int64)
         x, y = self.g.x[nodes], self.g.y[nodes]
-        ang = 2 * np.pi * np.arange(S) / S
-        p = np.cos(ang)[:, None] * x[None, :] + np.sin(ang)[:, None] * y[None, :]
+        p = cs[:, None] * x[None, :] + sn[:, None] * y[None, :]
         return np.argsort(np.maximum(p[:, ea], p[:, eb]), axis=1, kind="stable").astype(np.int64)
+
+    @cached_property
+    def _sweep_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """What the sweep trees are drawn from: the units' x and y, the directions' cosines and sines (evenly round
+        the circle), the no-street share that gates them."""
+        ang = 2 * np.pi * np.arange(max(self.w.sweep_trees, 0)) / max(self.w.sweep_trees, 1)
+        return (np.ascontiguousarray(self.g.x, dtype=np.float64), np.ascontiguousarray(self.g.y, dtype=np.float64),
+                np.cos(ang), np.sin(ang), SWEEP_NOSTREET_SHARE)
 
     def _region_arrays(self, nodes: np.ndarray) -> tuple:
         """What :meth:`_candidates` draws its trees over for the region ``nodes``: its edges (indices
@@ -1114,7 +1122,7 @@ class _Solver:
         state = self.rng.bit_generator.state
         rnd = self.rng.random((w.trees, m))
         failed, nan, vg, score, k1, sides, offs = _fast.ranked_candidates(
-            nl, ea, eb, self.tree_w[eidx], rnd, self._sweep_orders(nodes, ea, eb, W), nodes, node_cols, W, tags,
+            nl, ea, eb, self.tree_w[eidx], rnd, self._sweep_args, nodes, node_cols, W, tags,
             total_tag, k, H, A, E, self.bounds, t, w,
             self.lref, strict, band, w.tries + 1, w.tries + 1, k // 4 if k > STRICT_MAX_PARTS else 0)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn

@@ -286,24 +286,30 @@ def _superblock(nx: int, ny: int, *, streets: bool) -> Graph:
 
 def test_a_superblock_without_streets_is_divided_by_straight_cuts():
     # 1,440 households in 12 × 12 building cells of one block, four grids of 300–500. The random spanning trees'
-    # cuts alone left steps and arms (failed before: no seed of the five gave the quadrants); the sweep trees' cuts
-    # run straight across, and the four quadrants (Polsby–Popper π/4 each) are the most compact division
+    # cuts alone leave steps and arms (no seed of the five gives the quadrants); with sweep trees the cuts run
+    # straight across, and the four quadrants (Polsby–Popper π/4 each) are the most compact division
     g = _superblock(12, 12, streets=False)
     assert g.nostreet.sum() == pytest.approx(g.length.sum())
+    quadrants = []
     for seed in range(5):
-        out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
-        parts = contract(g, out.labels)
-        assert out.n_parts == 4 and parts.h.tolist() == [360] * 4
-        np.testing.assert_allclose(4 * math.pi * parts.area / parts.perim**2, math.pi / 4)
+        for sweeps in (4, 0):
+            out = partition_graph(g, Bounds(300, 500, 400), seed=seed, weights=Weights(sweep_trees=sweeps))
+            parts = contract(g, out.labels)
+            assert out.n_parts == 4 and parts.h.tolist() == [360] * 4
+            pp = 4 * math.pi * parts.area / parts.perim**2
+            quadrants.append((sweeps, bool(np.allclose(pp, math.pi / 4))))
+    assert quadrants == [(4, True), (0, False)] * 5
 
 
-def test_sweep_trees_only_where_the_cuts_follow_no_street():
-    # the same cells with a street between every two: the random trees alone, as without sweep trees
-    g = _superblock(12, 12, streets=True)
+def test_no_sweep_trees_by_default():
+    # the solver draws them only when asked (the partition asks in a community without streets): the default
+    # division is the random trees' alone, as sweep_trees=0 gives it
+    g = _superblock(12, 12, streets=False)
+    assert Weights().sweep_trees == 0
     for seed in range(3):
-        with_sweeps = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+        default = partition_graph(g, Bounds(300, 500, 400), seed=seed)
         without = partition_graph(g, Bounds(300, 500, 400), seed=seed, weights=Weights(sweep_trees=0))
-        assert with_sweeps.labels.tolist() == without.labels.tolist()
+        assert default.labels.tolist() == without.labels.tolist()
 
 
 def test_floor_margin_weight():

@@ -1253,18 +1253,12 @@ def _region_graph(nodes, a, b, h, area, perim, x, y, length, art, nostreet):  # 
 
 
 @njit(cache=True, nogil=True)
-def _sweep_orders(nodes, gx, gy, ea, eb, W, cs, sn, share):  # pragma: no cover - compiled
+def _sweep_orders(nodes, gx, gy, ea, eb, cs, sn):  # pragma: no cover - compiled
     """The sweep trees' edge orders of :meth:`.solver._Solver._sweep_orders`, the same values: a row per direction
-    (``cs``, ``sn``: its cosine and sine) where the edges' no-street length (``W``'s third column, summed in order)
-    is at least ``share`` of their length (the first), none elsewhere."""
+    (``cs``, ``sn``: its cosine and sine; none without directions)."""
     m = len(ea)
     S = len(cs)
-    total = 0.0
-    ns = 0.0
-    for e in range(m):
-        total += W[e, 0]
-        ns += W[e, 2]
-    if S == 0 or m == 0 or ns < share * total:
+    if S == 0 or m == 0:
         return np.empty((0, m), np.int64)
     nl = len(nodes)
     p = np.empty(nl)
@@ -1280,7 +1274,7 @@ def _sweep_orders(nodes, gx, gy, ea, eb, W, cs, sn, share):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def _ranked_candidates(nl, ea, eb, tw, rnd, gx, gy, cs, sn, share, nodes, base, W, tags, total_tag, k, H, A, E, lo, hi,
+def _ranked_candidates(nl, ea, eb, tw, rnd, gx, gy, cs, sn, nodes, base, W, tags, total_tag, k, H, A, E, lo, hi,
                        target, t, compact, cut_w, cross, lref, balance, margin, strict, band, per_group, n,
                        q):  # pragma: no cover - compiled
     """One call of :meth:`.solver._Solver._candidates` on the compiled path, from its random numbers ``rnd`` (a
@@ -1292,7 +1286,7 @@ def _ranked_candidates(nl, ea, eb, tw, rnd, gx, gy, cs, sn, share, nodes, base, 
     offsets)."""
     T = rnd.shape[0]
     m = rnd.shape[1]
-    xorders = _sweep_orders(nodes, gx, gy, ea, eb, W, cs, sn, share)
+    xorders = _sweep_orders(nodes, gx, gy, ea, eb, cs, sn)
     X = xorders.shape[0]
     orders = np.empty((T + X, m), np.int64)
     wt = np.empty(m)

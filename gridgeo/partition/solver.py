@@ -12,9 +12,9 @@ households (both inclusive) near ``target``:
    when no count fits (``H < lo``, or ``hi < H < 2·lo``) the parts minimise the violation instead.
 3. **Recursive bisection along spanning trees** (the idea of GerryChain's ``recursive_tree_part``):
    draw spanning trees of the region (minimum spanning trees of randomly perturbed edge weights; an
-   edge along an arterial weighs ``rules.arterial_weight``, so trees cross arterials rarely), and, in a
-   region whose edges run mostly along no street (a superblock of building cells), ``Weights.sweep_trees``
-   sweep trees whose cuts run straight across it (:meth:`_Solver._sweep_orders`). Removing
+   edge along an arterial weighs ``rules.arterial_weight``, so trees cross arterials rarely), and, with
+   ``Weights.sweep_trees`` (the partition's in a community without streets), sweep trees whose cuts run
+   straight across the region (:meth:`_Solver._sweep_orders`). Removing
    one tree edge splits the region into two connected sides; a cut is *acceptable* when each side's
    households can themselves be divided into its share of parts within the bounds
    (``k1·lo <= h1 <= k1·hi`` and the same for the other side), so the bounds hold by construction.
@@ -68,9 +68,6 @@ EXACT_MAX_NODES = 16
 EXACT_BUDGET = 10000
 #: an edge with at least this share of its length along an arterial is a barrier (regions, moves)
 BARRIER_ARTERIAL_SHARE = 0.5
-#: a region whose edges run along no street for at least this share of their length gets sweep trees
-#: (``Weights.sweep_trees``): a superblock of building cells, whose cuts follow no street
-SWEEP_NOSTREET_SHARE = 0.5
 #: regions of more grids than this are cut in two without a strict bisection first (:meth:`_Solver._split_relaxed`);
 #: a community of 64 grids holds about 25,000 households, several times the largest real 社区
 STRICT_MAX_PARTS = 64
@@ -118,9 +115,10 @@ class Weights:
     arterial_tree: float = 10.0
     minor_tree: float = 1.0
     trees: int = 6
-    #: sweep trees per bisection where the region's edges run mostly along no street (its cuts straight
-    #: lines across the region; :meth:`_Solver._sweep_orders`), after the ``trees`` random ones
-    sweep_trees: int = 4
+    #: sweep trees per bisection (its cuts straight lines across the region; :meth:`_Solver._sweep_orders`),
+    #: after the ``trees`` random ones; 0: none. The partition draws 4 in a community whose cells' edges run
+    #: along no street (:data:`.community.SWEEP_NOSTREET_SHARE`), none elsewhere
+    sweep_trees: int = 0
     tries: int = 3
     sweeps: int = 12
     #: rounds of repair: a part outside the bounds is merged with neighbouring parts and the union
@@ -987,7 +985,7 @@ class _Solver:
         best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] | list[tuple[float, float, int, int, int, int]]
         trees: list[np.ndarray]
         best, trees = fused if fused is not None else ({}, [])
-        sweeps = self._sweep_orders(nodes, ea, eb, W) if fused is None else None
+        sweeps = self._sweep_orders(nodes, ea, eb) if fused is None else None
         for ti in range(w.trees + len(sweeps) if fused is None else 0):
             if ti < w.trees:
                 wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
@@ -1050,9 +1048,8 @@ class _Solver:
         ranked = best if isinstance(best, list) else _rank_best(best, k, w.tries + 1)
         return [(viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1) for viol, score, ti, lo, hi, k1 in ranked]
 
-    def _sweep_orders(self, nodes: np.ndarray, ea: np.ndarray, eb: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """The edge orders of the region's sweep trees (``Weights.sweep_trees``, a row each), drawn where its
-        edges run mostly along no street (:data:`SWEEP_NOSTREET_SHARE` of their length; none elsewhere).
+    def _sweep_orders(self, nodes: np.ndarray, ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
+        """The edge orders of the region's sweep trees (``Weights.sweep_trees``, a row each; none with 0).
 
         A sweep tree joins the units in the order a straight line sweeping across the region reaches them
         (Kruskal over the edges weighted by the later of their ends' positions along the sweep's direction):
@@ -1062,21 +1059,20 @@ class _Solver:
         of building cells (no street to follow) otherwise gets only the random trees' cuts, which leave crosses
         and arms (session 40)."""
         m = len(ea)
-        _, _, cs, sn, share = self._sweep_args
-        # the sums in order (``cumsum``), as the compiled :func:`._fast.ranked_candidates` adds them
-        if not len(cs) or m == 0 or np.cumsum(W[:, 2])[-1] < share * np.cumsum(W[:, 0])[-1]:
+        _, _, cs, sn = self._sweep_args
+        if not len(cs) or m == 0:
             return np.empty((0, m), np.int64)
         x, y = self.g.x[nodes], self.g.y[nodes]
         p = cs[:, None] * x[None, :] + sn[:, None] * y[None, :]
         return np.argsort(np.maximum(p[:, ea], p[:, eb]), axis=1, kind="stable").astype(np.int64)
 
     @cached_property
-    def _sweep_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    def _sweep_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """What the sweep trees are drawn from: the units' x and y, the directions' cosines and sines (evenly round
-        the circle), the no-street share that gates them."""
+        the circle)."""
         ang = 2 * np.pi * np.arange(max(self.w.sweep_trees, 0)) / max(self.w.sweep_trees, 1)
         return (np.ascontiguousarray(self.g.x, dtype=np.float64), np.ascontiguousarray(self.g.y, dtype=np.float64),
-                np.cos(ang), np.sin(ang), SWEEP_NOSTREET_SHARE)
+                np.cos(ang), np.sin(ang))
 
     def _region_arrays(self, nodes: np.ndarray) -> tuple:
         """What :meth:`_candidates` draws its trees over for the region ``nodes``: its edges (indices
@@ -1148,7 +1144,7 @@ class _Solver:
         m = len(eidx)
         state = self.rng.bit_generator.state
         wts = self.tree_w[eidx] * (0.2 + self.rng.random((w.trees, m)))
-        orders = np.vstack([np.argsort(wts, axis=1, kind="stable"), self._sweep_orders(nodes, ea, eb, W)])
+        orders = np.vstack([np.argsort(wts, axis=1, kind="stable"), self._sweep_orders(nodes, ea, eb)])
         pres, tt, row, j_all, vg, score, lo_c, hi_c, side_c, failed = _fast.tree_cuts(
             nl, ea, eb, orders, node_cols, W, tags, k, H, A, E, self.bounds, t, w, self.lref, strict, band)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn

@@ -566,13 +566,20 @@ def test_a_community_without_streets_is_divided_by_straight_cuts():
     np.testing.assert_allclose(pp, np.pi / 4)
 
 
-def test_sweep_trees_leave_a_community_with_streets_alone(monkeypatch):
-    # the same buildings, 16 × 16, in two blocks either side of a street: the community's cells run along a street
-    # (on the block edge), so its divisions draw no sweep tree, and the plan is the one without them; the sweep
+@pytest.mark.parametrize("n, street", [(16, "middle"), (12, "outline")])
+def test_sweep_trees_leave_a_community_with_streets_alone(monkeypatch, n, street):
+    # the same buildings with a street down the middle (two blocks), or in one block with streets round the
+    # community's outline only (no edge of its cells along a street, as a one-block community in a city): a street
+    # lies near the community, so its divisions draw no sweep tree and the plan is the one without them; the sweep
     # trees drawn anyway (the gate open to every community) would change it
     import gridgeo.partition.community as community_mod
 
-    d = lattice_community(16, street=True)
+    d = lattice_community(n, street=street == "middle")
+    if street == "outline":
+        x1, y1 = X0 + n * 20.0, Y0 + n * 20.0
+        d["streets"] = gpd.GeoDataFrame({"highway": ["residential"] * 4, "name": [None] * 4}, crs=CRS, geometry=[
+            LineString([(X0, Y0), (x1, Y0)]), LineString([(x1, Y0), (x1, y1)]), LineString([(x1, y1), (X0, y1)]),
+            LineString([(X0, y1), (X0, Y0)])])
 
     def plan(**patch) -> list:
         for name, value in patch.items():
@@ -584,7 +591,7 @@ def test_sweep_trees_leave_a_community_with_streets_alone(monkeypatch):
 
     gated = plan()
     assert gated == plan(SWEEP_TREES=0)
-    assert gated != plan(SWEEP_TREES=4, SWEEP_NOSTREET_SHARE=0.0)
+    assert gated != plan(SWEEP_TREES=4, _sweep_trees=lambda g, streets: 4)
 
 
 # ------------------------------------------------------------------------------------------ determinism

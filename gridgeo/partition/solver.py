@@ -116,8 +116,8 @@ class Weights:
     minor_tree: float = 1.0
     trees: int = 6
     #: sweep trees per bisection (its cuts straight lines across the region; :meth:`_Solver._sweep_orders`),
-    #: after the ``trees`` random ones; 0: none. The partition draws 4 in a community whose cells' edges run
-    #: along no street (:data:`.community.SWEEP_NOSTREET_SHARE`), none elsewhere
+    #: after the ``trees`` random ones; 0: none. The partition draws 4 in a community with no street near it
+    #: whose cells' edges run along none (:func:`.community._sweep_trees`), none elsewhere
     sweep_trees: int = 0
     tries: int = 3
     sweeps: int = 12

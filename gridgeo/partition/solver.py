@@ -225,6 +225,8 @@ def partition_graph(
     return Outcome(hit[0].copy(), hit[1], list(hit[2]))
 
 
+#: :meth:`_Solver._sweep_args` without sweep trees (no direction)
+_NO_SWEEP = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
 #: divisions by :func:`partition_graph`, and of small regions by the exact search, by content of their inputs
 _DIVISIONS = BoundedCache()
 _EXACT = BoundedCache()
@@ -1070,7 +1072,9 @@ class _Solver:
     def _sweep_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """What the sweep trees are drawn from: the units' x and y, the directions' cosines and sines (evenly round
         the circle)."""
-        ang = 2 * np.pi * np.arange(max(self.w.sweep_trees, 0)) / max(self.w.sweep_trees, 1)
+        if self.w.sweep_trees <= 0:
+            return _NO_SWEEP
+        ang = 2 * np.pi * np.arange(self.w.sweep_trees) / self.w.sweep_trees
         return (np.ascontiguousarray(self.g.x, dtype=np.float64), np.ascontiguousarray(self.g.y, dtype=np.float64),
                 np.cos(ang), np.sin(ang))
 
@@ -1144,7 +1148,9 @@ class _Solver:
         m = len(eidx)
         state = self.rng.bit_generator.state
         wts = self.tree_w[eidx] * (0.2 + self.rng.random((w.trees, m)))
-        orders = np.vstack([np.argsort(wts, axis=1, kind="stable"), self._sweep_orders(nodes, ea, eb)])
+        orders = np.argsort(wts, axis=1, kind="stable")
+        if w.sweep_trees > 0:
+            orders = np.vstack([orders, self._sweep_orders(nodes, ea, eb)])
         pres, tt, row, j_all, vg, score, lo_c, hi_c, side_c, failed = _fast.tree_cuts(
             nl, ea, eb, orders, node_cols, W, tags, k, H, A, E, self.bounds, t, w, self.lref, strict, band)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn

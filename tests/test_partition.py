@@ -529,6 +529,71 @@ def test_community_without_streets_is_one_block():
     assert in_range(r.grids["households"], 300, 500) == 1.0
 
 
+def lattice_community(n: int, *, street: bool) -> dict[str, gpd.GeoDataFrame]:
+    """``n`` × ``n`` buildings of 10 households, 12 m square on a 20 m grid, in one block without streets, or in
+    two blocks either side of a residential street down the middle."""
+    size, side = 20.0, n * 20.0
+    mid = X0 + side / 2 if street else X0 + side
+    bld = gpd.GeoDataFrame(
+        {"building_id": [f"b{i:02d}{j:02d}" for i in range(n) for j in range(n)], "households": 10,
+         "use": "residential", "community_code": CODE,
+         "block_id": [f"B{1 + (X0 + i * size >= mid)}" for i in range(n) for j in range(n)]},
+        geometry=[box(X0 + i * size + 4, Y0 + j * size + 4, X0 + i * size + 16, Y0 + j * size + 16)
+                  for i in range(n) for j in range(n)], crs=CRS)
+    geoms = [box(X0, Y0, mid, Y0 + side)] + ([box(mid, Y0, X0 + side, Y0 + side)] if street else [])
+    blocks = gpd.GeoDataFrame({"block_id": [f"B{k + 1}" for k in range(len(geoms))], "community_code": CODE},
+                              geometry=geoms, crs=CRS)
+    tot = bld.groupby("block_id")["households"].agg(["sum", "count"])
+    blocks["households"] = blocks["block_id"].map(tot["sum"]).astype(int)
+    blocks["buildings"] = blocks["block_id"].map(tot["count"]).astype(int)
+    blocks["area_m2"] = blocks.area
+    comm = gpd.GeoDataFrame({"code": [CODE], "name": ["测试社区"], "kind": ["urban"]},
+                            geometry=[box(X0, Y0, X0 + side, Y0 + side)], crs=CRS)
+    streets = gpd.GeoDataFrame({"highway": ["residential"], "name": [None]},
+                               geometry=[LineString([(mid, Y0), (mid, Y0 + side)])], crs=CRS)
+    return {"communities": comm, "blocks": blocks, "buildings": bld, "streets": streets if street else None}
+
+
+def test_a_community_without_streets_is_divided_by_straight_cuts():
+    # 1,440 households on 12 × 12 buildings in one block and no street: the sweep trees (issue 16) cut it into its
+    # four quadrants, squares of 360 households (Polsby–Popper π/4); the random trees alone drew two of the four
+    # grids as steps (PP 0.669)
+    d = lattice_community(12, street=False)
+    r = run(d)
+    check_invariants(d, r)
+    assert sorted(r.grids["households"].tolist()) == [360] * 4
+    pp = 4 * np.pi * r.grids.area / r.grids.length**2
+    np.testing.assert_allclose(pp, np.pi / 4)
+
+
+@pytest.mark.parametrize("n, street", [(16, "middle"), (12, "outline")])
+def test_sweep_trees_leave_a_community_with_streets_alone(monkeypatch, n, street):
+    # the same buildings with a street down the middle (two blocks), or in one block with streets round the
+    # community's outline only (no edge of its cells along a street, as a one-block community in a city): a street
+    # lies near the community, so its divisions draw no sweep tree and the plan is the one without them; the sweep
+    # trees drawn anyway (the gate open to every community) would change it
+    import gridgeo.partition.community as community_mod
+
+    d = lattice_community(n, street=street == "middle")
+    if street == "outline":
+        x1, y1 = X0 + n * 20.0, Y0 + n * 20.0
+        d["streets"] = gpd.GeoDataFrame({"highway": ["residential"] * 4, "name": [None] * 4}, crs=CRS, geometry=[
+            LineString([(X0, Y0), (x1, Y0)]), LineString([(x1, Y0), (x1, y1)]), LineString([(x1, y1), (X0, y1)]),
+            LineString([(X0, y1), (X0, Y0)])])
+
+    def plan(**patch) -> list:
+        for name, value in patch.items():
+            monkeypatch.setattr(community_mod, name, value)
+        r = run(d)
+        check_invariants(d, r)
+        return [shapely.to_wkb(shapely.set_precision(f.sort_values(c).geometry.to_numpy(), 0.01)).tolist()
+                for f, c in ((r.grids, "grid_id"), (r.subgrids, "subgrid_id"))]
+
+    gated = plan()
+    assert gated == plan(SWEEP_TREES=0)
+    assert gated != plan(SWEEP_TREES=4, _sweep_trees=lambda g, streets: 4)
+
+
 # ------------------------------------------------------------------------------------------ determinism
 
 

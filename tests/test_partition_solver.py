@@ -277,6 +277,41 @@ def test_partition_granular_lattice_property(seed, nx, ny):
     assert bad <= noted | {p for t, p, _ in out.notes if t in ("attached", "heavy_unit")}
 
 
+def _superblock(nx: int, ny: int, *, streets: bool) -> Graph:
+    """``nx`` × ``ny`` building cells of 10 m and 10 households: one block (no street between them), or a block
+    each (a street between every two)."""
+    geoms = np.array([box(i * 10, j * 10, i * 10 + 10, j * 10 + 10) for i in range(nx) for j in range(ny)])
+    return cell_graph(geoms, households=np.full(nx * ny, 10), block=np.arange(nx * ny) if streets else np.zeros(nx * ny))
+
+
+def test_a_superblock_without_streets_is_divided_by_straight_cuts():
+    # 1,440 households in 12 × 12 building cells of one block, four grids of 300–500. The random spanning trees'
+    # cuts alone leave steps and arms (no seed of the five gives the quadrants); with sweep trees the cuts run
+    # straight across, and the four quadrants (360 households, Polsby–Popper π/4 each) are the most compact division
+    g = _superblock(12, 12, streets=False)
+    assert g.nostreet.sum() == pytest.approx(g.length.sum())
+    quadrants = []
+    for seed in range(5):
+        for sweeps in (4, 0):
+            out = partition_graph(g, Bounds(300, 500, 400), seed=seed, weights=Weights(sweep_trees=sweeps))
+            parts = contract(g, out.labels)
+            pp = 4 * math.pi * parts.area / parts.perim**2
+            quadrants.append((sweeps, out.n_parts == 4 and parts.h.tolist() == [360] * 4
+                              and bool(np.allclose(pp, math.pi / 4))))
+    assert quadrants == [(4, True), (0, False)] * 5
+
+
+def test_no_sweep_trees_by_default():
+    # the solver draws them only when asked (the partition asks in a community without streets): the default
+    # division is the random trees' alone, as sweep_trees=0 gives it
+    g = _superblock(12, 12, streets=False)
+    assert Weights().sweep_trees == 0
+    for seed in range(3):
+        default = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+        without = partition_graph(g, Bounds(300, 500, 400), seed=seed, weights=Weights(sweep_trees=0))
+        assert default.labels.tolist() == without.labels.tolist()
+
+
 def test_floor_margin_weight():
     assert Weights().floor_margin == 0.0
     # with a margin, a part just over the floor costs more than one at the target

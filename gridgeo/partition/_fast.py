@@ -136,7 +136,9 @@ def _warm_up() -> None:
     cuts = tree_cuts(3, ea, eb, np.array([[0, 1], [1, 0]]), np.ones((3, 6)), np.ones((2, 3)), tags, 2, 3.0, 3.0, 12.0,
                      Bounds(1, 2, 1), 1.5, Weights(), 1.0, True)
     rank_tree_cuts(cuts[1], cuts[2], cuts[3], cuts[4], cuts[5], cuts[8], np.uint64(7), 2, 4, 4, 0)
-    ranked_candidates(3, ea, eb, np.ones(2), np.full((2, 2), 0.5), np.array([4, 5, 6]), np.ones((3, 6)),
+    xy = np.arange(7, dtype=np.float64)
+    ranked_candidates(3, ea, eb, np.ones(2), np.full((2, 2), 0.5), (xy, xy, np.ones(1), np.zeros(1)), np.array([4, 5, 6]),
+                      np.ones((3, 6)),
                       np.ones((2, 3)), tags, np.uint64(7), 2, 3.0, 3.0, 12.0, Bounds(1, 2, 1), 1.5, Weights(), 1.0, True, 0,
                       4, 4, 0)
     region_arrays(np.array([0, 2]), ea, eb, np.ones(2), np.ones((2, 3)), np.ones(3), np.ones(3, np.int64), np.ones(3),
@@ -189,18 +191,21 @@ def tree_cuts(nl: int, ea: np.ndarray, eb: np.ndarray, orders: np.ndarray, base:
                            float(w.cut), float(w.cross), float(lref), float(w.balance), float(w.floor_margin),
                            bool(strict), int(band))
 
-def ranked_candidates(nl: int, ea: np.ndarray, eb: np.ndarray, tw: np.ndarray, rnd: np.ndarray, nodes: np.ndarray,
-                      base: np.ndarray, W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float,
-                      E: float, bounds, t: float, w, lref: float, strict: bool, band: int, per_group: int, n: int,
-                      q: int) -> tuple:
+def ranked_candidates(nl: int, ea: np.ndarray, eb: np.ndarray, tw: np.ndarray, rnd: np.ndarray, sweep: tuple,
+                      nodes: np.ndarray, base: np.ndarray, W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int,
+                      H: float, A: float, E: float, bounds, t: float, w, lref: float, strict: bool, band: int,
+                      per_group: int, n: int, q: int) -> tuple:
     """:func:`tree_cuts` of the trees drawn with the random numbers ``rnd`` (a row per tree; edge weights
-    ``tw * (0.2 + rnd)`` in stable order), ranked by :func:`rank_tree_cuts`, and the ranked cuts' sides (the
+    ``tw * (0.2 + rnd)`` in stable order) then of the sweep trees of :meth:`.solver._Solver._sweep_orders`
+    (``sweep``: the units' x and y, the directions' cosines and sines; no direction, no sweep tree),
+    ranked by :func:`rank_tree_cuts`, and the ranked cuts' sides (the
     nodes of ``nodes`` under each, sorted), in one compiled call: what :meth:`.solver._Solver._candidates` makes
     of them in numpy between four calls, the same values. Returns (the first tree that does not connect the nodes
     or -1, whether a violation or score is NaN (then nothing is ranked), violations, scores and k1 of the ranked
     cuts best first, their sides one after another, the sides' offsets)."""
     return _k()._ranked_candidates(
-        int(nl), ea, eb, tw, rnd, np.ascontiguousarray(nodes, dtype=np.int64), base, W, tags, np.uint64(total_tag),
+        int(nl), ea, eb, tw, rnd, *sweep, np.ascontiguousarray(nodes, dtype=np.int64), base, W,
+        tags, np.uint64(total_tag),
         int(k), float(H), float(A), float(E), float(bounds.lo), float(bounds.hi), float(bounds.target), float(t),
         float(w.compact), float(w.cut), float(w.cross), float(lref), float(w.balance), float(w.floor_margin),
         bool(strict), int(band), int(per_group), int(n), int(q))

@@ -1253,8 +1253,30 @@ def _region_graph(nodes, a, b, h, area, perim, x, y, length, art, nostreet):  # 
 
 
 @njit(cache=True, nogil=True)
-def _ranked_candidates(nl, ea, eb, tw, rnd, nodes, base, W, tags, total_tag, k, H, A, E, lo, hi, target, t, compact,
-                       cut_w, cross, lref, balance, margin, strict, band, per_group, n, q):  # pragma: no cover - compiled
+def _sweep_orders(nodes, gx, gy, ea, eb, cs, sn):  # pragma: no cover - compiled
+    """The sweep trees' edge orders of :meth:`.solver._Solver._sweep_orders`, the same values: a row per direction
+    (``cs``, ``sn``: its cosine and sine; none without directions)."""
+    m = len(ea)
+    S = len(cs)
+    if S == 0 or m == 0:
+        return np.empty((0, m), np.int64)
+    nl = len(nodes)
+    p = np.empty(nl)
+    wt = np.empty(m)
+    out = np.empty((S, m), np.int64)
+    for d in range(S):
+        for i in range(nl):
+            p[i] = cs[d] * gx[nodes[i]] + sn[d] * gy[nodes[i]]
+        for e in range(m):
+            wt[e] = max(p[ea[e]], p[eb[e]])
+        out[d] = np.argsort(wt, kind="mergesort")
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _ranked_candidates(nl, ea, eb, tw, rnd, gx, gy, cs, sn, nodes, base, W, tags, total_tag, k, H, A, E, lo, hi,
+                       target, t, compact, cut_w, cross, lref, balance, margin, strict, band, per_group, n,
+                       q):  # pragma: no cover - compiled
     """One call of :meth:`.solver._Solver._candidates` on the compiled path, from its random numbers ``rnd`` (a
     row per tree) to its candidates: each tree's edge weights ``tw * (0.2 + rnd)`` in stable order (the same
     permutation as numpy's stable argsort), the trees and cuts of ``_tree_cuts``, the ranking of
@@ -1264,12 +1286,16 @@ def _ranked_candidates(nl, ea, eb, tw, rnd, nodes, base, W, tags, total_tag, k, 
     offsets)."""
     T = rnd.shape[0]
     m = rnd.shape[1]
-    orders = np.empty((T, m), np.int64)
+    xorders = _sweep_orders(nodes, gx, gy, ea, eb, cs, sn)
+    X = xorders.shape[0]
+    orders = np.empty((T + X, m), np.int64)
     wt = np.empty(m)
     for ti in range(T):
         for e in range(m):
             wt[e] = tw[e] * (0.2 + rnd[ti, e])
         orders[ti] = np.argsort(wt, kind="mergesort")
+    for ti in range(X):
+        orders[T + ti] = xorders[ti]
     pres, tt, rows, cols, vg, score, lo_c, hi_c, side_c, failed = _tree_cuts(
         nl, ea, eb, orders, base, W, tags, k, H, A, E, lo, hi, target, t, compact, cut_w, cross, lref, balance, margin,
         strict, band)

@@ -82,6 +82,11 @@ RECOMBINE_SEEDS = 2
 RECOMBINE_ROUNDS = 2
 #: cells with households up to which the small-grid count that screens tree cuts is exact
 FIT_EXACT_CELLS = 12
+#: a community given no street whose cells' edges run along no street for at least this share of their length (one
+#: block of building cells) is divided with sweep trees beside the random ones (issue 16)
+SWEEP_NOSTREET_SHARE = 1.0
+#: sweep trees per bisection there (``Weights.sweep_trees``: straight cuts in 4 directions)
+SWEEP_TREES = 4
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",
@@ -116,7 +121,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
     g = cell_graph(cells.geoms, households=cells.households, block=cells.block,
                    streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
-    weights = Weights(arterial_tree=r.arterial_weight, minor_tree=r.minor_weight)
+    weights = Weights(arterial_tree=r.arterial_weight, minor_tree=r.minor_weight, sweep_trees=_sweep_trees(g, job["streets"]))
     grid_bounds = Bounds(r.grid_min, r.grid_max, r.grid_target)
     sub_bounds = Bounds(r.subgrid_min, r.subgrid_max, r.subgrid_target)
 
@@ -316,6 +321,17 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------ steps
+
+
+def _sweep_trees(g: Graph, streets: Any) -> int:
+    """The sweep trees of the community's divisions (``Weights.sweep_trees``): :data:`SWEEP_TREES` where no street
+    lies near the community (``streets``: those near it, None without a streets layer) and its cells' edges run
+    along no street for :data:`SWEEP_NOSTREET_SHARE` of their length, else none. Their straight cuts serve a
+    superblock with no street to steer the random trees' cuts (session 41); a community with streets, on its
+    outline too (one block of messy footprints in a city), keeps the random trees' divisions."""
+    if streets is not None and len(streets) or not g.m:
+        return 0
+    return SWEEP_TREES if g.nostreet.sum() >= SWEEP_NOSTREET_SHARE * g.length.sum() else 0
 
 
 def _with_foreign(job: dict[str, Any]) -> dict[str, Any]:

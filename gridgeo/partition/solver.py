@@ -12,7 +12,9 @@ households (both inclusive) near ``target``:
    when no count fits (``H < lo``, or ``hi < H < 2·lo``) the parts minimise the violation instead.
 3. **Recursive bisection along spanning trees** (the idea of GerryChain's ``recursive_tree_part``):
    draw spanning trees of the region (minimum spanning trees of randomly perturbed edge weights; an
-   edge along an arterial weighs ``rules.arterial_weight``, so trees cross arterials rarely). Removing
+   edge along an arterial weighs ``rules.arterial_weight``, so trees cross arterials rarely), and, with
+   ``Weights.sweep_trees`` (the partition's in a community without streets), sweep trees whose cuts run
+   straight across the region (:meth:`_Solver._sweep_orders`). Removing
    one tree edge splits the region into two connected sides; a cut is *acceptable* when each side's
    households can themselves be divided into its share of parts within the bounds
    (``k1·lo <= h1 <= k1·hi`` and the same for the other side), so the bounds hold by construction.
@@ -113,6 +115,10 @@ class Weights:
     arterial_tree: float = 10.0
     minor_tree: float = 1.0
     trees: int = 6
+    #: sweep trees per bisection (its cuts straight lines across the region; :meth:`_Solver._sweep_orders`),
+    #: after the ``trees`` random ones; 0: none. The partition draws 4 in a community with no street near it
+    #: whose cells' edges run along none (:func:`.community._sweep_trees`), none elsewhere
+    sweep_trees: int = 0
     tries: int = 3
     sweeps: int = 12
     #: rounds of repair: a part outside the bounds is merged with neighbouring parts and the union
@@ -219,6 +225,8 @@ def partition_graph(
     return Outcome(hit[0].copy(), hit[1], list(hit[2]))
 
 
+#: :meth:`_Solver._sweep_args` without sweep trees (no direction)
+_NO_SWEEP = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
 #: divisions by :func:`partition_graph`, and of small regions by the exact search, by content of their inputs
 _DIVISIONS = BoundedCache()
 _EXACT = BoundedCache()
@@ -971,15 +979,21 @@ class _Solver:
                                                  strict, band)
                 if done is not None:
                     return done
-            fused = self._fused_cuts(nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t, strict, band)
+            fused = self._fused_cuts(nodes, nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t, strict,
+                                     band)
             if fused is None:
                 return []
         # the fused path gives its best cuts ranked already (a list); the loop below collects them in a dict
         best: dict[tuple[int, int], tuple[float, float, int, int, int, int]] | list[tuple[float, float, int, int, int, int]]
         trees: list[np.ndarray]
         best, trees = fused if fused is not None else ({}, [])
-        for ti in range(w.trees if fused is None else 0):
-            wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
+        sweeps = self._sweep_orders(nodes, ea, eb) if fused is None else None
+        for ti in range(w.trees + len(sweeps) if fused is None else 0):
+            if ti < w.trees:
+                wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
+            else:  # a sweep tree: its order as weights (the stable sort gives that order back)
+                wt = np.empty(len(eidx))
+                wt[sweeps[ti - w.trees]] = np.arange(1, len(eidx) + 1, dtype=float)  # no 0: scipy drops it
             if _fast.compiled() and len(ea) <= _SCIPY_TREE_EDGES:  # compiled: the same tree, order and ancestors
                 tree = _fast.tree_of(nl, ea, eb, np.argsort(wt, kind="stable"))
                 if tree is None:
@@ -1036,6 +1050,34 @@ class _Solver:
         ranked = best if isinstance(best, list) else _rank_best(best, k, w.tries + 1)
         return [(viol, score, np.sort(nodes[trees[ti][lo:hi]]), k1) for viol, score, ti, lo, hi, k1 in ranked]
 
+    def _sweep_orders(self, nodes: np.ndarray, ea: np.ndarray, eb: np.ndarray) -> np.ndarray:
+        """The edge orders of the region's sweep trees (``Weights.sweep_trees``, a row each; none with 0).
+
+        A sweep tree joins the units in the order a straight line sweeping across the region reaches them
+        (Kruskal over the edges weighted by the later of their ends' positions along the sweep's direction):
+        cutting one of its edges leaves on one side a connected piece of the region behind some such line, so
+        its cuts run straight across the region, and the cut scores choose among them and the random trees'.
+        The directions are spread evenly round the circle and draw no random number: a community of one block
+        of building cells (no street to follow) otherwise gets only the random trees' cuts, which leave crosses
+        and arms (session 40)."""
+        m = len(ea)
+        _, _, cs, sn = self._sweep_args
+        if not len(cs) or m == 0:
+            return np.empty((0, m), np.int64)
+        x, y = self.g.x[nodes], self.g.y[nodes]
+        p = cs[:, None] * x[None, :] + sn[:, None] * y[None, :]
+        return np.argsort(np.maximum(p[:, ea], p[:, eb]), axis=1, kind="stable").astype(np.int64)
+
+    @cached_property
+    def _sweep_args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the sweep trees are drawn from: the units' x and y, the directions' cosines and sines (evenly round
+        the circle)."""
+        if self.w.sweep_trees <= 0:
+            return _NO_SWEEP
+        ang = 2 * np.pi * np.arange(self.w.sweep_trees) / self.w.sweep_trees
+        return (np.ascontiguousarray(self.g.x, dtype=np.float64), np.ascontiguousarray(self.g.y, dtype=np.float64),
+                np.cos(ang), np.sin(ang))
+
     def _region_arrays(self, nodes: np.ndarray) -> tuple:
         """What :meth:`_candidates` draws its trees over for the region ``nodes``: its edges (indices
         ascending; their ends renumbered as positions in ``nodes``), each node's households (float), area and
@@ -1080,11 +1122,12 @@ class _Solver:
         state = self.rng.bit_generator.state
         rnd = self.rng.random((w.trees, m))
         failed, nan, vg, score, k1, sides, offs = _fast.ranked_candidates(
-            nl, ea, eb, self.tree_w[eidx], rnd, nodes, node_cols, W, tags, total_tag, k, H, A, E, self.bounds, t, w,
+            nl, ea, eb, self.tree_w[eidx], rnd, self._sweep_args, nodes, node_cols, W, tags,
+            total_tag, k, H, A, E, self.bounds, t, w,
             self.lref, strict, band, w.tries + 1, w.tries + 1, k // 4 if k > STRICT_MAX_PARTS else 0)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
             self.rng.bit_generator.state = state
-            self.rng.random((failed + 1) * m)
+            self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return []
         if nan:
             self.rng.bit_generator.state = state
@@ -1093,7 +1136,7 @@ class _Solver:
         return [(v, sc, sides[at[i]:at[i + 1]], kk)
                 for i, (v, sc, kk) in enumerate(zip(vg.tolist(), score.tolist(), k1.tolist(), strict=True))]
 
-    def _fused_cuts(self, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
+    def _fused_cuts(self, nodes: np.ndarray, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,
                     t: float, strict: bool, band: int
                     ) -> tuple[list[tuple[float, float, int, int, int, int]], list[np.ndarray]] | None:
@@ -1106,11 +1149,13 @@ class _Solver:
         state = self.rng.bit_generator.state
         wts = self.tree_w[eidx] * (0.2 + self.rng.random((w.trees, m)))
         orders = np.argsort(wts, axis=1, kind="stable")
+        if w.sweep_trees > 0:
+            orders = np.vstack([orders, self._sweep_orders(nodes, ea, eb)])
         pres, tt, row, j_all, vg, score, lo_c, hi_c, side_c, failed = _fast.tree_cuts(
             nl, ea, eb, orders, node_cols, W, tags, k, H, A, E, self.bounds, t, w, self.lref, strict, band)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
             self.rng.bit_generator.state = state
-            self.rng.random((failed + 1) * m)
+            self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return None
         if not len(tt):
             return [], list(pres)

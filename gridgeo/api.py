@@ -286,6 +286,18 @@ def community_layer(layer: Any, *, code_column: str = "grid_code", others: tuple
     it is one given alone (:func:`is_community_layer`), else None. A column read as ``code`` through a Chinese
     name (or as an export's ``community_code``) must hold each code once: a grid layer carrying its community's
     code is not a community layer."""
+    named = _read_as_communities(layer, code_column=code_column, others=others)
+    if named is None or named is layer:  # no code column; or one named ``code``: a community layer as it is
+        return named
+    if named["code"].notna().all() and named["code"].astype(str).is_unique:
+        return named
+    return None
+
+
+def _read_as_communities(layer: Any, *, code_column: str, others: tuple) -> gpd.GeoDataFrame | None:
+    """A layer given alone, with no grid code column, with its columns read as ``partition`` reads a community
+    layer (the layer itself when it has a ``code`` column), when a column is read as ``code``; else None: what
+    :func:`community_layer` and :func:`repeated_community_codes` judge."""
     if not isinstance(layer, gpd.GeoDataFrame) or code_column in layer.columns or any(o is not None for o in others):
         return None
     if "code" in layer.columns:
@@ -293,19 +305,15 @@ def community_layer(layer: Any, *, code_column: str = "grid_code", others: tuple
     named = canonical_columns(layer, "communities")
     if "code" not in named.columns and "community_code" in named.columns:  # an export's (`gridgeo export`) communities
         named = named.rename(columns={"community_code": "code"})
-    if "code" in named.columns and named["code"].notna().all() and named["code"].astype(str).is_unique:
-        return named
-    return None
+    return named if "code" in named.columns else None
 
 
 def repeated_community_codes(layer: Any, *, code_column: str = "grid_code", others: tuple = ()) -> str | None:
     """What keeps a layer given alone, with no grid code column, from being checked as a community layer: its
     community code column (``code``, ``社区代码`` …) repeats a code (a community drawn in two rows); None when it
     does not. ``validate`` then judges it as grids and adds this to its ``missing_code`` finding."""
-    if not isinstance(layer, gpd.GeoDataFrame) or code_column in layer.columns or any(o is not None for o in others):
-        return None
-    named = canonical_columns(layer, "communities")
-    if "code" not in named.columns:
+    named = _read_as_communities(layer, code_column=code_column, others=others)
+    if named is None or named is layer:  # a layer with a ``code`` column is checked as communities, repeats and all
         return None
     codes = named["code"].dropna().astype(str)
     repeated = codes[codes.duplicated(keep=False)]

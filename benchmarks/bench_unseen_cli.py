@@ -12,8 +12,8 @@ For each input (a Suzhou variant of ``bench_unseen.py``: ``suzhou:FLAGS:SEED``, 
    footprint (a new id) and a ``building:part`` (the outline scaled to 0.6, no households) on another. Per
    change: the other communities' grids kept with code and shape (``bench_redivision.kept_grids``), validate,
    holes, types equal to the fresh plan's, invalid polygons;
-3. imperfect community layers (``gap`` a 2 m sliver gap cut between two neighbouring communities, ``overlap``
-   one community grown 1.5 m over its neighbour, ``hole`` a 40 m hole cut out of one community): partition,
+3. imperfect community layers (``gap:M`` a sliver gap M wide cut between two neighbouring communities,
+   ``overlap:M`` one community grown M over its neighbour, ``hole:M`` a hole of radius M cut out of one community): partition,
    then the exit status and the first line of stderr (no traceback), validate, and the households of the plan
    against those of the fresh plan (nothing silently dropped).
 
@@ -40,6 +40,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 from bench_redivision import geometry_types, invalid_geometries, kept_grids  # noqa: E402
 
 METRIC = None  # set per input: the UTM zone of the buildings
+CHANGES = ("add3", "tower", "dup-part")
+FLAWS = ("gap:2", "overlap:1.5", "hole:40")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -146,18 +148,20 @@ def imperfect(layers, kind: str) -> dict:
     g = c.geometry.to_numpy().copy()
     i, j = next((i, j) for i in range(len(g)) for j in range(i + 1, len(g))
                 if shapely.length(shapely.intersection(shapely.boundary(g[i]), shapely.boundary(g[j]))) > 50)
-    if kind == "gap":  # a 2 m sliver cut from i along the shared edge
-        g[i] = shapely.difference(g[i], shapely.buffer(g[j], 2.0))
-    elif kind == "overlap":  # i grown 1.5 m over j
-        g[i] = shapely.intersection(shapely.buffer(g[i], 1.5, join_style="mitre"), shapely.buffer(shapely.union(g[i], g[j]), 0))
-    elif kind == "hole":
-        g[i] = shapely.difference(g[i], shapely.buffer(shapely.point_on_surface(g[i]), 40.0))
+    name, _, m = kind.partition(":")
+    m = float(m)
+    if name == "gap":  # a sliver m wide cut from i along the shared edge
+        g[i] = shapely.difference(g[i], shapely.buffer(g[j], m))
+    elif name == "overlap":  # i grown m over j
+        g[i] = shapely.intersection(shapely.buffer(g[i], m, join_style="mitre"), shapely.union(g[i], g[j]))
+    elif name == "hole":  # a hole of radius m inside i
+        g[i] = shapely.difference(g[i], shapely.buffer(shapely.point_on_surface(g[i]), m))
     out = dict(layers)
     out["communities"] = c.set_geometry(g).to_crs(layers["communities"].crs)
     return out
 
 
-def run(spec: str, work: Path) -> list[dict]:
+def run(spec: str, work: Path, changes=CHANGES, flaws=FLAWS) -> list[dict]:
     global METRIC
     work.mkdir(parents=True, exist_ok=True)
     layers = load(spec)
@@ -172,7 +176,7 @@ def run(spec: str, work: Path) -> list[dict]:
                  "grids": len(s1["plan"]["grids"]), "households": s1["households"],
                  "types": "; ".join(f"{k} {v[0]}:{'/'.join(v[1])}" for k, v in s1["types"].items() if k != "buildings"),
                  "validate": s1["validate_line"]})
-    for kind in ("add3", "tower", "dup-part"):
+    for kind in changes:
         changed, code = change(layers, s1["plan"], kind)
         res, p = partition(changed, work, f"v2_{kind}", previous=v1p)
         row = {"input": spec, "step": f"--previous {kind} in {code}", "exit": res.returncode}
@@ -189,7 +193,7 @@ def run(spec: str, work: Path) -> list[dict]:
         else:
             row["stderr"] = res.stderr.strip()[-300:]
         rows.append(row)
-    for kind in ("gap", "overlap", "hole"):
+    for kind in flaws:
         res, p = partition(imperfect(layers, kind), work, f"flaw_{kind}")
         row = {"input": spec, "step": f"communities {kind}", "exit": res.returncode,
                "traceback": "Traceback" in res.stderr,
@@ -211,14 +215,17 @@ def main(argv=None) -> int:
     ap.add_argument("inputs", nargs="+", help="suzhou:FLAGS:SEED or lujiazui:SEED")
     ap.add_argument("--work", type=Path, default=REPO / "out" / "unseen_cli")
     ap.add_argument("--md", type=Path)
+    ap.add_argument("--changes", default=",".join(CHANGES), help="re-divisions, comma-separated ('' for none)")
+    ap.add_argument("--flaws", default=",".join(FLAWS), help="community flaws KIND:METRES (gap, overlap, hole)")
     args = ap.parse_args(argv)
     rows = []
     for spec in args.inputs:
-        got = run(spec, args.work / spec.replace(":", "_"))
+        got = run(spec, args.work / spec.replace(":", "_"), [k for k in args.changes.split(",") if k],
+                  [k for k in args.flaws.split(",") if k])
         for r in got:
             print(r, file=sys.stderr, flush=True)
         rows += got
-    frame = pd.DataFrame(rows).fillna("")
+    frame = pd.DataFrame(rows).astype(object).where(lambda f: f.notna(), "")
     lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(str(v).replace("|", "/") for v in r) + " |" for r in frame.itertuples(index=False)]
     print("\n".join(lines))

@@ -1,0 +1,241 @@
+"""Issue 16 on inputs never used for the re-division check, through the CLI as a user runs it.
+
+For each input (a Suzhou variant of ``bench_unseen.py``: ``suzhou:FLAGS:SEED``, or a Lujiazui builder seed:
+``lujiazui:SEED``) the layers are written to a GeoPackage and:
+
+1. ``gridgeo partition`` writes a fresh plan; ``gridgeo validate PLAN`` (exit status, error count); from the
+   stored file: grids and small grids with a hole, geometry types per layer, polygons invalid in EPSG:4490 or
+   in the plan's metric CRS;
+2. three changes confined to one community (the middle grid's, by code), each re-divided with
+   ``gridgeo partition --previous`` from the fresh plan: ``add3`` three buildings added and one building's
+   households +7; ``tower`` one building made a 400-household tower; ``dup-part`` an exact duplicate of one
+   footprint (a new id) and a ``building:part`` (the outline scaled to 0.6, no households) on another. Per
+   change: the other communities' grids kept with code and shape (``bench_redivision.kept_grids``), validate,
+   holes, types equal to the fresh plan's, invalid polygons;
+3. imperfect community layers (``gap:M`` a sliver gap M wide cut between two neighbouring communities,
+   ``overlap:M`` one community grown M over its neighbour, ``hole:M`` a hole of radius M cut out of one community): partition,
+   then the exit status and the first line of stderr (no traceback), validate, and the households of the plan
+   against those of the fresh plan (nothing silently dropped).
+
+    GRIDGEO_SHARED_DATA=../shared/data PYTHONPATH=. .venv/bin/python benchmarks/bench_unseen_cli.py \
+        suzhou:plain:148 lujiazui:91 [--work out/unseen_cli] [--md out/unseen_cli.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from bench_redivision import geometry_types, invalid_geometries, kept_grids  # noqa: E402
+
+METRIC = None  # set per input: the UTM zone of the buildings
+CHANGES = ("add3", "tower", "dup-part")
+FLAWS = ("gap:2", "overlap:1.5", "hole:40")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gridgeo", *args], capture_output=True, text=True)
+
+
+def load(spec: str) -> dict[str, gpd.GeoDataFrame]:
+    kind, _, rest = spec.partition(":")
+    if kind == "suzhou":
+        from bench_unseen import suzhou_variant
+
+        flags, _, seed = rest.rpartition(":")
+        c, b = suzhou_variant(set(flags.split("-")), int(seed))
+        return {"communities": c, "buildings": b}
+    from bench_unseen import lujiazui
+
+    paths = lujiazui(rest)
+    return {k: gpd.read_file(p, layer=layer) for k, (p, layer) in paths.items()}
+
+
+def write_inputs(layers: dict[str, gpd.GeoDataFrame], path: Path) -> list[str]:
+    path.unlink(missing_ok=True)
+    args = []
+    for name, gdf in layers.items():
+        gdf.to_file(path, layer=name, driver="GPKG")
+        args += [f"--{name}", str(path), f"--{name}-layer", name]
+    return args
+
+
+def partition(layers, work: Path, name: str, previous: Path | None = None) -> tuple[subprocess.CompletedProcess, Path]:
+    out = work / f"{name}.gpkg"
+    args = write_inputs(layers, work / f"{name}_in.gpkg") + ["--out", str(out), "--force", "-q", "--workers", "1"]
+    if previous is not None:
+        args += ["--previous", str(previous)]
+    return cli("partition", *args), out
+
+
+def stored(out: Path) -> dict:
+    """Figures of a written plan read back as a user would."""
+    from gridgeo.plan import Plan
+
+    v = cli("validate", str(out))
+    plan = Plan.read(out)
+    holes = {k: int((shapely.get_num_interior_rings(
+        shapely.get_parts(plan[k].geometry.to_numpy())) > 0).sum()) for k in ("grids", "subgrids")}
+    bad = invalid_geometries(plan)
+    return {"plan": plan, "validate": v.returncode, "validate_line": (v.stdout.strip().splitlines() or [""])[-1][:120],
+            "holes": holes, "types": geometry_types(out), "invalid": sum(bad.values()),
+            "households": int(pd.to_numeric(plan["buildings"]["households"], errors="coerce").fillna(0).sum())}
+
+
+def community_rows(b: gpd.GeoDataFrame, mine) -> np.ndarray:
+    """Rows of polygonal buildings lying wholly (99%) in the polygon ``mine`` (metric), largest first."""
+    bm = b.to_crs(METRIC).geometry.to_numpy()
+    area = shapely.area(bm)
+    share = np.divide(shapely.area(shapely.intersection(bm, mine)), area, out=np.zeros(len(area)), where=area > 0)
+    rows = np.flatnonzero(share > 0.99)
+    return rows[np.argsort(-area[rows], kind="stable")]
+
+
+def change(layers, v1, kind: str) -> tuple[dict, str]:
+    grids = v1["grids"].sort_values("grid_code")
+    code = str(grids["community_code"].iloc[len(grids) // 2])
+    c, b = layers["communities"], layers["buildings"].copy()
+    mine = c.to_crs(METRIC).geometry[c["code"].astype(str) == code].iloc[0]
+    rows = community_rows(b, mine)
+    idcol = "building_id" if "building_id" in b else "Id"
+    if "households" not in b:
+        b["households"] = np.nan
+    b["households"] = pd.to_numeric(b["households"], errors="coerce")
+    if kind == "add3":
+        blocks = v1["blocks"].to_crs(METRIC)
+        blk = blocks[blocks["community_code"].astype(str) == code]
+        p = shapely.point_on_surface(blk.geometry.to_numpy()[int(np.argmax(blk.area.to_numpy()))])
+        new = gpd.GeoDataFrame({idcol: [f"new-{i}" if idcol == "building_id" else 900000 + i for i in range(3)],
+                                "households": [30.0, 40.0, 50.0]},
+                               geometry=[shapely.box(p.x + 6 * i, p.y, p.x + 6 * i + 4, p.y + 4) for i in range(3)],
+                               crs=METRIC).to_crs(b.crs)
+        r = rows[len(rows) // 2]
+        est = v1["buildings"]
+        b.loc[b.index[r], "households"] = (b["households"].iloc[r] if pd.notna(b["households"].iloc[r])
+                                           else float(pd.to_numeric(est["households"]).median())) + 7
+        b = pd.concat([b, new], ignore_index=True)
+    elif kind == "tower":
+        b.loc[b.index[rows[0]], "households"] = 400.0
+    elif kind == "dup-part":
+        dup = b.iloc[[rows[1]]].copy()
+        dup[idcol] = "dup-1" if idcol == "building_id" else 910000
+        part = b.iloc[[rows[2]]].copy()
+        part[idcol] = "part-1" if idcol == "building_id" else 910001
+        part["households"] = np.nan
+        if "building_id" in b:
+            part["kind"] = "building:part"
+        part["geometry"] = part.geometry.scale(0.6, 0.6)
+        b = pd.concat([b, dup, part], ignore_index=True)
+    out = dict(layers)
+    out["buildings"] = gpd.GeoDataFrame(b, geometry="geometry", crs=layers["buildings"].crs)
+    return out, code
+
+
+def imperfect(layers, kind: str) -> dict:
+    """The community layer with one flaw between the first two neighbouring communities (by code): the first
+    pair whose outlines grown 2 m overlap by more than 200 m² (50 m of shared boundary; wobbled outlines share
+    no edge exactly)."""
+    c = layers["communities"].to_crs(METRIC).sort_values("code").reset_index(drop=True)
+    g = c.geometry.to_numpy().copy()
+    i, j = next((i, j) for i in range(len(g)) for j in range(i + 1, len(g))
+                if shapely.area(shapely.intersection(shapely.buffer(g[i], 2.0), shapely.buffer(g[j], 2.0))) > 200)
+    name, _, m = kind.partition(":")
+    m = float(m)
+    if name == "gap":  # a sliver m wide cut from i along the shared edge
+        g[i] = shapely.difference(g[i], shapely.buffer(g[j], m))
+    elif name == "overlap":  # i grown m over j
+        g[i] = shapely.intersection(shapely.buffer(g[i], m, join_style="mitre"), shapely.union(g[i], g[j]))
+    elif name == "hole":  # a hole of radius m inside i
+        g[i] = shapely.difference(g[i], shapely.buffer(shapely.point_on_surface(g[i]), m))
+    out = dict(layers)
+    out["communities"] = c.set_geometry(g).to_crs(layers["communities"].crs)
+    return out
+
+
+def run(spec: str, work: Path, changes=CHANGES, flaws=FLAWS) -> list[dict]:
+    global METRIC
+    work.mkdir(parents=True, exist_ok=True)
+    layers = load(spec)
+    METRIC = layers["buildings"].estimate_utm_crs()
+    rows = []
+    res, v1p = partition(layers, work, "v1")
+    if res.returncode != 0:
+        return [{"input": spec, "step": "fresh", "exit": res.returncode, "stderr": res.stderr.strip()[-200:]}]
+    s1 = stored(v1p)
+    rows.append({"input": spec, "step": "fresh", "exit": 0, "validate exit": s1["validate"],
+                 "holes grids/small": f"{s1['holes']['grids']}/{s1['holes']['subgrids']}", "invalid": s1["invalid"],
+                 "grids": len(s1["plan"]["grids"]), "households": s1["households"],
+                 "types": "; ".join(f"{k} {v[0]}:{'/'.join(v[1])}" for k, v in s1["types"].items() if k != "buildings"),
+                 "validate": s1["validate_line"]})
+    for kind in changes:
+        changed, code = change(layers, s1["plan"], kind)
+        res, p = partition(changed, work, f"v2_{kind}", previous=v1p)
+        row = {"input": spec, "step": f"--previous {kind} in {code}", "exit": res.returncode}
+        if res.returncode == 0:
+            s2 = stored(p)
+            kept, total, lost = kept_grids(s1["plan"], s2["plan"], code, crs=METRIC)
+            same = all(s2["types"][k] == s1["types"][k] for k in s1["types"] if k in s2["types"])
+            row.update({"validate exit": s2["validate"], "kept": f"{kept}/{total}", "lost": ",".join(lost[:5]),
+                        "holes grids/small": f"{s2['holes']['grids']}/{s2['holes']['subgrids']}",
+                        "invalid": s2["invalid"], "types as fresh": same, "households": s2["households"],
+                        "validate": s2["validate_line"]})
+            if not same:
+                row["types"] = str({k: v for k, v in s2["types"].items() if v != s1["types"].get(k)})
+        else:
+            row["stderr"] = res.stderr.strip()[-300:]
+        rows.append(row)
+    for kind in flaws:
+        res, p = partition(imperfect(layers, kind), work, f"flaw_{kind}")
+        row = {"input": spec, "step": f"communities {kind}", "exit": res.returncode,
+               "traceback": "Traceback" in res.stderr,
+               "stderr": (res.stderr.strip().splitlines() or [""])[0][:200]}
+        if res.returncode == 0:
+            s3 = stored(p)
+            f = s3["plan"]["findings"] if "findings" in s3["plan"].layers else pd.DataFrame()
+            row.update({"validate exit": s3["validate"], "households": s3["households"],
+                        "households as fresh": s3["households"] == s1["households"],
+                        "holes grids/small": f"{s3['holes']['grids']}/{s3['holes']['subgrids']}", "invalid": s3["invalid"],
+                        "findings": ", ".join(f"{k} {v}" for k, v in f["type"].value_counts().items()) if len(f) else "",
+                        "validate": s3["validate_line"]})
+        rows.append(row)
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("inputs", nargs="+", help="suzhou:FLAGS:SEED or lujiazui:SEED")
+    ap.add_argument("--work", type=Path, default=REPO / "out" / "unseen_cli")
+    ap.add_argument("--md", type=Path)
+    ap.add_argument("--changes", default=",".join(CHANGES), help="re-divisions, comma-separated ('' for none)")
+    ap.add_argument("--flaws", default=",".join(FLAWS), help="community flaws KIND:METRES (gap, overlap, hole)")
+    args = ap.parse_args(argv)
+    rows = []
+    for spec in args.inputs:
+        got = run(spec, args.work / spec.replace(":", "_"), [k for k in args.changes.split(",") if k],
+                  [k for k in args.flaws.split(",") if k])
+        for r in got:
+            print(r, file=sys.stderr, flush=True)
+        rows += got
+    frame = pd.DataFrame(rows).astype(object).where(lambda f: f.notna(), "")
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(str(v).replace("|", "/") for v in r) + " |" for r in frame.itertuples(index=False)]
+    print("\n".join(lines))
+    if args.md:
+        args.md.parent.mkdir(parents=True, exist_ok=True)
+        args.md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

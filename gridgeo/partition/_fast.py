@@ -22,6 +22,10 @@ So is the exact count of :class:`.subgrids.SmallGridBadness` (:func:`small_grid_
 connected components the solver asks for many times over small graphs (:func:`components`, numbered
 as scipy numbers them).
 
+The scans of :func:`.shapes.polish_compactness` (the next cell whose move to a neighbouring part lowers the
+two parts' summed ``P²/(4πA)``, and the pieces of a part) run here too (:func:`polish_next`, :func:`part_pieces`,
+:func:`pieces_of`): the same sums in the same order, so the same moves.
+
 First use compiles every kernel (about 80 s of CPU on the 2-core machine, once per installation, into
 numba's cache beside the sources); later processes load them from the cache (about 3 s of CPU with the
 imports). :func:`warm_up` does either ahead of time: the partition calls it in the main process before

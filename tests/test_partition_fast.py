@@ -717,3 +717,77 @@ def test_the_exact_searchs_adjacency_is_made_in_the_compiled_call():
         got = k._exact_adjacency(n, a, b, *cols)
         for w, g_ in zip(want, got, strict=True):
             assert w.dtype == g_.dtype and w.tobytes() == g_.tobytes()
+
+
+def _voronoi_cells(rng, n):
+    import shapely
+
+    pts = shapely.multipoints(rng.random((n, 2)) * 100.0)
+    frame = shapely.box(0, 0, 100, 100)
+    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(pts, extend_to=frame)), frame)
+    return np.asarray(cells, dtype=object), frame
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_polish_equals_python(monkeypatch):
+    """The compactness polish with its scans compiled (shapes._polish_compiled) moves the same cells as its
+    Python: the same labels on random Voronoi coverages, with cells of no households only and with every
+    cell under ``within_bounds``, with barrier (arterial) edges, parts in several pieces, and repeated edges
+    whose lengths add up."""
+    from gridgeo.partition import shapes
+    from gridgeo.partition.graph import cell_graph
+    from gridgeo.partition.shapes import polish_compactness, within_bounds
+
+    rng = np.random.default_rng(43)
+    moved = 0
+    for trial in range(40):
+        geoms, frame = _voronoi_cells(rng, int(rng.integers(8, 90)))
+        h = np.where(rng.random(len(geoms)) < 0.5, 0, rng.integers(1, 60, len(geoms)))
+        g = cell_graph(geoms, households=h, block=np.zeros(len(geoms), dtype=np.int64))
+        g.art = np.where(rng.random(g.m) < 0.15, g.length, 0.0)  # some edges are barriers
+        if trial % 4 == 3:  # repeated edges: their lengths add up, in edge order
+            extra = rng.integers(0, g.m, size=max(1, g.m // 5))
+            order = np.argsort(np.r_[np.arange(g.m), extra], kind="stable")
+            g = Graph(h=g.h, area=g.area, perim=g.perim, x=g.x, y=g.y, a=np.r_[g.a, g.a[extra]][order],
+                      b=np.r_[g.b, g.b[extra]][order], length=np.r_[g.length, g.length[extra] * 0.3][order],
+                      art=np.r_[g.art, g.art[extra]][order], nostreet=np.r_[g.nostreet, g.nostreet[extra]][order])
+        k = int(rng.integers(2, 6))
+        # parts in bands across x, or at random (parts in several pieces)
+        labels = (np.minimum((g.x / 100.0 * k).astype(np.int64), k - 1) if trial % 3
+                  else rng.integers(0, k, size=g.n))
+        for allow in (None, within_bounds(g.h, Bounds(60, 200, 120))):
+            got = []
+            for compiled_polish in (False, True):
+                monkeypatch.setattr(shapes, "_POLISH_COMPILED", compiled_polish)
+                got.append(polish_compactness(g, geoms, labels, k, frame, allow=allow))
+            assert got[0].tolist() == got[1].tolist()
+            moved += int((got[1] != labels).sum())
+    assert moved > 100  # the polish moved cells: the two were compared on moves, not only on nothing done
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_compiled_pieces_count_as_python():
+    """The pieces of each part, with and without a node left out, as shapes._pieces counts them (a part of no
+    node: 0; a node whose removal cuts its part in two)."""
+    from gridgeo.partition.shapes import _pieces
+
+    rng = np.random.default_rng(5)
+    for _trial in range(60):
+        n = int(rng.integers(1, 40))
+        a, b = _random_graph(rng, n)
+        keep = rng.random(len(a)) < 0.4
+        g = Graph(h=np.zeros(n, np.int64), area=np.ones(n), perim=np.ones(n), x=np.zeros(n), y=np.zeros(n), a=a[keep],
+                  b=b[keep], length=np.ones(int(keep.sum())), art=np.zeros(int(keep.sum())),
+                  nostreet=np.zeros(int(keep.sum())))
+        k = int(rng.integers(1, 6)) + 1  # the last label may have no node
+        labels = rng.integers(0, k - 1, size=n)
+        nbrs = [{} for _ in range(n)]
+        for x, y in zip(g.a.tolist(), g.b.tolist(), strict=True):
+            nbrs[x][y] = nbrs[y][x] = 1.0
+        indptr, nbr, _, _ = _fast.polish_adjacency(g, np.zeros(g.m, dtype=bool))
+        members = [set(np.flatnonzero(labels == p).tolist()) for p in range(k)]
+        assert _fast.part_pieces(k, indptr, nbr, labels).tolist() == [_pieces(m, nbrs) for m in members]
+        assert _fast.part_pieces(k, indptr, nbr, labels)[k - 1] == 0
+        for c in range(n):
+            p = int(labels[c])
+            assert _fast.pieces_of(p, c, indptr, nbr, labels) == _pieces(members[p] - {c}, nbrs)

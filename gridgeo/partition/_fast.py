@@ -22,6 +22,10 @@ So is the exact count of :class:`.subgrids.SmallGridBadness` (:func:`small_grid_
 connected components the solver asks for many times over small graphs (:func:`components`, numbered
 as scipy numbers them).
 
+The scans of :func:`.shapes.polish_compactness` (the next cell whose move to a neighbouring part lowers the
+two parts' summed ``P²/(4πA)``, and the pieces of a part) run here too (:func:`polish_next`, :func:`part_pieces`,
+:func:`pieces_of`): the same sums in the same order, so the same moves.
+
 First use compiles every kernel (about 80 s of CPU on the 2-core machine, once per installation, into
 numba's cache beside the sources); later processes load them from the cache (about 3 s of CPU with the
 imports). :func:`warm_up` does either ahead of time: the partition calls it in the main process before
@@ -44,7 +48,8 @@ import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
            "rank_tree_cuts", "ranked_candidates", "region_arrays", "region_graph", "contract_sums", "improve", "exact_parts",
-           "small_grid_badness", "components", "warm_up", "tried"]
+           "small_grid_badness", "components", "warm_up", "tried", "polish_adjacency", "polish_next", "part_pieces",
+           "pieces_of"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
 #: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
@@ -153,6 +158,12 @@ def _warm_up() -> None:
     small_grid_badness([60, 60, 90], [2, 5, 2], 100, 150, 125, 1000)
     components(3, ea, eb)
     improve(g, np.array([0, 0, 1]), 2, set(), Bounds(100, 150, 125), Weights(), 1.0)
+    lab = np.array([0, 0, 1], dtype=np.int64)
+    indptr, nbr, nL, op = polish_adjacency(g, np.zeros(2, dtype=bool))
+    part_pieces(2, indptr, nbr, lab)
+    pieces_of(0, 1, indptr, nbr, lab)
+    polish_next(0, np.arange(3), indptr, nbr, nL, op, lab, np.array([2, 1]), np.array([6.0, 4.0]), np.array([2.0, 1.0]),
+                g.perim, g.area, 1e-6)
 
 
 def subtree_sums(pre: np.ndarray, size: np.ndarray, lca: np.ndarray, base: np.ndarray, W: np.ndarray,
@@ -335,3 +346,36 @@ def exact_parts(g, bounds, w, lref: float, budget: int, k: int, strict: bool) ->
         np.asarray(g.length, dtype=np.float64), np.asarray(g.art, dtype=np.float64),
         np.asarray(g.nostreet, dtype=np.float64), p, int(budget))
     return None if status else [int(x) for x in parts]
+
+
+# ------------------------------------------------------------------------- the compactness polish (see .shapes)
+
+def polish_adjacency(g, barrier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each node's neighbours in ``g`` as :func:`.shapes.polish_compactness` lists them (in order of their first
+    edge, the lengths of repeated edges summed in edge order), and whether any edge to it is not a ``barrier``:
+    CSR arrays (indptr, neighbour, shared length, open)."""
+    return _k()._polish_adjacency(int(g.n), np.ascontiguousarray(g.a, dtype=np.int64),
+                                  np.ascontiguousarray(g.b, dtype=np.int64),
+                                  np.ascontiguousarray(g.length, dtype=np.float64),
+                                  np.ascontiguousarray(barrier, dtype=np.bool_))
+
+
+def part_pieces(k: int, indptr: np.ndarray, nbr: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Connected pieces of the nodes of each label ``0..k-1`` over the CSR adjacency (0 for a label of none)."""
+    return _k()._part_pieces(int(k), indptr, nbr, np.ascontiguousarray(labels, dtype=np.int64))
+
+
+def pieces_of(part: int, skip: int, indptr: np.ndarray, nbr: np.ndarray, labels: np.ndarray) -> int:
+    """Connected pieces of the nodes labelled ``part``, node ``skip`` left out."""
+    return int(_k()._pieces_of(int(part), int(skip), indptr, nbr, labels))
+
+
+def polish_next(start: int, movable: np.ndarray, indptr: np.ndarray, nbr: np.ndarray, nL: np.ndarray, op: np.ndarray,
+                labels: np.ndarray, size: np.ndarray, perim: np.ndarray, area: np.ndarray, gperim: np.ndarray,
+                garea: np.ndarray, min_gain: float) -> tuple[int, int, int, float, float, float, float]:
+    """From position ``start`` of ``movable``, the next node :func:`.shapes.polish_compactness` would try to move
+    and the move (position, node, part, and the perimeter and area of its part then of the other after it), the
+    same sums in the same order as its Python; position -1 when none is left."""
+    pos, c, B, pa, aa, pb, ab = _k()._polish_next(int(start), movable, indptr, nbr, nL, op, labels, size, perim, area,
+                                                 gperim, garea, float(min_gain))
+    return int(pos), int(c), int(B), float(pa), float(aa), float(pb), float(ab)

@@ -1328,3 +1328,177 @@ def _ranked_candidates(nl, ea, eb, tw, rnd, gx, gy, cs, sn, nodes, base, W, tags
         out_s[i] = score[c]
         out_k[i] = rows[c] + 1
     return -1, False, out_v, out_s, out_k, sides, offs
+
+
+# ------------------------------------------------------------------------- the compactness polish (.shapes)
+
+@njit(cache=True, nogil=True)
+def _polish_adjacency(n, a, b, length, barrier):  # pragma: no cover - compiled
+    """Each node's neighbours as :func:`.shapes.polish_compactness`'s Python lists them (in order of their first
+    edge, the lengths of repeated edges summed in edge order) and whether any edge to it is no barrier: CSR
+    (indptr, neighbour, length, open)."""
+    deg = np.zeros(n + 1, np.int64)
+    for e in range(len(a)):
+        deg[a[e] + 1] += 1
+        deg[b[e] + 1] += 1
+    cap = np.cumsum(deg)
+    nbr = np.empty(cap[n], np.int64)
+    nL = np.empty(cap[n], np.float64)
+    op = np.zeros(cap[n], np.bool_)
+    cnt = np.zeros(n, np.int64)
+    for e in range(len(a)):
+        for k in range(2):
+            u = a[e] if k == 0 else b[e]
+            v = b[e] if k == 0 else a[e]
+            s = cap[u]
+            j = s
+            while j < s + cnt[u] and nbr[j] != v:
+                j += 1
+            if j == s + cnt[u]:
+                nbr[j] = v
+                nL[j] = 0.0 + length[e]
+                cnt[u] += 1
+            else:
+                nL[j] = nL[j] + length[e]
+            if not barrier[e]:
+                op[j] = True
+    # packed: each node's entries moved to the front of the next
+    indptr = np.zeros(n + 1, np.int64)
+    for u in range(n):
+        indptr[u + 1] = indptr[u] + cnt[u]
+    pn = np.empty(indptr[n], np.int64)
+    pl = np.empty(indptr[n], np.float64)
+    po = np.empty(indptr[n], np.bool_)
+    for u in range(n):
+        for i in range(cnt[u]):
+            pn[indptr[u] + i] = nbr[cap[u] + i]
+            pl[indptr[u] + i] = nL[cap[u] + i]
+            po[indptr[u] + i] = op[cap[u] + i]
+    return indptr, pn, pl, po
+
+
+@njit(cache=True, nogil=True)
+def _pieces_of(part, skip, indptr, nbr, lab):  # pragma: no cover - compiled
+    """Connected pieces of the nodes labelled ``part``, node ``skip`` left out (-1: none)."""
+    n = len(lab)
+    seen = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int64)
+    count = 0
+    for s in range(n):
+        if lab[s] != part or s == skip or seen[s]:
+            continue
+        count += 1
+        seen[s] = True
+        stack[0] = s
+        top = 1
+        while top:
+            top -= 1
+            x = stack[top]
+            for i in range(indptr[x], indptr[x + 1]):
+                y = nbr[i]
+                if not seen[y] and y != skip and lab[y] == part:
+                    seen[y] = True
+                    stack[top] = y
+                    top += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _polish_next(start, movable, indptr, nbr, nL, op, lab, size, perim, area, gperim, garea,
+                 min_gain):  # pragma: no cover - compiled
+    """From position ``start`` of ``movable``, the first node with a move that lowers its two parts' summed
+    ``P²/(4πA)`` by more than ``min_gain``, as :func:`.shapes.polish_compactness`'s Python finds it (the same
+    sums in the same order, the lowest part of the largest gain): (position, node, part, pa, aa, pb, ab), or
+    position -1 when none is left."""
+    k4pi = 4 * np.pi
+    for pos in range(start, len(movable)):
+        c = movable[pos]
+        A = lab[c]
+        if size[A] <= 1:
+            continue
+        s, e = indptr[c], indptr[c + 1]
+        labs = np.empty(e - s, np.int64)
+        sums = np.empty(e - s, np.float64)
+        cnt = 0
+        for i in range(s, e):
+            q = lab[nbr[i]]
+            j = 0
+            while j < cnt and labs[j] != q:
+                j += 1
+            if j == cnt:
+                labs[j] = q
+                sums[j] = 0.0 + nL[i]
+                cnt += 1
+            else:
+                sums[j] = sums[j] + nL[i]
+        own = 0.0
+        hasA = False
+        for j in range(cnt):
+            if labs[j] == A:
+                own = sums[j]
+                hasA = True
+        if cnt < 2 and hasA:
+            continue
+        pa = perim[A] - gperim[c] + 2 * own
+        aa = area[A] - garea[c]
+        base = perim[A] * perim[A] / (k4pi * area[A]) if area[A] > 0 else np.inf
+        ca = pa * pa / (k4pi * aa) if aa > 0 else np.inf
+        order = np.argsort(labs[:cnt])
+        found = False
+        best_gain = 0.0
+        best_B = -1
+        best_pb = 0.0
+        best_ab = 0.0
+        for oi in range(cnt):
+            j = order[oi]
+            B = labs[j]
+            if B == A:
+                continue
+            reach = False
+            for i in range(s, e):
+                if op[i] and lab[nbr[i]] == B:
+                    reach = True
+                    break
+            if not reach:
+                continue
+            pb = perim[B] + gperim[c] - 2 * sums[j]
+            ab = area[B] + garea[c]
+            cb0 = perim[B] * perim[B] / (k4pi * area[B]) if area[B] > 0 else np.inf
+            cb = pb * pb / (k4pi * ab) if ab > 0 else np.inf
+            gain = base + cb0 - ca - cb
+            if gain > min_gain and (not found or gain > best_gain):
+                found = True
+                best_gain = gain
+                best_B = B
+                best_pb = pb
+                best_ab = ab
+        if found:
+            return pos, c, best_B, pa, aa, best_pb, best_ab
+    return -1, -1, -1, 0.0, 0.0, 0.0, 0.0
+
+
+@njit(cache=True, nogil=True)
+def _part_pieces(k, indptr, nbr, lab):  # pragma: no cover - compiled
+    """Connected pieces of the nodes of each label ``0..k-1`` (0 for a label of no node)."""
+    n = len(lab)
+    out = np.zeros(k, np.int64)
+    seen = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int64)
+    for s in range(n):
+        if seen[s]:
+            continue
+        part = lab[s]
+        out[part] += 1
+        seen[s] = True
+        stack[0] = s
+        top = 1
+        while top:
+            top -= 1
+            x = stack[top]
+            for i in range(indptr[x], indptr[x + 1]):
+                y = nbr[i]
+                if not seen[y] and lab[y] == part:
+                    seen[y] = True
+                    stack[top] = y
+                    top += 1
+    return out

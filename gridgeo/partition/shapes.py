@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import shapely
 
+from . import _fast
 from .enclosures import _misses, _neighbours, foreign_holes
 from .graph import Graph, subgraph
 from .solver import Bounds, Weights, barrier_edges, partition_graph
@@ -35,6 +36,9 @@ __all__ = ["polish_compactness", "compact_pairs", "polsby_popper", "within_bound
 
 #: a move must lower the summed inverse Polsby–Popper of the two grids by more than this
 MIN_GAIN = 1e-6
+#: :func:`polish_compactness` scans with the compiled kernels of :mod:`._fast` (False: its Python, as the tests
+#: compare)
+_POLISH_COMPILED = True
 #: a grid less compact than this (Polsby–Popper 4πA/P²) is divided afresh with a neighbour where both can
 #: be at least this compact (:func:`compact_pairs`); one left under it is reported with its cause
 COMPACTNESS_FLOOR = 0.25
@@ -185,6 +189,8 @@ def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, 
     labels = np.asarray(labels, dtype=np.int64).copy()
     if n < 2 or g.n == 0 or (allow is None and not (g.h == 0).any()):
         return labels
+    if _POLISH_COMPILED and _fast.compiled():
+        return _polish_compiled(g, geoms, labels, n, container, rounds, allow)
     nbrs: list[dict[int, float]] = [{} for _ in range(g.n)]
     for a, b, L in zip(g.a.tolist(), g.b.tolist(), g.length.tolist()):
         nbrs[a][b] = nbrs[a].get(b, 0.0) + L
@@ -253,6 +259,57 @@ def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, 
             members[A].discard(c)
             members[B].add(c)
             labels[c] = B
+            perim[A], area[A], perim[B], area[B] = pa, aa, pb, ab
+            shape[A] = None
+            shape[B] = grown
+            moved = True
+        if not moved:
+            break
+    return labels
+
+
+def _polish_compiled(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry,
+                     rounds: int, allow: Callable[[int, int, int, list[set[int]]], bool] | None) -> np.ndarray:
+    """:func:`polish_compactness` with its scans compiled (:func:`._fast.polish_next`): the same sums in the same
+    order, the same moves tried in the same order (``allow``, the pieces, the holes), so the same labels."""
+    indptr, nbr, nL, op = _fast.polish_adjacency(g, barrier_edges(g))
+    area = np.bincount(labels, weights=g.area, minlength=n).astype(float)
+    same = labels[g.a] == labels[g.b]
+    perim = np.bincount(labels, weights=g.perim, minlength=n) - 2 * np.bincount(
+        labels[g.a][same], weights=g.length[same], minlength=n)
+    size = np.bincount(labels, minlength=n).astype(np.int64)
+    members: list[set[int]] = [set() for _ in range(n)]
+    for c, p in enumerate(labels.tolist()):
+        members[p].add(c)
+    pieces = _fast.part_pieces(n, indptr, nbr, labels)
+    shape = [None] * n  # part geometries, built when first needed
+    movable = np.flatnonzero(g.h == 0) if allow is None else np.arange(g.n)
+    gperim, garea = np.asarray(g.perim, dtype=np.float64), np.asarray(g.area, dtype=np.float64)
+    for _ in range(rounds):
+        moved = False
+        pos = 0
+        while True:
+            pos, c, B, pa, aa, pb, ab = _fast.polish_next(pos, movable, indptr, nbr, nL, op, labels, size, perim, area,
+                                                          gperim, garea, MIN_GAIN)
+            if pos < 0:
+                break
+            pos += 1
+            A = int(labels[c])
+            if g.h[c] != 0 and not allow(c, A, B, members):
+                continue
+            if _fast.pieces_of(A, c, indptr, nbr, labels) > pieces[A]:
+                continue
+            for p in (A, B):
+                if shape[p] is None:
+                    shape[p] = shapely.coverage_union_all(geoms[sorted(members[p])])
+            grown = shapely.union(shape[B], geoms[c])
+            if len(foreign_holes(grown, container)) > len(foreign_holes(shape[B], container)):
+                continue
+            members[A].discard(c)
+            members[B].add(c)
+            labels[c] = B
+            size[A] -= 1
+            size[B] += 1
             perim[A], area[A], perim[B], area[B] = pa, aa, pb, ab
             shape[A] = None
             shape[B] = grown

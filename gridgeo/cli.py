@@ -408,6 +408,11 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     finally:
         progress.close()
     if checkpoint is not None:
+        stale = _RESUME["kept"] - checkpoint.taken
+        if stale > 0:
+            print(f"gridgeo: --resume: {counted(stale, 'community')} kept from an earlier run "
+                  f"{'was' if stale == 1 else 'were'} divided with other inputs or settings and "
+                  f"{'was' if stale == 1 else 'were'} divided again", file=sys.stderr)
         checkpoint.remove()
         _RESUME["checkpoint"] = None
     from .info import plan_summary
@@ -431,7 +436,7 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     return 0
 
 
-_RESUME: dict[str, Any] = {"checkpoint": None}
+_RESUME: dict[str, Any] = {"checkpoint": None, "kept": 0}  # the checkpoint, and the results it held when --resume began
 
 
 def _checkpoint(args: argparse.Namespace) -> Any:
@@ -440,9 +445,10 @@ def _checkpoint(args: argparse.Namespace) -> Any:
 
     out = Path(args.out)
     cp = Checkpoint(out.parent / f".{out.name}.communities")
+    _RESUME["kept"] = len(cp) if args.resume else 0
     if not args.resume:
         cp.remove()  # a fresh run: results of an earlier interrupted one are not taken
-    elif not len(cp):
+    elif not _RESUME["kept"]:
         print(f"gridgeo: --resume: no communities kept from an earlier run in {cp.folder}; dividing all of them",
               file=sys.stderr)
     _RESUME["checkpoint"] = cp

@@ -119,6 +119,7 @@ class Checkpoint:
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
+        self.taken = 0  # results handed out by :meth:`get` (a resumed run tells how many it could not take)
 
     @staticmethod
     def fingerprint(job: Any) -> str:
@@ -137,11 +138,13 @@ class Checkpoint:
         path = self._path(key, job, fingerprint)
         try:
             with path.open("rb") as fh:
-                return pickle.load(fh)
+                result = pickle.load(fh)
         except FileNotFoundError:
             return None
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
             return None  # unreadable (another version, a broken disk): compute it again
+        self.taken += 1
+        return result
 
     def put(self, key: str, job: Any, result: Any, *, fingerprint: str | None = None) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

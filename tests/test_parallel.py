@@ -335,3 +335,49 @@ def test_local_workers_inherit_the_compiled_kernels_loaded_once(tmp_path, how):
     expected = (["loading the partition's compiled kernels (the first run after installing gridgeo compiles them: "
                  "a few minutes, once)"] if how == "pipeline" else [])
     assert json.loads(steps) == expected
+
+
+def test_resume_says_when_the_kept_communities_were_divided_from_other_settings(monkeypatch, tmp_path, capsys):
+    # they used to be divided again without a word, as if --resume had taken them
+    import geopandas as gpd
+    from shapely import box
+
+    from gridgeo.partition import community, engine
+
+    crs = "EPSG:4547"
+    path = tmp_path / "town.gpkg"
+    gpd.GeoDataFrame({"code": ["420106018003", "420106018004"], "name": ["一社区", "二社区"]},
+                     geometry=[box(0, 0, 400, 200), box(0, 200, 400, 400)], crs=crs).to_file(path, layer="communities")
+    gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(16)], "households": [100] * 16},
+                     geometry=[box(20 + 45 * (i % 8), 50 + 200 * (i // 8), 50 + 45 * (i % 8), 80 + 200 * (i // 8))
+                               for i in range(16)], crs=crs).to_file(path, layer="buildings")
+    real = community.partition_community
+    calls: list[str] = []
+
+    def interrupt_after_one(job):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(job["code"])
+        return real(job)
+
+    monkeypatch.setattr(engine, "partition_community", interrupt_after_one)
+    out = tmp_path / "plan.gpkg"
+    args = ["partition", "--communities", str(path), "--communities-layer", "communities", "--buildings", str(path),
+            "--buildings-layer", "buildings", "--workers", "1", "--quiet", "--out", str(out)]
+    assert main(args) == 130
+    assert "1 community already divided is kept" in capsys.readouterr().err
+    calls.clear()
+    monkeypatch.setattr(engine, "partition_community", lambda job: (calls.append(job["code"]), real(job))[1])
+    assert main([*args, "--resume", "--rules", "rural"]) == 0  # other settings: the kept community is not taken
+    err = capsys.readouterr().err
+    assert len(calls) == 2
+    assert ("--resume: 1 community kept from an earlier run was divided with other inputs or settings and was "
+            "divided again") in err, err
+    calls.clear()
+    monkeypatch.setattr(engine, "partition_community", interrupt_after_one)
+    assert main([*args, "--force"]) == 130  # the default settings again: one kept
+    capsys.readouterr()
+    calls.clear()
+    monkeypatch.setattr(engine, "partition_community", lambda job: (calls.append(job["code"]), real(job))[1])
+    assert main([*args, "--force", "--resume"]) == 0
+    assert len(calls) == 1 and "kept from an earlier run" not in capsys.readouterr().err  # taken: nothing to say

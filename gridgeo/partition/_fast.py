@@ -225,8 +225,8 @@ def rank_tree_cuts(tt: np.ndarray, rows: np.ndarray, cols: np.ndarray, vg: np.nd
 def region_arrays(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, length: np.ndarray, edge_w: np.ndarray,
                   perim: np.ndarray, h: np.ndarray, area: np.ndarray, tags: np.ndarray) -> tuple:
     """The region's arrays of :meth:`.solver._Solver._region_arrays` in one compiled call, the same values:
-    (edge indices, their ends renumbered, the households, area and outside perimeter summed (numpy's sums, bit
-    for bit), node columns, edge columns, xor of the tags, whether the region's edges connect its nodes)."""
+    (edge indices, their ends renumbered, households as float, area, outside perimeter, node columns, edge
+    columns, xor of the tags)."""
     f8 = np.float64
     return _k()._region_arrays(np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(a, dtype=np.int64),
                                np.ascontiguousarray(b, dtype=np.int64), np.ascontiguousarray(length, dtype=f8),

@@ -1140,9 +1140,7 @@ def _region_arrays(nodes, a, b, length, edge_w, perim, h, area, tags):  # pragma
     (its perimeter less its edges in the region: the lengths summed per end as ``np.bincount`` sums them,
     ``a`` ends then ``b`` ends, the two added), the node columns ``[h, area, ext, deg_w]`` (``deg_w``: the
     edge columns ``edge_w`` summed at both ends, ``a`` ends then ``b`` ends, as ``np.add.at``), the edges'
-    ``edge_w`` rows and the xor of the nodes' tags. Returns (edge indices, their ends, the households, area and
-    outside perimeter summed as numpy's ``sum`` sums them (:func:`_pairwise_sum`), the node columns, the edge
-    rows, the xor of the tags, whether the region's edges connect its nodes)."""
+    ``edge_w`` rows and the xor of the nodes' tags."""
     n_all = len(h)
     nl = len(nodes)
     loc = np.full(n_all, -1, np.int64)
@@ -1192,89 +1190,7 @@ def _region_arrays(nodes, a, b, length, edge_w, perim, h, area, tags):  # pragma
         cols[i, 0] = hh[i]
         cols[i, 1] = ar[i]
         cols[i, 2] = ext[i]
-    # connected: union-find over the region's edges (a spanning tree then exists, whatever its weights)
-    root = np.arange(nl)
-    pieces = nl
-    for j in range(q):
-        ra = ea[j]
-        while root[ra] != ra:
-            root[ra] = root[root[ra]]
-            ra = root[ra]
-        rb = eb[j]
-        while root[rb] != rb:
-            root[rb] = root[root[rb]]
-            rb = root[rb]
-        if ra != rb:
-            root[ra] = rb
-            pieces -= 1
-    H = _pairwise_sum(hh, nl)
-    A = _pairwise_sum(ar, nl)
-    E = _pairwise_sum(ext, nl)
-    return eidx, ea, eb, H, A, E, cols, W, total, pieces <= 1
-
-
-@njit(cache=True, nogil=True)
-def _pairwise_leaf(x, lo, n):  # pragma: no cover - compiled
-    """numpy's ``pairwise_sum`` of ``x[lo:lo + n]`` for ``n`` up to 128: below 8 values one after another from
-    0.0, else eight running sums added pairwise, then the remainder one after another."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += x[i]
-        return res
-    r = np.empty(8)
-    for j in range(8):
-        r[j] = x[lo + j]
-    i = 8
-    end = n - n % 8
-    while i < end:
-        for j in range(8):
-            r[j] += x[lo + i + j]
-        i += 8
-    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        res += x[lo + i]
-        i += 1
-    return res
-
-
-@njit(cache=True, nogil=True)
-def _pairwise_sum(x, n):  # pragma: no cover - compiled
-    """``x[:n].sum()`` as numpy sums a contiguous float64 array, bit for bit: numpy's ``pairwise_sum`` (blocks of
-    more than 128 values split in two at a multiple of 8, the halves' sums added; :func:`_pairwise_leaf` below),
-    which its reduction adds to 0.0. The recursion unrolled on a stack (numba's cache does not reload recursive
-    kernels safely)."""
-    if n <= 128:
-        return 0.0 + _pairwise_leaf(x, 0, n)
-    s_lo = np.empty(64, np.int64)
-    s_n = np.empty(64, np.int64)
-    s_stage = np.empty(64, np.int64)
-    s_left = np.empty(64)
-    s_lo[0], s_n[0], s_stage[0] = 0, n, 0
-    sp = 1
-    ret = 0.0
-    while sp > 0:
-        f = sp - 1
-        lo, m = s_lo[f], s_n[f]
-        if m <= 128:
-            ret = _pairwise_leaf(x, lo, m)
-            sp -= 1
-            continue
-        half = m // 2
-        half -= half % 8
-        if s_stage[f] == 0:  # the first half
-            s_stage[f] = 1
-            s_lo[sp], s_n[sp], s_stage[sp] = lo, half, 0
-            sp += 1
-        elif s_stage[f] == 1:  # then the second, the first's sum kept
-            s_stage[f] = 2
-            s_left[f] = ret
-            s_lo[sp], s_n[sp], s_stage[sp] = lo + half, m - half, 0
-            sp += 1
-        else:
-            ret = s_left[f] + ret
-            sp -= 1
-    return 0.0 + ret
+    return eidx, ea, eb, hh, ar, ext, cols, W, total
 
 
 @njit(cache=True, nogil=True)

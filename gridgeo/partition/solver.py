@@ -963,8 +963,9 @@ class _Solver:
         """Cuts of spanning trees of ``nodes`` into (side, k1), best first: (violation, score, side, k1)."""
         bnd, w = self.bounds, self.w
         nl = len(nodes)
-        eidx, ea, eb, H, A, E, node_cols, W, total_tag, connected = self._region_arrays(nodes)
+        eidx, ea, eb, h, area, ext, node_cols, W, total_tag = self._region_arrays(nodes)
         tags = self.node_tags[nodes]
+        H, A, E = h.sum(), area.sum(), ext.sum()
         t = min(max(H / k, bnd.lo), bnd.hi)
         ks = np.arange(1, k)
         # a region of more than STRICT_MAX_PARTS grids: each cut scored only for the counts of grids near
@@ -973,18 +974,13 @@ class _Solver:
         band = COUNT_BAND if k > STRICT_MAX_PARTS else 0
         fused = None
         if _FUSED and nl >= 2 and len(ea) <= _SCIPY_TREE_EDGES and _fast.compiled():  # every tree in one call
-            rnd = None
             if _ONE_CALL and _RANK_COMPILED:  # and ranked, and the sides drawn, in the same call
-                if not connected:  # every tree fails at the first: the loop draws its numbers, then gives up
-                    self.rng.random(min(1, w.trees) * len(eidx))
-                    return []
-                rnd = self.rng.random((w.trees, len(eidx)))
                 done = self._compiled_candidates(nodes, nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t,
-                                                 strict, band, rnd)
+                                                 strict, band)
                 if done is not None:
                     return done
             fused = self._fused_cuts(nodes, nl, ea, eb, eidx, node_cols, W, tags, total_tag, k, H, A, E, t, strict,
-                                     band, rnd)
+                                     band)
             if fused is None:
                 return []
         # the fused path gives its best cuts ranked already (a list); the loop below collects them in a dict
@@ -1088,14 +1084,13 @@ class _Solver:
         perimeter not shared with the region (the region's outline), the node columns ``[h, area, ext,
         deg_w]`` (``deg_w``: the edges' (length, arterial, no-street) summed at their ends), the edges' rows
         of those columns and the xor of the nodes' random tags (the xor over a side identifies the side, and
-        so the bisection); the households, area and outside perimeter come summed (H, A, E), with whether the
-        region's edges connect it. Compiled when numba runs (:func:`._fast.region_arrays`, the same sums in the
-        same order): thousands of calls per community of hundreds of grids."""
+        so the bisection). Compiled when numba runs (:func:`._fast.region_arrays`, the same sums in the same
+        order): thousands of calls per community of hundreds of grids."""
         g = self.g
         if _REGION_COMPILED and _fast.compiled():
-            eidx, ea, eb, H, A, E, node_cols, W, total, connected = _fast.region_arrays(
+            eidx, ea, eb, h, area, ext, node_cols, W, total = _fast.region_arrays(
                 nodes, g.a, g.b, g.length, self.edge_w, g.perim, g.h, g.area, self.node_tags)
-            return eidx, ea, eb, np.float64(H), np.float64(A), np.float64(E), node_cols, W, np.uint64(total), connected
+            return eidx, ea, eb, h, area, ext, node_cols, W, np.uint64(total)
         nl = len(nodes)
         loc = np.full(g.n, -1, dtype=np.int64)
         loc[nodes] = np.arange(nl)
@@ -1111,26 +1106,31 @@ class _Solver:
         np.add.at(deg_w, ea, W)
         np.add.at(deg_w, eb, W)
         total_tag = np.bitwise_xor.reduce(self.node_tags[nodes]) if nl else np.uint64(0)
-        connected = nl <= 1 or _fast.components(nl, ea, eb)[0] == 1
-        return eidx, ea, eb, h.sum(), area.sum(), ext.sum(), np.column_stack([h, area, ext, deg_w]), W, total_tag, connected
+        return eidx, ea, eb, h, area, ext, np.column_stack([h, area, ext, deg_w]), W, total_tag
 
     def _compiled_candidates(self, nodes: np.ndarray, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray,
                              node_cols: np.ndarray, W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int,
-                             H: float, A: float, E: float, t: float, strict: bool, band: int, rnd: np.ndarray
+                             H: float, A: float, E: float, t: float, strict: bool, band: int
                              ) -> list[tuple[float, float, np.ndarray, int]] | None:
-        """:meth:`_candidates` on the compiled path in one call (:func:`._fast.ranked_candidates`) over a connected
-        region, from the trees' random numbers ``rnd`` (drawn by the caller): the same trees, cuts, ranking and
-        sides as :meth:`_fused_cuts` and the sides drawn after it, without the numpy calls and the ten arrays
-        handed between them (12,000 calls of about 30 regions on each of 青山区's synthetic communities). None when
-        a violation or score is NaN (never met): the caller then ranks as before, from the same numbers."""
+        """:meth:`_candidates` on the compiled path in one call (:func:`._fast.ranked_candidates`): the same random
+        numbers, trees, cuts, ranking and sides as :meth:`_fused_cuts` and the sides drawn after it, without the
+        numpy calls and the ten arrays handed between them (12,000 calls of about 30 regions on each of 青山区's
+        synthetic communities). None when a violation or score is NaN (never met): the random stream is then put
+        back where it was and the caller ranks as before."""
         w = self.w
+        m = len(eidx)
+        state = self.rng.bit_generator.state
+        rnd = self.rng.random((w.trees, m))
         failed, nan, vg, score, k1, sides, offs = _fast.ranked_candidates(
             nl, ea, eb, self.tree_w[eidx], rnd, self._sweep_args, nodes, node_cols, W, tags,
             total_tag, k, H, A, E, self.bounds, t, w,
             self.lref, strict, band, w.tries + 1, w.tries + 1, k // 4 if k > STRICT_MAX_PARTS else 0)
-        if failed >= 0:  # a tree fails only where the region is not connected, which the caller rules out
-            raise RuntimeError("spanning tree of a connected region not found")
+        if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
+            self.rng.bit_generator.state = state
+            self.rng.random((min(failed, w.trees - 1) + 1) * m)
+            return []
         if nan:
+            self.rng.bit_generator.state = state
             return None
         at = offs.tolist()
         return [(v, sc, sides[at[i]:at[i + 1]], kk)
@@ -1138,25 +1138,22 @@ class _Solver:
 
     def _fused_cuts(self, nodes: np.ndarray, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,
-                    t: float, strict: bool, band: int, rnd: np.ndarray | None = None
+                    t: float, strict: bool, band: int
                     ) -> tuple[list[tuple[float, float, int, int, int, int]], list[np.ndarray]] | None:
         """The loop over spanning trees of :meth:`_candidates` with every tree drawn and cut in one compiled
-        call (:func:`._fast.tree_cuts`): the same random numbers (drawn at once, the same stream; or ``rnd``, the
-        trees' numbers already drawn for a connected region), trees, cuts and best cut per bisection, so the same
-        candidates, ranked (:func:`_rank_cuts`); None when a tree does not connect the nodes (the random stream
-        then left where the loop leaves it)."""
+        call (:func:`._fast.tree_cuts`): the same random numbers (drawn at once, the same stream), trees,
+        cuts and best cut per bisection, so the same candidates, ranked (:func:`_rank_cuts`); None when a
+        tree does not connect the nodes (the random stream then left where the loop leaves it)."""
         w = self.w
         m = len(eidx)
-        state = self.rng.bit_generator.state if rnd is None else None
-        wts = self.tree_w[eidx] * (0.2 + (self.rng.random((w.trees, m)) if rnd is None else rnd))
+        state = self.rng.bit_generator.state
+        wts = self.tree_w[eidx] * (0.2 + self.rng.random((w.trees, m)))
         orders = np.argsort(wts, axis=1, kind="stable")
         if w.sweep_trees > 0:
             orders = np.vstack([orders, self._sweep_orders(nodes, ea, eb)])
         pres, tt, row, j_all, vg, score, lo_c, hi_c, side_c, failed = _fast.tree_cuts(
             nl, ea, eb, orders, node_cols, W, tags, k, H, A, E, self.bounds, t, w, self.lref, strict, band)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
-            if state is None:  # the caller drew them for a region it found connected
-                raise RuntimeError("spanning tree of a connected region not found")
             self.rng.bit_generator.state = state
             self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return None

@@ -18,7 +18,7 @@ Checks (:func:`check`): the run succeeds or fails with a one-line ``InputError``
 no grid or small grid with a hole inside its community (``hole-*-reported`` when ``grid_encloses_grid`` says
 so); every building given is in the plan or in a finding; households conserved; no footprint unit split
 between grids or small grids of one community; the same plan (grids, small grids, buildings) with the rows of
-every layer shuffled; every ``cli_every``-th town also through ``python -m gridgeo partition`` and
+every layer shuffled; every ``cli_every``-th town (0: none) also through ``python -m gridgeo partition`` and
 ``gridgeo validate`` (no traceback, exit 0). A failing town is pickled to ``out/fuzz/failing/town_<seed>.pkl``
 (inputs, message, traceback) to minimise.
 
@@ -567,6 +567,6 @@ if __name__ == "__main__":
             if redivide:
                 desc, m = run_redivide(s)
             else:
-                desc, m = run_one(s, Path(d), do_cli=(s % cli_every == 0))
+                desc, m = run_one(s, Path(d), do_cli=cli_every > 0 and s % cli_every == 0)
             print(f"seed {s} {time.time() - ts:.1f}s {desc} :: {m or 'ok'}", flush=True)
             s += 1

@@ -1010,6 +1010,27 @@ def _bal_nb(x, lo, target, margin):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _flood(s, part, skip, indptr, nbr, lab, seen, stack):  # pragma: no cover - compiled
+    """Mark in ``seen`` the connected piece of the nodes labelled ``part`` that holds node ``s`` (node ``skip``
+    and nodes already seen left out); the number of nodes it marked. ``stack``: scratch of at least n."""
+    seen[s] = True
+    stack[0] = s
+    top = 1
+    count = 1
+    while top:
+        top -= 1
+        x = stack[top]
+        for i in range(indptr[x], indptr[x + 1]):
+            y = nbr[i]
+            if not seen[y] and y != skip and lab[y] == part:
+                seen[y] = True
+                stack[top] = y
+                top += 1
+                count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
 def _connected_without(u, part, need, indptr, nbr, lab):  # pragma: no cover - compiled
     start = -1
     for i in range(indptr[u], indptr[u + 1]):
@@ -1019,23 +1040,7 @@ def _connected_without(u, part, need, indptr, nbr, lab):  # pragma: no cover - c
     if start < 0:
         return need == 0
     seen = np.zeros(len(lab), np.bool_)
-    seen[start] = True
-    seen[u] = True
-    stack = np.empty(len(lab), np.int64)
-    stack[0] = start
-    top = 1
-    count = 1
-    while top:
-        top -= 1
-        x = stack[top]
-        for i in range(indptr[x], indptr[x + 1]):
-            y = nbr[i]
-            if not seen[y] and lab[y] == part:
-                seen[y] = True
-                stack[top] = y
-                top += 1
-                count += 1
-    return count == need
+    return _flood(start, part, u, indptr, nbr, lab, seen, np.empty(len(lab), np.int64)) == need
 
 
 @njit(cache=True, nogil=True)
@@ -1385,21 +1390,9 @@ def _pieces_of(part, skip, indptr, nbr, lab):  # pragma: no cover - compiled
     stack = np.empty(n, np.int64)
     count = 0
     for s in range(n):
-        if lab[s] != part or s == skip or seen[s]:
-            continue
-        count += 1
-        seen[s] = True
-        stack[0] = s
-        top = 1
-        while top:
-            top -= 1
-            x = stack[top]
-            for i in range(indptr[x], indptr[x + 1]):
-                y = nbr[i]
-                if not seen[y] and y != skip and lab[y] == part:
-                    seen[y] = True
-                    stack[top] = y
-                    top += 1
+        if lab[s] == part and s != skip and not seen[s]:
+            count += 1
+            _flood(s, part, skip, indptr, nbr, lab, seen, stack)
     return count
 
 
@@ -1485,20 +1478,7 @@ def _part_pieces(k, indptr, nbr, lab):  # pragma: no cover - compiled
     seen = np.zeros(n, np.bool_)
     stack = np.empty(n, np.int64)
     for s in range(n):
-        if seen[s]:
-            continue
-        part = lab[s]
-        out[part] += 1
-        seen[s] = True
-        stack[0] = s
-        top = 1
-        while top:
-            top -= 1
-            x = stack[top]
-            for i in range(indptr[x], indptr[x + 1]):
-                y = nbr[i]
-                if not seen[y] and lab[y] == part:
-                    seen[y] = True
-                    stack[top] = y
-                    top += 1
+        if not seen[s]:
+            out[lab[s]] += 1
+            _flood(s, lab[s], -1, indptr, nbr, lab, seen, stack)
     return out

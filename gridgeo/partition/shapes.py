@@ -250,18 +250,10 @@ def polish_compactness(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, 
             rest = members[A] - {c}
             if _pieces(rest, nbrs) > pieces[A]:
                 continue
-            for p in (A, B):
-                if shape[p] is None:
-                    shape[p] = shapely.coverage_union_all(geoms[sorted(members[p])])
-            grown = shapely.union(shape[B], geoms[c])
-            if len(foreign_holes(grown, container)) > len(foreign_holes(shape[B], container)):
+            if not _move(c, A, B, geoms, members, shape, container):
                 continue
-            members[A].discard(c)
-            members[B].add(c)
             labels[c] = B
             perim[A], area[A], perim[B], area[B] = pa, aa, pb, ab
-            shape[A] = None
-            shape[B] = grown
             moved = True
         if not moved:
             break
@@ -299,24 +291,33 @@ def _polish_compiled(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, co
                 continue
             if _fast.pieces_of(A, c, indptr, nbr, labels) > pieces[A]:
                 continue
-            for p in (A, B):
-                if shape[p] is None:
-                    shape[p] = shapely.coverage_union_all(geoms[sorted(members[p])])
-            grown = shapely.union(shape[B], geoms[c])
-            if len(foreign_holes(grown, container)) > len(foreign_holes(shape[B], container)):
+            if not _move(c, A, B, geoms, members, shape, container):
                 continue
-            members[A].discard(c)
-            members[B].add(c)
             labels[c] = B
             size[A] -= 1
             size[B] += 1
             perim[A], area[A], perim[B], area[B] = pa, aa, pb, ab
-            shape[A] = None
-            shape[B] = grown
             moved = True
         if not moved:
             break
     return labels
+
+
+def _move(c: int, A: int, B: int, geoms: np.ndarray, members: list[set[int]], shape: list, container: shapely.Geometry) -> bool:
+    """Move cell ``c`` from part ``A`` to part ``B`` of :func:`polish_compactness` (``members`` and the part
+    geometries ``shape``, built when first needed), unless ``B`` grown by it would hold more foreign holes:
+    whether it moved."""
+    for p in (A, B):
+        if shape[p] is None:
+            shape[p] = shapely.coverage_union_all(geoms[sorted(members[p])])
+    grown = shapely.union(shape[B], geoms[c])
+    if len(foreign_holes(grown, container)) > len(foreign_holes(shape[B], container)):
+        return False
+    members[A].discard(c)
+    members[B].add(c)
+    shape[A] = None
+    shape[B] = grown
+    return True
 
 
 def _pieces(units: set[int], nbrs: list[dict[int, float]]) -> int:

@@ -261,6 +261,7 @@ def test_fuzz_town_lobe_of_a_self_crossing_community_joins_a_grid_it_touches(sha
     the small lobe (45 households) joined a grid 222 m off, a grid in two parts against a one-part outline
     (multipart_grid error). Cells meeting at the crossing are now neighbours: the lobe joins a grid it touches."""
     import shapely
+
     from conftest import scenario_builder
 
     fz = scenario_builder("fuzz_partition")

@@ -255,6 +255,25 @@ def test_fuzz_town_re_divided_community_in_two_parts_touching_at_a_point_keeps_i
     fz.check(fz.div(changed, previous=fz.div(t)), changed)
 
 
+def test_fuzz_town_lobe_of_a_self_crossing_community_joins_a_grid_it_touches(shared_data):
+    """Community 310115001002 of town 3023 is drawn crossing itself: mended into lobes of 117,468 and 20,438 m²
+    meeting at the crossing, which the stored plan keeps as one polygon. With one community's households changed
+    the small lobe (45 households) joined a grid 222 m off, a grid in two parts against a one-part outline
+    (multipart_grid error). Cells meeting at the crossing are now neighbours: the lobe joins a grid it touches."""
+    import shapely
+
+    from conftest import scenario_builder
+
+    fz = scenario_builder("fuzz_partition")
+    t, desc = fz.town(3023)
+    changed, code = fz.one_community_changed(t, fz.div(t), 3023)
+    plan = fz.div(changed)
+    found = plan.validate()
+    assert not (found["severity"] == "error").any(), f"{desc}: {found.loc[found['severity'] == 'error', 'type'].tolist()}"
+    grids = plan.grids[plan.grids["community_code"] == code]
+    assert (shapely.get_num_geometries(grids.geometry.to_numpy()) == 1).all()
+
+
 def test_fuzz_town_re_divided_grid_round_kept_grids_is_opened_by_a_lane(shared_data):
     """Households changed, a freed region surrounded three kept towers' grids and one of its new grids wrapped
     round them (grid_encloses_grid, 2089): no new grid may take a kept grid's land, and the fresh plan's lane goes

@@ -455,6 +455,32 @@ def test_multipart_community():
 
 
 
+def test_a_lobe_of_an_outline_touching_itself_joins_a_grid_it_touches():
+    """An outline touching itself at a corner (issue 16, fuzz town 3023): ``make_valid`` mends it into a block of
+    800 households and a lobe of 60 touching it only there; the lobe, too small for a grid, joined the grid nearest
+    its middle, 5 m off across the lobe's edge (a grid and a small grid in separate parts). Now cells meeting at the
+    corner are neighbours: the lobe joins the grid it touches, and no grid or small grid is in separate parts."""
+    import gridgeo
+    from conftest import CODE_A, METRIC_EPSG, at, rect
+
+    ring = [at(0, 0), at(1000, 0), at(1000, 200), at(0, 200), at(1000, 260), at(1000, 210), at(0, 200)]
+    comm = gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[shapely.Polygon(ring)], crs=METRIC_EPSG)
+    geoms = [rect(20 + 100 * i, 20 + 45 * j, 60 + 100 * i, 50 + 45 * j) for i in range(10) for j in range(4)]
+    geoms += [rect(780, 222, 800, 234), rect(860, 225, 880, 238)]  # in the lobe, near the far end of the block
+    bld = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(len(geoms))], "households": [20] * 40 + [30, 30]},
+                           geometry=geoms, crs=METRIC_EPSG)
+    plan = gridgeo.divide(comm, buildings=bld)
+    assert not (plan.validate()["severity"] == "error").any()
+    lobe = shapely.Polygon([at(0, 200), at(1000, 260), at(1000, 210)])
+    for layer in ("grids", "subgrids"):
+        feats = plan[layer].to_crs(METRIC_EPSG)
+        # parts meeting at the corner are one piece within a centimetre
+        pieces = shapely.get_num_geometries(shapely.buffer(feats.geometry.to_numpy(), 0.01))
+        assert (pieces == 1).all(), f"{layer} in separate parts: {pieces.tolist()}"
+        holder = feats[shapely.intersects(feats.geometry.to_numpy(), shapely.point_on_surface(lobe))]
+        assert len(holder) == 1 and shapely.area(shapely.intersection(holder.geometry.iloc[0], lobe)) > 0.99 * lobe.area
+
+
 @pytest.mark.parametrize("exclave_households", [None, 0, 5])
 def test_a_separate_part_joining_a_grid_joins_one_of_its_small_grids(exclave_households):
     # a community of 24 walk-ups of 15 (360 households: one grid, three small grids of 120) and a separate part

@@ -87,11 +87,44 @@ FIT_EXACT_CELLS = 12
 SWEEP_NOSTREET_SHARE = 1.0
 #: sweep trees per bisection there (``Weights.sweep_trees``: straight cuts in 4 directions)
 SWEEP_TREES = 4
+#: parts of a community closer than this (m) meet (the lobes of an outline crossing itself): their cells touching
+#: there are neighbours (:func:`_pinched`, issue 16)
+PINCH_M = 0.01
 
 #: solver notes on small grids → finding types
 _SMALL_FINDING = {"heavy_unit": "building_over_subgrid_max", "below_min": "subgrid_below_min",
                   "no_feasible_count": "subgrid_no_feasible_count", "isolated": "isolated_block",
                   "merged_isolated": "community_multipart", "out_of_bounds": "subgrid_out_of_bounds"}
+
+
+def _pinched(g: Graph, geoms: np.ndarray, community: Any) -> Graph:
+    """``g`` with an edge between cells of different parts of ``community`` that meet at a point (closer than
+    :data:`PINCH_M`): the lobes of an outline crossing itself (a bow-tie), which ``make_valid`` gives as parts
+    touching at the crossing and the stored plan keeps as one polygon, so a lobe too small for a grid joins a grid
+    it touches there, not the nearest grid of another part (a grid in two parts against a one-part outline;
+    issue 16). ``g`` itself when no two parts meet."""
+    parts = shapely.get_parts(community)
+    if len(parts) < 2 or g.n < 2:
+        return g
+    ptree = shapely.STRtree(parts)
+    pa, pb = ptree.query(parts, predicate="dwithin", distance=PINCH_M)
+    if not (pa < pb).any():
+        return g
+    ci, pi = ptree.query(shapely.points(g.x, g.y), predicate="intersects")
+    part_of = np.full(g.n, -1, dtype=np.int64)
+    part_of[ci] = pi
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=PINCH_M)
+    keep = (i < j) & (part_of[i] >= 0) & (part_of[j] >= 0) & (part_of[i] != part_of[j])
+    have = set(zip(g.a.tolist(), g.b.tolist(), strict=True))
+    new = [(a, b) for a, b in zip(i[keep].tolist(), j[keep].tolist(), strict=True) if (a, b) not in have]
+    if not new:
+        return g
+    a, b = np.array(sorted(new), dtype=np.int64).T
+    length = np.full(len(a), PINCH_M)
+    return dataclasses.replace(g, a=np.concatenate([g.a, a]), b=np.concatenate([g.b, b]),
+                               length=np.concatenate([g.length, length]),
+                               art=np.concatenate([g.art, np.zeros(len(a))]),
+                               nostreet=np.concatenate([g.nostreet, length]))
 
 
 def seed_for(code: str, salt: int = 0) -> int:
@@ -119,8 +152,8 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     hh = job["bld_households"]
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else None
     cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
-    g = cell_graph(cells.geoms, households=cells.households, block=cells.block,
-                   streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
+    g = _pinched(cell_graph(cells.geoms, households=cells.households, block=cells.block,
+                            streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m), cells.geoms, community)
     weights = Weights(arterial_tree=r.arterial_weight, minor_tree=r.minor_weight, sweep_trees=_sweep_trees(g, job["streets"]))
     grid_bounds = Bounds(r.grid_min, r.grid_max, r.grid_target)
     sub_bounds = Bounds(r.subgrid_min, r.subgrid_max, r.subgrid_target)
@@ -137,8 +170,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         # fewer grids are wrapped (or fewer holes in as many) and no more are out of bounds
         cells2 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips)
         if cells2.strip is not None and cells2.strip.any():
-            g2 = cell_graph(cells2.geoms, households=cells2.households, block=cells2.block,
-                            streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
+            g2 = _pinched(cell_graph(cells2.geoms, households=cells2.households, block=cells2.block,
+                                     streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m),
+                          cells2.geoms, community)
             memo2: dict = {}
             alt = _base_grids(cells2, g2, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
                               community, memo2)
@@ -167,8 +201,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         strips3 = sorted(set(cell_strips or []) | set(rings))
         cells3 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips3)
         if cells3.strip is not None and cells3.strip.any():
-            g3 = cell_graph(cells3.geoms, households=cells3.households, block=cells3.block,
-                            streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
+            g3 = _pinched(cell_graph(cells3.geoms, households=cells3.households, block=cells3.block,
+                                     streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m),
+                          cells3.geoms, community)
             memo3: dict = {}
             out3, grid3, opened3, unit3, parts3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds,
                                                               weights, code, multipart, community, memo3)
@@ -197,8 +232,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         # the small grids made more compact again, on the edges they are drawn with
         cells = dataclasses.replace(cells, geoms=cell_geoms, area=shapely.area(cell_geoms),
                                     perimeter=shapely.length(cell_geoms))
-        g_drawn = cell_graph(cells.geoms, households=cells.households, block=cells.block,
-                             streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m)
+        g_drawn = _pinched(cell_graph(cells.geoms, households=cells.households, block=cells.block,
+                                      streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m),
+                           cells.geoms, community)
         small_of_cell = _polish_small_grids(g_drawn, cells.geoms, grid_of_cell, n_grids, small_of_cell, sub_bounds)
         small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
         g_small = g_drawn

@@ -152,8 +152,12 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     hh = job["bld_households"]
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else None
     cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
-    g = _pinched(cell_graph(cells.geoms, households=cells.households, block=cells.block,
-                            streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m), cells.geoms, community)
+
+    def graph_of(c: Cells) -> Graph:  # the cells' graph: streets along edges, parts meeting at a point joined
+        return _pinched(cell_graph(c.geoms, households=c.households, block=c.block, streets=job["streets"],
+                                   arterial=job["arterial"], snap_m=r.street_snap_m), c.geoms, community)
+
+    g = graph_of(cells)
     weights = Weights(arterial_tree=r.arterial_weight, minor_tree=r.minor_weight, sweep_trees=_sweep_trees(g, job["streets"]))
     grid_bounds = Bounds(r.grid_min, r.grid_max, r.grid_target)
     sub_bounds = Bounds(r.subgrid_min, r.subgrid_max, r.subgrid_target)
@@ -170,9 +174,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         # fewer grids are wrapped (or fewer holes in as many) and no more are out of bounds
         cells2 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips)
         if cells2.strip is not None and cells2.strip.any():
-            g2 = _pinched(cell_graph(cells2.geoms, households=cells2.households, block=cells2.block,
-                                     streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m),
-                          cells2.geoms, community)
+            g2 = graph_of(cells2)
             memo2: dict = {}
             alt = _base_grids(cells2, g2, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
                               community, memo2)
@@ -201,9 +203,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         strips3 = sorted(set(cell_strips or []) | set(rings))
         cells3 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips3)
         if cells3.strip is not None and cells3.strip.any():
-            g3 = _pinched(cell_graph(cells3.geoms, households=cells3.households, block=cells3.block,
-                                     streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m),
-                          cells3.geoms, community)
+            g3 = graph_of(cells3)
             memo3: dict = {}
             out3, grid3, opened3, unit3, parts3 = _base_grids(cells3, g3, zone_of_block, grid_bounds, sub_bounds,
                                                               weights, code, multipart, community, memo3)
@@ -232,9 +232,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         # the small grids made more compact again, on the edges they are drawn with
         cells = dataclasses.replace(cells, geoms=cell_geoms, area=shapely.area(cell_geoms),
                                     perimeter=shapely.length(cell_geoms))
-        g_drawn = _pinched(cell_graph(cells.geoms, households=cells.households, block=cells.block,
-                                      streets=job["streets"], arterial=job["arterial"], snap_m=r.street_snap_m),
-                           cells.geoms, community)
+        g_drawn = graph_of(cells)
         small_of_cell = _polish_small_grids(g_drawn, cells.geoms, grid_of_cell, n_grids, small_of_cell, sub_bounds)
         small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
         g_small = g_drawn

@@ -139,6 +139,30 @@ def test_cells_outside_point_and_block_gap():
     assert set(shapely.get_type_id(cells.geoms)) == {3}
 
 
+def test_cells_hang_no_hairline_along_a_community_edge_the_blocks_miss():
+    # issue 16: a gap repair left the community a 7 µm jog 2 m from the end of a 1.8 km edge, the block
+    # (drawn before) runs straight: the wedge between them, 7 µm wide at most, was one face given to one cell,
+    # a hairline along the whole edge that storage (set_precision, make_valid) cut off, the cell in parts
+    x0, y0 = 556805.438841, 3463509.81934
+    jog = [(x0 + 1800, y0), (x0 + 1798, y0), (x0 + 1798, y0 - 7e-6)]
+    comm = shapely.Polygon([(x0, y0), (x0, y0 + 300), (x0 + 1800, y0 + 300), *jog])
+    block = shapely.Polygon([(x0, y0), (x0, y0 + 300), (x0 + 1800, y0 + 300), (x0 + 1800, y0)])
+    assert 0 < shapely.difference(comm, block).area < 0.01
+    bld = np.array([box(x0 + x, y0 + 20, x0 + x + 30, y0 + 50) for x in range(50, 1800, 200)])
+    cells = build_cells(comm, np.array([block]), bld, np.zeros(len(bld), dtype=np.int64), np.full(len(bld), 40))
+    assert len(cells) == len(bld)
+    # the wedge (6.3e-3 m²) is covered: only snap-rounding noise of the far-from-origin coordinates is left
+    assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-4)
+    stored = shapely.set_precision(cells.geoms, GRID_SIZE_M)
+    assert shapely.get_num_geometries(stored).tolist() == [1] * len(bld)
+    # no cell runs along the edge past its neighbours: each stays within its own stretch of it
+    width = shapely.bounds(cells.geoms)[:, 2] - shapely.bounds(cells.geoms)[:, 0]
+    assert width.max() < 400
+    # so the two end cells, 1.4 km apart, are no connected grid (a hairline joined such pieces into one polygon)
+    ends = shapely.union_all(cells.geoms[[0, len(bld) - 1]], grid_size=GRID_SIZE_M)
+    assert shapely.get_num_geometries(ends) == 2
+
+
 def test_cells_empty_and_multipart_block():
     comm = shapely.MultiPolygon([box(0, 0, 50, 50), box(100, 0, 150, 50)])
     blocks = np.array([comm])

@@ -224,6 +224,8 @@ def quality_rows(q: dict[str, Any]) -> list[tuple[str, str, str]]:
     for key, label, kind in _ROWS:
         if kind in ("dedicated", "off_dedicated") and not (q.get("base") or {}).get("dedicated_grids"):
             continue  # a plan without dedicated grids keeps its table as it was
+        if kind == "off_dedicated" and (q.get("base") or {}).get(key) is None:
+            continue  # nor does a plan stored before this figure
         rows.append((label, _fmt(q.get("base"), key, kind), _fmt(q.get("small"), key, kind)))
     return rows
 

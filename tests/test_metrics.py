@@ -633,3 +633,15 @@ def test_quality_head_agrees_in_number_with_one_community():
     b = buildings((40, Point(5, 5)))
     head = format_quality(quality(comms, g, b)).splitlines()[0]
     assert "1 community, 1 building, 40 households" in head
+
+
+def test_plan_summary_gives_the_median_of_grids_not_beside_a_dedicated_grid_beside_the_median():
+    from gridgeo._explore import plan_html
+    from gridgeo.plan import Plan
+
+    q = {"base": {"median_polsby_popper": 0.527, "median_polsby_popper_off_dedicated": 0.637}, "small": {}}
+    text = plan_html(Plan({}, {"stage": "partition", "quality": q}))
+    assert "median Polsby–Popper 0.527 (grids not beside a dedicated grid 专属网格: 0.637)" in text
+    q["base"]["median_polsby_popper_off_dedicated"] = None  # a plan without dedicated grids: as before
+    text = plan_html(Plan({}, {"stage": "partition", "quality": q}))
+    assert "median Polsby–Popper 0.527," in text and "beside a dedicated" not in text

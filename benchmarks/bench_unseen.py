@@ -258,6 +258,8 @@ def figures(label: str, make, redivide=None) -> dict:
         row["holes base / small"] = f"{holes.iloc[0]} / {holes.iloc[1]}"
         pp = q.loc["compactness: median Polsby–Popper"]
         row["median PP base / small"] = f"{pp.iloc[0]} / {pp.iloc[1]}"
+        off = "grids not beside a dedicated grid: count, median Polsby–Popper"  # only with dedicated grids
+        row["base not beside dedicated: n, PP"] = q.loc[off].iloc[0] if off in q.index else "–"
         row["digest"] = plan_digest(plan)
         if redivide is not None:
             row["re-division: other grids kept"] = redivide(kwargs, plan)

@@ -117,6 +117,8 @@ def plan_html(plan: Plan) -> str:
             + f" ({e(str(base.get('in_range', '?')))} / {e(str(base.get('eligible', '?')))}), small grids in range "
             + _pct(small.get("in_range_share")) + ", households CV " + _num(base.get("households_cv"))
             + ", median Polsby–Popper " + _num(base.get("median_polsby_popper"))
+            + ("" if base.get("median_polsby_popper_off_dedicated") is None else
+               " (grids not beside a dedicated grid 专属网格: " + _num(base.get("median_polsby_popper_off_dedicated")) + ")")
             + ", street-aligned boundary " + _pct(base.get("street_aligned_share")) + "</p>")
     parts.append("</div>")
     return "\n".join(parts)

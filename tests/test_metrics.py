@@ -8,6 +8,7 @@ import math
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely import LineString, MultiPolygon, Point, box
@@ -138,7 +139,27 @@ def test_compactness_of_base_grids_leaves_dedicated_grids_apart():
     assert not any(r[0].startswith("dedicated") for r in quality_rows(q2))
 
 
-# -------------------------------------------------------------------------------------------- balance
+def test_median_compactness_of_base_grids_not_beside_a_dedicated_grid():
+    # two square dedicated grids, an L-shaped base grid round each (the first L borders both) and a square base grid
+    # touching none: the figure beside the median is the square's, the goal's median stays that of all three
+    comms = communities((A, box(0, 0, 300, 100)))
+    ell1 = shapely.difference(box(0, 0, 100, 100), box(0, 50, 50, 100))
+    ell2 = shapely.difference(box(100, 0, 200, 100), box(100, 50, 150, 100))
+    g = grids(("x1", A, box(0, 50, 50, 100)), ("x2", A, box(100, 50, 150, 100)), ("a1", A, ell1), ("a2", A, ell2),
+              ("a3", A, box(200, 0, 300, 100)), kind=["dedicated", "dedicated", "base", "base", "base"])
+    b = buildings((400, Point(75, 25)), (400, Point(175, 25)), (400, Point(250, 50)))
+    q = quality(comms, g, b)["base"]
+    l_pp = 4 * math.pi * 7500 / 400**2  # 0.589
+    assert q["median_polsby_popper"] == round(l_pp, 4)  # the goal's median, of all three
+    assert q["median_polsby_popper_off_dedicated"] == round(math.pi / 4, 4)
+    assert q["beside_dedicated"] == 2
+    rows = {r[0].strip(): r[1] for r in quality_rows({"base": q, "small": None})}
+    assert rows["compactness: median Polsby–Popper"] == f"{l_pp:.3f}"
+    assert rows["grids not beside a dedicated grid: count, median Polsby–Popper"] == f"1, {math.pi / 4:.3f}"
+    # without dedicated grids the figure is not given, nor its row
+    q2 = quality(comms, g[g["kind"] == "base"], b)["base"]
+    assert q2["median_polsby_popper_off_dedicated"] is None
+    assert not any("dedicated" in r[0] for r in quality_rows({"base": q2, "small": None}))
 
 
 def test_balance_cv_and_mean_deviation():
@@ -612,3 +633,15 @@ def test_quality_head_agrees_in_number_with_one_community():
     b = buildings((40, Point(5, 5)))
     head = format_quality(quality(comms, g, b)).splitlines()[0]
     assert "1 community, 1 building, 40 households" in head
+
+
+def test_plan_summary_gives_the_median_of_grids_not_beside_a_dedicated_grid_beside_the_median():
+    from gridgeo._explore import plan_html
+    from gridgeo.plan import Plan
+
+    q = {"base": {"median_polsby_popper": 0.527, "median_polsby_popper_off_dedicated": 0.637}, "small": {}}
+    text = plan_html(Plan({}, {"stage": "partition", "quality": q}))
+    assert "median Polsby–Popper 0.527 (grids not beside a dedicated grid 专属网格: 0.637)" in text
+    q["base"]["median_polsby_popper_off_dedicated"] = None  # a plan without dedicated grids: as before
+    text = plan_html(Plan({}, {"stage": "partition", "quality": q}))
+    assert "median Polsby–Popper 0.527," in text and "beside a dedicated" not in text

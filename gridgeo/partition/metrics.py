@@ -70,6 +70,10 @@ from .feasibility import divisible, packable
 __all__ = ["quality", "quality_by_community", "format_quality", "quality_rows", "street_alignment", "unit_households"]
 
 _EDGE_EPS_M = 0.01  # a grid edge closer than this to its container's boundary is on that boundary
+#: a base grid with more than this share of its outline within :data:`_BESIDE_M` of a dedicated grid (专属网格) of its
+#: community borders it (issue 16: those grids take the ragged land the sites leave; session 43)
+BESIDE_DEDICATED_SHARE = 0.02
+_BESIDE_M = 0.5
 _FUNC = "quality"
 
 
@@ -197,6 +201,8 @@ _ROWS: list[tuple[str, str, str]] = [
     ("mean_abs_deviation", "balance: mean |households − target|", "f1"),
     ("multipart", "multi-part grids (excused)", "multipart"),
     ("median_polsby_popper", "compactness: median Polsby–Popper", "f3"),
+    ("median_polsby_popper_off_dedicated", "  grids not beside a dedicated grid: count, median Polsby–Popper",
+     "off_dedicated"),
     ("polsby_popper_under_025", "  grids under Polsby–Popper 0.25", "int"),
     ("dedicated_median_polsby_popper", "dedicated grids (专属网格): count, median Polsby–Popper", "dedicated"),
     ("grids_with_holes", "grids with a hole (wrapped around another grid)", "int"),
@@ -216,8 +222,10 @@ def quality_rows(q: dict[str, Any]) -> list[tuple[str, str, str]]:
     """
     rows = []
     for key, label, kind in _ROWS:
-        if kind == "dedicated" and not (q.get("base") or {}).get("dedicated_grids"):
+        if kind in ("dedicated", "off_dedicated") and not (q.get("base") or {}).get("dedicated_grids"):
             continue  # a plan without dedicated grids keeps its table as it was
+        if kind == "off_dedicated" and (q.get("base") or {}).get(key) is None:
+            continue  # nor does a plan stored before this figure
         rows.append((label, _fmt(q.get("base"), key, kind), _fmt(q.get("small"), key, kind)))
     return rows
 
@@ -296,6 +304,9 @@ def _fmt(level: dict[str, Any] | None, key: str, kind: str) -> str:
     if kind == "dedicated":
         n = level.get("dedicated_grids") or 0
         return "n/a" if not n or v is None else f"{n:,}, {v:.3f}"
+    if kind == "off_dedicated":
+        n = (level.get("grids") or 0) - (level.get("beside_dedicated") or 0)
+        return "n/a" if v is None else f"{n:,}, {v:.3f}"
     if kind == "multipart":
         return f"{level['multipart']:,} ({level['multipart_excused']:,})"
     if kind == "aligned":
@@ -757,6 +768,8 @@ def _measure_level(
     with np.errstate(invalid="ignore", divide="ignore"):
         pp = np.where(perim > 0, 4 * np.pi * area / perim**2, np.nan)
 
+    beside = _beside_dedicated(zgeom, zcont, zbase, perim)
+
     if zalign is None or street_tree is None or len(zalign[0]) != nz:
         internal, aligned = street_alignment(zgeom, zcont, cgeom, street_tree, snap_m, segment_m)
     else:  # measured per community already (in the partition's workers); the zones without it here
@@ -796,7 +809,7 @@ def _measure_level(
         "feasible": zfeasible,
         "lo": zlo, "hi": zhi, "target": ztarget, "eligible": eligible, "in_range": in_range,
         "exempt": exempt, "parts": nparts, "multipart": multipart, "excused": excused,
-        "area_m2": area, "polsby_popper": pp, "internal_m": internal, "aligned_m": aligned,
+        "area_m2": area, "polsby_popper": pp, "beside_dedicated": beside, "internal_m": internal, "aligned_m": aligned,
         "outside_m2": outside,
     })
     if zstored is not None:
@@ -810,6 +823,24 @@ def _measure_level(
     return _Level(zones=zones, containers=containers, lost=int(lost.sum()), doubled=int(doubled.sum()), assigned=assigned,
                   lo_default=defaults[0], hi_default=defaults[1], target_default=defaults[2],
                   have_streets=street_tree is not None)
+
+
+def _beside_dedicated(zgeom: np.ndarray, zcont: np.ndarray, zbase: np.ndarray, perim: np.ndarray) -> np.ndarray:
+    """Whether each zone is a base grid with more than :data:`BESIDE_DEDICATED_SHARE` of its outline along a
+    dedicated grid (专属网格) of its container."""
+    out = np.zeros(len(zgeom), dtype=bool)
+    ded = np.flatnonzero(~zbase & (zcont >= 0))
+    if not len(ded):
+        return out
+    near = shapely.buffer(zgeom[ded], _BESIDE_M)
+    i, j = shapely.STRtree(near).query(zgeom, predicate="intersects")
+    keep = zbase[i] & (zcont[i] == zcont[ded[j]])
+    i, j = i[keep], j[keep]
+    if not len(i):
+        return out
+    along = np.bincount(i, weights=shapely.length(shapely.intersection(shapely.boundary(zgeom[i]), near[j])),
+                        minlength=len(zgeom))
+    return along > BESIDE_DEDICATED_SHARE * perim
 
 
 def _median_pp(z: pd.DataFrame) -> float | None:
@@ -857,6 +888,11 @@ def _level_summary(lv: _Level, tolerance_m2: float) -> dict[str, Any]:
         # compactness of the base grids, as every other figure of this column; dedicated grids (专属网格: a site's
         # outline, often a compact rectangle) apart, so that they neither lift nor lower the grids' median
         "median_polsby_popper": _median_pp(base),
+        # beside it, only where there are dedicated grids: the grids not bordering one (the grids beside one take the
+        # ragged land the sites leave, issue 16); an added figure, the goal stays the median of all
+        "median_polsby_popper_off_dedicated": _median_pp(base[~base["beside_dedicated"]])
+        if (~z["base"]).any() else None,
+        "beside_dedicated": int(base["beside_dedicated"].sum()),
         "polsby_popper_under_025": int((base["polsby_popper"] < 0.25).sum()),
         "dedicated_median_polsby_popper": _median_pp(z[~z["base"]]),
         "dedicated_polsby_popper_under_025": int((z.loc[~z["base"], "polsby_popper"] < 0.25).sum()),

@@ -365,6 +365,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     from ._progress import Progress
+    from .io import remove_stale_temporaries
     from .pipeline import build_plan
     from .plan import Plan, layer_order, write_gpkg_atomic
 
@@ -374,6 +375,9 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
                "grid would hold 0 households; give it, or run `gridgeo blocks` for blocks only")
         raise InputError(msg)
     _check_out(args, _input_paths(args, sources))
+    for tmp, pid in remove_stale_temporaries(args.out):
+        print(f"gridgeo: removed {tmp}, left by a gridgeo run (process {pid}) killed while writing {args.out}",
+              file=sys.stderr)
     previous = Plan.read(args.previous) if getattr(args, "previous", None) else None
     workers = getattr(args, "workers", None)
     workers = _cpus() if workers is None else workers

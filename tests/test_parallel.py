@@ -414,3 +414,15 @@ def test_workers_beyond_the_cpus_are_capped_with_a_note(monkeypatch, tmp_path, c
     assert main([*args, "--workers", "1", "--out", str(tmp_path / "one.gpkg")]) == 0
     assert not [e for e in capsys.readouterr().err.splitlines() if "--workers" in e]
     assert plan_hashes(Plan.read(tmp_path / "capped.gpkg")) == plan_hashes(Plan.read(tmp_path / "one.gpkg"))
+
+
+def test_resume_counts_communities_not_the_files_kept_for_them(tmp_path):
+    """A community kept under two fingerprints (divided before and after a change, the run interrupted each time)
+    is one community: ``--resume`` said "9 communities … were divided again" of the sample town after a change of
+    rules when 8 were (the ninth, a village, has the rural rules under both, and was taken)."""
+    cp = Checkpoint(tmp_path / "parts")
+    cp.put("420981190003", {"households": 1}, "before")
+    cp.put("420981190003", {"households": 8}, "after")
+    cp.put("420981190201", {"households": 1}, "village")
+    assert len(cp) == 2
+    assert cp.get("420981190003", {"households": 1}) == "before" and cp.get("420981190003", {"households": 8}) == "after"

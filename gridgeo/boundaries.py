@@ -168,13 +168,14 @@ def open_channels(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) ->
     as wide as the widest channel, less what the tolerance's closing (holes filled) already covers; a notch in one
     community's outline touches one community and a short wedge where two outlines part runs along neither for
     long, so neither is one. Returns ``codes`` (comma-separated), ``owner`` (the community sharing the longest
-    boundary with it), ``area_m2``, ``width_m`` (twice the area over the perimeter), geometry; in a stable order.
+    boundary with it), ``area_m2``, ``width_m`` (where widest: its largest inscribed circle's diameter), geometry; in a
+    stable order.
 
     >>> from shapely import box
     >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
     ...                      geometry=[box(0, 0, 100, 300), box(103, 0, 200, 300)], crs=4547)
     >>> open_channels(c)[["codes", "area_m2", "width_m"]].values.tolist()
-    [['420103001001,420103001002', 900.0, 2.97]]
+    [['420103001001,420103001002', 900.0, 3.0]]
     """
     columns = ["codes", "owner", "area_m2", "width_m", "geometry"]
     geoms = np.asarray(communities.geometry.to_numpy(), dtype=object)
@@ -206,9 +207,9 @@ def open_channels(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) ->
     for i in np.flatnonzero(count >= 2):
         mine = piece == i
         k = max(np.flatnonzero(mine), key=lambda j: (shared[j], codes[near[j]]))
-        area = float(shapely.area(pieces[i]))
-        rows.append({"codes": ",".join(sorted(codes[near[mine]])), "owner": codes[near[k]], "area_m2": round(area, 3),
-                     "width_m": round(2 * area / float(shapely.length(pieces[i])), 2), "geometry": pieces[i]})
+        widest = 2 * float(shapely.length(shapely.maximum_inscribed_circle(pieces[i], 0.01)))
+        rows.append({"codes": ",".join(sorted(codes[near[mine]])), "owner": codes[near[k]],
+                     "area_m2": round(float(shapely.area(pieces[i])), 3), "width_m": round(widest, 1), "geometry": pieces[i]})
     if not rows:
         return empty
     out = gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry="geometry", crs=communities.crs)
@@ -361,7 +362,7 @@ def resolve_slivers(
         {"type": "community_gap", "severity": "warning", "layer": "communities", "community_code": r.owner,
          "feature_id": r.codes, "measure": float(r.area_m2), "geometry": r.geometry,
          "message": (f"{_fmt(r.area_m2)} between communities {r.codes.replace(',', ', ')} at {where}, open to the "
-                     f"outside of the layer (≈{r.width_m:.2g} m wide, not under the {tolerance_m:g} m boundary "
+                     f"outside of the layer (up to {r.width_m:.2g} m wide, not all under the {tolerance_m:g} m boundary "
                      "tolerance, so left as it is), is in none of them; if it belongs to one, redraw that boundary "
                      "along the other's, or set boundary_tolerance_m above its width in a --rules file to have it "
                      "given to the community sharing the longest boundary with it")}

@@ -218,6 +218,7 @@ def test_a_gap_between_communities_open_to_the_outside_is_a_warning(communities_
         f = findings.iloc[0]
         assert f["severity"] == "warning" and f["measure"] == pytest.approx(400 * width)
         assert f["feature_id"] == f"{CODE_A},{CODE_B}" and "open to the outside" in f["message"]
+        assert f"up to {width:g} m wide" in f["message"]
         assert f["geometry"].symmetric_difference(rect(400, 0, 400 + width, 400)).area < 1e-6
         assert fixed.geometry.geom_equals(c.geometry).all()  # left as it is
 

@@ -31,7 +31,7 @@ from ._findings import make_findings
 from ._geometry import make_valid, polygonal
 from .crs import require_layers
 
-__all__ = ["boundary_slivers", "resolve_slivers", "shifted_communities", "drop_crumbs", "validate_communities", "repair_communities",
+__all__ = ["boundary_slivers", "open_channels", "resolve_slivers", "shifted_communities", "drop_crumbs", "validate_communities", "repair_communities",
            "REPAIR_COMMAND", "CRUMB_M2"]
 
 #: the command that repairs a community layer, named in error messages
@@ -150,6 +150,72 @@ def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0)
     pts = shapely.point_on_surface(out.geometry.to_numpy())
     order = np.lexsort((shapely.get_x(pts), -shapely.get_y(pts), out["codes"].to_numpy(), out["kind"].to_numpy()))
     return out.iloc[order][["kind", "codes", "owner", "area_m2", "narrow", "geometry"]].reset_index(drop=True)
+
+
+#: an open gap (:func:`open_channels`) is found up to this many boundary tolerances wide (10 m by default) ...
+CHANNEL_TOLERANCES = 5.0
+#: ... where it runs along two communities for this long each (m): a channel, not a notch where two outlines part
+CHANNEL_LENGTH_M = 50.0
+
+
+def open_channels(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) -> gpd.GeoDataFrame:
+    """Gaps between communities open to the outside of the layer: channels from ``tolerance_m`` to
+    :data:`CHANNEL_TOLERANCES` tolerances wide running along two communities or more for at least
+    :data:`CHANNEL_LENGTH_M` each (two boundaries that should be one, drawn apart out to the layer's edge).
+
+    :func:`boundary_slivers` finds gaps narrower than the tolerance and holes enclosed by communities; a channel at
+    least as wide as the tolerance that reaches the outside is neither. Found by a closing of the layer's outline
+    as wide as the widest channel, less what the tolerance's closing (holes filled) already covers; a notch in one
+    community's outline touches one community and a short wedge where two outlines part runs along neither for
+    long, so neither is one. Returns ``codes`` (comma-separated), ``owner`` (the community sharing the longest
+    boundary with it), ``area_m2``, ``width_m`` (where widest: its largest inscribed circle's diameter), geometry; in a
+    stable order.
+
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]},
+    ...                      geometry=[box(0, 0, 100, 300), box(103, 0, 200, 300)], crs=4547)
+    >>> open_channels(c)[["codes", "area_m2", "width_m"]].values.tolist()
+    [['420103001001,420103001002', 900.0, 3.0]]
+    """
+    columns = ["codes", "owner", "area_m2", "width_m", "geometry"]
+    geoms = np.asarray(communities.geometry.to_numpy(), dtype=object)
+    geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = make_valid(geoms[bad])
+    union = shapely.union_all(geoms)
+
+    def closing(width: float) -> Any:
+        closed = shapely.buffer(shapely.buffer(union, width / 2.0, join_style="mitre"), -width / 2.0, join_style="mitre")
+        return make_valid(closed) if not shapely.is_valid(closed) else closed
+
+    parts = shapely.get_parts(closing(tolerance_m))
+    covered = shapely.union_all(shapely.polygons(shapely.get_exterior_ring(parts[shapely.get_type_id(parts) == shapely.GeometryType.POLYGON])))
+    pieces = shapely.get_parts(shapely.difference(closing(CHANNEL_TOLERANCES * tolerance_m), shapely.union_all([union, covered])))
+    pieces = pieces[(shapely.get_type_id(pieces) == shapely.GeometryType.POLYGON) & (shapely.area(pieces) >= _NOISE_M2)]
+    empty = gpd.GeoDataFrame(pd.DataFrame(columns=columns), geometry="geometry", crs=communities.crs)
+    if not len(pieces):
+        return empty
+    piece, near = shapely.STRtree(geoms).query(pieces, predicate="dwithin", distance=_TOUCH_M)
+    shared = shapely.length(shapely.intersection(shapely.boundary(pieces[piece]), _edge_zones(geoms[near])))
+    along = shared >= CHANNEL_LENGTH_M
+    piece, near, shared = piece[along], near[along], shared[along]
+    count = np.bincount(piece, minlength=len(pieces))
+    codes = communities["code"].astype(str).to_numpy()
+    rows = []
+    for i in np.flatnonzero(count >= 2):
+        mine = piece == i
+        k = max(np.flatnonzero(mine), key=lambda j: (shared[j], codes[near[j]]))
+        widest = 2 * float(shapely.length(shapely.maximum_inscribed_circle(pieces[i], 0.01)))
+        rows.append({"codes": ",".join(sorted(codes[near[mine]])), "owner": codes[near[k]],
+                     "area_m2": round(float(shapely.area(pieces[i])), 3), "width_m": round(widest, 1), "geometry": pieces[i]})
+    if not rows:
+        return empty
+    out = gpd.GeoDataFrame(pd.DataFrame(rows, columns=columns), geometry="geometry", crs=communities.crs)
+    pts = shapely.point_on_surface(out.geometry.to_numpy())
+    order = np.lexsort((shapely.get_x(pts), -shapely.get_y(pts), out["codes"].to_numpy()))
+    return out.iloc[order].reset_index(drop=True)
 
 
 def shifted_communities(communities: gpd.GeoDataFrame, overlaps: gpd.GeoDataFrame, *,
@@ -290,6 +356,17 @@ def resolve_slivers(
                      f"{where} is in none of them (wider than the {tolerance_m:g} m "
                      f"boundary tolerance, so left as it is); if it belongs to one, repair with `{REPAIR_COMMAND}`")}
         for r, where in zip(gaps.itertuples(), _places(gaps.geometry, communities.crs), strict=True)
+    ]
+    channels = open_channels(communities, tolerance_m=tolerance_m)
+    wide_gaps += [
+        {"type": "community_gap", "severity": "warning", "layer": "communities", "community_code": r.owner,
+         "feature_id": r.codes, "measure": float(r.area_m2), "geometry": r.geometry,
+         "message": (f"{_fmt(r.area_m2)} between communities {r.codes.replace(',', ', ')} at {where}, open to the "
+                     f"outside of the layer (up to {r.width_m:.2g} m wide, not all under the {tolerance_m:g} m boundary "
+                     "tolerance, so left as it is), is in none of them; if it belongs to one, redraw that boundary "
+                     "along the other's, or set boundary_tolerance_m above its width in a --rules file to have it "
+                     "given to the community sharing the longest boundary with it")}
+        for r, where in zip(channels.itertuples(), _places(channels.geometry, communities.crs), strict=True)
     ]
     todo = slivers[slivers["narrow"]]
     if len(todo) == 0:

@@ -66,6 +66,24 @@ def _cpus() -> int:
     return available_cpus()
 
 
+def _workers(args: argparse.Namespace) -> int:
+    """``--workers``, at least 1 and at most the CPUs this process may use (a one-line note when capped: more
+    processes than CPUs only share them, each with its own memory); the CPUs when not given. Not capped with
+    ``--scheduler``, whose cluster runs the work."""
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        return _cpus()
+    if workers < 1:
+        msg = f"--workers {workers} must be at least 1"
+        raise InputError(msg)
+    cpus = _cpus()
+    if workers > cpus and not getattr(args, "scheduler", None):
+        print(f"gridgeo: --workers {workers} is more than the {counted(cpus, 'CPU')} this process may use; "
+              f"running {cpus} {'process' if cpus == 1 else 'processes'}", file=sys.stderr)
+        return cpus
+    return workers
+
+
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="PLAN.gpkg", help="plan GeoPackage to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file (never an input)")
@@ -89,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(p)
     _add_output_options(p)
     p.add_argument("--workers", type=int, default=None,
-                   help=f"processes for the per-community partition (default: the CPUs available, {_cpus()}; "
-                        "1 runs in this process; the plan is the same whatever the count)")
+                   help=f"processes for the per-community partition (default and most: the CPUs this process may use, "
+                        f"{_cpus()}; 1 runs in this process; the plan is the same whatever the count)")
     p.add_argument("--previous", metavar="OLD_PLAN.gpkg", help="earlier plan whose grid codes are kept where unchanged (动态调整)")
     p.add_argument("--code-scheme", metavar="TOML",
                    help="grid code scheme: a TOML file with prefix, community_digits, grid_digits, subgrid_digits, "
@@ -180,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(p)
     p.add_argument("--code-scheme", metavar="TOML",
                    help="scheme of new codes (default: inferred from the office's codes, <prefix><community><sequence>)")
-    p.add_argument("--workers", type=int, default=1, help="processes for the re-division (default 1)")
+    p.add_argument("--workers", type=int, default=1, help=f"processes for the re-division (default 1, at most the CPUs this process may use, {_cpus()})")
     p.add_argument("--map", metavar="CHANGES.html", help="also write a before/after map of the changes (HTML)")
     p.add_argument("--lang", default="zh", choices=("zh", "en"), help="language of the --map page (default zh: Chinese)")
 
@@ -198,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input_options(p)
     _add_output_options(p)
     p.add_argument("--code-scheme", metavar="TOML", help="grid code scheme of the unified grids (default 12+3+2 digits)")
-    p.add_argument("--workers", type=int, default=1, help="processes for the partition (default 1)")
+    p.add_argument("--workers", type=int, default=1, help=f"processes for the partition (default 1, at most the CPUs this process may use, {_cpus()})")
     p.add_argument("--roster", metavar="STAFF.csv", help="also print the staffing table (配备) of this staff roster")
 
     # publishing (gridgeo.maps): the public grid map and the notice boards
@@ -365,6 +383,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_build(args: argparse.Namespace, stage: str) -> int:
     from ._progress import Progress
+    from .io import remove_stale_temporaries
     from .pipeline import build_plan
     from .plan import Plan, layer_order, write_gpkg_atomic
 
@@ -374,12 +393,11 @@ def _cmd_build(args: argparse.Namespace, stage: str) -> int:
                "grid would hold 0 households; give it, or run `gridgeo blocks` for blocks only")
         raise InputError(msg)
     _check_out(args, _input_paths(args, sources))
+    for tmp, pid in remove_stale_temporaries(args.out):
+        print(f"gridgeo: removed {tmp}, left by a gridgeo run (process {pid}) killed while writing {args.out}",
+              file=sys.stderr)
     previous = Plan.read(args.previous) if getattr(args, "previous", None) else None
-    workers = getattr(args, "workers", None)
-    workers = _cpus() if workers is None else workers
-    if workers < 1:
-        msg = f"--workers {workers} must be at least 1"
-        raise InputError(msg)
+    workers = _workers(args)
     # steps: reading each layer, checking, blocks, (dividing, up to 10 lines of communities divided, coding,) writing
     progress = Progress(len(sources) + (15 if stage == "partition" else 3), quiet=args.quiet)
 
@@ -836,7 +854,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     grids = _grid_source((args.grids, args.grids_layer) if args.grids_layer else args.grids, grid_enc)
     try:
         plan, changes = rebalance_sources(grids, sources, code_column=args.code_column, rules=args.rules, crs=args.crs,
-                                          metric=args.metric_crs, code_scheme=_code_scheme(args), workers=args.workers,
+                                          metric=args.metric_crs, code_scheme=_code_scheme(args), workers=_workers(args),
                                           progress=progress, allow_outside=args.allow_outside,
                                           shift_check=not args.no_shift_check, grids_datum=args.grids_datum)
         progress(f"writing {args.out}")
@@ -886,7 +904,7 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     plan, cross = unify([_grid_source(_layer_arg(v), layer_enc.get(n)) for v, n in zip(args.layers, stems, strict=True)], sources["communities"] if "communities" in sources else None,
                         sources.get("streets"), sources.get("buildings"),
                         jurisdictions=[_layer_arg(v) for v in args.jurisdiction], code_columns=cols, rules=args.rules,
-                        crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=args.workers,
+                        crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=_workers(args),
                         villager_groups=sources.get("villager_groups"), metric_crs=args.metric_crs,
                         allow_outside=args.allow_outside, shift_check=not args.no_shift_check,
                         datums=dict(_pairs(args.layer_datum, option="layer-datum")))

@@ -48,7 +48,7 @@ import shapely
 
 from ._errors import InputError
 from ._face import force_option
-from .io import SHAPEFILE_FIELD_NAMES
+from .io import SHAPEFILE_FIELD_NAMES, remove_stale_temporaries, temporary_prefix
 from .plan import Plan
 
 __all__ = ["EXPORT_LAYERS", "EXPORT_MARKER", "FORMATS", "COORDS", "load_schema", "schema_fields", "export_layer", "export",
@@ -343,7 +343,8 @@ def export(
         _check_one_geometry_type(frames)
     if fmt_name == "shp" or (fmt_name == "csv" and codecs.lookup(enc).name not in ("utf-8", "utf-8-sig")):
         _check_text(frames, fmt_name, enc)  # (UTF-8 encodes every character: a CSV in it needs no check)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    remove_stale_temporaries(out)  # of an export of ``out`` killed while writing
+    tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out), dir=out.parent))
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o777 & ~umask)  # a folder export gets the permissions of a folder made by mkdir

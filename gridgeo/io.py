@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import socket
 import tempfile
 import tomllib
 import warnings
@@ -44,6 +46,8 @@ __all__ = [
     "read_findings",
     "write_repair",
     "atomic_write",
+    "remove_stale_temporaries",
+    "temporary_prefix",
     "LayerSource",
     "Inputs",
     "read_layer",
@@ -1259,10 +1263,65 @@ def _check_target(path: str | os.PathLike, *, force: bool, func: str, formats: I
     return path
 
 
+#: this machine in the names of temporary files (:func:`temporary_prefix`): letters and digits only
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+
+
+def temporary_prefix(path: Path) -> str:
+    """How gridgeo's temporary files (or folders) beside ``path`` begin: ``.NAME.gridgeo-HOST-PID-`` (``NAME`` the
+    file's name, ``PID`` the writing process's), so that a later run can tell one left by a killed run from one
+    being written (:func:`remove_stale_temporaries`)."""
+    return f".{path.name}.gridgeo-{_HOST}-{os.getpid()}-"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs (or may: anything unsure counts as running)."""
+    if os.name == "nt" or pid == os.getpid():  # (os.kill(pid, 0) would end a process on Windows)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):  # PermissionError: another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[tuple[Path, int]]:
+    """Remove the temporary files and folders beside ``path`` that a gridgeo process of this machine, killed while
+    writing ``path``, left (named by :func:`temporary_prefix`, with SQLite's ``-journal``/``-wal``/``-shm``
+    beside a GeoPackage); a file whose process still runs, or written on another machine, is left alone.
+    Returns the ``(file, pid)`` removed."""
+    path = Path(path)
+    own = re.compile(rf"\.{re.escape(path.name)}\.gridgeo-{_HOST}-(\d+)-[a-z0-9_]{{8}}"
+                     rf"(?:{re.escape(path.suffix)})?(?:-journal|-wal|-shm)?")
+    removed = []
+    try:
+        names = os.listdir(path.parent if str(path.parent) else ".")
+    except OSError:
+        return removed
+    for name in sorted(names):
+        m = own.fullmatch(name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        f = path.parent / name
+        try:
+            if f.is_dir() and not f.is_symlink():
+                shutil.rmtree(f)
+            else:
+                f.unlink()
+        except OSError:  # gone meanwhile, or not ours to remove: left as it is
+            continue
+        removed.append((f, int(m.group(1))))
+    return removed
+
+
 def atomic_write(path: Path, write: Callable[[str], None]) -> None:
     """Write a file atomically: ``write(tmp)`` writes a temporary file beside ``path`` (removed if it
-    fails, even on Ctrl-C), which is then renamed over ``path``. Every file gridgeo writes goes this way."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    fails, even on Ctrl-C), which is then renamed over ``path``. Every file gridgeo writes goes this way.
+    Temporary files of ``path`` left by a killed run are removed first (:func:`remove_stale_temporaries`)."""
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path), suffix=path.suffix, dir=path.parent)
     os.close(fd)
     os.unlink(tmp)  # GDAL drivers refuse to write into an existing empty file
     try:

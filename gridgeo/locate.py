@@ -38,6 +38,7 @@ from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read
 from ._errors import InputError
 from ._face import force_option
 from ._staff import header_names, role_key, roster_text
+from .io import remove_stale_temporaries, temporary_prefix
 from .plan import Plan
 
 __all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
@@ -699,7 +700,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
     read_as = csv_encoding(src, encoding, what="locate") if src.suffix.lower() in (".csv", ".txt") else None
     crs = _geoparquet_crs(src) if read_as is None else None
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}-", suffix=dst.suffix, dir=dst.parent)
+    remove_stale_temporaries(dst)  # of a run killed while writing ``dst``
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(dst), suffix=dst.suffix, dir=dst.parent)
     os.close(fd)
     writer = None
     try:

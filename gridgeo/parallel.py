@@ -113,6 +113,8 @@ class Checkpoint:
     42
     >>> cp.get("a", {"x": 2}) is None      # other inputs: computed again
     True
+    >>> cp.put("a", {"x": 2}, 43); len(cp)  # jobs kept, not files
+    1
     >>> cp.remove(); cp.folder.exists()
     False
     """
@@ -159,7 +161,8 @@ class Checkpoint:
             raise
 
     def __len__(self) -> int:
-        return len(list(self.folder.glob("*.pkl"))) if self.folder.is_dir() else 0
+        """The jobs (keys) with a result kept: a job kept again with other inputs counts once."""
+        return len({p.name.rsplit("-", 1)[0] for p in self.folder.glob("*.pkl")}) if self.folder.is_dir() else 0
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

@@ -202,3 +202,29 @@ def test_a_community_drawn_wider_than_its_land_is_not_called_shifted():
     assert "community_shifted" not in set(validate_communities(c)["type"])
     fixed, _ = repair_communities(c)
     assert len(fixed) == 3
+
+
+@pytest.mark.parametrize(("width", "found"), [(2.5, "community_gap"), (6.0, "community_gap"), (1.5, "community_gap_filled"),
+                                              (30.0, None)])
+def test_a_gap_between_communities_open_to_the_outside_is_a_warning(communities_4547, width, found):
+    """A channel between two communities running out to the layer's edge at both ends: under the tolerance it is
+    filled; from the tolerance (2 m) to 5 tolerances (10 m) wide it is a ``community_gap`` warning (it was in no
+    community, with no finding); wider (a river between them) it is left alone, as any space beyond their outline."""
+    c = communities_4547.copy()
+    c.loc[1, "geometry"] = rect(400 + width, 0, 800, 400)
+    fixed, findings = resolve_slivers(c)
+    assert findings["type"].tolist() == ([found] if found else [])
+    if found == "community_gap":
+        f = findings.iloc[0]
+        assert f["severity"] == "warning" and f["measure"] == pytest.approx(400 * width)
+        assert f["feature_id"] == f"{CODE_A},{CODE_B}" and "open to the outside" in f["message"]
+        assert f"up to {width:g} m wide" in f["message"]
+        assert f["geometry"].symmetric_difference(rect(400, 0, 400 + width, 400)).area < 1e-6
+        assert fixed.geometry.geom_equals(c.geometry).all()  # left as it is
+
+
+def test_notches_and_short_partings_at_the_outer_edge_are_no_open_gap(communities_4547):
+    c = communities_4547.copy()  # a 5 m notch 100 m deep in one community; the two parting for 30 m at the top
+    c.loc[0, "geometry"] = c.geometry.iloc[0].difference(rect(100, 300, 105, 400))
+    c.loc[1, "geometry"] = c.geometry.iloc[1].difference(rect(400, 370, 403, 400))
+    assert resolve_slivers(c)[1]["type"].tolist() == []

@@ -381,3 +381,48 @@ def test_resume_says_when_the_kept_communities_were_divided_from_other_settings(
     monkeypatch.setattr(engine, "partition_community", lambda job: (calls.append(job["code"]), real(job))[1])
     assert main([*args, "--force", "--resume"]) == 0
     assert len(calls) == 1 and "kept from an earlier run" not in capsys.readouterr().err  # taken: nothing to say
+
+
+def test_workers_beyond_the_cpus_are_capped_with_a_note(monkeypatch, tmp_path, capsys):
+    """``--workers 999`` started one process per community whatever the CPUs; now at most the CPUs this process may
+    use (here 1: the communities are divided in this process), with one line saying so."""
+    import geopandas as gpd
+    from shapely import box
+
+    import gridgeo.cli
+    import gridgeo.parallel
+
+    crs = "EPSG:4547"
+    path = tmp_path / "town.gpkg"
+    gpd.GeoDataFrame({"code": ["420106018003", "420106018004"], "name": ["一社区", "二社区"]},
+                     geometry=[box(0, 0, 400, 200), box(400, 0, 800, 200)], crs=crs).to_file(path, layer="communities")
+    gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(16)], "households": [100] * 16},
+                     geometry=[box(20 + 45 * i + 40 * (i // 8), 50, 50 + 45 * i + 40 * (i // 8), 80) for i in range(16)],
+                     crs=crs).to_file(path, layer="buildings")
+    pools = []
+    real = gridgeo.parallel._run_processes
+    monkeypatch.setattr(gridgeo.parallel, "_run_processes", lambda func, out, todo, workers: (
+        pools.append(workers), real(func, out, todo, workers))[1])
+    monkeypatch.setattr(gridgeo.cli, "_cpus", lambda: 1)
+    args = ["partition", "--communities", str(path), "--communities-layer", "communities", "--buildings", str(path),
+            "--buildings-layer", "buildings", "--quiet"]
+    assert main([*args, "--workers", "999", "--out", str(tmp_path / "capped.gpkg")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert pools == []
+    assert [e for e in err if "--workers" in e] == [
+        "gridgeo: --workers 999 is more than the 1 CPU this process may use; running 1 process"]
+    assert main([*args, "--workers", "1", "--out", str(tmp_path / "one.gpkg")]) == 0
+    assert not [e for e in capsys.readouterr().err.splitlines() if "--workers" in e]
+    assert plan_hashes(Plan.read(tmp_path / "capped.gpkg")) == plan_hashes(Plan.read(tmp_path / "one.gpkg"))
+
+
+def test_resume_counts_communities_not_the_files_kept_for_them(tmp_path):
+    """A community kept under two fingerprints (divided before and after a change, the run interrupted each time)
+    is one community: ``--resume`` said "9 communities … were divided again" of the sample town after a change of
+    rules when 8 were (the ninth, a village, has the rural rules under both, and was taken)."""
+    cp = Checkpoint(tmp_path / "parts")
+    cp.put("420981190003", {"households": 1}, "before")
+    cp.put("420981190003", {"households": 8}, "after")
+    cp.put("420981190201", {"households": 1}, "village")
+    assert len(cp) == 2
+    assert cp.get("420981190003", {"households": 1}) == "before" and cp.get("420981190003", {"households": 8}) == "after"

@@ -724,15 +724,10 @@ def test_a_regions_units_with_households_are_counted_from_one_mask(monkeypatch):
     with _memo.disabled():
         expected = partition_graph(g, Bounds(300, 500, 400), seed=2)
     counted, split = [], []
-    orig_count, orig_split = solver._Solver._occupied_count, solver._Solver._split
+    orig_count, orig_search = solver._Solver._occupied_count, solver._Solver._search
     monkeypatch.setattr(solver._Solver, "_occupied_count", lambda self, nodes: counted.append(1) or orig_count(self, nodes))
-
-    def spy_split(self, nodes, k):
-        if k > 1 and len(nodes) >= k and self.calls <= self.budget:
-            split.append(1)  # a bisection step that goes on to the count
-        return orig_split(self, nodes, k)
-
-    monkeypatch.setattr(solver._Solver, "_split", spy_split)
+    # a bisection step that goes on to the count: one not answered before (a repeat draws nothing, session 44)
+    monkeypatch.setattr(solver._Solver, "_search", lambda self, nodes, k: split.append(1) or orig_search(self, nodes, k))
     monkeypatch.setattr(solver._Solver, "_small_enough", lambda self, nodes: orig_count(self, nodes) <= solver.EXACT_MAX_NODES)
     with _memo.disabled():
         out = partition_graph(g, Bounds(300, 500, 400), seed=2)

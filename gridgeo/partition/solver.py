@@ -21,7 +21,8 @@ households (both inclusive) near ``target``:
    Among the acceptable cuts of several trees the best by the objective below wins (each cut's
    length, arterial and no-street parts come from one pass over the tree's lowest common
    ancestors); the sides are divided recursively, backtracking to the next best cut when a side
-   cannot be divided.
+   cannot be divided. A region and count the solver has bisected before are answered as the first
+   time, found or not, without drawing trees again (:meth:`_Solver._split`).
 4. **Exact search on small regions** (:mod:`.exact`): a region of at most :data:`EXACT_MAX_NODES`
    units (units without households merged into a neighbour) is divided optimally by dynamic
    programming over the sets of units still to cover.

@@ -724,10 +724,15 @@ def test_a_regions_units_with_households_are_counted_from_one_mask(monkeypatch):
     with _memo.disabled():
         expected = partition_graph(g, Bounds(300, 500, 400), seed=2)
     counted, split = [], []
-    orig_count, orig_search = solver._Solver._occupied_count, solver._Solver._search
+    orig_count, orig_split = solver._Solver._occupied_count, solver._Solver._split
     monkeypatch.setattr(solver._Solver, "_occupied_count", lambda self, nodes: counted.append(1) or orig_count(self, nodes))
-    # a bisection step that goes on to the count: one not answered before (a repeat draws nothing, session 44)
-    monkeypatch.setattr(solver._Solver, "_search", lambda self, nodes, k: split.append(1) or orig_search(self, nodes, k))
+
+    def spy_split(self, nodes, k):
+        if k > 1 and len(nodes) >= k and self.calls <= self.budget:
+            split.append(1)  # a bisection step that goes on to the count
+        return orig_split(self, nodes, k)
+
+    monkeypatch.setattr(solver._Solver, "_split", spy_split)
     monkeypatch.setattr(solver._Solver, "_small_enough", lambda self, nodes: orig_count(self, nodes) <= solver.EXACT_MAX_NODES)
     with _memo.disabled():
         out = partition_graph(g, Bounds(300, 500, 400), seed=2)
@@ -760,36 +765,3 @@ def test_a_strict_bisection_found_is_never_ruled_out_by_the_counts(h, k, shape, 
     if parts is not None:
         assert len(parts) == k and all(bounds.violation(float(g.h[p].sum())) == 0 for p in parts)
         assert not solver._no_strict_division(g.h, k, bounds)
-
-
-def test_a_strict_bisection_asked_again_by_the_same_solver_draws_no_tree(monkeypatch):
-    # the strict search meets the same region and count again (a side reached from several trees; a relaxed level's
-    # strict attempt on a side its parent's attempt searched): on 青山区 60% of the spanning-tree candidate calls
-    # repeated one asked before, each drawing fresh trees, and 26,714 of 27,442 repeated bisections failed again.
-    # The solver answers a repeat as it did the first time, from the region's node ids (its content), without a tree
-    from gridgeo.partition import solver
-
-    rng = np.random.default_rng(7)
-    g = lattice_graph(rng.choice([210, 240, 260, 380, 390], 7 * 6), 7, 6)  # towers: strict divisions are rare
-    bounds = Bounds(300, 500, 400)
-    asked = []
-    orig = solver._Solver._candidates
-    monkeypatch.setattr(solver._Solver, "_candidates",
-                        lambda self, nodes, k, *, strict: asked.append((nodes.tobytes(), k)) or orig(self, nodes, k, strict=strict))
-    s = solver._Solver(g, bounds, Weights(), 3)
-    s.lref = 10.0
-    nodes = np.arange(g.n)
-    for k in range(-(-int(g.h.sum()) // bounds.hi), min(int(g.h.sum()) // bounds.lo, g.n) + 1):  # the counts that fit
-        s.calls, s.budget = 0, 12 + 4 * k
-        first = s._split(nodes, k)
-        drawn, state = len(asked), s.rng.bit_generator.state
-        assert drawn > 0  # the first ask searched by spanning trees
-        s.calls, s.budget = 0, 12 + 4 * k
-        again = s._split(nodes.copy(), k)  # another array of the same nodes
-        assert len(asked) == drawn and s.rng.bit_generator.state == state and s.calls == 1
-        assert (first is None) == (again is None)
-        if first is not None:
-            assert [p.tolist() for p in first] == [p.tolist() for p in again]
-            first[0][:] = -1  # the caller's arrays are its own
-            assert s._split(nodes, k)[0].tolist() == again[0].tolist()
-        asked.clear()

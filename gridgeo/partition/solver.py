@@ -21,8 +21,7 @@ households (both inclusive) near ``target``:
    Among the acceptable cuts of several trees the best by the objective below wins (each cut's
    length, arterial and no-street parts come from one pass over the tree's lowest common
    ancestors); the sides are divided recursively, backtracking to the next best cut when a side
-   cannot be divided. A region and count the solver has bisected before are answered as the first
-   time, found or not, without drawing trees again (:meth:`_Solver._split`).
+   cannot be divided.
 4. **Exact search on small regions** (:mod:`.exact`): a region of at most :data:`EXACT_MAX_NODES`
    units (units without households merged into a neighbour) is divided optimally by dynamic
    programming over the sets of units still to cover.
@@ -363,7 +362,6 @@ class _Solver:
         self.budget = 0
         self.lref = 1.0
         self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
-        self._splits: dict[tuple[bytes, int, float], list[np.ndarray] | None] = {}  # strict bisections, see _split
         self._marked = np.zeros(g.n, dtype=bool)  # scratch of :meth:`_rest`, all False between calls
         self._contact_last: tuple[np.ndarray, set[int], dict[int, dict[int, float]]] | None = None
         self._whole_last: tuple[np.ndarray, np.ndarray] | None = None
@@ -914,27 +912,10 @@ class _Solver:
 
     # ------------------------------------------------------------------ bisection
     def _split(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
-        """``k`` parts of ``nodes`` all within the bounds (strict), or None when the search finds none within
-        the budget. A region and count searched before by this solver are answered as then (keyed by the nodes,
-        so by content): the search meets the same side from several trees, and a relaxed level's strict attempt
-        the sides its parent's attempt searched; on 青山区 26,714 of 27,442 such repeats failed again, and each
-        drew fresh trees (session 44). The answer counts as one bisection of the budget."""
         if k == 1:
             return [nodes]
         if len(nodes) < k or self.calls > self.budget:
             return None
-        key = (nodes.tobytes(), k, self.lref)
-        if key in self._splits:
-            self.calls += 1
-            hit = self._splits[key]
-            return None if hit is None else [x.copy() for x in hit]
-        out = self._search(nodes, k)
-        self._splits[key] = None if out is None else [x.copy() for x in out]
-        return out
-
-    def _search(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
-        """The strict bisection of :meth:`_split` not asked before: the exact search on a small region, else the
-        spanning trees' best cuts, each side divided in turn."""
         self.calls += 1
         occupied = self._occupied_count(nodes)  # counted once (it was twice when the exact search found none)
         if occupied <= EXACT_MAX_NODES:

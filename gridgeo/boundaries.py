@@ -66,6 +66,17 @@ def _shared(piece: Any, zones: np.ndarray) -> np.ndarray:
     return shapely.length(shapely.intersection(shapely.boundary(piece), zones))
 
 
+def _valid_geoms(communities: gpd.GeoDataFrame) -> np.ndarray:
+    """The layer's geometries as an array, a missing one as an empty polygon and an invalid one made valid."""
+    geoms = np.asarray(communities.geometry.to_numpy(), dtype=object)
+    geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = make_valid(geoms[bad])
+    return geoms
+
+
 def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) -> gpd.GeoDataFrame:
     """Overlaps between communities and gaps narrower than ``tolerance_m`` between them.
 
@@ -94,12 +105,7 @@ def boundary_slivers(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0)
     [['gap', '420103001001,420103001002', '420103001002', 50.0, True]]
     """
     require_layers("boundary_slivers", {"communities": communities}, metric=True)
-    geoms = np.asarray(communities.geometry.to_numpy(), dtype=object)
-    geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
-    bad = ~shapely.is_valid(geoms)
-    if bad.any():
-        geoms = geoms.copy()
-        geoms[bad] = make_valid(geoms[bad])
+    geoms = _valid_geoms(communities)
     codes = communities["code"].astype(str).to_numpy()
     rows: list[dict] = []
     zones = _edge_zones(geoms)  # once: a hand-digitised layer has hundreds of slivers per boundary
@@ -178,12 +184,7 @@ def open_channels(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) ->
     [['420103001001,420103001002', 900.0, 3.0]]
     """
     columns = ["codes", "owner", "area_m2", "width_m", "geometry"]
-    geoms = np.asarray(communities.geometry.to_numpy(), dtype=object)
-    geoms = np.where(shapely.is_missing(geoms), shapely.Polygon(), geoms)
-    bad = ~shapely.is_valid(geoms)
-    if bad.any():
-        geoms = geoms.copy()
-        geoms[bad] = make_valid(geoms[bad])
+    geoms = _valid_geoms(communities)
     union = shapely.union_all(geoms)
 
     def closing(width: float) -> Any:

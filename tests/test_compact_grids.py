@@ -53,7 +53,7 @@ def test_a_division_afresh_that_would_lose_small_grids_is_not_taken():
     """``keep`` refuses every new division: the grids stay as drawn, and the grid is reported as tried."""
     geoms, g = _strip_graph()
     rows = np.repeat([0, 1], 12)
-    new, left = compact_pairs(g, geoms, rows, 2, box(0, 0, 12, 2), BASE, seed=3, keep=lambda nodes, lab: False)
+    new, left = compact_pairs(g, geoms, rows, 2, box(0, 0, 12, 2), BASE, seed=3, keep=lambda nodes, lab, now: False)
     assert np.array_equal(new, rows)
     assert left == {0: 1, 1: 1}
 
@@ -256,7 +256,7 @@ def test_a_division_drawn_again_is_neither_polished_nor_united_again(monkeypatch
     monkeypatch.setattr(shapely, "coverage_union_all", counted_cover)
     monkeypatch.setattr(shapes_mod, "polish_compactness", counted_polish)
     monkeypatch.setattr(shapes_mod, "_pair_afresh", counted_pair)
-    refuse = lambda nodes, lab: False  # noqa: E731
+    refuse = lambda nodes, lab, now: False  # noqa: E731
     new, left = compact_pairs(g, geoms, rows, 2, box(0, 0, 12, 2), BASE, seed=3, keep=refuse)
     assert call[0] == 2 and len(polished) >= 2 and len(united) >= 2  # both pairs tried, divisions drawn
     assert len(set(polished)) == len(polished)
@@ -265,3 +265,29 @@ def test_a_division_drawn_again_is_neither_polished_nor_united_again(monkeypatch
     monkeypatch.setattr(shapes_mod, "_cells_union", lambda unions, geoms, cells: cover(geoms[cells]))
     again, left_again = compact_pairs(g, geoms, rows, 2, box(0, 0, 12, 2), BASE, seed=3, keep=refuse)
     assert np.array_equal(new, again) and left == left_again
+
+
+def test_keep_judges_a_pair_against_the_grids_as_they_are_now():
+    """Three grids, the rows of a 12 × 3 strip (Polsby–Popper 0.22 each): the bottom two are divided afresh first
+    (two halves of 6 × 2), then the top row with one of those halves. ``keep`` is told each pair's grids as they
+    are at that moment, the half (not the bottom and middle rows as first drawn) for the second pair."""
+    geoms = np.array([box(i, j, i + 1, j + 1) for j in range(3) for i in range(12)], dtype=object)
+    g = cell_graph(geoms, households=np.full(len(geoms), 35), block=np.arange(len(geoms)))
+    rows = np.repeat([0, 1, 2], 12)
+    calls = []
+
+    def keep(nodes, new, *now):
+        calls.append((nodes, new, now[0] if now else None))
+        return True
+
+    new, left = compact_pairs(g, geoms, rows, 3, box(0, 0, 12, 3), BASE, seed=3, keep=keep)
+    assert left == {} and not np.array_equal(new, rows)
+    current = rows.copy()
+    for nodes, lab, now in calls:  # each division taken (``keep`` says yes): the labels as they are after it
+        assert now is not None, "keep was not told the grids as they are now"
+        groups = {frozenset(nodes[current[nodes] == q].tolist()) for q in np.unique(current[nodes])}
+        assert groups == {frozenset(nodes[now == k].tolist()) for k in (0, 1)}
+        first, second = current[nodes[now == 0][0]], current[nodes[now == 1][0]]
+        current[nodes] = np.where(lab == 0, first, second)
+    assert np.array_equal(current, new)
+    assert len(calls) == 2 and set(rows[calls[1][0]].tolist()) == {0, 1, 2}  # the second pair spans three rows

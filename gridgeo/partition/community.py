@@ -721,13 +721,13 @@ def _compact_grids(g: Graph, cells: Cells, unit_of_cell: np.ndarray, out: Outcom
     small_bad = SmallGridBadness(g, sub_bounds)
     labels = out.labels
 
-    def keep(nodes: np.ndarray, new: np.ndarray) -> bool:
-        # no more small grids out of their bounds, nor by more households, than the two grids had
+    def keep(nodes: np.ndarray, new: np.ndarray, now: np.ndarray) -> bool:
+        # no more small grids out of their bounds, nor by more households, than the two grids have now (``now``:
+        # as earlier divisions afresh left them, not as they were drawn)
         def bad(units: np.ndarray) -> tuple[int, float]:
             return small_bad(np.flatnonzero(np.isin(unit_of_cell, units)))
 
-        old = [nodes[labels[nodes] == q] for q in dict.fromkeys(labels[nodes].tolist())]
-        b0, b1 = [bad(u) for u in old], [bad(nodes[new == k]) for k in (0, 1)]
+        b0, b1 = [bad(nodes[now == k]) for k in (0, 1)], [bad(nodes[new == k]) for k in (0, 1)]
         return (b1[0][0] + b1[1][0], b1[0][1] + b1[1][1]) <= (b0[0][0] + b0[1][0], b0[0][1] + b0[1][1])
 
     frozen = {p for t, p, _ in out.notes if t != "attached"}

@@ -59,14 +59,16 @@ def polsby_popper(geoms: np.ndarray) -> np.ndarray:
 
 def compact_pairs(g: Graph, geoms: np.ndarray, labels: np.ndarray, n: int, container: shapely.Geometry,
                   bounds: Bounds, *, weights: Weights | None = None, seed: int = 0, frozen: set[int] | None = None,
-                  keep: Callable[[np.ndarray, np.ndarray], bool] | None = None, outline: shapely.Geometry = None,
+                  keep: Callable[[np.ndarray, np.ndarray, np.ndarray], bool] | None = None,
+                  outline: shapely.Geometry = None,
                   floor: float = COMPACTNESS_FLOOR, tries: int = PAIR_TRIES, parts: np.ndarray | None = None
                   ) -> tuple[np.ndarray, dict[int, int]]:
     """Labels with each part under ``floor`` Polsby–Popper divided afresh with one of its neighbours
     (:func:`~.solver.partition_graph` on the two parts' cells, the empty cells then moved by
     :func:`polish_compactness`) where both new parts are at least ``floor``, none further out of
     ``bounds`` than before, none wrapped round anything (against ``container``, and ``outline`` where
-    given) and, with ``keep``, where ``keep(cells, new part of each)`` says so.
+    given) and, with ``keep``, where ``keep(cells, new part of each, current part of each)`` says so (parts
+    0 and 1 of the pair; the current ones as the labels are then, after the divisions afresh before it).
 
     Bounded: ``tries`` seeds per pair, each part and neighbour in index order (deterministic). Parts in
     ``frozen`` are never divided afresh. ``parts``: the parts' geometries already united.
@@ -150,7 +152,7 @@ def _pair_afresh(g: Graph, geoms: np.ndarray, labels: np.ndarray, pair: list[int
             continue
         if lab[0] != 0:  # the part holding the first cell keeps the first part's number
             lab, two = 1 - lab, two[::-1]
-        if keep is not None and not keep(nodes, lab):
+        if keep is not None and not keep(nodes, lab, (labels[nodes] == pair[1]).astype(np.int64)):
             continue
         relabel = np.asarray(pair, dtype=np.int64)
         return nodes, relabel[lab], two

@@ -388,14 +388,6 @@ def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.
         # polygons only: a region that touches the block's edge along a line or at a point clips to a collection
         # of a polygon and that line, which GEOS's overlay refuses (mixed dimensions) in the later differences
         clipped = polygonal(shapely.intersection(parts, blocks[site_block[sel]]), normalise=False)
-        # the community beyond its blocks (an outline repaired after the blocks were drawn: a thin wedge along
-        # an edge, issue 16): the regions cut it too, so that no face of it runs along many cells. Slack thinner
-        # on average than two pixels of the arrangement (float noise between outlines) is left as it was
-        slack = shapely.get_parts(shapely.difference(community, shapely.union_all(blocks)))
-        slack = slack[shapely.area(slack) >= GRID_SIZE_M * shapely.length(slack)]
-        if len(slack):
-            lines.append(shapely.boundary(polygonal(shapely.intersection(parts, shapely.union_all(slack)),
-                                                    normalise=False)))
     found = locals()
     return {n: found[n] for n in _INPUTS}
 

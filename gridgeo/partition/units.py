@@ -885,12 +885,13 @@ def _arrangement(lines: np.ndarray) -> np.ndarray:
 def _split_slack(faces: np.ndarray, reps: np.ndarray, label: np.ndarray, face_block: np.ndarray,
                  fp_label: np.ndarray, blocks: np.ndarray, block_tree: shapely.STRtree):
     """Each face of the community beyond its blocks (slack: an outline repaired after the blocks were drawn,
-    float noise between outlines) that borders two cells or more, cut across at every end of the edges it
+    float noise between outlines) that borders three cells or more, cut across at every end of the edges it
     shares with the faces inside the blocks, from that point to the nearest point of its other edges (the
     community outline): each piece then goes to the cell beside it (unlabelled, as :func:`_union_cells`
     hands out orphans) instead of the whole face, a hairline along many cells, to one of them (issue 16).
-    Faces bordering one cell are left as they are. Returns ``faces``, ``label``, ``face_block``, ``fp_label``
-    (new arrays when a face is cut)."""
+    A face bordering one or two cells is left as it is: whole in either of two, it joins no cells that do
+    not touch already. Returns ``faces``, ``label``, ``face_block``, ``fp_label`` (new arrays when a face
+    is cut)."""
     p, _ = block_tree.query(reps, predicate="within")
     slack = np.ones(len(faces), dtype=bool)
     slack[p] = False
@@ -907,7 +908,7 @@ def _split_slack(faces: np.ndarray, reps: np.ndarray, label: np.ndarray, face_bl
     cut, pieces = [], []
     for f in np.unique(a).tolist():
         mine = a == f
-        if len(np.unique(label[b[mine]])) < 2:
+        if len(np.unique(label[b[mine]])) < 3:  # given to one of two cells, it joins no cells that did not touch
             continue
         edges = shapely.get_parts(shapely.line_merge(shared[mine]))  # per neighbour: its ends are the cuts
         ends = shapely.points(np.unique(np.concatenate([shapely.get_coordinates(shapely.get_point(edges, 0)),

@@ -885,12 +885,12 @@ def _arrangement(lines: np.ndarray) -> np.ndarray:
 def _split_slack(faces: np.ndarray, reps: np.ndarray, label: np.ndarray, face_block: np.ndarray,
                  fp_label: np.ndarray, blocks: np.ndarray, block_tree: shapely.STRtree):
     """Each face of the community beyond its blocks (slack: an outline repaired after the blocks were drawn,
-    float noise between outlines) that would join cells apart, cut across at every end of the edges it
+    float noise between outlines) that borders three cells or more, cut across at every end of the edges it
     shares with the faces inside the blocks, from that point to the nearest point of its other edges (the
     community outline): each piece then goes to the cell beside it (unlabelled, as :func:`_union_cells`
     hands out orphans) instead of the whole face, a hairline along many cells, to one of them (issue 16).
-    A face that joins no cells which do not touch already, whole in the cell it shares the longest boundary
-    with (:func:`_joins_apart`), is left as it is. Returns ``faces``, ``label``, ``face_block``, ``fp_label`` (new arrays when a face
+    A face bordering one or two cells is left as it is: whole in either of two, it joins no cells that do
+    not touch already. Returns ``faces``, ``label``, ``face_block``, ``fp_label`` (new arrays when a face
     is cut)."""
     p, _ = block_tree.query(reps, predicate="within")
     slack = np.ones(len(faces), dtype=bool)
@@ -908,7 +908,7 @@ def _split_slack(faces: np.ndarray, reps: np.ndarray, label: np.ndarray, face_bl
     cut, pieces = [], []
     for f in np.unique(a).tolist():
         mine = a == f
-        if not _joins_apart(faces[~slack], label[~slack], label[b[mine]], shapely.length(shared[mine])):
+        if len(np.unique(label[b[mine]])) < 3:  # given to one of two cells, it joins no cells that did not touch
             continue
         edges = shapely.get_parts(shapely.line_merge(shared[mine]))  # per neighbour: its ends are the cuts
         ends = shapely.points(np.unique(np.concatenate([shapely.get_coordinates(shapely.get_point(edges, 0)),
@@ -937,22 +937,6 @@ def _split_slack(faces: np.ndarray, reps: np.ndarray, label: np.ndarray, face_bl
     new_block = _locate(inner_points(new), blocks, block_tree)
     return (np.concatenate([faces[keep], new]), np.concatenate([label[keep], np.full(len(new), -1)]),
             np.concatenate([face_block[keep], new_block]), np.concatenate([fp_label[keep], np.full(len(new), -1)]))
-
-
-def _joins_apart(faces: np.ndarray, label: np.ndarray, labels: np.ndarray, length: np.ndarray) -> bool:
-    """Whether a face bordering cells ``labels`` along ``length`` (one row per neighbour face), given whole to
-    the cell it shares the longest boundary with (as :func:`spread_labels` would), joins it to a cell it does
-    not touch otherwise (through ``faces`` labelled ``label``, the faces inside the blocks)."""
-    uniq, inv = np.unique(labels, return_inverse=True)
-    if len(uniq) < 2:
-        return False
-    w = uniq[int(np.argmax(np.bincount(inv, weights=length)))]
-    mine = shapely.union_all(faces[label == w])
-    for other in uniq[uniq != w].tolist():
-        theirs = shapely.union_all(faces[label == other])
-        if not shapely.length(shapely.intersection(shapely.boundary(mine), shapely.boundary(theirs))) > 0:
-            return True
-    return False
 
 
 def _voronoi_fallback(parts, owner, ok_blocks, site_xy, site_block, div_idx, blocks):

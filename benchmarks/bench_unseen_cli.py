@@ -17,6 +17,7 @@ are written to a GeoPackage and:
 3. imperfect community layers (``gap:M`` a sliver gap M wide cut between two neighbouring communities,
    ``overlap:M`` one community grown M over its neighbour, ``hole:M`` a hole of radius M cut out of one community): partition,
    then the exit status and the first line of stderr (no traceback), validate, and the households of the plan
+   (its buildings layer, and its grids: a building left outside every community is in the first, not the second)
    against those of the fresh plan (nothing silently dropped).
 
     GRIDGEO_SHARED_DATA=../shared/data PYTHONPATH=. .venv/bin/python benchmarks/bench_unseen_cli.py \
@@ -100,7 +101,8 @@ def stored(out: Path) -> dict:
     bad = invalid_geometries(plan)
     return {"plan": plan, "validate": v.returncode, "validate_line": (v.stdout.strip().splitlines() or [""])[-1][:120],
             "holes": holes, "types": geometry_types(out), "invalid": sum(bad.values()),
-            "households": int(pd.to_numeric(plan["buildings"]["households"], errors="coerce").fillna(0).sum())}
+            "households": int(pd.to_numeric(plan["buildings"]["households"], errors="coerce").fillna(0).sum()),
+            "in grids": int(pd.to_numeric(plan["grids"]["households"], errors="coerce").fillna(0).sum())}
 
 
 def community_rows(b: gpd.GeoDataFrame, mine) -> np.ndarray:
@@ -215,6 +217,7 @@ def run(spec: str, work: Path, changes=CHANGES, flaws=FLAWS) -> list[dict]:
             f = s3["plan"]["findings"] if "findings" in s3["plan"].layers else pd.DataFrame()
             row.update({"validate exit": s3["validate"], "households": s3["households"],
                         "households as fresh": s3["households"] == s1["households"],
+                        "in grids as fresh": s3["in grids"] == s1["in grids"],
                         "holes grids/small": f"{s3['holes']['grids']}/{s3['holes']['subgrids']}", "invalid": s3["invalid"],
                         "findings": ", ".join(f"{k} {v}" for k, v in f["type"].value_counts().items()) if len(f) else "",
                         "validate": s3["validate_line"]})

@@ -1,7 +1,9 @@
 """Issue 16 on inputs never used for the re-division check, through the CLI as a user runs it.
 
-For each input (a Suzhou variant of ``bench_unseen.py``: ``suzhou:FLAGS:SEED``, or a Lujiazui builder seed:
-``lujiazui:SEED``) the layers are written to a GeoPackage and:
+For each input (a Suzhou variant of ``bench_unseen.py``: ``suzhou:FLAGS:SEED``, a Lujiazui builder seed:
+``lujiazui:SEED``, or a Wuhan district with messy footprints: ``wuhan:CODE``, built by
+``scripts/build_wuhan_scenario.py --district CODE --footprints messy`` under ``out/wuhan_scenario_CODE``) the layers
+are written to a GeoPackage and:
 
 1. ``gridgeo partition`` writes a fresh plan; ``gridgeo validate PLAN`` (exit status, error count); from the
    stored file: grids and small grids with a hole, geometry types per layer, polygons invalid in EPSG:4490 or
@@ -15,10 +17,11 @@ For each input (a Suzhou variant of ``bench_unseen.py``: ``suzhou:FLAGS:SEED``, 
 3. imperfect community layers (``gap:M`` a sliver gap M wide cut between two neighbouring communities,
    ``overlap:M`` one community grown M over its neighbour, ``hole:M`` a hole of radius M cut out of one community): partition,
    then the exit status and the first line of stderr (no traceback), validate, and the households of the plan
+   (its buildings layer, and its grids: a building left outside every community is in the first, not the second)
    against those of the fresh plan (nothing silently dropped).
 
     GRIDGEO_SHARED_DATA=../shared/data PYTHONPATH=. .venv/bin/python benchmarks/bench_unseen_cli.py \
-        suzhou:plain:148 lujiazui:91 [--work out/unseen_cli] [--md out/unseen_cli.md]
+        suzhou:plain:148 lujiazui:91 wuhan:420102 [--work out/unseen_cli] [--md out/unseen_cli.md]
 """
 
 from __future__ import annotations
@@ -56,6 +59,14 @@ def load(spec: str) -> dict[str, gpd.GeoDataFrame]:
         flags, _, seed = rest.rpartition(":")
         c, b = suzhou_variant(set(flags.split("-")), int(seed))
         return {"communities": c, "buildings": b}
+    if kind == "wuhan":
+        out = REPO / "out" / f"wuhan_scenario_{rest}"
+        res = subprocess.run([sys.executable, str(REPO / "scripts" / "build_wuhan_scenario.py"), "--out", str(out),
+                              "--district", rest, "--footprints", "messy"], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError((res.stderr.strip().splitlines() or [f"exit status {res.returncode}"])[-1])
+        path = out / "wuhan_scenario_messy.gpkg"
+        return {k: gpd.read_file(path, layer=k) for k in ("communities", "streets", "buildings")}
     from bench_unseen import lujiazui
 
     paths = lujiazui(rest)
@@ -90,7 +101,8 @@ def stored(out: Path) -> dict:
     bad = invalid_geometries(plan)
     return {"plan": plan, "validate": v.returncode, "validate_line": (v.stdout.strip().splitlines() or [""])[-1][:120],
             "holes": holes, "types": geometry_types(out), "invalid": sum(bad.values()),
-            "households": int(pd.to_numeric(plan["buildings"]["households"], errors="coerce").fillna(0).sum())}
+            "households": int(pd.to_numeric(plan["buildings"]["households"], errors="coerce").fillna(0).sum()),
+            "in grids": int(pd.to_numeric(plan["grids"]["households"], errors="coerce").fillna(0).sum())}
 
 
 def community_rows(b: gpd.GeoDataFrame, mine) -> np.ndarray:
@@ -205,6 +217,7 @@ def run(spec: str, work: Path, changes=CHANGES, flaws=FLAWS) -> list[dict]:
             f = s3["plan"]["findings"] if "findings" in s3["plan"].layers else pd.DataFrame()
             row.update({"validate exit": s3["validate"], "households": s3["households"],
                         "households as fresh": s3["households"] == s1["households"],
+                        "in grids as fresh": s3["in grids"] == s1["in grids"],
                         "holes grids/small": f"{s3['holes']['grids']}/{s3['holes']['subgrids']}", "invalid": s3["invalid"],
                         "findings": ", ".join(f"{k} {v}" for k, v in f["type"].value_counts().items()) if len(f) else "",
                         "validate": s3["validate_line"]})
@@ -214,7 +227,7 @@ def run(spec: str, work: Path, changes=CHANGES, flaws=FLAWS) -> list[dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("inputs", nargs="+", help="suzhou:FLAGS:SEED or lujiazui:SEED")
+    ap.add_argument("inputs", nargs="+", help="suzhou:FLAGS:SEED, lujiazui:SEED or wuhan:CODE")
     ap.add_argument("--work", type=Path, default=REPO / "out" / "unseen_cli")
     ap.add_argument("--md", type=Path)
     ap.add_argument("--changes", default=",".join(CHANGES), help="re-divisions, comma-separated ('' for none)")

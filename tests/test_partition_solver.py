@@ -163,6 +163,38 @@ def test_cells_hang_no_hairline_along_a_community_edge_the_blocks_miss():
     assert shapely.get_num_geometries(ends) == 2
 
 
+@pytest.mark.parametrize(("shape", "slack_m"), [
+    ("band", 1.5e-6), ("band", 1.9e-6), ("wedge", 1e-6), ("wedge", 1.5e-6), ("jog", 3e-6), ("blocks", 1.5e-6),
+    ("blocks", 0.5),
+])
+def test_cells_split_community_slack_that_runs_along_several_cells(shape, slack_m):
+    # issue 16: slack of the community beyond its blocks under the 2 µm the cells once cut at (a band of even
+    # width, a wedge widest mid-edge, a jog near a corner), or of any width along several undivided blocks,
+    # was one face given whole to one cell: a hairline joining the cells along the edge (two end cells 1.4 km
+    # apart one polygon) or a cell in two parts once stored at the arrangement's precision
+    x0, y0 = 556805.438841, 3463509.81934
+    top = [(x0, y0), (x0, y0 + 300), (x0 + 1800, y0 + 300), (x0 + 1800, y0)]
+    bottom = {"band": [(x0 + 1800, y0 - slack_m), (x0, y0 - slack_m)], "blocks": [(x0 + 1800, y0 - slack_m), (x0, y0 - slack_m)],
+              "wedge": [(x0 + 900, y0 - slack_m)], "jog": [(x0 + 1798, y0), (x0 + 1798, y0 - slack_m)]}[shape]
+    comm = shapely.Polygon(top[1:3] + bottom if shape in ("band", "blocks") else top[1:] + bottom + top[:1])
+    assert comm.is_valid and 0 < shapely.difference(comm, shapely.Polygon(top)).area < 1e3
+    if shape == "blocks":  # nine blocks of one building each: whole cells
+        blocks = np.array([box(x0 + 200 * i, y0, x0 + 200 * (i + 1), y0 + 300) for i in range(9)])
+    else:  # one block of nine buildings: divided
+        blocks = np.array([shapely.Polygon(top)])
+    bld = np.array([box(x0 + x, y0 + 20, x0 + x + 30, y0 + 50) for x in range(50, 1800, 200)])
+    own = np.arange(9) if shape == "blocks" else np.zeros(9, dtype=np.int64)
+    cells = build_cells(comm, blocks, bld, own, np.full(9, 40))
+    assert len(cells) == 9 and cells.households.tolist() == [40] * 9
+    assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-3)
+    # each cell stays within its own stretch of the edge
+    width = shapely.bounds(cells.geoms)[:, 2] - shapely.bounds(cells.geoms)[:, 0]
+    assert width.max() < 400
+    assert shapely.get_num_geometries(shapely.set_precision(cells.geoms, GRID_SIZE_M)).tolist() == [1] * 9
+    ends = shapely.union_all(cells.geoms[[0, 8]], grid_size=GRID_SIZE_M)
+    assert shapely.get_num_geometries(ends) == 2
+
+
 def test_cells_empty_and_multipart_block():
     comm = shapely.MultiPolygon([box(0, 0, 50, 50), box(100, 0, 150, 50)])
     blocks = np.array([comm])

@@ -221,6 +221,7 @@ def build_cells(
             lab[a[sel]] = slot_of_site[site_of[fp_b[c[sel]]]]
             fp_label[fi[a[sel]]] = lab[a[sel]]
         label[fi] = lab
+    faces, label, face_block, fp_label = _split_slack(faces, reps, label, face_block, fp_label, blocks, block_tree)
 
     nslots = len(slot_block)
     site_pt = None
@@ -387,14 +388,6 @@ def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.
         # polygons only: a region that touches the block's edge along a line or at a point clips to a collection
         # of a polygon and that line, which GEOS's overlay refuses (mixed dimensions) in the later differences
         clipped = polygonal(shapely.intersection(parts, blocks[site_block[sel]]), normalise=False)
-        # the community beyond its blocks (an outline repaired after the blocks were drawn: a thin wedge along
-        # an edge, issue 16): the regions cut it too, so that no face of it runs along many cells. Slack thinner
-        # on average than two pixels of the arrangement (float noise between outlines) is left as it was
-        slack = shapely.get_parts(shapely.difference(community, shapely.union_all(blocks)))
-        slack = slack[shapely.area(slack) >= GRID_SIZE_M * shapely.length(slack)]
-        if len(slack):
-            lines.append(shapely.boundary(polygonal(shapely.intersection(parts, shapely.union_all(slack)),
-                                                    normalise=False)))
     found = locals()
     return {n: found[n] for n in _INPUTS}
 
@@ -887,6 +880,63 @@ def _arrangement(lines: np.ndarray) -> np.ndarray:
     faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     faces = np.asarray(faces, dtype=object)
     return faces[shapely.area(faces) > 0]
+
+
+def _split_slack(faces: np.ndarray, reps: np.ndarray, label: np.ndarray, face_block: np.ndarray,
+                 fp_label: np.ndarray, blocks: np.ndarray, block_tree: shapely.STRtree):
+    """Each face of the community beyond its blocks (slack: an outline repaired after the blocks were drawn,
+    float noise between outlines) that borders three cells or more, cut across at every end of the edges it
+    shares with the faces inside the blocks, from that point to the nearest point of its other edges (the
+    community outline): each piece then goes to the cell beside it (unlabelled, as :func:`_union_cells`
+    hands out orphans) instead of the whole face, a hairline along many cells, to one of them (issue 16).
+    A face bordering one or two cells is left as it is: whole in either of two, it joins no cells that do
+    not touch already. Returns ``faces``, ``label``, ``face_block``, ``fp_label`` (new arrays when a face
+    is cut)."""
+    p, _ = block_tree.query(reps, predicate="within")
+    slack = np.ones(len(faces), dtype=bool)
+    slack[p] = False
+    idx = np.flatnonzero(slack)
+    if not len(idx):
+        return faces, label, face_block, fp_label
+    a, b = shapely.STRtree(faces).query(faces[idx], predicate="intersects")
+    a = idx[a]
+    ok = ~slack[b] & (label[b] >= 0)
+    a, b = a[ok], b[ok]
+    shared = shapely.intersection(shapely.boundary(faces[a]), shapely.boundary(faces[b]))
+    pos = shapely.length(shared) > 0
+    a, b, shared = a[pos], b[pos], shared[pos]
+    cut, pieces = [], []
+    for f in np.unique(a).tolist():
+        mine = a == f
+        if len(np.unique(label[b[mine]])) < 3:  # given to one of two cells, it joins no cells that did not touch
+            continue
+        edges = shapely.get_parts(shapely.line_merge(shared[mine]))  # per neighbour: its ends are the cuts
+        ends = shapely.points(np.unique(np.concatenate([shapely.get_coordinates(shapely.get_point(edges, 0)),
+                                                        shapely.get_coordinates(shapely.get_point(edges, -1))]), axis=0))
+        outer = shapely.difference(shapely.boundary(faces[f]), shapely.union_all(edges))
+        if shapely.is_empty(outer):
+            continue
+        xy = shapely.get_coordinates(shapely.shortest_line(ends, outer)).reshape(-1, 2, 2)
+        xy = xy[(xy[:, 0] != xy[:, 1]).any(axis=1)]
+        xy[:, 1] += (xy[:, 1] - xy[:, 0]) * 0.1  # a little past the outline, so that noding crosses it
+        # noded in floating point: snap-rounding would drop the cuts under a pixel long near a wedge's tip
+        lines = shapely.union_all(np.concatenate([[shapely.boundary(faces[f])], shapely.linestrings(xy)]))
+        got = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))), dtype=object)
+        got = got[shapely.area(got) > 0]
+        pts = inner_points(got)
+        got = got[shapely.contains_xy(faces[f], shapely.get_x(pts), shapely.get_y(pts))]
+        if len(got) < 2 or abs(shapely.area(got).sum() - shapely.area(faces[f])) > 1e-3 * shapely.area(faces[f]):
+            continue
+        cut.append(f)
+        pieces.append(got)
+    if not cut:
+        return faces, label, face_block, fp_label
+    keep = np.ones(len(faces), dtype=bool)
+    keep[cut] = False
+    new = np.concatenate(pieces)
+    new_block = _locate(inner_points(new), blocks, block_tree)
+    return (np.concatenate([faces[keep], new]), np.concatenate([label[keep], np.full(len(new), -1)]),
+            np.concatenate([face_block[keep], new_block]), np.concatenate([fp_label[keep], np.full(len(new), -1)]))
 
 
 def _voronoi_fallback(parts, owner, ok_blocks, site_xy, site_block, div_idx, blocks):

@@ -183,6 +183,7 @@ def open_channels(communities: gpd.GeoDataFrame, *, tolerance_m: float = 2.0) ->
     >>> open_channels(c)[["codes", "area_m2", "width_m"]].values.tolist()
     [['420103001001,420103001002', 900.0, 3.0]]
     """
+    require_layers("open_channels", {"communities": communities}, metric=True)  # widths in metres
     columns = ["codes", "owner", "area_m2", "width_m", "geometry"]
     geoms = _valid_geoms(communities)
     union = shapely.union_all(geoms)

@@ -1263,13 +1263,25 @@ def _check_target(path: str | os.PathLike, *, force: bool, func: str, formats: I
     return path
 
 
-#: this machine in the names of temporary files (:func:`temporary_prefix`): letters and digits only
-_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+def _host() -> str:
+    """This machine and process space in the names of temporary files (:func:`temporary_prefix`): its name (letters
+    and digits) and, where Linux tells them, ``_`` and a tag of the kernel's boot and the process-id namespace.
+    Process ids are only comparable within one namespace: containers sharing a folder may have the same name (one
+    of ``--network host``, two machines called ``localhost``) while their ids run apart."""
+    name = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+    try:
+        space = Path("/proc/sys/kernel/random/boot_id").read_text().strip() + f":{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:  # not Linux: the name alone
+        return name
+    return f"{name}_{hashlib.sha256(space.encode()).hexdigest()[:8]}"
+
+
+_HOST = _host()
 
 
 def temporary_prefix(path: Path) -> str:
     """How gridgeo's temporary files (or folders) beside ``path`` begin: ``.NAME.gridgeo-HOST-PID-`` (``NAME`` the
-    file's name, ``PID`` the writing process's), so that a later run can tell one left by a killed run from one
+    file's name, ``HOST`` the machine's name with a tag of its process space, ``PID`` the writing process's), so that a later run can tell one left by a killed run from one
     being written (:func:`remove_stale_temporaries`)."""
     return f".{path.name}.gridgeo-{_HOST}-{os.getpid()}-"
 

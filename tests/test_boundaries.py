@@ -8,7 +8,7 @@ import shapely
 
 from conftest import CODE_A, CODE_B, METRIC_EPSG, rect
 from gridgeo import InputError
-from gridgeo.boundaries import boundary_slivers, repair_communities, resolve_slivers, validate_communities
+from gridgeo.boundaries import boundary_slivers, open_channels, repair_communities, resolve_slivers, validate_communities
 from gridgeo.crs import convert_datum
 
 
@@ -228,3 +228,28 @@ def test_notches_and_short_partings_at_the_outer_edge_are_no_open_gap(communitie
     c.loc[0, "geometry"] = c.geometry.iloc[0].difference(rect(100, 300, 105, 400))
     c.loc[1, "geometry"] = c.geometry.iloc[1].difference(rect(400, 370, 403, 400))
     assert resolve_slivers(c)[1]["type"].tolist() == []
+
+
+def test_open_channels_refuses_a_layer_in_degrees(communities_4547):
+    """Widths and the 50 m run are metres: a layer in degrees was measured in degrees and found nothing."""
+    c = communities_4547.copy()
+    c.loc[1, "geometry"] = rect(403, 0, 800, 400)
+    assert len(open_channels(c)) == 1
+    with pytest.raises(InputError, match="communities must be in a metric"):
+        open_channels(c.to_crs(4490))
+
+
+def test_a_tolerance_above_the_channel_width_gives_it_to_the_longest_boundary(communities_4547):
+    """What the warning says: ``boundary_tolerance_m`` above the channel's width has it filled, given to the
+    community it names, the one sharing the longest boundary with it (here A, drawn zigzag: the longer)."""
+    c = communities_4547.copy()
+    zigzag = [(400.0 - 0.5 * (k % 2), 10.0 * k) for k in range(41)]  # A's east edge, 0.5 m in and out
+    x0, y0 = rect(0, 0, 1, 1).bounds[:2]
+    c.loc[0, "geometry"] = shapely.Polygon([(x0 + x, y0 + y) for x, y in [(0, 0), *zigzag, (0, 400)]])
+    c.loc[1, "geometry"] = rect(403, 0, 800, 400)
+    warned = resolve_slivers(c)[1]
+    assert warned["type"].tolist() == ["community_gap"] and warned["community_code"].tolist() == [CODE_A]
+    fixed, findings = resolve_slivers(c, tolerance_m=4.0)
+    assert findings["type"].tolist() == ["community_gap_filled"] and findings["community_code"].tolist() == [CODE_A]
+    grown = fixed.area.to_numpy() - c.area.to_numpy()
+    assert grown[0] == pytest.approx(findings["measure"].iloc[0], abs=1) and grown[1] == pytest.approx(0, abs=1e-6)

@@ -108,3 +108,59 @@ def test_export_removes_the_folder_a_killed_export_left(tmp_path):
     assert len(os.listdir(tmp_path)) == 1
     export(Plan({"communities": communities()}), out, format="geojson")
     assert os.listdir(tmp_path) == ["exported"]
+
+
+# a run writing ``out`` now, in a process-id namespace of its own (a container sharing the folder and the machine's
+# name): its process id, PID, means nothing here
+WRITING_ELSEWHERE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from gridgeo.io import atomic_write
+
+    def write(tmp):
+        Path(tmp).write_bytes(b"half a GeoPackage")
+        print(Path(tmp).name, flush=True)
+        time.sleep(60)
+
+    atomic_write(Path(sys.argv[1]), write)
+""")
+
+
+def _unshare() -> list[str] | None:
+    """The command running another in a process-id namespace of its own (a container's), if this system allows it."""
+    cmd = ["unshare", "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]
+    try:
+        ok = subprocess.run([*cmd, "true"], capture_output=True, timeout=30, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return cmd if ok else None
+
+
+def _free_pid() -> int:
+    """A process id no process of this namespace has now."""
+    for pid in range(30000, 300, -1):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except OSError:
+            continue
+    raise AssertionError("no free process id")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or _unshare() is None,
+                    reason="needs unshare of a user and pid namespace (Linux)")
+def test_a_live_run_of_another_process_namespace_is_left_alone(tmp_path):
+    out = tmp_path / "plan.gpkg"
+    pid = _free_pid()  # the writer's id in its namespace, a process id that does not run in this one
+    inner = f"echo {pid - 1} > /proc/sys/kernel/ns_last_pid && {sys.executable} -c \"$0\" \"$1\""
+    w = subprocess.Popen([*_unshare(), "sh", "-c", inner, WRITING_ELSEWHERE, str(out)], env=ENV, cwd=REPO,
+                         stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        name = w.stdout.readline().strip()
+        assert f"-{pid}-" in name, name
+        assert remove_stale_temporaries(out) == []
+        assert os.listdir(tmp_path) == [name]
+    finally:
+        os.killpg(w.pid, signal.SIGKILL)  # the namespace's processes with it
+        w.wait()

@@ -892,9 +892,10 @@ def _split_slack(faces: np.ndarray, reps: np.ndarray, label: np.ndarray, face_bl
     A face bordering one or two cells is left as it is: whole in either of two, it joins no cells that do
     not touch already. Returns ``faces``, ``label``, ``face_block``, ``fp_label`` (new arrays when a face
     is cut)."""
-    p, _ = block_tree.query(reps, predicate="within")
-    slack = np.ones(len(faces), dtype=bool)
-    slack[p] = False
+    if not len(blocks):
+        return faces, label, face_block, fp_label
+    # outside every block: :func:`_locate` gave each face a block holding its point where one does
+    slack = ~shapely.within(reps, blocks[face_block])
     idx = np.flatnonzero(slack)
     if not len(idx):
         return faces, label, face_block, fp_label

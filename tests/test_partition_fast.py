@@ -791,3 +791,37 @@ def test_compiled_pieces_count_as_python():
         for c in range(n):
             p = int(labels[c])
             assert _fast.pieces_of(p, c, indptr, nbr, labels) == _pieces(members[p] - {c}, nbrs)
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_a_division_loads_one_overload_per_kernel_and_reading_a_plan_imports_no_numba(tmp_path):
+    """Each compiled kernel a division calls is loaded (or compiled) once per process: every call site passes
+    the same dtypes and layouts (another would compile, then load, a second overload in every process). The
+    commands that read a plan (validate, info, report) never import numba (about 0.55 s of CPU per process)."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "plan.gpkg"
+    divide = (
+        "import json, sys, gridgeo\n"
+        "from gridgeo.partition.synthetic import street_lattice\n"
+        "from numba.core.registry import CPUDispatcher\n"
+        "d = street_lattice(seed=11, nx=4, ny=3)\n"
+        "gridgeo.divide(d['communities'], streets=d['streets'], buildings=d['buildings']).to_file(sys.argv[1])\n"
+        "K = sys.modules['gridgeo.partition._kernels']\n"
+        "print(json.dumps({n: [str(s) for s in f.signatures] for n, f in vars(K).items()"
+        " if isinstance(f, CPUDispatcher) and f.signatures}))\n")
+    run = subprocess.run([sys.executable, "-c", divide, str(out)], check=True, capture_output=True, text=True,
+                         timeout=600)
+    loaded = json.loads(run.stdout.splitlines()[-1])
+    assert {"_ranked_candidates", "_region_graph", "_improve", "_polish_next"} <= loaded.keys()
+    assert {n: s for n, s in loaded.items() if len(s) > 1} == {}
+    read = (
+        "import sys\n"
+        "from gridgeo.cli import main\n"
+        "for cmd in ('validate', 'info', 'report'):\n"
+        "    main([cmd, sys.argv[1]])\n"
+        "assert 'numba' not in sys.modules, 'numba imported'\n"
+        "assert 'gridgeo.partition._kernels' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", read, str(out)], check=True, capture_output=True, timeout=600)

@@ -27,9 +27,11 @@ two parts' summed ``P²/(4πA)``, and the pieces of a part) run here too (:func:
 :func:`pieces_of`): the same sums in the same order, so the same moves.
 
 First use compiles every kernel (about 80 s of CPU on the 2-core machine, once per installation, into
-numba's cache beside the sources); later processes load them from the cache (about 3 s of CPU with the
-imports). :func:`warm_up` does either ahead of time: the partition calls it in the main process before
-forking local workers, so that they inherit the kernels instead of each compiling them.
+numba's cache beside the sources); later processes load them from the cache: about 0.8 s of CPU per process
+(session 45: importing numba 0.24 s, its CPU target 0.30 s, the 17 kernels' cached code 0.19 s), on top of
+the 1.05 s of importing :mod:`gridgeo.partition` (geopandas, pandas) that any division pays. :func:`warm_up`
+does either ahead of time: the partition calls it in the main process before forking local workers, so that
+they inherit the kernels instead of each compiling them.
 
 Callers ask :func:`compiled` before using a kernel. It is False without numba, with ``GRIDGEO_NO_NUMBA=1``
 in the environment, or when numba is installed but cannot be imported or cannot compile the kernels (a
@@ -52,7 +54,7 @@ __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums
            "pieces_of"]
 
 #: whether numba is installed and not turned off by ``GRIDGEO_NO_NUMBA`` (it is imported, and the kernels of
-#: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.4 s and 85 MB that other commands do
+#: :mod:`._kernels` loaded, only when a kernel is first wanted: about 0.8 s of CPU and 85 MB that other commands do
 #: not pay); :func:`compiled` says whether the kernels actually loaded
 AVAILABLE = (os.environ.get("GRIDGEO_NO_NUMBA", "").strip() in ("", "0")
              and importlib.util.find_spec("numba") is not None)

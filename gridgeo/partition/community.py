@@ -167,10 +167,10 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     block_geoms, block_ids, bblock, zone_of_block, group_zones = _blocks(job, findings)
     hh = job["bld_households"]
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else None
-    # blocks shaped as ribbons (between the carriageways of a dual road, under an elevated road): cut across where
-    # a grid holds one whole as an arm (below)
+    # blocks without households shaped as ribbons (between the carriageways of a dual road, under an elevated
+    # road) cut across from the start, so that the grids along one each take the stretch beside them
     ribbons = ribbon_blocks(block_geoms).tolist() if zone_of_block is None else []
-    cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
+    cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=ribbons or None)
 
     def graph_of(c: Cells) -> Graph:  # the cells' graph: streets along edges, parts meeting at a point joined
         return _ribbon_edges(_pinched(cell_graph(c.geoms, households=c.households, block=c.block,
@@ -186,30 +186,14 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     memo: dict = {}  # small-grid divisions, shared by the base grids' recombination and the small grids
     out, grid_of_cell, opened, unit_of_cell, parts = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds,
                                                                  weights, code, multipart, community, memo)
-    cell_strips = None
-    held = _ribbons_held(cells, grid_of_cell, out.n_parts, parts, ribbons)
-    if held:
-        # ribbons without households held whole by grids of a long or ragged shape: drawn again with them cut
-        # across (:func:`~.units.strip_pieces`), each piece going with the land beside it (:func:`_ribbon_edges`);
-        # kept when the grids come out more compact (their median Polsby–Popper) and no more are out of bounds
-        cells_r = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=held)
-        if cells_r.strip is not None and cells_r.strip.any():
-            g_r = graph_of(cells_r)
-            memo_r: dict = {}
-            alt = _base_grids(cells_r, g_r, zone_of_block, grid_bounds, sub_bounds, weights, code, multipart,
-                              community, memo_r)
-            if _more_compact(cells_r, alt[1], alt[0].n_parts, alt[4], cells, grid_of_cell, out.n_parts, parts,
-                             grid_bounds):
-                cells, g, memo = cells_r, g_r, memo_r
-                out, grid_of_cell, opened, unit_of_cell, parts = alt
-                cell_strips = held
     strips = _wrapping_strips(cells, grid_of_cell, out.n_parts, community, parts) if zone_of_block is None else []
-    strips = [b for b in strips if b not in (cell_strips or [])]
+    strips = [b for b in strips if b not in ribbons]
+    cell_strips = ribbons or None
     if len(strips):
         # a grid still wrapped around others along strips without buildings (a road reserve along the
         # community's edge): drawn again with those strips cut along the blocks they border; kept when
         # fewer grids are wrapped (or fewer holes in as many) and no more are out of bounds
-        strips = sorted(set(strips) | set(cell_strips or []))
+        strips = sorted(set(strips) | set(ribbons))
         cells2 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips)
         if cells2.strip is not None and cells2.strip.any():
             g2 = graph_of(cells2)
@@ -321,8 +305,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
            "H": int(cells.households.sum()), "graph": g, "unit": unit, "multipart": multipart}
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
-    cut = set(ribbons) & set(cell_strips or [])
-    opened = {b: "ribbon" if why == "strip" and b in cut else why for b, why in opened.items()}
+    opened = {b: "ribbon" if why == "strip" and b in ribbons else why for b, why in opened.items()}
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
     why_not = _not_compact_why(grid_geoms, drawn, cells, grid_of_cell, container, community, grid_ids, searched,
                                zoned=zone_of_block is not None)
@@ -685,46 +668,6 @@ def _wrapping_strips(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, commu
             if bh[blk] == 0 and (grid_of_cell[cells.block == blk] == p).all():
                 out.append(int(blk))
     return sorted(set(out))
-
-
-#: a grid under this Polsby–Popper holding a ribbon whole (:func:`~.units.ribbon_blocks`) has it cut across
-RIBBON_GRID_PP = 0.35
-
-
-def _ribbons_held(cells: Cells, grid_of_cell: np.ndarray, n_parts: int, parts: np.ndarray | None,
-                  ribbons: list[int]) -> list[int]:
-    """The ``ribbons`` (blocks) without households that one grid holds whole, where that grid's Polsby–Popper is
-    under :data:`RIBBON_GRID_PP` (``parts``: the grids' cells united, or None to unite them here)."""
-    if not ribbons or not n_parts or not len(cells):
-        return []
-    nb = int(cells.block.max()) + 1
-    rib = np.asarray([b for b in ribbons if b < nb], dtype=np.int64)
-    if not len(rib):
-        return []
-    bh = np.bincount(cells.block, weights=cells.households, minlength=nb)
-    lo = np.full(nb, n_parts, dtype=np.int64)
-    hi = np.full(nb, -1, dtype=np.int64)
-    np.minimum.at(lo, cells.block, grid_of_cell)
-    np.maximum.at(hi, cells.block, grid_of_cell)
-    whole = rib[(bh[rib] == 0) & (hi[rib] >= 0) & (lo[rib] == hi[rib])]
-    if not len(whole):
-        return []
-    pp = polsby_popper(parts if parts is not None else part_unions(cells.geoms, grid_of_cell, n_parts))
-    return sorted(int(b) for b in whole[pp[hi[whole]] < RIBBON_GRID_PP])
-
-
-def _more_compact(cells2: Cells, of2: np.ndarray, n2: int, parts2: np.ndarray | None, cells: Cells, of1: np.ndarray,
-                  n1: int, parts1: np.ndarray | None, grid_bounds: Bounds) -> bool:
-    """Whether the second drawing's grids have a higher median Polsby–Popper and no more are out of bounds."""
-    def median_pp(c: Cells, of: np.ndarray, n: int, parts: np.ndarray | None) -> float:
-        return float(np.median(polsby_popper(parts if parts is not None else part_unions(c.geoms, of, n)))) if n else 0.0
-
-    def outside(c: Cells, of: np.ndarray, n: int) -> int:
-        hp = np.bincount(of, weights=c.households, minlength=n)
-        return int(sum(grid_bounds.violation(x) > 0 for x in hp))
-
-    return (median_pp(cells2, of2, n2, parts2) > median_pp(cells, of1, n1, parts1)
-            and outside(cells2, of2, n2) <= outside(cells, of1, n1))
 
 
 def _frozen(notes: list[tuple[str, int, float]]) -> set[int]:

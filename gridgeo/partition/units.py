@@ -514,7 +514,7 @@ def strip_pieces(blocks: np.ndarray, idx: np.ndarray, tree: shapely.STRtree | No
     ribbons = set(np.asarray(across if across is not None else [], dtype=np.int64).tolist())
     for b in np.asarray(idx, dtype=np.int64).tolist():
         start = len(out)
-        _block_pieces(blocks, b, tree, out, out_block, skip=ribbons)
+        _block_pieces(blocks, b, tree, out, out_block)
         if b in ribbons:
             length = _long_sides(shapely.oriented_envelope(blocks[b:b + 1]))[0][0]
             out[start:] = _cut_across(out[start:], float(shapely.area(blocks[b])) / max(length, 1e-12))
@@ -549,11 +549,9 @@ def _kept_whole(pieces: list, footprints: list, block: shapely.Geometry) -> list
             if shapely.get_type_id(part) == 3 and shapely.area(part) > _PIECE_MIN_M2]
 
 
-def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, out_block: list, *,
-                  skip: set[int] | frozenset = frozenset()) -> None:
-    """The pieces of block ``b`` (:func:`strip_pieces`), appended to ``out`` (and ``b`` to ``out_block``); a ribbon
-    (``b`` in ``skip``) is cut along the blocks it borders other than ribbons (``skip``)."""
-    mine = _nearest_pieces(blocks, b, tree, skip=skip if b in skip else frozenset())
+def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, out_block: list) -> None:
+    """The pieces of block ``b`` (:func:`strip_pieces`), appended to ``out`` (and ``b`` to ``out_block``)."""
+    mine = _nearest_pieces(blocks, b, tree)
     corridors = _ring_corridors(blocks[b])
     if corridors is not None:
         _add_cut(out, out_block, b, mine, corridors)
@@ -562,12 +560,11 @@ def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, 
         out_block.extend([b] * len(mine))
 
 
-def _nearest_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, *,
-                    skip: set[int] | frozenset = frozenset()) -> list:
-    """Block ``b`` cut into the parts nearest to each block it borders (those in ``skip`` aside); the block itself
-    where it borders fewer than two or the diagram is degenerate (collinear points)."""
+def _nearest_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree) -> list:
+    """Block ``b`` cut into the parts nearest to each block it borders; the block itself where it borders
+    fewer than two or the diagram is degenerate (collinear points)."""
     nbrs = tree.query(blocks[b], predicate="intersects")
-    nbrs = nbrs[(nbrs != b) & ~np.isin(nbrs, list(skip))]
+    nbrs = nbrs[nbrs != b]
     shared = shapely.intersection(shapely.boundary(blocks[b]), shapely.boundary(blocks[nbrs]))
     ok = shapely.length(shared) > 1.0
     nbrs, shared = nbrs[ok], shared[ok]

@@ -65,7 +65,7 @@ from .refine import open_units, split_blocks_for_bounds, whole_again
 from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper, within_bounds
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import BudgetExceeded, SmallGridBadness, connected_sets, reshape_for_small_grids
-from .units import Cells, build_cells, ribbon_blocks
+from .units import Cells, build_cells
 
 __all__ = ["partition_community", "CROSSING_REPORT_M", "MEDIAN_WIDTH_M"]
 
@@ -127,22 +127,6 @@ def _pinched(g: Graph, geoms: np.ndarray, community: Any) -> Graph:
                                nostreet=np.concatenate([g.nostreet, length]))
 
 
-def _ribbon_edges(g: Graph, cells: Cells, ribbons: list[int]) -> Graph:
-    """``g`` with the road moved into the ribbons cut across (:func:`~.units.ribbon_blocks`): an edge between two
-    pieces of a ribbon runs along an arterial (the pieces lie along the blocks beside them, so those edges are the
-    road's middle and its cuts across), and an edge from a piece to the land beside it along none, so that a piece
-    goes with the grid beside it and the road stays a barrier between the grids on either side of it."""
-    if not ribbons or cells.strip is None or not g.n:
-        return g
-    piece = np.isin(cells.block, ribbons) & cells.strip[cells.block]
-    if not piece.any():
-        return g
-    both, one = piece[g.a] & piece[g.b], piece[g.a] ^ piece[g.b]
-    art = np.where(both, g.length, np.where(one, 0.0, g.art))
-    nostreet = np.where(both, 0.0, g.nostreet)
-    return dataclasses.replace(g, art=art, nostreet=nostreet)
-
-
 def seed_for(code: str, salt: int = 0) -> int:
     """A seed from a community code (stable across runs, processes and input order)."""
     return (zlib.crc32(str(code).encode("utf-8")) + 7919 * salt) % (2**32)
@@ -167,15 +151,11 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     block_geoms, block_ids, bblock, zone_of_block, group_zones = _blocks(job, findings)
     hh = job["bld_households"]
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else None
-    # blocks without households shaped as ribbons (between the carriageways of a dual road, under an elevated
-    # road) cut across from the start, so that the grids along one each take the stretch beside them
-    ribbons = ribbon_blocks(block_geoms).tolist() if zone_of_block is None else []
-    cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=ribbons or None)
+    cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
 
     def graph_of(c: Cells) -> Graph:  # the cells' graph: streets along edges, parts meeting at a point joined
-        return _ribbon_edges(_pinched(cell_graph(c.geoms, households=c.households, block=c.block,
-                                                 streets=job["streets"], arterial=job["arterial"],
-                                                 snap_m=r.street_snap_m), c.geoms, community), c, ribbons)
+        return _pinched(cell_graph(c.geoms, households=c.households, block=c.block, streets=job["streets"],
+                                   arterial=job["arterial"], snap_m=r.street_snap_m), c.geoms, community)
 
     g = graph_of(cells)
     weights = Weights(arterial_tree=r.arterial_weight, minor_tree=r.minor_weight, sweep_trees=_sweep_trees(g, job["streets"]))
@@ -187,13 +167,11 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     out, grid_of_cell, opened, unit_of_cell, parts = _base_grids(cells, g, zone_of_block, grid_bounds, sub_bounds,
                                                                  weights, code, multipart, community, memo)
     strips = _wrapping_strips(cells, grid_of_cell, out.n_parts, community, parts) if zone_of_block is None else []
-    strips = [b for b in strips if b not in ribbons]
-    cell_strips = ribbons or None
+    cell_strips = None
     if len(strips):
         # a grid still wrapped around others along strips without buildings (a road reserve along the
         # community's edge): drawn again with those strips cut along the blocks they border; kept when
         # fewer grids are wrapped (or fewer holes in as many) and no more are out of bounds
-        strips = sorted(set(strips) | set(ribbons))
         cells2 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips)
         if cells2.strip is not None and cells2.strip.any():
             g2 = graph_of(cells2)
@@ -305,7 +283,6 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
            "H": int(cells.households.sum()), "graph": g, "unit": unit, "multipart": multipart}
     findings += _base_findings(out, grid_of_cell, grid_ids, grid_geoms, grid_h, ctx)
     findings += _crossing_findings(g, cells, block_geoms, grid_of_cell, grid_ids, grid_geoms, code)
-    opened = {b: "ribbon" if why == "strip" and b in ribbons else why for b, why in opened.items()}
     findings += _divided_block_findings(cells, block_ids, grid_of_cell, opened, r, code)
     why_not = _not_compact_why(grid_geoms, drawn, cells, grid_of_cell, container, community, grid_ids, searched,
                                zoned=zone_of_block is not None)
@@ -1825,7 +1802,6 @@ OPENED_WHY = {
              "grid is wrapped around another"),
     "bounds": "at most a grid's ceiling, yet whole blocks left no division within the bounds around it",
     "strip": "a strip without buildings that a grid was wrapped along, around its neighbours",
-    "ribbon": "a ribbon without households (long and thin, between roads), cut across",
 }
 
 
@@ -1840,8 +1816,7 @@ def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, opened: dict[
         if n_in > 1:
             why = OPENED_WHY[opened[bi]].format(grid_max=r.grid_max, subgrid_min=r.subgrid_min,
                                                 subgrid_max=r.subgrid_max)
-            where = ("the blocks it borders" if opened[bi] in ("strip", "ribbon")
-                     else "the gaps between its buildings")
+            where = "the blocks it borders" if opened[bi] == "strip" else "the gaps between its buildings"
             found.append(_finding("block_divided", "info", "blocks", code, str(block_ids[bi]), float(bh[bi]),
                                   f"block {block_ids[bi]} has {int(bh[bi])} households, {why}: divided "
                                   f"between {n_in} grids along {where}", None))

@@ -55,7 +55,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
 from . import _fast
-from ._memo import BoundedCache, graph_digest, graph_key
+from ._memo import BoundedCache, graph_key
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
 from .graph import Graph, contract, subgraph
 
@@ -675,9 +675,7 @@ class _Solver:
             if done[i] is None:
                 continue
             c = done[i][0]
-            mine = np.zeros(g.n, dtype=bool)
-            mine[c] = True
-            nbr = np.unique(owner[self.nbr[np.repeat(mine, np.diff(self.indptr))]])  # c's neighbours' regions
+            nbr = np.unique(owner[self.nbr[np.concatenate([np.arange(self.indptr[u], self.indptr[u + 1]) for u in c])]])
             nbr = [int(j) for j in nbr if j >= 0 and j != i and done[j] is not None]
             # the neighbour sharing the longest boundary, with a lighter search
             for j in sorted(nbr, key=lambda j: (-self._contact(c, done[j][0]), j))[:3]:
@@ -759,9 +757,7 @@ class _Solver:
         if not barrier.any():
             return self._components(nodes)
         sub = subgraph(g, nodes)
-        inside = np.zeros(g.n, dtype=bool)
-        inside[nodes] = True
-        sub_barrier = barrier[inside[g.a] & inside[g.b]]  # the subgraph's edges, in its order
+        sub_barrier = barrier[(np.isin(g.a, nodes)) & (np.isin(g.b, nodes))]
         keep = ~sub_barrier
         nr, region = _fast.components(sub.n, sub.a[keep], sub.b[keep])
         H = np.bincount(region, weights=sub.h, minlength=nr).astype(np.int64).tolist()
@@ -802,7 +798,7 @@ class _Solver:
                 break
             if not merged:
                 break
-        lab = np.array([find(r) for r in range(nr)], dtype=np.int64)[region]
+        lab = np.array([find(int(r)) for r in region])
         comps = [nodes[lab == r] for r in np.unique(lab)]
         # a region may be in pieces when its barrier-free parts were joined through another region
         out = []
@@ -860,7 +856,7 @@ class _Solver:
         lab, cg = self._contracted(nodes)
         if cg.n > EXACT_MAX_NODES:
             return (None,)
-        key = (graph_digest(cg), k, strict, self.bounds, self.w, self.lref)  # cg is new: asked once
+        key = (graph_key(cg), k, strict, self.bounds, self.w, self.lref)
         masks = _EXACT.get(key)
         if masks is None:
             masks = (self._exact_masks(cg, k, strict),)

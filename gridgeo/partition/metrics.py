@@ -521,65 +521,6 @@ def _chunks(internal: np.ndarray, segment_m: float) -> list[np.ndarray]:
     return [np.arange(a, b) for a, b in zip(starts, np.r_[starts[1:], len(group)], strict=True)]
 
 
-#: streets are cut into pieces of at most this length (m) for the nearest-vertex bounds of :func:`near_streets`
-_VERTEX_STEP_M = 2.0
-#: at most this many street vertices in one nearest-vertex tree; beyond it, each point is tested by the STRtree
-_MAX_STREET_VERTICES = 4_000_000
-
-
-def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float, *,
-                 lines: np.ndarray | None = None) -> np.ndarray:
-    """Whether each point ``xy`` (n × 2, metric) lies within ``snap_m`` of a geometry of ``street_tree``:
-    exactly ``street_tree.query(points, predicate="dwithin", distance=snap_m)``, without a shapely point
-    per piece of boundary (a district has millions).
-
-    The streets near the points are cut into pieces of at most :data:`_VERTEX_STEP_M` and their vertices
-    put in a k-d tree. A point's distance to its nearest vertex ``d`` bounds its distance to the streets
-    ``D``: ``d - step/2 <= D <= d``. So ``d <= snap_m`` is within, ``d > snap_m + step/2`` is not, and only
-    the points in between (a few in a thousand on real districts) are tested exactly with the STRtree.
-    Streets with a surface (polygons: a point inside is at distance 0 from no vertex) are all tested with
-    the STRtree. ``lines``, when given, hold every point (the boundary the points were sampled on): only
-    the streets within ``snap_m`` of them are drawn into the tree, instead of those of the points' box.
-
-    >>> from shapely import LineString
-    >>> tree = shapely.STRtree([LineString([(0, 0), (100, 0)])])
-    >>> near_streets(np.array([[50.0, 2.9], [50.0, 3.0], [50.0, 3.2], [-3.0, 0.0], [103.1, 0.0]]), tree, 3.0).tolist()
-    [True, True, False, True, False]
-    """
-    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-    hit = np.zeros(len(xy), dtype=bool)
-    if not len(xy) or not len(street_tree.geometries):
-        return hit
-
-    def exact(idx: np.ndarray) -> None:
-        pts = shapely.points(xy[idx])
-        hit[idx[np.unique(street_tree.query(pts, predicate="dwithin", distance=snap_m)[0])]] = True
-
-    if lines is not None:
-        near = street_tree.geometries[np.unique(street_tree.query(lines, predicate="dwithin", distance=snap_m)[1])]
-    else:
-        lo, hi = xy.min(axis=0) - snap_m, xy.max(axis=0) + snap_m
-        near = street_tree.geometries[street_tree.query(shapely.box(*lo, *hi))]
-    if not len(near):
-        return hit
-    step = _VERTEX_STEP_M
-    surface = np.isin(shapely.get_type_id(near), (3, 6, 7))
-    if surface.any() or float(np.nansum(shapely.length(near))) / step > _MAX_STREET_VERTICES:
-        exact(np.arange(len(xy)))
-        return hit
-    from scipy.spatial import cKDTree  # scipy comes with scikit-learn
-
-    vertices = shapely.get_coordinates(shapely.segmentize(near, step))
-    reach = snap_m + step / 2 + 1e-6
-    d, _ = cKDTree(vertices).query(xy, k=1, distance_upper_bound=reach)
-    sure = d <= snap_m - 1e-9  # a vertex interpolated by segmentize lies on its street to within rounding
-    hit[sure] = True
-    unsure = np.flatnonzero(~sure & (d <= reach))
-    if len(unsure):
-        exact(unsure)
-    return hit
-
-
 def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.STRtree,
                   streets: tuple[np.ndarray, np.ndarray, shapely.STRtree] | None, snap_m: float, segment_m: float,
                   off_lines: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -595,7 +536,8 @@ def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.
     aligned = np.zeros(nz)
     off = np.full(nz, shapely.MultiLineString(), dtype=object) if off_lines else None
     lines, lidx = shapely.get_parts(inner, return_index=True)
-    is_line = np.isin(shapely.get_type_id(lines), (1, 2))
+    kind = shapely.get_type_id(lines)
+    is_line = (kind == 1) | (kind == 2)
     lines, lidx = lines[is_line], lidx[is_line]
     if len(lines) == 0:
         return aligned, off

@@ -1,9 +1,9 @@
 """The street-alignment measure (街巷定界 share) of each community's grids and small grids, as the partition's
-jobs compute it, with the two tests of whether a 1 m piece of boundary lies within ``street_snap_m`` of a
-street: the STRtree's ``dwithin`` on a shapely point per piece (before session 25) against
-:func:`gridgeo.partition.metrics.near_streets` (nearest street vertex in a k-d tree, exact bounds, the STRtree
-for the points between them). Both run in this process, alternating, on the same plan; the figures must be
-identical (asserted) and the CPU time of each is printed.
+jobs compute it, two ways: the 1 m pieces of boundary (``shapely.segmentize``) each a shapely point asked the
+STRtree's ``dwithin`` (the definition, as before session 25), against
+:func:`gridgeo.partition.metrics.street_alignment` (since session 45: the pieces near a street found from each
+boundary segment's interval near each street segment). Both run in this process, alternating, on the same
+plan; the figures must agree to 1e-6 m (asserted) and the CPU time of each is printed.
 
     GRIDGEO_SHARED_DATA=../shared/data .venv/bin/python benchmarks/bench_alignment.py [--dataset wuhan-messy] [--repeat 3]
 """
@@ -22,11 +22,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_partition as bp  # noqa: E402
 
 
-def _strtree_near(xy: np.ndarray, tree: shapely.STRtree, snap_m: float, *, lines: np.ndarray | None = None) -> np.ndarray:
-    """The test as it was: a point per piece, the STRtree's dwithin."""
-    hit = np.zeros(len(xy), dtype=bool)
-    hit[np.unique(tree.query(shapely.points(xy), predicate="dwithin", distance=snap_m)[0])] = True
-    return hit
+def _per_point(zgeom: np.ndarray, zcont: np.ndarray, cgeom: np.ndarray, tree: shapely.STRtree,
+               snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The measure the slow way: the boundary less its container's band, 1 m pieces, a point per piece."""
+    band = shapely.buffer(shapely.boundary(cgeom), snap_m, quad_segs=2)
+    inner = shapely.difference(shapely.boundary(zgeom), band[zcont])
+    parts, owner = shapely.get_parts(inner, return_index=True)
+    coords, idx = shapely.get_coordinates(shapely.segmentize(parts, 1.0), return_index=True)
+    same = idx[1:] == idx[:-1]
+    a, b, own = coords[:-1][same], coords[1:][same], owner[idx[:-1][same]]
+    hit = np.zeros(len(a), dtype=bool)
+    hit[np.unique(tree.query(shapely.points((a + b) / 2.0), predicate="dwithin", distance=snap_m)[0])] = True
+    internal = shapely.length(inner)
+    aligned = np.bincount(own[hit], weights=np.hypot(*(b - a)[hit].T), minlength=len(zgeom))
+    total = np.bincount(own, weights=np.hypot(*(b - a).T), minlength=len(zgeom))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return internal, np.where(total > 0, aligned * internal / total, 0.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,34 +68,30 @@ def main(argv: list[str] | None = None) -> int:
         jobs.append((gg.geometry.to_numpy(), cg, sgeoms[near], ss.geometry.to_numpy(),
                      np.array([pos[k] for k in ss["grid_id"]], dtype=np.int64)))
 
-    def run() -> list:
+    def run(measure) -> list:
         out = []
         for ggeom, cg, st, sgeom, parent in jobs:
             tree = shapely.STRtree(st)
-            out.append(metrics.street_alignment(ggeom, np.zeros(len(ggeom), dtype=np.int64), np.array([cg]), tree, snap))
-            out.append(metrics.street_alignment(sgeom, parent, ggeom, tree, snap))
+            out.append(measure(ggeom, np.zeros(len(ggeom), dtype=np.int64), np.array([cg]), tree, snap))
+            out.append(measure(sgeom, parent, ggeom, tree, snap))
         return out
 
     cpu: dict[str, list[float]] = {}
-    current = metrics.near_streets
-    try:
-        for _ in range(args.repeat):
-            for name, fn in (("STRtree dwithin per point", _strtree_near), ("near_streets", current)):
-                metrics.near_streets = fn
-                t = time.process_time()
-                got = run()
-                cpu.setdefault(name, []).append(time.process_time() - t)
-                if fn is _strtree_near:
-                    ref = got
-                else:
-                    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(ref, got, strict=True))
-    finally:
-        metrics.near_streets = current
+    for _ in range(args.repeat):
+        for name, fn in (("a point per piece", _per_point), ("street_alignment", metrics.street_alignment)):
+            t = time.process_time()
+            got = run(fn)
+            cpu.setdefault(name, []).append(time.process_time() - t)
+            if fn is _per_point:
+                ref = got
+            else:
+                assert all(np.allclose(a[0], b[0], rtol=0, atol=1e-6) and np.allclose(a[1], b[1], rtol=0, atol=1e-6)
+                           for a, b in zip(ref, got, strict=True))
     med = {k: float(np.median(v)) for k, v in cpu.items()}
-    print(f"{args.dataset}: {len(jobs)} communities, {len(res.grids)} grids, {len(res.subgrids)} small grids; figures identical")
+    print(f"{args.dataset}: {len(jobs)} communities, {len(res.grids)} grids, {len(res.subgrids)} small grids; figures equal to 1e-6 m")
     for k, v in cpu.items():
         print(f"  {k}: CPU s {', '.join(f'{x:.2f}' for x in v)} (median {med[k]:.2f})")
-    print(f"  near_streets / STRtree: {med['near_streets'] / med['STRtree dwithin per point']:.2f}")
+    print(f"  street_alignment / a point per piece: {med['street_alignment'] / med['a point per piece']:.2f}")
     return 0
 
 

@@ -583,47 +583,78 @@ def test_null_households_are_estimated_as_the_partition_estimates_them():
     assert hh["measure"].tolist() == [150.0]
 
 
-def _dwithin_reference(xy: np.ndarray, tree, snap_m: float) -> np.ndarray:
-    import shapely
+def _per_point_reference(zgeom, zcont, cgeom, tree, snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The street-alignment measure as defined, the slow way: the boundary less its container's band,
+    cut by ``shapely.segmentize`` into 1 m pieces, a shapely point per piece asked the STRtree's dwithin."""
+    band = shapely.buffer(shapely.boundary(cgeom), snap_m, quad_segs=2)
+    inner = shapely.difference(shapely.boundary(zgeom), band[zcont])
+    coords, idx = shapely.get_coordinates(shapely.segmentize(shapely.get_parts(inner), 1.0), return_index=True)
+    _, owner = shapely.get_parts(inner, return_index=True)
+    same = idx[1:] == idx[:-1]
+    a, b, own = coords[:-1][same], coords[1:][same], owner[idx[:-1][same]]
+    hit = np.zeros(len(a), dtype=bool)
+    hit[np.unique(tree.query(shapely.points((a + b) / 2), predicate="dwithin", distance=snap_m)[0])] = True
+    return shapely.length(inner), np.bincount(own[hit], weights=np.hypot(*(b - a)[hit].T), minlength=len(zgeom))
 
-    hit = np.zeros(len(xy), dtype=bool)
-    hit[np.unique(tree.query(shapely.points(xy), predicate="dwithin", distance=snap_m)[0])] = True
-    return hit
+
+def test_street_alignment_of_an_edge_half_along_a_street():
+    """Two grids share an edge of 12.5 m; the community's band (1 m) leaves 10.5 m of it, cut into 11
+    pieces of 10.5/11 m. A street 0.5 m beside it ends at y = 6: the points within 1 m of it reach
+    y = 6 + √0.75 ≈ 6.866, so the pieces whose midpoints 1 + (k + 0.5)·10.5/11 lie below, k = 0..5, are aligned:
+    6 × 10.5/11 m; the rest is the boundary off the streets."""
+    from gridgeo.partition.metrics import street_alignment
+
+    z = np.array([box(0, 0, 10, 12.5), box(10, 0, 20, 12.5)])
+    tree = shapely.STRtree([LineString([(10.5, -5), (10.5, 6)])])
+    internal, aligned, off = street_alignment(z, np.array([0, 0]), np.array([box(0, 0, 20, 12.5)]), tree, 1.0,
+                                              off_lines=True)
+    np.testing.assert_allclose(internal, [10.5, 10.5], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(aligned, [6 * 10.5 / 11, 6 * 10.5 / 11], rtol=0, atol=1e-9)
+    for line in off:
+        assert shapely.equals(shapely.set_precision(line, 1e-9), shapely.set_precision(LineString([(10, 1 + 6 * 10.5 / 11), (10, 11.5)]), 1e-9))
+    # a street across the edge, not along it: the one piece whose midpoint is within 1 m of the crossing
+    cross = shapely.STRtree([LineString([(0, 4.0), (20, 4.0)])])
+    _, aligned = street_alignment(z, np.array([0, 0]), np.array([box(0, 0, 20, 12.5)]), cross, 1.0)
+    # midpoints 1 + (k + 0.5)·10.5/11 within 3..5: k = 2 (3.386) and k = 3 (4.341), two pieces
+    np.testing.assert_allclose(aligned, [2 * 10.5 / 11] * 2, rtol=0, atol=1e-9)
 
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), snap=st.sampled_from([0.5, 3.0, 7.3]))
-def test_near_streets_equals_strtree_dwithin(seed: int, snap: float) -> None:
-    """The nearest-vertex bounds give exactly the STRtree's dwithin answer, points on the threshold included."""
-    import shapely
-
-    from gridgeo.partition.metrics import near_streets
+def test_street_alignment_equals_a_point_per_piece(seed: int, snap: float) -> None:
+    """Pieces found from each segment's interval near each street segment give the figures of a point per
+    1 m piece asked the STRtree (streets crossing, along, ending near and away from the boundaries)."""
+    from gridgeo.partition.metrics import street_alignment
 
     rng = np.random.default_rng(seed)
-    lines = [LineString(rng.uniform(0, 200, size=(int(rng.integers(2, 6)), 2))) for _ in range(6)]
-    tree = shapely.STRtree(np.array(lines + [shapely.MultiLineString([lines[0], lines[1]])], dtype=object))
-    xy = rng.uniform(-10, 210, size=(400, 2))
-    # points exactly snap, snap +- 1e-7 and snap + 0.2 away from a street, at right angles to a segment
-    line = lines[int(rng.integers(len(lines)))]
-    c = np.asarray(line.coords)
-    a, b = c[0], c[1]
-    n = np.array([-(b - a)[1], (b - a)[0]]) / max(np.hypot(*(b - a)), 1e-9)
-    base = a + (b - a) * rng.uniform(0.2, 0.8, size=(20, 1))
-    for off in (snap, snap - 1e-7, snap + 1e-7, snap + 0.05, snap + 0.2, snap - 0.2):
-        xy = np.vstack([xy, base + n * off])
-    assert (near_streets(xy, tree, snap) == _dwithin_reference(xy, tree, snap)).all()
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(rng.uniform(0, 200, size=(8, 2)))))
+    cont = np.array([box(0, 0, 200, 200)])
+    zones = shapely.intersection(cells, cont[0])
+    lines = [LineString(rng.uniform(-10, 210, size=(int(rng.integers(2, 6)), 2))) for _ in range(6)]
+    # streets along boundaries, some shifted by less or more than the snap distance
+    edges = shapely.get_parts(shapely.boundary(zones[:3]))
+    lines += list(shapely.offset_curve(edges, float(rng.uniform(-1.5, 1.5) * snap)))
+    tree = shapely.STRtree(np.array(lines + [shapely.MultiLineString(lines[:2])], dtype=object))
+    zcont = np.zeros(len(zones), dtype=np.int64)
+    internal, aligned = street_alignment(zones, zcont, cont, tree, snap)
+    want_internal, want_aligned = _per_point_reference(zones, zcont, cont, tree, snap)
+    np.testing.assert_allclose(internal, want_internal, rtol=0, atol=1e-9)
+    assert aligned.sum() > 0
+    np.testing.assert_allclose(aligned, want_aligned * np.where(want_internal > 0, internal / want_internal, 0), rtol=0, atol=1e-6)
 
 
-def test_near_streets_surfaces_and_empty_tree() -> None:
-    """Streets with a surface are tested exactly (a point inside a polygon is near it); no streets, no hit."""
-    import shapely
+def test_street_alignment_with_street_surfaces_and_no_streets() -> None:
+    """A street with a surface: each piece's midpoint asked the STRtree (inside the polygon is near it);
+    an empty street tree: nothing aligned."""
+    from gridgeo.partition.metrics import street_alignment
 
-    from gridgeo.partition.metrics import near_streets
-
-    tree = shapely.STRtree(np.array([box(0, 0, 100, 100), LineString([(200, 0), (300, 0)])], dtype=object))
-    xy = np.array([[50.0, 50.0], [250.0, 2.0], [250.0, 4.0], [150.0, 50.0]])
-    assert near_streets(xy, tree, 3.0).tolist() == [True, True, False, False]
-    assert not near_streets(xy, shapely.STRtree(np.array([], dtype=object)), 3.0).any()
+    z = np.array([box(0, 0, 10, 10), box(10, 0, 20, 10)])
+    cont = np.array([box(0, 0, 20, 10)])
+    tree = shapely.STRtree(np.array([box(8, -5, 12, 4), LineString([(100, 0), (200, 0)])], dtype=object))
+    # the edge x = 10 from y = 1 to 9 (8 pieces of 1 m); the surface reaches y = 4, near it up to y = 5
+    np.testing.assert_allclose(street_alignment(z, np.array([0, 0]), cont, tree, 1.0)[1], [4.0, 4.0], atol=1e-9)
+    none = street_alignment(z, np.array([0, 0]), cont, shapely.STRtree(np.array([], dtype=object)), 1.0)
+    assert none[1].tolist() == [0.0, 0.0] and none[0].tolist() == [8.0, 8.0]
 
 
 def test_quality_head_agrees_in_number_with_one_community():

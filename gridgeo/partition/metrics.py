@@ -493,14 +493,14 @@ def street_alignment(
     aligned = np.zeros(nz)
     if street_tree is None:
         return (internal, np.full(nz, np.nan), empty) if off_lines else (internal, np.full(nz, np.nan))
+    streets = _street_segments(street_tree)
     if not off_lines:
-        aligned = np.zeros(nz)
         for part in _chunks(internal, segment_m):
-            aligned[part] = _aligned_part(inner[part], internal[part], street_tree, snap_m, segment_m, False)[0]
+            aligned[part] = _aligned_part(inner[part], internal[part], street_tree, streets, snap_m, segment_m, False)[0]
         return internal, aligned
     off = empty.copy()
     for part in _chunks(internal, segment_m):
-        aligned[part], off[part] = _aligned_part(inner[part], internal[part], street_tree, snap_m, segment_m, True)
+        aligned[part], off[part] = _aligned_part(inner[part], internal[part], street_tree, streets, snap_m, segment_m, True)
     return internal, aligned, off
 
 
@@ -521,98 +521,128 @@ def _chunks(internal: np.ndarray, segment_m: float) -> list[np.ndarray]:
     return [np.arange(a, b) for a, b in zip(starts, np.r_[starts[1:], len(group)], strict=True)]
 
 
-#: streets are cut into pieces of at most this length (m) for the nearest-vertex bounds of :func:`near_streets`
-_VERTEX_STEP_M = 2.0
-#: at most this many street vertices in one nearest-vertex tree; beyond it, each point is tested by the STRtree
-_MAX_STREET_VERTICES = 4_000_000
+def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.STRtree,
+                  streets: tuple[np.ndarray, np.ndarray, shapely.STRtree] | None, snap_m: float, segment_m: float,
+                  off_lines: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """Aligned length (and, with ``off_lines``, the boundary off the streets) of the zones of ``inner``.
 
-
-def near_streets(xy: np.ndarray, street_tree: shapely.STRtree, snap_m: float, *,
-                 lines: np.ndarray | None = None) -> np.ndarray:
-    """Whether each point ``xy`` (n × 2, metric) lies within ``snap_m`` of a geometry of ``street_tree``:
-    exactly ``street_tree.query(points, predicate="dwithin", distance=snap_m)``, without a shapely point
-    per piece of boundary (a district has millions).
-
-    The streets near the points are cut into pieces of at most :data:`_VERTEX_STEP_M` and their vertices
-    put in a k-d tree. A point's distance to its nearest vertex ``d`` bounds its distance to the streets
-    ``D``: ``d - step/2 <= D <= d``. So ``d <= snap_m`` is within, ``d > snap_m + step/2`` is not, and only
-    the points in between (a few in a thousand on real districts) are tested exactly with the STRtree.
-    Streets with a surface (polygons: a point inside is at distance 0 from no vertex) are all tested with
-    the STRtree. ``lines``, when given, hold every point (the boundary the points were sampled on): only
-    the streets within ``snap_m`` of them are drawn into the tree, instead of those of the points' box.
-
-    >>> from shapely import LineString
-    >>> tree = shapely.STRtree([LineString([(0, 0), (100, 0)])])
-    >>> near_streets(np.array([[50.0, 2.9], [50.0, 3.0], [50.0, 3.2], [-3.0, 0.0], [103.1, 0.0]]), tree, 3.0).tolist()
-    [True, True, False, True, False]
+    Each straight segment of the boundary is cut as ``shapely.segmentize`` cuts it (``n`` equal pieces, the
+    fewest of at most ``segment_m``); which pieces' midpoints lie within ``snap_m`` of a street follows
+    from the interval of the segment near each street segment (:func:`_interval_near`), without a point
+    per piece. ``streets`` (:func:`_street_segments`) None: streets with a surface, each midpoint tested
+    by the STRtree.
     """
-    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-    hit = np.zeros(len(xy), dtype=bool)
-    if not len(xy) or not len(street_tree.geometries):
-        return hit
-
-    def exact(idx: np.ndarray) -> None:
-        pts = shapely.points(xy[idx])
-        hit[idx[np.unique(street_tree.query(pts, predicate="dwithin", distance=snap_m)[0])]] = True
-
-    if lines is not None:
-        near = street_tree.geometries[np.unique(street_tree.query(lines, predicate="dwithin", distance=snap_m)[1])]
-    else:
-        lo, hi = xy.min(axis=0) - snap_m, xy.max(axis=0) + snap_m
-        near = street_tree.geometries[street_tree.query(shapely.box(*lo, *hi))]
-    if not len(near):
-        return hit
-    step = _VERTEX_STEP_M
-    surface = np.isin(shapely.get_type_id(near), (3, 6, 7))
-    if surface.any() or float(np.nansum(shapely.length(near))) / step > _MAX_STREET_VERTICES:
-        exact(np.arange(len(xy)))
-        return hit
-    from scipy.spatial import cKDTree  # scipy comes with scikit-learn
-
-    vertices = shapely.get_coordinates(shapely.segmentize(near, step))
-    reach = snap_m + step / 2 + 1e-6
-    d, _ = cKDTree(vertices).query(xy, k=1, distance_upper_bound=reach)
-    sure = d <= snap_m - 1e-9  # a vertex interpolated by segmentize lies on its street to within rounding
-    hit[sure] = True
-    unsure = np.flatnonzero(~sure & (d <= reach))
-    if len(unsure):
-        exact(unsure)
-    return hit
-
-
-def _aligned_part(inner: np.ndarray, internal: np.ndarray, street_tree: shapely.STRtree, snap_m: float,
-                  segment_m: float, off_lines: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """Aligned length (and, with ``off_lines``, the boundary off the streets) of the zones of ``inner``."""
     nz = len(inner)
     aligned = np.zeros(nz)
     off = np.full(nz, shapely.MultiLineString(), dtype=object) if off_lines else None
     lines, lidx = shapely.get_parts(inner, return_index=True)
-    is_line = np.isin(shapely.get_type_id(lines), (1, 2))
+    kind = shapely.get_type_id(lines)
+    is_line = (kind == 1) | (kind == 2)
     lines, lidx = lines[is_line], lidx[is_line]
     if len(lines) == 0:
         return aligned, off
-    coords, cidx = shapely.get_coordinates(shapely.segmentize(lines, segment_m), return_index=True)
+    coords, cidx = shapely.get_coordinates(lines, return_index=True)
     same = cidx[1:] == cidx[:-1]
     a, b = coords[:-1][same], coords[1:][same]
     owner = lidx[cidx[:-1][same]]
-    seg_len = np.hypot(*(b - a).T)
-    hit = near_streets((a + b) / 2.0, street_tree, snap_m, lines=lines)
-    aligned = np.bincount(owner[hit], weights=seg_len[hit], minlength=nz)
-    # segment lengths add up to the piece lengths; rescale away rounding so aligned <= internal
+    v = b - a
+    seg_len = np.hypot(v[:, 0], v[:, 1])
+    some = seg_len > 0
+    a, b, v, owner, seg_len = a[some], b[some], v[some], owner[some], seg_len[some]
+    n = np.where(seg_len > segment_m, np.ceil(seg_len / segment_m), 1.0).astype(np.int64)
+    first = np.r_[0, np.cumsum(n)]
+    piece_seg = np.repeat(np.arange(len(n)), n)
+    k = np.arange(first[-1]) - first[piece_seg]
+    if streets is None:
+        mid = a[piece_seg] + ((k + 0.5) / n[piece_seg])[:, None] * v[piece_seg]
+        hit = np.zeros(len(mid), dtype=bool)
+        hit[np.unique(street_tree.query(shapely.points(mid), predicate="dwithin", distance=snap_m)[0])] = True
+    else:
+        start, end, seg_tree = streets
+        lo_xy, hi_xy = np.minimum(a, b) - snap_m, np.maximum(a, b) + snap_m
+        i, j = seg_tree.query(shapely.box(lo_xy[:, 0], lo_xy[:, 1], hi_xy[:, 0], hi_xy[:, 1]))
+        t_lo, t_hi = _interval_near(a[i], v[i], start[j], end[j], snap_m)
+        # the pieces whose midpoint parameter (k + 0.5) / n lies in [t_lo, t_hi]
+        ni = n[i]
+        k0 = np.maximum(np.ceil(np.clip(t_lo, -1.0, 2.0) * ni - 0.5), 0).astype(np.int64)
+        k1 = np.minimum(np.floor(np.clip(t_hi, -1.0, 2.0) * ni - 0.5), ni - 1).astype(np.int64)
+        got = k0 <= k1
+        cover = (np.bincount(first[i[got]] + k0[got], minlength=first[-1] + 1)
+                 - np.bincount(first[i[got]] + k1[got] + 1, minlength=first[-1] + 1))
+        hit = np.cumsum(cover[:-1]) > 0
+    seg_aligned = np.bincount(piece_seg[hit], minlength=len(n)) * (seg_len / n)
+    aligned = np.bincount(owner, weights=seg_aligned, minlength=nz)
+    # segment lengths add up to the boundary's length; rescale away rounding so aligned <= internal
     total = np.bincount(owner, weights=seg_len, minlength=nz)
     with np.errstate(invalid="ignore", divide="ignore"):
         aligned = np.where(total > 0, aligned * internal / total, 0.0)
     if not off_lines:
         return aligned, None
-    miss = ~hit
-    if miss.any():
-        order = np.argsort(owner[miss], kind="stable")
-        own = owner[miss][order]
-        segs = shapely.linestrings(np.stack([a[miss][order], b[miss][order]], axis=1))
+    miss = np.flatnonzero(~hit)
+    if len(miss):
+        s, km = piece_seg[miss], k[miss]
+        p0 = a[s] + (km / n[s])[:, None] * v[s]
+        p1 = np.where((km + 1 == n[s])[:, None], b[s], a[s] + ((km + 1) / n[s])[:, None] * v[s])
+        own = owner[s]  # pieces in their order along the boundary, zones in order
+        segs = shapely.linestrings(np.stack([p0, p1], axis=1))
         # one multi-line per zone, its pieces in their order along the boundary, merged: all zones at once
         zones, at = np.unique(own, return_inverse=True)
         off[zones] = shapely.line_merge(shapely.multilinestrings(segs, indices=at.ravel()))
     return aligned, off
+
+
+def _street_segments(street_tree: shapely.STRtree) -> tuple[np.ndarray, np.ndarray, shapely.STRtree] | None:
+    """The streets' straight segments (start and end points, n × 2 each) and an STRtree of them, or None
+    when some street is not a line (a surface: a point inside it is near it, which no segment tells)."""
+    parts = shapely.get_parts(street_tree.geometries)
+    if not np.isin(shapely.get_type_id(parts), (1, 2)).all():
+        return None
+    coords, idx = shapely.get_coordinates(parts, return_index=True)
+    same = idx[1:] == idx[:-1]
+    start, end = coords[:-1][same], coords[1:][same]
+    return start, end, shapely.STRtree(shapely.linestrings(np.stack([start, end], axis=1)) if len(start)
+                                       else np.array([], dtype=object))
+
+
+def _interval_near(a: np.ndarray, v: np.ndarray, c: np.ndarray, d: np.ndarray, snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """For pairs of a boundary segment ``a + t v`` (t in 0..1) and a street segment ``c``–``d``, the
+    interval of ``t`` whose points lie within ``snap_m`` of the street segment (empty: start > end).
+
+    The points within ``snap_m`` of a segment make a convex capsule, the union of the two discs at its
+    ends and the rectangle along it; a line meets a convex set in one interval, the hull of where it
+    meets the three parts.
+    """
+    lo = np.full(len(a), np.inf)
+    hi = np.full(len(a), -np.inf)
+    vv = np.einsum("ij,ij->i", v, v)
+    for p in (c, d):  # the discs: |a + t v - p|² <= snap², a quadratic in t
+        ap = a - p
+        half_b = np.einsum("ij,ij->i", v, ap)
+        disc = half_b * half_b - vv * (np.einsum("ij,ij->i", ap, ap) - snap_m * snap_m)
+        ok = disc >= 0
+        root = np.sqrt(np.where(ok, disc, 0.0))
+        lo = np.where(ok, np.minimum(lo, (-half_b - root) / vv), lo)
+        hi = np.where(ok, np.maximum(hi, (-half_b + root) / vv), hi)
+    w = d - c
+    length = np.hypot(w[:, 0], w[:, 1])
+    has = length > 0
+    u = w / np.where(has, length, 1.0)[:, None]
+    nrm = np.column_stack([-u[:, 1], u[:, 0]])
+    ac = a - c
+    r_lo, r_hi = np.full(len(a), -np.inf), np.full(len(a), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # the rectangle: 0 <= along(t) <= length and -snap <= across(t) <= snap, each linear in t
+        for f0, f1, bot, top in ((np.einsum("ij,ij->i", ac, u), np.einsum("ij,ij->i", v, u), 0.0, length),
+                                 (np.einsum("ij,ij->i", ac, nrm), np.einsum("ij,ij->i", v, nrm), -snap_m, snap_m)):
+            flat = f1 == 0
+            t1, t2 = (bot - f0) / f1, (top - f0) / f1
+            inside = (f0 >= bot) & (f0 <= top)
+            r_lo = np.maximum(r_lo, np.where(flat, np.where(inside, -np.inf, np.inf), np.minimum(t1, t2)))
+            r_hi = np.minimum(r_hi, np.where(flat, np.where(inside, np.inf, -np.inf), np.maximum(t1, t2)))
+    rect = has & (r_lo <= r_hi)
+    lo = np.where(rect, np.minimum(lo, r_lo), lo)
+    hi = np.where(rect, np.maximum(hi, r_hi), hi)
+    return lo, hi
 
 
 def _union_by(geoms: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:

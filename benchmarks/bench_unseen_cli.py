@@ -157,7 +157,11 @@ def change(layers, v1, kind: str) -> tuple[dict, str]:
 def imperfect(layers, kind: str) -> dict:
     """The community layer with one flaw between the first two neighbouring communities (by code): the first
     pair whose outlines grown 2 m overlap by more than 200 m² (50 m of shared boundary; wobbled outlines share
-    no edge exactly)."""
+    no edge exactly). Flaws joined by "+" (``gap:8+hole:40``) are made one after the other."""
+    if "+" in kind:
+        for one in kind.split("+"):
+            layers = imperfect(layers, one)
+        return layers
     c = layers["communities"].to_crs(METRIC).sort_values("code").reset_index(drop=True)
     g = c.geometry.to_numpy().copy()
     i, j = next((i, j) for i in range(len(g)) for j in range(i + 1, len(g))
@@ -231,7 +235,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=REPO / "out" / "unseen_cli")
     ap.add_argument("--md", type=Path)
     ap.add_argument("--changes", default=",".join(CHANGES), help="re-divisions, comma-separated ('' for none)")
-    ap.add_argument("--flaws", default=",".join(FLAWS), help="community flaws KIND:METRES (gap, overlap, hole)")
+    ap.add_argument("--flaws", default=",".join(FLAWS), help="community flaws KIND:METRES (gap, overlap, hole), several joined by '+' made together")
     args = ap.parse_args(argv)
     rows = []
     for spec in args.inputs:

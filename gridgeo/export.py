@@ -341,7 +341,7 @@ def export(
     frames = {name: export_layer(plan, name, coords=coords, precision=precision) for name in names}
     if fmt_name == "shp":
         _check_one_geometry_type(frames)
-    if fmt_name == "shp" or (fmt_name == "csv" and codecs.lookup(enc).name not in ("utf-8", "utf-8-sig")):
+    if fmt_name in ("shp", "kml") or (fmt_name == "csv" and codecs.lookup(enc).name not in ("utf-8", "utf-8-sig")):
         _check_text(frames, fmt_name, enc)  # (UTF-8 encodes every character: a CSV in it needs no check)
     remove_stale_temporaries(out)  # of an export of ``out`` killed while writing
     tmp = Path(tempfile.mkdtemp(prefix=temporary_prefix(out), dir=out.parent))
@@ -367,8 +367,9 @@ SHAPEFILE_TEXT_BYTES = 254
 
 def _check_text(frames: dict[str, gpd.GeoDataFrame], fmt: str, encoding: str) -> None:
     """Refuse, before anything is written, text the file cannot hold as it is: characters the encoding
-    lacks (GBK has no emoji and no 𠮷; GDAL dropped them from a Shapefile with a warning only) and, in a
-    Shapefile, values over :data:`SHAPEFILE_TEXT_BYTES` bytes (GDAL cut them)."""
+    lacks (GBK has no emoji and no 𠮷; GDAL dropped them from a Shapefile with a warning only), in a
+    Shapefile, values over :data:`SHAPEFILE_TEXT_BYTES` bytes (GDAL cut them), and in KML, text holding "]]>"
+    (GDAL's LIBKML driver wrote it inside a CDATA section unescaped: a file no reader could open)."""
     keys = load_schema()["x-primary-key"]
     for layer, gdf in frames.items():
         for col in gdf.columns:
@@ -388,6 +389,10 @@ def _check_text(frames: dict[str, gpd.GeoDataFrame], fmt: str, encoding: str) ->
                 if fmt == "shp" and size > SHAPEFILE_TEXT_BYTES:
                     msg = (f"export: {where} is {size} bytes in {encoding}, and a Shapefile field holds at most "
                            f"{SHAPEFILE_TEXT_BYTES}; export as gpkg, geojson or fgb, or shorten the text in the plan")
+                    raise InputError(msg)
+                if fmt == "kml" and "]]>" in value:
+                    msg = (f"export: {where} holds ']]>', which a KML file cannot hold as text (GDAL wrote a file no "
+                           f"reader opens); export as gpkg, geojson or fgb, or change the text in the plan")
                     raise InputError(msg)
 
 

@@ -869,8 +869,10 @@ def _batches(src: Path, chunk_rows: int, encoding: str | None = None, *, resolve
                                                                        encoding="utf8" if encoding == "utf-8-sig" else encoding),
                                 parse_options=pacsv.ParseOptions(delimiter=csv_delimiter(src, encoding),
                                                                  invalid_row_handler=ragged),
+                                # only an empty field is missing: "NA", "null", "nan", "N/A" are kept as text (as
+                                # gridgeo.locate reads a CSV), not emptied in the answer
                                 convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                                     strings_can_be_null=True))
+                                                                     strings_can_be_null=True, null_values=[""]))
         for batch in reader:
             pending.append(batch)
             rows += batch.num_rows

@@ -459,6 +459,24 @@ def test_shapefile_text_over_254_bytes_is_refused_not_cut(plan, tmp_path):
     assert long_name in set(pyogrio.read_dataframe(written[0], layer="buildings")["name"])
 
 
+def test_kml_text_holding_cdata_end_is_refused_not_written_broken(plan, tmp_path, capsys):
+    """GDAL's LIBKML driver wrote a name holding ']]>' inside <![CDATA[...]]> as it was: the KML (exit 0) could
+    not be opened by any reader ("not well-formed"). Odd names that KML does hold are written and read back."""
+    odd = _with_names(plan, community_name="A]]><b>x</b>社区")
+    with pytest.raises(InputError, match=r"communities name 'A\]\]><b>x</b>社区' \(community_code .*\) holds '\]\]>'.*"
+                                         r"export as gpkg, geojson or fgb"):
+        gridgeo.export(odd, tmp_path / "odd.kml")
+    assert not (tmp_path / "odd.kml").exists()
+    path = tmp_path / "odd.gpkg"
+    odd.to_file(path)
+    assert main(["export", str(path), "--out", str(tmp_path / "cli.kml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds ']]>'" in err
+    fine = _with_names(plan, community_name='<script>alert("x")</script> & 社区🏠')
+    written = gridgeo.export(fine, tmp_path / "fine.kml", layers="communities")
+    assert '<script>alert("x")</script> & 社区🏠' in set(pyogrio.read_dataframe(written[0], layer="communities")["Name"])
+
+
 def test_shapefile_of_footprints_and_address_points_is_refused_in_one_line(plan, tmp_path, capsys):
     """A plan's buildings may be footprints and points (address points, entrances: the Lujiazui scenario has
     409 of them); the Shapefile export crashed on the first point with a pyogrio FeatureError traceback."""

@@ -440,6 +440,20 @@ def test_input_columns_named_like_the_answer_are_kept_as_input(tmp_path):
         gridgeo.locate(pts.assign(grid_code_input="x"), plan)
 
 
+def test_locate_file_keeps_na_like_text_of_the_input_columns(tmp_path):
+    """The streamed CSV read took pyarrow's default null markers: an id or note "NA", "null", "nan" or "N/A"
+    came back empty in the answer (gridgeo.locate kept them); only an empty field is missing."""
+    plan = _two_grids()
+    src = tmp_path / "events.csv"
+    src.write_text("id,note,lon,lat\nNA,null,114.3015,30.5505\nnan,N/A,114.3015,30.5505\n,#N/A,,30.5505\n", encoding="utf-8")
+    locate_file(src, plan, tmp_path / "out.csv")
+    back = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert back["id"].tolist() == ["NA", "nan", ""] and back["note"].tolist() == ["null", "N/A", "#N/A"]
+    assert back["grid_code"].tolist() == [f"{C}002", f"{C}002", ""] and back["reason"].tolist()[2] == "missing coordinate"
+    locate_file(src, plan, tmp_path / "out.parquet")
+    assert _values(pd.read_parquet(tmp_path / "out.parquet")["id"]) == ["NA", "nan", None]
+
+
 def test_locate_file_output_has_the_mode_of_an_ordinary_file(tmp_path):
     import os
     import stat

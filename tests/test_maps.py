@@ -1156,3 +1156,42 @@ def test_report_refuses_a_bad_roster_before_printing_anything(tmp_path, capsys):
     assert main(["report", str(path), "--roster", str(staff)]) == 0
     out = capsys.readouterr().out
     assert "in range" in out and out.index("in range") < out.index(A1[:12])
+
+
+def test_a_long_community_name_is_cut_in_the_title_of_its_printed_map():
+    """The title of the printed community map (网格示意图) was drawn as it was: a 200-character name ran off both
+    sides of the page. It is cut with "…" and keeps the words after the name."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import community_figure
+
+    _font_or_skip()
+    plan = town_plan()
+    plan.communities.loc[plan.communities["code"] == CODE_A, "name"] = "长" * 200
+    fig = community_figure(plan, CODE_A)
+    title = next(t for t in fig.texts if t.get_text().startswith("长长"))
+    box = title.get_window_extent(FigureCanvasAgg(fig).get_renderer())
+    assert title.get_text().endswith("… 社区网格图") and "\n" not in title.get_text()
+    assert box.x0 >= 0.03 * fig.bbox.width and box.x1 <= 0.97 * fig.bbox.width
+    short = community_figure(town_plan(), CODE_A)  # a name that fits is not cut
+    assert any(t.get_text() == "民族街社区 社区网格图" for t in short.texts)
+
+
+def test_bidirectional_controls_in_names_are_dropped_from_signs_and_the_map():
+    """A roster name holding RLO (U+202E, right-to-left override) printed the rest of its line backwards, the
+    phone number after it too ("R\\u202eTL 135-5550-1375" came out as "R5731-0555-531 LT"), on the printed map, the
+    signs and in the browser: the controls are dropped, the rest of the name kept."""
+    from gridgeo.maps.sign import community_figure, sign_figure
+
+    _font_or_skip()
+    plan = town_plan()
+    plan.communities.loc[plan.communities["code"] == CODE_A, "name"] = "民族\u2067街\u202e社区"
+    staff = pd.DataFrame({"name": ["R\u202eTL"], "phone": ["135-5550-1375"], "role": "网格员", "grid_code": A1,
+                          "duties": ["巡查\u202d"]})
+    controls = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    for fig in (sign_figure(plan, A1, roster=staff), community_figure(plan, CODE_A, roster=staff)):
+        texts = [t.get_text() for t in fig.texts] + [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert not any(set(s) & controls for s in texts), [s for s in texts if set(s) & controls]
+        assert any("RTL" in s for s in texts) and any("民族街社区" in s for s in texts)
+    page = _html(grid_map(plan, roster=read_roster(staff, plan), tiles="none"))
+    assert not set(page) & controls and "RTL" in page and "民族街社区" in page

@@ -59,8 +59,24 @@ def texts(lang: str) -> dict[str, str]:
     return _TEXT[lang]
 
 
+#: Unicode's bidirectional embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI): a
+#: name holding RLO (U+202E) printed the rest of its line backwards, on a sign and in a browser alike: the phone
+#: number after it as well ("张三\u202e 135-5550-1375" showed "5731-0555-531")
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def plain(value: Any) -> str:
+    """``value`` as text without bidirectional controls (:data:`_BIDI_CONTROLS`), for a map or a sign.
+
+    >>> plain("R\u202eTL 135")
+    'RTL 135'
+    """
+    return str(value).translate(_BIDI_CONTROLS)
+
+
 def esc(value: Any) -> str:
-    """HTML-escaped text of any value (None → empty): every text from user data goes through here."""
+    """HTML-escaped text of any value (None → empty), without bidirectional controls (:func:`plain`): every
+    text from user data goes through here."""
     if value is None:
         return ""
     try:
@@ -70,7 +86,7 @@ def esc(value: Any) -> str:
             return ""
     except TypeError:
         pass
-    return html.escape(str(value), quote=True)
+    return html.escape(plain(value), quote=True)
 
 
 def villager_group(grid: Any) -> str | None:

@@ -29,7 +29,7 @@ from .._errors import GridgeoError, InputError
 from .._face import force_option
 from ..crs import metric_crs
 from ._layers import check_drawable, community_names, plan_streets, roads_by_zone
-from ._text import default_duties, role_label, texts, villager_group
+from ._text import default_duties, plain, role_label, texts, villager_group
 from .roster import Roster, read_roster
 
 __all__ = ["PAPER_MM", "FontNotFoundError", "MissingGlyphWarning", "community_figure", "find_cjk_font", "sign_figure", "write_community_maps",
@@ -246,7 +246,7 @@ def _label_streets(ax: Any, streets: gpd.GeoDataFrame, view: Any) -> None:
             angle -= 180
         elif angle < -90:
             angle += 180
-        ax.text(mid.x, mid.y, name, rotation=angle, rotation_mode="anchor", ha="center", va="center", fontsize=7,
+        ax.text(mid.x, mid.y, plain(name), rotation=angle, rotation_mode="anchor", ha="center", va="center", fontsize=7,
                 color="#333", zorder=8, bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 0.5})
 
 
@@ -268,7 +268,8 @@ def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "norma
     font at ``size`` points, the last cut short with "…" when the rest does not fit. matplotlib's ``wrap`` breaks
     only at spaces and at the page's edge: a long name ran into the next card, a long unit or list of roads
     (Chinese, without spaces) off the page. A line breaks at the last space that fits, else between characters.
-    ``keep`` follows the text whole, after any "…" (a sign's grid code after its community's name)."""
+    ``keep`` follows the text whole, after any "…" (a sign's grid code after its community's name). Bidirectional
+    controls are dropped (:func:`~gridgeo.maps._text.plain`)."""
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath
 
@@ -285,7 +286,7 @@ def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "norma
             lo, hi = (mid, hi) if fits(s[:mid] + tail) else (lo, mid - 1)
         return lo
 
-    rest, out = " ".join(str(text).splitlines()).strip(), []
+    rest, out, keep = " ".join(plain(text).splitlines()).strip(), [], plain(keep)
     if not rest:
         return keep.strip()
     while rest:
@@ -399,7 +400,8 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
             rest = ("、" if lang == "zh" else ", ").join(f"{p.name} {p.phone}".strip() for p in rows[shown:])
             fig.text(0.07, 0.075, _fit(f"+{len(rows) - shown}: {rest}", 0.86, fig=fig, size=fs(8), lines=3), fontsize=fs(8),
                      va="bottom")
-        fig.text(0.5, 0.035, f"{t['supervision']}: {supervision or '—'}", ha="center", fontsize=fs(13), weight="bold")
+        fig.text(0.5, 0.035, _fit(f"{t['supervision']}: {supervision or '—'}", 0.9, fig=fig, size=fs(13), weight="bold"),
+                 ha="center", fontsize=fs(13), weight="bold")
     return fig
 
 
@@ -438,7 +440,8 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
     scale = w_mm / 210.0
     with matplotlib_rc(family):
         fig = Figure(figsize=(w_mm / 25.4, h_mm / 25.4), dpi=DPI)
-        fig.text(0.5, 0.965, f"{cname} {t['page_of']}", ha="center", va="center", fontsize=22 * scale, weight="bold")
+        fig.text(0.5, 0.965, _fit(cname, 0.92, fig=fig, size=22 * scale, weight="bold", keep=f" {t['page_of']}"),
+                 ha="center", va="center", fontsize=22 * scale, weight="bold")  # a long name cut, not run off the page
         fig.text(0.5, 0.94, f"{code} · {len(grids)} {t['grids']}", ha="center", va="center", fontsize=11 * scale)
         ax = fig.add_axes((0.05, 0.33, 0.9, 0.59))
         x0, y0, x1, y1 = grids.total_bounds

@@ -36,7 +36,7 @@ from ._layers import (
     plan_streets,
     roads_by_zone,
 )
-from ._text import default_duties, esc, role_label, texts, villager_group
+from ._text import default_duties, esc, plain, role_label, texts, villager_group
 from .roster import Roster, read_roster
 
 __all__ = ["TILES", "grid_map", "publish_map", "SPLIT_GRIDS"]
@@ -231,7 +231,7 @@ def _search_text(*parts: str) -> str:
     holding ``&``, ``<``, ``>`` or quotes is found as it is typed. It reaches the page inside folium's JSON,
     which writes ``<``, ``>``, ``&`` and ``'`` as ``\\u003c`` …, so no name can end the ``<script>``; the
     search box shows it with ``textContent`` (:data:`_SEARCH_TEMPLATE`), never as HTML."""
-    return " ".join(str(p) for p in parts if str(p).strip())
+    return " ".join(plain(p) for p in parts if plain(p).strip())
 
 
 def _units_by_grid(units: pd.DataFrame | None) -> dict[str, tuple[list[str], list[str]]]:

@@ -595,10 +595,11 @@ _SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", "
 # --------------------------------------------------------------------------------------- normalising
 
 
-def canonical_columns(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+def canonical_columns(gdf: gpd.GeoDataFrame, name: str, columns: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     """A layer given to check against (``validate --communities/--buildings/--streets``) with its columns read
-    as ``partition`` reads them: canonical names in any case and the Chinese names of :data:`COLUMN_ALIASES`
-    (``社区代码`` as ``code``, ``户数`` as ``households``); nothing else changed, nothing required.
+    as ``partition`` reads them: those mapped in ``columns`` (``--columns communities.code=CUN_DM``), canonical
+    names in any case and the Chinese names of :data:`COLUMN_ALIASES` (``社区代码`` as ``code``, ``户数`` as
+    ``households``); nothing else changed, nothing required.
 
     >>> import geopandas as gpd
     >>> from shapely import box
@@ -606,9 +607,9 @@ def canonical_columns(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     >>> canonical_columns(c, "communities").columns.tolist()
     ['code', 'geometry']
     """
-    if name not in LAYER_KINDS or name not in COLUMN_ALIASES:
+    if not columns and (name not in LAYER_KINDS or name not in COLUMN_ALIASES):
         return gdf
-    return _map_columns(gdf, name=name, columns=None, require=False)
+    return _map_columns(gdf, name=name, columns=columns, require=False)
 
 
 def _column_key(column: Any) -> str:

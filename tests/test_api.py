@@ -485,3 +485,54 @@ def test_an_existing_output_is_refused_in_the_words_of_the_face_called(api_plan,
         assert main(argv) == 2
         err = capsys.readouterr().err.splitlines()[-1]
         assert err.startswith("gridgeo: error: ") and "exists; pass --force to" in err and "force=True" not in err, err
+
+
+def test_validate_and_repair_read_communities_under_their_own_column_names(tmp_path, capsys):
+    """A planner's community layer names its code column its own way (``CUN_DM``). ``partition`` maps it with
+    ``--columns communities.code=CUN_DM``; ``gridgeo validate`` had no ``--columns`` (an argparse error), and in Python
+    ``columns=`` was a TypeError from ``validate_grids`` while a ``LayerSource(..., columns=...)`` had its mapping
+    silently dropped (the error then said to rename the column). Both faces now map it as ``partition`` does."""
+    comm, grids = _hand_drawn()
+    theirs = comm.rename(columns={"code": "CUN_DM"})
+    theirs.to_file(tmp_path / "c.gpkg", layer="communities")
+    grids.to_file(tmp_path / "g.gpkg", layer="grids")
+    want = gridgeo.validate(grids, communities=comm)["type"].tolist()
+    assert want == ["overlap", "gap"]
+    mapping = {"communities": {"code": "CUN_DM"}}
+    assert gridgeo.validate(grids, communities=theirs, columns=mapping)["type"].tolist() == want
+    source = gridgeo.io.LayerSource(tmp_path / "c.gpkg", layer="communities", columns={"code": "CUN_DM"})
+    assert gridgeo.validate(tmp_path / "g.gpkg", communities=source)["type"].tolist() == want
+    fixed, log = gridgeo.repair(grids, communities=theirs, columns=mapping)
+    assert len(gridgeo.validate(fixed, communities=comm)) == 0 and {"overlap_given", "gap_filled"} <= set(log["action"])
+    # unmapped, the fix is named in the words of the face called
+    with pytest.raises(InputError, match=r"communities: the communities layer has no 'code' column.*columns=\{'communities': \{'code': 'COLUMN'\}\}"):
+        gridgeo.validate(grids, communities=theirs)
+    with pytest.raises(InputError, match=r"columns=\{'grids': \{'code': 'X'\}\} names no layer checked against: map columns of communities, buildings or streets.*code_column="):
+        gridgeo.validate(grids, communities=theirs, columns={"grids": {"code": "X"}})
+    args = ["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "c.gpkg")]
+    assert main(args) == 2
+    assert "--columns communities.code=COLUMN" in capsys.readouterr().err
+    assert main([*args, "--columns", "communities.code=CUN_DM"]) == 1  # the overlap: an error finding
+    assert "overlap" in capsys.readouterr().out
+    out = tmp_path / "fixed.gpkg"
+    assert main([*args, "--columns", "communities.code=CUN_DM", "--repair", str(out)]) == 1
+    assert "0 coverage findings left" in capsys.readouterr().out
+
+
+def test_a_community_layer_alone_with_its_own_code_column_is_checked_as_communities(tmp_path, capsys):
+    """``gridgeo validate COMMUNITIES`` with the code in ``CUN_DM``: judged as a grid layer (``missing_code``,
+    ``missing_community`` errors, "2 grids"), as no ``--columns`` could say which column holds the code. With
+    ``--columns communities.code=CUN_DM`` (``columns=`` in Python) it is checked and repaired as communities, and the
+    repaired layer keeps the column's own name."""
+    comm = gpd.GeoDataFrame({"CUN_DM": [C1, C2]}, geometry=[box(0, 0, 201, 100), box(200, 0, 400, 100)], crs=4547)
+    comm.to_file(tmp_path / "c.gpkg", layer="communities")
+    mapping = {"communities": {"code": "CUN_DM"}}
+    assert gridgeo.validate(comm, columns=mapping)["type"].tolist() == ["overlap"]
+    fixed, log = gridgeo.repair(comm, columns=mapping)
+    assert "CUN_DM" in fixed.columns and "code" not in fixed.columns and len(log) == 1
+    assert len(gridgeo.validate(fixed, columns=mapping)) == 0
+    out = tmp_path / "fixed.gpkg"
+    assert main(["validate", str(tmp_path / "c.gpkg"), "--columns", "communities.code=CUN_DM", "--repair", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 communities, 1 finding" in printed and "1 change logged, 0 findings left" in printed
+    assert gpd.read_file(out, layer="communities")["CUN_DM"].tolist() == [C1, C2]

@@ -170,8 +170,9 @@ _MAPPED_LAYERS = ("communities", "buildings", "streets")
 
 def _layer(value: Any, name: str, *, crs: Any = None, columns: dict[str, str] | None = None) -> gpd.GeoDataFrame | None:
     """A layer given as a GeoDataFrame, a path, a ``(path, layer)`` pair or a :class:`~gridgeo.io.LayerSource`
-    (its ``crs``, ``datum``, ``encoding`` and ``columns`` honoured), read and checked (not normalised); a layer to
-    check against has its columns read as ``partition`` reads them (``columns``, then ``社区代码`` as ``code``)."""
+    (its ``crs``, ``datum`` and ``encoding`` honoured), read and checked (not normalised); a layer to check against
+    (:data:`_MAPPED_LAYERS`) has its columns read as ``partition`` reads them (the source's ``columns`` and
+    ``columns``, then ``社区代码`` as ``code``)."""
     if value is None:
         return None
     src = as_source(value, name=name)
@@ -183,11 +184,8 @@ def _layer(value: Any, name: str, *, crs: Any = None, columns: dict[str, str] | 
         from .io import _convert_datum
 
         gdf = _convert_datum(gdf, src.datum, name=name)
-    mapping = {**src.columns, **(columns or {})}
     if name in _MAPPED_LAYERS:
-        return canonical_columns(gdf, name, mapping)
-    if mapping:
-        _column_maps({name: mapping})  # refused, naming the layers whose columns are mapped
+        return canonical_columns(gdf, name, {**src.columns, **(columns or {})})
     return gdf
 
 

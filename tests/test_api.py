@@ -375,6 +375,19 @@ def test_diff_is_also_the_module():
         gridgeo.diff("no/such/old.gpkg", "no/such/new.gpkg")
 
 
+def test_the_modules_that_are_functions_show_the_functions_signature():
+    """``gridgeo.locate?`` in Jupyter (``inspect.signature``) showed ``(*args, **kwargs)`` for the five modules that
+    are also API functions (validate, diff, export, locate, rebalance): an analyst saw no argument. They show the
+    signature of the function a call runs."""
+    import inspect
+
+    from gridgeo import api
+
+    for name in ("validate", "diff", "export", "locate", "rebalance"):
+        assert inspect.signature(getattr(gridgeo, name)) == inspect.signature(getattr(api, name))
+    assert list(inspect.signature(gridgeo.locate).parameters)[:2] == ["points", "plan"]
+
+
 def test_diff_of_plans_and_paths(api_plan, cli_plan_path):
     same = gridgeo.diff(api_plan, cli_plan_path)
     assert set(same["status"]) == {"unchanged"}

@@ -939,6 +939,24 @@ def test_info_counts_households_as_partition_reads_them(tmp_path):
     assert "households 155;" in describe(path).replace("\n", ";")
 
 
+def test_info_names_the_features_without_geometry_partition_refuses(tmp_path):
+    """A building layer with an empty shape (a null shape in a Shapefile, as exports from other tools write them):
+    `gridgeo info` showed nothing amiss, and `partition` then refused the layer ("1 feature has no geometry (rows
+    [2])"). info names them, by the same row numbers."""
+    from gridgeo.info import describe
+
+    b = gpd.GeoDataFrame({"households": [10, 20, 30]}, geometry=[rect(0, 0, 10, 10), rect(20, 0, 30, 10), Polygon()],
+                         crs=METRIC_EPSG)
+    b.to_file(tmp_path / "b.gpkg")
+    assert "3 features (Polygon); CRS EPSG:4547; 1 feature without geometry (rows 2)" in describe(tmp_path / "b.gpkg")
+    with pytest.raises(InputError, match=r"buildings: 1 feature has no geometry \(rows \[2\]\)"):
+        read_inputs({"communities": LayerSource(None, frame=gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[rect(0, 0, 40, 10)],
+                                                                             crs=METRIC_EPSG)),
+                     "buildings": LayerSource(tmp_path / "b.gpkg")})
+    b.iloc[:2].to_file(tmp_path / "whole.gpkg")
+    assert "without geometry" not in describe(tmp_path / "whole.gpkg")
+
+
 def test_load_config_key_outside_any_section(tmp_path):
     """`crs = "EPSG:4326"` above the sections (meant for every layer) was called an unknown section [crs]."""
     cfg = tmp_path / "g.toml"

@@ -38,7 +38,7 @@ def divide(
     *,
     villager_groups: Any = None,
     enterprises: Any = None,
-    rules: Rules | str | Path = "urban",
+    rules: Rules | str | Path | dict[str, Any] = "urban",
     previous: Plan | PathLike | None = None,
     workers: int = 1,
     columns: dict[str, dict[str, str]] | None = None,
@@ -68,8 +68,9 @@ def divide(
         dedicated grids (专属网格, ``kind = dedicated``) carved out before the division, and the plan's
         ``units`` layer (see :mod:`gridgeo.dedicated`).
     rules
-        A rules profile (``urban``, ``rural``, ``township``), a TOML rules file or a
-        :class:`~gridgeo.rules.Rules`.
+        A rules profile (``urban``, ``rural``, ``township``), a TOML rules file, a dict of the keys such a
+        file holds (``{"profile": "urban", "grid_max": 450, "grid_target": 375}``) or a
+        :class:`~gridgeo.rules.Rules` (``gridgeo.rules.get_rules("urban", grid_max=450)``).
     previous
         An earlier plan (a :class:`Plan` or its file): unchanged grids keep their shape and code (动态调整).
     workers

@@ -130,6 +130,22 @@ def test_divide_maps_columns_and_never_changes_its_inputs(tiny):
     assert (plan.grids["community_code"] == C1).all()
 
 
+def test_divide_takes_rules_as_a_dict_of_the_rules_file_keys(tiny):
+    """An analyst changing the rules wrote ``rules={"grid_max": 450, ...}``, the keys a rules TOML file holds (as
+    ``code_scheme=`` takes a dict): "rules "{...}" is neither a profile nor a .toml file". A dict is read as the
+    file would be (``profile`` optional, unknown keys and impossible bounds refused alike)."""
+    comm, blds = tiny
+    mapping = {"communities": {"code": "CUN_DM"}}
+    plan = gridgeo.divide(comm, buildings=blds, columns=mapping,
+                          rules={"grid_min": 700, "grid_max": 900, "grid_target": 800, "subgrid_min": 100,
+                                 "subgrid_max": 200, "subgrid_target": 150})
+    assert sorted(plan.grids["households"]) == [800] and plan.metadata["rules"]["grid_max"] == 900
+    with pytest.raises(gridgeo.RulesError, match=r"unknown rules key\(s\) \['grid_mx'\] in the rules dict"):
+        gridgeo.divide(comm, buildings=blds, columns=mapping, rules={"grid_mx": 450})
+    with pytest.raises(gridgeo.RulesError, match=r"unknown profile 'suburban' in the rules dict"):
+        gridgeo.divide(comm, buildings=blds, columns=mapping, rules={"profile": "suburban"})
+
+
 def test_chinese_column_names_are_read_and_said(tiny):
     """区划代码, 户数 and 层数 are read as code, households and floors, each an info finding; two columns that
     could be households are neither taken (a warning says so, and the counts are estimated)."""

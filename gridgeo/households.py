@@ -217,7 +217,7 @@ def assign_households(
 #: columns of the buildings that are not a household count under another name, and names of columns of numbers
 #: that are no count (ids, codes, areas, lengths, coordinates)
 _NOT_COUNTS = frozenset({"building_id", "households", "floors", "height", "use", "name", "households_source", "unit_id"})
-_NOT_COUNT_NAME = re.compile(r"(^|_)(id|fid|gid|objectid|osm_id|x|y|lon|lng|lat|z)$|code|area|len|perim|elev|year|"
+_NOT_COUNT_NAME = re.compile(r"(^|_)(id|fid|gid|objectid|osm_id|x|y|lon|lng|lat|z|tile)$|code|area|len|perim|elev|year|"
                              r"编码|编号|代码|面积|周长|长度|高程|年", re.IGNORECASE)
 
 

@@ -469,7 +469,7 @@ def test_a_count_column_under_another_name_is_said_not_silently_ignored():
     mapping; ids, codes and areas are no candidates, and a layer with no such column gets none."""
     b = _buildings([None, None, None], floors=[6, 3, 2]).drop(columns="households")
     b = b.assign(HU=pd.Series(["120户", None, "45"], dtype=object), OBJECTID=[1, 2, 3], Shape_Area=[900.0, 900.0, 900.0],
-                 note=["a", "b", "c"])
+                 tile=[7, 7, 8], note=["a", "b", "c"])
     out, f = assign_households(b, metric=METRIC_EPSG)
     assert out["households_source"].tolist() == ["estimated"] * 3
     said = f[f["type"] == "households_estimated"]

@@ -543,7 +543,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     # --crs is the CRS of layers that define none (as for partition): a layer with its own CRS keeps it
     target = api.read_grids(LayerSource(path, layer=args.grids_layer), crs=args.crs)
     is_plan = isinstance(target, Plan)
-    columns = _column_options(args.columns, ("communities", "buildings", "streets"))
+    columns = api._column_maps(_column_options(args.columns, ("communities", "buildings", "streets")))  # refused first
     if not is_plan and _is_community_layer(target, args, columns):
         return _validate_communities(target, args, columns)
     given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer"))

@@ -541,6 +541,8 @@ def test_validate_and_repair_read_communities_under_their_own_column_names(tmp_p
     args = ["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "c.gpkg")]
     assert main(args) == 2
     assert "--columns communities.code=COLUMN" in capsys.readouterr().err
+    assert main([*args, "--columns", "grids.code=X"]) == 2  # refused before anything is checked or printed
+    assert capsys.readouterr().out == ""
     assert main([*args, "--columns", "communities.code=CUN_DM"]) == 1  # the overlap: an error finding
     assert "overlap" in capsys.readouterr().out
     out = tmp_path / "fixed.gpkg"

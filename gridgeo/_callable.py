@@ -7,6 +7,7 @@ function: ``gridgeo.diff(old, new)`` and ``gridgeo.diff.diff_plans`` both work, 
 
 from __future__ import annotations
 
+import inspect
 import sys
 import types
 from typing import Any
@@ -19,6 +20,14 @@ class _CallableModule(types.ModuleType):
         from . import api
 
         return getattr(api, self.__name__.rpartition(".")[2])(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """The signature of the function a call runs (``gridgeo.locate?`` in Jupyter, ``inspect.signature``), not
+        the ``(*args, **kwargs)`` of :meth:`__call__`."""
+        from . import api
+
+        return inspect.signature(getattr(api, self.__name__.rpartition(".")[2]))
 
 
 def make_callable(name: str) -> None:

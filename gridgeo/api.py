@@ -38,7 +38,7 @@ def divide(
     *,
     villager_groups: Any = None,
     enterprises: Any = None,
-    rules: Rules | str | Path = "urban",
+    rules: Rules | str | Path | dict[str, Any] = "urban",
     previous: Plan | PathLike | None = None,
     workers: int = 1,
     columns: dict[str, dict[str, str]] | None = None,
@@ -68,8 +68,9 @@ def divide(
         dedicated grids (专属网格, ``kind = dedicated``) carved out before the division, and the plan's
         ``units`` layer (see :mod:`gridgeo.dedicated`).
     rules
-        A rules profile (``urban``, ``rural``, ``township``), a TOML rules file or a
-        :class:`~gridgeo.rules.Rules`.
+        A rules profile (``urban``, ``rural``, ``township``), a TOML rules file, a dict of the keys such a
+        file holds (``{"profile": "urban", "grid_max": 450, "grid_target": 375}``) or a
+        :class:`~gridgeo.rules.Rules` (``gridgeo.rules.get_rules("urban", grid_max=450)``).
     previous
         An earlier plan (a :class:`Plan` or its file): unchanged grids keep their shape and code (动态调整).
     workers
@@ -164,17 +165,54 @@ def _plan(value: Any, name: str) -> Plan:
     raise InputError(msg)
 
 
-def _layer(value: Any, name: str, *, crs: Any = None) -> gpd.GeoDataFrame | None:
-    """A layer given as a GeoDataFrame, a path or a ``(path, layer)`` pair, read and checked (not normalised);
-    a layer to check against has its columns read as ``partition`` reads them (``社区代码`` as ``code``)."""
+#: the layers to check against whose columns ``validate`` and ``repair`` map (``columns=``, ``--columns``)
+_MAPPED_LAYERS = ("communities", "buildings", "streets")
+
+
+def _layer(value: Any, name: str, *, crs: Any = None, columns: dict[str, str] | None = None) -> gpd.GeoDataFrame | None:
+    """A layer given as a GeoDataFrame, a path, a ``(path, layer)`` pair or a :class:`~gridgeo.io.LayerSource`
+    (its ``crs``, ``datum`` and ``encoding`` honoured), read and checked (not normalised); a layer to check against
+    (:data:`_MAPPED_LAYERS`) has its columns read as ``partition`` reads them (the source's ``columns`` and
+    ``columns``, then ``社区代码`` as ``code``)."""
     if value is None:
         return None
     src = as_source(value, name=name)
     if src.frame is not None:
-        gdf = frame_layer(src.frame, name=name, default_crs=crs)
+        gdf = frame_layer(src.frame, name=name, crs=src.crs, default_crs=crs)
     else:
         gdf = read_layer(src.path, name=name, layer=src.layer, crs=src.crs, default_crs=crs, encoding=src.encoding)
-    return canonical_columns(gdf, name) if name in ("communities", "buildings", "streets") else gdf
+    if src.datum:
+        from .io import _convert_datum
+
+        gdf = _convert_datum(gdf, src.datum, name=name)
+    if name in _MAPPED_LAYERS:
+        return canonical_columns(gdf, name, {**src.columns, **(columns or {})})
+    return gdf
+
+
+def communities_mapped(layer: Any, columns: dict[str, dict[str, str]] | None, *, code_column: str = "grid_code",
+                       others: tuple = ()) -> Any:
+    """A layer given alone (no grid code column, nothing to check against) whose community columns
+    ``columns["communities"]`` maps (``--columns communities.code=CUN_DM``): with them under their canonical
+    names, so that it is judged as a community layer (``gridgeo validate COMMUNITIES``); any other layer as it is."""
+    mapping = (columns or {}).get("communities")
+    if (not mapping or not isinstance(layer, gpd.GeoDataFrame) or code_column in layer.columns
+            or any(o is not None for o in others)):
+        return layer
+    return canonical_columns(layer, "communities", mapping)
+
+
+def _column_maps(columns: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
+    """``columns`` of ``validate`` and ``repair`` (``--columns LAYER.NAME=COLUMN``): layer → canonical → column,
+    of the layers checked against (:data:`_MAPPED_LAYERS`) only."""
+    columns = dict(columns or {})
+    for layer, mapping in columns.items():
+        if layer not in _MAPPED_LAYERS or not isinstance(mapping, dict):
+            key, col = next(iter(mapping.items())) if isinstance(mapping, dict) and mapping else ("NAME", "COLUMN")
+            msg = (f"--columns {layer}.{key}={col} names no layer checked against: map columns of communities, buildings "
+                   "or streets; a grid layer's code columns are named with --code-column and --community-column")
+            raise InputError(msg)
+    return columns
 
 
 def _plan_file(value: Any) -> Path | None:
@@ -337,6 +375,7 @@ def validate(
     subgrids: Any = None,
     rules: Rules | str | Path | None = None,
     crs: Any = None,
+    columns: dict[str, dict[str, str]] | None = None,
     **options: Any,
 ) -> gpd.GeoDataFrame:
     """Check any grid layer (a plan's or one drawn by hand): ``gridgeo validate`` in Python.
@@ -356,6 +395,11 @@ def validate(
         Rules profile, TOML file or :class:`~gridgeo.rules.Rules` (default: urban; a plan's own).
     crs
         The CRS of layers that define none.
+    columns
+        Column mappings of the layers checked against, as :func:`divide` takes them:
+        ``{"communities": {"code": "CUN_DM"}, "buildings": {"households": "HU"}}`` (``--columns``); a
+        :class:`~gridgeo.io.LayerSource`'s own ``columns`` are honoured too. A grid layer's code columns are
+        ``code_column`` and ``community_column``.
     options
         Further keywords of :func:`gridgeo.validate.validate_grids` (``code_column``,
         ``community_column``, ``gap_width_m``, ``width_tolerance_m`` ...).
@@ -379,8 +423,10 @@ def validate(
     """
     from .validate import validate_grids, validate_plan
 
-    target = read_grids(grids, crs=crs)
-    comm_layer = community_layer(target, code_column=options.get("code_column", "grid_code"), others=(communities, subgrids))
+    columns = _column_maps(columns)
+    code_column = options.get("code_column", "grid_code")
+    target = communities_mapped(read_grids(grids, crs=crs), columns, code_column=code_column, others=(communities, subgrids))
+    comm_layer = community_layer(target, code_column=code_column, others=(communities, subgrids))
     if comm_layer is not None:
         from .boundaries import validate_communities
         from .rules import load_rules
@@ -392,7 +438,7 @@ def validate(
         given.update({k: v for k, v in companion_layers(grids).items() if given[k] is None})
     hint = repeated_community_codes(target, code_column=options.get("code_column", "grid_code"),
                                     others=tuple(given.values()))
-    layers = {name: _layer(value, name, crs=crs) for name, value in given.items()}
+    layers = {name: _layer(value, name, crs=crs, columns=columns.get(name)) for name, value in given.items()}
     if isinstance(target, Plan):
         given = {k: v for k, v in layers.items() if v is not None}
         return validate_plan(target, rules=rules, **given, **options)
@@ -409,6 +455,7 @@ def repair(
     *,
     communities: Any = None,
     crs: Any = None,
+    columns: dict[str, dict[str, str]] | None = None,
     **options: Any,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Mend a grid layer's coverage (gaps, overlaps, grids across communities): ``gridgeo validate --repair``.
@@ -425,6 +472,8 @@ def repair(
         instead of its own; for grids of an export, its ``communities`` layer when not given).
     crs
         The CRS of layers that define none.
+    columns
+        Column mappings as :func:`validate` takes them (``{"communities": {"code": "CUN_DM"}}``).
     options
         Further keywords of :func:`gridgeo.validate.repair_grids` (``code_column``,
         ``community_column``, ``gap_width_m`` ...).
@@ -448,22 +497,29 @@ def repair(
     """
     from .validate import repair_grids, repair_plan
 
+    columns = _column_maps(columns)
+    mapped = columns.get("communities")
     target = read_grids(grids, crs=crs)
     if isinstance(target, Plan):
-        return repair_plan(target, communities=_layer(communities, "communities", crs=crs), **options)
-    comm_layer = community_layer(target, code_column=options.get("code_column", "grid_code"), others=(communities,))
+        return repair_plan(target, communities=_layer(communities, "communities", crs=crs, columns=mapped), **options)
+    code_column = options.get("code_column", "grid_code")
+    alone = communities_mapped(target, columns, code_column=code_column, others=(communities,))
+    comm_layer = community_layer(alone, code_column=code_column, others=(communities,))
     if comm_layer is not None:
         from .boundaries import repair_communities
         from .rules import load_rules
 
         tolerance = options.get("boundary_tolerance_m", load_rules(options.get("rules")).boundary_tolerance_m)
-        return repair_communities(comm_layer, tolerance_m=tolerance)
+        fixed, log = repair_communities(comm_layer, tolerance_m=tolerance)
+        if alone is not target:  # the layer's own column names back (CUN_DM, not code)
+            fixed = fixed.rename(columns={canon: src for canon, src in mapped.items() if canon in fixed.columns})
+        return fixed, log
     if communities is None:
         communities = companion_layers(grids).get("communities")
     if communities is None:
         msg = "repair: communities=None; pass the communities the grids tile (to clip grids and find gaps)"
         raise InputError(msg)
-    return repair_grids(target, communities=_layer(communities, "communities", crs=crs), **options)
+    return repair_grids(target, communities=_layer(communities, "communities", crs=crs, columns=mapped), **options)
 
 
 @python_face("gridgeo.diff:diff_plans")

@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name}-layer", metavar="NAME", help=f"layer name inside the {name} file")
     p.add_argument("--code-column", default="grid_code", help="column holding grid codes (default grid_code)")
     p.add_argument("--community-column", default="community_code", help="column holding community codes (default community_code)")
+    p.add_argument("--columns", action="append", default=[], metavar="LAYER.NAME=COLUMN",
+                   help="map a canonical column of --communities, --buildings or --streets to the file's column, "
+                        "e.g. communities.code=CUN_DM (repeatable), as for partition")
     p.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
     p.add_argument("--rules", default=None, help="rules profile or .toml file for the household bounds")
     p.add_argument("--gap-width", type=float, default=1.0, metavar="M", help="near-coincident edge tolerance in metres (default 1)")
@@ -278,6 +281,18 @@ def _pairs(values: list[str], *, option: str, sep: str = "=") -> list[tuple[str,
     return out
 
 
+def _column_options(values: list[str], layers: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """``--columns LAYER.NAME=COLUMN`` (repeatable) as layer → canonical name → the file's column."""
+    columns: dict[str, dict[str, str]] = {}
+    for key, col in _pairs(values, option="columns"):
+        layer, dot, canon = key.partition(".")
+        if not dot:
+            msg = f"--columns {key}={col}: name the layer, e.g. communities.code=CUN_DM (layers: {list(layers)})"
+            raise InputError(msg)
+        columns.setdefault(layer, {})[canon] = col
+    return columns
+
+
 def _sources(args: argparse.Namespace) -> dict[str, Any]:
     """The layer sources named by the options, assembled by :func:`gridgeo.io.layer_sources` (as
     :func:`gridgeo.divide` assembles its arguments)."""
@@ -295,13 +310,7 @@ def _sources(args: argparse.Namespace) -> dict[str, Any]:
         path = getattr(args, name)
         if path is not None:
             given[name] = LayerSource(path, layer=getattr(args, f"{name}_layer"))
-    columns: dict[str, dict[str, str]] = {}
-    for key, col in _pairs(args.columns, option="columns"):
-        layer, dot, canon = key.partition(".")
-        if not dot:
-            msg = f"--columns {key}={col}: name the layer, e.g. communities.code=CUN_DM (layers: {list(LAYER_OPTIONS)})"
-            raise InputError(msg)
-        columns.setdefault(layer, {})[canon] = col
+    columns = _column_options(args.columns, LAYER_OPTIONS)
     datums = {name: getattr(args, f"{name}_datum") for name in LAYER_OPTIONS if getattr(args, f"{name}_datum") is not None}
     return layer_sources(given, columns=columns, encodings=dict(_pairs(args.encoding, option="encoding")),
                          datums=datums)
@@ -534,8 +543,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     # --crs is the CRS of layers that define none (as for partition): a layer with its own CRS keeps it
     target = api.read_grids(LayerSource(path, layer=args.grids_layer), crs=args.crs)
     is_plan = isinstance(target, Plan)
-    if not is_plan and _is_community_layer(target, args):
-        return _validate_communities(target, args)
+    columns = api._column_maps(_column_options(args.columns, ("communities", "buildings", "streets")))  # refused first
+    if not is_plan and _is_community_layer(target, args, columns):
+        return _validate_communities(target, args, columns)
     given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer"))
              for name in ("communities", "buildings", "streets", "subgrids") if getattr(args, name)}
     carried = {} if is_plan else {k: v for k, v in api.companion_layers(LayerSource(path, layer=args.grids_layer)).items()
@@ -550,7 +560,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         msg = "--repair needs the communities (to clip grids and find gaps); pass --communities PATH"
         raise InputError(msg)
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
-              "width_tolerance_m": args.width_tolerance}
+              "width_tolerance_m": args.width_tolerance, "columns": columns}
     findings = api.validate(target, **given, rules=args.rules, crs=args.crs, **kwargs)
     hint = None if is_plan else api.repeated_community_codes(target, code_column=args.code_column, others=tuple(given.values()))
     if hint is not None:
@@ -571,7 +581,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.repair:
         communities = given.get("communities")
         fixed, log = api.repair(target, communities=communities, code_column=args.code_column,
-                                community_column=args.community_column, gap_width_m=args.gap_width, crs=args.crs)
+                                community_column=args.community_column, gap_width_m=args.gap_width, crs=args.crs,
+                                columns=kwargs["columns"])
         # what is left, checked as the repaired layer is written (a plan's: back in its metric CRS)
         if is_plan:
             own = {k: target.layers[k] for k in ("communities",) if k in target.layers}
@@ -585,14 +596,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if has_errors(findings) else 0
 
 
-def _is_community_layer(gdf: Any, args: argparse.Namespace) -> bool:
-    """A layer of communities (a 12-digit ``code``, no grid code column) given to validate alone."""
-    from .api import is_community_layer
+def _is_community_layer(gdf: Any, args: argparse.Namespace, columns: dict[str, dict[str, str]]) -> bool:
+    """A layer of communities (a 12-digit ``code``, or the column ``--columns communities.code=`` names, no grid code
+    column) given to validate alone."""
+    from .api import communities_mapped, is_community_layer
 
-    return is_community_layer(gdf, code_column=args.code_column, others=(args.communities, args.subgrids))
+    others = (args.communities, args.subgrids)
+    return is_community_layer(communities_mapped(gdf, columns, code_column=args.code_column, others=others),
+                              code_column=args.code_column, others=others)
 
 
-def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
+def _validate_communities(communities: Any, args: argparse.Namespace, columns: dict[str, dict[str, str]]) -> int:
     """``gridgeo validate COMMUNITIES [--repair FIXED.gpkg]``: overlaps and gaps between communities."""
     from . import api
     from .rules import load_rules
@@ -602,7 +616,7 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
     if tolerance < 0:
         msg = f"--boundary-tolerance {tolerance:g} must be >= 0 (metres)"
         raise InputError(msg)
-    findings = api.validate(communities, boundary_tolerance_m=tolerance)
+    findings = api.validate(communities, boundary_tolerance_m=tolerance, columns=columns)
     n = len(communities)
     if len(findings) == 0:
         print(f"{args.grids}: {counted(n, 'community')}, clean: no overlap, no gap narrower than {tolerance:g} m between them")
@@ -613,8 +627,8 @@ def _validate_communities(communities: Any, args: argparse.Namespace) -> int:
         write_findings(findings, args.report, force=args.force)
         print(f"findings written to {args.report}")
     if args.repair:
-        fixed, log = api.repair(communities, boundary_tolerance_m=tolerance)
-        after = api.validate(fixed, boundary_tolerance_m=tolerance)
+        fixed, log = api.repair(communities, boundary_tolerance_m=tolerance, columns=columns)
+        after = api.validate(fixed, boundary_tolerance_m=tolerance, columns=columns)
         write_repair(fixed, log, args.repair, force=args.force, layer="communities")
         print(f"repaired community layer written to {args.repair} (layer 'communities'): {counted(len(log), 'change')} logged, "
               f"{counted(len(after), 'finding')} left")

@@ -19,6 +19,7 @@ that leaves under :data:`MIN_FLOOR_M2_PER_HOUSEHOLD` m² of floor area a househo
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -197,7 +198,48 @@ def assign_households(
                     "geometry": reps.iloc[i],
                 }
             )
+    estimated = int((source == "estimated").sum())
+    unread = _count_columns(buildings) if not column_used and estimated else []
+    if unread:
+        # no count anywhere (the column absent or empty) beside a column of counts under another name ("HU", "HS"):
+        # every count estimated, that column unread; said, since only the user knows whether it is the count
+        records.append({
+            "type": "households_estimated", "severity": "info", "layer": "buildings", "measure": float(estimated),
+            "message": f"buildings: no households (户数) column: {estimated:,} of {len(out):,} counts estimated from "
+                       f"footprint × floors ÷ {rules.dwelling_m2:g} m²; {'column' if len(unread) == 1 else 'columns'} "
+                       f"{unread[:6]} {'holds' if len(unread) == 1 else 'hold'} whole numbers: if one is the count of "
+                       "households, map it with --columns buildings.households=COLUMN",
+            "geometry": None,
+        })
     return out, make_findings(records, crs=out.crs)
+
+
+#: columns of the buildings that are not a household count under another name, and names of columns of numbers
+#: that are no count (ids, codes, areas, lengths, coordinates)
+_NOT_COUNTS = frozenset({"building_id", "households", "floors", "height", "use", "name", "households_source", "unit_id"})
+_NOT_COUNT_NAME = re.compile(r"(^|_)(id|fid|gid|objectid|osm_id|x|y|lon|lng|lat|z|tile)$|code|area|len|perim|elev|year|"
+                             r"编码|编号|代码|面积|周长|长度|高程|年", re.IGNORECASE)
+
+
+def _count_columns(buildings: gpd.GeoDataFrame) -> list[str]:
+    """The columns of ``buildings`` (none of :data:`_NOT_COUNTS`, no id, code, area or coordinate by its name) whose
+    values are all whole numbers from 0 up, as counts written as registers write them (``120户``) included: what may
+    be the count of households under a name gridgeo does not know."""
+    found = []
+    for col in buildings.columns:
+        if col == buildings.geometry.name or col in _NOT_COUNTS or _NOT_COUNT_NAME.search(str(col)):
+            continue
+        raw = buildings[col]
+        if pd.api.types.is_bool_dtype(raw.dtype):
+            continue
+        present = raw.notna() & (raw.astype(str).str.strip() != "")
+        if not present.any():
+            continue
+        num = _read_text(raw, _numeric(raw), _WITH_UNIT, approx=True)[0]
+        values = num[present]
+        if values.notna().all() and (values >= 0).all() and (values == np.floor(values)).all() and (values < MAX_COUNT).all():
+            found.append(str(col))
+    return found
 
 
 def refuse_booleans(buildings: gpd.GeoDataFrame) -> None:

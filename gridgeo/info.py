@@ -117,6 +117,13 @@ def _layer_line(name: str, gdf: Any) -> str:
     crs = getattr(gdf, "crs", None)
     geom = ", ".join(sorted(gdf.geom_type.dropna().unique())) if hasattr(gdf, "geom_type") else "no geometry"
     text = f"  {name}: {counted(len(gdf), 'feature')} ({geom or 'empty'}); CRS {crs.to_string() if crs else 'none'}"
+    if hasattr(gdf, "geom_type"):  # null or empty shapes, which an input layer may not hold (partition refuses them)
+        shapes = gdf.geometry
+        bare = shapes.isna() | shapes.is_empty
+        if bare.any():
+            rows = [str(i) for i in gdf.index[bare.to_numpy()][:5]]
+            text += (f"; {counted(int(bare.sum()), 'feature')} without geometry (rows {', '.join(rows)}"
+                     f"{' …' if bare.sum() > 5 else ''})")
     from .io import COLUMN_ALIASES
 
     # the count as partition reads it: under 户数 and the other aliases, "120户" and "约80户" read as numbers

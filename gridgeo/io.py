@@ -595,10 +595,11 @@ _SUFFIXES = {".gpkg", ".shp", ".geojson", ".json", ".fgb", ".parquet", ".csv", "
 # --------------------------------------------------------------------------------------- normalising
 
 
-def canonical_columns(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+def canonical_columns(gdf: gpd.GeoDataFrame, name: str, columns: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     """A layer given to check against (``validate --communities/--buildings/--streets``) with its columns read
-    as ``partition`` reads them: canonical names in any case and the Chinese names of :data:`COLUMN_ALIASES`
-    (``社区代码`` as ``code``, ``户数`` as ``households``); nothing else changed, nothing required.
+    as ``partition`` reads them: those mapped in ``columns`` (``--columns communities.code=CUN_DM``), canonical
+    names in any case and the Chinese names of :data:`COLUMN_ALIASES` (``社区代码`` as ``code``, ``户数`` as
+    ``households``); nothing else changed, nothing required.
 
     >>> import geopandas as gpd
     >>> from shapely import box
@@ -606,9 +607,9 @@ def canonical_columns(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     >>> canonical_columns(c, "communities").columns.tolist()
     ['code', 'geometry']
     """
-    if name not in LAYER_KINDS or name not in COLUMN_ALIASES:
+    if not columns and (name not in LAYER_KINDS or name not in COLUMN_ALIASES):
         return gdf
-    return _map_columns(gdf, name=name, columns=None, require=False)
+    return _map_columns(gdf, name=name, columns=columns, require=False)
 
 
 def _column_key(column: Any) -> str:
@@ -862,7 +863,40 @@ def normalise_communities(gdf: gpd.GeoDataFrame, *, columns: dict[str, str] | No
         out["kind"] = kind
     else:
         out["kind"] = "urban"
+        findings += _unread_kind(out)
     return out, findings
+
+
+def _unread_kind(communities: gpd.GeoDataFrame) -> list[dict]:
+    """A warning when the layer has no ``kind`` but another column holds nothing but kinds (``类型``: 社区, 村)
+    with a village or township among them: every community is divided under the urban rules, that column unread.
+
+    >>> from shapely import box
+    >>> g = gpd.GeoDataFrame({"code": ["420103001001", "420103001201"], "类型": ["社区", "村"]},
+    ...                      geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4547)
+    >>> _unread_kind(g)[0]["message"]
+    "communities: no kind column: every community divided under the urban rules; column '类型' holds kinds ('村' for 1 village or township): if it is the kind, map it with --columns communities.kind=类型"
+    """
+    words_known = {*KIND_ALIASES, *COMMUNITY_KINDS}
+    for col in communities.columns:
+        values = communities[col]
+        if col in ("code", "name", "kind", communities.geometry.name) or not (
+                values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        words = values.dropna().astype(str).str.strip()
+        words = words[words != ""]
+        if words.empty or not words.str.lower().isin(words_known).all():
+            continue
+        kinds = words.str.lower().map(lambda w: KIND_ALIASES.get(w, w))
+        other = words[kinds != "urban"]
+        if other.empty:  # all urban: read or not, the rules are the same
+            continue
+        shown = ", ".join(repr(w) for w in sorted(set(other))[:3])
+        return [{"type": "kind_column_unread", "severity": "warning", "layer": "communities", "measure": float(len(other)),
+                 "message": f"communities: no kind column: every community divided under the urban rules; column {col!r} "
+                            f"holds kinds ({shown} for {counted(len(other), 'village or township', 'villages or townships')}): "
+                            f"if it is the kind, map it with --columns communities.kind={col}"}]
+    return []
 
 
 def _code_text(v: Any) -> str:

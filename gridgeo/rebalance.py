@@ -213,7 +213,8 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
             raise InputError(msg)
     if code_column not in gdf.columns:
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
-        msg = f"{name}: code column {code_column!r} not found; columns are {cols}; pass --code-column with one of them"
+        msg = (f"{name}: code column {code_column!r} not found; columns are {cols}; pass --code-column with one of them"
+               + ("" if name == "grids" else " (once for all layers, or once per layer in the layers' order)"))
         raise InputError(msg)
     from .validate.layers import _as_code
 

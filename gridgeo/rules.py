@@ -224,15 +224,26 @@ def get_rules(profile: str = "urban", **overrides: Any) -> Rules:
     return _build(PROFILES[profile] | overrides, source=f"profile {profile!r}")
 
 
-def load_rules(source: str | Path | Rules | None = None) -> Rules:
-    """Load rules from a profile name, a TOML file path, or pass a :class:`Rules` through.
+def load_rules(source: str | Path | Rules | dict[str, Any] | None = None) -> Rules:
+    """Load rules from a profile name, a TOML file path, a dict of the keys a TOML file holds, or pass a
+    :class:`Rules` through.
 
-    A TOML file may name ``profile = "rural"`` to start from that profile.
+    A TOML file (or dict) may name ``profile = "rural"`` to start from that profile (default urban).
+
+    >>> load_rules({"profile": "urban", "grid_min": 200, "grid_max": 400, "grid_target": 300}).grid_max
+    400
     """
     if source is None:
         return get_rules("urban")
     if isinstance(source, Rules):
         return source
+    if isinstance(source, dict):  # the keys of a rules TOML file, in Python
+        data = dict(source)
+        profile = data.pop("profile", "urban")
+        if profile not in PROFILES:
+            msg = f"unknown profile {profile!r} in the rules dict; choose one of {sorted(PROFILES)}"
+            raise RulesError(msg)
+        return _build(PROFILES[profile] | data, source="the rules dict")
     text = str(source)
     if text in PROFILES:
         return get_rules(text)

@@ -130,6 +130,22 @@ def test_divide_maps_columns_and_never_changes_its_inputs(tiny):
     assert (plan.grids["community_code"] == C1).all()
 
 
+def test_divide_takes_rules_as_a_dict_of_the_rules_file_keys(tiny):
+    """An analyst changing the rules wrote ``rules={"grid_max": 450, ...}``, the keys a rules TOML file holds (as
+    ``code_scheme=`` takes a dict): "rules "{...}" is neither a profile nor a .toml file". A dict is read as the
+    file would be (``profile`` optional, unknown keys and impossible bounds refused alike)."""
+    comm, blds = tiny
+    mapping = {"communities": {"code": "CUN_DM"}}
+    plan = gridgeo.divide(comm, buildings=blds, columns=mapping,
+                          rules={"grid_min": 700, "grid_max": 900, "grid_target": 800, "subgrid_min": 100,
+                                 "subgrid_max": 200, "subgrid_target": 150})
+    assert sorted(plan.grids["households"]) == [800] and plan.metadata["rules"]["grid_max"] == 900
+    with pytest.raises(gridgeo.RulesError, match=r"unknown rules key\(s\) \['grid_mx'\] in the rules dict"):
+        gridgeo.divide(comm, buildings=blds, columns=mapping, rules={"grid_mx": 450})
+    with pytest.raises(gridgeo.RulesError, match=r"unknown profile 'suburban' in the rules dict"):
+        gridgeo.divide(comm, buildings=blds, columns=mapping, rules={"profile": "suburban"})
+
+
 def test_chinese_column_names_are_read_and_said(tiny):
     """区划代码, 户数 and 层数 are read as code, households and floors, each an info finding; two columns that
     could be households are neither taken (a warning says so, and the counts are estimated)."""
@@ -375,6 +391,19 @@ def test_diff_is_also_the_module():
         gridgeo.diff("no/such/old.gpkg", "no/such/new.gpkg")
 
 
+def test_the_modules_that_are_functions_show_the_functions_signature():
+    """``gridgeo.locate?`` in Jupyter (``inspect.signature``) showed ``(*args, **kwargs)`` for the five modules that
+    are also API functions (validate, diff, export, locate, rebalance): an analyst saw no argument. They show the
+    signature of the function a call runs."""
+    import inspect
+
+    from gridgeo import api
+
+    for name in ("validate", "diff", "export", "locate", "rebalance"):
+        assert inspect.signature(getattr(gridgeo, name)) == inspect.signature(getattr(api, name))
+    assert list(inspect.signature(gridgeo.locate).parameters)[:2] == ["points", "plan"]
+
+
 def test_diff_of_plans_and_paths(api_plan, cli_plan_path):
     same = gridgeo.diff(api_plan, cli_plan_path)
     assert set(same["status"]) == {"unchanged"}
@@ -485,3 +514,56 @@ def test_an_existing_output_is_refused_in_the_words_of_the_face_called(api_plan,
         assert main(argv) == 2
         err = capsys.readouterr().err.splitlines()[-1]
         assert err.startswith("gridgeo: error: ") and "exists; pass --force to" in err and "force=True" not in err, err
+
+
+def test_validate_and_repair_read_communities_under_their_own_column_names(tmp_path, capsys):
+    """A planner's community layer names its code column its own way (``CUN_DM``). ``partition`` maps it with
+    ``--columns communities.code=CUN_DM``; ``gridgeo validate`` had no ``--columns`` (an argparse error), and in Python
+    ``columns=`` was a TypeError from ``validate_grids`` while a ``LayerSource(..., columns=...)`` had its mapping
+    silently dropped (the error then said to rename the column). Both faces now map it as ``partition`` does."""
+    comm, grids = _hand_drawn()
+    theirs = comm.rename(columns={"code": "CUN_DM"})
+    theirs.to_file(tmp_path / "c.gpkg", layer="communities")
+    grids.to_file(tmp_path / "g.gpkg", layer="grids")
+    want = gridgeo.validate(grids, communities=comm)["type"].tolist()
+    assert want == ["overlap", "gap"]
+    mapping = {"communities": {"code": "CUN_DM"}}
+    assert gridgeo.validate(grids, communities=theirs, columns=mapping)["type"].tolist() == want
+    source = gridgeo.io.LayerSource(tmp_path / "c.gpkg", layer="communities", columns={"code": "CUN_DM"})
+    assert gridgeo.validate(tmp_path / "g.gpkg", communities=source)["type"].tolist() == want
+    fixed, log = gridgeo.repair(grids, communities=theirs, columns=mapping)
+    assert len(gridgeo.validate(fixed, communities=comm)) == 0 and {"overlap_given", "gap_filled"} <= set(log["action"])
+    # unmapped, the fix is named in the words of the face called
+    with pytest.raises(InputError, match=r"communities: the communities layer has no 'code' column.*columns=\{'communities': \{'code': 'COLUMN'\}\}"):
+        gridgeo.validate(grids, communities=theirs)
+    with pytest.raises(InputError, match=r"columns=\{'grids': \{'code': 'X'\}\} names no layer checked against: map columns of communities, buildings or streets.*code_column="):
+        gridgeo.validate(grids, communities=theirs, columns={"grids": {"code": "X"}})
+    args = ["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "c.gpkg")]
+    assert main(args) == 2
+    assert "--columns communities.code=COLUMN" in capsys.readouterr().err
+    assert main([*args, "--columns", "grids.code=X"]) == 2  # refused before anything is checked or printed
+    assert capsys.readouterr().out == ""
+    assert main([*args, "--columns", "communities.code=CUN_DM"]) == 1  # the overlap: an error finding
+    assert "overlap" in capsys.readouterr().out
+    out = tmp_path / "fixed.gpkg"
+    assert main([*args, "--columns", "communities.code=CUN_DM", "--repair", str(out)]) == 1
+    assert "0 coverage findings left" in capsys.readouterr().out
+
+
+def test_a_community_layer_alone_with_its_own_code_column_is_checked_as_communities(tmp_path, capsys):
+    """``gridgeo validate COMMUNITIES`` with the code in ``CUN_DM``: judged as a grid layer (``missing_code``,
+    ``missing_community`` errors, "2 grids"), as no ``--columns`` could say which column holds the code. With
+    ``--columns communities.code=CUN_DM`` (``columns=`` in Python) it is checked and repaired as communities, and the
+    repaired layer keeps the column's own name."""
+    comm = gpd.GeoDataFrame({"CUN_DM": [C1, C2]}, geometry=[box(0, 0, 201, 100), box(200, 0, 400, 100)], crs=4547)
+    comm.to_file(tmp_path / "c.gpkg", layer="communities")
+    mapping = {"communities": {"code": "CUN_DM"}}
+    assert gridgeo.validate(comm, columns=mapping)["type"].tolist() == ["overlap"]
+    fixed, log = gridgeo.repair(comm, columns=mapping)
+    assert "CUN_DM" in fixed.columns and "code" not in fixed.columns and len(log) == 1
+    assert len(gridgeo.validate(fixed, columns=mapping)) == 0
+    out = tmp_path / "fixed.gpkg"
+    assert main(["validate", str(tmp_path / "c.gpkg"), "--columns", "communities.code=CUN_DM", "--repair", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 communities, 1 finding" in printed and "1 change logged, 0 findings left" in printed
+    assert gpd.read_file(out, layer="communities")["CUN_DM"].tolist() == [C1, C2]

@@ -460,3 +460,25 @@ def test_approximate_floors_and_heights_are_read_and_a_height_no_building_has_is
     assert set(bad["severity"]) == {"warning"} and "'高层'" in bad.iloc[0]["message"]
     missing = f.loc[f["type"] == "households_missing", "message"]
     assert len(missing) == 3 and missing.str.contains("no height it can use").all()
+
+
+def test_a_count_column_under_another_name_is_said_not_silently_ignored():
+    """A planner's buildings with their counts in ``HU`` (text with the unit, nulls) and floors: nothing mapped the
+    column, every count was estimated from footprint × floors, and no finding said so (the plan's households were
+    the estimate's, the file's counts unread). Now one info finding names the column of whole numbers and the
+    mapping; ids, codes and areas are no candidates, and a layer with no such column gets none."""
+    b = _buildings([None, None, None], floors=[6, 3, 2]).drop(columns="households")
+    b = b.assign(HU=pd.Series(["120户", None, "45"], dtype=object), OBJECTID=[1, 2, 3], Shape_Area=[900.0, 900.0, 900.0],
+                 tile=[7, 7, 8], note=["a", "b", "c"])
+    out, f = assign_households(b, metric=METRIC_EPSG)
+    assert out["households_source"].tolist() == ["estimated"] * 3
+    said = f[f["type"] == "households_estimated"]
+    assert len(said) == 1 and said["severity"].iloc[0] == "info" and said["measure"].iloc[0] == 3
+    assert ("3 of 3 counts estimated from footprint × floors ÷ 90 m²; column ['HU'] holds whole numbers: if one is the "
+            "count of households, map it with --columns buildings.households=COLUMN") in said["message"].iloc[0]
+    # mapped, the counts are read and nothing is said
+    out, f = assign_households(b.rename(columns={"HU": "households"}), metric=METRIC_EPSG)
+    assert out["households"].tolist() == [120, 30, 45] and "households_estimated" not in set(f["type"])
+    # no column of counts beside the floors: estimating is the plan, nothing to say
+    out, f = assign_households(b.drop(columns="HU"), metric=METRIC_EPSG)
+    assert len(f) == 0

@@ -904,6 +904,29 @@ def test_community_kinds_written_in_chinese_are_read():
         normalise_communities(c.assign(kind=["街道", "村", "村", "村", "村"]))
 
 
+def test_a_kind_column_under_another_name_is_said(tmp_path):
+    """A planner's community layer with its kinds in ``类型`` (社区, 村) and no ``kind`` column: every community,
+    villages included, was divided under the urban rules (300–500 households instead of the rural bounds), with no
+    finding. Now a warning names the column and the mapping, which reads it."""
+    c = gpd.GeoDataFrame({"code": [CODE_A, CODE_B], "类型": ["社区", "村"], "备注": ["a", None]},
+                         geometry=[rect(0, 0, 100, 100), rect(100, 0, 200, 100)], crs=METRIC_EPSG)
+    out, found = normalise_communities(c)
+    assert out["kind"].tolist() == ["urban", "urban"]
+    said = [f for f in found if f["type"] == "kind_column_unread"]
+    assert len(said) == 1 and said[0]["severity"] == "warning"
+    assert said[0]["message"].endswith("column '类型' holds kinds ('村' for 1 village or township): if it is the kind, "
+                                       "map it with --columns communities.kind=类型")
+    out, found = normalise_communities(c, columns={"kind": "类型"})
+    assert out["kind"].tolist() == ["urban", "rural"] and not [f for f in found if f["type"] == "kind_column_unread"]
+    # all urban: the rules are the same whether it is read or not; nothing to say
+    _, found = normalise_communities(c.assign(类型=["社区", "居委会"]))
+    assert not [f for f in found if f["type"] == "kind_column_unread"]
+    # the finding reaches the plan's inputs, as partition reads them
+    c.to_file(tmp_path / "c.gpkg")
+    inputs = read_inputs({"communities": LayerSource(tmp_path / "c.gpkg")})
+    assert "kind_column_unread" in set(inputs.findings["type"])
+
+
 def test_info_counts_households_as_partition_reads_them(tmp_path):
     """`gridgeo info buildings.csv` with a 户数 column said nothing of households, and with "120户" in a households
     column it counted them missing: partition reads both."""
@@ -914,6 +937,24 @@ def test_info_counts_households_as_partition_reads_them(tmp_path):
     assert "households 235 (column 户数) (1 missing)" in describe(path)
     path.write_text("lon,lat,households\n114.27,30.59,120户\n114.28,30.59,35\n", encoding="utf-8")
     assert "households 155;" in describe(path).replace("\n", ";")
+
+
+def test_info_names_the_features_without_geometry_partition_refuses(tmp_path):
+    """A building layer with an empty shape (a null shape in a Shapefile, as exports from other tools write them):
+    `gridgeo info` showed nothing amiss, and `partition` then refused the layer ("1 feature has no geometry (rows
+    [2])"). info names them, by the same row numbers."""
+    from gridgeo.info import describe
+
+    b = gpd.GeoDataFrame({"households": [10, 20, 30]}, geometry=[rect(0, 0, 10, 10), rect(20, 0, 30, 10), Polygon()],
+                         crs=METRIC_EPSG)
+    b.to_file(tmp_path / "b.gpkg")
+    assert "3 features (Polygon); CRS EPSG:4547; 1 feature without geometry (rows 2)" in describe(tmp_path / "b.gpkg")
+    with pytest.raises(InputError, match=r"buildings: 1 feature has no geometry \(rows \[2\]\)"):
+        read_inputs({"communities": LayerSource(None, frame=gpd.GeoDataFrame({"code": [CODE_A]}, geometry=[rect(0, 0, 40, 10)],
+                                                                             crs=METRIC_EPSG)),
+                     "buildings": LayerSource(tmp_path / "b.gpkg")})
+    b.iloc[:2].to_file(tmp_path / "whole.gpkg")
+    assert "without geometry" not in describe(tmp_path / "whole.gpkg")
 
 
 def test_load_config_key_outside_any_section(tmp_path):

@@ -775,3 +775,18 @@ def test_unify_carries_the_departmental_layers_own_columns(tmp_path, capsys):
     written = gpd.read_file(out, layer="crosswalk")
     _assert_carried(written, zongzhi, chengguan)
     assert main(["validate", str(out)]) == 0
+
+
+def test_unify_names_the_per_layer_code_column_when_one_layer_lacks_it(tmp_path, capsys):
+    """`gridgeo unify a.shp b.shp --code-column WGBM` where only the first layer has WGBM: the error said to "pass
+    --code-column with one of them", as if one option served every layer; it now says it is given once per layer."""
+    a = gpd.GeoDataFrame({"WGBM": ["420981190001001"]}, geometry=[shapely.box(113.48, 30.83, 113.49, 30.84)], crs=4490)
+    b = gpd.GeoDataFrame({"grid_code": ["420981190001001"]}, geometry=[shapely.box(113.48, 30.83, 113.49, 30.84)], crs=4490)
+    a.to_file(tmp_path / "zongzhi.geojson")
+    b.to_file(tmp_path / "chengguan.geojson")
+    args = ["unify", str(tmp_path / "zongzhi.geojson"), str(tmp_path / "chengguan.geojson"), "--sample", "-q"]
+    assert main([*args, "--code-column", "WGBM", "--out", str(tmp_path / "u.gpkg")]) == 2
+    err = capsys.readouterr().err
+    assert ("chengguan: code column 'WGBM' not found; columns are ['grid_code']; pass --code-column with one of them "
+            "(once for all layers, or once per layer in the layers' order)") in err
+    assert not (tmp_path / "u.gpkg").exists()

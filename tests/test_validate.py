@@ -886,7 +886,7 @@ def test_errors():
         validate_grids(pd.DataFrame(grids))
     with pytest.raises(InputError, match="no features"):
         validate_grids(grids.iloc[:0])
-    with pytest.raises(InputError, match="communities layer has no 'code' column"):
+    with pytest.raises(InputError, match=r"communities: the communities layer has no 'code' column.*--columns communities.code=COLUMN$"):
         validate_grids(grids, communities=ONE.drop(columns="code"))
     with pytest.raises(InputError, match="gap_width_m must be a number >= 0"):
         validate_grids(grids, gap_width_m=-1)

@@ -344,8 +344,9 @@ def _prepare_communities(communities: gpd.GeoDataFrame, crs: CRS, community_colu
                          tolerance_m2: float) -> _Communities:
     col = "code" if "code" in communities.columns else community_column if community_column in communities.columns else None
     if col is None:
-        msg = (f"validate_grids: the communities layer has no 'code' column (nor {community_column!r}); "
-               f"columns are {list(communities.columns)}; rename the community code column to 'code'")
+        shown = [c for c in communities.columns if c != communities.geometry.name]
+        msg = (f"communities: the communities layer has no 'code' column (nor {community_column!r}); columns there: "
+               f"{shown}; map the one holding the 12-digit community codes with --columns communities.code=COLUMN")
         raise InputError(msg)
     layer = _prepare_polygons(communities, crs, layer="communities", code_column=col, records=records,
                               tolerance_m2=tolerance_m2, check_multipart=False)

@@ -37,7 +37,7 @@ import shapely
 from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read_csv_text
 from ._errors import InputError
 from ._face import force_option
-from ._staff import header_names, role_key, roster_text
+from ._staff import ROLES, header_names, role_key, roster_text
 from .io import remove_stale_temporaries, temporary_prefix
 from .plan import Plan
 
@@ -191,14 +191,18 @@ class Locator:
         #: roster rows naming a code not in the plan (``line N NAME: grid CODE``): no point is routed to them
         self.roster_unplaced: list[str] = []
         if roster is not None:
-            from .maps.roster import read_roster as check_roster
-            from .maps.roster import roster_rows
+            from .maps.roster import RosterRows, roster_rows
+            from .maps.roster import read_roster as place_roster
 
-            rows = roster_rows(roster) if isinstance(roster, (str, os.PathLike)) else roster  # the file read once
+            # the file read once; a DataFrame numbered by its lines as a CSV's, as the map's reader numbers it
+            rows = roster_rows(roster) if isinstance(roster, (str, os.PathLike, pd.DataFrame, RosterRows)) else roster
             people = read_roster(rows)
-            # one roster, one verdict: the rows `gridgeo map` and `sign` refuse are refused, those they say are said
-            self.roster_unplaced = check_roster(rows, plan).unplaced()
-            self.roster, self.roster_index = _grid_workers(people, self.grid_code, self.grid_community)
+            # one roster, one verdict: the rows `gridgeo map` and `sign` refuse are refused, those they say are said,
+            # and a person is routed from the grid the map and the signs place them in
+            placed = place_roster(rows, plan)
+            self.roster_unplaced = placed.unplaced()
+            self.roster, self.roster_index = _grid_workers(_as_placed(people, placed.staff), self.grid_code,
+                                                           self.grid_community)
 
     @property
     def columns(self) -> list[str]:
@@ -569,6 +573,20 @@ def read_roster(roster: Any) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = ""
     return df[["name", "phone", "role", "grid_code", "community_code"]].apply(lambda s: s.str.strip())
+
+
+def _as_placed(people: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
+    """The roster's ``people`` (:func:`read_roster`, indexed by line) where the map and the signs place them
+    (``staff`` of :func:`gridgeo.maps.roster.read_roster`): a person given by community alone and placed in a grid
+    (``placed="auto"``) is that grid's, so a point there is routed to the person its sign names; rows placed
+    nowhere (a code not in the plan) and repeated rows are left out; the role as the roster writes it."""
+    staff = staff[staff["placed"] != "unplaced"]
+    # the community as the roster gives it: a person named by grid alone is that grid's, no community's fallback
+    out = people.loc[staff["line"].to_numpy(), ["name", "phone", "role", "community_code"]].reset_index(drop=True)
+    blank = (out["role"] == "").to_numpy()  # no role given: a grid worker (网格员), as the map reads it
+    out.loc[blank, "role"] = [ROLES[k][0] for k in staff["role"].to_numpy()[blank]]
+    out["grid_code"] = staff["grid_code"].astype(str).to_numpy()
+    return out[["name", "phone", "role", "grid_code", "community_code"]]
 
 
 def _grid_workers(roster: pd.DataFrame, grid_code: np.ndarray,

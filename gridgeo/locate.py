@@ -37,7 +37,7 @@ import shapely
 from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read_csv_text
 from ._errors import InputError
 from ._face import force_option
-from ._staff import ROLES, header_names, role_key, roster_text
+from ._staff import GRID_STAFF_ROLES, ROLES, header_names, role_key, roster_text
 from .io import remove_stale_temporaries, temporary_prefix
 from .plan import Plan
 
@@ -585,7 +585,10 @@ def _as_placed(people: pd.DataFrame, staff: pd.DataFrame) -> pd.DataFrame:
     out = people.loc[staff["line"].to_numpy(), ["name", "phone", "role", "community_code"]].reset_index(drop=True)
     blank = (out["role"] == "").to_numpy()  # no role given: a grid worker (网格员), as the map reads it
     out.loc[blank, "role"] = [ROLES[k][0] for k in staff["role"].to_numpy()[blank]]
-    out["grid_code"] = staff["grid_code"].astype(str).to_numpy()
+    # a grid's own staff the map placed there; a building or group leader placed by the map stays the community's
+    # (an event goes to a grid worker or leader, not to a volunteer of one building)
+    own = (staff["placed"] != "auto").to_numpy() | staff["role"].isin(GRID_STAFF_ROLES).to_numpy()
+    out["grid_code"] = np.where(own, staff["grid_code"].astype(str).to_numpy(), "")
     return out[["name", "phone", "role", "grid_code", "community_code"]]
 
 

@@ -165,7 +165,7 @@ def test_roster_gives_each_point_its_worker(plan):
 
     n_own = 0
     for (code, comm), answer in got[located].groupby([got["grid_code"].astype(str), got["community_code"].astype(str)]):
-        own = placed[placed["grid_code"] == code]
+        own = placed[(placed["grid_code"] == code) & placed["role"].isin(["grid_worker", "grid_leader"])]
         want = (first(own, {"grid_worker": 0, "grid_leader": 1}) if len(own) else
                 first(placed[placed["community_code"] == comm], {"grid_leader": 0, "grid_worker": 1}))
         n_own += bool(len(own))

@@ -9,8 +9,6 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from shapely import LineString, Point, box
 
 from gridgeo.partition import partition
@@ -85,66 +83,3 @@ def test_ribbons_are_the_long_thin_blocks_and_are_cut_across():
     assert len(cut) == 16  # each 100 m half-ribbon piece in two of 50 m
     assert abs(sum(shapely.area(cut)) - rib.area) < 1e-6
     assert shapely.length(cut).max() <= 2 * (RIBBON_PIECE_M + 5) + 1e-6
-
-
-def _row_town(widths, holder_of, h_of=None):
-    """Blocks of ``widths`` (m) side by side, 100 m deep, under a 10 m ribbon along all of them; the grid of each block
-    (``holder_of``) and the ribbon's pieces (one a block, cut at the blocks' edges), all held by grid ``h_of``."""
-    xs = np.concatenate([[0.0], np.cumsum(widths)])
-    blocks = [box(x0, 0, x1, 100) for x0, x1 in zip(xs[:-1], xs[1:])]
-    pieces = [box(x0, 100, x1, 110) for x0, x1 in zip(xs[:-1], xs[1:])]
-    n = len(blocks)
-    geoms = np.array(blocks + pieces, dtype=object)
-    # edges: block–block, piece–piece (along the row), block–piece (across the carriageway)
-    a = [i for i in range(n - 1)] + [n + i for i in range(n - 1)] + list(range(n))
-    b = [i + 1 for i in range(n - 1)] + [n + i + 1 for i in range(n - 1)] + [n + i for i in range(n)]
-    length = [100.0] * (n - 1) + [10.0] * (n - 1) + [float(w) for w in widths]
-    grid = np.concatenate([holder_of, np.full(n, holder_of[0] if h_of is None else h_of)])
-    block = np.concatenate([np.arange(n), np.full(n, n)])
-    return geoms, (np.array(a), np.array(b), np.array(length)), grid.astype(np.int64), block, n, box(0, 0, xs[-1], 110)
-
-
-def test_a_piece_moves_only_where_no_grid_drops_below_its_before():
-    from gridgeo.partition.ribbons import ribbons_to_neighbours
-    from gridgeo.partition.shapes import polsby_popper
-
-    # grid 0 a 300 m wide block holding the whole 330 m ribbon; grid 1 a 30 m wide block (PP 0.558) at the east end:
-    # its 30 m piece would make grid 0 more compact (0.540 → 0.617) and the two together (summed P²/4πA 3.64 →
-    # 3.51), but grid 1 less (0.529, along its short side), and grid 1 is under 0.60: the piece stays
-    geoms, edges, grid, block, n, outline = _row_town([300.0, 30.0], [0, 1])
-    before = polsby_popper(np.array([shapely.union_all(geoms[grid == p]) for p in (0, 1)]))
-    out = ribbons_to_neighbours(geoms, edges, grid, block, [n], outline)
-    assert out.tolist() == grid.tolist(), before.round(3).tolist()
-    # with grid 1 a 150 m block the piece along it goes to it: both grids more compact
-    geoms, edges, grid, block, n, outline = _row_town([300.0, 150.0], [0, 1])
-    out = ribbons_to_neighbours(geoms, edges, grid, block, [n], outline)
-    assert out.tolist() == [0, 1, 0, 1]
-    after = polsby_popper(np.array([shapely.union_all(geoms[out == p]) for p in (0, 1)]))
-    before = polsby_popper(np.array([shapely.union_all(geoms[grid == p]) for p in (0, 1)]))
-    assert (after > before).all()
-
-
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(20, 200), min_size=2, max_size=7), st.data())
-def test_ribbon_pieces_move_keeping_every_grid(widths, data):
-    from gridgeo.partition.ribbons import KEEP_PP, ribbons_to_neighbours
-    from gridgeo.partition.shapes import polsby_popper
-
-    n = len(widths)
-    # grids of consecutive blocks; the ribbon held by one of them
-    cuts = sorted(data.draw(st.sets(st.integers(1, n - 1), max_size=n - 1)))
-    holder_of = np.searchsorted(np.array(cuts), np.arange(n), side="right")
-    k = int(holder_of.max()) + 1
-    h = data.draw(st.integers(0, k - 1))
-    geoms, edges, grid, block, n, outline = _row_town([float(w) for w in widths], holder_of, h)
-    out = ribbons_to_neighbours(geoms, edges, grid, block, [n], outline)
-    assert (out[:n] == grid[:n]).all()  # the blocks (the households) stay where they are
-    moved = np.flatnonzero(out != grid)
-    assert (out[moved] == holder_of[moved - n]).all()  # a piece goes only to the grid beside it
-    parts = [shapely.union_all(geoms[out == p]) for p in range(k)]
-    assert all(shapely.get_num_geometries(u) == 1 for u in parts)  # every grid in one piece
-    pp0 = polsby_popper(np.array([shapely.union_all(geoms[grid == p]) for p in range(k)]))
-    pp1 = polsby_popper(np.array(parts))
-    assert (pp1 >= np.minimum(pp0, KEEP_PP) - 1e-9).all()
-    if len(moved):
-        assert (1 / pp1).sum() < (1 / pp0).sum()

@@ -45,11 +45,10 @@ KEEP_PP = 0.60
 PP_NOISE = 1e-9
 
 
-def _moved(out: np.ndarray, h: int, to: list[int], groups: dict[int, list[int]], shape) -> list[int]:
+def _moved(out: np.ndarray, h: int, to: list[int], groups: dict[int, list[int]], shape) -> bool:
     """Move the pieces ``groups[o]`` of each grid ``o`` in ``to`` from grid ``h`` to ``o`` in ``out`` where the
     grids' shapes allow (:func:`ribbons_to_neighbours`; ``shape``: a grid's cells → Polsby–Popper, parts,
-    foreign holes). Returns the grids the move would leave worse (``[h]`` for the holder left in more parts or
-    the grids together no more compact, then ``out`` is as it was), empty when it is taken."""
+    foreign holes); whether they moved (else ``out`` is as it was)."""
     touched = [h, *to]
     before = [shape(np.flatnonzero(out == p)) for p in touched]
     take = [np.array(groups[o], dtype=np.int64) for o in to]
@@ -57,17 +56,13 @@ def _moved(out: np.ndarray, h: int, to: list[int], groups: dict[int, list[int]],
         out[cells] = o
     left = np.flatnonzero(out == h)
     after = [shape(np.flatnonzero(out == p)) for p in touched] if len(left) else None
-    worse = [h] if after is None else [p for p, b, a in zip(touched, before, after, strict=True)
-                                       if not (_kept(b[0], a[0]) and a[1] <= b[1] and a[2] <= b[2])]
-    if after is not None and not worse and (
-            sum(1 / max(a[0], 1e-12) for a in after) >= sum(1 / max(b[0], 1e-12) for b in before) - PP_NOISE):
-        worse = [h]
-    if h in worse:
-        worse = [h]
-    if worse:
-        for cells in take:
-            out[cells] = h
-    return worse
+    if after is not None and all(_kept(b[0], a[0]) and a[1] <= b[1] and a[2] <= b[2]
+                                 for b, a in zip(before, after, strict=True)) and (
+            sum(1 / max(a[0], 1e-12) for a in after) < sum(1 / max(b[0], 1e-12) for b in before) - PP_NOISE):
+        return True
+    for cells in take:
+        out[cells] = h
+    return False
 
 
 def _kept(before: float, after: float) -> bool:
@@ -132,48 +127,36 @@ def ribbons_to_neighbours(geoms: np.ndarray, edges: tuple[np.ndarray, np.ndarray
         return float(polsby_popper(np.array([u], dtype=object))[0]), int(shapely.get_num_geometries(u)), len(
             foreign_holes(u, container))
 
-    pieces = np.flatnonzero(np.isin(block, cut))
-    if not len(pieces):
-        return out
-    # each piece's neighbour: the grid it shares most edge with outside the ribbons cut (ties: the lowest grid)
-    in_a, in_b = np.isin(a, pieces), np.isin(b, pieces)
-    mine = in_a ^ in_b
-    p_end = np.where(in_a[mine], a[mine], b[mine])
-    o_end = np.where(in_a[mine], b[mine], a[mine])
-    shared: dict[tuple[int, int], float] = {}
-    for p, q, w in zip(p_end.tolist(), o_end.tolist(), length[mine].tolist(), strict=True):
-        shared[(p, int(out[q]))] = shared.get((p, int(out[q])), 0.0) + w
-    best: dict[int, tuple[float, int]] = {}
-    for (p, grid), w in shared.items():
-        if p not in best or (w, -grid) > (best[p][0], -best[p][1]):
-            best[p] = (w, grid)
-    # by holder (the grid holding the ribbons, whose arm they are): the pieces going to each neighbour
-    groups: dict[int, dict[int, list[int]]] = {}
-    along: dict[tuple[int, int], float] = {}
-    for p in sorted(best):
-        w, grid = best[p]
-        h = int(out[p])
-        if grid != h:
-            groups.setdefault(h, {}).setdefault(grid, []).append(p)
-            along[(h, grid)] = along.get((h, grid), 0.0) + w
-    for h in sorted(groups):
-        todo = sorted(groups[h], key=lambda grid, h=h: (-along[(h, grid)], grid))
-        # all the neighbours at once, less those the move leaves worse (they keep their pieces), then one at a time
-        tried = list(todo)
-        while len(tried) > 1:
-            worse = _moved(out, h, tried, groups[h], shape)
-            if not worse:
-                todo = [grid for grid in todo if grid not in tried]
-                break
-            if worse == [h]:
-                break
-            tried = [grid for grid in tried if grid not in worse]
-        moved = True
-        while moved and todo:
-            moved = False
-            for grid in list(todo):
-                if not _moved(out, h, [grid], groups[h], shape):
-                    todo.remove(grid)
-                    moved = True
+    for rb in sorted(cut):
+        pieces = np.flatnonzero(block == rb)
+        if len(pieces) < 2:
+            continue
+        h = int(out[pieces[0]])
+        # each piece's neighbour: the grid it shares most edge with outside its ribbon (ties: the lowest grid)
+        mine = np.isin(a, pieces) ^ np.isin(b, pieces)
+        p_end = np.where(np.isin(a[mine], pieces), a[mine], b[mine])
+        o_end = np.where(np.isin(a[mine], pieces), b[mine], a[mine])
+        shared: dict[tuple[int, int], float] = {}
+        for p, q, w in zip(p_end.tolist(), o_end.tolist(), length[mine].tolist(), strict=True):
+            shared[(p, int(out[q]))] = shared.get((p, int(out[q])), 0.0) + w
+        best: dict[int, tuple[float, int]] = {}
+        for (p, grid), w in shared.items():
+            if p not in best or (w, -grid) > (best[p][0], -best[p][1]):
+                best[p] = (w, grid)
+        groups: dict[int, list[int]] = {}
+        along: dict[int, float] = {}
+        for p in sorted(best):
+            w, grid = best[p]
+            if grid != h:
+                groups.setdefault(grid, []).append(p)
+                along[grid] = along.get(grid, 0.0) + w
+        todo = sorted(groups, key=lambda grid: (-along[grid], grid))
+        while todo:
+            # all the neighbours at once first (a ribbon an arm of its holder on both sides of the road), then one
+            for tried in ([todo] if len(todo) > 1 else []) + [[grid] for grid in todo]:
+                if _moved(out, h, tried, groups, shape):
+                    todo = [grid for grid in todo if grid not in tried]
                     break
+            else:
+                break
     return out

@@ -62,7 +62,6 @@ from .graph import Graph, cell_graph, contract, subgraph
 from .metrics import FORCED_UNDER_FLOOR
 from .packfit import fit_small_grids
 from .refine import open_units, split_blocks_for_bounds, whole_again
-from .ribbons import held_ribbons, ribbons_to_neighbours
 from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper, within_bounds
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import BudgetExceeded, SmallGridBadness, connected_sets, reshape_for_small_grids
@@ -128,37 +127,6 @@ def _pinched(g: Graph, geoms: np.ndarray, community: Any) -> Graph:
                                nostreet=np.concatenate([g.nostreet, length]))
 
 
-def _ribbon_edges(g: Graph, cells: Cells, ribbons: list[int] | None) -> Graph:
-    """``g`` with the road moved into the ``ribbons`` cut into pieces (:mod:`.ribbons`): an edge between two pieces of
-    a ribbon runs along an arterial (the road's middle and its cuts across), and an edge from a piece to the land
-    beside it along none, so that the small grids take a piece as the land it lies along. ``g`` itself when no
-    ribbon is cut."""
-    if not ribbons or cells.strip is None or not g.n:
-        return g
-    piece = np.isin(cells.block, ribbons) & cells.strip[cells.block]
-    if not piece.any():
-        return g
-    both, one = piece[g.a] & piece[g.b], piece[g.a] ^ piece[g.b]
-    return dataclasses.replace(g, art=np.where(both, g.length, np.where(one, 0.0, g.art)),
-                               nostreet=np.where(both, 0.0, g.nostreet))
-
-
-def _carried(cells: Cells, grid_of_cell: np.ndarray, cells_r: Cells, cut: list[int]) -> np.ndarray | None:
-    """The grid of each of ``cells_r`` (the same cells with the blocks ``cut`` in pieces): every other cell keeps its
-    grid (the cells of a block come in the same order), each piece its block's; None where the other blocks'
-    cells do not match one for one."""
-    nb = max(int(cells.block.max()), int(cells_r.block.max())) + 1 if len(cells) and len(cells_r) else 0
-    keep, keep_r = ~np.isin(cells.block, cut), ~np.isin(cells_r.block, cut)
-    if not np.array_equal(cells.block[keep], cells_r.block[keep_r]):
-        return None
-    of_block = np.full(nb, -1, dtype=np.int64)
-    of_block[cells.block[~keep]] = grid_of_cell[~keep]
-    out = np.empty(len(cells_r), dtype=np.int64)
-    out[keep_r] = grid_of_cell[keep]
-    out[~keep_r] = of_block[cells_r.block[~keep_r]]
-    return out if (out >= 0).all() else None
-
-
 def seed_for(code: str, salt: int = 0) -> int:
     """A seed from a community code (stable across runs, processes and input order)."""
     return (zlib.crc32(str(code).encode("utf-8")) + 7919 * salt) % (2**32)
@@ -185,12 +153,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else None
     cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
 
-    cell_ribbons: list[int] | None = None  # ribbons cut into pieces after the grids are drawn (below)
-
     def graph_of(c: Cells) -> Graph:  # the cells' graph: streets along edges, parts meeting at a point joined
-        return _ribbon_edges(_pinched(cell_graph(c.geoms, households=c.households, block=c.block,
-                                                 streets=job["streets"], arterial=job["arterial"],
-                                                 snap_m=r.street_snap_m), c.geoms, community), c, cell_ribbons)
+        return _pinched(cell_graph(c.geoms, households=c.households, block=c.block, streets=job["streets"],
+                                   arterial=job["arterial"], snap_m=r.street_snap_m), c.geoms, community)
 
     g = graph_of(cells)
     weights = Weights(arterial_tree=r.arterial_weight, minor_tree=r.minor_weight, sweep_trees=_sweep_trees(g, job["streets"]))
@@ -227,24 +192,6 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         grid_of_cell, searched = _compact_grids(g, cells, unit_of_cell, out, resorted, community, grid_bounds,
                                                 container, sub_bounds, weights, code,
                                                 parts=parts if resorted is grid_of_cell else None)
-        # ribbons without households held whole by a grid of a poor shape: cut across, their pieces given to the
-        # grids beside them where no grid's Polsby–Popper drops (:mod:`.ribbons`); the grids otherwise as drawn
-        held = held_ribbons(cells.geoms, cells.block, cells.households, grid_of_cell, block_geoms, cells.strip)
-        if held:
-            strips_r = sorted(set(cell_strips or []) | set(held))
-            cells_r = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips_r,
-                                  ribbons=held)
-            grid_r = _carried(cells, grid_of_cell, cells_r, held)
-            if grid_r is not None:
-                cell_ribbons, cell_strips_was = held, cell_strips
-                g_r = graph_of(cells_r)
-                moved = ribbons_to_neighbours(cells_r.geoms, (g_r.a, g_r.b, g_r.length), grid_r, cells_r.block,
-                                              held, container)
-                if (moved != grid_r).any():
-                    cells, g, memo, grid_of_cell, cell_strips = cells_r, g_r, {}, moved, strips_r
-                    opened.update({b: "ribbon" for b in held})
-                else:
-                    cell_ribbons, cell_strips = None, cell_strips_was
     small_of_cell, small_notes = _small_grids(g, cells.geoms, grid_of_cell, out.n_parts, sub_bounds, weights, code,
                                               memo)
     rings = [] if zone_of_block is not None else [
@@ -254,8 +201,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
         # farmland round a hamlet): drawn again with that land cut as a strip is (corridors across a ring);
         # kept when fewer small grids are wrapped, no more grids are, and none more is out of its bounds
         strips3 = sorted(set(cell_strips or []) | set(rings))
-        cells3 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips3,
-                             ribbons=cell_ribbons)
+        cells3 = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit, strips=strips3)
         if cells3.strip is not None and cells3.strip.any():
             g3 = graph_of(cells3)
             memo3: dict = {}
@@ -280,8 +226,7 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     cell_geoms = smoother_cells(cells, grid_of_cell, n_grids, small_of_cell, container,
                                 lambda smooth, groups: build_cells(community, block_geoms, job["bld_geoms"], bblock, hh,
                                                                    unit=unit, strips=cell_strips, smooth=smooth,
-                                                                   groups=groups, unchanged=cells,
-                                                                   ribbons=cell_ribbons))
+                                                                   groups=groups, unchanged=cells))
     g_small = g  # the graph of the cells the small grids are drawn with
     if cell_geoms is not cells.geoms:
         # the small grids made more compact again, on the edges they are drawn with
@@ -1857,7 +1802,6 @@ OPENED_WHY = {
              "grid is wrapped around another"),
     "bounds": "at most a grid's ceiling, yet whole blocks left no division within the bounds around it",
     "strip": "a strip without buildings that a grid was wrapped along, around its neighbours",
-    "ribbon": "a ribbon without households (long and thin, between roads) that one grid held whole, cut across",
 }
 
 
@@ -1872,8 +1816,7 @@ def _divided_block_findings(cells: Cells, block_ids, grid_of_cell, opened: dict[
         if n_in > 1:
             why = OPENED_WHY[opened[bi]].format(grid_max=r.grid_max, subgrid_min=r.subgrid_min,
                                                 subgrid_max=r.subgrid_max)
-            where = ("the blocks it borders" if opened[bi] in ("strip", "ribbon")
-                     else "the gaps between its buildings")
+            where = "the blocks it borders" if opened[bi] == "strip" else "the gaps between its buildings"
             found.append(_finding("block_divided", "info", "blocks", code, str(block_ids[bi]), float(bh[bi]),
                                   f"block {block_ids[bi]} has {int(bh[bi])} households, {why}: divided "
                                   f"between {n_in} grids along {where}", None))

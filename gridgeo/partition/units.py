@@ -96,7 +96,6 @@ def build_cells(
     smooth: np.ndarray | bool = False,
     groups: np.ndarray | None = None,
     unchanged: Cells | None = None,
-    ribbons: np.ndarray | None = None,
 ) -> Cells:
     """Cells of one community: whole blocks, and building cells inside divided blocks.
 
@@ -122,9 +121,6 @@ def build_cells(
         Indices of blocks without buildings to cut into pieces, each piece the part of the block
         nearest to one of the blocks it borders (:func:`strip_pieces`): a strip along a road that a
         grid would otherwise wrap around its neighbours can then go, piece by piece, to the grid beside it.
-    ribbons
-        Of the ``strips``: those shaped as ribbons (:func:`ribbon_blocks`), whose pieces are drawn along the
-        blocks they border other than these and also cut across their length (:func:`strip_pieces`).
     smooth
         Per block (or for all): where the footprints of a divided block reach beyond their sites' point
         regions, the regions follow the gaps between the footprints instead (:func:`_smoother_regions`).
@@ -149,7 +145,7 @@ def build_cells(
     >>> c.building_cell.tolist()
     [0, 1, 2]
     """
-    args = (community, blocks, buildings, building_block, households, divide, unit, strips, ribbons)
+    args = (community, blocks, buildings, building_block, households, divide, unit, strips)
     pre = unchanged.inputs if unchanged is not None else None
     if pre is None or any(a is not b for a, b in zip(pre["args"], args, strict=True)):
         pre = {"args": args, **_cell_inputs(*args)}
@@ -289,7 +285,7 @@ _INPUTS = ("blocks", "buildings", "households", "nb", "block_tree", "bblock", "s
 
 def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.ndarray, building_block: np.ndarray,
                  households: np.ndarray, divide: np.ndarray | None, unit: np.ndarray | None,
-                 strips: np.ndarray | None, ribbons: np.ndarray | None = None) -> dict:
+                 strips: np.ndarray | None) -> dict:
     """The steps of :func:`build_cells` before the smoothing, which depend only on these inputs: the
     buildings' sites and blocks, the divided blocks, the strips' pieces, the footprints in divided blocks,
     the outlines of the community and blocks, and the point region of each site of a divided block
@@ -358,8 +354,7 @@ def _cell_inputs(community: shapely.Geometry, blocks: np.ndarray, buildings: np.
         whole = {}
         for i in np.asarray(inside, dtype=np.int64).tolist():
             whole.setdefault(int(bblock[i]), []).append(buildings[i])
-        piece_geoms, piece_block = strip_pieces(blocks, cand, block_tree, whole=whole,
-                                                across=None if ribbons is None else cand[np.isin(cand, ribbons)])
+        piece_geoms, piece_block = strip_pieces(blocks, cand, block_tree, whole=whole)
         is_strip[np.unique(piece_block)] = True
 
     # footprints of buildings in divided blocks: a building is never cut
@@ -410,77 +405,10 @@ _PIECE_MIN_M2 = 1e-6
 RING_HOLE_MIN_M2 = 1.0
 #: a ring's outer edge is taken this far out (m), which closes the slits drawn into it
 _SLIT_CLOSE_M = 0.01
-#: a block is shaped as a ribbon (the land between the carriageways of a dual road, under an elevated road and its
-#: ramps) when its Polsby–Popper is under this ...
-RIBBON_PP = 0.15
-#: ... and its length (the long side of its minimum rotated rectangle) is at least this many times its mean width
-#: (area ÷ length)
-RIBBON_ELONGATION = 8.0
-#: a ribbon's pieces are cut across into pieces of about this length (m), or of its width where it is wider
-RIBBON_PIECE_M = 50.0
-
-
-def ribbon_blocks(blocks: np.ndarray) -> np.ndarray:
-    """Indices of the ``blocks`` shaped as ribbons: Polsby–Popper under :data:`RIBBON_PP` and at least
-    :data:`RIBBON_ELONGATION` times as long as they are wide (metric CRS).
-
-    >>> from shapely import box
-    >>> ribbon_blocks(np.array([box(0, 0, 400, 10), box(0, 0, 100, 100), box(0, 0, 60, 10)])).tolist()
-    [0]
-    """
-    blocks = np.asarray(blocks, dtype=object)
-    if not len(blocks):
-        return np.zeros(0, dtype=np.int64)
-    area, perimeter = shapely.area(blocks), shapely.length(blocks)
-    pp = np.where(perimeter > 0, 4 * np.pi * area / np.maximum(perimeter, 1e-12) ** 2, 1.0)
-    length = _long_sides(shapely.oriented_envelope(blocks))[0]
-    return np.flatnonzero((pp < RIBBON_PP) & (length ** 2 >= RIBBON_ELONGATION * area) & (area > 0))
-
-
-def _long_sides(envelopes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Of each rectangle (:func:`shapely.oriented_envelope`): the long side's length, a corner and the two
-    sides from it as vectors (the long one first); zeros for a degenerate envelope (a line or a point)."""
-    n = len(envelopes)
-    corner, along, across = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros((n, 2))
-    rect = (shapely.get_type_id(envelopes) == 3) & (shapely.get_num_coordinates(envelopes) == 5)
-    if rect.any():
-        xy = shapely.get_coordinates(envelopes[rect]).reshape(-1, 5, 2)
-        e1, e2 = xy[:, 1] - xy[:, 0], xy[:, 3] - xy[:, 0]
-        first = np.hypot(*e1.T) >= np.hypot(*e2.T)
-        corner[rect] = xy[:, 0]
-        along[rect] = np.where(first[:, None], e1, e2)
-        across[rect] = np.where(first[:, None], e2, e1)
-    return np.hypot(*along.T), corner, (along, across)
-
-
-def _cut_across(pieces: list, width: float) -> list:
-    """Each of ``pieces`` (of a ribbon ``width`` wide) cut across its length (its minimum rotated rectangle's
-    long side) into parts of about :data:`RIBBON_PIECE_M`, or ``width`` where that is longer; each part a piece."""
-    step = max(RIBBON_PIECE_M, width)
-    geoms = np.array(pieces, dtype=object)
-    length, corner, (along, across) = _long_sides(shapely.oriented_envelope(geoms))
-    out = []
-    for i, piece in enumerate(pieces):
-        k = int(round(length[i] / step))
-        if k < 2:
-            out.append(piece)
-            continue
-        u, v = along[i] / length[i], across[i]
-        pad = v / max(np.hypot(*v), 1e-12)  # slabs reach a metre past the rectangle on every side
-        t = np.linspace(0.0, length[i], k + 1)
-        t[0], t[-1] = -1.0, length[i] + 1.0
-        a = corner[i] + t[:-1, None] * u - pad
-        b = corner[i] + t[1:, None] * u - pad
-        slabs = shapely.polygons(np.stack([a, b, b + v + 2 * pad, a + v + 2 * pad, a], axis=1))
-        cut = shapely.intersection(piece, slabs, grid_size=GRID_SIZE_M)
-        out.extend(part for part in shapely.get_parts(cut)
-                   if shapely.get_type_id(part) == 3 and shapely.area(part) > _PIECE_MIN_M2)
-    return out
 
 
 def strip_pieces(blocks: np.ndarray, idx: np.ndarray, tree: shapely.STRtree | None = None, *,
-                 whole: dict[int, list] | None = None, across: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 whole: dict[int, list] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Blocks ``idx`` (without buildings) cut into the parts nearest to each block they border.
 
     Each neighbour's shared edge is sampled every :data:`STRIP_SAMPLE_M`; the Voronoi regions of those
@@ -492,8 +420,6 @@ def strip_pieces(blocks: np.ndarray, idx: np.ndarray, tree: shapely.STRtree | No
     from points round each hole (4 to 16, one every :data:`RING_CORRIDOR_EVERY_M`), the block within
     :data:`RING_CORRIDOR_HALF_M` of the straight line to the nearest point of its outer edge, so that a
     grid inside the hole can reach past the ring (:func:`.enclosures.open_enclosures`).
-    The blocks ``across`` (ribbons, :func:`ribbon_blocks`) have their pieces also cut across their length
-    (:func:`_cut_across`), so that the grids along a ribbon each take the stretch beside them.
     ``whole`` gives, by block, footprints each kept whole in one piece (the piece holding most of it).
     Returns the pieces and the block of each, in block order then neighbour order (corridors last).
 
@@ -515,14 +441,9 @@ def strip_pieces(blocks: np.ndarray, idx: np.ndarray, tree: shapely.STRtree | No
     out: list[shapely.Geometry] = []
     out_block: list[int] = []
     whole = whole or {}
-    ribbons = set(np.asarray(across if across is not None else [], dtype=np.int64).tolist())
     for b in np.asarray(idx, dtype=np.int64).tolist():
         start = len(out)
-        _block_pieces(blocks, b, tree, out, out_block, skip=ribbons)
-        if b in ribbons:
-            length = _long_sides(shapely.oriented_envelope(blocks[b:b + 1]))[0][0]
-            out[start:] = _cut_across(out[start:], float(shapely.area(blocks[b])) / max(length, 1e-12))
-            out_block[start:] = [b] * (len(out) - start)
+        _block_pieces(blocks, b, tree, out, out_block)
         if whole.get(b) and len(out) - start > 1:
             out[start:] = _kept_whole(out[start:], whole[b], blocks[b])
             out_block[start:] = [b] * (len(out) - start)
@@ -553,11 +474,9 @@ def _kept_whole(pieces: list, footprints: list, block: shapely.Geometry) -> list
             if shapely.get_type_id(part) == 3 and shapely.area(part) > _PIECE_MIN_M2]
 
 
-def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, out_block: list, *,
-                  skip: set[int] | frozenset = frozenset()) -> None:
-    """The pieces of block ``b`` (:func:`strip_pieces`), appended to ``out`` (and ``b`` to ``out_block``); a ribbon
-    (``b`` in ``skip``) is cut along the blocks it borders other than ribbons (``skip``)."""
-    mine = _nearest_pieces(blocks, b, tree, skip=skip if b in skip else frozenset())
+def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, out_block: list) -> None:
+    """The pieces of block ``b`` (:func:`strip_pieces`), appended to ``out`` (and ``b`` to ``out_block``)."""
+    mine = _nearest_pieces(blocks, b, tree)
     corridors = _ring_corridors(blocks[b])
     if corridors is not None:
         _add_cut(out, out_block, b, mine, corridors)
@@ -566,12 +485,11 @@ def _block_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, out: list, 
         out_block.extend([b] * len(mine))
 
 
-def _nearest_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree, *,
-                    skip: set[int] | frozenset = frozenset()) -> list:
-    """Block ``b`` cut into the parts nearest to each block it borders (those in ``skip`` aside); the block itself
-    where it borders fewer than two or the diagram is degenerate (collinear points)."""
+def _nearest_pieces(blocks: np.ndarray, b: int, tree: shapely.STRtree) -> list:
+    """Block ``b`` cut into the parts nearest to each block it borders; the block itself where it borders
+    fewer than two or the diagram is degenerate (collinear points)."""
     nbrs = tree.query(blocks[b], predicate="intersects")
-    nbrs = nbrs[(nbrs != b) & ~np.isin(nbrs, list(skip))]
+    nbrs = nbrs[nbrs != b]
     shared = shapely.intersection(shapely.boundary(blocks[b]), shapely.boundary(blocks[nbrs]))
     ok = shapely.length(shared) > 1.0
     nbrs, shared = nbrs[ok], shared[ok]

@@ -797,3 +797,41 @@ def test_a_strict_bisection_found_is_never_ruled_out_by_the_counts(h, k, shape, 
     if parts is not None:
         assert len(parts) == k and all(bounds.violation(float(g.h[p].sum())) == 0 for p in parts)
         assert not solver._no_strict_division(g.h, k, bounds)
+
+
+def test_a_bisections_trees_do_not_depend_on_what_the_solver_drew_before():
+    # each call of the spanning-tree cuts draws from a stream of its own, keyed by the seed, the region and the
+    # count (strict or not): asked again, or after other bisections, it draws the same trees and gives the same
+    # cuts, so a search may answer a repeat from memory without moving any later draw (session 46). With the
+    # solver's one shared stream, every draw after another bisection's differed
+    from gridgeo.partition import solver
+
+    rng = np.random.default_rng(7)
+    g = lattice_graph(rng.integers(60, 140, 8 * 7), 8, 7)
+    nodes = np.arange(g.n)
+    half = np.flatnonzero(g.x < 40)
+
+    def cands(s, region, k, strict):
+        return [(v, sc, side.tolist(), k1) for v, sc, side, k1 in s._candidates(region, k, strict=strict)]
+
+    for strict in (True, False):
+        s = solver._Solver(g, Bounds(300, 500, 400), Weights(), 3)
+        s.lref = 10.0
+        first = cands(s, nodes, 12, strict)
+        assert first
+        cands(s, half, 5, strict)  # other bisections in between
+        cands(s, nodes, 11, strict)
+        assert cands(s, nodes, 12, strict) == first
+        fresh = solver._Solver(g, Bounds(300, 500, 400), Weights(), 3)
+        fresh.lref = 10.0
+        cands(fresh, half, 5, not strict)
+        assert cands(fresh, nodes, 12, strict) == first
+    # the stream is the region's, the count's and the seed's: another of any gives other numbers
+    draws = {(sd, k, sc): np.random.Generator(np.random.PCG64()) for sd in (3, 4) for k in (5, 6) for sc in (True, False)}
+    for (seed, k, sc), gen in draws.items():
+        gen.bit_generator.state = solver._stream_state(seed, nodes, k, sc)
+    firsts = {key: gen.random() for key, gen in draws.items()}
+    assert len(set(firsts.values())) == len(firsts)
+    other = np.random.Generator(np.random.PCG64())
+    other.bit_generator.state = solver._stream_state(3, half, 5, True)
+    assert other.random() != firsts[(3, 5, True)]

@@ -756,15 +756,14 @@ def test_a_regions_units_with_households_are_counted_from_one_mask(monkeypatch):
     with _memo.disabled():
         expected = partition_graph(g, Bounds(300, 500, 400), seed=2)
     counted, split = [], []
-    orig_count, orig_split = solver._Solver._occupied_count, solver._Solver._split
+    orig_count, orig_search = solver._Solver._occupied_count, solver._Solver._search
     monkeypatch.setattr(solver._Solver, "_occupied_count", lambda self, nodes: counted.append(1) or orig_count(self, nodes))
 
-    def spy_split(self, nodes, k):
-        if k > 1 and len(nodes) >= k and self.calls <= self.budget:
-            split.append(1)  # a bisection step that goes on to the count
-        return orig_split(self, nodes, k)
+    def spy_search(self, nodes, k):
+        split.append(1)  # a bisection step that goes on to the count (not one answered from the memo)
+        return orig_search(self, nodes, k)
 
-    monkeypatch.setattr(solver._Solver, "_split", spy_split)
+    monkeypatch.setattr(solver._Solver, "_search", spy_search)
     monkeypatch.setattr(solver._Solver, "_small_enough", lambda self, nodes: orig_count(self, nodes) <= solver.EXACT_MAX_NODES)
     with _memo.disabled():
         out = partition_graph(g, Bounds(300, 500, 400), seed=2)
@@ -835,3 +834,56 @@ def test_a_bisections_trees_do_not_depend_on_what_the_solver_drew_before():
     other = np.random.Generator(np.random.PCG64())
     other.bit_generator.state = solver._stream_state(3, half, 5, True)
     assert other.random() != firsts[(3, 5, True)]
+
+
+def _towers(seed: int, nx: int = 7, ny: int = 6) -> Graph:
+    return lattice_graph(np.random.default_rng(seed).integers(210, 391, nx * ny), nx, ny)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_strict_bisection_asked_again_is_answered_from_the_memo_as_searched_afresh(seed, monkeypatch):
+    # 60% of 青山区's spanning-tree calls repeated a strict bisection the solver had searched (session 44); they are
+    # answered from a memo, and the answer (parts, and bisections of the budget used) is what a search afresh with
+    # the same budget left gives: whole partitions equal with the memo on and off, and each ask of a sequence with
+    # repeats under budgets larger and smaller than the first search used equals a fresh solver's answer
+    from gridgeo.partition import _memo, solver
+
+    g = _towers(seed)
+    searched = []
+    orig_search = solver._Solver._search
+    monkeypatch.setattr(solver._Solver, "_search", lambda self, nodes, k: searched.append(1) or orig_search(self, nodes, k))
+    outs = {}
+    for memo in (False, True):
+        monkeypatch.setattr(solver, "_SPLIT_MEMO", memo)
+        searched.clear()
+        with _memo.disabled():
+            out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
+        outs[memo] = (out.labels.tolist(), out.n_parts, out.notes, len(searched))
+    assert outs[True][:3] == outs[False][:3]
+    assert outs[True][3] < outs[False][3]  # repeats answered without a search
+
+    rng = np.random.default_rng(seed)
+    nodes = np.arange(g.n)
+    H = int(g.h.sum())
+    ks = [k for k in range(-(-H // 500), H // 300 + 1)]
+    asks = [(nodes, k) for k in ks] + [(np.flatnonzero(g.x < 40), k) for k in (3, 4, 5)]
+    monkeypatch.setattr(solver, "_SPLIT_MEMO", True)
+    s = solver._Solver(g, Bounds(300, 500, 400), Weights(), seed)
+    s.lref = 10.0
+    hits = 0
+    for i in range(40):
+        region, k = asks[int(rng.integers(len(asks)))]
+        room = int(rng.integers(0, 12 + 4 * k))
+        before = len(searched)
+        s.calls, s.budget = 0, room
+        got = s._split(region, k)
+        got = (None if got is None else [p.tolist() for p in got], s.calls)
+        hits += len(searched) == before
+        monkeypatch.setattr(solver, "_SPLIT_MEMO", False)
+        fresh = solver._Solver(g, Bounds(300, 500, 400), Weights(), seed)
+        fresh.lref = 10.0
+        fresh.calls, fresh.budget = 0, room
+        ref = fresh._split(region, k)
+        monkeypatch.setattr(solver, "_SPLIT_MEMO", True)
+        assert got == (None if ref is None else [p.tolist() for p in ref], fresh.calls), (i, k, room)
+    assert hits

@@ -964,35 +964,3 @@ def test_the_grids_cells_are_united_once(monkeypatch):
     monkeypatch.undo()
     again = run(d)
     assert shapely.equals_exact(again.grids.geometry.to_numpy(), r.grids.geometry.to_numpy(), tolerance=0).all()
-
-
-def test_row_order_does_not_matter_where_bisections_are_answered_from_the_memo(monkeypatch):
-    # towers of 210-390 households in square blocks: the strict bisection draws spanning trees and asks regions again,
-    # answered from the solver's memo (session 46); each bisection's random stream is keyed by its region's node
-    # indices, which follow the graph's canonical order, so the plan is the same whatever the input's row order
-    from gridgeo.partition import solver
-
-    rng = np.random.default_rng(46)
-    d = boxes_community(7, 6, [[[int(rng.integers(210, 391))] for _ in range(6)] for _ in range(7)])
-    asked, searched = [], []
-    orig_split, orig_search = solver._Solver._split, solver._Solver._search
-
-    def spy_split(self, nodes, k):
-        if k > 1 and len(nodes) >= k and self.calls <= self.budget:
-            asked.append(1)  # searched, or answered from the memo
-        return orig_split(self, nodes, k)
-
-    monkeypatch.setattr(solver._Solver, "_split", spy_split)
-    monkeypatch.setattr(solver._Solver, "_search", lambda self, nodes, k: searched.append(1) or orig_search(self, nodes, k))
-    a = run(d)
-    check_invariants(d, a)
-    assert len(searched) and len(asked) > len(searched)  # some answered from the memo
-    for seed in (0, 1):
-        perm = np.random.default_rng(seed)
-        shuffled = {k: v.iloc[perm.permutation(len(v))].reset_index(drop=True) for k, v in d.items()}
-        b = run(shuffled)
-        for fa, fb, col in ((a.grids, b.grids, "grid_id"), (a.subgrids, b.subgrids, "subgrid_id")):
-            fa, fb = fa.sort_values(col), fb.sort_values(col)
-            assert fa[col].tolist() == fb[col].tolist()
-            assert fa["households"].tolist() == fb["households"].tolist()
-            assert all(x.equals_exact(y, 0) for x, y in zip(fa.geometry, fb.geometry))

@@ -756,14 +756,15 @@ def test_a_regions_units_with_households_are_counted_from_one_mask(monkeypatch):
     with _memo.disabled():
         expected = partition_graph(g, Bounds(300, 500, 400), seed=2)
     counted, split = [], []
-    orig_count, orig_search = solver._Solver._occupied_count, solver._Solver._search
+    orig_count, orig_split = solver._Solver._occupied_count, solver._Solver._split
     monkeypatch.setattr(solver._Solver, "_occupied_count", lambda self, nodes: counted.append(1) or orig_count(self, nodes))
 
-    def spy_search(self, nodes, k):
-        split.append(1)  # a bisection step that goes on to the count (not one answered from the memo)
-        return orig_search(self, nodes, k)
+    def spy_split(self, nodes, k):
+        if k > 1 and len(nodes) >= k and self.calls <= self.budget:
+            split.append(1)  # a bisection step that goes on to the count
+        return orig_split(self, nodes, k)
 
-    monkeypatch.setattr(solver._Solver, "_search", spy_search)
+    monkeypatch.setattr(solver._Solver, "_split", spy_split)
     monkeypatch.setattr(solver._Solver, "_small_enough", lambda self, nodes: orig_count(self, nodes) <= solver.EXACT_MAX_NODES)
     with _memo.disabled():
         out = partition_graph(g, Bounds(300, 500, 400), seed=2)
@@ -796,94 +797,3 @@ def test_a_strict_bisection_found_is_never_ruled_out_by_the_counts(h, k, shape, 
     if parts is not None:
         assert len(parts) == k and all(bounds.violation(float(g.h[p].sum())) == 0 for p in parts)
         assert not solver._no_strict_division(g.h, k, bounds)
-
-
-def test_a_bisections_trees_do_not_depend_on_what_the_solver_drew_before():
-    # each call of the spanning-tree cuts draws from a stream of its own, keyed by the seed, the region and the
-    # count (strict or not): asked again, or after other bisections, it draws the same trees and gives the same
-    # cuts, so a search may answer a repeat from memory without moving any later draw (session 46). With the
-    # solver's one shared stream, every draw after another bisection's differed
-    from gridgeo.partition import solver
-
-    rng = np.random.default_rng(7)
-    g = lattice_graph(rng.integers(60, 140, 8 * 7), 8, 7)
-    nodes = np.arange(g.n)
-    half = np.flatnonzero(g.x < 40)
-
-    def cands(s, region, k, strict):
-        return [(v, sc, side.tolist(), k1) for v, sc, side, k1 in s._candidates(region, k, strict=strict)]
-
-    for strict in (True, False):
-        s = solver._Solver(g, Bounds(300, 500, 400), Weights(), 3)
-        s.lref = 10.0
-        first = cands(s, nodes, 12, strict)
-        assert first
-        cands(s, half, 5, strict)  # other bisections in between
-        cands(s, nodes, 11, strict)
-        assert cands(s, nodes, 12, strict) == first
-        fresh = solver._Solver(g, Bounds(300, 500, 400), Weights(), 3)
-        fresh.lref = 10.0
-        cands(fresh, half, 5, not strict)
-        assert cands(fresh, nodes, 12, strict) == first
-    # the stream is the region's, the count's and the seed's: another of any gives other numbers
-    draws = {(sd, k, sc): np.random.Generator(np.random.PCG64()) for sd in (3, 4) for k in (5, 6) for sc in (True, False)}
-    for (seed, k, sc), gen in draws.items():
-        gen.bit_generator.state = solver._stream_state(seed, nodes, k, sc)
-    firsts = {key: gen.random() for key, gen in draws.items()}
-    assert len(set(firsts.values())) == len(firsts)
-    other = np.random.Generator(np.random.PCG64())
-    other.bit_generator.state = solver._stream_state(3, half, 5, True)
-    assert other.random() != firsts[(3, 5, True)]
-
-
-def _towers(seed: int, nx: int = 7, ny: int = 6) -> Graph:
-    return lattice_graph(np.random.default_rng(seed).integers(210, 391, nx * ny), nx, ny)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_a_strict_bisection_asked_again_is_answered_from_the_memo_as_searched_afresh(seed, monkeypatch):
-    # 60% of 青山区's spanning-tree calls repeated a strict bisection the solver had searched (session 44); they are
-    # answered from a memo, and the answer (parts, and bisections of the budget used) is what a search afresh with
-    # the same budget left gives: whole partitions equal with the memo on and off, and each ask of a sequence with
-    # repeats under budgets larger and smaller than the first search used equals a fresh solver's answer
-    from gridgeo.partition import _memo, solver
-
-    g = _towers(seed)
-    searched = []
-    orig_search = solver._Solver._search
-    monkeypatch.setattr(solver._Solver, "_search", lambda self, nodes, k: searched.append(1) or orig_search(self, nodes, k))
-    outs = {}
-    for memo in (False, True):
-        monkeypatch.setattr(solver, "_SPLIT_MEMO", memo)
-        searched.clear()
-        with _memo.disabled():
-            out = partition_graph(g, Bounds(300, 500, 400), seed=seed)
-        outs[memo] = (out.labels.tolist(), out.n_parts, out.notes, len(searched))
-    assert outs[True][:3] == outs[False][:3]
-    assert outs[True][3] < outs[False][3]  # repeats answered without a search
-
-    rng = np.random.default_rng(seed)
-    nodes = np.arange(g.n)
-    H = int(g.h.sum())
-    ks = [k for k in range(-(-H // 500), H // 300 + 1)]
-    asks = [(nodes, k) for k in ks] + [(np.flatnonzero(g.x < 40), k) for k in (3, 4, 5)]
-    monkeypatch.setattr(solver, "_SPLIT_MEMO", True)
-    s = solver._Solver(g, Bounds(300, 500, 400), Weights(), seed)
-    s.lref = 10.0
-    hits = 0
-    for i in range(40):
-        region, k = asks[int(rng.integers(len(asks)))]
-        room = int(rng.integers(0, 12 + 4 * k))
-        before = len(searched)
-        s.calls, s.budget = 0, room
-        got = s._split(region, k)
-        got = (None if got is None else [p.tolist() for p in got], s.calls)
-        hits += len(searched) == before
-        monkeypatch.setattr(solver, "_SPLIT_MEMO", False)
-        fresh = solver._Solver(g, Bounds(300, 500, 400), Weights(), seed)
-        fresh.lref = 10.0
-        fresh.calls, fresh.budget = 0, room
-        ref = fresh._split(region, k)
-        monkeypatch.setattr(solver, "_SPLIT_MEMO", True)
-        assert got == (None if ref is None else [p.tolist() for p in ref], fresh.calls), (i, k, room)
-    assert hits

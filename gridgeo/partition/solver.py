@@ -41,15 +41,11 @@ the floor.
 
 Units heavier than ``hi`` (one building over the ceiling) are parts of their own. Components too
 small for a part of their own join an adjacent part (or, with ``merge_isolated``, the nearest part).
-Everything is deterministic for a given ``seed`` and node order. Each call of the spanning-tree cuts draws
-from a random stream of its own, keyed by the seed, the region (its node indices) and the count
-(:func:`_stream_state`): a bisection asked again draws what it drew the first time, whatever was drawn
-between, so its answer does not depend on the order of the search.
+Everything is deterministic for a given ``seed`` and node order.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -259,20 +255,6 @@ def repair_parts(g: Graph, labels: np.ndarray, n_parts: int, bounds: Bounds, *, 
     return None if new is labels else new
 
 
-def _stream_state(seed: int, nodes: np.ndarray, k: int, strict: bool) -> dict:
-    """The PCG64 state that starts the random stream of one bisection: the region ``nodes`` (node indices, in
-    their order: the solver's nodes follow the graph's canonical order, not the input's rows) into ``k`` parts,
-    strict or not, under ``seed``; a BLAKE2b hash of the four (not Python's ``hash``, salted per process) gives
-    the 128-bit state and the increment (odd, as PCG64 needs). Setting it costs about a quarter of seeding a
-    generator (``default_rng``); 15,000 calls on 青山区."""
-    d = hashlib.blake2b(repr((int(seed), int(k), bool(strict))).encode() + b"\0", digest_size=32)
-    d.update(np.ascontiguousarray(nodes, dtype=np.int64).tobytes())
-    b = d.digest()
-    return {"bit_generator": "PCG64", "state": {"state": int.from_bytes(b[:16], "little"),
-                                                "inc": int.from_bytes(b[16:], "little") | 1},
-            "has_uint32": 0, "uinteger": 0}
-
-
 def _no_strict_division(h: np.ndarray, k: int, bounds: Bounds) -> bool:
     """Whether the counts alone prove that units of households ``h`` make no ``k`` parts all within ``bounds``
     (contiguity aside; True only with a proof, so the strict exact search finds none either).
@@ -380,14 +362,9 @@ class _Solver:
         self.budget = 0
         self.lref = 1.0
         self._exact_seen: dict[tuple[bytes, int, bool, float], tuple[list[np.ndarray] | None]] = {}
-        # strict bisections searched (:meth:`_split`): (nodes, k, lref) -> (parts or None, bisections used, room)
-        self._splits: dict[tuple[bytes, int, float], tuple[list[np.ndarray] | None, int, int | None]] = {}
-        self._budget_cuts = 0  # times the budget cut a strict bisection short (:meth:`_split`)
         self._marked = np.zeros(g.n, dtype=bool)  # scratch of :meth:`_rest`, all False between calls
         self._contact_last: tuple[np.ndarray, set[int], dict[int, dict[int, float]]] | None = None
         self._whole_last: tuple[np.ndarray, np.ndarray] | None = None
-        self._rng: np.random.Generator | None = None  # :attr:`rng`, made on first use
-        self._stream_start: dict | None = None  # the state :meth:`_candidates` put :attr:`rng` at
 
     # the arrays below are made on first use (most solvers divide a small graph by the exact search alone
     # and never need them; a district makes thousands of solvers); none draws from ``self.rng``
@@ -423,26 +400,16 @@ class _Solver:
         g = self.g
         return np.column_stack([g.length, g.art, g.nostreet])
 
-    @property
+    @cached_property
     def rng(self) -> np.random.Generator:
-        """The spanning trees' random numbers: the stream of the last call of :meth:`_candidates`, which puts
-        it at the start of its own (:meth:`_draw_from`). One generator per solver, made on first use (most
-        solvers never draw one)."""
-        if self._rng is None:
-            self._rng = np.random.Generator(np.random.PCG64(self.seed))
-        return self._rng
-
-    def _draw_from(self, nodes: np.ndarray, k: int, strict: bool) -> None:
-        """Put :attr:`rng` at the start of the stream of the bisection of ``nodes`` into ``k`` (strict or not):
-        the same numbers for the same region and count whatever the solver drew before (:func:`_stream_state`)."""
-        self._stream_start = _stream_state(self.seed, nodes, k, strict)
-        self.rng.bit_generator.state = self._stream_start
+        """The spanning trees' random numbers (made on first use: most solvers never draw one)."""
+        return np.random.default_rng(self.seed)
 
     @property
     def seed_used(self) -> bool:
         """Whether the seed has entered the division so far: random numbers drawn or the nodes' random tags
         made (both only by :meth:`_candidates`). A division that never used it is the same for every seed."""
-        return self._rng is not None or "node_tags" in self.__dict__
+        return "rng" in self.__dict__ or "node_tags" in self.__dict__
 
     @cached_property
     def _occupied(self) -> np.ndarray:
@@ -945,36 +912,10 @@ class _Solver:
 
     # ------------------------------------------------------------------ bisection
     def _split(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
-        """``k`` parts of ``nodes`` all within the bounds (strict), or None when the search finds none within
-        the budget (``calls`` bisections of ``budget``).
-
-        A region and count searched before by this solver are answered from a memo, exactly as a search afresh
-        would answer them: every spanning-tree draw of the search is its bisection's own (:func:`_stream_state`),
-        so the search is a function of the region, ``k``, ``lref`` and the budget left (``room``). A search the
-        budget never cut short gives the same answer with any room of at least what it used (its bisections
-        are then all checked within the budget) and is answered so, using as many; one the budget cut short
-        only with the same room. On 青山区 60% of the candidates calls were such repeats (session 44)."""
         if k == 1:
             return [nodes]
         if len(nodes) < k or self.calls > self.budget:
-            self._budget_cuts += len(nodes) >= k
             return None
-        room = self.budget - self.calls
-        key = (nodes.tobytes(), k, self.lref)
-        hit = self._splits.get(key)
-        if hit is not None and _SPLIT_MEMO and (room == hit[2] if hit[2] is not None else room >= hit[1] - 1):
-            self.calls += hit[1]
-            self._budget_cuts += hit[2] is not None
-            return None if hit[0] is None else [x.copy() for x in hit[0]]
-        start, cuts = self.calls, self._budget_cuts
-        out = self._search(nodes, k)
-        self._splits[key] = (None if out is None else [x.copy() for x in out], self.calls - start,
-                             room if self._budget_cuts != cuts else None)
-        return out
-
-    def _search(self, nodes: np.ndarray, k: int) -> list[np.ndarray] | None:
-        """The strict bisection of :meth:`_split` not answered from its memo: the exact search on a small
-        region, else the spanning trees' best cuts, each side divided in turn."""
         self.calls += 1
         occupied = self._occupied_count(nodes)  # counted once (it was twice when the exact search found none)
         if occupied <= EXACT_MAX_NODES:
@@ -1024,7 +965,6 @@ class _Solver:
         nl = len(nodes)
         eidx, ea, eb, h, area, ext, node_cols, W, total_tag = self._region_arrays(nodes)
         tags = self.node_tags[nodes]
-        self._draw_from(nodes, k, strict)
         H, A, E = h.sum(), area.sum(), ext.sum()
         t = min(max(H / k, bnd.lo), bnd.hi)
         ks = np.arange(1, k)
@@ -1179,17 +1119,18 @@ class _Solver:
         back where it was and the caller ranks as before."""
         w = self.w
         m = len(eidx)
+        state = self.rng.bit_generator.state
         rnd = self.rng.random((w.trees, m))
         failed, nan, vg, score, k1, sides, offs = _fast.ranked_candidates(
             nl, ea, eb, self.tree_w[eidx], rnd, self._sweep_args, nodes, node_cols, W, tags,
             total_tag, k, H, A, E, self.bounds, t, w,
             self.lref, strict, band, w.tries + 1, w.tries + 1, k // 4 if k > STRICT_MAX_PARTS else 0)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
-            self.rng.bit_generator.state = self._stream_start
+            self.rng.bit_generator.state = state
             self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return []
         if nan:
-            self.rng.bit_generator.state = self._stream_start
+            self.rng.bit_generator.state = state
             return None
         at = offs.tolist()
         return [(v, sc, sides[at[i]:at[i + 1]], kk)
@@ -1205,6 +1146,7 @@ class _Solver:
         tree does not connect the nodes (the random stream then left where the loop leaves it)."""
         w = self.w
         m = len(eidx)
+        state = self.rng.bit_generator.state
         wts = self.tree_w[eidx] * (0.2 + self.rng.random((w.trees, m)))
         orders = np.argsort(wts, axis=1, kind="stable")
         if w.sweep_trees > 0:
@@ -1212,7 +1154,7 @@ class _Solver:
         pres, tt, row, j_all, vg, score, lo_c, hi_c, side_c, failed = _fast.tree_cuts(
             nl, ea, eb, orders, node_cols, W, tags, k, H, A, E, self.bounds, t, w, self.lref, strict, band)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
-            self.rng.bit_generator.state = self._stream_start
+            self.rng.bit_generator.state = state
             self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return None
         if not len(tt):
@@ -1511,6 +1453,3 @@ _IMPROVE_COMPILED = True
 #: :meth:`_Solver._region_arrays` and :meth:`_Solver._contracted` run the compiled :func:`._fast.region_arrays` and
 #: :func:`._fast.region_graph` (False: numpy, as the tests compare)
 _REGION_COMPILED = True
-#: strict bisections asked again answered from the solver's memo (:meth:`_Solver._split`); off, searched afresh
-#: (the same answers: the tests compare both)
-_SPLIT_MEMO = True

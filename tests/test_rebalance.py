@@ -790,3 +790,38 @@ def test_unify_names_the_per_layer_code_column_when_one_layer_lacks_it(tmp_path,
     assert ("chengguan: code column 'WGBM' not found; columns are ['grid_code']; pass --code-column with one of them "
             "(once for all layers, or once per layer in the layers' order)") in err
     assert not (tmp_path / "u.gpkg").exists()
+
+
+def test_unify_of_an_amap_layer_and_a_gbk_shapefile_divides_every_grid(tmp_path, capsys):
+    """多网合一 as a district office has it: the 综治 grids (one pair merged) drawn on AMap (GCJ-02) as GeoJSON, the
+    城管 grids as a Shapefile in EPSG:4547 with GBK text and no .cpg, over the whole sample town. One kept grid's
+    small grids failed (GEOSException "found two shells in EdgeRing list": the cells redrawn along the gaps between
+    its footprints met 0.2 mm apart), so the plan was written with a `community_failed` finding naming "community
+    K00032", 21 buildings without codes (`validate`: 21 errors) and exit 1 with nothing said on the console. The
+    redrawn cells are now given up there, the cells as built kept: every grid is divided and the plan is clean."""
+    from gridgeo.crs import convert_datum
+    from gridgeo.validate import has_errors
+
+    town = {name: (SAMPLE, name) for name in ("communities", "streets", "buildings", "villager_groups", "enterprises")}
+    plan = gridgeo.divide(town["communities"], town["streets"], town["buildings"],
+                          villager_groups=town["villager_groups"], enterprises=town["enterprises"])
+    g = plan.grids[plan.grids["kind"] == "base"].sort_values("grid_code").reset_index(drop=True)
+    first = g.index[g["community_code"] == g["community_code"].iloc[0]][:2]
+    merged = g.copy()
+    merged.loc[first[0], "geometry"] = shapely.union_all(g.geometry.iloc[list(first)].to_numpy())
+    merged = merged.drop(index=first[1])
+    zongzhi = gpd.GeoDataFrame({"WGBM": merged["grid_code"], "WGY": [f"网格员{i % 7}" for i in range(len(merged))]},
+                               geometry=merged.geometry.to_numpy(), crs=merged.crs).to_crs(4326)
+    convert_datum(zongzhi, src="wgs84", dst="gcj02").to_file(tmp_path / "综治网格.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame({"网格编号": g["grid_code"], "备注": ["老城区" if i % 3 else "新区" for i in range(len(g))]},
+                     geometry=g.geometry.to_numpy(), crs=g.crs).to_crs(4547).to_file(tmp_path / "城管网格.shp", encoding="gbk")
+    (tmp_path / "城管网格.cpg").unlink(missing_ok=True)
+    out = tmp_path / "unified.gpkg"
+    code = main(["unify", str(tmp_path / "综治网格.geojson"), str(tmp_path / "城管网格.shp"), "--code-column", "WGBM",
+                 "--code-column", "网格编号", "--layer-datum", "综治网格=gcj02", "--sample", "--out", str(out), "-q"])
+    assert code == 0, capsys.readouterr()
+    unified = gridgeo.read_plan(out)
+    assert "community_failed" not in set(unified.findings["type"])
+    assert not has_errors(gridgeo.validate(unified))
+    crosswalk = unified.layers["crosswalk"]
+    assert set(crosswalk.loc[crosswalk["layer"] == "城管网格", "备注"]) == {"老城区", "新区"}  # GBK text read

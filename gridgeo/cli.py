@@ -895,7 +895,21 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     errors = plan.metadata.get("validation", {}).get("error", 0)
     print(f"plan: {args.out} ({counted(len(plan.layers['grids']), 'grid')}, {counted(len(plan.layers['subgrids']), 'small grid')}; "
           f"validation: {counted(errors, 'error')}); change table in layer 'changes'")
-    return 1 if errors else 0
+    return 1 if _said_failed(plan, args.out) or errors else 0
+
+
+def _said_failed(plan: Any, out: str) -> bool:
+    """Whether a part of a community could not be divided (``community_failed``), said on the console as ``partition``
+    says it: ``rebalance`` and ``unify`` only said "validation: 21 errors"."""
+    findings = plan.layers.get("findings")
+    if findings is None or not len(findings):
+        return False
+    failed = findings[findings["type"] == "community_failed"]
+    for text in failed["message"].head(5):
+        print(f"gridgeo: {text}", file=sys.stderr)
+    if len(failed) > 5:
+        print(f"gridgeo: … and {counted(len(failed) - 5, 'more part')}, in the findings of {out} (community_failed)", file=sys.stderr)
+    return bool(len(failed))
 
 
 def _cmd_unify(args: argparse.Namespace) -> int:
@@ -945,6 +959,7 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     print(f"unified: {counted(meta['grids_after'], 'grid')}; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
           f"layers followed as streets; {counted(meta['jurisdiction_layers'], 'jurisdiction layer')} kept whole")
     print(f"plan: {args.out} (validation: {counted(errors, 'error')}); crosswalk in layer 'crosswalk'")
+    errors += _said_failed(plan, args.out)
     if args.roster:
         from .maps import format_staffing, staffing
 

@@ -825,3 +825,31 @@ def test_unify_of_an_amap_layer_and_a_gbk_shapefile_divides_every_grid(tmp_path,
     assert not has_errors(gridgeo.validate(unified))
     crosswalk = unified.layers["crosswalk"]
     assert set(crosswalk.loc[crosswalk["layer"] == "城管网格", "备注"]) == {"老城区", "新区"}  # GBK text read
+
+
+def test_a_part_that_cannot_be_divided_is_named_by_its_community_and_said(sample_plan, tmp_path, capsys, monkeypatch):
+    """A kept grid (or an area re-divided) whose division raised was a finding "community K00001: dividing it failed",
+    a stand-in code no user has, and `rebalance` and `unify` exited 1 saying only "validation: N errors". The finding
+    names the community and what part failed; the console says it, as `partition` does."""
+    import gridgeo.partition.engine as engine
+
+    real = engine.partition_community
+
+    def fails_for_the_first_kept_grid(job):
+        if job["code"] == "K00001":
+            raise ValueError("a geometry the engine cannot take")
+        return real(job)
+
+    monkeypatch.setattr(engine, "partition_community", fails_for_the_first_kept_grid)
+    office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "community_code", "geometry"]]
+    path, out = tmp_path / "office.gpkg", tmp_path / "rebalanced.gpkg"
+    office.rename(columns={"grid_code": "WGBM"}).to_file(path, driver="GPKG")
+    assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--workers", "1", "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    failed = gridgeo.read_plan(out).findings.query("type == 'community_failed'")
+    assert len(failed) == 1 and "K00001" not in str(failed["feature_id"].iloc[0])
+    community = str(failed["community_code"].iloc[0])
+    assert failed["feature_id"].iloc[0] == community and len(community) == 12
+    assert failed["message"].iloc[0].startswith(f"community {community} (a grid kept, its small grids, part K00001): "
+                                                "dividing it failed (ValueError: a geometry the engine cannot take)")
+    assert f"gridgeo: community {community} (a grid kept" in err

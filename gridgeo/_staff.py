@@ -29,6 +29,8 @@ ROLES: dict[str, tuple[str, str, str, str, str]] = {
 ROLE_ALIASES = {v[0]: k for k, v in ROLES.items()} | {v[1]: k for k, v in ROLES.items()} | {k: k for k in ROLES} | {
     "小组长": "resident_group_leader", "居民组长": "resident_group_leader", "社工": "community_worker",
     "监督员": "supervisor", "督导": "supervisor", "专属网格员": "fulltime_grid_worker",
+    # a village's group leader (村民小组长) leads its villager group (村民小组) as a resident-group leader does his
+    "村民小组长": "resident_group_leader", "村民组长": "resident_group_leader", "villager-group leader": "resident_group_leader",
 }
 #: roles that count as the grid's own staff (a grid with none of them is flagged)
 GRID_STAFF_ROLES = ("grid_leader", "grid_worker", "fulltime_grid_worker", "parttime_grid_worker")
@@ -38,7 +40,7 @@ HEADERS = {
     "name": ("name", "姓名"),
     "phone": ("phone", "电话", "手机", "联系电话", "手机号"),
     "role": ("role", "职务", "角色", "岗位"),
-    "community_code": ("community_code", "社区代码", "社区编码"),
+    "community_code": ("community_code", "社区代码", "社区编码", "村代码", "村居代码", "统计用区划代码", "区划代码"),
     "grid_code": ("grid_code", "网格编码", "网格代码"),
     "subgrid_code": ("subgrid_code", "小网格编码", "小网格代码"),
     "duties": ("duties", "职责"),

@@ -11,6 +11,7 @@ of the checks otherwise.
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any
@@ -376,6 +377,7 @@ def validate(
     rules: Rules | str | Path | None = None,
     crs: Any = None,
     columns: dict[str, dict[str, str]] | None = None,
+    shift_check: bool = True,
     **options: Any,
 ) -> gpd.GeoDataFrame:
     """Check any grid layer (a plan's or one drawn by hand): ``gridgeo validate`` in Python.
@@ -400,6 +402,10 @@ def validate(
         ``{"communities": {"code": "CUN_DM"}, "buildings": {"households": "HU"}}`` (``--columns``); a
         :class:`~gridgeo.io.LayerSource`'s own ``columns`` are honoured too. A grid layer's code columns are
         ``code_column`` and ``community_column``.
+    shift_check
+        A grid layer (not a plan) that looks shifted 100–700 m against the communities (drawn on AMap/Tencent or
+        Baidu: GCJ-02, BD-09) gets a ``layer_shift_suspected`` warning naming the fix, a
+        ``gridgeo.io.LayerSource(PATH, datum="gcj02")`` as ``grids`` (``--grids-datum gcj02``); False skips the check.
     options
         Further keywords of :func:`gridgeo.validate.validate_grids` (``code_column``,
         ``community_column``, ``gap_width_m``, ``width_tolerance_m`` ...).
@@ -443,10 +449,29 @@ def validate(
         given = {k: v for k, v in layers.items() if v is not None}
         return validate_plan(target, rules=rules, **given, **options)
     found = validate_grids(target, rules=rules, **layers, **options)
+    if shift_check and layers["communities"] is not None:
+        found = _with_shift_finding(found, target, layers["communities"])
     if hint is not None:  # a community layer with a code drawn twice, judged as grids: the finding says why
         row = (found["type"] == "missing_code") & found["feature_id"].isna()
         found.loc[row, "message"] = found.loc[row, "message"] + "; " + hint
     return found
+
+
+def _with_shift_finding(found: gpd.GeoDataFrame, grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``found`` with a ``layer_shift_suspected`` warning first when ``grids`` looks shifted against ``communities``
+    by a GCJ-02/BD-09 offset (then most other findings are the offset's): the message names the option that reads
+    the layer, ``--grids-datum gcj02`` (in Python, a LayerSource with ``datum=``, as :mod:`gridgeo._face` spells it)."""
+    from ._face import CLI, python_spelling
+    from ._findings import make_findings
+    from .crs import shift_advice
+
+    texts = [text for layer, text in shift_advice({"grids": grids, "communities": communities}) if layer == "grids"]
+    if not texts:
+        return found
+    text = texts[0] if CLI.get() else python_spelling(texts[0], inspect.signature(validate).parameters)
+    row = make_findings([{"type": "layer_shift_suspected", "severity": "warning", "layer": "grids", "message": text}],
+                        crs=found.crs)
+    return gpd.GeoDataFrame(pd.concat([row, found], ignore_index=True), geometry=found.geometry.name, crs=found.crs)
 
 
 @python_face("gridgeo.validate.repair:repair_grids", "gridgeo.validate:repair_plan")

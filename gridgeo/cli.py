@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check any grid layer or plan: coverage (无缝覆盖, 不交叉重叠, 不跨社区), buildings, codes")
     p.add_argument("grids", metavar="GRIDS", help="a gridgeo plan (.gpkg), any grid layer file, or a community layer (a 'code' column, no grid code: checked and repaired for overlaps and gaps between communities)")
     p.add_argument("--grids-layer", metavar="NAME", help="layer inside GRIDS (default: 'grids' in a plan)")
+    p.add_argument("--grids-datum", choices=("wgs84", "gcj02", "bd09"), default=None,
+                   help="GRIDS was drawn on AMap/Tencent (gcj02) or Baidu (bd09) maps; converted to WGS-84 (--repair "
+                        "writes it so)")
+    p.add_argument("--no-shift-check", action="store_true",
+                   help="do not check GRIDS for a shift of 100–700 m against --communities (GCJ-02/BD-09)")
     for name in ("communities", "buildings", "streets", "subgrids"):
         p.add_argument(f"--{name}", metavar="PATH", help=f"{name} layer (default: the plan's own, when GRIDS is a plan)")
         p.add_argument(f"--{name}-layer", metavar="NAME", help=f"layer name inside the {name} file")
@@ -541,8 +546,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     path = Path(args.grids)
     # a plan (checked with its own layers, rules and code scheme, in the CRS it was computed in) or a layer
     # --crs is the CRS of layers that define none (as for partition): a layer with its own CRS keeps it
-    target = api.read_grids(LayerSource(path, layer=args.grids_layer), crs=args.crs)
+    target = api.read_grids(LayerSource(path, layer=args.grids_layer, datum=args.grids_datum), crs=args.crs)
     is_plan = isinstance(target, Plan)
+    if is_plan and args.grids_datum:
+        msg = f"--grids-datum {args.grids_datum}: {path} is a gridgeo plan, stored in CGCS2000; give the option for a grid layer drawn on a web map"
+        raise InputError(msg)
     columns = api._column_maps(_column_options(args.columns, ("communities", "buildings", "streets")))  # refused first
     if not is_plan and _is_community_layer(target, args, columns):
         return _validate_communities(target, args, columns)
@@ -561,7 +569,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         raise InputError(msg)
     kwargs = {"code_column": args.code_column, "community_column": args.community_column, "gap_width_m": args.gap_width,
               "width_tolerance_m": args.width_tolerance, "columns": columns}
-    findings = api.validate(target, **given, rules=args.rules, crs=args.crs, **kwargs)
+    findings = api.validate(target, **given, rules=args.rules, crs=args.crs, shift_check=not args.no_shift_check, **kwargs)
+    for text in findings.loc[findings["type"] == "layer_shift_suspected", "message"]:
+        print(f"gridgeo: warning: {text}", file=sys.stderr)
     hint = None if is_plan else api.repeated_community_codes(target, code_column=args.code_column, others=tuple(given.values()))
     if hint is not None:
         print(f"note: {path} is checked as a grid layer (it has no {args.code_column!r} column); {hint}", file=sys.stderr)
@@ -589,7 +599,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             fixed_plan = Plan({"grids": fixed, **own}, {"metric_crs": target.metadata.get("metric_crs")})
             after = api.validate(fixed_plan, communities=communities, crs=args.crs, **kwargs)
         else:
-            after = api.validate(fixed, communities=communities, crs=args.crs, **kwargs)
+            after = api.validate(fixed, communities=communities, crs=args.crs, shift_check=False, **kwargs)
         write_repair(fixed, log, args.repair, force=args.force)
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
         print(f"repaired layer written to {args.repair}: {counted(len(log), 'change')} logged, {counted(left, 'coverage finding')} left")
@@ -885,7 +895,21 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     errors = plan.metadata.get("validation", {}).get("error", 0)
     print(f"plan: {args.out} ({counted(len(plan.layers['grids']), 'grid')}, {counted(len(plan.layers['subgrids']), 'small grid')}; "
           f"validation: {counted(errors, 'error')}); change table in layer 'changes'")
-    return 1 if errors else 0
+    return 1 if _said_failed(plan, args.out) or errors else 0
+
+
+def _said_failed(plan: Any, out: str) -> bool:
+    """Whether a part of a community could not be divided (``community_failed``), said on the console as ``partition``
+    says it: ``rebalance`` and ``unify`` only said "validation: 21 errors"."""
+    findings = plan.layers.get("findings")
+    if findings is None or not len(findings):
+        return False
+    failed = findings[findings["type"] == "community_failed"]
+    for text in failed["message"].head(5):
+        print(f"gridgeo: {text}", file=sys.stderr)
+    if len(failed) > 5:
+        print(f"gridgeo: … and {counted(len(failed) - 5, 'more part')}, in the findings of {out} (community_failed)", file=sys.stderr)
+    return bool(len(failed))
 
 
 def _cmd_unify(args: argparse.Namespace) -> int:
@@ -935,6 +959,7 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     print(f"unified: {counted(meta['grids_after'], 'grid')}; {meta['shared_boundary_m'] / 1000:,.1f} km of boundary shared by most "
           f"layers followed as streets; {counted(meta['jurisdiction_layers'], 'jurisdiction layer')} kept whole")
     print(f"plan: {args.out} (validation: {counted(errors, 'error')}); crosswalk in layer 'crosswalk'")
+    errors += _said_failed(plan, args.out)
     if args.roster:
         from .maps import format_staffing, staffing
 

@@ -359,7 +359,23 @@ def _partition_regions(prep: Any, regions: list[dict[str, Any]], *, workers: int
     res.buildings["community_code"] = res.buildings["region"].map(real)
     if len(res.findings) and "community_code" in res.findings:
         res.findings["community_code"] = res.findings["community_code"].map(lambda v: real.get(v, v))
+        _name_failed_regions(res.findings, real)
     return res
+
+
+def _name_failed_regions(findings: pd.DataFrame, real: dict[str, str]) -> None:
+    """A region whose division failed named by its community (not by its stand-in code, "community K00032"): which
+    community, and whether the region is an office grid kept (``K`` keys) or an area re-divided (``F`` keys)."""
+    for i in np.flatnonzero((findings["type"] == "community_failed").to_numpy()):
+        key = str(findings["feature_id"].iat[i])
+        if key not in real:
+            continue
+        what = "a grid kept, its small grids" if key.startswith("K") else "an area re-divided"
+        findings.iat[i, findings.columns.get_loc("feature_id")] = real[key]
+        findings.iat[i, findings.columns.get_loc("message")] = str(findings["message"].iat[i]).replace(
+            f"community {key}:", f"community {real[key]} ({what}, part {key}):", 1).replace(
+            "it has no grids in this plan (the other communities were divided)",
+            "that part has no grids (or small grids) in this plan, its buildings no codes (the rest was divided)", 1)
 
 
 def _fold_crumbs(rows: list[dict[str, Any]], *, min_m2: float = _TOL_M2) -> list[dict[str, Any]]:

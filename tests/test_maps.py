@@ -1195,3 +1195,63 @@ def test_bidirectional_controls_in_names_are_dropped_from_signs_and_the_map():
         assert any("RTL" in s for s in texts) and any("民族街社区" in s for s in texts)
     page = _html(grid_map(plan, roster=read_roster(staff, plan), tiles="none"))
     assert not set(page) & controls and "RTL" in page and "民族街社区" in page
+
+
+def _village_plan():
+    """The town with its community B a village (村, kind rural) named 王湾村."""
+    plan = town_plan()
+    c = plan.communities.copy()
+    c.loc[c["code"] == CODE_B, ["kind", "name"]] = ["rural", "王湾村"]
+    return type(plan)({**plan.layers, "communities": c}, plan.metadata)
+
+
+def test_a_village_roster_with_village_headers_and_its_group_leaders(tmp_path):
+    """A county office's roster names the village's code under 村代码 (as its village layer does) and its group
+    leaders 村民小组长: the first was dropped ("neither grid_code nor community_code"), the second refused as an
+    unknown role. Both are read; the leader is the village's resident-group leader (居民小组长's role)."""
+    path = tmp_path / "staff.csv"
+    path.write_text(f"姓名,手机,职务,村代码\n王大山,138,网格长,{CODE_B}\n陈志,139,村民小组长,{CODE_B}\n", encoding="utf-8")
+    staff = read_roster(path, _village_plan()).staff.sort_values("name")
+    assert staff[["name", "role", "community_code"]].values.tolist() == [
+        ["王大山", "grid_leader", CODE_B], ["陈志", "resident_group_leader", CODE_B]]
+
+
+def test_a_village_grid_is_signed_and_mapped_as_a_village_s(tmp_path):
+    """The sign of a village's grid named its responsible unit 王湾村居民委员会 (a residents' committee: a village
+    has a villagers' committee, 村民委员会), its place 所属社区 and its group leader 居民小组长; the popup and the
+    printed village map said 社区 too, and the English village map joined its staff with a Chinese "；". A village's
+    words now say 村 (English: village), an urban community's stay as they were."""
+    from gridgeo.maps.sign import community_figure, sign_figure
+
+    plan = _village_plan()
+    roster = read_roster(pd.DataFrame([
+        {"name": "王大山", "phone": "138", "role": "网格长", "community_code": CODE_B, "grid_code": B1},
+        {"name": "王小芳", "phone": "137", "role": "网格员", "community_code": CODE_B, "grid_code": B1},
+        {"name": "陈志", "phone": "139", "role": "村民小组长", "community_code": CODE_B, "grid_code": ""},
+        {"name": "周红", "phone": "136", "role": "居民小组长", "community_code": CODE_A, "grid_code": ""}]), plan)
+    popups = {f["properties"]["grid_code"]: f["properties"]["popup"]
+              for f in _geojson_layers(grid_map(plan, roster=roster, tiles="none"))["网格 (6)"]["features"]}
+    assert "<th>所属村</th><td>王湾村" in popups[B1] and "<th>所属社区</th><td>民族街社区" in popups[A1]
+    en = {f["properties"]["grid_code"]: f["properties"]["popup"] for f in next(
+        v for k, v in _geojson_layers(grid_map(plan, roster=roster, tiles="none", lang="en")).items() if k.startswith("grids"))["features"]}
+    assert "<th>village</th>" in en[B1] and "<th>community</th>" in en[A1]
+    leader_grid = str(roster.staff.loc[roster.staff["name"] == "陈志", "grid_code"].iloc[0])
+    assert "村民小组长" in popups[leader_grid] and "villager-group leader" in en[leader_grid]
+    _font_or_skip()
+    texts = [t.get_text() for t in sign_figure(plan, leader_grid, roster=roster).texts]
+    assert "王湾村村民委员会" in texts and "所属村:" in texts and "村民小组长" in texts
+    assert not any("居民" in t or "社区" in t for t in texts)
+    texts = [t.get_text() for t in sign_figure(plan, leader_grid, roster=roster, lang="en").texts]
+    assert "王湾村 villagers' committee" in texts and "village:" in texts and "villager-group leader" in texts
+    urban = [t.get_text() for t in sign_figure(plan, A1, roster=roster).texts]
+    assert "民族街社区居民委员会" in urban and "所属社区:" in urban
+    village_map = community_figure(plan, CODE_B, roster=roster, lang="en")
+    assert "王湾村 village grid map" in [t.get_text() for t in village_map.texts]
+    assert any(f"{B1}  grid leader 王大山 138; grid worker 王小芳 137" == t.get_text() for t in village_map.texts)
+    assert "village" in [t.get_text() for t in village_map.axes[0].get_legend().get_texts()]
+    zh = community_figure(plan, CODE_B, roster=roster)
+    assert "王湾村 村网格图" in [t.get_text() for t in zh.texts]
+    assert "民族街社区 社区网格图" in [t.get_text() for t in community_figure(plan, CODE_A, roster=roster).texts]
+    index = re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)),
+                   publish_map(plan, tmp_path / "site", tiles="none", pages="community")[0].read_text(encoding="utf-8"))
+    assert index.count("村网格图 →") == 1 and index.count("社区网格图 →") == 1  # the index page links each by its kind

@@ -790,3 +790,66 @@ def test_unify_names_the_per_layer_code_column_when_one_layer_lacks_it(tmp_path,
     assert ("chengguan: code column 'WGBM' not found; columns are ['grid_code']; pass --code-column with one of them "
             "(once for all layers, or once per layer in the layers' order)") in err
     assert not (tmp_path / "u.gpkg").exists()
+
+
+def test_unify_of_an_amap_layer_and_a_gbk_shapefile_divides_every_grid(tmp_path, capsys):
+    """多网合一 as a district office has it: the 综治 grids (one pair merged) drawn on AMap (GCJ-02) as GeoJSON, the
+    城管 grids as a Shapefile in EPSG:4547 with GBK text and no .cpg, over the whole sample town. One kept grid's
+    small grids failed (GEOSException "found two shells in EdgeRing list": the cells redrawn along the gaps between
+    its footprints met 0.2 mm apart), so the plan was written with a `community_failed` finding naming "community
+    K00032", 21 buildings without codes (`validate`: 21 errors) and exit 1 with nothing said on the console. The
+    redrawn cells are now given up there, the cells as built kept: every grid is divided and the plan is clean."""
+    from gridgeo.crs import convert_datum
+    from gridgeo.validate import has_errors
+
+    town = {name: (SAMPLE, name) for name in ("communities", "streets", "buildings", "villager_groups", "enterprises")}
+    plan = gridgeo.divide(town["communities"], town["streets"], town["buildings"],
+                          villager_groups=town["villager_groups"], enterprises=town["enterprises"])
+    g = plan.grids[plan.grids["kind"] == "base"].sort_values("grid_code").reset_index(drop=True)
+    first = g.index[g["community_code"] == g["community_code"].iloc[0]][:2]
+    merged = g.copy()
+    merged.loc[first[0], "geometry"] = shapely.union_all(g.geometry.iloc[list(first)].to_numpy())
+    merged = merged.drop(index=first[1])
+    zongzhi = gpd.GeoDataFrame({"WGBM": merged["grid_code"], "WGY": [f"网格员{i % 7}" for i in range(len(merged))]},
+                               geometry=merged.geometry.to_numpy(), crs=merged.crs).to_crs(4326)
+    convert_datum(zongzhi, src="wgs84", dst="gcj02").to_file(tmp_path / "综治网格.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame({"网格编号": g["grid_code"], "备注": ["老城区" if i % 3 else "新区" for i in range(len(g))]},
+                     geometry=g.geometry.to_numpy(), crs=g.crs).to_crs(4547).to_file(tmp_path / "城管网格.shp", encoding="gbk")
+    (tmp_path / "城管网格.cpg").unlink(missing_ok=True)
+    out = tmp_path / "unified.gpkg"
+    code = main(["unify", str(tmp_path / "综治网格.geojson"), str(tmp_path / "城管网格.shp"), "--code-column", "WGBM",
+                 "--code-column", "网格编号", "--layer-datum", "综治网格=gcj02", "--sample", "--out", str(out), "-q"])
+    assert code == 0, capsys.readouterr()
+    unified = gridgeo.read_plan(out)
+    assert "community_failed" not in set(unified.findings["type"])
+    assert not has_errors(gridgeo.validate(unified))
+    crosswalk = unified.layers["crosswalk"]
+    assert set(crosswalk.loc[crosswalk["layer"] == "城管网格", "备注"]) == {"老城区", "新区"}  # GBK text read
+
+
+def test_a_part_that_cannot_be_divided_is_named_by_its_community_and_said(sample_plan, tmp_path, capsys, monkeypatch):
+    """A kept grid (or an area re-divided) whose division raised was a finding "community K00001: dividing it failed",
+    a stand-in code no user has, and `rebalance` and `unify` exited 1 saying only "validation: N errors". The finding
+    names the community and what part failed; the console says it, as `partition` does."""
+    import gridgeo.partition.engine as engine
+
+    real = engine.partition_community
+
+    def fails_for_the_first_kept_grid(job):
+        if job["code"] == "K00001":
+            raise ValueError("a geometry the engine cannot take")
+        return real(job)
+
+    monkeypatch.setattr(engine, "partition_community", fails_for_the_first_kept_grid)
+    office = sample_plan.grids[sample_plan.grids["kind"] == "base"][["grid_code", "community_code", "geometry"]]
+    path, out = tmp_path / "office.gpkg", tmp_path / "rebalanced.gpkg"
+    office.rename(columns={"grid_code": "WGBM"}).to_file(path, driver="GPKG")
+    assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--workers", "1", "--out", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    failed = gridgeo.read_plan(out).findings.query("type == 'community_failed'")
+    assert len(failed) == 1 and "K00001" not in str(failed["feature_id"].iloc[0])
+    community = str(failed["community_code"].iloc[0])
+    assert failed["feature_id"].iloc[0] == community and len(community) == 12
+    assert failed["message"].iloc[0].startswith(f"community {community} (a grid kept, its small grids, part K00001): "
+                                                "dividing it failed (ValueError: a geometry the engine cannot take)")
+    assert f"gridgeo: community {community} (a grid kept" in err

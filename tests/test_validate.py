@@ -1305,3 +1305,42 @@ def test_a_community_layer_with_a_code_drawn_twice_says_why_it_is_judged_as_grid
     assert "note:" not in capsys.readouterr().err
     grids = comm.assign(grid_code=["420103001001001", "420103001001002", "420103001002001"])
     assert not gridgeo.validate(grids)["message"].str.contains("repeats").any()
+
+
+def test_a_grid_layer_drawn_on_amap_is_said_and_read_with_grids_datum(tmp_path, capsys):
+    """A district's grid layer from another system, drawn on AMap (GCJ-02), validated against its WGS-84/CGCS2000
+    communities: 100+ errors (gaps, grids outside and across communities, buildings in no grid) and nothing said
+    of the offset, and `validate` had no option to read it (rebalance and unify refuse such a layer naming
+    --grids-datum). The offset is now a warning finding naming the option (a console line too), and
+    --grids-datum gcj02 (Python: a LayerSource with datum=) reads the layer: then it validates clean."""
+    import gridgeo
+    from gridgeo.cli import main
+    from gridgeo.crs import convert_datum
+    from gridgeo.datasets import get_path
+    from gridgeo.io import LayerSource
+
+    town = get_path("sample_town")
+    communities = gpd.read_file(town, layer="communities")
+    grids = communities.assign(WGBM=communities["code"] + "001", community_code=communities["code"])[["WGBM", "community_code", "geometry"]]
+    amap = convert_datum(grids.to_crs(4326), src="wgs84", dst="gcj02")
+    path = tmp_path / "综治网格.geojson"
+    amap.to_file(path, driver="GeoJSON")
+    found = gridgeo.validate(path, communities=(town, "communities"), code_column="WGBM")
+    shift = found[found["type"] == "layer_shift_suspected"]
+    assert len(shift) == 1 and shift["severity"].iloc[0] == "warning"
+    assert "read it with grids=gridgeo.io.LayerSource(PATH, datum='gcj02')" in shift["message"].iloc[0]
+    read = gridgeo.validate(LayerSource(path, datum="gcj02"), communities=(town, "communities"), code_column="WGBM")
+    assert not has_errors(read) and "layer_shift_suspected" not in set(read["type"])
+    assert "layer_shift_suspected" not in set(gridgeo.validate(path, communities=(town, "communities"), code_column="WGBM",
+                                                              shift_check=False)["type"])
+    common = [str(path), "--communities", str(town), "--communities-layer", "communities", "--code-column", "WGBM"]
+    assert main(["validate", *common]) == 1
+    err = capsys.readouterr().err
+    assert "gridgeo: warning: layer 'grids' looks shifted" in err and "read it with --grids-datum gcj02" in err
+    assert main(["validate", *common, "--grids-datum", "gcj02", "--repair", str(tmp_path / "fixed.gpkg")]) == 0
+    out, err = capsys.readouterr()
+    assert "clean: no findings" in out and "shifted" not in err
+    fixed = gpd.read_file(tmp_path / "fixed.gpkg", layer="grids")  # the repair writes the layer as read: in WGS-84
+    assert fixed.geometry.union_all().symmetric_difference(communities.to_crs(fixed.crs).union_all()).area < 1e-9
+    assert main(["validate", *common, "--no-shift-check"]) == 1
+    assert "shifted" not in capsys.readouterr().err

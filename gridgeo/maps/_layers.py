@@ -181,6 +181,18 @@ def display_layer(gdf: gpd.GeoDataFrame, *, simplify_m: float, coverage: bool, d
     return out
 
 
+def village_codes(communities: gpd.GeoDataFrame) -> set[str]:
+    """Codes of the villages (村: communities of kind ``rural``), whose maps and signs say 村, not 社区.
+
+    >>> c = gpd.GeoDataFrame({"code": ["420116101201", "420103001001"], "kind": ["rural", "urban"]}, geometry=[None, None])
+    >>> village_codes(c), village_codes(c.drop(columns="kind"))
+    ({'420116101201'}, set())
+    """
+    if "kind" not in communities.columns:
+        return set()
+    return set(communities.loc[communities["kind"].astype(str) == "rural", "code"].astype(str))
+
+
 def community_names(communities: gpd.GeoDataFrame) -> dict[str, str]:
     """Community code → its name as maps, signs and the staffing table show it; "" for a community without one
     (no name column, or a null or blank name), which each shows by its code: such a name was "nan" on signs

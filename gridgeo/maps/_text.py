@@ -27,7 +27,7 @@ _TEXT = {
         # the page's controls (Leaflet, leaflet-search, Leaflet.LocateControl speak English unless told)
         "zoom_in": "放大", "zoom_out": "缩小", "search_none": "未找到", "search_cancel": "取消",
         "locate_popup": "您在此点 {distance} {unit} 范围内", "meters": "米", "feet": "英尺",
-        "locate_outside": "您的位置不在本图范围内",
+        "locate_outside": "您的位置不在本图范围内", "committee": "居民委员会",
     },
     "en": {
         "title": "Grid map", "grids": "grids", "subgrids": "small grids", "dedicated": "dedicated grids", "streets": "streets",
@@ -46,17 +46,29 @@ _TEXT = {
         "staffing_rule_public": "seed rules: 1 grid worker per grid, 1 resident-group leader per small grid",
         "zoom_in": "Zoom in", "zoom_out": "Zoom out", "search_none": "Not found", "search_cancel": "Cancel",
         "locate_popup": "You are within {distance} {unit} from this point", "meters": "meters", "feet": "feet",
-        "locate_outside": "You seem located outside the boundaries of the map",
+        "locate_outside": "You seem located outside the boundaries of the map", "committee": " residents' committee",
     },
+}
+#: the words that differ for a village (村, a community of kind ``rural``): it is a 村, not a 社区; its committee is the
+#: villagers' committee (村民委员会), its group leaders lead villager groups (村民小组长)
+_VILLAGE = {
+    "zh": {"community": "所属村", "communities": "村", "page_of": "村网格图", "committee": "村民委员会",
+           "resident_group_leader": "村民小组长"},
+    "en": {"community": "village", "communities": "village", "page_of": "village grid map",
+           "committee": " villagers' committee", "resident_group_leader": "villager-group leader"},
 }
 
 
-def texts(lang: str) -> dict[str, str]:
-    """The words of one language (``zh`` or ``en``)."""
+def texts(lang: str, *, village: bool = False) -> dict[str, str]:
+    """The words of one language (``zh`` or ``en``); with ``village``, those of a village (村) where they differ.
+
+    >>> texts("zh")["community"], texts("zh", village=True)["community"], texts("en", village=True)["committee"]
+    ('所属社区', '所属村', " villagers' committee")
+    """
     if lang not in _TEXT:
         msg = f"lang {lang!r} is not supported; use one of {list(LANGS)}"
         raise InputError(msg)
-    return _TEXT[lang]
+    return {**_TEXT[lang], **_VILLAGE[lang]} if village else _TEXT[lang]
 
 
 #: Unicode's bidirectional embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI): a
@@ -103,9 +115,12 @@ def villager_group(grid: Any) -> str | None:
     return str(value).strip() or None
 
 
-def role_label(role: str, lang: str) -> str:
+def role_label(role: str, lang: str, *, village: bool = False) -> str:
+    """A role's label; in a village (``village``), a resident-group leader is a villager-group leader (村民小组长)."""
     from .roster import ROLES
 
+    if village and role in _VILLAGE[lang]:
+        return _VILLAGE[lang][role]
     zh, en = ROLES[role][0], ROLES[role][1]
     return zh if lang == "zh" else en
 

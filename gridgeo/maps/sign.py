@@ -28,7 +28,7 @@ import shapely
 from .._errors import GridgeoError, InputError
 from .._face import force_option
 from ..crs import metric_crs
-from ._layers import check_drawable, community_names, plan_streets, roads_by_zone
+from ._layers import check_drawable, community_names, plan_streets, roads_by_zone, village_codes
 from ._text import default_duties, plain, role_label, texts, villager_group
 from .roster import Roster, read_roster
 
@@ -311,7 +311,8 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     Parameters mirror ``gridgeo sign``: ``roster`` (path, DataFrame or Roster), ``streets`` (default the
     plan's streets layer), ``paper`` ``A4``/``A3``, ``lang`` ``zh``/``en``, ``supervision_phone`` for
     communities whose roster has no supervisor (督导员), ``unit`` the responsible unit (default the
-    community's name and 居民委员会 / residents' committee; for a dedicated grid, 专属网格, its dedicated units
+    community's name and 居民委员会 / residents' committee, a village's 村民委员会 / villagers' committee, as its
+    sign labels it 村 / village; for a dedicated grid, 专属网格, its dedicated units
     named in the plan's ``units`` register, where it has them). A dedicated grid's board is titled as one
     (专属网格公示牌): it has its own grid worker and is public like a base grid.
     """
@@ -332,6 +333,8 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
     street_layer = plan_streets(plan, streets)
     grid = plan.grids[plan.grids["grid_code"].astype(str) == code]
     community = str(grid["community_code"].iloc[0])
+    village = community in village_codes(plan.communities)
+    t = texts(lang, village=village)  # a village's grid: 所属村, 村民委员会, 村民小组长
     cname = community_names(plan.communities).get(community) or community
     group = villager_group(grid.iloc[0])  # a village's grid follows its villager group (村民小组)
     roads = roads_by_zone(grid, "grid_code", street_layer).get(code, [])
@@ -345,7 +348,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         from .web import _units_by_grid
 
         unit = ("、" if lang == "zh" else ", ").join(_units_by_grid(plan.layers.get("units")).get(code, ([], []))[0])
-    unit = unit or (f"{cname}居民委员会" if lang == "zh" else f"{cname} residents' committee")
+    unit = unit or f"{cname}{t['committee']}"
 
     w_mm, h_mm = PAPER_MM[paper]
     scale = w_mm / 210.0
@@ -390,7 +393,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
             text_w = col_w - 0.088 - 0.012  # the card's text stays in the card
             fig.text(cx + 0.088, cy - 0.004, _fit(p.name, text_w, fig=fig, size=fs(12), weight="bold"), fontsize=fs(12),
                      weight="bold", va="top")
-            fig.text(cx + 0.088, cy - 0.024, role_label(p.role, lang), fontsize=fs(9.5), va="top", color="#444")
+            fig.text(cx + 0.088, cy - 0.024, role_label(p.role, lang, village=village), fontsize=fs(9.5), va="top", color="#444")
             fig.text(cx + 0.088, cy - 0.041, _fit(f"{t['phone']}: {p.phone or '—'}", text_w, fig=fig, size=fs(9.5)),
                      fontsize=fs(9.5), va="top")
             duties = p.duties or default_duties(p.role, lang)
@@ -436,6 +439,8 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
     colours = dict(zip(plan.grids["grid_code"].astype(str), colour_grids(plan.grids)))
     grids = plan.grids[plan.grids["community_code"].astype(str) == code].to_crs(crs).sort_values("grid_code")
     cname = community_names(plan.communities).get(code) or code
+    village = code in village_codes(plan.communities)
+    t = texts(lang, village=village)  # a village's map: 村网格图, its outline 村
     w_mm, h_mm = PAPER_MM[paper]
     scale = w_mm / 210.0
     with matplotlib_rc(family):
@@ -493,8 +498,8 @@ def community_figure(plan: Any, community_code: str, *, roster: Any = None, stre
             who = []
             if people is not None:
                 for p in people[people["role"].isin(("grid_leader", "grid_worker", "fulltime_grid_worker"))].itertuples():
-                    who.append(f"{role_label(p.role, lang)} {p.name} {p.phone}".strip())
-            lines.append(f"{g.grid_code}  " + ("；".join(who) if who else t["none"]))
+                    who.append(f"{role_label(p.role, lang, village=village)} {p.name} {p.phone}".strip())
+            lines.append(f"{g.grid_code}  " + (("；" if lang == "zh" else "; ").join(who) if who else t["none"]))
         per_col = 22
         for i, text in enumerate(lines[: per_col * 2]):
             fig.text(0.06 + (i // per_col) * 0.46, 0.31 - (i % per_col) * 0.0125, _fit(text, 0.45, fig=fig, size=6.5 * scale),

@@ -35,6 +35,7 @@ from ._layers import (
     palette_colour,
     plan_streets,
     roads_by_zone,
+    village_codes,
 )
 from ._text import default_duties, esc, plain, role_label, texts, villager_group
 from .roster import Roster, read_roster
@@ -163,28 +164,30 @@ def _photo_src(photo: str, photo_src: Callable[[str], str] | None) -> str:
     return (photo_src or _photo_data_uri)(photo)
 
 
-def person_html(p: Any, *, lang: str, photo_src: Callable[[str], str] | None = None) -> str:
-    """One person of the roster as HTML: photo (or a placeholder), name, role, phone, duties; all escaped."""
+def person_html(p: Any, *, lang: str, photo_src: Callable[[str], str] | None = None, village: bool = False) -> str:
+    """One person of the roster as HTML: photo (or a placeholder), name, role (a village's, ``village``, where it
+    differs: 村民小组长), phone, duties; all escaped."""
     t = texts(lang)
     src = _photo_src(p.photo, photo_src)
     photo = (f'<img src="{esc(src)}" alt="{esc(p.name)}">' if src else f'<div class="gg-photo-none">{esc(t["photo"])}</div>')
     phone = f'<br><a href="tel:{esc(p.phone)}">{esc(p.phone)}</a>' if p.phone else ""
     duties = p.duties or default_duties(p.role, lang)
     auto = esc(t["auto"]) if p.placed == "auto" else ""
-    return (f'<div class="gg-person">{photo}<div><b class="gg-name">{esc(p.name)}</b> {esc(role_label(p.role, lang))}{auto}'
+    return (f'<div class="gg-person">{photo}<div><b class="gg-name">{esc(p.name)}</b> {esc(role_label(p.role, lang, village=village))}{auto}'
             f'{phone}<br><span class="gg-duties">{esc(duties)}</span></div></div>')
 
 
 def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, roads: list[str], supervision: str,
                subgrid_count: int | None, lang: str, public: bool, photo_src: Callable[[str], str] | None = None,
-               counts: dict[str, int] | None = None, units: tuple[list[str], list[str]] | None = None) -> str:
+               counts: dict[str, int] | None = None, units: tuple[list[str], list[str]] | None = None,
+               village: bool = False) -> str:
     """The popup of one base grid: code, community, counts, bounding roads, staff, supervision phone.
 
     ``counts``: features of each overlay layer (enterprises, hazards ...) in the grid, by layer name.
     ``units``: names of the grid's dedicated units (专属单位) and of the other units in it (辖区单位), from
-    the plan's ``units`` register.
+    the plan's ``units`` register. ``village``: the grid is a village's (村), labelled 所属村, not 所属社区.
     """
-    t = texts(lang)
+    t = texts(lang, village=village)
     rows = [(t["community"], f"{esc(community_name)} ({esc(grid.community_code)})" if community_name else esc(grid.community_code))]
     group = villager_group(grid)
     if group:
@@ -209,7 +212,7 @@ def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, ro
     people = ""
     if staff is not None:
         shown = staff[staff["role"] != "building_leader"]
-        people = "".join(person_html(p, lang=lang, photo_src=photo_src) for p in shown.itertuples()) or f"<i>{esc(t['none'])}</i>"
+        people = "".join(person_html(p, lang=lang, photo_src=photo_src, village=village) for p in shown.itertuples()) or f"<i>{esc(t['none'])}</i>"
         n_building = int((staff["role"] == "building_leader").sum())
         if n_building:
             people += f"<div>{esc(role_label('building_leader', lang))}: {n_building}</div>"
@@ -530,6 +533,7 @@ def grid_map(
     shared = _prepared if _prepared is not None else _prepare(plan, streets)
     street_layer = shared["streets"]
     names_of = community_names(plan.communities)
+    villages = village_codes(plan.communities)
     roads = shared["roads"]
     sup_by_community = staff.supervision_phones() if staff is not None else {}
     subgrids = layers.get("subgrids")
@@ -554,7 +558,7 @@ def grid_map(
                            roads=roads.get(code, []), supervision=sup_by_community.get(str(g.community_code)) or supervision_phone or "",
                            subgrid_count=n_sub.get(code), lang=lang, public=public, photo_src=photo_src,
                            counts={name: int(c.get(code, 0)) for name, c in overlay_counts.items()},
-                           units=units_of.get(code))
+                           units=units_of.get(code), village=str(g.community_code) in villages)
         records.append({"grid_code": esc(code), "label": esc(code[-3:] if len(code) > 6 else code),
                         "search": _search_text(code, name, *roads.get(code, []), *_shown_names(people)), "popup": popup,
                         "fill": palette_colour(int(colours[code])), "unstaffed": code in unstaffed,
@@ -697,13 +701,15 @@ def _index_map(plan: Any, pages: dict[str, str], *, tiles: str, token: str | Non
     shown = display_layer(c, simplify_m=simplify_m, coverage=True, datum=datum)
     colours = colour_grids(c, key="code")
     names = community_names(c)
+    villages = village_codes(c)
     counts = plan.grids.groupby("community_code").size()
     records = []
     for code, name in ((code, names[code] or code) for code in c["code"].astype(str)):
         href = pages.get(code, "")
+        page_of = texts(lang, village=code in villages)["page_of"]  # a village's page: 村网格图
         records.append({"code": esc(code), "label": esc(name), "search": _search_text(code, name),
                         "popup": (f'<div class="gg-popup"><h4>{esc(name)}</h4>{esc(code)}<br>{esc(t["grids"])}: '
-                                  f'{int(counts.get(code, 0))}<br><a class="gg-page-link" href="{esc(href)}">{esc(t["page_of"])} →</a></div>')})
+                                  f'{int(counts.get(code, 0))}<br><a class="gg-page-link" href="{esc(href)}">{esc(page_of)} →</a></div>')})
     gdf = gpd.GeoDataFrame(records, geometry=shown.geometry.to_numpy(), crs=4326)
     gdf["fill"] = [palette_colour(int(i)) for i in colours]
     minx, miny, maxx, maxy = gdf.total_bounds

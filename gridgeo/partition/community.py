@@ -530,7 +530,10 @@ def smoother_cells(cells: Cells, grid_of_cell: np.ndarray, n_grids: int, small_o
         for of, parent in ((grid_of_cell, None), (small_of_cell, grid_of_cell)):
             for q in np.unique(of[moved]).tolist():
                 mine = of == q
-                new = shapely.coverage_union_all(alt.geoms[mine])
+                try:
+                    new = shapely.coverage_union_all(alt.geoms[mine])
+                except shapely.errors.GEOSException:  # the cells drawn along the gaps meet inexactly here (two edges
+                    return cells.geoms  # 0.2 mm apart: "found two shells in EdgeRing list"): the cells as they were
                 old = shapely.coverage_union_all(cells.geoms[mine])
                 if parent is None:
                     grid_shape[q] = old

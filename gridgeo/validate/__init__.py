@@ -19,6 +19,11 @@ Finding types
 ==============================  ========  ============  =====================================================
 type                            severity  measure       meaning
 ==============================  ========  ============  =====================================================
+``layer_shift_suspected``       warning   –             the grid layer looks shifted 100–700 m against the communities
+                                                        (drawn on AMap/Tencent or Baidu: GCJ-02, BD-09), so most
+                                                        other findings are the offset's: the message names the
+                                                        option reading it (``--grids-datum gcj02``); by
+                                                        :func:`gridgeo.validate` (``gridgeo validate``), not here
 ``empty_geometry``              error     –             a feature without geometry (None or empty); a
                                                         building without one is a warning (in no grid)
 ``non_polygon``                 error     –             a point, line or collection instead of a polygon

@@ -22,6 +22,7 @@ from ..plan import STRAIGHT_SEGMENT_M
 
 #: every finding type: (default severity, unit of ``measure``, short meaning); order = report order
 FINDING_TYPES: dict[str, tuple[str, str, str]] = {
+    "layer_shift_suspected": ("warning", "m", "grid layer shifted against the communities (GCJ-02/BD-09 offset?)"),
     "empty_geometry": ("error", "", "feature without geometry"),
     "non_polygon": ("error", "", "not a polygon"),
     "invalid_geometry": ("error", "", "invalid polygon"),

@@ -1,0 +1,73 @@
+"""``benchmarks/bench_unseen_cli.py``: what its table reports of ``gridgeo validate`` (issue 16's CLI runs).
+
+Its "validate" column once held the last line ``gridgeo validate`` printed, a row of the worst-offenders table
+whenever there were findings; it now holds the findings counted by severity, read from the report
+``gridgeo validate --report`` writes, so that a reader sees at a glance how many errors and warnings a plan has.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import shapely
+
+import gridgeo
+from gridgeo.plan import Plan
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_unseen_cli.py"
+
+
+def _bench():
+    if "bench_unseen_cli" in sys.modules:
+        return sys.modules["bench_unseen_cli"]
+    spec = importlib.util.spec_from_file_location("bench_unseen_cli", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_unseen_cli"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _counts(findings: pd.DataFrame) -> dict[str, int]:
+    return {k: int((findings["severity"] == k).sum()) for k in ("error", "warning", "info")}
+
+
+@pytest.fixture
+def tiny_plan(tmp_path, communities_4490, streets_4490, buildings_4490) -> Path:
+    out = tmp_path / "plan.gpkg"
+    gridgeo.divide(communities_4490, streets_4490, buildings_4490).to_file(out)
+    return out
+
+
+def test_validate_column_counts_the_findings_by_severity(tiny_plan):
+    row = _bench().stored(tiny_plan)
+    n = _counts(gridgeo.validate(Plan.read(tiny_plan)))
+    assert row["validate"] == 0
+    assert row["validate_counts"] == (f"{n['error']} errors, {n['warning']} warning{'' if n['warning'] == 1 else 's'}, "
+                                      f"{n['info']} info")
+
+
+def test_validate_column_names_the_errors_of_a_plan_that_has_them(tiny_plan, tmp_path):
+    plan = Plan.read(tiny_plan)
+    grids = plan["grids"].copy()
+    moved = grids.geometry.to_numpy().copy()
+    moved[0] = shapely.affinity.translate(moved[0], 0.0005, 0.0)  # about 50 m east: overlaps and a gap
+    plan.layers["grids"] = grids.set_geometry(moved)
+    broken = tmp_path / "broken.gpkg"
+    plan.to_file(broken)
+    row = _bench().stored(broken)
+    found = gridgeo.validate(Plan.read(broken))
+    n = _counts(found)
+    assert row["validate"] == 1 and n["error"] > 0
+    assert row["validate_counts"].startswith(f"{n['error']} error")
+    errors = found.loc[found["severity"] == "error", "type"].value_counts()
+    assert all(f"{t} {c}" in row["validate_counts"] for t, c in errors.items())
+    assert row["validate_counts"].endswith(f"{n['warning']} warning{'' if n['warning'] == 1 else 's'}, {n['info']} info")
+
+
+def test_severity_counts_of_no_findings():
+    empty = pd.DataFrame(columns=["type", "severity"])
+    assert _bench().severity_counts(empty) == "0 errors, 0 warnings, 0 info"

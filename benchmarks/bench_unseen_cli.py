@@ -14,7 +14,8 @@ are written to a GeoPackage and:
    households +7; ``tower`` one building made a 400-household tower; ``dup-part`` an exact duplicate of one
    footprint (a new id) and a ``building:part`` (the outline scaled to 0.6, no households) on another. Per
    change: the other communities' grids kept with code and shape (``bench_redivision.kept_grids``), validate,
-   holes, types equal to the fresh plan's, invalid polygons;
+   holes (a grid ringing the community's own hole told from one wrapped round another), types equal to the fresh
+   plan's, invalid polygons;
 3. imperfect community layers (``gap:M`` a sliver gap M wide cut between two neighbouring communities,
    ``overlap:M`` one community grown M over its neighbour, ``hole:M`` a hole of radius M cut out of one community): partition,
    then the exit status and the first line of stderr (no traceback), validate, and the households of the plan
@@ -115,14 +116,27 @@ def validated(out: Path) -> tuple[subprocess.CompletedProcess, str]:
     return v, severity_counts(read_findings(report))
 
 
+def hole_counts(plan, layer: str) -> str:
+    """``"N"``: features of ``layer`` with a hole; ``"N (M wrapped)"`` when M of them hold over 1 m² of the plan's
+    communities in a hole (a grid wrapped round another), the rest ringing a hole of the community itself."""
+    crs = plan.metadata.get("metric_crs") or METRIC
+    land = shapely.union_all(plan["communities"].to_crs(crs).geometry.to_numpy())
+    with_hole = wrapped = 0
+    for g in plan[layer].to_crs(crs).geometry.to_numpy():
+        rings = np.array([shapely.Polygon(r) for part in shapely.get_parts(g) for r in part.interiors], dtype=object)
+        if len(rings):
+            with_hole += 1
+            wrapped += bool((shapely.area(shapely.intersection(rings, land)) > 1.0).any())
+    return f"{with_hole}" + (f" ({wrapped} wrapped)" if wrapped else "")
+
+
 def stored(out: Path) -> dict:
     """Figures of a written plan read back as a user would."""
     from gridgeo.plan import Plan
 
     v, counts = validated(out)
     plan = Plan.read(out)
-    holes = {k: int((shapely.get_num_interior_rings(
-        shapely.get_parts(plan[k].geometry.to_numpy())) > 0).sum()) for k in ("grids", "subgrids")}
+    holes = {k: hole_counts(plan, k) for k in ("grids", "subgrids")}
     bad = invalid_geometries(plan)
     return {"plan": plan, "validate": v.returncode, "validate_counts": counts,
             "holes": holes, "types": geometry_types(out), "invalid": sum(bad.values()),

@@ -11,6 +11,7 @@ import importlib
 import sys
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
@@ -68,3 +69,18 @@ def test_validate_column_names_the_errors_of_a_plan_that_has_them(tiny_plan, tmp
 def test_severity_counts_of_no_findings():
     empty = pd.DataFrame(columns=["type", "severity"])
     assert _bench().severity_counts(empty) == "0 errors, 0 warnings, 0 info"
+
+
+def test_holes_column_tells_a_grid_round_its_communitys_hole_from_one_wrapped_round_another():
+    from shapely import box
+
+    c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 300, 100).difference(box(40, 40, 60, 60))],
+                         crs=4547)
+    grids = gpd.GeoDataFrame({"grid_code": ["420103001001001", "420103001001002", "420103001001003"]},
+                             geometry=[box(0, 0, 100, 100).difference(box(40, 40, 60, 60)),  # round the community's hole
+                                       box(100, 0, 300, 100).difference(box(180, 40, 220, 60)),  # wrapped round 003
+                                       box(180, 40, 220, 60)], crs=4547)
+    plan = Plan({"grids": grids, "communities": c}, {"metric_crs": "EPSG:4547"})
+    assert _bench().hole_counts(plan, "grids") == "2 (1 wrapped)"
+    plan = Plan({"grids": grids.iloc[[0]], "communities": c}, {"metric_crs": "EPSG:4547"})
+    assert _bench().hole_counts(plan, "grids") == "1"

@@ -5,7 +5,8 @@ For each input (a Suzhou variant of ``bench_unseen.py``: ``suzhou:FLAGS:SEED``, 
 ``scripts/build_wuhan_scenario.py --district CODE --footprints messy`` under ``out/wuhan_scenario_CODE``) the layers
 are written to a GeoPackage and:
 
-1. ``gridgeo partition`` writes a fresh plan; ``gridgeo validate PLAN`` (exit status, error count); from the
+1. ``gridgeo partition`` writes a fresh plan; ``gridgeo validate PLAN`` (exit status; column "validate": its
+   findings counted by severity, ``"0 errors, 3 warnings, 1 info"``, from the findings it writes); from the
    stored file: grids and small grids with a hole, geometry types per layer, polygons invalid in EPSG:4490 or
    in the plan's metric CRS;
 2. three changes confined to one community (the middle grid's, by code), each re-divided with
@@ -13,7 +14,8 @@ are written to a GeoPackage and:
    households +7; ``tower`` one building made a 400-household tower; ``dup-part`` an exact duplicate of one
    footprint (a new id) and a ``building:part`` (the outline scaled to 0.6, no households) on another. Per
    change: the other communities' grids kept with code and shape (``bench_redivision.kept_grids``), validate,
-   holes, types equal to the fresh plan's, invalid polygons;
+   holes (a grid ringing the community's own hole told from one wrapped round another), types equal to the fresh
+   plan's, invalid polygons;
 3. imperfect community layers (``gap:M`` a sliver gap M wide cut between two neighbouring communities,
    ``overlap:M`` one community grown M over its neighbour, ``hole:M`` a hole of radius M cut out of one community): partition,
    then the exit status and the first line of stderr (no traceback), validate, and the households of the plan
@@ -90,16 +92,53 @@ def partition(layers, work: Path, name: str, previous: Path | None = None) -> tu
     return cli("partition", *args), out
 
 
+def severity_counts(findings: pd.DataFrame) -> str:
+    """``"E errors, W warnings, I info"`` of a findings table, the error types named: ``"1 error (overlap 1),
+    3 warnings, 0 info"``."""
+    sev = findings["severity"].astype(str) if len(findings) else pd.Series([], dtype=str)
+    n = {k: int((sev == k).sum()) for k in ("error", "warning", "info")}
+    errors = findings.loc[sev == "error", "type"].value_counts() if n["error"] else pd.Series([], dtype=int)
+    named = f" ({', '.join(f'{t} {c}' for t, c in errors.items())})" if len(errors) else ""
+    return (f"{n['error']} error{'' if n['error'] == 1 else 's'}{named}, "
+            f"{n['warning']} warning{'' if n['warning'] == 1 else 's'}, {n['info']} info")
+
+
+def validated(out: Path) -> tuple[subprocess.CompletedProcess, str]:
+    """``gridgeo validate PLAN`` as a user runs it, and the counts of what it found by severity, read from the
+    findings it writes (``--report``), not from its console table (whose last line is a worst offender's row)."""
+    from gridgeo.io import read_findings
+
+    report = out.with_name(f"{out.stem}_validate.json")
+    report.unlink(missing_ok=True)  # a report of an earlier run is not this one's
+    v = cli("validate", str(out), "--report", str(report), "--force")
+    if not report.exists():  # validate failed before writing: its last line says why
+        return v, (v.stderr.strip().splitlines() or [f"exit status {v.returncode}, no report"])[-1][:120]
+    return v, severity_counts(read_findings(report))
+
+
+def hole_counts(plan, layer: str) -> str:
+    """``"N"``: features of ``layer`` with a hole; ``"N (M wrapped)"`` when M of them hold over 1 m² of the plan's
+    communities in a hole (a grid wrapped round another), the rest ringing a hole of the community itself."""
+    crs = plan.metadata.get("metric_crs") or METRIC
+    land = shapely.union_all(plan["communities"].to_crs(crs).geometry.to_numpy())
+    with_hole = wrapped = 0
+    for g in plan[layer].to_crs(crs).geometry.to_numpy():
+        rings = np.array([shapely.Polygon(r) for part in shapely.get_parts(g) for r in part.interiors], dtype=object)
+        if len(rings):
+            with_hole += 1
+            wrapped += bool((shapely.area(shapely.intersection(rings, land)) > 1.0).any())
+    return f"{with_hole}" + (f" ({wrapped} wrapped)" if wrapped else "")
+
+
 def stored(out: Path) -> dict:
     """Figures of a written plan read back as a user would."""
     from gridgeo.plan import Plan
 
-    v = cli("validate", str(out))
+    v, counts = validated(out)
     plan = Plan.read(out)
-    holes = {k: int((shapely.get_num_interior_rings(
-        shapely.get_parts(plan[k].geometry.to_numpy())) > 0).sum()) for k in ("grids", "subgrids")}
+    holes = {k: hole_counts(plan, k) for k in ("grids", "subgrids")}
     bad = invalid_geometries(plan)
-    return {"plan": plan, "validate": v.returncode, "validate_line": (v.stdout.strip().splitlines() or [""])[-1][:120],
+    return {"plan": plan, "validate": v.returncode, "validate_counts": counts,
             "holes": holes, "types": geometry_types(out), "invalid": sum(bad.values()),
             "households": int(pd.to_numeric(plan["buildings"]["households"], errors="coerce").fillna(0).sum()),
             "in grids": int(pd.to_numeric(plan["grids"]["households"], errors="coerce").fillna(0).sum())}
@@ -193,7 +232,7 @@ def run(spec: str, work: Path, changes=CHANGES, flaws=FLAWS) -> list[dict]:
                  "holes grids/small": f"{s1['holes']['grids']}/{s1['holes']['subgrids']}", "invalid": s1["invalid"],
                  "grids": len(s1["plan"]["grids"]), "households": s1["households"],
                  "types": "; ".join(f"{k} {v[0]}:{'/'.join(v[1])}" for k, v in s1["types"].items() if k != "buildings"),
-                 "validate": s1["validate_line"]})
+                 "validate": s1["validate_counts"]})
     for kind in changes:
         changed, code = change(layers, s1["plan"], kind)
         res, p = partition(changed, work, f"v2_{kind}", previous=v1p)
@@ -205,7 +244,7 @@ def run(spec: str, work: Path, changes=CHANGES, flaws=FLAWS) -> list[dict]:
             row.update({"validate exit": s2["validate"], "kept": f"{kept}/{total}", "lost": ",".join(lost[:5]),
                         "holes grids/small": f"{s2['holes']['grids']}/{s2['holes']['subgrids']}",
                         "invalid": s2["invalid"], "types as fresh": same, "households": s2["households"],
-                        "validate": s2["validate_line"]})
+                        "validate": s2["validate_counts"]})
             if not same:
                 row["types"] = str({k: v for k, v in s2["types"].items() if v != s1["types"].get(k)})
         else:
@@ -224,7 +263,7 @@ def run(spec: str, work: Path, changes=CHANGES, flaws=FLAWS) -> list[dict]:
                         "in grids as fresh": s3["in grids"] == s1["in grids"],
                         "holes grids/small": f"{s3['holes']['grids']}/{s3['holes']['subgrids']}", "invalid": s3["invalid"],
                         "findings": ", ".join(f"{k} {v}" for k, v in f["type"].value_counts().items()) if len(f) else "",
-                        "validate": s3["validate_line"]})
+                        "validate": s3["validate_counts"]})
         rows.append(row)
     return rows
 

@@ -253,3 +253,25 @@ def test_a_tolerance_above_the_channel_width_gives_it_to_the_longest_boundary(co
     assert findings["type"].tolist() == ["community_gap_filled"] and findings["community_code"].tolist() == [CODE_A]
     grown = fixed.area.to_numpy() - c.area.to_numpy()
     assert grown[0] == pytest.approx(findings["measure"].iloc[0], abs=1) and grown[1] == pytest.approx(0, abs=1e-6)
+
+
+
+def test_a_gap_goes_to_a_community_beside_its_body_not_to_one_a_hairline_of_it_runs_into():
+    # fuzz town 4196: a 0.48 m gap of 417 m² between two communities was joined by a 3 µm hairline to a crack in a
+    # third one's outline; the crack's two sides both lie on that third one's boundary, so it "shared the longest
+    # boundary", took the gap and hung it on the hairline: its grid there was in two parts (multipart_grid)
+    from shapely import box
+
+    h = 1.5e-6  # half the hairline's width: 3 µm
+    a = shapely.union(box(0, 0, 100, 99), box(0, 99, 100.25 - h, 100))
+    b = shapely.union(box(100.5, 0, 200, 99), box(100.25 + h, 99, 200, 100))
+    crack = box(100.25 - h, 100.0, 100.25 + h, 190.0)  # the hairline between A and B runs 90 m on into C
+    c = gpd.GeoDataFrame({"code": ["420103001001", "420103001002", "420103001003"]},
+                         geometry=[a, b, box(0, 100, 200, 200).difference(crack)], crs=4547)
+    s = boundary_slivers(c)
+    gap = s[(s["kind"] == "gap") & (s["area_m2"] > 1)]
+    assert len(gap) == 1 and gap["owner"].iloc[0] in {"420103001001", "420103001002"}
+    fixed, _ = resolve_slivers(c)
+    grown = fixed.area.to_numpy() - c.area.to_numpy()
+    assert grown[2] == pytest.approx(0.0, abs=1e-3)  # C takes nothing
+    assert grown[0] + grown[1] == pytest.approx(0.5 * 99, abs=1e-3)  # the gap went to A or B

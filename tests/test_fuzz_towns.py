@@ -62,6 +62,9 @@ TOWNS = {
     2969: "a footprint across the gap between parts of its community, 26 m² on one side and 258 m² on the other, its "
           "site put in the small piece (the widest row of its pieces): a grid of that piece alone held it, the grid "
           "round its large piece did not (building_code_mismatch)",
+    4196: "a 417 m² gap between two communities, joined by a 3 µm hairline to a crack in a third, given to the third "
+          "(its hairline's two sides counted as shared boundary): the third's grid there hung on the hairline, stored "
+          "in two parts (multipart_grid)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated

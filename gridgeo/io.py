@@ -1089,6 +1089,61 @@ def as_source(value: Any, *, name: str) -> LayerSource:
     raise InputError(msg)
 
 
+#: the columns of a grid layer (``gridgeo validate GRIDS``, ``rebalance``, ``unify``) a mapping may name
+#: (``--columns grids.code=WGBM``, a :class:`LayerSource`'s ``columns``): canonical name → what it holds
+GRID_COLUMNS: dict[str, str] = {"code": "the grid code", "community": "the community code",
+                                "kind": "the grid's kind (base or dedicated)"}
+
+
+def grid_columns(value: Any, columns: dict[str, str] | None = None, *, name: str = "grids",
+                 cli: bool | None = None) -> dict[str, str]:
+    """The column mapping of a grid layer: a :class:`LayerSource`'s own ``columns``, then ``columns``
+    (``--columns grids.code=WGBM``); canonical name (:data:`GRID_COLUMNS`) → the layer's column.
+
+    >>> grid_columns(LayerSource("office.shp", columns={"code": "WGBM"}), {"kind": "类型"})
+    {'code': 'WGBM', 'kind': '类型'}
+    >>> grid_columns("office.shp", {"grid_code": "WGBM"})
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: columns={'grids': {'grid_code': 'WGBM'}}: a grid layer's columns to map are ['code', 'community', 'kind'] (e.g. {'code': 'WGBM'})
+    """
+    cli = CLI.get() if cli is None else cli
+    own = dict(value.columns) if isinstance(value, LayerSource) else {}
+    given = dict(columns or {})
+    if not all(isinstance(v, str) for v in given.values()):
+        msg = f"columns={{{name!r}: {given!r}}}: map canonical names to the layer's columns, e.g. {{'code': 'WGBM'}}"
+        raise InputError(msg)
+    for canon, col in {**own, **given}.items():
+        shown = f"--columns {name}.{canon}={col}" if cli else f"columns={{{name!r}: {{{canon!r}: {col!r}}}}}"
+        if canon not in GRID_COLUMNS:
+            example = f"--columns {name}.code=WGBM" if cli else "{'code': 'WGBM'}"
+            msg = f"{shown}: a grid layer's columns to map are {list(GRID_COLUMNS)} (e.g. {example})"
+            raise InputError(msg)
+        if canon in own and canon in given and own[canon] != given[canon]:
+            msg = (f"{shown}: the layer's source maps {canon} to {own[canon]!r} already; give one column for "
+                   f"{GRID_COLUMNS[canon]}")
+            raise InputError(msg)
+    return {**own, **given}
+
+
+def mapped_option(value: Any, mapped: str | None, *, default: str | None, option: str, canon: str,
+                  name: str = "grids", cli: bool | None = None) -> Any:
+    """The column an option names (``code_column``) once a mapping (``--columns grids.code=WGBM``) is taken in: the
+    mapped column where the option is left at its ``default``; both given and different is an
+    :class:`~gridgeo.InputError`.
+
+    >>> mapped_option("grid_code", "WGBM", default="grid_code", option="code_column", canon="code")
+    'WGBM'
+    """
+    if mapped is None or value in (None, default, mapped):
+        return value if mapped is None else mapped
+    cli = CLI.get() if cli is None else cli
+    flag = f"--{option.replace('_', '-')} {value}" if cli else f"{option}={value!r}"
+    shown = f"--columns {name}.{canon}={mapped}" if cli else f"the {name} layer's mapping {{{canon!r}: {mapped!r}}}"
+    msg = f"{flag} and {shown} name two columns for {GRID_COLUMNS[canon]}; give one"
+    raise InputError(msg)
+
+
 def _give(layer: str, cli: bool) -> str:
     return f"add --{layer.replace('_', '-')} PATH" if cli else f"pass {layer}= (a GeoDataFrame or a path)"
 

@@ -790,3 +790,58 @@ def test_unify_names_the_per_layer_code_column_when_one_layer_lacks_it(tmp_path,
     assert ("chengguan: code column 'WGBM' not found; columns are ['grid_code']; pass --code-column with one of them "
             "(once for all layers, or once per layer in the layers' order)") in err
     assert not (tmp_path / "u.gpkg").exists()
+
+
+def test_rebalance_and_unify_read_the_grid_layers_code_by_columns(tmp_path, capsys):
+    """A grid layer with its code in ``WG_DM``: ``--columns grids.code=WG_DM`` was refused by ``rebalance`` and
+    ``unify`` ("layers: communities, streets …") and a ``LayerSource(..., columns={"code": "WG_DM"})`` had its mapping
+    dropped ("no grid code column found"), while ``validate`` reads it since this session. The mapping is now
+    the layer's code column everywhere a grid layer is read (``grids.kind`` its kind); given beside a different
+    ``--code-column`` it is one line naming both, and a source's datum is converted once."""
+    comm, b, zongzhi, chengguan = _small_town()
+    zz, cg = zongzhi.rename(columns={"CODE": "WG_DM"}), chengguan.rename(columns={"CODE": "WG_DM"})
+    source = gridgeo.io.LayerSource(None, frame=zz, columns={"code": "WG_DM"})
+    plan, changes = gridgeo.rebalance(source, comm, None, b)
+    assert sorted(changes["old_code"]) == sorted(zz["WG_DM"])
+    plan, cross = gridgeo.unify([source, gridgeo.io.LayerSource(None, frame=cg, columns={"code": "WG_DM"})], comm, None, b,
+                                names=["综治", "城管"])
+    assert set(cross["department_code"]) == {*zz["WG_DM"], "CG01"}
+    with pytest.raises(InputError, match=r"^code_column='X' and the grids layer's mapping \{'code': 'WG_DM'\} name two columns "
+                                         r"for the grid code; give one$"):
+        gridgeo.rebalance(source, comm, None, b, code_column="X")
+    with pytest.raises(InputError, match=r"^grids: a community column of the grid layer is not read here"):
+        gridgeo.rebalance(gridgeo.io.LayerSource(None, frame=zz, columns={"community": "WG_DM"}), comm, None, b)
+    # the kind from another column: a grid marked dedicated (专属) takes a code of the dedicated range (9xx)
+    marked = zz.assign(类型=["base", "dedicated", "base"])
+    _, changes = gridgeo.rebalance(gridgeo.io.LayerSource(None, frame=marked, columns={"code": "WG_DM", "kind": "类型"}),
+                                   comm, None, b)
+    assert changes.set_index("old_code").loc["420103001001002", "new_codes"] == "420103001001900"
+    # a source drawn on AMap (datum on the source) and the same datum said again: converted once, the grids kept
+    from gridgeo.crs import convert_datum
+
+    amap = convert_datum(zz.to_crs(4326), src="wgs84", dst="gcj02")
+    twice = gridgeo.io.LayerSource(None, frame=amap, columns={"code": "WG_DM"}, datum="gcj02")
+    _, once = gridgeo.rebalance(twice, comm, None, b, grids_datum="gcj02")
+    assert once.set_index("old_code").loc["420103001001001", "status"] == "kept"
+    with pytest.raises(InputError, match=r"^grids: datum given twice, 'gcj02' on its source and 'bd09' for the layer"):
+        gridgeo.rebalance(twice, comm, None, b, grids_datum="bd09")
+    paths = {}
+    for name, layer in (("communities", comm), ("buildings", b), ("综治", zz), ("城管", cg)):
+        paths[name] = tmp_path / f"{name}.gpkg"
+        layer.to_crs(4490).to_file(paths[name], driver="GPKG")
+    given = ["--communities", str(paths["communities"]), "--buildings", str(paths["buildings"]), "-q"]
+    out = tmp_path / "plan.gpkg"
+    assert main(["rebalance", str(paths["综治"]), *given, "--columns", "grids.code=WG_DM", "--out", str(out)]) == 0
+    assert sorted(gpd.read_file(out, layer="changes")["old_code"]) == sorted(zz["WG_DM"])
+    assert main(["unify", str(paths["综治"]), str(paths["城管"]), *given, "--columns", "grids.code=WG_DM",
+                 "--out", str(tmp_path / "u.gpkg")]) == 0
+    assert "综治: 3 grids" in capsys.readouterr().out
+    # by a layer's name, for that layer only
+    assert main(["unify", str(paths["综治"]), str(paths["城管"]), *given, "--columns", "综治.code=WG_DM",
+                 "--out", str(tmp_path / "u2.gpkg")]) == 2
+    assert ("城管: no grid code column found among ['WG_DM', '网格员', '编号', '备注']; name it with --code-column COL or "
+            "--columns 城管.code=COL") in capsys.readouterr().err
+    assert main(["rebalance", str(paths["综治"]), *given, "--columns", "grids.code=WG_DM", "--code-column", "X",
+                 "--out", str(tmp_path / "p2.gpkg")]) == 2
+    assert "--code-column X and --columns grids.code=WG_DM name two columns for the grid code" in capsys.readouterr().err
+    assert not (tmp_path / "p2.gpkg").exists() and not (tmp_path / "u2.gpkg").exists()

@@ -845,3 +845,37 @@ def test_rebalance_and_unify_read_the_grid_layers_code_by_columns(tmp_path, caps
                  "--out", str(tmp_path / "p2.gpkg")]) == 2
     assert "--code-column X and --columns grids.code=WG_DM name two columns for the grid code" in capsys.readouterr().err
     assert not (tmp_path / "p2.gpkg").exists() and not (tmp_path / "u2.gpkg").exists()
+
+
+def test_unify_reads_the_communities_and_streets_with_their_datum_and_columns(tmp_path):
+    """`unify` reads the communities and streets itself (the shift check of the departments' layers, the lines
+    they share beside the community boundaries and streets, each layer's "as read") before the plan is made: a
+    community layer drawn on AMap (GCJ-02) with its code in ``CUN_DM``, and streets on AMap, give the unified plan
+    and figures of the same layers in WGS-84 with ``code``. Each way of dropping them there fails (tried): the
+    communities' datum, each layer read as "1 gap inside the communities (8.01 ha)"; their columns, an InputError (no
+    'code' column); the streets' datum, 196 m of the line the layers share along the street counted off streets."""
+    from gridgeo.crs import convert_datum
+    from gridgeo.io import LayerSource
+
+    comm, b, zongzhi, _ = _small_town()
+    x0, y0 = comm.total_bounds[:2]
+    halves = gpd.GeoDataFrame({"CODE": ["CG01", "CG02"]}, crs=comm.crs, geometry=[
+        shapely.box(x0, y0, x0 + 200, y0 + 200), shapely.box(x0 + 200, y0, x0 + 400, y0 + 200)])
+    street = gpd.GeoDataFrame({"name": ["中山路"], "highway": ["secondary"]}, crs=comm.crs,
+                              geometry=[shapely.LineString([(x0 + 200, y0 - 50), (x0 + 200, y0 + 250)])])
+    kw = {"code_columns": ["CODE", "CODE"], "names": ["综治", "城管"]}
+    plan, cross = unify([zongzhi, halves], comm, street, b, **kw)
+    want = plan.metadata["unify"]
+    assert want["read_per_layer"] == ["", ""] and want["shared_boundary_off_streets_m"] == 0.0
+
+    def amap(layer):
+        return convert_datum(layer.to_crs(4326), src="wgs84", dst="gcj02")
+
+    comm_src = LayerSource(None, frame=amap(comm).rename(columns={"code": "CUN_DM"}), datum="gcj02",
+                           columns={"code": "CUN_DM"})
+    street_src = LayerSource(None, frame=amap(street), datum="gcj02")
+    plan2, cross2 = unify([zongzhi, halves], comm_src, street_src, b, **kw)
+    got = plan2.metadata["unify"]
+    for key in ("read_per_layer", "shared_boundary_m", "shared_boundary_off_streets_m", "grids_after"):
+        assert got[key] == want[key], key
+    assert sorted(cross2["unified_code"].dropna()) == sorted(cross["unified_code"].dropna())

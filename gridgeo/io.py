@@ -122,6 +122,12 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
                     "site_area": ("占地面积",), "leader": ("负责人",), "phone": ("联系电话", "电话")},
 }
 
+#: names read as a canonical column only where the layer has none of :data:`COLUMN_ALIASES`' (an enterprise register's
+#: industry, ``行业类别``, read as the unit's category when it has no ``单位类别``: see :data:`gridgeo.dedicated.INDUSTRY_LABELS`)
+COLUMN_FALLBACK_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "enterprises": {"category": ("行业类别", "行业门类", "所属行业", "行业分类")},
+}
+
 COMMUNITY_KINDS = ("urban", "rural", "township")
 #: ``kind`` values as Chinese layers write them, read as gridgeo's kinds (each use an info finding ``kind_alias_used``)
 KIND_ALIASES: dict[str, str] = {
@@ -652,14 +658,19 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
         if canon not in out.columns and canon in lower:
             out = out.rename(columns={lower[canon]: canon})
             sources[canon] = str(lower[canon])
-    for canon, aliases in COLUMN_ALIASES.get(name, {}).items():
+    fallback = COLUMN_FALLBACK_ALIASES.get(name, {})
+    for canon in dict.fromkeys([*COLUMN_ALIASES.get(name, {}), *fallback]):
         if canon in out.columns or canon not in known:
             continue
         given = {str(c).strip(): c for c in out.columns}
-        # a Shapefile's field names are cut at 10 bytes: 社区名称 is stored as 社区名
-        names = list(dict.fromkeys([a for a in aliases if a in given]
-                                   + [_cut_name(a) for a in aliases if _cut_name(a) != a and _cut_name(a) in given]))
-        present = [given[a] for a in names if given[a] not in columns.values()]
+        present: list = []
+        for aliases in (COLUMN_ALIASES.get(name, {}).get(canon, ()), fallback.get(canon, ())):
+            # a Shapefile's field names are cut at 10 bytes: 社区名称 is stored as 社区名
+            names = list(dict.fromkeys([a for a in aliases if a in given]
+                                       + [_cut_name(a) for a in aliases if _cut_name(a) != a and _cut_name(a) in given]))
+            present = [given[a] for a in names if given[a] not in columns.values()]
+            if present:
+                break
         if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
             found.append({"type": "column_alias_ambiguous", "severity": "warning", "layer": name,
                           "message": f"{name}: columns {present} could each be {canon}; none was used: map one with "

@@ -136,9 +136,11 @@ KIND_ALIASES: dict[str, str] = {
     **dict.fromkeys(("乡镇驻地", "乡镇政府所在地", "镇区", "集镇", "town"), "township"),
 }
 _CODE_RE = re.compile(r"^[0-9]{12}$")  # ASCII digits: \d would take full-width ４２０…
+#: a CSV's coordinate columns (lower case), for layers and for ``gridgeo locate``'s points alike
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
-_WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
+#: a column of geometries as WKT text (WKB in a GeoParquet file of points), where there is no longitude column
+_WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "坐标")
 
 
 @dataclass

@@ -205,15 +205,45 @@ def communities_mapped(layer: Any, columns: dict[str, dict[str, str]] | None, *,
 
 def _column_maps(columns: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]]:
     """``columns`` of ``validate`` and ``repair`` (``--columns LAYER.NAME=COLUMN``): layer → canonical → column,
-    of the layers checked against (:data:`_MAPPED_LAYERS`) only."""
+    of the layers checked against (:data:`_MAPPED_LAYERS`) and of the grid layer (``grids``) only."""
     columns = dict(columns or {})
     for layer, mapping in columns.items():
-        if layer not in _MAPPED_LAYERS or not isinstance(mapping, dict):
+        if (layer not in _MAPPED_LAYERS and layer != "grids") or not isinstance(mapping, dict):
             key, col = next(iter(mapping.items())) if isinstance(mapping, dict) and mapping else ("NAME", "COLUMN")
             msg = (f"--columns {layer}.{key}={col} names no layer checked against: map columns of communities, buildings "
-                   "or streets; a grid layer's code columns are named with --code-column and --community-column")
+                   "or streets, or of the grid layer (grids.code=WGBM, grids.community=SQDM)")
             raise InputError(msg)
     return columns
+
+
+def _grid_options(grids: Any, target: Any, columns: dict[str, dict[str, str]], options: dict[str, Any], *,
+                  read_kind: bool = True) -> tuple[Any, dict[str, dict[str, str]], dict[str, Any]]:
+    """The grid layer, the other layers' mappings and ``options`` with the grid layer's own mapping taken in
+    (``--columns grids.code=WGBM``, a :class:`~gridgeo.io.LayerSource`'s ``columns``): its code and community columns
+    as ``code_column`` and ``community_column``, its kind column read as ``kind`` (``read_kind``; a repair, which
+    does not judge kinds, keeps the layer's columns as they are)."""
+    from .io import grid_columns, mapped_option
+
+    columns = dict(columns)
+    mapped = grid_columns(grids, columns.pop("grids", None))
+    if not mapped:
+        return target, columns, options
+    if isinstance(target, Plan):
+        msg = f"columns of the grid layer {mapped!r}: a plan's grids have gridgeo's own columns; map a grid layer's only"
+        raise InputError(msg)
+    missing = [col for canon, col in mapped.items() if col not in target.columns and (canon != "kind" or read_kind)]
+    if missing:
+        msg = (f"grids: column {missing[0]!r} not found; columns there: "
+               f"{[c for c in target.columns if c != target.geometry.name]}; map one of them")
+        raise InputError(msg)
+    options = dict(options)
+    for canon, option, default in (("code", "code_column", "grid_code"), ("community", "community_column", "community_code")):
+        if canon in mapped:
+            options[option] = mapped_option(options.get(option), mapped[canon], default=default, option=option, canon=canon)
+    if "kind" in mapped and read_kind:
+        target = target.drop(columns=[c for c in ("kind",) if c != mapped["kind"] and c in target.columns]).rename(
+            columns={mapped["kind"]: "kind"})
+    return target, columns, options
 
 
 def _plan_file(value: Any) -> Path | None:
@@ -401,7 +431,8 @@ def validate(
         Column mappings of the layers checked against, as :func:`divide` takes them:
         ``{"communities": {"code": "CUN_DM"}, "buildings": {"households": "HU"}}`` (``--columns``); a
         :class:`~gridgeo.io.LayerSource`'s own ``columns`` are honoured too. A grid layer's code columns are
-        ``code_column`` and ``community_column``.
+        ``code_column`` and ``community_column``, or ``{"grids": {"code": "WGBM", "community": "SQDM", "kind": "类型"}}``
+        (``--columns grids.code=WGBM``; a grid layer's ``LayerSource`` ``columns`` alike).
     shift_check
         A grid layer (not a plan) that looks shifted 100–700 m against the communities (drawn on AMap/Tencent or
         Baidu: GCJ-02, BD-09) gets a ``layer_shift_suspected`` warning naming the fix, a
@@ -429,9 +460,9 @@ def validate(
     """
     from .validate import validate_grids, validate_plan
 
-    columns = _column_maps(columns)
+    target, columns, options = _grid_options(grids, read_grids(grids, crs=crs), _column_maps(columns), options)
     code_column = options.get("code_column", "grid_code")
-    target = communities_mapped(read_grids(grids, crs=crs), columns, code_column=code_column, others=(communities, subgrids))
+    target = communities_mapped(target, columns, code_column=code_column, others=(communities, subgrids))
     comm_layer = community_layer(target, code_column=code_column, others=(communities, subgrids))
     if comm_layer is not None:
         from .boundaries import validate_communities
@@ -522,9 +553,9 @@ def repair(
     """
     from .validate import repair_grids, repair_plan
 
-    columns = _column_maps(columns)
+    target, columns, options = _grid_options(grids, read_grids(grids, crs=crs), _column_maps(columns), options,
+                                             read_kind=False)
     mapped = columns.get("communities")
-    target = read_grids(grids, crs=crs)
     if isinstance(target, Plan):
         return repair_plan(target, communities=_layer(communities, "communities", crs=crs, columns=mapped), **options)
     code_column = options.get("code_column", "grid_code")

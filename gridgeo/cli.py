@@ -47,7 +47,8 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sample", action="store_true", help="use the bundled sample town for every layer not given")
     g.add_argument("--config", metavar="TOML", help="TOML file naming layer paths, layers, CRS, datums and column mappings")
     g.add_argument("--columns", action="append", default=[], metavar="LAYER.NAME=COLUMN",
-                   help="map a canonical column to the file's column, e.g. communities.code=CUN_DM (repeatable)")
+                   help="map a canonical column to the file's column, e.g. communities.code=CUN_DM (repeatable; "
+                        "rebalance, unify: grids.code=WGBM, grids.kind=COL for the grid layers, unify also by a layer's file stem)")
     g.add_argument("--no-shift-check", action="store_true",
                    help="skip the check for layers shifted 100–700 m against each other (GCJ-02/BD-09)")
     g.add_argument("--encoding", action="append", default=[], metavar="LAYER=ENCODING",
@@ -551,7 +552,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if is_plan and args.grids_datum:
         msg = f"--grids-datum {args.grids_datum}: {path} is a gridgeo plan, stored in CGCS2000; give the option for a grid layer drawn on a web map"
         raise InputError(msg)
-    columns = api._column_maps(_column_options(args.columns, ("communities", "buildings", "streets")))  # refused first
+    columns = api._column_maps(_column_options(args.columns, ("communities", "buildings", "streets", "grids")))  # refused first
+    _grid_column_args(args, columns.get("grids"))
     if not is_plan and _is_community_layer(target, args, columns):
         return _validate_communities(target, args, columns)
     given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer"))
@@ -604,6 +606,18 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
         print(f"repaired layer written to {args.repair}: {counted(len(log), 'change')} logged, {counted(left, 'coverage finding')} left")
     return 1 if has_errors(findings) else 0
+
+
+def _grid_column_args(args: argparse.Namespace, mapping: dict[str, str] | None) -> None:
+    """``--columns grids.code=WGBM`` (and ``grids.community=``) as ``--code-column`` (``--community-column``): one
+    option or the other, or both naming the same column."""
+    from .io import grid_columns, mapped_option
+
+    mapped = grid_columns(None, mapping)
+    args.code_column = mapped_option(args.code_column, mapped.get("code"), default="grid_code", option="code_column",
+                                     canon="code")
+    args.community_column = mapped_option(args.community_column, mapped.get("community"), default="community_code",
+                                          option="community_column", canon="community")
 
 
 def _is_community_layer(gdf: Any, args: argparse.Namespace, columns: dict[str, dict[str, str]]) -> bool:
@@ -836,14 +850,33 @@ def _grid_encodings(args: argparse.Namespace, names: list[str]) -> dict[str, str
     return mine
 
 
-def _grid_source(value: Any, encoding: str | None) -> Any:
-    """A grid layer argument (PATH or (PATH, LAYER)) read in ``encoding`` when one is given."""
+def _grid_column_options(args: argparse.Namespace, names: list[str]) -> dict[str, dict[str, str]]:
+    """The ``--columns LAYER.NAME=COLUMN`` given for the office's grid layers (``grids``: every grid layer; for
+    ``unify`` also a layer's name), taken out of ``args.columns`` (the rest name input layers)."""
+    from .io import INPUT_LAYERS
+
+    mine: dict[str, dict[str, str]] = {}
+    rest = []
+    for v in args.columns:
+        key, sep, col = v.partition("=")
+        layer, dot, canon = key.strip().partition(".")
+        if sep and dot and (layer == "grids" or (layer in names and layer not in INPUT_LAYERS)):
+            mine.setdefault(layer, {})[canon.strip()] = col.strip()
+        else:
+            rest.append(v)
+    args.columns = rest
+    return mine
+
+
+def _grid_source(value: Any, encoding: str | None, columns: dict[str, str] | None = None) -> Any:
+    """A grid layer argument (PATH or (PATH, LAYER)) read in ``encoding`` and with ``columns`` (``--columns
+    grids.code=WGBM``) when given."""
     from .io import LayerSource
 
-    if encoding is None:
+    if encoding is None and not columns:
         return value
     path, layer = value if isinstance(value, tuple) else (value, None)
-    return LayerSource(path, layer=layer, encoding=encoding)
+    return LayerSource(path, layer=layer, encoding=encoding, columns=dict(columns or {}))
 
 
 def _office_sources(args: argparse.Namespace, label: str) -> dict[str, Any]:
@@ -866,6 +899,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     from .rebalance import rebalance_sources, summarize_changes
 
     grid_enc = _grid_encodings(args, ["grids"]).get("grids")
+    grid_cols = _grid_column_options(args, ["grids"]).get("grids")
     sources = _office_sources(args, "rebalance")
     grids_path = Path(args.grids)
     if not grids_path.exists():
@@ -875,7 +909,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     if args.map:
         _check_out(args, _input_paths(args, sources), option="map", suffixes=(".html",))
     progress = Progress(len(sources) + 5, quiet=args.quiet)
-    grids = _grid_source((args.grids, args.grids_layer) if args.grids_layer else args.grids, grid_enc)
+    grids = _grid_source((args.grids, args.grids_layer) if args.grids_layer else args.grids, grid_enc, grid_cols)
     try:
         plan, changes = rebalance_sources(grids, sources, code_column=args.code_column, rules=args.rules, crs=args.crs,
                                           metric=args.metric_crs, code_scheme=_code_scheme(args), workers=_workers(args),
@@ -917,6 +951,7 @@ def _cmd_unify(args: argparse.Namespace) -> int:
 
     stems = [layer_name(_layer_arg(v), i) for i, v in enumerate(args.layers)]
     layer_enc = _grid_encodings(args, stems)
+    layer_cols = _grid_column_options(args, stems)
     sources = _office_sources(args, "unify")
     if len(args.layers) < 2:
         msg = "unify needs two or more departmental grid layers; for one layer use `gridgeo rebalance`"
@@ -939,7 +974,8 @@ def _cmd_unify(args: argparse.Namespace) -> int:
         from .maps.roster import _read_csv as read_roster_file
 
         read_roster_file(Path(args.roster))  # a roster not there or not a CSV is said before the long work
-    plan, cross = unify([_grid_source(_layer_arg(v), layer_enc.get(n)) for v, n in zip(args.layers, stems, strict=True)], sources["communities"] if "communities" in sources else None,
+    plan, cross = unify([_grid_source(_layer_arg(v), layer_enc.get(n), {**layer_cols.get("grids", {}), **layer_cols.get(n, {})})
+                         for v, n in zip(args.layers, stems, strict=True)], sources["communities"] if "communities" in sources else None,
                         sources.get("streets"), sources.get("buildings"),
                         jurisdictions=[_layer_arg(v) for v in args.jurisdiction], code_columns=cols, rules=args.rules,
                         crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=_workers(args),

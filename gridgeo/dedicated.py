@@ -38,6 +38,7 @@ partition:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,8 @@ from ._findings import concat_findings, make_findings
 from ._geometry import inner_points, polygonal, union_by
 from ._text import counted
 
-__all__ = ["CATEGORIES", "CATEGORY_LABELS", "UNIT_COLUMNS", "Carved", "normalise_units", "decide", "carve",
+__all__ = ["CATEGORIES", "CATEGORY_LABELS", "INDUSTRY_LABELS", "UNIT_COLUMNS", "category_of", "Carved", "normalise_units",
+           "decide", "carve",
            "register", "unit_counts", "format_units", "Carving", "carve_inputs", "merge_result", "base_grids_only"]
 
 #: canonical unit categories
@@ -74,6 +76,39 @@ CATEGORY_LABELS: dict[str, str] = {
     "marketplace": "market",
     "industrial": "park",
 }
+
+#: the sections (门类) of China's industry classification (GB/T 4754-2017, and the older names of 2002) as an
+#: enterprise register's ``行业类别`` gives them, read as a unit category: 教育 a school, 卫生和社会工作 a hospital, 公共管理
+#: a government unit, 国际组织 other, every other section an enterprise
+INDUSTRY_LABELS: dict[str, str] = {
+    **dict.fromkeys(("农、林、牧、渔业", "采矿业", "制造业", "电力、热力、燃气及水生产和供应业", "电力、燃气及水的生产和供应业",
+                     "建筑业", "批发和零售业", "交通运输、仓储和邮政业", "住宿和餐饮业", "信息传输、软件和信息技术服务业",
+                     "信息传输、计算机服务和软件业", "金融业", "房地产业", "租赁和商务服务业", "科学研究和技术服务业",
+                     "科学研究、技术服务和地质勘查业", "水利、环境和公共设施管理业", "居民服务、修理和其他服务业",
+                     "居民服务和其他服务业", "文化、体育和娱乐业"), "enterprise"),
+    "教育": "school", "卫生和社会工作": "hospital", "卫生、社会保障和社会福利业": "hospital",
+    "公共管理、社会保障和社会组织": "government", "公共管理和社会组织": "government", "国际组织": "other",
+}
+_INDUSTRY_KEYS = {re.sub(r"[、，,\s]", "", k): v for k, v in INDUSTRY_LABELS.items()}
+#: a section's letter before its name ("C 制造业", "C-制造业")
+_SECTION_LETTER = re.compile(r"^[A-Ta-t](?:\s*[-.:：、]\s*|\s+|(?=[^\x00-\x7f]))")
+
+
+def category_of(label: str | None) -> str | None:
+    """The unit category a label names (:data:`CATEGORY_LABELS`, or an industry section of :data:`INDUSTRY_LABELS`
+    with or without its letter), else None.
+
+    >>> category_of("学校"), category_of("C 制造业"), category_of("P教育"), category_of("卫生和社会工作"), category_of("面包")
+    ('school', 'enterprise', 'school', 'hospital', None)
+    """
+    if label is None:
+        return None
+    key = label.strip().lower()
+    if key in CATEGORY_LABELS:
+        return CATEGORY_LABELS[key]
+    key = re.sub(r"[、，,\s]", "", _SECTION_LETTER.sub("", label.strip()))
+    return _INDUSTRY_KEYS.get(key)
+
 
 #: columns of the plan's ``units`` layer
 UNIT_COLUMNS = ["unit_id", "name", "category", "category_given", "employees", "site_area_m2", "parent", "leader",
@@ -116,6 +151,34 @@ def _numbers(u: gpd.GeoDataFrame, col: str) -> tuple[np.ndarray, list[str | None
     return num, bad, approx.to_numpy(dtype=bool) & np.isfinite(num)
 
 
+def _unread_category(units: gpd.GeoDataFrame) -> list[dict]:
+    """A warning when the layer gives no ``category`` but another column holds nothing but unit categories (``类型``:
+    医院, 学校, 企业; ``单位性质``: 机关, 企业): every unit is kept as ``other`` and that column unread.
+
+    >>> from shapely import Point
+    >>> u = gpd.GeoDataFrame({"name": ["一中", "区医院"], "类型": ["学校", "医院"]}, geometry=[Point(0, 0), Point(1, 1)])
+    >>> print(_unread_category(u)[0]["message"])  # doctest: +NORMALIZE_WHITESPACE
+    enterprises: no category column: every unit kept as 'other'; column '类型' holds unit categories ('医院', '学校'
+    for 2 units): if it is the category, map it with --columns enterprises.category=类型
+    """
+    for col in units.columns:
+        values = units[col]
+        if col in ("name", "category", "parent", "leader", "phone", units.geometry.name) or not (
+                values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+            continue
+        words = [t for t in (_text(v) for v in values) if t is not None]
+        cats = [category_of(w) for w in words]
+        if not words or any(c is None for c in cats) or all(c == "other" for c in cats):
+            continue
+        shown = ", ".join(repr(w) for w in sorted(set(words))[:3])
+        return [{"type": "category_column_unread", "severity": "warning", "layer": "enterprises",
+                 "measure": float(len(words)),
+                 "message": f"enterprises: no category column: every unit kept as 'other'; column {col!r} holds unit "
+                            f"categories ({shown} for {counted(len(words), 'unit')}): if it is the category, map it "
+                            f"with --columns enterprises.category={col}"}]
+    return []
+
+
 def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Canonical units in the communities' (metric) CRS, and findings.
 
@@ -138,9 +201,10 @@ def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> t
     u = u.reset_index(drop=True)
     n = len(u)
     geoms = u.geometry.to_numpy()
-    rec: list[dict] = []
     names = [_text(v) for v in (u["name"] if "name" in u else [None] * n)]
     given = [_text(v) for v in (u["category"] if "category" in u else [None] * n)]
+    # no category at all (no column, or an empty one): another column holding categories is named
+    rec: list[dict] = [] if any(g is not None for g in given) else _unread_category(u)
     emp, emp_bad, emp_approx = _numbers(u, "employees")
     area_given, area_bad, _ = _numbers(u, "site_area")
     poly = np.isin(shapely.get_type_id(geoms), (3, 6))
@@ -154,11 +218,11 @@ def normalise_units(units: gpd.GeoDataFrame, communities: gpd.GeoDataFrame) -> t
     cats = []
     for i in range(n):
         g = given[i]
-        cat = CATEGORY_LABELS.get(g.lower()) if g is not None else None
+        cat = category_of(g)
         if cat is None:
             cat = "other"
-            what = (f"category {g!r} is not one of {list(CATEGORIES)} (or 党政机关, 医院, 学校, 企业, 园区, 商圈, 商务楼宇, 市场)"
-                    if g is not None else "has no category")
+            what = (f"category {g!r} is not one of {list(CATEGORIES)} (or 党政机关, 医院, 学校, 企业, 园区, 商圈, 商务楼宇, "
+                    "市场, or an industry section, 行业门类, such as 制造业 or 教育)" if g is not None else "has no category")
             rec.append({"type": "unit_unknown_category", "severity": "warning", "layer": "enterprises",
                         "feature_id": ids[i], "message": f"unit {names[i] or ids[i]}: {what}; kept as 'other' "
                                                          "(map the column with --columns enterprises.category=COLUMN)",

@@ -122,6 +122,12 @@ COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
                     "site_area": ("占地面积",), "leader": ("负责人",), "phone": ("联系电话", "电话")},
 }
 
+#: names read as a canonical column only where the layer has none of :data:`COLUMN_ALIASES`' (an enterprise register's
+#: industry, ``行业类别``, read as the unit's category when it has no ``单位类别``: see :data:`gridgeo.dedicated.INDUSTRY_LABELS`)
+COLUMN_FALLBACK_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "enterprises": {"category": ("行业类别", "行业门类", "所属行业", "行业分类")},
+}
+
 COMMUNITY_KINDS = ("urban", "rural", "township")
 #: ``kind`` values as Chinese layers write them, read as gridgeo's kinds (each use an info finding ``kind_alias_used``)
 KIND_ALIASES: dict[str, str] = {
@@ -130,9 +136,11 @@ KIND_ALIASES: dict[str, str] = {
     **dict.fromkeys(("乡镇驻地", "乡镇政府所在地", "镇区", "集镇", "town"), "township"),
 }
 _CODE_RE = re.compile(r"^[0-9]{12}$")  # ASCII digits: \d would take full-width ４２０…
+#: a CSV's coordinate columns (lower case), for layers and for ``gridgeo locate``'s points alike
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
-_WKT_NAMES = ("wkt", "geometry", "geom", "the_geom")
+#: a column of geometries as WKT text (WKB in a GeoParquet file of points), where there is no longitude column
+_WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "坐标")
 
 
 @dataclass
@@ -652,14 +660,19 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
         if canon not in out.columns and canon in lower:
             out = out.rename(columns={lower[canon]: canon})
             sources[canon] = str(lower[canon])
-    for canon, aliases in COLUMN_ALIASES.get(name, {}).items():
+    fallback = COLUMN_FALLBACK_ALIASES.get(name, {})
+    for canon in dict.fromkeys([*COLUMN_ALIASES.get(name, {}), *fallback]):
         if canon in out.columns or canon not in known:
             continue
         given = {str(c).strip(): c for c in out.columns}
-        # a Shapefile's field names are cut at 10 bytes: 社区名称 is stored as 社区名
-        names = list(dict.fromkeys([a for a in aliases if a in given]
-                                   + [_cut_name(a) for a in aliases if _cut_name(a) != a and _cut_name(a) in given]))
-        present = [given[a] for a in names if given[a] not in columns.values()]
+        present: list = []
+        for aliases in (COLUMN_ALIASES.get(name, {}).get(canon, ()), fallback.get(canon, ())):
+            # a Shapefile's field names are cut at 10 bytes: 社区名称 is stored as 社区名
+            names = list(dict.fromkeys([a for a in aliases if a in given]
+                                       + [_cut_name(a) for a in aliases if _cut_name(a) != a and _cut_name(a) in given]))
+            present = [given[a] for a in names if given[a] not in columns.values()]
+            if present:
+                break
         if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
             found.append({"type": "column_alias_ambiguous", "severity": "warning", "layer": name,
                           "message": f"{name}: columns {present} could each be {canon}; none was used: map one with "
@@ -1086,6 +1099,61 @@ def as_source(value: Any, *, name: str) -> LayerSource:
     else:
         shown = repr(value) if len(repr(value)) <= 60 else f"<{type(value).__name__}>"
         msg = f"{name}={shown}: give a GeoDataFrame, a file path or a (path, layer) pair"
+    raise InputError(msg)
+
+
+#: the columns of a grid layer (``gridgeo validate GRIDS``, ``rebalance``, ``unify``) a mapping may name
+#: (``--columns grids.code=WGBM``, a :class:`LayerSource`'s ``columns``): canonical name → what it holds
+GRID_COLUMNS: dict[str, str] = {"code": "the grid code", "community": "the community code",
+                                "kind": "the grid's kind (base or dedicated)"}
+
+
+def grid_columns(value: Any, columns: dict[str, str] | None = None, *, name: str = "grids",
+                 cli: bool | None = None) -> dict[str, str]:
+    """The column mapping of a grid layer: a :class:`LayerSource`'s own ``columns``, then ``columns``
+    (``--columns grids.code=WGBM``); canonical name (:data:`GRID_COLUMNS`) → the layer's column.
+
+    >>> grid_columns(LayerSource("office.shp", columns={"code": "WGBM"}), {"kind": "类型"})
+    {'code': 'WGBM', 'kind': '类型'}
+    >>> grid_columns("office.shp", {"grid_code": "WGBM"})
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: columns={'grids': {'grid_code': 'WGBM'}}: a grid layer's columns to map are ['code', 'community', 'kind'] (e.g. {'code': 'WGBM'})
+    """
+    cli = CLI.get() if cli is None else cli
+    own = dict(value.columns) if isinstance(value, LayerSource) else {}
+    given = dict(columns or {})
+    if not all(isinstance(v, str) for v in given.values()):
+        msg = f"columns={{{name!r}: {given!r}}}: map canonical names to the layer's columns, e.g. {{'code': 'WGBM'}}"
+        raise InputError(msg)
+    for canon, col in {**own, **given}.items():
+        shown = f"--columns {name}.{canon}={col}" if cli else f"columns={{{name!r}: {{{canon!r}: {col!r}}}}}"
+        if canon not in GRID_COLUMNS:
+            example = f"--columns {name}.code=WGBM" if cli else "{'code': 'WGBM'}"
+            msg = f"{shown}: a grid layer's columns to map are {list(GRID_COLUMNS)} (e.g. {example})"
+            raise InputError(msg)
+        if canon in own and canon in given and own[canon] != given[canon]:
+            msg = (f"{shown}: the layer's source maps {canon} to {own[canon]!r} already; give one column for "
+                   f"{GRID_COLUMNS[canon]}")
+            raise InputError(msg)
+    return {**own, **given}
+
+
+def mapped_option(value: Any, mapped: str | None, *, default: str | None, option: str, canon: str,
+                  name: str = "grids", cli: bool | None = None) -> Any:
+    """The column an option names (``code_column``) once a mapping (``--columns grids.code=WGBM``) is taken in: the
+    mapped column where the option is left at its ``default``; both given and different is an
+    :class:`~gridgeo.InputError`.
+
+    >>> mapped_option("grid_code", "WGBM", default="grid_code", option="code_column", canon="code")
+    'WGBM'
+    """
+    if mapped is None or value in (None, default, mapped):
+        return value if mapped is None else mapped
+    cli = CLI.get() if cli is None else cli
+    flag = f"--{option.replace('_', '-')} {value}" if cli else f"{option}={value!r}"
+    shown = f"--columns {name}.{canon}={mapped}" if cli else f"the {name} layer's mapping {{{canon!r}: {mapped!r}}}"
+    msg = f"{flag} and {shown} name two columns for {GRID_COLUMNS[canon]}; give one"
     raise InputError(msg)
 
 

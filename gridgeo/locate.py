@@ -38,7 +38,7 @@ from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read
 from ._errors import InputError
 from ._face import force_option
 from ._staff import GRID_STAFF_ROLES, ROLES, header_names, role_key, roster_text
-from .io import remove_stale_temporaries, temporary_prefix
+from .io import _LAT_NAMES, _LON_NAMES, _WKT_NAMES, remove_stale_temporaries, temporary_prefix
 from .plan import Plan
 
 __all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
@@ -48,10 +48,9 @@ __all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
 RESULT_COLUMNS = ("grid_code", "subgrid_code", "dedicated_grid_code", "community_code", "community_name", "reason")
 GROUP_COLUMN = "villager_group"
 ROSTER_COLUMNS = ("worker", "phone", "worker_role")
-_LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
-_LAT_NAMES = ("lat", "latitude", "y", "纬度")
-#: a column of point geometries, read where the file has no longitude column: WKT text (CSV) or WKB (GeoParquet)
-_GEOMETRY_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "坐标")
+#: a column of point geometries, read where the file has no longitude column: WKT text (CSV) or WKB (GeoParquet);
+#: the names a CSV layer's are read by (one list, :mod:`gridgeo.io`)
+_GEOMETRY_NAMES = _WKT_NAMES
 #: who takes an event, by role: at grid level the grid worker first, at community level the grid leader
 #: (roles as :data:`gridgeo._staff.ROLES` keys: 网格员, 专职网格员, grid worker ... read alike)
 _ROLE_RANK_GRID = {"grid_worker": 0, "fulltime_grid_worker": 0, "parttime_grid_worker": 0, "grid_leader": 1}

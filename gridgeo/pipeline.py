@@ -292,23 +292,52 @@ def prepare(
     timings["blocks_s"] = time.perf_counter() - t
     outside = buildings["block_id"].isna().to_numpy()
     if outside.any():
-        reps = buildings.geometry.representative_point()
-        findings.append(make_findings(
-            [
-                {"type": "building_outside_communities", "severity": "warning", "layer": "buildings",
-                 "feature_id": str(bid), "measure": float(h),
-                 "message": f"building {bid} ({h} households) lies outside every community; kept, not in any grid",
-                 "geometry": g}
-                for bid, h, g in zip(buildings["building_id"][outside], buildings["households"][outside], reps[outside], strict=True)
-            ],
-            crs=m,
-        ))
+        findings.append(_outside_findings(buildings[outside], communities, m))
     return Prepared(
         communities=communities, streets=streets, buildings=buildings, blocks=blocks,
         villager_groups=villager_groups, enterprises=enterprises,
         findings=concat_findings(findings, crs=m), metric=m, rules=rules,
         fingerprints=inputs.fingerprints, timings=timings,
     )
+
+
+def _outside_findings(outside: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+    """``building_outside_communities``: each building in no community, so in no grid, with its households, the
+    nearest community and how far, and the fix (the community layer redrawn over it, where it belongs to one).
+
+    >>> from shapely import box
+    >>> c = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 100, 100)], crs=4547)
+    >>> b = gpd.GeoDataFrame({"building_id": ["b1"], "households": [12]}, geometry=[box(103, 10, 110, 20)], crs=4547)
+    >>> print(_outside_findings(b, c, 4547)["message"].iloc[0])  # doctest: +NORMALIZE_WHITESPACE
+    building b1 (12 households) lies outside every community, 3.0 m from community 420103001001 (the nearest); kept, in
+    no grid: if it belongs to that community, redraw its boundary over the building in the community layer (a gap
+    between communities: see its community_gap finding, or set boundary_tolerance_m above the gap's width in a --rules
+    file)
+    """
+    geoms = outside.geometry.to_numpy()
+    reps = shapely.point_on_surface(geoms)
+    cgeoms, codes = communities.geometry.to_numpy(), communities["code"].astype(str).to_numpy()
+    near_i = np.full(len(geoms), -1)
+    dist = np.full(len(geoms), np.nan)
+    if len(cgeoms):
+        (bi, ci), d = shapely.STRtree(cgeoms).query_nearest(geoms, return_distance=True, all_matches=True)
+        order = np.lexsort((codes[ci], d, bi))  # the nearest, ties to the lowest code: whatever the row order
+        first = order[np.r_[True, bi[order][1:] != bi[order][:-1]]]
+        near_i[bi[first]], dist[bi[first]] = ci[first], d[first]
+    rows = []
+    for k, (bid, h) in enumerate(zip(outside["building_id"], outside["households"], strict=True)):
+        if near_i[k] < 0:
+            where, fix = "", "if it belongs to a community, add it to the community layer"
+        else:
+            where = f", {dist[k]:,.1f} m from community {codes[near_i[k]]} (the nearest)"
+            fix = ("if it belongs to that community, redraw its boundary over the building in the community layer (a gap "
+                   "between communities: see its community_gap finding, or set boundary_tolerance_m above the gap's "
+                   "width in a --rules file)")
+        rows.append({"type": "building_outside_communities", "severity": "warning", "layer": "buildings",
+                     "feature_id": str(bid), "measure": float(h),
+                     "message": f"building {bid} ({h} households) lies outside every community{where}; kept, in no grid"
+                                f": {fix}", "geometry": reps[k]})
+    return make_findings(rows, crs=crs)
 
 
 def _metadata(prep: Prepared, stage: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:

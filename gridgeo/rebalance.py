@@ -192,16 +192,40 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
     """An office grid layer in the metric CRS with ``old_code`` (str) and polygon geometry; ``datum``
     (``gcj02``, ``bd09``): the layer was drawn on AMap/Tencent or Baidu maps, converted to WGS-84;
     ``keep_columns``: the layer's other columns too, each as ``office:<name>``."""
+    from dataclasses import replace
+
     from .api import _layer
     from .crs import _datum, convert_datum
+    from .io import as_source, grid_columns, mapped_option
 
     datum = _datum(datum, arg="grids_datum", func="rebalance") if datum is not None else None
-    gdf = _layer(grids, name, crs=crs)
+    src = as_source(grids, name=name)
+    mapped = grid_columns(src, name=name)
+    if "community" in mapped:
+        msg = (f"{name}: a community column of the grid layer is not read here (each grid is judged by the community "
+               "it lies in); map only code and kind")
+        raise InputError(msg)
+    code_column = mapped_option(code_column, mapped.get("code"), default="grid_code", option="code_column",
+                                canon="code", name=name)
+    if src.datum is not None:  # the source's own datum (LayerSource(datum=...)), read once
+        own = _datum(src.datum, arg="datum", func="rebalance")
+        if datum is not None and datum != own:
+            msg = f"{name}: datum given twice, {own!r} on its source and {datum!r} for the layer; give it once"
+            raise InputError(msg)
+        datum = own
+    gdf = _layer(replace(src, datum=None), name, crs=crs)
     if gdf is None or len(gdf) == 0:
         msg = f"{name}: the grid layer has no features; give the office's grid layer (polygons with a code column)"
         raise InputError(msg)
     if datum not in (None, "wgs84"):
         gdf = convert_datum(gdf, src=datum, dst="wgs84")
+    kind_col = mapped.get("kind")
+    if kind_col is not None:  # --columns grids.kind=类型: that column read as the grids' kind (base, dedicated)
+        if kind_col not in gdf.columns:
+            cols = [c for c in gdf.columns if c != gdf.geometry.name]
+            msg = f"{name}: kind column {kind_col!r} not found; columns are {cols}"
+            raise InputError(msg)
+        gdf = gdf.drop(columns=[c for c in ("kind",) if c != kind_col and c in gdf.columns]).rename(columns={kind_col: "kind"})
     if shapely.has_z(gdf.geometry.to_numpy()).any():  # 3D outlines (CAD, survey): gridgeo works in 2D
         gdf = gdf.set_geometry(gpd.GeoSeries(shapely.force_2d(gdf.geometry.to_numpy()), crs=gdf.crs, index=gdf.index))
     gdf = _polygons_only(gdf, name)  # a layer of points or lines is named as such before its codes are judged
@@ -209,7 +233,9 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
         code_column = next((c for c in ("grid_code", "code", "WGBM", "wgbm", "网格编码", "编码") if c in gdf.columns), None)
         if code_column is None:
             cols = [c for c in gdf.columns if c != gdf.geometry.name]
-            msg = f"{name}: no grid code column found among {cols}; name it with --code-column COL (code_column= in Python)"
+            mapping = f"--columns {name}.code=COL" if CLI.get() else "columns={'code': 'COL'} on its LayerSource"
+            msg = (f"{name}: no grid code column found among {cols}; name it with --code-column COL (code_column= in "
+                   f"Python) or {mapping}")
             raise InputError(msg)
     if code_column not in gdf.columns:
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
@@ -1203,7 +1229,8 @@ def rebalance(grids: Any, communities: Any, streets: Any = None, buildings: Any 
     Parameters
     ----------
     grids
-        The office's grid layer (GeoDataFrame, path or ``(path, layer)``): polygons with codes in
+        The office's grid layer (GeoDataFrame, path, ``(path, layer)`` or :class:`~gridgeo.io.LayerSource`, whose
+        ``columns`` ``{"code": "WGBM", "kind": "类型"}`` and ``datum`` are read): polygons with codes in
         ``code_column``; overlaps, gaps, grids across communities and out-of-bounds grids allowed.
     communities, streets, buildings
         As for :func:`gridgeo.divide` (buildings required).
@@ -1388,7 +1415,8 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
     Parameters
     ----------
     layers
-        Two or more departmental grid layers (GeoDataFrames or paths), each with codes.
+        Two or more departmental grid layers (GeoDataFrames, paths or :class:`~gridgeo.io.LayerSource` with
+        ``columns`` ``{"code": ...}`` and a ``datum``), each with codes.
     communities, streets, buildings
         As for :func:`gridgeo.divide` (buildings required).
     jurisdictions

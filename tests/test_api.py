@@ -536,7 +536,7 @@ def test_validate_and_repair_read_communities_under_their_own_column_names(tmp_p
     # unmapped, the fix is named in the words of the face called
     with pytest.raises(InputError, match=r"communities: the communities layer has no 'code' column.*columns=\{'communities': \{'code': 'COLUMN'\}\}"):
         gridgeo.validate(grids, communities=theirs)
-    with pytest.raises(InputError, match=r"columns=\{'grids': \{'code': 'X'\}\} names no layer checked against: map columns of communities, buildings or streets.*code_column="):
+    with pytest.raises(InputError, match=r"^grids: column 'X' not found; columns there: \['grid_code', 'community_code'\]"):
         gridgeo.validate(grids, communities=theirs, columns={"grids": {"code": "X"}})
     args = ["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "c.gpkg")]
     assert main(args) == 2
@@ -548,6 +548,41 @@ def test_validate_and_repair_read_communities_under_their_own_column_names(tmp_p
     out = tmp_path / "fixed.gpkg"
     assert main([*args, "--columns", "communities.code=CUN_DM", "--repair", str(out)]) == 1
     assert "0 coverage findings left" in capsys.readouterr().out
+
+
+def test_validate_and_repair_read_a_grid_layers_own_code_column_by_columns(tmp_path, capsys):
+    """A grid layer with its code in ``WG_DM`` and its community in ``SQDM``: ``--columns grids.code=WG_DM`` was refused
+    ("names no layer checked against") and a ``LayerSource(..., columns={"code": "WG_DM"})`` had its mapping dropped
+    (every grid a ``missing_code`` error). The grid layer's mapping is now read as ``--code-column`` and
+    ``--community-column`` are, on both faces, as ``rebalance`` and ``unify`` read it; ``grids.kind`` is its kind."""
+    comm, grids = _hand_drawn()
+    theirs = grids.rename(columns={"grid_code": "WG_DM", "community_code": "SQDM"})
+    theirs.to_file(tmp_path / "g.gpkg", layer="grids")
+    comm.to_file(tmp_path / "c.gpkg", layer="communities")
+    want = gridgeo.validate(grids, communities=comm)["type"].tolist()
+    assert want == ["overlap", "gap"]
+    mapping = {"code": "WG_DM", "community": "SQDM"}
+    assert gridgeo.validate(theirs, communities=comm, columns={"grids": mapping})["type"].tolist() == want
+    source = gridgeo.io.LayerSource(tmp_path / "g.gpkg", layer="grids", columns=mapping)
+    assert gridgeo.validate(source, communities=comm)["type"].tolist() == want
+    fixed, log = gridgeo.repair(source, communities=comm)
+    assert fixed.columns.tolist() == ["WG_DM", "SQDM", "geometry"] and {"overlap_given", "gap_filled"} <= set(log["action"])
+    dedicated = theirs.assign(类型="dedicated")  # the kind read from 类型: a base code judged out of the dedicated range
+    found = gridgeo.validate(dedicated, communities=comm, columns={"grids": {**mapping, "kind": "类型"}})
+    assert "code_wrong_range" in set(found["type"])
+    with pytest.raises(InputError, match=r"^code_column='X' and the grids layer's mapping \{'code': 'WG_DM'\} name two columns "
+                                         r"for the grid code; give one$"):
+        gridgeo.validate(source, communities=comm, code_column="X")
+    args = ["validate", str(tmp_path / "g.gpkg"), "--communities", str(tmp_path / "c.gpkg")]
+    out = tmp_path / "fixed.gpkg"
+    assert main([*args, "--columns", "grids.code=WG_DM", "--columns", "grids.community=SQDM", "--repair", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "3 grids, 2 findings" in printed and "0 coverage findings left" in printed
+    assert gpd.read_file(out, layer="grids")["WG_DM"].tolist() == theirs["WG_DM"].tolist()
+    assert main([*args, "--columns", "grids.code=WG_DM", "--code-column", "X"]) == 2
+    assert "--code-column X and --columns grids.code=WG_DM name two columns for the grid code; give one" in capsys.readouterr().err
+    assert main([*args, "--columns", "grids.codes=X"]) == 2
+    assert "a grid layer's columns to map are ['code', 'community', 'kind']" in capsys.readouterr().err
 
 
 def test_a_community_layer_alone_with_its_own_code_column_is_checked_as_communities(tmp_path, capsys):

@@ -617,3 +617,39 @@ def test_the_last_resort_text_error_names_no_option_the_command_may_lack(monkeyp
     assert main(["info", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("gridgeo: error: " + said) and "communities=" not in err and err.count("\n") == 1, err
+
+
+def test_a_building_in_an_open_gap_between_communities_is_named_with_its_nearest_community(tmp_path, capsys):
+    """A building in a 6 m channel left open between two communities is in no grid: its finding said only that it
+    "lies outside every community; kept, not in any grid" and the report "1 building lies outside every community".
+    The finding now names the nearest community, how far, and the fix (redraw that boundary, or a tolerance above
+    the gap's width); the report's note counts its households too."""
+    import geopandas as gpd
+    from shapely import box
+
+    x0, y0 = 526_000.0, 3_385_000.0
+    comm = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"]}, crs=4547,
+                            geometry=[box(x0, y0, x0 + 400, y0 + 400), box(x0 + 406, y0, x0 + 806, y0 + 400)])
+    fp = [box(x0 + x, y0 + y, x0 + x + 30, y0 + y + 30) for x in (40, 120, 200, 280, 460, 540, 620, 700)
+          for y in (40, 140, 240, 320)]
+    fp.append(box(x0 + 401, y0 + 100, x0 + 404, y0 + 130))  # in the channel, 1 m from the first community
+    b = gpd.GeoDataFrame({"building_id": [f"b{i}" for i in range(len(fp))], "households": [40] * (len(fp) - 1) + [12]},
+                         geometry=fp, crs=4547)
+    comm.to_file(tmp_path / "c.gpkg")
+    b.to_file(tmp_path / "b.gpkg")
+    out = tmp_path / "p.gpkg"
+    assert main(["partition", "--communities", str(tmp_path / "c.gpkg"), "--buildings", str(tmp_path / "b.gpkg"),
+                 "--out", str(out), "-q"]) == 0
+    found = Plan.read(out).findings
+    assert "community_gap" in set(found["type"])
+    said = found[found["type"] == "building_outside_communities"]
+    assert said["feature_id"].tolist() == ["b32"]
+    assert said["message"].iloc[0] == (
+        "building b32 (12 households) lies outside every community, 1.0 m from community 420103001001 (the nearest); "
+        "kept, in no grid: if it belongs to that community, redraw its boundary over the building in the community layer "
+        "(a gap between communities: see its community_gap finding, or set boundary_tolerance_m above the gap's width "
+        "in a --rules file)")
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    assert ("note: 1 building (12 households) lies outside every community, in no grid (each a "
+            "building_outside_communities finding naming the nearest community and the fix)") in capsys.readouterr().out

@@ -1228,3 +1228,38 @@ def test_a_site_with_no_straight_way_out_gets_a_lane_with_bends():
     assert lane.bounds[1] < Y0 + 170 - 1  # round the screen's south end: it bends
     assert abs(school.area + base.area.sum() - comm.area.iloc[0]) < 1e-3
     assert (plan.validate()["severity"] == "error").sum() == 0
+
+
+def test_an_enterprise_registers_industry_is_read_as_the_units_category():
+    """An enterprise register's ``行业类别`` (industry, GB/T 4754 sections, with or without their letter) was not read:
+    every unit ``other``, each with a warning. It is now the category where the layer has no ``单位类别`` (that one
+    wins beside it): 教育 a school, 卫生和社会工作 a hospital, 公共管理 a government unit, other sections enterprises.
+    A column holding nothing but categories under a name not read (``类型``) is said once, naming the mapping."""
+    from gridgeo.io import layer_sources, read_inputs
+
+    comm = _comm()
+    reg = gpd.GeoDataFrame({"单位名称": ["机械厂", "一中", "区医院", "街道办", "超市"],
+                            "行业类别": ["C 制造业", "P教育", "卫生和社会工作", "公共管理、社会保障和社会组织", "批发和零售业"],
+                            "职工人数": [300, 80, 120, 40, 12]},
+                           geometry=[P(100 * i + 100, 100) for i in range(5)], crs=CRS)
+    inputs = read_inputs(layer_sources({"communities": comm, "enterprises": reg}))
+    units, found = normalise_units(inputs.enterprises, comm)
+    assert dict(zip(units["name"], units["category"], strict=True)) == {
+        "机械厂": "enterprise", "一中": "school", "区医院": "hospital", "街道办": "government", "超市": "enterprise"}
+    assert "unit_unknown_category" not in set(found["type"])
+    assert any("'行业类别' read as category" in m for m in inputs.findings["message"])
+    # beside 单位类别, 单位类别 is the category
+    both = reg.assign(单位类别=["企业", "学校", "医院", "党政机关", "市场"])
+    units, _ = normalise_units(read_inputs(layer_sources({"communities": comm, "enterprises": both})).enterprises, comm)
+    assert units.set_index("name").loc["超市", "category"] == "market"
+    # categories under a name not read: one warning naming the column and the mapping, the units kept as other
+    typed = reg.drop(columns="行业类别").assign(类型=["企业", "学校", "医院", "党政机关", "企业"])
+    units, found = normalise_units(read_inputs(layer_sources({"communities": comm, "enterprises": typed})).enterprises,
+                                   comm)
+    said = found[found["type"] == "category_column_unread"]
+    assert len(said) == 1 and said["message"].iloc[0].endswith("map it with --columns enterprises.category=类型")
+    assert (units["category"] == "other").all()
+    mapped = read_inputs(layer_sources({"communities": comm, "enterprises": typed},
+                                       columns={"enterprises": {"category": "类型"}})).enterprises
+    units, found = normalise_units(mapped, comm)
+    assert "category_column_unread" not in set(found["type"]) and units.set_index("name").loc["一中", "category"] == "school"

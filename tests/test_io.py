@@ -210,6 +210,17 @@ def test_csv_wkt(tmp_path, communities_4547):
     assert "WKT" not in got.columns
 
 
+@pytest.mark.parametrize("column", ["shape", "坐标", "SHAPE"])
+def test_csv_layer_reads_the_geometry_column_names_locate_reads(tmp_path, communities_4547, column):
+    """README: a CSV layer is read as `gridgeo locate` reads points, whose WKT column may be named `shape` or `坐标`;
+    a communities CSV with its WKT under those names was refused ("has no coordinate columns"): one list of names now
+    serves both."""
+    path = tmp_path / "communities.csv"
+    pd.DataFrame({"code": communities_4547["code"], column: communities_4547.geometry.to_wkt()}).to_csv(path, index=False)
+    got = read_layer(path, name="communities", crs=METRIC_EPSG)
+    assert got.geometry.geom_equals(communities_4547.geometry).all() and column not in got.columns
+
+
 def test_csv_malformed_wkt(tmp_path):
     path = tmp_path / "communities.csv"
     path.write_text('code,wkt\n420103001001,"POLYGON ((0 0, 1 0"\n', encoding="utf-8")

@@ -320,6 +320,7 @@ def test_buildings_lost_and_doubled():
     assert q["base"]["buildings_lost"] == 1
     assert q["base"]["buildings_doubled"] == 2
     assert q["counts"]["buildings_outside_communities"] == 1
+    assert q["counts"]["households_outside_communities"] == 10  # said beside it in the report's note
     assert quality_by_community(comms, g, b).loc[A, "buildings_lost"] == 1
 
 
@@ -422,7 +423,8 @@ def test_result_is_json_and_row_order_independent():
     json.dumps(q1, allow_nan=False)
     assert q1["counts"] == {
         "communities": 2, "grids": 3, "base_grids": 3, "dedicated_grids": 0, "small_grids": 0,
-        "buildings": 4, "households": 1125, "buildings_outside_communities": 0, "invalid_geometries": 0,
+        "buildings": 4, "households": 1125, "buildings_outside_communities": 0, "households_outside_communities": 0,
+        "invalid_geometries": 0,
     }
 
 

@@ -853,3 +853,92 @@ def test_a_part_that_cannot_be_divided_is_named_by_its_community_and_said(sample
     assert failed["message"].iloc[0].startswith(f"community {community} (a grid kept, its small grids, part K00001): "
                                                 "dividing it failed (ValueError: a geometry the engine cannot take)")
     assert f"gridgeo: community {community} (a grid kept" in err
+
+
+def test_rebalance_and_unify_read_the_grid_layers_code_by_columns(tmp_path, capsys):
+    """A grid layer with its code in ``WG_DM``: ``--columns grids.code=WG_DM`` was refused by ``rebalance`` and
+    ``unify`` ("layers: communities, streets …") and a ``LayerSource(..., columns={"code": "WG_DM"})`` had its mapping
+    dropped ("no grid code column found"), while ``validate`` reads it since this session. The mapping is now
+    the layer's code column everywhere a grid layer is read (``grids.kind`` its kind); given beside a different
+    ``--code-column`` it is one line naming both, and a source's datum is converted once."""
+    comm, b, zongzhi, chengguan = _small_town()
+    zz, cg = zongzhi.rename(columns={"CODE": "WG_DM"}), chengguan.rename(columns={"CODE": "WG_DM"})
+    source = gridgeo.io.LayerSource(None, frame=zz, columns={"code": "WG_DM"})
+    plan, changes = gridgeo.rebalance(source, comm, None, b)
+    assert sorted(changes["old_code"]) == sorted(zz["WG_DM"])
+    plan, cross = gridgeo.unify([source, gridgeo.io.LayerSource(None, frame=cg, columns={"code": "WG_DM"})], comm, None, b,
+                                names=["综治", "城管"])
+    assert set(cross["department_code"]) == {*zz["WG_DM"], "CG01"}
+    with pytest.raises(InputError, match=r"^code_column='X' and the grids layer's mapping \{'code': 'WG_DM'\} name two columns "
+                                         r"for the grid code; give one$"):
+        gridgeo.rebalance(source, comm, None, b, code_column="X")
+    with pytest.raises(InputError, match=r"^grids: a community column of the grid layer is not read here"):
+        gridgeo.rebalance(gridgeo.io.LayerSource(None, frame=zz, columns={"community": "WG_DM"}), comm, None, b)
+    # the kind from another column: a grid marked dedicated (专属) takes a code of the dedicated range (9xx)
+    marked = zz.assign(类型=["base", "dedicated", "base"])
+    _, changes = gridgeo.rebalance(gridgeo.io.LayerSource(None, frame=marked, columns={"code": "WG_DM", "kind": "类型"}),
+                                   comm, None, b)
+    assert changes.set_index("old_code").loc["420103001001002", "new_codes"] == "420103001001900"
+    # a source drawn on AMap (datum on the source) and the same datum said again: converted once, the grids kept
+    from gridgeo.crs import convert_datum
+
+    amap = convert_datum(zz.to_crs(4326), src="wgs84", dst="gcj02")
+    twice = gridgeo.io.LayerSource(None, frame=amap, columns={"code": "WG_DM"}, datum="gcj02")
+    _, once = gridgeo.rebalance(twice, comm, None, b, grids_datum="gcj02")
+    assert once.set_index("old_code").loc["420103001001001", "status"] == "kept"
+    with pytest.raises(InputError, match=r"^grids: datum given twice, 'gcj02' on its source and 'bd09' for the layer"):
+        gridgeo.rebalance(twice, comm, None, b, grids_datum="bd09")
+    paths = {}
+    for name, layer in (("communities", comm), ("buildings", b), ("综治", zz), ("城管", cg)):
+        paths[name] = tmp_path / f"{name}.gpkg"
+        layer.to_crs(4490).to_file(paths[name], driver="GPKG")
+    given = ["--communities", str(paths["communities"]), "--buildings", str(paths["buildings"]), "-q"]
+    out = tmp_path / "plan.gpkg"
+    assert main(["rebalance", str(paths["综治"]), *given, "--columns", "grids.code=WG_DM", "--out", str(out)]) == 0
+    assert sorted(gpd.read_file(out, layer="changes")["old_code"]) == sorted(zz["WG_DM"])
+    assert main(["unify", str(paths["综治"]), str(paths["城管"]), *given, "--columns", "grids.code=WG_DM",
+                 "--out", str(tmp_path / "u.gpkg")]) == 0
+    assert "综治: 3 grids" in capsys.readouterr().out
+    # by a layer's name, for that layer only
+    assert main(["unify", str(paths["综治"]), str(paths["城管"]), *given, "--columns", "综治.code=WG_DM",
+                 "--out", str(tmp_path / "u2.gpkg")]) == 2
+    assert ("城管: no grid code column found among ['WG_DM', '网格员', '编号', '备注']; name it with --code-column COL or "
+            "--columns 城管.code=COL") in capsys.readouterr().err
+    assert main(["rebalance", str(paths["综治"]), *given, "--columns", "grids.code=WG_DM", "--code-column", "X",
+                 "--out", str(tmp_path / "p2.gpkg")]) == 2
+    assert "--code-column X and --columns grids.code=WG_DM name two columns for the grid code" in capsys.readouterr().err
+    assert not (tmp_path / "p2.gpkg").exists() and not (tmp_path / "u2.gpkg").exists()
+
+
+def test_unify_reads_the_communities_and_streets_with_their_datum_and_columns(tmp_path):
+    """`unify` reads the communities and streets itself (the shift check of the departments' layers, the lines
+    they share beside the community boundaries and streets, each layer's "as read") before the plan is made: a
+    community layer drawn on AMap (GCJ-02) with its code in ``CUN_DM``, and streets on AMap, give the unified plan
+    and figures of the same layers in WGS-84 with ``code``. Each way of dropping them there fails (tried): the
+    communities' datum, each layer read as "1 gap inside the communities (8.01 ha)"; their columns, an InputError (no
+    'code' column); the streets' datum, 196 m of the line the layers share along the street counted off streets."""
+    from gridgeo.crs import convert_datum
+    from gridgeo.io import LayerSource
+
+    comm, b, zongzhi, _ = _small_town()
+    x0, y0 = comm.total_bounds[:2]
+    halves = gpd.GeoDataFrame({"CODE": ["CG01", "CG02"]}, crs=comm.crs, geometry=[
+        shapely.box(x0, y0, x0 + 200, y0 + 200), shapely.box(x0 + 200, y0, x0 + 400, y0 + 200)])
+    street = gpd.GeoDataFrame({"name": ["中山路"], "highway": ["secondary"]}, crs=comm.crs,
+                              geometry=[shapely.LineString([(x0 + 200, y0 - 50), (x0 + 200, y0 + 250)])])
+    kw = {"code_columns": ["CODE", "CODE"], "names": ["综治", "城管"]}
+    plan, cross = unify([zongzhi, halves], comm, street, b, **kw)
+    want = plan.metadata["unify"]
+    assert want["read_per_layer"] == ["", ""] and want["shared_boundary_off_streets_m"] == 0.0
+
+    def amap(layer):
+        return convert_datum(layer.to_crs(4326), src="wgs84", dst="gcj02")
+
+    comm_src = LayerSource(None, frame=amap(comm).rename(columns={"code": "CUN_DM"}), datum="gcj02",
+                           columns={"code": "CUN_DM"})
+    street_src = LayerSource(None, frame=amap(street), datum="gcj02")
+    plan2, cross2 = unify([zongzhi, halves], comm_src, street_src, b, **kw)
+    got = plan2.metadata["unify"]
+    for key in ("read_per_layer", "shared_boundary_m", "shared_boundary_off_streets_m", "grids_after"):
+        assert got[key] == want[key], key
+    assert sorted(cross2["unified_code"].dropna()) == sorted(cross["unified_code"].dropna())

@@ -270,8 +270,11 @@ def format_quality(q: dict[str, Any]) -> str:
         notes.append(f"{counted(n, 'grid')} {'stores' if n == 1 else 'store'} a households count that differs from "
                      f"{'its' if n == 1 else 'their'} buildings")
     if counts.get("buildings_outside_communities"):
-        n = counts["buildings_outside_communities"]
-        notes.append(f"{counted(n, 'building')} {'lies' if n == 1 else 'lie'} outside every community")
+        n, h = counts["buildings_outside_communities"], counts.get("households_outside_communities")
+        held = "" if h is None else f" ({counted(h, 'household')})"
+        notes.append(f"{counted(n, 'building')}{held} "
+                     f"{'lies' if n == 1 else 'lie'} outside every community, in no grid (each a "
+                     "building_outside_communities finding naming the nearest community and the fix)")
     if counts.get("invalid_geometries"):
         notes.append(f"{counts['invalid_geometries']} invalid grid geometries were repaired before measuring")
     lines += [f"note: {n}" for n in notes]
@@ -1165,6 +1168,7 @@ def _measure(
         "buildings": len(buildings),
         "households": int(round(bhh.sum())),
         "buildings_outside_communities": int((~inside).sum()),
+        "households_outside_communities": int(round(bhh[~inside].sum())),
         "invalid_geometries": int(bad_c + bad_g + bad_s),
     }
     comm = pd.DataFrame({"community_code": ccode, "kind": ckind})

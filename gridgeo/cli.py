@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--community-column", default="community_code", help="column holding community codes (default community_code)")
     p.add_argument("--columns", action="append", default=[], metavar="LAYER.NAME=COLUMN",
                    help="map a canonical column of --communities, --buildings or --streets to the file's column, "
-                        "e.g. communities.code=CUN_DM (repeatable), as for partition")
+                        "e.g. communities.code=CUN_DM (repeatable), as for partition; of the grid layer: grids.code=WGBM, "
+                        "grids.community=SQDM, grids.kind=COL")
     p.add_argument("--crs", help="CRS of layers that define none, e.g. EPSG:4490")
     p.add_argument("--rules", default=None, help="rules profile or .toml file for the household bounds")
     p.add_argument("--gap-width", type=float, default=1.0, metavar="M", help="near-coincident edge tolerance in metres (default 1)")

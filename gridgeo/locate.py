@@ -12,7 +12,8 @@ How a point is answered (the rules are the same in every entry point):
   grids covering it; deterministic whatever the order of the plan's rows;
 - **outside**: a point in no grid gets no codes and a ``reason`` (``outside every grid``, or
   ``in community <code> but in no grid``);
-- **bad rows** (missing, non-numeric or out-of-range coordinates) get a ``reason`` and no codes; no
+- **bad rows** (missing, non-numeric or out-of-range coordinates, or 0, 0: a GPS without a fix) get a ``reason``
+  and no codes; no
   row is dropped: the answer has one row per input row, in the input order.
 
 Speed: each layer is indexed once in a uniform lookup table of cells over its extent. A cell lying
@@ -334,7 +335,11 @@ _BAD_REASONS = ("missing coordinate", "non-numeric coordinate",
                 "coordinate out of range (longitude -180..180, latitude -90..90)",
                 *(r for fix in SWAP_FIX.values() for r in (
                     f"latitude out of range and longitude within -90..90: longitude and latitude look swapped ({fix})",
-                    f"outside every grid, but in one with longitude and latitude swapped ({fix})")))
+                    f"outside every grid, but in one with longitude and latitude swapped ({fix})")),
+                "coordinates 0, 0 (a GPS without a fix, or blanks written as 0): no position")
+#: the reason (1 + index in _BAD_REASONS) of a point at 0, 0, in the Gulf of Guinea: no grid's, and a device's or a
+#: form's stand-in for "no position" far more often than a place
+NULL_ISLAND_REASON = len(_BAD_REASONS)
 #: the reasons (1 + index in _BAD_REASONS) that say longitude and latitude look swapped: of lon/lat columns, then
 #: of points given as geometries
 SWAPPED_REASONS = (4, 5, 6, 7)
@@ -388,6 +393,7 @@ def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
     reason[bad] = 3
     swapped = bad & (np.abs(y) <= 180) & (np.abs(x) <= 90)
     reason[swapped] = 4
+    reason[~nan & (x == 0) & (y == 0)] = NULL_ISLAND_REASON
     return x, y, reason
 
 

@@ -123,6 +123,21 @@ def test_outside_and_bad_rows_get_a_reason_and_are_never_dropped():
     assert got["grid_code"].notna().tolist() == [True, False, False, False, False, False, False, True]
 
 
+def test_a_point_at_0_0_is_said_to_have_no_position():
+    """0, 0 is what a GPS without a fix, or a form whose blanks are written as 0, sends: it was "outside every grid",
+    a reason that sends a dispatcher looking for the grid; it is a bad row with its own reason, counted as bad."""
+    plan = _two_grids()
+    pts = pd.DataFrame({"lon": [0, 114.3005, 0.0, 0], "lat": [0, 30.5505, 0.0, 30.5505]})
+    got = gridgeo.locate(pts, plan)
+    assert _values(got["reason"]) == [
+        "coordinates 0, 0 (a GPS without a fix, or blanks written as 0): no position", None,
+        "coordinates 0, 0 (a GPS without a fix, or blanks written as 0): no position", "outside every grid"]
+    assert got["grid_code"].notna().tolist() == [False, True, False, False]
+    text = pd.DataFrame({"lon": ["0", "0.0"], "lat": ["0", "-0"]})  # as a CSV gives them
+    assert _values(gridgeo.locate(text, plan)["reason"]) == [
+        "coordinates 0, 0 (a GPS without a fix, or blanks written as 0): no position"] * 2
+
+
 def test_gcj02_and_bd09_points_are_converted_first():
     plan = _two_grids()
     lon, lat = np.array([114.3005, 114.3015]), np.array([30.5505, 30.5505])

@@ -289,11 +289,17 @@ class Locator:
     def locate(self, points: Any, *, lon_col: str | None = None, lat_col: str | None = None,
                coords: str = "wgs84") -> pd.DataFrame:
         """The points given (see :func:`locate`) with the answer's columns added."""
+        import geopandas as gpd
+
         frame, x, y, reason, geometry = _points(points, lon_col=lon_col, lat_col=lat_col)
         answer = self._answer(x, y, reason, coords=coords, geometry=geometry)
         answer.index = frame.index
         keep = _kept_names([str(c) for c in frame.columns], list(answer.columns))
-        return pd.concat([frame.rename(columns=keep) if keep else frame, answer], axis=1)
+        out = pd.concat([frame.rename(columns=keep) if keep else frame, answer], axis=1)
+        if isinstance(frame, gpd.GeoDataFrame):  # the events' points stay: a GeoDataFrame in, one out (same CRS)
+            geometry = keep.get(frame.geometry.name, frame.geometry.name)
+            return gpd.GeoDataFrame(out, geometry=geometry, crs=frame.crs)
+        return out
 
 
 def _kept_names(columns: list[str], answer: list[str]) -> dict[str, str]:
@@ -506,7 +512,7 @@ def _points(points: Any, *, lon_col: str | None,
         x[~empty], y[~empty] = shapely.get_x(geoms[~empty]), shapely.get_y(geoms[~empty])
         x, y, reason = _coordinates(x, y)
         reason[empty] = 1
-        return pd.DataFrame(points.drop(columns=points.geometry.name)), x, y, reason, True
+        return points, x, y, reason, True
     if not isinstance(points, pd.DataFrame):
         msg = f"locate: points=<{type(points).__name__}>; give a DataFrame with lon/lat columns, a GeoDataFrame of points or a CSV/Parquet path"
         raise InputError(msg)
@@ -649,7 +655,8 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
         The input's columns (one named like an answer column kept as ``<name>_input``), then
         :data:`RESULT_COLUMNS` (and the roster's) as categorical text columns
         (each code stored once; missing is NaN): one row per input row, same order and index;
-        ``reason`` says why a row has no grid.
+        ``reason`` says why a row has no grid. A GeoDataFrame given (or a GeoParquet file of points) gives a
+        GeoDataFrame: its geometry column kept as it was, in its CRS.
 
     Examples
     --------

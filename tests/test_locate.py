@@ -757,3 +757,20 @@ def test_the_roster_file_is_read_once(plan, plan_path, tmp_path, monkeypatch, ca
     points.to_csv(events, index=False)
     assert main(["locate", str(plan_path), str(events), "--out", str(tmp_path / "r.csv"), "--roster", str(STAFF)]) == 0
     assert reads == [STAFF.name]
+
+
+def test_a_geodataframe_of_events_comes_back_with_its_points():
+    """A hotline system's events as a GeoDataFrame lost their geometry column (a DataFrame came back, every other
+    input column kept): the answer is a GeoDataFrame with the points as given, in their CRS, index and order kept."""
+    plan = _two_grids()
+    pts = gpd.GeoDataFrame({"工单号": ["GD2", "GD1", "GD3"]},
+                           geometry=[shapely.Point(114.3015, 30.5505), None, shapely.Point(114.5, 30.5)],
+                           crs=4326, index=[30, 10, 20]).rename_geometry("事件位置")
+    got = gridgeo.locate(pts, plan)
+    assert isinstance(got, gpd.GeoDataFrame) and got.geometry.name == "事件位置" and got.crs == pts.crs
+    assert got.index.tolist() == [30, 10, 20] and got["工单号"].tolist() == ["GD2", "GD1", "GD3"]
+    assert got.geometry.equals(pts.geometry)
+    assert got["grid_code"].astype(object).tolist()[0] == f"{C}002"
+    assert pts.columns.tolist() == ["工单号", "事件位置"]  # the input is not changed
+    frame = pd.DataFrame({"lon": [114.3015], "lat": [30.5505]})
+    assert type(gridgeo.locate(frame, plan)) is pd.DataFrame  # lon/lat columns: a DataFrame, as before

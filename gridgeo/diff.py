@@ -231,3 +231,66 @@ def summarize_diff(diff: pd.DataFrame) -> pd.DataFrame:
 from ._callable import make_callable  # noqa: E402 - the module is made callable once everything in it is defined
 
 make_callable(__name__)
+
+
+def _named(code: str, names: Mapping[str, Any]) -> str:
+    name = names.get(code)
+    return f"{name} ({code})" if isinstance(name, str) and name.strip() else code
+
+
+def community_changes(previous_communities: gpd.GeoDataFrame, communities: gpd.GeoDataFrame,
+                      previous_grids: gpd.GeoDataFrame | None = None) -> list[dict[str, Any]]:
+    """Findings for the communities of a previous plan no longer in the layer and those new in it (两社区合并,
+    a community split or recoded): ``previous_community_gone`` and ``community_new_since_previous`` (info).
+
+    A grid code begins with its community's code, so the grids of a community gone have their codes retired and a
+    new community's grids are numbered afresh: each finding says so and names the communities its land lay in or
+    lies in now, with the share of its area. Both layers in one metric CRS; returns records for
+    :func:`gridgeo._findings.make_findings` (a point inside the community as the place).
+
+    >>> from shapely import box
+    >>> old = gpd.GeoDataFrame({"code": ["420103001001", "420103001002"], "name": ["东社区", "西社区"]},
+    ...                        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=3857)
+    >>> new = gpd.GeoDataFrame({"code": ["420103001003"], "name": ["东西社区"]}, geometry=[box(0, 0, 2, 1)], crs=3857)
+    >>> [r["type"] for r in community_changes(old, new)]
+    ['previous_community_gone', 'previous_community_gone', 'community_new_since_previous']
+    """
+    old_codes = previous_communities["code"].astype(str).to_numpy()
+    new_codes = communities["code"].astype(str).to_numpy()
+    names = {**dict(zip(old_codes, previous_communities.get("name", pd.Series(None, index=previous_communities.index)))),
+             **dict(zip(new_codes, communities.get("name", pd.Series(None, index=communities.index))))}
+    set_old, set_new = set(old_codes), set(new_codes)
+    old_geoms, new_geoms = previous_communities.geometry.to_numpy(), communities.geometry.to_numpy()
+    grids = (previous_grids["community_code"].astype(str).value_counts()
+             if previous_grids is not None and "community_code" in previous_grids else pd.Series(dtype=int))
+
+    def shares(geom: Any, codes: np.ndarray, geoms: np.ndarray) -> str:
+        area = shapely.area(shapely.intersection(geom, geoms)) / max(shapely.area(geom), 1e-9)
+        held = [f"{_named(c, names)} {a:.0%}" for c, a in sorted(zip(codes, area, strict=True), key=lambda t: -t[1])
+                if a >= 0.01]
+        return ", ".join(held)
+
+    records = []
+    for code, geom in zip(old_codes, old_geoms, strict=True):
+        if code in set_new:
+            continue
+        now = shares(geom, new_codes, new_geoms)
+        records.append({"type": "previous_community_gone", "severity": "info", "layer": "communities",
+                        "community_code": code, "feature_id": code, "measure": float(grids.get(code, 0)),
+                        "message": (f"{_named(code, names)} of the previous plan is not in the communities layer: "
+                                    f"the codes of its {int(grids.get(code, 0))} grids are retired, never reused; "
+                                    + (f"its land lies now in {now}, divided there" if now else
+                                       "its land lies in no community now")),
+                        "geometry": shapely.point_on_surface(geom)})
+    for code, geom in zip(new_codes, new_geoms, strict=True):
+        if code in set_old:
+            continue
+        then = shares(geom, old_codes, old_geoms)
+        records.append({"type": "community_new_since_previous", "severity": "info", "layer": "communities",
+                        "community_code": code, "feature_id": code, "measure": None,
+                        "message": (f"{_named(code, names)} is not in the previous plan: its grids are coded afresh "
+                                    "under its own code"
+                                    + (f"; its land was in {then} (no grid code carried from another community)"
+                                       if then else "")),
+                        "geometry": shapely.point_on_surface(geom)})
+    return records

@@ -572,6 +572,12 @@ def _partition_plan(prep: Prepared, *, workers: int, previous: Plan | None, from
             raise GridgeoError(f"no community could be divided, nothing was written: {first}{more}; check the "
                                "inputs, or report this with them to the gridgeo developers")
     findings = concat_findings([prep.findings, result.findings], crs=prep.metric)
+    if previous is not None and "communities" in previous.layers:  # two communities merged, one split or recoded
+        from .diff import community_changes
+
+        said = community_changes(previous["communities"].to_crs(prep.metric), prep.communities,
+                                 previous.layers.get("grids"))
+        findings = concat_findings([findings, make_findings(said, crs=prep.metric)], crs=prep.metric)
     _step(progress, "coding and measuring grids")
     t = time.perf_counter()
     coded = assign_codes(grids, subgrids, buildings, scheme=scheme, previous=previous,

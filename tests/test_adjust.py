@@ -976,3 +976,29 @@ def test_unit_across_a_gap_stays_in_the_grid_it_was_in_while_that_grid_holds_a_r
     assert counted(None) == ["G2", "G2"]  # new: the side holding most of it
     # G1 holds 1 m² of the unit's 41 (under BUILDING_SHARE_MIN): the unit goes to G2 whatever it was in before
     assert counted("G1", first=(99.8, 10, 101.5, 15)) == ["G2", "G2"]
+
+
+def test_two_communities_merged_into_one_are_said_with_their_codes(town, v1, tmp_path):
+    """Two communities merged under a new code (两社区合并), re-divided with ``--previous``: every grid of both got
+    a new code and the old ones were retired with nothing said on the console or in the findings (only `gridgeo diff`
+    showed it). The communities gone and the one new are findings naming the codes retired and the land's owners."""
+    comm = town.communities
+    a, b = (str(c) for c in comm["code"].iloc[[1, 3]])
+    m = comm.geometry.to_crs(METRIC)
+    assert m.iloc[1].intersection(m.iloc[3]).length > 100  # neighbours (a shared boundary, metres)
+    merged = gpd.GeoDataFrame({"code": ["420981190009"], "name": ["合并社区"], "kind": ["urban"]},
+                              geometry=[shapely.union(comm.geometry.iloc[1], comm.geometry.iloc[3])], crs=comm.crs)
+    rest = comm.drop(index=comm.index[[1, 3]])
+    v2, _ = _rerun(_copy(town, communities=pd.concat([rest, merged], ignore_index=True)), v1, tmp_path)
+    f = v2["findings"]
+    gone = f[f["type"] == "previous_community_gone"]
+    assert sorted(gone["feature_id"].astype(str)) == sorted([a, b])
+    n_a = int((v1["grids"]["community_code"].astype(str) == a).sum())
+    msg = gone.loc[gone["feature_id"].astype(str) == a, "message"].iloc[0]
+    assert f"the codes of its {n_a} grids are retired" in msg and "合并社区 (420981190009) 100%" in msg
+    new = f[f["type"] == "community_new_since_previous"]
+    assert new["feature_id"].astype(str).tolist() == ["420981190009"]
+    assert a in new["message"].iloc[0] and b in new["message"].iloc[0]
+    assert not v2["grids"]["grid_code"].astype(str).str.startswith((a, b)).any()
+    again, _ = _rerun(town, v1, tmp_path, name="v3.gpkg")  # the same communities: nothing said
+    assert not again["findings"]["type"].isin(["previous_community_gone", "community_new_since_previous"]).any()

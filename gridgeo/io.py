@@ -525,7 +525,10 @@ def read_layer(
         if suffix in (".shp", ".dbf", ".zip") or p.is_dir():
             gdf = _shapefile_names(gdf)
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
-        msg = f"{name}: {path} has no geometry column; give a spatial layer"
+        msg = f"{name}: {path} has no geometry column (a table: {[str(c) for c in gdf.columns][:8]}); give a spatial layer"
+        if name == "buildings":  # a households table (户数表, 住户登记) given for the footprints it is keyed to
+            msg += (" of building footprints or points; households kept in a table keyed by building id (楼栋编号) are "
+                    "joined to the buildings first (README, \"Households in a separate table\")")
         raise InputError(msg)
     if len(gdf) == 0:
         shown = layer or (layers[0] if len(layers) == 1 else p.name)

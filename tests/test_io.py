@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -281,8 +282,23 @@ def test_empty_layer(tmp_path):
 def test_non_spatial_table(tmp_path):
     path = tmp_path / "table.gpkg"
     pyogrio.write_dataframe(pd.DataFrame({"code": [CODE_A]}), path, layer="codes")
-    with pytest.raises(InputError, match=r"communities: .*table\.gpkg has no geometry column; give a spatial layer"):
+    with pytest.raises(InputError, match=r"communities: .*table\.gpkg has no geometry column \(a table: \['code'\]\); give a spatial layer$"):
         read_layer(path, name="communities")
+
+
+def test_a_households_table_given_as_buildings_names_the_join(tmp_path):
+    """A planner's households come in an Excel table keyed by building id (楼栋编号, 户数); given as the buildings it
+    was refused with "has no geometry column; give a spatial layer", nothing on how to use it: the error names it a
+    table, its columns, and the join (the README section this test also reads)."""
+    path = tmp_path / "户数表.xlsx"
+    pyogrio.write_dataframe(pd.DataFrame({"楼栋编号": ["B1", "B2"], "户数": [12, 30]}), path, driver="XLSX")
+    with pytest.raises(InputError, match=r"buildings: .*户数表\.xlsx has no geometry column \(a table: \['楼栋编号', '户数'\]\); "
+                                         r"give a spatial layer of building footprints or points; households kept in a "
+                                         r"table keyed by building id \(楼栋编号\) are joined to the buildings first "
+                                         r"\(README, \"Households in a separate table\"\)"):
+        read_layer(path, name="buildings")
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "### Households in a separate table" in readme
 
 
 def test_no_crs_and_crs_option(tmp_path, communities_4547):

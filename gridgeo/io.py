@@ -231,9 +231,45 @@ def frame_layer(gdf: Any, *, name: str, crs: Any = None, default_crs: Any = None
             msg = f'{name}: the GeoDataFrame has no CRS; set it with gdf.set_crs("EPSG:4490") or pass crs="EPSG:4490"'
             raise InputError(msg)
         out = out.set_crs(given)
+    _check_not_latin1(out, name=name)
     out = ensure_crs(out, name=name, crs=crs)
     check_coordinates(out, name=name)
     return out
+
+
+def _as_gbk(text: Any) -> str | None:
+    """``text`` as it reads when it is GBK/GB18030 bytes decoded as Latin-1 (a Shapefile's .dbf without .cpg read by
+    GDAL), when that gives Chinese; else None.
+
+    >>> _as_gbk("楼栋编号".encode("gbk").decode("latin-1")), _as_gbk("Café"), _as_gbk("Müller"), _as_gbk("楼栋")
+    ('楼栋编号', None, None, None)
+    """
+    if not isinstance(text, str) or text.isascii() or any(ord(c) > 255 for c in text):
+        return None
+    try:
+        decoded = text.encode("latin-1").decode("gb18030")
+    except UnicodeError:
+        return None
+    wide = [c for c in decoded if not c.isascii()]  # each of two high bytes (GB2312: A1–FE, A1–FE), not "ü" + "l"
+    if 2 * len(wide) != sum(not c.isascii() for c in text) or not any("\u4e00" <= c <= "\u9fff" for c in wide):
+        return None
+    return decoded
+
+
+def _check_not_latin1(gdf: gpd.GeoDataFrame, *, name: str) -> None:
+    """Refuse a GeoDataFrame whose column names or text are GBK read as Latin-1: its column names are then none that
+    gridgeo knows (楼栋编号, 户数 ...) and its names would be printed garbled on maps and signs."""
+    texts = [c for c in gdf.columns if c != gdf.geometry.name]
+    for col in gdf.columns:
+        if col != gdf.geometry.name and (gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col].dtype)):
+            texts.extend(gdf[col].dropna().head(200).tolist())
+    for text in texts:
+        decoded = _as_gbk(text)
+        if decoded is not None:
+            msg = (f"{name}: the GeoDataFrame's text is GBK read as Latin-1 ({text!r} is {decoded!r}: a Shapefile .dbf "
+                   "without .cpg); read it with gpd.read_file(PATH, encoding='gbk'), or give the path, whose encoding "
+                   "gridgeo finds")
+            raise InputError(msg)
 
 
 #: pyogrio's warning for a layer with M (measure) values: gridgeo reads such layers without them, as it

@@ -22,6 +22,7 @@ from gridgeo.io import (
     LayerSource,
     check_community_overlaps,
     fingerprint,
+    frame_layer,
     layer_sources,
     load_config,
     normalise_buildings,
@@ -1023,3 +1024,26 @@ def test_wrong_encoding_on_a_shapefile_names_the_one_that_decodes(tmp_path, comm
     with pytest.raises(InputError, match=r"as 'utf-8' \(.*\); give its encoding: --encoding communities=gb18030, "
                                          r"which decodes it$"):
         read_layer(path, name="communities")
+
+
+def test_a_geodataframe_of_gbk_text_read_as_latin1_is_refused_naming_the_encoding(tmp_path):
+    """A Shapefile of GBK text without .cpg read with gpd.read_file (no encoding) has its column names and text as
+    Latin-1 ('Â¥¶°±àºÅ' for 楼栋编号): given to divide, no column was known, and the buildings were refused as having
+    no households, naming the garbled columns. The garbling is named, with the encoding that reads it."""
+    frame = gpd.GeoDataFrame({"楼栋编号": ["B1", "B2"], "层数": [6, 3], "名称": ["1号楼", "2号楼"]},
+                             geometry=[rect(0, 0, 10, 10), rect(20, 0, 30, 10)], crs=METRIC_EPSG)
+    frame.to_file(tmp_path / "楼栋.shp", encoding="gbk")
+    (tmp_path / "楼栋.cpg").unlink()
+    garbled = gpd.read_file(tmp_path / "楼栋.shp")
+    assert "楼栋编号" not in garbled.columns
+    with pytest.raises(InputError, match=r"buildings: the GeoDataFrame's text is GBK read as Latin-1 \('.*' is '楼栋编号': "
+                                         r"a Shapefile \.dbf without \.cpg\); read it with gpd\.read_file\(PATH, "
+                                         r"encoding='gbk'\), or give the path, whose encoding gridgeo finds"):
+        frame_layer(garbled, name="buildings")
+    read = frame_layer(gpd.read_file(tmp_path / "楼栋.shp", encoding="gbk"), name="buildings")  # the fix
+    assert read["名称"].tolist() == ["1号楼", "2号楼"]
+    latin = frame.rename(columns={"名称": "Café"}).assign(Café=["Müller", "Straße"])  # real Latin-1 text stays
+    assert frame_layer(latin, name="buildings")["Café"].tolist() == ["Müller", "Straße"]
+    text_only = frame.assign(名称=[v.encode("gbk").decode("latin-1") for v in frame["名称"]])  # names kept, text garbled
+    with pytest.raises(InputError, match=r"'1号楼'"):
+        frame_layer(text_only, name="buildings")

@@ -18,7 +18,7 @@ from ._errors import InputError
 from .codes import CodeScheme, _metric_geoms, _overlaps, _scheme, _unique_key
 from .crs import metric_crs, require_layers
 
-__all__ = ["DIFF_STATUSES", "diff_plans", "summarize_diff"]
+__all__ = ["DIFF_STATUSES", "community_changes", "diff_plans", "summarize_diff"]
 
 #: statuses of :func:`diff_plans`, in report order
 DIFF_STATUSES = ("unchanged", "recounted", "reshaped", "split", "merged", "new", "retired")
@@ -228,11 +228,6 @@ def summarize_diff(diff: pd.DataFrame) -> pd.DataFrame:
     return out[cols].astype({c: "int64" for c in cols[1:]})
 
 
-from ._callable import make_callable  # noqa: E402 - the module is made callable once everything in it is defined
-
-make_callable(__name__)
-
-
 def _named(code: str, names: Mapping[str, Any]) -> str:
     name = names.get(code)
     return f"{name} ({code})" if isinstance(name, str) and name.strip() else code
@@ -294,3 +289,8 @@ def community_changes(previous_communities: gpd.GeoDataFrame, communities: gpd.G
                                        if then else "")),
                         "geometry": shapely.point_on_surface(geom)})
     return records
+
+
+from ._callable import make_callable  # noqa: E402 - the module is made callable once everything in it is defined
+
+make_callable(__name__)

@@ -1255,3 +1255,23 @@ def test_a_village_grid_is_signed_and_mapped_as_a_village_s(tmp_path):
     index = re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)),
                    publish_map(plan, tmp_path / "site", tiles="none", pages="community")[0].read_text(encoding="utf-8"))
     assert index.count("村网格图 →") == 1 and index.count("社区网格图 →") == 1  # the index page links each by its kind
+
+
+def test_a_sign_without_bounding_roads_says_why_not_a_bare_dash(plan):
+    """A rebalanced plan (and any plan divided without streets) has no streets layer: its signs printed 四至道路: "—",
+    which a reader cannot understand. The sign says the roads were not given; with streets, a grid no named street
+    runs along says so (B2: only an unnamed street and the end of 胜利街 touch it)."""
+    from gridgeo.maps.sign import sign_figure
+
+    _font_or_skip()
+
+    def roads_line(p, code, **kw):
+        fig = sign_figure(p, code, **kw)
+        label = next(t for t in fig.texts if t.get_text() == f"{kw.get('lang') == 'en' and 'bounding roads' or '四至道路'}:")
+        return next(t.get_text() for t in fig.texts if t.get_position()[1] == label.get_position()[1] and t is not label)
+
+    bare = gridgeo.Plan({k: v for k, v in plan.layers.items() if k != "streets"}, plan.metadata)
+    assert roads_line(bare, A1) == "四至道路未提供"
+    assert roads_line(bare, A1, lang="en") == "bounding roads not given"
+    assert roads_line(plan, B2) == "四周无具名道路"
+    assert roads_line(plan, A1) == "建设路、沿江大道"

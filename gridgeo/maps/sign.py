@@ -263,6 +263,16 @@ def _photo(ax: Any, path: str, t: dict[str, str]) -> None:
     ax.text(0.5, 0.5, t["photo"], ha="center", va="center", fontsize=9, color="#888", transform=ax.transAxes)
 
 
+def _roads_note(streets: gpd.GeoDataFrame | None) -> str:
+    """The word a sign prints for a grid without bounding roads (never a bare "—"): ``roads_not_given`` when there
+    are no named streets at all (a plan without a streets layer, as a rebalanced plan or one divided without
+    streets, and no ``--streets``), else ``roads_unnamed`` (no named street runs along this grid)."""
+    if streets is None or not len(streets) or "name" not in streets.columns:
+        return "roads_not_given"
+    named = streets["name"].notna() & (streets["name"].astype(str).str.strip() != "")
+    return "roads_unnamed" if named.any() else "roads_not_given"
+
+
 def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "normal", lines: int = 1, keep: str = "") -> str:
     """``text`` in at most ``lines`` lines no wider than ``width`` (a fraction of ``fig``'s width) in the current
     font at ``size`` points, the last cut short with "…" when the rest does not fit. matplotlib's ``wrap`` breaks
@@ -367,7 +377,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         area = f"{area_m2 / 1e6:.2f} km²" if area_m2 >= 1e5 else f"{area_m2:,.0f} m²"
         facts = [(t["code"], code), (t["community"], f"{cname} ({community})"),
                  *([(t["villager_group"], group)] if group else []), (t["area"], area),
-                 (t["roads"], sep.join(roads) if roads else "—"), (t["unit"], unit)]
+                 (t["roads"], sep.join(roads) or t[_roads_note(street_layer)]), (t["unit"], unit)]
         y = 0.425
         for k, v in facts:
             fig.text(0.07, y, f"{k}:", fontsize=fs(10.5), weight="bold", va="top")

@@ -1275,3 +1275,16 @@ def test_a_sign_without_bounding_roads_says_why_not_a_bare_dash(plan):
     assert roads_line(bare, A1, lang="en") == "bounding roads not given"
     assert roads_line(plan, B2) == "四周无具名道路"
     assert roads_line(plan, A1) == "建设路、沿江大道"
+
+
+def test_every_web_map_has_one_scale_bar_in_metres_only(tmp_path, plan):
+    """Chinese public maps are metric: `Plan.explore`'s scale bar showed feet and miles beside metres (folium's
+    ``control_scale`` writes a bare ``L.control.scale()``). Every web map gridgeo writes (the grid map, a split site's
+    index page, `Plan.explore`; the change map in test_rebalance) has one scale control, metric only."""
+    pages = publish_map(plan, tmp_path / "site", tiles="none", pages="community")
+    explore = plan.explore().get_root().render()
+    for page in [grid_map(plan, tiles="none").get_root().render(), explore, *(p.read_text(encoding="utf-8") for p in pages)]:
+        calls = re.findall(r"L\.control\.scale\(([^)]*)\)", page)
+        assert len(calls) == 1 and "imperial: false" in calls[0], calls
+    assert len(pages) == 3
+    assert plan.explore(control_scale=False).get_root().render().count("L.control.scale(") == 0

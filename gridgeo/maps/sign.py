@@ -173,14 +173,69 @@ def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, c
             _label_streets(ax, s, view)
     if buildings is not None and len(buildings):
         handles.append(Patch(facecolor="#c8c8c8", edgecolor="#999", label=t["buildings"]))
-    for g in others.itertuples():
-        p = g.geometry.intersection(view).representative_point()
-        if not p.is_empty:
-            ax.text(p.x, p.y, str(g.grid_code)[-3:], ha="center", va="center", fontsize=7, color="#555", zorder=6)
     p = geom.representative_point()
     ax.text(p.x, p.y, code, ha="center", va="center", fontsize=10, weight="bold", color="#7f0000", zorder=10,
             bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5})
+    m_per_pt = (x1 - x0) / (ax.get_position(original=True).width * fig_w * 72)  # the view fills the axes (aspect matched)
+    taken = [_label_box(p, code, m_per_pt, size=10, weight="bold", pad_pt=1.5)]
+    inner = shapely.box(x0, y0, x1, y1)
+    for g, label in _neighbour_labels(others, view, m_per_pt, taken, inner):
+        ax.text(g.x, g.y, label, ha="center", va="center", fontsize=7, color="#555", zorder=6)
     _frame(ax, (x0, y0, x1, y1), t, handles, fontsize=7)
+
+
+def _label_box(at: Any, text: str, m_per_pt: float, *, size: float, weight: str = "normal", pad_pt: float = 0.0) -> Any:
+    """The box (in map metres) a label centred at ``at`` covers: the text's width and height in the current font at
+    ``size`` points (as :func:`_fit` measures it), its ``pad_pt`` of ground, and a point of margin all round."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    extent = TextPath((0, 0), text, prop=FontProperties(size=size, weight=weight)).get_extents()
+    half_w = (extent.width / 2 + pad_pt + 1.0) * m_per_pt
+    half_h = (max(extent.height, size * 0.8) / 2 + pad_pt + 1.0) * m_per_pt
+    return shapely.box(at.x - half_w, at.y - half_h, at.x + half_w, at.y + half_h)
+
+
+def _label_spots(area: Any) -> Any:
+    """Points inside ``area`` (a polygon, possibly of several parts) where its label may stand, best first: its
+    representative point, then the middles of its cross-sections along its long side, from the centre outwards
+    (a long, thin grid has room for its label anywhere along its length, and its neighbours beside it too)."""
+    parts = sorted(getattr(area, "geoms", [area]), key=lambda g: -g.area)
+    for part in parts:
+        if part.is_empty or part.area <= 0:
+            continue
+        yield part.representative_point()
+        x0, y0, x1, y1 = part.bounds
+        tall = (y1 - y0) >= (x1 - x0)
+        for f in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.27, 0.43, 0.57, 0.73):
+            if tall:
+                y = y0 + f * (y1 - y0)
+                cut = shapely.intersection(part, shapely.LineString([(x0 - 1, y), (x1 + 1, y)]))
+            else:
+                x = x0 + f * (x1 - x0)
+                cut = shapely.intersection(part, shapely.LineString([(x, y0 - 1), (x, y1 + 1)]))
+            pieces = [c for c in getattr(cut, "geoms", [cut]) if c.geom_type == "LineString" and not c.is_empty]
+            if pieces:
+                yield max(pieces, key=lambda c: c.length).interpolate(0.5, normalized=True)
+
+
+def _neighbour_labels(others: gpd.GeoDataFrame, view: Any, m_per_pt: float, taken: list, inner: Any) -> list:
+    """Where each neighbouring grid's label (the last three digits of its code) stands on a sign's map: at the
+    first of its :func:`_label_spots` whose box (:func:`_label_box`) lies in the map and meets no label placed
+    before (``taken``: the grid's own first); larger neighbours are placed first. A label with no such spot is
+    left out: narrow grids side by side printed their codes over each other ("004003005")."""
+    shown = others.assign(gg_part=others.geometry.intersection(view))
+    shown = shown.assign(gg_area=shown["gg_part"].area, gg_code=shown["grid_code"].astype(str))
+    placed = []
+    for g in shown.sort_values(["gg_area", "gg_code"], ascending=[False, True]).itertuples():
+        label = g.gg_code[-3:]
+        for spot in _label_spots(g.gg_part):
+            box = _label_box(spot, label, m_per_pt, size=7)
+            if inner.contains(box) and not any(box.intersects(b) for b in taken):
+                taken.append(box)
+                placed.append((spot, label))
+                break
+    return placed
 
 
 def _frame(ax: Any, bounds: tuple[float, float, float, float], t: dict[str, str], handles: list, *,

@@ -12,6 +12,7 @@ and copied.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -187,13 +188,20 @@ def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, c
 def _label_box(at: Any, text: str, m_per_pt: float, *, size: float, weight: str = "normal", pad_pt: float = 0.0) -> Any:
     """The box (in map metres) a label centred at ``at`` covers: the text's width and height in the current font at
     ``size`` points (as :func:`_fit` measures it), its ``pad_pt`` of ground, and a point of margin all round."""
+    import matplotlib
+
+    half_w, half_h = _label_half(text, size, weight, pad_pt, tuple(matplotlib.rcParams["font.family"]))
+    return shapely.box(at.x - half_w * m_per_pt, at.y - half_h * m_per_pt, at.x + half_w * m_per_pt, at.y + half_h * m_per_pt)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_half(text: str, size: float, weight: str, pad_pt: float, family: tuple[str, ...]) -> tuple[float, float]:
+    """Half the width and height, in points, of :func:`_label_box` (measured once per text and font ``family``)."""
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath
 
-    extent = TextPath((0, 0), text, prop=FontProperties(size=size, weight=weight)).get_extents()
-    half_w = (extent.width / 2 + pad_pt + 1.0) * m_per_pt
-    half_h = (max(extent.height, size * 0.8) / 2 + pad_pt + 1.0) * m_per_pt
-    return shapely.box(at.x - half_w, at.y - half_h, at.x + half_w, at.y + half_h)
+    extent = TextPath((0, 0), text, prop=FontProperties(family=list(family), size=size, weight=weight)).get_extents()
+    return extent.width / 2 + pad_pt + 1.0, max(extent.height, size * 0.8) / 2 + pad_pt + 1.0
 
 
 def _label_spots(area: Any) -> Any:

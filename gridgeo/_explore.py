@@ -46,7 +46,12 @@ def explore_plan(plan: Plan, **kwargs: Any) -> Any:
         "legend_kwds": {"caption": "households per grid"},
     }
     options.update(kwargs)
-    m = grids.explore(**options)
+    scale = options.pop("control_scale", True) and "m" not in options  # a map given keeps its own controls
+    m = grids.explore(**options, control_scale=False)  # folium's scale shows feet and miles beside metres
+    if scale:
+        from .maps.web import scale_bar
+
+        scale_bar(m)
     subgrids = plan.layers.get("subgrids")
     if subgrids is not None and len(subgrids):
         subgrids.explore(m=m, name="small grids (小网格)", color="black", highlight=False,

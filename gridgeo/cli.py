@@ -919,7 +919,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         progress(f"writing {args.out}")
         plan.write(args.out, force=args.force)
         if args.map:
-            from .rebalance import change_map
+            from .maps.changes import change_map
 
             change_map(plan, args.map, lang=args.lang)
     finally:

@@ -1255,3 +1255,81 @@ def test_a_village_grid_is_signed_and_mapped_as_a_village_s(tmp_path):
     index = re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)),
                    publish_map(plan, tmp_path / "site", tiles="none", pages="community")[0].read_text(encoding="utf-8"))
     assert index.count("村网格图 →") == 1 and index.count("社区网格图 →") == 1  # the index page links each by its kind
+
+
+def test_a_sign_without_bounding_roads_says_why_not_a_bare_dash(plan):
+    """A rebalanced plan (and any plan divided without streets) has no streets layer: its signs printed 四至道路: "—",
+    which a reader cannot understand. The sign says the roads were not given; with streets, a grid no named street
+    runs along says so (B2: only an unnamed street and the end of 胜利街 touch it)."""
+    from gridgeo.maps.sign import sign_figure
+
+    _font_or_skip()
+
+    def roads_line(p, code, **kw):
+        fig = sign_figure(p, code, **kw)
+        label = next(t for t in fig.texts if t.get_text() == f"{kw.get('lang') == 'en' and 'bounding roads' or '四至道路'}:")
+        return next(t.get_text() for t in fig.texts if t.get_position()[1] == label.get_position()[1] and t is not label)
+
+    bare = gridgeo.Plan({k: v for k, v in plan.layers.items() if k != "streets"}, plan.metadata)
+    assert roads_line(bare, A1) == "四至道路未提供"
+    assert roads_line(bare, A1, lang="en") == "bounding roads not given"
+    assert roads_line(plan, B2) == "四周无具名道路"
+    assert roads_line(plan, A1) == "建设路、沿江大道"
+
+
+def test_every_web_map_has_one_scale_bar_in_metres_only(tmp_path, plan):
+    """Chinese public maps are metric: `Plan.explore`'s scale bar showed feet and miles beside metres (folium's
+    ``control_scale`` writes a bare ``L.control.scale()``). Every web map gridgeo writes (the grid map, a split site's
+    index page, `Plan.explore`; the change map in test_rebalance) has one scale control, metric only."""
+    pages = publish_map(plan, tmp_path / "site", tiles="none", pages="community")
+    explore = plan.explore().get_root().render()
+    for page in [grid_map(plan, tiles="none").get_root().render(), explore, *(p.read_text(encoding="utf-8") for p in pages)]:
+        calls = re.findall(r"L\.control\.scale\(([^)]*)\)", page)
+        assert len(calls) == 1 and "imperial: false" in calls[0], calls
+    assert len(pages) == 3
+    assert plan.explore(control_scale=False).get_root().render().count("L.control.scale(") == 0
+
+
+def _narrow_town(width_m: float = 10.0, n: int = 14):
+    """One community of ``n`` long, thin grids side by side (``width_m`` wide, 400 m long), as a street of row
+    houses divided house row by house row."""
+    from conftest import METRIC_EPSG, rect
+    from gridgeo.plan import Plan
+
+    communities = gpd.GeoDataFrame({"code": [CODE_A], "name": ["长巷社区"]}, geometry=[rect(0, 0, n * width_m, 400)],
+                                   crs=METRIC_EPSG)
+    grids = gpd.GeoDataFrame({"grid_code": [f"{CODE_A}{i + 1:03d}" for i in range(n)], "community_code": CODE_A,
+                              "households": 350, "buildings": 4},
+                             geometry=[rect(i * width_m, 0, (i + 1) * width_m, 400) for i in range(n)], crs=METRIC_EPSG)
+    return Plan({"communities": communities.to_crs(4490), "grids": grids.to_crs(4490)},
+                {"stage": "partition", "metric_crs": f"EPSG:{METRIC_EPSG}"})
+
+
+@pytest.mark.parametrize(("width_m", "paper"), [(10.0, "A4"), (25.0, "A4"), (6.0, "A3")])
+def test_the_grid_labels_of_a_sign_never_overlap_on_narrow_grids(width_m, paper):
+    """Narrow grids side by side printed their neighbours' codes over each other and under the grid's own code
+    ("004003005"). Each label now stands where its box meets no other (measured in the drawn figure), along its grid;
+    one that fits nowhere is left out, and the grid's own code is always there."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gridgeo.maps.sign import sign_figure
+
+    _font_or_skip()
+    town = _narrow_town(width_m)
+    codes = town.grids["grid_code"].tolist()
+    code = codes[len(codes) // 2]
+    fig = sign_figure(town, code, paper=paper)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = next(a for a in fig.axes if a.texts)
+    own = next(t for t in ax.texts if t.get_text() == code)
+    neighbours = [t for t in ax.texts if t.get_text() in {c[-3:] for c in codes if c != code}]
+    boxes = [own.get_bbox_patch().get_window_extent(renderer)] + [t.get_window_extent(renderer) for t in neighbours]
+    assert len(neighbours) >= 2, [t.get_text() for t in ax.texts]
+    assert len({t.get_text() for t in neighbours}) == len(neighbours)  # each at most once
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    axes_box = ax.get_window_extent(renderer)
+    assert all(axes_box.x0 <= b.x0 and b.x1 <= axes_box.x1 and axes_box.y0 <= b.y0 and b.y1 <= axes_box.y1 for b in boxes)

@@ -124,6 +124,13 @@ def test_offline_page_renders_every_grid_without_errors(driver, site, tmp_path):
     assert shot.stat().st_size > 10_000
 
 
+def test_the_scale_bar_shows_metres_only(driver, site):
+    """Chinese public maps are metric: one scale line (m or km), never Leaflet's second line in feet or miles."""
+    _open(driver, site["none"])
+    lines = [e.text for e in driver.find_elements(By.CSS_SELECTOR, ".leaflet-control-scale-line")]
+    assert len(lines) == 1 and lines[0].endswith((" m", " km")), lines
+
+
 def test_clicking_a_grid_opens_its_popup_with_the_roster_and_escaped_names(driver, site, tmp_path):
     _open(driver, site["none"])
     _click_grid(driver, A1)

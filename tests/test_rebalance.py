@@ -222,7 +222,7 @@ def test_rebalance_bad_input_is_one_line(sample_plan):
 
 
 def test_change_map_escapes_codes(rebalanced, tmp_path):
-    from gridgeo.rebalance import change_map
+    from gridgeo.maps.changes import change_map
 
     _, _, plan, _ = rebalanced
     layers = dict(plan.layers)
@@ -428,7 +428,7 @@ def test_change_map_speaks_chinese_by_default_and_english_on_request(rebalanced,
     import json
     import re
 
-    from gridgeo.rebalance import change_map
+    from gridgeo.maps.changes import change_map
 
     _, _, plan, _ = rebalanced
     zh = change_map(plan, tmp_path / "zh.html").read_text(encoding="utf-8")
@@ -942,3 +942,43 @@ def test_unify_reads_the_communities_and_streets_with_their_datum_and_columns(tm
     for key in ("read_per_layer", "shared_boundary_m", "shared_boundary_off_streets_m", "grids_after"):
         assert got[key] == want[key], key
     assert sorted(cross2["unified_code"].dropna()) == sorted(cross["unified_code"].dropna())
+
+
+def test_the_change_map_and_the_grid_map_show_the_office_staff_columns_in_one_popup(sample_plan, tmp_path):
+    """`rebalance --map`'s change map lacked the office layer's columns the plan carries (网格员 and phone): its grids
+    had a tooltip of codes only. Both maps now show them in the grid map's popup (`grid_popup`), escaped: on the
+    plan's grids that keep their code, and on every office grid of the change map's before layer; a column that is
+    no staff name or phone (备注) or a household figure is not shown on a public map."""
+    import re
+
+    from gridgeo.maps import grid_map
+
+    pick = _pick(sample_plan.grids)
+    office = faulty_layer(sample_plan, pick)
+    office["网格员"] = [f"张<b>{i}</b>" for i in range(len(office))]
+    office["联系电话"] = [13800000000 + i for i in range(len(office))]
+    office["备注"] = "内部备注"
+    office["户数"] = 7
+    path = tmp_path / "office.gpkg"
+    office.to_crs(4490).to_file(path, driver="GPKG")
+    out, html_path = tmp_path / "plan.gpkg", tmp_path / "changes.html"
+    assert main(["rebalance", str(path), "--sample", "--code-column", "WGBM", "--out", str(out), "--map", str(html_path),
+                 "-q"]) == 0
+    plan = gridgeo.read_plan(out)
+
+    def decoded(text: str) -> str:
+        return re.sub(r"\\u([0-9a-fA-F]{4})", lambda x: chr(int(x.group(1), 16)), text)
+
+    page = decoded(html_path.read_text(encoding="utf-8"))
+    kept = plan.layers["changes"].query("status == 'kept'")["old_code"].iloc[0]
+    i = int(office.reset_index(drop=True).index[office["WGBM"] == kept][0])
+    row = f"<tr><th>网格员</th><td>张&lt;b&gt;{i}&lt;/b&gt;</td></tr><tr><th>联系电话</th><td>{13800000000 + i}</td></tr>"
+    assert page.count(row) == 2  # the office grid (before) and the plan's grid keeping its code (after)
+    split = plan.layers["changes"].query("status == 'split'")["old_code"].iloc[0]
+    j = int(office.reset_index(drop=True).index[office["WGBM"] == split][0])
+    assert f"<td>张&lt;b&gt;{j}&lt;/b&gt;</td>" in page  # its grid is gone: the before layer still names its worker
+    assert "张<b>" not in page and "内部备注" not in page and "<th>户数</th>" not in page
+    assert page.count("L.control.scale(") == 1 and "imperial: false" in page
+    public = decoded(grid_map(plan, public=True, tiles="none").get_root().render())
+    assert row in public and "内部备注" not in public
+    assert "<th>备注</th><td>内部备注</td>" in decoded(grid_map(plan, tiles="none").get_root().render())  # the office's own map

@@ -20,8 +20,9 @@ from gridgeo import InputError
 from gridgeo.cli import main
 from gridgeo.crs import metric_crs
 from gridgeo.datasets import get_path
+from gridgeo.maps.changes import change_map
 from gridgeo.plan import Plan
-from gridgeo.rebalance import change_map, rebalance, unify
+from gridgeo.rebalance import rebalance, unify
 
 SAMPLE = get_path("sample_town")
 INPUTS = tuple((SAMPLE, n) for n in ("communities", "streets", "buildings"))

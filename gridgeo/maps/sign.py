@@ -12,6 +12,7 @@ and copied.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -173,14 +174,76 @@ def _draw_map(ax: Any, plan: Any, code: str, streets: gpd.GeoDataFrame | None, c
             _label_streets(ax, s, view)
     if buildings is not None and len(buildings):
         handles.append(Patch(facecolor="#c8c8c8", edgecolor="#999", label=t["buildings"]))
-    for g in others.itertuples():
-        p = g.geometry.intersection(view).representative_point()
-        if not p.is_empty:
-            ax.text(p.x, p.y, str(g.grid_code)[-3:], ha="center", va="center", fontsize=7, color="#555", zorder=6)
     p = geom.representative_point()
     ax.text(p.x, p.y, code, ha="center", va="center", fontsize=10, weight="bold", color="#7f0000", zorder=10,
             bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.5})
+    m_per_pt = (x1 - x0) / (ax.get_position(original=True).width * fig_w * 72)  # the view fills the axes (aspect matched)
+    taken = [_label_box(p, code, m_per_pt, size=10, weight="bold", pad_pt=1.5)]
+    inner = shapely.box(x0, y0, x1, y1)
+    for g, label in _neighbour_labels(others, view, m_per_pt, taken, inner):
+        ax.text(g.x, g.y, label, ha="center", va="center", fontsize=7, color="#555", zorder=6)
     _frame(ax, (x0, y0, x1, y1), t, handles, fontsize=7)
+
+
+def _label_box(at: Any, text: str, m_per_pt: float, *, size: float, weight: str = "normal", pad_pt: float = 0.0) -> Any:
+    """The box (in map metres) a label centred at ``at`` covers: the text's width and height in the current font at
+    ``size`` points (as :func:`_fit` measures it), its ``pad_pt`` of ground, and a point of margin all round."""
+    import matplotlib
+
+    half_w, half_h = _label_half(text, size, weight, pad_pt, tuple(matplotlib.rcParams["font.family"]))
+    return shapely.box(at.x - half_w * m_per_pt, at.y - half_h * m_per_pt, at.x + half_w * m_per_pt, at.y + half_h * m_per_pt)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_half(text: str, size: float, weight: str, pad_pt: float, family: tuple[str, ...]) -> tuple[float, float]:
+    """Half the width and height, in points, of :func:`_label_box` (measured once per text and font ``family``)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    extent = TextPath((0, 0), text, prop=FontProperties(family=list(family), size=size, weight=weight)).get_extents()
+    return extent.width / 2 + pad_pt + 1.0, max(extent.height, size * 0.8) / 2 + pad_pt + 1.0
+
+
+def _label_spots(area: Any) -> Any:
+    """Points inside ``area`` (a polygon, possibly of several parts) where its label may stand, best first: its
+    representative point, then the middles of its cross-sections along its long side, from the centre outwards
+    (a long, thin grid has room for its label anywhere along its length, and its neighbours beside it too)."""
+    parts = sorted(getattr(area, "geoms", [area]), key=lambda g: -g.area)
+    for part in parts:
+        if part.is_empty or part.area <= 0:
+            continue
+        yield part.representative_point()
+        x0, y0, x1, y1 = part.bounds
+        tall = (y1 - y0) >= (x1 - x0)
+        for f in (0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9, 0.27, 0.43, 0.57, 0.73):
+            if tall:
+                y = y0 + f * (y1 - y0)
+                cut = shapely.intersection(part, shapely.LineString([(x0 - 1, y), (x1 + 1, y)]))
+            else:
+                x = x0 + f * (x1 - x0)
+                cut = shapely.intersection(part, shapely.LineString([(x, y0 - 1), (x, y1 + 1)]))
+            pieces = [c for c in getattr(cut, "geoms", [cut]) if c.geom_type == "LineString" and not c.is_empty]
+            if pieces:
+                yield max(pieces, key=lambda c: c.length).interpolate(0.5, normalized=True)
+
+
+def _neighbour_labels(others: gpd.GeoDataFrame, view: Any, m_per_pt: float, taken: list, inner: Any) -> list:
+    """Where each neighbouring grid's label (the last three digits of its code) stands on a sign's map: at the
+    first of its :func:`_label_spots` whose box (:func:`_label_box`) lies in the map and meets no label placed
+    before (``taken``: the grid's own first); larger neighbours are placed first. A label with no such spot is
+    left out: narrow grids side by side printed their codes over each other ("004003005")."""
+    shown = others.assign(gg_part=others.geometry.intersection(view))
+    shown = shown.assign(gg_area=shown["gg_part"].area, gg_code=shown["grid_code"].astype(str))
+    placed = []
+    for g in shown.sort_values(["gg_area", "gg_code"], ascending=[False, True]).itertuples():
+        label = g.gg_code[-3:]
+        for spot in _label_spots(g.gg_part):
+            box = _label_box(spot, label, m_per_pt, size=7)
+            if inner.contains(box) and not any(box.intersects(b) for b in taken):
+                taken.append(box)
+                placed.append((spot, label))
+                break
+    return placed
 
 
 def _frame(ax: Any, bounds: tuple[float, float, float, float], t: dict[str, str], handles: list, *,
@@ -261,6 +324,16 @@ def _photo(ax: Any, path: str, t: dict[str, str]) -> None:
         return
     ax.set_facecolor("#e6e6e6")
     ax.text(0.5, 0.5, t["photo"], ha="center", va="center", fontsize=9, color="#888", transform=ax.transAxes)
+
+
+def _roads_note(streets: gpd.GeoDataFrame | None) -> str:
+    """The word a sign prints for a grid without bounding roads (never a bare "—"): ``roads_not_given`` when there
+    are no named streets at all (a plan without a streets layer, as a rebalanced plan or one divided without
+    streets, and no ``--streets``), else ``roads_unnamed`` (no named street runs along this grid)."""
+    if streets is None or not len(streets) or "name" not in streets.columns:
+        return "roads_not_given"
+    named = streets["name"].notna() & (streets["name"].astype(str).str.strip() != "")
+    return "roads_unnamed" if named.any() else "roads_not_given"
 
 
 def _fit(text: Any, width: float, *, fig: Any, size: float, weight: str = "normal", lines: int = 1, keep: str = "") -> str:
@@ -367,7 +440,7 @@ def sign_figure(plan: Any, grid_code: str, *, roster: Any = None, streets: Any =
         area = f"{area_m2 / 1e6:.2f} km²" if area_m2 >= 1e5 else f"{area_m2:,.0f} m²"
         facts = [(t["code"], code), (t["community"], f"{cname} ({community})"),
                  *([(t["villager_group"], group)] if group else []), (t["area"], area),
-                 (t["roads"], sep.join(roads) if roads else "—"), (t["unit"], unit)]
+                 (t["roads"], sep.join(roads) or t[_roads_note(street_layer)]), (t["unit"], unit)]
         y = 0.425
         for k, v in facts:
             fig.text(0.07, y, f"{k}:", fontsize=fs(10.5), weight="bold", va="top")

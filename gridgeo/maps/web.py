@@ -40,7 +40,7 @@ from ._layers import (
 from ._text import default_duties, esc, plain, role_label, texts, villager_group
 from .roster import Roster, read_roster
 
-__all__ = ["TILES", "grid_map", "publish_map", "SPLIT_GRIDS"]
+__all__ = ["TILES", "grid_map", "publish_map", "scale_bar", "SPLIT_GRIDS"]
 
 TILES = ("osm", "tianditu", "amap", "none")
 #: plans with more base grids than this are published as one page per community plus an index
@@ -177,15 +177,68 @@ def person_html(p: Any, *, lang: str, photo_src: Callable[[str], str] | None = N
             f'{phone}<br><span class="gg-duties">{esc(duties)}</span></div></div>')
 
 
+#: words in the name of an office grid layer's column (carried by ``rebalance``) that hold a person or a phone: the
+#: staff columns a public map may show (网格员, 网格长, 责任人 ... and their phones)
+_STAFF_WORDS = ("网格员", "网格长", "责任人", "负责人", "联系人", "姓名", "电话", "手机", "phone", "tel", "staff", "worker")
+#: words of a carried column holding household figures, which no map shows
+_HOUSEHOLD_WORDS = ("households", "户数", "户")
+
+
+def office_columns(plan: Any, *, public: bool) -> list[str]:
+    """The office grid layer's own columns a rebalanced plan carries (``rebalance``'s ``columns_carried``: 网格员,
+    电话, 备注 …) that a map shows in its grid popups: with ``public``, only the staff's names and phones
+    (:data:`_STAFF_WORDS`); otherwise every one but household figures.
+
+    >>> from types import SimpleNamespace
+    >>> p = SimpleNamespace(metadata={"rebalance": {"columns_carried": ["网格员", "网格员电话", "备注", "households_input"]}})
+    >>> office_columns(p, public=True), office_columns(p, public=False)
+    (['网格员', '网格员电话'], ['网格员', '网格员电话', '备注'])
+    """
+    meta = plan.metadata.get("rebalance") if isinstance(plan.metadata, dict) else None
+    carried = [str(c) for c in (meta or {}).get("columns_carried") or []]
+    shown = [c for c in carried if not any(w in c.lower() for w in _HOUSEHOLD_WORDS)]
+    return [c for c in shown if any(w in c.lower() for w in _STAFF_WORDS)] if public else shown
+
+
+def office_rows(frame: pd.DataFrame, columns: list[str]) -> list[list[tuple[str, str]]]:
+    """Per row of ``frame``, (column, escaped value) of its ``columns`` (:func:`office_columns`) that hold a value;
+    an empty cell (a grid with a new code) is left out, a whole number read as a float keeps its digits.
+
+    >>> office_rows(pd.DataFrame({"网格员": ["<b>张三</b>", None], "电话": [13800000000.0, None]}), ["网格员", "电话"])
+    [[('网格员', '&lt;b&gt;张三&lt;/b&gt;'), ('电话', '13800000000')], []]
+    """
+    present = [c for c in columns if c in frame.columns]
+    return [_office_row(values, present) for values in frame[present].to_dict("records")] if present else [[]] * len(frame)
+
+
+def _office_row(values: dict[str, Any], columns: list[str]) -> list[tuple[str, str]]:
+    out = []
+    for c in columns:
+        value = values.get(c)
+        if value is None or value is pd.NA or (isinstance(value, float) and value != value) or not str(value).strip():
+            continue
+        out.append((c, esc(int(value) if isinstance(value, float) and value.is_integer() else value)))
+    return out
+
+
+def popup_html(title: str, rows: list[tuple[str, str]], body: str = "") -> str:
+    """A popup of gridgeo's web maps: a title, a table of (label, HTML value) rows, then ``body`` (HTML); the title
+    and labels are escaped here, the values and ``body`` by their makers."""
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<div class="gg-popup"><h4>{esc(title)}</h4><table>{table}</table>{body}</div>'
+
+
 def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, roads: list[str], supervision: str,
                subgrid_count: int | None, lang: str, public: bool, photo_src: Callable[[str], str] | None = None,
                counts: dict[str, int] | None = None, units: tuple[list[str], list[str]] | None = None,
-               village: bool = False) -> str:
-    """The popup of one base grid: code, community, counts, bounding roads, staff, supervision phone.
+               village: bool = False, office: list[tuple[str, str]] | None = None) -> str:
+    """The popup of one base grid: code, community, counts, bounding roads, the office's columns, staff,
+    supervision phone.
 
     ``counts``: features of each overlay layer (enterprises, hazards ...) in the grid, by layer name.
     ``units``: names of the grid's dedicated units (专属单位) and of the other units in it (辖区单位), from
     the plan's ``units`` register. ``village``: the grid is a village's (村), labelled 所属村, not 所属社区.
+    ``office``: the office layer's columns carried by ``rebalance`` (:func:`office_rows`), as (column, escaped value).
     """
     t = texts(lang, village=village)
     rows = [(t["community"], f"{esc(community_name)} ({esc(grid.community_code)})" if community_name else esc(grid.community_code))]
@@ -208,7 +261,7 @@ def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, ro
         rows.append((t["other_units"], esc(sep.join(other_units))))
     if roads:
         rows.append((t["roads"], esc("、".join(roads) if lang == "zh" else ", ".join(roads))))
-    table = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    rows.extend(office or [])
     people = ""
     if staff is not None:
         shown = staff[staff["role"] != "building_leader"]
@@ -219,7 +272,7 @@ def grid_popup(grid: Any, *, community_name: str, staff: pd.DataFrame | None, ro
         people = f"<h5>{esc(t['staff'])}</h5>{people}"
     sup = f"<p><b>{esc(t['supervision'])}</b>: {esc(supervision)}</p>" if supervision else ""
     code_label = f"{t['grid_word']} {grid.grid_code}" if lang == "en" else f"网格 {grid.grid_code}"
-    return f'<div class="gg-popup"><h4>{esc(code_label)}</h4><table>{table}</table>{people}{sup}</div>'
+    return popup_html(code_label, rows, people + sup)
 
 
 def _shown_names(staff: pd.DataFrame | None) -> list[str]:
@@ -305,14 +358,23 @@ def _search(layer: Any, t: dict[str, str]) -> Any:
     return search
 
 
+def scale_bar(m: Any) -> None:
+    """Add a metric-only scale bar to the folium map ``m``: the one scale control of every web map gridgeo writes
+    (the grid map and its index page, ``rebalance --map``, :meth:`Plan.explore`). Chinese public maps are metric;
+    Leaflet's scale control shows feet and miles beside metres unless told ``imperial: false``, and folium
+    (0.20) has no way to tell it: ``folium.Map(control_scale=True)``, which ``GeoDataFrame.explore`` sets by
+    default, writes a bare ``L.control.scale()``."""
+    m.add_child(_JS.element(f"L.control.scale({{imperial: false, metric: true}}).addTo({m.get_name()});"))
+
+
 def _controls(m: Any, t: dict[str, str]) -> None:
-    """Zoom buttons and a metric scale bar in the page's language (Leaflet's own say "Zoom in" and show
-    feet and miles); added before the other controls, so the zoom buttons stay on top at the upper left."""
+    """Zoom buttons in the page's language (Leaflet's own say "Zoom in") and the metric scale bar
+    (:func:`scale_bar`); added before the other controls, so the zoom buttons stay on top at the upper left."""
     import json
 
     m.add_child(_JS.element(
-        f"L.control.zoom({json.dumps({'zoomInTitle': t['zoom_in'], 'zoomOutTitle': t['zoom_out']})}).addTo({m.get_name()});\n"
-        f"    L.control.scale({{imperial: false}}).addTo({m.get_name()});"))
+        f"L.control.zoom({json.dumps({'zoomInTitle': t['zoom_in'], 'zoomOutTitle': t['zoom_out']})}).addTo({m.get_name()});"))
+    scale_bar(m)
 
 
 def _locate_control(t: dict[str, str]) -> Any:
@@ -549,8 +611,10 @@ def grid_map(
     overlay_frames = {str(name): _read_overlay(name, value) for name, value in (overlays or {}).items()}
     overlay_counts = {name: _count_in_grids(o, grids_all) for name, o in overlay_frames.items()}
     units_of = _units_by_grid(plan.layers.get("units"))
+    carried = office_columns(plan, public=public)
     records = []
-    for g in grids_all.drop(columns=grids_all.geometry.name).itertuples(index=False):
+    office_of = office_rows(grids_all, carried)
+    for g, office in zip(grids_all.drop(columns=grids_all.geometry.name).itertuples(index=False), office_of, strict=True):
         code = str(g.grid_code)
         name = names_of.get(str(g.community_code), "")
         people = staff.of_grid(code) if staff is not None else None
@@ -558,7 +622,7 @@ def grid_map(
                            roads=roads.get(code, []), supervision=sup_by_community.get(str(g.community_code)) or supervision_phone or "",
                            subgrid_count=n_sub.get(code), lang=lang, public=public, photo_src=photo_src,
                            counts={name: int(c.get(code, 0)) for name, c in overlay_counts.items()},
-                           units=units_of.get(code), village=str(g.community_code) in villages)
+                           units=units_of.get(code), village=str(g.community_code) in villages, office=office)
         records.append({"grid_code": esc(code), "label": esc(code[-3:] if len(code) > 6 else code),
                         "search": _search_text(code, name, *roads.get(code, []), *_shown_names(people)), "popup": popup,
                         "fill": palette_colour(int(colours[code])), "unstaffed": code in unstaffed,

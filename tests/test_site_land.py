@@ -22,8 +22,9 @@ GRID = shapely.union(SQUARE, ARM)
 
 def test_the_empty_arm_goes_to_the_site_beside_it():
     small = _arr(box(0, 0, 50, 100), shapely.union(box(50, 0, 100, 100), ARM))
-    grids, smalls, moved = empty_land_to_sites(_arr(GRID), small, np.array([0, 0]), _arr(SQUARE, ARM),
-                                               np.array([3, 0]), np.array([0, 0]), np.array([0, 1]), _arr(SITE))
+    grids, smalls, moved = empty_land_to_sites(
+        _arr(GRID), small, np.array([0, 0]), _arr(SQUARE, ARM), np.array([3, 0]), np.array([0, 0]), np.array([0, 1]), _arr(SITE)
+    )
     assert _pp(GRID) < LOW_PP
     assert grids[0].equals(SQUARE) and round(_pp(grids[0]), 3) == 0.785
     assert len(moved) == 1 and moved[0].equals(ARM)
@@ -35,15 +36,17 @@ def test_the_empty_arm_goes_to_the_site_beside_it():
 
 
 def test_land_with_a_building_stays():
-    grids, smalls, moved = empty_land_to_sites(_arr(GRID), _arr(GRID), np.array([0]), _arr(SQUARE, ARM),
-                                               np.array([3, 1]), np.array([0, 0]), np.array([0, 1]), _arr(SITE))
+    grids, smalls, moved = empty_land_to_sites(
+        _arr(GRID), _arr(GRID), np.array([0]), _arr(SQUARE, ARM), np.array([3, 1]), np.array([0, 0]), np.array([0, 1]), _arr(SITE)
+    )
     assert moved == [] and grids[0] is GRID
 
 
 def test_no_site_beside_the_arm_no_move():
     far = box(300, 300, 400, 400)
-    grids, _, moved = empty_land_to_sites(_arr(GRID), _arr(GRID), np.array([0]), _arr(SQUARE, ARM),
-                                          np.array([3, 0]), np.array([0, 0]), np.array([0, 1]), _arr(far))
+    grids, _, moved = empty_land_to_sites(
+        _arr(GRID), _arr(GRID), np.array([0]), _arr(SQUARE, ARM), np.array([3, 0]), np.array([0, 0]), np.array([0, 1]), _arr(far)
+    )
     assert moved == [] and grids[0] is GRID
 
 
@@ -51,9 +54,16 @@ def test_a_compact_grid_keeps_its_land():
     # a 100 x 100 m grid with a 10 m strip along its side (PP 0.78): over LOW_PP, nothing moves
     strip = box(100, 0, 110, 100)
     grid = shapely.union(SQUARE, strip)
-    grids, _, moved = empty_land_to_sites(_arr(grid), _arr(grid), np.array([0]), _arr(SQUARE, strip),
-                                          np.array([3, 0]), np.array([0, 0]), np.array([0, 1]),
-                                          _arr(box(110, 0, 200, 100)))
+    grids, _, moved = empty_land_to_sites(
+        _arr(grid),
+        _arr(grid),
+        np.array([0]),
+        _arr(SQUARE, strip),
+        np.array([3, 0]),
+        np.array([0, 0]),
+        np.array([0, 1]),
+        _arr(box(110, 0, 200, 100)),
+    )
     assert _pp(grid) >= LOW_PP and moved == [] and grids[0] is grid
 
 
@@ -66,6 +76,14 @@ def test_a_move_that_would_wrap_the_site_round_a_grid_is_refused():
     grid = shapely.union(inner, mouth)
     assert _pp(grid) < LOW_PP and _pp(inner) > _pp(grid) + 0.04
     assert shapely.get_num_interior_rings(shapely.union(site, mouth)) == 1
-    grids, _, moved = empty_land_to_sites(_arr(grid), _arr(grid), np.array([0]), _arr(inner, mouth),
-                                          np.array([5, 0]), np.array([0, 0]), np.array([0, 1]), _arr(site))
+    grids, _, moved = empty_land_to_sites(
+        _arr(grid),
+        _arr(grid),
+        np.array([0]),
+        _arr(inner, mouth),
+        np.array([5, 0]),
+        np.array([0, 0]),
+        np.array([0, 1]),
+        _arr(site),
+    )
     assert moved == [] and grids[0] is grid

@@ -37,8 +37,9 @@ def _pp(geom: Any) -> float:
     return float(4 * np.pi * shapely.area(geom) / perim**2) if perim > 0 else 0.0
 
 
-def _pieces(cell_geoms: np.ndarray, empty: np.ndarray, grid_of_cell: np.ndarray, block: np.ndarray,
-            grid_geoms: np.ndarray) -> list[tuple[int, Any]]:
+def _pieces(
+    cell_geoms: np.ndarray, empty: np.ndarray, grid_of_cell: np.ndarray, block: np.ndarray, grid_geoms: np.ndarray
+) -> list[tuple[int, Any]]:
     """(grid, piece): per grid and street block, the connected parts of its cells without buildings, as they lie
     in the grid now."""
     out = []
@@ -46,8 +47,9 @@ def _pieces(cell_geoms: np.ndarray, empty: np.ndarray, grid_of_cell: np.ndarray,
     keys = sorted({(int(grid_of_cell[i]), int(block[i])) for i in idx})
     for p, b in keys:
         mine = idx[(grid_of_cell[idx] == p) & (block[idx] == b)]
-        land = shapely.intersection(shapely.union_all(cell_geoms[mine], grid_size=GRID_SIZE_M), grid_geoms[p],
-                                    grid_size=GRID_SIZE_M)
+        land = shapely.intersection(
+            shapely.union_all(cell_geoms[mine], grid_size=GRID_SIZE_M), grid_geoms[p], grid_size=GRID_SIZE_M
+        )
         out += [(p, x) for x in shapely.get_parts(land) if shapely.get_type_id(x) == 3 and shapely.area(x) > 1.0]
     return out
 
@@ -76,9 +78,16 @@ def _move(grid: Any, site: Any, piece: Any) -> tuple[Any, Any] | None:
     return left, joined
 
 
-def empty_land_to_sites(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_grid: np.ndarray,
-                        cell_geoms: np.ndarray, cell_buildings: np.ndarray, grid_of_cell: np.ndarray,
-                        cell_block: np.ndarray, sites: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, list]:
+def empty_land_to_sites(
+    grid_geoms: np.ndarray,
+    small_geoms: np.ndarray,
+    small_grid: np.ndarray,
+    cell_geoms: np.ndarray,
+    cell_buildings: np.ndarray,
+    grid_of_cell: np.ndarray,
+    cell_block: np.ndarray,
+    sites: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, list]:
     """Grids and small grids less the land without buildings handed to the dedicated grids ``sites`` beside them.
 
     A piece (the cells of one street block in one grid holding no building, one connected part) moves from a grid
@@ -107,8 +116,9 @@ def empty_land_to_sites(grid_geoms: np.ndarray, small_geoms: np.ndarray, small_g
     if not low:
         return grid_geoms, small_geoms, []
     near = shapely.union_all(sites).buffer(0.5)
-    pieces = [(p, x) for p, x in _pieces(cell_geoms, empty, grid_of_cell, cell_block, grids)
-              if p in low and shapely.intersects(x, near)]
+    pieces = [
+        (p, x) for p, x in _pieces(cell_geoms, empty, grid_of_cell, cell_block, grids) if p in low and shapely.intersects(x, near)
+    ]
     moved: list = []
     while pieces:
         best = None

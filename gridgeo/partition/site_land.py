@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from .shapes import polsby_popper
 from .units import GRID_SIZE_M
 
 __all__ = ["LOW_PP", "SITE_KEEPS_PP", "empty_land_to_sites"]
@@ -33,8 +34,7 @@ KEEP_AREA = 0.5
 
 
 def _pp(geom: Any) -> float:
-    perim = shapely.length(geom)
-    return float(4 * np.pi * shapely.area(geom) / perim**2) if perim > 0 else 0.0
+    return float(polsby_popper(np.array([geom], dtype=object))[0])
 
 
 def _pieces(

@@ -94,8 +94,8 @@ def empty_land_to_sites(
     under :data:`LOW_PP` to the dedicated grid sharing the longest edge with it when the grid's Polsby–Popper rises
     by more than :data:`MIN_GAIN`, the dedicated grid's stays at least the lesser of its before and
     :data:`SITE_KEEPS_PP`, and neither is left in pieces or with a new hole; the best move first, then again.
-    Households, buildings and small-grid counts are unchanged (a small grid that would lose all its land keeps the
-    piece). Returns the grids, the small grids and the pieces moved (each joins its dedicated grid later).
+    Households, buildings and small-grid counts are unchanged (no move leaves a small grid without land or in
+    pieces). Returns the grids, the small grids and the pieces moved (each joins its dedicated grid later).
 
     >>> from shapely import box
     >>> grid = shapely.union_all([box(0, 0, 100, 100), box(100, 0, 200, 10)])  # a square with an empty arm

@@ -63,7 +63,6 @@ from .metrics import FORCED_UNDER_FLOOR
 from .packfit import fit_small_grids
 from .refine import open_units, split_blocks_for_bounds, whole_again
 from .shapes import COMPACTNESS_FLOOR, compact_pairs, polish_compactness, polsby_popper, within_bounds
-from .site_land import empty_land_to_sites
 from .solver import Bounds, Outcome, Weights, partition_graph
 from .subgrids import BudgetExceeded, SmallGridBadness, connected_sets, reshape_for_small_grids
 from .units import Cells, build_cells
@@ -259,14 +258,6 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     grid_geoms, small_geoms, small_grid, site_lanes, residents = _lanes_cut(
         grid_geoms, small_geoms, small_grid, container, community, job["bld_geoms"], zoned=zone_of_block is not None,
         open_to=job.get("open_to"), residents=residents, dedicated=job.get("dedicated"))
-    if container is not community and zone_of_block is None:
-        # land without buildings bending a grid round a dedicated grid goes to that dedicated grid, as a lane does
-        away = shapely.difference(container, community)
-        site_region = away if job.get("open_to") is None else shapely.difference(away, job["open_to"])
-        grid_geoms, small_geoms, given = empty_land_to_sites(
-            grid_geoms, small_geoms, small_grid, cells.geoms, cells.buildings, grid_of_cell, cells.block,
-            _with_lanes(job.get("dedicated"), site_region, site_lanes))
-        site_lanes = [*site_lanes, *given]
     if len(small_geoms) != n_small or not np.array_equal(residents.small_of_cell, small_of_cell):
         # a small grid of a ring redrawn round a lane: its buildings follow their cells
         small_of_cell, n_small = residents.small_of_cell, len(small_geoms)

@@ -19,6 +19,7 @@ import shutil
 import socket
 import tempfile
 import tomllib
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -141,6 +142,61 @@ _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
 #: a column of geometries as WKT text (WKB in a GeoParquet file of points), where there is no longitude column
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "坐标")
+
+#: a coordinate as people type it in Chinese spreadsheets (after NFKC, full-width ``１１４．３０５`` is ASCII): a
+#: hemisphere before or after (N/E/S/W, 北纬/东经/南纬/西经), degrees with a decimal point or comma, or degrees,
+#: minutes and seconds (``114°18′30″``, ``114度18分30秒``)
+_DEGREES_RE = re.compile(
+    r"(?P<sign>[+-])?(?P<pre>[NESW])?(?P<deg>\d+(?:[.,]\d+)?)"
+    r"(?:°(?:(?P<min>\d+(?:\.\d+)?)['′](?:(?P<sec>\d+(?:\.\d+)?)(?:\"|″|′′|'')?)?)?)?(?P<post>[NESW])?",
+    re.IGNORECASE)
+_DEGREE_WORDS = str.maketrans({"度": "°", "分": "′", "秒": "″", "º": "°", "˚": "°", "−": "-"})
+_HEMISPHERE_WORDS = {"东经": "E", "北纬": "N", "西经": "W", "南纬": "S"}
+
+
+def _degrees(text: str) -> float:
+    """One coordinate written as text, in degrees; NaN when it reads as none (see :func:`coordinate_values`)."""
+    t = "".join(unicodedata.normalize("NFKC", text).translate(_DEGREE_WORDS).split())
+    for word, letter in _HEMISPHERE_WORDS.items():
+        t = t.replace(word, letter)
+    m = _DEGREES_RE.fullmatch(t)
+    if m is None or (m["pre"] and m["post"]) or (m["min"] and not m["deg"].isdigit()):
+        return np.nan
+    minutes, seconds = float(m["min"] or 0), float(m["sec"] or 0)
+    if minutes >= 60 or seconds >= 60:
+        return np.nan
+    value = float(m["deg"].replace(",", ".")) + minutes / 60 + seconds / 3600
+    hemisphere = (m["pre"] or m["post"] or "").upper()
+    if hemisphere in ("S", "W"):
+        if m["sign"]:  # "-30°S": which sign is meant is not ours to guess
+            return np.nan
+        value = -value
+    return -value if m["sign"] == "-" else value
+
+
+def coordinate_values(values: Any) -> np.ndarray:
+    """Coordinates (one column, any dtype) as floats in degrees; NaN where a value is missing or reads as no number.
+
+    Numbers are taken as they are; text as people type it in Chinese spreadsheets is read too: full-width digits
+    and punctuation (``１１４．３０５``, NFKC-normalised), a decimal comma (``114，30``, ``114,30``: one comma, no point),
+    a degree sign and a hemisphere letter or word before or after (``114.06°``, ``30.59°N``, ``N30.59``, ``东经114.06``:
+    S and W negate), degrees, minutes and seconds (``114°18′E``, ``114°18'30"``, ``114度18分30秒``). One implementation
+    for ``gridgeo locate``'s points and for a CSV layer's lon/lat columns.
+
+    >>> coordinate_values(["１１４．３０５", "114，30", "30.59°N", "114°18′E", "33.5°S", "114度18分", "abc", None]).tolist()
+    [114.305, 114.3, 30.59, 114.3, -33.5, 114.3, nan, nan]
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiu":
+        return arr.astype(float)
+    s = pd.Series(arr, dtype=object)
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, copy=True)
+    text = np.flatnonzero(np.isnan(v) & s.map(lambda t: isinstance(t, str)).to_numpy(dtype=bool))
+    if len(text):  # only the values that are no plain number are read again, each distinct text once
+        sub = s.iloc[text]
+        read = {t: _degrees(t) for t in pd.unique(sub)}
+        v[text] = sub.map(read).to_numpy(dtype=float)
+    return v
 
 
 @dataclass
@@ -297,12 +353,15 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
     lat = next((lower[n] for n in _LAT_NAMES if n in lower), None)
     wkt = next((lower[n] for n in _WKT_NAMES if n in lower), None)
     if lon and lat:
-        x = pd.to_numeric(df[lon], errors="coerce")
-        y = pd.to_numeric(df[lat], errors="coerce")
-        bad = (x.isna() | y.isna()).to_numpy()
+        x, y = coordinate_values(df[lon].to_numpy()), coordinate_values(df[lat].to_numpy())
+        bad = np.isnan(x) | np.isnan(y)
         if bad.any():
             n = int(bad.sum())
-            problem = f"{counted(n, 'row')} of {path} {'has' if n == 1 else 'have'} non-numeric {lon}/{lat} ({_lines(lines[bad])})"
+            first = int(np.flatnonzero(bad)[0])
+            value = df[lon].iloc[first] if np.isnan(x[first]) else df[lat].iloc[first]
+            shown = repr(value) if isinstance(value, str) else "empty"
+            problem = (f"{counted(n, 'row')} of {path} {'has' if n == 1 else 'have'} non-numeric {lon}/{lat} "
+                       f"({_lines(lines[bad])}; first {shown})")
             raise CSVLayerError(name, problem, "fix or remove them")
         geom = gpd.points_from_xy(x, y)
         df = df.drop(columns=[lon, lat])

@@ -12,6 +12,9 @@ How a point is answered (the rules are the same in every entry point):
   grids covering it; deterministic whatever the order of the plan's rows;
 - **outside**: a point in no grid gets no codes and a ``reason`` (``outside every grid``, or
   ``in community <code> but in no grid``);
+- **coordinates as typed**: full-width digits (``１１４．３０５``), a decimal comma (``114，30``), a degree sign and a
+  hemisphere (``30.59°N``, ``东经114.06``; S and W negate), degrees and minutes (``114°18′E``) are read
+  (:func:`gridgeo.io.coordinate_values`);
 - **bad rows** (missing, non-numeric or out-of-range coordinates, or 0, 0: a GPS without a fix) get a ``reason``
   and no codes; no
   row is dropped: the answer has one row per input row, in the input order.
@@ -39,7 +42,7 @@ from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read
 from ._errors import InputError
 from ._face import force_option
 from ._staff import GRID_STAFF_ROLES, ROLES, header_names, role_key, roster_text
-from .io import _LAT_NAMES, _LON_NAMES, _WKT_NAMES, remove_stale_temporaries, temporary_prefix
+from .io import _LAT_NAMES, _LON_NAMES, _WKT_NAMES, coordinate_values, remove_stale_temporaries, temporary_prefix
 from .plan import Plan
 
 __all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
@@ -375,7 +378,7 @@ def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
             miss = np.isnan(v)
         else:
             s = pd.Series(arr, dtype=object)
-            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, copy=True)
+            v = coordinate_values(arr)  # "１１４．３０５", "114，30", "30.59°N", "114°18′E" read as people type them
             v[_booleans(arr)] = np.nan  # True/False are no coordinates (read as 1 and 0): non-numeric
             miss = np.zeros(len(v), dtype=bool)
             nan = np.flatnonzero(np.isnan(v))

@@ -123,6 +123,24 @@ def test_outside_and_bad_rows_get_a_reason_and_are_never_dropped():
     assert got["grid_code"].notna().tolist() == [True, False, False, False, False, False, False, True]
 
 
+def test_coordinates_as_typed_in_chinese_spreadsheets_are_read(tmp_path):
+    """Full-width digits and punctuation, a decimal comma, a degree sign, a hemisphere letter or word, degrees and
+    minutes were each a "non-numeric coordinate"; they are read (S and W negate); text still unreadable stays a bad
+    row, in memory and streamed from a CSV alike."""
+    plan = _two_grids()
+    lon = ["１１４．３００５", "114，3005", "114.3005°", "114.3005°E", "东经114.3005", "114°18′1.8″E", "114.3005°W",
+           "114.3x", "114°18′E°"]
+    lat = ["３０．５５０５", "30，5505", "30.5505°", "30.5505°N", "北纬30.5505", "30°33′1.8″", "30.5505°N",
+           "30.5505", "30.5505"]
+    got = gridgeo.locate(pd.DataFrame({"lon": lon, "lat": lat}), plan)
+    assert _values(got["grid_code"]) == [f"{C}001"] * 6 + [None] * 3
+    assert _values(got["reason"])[6:] == ["outside every grid", "non-numeric coordinate", "non-numeric coordinate"]
+    src = tmp_path / "points.csv"
+    pd.DataFrame({"lon": lon, "lat": lat}).to_csv(src, index=False, encoding="utf-8")
+    counts = locate_file(src, plan, tmp_path / "answer.csv")
+    assert counts["located"] == 6 and counts["bad"] == 2
+
+
 def test_a_point_at_0_0_is_said_to_have_no_position():
     """0, 0 is what a GPS without a fix, or a form whose blanks are written as 0, sends: it was "outside every grid",
     a reason that sends a dispatcher looking for the grid; it is a bad row with its own reason, counted as bad."""

@@ -191,11 +191,11 @@ def coordinate_values(values: Any) -> np.ndarray:
         return arr.astype(float)
     s = pd.Series(arr, dtype=object)
     v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, copy=True)
-    text = np.flatnonzero(np.isnan(v) & s.map(lambda t: isinstance(t, str)).to_numpy(dtype=bool))
-    if len(text):  # only the values that are no plain number are read again, each distinct text once
-        sub = s.iloc[text]
-        read = {t: _degrees(t) for t in pd.unique(sub)}
-        v[text] = sub.map(read).to_numpy(dtype=float)
+    nan = np.flatnonzero(np.isnan(v))
+    if len(nan):  # only the values that are no plain number are read again, each distinct text once
+        sub = s.iloc[nan]
+        read = {t: _degrees(t) for t in pd.unique(sub) if isinstance(t, str)}
+        v[nan] = sub.map(lambda t: read.get(t, np.nan) if isinstance(t, str) else np.nan).to_numpy(dtype=float)
     return v
 
 

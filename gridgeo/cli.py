@@ -807,7 +807,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_locate(args: argparse.Namespace) -> int:
-    from .locate import SWAP_FIX, locate_file
+    from .locate import SWAP_FIX, locate_file, swapped_mostly
 
     for given in (args.plan, args.points, args.roster):
         if given is not None and _same_file(Path(args.out), Path(given)):
@@ -822,10 +822,19 @@ def _cmd_locate(args: argparse.Namespace) -> int:
     if args.roster:
         _unplaced_said(args.roster, counts.get("roster_unplaced", []), consequence="no point is routed to them")
     if counts.get("swapped"):
-        print(f"gridgeo: warning: {counted(counts['swapped'], 'point')} {'looks' if counts['swapped'] == 1 else 'look'} "
-              "like longitude and latitude swapped (out of "
-              f"range, or in a grid only when exchanged); {SWAP_FIX['geometry' if counts.get('geometry') else 'columns']}",
-              file=sys.stderr)
+        n = counts["swapped"]
+        said = (f"gridgeo: warning: {counted(n, 'point')} {'looks' if n == 1 else 'look'} like longitude and latitude "
+                "swapped (out of range, or in a grid only when exchanged)")
+        if swapped_mostly(counts):  # the columns (or the axis order) are exchanged: one fix for the file
+            said += f"; {SWAP_FIX['geometry' if counts.get('geometry') else 'columns']}"
+        else:  # a few rows typed the other way round among many read right: bad rows, named, to fix one by one
+            csv = Path(args.points).suffix.lower() in (".csv", ".txt")
+            at = [r + 2 if csv else r + 1 for r in counts["swapped_rows"]]  # a CSV's line: its header is line 1
+            shown = ", ".join(str(a) for a in at) + (f" and {n - len(at):,} more" if n > len(at) else "")
+            said += (f", {n:,} of {counts['positioned']:,} with a position: bad rows ({'line' if csv else 'row'}"
+                     f"{'s' if n > 1 else ''} {shown}, see the reason column); write the longitude first in "
+                     f"{'that row' if n == 1 else 'those rows'}")
+        print(said, file=sys.stderr)
     return 0
 
 

@@ -106,6 +106,8 @@ LAYER_KINDS: dict[str, dict[str, Any]] = {
 #: something else as often (代码 alone, 类型 of a street) are not taken: map those with ``columns``.
 #: key of a normalised layer's ``attrs`` holding {canonical column: the column it was read from} where they differ
 SOURCE_COLUMNS = "gridgeo_source_columns"
+#: key of a CSV layer's ``attrs`` holding each feature's line in the file
+CSV_LINES = "gridgeo_csv_lines"
 COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "communities": {"code": ("统计用区划代码", "区划代码", "社区代码", "村代码", "社区编码"),
                     "name": ("社区名称", "村名称", "村居名称", "名称")},
@@ -384,7 +386,9 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
     # every CSV column stays text (codes keep leading zeros); households and floors are parsed later
     file_crs = _prj_crs(path, name=name)  # the .prj beside it (GDAL's sidecar, as `gridgeo export` writes) is its CRS
     given = file_crs if file_crs is not None else crs if crs is not None else default_crs
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom), crs=given)
+    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom), crs=given)
+    out.attrs[CSV_LINES] = tuple(int(n) for n in lines)  # each feature's line, for a message naming a row (a tuple: attrs are compared)
+    return out
 
 
 def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None) -> gpd.GeoDataFrame:
@@ -622,6 +626,9 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | No
         raise InputError(msg)
     if -180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90:
         return
+    few = _few_out_of_range(gdf, name=name)
+    if few:
+        raise InputError(few)
     what = "longitude beyond ±180" if (x0 < -180 or x1 > 180) else "latitude beyond ±90"
     found = f"coordinates out of range for {gdf.crs.to_string()} (x {x0:.6g}…{x1:.6g}, y {y0:.6g}…{y1:.6g}: {what})"
     if max(abs(x0), abs(x1), abs(y0), abs(y1)) > 1000:
@@ -635,6 +642,34 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | No
         cause = "check the layer's CRS (--crs) and its coordinates"
     msg = f"{name}: {found}; {cause}"
     raise InputError(msg)
+
+
+def _few_out_of_range(gdf: gpd.GeoDataFrame, *, name: str) -> str | None:
+    """The message naming the features out of range when they are a few among many in range (rows typed the other
+    way round, or a stray value: bad rows to fix one by one, not a layer to rename or give another CRS), else None.
+
+    >>> from shapely import Point
+    >>> pts = [Point(114.27, 30.59), Point(30.6, 114.28), Point(114.29, 30.6)]
+    >>> print(_few_out_of_range(gpd.GeoDataFrame(geometry=pts, crs=4490), name="buildings"))
+    buildings: 1 of 3 features has coordinates out of range for EPSG:4490 (feature 2, x 30.6, y 114.28: longitude and latitude look swapped there); fix that row (longitude, x, 经度, first), the others are in range
+    """
+    b = shapely.bounds(gdf.geometry.to_numpy())
+    placed = np.isfinite(b).all(axis=1)
+    out = placed & ((b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90))
+    rows = np.flatnonzero(out)
+    if len(rows) * 2 >= placed.sum():
+        return None
+    bo = b[rows]
+    swapped = bool(((np.abs(bo[:, [0, 2]]) <= 90) & (np.abs(bo[:, [1, 3]]) <= 180)).all())
+    first = bo[0]
+    lines = gdf.attrs.get(CSV_LINES)
+    at, what = (np.asarray(lines)[rows], "line") if lines is not None and len(lines) == len(gdf) else (rows + 1, "feature")
+    shown = ", ".join(str(int(r)) for r in at[:5]) + (f" and {len(rows) - 5:,} more" if len(rows) > 5 else "")
+    one = len(rows) == 1
+    return (f"{name}: {len(rows):,} of {int(placed.sum()):,} features {'has' if one else 'have'} coordinates out of range "
+            f"for {gdf.crs.to_string()} ({what}{'' if one else 's'} {shown}, x {first[0]:.6g}, y {first[1]:.6g}"
+            f"{': longitude and latitude look swapped there' if swapped else ''}); fix {'that row' if one else 'those rows'}"
+            f"{' (longitude, x, 经度, first)' if swapped else ''}, the others are in range")
 
 
 def _check_options(*, name: str, crs: Any, encoding: str | None) -> None:

@@ -45,7 +45,7 @@ from ._staff import GRID_STAFF_ROLES, ROLES, header_names, role_key, roster_text
 from .io import _LAT_NAMES, _LON_NAMES, _WKT_NAMES, coordinate_values, remove_stale_temporaries, temporary_prefix
 from .plan import Plan
 
-__all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
+__all__ = ["Locator", "locate", "locate_file", "read_roster", "swapped_mostly", "RESULT_COLUMNS"]
 
 #: columns added to each point, in this order (``villager_group`` only for a plan whose grids name villager groups,
 #: after ``community_name``; ``worker``, ``phone``, ``worker_role`` only with a roster, before ``reason``)
@@ -346,6 +346,20 @@ NULL_ISLAND_REASON = len(_BAD_REASONS)
 #: the reasons (1 + index in _BAD_REASONS) that say longitude and latitude look swapped: of lon/lat columns, then
 #: of points given as geometries
 SWAPPED_REASONS = (4, 5, 6, 7)
+#: the reasons (1 + index in _BAD_REASONS) of rows that give no position at all (missing, non-numeric, 0, 0)
+_UNPOSITIONED_REASONS = (1, 2, NULL_ISLAND_REASON)
+#: how many swapped rows :func:`locate_file` names (``swapped_rows``)
+SWAPPED_SHOWN = 5
+
+
+def swapped_mostly(counts: dict) -> bool:
+    """Whether most points with a position look swapped (the columns, or the axis order, are the cause: rename them)
+    rather than a few rows (each a bad row to fix), from :func:`locate_file`'s counts.
+
+    >>> swapped_mostly({"swapped": 1, "positioned": 100}), swapped_mostly({"swapped": 60, "positioned": 100})
+    (False, True)
+    """
+    return counts["swapped"] * 2 > counts["positioned"]
 
 
 def _categorical(index: np.ndarray, categories: np.ndarray) -> pd.Categorical:
@@ -688,7 +702,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     as its header shows; the header is read with the csv module (quoted names may hold commas). A row with more or fewer
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
     ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
-    longitude and latitude look exchanged), ``geometry`` (the column of point geometries the points were read
+    longitude and latitude look exchanged; ``swapped_rows``: the first few, as 0-based row positions; ``positioned``:
+    the rows giving a position at all, see :func:`swapped_mostly`), ``geometry`` (the column of point geometries the points were read
     from, "" for lon/lat columns), and for a CSV answer to a CSV its ``encoding``: the points file's
     when UTF-8 or GBK/GB18030 (then GB18030, for Excel on Chinese Windows), else UTF-8 with a BOM; with a roster,
     ``roster_unplaced``: its rows naming a code not in the plan (``line N NAME: grid CODE``), routed no point.
@@ -723,7 +738,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         msg = f"locate: points file {src} is empty; give a CSV with a header row (e.g. id,lon,lat) or a Parquet file"
         raise InputError(msg)
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
-    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
+    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0, "swapped_rows": [], "positioned": 0}
     if locator.roster is not None:
         counts["roster_unplaced"] = locator.roster_unplaced
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
@@ -748,12 +763,16 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                 table = table.rename_columns([keep.get(c, c) for c in cols])
             for col in answer.columns:
                 table = table.append_column(col, _arrow_text(answer[col]))
-            counts["rows"] += len(answer)
             counts["located"] += int(answer["grid_code"].notna().sum())
             bad = answer["reason"].notna() & ~answer["reason"].astype(str).str.contains("grid")
             counts["bad"] += int(bad.sum())
             counts["outside"] += int((answer["grid_code"].isna() & ~bad).sum())
-            counts["swapped"] += int(answer["reason"].isin([locator.reasons[i] for i in SWAPPED_REASONS]).sum())
+            swapped = np.flatnonzero(answer["reason"].isin([locator.reasons[i] for i in SWAPPED_REASONS]).to_numpy())
+            counts["swapped"] += len(swapped)
+            counts["swapped_rows"] += (swapped[:SWAPPED_SHOWN - len(counts["swapped_rows"])] + counts["rows"]).tolist()
+            counts["positioned"] += int((~answer["reason"].isin(
+                [locator.reasons[i] for i in _UNPOSITIONED_REASONS])).sum())
+            counts["rows"] += len(answer)
             if writer is None:
                 writer = (pq.ParquetWriter(tmp, table.schema) if dst.suffix.lower() == ".parquet"
                           else pacsv.CSVWriter(tmp, table.schema))

@@ -760,11 +760,14 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
             continue
         given = {str(c).strip(): c for c in out.columns}
         present: list = []
+        how = ""
         for aliases in (COLUMN_ALIASES.get(name, {}).get(canon, ()), fallback.get(canon, ())):
             # a Shapefile's field names are cut at 10 bytes: 社区名称 is stored as 社区名
             names = list(dict.fromkeys([a for a in aliases if a in given]
                                        + [_cut_name(a) for a in aliases if _cut_name(a) != a and _cut_name(a) in given]))
             present = [given[a] for a in names if given[a] not in columns.values()]
+            if len(present) > 1 and aliases is fallback.get(canon) and (name, canon) == ("enterprises", "category"):
+                present, how = _industry_column(out, present)
             if present:
                 break
         if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
@@ -777,7 +780,7 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
         sources[canon] = str(present[0])
         if found is not None:
             found.append({"type": "column_alias_used", "severity": "info", "layer": name,
-                          "message": f"{name}: column {present[0]!r} read as {canon} (no column named {canon}); "
+                          "message": f"{name}: column {present[0]!r} read as {canon} (no column named {canon}{how}); "
                                      f"map another with --columns {name}.{canon}=COLUMN"})
     for req in spec["required"] if require else ():
         if req not in out.columns:
@@ -789,6 +792,31 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     # a later message about a column names it as the user's layer has it (``户数``, not ``households``)
     out.attrs[SOURCE_COLUMNS] = sources
     return out
+
+
+def _industry_column(units: gpd.GeoDataFrame, present: list) -> tuple[list, str]:
+    """Of an enterprise register's several industry columns (``行业门类`` and ``所属行业``), the one whose values read as
+    unit categories (:func:`gridgeo.dedicated.category_of`) for the most rows, and why, for the finding; all of them
+    when none reads (each left unread, a warning); a tie is an :class:`InputError` naming them and the fix, unless
+    they read as the same category in every row.
+
+    >>> u = gpd.GeoDataFrame({"行业门类": ["P 教育", "C 制造业"], "所属行业": ["普通高中教育", "制造业"]}, geometry=[None] * 2)
+    >>> _industry_column(u, ["行业门类", "所属行业"])
+    (['行业门类'], "; of ['行业门类', '所属行业'], the one read as a category for the most rows: 2 of 2")
+    """
+    from .dedicated import category_of
+
+    cats = {c: [category_of(str(v)) if pd.notna(v) else None for v in units[c]] for c in present}
+    read = {c: sum(k is not None for k in cats[c]) for c in present}
+    best = max(read.values())
+    top = [c for c in present if read[c] == best]
+    if best == 0:
+        return present, ""
+    if len(top) > 1 and any(cats[c] != cats[top[0]] for c in top[1:]):  # a tie that reads alike is no question
+        msg = (f"enterprises: columns {top} each read as a unit category for {counted(best, 'row')}; say which is the "
+               f"category with --columns enterprises.category={top[0]} (or {top[1]})")
+        raise InputError(msg)
+    return top[:1], f"; of {present}, the one read as a category for the most rows: {best:,} of {len(units):,}"
 
 
 def _as_polygons(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame, list[dict]]:

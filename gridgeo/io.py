@@ -1132,7 +1132,12 @@ def _geometry_ids(geoms: gpd.GeoSeries, *, prefix: str) -> pd.Series:
 # ------------------------------------------------------------------------------------------- config
 
 
-def load_config(path: str | Path) -> dict[str, LayerSource]:
+#: keys of a config file's ``[grids]`` table (``rebalance``, ``unify``): how the grid layer given on the command line is
+#: read, as ``--grids-layer``, ``--grids-datum``, ``--encoding grids=`` and ``--columns grids.code=`` say
+GRID_CONFIG_KEYS = ("columns", "datum", "encoding", "layer")
+
+
+def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSource]:
     """Read layer sources from a TOML config file.
 
     Each layer is a table with ``path`` (relative to the config file), optional ``layer``, ``crs``,
@@ -1141,6 +1146,15 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
         [communities]
         path = "communities.shp"
         columns = { code = "CUN_DM", name = "CUN_MC" }
+
+    With ``grids`` (the commands reading an office's grid layer: ``rebalance``, ``unify``), a ``[grids]`` table says
+    how that layer, given on the command line, is read (:data:`GRID_CONFIG_KEYS`; ``columns`` of :data:`GRID_COLUMNS`),
+    returned as ``"grids"``, a source without a path::
+
+        [grids]
+        encoding = "gbk"
+        datum = "gcj02"
+        columns = { code = "WGBM", community = "SQDM" }
     """
     p = Path(path)
     if not p.exists():
@@ -1152,29 +1166,46 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
         msg = f"config file {path} is not valid TOML: {exc}; TOML files are UTF-8 text"
         raise InputError(msg) from None
     sources: dict[str, LayerSource] = {}
-    allowed = {"path", "layer", "crs", "datum", "encoding", "columns"}
+    layer_keys = {"path", "layer", "crs", "datum", "encoding", "columns"}
+    sections = sorted(LAYER_KINDS) + (["grids"] if grids else [])
     for key, table in data.items():
         if key in ("rules",):
             continue
         if not isinstance(table, dict):  # a key above every section: `crs = "EPSG:4326"` meant for all layers
             hint = (f"; layer settings go in each layer's section, e.g. [buildings] {key} = {table!r}"
-                    if key in allowed else f"; valid sections: {sorted(LAYER_KINDS)} and [rules]")
+                    if key in layer_keys else f"; valid sections: {sections} and [rules]")
             msg = f"config {path}: key {key!r} outside any section{hint}"
             raise InputError(msg)
-        if key not in LAYER_KINDS:
-            msg = f"config {path}: unknown section [{key}]; valid sections: {sorted(LAYER_KINDS)} and [rules]"
+        if key not in sections:
+            why = " ([grids] is read by rebalance and unify, of their grid layers)" if key == "grids" else ""
+            msg = f"config {path}: unknown section [{key}]{why}; valid sections: {sections} and [rules]"
             raise InputError(msg)
+        allowed = set(GRID_CONFIG_KEYS) if key == "grids" else layer_keys
         extra = sorted(set(table) - allowed)
         if extra:
-            msg = f"config {path}: unknown key(s) {extra} in [{key}]; valid keys: {sorted(allowed)}"
+            where = " (the grid layer is given on the command line)" if key == "grids" and "path" in extra else ""
+            msg = f"config {path}: unknown key(s) {extra} in [{key}]{where}; valid keys: {sorted(allowed)}"
             raise InputError(msg)
-        if "path" not in table:
+        if "path" not in table and key != "grids":
             msg = f"config {path}: section [{key}] needs a path"
             raise InputError(msg)
         columns = table.get("columns", {})
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
             msg = f"config {path}: [{key}] columns must be a table of names, e.g. columns = {{ code = \"CUN_DM\" }}"
             raise InputError(msg)
+        unknown = sorted(set(columns) - set(GRID_COLUMNS)) if key == "grids" else []
+        if unknown:
+            msg = (f"config {path}: [grids] columns {unknown} unknown; a grid layer's columns to map are "
+                   f"{list(GRID_COLUMNS)}, e.g. columns = {{ code = \"WGBM\" }}")
+            raise InputError(msg)
+        if key == "grids" and table.get("datum") not in (None, "wgs84", "gcj02", "bd09"):
+            msg = (f"config {path}: [grids] datum = {table['datum']!r} is not one of ['wgs84', 'gcj02', 'bd09'] (gcj02: "
+                   "drawn on AMap/Tencent maps, bd09: on Baidu's)")
+            raise InputError(msg)
+        if key == "grids":
+            sources[key] = LayerSource(None, layer=table.get("layer"), datum=table.get("datum"),
+                                       encoding=table.get("encoding"), columns=dict(columns))
+            continue
         lp = Path(table["path"])
         sources[key] = LayerSource(
             path=lp if lp.is_absolute() else p.parent / lp,

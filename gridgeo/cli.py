@@ -823,6 +823,11 @@ def _cmd_locate(args: argparse.Namespace) -> int:
           + (f" ({counts['encoding'].upper()}, as the points file)" if counts.get("encoding") == "gb18030" else ""))
     if args.roster:
         _unplaced_said(args.roster, counts.get("roster_unplaced", []), consequence="no point is routed to them")
+    if counts.get("unreadable"):  # a coordinate still read as no number (after "１１４．３", "30.5°N" ... are read)
+        csv = Path(args.points).suffix.lower() in (".csv", ".txt")
+        shown = ", ".join(f"{'line' if csv else 'row'} {r + 2 if csv else r + 1}: {v!r}" for r, v in counts["unreadable"][:3])
+        print(f"gridgeo: warning: coordinates that read as no number ({shown}{', …' if len(counts['unreadable']) > 3 else ''}): "
+              "bad rows (reason 'non-numeric coordinate'); fix those values", file=sys.stderr)
     if counts.get("swapped"):
         n = counts["swapped"]
         said = (f"gridgeo: warning: {counted(n, 'point')} {'looks' if n == 1 else 'look'} like longitude and latitude "

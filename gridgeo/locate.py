@@ -348,8 +348,8 @@ NULL_ISLAND_REASON = len(_BAD_REASONS)
 SWAPPED_REASONS = (4, 5, 6, 7)
 #: the reasons (1 + index in _BAD_REASONS) of rows that give no position at all (missing, non-numeric, 0, 0)
 _UNPOSITIONED_REASONS = (1, 2, NULL_ISLAND_REASON)
-#: how many swapped rows :func:`locate_file` names (``swapped_rows``)
-SWAPPED_SHOWN = 5
+#: how many rows :func:`locate_file` names (``swapped_rows``, ``unreadable``)
+ROWS_SHOWN = 5
 
 
 def swapped_mostly(counts: dict) -> bool:
@@ -703,7 +703,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
     ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
     longitude and latitude look exchanged; ``swapped_rows``: the first few, as 0-based row positions; ``positioned``:
-    the rows giving a position at all, see :func:`swapped_mostly`), ``geometry`` (the column of point geometries the points were read
+    the rows giving a position at all, see :func:`swapped_mostly`), ``unreadable`` (the first few rows whose
+    coordinate reads as no number, as (0-based row position, the value)), ``geometry`` (the column of point geometries the points were read
     from, "" for lon/lat columns), and for a CSV answer to a CSV its ``encoding``: the points file's
     when UTF-8 or GBK/GB18030 (then GB18030, for Excel on Chinese Windows), else UTF-8 with a BOM; with a roster,
     ``roster_unplaced``: its rows naming a code not in the plan (``line N NAME: grid CODE``), routed no point.
@@ -738,7 +739,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         msg = f"locate: points file {src} is empty; give a CSV with a header row (e.g. id,lon,lat) or a Parquet file"
         raise InputError(msg)
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
-    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0, "swapped_rows": [], "positioned": 0}
+    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0, "swapped_rows": [], "positioned": 0,
+              "unreadable": []}
     if locator.roster is not None:
         counts["roster_unplaced"] = locator.roster_unplaced
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
@@ -752,8 +754,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         for batch in _batches(src, chunk_rows, encoding, resolved=read_as):
             cols = batch.schema.names
             geometry = _geometry_column(cols, lon_col, lat_col)
-            answer = locator.locate_xy(*_xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False),
-                                            crs=crs), coords=coords, geometry=geometry is not None)
+            lon, lat = _xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False), crs=crs)
+            answer = locator.locate_xy(lon, lat, coords=coords, geometry=geometry is not None)
             counts["geometry"] = geometry or ""
             table = pa.Table.from_batches([batch])
             if dst.suffix.lower() == ".csv":
@@ -769,9 +771,14 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             counts["outside"] += int((answer["grid_code"].isna() & ~bad).sum())
             swapped = np.flatnonzero(answer["reason"].isin([locator.reasons[i] for i in SWAPPED_REASONS]).to_numpy())
             counts["swapped"] += len(swapped)
-            counts["swapped_rows"] += (swapped[:SWAPPED_SHOWN - len(counts["swapped_rows"])] + counts["rows"]).tolist()
+            counts["swapped_rows"] += (swapped[:ROWS_SHOWN - len(counts["swapped_rows"])] + counts["rows"]).tolist()
             counts["positioned"] += int((~answer["reason"].isin(
                 [locator.reasons[i] for i in _UNPOSITIONED_REASONS])).sum())
+            if len(counts["unreadable"]) < ROWS_SHOWN and geometry is None:  # the values still read as no number
+                for i in np.flatnonzero((answer["reason"] == locator.reasons[2]).to_numpy())[:ROWS_SHOWN]:
+                    value = lon[i] if np.isnan(coordinate_values(lon[i:i + 1])[0]) else lat[i]
+                    counts["unreadable"].append((int(i) + counts["rows"], str(value)))
+                del counts["unreadable"][ROWS_SHOWN:]
             counts["rows"] += len(answer)
             if writer is None:
                 writer = (pq.ParquetWriter(tmp, table.schema) if dst.suffix.lower() == ".parquet"

@@ -123,7 +123,7 @@ def test_outside_and_bad_rows_get_a_reason_and_are_never_dropped():
     assert got["grid_code"].notna().tolist() == [True, False, False, False, False, False, False, True]
 
 
-def test_coordinates_as_typed_in_chinese_spreadsheets_are_read(tmp_path):
+def test_coordinates_as_typed_in_chinese_spreadsheets_are_read(tmp_path, capsys):
     """Full-width digits and punctuation, a decimal comma, a degree sign, a hemisphere letter or word, degrees and
     minutes were each a "non-numeric coordinate"; they are read (S and W negate); text still unreadable stays a bad
     row, in memory and streamed from a CSV alike."""
@@ -139,6 +139,11 @@ def test_coordinates_as_typed_in_chinese_spreadsheets_are_read(tmp_path):
     pd.DataFrame({"lon": lon, "lat": lat}).to_csv(src, index=False, encoding="utf-8")
     counts = locate_file(src, plan, tmp_path / "answer.csv")
     assert counts["located"] == 6 and counts["bad"] == 2
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    assert main(["locate", str(path), str(src), "--out", str(tmp_path / "answer.csv"), "--force"]) == 0
+    assert ("gridgeo: warning: coordinates that read as no number (line 9: '114.3x', line 10: '114°18′E°'): bad rows "
+            "(reason 'non-numeric coordinate'); fix those values") in capsys.readouterr().err
 
 
 def test_a_point_at_0_0_is_said_to_have_no_position():

@@ -106,8 +106,6 @@ LAYER_KINDS: dict[str, dict[str, Any]] = {
 #: something else as often (代码 alone, 类型 of a street) are not taken: map those with ``columns``.
 #: key of a normalised layer's ``attrs`` holding {canonical column: the column it was read from} where they differ
 SOURCE_COLUMNS = "gridgeo_source_columns"
-#: key of a CSV layer's ``attrs`` holding each feature's line in the file
-CSV_LINES = "gridgeo_csv_lines"
 COLUMN_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
     "communities": {"code": ("统计用区划代码", "区划代码", "社区代码", "村代码", "社区编码"),
                     "name": ("社区名称", "村名称", "村居名称", "名称")},
@@ -139,6 +137,8 @@ KIND_ALIASES: dict[str, str] = {
     **dict.fromkeys(("乡镇驻地", "乡镇政府所在地", "镇区", "集镇", "town"), "township"),
 }
 _CODE_RE = re.compile(r"^[0-9]{12}$")  # ASCII digits: \d would take full-width ４２０…
+#: key of a CSV layer's ``attrs`` holding each feature's line in the file
+CSV_LINES = "gridgeo_csv_lines"
 #: a CSV's coordinate columns (lower case), for layers and for ``gridgeo locate``'s points alike
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -387,7 +387,7 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
     file_crs = _prj_crs(path, name=name)  # the .prj beside it (GDAL's sidecar, as `gridgeo export` writes) is its CRS
     given = file_crs if file_crs is not None else crs if crs is not None else default_crs
     out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom), crs=given)
-    out.attrs[CSV_LINES] = tuple(int(n) for n in lines)  # each feature's line, for a message naming a row (a tuple: attrs are compared)
+    out.attrs[CSV_LINES] = tuple(int(n) for n in lines)  # a tuple: pandas compares attrs (an array has no truth)
     return out
 
 
@@ -598,6 +598,7 @@ def read_layer(
         gdf = gdf.set_crs(default_crs)
     gdf = ensure_crs(gdf, name=name, crs=crs)
     check_coordinates(gdf, name=name, path=path)
+    gdf.attrs.pop(CSV_LINES, None)  # only for the check's message: not carried (pandas copies attrs along)
     return gdf
 
 

@@ -300,12 +300,14 @@ def _column_options(values: list[str], layers: tuple[str, ...]) -> dict[str, dic
     return columns
 
 
-def _sources(args: argparse.Namespace) -> dict[str, Any]:
+def _sources(args: argparse.Namespace, *, grids: bool = False) -> dict[str, Any]:
     """The layer sources named by the options, assembled by :func:`gridgeo.io.layer_sources` (as
-    :func:`gridgeo.divide` assembles its arguments)."""
+    :func:`gridgeo.divide` assembles its arguments); ``grids``: the config may have a ``[grids]`` table (left out
+    here: see :func:`_config_grids`)."""
     from .io import LayerSource, layer_sources, load_config
 
-    given: dict[str, Any] = load_config(args.config) if args.config else {}
+    given: dict[str, Any] = load_config(args.config, grids=grids) if args.config else {}
+    given.pop("grids", None)
     if args.sample:
         from .datasets import get_path
 
@@ -807,7 +809,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_locate(args: argparse.Namespace) -> int:
-    from .locate import SWAP_FIX, locate_file
+    from .locate import SWAP_FIX, locate_file, swapped_mostly
 
     for given in (args.plan, args.points, args.roster):
         if given is not None and _same_file(Path(args.out), Path(given)):
@@ -821,11 +823,25 @@ def _cmd_locate(args: argparse.Namespace) -> int:
           + (f" ({counts['encoding'].upper()}, as the points file)" if counts.get("encoding") == "gb18030" else ""))
     if args.roster:
         _unplaced_said(args.roster, counts.get("roster_unplaced", []), consequence="no point is routed to them")
+    if counts.get("unreadable"):  # a coordinate still read as no number (after "１１４．３", "30.5°N" ... are read)
+        csv = Path(args.points).suffix.lower() in (".csv", ".txt")
+        shown = ", ".join(f"{'line' if csv else 'row'} {r + 2 if csv else r + 1}: {v!r}" for r, v in counts["unreadable"][:3])
+        print(f"gridgeo: warning: coordinates that read as no number ({shown}{', …' if len(counts['unreadable']) > 3 else ''}): "
+              "bad rows (reason 'non-numeric coordinate'); fix those values", file=sys.stderr)
     if counts.get("swapped"):
-        print(f"gridgeo: warning: {counted(counts['swapped'], 'point')} {'looks' if counts['swapped'] == 1 else 'look'} "
-              "like longitude and latitude swapped (out of "
-              f"range, or in a grid only when exchanged); {SWAP_FIX['geometry' if counts.get('geometry') else 'columns']}",
-              file=sys.stderr)
+        n = counts["swapped"]
+        said = (f"gridgeo: warning: {counted(n, 'point')} {'looks' if n == 1 else 'look'} like longitude and latitude "
+                "swapped (out of range, or in a grid only when exchanged)")
+        if swapped_mostly(counts):  # the columns (or the axis order) are exchanged: one fix for the file
+            said += f"; {SWAP_FIX['geometry' if counts.get('geometry') else 'columns']}"
+        else:  # a few rows typed the other way round among many read right: bad rows, named, to fix one by one
+            csv = Path(args.points).suffix.lower() in (".csv", ".txt")
+            at = [r + 2 if csv else r + 1 for r in counts["swapped_rows"]]  # a CSV's line: its header is line 1
+            shown = ", ".join(str(a) for a in at) + (f" and {n - len(at):,} more" if n > len(at) else "")
+            said += (f", {n:,} of {counts['positioned']:,} with a position: bad rows ({'line' if csv else 'row'}"
+                     f"{'s' if n > 1 else ''} {shown}, see the reason column); write the longitude first in "
+                     f"{'that row' if n == 1 else 'those rows'}")
+        print(said, file=sys.stderr)
     return 0
 
 
@@ -885,7 +901,7 @@ def _office_sources(args: argparse.Namespace, label: str) -> dict[str, Any]:
     dedicated grids are kept instead); the sample town's own (``--sample``) is not read."""
     from .rebalance import _no_enterprises
 
-    sources = _sources(args)
+    sources = _sources(args, grids=True)
     if args.enterprises is None and sources.get("enterprises") is not None and args.sample:
         from .datasets import get_path
 
@@ -895,12 +911,26 @@ def _office_sources(args: argparse.Namespace, label: str) -> dict[str, Any]:
     return sources
 
 
+def _config_grids(args: argparse.Namespace) -> Any:
+    """The ``[grids]`` table of ``--config`` (``rebalance``, ``unify``): how the grid layers given on the command line
+    are read (:data:`gridgeo.io.GRID_CONFIG_KEYS`), as a source without a path; an empty one without a table. An
+    option given (``--grids-datum``, ``--encoding grids=``, ``--columns grids.code=``) wins over the table's key, as
+    a layer's options win over its section for ``partition``."""
+    from .io import LayerSource, load_config
+
+    table = load_config(args.config, grids=True).get("grids") if args.config else None
+    return table if table is not None else LayerSource(None)
+
+
 def _cmd_rebalance(args: argparse.Namespace) -> int:
     from ._progress import Progress
     from .rebalance import rebalance_sources, summarize_changes
 
-    grid_enc = _grid_encodings(args, ["grids"]).get("grids")
-    grid_cols = _grid_column_options(args, ["grids"]).get("grids")
+    table = _config_grids(args)
+    grid_enc = _grid_encodings(args, ["grids"]).get("grids") or table.encoding
+    grid_cols = {**table.columns, **_grid_column_options(args, ["grids"]).get("grids", {})}
+    args.grids_layer = args.grids_layer or table.layer
+    args.grids_datum = args.grids_datum or table.datum
     sources = _office_sources(args, "rebalance")
     grids_path = Path(args.grids)
     if not grids_path.exists():
@@ -951,8 +981,14 @@ def _cmd_unify(args: argparse.Namespace) -> int:
     from .rebalance import layer_name, unify
 
     stems = [layer_name(_layer_arg(v), i) for i, v in enumerate(args.layers)]
-    layer_enc = _grid_encodings(args, stems)
+    table = _config_grids(args)
+    if table.layer is not None:
+        msg = (f"config {args.config}: [grids] layer = {table.layer!r} names the layer of rebalance's GRIDS; for unify "
+               "give each layer as PATH:LAYERNAME")
+        raise InputError(msg)
+    layer_enc = {n: table.encoding for n in stems if table.encoding} | _grid_encodings(args, stems)
     layer_cols = _grid_column_options(args, stems)
+    layer_cols["grids"] = {**table.columns, **layer_cols.get("grids", {})}
     sources = _office_sources(args, "unify")
     if len(args.layers) < 2:
         msg = "unify needs two or more departmental grid layers; for one layer use `gridgeo rebalance`"
@@ -982,7 +1018,7 @@ def _cmd_unify(args: argparse.Namespace) -> int:
                         crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=_workers(args),
                         villager_groups=sources.get("villager_groups"), metric_crs=args.metric_crs,
                         allow_outside=args.allow_outside, shift_check=not args.no_shift_check,
-                        datums=dict(_pairs(args.layer_datum, option="layer-datum")))
+                        datums={n: table.datum for n in stems if table.datum} | dict(_pairs(args.layer_datum, option="layer-datum")))
     plan.write(args.out, force=args.force)
     meta = plan.metadata["unify"]
     errors = plan.metadata.get("validation", {}).get("error", 0)

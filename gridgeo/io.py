@@ -19,6 +19,7 @@ import shutil
 import socket
 import tempfile
 import tomllib
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -136,11 +137,68 @@ KIND_ALIASES: dict[str, str] = {
     **dict.fromkeys(("乡镇驻地", "乡镇政府所在地", "镇区", "集镇", "town"), "township"),
 }
 _CODE_RE = re.compile(r"^[0-9]{12}$")  # ASCII digits: \d would take full-width ４２０…
+#: key of a CSV layer's ``attrs`` holding each feature's line in the file
+CSV_LINES = "gridgeo_csv_lines"
 #: a CSV's coordinate columns (lower case), for layers and for ``gridgeo locate``'s points alike
 _LON_NAMES = ("lon", "lng", "longitude", "x", "经度")
 _LAT_NAMES = ("lat", "latitude", "y", "纬度")
 #: a column of geometries as WKT text (WKB in a GeoParquet file of points), where there is no longitude column
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "坐标")
+
+#: a coordinate as people type it in Chinese spreadsheets (after NFKC, full-width ``１１４．３０５`` is ASCII): a
+#: hemisphere before or after (N/E/S/W, 北纬/东经/南纬/西经), degrees with a decimal point or comma, or degrees,
+#: minutes and seconds (``114°18′30″``, ``114度18分30秒``)
+_DEGREES_RE = re.compile(
+    r"(?P<sign>[+-])?(?P<pre>[NESW])?(?P<deg>\d+(?:[.,]\d+)?)"
+    r"(?:°(?:(?P<min>\d+(?:\.\d+)?)['′](?:(?P<sec>\d+(?:\.\d+)?)(?:\"|″|′′|'')?)?)?)?(?P<post>[NESW])?",
+    re.IGNORECASE)
+_DEGREE_WORDS = str.maketrans({"度": "°", "分": "′", "秒": "″", "º": "°", "˚": "°", "−": "-"})
+_HEMISPHERE_WORDS = {"东经": "E", "北纬": "N", "西经": "W", "南纬": "S"}
+
+
+def _degrees(text: str) -> float:
+    """One coordinate written as text, in degrees; NaN when it reads as none (see :func:`coordinate_values`)."""
+    t = "".join(unicodedata.normalize("NFKC", text).translate(_DEGREE_WORDS).split())
+    for word, letter in _HEMISPHERE_WORDS.items():
+        t = t.replace(word, letter)
+    m = _DEGREES_RE.fullmatch(t)
+    if m is None or (m["pre"] and m["post"]) or (m["min"] and not m["deg"].isdigit()):
+        return np.nan
+    minutes, seconds = float(m["min"] or 0), float(m["sec"] or 0)
+    if minutes >= 60 or seconds >= 60:
+        return np.nan
+    value = float(m["deg"].replace(",", ".")) + minutes / 60 + seconds / 3600
+    hemisphere = (m["pre"] or m["post"] or "").upper()
+    if hemisphere in ("S", "W"):
+        if m["sign"]:  # "-30°S": which sign is meant is not ours to guess
+            return np.nan
+        value = -value
+    return -value if m["sign"] == "-" else value
+
+
+def coordinate_values(values: Any) -> np.ndarray:
+    """Coordinates (one column, any dtype) as floats in degrees; NaN where a value is missing or reads as no number.
+
+    Numbers are taken as they are; text as people type it in Chinese spreadsheets is read too: full-width digits
+    and punctuation (``１１４．３０５``, NFKC-normalised), a decimal comma (``114，30``, ``114,30``: one comma, no point),
+    a degree sign and a hemisphere letter or word before or after (``114.06°``, ``30.59°N``, ``N30.59``, ``东经114.06``:
+    S and W negate), degrees, minutes and seconds (``114°18′E``, ``114°18'30"``, ``114度18分30秒``). One implementation
+    for ``gridgeo locate``'s points and for a CSV layer's lon/lat columns.
+
+    >>> coordinate_values(["１１４．３０５", "114，30", "30.59°N", "114°18′E", "33.5°S", "114度18分", "abc", None]).tolist()
+    [114.305, 114.3, 30.59, 114.3, -33.5, 114.3, nan, nan]
+    """
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fiu":
+        return arr.astype(float)
+    s = pd.Series(arr, dtype=object)
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, copy=True)
+    nan = np.flatnonzero(np.isnan(v))
+    if len(nan):  # only the values that are no plain number are read again, each distinct text once
+        sub = s.iloc[nan]
+        read = {t: _degrees(t) for t in pd.unique(sub) if isinstance(t, str)}
+        v[nan] = sub.map(lambda t: read.get(t, np.nan) if isinstance(t, str) else np.nan).to_numpy(dtype=float)
+    return v
 
 
 @dataclass
@@ -333,12 +391,15 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
     lat = next((lower[n] for n in _LAT_NAMES if n in lower), None)
     wkt = next((lower[n] for n in _WKT_NAMES if n in lower), None)
     if lon and lat:
-        x = pd.to_numeric(df[lon], errors="coerce")
-        y = pd.to_numeric(df[lat], errors="coerce")
-        bad = (x.isna() | y.isna()).to_numpy()
+        x, y = coordinate_values(df[lon].to_numpy()), coordinate_values(df[lat].to_numpy())
+        bad = np.isnan(x) | np.isnan(y)
         if bad.any():
             n = int(bad.sum())
-            problem = f"{counted(n, 'row')} of {path} {'has' if n == 1 else 'have'} non-numeric {lon}/{lat} ({_lines(lines[bad])})"
+            first = int(np.flatnonzero(bad)[0])
+            value = df[lon].iloc[first] if np.isnan(x[first]) else df[lat].iloc[first]
+            shown = repr(value) if isinstance(value, str) else "empty"
+            problem = (f"{counted(n, 'row')} of {path} {'has' if n == 1 else 'have'} non-numeric {lon}/{lat} "
+                       f"({_lines(lines[bad])}; first {shown})")
             raise CSVLayerError(name, problem, "fix or remove them")
         geom = gpd.points_from_xy(x, y)
         df = df.drop(columns=[lon, lat])
@@ -361,7 +422,9 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
     # every CSV column stays text (codes keep leading zeros); households and floors are parsed later
     file_crs = _prj_crs(path, name=name)  # the .prj beside it (GDAL's sidecar, as `gridgeo export` writes) is its CRS
     given = file_crs if file_crs is not None else crs if crs is not None else default_crs
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom), crs=given)
+    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom), crs=given)
+    out.attrs[CSV_LINES] = tuple(int(n) for n in lines)  # a tuple: pandas compares attrs (an array has no truth)
+    return out
 
 
 def _read_ogr(path: Path, *, layer: str | None, name: str, encoding: str | None) -> gpd.GeoDataFrame:
@@ -574,6 +637,7 @@ def read_layer(
         gdf = gdf.set_crs(default_crs)
     gdf = ensure_crs(gdf, name=name, crs=crs)
     check_coordinates(gdf, name=name, path=path)
+    gdf.attrs.pop(CSV_LINES, None)  # only for the check's message: not carried (pandas copies attrs along)
     return gdf
 
 
@@ -602,6 +666,9 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | No
         raise InputError(msg)
     if -180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90:
         return
+    few = _few_out_of_range(gdf, name=name)
+    if few:
+        raise InputError(few)
     what = "longitude beyond ±180" if (x0 < -180 or x1 > 180) else "latitude beyond ±90"
     found = f"coordinates out of range for {gdf.crs.to_string()} (x {x0:.6g}…{x1:.6g}, y {y0:.6g}…{y1:.6g}: {what})"
     if max(abs(x0), abs(x1), abs(y0), abs(y1)) > 1000:
@@ -615,6 +682,34 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | No
         cause = "check the layer's CRS (--crs) and its coordinates"
     msg = f"{name}: {found}; {cause}"
     raise InputError(msg)
+
+
+def _few_out_of_range(gdf: gpd.GeoDataFrame, *, name: str) -> str | None:
+    """The message naming the features out of range when they are a few among many in range (rows typed the other
+    way round, or a stray value: bad rows to fix one by one, not a layer to rename or give another CRS), else None.
+
+    >>> from shapely import Point
+    >>> pts = [Point(114.27, 30.59), Point(30.6, 114.28), Point(114.29, 30.6)]
+    >>> print(_few_out_of_range(gpd.GeoDataFrame(geometry=pts, crs=4490), name="buildings"))
+    buildings: 1 of 3 features has coordinates out of range for EPSG:4490 (feature 2, x 30.6, y 114.28: longitude and latitude look swapped there); fix that row (longitude, x, 经度, first), the others are in range
+    """
+    b = shapely.bounds(gdf.geometry.to_numpy())
+    placed = np.isfinite(b).all(axis=1)
+    out = placed & ((b[:, 0] < -180) | (b[:, 2] > 180) | (b[:, 1] < -90) | (b[:, 3] > 90))
+    rows = np.flatnonzero(out)
+    if len(rows) * 2 >= placed.sum():
+        return None
+    bo = b[rows]
+    swapped = bool(((np.abs(bo[:, [0, 2]]) <= 90) & (np.abs(bo[:, [1, 3]]) <= 180)).all())
+    first = bo[0]
+    lines = gdf.attrs.get(CSV_LINES)
+    at, what = (np.asarray(lines)[rows], "line") if lines is not None and len(lines) == len(gdf) else (rows + 1, "feature")
+    shown = ", ".join(str(int(r)) for r in at[:5]) + (f" and {len(rows) - 5:,} more" if len(rows) > 5 else "")
+    one = len(rows) == 1
+    return (f"{name}: {len(rows):,} of {int(placed.sum()):,} features {'has' if one else 'have'} coordinates out of range "
+            f"for {gdf.crs.to_string()} ({what}{'' if one else 's'} {shown}, x {first[0]:.6g}, y {first[1]:.6g}"
+            f"{': longitude and latitude look swapped there' if swapped else ''}); fix {'that row' if one else 'those rows'}"
+            f"{' (longitude, x, 经度, first)' if swapped else ''}, the others are in range")
 
 
 def _check_options(*, name: str, crs: Any, encoding: str | None) -> None:
@@ -705,11 +800,14 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
             continue
         given = {str(c).strip(): c for c in out.columns}
         present: list = []
+        how = ""
         for aliases in (COLUMN_ALIASES.get(name, {}).get(canon, ()), fallback.get(canon, ())):
             # a Shapefile's field names are cut at 10 bytes: 社区名称 is stored as 社区名
             names = list(dict.fromkeys([a for a in aliases if a in given]
                                        + [_cut_name(a) for a in aliases if _cut_name(a) != a and _cut_name(a) in given]))
             present = [given[a] for a in names if given[a] not in columns.values()]
+            if len(present) > 1 and aliases is fallback.get(canon) and (name, canon) == ("enterprises", "category"):
+                present, how = _industry_column(out, present)
             if present:
                 break
         if len(present) > 1 and found is not None:  # several: which one is meant is the user's to say
@@ -722,7 +820,7 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
         sources[canon] = str(present[0])
         if found is not None:
             found.append({"type": "column_alias_used", "severity": "info", "layer": name,
-                          "message": f"{name}: column {present[0]!r} read as {canon} (no column named {canon}); "
+                          "message": f"{name}: column {present[0]!r} read as {canon} (no column named {canon}{how}); "
                                      f"map another with --columns {name}.{canon}=COLUMN"})
     for req in spec["required"] if require else ():
         if req not in out.columns:
@@ -734,6 +832,31 @@ def _map_columns(gdf: gpd.GeoDataFrame, *, name: str, columns: dict[str, str] | 
     # a later message about a column names it as the user's layer has it (``户数``, not ``households``)
     out.attrs[SOURCE_COLUMNS] = sources
     return out
+
+
+def _industry_column(units: gpd.GeoDataFrame, present: list) -> tuple[list, str]:
+    """Of an enterprise register's several industry columns (``行业门类`` and ``所属行业``), the one whose values read as
+    unit categories (:func:`gridgeo.dedicated.category_of`) for the most rows, and why, for the finding; all of them
+    when none reads (each left unread, a warning); a tie is an :class:`InputError` naming them and the fix, unless
+    they read as the same category in every row.
+
+    >>> u = gpd.GeoDataFrame({"行业门类": ["P 教育", "C 制造业"], "所属行业": ["普通高中教育", "制造业"]}, geometry=[None] * 2)
+    >>> _industry_column(u, ["行业门类", "所属行业"])
+    (['行业门类'], "; of ['行业门类', '所属行业'], the one read as a category for the most rows: 2 of 2")
+    """
+    from .dedicated import category_of
+
+    cats = {c: [category_of(str(v)) if pd.notna(v) else None for v in units[c]] for c in present}
+    read = {c: sum(k is not None for k in cats[c]) for c in present}
+    best = max(read.values())
+    top = [c for c in present if read[c] == best]
+    if best == 0:
+        return present, ""
+    if len(top) > 1 and any(cats[c] != cats[top[0]] for c in top[1:]):  # a tie that reads alike is no question
+        msg = (f"enterprises: columns {top} each read as a unit category for {counted(best, 'row')}; say which is the "
+               f"category with --columns enterprises.category={top[0]} (or {top[1]})")
+        raise InputError(msg)
+    return top[:1], f"; of {present}, the one read as a category for the most rows: {best:,} of {len(units):,}"
 
 
 def _as_polygons(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame, list[dict]]:
@@ -1049,7 +1172,12 @@ def _geometry_ids(geoms: gpd.GeoSeries, *, prefix: str) -> pd.Series:
 # ------------------------------------------------------------------------------------------- config
 
 
-def load_config(path: str | Path) -> dict[str, LayerSource]:
+#: keys of a config file's ``[grids]`` table (``rebalance``, ``unify``): how the grid layer given on the command line is
+#: read, as ``--grids-layer``, ``--grids-datum``, ``--encoding grids=`` and ``--columns grids.code=`` say
+GRID_CONFIG_KEYS = ("columns", "datum", "encoding", "layer")
+
+
+def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSource]:
     """Read layer sources from a TOML config file.
 
     Each layer is a table with ``path`` (relative to the config file), optional ``layer``, ``crs``,
@@ -1058,6 +1186,15 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
         [communities]
         path = "communities.shp"
         columns = { code = "CUN_DM", name = "CUN_MC" }
+
+    With ``grids`` (the commands reading an office's grid layer: ``rebalance``, ``unify``), a ``[grids]`` table says
+    how that layer, given on the command line, is read (:data:`GRID_CONFIG_KEYS`; ``columns`` of :data:`GRID_COLUMNS`),
+    returned as ``"grids"``, a source without a path::
+
+        [grids]
+        encoding = "gbk"
+        datum = "gcj02"
+        columns = { code = "WGBM", community = "SQDM" }
     """
     p = Path(path)
     if not p.exists():
@@ -1069,29 +1206,46 @@ def load_config(path: str | Path) -> dict[str, LayerSource]:
         msg = f"config file {path} is not valid TOML: {exc}; TOML files are UTF-8 text"
         raise InputError(msg) from None
     sources: dict[str, LayerSource] = {}
-    allowed = {"path", "layer", "crs", "datum", "encoding", "columns"}
+    layer_keys = {"path", "layer", "crs", "datum", "encoding", "columns"}
+    sections = sorted(LAYER_KINDS) + (["grids"] if grids else [])
     for key, table in data.items():
         if key in ("rules",):
             continue
         if not isinstance(table, dict):  # a key above every section: `crs = "EPSG:4326"` meant for all layers
             hint = (f"; layer settings go in each layer's section, e.g. [buildings] {key} = {table!r}"
-                    if key in allowed else f"; valid sections: {sorted(LAYER_KINDS)} and [rules]")
+                    if key in layer_keys else f"; valid sections: {sections} and [rules]")
             msg = f"config {path}: key {key!r} outside any section{hint}"
             raise InputError(msg)
-        if key not in LAYER_KINDS:
-            msg = f"config {path}: unknown section [{key}]; valid sections: {sorted(LAYER_KINDS)} and [rules]"
+        if key not in sections:
+            why = " ([grids] is read by rebalance and unify, of their grid layers)" if key == "grids" else ""
+            msg = f"config {path}: unknown section [{key}]{why}; valid sections: {sections} and [rules]"
             raise InputError(msg)
+        allowed = set(GRID_CONFIG_KEYS) if key == "grids" else layer_keys
         extra = sorted(set(table) - allowed)
         if extra:
-            msg = f"config {path}: unknown key(s) {extra} in [{key}]; valid keys: {sorted(allowed)}"
+            where = " (the grid layer is given on the command line)" if key == "grids" and "path" in extra else ""
+            msg = f"config {path}: unknown key(s) {extra} in [{key}]{where}; valid keys: {sorted(allowed)}"
             raise InputError(msg)
-        if "path" not in table:
+        if "path" not in table and key != "grids":
             msg = f"config {path}: section [{key}] needs a path"
             raise InputError(msg)
         columns = table.get("columns", {})
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
             msg = f"config {path}: [{key}] columns must be a table of names, e.g. columns = {{ code = \"CUN_DM\" }}"
             raise InputError(msg)
+        unknown = sorted(set(columns) - set(GRID_COLUMNS)) if key == "grids" else []
+        if unknown:
+            msg = (f"config {path}: [grids] columns {unknown} unknown; a grid layer's columns to map are "
+                   f"{list(GRID_COLUMNS)}, e.g. columns = {{ code = \"WGBM\" }}")
+            raise InputError(msg)
+        if key == "grids" and table.get("datum") not in (None, "wgs84", "gcj02", "bd09"):
+            msg = (f"config {path}: [grids] datum = {table['datum']!r} is not one of ['wgs84', 'gcj02', 'bd09'] (gcj02: "
+                   "drawn on AMap/Tencent maps, bd09: on Baidu's)")
+            raise InputError(msg)
+        if key == "grids":
+            sources[key] = LayerSource(None, layer=table.get("layer"), datum=table.get("datum"),
+                                       encoding=table.get("encoding"), columns=dict(columns))
+            continue
         lp = Path(table["path"])
         sources[key] = LayerSource(
             path=lp if lp.is_absolute() else p.parent / lp,

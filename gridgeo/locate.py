@@ -12,6 +12,9 @@ How a point is answered (the rules are the same in every entry point):
   grids covering it; deterministic whatever the order of the plan's rows;
 - **outside**: a point in no grid gets no codes and a ``reason`` (``outside every grid``, or
   ``in community <code> but in no grid``);
+- **coordinates as typed**: full-width digits (``１１４．３０５``), a decimal comma (``114，30``), a degree sign and a
+  hemisphere (``30.59°N``, ``东经114.06``; S and W negate), degrees and minutes (``114°18′E``) are read
+  (:func:`gridgeo.io.coordinate_values`);
 - **bad rows** (missing, non-numeric or out-of-range coordinates, or 0, 0: a GPS without a fix) get a ``reason``
   and no codes; no
   row is dropped: the answer has one row per input row, in the input order.
@@ -39,10 +42,10 @@ from ._csv import csv_delimiter, csv_encoding, decode_hint, encoding_label, read
 from ._errors import InputError
 from ._face import force_option
 from ._staff import GRID_STAFF_ROLES, ROLES, header_names, role_key, roster_text
-from .io import _LAT_NAMES, _LON_NAMES, _WKT_NAMES, remove_stale_temporaries, temporary_prefix
+from .io import _LAT_NAMES, _LON_NAMES, _WKT_NAMES, coordinate_values, remove_stale_temporaries, temporary_prefix
 from .plan import Plan
 
-__all__ = ["Locator", "locate", "locate_file", "read_roster", "RESULT_COLUMNS"]
+__all__ = ["Locator", "locate", "locate_file", "read_roster", "swapped_mostly", "RESULT_COLUMNS"]
 
 #: columns added to each point, in this order (``villager_group`` only for a plan whose grids name villager groups,
 #: after ``community_name``; ``worker``, ``phone``, ``worker_role`` only with a roster, before ``reason``)
@@ -349,6 +352,20 @@ NULL_ISLAND_REASON = len(_BAD_REASONS)
 #: the reasons (1 + index in _BAD_REASONS) that say longitude and latitude look swapped: of lon/lat columns, then
 #: of points given as geometries
 SWAPPED_REASONS = (4, 5, 6, 7)
+#: the reasons (1 + index in _BAD_REASONS) of rows that give no position at all (missing, non-numeric, 0, 0)
+_UNPOSITIONED_REASONS = (1, 2, NULL_ISLAND_REASON)
+#: how many rows :func:`locate_file` names (``swapped_rows``, ``unreadable``)
+ROWS_SHOWN = 5
+
+
+def swapped_mostly(counts: dict) -> bool:
+    """Whether most points with a position look swapped (the columns, or the axis order, are the cause: rename them)
+    rather than a few rows (each a bad row to fix), from :func:`locate_file`'s counts.
+
+    >>> swapped_mostly({"swapped": 1, "positioned": 100}), swapped_mostly({"swapped": 60, "positioned": 100})
+    (False, True)
+    """
+    return counts["swapped"] * 2 > counts["positioned"]
 
 
 def _categorical(index: np.ndarray, categories: np.ndarray) -> pd.Categorical:
@@ -381,7 +398,7 @@ def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
             miss = np.isnan(v)
         else:
             s = pd.Series(arr, dtype=object)
-            v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, copy=True)
+            v = coordinate_values(arr)  # "１１４．３０５", "114，30", "30.59°N", "114°18′E" read as people type them
             v[_booleans(arr)] = np.nan  # True/False are no coordinates (read as 1 and 0): non-numeric
             miss = np.zeros(len(v), dtype=bool)
             nan = np.flatnonzero(np.isnan(v))
@@ -692,7 +709,9 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
     as its header shows; the header is read with the csv module (quoted names may hold commas). A row with more or fewer
     fields than the header is an :class:`~gridgeo.InputError` naming its line. Returns counts:
     ``rows``, ``located``, ``outside`` (no grid), ``bad`` (bad coordinates), ``swapped`` (of those, points whose
-    longitude and latitude look exchanged), ``geometry`` (the column of point geometries the points were read
+    longitude and latitude look exchanged; ``swapped_rows``: the first few, as 0-based row positions; ``positioned``:
+    the rows giving a position at all, see :func:`swapped_mostly`), ``unreadable`` (the first few rows whose
+    coordinate reads as no number, as (0-based row position, the value)), ``geometry`` (the column of point geometries the points were read
     from, "" for lon/lat columns), and for a CSV answer to a CSV its ``encoding``: the points file's
     when UTF-8 or GBK/GB18030 (then GB18030, for Excel on Chinese Windows), else UTF-8 with a BOM; with a roster,
     ``roster_unplaced``: its rows naming a code not in the plan (``line N NAME: grid CODE``), routed no point.
@@ -727,7 +746,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         msg = f"locate: points file {src} is empty; give a CSV with a header row (e.g. id,lon,lat) or a Parquet file"
         raise InputError(msg)
     locator = plan if isinstance(plan, Locator) else Locator(plan, roster=roster)
-    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0}
+    counts = {"rows": 0, "located": 0, "outside": 0, "bad": 0, "swapped": 0, "swapped_rows": [], "positioned": 0,
+              "unreadable": []}
     if locator.roster is not None:
         counts["roster_unplaced"] = locator.roster_unplaced
     # the CSV's encoding, found once (reading the whole file) for the reading and the answer's encoding
@@ -741,8 +761,8 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
         for batch in _batches(src, chunk_rows, encoding, resolved=read_as):
             cols = batch.schema.names
             geometry = _geometry_column(cols, lon_col, lat_col)
-            answer = locator.locate_xy(*_xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False),
-                                            crs=crs), coords=coords, geometry=geometry is not None)
+            lon, lat = _xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False), crs=crs)
+            answer = locator.locate_xy(lon, lat, coords=coords, geometry=geometry is not None)
             counts["geometry"] = geometry or ""
             table = pa.Table.from_batches([batch])
             if dst.suffix.lower() == ".csv":
@@ -752,12 +772,21 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                 table = table.rename_columns([keep.get(c, c) for c in cols])
             for col in answer.columns:
                 table = table.append_column(col, _arrow_text(answer[col]))
-            counts["rows"] += len(answer)
             counts["located"] += int(answer["grid_code"].notna().sum())
             bad = answer["reason"].notna() & ~answer["reason"].astype(str).str.contains("grid")
             counts["bad"] += int(bad.sum())
             counts["outside"] += int((answer["grid_code"].isna() & ~bad).sum())
-            counts["swapped"] += int(answer["reason"].isin([locator.reasons[i] for i in SWAPPED_REASONS]).sum())
+            swapped = np.flatnonzero(answer["reason"].isin([locator.reasons[i] for i in SWAPPED_REASONS]).to_numpy())
+            counts["swapped"] += len(swapped)
+            counts["swapped_rows"] += (swapped[:ROWS_SHOWN - len(counts["swapped_rows"])] + counts["rows"]).tolist()
+            counts["positioned"] += int((~answer["reason"].isin(
+                [locator.reasons[i] for i in _UNPOSITIONED_REASONS])).sum())
+            if len(counts["unreadable"]) < ROWS_SHOWN and geometry is None:  # the values still read as no number
+                for i in np.flatnonzero((answer["reason"] == locator.reasons[2]).to_numpy())[:ROWS_SHOWN]:
+                    value = lon[i] if np.isnan(coordinate_values(lon[i:i + 1])[0]) else lat[i]
+                    counts["unreadable"].append((int(i) + counts["rows"], str(value)))
+                del counts["unreadable"][ROWS_SHOWN:]
+            counts["rows"] += len(answer)
             if writer is None:
                 writer = (pq.ParquetWriter(tmp, table.schema) if dst.suffix.lower() == ".parquet"
                           else pacsv.CSVWriter(tmp, table.schema))

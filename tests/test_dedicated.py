@@ -14,7 +14,7 @@ import shapely
 from shapely import LineString, Point, box
 
 import gridgeo
-from gridgeo._errors import RulesError
+from gridgeo._errors import InputError, RulesError
 from gridgeo.datasets import get_path, sample_town_layers
 from gridgeo.dedicated import decide, normalise_units
 from gridgeo.rules import get_rules, load_rules
@@ -1263,3 +1263,37 @@ def test_an_enterprise_registers_industry_is_read_as_the_units_category():
                                        columns={"enterprises": {"category": "类型"}})).enterprises
     units, found = normalise_units(mapped, comm)
     assert "category_column_unread" not in set(found["type"]) and units.set_index("name").loc["一中", "category"] == "school"
+
+
+def test_of_two_industry_columns_the_one_read_as_categories_for_most_rows_is_the_category():
+    """A register with two industry columns (``行业门类``, the section, beside ``所属行业``, the detailed class) had
+    neither read: "could each be category; none was used", every unit ``other``. The one whose values read as unit
+    categories for the most rows is the category (an info finding says which and why); two reading alike in every row
+    are one answer; a true tie is a one-line error naming both columns and the ``--columns`` fix."""
+    from gridgeo.io import layer_sources, read_inputs
+
+    comm = _comm()
+    reg = gpd.GeoDataFrame({"单位名称": ["机械厂", "一中", "区医院"],
+                            "行业门类": ["C 制造业", "P 教育", "Q 卫生和社会工作"],
+                            "所属行业": ["汽车零部件及配件制造", "普通高中教育", "综合医院"]},
+                           geometry=[P(100 * i + 100, 100) for i in range(3)], crs=CRS)
+    for layer in (reg, reg[["单位名称", "所属行业", "行业门类", "geometry"]]):  # whichever comes first
+        inputs = read_inputs(layer_sources({"communities": comm, "enterprises": layer}))
+        units, found = normalise_units(inputs.enterprises, comm)
+        assert dict(zip(units["name"], units["category"], strict=True)) == {
+            "机械厂": "enterprise", "一中": "school", "区医院": "hospital"}
+        said = [m for m in inputs.findings["message"] if "read as category" in m]
+        assert len(said) == 1 and "'行业门类' read as category" in said[0] and "3 of 3" in said[0], said
+        assert "column_alias_ambiguous" not in set(inputs.findings["type"])
+    alike = reg.assign(所属行业=["制造业", "教育", "卫生和社会工作"])
+    units, _ = normalise_units(read_inputs(layer_sources({"communities": comm, "enterprises": alike})).enterprises, comm)
+    assert units.set_index("name").loc["一中", "category"] == "school"
+    tie = reg.assign(所属行业=["制造业", "教育", "批发和零售业"])  # the hospital a shop in one: which is meant is the user's
+    with pytest.raises(InputError, match=r"^enterprises: columns \['行业门类', '所属行业'\] each read as a unit category "
+                                         r"for 3 rows; say which is the category with --columns "
+                                         r"enterprises.category=行业门类 \(or 所属行业\)$"):
+        read_inputs(layer_sources({"communities": comm, "enterprises": tie}))
+    mapped = read_inputs(layer_sources({"communities": comm, "enterprises": tie},
+                                       columns={"enterprises": {"category": "所属行业"}})).enterprises
+    units, _ = normalise_units(mapped, comm)
+    assert units.set_index("name").loc["区医院", "category"] == "enterprise"

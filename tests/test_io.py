@@ -181,7 +181,19 @@ def test_csv_gbk_encoded(tmp_path):
 def test_csv_non_numeric_coordinates(tmp_path):
     path = tmp_path / "buildings.csv"
     path.write_text("lon,lat\n114.27,30.59\nabc,30.6\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"buildings: 1 row of .*buildings\.csv has non-numeric lon/lat \(line 3\); fix or remove them"):
+    with pytest.raises(InputError, match=r"buildings: 1 row of .*buildings\.csv has non-numeric lon/lat \(line 3; first 'abc'\); fix or remove them"):
+        read_layer(path, name="buildings")
+
+
+def test_csv_coordinates_as_typed_read_and_the_unreadable_named(tmp_path):
+    """A CSV layer's lon/lat read as ``gridgeo locate`` reads points (one implementation): full-width digits, a
+    decimal comma, a degree sign and hemisphere were "non-numeric"; a value still unreadable is named."""
+    path = tmp_path / "buildings.csv"
+    path.write_text("lon,lat\n１１４．２７,30，59\n114.28°E,30°36′N\n", encoding="utf-8")
+    got = read_layer(path, name="buildings")
+    assert got.geometry.iloc[0].equals(Point(114.27, 30.59)) and got.geometry.iloc[1].equals(Point(114.28, 30.6))
+    path.write_text("lon,lat\n114.27,30.59\n114.3x,30.6\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"non-numeric lon/lat \(line 3; first '114.3x'\); fix or remove them"):
         read_layer(path, name="buildings")
 
 
@@ -195,7 +207,7 @@ def test_csv_rows_named_by_their_line_blank_and_cleared_rows_skipped(tmp_path):
     got = read_layer(path, name="buildings")
     assert list(got["name"]) == ["a", "b"] and got.geometry.iloc[1].equals(Point(114.28, 30.6))
     path.write_text("lon,lat,name\n114.27,30.59,a\n\nabc,30.6,b\n114.28,,c\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"2 rows of .* have non-numeric lon/lat \(lines 4, 5\); fix or remove them"):
+    with pytest.raises(InputError, match=r"2 rows of .* have non-numeric lon/lat \(lines 4, 5; first 'abc'\); fix or remove them"):
         read_layer(path, name="buildings")
 
 

@@ -123,6 +123,29 @@ def test_outside_and_bad_rows_get_a_reason_and_are_never_dropped():
     assert got["grid_code"].notna().tolist() == [True, False, False, False, False, False, False, True]
 
 
+def test_coordinates_as_typed_in_chinese_spreadsheets_are_read(tmp_path, capsys):
+    """Full-width digits and punctuation, a decimal comma, a degree sign, a hemisphere letter or word, degrees and
+    minutes were each a "non-numeric coordinate"; they are read (S and W negate); text still unreadable stays a bad
+    row, in memory and streamed from a CSV alike."""
+    plan = _two_grids()
+    lon = ["１１４．３００５", "114，3005", "114.3005°", "114.3005°E", "东经114.3005", "114°18′1.8″E", "114.3005°W",
+           "114.3x", "114°18′E°"]
+    lat = ["３０．５５０５", "30，5505", "30.5505°", "30.5505°N", "北纬30.5505", "30°33′1.8″", "30.5505°N",
+           "30.5505", "30.5505"]
+    got = gridgeo.locate(pd.DataFrame({"lon": lon, "lat": lat}), plan)
+    assert _values(got["grid_code"]) == [f"{C}001"] * 6 + [None] * 3
+    assert _values(got["reason"])[6:] == ["outside every grid", "non-numeric coordinate", "non-numeric coordinate"]
+    src = tmp_path / "points.csv"
+    pd.DataFrame({"lon": lon, "lat": lat}).to_csv(src, index=False, encoding="utf-8")
+    counts = locate_file(src, plan, tmp_path / "answer.csv")
+    assert counts["located"] == 6 and counts["bad"] == 2
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    assert main(["locate", str(path), str(src), "--out", str(tmp_path / "answer.csv"), "--force"]) == 0
+    assert ("gridgeo: warning: coordinates that read as no number (line 9: '114.3x', line 10: '114°18′E°'): bad rows "
+            "(reason 'non-numeric coordinate'); fix those values") in capsys.readouterr().err
+
+
 def test_a_point_at_0_0_is_said_to_have_no_position():
     """0, 0 is what a GPS without a fix, or a form whose blanks are written as 0, sends: it was "outside every grid",
     a reason that sends a dispatcher looking for the grid; it is a bad row with its own reason, counted as bad."""
@@ -556,12 +579,41 @@ def test_swapped_longitude_and_latitude_are_said_in_the_reason_and_on_the_consol
     assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "3 points: 1 in a grid, 2 outside every grid, 0 with bad coordinates" in captured.out
-    assert "1 point looks like longitude and latitude swapped" in captured.err and "--lon-col" in captured.err
+    assert "1 point looks like longitude and latitude swapped" in captured.err and "--lon-col" not in captured.err
+    assert "bad rows (line 2, see the reason column); write the longitude first in that row" in captured.err
     # the columns named the other way round: the first point is answered, no warning
     pts.iloc[[0, 2]].to_csv(src, index=False)
     assert main(["locate", str(path), str(src), "--out", str(out), "--force", "--lon-col", "lat", "--lat-col", "lon"]) == 0
     captured = capsys.readouterr()
     assert "2 points: 1 in a grid" in captured.out and "swapped" not in captured.err
+
+
+def test_a_few_swapped_rows_are_named_as_bad_rows_not_a_reason_to_rename_the_columns(tmp_path, capsys):
+    """One row typed latitude first among many read right was told to "name the columns with --lon-col and
+    --lat-col", which would exchange every other row: a few such rows are bad rows, named by their line (CSV) or row
+    (Parquet); when most rows are swapped, the columns are, and renaming them stays the advice."""
+    plan = _two_grids()
+    path = tmp_path / "plan.gpkg"
+    plan.write(path)
+    lon, lat = [114.3005] * 20, [30.5505] * 20
+    lon[3], lat[3] = lat[3], lon[3]
+    lon[10], lat[10] = None, None  # no position: not counted among the rows read
+    src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
+    pd.DataFrame({"id": range(20), "lon": lon, "lat": lat}).to_csv(src, index=False)
+    assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "1 point looks like longitude and latitude swapped (out of range, or in a grid only when exchanged), " \
+           "1 of 19 with a position: bad rows (line 5, see the reason column); write the longitude first in that row" in err
+    assert "--lon-col" not in err
+    pq_src = tmp_path / "events.parquet"
+    pd.DataFrame({"id": range(20), "lon": lon, "lat": lat}).to_parquet(pq_src)
+    assert main(["locate", str(path), str(pq_src), "--out", str(out), "--force"]) == 0
+    assert "bad rows (row 4, see" in capsys.readouterr().err
+    pd.DataFrame({"id": range(20), "lon": lat, "lat": lon}).to_csv(src, index=False)  # the columns exchanged
+    assert main(["locate", str(path), str(src), "--out", str(out), "--force"]) == 0
+    err = capsys.readouterr().err
+    assert "18 points look like longitude and latitude swapped" in err and "--lon-col and --lat-col" in err
+    assert "bad rows" not in err
 
 
 def test_an_answer_to_a_utf8_file_stays_utf8_and_other_encodings_get_a_bom(tmp_path):
@@ -602,16 +654,17 @@ def test_swapped_points_given_as_wkt_name_the_axis_order_not_the_column_options(
     --lat-col", which does not apply to one column of geometries: the reason and the warning name the axis order."""
     plan = _two_grids()
     src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
-    src.write_text('id,WKT\n1,"POINT (30.5505 114.3015)"\n2,"POINT (114.3015 30.5505)"\n', encoding="utf-8")
+    src.write_text('id,WKT\n1,"POINT (30.5505 114.3015)"\n2,"POINT (114.3015 30.5505)"\n3,"POINT (30.5505 114.3005)"\n',
+                   encoding="utf-8")
     path = tmp_path / "plan.gpkg"
     plan.write(path)
     assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "1 point looks like longitude and latitude swapped" in err and "--lon-col" not in err
+    assert "2 points look like longitude and latitude swapped" in err and "--lon-col" not in err
     assert "POINT (longitude latitude)" in err
     back = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert "POINT (longitude latitude)" in back["reason"][0] and "--lon-col" not in back["reason"][0]
-    assert back["grid_code"].tolist() == ["", f"{C}002"]
+    assert back["grid_code"].tolist() == ["", f"{C}002", ""]
     frame = gpd.GeoDataFrame({"id": [1]}, geometry=[shapely.Point(30.5505, 114.3015)], crs=4490)
     got = gridgeo.locate(frame, plan)  # a GeoDataFrame's points alike
     assert "POINT (longitude latitude)" in got["reason"].iloc[0] and "--lon-col" not in got["reason"].iloc[0]

@@ -237,6 +237,25 @@ def test_csv_with_lon_and_lat_swapped(capsys, tmp_path, tiny_files, buildings_44
            out, "buildings: coordinates out of range", "look swapped")
 
 
+def test_a_few_swapped_rows_of_a_csv_layer_are_named_not_the_layers_crs(capsys, tmp_path, tiny_files, buildings_4490):
+    """One building typed latitude first among many read right was told to "check the layer's CRS (--crs)", and a
+    stray value in metres to give the layer another CRS: a few features out of range are named by their line, the
+    others being in range; the whole layer swapped keeps its advice."""
+    pts = buildings_4490.geometry.representative_point()
+    lon, lat = pts.x.to_numpy().copy(), pts.y.to_numpy().copy()
+    lon[2], lat[2] = lat[2], lon[2]
+    csv = tmp_path / "b.csv"
+    pd.DataFrame({"lon": lon, "lat": lat, "households": 10}).to_csv(csv, index=False)
+    out = tmp_path / "plan.gpkg"
+    _fails(capsys, ["partition", "--communities", str(tiny_files["communities"]), "--buildings", str(csv), "--out", str(out)],
+           out, f"buildings: 1 of {len(pts)} features has coordinates out of range for EPSG:4326 (line 4, x ",
+           "longitude and latitude look swapped there); fix that row (longitude, x, 经度, first), the others are in range")
+    lon[2], lat[2] = 512345.6, 3380000.0
+    pd.DataFrame({"lon": lon, "lat": lat, "households": 10}).to_csv(csv, index=False)
+    _fails(capsys, ["partition", "--communities", str(tiny_files["communities"]), "--buildings", str(csv), "--out", str(out)],
+           out, "(line 4, x 512346, y 3.38e+06); fix that row, the others are in range")
+
+
 def test_projected_coordinates_labelled_as_degrees(capsys, tmp_path, tiny_files, buildings_4547):
     bad = tmp_path / "b.gpkg"
     buildings_4547.set_crs(4490, allow_override=True).to_file(bad)

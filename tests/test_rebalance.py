@@ -910,6 +910,56 @@ def test_rebalance_and_unify_read_the_grid_layers_code_by_columns(tmp_path, caps
     assert not (tmp_path / "p2.gpkg").exists() and not (tmp_path / "u2.gpkg").exists()
 
 
+def test_rebalance_and_unify_read_a_grids_table_in_their_config(tmp_path, capsys):
+    """``rebalance --config FILE`` (and ``unify``) refused a ``[grids]`` table ("unknown section [grids]"): the grid
+    layer's columns, datum, encoding and layer could only be given as options. The table is read as the options are
+    (an option given wins), an unknown key is one line naming the keys accepted, and ``partition``, which reads no
+    grid layer, says what the table is for."""
+    from gridgeo.crs import convert_datum
+
+    comm, b, zongzhi, chengguan = _small_town()
+    zz, cg = zongzhi.rename(columns={"CODE": "WG_DM"}), chengguan.rename(columns={"CODE": "WG_DM"})
+    paths = {}
+    for name, layer in (("communities", comm), ("buildings", b), ("城管", cg)):
+        paths[name] = tmp_path / f"{name}.gpkg"
+        layer.to_crs(4490).to_file(paths[name], driver="GPKG")
+    paths["综治"] = tmp_path / "综治.gpkg"  # drawn on AMap: read as GCJ-02 by the table's datum
+    convert_datum(zz.to_crs(4326), src="wgs84", dst="gcj02").to_file(paths["综治"], layer="网格", driver="GPKG")
+    cfg = tmp_path / "gridgeo.toml"
+    layers = '[communities]\npath = "communities.gpkg"\n\n[buildings]\npath = "buildings.gpkg"\n\n'
+    cfg.write_text(layers + '[grids]\nlayer = "网格"\ndatum = "gcj02"\ncolumns = { code = "WG_DM" }\n', encoding="utf-8")
+    out = tmp_path / "plan.gpkg"
+    assert main(["rebalance", str(paths["综治"]), "--config", str(cfg), "--out", str(out), "-q"]) == 0
+    changes = gpd.read_file(out, layer="changes").set_index("old_code")
+    assert sorted(changes.index) == sorted(zz["WG_DM"]) and changes.loc["420103001001001", "status"] == "kept"
+    capsys.readouterr()
+    # unify: the columns for every layer (a table's layer name is rebalance's: one line naming PATH:LAYERNAME)
+    cfg.write_text(layers + '[grids]\ncolumns = { code = "WG_DM" }\n', encoding="utf-8")
+    zz.to_crs(4490).to_file(paths["综治"], driver="GPKG", layer="综治")
+    assert main(["unify", f"{paths['综治']}:综治", str(paths["城管"]), "--config", str(cfg), "--out",
+                 str(tmp_path / "u.gpkg"), "-q"]) == 0
+    assert "综治: 3 grids" in capsys.readouterr().out
+    cfg.write_text(layers + '[grids]\nlayer = "网格"\n', encoding="utf-8")
+    assert main(["unify", str(paths["综治"]), str(paths["城管"]), "--config", str(cfg), "--out", str(tmp_path / "u2.gpkg")]) == 2
+    assert "[grids] layer = '网格' names the layer of rebalance's GRIDS; for unify give each layer as PATH:LAYERNAME" in \
+        capsys.readouterr().err
+    # an unknown key, a path (the layer is given on the command line), an unknown column, a wrong datum: one line each
+    for table, said in (('code_column = "WG_DM"', "unknown key(s) ['code_column'] in [grids]; valid keys: "
+                                                  "['columns', 'datum', 'encoding', 'layer']"),
+                        ('path = "综治.gpkg"', "unknown key(s) ['path'] in [grids] (the grid layer is given on the "
+                                               "command line); valid keys:"),
+                        ('columns = { grid_code = "WG_DM" }', "[grids] columns ['grid_code'] unknown; a grid layer's "
+                                                              "columns to map are ['code', 'community', 'kind']"),
+                        ('datum = "amap"', "[grids] datum = 'amap' is not one of ['wgs84', 'gcj02', 'bd09']")):
+        cfg.write_text(layers + f"[grids]\n{table}\n", encoding="utf-8")
+        assert main(["rebalance", str(paths["城管"]), "--config", str(cfg), "--out", str(tmp_path / "p2.gpkg")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and said in err, err
+    cfg.write_text(layers + '[grids]\ncolumns = { code = "WG_DM" }\n', encoding="utf-8")
+    assert main(["partition", "--config", str(cfg), "--out", str(tmp_path / "p3.gpkg")]) == 2
+    assert "unknown section [grids] ([grids] is read by rebalance and unify, of their grid layers)" in capsys.readouterr().err
+
+
 def test_unify_reads_the_communities_and_streets_with_their_datum_and_columns(tmp_path):
     """`unify` reads the communities and streets itself (the shift check of the departments' layers, the lines
     they share beside the community boundaries and streets, each layer's "as read") before the plan is made: a

@@ -33,6 +33,7 @@ and small grid of the other communities is kept with its code and shape.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import pickle
 import subprocess
@@ -552,13 +553,24 @@ def run_redivide(seed):
         return _record(seed, t, desc, stage, exc)
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """The command line (``--help`` prints it; a missing or non-numeric argument exits with argparse's one line)."""
+    parser = argparse.ArgumentParser(
+        prog="fuzz_partition.py", description=__doc__.split("\n\n", 1)[0],
+        epilog="towns START, START+1, ... are run until BUDGET_S seconds have passed or STOP is reached")
+    parser.add_argument("--redivide", action="store_true",
+                        help="re-divide each town (动态调整, previous= its fresh plan) instead of checking it fresh")
+    parser.add_argument("start", type=int, metavar="START", help="first seed")
+    parser.add_argument("budget", type=float, metavar="BUDGET_S", help="seconds to go on starting towns")
+    parser.add_argument("cli_every", type=int, nargs="?", default=5, metavar="CLI_EVERY",
+                        help="every CLI_EVERY-th town also through the CLI (0: none; unused with --redivide; default 5)")
+    parser.add_argument("stop", type=int, nargs="?", default=10**9, metavar="STOP", help="seed to stop before")
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--redivide"]
-    redivide = len(args) < len(sys.argv) - 1
-    start = int(args[0])
-    budget = float(args[1])
-    cli_every = int(args[2]) if len(args) > 2 else 5
-    stop = int(args[3]) if len(args) > 3 else 10**9
+    a = parse_args(sys.argv[1:])
+    redivide, start, budget, cli_every, stop = a.redivide, a.start, a.budget, a.cli_every, a.stop
     t0 = time.time()
     s = start
     with tempfile.TemporaryDirectory() as d:

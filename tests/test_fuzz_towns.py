@@ -5,6 +5,8 @@ input rows shuffled."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 # seed: what the plan of that town did wrong before the fix
@@ -408,3 +410,21 @@ def test_given_back_takes_sub_millimetre_drift_and_refuses_a_moved_edge_or_a_los
     for wrong in (moved, corner):
         with pytest.raises(fz.Fail, match=r"grids: \['310115001001001'\] reshaped"):
             fz.given_back(p1, _squares_plan([wrong, sq[1]]))
+
+
+def test_fuzz_driver_command_line_prints_its_usage_and_reads_the_redivision_order():
+    """``scripts/fuzz_partition.py --help`` (session 47) ended in ``ValueError: invalid literal for int()`` with a
+    traceback: it now prints its usage; the commands in docs/benchmarks.md still parse as before."""
+    import subprocess
+
+    from conftest import REPO, scenario_builder
+
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "fuzz_partition.py"), "--help"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert "[--redivide] START BUDGET_S [CLI_EVERY] [STOP]" in res.stdout
+    fz = scenario_builder("fuzz_partition")
+    a = fz.parse_args(["--redivide", "3091", "840", "0"])
+    assert (a.redivide, a.start, a.budget, a.cli_every, a.stop) == (True, 3091, 840.0, 0, 10**9)
+    a = fz.parse_args(["4233", "1080"])
+    assert (a.redivide, a.start, a.budget, a.cli_every) == (False, 4233, 1080.0, 5)

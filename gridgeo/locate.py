@@ -339,10 +339,15 @@ def _datum(coords: Any) -> str:
 #: x first (points given as geometries: WKT or WKB, a GeoDataFrame), where no column option applies
 SWAP_FIX = {"columns": "name the columns with --lon-col and --lat-col",
             "geometry": "points are read as POINT (longitude latitude): write the longitude first (x, y)"}
+#: the fix a row's reason names: a row cannot tell whether it alone was typed latitude first or the columns are
+#: exchanged (the console, which counts them, says which: :func:`swapped_mostly`), so it names both
+_ROW_SWAP_FIX = {"columns": "write the longitude first in this row, or, if the columns are exchanged, "
+                            "name them with --lon-col and --lat-col",
+                 "geometry": SWAP_FIX["geometry"]}
 #: why a row has no answer; index 0 is "outside every grid", then these, then "in community ... but in no grid"
 _BAD_REASONS = ("missing coordinate", "non-numeric coordinate",
                 "coordinate out of range (longitude -180..180, latitude -90..90)",
-                *(r for fix in SWAP_FIX.values() for r in (
+                *(r for fix in _ROW_SWAP_FIX.values() for r in (
                     f"latitude out of range and longitude within -90..90: longitude and latitude look swapped ({fix})",
                     f"outside every grid, but in one with longitude and latitude swapped ({fix})")),
                 "coordinates 0, 0 (a GPS without a fix, or blanks written as 0): no position")

@@ -562,7 +562,8 @@ def test_swapped_longitude_and_latitude_are_said_in_the_reason_and_on_the_consol
     got = gridgeo.locate(pd.DataFrame({"lon": [30.5505, 30.5505, 200.0], "lat": [114.3005, 114.3015, 30.0]}), plan)
     assert _values(got["reason"]) == [
         "latitude out of range and longitude within -90..90: longitude and latitude look swapped "
-        "(name the columns with --lon-col and --lat-col)"] * 2 + [
+        "(write the longitude first in this row, or, if the columns are exchanged, name them with --lon-col and "
+        "--lat-col)"] * 2 + [
         "coordinate out of range (longitude -180..180, latitude -90..90)"]
     code = "653101001001"
     kashgar = Plan({"grids": gpd.GeoDataFrame({"grid_code": [f"{code}001"], "community_code": [code], "kind": ["base"]},
@@ -570,8 +571,8 @@ def test_swapped_longitude_and_latitude_are_said_in_the_reason_and_on_the_consol
     pts = pd.DataFrame({"id": ["a", "b", "c"], "lon": [39.465, 75.985, 39.0], "lat": [75.985, 39.465, 70.0]})
     got = gridgeo.locate(pts, kashgar)
     assert _values(got["reason"]) == [
-        "outside every grid, but in one with longitude and latitude swapped (name the columns with --lon-col and "
-        "--lat-col)", None, "outside every grid"]
+        "outside every grid, but in one with longitude and latitude swapped (write the longitude first in this row, "
+        "or, if the columns are exchanged, name them with --lon-col and --lat-col)", None, "outside every grid"]
     src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
     pts.to_csv(src, index=False)
     path = tmp_path / "kashgar.gpkg"

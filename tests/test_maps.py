@@ -1141,6 +1141,25 @@ def test_map_and_sign_refuse_an_existing_out_before_reading_any_input(tmp_path, 
     assert {"site": _tree(site), "signs": _tree(signs)} == before
 
 
+def test_sign_out_named_like_a_file_is_refused_not_made_a_folder(tmp_path, capsys):
+    """`gridgeo sign plan --grid X --out sign.png` made a folder named sign.png holding X.pdf and said "1 sign written
+    to sign.png": the user looked for a PNG. An --out ending like a file is one line naming the folder to give and
+    --format png, before the plan is read; nothing is written."""
+    path = tmp_path / "plan.gpkg"
+    town_plan().write(path)
+    out = tmp_path / "sign.png"
+    assert main(["sign", str(path), "--grid", A1, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"gridgeo: error: --out {out} names a file; --out is the folder") and "--format png" in err
+    assert f"--out {tmp_path / 'sign'}" in err and "\n" not in err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["plan.gpkg"]
+    from gridgeo.maps.sign import write_community_maps
+
+    with pytest.raises(InputError, match="names a file; --out is the folder the community maps are written into"):
+        write_community_maps(town_plan(), tmp_path / "maps.pdf", communities=[CODE_A])
+    assert not (tmp_path / "maps.pdf").exists()
+
+
 def test_report_refuses_a_bad_roster_before_printing_anything(tmp_path, capsys):
     """`gridgeo report plan.gpkg --roster staff.xlsx > report.txt` printed the whole quality table, then refused the
     roster (exit 2): a half-written report. The roster is read first; the table follows only with it."""

@@ -598,6 +598,10 @@ def sign_targets(out: str | os.PathLike, codes: list[str], *, fmt: str = "pdf", 
     return [out / "signs.pdf"] if one_file else [out / f"{c}.{fmt}" for c in codes]
 
 
+#: suffixes of a file, not a folder: an ``out`` ending so is refused (a folder ``sign.png`` holding a PDF is no sign)
+_FILE_SUFFIXES = (".pdf", ".png", ".jpg", ".jpeg", ".svg", ".tif", ".tiff")
+
+
 def check_sign_out(out: str | os.PathLike, targets: list[Path], *, force: bool = False, what: str = "signs") -> None:
     """Refuse the output of ``gridgeo sign`` before anything is drawn (the command calls it before reading its
     inputs where the files are known from its options): ``out`` a file, one of ``targets`` existing without
@@ -605,6 +609,10 @@ def check_sign_out(out: str | os.PathLike, targets: list[Path], *, force: bool =
     out = Path(out)
     if out.exists() and not out.is_dir():
         msg = f"--out {out} is a file; give a folder for the {what}"
+        raise InputError(msg)
+    if not out.exists() and out.suffix.lower() in _FILE_SUFFIXES:  # `--out sign.png` would be made a folder
+        msg = (f"--out {out} names a file; --out is the folder the {what} are written into, one <code>.pdf or .png "
+               f"each (--format png for PNG): give a folder, e.g. --out {out.with_suffix('')}")
         raise InputError(msg)
     existing = [p for p in targets if p.exists()]
     if existing and not force:

@@ -615,6 +615,37 @@ def test_progress_bar_on_a_terminal_lines_elsewhere_nothing_when_quiet():
     assert quiet.getvalue() == ""
 
 
+def test_a_step_that_runs_on_is_said_again_until_the_next_one():
+    """洪山区 divided with one worker printed "dividing 438 communities", then nothing for nine minutes while its
+    largest community (a million households) was divided: a log showed no sign of life. A step running on is said
+    again ("still …") after ``heartbeat_s``; a new step, and close(), end it."""
+    import re
+    import time
+
+    plain = io.StringIO()
+    p = Progress(3, stream=plain, heartbeat_s=0.05)
+    p("dividing 438 communities")
+    deadline = time.perf_counter() + 10
+    while "still" not in plain.getvalue() and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    p("writing plan.gpkg")
+    p.close()
+    lines = [LOG_LINE.sub("", ln) for ln in plain.getvalue().splitlines()]
+    assert all(LOG_LINE.match(ln) for ln in plain.getvalue().splitlines())
+    assert lines[0] == "dividing 438 communities" and lines[-1] == "writing plan.gpkg"
+    again = lines[1:-1]
+    assert again and all(re.fullmatch(r"still dividing 438 communities \(0 min 0 s in this step\)", ln) for ln in again)
+    said = plain.getvalue()
+    time.sleep(0.2)  # closed: nothing more, and the thread is gone
+    assert plain.getvalue() == said and p._beat is None
+    quiet = io.StringIO()
+    q = Progress(2, stream=quiet, quiet=True, heartbeat_s=0.01)
+    q("dividing")
+    time.sleep(0.1)
+    q.close()
+    assert quiet.getvalue() == "" and q._beat is None
+
+
 def test_cli_progress_lines_and_quiet(capsys, tmp_path, tiny_files):
     out = tmp_path / "plan.gpkg"
     assert main(["blocks", "--communities", str(tiny_files["communities"]), "--out", str(out)]) == 0

@@ -8,14 +8,13 @@ and the office layer's staff columns carried by ``rebalance`` (网格员 and pho
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
 from .._errors import InputError
+from ..io import atomic_write
 from ._layers import community_names, village_codes
 from ._text import esc, texts
 from .web import _CSS, _controls, grid_popup, office_columns, office_rows, popup_html
@@ -183,15 +182,5 @@ def change_map(plan: Any, path: Any, *, lang: str = "zh") -> Path:
         )
     )
     folium.LayerControl(collapsed=False).add_to(fmap)
-    fd, tmp = tempfile.mkstemp(suffix=".html", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        fmap.save(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: the map gets the permissions of a file made by open()
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, fmap.save)  # as every file gridgeo writes: a temporary beside it, renamed over it
     return path

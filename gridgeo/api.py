@@ -39,6 +39,8 @@ def divide(
     *,
     villager_groups: Any = None,
     enterprises: Any = None,
+    households: Any = None,
+    households_key: str | None = None,
     rules: Rules | str | Path | dict[str, Any] = "urban",
     previous: Plan | PathLike | None = None,
     workers: int = 1,
@@ -68,6 +70,12 @@ def divide(
         Enterprises and institutions (points or site polygons; ``name``, ``category``, ``employees``, ...):
         dedicated grids (专属网格, ``kind = dedicated``) carved out before the division, and the plan's
         ``units`` layer (see :mod:`gridgeo.dedicated`).
+    households
+        Households kept apart from the footprints (户数表): a DataFrame, a CSV or Excel file or a ``(path, sheet)``
+        pair of building id (楼栋编号) and count (户数), or a register (住户登记) of one row per household; joined to
+        the buildings' ``building_id``, its count used where it lists a building (see :mod:`gridgeo.household_table`).
+    households_key
+        The table's building id column; by default the one it has of ``楼栋编号``, ``建筑编号``, ``building_id`` ...
     rules
         A rules profile (``urban``, ``rural``, ``township``), a TOML rules file, a dict of the keys such a
         file holds (``{"profile": "urban", "grid_max": 450, "grid_target": 375}``) or a
@@ -130,8 +138,17 @@ def divide(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         msg = f"divide: workers={workers!r} must be a whole number of processes, at least 1"
         raise InputError(msg)
+    if households_key is not None and households is None:
+        msg = f"divide: households_key={households_key!r} without households=; pass the households table (户数表) too"
+        raise InputError(msg)
+    table = None
+    if households is not None:
+        from .household_table import households_source
+
+        table = households_source(households, key=households_key)
     sources = layer_sources({"communities": communities, "streets": streets, "buildings": buildings,
-                             "villager_groups": villager_groups, "enterprises": enterprises}, columns=columns)
+                             "villager_groups": villager_groups, "enterprises": enterprises, "households": table},
+                            columns=columns)
     if isinstance(code_scheme, (str, os.PathLike)):
         code_scheme = load_code_scheme(code_scheme, option="code_scheme")
     elif code_scheme is not None and not isinstance(code_scheme, dict) and not hasattr(code_scheme, "to_dict"):

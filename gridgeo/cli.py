@@ -85,6 +85,34 @@ def _workers(args: argparse.Namespace) -> int:
     return workers
 
 
+def _add_households_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("households in a separate table (户数表)")
+    g.add_argument("--households", metavar="TABLE",
+                   help="CSV or Excel table of building id (楼栋编号) and households (户数), or a register of one row per "
+                        "household (住户登记), joined to the buildings' building_id; its count wins where it lists a building")
+    g.add_argument("--households-layer", metavar="SHEET", help="sheet inside the --households workbook")
+    g.add_argument("--households-key", metavar="COLUMN",
+                   help="the table's building id column (default: the one it has of 楼栋编号, 建筑编号, building_id ...)")
+
+
+def _households_given(args: argparse.Namespace, given: dict[str, Any]) -> None:
+    """``--households TABLE`` (with its sheet and key column) into the sources ``given``, winning over a config's
+    ``[households]``; ``--households-key`` alone names the config table's key column."""
+    from .io import LayerSource
+
+    path, key = getattr(args, "households", None), getattr(args, "households_key", None)
+    if path is not None:
+        given["households"] = LayerSource(path, layer=args.households_layer)
+    elif getattr(args, "households_layer", None) is not None and "households" in given:
+        given["households"].layer = args.households_layer
+    if (key is not None or getattr(args, "households_layer", None) is not None) and "households" not in given:
+        flag = "--households-key" if key is not None else "--households-layer"
+        msg = f"{flag} without --households TABLE; give the households table (户数表) too"
+        raise InputError(msg)
+    if key is not None:
+        given["households"].columns["building_id"] = key
+
+
 def _add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="PLAN.gpkg", help="plan GeoPackage to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file (never an input)")
@@ -102,10 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("blocks", help="street-bounded blocks (街巷定界) with households, as a plan")
     _add_input_options(p)
+    _add_households_options(p)
     _add_output_options(p)
 
     p = sub.add_parser("partition", help="base grids (网格) and small grids (小网格), as a plan")
     _add_input_options(p)
+    _add_households_options(p)
     _add_output_options(p)
     p.add_argument("--workers", type=int, default=None,
                    help=f"processes for the per-community partition (default and most: the CPUs this process may use, "
@@ -319,6 +349,7 @@ def _sources(args: argparse.Namespace, *, grids: bool = False) -> dict[str, Any]
         path = getattr(args, name)
         if path is not None:
             given[name] = LayerSource(path, layer=getattr(args, f"{name}_layer"))
+    _households_given(args, given)
     columns = _column_options(args.columns, LAYER_OPTIONS)
     datums = {name: getattr(args, f"{name}_datum") for name in LAYER_OPTIONS if getattr(args, f"{name}_datum") is not None}
     return layer_sources(given, columns=columns, encodings=dict(_pairs(args.encoding, option="encoding")),

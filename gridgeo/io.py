@@ -246,8 +246,9 @@ def fingerprint(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def frame_fingerprint(gdf: gpd.GeoDataFrame) -> str:
-    """SHA-256 of a layer given in memory (geometry as WKB, then the attributes as text).
+def frame_fingerprint(gdf: gpd.GeoDataFrame | pd.DataFrame) -> str:
+    """SHA-256 of a layer given in memory (geometry as WKB, then the attributes as text), or of a table (a
+    households table, :mod:`gridgeo.household_table`: its cells as text).
 
     >>> from shapely import box
     >>> g = gpd.GeoDataFrame({"code": ["420103001001"]}, geometry=[box(0, 0, 1, 1)], crs=4490)
@@ -255,6 +256,9 @@ def frame_fingerprint(gdf: gpd.GeoDataFrame) -> str:
     (True, 64)
     """
     h = hashlib.sha256()
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        h.update(pd.DataFrame(gdf).astype(str).to_csv(index=False).encode())
+        return h.hexdigest()
     for wkb in shapely.to_wkb(np.asarray(gdf.geometry.array, dtype=object)):
         h.update(wkb or b"")
     attributes = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
@@ -1177,6 +1181,12 @@ def _geometry_ids(geoms: gpd.GeoSeries, *, prefix: str) -> pd.Series:
 GRID_CONFIG_KEYS = ("columns", "datum", "encoding", "layer")
 
 
+#: keys of a config file's ``[households]`` table: a households table (户数表, :mod:`gridgeo.household_table`), its
+#: sheet, encoding and building id column, as ``--households``, ``--households-layer``, ``--encoding households=`` and
+#: ``--households-key`` say
+HOUSEHOLDS_CONFIG_KEYS = frozenset({"path", "layer", "encoding", "key"})
+
+
 def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSource]:
     """Read layer sources from a TOML config file.
 
@@ -1186,6 +1196,13 @@ def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSour
         [communities]
         path = "communities.shp"
         columns = { code = "CUN_DM", name = "CUN_MC" }
+
+    A ``[households]`` table names a households table (户数表) joined to the buildings by building id, with ``path``,
+    optional ``layer`` (its sheet), ``encoding`` and ``key`` (its building id column), returned as ``"households"``::
+
+        [households]
+        path = "户数表.xlsx"
+        key = "楼栋编号"
 
     With ``grids`` (the commands reading an office's grid layer: ``rebalance``, ``unify``), a ``[grids]`` table says
     how that layer, given on the command line, is read (:data:`GRID_CONFIG_KEYS`; ``columns`` of :data:`GRID_COLUMNS`),
@@ -1207,7 +1224,7 @@ def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSour
         raise InputError(msg) from None
     sources: dict[str, LayerSource] = {}
     layer_keys = {"path", "layer", "crs", "datum", "encoding", "columns"}
-    sections = sorted(LAYER_KINDS) + (["grids"] if grids else [])
+    sections = [*sorted(LAYER_KINDS), "households"] + (["grids"] if grids else [])
     for key, table in data.items():
         if key in ("rules",):
             continue
@@ -1220,7 +1237,7 @@ def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSour
             why = " ([grids] is read by rebalance and unify, of their grid layers)" if key == "grids" else ""
             msg = f"config {path}: unknown section [{key}]{why}; valid sections: {sections} and [rules]"
             raise InputError(msg)
-        allowed = set(GRID_CONFIG_KEYS) if key == "grids" else layer_keys
+        allowed = set(GRID_CONFIG_KEYS) if key == "grids" else HOUSEHOLDS_CONFIG_KEYS if key == "households" else layer_keys
         extra = sorted(set(table) - allowed)
         if extra:
             where = " (the grid layer is given on the command line)" if key == "grids" and "path" in extra else ""
@@ -1242,6 +1259,15 @@ def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSour
             msg = (f"config {path}: [grids] datum = {table['datum']!r} is not one of ['wgs84', 'gcj02', 'bd09'] (gcj02: "
                    "drawn on AMap/Tencent maps, bd09: on Baidu's)")
             raise InputError(msg)
+        if key == "households":  # a table (户数表) joined to the buildings: the key column kept as building_id's
+            if not isinstance(table.get("key", ""), str):
+                msg = f"config {path}: [households] key must be the table's building id column, e.g. key = \"楼栋编号\""
+                raise InputError(msg)
+            lp = Path(table["path"])
+            sources[key] = LayerSource(lp if lp.is_absolute() else p.parent / lp, layer=table.get("layer"),
+                                       encoding=table.get("encoding"),
+                                       columns={"building_id": table["key"]} if "key" in table else {})
+            continue
         if key == "grids":
             sources[key] = LayerSource(None, layer=table.get("layer"), datum=table.get("datum"),
                                        encoding=table.get("encoding"), columns=dict(columns))
@@ -1491,6 +1517,16 @@ def read_inputs(sources: dict[str, LayerSource], *, crs: Any = None, progress: A
         layers[name] = gdf
         findings.extend(f)
         prints[name] = frame_fingerprint(src.frame) if src.frame is not None else fingerprint(src.path)
+    if sources.get("households") is not None:
+        if layers["buildings"] is None:
+            msg = "households: a households table (户数表) is joined to the buildings; give the buildings too"
+            raise InputError(msg)
+        from .household_table import join_households
+
+        if progress is not None:
+            progress("reading households")
+        layers["buildings"], f, prints["households"] = join_households(layers["buildings"], sources["households"])
+        findings.extend(f)
     crs0 = layers["communities"].crs
     fnd = make_findings(findings, crs=None)
     if len(fnd):

@@ -1,0 +1,275 @@
+"""Households kept apart from the footprints: a table (户数表) or a register (住户登记) joined to the buildings.
+
+Planners get the footprints from surveying and the households from the community: an Excel or CSV table of building
+id (楼栋编号) and count (户数), or a register with one row per household. ``gridgeo partition --households TABLE``
+(``divide(households=...)``) joins it to the buildings, many buildings' rows to one table row, on the building id:
+
+- the table's key column is the one named (``--households-key``), else the one of :data:`KEY_NAMES` it has; it is
+  matched to the buildings' ``building_id`` (``楼栋编号`` read as such, or mapped: ``--columns buildings.building_id=COL``);
+- a column of :data:`COUNT_NAMES` makes it a count table (the count read as any count is: ``120户``, ``约12户`` ...);
+  without one it is a register and each building has as many households as it has rows;
+- nothing is lost silently: ids the footprints do not have (``households_table_unmatched``), an id listed twice
+  with different counts (``households_table_duplicate``: the largest is used) and rows without an id
+  (``households_table_no_id``) are findings naming them; no id matching at all is an :class:`~gridgeo.InputError`
+  showing both columns' values;
+- buildings the table does not list keep the layer's own count where it has one, and are otherwise estimated from
+  footprint × floors as always (``households_null``); where the layer has a count too, the table's wins
+  (``households_table_replaced``, naming how many differed).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ._errors import InputError
+from ._face import CLI
+from .io import COLUMN_ALIASES, LayerSource, _code_text, _column_key, fingerprint, frame_fingerprint
+
+__all__ = ["KEY_NAMES", "COUNT_NAMES", "households_source", "read_households_table", "join_households"]
+
+#: a table's building id column, when none is named: the buildings' own names for it, and a few more
+KEY_NAMES = ("building_id", *COLUMN_ALIASES["buildings"]["building_id"], "楼栋号", "楼号", "建筑物代码", "楼栋id")
+#: a table's count column: the buildings' names for the households; a table without one is a register
+COUNT_NAMES = ("households", *COLUMN_ALIASES["buildings"]["households"])
+#: suffixes read as spreadsheets through GDAL (no openpyxl): ``HEADERS=FORCE``, an all-text first row is the header
+_SHEETS = (".xlsx", ".ods")
+#: ids named in one message at most
+_SHOWN = 5
+
+
+def households_source(value: Any, *, key: str | None = None, layer: str | None = None,
+                      encoding: str | None = None) -> LayerSource:
+    """A households table given to :func:`gridgeo.divide` (a DataFrame, a path, a ``(path, sheet)`` pair or a
+    :class:`~gridgeo.io.LayerSource`) as a source; ``key`` (the table's building id column) kept as its
+    ``columns["building_id"]``.
+
+    >>> households_source("户数表.xlsx", key="楼栋编号").columns
+    {'building_id': '楼栋编号'}
+    >>> households_source(12)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    gridgeo._errors.InputError: households=12: give a table of building id and households (户数表): a DataFrame, ...
+    """
+    if isinstance(value, LayerSource):
+        src = LayerSource(value.path, layer=value.layer, encoding=value.encoding, columns=dict(value.columns),
+                          frame=value.frame)
+    elif isinstance(value, pd.DataFrame):
+        src = LayerSource(None, frame=value)
+    elif isinstance(value, (str, os.PathLike)):
+        src = LayerSource(value, layer=layer)
+    elif (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (str, os.PathLike))
+          and isinstance(value[1], (str, type(None)))):
+        src = LayerSource(value[0], layer=value[1])
+    else:
+        shown = repr(value) if len(repr(value)) <= 60 else f"<{type(value).__name__}>"
+        msg = (f"households={shown}: give a table of building id and households (户数表): a DataFrame, a CSV or "
+               "Excel file, or a (path, sheet) pair")
+        raise InputError(msg)
+    if encoding is not None:
+        src.encoding = encoding
+    if key is not None:
+        src.columns["building_id"] = str(key)
+    return src
+
+
+def read_households_table(src: LayerSource) -> tuple[pd.DataFrame, str]:
+    """The table of ``src`` as a DataFrame indexed by each row's line in the file (the header is line 1), and its
+    fingerprint. CSV in the encoding gridgeo finds (:mod:`gridgeo._csv`), spreadsheets and any other table GDAL
+    reads through pyogrio."""
+    if src.frame is not None:
+        if not isinstance(src.frame, pd.DataFrame):
+            msg = f"households=<{type(src.frame).__name__}>: give a DataFrame of building id and households (户数表)"
+            raise InputError(msg)
+        table = pd.DataFrame(src.frame).copy()
+        if isinstance(src.frame, gpd.GeoDataFrame):
+            table = table.drop(columns=src.frame.geometry.name)
+        table.index = range(2, len(table) + 2)
+        return table, frame_fingerprint(src.frame)
+    path = Path(src.path)
+    if not path.is_file():
+        msg = f"households: file not found: {src.path}; check the path"
+        raise InputError(msg)
+    if path.suffix.lower() in (".csv", ".txt"):
+        from ._csv import read_csv_text
+
+        option = "--encoding households={}" if CLI.get() else None
+        table = read_csv_text(path, encoding=src.encoding, what="households", option=option, by_line=True)
+    else:
+        table = _read_ogr_table(path, src)
+    return table, fingerprint(path)
+
+
+def _read_ogr_table(path: Path, src: LayerSource) -> pd.DataFrame:
+    """A spreadsheet (its sheet ``src.layer``, else its only sheet with rows) or another table GDAL reads."""
+    import pyogrio
+
+    options: dict[str, Any] = {"HEADERS": "FORCE"} if path.suffix.lower() in _SHEETS else {}
+    if src.encoding:
+        options["encoding"] = src.encoding
+    try:
+        sheets = [str(s) for s in pyogrio.list_layers(path)[:, 0]]
+    except Exception:  # noqa: BLE001 - any failure of GDAL to open it says the same
+        msg = f"households: cannot read {path}: not a table GDAL recognises; give a CSV or an Excel .xlsx file"
+        raise InputError(msg) from None
+    sheet = src.layer
+    if sheet is not None and sheet not in sheets:
+        msg = f"households: sheet {sheet!r} not found in {path.name}; sheets there: {sheets}"
+        raise InputError(msg)
+    if sheet is None:
+        full = [s for s in sheets if pyogrio.read_info(path, layer=s, **options).get("features", 0) > 0]
+        if len(full) != 1:
+            flag = "--households-layer SHEET" if CLI.get() else "households=(path, sheet)"
+            msg = (f"households: {path.name} has {'no sheet with rows' if not full else f'several sheets with rows {full}'}; "
+                   f"{'give a table with a header row and its rows' if not full else f'choose one with {flag}'}")
+            raise InputError(msg)
+        sheet = full[0]
+    table = pd.DataFrame(pyogrio.read_dataframe(path, layer=sheet, read_geometry=False, **options))
+    table.index = range(2, len(table) + 2)
+    return table
+
+
+def _pick(table: pd.DataFrame, names: tuple[str, ...]) -> list:
+    """The columns of ``table`` named one of ``names`` (any case, without spaces around)."""
+    wanted = {_column_key(n) for n in names}
+    return [c for c in table.columns if _column_key(c) in wanted]
+
+
+def _key_column(table: pd.DataFrame, key: str | None, where: str) -> Any:
+    """The table's building id column: ``key`` (any case), else the only one of :data:`KEY_NAMES`."""
+    cols = [str(c) for c in table.columns]
+    flag = "--households-key COLUMN" if CLI.get() else "households_key='COLUMN'"
+    if key is not None:
+        found = [c for c in table.columns if _column_key(c) == _column_key(key)]
+        if not found:
+            shown = f"--households-key {key}" if CLI.get() else f"households_key={key!r}"
+            msg = f"{shown}: no such column in {where}; columns there: {cols}"
+            raise InputError(msg)
+        return found[0]
+    found = _pick(table, KEY_NAMES)
+    if len(found) != 1:
+        what = f"several building id columns {found}" if found else "no building id column (楼栋编号, 建筑编号, building_id)"
+        msg = f"households: {where} has {what}; columns there: {cols}; name it with {flag}"
+        raise InputError(msg)
+    return found[0]
+
+
+def _count_column(table: pd.DataFrame, key: Any, where: str) -> Any | None:
+    """The table's count column (:data:`COUNT_NAMES`), None for a register (one row per household)."""
+    found = [c for c in _pick(table, COUNT_NAMES) if c != key]
+    if len(found) > 1:
+        msg = (f"households: {where} has several count columns {[str(c) for c in found]}; keep one (户数) or give a "
+               "register of one row per household")
+        raise InputError(msg)
+    return found[0] if found else None
+
+
+def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.GeoDataFrame, list[dict], str]:
+    """The normalised ``buildings`` with the households of the table ``src`` joined on ``building_id``, the
+    findings of the join (``layer`` buildings) and the table's fingerprint.
+
+    >>> from shapely import Point
+    >>> b = gpd.GeoDataFrame({"building_id": ["A1", "A2", "A3"], "households": [np.nan] * 3},
+    ...                      geometry=[Point(0, 0), Point(1, 0), Point(2, 0)], crs=4547)
+    >>> t = pd.DataFrame({"楼栋编号": ["A1", "A1", "A2", "X9"], "姓名": ["张", "李", "王", "赵"]})
+    >>> out, found, _ = join_households(b, households_source(t))
+    >>> out["households"].tolist()[:2], pd.isna(out["households"].iloc[2])
+    ([2, 1], True)
+    >>> [f["type"] for f in found]
+    ['households_table_unmatched', 'households_table_used']
+    """
+    table, print_ = read_households_table(src)
+    where = "the households table" if src.path is None else Path(src.path).name
+    key = _key_column(table, src.columns.get("building_id"), where)
+    count = _count_column(table, key, where)
+    ids = table[key].map(_code_text)
+    records: list[dict] = []
+    no_id = ids == ""
+    if no_id.any():
+        lines = table.index[no_id].tolist()
+        records.append(_finding("households_table_no_id", f"households: {len(lines):,} row(s) of {where} without a "
+                                f"{key} (lines {lines[:_SHOWN]}{' …' if len(lines) > _SHOWN else ''}); not used: give "
+                                "each row its building's id", measure=len(lines)))
+    ids, table = ids[~no_id], table[~no_id]
+    if count is None:  # a register: one row per household
+        per_id = ids.value_counts().sort_index()
+        raw = per_id.astype("int64")
+    else:
+        raw = _counts_per_id(table[count], ids, key, count, records)
+    building_ids = buildings["building_id"].map(_code_text)
+    known = raw.index.isin(building_ids)
+    if not known.any():
+        sample_t = raw.index[:3].tolist()
+        sample_b = sorted(building_ids)[:3]
+        made = "" if "building_id" in buildings.attrs.get("gridgeo_source_columns", {}) or not (
+            building_ids.str.match(r"^b[0-9a-f]{12}")).all() else " (made from the geometry: the layer has no id column)"
+        fix = ("map the buildings' id column with --columns buildings.building_id=COLUMN or name the table's with "
+               "--households-key COLUMN" if CLI.get() else
+               "map the buildings' id column with columns={'buildings': {'building_id': 'COLUMN'}} or name the "
+               "table's with households_key='COLUMN'")
+        msg = (f"households: no {key} of {where} (e.g. {sample_t}) is a building_id of the buildings{made} "
+               f"(e.g. {sample_b}); {fix}")
+        raise InputError(msg)
+    for bid in raw.index[~known]:
+        records.append(_finding("households_table_unmatched",
+                                f"households: {key} {bid!r} of {where} ({raw[bid]} households) is no building of the "
+                                "footprints; its households are in no grid: add the footprint or correct the id",
+                                feature_id=str(bid), measure=_measure(raw[bid])))
+    out = buildings.copy()
+    # an id listed with an empty count gives the building nothing: the layer's count, else the estimate
+    listed = building_ids.isin(raw.index[raw.notna() & (raw.astype(str).str.strip() != "")])
+    before = out["households"]
+    had = before.notna() & (before.astype(str).str.strip() != "")
+    new = building_ids.map(raw)
+    changed = listed & had & (before.astype(str).str.strip() != new.astype(str).str.strip())
+    out["households"] = before.astype(object).where(~listed, new.astype(object))
+    if (listed & had).any():
+        records.append(_finding("households_table_replaced",
+                                f"buildings: {int((listed & had).sum()):,} buildings have a households value in the layer "
+                                f"and in {where}: the table's is used ({int(changed.sum()):,} differed, e.g. "
+                                f"{building_ids[changed].tolist()[:_SHOWN]}); the layer's is kept for buildings the "
+                                "table does not list", measure=int(changed.sum())))
+    kind = f"a count table (column {count})" if count is not None else "a register (one row per household)"
+    records.append(_finding("households_table_used",
+                            f"households: {where}, {kind}, joined by {key} to building_id: {int(listed.sum()):,} of "
+                            f"{len(out):,} buildings listed, {int((~known).sum()):,} ids not among them; buildings "
+                            "not listed keep the layer's count or are estimated from footprint × floors",
+                            measure=int(listed.sum()), severity="info"))
+    return out, records, print_
+
+
+def _counts_per_id(counts: pd.Series, ids: pd.Series, key: Any, column: Any, records: list[dict]) -> pd.Series:
+    """One count per building id of a count table: an id listed twice with the same count once, with different
+    counts the largest (a finding naming the id and its counts)."""
+    from .households import _WITH_UNIT, _numeric, _read_text
+
+    text = counts.astype(object).where(counts.notna(), None)
+    frame = pd.DataFrame({"id": ids.to_numpy(), "raw": text.to_numpy(),
+                          "num": _read_text(counts, _numeric(counts), _WITH_UNIT, approx=True)[0].to_numpy()})
+    frame["shown"] = frame["raw"].map(lambda v: "" if v is None else str(v).strip())
+    frame = frame.drop_duplicates(["id", "shown"]).sort_values(["id", "num", "shown"], na_position="first")
+    several = frame["id"].duplicated(keep=False)
+    for bid, grp in frame[several].groupby("id", sort=True):
+        records.append(_finding("households_table_duplicate",
+                                f"households: {key} {bid!r} is listed with different {column} {grp['shown'].tolist()}; "
+                                f"the largest ({grp['shown'].iloc[-1]}) is used: keep one row per building, or sum the "
+                                "rows in the table if they are parts of it (单元)", feature_id=str(bid),
+                                measure=_measure(grp["num"].iloc[-1])))
+    last = frame.drop_duplicates("id", keep="last").set_index("id")["raw"]
+    return last.sort_index()
+
+
+def _measure(value: Any) -> float:
+    num = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return float(num) if np.isfinite(num) else np.nan
+
+
+def _finding(ftype: str, message: str, *, feature_id: str | None = None, measure: float = np.nan,
+             severity: str = "warning") -> dict:
+    return {"type": ftype, "severity": severity, "layer": "buildings", "feature_id": feature_id, "measure": measure,
+            "message": message, "geometry": None}

@@ -178,8 +178,8 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     ...                      geometry=[Point(0, 0), Point(1, 0), Point(2, 0)], crs=4547)
     >>> t = pd.DataFrame({"楼栋编号": ["A1", "A1", "A2", "X9"], "姓名": ["张", "李", "王", "赵"]})
     >>> out, found, _ = join_households(b, households_source(t))
-    >>> out["households"].tolist()[:2], pd.isna(out["households"].iloc[2])
-    ([2, 1], True)
+    >>> out["households"].tolist()
+    [2.0, 1.0, nan]
     >>> [f["type"] for f in found]
     ['households_table_unmatched', 'households_table_used']
     """
@@ -225,7 +225,7 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     listed = building_ids.isin(raw.index[raw.notna() & (raw.astype(str).str.strip() != "")])
     before = out["households"]
     had = before.notna() & (before.astype(str).str.strip() != "")
-    new = building_ids.map(raw)
+    new = building_ids.map(raw.astype(object))
     changed = listed & had & (before.astype(str).str.strip() != new.astype(str).str.strip())
     out["households"] = before.astype(object).where(~listed, new.astype(object))
     if (listed & had).any():

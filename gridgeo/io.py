@@ -630,8 +630,9 @@ def read_layer(
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry is None:
         msg = f"{name}: {path} has no geometry column (a table: {[str(c) for c in gdf.columns][:8]}); give a spatial layer"
         if name == "buildings":  # a households table (户数表, 住户登记) given for the footprints it is keyed to
+            given = f"--households {p.name}" if CLI.get() else f"households={p.name!r}"
             msg += (" of building footprints or points; households kept in a table keyed by building id (楼栋编号) are "
-                    "joined to the buildings first (README, \"Households in a separate table\")")
+                    f"given beside them: {given} (README, \"Households in a separate table\")")
         raise InputError(msg)
     if len(gdf) == 0:
         shown = layer or (layers[0] if len(layers) == 1 else p.name)
@@ -1224,7 +1225,7 @@ def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSour
         raise InputError(msg) from None
     sources: dict[str, LayerSource] = {}
     layer_keys = {"path", "layer", "crs", "datum", "encoding", "columns"}
-    sections = [*sorted(LAYER_KINDS), "households"] + (["grids"] if grids else [])
+    sections = sorted([*LAYER_KINDS, "households"]) + (["grids"] if grids else [])
     for key, table in data.items():
         if key in ("rules",):
             continue

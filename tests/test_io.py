@@ -302,13 +302,13 @@ def test_non_spatial_table(tmp_path):
 def test_a_households_table_given_as_buildings_names_the_join(tmp_path):
     """A planner's households come in an Excel table keyed by building id (楼栋编号, 户数); given as the buildings it
     was refused with "has no geometry column; give a spatial layer", nothing on how to use it: the error names it a
-    table, its columns, and the join (the README section this test also reads)."""
+    table, its columns, and the argument that takes it (the README section this test also reads)."""
     path = tmp_path / "户数表.xlsx"
     pyogrio.write_dataframe(pd.DataFrame({"楼栋编号": ["B1", "B2"], "户数": [12, 30]}), path, driver="XLSX")
     with pytest.raises(InputError, match=r"buildings: .*户数表\.xlsx has no geometry column \(a table: \['楼栋编号', '户数'\]\); "
                                          r"give a spatial layer of building footprints or points; households kept in a "
-                                         r"table keyed by building id \(楼栋编号\) are joined to the buildings first "
-                                         r"\(README, \"Households in a separate table\"\)"):
+                                         r"table keyed by building id \(楼栋编号\) are given beside them: "
+                                         r"households='户数表\.xlsx' \(README, \"Households in a separate table\"\)"):
         read_layer(path, name="buildings")
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert "### Households in a separate table" in readme

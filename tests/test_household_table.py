@@ -1,0 +1,245 @@
+"""Households in a separate table (户数表, 住户登记) joined to the buildings: ``--households``, ``[households]`` of
+``--config`` and ``divide(households=...)``.
+
+The sample town divided from footprints without households plus a table made of its households gives the plan the
+sample town gives (through the CLI with a GBK CSV, through the API with an Excel sheet); the join's findings and
+errors are checked on the tiny town.
+"""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+import gridgeo
+from gridgeo import InputError, Plan
+from gridgeo.cli import main
+from gridgeo.datasets import get_path, sample_town_layers
+from gridgeo.household_table import households_source, join_households
+from gridgeo.io import normalise_buildings
+
+SAMPLE = get_path("sample_town")
+#: the columns of the plan's layers compared between the sample town and its footprints plus a table
+COMPARED = {"grids": ["grid_code", "households"], "subgrids": ["subgrid_code", "households"],
+            "buildings": ["building_id", "grid_code", "subgrid_code", "households", "households_source"]}
+
+
+# ------------------------------------------------------------------------------------ the sample town
+
+
+@pytest.fixture(scope="module")
+def sample_reference() -> Plan:
+    layers = {name: (SAMPLE, name) for name in sample_town_layers()}
+    return gridgeo.divide(layers.pop("communities"), **layers)
+
+
+@pytest.fixture(scope="module")
+def sample_split(tmp_path_factory) -> dict:
+    """The sample town's buildings without households (a GeoPackage) and its households as a table (户数表): a GBK
+    CSV and an Excel workbook, keyed by 楼栋编号; buildings without a count are not listed."""
+    folder = tmp_path_factory.mktemp("households_table")
+    buildings = gpd.read_file(SAMPLE, layer="buildings")
+    footprints = folder / "楼栋.gpkg"
+    buildings.drop(columns="households").to_file(footprints, layer="buildings")
+    table = buildings.loc[buildings["households"].notna(), ["building_id", "households"]]
+    table = table.rename(columns={"building_id": "楼栋编号", "households": "户数"}).astype({"户数": "int64"})
+    table = table.iloc[::-1]  # in another order than the footprints: the plan is the same
+    csv = folder / "户数表.csv"
+    table.to_csv(csv, index=False, encoding="gbk")
+    xlsx = folder / "户数表.xlsx"
+    pyogrio.write_dataframe(table, xlsx, driver="XLSX", layer="户数")
+    return {"footprints": footprints, "csv": csv, "xlsx": xlsx, "listed": len(table), "buildings": len(buildings)}
+
+
+def assert_same_plan(got: Plan, want: Plan) -> None:
+    for layer, columns in COMPARED.items():
+        a = got[layer].sort_values(columns[0]).reset_index(drop=True)
+        b = want[layer].sort_values(columns[0]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(pd.DataFrame(a[columns]), pd.DataFrame(b[columns]), check_dtype=False)
+        assert a.geometry.geom_equals_exact(b.geometry, tolerance=0).all(), layer
+
+
+def test_cli_partition_joins_a_gbk_csv_table_to_footprints(capsys, tmp_path, sample_split, sample_reference):
+    out = tmp_path / "plan.gpkg"
+    rc = main(["partition", "--sample", "--buildings", str(sample_split["footprints"]), "--households",
+               str(sample_split["csv"]), "--workers", "1", "--quiet", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    plan = Plan.read(out)
+    assert_same_plan(plan, sample_reference)
+    used = plan["findings"][plan["findings"]["type"] == "households_table_used"]
+    assert len(used) == 1
+    assert (f"户数表.csv, a count table (column 户数), joined by 楼栋编号 to building_id: {sample_split['listed']:,} of "
+            f"{sample_split['buildings']:,} buildings listed, 0 ids not among them") in used["message"].iloc[0]
+    assert "households" in plan.metadata["input_fingerprints"]
+
+
+def test_api_divide_joins_an_excel_sheet_by_the_key_named(sample_split, sample_reference):
+    layers = {name: (SAMPLE, name) for name in sample_town_layers()}
+    layers["buildings"] = sample_split["footprints"]
+    plan = gridgeo.divide(layers.pop("communities"), **layers, households=(sample_split["xlsx"], "户数"),
+                          households_key="楼栋编号")
+    assert_same_plan(plan, sample_reference)
+    nulls = plan["findings"]["type"].eq("households_null").sum()  # the unlisted buildings, estimated as without a table
+    assert nulls == sample_split["buildings"] - sample_split["listed"] > 0
+
+
+# ------------------------------------------------------------------------------------ the join
+
+
+@pytest.fixture
+def tiny(buildings_4547) -> gpd.GeoDataFrame:
+    """The tiny town's buildings normalised: b1 120, b2 none (floors), b3 40, b4 8, b5 none, b6 5 households."""
+    return normalise_buildings(buildings_4547)[0]
+
+
+def households(out: gpd.GeoDataFrame) -> dict:
+    return {k: (None if pd.isna(v) else v) for k, v in out.set_index("building_id")["households"].items()}
+
+
+def test_a_register_counts_its_rows_per_building_and_wins_over_the_layer(tiny):
+    register = pd.DataFrame({"楼栋编号": ["b2", "b4", "b2", "b2", "b4"], "户主": list("甲乙丙丁戊")})
+    out, found, _ = join_households(tiny, households_source(register))
+    got = households(out)
+    assert (got["b2"], got["b4"]) == (3, 2)  # rows per building, the layer's 8 replaced
+    assert (got["b1"], got["b3"], got["b5"]) == (120, 40, None)  # not listed: the layer's, or estimated later
+    types = {f["type"]: f for f in found}
+    assert set(types) == {"households_table_replaced", "households_table_used"}
+    assert "1 buildings have a households value in the layer and in the households table: the table's is used (1 " \
+           "differed, e.g. ['b4'])" in types["households_table_replaced"]["message"]
+    assert "a register (one row per household)" in types["households_table_used"]["message"]
+
+
+def test_ids_not_among_the_footprints_duplicates_and_rows_without_id_are_findings(tiny):
+    table = pd.DataFrame({"建筑编号": ["b1", "b1", "b3", "b3", "Z9", "", "b5"],
+                          "户数": ["12", "12", "40", "45户", "7", "3", ""]})
+    out, found, _ = join_households(tiny, households_source(table))
+    got = households(out)
+    assert (got["b1"], got["b3"], got["b5"]) == ("12", "45户", None)  # an empty count gives nothing: estimated later
+    by_type = {}
+    for f in found:
+        by_type.setdefault(f["type"], []).append(f)
+    assert [f["feature_id"] for f in by_type["households_table_unmatched"]] == ["Z9"]
+    assert "建筑编号 'Z9' of the households table (7 households) is no building of the footprints" in \
+           by_type["households_table_unmatched"][0]["message"]
+    assert [f["feature_id"] for f in by_type["households_table_duplicate"]] == ["b3"]  # b1 twice with 12: no finding
+    assert "建筑编号 'b3' is listed with different 户数 ['40', '45户']; the largest (45户) is used" in \
+           by_type["households_table_duplicate"][0]["message"]
+    assert "1 row(s) of the households table without a 建筑编号 (lines [7])" in by_type["households_table_no_id"][0]["message"]
+
+
+def test_duplicates_are_taken_alike_whatever_the_row_order(tiny):
+    table = pd.DataFrame({"building_id": ["b3", "b1", "b3", "b3"], "households": [45, 12, 40, 44]})
+    firsts = [households(join_households(tiny, households_source(t))[0]) for t in (table, table.iloc[::-1])]
+    assert firsts[0] == firsts[1]
+    assert firsts[0]["b3"] == 45
+
+
+def test_no_id_matching_names_both_columns_values(tiny):
+    table = pd.DataFrame({"楼栋编号": ["1", "2"], "户数": [10, 20]})
+    with pytest.raises(InputError, match=re.escape("households: no 楼栋编号 of the households table (e.g. ['1', '2']) is a "
+                                                   "building_id of the buildings (e.g. ['b1', 'b2', 'b3']); map the "
+                                                   "buildings' id column with columns={'buildings': {'building_id': ")):
+        join_households(tiny, households_source(table))
+
+
+@pytest.mark.parametrize(("table", "key", "message"), [
+    ({"编号": ["b1"], "户数": [1]}, None, "households: the households table has no building id column (楼栋编号, 建筑编号, "
+                                      "building_id); columns there: ['编号', '户数']; name it with households_key='COLUMN'"),
+    ({"楼栋编号": ["b1"], "建筑编号": ["b1"], "户数": [1]}, None,
+     "households: the households table has several building id columns ['楼栋编号', '建筑编号']"),
+    ({"编号": ["b1"], "户数": [1]}, "楼号", "households_key='楼号': no such column in the households table; columns "
+                                         "there: ['编号', '户数']"),
+    ({"编号": ["b1"], "户数": [1], "住户数": [2]}, "编号", "households: the households table has several count columns "
+                                                      "['户数', '住户数']"),
+])
+def test_a_table_whose_columns_cannot_be_read_is_refused_naming_them(tiny, table, key, message):
+    with pytest.raises(InputError, match=re.escape(message)):
+        join_households(tiny, households_source(pd.DataFrame(table), key=key))
+
+
+def test_divide_refuses_a_key_without_a_table(communities_4490, buildings_4490):
+    with pytest.raises(InputError, match=re.escape("divide: households_key='楼栋编号' without households=")):
+        gridgeo.divide(communities_4490, buildings=buildings_4490, households_key="楼栋编号")
+
+
+# ------------------------------------------------------------------------------------ the command line
+
+
+def test_blocks_reads_the_table_of_a_config_with_its_key(capsys, tiny_files, tmp_path):
+    (tmp_path / "表.csv").write_text("编号,户数\nb1,120户\nb4,30\n", encoding="gbk")
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text(f'[communities]\npath = "{tiny_files["communities"].as_posix()}"\n'
+                   f'[streets]\npath = "{tiny_files["streets"].as_posix()}"\n'
+                   f'[buildings]\npath = "{tiny_files["buildings"].as_posix()}"\n'
+                   '[households]\npath = "表.csv"\nkey = "编号"\n', encoding="utf-8")
+    out = tmp_path / "plan.gpkg"
+    assert main(["blocks", "--config", str(cfg), "--quiet", "--out", str(out)]) == 0, capsys.readouterr().err
+    plan = Plan.read(out)
+    got = plan["buildings"].set_index("building_id")["households"]
+    assert (got["b1"], got["b4"], got["b3"]) == (120, 30, 40)  # b3 not listed: the layer's count
+    assert {"households_table_used", "households_table_replaced", "households_parsed"} <= set(plan["findings"]["type"])
+
+
+def test_cli_households_key_names_the_column(capsys, tiny_files, tmp_path):
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"BM": ["b4"], "HS": [30]}).to_csv(table, index=False)
+    out = tmp_path / "plan.gpkg"
+    args = ["blocks", "--communities", str(tiny_files["communities"]), "--streets", str(tiny_files["streets"]),
+            "--buildings", str(tiny_files["buildings"]), "--quiet", "--out", str(out), "--households", str(table)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "t.csv has no building id column" in err[0] and "name it with --households-key COLUMN" in err[0]
+    assert not out.exists()
+    # HS is no count column by its name: the table is a register of one row (one household) for b4
+    assert main([*args, "--households-key", "BM"]) == 0, capsys.readouterr().err
+    assert Plan.read(out)["buildings"].set_index("building_id")["households"]["b4"] == 1
+
+
+def test_cli_households_key_without_a_table_is_one_line(capsys, tiny_files, tmp_path):
+    rc = main(["blocks", "--communities", str(tiny_files["communities"]), "--buildings", str(tiny_files["buildings"]),
+               "--households-key", "楼栋编号", "--out", str(tmp_path / "p.gpkg")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["gridgeo: error: --households-key without --households TABLE; give the households table (户数表) too"]
+
+
+def test_a_workbook_with_several_sheets_needs_one_named(capsys, tiny, tmp_path):
+    book = tmp_path / "户数表.xlsx"
+    pyogrio.write_dataframe(pd.DataFrame({"楼栋编号": ["b1"], "户数": [1]}), book, driver="XLSX", layer="一")
+    pyogrio.write_dataframe(pd.DataFrame({"楼栋编号": ["b3"], "户数": [2]}), book, driver="XLSX", layer="二", append=True)
+    with pytest.raises(InputError, match=re.escape("households: 户数表.xlsx has several sheets with rows ['一', '二']; "
+                                                   "choose one with households=(path, sheet)")):
+        join_households(tiny, households_source(book))
+    out = join_households(tiny, households_source((book, "二")))[0]
+    assert households(out)["b3"] == 2
+    assert np.isclose(households(out)["b1"], 120)
+
+
+def test_a_table_given_as_the_buildings_names_the_option(capsys, tmp_path):
+    book = tmp_path / "户数表.xlsx"
+    pyogrio.write_dataframe(pd.DataFrame({"楼栋编号": ["B1"], "户数": [1]}), book, driver="XLSX")
+    out = tmp_path / "p.gpkg"
+    assert main(["partition", "--sample", "--buildings", str(book), "--quiet", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "are given beside them: --households 户数表.xlsx (README" in err[0]
+    assert not out.exists()
+
+
+def test_a_config_households_table_needs_its_path_and_known_keys(tmp_path):
+    from gridgeo.io import load_config
+
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text('[households]\npath = "户数表.xlsx"\nsheet = "一"\n', encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape("unknown key(s) ['sheet'] in [households]; valid keys: ['encoding', "
+                                                   "'key', 'layer', 'path']")):
+        load_config(cfg)
+    cfg.write_text('[households]\npath = "户数表.xlsx"\nlayer = "一"\nkey = "楼号"\n', encoding="utf-8")
+    src = load_config(cfg)["households"]
+    assert (src.path, src.layer, src.columns) == (tmp_path / "户数表.xlsx", "一", {"building_id": "楼号"})

@@ -4,6 +4,7 @@
     gridgeo info PATH
     gridgeo blocks    --communities C --streets S --buildings B --out plan.gpkg
     gridgeo partition --communities C --streets S --buildings B --out plan.gpkg [--rules urban|rural|FILE.toml]
+                      [--households 户数表.xlsx [--households-key 楼栋编号]]
     gridgeo report PLAN
     gridgeo validate GRIDS|COMMUNITIES [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
     gridgeo diff OLD NEW [--out diff.gpkg]

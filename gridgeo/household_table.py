@@ -29,7 +29,7 @@ import pandas as pd
 
 from ._errors import InputError
 from ._face import CLI
-from .io import COLUMN_ALIASES, LayerSource, _code_text, _column_key, fingerprint, frame_fingerprint
+from .io import COLUMN_ALIASES, SOURCE_COLUMNS, LayerSource, _code_text, _column_key, fingerprint, frame_fingerprint
 
 __all__ = ["KEY_NAMES", "COUNT_NAMES", "households_source", "read_households_table", "join_households"]
 
@@ -98,8 +98,9 @@ def read_households_table(src: LayerSource) -> tuple[pd.DataFrame, str]:
     if path.suffix.lower() in (".csv", ".txt"):
         from ._csv import read_csv_text
 
-        option = "--encoding households={}" if CLI.get() else None
-        table = read_csv_text(path, encoding=src.encoding, what="households", option=option, by_line=True)
+        # divide() respells the option as households=gridgeo.io.LayerSource(PATH, encoding=...)
+        table = read_csv_text(path, encoding=src.encoding, what="households", option="--encoding households={}",
+                              by_line=True)
     else:
         table = _read_ogr_table(path, src)
     return table, fingerprint(path)
@@ -206,8 +207,9 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     if not known.any():
         sample_t = raw.index[:3].tolist()
         sample_b = sorted(building_ids)[:3]
-        made = "" if "building_id" in buildings.attrs.get("gridgeo_source_columns", {}) or not (
-            building_ids.str.match(r"^b[0-9a-f]{12}")).all() else " (made from the geometry: the layer has no id column)"
+        made_ids = "building_id" not in buildings.attrs.get(SOURCE_COLUMNS, {}) and bool(
+            building_ids.str.fullmatch(r"b[0-9a-f]{12}(-\d+)?").all())
+        made = " (made from the geometry: the layer has no id column)" if made_ids else ""
         fix = ("map the buildings' id column with --columns buildings.building_id=COLUMN or name the table's with "
                "--households-key COLUMN" if CLI.get() else
                "map the buildings' id column with columns={'buildings': {'building_id': 'COLUMN'}} or name the "

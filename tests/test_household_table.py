@@ -243,3 +243,27 @@ def test_a_config_households_table_needs_its_path_and_known_keys(tmp_path):
     cfg.write_text('[households]\npath = "户数表.xlsx"\nlayer = "一"\nkey = "楼号"\n', encoding="utf-8")
     src = load_config(cfg)["households"]
     assert (src.path, src.layer, src.columns) == (tmp_path / "户数表.xlsx", "一", {"building_id": "楼号"})
+
+
+def test_a_csv_that_does_not_decode_names_the_encoding_for_the_face_called(capsys, tiny_files, tmp_path):
+    table = tmp_path / "户数表.csv"
+    table.write_bytes("楼栋编号,户数\nb1,12\n".encode("gbk"))
+    with pytest.raises(InputError, match=re.escape("give its encoding: households=gridgeo.io.LayerSource(PATH, "
+                                                   "encoding='gbk'), which decodes it")):
+        gridgeo.divide(tiny_files["communities"], buildings=tiny_files["buildings"],
+                       households=gridgeo.io.LayerSource(table, encoding="utf-8"))
+    out = tmp_path / "p.gpkg"
+    args = ["blocks", "--communities", str(tiny_files["communities"]), "--buildings", str(tiny_files["buildings"]),
+            "--households", str(table), "--quiet", "--out", str(out)]
+    assert main([*args, "--encoding", "households=utf-8"]) == 2
+    assert "give its encoding: --encoding households=gbk, which decodes it" in capsys.readouterr().err
+    assert main([*args, "--encoding", "households=gbk"]) == 0, capsys.readouterr().err
+    assert Plan.read(out)["buildings"].set_index("building_id")["households"]["b1"] == 12
+
+
+def test_buildings_without_ids_are_said_to_have_none(buildings_4547):
+    made = normalise_buildings(buildings_4547.drop(columns="building_id"))[0]
+    table = pd.DataFrame({"楼栋编号": ["b1"], "户数": [10]})
+    with pytest.raises(InputError, match=re.escape("is a building_id of the buildings (made from the geometry: the layer "
+                                                   "has no id column) (e.g. ['b")):
+        join_households(made, households_source(table))

@@ -205,18 +205,7 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     building_ids = buildings["building_id"].map(_code_text)
     known = raw.index.isin(building_ids)
     if not known.any():
-        sample_t = raw.index[:3].tolist()
-        sample_b = sorted(building_ids)[:3]
-        made_ids = "building_id" not in buildings.attrs.get(SOURCE_COLUMNS, {}) and bool(
-            building_ids.str.fullmatch(r"b[0-9a-f]{12}(-\d+)?").all())
-        made = " (made from the geometry: the layer has no id column)" if made_ids else ""
-        fix = ("map the buildings' id column with --columns buildings.building_id=COLUMN or name the table's with "
-               "--households-key COLUMN" if CLI.get() else
-               "map the buildings' id column with columns={'buildings': {'building_id': 'COLUMN'}} or name the "
-               "table's with households_key='COLUMN'")
-        msg = (f"households: no {key} of {where} (e.g. {sample_t}) is a building_id of the buildings{made} "
-               f"(e.g. {sample_b}); {fix}")
-        raise InputError(msg)
+        _refuse_no_match(raw.index, buildings, building_ids, key, where)
     for bid in raw.index[~known]:
         records.append(_finding("households_table_unmatched",
                                 f"households: {key} {bid!r} of {where} ({raw[bid]} households) is no building of the "
@@ -245,6 +234,21 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     return out, records, print_
 
 
+def _refuse_no_match(table_ids: pd.Index, buildings: gpd.GeoDataFrame, building_ids: pd.Series, key: Any,
+                     where: str) -> None:
+    """No id of the table is a building's: one line showing both columns' values and the two ways to match them."""
+    made_ids = "building_id" not in buildings.attrs.get(SOURCE_COLUMNS, {}) and bool(
+        building_ids.str.fullmatch(r"b[0-9a-f]{12}(-\d+)?").all())
+    made = " (made from the geometry: the layer has no id column)" if made_ids else ""
+    fix = ("map the buildings' id column with --columns buildings.building_id=COLUMN or name the table's with "
+           "--households-key COLUMN" if CLI.get() else
+           "map the buildings' id column with columns={'buildings': {'building_id': 'COLUMN'}} or name the "
+           "table's with households_key='COLUMN'")
+    msg = (f"households: no {key} of {where} (e.g. {table_ids[:3].tolist()}) is a building_id of the buildings{made} "
+           f"(e.g. {sorted(building_ids)[:3]}); {fix}")
+    raise InputError(msg)
+
+
 def _counts_per_id(counts: pd.Series, ids: pd.Series, key: Any, column: Any, records: list[dict]) -> pd.Series:
     """One count per building id of a count table: an id listed twice with the same count once, with different
     counts the largest (a finding naming the id and its counts)."""
@@ -254,7 +258,11 @@ def _counts_per_id(counts: pd.Series, ids: pd.Series, key: Any, column: Any, rec
     frame = pd.DataFrame({"id": ids.to_numpy(), "raw": text.to_numpy(),
                           "num": _read_text(counts, _numeric(counts), _WITH_UNIT, approx=True)[0].to_numpy()})
     frame["shown"] = frame["raw"].map(lambda v: "" if v is None else str(v).strip())
-    frame = frame.drop_duplicates(["id", "shown"]).sort_values(["id", "num", "shown"], na_position="first")
+    # the same count written alike or not (12, "12.0", "12户") is one; an empty one beside a count is none
+    frame["same"] = frame["num"].map(lambda v: f"{v:g}").where(frame["num"].notna(), frame["shown"])
+    counted = frame["shown"].ne("").groupby(frame["id"]).transform("any")
+    frame = frame[frame["shown"].ne("") | ~counted]
+    frame = frame.sort_values(["id", "num", "shown"], na_position="first").drop_duplicates(["id", "same"])
     several = frame["id"].duplicated(keep=False)
     for bid, grp in frame[several].groupby("id", sort=True):
         records.append(_finding("households_table_duplicate",

@@ -115,18 +115,20 @@ def test_a_register_counts_its_rows_per_building_and_wins_over_the_layer(tiny):
 
 
 def test_ids_not_among_the_footprints_duplicates_and_rows_without_id_are_findings(tiny):
-    table = pd.DataFrame({"建筑编号": ["b1", "b1", "b3", "b3", "Z9", "", "b5"],
-                          "户数": ["12", "12", "40", "45户", "7", "3", ""]})
+    table = pd.DataFrame({"建筑编号": ["b1", "b1", "b3", "b3", "Z9", "", "b5", "b1", "b4", "b4"],
+                          "户数": ["12", "12", "40", "45户", "7", "3", "", "12.0", "", "9"]})
     out, found, _ = join_households(tiny, households_source(table))
     got = households(out)
     assert (got["b1"], got["b3"], got["b5"]) == ("12", "45户", None)  # an empty count gives nothing: estimated later
+    assert got["b4"] == "9"  # an empty count beside one is no other count
     by_type = {}
     for f in found:
         by_type.setdefault(f["type"], []).append(f)
     assert [f["feature_id"] for f in by_type["households_table_unmatched"]] == ["Z9"]
     assert "建筑编号 'Z9' of the households table (7 households) is no building of the footprints" in \
            by_type["households_table_unmatched"][0]["message"]
-    assert [f["feature_id"] for f in by_type["households_table_duplicate"]] == ["b3"]  # b1 twice with 12: no finding
+    # b1 three times with 12 (once as "12.0", as Excel writes it), b4 with 9 and with nothing: no finding
+    assert [f["feature_id"] for f in by_type["households_table_duplicate"]] == ["b3"]
     assert "建筑编号 'b3' is listed with different 户数 ['40', '45户']; the largest (45户) is used" in \
            by_type["households_table_duplicate"][0]["message"]
     assert "1 row(s) of the households table without a 建筑编号 (lines [7])" in by_type["households_table_no_id"][0]["message"]

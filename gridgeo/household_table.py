@@ -7,7 +7,9 @@ id (楼栋编号) and count (户数), or a register with one row per household. 
 - the table's key column is the one named (``--households-key``), else the one of :data:`KEY_NAMES` it has; it is
   matched to the buildings' ``building_id`` (``楼栋编号`` read as such, or mapped: ``--columns buildings.building_id=COL``);
 - a column of :data:`COUNT_NAMES` makes it a count table (the count read as any count is: ``120户``, ``约12户`` ...);
-  without one it is a register and each building has as many households as it has rows;
+  without one it is a register: of persons when it has a household id (户号, :data:`HOUSEHOLD_ID_NAMES`; its distinct
+  ids per building are counted) or a relationship to the head (与户主关系, :data:`RELATION_NAMES`; its heads 户主
+  are counted), else of households (each building has as many households as it has rows);
 - nothing is lost silently: ids the footprints do not have (``households_table_unmatched``), an id listed twice
   with different counts (``households_table_duplicate``: the largest is used) and rows without an id
   (``households_table_no_id``) are findings naming them; no id matching at all is an :class:`~gridgeo.InputError`
@@ -37,6 +39,12 @@ __all__ = ["KEY_NAMES", "COUNT_NAMES", "households_source", "read_households_tab
 KEY_NAMES = ("building_id", *COLUMN_ALIASES["buildings"]["building_id"], "楼栋号", "楼号", "建筑物代码", "楼栋id")
 #: a table's count column: the buildings' names for the households; a table without one is a register
 COUNT_NAMES = ("households", *COLUMN_ALIASES["buildings"]["households"])
+#: a register's household id column (户号): a register of one row per person counts its distinct households
+HOUSEHOLD_ID_NAMES = ("household_id", "户号", "户编号", "户籍号", "住户编号")
+#: a register's relationship to the head of household (与户主关系): without a 户号, its heads (户主) are the households
+RELATION_NAMES = ("与户主关系", "户主关系", "relation", "relationship")
+#: the relationship values that name the head of household
+HEADS = ("户主", "本人", "head", "self")
 #: suffixes read as spreadsheets through GDAL (no openpyxl): ``HEADERS=FORCE``, an all-text first row is the header
 _SHEETS = (".xlsx", ".ods")
 #: ids named in one message at most
@@ -197,9 +205,8 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
                                 f"{key} (lines {lines[:_SHOWN]}{' …' if len(lines) > _SHOWN else ''}); not used: give "
                                 "each row its building's id", measure=len(lines)))
     ids, table = ids[~no_id], table[~no_id]
-    if count is None:  # a register: one row per household
-        per_id = ids.value_counts().sort_index()
-        raw = per_id.astype("int64")
+    if count is None:  # a register: one row per household, or per person with a 户号 or a 与户主关系
+        raw, kind = _register_counts(table, ids, key, where)
     else:
         raw = _counts_per_id(table[count], ids, key, count, records)
     building_ids = buildings["building_id"].map(_code_text)
@@ -225,13 +232,48 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
                                 f"and in {where}: the table's is used ({int(changed.sum()):,} differed, e.g. "
                                 f"{building_ids[changed].tolist()[:_SHOWN]}); the layer's is kept for buildings the "
                                 "table does not list", measure=int(changed.sum())))
-    kind = f"a count table (column {count})" if count is not None else "a register (one row per household)"
+    if count is not None:
+        kind = f"a count table (column {count})"
     records.append(_finding("households_table_used",
                             f"households: {where}, {kind}, joined by {key} to building_id: {int(listed.sum()):,} of "
                             f"{len(out):,} buildings listed, {int((~known).sum()):,} ids not among them; buildings "
                             "not listed keep the layer's count or are estimated from footprint × floors",
                             measure=int(listed.sum()), severity="info"))
     return out, records, print_
+
+
+def _register_counts(table: pd.DataFrame, ids: pd.Series, key: Any, where: str) -> tuple[pd.Series, str]:
+    """Households per building id of a register, and how they were counted: the distinct household ids (户号) of a
+    register of persons, else its heads of household (与户主关系 = 户主), else one household per row."""
+    hh = [c for c in _pick(table, HOUSEHOLD_ID_NAMES) if c != key]
+    rel = [c for c in _pick(table, RELATION_NAMES) if c != key]
+    if len(hh) > 1 or len(rel) > 1:
+        both = hh if len(hh) > 1 else rel
+        msg = (f"households: {where} has several columns {[str(c) for c in both]} of one kind; keep one, or give a "
+               "count table (户数)")
+        raise InputError(msg)
+    if hh:
+        household = table[hh[0]].map(_code_text)
+        if household.eq("").any():
+            lines = table.index[household.eq("")].tolist()
+            msg = (f"households: {len(lines):,} row(s) of {where} without a {hh[0]} (lines {lines[:_SHOWN]}"
+                   f"{' …' if len(lines) > _SHOWN else ''}); give each person's household id, or drop the column")
+            raise InputError(msg)
+        # a household is counted in the building of its rows; one registered in two buildings counts in each
+        per_id = pd.DataFrame({"id": ids.to_numpy(), "hh": household.to_numpy()}).drop_duplicates()
+        return per_id["id"].value_counts().sort_index().astype("int64"), f"a register of persons (distinct {hh[0]})"
+    if rel:
+        relation = table[rel[0]].map(_code_text).str.lower()
+        heads = relation.isin([h.lower() for h in HEADS])
+        if not heads.any():
+            msg = (f"households: {where}'s {rel[0]} names no head of household ({'/'.join(HEADS[:2])}); give a "
+                   f"household id column (户号) or a count table (户数)")
+            raise InputError(msg)
+        counted = ids[heads].value_counts().astype("int64")
+        # every building the register lists has its count, 0 where none of its persons is a head
+        raw = counted.reindex(ids.unique(), fill_value=0).sort_index()
+        return raw, f"a register of persons ({rel[0]} = 户主)"
+    return ids.value_counts().sort_index().astype("int64"), "a register (one row per household)"
 
 
 def _refuse_no_match(table_ids: pd.Index, buildings: gpd.GeoDataFrame, building_ids: pd.Series, key: Any,

@@ -269,3 +269,26 @@ def test_buildings_without_ids_are_said_to_have_none(buildings_4547):
     with pytest.raises(InputError, match=re.escape("is a building_id of the buildings (made from the geometry: the layer "
                                                    "has no id column) (e.g. ['b")):
         join_households(made, households_source(table))
+
+
+def test_a_register_of_persons_counts_households_not_persons(tiny):
+    """A 户籍 register lists persons: by its household ids (户号) when it has them, else by its heads (与户主关系)."""
+    persons = pd.DataFrame({"楼栋编号": ["b2", "b2", "b2", "b4", "b4", "b2"],
+                            "户号": ["H1", "H1", "H2", "H3", "H3", "H2"], "姓名": list("甲乙丙丁戊己")})
+    out, found, _ = join_households(tiny, households_source(persons))
+    got = households(out)
+    assert (got["b2"], got["b4"]) == (2, 1)  # two households of five persons in b2, one of two in b4
+    used = next(f for f in found if f["type"] == "households_table_used")
+    assert "a register of persons (distinct 户号)" in used["message"]
+
+    heads = pd.DataFrame({"楼栋编号": ["b2", "b2", "b2", "b4", "b6"],
+                          "与户主关系": ["户主", "配偶", "户主", "本人", "子"]})
+    got = households(join_households(tiny, households_source(heads))[0])
+    assert (got["b2"], got["b4"], got["b6"]) == (2, 1, 0)  # b6 lists a son whose head is registered elsewhere
+
+    no_head = pd.DataFrame({"楼栋编号": ["b2"], "与户主关系": ["配偶"]})
+    with pytest.raises(InputError, match="names no head of household"):
+        join_households(tiny, households_source(no_head))
+    missing = pd.DataFrame({"楼栋编号": ["b2", "b4"], "户号": ["H1", None]})
+    with pytest.raises(InputError, match=r"1 row\(s\) of the households table without a 户号 \(lines \[3\]\)"):
+        join_households(tiny, households_source(missing))

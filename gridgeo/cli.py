@@ -123,10 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="take the communities an interrupted run of the same command already divided (kept beside "
                         "--out until the plan is written) instead of dividing them again")
 
-    p = sub.add_parser("diff", help="grids unchanged, recounted, reshaped, split, merged, new and retired between two plans")
+    p = sub.add_parser("diff", help="grids unchanged, recounted, recoded, reshaped, split, merged, new and retired between two plans")
     p.add_argument("old", metavar="OLD_PLAN.gpkg")
     p.add_argument("new", metavar="NEW_PLAN.gpkg")
-    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write every grid with its status (unchanged, recounted, reshaped, split, merged, new, retired) as a layer for review")
+    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write every grid with its status (unchanged, recounted, recoded, reshaped, split, merged, new, retired) as a layer for review")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--all", action="store_true", help="also list unchanged grids in the table")
 

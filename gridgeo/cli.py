@@ -874,7 +874,8 @@ def _cmd_locate(args: argparse.Namespace) -> int:
         csv = Path(args.points).suffix.lower() in (".csv", ".txt")
         shown = ", ".join(f"{'line' if csv else 'row'} {r + 2 if csv else r + 1}: {v!r}" for r, v in counts["unreadable"][:3])
         print(f"gridgeo: warning: coordinates that read as no number ({shown}{', …' if len(counts['unreadable']) > 3 else ''}): "
-              "bad rows (reason 'non-numeric coordinate'); fix those values", file=sys.stderr)
+              "bad rows (reason 'non-numeric coordinate'; a hemisphere letter of the other axis, a latitude '30.59E', "
+              "is one too); fix those values", file=sys.stderr)
     if counts.get("swapped"):
         n = counts["swapped"]
         said = (f"gridgeo: warning: {counted(n, 'point')} {'looks' if n == 1 else 'look'} like longitude and latitude "

@@ -431,14 +431,14 @@ def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """Coordinates as floats and a reason code per row (-1: usable; else 1 + index in _BAD_REASONS)."""
     xs = []
     missing = None
-    for values in (lon, lat):
+    for axis, values in (("lon", lon), ("lat", lat)):
         arr = np.asarray(values)
         if arr.dtype.kind in "fiu":
             v = arr.astype(float)
             miss = np.isnan(v)
         else:
             s = pd.Series(arr, dtype=object)
-            v = coordinate_values(arr)  # "１１４．３０５", "114，30", "30.59°N", "114°18′E" read as people type them
+            v = coordinate_values(arr, axis=axis)  # "１１４．３０５", "114，30", "30.59°N", "114°18′E" read as people type them
             v[_booleans(arr)] = np.nan  # True/False are no coordinates (read as 1 and 0): non-numeric
             miss = np.zeros(len(v), dtype=bool)
             nan = np.flatnonzero(np.isnan(v))
@@ -823,7 +823,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                 [locator.reasons[i] for i in _UNPOSITIONED_REASONS])).sum())
             if len(counts["unreadable"]) < ROWS_SHOWN and geometry is None:  # the values still read as no number
                 for i in np.flatnonzero((answer["reason"] == locator.reasons[2]).to_numpy())[:ROWS_SHOWN]:
-                    value = lon[i] if np.isnan(coordinate_values(lon[i:i + 1])[0]) else lat[i]
+                    value = lon[i] if np.isnan(coordinate_values(lon[i:i + 1], axis="lon")[0]) else lat[i]
                     counts["unreadable"].append((int(i) + counts["rows"], str(value)))
                 del counts["unreadable"][ROWS_SHOWN:]
             counts["rows"] += len(answer)

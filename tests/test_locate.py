@@ -858,3 +858,22 @@ def test_the_answer_is_plain_text_and_names_the_grid_when_the_plan_does(tmp_path
     assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
     back = pd.read_csv(out, dtype=str)
     assert back.columns.tolist()[3:5] == ["grid_code", "grid_name"] and back["grid_name"].tolist() == ["东湖社区第二网格"]
+
+
+def test_a_hemisphere_letter_of_the_other_axis_is_a_bad_row_named_on_the_console(plan_path, tmp_path, capsys):
+    """A latitude typed "30.838E" was read as 30.838 and the event routed as if nothing were wrong (the letter says
+    the value is in the wrong column, or mistyped); a row typed latitude first with its letters ("30.838N",
+    "113.49E") was said to look swapped. Both are bad rows now, reason "non-numeric coordinate", named by their lines
+    on the console; a row whose letters match its columns is routed as before."""
+    src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
+    src.write_text("工单,经度,纬度\nA,113.49,30.838\nB,113.49E,30.838N\nC,113.49,30.838E\nD,30.838N,113.49E\n",
+                   encoding="utf-8")
+    assert main(["locate", str(plan_path), str(src), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "4 points: 2 in a grid, 0 outside every grid, 2 with bad coordinates" in captured.out
+    assert "coordinates that read as no number (line 4: '30.838E', line 5: '30.838N')" in captured.err, captured.err
+    back = pd.read_csv(out, dtype=str)
+    assert back["grid_code"].notna().tolist() == [True, True, False, False]
+    assert back["reason"].tolist()[2:] == ["non-numeric coordinate"] * 2
+    got = gridgeo.locate(pd.DataFrame({"lon": ["114.3E", "东经113.49"], "lat": ["30.838E", "北纬30.838"]}), plan_path)
+    assert _values(got["reason"])[0] == "non-numeric coordinate" and _values(got["grid_code"])[1] is not None

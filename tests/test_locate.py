@@ -143,7 +143,8 @@ def test_coordinates_as_typed_in_chinese_spreadsheets_are_read(tmp_path, capsys)
     plan.write(path)
     assert main(["locate", str(path), str(src), "--out", str(tmp_path / "answer.csv"), "--force"]) == 0
     assert ("gridgeo: warning: coordinates that read as no number (line 9: '114.3x', line 10: '114°18′E°'): bad rows "
-            "(reason 'non-numeric coordinate'); fix those values") in capsys.readouterr().err
+            "(reason 'non-numeric coordinate'; a hemisphere letter of the other axis, a latitude '30.59E', is one too); "
+            "fix those values") in capsys.readouterr().err
 
 
 def test_a_point_at_0_0_is_said_to_have_no_position():

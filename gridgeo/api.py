@@ -609,7 +609,7 @@ def diff(old_plan: Plan | PathLike, new_plan: Plan | PathLike, **options: Any) -
     Returns
     -------
     GeoDataFrame
-        One row per new grid and per retired old code: ``status`` (``unchanged``, ``recounted``,
+        One row per new grid and per retired old code: ``status`` (``unchanged``, ``recounted``, ``recoded``,
         ``reshaped``, ``split``, ``merged``, ``new``, ``retired``), codes, households before and after.
 
     Examples

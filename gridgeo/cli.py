@@ -6,7 +6,7 @@
     gridgeo partition --communities C --streets S --buildings B --out plan.gpkg [--rules urban|rural|FILE.toml]
                       [--households 户数表.xlsx [--households-key 楼栋编号]]
     gridgeo report PLAN
-    gridgeo validate GRIDS|COMMUNITIES [--communities C] [--buildings B] [--streets S] [--report out.gpkg] [--repair fixed.gpkg]
+    gridgeo validate GRIDS|COMMUNITIES [--communities C] [--buildings B] [--streets S] [--config TOML] [--report out.gpkg] [--repair fixed.gpkg]
     gridgeo diff OLD NEW [--out diff.gpkg]
     gridgeo export PLAN --format geojson|gpkg|shp|parquet|fgb|csv|kml --out PATH | --to postgresql://...
     gridgeo locate PLAN POINTS.csv --out OUT.csv [--coords gcj02] [--roster staff.csv]
@@ -154,10 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="take the communities an interrupted run of the same command already divided (kept beside "
                         "--out until the plan is written) instead of dividing them again")
 
-    p = sub.add_parser("diff", help="grids unchanged, recounted, reshaped, split, merged, new and retired between two plans")
+    p = sub.add_parser("diff", help="grids unchanged, recounted, recoded, reshaped, split, merged, new and retired between two plans")
     p.add_argument("old", metavar="OLD_PLAN.gpkg")
     p.add_argument("new", metavar="NEW_PLAN.gpkg")
-    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write every grid with its status (unchanged, recounted, reshaped, split, merged, new, retired) as a layer for review")
+    p.add_argument("--out", metavar="DIFF.gpkg|DIFF.geojson", help="write every grid with its status (unchanged, recounted, recoded, reshaped, split, merged, new, retired) as a layer for review")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--all", action="store_true", help="also list unchanged grids in the table")
 
@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("communities", "buildings", "streets", "subgrids"):
         p.add_argument(f"--{name}", metavar="PATH", help=f"{name} layer (default: the plan's own, when GRIDS is a plan)")
         p.add_argument(f"--{name}-layer", metavar="NAME", help=f"layer name inside the {name} file")
+    p.add_argument("--config", metavar="TOML",
+                   help="the TOML file partition, rebalance and unify take: its [grids] table (columns, datum, encoding, "
+                        "layer) says how a grid layer GRIDS is read, its [communities], [buildings] and [streets] sections "
+                        "are the layers checked against; an option given wins (its other sections are partition's)")
     p.add_argument("--code-column", default="grid_code", help="column holding grid codes (default grid_code)")
     p.add_argument("--community-column", default="community_code", help="column holding community codes (default community_code)")
     p.add_argument("--columns", action="append", default=[], metavar="LAYER.NAME=COLUMN",
@@ -331,13 +335,26 @@ def _column_options(values: list[str], layers: tuple[str, ...]) -> dict[str, dic
     return columns
 
 
+def _config(args: argparse.Namespace, *, grids: bool = False) -> dict[str, Any]:
+    """The layer sources of ``--config`` (:func:`gridgeo.io.load_config`; ``grids``: with its ``[grids]`` table), the
+    file read once per command however many steps ask (``rebalance`` and ``unify`` ask for the table and the layers
+    apart); a new dict each time, which the caller may change. Empty without ``--config``."""
+    from .io import load_config
+
+    if not getattr(args, "config", None):
+        return {}
+    if getattr(args, "_config_read", None) is None:
+        args._config_read = load_config(args.config, grids=grids)
+    return dict(args._config_read)
+
+
 def _sources(args: argparse.Namespace, *, grids: bool = False) -> dict[str, Any]:
     """The layer sources named by the options, assembled by :func:`gridgeo.io.layer_sources` (as
     :func:`gridgeo.divide` assembles its arguments); ``grids``: the config may have a ``[grids]`` table (left out
     here: see :func:`_config_grids`)."""
-    from .io import LayerSource, layer_sources, load_config
+    from .io import LayerSource, layer_sources
 
-    given: dict[str, Any] = load_config(args.config, grids=grids) if args.config else {}
+    given = _config(args, grids=grids)
     given.pop("grids", None)
     if args.sample:
         from .datasets import get_path
@@ -578,21 +595,25 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     for option, suffixes in (("report", (".gpkg", ".geojson", ".json")), ("repair", (".gpkg",))):
         if getattr(args, option):
-            _check_out(args, _input_paths(args), option=option, suffixes=suffixes)
+            _check_out(args, _input_paths(args, _config(args, grids=True)), option=option, suffixes=suffixes)
     path = Path(args.grids)
+    columns = api._column_maps(_column_options(args.columns, ("communities", "buildings", "streets", "grids")))  # refused first
+    table = _validate_config_grids(args, path, columns)
     # a plan (checked with its own layers, rules and code scheme, in the CRS it was computed in) or a layer
     # --crs is the CRS of layers that define none (as for partition): a layer with its own CRS keeps it
-    target = api.read_grids(LayerSource(path, layer=args.grids_layer, datum=args.grids_datum), crs=args.crs)
+    target = api.read_grids(LayerSource(path, layer=args.grids_layer, datum=args.grids_datum, encoding=table.encoding),
+                            crs=args.crs)
     is_plan = isinstance(target, Plan)
     if is_plan and args.grids_datum:
         msg = f"--grids-datum {args.grids_datum}: {path} is a gridgeo plan, stored in CGCS2000; give the option for a grid layer drawn on a web map"
         raise InputError(msg)
-    columns = api._column_maps(_column_options(args.columns, ("communities", "buildings", "streets", "grids")))  # refused first
     _grid_column_args(args, columns.get("grids"))
     if not is_plan and _is_community_layer(target, args, columns):
         return _validate_communities(target, args, columns)
-    given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer"))
-             for name in ("communities", "buildings", "streets", "subgrids") if getattr(args, name)}
+    config = _config(args, grids=True)  # the layers checked against, where no option names them
+    given = {name: LayerSource(getattr(args, name), layer=getattr(args, f"{name}_layer")) if getattr(args, name)
+             else config[name] for name in ("communities", "buildings", "streets", "subgrids")
+             if getattr(args, name) or name in config}
     carried = {} if is_plan else {k: v for k, v in api.companion_layers(LayerSource(path, layer=args.grids_layer)).items()
                                   if k not in given}
     if carried:  # an export of a plan: checked against the layers it carries, as a plan is against its own
@@ -641,6 +662,32 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         left = int(after["type"].isin(list(COVERAGE_TYPES)).sum())
         print(f"repaired layer written to {args.repair}: {counted(len(log), 'change')} logged, {counted(left, 'coverage finding')} left")
     return 1 if has_errors(findings) else 0
+
+
+def _validate_config_grids(args: argparse.Namespace, path: Path, columns: dict[str, dict[str, str]]) -> Any:
+    """``validate --config``'s ``[grids]`` table (:func:`_config_grids`) taken into ``args`` and ``columns`` where no
+    option gives the key (``--grids-layer``, ``--grids-datum``, ``--code-column``, ``--community-column``,
+    ``--columns grids.*``); a gridgeo plan given as GRIDS is read with its own columns: the table is left, said in a
+    note. Returns the table (its ``encoding`` is the grid layer's)."""
+    from .api import _plan_file
+    from .io import LayerSource
+
+    table = _config_grids(args)
+    given = {k: v for k, v in (("layer", table.layer), ("datum", table.datum), ("encoding", table.encoding),
+                               ("columns", table.columns)) if v}
+    if not given:
+        return table
+    if _plan_file(LayerSource(path, layer=args.grids_layer)) is not None:
+        print(f"note: {path} is a gridgeo plan, read with its own columns; the [grids] table of {args.config} "
+              f"({', '.join(given)}) is for a grid layer and is not used", file=sys.stderr)
+        return LayerSource(None)
+    args.grids_layer = args.grids_layer or table.layer
+    args.grids_datum = args.grids_datum or table.datum
+    options = {"code": args.code_column != "grid_code", "community": args.community_column != "community_code"}
+    mapped = {k: v for k, v in table.columns.items() if not options.get(k)}
+    if mapped:
+        columns["grids"] = {**mapped, **columns.get("grids", {})}
+    return table
 
 
 def _grid_column_args(args: argparse.Namespace, mapping: dict[str, str] | None) -> None:
@@ -859,7 +906,8 @@ def _cmd_locate(args: argparse.Namespace) -> int:
         csv = Path(args.points).suffix.lower() in (".csv", ".txt")
         shown = ", ".join(f"{'line' if csv else 'row'} {r + 2 if csv else r + 1}: {v!r}" for r, v in counts["unreadable"][:3])
         print(f"gridgeo: warning: coordinates that read as no number ({shown}{', …' if len(counts['unreadable']) > 3 else ''}): "
-              "bad rows (reason 'non-numeric coordinate'); fix those values", file=sys.stderr)
+              "bad rows (reason 'non-numeric coordinate'; a hemisphere letter of the other axis, a latitude '30.59E', "
+              "is one too); fix those values", file=sys.stderr)
     if counts.get("swapped"):
         n = counts["swapped"]
         said = (f"gridgeo: warning: {counted(n, 'point')} {'looks' if n == 1 else 'look'} like longitude and latitude "
@@ -944,13 +992,13 @@ def _office_sources(args: argparse.Namespace, label: str) -> dict[str, Any]:
 
 
 def _config_grids(args: argparse.Namespace) -> Any:
-    """The ``[grids]`` table of ``--config`` (``rebalance``, ``unify``): how the grid layers given on the command line
-    are read (:data:`gridgeo.io.GRID_CONFIG_KEYS`), as a source without a path; an empty one without a table. An
-    option given (``--grids-datum``, ``--encoding grids=``, ``--columns grids.code=``) wins over the table's key, as
-    a layer's options win over its section for ``partition``."""
-    from .io import LayerSource, load_config
+    """The ``[grids]`` table of ``--config`` (``rebalance``, ``unify``, ``validate``): how the grid layers given on the
+    command line are read (:data:`gridgeo.io.GRID_CONFIG_KEYS`), as a source without a path; an empty one without a
+    table. An option given (``--grids-datum``, ``--encoding grids=``, ``--columns grids.code=``) wins over the table's
+    key, as a layer's options win over its section for ``partition``."""
+    from .io import LayerSource
 
-    table = load_config(args.config, grids=True).get("grids") if args.config else None
+    table = _config(args, grids=True).get("grids")
     return table if table is not None else LayerSource(None)
 
 
@@ -1010,7 +1058,7 @@ def _said_failed(plan: Any, out: str) -> bool:
 
 
 def _cmd_unify(args: argparse.Namespace) -> int:
-    from .rebalance import layer_name, unify
+    from .rebalance import layer_name, layer_names, unify
 
     stems = [layer_name(_layer_arg(v), i) for i, v in enumerate(args.layers)]
     table = _config_grids(args)
@@ -1050,7 +1098,8 @@ def _cmd_unify(args: argparse.Namespace) -> int:
                         crs=args.crs, tolerance_m=args.tolerance, code_scheme=_code_scheme(args), workers=_workers(args),
                         villager_groups=sources.get("villager_groups"), metric_crs=args.metric_crs,
                         allow_outside=args.allow_outside, shift_check=not args.no_shift_check,
-                        datums={n: table.datum for n in stems if table.datum} | dict(_pairs(args.layer_datum, option="layer-datum")))
+                        datums={n: table.datum for n in layer_names([_layer_arg(v) for v in args.layers]) if table.datum}  # as unify names them
+                        | dict(_pairs(args.layer_datum, option="layer-datum")))
     plan.write(args.out, force=args.force)
     meta = plan.metadata["unify"]
     errors = plan.metadata.get("validation", {}).get("error", 0)

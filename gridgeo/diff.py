@@ -21,7 +21,9 @@ from .crs import metric_crs, require_layers
 __all__ = ["DIFF_STATUSES", "community_changes", "diff_plans", "summarize_diff"]
 
 #: statuses of :func:`diff_plans`, in report order
-DIFF_STATUSES = ("unchanged", "recounted", "reshaped", "split", "merged", "new", "retired")
+DIFF_STATUSES = ("unchanged", "recounted", "recoded", "reshaped", "split", "merged", "new", "retired")
+#: the statuses of a row standing for exactly one old grid
+_ONE_OLD = ("unchanged", "recounted", "recoded", "reshaped", "retired")
 
 
 def _grid_households(grids: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None, codes: np.ndarray) -> np.ndarray:
@@ -55,13 +57,16 @@ def diff_plans(
       most ``tolerance_m2`` and its households are the same (or unknown on either side);
     - ``recounted``: as unchanged, but its households changed (a building added, demolished or
       recounted inside the same outline);
+    - ``recoded``: a new code for an old grid's outline: linked to one old grid only, whose code is not in the new
+      plan, the symmetric difference at most ``tolerance_m2`` (``old_codes``: the old code; households before and
+      after as for ``unchanged``, which may differ); the old code gets no ``retired`` row;
     - ``reshaped``: its code was in the old plan, geometry changed (``old_codes`` shows any other old
       grid it absorbed);
     - ``merged``: a new code linked to two or more old grids;
     - ``split``: a new code linked to one old grid that is linked to two or more new grids;
     - ``new``: any other new code (``old_codes`` names a one-to-one predecessor, if any).
 
-    Every old code absent from the new plan gets a ``retired`` row (old geometry; ``new_codes``: its
+    Every old code absent from the new plan and not recoded gets a ``retired`` row (old geometry; ``new_codes``: its
     linked successors).
 
     Parameters
@@ -138,9 +143,16 @@ def diff_plans(
     opos = {c: i for i, c in enumerate(oc)}
     same_n = np.array([i for i, c in enumerate(nc) if c in opos], dtype=int)
     same_o = np.array([opos[nc[i]] for i in same_n], dtype=int)
+    new_set = set(nc)
+    # a new code linked one to one with an old grid whose code is gone: recoded when the outline is the same
+    one_n = np.array([i for i, c in enumerate(nc) if c not in opos and len(sources.get(i, [])) == 1
+                      and len(succ[sources[i][0]]) == 1 and oc[sources[i][0]] not in new_set], dtype=int)
+    one_o = np.array([sources[i][0] for i in one_n], dtype=int)
+    pair_n, pair_o = np.concatenate([same_n, one_n]), np.concatenate([same_o, one_o])
     symdiff = np.zeros(len(nc))
-    if len(same_n):
-        symdiff[same_n] = shapely.area(shapely.symmetric_difference(ng[same_n], og[same_o]))
+    if len(pair_n):
+        symdiff[pair_n] = shapely.area(shapely.symmetric_difference(ng[pair_n], og[pair_o]))
+    recoded = {int(i): int(o) for i, o in zip(one_n, one_o, strict=True) if symdiff[i] <= tolerance_m2}
 
     def join(codes: Iterable[str]) -> str:
         return ",".join(sorted(codes))
@@ -158,6 +170,9 @@ def diff_plans(
             else:
                 status = "unchanged"
             olds = sorted(set(src) | {o})
+        elif i in recoded:
+            status, olds = "recoded", [recoded[i]]
+            before, area_before = oh[recoded[i]], oa[recoded[i]]
         else:
             olds = sorted(src)
             if len(src) >= 2:
@@ -173,9 +188,9 @@ def diff_plans(
             "new_codes": "", "households_before": before, "households_after": nh[i],
             "area_before_m2": area_before, "area_after_m2": float(na[i]), "geometry": ng[i],
         })
-    new_set = set(nc)
+    recoded_old = set(recoded.values())
     for o, code in enumerate(oc):
-        if code in new_set:
+        if code in new_set or o in recoded_old:
             continue
         rows.append({
             "community_code": ocomm[o], "status": "retired", "grid_code": code, "old_codes": "",
@@ -199,14 +214,14 @@ def diff_plans(
 def summarize_diff(diff: pd.DataFrame) -> pd.DataFrame:
     """Per community: rows of each status, grids and households before and after.
 
-    ``grids_before`` = unchanged + recounted + reshaped + retired, ``grids_after`` = all rows but
+    ``grids_before`` = unchanged + recounted + recoded + reshaped + retired, ``grids_after`` = all rows but
     retired;
     households likewise from the rows that stand for exactly one old or one new grid.
 
     >>> d = pd.DataFrame({"community_code": ["420103001001"] * 3, "status": ["recounted", "new", "retired"],
     ...     "households_before": [400, pd.NA, 300], "households_after": [410, 290, pd.NA]})
     >>> summarize_diff(d).iloc[0].to_dict()  # doctest: +NORMALIZE_WHITESPACE
-    {'community_code': '420103001001', 'unchanged': 0, 'recounted': 1, 'reshaped': 0, 'split': 0, 'merged': 0,
+    {'community_code': '420103001001', 'unchanged': 0, 'recounted': 1, 'recoded': 0, 'reshaped': 0, 'split': 0, 'merged': 0,
      'new': 1, 'retired': 1, 'grids_before': 2, 'grids_after': 2, 'households_before': 700,
      'households_after': 700}
     """
@@ -214,13 +229,13 @@ def summarize_diff(diff: pd.DataFrame) -> pd.DataFrame:
     if len(diff) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object if c == "community_code" else "int64") for c in cols})
     counts = pd.crosstab(diff["community_code"], diff["status"]).reindex(columns=list(DIFF_STATUSES), fill_value=0)
-    old_rows = diff["status"].isin(["unchanged", "recounted", "reshaped", "retired"])
+    old_rows = diff["status"].isin(_ONE_OLD)
     new_rows = diff["status"] != "retired"
     hb = pd.to_numeric(diff["households_before"].where(old_rows), errors="coerce").groupby(diff["community_code"]).sum()
     ha = pd.to_numeric(diff["households_after"].where(new_rows), errors="coerce").groupby(diff["community_code"]).sum()
     out = counts.copy()
-    out["grids_before"] = counts[["unchanged", "recounted", "reshaped", "retired"]].sum(axis=1)
-    out["grids_after"] = counts[["unchanged", "recounted", "reshaped", "split", "merged", "new"]].sum(axis=1)
+    out["grids_before"] = counts[list(_ONE_OLD)].sum(axis=1)
+    out["grids_after"] = counts[[s for s in DIFF_STATUSES if s != "retired"]].sum(axis=1)
     out["households_before"] = hb.reindex(out.index).fillna(0).round().astype("int64")
     out["households_after"] = ha.reindex(out.index).fillna(0).round().astype("int64")
     out = out.reset_index()

@@ -156,7 +156,11 @@ _DEGREE_WORDS = str.maketrans({"度": "°", "分": "′", "秒": "″", "º": "�
 _HEMISPHERE_WORDS = {"东经": "E", "北纬": "N", "西经": "W", "南纬": "S"}
 
 
-def _degrees(text: str) -> float:
+#: the hemisphere letters of each axis: a latitude written ``30.59E`` (a letter of the other axis) reads as none
+_AXIS_HEMISPHERES = {"lon": ("E", "W"), "lat": ("N", "S")}
+
+
+def _degrees(text: str, axis: str | None = None) -> float:
     """One coordinate written as text, in degrees; NaN when it reads as none (see :func:`coordinate_values`)."""
     t = "".join(unicodedata.normalize("NFKC", text).translate(_DEGREE_WORDS).split())
     for word, letter in _HEMISPHERE_WORDS.items():
@@ -169,6 +173,8 @@ def _degrees(text: str) -> float:
         return np.nan
     value = float(m["deg"].replace(",", ".")) + minutes / 60 + seconds / 3600
     hemisphere = (m["pre"] or m["post"] or "").upper()
+    if hemisphere and axis is not None and hemisphere not in _AXIS_HEMISPHERES[axis]:
+        return np.nan
     if hemisphere in ("S", "W"):
         if m["sign"]:  # "-30°S": which sign is meant is not ours to guess
             return np.nan
@@ -176,18 +182,25 @@ def _degrees(text: str) -> float:
     return -value if m["sign"] == "-" else value
 
 
-def coordinate_values(values: Any) -> np.ndarray:
+def coordinate_values(values: Any, *, axis: str | None = None) -> np.ndarray:
     """Coordinates (one column, any dtype) as floats in degrees; NaN where a value is missing or reads as no number.
 
     Numbers are taken as they are; text as people type it in Chinese spreadsheets is read too: full-width digits
     and punctuation (``１１４．３０５``, NFKC-normalised), a decimal comma (``114，30``, ``114,30``: one comma, no point),
     a degree sign and a hemisphere letter or word before or after (``114.06°``, ``30.59°N``, ``N30.59``, ``东经114.06``:
     S and W negate), degrees, minutes and seconds (``114°18′E``, ``114°18'30"``, ``114度18分30秒``). One implementation
-    for ``gridgeo locate``'s points and for a CSV layer's lon/lat columns.
+    for ``gridgeo locate``'s points and for a CSV layer's lon/lat columns. ``axis`` (``"lon"`` or ``"lat"``): the
+    column's; a hemisphere of the other axis (a latitude ``30.59E``, ``东经30.59``; a longitude ``114.3N``) reads as
+    none, a bad row to name, not a number taken as it stands.
 
     >>> coordinate_values(["１１４．３０５", "114，30", "30.59°N", "114°18′E", "33.5°S", "114度18分", "abc", None]).tolist()
     [114.305, 114.3, 30.59, 114.3, -33.5, 114.3, nan, nan]
+    >>> coordinate_values(["30.59N", "30.59E", "北纬30.59", "东经30.59", "30.59"], axis="lat").tolist()
+    [30.59, nan, 30.59, nan, 30.59]
     """
+    if axis not in (None, *_AXIS_HEMISPHERES):
+        msg = f"coordinate_values: axis={axis!r} must be one of {[None, *_AXIS_HEMISPHERES]}"
+        raise InputError(msg)
     arr = np.asarray(values)
     if arr.dtype.kind in "fiu":
         return arr.astype(float)
@@ -196,7 +209,7 @@ def coordinate_values(values: Any) -> np.ndarray:
     nan = np.flatnonzero(np.isnan(v))
     if len(nan):  # only the values that are no plain number are read again, each distinct text once
         sub = s.iloc[nan]
-        read = {t: _degrees(t) for t in pd.unique(sub) if isinstance(t, str)}
+        read = {t: _degrees(t, axis) for t in pd.unique(sub) if isinstance(t, str)}
         v[nan] = sub.map(lambda t: read.get(t, np.nan) if isinstance(t, str) else np.nan).to_numpy(dtype=float)
     return v
 
@@ -395,7 +408,7 @@ def _read_csv(path: Path, *, name: str, crs: Any, encoding: str | None) -> gpd.G
     lat = next((lower[n] for n in _LAT_NAMES if n in lower), None)
     wkt = next((lower[n] for n in _WKT_NAMES if n in lower), None)
     if lon and lat:
-        x, y = coordinate_values(df[lon].to_numpy()), coordinate_values(df[lat].to_numpy())
+        x, y = coordinate_values(df[lon].to_numpy(), axis="lon"), coordinate_values(df[lat].to_numpy(), axis="lat")
         bad = np.isnan(x) | np.isnan(y)
         if bad.any():
             n = int(bad.sum())

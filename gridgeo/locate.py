@@ -51,6 +51,10 @@ __all__ = ["Locator", "locate", "locate_file", "read_roster", "swapped_mostly", 
 #: after ``community_name``; ``worker``, ``phone``, ``worker_role`` only with a roster, before ``reason``)
 RESULT_COLUMNS = ("grid_code", "subgrid_code", "dedicated_grid_code", "community_code", "community_name", "reason")
 GROUP_COLUMN = "villager_group"
+#: the grid's name (网格名称), after ``grid_code``, when the plan's grids have one: read from the first of
+#: :data:`GRID_NAME_NAMES` the grids layer has with a name in it
+GRID_NAME_COLUMN = "grid_name"
+GRID_NAME_NAMES = ("grid_name", "name", "网格名称", "网格名")
 ROSTER_COLUMNS = ("worker", "phone", "worker_role")
 #: a column of point geometries, read where the file has no longitude column: WKT text (CSV) or WKB (GeoParquet);
 #: the names a CSV layer's are read by (one list, :mod:`gridgeo.io`)
@@ -153,13 +157,11 @@ class Locator:
         grids = plan.layers["grids"].to_crs(4490).sort_values("grid_code", kind="stable")
         self.grid_code = grids["grid_code"].astype(str).to_numpy(dtype=object)
         self.grid_community = _text(grids, "community_code")
+        self.grid_name = _grid_names(grids)
         kind = _text(grids, "kind")
         # a village's grids follow its villager groups (村民小组): the group is part of a hotline's answer
-        groups = [g.strip() if isinstance(g, str) and g.strip() else None for g in _text(grids, GROUP_COLUMN)]
-        self.has_groups = any(g is not None for g in groups)
-        self.all_groups = np.array(sorted({g for g in groups if g is not None}), dtype=object)
-        group_pos = {g: i for i, g in enumerate(self.all_groups)}
-        self.grid_group_index = np.array([group_pos.get(g, -1) for g in groups], dtype=np.int64)
+        self.all_groups, self.grid_group_index = _distinct_text(_text(grids, GROUP_COLUMN))
+        self.has_groups = bool((self.grid_group_index >= 0).any())
         self.grids = _ZoneIndex(grids.geometry.to_numpy())
         self.subgrids = None
         if "subgrids" in plan.layers and len(plan.layers["subgrids"]):
@@ -211,8 +213,9 @@ class Locator:
     def columns(self) -> list[str]:
         """The answer's columns, in order: :data:`RESULT_COLUMNS`, ``villager_group`` when the plan's grids name
         villager groups, the roster's when given; ``reason`` last."""
-        return [*RESULT_COLUMNS[:-1], *([GROUP_COLUMN] if self.has_groups else []),
-                *(ROSTER_COLUMNS if self.roster is not None else ()), "reason"]
+        return [RESULT_COLUMNS[0], *([GRID_NAME_COLUMN] if self.grid_name is not None else []), *RESULT_COLUMNS[1:-1],
+                *([GROUP_COLUMN] if self.has_groups else []), *(ROSTER_COLUMNS if self.roster is not None else ()),
+                "reason"]
 
     def __repr__(self) -> str:
         from ._text import counted
@@ -223,8 +226,12 @@ class Locator:
                 f"{counted(len(self.all_communities), 'community')}{staffed}>")
 
     def locate_xy(self, lon: Any, lat: Any, *, coords: str = "wgs84", geometry: bool = False) -> pd.DataFrame:
-        """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each;
-        ``geometry``: they are the x and y of points given as geometries (the swapped reasons say so)."""
+        """The answer for coordinate arrays (strings allowed: non-numeric ones are reported), one row each, as
+        text columns (missing: NaN); ``geometry``: they are the x and y of points given as geometries (the swapped
+        reasons say so)."""
+        return _plain(self._answer_xy(lon, lat, coords=coords, geometry=geometry))
+
+    def _answer_xy(self, lon: Any, lat: Any, *, coords: str, geometry: bool) -> pd.DataFrame:
         x, y, reason = _coordinates(lon, lat)
         return self._answer(x, y, reason, coords=coords, geometry=geometry)
 
@@ -272,6 +279,8 @@ class Locator:
         comm = np.where(found, self.grid_community_index[gi], -1)
         out = pd.DataFrame({
             "grid_code": _categorical(g, self.grid_code),
+            **({GRID_NAME_COLUMN: _categorical(np.where(found, self.grid_name[1][gi], -1), self.grid_name[0])}
+               if self.grid_name is not None else {}),
             "subgrid_code": _categorical(s, self.subgrid_code),
             "dedicated_grid_code": _categorical(np.where(found, self.grid_dedicated_index[gi], -1), self.grid_code),
             "community_code": _categorical(comm, self.all_communities),
@@ -295,7 +304,7 @@ class Locator:
         import geopandas as gpd
 
         frame, x, y, reason, geometry = _points(points, lon_col=lon_col, lat_col=lat_col)
-        answer = self._answer(x, y, reason, coords=coords, geometry=geometry)
+        answer = _plain(self._answer(x, y, reason, coords=coords, geometry=geometry))
         answer.index = frame.index
         keep = _kept_names([str(c) for c in frame.columns], list(answer.columns))
         out = pd.concat([frame.rename(columns=keep) if keep else frame, answer], axis=1)
@@ -373,6 +382,33 @@ def swapped_mostly(counts: dict) -> bool:
     return counts["swapped"] * 2 > counts["positioned"]
 
 
+def _grid_names(grids: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The grids' names (网格名称) as (distinct names, each grid's position among them or -1), from the first column
+    of :data:`GRID_NAME_NAMES` holding a name; None when there is none."""
+    for col in GRID_NAME_NAMES:
+        distinct, index = _distinct_text(_text(grids, col))
+        if (index >= 0).any():
+            return distinct, index
+    return None
+
+
+def _distinct_text(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct non-blank texts of ``values`` (stripped, sorted) and each value's position among them (-1: blank
+    or no text)."""
+    texts = [v.strip() if isinstance(v, str) and v.strip() else None for v in values]
+    distinct = np.array(sorted({t for t in texts if t is not None}), dtype=object)
+    pos = {t: i for i, t in enumerate(distinct)}
+    return distinct, np.array([pos.get(t, -1) for t in texts], dtype=np.int64)
+
+
+def _plain(answer: pd.DataFrame) -> pd.DataFrame:
+    """The answer's categorical columns as plain text (pandas' ``str`` dtype, missing NaN, as ``read_csv`` gives text),
+    whatever a column holds (one all missing too), as a joined table or a CSV expects them."""
+    text = pd.StringDtype(na_value=np.nan)  # pandas' "str"; built from Arrow (5 times faster than from objects)
+    return pd.DataFrame({c: pd.Series(pd.array(_arrow_text(answer[c]), dtype=text), index=answer.index)
+                         for c in answer.columns}, index=answer.index)
+
+
 def _categorical(index: np.ndarray, categories: np.ndarray) -> pd.Categorical:
     """Values ``categories[index]`` (missing where ``index`` is -1), stored once each."""
     return pd.Categorical.from_codes(np.asarray(index, dtype=np.int64), categories=pd.Index(categories, dtype=object),
@@ -396,14 +432,14 @@ def _coordinates(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
     """Coordinates as floats and a reason code per row (-1: usable; else 1 + index in _BAD_REASONS)."""
     xs = []
     missing = None
-    for values in (lon, lat):
+    for axis, values in (("lon", lon), ("lat", lat)):
         arr = np.asarray(values)
         if arr.dtype.kind in "fiu":
             v = arr.astype(float)
             miss = np.isnan(v)
         else:
             s = pd.Series(arr, dtype=object)
-            v = coordinate_values(arr)  # "１１４．３０５", "114，30", "30.59°N", "114°18′E" read as people type them
+            v = coordinate_values(arr, axis=axis)  # "１１４．３０５", "114，30", "30.59°N", "114°18′E" read as people type them
             v[_booleans(arr)] = np.nan  # True/False are no coordinates (read as 1 and 0): non-numeric
             miss = np.zeros(len(v), dtype=bool)
             nan = np.flatnonzero(np.isnan(v))
@@ -675,8 +711,8 @@ def locate(points: Any, plan: Plan | str | os.PathLike | Locator, *, lon_col: st
     -------
     DataFrame
         The input's columns (one named like an answer column kept as ``<name>_input``), then
-        :data:`RESULT_COLUMNS` (and the roster's) as categorical text columns
-        (each code stored once; missing is NaN): one row per input row, same order and index;
+        :data:`RESULT_COLUMNS` (``grid_name`` after ``grid_code`` when the plan's grids name them, and the roster's)
+        as text columns (missing is NaN): one row per input row, same order and index;
         ``reason`` says why a row has no grid. A GeoDataFrame given (or a GeoParquet file of points) gives a
         GeoDataFrame: its geometry column kept as it was, in its CRS.
 
@@ -767,7 +803,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
             cols = batch.schema.names
             geometry = _geometry_column(cols, lon_col, lat_col)
             lon, lat = _xy(cols, lon_col, lat_col, lambda c, b=batch: b.column(c).to_numpy(zero_copy_only=False), crs=crs)
-            answer = locator.locate_xy(lon, lat, coords=coords, geometry=geometry is not None)
+            answer = locator._answer_xy(lon, lat, coords=coords, geometry=geometry is not None)
             counts["geometry"] = geometry or ""
             table = pa.Table.from_batches([batch])
             if dst.suffix.lower() == ".csv":
@@ -788,7 +824,7 @@ def locate_file(points: str | os.PathLike, plan: Plan | str | os.PathLike | Loca
                 [locator.reasons[i] for i in _UNPOSITIONED_REASONS])).sum())
             if len(counts["unreadable"]) < ROWS_SHOWN and geometry is None:  # the values still read as no number
                 for i in np.flatnonzero((answer["reason"] == locator.reasons[2]).to_numpy())[:ROWS_SHOWN]:
-                    value = lon[i] if np.isnan(coordinate_values(lon[i:i + 1])[0]) else lat[i]
+                    value = lon[i] if np.isnan(coordinate_values(lon[i:i + 1], axis="lon")[0]) else lat[i]
                     counts["unreadable"].append((int(i) + counts["rows"], str(value)))
                 del counts["unreadable"][ROWS_SHOWN:]
             counts["rows"] += len(answer)

@@ -187,6 +187,20 @@ def _prepared(sources: dict[str, Any], rules: Any, crs: Any, progress: Any = Non
                    progress=progress, require_households=True)
 
 
+def _office_columns(grids: Any, name: str) -> tuple[Any, dict[str, str]]:
+    """An office grid layer's source and its column mapping (``--columns grids.code=WGBM``, a ``[grids]`` table, a
+    :class:`~gridgeo.io.LayerSource`'s ``columns``), a community column refused: asked before any layer is read."""
+    from .io import as_source, grid_columns
+
+    src = as_source(grids, name=name)
+    mapped = grid_columns(src, name=name)
+    if "community" in mapped:
+        msg = (f"{name}: a community column of the grid layer is not read here (each grid is judged by the community "
+               "it lies in); map only code and kind")
+        raise InputError(msg)
+    return src, mapped
+
+
 def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, crs: Any = None,
                   datum: str | None = None, keep_columns: bool = False) -> gpd.GeoDataFrame:
     """An office grid layer in the metric CRS with ``old_code`` (str) and polygon geometry; ``datum``
@@ -196,15 +210,10 @@ def _office_layer(grids: Any, name: str, metric: Any, code_column: str | None, c
 
     from .api import _layer
     from .crs import _datum, convert_datum
-    from .io import as_source, grid_columns, mapped_option
+    from .io import mapped_option
 
     datum = _datum(datum, arg="grids_datum", func="rebalance") if datum is not None else None
-    src = as_source(grids, name=name)
-    mapped = grid_columns(src, name=name)
-    if "community" in mapped:
-        msg = (f"{name}: a community column of the grid layer is not read here (each grid is judged by the community "
-               "it lies in); map only code and kind")
-        raise InputError(msg)
+    src, mapped = _office_columns(grids, name)
     code_column = mapped_option(code_column, mapped.get("code"), default="grid_code", option="code_column",
                                 canon="code", name=name)
     if src.datum is not None:  # the source's own datum (LayerSource(datum=...)), read once
@@ -1325,6 +1334,7 @@ def rebalance_sources(grids: Any, sources: dict[str, Any], *, code_column: str |
                    f"pass --{name} FILE ({name}= in Python)")
             raise InputError(msg)
     _no_enterprises(sources, "rebalance")
+    _office_columns(grids, "grids")  # a mapping refused before the inputs are read
     prep = prepare(sources, rules=rules, crs=crs, metric=metric, shift_check=shift_check, allow_outside=allow_outside,
                    progress=progress, require_households=True)
     office = _office_layer(grids, "grids", prep.metric, code_column, crs=crs, datum=grids_datum, keep_columns=True)
@@ -1404,6 +1414,16 @@ def layer_name(value: Any, i: int) -> str:
     return Path(path).stem if isinstance(path, (str, Path)) else f"layer{i + 1}"
 
 
+def layer_names(layers: list[Any]) -> list[str]:
+    """The names of departmental layers (:func:`layer_name`), numbered ``NAME#<i+1>`` when two would be alike.
+
+    >>> layer_names(["a/网格.shp", "b/网格.shp"]), layer_names(["综治.shp", "城管.shp"])
+    (['网格#1', '网格#2'], ['综治', '城管'])
+    """
+    names = [layer_name(v, i) for i, v in enumerate(layers)]
+    return names if len(set(names)) == len(names) else [f"{n}#{i + 1}" for i, n in enumerate(names)]
+
+
 def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: Any = None, *,
           jurisdictions: list[Any] | None = None, code_columns: list[str | None] | None = None, names: list[str] | None = None,
           rules: Any = "urban", code_scheme: Any = None, crs: Any = None, tolerance_m: float = 2.0,
@@ -1455,10 +1475,10 @@ def unify(layers: list[Any], communities: Any, streets: Any = None, buildings: A
         msg = f"unify: {len(code_columns)} code columns for {len(layers)} layers; give one per layer (or none)"
         raise InputError(msg)
     if names is None:
-        names = [layer_name(v, i) for i, v in enumerate(layers)]
-        if len(set(names)) < len(names):
-            names = [f"{n}#{i + 1}" for i, n in enumerate(names)]
+        names = layer_names(layers)
     _no_enterprises({"enterprises": enterprises}, "unify")
+    for i, v in enumerate(layers):  # a mapping refused before any layer is read
+        _office_columns(v, names[i])
     t0 = time.perf_counter()
     comm0 = _layer(communities, "communities", crs=crs)
     if comm0 is None:

@@ -236,7 +236,7 @@ def test_info_on_a_diff_file_says_the_grid_changes(capsys, tmp_path):
     text = capsys.readouterr().out
     assert "gridgeo plan" not in text and "?" not in text, text
     assert text.startswith(f"{out}: 1 layer\n  grid_diff: "), text
-    assert "grid changes (gridgeo diff): unchanged 1, recounted 0, reshaped 1, split 1, merged 0, new 0, retired 0" in text
+    assert "grid changes (gridgeo diff): unchanged 1, recounted 0, recoded 0, reshaped 1, split 1, merged 0, new 0, retired 0" in text
     # as GeoJSON, the layer is named grid_diff too, not after the temporary file it was written to (".d-72otp98q")
     out = tmp_path / "d.geojson"
     assert main(["diff", str(old), str(new), "--out", str(out)]) == 0

@@ -578,7 +578,7 @@ def test_diff_reports_exactly_the_changed_grids():
 
     summary = summarize_diff(d)
     assert summary.to_dict("records") == [{
-        "community_code": C1, "unchanged": 6, "recounted": 0, "reshaped": 2, "split": 2, "merged": 0, "new": 0, "retired": 1,
+        "community_code": C1, "unchanged": 6, "recounted": 0, "recoded": 0, "reshaped": 2, "split": 2, "merged": 0, "new": 0, "retired": 1,
         "grids_before": 9, "grids_after": 10, "households_before": 800, "households_after": 800,
     }]
 
@@ -616,6 +616,26 @@ def test_diff_households_changed_inside_the_same_outline_is_recounted():
     assert (d.drop(index=f"{C1}004")["status"] == "unchanged").all()
     s = summarize_diff(d.reset_index()).iloc[0]
     assert (s["recounted"], s["unchanged"], s["households_before"], s["households_after"]) == (1, 8, 900, 930)
+
+
+def test_diff_a_grid_whose_code_alone_changed_is_recoded():
+    """A grid of the same outline under a new code was `new` (its old code listed) and the old code `retired`: read
+    as two changes. It is one row, `recoded`, old code to new; a grid moved as well as recoded is not."""
+    v1 = assign_codes(tiling3()).grids.assign(households=100)
+    v2 = v1.copy()
+    v2.loc[v2["grid_code"] == f"{C1}004", "grid_code"] = f"{C1}020"
+    v2.loc[v2["grid_code"] == f"{C1}020", "households"] = 110
+    d = diff_plans(v1, v2)
+    changed = d[d["status"] != "unchanged"][["status", "grid_code", "old_codes", "new_codes", "households_before",
+                                             "households_after"]].values.tolist()
+    assert changed == [["recoded", f"{C1}020", f"{C1}004", "", 100, 110]]
+    s = summarize_diff(d).iloc[0]
+    assert (s["recoded"], s["retired"], s["new"], s["grids_before"], s["grids_after"]) == (1, 0, 0, 9, 9)
+    assert (s["households_before"], s["households_after"]) == (900, 910)
+    # the outline moved by more than the tolerance as well: not recoded
+    v3 = v2.copy()
+    v3.loc[v3["grid_code"] == f"{C1}020", "geometry"] = v3.loc[v3["grid_code"] == f"{C1}020"].geometry.translate(5, 0)
+    assert set(diff_plans(v1, v3)["status"]) - {"unchanged"} == {"new", "retired"}
 
 
 def test_diff_in_geographic_crs_and_per_community():

@@ -197,6 +197,26 @@ def test_csv_coordinates_as_typed_read_and_the_unreadable_named(tmp_path):
         read_layer(path, name="buildings")
 
 
+def test_a_hemisphere_letter_of_the_other_axis_is_a_bad_row(tmp_path):
+    """A latitude written "30.59E" (or 东经30.59) was read as 30.59, a longitude "114.28N" as 114.28: the letter of the
+    other axis says the value is in the wrong column, or mistyped. It reads as no number: a bad row named by its
+    line, as any unreadable value is; the letters of the column's own axis are read as before."""
+    import math
+
+    from gridgeo.io import coordinate_values
+
+    path = tmp_path / "buildings.csv"
+    path.write_text("lon,lat\n114.27E,北纬30.59\n114.28,30.6\n", encoding="utf-8")
+    assert read_layer(path, name="buildings").geometry.iloc[0].equals(Point(114.27, 30.59))
+    for lon, lat, first in (("114.28", "30.6E", "30.6E"), ("114.28N", "30.6", "114.28N"), ("114.28", "东经30.6", "东经30.6")):
+        path.write_text(f"lon,lat\n114.27,30.59\n{lon},{lat}\n", encoding="utf-8")
+        with pytest.raises(InputError, match=rf"non-numeric lon/lat \(line 3; first '{first}'\); fix or remove them"):
+            read_layer(path, name="buildings")
+    assert math.isnan(coordinate_values(["30.59E"], axis="lat")[0]) and coordinate_values(["30.59E"])[0] == 30.59
+    with pytest.raises(InputError, match=r"coordinate_values: axis='x' must be one of \[None, 'lon', 'lat'\]"):
+        coordinate_values(["1"], axis="x")
+
+
 def test_csv_rows_named_by_their_line_blank_and_cleared_rows_skipped(tmp_path):
     """A CSV layer saved by a spreadsheet with a blank line and a row it cleared (``,,``): the cleared row was a
     row of non-numeric coordinates, and the first bad row was named by its place among the rows read plus 2

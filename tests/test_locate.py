@@ -143,7 +143,8 @@ def test_coordinates_as_typed_in_chinese_spreadsheets_are_read(tmp_path, capsys)
     plan.write(path)
     assert main(["locate", str(path), str(src), "--out", str(tmp_path / "answer.csv"), "--force"]) == 0
     assert ("gridgeo: warning: coordinates that read as no number (line 9: '114.3x', line 10: '114°18′E°'): bad rows "
-            "(reason 'non-numeric coordinate'); fix those values") in capsys.readouterr().err
+            "(reason 'non-numeric coordinate'; a hemisphere letter of the other axis, a latitude '30.59E', is one too); "
+            "fix those values") in capsys.readouterr().err
 
 
 def test_a_point_at_0_0_is_said_to_have_no_position():
@@ -828,3 +829,52 @@ def test_a_geodataframe_of_events_comes_back_with_its_points():
     assert pts.columns.tolist() == ["工单号", "事件位置"]  # the input is not changed
     frame = pd.DataFrame({"lon": [114.3015], "lat": [30.5505]})
     assert type(gridgeo.locate(frame, plan)) is pd.DataFrame  # lon/lat columns: a DataFrame, as before
+
+
+def test_the_answer_is_plain_text_and_names_the_grid_when_the_plan_does(tmp_path):
+    """The answer's columns were pandas `category` dtype: joined with a table of codes as text, `groupby` listed every
+    grid of the plan (observed or not), and a concat with another answer fell back to object. They are plain text now
+    (pandas' `str`, as `read_csv` gives; a column all missing too), and a plan whose grids have a name (网格名称) answers
+    it as `grid_name`, after `grid_code`, in Python and in the file `gridgeo locate` writes."""
+    plan = _two_grids()
+    pts = pd.DataFrame({"lon": [114.3015, 114.5], "lat": [30.5505, 30.5]})
+    got = gridgeo.locate(pts, plan)
+    answer = [c for c in got.columns if c not in pts.columns]
+    assert "grid_name" not in answer  # the plan names no grid: no column of nothing
+    assert {str(got[c].dtype) for c in answer} == {"str"}, got.dtypes
+    assert {str(t) for t in Locator(plan).locate_xy([114.3015], [30.5505]).dtypes} == {"str"}
+    counts = pd.DataFrame({"grid_code": [f"{C}001", f"{C}002"], "events": [0, 5]})
+    assert got.merge(counts, on="grid_code")["events"].tolist() == [5]
+    assert got.groupby("grid_code").size().to_dict() == {f"{C}002": 1}  # the grids a point is in, not every grid
+
+    grids = plan.layers["grids"].assign(网格名称=["东湖社区第二网格", " "])
+    named = Plan({**plan.layers, "grids": grids})
+    got = gridgeo.locate(pd.DataFrame({"lon": [114.3015, 114.3005], "lat": [30.5505, 30.5505]}), named)
+    assert got.columns.tolist()[2:4] == ["grid_code", "grid_name"]
+    assert got["grid_name"].tolist()[0] == "东湖社区第二网格" and pd.isna(got["grid_name"].iloc[1])  # a blank name: none
+    src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
+    src.write_text("工单号,经度,纬度\nGD1,114.3015,30.5505\n", encoding="utf-8")
+    path = tmp_path / "plan.gpkg"
+    named.write(path)
+    assert main(["locate", str(path), str(src), "--out", str(out)]) == 0
+    back = pd.read_csv(out, dtype=str)
+    assert back.columns.tolist()[3:5] == ["grid_code", "grid_name"] and back["grid_name"].tolist() == ["东湖社区第二网格"]
+
+
+def test_a_hemisphere_letter_of_the_other_axis_is_a_bad_row_named_on_the_console(plan_path, tmp_path, capsys):
+    """A latitude typed "30.838E" was read as 30.838 and the event routed as if nothing were wrong (the letter says
+    the value is in the wrong column, or mistyped); a row typed latitude first with its letters ("30.838N",
+    "113.49E") was said to look swapped. Both are bad rows now, reason "non-numeric coordinate", named by their lines
+    on the console; a row whose letters match its columns is routed as before."""
+    src, out = tmp_path / "events.csv", tmp_path / "routed.csv"
+    src.write_text("工单,经度,纬度\nA,113.49,30.838\nB,113.49E,30.838N\nC,113.49,30.838E\nD,30.838N,113.49E\n",
+                   encoding="utf-8")
+    assert main(["locate", str(plan_path), str(src), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "4 points: 2 in a grid, 0 outside every grid, 2 with bad coordinates" in captured.out
+    assert "coordinates that read as no number (line 4: '30.838E', line 5: '30.838N')" in captured.err, captured.err
+    back = pd.read_csv(out, dtype=str)
+    assert back["grid_code"].notna().tolist() == [True, True, False, False]
+    assert back["reason"].tolist()[2:] == ["non-numeric coordinate"] * 2
+    got = gridgeo.locate(pd.DataFrame({"lon": ["114.3E", "东经113.49"], "lat": ["30.838E", "北纬30.838"]}), plan_path)
+    assert _values(got["reason"])[0] == "non-numeric coordinate" and _values(got["grid_code"])[1] is not None

@@ -1032,3 +1032,98 @@ def test_the_change_map_and_the_grid_map_show_the_office_staff_columns_in_one_po
     public = decoded(grid_map(plan, public=True, tiles="none").get_root().render())
     assert row in public and "内部备注" not in public
     assert "<th>备注</th><td>内部备注</td>" in decoded(grid_map(plan, tiles="none").get_root().render())  # the office's own map
+
+
+def test_validate_reads_the_grids_table_and_the_layers_of_a_config(tmp_path, capsys):
+    """`gridgeo validate` had no --config: the `[grids]` table that `rebalance` and `unify` read (the layer's columns,
+    datum, encoding, layer) and the layers checked against had to be given again as options. It reads them as they
+    do (an option given wins); a plan given as GRIDS is read with its own columns, the table said as not used."""
+    from gridgeo.crs import convert_datum
+
+    comm, _, zongzhi, _ = _small_town()
+    comm.to_crs(4490).to_file(tmp_path / "communities.gpkg", driver="GPKG")
+    zz = zongzhi.iloc[:2].rename(columns={"CODE": "WG_DM"}).assign(SQ_DM="420103001001")
+    grids = tmp_path / "综治.gpkg"  # drawn on AMap (GCJ-02), the codes in WG_DM and SQ_DM, in a layer named 网格
+    convert_datum(zz.to_crs(4326), src="wgs84", dst="gcj02").to_file(grids, layer="网格", driver="GPKG")
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text('[communities]\npath = "communities.gpkg"\n\n[grids]\nlayer = "网格"\ndatum = "gcj02"\n'
+                   'columns = { code = "WG_DM", community = "SQ_DM" }\n', encoding="utf-8")
+    assert main(["validate", str(grids), "--config", str(cfg)]) == 0
+    assert "综治.gpkg: 2 grids, clean: no findings" in capsys.readouterr().out
+    # the same as the options say it; without the table's datum, the layer lies off the communities
+    assert main(["validate", str(grids), "--grids-layer", "网格", "--grids-datum", "gcj02", "--communities",
+                 str(tmp_path / "communities.gpkg"), "--columns", "grids.code=WG_DM", "--columns",
+                 "grids.community=SQ_DM"]) == 0
+    capsys.readouterr()
+    cfg.write_text('[communities]\npath = "communities.gpkg"\n\n[grids]\nlayer = "网格"\n'
+                   'columns = { code = "WG_DM", community = "SQ_DM" }\n', encoding="utf-8")
+    assert main(["validate", str(grids), "--config", str(cfg)]) == 1  # read as drawn: the grids leave the community
+    assert "outside_community" in capsys.readouterr().out
+    # an option wins over the table's key: the datum given, and a code column given as --code-column
+    assert main(["validate", str(grids), "--config", str(cfg), "--grids-datum", "gcj02", "--code-column", "WG_DM"]) == 0
+    capsys.readouterr()
+    # a plan is read with its own columns: the table is not used, and said so
+    plan = tmp_path / "plan.gpkg"
+    assert main(["rebalance", str(grids), "--config", str(cfg), "--grids-datum", "gcj02", "--buildings",
+                 str(_written(_small_town()[1], tmp_path / "buildings.gpkg")), "--columns", "grids.code=WG_DM",
+                 "--out", str(plan), "-q"]) == 2  # rebalance reads no community column of a grid layer
+    assert "a community column of the grid layer is not read here" in capsys.readouterr().err
+    cfg.write_text('[grids]\ncolumns = { code = "WG_DM" }\n', encoding="utf-8")
+    assert main(["rebalance", str(grids), "--config", str(cfg), "--grids-layer", "网格", "--grids-datum", "gcj02",
+                 "--communities", str(tmp_path / "communities.gpkg"), "--buildings", str(tmp_path / "buildings.gpkg"),
+                 "--out", str(plan), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["validate", str(plan), "--config", str(cfg)]) == 0
+    err = capsys.readouterr().err
+    assert f"note: {plan} is a gridgeo plan, read with its own columns; the [grids] table of {cfg} (columns) is for a " \
+           "grid layer and is not used" in err, err
+
+
+def _written(gdf: gpd.GeoDataFrame, path: Path) -> Path:
+    gdf.to_crs(4490).to_file(path, driver="GPKG")
+    return path
+
+
+def test_rebalance_and_unify_read_their_config_once_and_refuse_a_community_column_before_reading(
+        tmp_path, capsys, monkeypatch):
+    """`rebalance --config` and `unify --config` read the TOML file twice (its [grids] table, then its layers), and
+    `rebalance` with `[grids] columns = { community = … }` was refused only after the inputs were read (3.4 s on the
+    sample town): the file is read once, and the mapping refused before any layer is read. `unify` with two layers
+    of one file name and a [grids] datum was refused as "--layer-datum 网格=... names no layer" (the datum keyed by
+    the file stem, the layers named 网格#1, 网格#2): the datum is given to each layer as unify names it."""
+    import gridgeo.io
+    import gridgeo.pipeline
+
+    comm, b, zongzhi, chengguan = _small_town()
+    paths = {name: _written(layer, tmp_path / f"{name}.gpkg") for name, layer in (("communities", comm), ("buildings", b))}
+    cfg = tmp_path / "gridgeo.toml"
+    layers = '[communities]\npath = "communities.gpkg"\n\n[buildings]\npath = "buildings.gpkg"\n\n'
+    cfg.write_text(layers + '[grids]\ncolumns = { code = "CODE", community = "SQ" }\n', encoding="utf-8")
+    zz = _written(zongzhi.assign(SQ="420103001001"), tmp_path / "综治.gpkg")
+    calls = []
+    read = gridgeo.io.load_config
+    monkeypatch.setattr(gridgeo.io, "load_config", lambda *a, **k: calls.append(a) or read(*a, **k))
+
+    def prepared(*a, **k):
+        raise AssertionError("the inputs were read before the grid layer's mapping was refused")
+
+    monkeypatch.setattr(gridgeo.pipeline, "prepare", prepared)
+    assert main(["rebalance", str(zz), "--config", str(cfg), "--out", str(tmp_path / "p.gpkg")]) == 2
+    assert "grids: a community column of the grid layer is not read here" in capsys.readouterr().err
+    assert len(calls) == 1
+    calls.clear()
+    assert main(["unify", str(zz), str(paths["communities"]), "--config", str(cfg), "--out", str(tmp_path / "u.gpkg")]) == 2
+    assert "a community column of the grid layer is not read here" in capsys.readouterr().err
+    assert len(calls) == 1
+    monkeypatch.undo()
+    # two layers named alike (a/网格.gpkg, b/网格.gpkg) with the table's datum: each read in it
+    from gridgeo.crs import convert_datum
+
+    for sub, layer in (("a", zongzhi), ("b", chengguan)):
+        (tmp_path / sub).mkdir()
+        convert_datum(layer.to_crs(4326), src="wgs84", dst="gcj02").to_file(tmp_path / sub / "网格.gpkg", driver="GPKG")
+    cfg.write_text(layers + '[grids]\ndatum = "gcj02"\ncolumns = { code = "CODE" }\n', encoding="utf-8")
+    assert main(["unify", str(tmp_path / "a" / "网格.gpkg"), str(tmp_path / "b" / "网格.gpkg"), "--config", str(cfg),
+                 "--out", str(tmp_path / "u.gpkg"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "网格#1: 3 grids" in out and "网格#2: 1 grid" in out, out

@@ -1297,3 +1297,29 @@ def test_of_two_industry_columns_the_one_read_as_categories_for_most_rows_is_the
                                        columns={"enterprises": {"category": "所属行业"}})).enterprises
     units, _ = normalise_units(mapped, comm)
     assert units.set_index("name").loc["区医院", "category"] == "enterprise"
+
+
+def test_a_site_is_cut_out_of_its_block_along_the_gaps_between_footprints():
+    """A unit's long building whose end reaches past its point's region (nearer a house's point than its own):
+    cut by the point regions, the rest wraps under that end (a notch); the cut follows the gap between the
+    footprints instead, so the residential rest stays compact. The two parts still tile the block, and no
+    footprint is cut."""
+    from gridgeo.dedicated import _split_blocks
+    from gridgeo.partition.shapes import polsby_popper
+
+    block = box(0, 0, 100, 100)
+    blocks = gpd.GeoDataFrame({"block_id": ["B1"], "community_code": ["c"]}, geometry=[block], crs=4547)
+    fps = [box(5, 5, 95, 15), box(80, 25, 95, 45), box(10, 70, 90, 90)]  # the unit's hall, two blocks of flats
+    buildings = gpd.GeoDataFrame({"building_id": ["a", "b", "c"], "block_id": ["B1"] * 3, "households": [0, 50, 50],
+                                  "community_code": ["c"] * 3}, geometry=fps, crs=4547)
+    units = gpd.GeoDataFrame({"unit_id": ["u"]}, geometry=[Point(50, 10)], crs=4547)
+    rec: list[dict] = []
+    out, b2 = _split_blocks(units, np.array([0]), blocks, buildings, 60.0, rec)
+    assert not rec
+    part, rest = (out.geometry[out["block_id"] == k].iloc[0] for k in ("B1-D", "B1-R"))
+    assert b2["block_id"].tolist() == ["B1-D", "B1-R", "B1-R"]
+    assert part.covers(fps[0]) and rest.covers(fps[1]) and rest.covers(fps[2])
+    assert shapely.coverage_is_valid(np.array([part, rest])) and abs(part.area + rest.area - block.area) < 1e-3
+    # the point regions' cut: rest 0.496, part 0.563 (Polsby–Popper)
+    pp_part, pp_rest = polsby_popper(np.array([part, rest], dtype=object))
+    assert pp_rest > 0.65 and pp_part > 0.57

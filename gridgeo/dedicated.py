@@ -603,13 +603,11 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
         # in the rest (each is kept whole in one grid of this community)
         far, far_geoms = reaching.get(b, (_NONE, np.zeros(0, dtype=object)))
         labels = pd.factorize(np.concatenate([unit_of[idx], np.array([f"~{u}" for u in unit_of[far]], dtype=object)]))[0]
-        # the cut between the units' buildings and the rest follows the gaps between the footprints where that
-        # shortens it (the residential rest keeps no notch round a footprint), else the point regions
         geoms = np.concatenate([bld[idx], far_geoms])
         hh_all = np.concatenate([hh[idx], np.zeros(len(far))]).astype(np.int64)
         is_mine = np.isin(np.arange(len(geoms)), [local[p] for p in mine])
-        cut = _cut_round(bgeoms[b], geoms, hh_all, labels, is_mine, smooth=True) or _cut_round(
-            bgeoms[b], geoms, hh_all, labels, is_mine, smooth=False)
+        cut = _better_cut(_cut_round(bgeoms[b], geoms, hh_all, labels, is_mine, smooth=False),
+                          _cut_round(bgeoms[b], geoms, hh_all, labels, is_mine, smooth=True))
         ok = cut is not None
         if ok:
             cells, part, left = cut
@@ -684,6 +682,18 @@ def _cut_round(block: Any, geoms: np.ndarray, hh: np.ndarray, labels: np.ndarray
     if shapely.get_type_id(part) not in (3, 6) or shapely.get_type_id(left) != 3:
         return None
     return cells, part, left
+
+
+def _better_cut(points: tuple | None, gaps: tuple | None) -> tuple | None:
+    """Of a block's cut by the point regions and its cut along the gaps between footprints (:func:`_cut_round`),
+    the one whose less compact side (the unit's part or the residential rest) has the higher Polsby–Popper:
+    the gaps' cut where it takes away a notch round a footprint, the points' where it would only move one."""
+    from .partition.shapes import polsby_popper
+
+    if points is None or gaps is None:
+        return gaps if points is None else points
+    low = [float(polsby_popper(np.array(c[1:], dtype=object)).min()) for c in (points, gaps)]
+    return gaps if low[1] > low[0] else points
 
 
 _NONE = np.zeros(0, dtype=np.int64)

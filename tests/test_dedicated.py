@@ -1323,3 +1323,20 @@ def test_a_site_is_cut_out_of_its_block_along_the_gaps_between_footprints():
     # the point regions' cut: rest 0.496, part 0.563 (Polsby–Popper)
     pp_part, pp_rest = polsby_popper(np.array([part, rest], dtype=object))
     assert pp_rest > 0.65 and pp_part > 0.57
+
+
+def test_a_site_keeps_the_point_regions_cut_where_the_gaps_cut_leaves_a_side_less_compact():
+    """The gaps' cut is taken only where the less compact of the two sides gains: here it would make the rest
+    more compact (0.703 → 0.740) but the unit's part less (0.636 → 0.563), so the point regions' cut stays."""
+    from gridgeo.dedicated import _split_blocks
+    from gridgeo.partition.shapes import polsby_popper
+
+    blocks = gpd.GeoDataFrame({"block_id": ["B1"], "community_code": ["c"]}, geometry=[box(0, 0, 100, 100)], crs=4547)
+    fps = [box(6, 86, 42, 98), box(35, 27, 80, 71), box(68, 75, 98, 98), box(88, 5, 98, 11)]
+    buildings = gpd.GeoDataFrame({"building_id": ["a", "b", "c", "d"], "block_id": ["B1"] * 4,
+                                  "households": [0, 50, 50, 50], "community_code": ["c"] * 4}, geometry=fps, crs=4547)
+    units = gpd.GeoDataFrame({"unit_id": ["u"]}, geometry=[shapely.point_on_surface(fps[0])], crs=4547)
+    out, b2 = _split_blocks(units, np.array([0]), blocks, buildings, 60.0, [])
+    assert b2["block_id"].tolist() == ["B1-D", "B1-R", "B1-R", "B1-R"]
+    pp = dict(zip(out["block_id"], polsby_popper(out.geometry.to_numpy()).round(3), strict=True))
+    assert pp == {"B1-D": 0.636, "B1-R": 0.703}

@@ -686,14 +686,20 @@ def _cut_round(block: Any, geoms: np.ndarray, hh: np.ndarray, labels: np.ndarray
 
 def _better_cut(points: tuple | None, gaps: tuple | None) -> tuple | None:
     """Of a block's cut by the point regions and its cut along the gaps between footprints (:func:`_cut_round`),
-    the one whose less compact side (the unit's part or the residential rest) has the higher Polsby–Popper:
-    the gaps' cut where it takes away a notch round a footprint, the points' where it would only move one."""
+    the gaps' cut where its less compact side (the unit's part or the residential rest) gains :data:`CUT_GAIN_PP`
+    or more of Polsby–Popper (it takes away a notch round a footprint), the points' cut where it would only move
+    an edge."""
     from .partition.shapes import polsby_popper
 
     if points is None or gaps is None:
         return gaps if points is None else points
     low = [float(polsby_popper(np.array(c[1:], dtype=object)).min()) for c in (points, gaps)]
-    return gaps if low[1] > low[0] else points
+    return gaps if low[1] >= low[0] + CUT_GAIN_PP else points
+
+
+#: the Polsby–Popper the less compact side of a site's cut must gain for the cut along the gaps between
+#: footprints to replace the point regions' cut (:func:`_better_cut`)
+CUT_GAIN_PP = 0.05
 
 
 _NONE = np.zeros(0, dtype=np.int64)

@@ -543,6 +543,8 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     (:func:`gridgeo.partition.units.build_cells`). A block stays whole when the rest would hold no
     households, when another dedicated unit takes it whole, or when the rest would be in pieces
     (finding ``dedicated_whole_block``)."""
+    from .partition.units import build_cells
+
     if site_m <= 0 or not (group >= 0).any():
         return blocks, buildings
     bgeoms = blocks.geometry.to_numpy()
@@ -603,14 +605,23 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
         # in the rest (each is kept whole in one grid of this community)
         far, far_geoms = reaching.get(b, (_NONE, np.zeros(0, dtype=object)))
         labels = pd.factorize(np.concatenate([unit_of[idx], np.array([f"~{u}" for u in unit_of[far]], dtype=object)]))[0]
-        geoms = np.concatenate([bld[idx], far_geoms])
-        hh_all = np.concatenate([hh[idx], np.zeros(len(far))]).astype(np.int64)
-        is_mine = np.isin(np.arange(len(geoms)), [local[p] for p in mine])
-        cut = _better_cut(_cut_round(bgeoms[b], geoms, hh_all, labels, is_mine, smooth=False),
-                          _cut_round(bgeoms[b], geoms, hh_all, labels, is_mine, smooth=True))
-        ok = cut is not None
+        n_all = len(idx) + len(far)
+        try:
+            cells = build_cells(bgeoms[b], np.array([bgeoms[b]], dtype=object), np.concatenate([bld[idx], far_geoms]),
+                                np.zeros(n_all, np.int64), np.concatenate([hh[idx], np.zeros(len(far))]).astype(np.int64),
+                                divide=np.array([True]), unit=labels)
+        except Exception:  # noqa: BLE001 - a block the cells cannot be built on stays whole
+            cells = None
+        ok = cells is not None
         if ok:
-            cells, part, left = cut
+            mine_cells = np.unique(cells.building_cell[[local[p] for p in mine]])
+            other = np.setdiff1d(np.arange(len(cells.geoms)), mine_cells)
+            part = shapely.union_all(cells.geoms[mine_cells])
+            left = shapely.union_all(cells.geoms[other]) if len(other) else shapely.Polygon()
+            # the units' parts may be several (units apart in one block: one piece each), the rest one
+            ok = (len(other) > 0 and shapely.get_type_id(part) in (3, 6) and shapely.get_type_id(left) == 3
+                  and not np.isin(cells.building_cell[[local[p] for p in rest]], mine_cells).any()
+                  and not np.isin(cells.building_cell[len(idx):], mine_cells).any())
         if not ok:
             rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "blocks",
                         "community_code": blocks["community_code"].iat[b], "feature_id": bids[b],
@@ -656,50 +667,6 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     b2 = buildings.copy()
     b2["block_id"] = pd.Series(bid_out, index=b2.index, dtype=object)
     return out, b2
-
-
-def _cut_round(block: Any, geoms: np.ndarray, hh: np.ndarray, labels: np.ndarray, is_mine: np.ndarray, *,
-               smooth: bool) -> tuple[Any, Any, Any] | None:
-    """A block cut between the buildings ``is_mine`` (a dedicated unit's) and the others, never through a
-    footprint (:func:`gridgeo.partition.units.build_cells` on the block alone, ``labels`` its footprint units):
-    the cells, the units' part (one piece or several) and the rest (one piece). With ``smooth``, the cells
-    follow the gaps between the footprints where the outline between the two sides is shorter so
-    (``groups``). None: the cells cannot be built, or the rest would be in pieces or hold a unit's building."""
-    from .partition.units import build_cells
-
-    try:
-        cells = build_cells(block, np.array([block], dtype=object), geoms, np.zeros(len(geoms), np.int64), hh,
-                            divide=np.array([True]), unit=labels, smooth=smooth,
-                            groups=is_mine.astype(np.int64) if smooth else None)
-    except Exception:  # noqa: BLE001 - a block the cells cannot be built on stays whole
-        return None
-    mine_cells = np.unique(cells.building_cell[is_mine])
-    other = np.setdiff1d(np.arange(len(cells.geoms)), mine_cells)
-    if not len(other) or np.isin(cells.building_cell[~is_mine], mine_cells).any():
-        return None
-    part = shapely.union_all(cells.geoms[mine_cells])
-    left = shapely.union_all(cells.geoms[other])
-    if shapely.get_type_id(part) not in (3, 6) or shapely.get_type_id(left) != 3:
-        return None
-    return cells, part, left
-
-
-def _better_cut(points: tuple | None, gaps: tuple | None) -> tuple | None:
-    """Of a block's cut by the point regions and its cut along the gaps between footprints (:func:`_cut_round`),
-    the gaps' cut where its less compact side (the unit's part or the residential rest) gains :data:`CUT_GAIN_PP`
-    or more of Polsby–Popper (it takes away a notch round a footprint), the points' cut where it would only move
-    an edge."""
-    from .partition.shapes import polsby_popper
-
-    if points is None or gaps is None:
-        return gaps if points is None else points
-    low = [float(polsby_popper(np.array(c[1:], dtype=object)).min()) for c in (points, gaps)]
-    return gaps if low[1] >= low[0] + CUT_GAIN_PP else points
-
-
-#: the Polsby–Popper the less compact side of a site's cut must gain for the cut along the gaps between
-#: footprints to replace the point regions' cut (:func:`_better_cut`)
-CUT_GAIN_PP = 0.05
 
 
 _NONE = np.zeros(0, dtype=np.int64)

@@ -135,3 +135,88 @@ def test_greedy_witness_puts_each_building_in_the_lightest_group(big, pool, k, b
         sums[int(np.argmin(sums))] += x
     want = bool(sums.max() <= hi and np.maximum(lo - sums, 0).sum() <= pool <= (hi - sums).sum())
     assert _greedy_fits(b, float(pool), k, lo, hi) == want
+
+
+def set_partitions(n: int):
+    """Every division of ``range(n)`` into non-empty blocks, as block labels (restricted growth strings)."""
+    labels = [0] * n
+
+    def grow(i: int, blocks: int):
+        if i == n:
+            yield list(labels), blocks
+            return
+        for b in range(blocks + 1):
+            labels[i] = b
+            yield from grow(i + 1, max(blocks, b + 1))
+
+    yield from grow(0, 0)
+
+
+def brute_search(big: list[int], pool: int, k: int, lo: int, hi: int) -> bool:
+    """The question of ``_search`` by every division of the buildings: at most ``k`` non-empty grids of
+    at most ``hi``, the rest empty, the pool topping every one of the ``k`` up to ``lo``."""
+    if not big:
+        return k * lo <= pool
+    for labels, blocks in set_partitions(len(big)):
+        if blocks > k:
+            continue
+        sums = np.bincount(labels, weights=big, minlength=k)
+        if sums.max() <= hi and np.maximum(lo - sums, 0).sum() <= pool:
+            return True
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(big=st.lists(st.integers(1, 500), max_size=8), pool=st.integers(0, 400), k=st.integers(1, 6),
+       bounds=st.sampled_from([(300, 500), (100, 150), (200, 220)]))
+def test_exact_search_agrees_with_every_division(big, pool, k, bounds):
+    # the search's bounds (shortfall, count of buildings) only cut branches that cannot succeed: with
+    # steps to spare its answer is the brute force's, never False where a division exists
+    from gridgeo.partition.feasibility import _search
+
+    lo, hi = bounds
+    big = sorted((x for x in big if x <= hi), reverse=True)
+    found = _search([float(x) for x in big], float(pool), k, float(lo), float(hi), 10**6)
+    assert found == brute_search(big, pool, k, lo, hi)
+
+
+@settings(max_examples=150, deadline=None)
+@given(h=st.lists(st.integers(150, 520), min_size=1, max_size=9))
+def test_agrees_with_every_division_on_units_of_half_a_grid_and_more(h):
+    # units of 150-500 households, grids of 300-500: each grid takes one to three units, the counts
+    # the search's count bound reasons on
+    from gridgeo.partition import _memo
+
+    want = False
+    units = [x for x in h if x <= 500]
+    for labels, blocks in set_partitions(len(units)):
+        sums = np.bincount(labels, weights=units, minlength=blocks)
+        if ((sums >= 300) & (sums <= 500)).all():
+            want = True
+            break
+    with _memo.disabled():
+        assert packable(np.array(h), 300, 500) == (want or not units)
+
+
+def test_units_that_must_pair_off_and_are_odd_in_number_are_proven(monkeypatch):
+    # the shape of 青山区's community 420107012001 (synthetic numbers): 13 units of 310-400 households and
+    # 17 of 200-290, grids of 300-500. A large unit with any other is over 500, two small ones 400-580 and
+    # three 600 or more: each large unit alone, the small ones in pairs, and 17 is odd. No division fits;
+    # the search proves it for every count of grids (18-29), without the integer programme
+    import scipy.optimize
+
+    from gridgeo.partition import _memo, feasibility
+
+    def no_milp(*_a, **_k):
+        raise AssertionError("integer programme built although the search decides")
+
+    monkeypatch.setattr(scipy.optimize, "milp", no_milp)
+    big = np.r_[np.linspace(310, 400, 13).round(), np.linspace(200, 290, 17).round()]
+    total = big.sum()
+    for k in range(int(np.ceil(total / 500)), int(total // 300) + 1):
+        assert feasibility._search(sorted(big.tolist(), reverse=True), 0.0, k, 300.0, 500.0,
+                                   feasibility.SEARCH_STEPS) is False
+    with _memo.disabled():
+        assert not packable(big, 300, 500)
+        # one small unit more (18, even): they pair off, and a division exists
+        assert packable(np.r_[big, 250.0], 300, 500)

@@ -7,6 +7,7 @@ figures, the second counts against the plan.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 
@@ -150,17 +151,26 @@ def _search(big: list[float], pool: float, k: int, lo: float, hi: float, steps: 
     ``steps`` steps. The pool's upper side needs no search: ``k`` grids of at most ``hi`` take it
     whenever the total is at most ``k * hi``, which the counts of :func:`_packable` ensure.
 
+    Two bounds cut a branch that cannot succeed: the shortfall under the floor (each household still to
+    place fills at most one), and the count of buildings (:func:`_count_bound`): each grid needs at
+    least as many of the buildings still to place as its largest ones take to reach the floor, and
+    takes at most as many as its smallest ones fit under the ceiling. The second proves at once what a
+    search of every grouping would need millions of steps for, e.g. 13 units of 310–400 households and
+    17 of 200–290 in grids of 300–500 (each large unit alone, the small ones in pairs: 17 is odd).
+
     >>> _search([96.0, 93.0, 93.0, 87.0, 78.0], 0.0, 4, 100, 150, 1000)
     False
     >>> _search([120.0, 112.0, 112.0, 92.0], 14.0, 4, 100, 150, 1000)
     True
-    >>> _search([96.0, 93.0, 93.0, 87.0, 78.0], 0.0, 4, 100, 150, 1) is None
+    >>> _search([120.0, 112.0, 112.0, 92.0], 14.0, 4, 100, 150, 1) is None
     True
     """
     n = len(big)
     rest = [0.0] * (n + 1)
     for i in range(n - 1, -1, -1):
         rest[i] = rest[i + 1] + big[i]
+    head = [rest[0] - r for r in rest]  # head[i]: the first i buildings (the largest)
+    tail = [-r for r in rest]  # ascending, for bisect
     dead: set[tuple] = set()
     count = [0]
 
@@ -177,6 +187,9 @@ def _search(big: list[float], pool: float, k: int, lo: float, hi: float, steps: 
         if i == n:
             return True
         if (i, sums) in dead:
+            return False
+        if not _count_bound(sums, i, head, tail, pool, lo, hi):
+            dead.add((i, sums))
             return False
         x = big[i]
         last = None
@@ -195,6 +208,40 @@ def _search(big: list[float], pool: float, k: int, lo: float, hi: float, steps: 
         return fits(0, (0.0,) * k)
     except (_Over, RecursionError):
         return None
+
+
+def _count_bound(sums: tuple[float, ...], i: int, head: list[float], tail: list[float], pool: float,
+                 lo: float, hi: float) -> bool:
+    """Whether the buildings from ``i`` on (largest first) can be as many as grids of these ``sums``
+    need and take: False is a proof that no placement of them completes the grids. ``head[j]`` is the
+    sum of the first ``j`` buildings, ``tail[j]`` minus the sum of those from ``j`` on (ascending).
+
+    A grid of sum ``s`` needs at least the fewest of them that reach ``lo`` with the whole pool (its
+    largest ones: any fewer stay under), and takes at most the most of them that stay under ``hi`` (its
+    smallest ones: any more go over); every building goes to exactly one grid.
+
+    >>> head, tail = [0.0, 290.0, 520.0, 730.0], [-730.0, -440.0, -210.0, 0.0]  # buildings 290, 230, 210
+    >>> _count_bound((0.0, 0.0), 0, head, tail, 0.0, 300, 500)  # two grids of 300-500 need two each
+    False
+    >>> _count_bound((290.0, 0.0), 1, head, tail, 0.0, 300, 500)  # 290 | 230 + 210: too few for both
+    False
+    >>> _count_bound((0.0,), 1, head, tail, 0.0, 300, 500)  # 230 + 210 in one grid
+    True
+    """
+    n = len(head) - 1
+    need = take = 0
+    last = None
+    for s in sums:  # in descending order: equal sums give equal counts
+        if s != last:
+            last = s
+            gap = lo - s - pool
+            # the fewest: the first m with head[i + m] - head[i] >= gap (n + 1 - i, too many, when none)
+            fewest = 0 if gap <= 0 else bisect.bisect_left(head, head[i] + gap, i, n + 1) - i
+            # the most: n - j for the first j >= i whose buildings from j on fit in the room
+            most = n - bisect.bisect_left(tail, s - hi, i, n + 1)
+        need += fewest
+        take += most
+    return need <= n - i <= take
 
 
 def _greedy_fits(big: np.ndarray, pool: float, k: int, lo: float, hi: float) -> bool:

@@ -597,6 +597,13 @@ def read_layer(
     p = Path(path)
     if not p.exists():
         hint = ""
+        # QGIS's "file.gpkg|layername=streets" and GDAL-style "file.gpkg:streets" name a layer in the path
+        m = re.fullmatch(r"(.+?\.[A-Za-z0-9]+)(?:\|layername=|:)([^|:/\\]+)", str(path))
+        if m and Path(m.group(1)).is_file():
+            given = (f"--{name.replace('_', '-')} {m.group(1)} --{name.replace('_', '-')}-layer {m.group(2)}" if CLI.get()
+                     else f"({m.group(1)!r}, {m.group(2)!r})")
+            msg = f"{name}: {path} names a file and a layer in one; give them apart: {given}"
+            raise InputError(msg)
         if p.parent.exists() and p.parent != Path("."):
             near = sorted(q.name for q in p.parent.iterdir() if q.suffix.lower() in _SUFFIXES)[:10]
             if near:

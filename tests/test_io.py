@@ -297,6 +297,25 @@ def test_missing_file_lists_files_nearby(tmp_path, streets_4490):
         read_layer(tmp_path / "street.gpkg", name="streets")
 
 
+def test_a_layer_named_in_the_path_is_told_apart(tmp_path, streets_4490):
+    """``roads.gpkg:streets`` (GDAL) and ``roads.gpkg|layername=streets`` (QGIS) name the file and its layer in one."""
+    gpkg = tmp_path / "roads.gpkg"
+    streets_4490.to_file(gpkg, layer="streets", driver="GPKG")
+    for given in (f"{gpkg}:streets", f"{gpkg}|layername=streets"):
+        with pytest.raises(InputError, match=rf"streets: .* names a file and a layer in one; give them apart: "
+                                             rf"\('{re.escape(str(gpkg))}', 'streets'\)$"):
+            read_layer(given, name="streets")
+    face = CLI.set(True)
+    try:
+        with pytest.raises(InputError, match=rf"give them apart: --villager-groups {re.escape(str(gpkg))} "
+                                             r"--villager-groups-layer streets$"):
+            read_layer(f"{gpkg}:streets", name="villager_groups")
+    finally:
+        CLI.reset(face)
+    with pytest.raises(InputError, match=r"file not found: .*nope\.gpkg:streets; check the path"):
+        read_layer(tmp_path / "nope.gpkg:streets", name="streets")  # no such file before the colon: not found
+
+
 def test_not_a_gis_file(tmp_path):
     path = tmp_path / "notes.gpkg"
     path.write_text("hello", encoding="utf-8")

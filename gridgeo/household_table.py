@@ -194,8 +194,7 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     """
     table, print_ = read_households_table(src)
     where = "the households table" if src.path is None else Path(src.path).name
-    key = _key_column(table, src.columns.get("building_id"), where)
-    count = _count_column(table, key, where)
+    key, count, hh, rel, kind = table_kind(table, where, src.columns.get("building_id"))
     ids = table[key].map(_code_text)
     records: list[dict] = []
     no_id = ids == ""
@@ -206,7 +205,7 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
                                 "each row its building's id", measure=len(lines)))
     ids, table = ids[~no_id], table[~no_id]
     if count is None:  # a register: one row per household, or per person with a 户号 or a 与户主关系
-        raw, kind = _register_counts(table, ids, key, where)
+        raw = _register_counts(table, ids, hh, rel, where)
     else:
         raw = _counts_per_id(table[count], ids, key, count, records)
     building_ids = buildings["building_id"].map(_code_text)
@@ -232,8 +231,6 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
                                 f"and in {where}: the table's is used ({int(changed.sum()):,} differed, e.g. "
                                 f"{building_ids[changed].tolist()[:_SHOWN]}); the layer's is kept for buildings the "
                                 "table does not list", measure=int(changed.sum())))
-    if count is not None:
-        kind = f"a count table (column {count})"
     records.append(_finding("households_table_used",
                             f"households: {where}, {kind}, joined by {key} to building_id: {int(listed.sum()):,} of "
                             f"{len(out):,} buildings listed, {int((~known).sum()):,} ids not among them; buildings "
@@ -242,38 +239,55 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     return out, records, print_
 
 
-def _register_counts(table: pd.DataFrame, ids: pd.Series, key: Any, where: str) -> tuple[pd.Series, str]:
-    """Households per building id of a register, and how they were counted: the distinct household ids (户号) of a
-    register of persons, else its heads of household (与户主关系 = 户主), else one household per row."""
-    hh = [c for c in _pick(table, HOUSEHOLD_ID_NAMES) if c != key]
-    rel = [c for c in _pick(table, RELATION_NAMES) if c != key]
+def table_kind(table: pd.DataFrame, where: str, key: str | None = None) -> tuple[Any, Any, Any, Any, str]:
+    """How a households table is read: its building id column, its count column (a count table), its household id
+    column (户号) or relationship column (与户主关系) (a register of persons), each None where absent, and the kind in
+    words. A missing or doubtful column is an :class:`~gridgeo.InputError` naming the columns.
+
+    >>> table_kind(pd.DataFrame(columns=["楼号", "户号", "姓名"]), "t.csv")[-1]
+    'a register of persons (distinct 户号)'
+    """
+    key_col = _key_column(table, key, where)
+    count = _count_column(table, key_col, where)
+    hh = [c for c in _pick(table, HOUSEHOLD_ID_NAMES) if c != key_col] if count is None else []
+    rel = [c for c in _pick(table, RELATION_NAMES) if c != key_col] if count is None else []
     if len(hh) > 1 or len(rel) > 1:
         both = hh if len(hh) > 1 else rel
         msg = (f"households: {where} has several columns {[str(c) for c in both]} of one kind; keep one, or give a "
                "count table (户数)")
         raise InputError(msg)
-    if hh:
-        household = table[hh[0]].map(_code_text)
+    hh_col, rel_col = (hh or [None])[0], (rel or [None])[0]
+    kind = (f"a count table (column {count})" if count is not None
+            else f"a register of persons (distinct {hh_col})" if hh_col is not None
+            else f"a register of persons ({rel_col} = 户主)" if rel_col is not None
+            else "a register (one row per household)")
+    return key_col, count, hh_col, rel_col, kind
+
+
+def _register_counts(table: pd.DataFrame, ids: pd.Series, hh: Any, rel: Any, where: str) -> pd.Series:
+    """Households per building id of a register: the distinct household ids (户号, column ``hh``) of a register of
+    persons, else its heads of household (``rel``: 与户主关系 = 户主), else one household per row."""
+    if hh is not None:
+        household = table[hh].map(_code_text)
         if household.eq("").any():
             lines = table.index[household.eq("")].tolist()
-            msg = (f"households: {len(lines):,} row(s) of {where} without a {hh[0]} (lines {lines[:_SHOWN]}"
+            msg = (f"households: {len(lines):,} row(s) of {where} without a {hh} (lines {lines[:_SHOWN]}"
                    f"{' …' if len(lines) > _SHOWN else ''}); give each person's household id, or drop the column")
             raise InputError(msg)
         # a household is counted in the building of its rows; one registered in two buildings counts in each
         per_id = pd.DataFrame({"id": ids.to_numpy(), "hh": household.to_numpy()}).drop_duplicates()
-        return per_id["id"].value_counts().sort_index().astype("int64"), f"a register of persons (distinct {hh[0]})"
-    if rel:
-        relation = table[rel[0]].map(_code_text).str.lower()
+        return per_id["id"].value_counts().sort_index().astype("int64")
+    if rel is not None:
+        relation = table[rel].map(_code_text).str.lower()
         heads = relation.isin([h.lower() for h in HEADS])
         if not heads.any():
-            msg = (f"households: {where}'s {rel[0]} names no head of household ({'/'.join(HEADS[:2])}); give a "
+            msg = (f"households: {where}'s {rel} names no head of household ({'/'.join(HEADS[:2])}); give a "
                    f"household id column (户号) or a count table (户数)")
             raise InputError(msg)
         counted = ids[heads].value_counts().astype("int64")
         # every building the register lists has its count, 0 where none of its persons is a head
-        raw = counted.reindex(ids.unique(), fill_value=0).sort_index()
-        return raw, f"a register of persons ({rel[0]} = 户主)"
-    return ids.value_counts().sort_index().astype("int64"), "a register (one row per household)"
+        return counted.reindex(ids.unique(), fill_value=0).sort_index()
+    return ids.value_counts().sort_index().astype("int64")
 
 
 def _refuse_no_match(table_ids: pd.Index, buildings: gpd.GeoDataFrame, building_ids: pd.Series, key: Any,

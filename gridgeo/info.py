@@ -17,6 +17,18 @@ from .plan import METADATA_TABLE, Plan
 __all__ = ["describe", "plan_summary", "quality_report"]
 
 
+def _households_table_line(df, p: Path) -> str:
+    """A line saying how ``gridgeo partition --households`` would read a table keyed by building id (户数表,
+    住户登记), or nothing when it is no such table."""
+    from .household_table import table_kind
+
+    try:
+        key, _, _, _, kind = table_kind(df, p.name)
+    except InputError:
+        return ""
+    return f"\n    a households table (户数表) by {key}, {kind}: give it beside the buildings with --households {p.name}"
+
+
 def describe(path: str | Path) -> str:
     """Summarise any GDAL-readable file, GeoParquet, CSV or plan: layers, counts, CRS, households, findings."""
     p = Path(path)
@@ -41,7 +53,7 @@ def describe(path: str | Path) -> str:
                 df = read_csv_text(p, what=p.stem, option=f"--encoding {p.stem}={{}}", by_line=True)
                 why = exc.problem
                 return (f"{p}: {counted(1, 'layer')}\n  {p.stem}: {counted(len(df), 'row')}, not read as features: "
-                        f"{why}\n    columns: {list(df.columns)}")
+                        f"{why}\n    columns: {list(df.columns)}{_households_table_line(df, p)}")
         else:
             import geopandas as gpd
 

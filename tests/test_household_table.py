@@ -292,3 +292,14 @@ def test_a_register_of_persons_counts_households_not_persons(tiny):
     missing = pd.DataFrame({"楼栋编号": ["b2", "b4"], "户号": ["H1", None]})
     with pytest.raises(InputError, match=r"1 row\(s\) of the households table without a 户号 \(lines \[3\]\)"):
         join_households(tiny, households_source(missing))
+
+
+def test_info_says_how_a_households_table_is_read(tmp_path):
+    from gridgeo.info import describe
+
+    (tmp_path / "人口登记.csv").write_text("楼号,户号,与户主关系\nB1,H1,户主\nB1,H1,子\n", encoding="gbk")
+    (tmp_path / "roster.csv").write_text("name,phone\nA,1\n", encoding="utf-8")
+    assert describe(tmp_path / "人口登记.csv").endswith(
+        "a households table (户数表) by 楼号, a register of persons (distinct 户号): give it beside the buildings with "
+        "--households 人口登记.csv")
+    assert "households table" not in describe(tmp_path / "roster.csv")

@@ -22,6 +22,8 @@ id (楼栋编号) and count (户数), or a register with one row per household. 
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ __all__ = ["KEY_NAMES", "COUNT_NAMES", "households_source", "read_households_tab
 #: a table's building id column, when none is named: the buildings' own names for it, and a few more
 KEY_NAMES = ("building_id", *COLUMN_ALIASES["buildings"]["building_id"], "楼栋号", "楼号", "建筑物代码", "楼栋id")
 #: a table's count column: the buildings' names for the households; a table without one is a register
-COUNT_NAMES = ("households", *COLUMN_ALIASES["buildings"]["households"])
+COUNT_NAMES = ("households", *COLUMN_ALIASES["buildings"]["households"], "住户数量", "住户户数")
 #: a register's household id column (户号): a register of one row per person counts its distinct households
 HOUSEHOLD_ID_NAMES = ("household_id", "户号", "户编号", "户籍号", "住户编号")
 #: a register's relationship to the head of household (与户主关系): without a 户号, its heads (户主) are the households
@@ -47,6 +49,12 @@ RELATION_NAMES = ("与户主关系", "户主关系", "relation", "relationship")
 HEADS = ("户主", "本人", "head", "self")
 #: suffixes read as spreadsheets through GDAL (no openpyxl): ``HEADERS=FORCE``, an all-text first row is the header
 _SHEETS = (".xlsx", ".ods")
+#: a row whose id cell says it sums the others (合计): no building, left out
+TOTALS = ("合计", "总计", "小计", "共计", "total", "sum")
+#: dashes written for ``-`` in ids (``3－1``, ``3—1``): one in an id's form
+_DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+#: rows above the header searched for it (a title row, 标题行, such as ``XX社区户数统计表``)
+_HEADER_ROWS = 10
 #: ids named in one message at most
 _SHOWN = 5
 
@@ -140,13 +148,42 @@ def _read_ogr_table(path: Path, src: LayerSource) -> pd.DataFrame:
         sheet = full[0]
     table = pd.DataFrame(pyogrio.read_dataframe(path, layer=sheet, read_geometry=False, **options))
     table.index = range(2, len(table) + 2)
-    return table
+    # a row left empty (between a sheet's blocks, above its totals) is no row, as in a CSV
+    empty = table.map(lambda v: _code_text(v) == "").all(axis=1) if len(table.columns) else pd.Series(False, table.index)
+    return table[~empty]
+
+
+def _header_key(column: Any) -> str:
+    """A header as matched against names: full-width forms as ASCII (NFKC), without a unit in brackets at its end
+    (``户数（户）``, ``户数(单位:户)``) nor spaces, lower case.
+
+    >>> [_header_key(c) for c in ["户数（户）", " 楼栋 编号 ", "Households (户)"]]
+    ['户数', '楼栋编号', 'households']
+    """
+    text = unicodedata.normalize("NFKC", str(column))
+    return re.sub(r"\s+", "", re.sub(r"\([^()]*\)\s*$", "", text)).lower()
 
 
 def _pick(table: pd.DataFrame, names: tuple[str, ...]) -> list:
-    """The columns of ``table`` named one of ``names`` (any case, without spaces around)."""
-    wanted = {_column_key(n) for n in names}
-    return [c for c in table.columns if _column_key(c) in wanted]
+    """The columns of ``table`` named one of ``names`` (as :func:`_header_key` reads them)."""
+    wanted = {_header_key(n) for n in names}
+    return [c for c in table.columns if _header_key(c) in wanted]
+
+
+def _below_title(table: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """``table`` with its header found below a title row (标题行 such as ``XX社区户数统计表``, read as the header): the
+    first of its first rows with a cell naming a building id column (``names``) is the header, where the read header
+    names none. The rows keep their lines."""
+    wanted = {_header_key(n) for n in names}
+    if any(_header_key(c) in wanted for c in table.columns):
+        return table
+    for i in range(min(len(table), _HEADER_ROWS)):
+        row = [_code_text(v) for v in table.iloc[i]]
+        if any(_header_key(v) in wanted for v in row if v):
+            body = table.iloc[i + 1:].copy()
+            body.columns = [v or f"column {j + 1}" for j, v in enumerate(row)]
+            return body
+    return table
 
 
 def _key_column(table: pd.DataFrame, key: str | None, where: str) -> Any:
@@ -194,28 +231,54 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     """
     table, print_ = read_households_table(src)
     where = "the households table" if src.path is None else Path(src.path).name
-    key, count, hh, rel, kind = table_kind(table, where, src.columns.get("building_id"))
+    key = src.columns.get("building_id")
+    # the buildings' own id column mapped in --config's [buildings] columns keys the table too, where it has it
+    mapped = buildings.attrs.get(SOURCE_COLUMNS, {}).get("building_id")
+    table = _below_title(table, (*KEY_NAMES, *(n for n in (key, mapped) if n)))
+    if key is None and mapped and _pick(table, (mapped,)) and not _pick(table, KEY_NAMES):
+        key = mapped
+    key, count, hh, rel, kind = table_kind(table, where, key)
     ids = table[key].map(_code_text)
     records: list[dict] = []
+    total = ids.map(lambda v: _header_key(v) in TOTALS)
+    if total.any():
+        lines = table.index[total].tolist()
+        records.append(_finding("households_table_total", f"households: line(s) {lines[:_SHOWN]} of {where} "
+                                f"({ids[total].iloc[0]}) sum the other rows: not a building, not used",
+                                measure=len(lines), severity="info"))
     no_id = ids == ""
     if no_id.any():
         lines = table.index[no_id].tolist()
         records.append(_finding("households_table_no_id", f"households: {len(lines):,} row(s) of {where} without a "
                                 f"{key} (lines {lines[:_SHOWN]}{' …' if len(lines) > _SHOWN else ''}); not used: give "
-                                "each row its building's id", measure=len(lines)))
-    ids, table = ids[~no_id], table[~no_id]
+                                "each row its building's id (a merged cell is read as empty: unmerge it and fill each "
+                                "row)", measure=len(lines)))
+    ids, table = ids[~no_id & ~total], table[~no_id & ~total]
     if count is None:  # a register: one row per household, or per person with a 户号 or a 与户主关系
         raw = _register_counts(table, ids, hh, rel, where)
     else:
         raw = _counts_per_id(table[count], ids, key, count, records)
     building_ids = buildings["building_id"].map(_code_text)
+    alike, doubtful = match_id_forms(raw.index, building_ids)
+    if alike:
+        shown = [f"{t} → {b}" for t, b in list(alike.items())[:_SHOWN]]
+        records.append(_finding("households_table_id_form",
+                                f"households: {len(alike):,} {key}(s) of {where} written otherwise than the buildings' "
+                                f"building_id matched it (full-width digits, spaces, dashes, leading zeros, 号楼/栋/幢; "
+                                f"e.g. {shown}); only where one building and one table id are written so",
+                                measure=len(alike), severity="info"))
+        raw.index = pd.Index([alike.get(t, t) for t in raw.index])
+        raw = raw.sort_index()
     known = raw.index.isin(building_ids)
     if not known.any():
         _refuse_no_match(raw.index, buildings, building_ids, key, where)
     for bid in raw.index[~known]:
+        alike_ids = doubtful.get(bid)
+        why = (f"; it is written like {alike_ids} (not joined: ids written alike name more than one building or row)"
+               if alike_ids else "")
         records.append(_finding("households_table_unmatched",
                                 f"households: {key} {bid!r} of {where} ({raw[bid]} households) is no building of the "
-                                "footprints; its households are in no grid: add the footprint or correct the id",
+                                f"footprints{why}; its households are in no grid: add the footprint or correct the id",
                                 feature_id=str(bid), measure=_measure(raw[bid])))
     out = buildings.copy()
     # an id listed with an empty count gives the building nothing: the layer's count, else the estimate
@@ -257,11 +320,71 @@ def table_kind(table: pd.DataFrame, where: str, key: str | None = None) -> tuple
                "count table (户数)")
         raise InputError(msg)
     hh_col, rel_col = (hh or [None])[0], (rel or [None])[0]
+    if count is None and hh_col is None and rel_col is None:
+        _refuse_unread_count(table, key_col, where)
     kind = (f"a count table (column {count})" if count is not None
             else f"a register of persons (distinct {hh_col})" if hh_col is not None
             else f"a register of persons ({rel_col} = 户主)" if rel_col is not None
             else "a register (one row per household)")
     return key_col, count, hh_col, rel_col, kind
+
+
+def id_form(ids: pd.Series) -> pd.Series:
+    """Building ids as they are matched when not written alike: full-width forms as ASCII (NFKC, ``１２`` is ``12``),
+    without spaces, any dash as ``-``, Excel's ``12.0`` as ``12``, without a ``号楼``/``号``/``栋``/``幢``/``座`` at the end
+    nor leading zeros, lower case.
+
+    >>> id_form(pd.Series(["００１２号楼", " 3—01 ", "12.0", "B-7栋"])).tolist()
+    ['12', '3-1', '12', 'b-7']
+    """
+    form = ids.map(lambda v: unicodedata.normalize("NFKC", v))
+    form = form.str.replace(r"\s+", "", regex=True).str.replace(f"[{_DASHES}]", "-", regex=True)
+    form = form.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).str.replace(r"(号楼|号|栋|幢|座)$", "", regex=True)
+    return form.str.replace(r"(?<!\d)0+(?=\d)", "", regex=True).str.lower()
+
+
+def match_id_forms(table_ids: pd.Index, building_ids: pd.Series) -> tuple[dict, dict]:
+    """Table ids that are no building_id matched to the one building_id written alike (:func:`id_form`), and the
+    table ids written like others but not matched, each with the ids written alike (two buildings, or two rows, could
+    be meant: never joined). Only where one building id and one table id have a form is it a match.
+
+    >>> match_id_forms(pd.Index(["１２", "13", "3－1"]), pd.Series(["0012", "13", "3-1", "03-1"]))
+    ({'１２': '0012'}, {'3－1': ['03-1', '3-1']})
+    """
+    exact = table_ids.isin(building_ids)
+    if exact.all():
+        return {}, {}
+    b_ids = pd.Series(building_ids.unique())
+    b_form = pd.Series(b_ids.to_numpy(), index=id_form(b_ids).to_numpy())
+    t_form = id_form(pd.Series(table_ids, dtype=object))
+    t_count = t_form.value_counts()
+    rest = pd.Series(t_form[~exact].to_numpy(), index=table_ids[~exact])
+    rest = rest[rest.isin(b_form.index)]
+    b_count = b_form.index.value_counts()
+    one = rest.map(b_count).eq(1) & rest.map(t_count).eq(1)
+    found = b_form[~b_form.index.duplicated(keep=False)]
+    alike = {t: found[f] for t, f in rest[one].items()}
+    by_form = b_form.groupby(level=0).agg(lambda v: sorted(v)[:_SHOWN])
+    doubtful = {t: by_form[f] for t, f in rest[~one].items()}
+    return alike, doubtful
+
+
+def _refuse_unread_count(table: pd.DataFrame, key: Any, where: str) -> None:
+    """A table read as a register (one household per row) that lists each building once beside a column of numbers
+    named for households (``实有户数``): a count table whose count column is not among :data:`COUNT_NAMES`, which
+    would give each building 1 household. One line naming the column and the fix."""
+    ids = table[key].map(_code_text)
+    ids = ids[ids != ""]
+    if ids.duplicated().any():
+        return
+    for col in table.columns:
+        cells = table[col].map(_code_text)
+        cells = cells[cells != ""]
+        if col != key and "户数" in _header_key(col) and len(cells) and pd.to_numeric(cells, errors="coerce").notna().all():
+            msg = (f"households: {where}'s column {str(col)!r} looks like the households per building but is not read "
+                   f"as one (it would be read as a register of one household per row); rename it 户数 "
+                   f"(read as counts: {', '.join(COUNT_NAMES[1:])})")
+            raise InputError(msg)
 
 
 def _register_counts(table: pd.DataFrame, ids: pd.Series, hh: Any, rel: Any, where: str) -> pd.Series:

@@ -303,3 +303,66 @@ def test_info_says_how_a_households_table_is_read(tmp_path):
         "a households table (户数表) by 楼号, a register of persons (distinct 户号): give it beside the buildings with "
         "--households 人口登记.csv")
     assert "households table" not in describe(tmp_path / "roster.csv")
+
+
+# ------------------------------------------------------------------------------------ tables as offices keep them
+
+
+def numbered(ids: list[str], *, columns: dict | None = None, name: str = "楼栋编号") -> gpd.GeoDataFrame:
+    """Buildings of the given ids (column ``name``), normalised with ``columns`` mapped."""
+    from shapely import Point
+
+    raw = gpd.GeoDataFrame({name: ids}, geometry=[Point(10 * i, 0).buffer(4) for i in range(len(ids))], crs=4547)
+    return normalise_buildings(raw, columns=columns)[0]
+
+
+@pytest.mark.parametrize(("building", "listed"), [
+    ("0012", "12"), ("0012", "12.0"), ("12", "12.0"), ("12号楼", "１２号楼"), ("12", " １２ "), ("3-1", "3－1"),
+    ("3-1", "3—1"), ("12号楼", "12"), ("12", "12栋"), ("12幢", "12号楼")])
+def test_an_id_written_otherwise_matches_the_one_building_written_so(building, listed):
+    out, found, _ = join_households(numbered([building, "99"]),
+                                    households_source(pd.DataFrame({"楼栋编号": [listed], "户数": [30]})))
+    assert households(out)[building] == 30
+    form = [f for f in found if f["type"] == "households_table_id_form"]
+    assert len(form) == 1 and f"{listed.strip()} → {building}" in form[0]["message"]
+
+
+def test_an_id_written_like_two_buildings_joins_neither_and_is_a_finding():
+    out, found, _ = join_households(numbered(["012", "12", "13"]), households_source(
+        pd.DataFrame({"楼栋编号": ["12.0", "13"], "户数": [30, 40]})))
+    assert households(out) == {"012": None, "12": None, "13": 40}
+    unmatched = [f for f in found if f["type"] == "households_table_unmatched"]
+    assert len(unmatched) == 1 and "written like ['012', '12']" in unmatched[0]["message"]
+    assert not [f for f in found if f["type"] == "households_table_id_form"]
+
+
+@pytest.mark.parametrize("column", ["户数（户）", "户数(户)", "住户数量", " 户数 (单位:户)"])
+def test_a_count_column_with_its_unit_or_another_name_is_read_as_counts(column):
+    out, _, _ = join_households(numbered(["1", "2"]),
+                                households_source(pd.DataFrame({"楼栋编号": ["1", "2"], column: [30, 40]})))
+    assert households(out) == {"1": 30, "2": 40}
+
+
+def test_a_count_column_not_read_as_one_is_refused_not_read_as_a_register():
+    table = pd.DataFrame({"楼栋编号": ["1", "2"], "实有户数": ["30", "40"]})
+    with pytest.raises(InputError, match=r"column '实有户数' looks like the households per building .* rename it 户数"):
+        join_households(numbered(["1", "2"]), households_source(table))
+
+
+def test_an_xlsx_with_a_title_row_a_totals_row_and_numbers_as_text(tmp_path):
+    book = tmp_path / "户数统计.xlsx"
+    sheet = pd.DataFrame({"XX社区户数统计表": ["楼栋编号", "0012", "13", None, "合  计"],
+                          "B": ["户数（户）", "30", "40", None, "70"]})
+    pyogrio.write_dataframe(sheet, book, driver="XLSX", layer="Sheet1")
+    out, found, _ = join_households(numbered(["12", "13"]), households_source(book))
+    assert {k: float(v) for k, v in households(out).items()} == {"12": 30, "13": 40}  # text, read as counts are
+    total = [f for f in found if f["type"] == "households_table_total"]
+    assert len(total) == 1 and "line(s) [6]" in total[0]["message"]
+    assert not [f for f in found if f["type"] in ("households_table_unmatched", "households_table_no_id")]
+
+
+def test_the_table_is_keyed_by_the_buildings_column_mapped_in_the_config():
+    buildings = numbered(["A1", "A2"], columns={"building_id": "BM"}, name="BM")
+    out, found, _ = join_households(buildings, households_source(pd.DataFrame({"BM": ["A1", "A2"], "户数": [5, 6]})))
+    assert households(out) == {"A1": 5, "A2": 6}
+    assert "joined by BM to building_id" in found[-1]["message"]

@@ -20,10 +20,10 @@ __all__ = ["describe", "plan_summary", "quality_report"]
 def _households_table_line(df, p: Path) -> str:
     """A line saying how ``gridgeo partition --households`` would read a table keyed by building id (户数表,
     住户登记), or nothing when it is no such table."""
-    from .household_table import table_kind
+    from .household_table import KEY_NAMES, _below_title, table_kind
 
     try:
-        key, _, _, _, kind = table_kind(df, p.name)
+        key, _, _, _, kind = table_kind(_below_title(df, KEY_NAMES), p.name)
     except InputError:
         return ""
     return f"\n    a households table (户数表) by {key}, {kind}: give it beside the buildings with --households {p.name}"

@@ -303,6 +303,11 @@ def test_info_says_how_a_households_table_is_read(tmp_path):
         "a households table (户数表) by 楼号, a register of persons (distinct 户号): give it beside the buildings with "
         "--households 人口登记.csv")
     assert "households table" not in describe(tmp_path / "roster.csv")
+    # a title row (标题行) above the header, as community registers come out of Excel
+    (tmp_path / "户数统计.csv").write_text("XX社区户数统计表,\n楼栋编号,户数（户）\n1,30\n", encoding="gbk")
+    assert describe(tmp_path / "户数统计.csv").endswith(
+        "a households table (户数表) by 楼栋编号, a count table (column 户数（户）): give it beside the buildings with "
+        "--households 户数统计.csv")
 
 
 # ------------------------------------------------------------------------------------ tables as offices keep them

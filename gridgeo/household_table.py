@@ -240,7 +240,7 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     key, count, hh, rel, kind = table_kind(table, where, key)
     ids = table[key].map(_code_text)
     records: list[dict] = []
-    total = ids.map(lambda v: _header_key(v) in TOTALS)
+    total = ids.str.replace(r"\s+", "", regex=True).str.lower().isin(TOTALS)  # 合计, 合  计, Total
     if total.any():
         lines = table.index[total].tolist()
         records.append(_finding("households_table_total", f"households: line(s) {lines[:_SHOWN]} of {where} "
@@ -269,7 +269,7 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
                                 measure=len(alike), severity="info"))
         raw.index = pd.Index([alike.get(t, t) for t in raw.index])
         raw = raw.sort_index()
-    known = raw.index.isin(building_ids)
+    known = _among(raw.index, building_ids)
     if not known.any():
         _refuse_no_match(raw.index, buildings, building_ids, key, where)
     for bid in raw.index[~known]:
@@ -282,7 +282,8 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
                                 feature_id=str(bid), measure=_measure(raw[bid])))
     out = buildings.copy()
     # an id listed with an empty count gives the building nothing: the layer's count, else the estimate
-    listed = building_ids.isin(raw.index[raw.notna() & (raw.astype(str).str.strip() != "")])
+    listed = pd.Series(_among(building_ids, raw.index[raw.notna() & (raw.astype(str).str.strip() != "")]),
+                       index=building_ids.index)
     before = out["households"]
     had = before.notna() & (before.astype(str).str.strip() != "")
     new = building_ids.map(raw.astype(object))
@@ -337,7 +338,7 @@ def id_form(ids: pd.Series) -> pd.Series:
     >>> id_form(pd.Series(["００１２号楼", " 3—01 ", "12.0", "B-7栋"])).tolist()
     ['12', '3-1', '12', 'b-7']
     """
-    form = ids.map(lambda v: unicodedata.normalize("NFKC", v))
+    form = ids.map(lambda v: v if v.isascii() else unicodedata.normalize("NFKC", v))
     form = form.str.replace(r"\s+", "", regex=True).str.replace(f"[{_DASHES}]", "-", regex=True)
     form = form.str.replace(r"^(\d+)\.0+$", r"\1", regex=True).str.replace(r"(号楼|号|栋|幢|座)$", "", regex=True)
     return form.str.replace(r"(?<!\d)0+(?=\d)", "", regex=True).str.lower()
@@ -351,7 +352,7 @@ def match_id_forms(table_ids: pd.Index, building_ids: pd.Series) -> tuple[dict, 
     >>> match_id_forms(pd.Index(["１２", "13", "3－1"]), pd.Series(["0012", "13", "3-1", "03-1"]))
     ({'１２': '0012'}, {'3－1': ['03-1', '3-1']})
     """
-    exact = table_ids.isin(building_ids)
+    exact = _among(table_ids, building_ids)
     if exact.all():
         return {}, {}
     b_ids = pd.Series(building_ids.unique())
@@ -359,12 +360,12 @@ def match_id_forms(table_ids: pd.Index, building_ids: pd.Series) -> tuple[dict, 
     t_form = id_form(pd.Series(table_ids, dtype=object))
     t_count = t_form.value_counts()
     rest = pd.Series(t_form[~exact].to_numpy(), index=table_ids[~exact])
-    rest = rest[rest.isin(b_form.index)]
+    rest = rest[_among(rest, b_form.index)]
     b_count = b_form.index.value_counts()
     one = rest.map(b_count).eq(1) & rest.map(t_count).eq(1)
-    found = b_form[~b_form.index.duplicated(keep=False)]
-    alike = {t: found[f] for t, f in rest[one].items()}
-    by_form = b_form.groupby(level=0).agg(lambda v: sorted(v)[:_SHOWN])
+    alike = rest[one].map(b_form[~b_form.index.duplicated(keep=False)]).to_dict()
+    shared = b_form[_among(b_form.index, rest[~one])]
+    by_form = {f: sorted(v)[:_SHOWN] for f, v in shared.groupby(level=0)}
     doubtful = {t: by_form[f] for t, f in rest[~one].items()}
     return alike, doubtful
 
@@ -385,6 +386,12 @@ def _refuse_unread_count(table: pd.DataFrame, key: Any, where: str) -> None:
                    f"as one (it would be read as a register of one household per row); rename it 户数 "
                    f"(read as counts: {', '.join(COUNT_NAMES[1:])})")
             raise InputError(msg)
+
+
+def _among(values: Any, pool: Any) -> np.ndarray:
+    """Which of ``values`` are in ``pool``, by hashing: pandas' ``isin`` on a text column makes a scalar of each value
+    of ``pool`` (a second a million)."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object).isin(np.asarray(pool, dtype=object)).to_numpy()
 
 
 def _register_counts(table: pd.DataFrame, ids: pd.Series, hh: Any, rel: Any, where: str) -> pd.Series:

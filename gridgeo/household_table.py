@@ -94,10 +94,10 @@ def households_source(value: Any, *, key: str | None = None, layer: str | None =
     return src
 
 
-def read_households_table(src: LayerSource) -> tuple[pd.DataFrame, str]:
-    """The table of ``src`` as a DataFrame indexed by each row's line in the file (the header is line 1), and its
-    fingerprint. CSV in the encoding gridgeo finds (:mod:`gridgeo._csv`), spreadsheets and any other table GDAL
-    reads through pyogrio."""
+def read_households_table(src: LayerSource, names: tuple[str, ...] = KEY_NAMES) -> tuple[pd.DataFrame, str]:
+    """The table of ``src`` as a DataFrame indexed by each row's line in the file (the header is line 1, or the line
+    below a CSV's title rows: the first naming one of ``names``), and its fingerprint. CSV in the encoding gridgeo
+    finds (:mod:`gridgeo._csv`), spreadsheets and any other table GDAL reads through pyogrio."""
     if src.frame is not None:
         if not isinstance(src.frame, pd.DataFrame):
             msg = f"households=<{type(src.frame).__name__}>: give a DataFrame of building id and households (户数表)"
@@ -115,11 +115,30 @@ def read_households_table(src: LayerSource) -> tuple[pd.DataFrame, str]:
         from ._csv import read_csv_text
 
         # divide() respells the option as households=gridgeo.io.LayerSource(PATH, encoding=...)
+        skip = _title_lines(path, src.encoding, names)
         table = read_csv_text(path, encoding=src.encoding, what="households", option="--encoding households={}",
-                              by_line=True)
+                              by_line=True, skiprows=skip)
+        table.index = table.index + skip
     else:
         table = _read_ogr_table(path, src)
     return table, fingerprint(path)
+
+
+def _title_lines(path: Path, encoding: str | None, names: tuple[str, ...]) -> int:
+    """The lines above a CSV's header: a title row (标题行, ``XX社区户数统计表``) as Excel saves it, when one of the
+    first lines below it has a field naming a building id column (``names``); else 0."""
+    import csv
+    import itertools
+
+    from ._csv import DELIMITERS, csv_encoding
+
+    wanted = {_header_key(n) for n in names}
+    with open(path, encoding=csv_encoding(path, encoding, what="households"), errors="replace", newline="") as f:
+        head = list(itertools.islice(f, _HEADER_ROWS))
+    for i, line in enumerate(head):
+        if any(_header_key(c) in wanted for d in DELIMITERS for c in next(csv.reader([line], delimiter=d), [])):
+            return i
+    return 0
 
 
 def _read_ogr_table(path: Path, src: LayerSource) -> pd.DataFrame:
@@ -229,12 +248,13 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     >>> [f["type"] for f in found]
     ['households_table_unmatched', 'households_table_used']
     """
-    table, print_ = read_households_table(src)
-    where = "the households table" if src.path is None else Path(src.path).name
     key = src.columns.get("building_id")
     # the buildings' own id column mapped in --config's [buildings] columns keys the table too, where it has it
     mapped = buildings.attrs.get(SOURCE_COLUMNS, {}).get("building_id")
-    table = _below_title(table, (*KEY_NAMES, *(n for n in (key, mapped) if n)))
+    names = (*KEY_NAMES, *(n for n in (key, mapped) if n))
+    table, print_ = read_households_table(src, names)
+    where = "the households table" if src.path is None else Path(src.path).name
+    table = _below_title(table, names)
     if key is None and mapped and _pick(table, (mapped,)) and not _pick(table, KEY_NAMES):
         key = mapped
     key, count, hh, rel, kind = table_kind(table, where, key)

@@ -371,3 +371,12 @@ def test_the_table_is_keyed_by_the_buildings_column_mapped_in_the_config():
     out, found, _ = join_households(buildings, households_source(pd.DataFrame({"BM": ["A1", "A2"], "户数": [5, 6]})))
     assert households(out) == {"A1": 5, "A2": 6}
     assert "joined by BM to building_id" in found[-1]["message"]
+
+
+def test_a_csv_with_title_lines_above_its_header_names_rows_by_their_lines(tmp_path):
+    table = tmp_path / "户数统计.csv"
+    table.write_text("XX社区户数统计表\n制表日期: 2026-12\n楼栋编号,户数\n0012,30\n\n13,40\n合计,70\n", encoding="gbk")
+    out, found, _ = join_households(numbered(["12", "13"]), households_source(table))
+    assert {k: float(v) for k, v in households(out).items()} == {"12": 30, "13": 40}
+    total = [f for f in found if f["type"] == "households_table_total"]
+    assert len(total) == 1 and "line(s) [7]" in total[0]["message"]

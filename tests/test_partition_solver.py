@@ -210,6 +210,25 @@ def test_arrangement_precision():
     assert GRID_SIZE_M <= 1e-5
 
 
+def test_arrangement_faces_as_from_the_parts():
+    # the noded lines polygonized as one geometry give the faces, in their order and vertex for vertex, that
+    # polygonizing the noded lines part by part gives (the cells, and so the plans, hang on it)
+    from gridgeo.partition.units import _arrangement
+
+    rng = np.random.default_rng(7)
+    block = shapely.Polygon([(0, 0), (100, 0), (100, 60), (0, 60)], [[(40, 20), (60, 20), (60, 40), (40, 40)]])
+    sites = shapely.multipoints(rng.uniform([1, 1], [99, 59], (30, 2)))
+    regions = shapely.get_parts(shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(sites)), block))
+    houses = shapely.buffer(shapely.points(rng.uniform([5, 5], [95, 55], (12, 2))), 2.5, quad_segs=3)
+    lines = np.concatenate([shapely.boundary([block, box(100, 0, 130, 60)]), shapely.boundary(regions),
+                            shapely.boundary(houses)])
+    noded = shapely.union_all(lines, grid_size=GRID_SIZE_M)
+    parts = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    faces = _arrangement(lines)
+    assert len(faces) > 40
+    assert shapely.to_wkb(faces).tolist() == shapely.to_wkb(parts[shapely.area(parts) > 0]).tolist()
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.floats(1, 99), st.floats(1, 49), st.integers(0, 80)), min_size=1, max_size=25))
 def test_cells_property(points):
@@ -238,6 +257,19 @@ def test_cell_graph_street_classes():
     assert edges[(1, 2)][1] == 0.0 and edges[(1, 2)][2] == 0.0  # along a minor street
     L, art, ns = edges[(0, 3)]  # inside block 0, no street near
     assert art == 0.0 and ns == pytest.approx(L)
+
+
+def test_cell_graph_pairs_of_boxes_that_do_not_touch():
+    # an L-shaped cell and a square in its notch 1 m away: their boxes overlap, they share no boundary;
+    # the square touches the third cell at a corner only; the L and the third cell share an edge
+    ell = shapely.Polygon([(0, 0), (20, 0), (20, 10), (10, 10), (10, 20), (0, 20)])
+    notch = box(11, 11, 19, 19)
+    beside = box(20, 0, 30, 11)
+    geoms = np.array([ell, notch, beside, box(19, 19, 25, 25)])
+    g = cell_graph(geoms, households=np.array([1, 2, 3, 4]), block=np.zeros(4, dtype=np.int64))
+    # the fourth cell meets the square at a corner and lies in the L's box: no edge either
+    assert list(zip(g.a.tolist(), g.b.tolist())) == [(0, 2)]
+    assert g.length.tolist() == pytest.approx([10.0])
 
 
 def test_contract_and_subgraph():

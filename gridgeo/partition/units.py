@@ -877,7 +877,9 @@ def _arrangement(lines: np.ndarray) -> np.ndarray:
     """Faces of the planar arrangement of ``lines`` (noded with snap-rounding)."""
     lines = lines[~(shapely.is_empty(lines) | shapely.is_missing(lines))]
     noded = shapely.union_all(lines, grid_size=GRID_SIZE_M)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    # the noded lines polygonized as one geometry: the polygonizer takes its lines in the same order as from
+    # an array of its parts (the same faces), without a shapely object per part
+    faces = shapely.get_parts(shapely.polygonize([noded]))
     faces = np.asarray(faces, dtype=object)
     return faces[shapely.area(faces) > 0]
 

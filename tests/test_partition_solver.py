@@ -272,6 +272,41 @@ def test_cell_graph_pairs_of_boxes_that_do_not_touch():
     assert g.length.tolist() == pytest.approx([10.0])
 
 
+def test_cell_graph_of_redrawn_cells_reuses_the_pairs_left_alone():
+    # two blocks; the small grids' boundary through the first redrawn along the gaps between its footprints
+    # (smoother_cells): its cells and the second block's cell beside it move, a new edge appears between them,
+    # two cells of the second block stay vertex for vertex as they were
+    from gridgeo.partition.community import smoother_cells
+
+    blocks = np.array([box(0, 0, 100, 60), box(100, 0, 160, 60)])
+    bld = np.array([box(5, 5, 95, 20), box(10, 35, 20, 45), box(80, 35, 90, 45), box(110, 10, 120, 20),
+                    box(140, 30, 150, 50), box(110, 40, 125, 50)])
+    args = (shapely.union_all(blocks), blocks, bld, np.array([0, 0, 0, 1, 1, 1]), np.array([120, 10, 10, 30, 40, 50]))
+    cells = build_cells(*args)
+    small = np.where(cells.block == 1, 2, (np.arange(len(cells)) != cells.building_cell[0]).astype(np.int64))
+    geoms = smoother_cells(cells, np.zeros(len(cells), dtype=np.int64), 1, small, args[0],
+                           lambda smooth, groups: build_cells(*args, smooth=smooth, groups=groups))
+    still = shapely.equals_exact(geoms, cells.geoms, tolerance=0.0)
+    assert 0 < still.sum() < len(cells) - 1
+    streets = np.array([LineString([(100, -5), (100, 65)]), LineString([(50, 28), (50, 31)])])
+    kw = dict(households=cells.households, block=cells.block, streets=streets, arterial=np.array([True, False]))
+    g0 = cell_graph(cells.geoms, **kw)
+    fresh = cell_graph(geoms, **kw)
+    assert {(a, b) for a, b in zip(fresh.a.tolist(), fresh.b.tolist())} != set(zip(g0.a.tolist(), g0.b.tolist()))
+    reused = cell_graph(geoms, before=(cells.geoms, g0), **kw)
+    # the same graph, array for array and bit for bit, as measuring every pair again
+    for f in ("h", "area", "perim", "x", "y", "a", "b", "length", "art", "nostreet"):
+        assert np.array_equal(getattr(reused, f), getattr(fresh, f)), f
+    # a pair of cells left alone takes its figures from the earlier graph (not measured again)
+    both = still[g0.a] & still[g0.b]
+    assert both.any()
+    marked = Graph(**{**vars(g0), "length": np.where(both, 7.0, g0.length)})
+    again = cell_graph(geoms, before=(cells.geoms, marked), **kw)
+    alone = still[again.a] & still[again.b]
+    assert again.length[alone].tolist() == [7.0] * int(alone.sum())
+    assert np.array_equal(again.length[~alone], fresh.length[~alone])
+
+
 def test_contract_and_subgraph():
     g = lattice_graph(np.arange(6), 3, 2)
     c = contract(g, np.array([0, 0, 1, 1, 2, 2]))

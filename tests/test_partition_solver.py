@@ -672,6 +672,28 @@ def test_a_division_that_draws_no_random_number_is_solved_once_for_every_seed(mo
         assert (o.labels == f.labels).all() and o.n_parts == f.n_parts and o.notes == f.notes
 
 
+def test_a_graph_is_hashed_once_and_a_new_graph_never_takes_an_old_ones_key(monkeypatch):
+    # the callers divide one subgraph with several seeds: its key is computed on the first ask only; a graph made
+    # after another is gone may take its id, and must get the digest of its own arrays
+    from gridgeo.partition import _memo
+
+    hashed = []
+    digest = _memo.graph_digest
+    monkeypatch.setattr(_memo, "graph_digest", lambda g: hashed.append(id(g)) or digest(g))
+    g = lattice_graph(np.arange(12), 4, 3)
+    first = _memo.graph_key(g)
+    assert _memo.graph_key(g) == first == digest(g)
+    assert hashed == [id(g)]
+    ids = set()
+    for t in range(1, 40):
+        other = lattice_graph(np.arange(12) + t, 4, 3)
+        ids.add(id(other))
+        assert _memo.graph_key(other) == digest(other) != first
+        del other
+    assert len(ids) < 39  # ids were taken again (the case a key by id alone would get wrong)
+    assert _memo.graph_key(g) == first and hashed.count(id(g)) == 1
+
+
 def test_a_division_by_spanning_trees_is_solved_for_each_seed(monkeypatch):
     # a region too large for the exact search draws spanning trees: its division depends on the seed, so
     # each seed is solved (and gives what it gives with the caches off)

@@ -55,7 +55,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
 from . import _fast
-from ._memo import BoundedCache, graph_key
+from ._memo import BoundedCache, graph_digest, graph_key
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
 from .graph import Graph, contract, subgraph
 
@@ -856,7 +856,7 @@ class _Solver:
         lab, cg = self._contracted(nodes)
         if cg.n > EXACT_MAX_NODES:
             return (None,)
-        key = (graph_key(cg), k, strict, self.bounds, self.w, self.lref)
+        key = (graph_digest(cg), k, strict, self.bounds, self.w, self.lref)  # cg is new: asked once
         masks = _EXACT.get(key)
         if masks is None:
             masks = (self._exact_masks(cg, k, strict),)

@@ -229,6 +229,28 @@ def test_arrangement_faces_as_from_the_parts():
     assert shapely.to_wkb(faces).tolist() == shapely.to_wkb(parts[shapely.area(parts) > 0]).tolist()
 
 
+def test_first_point_per_position_as_the_record_sort():
+    # the footprint regions keep one sampled point per position in a block, the lowest site's: the columns sorted
+    # as keys give the points, in their order, that the structured array's stable sort gave; on many ties of
+    # block, position and site, and positions at 0.0 and -0.0 (equal, so in the order given)
+    from gridgeo.partition.units import _first_per_position
+
+    rng = np.random.default_rng(11)
+    n = 5000
+    blk = rng.integers(0, 4, n)
+    keys = rng.integers(-3, 4, (n, 2)) * 0.5
+    keys[(keys[:, 0] == 0) & (rng.random(n) < 0.5), 0] = -0.0
+    owner = rng.integers(0, 6, n)
+    rec = np.rec.fromarrays([blk, keys[:, 0], keys[:, 1], owner], names="b,x,y,o")
+    order = np.argsort(rec, order=("b", "x", "y", "o"), kind="stable")
+    r = rec[order]
+    first = np.r_[True, (r["b"][1:] != r["b"][:-1]) | (r["x"][1:] != r["x"][:-1]) | (r["y"][1:] != r["y"][:-1])]
+    got = _first_per_position(blk, keys, owner)
+    assert len(got) == 4 * 7 * 7
+    assert got.tolist() == order[first].tolist()
+    assert np.signbit(keys[got, 0]).any()  # a -0.0 given first was kept as it was
+
+
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.floats(1, 99), st.floats(1, 49), st.integers(0, 80)), min_size=1, max_size=25))
 def test_cells_property(points):

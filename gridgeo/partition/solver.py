@@ -675,7 +675,9 @@ class _Solver:
             if done[i] is None:
                 continue
             c = done[i][0]
-            nbr = np.unique(owner[self.nbr[np.concatenate([np.arange(self.indptr[u], self.indptr[u + 1]) for u in c])]])
+            mine = np.zeros(g.n, dtype=bool)
+            mine[c] = True
+            nbr = np.unique(owner[self.nbr[np.repeat(mine, np.diff(self.indptr))]])  # c's neighbours' regions
             nbr = [int(j) for j in nbr if j >= 0 and j != i and done[j] is not None]
             # the neighbour sharing the longest boundary, with a lighter search
             for j in sorted(nbr, key=lambda j: (-self._contact(c, done[j][0]), j))[:3]:
@@ -757,7 +759,9 @@ class _Solver:
         if not barrier.any():
             return self._components(nodes)
         sub = subgraph(g, nodes)
-        sub_barrier = barrier[(np.isin(g.a, nodes)) & (np.isin(g.b, nodes))]
+        inside = np.zeros(g.n, dtype=bool)
+        inside[nodes] = True
+        sub_barrier = barrier[inside[g.a] & inside[g.b]]  # the subgraph's edges, in its order
         keep = ~sub_barrier
         nr, region = _fast.components(sub.n, sub.a[keep], sub.b[keep])
         H = np.bincount(region, weights=sub.h, minlength=nr).astype(np.int64).tolist()
@@ -798,7 +802,7 @@ class _Solver:
                 break
             if not merged:
                 break
-        lab = np.array([find(int(r)) for r in region])
+        lab = np.array([find(r) for r in range(nr)], dtype=np.int64)[region]
         comps = [nodes[lab == r] for r in np.unique(lab)]
         # a region may be in pieces when its barrier-free parts were joined through another region
         out = []

@@ -850,6 +850,46 @@ def test_footprint_across_the_gap_between_parts_of_its_community_has_its_site_in
     assert cells.households.sum() == 260
 
 
+def _line(h, length, art=None) -> Graph:
+    n = len(h)
+    length = np.asarray(length, float)
+    return Graph(h=np.asarray(h), area=np.full(n, 100.0), perim=np.full(n, 40.0), x=np.arange(n, dtype=float) * 10,
+                 y=np.zeros(n), a=np.arange(n - 1), b=np.arange(1, n), length=length,
+                 art=np.zeros(n - 1) if art is None else np.asarray(art, float), nostreet=np.zeros(n - 1))
+
+
+def test_regions_of_a_subset_given_out_of_order_join_across_arterials():
+    # a line of eight units, arterials between 1|2, 3|4, 5|6 and 6|7; the region asked is every unit but the
+    # last, out of order: its pieces without arterials are {0,1} 400, {2,3} 160, {4,5} 450, {6} 250 households.
+    # {2,3} joins {4,5} (610: two grids; 560 with {0,1} fits no count), then {6} joins them (860: two grids);
+    # each region keeps the order its units were given in
+    from gridgeo.partition.solver import _Solver
+
+    length = np.array([10.0, 12, 14, 16, 18, 20, 22])
+    g = _line([200, 200, 100, 60, 300, 150, 250, 90], length,
+              art=np.where(np.isin(np.arange(7), [1, 3, 5, 6]), length, 0.0))
+    s = _Solver(g, Bounds(300, 500, 400), Weights(), 0)
+    assert [c.tolist() for c in s._regions(np.array([6, 4, 0, 2, 5, 1, 3]))] == [[0, 1], [6, 4, 2, 5, 3]]
+    # the whole line: {6,7} is 340 households and stays alone; {2,3} joins {4,5} as before
+    assert [c.tolist() for c in s._regions(np.arange(8))] == [[0, 1], [2, 3, 4, 5], [6, 7]]
+
+
+@pytest.mark.parametrize(("between", "joined"), [(11.0, [4, 5, 6]), (13.0, [0, 1, 2, 3, 4])])
+def test_a_region_no_count_fits_joins_the_neighbour_it_shares_most_boundary_with(between, joined):
+    # three regions of a line: {0..3} 600 households (two grids), {4} 100 (none), {5,6} 400 (one); {4} joins the
+    # region across its longer edge (12 m to {5,6}, or 11 or 13 m to {0..3}) where the two can be divided
+    from gridgeo.partition.solver import _Solver
+
+    g = _line([150, 150, 150, 150, 100, 200, 200], [10.0, 10, 10, between, 12, 10])
+    s = _Solver(g, Bounds(300, 500, 400), Weights(), 0)
+    got = s._solve_regions([np.array([2, 0, 1, 3]), np.array([4]), np.array([6, 5])])
+    assert [c.tolist() for c, _ in got if 4 in c.tolist()] == [joined]
+    assert sorted(len(c) for c, _ in got) == sorted([len(joined), 7 - len(joined)])
+    for c, parts in got:
+        assert sorted(np.concatenate(parts).tolist()) == c.tolist()
+        assert all(300 <= g.h[p].sum() <= 500 for p in parts)
+
+
 def test_a_regions_units_with_households_are_counted_from_one_mask(monkeypatch):
     # the strict bisection asks, for each of tens of thousands of regions on 青山区's synthetic communities, how many
     # of its units have households (whether the exact search may take it); it compared every household count of the

@@ -225,6 +225,8 @@ def partition_graph(
     return Outcome(hit[0].copy(), hit[1], list(hit[2]))
 
 
+#: ``ndarray.sum`` without its Python frame (the same reduction)
+_sum = np.add.reduce
 #: :meth:`_Solver._sweep_args` without sweep trees (no direction)
 _NO_SWEEP = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
 #: divisions by :func:`partition_graph`, and of small regions by the exact search, by content of their inputs
@@ -969,9 +971,9 @@ class _Solver:
         nl = len(nodes)
         eidx, ea, eb, h, area, ext, node_cols, W, total_tag = self._region_arrays(nodes)
         tags = self.node_tags[nodes]
-        H, A, E = h.sum(), area.sum(), ext.sum()
+        # ``np.add.reduce`` is what ``ndarray.sum`` calls (through a Python frame): the same sums, three frames fewer
+        H, A, E = _sum(h), _sum(area), _sum(ext)
         t = min(max(H / k, bnd.lo), bnd.hi)
-        ks = np.arange(1, k)
         # a region of more than STRICT_MAX_PARTS grids: each cut scored only for the counts of grids near
         # its households ÷ the grid size (the others are never the best cut; scoring every count of every
         # cut takes (k - 1) × cuts of memory: gigabytes for a community of a million households)
@@ -992,6 +994,7 @@ class _Solver:
         trees: list[np.ndarray]
         best, trees = fused if fused is not None else ({}, [])
         sweeps = self._sweep_orders(nodes, ea, eb) if fused is None else None
+        ks = np.arange(1, k)
         for ti in range(w.trees + len(sweeps) if fused is None else 0):
             if ti < w.trees:
                 wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
@@ -1123,22 +1126,28 @@ class _Solver:
         back where it was and the caller ranks as before."""
         w = self.w
         m = len(eidx)
-        state = self.rng.bit_generator.state
         rnd = self.rng.random((w.trees, m))
         failed, nan, vg, score, k1, sides, offs = _fast.ranked_candidates(
             nl, ea, eb, self.tree_w[eidx], rnd, self._sweep_args, nodes, node_cols, W, tags,
             total_tag, k, H, A, E, self.bounds, t, w,
             self.lref, strict, band, w.tries + 1, w.tries + 1, k // 4 if k > STRICT_MAX_PARTS else 0)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
-            self.rng.bit_generator.state = state
+            self._rewind(w.trees * m)
             self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return []
         if nan:
-            self.rng.bit_generator.state = state
+            self._rewind(w.trees * m)
             return None
         at = offs.tolist()
         return [(v, sc, sides[at[i]:at[i + 1]], kk)
                 for i, (v, sc, kk) in enumerate(zip(vg.tolist(), score.tolist(), k1.tolist(), strict=True))]
+
+    def _rewind(self, drawn: int) -> None:
+        """The random stream put back ``drawn`` numbers, where it was before they were drawn (each of
+        ``Generator.random``'s numbers is one step of the bit generator, and PCG64 steps back exactly): what restoring
+        its state saved before the draw gives, without saving the state at every draw (a dict built each time, for a
+        failure almost never met)."""
+        self.rng.bit_generator.advance(-drawn)
 
     def _fused_cuts(self, nodes: np.ndarray, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,

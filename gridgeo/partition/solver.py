@@ -403,6 +403,18 @@ class _Solver:
         return np.column_stack([g.length, g.art, g.nostreet])
 
     @cached_property
+    def _region_inputs(self) -> tuple:
+        """The graph's arrays :func:`._fast.region_arrays` needs, converted once per solver (it asks for thousands of
+        regions of one graph)."""
+        g = self.g
+        return _fast.region_inputs(g.a, g.b, g.length, self.edge_w, g.perim, g.h, g.area, self.node_tags)
+
+    @cached_property
+    def _graph_inputs(self) -> tuple:
+        """The graph's arrays :func:`._fast.region_graph` needs, converted once per solver."""
+        return _fast.graph_inputs(self.g)
+
+    @cached_property
     def rng(self) -> np.random.Generator:
         """The spanning trees' random numbers (made on first use: most solvers never draw one)."""
         return np.random.default_rng(self.seed)
@@ -878,7 +890,7 @@ class _Solver:
         In one compiled call when numba runs and the region has no such units, or only those (the same arrays:
         :func:`._fast.region_graph`); tens of thousands of small regions per district."""
         if _REGION_COMPILED and len(nodes) and _fast.compiled():
-            got = _fast.region_graph(self.g, nodes)
+            got = _fast.region_graph_of(nodes, self._graph_inputs)
             if got is not None:
                 return got
         sub = subgraph(self.g, nodes)
@@ -1095,8 +1107,7 @@ class _Solver:
         order): thousands of calls per community of hundreds of grids."""
         g = self.g
         if _REGION_COMPILED and _fast.compiled():
-            eidx, ea, eb, h, area, ext, node_cols, W, total = _fast.region_arrays(
-                nodes, g.a, g.b, g.length, self.edge_w, g.perim, g.h, g.area, self.node_tags)
+            eidx, ea, eb, h, area, ext, node_cols, W, total = _fast.region_arrays_of(nodes, self._region_inputs)
             return eidx, ea, eb, h, area, ext, node_cols, W, np.uint64(total)
         nl = len(nodes)
         loc = np.full(g.n, -1, dtype=np.int64)

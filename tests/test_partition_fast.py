@@ -825,3 +825,86 @@ def test_a_division_loads_one_overload_per_kernel_and_reading_a_plan_imports_no_
         "assert 'numba' not in sys.modules, 'numba imported'\n"
         "assert 'gridgeo.partition._kernels' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", read, str(out)], check=True, capture_output=True, timeout=600)
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+@pytest.mark.parametrize("failed, nan", [(0, False), (3, False), (9, False), (-1, True)])
+def test_a_failed_compiled_draw_rewinds_the_stream_as_its_saved_state_did(monkeypatch, failed, nan):
+    """``_Solver._compiled_candidates`` no longer saves the random stream's state before each draw: on a tree that
+    does not connect the region (``failed``) or a score that is not a number (``nan``) it steps the stream back over
+    the numbers it drew (``_rewind``). The stream after it is the one the saved state gave: put back, then the
+    failed trees' numbers drawn again (all of them past the last random tree), or nothing drawn (NaN)."""
+    from gridgeo.partition.solver import Weights, _Solver
+
+    g = _lattice(6, 5, np.random.default_rng(3))
+    none_f, none_i = np.empty(0), np.empty(0, np.int64)
+    monkeypatch.setattr(_fast, "ranked_candidates", lambda *a: (failed, nan, none_f, none_f, none_i, none_i,
+                                                                np.zeros(1, np.int64)))
+    s = _Solver(g, Bounds(300, 500, 400), Weights(), 11)
+    s.rng.random(7)  # the stream somewhere past its start
+    nodes = np.arange(g.n)
+    eidx, ea, eb, h, area, ext, cols, W, total = s._region_arrays(nodes)
+    got = s._compiled_candidates(nodes, len(nodes), ea, eb, eidx, cols, W, s.node_tags[nodes], total, 3,
+                                 float(h.sum()), float(area.sum()), float(ext.sum()), 400.0, True, 0)
+    assert got == ([] if failed >= 0 else None)
+    # the old computation: the state saved before the draw and restored after it
+    ref = np.random.default_rng(11)
+    ref.random(7)
+    state = ref.bit_generator.state
+    m, trees = len(eidx), Weights().trees
+    ref.random((trees, m))
+    ref.bit_generator.state = state
+    if failed >= 0:
+        ref.random((min(failed, trees - 1) + 1) * m)
+    assert s.rng.bit_generator.state == ref.bit_generator.state
+    assert np.array_equal(s.rng.random(5), ref.random(5))
+
+
+def test_candidate_sums_are_ndarray_sums_bit_for_bit():
+    """``_candidates`` sums a region's households, areas and outside perimeters with ``np.add.reduce`` (``_sum``)
+    instead of ``ndarray.sum``: the same pairwise summation, so the same floats, at every length round numpy's
+    blocks of 8 and 128 (where another order of addition would differ in the last bits)."""
+    from gridgeo.partition.solver import _sum
+
+    rng = np.random.default_rng(8)
+    for n in [*range(0, 20), 127, 128, 129, 255, 256, 257, 1000, 5000]:
+        x = rng.random(n) * 10.0 ** rng.integers(-6, 7, size=n)
+        assert _sum(x).tobytes() == x.sum().tobytes()
+        y = x[::2]  # not contiguous
+        assert _sum(y).tobytes() == y.sum().tobytes()
+
+
+@pytest.mark.skipif(not _fast.compiled(), reason="numba is not installed (or cannot compile here)")
+def test_the_solvers_region_kernels_take_its_arrays_converted_once_as_each_call_converted_them():
+    """The solver hands the region kernels the graph's arrays converted once (``_fast.region_inputs``,
+    ``_fast.graph_inputs``) instead of at every region: on a graph of other dtypes and strides (int32 ends, int32
+    households, float32 areas, arrays that are views with a step), where the conversion does something, the arrays
+    are those of ``_fast.region_arrays`` and ``_fast.region_graph`` converting at each call, bit for bit."""
+    from gridgeo.partition.solver import Weights, _Solver
+
+    rng = np.random.default_rng(19)
+    for trial in range(30):
+        base = _lattice(int(rng.integers(2, 8)), int(rng.integers(2, 8)), rng)
+        n = base.n
+        h = np.repeat(base.h.astype(np.int32), 2)[::2] if trial % 2 else base.h.astype(np.int32)
+        if trial % 3 == 0:
+            h = np.where(rng.random(n) < 0.5, 0, h + 1).astype(np.int32)  # some regions with and without households
+        g = Graph(h=h, area=base.area.astype(np.float32), perim=np.repeat(base.perim, 2)[::2],
+                  x=base.x, y=base.y, a=base.a.astype(np.int32), b=base.b.astype(np.int32),
+                  length=np.repeat(base.length, 2)[1::2], art=base.art, nostreet=base.nostreet)
+        s = _Solver(g, Bounds(100, 200, 150), Weights(), trial)
+        for _ in range(5):
+            nodes = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
+            want = _fast.region_arrays(nodes, g.a, g.b, g.length, s.edge_w, g.perim, g.h, g.area, s.node_tags)
+            got = s._region_arrays(nodes)
+            for x, y in zip(got[:-1], want[:-1], strict=True):
+                assert x.dtype == y.dtype and x.tobytes() == y.tobytes()
+            assert int(got[-1]) == int(want[-1])  # the xor of the tags (the solver's as np.uint64)
+            want_g = _fast.region_graph(g, nodes)
+            got_g = _fast.region_graph_of(nodes, s._graph_inputs)
+            assert (want_g is None) == (got_g is None)
+            if want_g is not None:
+                assert np.array_equal(got_g[0], want_g[0])
+                for f in ("h", "area", "perim", "x", "y", "a", "b", "length", "art", "nostreet"):
+                    x, y = getattr(got_g[1], f), getattr(want_g[1], f)
+                    assert x.dtype == y.dtype and x.tobytes() == y.tobytes()

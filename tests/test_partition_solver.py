@@ -210,47 +210,6 @@ def test_arrangement_precision():
     assert GRID_SIZE_M <= 1e-5
 
 
-def test_arrangement_faces_as_from_the_parts():
-    # the noded lines polygonized as one geometry give the faces, in their order and vertex for vertex, that
-    # polygonizing the noded lines part by part gives (the cells, and so the plans, hang on it)
-    from gridgeo.partition.units import _arrangement
-
-    rng = np.random.default_rng(7)
-    block = shapely.Polygon([(0, 0), (100, 0), (100, 60), (0, 60)], [[(40, 20), (60, 20), (60, 40), (40, 40)]])
-    sites = shapely.multipoints(rng.uniform([1, 1], [99, 59], (30, 2)))
-    regions = shapely.get_parts(shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(sites)), block))
-    houses = shapely.buffer(shapely.points(rng.uniform([5, 5], [95, 55], (12, 2))), 2.5, quad_segs=3)
-    lines = np.concatenate([shapely.boundary([block, box(100, 0, 130, 60)]), shapely.boundary(regions),
-                            shapely.boundary(houses)])
-    noded = shapely.union_all(lines, grid_size=GRID_SIZE_M)
-    parts = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
-    faces = _arrangement(lines)
-    assert len(faces) > 40
-    assert shapely.to_wkb(faces).tolist() == shapely.to_wkb(parts[shapely.area(parts) > 0]).tolist()
-
-
-def test_first_point_per_position_as_the_record_sort():
-    # the footprint regions keep one sampled point per position in a block, the lowest site's: the columns sorted
-    # as keys give the points, in their order, that the structured array's stable sort gave; on many ties of
-    # block, position and site, and positions at 0.0 and -0.0 (equal, so in the order given)
-    from gridgeo.partition.units import _first_per_position
-
-    rng = np.random.default_rng(11)
-    n = 5000
-    blk = rng.integers(0, 4, n)
-    keys = rng.integers(-3, 4, (n, 2)) * 0.5
-    keys[(keys[:, 0] == 0) & (rng.random(n) < 0.5), 0] = -0.0
-    owner = rng.integers(0, 6, n)
-    rec = np.rec.fromarrays([blk, keys[:, 0], keys[:, 1], owner], names="b,x,y,o")
-    order = np.argsort(rec, order=("b", "x", "y", "o"), kind="stable")
-    r = rec[order]
-    first = np.r_[True, (r["b"][1:] != r["b"][:-1]) | (r["x"][1:] != r["x"][:-1]) | (r["y"][1:] != r["y"][:-1])]
-    got = _first_per_position(blk, keys, owner)
-    assert len(got) == 4 * 7 * 7
-    assert got.tolist() == order[first].tolist()
-    assert np.signbit(keys[got, 0]).any()  # a -0.0 given first was kept as it was
-
-
 @settings(max_examples=15, deadline=None)
 @given(st.lists(st.tuples(st.floats(1, 99), st.floats(1, 49), st.integers(0, 80)), min_size=1, max_size=25))
 def test_cells_property(points):
@@ -279,54 +238,6 @@ def test_cell_graph_street_classes():
     assert edges[(1, 2)][1] == 0.0 and edges[(1, 2)][2] == 0.0  # along a minor street
     L, art, ns = edges[(0, 3)]  # inside block 0, no street near
     assert art == 0.0 and ns == pytest.approx(L)
-
-
-def test_cell_graph_pairs_of_boxes_that_do_not_touch():
-    # an L-shaped cell and a square in its notch 1 m away: their boxes overlap, they share no boundary;
-    # the square touches the third cell at a corner only; the L and the third cell share an edge
-    ell = shapely.Polygon([(0, 0), (20, 0), (20, 10), (10, 10), (10, 20), (0, 20)])
-    notch = box(11, 11, 19, 19)
-    beside = box(20, 0, 30, 11)
-    geoms = np.array([ell, notch, beside, box(19, 19, 25, 25)])
-    g = cell_graph(geoms, households=np.array([1, 2, 3, 4]), block=np.zeros(4, dtype=np.int64))
-    # the fourth cell meets the square at a corner and lies in the L's box: no edge either
-    assert list(zip(g.a.tolist(), g.b.tolist())) == [(0, 2)]
-    assert g.length.tolist() == pytest.approx([10.0])
-
-
-def test_cell_graph_of_redrawn_cells_reuses_the_pairs_left_alone():
-    # two blocks; the small grids' boundary through the first redrawn along the gaps between its footprints
-    # (smoother_cells): its cells and the second block's cell beside it move, a new edge appears between them,
-    # two cells of the second block stay vertex for vertex as they were
-    from gridgeo.partition.community import smoother_cells
-
-    blocks = np.array([box(0, 0, 100, 60), box(100, 0, 160, 60)])
-    bld = np.array([box(5, 5, 95, 20), box(10, 35, 20, 45), box(80, 35, 90, 45), box(110, 10, 120, 20),
-                    box(140, 30, 150, 50), box(110, 40, 125, 50)])
-    args = (shapely.union_all(blocks), blocks, bld, np.array([0, 0, 0, 1, 1, 1]), np.array([120, 10, 10, 30, 40, 50]))
-    cells = build_cells(*args)
-    small = np.where(cells.block == 1, 2, (np.arange(len(cells)) != cells.building_cell[0]).astype(np.int64))
-    geoms = smoother_cells(cells, np.zeros(len(cells), dtype=np.int64), 1, small, args[0],
-                           lambda smooth, groups: build_cells(*args, smooth=smooth, groups=groups))
-    still = shapely.equals_exact(geoms, cells.geoms, tolerance=0.0)
-    assert 0 < still.sum() < len(cells) - 1
-    streets = np.array([LineString([(100, -5), (100, 65)]), LineString([(50, 28), (50, 31)])])
-    kw = dict(households=cells.households, block=cells.block, streets=streets, arterial=np.array([True, False]))
-    g0 = cell_graph(cells.geoms, **kw)
-    fresh = cell_graph(geoms, **kw)
-    assert {(a, b) for a, b in zip(fresh.a.tolist(), fresh.b.tolist())} != set(zip(g0.a.tolist(), g0.b.tolist()))
-    reused = cell_graph(geoms, before=(cells.geoms, g0), **kw)
-    # the same graph, array for array and bit for bit, as measuring every pair again
-    for f in ("h", "area", "perim", "x", "y", "a", "b", "length", "art", "nostreet"):
-        assert np.array_equal(getattr(reused, f), getattr(fresh, f)), f
-    # a pair of cells left alone takes its figures from the earlier graph (not measured again)
-    both = still[g0.a] & still[g0.b]
-    assert both.any()
-    marked = Graph(**{**vars(g0), "length": np.where(both, 7.0, g0.length)})
-    again = cell_graph(geoms, before=(cells.geoms, marked), **kw)
-    alone = still[again.a] & still[again.b]
-    assert again.length[alone].tolist() == [7.0] * int(alone.sum())
-    assert np.array_equal(again.length[~alone], fresh.length[~alone])
 
 
 def test_contract_and_subgraph():
@@ -694,28 +605,6 @@ def test_a_division_that_draws_no_random_number_is_solved_once_for_every_seed(mo
         assert (o.labels == f.labels).all() and o.n_parts == f.n_parts and o.notes == f.notes
 
 
-def test_a_graph_is_hashed_once_and_a_new_graph_never_takes_an_old_ones_key(monkeypatch):
-    # the callers divide one subgraph with several seeds: its key is computed on the first ask only; a graph made
-    # after another is gone may take its id, and must get the digest of its own arrays
-    from gridgeo.partition import _memo
-
-    hashed = []
-    digest = _memo.graph_digest
-    monkeypatch.setattr(_memo, "graph_digest", lambda g: hashed.append(id(g)) or digest(g))
-    g = lattice_graph(np.arange(12), 4, 3)
-    first = _memo.graph_key(g)
-    assert _memo.graph_key(g) == first == digest(g)
-    assert hashed == [id(g)]
-    ids = set()
-    for t in range(1, 40):
-        other = lattice_graph(np.arange(12) + t, 4, 3)
-        ids.add(id(other))
-        assert _memo.graph_key(other) == digest(other) != first
-        del other
-    assert len(ids) < 39  # ids were taken again (the case a key by id alone would get wrong)
-    assert _memo.graph_key(g) == first and hashed.count(id(g)) == 1
-
-
 def test_a_division_by_spanning_trees_is_solved_for_each_seed(monkeypatch):
     # a region too large for the exact search draws spanning trees: its division depends on the seed, so
     # each seed is solved (and gives what it gives with the caches off)
@@ -848,46 +737,6 @@ def test_footprint_across_the_gap_between_parts_of_its_community_has_its_site_in
     assert bool(shapely.coverage_is_valid(cells.geoms))
     assert shapely.coverage_union_all(cells.geoms).area == pytest.approx(comm.area, abs=1e-6)
     assert cells.households.sum() == 260
-
-
-def _line(h, length, art=None) -> Graph:
-    n = len(h)
-    length = np.asarray(length, float)
-    return Graph(h=np.asarray(h), area=np.full(n, 100.0), perim=np.full(n, 40.0), x=np.arange(n, dtype=float) * 10,
-                 y=np.zeros(n), a=np.arange(n - 1), b=np.arange(1, n), length=length,
-                 art=np.zeros(n - 1) if art is None else np.asarray(art, float), nostreet=np.zeros(n - 1))
-
-
-def test_regions_of_a_subset_given_out_of_order_join_across_arterials():
-    # a line of eight units, arterials between 1|2, 3|4, 5|6 and 6|7; the region asked is every unit but the
-    # last, out of order: its pieces without arterials are {0,1} 400, {2,3} 160, {4,5} 450, {6} 250 households.
-    # {2,3} joins {4,5} (610: two grids; 560 with {0,1} fits no count), then {6} joins them (860: two grids);
-    # each region keeps the order its units were given in
-    from gridgeo.partition.solver import _Solver
-
-    length = np.array([10.0, 12, 14, 16, 18, 20, 22])
-    g = _line([200, 200, 100, 60, 300, 150, 250, 90], length,
-              art=np.where(np.isin(np.arange(7), [1, 3, 5, 6]), length, 0.0))
-    s = _Solver(g, Bounds(300, 500, 400), Weights(), 0)
-    assert [c.tolist() for c in s._regions(np.array([6, 4, 0, 2, 5, 1, 3]))] == [[0, 1], [6, 4, 2, 5, 3]]
-    # the whole line: {6,7} is 340 households and stays alone; {2,3} joins {4,5} as before
-    assert [c.tolist() for c in s._regions(np.arange(8))] == [[0, 1], [2, 3, 4, 5], [6, 7]]
-
-
-@pytest.mark.parametrize(("between", "joined"), [(11.0, [4, 5, 6]), (13.0, [0, 1, 2, 3, 4])])
-def test_a_region_no_count_fits_joins_the_neighbour_it_shares_most_boundary_with(between, joined):
-    # three regions of a line: {0..3} 600 households (two grids), {4} 100 (none), {5,6} 400 (one); {4} joins the
-    # region across its longer edge (12 m to {5,6}, or 11 or 13 m to {0..3}) where the two can be divided
-    from gridgeo.partition.solver import _Solver
-
-    g = _line([150, 150, 150, 150, 100, 200, 200], [10.0, 10, 10, between, 12, 10])
-    s = _Solver(g, Bounds(300, 500, 400), Weights(), 0)
-    got = s._solve_regions([np.array([2, 0, 1, 3]), np.array([4]), np.array([6, 5])])
-    assert [c.tolist() for c, _ in got if 4 in c.tolist()] == [joined]
-    assert sorted(len(c) for c, _ in got) == sorted([len(joined), 7 - len(joined)])
-    for c, parts in got:
-        assert sorted(np.concatenate(parts).tolist()) == c.tolist()
-        assert all(300 <= g.h[p].sum() <= 500 for p in parts)
 
 
 def test_a_regions_units_with_households_are_counted_from_one_mask(monkeypatch):

@@ -49,8 +49,7 @@ import warnings
 import numpy as np
 
 __all__ = ["AVAILABLE", "BADNESS_COMPILED", "compiled", "tree_of", "subtree_sums", "cut_scores", "tree_cuts",
-           "rank_tree_cuts", "ranked_candidates", "region_arrays", "region_inputs", "region_arrays_of", "region_graph",
-           "graph_inputs", "region_graph_of", "contract_sums", "improve", "exact_parts",
+           "rank_tree_cuts", "ranked_candidates", "region_arrays", "region_graph", "contract_sums", "improve", "exact_parts",
            "small_grid_badness", "components", "warm_up", "tried", "polish_adjacency", "polish_next", "part_pieces",
            "pieces_of"]
 
@@ -241,49 +240,27 @@ def region_arrays(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, length: np.nd
     """The region's arrays of :meth:`.solver._Solver._region_arrays` in one compiled call, the same values:
     (edge indices, their ends renumbered, households as float, area, outside perimeter, node columns, edge
     columns, xor of the tags)."""
-    return region_arrays_of(nodes, region_inputs(a, b, length, edge_w, perim, h, area, tags))
-
-
-def region_inputs(a: np.ndarray, b: np.ndarray, length: np.ndarray, edge_w: np.ndarray, perim: np.ndarray,
-                  h: np.ndarray, area: np.ndarray, tags: np.ndarray) -> tuple:
-    """The graph's arrays :func:`region_arrays` hands its kernel, contiguous and of its types: made once per graph
-    by a caller that asks for many regions of it (:func:`region_arrays_of`)."""
     f8 = np.float64
-    return (np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64),
-            np.ascontiguousarray(length, dtype=f8), np.ascontiguousarray(edge_w, dtype=f8),
-            np.ascontiguousarray(perim, dtype=f8), np.ascontiguousarray(h), np.ascontiguousarray(area, dtype=f8),
-            np.ascontiguousarray(tags, dtype=np.uint64))
-
-
-def region_arrays_of(nodes: np.ndarray, inputs: tuple) -> tuple:
-    """:func:`region_arrays` of the region ``nodes`` with the graph's arrays from :func:`region_inputs`."""
-    return _k()._region_arrays(np.ascontiguousarray(nodes, dtype=np.int64), *inputs)
+    return _k()._region_arrays(np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(a, dtype=np.int64),
+                               np.ascontiguousarray(b, dtype=np.int64), np.ascontiguousarray(length, dtype=f8),
+                               np.ascontiguousarray(edge_w, dtype=f8), np.ascontiguousarray(perim, dtype=f8),
+                               np.ascontiguousarray(h), np.ascontiguousarray(area, dtype=f8),
+                               np.ascontiguousarray(tags, dtype=np.uint64))
 
 
 def region_graph(g, nodes: np.ndarray) -> tuple | None:
     """:func:`.graph.subgraph` of ``g`` by ``nodes`` then :func:`.exact.zero_contraction` and :func:`.graph.contract`
     of it in one compiled call, the same arrays, when the region's nodes all have households or none has:
     (labels, contracted :class:`.graph.Graph`); None otherwise (contract it in Python)."""
-    return region_graph_of(nodes, graph_inputs(g))
-
-
-def graph_inputs(g) -> tuple:
-    """The arrays of ``g`` :func:`region_graph` hands its kernel, contiguous and of its types: made once per graph by
-    a caller that asks for many regions of it (:func:`region_graph_of`)."""
-    f8 = np.float64
-    return (np.ascontiguousarray(g.a, dtype=np.int64), np.ascontiguousarray(g.b, dtype=np.int64),
-            np.ascontiguousarray(g.h, dtype=f8), np.ascontiguousarray(g.area, dtype=f8),
-            np.ascontiguousarray(g.perim, dtype=f8), np.ascontiguousarray(g.x, dtype=f8),
-            np.ascontiguousarray(g.y, dtype=f8), np.ascontiguousarray(g.length, dtype=f8),
-            np.ascontiguousarray(g.art, dtype=f8), np.ascontiguousarray(g.nostreet, dtype=f8))
-
-
-def region_graph_of(nodes: np.ndarray, inputs: tuple) -> tuple | None:
-    """:func:`region_graph` of the region ``nodes`` with the graph's arrays from :func:`graph_inputs`."""
     from .graph import Graph
 
+    f8 = np.float64
     ok, labels, (h, area, perim, x, y, a, b, length, art, nostreet) = _k()._region_graph(
-        np.ascontiguousarray(nodes, dtype=np.int64), *inputs)
+        np.ascontiguousarray(nodes, dtype=np.int64), np.ascontiguousarray(g.a, dtype=np.int64),
+        np.ascontiguousarray(g.b, dtype=np.int64), np.ascontiguousarray(g.h, dtype=f8),
+        np.ascontiguousarray(g.area, dtype=f8), np.ascontiguousarray(g.perim, dtype=f8), np.ascontiguousarray(g.x, dtype=f8),
+        np.ascontiguousarray(g.y, dtype=f8), np.ascontiguousarray(g.length, dtype=f8),
+        np.ascontiguousarray(g.art, dtype=f8), np.ascontiguousarray(g.nostreet, dtype=f8))
     if not ok:
         return None
     return labels, Graph(h=h.round().astype(np.int64), area=area, perim=perim, x=x, y=y, a=a, b=b, length=length,

@@ -14,14 +14,13 @@ city-scale run keeps a fixed memory.
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_ENTRIES", "BoundedCache", "graph_key", "graph_digest", "disabled", "clear_all"]
+__all__ = ["MAX_ENTRIES", "BoundedCache", "graph_key", "disabled", "clear_all"]
 
 #: entries each cache keeps at most (the oldest are dropped first)
 MAX_ENTRIES = 20_000
@@ -31,26 +30,8 @@ _CACHES: list[BoundedCache] = []
 _ENABLED = [True]
 
 
-#: the digest of each live graph object, by its id (dropped when the object is): the callers divide one subgraph
-#: with several seeds, each call asking its key again
-_KEYS: dict[int, tuple[weakref.ref, bytes]] = {}
-
-
 def graph_key(g: Any) -> bytes:
-    """:func:`graph_digest` computed once per graph object (the engine never changes a graph's arrays in place: a
-    changed graph is a new object)."""
-    hit = _KEYS.get(id(g))
-    if hit is not None and hit[0]() is g:
-        return hit[1]
-    key = graph_digest(g)
-    gid = id(g)
-    _KEYS[gid] = (weakref.ref(g, lambda _, gid=gid: _KEYS.pop(gid, None)), key)
-    return key
-
-
-def graph_digest(g: Any) -> bytes:
-    """A digest of every array of a :class:`~.graph.Graph` (values, dtypes and lengths), computed afresh (for a
-    graph asked once, as each region's contracted graph of the exact search)."""
+    """A digest of every array of a :class:`~.graph.Graph` (values, dtypes and lengths)."""
     d = hashlib.blake2b(digest_size=20)
     for f in _GRAPH_FIELDS:
         arr = np.ascontiguousarray(getattr(g, f))

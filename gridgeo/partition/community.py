@@ -153,16 +153,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     unit = unit_groups(job["bld_unit"])[0] if job.get("bld_unit") is not None else None
     cells = build_cells(community, block_geoms, job["bld_geoms"], bblock, hh, unit=unit)
 
-    drawn_graphs: dict[int, tuple[np.ndarray, Graph]] = {}  # each drawing's graph before the pinches, by polygons
-
-    def graph_of(c: Cells, before: np.ndarray | None = None) -> Graph:
-        """The cells' graph: streets along edges, parts meeting at a point joined; the edges of cells still as in
-        the drawing ``before`` (its polygons) taken from its graph."""
-        raw = cell_graph(c.geoms, households=c.households, block=c.block, streets=job["streets"],
-                         arterial=job["arterial"], snap_m=r.street_snap_m,
-                         before=None if before is None else drawn_graphs.get(id(before)))
-        drawn_graphs[id(c.geoms)] = (c.geoms, raw)
-        return _pinched(raw, c.geoms, community)
+    def graph_of(c: Cells) -> Graph:  # the cells' graph: streets along edges, parts meeting at a point joined
+        return _pinched(cell_graph(c.geoms, households=c.households, block=c.block, streets=job["streets"],
+                                   arterial=job["arterial"], snap_m=r.street_snap_m), c.geoms, community)
 
     g = graph_of(cells)
     weights = Weights(arterial_tree=r.arterial_weight, minor_tree=r.minor_weight, sweep_trees=_sweep_trees(g, job["streets"]))
@@ -237,10 +230,9 @@ def partition_community(job: dict[str, Any]) -> dict[str, Any]:
     g_small = g  # the graph of the cells the small grids are drawn with
     if cell_geoms is not cells.geoms:
         # the small grids made more compact again, on the edges they are drawn with
-        first = cells.geoms
         cells = dataclasses.replace(cells, geoms=cell_geoms, area=shapely.area(cell_geoms),
                                     perimeter=shapely.length(cell_geoms))
-        g_drawn = graph_of(cells, before=first)  # the pairs of cells the redrawing left alone as they were
+        g_drawn = graph_of(cells)
         small_of_cell = _polish_small_grids(g_drawn, cells.geoms, grid_of_cell, n_grids, small_of_cell, sub_bounds)
         small_notes = current_notes(small_notes, small_of_cell, cells.households, n_small, sub_bounds)
         g_small = g_drawn

@@ -72,7 +72,6 @@ def cell_graph(
     streets: np.ndarray | None = None,
     arterial: np.ndarray | None = None,
     snap_m: float = 3.0,
-    before: tuple[np.ndarray, Graph] | None = None,
 ) -> Graph:
     """Adjacency of polygons that form a coverage (exactly matching shared edges).
 
@@ -88,10 +87,6 @@ def cell_graph(
         Street centre lines and whether each is an arterial; None when there are no streets.
     snap_m
         A boundary point this close to a street lies along it.
-    before
-        An earlier drawing of the same cells (same households, blocks, streets) and its graph from this
-        function: a pair of cells both vertex for vertex as drawn then (``equals_exact``) keeps its edge, or
-        its lack of one, without measuring their boundaries again (the same figures by construction).
     """
     geoms = np.asarray(geoms, dtype=object)
     n = len(geoms)
@@ -106,19 +101,9 @@ def cell_graph(
     empty = np.zeros(0, dtype=np.int64)
     if n < 2:
         return Graph(**base, a=empty, b=empty, length=np.zeros(0), art=np.zeros(0), nostreet=np.zeros(0))
-    # pairs of overlapping boxes, not tested for intersecting first: the boundaries of a pair that does not
-    # touch meet nowhere, and the shared length below drops it (one GEOS call per pair instead of two)
-    i, j = shapely.STRtree(geoms).query(geoms)
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     keep = i < j
     i, j = i[keep], j[keep]
-    kept = None
-    if before is not None and len(before[0]) == n:
-        still = shapely.equals_exact(geoms, np.asarray(before[0], dtype=object), tolerance=0.0)
-        fresh = ~(still[i] & still[j])
-        i, j = i[fresh], j[fresh]
-        old = before[1]
-        kept = still[old.a] & still[old.b]
-        kept = old.a[kept], old.b[kept], old.length[kept], old.art[kept], old.nostreet[kept]
     bnd = shapely.boundary(geoms)
     shared = shapely.intersection(bnd[i], bnd[j])
     length = shapely.length(shared)
@@ -149,9 +134,6 @@ def cell_graph(
         # separates blocks: count it as a minor street
         street_share = np.where(inter_block, np.maximum(street_share, 1.0 - art / np.maximum(length, 1e-12)), street_share)
     nostreet = (1.0 - street_share) * length
-    if kept is not None:
-        i, j, length, art, nostreet = (np.concatenate([new, was]) for new, was in
-                                       zip((i, j, length, art, nostreet), kept, strict=True))
     order = np.lexsort((j, i))
     return Graph(**base, a=i[order].astype(np.int64), b=j[order].astype(np.int64), length=length[order],
                  art=art[order], nostreet=nostreet[order])

@@ -55,7 +55,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import depth_first_order, minimum_spanning_tree
 
 from . import _fast
-from ._memo import BoundedCache, graph_digest, graph_key
+from ._memo import BoundedCache, graph_key
 from .exact import ExactAbort, ExactDP, bits, floor_penalty, zero_contraction
 from .graph import Graph, contract, subgraph
 
@@ -225,8 +225,6 @@ def partition_graph(
     return Outcome(hit[0].copy(), hit[1], list(hit[2]))
 
 
-#: ``ndarray.sum`` without its Python frame (the same reduction)
-_sum = np.add.reduce
 #: :meth:`_Solver._sweep_args` without sweep trees (no direction)
 _NO_SWEEP = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
 #: divisions by :func:`partition_graph`, and of small regions by the exact search, by content of their inputs
@@ -401,18 +399,6 @@ class _Solver:
         """The edges' (length, arterial, no-street length) as rows."""
         g = self.g
         return np.column_stack([g.length, g.art, g.nostreet])
-
-    @cached_property
-    def _region_inputs(self) -> tuple:
-        """The graph's arrays :func:`._fast.region_arrays` needs, converted once per solver (it asks for thousands of
-        regions of one graph)."""
-        g = self.g
-        return _fast.region_inputs(g.a, g.b, g.length, self.edge_w, g.perim, g.h, g.area, self.node_tags)
-
-    @cached_property
-    def _graph_inputs(self) -> tuple:
-        """The graph's arrays :func:`._fast.region_graph` needs, converted once per solver."""
-        return _fast.graph_inputs(self.g)
 
     @cached_property
     def rng(self) -> np.random.Generator:
@@ -689,9 +675,7 @@ class _Solver:
             if done[i] is None:
                 continue
             c = done[i][0]
-            mine = np.zeros(g.n, dtype=bool)
-            mine[c] = True
-            nbr = np.unique(owner[self.nbr[np.repeat(mine, np.diff(self.indptr))]])  # c's neighbours' regions
+            nbr = np.unique(owner[self.nbr[np.concatenate([np.arange(self.indptr[u], self.indptr[u + 1]) for u in c])]])
             nbr = [int(j) for j in nbr if j >= 0 and j != i and done[j] is not None]
             # the neighbour sharing the longest boundary, with a lighter search
             for j in sorted(nbr, key=lambda j: (-self._contact(c, done[j][0]), j))[:3]:
@@ -773,9 +757,7 @@ class _Solver:
         if not barrier.any():
             return self._components(nodes)
         sub = subgraph(g, nodes)
-        inside = np.zeros(g.n, dtype=bool)
-        inside[nodes] = True
-        sub_barrier = barrier[inside[g.a] & inside[g.b]]  # the subgraph's edges, in its order
+        sub_barrier = barrier[(np.isin(g.a, nodes)) & (np.isin(g.b, nodes))]
         keep = ~sub_barrier
         nr, region = _fast.components(sub.n, sub.a[keep], sub.b[keep])
         H = np.bincount(region, weights=sub.h, minlength=nr).astype(np.int64).tolist()
@@ -816,7 +798,7 @@ class _Solver:
                 break
             if not merged:
                 break
-        lab = np.array([find(r) for r in range(nr)], dtype=np.int64)[region]
+        lab = np.array([find(int(r)) for r in region])
         comps = [nodes[lab == r] for r in np.unique(lab)]
         # a region may be in pieces when its barrier-free parts were joined through another region
         out = []
@@ -874,7 +856,7 @@ class _Solver:
         lab, cg = self._contracted(nodes)
         if cg.n > EXACT_MAX_NODES:
             return (None,)
-        key = (graph_digest(cg), k, strict, self.bounds, self.w, self.lref)  # cg is new: asked once
+        key = (graph_key(cg), k, strict, self.bounds, self.w, self.lref)
         masks = _EXACT.get(key)
         if masks is None:
             masks = (self._exact_masks(cg, k, strict),)
@@ -890,7 +872,7 @@ class _Solver:
         In one compiled call when numba runs and the region has no such units, or only those (the same arrays:
         :func:`._fast.region_graph`); tens of thousands of small regions per district."""
         if _REGION_COMPILED and len(nodes) and _fast.compiled():
-            got = _fast.region_graph_of(nodes, self._graph_inputs)
+            got = _fast.region_graph(self.g, nodes)
             if got is not None:
                 return got
         sub = subgraph(self.g, nodes)
@@ -983,9 +965,9 @@ class _Solver:
         nl = len(nodes)
         eidx, ea, eb, h, area, ext, node_cols, W, total_tag = self._region_arrays(nodes)
         tags = self.node_tags[nodes]
-        # ``np.add.reduce`` is what ``ndarray.sum`` calls (through a Python frame): the same sums, three frames fewer
-        H, A, E = _sum(h), _sum(area), _sum(ext)
+        H, A, E = h.sum(), area.sum(), ext.sum()
         t = min(max(H / k, bnd.lo), bnd.hi)
+        ks = np.arange(1, k)
         # a region of more than STRICT_MAX_PARTS grids: each cut scored only for the counts of grids near
         # its households ÷ the grid size (the others are never the best cut; scoring every count of every
         # cut takes (k - 1) × cuts of memory: gigabytes for a community of a million households)
@@ -1006,7 +988,6 @@ class _Solver:
         trees: list[np.ndarray]
         best, trees = fused if fused is not None else ({}, [])
         sweeps = self._sweep_orders(nodes, ea, eb) if fused is None else None
-        ks = np.arange(1, k)
         for ti in range(w.trees + len(sweeps) if fused is None else 0):
             if ti < w.trees:
                 wt = self.tree_w[eidx] * (0.2 + self.rng.random(len(eidx)))
@@ -1107,7 +1088,8 @@ class _Solver:
         order): thousands of calls per community of hundreds of grids."""
         g = self.g
         if _REGION_COMPILED and _fast.compiled():
-            eidx, ea, eb, h, area, ext, node_cols, W, total = _fast.region_arrays_of(nodes, self._region_inputs)
+            eidx, ea, eb, h, area, ext, node_cols, W, total = _fast.region_arrays(
+                nodes, g.a, g.b, g.length, self.edge_w, g.perim, g.h, g.area, self.node_tags)
             return eidx, ea, eb, h, area, ext, node_cols, W, np.uint64(total)
         nl = len(nodes)
         loc = np.full(g.n, -1, dtype=np.int64)
@@ -1137,28 +1119,22 @@ class _Solver:
         back where it was and the caller ranks as before."""
         w = self.w
         m = len(eidx)
+        state = self.rng.bit_generator.state
         rnd = self.rng.random((w.trees, m))
         failed, nan, vg, score, k1, sides, offs = _fast.ranked_candidates(
             nl, ea, eb, self.tree_w[eidx], rnd, self._sweep_args, nodes, node_cols, W, tags,
             total_tag, k, H, A, E, self.bounds, t, w,
             self.lref, strict, band, w.tries + 1, w.tries + 1, k // 4 if k > STRICT_MAX_PARTS else 0)
         if failed >= 0:  # as the loop: the numbers of the trees up to the failed one drawn
-            self._rewind(w.trees * m)
+            self.rng.bit_generator.state = state
             self.rng.random((min(failed, w.trees - 1) + 1) * m)
             return []
         if nan:
-            self._rewind(w.trees * m)
+            self.rng.bit_generator.state = state
             return None
         at = offs.tolist()
         return [(v, sc, sides[at[i]:at[i + 1]], kk)
                 for i, (v, sc, kk) in enumerate(zip(vg.tolist(), score.tolist(), k1.tolist(), strict=True))]
-
-    def _rewind(self, drawn: int) -> None:
-        """The random stream put back ``drawn`` numbers, where it was before they were drawn (each of
-        ``Generator.random``'s numbers is one step of the bit generator, and PCG64 steps back exactly): what restoring
-        its state saved before the draw gives, without saving the state at every draw (a dict built each time, for a
-        failure almost never met)."""
-        self.rng.bit_generator.advance(-drawn)
 
     def _fused_cuts(self, nodes: np.ndarray, nl: int, ea: np.ndarray, eb: np.ndarray, eidx: np.ndarray, node_cols: np.ndarray,
                     W: np.ndarray, tags: np.ndarray, total_tag: np.uint64, k: int, H: float, A: float, E: float,

@@ -656,14 +656,6 @@ FOOTPRINT_SAMPLE_M = 3.0
 FOOTPRINT_SHRINK_M = 0.25
 
 
-def _first_per_position(blk: np.ndarray, keys: np.ndarray, owner: np.ndarray) -> np.ndarray:
-    """The points to keep, one per position ``keys`` (x, y) in a block ``blk``: the lowest ``owner``'s (the first
-    given on ties), in the order of block, x, y. One stable sort of the columns as keys (``np.lexsort``)."""
-    order = np.lexsort((owner, keys[:, 1], keys[:, 0], blk))
-    b, x, y = blk[order], keys[order, 0], keys[order, 1]
-    return order[np.r_[True, (b[1:] != b[:-1]) | (x[1:] != x[:-1]) | (y[1:] != y[:-1])]]
-
-
 def _footprint_regions(fp: np.ndarray, slot: np.ndarray, want: np.ndarray, sel: np.ndarray, site_block: np.ndarray,
                        site_xy: np.ndarray, blocks: np.ndarray) -> np.ndarray | None:
     """The part of its block nearer to each site's footprints ``fp`` (``slot``: the position of their
@@ -682,7 +674,13 @@ def _footprint_regions(fp: np.ndarray, slot: np.ndarray, want: np.ndarray, sel: 
         pts = np.concatenate([pts, site_xy[sel[bare]]])
         owner = np.concatenate([owner, bare])
     blk = site_block[sel[owner]]
-    order = _first_per_position(blk, np.round(pts, _SITE_PRECISION_DECIMALS), owner)
+    # one point per position in a block (the lowest site's)
+    keys = np.round(pts, _SITE_PRECISION_DECIMALS)
+    rec = np.rec.fromarrays([blk, keys[:, 0], keys[:, 1], owner], names="b,x,y,o")
+    order = np.argsort(rec, order=("b", "x", "y", "o"), kind="stable")
+    r = rec[order]
+    first = np.r_[True, (r["b"][1:] != r["b"][:-1]) | (r["x"][1:] != r["x"][:-1]) | (r["y"][1:] != r["y"][:-1])]
+    order = order[first]
     order = order[np.lexsort((order, owner[order], blk[order]))]  # block order, then site
     pts, owner, blk = pts[order], owner[order], blk[order]
     div_idx = np.unique(blk)
@@ -879,9 +877,7 @@ def _arrangement(lines: np.ndarray) -> np.ndarray:
     """Faces of the planar arrangement of ``lines`` (noded with snap-rounding)."""
     lines = lines[~(shapely.is_empty(lines) | shapely.is_missing(lines))]
     noded = shapely.union_all(lines, grid_size=GRID_SIZE_M)
-    # the noded lines polygonized as one geometry: the polygonizer takes its lines in the same order as from
-    # an array of its parts (the same faces), without a shapely object per part
-    faces = shapely.get_parts(shapely.polygonize([noded]))
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
     faces = np.asarray(faces, dtype=object)
     return faces[shapely.area(faces) > 0]
 

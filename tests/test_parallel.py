@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import pickle
@@ -28,6 +29,10 @@ def _die(x):
     os._exit(3)  # a worker process that dies (killed, out of memory)
 
 
+def _frozen_count(x):
+    return gc.get_freeze_count()
+
+
 # -------------------------------------------------------------------------------------------- run_jobs
 
 
@@ -44,6 +49,27 @@ def test_a_dead_worker_process_fails_its_job_not_the_run():
     out = run_jobs(_die, [1, 2], keys=["x", "y"], workers=2)
     assert all(isinstance(r, Failed) for r in out)
     assert {r.key for r in out} == {"x", "y"}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_jobs_run_with_the_heap_alive_before_them_set_aside_from_the_collector(workers):
+    """The objects alive when run_jobs starts (the input here) are frozen out of the collector's full passes while
+    the jobs run, in forked workers too, and given back after, also when a job fails; a caller's own freeze is
+    left as it is."""
+    alive = [object() for _ in range(1000)]
+    assert gc.get_freeze_count() == 0
+    out = run_jobs(_frozen_count, [0, 1, 2], workers=workers)
+    assert all(n >= len(alive) for n in out)
+    assert gc.get_freeze_count() == 0
+    run_jobs(_square, [-1], workers=workers)  # a job that raises
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        assert run_jobs(_frozen_count, [0], workers=workers) == [mine]
+        assert gc.get_freeze_count() == mine
+    finally:
+        gc.unfreeze()
 
 
 def test_progress_counts_every_job_once():

@@ -26,7 +26,8 @@ partition:
 3. :func:`carve` — the geometry, **before** households are divided: a point unit takes the street
    block it lies in, a site polygon the blocks it covers at least half of (else the block holding
    most of it); when the rest of such a block holds households, only the part around the unit's own
-   buildings (:func:`_split_blocks`, ``dedicated_site_m``). Units claiming one block share one grid.
+   buildings (:func:`_split_blocks`, ``dedicated_site_m``), which the unit then takes wherever its point
+   lies in the block. Units claiming one block share one grid.
    A grid lies in one community: a site spanning two is split at the boundary (finding
    ``dedicated_site_split``). The partition then divides only the blocks left, so the ordinary grids
    keep their 300–500 households and, together with the dedicated grids (``kind = dedicated``), still
@@ -536,17 +537,20 @@ def _site_buildings(ugeom: Any, idx: np.ndarray, bld: np.ndarray, hh: np.ndarray
 
 
 def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                  site_m: float, rec: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+                  site_m: float, rec: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[int, dict[str, bool]]]:
     """Blocks where a dedicated unit takes only the part around its own buildings: each is cut into the
     unit's part (``<block_id>-D``, same position; units apart in the block: one piece each, ``-D1``,
     ``-D2``, ...) and the rest (``<block_id>-R``, appended), between buildings and never through one
     (:func:`gridgeo.partition.units.build_cells`). A block stays whole when the rest would hold no
     households, when another dedicated unit takes it whole, or when the rest would be in pieces
-    (finding ``dedicated_whole_block``)."""
+    (finding ``dedicated_whole_block``).
+
+    Also returns, per unit (position) claiming a block cut here, the ids of that block's pieces, each with
+    whether it is the unit's own (:func:`_own_pieces`): the unit takes those, whichever piece its point lies in."""
     from .partition.units import build_cells
 
     if site_m <= 0 or not (group >= 0).any():
-        return blocks, buildings
+        return blocks, buildings, {}
     bgeoms = blocks.geometry.to_numpy()
     bids = blocks["block_id"].astype(str).to_numpy()
     tree = shapely.STRtree(bgeoms)
@@ -572,17 +576,21 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     new_ids = bids.copy()
     extra: list[dict] = []
     bid_out = buildings["block_id"].astype(object).to_numpy().copy()
+    pieces_of: dict[int, dict[str, Any]] = {}  # a block cut: the ids and geometries of its pieces
     for b in sorted(claims):
-        if any(c is None for _, c in claims[b]):
-            continue
         idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
-        mine = np.unique(np.concatenate([c for _, c in claims[b]]))
+        found = [c for _, c in claims[b] if c is not None]
+        if not found:  # no claimant has a building of its own here: its site is the block
+            _far_from_buildings(rec, b, claims[b], idx, hh, bids, blocks, bgeoms, units, site_m)
+            continue
+        # a claimant with no building within site_m (a POI on open ground) shares the others' part
+        mine = np.unique(np.concatenate(found))
         if not len(mine):
             # site polygons over no building of the block (a school compound drawn inside a block of
             # flats): the dedicated part is the site itself, less the footprints of the block's buildings
             if hh[idx].sum() == 0:
                 continue
-            site = shapely.intersection(shapely.union_all([ugeoms[i] for i, _ in claims[b]]), bgeoms[b])
+            site = shapely.intersection(shapely.union_all([ugeoms[i] for i, c in claims[b] if c is not None]), bgeoms[b])
             fps = bld[idx][np.isin(shapely.get_type_id(bld[idx]), (3, 6))]
             fps = np.concatenate([fps, reaching.get(b, (_NONE, np.zeros(0, dtype=object)))[1]])
             part = polygonal(shapely.difference(site, shapely.union_all(fps)) if len(fps) else site)
@@ -593,6 +601,7 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
                 extra.append({"block_id": f"{bids[b]}-R", "community_code": blocks["community_code"].iat[b],
                               "geometry": left})
                 bid_out[idx] = f"{bids[b]}-R"
+                pieces_of[b] = {f"{bids[b]}-D": part, f"{bids[b]}-R": left}
                 continue
             mine = idx[:0]
         # whole footprint units (overlapping footprints are never divided)
@@ -646,8 +655,11 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
             bid_out[mine] = np.array([f"{bids[b]}-D{k + 1}" for k in which], dtype=object)
         extra.append({"block_id": f"{bids[b]}-R", "community_code": blocks["community_code"].iat[b], "geometry": left})
         bid_out[rest] = f"{bids[b]}-R"
+        pieces_of[b] = {new_ids[b]: pieces[0], **{e["block_id"]: e["geometry"] for e in extra
+                                                  if e["block_id"].startswith(f"{bids[b]}-")}}
     if not extra:
-        return blocks, buildings
+        return blocks, buildings, {}
+    own = _own_pieces(claims, pieces_of, in_block, unit_of, bid_out, ugeoms)
     from .partition.units import GRID_SIZE_M
 
     # the pieces of a cut block are snap-rounded (the cells' arrangement): every block of those
@@ -666,7 +678,41 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
         out["area_m2"] = shapely.area(out.geometry.to_numpy())
     b2 = buildings.copy()
     b2["block_id"] = pd.Series(bid_out, index=b2.index, dtype=object)
-    return out, b2
+    return out, b2, own
+
+
+def _far_from_buildings(rec: list[dict], b: int, claims: list, idx: np.ndarray, hh: np.ndarray, bids: np.ndarray,
+                        blocks: gpd.GeoDataFrame, bgeoms: np.ndarray, units: gpd.GeoDataFrame, site_m: float) -> None:
+    """Finding ``dedicated_whole_block`` for a block taken whole because none of the units claiming it has a
+    building within ``site_m``, when the block holds households."""
+    if not len(idx) or hh[idx].sum() == 0:
+        return
+    names = "、".join(dict.fromkeys(str(units["name"].iat[i]) for i, _ in claims))
+    rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "blocks",
+                "community_code": blocks["community_code"].iat[b], "feature_id": bids[b], "measure": float(hh[idx].sum()),
+                "message": f"block {bids[b]} is taken whole by {names}: no building within {site_m:g} m of it "
+                           f"(dedicated_site_m) to cut the block round, so its {hh[idx].sum():.0f} households are "
+                           "in the dedicated grid; give the unit's site as a polygon to leave them out",
+                "geometry": shapely.point_on_surface(bgeoms[b])})
+
+
+def _own_pieces(claims: dict[int, list], pieces_of: dict[int, dict[str, Any]], in_block: dict[int, np.ndarray],
+                unit_of: np.ndarray, bid_out: np.ndarray, ugeoms: np.ndarray) -> dict[int, dict[str, bool]]:
+    """Per unit claiming a block :func:`_split_blocks` cut: the ids of the block's pieces, True for the
+    unit's own (those holding its buildings; a unit with none there: the unit's part nearest to it). A
+    unit's point may lie in the rest (a POI by the street door, beside its building): the rest's
+    households are not the unit's, so the point's piece does not decide."""
+    own: dict[int, dict[str, bool]] = {}
+    for b, pieces in sorted(pieces_of.items()):
+        idx = np.asarray(in_block.get(b, _NONE))
+        parts = [p for p in pieces if not p.endswith("-R")]
+        for i, c in claims[b]:
+            mine = set(bid_out[idx[np.isin(unit_of[idx], unit_of[c])]]) & set(parts) if c is not None and len(c) else set()
+            if not mine:
+                dist = shapely.distance(np.array([pieces[p] for p in parts], dtype=object), ugeoms[i])
+                mine = {parts[int(np.argmin(dist))]}
+            own.setdefault(int(i), {}).update({p: p in mine for p in pieces})
+    return own
 
 
 _NONE = np.zeros(0, dtype=np.int64)
@@ -698,7 +744,7 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
     ``site_m`` > 0: :func:`_split_blocks`), one per (group, community, connected piece).
     ``grid_min``: the household floor of each community's ordinary grids (for the enclaves)."""
     rec: list[dict] = []
-    blocks, buildings = _split_blocks(units, decision["group"].to_numpy(), blocks, buildings, site_m, rec)
+    blocks, buildings, own = _split_blocks(units, decision["group"].to_numpy(), blocks, buildings, site_m, rec)
     crs = blocks.crs
     bgeoms = blocks.geometry.to_numpy()
     bids = blocks["block_id"].astype(str).to_numpy()
@@ -719,8 +765,11 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
     blocks_of: dict[int, set[int]] = {g: set() for g in range(n_groups)}
     ugeoms = units.geometry.to_numpy()
     unit_blocks: dict[int, list[int]] = {}
+    pos_of = {b: k for k, b in enumerate(bids)}
     for i in np.flatnonzero(group >= 0):
-        unit_blocks[int(i)] = _unit_blocks(ugeoms[i], bgeoms, tree)
+        hits = _unit_blocks(ugeoms[i], bgeoms, tree)
+        cut = own.get(int(i), {})  # the pieces of the blocks cut for it: its own, not the one its point is in
+        unit_blocks[int(i)] = sorted({b for b in hits if bids[b] not in cut} | {pos_of[p] for p, m in cut.items() if m})
         for b in unit_blocks[int(i)]:
             g = int(group[i])
             blocks_of[g].add(b)

@@ -50,6 +50,8 @@ __all__ = [
     "detect_shift",
     "layer_shift_warnings",
     "shift_advice",
+    "metre_crs_advice",
+    "projected_outside",
 ]
 
 #: CRS of stored plans: CGCS2000 geographic
@@ -189,7 +191,12 @@ def ensure_crs(gdf: gpd.GeoDataFrame, *, name: str, crs: Any = None) -> gpd.GeoD
     """
     if gdf.crs is None:
         if crs is None:
-            msg = f"layer {name!r} has no CRS; give one with --crs (e.g. --crs EPSG:4490) or define it in the file"
+            x0, y0, x1, y1 = gdf.total_bounds if len(gdf) else (np.nan,) * 4
+            if np.isfinite([x0, y0, x1, y1]).all() and max(abs(x0), abs(x1), abs(y0), abs(y1)) > 1000:  # noqa: PLR2004
+                msg = (f"layer {name!r} has no CRS; give one with {metre_crs_advice(x0, x1)} or define it in the file "
+                       f"(its coordinates are metres: x {x0:.6g}…{x1:.6g}, y {y0:.6g}…{y1:.6g})")
+            else:
+                msg = f"layer {name!r} has no CRS; give one with --crs (e.g. --crs EPSG:4490) or define it in the file"
             raise InputError(msg)
         return gdf.set_crs(crs)
     if crs is not None and CRS.from_user_input(crs) != gdf.crs:
@@ -199,6 +206,104 @@ def ensure_crs(gdf: gpd.GeoDataFrame, *, name: str, crs: Any = None) -> gpd.GeoD
         )
         raise InputError(msg)
     return gdf
+
+
+def _zone_crs(x0: float, x1: float) -> CRS | None:
+    """The CGCS2000 Gauss-Krüger CRS of eastings that carry their zone number in front (38,450,000 m: 3° zone 38,
+    EPSG:4526; 20,450,000 m: 6° zone 20, EPSG:4498), or None for eastings without one (450,000 m)."""
+    zone = math.floor(x0 / 1_000_000)
+    if zone != math.floor(x1 / 1_000_000):
+        return None
+    if 25 <= zone <= 45:  # noqa: PLR2004  3° zones 25-45 (75°E-135°E)
+        return CRS.from_epsg(4513 + zone - 25)
+    if 13 <= zone <= 23:  # noqa: PLR2004  6° zones 13-23 (75°E-135°E)
+        return CRS.from_epsg(4491 + zone - 13)
+    return None
+
+
+def _without_zone(crs: CRS) -> CRS | None:
+    """The Gauss-Krüger CRS by central meridian (eastings without the zone number) of a CGCS2000 zone CRS
+    (EPSG:4526, 3° zone 38, gives EPSG:4547, CM 114°E), or None for any other CRS."""
+    code = crs.to_epsg() or 0
+    if 4513 <= code <= 4533:  # noqa: PLR2004  3° zones 25-45
+        return CRS.from_epsg(code + 21)
+    if 4491 <= code <= 4501:  # noqa: PLR2004  6° zones 13-23
+        return CRS.from_epsg(code + 11)
+    return None
+
+
+def metre_crs_advice(x0: float, x1: float) -> str:
+    """The ``--crs`` to give coordinates in Gauss-Krüger metres spanning eastings ``x0``…``x1``: the zone's own CRS
+    when the eastings begin with the zone number, else the 3° zones by central meridian.
+
+    >>> metre_crs_advice(38450097.0, 38453788.0)
+    '--crs EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38: the eastings begin with the zone number 38)'
+    >>> metre_crs_advice(450097.0, 453788.0)
+    '--crs EPSG:4547 for CGCS2000 3° Gauss-Krüger at 114°E (EPSG:4534–4554 for 75°E–135°E)'
+    """
+    zone = _zone_crs(x0, x1)
+    if zone is not None:
+        return (f"--crs EPSG:{zone.to_epsg()} ({zone.name}: the eastings begin with the zone number "
+                f"{math.floor(x0 / 1_000_000)})")
+    return "--crs EPSG:4547 for CGCS2000 3° Gauss-Krüger at 114°E (EPSG:4534–4554 for 75°E–135°E)"
+
+
+#: how far (degrees) a projected layer may lie beyond its CRS's area of use before it is refused as misread
+_BEYOND_USE_DEG = 10.0
+
+
+def projected_outside(bounds: ArrayLike, crs: CRS) -> str | None:
+    """Why coordinates with ``bounds`` (x0, y0, x1, y1) cannot be in the projected ``crs``, or None when they can.
+
+    Eastings with the zone number in front (38,450,000 m) read in a Gauss-Krüger CRS without it (EPSG:4547)
+    project to infinity; x and y exchanged land thousands of kilometres from where the CRS is defined. Either
+    would reach the partition as a layer far from every other, or as a non-finite bound.
+
+    >>> print(projected_outside([38450097, 3412043, 38453788, 3413943], CRS.from_epsg(4547)))
+    x 3.84501e+07…3.84538e+07, y 3.41204e+06…3.41394e+06 are no place in EPSG:4547 (they project to no longitude and latitude); give the layer's real CRS: --crs EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38: the eastings begin with the zone number 38)
+    >>> projected_outside([450097, 3412043, 453788, 3413943], CRS.from_epsg(4547)) is None
+    True
+    """
+    x0, y0, x1, y1 = (float(v) for v in bounds)
+    if not all(map(math.isfinite, (x0, y0, x1, y1))) or not crs.is_projected:
+        return None
+    lon, lat = _lonlat_of(crs, [x0, x1, x0, x1], [y0, y0, y1, y1])
+    found = f"x {x0:.6g}…{x1:.6g}, y {y0:.6g}…{y1:.6g}"
+    name = crs.to_string()
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        where = "they project to no longitude and latitude"
+    else:
+        use = crs.area_of_use
+        if use is None:
+            return None
+        far = max(use.west - lon.min(), lon.max() - use.east, use.south - lat.min(), lat.max() - use.north)
+        if far <= _BEYOND_USE_DEG:
+            return None
+        where = (f"they come to {lon.mean():.2f}°E {lat.mean():.2f}°N, {far:.0f}° beyond where it is defined "
+                 f"({use.west:g}–{use.east:g}°E, {use.south:g}–{use.north:g}°N)")
+    swapped_lon, swapped_lat = _lonlat_of(crs, [y0, y1], [x0, x1])
+    use = crs.area_of_use
+    if (use is not None and np.isfinite(swapped_lon).all() and np.isfinite(swapped_lat).all()
+            and (use.west <= swapped_lon).all() and (swapped_lon <= use.east).all()
+            and (use.south <= swapped_lat).all() and (swapped_lat <= use.north).all()):
+        fix = "x and y look exchanged: put the easting (x) first"
+    elif max(abs(x0), abs(x1)) >= 1_000_000 and _zone_crs(x0, x1) is not None:
+        fix = f"give the layer's real CRS: {metre_crs_advice(x0, x1)}"
+    elif max(abs(x0), abs(x1)) < 1_000_000 and (plain := _without_zone(crs)) is not None:
+        fix = f"give the layer's real CRS: --crs EPSG:{plain.to_epsg()} ({plain.name}: the eastings carry no zone number)"
+    else:
+        fix = "give the layer's real CRS (--crs, or the one stored in the file)"
+    return f"{found} are no place in {name} ({where}); {fix}"
+
+
+def _lonlat_of(crs: CRS, x: list[float], y: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    lon, lat = _to_lonlat(crs).transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+@lru_cache(maxsize=32)
+def _to_lonlat(crs: CRS) -> Transformer:
+    return Transformer.from_crs(crs, 4326, always_xy=True)
 
 
 def to_metric(gdf: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoDataFrame:

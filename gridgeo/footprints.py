@@ -78,7 +78,9 @@ def footprint_units(
     (Series, GeoDataFrame)
         The unit id of each building (aligned to ``buildings.index``; the smallest ``building_id`` of
         its unit) and findings: ``building_duplicate`` (warning: the same outline twice; both are kept
-        and both households count) and ``buildings_overlap`` (info: kept whole together), with both ids.
+        and both households count), ``buildings_overlap`` (info: kept whole together), with both ids, and
+        ``building_point_in_footprint`` (warning: a point building with households in a footprint with households;
+        both count).
 
     Examples
     --------
@@ -178,6 +180,7 @@ def footprint_units(
             first = pd.DataFrame({"p": qidx[a], "f": pidx[b], "id": ids[pidx[b]]}).sort_values(["p", "id"]).drop_duplicates("p")
             pairs_a.append(first["p"].to_numpy())
             pairs_b.append(first["f"].to_numpy())
+            records += _points_counted_twice(first["p"].to_numpy(), first["f"].to_numpy(), ids, hh, geoms)
     label = np.arange(n)
     if pairs_a and sum(len(p) for p in pairs_a):
         pa, pb = np.concatenate(pairs_a), np.concatenate(pairs_b)
@@ -202,6 +205,20 @@ def footprint_units(
         # the message names both ids: a total order whatever the input row order
         findings = findings.sort_values(["type", "feature_id", "message", "measure"], kind="stable").reset_index(drop=True)
     return unit_id.astype(object), findings
+
+
+def _points_counted_twice(points: np.ndarray, footprints: np.ndarray, ids: np.ndarray, hh: np.ndarray,
+                          geoms: np.ndarray) -> list[dict[str, Any]]:
+    """``building_point_in_footprint`` (warning) for each point building lying in a footprint when both carry
+    households: an address layer merged into the footprints counts a building's households twice, unsaid."""
+    both = (np.nan_to_num(hh[points]) > 0) & (np.nan_to_num(hh[footprints]) > 0)
+    return [{"type": "building_point_in_footprint", "severity": "warning", "layer": "buildings",
+             "feature_id": ids[i], "measure": float(hh[i]),
+             "message": f"building {ids[i]}, a point, lies in footprint {ids[j]} and both carry households ({hh[i]:.0f} "
+                        f"and {hh[j]:.0f}): kept as one unit in one grid and both counted; if the point is that "
+                        "building's address (门牌), delete it or leave its households empty",
+             "geometry": geoms[i]}
+            for i, j in zip(points[both], footprints[both], strict=True)]
 
 
 def split_multipart(buildings: gpd.GeoDataFrame, corners: np.ndarray | None = None,

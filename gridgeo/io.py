@@ -38,7 +38,7 @@ from ._face import CLI, force_option
 from ._findings import FINDING_COLUMNS, concat_findings, make_findings
 from ._geometry import make_valid
 from ._text import counted
-from .crs import ensure_crs
+from .crs import ensure_crs, metre_crs_advice, projected_outside
 
 __all__ = [
     "LAYER_KINDS",
@@ -667,11 +667,13 @@ def read_layer(
 
 
 def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | None = None) -> None:
-    """Refuse geographic coordinates out of range, naming the likely cause (before any reprojection).
+    """Refuse coordinates that are no place in their CRS, naming the likely cause (before any reprojection).
 
     Longitudes must lie in [-180, 180] and latitudes in [-90, 90]. Values of thousands or millions
     are projected coordinates (metres) labelled as degrees; a latitude above 90 with a longitude that
-    would be a valid latitude is a layer with lon and lat swapped.
+    would be a valid latitude is a layer with lon and lat swapped. Projected coordinates must come to a
+    place near where their CRS is defined (:func:`gridgeo.crs.projected_outside`): Gauss-Krüger eastings
+    with the zone number in front read without it, or x and y exchanged, do not.
 
     >>> from shapely import Point
     >>> check_coordinates(gpd.GeoDataFrame(geometry=[Point(30.59, 114.27)], crs=4490), name="buildings")
@@ -679,7 +681,7 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | No
     ...
     gridgeo._errors.InputError: buildings: coordinates out of range for EPSG:4490 (x 30.59…30.59, y 114.27…114.27: latitude beyond ±90); longitude and latitude look swapped: put longitude (x, 经度) first, e.g. rename the CSV columns lon/lat
     """
-    if gdf.crs is None or not gdf.crs.is_geographic or len(gdf) == 0:
+    if gdf.crs is None or len(gdf) == 0:
         return
     geoms = gdf.geometry.to_numpy()
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
@@ -689,6 +691,12 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | No
     if not all(np.isfinite([x0, y0, x1, y1])):
         msg = f"{name}: coordinates are not finite numbers (NaN or infinity){f' in {path}' if path else ''}; fix the geometries"
         raise InputError(msg)
+    if not gdf.crs.is_geographic:
+        nowhere = projected_outside((x0, y0, x1, y1), gdf.crs)
+        if nowhere:
+            msg = f"{name}: coordinates {nowhere}"
+            raise InputError(msg)
+        return
     if -180 <= x0 and x1 <= 180 and -90 <= y0 and y1 <= 90:
         return
     few = _few_out_of_range(gdf, name=name)
@@ -697,9 +705,8 @@ def check_coordinates(gdf: gpd.GeoDataFrame, *, name: str, path: str | Path | No
     what = "longitude beyond ±180" if (x0 < -180 or x1 > 180) else "latitude beyond ±90"
     found = f"coordinates out of range for {gdf.crs.to_string()} (x {x0:.6g}…{x1:.6g}, y {y0:.6g}…{y1:.6g}: {what})"
     if max(abs(x0), abs(x1), abs(y0), abs(y1)) > 1000:
-        cause = ("these are projected coordinates (metres) labelled as degrees: give the layer's real CRS, e.g. "
-                 "--crs EPSG:4547 for CGCS2000 3° Gauss-Krüger at 114°E (EPSG:4534–4554 for 75°E–135°E), "
-                 f"or fix the CRS stored in {path or 'the file'}")
+        cause = (f"these are projected coordinates (metres) labelled as degrees: give the layer's real CRS, e.g. "
+                 f"{metre_crs_advice(x0, x1)}, or fix the CRS stored in {path or 'the file'}")
     elif -90 <= x0 and x1 <= 90 and -180 <= y0 and y1 <= 180:
         cause = ("longitude and latitude look swapped: put longitude (x, 经度) first, "
                  "e.g. rename the CSV columns lon/lat")

@@ -665,3 +665,43 @@ def test_each_layer_is_projected_once_by_the_shift_check(town, monkeypatch):
     monkeypatch.setattr(crs, "_structure", lambda s, d, c, r, cache=None: fresh.append(real(s, d, c, r)) or fresh[-1])
     assert detect_shift(layers) == shifts and fresh == got and len(got) >= 6
     assert [(s.layer, s.datum) for s in shifts] == [("buildings", "gcj02"), ("buildings", "gcj02")]
+
+
+# Session 48: a CRS-less Shapefile in Gauss-Krüger metres, as a planner's survey office writes it. Eastings with the
+# zone number in front (38,450,097 m) read in the CRS by central meridian (EPSG:4547, which the messages used to
+# name) projected to infinity and reached the partition as "metric_crs: the layer's bounds are not finite".
+
+
+@pytest.mark.parametrize(
+    ("epsg", "given", "fix"),
+    [
+        (4526, "EPSG:4547", r"--crs EPSG:4526 \(CGCS2000 / 3-degree Gauss-Kruger zone 38: the eastings begin with the zone number 38\)"),
+        (4547, "EPSG:4526", r"--crs EPSG:4547 \(CGCS2000 / 3-degree Gauss-Kruger CM 114E: the eastings carry no zone number\)"),
+        (4498, "EPSG:4547", r"--crs EPSG:4498 \(CGCS2000 / Gauss-Kruger zone 20: the eastings begin with the zone number 20\)"),
+    ],
+)
+def test_gauss_kruger_metres_read_in_the_wrong_zone_crs_are_refused_with_the_right_one(tmp_path, epsg, given, fix):
+    from gridgeo.io import read_layer
+
+    town = gpd.GeoDataFrame({"code": ["420981190001"]}, geometry=[box(113.47, 30.82, 113.49, 30.84)], crs=4490)
+    path = tmp_path / "communities.shp"
+    town.to_crs(epsg).to_file(path)
+    path.with_suffix(".prj").unlink()
+    with pytest.raises(InputError, match=r"^communities: coordinates x .* are no place in " + given + r" .*; give the layer's real CRS: " + fix + "$"):
+        read_layer(path, name="communities", default_crs=given)
+    with pytest.raises(InputError, match=r"^layer 'communities' has no CRS; give one with " + fix.split(r" \(")[0]):
+        read_layer(path, name="communities")
+    got = read_layer(path, name="communities", default_crs=f"EPSG:{epsg}")  # the fix the messages name
+    assert shapely.hausdorff_distance(got.to_crs(4490).geometry.iloc[0], town.geometry.iloc[0]) < 1e-7
+
+
+def test_projected_coordinates_exchanged_or_far_from_their_crs_are_refused():
+    from gridgeo.crs import projected_outside
+
+    exchanged = projected_outside([3412043, 450097, 3413943, 453788], CRS.from_epsg(4547))
+    assert exchanged.endswith("; x and y look exchanged: put the easting (x) first")
+    assert "beyond where it is defined (112.5–115.5°E" in exchanged
+    # in place, a zone off by one (3°, as a neighbouring county's data) and a CRS defined everywhere: accepted
+    assert projected_outside([450097, 3412043, 453788, 3413943], CRS.from_epsg(4547)) is None
+    assert projected_outside([450097, 3412043, 453788, 3413943], CRS.from_epsg(4548)) is None
+    assert projected_outside([12_600_000, 3_580_000, 12_610_000, 3_590_000], CRS.from_epsg(3857)) is None

@@ -897,3 +897,18 @@ def test_a_unit_cut_in_pieces_by_a_community_boundary_has_its_cell_where_its_oth
     # the large piece, which the cell no longer holds, went whole to one neighbouring cell (a footprint is not cut)
     held = shapely.area(shapely.intersection(cells.geoms, box(10, 10, 30, 30)))
     assert held.max() == pytest.approx(400.0)
+
+
+def test_address_point_with_households_in_a_footprint_with_households_is_a_warning():
+    """Session 48: a planner's address points (门牌) merged into the footprints, each carrying the households of the
+    footprint it lies in, counted every such building twice without a finding (the sample town: 24,400 households
+    became 28,023)."""
+    b = gpd.GeoDataFrame({"building_id": ["f1", "p1", "f2", "p2", "p3"], "households": [12, 12, 30, 0, 5]},
+                         geometry=[box(0, 0, 10, 10), Point(5, 5), box(20, 0, 30, 10), Point(25, 5), Point(50, 5)],
+                         crs=4547)
+    units, found = footprint_units(b)
+    assert units.tolist() == ["f1", "f1", "f2", "f2", "p3"]
+    twice = found[found["type"] == "building_point_in_footprint"]
+    # p2 has no households (an entrance point), p3 lies in no footprint: only p1 is counted twice
+    assert twice[["feature_id", "severity", "measure"]].values.tolist() == [["p1", "warning", 12.0]]
+    assert twice["message"].iloc[0].startswith("building p1, a point, lies in footprint f1 and both carry households (12 and 12)")

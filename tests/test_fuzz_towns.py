@@ -67,6 +67,8 @@ TOWNS = {
     4196: "a 417 m² gap between two communities, joined by a 3 µm hairline to a crack in a third, given to the third "
           "(its hairline's two sides counted as shared boundary): the third's grid there hung on the hairline, stored "
           "in two parts (multipart_grid)",
+    4368: "streets GEOS could node only by its snapping fallback, two crossing without a node: the ring round 5,186 m² "
+          "of a community no face, that land in no block and no grid (gap)",
 }
 
 # towns whose buildings now carry the codes they lie in, but whose plan still has a grid wrapped round a dedicated

@@ -357,7 +357,9 @@ def test_no_crs_and_crs_option(tmp_path, communities_4547):
     path = tmp_path / "shequ.shp"
     communities_4547.to_file(path)
     path.with_suffix(".prj").unlink()
-    with pytest.raises(InputError, match=r"layer 'communities' has no CRS; give one with --crs \(e\.g\. --crs EPSG:4490\)"):
+    # metres: the advice is a Gauss-Krüger CRS, not EPSG:4490 (degrees), which would only lead to a second error
+    with pytest.raises(InputError, match=r"layer 'communities' has no CRS; give one with --crs EPSG:4547 for CGCS2000 3° "
+                                         r"Gauss-Krüger .* \(its coordinates are metres: x 526000…526800"):
         read_layer(path, name="communities")
     got = read_layer(path, name="communities", crs="EPSG:4547")
     assert got.crs.to_epsg() == 4547

@@ -295,7 +295,7 @@ def frame_layer(gdf: Any, *, name: str, crs: Any = None, default_crs: Any = None
         msg = f"{name}: a {type(gdf).__name__} without an active geometry column; give a GeoDataFrame (gpd.GeoDataFrame(df, geometry=..., crs=...))"
         raise InputError(msg)
     if len(gdf) == 0:
-        msg = f"{name}: the GeoDataFrame is empty; give a layer with features"
+        msg = f"{name}: the GeoDataFrame is empty; give a layer with features{_or_leave_out(name)}"
         raise InputError(msg)
     out = gdf.copy()
     if not out.index.is_unique:  # pd.concat without ignore_index: rows then named by their position
@@ -557,6 +557,25 @@ def _check_decoded(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
     return gdf
 
 
+#: layers a partition runs without, and what it does then (an empty one is refused: a wrong file or layer, not "none")
+_OPTIONAL_LAYERS = {"streets": "grids then follow the gaps between buildings",
+                    "villager_groups": "villages are then divided without their groups' lines",
+                    "enterprises": "no dedicated grids (专属网格) are carved"}
+
+
+def _or_leave_out(name: str) -> str:
+    """The second fix of an empty layer the partition can do without: leave it out.
+
+    >>> _or_leave_out("streets")
+    ', or leave the streets layer out (it is optional: grids then follow the gaps between buildings)'
+    >>> _or_leave_out("communities")
+    ''
+    """
+    if name not in _OPTIONAL_LAYERS:
+        return ""
+    return f", or leave the {name.replace('_', ' ')} layer out (it is optional: {_OPTIONAL_LAYERS[name]})"
+
+
 def read_layer(
     path: str | Path,
     *,
@@ -656,7 +675,7 @@ def read_layer(
         raise InputError(msg)
     if len(gdf) == 0:
         shown = layer or (layers[0] if len(layers) == 1 else p.name)
-        msg = f"{name}: layer {shown!r} in {path} is empty; give a layer with features"
+        msg = f"{name}: layer {shown!r} in {path} is empty; give a layer with features{_or_leave_out(name)}"
         raise InputError(msg)
     if gdf.crs is None and crs is None and default_crs is not None:
         gdf = gdf.set_crs(default_crs)

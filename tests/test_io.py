@@ -329,6 +329,14 @@ def test_empty_layer(tmp_path):
     pyogrio.write_dataframe(empty, path, layer="communities", geometry_type="Polygon")
     with pytest.raises(InputError, match=r"communities: layer 'communities' in .*empty\.gpkg is empty; give a layer with features"):
         read_layer(path, name="communities")
+    # an optional layer given empty: a wrong file or layer, refused, with the second fix (leave it out)
+    with pytest.raises(InputError, match=r"streets: layer 'communities' in .*empty\.gpkg is empty; give a layer with "
+                                         r"features, or leave the streets layer out \(it is optional: grids then "
+                                         r"follow the gaps between buildings\)$"):
+        read_layer(path, name="streets")
+    with pytest.raises(InputError, match=r"enterprises: the GeoDataFrame is empty; give a layer with features, or "
+                                         r"leave the enterprises layer out"):
+        frame_layer(empty, name="enterprises")
 
 
 def test_non_spatial_table(tmp_path):

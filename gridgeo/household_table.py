@@ -258,7 +258,7 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
     if key is None and mapped and _pick(table, (mapped,)) and not _pick(table, KEY_NAMES):
         key = mapped
     key, count, hh, rel, kind = table_kind(table, where, key)
-    ids = table[key].map(_code_text)
+    ids = table[key].map(_code_text).astype(str)  # text even when empty (a mapped empty column is float)
     records: list[dict] = []
     total = ids.str.replace(r"\s+", "", regex=True).str.lower().isin(TOTALS)  # 合计, 合  计, Total
     if total.any():
@@ -274,6 +274,11 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
                                 "each row its building's id (a merged cell is read as empty: unmerge it and fill each "
                                 "row)", measure=len(lines)))
     ids, table = ids[~no_id & ~total], table[~no_id & ~total]
+    if ids.empty:  # nothing to join: not "no id matches", whose fix (map the id columns) would not help
+        what = "has no rows" if len(no_id) == 0 else f"has no row with a {key} (of its {len(no_id):,} rows)"
+        msg = (f"households: {where} {what}; give a table with one row per building (楼栋编号, 户数) or a register, "
+               f"or leave {'--households' if CLI.get() else 'households='} out")
+        raise InputError(msg)
     if count is None:  # a register: one row per household, or per person with a 户号 or a 与户主关系
         raw = _register_counts(table, ids, hh, rel, where)
     else:

@@ -380,3 +380,14 @@ def test_a_csv_with_title_lines_above_its_header_names_rows_by_their_lines(tmp_p
     assert {k: float(v) for k, v in households(out).items()} == {"12": 30, "13": 40}
     total = [f for f in found if f["type"] == "households_table_total"]
     assert len(total) == 1 and "line(s) [7]" in total[0]["message"]
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"楼栋编号": [], "户数": []}, "households: the households table has no rows; give a table"),
+    ({"楼栋编号": []}, "households: the households table has no rows; give a table"),
+    ({"楼栋编号": [None, "合计"], "户数": [3, 3]}, "households: the households table has no row with a 楼栋编号 (of its 2 rows)"),
+])
+def test_a_table_with_no_row_to_join_is_refused_saying_so(tiny, table, message):
+    # not an AttributeError (an empty DataFrame), nor "no id matches: map the id columns" (its fix would not help)
+    with pytest.raises(InputError, match=re.escape(message)):
+        join_households(tiny, households_source(pd.DataFrame(table)))

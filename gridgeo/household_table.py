@@ -319,7 +319,7 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
                                 f"buildings: {int((listed & had).sum()):,} buildings have a households value in the layer "
                                 f"and in {where}: the table's is used ({int(changed.sum()):,} differed, e.g. "
                                 f"{building_ids[changed].tolist()[:_SHOWN]}); the layer's is kept for buildings the "
-                                "table does not list", measure=int(changed.sum())))
+                                "table does not list", measure=int(changed.sum()), severity="info"))
     records.append(_finding("households_table_used",
                             f"households: {where}, {kind}, joined by {key} to building_id: {int(listed.sum()):,} of "
                             f"{len(out):,} buildings listed, {int((~known).sum()):,} ids not among them; buildings "

@@ -391,3 +391,10 @@ def test_a_table_with_no_row_to_join_is_refused_saying_so(tiny, table, message):
     # not an AttributeError (an empty DataFrame), nor "no id matches: map the id columns" (its fix would not help)
     with pytest.raises(InputError, match=re.escape(message)):
         join_households(tiny, households_source(pd.DataFrame(table)))
+
+
+def test_the_table_winning_over_the_layer_is_an_info_finding_as_the_readme_says(tiny):
+    # README ("The table wins"): `households_table_replaced`, info; it was a warning
+    out, found, _ = join_households(tiny, households_source(pd.DataFrame({"楼栋编号": ["b4"], "户数": [9]})))
+    assert households(out)["b4"] == 9
+    assert {f["type"]: f["severity"] for f in found}["households_table_replaced"] == "info"

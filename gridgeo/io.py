@@ -1293,6 +1293,9 @@ def load_config(path: str | Path, *, grids: bool = False) -> dict[str, LayerSour
         if "path" not in table and key != "grids":
             msg = f"config {path}: section [{key}] needs a path"
             raise InputError(msg)
+        if "path" in table and not isinstance(table["path"], str):  # `path = 5`: else a TypeError from Path()
+            msg = f"config {path}: [{key}] path = {table['path']!r} must be a file's path in quotes, e.g. path = \"户数表.xlsx\""
+            raise InputError(msg)
         columns = table.get("columns", {})
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
             msg = f"config {path}: [{key}] columns must be a table of names, e.g. columns = {{ code = \"CUN_DM\" }}"

@@ -398,3 +398,13 @@ def test_the_table_winning_over_the_layer_is_an_info_finding_as_the_readme_says(
     out, found, _ = join_households(tiny, households_source(pd.DataFrame({"楼栋编号": ["b4"], "户数": [9]})))
     assert households(out)["b4"] == 9
     assert {f["type"]: f["severity"] for f in found}["households_table_replaced"] == "info"
+
+
+@pytest.mark.parametrize("section", ["households", "buildings"])
+def test_a_config_path_that_is_no_text_is_one_line_not_a_type_error(tmp_path, section):
+    from gridgeo.io import load_config
+
+    cfg = tmp_path / "gridgeo.toml"
+    cfg.write_text(f"[{section}]\npath = 5\n", encoding="utf-8")
+    with pytest.raises(InputError, match=re.escape(f"[{section}] path = 5 must be a file's path in quotes")):
+        load_config(cfg)

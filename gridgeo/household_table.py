@@ -114,6 +114,11 @@ def read_households_table(src: LayerSource, names: tuple[str, ...] = KEY_NAMES) 
     if path.suffix.lower() in (".csv", ".txt"):
         from ._csv import read_csv_text
 
+        if src.layer is not None:  # a sheet named for a CSV: said, not dropped
+            given = f"--households-layer {src.layer}" if CLI.get() else f"the sheet {src.layer!r}"
+            msg = f"households: {path.name} is a CSV, one table without sheets: {given} names none of it; leave it out"
+            raise InputError(msg)
+
         # divide() respells the option as households=gridgeo.io.LayerSource(PATH, encoding=...)
         skip = _title_lines(path, src.encoding, names)
         table = read_csv_text(path, encoding=src.encoding, what="households", option="--encoding households={}",

@@ -408,3 +408,17 @@ def test_a_config_path_that_is_no_text_is_one_line_not_a_type_error(tmp_path, se
     cfg.write_text(f"[{section}]\npath = 5\n", encoding="utf-8")
     with pytest.raises(InputError, match=re.escape(f"[{section}] path = 5 must be a file's path in quotes")):
         load_config(cfg)
+
+
+def test_a_sheet_named_for_a_csv_table_is_said_not_dropped(capsys, tiny, tiny_files, tmp_path):
+    # README showed `--households 住户登记.csv ... --households-layer Sheet1`: the sheet was silently not used
+    csv = tmp_path / "住户登记.csv"
+    pd.DataFrame({"楼栋编号": ["b2"], "户数": [3]}).to_csv(csv, index=False)
+    with pytest.raises(InputError, match=re.escape("households: 住户登记.csv is a CSV, one table without sheets: the "
+                                                   "sheet 'Sheet1' names none of it; leave it out")):
+        join_households(tiny, households_source((csv, "Sheet1")))
+    code = main(["blocks", "--communities", str(tiny_files["communities"]), "--buildings", str(tiny_files["buildings"]),
+                 "--households", str(csv), "--households-layer", "Sheet1", "--out", str(tmp_path / "p.gpkg")])
+    assert code == 2
+    assert "住户登记.csv is a CSV, one table without sheets: --households-layer Sheet1 names none of it" in capsys.readouterr().err
+    assert not (tmp_path / "p.gpkg").exists()

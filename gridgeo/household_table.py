@@ -307,7 +307,8 @@ def join_households(buildings: gpd.GeoDataFrame, src: LayerSource) -> tuple[gpd.
         why = (f"; it is written like {alike_ids} (not joined: ids written alike name more than one building or row)"
                if alike_ids else "")
         records.append(_finding("households_table_unmatched",
-                                f"households: {key} {bid!r} of {where} ({raw[bid]} households) is no building of the "
+                                f"households: {key} {bid!r} of {where} "
+                                f"({'no count' if pd.isna(raw[bid]) else f'{raw[bid]} households'}) is no building of the "
                                 f"footprints{why}; its households are in no grid: add the footprint or correct the id",
                                 feature_id=str(bid), measure=_measure(raw[bid])))
     out = buildings.copy()

@@ -422,3 +422,11 @@ def test_a_sheet_named_for_a_csv_table_is_said_not_dropped(capsys, tiny, tiny_fi
     assert code == 2
     assert "住户登记.csv is a CSV, one table without sheets: --households-layer Sheet1 names none of it" in capsys.readouterr().err
     assert not (tmp_path / "p.gpkg").exists()
+
+
+def test_an_unmatched_id_without_a_count_is_not_said_to_have_none_households(tiny):
+    table = pd.DataFrame({"楼栋编号": ["X9", "b2"], "户数": [None, 3]})
+    found = join_households(tiny, households_source(table))[1]
+    said = [f["message"] for f in found if f["type"] == "households_table_unmatched"]
+    assert said == ["households: 楼栋编号 'X9' of the households table (no count) is no building of the footprints; its "
+                    "households are in no grid: add the footprint or correct the id"]

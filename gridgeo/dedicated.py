@@ -524,14 +524,7 @@ def _site_buildings(ugeom: Any, idx: np.ndarray, bld: np.ndarray, hh: np.ndarray
     """The buildings (positions, among ``idx``: those of one block) that are a unit's own: for a site
     polygon, those it covers (by their inner point; none: an empty array, the site itself is its part); for a
     point, the building it stands in or the nearest within ``site_m``, and the buildings without households
-    within ``site_m``. None: none found.
-
-    A point standing in (or nearest to) a building with households, with a building without households
-    within ``site_m``, takes only those: the bank, shop or clinic on the ground floor of a tower of flats
-    (底商) leaves the tower's households to the ordinary grid, as a school leaves the flats of its block. The
-    threshold is any household (``hh > 0``): a building people live in belongs to the base grids of 300–500
-    (DESIGN.md), whatever its size, and the unit's own premises are the buildings nobody lives in. A point
-    with no such building near keeps the building it stands in (its only building)."""
+    within ``site_m``. None: none found."""
     if not len(idx) or site_m <= 0:
         return None
     if shapely.get_type_id(ugeom) in (3, 6):
@@ -540,10 +533,7 @@ def _site_buildings(ugeom: Any, idx: np.ndarray, bld: np.ndarray, hh: np.ndarray
     k = int(np.argmin(d))
     if d[k] > site_m:
         return None
-    empty = idx[(d <= site_m) & (hh[idx] == 0)]
-    if hh[idx[k]] > 0 and len(empty):
-        return np.unique(empty)
-    return np.unique(np.concatenate([[idx[k]], empty]))
+    return np.unique(np.concatenate([[idx[k]], idx[(d <= site_m) & (hh[idx] == 0)]]))
 
 
 def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,

@@ -1346,19 +1346,3 @@ def test_of_two_industry_columns_the_one_read_as_categories_for_most_rows_is_the
                                        columns={"enterprises": {"category": "所属行业"}})).enterprises
     units, _ = normalise_units(mapped, comm)
     assert units.set_index("name").loc["区医院", "category"] == "enterprise"
-
-
-def test_a_unit_standing_in_a_building_of_flats_takes_the_building_nobody_lives_in_not_the_flats():
-    """A bank whose point stands in a building with households (底商: on the ground floor of a tower of
-    flats), with a building without households within dedicated_site_m: the unit's grid (专属网格) is cut round
-    that building; the flats' households stay in an ordinary grid (Lujiazui seed 86: 1,857 households in
-    dedicated grids by the building a unit's point stood in, e.g. CITIC in a 525-household building)."""
-    comm, streets, b, school = _school_beside_flats()
-    units = _units([{"name": "银行", "category": "enterprise", "employees": 300, "geometry": P(150, 250)}])
-    plan = gridgeo.divide(comm, streets, b, enterprises=units)
-    assert (plan.validate()["severity"] == "error").sum() == 0
-    ded = _ded(plan).to_crs(CRS)
-    assert (len(ded), int(ded["households"].iloc[0])) == (1, 0)
-    assert ded.geometry.iloc[0].buffer(1e-3).covers(school)
-    assert _flats_in_a_base_grid(plan)
-    assert _unit(plan, "银行")["grid_code"] == ded["grid_code"].iloc[0]

@@ -467,8 +467,8 @@ def _refuse_no_match(table_ids: pd.Index, buildings: gpd.GeoDataFrame, building_
 
 
 def _counts_per_id(counts: pd.Series, ids: pd.Series, key: Any, column: Any, records: list[dict]) -> pd.Series:
-    """One count per building id of a count table: an id listed twice with the same count once, with different
-    counts the largest (a finding naming the id and its counts)."""
+    """One count per building id of a count table: an id listed twice with the same count once (a finding naming
+    the ids so listed), with different counts the largest (a finding naming the id and its counts)."""
     from .households import _WITH_UNIT, _numeric, _read_text
 
     text = counts.astype(object).where(counts.notna(), None)
@@ -479,7 +479,17 @@ def _counts_per_id(counts: pd.Series, ids: pd.Series, key: Any, column: Any, rec
     frame["same"] = frame["num"].map(lambda v: f"{v:g}").where(frame["num"].notna(), frame["shown"])
     counted = frame["shown"].ne("").groupby(frame["id"]).transform("any")
     frame = frame[frame["shown"].ne("") | ~counted]
-    frame = frame.sort_values(["id", "num", "shown"], na_position="first").drop_duplicates(["id", "same"])
+    frame = frame.sort_values(["id", "num", "shown"], na_position="first")
+    again = frame["shown"].ne("") & frame.duplicated(["id", "same"])
+    if again.any():  # the same count twice: a row copied, or two parts (单元) of one building with equal counts
+        times = frame[again].groupby("id", sort=True).size() + 1
+        shown = [f"{bid!r} ×{n}" for bid, n in times.head(_SHOWN).items()]
+        records.append(_finding("households_table_repeated",
+                                f"households: {len(times):,} {key}(s) listed more than once with the same {column} "
+                                f"(e.g. {', '.join(shown)}{' …' if len(times) > _SHOWN else ''}): each counted once; "
+                                "if the rows are parts of the building (单元), sum them in the table",
+                                measure=len(times)))
+    frame = frame.drop_duplicates(["id", "same"])
     several = frame["id"].duplicated(keep=False)
     for bid, grp in frame[several].groupby("id", sort=True):
         records.append(_finding("households_table_duplicate",

@@ -127,8 +127,11 @@ def test_ids_not_among_the_footprints_duplicates_and_rows_without_id_are_finding
     assert [f["feature_id"] for f in by_type["households_table_unmatched"]] == ["Z9"]
     assert "建筑编号 'Z9' of the households table (7 households) is no building of the footprints" in \
            by_type["households_table_unmatched"][0]["message"]
-    # b1 three times with 12 (once as "12.0", as Excel writes it), b4 with 9 and with nothing: no finding
+    # b1 three times with 12 (once as "12.0", as Excel writes it): counted once, said (two 单元 of 12 would be 24);
+    # b4 with 9 and with nothing: no finding
     assert [f["feature_id"] for f in by_type["households_table_duplicate"]] == ["b3"]
+    assert "1 建筑编号(s) listed more than once with the same 户数 (e.g. 'b1' ×3): each counted once; if the rows are " \
+           "parts of the building (单元), sum them in the table" in by_type["households_table_repeated"][0]["message"]
     assert "建筑编号 'b3' is listed with different 户数 ['40', '45户']; the largest (45户) is used" in \
            by_type["households_table_duplicate"][0]["message"]
     assert "1 row(s) of the households table without a 建筑编号 (lines [7])" in by_type["households_table_no_id"][0]["message"]

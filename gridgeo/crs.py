@@ -250,6 +250,8 @@ def metre_crs_advice(x0: float, x1: float) -> str:
 
 #: how far (degrees) a projected layer may lie beyond its CRS's area of use before it is refused as misread
 _BEYOND_USE_DEG = 10.0
+#: projected coordinates all within this many metres of the origin: a local frame, not checked against the area of use
+_LOCAL_M = 100_000.0
 
 
 def projected_outside(bounds: ArrayLike, crs: CRS) -> str | None:
@@ -263,6 +265,8 @@ def projected_outside(bounds: ArrayLike, crs: CRS) -> str | None:
     x 3.84501e+07…3.84538e+07, y 3.41204e+06…3.41394e+06 are no place in EPSG:4547 (they project to no longitude and latitude); give the layer's real CRS: --crs EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38: the eastings begin with the zone number 38)
     >>> projected_outside([450097, 3412043, 453788, 3413943], CRS.from_epsg(4547)) is None
     True
+    >>> projected_outside([0, 0, 400, 100], CRS.from_epsg(4547)) is None  # a local frame near the origin
+    True
     """
     x0, y0, x1, y1 = (float(v) for v in bounds)
     if not all(map(math.isfinite, (x0, y0, x1, y1))) or not crs.is_projected:
@@ -274,7 +278,9 @@ def projected_outside(bounds: ArrayLike, crs: CRS) -> str | None:
         where = "they project to no longitude and latitude"
     else:
         use = crs.area_of_use
-        if use is None:
+        # coordinates within _LOCAL_M of the CRS's origin are a local frame (a drawing, a test's town), taken as
+        # given: no projected CRS of a place in China comes near its origin (northings there are 2,000 km and more)
+        if use is None or max(abs(x0), abs(x1), abs(y0), abs(y1)) < _LOCAL_M:
             return None
         far = max(use.west - lon.min(), lon.max() - use.east, use.south - lat.min(), lat.max() - use.north)
         if far <= _BEYOND_USE_DEG:

@@ -705,3 +705,7 @@ def test_projected_coordinates_exchanged_or_far_from_their_crs_are_refused():
     assert projected_outside([450097, 3412043, 453788, 3413943], CRS.from_epsg(4547)) is None
     assert projected_outside([450097, 3412043, 453788, 3413943], CRS.from_epsg(4548)) is None
     assert projected_outside([12_600_000, 3_580_000, 12_610_000, 3_590_000], CRS.from_epsg(3857)) is None
+    # a local frame near the origin (a drawing, the tests' towns of a few hundred metres) is taken as given
+    assert projected_outside([0, 0, 400, 100], CRS.from_epsg(4547)) is None
+    assert projected_outside([-50_000, 0, 99_000, 99_000], CRS.from_epsg(4547)) is None
+    assert "beyond where it is defined" in projected_outside([0, 0, 400, 100_500], CRS.from_epsg(4547))

@@ -641,24 +641,12 @@ def test_cli_enterprises_with_column_mapping(tmp_path, capsys):
     assert len(err) == 1 and "DH" in err[0] and not bad.exists()
 
 
-def _school_beside_flats(x0: float = 115, x1: float = 135):
-    """The town of :func:`_town` with a school building (no households) from x ``x0`` to ``x1``, y 215-285, beside
-    the flats of block x 100-200, y 200-300 (the flats 140-160, 240-260)."""
-    comm, streets, buildings = _town()
-    school = gpd.GeoDataFrame({"households": [0], "use": ["school"]},
-                              geometry=[box(X0 + x0, Y0 + 215, X0 + x1, Y0 + 285)], crs=CRS)
-    b = gpd.GeoDataFrame(pd.concat([buildings, school], ignore_index=True), geometry="geometry", crs=CRS)
-    return comm, streets, b, school.geometry.iloc[0]
-
-
-def _flats_in_a_base_grid(plan) -> bool:
-    bl = plan.buildings.to_crs(CRS)
-    flats = bl[bl.geometry.centroid.distance(P(150, 250)) < 1]
-    return len(flats) == 1 and flats["grid_code"].isin(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"]).all()
-
-
 def test_point_unit_takes_the_part_of_its_block_around_its_buildings(tmp_path):
-    comm, streets, b, school = _school_beside_flats()
+    comm, streets, buildings = _town()
+    # a school building (no households) beside the block's flats, in the block x 100-200, y 200-300
+    school = gpd.GeoDataFrame({"households": [0], "use": ["school"]},
+                              geometry=[box(X0 + 115, Y0 + 215, X0 + 135, Y0 + 285)], crs=CRS)
+    b = gpd.GeoDataFrame(pd.concat([buildings, school], ignore_index=True), geometry="geometry", crs=CRS)
     units = _units([{"name": "中学", "category": "school", "employees": 80, "geometry": P(125, 250)}])
     plan = gridgeo.divide(comm, streets, b, enterprises=units)
     assert (plan.validate()["severity"] == "error").sum() == 0
@@ -666,9 +654,12 @@ def test_point_unit_takes_the_part_of_its_block_around_its_buildings(tmp_path):
     assert len(ded) == 1 and int(ded["households"].iloc[0]) == 0
     geom = ded.geometry.iloc[0]
     block = box(X0 + 100, Y0 + 200, X0 + 200, Y0 + 300)
-    assert geom.covers(school) and geom.area < 0.9 * block.area
+    assert geom.covers(school.geometry.iloc[0]) and geom.area < 0.9 * block.area
     assert block.buffer(1e-6).covers(geom)
-    assert _flats_in_a_base_grid(plan)  # the flats of the block stay in an ordinary grid
+    # the flats of the block stay in an ordinary grid
+    bl = plan.buildings.to_crs(CRS)
+    flats = bl[bl.geometry.centroid.distance(P(150, 250)) < 1]
+    assert flats["grid_code"].isin(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"]).all()
     # with dedicated_site_m = 0 the unit takes its whole block
     whole = gridgeo.divide(comm, streets, b, enterprises=units, rules=get_rules(dedicated_site_m=0.0))
     wd = _ded(whole).to_crs(CRS)
@@ -680,15 +671,22 @@ def test_a_point_unit_standing_in_the_rest_of_its_cut_block_takes_its_part_not_t
     the street door): the block is cut round the unit's building, and the unit takes that part (专属网格),
     not the rest with the flats, which stays with the ordinary grids (seed 86 of Lujiazui: 291 households
     of flats in a bank cluster's dedicated grid)."""
-    comm, streets, b, school = _school_beside_flats(105, 138)  # a long school building
+    comm, streets, buildings = _town()
+    # a long school building (no households) beside the flats of block x 100-200, y 200-300 (flats 140-160, 240-260)
+    school = gpd.GeoDataFrame({"households": [0], "use": ["school"]},
+                              geometry=[box(X0 + 105, Y0 + 215, X0 + 138, Y0 + 285)], crs=CRS)
+    b = gpd.GeoDataFrame(pd.concat([buildings, school], ignore_index=True), geometry="geometry", crs=CRS)
     # 5 m from the school, 30 m from the flats, but nearer the flats' centre than the school's
     units = _units([{"name": "中学", "category": "school", "employees": 80, "geometry": P(137, 290)}])
     plan = gridgeo.divide(comm, streets, b, enterprises=units)
     assert (plan.validate()["severity"] == "error").sum() == 0
     ded = _ded(plan).to_crs(CRS)
     assert len(ded) == 1 and int(ded["households"].iloc[0]) == 0
-    assert ded.geometry.iloc[0].buffer(1e-3).covers(school)  # to the mm: stored in EPSG:4490
-    assert _flats_in_a_base_grid(plan)
+    assert ded.geometry.iloc[0].buffer(1e-3).covers(school.geometry.iloc[0])  # to the mm: stored in EPSG:4490
+    bl = plan.buildings.to_crs(CRS)
+    flats = bl[bl.geometry.centroid.distance(P(150, 250)) < 1]
+    assert len(flats) == 1
+    assert flats["grid_code"].isin(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"]).all()
     assert not (plan.layers["findings"]["type"] == "dedicated_households").any()
     assert _unit(plan, "中学")["grid_code"] == ded["grid_code"].iloc[0]
 
@@ -698,7 +696,10 @@ def test_a_unit_with_no_building_near_it_does_not_take_the_flats_of_a_block_cut_
     block is still cut round the school's building, the market shares the school's part, the flats stay in an
     ordinary grid (Lujiazui seed 86: a school 76 m from any building took a 15 ha block of 990 households).
     Alone, the market takes the whole block, and a finding says why and how to leave the flats out."""
-    comm, streets, b, _ = _school_beside_flats(105, 138)
+    comm, streets, buildings = _town()
+    school = gpd.GeoDataFrame({"households": [0], "use": ["school"]},
+                              geometry=[box(X0 + 105, Y0 + 215, X0 + 138, Y0 + 285)], crs=CRS)
+    b = gpd.GeoDataFrame(pd.concat([buildings, school], ignore_index=True), geometry="geometry", crs=CRS)
     market = {"name": "菜市场", "category": "market", "employees": 20, "geometry": P(195, 205)}  # 49 m from the flats
     units = _units([{"name": "中学", "category": "school", "employees": 80, "geometry": P(120, 250)}, market])
     rules = get_rules(dedicated_site_m=30.0)
@@ -707,7 +708,9 @@ def test_a_unit_with_no_building_near_it_does_not_take_the_flats_of_a_block_cut_
     ded = _ded(plan)
     assert len(ded) == 1 and int(ded["households"].iloc[0]) == 0
     assert _unit(plan, "菜市场")["grid_code"] == _unit(plan, "中学")["grid_code"] == ded["grid_code"].iloc[0]
-    assert _flats_in_a_base_grid(plan)
+    bl = plan.buildings.to_crs(CRS)
+    flats = bl[bl.geometry.centroid.distance(P(150, 250)) < 1]
+    assert flats["grid_code"].isin(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"]).all()
     alone = gridgeo.divide(comm, streets, b, enterprises=_units([market]), rules=rules)
     assert int(_ded(alone)["households"].iloc[0]) == 50
     f = alone.layers["findings"]

@@ -26,8 +26,7 @@ partition:
 3. :func:`carve` — the geometry, **before** households are divided: a point unit takes the street
    block it lies in, a site polygon the blocks it covers at least half of (else the block holding
    most of it); when the rest of such a block holds households, only the part around the unit's own
-   buildings (:func:`_split_blocks`, ``dedicated_site_m``), which the unit then takes wherever its point
-   lies in the block. Units claiming one block share one grid.
+   buildings (:func:`_split_blocks`, ``dedicated_site_m``). Units claiming one block share one grid.
    A grid lies in one community: a site spanning two is split at the boundary (finding
    ``dedicated_site_split``). The partition then divides only the blocks left, so the ordinary grids
    keep their 300–500 households and, together with the dedicated grids (``kind = dedicated``), still

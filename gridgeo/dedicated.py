@@ -577,19 +577,16 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     bid_out = buildings["block_id"].astype(object).to_numpy().copy()
     pieces_of: dict[int, dict[str, Any]] = {}  # a block cut: the ids and geometries of its pieces
     for b in sorted(claims):
-        idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
-        found = [c for _, c in claims[b] if c is not None]
-        if not found:  # no claimant has a building of its own here: its site is the block
-            _far_from_buildings(rec, b, claims[b], idx, hh, bids, blocks, bgeoms, units, site_m)
+        if any(c is None for _, c in claims[b]):
             continue
-        # a claimant with no building within site_m (a POI on open ground) shares the others' part
-        mine = np.unique(np.concatenate(found))
+        idx = np.asarray(in_block.get(b, np.zeros(0, dtype=np.int64)))
+        mine = np.unique(np.concatenate([c for _, c in claims[b]]))
         if not len(mine):
             # site polygons over no building of the block (a school compound drawn inside a block of
             # flats): the dedicated part is the site itself, less the footprints of the block's buildings
             if hh[idx].sum() == 0:
                 continue
-            site = shapely.intersection(shapely.union_all([ugeoms[i] for i, c in claims[b] if c is not None]), bgeoms[b])
+            site = shapely.intersection(shapely.union_all([ugeoms[i] for i, _ in claims[b]]), bgeoms[b])
             fps = bld[idx][np.isin(shapely.get_type_id(bld[idx]), (3, 6))]
             fps = np.concatenate([fps, reaching.get(b, (_NONE, np.zeros(0, dtype=object)))[1]])
             part = polygonal(shapely.difference(site, shapely.union_all(fps)) if len(fps) else site)
@@ -680,21 +677,6 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     return out, b2, own
 
 
-def _far_from_buildings(rec: list[dict], b: int, claims: list, idx: np.ndarray, hh: np.ndarray, bids: np.ndarray,
-                        blocks: gpd.GeoDataFrame, bgeoms: np.ndarray, units: gpd.GeoDataFrame, site_m: float) -> None:
-    """Finding ``dedicated_whole_block`` for a block taken whole because none of the units claiming it has a
-    building within ``site_m``, when the block holds households."""
-    if not len(idx) or hh[idx].sum() == 0:
-        return
-    names = "、".join(dict.fromkeys(str(units["name"].iat[i]) for i, _ in claims))
-    rec.append({"type": "dedicated_whole_block", "severity": "info", "layer": "blocks",
-                "community_code": blocks["community_code"].iat[b], "feature_id": bids[b], "measure": float(hh[idx].sum()),
-                "message": f"block {bids[b]} is taken whole by {names}: no building within {site_m:g} m of it "
-                           f"(dedicated_site_m) to cut the block round, so its {hh[idx].sum():.0f} households are "
-                           "in the dedicated grid; give the unit's site as a polygon to leave them out",
-                "geometry": shapely.point_on_surface(bgeoms[b])})
-
-
 def _own_pieces(claims: dict[int, list], pieces_of: dict[int, dict[str, Any]], in_block: dict[int, np.ndarray],
                 unit_of: np.ndarray, bid_out: np.ndarray, ugeoms: np.ndarray) -> dict[int, dict[str, bool]]:
     """Per unit claiming a block :func:`_split_blocks` cut: the ids of the block's pieces, True for the
@@ -706,7 +688,7 @@ def _own_pieces(claims: dict[int, list], pieces_of: dict[int, dict[str, Any]], i
         idx = np.asarray(in_block.get(b, _NONE))
         parts = [p for p in pieces if not p.endswith("-R")]
         for i, c in claims[b]:
-            mine = set(bid_out[idx[np.isin(unit_of[idx], unit_of[c])]]) & set(parts) if c is not None and len(c) else set()
+            mine = set(bid_out[idx[np.isin(unit_of[idx], unit_of[c])]]) & set(parts) if len(c) else set()
             if not mine:
                 dist = shapely.distance(np.array([pieces[p] for p in parts], dtype=object), ugeoms[i])
                 mine = {parts[int(np.argmin(dist))]}

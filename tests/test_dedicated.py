@@ -691,33 +691,6 @@ def test_a_point_unit_standing_in_the_rest_of_its_cut_block_takes_its_part_not_t
     assert _unit(plan, "中学")["grid_code"] == ded["grid_code"].iloc[0]
 
 
-def test_a_unit_with_no_building_near_it_does_not_take_the_flats_of_a_block_cut_for_another():
-    """A market on open ground (no building within dedicated_site_m) in the block of a school and flats: the
-    block is still cut round the school's building, the market shares the school's part, the flats stay in an
-    ordinary grid (Lujiazui seed 86: a school 76 m from any building took a 15 ha block of 990 households).
-    Alone, the market takes the whole block, and a finding says why and how to leave the flats out."""
-    comm, streets, buildings = _town()
-    school = gpd.GeoDataFrame({"households": [0], "use": ["school"]},
-                              geometry=[box(X0 + 105, Y0 + 215, X0 + 138, Y0 + 285)], crs=CRS)
-    b = gpd.GeoDataFrame(pd.concat([buildings, school], ignore_index=True), geometry="geometry", crs=CRS)
-    market = {"name": "菜市场", "category": "market", "employees": 20, "geometry": P(195, 205)}  # 49 m from the flats
-    units = _units([{"name": "中学", "category": "school", "employees": 80, "geometry": P(120, 250)}, market])
-    rules = get_rules(dedicated_site_m=30.0)
-    plan = gridgeo.divide(comm, streets, b, enterprises=units, rules=rules)
-    assert (plan.validate()["severity"] == "error").sum() == 0
-    ded = _ded(plan)
-    assert len(ded) == 1 and int(ded["households"].iloc[0]) == 0
-    assert _unit(plan, "菜市场")["grid_code"] == _unit(plan, "中学")["grid_code"] == ded["grid_code"].iloc[0]
-    bl = plan.buildings.to_crs(CRS)
-    flats = bl[bl.geometry.centroid.distance(P(150, 250)) < 1]
-    assert flats["grid_code"].isin(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"]).all()
-    alone = gridgeo.divide(comm, streets, b, enterprises=_units([market]), rules=rules)
-    assert int(_ded(alone)["households"].iloc[0]) == 50
-    f = alone.layers["findings"]
-    f = f[f["type"] == "dedicated_whole_block"]
-    assert len(f) == 1 and "菜市场" in f["message"].iloc[0] and "no building within 30 m" in f["message"].iloc[0]
-
-
 def test_fitting_never_leaves_a_cut_off_piece_of_a_dedicated_grid_to_no_grid():
     """A dedicated grid the ordinary grids cut in two keeps its largest part; the other part goes to the
     neighbour sharing most edge with it, so the grids still cover the whole community (no gap). The ordinary

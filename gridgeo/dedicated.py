@@ -536,20 +536,17 @@ def _site_buildings(ugeom: Any, idx: np.ndarray, bld: np.ndarray, hh: np.ndarray
 
 
 def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame,
-                  site_m: float, rec: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[int, dict[str, bool]]]:
+                  site_m: float, rec: list[dict]) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Blocks where a dedicated unit takes only the part around its own buildings: each is cut into the
     unit's part (``<block_id>-D``, same position; units apart in the block: one piece each, ``-D1``,
     ``-D2``, ...) and the rest (``<block_id>-R``, appended), between buildings and never through one
     (:func:`gridgeo.partition.units.build_cells`). A block stays whole when the rest would hold no
     households, when another dedicated unit takes it whole, or when the rest would be in pieces
-    (finding ``dedicated_whole_block``).
-
-    Also returns, per unit (position) claiming a block cut here, the ids of that block's pieces, each with
-    whether it is the unit's own (:func:`_own_pieces`): the unit takes those, whichever piece its point lies in."""
+    (finding ``dedicated_whole_block``)."""
     from .partition.units import build_cells
 
     if site_m <= 0 or not (group >= 0).any():
-        return blocks, buildings, {}
+        return blocks, buildings
     bgeoms = blocks.geometry.to_numpy()
     bids = blocks["block_id"].astype(str).to_numpy()
     tree = shapely.STRtree(bgeoms)
@@ -575,7 +572,6 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
     new_ids = bids.copy()
     extra: list[dict] = []
     bid_out = buildings["block_id"].astype(object).to_numpy().copy()
-    pieces_of: dict[int, dict[str, Any]] = {}  # a block cut: the ids and geometries of its pieces
     for b in sorted(claims):
         if any(c is None for _, c in claims[b]):
             continue
@@ -597,7 +593,6 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
                 extra.append({"block_id": f"{bids[b]}-R", "community_code": blocks["community_code"].iat[b],
                               "geometry": left})
                 bid_out[idx] = f"{bids[b]}-R"
-                pieces_of[b] = {f"{bids[b]}-D": part, f"{bids[b]}-R": left}
                 continue
             mine = idx[:0]
         # whole footprint units (overlapping footprints are never divided)
@@ -651,11 +646,8 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
             bid_out[mine] = np.array([f"{bids[b]}-D{k + 1}" for k in which], dtype=object)
         extra.append({"block_id": f"{bids[b]}-R", "community_code": blocks["community_code"].iat[b], "geometry": left})
         bid_out[rest] = f"{bids[b]}-R"
-        pieces_of[b] = {new_ids[b]: pieces[0], **{e["block_id"]: e["geometry"] for e in extra
-                                                  if e["block_id"].startswith(f"{bids[b]}-")}}
     if not extra:
-        return blocks, buildings, {}
-    own = _own_pieces(claims, pieces_of, in_block, unit_of, bid_out, ugeoms)
+        return blocks, buildings
     from .partition.units import GRID_SIZE_M
 
     # the pieces of a cut block are snap-rounded (the cells' arrangement): every block of those
@@ -674,26 +666,7 @@ def _split_blocks(units: gpd.GeoDataFrame, group: np.ndarray, blocks: gpd.GeoDat
         out["area_m2"] = shapely.area(out.geometry.to_numpy())
     b2 = buildings.copy()
     b2["block_id"] = pd.Series(bid_out, index=b2.index, dtype=object)
-    return out, b2, own
-
-
-def _own_pieces(claims: dict[int, list], pieces_of: dict[int, dict[str, Any]], in_block: dict[int, np.ndarray],
-                unit_of: np.ndarray, bid_out: np.ndarray, ugeoms: np.ndarray) -> dict[int, dict[str, bool]]:
-    """Per unit claiming a block :func:`_split_blocks` cut: the ids of the block's pieces, True for the
-    unit's own (those holding its buildings; a unit with none there: the unit's part nearest to it). A
-    unit's point may lie in the rest (a POI by the street door, beside its building): the rest's
-    households are not the unit's, so the point's piece does not decide."""
-    own: dict[int, dict[str, bool]] = {}
-    for b, pieces in sorted(pieces_of.items()):
-        idx = np.asarray(in_block.get(b, _NONE))
-        parts = [p for p in pieces if not p.endswith("-R")]
-        for i, c in claims[b]:
-            mine = set(bid_out[idx[np.isin(unit_of[idx], unit_of[c])]]) & set(parts) if len(c) else set()
-            if not mine:
-                dist = shapely.distance(np.array([pieces[p] for p in parts], dtype=object), ugeoms[i])
-                mine = {parts[int(np.argmin(dist))]}
-            own.setdefault(int(i), {}).update({p: p in mine for p in pieces})
-    return own
+    return out, b2
 
 
 _NONE = np.zeros(0, dtype=np.int64)
@@ -725,7 +698,7 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
     ``site_m`` > 0: :func:`_split_blocks`), one per (group, community, connected piece).
     ``grid_min``: the household floor of each community's ordinary grids (for the enclaves)."""
     rec: list[dict] = []
-    blocks, buildings, own = _split_blocks(units, decision["group"].to_numpy(), blocks, buildings, site_m, rec)
+    blocks, buildings = _split_blocks(units, decision["group"].to_numpy(), blocks, buildings, site_m, rec)
     crs = blocks.crs
     bgeoms = blocks.geometry.to_numpy()
     bids = blocks["block_id"].astype(str).to_numpy()
@@ -746,11 +719,8 @@ def carve(units: gpd.GeoDataFrame, decision: pd.DataFrame, blocks: gpd.GeoDataFr
     blocks_of: dict[int, set[int]] = {g: set() for g in range(n_groups)}
     ugeoms = units.geometry.to_numpy()
     unit_blocks: dict[int, list[int]] = {}
-    pos_of = {b: k for k, b in enumerate(bids)}
     for i in np.flatnonzero(group >= 0):
-        hits = _unit_blocks(ugeoms[i], bgeoms, tree)
-        cut = own.get(int(i), {})  # the pieces of the blocks cut for it: its own, not the one its point is in
-        unit_blocks[int(i)] = sorted({b for b in hits if bids[b] not in cut} | {pos_of[p] for p, m in cut.items() if m})
+        unit_blocks[int(i)] = _unit_blocks(ugeoms[i], bgeoms, tree)
         for b in unit_blocks[int(i)]:
             g = int(group[i])
             blocks_of[g].add(b)

@@ -666,31 +666,6 @@ def test_point_unit_takes_the_part_of_its_block_around_its_buildings(tmp_path):
     assert abs(wd.geometry.iloc[0].area - block.area) < 1 and int(wd["households"].iloc[0]) == 50
 
 
-def test_a_point_unit_standing_in_the_rest_of_its_cut_block_takes_its_part_not_the_flats():
-    """A unit's point beside its building but on the flats' side of the cut (as a POI is often placed by
-    the street door): the block is cut round the unit's building, and the unit takes that part (专属网格),
-    not the rest with the flats, which stays with the ordinary grids (seed 86 of Lujiazui: 291 households
-    of flats in a bank cluster's dedicated grid)."""
-    comm, streets, buildings = _town()
-    # a long school building (no households) beside the flats of block x 100-200, y 200-300 (flats 140-160, 240-260)
-    school = gpd.GeoDataFrame({"households": [0], "use": ["school"]},
-                              geometry=[box(X0 + 105, Y0 + 215, X0 + 138, Y0 + 285)], crs=CRS)
-    b = gpd.GeoDataFrame(pd.concat([buildings, school], ignore_index=True), geometry="geometry", crs=CRS)
-    # 5 m from the school, 30 m from the flats, but nearer the flats' centre than the school's
-    units = _units([{"name": "中学", "category": "school", "employees": 80, "geometry": P(137, 290)}])
-    plan = gridgeo.divide(comm, streets, b, enterprises=units)
-    assert (plan.validate()["severity"] == "error").sum() == 0
-    ded = _ded(plan).to_crs(CRS)
-    assert len(ded) == 1 and int(ded["households"].iloc[0]) == 0
-    assert ded.geometry.iloc[0].buffer(1e-3).covers(school.geometry.iloc[0])  # to the mm: stored in EPSG:4490
-    bl = plan.buildings.to_crs(CRS)
-    flats = bl[bl.geometry.centroid.distance(P(150, 250)) < 1]
-    assert len(flats) == 1
-    assert flats["grid_code"].isin(plan.grids.loc[plan.grids["kind"] == "base", "grid_code"]).all()
-    assert not (plan.layers["findings"]["type"] == "dedicated_households").any()
-    assert _unit(plan, "中学")["grid_code"] == ded["grid_code"].iloc[0]
-
-
 def test_fitting_never_leaves_a_cut_off_piece_of_a_dedicated_grid_to_no_grid():
     """A dedicated grid the ordinary grids cut in two keeps its largest part; the other part goes to the
     neighbour sharing most edge with it, so the grids still cover the whole community (no gap). The ordinary

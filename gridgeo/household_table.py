@@ -105,6 +105,10 @@ def read_households_table(src: LayerSource, names: tuple[str, ...] = KEY_NAMES) 
         table = pd.DataFrame(src.frame).copy()
         if isinstance(src.frame, gpd.GeoDataFrame):
             table = table.drop(columns=src.frame.geometry.name)
+        twice = sorted({str(c) for c in table.columns[table.columns.duplicated()]})
+        if twice:  # a file's reader renames them (楼栋编号.1); a frame keeps them, and a column is then two
+            msg = f"households: the table has columns named twice {twice}; rename or drop one of each"
+            raise InputError(msg)
         table.index = range(2, len(table) + 2)
         return table, frame_fingerprint(src.frame)
     path = Path(src.path)

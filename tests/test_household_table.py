@@ -433,3 +433,10 @@ def test_an_unmatched_id_without_a_count_is_not_said_to_have_none_households(tin
     said = [f["message"] for f in found if f["type"] == "households_table_unmatched"]
     assert said == ["households: 楼栋编号 'X9' of the households table (no count) is no building of the footprints; its "
                     "households are in no grid: add the footprint or correct the id"]
+
+
+def test_a_frame_with_a_column_named_twice_is_one_line(tiny):
+    table = pd.DataFrame([["b1", 3, "b1"]], columns=["楼栋编号", "户数", "楼栋编号"])
+    with pytest.raises(InputError, match=r"^households: the table has columns named twice \['楼栋编号'\]; rename or "
+                                         r"drop one of each$"):
+        join_households(tiny, households_source(table, key="楼栋编号"))

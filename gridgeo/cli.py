@@ -337,15 +337,21 @@ def _column_options(values: list[str], layers: tuple[str, ...]) -> dict[str, dic
 
 def _config(args: argparse.Namespace, *, grids: bool = False) -> dict[str, Any]:
     """The layer sources of ``--config`` (:func:`gridgeo.io.load_config`; ``grids``: with its ``[grids]`` table), the
-    file read once per command however many steps ask (``rebalance`` and ``unify`` ask for the table and the layers
-    apart); a new dict each time, which the caller may change. Empty without ``--config``."""
+    file read once per command (and ``grids``) however many steps ask (``rebalance`` and ``unify`` ask for the table
+    and the layers apart); a new copy each time, sources included, which the caller may change. Empty without
+    ``--config``."""
+    import copy
+
     from .io import load_config
 
     if not getattr(args, "config", None):
         return {}
-    if getattr(args, "_config_read", None) is None:
-        args._config_read = load_config(args.config, grids=grids)
-    return dict(args._config_read)
+    read = getattr(args, "_config_read", None)
+    if read is None:
+        read = args._config_read = {}
+    if grids not in read:
+        read[grids] = load_config(args.config, grids=grids)
+    return copy.deepcopy(read[grids])
 
 
 def _sources(args: argparse.Namespace, *, grids: bool = False) -> dict[str, Any]:

@@ -653,3 +653,23 @@ def test_a_building_in_an_open_gap_between_communities_is_named_with_its_nearest
     assert main(["report", str(out)]) == 0
     assert ("note: 1 building (12 households) lies outside every community, in no grid (each a "
             "building_outside_communities finding naming the nearest community and the fix)") in capsys.readouterr().out
+
+
+def test_the_config_read_once_per_command_keeps_each_reading_and_hands_out_copies(tmp_path):
+    """``cli._config``: the layers alone and with ``[grids]`` are two readings (the first asked must not answer the
+    second), and a caller changing a source (``--households-layer`` on the config's table) changes no later answer."""
+    import argparse
+
+    from gridgeo.cli import _config
+
+    cfg = tmp_path / "g.toml"
+    cfg.write_text('[households]\npath = "t.csv"\n\n[grids]\ncolumns = { code = "WGBM" }\n', encoding="utf-8")
+    args = argparse.Namespace(config=str(cfg))
+    with pytest.raises(gridgeo.InputError, match=r"unknown section \[grids\]"):
+        _config(args)  # partition's reading: a [grids] table is not its
+    with_grids = _config(args, grids=True)
+    assert with_grids["grids"].columns == {"code": "WGBM"}
+    with_grids["households"].layer = "Sheet2"
+    with_grids["households"].columns["building_id"] = "楼号"
+    again = _config(args, grids=True)
+    assert again["households"].layer is None and again["households"].columns == {}
